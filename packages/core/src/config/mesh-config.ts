@@ -1,0 +1,46 @@
+/**
+ * The MeshConfig fields the runtime reads, with Istio's defaults
+ * (istio/api mesh/v1alpha1/config.proto; istio pkg/config/mesh/mesh.go DefaultMeshConfig).
+ */
+export type PathNormalization = 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
+export interface ExtensionProvider {
+  readonly name: string;
+  /** The provider's one configured kind, e.g. `envoyExtAuthzHttp`, `zipkin`, `envoyFileAccessLog`. */
+  readonly type: string;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+export interface MeshConfig {
+  readonly rootNamespace: string;
+  readonly trustDomain: string;
+  readonly trustDomainAliases: readonly string[];
+  readonly pathNormalization: PathNormalization;
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** defaultConfig.tracing.sampling, percent 0-100; Istio's default is 1. */
+  readonly tracingSampling: number;
+  readonly extensionProviders: readonly ExtensionProvider[];
+  /** '' = access log off (Istio's default). */
+  readonly accessLogFile: string;
+  readonly accessLogEncoding: 'TEXT' | 'JSON';
+  readonly accessLogFormat: string;
+  /** gatewayTopology.numTrustedProxies (0 = use the direct peer). */
+  readonly numTrustedProxies: number;
+  /** defaultConfig.tracing etc. kept whole for later consumers. */
+  readonly defaultConfig: Readonly<Record<string, unknown>>;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  rootNamespace: 'istio-system',
+  trustDomain: 'cluster.local',
+  trustDomainAliases: Object.freeze([]) as readonly string[],
+  pathNormalization: 'BASE',
+  outboundTrafficPolicy: 'ALLOW_ANY',
+  tracingSampling: 1,
+  extensionProviders: Object.freeze([]) as readonly ExtensionProvider[],
+  accessLogFile: '',
+  accessLogEncoding: 'TEXT',
+  accessLogFormat: '',
+  numTrustedProxies: 0,
+  defaultConfig: Object.freeze({}),
+});
