@@ -1,6 +1,20 @@
 import type { Diagnostic } from './diagnostic.js';
 import type { MeshConfig } from './mesh-config.js';
-import type { Resource } from './resource.js';
+import type { Origin, Resource, ResourceMetadata } from './resource.js';
+
+/**
+ * A Kubernetes document that is not an Istio kind (Service, Pod, Deployment,
+ * Namespace, Secret, ...). meshlet does not apply it, but the analyzers and the
+ * service registry read it (a `Service` in the files defines a mesh host).
+ */
+export interface PlatformResource {
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly metadata: ResourceMetadata;
+  /** The whole document as parsed (spec, data, ...). */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly origin: Origin;
+}
 
 /**
  * What `loadConfig` returns: every valid resource (documents with errors are left
@@ -9,6 +23,8 @@ import type { Resource } from './resource.js';
 export interface ConfigSnapshot {
   readonly resources: readonly Resource[];
   readonly meshConfig: MeshConfig;
+  /** Non-Istio Kubernetes documents found beside the Istio ones. */
+  readonly platform: readonly PlatformResource[];
   readonly diagnostics: readonly Diagnostic[];
   /** The files read, in load order (for watch and for messages). */
   readonly files: readonly string[];
