@@ -24,7 +24,10 @@ export interface ValidationContext {
   info(path: FieldPath, message: string, code?: string): void;
 }
 
-export function createValidationContext(namespace: string, rootNamespace: string): ValidationContext & {
+export function createValidationContext(
+  namespace: string,
+  rootNamespace: string,
+): ValidationContext & {
   readonly findings: Finding[];
 } {
   const findings: Finding[] = [];
