@@ -33,11 +33,11 @@ export interface MeshConfig {
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
   trustDomain: 'cluster.local',
-  trustDomainAliases: Object.freeze([]) as readonly string[],
+  trustDomainAliases: Object.freeze([]),
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
   tracingSampling: 1,
-  extensionProviders: Object.freeze([]) as readonly ExtensionProvider[],
+  extensionProviders: Object.freeze([]),
   accessLogFile: '',
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',

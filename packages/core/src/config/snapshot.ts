@@ -23,6 +23,11 @@ export interface PlatformResource {
 export interface ConfigSnapshot {
   readonly resources: readonly Resource[];
   readonly meshConfig: MeshConfig;
+  /**
+   * Istio documents rejected by validation, with their raw `spec`. Never applied;
+   * kept so `meshlet analyze` can run Istio's analyzers over them as istioctl does.
+   */
+  readonly invalid: readonly Resource[];
   /** Non-Istio Kubernetes documents found beside the Istio ones. */
   readonly platform: readonly PlatformResource[];
   readonly diagnostics: readonly Diagnostic[];

@@ -1,0 +1,208 @@
+import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
+import type { FieldPath } from './diagnostic.js';
+import {
+  DEFAULT_MESH_CONFIG,
+  type ExtensionProvider,
+  type MeshConfig,
+  type PathNormalization,
+} from './mesh-config.js';
+import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
+import type { Finding } from './validate/context.js';
+import { suggest } from './validate/zod-issues.js';
+
+type Mutable<T> = { -readonly [K in keyof T]?: T[K] };
+export type MeshConfigPatch = Mutable<MeshConfig>;
+
+const USED_FIELDS = new Set([
+  'rootNamespace',
+  'trustDomain',
+  'trustDomainAliases',
+  'pathNormalization',
+  'outboundTrafficPolicy',
+  'accessLogFile',
+  'accessLogFormat',
+  'accessLogEncoding',
+  'defaultConfig',
+  'extensionProviders',
+]);
+
+const NORMALIZATIONS: readonly PathNormalization[] = [
+  'DEFAULT',
+  'NONE',
+  'BASE',
+  'MERGE_SLASHES',
+  'DECODE_AND_MERGE_SLASHES',
+];
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Read the MeshConfig fields meshlet uses from a parsed document (the `mesh` key of
+ * the `istio` ConfigMap, or a standalone MeshConfig). Fields meshlet does not act on
+ * are reported as Info; misspelt ones as Errors, with a suggestion.
+ */
+export function parseMeshConfig(
+  value: unknown,
+  base: FieldPath = [],
+): { patch: MeshConfigPatch; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const patch: MeshConfigPatch = {};
+  const err = (path: FieldPath, message: string) =>
+    findings.push({ level: 'Error', code: DIAGNOSTIC_CODES.schema, path: [...base, ...path], message });
+  if (value === null || value === undefined) return { patch, findings };
+  if (!isRecord(value)) {
+    err([], 'mesh config must be an object');
+    return { patch, findings };
+  }
+  const str = (key: string): string | undefined => {
+    const v = value[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') {
+      err([key], `expected a string, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  };
+
+  for (const key of Object.keys(value)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
+    if (USED_FIELDS.has(key)) continue;
+    if (MESH_CONFIG_FIELDS.includes(key)) {
+      findings.push({
+        level: 'Info',
+        code: DIAGNOSTIC_CODES.meshConfigUnused,
+        path: [...base, key],
+        message: `MeshConfig field ${JSON.stringify(key)} is not used by meshlet`,
+      });
+    } else {
+      const hint = suggest(key, MESH_CONFIG_FIELDS);
+      err(
+        [key],
+        `unknown MeshConfig field ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+      );
+    }
+  }
+
+  const rootNamespace = str('rootNamespace');
+  if (rootNamespace !== undefined) patch.rootNamespace = rootNamespace;
+  const trustDomain = str('trustDomain');
+  if (trustDomain !== undefined) patch.trustDomain = trustDomain;
+  const aliases = value['trustDomainAliases'];
+  if (aliases !== undefined) {
+    if (Array.isArray(aliases) && aliases.every((a) => typeof a === 'string'))
+      patch.trustDomainAliases = Object.freeze([...aliases]);
+    else err(['trustDomainAliases'], 'expected a list of strings');
+  }
+  const pn = value['pathNormalization'];
+  if (pn !== undefined) {
+    const n = isRecord(pn) ? pn['normalization'] : undefined;
+    if (n === undefined) patch.pathNormalization = 'BASE';
+    else if (typeof n === 'string' && (NORMALIZATIONS as readonly string[]).includes(n)) {
+      // DEFAULT means BASE (istio/api mesh config.proto ProxyPathNormalization).
+      patch.pathNormalization = n === 'DEFAULT' ? 'BASE' : (n as PathNormalization);
+    } else
+      err(
+        ['pathNormalization', 'normalization'],
+        `Unsupported value: ${JSON.stringify(n)}: supported values: ${NORMALIZATIONS.join(', ')}`,
+      );
+  }
+  const otp = value['outboundTrafficPolicy'];
+  if (otp !== undefined) {
+    const mode = isRecord(otp) ? otp['mode'] : undefined;
+    if (mode === 'ALLOW_ANY' || mode === 'REGISTRY_ONLY') patch.outboundTrafficPolicy = mode;
+    else if (mode !== undefined)
+      err(
+        ['outboundTrafficPolicy', 'mode'],
+        `Unsupported value: ${JSON.stringify(mode)}: supported values: ALLOW_ANY, REGISTRY_ONLY`,
+      );
+  }
+  const logFile = str('accessLogFile');
+  if (logFile !== undefined) patch.accessLogFile = logFile;
+  const logFormat = str('accessLogFormat');
+  if (logFormat !== undefined) patch.accessLogFormat = logFormat;
+  const enc = value['accessLogEncoding'];
+  if (enc !== undefined) {
+    if (enc === 'TEXT' || enc === 'JSON') patch.accessLogEncoding = enc;
+    else
+      err(['accessLogEncoding'], `Unsupported value: ${JSON.stringify(enc)}: supported values: TEXT, JSON`);
+  }
+
+  const dc = value['defaultConfig'];
+  if (dc !== undefined) {
+    if (!isRecord(dc)) err(['defaultConfig'], 'expected an object');
+    else {
+      patch.defaultConfig = Object.freeze({ ...dc });
+      const tracing = dc['tracing'];
+      if (isRecord(tracing) && tracing['sampling'] !== undefined) {
+        const s = tracing['sampling'];
+        if (typeof s === 'number' && s >= 0 && s <= 100) patch.tracingSampling = s;
+        else
+          err(
+            ['defaultConfig', 'tracing', 'sampling'],
+            `sampling must be a number in [0, 100], got ${JSON.stringify(s)}`,
+          );
+      }
+      const gt = dc['gatewayTopology'];
+      if (isRecord(gt) && gt['numTrustedProxies'] !== undefined) {
+        const n = gt['numTrustedProxies'];
+        if (typeof n === 'number' && Number.isInteger(n) && n >= 0) patch.numTrustedProxies = n;
+        else
+          err(
+            ['defaultConfig', 'gatewayTopology', 'numTrustedProxies'],
+            `expected a non-negative integer, got ${JSON.stringify(n)}`,
+          );
+      }
+    }
+  }
+
+  const providers = value['extensionProviders'];
+  if (providers !== undefined) {
+    if (!Array.isArray(providers)) err(['extensionProviders'], 'expected a list');
+    else {
+      const out: ExtensionProvider[] = [];
+      const seen = new Set<string>();
+      providers.forEach((p: unknown, i) => {
+        if (!isRecord(p) || typeof p['name'] !== 'string' || p['name'] === '') {
+          err(['extensionProviders', i, 'name'], 'Required value: every extension provider needs a name');
+          return;
+        }
+        const kinds = Object.keys(p).filter((k) => k !== 'name');
+        if (kinds.length !== 1) {
+          err(
+            ['extensionProviders', i],
+            `extension provider ${JSON.stringify(p['name'])} must set exactly one provider type, got ${kinds.length}`,
+          );
+          return;
+        }
+        if (seen.has(p['name']))
+          err(
+            ['extensionProviders', i, 'name'],
+            `duplicate extension provider name ${JSON.stringify(p['name'])}`,
+          );
+        seen.add(p['name']);
+        const type = kinds[0] as string;
+        const config = p[type];
+        out.push(
+          Object.freeze({
+            name: p['name'],
+            type,
+            config: Object.freeze(isRecord(config) ? { ...config } : {}),
+          }),
+        );
+      });
+      patch.extensionProviders = Object.freeze(out);
+    }
+  }
+  return { patch, findings };
+}
+
+/** Later patches win, field by field, over Istio's defaults. */
+export function resolveMeshConfig(patches: readonly MeshConfigPatch[]): MeshConfig {
+  const merged: Record<string, unknown> = { ...DEFAULT_MESH_CONFIG };
+  for (const p of patches) {
+    for (const [k, v] of Object.entries(p)) if (v !== undefined) merged[k] = v;
+  }
+  return Object.freeze(merged) as unknown as MeshConfig;
+}
