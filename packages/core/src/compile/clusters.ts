@@ -1,0 +1,45 @@
+import type { Cluster, Endpoint, Service } from './plan-types.js';
+import type { EffectiveDestinationRule } from './destination-rules.js';
+import { mergePolicy, normalizePolicy } from './traffic-policy.js';
+import { labelsMatch } from './workload.js';
+
+/** Envoy/Istio cluster name `outbound|<port>|<subset>|<fqdn>`. */
+export function clusterKey(hostName: string, port: number, subset: string | null): string {
+  return `outbound|${port}|${subset ?? ''}|${hostName}`;
+}
+
+/**
+ * One outbound cluster with its effective traffic policy (port-level and
+ * subset precedence, defaults filled) and the endpoints its subset selects.
+ * An unknown host or an undefined subset is kept with a status so the runtime
+ * answers `503 NC`, as Envoy does when the cluster does not exist.
+ */
+export function buildCluster(
+  hostName: string,
+  port: number,
+  subset: string | null,
+  service: Service | undefined,
+  dr: EffectiveDestinationRule | null,
+): Cluster {
+  const key = clusterKey(hostName, port, subset);
+  const sub = subset === null ? undefined : dr?.subsets.find((s) => s.name === subset);
+  const status: Cluster['status'] =
+    service === undefined ? 'no-host' : subset !== null && sub === undefined ? 'no-subset' : 'ok';
+  const subsetLabels = sub?.labels ?? {};
+  const all: readonly Endpoint[] = service?.endpoints[String(port)] ?? [];
+  const endpoints = status === 'ok' ? all.filter((e) => labelsMatch(subsetLabels, e.labels)) : [];
+  return {
+    key,
+    host: hostName,
+    port,
+    subset,
+    status,
+    subsetLabels,
+    endpoints,
+    policy: normalizePolicy(mergePolicy(dr?.trafficPolicy, sub?.trafficPolicy, port)),
+    destinationRules: (dr?.rules ?? []).map((r) => ({
+      namespace: r.metadata.namespace,
+      name: r.metadata.name,
+    })),
+  };
+}

@@ -1,0 +1,41 @@
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import type { MeshPlan } from './plan-types.js';
+import { validateWorkload, type WorkloadIdentity } from './workload.js';
+import { buildRegistry, type StaticEndpoint } from './registry.js';
+import { createDestinationRuleIndex } from './destination-rules.js';
+import { buildOutbound } from './outbound.js';
+import { buildInbound } from './inbound.js';
+import { deepFreeze } from './freeze.js';
+
+export interface CompilePlanOptions {
+  /** Static endpoints per host (`reviews.default.svc.cluster.local` or a short name in the workload's namespace). */
+  readonly endpoints?: Readonly<Record<string, readonly StaticEndpoint[]>>;
+}
+
+/**
+ * Compiles the Istio configuration in `snapshot` into the deeply frozen plan one
+ * workload runs on: its service registry, outbound virtual hosts and routes
+ * (VirtualService selection, conflicts, delegates, matches compiled once),
+ * clusters with effective DestinationRule policy, and the inbound
+ * PeerAuthentication, RequestAuthentication, AuthorizationPolicy and local
+ * rate limits that select it. Pure: the same input gives an equal plan.
+ *
+ * @throws MeshletError `MESHLET_ERR_CONFIG_WORKLOAD` when `workload` is malformed.
+ */
+export function compilePlan(
+  snapshot: ConfigSnapshot,
+  workload: WorkloadIdentity,
+  options: CompilePlanOptions = {},
+): MeshPlan {
+  const w = validateWorkload(workload);
+  const root = snapshot.meshConfig.rootNamespace;
+  const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
+  const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
+  const plan: MeshPlan = {
+    workload: w,
+    meshConfig: snapshot.meshConfig,
+    outbound: buildOutbound(snapshot.resources, w, registry, destinationRule),
+    inbound: buildInbound(snapshot.resources, w, root),
+  };
+  return deepFreeze(plan);
+}

@@ -1,0 +1,68 @@
+import type { JWTRule } from '../config/schema/request-authentication.js';
+import type { Rule } from '../config/schema/authorization-policy.js';
+import type { LocalRateLimitConfig } from '../config/schema/local-rate-limit.js';
+
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+
+export interface ResourceKey {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** The effective PeerAuthentication (istio `ComposePeerAuthentication`). */
+export interface PeerAuthenticationPlan {
+  readonly mode: MtlsMode;
+  /** Container (workload) port → mode; UNSET entries already resolved to `mode`. */
+  readonly portLevel: Readonly<Record<string, MtlsMode>>;
+  /** The mesh, namespace and workload policies that were composed (null when absent). */
+  readonly sources: {
+    readonly mesh: ResourceKey | null;
+    readonly namespace: ResourceKey | null;
+    readonly workload: ResourceKey | null;
+  };
+  /** The mode for a workload port. */
+  readonly modeFor: (port: number) => MtlsMode;
+}
+
+/** One JWT rule with the policy it came from. */
+export interface JwtRulePlan {
+  readonly policy: ResourceKey;
+  readonly rule: JWTRule;
+}
+
+/** One AuthorizationPolicy that selects this workload; rules carried through validated. */
+export interface AuthorizationPolicyPlan {
+  readonly policy: ResourceKey;
+  readonly action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  /** `istio.io/dry-run: "true"`: evaluate and report, never enforce. */
+  readonly dryRun: boolean;
+  /** CUSTOM only: the meshConfig extension provider name. */
+  readonly provider: string | null;
+  /** null = `rules` absent (ALLOW without rules matches nothing); [] never occurs after validation. */
+  readonly rules: readonly Rule[] | null;
+}
+
+export interface AuthorizationPlan {
+  readonly custom: readonly AuthorizationPolicyPlan[];
+  readonly deny: readonly AuthorizationPolicyPlan[];
+  readonly allow: readonly AuthorizationPolicyPlan[];
+  readonly audit: readonly AuthorizationPolicyPlan[];
+}
+
+/** A local rate limit filter from an EnvoyFilter that applies to this workload. */
+export interface RateLimitPlan {
+  readonly envoyFilter: ResourceKey;
+  readonly applyTo: 'HTTP_FILTER' | 'HTTP_ROUTE';
+  readonly context: string;
+  /** Listener port the patch is restricted to (`match.listener.portNumber`), null = any. */
+  readonly portNumber: number | null;
+  readonly config: LocalRateLimitConfig;
+}
+
+export interface InboundPlan {
+  readonly peerAuthentication: PeerAuthenticationPlan;
+  readonly jwtRules: readonly JwtRulePlan[];
+  readonly requestAuthentications: readonly ResourceKey[];
+  readonly authorization: AuthorizationPlan;
+  readonly rateLimits: readonly RateLimitPlan[];
+}

@@ -1,0 +1,177 @@
+import type { Resource } from '../config/resource.js';
+import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
+import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patches.js';
+import type {
+  AuthorizationPlan,
+  AuthorizationPolicyPlan,
+  InboundPlan,
+  JwtRulePlan,
+  MtlsMode,
+  PeerAuthenticationPlan,
+  RateLimitPlan,
+  ResourceKey,
+} from './inbound-types.js';
+import type {
+  AuthorizationPolicyIn,
+  EnvoyFilterIn,
+  PeerAuthenticationIn,
+  RequestAuthenticationIn,
+} from './spec-types.js';
+import { compareByAge } from './hosts.js';
+import { hasSelector, policySelects } from './policy-selection.js';
+import { labelsMatch, type WorkloadIdentity } from './workload.js';
+
+function key(r: Resource): ResourceKey {
+  return { namespace: r.metadata.namespace, name: r.metadata.name };
+}
+
+function setMode(mode: string | undefined): MtlsMode | null {
+  return mode === 'STRICT' || mode === 'PERMISSIVE' || mode === 'DISABLE' ? mode : null;
+}
+
+/**
+ * istio authn/policy_applier.go `ComposePeerAuthentication`: one mesh policy
+ * (root namespace, no selector), one namespace policy (no selector) and one
+ * workload policy (selector, not in the root namespace), each the oldest of its
+ * kind; applied mesh → namespace → workload with UNSET inheriting; default
+ * PERMISSIVE. `portLevelMtls` (workload policy only) is keyed by container port.
+ */
+export function composePeerAuthentication(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  rootNamespace: string,
+): PeerAuthenticationPlan {
+  let mesh: Resource | null = null;
+  let ns: Resource | null = null;
+  let wl: Resource | null = null;
+  const pas = resources.filter((r) => r.kind === 'PeerAuthentication').sort(compareByAge);
+  for (const r of pas) {
+    const spec = r.spec as PeerAuthenticationIn;
+    if (!policySelects(r, spec, workload, rootNamespace)) continue;
+    if (!hasSelector(spec.selector)) {
+      if (r.metadata.namespace === rootNamespace) mesh ??= r;
+      else ns ??= r;
+    } else if (r.metadata.namespace !== rootNamespace) wl ??= r;
+  }
+  let mode: MtlsMode = 'PERMISSIVE';
+  for (const r of [mesh, ns, wl]) {
+    const m = setMode((r?.spec as PeerAuthenticationIn | undefined)?.mtls?.mode);
+    if (m !== null) mode = m;
+  }
+  const portLevel: Record<string, MtlsMode> = {};
+  for (const [port, v] of Object.entries(
+    (wl?.spec as PeerAuthenticationIn | undefined)?.portLevelMtls ?? {},
+  )) {
+    portLevel[port] = setMode(v.mode) ?? mode;
+  }
+  const resolved = mode;
+  return {
+    mode: resolved,
+    portLevel,
+    sources: { mesh: mesh && key(mesh), namespace: ns && key(ns), workload: wl && key(wl) },
+    modeFor: (port) => portLevel[String(port)] ?? resolved,
+  };
+}
+
+function requestAuthentication(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  rootNamespace: string,
+) {
+  const jwtRules: JwtRulePlan[] = [];
+  const policies: ResourceKey[] = [];
+  for (const r of resources.filter((x) => x.kind === 'RequestAuthentication').sort(compareByAge)) {
+    const spec = r.spec as RequestAuthenticationIn;
+    if (!policySelects(r, spec, workload, rootNamespace)) continue;
+    policies.push(key(r));
+    for (const rule of spec.jwtRules ?? []) jwtRules.push({ policy: key(r), rule });
+  }
+  return { jwtRules, policies };
+}
+
+function authorization(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  rootNamespace: string,
+): AuthorizationPlan {
+  const out = {
+    custom: [] as AuthorizationPolicyPlan[],
+    deny: [] as AuthorizationPolicyPlan[],
+    allow: [] as AuthorizationPolicyPlan[],
+    audit: [] as AuthorizationPolicyPlan[],
+  };
+  for (const r of resources.filter((x) => x.kind === 'AuthorizationPolicy').sort(compareByAge)) {
+    const spec = r.spec as AuthorizationPolicyIn;
+    if (!policySelects(r, spec, workload, rootNamespace)) continue;
+    const action =
+      spec.action === 'DENY' || spec.action === 'AUDIT' || spec.action === 'CUSTOM' ? spec.action : 'ALLOW';
+    const plan: AuthorizationPolicyPlan = {
+      policy: key(r),
+      action,
+      dryRun: r.metadata.annotations['istio.io/dry-run']?.toLowerCase() === 'true',
+      provider: action === 'CUSTOM' ? (spec.provider?.name ?? null) : null,
+      rules: spec.rules === undefined ? null : spec.rules,
+    };
+    out[
+      action === 'CUSTOM' ? 'custom' : action === 'DENY' ? 'deny' : action === 'AUDIT' ? 'audit' : 'allow'
+    ].push(plan);
+  }
+  return out;
+}
+
+/**
+ * Local rate limit EnvoyFilters for this workload's inbound side: filters in
+ * the root namespace apply to every workload, others only in their namespace;
+ * `workloadSelector.labels` narrows. Order follows Istio's EnvoyFilter order:
+ * priority, root namespace first, then age.
+ */
+function rateLimits(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  rootNamespace: string,
+): RateLimitPlan[] {
+  const filters = resources
+    .filter((r) => r.kind === 'EnvoyFilter')
+    .filter((r) => r.metadata.namespace === rootNamespace || r.metadata.namespace === workload.namespace)
+    // targetRefs attach EnvoyFilters to waypoints and gateways, not to a workload's own proxy.
+    .filter((r) => ((r.spec as EnvoyFilterIn).targetRefs?.length ?? 0) === 0)
+    .filter((r) => labelsMatch((r.spec as EnvoyFilterIn).workloadSelector?.labels ?? {}, workload.labels))
+    .sort((a, b) => {
+      const pa = (a.spec as EnvoyFilterIn).priority ?? 0;
+      const pb = (b.spec as EnvoyFilterIn).priority ?? 0;
+      if (pa !== pb) return pa - pb;
+      const ra = a.metadata.namespace === rootNamespace ? 0 : 1;
+      const rb = b.metadata.namespace === rootNamespace ? 0 : 1;
+      return ra !== rb ? ra - rb : compareByAge(a, b);
+    });
+  const out: RateLimitPlan[] = [];
+  for (const r of filters) {
+    for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
+      if (p.context !== 'ANY' && p.context !== 'SIDECAR_INBOUND') continue;
+      out.push({
+        envoyFilter: key(r),
+        applyTo: p.applyTo,
+        context: p.context,
+        portNumber: p.match?.listener?.portNumber ?? null,
+        config: p.config,
+      });
+    }
+  }
+  return out;
+}
+
+/** The inbound half of the plan (spec/security.md §1–§3, §5). */
+export function buildInbound(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  rootNamespace: string,
+): InboundPlan {
+  const ra = requestAuthentication(resources, workload, rootNamespace);
+  return {
+    peerAuthentication: composePeerAuthentication(resources, workload, rootNamespace),
+    jwtRules: ra.jwtRules,
+    requestAuthentications: ra.policies,
+    authorization: authorization(resources, workload, rootNamespace),
+    rateLimits: rateLimits(resources, workload, rootNamespace),
+  };
+}

@@ -1,0 +1,272 @@
+import type { Resource } from '../config/resource.js';
+import type {
+  Cluster,
+  CompiledRoute,
+  OutboundPlan,
+  RouteRequest,
+  Service,
+  VirtualHost,
+} from './plan-types.js';
+import type { HTTPRouteIn, VirtualServiceIn } from './spec-types.js';
+import type { WorkloadIdentity } from './workload.js';
+import type { EffectiveDestinationRule } from './destination-rules.js';
+import { compileRoute, type RouteContext } from './compile-route.js';
+import { mergeHTTPRoute } from './delegate.js';
+import { hostMatches, isWildcard } from './hosts.js';
+import { isHttpPort } from './registry.js';
+import { buildCluster, clusterKey } from './clusters.js';
+import { createHostIndex, hostAliases } from './domains.js';
+import { defaultRetryPolicy } from './retry.js';
+import {
+  delegateVisible,
+  findConflicts,
+  indexVirtualServices,
+  selectVirtualServices,
+  type SelectedVirtualService,
+} from './vs-selection.js';
+
+/** Sidecars only see VirtualServices bound to the `mesh` gateway. */
+const MESH_GATEWAYS: ReadonlySet<string> = new Set(['mesh']);
+
+/** Istio serves VirtualService hosts that match no service on port 80 only (route.go, "gross HACK"). */
+const NON_SERVICE_PORT = 80;
+
+interface Expanded {
+  readonly rule: HTTPRouteIn;
+  readonly id: string;
+  readonly namespace: string;
+  readonly delegate: CompiledRoute['delegate'];
+}
+
+/** A VirtualService's http rules with one level of `delegate` merged in. */
+function expandRules(vs: SelectedVirtualService, byName: Map<string, Resource>): Expanded[] {
+  const ns = vs.resource.metadata.namespace;
+  const base = `${ns}/${vs.resource.metadata.name}`;
+  const out: Expanded[] = [];
+  (vs.spec.http ?? []).forEach((rule, i) => {
+    if (rule.delegate === undefined) {
+      out.push({ rule, id: `${base}/${rule.name ?? i}`, namespace: ns, delegate: null });
+      return;
+    }
+    const dns = rule.delegate.namespace ?? ns;
+    const target = byName.get(`${dns}/${rule.delegate.name ?? ''}`);
+    // A missing or invisible delegate contributes no routes (istio mergeVirtualServicesIfNeeded).
+    if (target === undefined || !delegateVisible(target, ns)) return;
+    const leafSpec = target.spec as VirtualServiceIn;
+    (leafSpec.http ?? []).forEach((leaf, j) => {
+      if (leaf.delegate !== undefined) return; // one level only
+      const merged = mergeHTTPRoute(rule, leaf);
+      if (merged === null) return;
+      out.push({
+        rule: merged,
+        id: `${base}/${merged.name ?? `${i}.${j}`}`,
+        namespace: dns,
+        delegate: { namespace: dns, name: target.metadata.name },
+      });
+    });
+  });
+  return out;
+}
+
+function compileRules(
+  vs: SelectedVirtualService,
+  rules: readonly Expanded[],
+  ctxFor: (ns: string) => RouteContext,
+): CompiledRoute[] {
+  const owner = { namespace: vs.resource.metadata.namespace, name: vs.resource.metadata.name };
+  const routes: CompiledRoute[] = [];
+  for (const e of rules) {
+    const r = compileRoute(
+      e.rule,
+      e.id,
+      { virtualService: owner, delegate: e.delegate },
+      ctxFor(e.namespace),
+    );
+    if (r === null) continue;
+    routes.push(r.route);
+    if (r.catchAll) break;
+  }
+  return routes;
+}
+
+function defaultRoute(hostName: string, port: number): CompiledRoute {
+  const cluster = clusterKey(hostName, port, null);
+  return {
+    id: 'default',
+    name: 'default',
+    virtualService: null,
+    delegate: null,
+    matches: [],
+    test: () => true,
+    action: {
+      kind: 'route',
+      destinations: [{ host: hostName, subset: null, port, weight: 100, cluster, headers: null }],
+    },
+    rewrite: null,
+    headers: null,
+    timeoutMs: null,
+    retries: defaultRetryPolicy(),
+    fault: null,
+    mirrors: [],
+    cors: null,
+  };
+}
+
+/**
+ * The outbound half of the plan: one virtual host per (service, HTTP port)
+ * owned by the winning VirtualService (exact host, else the most specific
+ * wildcard; first in conflict order) or Istio's default route, plus port-80
+ * virtual hosts for VirtualService hosts that match no service, and every
+ * cluster a route or a service needs.
+ */
+export function buildOutbound(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+  registry: Map<string, Service>,
+  destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
+): OutboundPlan {
+  const selected = selectVirtualServices(resources, workload.namespace);
+  const byName = indexVirtualServices(resources);
+  const expanded = new Map<SelectedVirtualService, Expanded[]>();
+  const rulesOf = (vs: SelectedVirtualService): Expanded[] => {
+    let e = expanded.get(vs);
+    if (e === undefined) {
+      e = expandRules(vs, byName);
+      expanded.set(vs, e);
+    }
+    return e;
+  };
+  const wanted = new Map<string, { host: string; port: number; subset: string | null }>();
+  const contexts = new Map<string, RouteContext>();
+  const ctxFor = (namespace: string, port: number): RouteContext => {
+    const key = `${namespace}|${port}`;
+    let c = contexts.get(key);
+    if (c === undefined) {
+      c = {
+        namespace,
+        port,
+        workload,
+        gateways: MESH_GATEWAYS,
+        service: (h) => registry.get(h),
+        useCluster: (host, p, subset) => {
+          const k = clusterKey(host, p, subset);
+          if (!wanted.has(k)) wanted.set(k, { host, port: p, subset });
+        },
+      };
+      contexts.set(key, c);
+    }
+    return c;
+  };
+
+  // Candidate owners per service host: exact claims in order, then wildcard claims, most specific first.
+  const exactClaims = new Map<string, SelectedVirtualService[]>();
+  const wildcardClaims: { pattern: string; vs: SelectedVirtualService; order: number }[] = [];
+  selected.forEach((vs, order) => {
+    for (const h of new Set(vs.hosts)) {
+      if (isWildcard(h)) wildcardClaims.push({ pattern: h, vs, order });
+      else {
+        const list = exactClaims.get(h);
+        if (list === undefined) exactClaims.set(h, [vs]);
+        else list.push(vs);
+      }
+    }
+  });
+  wildcardClaims.sort((a, b) => b.pattern.length - a.pattern.length || a.order - b.order);
+
+  const vhosts: VirtualHost[] = [];
+  const claimedByService = new Set<string>();
+  for (const svc of registry.values()) {
+    const candidates = [...(exactClaims.get(svc.host) ?? [])];
+    for (const w of wildcardClaims) {
+      if (hostMatches(w.pattern, svc.host) && !candidates.includes(w.vs)) {
+        candidates.push(w.vs);
+        claimedByService.add(w.pattern);
+      }
+    }
+    for (const port of svc.ports) {
+      if (!isHttpPort(port)) continue;
+      let owner: SelectedVirtualService | null = null;
+      let routes: CompiledRoute[] = [];
+      for (const vs of candidates) {
+        routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, port.number));
+        if (routes.length > 0) {
+          owner = vs;
+          break;
+        }
+      }
+      if (owner === null) {
+        routes = [defaultRoute(svc.host, port.number)];
+        ctxFor(svc.namespace, port.number).useCluster(svc.host, port.number, null);
+      }
+      const aliases = hostAliases(svc.host, workload.namespace, svc.addresses);
+      vhosts.push({
+        name: `${svc.host}:${port.number}`,
+        host: svc.host,
+        port: port.number,
+        domains: aliases.flatMap((a) => [a, `${a}:${port.number}`]),
+        virtualService:
+          owner === null
+            ? null
+            : { namespace: owner.resource.metadata.namespace, name: owner.resource.metadata.name },
+        routes,
+      });
+    }
+  }
+
+  // VirtualService hosts that are not services: served on port 80 only, first claim wins.
+  const seenPatterns = new Set<string>();
+  for (const vs of selected) {
+    for (const h of new Set(vs.hosts)) {
+      if (registry.has(h) || claimedByService.has(h) || seenPatterns.has(h)) continue;
+      const routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, NON_SERVICE_PORT));
+      if (routes.length === 0) continue;
+      seenPatterns.add(h);
+      const aliases = hostAliases(h, workload.namespace, []);
+      vhosts.push({
+        name: `${h}:${NON_SERVICE_PORT}`,
+        host: h,
+        port: NON_SERVICE_PORT,
+        domains: aliases.flatMap((a) => [a, `${a}:${NON_SERVICE_PORT}`]),
+        virtualService: { namespace: vs.resource.metadata.namespace, name: vs.resource.metadata.name },
+        routes,
+      });
+    }
+  }
+
+  // Every service port gets its default cluster and one per DestinationRule subset.
+  for (const svc of registry.values()) {
+    const dr = destinationRule(svc.host, svc.namespace);
+    for (const port of svc.ports) {
+      const ctx = ctxFor(svc.namespace, port.number);
+      ctx.useCluster(svc.host, port.number, null);
+      for (const s of dr?.subsets ?? []) ctx.useCluster(svc.host, port.number, s.name);
+    }
+  }
+  const clusters: Record<string, Cluster> = Object.create(null) as Record<string, Cluster>;
+  for (const [key, w] of wanted) {
+    const svc = registry.get(w.host);
+    clusters[key] = buildCluster(
+      w.host,
+      w.port,
+      w.subset,
+      svc,
+      destinationRule(w.host, svc?.namespace ?? workload.namespace),
+    );
+  }
+  const services: Record<string, Service> = Object.create(null) as Record<string, Service>;
+  for (const [h, s] of registry) services[h] = s;
+
+  const lookup = createHostIndex(vhosts);
+  return {
+    virtualHosts: vhosts,
+    clusters,
+    services,
+    conflicts: findConflicts(selected),
+    lookup,
+    route: (vhost: VirtualHost, req: RouteRequest) => {
+      for (const r of vhost.routes) if (r.test(req)) return r;
+      return null;
+    },
+    cluster: (key: string) => clusters[key] ?? null,
+  };
+}

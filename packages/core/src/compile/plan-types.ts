@@ -1,0 +1,247 @@
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { WorkloadIdentity } from './workload.js';
+import type { InboundPlan } from './inbound-types.js';
+import type { ClusterPolicy } from './traffic-policy.js';
+
+/** What a route predicate reads from a request. Header keys are lower-case. */
+export interface RouteRequest {
+  readonly method: string;
+  readonly scheme: string;
+  /** Host header / :authority as sent (may include `:port`). */
+  readonly authority: string;
+  /** Path as sent, with the query string. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** Verified JWT payload, for `@request.auth.claims[...]` header matches. */
+  readonly claims?: Readonly<Record<string, unknown>> | null;
+}
+
+/** A compiled predicate with a human description (for `meshlet routes` and debugging). */
+export interface Predicate {
+  readonly test: (req: RouteRequest) => boolean;
+  readonly describe: () => string;
+}
+
+/** One compiled `HTTPMatchRequest`: every field ANDed. An empty `conditions` list matches everything. */
+export interface CompiledMatch {
+  readonly name: string | null;
+  readonly conditions: readonly Predicate[];
+  readonly test: (req: RouteRequest) => boolean;
+  readonly describe: () => string;
+  /** `uri.prefix` when the match has one, for `rewrite.uri` / `redirect` prefix semantics. */
+  readonly uriPrefix: string | null;
+}
+
+/** `HTTPRoute.headers` request/response operations, in Envoy order: remove, then set, then add. */
+export interface HeaderOperations {
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface HeaderPolicy {
+  readonly request: HeaderOperations | null;
+  readonly response: HeaderOperations | null;
+  /** `headers.request.set.host` / `:authority`: Istio turns it into an authority rewrite. */
+  readonly authorityRewrite: string | null;
+}
+
+/** A route destination after short-name resolution and weight normalisation. */
+export interface RouteDestination {
+  readonly host: string;
+  readonly subset: string | null;
+  readonly port: number;
+  /** Share in percent (weights need not sum to 100; share = w/Σw). */
+  readonly weight: number;
+  /** `outbound|<port>|<subset>|<fqdn>` */
+  readonly cluster: string;
+  readonly headers: HeaderPolicy | null;
+}
+
+export type RouteAction =
+  | { readonly kind: 'route'; readonly destinations: readonly RouteDestination[] }
+  | {
+      readonly kind: 'redirect';
+      readonly uri: string | null;
+      readonly authority: string | null;
+      readonly scheme: string | null;
+      readonly port: number | null;
+      readonly derivePort: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT' | null;
+      /** 301 unless set. */
+      readonly status: number;
+    }
+  | { readonly kind: 'directResponse'; readonly status: number; readonly body: string | null };
+
+export interface Rewrite {
+  readonly uri: string | null;
+  readonly authority: string | null;
+  /** `uriRegexRewrite`: RE2, compiled once; returns the rewritten path (without query). */
+  readonly regex: { readonly describe: () => string; readonly apply: (path: string) => string } | null;
+}
+
+/** Envoy retry policy after Istio's translation (`retry.ConvertPolicy`). */
+export interface RetryPolicy {
+  /** Retries after the first try (total tries = 1 + retries). */
+  readonly retries: number;
+  readonly retryOn: readonly string[];
+  readonly retriableStatusCodes: readonly number[];
+  /** ms; null = none. */
+  readonly perTryTimeoutMs: number | null;
+  /** Backoff base in ms (max = 10 × base). */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly previousHosts: boolean;
+  readonly hostSelectionRetryMaxAttempts: number;
+  readonly retryRemoteLocalities: boolean;
+}
+
+export interface Fault {
+  readonly delay: { readonly ms: number; readonly percent: number } | null;
+  readonly abort:
+    | { readonly httpStatus: number; readonly grpcStatus: null; readonly percent: number }
+    | { readonly httpStatus: null; readonly grpcStatus: string; readonly percent: number }
+    | null;
+}
+
+export interface Mirror {
+  readonly host: string;
+  readonly subset: string | null;
+  readonly port: number;
+  readonly cluster: string;
+  readonly percent: number;
+}
+
+export interface CorsPolicy {
+  /** Descriptions of the `allowOrigins` matches, in order. */
+  readonly allowOrigins: readonly string[];
+  /** Tests one Origin value against allowOrigins. */
+  readonly originAllowed: (origin: string) => boolean;
+  readonly allowMethods: readonly string[];
+  readonly allowHeaders: readonly string[];
+  readonly exposeHeaders: readonly string[];
+  readonly maxAgeMs: number | null;
+  readonly allowCredentials: boolean | null;
+  readonly unmatchedPreflights: 'FORWARD' | 'IGNORE';
+}
+
+/** One compiled HTTP route (an Istio `HTTPRoute` after delegate merging and source filtering). */
+export interface CompiledRoute {
+  /** `<vs-ns>/<vs-name>/<rule name or index>`; `default` for Istio's default route. */
+  readonly id: string;
+  readonly name: string | null;
+  /** The VirtualService that produced it; null for the default route. */
+  readonly virtualService: { readonly namespace: string; readonly name: string } | null;
+  /** The delegate VirtualService the rule came from, when it was delegated. */
+  readonly delegate: { readonly namespace: string; readonly name: string } | null;
+  /** ORed; empty = catch-all. */
+  readonly matches: readonly CompiledMatch[];
+  readonly test: (req: RouteRequest) => boolean;
+  readonly action: RouteAction;
+  readonly rewrite: Rewrite | null;
+  readonly headers: HeaderPolicy | null;
+  /** ms; null = no route timeout (Istio writes 0). */
+  readonly timeoutMs: number | null;
+  /** null = retries disabled (`attempts: 0`). */
+  readonly retries: RetryPolicy | null;
+  readonly fault: Fault | null;
+  readonly mirrors: readonly Mirror[];
+  readonly cors: CorsPolicy | null;
+}
+
+/** An outbound virtual host: one host (or wildcard) on one port, with its ordered routes. */
+export interface VirtualHost {
+  /** `<host>:<port>`, as istioctl names it. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Domains the request authority is matched against (aliases, VIPs, with/without port). */
+  readonly domains: readonly string[];
+  /** Owning VirtualService, or null when this is Istio's default route for a service. */
+  readonly virtualService: { readonly namespace: string; readonly name: string } | null;
+  /** Ordered; first match wins. Empty with a VirtualService = everything is `404 NR`. */
+  readonly routes: readonly CompiledRoute[];
+}
+
+/** A VirtualService that lost a host to an earlier one (first claim wins). */
+export interface VirtualServiceConflict {
+  readonly host: string;
+  readonly winner: { readonly namespace: string; readonly name: string };
+  readonly dropped: { readonly namespace: string; readonly name: string };
+}
+
+export type ServiceProtocol =
+  'HTTP' | 'HTTPS' | 'HTTP2' | 'GRPC' | 'GRPC-WEB' | 'TCP' | 'TLS' | 'MONGO' | 'UNKNOWN';
+
+export interface ServicePort {
+  readonly name: string;
+  readonly number: number;
+  readonly protocol: ServiceProtocol;
+  readonly targetPort: number | null;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string | null;
+  readonly weight: number;
+  readonly locality: string | null;
+  readonly network: string | null;
+}
+
+/** A host in the service registry (ServiceEntry, Kubernetes Service, or `options.endpoints`). */
+export interface Service {
+  readonly host: string;
+  readonly namespace: string;
+  readonly source: 'ServiceEntry' | 'Service' | 'endpoints';
+  readonly resource: { readonly namespace: string; readonly name: string } | null;
+  readonly addresses: readonly string[];
+  readonly ports: readonly ServicePort[];
+  readonly location: 'MESH_INTERNAL' | 'MESH_EXTERNAL';
+  readonly resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
+  /** Endpoints per service port number. */
+  readonly endpoints: Readonly<Record<string, readonly Endpoint[]>>;
+  readonly subjectAltNames: readonly string[];
+}
+
+/** An outbound cluster `outbound|<port>|<subset>|<host>`. */
+export interface Cluster {
+  readonly key: string;
+  readonly host: string;
+  readonly port: number;
+  readonly subset: string | null;
+  /** `ok`; `no-host` or `no-subset` make the runtime answer `503 NC`. */
+  readonly status: 'ok' | 'no-host' | 'no-subset';
+  /** The subset's label selector ({} = all endpoints). */
+  readonly subsetLabels: Readonly<Record<string, string>>;
+  readonly endpoints: readonly Endpoint[];
+  readonly policy: ClusterPolicy;
+  /** The DestinationRule(s) that shaped the policy, first one first. */
+  readonly destinationRules: readonly { readonly namespace: string; readonly name: string }[];
+}
+
+export interface OutboundPlan {
+  readonly virtualHosts: readonly VirtualHost[];
+  readonly clusters: Readonly<Record<string, Cluster>>;
+  readonly services: Readonly<Record<string, Service>>;
+  readonly conflicts: readonly VirtualServiceConflict[];
+  /**
+   * The virtual host for a request authority (`reviews`, `reviews:9080`,
+   * `reviews.default.svc.cluster.local`, a VIP, ...) on `port` (the port the
+   * client called, 80 when absent). Map lookups only; null = no route config
+   * for that host and port (outboundTrafficPolicy decides).
+   */
+  readonly lookup: (authority: string, port?: number) => VirtualHost | null;
+  /** The first route of `vhost` matching `req`, or null (`404 NR`). */
+  readonly route: (vhost: VirtualHost, req: RouteRequest) => CompiledRoute | null;
+  /** The cluster for a key, or null when the key is unknown. */
+  readonly cluster: (key: string) => Cluster | null;
+}
+
+/** The compiled, frozen plan for one workload. */
+export interface MeshPlan {
+  readonly workload: WorkloadIdentity;
+  readonly meshConfig: MeshConfig;
+  readonly outbound: OutboundPlan;
+  readonly inbound: InboundPlan;
+}

@@ -1,0 +1,287 @@
+import type { PortTrafficPolicyIn, TrafficPolicyIn } from './spec-types.js';
+import { toMs } from './duration.js';
+
+/** Envoy's "unlimited" (Istio writes MaxUint32 for unset connection-pool limits). */
+export const UNLIMITED = 4_294_967_295;
+
+type Raw = Readonly<Record<string, unknown>>;
+
+export interface ConsistentHash {
+  readonly key:
+    | { readonly kind: 'header'; readonly name: string }
+    | {
+        readonly kind: 'cookie';
+        readonly name: string;
+        readonly path: string | null;
+        readonly ttlMs: number | null;
+      }
+    | { readonly kind: 'sourceIp' }
+    | { readonly kind: 'queryParameter'; readonly name: string };
+  readonly ring:
+    | { readonly kind: 'ringHash'; readonly minimumRingSize: number }
+    | { readonly kind: 'maglev'; readonly tableSize: number };
+}
+
+/** `trafficPolicy.loadBalancer` with Istio's default `LEAST_REQUEST`. */
+export interface LoadBalancerPolicy {
+  /** null when `consistentHash` is used. */
+  readonly simple: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'PASSTHROUGH' | 'LEAST_CONN' | null;
+  readonly consistentHash: ConsistentHash | null;
+  readonly localityLbSetting: Raw | null;
+  readonly warmupMs: number | null;
+}
+
+/** `trafficPolicy.connectionPool`; Istio treats 0 as unset. */
+export interface ConnectionPoolPolicy {
+  readonly tcp: {
+    readonly maxConnections: number;
+    readonly connectTimeoutMs: number;
+    /** 0 = disabled (`idleTimeout: 0s`). */
+    readonly idleTimeoutMs: number;
+    readonly maxConnectionDurationMs: number | null;
+  };
+  readonly http: {
+    readonly http1MaxPendingRequests: number;
+    readonly http2MaxRequests: number;
+    /** 0 = unlimited; 1 = no keep-alive. */
+    readonly maxRequestsPerConnection: number;
+    readonly maxRetries: number;
+    readonly idleTimeoutMs: number;
+    readonly h2UpgradePolicy: string;
+    readonly maxConcurrentStreams: number;
+    readonly useClientProtocol: boolean;
+  };
+}
+
+/** `trafficPolicy.outlierDetection` with defaults (present only when the block exists). */
+export interface OutlierDetectionPolicy {
+  /** 0 = disabled. */
+  readonly consecutive5xxErrors: number;
+  /** 0 = off. */
+  readonly consecutiveGatewayErrors: number;
+  readonly splitExternalLocalOriginErrors: boolean;
+  readonly consecutiveLocalOriginFailures: number;
+  readonly intervalMs: number;
+  readonly baseEjectionTimeMs: number;
+  readonly maxEjectionTimeMs: number;
+  readonly maxEjectionPercent: number;
+  readonly minHealthPercent: number;
+}
+
+export interface TlsPolicy {
+  readonly mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  readonly sni: string | null;
+  readonly subjectAltNames: readonly string[];
+  readonly settings: Raw;
+}
+
+/** The effective policy of one cluster (spec/traffic.md §2). */
+export interface ClusterPolicy {
+  readonly loadBalancer: LoadBalancerPolicy;
+  readonly connectionPool: ConnectionPoolPolicy;
+  readonly outlierDetection: OutlierDetectionPolicy | null;
+  /** null = Istio auto mTLS (ISTIO_MUTUAL to mesh workloads, plaintext otherwise). */
+  readonly tls: TlsPolicy | null;
+  readonly tunnel: Raw | null;
+  readonly proxyProtocol: Raw | null;
+  readonly retryBudget: { readonly percent: number; readonly minRetryConcurrency: number } | null;
+}
+
+interface Components {
+  loadBalancer?: Raw | undefined;
+  connectionPool?: Raw | undefined;
+  outlierDetection?: Raw | undefined;
+  tls?: Raw | undefined;
+  tunnel?: Raw | undefined;
+  proxyProtocol?: Raw | undefined;
+  retryBudget?: Raw | undefined;
+}
+
+function portEntry(
+  list: readonly PortTrafficPolicyIn[] | undefined,
+  port: number,
+): PortTrafficPolicyIn | undefined {
+  return list?.find((p) => p.port?.number === port);
+}
+
+/**
+ * istio `MergeTrafficPolicy`: a `portLevelSettings` entry for the port replaces
+ * the top-level loadBalancer/connectionPool/outlierDetection/tls (no
+ * inheritance); then each component the subset sets replaces the inherited one;
+ * then the subset's own port-level entry replaces those four again.
+ */
+export function mergePolicy(
+  top: TrafficPolicyIn | undefined,
+  subset: TrafficPolicyIn | undefined,
+  port: number,
+): Components {
+  const out: Components = {
+    loadBalancer: top?.loadBalancer,
+    connectionPool: top?.connectionPool,
+    outlierDetection: top?.outlierDetection,
+    tls: top?.tls,
+    tunnel: top?.tunnel,
+    proxyProtocol: top?.proxyProtocol,
+    retryBudget: top?.retryBudget,
+  };
+  const applyPort = (p: PortTrafficPolicyIn | undefined): void => {
+    if (p === undefined) return;
+    out.loadBalancer = p.loadBalancer;
+    out.connectionPool = p.connectionPool;
+    out.outlierDetection = p.outlierDetection;
+    out.tls = p.tls;
+  };
+  applyPort(portEntry(top?.portLevelSettings, port));
+  if (subset !== undefined) {
+    for (const k of [
+      'loadBalancer',
+      'connectionPool',
+      'outlierDetection',
+      'tls',
+      'tunnel',
+      'proxyProtocol',
+      'retryBudget',
+    ] as const) {
+      if (subset[k] !== undefined) out[k] = subset[k];
+    }
+    applyPort(portEntry(subset.portLevelSettings, port));
+  }
+  return out;
+}
+
+function obj(v: unknown): Raw | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : undefined;
+}
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+/** Istio: 0 (or unset) means "use the default". */
+function limit(v: unknown, dflt: number): number {
+  const n = num(v);
+  return n === undefined || n === 0 ? dflt : n;
+}
+
+function loadBalancer(lb: Raw | undefined): LoadBalancerPolicy {
+  const ch = obj(lb?.['consistentHash']);
+  let consistentHash: ConsistentHash | null = null;
+  if (ch !== undefined) {
+    const cookie = obj(ch['httpCookie']);
+    const key: ConsistentHash['key'] =
+      text(ch['httpHeaderName']) !== undefined
+        ? { kind: 'header', name: (ch['httpHeaderName'] as string).toLowerCase() }
+        : cookie !== undefined
+          ? {
+              kind: 'cookie',
+              name: text(cookie['name']) ?? '',
+              path: text(cookie['path']) ?? null,
+              ttlMs: toMs(text(cookie['ttl'])),
+            }
+          : ch['useSourceIp'] === true
+            ? { kind: 'sourceIp' }
+            : { kind: 'queryParameter', name: text(ch['httpQueryParameterName']) ?? '' };
+    const maglev = obj(ch['maglev']);
+    const ringHash = obj(ch['ringHash']);
+    const ring: ConsistentHash['ring'] =
+      maglev !== undefined
+        ? { kind: 'maglev', tableSize: limit(maglev['tableSize'], 65537) }
+        : {
+            kind: 'ringHash',
+            minimumRingSize: limit(ringHash?.['minimumRingSize'] ?? ch['minimumRingSize'], 1024),
+          };
+    consistentHash = { key, ring };
+  }
+  const simple = text(lb?.['simple']);
+  const warmup = obj(lb?.['warmup']);
+  return {
+    simple:
+      consistentHash !== null
+        ? null
+        : simple === 'ROUND_ROBIN' ||
+            simple === 'RANDOM' ||
+            simple === 'PASSTHROUGH' ||
+            simple === 'LEAST_CONN'
+          ? simple
+          : 'LEAST_REQUEST',
+    consistentHash,
+    localityLbSetting: obj(lb?.['localityLbSetting']) ?? null,
+    warmupMs: toMs(text(warmup?.['duration']) ?? text(lb?.['warmupDurationSecs'])),
+  };
+}
+
+function connectionPool(cp: Raw | undefined): ConnectionPoolPolicy {
+  const tcp = obj(cp?.['tcp']);
+  const http = obj(cp?.['http']);
+  const idle = toMs(text(tcp?.['idleTimeout']));
+  return {
+    tcp: {
+      maxConnections: limit(tcp?.['maxConnections'], UNLIMITED),
+      connectTimeoutMs: toMs(text(tcp?.['connectTimeout'])) ?? 10_000,
+      idleTimeoutMs: idle ?? 3_600_000,
+      maxConnectionDurationMs: toMs(text(tcp?.['maxConnectionDuration'])),
+    },
+    http: {
+      http1MaxPendingRequests: limit(http?.['http1MaxPendingRequests'], UNLIMITED),
+      http2MaxRequests: limit(http?.['http2MaxRequests'], UNLIMITED),
+      maxRequestsPerConnection: num(http?.['maxRequestsPerConnection']) ?? 0,
+      maxRetries: limit(http?.['maxRetries'], UNLIMITED),
+      idleTimeoutMs: toMs(text(http?.['idleTimeout'])) ?? 3_600_000,
+      h2UpgradePolicy: text(http?.['h2UpgradePolicy']) ?? 'DEFAULT',
+      maxConcurrentStreams: limit(http?.['maxConcurrentStreams'], 2_147_483_647),
+      useClientProtocol: http?.['useClientProtocol'] === true,
+    },
+  };
+}
+
+function outlierDetection(od: Raw | undefined): OutlierDetectionPolicy | null {
+  if (od === undefined) return null;
+  const base = toMs(text(od['baseEjectionTime'])) ?? 30_000;
+  const maxPct = num(od['maxEjectionPercent']);
+  return {
+    consecutive5xxErrors: num(od['consecutive5xxErrors']) ?? 5,
+    consecutiveGatewayErrors: num(od['consecutiveGatewayErrors']) ?? 0,
+    splitExternalLocalOriginErrors: od['splitExternalLocalOriginErrors'] === true,
+    consecutiveLocalOriginFailures: num(od['consecutiveLocalOriginFailures']) ?? 5,
+    intervalMs: toMs(text(od['interval'])) ?? 10_000,
+    baseEjectionTimeMs: base,
+    // Envoy caps ejections at max_ejection_time (300s) or the base time if that is larger.
+    maxEjectionTimeMs: Math.max(300_000, base),
+    // istio cluster_traffic_policy.go only sets it when > 0; Envoy's default is 10.
+    maxEjectionPercent: maxPct !== undefined && maxPct > 0 ? maxPct : 10,
+    minHealthPercent: num(od['minHealthPercent']) ?? 0,
+  };
+}
+
+function tls(t: Raw | undefined): TlsPolicy | null {
+  if (t === undefined) return null;
+  const mode = text(t['mode']);
+  return {
+    mode: mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'ISTIO_MUTUAL' ? mode : 'DISABLE',
+    sni: text(t['sni']) ?? null,
+    subjectAltNames: Array.isArray(t['subjectAltNames']) ? (t['subjectAltNames'] as string[]) : [],
+    settings: t,
+  };
+}
+
+function retryBudget(b: Raw | undefined): ClusterPolicy['retryBudget'] {
+  if (b === undefined) return null;
+  return {
+    percent: num(obj(b['percent'])?.['value']) ?? 20,
+    minRetryConcurrency: num(b['minRetryConcurrency']) ?? 3,
+  };
+}
+
+/** Fills Istio's defaults into merged components and converts durations to ms. */
+export function normalizePolicy(c: Components): ClusterPolicy {
+  return {
+    loadBalancer: loadBalancer(c.loadBalancer),
+    connectionPool: connectionPool(c.connectionPool),
+    outlierDetection: outlierDetection(c.outlierDetection),
+    tls: tls(c.tls),
+    tunnel: c.tunnel ?? null,
+    proxyProtocol: c.proxyProtocol ?? null,
+    retryBudget: retryBudget(c.retryBudget),
+  };
+}

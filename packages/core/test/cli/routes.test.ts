@@ -1,0 +1,102 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runRoutes } from '../../src/cli/routes.js';
+import type { CliIO } from '../../src/cli/io.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SAMPLES = path.resolve(here, '../../../..', '../shared/istio-samples');
+
+function fakeIO(color = false): CliIO & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (t) => void (out += t),
+    stderr: (t) => void (err += t),
+    color,
+    cwd: SAMPLES,
+    out: () => out,
+    err: () => err,
+  };
+}
+
+const bookinfo = [
+  'bookinfo-platform/bookinfo.yaml',
+  'bookinfo-networking/destination-rule-all.yaml',
+  'bookinfo-networking/virtual-service-reviews-jason-v2-v3.yaml',
+  'bookinfo-networking/virtual-service-ratings-test-delay.yaml',
+];
+
+describe('runRoutes', () => {
+  it('prints the Bookinfo route table for productpage in match order with a fallback row', async () => {
+    const io = fakeIO();
+    const code = await runRoutes(
+      [...bookinfo, '--workload', 'default/productpage-v1:app=productpage,version=v1'],
+      io,
+    );
+    expect(code).toBe(0);
+    const lines = io.out().trimEnd().split('\n');
+    expect(lines[0]).toMatch(
+      /^NAME\s+VHOST NAME\s+DOMAINS\s+MATCH\s+DESTINATION\s+TIMEOUT\s+RETRIES\s+FAULT\s+VIRTUAL SERVICE$/,
+    );
+    const reviews = lines.filter((l) => l.includes('reviews.default:9080 '));
+    expect(reviews).toHaveLength(2);
+    expect(reviews[0]).toMatch(
+      /header end-user exact "jason"\s+reviews\.default:9080\|v2 100%.*reviews\.default$/,
+    );
+    expect(reviews[1]).toMatch(/\/\*\s+reviews\.default:9080\|v3 100%/);
+    expect(lines.find((l) => l.startsWith('9080') && l.includes('ratings') && l.includes('jason'))).toMatch(
+      /delay 7000ms 100%/,
+    );
+    expect(lines.find((l) => l.includes('details.default:9080'))).toMatch(/\(default\)$/);
+    expect(lines.at(-1)).toMatch(/^\*\s+fallback\s+\*\s+\/\*\s+PassthroughCluster/);
+    expect(io.out()).not.toContain('\u001b[');
+  });
+
+  it('colours the table only when io.color is set', async () => {
+    const io = fakeIO(true);
+    await runRoutes([...bookinfo, '--workload', 'default/productpage-v1'], io);
+    expect(io.out()).toContain('\u001b[36mreviews.default\u001b[0m');
+  });
+
+  it('prints JSON with -o json', async () => {
+    const io = fakeIO();
+    expect(await runRoutes([...bookinfo, '-w', 'default/productpage-v1', '-o', 'json'], io)).toBe(0);
+    const view = JSON.parse(io.out()) as {
+      virtualHosts: {
+        name: string;
+        routes: { id: string; destinations: { subset: string; weight: number }[] }[];
+      }[];
+    };
+    const reviews = view.virtualHosts.find((v) => v.name === 'reviews.default.svc.cluster.local:9080');
+    expect(reviews?.routes.map((r) => [r.id, r.destinations[0]?.subset])).toEqual([
+      ['default/reviews/0', 'v2'],
+      ['default/reviews/1', 'v3'],
+    ]);
+  });
+
+  it.each([
+    [['--workload', 'default/x'], 'file or directory'],
+    [['bookinfo-platform'], '--workload'],
+    [['bookinfo-platform', '--workload', 'no-slash'], '<namespace>/<name>'],
+    [['bookinfo-platform', '--workload', 'default/x', '-o', 'yaml'], 'unsupported output'],
+    [['bookinfo-platform', '--bogus'], 'unknown option'],
+  ])('exits 64 on usage error %j', async (argv, message) => {
+    const io = fakeIO();
+    expect(await runRoutes(argv, io)).toBe(64);
+    expect(io.err()).toContain(message);
+  });
+
+  it('prints help with --help', async () => {
+    const io = fakeIO();
+    expect(await runRoutes(['--help'], io)).toBe(0);
+    expect(io.out()).toContain('meshlet routes <file|dir>');
+  });
+
+  it('exits 65 and prints each load error when the configuration is invalid', async () => {
+    const io = fakeIO();
+    const code = await runRoutes(['validation', '--workload', 'default/x'], io);
+    expect(code).toBe(65);
+    expect(io.err()).toMatch(/validation\/.+\.yaml:\d+/);
+  });
+});
