@@ -11,7 +11,8 @@ export interface CliIO {
 export type CliCommand = (argv: readonly string[], io: CliIO) => Promise<number>;
 
 export function processIO(): CliIO {
-  const color = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined && process.env['TERM'] !== 'dumb';
+  const color =
+    process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined && process.env['TERM'] !== 'dumb';
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
