@@ -5,7 +5,16 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.tscheck/**', 'coverage/**', '**/*.js', '!eslint.config.js'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.tscheck/**',
+      'coverage/**',
+      '**/*.js',
+      '!eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -28,7 +37,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: ['fastify', 'express', 'fastify-plugin'], patterns: ['@meshlet/fastify', '@meshlet/express'] },
+        {
+          paths: ['fastify', 'express', 'fastify-plugin'],
+          patterns: ['@meshlet/fastify', '@meshlet/express'],
+        },
       ],
     },
   },

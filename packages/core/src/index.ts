@@ -1,5 +1,58 @@
+// Errors
 export { MeshletError, isMeshletError } from './errors/meshlet-error.js';
 export { ERROR_CODES, type ErrorCode } from './errors/codes.js';
+
+// Config: load, validate, watch
+export { loadConfig, loadConfigText, type LoadOptions, type TextSource } from './config/load.js';
+export { watchConfig, ConfigWatcher } from './config/watch.js';
+export type { WatchOptions, WatchedConfig, ConfigWatcherEvents } from './config/watch.js';
 export { formatDiagnostic, formatPath, hasErrors } from './config/diagnostic.js';
 export type { Diagnostic, DiagnosticLevel, FieldPath, ResourceRef } from './config/diagnostic.js';
+export { DIAGNOSTIC_CODES } from './config/diagnostic-codes.js';
 export type { Resource, ResourceMetadata, Origin } from './config/resource.js';
+export type { ConfigSnapshot, PlatformResource } from './config/snapshot.js';
+export { DEFAULT_MESH_CONFIG } from './config/mesh-config.js';
+export type { MeshConfig, ExtensionProvider, PathNormalization } from './config/mesh-config.js';
+
+// Compile: the per-workload plan
+export { compilePlan, type CompilePlanOptions } from './compile/compile-plan.js';
+export type { WorkloadIdentity } from './compile/workload.js';
+export type {
+  MeshPlan,
+  OutboundPlan,
+  VirtualHost,
+  CompiledRoute,
+  CompiledMatch,
+  RouteAction,
+  RouteDestination,
+  RouteRequest,
+  RetryPolicy,
+  Fault,
+  Mirror,
+  Rewrite,
+  CorsPolicy,
+  HeaderPolicy,
+  HeaderOperations,
+  Cluster,
+  Service,
+  ServicePort,
+  Endpoint,
+  VirtualServiceConflict,
+} from './compile/plan-types.js';
+export type {
+  InboundPlan,
+  MtlsMode,
+  PeerAuthenticationPlan,
+  JwtRulePlan,
+  AuthorizationPlan,
+  AuthorizationPolicyPlan,
+  RateLimitPlan,
+} from './compile/inbound-types.js';
+
+// Analyze: Istio's analyzers
+export { analyze, type AnalyzeOptions } from './analyze/analyze.js';
+export type { AnalysisMessage } from './analyze/message.js';
+
+// Inbound request context (filled by the adapters)
+export { ANONYMOUS } from './inbound/request-context.js';
+export type { MeshletRequestContext, PeerIdentity, RequestAuth } from './inbound/request-context.js';
