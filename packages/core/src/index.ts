@@ -39,6 +39,7 @@ export type {
   Endpoint,
   VirtualServiceConflict,
 } from './compile/plan-types.js';
+export type { ClusterPolicy } from './compile/traffic-policy.js';
 export type {
   InboundPlan,
   MtlsMode,

@@ -91,6 +91,38 @@ spec:
     expect(paths.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('reports cross-field rules even when a field rule failed in the same document', () => {
+    const snap = loadConfigText(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: api}
+spec:
+  hosts: [api]
+  http:
+  - route:
+    - destination: {host: api, subset: v1}
+      weight: 90
+    - destination: {host: api, subset: v2}
+      weight: -10
+    retries:
+      attempts: 3
+      perTryTimeout: "3"
+`);
+    const byPath = Object.fromEntries(
+      snap.diagnostics.filter((d) => d.level === 'Error').map((d) => [d.path, d.message]),
+    );
+    expect(byPath['spec.http[0].retries.perTryTimeout']).toMatch(/"3" is not a duration/);
+    expect(byPath['spec.http[0].route[1].weight']).toMatch(/weight -10 < 0/);
+  });
+
+  it('says a number given for a duration is not a duration', () => {
+    const snap = loadConfigText(VS.replace('  - route:', '  - timeout: 3\n    route:'));
+    const d = snap.diagnostics.find((x) => x.level === 'Error');
+    expect(d).toMatchObject({
+      path: 'spec.http[0].timeout',
+      message: '3 is not a duration (write it as a string, e.g. "3s")',
+    });
+  });
+
   it('names an unknown field and suggests the one that was meant', () => {
     const snap = loadConfigText(VS.replace('  hosts: [reviews]', '  hosts: [reviews]\n  exportto: ["."]'));
     const d = snap.diagnostics.find((x) => x.level === 'Error');

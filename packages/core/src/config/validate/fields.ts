@@ -9,10 +9,14 @@ import { checkRe2 } from './regex.js';
 
 /** A Go-syntax duration, >= 1 ms, whole ms (spec/traffic.md §6). */
 export function duration(rule: DurationRule = {}) {
-  return z.string().superRefine((value, ctx) => {
-    const problem = checkDuration(value, rule);
-    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  return z
+    .string({
+      error: (issue) => `${JSON.stringify(issue.input)} is not a duration (write it as a string, e.g. "3s")`,
+    })
+    .superRefine((value, ctx) => {
+      const problem = checkDuration(value, rule);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    });
 }
 
 /** An RE2 regex: non-empty, <= 1024 chars, compiles (re2js). */

@@ -71,13 +71,19 @@ export function validateSpec<S>(
   rootNamespace = 'istio-system',
 ): { findings: Finding[]; value: S | undefined } {
   const parsed = def.spec.safeParse(spec, { reportInput: true });
-  if (!parsed.success) {
-    return {
-      findings: zodIssuesToFindings(parsed.error.issues, ['spec'], knownKeysFor(def as KindDefinition, spec)),
-      value: undefined,
-    };
-  }
   const ctx = createValidationContext(namespace, rootNamespace);
-  def.validate?.(parsed.data, ctx);
-  return { findings: ctx.findings, value: parsed.data };
+  if (parsed.success) {
+    def.validate?.(parsed.data, ctx);
+    return { findings: ctx.findings, value: parsed.data };
+  }
+  const shape = zodIssuesToFindings(parsed.error.issues, ['spec'], knownKeysFor(def as KindDefinition, spec));
+  // When only field rules failed (refinements, code "custom"), the structure is right and
+  // the schemas have no transforms, so the input is what a successful parse would return:
+  // run the cross-field rules too, so one bad duration does not hide a bad weight.
+  if (parsed.error.issues.every((i) => i.code === 'custom')) {
+    def.validate?.(spec as S, ctx);
+    const seen = new Set(shape.map((f) => `${f.path.join('.')}\0${f.message}`));
+    for (const f of ctx.findings) if (!seen.has(`${f.path.join('.')}\0${f.message}`)) shape.push(f);
+  }
+  return { findings: shape, value: undefined };
 }

@@ -85,6 +85,11 @@ export function zodIssuesToFindings(
         }
         break;
       case 'invalid_type':
+        // A schema can word its own type error (durations do); zod's default starts "Invalid input".
+        if (issue.input !== undefined && !issue.message.startsWith('Invalid input')) {
+          out.push({ level: 'Error', code: 'IST0106', path, message: issue.message });
+          break;
+        }
         out.push({
           level: 'Error',
           code: 'IST0106',

@@ -1,0 +1,35 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '..');
+
+describe('examples and the installed CLI', () => {
+  it('runs the Bookinfo demo end to end', async () => {
+    const { stdout } = await run(process.execPath, ['examples/bookinfo/demo.js'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(stdout).toContain('✔ No validation issues found');
+    expect(stdout).toMatch(/-> default\/reviews\/jason-sees-v2: v2 100%/);
+    expect(stdout).toMatch(/-> default\/reviews\/canary-v3: v1 90%, v3 10%/);
+    expect(stdout).toMatch(/reloaded \(config [0-9a-f]{16}\): v1 50%, v3 50%/);
+    expect(stdout).toMatch(/bad update rejected: 3 is not a duration/);
+    expect(stdout).toMatch(/still serving config [0-9a-f]{16}: v1 50%, v3 50%/);
+  });
+
+  it('exits 79 from the meshlet bin when analysis finds an error, with istioctl-style lines', async () => {
+    const bin = path.join(root, 'packages/core/bin/meshlet.js');
+    const err = await run(
+      process.execPath,
+      [bin, 'analyze', 'packages/core/test/cli/fixtures/missing-host.yaml'],
+      { cwd: root },
+    ).catch((e: { code: number; stdout: string }) => e);
+    expect('code' in err ? err.code : 0).toBe(79);
+    expect(err.stdout).toMatch(
+      /^Error \[IST0101\] \(VirtualService default\/reviews .*missing-host\.yaml:\d+\) Referenced host not found: "reviews-nowhere"/m,
+    );
+  });
+});
