@@ -1,0 +1,89 @@
+import type { Readable } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
+
+/** Client TLS for one upstream connection (DestinationRule `tls`, or Istio auto mTLS). */
+export interface TransportTls {
+  /** PEM. */
+  readonly ca: string | Buffer | null;
+  readonly cert: string | Buffer | null;
+  readonly key: string | Buffer | null;
+  readonly servername: string | null;
+  /**
+   * Called with the server's leaf certificate after the handshake verified the chain.
+   * Returns an error message to refuse the connection (SPIFFE identity / SAN check), or null.
+   */
+  readonly verifyPeer: ((cert: PeerCertificate) => string | null) | null;
+}
+
+/** One attempt, addressed to one endpoint. */
+export interface TransportRequest {
+  /** `http(s)://<endpoint address>:<port><path+query>` — the endpoint, not the service name. */
+  readonly url: URL;
+  readonly method: string;
+  /** Lower-case names; `host` carries the authority the upstream should see. */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  /** Replayable bodies are Buffers; a stream is sent once and never retried. */
+  readonly body: Buffer | Readable | null;
+  /** Aborts this attempt (per-try timeout, route timeout, caller abort). */
+  readonly signal: AbortSignal | null;
+  /** DestinationRule `connectionPool.tcp.connectTimeout` (ms). */
+  readonly connectTimeoutMs: number;
+  readonly tls: TransportTls | null;
+  /**
+   * The connection pool the attempt belongs to (`outbound|port|subset|host` + endpoint),
+   * so a transport can keep one agent per cluster with the DestinationRule's limits.
+   */
+  readonly poolKey: string;
+  /** DestinationRule limits a transport applies to its agent for `poolKey`. */
+  readonly pool: {
+    readonly maxConnections: number;
+    readonly maxRequestsPerConnection: number;
+    readonly idleTimeoutMs: number;
+  };
+}
+
+export interface TransportResponse {
+  readonly status: number;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  /** The body stream; the pipeline either hands it to the caller or drains it (retry). */
+  readonly body: Readable;
+}
+
+/**
+ * How a transport failed, in Envoy's terms (spec/traffic.md §3, §4): a connect failure
+ * (`UF`, retried under connect-failure/5xx/gateway-error), a reset before any response
+ * (`UR`/`UC`, retried under reset/5xx/gateway-error), a TLS failure, or an abort we caused.
+ */
+export type TransportFailure =
+  'connect-failure' | 'connect-timeout' | 'reset' | 'tls' | 'aborted' | 'protocol';
+
+export class TransportError extends Error {
+  readonly failure: TransportFailure;
+  /** True when no byte of the request reached the upstream (`reset-before-request`). */
+  readonly beforeRequestSent: boolean;
+
+  constructor(
+    failure: TransportFailure,
+    message: string,
+    beforeRequestSent: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'TransportError';
+    this.failure = failure;
+    this.beforeRequestSent = beforeRequestSent;
+  }
+}
+
+/**
+ * What moves bytes. got is the default, undici the fast one, and the mock mesh plugs
+ * in an in-memory one. A transport never retries, never times out on its own (beyond
+ * `connectTimeoutMs`) and never follows redirects: the mesh owns all of that.
+ * Failures reject with a `TransportError`.
+ */
+export interface Transport {
+  readonly name: string;
+  request(req: TransportRequest): Promise<TransportResponse>;
+  close(): Promise<void>;
+}
