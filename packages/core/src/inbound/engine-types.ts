@@ -1,0 +1,69 @@
+import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { MeshletRequestContext, PeerIdentity } from './request-context.js';
+
+/** What the inbound engine needs to know about one request, framework-free. */
+export interface InboundRequest {
+  readonly method: string;
+  /** The request target exactly as received: path, query, and a fragment if one was sent. */
+  readonly url: string;
+  /** Host / :authority as received (may carry `:port`). */
+  readonly authority: string;
+  /** Lower-case names; repeated headers as arrays. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly scheme: 'http' | 'https';
+  /** The workload (container) port the request arrived on. */
+  readonly port: number;
+  /** The verified mTLS peer, or null (plaintext, or TLS without a client certificate). */
+  readonly peer: PeerIdentity | null;
+  /** The direct peer's IP (`source.ip`). */
+  readonly sourceIp: string;
+  readonly destinationIp: string;
+  /** TLS SNI, when TLS. */
+  readonly sni: string | null;
+}
+
+/** Why a request was refused, for logs, metrics and `meshlet explain`. */
+export interface DenyReason {
+  readonly stage: 'normalize' | 'ratelimit' | 'jwt' | 'custom' | 'deny' | 'allow';
+  /** `ns/name` of the deciding policy, when one decided. */
+  readonly policy: string | null;
+  /** Human-readable detail, e.g. `rule[0] from[0] principals did not match`. */
+  readonly detail: string;
+}
+
+export type InboundDecision =
+  | {
+      readonly allow: true;
+      /**
+       * The normalized path (+ original query) the app must route on: authorization
+       * checked exactly this path (DESIGN.md: the path authz checks is the path the app routes on).
+       */
+      readonly url: string;
+      readonly context: MeshletRequestContext;
+      /** Request headers to remove before the app sees them (a JWT not forwarded, ...). */
+      readonly removeHeaders: readonly string[];
+      /** Request headers to set (outputPayloadToHeader, outputClaimToHeaders, ...). */
+      readonly setHeaders: Readonly<Record<string, string>>;
+      /** Response headers to add (rate-limit headers, ...). */
+      readonly responseHeaders: Readonly<Record<string, string>>;
+      /** Policies that matched in dry-run or AUDIT mode, for logging. */
+      readonly shadow: readonly {
+        readonly policy: string;
+        readonly action: string;
+        readonly result: 'allow' | 'deny' | 'audit';
+      }[];
+    }
+  | {
+      readonly allow: false;
+      readonly status: number;
+      readonly body: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly flags: readonly ResponseFlag[];
+      readonly reason: DenyReason;
+    };
+
+/** The one framework-free inbound decision point; adapters translate, never decide. */
+export interface InboundEngine {
+  decide(req: InboundRequest): Promise<InboundDecision>;
+  close(): Promise<void>;
+}

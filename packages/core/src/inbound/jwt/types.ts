@@ -1,0 +1,30 @@
+import type { JwtRulePlan } from '../../compile/inbound-types.js';
+import type { InboundRequest } from '../engine-types.js';
+
+/** The result of RequestAuthentication for one request (spec/security.md §2). */
+export type JwtResult =
+  /** No token in any location a rule reads: passes, with no principal. */
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'ok';
+      /** `iss/sub` (absent `sub` → no principal string can match; still authenticated). */
+      readonly principal: string | null;
+      readonly claims: Readonly<Record<string, unknown>>;
+      readonly issuer: string;
+      /** Request headers to remove (token locations, unless forwardOriginalToken). */
+      readonly removeHeaders: readonly string[];
+      /** outputPayloadToHeader / outputClaimToHeaders. */
+      readonly setHeaders: Readonly<Record<string, string>>;
+    }
+  /** 401 with jwt_verify_lib's text and `WWW-Authenticate`, or 403 for audiences. */
+  | {
+      readonly kind: 'deny';
+      readonly status: 401 | 403;
+      readonly body: string;
+      readonly headers: Readonly<Record<string, string>>;
+    };
+
+export interface JwtAuthenticator {
+  authenticate(rules: readonly JwtRulePlan[], req: InboundRequest): Promise<JwtResult>;
+  close(): void;
+}
