@@ -268,7 +268,7 @@ function tls(t: Raw | undefined): TlsPolicy | null {
 function retryBudget(b: Raw | undefined): ClusterPolicy['retryBudget'] {
   if (b === undefined) return null;
   return {
-    percent: num(obj(b['percent'])?.['value']) ?? 20,
+    percent: num(b['percent']) ?? 20,
     minRetryConcurrency: num(b['minRetryConcurrency']) ?? 3,
   };
 }
