@@ -8,6 +8,14 @@ export const ERROR_CODES = {
     'A configuration source could not be read (missing, unreadable, or a symlink loop).',
   MESHLET_ERR_CONFIG_WORKLOAD: 'The workload identity passed to compilePlan is incomplete or malformed.',
   MESHLET_ERR_CLI_USAGE: 'The command line could not be understood.',
+  MESHLET_ERR_JWT_OPTIONS: 'createJwtAuthenticator was given an option that is not a non-negative number.',
+  MESHLET_ERR_JWT_JWKS_FETCH:
+    'A JWKS (or its OIDC discovery document) could not be fetched or held no usable key; tokens of that issuer are rejected.',
+  MESHLET_ERR_ADAPTER_OPTIONS:
+    'A framework adapter (@meshlet/fastify, @meshlet/express) was given no mesh, or one without an inbound handle.',
+  MESHLET_ERR_IDENTITY_CERTS:
+    'Workload certificates are missing, unreadable, inconsistent (key does not fit, no chain to the root) or outside their validity.',
+  MESHLET_ERR_IDENTITY_ISSUE: 'A workload certificate could not be issued: a bad option, or an unusable CA.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -150,7 +150,9 @@ describe('traffic policy precedence', () => {
   });
 
   it('reads retryBudget percent as the plain number the API takes, defaulting to 20% / 3', () => {
-    const set = cluster(dr('svc-ns', 'r', '  trafficPolicy: { retryBudget: { percent: 35.5, minRetryConcurrency: 7 } }'));
+    const set = cluster(
+      dr('svc-ns', 'r', '  trafficPolicy: { retryBudget: { percent: 35.5, minRetryConcurrency: 7 } }'),
+    );
     expect(set.policy.retryBudget).toEqual({ percent: 35.5, minRetryConcurrency: 7 });
     const unset = cluster(dr('svc-ns', 'r', '  trafficPolicy: { retryBudget: {} }'));
     expect(unset.policy.retryBudget).toEqual({ percent: 20, minRetryConcurrency: 3 });

@@ -1,0 +1,207 @@
+import type { JwtRulePlan } from '../../compile/inbound-types.js';
+import { MeshletError } from '../../errors/meshlet-error.js';
+import type { Clock } from '../../runtime/clock.js';
+import { systemClock } from '../../runtime/clock.js';
+import type { InboundRequest } from '../engine-types.js';
+import { audiencesAllowed } from './audiences.js';
+import { compileRules } from './compile-rules.js';
+import type { CompiledRule, CompiledRules } from './compile-rules.js';
+import { verifySignature } from './jwks.js';
+import { extractTokens } from './locations.js';
+import type { TokenLocation } from './locations.js';
+import { normalizeClaims, outputHeaders } from './output-headers.js';
+import { parseToken } from './parse-token.js';
+import type { ParsedJwt } from './parse-token.js';
+import { RemoteJwks } from './remote-jwks.js';
+import { denyResult, NONE } from './results.js';
+import type { JwtStatus } from './status.js';
+import { TokenCache } from './token-cache.js';
+import type { JwtOk } from './token-cache.js';
+import type { JwtAuthenticator, JwtResult } from './types.js';
+
+/** Options of {@link createJwtAuthenticator}. */
+export interface JwtAuthenticatorOptions {
+  /** Schedules JWKS refresh and fetch deadlines. */
+  readonly clock: Clock;
+  /** Fetches JWKS and OIDC discovery documents; default `globalThis.fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Remote keys are refetched after this long (istiod `PILOT_JWT_PUB_KEY_REFRESH_INTERVAL`, 20 min). */
+  readonly refreshIntervalMs?: number;
+  /** After a failed fetch, the next try waits this long (istiod: 1 min). */
+  readonly retryAfterFailureMs?: number;
+  /** A longer token is refused with `Jwt verification fails` before any parsing (default 32 KiB). */
+  readonly maxTokenBytes?: number;
+  /** A JWKS or discovery body past this size is a failed fetch (default 512 KiB). */
+  readonly maxJwksBytes?: number;
+  /** Verified tokens kept for reuse (default 1000; 0 disables the cache). */
+  readonly tokenCacheSize?: number;
+  /**
+   * Wall-clock milliseconds since the epoch, for `exp`/`nbf`. Default: `Date.now` with the
+   * system clock, else `clock.now()` (a manual clock in tests starts at an epoch time).
+   */
+  readonly now?: () => number;
+  /** Told about each failed JWKS fetch (`MESHLET_ERR_JWT_JWKS_FETCH`); must not throw. */
+  readonly onJwksError?: (error: MeshletError) => void;
+}
+
+/** Envoy's default `clock_skew_seconds`, which Istio never overrides (jwt_verify_lib `kClockSkewInSecond`). */
+export const CLOCK_SKEW_SECONDS = 60;
+
+const DEFAULTS = {
+  refreshIntervalMs: 20 * 60_000,
+  retryAfterFailureMs: 60_000,
+  maxTokenBytes: 32 * 1024,
+  maxJwksBytes: 512 * 1024,
+  tokenCacheSize: 1000,
+};
+
+/**
+ * RequestAuthentication (`security.istio.io` `jwtRules`) as the sidecar enforces it: Envoy's
+ * jwt_authn filter with the requirement istiod generates (pilot/pkg/security/authn
+ * `convertToEnvoyJwtConfig`): any one rule may accept the token; no token passes without a
+ * principal; a token that no rule accepts is refused with the status of the first rule that
+ * reads its location (the `AND(Pi OR allow_missing)` branch fails on the first such rule).
+ * Two or more tokens are refused (`Found multiple Jwt tokens`): Istio leaves the principal of
+ * such a request undefined (api request_authentication.proto).
+ */
+export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAuthenticator {
+  const opts = { ...DEFAULTS, ...withoutUndefined(options) };
+  for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const v = opts[name];
+    if (!Number.isFinite(v) || v < 0) {
+      throw new MeshletError(
+        'MESHLET_ERR_JWT_OPTIONS',
+        `createJwtAuthenticator: "${name}" must be a non-negative number, got ${String(v)}`,
+        { option: name, value: v },
+      );
+    }
+  }
+  const clock = options.clock;
+  const epochMs = options.now ?? (clock === systemClock ? Date.now : () => clock.now());
+  const remote = new RemoteJwks({
+    clock,
+    fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    refreshIntervalMs: opts.refreshIntervalMs,
+    retryAfterFailureMs: opts.retryAfterFailureMs,
+    maxBodyBytes: opts.maxJwksBytes,
+    onError: options.onJwksError ?? (() => undefined),
+  });
+  const cache = new TokenCache(opts.tokenCacheSize);
+  const compiled = new WeakMap<readonly JwtRulePlan[], CompiledRules>();
+
+  const compiledFor = (rules: readonly JwtRulePlan[]): CompiledRules => {
+    let c = compiled.get(rules);
+    if (c === undefined) {
+      c = compileRules(rules);
+      compiled.set(rules, c);
+    }
+    return c;
+  };
+
+  /** issuer → time → audiences → signature: jwt_authn authenticator.cc `startVerify` order. */
+  const verifyFor = async (rule: CompiledRule, jwt: ParsedJwt, nowSec: number): Promise<JwtStatus | null> => {
+    if (rule.issuer !== '' && jwt.iss !== rule.issuer) return 'JwtUnknownIssuer';
+    const time = timeStatus(jwt, nowSec);
+    if (time !== null) return time;
+    if (!audiencesAllowed(rule.audiences, jwt.audiences)) return 'JwtAudienceNotAllowed';
+    const state = rule.keys.kind === 'inline' ? rule.keys.state : await remote.keys(rule.keys.source);
+    if (state.kind === 'keys') return verifySignature(jwt, state.keys);
+    if (state.kind === 'invalid') return 'JwksNoValidKeys';
+    // istiod inlines `{"keys":[{"kid":"abc","kty":"RSA",...}]}` when it cannot fetch
+    // (jwks_resolver.go `CreateFakeJwks`): a token with another kid misses it, others fail on it.
+    return jwt.kid !== '' && jwt.kid !== 'abc' ? 'JwksKidAlgMismatch' : 'JwtVerificationFail';
+  };
+
+  return Object.freeze({
+    async authenticate(rules: readonly JwtRulePlan[], req: InboundRequest): Promise<JwtResult> {
+      if (rules.length === 0 || isCorsPreflight(req)) return NONE;
+      const plan = compiledFor(rules);
+      const found = extractTokens(plan.locations, req);
+      const first = found[0];
+      if (first === undefined) return NONE;
+      if (found.length > 1) return denyResult('JwtMultipleTokens', req);
+      const { token, location } = first;
+      if (token.length > opts.maxTokenBytes) return denyResult('JwtVerificationFail', req);
+
+      const nowSec = Math.floor(epochMs() / 1000);
+      const hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+      let jwt: ParsedJwt;
+      if (hit !== undefined) jwt = hit.jwt;
+      else {
+        const parsed = parseToken(token);
+        if (!parsed.ok) return denyResult(parsed.status, req);
+        jwt = parsed.jwt;
+      }
+      let failure: JwtStatus | null = null;
+      for (const rule of plan.rules) {
+        if (!rule.locationKeys.has(location.key)) continue;
+        const cached = hit?.results.get(rule)?.get(location.key);
+        if (cached !== undefined) {
+          // The cache entry proves issuer, audience and signature for this rule; time moves on.
+          const time = timeStatus(jwt, nowSec);
+          if (time === null) return cached;
+          failure ??= time;
+          continue;
+        }
+        const status = await verifyFor(rule, jwt, nowSec);
+        if (status === null) {
+          const result = okResult(plan, rule, jwt, location);
+          cache.remember(jwt, rule, location.key, result);
+          return result;
+        }
+        failure ??= status;
+      }
+      return denyResult(failure ?? 'JwtUnknownIssuer', req);
+    },
+    close(): void {
+      remote.close();
+      cache.clear();
+    },
+  });
+}
+
+/** jwt_verify_lib `Jwt::verifyTimeConstraint`: `nbf` and `exp` (when set) with the skew either side. */
+function timeStatus(jwt: ParsedJwt, nowSec: number): JwtStatus | null {
+  if (nowSec + CLOCK_SKEW_SECONDS < jwt.nbf) return 'JwtNotYetValid';
+  if (jwt.exp !== 0 && nowSec > jwt.exp + CLOCK_SKEW_SECONDS) return 'JwtExpired';
+  return null;
+}
+
+/** Envoy's filter.cc `isCorsPreflightRequest`; Istio sets `bypass_cors_preflight`. */
+function isCorsPreflight(req: InboundRequest): boolean {
+  return (
+    req.method === 'OPTIONS' &&
+    nonEmpty(req.headers['origin']) &&
+    nonEmpty(req.headers['access-control-request-method'])
+  );
+}
+
+function nonEmpty(v: string | readonly string[] | undefined): boolean {
+  return v !== undefined && (typeof v === 'string' ? v !== '' : v.some((x) => x !== ''));
+}
+
+/**
+ * A verified token's result. The token's header is removed unless `forwardOriginalToken`
+ * (Envoy `JwtHeaderLocation::removeJwt`); a cookie token stays (Envoy: "TODO remove JWT from
+ * cookies"). Every rule's output header is stripped and then set from this token.
+ */
+function okResult(plan: CompiledRules, rule: CompiledRule, jwt: ParsedJwt, location: TokenLocation): JwtOk {
+  const setHeaders = Object.freeze(
+    outputHeaders(rule.payloadHeader, rule.claimHeaders, jwt.payloadB64, jwt.payload),
+  );
+  const remove = new Set<string>();
+  if (location.kind === 'header' && !rule.forwardOriginalToken) remove.add(location.name);
+  for (const h of plan.outputHeaders) if (!(h in setHeaders)) remove.add(h);
+  return Object.freeze({
+    kind: 'ok',
+    principal: jwt.sub === null ? null : `${jwt.iss}/${jwt.sub}`,
+    claims: normalizeClaims(jwt.payload, rule.spaceDelimited),
+    issuer: jwt.iss,
+    removeHeaders: Object.freeze([...remove]),
+    setHeaders,
+  });
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

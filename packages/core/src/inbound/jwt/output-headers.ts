@@ -1,0 +1,90 @@
+import type { ClaimToHeader } from '../../config/schema/request-authentication.js';
+
+/** One `outputClaimToHeaders` entry, with its claim path split at `.` once. */
+export interface ClaimHeader {
+  readonly header: string;
+  readonly path: readonly string[];
+}
+
+export function compileClaimHeaders(list: readonly ClaimToHeader[] | undefined): readonly ClaimHeader[] {
+  return Object.freeze(
+    (list ?? []).map((c) =>
+      Object.freeze({ header: c.header.toLowerCase(), path: Object.freeze(c.claim.split('.')) }),
+    ),
+  );
+}
+
+/**
+ * The request headers a verified token produces: `outputPayloadToHeader` carries the payload
+ * segment exactly as sent (base64url, unpadded: Istio never sets `pad_forward_payload_header`),
+ * `outputClaimToHeaders` the claim's value (envoy jwt_authn/authenticator.cc `handleGoodJwt`
+ * and `addJWTClaimToHeader`). Later entries overwrite earlier ones for the same header.
+ */
+export function outputHeaders(
+  payloadHeader: string | null,
+  claimHeaders: readonly ClaimHeader[],
+  payloadB64: string,
+  payload: Readonly<Record<string, unknown>>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (payloadHeader !== null) out[payloadHeader] = payloadB64;
+  for (const c of claimHeaders) {
+    const value = claimToHeaderValue(lookupClaim(payload, c.path));
+    if (value !== null) out[c.header] = value;
+  }
+  return out;
+}
+
+/** Nested claims by path (`a.b`), as jwt_verify_lib `StructUtils::GetValue` walks them. */
+export function lookupClaim(payload: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
+  let cur: unknown = payload;
+  for (const part of path) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/**
+ * Only strings, numbers and booleans become header values; empty strings, lists and objects
+ * are skipped. Numbers print as Envoy does: a non-negative integer as an integer, anything
+ * else through C++ `std::to_string(double)` (six decimals: `1.5` → `1.500000`). A value with
+ * control characters is skipped too: it could not be a valid header value.
+ */
+export function claimToHeaderValue(value: unknown): string | null {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'boolean') text = value ? 'true' : 'false';
+  else if (typeof value === 'number' && Number.isFinite(value)) {
+    text =
+      value >= 0 && value < 1.8446744073709552e19 && Number.isInteger(value)
+        ? BigInt(value).toString()
+        : value.toFixed(6);
+  } else return null;
+  if (text === '') return null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return null;
+  }
+  return text;
+}
+
+/**
+ * The claims as Istio's authorization sees them: Envoy's `payload_in_metadata` with
+ * `normalize_payload_in_metadata.space_delimited_claims` (Istio always adds `scope` and
+ * `permission`; pilot/pkg/security/authn `buildSpaceDelimitedClaims`): a top-level string
+ * claim of that name becomes the list of its space-separated parts.
+ */
+export function normalizeClaims(
+  payload: Readonly<Record<string, unknown>>,
+  spaceDelimited: readonly string[],
+): Readonly<Record<string, unknown>> {
+  let out: Record<string, unknown> | null = null;
+  for (const name of spaceDelimited) {
+    const v = payload[name];
+    if (typeof v !== 'string') continue;
+    out ??= { ...payload };
+    out[name] = Object.freeze(v.split(' ').filter((s) => s !== ''));
+  }
+  return out === null ? payload : Object.freeze(out);
+}
