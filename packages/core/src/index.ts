@@ -57,3 +57,37 @@ export type { AnalysisMessage } from './analyze/message.js';
 // Inbound request context (filled by the adapters)
 export { ANONYMOUS } from './inbound/request-context.js';
 export type { MeshletRequestContext, PeerIdentity, RequestAuth } from './inbound/request-context.js';
+
+// Inbound: the framework-free engine contract and node helpers the adapters use
+export type { InboundHandle } from './inbound/handle.js';
+export { createInboundEngine, type InboundEngineOptions } from './inbound/engine.js';
+export type { InboundEngine, InboundRequest, InboundDecision, DenyReason } from './inbound/engine-types.js';
+export { toInboundRequest, nodeConnectionOf, type NodeConnectionInfo } from './inbound/node-request.js';
+export { inboundHandleFrom } from './inbound/node-handle.js';
+export { applyRequestHeaderEdits } from './inbound/node-headers.js';
+export {
+  createJwtAuthenticator,
+  CLOCK_SKEW_SECONDS,
+  type JwtAuthenticatorOptions,
+} from './inbound/jwt/authenticator.js';
+export type { JwtAuthenticator, JwtResult } from './inbound/jwt/types.js';
+
+// Outbound: upstream clusters, transports and the runtime contracts
+export { createClusterManager, type ClusterManagerOptions } from './outbound/upstream/cluster-manager.js';
+export type {
+  ClusterManager,
+  UpstreamCluster,
+  UpstreamHost,
+  UpstreamClusterStats,
+} from './outbound/upstream/types.js';
+export { TransportError } from './outbound/transport.js';
+export type {
+  Transport,
+  TransportRequest,
+  TransportResponse,
+  TransportTls,
+  TransportFailure,
+} from './outbound/transport.js';
+export type { MeshletInfo, ResponseFlag } from './outbound/meshlet-info.js';
+export { systemClock, createManualClock, type Clock, type ManualClock } from './runtime/clock.js';
+export { systemRandom, seededRandom, type Random } from './runtime/random.js';

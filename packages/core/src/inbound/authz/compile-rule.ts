@@ -1,0 +1,221 @@
+import type { Condition, Operation, Rule, Source } from '../../config/schema/authorization-policy.js';
+import { claimMatch, claimPath } from './claims.js';
+import { headerOf, type AuthzInput } from './input.js';
+import { cidrContains, parseCidr } from './ip.js';
+import { hostMatch, methodMatch, pathMatch, portMatch } from './operation-match.js';
+import {
+  namespaceMatch,
+  principalMatch,
+  requestPrincipalMatch,
+  serviceAccountMatch,
+  trustDomainMatch,
+  type Match,
+} from './source-match.js';
+import { headerString, istioString } from './string-match.js';
+import { expandTrustDomains, replaceTrustDomainAliases } from './trust-domain.js';
+
+/** What compiling a policy's rules needs besides the rules. */
+export interface RuleContext {
+  readonly policyNamespace: string;
+  /** meshConfig `trustDomain` then `trustDomainAliases`. */
+  readonly trustDomains: readonly string[];
+  /** `spaceDelimitedClaims` of the workload's JWT rules. */
+  readonly spaceDelimitedClaims: ReadonlySet<string>;
+  /**
+   * ALLOW policies: a value that cannot be compiled drops its whole rule (a smaller
+   * allow). DENY, AUDIT and CUSTOM: only that value is dropped (a wider match).
+   * istio authz/model/model.go `checkError`.
+   */
+  readonly strict: boolean;
+}
+
+const NEVER: Match = () => false;
+
+function all(tests: readonly Match[]): Match {
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1) return tests[0] as Match;
+  return (i) => {
+    for (const t of tests) if (!t(i)) return false;
+    return true;
+  };
+}
+
+function any(tests: readonly Match[]): Match {
+  if (tests.length === 1) return tests[0] as Match;
+  return (i) => {
+    for (const t of tests) if (t(i)) return true;
+    return false;
+  };
+}
+
+/** Compiles each value; a failure throws (strict) or drops the value. */
+function compileEach(values: readonly string[], make: (v: string) => Match, ctx: RuleContext): Match[] {
+  const out: Match[] = [];
+  for (const v of values) {
+    try {
+      out.push(make(v));
+    } catch (err) {
+      if (ctx.strict) throw err;
+    }
+  }
+  return out;
+}
+
+/** `values` (any matches) and `notValues` (none matches), ANDed; nothing for an unset field. */
+function field(
+  values: readonly string[] | undefined,
+  notValues: readonly string[] | undefined,
+  make: (v: string) => Match,
+  ctx: RuleContext,
+): Match[] {
+  const out: Match[] = [];
+  const yes = compileEach(values ?? [], make, ctx);
+  if (yes.length > 0) out.push(any(yes));
+  const no = compileEach(notValues ?? [], make, ctx);
+  if (no.length > 0) {
+    const m = any(no);
+    out.push((i) => !m(i));
+  }
+  return out;
+}
+
+function ipMatch(pick: (i: AuthzInput) => AuthzInput['sourceIp']): (v: string) => Match {
+  return (v) => {
+    const cidr = parseCidr(v);
+    return (i) => cidrContains(cidr, pick(i));
+  };
+}
+
+const sourceIp = ipMatch((i) => i.sourceIp);
+const remoteIp = ipMatch((i) => i.remoteIp);
+const destinationIp = ipMatch((i) => i.destinationIp);
+
+function principals(values: readonly string[] | undefined, ctx: RuleContext): string[] | undefined {
+  return values === undefined ? undefined : replaceTrustDomainAliases(values, ctx.trustDomains);
+}
+
+function trustDomains(values: readonly string[] | undefined, ctx: RuleContext): string[] | undefined {
+  return values === undefined ? undefined : expandTrustDomains(values, ctx.trustDomains);
+}
+
+/** `Source`: every set field must match. */
+function compileSource(s: Source, ctx: RuleContext): Match {
+  const sa = (v: string) => serviceAccountMatch(v, ctx.policyNamespace);
+  return all([
+    ...field(principals(s.principals, ctx), principals(s.notPrincipals, ctx), principalMatch, ctx),
+    ...field(s.requestPrincipals, s.notRequestPrincipals, requestPrincipalMatch, ctx),
+    ...field(s.namespaces, s.notNamespaces, namespaceMatch, ctx),
+    ...field(s.serviceAccounts, s.notServiceAccounts, sa, ctx),
+    ...field(trustDomains(s.trustDomains, ctx), trustDomains(s.notTrustDomains, ctx), trustDomainMatch, ctx),
+    ...field(s.remoteIpBlocks, s.notRemoteIpBlocks, remoteIp, ctx),
+    ...field(s.ipBlocks, s.notIpBlocks, sourceIp, ctx),
+  ]);
+}
+
+/** `Operation`: every set field must match. */
+function compileOperation(o: Operation, ctx: RuleContext): Match {
+  return all([
+    ...field(o.hosts, o.notHosts, hostMatch, ctx),
+    ...field(o.methods, o.notMethods, methodMatch, ctx),
+    ...field(o.paths, o.notPaths, pathMatch, ctx),
+    ...field(o.ports, o.notPorts, portMatch, ctx),
+  ]);
+}
+
+/** The compile function for one value of a `when` key (spec/security.md §3 `when` keys). */
+function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
+  switch (key) {
+    case 'source.ip':
+      return sourceIp;
+    case 'remote.ip':
+      return remoteIp;
+    case 'destination.ip':
+      return destinationIp;
+    case 'destination.port':
+      return portMatch;
+    case 'source.namespace':
+      return namespaceMatch;
+    case 'source.principal':
+      return principalMatch;
+    case 'source.serviceAccount':
+      return (v) => serviceAccountMatch(v, ctx.policyNamespace);
+    case 'source.trustDomain':
+      return trustDomainMatch;
+    case 'request.auth.principal':
+      return requestPrincipalMatch;
+    case 'request.auth.audiences':
+      return (v) => claimMatch(['aud'], [istioString(v)], ctx.spaceDelimitedClaims);
+    case 'request.auth.presenter':
+      return (v) => claimMatch(['azp'], [istioString(v)], ctx.spaceDelimitedClaims);
+    case 'connection.sni':
+      return (v) => {
+        const t = istioString(v);
+        return (i) => i.sni !== null && t(i.sni);
+      };
+  }
+  if (key.startsWith('request.headers[') && key.endsWith(']')) {
+    const name = key.slice('request.headers['.length, -1).toLowerCase();
+    return (v) => {
+      const t = headerString(v);
+      return (i) => {
+        const h = headerOf(i, name);
+        return h !== undefined && t(h);
+      };
+    };
+  }
+  if (key.startsWith('request.auth.claims')) {
+    const path = claimPath(key.slice('request.auth.claims'.length));
+    if (path === null) throw new Error(`bad key (${key}): should have format a[b]`);
+    return (v) => claimMatch(path, [istioString(v)], ctx.spaceDelimitedClaims);
+  }
+  // Envoy dynamic metadata written by other Envoy filters: there are none in-process,
+  // so a value never matches (and a notValue always holds).
+  if (key.startsWith('experimental.envoy.filters.')) return () => NEVER;
+  throw new Error(`unknown attribute ${key}`);
+}
+
+function compileCondition(c: Condition, ctx: RuleContext): Match[] {
+  let make: (v: string) => Match;
+  try {
+    make = conditionValue(c.key, ctx);
+  } catch (err) {
+    if (ctx.strict) throw err;
+    return [];
+  }
+  let values = c.values;
+  let notValues = c.notValues;
+  if (c.key === 'source.principal') {
+    values = principals(values, ctx);
+    notValues = principals(notValues, ctx);
+  } else if (c.key === 'source.trustDomain') {
+    values = trustDomains(values, ctx);
+    notValues = trustDomains(notValues, ctx);
+  }
+  return field(values, notValues, make, ctx);
+}
+
+/**
+ * One `Rule`: (any `from`) AND (any `to`) AND (every `when`); a missing part
+ * matches anything, so `rules: [{}]` matches every request
+ * (istio authz/model/model.go). In strict (ALLOW) mode a rule with a value that
+ * cannot be compiled never matches.
+ */
+export function compileRule(rule: Rule, ctx: RuleContext): Match {
+  try {
+    const parts: Match[] = [];
+    const from = rule.from ?? [];
+    if (from.length > 0)
+      parts.push(any(from.map((f) => (f.source === undefined ? () => true : compileSource(f.source, ctx)))));
+    const to = rule.to ?? [];
+    if (to.length > 0)
+      parts.push(
+        any(to.map((t) => (t.operation === undefined ? () => true : compileOperation(t.operation, ctx)))),
+      );
+    for (const c of rule.when ?? []) parts.push(...compileCondition(c, ctx));
+    return all(parts);
+  } catch {
+    // Only strict (ALLOW) compiling throws by design; anything else is a bug, and a
+    // DENY that cannot be built must fail closed rather than vanish.
+    return ctx.strict ? NEVER : () => true;
+  }
+}

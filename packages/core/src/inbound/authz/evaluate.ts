@@ -1,0 +1,80 @@
+import type { CompiledAuthorization, CompiledPolicy } from './compile-policies.js';
+import type { AuthzInput } from './input.js';
+
+/** A policy evaluated in dry-run or AUDIT mode, reported and never enforced. */
+export interface ShadowResult {
+  readonly policy: string;
+  readonly action: string;
+  readonly result: 'allow' | 'deny' | 'audit';
+}
+
+export type RbacOutcome =
+  | { readonly allow: true; readonly shadow: readonly ShadowResult[] }
+  | {
+      readonly allow: false;
+      readonly stage: 'deny' | 'allow';
+      readonly policy: string | null;
+      readonly detail: string;
+    };
+
+const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
+
+/**
+ * The Envoy RBAC filters Istio builds (istio authz/builder/builder.go; spec §3):
+ * any matching DENY policy denies; then with no ALLOW policy the request is
+ * allowed, otherwise one must match. AUDIT policies only mark. Policies annotated
+ * `istio.io/dry-run: "true"` run in Envoy's shadow engine: a dry-run DENY reports
+ * `deny` when it matches; the dry-run ALLOW policies together report `allow` when
+ * one matches and `deny` when none does.
+ */
+export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): RbacOutcome {
+  const shadow: ShadowResult[] = [];
+
+  for (const p of authz.deny) {
+    const k = p.match(input);
+    if (k < 0) continue;
+    if (p.dryRun) {
+      shadow.push({ policy: p.name, action: 'DENY', result: 'deny' });
+      continue;
+    }
+    return {
+      allow: false,
+      stage: 'deny',
+      policy: p.name,
+      detail: `DENY policy ${p.name} rule[${k}] matched`,
+    };
+  }
+
+  let enforced = 0;
+  let dryRuns: CompiledPolicy[] | null = null;
+  let allowed: CompiledPolicy | null = null;
+  for (const p of authz.allow) {
+    if (p.dryRun) {
+      (dryRuns ??= []).push(p);
+      continue;
+    }
+    enforced++;
+    if (allowed === null && p.match(input) >= 0) allowed = p;
+  }
+  if (dryRuns !== null) {
+    const hit = dryRuns.find((p) => p.match(input) >= 0);
+    shadow.push(
+      hit !== undefined
+        ? { policy: hit.name, action: 'ALLOW', result: 'allow' }
+        : { policy: dryRuns.map((p) => p.name).join(','), action: 'ALLOW', result: 'deny' },
+    );
+  }
+  if (enforced > 0 && allowed === null) {
+    return {
+      allow: false,
+      stage: 'allow',
+      policy: null,
+      detail: `no ALLOW policy matched (${enforced} in scope)`,
+    };
+  }
+
+  for (const p of authz.audit) {
+    if (p.match(input) >= 0) shadow.push({ policy: p.name, action: 'AUDIT', result: 'audit' });
+  }
+  return { allow: true, shadow: shadow.length === 0 ? NO_SHADOW : shadow };
+}

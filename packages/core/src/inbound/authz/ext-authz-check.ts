@@ -1,0 +1,139 @@
+import type { Clock } from '../../runtime/clock.js';
+import type { InboundRequest } from '../engine-types.js';
+import type { ExtAuthzHttpProvider, HeaderNames } from './ext-authz-provider.js';
+
+export type ExtAuthzResult =
+  | {
+      readonly kind: 'allow';
+      readonly setHeaders: Readonly<Record<string, string>>;
+      readonly responseHeaders: Readonly<Record<string, string>>;
+    }
+  | {
+      readonly kind: 'deny';
+      readonly status: number;
+      readonly body: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly detail: string;
+    };
+
+/** The most of a denial body passed on to the client. */
+const MAX_BODY = 64 * 1024;
+
+// Not forwarded from the authorization server's response (hop-by-hop or framing).
+const NEVER_COPY = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'date',
+  'upgrade',
+]);
+
+function listed(name: string, list: HeaderNames): boolean {
+  for (const t of list) if (t(name)) return true;
+  return false;
+}
+
+function pick(res: Response, list: HeaderNames | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (NEVER_COPY.has(name)) return;
+    if (list === null || listed(name, list)) out[name] = value;
+  });
+  return out;
+}
+
+function checkHeaders(p: ExtAuthzHttpProvider, req: InboundRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    if (name === 'authorization' || listed(name, p.includeRequestHeaders))
+      out[name] = typeof value === 'string' ? value : value.join(',');
+  }
+  // fetch() will not send a caller's Host; the original authority travels here.
+  out['x-forwarded-host'] = req.authority;
+  for (const [k, v] of p.additionalHeaders) out[k] = v;
+  return out;
+}
+
+async function readCapped(res: Response): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = (await reader.read()) as {
+      done: boolean;
+      value: Uint8Array;
+    };
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size >= MAX_BODY) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY).toString('utf8');
+}
+
+function failure(p: ExtAuthzHttpProvider, detail: string): ExtAuthzResult {
+  if (p.failOpen) return { kind: 'allow', setHeaders: {}, responseHeaders: {} };
+  return { kind: 'deny', status: p.statusOnError, body: '', headers: {}, detail };
+}
+
+/**
+ * One check against an `envoyExtAuthzHttp` server, as Envoy's HTTP ext_authz
+ * client makes it: the original method, `pathPrefix` + the normalized path and
+ * query, no body, the configured request headers. A 200 allows (copying
+ * `headersToUpstreamOnAllow` / `headersToDownstreamOnAllow`); any other status
+ * denies with that status, the server's body and `headersToDownstreamOnDeny`.
+ * A network error or timeout denies with `statusOnError` unless `failOpen`.
+ * The timeout runs on the injected clock.
+ */
+export async function checkExtAuthz(
+  p: ExtAuthzHttpProvider,
+  req: InboundRequest,
+  url: string,
+  deps: { readonly fetch: typeof fetch; readonly clock: Clock },
+): Promise<ExtAuthzResult> {
+  const ac = new AbortController();
+  const timer = deps.clock.setTimeout(
+    () => ac.abort(new Error(`ext_authz timeout after ${p.timeoutMs}ms`)),
+    p.timeoutMs,
+  );
+  try {
+    const res = await deps.fetch(p.origin + p.pathPrefix + url, {
+      method: req.method,
+      headers: checkHeaders(p, req),
+      signal: ac.signal,
+      redirect: 'manual',
+    });
+    if (res.status === 200) {
+      await res.body?.cancel();
+      return {
+        kind: 'allow',
+        setHeaders: pick(res, p.headersToUpstreamOnAllow),
+        responseHeaders: pick(res, p.headersToDownstreamOnAllow),
+      };
+    }
+    const body = await readCapped(res);
+    return {
+      kind: 'deny',
+      status: res.status,
+      body,
+      headers: pick(res, p.headersToDownstreamOnDeny),
+      detail: `ext_authz provider ${p.name} denied with ${res.status}`,
+    };
+  } catch (err) {
+    const why = ac.signal.aborted
+      ? `timed out after ${p.timeoutMs}ms`
+      : err instanceof Error
+        ? err.message
+        : String(err);
+    return failure(p, `ext_authz provider ${p.name} failed: ${why}`);
+  } finally {
+    deps.clock.clearTimeout(timer);
+  }
+}

@@ -1,0 +1,58 @@
+import { RE2JS } from 're2js';
+import type { Match } from './source-match.js';
+import { headerString, istioString, quoteMeta } from './string-match.js';
+
+// envoy uri_template_lib `kLiteral`: what a path segment may hold.
+const LITERAL = "a-zA-Z0-9\\-._~%!$&'()+,;:@=";
+
+/** Whether a `paths` value is a template (`{*}` / `{**}`), istio security.go `ContainsPathTemplate`. */
+export function isPathTemplate(value: string): boolean {
+  return value.includes('{*}') || value.includes('{**}');
+}
+
+/**
+ * A path template as Envoy's `uri_template` matcher runs it: `{*}` is one
+ * non-empty segment (`[literal]+`), `{**}` any run of segments (`[literal/]*`),
+ * the rest literal; the whole path must match.
+ */
+export function pathTemplateRegex(value: string): string {
+  return value
+    .split('/')
+    .map((seg) => (seg === '{*}' ? `[${LITERAL}]+` : seg === '{**}' ? `[${LITERAL}/]*` : quoteMeta(seg)))
+    .join('/');
+}
+
+/**
+ * `paths` / `notPaths` against the normalized path (no query, no fragment):
+ * exact, `prefix*`, `*suffix`, `*` (any), or a template. Case-sensitive.
+ */
+export function pathMatch(value: string): Match {
+  if (isPathTemplate(value)) {
+    const re = RE2JS.compile(pathTemplateRegex(value));
+    return (i) => re.matches(i.path);
+  }
+  const t = istioString(value);
+  return (i) => t(i.path);
+}
+
+/**
+ * `hosts` / `notHosts` against `:authority`, case-insensitive (CVE-2021-39155),
+ * the port NOT stripped: `example.com` misses `example.com:8080`.
+ */
+export function hostMatch(value: string): Match {
+  const t = istioString(value, true);
+  return (i) => t(i.host);
+}
+
+/** `methods` / `notMethods`: case-sensitive; `*` is any method. */
+export function methodMatch(value: string): Match {
+  const t = headerString(value);
+  return (i) => t(i.method);
+}
+
+/** `ports` / `notPorts` / `destination.port`: the workload port the request arrived on. */
+export function portMatch(value: string): Match {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new Error(`bad port (${value})`);
+  const port = Number(value);
+  return (i) => i.port === port;
+}

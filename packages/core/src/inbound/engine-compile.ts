@@ -1,0 +1,60 @@
+import type { MeshPlan } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import {
+  compileAuthorization,
+  type CompiledAuthorization,
+  type CompiledPolicy,
+} from './authz/compile-policies.js';
+import { resolveExtAuthzProvider, type ExtAuthzHttpProvider } from './authz/ext-authz-provider.js';
+import { createLocalRateLimiter, type LocalRateLimiter } from './ratelimit/local-rate-limit.js';
+
+/** A CUSTOM policy with its provider resolved, or the reason it fails closed. */
+export interface CustomPolicy {
+  readonly policy: CompiledPolicy;
+  readonly provider: ExtAuthzHttpProvider | { readonly problem: string };
+}
+
+/** Everything the engine prepares once per plan. */
+export interface CompiledInbound {
+  readonly authz: CompiledAuthorization;
+  readonly custom: readonly CustomPolicy[];
+  readonly rateLimiter: LocalRateLimiter;
+}
+
+/**
+ * Prepares a plan for `decide`: authorization matchers, CUSTOM providers and the
+ * rate limit buckets. Istio allows one ext_authz provider per workload: the
+ * oldest CUSTOM policy's provider is used and a CUSTOM policy naming another one
+ * fails closed, like a missing or misconfigured provider (istio authz/builder,
+ * `custom-bad-multiple-providers`).
+ */
+export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): CompiledInbound {
+  const spaceDelimited = new Set<string>();
+  for (const r of plan.inbound.jwtRules)
+    for (const c of r.rule.spaceDelimitedClaims ?? []) spaceDelimited.add(c);
+  const authz = compileAuthorization(plan.inbound.authorization, {
+    trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
+    spaceDelimitedClaims: spaceDelimited,
+  });
+  const chosen = authz.custom[0]?.provider ?? null;
+  const resolved = chosen === null ? null : resolveExtAuthzProvider(plan.meshConfig, chosen);
+  const custom = authz.custom.map((policy): CustomPolicy => {
+    if (policy.provider !== chosen)
+      return {
+        policy,
+        provider: {
+          problem: `only one extension provider may be used per workload: ${JSON.stringify(chosen)} is in use, this policy names ${JSON.stringify(policy.provider)}`,
+        },
+      };
+    return {
+      policy,
+      provider: typeof resolved === 'string' || resolved === null ? { problem: String(resolved) } : resolved,
+    };
+  });
+  return {
+    authz,
+    custom,
+    rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
+  };
+}

@@ -1,0 +1,43 @@
+import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { DenyReason, InboundDecision } from './engine-types.js';
+
+/** Envoy's RBAC filter body (rbac_filter.cc). */
+export const RBAC_DENIED_BODY = 'RBAC: access denied';
+/** Envoy's local rate limit body (local_ratelimit.cc). */
+export const RATE_LIMITED_BODY = 'local_rate_limited';
+
+/** A refusal; a non-empty body is sent as `text/plain`, as Envoy's local replies are. */
+export function denied(
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string>>,
+  flags: readonly ResponseFlag[],
+  reason: DenyReason,
+): InboundDecision {
+  const h =
+    body !== '' && headers['content-type'] === undefined
+      ? { ...headers, 'content-type': 'text/plain' }
+      : headers;
+  return Object.freeze({
+    allow: false,
+    status,
+    body,
+    headers: Object.freeze(h),
+    flags,
+    reason: Object.freeze(reason),
+  });
+}
+
+/** Merges header maps left to right; null when all are empty. */
+export function mergeHeaders(
+  ...maps: (Readonly<Record<string, string>> | null | undefined)[]
+): Readonly<Record<string, string>> {
+  let out: Record<string, string> | null = null;
+  for (const m of maps) {
+    if (m === null || m === undefined) continue;
+    for (const k in m) (out ??= {})[k] = m[k] as string;
+  }
+  return out ?? EMPTY;
+}
+
+export const EMPTY: Readonly<Record<string, string>> = Object.freeze({});

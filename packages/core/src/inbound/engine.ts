@@ -1,0 +1,203 @@
+import type { MeshPlan } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import { checkExtAuthz } from './authz/ext-authz-check.js';
+import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
+import type { AuthzInput } from './authz/input.js';
+import { parseIp } from './authz/ip.js';
+import { remoteIp } from './authz/remote-ip.js';
+import { compileInbound, type CompiledInbound } from './engine-compile.js';
+import { denied, EMPTY, mergeHeaders, RATE_LIMITED_BODY, RBAC_DENIED_BODY } from './engine-decisions.js';
+import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
+import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
+import { methodProblem } from './normalize/method.js';
+import { normalizeTarget } from './normalize/normalize-path.js';
+
+export interface InboundEngineOptions {
+  /** The current plan; read once per request, so a reload applies to the next request. */
+  readonly getPlan: () => MeshPlan;
+  readonly jwt: JwtAuthenticator;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** How CUSTOM (ext_authz) checks are sent; default the global `fetch`. */
+  readonly fetch?: typeof fetch;
+  /** Called with every decision; an exception thrown here is swallowed. */
+  readonly onDecision?: (decision: InboundDecision, req: InboundRequest) => void;
+}
+
+const NO_TOKEN: JwtResult = Object.freeze({ kind: 'none' });
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+
+function overlayOf(
+  rateLimitHeaders: Readonly<Record<string, string>> | null,
+  jwt: JwtResult,
+): Record<string, string | undefined> | null {
+  const ok = jwt.kind === 'ok' && (jwt.removeHeaders.length > 0 || Object.keys(jwt.setHeaders).length > 0);
+  if (rateLimitHeaders === null && !ok) return null;
+  const out: Record<string, string | undefined> = { ...rateLimitHeaders };
+  if (jwt.kind === 'ok') {
+    for (const h of jwt.removeHeaders) out[h.toLowerCase()] = undefined;
+    for (const [k, v] of Object.entries(jwt.setHeaders)) out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
+/**
+ * The framework-free inbound decision point. `decide` runs Envoy's inbound HTTP
+ * filter order (DESIGN.md data flow): method and path normalization per meshConfig
+ * `pathNormalization` → local rate limit (EnvoyFilter `envoy.filters.http.local_ratelimit`)
+ * → RequestAuthentication (`jwt`) → AuthorizationPolicy CUSTOM (ext_authz) → DENY
+ * → ALLOW, with AUDIT and `istio.io/dry-run` policies reported in `shadow`.
+ * Matchers are compiled once per plan object. `decide` never throws: an internal
+ * failure is a 500 deny naming the stage, never an allow.
+ */
+export function createInboundEngine(options: InboundEngineOptions): InboundEngine {
+  const compiled = new WeakMap<MeshPlan, CompiledInbound>();
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+
+  const compiledFor = (plan: MeshPlan): CompiledInbound => {
+    let c = compiled.get(plan);
+    if (c === undefined) {
+      c = compileInbound(plan, options.clock, options.random);
+      compiled.set(plan, c);
+    }
+    return c;
+  };
+
+  const finish = (d: InboundDecision, req: InboundRequest): InboundDecision => {
+    if (options.onDecision !== undefined) {
+      try {
+        options.onDecision(d, req);
+      } catch {
+        // Telemetry never throws into the request (STYLE.md practice 9).
+      }
+    }
+    return d;
+  };
+
+  const run = async (req: InboundRequest, at: { stage: DenyReason['stage'] }): Promise<InboundDecision> => {
+    const plan = options.getPlan();
+    const c = compiledFor(plan);
+
+    const badMethod = methodProblem(req.method);
+    if (badMethod !== null)
+      return denied(400, '', EMPTY, [], { stage: 'normalize', policy: null, detail: badMethod });
+    const target = normalizeTarget(req.url, plan.meshConfig.pathNormalization);
+    if (!target.ok)
+      return denied(400, '', EMPTY, [], { stage: 'normalize', policy: null, detail: target.detail });
+    const url = target.path + target.query;
+
+    at.stage = 'ratelimit';
+    const rl = c.rateLimiter.check(req);
+    if (rl.kind === 'limited')
+      return denied(rl.status, RATE_LIMITED_BODY, rl.headers, ['RL'], {
+        stage: 'ratelimit',
+        policy: rl.filter,
+        detail: 'local rate limit token bucket is empty',
+      });
+
+    at.stage = 'jwt';
+    const normalizedReq = url === req.url ? req : { ...req, url };
+    const jwt =
+      plan.inbound.jwtRules.length === 0
+        ? NO_TOKEN
+        : await options.jwt.authenticate(plan.inbound.jwtRules, normalizedReq);
+    if (jwt.kind === 'deny')
+      return denied(jwt.status, jwt.body, jwt.headers, [], {
+        stage: 'jwt',
+        policy: null,
+        detail: `RequestAuthentication refused the token: ${jwt.body}`,
+      });
+
+    const sourceIp = parseIp(req.sourceIp);
+    const input: AuthzInput = {
+      method: req.method,
+      path: target.path,
+      host: req.authority.toLowerCase(),
+      port: req.port,
+      headers: req.headers,
+      overlay: overlayOf(rl.requestHeaders, jwt),
+      peer: req.peer,
+      peerUri: req.peer === null ? null : `spiffe://${req.peer.principal}`,
+      claims: jwt.kind === 'ok' ? jwt.claims : null,
+      sourceIp,
+      remoteIp: remoteIp(req.headers['x-forwarded-for'], sourceIp, plan.meshConfig.numTrustedProxies),
+      destinationIp: parseIp(req.destinationIp),
+      sni: req.sni,
+    };
+
+    at.stage = 'custom';
+    const shadow: ShadowResult[] = [];
+    let customSet: Readonly<Record<string, string>> | null = null;
+    let customResponse: Readonly<Record<string, string>> | null = null;
+    let asked = false;
+    for (const { policy, provider } of c.custom) {
+      if (policy.match(input) < 0) continue;
+      if (policy.dryRun) {
+        shadow.push({ policy: policy.name, action: 'CUSTOM', result: 'audit' });
+        continue;
+      }
+      if ('problem' in provider)
+        return denied(403, RBAC_DENIED_BODY, EMPTY, [], {
+          stage: 'custom',
+          policy: policy.name,
+          detail: `CUSTOM policy fails closed: ${provider.problem}`,
+        });
+      if (asked) continue;
+      asked = true;
+      const r = await checkExtAuthz(provider, normalizedReq, url, { fetch: fetchImpl, clock: options.clock });
+      if (r.kind === 'deny')
+        return denied(r.status, r.body, r.headers, ['UAEX'], {
+          stage: 'custom',
+          policy: policy.name,
+          detail: r.detail,
+        });
+      customSet = r.setHeaders;
+      customResponse = r.responseHeaders;
+    }
+
+    at.stage = 'deny';
+    const rbac = evaluateRbac(c.authz, input);
+    if (!rbac.allow)
+      return denied(403, RBAC_DENIED_BODY, EMPTY, [], {
+        stage: rbac.stage,
+        policy: rbac.policy,
+        detail: rbac.detail,
+      });
+
+    return Object.freeze({
+      allow: true,
+      url,
+      context: Object.freeze({
+        peer: req.peer,
+        auth:
+          jwt.kind === 'ok' ? Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims }) : null,
+      }),
+      removeHeaders: jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS,
+      setHeaders: mergeHeaders(rl.requestHeaders, jwt.kind === 'ok' ? jwt.setHeaders : null, customSet),
+      responseHeaders: mergeHeaders(rl.responseHeaders, customResponse),
+      shadow: shadow.length === 0 ? rbac.shadow : [...shadow, ...rbac.shadow],
+    });
+  };
+
+  return {
+    async decide(req) {
+      const at: { stage: DenyReason['stage'] } = { stage: 'normalize' };
+      let d: InboundDecision;
+      try {
+        d = await run(req, at);
+      } catch (err) {
+        d = denied(500, 'internal error', EMPTY, [], {
+          stage: at.stage,
+          policy: null,
+          detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+        });
+      }
+      return finish(d, req);
+    },
+    close() {
+      // The JWT authenticator and the fetch are the caller's; nothing here holds a timer.
+      return Promise.resolve();
+    },
+  };
+}

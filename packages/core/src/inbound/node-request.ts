@@ -1,0 +1,83 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { InboundRequest } from './engine-types.js';
+import type { PeerIdentity } from './request-context.js';
+
+/** What the connection a request arrived on tells the engine, beside the request itself. */
+export interface NodeConnectionInfo {
+  /** The verified mTLS peer (`InboundHandle.peerOf(socket)`), or null. */
+  readonly peer: PeerIdentity | null;
+  /** The workload (container) port the request arrived on: PeerAuthentication `portLevelMtls`, `destination.port`. */
+  readonly port: number;
+  readonly scheme: 'http' | 'https';
+}
+
+type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * Node reports IPv4 peers on dual-stack sockets as `::ffff:a.b.c.d`; Envoy's
+ * `source.ip` is the plain IPv4 address, and `ipBlocks` are written that way.
+ */
+function plainIp(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * Lower-case header names with every repeat kept as its own array element, from
+ * `rawHeaders`: node's `req.headers` joins most repeats with `, `, which would hide the
+ * multi-valued header the AuthorizationPolicy `request.headers[...]` matcher must see
+ * (security.md §4, CVE-2026-31838). A null-prototype object, so a header named
+ * `__proto__` is data.
+ */
+function headersOf(req: IncomingMessage): HeaderMap {
+  const out = Object.create(null) as HeaderMap;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (typeof prev === 'string') out[name] = [prev, value];
+    else prev.push(value);
+  }
+  return out;
+}
+
+/** The connection facts of a node socket: its local port and whether it is TLS. */
+export function nodeConnectionOf(socket: Socket, peer: PeerIdentity | null): NodeConnectionInfo {
+  return {
+    peer,
+    port: socket.localPort ?? 0,
+    scheme: (socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http',
+  };
+}
+
+/**
+ * Translates a node `IncomingMessage` into the engine's framework-free
+ * `InboundRequest`: method, the request target exactly as received (path, query,
+ * and a `#fragment` if the client sent one: the engine strips it, as Envoy does since
+ * ISTIO-SECURITY-2021-008), Host / `:authority`, headers, the socket's addresses
+ * (`source.ip`, `destination.ip`) and the TLS SNI (`connection.sni`).
+ */
+export function toInboundRequest(req: IncomingMessage, options: NodeConnectionInfo): InboundRequest {
+  const headers = headersOf(req);
+  const host = headers['host'] ?? headers[':authority'];
+  const socket = req.socket as Socket | null;
+  const servername = (socket as Partial<TLSSocket> | null)?.servername;
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    // Two Host headers are ambiguous; the engine sees the first, and the hosts matcher
+    // can never be satisfied by a second one an attacker appended.
+    authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
+    headers,
+    scheme: options.scheme,
+    port: options.port,
+    peer: options.peer,
+    sourceIp: plainIp(socket?.remoteAddress),
+    destinationIp: plainIp(socket?.localAddress),
+    sni: typeof servername === 'string' && servername !== '' ? servername : null,
+  };
+}

@@ -1,0 +1,116 @@
+import type { RateLimitPlan } from '../../compile/inbound-types.js';
+import type { LocalRateLimitConfig } from '../../config/schema/local-rate-limit.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { Random } from '../../runtime/random.js';
+import type { InboundRequest } from '../engine-types.js';
+import { applyHeadersToAdd } from './headers-to-add.js';
+import { consume, createBucket, secondsToReset, type BucketState } from './token-bucket.js';
+
+export type RateLimitOutcome =
+  | {
+      readonly kind: 'pass';
+      /** `request_headers_to_add_when_not_enforced`, when a bucket was empty but not enforced. */
+      readonly requestHeaders: Readonly<Record<string, string>> | null;
+      /** `x-ratelimit-*` response headers (DRAFT_VERSION_03). */
+      readonly responseHeaders: Readonly<Record<string, string>> | null;
+    }
+  | {
+      readonly kind: 'limited';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      /** `ns/name` of the EnvoyFilter that limited. */
+      readonly filter: string;
+    };
+
+export interface LocalRateLimiter {
+  check(req: InboundRequest): RateLimitOutcome;
+}
+
+const PASS: RateLimitOutcome = Object.freeze({ kind: 'pass', requestHeaders: null, responseHeaders: null });
+
+interface Applied {
+  readonly config: LocalRateLimitConfig;
+  readonly filter: string;
+}
+
+function appliesTo(p: RateLimitPlan, port: number): boolean {
+  return p.portNumber === null || p.portNumber === port;
+}
+
+/**
+ * The `envoy.filters.http.local_ratelimit` filters of a plan (spec/security.md §5).
+ * Per port: the HTTP_FILTER patches install the filter; an HTTP_ROUTE patch's
+ * `typed_per_filter_config` (the last one) replaces their config on the inbound
+ * route, as Envoy's per-route config does; without an HTTP_FILTER the route config
+ * has no filter to configure and nothing is limited. Descriptors need route
+ * `rate_limits` actions, which no inbound patch can add, so only the default bucket
+ * applies. `filter_enabled` / `filter_enforced` are drawn from `random`.
+ */
+export function createLocalRateLimiter(
+  limits: readonly RateLimitPlan[],
+  clock: Clock,
+  random: Random,
+): LocalRateLimiter {
+  const buckets = new Map<LocalRateLimitConfig, BucketState>();
+  const byPort = new Map<number, readonly Applied[]>();
+  const name = (p: RateLimitPlan) => `${p.envoyFilter.namespace}/${p.envoyFilter.name}`;
+
+  const configsFor = (port: number): readonly Applied[] => {
+    let out = byPort.get(port);
+    if (out !== undefined) return out;
+    const filters = limits.filter((p) => p.applyTo === 'HTTP_FILTER' && appliesTo(p, port));
+    const route = limits.filter((p) => p.applyTo === 'HTTP_ROUTE' && appliesTo(p, port)).at(-1);
+    out =
+      filters.length === 0
+        ? []
+        : route !== undefined
+          ? [{ config: route.config, filter: name(route) }]
+          : filters.map((p) => ({ config: p.config, filter: name(p) }));
+    byPort.set(port, out);
+    return out;
+  };
+
+  const draw = (fraction: number) => fraction >= 1 || (fraction > 0 && random.next() < fraction);
+
+  return {
+    check(req) {
+      if (limits.length === 0) return PASS;
+      const applied = configsFor(req.port);
+      let requestHeaders: Record<string, string> | null = null;
+      let responseHeaders: Record<string, string> | null = null;
+      for (const { config, filter } of applied) {
+        const bucket = config.tokenBucket;
+        if (bucket === null || !draw(config.filterEnabled)) continue;
+        const now = clock.now();
+        let state = buckets.get(config);
+        if (state === undefined) {
+          state = createBucket(now, bucket);
+          buckets.set(config, state);
+        }
+        const ok = consume(state, bucket, now);
+        if (config.enableXRateLimitHeaders === 'DRAFT_VERSION_03') {
+          responseHeaders ??= {};
+          responseHeaders['x-ratelimit-limit'] = String(bucket.maxTokens);
+          responseHeaders['x-ratelimit-remaining'] = String(state.tokens);
+          responseHeaders['x-ratelimit-reset'] = String(secondsToReset(state, bucket, now));
+        }
+        if (ok) continue;
+        if (!draw(config.filterEnforced)) {
+          requestHeaders ??= {};
+          const existing = (h: string) => {
+            const v = req.headers[h];
+            return v === undefined || typeof v === 'string' ? v : v.join(',');
+          };
+          applyHeadersToAdd(config.requestHeadersToAddWhenNotEnforced, existing, requestHeaders);
+          continue;
+        }
+        const headers: Record<string, string> = { ...responseHeaders };
+        applyHeadersToAdd(config.responseHeadersToAdd, () => undefined, headers);
+        return { kind: 'limited', status: config.status, headers, filter };
+      }
+      return requestHeaders === null && responseHeaders === null
+        ? PASS
+        : { kind: 'pass', requestHeaders, responseHeaders };
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExtensionProvider } from '../../../src/config/mesh-config.js';
+import { createManualClock } from '../../../src/runtime/clock.js';
+import { engineFor, planOf, request, sample, verdict } from './support.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.closeAllConnections();
+          s.close(() => r());
+        }),
+    ),
+  );
+});
+
+/** A real ext-authz HTTP server on loopback, answering with `handler`. */
+async function authzServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    handler(req, res);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+function provider(port: number, extra: Record<string, unknown> = {}): ExtensionProvider {
+  return {
+    name: 'default',
+    type: 'envoyExtAuthzHttp',
+    config: {
+      service: 'foo/127.0.0.1',
+      port,
+      pathPrefix: '/check',
+      includeRequestHeadersInCheck: ['x-ext-authz', 'x-prefix-*'],
+      headersToUpstreamOnAllow: ['x-user'],
+      headersToDownstreamOnDeny: ['x-deny-reason'],
+      ...extra,
+    },
+  };
+}
+
+const CUSTOM = sample('authz/http/custom-simple-http-in.yaml');
+
+describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
+  it('asks the server for matching requests and copies headersToUpstreamOnAllow', async () => {
+    const { port, seen } = await authzServer((req, res) => {
+      res.setHeader('x-user', 'alice');
+      res.setHeader('x-other', 'dropped');
+      res.end('ok');
+    });
+    const engine = engineFor(planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port)] } }));
+    const d = await engine.decide(
+      request({
+        method: 'POST',
+        url: '/x/../httpbin1?q=1',
+        headers: { 'x-ext-authz': 'allow', 'x-prefix-a': '1', cookie: 'secret', authorization: 'Bearer t' },
+      }),
+    );
+    expect(d.allow && d.setHeaders).toEqual({ 'x-user': 'alice' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/check/httpbin1?q=1' });
+    expect(seen[0]!.headers).toMatchObject({
+      'x-ext-authz': 'allow',
+      'x-prefix-a': '1',
+      authorization: 'Bearer t',
+    });
+    expect(seen[0]!.headers['cookie']).toBeUndefined();
+    expect(seen[0]!.headers['x-forwarded-host']).toBe('httpbin.foo:8000');
+  });
+
+  it('does not call the server for requests no CUSTOM rule matches', async () => {
+    const { port, seen } = await authzServer((_req, res) => res.end());
+    const engine = engineFor(planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port)] } }));
+    expect(verdict(await engine.decide(request({ url: '/other' })))).toBe('allow');
+    expect(seen).toHaveLength(0);
+  });
+
+  it("denies with the server's status, body and headersToDownstreamOnDeny, flag UAEX", async () => {
+    const { port } = await authzServer((_req, res) => {
+      res.statusCode = 403;
+      res.setHeader('x-deny-reason', 'no ticket');
+      res.setHeader('x-internal', 'hidden');
+      res.end('denied by ext_authz for header `x-ext-authz: allow` not found');
+    });
+    const engine = engineFor(planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port)] } }));
+    const d = await engine.decide(request({ url: '/httpbin2' }));
+    expect(d.allow).toBe(false);
+    if (!d.allow) {
+      expect(d.status).toBe(403);
+      expect(d.body).toBe('denied by ext_authz for header `x-ext-authz: allow` not found');
+      expect(d.headers['x-deny-reason']).toBe('no ticket');
+      expect(d.headers['x-internal']).toBeUndefined();
+      expect(d.flags).toEqual(['UAEX']);
+      expect(d.reason).toMatchObject({ stage: 'custom', policy: 'foo/httpbin-2' });
+    }
+  });
+
+  it('fails closed with statusOnError when the server does not answer in time', async () => {
+    const { port, seen } = await authzServer(() => {
+      // never answers
+    });
+    const clock = createManualClock();
+    const engine = engineFor(
+      planOf(CUSTOM, {
+        meshConfig: { extensionProviders: [provider(port, { timeout: '2s', statusOnError: '503' })] },
+      }),
+      { clock },
+    );
+    const pending = engine.decide(request({ url: '/httpbin1' }));
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await clock.advance(1_999);
+    await clock.advance(1);
+    const d = await pending;
+    expect(verdict(d)).toBe(503);
+    expect(d.allow ? null : d.reason.detail).toMatch(/timed out after 2000ms/);
+  });
+
+  it('fails closed when the server is unreachable, and open with failOpen', async () => {
+    const { port } = await authzServer((_req, res) => res.end());
+    await new Promise<void>((r) => servers.pop()!.close(() => r()));
+    const closed = engineFor(planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port)] } }));
+    const d = await closed.decide(request({ url: '/httpbin1' }));
+    expect(verdict(d)).toBe(403);
+    expect(d.allow ? null : d.flags).toEqual(['UAEX']);
+    const open = engineFor(
+      planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port, { failOpen: true })] } }),
+    );
+    expect(verdict(await open.decide(request({ url: '/httpbin1' })))).toBe('allow');
+  });
+
+  it('denies what a CUSTOM policy matches when its provider is missing or not HTTP', async () => {
+    const missing = engineFor(planOf(CUSTOM));
+    const grpc = engineFor(
+      planOf(CUSTOM, {
+        meshConfig: {
+          extensionProviders: [
+            { name: 'default', type: 'envoyExtAuthzGrpc', config: { service: 'x', port: 9000 } },
+          ],
+        },
+      }),
+    );
+    for (const engine of [missing, grpc]) {
+      const d = await engine.decide(request({ url: '/httpbin1' }));
+      expect(d.allow ? null : [d.status, d.body, d.reason.stage]).toEqual([
+        403,
+        'RBAC: access denied',
+        'custom',
+      ]);
+      expect(verdict(await engine.decide(request({ url: '/elsewhere' })))).toBe('allow');
+    }
+  });
+
+  it('uses one provider per workload; a policy naming another fails closed', async () => {
+    const { port, seen } = await authzServer((_req, res) => res.end());
+    const yaml = sample('authz/http/custom-bad-multiple-providers-in.yaml');
+    const engine = engineFor(
+      planOf(yaml, {
+        meshConfig: { extensionProviders: [provider(port), { ...provider(port), name: 'another' }] },
+      }),
+    );
+    const results = [
+      await engine.decide(request({ url: '/httpbin1' })),
+      await engine.decide(request({ url: '/httpbin2' })),
+    ];
+    expect(results.map(verdict)).toEqual(['allow', 403]);
+    expect(seen.map((s) => s.url)).toEqual(['/check/httpbin1']);
+  });
+});

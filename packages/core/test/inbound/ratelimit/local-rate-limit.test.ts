@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { createManualClock } from '../../../src/runtime/clock.js';
+import { seededRandom } from '../../../src/runtime/random.js';
+import { engineFor, planOf, request, verdict } from '../engine/support.js';
+
+/** The istio.io local rate limit task's EnvoyFilter, parameterised. */
+function limit(
+  opts: { enabled?: number; enforced?: number; xrl?: boolean; port?: number; bucket?: string } = {},
+) {
+  return `
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: { name: filter-local-ratelimit-svc, namespace: foo }
+spec:
+  workloadSelector: { labels: { app: httpbin } }
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener:
+        ${opts.port === undefined ? '' : `portNumber: ${opts.port}`}
+        filterChain: { filter: { name: envoy.filters.network.http_connection_manager } }
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: ${opts.bucket ?? '{ max_tokens: 2, tokens_per_fill: 1, fill_interval: 60s }'}
+            filter_enabled:
+              runtime_key: local_rate_limit_enabled
+              default_value: { numerator: ${opts.enabled ?? 100}, denominator: HUNDRED }
+            filter_enforced:
+              runtime_key: local_rate_limit_enforced
+              default_value: { numerator: ${opts.enforced ?? 100}, denominator: HUNDRED }
+            ${opts.xrl === true ? 'enable_x_ratelimit_headers: DRAFT_VERSION_03' : ''}
+            request_headers_to_add_when_not_enforced:
+            - header: { key: x-local-rate-limit-shadow, value: "true" }
+            response_headers_to_add:
+            - append_action: OVERWRITE_IF_EXISTS_OR_ADD
+              header: { key: x-local-rate-limit, value: "true" }
+`;
+}
+
+describe('local rate limit', () => {
+  it('starts full, answers 429 local_rate_limited with the configured headers when empty, and refills per fill_interval', async () => {
+    const clock = createManualClock();
+    const engine = engineFor(planOf(limit()), { clock });
+    const first = await Promise.all([1, 2, 3].map(() => engine.decide(request())));
+    expect(first.map(verdict)).toEqual(['allow', 'allow', 429]);
+    const limited = first[2]!;
+    expect(limited.allow).toBe(false);
+    if (!limited.allow) {
+      expect(limited.body).toBe('local_rate_limited');
+      expect(limited.headers['x-local-rate-limit']).toBe('true');
+      expect(limited.flags).toEqual(['RL']);
+      expect(limited.reason).toMatchObject({ stage: 'ratelimit', policy: 'foo/filter-local-ratelimit-svc' });
+    }
+    await clock.advance(59_999);
+    expect(verdict(await engine.decide(request()))).toBe(429);
+    await clock.advance(1);
+    expect(verdict(await engine.decide(request()))).toBe('allow');
+    expect(verdict(await engine.decide(request()))).toBe(429);
+    // Several intervals refill several tokens, capped at max_tokens.
+    await clock.advance(600_000);
+    const after = await Promise.all([1, 2, 3].map(() => engine.decide(request())));
+    expect(after.map(verdict)).toEqual(['allow', 'allow', 429]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('counts but forwards when enabled and not enforced, adding request_headers_to_add_when_not_enforced', async () => {
+    const engine = engineFor(planOf(limit({ enforced: 0 })));
+    const got = await Promise.all([1, 2, 3].map(() => engine.decide(request())));
+    expect(got.map(verdict)).toEqual(['allow', 'allow', 'allow']);
+    expect(got.map((d) => (d.allow ? d.setHeaders['x-local-rate-limit-shadow'] : null))).toEqual([
+      undefined,
+      undefined,
+      'true',
+    ]);
+  });
+
+  it('does nothing when filter_enabled is 0 %', async () => {
+    const engine = engineFor(planOf(limit({ enabled: 0 })));
+    const got = await Promise.all([1, 2, 3, 4].map(() => engine.decide(request())));
+    expect(got.map(verdict)).toEqual(['allow', 'allow', 'allow', 'allow']);
+  });
+
+  it('draws filter_enabled and filter_enforced fractions from the injected random', async () => {
+    const run = async (seed: number) => {
+      const engine = engineFor(
+        planOf(limit({ enabled: 50, enforced: 50, bucket: '{ max_tokens: 1, fill_interval: 3600s }' })),
+        {
+          random: seededRandom(seed),
+        },
+      );
+      const out = [];
+      for (let i = 0; i < 400; i++) out.push(verdict(await engine.decide(request())));
+      return out;
+    };
+    const a = await run(42);
+    expect(await run(42)).toEqual(a);
+    // About half the requests are enabled, and about half of those that find the bucket empty are enforced: ~25 %.
+    const limitedShare = a.filter((v) => v === 429).length / a.length;
+    expect(limitedShare).toBeGreaterThan(0.15);
+    expect(limitedShare).toBeLessThan(0.35);
+  });
+
+  it('adds x-ratelimit headers with DRAFT_VERSION_03', async () => {
+    const clock = createManualClock();
+    const engine = engineFor(planOf(limit({ xrl: true, bucket: '{ max_tokens: 2, fill_interval: 10s }' })), {
+      clock,
+    });
+    const a = await engine.decide(request());
+    await clock.advance(4_000);
+    const b = await engine.decide(request());
+    const c = await engine.decide(request());
+    expect(a.allow && a.responseHeaders).toEqual({
+      'x-ratelimit-limit': '2',
+      'x-ratelimit-remaining': '1',
+      'x-ratelimit-reset': '10',
+    });
+    expect(b.allow && b.responseHeaders).toEqual({
+      'x-ratelimit-limit': '2',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset': '6',
+    });
+    expect(c.allow ? null : c.headers).toMatchObject({
+      'x-ratelimit-remaining': '0',
+      'x-local-rate-limit': 'true',
+    });
+  });
+
+  it('applies only on the listener port the patch names', async () => {
+    const engine = engineFor(planOf(limit({ port: 9080, bucket: '{ max_tokens: 1, fill_interval: 60s }' })));
+    const got = [];
+    for (const port of [8000, 8000, 9080, 9080]) got.push(verdict(await engine.decide(request({ port }))));
+    expect(got).toEqual(['allow', 'allow', 'allow', 429]);
+  });
+
+  it('keeps one bucket per plan across requests and a fresh one for a new plan', async () => {
+    let plan = planOf(limit({ bucket: '{ max_tokens: 1, fill_interval: 60s }' }));
+    const engine = engineFor(plan, { getPlan: () => plan });
+    expect(verdict(await engine.decide(request()))).toBe('allow');
+    expect(verdict(await engine.decide(request()))).toBe(429);
+    plan = planOf(limit({ bucket: '{ max_tokens: 1, fill_interval: 60s }' }));
+    expect(verdict(await engine.decide(request()))).toBe('allow');
+  });
+});

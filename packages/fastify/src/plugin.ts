@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  applyRequestHeaderEdits,
+  inboundHandleFrom,
+  nodeConnectionOf,
+  toInboundRequest,
+  type InboundDecision,
+  type InboundHandle,
+  type MeshletRequestContext,
+} from '@meshlet/core';
+import { installPreRouting, takePreRoutingOutcome } from './pre-routing.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** meshlet's view of the caller: verified mTLS peer and JWT identity (null when absent). */
+    meshlet: MeshletRequestContext;
+  }
+}
+
+/** Options of the meshlet Fastify plugin. */
+export interface MeshletFastifyOptions {
+  /** The mesh from `createMesh` (or anything with an `inbound` handle): decides every request. */
+  readonly mesh: { readonly inbound: InboundHandle };
+}
+
+/** Body of the 400 sent when a request reached Fastify un-decided and its path is not normalized. */
+export const NOT_NORMALIZED_BODY = 'meshlet: request path is not normalized';
+
+function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: false }>): FastifyReply {
+  reply.code(decision.status);
+  reply.headers(decision.headers);
+  if (reply.getHeader('content-type') === undefined) reply.type('text/plain');
+  return reply.send(decision.body);
+}
+
+function decideHere(handle: InboundHandle, request: FastifyRequest): Promise<InboundDecision> {
+  const raw = request.raw;
+  return handle.decide(toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket))));
+}
+
+const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstance, options, done) => {
+  let handle: InboundHandle;
+  try {
+    handle = inboundHandleFrom(options, '@meshlet/fastify');
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  const preRouted = installPreRouting(app.server, handle);
+  // Decorate with a null default and assign per request: a shared object would leak between requests.
+  app.decorateRequest('meshlet', null as unknown as MeshletRequestContext);
+  // onRequest runs before body parsing, so a denied request's body is never read.
+  app.addHook('onRequest', async (request, reply) => {
+    const outcome = takePreRoutingOutcome(request.raw);
+    let decision: InboundDecision;
+    if (outcome === undefined) {
+      decision = await decideHere(handle, request);
+      // Fastify already routed on the raw URL (inject(), or a server whose requests do
+      // not arrive as 'request' events). Serving it would let the app route on a path
+      // authorization never checked, so refuse it as Envoy refuses paths it cannot normalize.
+      if (decision.allow && decision.url !== request.raw.url) {
+        return reply.code(400).type('text/plain').send(NOT_NORMALIZED_BODY);
+      }
+    } else if ('error' in outcome) {
+      throw outcome.error;
+    } else {
+      decision = outcome.decision;
+    }
+    if (!decision.allow) return deny(reply, decision);
+    applyRequestHeaderEdits(request.raw, decision.removeHeaders, decision.setHeaders);
+    reply.headers(decision.responseHeaders);
+    request.meshlet = decision.context;
+    return undefined;
+  });
+  // Keep the documented guarantee visible in logs when it had to fall back.
+  if (!preRouted)
+    app.log.warn(
+      '@meshlet/fastify: no request listener to decide before routing; un-normalized paths get 400',
+    );
+  done();
+};
+
+/**
+ * `await app.register(meshlet, { mesh })`: enforces the mesh's inbound policy
+ * (PeerAuthentication identity, RequestAuthentication, AuthorizationPolicy, local rate
+ * limits) on every request of the Fastify instance, before routing, and sets
+ * `request.meshlet`. Register it first, at the root.
+ */
+export const meshlet = fp(plugin, { name: '@meshlet/fastify', fastify: '5.x' });

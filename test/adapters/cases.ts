@@ -1,0 +1,219 @@
+import type { RouteName } from './support/app.js';
+import type { RawRequest } from './support/http.js';
+import { DEMO_PRINCIPAL, DEMO_TOKEN, FORGED_TOKEN, type ScenarioName } from './support/scenarios.js';
+
+/** What one request must lead to, whichever of core / Fastify / Express serves it. */
+export interface ExpectedOutcome {
+  readonly status: number;
+  /** Exact response body, for refusals (the app's echo is checked through the fields below). */
+  readonly body?: string;
+  /** Response headers that must be present (a RegExp when part of the value depends on the port). */
+  readonly headers?: Readonly<Record<string, string | RegExp>>;
+  /** The handler that ran for this request, or null when none may run. */
+  readonly handler: RouteName | null;
+  /** The URL the handler routed on. */
+  readonly url?: string;
+  /** `request.meshlet` as the handler saw it (compared as a subset). */
+  readonly meshlet?: {
+    readonly peer: null;
+    readonly auth: null | { readonly principal: string; readonly claims: Readonly<Record<string, unknown>> };
+  };
+  /** Request headers as the handler saw them; null = removed. */
+  readonly seen?: Readonly<Record<string, string | null>>;
+  /** Whether the request body was read by the app. */
+  readonly bodyRead?: boolean;
+}
+
+export interface ConformanceCase {
+  readonly name: string;
+  readonly scenario: ScenarioName;
+  /** Identical requests sent first, their outcomes unchecked (to drain a token bucket). */
+  readonly warmup?: number;
+  readonly request: RawRequest;
+  readonly expect: ExpectedOutcome;
+}
+
+const RBAC = 'RBAC: access denied';
+const TOKEN = { 'x-token': 'admin' };
+const ANON = { peer: null, auth: null } as const;
+
+/**
+ * The one table of inbound cases. Each runs against the core engine directly, a real
+ * Fastify server and a real Express server (core.test.ts, fastify.test.ts,
+ * express.test.ts), so the adapters can only translate, never decide differently.
+ */
+export const CASES: readonly ConformanceCase[] = [
+  // allowed / denied by DENY / denied by ALLOW
+  {
+    name: 'serves an allowed path',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public' },
+    expect: { status: 200, handler: '/public', url: '/public', meshlet: ANON },
+  },
+  {
+    name: 'keeps the query on the URL the app sees',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public?x=1&y=2' },
+    expect: { status: 200, handler: '/public', url: '/public?x=1&y=2' },
+  },
+  {
+    name: 'serves /admin when the DENY rule does not match',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/admin', headers: TOKEN },
+    expect: { status: 200, handler: '/admin', url: '/admin' },
+  },
+  {
+    name: 'denies /admin with 403 when the DENY rule matches',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/admin' },
+    expect: { status: 403, body: RBAC, handler: null, headers: { 'content-type': /^text\/plain/ } },
+  },
+  {
+    name: 'denies a path no ALLOW rule matches',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/other' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  // traversal: authorization checks the path the app routes on (CVE-2019-9901, CVE-2021-31920)
+  {
+    name: 'denies /public/../admin as /admin and never runs the /admin handler',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public/../admin' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  {
+    name: 'routes /public/../admin to /admin, the path authorization allowed',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public/../admin', headers: TOKEN },
+    expect: { status: 200, handler: '/admin', url: '/admin' },
+  },
+  {
+    name: 'routes /admin/../public to the /public handler',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/admin/../public' },
+    expect: { status: 200, handler: '/public', url: '/public' },
+  },
+  {
+    name: 'denies //admin (BASE keeps the double slash; no ALLOW rule matches it)',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '//admin', headers: TOKEN },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  {
+    name: 'denies /%2e%2e/admin as /admin',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/%2e%2e/admin' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  {
+    name: 'routes /public/%2E%2E/admin to /admin when allowed',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public/%2E%2E/admin', headers: TOKEN },
+    expect: { status: 200, handler: '/admin', url: '/admin' },
+  },
+  {
+    name: 'denies /%61dmin as /admin',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/%61dmin' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  // a refused request never runs a handler nor reads its body
+  {
+    name: 'never reads the body of a denied POST',
+    scenario: 'admin-paths',
+    request: { method: 'POST', path: '/admin', body: 'secret payload' },
+    expect: { status: 403, body: RBAC, handler: null, bodyRead: false },
+  },
+  {
+    name: 'reads the body of an allowed POST',
+    scenario: 'admin-paths',
+    request: { method: 'POST', path: '/upload', body: 'hello' },
+    expect: { status: 200, handler: '/upload', bodyRead: true },
+  },
+  // spec: {} (istio.io authz-http allow-nothing)
+  {
+    name: 'denies everything under spec: {}',
+    scenario: 'allow-nothing',
+    request: { method: 'GET', path: '/public' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  {
+    name: 'reads no body under spec: {}',
+    scenario: 'allow-nothing',
+    request: { method: 'POST', path: '/upload', body: 'x'.repeat(4096) },
+    expect: { status: 403, body: RBAC, handler: null, bodyRead: false },
+  },
+  // RequestAuthentication (istio.io authz-jwt, Istio's demo token)
+  {
+    name: 'passes a request without a token with no principal',
+    scenario: 'jwt',
+    request: { method: 'GET', path: '/public' },
+    expect: { status: 200, handler: '/public', meshlet: ANON },
+  },
+  {
+    name: 'denies a missing token where the policy requires a principal',
+    scenario: 'jwt',
+    request: { method: 'GET', path: '/headers' },
+    expect: { status: 403, body: RBAC, handler: null },
+  },
+  {
+    name: 'refuses a forged token with 401 and WWW-Authenticate',
+    scenario: 'jwt',
+    request: { method: 'GET', path: '/headers', headers: { authorization: `Bearer ${FORGED_TOKEN}` } },
+    expect: {
+      status: 401,
+      body: 'Jwt verification fails',
+      handler: null,
+      headers: { 'www-authenticate': /^Bearer realm="http:\/\/[^"]+", error="invalid_token"$/ },
+    },
+  },
+  {
+    name: 'never reads the body of a request with a bad token',
+    scenario: 'jwt',
+    request: {
+      method: 'POST',
+      path: '/upload',
+      body: 'data',
+      headers: { authorization: `Bearer ${FORGED_TOKEN}` },
+    },
+    expect: { status: 401, body: 'Jwt verification fails', handler: null, bodyRead: false },
+  },
+  {
+    name: 'gives the handler the principal and claims, without the token, with the claim header',
+    scenario: 'jwt',
+    request: {
+      method: 'GET',
+      path: '/headers',
+      headers: { authorization: `Bearer ${DEMO_TOKEN}`, 'x-jwt-sub': 'spoofed' },
+    },
+    expect: {
+      status: 200,
+      handler: '/headers',
+      meshlet: {
+        peer: null,
+        auth: { principal: DEMO_PRINCIPAL, claims: { iss: 'testing@secure.istio.io', foo: 'bar' } },
+      },
+      seen: { authorization: null, 'x-jwt-sub': 'testing@secure.istio.io' },
+    },
+  },
+  // local rate limit (istio.io rate-limit task: 4 tokens per 60 s)
+  {
+    name: 'serves while the token bucket has tokens',
+    scenario: 'rate-limit',
+    warmup: 3,
+    request: { method: 'GET', path: '/public' },
+    expect: { status: 200, handler: '/public' },
+  },
+  {
+    name: 'answers 429 local_rate_limited once the bucket is empty',
+    scenario: 'rate-limit',
+    warmup: 4,
+    request: { method: 'GET', path: '/public' },
+    expect: {
+      status: 429,
+      body: 'local_rate_limited',
+      handler: null,
+      headers: { 'x-local-rate-limit': 'true' },
+    },
+  },
+];
