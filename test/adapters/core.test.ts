@@ -49,7 +49,7 @@ async function run(c: ConformanceCase): Promise<Outcome> {
         out = { status: 404, body: '', headers: {}, echo: null, observed };
         continue;
       }
-      const seen: Record<string, string | string[] | undefined> = { ...req.headers };
+      const seen: Record<string, string | readonly string[] | undefined> = { ...req.headers };
       for (const name of d.removeHeaders) delete seen[name];
       Object.assign(seen, d.setHeaders);
       observed.handlers.push(route);

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, it, vi } from 'vitest';
+import { describe, it } from 'vitest';
 import { CASES, type ConformanceCase } from './cases.js';
 import { ROUTES, newObserved, type Echo } from './support/app.js';
 import { createScenarioHandle } from './support/handle.js';

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { describe, it, vi } from 'vitest';
+import { describe, it } from 'vitest';
 import { CASES, type ConformanceCase } from './cases.js';
 import { ROUTES, newObserved, type Echo } from './support/app.js';
 import { createScenarioHandle } from './support/handle.js';

@@ -61,7 +61,7 @@ export function request(partial: Partial<InboundRequest> = {}): InboundRequest {
 }
 
 /** A JWT result carrying `claims` (principal `iss/sub` when both are present). */
-export function token(claims: Record<string, unknown>): JwtResult {
+export function token(claims: Record<string, unknown>): Extract<JwtResult, { kind: 'ok' }> {
   const iss = claims['iss'];
   const sub = claims['sub'];
   return {
