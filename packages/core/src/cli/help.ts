@@ -8,6 +8,7 @@ Usage:
 Commands:
   analyze   Analyze Istio configuration files and print validation messages (like istioctl analyze)
   routes    Show the effective outbound route table of a workload (like istioctl proxy-config routes)
+  certs     Create a development CA and issue SPIFFE workload certificates
 
 Options:
   -h, --help      Show help (also: meshlet <command> --help)

@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { isMeshletError } from '../errors/meshlet-error.js';
 import { runAnalyze } from './analyze.js';
+import { runCerts } from './certs.js';
 import { EXIT } from './exit-codes.js';
 import { MAIN_HELP } from './help.js';
 import type { CliCommand, CliIO } from './io.js';
 import { runRoutes } from './routes.js';
 
-const COMMANDS: Readonly<Record<string, CliCommand>> = { analyze: runAnalyze, routes: runRoutes };
+const COMMANDS: Readonly<Record<string, CliCommand>> = {
+  analyze: runAnalyze,
+  certs: runCerts,
+  routes: runRoutes,
+};
 
 function version(): string {
   // dist/cli/main.js and src/cli/main.ts both sit two levels below the package root.

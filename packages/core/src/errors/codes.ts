@@ -8,6 +8,10 @@ export const ERROR_CODES = {
     'A configuration source could not be read (missing, unreadable, or a symlink loop).',
   MESHLET_ERR_CONFIG_WORKLOAD: 'The workload identity passed to compilePlan is incomplete or malformed.',
   MESHLET_ERR_CLI_USAGE: 'The command line could not be understood.',
+  MESHLET_ERR_OUTBOUND_URL: 'The URL of an outbound call is not an absolute URL with a host.',
+  MESHLET_ERR_OUTBOUND_SCHEME: 'The URL of an outbound call uses a scheme other than http: or https:.',
+  MESHLET_ERR_OUTBOUND_TIMEOUT: "An outbound call did not complete within the caller's own timeout.",
+  MESHLET_ERR_OUTBOUND_BODY: 'The request body of an outbound call has an unsupported type or its stream failed.',
   MESHLET_ERR_JWT_OPTIONS: 'createJwtAuthenticator was given an option that is not a non-negative number.',
   MESHLET_ERR_JWT_JWKS_FETCH:
     'A JWKS (or its OIDC discovery document) could not be fetched or held no usable key; tokens of that issuer are rejected.',
@@ -16,6 +20,8 @@ export const ERROR_CODES = {
   MESHLET_ERR_IDENTITY_CERTS:
     'Workload certificates are missing, unreadable, inconsistent (key does not fit, no chain to the root) or outside their validity.',
   MESHLET_ERR_IDENTITY_ISSUE: 'A workload certificate could not be issued: a bad option, or an unusable CA.',
+  MESHLET_ERR_MESH_OPTIONS: 'createMesh was given an option it cannot use (details.option names it).',
+  MESHLET_ERR_MESH_CLOSED: 'A call was made on a mesh after close().',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

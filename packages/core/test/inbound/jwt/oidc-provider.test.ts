@@ -14,7 +14,7 @@ const AUDIENCE = 'https://httpbin.foo';
 interface Provider {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 }
-const ProviderCtor = OidcProvider as unknown as new (issuer: string, config: object) => Provider;
+const ProviderCtor = OidcProvider as new (issuer: string, config: object) => Provider;
 
 /** A real OpenID provider on loopback; `rotate` swaps in a provider publishing only a new key. */
 let issuer: string;

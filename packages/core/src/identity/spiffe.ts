@@ -1,0 +1,109 @@
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { PeerIdentity } from '../inbound/request-context.js';
+
+const SCHEME = 'spiffe://';
+
+/** The parts of a workload SPIFFE ID `spiffe://<td>/ns/<ns>/sa/<sa>`. */
+export interface SpiffeParts {
+  readonly trustDomain: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+/**
+ * `spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`, the URI SAN Istio puts in
+ * workload certificates (security.md §1).
+ */
+export function formatSpiffeId(parts: SpiffeParts): string {
+  return `${SCHEME}${parts.trustDomain}/ns/${parts.namespace}/sa/${parts.serviceAccount}`;
+}
+
+/**
+ * Parse a SPIFFE ID into the identity AuthorizationPolicy reads: `principal` is the ID
+ * without `spiffe://` (`source.principal`), `namespace` the `/ns/<x>/` segment
+ * (`source.namespace`), `serviceAccount` the `/sa/<y>` segment (the bare name; Istio's
+ * `source.serviceAccount` is `<namespace>/<serviceAccount>`). An ID in another shape
+ * (`spiffe://td/some/path`) keeps its principal with empty namespace and service account,
+ * as Envoy's RBAC still sees the URI. Returns null when `uri` is not a SPIFFE ID.
+ */
+export function parseSpiffeId(uri: string): PeerIdentity | null {
+  if (!uri.startsWith(SCHEME)) return null;
+  const principal = uri.slice(SCHEME.length);
+  const slash = principal.indexOf('/');
+  const trustDomain = slash < 0 ? principal : principal.slice(0, slash);
+  if (trustDomain === '' || /[\s?#]/.test(principal)) return null;
+  const segments = slash < 0 ? [] : principal.slice(slash + 1).split('/');
+  const canonical =
+    segments.length === 4 &&
+    segments[0] === 'ns' &&
+    segments[2] === 'sa' &&
+    segments[1] !== '' &&
+    segments[3] !== '';
+  return Object.freeze({
+    principal,
+    trustDomain,
+    namespace: canonical ? (segments[1] as string) : '',
+    serviceAccount: canonical ? (segments[3] as string) : '',
+  });
+}
+
+/**
+ * The `URI:` entries of node's `PeerCertificate.subjectaltname` (`DNS:a, URI:spiffe://...`).
+ * Node JSON-quotes a value that contains `,` or other special characters.
+ */
+export function uriSans(subjectaltname: string | undefined): readonly string[] {
+  if (subjectaltname === undefined || subjectaltname === '') return [];
+  const out: string[] = [];
+  let i = 0;
+  const text = subjectaltname;
+  while (i < text.length) {
+    const colon = text.indexOf(':', i);
+    if (colon < 0) break;
+    const type = text.slice(i, colon).trim();
+    let value: string;
+    let next: number;
+    if (text[colon + 1] === '"') {
+      let j = colon + 2;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      try {
+        value = JSON.parse(text.slice(colon + 1, j + 1)) as string;
+      } catch {
+        return out;
+      }
+      const comma = text.indexOf(', ', j + 1);
+      next = comma < 0 ? text.length : comma + 2;
+    } else {
+      const comma = text.indexOf(', ', colon + 1);
+      value = text.slice(colon + 1, comma < 0 ? text.length : comma);
+      next = comma < 0 ? text.length : comma + 2;
+    }
+    if (type === 'URI') out.push(value);
+    i = next;
+  }
+  return out;
+}
+
+/** meshConfig `trustDomain` plus `trustDomainAliases`, lower-cased: the peers a workload accepts. */
+export function acceptedTrustDomains(
+  meshConfig: Pick<MeshConfig, 'trustDomain' | 'trustDomainAliases'>,
+): ReadonlySet<string> {
+  return new Set([meshConfig.trustDomain, ...meshConfig.trustDomainAliases].map((td) => td.toLowerCase()));
+}
+
+/**
+ * The verified identity of a peer certificate: its first SPIFFE URI SAN, when that ID's
+ * trust domain is accepted. Istio's inbound validation context only matches SANs with the
+ * prefix `spiffe://<td>/` for the local trust domain and its aliases, so a peer from any
+ * other trust domain fails (istio networking/plugin/authn/util.go). Returns null otherwise.
+ * The caller must have verified the certificate chain.
+ */
+export function peerFromCertificate(
+  cert: { readonly subjectaltname?: string | undefined },
+  trustDomains: ReadonlySet<string>,
+): PeerIdentity | null {
+  const uri = uriSans(cert.subjectaltname).find((u) => u.startsWith(SCHEME));
+  if (uri === undefined) return null;
+  const peer = parseSpiffeId(uri);
+  if (peer === null || !trustDomains.has(peer.trustDomain.toLowerCase())) return null;
+  return peer;
+}

@@ -1,0 +1,378 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { MtlsMode } from '../../compile/inbound-types.js';
+import type { MeshPlan } from '../../compile/plan-types.js';
+import { acceptedTrustDomains, peerFromCertificate } from '../../identity/spiffe.js';
+import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
+import type { PeerIdentity } from '../request-context.js';
+import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
+import { sniffFirstByte, TLS_HANDSHAKE } from './sniff.js';
+import { rewriteXfcc, xfccElement } from './xfcc.js';
+
+export interface MeshServerOptions {
+  /** The application: a Node request listener (Fastify's `serverFactory` handler, an Express app, ...). */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The current plan; read once per new connection, so a reload applies to the next connection. */
+  readonly getPlan: () => MeshPlan;
+  /** The workload certificates; null = no TLS (plaintext under PERMISSIVE/DISABLE, nothing under STRICT). */
+  readonly certs: CertSource | null;
+  /** Timers for the handshake timeout (default the system clock). */
+  readonly clock?: Clock;
+  /**
+   * Time from accept until the TLS handshake completes (or, under PERMISSIVE, the first
+   * plaintext byte arrives) before the connection is dropped. Default 10 000 ms.
+   */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Why the mesh server closed a connection without serving it. */
+export type RefusalReason =
+  | 'plaintext-in-strict'
+  | 'no-workload-certificates'
+  | 'handshake-failed'
+  | 'handshake-timeout'
+  | 'no-client-certificate'
+  | 'untrusted-peer'
+  | 'no-plan';
+
+/** Payload of the `meshConnectionRefused` event. */
+export interface ConnectionRefusal {
+  readonly reason: RefusalReason;
+  readonly mode: MtlsMode | null;
+  readonly port: number;
+  readonly remoteAddress: string | null;
+  readonly detail: string;
+}
+
+const noop = () => {};
+
+interface Pending {
+  readonly raw: Socket;
+  readonly mode: MtlsMode;
+  readonly port: number;
+  timer: unknown;
+  /** Served, refused or gone: nothing more to report. */
+  done: boolean;
+}
+
+function remoteKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}|${socket.localPort ?? ''}`;
+}
+
+/**
+ * A `net.Server` that serves HTTP/1.1 under Istio's PeerAuthentication for each port it
+ * listens on (security.md §1, `plan.inbound.peerAuthentication.modeFor(port)` read per
+ * connection): STRICT accepts only TLS with a client certificate verified against the
+ * mesh root and trust domain, and closes anything else at the connection (no HTTP status,
+ * as Envoy's TLS-only filter chains do); PERMISSIVE sniffs the first byte and serves TLS
+ * (client certificate optional) and plaintext on one port; DISABLE serves plaintext.
+ * Certificate rotations apply to new handshakes; open connections keep theirs.
+ * Emits `meshConnectionRefused` (ConnectionRefusal) for every refused connection.
+ */
+export class MeshServer extends NetServer {
+  /** The HTTP server that parses requests on accepted (and verified) connections. */
+  readonly http: HttpServer;
+  readonly #getPlan: () => MeshPlan;
+  readonly #certs: CertSource | null;
+  readonly #clock: Clock;
+  readonly #handshakeTimeoutMs: number;
+  readonly #tls: TlsServer;
+  #applied: WorkloadCertificates | null = null;
+  readonly #pending = new Map<string, Pending>();
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: MeshServerOptions) {
+    super();
+    this.#getPlan = options.getPlan;
+    this.#certs = options.certs;
+    this.#clock = options.clock ?? systemClock;
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const handler = options.handler;
+    this.http = createHttpServer((req, res) => {
+      // Identity is the handshake's, never a header's (security.md §1 XFCC).
+      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null);
+      handler(req, res);
+    });
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (this.listenerCount('clientError') > 0) {
+        this.emit('clientError', err, socket);
+        return;
+      }
+      // Node's own default for a request it cannot parse.
+      if (socket.writable && socket.bytesWritten === 0) {
+        const status =
+          err.code === 'HPE_HEADER_OVERFLOW'
+            ? '431 Request Header Fields Too Large'
+            : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? '408 Request Timeout'
+              : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+      } else {
+        socket.destroy();
+      }
+    });
+    // Mesh TLS: TLS 1.2+ (Istio's sidecar minimum), a client certificate always requested.
+    // Whether one is required (STRICT) and whether it is trusted is decided in #secured, once
+    // the handshake is done: Node destroys unverified sockets without telling which connection
+    // they were, and a refusal must say why. The context is set before each handshake.
+    this.#tls = createTlsServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
+    this.#tls.on('secureConnection', (s: TLSSocket) => this.#secured(s));
+    this.#tls.on('tlsClientError', (err: Error, s: TLSSocket) => this.#handshakeFailed(err, s));
+    this.on('connection', (socket: Socket) => this.#accept(socket));
+    // The inner HTTP server never listens itself; its request/headers timeout checks start on 'listening'.
+    this.on('listening', () => this.http.emit('listening'));
+  }
+
+  /** The verified peer of a request served by this server (null for plaintext or no client certificate). */
+  getPeer(req: IncomingMessage): PeerIdentity | null {
+    return getPeer(req);
+  }
+
+  #refuse(socket: Socket, refusal: Omit<ConnectionRefusal, 'remoteAddress'>): void {
+    const event: ConnectionRefusal = Object.freeze({
+      ...refusal,
+      remoteAddress: socket.remoteAddress ?? null,
+    });
+    socket.destroy();
+    this.emit('meshConnectionRefused', event);
+  }
+
+  #modeFor(port: number): MtlsMode | null {
+    try {
+      return this.#getPlan().inbound.peerAuthentication.modeFor(port);
+    } catch {
+      return null;
+    }
+  }
+
+  #accept(raw: Socket): void {
+    raw.on('error', noop);
+    this.#sockets.add(raw);
+    raw.once('close', () => this.#sockets.delete(raw));
+    const port = raw.localPort ?? 0;
+    const mode = this.#modeFor(port);
+    if (mode === null) {
+      this.#refuse(raw, {
+        reason: 'no-plan',
+        mode,
+        port,
+        detail: 'the plan could not be read; failing closed',
+      });
+      return;
+    }
+    if (mode === 'DISABLE') {
+      this.http.emit('connection', raw);
+      return;
+    }
+    const key = remoteKey(raw);
+    const pending: Pending = { raw, mode, port, timer: null, done: false };
+    pending.timer = this.#clock.setTimeout(() => {
+      this.#settle(key, pending);
+      this.#refuse(raw, {
+        reason: 'handshake-timeout',
+        mode,
+        port,
+        detail: `no completed handshake within ${this.#handshakeTimeoutMs} ms`,
+      });
+    }, this.#handshakeTimeoutMs);
+    this.#pending.set(key, pending);
+    raw.once('close', () => {
+      if (pending.timer !== null) this.#clock.clearTimeout(pending.timer);
+      pending.timer = null;
+      // tls.Server reports a failed handshake ('tlsClientError') after the raw socket closes;
+      // let it speak first, then report a close nobody explained.
+      setImmediate(() => {
+        if (pending.done) return;
+        this.#settle(key, pending);
+        this.#refuse(raw, {
+          reason: 'handshake-failed',
+          mode,
+          port,
+          detail: 'the connection closed during the handshake',
+        });
+      });
+    });
+    sniffFirstByte(raw, (first) => {
+      if (first === null) {
+        this.#settle(key, pending);
+        raw.destroy();
+        return;
+      }
+      if (first !== TLS_HANDSHAKE) {
+        if (mode === 'STRICT') {
+          this.#settle(key, pending);
+          this.#refuse(raw, {
+            reason: 'plaintext-in-strict',
+            mode,
+            port,
+            detail: 'plaintext on a STRICT port',
+          });
+          return;
+        }
+        this.#settle(key, pending);
+        this.http.emit('connection', raw);
+        return;
+      }
+      const certs = this.#currentCerts();
+      if (certs === null) {
+        this.#settle(key, pending);
+        this.#refuse(raw, {
+          reason: 'no-workload-certificates',
+          mode,
+          port,
+          detail: 'a TLS client arrived but the server has no workload certificates',
+        });
+        return;
+      }
+      this.#tls.emit('connection', raw);
+    });
+  }
+
+  #settle(key: string, pending: Pending): void {
+    pending.done = true;
+    if (this.#pending.get(key) === pending) this.#pending.delete(key);
+    if (pending.timer !== null) this.#clock.clearTimeout(pending.timer);
+    pending.timer = null;
+  }
+
+  #currentCerts(): WorkloadCertificates | null {
+    if (this.#certs === null) return null;
+    const certs = this.#certs.current();
+    if (certs !== this.#applied) {
+      // A rotation: new handshakes use the new context; established sessions keep theirs.
+      const context = { key: certs.keyPem, cert: certs.certChainPem, ca: certs.rootCertPem };
+      this.#tls.setSecureContext(context);
+      this.#applied = certs;
+    }
+    return certs;
+  }
+
+  #handshakeFailed(err: Error, socket: TLSSocket): void {
+    const key = remoteKey(socket);
+    const pending = this.#pending.get(key);
+    if (pending === undefined) return;
+    this.#settle(key, pending);
+    this.#refuse(pending.raw, {
+      reason: 'handshake-failed',
+      mode: pending.mode,
+      port: pending.port,
+      detail: err.message,
+    });
+  }
+
+  #secured(socket: TLSSocket): void {
+    const key = remoteKey(socket);
+    const pending = this.#pending.get(key);
+    if (pending === undefined) {
+      socket.destroy();
+      return;
+    }
+    this.#settle(key, pending);
+    const refuse = (reason: RefusalReason, detail: string) =>
+      this.#refuse(socket, { reason, mode: pending.mode, port: pending.port, detail });
+    const x509 = socket.getPeerX509Certificate();
+    if (x509 === undefined) {
+      if (pending.mode === 'STRICT') {
+        refuse('no-client-certificate', 'STRICT requires a client certificate');
+        return;
+      }
+      recordConnectionPeer(socket, { peer: null, xfccElement: null });
+      this.http.emit('connection', socket);
+      return;
+    }
+    // Envoy validates a presented certificate under PERMISSIVE too: a bad one fails the connection.
+    if (!socket.authorized) {
+      refuse('untrusted-peer', `client certificate not verified: ${String(socket.authorizationError)}`);
+      return;
+    }
+    let meshConfig: MeshPlan['meshConfig'];
+    try {
+      meshConfig = this.#getPlan().meshConfig;
+    } catch {
+      refuse('no-plan', 'the plan could not be read; failing closed');
+      return;
+    }
+    const peer = peerFromCertificate(
+      { subjectaltname: x509.subjectAltName },
+      acceptedTrustDomains(meshConfig),
+    );
+    if (peer === null) {
+      refuse(
+        'untrusted-peer',
+        `client certificate has no SPIFFE ID in trust domain ${meshConfig.trustDomain} or its aliases (${x509.subjectAltName ?? 'no SAN'})`,
+      );
+      return;
+    }
+    recordConnectionPeer(socket, { peer, xfccElement: xfccElement(x509, this.#applied?.spiffeId ?? null) });
+    this.http.emit('connection', socket);
+  }
+
+  // http.Server surface that frameworks set or call (Fastify's serverFactory contract).
+  setTimeout(ms?: number, callback?: () => void): this {
+    this.http.setTimeout(ms, callback);
+    return this;
+  }
+  get timeout(): number {
+    return this.http.timeout;
+  }
+  set timeout(ms: number) {
+    this.http.timeout = ms;
+  }
+  get keepAliveTimeout(): number {
+    return this.http.keepAliveTimeout;
+  }
+  set keepAliveTimeout(ms: number) {
+    this.http.keepAliveTimeout = ms;
+  }
+  get requestTimeout(): number {
+    return this.http.requestTimeout;
+  }
+  set requestTimeout(ms: number) {
+    this.http.requestTimeout = ms;
+  }
+  get headersTimeout(): number {
+    return this.http.headersTimeout;
+  }
+  set headersTimeout(ms: number) {
+    this.http.headersTimeout = ms;
+  }
+  get maxRequestsPerSocket(): number | null {
+    return this.http.maxRequestsPerSocket;
+  }
+  set maxRequestsPerSocket(n: number | null) {
+    this.http.maxRequestsPerSocket = n;
+  }
+
+  /** Close idle keep-alive connections (and connections still handshaking). */
+  closeIdleConnections(): void {
+    this.http.closeIdleConnections();
+    for (const p of this.#pending.values()) p.raw.destroy();
+  }
+
+  /** Destroy every connection. */
+  closeAllConnections(): void {
+    this.http.closeAllConnections();
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  /** Stop accepting; idle and handshaking connections close now, busy ones after their response. */
+  override close(callback?: (err?: Error) => void): this {
+    super.close(callback);
+    for (const p of this.#pending.values()) p.raw.destroy();
+    // Runs http.Server's pre-close (idle connections, timeout checker); it never listened itself.
+    this.http.close(noop);
+    return this;
+  }
+}
+
+/** Create the mTLS-aware server `mesh.listen` and a Fastify `serverFactory` use. */
+export function createMeshServer(options: MeshServerOptions): MeshServer {
+  return new MeshServer(options);
+}

@@ -1,0 +1,180 @@
+import type { AccessLogEntry } from './entry.js';
+
+/** A compiled Telemetry `accessLogging[].filter.expression`. */
+export type EntryFilter = (entry: AccessLogEntry) => boolean;
+
+type Value = string | number | boolean | null;
+type Node = (e: AccessLogEntry) => Value;
+
+const TOKEN =
+  /\s*(?:(\d+(?:\.\d+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|(==|!=|>=|<=|&&|\|\||[<>!()])|([a-zA-Z_][a-zA-Z0-9_.]*(?:\[\s*(?:'[^']*'|"[^"]*")\s*\])?))/y;
+
+type Tok =
+  | { readonly t: 'num'; readonly v: number }
+  | { readonly t: 'str'; readonly v: string }
+  | { readonly t: 'op'; readonly v: string }
+  | { readonly t: 'id'; readonly v: string };
+
+function tokenize(src: string): Tok[] | null {
+  const out: Tok[] = [];
+  TOKEN.lastIndex = 0;
+  while (TOKEN.lastIndex < src.length) {
+    if (/^\s*$/.test(src.slice(TOKEN.lastIndex))) break;
+    const m = TOKEN.exec(src);
+    if (m === null) return null;
+    if (m[1] !== undefined) out.push({ t: 'num', v: Number(m[1]) });
+    else if (m[2] !== undefined || m[3] !== undefined)
+      out.push({ t: 'str', v: (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1') });
+    else if (m[4] !== undefined) out.push({ t: 'op', v: m[4] });
+    else out.push({ t: 'id', v: m[5] ?? '' });
+  }
+  return out;
+}
+
+function header(h: AccessLogEntry['requestHeaders'], name: string): string | null {
+  const v = h[name];
+  return v === undefined ? null : typeof v === 'string' ? v : v.join(',');
+}
+
+/** The Envoy attributes a filter may read (envoy docs `intro/arch_overview/advanced/attributes`). */
+function attribute(id: string): Node | null {
+  const hdr = /^(request|response)\.headers\[\s*['"]([^'"]*)['"]\s*\]$/.exec(id);
+  if (hdr !== null) {
+    const name = (hdr[2] ?? '').toLowerCase();
+    return hdr[1] === 'request'
+      ? (e) => header(e.requestHeaders, name)
+      : (e) => header(e.responseHeaders, name);
+  }
+  switch (id) {
+    case 'response.code':
+      return (e) => e.responseCode;
+    case 'response.code_details':
+      return (e) => e.responseCodeDetails;
+    case 'response.flags':
+      return (e) => e.responseFlags.length;
+    case 'request.method':
+      return (e) => e.method;
+    case 'request.url_path':
+      return (e) => e.path.split('?')[0] ?? '';
+    case 'request.path':
+      return (e) => e.path;
+    case 'request.host':
+      return (e) => e.authority;
+    case 'request.duration':
+      return (e) => e.durationMs;
+    case 'upstream.address':
+      return (e) => e.upstreamHost;
+    case 'true':
+      return () => true;
+    case 'false':
+      return () => false;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Compile a CEL filter expression over Envoy attributes. meshlet evaluates the subset
+ * filters are written in: comparisons (`== != < <= > >=`) of `response.code`,
+ * `response.code_details`, `request.method`, `request.url_path`, `request.host`,
+ * `request.headers['x']`, `response.headers['x']` and literals, combined with
+ * `&&`, `||`, `!` and parentheses. Returns null for anything else (the caller reports
+ * it and logs every request, rather than silently dropping lines).
+ */
+export function compileFilter(expression: string): EntryFilter | null {
+  const toks = tokenize(expression);
+  if (toks === null) return null;
+  let i = 0;
+  const peek = () => toks[i];
+  const isOp = (v: string) => {
+    const t = peek();
+    return t !== undefined && t.t === 'op' && t.v === v;
+  };
+  const fail = (): never => {
+    throw new SyntaxError('unsupported');
+  };
+  const primary = (): Node => {
+    const t = toks[i++];
+    if (t === undefined) return fail();
+    if (t.t === 'num' || t.t === 'str') {
+      const v = t.v;
+      return () => v;
+    }
+    if (t.t === 'id') return attribute(t.v) ?? fail();
+    if (t.v === '(') {
+      const inner = or();
+      if (!isOp(')')) fail();
+      i++;
+      return inner;
+    }
+    if (t.v === '!') {
+      const inner = primary();
+      return (e) => !truthy(inner(e));
+    }
+    return fail();
+  };
+  const comparison = (): Node => {
+    const left = primary();
+    const t = peek();
+    if (t?.t !== 'op' || !['==', '!=', '<', '<=', '>', '>='].includes(t.v)) return left;
+    i++;
+    const right = primary();
+    const op = t.v;
+    return (e) => compare(op, left(e), right(e));
+  };
+  const and = (): Node => {
+    let left = comparison();
+    while (isOp('&&')) {
+      i++;
+      const l = left;
+      const r = comparison();
+      left = (e) => truthy(l(e)) && truthy(r(e));
+    }
+    return left;
+  };
+  const or = (): Node => {
+    let left = and();
+    while (isOp('||')) {
+      i++;
+      const l = left;
+      const r = and();
+      left = (e) => truthy(l(e)) || truthy(r(e));
+    }
+    return left;
+  };
+  try {
+    const root = or();
+    if (i !== toks.length) return null;
+    return (e) => {
+      try {
+        return truthy(root(e));
+      } catch {
+        return true;
+      }
+    };
+  } catch {
+    return null;
+  }
+}
+
+function truthy(v: Value): boolean {
+  return v === true;
+}
+
+function compare(op: string, a: Value, b: Value): boolean {
+  if (a === null || b === null) return op === '!=' ? a !== b : op === '==' ? a === b : false;
+  switch (op) {
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    default:
+      return a >= b;
+  }
+}

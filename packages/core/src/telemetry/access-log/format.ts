@@ -1,0 +1,122 @@
+import type { AccessLogEntry } from './entry.js';
+import { operator, type Extractor, type OperatorValue } from './operators.js';
+
+/** A format meshlet could not fully understand; the line still prints, with `-` for it. */
+export interface FormatProblem {
+  readonly operator: string;
+  readonly message: string;
+}
+
+/** A compiled access log format: one line (newline included) per entry. */
+export type LineFormatter = (entry: AccessLogEntry) => string;
+
+const OPERATOR = /%([A-Z][A-Z0-9_]*)(?:\(([^)]*)\))?(?::(\d+))?%/g;
+
+type Part = string | { readonly get: Extractor; readonly max: number | null };
+
+function parse(format: string, problems: FormatProblem[]): Part[] {
+  const parts: Part[] = [];
+  let last = 0;
+  for (const m of format.matchAll(OPERATOR)) {
+    const [whole, name = '', arg, max] = m;
+    if (m.index > last) parts.push(format.slice(last, m.index));
+    last = m.index + whole.length;
+    const get = operator(name, arg ?? null);
+    if (get === null) {
+      problems.push({
+        operator: whole,
+        message: `access log operator ${whole} is not supported by meshlet; it prints "-"`,
+      });
+      parts.push({ get: () => null, max: null });
+    } else {
+      parts.push({ get, max: max === undefined ? null : Number(max) });
+    }
+  }
+  if (last < format.length) parts.push(format.slice(last));
+  return parts;
+}
+
+function truncate(v: OperatorValue, max: number | null): OperatorValue {
+  return max !== null && typeof v === 'string' && v.length > max ? v.slice(0, max) : v;
+}
+
+function render(parts: readonly Part[], entry: AccessLogEntry): string {
+  let out = '';
+  for (const p of parts) {
+    if (typeof p === 'string') out += p;
+    else {
+      const v = truncate(p.get(entry), p.max);
+      out += v === null ? '-' : String(v);
+    }
+  }
+  return out;
+}
+
+/**
+ * Compile a TEXT format string. Unset values print `-` (Envoy). As istiod does, a
+ * format that does not end in a newline gets one.
+ */
+export function compileTextFormat(format: string, problems: FormatProblem[] = []): LineFormatter {
+  const withNewline = format.endsWith('\n') ? format : `${format}\n`;
+  const parts = parse(withNewline, problems);
+  return (entry) => render(parts, entry);
+}
+
+/** A JSON format: keys to format strings, nested objects allowed (Envoy `json_format`). */
+export interface JsonFormat {
+  readonly [key: string]: string | JsonFormat;
+}
+
+type JsonNode =
+  | { readonly kind: 'value'; readonly parts: Part[] }
+  | { readonly kind: 'object'; readonly entries: readonly (readonly [string, JsonNode])[] };
+
+function compileNode(value: string | JsonFormat, problems: FormatProblem[]): JsonNode {
+  if (typeof value === 'string') return { kind: 'value', parts: parse(value, problems) };
+  // Sorted keys: Envoy serialises the format's protobuf Struct, whose keys come out
+  // ordered, which is what Istio's documented JSON lines show.
+  const keys = Object.keys(value).sort();
+  return {
+    kind: 'object',
+    entries: keys.map((k) => [k, compileNode(value[k] as string | JsonFormat, problems)] as const),
+  };
+}
+
+function evaluate(node: JsonNode, entry: AccessLogEntry): unknown {
+  if (node.kind === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, child] of node.entries) out[k] = evaluate(child, entry);
+    return out;
+  }
+  const [only] = node.parts;
+  // A value that is exactly one operator keeps its type: numbers stay numbers, unset is null.
+  if (node.parts.length === 1 && only !== undefined && typeof only !== 'string')
+    return truncate(only.get(entry), only.max);
+  return render(node.parts, entry);
+}
+
+/** Compile a JSON format into one JSON object per line. */
+export function compileJsonFormat(format: JsonFormat, problems: FormatProblem[] = []): LineFormatter {
+  const root = compileNode(format, problems);
+  return (entry) => `${JSON.stringify(evaluate(root, entry))}\n`;
+}
+
+/**
+ * Parse meshConfig `accessLogFormat` for JSON encoding: a JSON object whose values are
+ * format strings (or objects). Anything else falls back to Istio's default keys, as
+ * istiod does (`telemetry_logging.go`, "invalid json object" case).
+ */
+export function parseJsonFormat(text: string): JsonFormat | null {
+  if (text.trim() === '') return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return isJsonFormat(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function isJsonFormat(v: unknown): v is JsonFormat {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.values(v).every((x) => typeof x === 'string' || isJsonFormat(x));
+}

@@ -1,0 +1,168 @@
+import type { PeerLabels } from '../peer-labels.js';
+import type { DestinationService, MetricEvent } from './metric-event.js';
+
+/**
+ * The HTTP labels of Istio's standard metrics, in the order the stats filter emits
+ * them (istio/proxy `testdata/metric/client_request_total.yaml.tmpl`).
+ */
+export const ISTIO_HTTP_LABELS = Object.freeze([
+  'reporter',
+  'source_workload',
+  'source_canonical_service',
+  'source_canonical_revision',
+  'source_workload_namespace',
+  'source_principal',
+  'source_app',
+  'source_version',
+  'source_cluster',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_principal',
+  'destination_app',
+  'destination_version',
+  'destination_service',
+  'destination_canonical_service',
+  'destination_canonical_revision',
+  'destination_service_name',
+  'destination_service_namespace',
+  'destination_cluster',
+  'request_protocol',
+  'response_code',
+  'grpc_response_status',
+  'response_flags',
+  'connection_security_policy',
+] as const);
+
+export type IstioLabelName = (typeof ISTIO_HTTP_LABELS)[number];
+export type LabelSet = Readonly<Record<string, string>>;
+
+/** `response_flags`: comma-joined, `-` when none (Envoy's ResponseFlagUtils::toShortString). */
+export function responseFlagsLabel(flags: readonly string[]): string {
+  return flags.length === 0 ? '-' : flags.join(',');
+}
+
+/**
+ * `connection_security_policy`: on the server `mutual_tls` when both sides had a SAN,
+ * otherwise `none`; the client always reports `unknown` (istio_stats.cc).
+ */
+export function securityPolicyLabel(event: Pick<MetricEvent, 'reporter' | 'mtls'>): string {
+  if (event.reporter === 'source') return 'unknown';
+  return event.mtls ? 'mutual_tls' : 'none';
+}
+
+/** The standard label set of one event, in Istio's order. */
+export function istioLabels(event: MetricEvent): LabelSet {
+  return buildLabels(
+    event.reporter,
+    event.source,
+    event.destination,
+    event.destinationService,
+    variantOf(event),
+  );
+}
+
+interface Variant {
+  readonly protocol: string;
+  readonly code: string;
+  readonly grpc: string;
+  readonly flags: string;
+  readonly security: string;
+}
+
+function variantOf(event: MetricEvent): Variant {
+  return {
+    protocol: event.protocol,
+    code: String(event.status),
+    grpc:
+      event.protocol === 'grpc' && event.grpcStatus !== undefined && event.grpcStatus !== null
+        ? String(event.grpcStatus)
+        : '',
+    flags: responseFlagsLabel(event.flags),
+    security: securityPolicyLabel(event),
+  };
+}
+
+function buildLabels(
+  reporter: string,
+  s: PeerLabels,
+  d: PeerLabels,
+  svc: DestinationService,
+  v: Variant,
+): LabelSet {
+  return Object.freeze({
+    reporter,
+    source_workload: s.workload,
+    source_canonical_service: s.canonicalService,
+    source_canonical_revision: s.canonicalRevision,
+    source_workload_namespace: s.namespace,
+    source_principal: s.principal,
+    source_app: s.app,
+    source_version: s.version,
+    source_cluster: s.cluster,
+    destination_workload: d.workload,
+    destination_workload_namespace: d.namespace,
+    destination_principal: d.principal,
+    destination_app: d.app,
+    destination_version: d.version,
+    destination_service: svc.host,
+    destination_canonical_service: d.canonicalService,
+    destination_canonical_revision: d.canonicalRevision,
+    destination_service_name: svc.name,
+    destination_service_namespace: svc.namespace,
+    destination_cluster: d.cluster,
+    request_protocol: v.protocol,
+    response_code: v.code,
+    grpc_response_status: v.grpc,
+    response_flags: v.flags,
+    connection_security_policy: v.security,
+  });
+}
+
+/**
+ * A cache of standard label sets keyed by (source, destination, service) object
+ * identity and then by the per-response part (protocol, code, grpc status, flags,
+ * security). A steady stream of requests between the same pair reuses one frozen
+ * object per distinct outcome: no per-call label object churn.
+ */
+export class LabelCache {
+  readonly #pairs = new WeakMap<
+    PeerLabels,
+    WeakMap<PeerLabels, WeakMap<DestinationService, Map<string, LabelSet>>>
+  >();
+  /** Bound on distinct outcomes per pair, so unusual status codes cannot grow it without end. */
+  readonly #maxPerPair: number;
+
+  constructor(maxPerPair = 256) {
+    this.#maxPerPair = maxPerPair;
+  }
+
+  labels(event: MetricEvent): LabelSet {
+    let byDest = this.#pairs.get(event.source);
+    if (byDest === undefined) {
+      byDest = new WeakMap();
+      this.#pairs.set(event.source, byDest);
+    }
+    let bySvc = byDest.get(event.destination);
+    if (bySvc === undefined) {
+      bySvc = new WeakMap();
+      byDest.set(event.destination, bySvc);
+    }
+    let outcomes = bySvc.get(event.destinationService);
+    if (outcomes === undefined) {
+      outcomes = new Map();
+      bySvc.set(event.destinationService, outcomes);
+    }
+    const flags =
+      event.flags.length === 0
+        ? '-'
+        : event.flags.length === 1
+          ? (event.flags[0] as string)
+          : event.flags.join(',');
+    const key = `${event.reporter}|${event.protocol}|${event.status}|${event.grpcStatus ?? ''}|${flags}|${event.mtls ? 1 : 0}`;
+    const hit = outcomes.get(key);
+    if (hit !== undefined) return hit;
+    const built = istioLabels(event);
+    if (outcomes.size < this.#maxPerPair) outcomes.set(key, built);
+    return built;
+  }
+}

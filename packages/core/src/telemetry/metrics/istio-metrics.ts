@@ -1,0 +1,157 @@
+import { Registry } from 'prom-client';
+import type { MeshConfig } from '../../config/mesh-config.js';
+import type { ConfigSnapshot } from '../../config/snapshot.js';
+import type { WorkloadIdentity } from '../../compile/workload.js';
+import { applicableTelemetries } from '../config/telemetry-scope.js';
+import {
+  HTTP_METRICS,
+  resolveMetricsConfig,
+  type HttpMetric,
+  type MetricMode,
+  type ResolvedMetricsConfig,
+} from '../config/metrics-config.js';
+import { peerFromWorkload, type PeerLabels } from '../peer-labels.js';
+import { ENVOY_DEFAULT_BUCKETS } from './buckets.js';
+import { LabelCache } from './istio-labels.js';
+import { compileLabelPlan, type LabelPlan } from './label-plan.js';
+import { labelKey, SeriesStore } from './series-store.js';
+import type { MetricEvent } from './metric-event.js';
+import type { TagExpressionProblem } from './tag-expression.js';
+
+/** Prometheus names of the Istio standard HTTP metrics (istio.io reference/config/metrics). */
+export const ISTIO_METRIC_NAMES: Readonly<Record<HttpMetric, string>> = Object.freeze({
+  REQUEST_COUNT: 'istio_requests_total',
+  REQUEST_DURATION: 'istio_request_duration_milliseconds',
+  REQUEST_SIZE: 'istio_request_bytes',
+  RESPONSE_SIZE: 'istio_response_bytes',
+});
+
+const HELP: Readonly<Record<HttpMetric, string>> = {
+  REQUEST_COUNT: 'Number of requests, as Istio reports them',
+  REQUEST_DURATION: 'Request duration in milliseconds, as Istio reports it',
+  REQUEST_SIZE: 'Request size in bytes, as Istio reports it',
+  RESPONSE_SIZE: 'Response size in bytes, as Istio reports it',
+};
+
+export interface MeshMetricsOptions {
+  /** Where to register; a new Registry when absent. */
+  readonly registry?: Registry;
+  /** The local workload: the `source_*` labels on the client, `destination_*` on the server. */
+  readonly workload: WorkloadIdentity;
+  /** trustDomain, rootNamespace. */
+  readonly meshConfig: Pick<MeshConfig, 'trustDomain' | 'rootNamespace'>;
+  /** Telemetry resources are read from here for the workload (metrics overrides). */
+  readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
+  /** Already-resolved overrides; wins over `snapshot`. */
+  readonly telemetry?: ResolvedMetricsConfig;
+  /** Istio cluster ID of the local workload (`source_cluster` / `destination_cluster`); default `Kubernetes`. */
+  readonly cluster?: string;
+  /** Histogram buckets (`sidecar.istio.io/statsHistogramBuckets`); Envoy's defaults otherwise. */
+  readonly buckets?: readonly number[];
+  /** Whether the local workload has a certificate; its principal is `unknown` without one. Default true. */
+  readonly hasCertificate?: boolean;
+}
+
+/** Istio's standard HTTP metrics for one workload. */
+export interface MeshMetrics {
+  readonly registry: Registry;
+  /** False when Telemetry disabled every metric or moved metrics off the prometheus provider. */
+  readonly enabled: boolean;
+  /** The local workload's labels: pass as `source` (outbound) or `destination` (inbound). */
+  readonly local: PeerLabels;
+  /** tagOverrides meshlet could not evaluate (the tag reads `unknown`). */
+  readonly problems: readonly TagExpressionProblem[];
+  /** Record one finished request. Never throws. */
+  record(event: MetricEvent): void;
+}
+
+interface Instrument {
+  readonly metric: HttpMetric;
+  readonly store: SeriesStore;
+  readonly plan: Readonly<Record<MetricMode, LabelPlan | null>>;
+}
+
+function valueOf(metric: HttpMetric, e: MetricEvent): number {
+  switch (metric) {
+    case 'REQUEST_DURATION':
+      return e.durationMs;
+    case 'REQUEST_SIZE':
+      return e.requestBytes;
+    case 'RESPONSE_SIZE':
+      return e.responseBytes;
+    default:
+      return 1;
+  }
+}
+
+/**
+ * Create `istio_requests_total`, `istio_request_duration_milliseconds`,
+ * `istio_request_bytes` and `istio_response_bytes` with Istio's labels and Envoy's
+ * buckets, applying the Telemetry API `metrics` overrides (disable, tagOverrides
+ * UPSERT/REMOVE) that select this workload. Reporter `source` is the CLIENT mode,
+ * `destination` the SERVER mode.
+ */
+export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
+  const registry = options.registry ?? new Registry();
+  const config =
+    options.telemetry ??
+    (options.snapshot === undefined
+      ? resolveMetricsConfig([])
+      : resolveMetricsConfig(applicableTelemetries(options.snapshot, options.workload)));
+  const local = peerFromWorkload(options.workload, {
+    trustDomain: options.meshConfig.trustDomain,
+    ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+    hasPrincipal: options.hasCertificate !== false,
+  });
+  const problems: TagExpressionProblem[] = [];
+  if (!config.enabled) {
+    return Object.freeze({
+      registry,
+      enabled: false,
+      local,
+      problems: Object.freeze(problems),
+      record: () => undefined,
+    });
+  }
+  const buckets = [...(options.buckets ?? ENVOY_DEFAULT_BUCKETS)];
+  const instruments: Instrument[] = [];
+  for (const metric of HTTP_METRICS) {
+    const plan: Record<MetricMode, LabelPlan | null> = { CLIENT: null, SERVER: null };
+    for (const mode of ['CLIENT', 'SERVER'] as const) {
+      const o = config.overrides[mode][metric];
+      plan[mode] = o?.disabled === true ? null : compileLabelPlan(o, problems);
+    }
+    if (plan.CLIENT === null && plan.SERVER === null) continue;
+    const name = ISTIO_METRIC_NAMES[metric];
+    const store = new SeriesStore({
+      name,
+      help: HELP[metric],
+      type: metric === 'REQUEST_COUNT' ? 'counter' : 'histogram',
+      buckets,
+    }).register(registry);
+    instruments.push({ metric, store, plan: Object.freeze(plan) });
+  }
+  const cache = new LabelCache();
+  const record = (event: MetricEvent): void => {
+    try {
+      const base = cache.labels(event);
+      const mode: MetricMode = event.reporter === 'source' ? 'CLIENT' : 'SERVER';
+      for (const inst of instruments) {
+        const plan = inst.plan[mode];
+        if (plan === null) continue;
+        const value = valueOf(inst.metric, event);
+        if (!plan.dynamic) {
+          const labels = plan.applyStatic(base);
+          inst.store.add(labelKey(labels), labels, value);
+        } else {
+          const statics = plan.applyStatic(base);
+          const key = labelKey(statics) + plan.dynamicKey(event);
+          if (!inst.store.add(key, null, value)) inst.store.add(key, plan.withDynamic(statics, event), value);
+        }
+      }
+    } catch {
+      // Telemetry never throws into the application (STYLE.md practice 9).
+    }
+  };
+  return Object.freeze({ registry, enabled: true, local, problems: Object.freeze(problems), record });
+}

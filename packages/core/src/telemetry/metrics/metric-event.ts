@@ -1,0 +1,48 @@
+import type { PeerLabels } from '../peer-labels.js';
+
+/**
+ * The service a request was sent to, as `destination_service*` label it: Istio reads
+ * it from the upstream cluster's metadata (`istio.services[0]`). Build it once per
+ * host with `destinationServiceOf` and reuse it.
+ */
+export interface DestinationService {
+  /** `destination_service`: the FQDN, e.g. `reviews.default.svc.cluster.local`. */
+  readonly host: string;
+  /** `destination_service_name`. */
+  readonly name: string;
+  /** `destination_service_namespace`. */
+  readonly namespace: string;
+}
+
+/**
+ * One finished HTTP request, as the outbound client (reporter `source`) or the
+ * inbound engine (reporter `destination`) saw it. Plain data; the peer and service
+ * objects should be prepared once and reused, so label sets are cached per pair.
+ */
+export interface MetricEvent {
+  readonly reporter: 'source' | 'destination';
+  readonly source: PeerLabels;
+  readonly destination: PeerLabels;
+  readonly destinationService: DestinationService;
+  /** The destination port (service port on the client, workload port on the server). */
+  readonly port: number;
+  /** `grpc` when the request content-type is application/grpc, else `http`. */
+  readonly protocol: 'http' | 'grpc';
+  /** The response status; 0 when no response was sent (Envoy reports `"0"`). */
+  readonly status: number;
+  /** The gRPC status code, for gRPC requests. */
+  readonly grpcStatus?: string | number | null;
+  /** Envoy response flags; empty when none (label `-`). */
+  readonly flags: readonly string[];
+  /** Whether the connection was mTLS (server side only; the client reports `unknown`). */
+  readonly mtls: boolean;
+  readonly durationMs: number;
+  /** Downstream request bytes (headers and body, as Envoy counts on the wire). */
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** Request headers (lower-case keys), read only by tagOverrides expressions. */
+  readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** Request method and path, read only by tagOverrides expressions. */
+  readonly method?: string;
+  readonly path?: string;
+}

@@ -1,0 +1,129 @@
+import type { WorkloadIdentity } from '../compile/workload.js';
+import type { PeerIdentity } from '../inbound/request-context.js';
+
+/**
+ * One side of a request as Istio's stats filter labels it: the `source_*` or
+ * `destination_*` half of `istio_requests_total` (istio/proxy
+ * `source/extensions/filters/http/istio_stats/istio_stats.cc`). Missing values are
+ * already `unknown` (and `latest` for the canonical revision), so a label set can be
+ * built from it without further checks. Frozen; build once per peer and reuse.
+ */
+export interface PeerLabels {
+  readonly workload: string;
+  readonly namespace: string;
+  /** `spiffe://<trust-domain>/ns/<ns>/sa/<sa>`, or `unknown`. */
+  readonly principal: string;
+  readonly app: string;
+  readonly version: string;
+  readonly canonicalService: string;
+  readonly canonicalRevision: string;
+  readonly cluster: string;
+}
+
+export const UNKNOWN = 'unknown';
+/** Istio's value for a workload without a canonical revision label. */
+export const LATEST = 'latest';
+
+/** A peer about which nothing is known (no mTLS, no metadata exchange). */
+export const UNKNOWN_PEER: PeerLabels = Object.freeze({
+  workload: UNKNOWN,
+  namespace: UNKNOWN,
+  principal: UNKNOWN,
+  app: UNKNOWN,
+  version: UNKNOWN,
+  canonicalService: UNKNOWN,
+  canonicalRevision: LATEST,
+  cluster: UNKNOWN,
+});
+
+const nonEmpty = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+/**
+ * `service.istio.io/canonical-name`, else `app.kubernetes.io/name`, else `app`, else
+ * the workload name (istio `pkg/kube/labels/labels.go` CanonicalService).
+ */
+export function canonicalService(labels: Readonly<Record<string, string>>, workloadName: string): string {
+  const fromLabels = [
+    labels['service.istio.io/canonical-name'],
+    labels['app.kubernetes.io/name'],
+    labels['app'],
+  ].find(nonEmpty);
+  return fromLabels ?? (workloadName === '' ? UNKNOWN : workloadName);
+}
+
+/**
+ * `service.istio.io/canonical-revision`, else `app.kubernetes.io/version`, else
+ * `version`, else `latest` (istio `pkg/kube/labels/labels.go` CanonicalRevision).
+ */
+export function canonicalRevision(labels: Readonly<Record<string, string>>): string {
+  return (
+    [
+      labels['service.istio.io/canonical-revision'],
+      labels['app.kubernetes.io/version'],
+      labels['version'],
+    ].find(nonEmpty) ?? LATEST
+  );
+}
+
+/** The SPIFFE URI Istio puts in `*_principal`: `spiffe://<td>/ns/<ns>/sa/<sa>`. */
+export function spiffePrincipal(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** Options shared by the peer label builders. */
+export interface PeerLabelOptions {
+  /** The mesh trust domain (meshConfig `trustDomain`). */
+  readonly trustDomain: string;
+  /** Istio's cluster ID (`ISTIO_META_CLUSTER_ID`); Istio's default is `Kubernetes`. */
+  readonly cluster?: string;
+  /**
+   * Whether the workload has a certificate, so its principal is known. Istio reports
+   * `unknown` for the principal of a side without a SAN (plaintext).
+   */
+  readonly hasPrincipal?: boolean;
+}
+
+/**
+ * Labels for a workload whose identity is fully known: the local workload (the proxy's
+ * node metadata), or the peer learnt from metadata exchange / endpoint metadata.
+ */
+export function peerFromWorkload(workload: WorkloadIdentity, options: PeerLabelOptions): PeerLabels {
+  const labels = workload.labels;
+  return Object.freeze({
+    workload: workload.name === '' ? UNKNOWN : workload.name,
+    namespace: workload.namespace === '' ? UNKNOWN : workload.namespace,
+    principal:
+      options.hasPrincipal === false
+        ? UNKNOWN
+        : spiffePrincipal(options.trustDomain, workload.namespace, workload.serviceAccount),
+    app: labels['app'] ?? UNKNOWN,
+    version: labels['version'] ?? UNKNOWN,
+    canonicalService: canonicalService(labels, workload.name),
+    canonicalRevision: canonicalRevision(labels),
+    cluster: options.cluster ?? 'Kubernetes',
+  });
+}
+
+/**
+ * Labels for a peer known only by its mTLS certificate: the principal and the
+ * namespace taken from the SAN (as Istio does when no peer metadata arrived); the
+ * rest is `unknown`.
+ */
+export function peerFromIdentity(peer: PeerIdentity | null): PeerLabels {
+  if (peer === null) return UNKNOWN_PEER;
+  // Interned by principal: the same caller gets the same object, so metric label sets
+  // are cached per pair even though each request carries a fresh PeerIdentity.
+  const hit = byPrincipal.get(peer.principal);
+  if (hit !== undefined) return hit;
+  const made: PeerLabels = Object.freeze({
+    ...UNKNOWN_PEER,
+    namespace: peer.namespace === '' ? UNKNOWN : peer.namespace,
+    principal: `spiffe://${peer.principal}`,
+  });
+  if (byPrincipal.size >= MAX_INTERNED) byPrincipal.clear();
+  byPrincipal.set(peer.principal, made);
+  return made;
+}
+
+const MAX_INTERNED = 4096;
+const byPrincipal = new Map<string, PeerLabels>();

@@ -1,0 +1,388 @@
+import { randomUUID } from 'node:crypto';
+import {
+  context as otelContext,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { MeshConfig } from '../../config/mesh-config.js';
+import type { CustomTag } from '../../config/schema/telemetry.js';
+import type { ConfigSnapshot } from '../../config/snapshot.js';
+import type { WorkloadIdentity } from '../../compile/workload.js';
+import { applicableTelemetries } from '../config/telemetry-scope.js';
+import { resolveTracing, type ResolvedTracing, type TracingSpec } from '../config/tracing-config.js';
+import { canonicalRevision, canonicalService } from '../peer-labels.js';
+import { methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
+import {
+  createPropagation,
+  REQUEST_ID_HEADER,
+  type HeaderRecord,
+  type Propagation,
+  type PropagationFormat,
+} from './propagation.js';
+import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
+import { createMeshSampler } from './sampler.js';
+import { setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
+
+export interface MeshTracingOptions {
+  readonly workload: WorkloadIdentity;
+  readonly meshConfig: Pick<
+    MeshConfig,
+    'trustDomain' | 'rootNamespace' | 'tracingSampling' | 'defaultConfig'
+  >;
+  /** Telemetry `tracing` is read from here for the workload. */
+  readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
+  /** Already-resolved tracing config; wins over `snapshot`. */
+  readonly tracing?: ResolvedTracing;
+  /** The application's provider; else the global one if registered; else meshlet's own. */
+  readonly tracerProvider?: TracerProvider;
+  /** Processors for meshlet's own provider (ignored with the application's). */
+  readonly spanProcessors?: readonly SpanProcessor[];
+  readonly otlp?: OtlpOptions | false;
+  /** Default `OTEL_PROPAGATORS`, else W3C + B3 multi. */
+  readonly propagation?: readonly PropagationFormat[];
+  /** `istio.cluster_id`; default `Kubernetes`. */
+  readonly clusterId?: string;
+  /** `istio.mesh_id`; default the trust domain, as Istio's. */
+  readonly meshId?: string;
+  /** `node_id`; default Istio's form `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
+  readonly nodeId?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** An inbound request as the SERVER span needs it (framework-free). */
+export interface ServerSpanRequest {
+  readonly method: string;
+  /** The request target: path and query. */
+  readonly url: string;
+  readonly scheme: 'http' | 'https';
+  readonly authority: string;
+  /** The port the request arrived on. */
+  readonly port: number;
+  readonly headers: HeaderRecord;
+  /** The direct peer's address (`network.peer.address`). */
+  readonly peerAddress?: string | null;
+  /** `http.route`, when the framework knows it. */
+  readonly route?: string | null;
+}
+
+export interface ServerSpanResult {
+  /** 0 when no response was sent. */
+  readonly status: number;
+  readonly flags?: readonly string[];
+  readonly requestBytes?: number;
+  readonly responseBytes?: number;
+  /** `http.route`, when it became known while handling. */
+  readonly route?: string | null;
+  readonly error?: unknown;
+}
+
+/** A SERVER span in progress, with the context its handler should run in. */
+export interface ServerSpan {
+  readonly span: Span | null;
+  readonly context: MeshRequestContext;
+  readonly requestId: string;
+  /** Run the handler inside this request's context (`runWithInboundContext`). */
+  run<T>(fn: () => T): T;
+  end(result: ServerSpanResult): void;
+}
+
+export interface ClientSpanRequest {
+  readonly method: string;
+  /** `url.full`. */
+  readonly url: string;
+  /** Outgoing headers; trace headers and `x-request-id` are written into it. */
+  readonly headers: Record<string, string>;
+  /** `outbound|9080|v1|reviews.default.svc.cluster.local`, when routing chose one. */
+  readonly upstreamCluster?: string | null;
+  /** Parent context; the current inbound context by default. */
+  readonly parent?: MeshRequestContext;
+}
+
+/** One try of an outbound call, recorded as a span event. */
+export interface AttemptInfo {
+  /** 1-based. */
+  readonly attempt: number;
+  readonly upstreamAddress?: string | null;
+  readonly status?: number;
+  readonly flags?: readonly string[];
+  readonly durationMs?: number;
+  readonly error?: string | null;
+}
+
+export interface ClientSpanResult {
+  readonly status: number;
+  readonly flags?: readonly string[];
+  readonly attempts?: number;
+  readonly upstreamAddress?: string | null;
+  readonly upstreamCluster?: string | null;
+  readonly responseBytes?: number;
+  /** Why the call failed without a status (`UF`, `connect ECONNREFUSED`, ...): `error.type`. */
+  readonly error?: string | null;
+}
+
+export interface ClientSpan {
+  readonly span: Span | null;
+  readonly requestId: string;
+  attempt(info: AttemptInfo): void;
+  end(result: ClientSpanResult): void;
+}
+
+export interface MeshTracing {
+  readonly tracer: Tracer;
+  readonly propagation: Propagation;
+  readonly config: ResolvedTracing;
+  /** True when meshlet set up its own provider. */
+  readonly ownsProvider: boolean;
+  startServerSpan(req: ServerSpanRequest): ServerSpan;
+  startClientSpan(req: ClientSpanRequest): ClientSpan;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+const NO_FLAGS = '-';
+const flagsOf = (f: readonly string[] | undefined) =>
+  f === undefined || f.length === 0 ? NO_FLAGS : f.join(',');
+
+function customTagValue(tag: CustomTag, headers: HeaderRecord, env: NodeJS.ProcessEnv): string | null {
+  if (tag.literal !== undefined) return tag.literal.value;
+  if (tag.environment !== undefined) return env[tag.environment.name] ?? tag.environment.defaultValue ?? null;
+  if (tag.header !== undefined) {
+    const v = headers[tag.header.name.toLowerCase()];
+    return v === undefined ? (tag.header.defaultValue ?? null) : typeof v === 'string' ? v : v.join(',');
+  }
+  return null;
+}
+
+/**
+ * OpenTelemetry tracing for one workload: W3C and B3 propagation plus `x-request-id`,
+ * the mesh's sampling (Telemetry `randomSamplingPercentage` > meshConfig
+ * `defaultConfig.tracing.sampling` > 1 %, a parent's decision winning), one SERVER span
+ * per inbound request and one CLIENT span per outbound call.
+ *
+ * Retries are span events (`meshlet.attempt`) on the one CLIENT span, not child spans:
+ * Envoy's router reports one span per upstream request with `retry.count`, so the trace
+ * keeps the shape a sidecar gives (client → server per hop) and the next hop's SERVER
+ * span has one parent whichever attempt reached it; events cost nothing when the span
+ * is not sampled.
+ *
+ * Nothing here throws into the application; when a span is not sampled no attribute
+ * is built (`isRecording()` is checked first).
+ */
+export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
+  const env = options.env ?? process.env;
+  const config =
+    options.tracing ??
+    resolveTracing(
+      options.snapshot === undefined ? [] : applicableTelemetries(options.snapshot, options.workload),
+      options.meshConfig,
+    );
+  const w = options.workload;
+  const service = canonicalService(w.labels, w.name);
+  const setup = setupTracerProvider({
+    ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
+    sampler: createMeshSampler({
+      client: config.client.samplingPercent,
+      server: config.server.samplingPercent,
+    }),
+    // Istio names spans' service after the proxy's service cluster, `<app>.<namespace>`.
+    serviceName: `${service}.${w.namespace}`,
+    ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
+    ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
+    env,
+  });
+  const tracer = setup.provider.getTracer('@meshlet/core');
+  const propagation = createPropagation(options.propagation ?? undefined);
+  const istioTags: Attributes = Object.freeze({
+    'istio.canonical_service': service,
+    'istio.canonical_revision': canonicalRevision(w.labels),
+    'istio.mesh_id': options.meshId ?? options.meshConfig.trustDomain,
+    'istio.namespace': w.namespace,
+    'istio.cluster_id': options.clusterId ?? 'Kubernetes',
+    node_id:
+      options.nodeId ??
+      `sidecar~${env['INSTANCE_IP'] ?? '127.0.0.1'}~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`,
+    component: 'proxy',
+  });
+  const addCustomTags = (span: Span, spec: TracingSpec, headers: HeaderRecord) => {
+    for (const [name, tag] of Object.entries(spec.customTags)) {
+      const v = customTagValue(tag, headers, env);
+      if (v !== null) span.setAttribute(name, v);
+    }
+  };
+
+  const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
+    const extracted = propagation.extract(req.headers);
+    let span: Span | null = null;
+    let ctx = extracted.context;
+    try {
+      if (!config.server.disabled) {
+        const route = req.route ?? null;
+        const { name, attributes } = methodAttributes(req.method, route);
+        span = tracer.startSpan(name, { kind: SpanKind.SERVER }, extracted.context);
+        if (span.isRecording()) {
+          const q = req.url.indexOf('?');
+          const { host, port } = splitAuthority(req.authority, req.port);
+          span.setAttributes(attributes);
+          span.setAttributes(istioTags);
+          span.setAttributes({
+            'url.path': q < 0 ? req.url : req.url.slice(0, q),
+            'url.scheme': req.scheme,
+            'server.address': host,
+            'server.port': port,
+            'guid:x-request-id': extracted.requestId,
+          });
+          if (q >= 0) span.setAttribute('url.query', req.url.slice(q + 1));
+          if (route !== null) span.setAttribute('http.route', route);
+          const ua = req.headers['user-agent'];
+          if (typeof ua === 'string') span.setAttribute('user_agent.original', ua);
+          if (req.peerAddress !== undefined && req.peerAddress !== null) {
+            span.setAttribute('network.peer.address', req.peerAddress);
+            span.setAttribute('client.address', req.peerAddress);
+          }
+          addCustomTags(span, config.server, req.headers);
+        }
+        ctx = trace.setSpan(extracted.context, span);
+      }
+    } catch {
+      span = null;
+    }
+    const context: MeshRequestContext = Object.freeze({ trace: ctx, requestId: extracted.requestId });
+    const method = req.method;
+    return {
+      span,
+      context,
+      requestId: extracted.requestId,
+      run: (fn) => runWithInboundContext(context, fn),
+      end(result) {
+        if (span === null) return;
+        try {
+          if (span.isRecording()) {
+            if (result.route !== undefined && result.route !== null && req.route == null) {
+              span.updateName(methodAttributes(method, result.route).name);
+              span.setAttribute('http.route', result.route);
+            }
+            span.setAttribute('response_flags', flagsOf(result.flags));
+            if (result.requestBytes !== undefined) span.setAttribute('request_size', result.requestBytes);
+            if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
+            setHttpStatus(
+              span,
+              'server',
+              result.status,
+              result.error instanceof Error ? result.error.name : null,
+            );
+          }
+          span.end();
+        } catch {
+          // Telemetry never throws into the application.
+        }
+      },
+    };
+  };
+
+  const startClientSpan = (req: ClientSpanRequest): ClientSpan => {
+    const parent = req.parent ?? currentContext();
+    const parentCtx = parent?.trace ?? otelContext.active();
+    const sent = req.headers[REQUEST_ID_HEADER];
+    const requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
+    let span: Span | null = null;
+    let ctx = parentCtx;
+    try {
+      if (!config.client.disabled) {
+        const { name, attributes } = methodAttributes(req.method, null);
+        span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parentCtx);
+        if (span.isRecording()) {
+          span.setAttributes(attributes);
+          span.setAttributes(istioTags);
+          span.setAttribute('url.full', req.url);
+          span.setAttribute('guid:x-request-id', requestId);
+          try {
+            const u = new URL(req.url);
+            span.setAttribute('server.address', u.hostname.replace(/^\[(.*)\]$/, '$1'));
+            span.setAttribute(
+              'server.port',
+              u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port),
+            );
+          } catch {
+            // A URL that does not parse keeps url.full only.
+          }
+          if (req.upstreamCluster !== undefined && req.upstreamCluster !== null) {
+            span.setAttribute('upstream_cluster', req.upstreamCluster);
+            span.setAttribute('upstream_cluster.name', req.upstreamCluster);
+          }
+          addCustomTags(span, config.client, req.headers);
+        }
+        ctx = trace.setSpan(parentCtx, span);
+      }
+    } catch {
+      span = null;
+    }
+    if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
+    else if (req.headers[REQUEST_ID_HEADER] === undefined) req.headers[REQUEST_ID_HEADER] = requestId;
+    return {
+      span,
+      requestId,
+      attempt(info) {
+        if (span === null || !span.isRecording()) return;
+        try {
+          const a: Attributes = { 'meshlet.attempt': info.attempt };
+          if (info.upstreamAddress != null) a['upstream_address'] = info.upstreamAddress;
+          if (info.status !== undefined) a['http.response.status_code'] = info.status;
+          a['response_flags'] = flagsOf(info.flags);
+          if (info.durationMs !== undefined) a['meshlet.duration_ms'] = info.durationMs;
+          if (info.error != null) a['error.type'] = info.error;
+          span.addEvent('meshlet.attempt', a);
+        } catch {
+          // Telemetry never throws into the application.
+        }
+      },
+      end(result) {
+        if (span === null) return;
+        try {
+          if (span.isRecording()) {
+            span.setAttribute('response_flags', flagsOf(result.flags));
+            if (result.attempts !== undefined && result.attempts > 1) {
+              span.setAttribute('http.request.resend_count', result.attempts - 1);
+              span.setAttribute('retry.count', result.attempts - 1);
+            }
+            if (result.upstreamAddress != null) {
+              span.setAttribute('upstream_address', result.upstreamAddress);
+              span.setAttribute('network.peer.address', result.upstreamAddress.replace(/:\d+$/, ''));
+            }
+            if (result.upstreamCluster != null) {
+              span.setAttribute('upstream_cluster', result.upstreamCluster);
+              span.setAttribute('upstream_cluster.name', result.upstreamCluster);
+            }
+            if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
+            const flagError =
+              result.flags !== undefined && result.flags.length > 0 ? result.flags.join(',') : null;
+            setHttpStatus(
+              span,
+              'client',
+              result.status,
+              result.error ?? (result.status === 0 ? flagError : null),
+            );
+          }
+          span.end();
+        } catch {
+          // Telemetry never throws into the application.
+        }
+      },
+    };
+  };
+
+  return Object.freeze({
+    tracer,
+    propagation,
+    config,
+    ownsProvider: setup.owned,
+    startServerSpan,
+    startClientSpan,
+    forceFlush: () => setup.forceFlush(),
+    shutdown: () => setup.shutdown(),
+  });
+}

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+
+/** Request headers as meshlet passes them: lower-case keys, repeated headers as arrays. */
+export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** Trace header formats meshlet injects (OTEL_PROPAGATORS names). */
+export type PropagationFormat = 'tracecontext' | 'b3' | 'b3multi' | 'baggage';
+
+/** Istio always forwards these (istio.io distributed-tracing overview). */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+const getter: TextMapGetter<HeaderRecord> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => {
+    const v = carrier[key.toLowerCase()];
+    return v === undefined ? undefined : typeof v === 'string' ? v : [...v];
+  },
+};
+
+const setter: TextMapSetter<Record<string, string>> = {
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
+};
+
+const W3C = new W3CTraceContextPropagator();
+const B3_ANY = new B3Propagator();
+const PROPAGATORS: Readonly<Record<PropagationFormat, TextMapPropagator>> = {
+  tracecontext: W3C,
+  b3: new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
+  b3multi: new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
+  baggage: new W3CBaggagePropagator(),
+};
+
+/** What came in on a request: the remote parent (if any) and the request id. */
+export interface ExtractedContext {
+  /** ROOT_CONTEXT with the remote span context set, when one was sent. */
+  readonly context: Context;
+  /** `x-request-id` as sent, or a new UUID (Envoy generates one at the edge). */
+  readonly requestId: string;
+  /** Whether `x-request-id` was generated here. */
+  readonly generatedRequestId: boolean;
+}
+
+export interface Propagation {
+  readonly formats: readonly PropagationFormat[];
+  /**
+   * Read the parent from W3C `traceparent`/`tracestate`, else from B3 (single `b3` or
+   * multi `x-b3-*`), and `x-request-id`. Never throws.
+   */
+  extract(headers: HeaderRecord): ExtractedContext;
+  /** Write the trace headers of `context` (and `x-request-id`) into `headers`. Never throws. */
+  inject(context: Context, requestId: string | null, headers: Record<string, string>): void;
+}
+
+const KNOWN = new Set<string>(['tracecontext', 'b3', 'b3multi', 'baggage']);
+
+/**
+ * Formats from `OTEL_PROPAGATORS` (`none` = inject nothing); unknown names are ignored.
+ * Default: W3C trace context and B3 multi-header, the two forms Istio's sidecars and
+ * Bookinfo's apps forward.
+ */
+export function propagationFormats(env: NodeJS.ProcessEnv = process.env): readonly PropagationFormat[] {
+  const raw = env['OTEL_PROPAGATORS'];
+  if (raw === undefined || raw.trim() === '') return Object.freeze(['tracecontext', 'b3multi'] as const);
+  const names = raw.split(',').map((s) => s.trim().toLowerCase());
+  if (names.includes('none')) return Object.freeze([]);
+  return Object.freeze(names.filter((n): n is PropagationFormat => KNOWN.has(n)));
+}
+
+const headerString = (v: string | readonly string[] | undefined): string | null =>
+  v === undefined ? null : typeof v === 'string' ? v : (v[0] ?? null);
+
+export function createPropagation(formats: readonly PropagationFormat[] = propagationFormats()): Propagation {
+  const injectors = formats.map((f) => PROPAGATORS[f]);
+  const withBaggage = formats.includes('baggage');
+  return Object.freeze({
+    formats,
+    extract(headers: HeaderRecord): ExtractedContext {
+      let context: Context;
+      try {
+        context = W3C.extract(ROOT_CONTEXT, headers, getter);
+        if (trace.getSpanContext(context) === undefined)
+          context = B3_ANY.extract(ROOT_CONTEXT, headers, getter);
+        if (withBaggage) context = PROPAGATORS.baggage.extract(context, headers, getter);
+      } catch {
+        context = ROOT_CONTEXT;
+      }
+      const sent = headerString(headers[REQUEST_ID_HEADER]);
+      return sent !== null && sent !== ''
+        ? { context, requestId: sent, generatedRequestId: false }
+        : { context, requestId: randomUUID(), generatedRequestId: true };
+    },
+    inject(context: Context, requestId: string | null, headers: Record<string, string>): void {
+      try {
+        for (const p of injectors) p.inject(context, headers, setter);
+        if (requestId !== null && headers[REQUEST_ID_HEADER] === undefined)
+          headers[REQUEST_ID_HEADER] = requestId;
+      } catch {
+        // Telemetry never throws into the application.
+      }
+    },
+  });
+}

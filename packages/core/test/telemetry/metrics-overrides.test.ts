@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { createMeshMetrics } from '../../src/telemetry/metrics/istio-metrics.js';
+import { MESH, PRODUCTPAGE, snapshotOf } from './helpers.js';
+import { outboundEvent, samples } from './metrics-support.js';
+
+describe('createMeshMetrics with Telemetry overrides', () => {
+  const telemetry = (spec: string, ns = 'istio-system', name = 'mesh-default') => `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+${spec}
+---
+`;
+
+  it('applies tag UPSERT (literal and header) and REMOVE per mode, from root and workload levels', async () => {
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - providers: [{ name: prometheus }]
+    overrides:
+    - match: { metric: REQUEST_COUNT, mode: CLIENT }
+      tagOverrides:
+        request_host: { value: "request.headers['x-tenant']" }
+        source_cluster: { operation: REMOVE }
+        mesh: { value: "'blue'" }
+`) +
+        telemetry(
+          `  selector: { matchLabels: { app: productpage } }
+  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        destination_port: { value: "string(destination.port)" }
+`,
+          'default',
+          'productpage',
+        ),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    expect(m.problems).toEqual([]);
+    m.record(outboundEvent({ source: m.local, headers: { 'x-tenant': 'acme' } }));
+    m.record(outboundEvent({ reporter: 'destination', source: m.local, destination: m.local }));
+    const all = await samples(m.registry, 'istio_requests_total');
+    const client = all.find((s) => s.labels['reporter'] === 'source')!;
+    expect(client.labels['request_host']).toBe('acme');
+    expect(client.labels['mesh']).toBe('blue');
+    expect(client.labels['destination_port']).toBe('9080');
+    expect(client.keys).not.toContain('source_cluster');
+    const server = all.find((s) => s.labels['reporter'] === 'destination')!;
+    expect(server.labels['source_cluster']).toBe('Kubernetes');
+    expect(server.labels['destination_port']).toBe('9080');
+    expect(server.keys).not.toContain('request_host');
+    // Overrides only touch REQUEST_COUNT: the duration histogram keeps the standard labels.
+    const dur = await samples(m.registry, 'istio_request_duration_milliseconds_count');
+    expect(dur[0]!.keys).toContain('source_cluster');
+    expect(dur[0]!.keys).not.toContain('destination_port');
+  });
+
+  it('disables one metric for the server only, and every metric with ALL_METRICS', async () => {
+    const one = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_DURATION, mode: SERVER }
+      disabled: true
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot: one });
+    m.record(outboundEvent({ source: m.local }));
+    m.record(outboundEvent({ reporter: 'destination', source: m.local, destination: m.local }));
+    const dur = await samples(m.registry, 'istio_request_duration_milliseconds_count');
+    expect(dur.map((s) => s.labels['reporter'])).toEqual(['source']);
+    expect((await samples(m.registry, 'istio_requests_total')).length).toBe(2);
+
+    const all = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: ALL_METRICS }
+      disabled: true
+`),
+    );
+    const off = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot: all });
+    off.record(outboundEvent({ source: off.local }));
+    expect(off.enabled).toBe(false);
+    expect(await off.registry.metrics()).not.toContain('istio_requests_total');
+  });
+
+  it('lets a namespace Telemetry re-enable what the root namespace disabled, and ignores other namespaces', async () => {
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: ALL_METRICS }
+      disabled: true
+`) +
+        telemetry(
+          `  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      disabled: false
+`,
+          'default',
+          'ns-default',
+        ) +
+        telemetry(
+          `  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      disabled: true
+`,
+          'other',
+          'ns-other',
+        ),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    m.record(outboundEvent({ source: m.local }));
+    expect(m.enabled).toBe(true);
+    expect((await samples(m.registry, 'istio_requests_total'))[0]!.value).toBe(1);
+  });
+
+  it('merges series that differ only in a removed label, with or without a header tag', async () => {
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        response_code: { operation: REMOVE }
+        user: { value: "request.headers['x-user']" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    m.record(outboundEvent({ source: m.local, status: 200, headers: { 'x-user': 'ann' } }));
+    m.record(outboundEvent({ source: m.local, status: 503, headers: { 'x-user': 'ann' } }));
+    m.record(outboundEvent({ source: m.local, status: 503, headers: { 'x-user': 'bob' } }));
+    const all = await samples(m.registry, 'istio_requests_total');
+    expect(all.map((x) => [x.labels['user'], x.value, x.keys.includes('response_code')])).toEqual([
+      ['ann', 2, false],
+      ['bob', 1, false],
+    ]);
+  });
+
+  it('reports an expression it cannot evaluate and labels it unknown', async () => {
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - tagOverrides:
+        weird: { value: "size(request.headers) > 2" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    m.record(outboundEvent({ source: m.local }));
+    expect(m.problems.map((p) => p.expression)).toContain('size(request.headers) > 2');
+    expect((await samples(m.registry, 'istio_requests_total'))[0]!.labels['weird']).toBe('unknown');
+  });
+});
