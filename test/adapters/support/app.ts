@@ -10,7 +10,7 @@ export interface Echo {
   /** The URL the app routed on, as the handler reads it. */
   readonly url: string;
   readonly meshlet: MeshletRequestContext | null;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /** The request body the app parsed, or null. */
   readonly body: string | null;
 }
