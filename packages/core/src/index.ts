@@ -91,3 +91,24 @@ export type {
 export type { MeshletInfo, ResponseFlag } from './outbound/meshlet-info.js';
 export { systemClock, createManualClock, type Clock, type ManualClock } from './runtime/clock.js';
 export { systemRandom, seededRandom, type Random } from './runtime/random.js';
+
+// The mesh: createMesh and the outbound client it wraps
+export { createMesh } from './mesh/create-mesh.js';
+export type { Mesh, MeshOptions, MeshEvents, MeshReloadEvent, MeshRejectedEvent } from './mesh/types.js';
+export type { TransportOption } from './mesh/transport-option.js';
+export {
+  createOutboundClient,
+  type OutboundClient,
+  type OutboundClientOptions,
+  type MeshFetchInit,
+} from './outbound/client.js';
+export type { MeshResponse } from './outbound/response.js';
+export type { ResolveDns } from './outbound/endpoints-dns.js';
+export { createGotTransport } from './outbound/transports/got-transport.js';
+export { createUndiciTransport } from './outbound/transports/undici-transport.js';
+export {
+  createMemoryTransport,
+  type MemoryTransport,
+  type MemoryHandler,
+  type MemoryReply,
+} from './outbound/transports/memory-transport.js';

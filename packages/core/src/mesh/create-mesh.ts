@@ -1,0 +1,109 @@
+import { EventEmitter } from 'node:events';
+import { validateWorkload } from '../compile/workload.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import { createOutboundClient, type MeshFetchInit } from '../outbound/client.js';
+import type { MeshResponse } from '../outbound/response.js';
+import { createClusterManager } from '../outbound/upstream/cluster-manager.js';
+import { systemClock } from '../runtime/clock.js';
+import { systemRandom } from '../runtime/random.js';
+import { configSources } from './config-sources.js';
+import { createMeshGot } from './mesh-got.js';
+import { startPlanSource, type PlanSource } from './plan-source.js';
+import { resolveTransport } from './transport-option.js';
+import type { Mesh, MeshEvents, MeshOptions } from './types.js';
+import { workloadFromEnv } from './workload-env.js';
+
+/**
+ * Creates a mesh: loads and watches the Istio config, compiles the plan for this
+ * workload, and serves `fetch`/`got` through the outbound pipeline (issue #3).
+ *
+ * A good reload swaps plan and snapshot as one reference; a call in flight keeps the
+ * plan it read when it started. A bad reload keeps the last good plan and emits
+ * `rejected`.
+ *
+ * @throws MeshletError (as a rejection) `MESHLET_ERR_CONFIG_INVALID` when the config
+ * has errors at start (message lists the first ones, `details.diagnostics` all),
+ * `MESHLET_ERR_CONFIG_WORKLOAD` for a malformed workload, `MESHLET_ERR_MESH_OPTIONS`
+ * for a bad option.
+ */
+export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+  const workload = validateWorkload(workloadFromEnv(options.workload));
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
+  const events = new EventEmitter<MeshEvents>();
+  const source: PlanSource = await startPlanSource(
+    {
+      sources: configSources(options.config),
+      workload,
+      compile: options.endpoints !== undefined ? { endpoints: options.endpoints } : {},
+      meshConfig: options.meshConfig,
+      debounceMs: options.debounceMs,
+    },
+    {
+      reload: (next, previous) => {
+        events.emit('reload', { plan: next.plan, snapshot: next.snapshot, previous: previous.plan });
+      },
+      rejected: (snapshot, reasons) => {
+        events.emit('rejected', { reasons, diagnostics: snapshot.diagnostics, snapshot });
+      },
+    },
+  );
+
+  let transport;
+  try {
+    transport = resolveTransport(options.transport);
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+  const clusters = createClusterManager({ clock, random });
+  const client = createOutboundClient({
+    getPlan: () => source.current.plan,
+    clusters,
+    transport: transport.transport,
+    clock,
+    random,
+    ...(options.resolveDns !== undefined ? { resolveDns: options.resolveDns } : {}),
+    // tlsFor: workload certificates and auto mTLS are wired here by the identity work.
+  });
+
+  let closing: Promise<void> | null = null;
+  const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
+    if (closing !== null) {
+      return Promise.reject(
+        new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.fetch: the mesh is closed', {}),
+      );
+    }
+    return client.fetch(url, init);
+  };
+
+  const mesh: Mesh = {
+    fetch,
+    got: createMeshGot(fetch),
+    get plan() {
+      return source.current.plan;
+    },
+    get snapshot() {
+      return source.current.snapshot;
+    },
+    on(event, listener) {
+      (events as EventEmitter).on(event, listener as (...args: unknown[]) => void);
+      return mesh;
+    },
+    off(event, listener) {
+      (events as EventEmitter).off(event, listener as (...args: unknown[]) => void);
+      return mesh;
+    },
+    close() {
+      closing ??= (async () => {
+        await source.close();
+        clusters.close();
+        if (transport.owned) await transport.transport.close();
+        events.removeAllListeners();
+      })();
+      return closing;
+    },
+    // ---- Inbound side (issue #4): `inbound` and `listen` go here. ----
+  };
+  return mesh;
+}

@@ -1,0 +1,83 @@
+import type { Got } from 'got';
+import type { StaticEndpoint } from '../compile/registry.js';
+import type { MeshPlan } from '../compile/plan-types.js';
+import type { WorkloadIdentity } from '../compile/workload.js';
+import type { Diagnostic } from '../config/diagnostic.js';
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import type { MeshFetchInit } from '../outbound/client.js';
+import type { ResolveDns } from '../outbound/endpoints-dns.js';
+import type { MeshResponse } from '../outbound/response.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import type { TransportOption } from './transport-option.js';
+
+/** `createMesh(options)` (DESIGN.md "Public API"). */
+export interface MeshOptions {
+  /**
+   * Istio YAML: file(s) or dir(s), watched and reloaded. Default: env `MESHLET_CONFIG`.
+   * None: pass-through (no routing rules; every call goes to its own host).
+   */
+  readonly config?: string | readonly string[];
+  /**
+   * Who this process is. Unset fields come from `POD_NAME`, `POD_NAMESPACE`,
+   * `SERVICE_ACCOUNT` and the downward-API labels file `/etc/podinfo/labels`.
+   */
+  readonly workload?: Partial<WorkloadIdentity>;
+  /** Static endpoints per host, beside ServiceEntry/WorkloadEntry ones. */
+  readonly endpoints?: Readonly<Record<string, readonly StaticEndpoint[]>>;
+  /** MeshConfig fields given in code; they win over a MeshConfig in the config files. */
+  readonly meshConfig?: Partial<MeshConfig>;
+  /** `'got'` (default), `'undici'`, or a `Transport`. A given Transport is the caller's to close. */
+  readonly transport?: TransportOption;
+  /** Timers for timeouts, backoff and outlier sweeps (default: the system clock). */
+  readonly clock?: Clock;
+  /** Randomness for splits, faults, jitter and load balancing (default: Math.random). */
+  readonly random?: Random;
+  /** DNS for hosts with no known endpoints (default: the system resolver). */
+  readonly resolveDns?: ResolveDns;
+  /** Quiet time before a config reload (ms; Istio's FILE_DEBOUNCE_DURATION is 100). */
+  readonly debounceMs?: number;
+}
+
+/** A good reload: the new plan is in place. */
+export interface MeshReloadEvent {
+  readonly plan: MeshPlan;
+  readonly snapshot: ConfigSnapshot;
+  readonly previous: MeshPlan;
+}
+
+/** A bad reload: the previous plan stays; every problem is listed. */
+export interface MeshRejectedEvent {
+  readonly reasons: readonly string[];
+  readonly diagnostics: readonly Diagnostic[];
+  readonly snapshot: ConfigSnapshot;
+}
+
+export interface MeshEvents {
+  reload: [event: MeshReloadEvent];
+  rejected: [event: MeshRejectedEvent];
+}
+
+/** What `createMesh` returns. */
+export interface Mesh {
+  /** A call through Istio's outbound pipeline (routing, retries, timeouts, pools, outlier detection, faults). */
+  fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /**
+   * A got instance whose requests run through `fetch`: got's own retries are off (the
+   * mesh retries), redirects are followed by got as an application client would, and
+   * each response has `meshlet`. Bodies go in `body`/`json`/`form`; a stream piped into
+   * `got.stream.post()` is not sent.
+   */
+  readonly got: Got;
+  /** The plan in force now (frozen). A call keeps the plan it started with. */
+  readonly plan: MeshPlan;
+  /** The config snapshot the plan was compiled from. */
+  readonly snapshot: ConfigSnapshot;
+  on<E extends keyof MeshEvents>(event: E, listener: (...args: MeshEvents[E]) => void): Mesh;
+  off<E extends keyof MeshEvents>(event: E, listener: (...args: MeshEvents[E]) => void): Mesh;
+  /** Stop watching config, stop sweep timers, close the transport the mesh made. Idempotent. */
+  close(): Promise<void>;
+  // ---- Inbound side (issue #4): `mesh.inbound` (the InboundEngine) and
+  // ---- `mesh.listen(handlerOrServer, port)` are added here by the inbound work.
+}

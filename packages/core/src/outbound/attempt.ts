@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+import type { Cluster } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Transport, TransportRequest, TransportResponse, TransportTls } from './transport.js';
+import { TransportError } from './transport.js';
+import type { AttemptOutcome, PoolTicket, UpstreamCluster, UpstreamHost } from './upstream/types.js';
+import type { HeaderRecord } from './request-input.js';
+import type { TryOutcome } from './retry-on.js';
+import { bodyStreamError } from './request-body.js';
+import { PER_TRY_TIMEOUT, ROUTE_TIMEOUT, deadlineScope, raceSignal } from './timeouts.js';
+
+/** What one try sends. */
+export interface TryRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: HeaderRecord;
+  readonly body: Buffer | Readable | null;
+}
+
+/** How one try ended. */
+export type TryResult =
+  | { readonly kind: 'no-host' }
+  | { readonly kind: 'overflow' }
+  | {
+      readonly kind: 'response';
+      readonly host: UpstreamHost;
+      readonly response: TransportResponse;
+      readonly outcome: TryOutcome;
+    }
+  | {
+      readonly kind: 'failure';
+      readonly host: UpstreamHost;
+      readonly outcome: TryOutcome & { kind: 'failure' };
+    };
+
+/** Everything a try needs besides the request. */
+export interface TryContext {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly cluster: Cluster;
+  readonly upstream: UpstreamCluster;
+  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
+  /** Aborts on the route timeout or the caller's abort; null when neither exists. */
+  readonly signal: AbortSignal | null;
+  readonly perTryMs: number | null;
+  /** Gets the try number once the try is admitted and goes to the transport (`res.meshlet.attempts`). */
+  readonly state: { attempts: number } | null;
+}
+
+/** The DestinationRule pool limits a transport applies, built once per plan cluster. */
+const poolLimits = new WeakMap<Cluster, TransportRequest['pool']>();
+
+function poolOf(cluster: Cluster): TransportRequest['pool'] {
+  let p = poolLimits.get(cluster);
+  if (p === undefined) {
+    const cp = cluster.policy.connectionPool;
+    p = Object.freeze({
+      maxConnections: cp.tcp.maxConnections,
+      maxRequestsPerConnection: cp.http.maxRequestsPerConnection,
+      idleTimeoutMs: cp.http.idleTimeoutMs,
+    });
+    poolLimits.set(cluster, p);
+  }
+  return p;
+}
+
+const LOCAL_FAILURE: Readonly<Record<string, 'connect-failure' | 'connect-timeout' | 'reset'>> = {
+  'connect-failure': 'connect-failure',
+  'connect-timeout': 'connect-timeout',
+  tls: 'connect-failure',
+  reset: 'reset',
+  protocol: 'reset',
+  aborted: 'reset',
+};
+
+function hostUrl(scheme: string, host: UpstreamHost, path: string): URL {
+  const a = host.endpoint.address;
+  return new URL(`${scheme}://${a.includes(':') ? `[${a}]` : a}:${host.endpoint.port}${path}`);
+}
+
+/**
+ * Holds the pool ticket and the busy mark until the response body is done with: read
+ * to the end, or destroyed. Plain events rather than `stream.finished`, which builds an
+ * `ERR_STREAM_PREMATURE_CLOSE` error (a stack trace) for every discarded body.
+ */
+export function whenBodyDone(body: Readable, done: () => void): void {
+  if (body.destroyed || body.readableEnded) {
+    done();
+    return;
+  }
+  body.once('end', done);
+  body.once('close', done);
+  body.once('error', done);
+}
+
+/**
+ * One try on one picked host, in Envoy's order below the retry loop: pool admission
+ * (overflow is a local `503 UO`, never counted by outlier detection), per-try
+ * timeout, the transport call, and the outcome fed to outlier detection (a per-try or
+ * route timeout counts as a local-origin timeout, spec/traffic.md §2-3).
+ * Throws the abort reason for the route timeout or the caller's abort.
+ */
+export async function runTry(
+  ctx: TryContext,
+  host: UpstreamHost,
+  req: TryRequest,
+  attempt: number,
+): Promise<TryResult> {
+  const { upstream, cluster, signal } = ctx;
+  const admission = await raceSignal(upstream.admit(signal), signal, (late) => {
+    if (late.ok) late.ticket.release();
+  });
+  if (!admission.ok) return { kind: 'overflow' };
+  const ticket: PoolTicket = admission.ticket;
+  const idle = upstream.begin(host);
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    idle();
+    ticket.release();
+  };
+  const scope = deadlineScope(signal, ctx.perTryMs, PER_TRY_TIMEOUT, ctx.clock);
+  const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host);
+  const headers = { ...req.headers, 'x-envoy-attempt-count': String(attempt) };
+  const treq: TransportRequest = {
+    url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
+    method: req.method,
+    headers,
+    body: req.body,
+    signal: scope.signal,
+    connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
+    tls,
+    poolKey: `${cluster.key}|${host.id}`,
+    pool: poolOf(cluster),
+  };
+  if (ctx.state !== null) ctx.state.attempts = attempt;
+  try {
+    const response = await ctx.transport.request(treq);
+    scope.dispose();
+    upstream.record(host, { kind: 'response', status: response.status });
+    whenBodyDone(response.body, release);
+    return {
+      kind: 'response',
+      host,
+      response,
+      outcome: { kind: 'response', status: response.status, headers: response.headers },
+    };
+  } catch (err) {
+    scope.dispose();
+    release();
+    const s = scope.signal;
+    if (s !== null && s.aborted) {
+      const reason: unknown = s.reason;
+      if (reason === PER_TRY_TIMEOUT || reason === ROUTE_TIMEOUT) {
+        upstream.record(host, { kind: 'local-failure', failure: 'timeout' });
+      }
+      if (reason === PER_TRY_TIMEOUT) {
+        return {
+          kind: 'failure',
+          host,
+          outcome: { kind: 'failure', failure: 'per-try-timeout', beforeRequestSent: false },
+        };
+      }
+      throw reason;
+    }
+    if (req.body !== null && !Buffer.isBuffer(req.body)) {
+      const bodyErr = bodyStreamError(req.body, err);
+      if (bodyErr !== null) throw bodyErr;
+    }
+    const te = err instanceof TransportError ? err : null;
+    const failure = te?.failure ?? 'reset';
+    const outcome: AttemptOutcome = { kind: 'local-failure', failure: LOCAL_FAILURE[failure] ?? 'reset' };
+    upstream.record(host, outcome);
+    return {
+      kind: 'failure',
+      host,
+      outcome: {
+        kind: 'failure',
+        failure: failure === 'aborted' ? 'reset' : failure,
+        beforeRequestSent: te?.beforeRequestSent ?? false,
+      },
+    };
+  }
+}

@@ -1,0 +1,151 @@
+import type { Readable } from 'node:stream';
+import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import type { Transport, TransportTls } from './transport.js';
+import type { ClusterManager, UpstreamHost } from './upstream/types.js';
+import { normalizeHeaders, parseTarget, type MeshFetchInit } from './request-input.js';
+import { prepareBody } from './request-body.js';
+import { createMeshResponse, type MeshResponse } from './response.js';
+import { newCallState, toMeshletInfo } from './call-state.js';
+import { runPipeline, type PipelineDeps, type Produced } from './pipeline.js';
+import { createDnsEndpoints, systemResolveDns, type ResolveDns } from './endpoints-dns.js';
+import { raceSignal } from './timeouts.js';
+import { whenBodyDone } from './attempt.js';
+
+export type { MeshFetchInit } from './request-input.js';
+
+/** What `createOutboundClient` needs. */
+export interface OutboundClientOptions {
+  /** The current plan; read once per call, so a reload never changes a call in flight. */
+  readonly getPlan: () => MeshPlan;
+  readonly clusters: ClusterManager;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** For hosts with no known endpoints; default: the system resolver. */
+  readonly resolveDns?: ResolveDns;
+  /** Client TLS for an upstream host (DestinationRule `tls`, auto mTLS); default: plaintext. */
+  readonly tlsFor?: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
+}
+
+/** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
+export interface OutboundClient {
+  fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+}
+
+/** The caller's own signal and timeout, merged into one signal; null when the call has neither. */
+interface CallerScope {
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+function callerScope(init: MeshFetchInit, clock: Clock): CallerScope | null {
+  const parent = init.signal ?? null;
+  const ms =
+    typeof init.timeout === 'number' && Number.isFinite(init.timeout) && init.timeout > 0
+      ? init.timeout
+      : null;
+  if (ms === null) return parent === null ? null : { signal: parent, dispose: () => {} };
+  const ctl = new AbortController();
+  const timer = clock.setTimeout(() => {
+    ctl.abort(
+      new MeshletError(
+        'MESHLET_ERR_OUTBOUND_TIMEOUT',
+        `the call did not complete within its ${ms} ms timeout`,
+        {
+          timeoutMs: ms,
+        },
+      ),
+    );
+  }, ms);
+  const onAbort = (): void => ctl.abort(parent?.reason);
+  if (parent !== null) {
+    if (parent.aborted) onAbort();
+    else parent.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    signal: ctl.signal,
+    dispose: () => {
+      clock.clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function discard(p: Produced): void {
+  if (!Buffer.isBuffer(p.body)) p.body.destroy();
+}
+
+/**
+ * Keeps the caller's timeout and signal armed while the body streams: aborting then
+ * destroys the body with the reason (as `fetch` does); the timer goes when the body ends.
+ */
+function armBody(body: Readable, scope: CallerScope): void {
+  const onAbort = (): void => {
+    body.destroy(scope.signal.reason as Error);
+  };
+  scope.signal.addEventListener('abort', onAbort, { once: true });
+  let disposed = false;
+  whenBodyDone(body, () => {
+    if (disposed) return;
+    disposed = true;
+    scope.signal.removeEventListener('abort', onAbort);
+    scope.dispose();
+  });
+}
+
+/**
+ * Creates the outbound client a mesh's `fetch` and `got` run on (issue #3). Each call
+ * takes the plan once, then runs the pipeline (runPipeline). Bad input rejects —
+ * never throws synchronously — with `MESHLET_ERR_OUTBOUND_URL`, `_SCHEME` or `_BODY`;
+ * the caller's `timeout` rejects with `MESHLET_ERR_OUTBOUND_TIMEOUT` and its `signal`
+ * with the signal's reason. Every response carries `res.meshlet`.
+ */
+export function createOutboundClient(options: OutboundClientOptions): OutboundClient {
+  const deps: PipelineDeps = Object.freeze({
+    transport: options.transport,
+    clusters: options.clusters,
+    clock: options.clock,
+    random: options.random,
+    dnsEndpoints: createDnsEndpoints(options.resolveDns ?? systemResolveDns, options.clock),
+    tlsFor: options.tlsFor ?? null,
+  });
+  const getPlan = options.getPlan;
+
+  async function fetch(url: string | URL, init: MeshFetchInit = {}): Promise<MeshResponse> {
+    const target = parseTarget(url);
+    const body = prepareBody(init.body);
+    const headers = normalizeHeaders(init.headers);
+    const method = (init.method ?? 'GET').toUpperCase();
+    const plan = getPlan();
+    const state = newCallState();
+    const scope = callerScope(init, deps.clock);
+    const work = runPipeline(deps, {
+      plan,
+      target,
+      method,
+      headers,
+      body,
+      signal: scope?.signal ?? null,
+      state,
+    });
+    if (scope === null) {
+      const p = await work;
+      return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
+    }
+    let p: Produced;
+    try {
+      p = await raceSignal(work, scope.signal, discard);
+    } catch (err) {
+      scope.dispose();
+      throw err;
+    }
+    if (Buffer.isBuffer(p.body)) scope.dispose();
+    else armBody(p.body, scope);
+    return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
+  }
+
+  return Object.freeze({ fetch });
+}

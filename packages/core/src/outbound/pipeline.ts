@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type {
+  Cluster,
+  Endpoint,
+  HeaderOperations,
+  MeshPlan,
+  RouteRequest,
+  Service,
+} from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import type { Transport, TransportTls } from './transport.js';
+import type { ClusterManager, UpstreamHost } from './upstream/types.js';
+import type { CallState } from './call-state.js';
+import type { RequestBody } from './request-body.js';
+import { headerValue, type HeaderRecord, type Target } from './request-input.js';
+import { addFlag } from './flags.js';
+import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
+import { redirectReply } from './redirect.js';
+import { decideFault } from './fault.js';
+import { chooseDestination, callTimeouts } from './route-request.js';
+import { rewritePath } from './rewrite.js';
+import { applyHeaderOps } from './header-ops.js';
+import { hashKeyOf } from './hash-key.js';
+import { sendMirrors } from './mirror.js';
+import { runRouter } from './router.js';
+import { raceSignal } from './timeouts.js';
+import { blackHole, sendDirect, PASSTHROUGH_CLUSTER } from './passthrough.js';
+
+/** The client's collaborators, fixed at creation. */
+export interface PipelineDeps {
+  readonly transport: Transport;
+  readonly clusters: ClusterManager;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly dnsEndpoints: (
+    cluster: Cluster,
+    service: Service | undefined,
+  ) => Promise<readonly Endpoint[]> | null;
+  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
+}
+
+/** One call, validated. */
+export interface PipelineInput {
+  readonly plan: MeshPlan;
+  readonly target: Target;
+  readonly method: string;
+  /** A fresh lower-case copy the pipeline may change. */
+  readonly headers: HeaderRecord;
+  readonly body: RequestBody;
+  /** The caller's signal and timeout; null when the call has neither. */
+  readonly signal: AbortSignal | null;
+  readonly state: CallState;
+}
+
+/** The response the pipeline produced, before it becomes a `MeshResponse`. */
+export interface Produced {
+  readonly status: number;
+  readonly headers: HeaderRecord;
+  readonly body: Readable | Buffer;
+}
+
+function local(
+  state: CallState,
+  reply: LocalReply,
+  ruleOps: HeaderOperations | null = null,
+  destOps: HeaderOperations | null = null,
+): Produced {
+  if (reply.flag !== null) addFlag(state.flags, reply.flag);
+  applyHeaderOps(reply.headers, ruleOps);
+  applyHeaderOps(reply.headers, destOps);
+  return { status: reply.status, headers: reply.headers, body: reply.body };
+}
+
+/** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
+async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
+  const { plan, target, state } = input;
+  const svc = plan.outbound.services[target.hostname];
+  const known = svc?.ports.some((p) => p.number === target.port) === true;
+  if (!known && plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY')
+    return local(state, blackHole(state));
+  const cluster = known ? `outbound|${target.port}||${target.hostname}` : PASSTHROUGH_CLUSTER;
+  const r = await sendDirect(
+    deps.transport,
+    state,
+    target,
+    cluster,
+    input.method,
+    input.headers,
+    input.body.data,
+    input.signal,
+  );
+  if (r.kind === 'local') return local(state, r.reply);
+  return { status: r.status, headers: { ...r.headers }, body: r.body };
+}
+
+/**
+ * The outbound pipeline in Envoy's order (DESIGN.md "Envoy order of policies",
+ * spec/traffic.md §1, §3, §4): virtual host → route (`404 NR`) → redirect /
+ * directResponse → fault (delay, then abort; outside the route timeout) → weighted
+ * destination → cluster (`503 NC`) → endpoints (DNS when none) → rewrite and request
+ * header operations → mirrors → router (timeouts, retries, pool, transport) →
+ * `x-envoy-upstream-service-time` and response header operations.
+ */
+export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
+  const { plan, target, state, headers } = input;
+  const authority = headerValue(headers, 'host') ?? target.authority;
+  const vhost = plan.outbound.lookup(authority, target.port);
+  if (vhost === null) return noVirtualHost(deps, input);
+  const rreq: RouteRequest = {
+    method: input.method,
+    scheme: target.scheme,
+    authority,
+    path: target.path,
+    headers,
+  };
+  const route = plan.outbound.route(vhost, rreq);
+  if (route === null) return local(state, noRoute());
+  state.route = route.id;
+  const ruleOps = route.headers?.response ?? null;
+  const action = route.action;
+  if (action.kind === 'redirect') return local(state, redirectReply(action, target, authority), ruleOps);
+  if (action.kind === 'directResponse') {
+    return local(state, localReply(action.status, action.body ?? '', null), ruleOps);
+  }
+
+  const fault = decideFault(route.fault, deps.random);
+  if (fault.delayMs > 0) {
+    addFlag(state.flags, 'DI');
+    await deps.clock.sleep(fault.delayMs, input.signal ?? undefined);
+  }
+  if (fault.abort !== null) return local(state, fault.abort);
+
+  const dest = chooseDestination(action.destinations, deps.random);
+  const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
+  const destOps = dest?.headers?.response ?? null;
+  if (dest === undefined || cluster === null || cluster.status !== 'ok') {
+    return local(state, noCluster(), ruleOps, destOps);
+  }
+  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
+  const upstream =
+    dns === null
+      ? deps.clusters.get(cluster)
+      : deps.clusters.get(cluster, await raceSignal(dns, input.signal));
+
+  let path = target.path;
+  const rewritten = rewritePath(route, rreq, path);
+  if (rewritten !== null) {
+    headers['x-envoy-original-path'] = path;
+    path = rewritten;
+  }
+  headers['host'] =
+    route.rewrite?.authority ??
+    route.headers?.authorityRewrite ??
+    dest.headers?.authorityRewrite ??
+    authority;
+  applyHeaderOps(headers, route.headers?.request ?? null);
+  applyHeaderOps(headers, dest.headers?.request ?? null);
+  const timeouts = callTimeouts(route, headers);
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+
+  let policy = route.retries;
+  if (policy !== null && policy.retries > 0 && input.body.notReplayable !== null) {
+    state.retriesDisabled = input.body.notReplayable;
+    policy = null;
+  }
+  const data = input.body.data;
+  if (route.mirrors.length > 0 && (data === null || Buffer.isBuffer(data))) {
+    sendMirrors(deps, plan.outbound, route.mirrors, input.method, path, headers, data);
+  }
+
+  const started = deps.clock.now();
+  const r = await runRouter({
+    state,
+    clock: deps.clock,
+    random: deps.random,
+    policy,
+    timeoutMs: timeouts.routeMs,
+    perTryMs: timeouts.perTryMs,
+    hashKey: hashKeyOf(cluster.policy.loadBalancer.consistentHash, headers, path, plan.workload.name),
+    callerSignal: input.signal,
+    request: { method: input.method, path, headers, body: data },
+    tryContext: { transport: deps.transport, clock: deps.clock, cluster, upstream, tlsFor: deps.tlsFor },
+  });
+  if (r.kind === 'local') return local(state, r.reply, ruleOps, destOps);
+  state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
+  const out: HeaderRecord = { ...r.response.headers };
+  out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
+  applyHeaderOps(out, ruleOps);
+  applyHeaderOps(out, destOps);
+  return { status: r.response.status, headers: out, body: r.response.body };
+}

@@ -1,0 +1,39 @@
+import type { RouteAction } from '../compile/plan-types.js';
+import type { Target } from './request-input.js';
+import { localReply, type LocalReply } from './local-reply.js';
+
+type Redirect = Extract<RouteAction, { kind: 'redirect' }>;
+
+const DEFAULT_PORT: Readonly<Record<string, number>> = { http: 80, https: 443 };
+
+function splitHostPort(authority: string): { host: string; port: string | null } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  return m === null ? { host: authority, port: null } : { host: m[1] as string, port: m[2] ?? null };
+}
+
+/**
+ * `HTTPRoute.redirect` as Envoy's `RedirectAction` builds `Location`: scheme,
+ * authority and port replaced when given (`derivePort` FROM_PROTOCOL_DEFAULT drops
+ * the port, FROM_REQUEST_PORT keeps the one called); `uri` replaces the path and the
+ * original query is kept unless `uri` has its own (envoy route_entry `newUri`).
+ */
+export function redirectReply(action: Redirect, target: Target, authority: string): LocalReply {
+  const scheme = action.scheme ?? target.scheme;
+  const base = splitHostPort(action.authority ?? authority);
+  let port = action.authority !== null ? base.port : splitHostPort(authority).port;
+  if (action.port !== null) port = String(action.port);
+  else if (action.derivePort === 'FROM_PROTOCOL_DEFAULT') port = null;
+  else if (action.derivePort === 'FROM_REQUEST_PORT') port = String(target.port);
+  else if (action.scheme !== null && port !== null && Number(port) === DEFAULT_PORT[target.scheme]) {
+    // Changing the scheme drops the old scheme's default port (http://a:80 -> https://a).
+    port = null;
+  }
+  if (port !== null && Number(port) === DEFAULT_PORT[scheme]) port = null;
+  let path = target.path;
+  if (action.uri !== null) {
+    const q = target.path.indexOf('?');
+    path = action.uri.includes('?') || q === -1 ? action.uri : action.uri + target.path.slice(q);
+  }
+  const location = `${scheme}://${base.host}${port === null ? '' : `:${port}`}${path}`;
+  return localReply(action.status, '', null, { location });
+}

@@ -1,0 +1,107 @@
+import { MeshletError } from '../errors/meshlet-error.js';
+import type { RequestBodyInput } from './request-body.js';
+
+/** Request headers as the pipeline keeps them: lower-case names. */
+export type HeaderRecord = Record<string, string | readonly string[]>;
+
+/** `mesh.fetch(url, init)` options (DESIGN.md "Shapes"). */
+export interface MeshFetchInit {
+  readonly method?: string;
+  readonly headers?: Headers | Readonly<Record<string, string | number | readonly string[] | undefined>>;
+  readonly body?: RequestBodyInput | null;
+  /** The caller's own limit in ms; exceeding it rejects with `MESHLET_ERR_OUTBOUND_TIMEOUT`. */
+  readonly timeout?: number;
+  /** Aborting rejects the call with the signal's reason, as `fetch` does. */
+  readonly signal?: AbortSignal | null;
+}
+
+/** A validated target: scheme, authority and the port the client called. */
+export interface Target {
+  readonly url: URL;
+  readonly scheme: 'http' | 'https';
+  /** `host[:port]` as the client addresses it. */
+  readonly authority: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Path with the query string. */
+  readonly path: string;
+}
+
+/**
+ * Parses and checks a call's URL: an absolute http(s) URL with a host.
+ * @throws MeshletError `MESHLET_ERR_OUTBOUND_URL` / `MESHLET_ERR_OUTBOUND_SCHEME`
+ */
+export function parseTarget(input: string | URL): Target {
+  let url: URL;
+  if (input instanceof URL) url = input;
+  else if (typeof input === 'string') {
+    try {
+      url = new URL(input);
+    } catch (cause) {
+      throw new MeshletError(
+        'MESHLET_ERR_OUTBOUND_URL',
+        `not an absolute URL: ${JSON.stringify(input)}`,
+        { url: input },
+        { cause },
+      );
+    }
+  } else {
+    throw new MeshletError('MESHLET_ERR_OUTBOUND_URL', 'url must be a string or a URL', {
+      url: String(input),
+    });
+  }
+  const scheme = url.protocol === 'http:' ? 'http' : url.protocol === 'https:' ? 'https' : null;
+  if (scheme === null) {
+    throw new MeshletError(
+      'MESHLET_ERR_OUTBOUND_SCHEME',
+      `unsupported scheme ${JSON.stringify(url.protocol)} in ${url.href}: use http: or https:`,
+      { url: url.href, scheme: url.protocol },
+    );
+  }
+  if (url.hostname === '') {
+    throw new MeshletError('MESHLET_ERR_OUTBOUND_URL', `URL has no host: ${url.href}`, { url: url.href });
+  }
+  return {
+    url,
+    scheme,
+    authority: url.host,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port !== '' ? Number(url.port) : scheme === 'https' ? 443 : 80,
+    path: url.pathname + url.search,
+  };
+}
+
+/** Copies caller headers into a fresh record with lower-case names. */
+export function normalizeHeaders(input: MeshFetchInit['headers']): HeaderRecord {
+  const out: HeaderRecord = {};
+  if (input === undefined || input === null) return out;
+  if (typeof (input as Headers).forEach === 'function' && typeof (input as Headers).get === 'function') {
+    const h = input as Headers;
+    h.forEach((value, name) => {
+      if (name !== 'set-cookie') out[name] = value;
+    });
+    const cookies = h.getSetCookie();
+    if (cookies.length > 0) out['set-cookie'] = cookies;
+    return out;
+  }
+  for (const key of Object.keys(input)) {
+    const v = (input as Record<string, string | number | readonly string[] | undefined>)[key];
+    if (v === undefined) continue;
+    const name = key.toLowerCase();
+    const value = typeof v === 'number' ? String(v) : v;
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else
+      out[name] = [
+        ...(typeof prev === 'string' ? [prev] : prev),
+        ...(typeof value === 'string' ? [value] : value),
+      ];
+  }
+  return out;
+}
+
+/** The first value of a header. */
+export function headerValue(h: Readonly<HeaderRecord>, name: string): string | undefined {
+  const v = h[name];
+  return v === undefined ? undefined : typeof v === 'string' ? v : v[0];
+}

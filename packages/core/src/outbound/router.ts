@@ -1,0 +1,124 @@
+import type { RetryPolicy } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import type { TransportResponse } from './transport.js';
+import type { UpstreamCluster, UpstreamHost } from './upstream/types.js';
+import type { CallState } from './call-state.js';
+import { runTry, type TryContext, type TryRequest, type TryResult } from './attempt.js';
+import { wouldRetry } from './retry-on.js';
+import { backoffMs } from './backoff.js';
+import { addFlag } from './flags.js';
+import { ROUTE_TIMEOUT, deadlineScope } from './timeouts.js';
+import {
+  noHealthyUpstream,
+  overflow,
+  transportFailureReply,
+  upstreamTimeout,
+  type LocalReply,
+} from './local-reply.js';
+
+/** What the router stage produced: an upstream response or a local reply. */
+export type RouterResult =
+  | { readonly kind: 'upstream'; readonly host: UpstreamHost; readonly response: TransportResponse }
+  | { readonly kind: 'local'; readonly reply: LocalReply };
+
+/** The router stage's inputs for one call. */
+export interface RouterCall {
+  readonly state: CallState;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** null = no retries (`attempts: 0`, or a body that cannot be replayed). */
+  readonly policy: RetryPolicy | null;
+  /** Route timeout in ms (after `x-envoy-upstream-rq-timeout-ms`); null = none. */
+  readonly timeoutMs: number | null;
+  readonly perTryMs: number | null;
+  readonly hashKey: string | null;
+  readonly callerSignal: AbortSignal | null;
+  readonly request: TryRequest;
+  readonly tryContext: Omit<TryContext, 'signal' | 'perTryMs' | 'state'>;
+}
+
+const NO_HOSTS: ReadonlySet<string> = new Set();
+
+/** A host, avoiding tried ones when the previous-hosts predicate is on; a tried one if nothing else is left. */
+function pickHost(
+  upstream: UpstreamCluster,
+  tried: Set<string> | null,
+  hashKey: string | null,
+): UpstreamHost | null {
+  if (tried === null || tried.size === 0) return upstream.pick({ exclude: NO_HOSTS, hashKey });
+  return upstream.pick({ exclude: tried, hashKey }) ?? upstream.pick({ exclude: NO_HOSTS, hashKey });
+}
+
+function finish(r: Exclude<TryResult, { kind: 'no-host' | 'overflow' }>): RouterResult {
+  if (r.kind === 'response') return { kind: 'upstream', host: r.host, response: r.response };
+  const f = r.outcome.failure;
+  return { kind: 'local', reply: f === 'per-try-timeout' ? upstreamTimeout() : transportFailureReply(f) };
+}
+
+/**
+ * Envoy's router (router.cc, retry_state_impl.cc; spec/traffic.md §3) over one
+ * cluster: the route timeout bounds every try and backoff (`504 UT`, never retried);
+ * each try picks a host (previous-hosts avoided), is admitted by the pool and runs
+ * under its per-try timeout; then would-retry? → none left ⇒ `URX` → retry
+ * breaker/budget full ⇒ `UO` → full-jitter backoff → retry. Failure returns the last
+ * upstream response or the local error reply. Discarded response bodies are destroyed.
+ */
+export async function runRouter(call: RouterCall): Promise<RouterResult> {
+  const { state, policy, clock, tryContext } = call;
+  const upstream = tryContext.upstream;
+  const scope = deadlineScope(call.callerSignal, call.timeoutMs, ROUTE_TIMEOUT, clock);
+  const ctx: TryContext = {
+    transport: tryContext.transport,
+    clock,
+    cluster: tryContext.cluster,
+    upstream,
+    tlsFor: tryContext.tlsFor,
+    signal: scope.signal,
+    perTryMs: call.perTryMs,
+    state,
+  };
+  // Consistent-hash destinations get no previous-hosts predicate (istio retry.go).
+  const avoidTried = policy !== null && policy.previousHosts && call.hashKey === null;
+  let tried: Set<string> | null = null;
+  let retriesLeft = policy?.retries ?? 0;
+  let retry = 0;
+  let tries = 0;
+  let retryTicket: { release(): void } | null = null;
+  try {
+    for (;;) {
+      const host = pickHost(upstream, tried, call.hashKey);
+      if (host === null) return { kind: 'local', reply: noHealthyUpstream() };
+      const r = await runTry(ctx, host, call.request, ++tries);
+      retryTicket?.release();
+      retryTicket = null;
+      if (r.kind === 'overflow') return { kind: 'local', reply: overflow() };
+      if (r.kind === 'no-host') return { kind: 'local', reply: noHealthyUpstream() };
+      if (policy === null || !wouldRetry(policy, r.outcome)) return finish(r);
+      if (avoidTried) (tried ??= new Set()).add(host.id);
+      if (retriesLeft === 0) {
+        addFlag(state.flags, 'URX');
+        return finish(r);
+      }
+      retriesLeft--;
+      retry++;
+      const admitted = upstream.admitRetry();
+      if (!admitted.ok) {
+        addFlag(state.flags, 'UO');
+        return finish(r);
+      }
+      retryTicket = admitted;
+      if (r.kind === 'response') r.response.body.destroy();
+      const wait = backoffMs(retry, policy.backoffBaseMs, policy.backoffMaxMs, call.random);
+      await clock.sleep(wait, scope.signal ?? undefined);
+    }
+  } catch (err) {
+    if (scope.signal !== null && scope.signal.aborted && scope.signal.reason === ROUTE_TIMEOUT) {
+      return { kind: 'local', reply: upstreamTimeout() };
+    }
+    throw err;
+  } finally {
+    scope.dispose();
+    retryTicket?.release();
+  }
+}

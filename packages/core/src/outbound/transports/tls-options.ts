@@ -1,0 +1,46 @@
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { TransportTls } from '../transport.js';
+import { PEER_REJECTED_CODE } from './failure.js';
+
+/** Node `tls.connect` options for a DestinationRule / auto-mTLS client context. */
+export interface ClientTlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  servername?: string;
+  rejectUnauthorized: true;
+  checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
+}
+
+/** Holds the peer check of the latest request of one pool; new connections use it. */
+export interface PeerCheck {
+  verifyPeer: TransportTls['verifyPeer'];
+}
+
+/**
+ * The connect options for `tls`. The chain is always verified (against `ca`, or the
+ * system roots). Node calls `checkServerIdentity` after the chain check, inside the
+ * handshake callback, and destroys the socket when it returns an error, so the request
+ * fails with a TLS error. With `verifyPeer` (Istio's SPIFFE or `subjectAltNames`
+ * check) that replaces Node's host-name check, as Envoy's SAN matcher replaces it;
+ * without, Node's default check runs against the SNI name.
+ */
+export function clientTlsOptions(tls: TransportTls, check: PeerCheck): ClientTlsOptions {
+  const out: ClientTlsOptions = {
+    rejectUnauthorized: true,
+    checkServerIdentity: (host, cert) => {
+      const verifyPeer = check.verifyPeer;
+      if (verifyPeer === null) return checkServerIdentity(host, cert);
+      const problem = verifyPeer(cert);
+      if (problem === null) return undefined;
+      return Object.assign(new Error(`upstream certificate rejected: ${problem}`), {
+        code: PEER_REJECTED_CODE,
+      });
+    },
+  };
+  if (tls.ca !== null) out.ca = tls.ca;
+  if (tls.cert !== null) out.cert = tls.cert;
+  if (tls.key !== null) out.key = tls.key;
+  if (tls.servername !== null) out.servername = tls.servername;
+  return out;
+}

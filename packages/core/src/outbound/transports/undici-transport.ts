@@ -1,0 +1,151 @@
+import { buildConnector, Pool, type Dispatcher } from 'undici';
+import {
+  TransportError,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from '../transport.js';
+import { mappedBody } from './body-stream.js';
+import { toTransportError } from './failure.js';
+import { headersFromUndici } from './headers.js';
+import type { PoolEntry } from './pool-registry.js';
+import { PoolRegistry } from './pool-registry.js';
+import type { PoolSettings } from './pool-settings.js';
+import { clientTlsOptions, type PeerCheck } from './tls-options.js';
+
+/** Hop-by-hop headers undici refuses to send; Envoy drops them too. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** A day: undici needs a number, and `idleTimeout: 0s` means "never close idle". */
+const NEVER_MS = 86_400_000;
+
+interface UndiciPool extends PoolEntry {
+  readonly pool: Pool;
+  readonly check: PeerCheck;
+  /** `maxRequestsPerConnection: 1`: every request says `connection: close`. */
+  readonly resetEach: boolean;
+}
+
+/**
+ * undici takes the SNI name from the request's Host header before its connect options,
+ * but an Istio client sends the cluster's SNI (`outbound_.9080_._.reviews...`) whatever
+ * the Host header says: the DestinationRule `sni` or auto-mTLS name must win.
+ */
+function connector(settings: PoolSettings, check: PeerCheck): buildConnector.connector {
+  const tls = settings.tls !== null ? clientTlsOptions(settings.tls, check) : {};
+  const base = buildConnector({
+    timeout: settings.connectTimeoutMs > 0 ? settings.connectTimeoutMs : 0,
+    ...tls,
+  });
+  const servername = settings.tls?.servername ?? null;
+  if (servername === null) return base;
+  return (options, callback) => base({ ...options, servername }, callback);
+}
+
+/**
+ * undici counts a socket's requests after the check (`socket[kCounter]++ >= max`, in
+ * lib/dispatcher/client-h1.js), so `maxRequestsPerClient: n` serves n + 1 requests on
+ * a socket. Envoy's `max_requests_per_connection: n` serves n: pass n − 1, and for 1
+ * reset every request instead.
+ */
+function createPool(origin: string, settings: PoolSettings): UndiciPool {
+  const check: PeerCheck = { verifyPeer: settings.tls?.verifyPeer ?? null };
+  const limit = settings.maxRequestsPerConnection;
+  const idle = settings.idleTimeoutMs > 0 ? settings.idleTimeoutMs : NEVER_MS;
+  const options: Pool.Options = {
+    pipelining: 1,
+    // The mesh owns every timeout but connect (DESIGN.md "Envoy order of policies").
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: idle,
+    keepAliveMaxTimeout: idle,
+    connect: connector(settings, check),
+  };
+  if (Number.isFinite(settings.maxConnections)) options.connections = settings.maxConnections;
+  if (limit > 1) options.maxRequestsPerClient = limit - 1;
+  const pool = new Pool(origin, options);
+  return {
+    pool,
+    check,
+    settings,
+    resetEach: limit === 1,
+    retire: () => {
+      pool.close().catch(() => {
+        // Closing waits for in-flight requests; their own errors reach their callers.
+      });
+    },
+    destroy: () => pool.destroy().catch(() => undefined),
+  };
+}
+
+function sendableHeaders(headers: TransportRequest['headers']): Record<string, string | string[]> {
+  let hop = false;
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name)) {
+      hop = true;
+      break;
+    }
+  }
+  if (!hop) return headers as Record<string, string | string[]>;
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (!HOP_BY_HOP.has(name)) out[name] = headers[name] as string | string[];
+  }
+  return out;
+}
+
+/**
+ * The fast transport: an undici `Pool` per `poolKey` with `connections` =
+ * `tcp.maxConnections`, pipelining 1, `http.maxRequestsPerConnection` and the idle
+ * timeout as keep-alive timeout; no header or body timeouts, no redirects, no
+ * decompression. undici does not say whether a reset hit before the request was
+ * written, so a reset on a connected socket reports `beforeRequestSent: false`
+ * (the conservative answer: `reset-before-request` will not retry it).
+ */
+export function createUndiciTransport(): Transport {
+  const pools = new PoolRegistry<UndiciPool>((settings, req) => createPool(req.url.origin, settings));
+
+  async function request(req: TransportRequest): Promise<TransportResponse> {
+    if (pools.closed) throw new TransportError('connect-failure', 'transport is closed', true);
+    const signal = req.signal;
+    if (signal?.aborted === true) {
+      throw new TransportError('aborted', 'request aborted before it was sent', true);
+    }
+    const entry = pools.get(req);
+    if (req.tls !== null) entry.check.verifyPeer = req.tls.verifyPeer;
+    const options: Dispatcher.RequestOptions = {
+      origin: req.url.origin,
+      path: req.url.pathname + req.url.search,
+      method: req.method,
+      headers: sendableHeaders(req.headers),
+      body: req.body,
+    };
+    if (signal !== null) options.signal = signal;
+    if (entry.resetEach) options.reset = true;
+    const mapError = (err: unknown): TransportError =>
+      toTransportError(err, { aborted: signal?.aborted === true, beforeRequestSent: false });
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await entry.pool.request(options);
+    } catch (err) {
+      throw mapError(err);
+    }
+    return {
+      status: res.statusCode,
+      headers: headersFromUndici(res.headers),
+      body: mappedBody(res.body, mapError),
+    };
+  }
+
+  return Object.freeze({
+    name: 'undici',
+    request,
+    close: () => pools.close(),
+  });
+}

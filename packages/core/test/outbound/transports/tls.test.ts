@@ -1,0 +1,109 @@
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TransportError, type Transport, type TransportTls } from '../../../src/outbound/transport.js';
+import { createGotTransport } from '../../../src/outbound/transports/got-transport.js';
+import { createUndiciTransport } from '../../../src/outbound/transports/undici-transport.js';
+import { createTestPki, type TestPki } from './support/certs.js';
+import { transportRequest, text } from './support/request.js';
+import { httpsServer, type Loopback } from './support/servers.js';
+
+const SNI = 'outbound_.9080_._.reviews.default.svc.cluster.local';
+const REVIEWS = 'spiffe://cluster.local/ns/default/sa/bookinfo-reviews';
+
+/** Istio's SPIFFE check: the URI SAN must name the expected service account. */
+function expectIdentity(identity: string): (cert: PeerCertificate) => string | null {
+  return (cert) =>
+    (cert.subjectaltname ?? '').split(', ').includes(`URI:${identity}`)
+      ? null
+      : `peer identity is not ${identity} (SANs: ${cert.subjectaltname ?? 'none'})`;
+}
+
+describe.each([
+  ['got', createGotTransport],
+  ['undici', createUndiciTransport],
+] as const)('%s transport over TLS', (_name, create) => {
+  let pki: TestPki;
+  let client: { cert: string; key: string };
+  let server: Loopback;
+  let handled = 0;
+  const peers: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    pki = createTestPki();
+    const serverCert = pki.issue({ dns: ['reviews.default.svc.cluster.local'], uri: REVIEWS });
+    client = pki.issue({ uri: 'spiffe://cluster.local/ns/default/sa/productpage' });
+    server = await httpsServer(
+      { ...serverCert, ca: pki.ca, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        handled++;
+        const socket = req.socket as TLSSocket;
+        peers.push(socket.getPeerCertificate().subjectaltname);
+        const sni = (socket as unknown as { servername?: string | false }).servername;
+        res.end(`servername=${typeof sni === 'string' ? sni : ''}`);
+      },
+    );
+  }, 30_000);
+  afterAll(() => server.close());
+
+  const tls = (over: Partial<TransportTls>): TransportTls => ({
+    ca: pki.ca,
+    cert: client.cert,
+    key: client.key,
+    servername: SNI,
+    verifyPeer: expectIdentity(REVIEWS),
+    ...over,
+  });
+
+  const call = async (t: Transport, settings: TransportTls, poolKey: string): Promise<string> => {
+    try {
+      const res = await t.request(
+        transportRequest(`https://127.0.0.1:${server.port}/`, { tls: settings, poolKey }),
+      );
+      return await text(res.body);
+    } finally {
+      await t.close();
+    }
+  };
+
+  it('sends the client certificate and SNI, and accepts a peer whose SPIFFE identity matches', async () => {
+    const body = await call(create(), tls({}), 'ok');
+    expect(body).toBe(`servername=${SNI}`);
+    expect(peers.at(-1)).toBe('URI:spiffe://cluster.local/ns/default/sa/productpage');
+  });
+
+  it('refuses the connection with a tls failure when verifyPeer returns a message', async () => {
+    const before = handled;
+    const err = await call(
+      create(),
+      tls({ verifyPeer: expectIdentity('spiffe://cluster.local/ns/default/sa/ratings') }),
+      'wrong-identity',
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as TransportError).failure).toBe('tls');
+    expect((err as TransportError).message).toContain('sa/ratings');
+    expect(handled).toBe(before);
+  });
+
+  it('fails with tls when the server chain is not signed by the given CA', async () => {
+    const other = createTestPki();
+    const err = await call(create(), tls({ ca: other.ca }), 'other-ca').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as TransportError).failure).toBe('tls');
+    expect((err as TransportError).beforeRequestSent).toBe(true);
+  });
+
+  it("checks the SNI name against the certificate's DNS SANs when there is no verifyPeer", async () => {
+    const good = await call(
+      create(),
+      tls({ verifyPeer: null, servername: 'reviews.default.svc.cluster.local' }),
+      'dns-ok',
+    );
+    expect(good).toBe('servername=reviews.default.svc.cluster.local');
+    const err = await call(
+      create(),
+      tls({ verifyPeer: null, servername: 'ratings.default.svc.cluster.local' }),
+      'dns-bad',
+    ).catch((e: unknown) => e);
+    expect((err as TransportError).failure).toBe('tls');
+  });
+});
