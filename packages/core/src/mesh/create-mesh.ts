@@ -12,6 +12,10 @@ import { startPlanSource, type PlanSource } from './plan-source.js';
 import { resolveTransport } from './transport-option.js';
 import type { Mesh, MeshEvents, MeshOptions } from './types.js';
 import { workloadFromEnv } from './workload-env.js';
+import { createInboundSide } from './inbound-side.js';
+import { createTlsFor } from './outbound-tls.js';
+import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
+import type { CertSource } from '../identity/types.js';
 
 /**
  * Creates a mesh: loads and watches the Istio config, compiles the plan for this
@@ -50,12 +54,23 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   );
 
   let transport;
+  let certWatcher: CertWatcher | null = null;
+  let certs: CertSource | null = null;
   try {
     transport = resolveTransport(options.transport);
+    const certOption = options.certs ?? process.env['MESHLET_CERTS'];
+    if (typeof certOption === 'string' && certOption !== '') {
+      certWatcher = await watchCertDir(certOption, { clock });
+      certs = certWatcher;
+    } else if (typeof certOption === 'object') {
+      certs = certOption;
+    }
   } catch (err) {
     await source.close();
     throw err;
   }
+  const getPlan = () => source.current.plan;
+  const inbound = createInboundSide({ getPlan, certs, clock, random });
   const clusters = createClusterManager({ clock, random });
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
@@ -64,7 +79,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     clock,
     random,
     ...(options.resolveDns !== undefined ? { resolveDns: options.resolveDns } : {}),
-    // tlsFor: workload certificates and auto mTLS are wired here by the identity work.
+    tlsFor: createTlsFor(getPlan, certs),
   });
 
   let closing: Promise<void> | null = null;
@@ -97,13 +112,25 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     close() {
       closing ??= (async () => {
         await source.close();
+        await inbound.close();
+        certWatcher?.close();
         clusters.close();
         if (transport.owned) await transport.transport.close();
         events.removeAllListeners();
       })();
       return closing;
     },
-    // ---- Inbound side (issue #4): `inbound` and `listen` go here. ----
+    inbound: inbound.handle,
+    certs,
+    listen: (app, port, host) => {
+      if (closing !== null) {
+        return Promise.reject(
+          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listen: the mesh is closed', {}),
+        );
+      }
+      return inbound.listen(app, port, host);
+    },
+    serverFactory: (handler) => inbound.serverFactory(handler),
   };
   return mesh;
 }

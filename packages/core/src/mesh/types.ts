@@ -11,6 +11,10 @@ import type { MeshResponse } from '../outbound/response.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import type { TransportOption } from './transport-option.js';
+import type { CertSource } from '../identity/types.js';
+import type { InboundHandle } from '../inbound/handle.js';
+import type { MeshServer } from '../inbound/server/mesh-server.js';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** `createMesh(options)` (DESIGN.md "Public API"). */
 export interface MeshOptions {
@@ -38,6 +42,13 @@ export interface MeshOptions {
   readonly resolveDns?: ResolveDns;
   /** Quiet time before a config reload (ms; Istio's FILE_DEBOUNCE_DURATION is 100). */
   readonly debounceMs?: number;
+  /**
+   * Workload certificates: a mounted directory (`tls.crt`/`tls.key`/`ca.crt`,
+   * `cert-chain.pem`/`key.pem`/`root-cert.pem` or spiffe-helper's names), watched and
+   * hot-swapped on rotation, or a `CertSource`. Default: env `MESHLET_CERTS`; none = no
+   * mTLS (plaintext out, and STRICT ports accept nothing).
+   */
+  readonly certs?: string | CertSource;
 }
 
 /** A good reload: the new plan is in place. */
@@ -78,6 +89,20 @@ export interface Mesh {
   off<E extends keyof MeshEvents>(event: E, listener: (...args: MeshEvents[E]) => void): Mesh;
   /** Stop watching config, stop sweep timers, close the transport the mesh made. Idempotent. */
   close(): Promise<void>;
-  // ---- Inbound side (issue #4): `mesh.inbound` (the InboundEngine) and
-  // ---- `mesh.listen(handlerOrServer, port)` are added here by the inbound work.
+  /** What `@meshlet/fastify` and `@meshlet/express` take: one decision per request, and the peer of a socket. */
+  readonly inbound: InboundHandle;
+  /** The workload certificates in force (null without `certs`). */
+  readonly certs: CertSource | null;
+  /**
+   * Serve `app` on `port` with PeerAuthentication applied per port: STRICT (mTLS only),
+   * PERMISSIVE (mTLS and plaintext on one port), DISABLE. `app` is a request listener
+   * (an Express app) or an http.Server with one request listener.
+   */
+  listen(
+    app: ((req: IncomingMessage, res: ServerResponse) => void) | Server,
+    port: number,
+    host?: string,
+  ): Promise<MeshServer>;
+  /** For Fastify: `Fastify({ serverFactory: mesh.serverFactory })`. */
+  serverFactory(handler: (req: IncomingMessage, res: ServerResponse) => void): MeshServer;
 }

@@ -1,0 +1,99 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { MeshPlan } from '../compile/plan-types.js';
+import type { CertSource } from '../identity/types.js';
+import { createInboundEngine } from '../inbound/engine.js';
+import type { InboundEngine } from '../inbound/engine-types.js';
+import type { InboundHandle } from '../inbound/handle.js';
+import { createJwtAuthenticator } from '../inbound/jwt/authenticator.js';
+import type { JwtAuthenticator } from '../inbound/jwt/types.js';
+import { createMeshServer, type MeshServer } from '../inbound/server/mesh-server.js';
+import { peerFromSocket } from '../inbound/server/peer-registry.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Random } from '../runtime/random.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The inbound half of a mesh: one engine, the handle adapters use, and the servers `listen` made. */
+export interface InboundSide {
+  readonly handle: InboundHandle;
+  readonly engine: InboundEngine;
+  /** A server that applies PeerAuthentication per port; for Fastify's `serverFactory`. */
+  serverFactory(handler: RequestListener): MeshServer;
+  listen(app: RequestListener | Server, port: number, host?: string): Promise<MeshServer>;
+  close(): Promise<void>;
+}
+
+function listenerOf(app: RequestListener | Server): RequestListener {
+  if (typeof app === 'function') return app;
+  const listeners = app.listeners('request');
+  const first = listeners[0];
+  if (listeners.length !== 1 || typeof first !== 'function') {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      'mesh.listen: pass a request listener (an Express app, `(req, res) => …`) or an http.Server with exactly one request listener',
+      { option: 'listen' },
+    );
+  }
+  return first as RequestListener;
+}
+
+export function createInboundSide(options: {
+  getPlan: () => MeshPlan;
+  certs: CertSource | null;
+  clock: Clock;
+  random: Random;
+}): InboundSide {
+  const jwt: JwtAuthenticator = createJwtAuthenticator({ clock: options.clock });
+  const engine = createInboundEngine({
+    getPlan: options.getPlan,
+    jwt,
+    clock: options.clock,
+    random: options.random,
+  });
+  const servers = new Set<MeshServer>();
+  const serverFactory = (handler: RequestListener): MeshServer => {
+    const server = createMeshServer({
+      handler,
+      getPlan: options.getPlan,
+      certs: options.certs,
+      clock: options.clock,
+    });
+    servers.add(server);
+    server.once('close', () => servers.delete(server));
+    return server;
+  };
+  return {
+    handle: { decide: (req) => engine.decide(req), peerOf: peerFromSocket },
+    engine,
+    serverFactory,
+    listen: (app, port, host = '0.0.0.0') =>
+      new Promise<MeshServer>((resolve, reject) => {
+        let server: MeshServer;
+        try {
+          server = serverFactory(listenerOf(app));
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server);
+        });
+      }),
+    close: async () => {
+      await Promise.all(
+        [...servers].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections?.();
+            }),
+        ),
+      );
+      await engine.close();
+      jwt.close();
+    },
+  };
+}

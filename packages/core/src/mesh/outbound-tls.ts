@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
+import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import type { TlsPolicy } from '../compile/traffic-policy.js';
+import { acceptedTrustDomains, peerFromCertificate, uriSans } from '../identity/spiffe.js';
+import type { CertSource } from '../identity/types.js';
+import type { TransportTls } from '../outbound/transport.js';
+import type { UpstreamHost } from '../outbound/upstream/types.js';
+
+/** Istio's label on endpoints whose workload has a sidecar (auto mTLS sends mTLS only to those). */
+const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+
+function isMeshEndpoint(host: UpstreamHost): boolean {
+  const e = host.endpoint;
+  return e.labels[TLS_MODE_LABEL] === 'istio' || e.serviceAccount !== null;
+}
+
+/** The SANs a peer certificate presents: URI and DNS entries. */
+function sansOf(cert: PeerCertificate): string[] {
+  const all = (cert.subjectaltname ?? '').split(/,\s*/);
+  const dns = all.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+  return [...uriSans(cert.subjectaltname), ...dns];
+}
+
+function sanCheck(expected: readonly string[]): TransportTls['verifyPeer'] {
+  if (expected.length === 0) return null;
+  return (cert) => {
+    const got = sansOf(cert);
+    return expected.some((e) => got.includes(e))
+      ? null
+      : `server identity ${JSON.stringify(got)} is none of the expected ${JSON.stringify(expected)}`;
+  };
+}
+
+function meshIdentityCheck(trustDomains: ReadonlySet<string>): NonNullable<TransportTls['verifyPeer']> {
+  return (cert) =>
+    peerFromCertificate(cert, trustDomains) !== null
+      ? null
+      : 'server presents no SPIFFE identity of this mesh';
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/**
+ * Chooses the client TLS for one attempt, as Istio configures the sidecar's upstream
+ * TLS (spec/traffic.md §2 `tls.mode`; istio pilot/pkg/networking/core/cluster_tls.go):
+ * no DestinationRule TLS = auto mTLS (ISTIO_MUTUAL to endpoints that run in the mesh,
+ * plaintext to the rest); ISTIO_MUTUAL presents the workload certificate and checks the
+ * server's SPIFFE identity against the endpoint's service account, or the rule's
+ * `subjectAltNames`; SIMPLE/MUTUAL use the files the rule names.
+ */
+export function createTlsFor(
+  getPlan: () => MeshPlan,
+  certs: CertSource | null,
+): (cluster: Cluster, host: UpstreamHost) => TransportTls | null {
+  const files = new Map<string, string>();
+  const read = (path: string | null): string | null => {
+    if (path === null) return null;
+    let text = files.get(path);
+    if (text === undefined) {
+      text = readFileSync(path, 'utf8');
+      files.set(path, text);
+    }
+    return text;
+  };
+
+  const istioMutual = (cluster: Cluster, host: UpstreamHost, policy: TlsPolicy | null): TransportTls => {
+    const plan = getPlan();
+    const current = certs?.current() ?? null;
+    let expected: readonly string[] = policy?.subjectAltNames ?? [];
+    if (expected.length === 0) expected = plan.outbound.services[cluster.host]?.subjectAltNames ?? [];
+    const sa = host.endpoint.serviceAccount;
+    if (expected.length === 0 && sa !== null) {
+      const ns = plan.outbound.services[cluster.host]?.namespace ?? plan.workload.namespace;
+      expected = sa.startsWith('spiffe://')
+        ? [sa]
+        : [`spiffe://${plan.meshConfig.trustDomain}/ns/${ns}/sa/${sa}`];
+    }
+    return {
+      ca: current?.rootCertPem ?? null,
+      cert: current?.certChainPem ?? null,
+      key: current?.keyPem ?? null,
+      // Istio sets SNI `outbound_.<port>_.<subset>_.<host>` for ISTIO_MUTUAL; the server does not route on it here.
+      servername: policy?.sni ?? null,
+      // With no SANs to expect, Istio still only trusts mesh identities: the chain to the
+      // mesh root plus a SPIFFE ID of an accepted trust domain (never a DNS host-name check).
+      verifyPeer: sanCheck(expected) ?? meshIdentityCheck(acceptedTrustDomains(plan.meshConfig)),
+    };
+  };
+
+  return (cluster, host) => {
+    const policy = cluster.policy.tls;
+    if (policy === null)
+      return certs !== null && isMeshEndpoint(host) ? istioMutual(cluster, host, null) : null;
+    switch (policy.mode) {
+      case 'DISABLE':
+        return null;
+      case 'ISTIO_MUTUAL':
+        return istioMutual(cluster, host, policy);
+      case 'SIMPLE':
+      case 'MUTUAL': {
+        const s = policy.settings;
+        return {
+          ca: read(str(s['caCertificates'])),
+          cert: policy.mode === 'MUTUAL' ? read(str(s['clientCertificate'])) : null,
+          key: policy.mode === 'MUTUAL' ? read(str(s['privateKey'])) : null,
+          servername: policy.sni ?? cluster.host,
+          verifyPeer: sanCheck(policy.subjectAltNames),
+        };
+      }
+    }
+  };
+}

@@ -1,0 +1,162 @@
+import express from 'express';
+import Fastify from 'fastify';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMesh, type Mesh, type MeshletRequestContext } from '../../packages/core/src/index.js';
+import {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+} from '../../packages/core/src/identity/dev-ca.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { meshlet as meshletExpress, type MeshletRequest } from '../../packages/express/src/index.js';
+import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
+
+// Two meshes talking over real mTLS on loopback: the caller's auto mTLS presents its
+// SPIFFE certificate, the server's STRICT PeerAuthentication demands one, and the
+// AuthorizationPolicy admits only the productpage identity (istio.io authz-http task).
+const CONFIG = `
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: default }
+spec: { mtls: { mode: STRICT } }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: reviews-viewer, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  action: ALLOW
+  rules:
+  - from: [{ source: { principals: ["cluster.local/ns/default/sa/bookinfo-productpage"] } }]
+    to: [{ operation: { methods: ["GET"], paths: ["/reviews/*"] } }]
+`;
+
+const tmp = useTmpDir();
+let ca: CertificateAuthority;
+beforeAll(async () => {
+  ca = await createDevCa();
+});
+
+const open: Mesh[] = [];
+afterEach(async () => {
+  for (const m of open.splice(0)) await m.close();
+});
+
+async function certsFor(serviceAccount: string): Promise<string> {
+  const dir = path.join(await tmp(), serviceAccount);
+  await mkdir(dir);
+  const cert = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount, ttl: '1h' });
+  await writeWorkloadCertificates(dir, cert);
+  return dir;
+}
+
+async function configDir(): Promise<string> {
+  const dir = await tmp();
+  await writeFile(path.join(dir, 'mesh.yaml'), CONFIG);
+  return dir;
+}
+
+async function mesh(
+  name: string,
+  serviceAccount: string,
+  app: string,
+  extra: Parameters<typeof createMesh>[0] = {},
+) {
+  const m = await createMesh({
+    config: await configDir(),
+    workload: { name, namespace: 'default', serviceAccount, labels: { app, version: 'v1' } },
+    certs: await certsFor(serviceAccount),
+    ...extra,
+  });
+  open.push(m);
+  return m;
+}
+
+const reviewsEndpoint = (port: number) => ({
+  'reviews.default.svc.cluster.local': [
+    {
+      address: '127.0.0.1',
+      port,
+      labels: { app: 'reviews', version: 'v1' },
+      serviceAccount: 'bookinfo-reviews',
+    },
+  ],
+});
+
+describe('two meshes over mTLS on loopback', () => {
+  it('serves an Express app under STRICT to the allowed identity, denies others, refuses plaintext', async () => {
+    const reviews = await mesh('reviews-v1', 'bookinfo-reviews', 'reviews');
+    const app = express();
+    app.use(meshletExpress({ mesh: reviews }));
+    app.get('/reviews/:id', (req, res) => {
+      const ctx = (req as unknown as MeshletRequest).meshlet;
+      res.json({ id: req.params['id'], peer: ctx.peer?.principal ?? null });
+    });
+    const server = await reviews.listen(app, 0, '127.0.0.1');
+    const port = (server.address() as AddressInfo).port;
+
+    const productpage = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+      endpoints: reviewsEndpoint(port),
+    });
+    const ok = await productpage.fetch('http://reviews:9080/reviews/7');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ id: '7', peer: 'cluster.local/ns/default/sa/bookinfo-productpage' });
+    expect(ok.meshlet.upstream?.address).toBe(`127.0.0.1:${port}`);
+
+    const sleep = await mesh('sleep', 'sleep', 'sleep', { endpoints: reviewsEndpoint(port) });
+    const denied = await sleep.fetch('http://reviews:9080/reviews/7');
+    expect(denied.status).toBe(403);
+    expect(await denied.text()).toBe('RBAC: access denied');
+
+    // A plaintext client outside the mesh: STRICT closes the connection, no HTTP status.
+    await expect(fetch(`http://127.0.0.1:${port}/reviews/7`)).rejects.toThrow();
+  });
+
+  it('serves a Fastify app through serverFactory with the verified peer on request.meshlet', async () => {
+    const reviews = await mesh('reviews-v1', 'bookinfo-reviews', 'reviews');
+    const app = Fastify({ serverFactory: (handler) => reviews.serverFactory(handler) });
+    await app.register(meshletFastify, { mesh: reviews });
+    let seen: MeshletRequestContext | null = null;
+    app.get('/reviews/:id', (request) => {
+      seen = request.meshlet;
+      return { ok: true };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = (app.server.address() as AddressInfo).port;
+      const productpage = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+        endpoints: reviewsEndpoint(port),
+      });
+      const res = await productpage.fetch('http://reviews:9080/reviews/1');
+      expect(res.status).toBe(200);
+      expect(seen).toMatchObject({
+        peer: { principal: 'cluster.local/ns/default/sa/bookinfo-productpage', namespace: 'default' },
+      });
+      const post = await productpage.fetch('http://reviews:9080/reviews/1', { method: 'POST', body: '{}' });
+      expect(post.status).toBe(403);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses a server whose identity is not the service account the endpoint runs as', async () => {
+    const impostor = await mesh('reviews-v1', 'not-reviews', 'reviews');
+    const server = await impostor.listen((_req, res) => res.end('secret'), 0, '127.0.0.1');
+    const port = (server.address() as AddressInfo).port;
+    const productpage = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+      endpoints: reviewsEndpoint(port),
+    });
+    const res = await productpage.fetch('http://reviews:9080/reviews/1');
+    expect(res.status).toBe(503);
+    expect(res.meshlet.flags).toContain('UF');
+  });
+});
