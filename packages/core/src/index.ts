@@ -112,3 +112,26 @@ export {
   type MemoryHandler,
   type MemoryReply,
 } from './outbound/transports/memory-transport.js';
+
+// Identity: SPIFFE, development CA, mounted certificates, the mTLS-aware server
+export { parseSpiffeId, formatSpiffeId } from './identity/spiffe.js';
+export {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+  type IssuedCertificate,
+  type DevCaOptions,
+  type IssueOptions,
+} from './identity/dev-ca.js';
+export { writeWorkloadCertificates, readCa, writeCa } from './identity/cert-files.js';
+export { loadCertDir, checkCertificates, staticCertSource } from './identity/cert-source.js';
+export { watchCertDir, type CertWatcher, type CertEvent } from './identity/cert-watcher.js';
+export type { CertSource, WorkloadCertificates } from './identity/types.js';
+export {
+  createMeshServer,
+  MeshServer,
+  type MeshServerOptions,
+  type ConnectionRefusal,
+  type RefusalReason,
+} from './inbound/server/mesh-server.js';
+export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
