@@ -123,7 +123,7 @@ describe('two meshes over mTLS on loopback', () => {
 
   it('serves a Fastify app through serverFactory with the verified peer on request.meshlet', async () => {
     const reviews = await mesh('reviews-v1', 'bookinfo-reviews', 'reviews');
-    const app = Fastify({ serverFactory: (handler) => reviews.serverFactory(handler) });
+    const app = Fastify({ serverFactory: reviews.serverFactory });
     await app.register(meshletFastify, { mesh: reviews });
     let seen: MeshletRequestContext | null = null;
     app.get('/reviews/:id', (request) => {

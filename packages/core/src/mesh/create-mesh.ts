@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
 import { validateWorkload } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { createOutboundClient, type MeshFetchInit } from '../outbound/client.js';
@@ -130,7 +131,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       }
       return inbound.listen(app, port, host);
     },
-    serverFactory: (handler) => inbound.serverFactory(handler),
+    serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
   };
   return mesh;
 }

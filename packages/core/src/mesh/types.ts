@@ -103,6 +103,11 @@ export interface Mesh {
     port: number,
     host?: string,
   ): Promise<MeshServer>;
-  /** For Fastify: `Fastify({ serverFactory: mesh.serverFactory })`. */
-  serverFactory(handler: (req: IncomingMessage, res: ServerResponse) => void): MeshServer;
+  /**
+   * For Fastify: `Fastify({ serverFactory: mesh.serverFactory })`. The server is a
+   * `MeshServer` (a net.Server that sniffs TLS and speaks HTTP/1.1 through an inner
+   * http.Server, forwarding its timeouts and connection methods); it is typed as the
+   * http.Server Fastify expects.
+   */
+  readonly serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
