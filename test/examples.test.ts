@@ -18,6 +18,17 @@ describe('examples and the installed CLI', () => {
     expect(stdout).toMatch(/reloaded \(config [0-9a-f]{16}\): v1 50%, v3 50%/);
     expect(stdout).toMatch(/bad update rejected: 3 is not a duration/);
     expect(stdout).toMatch(/still serving config [0-9a-f]{16}: v1 50%, v3 50%/);
+    // Step 5: real services, each with its own mesh, over mTLS on loopback.
+    expect(stdout).toContain(
+      'productpage -> reviews as jason: 200 from v2, caller seen by reviews: cluster.local/ns/default/sa/bookinfo-productpage',
+    );
+    const split = /200 anonymous calls: v1 (\d+), v3 (\d+), v2 0/.exec(stdout);
+    expect(split).not.toBeNull();
+    expect(Number(split![1]) + Number(split![2])).toBe(200);
+    expect(Number(split![2])).toBeGreaterThan(5); // 10% of 200, well inside random variation
+    expect(Number(split![2])).toBeLessThan(45);
+    expect(stdout).toContain('sleep -> reviews: 403 RBAC: access denied');
+    expect(stdout).toMatch(/plaintext curl from outside the mesh: connection closed with no HTTP response/);
   });
 
   it('exits 79 from the meshlet bin when analysis finds an error, with istioctl-style lines', async () => {

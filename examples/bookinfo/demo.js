@@ -3,6 +3,7 @@
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runServices } from './run-services.js';
 import { fileURLToPath } from 'node:url';
 import {
   analyze,
@@ -168,6 +169,10 @@ console.log(`   bad update rejected: ${reasons[0]}`);
 console.log(`   still serving config ${watcher.current.hash}: ${split(watcher.current)}`);
 await watcher.close();
 await rm(mount, { recursive: true, force: true });
+
+// 5. The runtime: real services on loopback, each with its own mesh, same YAML.
+step(5, 'Run Bookinfo services with the mesh in-process (mTLS, routing, authorization)');
+await runServices({ meshDir, log: (line) => console.log(line) });
 
 console.log(`\n${bold('Try the CLI:')}  npx meshlet analyze examples/bookinfo/mesh`);
 console.log(
