@@ -3,13 +3,19 @@ import { isMeshletError } from '../errors/meshlet-error.js';
 import { runAnalyze } from './analyze.js';
 import { runCerts } from './certs.js';
 import { EXIT } from './exit-codes.js';
+import { runExplain } from './explain.js';
 import { MAIN_HELP } from './help.js';
 import type { CliCommand, CliIO } from './io.js';
+import { runProxyConfig } from './proxy-config.js';
+import { runProxyStatus } from './proxy-status.js';
 import { runRoutes } from './routes.js';
 
 const COMMANDS: Readonly<Record<string, CliCommand>> = {
   analyze: runAnalyze,
   certs: runCerts,
+  explain: runExplain,
+  'proxy-config': runProxyConfig,
+  'proxy-status': runProxyStatus,
   routes: runRoutes,
 };
 

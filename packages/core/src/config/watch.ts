@@ -11,7 +11,10 @@ import { readSources, type SourceEntry } from './sources.js';
 /** A snapshot together with a content hash, as the watcher hands it out. */
 export interface WatchedConfig {
   readonly snapshot: ConfigSnapshot;
-  /** sha256 over the files read (names and contents), shortened; stable across reloads of equal content. */
+  /**
+   * sha256 over the files read (names relative to their source, and contents), shortened;
+   * stable across reloads of equal content and across mount points.
+   */
   readonly hash: string;
   /** When this snapshot was loaded (epoch ms). */
   readonly loadedAt: number;
@@ -34,15 +37,39 @@ export interface ConfigWatcherEvents {
   rejected: [attempt: WatchedConfig, reasons: readonly string[]];
 }
 
-function hashEntries(entries: readonly SourceEntry[]): string {
+/**
+ * A file's name relative to the source it was found under, so the hash does not depend on
+ * where the config is mounted (`/etc/mesh` in a pod, `./mesh` on a laptop): `meshlet
+ * proxy-status` compares the two.
+ */
+function sourceRelative(file: string, sources: readonly string[]): string {
+  for (const s of sources) {
+    const root = path.normalize(s);
+    if (file === s || file === root) return path.basename(root);
+    if (root === '.') return file;
+    const prefix = root.endsWith(path.sep) ? root : `${root}${path.sep}`;
+    if (file.startsWith(prefix)) return file.slice(prefix.length);
+  }
+  return file;
+}
+
+function hashEntries(entries: readonly SourceEntry[], sources: readonly string[]): string {
   const h = createHash('sha256');
   for (const e of entries) {
-    h.update(e.file)
+    h.update(sourceRelative(e.file, sources))
       .update('\0')
       .update(e.kind === 'file' ? e.text : `!${e.message}`)
       .update('\0');
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The content hash the watcher would give `sources` now (`WatchedConfig.hash`), for
+ * `meshlet proxy-status` to compare a config dir with what a running instance loaded.
+ */
+export async function hashConfigSources(sources: readonly string[], cwd?: string): Promise<string> {
+  return hashEntries(await readSources(sources, cwd), sources);
 }
 
 /**
@@ -83,7 +110,11 @@ export class ConfigWatcher extends EventEmitter<ConfigWatcherEvents> {
 
   static async #read(sources: readonly string[], options: WatchOptions): Promise<WatchedConfig> {
     const entries = await readSources(sources, options.cwd);
-    return { snapshot: loadEntries(entries, options), hash: hashEntries(entries), loadedAt: Date.now() };
+    return {
+      snapshot: loadEntries(entries, options),
+      hash: hashEntries(entries, sources),
+      loadedAt: Date.now(),
+    };
   }
 
   /** The last good configuration (or the first load, if no good one has been seen yet). */

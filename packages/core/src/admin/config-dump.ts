@@ -1,0 +1,217 @@
+import type {
+  Cluster,
+  CompiledRoute,
+  Endpoint,
+  MeshPlan,
+  RetryPolicy,
+  RouteAction,
+  Service,
+  VirtualHost,
+} from '../compile/plan-types.js';
+import type { ClusterPolicy } from '../compile/traffic-policy.js';
+import type { InboundPlan, MtlsMode } from '../compile/inbound-types.js';
+import { routesView, type RoutesView } from '../cli/routes-view.js';
+
+/** What the admin server knows about the configuration the plan came from. */
+export interface ConfigInfo {
+  /** `WatchedConfig.hash`: sha256 over the files read, shortened. */
+  readonly hash: string;
+  /** Epoch ms the configuration was loaded. */
+  readonly loadedAt: number;
+  readonly files: readonly string[];
+}
+
+/** One route of a virtual host, as plain data (the compiled matchers become their `describe()`). */
+export interface RouteDump {
+  readonly id: string;
+  readonly name: string | null;
+  /** `name.namespace`, or null for Istio's default route. */
+  readonly virtualService: string | null;
+  readonly delegate: string | null;
+  /** ORed `HTTPMatchRequest` descriptions; empty = catch-all. */
+  readonly match: readonly string[];
+  readonly action: RouteAction;
+  readonly rewrite: {
+    readonly uri: string | null;
+    readonly authority: string | null;
+    readonly regex: string | null;
+  } | null;
+  readonly timeoutMs: number | null;
+  readonly retries: RetryPolicy | null;
+  readonly fault: CompiledRoute['fault'];
+  readonly mirrors: CompiledRoute['mirrors'];
+  readonly headers: CompiledRoute['headers'];
+  readonly cors: {
+    readonly allowOrigins: readonly string[];
+    readonly allowMethods: readonly string[];
+    readonly allowHeaders: readonly string[];
+  } | null;
+}
+
+export interface VirtualHostDump {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly domains: readonly string[];
+  readonly virtualService: string | null;
+  readonly routes: readonly RouteDump[];
+}
+
+/** istioctl proxy-config clusters' TYPE: how Envoy would discover the cluster's endpoints. */
+export type ClusterType = 'EDS' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST' | 'STATIC';
+
+export interface ClusterDump {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly subset: string | null;
+  readonly direction: 'outbound';
+  readonly type: ClusterType;
+  readonly status: Cluster['status'];
+  /** `name.namespace` of each DestinationRule that shaped the policy. */
+  readonly destinationRules: readonly string[];
+  readonly subsetLabels: Readonly<Record<string, string>>;
+  readonly policy: ClusterPolicy;
+  readonly endpoints: readonly Endpoint[];
+}
+
+export interface InboundDump {
+  readonly peerAuthentication: {
+    readonly mode: MtlsMode;
+    readonly portLevel: Readonly<Record<string, MtlsMode>>;
+    readonly sources: InboundPlan['peerAuthentication']['sources'];
+  };
+  readonly requestAuthentications: InboundPlan['requestAuthentications'];
+  readonly jwtRules: InboundPlan['jwtRules'];
+  readonly authorization: InboundPlan['authorization'];
+  readonly rateLimits: InboundPlan['rateLimits'];
+}
+
+/** `/config_dump`: the active plan as JSON, with the config hash and load time. */
+export interface ConfigDump {
+  readonly configHash: string;
+  readonly loadedAt: number;
+  readonly files: readonly string[];
+  readonly workload: MeshPlan['workload'];
+  readonly meshConfig: MeshPlan['meshConfig'];
+  readonly virtualHosts: readonly VirtualHostDump[];
+  readonly clusters: readonly ClusterDump[];
+  readonly conflicts: MeshPlan['outbound']['conflicts'];
+  /** The route table exactly as `meshlet routes -o json` prints it (what `proxy-config routes` renders). */
+  readonly routeTable: RoutesView;
+  readonly inbound: InboundDump;
+}
+
+const keyName = (k: { readonly namespace: string; readonly name: string } | null): string | null =>
+  k === null ? null : `${k.name}.${k.namespace}`;
+
+function routeDump(r: CompiledRoute): RouteDump {
+  return {
+    id: r.id,
+    name: r.name,
+    virtualService: keyName(r.virtualService),
+    delegate: keyName(r.delegate),
+    match: r.matches.map((m) => m.describe()),
+    action: r.action,
+    rewrite:
+      r.rewrite === null
+        ? null
+        : {
+            uri: r.rewrite.uri,
+            authority: r.rewrite.authority,
+            regex: r.rewrite.regex === null ? null : r.rewrite.regex.describe(),
+          },
+    timeoutMs: r.timeoutMs,
+    retries: r.retries,
+    fault: r.fault,
+    mirrors: r.mirrors,
+    headers: r.headers,
+    cors:
+      r.cors === null
+        ? null
+        : {
+            allowOrigins: r.cors.allowOrigins,
+            allowMethods: r.cors.allowMethods,
+            allowHeaders: r.cors.allowHeaders,
+          },
+  };
+}
+
+function vhostDump(vh: VirtualHost): VirtualHostDump {
+  return {
+    name: vh.name,
+    host: vh.host,
+    port: vh.port,
+    domains: vh.domains,
+    virtualService: keyName(vh.virtualService),
+    routes: vh.routes.map(routeDump),
+  };
+}
+
+/**
+ * Envoy's cluster discovery type as istiod chooses it (pilot/pkg/networking/core/cluster_builder.go):
+ * Kubernetes services and STATIC ServiceEntries are EDS, DNS resolution is STRICT_DNS,
+ * DNS_ROUND_ROBIN is LOGICAL_DNS, NONE is ORIGINAL_DST.
+ */
+export function clusterType(service: Service | undefined): ClusterType {
+  if (service === undefined) return 'EDS';
+  switch (service.resolution) {
+    case 'DNS':
+    case 'DYNAMIC_DNS':
+      return 'STRICT_DNS';
+    case 'DNS_ROUND_ROBIN':
+      return 'LOGICAL_DNS';
+    case 'NONE':
+      return 'ORIGINAL_DST';
+    case 'STATIC':
+      return 'EDS';
+  }
+}
+
+function clusterDump(c: Cluster, service: Service | undefined): ClusterDump {
+  return {
+    name: c.key,
+    host: c.host,
+    port: c.port,
+    subset: c.subset,
+    direction: 'outbound',
+    type: clusterType(service),
+    status: c.status,
+    destinationRules: c.destinationRules.map((k) => `${k.name}.${k.namespace}`),
+    subsetLabels: c.subsetLabels,
+    policy: c.policy,
+    endpoints: c.endpoints,
+  };
+}
+
+/**
+ * The active plan as JSON-ready plain data (`/config_dump`): virtual hosts with their
+ * routes, clusters with their effective policy, the inbound policies, plus the config
+ * hash, load time and files. Matchers appear as their `describe()` text; no function
+ * survives.
+ */
+export function configDump(plan: MeshPlan, config: ConfigInfo): ConfigDump {
+  const pa = plan.inbound.peerAuthentication;
+  const clusters = Object.values(plan.outbound.clusters).map((c) =>
+    clusterDump(c, plan.outbound.services[c.host]),
+  );
+  clusters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    configHash: config.hash,
+    loadedAt: config.loadedAt,
+    files: config.files,
+    workload: plan.workload,
+    meshConfig: plan.meshConfig,
+    virtualHosts: plan.outbound.virtualHosts.map(vhostDump),
+    clusters,
+    conflicts: plan.outbound.conflicts,
+    routeTable: routesView(plan),
+    inbound: {
+      peerAuthentication: { mode: pa.mode, portLevel: pa.portLevel, sources: pa.sources },
+      requestAuthentications: plan.inbound.requestAuthentications,
+      jwtRules: plan.inbound.jwtRules,
+      authorization: plan.inbound.authorization,
+      rateLimits: plan.inbound.rateLimits,
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** `meshlet explain --help`. */
+export const EXPLAIN_HELP = `Explain what the mesh does with one request: for an outbound call, which
+virtual host and route it takes (and why earlier routes did not match), which
+subset and cluster, with the cluster's load balancing, pool and outlier policy,
+timeout, retries and faults; for an inbound request, the mTLS mode, path
+normalization, JWT outcome and the authorization decision with the policy and
+rule that decided it.
+
+Usage:
+  meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --request "<METHOD> <url>" [options]
+  meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --inbound "<METHOD> <path|url>" [options]
+
+Examples:
+  # Where does productpage's call for jason go?
+  meshlet explain samples/bookinfo --workload default/productpage-v1:app=productpage,version=v1 \\
+    --request "GET http://reviews:9080/reviews/0" -H "end-user: jason"
+
+  # Why is this request to httpbin denied?
+  meshlet explain policies/ --workload foo/httpbin:app=httpbin --inbound "GET /headers" \\
+    --peer spiffe://cluster.local/ns/foo/sa/sleep
+
+Options:
+  -w, --workload <ns>/<name>[:labels]   The workload that sends (--request) or receives (--inbound) it (required).
+      --service-account <sa>            The workload's service account (default "default").
+      --request "<METHOD> <url>"        An outbound call, e.g. "GET http://reviews:9080/".
+      --inbound "<METHOD> <path|url>"   An inbound request, e.g. "GET /admin" or "POST http://httpbin:8000/post".
+  -H, --header "<name>: <value>"        A request header (repeatable).
+      --peer <spiffe id>                The caller's mTLS identity (inbound); none = plaintext.
+      --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).
+      --source-ip <ip>                  The caller's address (inbound; default 127.0.0.1).
+      --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80).
+  -o, --output <format>                 "" (text, default) or "json".
+  -h, --help                            Show this help.
+
+Exit codes: 0 explained, 64 usage error, 65 the configuration has errors.
+`;

@@ -1,0 +1,240 @@
+import type { CompiledRoute, MeshPlan, RouteRequest, VirtualHost } from '../compile/plan-types.js';
+import { describeRetries } from '../compile/retry.js';
+import type { HeaderRecord } from '../outbound/request-input.js';
+import { parseTarget } from '../outbound/request-input.js';
+import { callTimeouts } from '../outbound/route-request.js';
+import { describeFaultPolicy, summarizePolicy, type PolicySummary } from './explain-policy.js';
+
+/** One `HTTPMatchRequest` of a route checked against the request. */
+export interface MatchCheck {
+  readonly match: string;
+  readonly matched: boolean;
+  /** The conditions that failed (empty when it matched). */
+  readonly failed: readonly string[];
+}
+
+/** One route checked, in order, up to and including the one that matched. */
+export interface RouteCheck {
+  readonly id: string;
+  readonly virtualService: string | null;
+  readonly matched: boolean;
+  /** Empty for a catch-all route. */
+  readonly matches: readonly MatchCheck[];
+}
+
+export interface DestinationExplanation {
+  readonly host: string;
+  readonly port: number;
+  readonly subset: string | null;
+  /** Share in percent. */
+  readonly weight: number;
+  readonly cluster: string;
+  /** `ok`, or why the cluster answers `503 NC`. */
+  readonly status: 'ok' | 'no-host' | 'no-subset' | 'unknown';
+  readonly endpoints: number;
+  readonly subsetLabels: Readonly<Record<string, string>>;
+  readonly destinationRules: readonly string[];
+  readonly policy: PolicySummary | null;
+}
+
+/** Why an outbound request goes where it goes (`meshlet explain --request`). */
+export interface OutboundExplanation {
+  readonly kind: 'outbound';
+  readonly workload: string;
+  readonly request: {
+    readonly method: string;
+    readonly url: string;
+    readonly authority: string;
+    readonly port: number;
+  };
+  readonly virtualHost: { readonly name: string; readonly virtualService: string | null } | null;
+  /** Routes checked in order; the last one matched unless `route` is null. */
+  readonly routes: readonly RouteCheck[];
+  readonly route: {
+    readonly id: string;
+    readonly virtualService: string | null;
+    readonly matchedBy: string;
+  } | null;
+  /** One line: where the request ends up. */
+  readonly outcome: string;
+  readonly destinations: readonly DestinationExplanation[];
+  readonly timeout: string;
+  readonly retries: string;
+  readonly fault: string;
+  readonly mirrors: readonly string[];
+  readonly rewrite: string | null;
+}
+
+const keyName = (k: { readonly namespace: string; readonly name: string } | null): string | null =>
+  k === null ? null : `${k.name}.${k.namespace}`;
+
+/** What the request had for a failed condition (`header end-user exact "jason"` → its end-user value). */
+function got(condition: string, req: RouteRequest): string {
+  const header = /^header (\S+) /.exec(condition);
+  if (header !== null) {
+    const v = req.headers[header[1] as string];
+    return v === undefined ? 'absent' : JSON.stringify(typeof v === 'string' ? v : v.join(','));
+  }
+  const q = req.path.indexOf('?');
+  if (condition.startsWith('uri ')) return JSON.stringify(q < 0 ? req.path : req.path.slice(0, q));
+  if (condition.startsWith('method ')) return req.method;
+  if (condition.startsWith('authority ')) return JSON.stringify(req.authority);
+  if (condition.startsWith('scheme ')) return req.scheme;
+  const query = /^query (\S+) /.exec(condition);
+  if (query !== null) {
+    const params = new URLSearchParams(q < 0 ? '' : req.path.slice(q + 1));
+    const v = params.get(query[1] as string);
+    return v === null ? 'absent' : JSON.stringify(v);
+  }
+  return '';
+}
+
+function checkRoute(r: CompiledRoute, req: RouteRequest): RouteCheck {
+  const matches = r.matches.map((m): MatchCheck => {
+    const failed = m.conditions
+      .filter((c) => !c.test(req))
+      .map((c) => {
+        const d = c.describe();
+        const g = got(d, req);
+        return g === '' ? d : `${d} (got ${g})`;
+      });
+    return { match: m.describe(), matched: m.test(req), failed };
+  });
+  return { id: r.id, virtualService: keyName(r.virtualService), matched: r.test(req), matches };
+}
+
+function destinations(plan: MeshPlan, r: CompiledRoute): DestinationExplanation[] {
+  if (r.action.kind !== 'route') return [];
+  return r.action.destinations.map((d) => {
+    const c = plan.outbound.cluster(d.cluster);
+    return {
+      host: d.host,
+      port: d.port,
+      subset: d.subset,
+      weight: d.weight,
+      cluster: d.cluster,
+      status: c?.status ?? 'unknown',
+      endpoints: c?.endpoints.length ?? 0,
+      subsetLabels: c?.subsetLabels ?? {},
+      destinationRules: c?.destinationRules.map((k) => `${k.name}.${k.namespace}`) ?? [],
+      policy: c === null ? null : summarizePolicy(c.policy),
+    };
+  });
+}
+
+function outcomeOf(r: CompiledRoute, dests: readonly DestinationExplanation[]): string {
+  const a = r.action;
+  if (a.kind === 'redirect') return `redirect ${a.status}${a.uri === null ? '' : ` to ${a.uri}`}`;
+  if (a.kind === 'directResponse') return `direct response ${a.status}`;
+  if (dests.length === 0) return '503 NC (the route has no destination)';
+  const parts = dests.map((d) => {
+    const where = `${d.host}:${d.port}${d.subset === null ? '' : ` subset ${d.subset}`}`;
+    const nc = d.status === 'ok' ? '' : ` → 503 NC (${d.status})`;
+    return dests.length === 1 ? `${where}${nc}` : `${d.weight}% ${where}${nc}`;
+  });
+  return parts.join(', ');
+}
+
+/** A host and port without route configuration (the pipeline's `noVirtualHost`). */
+function noVirtualHost(plan: MeshPlan, hostname: string, port: number): string {
+  const svc = plan.outbound.services[hostname];
+  if (svc?.ports.some((p) => p.number === port) === true)
+    return `sent as is to outbound|${port}||${hostname} (a service port without HTTP routes)`;
+  if (plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY')
+    return '502 from BlackHoleCluster: the host is not in the registry (REGISTRY_ONLY)';
+  return 'PassthroughCluster: no route config for this host and port, sent directly (ALLOW_ANY)';
+}
+
+/**
+ * Walks an outbound request through the plan the way the outbound pipeline does
+ * (virtual host → first matching route → action → weighted destinations → cluster), and
+ * records, for each earlier route, which condition of each match failed.
+ * @throws MeshletError `MESHLET_ERR_OUTBOUND_URL` / `_SCHEME` for a bad URL.
+ */
+export function explainOutbound(
+  plan: MeshPlan,
+  input: { readonly method: string; readonly url: string; readonly headers: Readonly<HeaderRecord> },
+): OutboundExplanation {
+  const target = parseTarget(input.url);
+  const headers: HeaderRecord = { ...input.headers };
+  const hostHeader = headers['host'];
+  const authority = typeof hostHeader === 'string' ? hostHeader : target.authority;
+  const w = plan.workload;
+  const base = {
+    kind: 'outbound' as const,
+    workload: `${w.namespace}/${w.name}`,
+    request: { method: input.method, url: input.url, authority, port: target.port },
+  };
+  const empty = { destinations: [], timeout: '-', retries: '-', fault: '-', mirrors: [], rewrite: null };
+  const vhost: VirtualHost | null = plan.outbound.lookup(authority, target.port);
+  if (vhost === null) {
+    return {
+      ...base,
+      ...empty,
+      virtualHost: null,
+      routes: [],
+      route: null,
+      outcome: noVirtualHost(plan, target.hostname, target.port),
+    };
+  }
+  const req: RouteRequest = {
+    method: input.method,
+    scheme: target.scheme,
+    authority,
+    path: target.path,
+    headers,
+  };
+  const chosen = plan.outbound.route(vhost, req);
+  const checks: RouteCheck[] = [];
+  for (const r of vhost.routes) {
+    checks.push(checkRoute(r, req));
+    if (r === chosen) break;
+  }
+  const virtualHost = { name: vhost.name, virtualService: keyName(vhost.virtualService) };
+  if (chosen === null) {
+    return {
+      ...base,
+      ...empty,
+      virtualHost,
+      routes: checks,
+      route: null,
+      outcome: '404 NR: no route matched',
+    };
+  }
+  const last = checks[checks.length - 1];
+  const matchedBy =
+    chosen.matches.length === 0
+      ? 'catch-all (no match conditions)'
+      : (last?.matches.find((m) => m.matched)?.match ?? '');
+  const dests = destinations(plan, chosen);
+  const timeouts = callTimeouts(chosen, { ...headers });
+  const retries = chosen.action.kind === 'route' ? describeRetries(chosen.retries) : '-';
+  return {
+    ...base,
+    virtualHost,
+    routes: checks,
+    route: { id: chosen.id, virtualService: keyName(chosen.virtualService), matchedBy },
+    outcome: outcomeOf(chosen, dests),
+    destinations: dests,
+    timeout:
+      timeouts.routeMs === null
+        ? 'none (Istio sets no route timeout by default)'
+        : `${timeouts.routeMs}ms (504 UT when exceeded)`,
+    retries:
+      timeouts.perTryMs === null || chosen.retries === null
+        ? retries
+        : `${retries} (per try ${timeouts.perTryMs}ms)`,
+    fault: describeFaultPolicy(chosen.fault),
+    mirrors: chosen.mirrors.map((m) => `${m.percent}% to ${m.cluster}`),
+    rewrite:
+      chosen.rewrite === null
+        ? null
+        : [
+            chosen.rewrite.uri === null ? '' : `uri → ${chosen.rewrite.uri}`,
+            chosen.rewrite.regex === null ? '' : `uri ${chosen.rewrite.regex.describe()}`,
+            chosen.rewrite.authority === null ? '' : `authority → ${chosen.rewrite.authority}`,
+          ]
+            .filter((s) => s !== '')
+            .join(', '),
+  };
+}

@@ -1,0 +1,266 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runExplain } from '../../src/cli/explain.js';
+import type { InboundExplanation } from '../../src/cli/explain-inbound.js';
+import type { OutboundExplanation } from '../../src/cli/explain-outbound.js';
+import { SAMPLES } from '../helpers/tmp.js';
+import { captureIO, tempFiles } from './support.js';
+
+const PRODUCTPAGE = ['--workload', 'default/productpage-v1:app=productpage,version=v1'];
+const HTTPBIN = ['--workload', 'foo/httpbin:app=httpbin'];
+const sample = (f: string) => path.join(SAMPLES, f);
+
+async function explain(argv: string[]) {
+  const io = captureIO();
+  const code = await runExplain(argv, io);
+  return { code, out: io.out(), err: io.err() };
+}
+
+async function explainJson<T>(argv: string[]): Promise<T> {
+  const r = await explain([...argv, '-o', 'json']);
+  expect(r.err).toBe('');
+  return JSON.parse(r.out) as T;
+}
+
+const bookinfo = (vs: string) => [
+  sample('bookinfo-platform/bookinfo.yaml'),
+  sample('bookinfo-networking/destination-rule-all.yaml'),
+  sample(`bookinfo-networking/${vs}`),
+];
+
+describe('meshlet explain (outbound)', () => {
+  it('sends jason to reviews v2 through the first route', async () => {
+    const r = await explain([
+      ...bookinfo('virtual-service-reviews-jason-v2-v3.yaml'),
+      ...PRODUCTPAGE,
+      '--request',
+      'GET http://reviews:9080/reviews/0',
+      '-H',
+      'end-user: jason',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Result\s+reviews\.default\.svc\.cluster\.local:9080 subset v2$/m);
+    expect(r.out).toMatch(/^Route\s+default\/reviews\/0 matched: header end-user exact "jason"$/m);
+    expect(r.out).toContain('→ outbound|9080|v2|reviews.default.svc.cluster.local');
+    expect(r.out).toMatch(/DestinationRule reviews\.default; LB LEAST_REQUEST/);
+    expect(r.out).not.toContain('Skipped');
+  });
+
+  it('says why the jason route was skipped for another user and where the catch-all sends it', async () => {
+    const e = await explainJson<OutboundExplanation>([
+      ...bookinfo('virtual-service-reviews-jason-v2-v3.yaml'),
+      ...PRODUCTPAGE,
+      '--request',
+      'GET http://reviews:9080/reviews/0',
+      '-H',
+      'end-user: mike',
+    ]);
+    expect(e.routes).toEqual([
+      {
+        id: 'default/reviews/0',
+        virtualService: 'reviews.default',
+        matched: false,
+        matches: [
+          {
+            match: 'header end-user exact "jason"',
+            matched: false,
+            failed: ['header end-user exact "jason" (got "mike")'],
+          },
+        ],
+      },
+      { id: 'default/reviews/1', virtualService: 'reviews.default', matched: true, matches: [] },
+    ]);
+    expect(e.route?.matchedBy).toBe('catch-all (no match conditions)');
+    expect(e.destinations.map((d) => [d.subset, d.weight])).toEqual([['v3', 100]]);
+  });
+
+  it('shows the weighted split with each subset, its labels and cluster', async () => {
+    const e = await explainJson<OutboundExplanation>([
+      ...bookinfo('virtual-service-reviews-80-20.yaml'),
+      ...PRODUCTPAGE,
+      '--request',
+      'GET http://reviews:9080/',
+    ]);
+    expect(e.outcome).toBe(
+      '80% reviews.default.svc.cluster.local:9080 subset v1, 20% reviews.default.svc.cluster.local:9080 subset v2',
+    );
+    expect(e.destinations.map((d) => [d.cluster, d.weight, d.subsetLabels])).toEqual([
+      ['outbound|9080|v1|reviews.default.svc.cluster.local', 80, { version: 'v1' }],
+      ['outbound|9080|v2|reviews.default.svc.cluster.local', 20, { version: 'v2' }],
+    ]);
+  });
+
+  it('reports the delay fault and a caller-supplied timeout override', async () => {
+    const e = await explainJson<OutboundExplanation>([
+      ...bookinfo('virtual-service-ratings-test-delay.yaml'),
+      ...PRODUCTPAGE,
+      '--request',
+      'GET http://ratings:9080/ratings/0',
+      '-H',
+      'end-user: jason',
+      '-H',
+      'x-envoy-upstream-rq-timeout-ms: 2500',
+    ]);
+    expect(e.fault).toBe('delay 7000ms for 100% of requests');
+    expect(e.timeout).toBe('2500ms (504 UT when exceeded)');
+  });
+
+  it('explains a host without route config as the passthrough', async () => {
+    const e = await explainJson<OutboundExplanation>([
+      ...bookinfo('virtual-service-reviews-v3.yaml'),
+      ...PRODUCTPAGE,
+      '--request',
+      'GET http://example.com/',
+    ]);
+    expect(e.virtualHost).toBeNull();
+    expect(e.outcome).toMatch(/^PassthroughCluster/);
+  });
+});
+
+const JWKS = readFileSync(sample('jwt/jwks.json'), 'utf8').replace(/\s+/g, '');
+const DEMO_JWT = readFileSync(sample('jwt/demo.jwt'), 'utf8').trim();
+const jwtConfig = () =>
+  tempFiles({
+    'ra.yaml': `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt-example, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwks: '${JWKS}'
+`,
+    'authz.yaml': readFileSync(sample('tasks/authz-jwt/02-require-jwt.yaml'), 'utf8'),
+  });
+
+describe('meshlet explain (inbound)', () => {
+  const denyFiles = [
+    sample('tasks/authz-deny/02-deny-method-get-unless-admin.yaml'),
+    sample('tasks/authz-deny/03-allow-path-ip.yaml'),
+  ];
+
+  it('names the DENY policy and rule that refused a GET without x-token: admin', async () => {
+    const r = await explain([
+      ...denyFiles,
+      ...HTTPBIN,
+      '--inbound',
+      'GET /ip',
+      '--peer',
+      'spiffe://cluster.local/ns/foo/sa/sleep',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Verdict\s+DENIED 403 by DENY policy foo\/deny-method-get rule\[0\]$/m);
+    expect(r.out).toContain('mTLS peer cluster.local/ns/foo/sa/sleep');
+  });
+
+  it('allows the same GET with x-token: admin through the ALLOW rule for /ip, and says why the DENY rule missed', async () => {
+    const e = await explainJson<InboundExplanation>([
+      ...denyFiles,
+      ...HTTPBIN,
+      '--inbound',
+      'GET /ip',
+      '-H',
+      'x-token: admin',
+    ]);
+    expect(e.decision.allow).toBe(true);
+    expect(e.verdict).toBe('ALLOWED by ALLOW policy foo/allow-path-ip rule[0]');
+    expect(e.authorization.deny[0]?.rules?.[0]).toEqual({
+      index: 0,
+      matched: false,
+      failed: ['when[0] request.headers[x-token] notValues ["admin"] (got header "admin")'],
+    });
+  });
+
+  it('explains an ALLOW-stage denial rule by rule', async () => {
+    const r = await explain([...denyFiles, ...HTTPBIN, '--inbound', 'POST /headers']);
+    expect(r.out).toMatch(
+      /^Verdict\s+DENIED 403: no rule of the 1 ALLOW policy \(foo\/allow-path-ip\) matched$/m,
+    );
+    expect(r.out).toContain('rule[0]: to[0].operation.paths ["/ip"] (got path /headers)');
+  });
+
+  it('normalizes the path before authorization, as Envoy does', async () => {
+    const e = await explainJson<InboundExplanation>([
+      ...denyFiles,
+      ...HTTPBIN,
+      '--inbound',
+      'POST /foo/../ip',
+    ]);
+    expect(e.normalization).toEqual({ ok: true, path: '/ip', detail: 'normalized (BASE)' });
+    expect(e.decision.allow).toBe(true);
+  });
+
+  it('refuses a tampered JWT with 401 from RequestAuthentication', async () => {
+    const dir = jwtConfig();
+    const [h, p, sig] = DEMO_JWT.split('.');
+    const tampered = `${h}.${p}.${(sig ?? '').slice(0, -4)}AAAA`;
+    const e = await explainJson<InboundExplanation>([
+      dir,
+      ...HTTPBIN,
+      '--inbound',
+      'GET /headers',
+      '--token',
+      tampered,
+    ]);
+    expect(e.decision).toMatchObject({ allow: false, status: 401, stage: 'jwt' });
+    expect(e.requestAuthentication).toMatchObject({
+      outcome: 'refused',
+      detail: '401 Jwt verification fails',
+    });
+    expect(e.verdict).toBe('DENIED 401 by RequestAuthentication: Jwt verification fails');
+  });
+
+  it('accepts the demo token read from a file and allows through require-jwt', async () => {
+    const dir = jwtConfig();
+    const e = await explainJson<InboundExplanation>([
+      dir,
+      ...HTTPBIN,
+      '--inbound',
+      'GET /headers',
+      '--token',
+      sample('jwt/demo.jwt'),
+    ]);
+    expect(e.requestAuthentication).toMatchObject({
+      outcome: 'verified',
+      policies: ['foo/jwt-example'],
+      detail:
+        'issuer testing@secure.istio.io by foo/jwt-example; request principal testing@secure.istio.io/testing@secure.istio.io',
+    });
+    expect(e.verdict).toBe('ALLOWED by ALLOW policy foo/require-jwt rule[0]');
+  });
+
+  it('denies a request without a token under require-jwt, naming the missing request principal', async () => {
+    const r = await explain([jwtConfig(), ...HTTPBIN, '--inbound', 'GET /headers']);
+    expect(r.out).toMatch(/^JWT\s+no token: /m);
+    expect(r.out).toContain(
+      'rule[0]: from[0].source.requestPrincipals ["testing@secure.istio.io/testing@secure.istio.io"] (got no verified JWT)',
+    );
+  });
+
+  it('reports a plaintext caller as refused at the connection under STRICT mTLS', async () => {
+    const dir = tempFiles({
+      'pa.yaml': readFileSync(
+        sample('tasks/authn-policy/03-peerauthentication-httpbin-bar-strict.yaml'),
+        'utf8',
+      ),
+    });
+    const e = await explainJson<InboundExplanation>([
+      dir,
+      '--workload',
+      'bar/httpbin:app=httpbin',
+      '--inbound',
+      'GET /ip',
+    ]);
+    expect(e.peerAuthentication).toMatchObject({ mode: 'STRICT', accepted: false });
+    expect(e.verdict).toMatch(
+      /^REFUSED at the connection: STRICT mTLS \(PeerAuthentication bar\/httpbin \(workload\)\)/,
+    );
+  });
+
+  it('exits 64 when neither --request nor --inbound is given', async () => {
+    const r = await explain([...denyFiles, ...HTTPBIN]);
+    expect(r.code).toBe(64);
+    expect(r.err).toContain('give exactly one of --request');
+  });
+});
