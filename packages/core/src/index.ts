@@ -135,3 +135,8 @@ export {
   type RefusalReason,
 } from './inbound/server/mesh-server.js';
 export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
+
+// Admin server (Envoy's 15000 / Istio's 15020)
+export { createAdminServer, type AdminServer, type AdminServerOptions } from './admin/admin-server.js';
+export { hashConfigSources } from './config/watch.js';
+export { MESHLET_VERSION } from './version.js';

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { isMeshletError } from '../errors/meshlet-error.js';
+import { MESHLET_VERSION } from '../version.js';
 import { runAnalyze } from './analyze.js';
 import { runCerts } from './certs.js';
 import { EXIT } from './exit-codes.js';
@@ -19,13 +19,6 @@ const COMMANDS: Readonly<Record<string, CliCommand>> = {
   routes: runRoutes,
 };
 
-function version(): string {
-  // dist/cli/main.js and src/cli/main.ts both sit two levels below the package root.
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  const v = typeof pkg === 'object' && pkg !== null ? (pkg as Record<string, unknown>)['version'] : undefined;
-  return typeof v === 'string' ? v : 'unknown';
-}
-
 /**
  * `meshlet <command> [args]`: dispatch, `--help`, `--version`. Returns the exit
  * code. A user error prints a message, never a stack trace; only a bug does.
@@ -40,7 +33,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return first === undefined ? EXIT.usage : EXIT.ok;
   }
   if (first === '-v' || first === '--version' || first === 'version') {
-    io.stdout(`meshlet ${version()}\n`);
+    io.stdout(`meshlet ${MESHLET_VERSION}\n`);
     return EXIT.ok;
   }
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;

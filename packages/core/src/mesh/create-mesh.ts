@@ -17,6 +17,8 @@ import { createInboundSide } from './inbound-side.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
+import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { MESHLET_VERSION } from '../version.js';
 
 /**
  * Creates a mesh: loads and watches the Istio config, compiles the plan for this
@@ -83,6 +85,34 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     tlsFor: createTlsFor(getPlan, certs),
   });
 
+  let admin: AdminServer | null = null;
+  let adminAddress: Mesh['admin'] = null;
+  if (options.admin !== undefined) {
+    const host = options.admin.host ?? '127.0.0.1';
+    admin = createAdminServer({
+      getPlan,
+      getConfig: () => ({
+        hash: source.current.hash,
+        loadedAt: source.current.loadedAt,
+        files: source.current.snapshot.files,
+      }),
+      clusters,
+      serverInfo: { version: MESHLET_VERSION, workload, startedAt: Date.now() },
+      host,
+      port: options.admin.port ?? 0,
+    });
+    try {
+      const { port } = await admin.listen();
+      adminAddress = { port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+    } catch (err) {
+      await source.close();
+      await inbound.close();
+      certWatcher?.close();
+      clusters.close();
+      throw err;
+    }
+  }
+
   let closing: Promise<void> | null = null;
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
     if (closing !== null) {
@@ -112,6 +142,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
     close() {
       closing ??= (async () => {
+        await admin?.close();
         await source.close();
         await inbound.close();
         certWatcher?.close();
@@ -122,6 +153,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       return closing;
     },
     inbound: inbound.handle,
+    admin: adminAddress,
     certs,
     listen: (app, port, host) => {
       if (closing !== null) {

@@ -13,6 +13,10 @@ import { MeshletError } from '../errors/meshlet-error.js';
 export interface PlanState {
   readonly plan: MeshPlan;
   readonly snapshot: ConfigSnapshot;
+  /** The watcher's content hash of the files (`none` without config), for proxy-status. */
+  readonly hash: string;
+  /** Epoch ms the snapshot was loaded. */
+  readonly loadedAt: number;
 }
 
 export interface PlanSourceHooks {
@@ -59,7 +63,7 @@ export async function startPlanSource(options: SourceOptions, hooks: PlanSourceH
     compilePlan(snapshot, options.workload, options.compile);
   if (options.sources.length === 0) {
     const snapshot = loadConfigText([], { meshConfig: options.meshConfig ?? {} });
-    const state: PlanState = { plan: compile(snapshot), snapshot };
+    const state: PlanState = { plan: compile(snapshot), snapshot, hash: 'none', loadedAt: Date.now() };
     return { current: state, close: () => Promise.resolve() };
   }
 
@@ -85,7 +89,12 @@ export async function startPlanSource(options: SourceOptions, hooks: PlanSourceH
   }
   let state: PlanState;
   try {
-    state = { plan: compile(first), snapshot: first };
+    state = {
+      plan: compile(first),
+      snapshot: first,
+      hash: watcher.current.hash,
+      loadedAt: watcher.current.loadedAt,
+    };
   } catch (err) {
     await watcher.close();
     throw err;
@@ -93,7 +102,7 @@ export async function startPlanSource(options: SourceOptions, hooks: PlanSourceH
   watcher.on('reload', (next) => {
     const plan = compiled.get(next.snapshot) ?? compile(next.snapshot);
     const previous = state;
-    state = { plan, snapshot: next.snapshot };
+    state = { plan, snapshot: next.snapshot, hash: next.hash, loadedAt: next.loadedAt };
     hooks.reload(state, previous);
   });
   watcher.on('rejected', (attempt, reasons) => hooks.rejected(attempt.snapshot, reasons));

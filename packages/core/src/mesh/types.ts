@@ -49,6 +49,12 @@ export interface MeshOptions {
    * mTLS (plaintext out, and STRICT ports accept nothing).
    */
   readonly certs?: string | CertSource;
+  /**
+   * Start the admin server (Envoy's 15000 / Istio's 15020 in one): `/stats/prometheus`,
+   * `/config_dump`, `/clusters`, `/ready`, `/server_info`. Bound to 127.0.0.1 unless `host`
+   * says otherwise; port 0 picks a free one (see `mesh.admin`).
+   */
+  readonly admin?: { readonly port?: number; readonly host?: string };
 }
 
 /** A good reload: the new plan is in place. */
@@ -91,6 +97,8 @@ export interface Mesh {
   close(): Promise<void>;
   /** What `@meshlet/fastify` and `@meshlet/express` take: one decision per request, and the peer of a socket. */
   readonly inbound: InboundHandle;
+  /** The admin server's address when `admin` was given, else null. */
+  readonly admin: { readonly port: number; readonly url: string } | null;
   /** The workload certificates in force (null without `certs`). */
   readonly certs: CertSource | null;
   /**
