@@ -34,6 +34,9 @@ export type MeshletRequest = IncomingMessage & { meshlet: MeshletRequestContext 
 export const NOT_AT_ROOT_MESSAGE =
   '@meshlet/express must be mounted at the application root (app.use(meshlet({ mesh })) before any route)';
 
+/** What `InboundHandle.observe` returns (telemetry of one request). */
+type Observation = ReturnType<NonNullable<InboundHandle['observe']>>;
+
 interface ExpressRequestFields {
   originalUrl?: string;
   baseUrl?: string;
@@ -66,13 +69,18 @@ export function meshlet(options: MeshletExpressOptions) {
     const mounted = fields.baseUrl !== undefined && fields.baseUrl !== '';
     const target = fields.originalUrl ?? req.url;
     let pending: Promise<InboundDecision>;
+    let observation: Observation | null = null;
     try {
-      const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
-      pending = handle.decide(target === inbound.url ? inbound : { ...inbound, url: target ?? '/' });
+      const node = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
+      const inbound = target === node.url ? node : { ...node, url: target ?? '/' };
+      // Telemetry starts before the decision so a denied request is measured and traced too.
+      if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
+      pending = handle.decide(inbound);
     } catch (error) {
       pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     pending.then((decision) => {
+      observation?.decided(decision);
       if (!decision.allow) {
         deny(res, decision);
         return;
@@ -87,7 +95,9 @@ export function meshlet(options: MeshletExpressOptions) {
       applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
       for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
       (req as MeshletRequest).meshlet = decision.context;
-      next();
+      // The rest of the app runs in the request's trace context (mesh.fetch continues the trace).
+      if (observation === null) next();
+      else observation.run(next);
     }, next);
   };
 }

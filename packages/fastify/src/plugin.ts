@@ -34,9 +34,19 @@ function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: f
   return reply.send(decision.body);
 }
 
-function decideHere(handle: InboundHandle, request: FastifyRequest): Promise<InboundDecision> {
+async function decideHere(
+  handle: InboundHandle,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<InboundDecision> {
   const raw = request.raw;
-  return handle.decide(toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket))));
+  const inbound = toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket)));
+  // Without the pre-routing listener the handler cannot be wrapped in the trace context;
+  // the request is still measured, traced and logged.
+  const observation = handle.observe?.(raw, reply.raw, inbound);
+  const decision = await handle.decide(inbound);
+  observation?.decided(decision);
+  return decision;
 }
 
 const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstance, options, done) => {
@@ -55,7 +65,7 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
     const outcome = takePreRoutingOutcome(request.raw);
     let decision: InboundDecision;
     if (outcome === undefined) {
-      decision = await decideHere(handle, request);
+      decision = await decideHere(handle, request, reply);
       // Fastify already routed on the raw URL (inject(), or a server whose requests do
       // not arrive as 'request' events). Serving it would let the app route on a path
       // authorization never checked, so refuse it as Envoy refuses paths it cannot normalize.

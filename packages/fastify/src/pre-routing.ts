@@ -13,6 +13,9 @@ interface DecidedRequest extends IncomingMessage {
   originalUrl?: string;
 }
 
+/** What `InboundHandle.observe` returns (telemetry of one request). */
+type Observation = ReturnType<NonNullable<InboundHandle['observe']>>;
+
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 type ListeningServer = Pick<Server, 'listeners' | 'removeAllListeners' | 'on'> & { [kInstalled]?: true };
 
@@ -45,19 +48,26 @@ export function installPreRouting(server: ListeningServer, handle: InboundHandle
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const r = req as DecidedRequest;
     let pending: Promise<InboundDecision>;
+    let observation: Observation | null = null;
     try {
-      pending = handle.decide(toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket))));
+      const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
+      // Telemetry starts before the decision so a denied request is measured and traced too.
+      if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
+      pending = handle.decide(inbound);
     } catch (error) {
       pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     pending.then(
       (decision) => {
         r[kDecided] = { decision };
+        observation?.decided(decision);
         if (decision.allow && decision.url !== req.url) {
           r.originalUrl = req.url;
           req.url = decision.url;
         }
-        dispatch(req, res);
+        // Fastify's routing, hooks and handler run in the request's trace context.
+        if (observation === null) dispatch(req, res);
+        else observation.run(() => dispatch(req, res));
       },
       (error: unknown) => {
         r[kDecided] = { error };

@@ -1,6 +1,21 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import type { PeerIdentity } from './request-context.js';
+
+/**
+ * Telemetry for one inbound request, started by `InboundHandle.observe` before the
+ * decision. It ends itself when the response finishes (or the connection closes).
+ */
+export interface InboundObservation {
+  /** The decision for this request: a denial counts in the rate-limit or authorization metrics. */
+  decided(decision: InboundDecision): void;
+  /**
+   * Run the application's handler inside the request's context, so a handler calling
+   * `mesh.fetch` continues the trace and forwards `x-request-id` with no code.
+   */
+  run<T>(fn: () => T): T;
+}
 
 /**
  * What a framework adapter needs from a mesh: one decision per request, and the
@@ -11,4 +26,11 @@ export interface InboundHandle {
   decide(req: InboundRequest): Promise<InboundDecision>;
   /** The verified mTLS peer of a socket accepted by the mesh server; null for plaintext or foreign sockets. */
   peerOf(socket: Socket): PeerIdentity | null;
+  /**
+   * Optional telemetry (`createInboundObserver`): called by adapters when a request
+   * arrives, before `decide`; starts the SERVER span and, when the response finishes,
+   * records `istio_*` with reporter `destination` and the server access log line.
+   * Absent: the adapters do no telemetry work.
+   */
+  observe?(req: IncomingMessage, res: ServerResponse, request: InboundRequest): InboundObservation;
 }

@@ -1,4 +1,12 @@
+import type { Endpoint } from '../compile/plan-types.js';
 import type { MeshletInfo, ResponseFlag } from './meshlet-info.js';
+import type { TryResult } from './attempt.js';
+
+/** What the router reports to a call's telemetry (`outbound/call-observer.ts`). */
+export interface CallObserver {
+  /** One try ended (a span event on the CLIENT span when it records). */
+  attempt(attempt: number, result: TryResult, durationMs: number): void;
+}
 
 /** What the pipeline learns about one call while it runs; frozen into `res.meshlet` at the end. */
 export interface CallState {
@@ -7,10 +15,28 @@ export interface CallState {
   upstream: MeshletInfo['upstream'];
   route: string | null;
   retriesDisabled: string | null;
+  /** The cluster routing chose (`outbound|9080|v1|reviews...`, `PassthroughCluster`), set even for a local reply. */
+  cluster: string | null;
+  /** The service host of that cluster, when it has one. */
+  service: string | null;
+  /** The endpoint that answered, for telemetry's destination labels. */
+  endpoint: Endpoint | null;
+  /** Telemetry for this call; null when the client has none (then nothing is built). */
+  readonly observer: CallObserver | null;
 }
 
-export function newCallState(): CallState {
-  return { flags: [], attempts: 0, upstream: null, route: null, retriesDisabled: null };
+export function newCallState(observer: CallObserver | null = null): CallState {
+  return {
+    flags: [],
+    attempts: 0,
+    upstream: null,
+    route: null,
+    retriesDisabled: null,
+    cluster: null,
+    service: null,
+    endpoint: null,
+    observer,
+  };
 }
 
 export function toMeshletInfo(s: CallState): MeshletInfo {

@@ -5,14 +5,22 @@ import type { Random } from '../runtime/random.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { Transport, TransportTls } from './transport.js';
 import type { ClusterManager, UpstreamHost } from './upstream/types.js';
-import { normalizeHeaders, parseTarget, type MeshFetchInit } from './request-input.js';
-import { prepareBody } from './request-body.js';
+import {
+  normalizeHeaders,
+  parseTarget,
+  type HeaderRecord,
+  type MeshFetchInit,
+  type Target,
+} from './request-input.js';
+import { prepareBody, type RequestBody } from './request-body.js';
 import { createMeshResponse, type MeshResponse } from './response.js';
-import { newCallState, toMeshletInfo } from './call-state.js';
+import { newCallState, toMeshletInfo, type CallState } from './call-state.js';
 import { runPipeline, type PipelineDeps, type Produced } from './pipeline.js';
 import { createDnsEndpoints, systemResolveDns, type ResolveDns } from './endpoints-dns.js';
 import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
 
 export type { MeshFetchInit } from './request-input.js';
 
@@ -28,6 +36,15 @@ export interface OutboundClientOptions {
   readonly resolveDns?: ResolveDns;
   /** Client TLS for an upstream host (DestinationRule `tls`, auto mTLS); default: plaintext. */
   readonly tlsFor?: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
+  /**
+   * Report every call (`createMeshTelemetry`): one CLIENT span continuing the inbound
+   * request's trace (W3C/B3 headers and `x-request-id` injected), one `istio_*` record
+   * with reporter `source` and one client access log line when the response body is
+   * done, and retry metrics. Absent: nothing is built per call. Pool overflow and
+   * outlier ejections come from the cluster manager: create it with
+   * `createClusterManager({ onEvent: telemetry.onUpstreamEvent })`.
+   */
+  readonly telemetry?: MeshTelemetry | null;
 }
 
 /** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
@@ -113,14 +130,38 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     tlsFor: options.tlsFor ?? null,
   });
   const getPlan = options.getPlan;
+  const telemetry =
+    options.telemetry === undefined || options.telemetry === null
+      ? null
+      : new OutboundTelemetry(options.telemetry);
 
   async function fetch(url: string | URL, init: MeshFetchInit = {}): Promise<MeshResponse> {
     const target = parseTarget(url);
     const body = prepareBody(init.body);
     const headers = normalizeHeaders(init.headers);
     const method = (init.method ?? 'GET').toUpperCase();
+    if (telemetry === null) return run(getPlan(), newCallState(), null, target, method, headers, body, init);
+    const call = telemetry.start(target, method, headers, body.data);
     const plan = getPlan();
-    const state = newCallState();
+    const state = newCallState(call);
+    try {
+      return await run(plan, state, call, target, method, headers, body, init);
+    } catch (err) {
+      call.failed(state, plan, err);
+      throw err;
+    }
+  }
+
+  async function run(
+    plan: MeshPlan,
+    state: CallState,
+    call: OutboundCall | null,
+    target: Target,
+    method: string,
+    headers: HeaderRecord,
+    body: RequestBody,
+    init: MeshFetchInit,
+  ): Promise<MeshResponse> {
     const scope = callerScope(init, deps.clock);
     const work = runPipeline(deps, {
       plan,
@@ -133,6 +174,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     });
     if (scope === null) {
       const p = await work;
+      if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
       return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
     }
     let p: Produced;
@@ -144,6 +186,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     }
     if (Buffer.isBuffer(p.body)) scope.dispose();
     else armBody(p.body, scope);
+    if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
     return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
   }
 

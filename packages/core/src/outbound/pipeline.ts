@@ -26,7 +26,7 @@ import { hashKeyOf } from './hash-key.js';
 import { sendMirrors } from './mirror.js';
 import { runRouter } from './router.js';
 import { raceSignal } from './timeouts.js';
-import { blackHole, sendDirect, PASSTHROUGH_CLUSTER } from './passthrough.js';
+import { blackHole, sendDirect, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './passthrough.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -78,9 +78,13 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   const { plan, target, state } = input;
   const svc = plan.outbound.services[target.hostname];
   const known = svc?.ports.some((p) => p.number === target.port) === true;
-  if (!known && plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY')
+  if (!known && plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY') {
+    state.cluster = BLACKHOLE_CLUSTER;
     return local(state, blackHole(state));
+  }
   const cluster = known ? `outbound|${target.port}||${target.hostname}` : PASSTHROUGH_CLUSTER;
+  state.cluster = cluster;
+  if (known) state.service = target.hostname;
   const r = await sendDirect(
     deps.transport,
     state,
@@ -136,8 +140,11 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
   const destOps = dest?.headers?.response ?? null;
   if (dest === undefined || cluster === null || cluster.status !== 'ok') {
+    if (dest !== undefined) state.cluster = dest.cluster;
     return local(state, noCluster(), ruleOps, destOps);
   }
+  state.cluster = cluster.key;
+  state.service = cluster.host;
   const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
   const upstream =
     dns === null
@@ -185,6 +192,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   });
   if (r.kind === 'local') return local(state, r.reply, ruleOps, destOps);
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
+  state.endpoint = r.host.endpoint;
   const out: HeaderRecord = { ...r.response.headers };
   out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyHeaderOps(out, ruleOps);

@@ -89,7 +89,10 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
     for (;;) {
       const host = pickHost(upstream, tried, call.hashKey);
       if (host === null) return { kind: 'local', reply: noHealthyUpstream() };
+      const observer = state.observer;
+      const t0 = observer === null ? 0 : clock.now();
       const r = await runTry(ctx, host, call.request, ++tries);
+      if (observer !== null) observer.attempt(tries, r, clock.now() - t0);
       retryTicket?.release();
       retryTicket = null;
       if (r.kind === 'overflow') return { kind: 'local', reply: overflow() };

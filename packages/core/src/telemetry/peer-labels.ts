@@ -127,3 +127,37 @@ export function peerFromIdentity(peer: PeerIdentity | null): PeerLabels {
 
 const MAX_INTERNED = 4096;
 const byPrincipal = new Map<string, PeerLabels>();
+
+/**
+ * Labels for an upstream endpoint known only from the registry (Istio's client-side
+ * fallback when no peer metadata came back: the endpoint's metadata): app, version and
+ * canonical labels from the endpoint labels, the service's namespace, the principal
+ * from the endpoint's service account. The workload name is not in meshlet's
+ * endpoints, so it reads `unknown` unless the labels carry
+ * `service.istio.io/workload-name`.
+ */
+export function peerFromEndpoint(
+  endpoint: {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly serviceAccount: string | null;
+  },
+  namespace: string,
+  options: PeerLabelOptions,
+): PeerLabels {
+  const labels = endpoint.labels;
+  const workload = labels['service.istio.io/workload-name'] ?? '';
+  const ns = namespace === '' ? UNKNOWN : namespace;
+  return Object.freeze({
+    workload: workload === '' ? UNKNOWN : workload,
+    namespace: ns,
+    principal:
+      endpoint.serviceAccount === null || ns === UNKNOWN
+        ? UNKNOWN
+        : spiffePrincipal(options.trustDomain, ns, endpoint.serviceAccount),
+    app: labels['app'] ?? UNKNOWN,
+    version: labels['version'] ?? UNKNOWN,
+    canonicalService: canonicalService(labels, workload),
+    canonicalRevision: canonicalRevision(labels),
+    cluster: options.cluster ?? 'Kubernetes',
+  });
+}

@@ -13,6 +13,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
  * | `meshlet_outlier_ejected_endpoints` | gauge | cluster | endpoints ejected right now (Envoy `ejections_active`) |
  * | `meshlet_upstream_rq_retry_total` | counter | cluster | retries made (not counting first tries) |
  * | `meshlet_upstream_rq_retry_limit_exceeded_total` | counter | cluster | calls that gave up with retries left to want (`URX`) |
+ * | `meshlet_upstream_rq_retry_overflow_total` | counter | cluster | retries refused by `maxRetries` / `retryBudget` (Envoy `upstream_rq_retry_overflow`, flag `UO`) |
  * | `meshlet_ratelimited_requests_total` | counter | port | inbound requests refused by a local rate limit (429 `RL`) |
  * | `meshlet_authz_denied_total` | counter | policy, action | inbound requests denied by authorization; policy `ns/name`, or `-` for ALLOW with no match |
  * | `meshlet_config_reloads_total` | counter | | config reloads that produced a new plan |
@@ -25,8 +26,10 @@ export interface MeshletMetrics {
   poolOverflow(cluster: string): void;
   outlierEjection(cluster: string): void;
   ejectedEndpoints(cluster: string, count: number): void;
-  retry(cluster: string): void;
+  /** `count` retries made by one call (default 1). */
+  retry(cluster: string, count?: number): void;
   retryLimitExceeded(cluster: string): void;
+  retryOverflow(cluster: string): void;
   rateLimited(port: number): void;
   /** `policy` is `ns/name`; null for an ALLOW-list miss. `action`: ALLOW, DENY or CUSTOM. */
   authzDenied(policy: string | null, action: 'ALLOW' | 'DENY' | 'CUSTOM'): void;
@@ -71,6 +74,11 @@ export function createMeshletMetrics(options: { readonly registry?: Registry } =
     'Calls that ran out of retries (URX)',
     ['cluster'],
   );
+  const retryOverflow = counter(
+    'meshlet_upstream_rq_retry_overflow_total',
+    'Retries refused by maxRetries or the retry budget (UO)',
+    ['cluster'],
+  );
   const rateLimited = counter(
     'meshlet_ratelimited_requests_total',
     'Inbound requests refused by a local rate limit (429 RL)',
@@ -108,8 +116,9 @@ export function createMeshletMetrics(options: { readonly registry?: Registry } =
     poolOverflow: safe((cluster: string) => overflow.inc({ cluster })),
     outlierEjection: safe((cluster: string) => ejections.inc({ cluster })),
     ejectedEndpoints: safe((cluster: string, count: number) => ejected.set({ cluster }, count)),
-    retry: safe((cluster: string) => retries.inc({ cluster })),
+    retry: safe((cluster: string, count?: number) => retries.inc({ cluster }, count ?? 1)),
     retryLimitExceeded: safe((cluster: string) => retryLimit.inc({ cluster })),
+    retryOverflow: safe((cluster: string) => retryOverflow.inc({ cluster })),
     rateLimited: safe((port: number) => rateLimited.inc({ port: String(port) })),
     authzDenied: safe((policy: string | null, action: 'ALLOW' | 'DENY' | 'CUSTOM') =>
       denied.inc({ policy: policy ?? '-', action }),

@@ -38,6 +38,20 @@ export function methodAttributes(
   };
 }
 
+const byMethod = new Map<string, { name: string; attributes: Attributes }>();
+
+/** `methodAttributes(method, null)` (a CLIENT span's name and method attributes), built once per method. */
+export function clientMethodAttributes(method: string): { name: string; attributes: Attributes } {
+  let hit = byMethod.get(method);
+  if (hit === undefined) {
+    const made = methodAttributes(method, null);
+    hit = Object.freeze({ name: made.name, attributes: Object.freeze(made.attributes) });
+    // Methods are few; a client sending arbitrary ones must not grow the cache without end.
+    if (byMethod.size < 64) byMethod.set(method, hit);
+  }
+  return hit;
+}
+
 /** Split `host[:port]`, IPv6 brackets included. */
 export function splitAuthority(authority: string, defaultPort: number): { host: string; port: number } {
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(authority);

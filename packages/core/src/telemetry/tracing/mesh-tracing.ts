@@ -16,17 +16,20 @@ import type { WorkloadIdentity } from '../../compile/workload.js';
 import { applicableTelemetries } from '../config/telemetry-scope.js';
 import { resolveTracing, type ResolvedTracing, type TracingSpec } from '../config/tracing-config.js';
 import { canonicalRevision, canonicalService } from '../peer-labels.js';
-import { methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
+import { clientMethodAttributes, methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
+import { ClientSpanHandle } from './client-span.js';
 import {
   createPropagation,
   REQUEST_ID_HEADER,
   type HeaderRecord,
+  type OutgoingHeaders,
   type Propagation,
   type PropagationFormat,
 } from './propagation.js';
 import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
 import { createMeshSampler } from './sampler.js';
-import { setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
+import { samplerFromEnv, setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
+import { knownUnsampledSpan } from './unsampled.js';
 
 export interface MeshTracingOptions {
   readonly workload: WorkloadIdentity;
@@ -96,7 +99,7 @@ export interface ClientSpanRequest {
   /** `url.full`. */
   readonly url: string;
   /** Outgoing headers; trace headers and `x-request-id` are written into it. */
-  readonly headers: Record<string, string>;
+  readonly headers: OutgoingHeaders;
   /** `outbound|9080|v1|reviews.default.svc.cluster.local`, when routing chose one. */
   readonly upstreamCluster?: string | null;
   /** Parent context; the current inbound context by default. */
@@ -196,6 +199,9 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     env,
   });
   const tracer = setup.provider.getTracer('@meshlet/core');
+  // With meshlet's own provider and the mesh sampler, a decision known up front to be
+  // "not sampled" skips the SDK (its span would record nothing anyway).
+  const meshSampled = setup.owned && samplerFromEnv(env) === null;
   const propagation = createPropagation(options.propagation ?? undefined);
   const istioTags: Attributes = Object.freeze({
     'istio.canonical_service': service,
@@ -223,7 +229,9 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       if (!config.server.disabled) {
         const route = req.route ?? null;
         const { name, attributes } = methodAttributes(req.method, route);
-        span = tracer.startSpan(name, { kind: SpanKind.SERVER }, extracted.context);
+        span =
+          (meshSampled ? knownUnsampledSpan(extracted.context, config.server.samplingPercent) : null) ??
+          tracer.startSpan(name, { kind: SpanKind.SERVER }, extracted.context);
         if (span.isRecording()) {
           const q = req.url.indexOf('?');
           const { host, port } = splitAuthority(req.authority, req.port);
@@ -287,14 +295,17 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   const startClientSpan = (req: ClientSpanRequest): ClientSpan => {
     const parent = req.parent ?? currentContext();
     const parentCtx = parent?.trace ?? otelContext.active();
-    const sent = req.headers[REQUEST_ID_HEADER];
+    const given = req.headers[REQUEST_ID_HEADER];
+    const sent = typeof given === 'string' ? given : given?.[0];
     const requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
     let span: Span | null = null;
     let ctx = parentCtx;
     try {
       if (!config.client.disabled) {
-        const { name, attributes } = methodAttributes(req.method, null);
-        span = tracer.startSpan(name, { kind: SpanKind.CLIENT }, parentCtx);
+        const { name, attributes } = clientMethodAttributes(req.method);
+        span =
+          (meshSampled ? knownUnsampledSpan(parentCtx, config.client.samplingPercent) : null) ??
+          tracer.startSpan(name, { kind: SpanKind.CLIENT }, parentCtx);
         if (span.isRecording()) {
           span.setAttributes(attributes);
           span.setAttributes(istioTags);
@@ -323,56 +334,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     }
     if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
     else if (req.headers[REQUEST_ID_HEADER] === undefined) req.headers[REQUEST_ID_HEADER] = requestId;
-    return {
-      span,
-      requestId,
-      attempt(info) {
-        if (span === null || !span.isRecording()) return;
-        try {
-          const a: Attributes = { 'meshlet.attempt': info.attempt };
-          if (info.upstreamAddress != null) a['upstream_address'] = info.upstreamAddress;
-          if (info.status !== undefined) a['http.response.status_code'] = info.status;
-          a['response_flags'] = flagsOf(info.flags);
-          if (info.durationMs !== undefined) a['meshlet.duration_ms'] = info.durationMs;
-          if (info.error != null) a['error.type'] = info.error;
-          span.addEvent('meshlet.attempt', a);
-        } catch {
-          // Telemetry never throws into the application.
-        }
-      },
-      end(result) {
-        if (span === null) return;
-        try {
-          if (span.isRecording()) {
-            span.setAttribute('response_flags', flagsOf(result.flags));
-            if (result.attempts !== undefined && result.attempts > 1) {
-              span.setAttribute('http.request.resend_count', result.attempts - 1);
-              span.setAttribute('retry.count', result.attempts - 1);
-            }
-            if (result.upstreamAddress != null) {
-              span.setAttribute('upstream_address', result.upstreamAddress);
-              span.setAttribute('network.peer.address', result.upstreamAddress.replace(/:\d+$/, ''));
-            }
-            if (result.upstreamCluster != null) {
-              span.setAttribute('upstream_cluster', result.upstreamCluster);
-              span.setAttribute('upstream_cluster.name', result.upstreamCluster);
-            }
-            if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
-            const flagError =
-              result.flags !== undefined && result.flags.length > 0 ? result.flags.join(',') : null;
-            setHttpStatus(
-              span,
-              'client',
-              result.status,
-              result.error ?? (result.status === 0 ? flagError : null),
-            );
-          }
-          span.end();
-        } catch {
-          // Telemetry never throws into the application.
-        }
-      },
-    };
+    return new ClientSpanHandle(span, requestId);
   };
 
   return Object.freeze({

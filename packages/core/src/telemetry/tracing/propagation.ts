@@ -27,7 +27,10 @@ const getter: TextMapGetter<HeaderRecord> = {
   },
 };
 
-const setter: TextMapSetter<Record<string, string>> = {
+/** Outgoing headers: lower-case names; meshlet only ever writes strings into them. */
+export type OutgoingHeaders = Record<string, string | readonly string[]>;
+
+const setter: TextMapSetter<OutgoingHeaders> = {
   set: (carrier, key, value) => {
     carrier[key] = value;
   },
@@ -60,7 +63,7 @@ export interface Propagation {
    */
   extract(headers: HeaderRecord): ExtractedContext;
   /** Write the trace headers of `context` (and `x-request-id`) into `headers`. Never throws. */
-  inject(context: Context, requestId: string | null, headers: Record<string, string>): void;
+  inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void;
 }
 
 const KNOWN = new Set<string>(['tracecontext', 'b3', 'b3multi', 'baggage']);
@@ -101,7 +104,7 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
         ? { context, requestId: sent, generatedRequestId: false }
         : { context, requestId: randomUUID(), generatedRequestId: true };
     },
-    inject(context: Context, requestId: string | null, headers: Record<string, string>): void {
+    inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void {
       try {
         for (const p of injectors) p.inject(context, headers, setter);
         if (requestId !== null && headers[REQUEST_ID_HEADER] === undefined)

@@ -1,0 +1,295 @@
+// Telemetry cost (issue #5), side by side in interleaved rounds of one run:
+//  (a) outbound: `transport.request` on the in-memory transport (bare), the outbound
+//      pipeline without telemetry, and with telemetry (istio_* metrics on, tracing
+//      sampled out, access log off): the cost nobody scraping pays.
+//  (b) inbound: `decide` (authz, one ALLOW policy) for a node request, with and without
+//      the adapter's observation (SERVER span sampled out, istio_* at response finish).
+// Core is loaded from source through jiti, so no build is needed.
+//   node bench/telemetry.js [--iterations 100000] [--rounds 5]
+// Writes bench/results/telemetry.md.
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createJiti } from 'jiti';
+
+const here = import.meta.dirname;
+const jiti = createJiti(import.meta.url);
+const src = (p) => jiti.import(path.join(here, '../packages/core/src', p));
+const { loadConfigText } = await src('config/load.ts');
+const { compilePlan } = await src('compile/compile-plan.ts');
+const { DEFAULT_MESH_CONFIG } = await src('config/mesh-config.ts');
+const { createOutboundClient } = await src('outbound/client.ts');
+const { createMemoryTransport } = await src('outbound/transports/memory-transport.ts');
+const { createClusterManager } = await src('outbound/upstream/cluster-manager.ts');
+const { createInboundEngine } = await src('inbound/engine.ts');
+const { createInboundObserver } = await src('inbound/node-observe.ts');
+const { toInboundRequest } = await src('inbound/node-request.ts');
+const { createMeshTelemetry } = await src('telemetry/mesh-telemetry.ts');
+const { systemClock } = await src('runtime/clock.ts');
+const { seededRandom } = await src('runtime/random.ts');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const ITERATIONS = arg('iterations', 100_000);
+const ROUNDS = arg('rounds', 5);
+
+const PRODUCTPAGE = {
+  name: 'productpage-v1',
+  namespace: 'default',
+  serviceAccount: 'bookinfo-productpage',
+  labels: { app: 'productpage', version: 'v1' },
+};
+const REVIEWS = {
+  name: 'reviews-v1',
+  namespace: 'default',
+  serviceAccount: 'bookinfo-reviews',
+  labels: { app: 'reviews', version: 'v1' },
+};
+
+// The route of bench/outbound.js: header match, timeout, retries, pool, outlier detection.
+const OUTBOUND = `apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec:
+  ports: [{ port: 9080, name: http }]
+  selector: { app: reviews }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { end-user: { exact: jason } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+    timeout: 10s
+    retries: { attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,connect-failure,refused-stream" }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: { maxConnections: 1000 }
+      http: { http1MaxPendingRequests: 1000, maxRequestsPerConnection: 0 }
+    outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+`;
+
+const INBOUND = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-get, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  rules:
+  - to: [{ operation: { methods: ["GET"], paths: ["/reviews/*"] } }]
+`;
+
+const telemetryFor = (workload, snap) =>
+  createMeshTelemetry({
+    workload,
+    snapshot: snap,
+    // Metrics on; tracing at 0 % (sampled out, headers still propagated); no access log.
+    meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 0 },
+    otlp: false,
+    env: {},
+  });
+
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const us = (ns) => (ns / 1000).toFixed(2);
+
+async function timed(fn, n) {
+  const t = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = process.hrtime.bigint();
+    await fn();
+    t[i] = Number(process.hrtime.bigint() - s);
+  }
+  return t;
+}
+
+function stats(arrays) {
+  const merged = Float64Array.from(arrays.flatMap((a) => Array.from(a))).sort();
+  const mean = merged.reduce((s, x) => s + x, 0) / merged.length;
+  return { mean, p50: quantile(merged, 0.5), p99: quantile(merged, 0.99) };
+}
+
+/** Interleaved rounds of every variant after a warm-up; per-call statistics. */
+async function compare(variants) {
+  for (const fn of Object.values(variants)) await timed(fn, 20_000);
+  const all = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, fn] of Object.entries(variants)) all[k].push(await timed(fn, ITERATIONS));
+  }
+  return Object.fromEntries(Object.entries(all).map(([k, a]) => [k, stats(a)]));
+}
+
+async function drain(stream) {
+  for await (const _ of stream);
+}
+
+async function outbound(config) {
+  const snap = loadConfigText(config);
+  const plan = compilePlan(snap, PRODUCTPAGE, {
+    endpoints: { reviews: [{ address: '10.0.0.1', port: 9080, labels: REVIEWS.labels }] },
+  });
+  const reply = { status: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' };
+  const transport = createMemoryTransport({ '10.0.0.1:9080': () => reply });
+  const telemetry = telemetryFor(PRODUCTPAGE, snap);
+  const client = (t) =>
+    createOutboundClient({
+      getPlan: () => plan,
+      clusters: createClusterManager({
+        clock: systemClock,
+        random: seededRandom(1),
+        ...(t === null ? {} : { onEvent: t.onUpstreamEvent }),
+      }),
+      transport,
+      clock: systemClock,
+      random: seededRandom(2),
+      ...(t === null ? {} : { telemetry: t }),
+    });
+  const off = client(null);
+  const on = client(telemetry);
+  const treq = {
+    url: new URL('http://10.0.0.1:9080/reviews/0'),
+    method: 'GET',
+    headers: { host: 'reviews:9080' },
+    body: null,
+    signal: null,
+    connectTimeoutMs: 10_000,
+    tls: null,
+    poolKey: 'outbound|9080|v1|reviews.default.svc.cluster.local|10.0.0.1:9080',
+    pool: { maxConnections: 1000, maxRequestsPerConnection: 0, idleTimeoutMs: 3_600_000 },
+  };
+  const check = await on.fetch('http://reviews:9080/reviews/0');
+  if (check.status !== 200 || check.meshlet.upstream?.subset !== 'v1') throw new Error('route not taken');
+  await check.text();
+  const result = await compare({
+    bare: async () => drain((await transport.request(treq)).body),
+    off: async () => (await off.fetch('http://reviews:9080/reviews/0')).text(),
+    on: async () => (await on.fetch('http://reviews:9080/reviews/0')).text(),
+  });
+  const scraped = (await telemetry.registry.metrics()).includes('istio_requests_total{reporter="source"');
+  if (!scraped) throw new Error('telemetry recorded nothing');
+  await telemetry.close();
+  return result;
+}
+
+async function inbound() {
+  const snap = loadConfigText(INBOUND);
+  const plan = compilePlan(snap, REVIEWS);
+  const jwt = { authenticate: () => Promise.resolve({ kind: 'none' }), close() {} };
+  const engine = createInboundEngine({
+    getPlan: () => plan,
+    jwt,
+    clock: systemClock,
+    random: seededRandom(1),
+  });
+  const telemetry = telemetryFor(REVIEWS, snap);
+  const observe = createInboundObserver(telemetry);
+  const socket = new Socket();
+  const conn = { peer: null, port: 9080, scheme: 'http' };
+  const request = () => {
+    const req = new IncomingMessage(socket);
+    req.method = 'GET';
+    req.url = '/reviews/1';
+    req.rawHeaders = ['Host', 'reviews:9080', 'User-Agent', 'bench', 'Accept', '*/*'];
+    req.headers = { host: 'reviews:9080', 'user-agent': 'bench', accept: '*/*' };
+    const res = new ServerResponse(req);
+    return { req, res };
+  };
+  // The response "finishes" without a socket: headers set, then the finish event a socket write would give.
+  const respond = (res) => {
+    res.writeHead(200, { 'content-length': '2' });
+    res.emit('finish');
+  };
+  const without = async () => {
+    const { req, res } = request();
+    const d = await engine.decide(toInboundRequest(req, conn));
+    if (!d.allow) throw new Error('denied');
+    respond(res);
+  };
+  const withTelemetry = async () => {
+    const { req, res } = request();
+    const inboundReq = toInboundRequest(req, conn);
+    const o = observe(req, res, inboundReq);
+    const d = await engine.decide(inboundReq);
+    o.decided(d);
+    if (!d.allow) throw new Error('denied');
+    o.run(() => respond(res));
+  };
+  const result = await compare({ off: without, on: withTelemetry });
+  await telemetry.close();
+  return result;
+}
+
+const out = await outbound(OUTBOUND);
+// The same route without `timeout` / `perTryTimeout`: no deadline timers or AbortSignals per call.
+const outPlain = await outbound(
+  OUTBOUND.replace('    timeout: 10s\n', '').replace(', perTryTimeout: 2s', ''),
+);
+const inb = await inbound();
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const pipeline = out.off.mean - out.bare.mean;
+const telemetryCost = out.on.mean - out.off.mean;
+const inboundCost = inb.on.mean - inb.off.mean;
+const plainPipeline = outPlain.off.mean - outPlain.bare.mean;
+const plainTelemetry = outPlain.on.mean - outPlain.off.mean;
+const row = (name, s) => `| ${name} | ${us(s.mean)} | ${us(s.p50)} | ${us(s.p99)} |`;
+const md = `# Telemetry benchmarks
+
+- Date: ${new Date().toISOString().slice(0, 10)}
+- Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}
+- Node ${process.version}
+- Command: \`node bench/telemetry.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\`
+- Telemetry "on" = \`istio_*\` metrics recorded into a prom-client registry nobody scrapes,
+  tracing sampled out (0 %: a non-recording span, W3C + B3 headers and x-request-id still
+  propagated), no access log.
+
+## (a) Outbound pipeline, in-memory transport
+
+Sequential calls, ${ROUNDS} interleaved rounds of ${ITERATIONS} per variant (after 20,000 warm-up calls each), body read each call. Route: header match, 10s timeout, 3 retries with 2s perTryTimeout, connection pool, outlier detection.
+
+| variant | mean µs/call | p50 µs | p99 µs |
+|---|---:|---:|---:|
+${row('`transport.request` (bare)', out.bare)}
+${row('`client.fetch`, no telemetry', out.off)}
+${row('`client.fetch`, telemetry on', out.on)}
+
+- Pipeline cost over the bare transport: **${us(pipeline)} µs** per call.
+- Telemetry cost over the pipeline without it: **${us(telemetryCost)} µs** per call = **${((100 * telemetryCost) / pipeline).toFixed(1)} %** of the pipeline's own cost (target: under 10 %), ${((100 * telemetryCost) / out.off.mean).toFixed(1)} % of a whole call.
+
+### The same route without \`timeout\` and \`perTryTimeout\`
+
+| variant | mean µs/call | p50 µs | p99 µs |
+|---|---:|---:|---:|
+${row('`transport.request` (bare)', outPlain.bare)}
+${row('`client.fetch`, no telemetry', outPlain.off)}
+${row('`client.fetch`, telemetry on', outPlain.on)}
+
+- Pipeline cost: **${us(plainPipeline)} µs**; telemetry cost: **${us(plainTelemetry)} µs** = ${((100 * plainTelemetry) / plainPipeline).toFixed(1)} % of the pipeline, ${((100 * plainTelemetry) / outPlain.off.mean).toFixed(1)} % of a whole call.
+
+## (b) Inbound decide + observe
+
+A node \`IncomingMessage\`/\`ServerResponse\` pair per request (no socket), \`decide\` with one ALLOW policy; "on" adds \`observe\` (SERVER span sampled out, \`x-request-id\` generated), \`decided\`, \`run\` and the \`istio_*\` record at finish.
+
+| variant | mean µs/request | p50 µs | p99 µs |
+|---|---:|---:|---:|
+${row('decide, no telemetry', inb.off)}
+${row('decide + observe', inb.on)}
+
+- Telemetry cost: **${us(inboundCost)} µs** per request, ${((100 * inboundCost) / inb.off.mean).toFixed(1)} % of the bare decide path (request objects included).
+`;
+mkdirSync(path.join(here, 'results'), { recursive: true });
+writeFileSync(path.join(here, 'results', 'telemetry.md'), md);
+process.stdout.write(md);

@@ -1,0 +1,251 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import { destinationServiceOf, requestProtocolOf } from '../telemetry/metrics/destination-service.js';
+import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
+import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
+import { REQUEST_ID_HEADER } from '../telemetry/tracing/propagation.js';
+import type { ServerSpan } from '../telemetry/tracing/mesh-tracing.js';
+import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
+import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { InboundDecision, InboundRequest } from './engine-types.js';
+import type { InboundHandle, InboundObservation } from './handle.js';
+
+type Observe = NonNullable<InboundHandle['observe']>;
+
+const NO_FLAGS: readonly ResponseFlag[] = Object.freeze([]);
+const MAX_CACHED = 1024;
+const SVC_FQDN = /^[^.]+\.[^.]+\.svc(\.|$)/;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/** Envoy's `%RESPONSE_CODE_DETAILS%` for an inbound refusal. */
+function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
+  switch (d.reason.stage) {
+    case 'ratelimit':
+      return 'local_rate_limited';
+    case 'jwt':
+      return 'jwt_authn_access_denied';
+    case 'custom':
+      return 'ext_authz_denied';
+    case 'deny':
+    case 'allow':
+      return `rbac_access_denied_matched_policy[${d.reason.policy ?? 'none'}]`;
+    default:
+      return 'direct_response';
+  }
+}
+
+/** The ALLOW/DENY/CUSTOM action behind a denial, or null when it was not authorization. */
+function authzAction(stage: string): 'ALLOW' | 'DENY' | 'CUSTOM' | null {
+  return stage === 'deny' ? 'DENY' : stage === 'allow' ? 'ALLOW' : stage === 'custom' ? 'CUSTOM' : null;
+}
+
+/**
+ * `destination_service` of an inbound request. Istio reads it from the inbound
+ * cluster's metadata (the Services selecting the pod); meshlet takes the configured
+ * service, else the Host header when it names a Kubernetes service (a short name is
+ * expanded in the workload's namespace, as the caller's resolver did), else
+ * `<canonical service>.<namespace>.svc.cluster.local`.
+ */
+function inboundServices(t: MeshTelemetry): (authority: string) => DestinationService {
+  const w = t.workload;
+  const fallback = destinationServiceOf(
+    t.service ?? `${canonicalService(w.labels, w.name)}.${w.namespace}.svc.cluster.local`,
+  );
+  if (t.service !== null) return () => fallback;
+  const cache = new Map<string, DestinationService>();
+  return (authority) => {
+    let s = cache.get(authority);
+    if (s !== undefined) return s;
+    const host = authority.replace(/:\d+$/, '').toLowerCase();
+    if (SVC_FQDN.test(host)) s = destinationServiceOf(host);
+    else if (DNS_LABEL.test(host) && !/^\d+$/.test(host) && host !== 'localhost')
+      s = destinationServiceOf(`${host}.${w.namespace}.svc.cluster.local`);
+    else s = fallback;
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(authority, s);
+    return s;
+  };
+}
+
+/** The request's context for handlers and its telemetry until the response is done. */
+class NodeObservation implements InboundObservation {
+  readonly #t: MeshTelemetry;
+  readonly #services: (authority: string) => DestinationService;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #request: InboundRequest;
+  readonly #span: ServerSpan;
+  readonly #startMs: number;
+  readonly #startEpoch: number;
+  readonly #body: ByteCount;
+  readonly #written: number;
+  #decision: InboundDecision | null = null;
+  #done = false;
+
+  constructor(
+    t: MeshTelemetry,
+    services: (authority: string) => DestinationService,
+    req: IncomingMessage,
+    res: ServerResponse,
+    request: InboundRequest,
+  ) {
+    this.#t = t;
+    this.#services = services;
+    this.#req = req;
+    this.#res = res;
+    this.#request = request;
+    this.#startMs = t.clock.now();
+    this.#startEpoch = Date.now();
+    this.#span = t.tracing.startServerSpan({
+      method: request.method,
+      url: request.url,
+      scheme: request.scheme,
+      authority: request.authority,
+      port: request.port,
+      headers: request.headers,
+      peerAddress: request.sourceIp === '' ? null : request.sourceIp,
+    });
+    // Envoy generates x-request-id at the edge and forwards it to the application.
+    if (request.headers[REQUEST_ID_HEADER] === undefined) {
+      req.headers[REQUEST_ID_HEADER] = this.#span.requestId;
+      req.rawHeaders.push('x-request-id', this.#span.requestId);
+    }
+    this.#body = countPushedBytes(req);
+    this.#written = res.socket?.bytesWritten ?? 0;
+    const done = (): void => this.#finish();
+    res.once('finish', done);
+    res.once('close', done);
+  }
+
+  decided(decision: InboundDecision): void {
+    this.#decision = decision;
+    if (decision.allow) return;
+    const m = this.#t.meshlet;
+    const stage = decision.reason.stage;
+    if (stage === 'ratelimit') m.rateLimited(this.#request.port);
+    else {
+      const action = authzAction(stage);
+      if (action !== null) m.authzDenied(decision.reason.policy, action);
+    }
+  }
+
+  run<T>(fn: () => T): T {
+    return this.#span.run(fn);
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      const t = this.#t;
+      const res = this.#res;
+      const request = this.#request;
+      const d = this.#decision;
+      const durationMs = t.clock.now() - this.#startMs;
+      const status = res.headersSent ? res.statusCode : 0;
+      let flags = d === null || d.allow ? NO_FLAGS : d.flags;
+      // The client went away before the response was complete: Envoy's `DC`.
+      if (!res.writableFinished) flags = [...flags, 'DC'];
+      const headerText = (res as { _header?: unknown })._header;
+      const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
+      const socketBytes = (res.socket?.bytesWritten ?? this.#written) - this.#written;
+      const contentLength = Number(res.getHeader('content-length'));
+      const responseBytes =
+        socketBytes > 0
+          ? socketBytes
+          : responseHeaderBytes + (Number.isFinite(contentLength) ? contentLength : 0);
+      const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
+      const requestBody = this.#body.bytes;
+      const requestBytes =
+        request.method.length + request.url.length + 12 + headerBlockBytes(request.headers) + requestBody;
+      if (t.metrics.enabled) {
+        const event: MetricEvent = {
+          reporter: 'destination',
+          source: peerFromIdentity(request.peer),
+          destination: t.metrics.local,
+          destinationService: this.#services(request.authority),
+          port: request.port,
+          protocol: requestProtocolOf(request.headers['content-type']),
+          status,
+          flags,
+          mtls: request.peer !== null,
+          durationMs,
+          requestBytes,
+          responseBytes,
+          headers: request.headers,
+          method: request.method,
+          path: request.url,
+        };
+        t.metrics.record(event);
+      }
+      this.#span.end({ status, flags, requestBytes, responseBytes });
+      if (t.accessLog.server.enabled)
+        t.accessLog.server.log(this.#entry(status, flags, durationMs, requestBody, responseBody));
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  }
+
+  #entry(
+    status: number,
+    flags: readonly ResponseFlag[],
+    durationMs: number,
+    bytesReceived: number,
+    bytesSent: number,
+  ): AccessLogEntry {
+    const request = this.#request;
+    const d = this.#decision;
+    const local = request.destinationIp === '' ? null : `${request.destinationIp}:${request.port}`;
+    const remotePort = this.#req.socket?.remotePort;
+    return {
+      startTime: this.#startEpoch,
+      method: request.method,
+      path: request.url,
+      authority: request.authority === '' ? null : request.authority,
+      scheme: request.scheme,
+      protocol: `HTTP/${this.#req.httpVersion}`,
+      responseCode: status,
+      responseFlags: flags,
+      responseCodeDetails: d === null || d.allow ? 'via_upstream' : denyDetails(d),
+      connectionTerminationDetails: null,
+      upstreamTransportFailureReason: null,
+      bytesReceived,
+      bytesSent,
+      durationMs: Math.round(durationMs),
+      requestHeaders: request.headers,
+      responseHeaders: this.#res.getHeaders() as AccessLogEntry['responseHeaders'],
+      upstreamHost: d !== null && d.allow ? local : null,
+      upstreamCluster: `inbound|${request.port}||`,
+      upstreamLocalAddress: null,
+      downstreamLocalAddress: local,
+      downstreamRemoteAddress: request.sourceIp === '' ? null : `${request.sourceIp}:${remotePort ?? 0}`,
+      requestedServerName: request.sni,
+      routeName: 'default',
+    };
+  }
+}
+
+/**
+ * The `InboundHandle.observe` member for a mesh's telemetry: per request a SERVER span
+ * (W3C/B3 context and `x-request-id` extracted; `x-request-id` generated and set on the
+ * request when absent), the handler run inside that context, and at response finish
+ * one `istio_*` record with reporter `destination` (source labels from the verified
+ * peer, `connection_security_policy` `mutual_tls`/`none`), the server access log line,
+ * and meshlet's counters for rate-limited (429 `RL`) and authorization-denied
+ * requests. Bytes are counted as they stream; nothing is buffered.
+ */
+export function createInboundObserver(telemetry: MeshTelemetry): Observe {
+  const services = inboundServices(telemetry);
+  return (req, res, request) => new NodeObservation(telemetry, services, req, res, request);
+}
+
+/** `handle` with telemetry: the same decisions, plus `observe` from `createInboundObserver`. */
+export function observedHandle(handle: InboundHandle, telemetry: MeshTelemetry): InboundHandle {
+  const observe = createInboundObserver(telemetry);
+  return {
+    decide: (req) => handle.decide(req),
+    peerOf: (socket) => handle.peerOf(socket),
+    observe,
+  };
+}

@@ -1,0 +1,297 @@
+import type { Readable } from 'node:stream';
+import type { Endpoint, MeshPlan } from '../compile/plan-types.js';
+import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import {
+  BLACKHOLE_CLUSTER,
+  destinationServiceOf,
+  PASSTHROUGH_CLUSTER,
+  requestProtocolOf,
+} from '../telemetry/metrics/destination-service.js';
+import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
+import { peerFromEndpoint, UNKNOWN_PEER, type PeerLabels } from '../telemetry/peer-labels.js';
+import type { ClientSpan } from '../telemetry/tracing/mesh-tracing.js';
+import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
+import type { CallObserver, CallState } from './call-state.js';
+import type { ResponseFlag } from './meshlet-info.js';
+import type { HeaderRecord, Target } from './request-input.js';
+import type { TryResult } from './attempt.js';
+
+/** Envoy's `%RESPONSE_CODE_DETAILS%` for the local replies meshlet's router sends. */
+const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
+  NR: 'route_not_found',
+  NC: 'cluster_not_found',
+  UH: 'no_healthy_upstream',
+  UO: 'upstream_reset_before_response_started{overflow}',
+  UT: 'upstream_response_timeout',
+  UF: 'upstream_reset_before_response_started{connection_failure}',
+  UC: 'upstream_reset_before_response_started{connection_termination}',
+  UR: 'upstream_reset_before_response_started{remote_reset}',
+  FI: 'fault_filter_abort',
+  DC: 'downstream_remote_disconnect',
+};
+
+function detailsOf(state: CallState): string {
+  if (state.upstream !== null) return 'via_upstream';
+  for (const f of state.flags) {
+    const d = DETAILS[f];
+    if (d !== undefined) return d;
+  }
+  return 'direct_response';
+}
+
+const FAILURE_FLAG: Readonly<Record<string, ResponseFlag>> = {
+  'connect-failure': 'UF',
+  'connect-timeout': 'UF',
+  tls: 'UF',
+  reset: 'UC',
+  protocol: 'UR',
+  'per-try-timeout': 'UT',
+};
+
+const MAX_CACHED = 4096;
+
+/**
+ * Calls `done` when the body has ended or closed (read to the end, destroyed, or
+ * failed: streams auto-destroy, so an error is followed by `close`). Plain `on`
+ * listeners, no `once` wrappers; `done` must tolerate a second call.
+ */
+function onBodyDone(body: Readable, done: () => void): void {
+  if (body.destroyed || body.readableEnded) {
+    done();
+    return;
+  }
+  body.on('end', done);
+  body.on('close', done);
+}
+
+/**
+ * Turns the telemetry bundle into per-call reporting for the outbound client, with the
+ * label objects (destination peer per endpoint, `destination_service*` per host)
+ * prepared once and reused, so steady traffic between the same pair builds no label
+ * set (reporter `source`, istio_stats.cc).
+ */
+export class OutboundTelemetry {
+  readonly #t: MeshTelemetry;
+  readonly #peers = new WeakMap<Endpoint, PeerLabels>();
+  readonly #services = new Map<string, DestinationService>();
+
+  constructor(telemetry: MeshTelemetry) {
+    this.#t = telemetry;
+  }
+
+  /** Starts a call: the CLIENT span (trace headers and `x-request-id` go into `headers`) and the clock. */
+  start(target: Target, method: string, headers: HeaderRecord, body: Buffer | Readable | null): OutboundCall {
+    return new OutboundCall(this, this.#t, target, method, headers, body);
+  }
+
+  peerOf(endpoint: Endpoint | null, plan: MeshPlan, host: string | null): PeerLabels {
+    if (endpoint === null) return UNKNOWN_PEER;
+    let p = this.#peers.get(endpoint);
+    if (p === undefined) {
+      const ns = host === null ? '' : (plan.outbound.services[host]?.namespace ?? '');
+      p = peerFromEndpoint(endpoint, ns, { trustDomain: this.#t.trustDomain, cluster: this.#t.cluster });
+      this.#peers.set(endpoint, p);
+    }
+    return p;
+  }
+
+  serviceOf(state: CallState, plan: MeshPlan, target: Target): DestinationService {
+    const special =
+      state.cluster === PASSTHROUGH_CLUSTER || state.cluster === BLACKHOLE_CLUSTER ? state.cluster : null;
+    const host = state.service ?? target.hostname;
+    const key = special === null ? host : `${special}|${host}`;
+    let s = this.#services.get(key);
+    if (s === undefined) {
+      const ns = plan.outbound.services[host]?.namespace;
+      s =
+        special !== null
+          ? destinationServiceOf(host, { name: special, ...(ns === undefined ? {} : { namespace: ns }) })
+          : destinationServiceOf(host, ns === undefined ? {} : { namespace: ns });
+      if (this.#services.size >= MAX_CACHED) this.#services.clear();
+      this.#services.set(key, s);
+    }
+    return s;
+  }
+}
+
+/** One outbound call's telemetry, from start to the end of its response body. */
+export class OutboundCall implements CallObserver {
+  readonly #owner: OutboundTelemetry;
+  readonly #t: MeshTelemetry;
+  readonly #target: Target;
+  readonly #method: string;
+  readonly #headers: HeaderRecord;
+  readonly #startMs: number;
+  readonly #startEpoch: number;
+  readonly #span: ClientSpan;
+  readonly #requestBody: ByteCount | number;
+  #done = false;
+
+  constructor(
+    owner: OutboundTelemetry,
+    t: MeshTelemetry,
+    target: Target,
+    method: string,
+    headers: HeaderRecord,
+    body: Buffer | Readable | null,
+  ) {
+    this.#owner = owner;
+    this.#t = t;
+    this.#target = target;
+    this.#method = method;
+    this.#headers = headers;
+    this.#startMs = t.clock.now();
+    this.#startEpoch = Date.now();
+    this.#span = t.tracing.startClientSpan({ method, url: target.url.href, headers });
+    this.#requestBody = body === null ? 0 : Buffer.isBuffer(body) ? body.length : countPushedBytes(body);
+  }
+
+  attempt(attempt: number, r: TryResult, durationMs: number): void {
+    const span = this.#span.span;
+    if (span === null || !span.isRecording()) return;
+    if (r.kind === 'response') {
+      this.#span.attempt({ attempt, upstreamAddress: r.host.id, status: r.response.status, durationMs });
+    } else if (r.kind === 'failure') {
+      const flag = FAILURE_FLAG[r.outcome.failure] ?? 'UC';
+      this.#span.attempt({
+        attempt,
+        upstreamAddress: r.host.id,
+        flags: [flag],
+        durationMs,
+        error: r.outcome.failure,
+      });
+    } else {
+      this.#span.attempt({ attempt, flags: [r.kind === 'overflow' ? 'UO' : 'UH'], durationMs });
+    }
+  }
+
+  /**
+   * The pipeline produced a response: report now for a local reply, or when a
+   * streamed body ends, is destroyed or fails (its bytes counted as they arrive).
+   */
+  responded(
+    state: CallState,
+    plan: MeshPlan,
+    status: number,
+    headers: Readonly<HeaderRecord>,
+    body: Readable | Buffer,
+  ): void {
+    if (Buffer.isBuffer(body)) {
+      this.#finish(state, plan, status, headers, body.length, null);
+      return;
+    }
+    // With a content-length the body's size is known once it ends; only a chunked body
+    // (or one cut short) needs its bytes counted as they arrive.
+    const declared = headers['content-length'];
+    const length = typeof declared === 'string' ? Number(declared) : NaN;
+    if (Number.isSafeInteger(length) && length >= 0) {
+      onBodyDone(body, () =>
+        this.#finish(state, plan, status, headers, body.readableEnded ? length : 0, null),
+      );
+      return;
+    }
+    const count = countPushedBytes(body);
+    onBodyDone(body, () => this.#finish(state, plan, status, headers, count.bytes, null));
+  }
+
+  /** The call rejected (caller abort or timeout, a failing request body): status 0, as Envoy reports a reset. */
+  failed(state: CallState, plan: MeshPlan, error: unknown): void {
+    const flags = state.flags.includes('DC') ? state.flags : [...state.flags, 'DC' as const];
+    const name = error instanceof Error ? error.name : 'Error';
+    this.#finish({ ...state, flags }, plan, 0, {}, 0, name);
+  }
+
+  #finish(
+    state: CallState,
+    plan: MeshPlan,
+    status: number,
+    resHeaders: Readonly<HeaderRecord>,
+    responseBody: number,
+    error: string | null,
+  ): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      const t = this.#t;
+      const durationMs = t.clock.now() - this.#startMs;
+      const requestBody = typeof this.#requestBody === 'number' ? this.#requestBody : this.#requestBody.bytes;
+      const target = this.#target;
+      const cluster = state.cluster;
+      if (t.metrics.enabled) {
+        const event: MetricEvent = {
+          reporter: 'source',
+          source: t.metrics.local,
+          destination: this.#owner.peerOf(state.endpoint, plan, state.service),
+          destinationService: this.#owner.serviceOf(state, plan, target),
+          port: target.port,
+          protocol: requestProtocolOf(this.#headers['content-type']),
+          status,
+          flags: state.flags,
+          mtls: false,
+          durationMs,
+          // Request line + headers + body, as on the wire (HTTP/1.1).
+          requestBytes:
+            this.#method.length + target.path.length + 12 + headerBlockBytes(this.#headers) + requestBody,
+          responseBytes: status === 0 ? 0 : 17 + headerBlockBytes(resHeaders) + responseBody,
+          headers: this.#headers,
+          method: this.#method,
+          path: target.path,
+        };
+        t.metrics.record(event);
+      }
+      if (cluster !== null && state.attempts > 1) t.meshlet.retry(cluster, state.attempts - 1);
+      if (cluster !== null && state.flags.includes('URX')) t.meshlet.retryLimitExceeded(cluster);
+      this.#span.end({
+        status,
+        flags: state.flags,
+        attempts: state.attempts,
+        upstreamAddress: state.upstream?.address ?? null,
+        upstreamCluster: cluster,
+        responseBytes: responseBody,
+        error,
+      });
+      if (t.accessLog.client.enabled)
+        t.accessLog.client.log(this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody));
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  }
+
+  #entry(
+    state: CallState,
+    status: number,
+    resHeaders: Readonly<HeaderRecord>,
+    durationMs: number,
+    bytesReceived: number,
+    bytesSent: number,
+  ): AccessLogEntry {
+    const host = this.#headers['host'];
+    return {
+      startTime: this.#startEpoch,
+      method: this.#method,
+      path: this.#target.path,
+      authority: typeof host === 'string' ? host : this.#target.authority,
+      scheme: this.#target.scheme,
+      protocol: 'HTTP/1.1',
+      responseCode: status,
+      responseFlags: state.flags,
+      responseCodeDetails: detailsOf(state),
+      connectionTerminationDetails: null,
+      upstreamTransportFailureReason: null,
+      bytesReceived,
+      bytesSent,
+      durationMs: Math.round(durationMs),
+      requestHeaders: this.#headers,
+      responseHeaders: resHeaders,
+      upstreamHost: state.upstream?.address ?? null,
+      upstreamCluster: state.cluster,
+      upstreamLocalAddress: null,
+      downstreamLocalAddress: null,
+      downstreamRemoteAddress: null,
+      requestedServerName: null,
+      routeName: state.route,
+      attempts: state.attempts,
+    };
+  }
+}

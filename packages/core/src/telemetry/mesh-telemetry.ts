@@ -1,0 +1,149 @@
+import type { TracerProvider } from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Registry } from 'prom-client';
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import type { WorkloadIdentity } from '../compile/workload.js';
+import type { UpstreamEventSink } from '../outbound/upstream/events.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { createAccessLogFromSpec, type AccessLog } from './access-log/access-log.js';
+import { combineAccessLogs } from './access-log/access-log-set.js';
+import type { SinkOptions } from './access-log/sink.js';
+import { resolveAccessLogs, type AccessLogSpec } from './config/access-log-config.js';
+import { applicableTelemetries } from './config/telemetry-scope.js';
+import { createMeshMetrics, type MeshMetrics } from './metrics/istio-metrics.js';
+import { createMeshletMetrics, type MeshletMetrics } from './metrics/meshlet-metrics.js';
+import { upstreamEventMetrics } from './metrics/upstream-events.js';
+import { createMeshTracing, type MeshTracing } from './tracing/mesh-tracing.js';
+import type { PropagationFormat } from './tracing/propagation.js';
+import type { OtlpOptions } from './tracing/tracer-provider.js';
+
+/** What `createMeshTelemetry` needs: the workload, its config, and where to report. */
+export interface MeshTelemetryOptions {
+  /** The local workload: `source_*` on outbound calls, `destination_*` on inbound requests. */
+  readonly workload: WorkloadIdentity;
+  /** Telemetry resources (metrics overrides, tracing, accessLogging) are read from here. */
+  readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
+  /** The effective meshConfig (trust domain, `accessLogFile`, `defaultConfig.tracing.sampling`). */
+  readonly meshConfig: MeshConfig;
+  /** Where metrics are registered; a new Registry when absent. */
+  readonly registry?: Registry;
+  /** The application's TracerProvider; else the global one if registered; else meshlet's own. */
+  readonly tracerProvider?: TracerProvider;
+  /** Extra processors for meshlet's own provider (tests: SimpleSpanProcessor over InMemorySpanExporter). */
+  readonly spanProcessors?: readonly SpanProcessor[];
+  /** OTLP export; `false` never exports. Default: from `OTEL_EXPORTER_OTLP_*`. */
+  readonly otlp?: OtlpOptions | false;
+  /** Injected trace header formats; default `OTEL_PROPAGATORS`, else W3C + B3 multi. */
+  readonly propagation?: readonly PropagationFormat[];
+  /** Istio cluster ID (`source_cluster`/`destination_cluster`, `istio.cluster_id`); default `Kubernetes`. */
+  readonly cluster?: string;
+  /** Whether the workload has a certificate (its principal is `unknown` without one). Default true. */
+  readonly hasCertificate?: boolean;
+  /** Histogram buckets (`sidecar.istio.io/statsHistogramBuckets`); Envoy's defaults otherwise. */
+  readonly buckets?: readonly number[];
+  /** `destination_service` of inbound requests; default from the Host header, else `<canonical service>.<ns>.svc.cluster.local`. */
+  readonly service?: string;
+  /** Access log sink options (a stream instead of the file, buffer cap). */
+  readonly accessLogSink?: SinkOptions;
+  /** Durations are measured on it; default the system clock. */
+  readonly clock?: Clock;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * One workload's telemetry: Istio's standard metrics, meshlet's state metrics,
+ * OpenTelemetry tracing and the client/server access logs, built once from the
+ * snapshot's Telemetry resources and meshConfig. `createOutboundClient({ telemetry })`
+ * and the inbound observer (`createInboundObserver`) report into it.
+ */
+export interface MeshTelemetry {
+  readonly registry: Registry;
+  readonly metrics: MeshMetrics;
+  readonly meshlet: MeshletMetrics;
+  readonly tracing: MeshTracing;
+  /** CLIENT (outbound) and SERVER (inbound) access logs; disabled ones cost nothing. */
+  readonly accessLog: { readonly client: AccessLog; readonly server: AccessLog };
+  /** Pass as `createClusterManager({ onEvent })`: pool/retry overflow and outlier ejections as metrics. */
+  readonly onUpstreamEvent: UpstreamEventSink;
+  readonly workload: WorkloadIdentity;
+  readonly trustDomain: string;
+  readonly cluster: string;
+  /** The configured inbound `destination_service`, or null (derived per request). */
+  readonly service: string | null;
+  readonly clock: Clock;
+  /** Flush and close the access logs and shut down meshlet's own TracerProvider (not the application's). */
+  close(): Promise<void>;
+}
+
+const specKey = (s: AccessLogSpec): string => JSON.stringify([s.path, s.encoding, s.text, s.json, s.filter]);
+
+/**
+ * Builds the telemetry bundle for one workload (issue #5): `istio_*` metrics with
+ * Telemetry `metrics` overrides, meshlet's state metrics in the same registry,
+ * tracing sampled per Telemetry `tracing` / meshConfig `defaultConfig.tracing.sampling`,
+ * and access logs per Telemetry `accessLogging` or meshConfig `accessLogFile`. An
+ * access log spec that applies to both directions is one log (one sink).
+ */
+export function createMeshTelemetry(options: MeshTelemetryOptions): MeshTelemetry {
+  const registry = options.registry ?? new Registry();
+  const snapshot = options.snapshot ?? { resources: [], meshConfig: options.meshConfig };
+  const scoped = applicableTelemetries(snapshot, options.workload);
+  const cluster = options.cluster ?? 'Kubernetes';
+  const env = options.env ?? process.env;
+  const metrics = createMeshMetrics({
+    registry,
+    workload: options.workload,
+    meshConfig: options.meshConfig,
+    snapshot,
+    cluster,
+    ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
+    ...(options.hasCertificate === undefined ? {} : { hasCertificate: options.hasCertificate }),
+  });
+  const meshlet = createMeshletMetrics({ registry });
+  const tracing = createMeshTracing({
+    workload: options.workload,
+    meshConfig: options.meshConfig,
+    snapshot,
+    clusterId: cluster,
+    env,
+    ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
+    ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
+    ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
+    ...(options.propagation === undefined ? {} : { propagation: options.propagation }),
+  });
+  const logs = new Map<string, AccessLog>();
+  const logsFor = (mode: 'CLIENT' | 'SERVER'): AccessLog =>
+    combineAccessLogs(
+      resolveAccessLogs(scoped, options.meshConfig, mode).logs.map((spec) => {
+        const key = specKey(spec);
+        let log = logs.get(key);
+        if (log === undefined) {
+          log = createAccessLogFromSpec(spec, options.accessLogSink ?? {});
+          logs.set(key, log);
+        }
+        return log;
+      }),
+    );
+  const accessLog = Object.freeze({ client: logsFor('CLIENT'), server: logsFor('SERVER') });
+  let closing: Promise<void> | null = null;
+  return Object.freeze({
+    registry,
+    metrics,
+    meshlet,
+    tracing,
+    accessLog,
+    onUpstreamEvent: upstreamEventMetrics(meshlet),
+    workload: options.workload,
+    trustDomain: options.meshConfig.trustDomain,
+    cluster,
+    service: options.service ?? null,
+    clock: options.clock ?? systemClock,
+    close() {
+      closing ??= Promise.all([...[...logs.values()].map((l) => l.close()), tracing.shutdown()]).then(
+        () => undefined,
+      );
+      return closing;
+    },
+  });
+}

@@ -1,0 +1,71 @@
+import type { Attributes, Span } from '@opentelemetry/api';
+import { setHttpStatus } from './http-semconv.js';
+import type { AttemptInfo, ClientSpan, ClientSpanResult } from './mesh-tracing.js';
+
+const flagsOf = (f: readonly string[] | undefined): string =>
+  f === undefined || f.length === 0 ? '-' : f.join(',');
+
+/**
+ * One outbound call's CLIENT span. A class, not a closure bag: one is made per call,
+ * and a call that is not sampled only pays for the object (every method returns at
+ * once on a span that does not record).
+ */
+export class ClientSpanHandle implements ClientSpan {
+  readonly span: Span | null;
+  readonly requestId: string;
+
+  constructor(span: Span | null, requestId: string) {
+    this.span = span;
+    this.requestId = requestId;
+  }
+
+  attempt(info: AttemptInfo): void {
+    const span = this.span;
+    if (span === null || !span.isRecording()) return;
+    try {
+      const a: Attributes = { 'meshlet.attempt': info.attempt };
+      if (info.upstreamAddress != null) a['upstream_address'] = info.upstreamAddress;
+      if (info.status !== undefined) a['http.response.status_code'] = info.status;
+      a['response_flags'] = flagsOf(info.flags);
+      if (info.durationMs !== undefined) a['meshlet.duration_ms'] = info.durationMs;
+      if (info.error != null) a['error.type'] = info.error;
+      span.addEvent('meshlet.attempt', a);
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  }
+
+  end(result: ClientSpanResult): void {
+    const span = this.span;
+    if (span === null) return;
+    try {
+      if (span.isRecording()) {
+        span.setAttribute('response_flags', flagsOf(result.flags));
+        if (result.attempts !== undefined && result.attempts > 1) {
+          span.setAttribute('http.request.resend_count', result.attempts - 1);
+          span.setAttribute('retry.count', result.attempts - 1);
+        }
+        if (result.upstreamAddress != null) {
+          span.setAttribute('upstream_address', result.upstreamAddress);
+          span.setAttribute('network.peer.address', result.upstreamAddress.replace(/:\d+$/, ''));
+        }
+        if (result.upstreamCluster != null) {
+          span.setAttribute('upstream_cluster', result.upstreamCluster);
+          span.setAttribute('upstream_cluster.name', result.upstreamCluster);
+        }
+        if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
+        const flagError =
+          result.flags !== undefined && result.flags.length > 0 ? result.flags.join(',') : null;
+        setHttpStatus(
+          span,
+          'client',
+          result.status,
+          result.error ?? (result.status === 0 ? flagError : null),
+        );
+      }
+      span.end();
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import { Writable } from 'node:stream';
+import { SpanKind, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { compilePlan } from '../../src/compile/compile-plan.js';
+import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
+import { createOutboundClient } from '../../src/outbound/client.js';
+import type { TransportRequest } from '../../src/outbound/transport.js';
+import { createMemoryTransport, type MemoryHandler } from '../../src/outbound/transports/memory-transport.js';
+import { createClusterManager } from '../../src/outbound/upstream/cluster-manager.js';
+import { createManualClock, type ManualClock } from '../../src/runtime/clock.js';
+import { seededRandom } from '../../src/runtime/random.js';
+import { createMeshTelemetry, type MeshTelemetry } from '../../src/telemetry/mesh-telemetry.js';
+import { runWithInboundContext } from '../../src/telemetry/tracing/request-context.js';
+import { PRODUCTPAGE, snapshotOf } from './helpers.js';
+import { samples } from './metrics-support.js';
+
+const CONFIG = `apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec:
+  ports: [{ port: 9080, name: http }]
+  selector: { app: reviews }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ uri: { prefix: /reviews } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+    retries: { attempts: 2, retryOn: 5xx }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  subsets: [{ name: v2, labels: { version: v2 } }]
+`;
+const ENDPOINT = '10.0.1.2:9080';
+const CLUSTER = 'outbound|9080|v2|reviews.default.svc.cluster.local';
+
+const open: MeshTelemetry[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+function setup(handler: MemoryHandler, opts: { telemetry?: boolean; sampling?: number } = {}) {
+  const snap = snapshotOf(CONFIG);
+  const plan = compilePlan(snap, PRODUCTPAGE, {
+    endpoints: {
+      reviews: [
+        {
+          address: '10.0.1.2',
+          port: 9080,
+          labels: { app: 'reviews', version: 'v2' },
+          serviceAccount: 'bookinfo-reviews',
+        },
+      ],
+    },
+  });
+  const clock: ManualClock = createManualClock(1_000_000);
+  const exporter = new InMemorySpanExporter();
+  const lines: string[] = [];
+  const telemetry = createMeshTelemetry({
+    workload: PRODUCTPAGE,
+    snapshot: snap,
+    meshConfig: {
+      ...DEFAULT_MESH_CONFIG,
+      accessLogFile: '/dev/stdout',
+      tracingSampling: opts.sampling ?? 100,
+    },
+    registry: new Registry(),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    otlp: false,
+    env: {},
+    clock,
+    accessLogSink: {
+      stream: new Writable({
+        write(chunk: Buffer, _e, cb) {
+          lines.push(
+            ...chunk
+              .toString()
+              .split('\n')
+              .filter((l) => l !== ''),
+          );
+          cb();
+        },
+      }),
+    },
+  });
+  open.push(telemetry);
+  const seen: TransportRequest[] = [];
+  const transport = createMemoryTransport({
+    [ENDPOINT]: (req) => {
+      seen.push(req);
+      return handler(req);
+    },
+  });
+  const client = createOutboundClient({
+    getPlan: () => plan,
+    clusters: createClusterManager({ clock, random: seededRandom(1), onEvent: telemetry.onUpstreamEvent }),
+    transport,
+    clock,
+    random: seededRandom(1),
+    ...(opts.telemetry === false ? {} : { telemetry }),
+  });
+  return { client, telemetry, exporter, seen, clock, lines };
+}
+
+/** Runs `p` while moving the manual clock (retry backoff sleeps on it). */
+async function driven<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; i < 1000 && !done; i++) await clock.advance(1);
+  return p;
+}
+
+describe('createOutboundClient with telemetry', () => {
+  it('builds nothing and injects no trace header when the client has no telemetry', async () => {
+    const { client, telemetry, exporter, seen } = setup(() => ({ status: 200, body: 'ok' }), {
+      telemetry: false,
+    });
+    const res = await client.fetch('http://reviews:9080/reviews/1');
+    await res.text();
+    expect(seen[0]!.headers['traceparent']).toBeUndefined();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(await samples(telemetry.registry, 'istio_requests_total')).toEqual([]);
+  });
+
+  it('records a CLIENT span with one event per attempt and injects W3C, B3 and x-request-id', async () => {
+    let n = 0;
+    const { client, exporter, seen, clock } = setup(() =>
+      n++ === 0 ? { status: 503, body: 'busy' } : { status: 200, body: 'ok' },
+    );
+    const res = await driven(clock, client.fetch('http://reviews:9080/reviews/1'));
+    await res.text();
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.kind).toBe(SpanKind.CLIENT);
+    expect(
+      span!.events.map((e) => [
+        e.attributes?.['meshlet.attempt'],
+        e.attributes?.['http.response.status_code'],
+      ]),
+    ).toEqual([
+      [1, 503],
+      [2, 200],
+    ]);
+    expect(span!.attributes).toMatchObject({
+      'retry.count': 1,
+      upstream_cluster: CLUSTER,
+      upstream_address: ENDPOINT,
+      'http.response.status_code': 200,
+      response_flags: '-',
+    });
+    const traceId = span!.spanContext().traceId;
+    for (const req of seen) {
+      expect(req.headers['traceparent']).toBe(`00-${traceId}-${span!.spanContext().spanId}-01`);
+      expect(req.headers['x-b3-traceid']).toBe(traceId);
+      expect(req.headers['x-request-id']).toBe(span!.attributes['guid:x-request-id']);
+    }
+  });
+
+  it('continues the inbound trace and x-request-id of the current request context', async () => {
+    const { client, exporter, seen } = setup(() => ({ status: 200, body: 'ok' }));
+    const parent = trace.setSpanContext(ROOT_CONTEXT, {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    await runWithInboundContext({ trace: parent, requestId: 'rid-42' }, async () => {
+      const res = await client.fetch('http://reviews:9080/reviews/1');
+      await res.text();
+    });
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(span!.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(seen[0]!.headers['x-request-id']).toBe('rid-42');
+  });
+
+  it('records istio_* only when the streamed body is done, with its duration and bytes', async () => {
+    const body = 'x'.repeat(1000);
+    const { client, telemetry, clock } = setup(() => ({ status: 200, body }));
+    const res = await client.fetch('http://reviews:9080/reviews/1');
+    await clock.advance(30);
+    expect(await samples(telemetry.registry, 'istio_requests_total')).toEqual([]);
+    expect(await res.text()).toBe(body);
+    const [count] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(count!.value).toBe(1);
+    expect(count!.labels).toMatchObject({
+      reporter: 'source',
+      destination_version: 'v2',
+      destination_service: 'reviews.default.svc.cluster.local',
+      response_code: '200',
+    });
+    const [duration] = await samples(telemetry.registry, 'istio_request_duration_milliseconds_sum');
+    expect(duration!.value).toBe(30);
+    const [bytes] = await samples(telemetry.registry, 'istio_response_bytes_sum');
+    expect(bytes!.value).toBeGreaterThan(1000);
+    expect(bytes!.value).toBeLessThan(1100);
+  });
+
+  it('reports a local 404 NR against the Host header, with its access log line', async () => {
+    const { client, telemetry, lines } = setup(() => ({ status: 200 }));
+    const res = await client.fetch('http://reviews:9080/other');
+    expect(res.status).toBe(404);
+    await telemetry.accessLog.client.flush();
+    const [row] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(row!.labels).toMatchObject({
+      response_code: '404',
+      response_flags: 'NR',
+      destination_service: 'reviews',
+      destination_workload: 'unknown',
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/"GET \/other HTTP\/1\.1" 404 NR route_not_found /);
+  });
+
+  it('reports status 0 with DC when the caller aborts the call', async () => {
+    const { client, telemetry, clock } = setup(async () => {
+      await clock.sleep(1000);
+      return { status: 200 };
+    });
+    const ctl = new AbortController();
+    const p = client.fetch('http://reviews:9080/reviews/1', { signal: ctl.signal });
+    await clock.advance(5);
+    ctl.abort(new Error('gone'));
+    await expect(p).rejects.toThrow('gone');
+    const [row] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(row!.labels).toMatchObject({ response_code: '0', response_flags: 'DC' });
+  });
+
+  it('propagates headers but records no span when sampled out', async () => {
+    const { client, exporter, seen } = setup(() => ({ status: 200 }), { sampling: 0 });
+    await (await client.fetch('http://reviews:9080/reviews/1')).text();
+    expect(exporter.getFinishedSpans()).toEqual([]);
+    expect(seen[0]!.headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+});
