@@ -111,6 +111,19 @@ describe('two meshes over mTLS on loopback', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ id: '7', peer: 'cluster.local/ns/default/sa/bookinfo-productpage' });
     expect(ok.meshlet.upstream?.address).toBe(`127.0.0.1:${port}`);
+    // Both sides report Istio's metric: the server with the verified peer and mutual_tls.
+    const serverSide = async () => reviews.metrics!.metrics();
+    let exposition = await serverSide();
+    for (let i = 0; i < 50 && !exposition.includes('reporter="destination"'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      exposition = await serverSide();
+    }
+    expect(exposition).toMatch(
+      /istio_requests_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage"[^}]*connection_security_policy="mutual_tls"[^}]*\} 1/,
+    );
+    expect(await productpage.metrics!.metrics()).toMatch(
+      /istio_requests_total\{reporter="source",[^}]*response_code="200"/,
+    );
 
     const sleep = await mesh('sleep', 'sleep', 'sleep', { endpoints: reviewsEndpoint(port) });
     const denied = await sleep.fetch('http://reviews:9080/reviews/7');

@@ -115,6 +115,14 @@ spec:
     release();
     const all = await Promise.all(calls);
     expect(all.map((r) => r.status).sort()).toEqual([200, 200, 503]);
+    // The overflow is counted, as Envoy's upstream_rq_pending_overflow, and reported by Istio's metric with flag UO.
+    const exposition = await mesh.metrics!.metrics();
+    expect(exposition).toMatch(
+      /meshlet_upstream_rq_pending_overflow_total\{cluster="outbound\|8000\|\|httpbin\.default\.svc\.cluster\.local"\} 1/,
+    );
+    expect(exposition).toMatch(
+      /istio_requests_total\{[^}]*reporter="source"[^}]*response_code="503"[^}]*response_flags="UO"[^}]*\} 1/,
+    );
     expect(slow.hits).toBe(2);
   });
 });

@@ -140,3 +140,30 @@ export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
 export { createAdminServer, type AdminServer, type AdminServerOptions } from './admin/admin-server.js';
 export { hashConfigSources } from './config/watch.js';
 export { MESHLET_VERSION } from './version.js';
+
+// Telemetry: Istio metrics, OpenTelemetry tracing, access logs
+export {
+  createMeshTelemetry,
+  type MeshTelemetry,
+  type MeshTelemetryOptions,
+} from './telemetry/mesh-telemetry.js';
+export {
+  createMeshMetrics,
+  ISTIO_METRIC_NAMES,
+  type MeshMetrics,
+  type MeshMetricsOptions,
+} from './telemetry/metrics/istio-metrics.js';
+export { createMeshletMetrics, type MeshletMetrics } from './telemetry/metrics/meshlet-metrics.js';
+export type { MetricEvent } from './telemetry/metrics/metric-event.js';
+export {
+  createMeshTracing,
+  type MeshTracing,
+  type MeshTracingOptions,
+} from './telemetry/tracing/mesh-tracing.js';
+export {
+  runWithInboundContext,
+  currentContext,
+  type MeshRequestContext,
+} from './telemetry/tracing/request-context.js';
+export { createAccessLog, type AccessLog, type AccessLogOptions } from './telemetry/access-log/access-log.js';
+export { createInboundObserver, observedHandle } from './inbound/node-observe.js';

@@ -19,6 +19,7 @@ import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
 import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { MESHLET_VERSION } from '../version.js';
+import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 
 /**
  * Creates a mesh: loads and watches the Istio config, compiles the plan for this
@@ -38,6 +39,9 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const events = new EventEmitter<MeshEvents>();
+  // Set once the config has loaded (telemetry reads its Telemetry resources); the reload
+  // hooks below only run after that.
+  let telemetry: MeshTelemetry | null = null;
   const source: PlanSource = await startPlanSource(
     {
       sources: configSources(options.config),
@@ -48,9 +52,11 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     },
     {
       reload: (next, previous) => {
+        telemetry?.meshlet.configReloaded(Date.now());
         events.emit('reload', { plan: next.plan, snapshot: next.snapshot, previous: previous.plan });
       },
       rejected: (snapshot, reasons) => {
+        telemetry?.meshlet.configReloadFailed();
         events.emit('rejected', { reasons, diagnostics: snapshot.diagnostics, snapshot });
       },
     },
@@ -73,8 +79,30 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     throw err;
   }
   const getPlan = () => source.current.plan;
-  const inbound = createInboundSide({ getPlan, certs, clock, random });
-  const clusters = createClusterManager({ clock, random });
+  telemetry =
+    options.telemetry === false
+      ? null
+      : createMeshTelemetry({
+          ...(options.telemetry ?? {}),
+          workload,
+          snapshot: source.current.snapshot,
+          meshConfig: source.current.snapshot.meshConfig,
+          clock,
+          hasCertificate: certs !== null,
+        });
+  if (telemetry !== null && certWatcher !== null) {
+    const watcher = certWatcher;
+    const meshlet = telemetry.meshlet;
+    const report = () => meshlet.certificateExpiry('workload', watcher.current().notAfter.getTime());
+    report();
+    watcher.onEvent(report);
+  }
+  const inbound = createInboundSide({ getPlan, certs, clock, random, telemetry });
+  const clusters = createClusterManager({
+    clock,
+    random,
+    ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
+  });
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
     clusters,
@@ -83,6 +111,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     random,
     ...(options.resolveDns !== undefined ? { resolveDns: options.resolveDns } : {}),
     tlsFor: createTlsFor(getPlan, certs),
+    ...(telemetry === null ? {} : { telemetry }),
   });
 
   let admin: AdminServer | null = null;
@@ -97,6 +126,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
         files: source.current.snapshot.files,
       }),
       clusters,
+      ...(telemetry === null ? {} : { registry: telemetry.registry }),
       serverInfo: { version: MESHLET_VERSION, workload, startedAt: Date.now() },
       host,
       port: options.admin.port ?? 0,
@@ -147,12 +177,15 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
         await inbound.close();
         certWatcher?.close();
         clusters.close();
+        await telemetry?.close();
         if (transport.owned) await transport.transport.close();
         events.removeAllListeners();
       })();
       return closing;
     },
     inbound: inbound.handle,
+    metrics: telemetry?.registry ?? null,
+    telemetry,
     admin: adminAddress,
     certs,
     listen: (app, port, host) => {

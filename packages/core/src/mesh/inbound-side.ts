@@ -11,6 +11,8 @@ import { peerFromSocket } from '../inbound/server/peer-registry.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { MeshletError } from '../errors/meshlet-error.js';
+import { createInboundObserver } from '../inbound/node-observe.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -43,6 +45,7 @@ export function createInboundSide(options: {
   certs: CertSource | null;
   clock: Clock;
   random: Random;
+  telemetry: MeshTelemetry | null;
 }): InboundSide {
   const jwt: JwtAuthenticator = createJwtAuthenticator({ clock: options.clock });
   const engine = createInboundEngine({
@@ -64,7 +67,11 @@ export function createInboundSide(options: {
     return server;
   };
   return {
-    handle: { decide: (req) => engine.decide(req), peerOf: peerFromSocket },
+    handle: {
+      decide: (req) => engine.decide(req),
+      peerOf: peerFromSocket,
+      ...(options.telemetry === null ? {} : { observe: createInboundObserver(options.telemetry) }),
+    },
     engine,
     serverFactory,
     listen: (app, port, host = '0.0.0.0') =>

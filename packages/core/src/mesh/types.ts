@@ -15,6 +15,8 @@ import type { CertSource } from '../identity/types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { MeshTelemetry, MeshTelemetryOptions } from '../telemetry/mesh-telemetry.js';
 
 /** `createMesh(options)` (DESIGN.md "Public API"). */
 export interface MeshOptions {
@@ -55,6 +57,17 @@ export interface MeshOptions {
    * says otherwise; port 0 picks a free one (see `mesh.admin`).
    */
   readonly admin?: { readonly port?: number; readonly host?: string };
+  /**
+   * Istio metrics, traces and access logs (on by default): an app's own prom-client
+   * `registry` or OpenTelemetry `tracerProvider`, extra span processors, OTLP export,
+   * propagation formats, cluster id, histogram buckets, access-log sink. `false` turns
+   * telemetry off entirely.
+   */
+  readonly telemetry?:
+    | false
+    | Partial<
+        Omit<MeshTelemetryOptions, 'workload' | 'snapshot' | 'meshConfig' | 'clock' | 'hasCertificate'>
+      >;
 }
 
 /** A good reload: the new plan is in place. */
@@ -97,6 +110,10 @@ export interface Mesh {
   close(): Promise<void>;
   /** What `@meshlet/fastify` and `@meshlet/express` take: one decision per request, and the peer of a socket. */
   readonly inbound: InboundHandle;
+  /** The prom-client Registry holding the `istio_*` and `meshlet_*` metrics (null with `telemetry: false`). */
+  readonly metrics: Registry | null;
+  /** The telemetry bundle (tracing, access logs, metrics); null with `telemetry: false`. */
+  readonly telemetry: MeshTelemetry | null;
   /** The admin server's address when `admin` was given, else null. */
   readonly admin: { readonly port: number; readonly url: string } | null;
   /** The workload certificates in force (null without `certs`). */
