@@ -19,30 +19,19 @@ const CONNECTIONS = arg('connections', 50);
 const SAMPLES = path.resolve(here, '../../shared/istio-samples/jwt');
 const JWKS = readFileSync(path.join(SAMPLES, 'jwks.json'), 'utf8').replace(/\s+/g, ' ').trim();
 const TOKEN = readFileSync(path.join(SAMPLES, 'demo.jwt'), 'utf8').trim();
-const MODES = ['bare', 'adapter', 'authz', 'authz-jwt'];
+const MODES = ['bare', 'authz', 'authz-jwt'];
 
 function start(mode) {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'jiti/register', path.join(here, 'inbound-fastify-server.ts'), mode],
-      {
-        env: {
-          ...process.env,
-          MESHLET_BENCH_JWKS: JWKS,
-          NODE_ENV: 'production',
-          // The adapters import @meshlet/core; load it from source (see inbound-fastify-core.ts).
-          JITI_ALIAS: JSON.stringify({ '@meshlet/core': path.join(here, 'inbound-fastify-core.ts') }),
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const child = spawn(process.execPath, [path.join(here, 'inbound-fastify-server.js'), mode], {
+      env: { ...process.env, MESHLET_BENCH_JWKS: JWKS, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
-      const m = /listening (\d+) (\S+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]), engine: m[2] });
-      else if (out.includes('unavailable')) resolve(null);
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]), engine: mode === 'bare' ? 'none' : 'createMesh' });
     });
     child.on('error', reject);
     child.on('exit', (code) => code !== 0 && reject(new Error(`${mode} server exited with ${code}`)));
@@ -79,7 +68,6 @@ const rows = MODES.filter((m) => rps[m].length > 0).map((m) => {
   const med = median(rps[m]);
   return `| ${m} | ${engines[m] ?? 'none'} | ${rps[m].map((x) => Math.round(x)).join(' / ')} | ${Math.round(med)} | ${((med / bare) * 100).toFixed(1)}% | ${statuses[m]['2xx']} 2xx, ${statuses[m].non2xx} non-2xx, ${statuses[m].errors} errors |`;
 });
-const missing = MODES.filter((m) => rps[m].length === 0);
 const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify
 
 \`node bench/inbound-fastify.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\`: each server runs in its own
@@ -101,12 +89,12 @@ Responses in the last round: ${MODES.filter((m) => statuses[m])
   .map((m) => `${m}: ${statuses[m]['2xx']} 2xx / ${statuses[m].non2xx} other / ${statuses[m].errors} errors`)
   .join('; ')}.
 
-Engine column: \`real\` = \`createInboundEngine\` with ten AuthorizationPolicies (five DENY with a header
-condition, five ALLOW; the request passes every DENY and matches the last ALLOW);
-\`adapter-only\` = the plugin over a stand-in handle that only normalizes the path (BASE) and allows:
-the adapter's own cost (request translation, the pre-routing decision, the onRequest hook); the rest
-of the gap to bare is the engine's. No metrics are recorded yet (telemetry is not wired into the
-inbound path), so the authz row is authz alone.${missing.length > 0 ? `\nNot measured (needs the real engine and JWT authenticator): ${missing.join(', ')}.` : ''}
+Engine column: \`createMesh\` = the real mesh from the built packages (\`createMesh\` +
+\`@meshlet/fastify\` on \`mesh.serverFactory\`) with ten AuthorizationPolicies (five DENY with a
+header condition, five ALLOW; the request passes every DENY and matches the last ALLOW), Istio's
+request metrics recorded for every request, traces sampled out (Istio's 1% default), no access log;
+\`authz-jwt\` adds a RequestAuthentication and a \`requestPrincipals\` condition, with Istio's sample
+token on every request (verification cached).
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'inbound-fastify.md'), md);

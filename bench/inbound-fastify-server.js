@@ -1,0 +1,76 @@
+// One benchmark server per child process: `bare`, `authz` (authz + Istio metrics) or
+// `authz-jwt` (+ RequestAuthentication with a cached token). Uses the built packages,
+// exactly as an application would. Prints `listening <port>` when ready.
+// MESHLET_BENCH_VARIANT=server-only|plugin-only isolates the mesh server (mTLS sniffing,
+// PeerAuthentication) from the plugin (decision, telemetry) when profiling; SIGINT exits
+// cleanly so `node --cpu-prof` writes its profile.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify from 'fastify';
+import { createMesh } from '@meshlet/core';
+import { meshlet } from '@meshlet/fastify';
+
+const mode = process.argv[2] ?? 'bare';
+process.on('SIGINT', () => process.exit(0));
+
+// Ten AuthorizationPolicies of the shapes the istio.io tasks use; the request under test
+// passes every DENY and matches the last ALLOW (the most work a permitted request costs).
+function policies(jwt) {
+  const out = [];
+  for (let i = 0; i < 5; i++) {
+    out.push(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-${i}, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: DENY
+  rules:
+  - to: [{ operation: { paths: ["/admin-${i}", "/admin-${i}/*"], methods: ["GET", "POST"] } }]
+    when: [{ key: "request.headers[x-token]", notValues: ["admin"] }]`);
+    out.push(`apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-${i}, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: ALLOW
+  rules:
+  - to: [{ operation: { paths: ["/svc-${i}/*"], methods: ["GET"] } }]
+  - to: [{ operation: { paths: [${i === 4 ? '"/hello"' : `"/other-${i}"`}] } }]${
+    jwt
+      ? '\n    from: [{ source: { requestPrincipals: ["testing@secure.istio.io/testing@secure.istio.io"] } }]'
+      : ''
+  }`);
+  }
+  if (jwt) {
+    out.push(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt-example, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwks: '${process.env.MESHLET_BENCH_JWKS ?? ''}'`);
+  }
+  return out.join('\n---\n');
+}
+
+let app;
+if (mode === 'bare') {
+  app = Fastify();
+} else {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-'));
+  writeFileSync(path.join(dir, 'policies.yaml'), policies(mode === 'authz-jwt'));
+  const mesh = await createMesh({
+    config: dir,
+    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
+    // Metrics on (what a sidecar always does); traces sampled out, no access log: Istio's defaults.
+    telemetry: { otlp: false },
+  });
+  const variant = process.env.MESHLET_BENCH_VARIANT ?? 'full';
+  app = variant === 'plugin-only' ? Fastify() : Fastify({ serverFactory: mesh.serverFactory });
+  if (variant !== 'server-only') await app.register(meshlet, { mesh });
+}
+app.get('/hello', () => ({ hello: 'world' }));
+await app.listen({ port: 0, host: '127.0.0.1' });
+console.log(`listening ${app.server.address().port}`);
