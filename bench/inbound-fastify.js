@@ -43,7 +43,15 @@ function load(port, mode, duration) {
   return autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: CONNECTIONS, duration, headers });
 }
 
+// Server CPU time (user + system) from /proc: on a 2-core machine the load generator competes
+// with the server, so req/s alone understates the cheaper server; CPU per request does not.
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+}
+
 const rps = Object.fromEntries(MODES.map((m) => [m, []]));
+const cpuPerReq = Object.fromEntries(MODES.map((m) => [m, []]));
 const engines = {};
 const statuses = {};
 for (let round = 0; round < ROUNDS; round++) {
@@ -52,21 +60,28 @@ for (let round = 0; round < ROUNDS; round++) {
     if (server === null) continue;
     engines[mode] = server.engine;
     await load(server.port, mode, 2); // warm-up: JIT, and the JWT verification cache
+    const cpu0 = cpuSeconds(server.child.pid);
     const r = await load(server.port, mode, DURATION);
+    const cpu1 = cpuSeconds(server.child.pid);
     rps[mode].push(r.requests.average);
+    cpuPerReq[mode].push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.requests.total));
     statuses[mode] = { '2xx': r['2xx'], non2xx: r.non2xx, errors: r.errors };
     server.child.kill();
     await new Promise((res) => server.child.once('exit', res));
-    console.log(`round ${round + 1} ${mode}: ${Math.round(r.requests.average)} req/s (${server.engine})`);
+    console.log(
+      `round ${round + 1} ${mode}: ${Math.round(r.requests.average)} req/s, server CPU ${cpuPerReq[mode].at(-1).toFixed(1)} µs/req (${server.engine})`,
+    );
   }
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bare = median(rps.bare);
 const cpu = os.cpus()[0]?.model ?? 'unknown';
+const bareCpu = median(cpuPerReq.bare);
 const rows = MODES.filter((m) => rps[m].length > 0).map((m) => {
   const med = median(rps[m]);
-  return `| ${m} | ${engines[m] ?? 'none'} | ${rps[m].map((x) => Math.round(x)).join(' / ')} | ${Math.round(med)} | ${((med / bare) * 100).toFixed(1)}% | ${statuses[m]['2xx']} 2xx, ${statuses[m].non2xx} non-2xx, ${statuses[m].errors} errors |`;
+  const cpu = median(cpuPerReq[m]);
+  return `| ${m} | ${engines[m] ?? 'none'} | ${rps[m].map((x) => Math.round(x)).join(' / ')} | ${Math.round(med)} | ${((med / bare) * 100).toFixed(1)}% | ${cpu.toFixed(1)} | ${((bareCpu / cpu) * 100).toFixed(1)}% |`;
 });
 const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify
 
@@ -81,9 +96,13 @@ configurations are measured in interleaved rounds in one run and compared by the
   .join(' / ')}.
 - Targets (DESIGN.md): authz + metrics ≥ 90 % of bare; + JWT (cached verification) ≥ 80 %.
 
-| configuration | engine | req/s per round | median req/s | of bare |
-| --- | --- | --- | --- | --- |
-${rows.map((r) => r.replace(/ \| [^|]+ \|$/, ' |')).join('\n')}
+| configuration | engine | req/s per round | median req/s | req/s of bare | server CPU µs/req | requests per CPU-second, of bare |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+The last column is the capacity figure: bare's CPU per request over this configuration's, both
+measured from the server process's own CPU time (/proc), so it does not depend on how much CPU
+the load generator took from the same two cores.
 
 Responses in the last round: ${MODES.filter((m) => statuses[m])
   .map((m) => `${m}: ${statuses[m]['2xx']} 2xx / ${statuses[m].non2xx} other / ${statuses[m].errors} errors`)

@@ -139,8 +139,10 @@ describe('two meshes over mTLS on loopback', () => {
     const app = Fastify({ serverFactory: reviews.serverFactory });
     await app.register(meshletFastify, { mesh: reviews });
     let seen: MeshletRequestContext | null = null;
+    let seenUrl = '';
     app.get('/reviews/:id', (request) => {
       seen = request.meshlet;
+      seenUrl = request.url;
       return { ok: true };
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -156,6 +158,12 @@ describe('two meshes over mTLS on loopback', () => {
       });
       const post = await productpage.fetch('http://reviews:9080/reviews/1', { method: 'POST', body: '{}' });
       expect(post.status).toBe(403);
+      // Through serverFactory too, the path authorization checked is the path Fastify routes on:
+      // BASE normalization decodes %32 before routing, as Envoy forwards the normalized path
+      // (a URL parser on the client keeps %32, unlike dot segments, which it resolves itself).
+      const dotted = await productpage.fetch('http://reviews:9080/reviews/%32');
+      expect(dotted.status).toBe(200);
+      expect(seenUrl).toBe('/reviews/2');
     } finally {
       await app.close();
     }

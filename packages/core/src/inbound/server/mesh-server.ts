@@ -351,6 +351,28 @@ export class MeshServer extends NetServer {
   }
 
   /** Close idle keep-alive connections (and connections still handshaking). */
+  // HTTP requests are parsed by the inner http.Server, so its `request` event is the one
+  // a framework adapter sees: `listeners('request')`, `on('request')` and
+  // `removeAllListeners('request')` reach it, as on a plain http.Server (the Fastify
+  // plugin puts its pre-routing decision in front of Fastify's listener this way).
+  override listeners(event: string | symbol): ((...args: unknown[]) => unknown)[] {
+    return (event === 'request' ? this.http.listeners(event) : super.listeners(event)) as ((
+      ...args: unknown[]
+    ) => unknown)[];
+  }
+
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    if (event === 'request') this.http.on(event, listener as (...args: unknown[]) => void);
+    else super.on(event as string, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  override removeAllListeners(event?: string | symbol): this {
+    if (event === 'request') this.http.removeAllListeners(event);
+    else super.removeAllListeners(event);
+    return this;
+  }
+
   closeIdleConnections(): void {
     this.http.closeIdleConnections();
     for (const p of this.#pending.values()) p.raw.destroy();
