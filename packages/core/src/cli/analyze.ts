@@ -10,7 +10,7 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { formatMessages, type OutputFormat } from './analysis-output.js';
-import { hasFlag, lastValue, parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { hasFlag, lastValue, parseArgs, type OptionSpec, type ParsedArgs, usage } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { ANALYZE_HELP } from './help.js';
 import type { CliCommand, CliIO } from './io.js';
@@ -40,10 +40,6 @@ const atLeast = (level: DiagnosticLevel, threshold: DiagnosticLevel): boolean =>
   RANK[level] <= RANK[threshold];
 
 const CONFIG_ANALYSIS_URL = 'https://istio.io/latest/docs/reference/config/analysis';
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
-}
 
 function level(args: ParsedArgs, name: string, fallback: DiagnosticLevel): DiagnosticLevel {
   const raw = lastValue(args, name);

@@ -16,7 +16,8 @@ export interface ParsedArgs {
   readonly options: ReadonlyMap<string, readonly string[]>;
 }
 
-function usage(message: string): MeshletError {
+/** A command-line mistake: exit 64 with this message. */
+export function usage(message: string): MeshletError {
   return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
 }
 
@@ -78,4 +79,15 @@ export function lastValue(args: ParsedArgs, name: string): string | undefined {
 
 export function hasFlag(args: ParsedArgs, name: string): boolean {
   return lastValue(args, name) === 'true';
+}
+
+/** `-o json` and `--timeout <ms>` as the admin-reading commands take them. */
+export function jsonAndTimeout(args: ParsedArgs): { json: boolean; timeoutMs: number } {
+  const output = lastValue(args, 'output') ?? '';
+  if (output !== '' && output !== 'json')
+    throw usage(`unsupported output format ${JSON.stringify(output)} (use "json")`);
+  const t = lastValue(args, 'timeout') ?? '5000';
+  const timeoutMs = Number(t);
+  if (!/^\d+$/.test(t) || timeoutMs === 0) throw usage(`--timeout must be a positive number of ms, got ${t}`);
+  return { json: output === 'json', timeoutMs };
 }

@@ -1,10 +1,10 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
+import { isMeshletError } from '../errors/meshlet-error.js';
 import { CA_FILES, readCa, writeCa, writeWorkloadCertificates } from '../identity/cert-files.js';
 import { createDevCa, issueWorkloadCertificate, type CertificateAuthority } from '../identity/dev-ca.js';
 import { CERT_LAYOUTS, type CertLayout } from '../identity/types.js';
-import { hasFlag, lastValue, parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { hasFlag, lastValue, parseArgs, type OptionSpec, type ParsedArgs, usage } from './args.js';
 import { CERTS_CA_HELP, CERTS_HELP, CERTS_ISSUE_HELP } from './certs-help.js';
 import { EXIT } from './exit-codes.js';
 import type { CliCommand, CliIO } from './io.js';
@@ -28,10 +28,6 @@ const ISSUE_OPTIONS: readonly OptionSpec[] = [
   { name: 'dns', value: true },
   { name: 'help', short: 'h', value: false },
 ];
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
-}
 
 function required(args: ParsedArgs, name: string): string {
   const v = lastValue(args, name);

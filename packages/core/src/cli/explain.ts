@@ -4,9 +4,9 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import type { MeshPlan } from '../compile/plan-types.js';
-import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
+import { isMeshletError } from '../errors/meshlet-error.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
-import { lastValue, parseArgs, type OptionSpec, type ParsedArgs } from './args.js';
+import { lastValue, parseArgs, type OptionSpec, type ParsedArgs, usage } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { EXPLAIN_HELP } from './explain-help.js';
 import { explainInbound } from './explain-inbound.js';
@@ -28,10 +28,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'output', short: 'o', value: true },
   { name: 'help', short: 'h', value: false },
 ];
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
-}
 
 /** `"GET http://x/"` → method and target; a bare target means GET. */
 function requestLine(text: string, option: string): { method: string; target: string } {

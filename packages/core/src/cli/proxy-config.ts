@@ -1,8 +1,8 @@
 import { fetchAdminJson } from '../admin/admin-client.js';
 import type { ClusterStatus } from '../admin/clusters-status.js';
 import type { ConfigDump } from '../admin/config-dump.js';
-import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
-import { lastValue, parseArgs, type OptionSpec } from './args.js';
+import { isMeshletError } from '../errors/meshlet-error.js';
+import { parseArgs, type OptionSpec, usage, jsonAndTimeout } from './args.js';
 import { EXIT } from './exit-codes.js';
 import type { CliCommand, CliIO } from './io.js';
 import { PROXY_CONFIG_HELP } from './proxy-config-help.js';
@@ -17,10 +17,6 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const TYPES = ['routes', 'clusters', 'endpoints'] as const;
 type ConfigType = (typeof TYPES)[number];
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
-}
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -145,14 +141,7 @@ export const runProxyConfig: CliCommand = async (argv, io) => {
       io.stdout(PROXY_CONFIG_HELP);
       return EXIT.ok;
     }
-    const output = lastValue(args, 'output') ?? '';
-    if (output !== '' && output !== 'json')
-      throw usage(`unsupported output format ${JSON.stringify(output)} (use "json")`);
-    json = output === 'json';
-    const t = lastValue(args, 'timeout') ?? '5000';
-    timeoutMs = Number(t);
-    if (!/^\d+$/.test(t) || timeoutMs === 0)
-      throw usage(`--timeout must be a positive number of ms, got ${t}`);
+    ({ json, timeoutMs } = jsonAndTimeout(args));
     const [first, second, ...extra] = args.positionals;
     if (first === undefined || !(TYPES as readonly string[]).includes(first))
       throw usage(

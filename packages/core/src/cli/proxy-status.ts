@@ -2,8 +2,8 @@ import { fetchAdminJson, adminBase } from '../admin/admin-client.js';
 import type { ConfigDump } from '../admin/config-dump.js';
 import type { ServerInfo } from '../admin/server-info.js';
 import { hashConfigSources } from '../config/watch.js';
-import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
-import { lastValue, parseArgs, type OptionSpec } from './args.js';
+import { isMeshletError } from '../errors/meshlet-error.js';
+import { parseArgs, type OptionSpec, usage, jsonAndTimeout } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { paint, type CliCommand, type CliIO } from './io.js';
 import { PROXY_STATUS_HELP } from './proxy-status-help.js';
@@ -27,10 +27,6 @@ export interface ProxyStatusRow {
   readonly status: SyncStatus;
   readonly version: string;
   readonly error: string | null;
-}
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
 }
 
 /** istioctl's short ages: `42s`, `5m`, `3h`, `2d`. */
@@ -108,14 +104,7 @@ export const runProxyStatus: CliCommand = async (argv, io) => {
       io.stdout(PROXY_STATUS_HELP);
       return EXIT.ok;
     }
-    const output = lastValue(args, 'output') ?? '';
-    if (output !== '' && output !== 'json')
-      throw usage(`unsupported output format ${JSON.stringify(output)} (use "json")`);
-    json = output === 'json';
-    const t = lastValue(args, 'timeout') ?? '5000';
-    timeoutMs = Number(t);
-    if (!/^\d+$/.test(t) || timeoutMs === 0)
-      throw usage(`--timeout must be a positive number of ms, got ${t}`);
+    ({ json, timeoutMs } = jsonAndTimeout(args));
     urls = args.positionals;
     if (urls.length === 0) throw usage('give at least one admin URL, e.g. 127.0.0.1:15000');
     sources = args.options.get('config') ?? [];

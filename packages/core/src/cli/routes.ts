@@ -2,8 +2,8 @@ import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { compilePlan } from '../compile/compile-plan.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
-import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
-import { hasFlag, lastValue, parseArgs, type OptionSpec } from './args.js';
+import { isMeshletError } from '../errors/meshlet-error.js';
+import { hasFlag, lastValue, parseArgs, type OptionSpec, usage } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { paint, type CliCommand } from './io.js';
 import { ROUTES_HELP } from './routes-help.js';
@@ -16,10 +16,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'output', short: 'o', value: true },
   { name: 'help', short: 'h', value: false },
 ];
-
-function usage(message: string): MeshletError {
-  return new MeshletError('MESHLET_ERR_CLI_USAGE', message);
-}
 
 /** `<ns>/<name>[:k=v,k=v]` → workload identity. */
 export function parseWorkloadArg(text: string, serviceAccount: string | undefined): WorkloadIdentity {
