@@ -3,8 +3,14 @@ import type { Cluster } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Transport, TransportRequest, TransportResponse, TransportTls } from './transport.js';
 import { TransportError } from './transport.js';
-import type { AttemptOutcome, PoolTicket, UpstreamCluster, UpstreamHost } from './upstream/types.js';
-import type { HeaderRecord } from './request-input.js';
+import type {
+  Admission,
+  AttemptOutcome,
+  PoolTicket,
+  UpstreamCluster,
+  UpstreamHost,
+} from './upstream/types.js';
+import { copyHeaders, type HeaderRecord } from './request-input.js';
 import type { TryOutcome } from './retry-on.js';
 import { bodyStreamError } from './request-body.js';
 import { PER_TRY_TIMEOUT, ROUTE_TIMEOUT, deadlineScope, raceSignal } from './timeouts.js';
@@ -40,8 +46,10 @@ export interface TryContext {
   readonly cluster: Cluster;
   readonly upstream: UpstreamCluster;
   readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
-  /** Aborts on the route timeout or the caller's abort; null when neither exists. */
-  readonly signal: AbortSignal | null;
+  /** The caller's signal (its abort or own timeout); null when the call has neither. */
+  readonly callerSignal: AbortSignal | null;
+  /** When the route `timeout` ends, in `clock.now()` terms; null when the route has none. */
+  readonly deadline: number | null;
   readonly perTryMs: number | null;
   /** Gets the try number once the try is admitted and goes to the transport (`res.meshlet.attempts`). */
   readonly state: { attempts: number } | null;
@@ -73,9 +81,24 @@ const LOCAL_FAILURE: Readonly<Record<string, 'connect-failure' | 'connect-timeou
   aborted: 'reset',
 };
 
+/** URLs of recent tries: the string is built anyway, parsing it is the cost. */
+const urls = new Map<string, URL>();
+const MAX_URLS = 1024;
+
+/**
+ * The URL a try sends to. Tries to the same host and path share one URL object; the
+ * transports only read it (`TransportRequest.url` is readonly).
+ */
 function hostUrl(scheme: string, host: UpstreamHost, path: string): URL {
   const a = host.endpoint.address;
-  return new URL(`${scheme}://${a.includes(':') ? `[${a}]` : a}:${host.endpoint.port}${path}`);
+  const href = `${scheme}://${a.includes(':') ? `[${a}]` : a}:${host.endpoint.port}${path}`;
+  let url = urls.get(href);
+  if (url === undefined) {
+    url = new URL(href);
+    if (urls.size >= MAX_URLS) urls.clear();
+    urls.set(href, url);
+  }
+  return url;
 }
 
 /**
@@ -93,12 +116,34 @@ export function whenBodyDone(body: Readable, done: () => void): void {
   body.once('error', done);
 }
 
+const releaseLate = (late: Admission): void => {
+  if (late.ok) late.ticket.release();
+};
+
+/**
+ * The slow path of pool admission: the request queues. Only the route timeout and the
+ * caller bound the wait; the per-try timeout starts once the try is admitted.
+ */
+async function queuedAdmission(ctx: TryContext): Promise<Admission> {
+  const left = ctx.deadline === null ? null : ctx.deadline - ctx.clock.now();
+  const scope = deadlineScope(ctx.callerSignal, left, ROUTE_TIMEOUT, ctx.clock);
+  try {
+    return await raceSignal(ctx.upstream.admit(scope.signal), scope.signal, releaseLate);
+  } finally {
+    scope.dispose();
+  }
+}
+
 /**
  * One try on one picked host, in Envoy's order below the retry loop: pool admission
  * (overflow is a local `503 UO`, never counted by outlier detection), per-try
  * timeout, the transport call, and the outcome fed to outlier detection (a per-try or
  * route timeout counts as a local-origin timeout, spec/traffic.md §2-3).
  * Throws the abort reason for the route timeout or the caller's abort.
+ *
+ * The try runs under one signal: the caller's own when there is no deadline (nothing
+ * allocated), else one controller and one timer armed for the sooner of
+ * `perTryTimeout` and what is left of the route timeout (DESIGN.md performance targets).
  */
 export async function runTry(
   ctx: TryContext,
@@ -106,12 +151,26 @@ export async function runTry(
   req: TryRequest,
   attempt: number,
 ): Promise<TryResult> {
-  const { upstream, cluster, signal } = ctx;
-  const admission = await raceSignal(upstream.admit(signal), signal, (late) => {
-    if (late.ok) late.ticket.release();
-  });
+  const { upstream, cluster, clock, callerSignal, deadline } = ctx;
+  if (callerSignal !== null && callerSignal.aborted) throw callerSignal.reason;
+  if (deadline !== null && clock.now() >= deadline) throw ROUTE_TIMEOUT;
+  const admission = upstream.tryAdmit?.() ?? (await queuedAdmission(ctx));
   if (!admission.ok) return { kind: 'overflow' };
   const ticket: PoolTicket = admission.ticket;
+  let ms = ctx.perTryMs;
+  let expiry = PER_TRY_TIMEOUT;
+  if (deadline !== null) {
+    const left = deadline - clock.now();
+    if (left <= 0) {
+      ticket.release();
+      throw ROUTE_TIMEOUT;
+    }
+    // On a tie the route timeout wins: with a timer each, the route's, armed first, fired first.
+    if (ms === null || left <= ms) {
+      ms = left;
+      expiry = ROUTE_TIMEOUT;
+    }
+  }
   const idle = upstream.begin(host);
   let released = false;
   const release = (): void => {
@@ -120,9 +179,10 @@ export async function runTry(
     idle();
     ticket.release();
   };
-  const scope = deadlineScope(signal, ctx.perTryMs, PER_TRY_TIMEOUT, ctx.clock);
+  const scope = deadlineScope(callerSignal, ms, expiry, clock);
   const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host);
-  const headers = { ...req.headers, 'x-envoy-attempt-count': String(attempt) };
+  const headers = copyHeaders(req.headers);
+  headers['x-envoy-attempt-count'] = String(attempt);
   const treq: TransportRequest = {
     url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
     method: req.method,

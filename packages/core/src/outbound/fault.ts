@@ -1,27 +1,7 @@
 import type { Fault } from '../compile/plan-types.js';
 import type { Random } from '../runtime/random.js';
 import { localReply, LOCAL_BODY, type LocalReply } from './local-reply.js';
-
-/** gRPC status names Istio accepts in `abort.grpcStatus`, with their codes. */
-const GRPC_CODES: Readonly<Record<string, number>> = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-};
+import { GRPC_STATUS_CODES } from '../config/schema/virtual-service-grpc-status.js';
 
 /** One percentage draw; 0 never fires and 100 always does, without consuming randomness. */
 export function fires(percent: number, random: Random): boolean {
@@ -52,7 +32,7 @@ export function decideFault(fault: Fault | null, random: Random): FaultDecision 
   if (a !== null && fires(a.percent, random)) {
     if (a.httpStatus !== null) abort = localReply(a.httpStatus, LOCAL_BODY.fault, 'FI');
     else {
-      const code = GRPC_CODES[a.grpcStatus.toUpperCase()] ?? 2;
+      const code = GRPC_STATUS_CODES[a.grpcStatus.toUpperCase()] ?? 2;
       abort = localReply(200, '', 'FI', {
         'content-type': 'application/grpc',
         'grpc-status': String(code),

@@ -14,7 +14,7 @@ import type { Transport, TransportTls } from './transport.js';
 import type { ClusterManager, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
 import type { RequestBody } from './request-body.js';
-import { headerValue, type HeaderRecord, type Target } from './request-input.js';
+import { copyHeaders, headerValue, type HeaderRecord, type Target } from './request-input.js';
 import { addFlag } from './flags.js';
 import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
 import { redirectReply } from './redirect.js';
@@ -193,7 +193,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   if (r.kind === 'local') return local(state, r.reply, ruleOps, destOps);
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
   state.endpoint = r.host.endpoint;
-  const out: HeaderRecord = { ...r.response.headers };
+  const out = copyHeaders(r.response.headers);
   out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyHeaderOps(out, ruleOps);
   applyHeaderOps(out, destOps);

@@ -30,11 +30,49 @@ function toHeaders(raw: Readonly<Record<string, string | readonly string[]>>): H
   return h;
 }
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream)
-    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+const EMPTY = Buffer.alloc(0);
+const noop = (): void => {};
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}
+
+/**
+ * Reads a body to the end, as `for await` over the stream would (same results and
+ * errors: the stream's error, or `ERR_STREAM_PREMATURE_CLOSE` when it closes before
+ * its end) with plain listeners: the async iterator costs about a microsecond a call.
+ */
+function collect(stream: Readable): Promise<Buffer> {
+  if (stream.readableEnded) return Promise.resolve(EMPTY);
+  if (stream.destroyed) {
+    // Its 'error' may still be on its way (destroy emits it on the next tick).
+    stream.on('error', noop);
+    return Promise.reject(stream.errored ?? prematureClose());
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer | string): void => {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    };
+    const done = (err: Error | null): void => {
+      stream.removeListener('data', onData);
+      stream.removeListener('end', onEnd);
+      stream.removeListener('error', done);
+      stream.removeListener('close', onClose);
+      if (err !== null) reject(err);
+    };
+    const onEnd = (): void => {
+      done(null);
+      // As the iterator does once done; an auto-destroying stream would do it right after 'end'.
+      stream.destroy();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onClose = (): void => done(stream.errored ?? prematureClose());
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', done);
+    stream.on('close', onClose);
+  });
 }
 
 /**

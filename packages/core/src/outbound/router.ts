@@ -8,7 +8,7 @@ import { runTry, type TryContext, type TryRequest, type TryResult } from './atte
 import { wouldRetry } from './retry-on.js';
 import { backoffMs } from './backoff.js';
 import { addFlag } from './flags.js';
-import { ROUTE_TIMEOUT, deadlineScope } from './timeouts.js';
+import { ROUTE_TIMEOUT } from './timeouts.js';
 import {
   noHealthyUpstream,
   overflow,
@@ -35,7 +35,7 @@ export interface RouterCall {
   readonly hashKey: string | null;
   readonly callerSignal: AbortSignal | null;
   readonly request: TryRequest;
-  readonly tryContext: Omit<TryContext, 'signal' | 'perTryMs' | 'state'>;
+  readonly tryContext: Omit<TryContext, 'callerSignal' | 'deadline' | 'perTryMs' | 'state'>;
 }
 
 const NO_HOSTS: ReadonlySet<string> = new Set();
@@ -67,14 +67,18 @@ function finish(r: Exclude<TryResult, { kind: 'no-host' | 'overflow' }>): Router
 export async function runRouter(call: RouterCall): Promise<RouterResult> {
   const { state, policy, clock, tryContext } = call;
   const upstream = tryContext.upstream;
-  const scope = deadlineScope(call.callerSignal, call.timeoutMs, ROUTE_TIMEOUT, clock);
+  const caller = call.callerSignal;
+  // The route timeout is a number, not a timer: each try arms one timer for the sooner of
+  // its perTryTimeout and what is left of it (attempt.ts), and a backoff stops at it.
+  const deadline = call.timeoutMs === null ? null : clock.now() + call.timeoutMs;
   const ctx: TryContext = {
     transport: tryContext.transport,
     clock,
     cluster: tryContext.cluster,
     upstream,
     tlsFor: tryContext.tlsFor,
-    signal: scope.signal,
+    callerSignal: caller,
+    deadline,
     perTryMs: call.perTryMs,
     state,
   };
@@ -113,15 +117,19 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
       retryTicket = admitted;
       if (r.kind === 'response') r.response.body.destroy();
       const wait = backoffMs(retry, policy.backoffBaseMs, policy.backoffMaxMs, call.random);
-      await clock.sleep(wait, scope.signal ?? undefined);
-    }
-  } catch (err) {
-    if (scope.signal !== null && scope.signal.aborted && scope.signal.reason === ROUTE_TIMEOUT) {
+      const left = deadline === null ? Infinity : deadline - clock.now();
+      if (wait < left) {
+        await clock.sleep(wait, caller ?? undefined);
+        continue;
+      }
+      // The route timeout ends during the backoff (a tie included: its timer came first).
+      await clock.sleep(Math.max(0, left), caller ?? undefined);
       return { kind: 'local', reply: upstreamTimeout() };
     }
+  } catch (err) {
+    if (err === ROUTE_TIMEOUT) return { kind: 'local', reply: upstreamTimeout() };
     throw err;
   } finally {
-    scope.dispose();
     retryTicket?.release();
   }
 }

@@ -16,7 +16,7 @@ export class DeadlineReason extends Error {
 export const ROUTE_TIMEOUT = new DeadlineReason('route');
 export const PER_TRY_TIMEOUT = new DeadlineReason('per-try');
 
-/** A signal that aborts when `parent` does or when its timer fires; `dispose` clears both. */
+/** The signal one try (or one wait) runs under; `dispose` clears its timer and parent link. */
 export interface Scope {
   readonly signal: AbortSignal | null;
   dispose(): void;
@@ -24,35 +24,56 @@ export interface Scope {
 
 const noop = (): void => {};
 const BARE: Scope = Object.freeze({ signal: null, dispose: noop });
+const ONCE = Object.freeze({ once: true });
 
 /**
- * Links a deadline to a parent signal. Without a deadline the parent itself is used
- * and nothing is allocated (DESIGN.md: no timer or AbortSignal a request does not need).
+ * One AbortController and one timer, linked to the caller's signal. A class rather
+ * than closures: it is the abort listener itself (`handleEvent`), so a timed try
+ * allocates the controller, the timer and this object, nothing more.
+ */
+class TimedScope implements Scope {
+  readonly signal: AbortSignal;
+  readonly #ctl: AbortController;
+  readonly #parent: AbortSignal | null;
+  readonly #clock: Clock;
+  readonly #timer: unknown;
+
+  constructor(parent: AbortSignal | null, ms: number, reason: DeadlineReason, clock: Clock) {
+    const ctl = new AbortController();
+    this.#ctl = ctl;
+    this.signal = ctl.signal;
+    this.#parent = parent;
+    this.#clock = clock;
+    this.#timer = clock.setTimeout(() => ctl.abort(reason), ms);
+    if (parent === null) return;
+    if (parent.aborted) ctl.abort(parent.reason);
+    else parent.addEventListener('abort', this, ONCE);
+  }
+
+  /** The caller aborted: the try aborts with the caller's reason. */
+  handleEvent(): void {
+    this.#ctl.abort(this.#parent?.reason);
+  }
+
+  dispose(): void {
+    this.#clock.clearTimeout(this.#timer);
+    this.#parent?.removeEventListener('abort', this);
+  }
+}
+
+/**
+ * The signal a try runs under: the caller's own signal when the try has no deadline
+ * (nothing is allocated; DESIGN.md: no timer or AbortSignal a request does not need),
+ * else one controller and one timer armed for `ms`, aborting with `reason`.
  */
 export function deadlineScope(
   parent: AbortSignal | null,
   ms: number | null,
-  reason: unknown,
+  reason: DeadlineReason,
   clock: Clock,
 ): Scope {
-  if (ms === null || ms <= 0) return parent === null ? BARE : { signal: parent, dispose: noop };
-  const ctl = new AbortController();
-  const timer = clock.setTimeout(() => ctl.abort(reason), ms);
-  let onAbort: (() => void) | null = null;
-  if (parent !== null) {
-    if (parent.aborted) ctl.abort(parent.reason);
-    else {
-      onAbort = () => ctl.abort(parent.reason);
-      parent.addEventListener('abort', onAbort, { once: true });
-    }
-  }
-  return {
-    signal: ctl.signal,
-    dispose: () => {
-      clock.clearTimeout(timer);
-      if (onAbort !== null) parent?.removeEventListener('abort', onAbort);
-    },
-  };
+  if (ms === null) return parent === null ? BARE : { signal: parent, dispose: noop };
+  return new TimedScope(parent, ms, reason, clock);
 }
 
 /**
@@ -75,7 +96,7 @@ export function raceSignal<T>(
       reject(signal.reason as Error);
       p.then(late, noop);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, ONCE);
     p.then(
       (v) => {
         signal.removeEventListener('abort', onAbort);

@@ -14,10 +14,15 @@ const MAX_REQUESTS: Admission = Object.freeze({ ok: false, reason: 'max-requests
 const NOOP = (): void => {};
 const RETRY_DENIED = Object.freeze({ ok: false, release: NOOP });
 
+/** An admission that is its own ticket: one object per admitted request. */
 class Ticket implements PoolTicket {
+  readonly ok = true;
   #pool: ConnectionPool | null;
   constructor(pool: ConnectionPool) {
     this.#pool = pool;
+  }
+  get ticket(): PoolTicket {
+    return this;
   }
   release(): void {
     const pool = this.#pool;
@@ -64,16 +69,21 @@ export class ConnectionPool {
     return this.#queue.length;
   }
 
-  admit(signal: AbortSignal | null): Promise<Admission> {
-    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+  /** The admission or overflow when it is known at once; null when the request must queue. */
+  tryAdmit(): Admission | null {
     const { tcp, http } = this.#policy.connectionPool;
-    if (this.#active < tcp.maxConnections && this.#queue.length === 0) {
-      return Promise.resolve(this.#attach());
-    }
+    if (this.#active < tcp.maxConnections && this.#queue.length === 0) return this.#attach();
     if (this.#queue.length >= http.http1MaxPendingRequests) {
       this.#onOverflow('pending-overflow');
-      return Promise.resolve(PENDING_OVERFLOW);
+      return PENDING_OVERFLOW;
     }
+    return null;
+  }
+
+  admit(signal: AbortSignal | null): Promise<Admission> {
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    const now = this.tryAdmit();
+    if (now !== null) return Promise.resolve(now);
     return new Promise<Admission>((resolve, reject) => {
       const waiter: Waiter = { resolve, signal, onAbort: null };
       if (signal !== null) {
@@ -127,7 +137,7 @@ export class ConnectionPool {
       return MAX_REQUESTS;
     }
     this.#active++;
-    return { ok: true, ticket: new Ticket(this) };
+    return new Ticket(this);
   }
 
   #drain(): void {

@@ -54,6 +54,12 @@ export interface UpstreamCluster {
    * queued request (its timeout fired) without counting overflow.
    */
   admit(signal: AbortSignal | null): Promise<Admission>;
+  /**
+   * The synchronous fast path of `admit`: the admission or the overflow when the pool can
+   * answer at once, null when the request would have to queue (then call `admit`).
+   * Optional: without it, every try goes through `admit`.
+   */
+  tryAdmit?(): Admission | null;
   /** `maxRetries` (concurrent retries) and `retryBudget`; false = skip the retry, flag `UO`. */
   admitRetry(): { ok: boolean; release(): void };
   /** Mark a host busy for LEAST_REQUEST; returns the function that marks it idle again. */

@@ -104,6 +104,10 @@ export class RuntimeCluster implements UpstreamCluster {
     return this.#pool.admit(signal);
   }
 
+  tryAdmit(): Admission | null {
+    return this.#pool.tryAdmit();
+  }
+
   admitRetry(): { ok: boolean; release(): void } {
     return this.#pool.admitRetry();
   }

@@ -118,6 +118,29 @@ function buildLabels(
   });
 }
 
+/** The per-response part of a label set's key, remembered with the labels it gave. */
+interface LastOutcome {
+  readonly reporter: string;
+  readonly protocol: string;
+  readonly status: number;
+  readonly grpcStatus: MetricEvent['grpcStatus'];
+  readonly flags: string;
+  readonly mtls: boolean;
+  readonly labels: LabelSet;
+}
+
+/** The outcomes of one (source, destination, service) triple. */
+interface PairOutcomes {
+  readonly byKey: Map<string, LabelSet>;
+  /** The last outcome: most calls repeat it, and comparing fields is cheaper than a string key. */
+  last: LastOutcome | null;
+}
+
+/** `response_flags` without a join for the common zero or one flag. */
+function flagsKey(flags: readonly string[]): string {
+  return flags.length === 0 ? '-' : flags.length === 1 ? (flags[0] as string) : flags.join(',');
+}
+
 /**
  * A cache of standard label sets keyed by (source, destination, service) object
  * identity and then by the per-response part (protocol, code, grpc status, flags,
@@ -125,10 +148,7 @@ function buildLabels(
  * object per distinct outcome: no per-call label object churn.
  */
 export class LabelCache {
-  readonly #pairs = new WeakMap<
-    PeerLabels,
-    WeakMap<PeerLabels, WeakMap<DestinationService, Map<string, LabelSet>>>
-  >();
+  readonly #pairs = new WeakMap<PeerLabels, WeakMap<PeerLabels, WeakMap<DestinationService, PairOutcomes>>>();
   /** Bound on distinct outcomes per pair, so unusual status codes cannot grow it without end. */
   readonly #maxPerPair: number;
 
@@ -149,20 +169,37 @@ export class LabelCache {
     }
     let outcomes = bySvc.get(event.destinationService);
     if (outcomes === undefined) {
-      outcomes = new Map();
+      outcomes = { byKey: new Map(), last: null };
       bySvc.set(event.destinationService, outcomes);
     }
-    const flags =
-      event.flags.length === 0
-        ? '-'
-        : event.flags.length === 1
-          ? (event.flags[0] as string)
-          : event.flags.join(',');
+    const flags = flagsKey(event.flags);
+    const last = outcomes.last;
+    if (
+      last !== null &&
+      last.status === event.status &&
+      last.flags === flags &&
+      last.reporter === event.reporter &&
+      last.protocol === event.protocol &&
+      last.grpcStatus === event.grpcStatus &&
+      last.mtls === event.mtls
+    ) {
+      return last.labels;
+    }
     const key = `${event.reporter}|${event.protocol}|${event.status}|${event.grpcStatus ?? ''}|${flags}|${event.mtls ? 1 : 0}`;
-    const hit = outcomes.get(key);
-    if (hit !== undefined) return hit;
-    const built = istioLabels(event);
-    if (outcomes.size < this.#maxPerPair) outcomes.set(key, built);
-    return built;
+    let labels = outcomes.byKey.get(key);
+    if (labels === undefined) {
+      labels = istioLabels(event);
+      if (outcomes.byKey.size < this.#maxPerPair) outcomes.byKey.set(key, labels);
+    }
+    outcomes.last = {
+      reporter: event.reporter,
+      protocol: event.protocol,
+      status: event.status,
+      grpcStatus: event.grpcStatus,
+      flags,
+      mtls: event.mtls,
+      labels,
+    };
+    return labels;
   }
 }
