@@ -12,8 +12,8 @@ const files = readdirSync(results)
   .sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
 const summary = readFileSync(path.join(here, 'summary.md'), 'utf8');
 const body = files
-  .map((f) => readFileSync(path.join(results, f), 'utf8').trim().replace(/^# /, '## '))
-  .map((t) => t.replace(/\n# /g, '\n## ').replace(/\n## (?=[^\n]*\n)/g, (m) => m))
+  // Each results file is a document of its own: demote its headings one level under this one.
+  .map((f) => readFileSync(path.join(results, f), 'utf8').trim().replace(/^(#+) /gm, '#$1 '))
   .join('\n\n');
 const md = `# Benchmarks
 
