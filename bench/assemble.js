@@ -13,7 +13,11 @@ const files = readdirSync(results)
 const summary = readFileSync(path.join(here, 'summary.md'), 'utf8');
 const body = files
   // Each results file is a document of its own: demote its headings one level under this one.
-  .map((f) => readFileSync(path.join(results, f), 'utf8').trim().replace(/^(#+) /gm, '#$1 '))
+  .map((f) =>
+    readFileSync(path.join(results, f), 'utf8')
+      .trim()
+      .replace(/^(#+) /gm, '#$1 '),
+  )
   .join('\n\n');
 const md = `# Benchmarks
 
