@@ -13,6 +13,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJiti } from 'jiti';
+import { REVIEWS_ROUTE_YAML } from './reviews-route.js';
 
 const here = import.meta.dirname;
 const jiti = createJiti(import.meta.url);
@@ -50,40 +51,8 @@ const REVIEWS = {
   labels: { app: 'reviews', version: 'v1' },
 };
 
-// The route of bench/outbound.js: header match, timeout, retries, pool, outlier detection.
-const OUTBOUND = `apiVersion: v1
-kind: Service
-metadata: { name: reviews, namespace: default }
-spec:
-  ports: [{ port: 9080, name: http }]
-  selector: { app: reviews }
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews, namespace: default }
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{ headers: { end-user: { exact: jason } } }]
-    route: [{ destination: { host: reviews, subset: v2 } }]
-  - route: [{ destination: { host: reviews, subset: v1 } }]
-    timeout: 10s
-    retries: { attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,connect-failure,refused-stream" }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: reviews, namespace: default }
-spec:
-  host: reviews
-  trafficPolicy:
-    connectionPool:
-      tcp: { maxConnections: 1000 }
-      http: { http1MaxPendingRequests: 1000, maxRequestsPerConnection: 0 }
-    outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-`;
+// The route of bench/outbound.js.
+const OUTBOUND = REVIEWS_ROUTE_YAML;
 
 const INBOUND = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

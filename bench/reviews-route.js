@@ -1,0 +1,36 @@
+// The reviews route both outbound benchmarks use, as Istio users write it: a header
+// match, explicit retries and timeout, a DestinationRule with a connection pool and
+// outlier detection (spec/traffic.md §2, §3).
+export const REVIEWS_ROUTE_YAML = `apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec:
+  ports: [{ port: 9080, name: http }]
+  selector: { app: reviews }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { end-user: { exact: jason } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+    timeout: 10s
+    retries: { attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,connect-failure,refused-stream" }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: { maxConnections: 1000 }
+      http: { http1MaxPendingRequests: 1000, maxRequestsPerConnection: 0 }
+    outlierDetection: { consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50 }
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+`;
