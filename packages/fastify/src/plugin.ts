@@ -60,28 +60,36 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
   const preRouted = installPreRouting(app.server, handle);
   // Decorate with a null default and assign per request: a shared object would leak between requests.
   app.decorateRequest('meshlet', null as unknown as MeshletRequestContext);
-  // onRequest runs before body parsing, so a denied request's body is never read.
-  app.addHook('onRequest', async (request, reply) => {
-    const outcome = takePreRoutingOutcome(request.raw);
-    let decision: InboundDecision;
-    if (outcome === undefined) {
-      decision = await decideHere(handle, request, reply);
-      // Fastify already routed on the raw URL (inject(), or a server whose requests do
-      // not arrive as 'request' events). Serving it would let the app route on a path
-      // authorization never checked, so refuse it as Envoy refuses paths it cannot normalize.
-      if (decision.allow && decision.url !== request.raw.url) {
-        return reply.code(400).type('text/plain').send(NOT_NORMALIZED_BODY);
-      }
-    } else if ('error' in outcome) {
-      throw outcome.error;
-    } else {
-      decision = outcome.decision;
+  const finish = (request: FastifyRequest, reply: FastifyReply, decision: InboundDecision): boolean => {
+    if (!decision.allow) {
+      deny(reply, decision);
+      return false;
     }
-    if (!decision.allow) return deny(reply, decision);
     applyRequestHeaderEdits(request.raw, decision.removeHeaders, decision.setHeaders);
     reply.headers(decision.responseHeaders);
     request.meshlet = decision.context;
-    return undefined;
+    return true;
+  };
+  // onRequest runs before body parsing, so a denied request's body is never read. A
+  // callback hook: the pre-routed common case continues synchronously, without the
+  // promise and microtask an async hook costs Fastify on every request.
+  app.addHook('onRequest', (request, reply, done) => {
+    const outcome = takePreRoutingOutcome(request.raw);
+    if (outcome === undefined) {
+      decideHere(handle, request, reply).then(
+        (decision) => {
+          // Fastify already routed on the raw URL (inject(), or a server whose requests do
+          // not arrive as 'request' events). Serving it would let the app route on a path
+          // authorization never checked, so refuse it as Envoy refuses paths it cannot normalize.
+          if (decision.allow && decision.url !== request.raw.url) {
+            reply.code(400).type('text/plain').send(NOT_NORMALIZED_BODY);
+          } else if (finish(request, reply, decision)) done();
+        },
+        (error: unknown) => done(error as Error),
+      );
+    } else if ('error' in outcome) {
+      done(outcome.error as Error);
+    } else if (finish(request, reply, outcome.decision)) done();
   });
   // Keep the documented guarantee visible in logs when it had to fall back.
   if (!preRouted)

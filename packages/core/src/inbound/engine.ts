@@ -10,6 +10,8 @@ import { compileInbound, type CompiledInbound } from './engine-compile.js';
 import { denied, EMPTY, mergeHeaders, RATE_LIMITED_BODY, RBAC_DENIED_BODY } from './engine-decisions.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
 import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
+import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
+import type { MeshletRequestContext } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 
@@ -28,10 +30,37 @@ export interface InboundEngineOptions {
 const NO_TOKEN: JwtResult = Object.freeze({ kind: 'none' });
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 
+type JwtOk = Extract<JwtResult, { kind: 'ok' }>;
+type RateLimitPass = Extract<RateLimitOutcome, { kind: 'pass' }>;
+
+/** What an accepted token contributes to every request carrying it, built once per verified result. */
+interface JwtView {
+  readonly overlay: Readonly<Record<string, string | undefined>> | null;
+  readonly auth: MeshletRequestContext['auth'];
+}
+
+/**
+ * The authenticator hands back the same frozen result for a cached token, so its header
+ * overlay and request context are derived once, not per request.
+ */
+const jwtViews = new WeakMap<JwtOk, JwtView>();
+
+function jwtView(jwt: JwtOk): JwtView {
+  let v = jwtViews.get(jwt);
+  if (v === undefined) {
+    v = Object.freeze({
+      overlay: overlayOf(null, jwt),
+      auth: Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims }),
+    });
+    jwtViews.set(jwt, v);
+  }
+  return v;
+}
+
 function overlayOf(
   rateLimitHeaders: Readonly<Record<string, string>> | null,
   jwt: JwtResult,
-): Record<string, string | undefined> | null {
+): Readonly<Record<string, string | undefined>> | null {
   const ok = jwt.kind === 'ok' && (jwt.removeHeaders.length > 0 || Object.keys(jwt.setHeaders).length > 0);
   if (rateLimitHeaders === null && !ok) return null;
   const out: Record<string, string | undefined> = { ...rateLimitHeaders };
@@ -39,7 +68,7 @@ function overlayOf(
     for (const h of jwt.removeHeaders) out[h.toLowerCase()] = undefined;
     for (const [k, v] of Object.entries(jwt.setHeaders)) out[k.toLowerCase()] = v;
   }
-  return out;
+  return Object.freeze(out);
 }
 
 /**
@@ -75,7 +104,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return d;
   };
 
-  const run = async (req: InboundRequest, at: { stage: DenyReason['stage'] }): Promise<InboundDecision> => {
+  type Stage = { stage: DenyReason['stage'] };
+  type Pending = InboundDecision | Promise<InboundDecision>;
+
+  // Synchronous until a stage really waits (a JWT check, a CUSTOM provider): every promise
+  // costs the request a microtask, and more while telemetry's async context tracking is on.
+  const run = (req: InboundRequest, at: Stage): Pending => {
     const plan = options.getPlan();
     const c = compiledFor(plan);
 
@@ -98,10 +132,24 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
 
     at.stage = 'jwt';
     const normalizedReq = url === req.url ? req : { ...req, url };
-    const jwt =
-      plan.inbound.jwtRules.length === 0
-        ? NO_TOKEN
-        : await options.jwt.authenticate(plan.inbound.jwtRules, normalizedReq);
+    if (plan.inbound.jwtRules.length === 0)
+      return afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, NO_TOKEN);
+    return options.jwt
+      .authenticate(plan.inbound.jwtRules, normalizedReq)
+      .then((jwt) => afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, jwt));
+  };
+
+  const afterJwt = (
+    req: InboundRequest,
+    normalizedReq: InboundRequest,
+    at: Stage,
+    plan: MeshPlan,
+    c: CompiledInbound,
+    path: string,
+    url: string,
+    rl: RateLimitPass,
+    jwt: JwtResult,
+  ): Pending => {
     if (jwt.kind === 'deny')
       return denied(jwt.status, jwt.body, jwt.headers, [], {
         stage: 'jwt',
@@ -109,14 +157,15 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         detail: `RequestAuthentication refused the token: ${jwt.body}`,
       });
 
+    const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
     const sourceIp = parseIp(req.sourceIp);
     const input: AuthzInput = {
       method: req.method,
-      path: target.path,
+      path,
       host: req.authority.toLowerCase(),
       port: req.port,
       headers: req.headers,
-      overlay: overlayOf(rl.requestHeaders, jwt),
+      overlay: rl.requestHeaders === null ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
       peer: req.peer,
       peerUri: req.peer === null ? null : `spiffe://${req.peer.principal}`,
       claims: jwt.kind === 'ok' ? jwt.claims : null,
@@ -127,6 +176,22 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     };
 
     at.stage = 'custom';
+    if (c.custom.length === 0) return authorize(req, at, c, input, url, rl, jwt, view, [], null, null);
+    return custom(req, normalizedReq, at, c, input, url, rl, jwt, view);
+  };
+
+  /** AuthorizationPolicy CUSTOM: at most one ext_authz check per request. */
+  const custom = async (
+    req: InboundRequest,
+    normalizedReq: InboundRequest,
+    at: Stage,
+    c: CompiledInbound,
+    input: AuthzInput,
+    url: string,
+    rl: RateLimitPass,
+    jwt: JwtResult,
+    view: JwtView | null,
+  ): Promise<InboundDecision> => {
     const shadow: ShadowResult[] = [];
     let customSet: Readonly<Record<string, string>> | null = null;
     let customResponse: Readonly<Record<string, string>> | null = null;
@@ -155,7 +220,23 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       customSet = r.setHeaders;
       customResponse = r.responseHeaders;
     }
+    return authorize(req, at, c, input, url, rl, jwt, view, shadow, customSet, customResponse);
+  };
 
+  /** DENY, then ALLOW; an allow carries the header edits of every earlier stage. */
+  const authorize = (
+    req: InboundRequest,
+    at: Stage,
+    c: CompiledInbound,
+    input: AuthzInput,
+    url: string,
+    rl: RateLimitPass,
+    jwt: JwtResult,
+    view: JwtView | null,
+    shadow: readonly ShadowResult[],
+    customSet: Readonly<Record<string, string>> | null,
+    customResponse: Readonly<Record<string, string>> | null,
+  ): InboundDecision => {
     at.stage = 'deny';
     const rbac = evaluateRbac(c.authz, input);
     if (!rbac.allow)
@@ -170,8 +251,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       url,
       context: Object.freeze({
         peer: req.peer,
-        auth:
-          jwt.kind === 'ok' ? Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims }) : null,
+        auth: view?.auth ?? null,
       }),
       removeHeaders: jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS,
       setHeaders: mergeHeaders(rl.requestHeaders, jwt.kind === 'ok' ? jwt.setHeaders : null, customSet),
@@ -181,19 +261,26 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   };
 
   return {
-    async decide(req) {
-      const at: { stage: DenyReason['stage'] } = { stage: 'normalize' };
-      let d: InboundDecision;
-      try {
-        d = await run(req, at);
-      } catch (err) {
-        d = denied(500, 'internal error', EMPTY, [], {
+    decide(req) {
+      const at: Stage = { stage: 'normalize' };
+      const failed = (err: unknown): InboundDecision =>
+        denied(500, 'internal error', EMPTY, [], {
           stage: at.stage,
           policy: null,
           detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
         });
+      let d: Pending;
+      try {
+        d = run(req, at);
+      } catch (err) {
+        d = failed(err);
       }
-      return finish(d, req);
+      if (d instanceof Promise)
+        return d.then(
+          (x) => finish(x, req),
+          (err: unknown) => finish(failed(err), req),
+        );
+      return Promise.resolve(finish(d, req));
     },
     close() {
       // The JWT authenticator and the fetch are the caller's; nothing here holds a timer.

@@ -113,9 +113,10 @@ class NodeObservation implements InboundObservation {
     }
     this.#body = countPushedBytes(req);
     this.#written = res.socket?.bytesWritten ?? 0;
+    // `on`, not `once`: #finish runs once anyway, and `once` allocates a wrapper per event.
     const done = (): void => this.#finish();
-    res.once('finish', done);
-    res.once('close', done);
+    res.on('finish', done);
+    res.on('close', done);
   }
 
   decided(decision: InboundDecision): void {

@@ -51,7 +51,13 @@ export function extractTokens(locations: readonly TokenLocation[], req: InboundR
     if (loc.kind === 'header') {
       const value = req.headers[loc.name];
       if (value === undefined) continue;
-      for (const v of typeof value === 'string' ? [value] : value) {
+      // The single-line case, on every request, without wrapping it in an array.
+      if (typeof value === 'string') {
+        const token = fromHeaderValue(value, loc.prefix);
+        if (token !== null) found.push({ token, location: loc });
+        continue;
+      }
+      for (const v of value) {
         const token = fromHeaderValue(v, loc.prefix);
         if (token !== null) found.push({ token, location: loc });
       }

@@ -19,17 +19,30 @@ export interface CachedToken {
 export class TokenCache {
   readonly #max: number;
   readonly #map = new Map<string, CachedToken>();
+  /** The most recently used entry: a repeat of it (the common case) skips hashing the token and re-ordering the map. */
+  #mru: CachedToken | null = null;
 
   constructor(max: number) {
     this.#max = max;
   }
 
   get(token: string, nowSec: number, skewSec: number): CachedToken | undefined {
+    const mru = this.#mru;
+    if (mru !== null && mru.jwt.token === token) {
+      // Already last in LRU order, so moving it there again would change nothing.
+      if (mru.jwt.exp !== 0 && nowSec > mru.jwt.exp + skewSec) {
+        this.#map.delete(token);
+        this.#mru = null;
+        return undefined;
+      }
+      return mru;
+    }
     const hit = this.#map.get(token);
     if (hit === undefined) return undefined;
     this.#map.delete(token);
     if (hit.jwt.exp !== 0 && nowSec > hit.jwt.exp + skewSec) return undefined;
     this.#map.set(token, hit);
+    this.#mru = hit;
     return hit;
   }
 
@@ -43,6 +56,7 @@ export class TokenCache {
         const oldest = this.#map.keys().next();
         if (oldest.done !== true) this.#map.delete(oldest.value);
       }
+      this.#mru = entry;
     }
     let byLocation = entry.results.get(rule);
     if (byLocation === undefined) {
@@ -54,5 +68,6 @@ export class TokenCache {
 
   clear(): void {
     this.#map.clear();
+    this.#mru = null;
   }
 }

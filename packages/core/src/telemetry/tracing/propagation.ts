@@ -90,12 +90,21 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
   return Object.freeze({
     formats,
     extract(headers: HeaderRecord): ExtractedContext {
-      let context: Context;
+      let context: Context = ROOT_CONTEXT;
       try {
-        context = W3C.extract(ROOT_CONTEXT, headers, getter);
-        if (trace.getSpanContext(context) === undefined)
-          context = B3_ANY.extract(ROOT_CONTEXT, headers, getter);
-        if (withBaggage) context = PROPAGATORS.baggage.extract(context, headers, getter);
+        // Most requests carry no trace headers: skip the propagators, which extract
+        // nothing without `traceparent` (W3C), `b3` (single) or `x-b3-traceid` (multi).
+        if (
+          headers['traceparent'] !== undefined ||
+          headers['b3'] !== undefined ||
+          headers['x-b3-traceid'] !== undefined
+        ) {
+          context = W3C.extract(ROOT_CONTEXT, headers, getter);
+          if (trace.getSpanContext(context) === undefined)
+            context = B3_ANY.extract(ROOT_CONTEXT, headers, getter);
+        }
+        if (withBaggage && headers['baggage'] !== undefined)
+          context = PROPAGATORS.baggage.extract(context, headers, getter);
       } catch {
         context = ROOT_CONTEXT;
       }

@@ -6,6 +6,7 @@ import {
   AlwaysOnSampler,
   BatchSpanProcessor,
   ConsoleSpanExporter,
+  type IdGenerator,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type Sampler,
@@ -25,6 +26,8 @@ export interface TracerProviderOptions {
   readonly tracerProvider?: TracerProvider;
   /** Mesh sampling; ignored when `OTEL_TRACES_SAMPLER` is set (the SDK reads it). */
   readonly sampler: Sampler;
+  /** Ids for meshlet's own provider (the SDK's random ids by default). */
+  readonly idGenerator?: IdGenerator;
   readonly serviceName: string;
   /** Extra processors (tests use a SimpleSpanProcessor over an InMemorySpanExporter). */
   readonly spanProcessors?: readonly SpanProcessor[];
@@ -163,6 +166,7 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
   }
   const provider = new NodeTracerProvider({
     sampler: samplerFromEnv(env) ?? options.sampler,
+    ...(options.idGenerator === undefined ? {} : { idGenerator: options.idGenerator }),
     resource: resourceFromAttributes({
       'service.name': set(env['OTEL_SERVICE_NAME']) ? env['OTEL_SERVICE_NAME'] : options.serviceName,
     }),

@@ -6,26 +6,73 @@ import {
   type Span,
   type SpanContext,
 } from '@opentelemetry/api';
+import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
 const ids = Buffer.allocUnsafe(16);
+/** The XOR of the 32-bit words of the last id `randomId` made (the ratio sampler's draw). */
+let lastWords = 0;
 
 /** A random non-zero lower-case hex id of `bytes` bytes (8: span id, 16: trace id), as the SDK's RandomIdGenerator makes them. */
 function randomId(bytes: 8 | 16): string {
   for (;;) {
-    for (let i = 0; i < bytes; i += 4) ids.writeUInt32BE((Math.random() * 0x1_0000_0000) >>> 0, i);
+    let words = 0;
+    for (let i = 0; i < bytes; i += 4) {
+      const w = (Math.random() * 0x1_0000_0000) >>> 0;
+      words ^= w;
+      ids.writeUInt32BE(w, i);
+    }
+    lastWords = words >>> 0;
     const hex = ids.toString('hex', 0, bytes);
     if (hex !== (bytes === 8 ? '0000000000000000' : '00000000000000000000000000000000')) return hex;
   }
 }
 
 /**
- * The span of a request the mesh sampler will not record, made without the SDK when
- * the decision is known up front: a valid parent that is not sampled (the sampler is
- * parent-based, so the child follows), or no parent and a 0 % ratio. Same trace id
- * and flags as the SDK's NonRecordingSpan; null when the SDK must decide (a ratio
- * between 0 and 100 % on a new trace, a sampled parent).
+ * The id generator of meshlet's own provider: random ids as the SDK's RandomIdGenerator
+ * makes them, except that the next trace id can be handed in (`preset`) so the SDK
+ * builds a span on the trace id meshlet already drew and decided to sample.
  */
-export function knownUnsampledSpan(parent: Context, samplingPercent: number): Span | null {
+export interface MeshIdGenerator extends IdGenerator {
+  /** Consumed by the next `generateTraceId()`. */
+  preset: string | null;
+}
+
+export function createMeshIdGenerator(): MeshIdGenerator {
+  const gen: MeshIdGenerator = {
+    preset: null,
+    generateTraceId() {
+      const id = gen.preset;
+      gen.preset = null;
+      return id ?? randomId(16);
+    },
+    generateSpanId: () => randomId(8),
+  };
+  return gen;
+}
+
+/**
+ * The TraceIdRatioBased sampler's bound for `percent` (OTel SDK
+ * `TraceIdRatioBasedSampler`: `ratio === 1 ? 2^32 : floor(ratio * 0xffffffff)`).
+ */
+function ratioUpperBound(percent: number): number {
+  const ratio = Math.min(100, Math.max(0, percent)) / 100;
+  return ratio === 1 ? 0x1_0000_0000 : Math.floor(ratio * 0xffffffff);
+}
+
+/**
+ * The span of a request the mesh sampler will not record, made without the SDK: a
+ * valid parent that is not sampled (the sampler is parent-based, so the child
+ * follows), or a new trace whose id the ratio sampler rejects. For a new trace meshlet
+ * draws the trace id and applies the SDK's TraceIdRatioBased rule itself (same bound,
+ * same id bits, so every hop still agrees); when the id is sampled it is handed to
+ * `ids` for the SDK span and null is returned. Null also when the parent is sampled.
+ * Same trace id and flags as the SDK's NonRecordingSpan.
+ */
+export function knownUnsampledSpan(
+  parent: Context,
+  samplingPercent: number,
+  ids?: MeshIdGenerator,
+): Span | null {
   const sc: SpanContext | undefined = trace.getSpanContext(parent);
   if (sc !== undefined && isSpanContextValid(sc)) {
     if ((sc.traceFlags & TraceFlags.SAMPLED) !== 0) return null;
@@ -36,6 +83,13 @@ export function knownUnsampledSpan(parent: Context, samplingPercent: number): Sp
       ...(sc.traceState === undefined ? {} : { traceState: sc.traceState }),
     });
   }
-  if (samplingPercent > 0) return null;
-  return trace.wrapSpanContext({ traceId: randomId(16), spanId: randomId(8), traceFlags: TraceFlags.NONE });
+  if (samplingPercent > 0 && ids === undefined) return null;
+  const traceId = randomId(16);
+  // The SDK's TraceIdRatioBased draw is the XOR of the trace id's four 32-bit words,
+  // kept by randomId rather than parsed back out of the hex.
+  if (samplingPercent > 0 && lastWords < ratioUpperBound(samplingPercent)) {
+    if (ids !== undefined) ids.preset = traceId;
+    return null;
+  }
+  return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
 }

@@ -1,0 +1,77 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyRequestHeaderEdits } from '../../src/inbound/node-headers.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/** A request as node's parser builds it, from raw header lines sent over loopback. */
+async function requestWith(raw: string[]): Promise<IncomingMessage> {
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const got = new Promise<IncomingMessage>((r) => server.once('request', r));
+  const lines: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write(`GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+  const req = await got;
+  // Node builds `headers` lazily from `rawHeaders`; read it as a framework would.
+  void req.headers['host'];
+  return req;
+}
+
+describe('applyRequestHeaderEdits', () => {
+  it('removes every line of a dropped header from headers and rawHeaders, in any case', async () => {
+    const req = await requestWith([
+      'Host',
+      'a',
+      'Authorization',
+      'Bearer x',
+      'authorization',
+      'Bearer y',
+      'X-Keep',
+      '1',
+    ]);
+    const raw = req.rawHeaders;
+    applyRequestHeaderEdits(req, ['authorization'], {});
+    expect('authorization' in req.headers).toBe(false);
+    expect(req.headers['host']).toBe('a');
+    expect(req.headers['x-keep']).toBe('1');
+    expect(req.rawHeaders).toEqual(['Host', 'a', 'X-Keep', '1']);
+    // The array is edited in place, so an earlier reference to it no longer shows the token.
+    expect(raw).toEqual(['Host', 'a', 'X-Keep', '1']);
+  });
+
+  it('overwrites a set header instead of adding a second line', async () => {
+    const req = await requestWith(['Host', 'a', 'X-Jwt-Payload', 'forged']);
+    applyRequestHeaderEdits(req, [], { 'x-jwt-payload': 'real' });
+    expect(req.headers['x-jwt-payload']).toBe('real');
+    expect(req.rawHeaders).toEqual(['Host', 'a', 'x-jwt-payload', 'real']);
+  });
+
+  it('keeps headers added to the object after parsing, such as x-request-id', async () => {
+    const req = await requestWith(['Host', 'a', 'Authorization', 'Bearer x']);
+    req.headers['x-request-id'] = 'id-1';
+    applyRequestHeaderEdits(req, ['authorization'], {});
+    expect(req.headers['x-request-id']).toBe('id-1');
+    expect(req.headers['authorization']).toBeUndefined();
+  });
+
+  it('leaves the request untouched when there is nothing to edit', async () => {
+    const req = await requestWith(['Host', 'a']);
+    const headers = req.headers;
+    applyRequestHeaderEdits(req, [], {});
+    expect(req.headers).toBe(headers);
+    expect(req.rawHeaders).toEqual(['Host', 'a']);
+  });
+});

@@ -1,0 +1,175 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  context as otelContext,
+  ROOT_CONTEXT,
+  SamplingDecision,
+  trace,
+  TraceFlags,
+  type Context,
+  type ContextManager,
+} from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
+import { createMeshTracing, type MeshTracing } from '../../src/telemetry/tracing/mesh-tracing.js';
+import { createPropagation } from '../../src/telemetry/tracing/propagation.js';
+import { currentContext, runWithInboundContext } from '../../src/telemetry/tracing/request-context.js';
+import { createMeshIdGenerator, knownUnsampledSpan } from '../../src/telemetry/tracing/unsampled.js';
+import { PRODUCTPAGE } from './helpers.js';
+
+const open: MeshTracing[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.shutdown()));
+});
+
+const serverReq = {
+  method: 'GET',
+  url: '/productpage',
+  scheme: 'http' as const,
+  authority: 'productpage:9080',
+  port: 9080,
+  headers: {},
+};
+
+describe('knownUnsampledSpan', () => {
+  it.each([1, 30, 99])(
+    'decides a new trace at %i %% exactly as the SDK ratio sampler decides its trace id',
+    (percent) => {
+      const sdk = new TraceIdRatioBasedSampler(percent / 100);
+      const ids = createMeshIdGenerator();
+      let sampled = 0;
+      const draws = 4000;
+      for (let i = 0; i < draws; i++) {
+        const span = knownUnsampledSpan(ROOT_CONTEXT, percent, ids);
+        const traceId = span === null ? ids.generateTraceId() : span.spanContext().traceId;
+        if (span === null) sampled++;
+        else expect(span.spanContext().traceFlags).toBe(TraceFlags.NONE);
+        expect(sdk.shouldSample(ROOT_CONTEXT, traceId).decision).toBe(
+          span === null ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD,
+        );
+      }
+      // Binomial(4000, p): five standard deviations either side.
+      const sd = Math.sqrt(draws * (percent / 100) * (1 - percent / 100));
+      expect(Math.abs(sampled - (draws * percent) / 100)).toBeLessThan(5 * sd);
+    },
+  );
+
+  it('defers a sampled parent to the SDK and follows an unsampled one without it', () => {
+    const parent = (flags: TraceFlags) =>
+      trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: flags,
+      });
+    const ids = createMeshIdGenerator();
+    expect(knownUnsampledSpan(parent(TraceFlags.SAMPLED), 0, ids)).toBeNull();
+    const child = knownUnsampledSpan(parent(TraceFlags.NONE), 100, ids)!.spanContext();
+    expect([child.traceId, child.traceFlags]).toEqual(['4bf92f3577b34da6a3ce929d0e0e4736', TraceFlags.NONE]);
+    expect(ids.preset).toBeNull();
+  });
+});
+
+describe('createMeshTracing sampling', () => {
+  it('records about the configured share of new traces, each on a trace id the ratio sampler accepts', () => {
+    const exporter = new InMemorySpanExporter();
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 50 },
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    const n = 2000;
+    const unsampled: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = t.startServerSpan(serverReq);
+      if (s.span?.isRecording() !== true) unsampled.push(s.span!.spanContext().traceId);
+      s.end({ status: 200 });
+    }
+    const recorded = exporter.getFinishedSpans();
+    // One draw per trace: 50 %, not the 25 % a second SDK draw would give.
+    expect(Math.abs(recorded.length - n / 2)).toBeLessThan(5 * Math.sqrt(n / 4));
+    expect(recorded.length + unsampled.length).toBe(n);
+    const sdk = new TraceIdRatioBasedSampler(0.5);
+    const decision = (id: string) => sdk.shouldSample(ROOT_CONTEXT, id).decision;
+    expect(new Set(recorded.map((s) => decision(s.spanContext().traceId)))).toEqual(
+      new Set([SamplingDecision.RECORD_AND_SAMPLED]),
+    );
+    expect(new Set(unsampled.map(decision))).toEqual(new Set([SamplingDecision.NOT_RECORD]));
+  });
+});
+
+describe('createPropagation extract', () => {
+  const p = createPropagation(['tracecontext', 'b3multi', 'baggage']);
+
+  it('reads baggage without trace headers and nothing from unrelated headers', () => {
+    const withBaggage = p.extract({ baggage: 'tenant=a' }).context;
+    expect(withBaggage).not.toBe(ROOT_CONTEXT);
+    expect(trace.getSpanContext(withBaggage)).toBeUndefined();
+    const plain = p.extract({ 'x-b3-sampled': '1', tracestate: 'v=1' }).context;
+    expect(plain).toBe(ROOT_CONTEXT);
+  });
+});
+
+/** An application's context manager, as @opentelemetry/context-async-hooks makes one. */
+class AlsContextManager implements ContextManager {
+  readonly #als = new AsyncLocalStorage<Context>();
+  active(): Context {
+    return this.#als.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.#als.run(ctx, () => fn.call(thisArg, ...args));
+  }
+  bind<T>(_ctx: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.#als.disable();
+    return this;
+  }
+}
+
+describe('runWithInboundContext', () => {
+  const ctx = (requestId: string) => Object.freeze({ trace: ROOT_CONTEXT, requestId });
+
+  it('keeps the context across awaits without an OpenTelemetry context manager', async () => {
+    const seen = await runWithInboundContext(ctx('rid-plain'), async () => {
+      await new Promise((r) => setImmediate(r));
+      return currentContext()?.requestId;
+    });
+    expect([seen, currentContext()]).toEqual(['rid-plain', undefined]);
+  });
+
+  it('keeps the context and makes the trace active through an application context manager', async () => {
+    const manager = new AlsContextManager();
+    otelContext.setGlobalContextManager(manager);
+    try {
+      const parent = trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+        traceFlags: TraceFlags.SAMPLED,
+      });
+      const seen = await runWithInboundContext({ trace: parent, requestId: 'rid-otel' }, async () => {
+        await new Promise((r) => setImmediate(r));
+        return [currentContext()?.requestId, trace.getSpanContext(otelContext.active())?.spanId];
+      });
+      expect(seen).toEqual(['rid-otel', '00f067aa0ba902b7']);
+      expect(currentContext()).toBeUndefined();
+    } finally {
+      otelContext.disable();
+    }
+  });
+});
