@@ -6,7 +6,7 @@ import { parseArgs, type OptionSpec, usage, jsonAndTimeout } from './args.js';
 import { EXIT } from './exit-codes.js';
 import type { CliCommand, CliIO } from './io.js';
 import { PROXY_CONFIG_HELP } from './proxy-config-help.js';
-import { renderTable, type Cell } from './proxy-config-table.js';
+import { renderTable, type Cell } from './table.js';
 import { renderRoutesTable } from './routes-table.js';
 
 const OPTIONS: readonly OptionSpec[] = [

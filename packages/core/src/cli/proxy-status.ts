@@ -7,7 +7,7 @@ import { parseArgs, type OptionSpec, usage, jsonAndTimeout } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { paint, type CliCommand, type CliIO } from './io.js';
 import { PROXY_STATUS_HELP } from './proxy-status-help.js';
-import { renderTable } from './proxy-config-table.js';
+import { renderTable } from './table.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'config', short: 'c', value: true },

@@ -1,4 +1,5 @@
 import { paint, type CliIO } from './io.js';
+import { renderTable, type Cell } from './table.js';
 import { shortHost, type RoutesView } from './routes-view.js';
 
 const HEADERS = [
@@ -12,7 +13,6 @@ const HEADERS = [
   'FAULT',
   'VIRTUAL SERVICE',
 ] as const;
-type Cell = { text: string; style?: 'cyan' | 'yellow' | 'dim' | 'green' };
 type Row = readonly Cell[];
 
 /** istioctl's domain summary: the shortest name, then `+ N more...`. */
@@ -76,17 +76,7 @@ export function renderRoutesTable(view: RoutesView, io: CliIO): string {
     { text: '-' },
     { text: '-' },
   ]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.text.length ?? 0)));
-  const line = (cells: readonly Cell[]): string =>
-    cells
-      .map((c, i) => {
-        const pad = i === cells.length - 1 ? '' : ' '.repeat((widths[i] ?? 0) - c.text.length + 3);
-        return (c.style === undefined ? c.text : paint(io, c.style, c.text)) + pad;
-      })
-      .join('')
-      .trimEnd();
-  const header = line(HEADERS.map((h) => ({ text: h })));
-  const out = [io.color ? paint(io, 'bold', header) : header, ...rows.map(line)];
-  for (const c of view.conflicts) out.push(paint(io, 'yellow', `Warning: ${c}`));
-  return `${out.join('\n')}\n`;
+  let out = renderTable(HEADERS, rows, io);
+  for (const c of view.conflicts) out += `${paint(io, 'yellow', `Warning: ${c}`)}\n`;
+  return out;
 }

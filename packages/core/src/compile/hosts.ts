@@ -76,13 +76,8 @@ export function isVisibleTo(
  * and fall to name, namespace, then load order.
  */
 export function compareByCreation(a: Resource, b: Resource): number {
-  const ta = a.metadata.creationTimestamp;
-  const tb = b.metadata.creationTimestamp;
-  if (ta !== tb) {
-    if (ta === null) return 1;
-    if (tb === null) return -1;
-    return ta - tb;
-  }
+  const t = byTimestamp(a, b);
+  if (t !== 0) return t;
   if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
   if (a.metadata.namespace !== b.metadata.namespace)
     return a.metadata.namespace < b.metadata.namespace ? -1 : 1;
@@ -94,14 +89,17 @@ export function compareByCreation(a: Resource, b: Resource): number {
  * security policies use (`ComposePeerAuthentication` keeps the first seen).
  */
 export function compareByAge(a: Resource, b: Resource): number {
+  return byTimestamp(a, b) || a.origin.index - b.origin.index;
+}
+
+/** Older creationTimestamp first; an undated resource counts as newer than any dated one. */
+function byTimestamp(a: Resource, b: Resource): number {
   const ta = a.metadata.creationTimestamp;
   const tb = b.metadata.creationTimestamp;
-  if (ta !== tb) {
-    if (ta === null) return 1;
-    if (tb === null) return -1;
-    return ta - tb;
-  }
-  return a.origin.index - b.origin.index;
+  if (ta === tb) return 0;
+  if (ta === null) return 1;
+  if (tb === null) return -1;
+  return ta - tb;
 }
 
 /** `ns/name` for messages and ids. */
