@@ -7,6 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJiti } from 'jiti';
+import { arg } from './support.js';
 
 const here = import.meta.dirname;
 const jiti = createJiti(import.meta.url);
@@ -17,10 +18,6 @@ const { createInboundEngine } = await src('inbound/engine.ts');
 const { systemClock } = await src('runtime/clock.ts');
 const { seededRandom } = await src('runtime/random.ts');
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const ITERATIONS = arg('iterations', 200_000);
 const ROUNDS = arg('rounds', 5);
 const COUNTS = [0, 1, 10, 100];

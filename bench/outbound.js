@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { got } from 'got';
 import { Pool } from 'undici';
-import { REVIEWS_ROUTE_YAML } from './reviews-route.js';
+import { arg, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
 const dist = (p) => import(path.join(here, '../packages/core/dist', p));
@@ -22,10 +22,6 @@ const { createMemoryTransport } = await dist('outbound/transports/memory-transpo
 const { createGotTransport } = await dist('outbound/transports/got-transport.js');
 const { createUndiciTransport } = await dist('outbound/transports/undici-transport.js');
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const ITERATIONS = arg('iterations', 100_000);
 const ROUNDS = arg('rounds', 5);
 const SECONDS = arg('seconds', 3);

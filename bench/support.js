@@ -1,3 +1,11 @@
+// Shared by the benchmark scripts.
+
+/** `--name value` from the command line as a number, else `dflt`. */
+export const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+
 // The reviews route both outbound benchmarks use, as Istio users write it: a header
 // match, explicit retries and timeout, a DestinationRule with a connection pool and
 // outlier detection (spec/traffic.md §2, §3).

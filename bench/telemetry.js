@@ -13,7 +13,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJiti } from 'jiti';
-import { REVIEWS_ROUTE_YAML } from './reviews-route.js';
+import { arg, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
 const jiti = createJiti(import.meta.url);
@@ -31,10 +31,6 @@ const { createMeshTelemetry } = await src('telemetry/mesh-telemetry.ts');
 const { systemClock } = await src('runtime/clock.ts');
 const { seededRandom } = await src('runtime/random.ts');
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const ITERATIONS = arg('iterations', 100_000);
 const ROUNDS = arg('rounds', 5);
 
