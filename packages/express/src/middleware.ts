@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   applyRequestHeaderEdits,
+  decideThen,
   inboundHandleFrom,
   nodeConnectionOf,
   toInboundRequest,
   type InboundDecision,
   type InboundHandle,
+  type InboundRequest,
   type MeshletRequestContext,
 } from '@meshlet/core';
 
@@ -68,36 +70,42 @@ export function meshlet(options: MeshletExpressOptions) {
     // Below a mount path Express has stripped the prefix from req.url; the engine must see the whole target.
     const mounted = fields.baseUrl !== undefined && fields.baseUrl !== '';
     const target = fields.originalUrl ?? req.url;
-    let pending: Promise<InboundDecision>;
     let observation: Observation | null = null;
+    let inbound: InboundRequest;
     try {
       const node = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
-      const inbound = target === node.url ? node : { ...node, url: target ?? '/' };
+      inbound = target === node.url ? node : { ...node, url: target ?? '/' };
       // Telemetry starts before the decision so a denied request is measured and traced too.
       if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
-      pending = handle.decide(inbound);
     } catch (error) {
-      pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      next(error);
+      return;
     }
-    pending.then((decision) => {
-      observation?.decided(decision);
-      if (!decision.allow) {
-        deny(res, decision);
-        return;
-      }
-      if (decision.url !== target) {
-        if (mounted) {
-          next(new Error(NOT_AT_ROOT_MESSAGE));
+    // Synchronous when nothing waits: the next middleware runs in the same tick.
+    decideThen(
+      handle,
+      inbound,
+      (decision) => {
+        observation?.decided(decision);
+        if (!decision.allow) {
+          deny(res, decision);
           return;
         }
-        req.url = decision.url;
-      }
-      applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
-      for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
-      (req as MeshletRequest).meshlet = decision.context;
-      // The rest of the app runs in the request's trace context (mesh.fetch continues the trace).
-      if (observation === null) next();
-      else observation.run(next);
-    }, next);
+        if (decision.url !== target) {
+          if (mounted) {
+            next(new Error(NOT_AT_ROOT_MESSAGE));
+            return;
+          }
+          req.url = decision.url;
+        }
+        applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
+        for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
+        (req as MeshletRequest).meshlet = decision.context;
+        // The rest of the app runs in the request's trace context (mesh.fetch continues the trace).
+        if (observation === null) next();
+        else observation.run(next);
+      },
+      next,
+    );
   };
 }

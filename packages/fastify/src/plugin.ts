@@ -2,11 +2,13 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import fp from 'fastify-plugin';
 import {
   applyRequestHeaderEdits,
+  decideThen,
   inboundHandleFrom,
   nodeConnectionOf,
   toInboundRequest,
   type InboundDecision,
   type InboundHandle,
+  type InboundRequest,
   type MeshletRequestContext,
 } from '@meshlet/core';
 import { installPreRouting, takePreRoutingOutcome } from './pre-routing.js';
@@ -34,19 +36,34 @@ function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: f
   return reply.send(decision.body);
 }
 
-async function decideHere(
+function decideHere(
   handle: InboundHandle,
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<InboundDecision> {
+  onDecision: (decision: InboundDecision) => void,
+  onError: (error: unknown) => void,
+): void {
   const raw = request.raw;
-  const inbound = toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket)));
-  // Without the pre-routing listener the handler cannot be wrapped in the trace context;
-  // the request is still measured, traced and logged.
-  const observation = handle.observe?.(raw, reply.raw, inbound);
-  const decision = await handle.decide(inbound);
-  observation?.decided(decision);
-  return decision;
+  let observation: ReturnType<NonNullable<InboundHandle['observe']>> | undefined;
+  let inbound: InboundRequest;
+  try {
+    inbound = toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket)));
+    // Without the pre-routing listener the handler cannot be wrapped in the trace context;
+    // the request is still measured, traced and logged.
+    observation = handle.observe?.(raw, reply.raw, inbound);
+  } catch (error) {
+    onError(error);
+    return;
+  }
+  decideThen(
+    handle,
+    inbound,
+    (decision) => {
+      observation?.decided(decision);
+      onDecision(decision);
+    },
+    onError,
+  );
 }
 
 const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstance, options, done) => {
@@ -76,7 +93,10 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
   app.addHook('onRequest', (request, reply, done) => {
     const outcome = takePreRoutingOutcome(request.raw);
     if (outcome === undefined) {
-      decideHere(handle, request, reply).then(
+      decideHere(
+        handle,
+        request,
+        reply,
         (decision) => {
           // Fastify already routed on the raw URL (inject(), or a server whose requests do
           // not arrive as 'request' events). Serving it would let the app route on a path

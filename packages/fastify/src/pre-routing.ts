@@ -1,5 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { nodeConnectionOf, toInboundRequest, type InboundDecision, type InboundHandle } from '@meshlet/core';
+import {
+  decideThen,
+  nodeConnectionOf,
+  toInboundRequest,
+  type InboundDecision,
+  type InboundHandle,
+  type InboundRequest,
+} from '@meshlet/core';
 
 const kDecided = Symbol('meshlet.decided');
 const kInstalled = Symbol('meshlet.preRouting');
@@ -47,17 +54,21 @@ export function installPreRouting(server: ListeningServer, handle: InboundHandle
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const r = req as DecidedRequest;
-    let pending: Promise<InboundDecision>;
     let observation: Observation | null = null;
+    let inbound: InboundRequest;
     try {
-      const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
+      inbound = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
       // Telemetry starts before the decision so a denied request is measured and traced too.
       if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
-      pending = handle.decide(inbound);
     } catch (error) {
-      pending = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      r[kDecided] = { error };
+      dispatch(req, res);
+      return;
     }
-    pending.then(
+    // Synchronous when nothing waits: Fastify gets the request in the same tick.
+    decideThen(
+      handle,
+      inbound,
       (decision) => {
         r[kDecided] = { decision };
         observation?.decided(decision);

@@ -65,5 +65,11 @@ export type InboundDecision =
 /** The one framework-free inbound decision point; adapters translate, never decide. */
 export interface InboundEngine {
   decide(req: InboundRequest): Promise<InboundDecision>;
+  /**
+   * The same decision, returned directly when no stage had to wait (no JWT fetch, no
+   * CUSTOM provider call): adapters continue in the same tick, without the promise and
+   * microtask `decide` costs every request.
+   */
+  decideNow(req: InboundRequest): InboundDecision | Promise<InboundDecision>;
   close(): Promise<void>;
 }

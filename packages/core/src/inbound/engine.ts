@@ -260,27 +260,33 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     });
   };
 
+  const decideNow = (req: InboundRequest): Pending => {
+    const at: Stage = { stage: 'normalize' };
+    const failed = (err: unknown): InboundDecision =>
+      denied(500, 'internal error', EMPTY, [], {
+        stage: at.stage,
+        policy: null,
+        detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    let d: Pending;
+    try {
+      d = run(req, at);
+    } catch (err) {
+      d = failed(err);
+    }
+    if (d instanceof Promise)
+      return d.then(
+        (x) => finish(x, req),
+        (err: unknown) => finish(failed(err), req),
+      );
+    return finish(d, req);
+  };
+
   return {
+    decideNow,
     decide(req) {
-      const at: Stage = { stage: 'normalize' };
-      const failed = (err: unknown): InboundDecision =>
-        denied(500, 'internal error', EMPTY, [], {
-          stage: at.stage,
-          policy: null,
-          detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
-        });
-      let d: Pending;
-      try {
-        d = run(req, at);
-      } catch (err) {
-        d = failed(err);
-      }
-      if (d instanceof Promise)
-        return d.then(
-          (x) => finish(x, req),
-          (err: unknown) => finish(failed(err), req),
-        );
-      return Promise.resolve(finish(d, req));
+      const d = decideNow(req);
+      return d instanceof Promise ? d : Promise.resolve(d);
     },
     close() {
       // The JWT authenticator and the fetch are the caller's; nothing here holds a timer.

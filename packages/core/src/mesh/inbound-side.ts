@@ -69,6 +69,7 @@ export function createInboundSide(options: {
   return {
     handle: {
       decide: (req) => engine.decide(req),
+      decideNow: (req) => engine.decideNow(req),
       peerOf: peerFromSocket,
       ...(options.telemetry === null ? {} : { observe: createInboundObserver(options.telemetry) }),
     },
