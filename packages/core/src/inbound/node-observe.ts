@@ -6,7 +6,7 @@ import type { DestinationService, MetricEvent } from '../telemetry/metrics/metri
 import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
 import { REQUEST_ID_HEADER } from '../telemetry/tracing/propagation.js';
 import type { ServerSpan } from '../telemetry/tracing/mesh-tracing.js';
-import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
+import { countPushedBytes, rawHeaderBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
@@ -14,6 +14,7 @@ import type { InboundHandle, InboundObservation } from './handle.js';
 type Observe = NonNullable<InboundHandle['observe']>;
 
 const NO_FLAGS: readonly ResponseFlag[] = Object.freeze([]);
+const NO_BODY: ByteCount = Object.freeze({ bytes: 0 });
 const MAX_CACHED = 1024;
 const SVC_FQDN = /^[^.]+\.[^.]+\.svc(\.|$)/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -80,6 +81,8 @@ class NodeObservation implements InboundObservation {
   readonly #startEpoch: number;
   readonly #body: ByteCount;
   readonly #written: number;
+  /** The request line and header block as received, before any edit or generated header. */
+  readonly #requestHeadBytes: number;
   #decision: InboundDecision | null = null;
   #done = false;
 
@@ -106,12 +109,21 @@ class NodeObservation implements InboundObservation {
       headers: request.headers,
       peerAddress: request.sourceIp === '' ? null : request.sourceIp,
     });
+    this.#requestHeadBytes =
+      request.method.length + request.url.length + 12 + rawHeaderBlockBytes(req.rawHeaders);
     // Envoy generates x-request-id at the edge and forwards it to the application.
     if (request.headers[REQUEST_ID_HEADER] === undefined) {
       req.headers[REQUEST_ID_HEADER] = this.#span.requestId;
       req.rawHeaders.push('x-request-id', this.#span.requestId);
     }
-    this.#body = countPushedBytes(req);
+    // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body
+    // (RFC 9112 §6.3), so the common GET needs no counting.
+    const h = request.headers;
+    this.#body =
+      h['transfer-encoding'] === undefined &&
+      (h['content-length'] === undefined || h['content-length'] === '0')
+        ? NO_BODY
+        : countPushedBytes(req);
     this.#written = res.socket?.bytesWritten ?? 0;
     // `on`, not `once`: #finish runs once anyway, and `once` allocates a wrapper per event.
     const done = (): void => this.#finish();
@@ -158,8 +170,7 @@ class NodeObservation implements InboundObservation {
           : responseHeaderBytes + (Number.isFinite(contentLength) ? contentLength : 0);
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
-      const requestBytes =
-        request.method.length + request.url.length + 12 + headerBlockBytes(request.headers) + requestBody;
+      const requestBytes = this.#requestHeadBytes + requestBody;
       if (t.metrics.enabled) {
         const event: MetricEvent = {
           reporter: 'destination',
@@ -246,6 +257,7 @@ export function observedHandle(handle: InboundHandle, telemetry: MeshTelemetry):
   const observe = createInboundObserver(telemetry);
   return {
     decide: (req) => handle.decide(req),
+    ...(handle.decideNow === undefined ? {} : { decideNow: handle.decideNow.bind(handle) }),
     peerOf: (socket) => handle.peerOf(socket),
     observe,
   };

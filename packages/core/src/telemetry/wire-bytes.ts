@@ -20,6 +20,16 @@ export function headerBlockBytes(headers: Headers): number {
   return n;
 }
 
+/**
+ * The HTTP/1.1 size of a node `rawHeaders` list (names and values alternating, as
+ * received): the same sum as `headerBlockBytes`, without walking an object.
+ */
+export function rawHeaderBlockBytes(raw: readonly string[]): number {
+  let n = 2;
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
+  return n;
+}
+
 /** A running byte count, read when the stream is done. */
 export interface ByteCount {
   bytes: number;
@@ -32,6 +42,7 @@ export interface ByteCount {
  * behaviour is unchanged.
  */
 export function countPushedBytes(stream: Readable): ByteCount {
+  if (stream.readableEnded && stream.readableLength === 0) return { bytes: 0 };
   const count: ByteCount = { bytes: stream.readableObjectMode ? 0 : stream.readableLength };
   if (stream.readableEnded || stream.destroyed) return count;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the stream as `this`

@@ -173,3 +173,96 @@ describe('runWithInboundContext', () => {
     }
   });
 });
+
+describe('startServerSpan for a new trace the sampler rejects', () => {
+  const tracingAt = (percent: number, processors = true) => {
+    const exporter = new InMemorySpanExporter();
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: percent },
+      ...(processors ? { spanProcessors: [new SimpleSpanProcessor(exporter)] } : {}),
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    return { t, exporter };
+  };
+
+  it('builds its unsampled trace context once, on first read, and continues it into a CLIENT span', () => {
+    const { t, exporter } = tracingAt(0);
+    const server = t.startServerSpan(serverReq);
+    const first = server.context.trace;
+    expect(server.context.trace).toBe(first);
+    const sc = trace.getSpanContext(first)!;
+    expect(sc.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(sc.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(sc.traceFlags).toBe(TraceFlags.NONE);
+    expect(server.span!.spanContext()).toEqual(sc);
+    expect(server.span!.isRecording()).toBe(false);
+    expect(server.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const headers: Record<string, string> = {};
+    t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers, parent: server.context }).end({
+      status: 200,
+    });
+    server.end({ status: 200 });
+    expect(headers['traceparent']).toMatch(new RegExp(`^00-${sc.traceId}-[0-9a-f]{16}-00$`));
+    expect(headers['x-b3-traceid']).toBe(sc.traceId);
+    expect(headers['x-b3-sampled']).toBe('0');
+    expect(headers['x-request-id']).toBe(server.requestId);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  it('gives every request its own trace id', () => {
+    const { t } = tracingAt(0);
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++)
+      ids.add(trace.getSpanContext(t.startServerSpan(serverReq).context.trace)!.traceId);
+    expect(ids.size).toBe(200);
+  });
+});
+
+describe('a sampled request on meshlet’s own provider with no span processor', () => {
+  it('records nothing but still tells the next hop the trace is sampled', () => {
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 100 },
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    const server = t.startServerSpan(serverReq);
+    expect(server.span!.isRecording()).toBe(false);
+    const sc = server.span!.spanContext();
+    expect(sc.traceFlags).toBe(TraceFlags.SAMPLED);
+    const headers: Record<string, string> = {};
+    t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers, parent: server.context }).end({
+      status: 200,
+    });
+    expect(headers['traceparent']).toMatch(new RegExp(`^00-${sc.traceId}-[0-9a-f]{16}-01$`));
+    expect(headers['x-b3-sampled']).toBe('1');
+  });
+
+  it('keeps a sampled parent’s trace id and tracestate', () => {
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 0 },
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    const server = t.startServerSpan({
+      ...serverReq,
+      headers: {
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'vendor=x',
+      },
+    });
+    const sc = server.span!.spanContext();
+    expect([sc.traceId, sc.traceFlags, sc.traceState?.get('vendor')]).toEqual([
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      TraceFlags.SAMPLED,
+      'x',
+    ]);
+    expect(sc.spanId).not.toBe('00f067aa0ba902b7');
+  });
+});

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   context as otelContext,
+  ROOT_CONTEXT,
   SpanKind,
   trace,
   type Attributes,
@@ -30,7 +31,13 @@ import {
 import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
 import { createMeshSampler } from './sampler.js';
 import { samplerFromEnv, setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
-import { createMeshIdGenerator, knownUnsampledSpan } from './unsampled.js';
+import {
+  createMeshIdGenerator,
+  knownUnsampledSpan,
+  sampledNonRecordingSpan,
+  TraceIdDraw,
+} from './unsampled.js';
+import { UnsampledServerSpan } from './unsampled-server-span.js';
 
 export interface MeshTracingOptions {
   readonly workload: WorkloadIdentity;
@@ -206,9 +213,10 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   // (same rule as the SDK's) and skips the SDK for a span that would record nothing:
   // at Istio's 1 % default, 99 of 100 requests never build an SDK span.
   const meshSampled = setup.owned && samplerFromEnv(env) === null;
-  const startSpan = (name: string, kind: SpanKind, parent: Context, percent: number): Span => {
-    const known = meshSampled ? knownUnsampledSpan(parent, percent, ids) : null;
+  const startSpan = (name: string, kind: SpanKind, parent: Context, percent: number, drawn = false): Span => {
+    const known = meshSampled && !drawn ? knownUnsampledSpan(parent, percent, ids) : null;
     if (known !== null) return known;
+    if (meshSampled && !setup.records) return sampledNonRecordingSpan(parent, ids);
     try {
       return tracer.startSpan(name, { kind }, parent);
     } finally {
@@ -237,13 +245,23 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
 
   const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
     const extracted = propagation.extract(req.headers);
+    let drawn = false;
+    // A new trace under meshlet's own sampler: draw its id first; a rejected one needs
+    // no span, id or context object unless something reads them later.
+    if (meshSampled && !config.server.disabled && extracted.context === ROOT_CONTEXT) {
+      const draw = new TraceIdDraw();
+      if (!draw.sampledAt(config.server.samplingPercent))
+        return new UnsampledServerSpan(draw, extracted.requestId);
+      ids.preset = draw.hex();
+      drawn = true;
+    }
     let span: Span | null = null;
     let ctx = extracted.context;
     try {
       if (!config.server.disabled) {
         const route = req.route ?? null;
         const { name, attributes } = methodAttributes(req.method, route);
-        span = startSpan(name, SpanKind.SERVER, extracted.context, config.server.samplingPercent);
+        span = startSpan(name, SpanKind.SERVER, extracted.context, config.server.samplingPercent, drawn);
         if (span.isRecording()) {
           const q = req.url.indexOf('?');
           const { host, port } = splitAuthority(req.authority, req.port);

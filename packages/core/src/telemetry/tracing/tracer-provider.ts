@@ -42,6 +42,11 @@ export interface TracerProviderSetup {
   readonly owned: boolean;
   /** Where spans are exported when owned: `otlp`, `console`, or none. */
   readonly exporters: readonly string[];
+  /**
+   * False when meshlet owns the provider and gave it no span processor: a sampled span
+   * would be recorded for nobody, so meshlet only propagates the sampled decision.
+   */
+  readonly records: boolean;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -122,6 +127,7 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
       provider: external,
       owned: false,
       exporters: Object.freeze([]),
+      records: true,
       forceFlush: () => Promise.resolve(),
       shutdown: () => Promise.resolve(),
     });
@@ -176,6 +182,7 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
     provider,
     owned: true,
     exporters: Object.freeze(exporters),
+    records: processors.length > 0,
     forceFlush: () => provider.forceFlush().catch(() => undefined),
     shutdown: () => provider.shutdown().catch(() => undefined),
   });

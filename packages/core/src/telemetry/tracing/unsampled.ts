@@ -1,5 +1,6 @@
 import {
   isSpanContextValid,
+  ROOT_CONTEXT,
   trace,
   TraceFlags,
   type Context,
@@ -54,7 +55,7 @@ export function createMeshIdGenerator(): MeshIdGenerator {
  * The TraceIdRatioBased sampler's bound for `percent` (OTel SDK
  * `TraceIdRatioBasedSampler`: `ratio === 1 ? 2^32 : floor(ratio * 0xffffffff)`).
  */
-function ratioUpperBound(percent: number): number {
+export function ratioUpperBound(percent: number): number {
   const ratio = Math.min(100, Math.max(0, percent)) / 100;
   return ratio === 1 ? 0x1_0000_0000 : Math.floor(ratio * 0xffffffff);
 }
@@ -92,4 +93,70 @@ export function knownUnsampledSpan(
     return null;
   }
   return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
+}
+
+const hex8 = (w: number): string => w.toString(16).padStart(8, '0');
+
+/**
+ * A new trace id drawn as four random 32-bit words (the bytes `randomId(16)` would
+ * write), kept as numbers: the sampling draw is their XOR, and the hex is made only
+ * when something reads the id (an outbound call, the application's own spans). At
+ * Istio's 1 % default most inbound requests never need it.
+ */
+export class TraceIdDraw {
+  readonly #w0: number;
+  readonly #w1: number;
+  readonly #w2: number;
+  readonly #w3: number;
+
+  constructor() {
+    let w0: number, w1: number, w2: number, w3: number;
+    do {
+      w0 = (Math.random() * 0x1_0000_0000) >>> 0;
+      w1 = (Math.random() * 0x1_0000_0000) >>> 0;
+      w2 = (Math.random() * 0x1_0000_0000) >>> 0;
+      w3 = (Math.random() * 0x1_0000_0000) >>> 0;
+    } while ((w0 | w1 | w2 | w3) === 0); // the all-zero id is invalid (W3C trace context)
+    this.#w0 = w0;
+    this.#w1 = w1;
+    this.#w2 = w2;
+    this.#w3 = w3;
+  }
+
+  /** The SDK's TraceIdRatioBased decision for this id at `percent`. */
+  sampledAt(percent: number): boolean {
+    return percent > 0 && (this.#w0 ^ this.#w1 ^ this.#w2 ^ this.#w3) >>> 0 < ratioUpperBound(percent);
+  }
+
+  /** The 32 lower-case hex digits of the id. */
+  hex(): string {
+    return hex8(this.#w0) + hex8(this.#w1) + hex8(this.#w2) + hex8(this.#w3);
+  }
+}
+
+/**
+ * The context of a new trace that is not sampled: built on first read, with a fresh
+ * span id, flags `00`, exactly what `knownUnsampledSpan` makes eagerly.
+ */
+export function unsampledRootContext(draw: TraceIdDraw): Context {
+  return trace.setSpan(
+    ROOT_CONTEXT,
+    trace.wrapSpanContext({ traceId: draw.hex(), spanId: randomId(8), traceFlags: TraceFlags.NONE }),
+  );
+}
+
+/**
+ * A sampled span for a provider with no span processor: the same trace id the SDK
+ * would use (the parent's, else the preset or a new one from `ids`), a new span id and
+ * the sampled flag, so the decision still reaches the next hop, but nothing recorded.
+ */
+export function sampledNonRecordingSpan(parent: Context, ids: MeshIdGenerator): Span {
+  const sc: SpanContext | undefined = trace.getSpanContext(parent);
+  const valid = sc !== undefined && isSpanContextValid(sc);
+  return trace.wrapSpanContext({
+    traceId: valid ? sc.traceId : ids.generateTraceId(),
+    spanId: randomId(8),
+    traceFlags: TraceFlags.SAMPLED,
+    ...(valid && sc.traceState !== undefined ? { traceState: sc.traceState } : {}),
+  });
 }
