@@ -40,7 +40,7 @@ function expectedBytes(raw: string, body: number): number {
 }
 
 async function requestBytes(mesh: Mesh): Promise<number[]> {
-  const rows = await samples(mesh.metrics, 'istio_request_bytes_sum');
+  const rows = await samples(mesh.metrics!, 'istio_request_bytes_sum');
   return rows.map((r) => r.value);
 }
 
