@@ -4,8 +4,7 @@ import type { Random } from '../runtime/random.js';
 import { checkExtAuthz } from './authz/ext-authz-check.js';
 import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
-import { parseIp } from './authz/ip.js';
-import { remoteIp } from './authz/remote-ip.js';
+import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound } from './engine-compile.js';
 import { denied, EMPTY, mergeHeaders, RATE_LIMITED_BODY, RBAC_DENIED_BODY } from './engine-decisions.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
@@ -158,22 +157,13 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       });
 
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
-    const sourceIp = parseIp(req.sourceIp);
-    const input: AuthzInput = {
-      method: req.method,
+    const input: AuthzInput = new RequestAuthzInput(
+      req,
       path,
-      host: req.authority.toLowerCase(),
-      port: req.port,
-      headers: req.headers,
-      overlay: rl.requestHeaders === null ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
-      peer: req.peer,
-      peerUri: req.peer === null ? null : `spiffe://${req.peer.principal}`,
-      claims: jwt.kind === 'ok' ? jwt.claims : null,
-      sourceIp,
-      remoteIp: remoteIp(req.headers['x-forwarded-for'], sourceIp, plan.meshConfig.numTrustedProxies),
-      destinationIp: parseIp(req.destinationIp),
-      sni: req.sni,
-    };
+      rl.requestHeaders === null ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
+      jwt.kind === 'ok' ? jwt.claims : null,
+      plan.meshConfig.numTrustedProxies,
+    );
 
     at.stage = 'custom';
     if (c.custom.length === 0) return authorize(req, at, c, input, url, rl, jwt, view, [], null, null);

@@ -36,9 +36,13 @@ describe('InboundEngine.decideNow', () => {
 
   it('turns an internal failure into a 500 deny, synchronously, never an allow', () => {
     const engine = engineFor(planOf(DENY_ADMIN));
-    const broken = request({ headers: null as unknown as Record<string, string> });
+    const broken = Object.defineProperty(request(), 'url', {
+      get() {
+        throw new Error('boom');
+      },
+    });
     const d = engine.decideNow(broken) as InboundDecision;
-    expect(d).toMatchObject({ allow: false, status: 500 });
+    expect(d).toMatchObject({ allow: false, status: 500, reason: { detail: 'internal error: boom' } });
   });
 });
 
