@@ -10,6 +10,7 @@ import { countPushedBytes, rawHeaderBlockBytes, type ByteCount } from '../teleme
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
+import { watchResponse, type ResponseWatcher } from './response-done.js';
 
 type Observe = NonNullable<InboundHandle['observe']>;
 
@@ -70,7 +71,7 @@ function inboundServices(t: MeshTelemetry): (authority: string) => DestinationSe
 }
 
 /** The request's context for handlers and its telemetry until the response is done. */
-class NodeObservation implements InboundObservation {
+class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #t: MeshTelemetry;
   readonly #services: (authority: string) => DestinationService;
   readonly #req: IncomingMessage;
@@ -80,7 +81,6 @@ class NodeObservation implements InboundObservation {
   readonly #startMs: number;
   readonly #startEpoch: number;
   readonly #body: ByteCount;
-  readonly #written: number;
   /** The request line and header block as received, before any edit or generated header. */
   readonly #requestHeadBytes: number;
   #decision: InboundDecision | null = null;
@@ -124,11 +124,12 @@ class NodeObservation implements InboundObservation {
       (h['content-length'] === undefined || h['content-length'] === '0')
         ? NO_BODY
         : countPushedBytes(req);
-    this.#written = res.socket?.bytesWritten ?? 0;
-    // `on`, not `once`: #finish runs once anyway, and `once` allocates a wrapper per event.
-    const done = (): void => this.#finish();
-    res.on('finish', done);
-    res.on('close', done);
+    watchResponse(req, res, this);
+  }
+
+  /** `ResponseWatcher`: the response finished, or its connection closed before it did. */
+  responseDone(wireBytes: number | null): void {
+    this.#finish(wireBytes);
   }
 
   decided(decision: InboundDecision): void {
@@ -147,7 +148,7 @@ class NodeObservation implements InboundObservation {
     return this.#span.run(fn);
   }
 
-  #finish(): void {
+  #finish(wireBytes: number | null): void {
     if (this.#done) return;
     this.#done = true;
     try {
@@ -162,11 +163,10 @@ class NodeObservation implements InboundObservation {
       if (!res.writableFinished) flags = [...flags, 'DC'];
       const headerText = (res as { _header?: unknown })._header;
       const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
-      const socketBytes = (res.socket?.bytesWritten ?? this.#written) - this.#written;
       const contentLength = Number(res.getHeader('content-length'));
       const responseBytes =
-        socketBytes > 0
-          ? socketBytes
+        wireBytes !== null && wireBytes > 0
+          ? wireBytes
           : responseHeaderBytes + (Number.isFinite(contentLength) ? contentLength : 0);
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
