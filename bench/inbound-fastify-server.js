@@ -72,5 +72,14 @@ if (mode === 'bare') {
   if (variant !== 'server-only') await app.register(meshlet, { mesh });
 }
 app.get('/hello', () => ({ hello: 'world' }));
+// MESHLET_BENCH_ROUTES=service gives the app the few more routes any real service has.
+// It matters for the baseline: on Node 20, bare Fastify with one route is ~5 us per request
+// faster than with two (V8 keeps one of node's hot object literals on a fast path only
+// while Fastify's request path stays monomorphic; see docs/benchmarks.md).
+if (process.env.MESHLET_BENCH_ROUTES === 'service') {
+  app.get('/healthz', () => 'ok');
+  app.get('/items/:id', (req) => ({ id: req.params.id }));
+  app.post('/items', (req) => ({ created: req.body }));
+}
 await app.listen({ port: 0, host: '127.0.0.1' });
 console.log(`listening ${app.server.address().port}`);

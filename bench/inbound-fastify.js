@@ -1,116 +1,149 @@
-// Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify (authz; then + JWT),
-// each server in its own child process, measured with autocannon in interleaved rounds
-// so every configuration sees the same machine state. Writes bench/results/inbound-fastify.md.
-//   node bench/inbound-fastify.js [--duration 10] [--rounds 3] [--connections 50]
+// Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify (authz + metrics; + JWT;
+// and authz with telemetry off), each server in its own child process, measured in
+// interleaved rounds so every configuration sees the same machine state, for two app shapes:
+// a one-route hello world and a service with four routes. Writes bench/results/inbound-fastify.md.
+//   node bench/inbound-fastify.js [--duration 5] [--rounds 5] [--connections 50]
+// With wrk and taskset (Debian `wrk`, `util-linux`) the server runs on CPU 0 and wrk on CPU 1;
+// without them autocannon shares the cores with the server (noisier; said in the output).
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { cpuSeconds, median, PINNED, pinned, runWrk, SERVER_CPU } from './load.js';
 import { arg } from './support.js';
 
 const here = import.meta.dirname;
-const DURATION = arg('duration', 10);
-const ROUNDS = arg('rounds', 3);
+const DURATION = arg('duration', 5);
+const ROUNDS = arg('rounds', 5);
 const CONNECTIONS = arg('connections', 50);
 const SAMPLES = path.resolve(here, '../../shared/istio-samples/jwt');
 const JWKS = readFileSync(path.join(SAMPLES, 'jwks.json'), 'utf8').replace(/\s+/g, ' ').trim();
 const TOKEN = readFileSync(path.join(SAMPLES, 'demo.jwt'), 'utf8').trim();
-const MODES = ['bare', 'authz', 'authz-jwt'];
 
-function start(mode) {
+/** [name, server mode, extra env]. */
+const CONFIGS = [
+  ['bare', 'bare', {}],
+  ['authz', 'authz', {}],
+  ['authz-jwt', 'authz-jwt', {}],
+  ['authz, telemetry off', 'authz', { MESHLET_BENCH_TELEMETRY: 'off' }],
+];
+const SHAPES = [
+  ['one route', 'one'],
+  ['service (4 routes)', 'service'],
+];
+
+function start(mode, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'inbound-fastify-server.js'), mode], {
-      env: { ...process.env, MESHLET_BENCH_JWKS: JWKS, NODE_ENV: 'production' },
+    const [cmd, argv] = pinned(SERVER_CPU, process.execPath, [
+      path.join(here, 'inbound-fastify-server.js'),
+      mode,
+    ]);
+    const child = spawn(PINNED ? cmd : process.execPath, PINNED ? argv : argv.slice(-2), {
+      env: { ...process.env, ...env, MESHLET_BENCH_JWKS: JWKS, NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
       const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]), engine: mode === 'bare' ? 'none' : 'createMesh' });
+      if (m) resolve({ child, port: Number(m[1]) });
     });
     child.on('error', reject);
     child.on('exit', (code) => code !== 0 && reject(new Error(`${mode} server exited with ${code}`)));
   });
 }
 
-function load(port, mode, duration) {
+async function load(port, mode, duration) {
   const headers = mode === 'authz-jwt' ? { authorization: `Bearer ${TOKEN}` } : {};
-  return autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: CONNECTIONS, duration, headers });
+  const url = `http://127.0.0.1:${port}/hello`;
+  if (PINNED) {
+    const r = await runWrk(url, { duration, connections: CONNECTIONS, headers });
+    return { rps: r.rps, total: r.requests, bad: r.non2xx };
+  }
+  const r = await autocannon({ url, connections: CONNECTIONS, duration, headers });
+  return { rps: r.requests.average, total: r.requests.total, bad: r.non2xx + r.errors };
 }
 
-// Server CPU time (user + system) from /proc: on a 2-core machine the load generator competes
-// with the server, so req/s alone understates the cheaper server; CPU per request does not.
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-}
-
-const rps = Object.fromEntries(MODES.map((m) => [m, []]));
-const cpuPerReq = Object.fromEntries(MODES.map((m) => [m, []]));
-const engines = {};
-const statuses = {};
+const key = (shape, name) => `${shape}|${name}`;
+const rps = {};
+const cpuPerReq = {};
+const bad = {};
 for (let round = 0; round < ROUNDS; round++) {
-  for (const mode of MODES) {
-    const server = await start(mode);
-    if (server === null) continue;
-    engines[mode] = server.engine;
-    await load(server.port, mode, 2); // warm-up: JIT, and the JWT verification cache
-    const cpu0 = cpuSeconds(server.child.pid);
-    const r = await load(server.port, mode, DURATION);
-    const cpu1 = cpuSeconds(server.child.pid);
-    rps[mode].push(r.requests.average);
-    cpuPerReq[mode].push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.requests.total));
-    statuses[mode] = { '2xx': r['2xx'], non2xx: r.non2xx, errors: r.errors };
-    server.child.kill();
-    await new Promise((res) => server.child.once('exit', res));
-    console.log(
-      `round ${round + 1} ${mode}: ${Math.round(r.requests.average)} req/s, server CPU ${cpuPerReq[mode].at(-1).toFixed(1)} µs/req (${server.engine})`,
-    );
+  for (const [, shape] of SHAPES) {
+    for (const [name, mode, env] of CONFIGS) {
+      const k = key(shape, name);
+      const server = await start(mode, { ...env, MESHLET_BENCH_ROUTES: shape });
+      await load(server.port, mode, 2); // warm-up: JIT, and the JWT verification cache
+      const cpu0 = cpuSeconds(server.child.pid);
+      const r = await load(server.port, mode, DURATION);
+      const cpu1 = cpuSeconds(server.child.pid);
+      (rps[k] ??= []).push(r.rps);
+      (cpuPerReq[k] ??= []).push(((cpu1 - cpu0) * 1e6) / Math.max(1, r.total));
+      bad[k] = (bad[k] ?? 0) + r.bad;
+      server.child.kill('SIGINT');
+      await new Promise((res) => server.child.once('exit', res));
+      console.log(
+        `round ${round + 1} ${shape} ${name}: ${Math.round(r.rps)} req/s, server CPU ${cpuPerReq[k].at(-1).toFixed(1)} µs/req`,
+      );
+    }
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const bare = median(rps.bare);
-const cpu = os.cpus()[0]?.model ?? 'unknown';
-const bareCpu = median(cpuPerReq.bare);
-const rows = MODES.filter((m) => rps[m].length > 0).map((m) => {
-  const med = median(rps[m]);
-  const cpu = median(cpuPerReq[m]);
-  return `| ${m} | ${engines[m] ?? 'none'} | ${rps[m].map((x) => Math.round(x)).join(' / ')} | ${Math.round(med)} | ${((med / bare) * 100).toFixed(1)}% | ${cpu.toFixed(1)} | ${((bareCpu / cpu) * 100).toFixed(1)}% |`;
+const rows = [];
+for (const [label, shape] of SHAPES) {
+  const bareCpu = median(cpuPerReq[key(shape, 'bare')]);
+  const bareRps = median(rps[key(shape, 'bare')]);
+  for (const [name] of CONFIGS) {
+    const k = key(shape, name);
+    const cpu = median(cpuPerReq[k]);
+    rows.push(
+      `| ${label} | ${name} | ${cpuPerReq[k].map((x) => x.toFixed(1)).join(' / ')} | ${cpu.toFixed(1)} | ${((bareCpu / cpu) * 100).toFixed(0)}% | ${Math.round(median(rps[k]))} | ${((median(rps[k]) / bareRps) * 100).toFixed(0)}% | ${bad[k]} |`,
+    );
+  }
+}
+const telemetryShare = SHAPES.map(([label, shape]) => {
+  const on = median(cpuPerReq[key(shape, 'authz')]);
+  const off = median(cpuPerReq[key(shape, 'authz, telemetry off')]);
+  return `${label}: ${(on - off).toFixed(1)} µs per request, ${(((on - off) / on) * 100).toFixed(0)}% of the mesh's request (${((off / on) * 100).toFixed(0)}% of telemetry-off throughput kept)`;
 });
+const cpu = os.cpus()[0]?.model ?? 'unknown';
 const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify
 
 \`node bench/inbound-fastify.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\`: each server runs in its own
-child process; autocannon (${CONNECTIONS} connections, ${DURATION} s after a 2 s warm-up) hits \`GET /hello\`; the
-configurations are measured in interleaved rounds in one run and compared by their median.
+child process${PINNED ? ` pinned to CPU ${SERVER_CPU}, with \`wrk -t1 -c${CONNECTIONS}\` pinned to the other core` : ', with autocannon on the same cores (wrk or taskset missing)'};
+${DURATION} s of \`GET /hello\` after a 2 s warm-up; every configuration is measured once per round, in
+${ROUNDS} interleaved rounds, and compared by its median.
 
 - Machine: ${cpu}, ${os.cpus().length} vCPU, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}
-- Node ${process.version}; load generator and server share the machine; load average at the end: ${os
+- Node ${process.version}; load average at the end: ${os
   .loadavg()
   .map((x) => x.toFixed(1))
   .join(' / ')}.
 - Targets (DESIGN.md): authz + metrics ≥ 90 % of bare; + JWT (cached verification) ≥ 80 %.
+  Issue #5: metrics + sampled-out tracing cost under 10 % of the inbound pipeline.
 
-| configuration | engine | req/s per round | median req/s | req/s of bare | server CPU µs/req | requests per CPU-second, of bare |
-| --- | --- | --- | --- | --- | --- | --- |
+| app | configuration | server CPU µs/req per round | median | requests per CPU-second, of bare | median req/s | req/s, of bare | non-2xx |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-The last column is the capacity figure: bare's CPU per request over this configuration's, both
-measured from the server process's own CPU time (/proc), so it does not depend on how much CPU
-the load generator took from the same two cores.
+The capacity figure is the fifth column: bare's server CPU per request over this configuration's,
+both from the server process's own CPU time (/proc), so it does not depend on how the load
+generator shared the machine. Telemetry (the \`authz\` row against \`authz, telemetry off\`):
+${telemetryShare.map((t) => `- ${t}`).join('\n')}
 
-Responses in the last round: ${MODES.filter((m) => statuses[m])
-  .map((m) => `${m}: ${statuses[m]['2xx']} 2xx / ${statuses[m].non2xx} other / ${statuses[m].errors} errors`)
-  .join('; ')}.
-
-Engine column: \`createMesh\` = the real mesh from the built packages (\`createMesh\` +
-\`@meshlet/fastify\` on \`mesh.serverFactory\`) with ten AuthorizationPolicies (five DENY with a
+Configurations: \`bare\` is Fastify alone; \`authz\` is \`createMesh\` + \`@meshlet/fastify\` on
+\`mesh.serverFactory\` from the built packages with ten AuthorizationPolicies (five DENY with a
 header condition, five ALLOW; the request passes every DENY and matches the last ALLOW), Istio's
-request metrics recorded for every request, traces sampled out (Istio's 1% default), no access log;
-\`authz-jwt\` adds a RequestAuthentication and a \`requestPrincipals\` condition, with Istio's sample
-token on every request (verification cached).
+request metrics for every request, traces at Istio's 1 % default with no exporter, no access log;
+\`authz-jwt\` adds a RequestAuthentication and a \`requestPrincipals\` condition, with Istio's
+sample token on every request (verification cached); \`telemetry off\` is \`authz\` with
+\`createMesh({ telemetry: false })\`. App shapes: \`one route\` is a hello world with only
+\`GET /hello\`; \`service\` adds \`GET /healthz\`, \`GET /items/:id\` and \`POST /items\` (requests still
+hit \`/hello\`). The second shape is there because on Node 20 the one-route baseline is a V8 best
+case: bare Fastify with a second route costs ~5 µs more per request, the same slow path (object
+literals in node's \`process.nextTick\` falling to V8's runtime, seen with \`perf\`) that any
+Fastify hook also triggers.
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'inbound-fastify.md'), md);

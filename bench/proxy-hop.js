@@ -4,12 +4,13 @@
 // capacity figure is server-side CPU per request from /proc. Writes bench/results/proxy-hop.md.
 //   node bench/proxy-hop.js [--duration 10] [--rounds 3] [--connections 50]
 // Needs wrk and nginx (Debian packages `wrk`, `nginx`) and taskset (`util-linux`); not run in CI.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { arg } from './support.js';
+import { CLK_TCK, cpuSeconds, LOAD_CPU, runWrk, SERVER_CPU, TASKSET, which, WRK } from './load.js';
 import { childPids, prepareNginx } from './proxy-hop-nginx.js';
 
 const here = import.meta.dirname;
@@ -17,19 +18,9 @@ const DURATION = arg('duration', 10);
 const ROUNDS = arg('rounds', 3);
 const CONNECTIONS = arg('connections', 50);
 const WARMUP = 2;
-const SERVER_CPU = 0;
-const LOAD_CPU = 1;
 const CONFIGS = ['bare', 'mesh', 'nginx-hop'];
 
-function which(name, dirs) {
-  const found = [...dirs, ...(process.env.PATH ?? '').split(':')]
-    .map((d) => path.join(d, name))
-    .find(existsSync);
-  return found ?? null;
-}
 const NGINX = which('nginx', ['/usr/sbin']);
-const WRK = which('wrk', ['/usr/bin']);
-const TASKSET = which('taskset', ['/usr/bin']);
 for (const [bin, name, pkg] of [
   [WRK, 'wrk', 'wrk'],
   [NGINX, 'nginx', 'nginx'],
@@ -47,7 +38,6 @@ if (os.cpus().length < 2) {
   process.exit(1);
 }
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshlet-proxy-hop-'));
 const live = new Set();
 let stopping = false; // set on SIGINT/SIGTERM: children dying then is not an error to report
@@ -186,12 +176,6 @@ async function start(config) {
   };
 }
 
-// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 const cpuOf = (pids) => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 // Busy seconds of one core from /proc/stat (all but idle and iowait): what the server side did
@@ -204,31 +188,8 @@ function coreBusySeconds(core) {
   return (user + nice + system + irq + softirq + steal) / CLK_TCK;
 }
 
-function wrk(port, duration) {
-  return new Promise((resolve, reject) => {
-    const args = ['-c', String(LOAD_CPU), WRK, '-t1', `-c${CONNECTIONS}`, `-d${duration}s`, '--latency'];
-    const child = track(
-      spawn(TASKSET, [...args, `http://127.0.0.1:${port}/hello`], { stdio: ['ignore', 'pipe', 'pipe'] }),
-    );
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const num = (re) => Number(re.exec(out)?.[1] ?? NaN);
-      const r = {
-        rps: num(/Requests\/sec:\s+([\d.]+)/),
-        requests: num(/(\d+) requests in/),
-        non2xx: num(/Non-2xx or 3xx responses: (\d+)/) || 0,
-        socketErrors: /Socket errors: (.*)/.exec(out)?.[1] ?? 'none',
-        p50: /\s50%\s+(\S+)/.exec(out)?.[1] ?? '?',
-        p99: /\s99%\s+(\S+)/.exec(out)?.[1] ?? '?',
-      };
-      if (code !== 0 || !(r.requests > 0)) reject(new Error(`wrk failed (${code}): ${out}`));
-      else resolve(r);
-    });
-  });
-}
+const wrk = (port, duration) =>
+  runWrk(`http://127.0.0.1:${port}/hello`, { duration, connections: CONNECTIONS, onSpawn: track });
 
 async function sanityCheck(port, config) {
   const res = await fetch(`http://127.0.0.1:${port}/hello`);
