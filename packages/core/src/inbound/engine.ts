@@ -133,9 +133,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const normalizedReq = url === req.url ? req : { ...req, url };
     if (plan.inbound.jwtRules.length === 0)
       return afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, NO_TOKEN);
-    return options.jwt
-      .authenticate(plan.inbound.jwtRules, normalizedReq)
-      .then((jwt) => afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, jwt));
+    const jwt = options.jwt.authenticateNow
+      ? options.jwt.authenticateNow(plan.inbound.jwtRules, normalizedReq)
+      : options.jwt.authenticate(plan.inbound.jwtRules, normalizedReq);
+    if (jwt instanceof Promise)
+      return jwt.then((j) => afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, j));
+    return afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, jwt);
   };
 
   const afterJwt = (

@@ -112,46 +112,73 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     return jwt.kid !== '' && jwt.kid !== 'abc' ? 'JwksKidAlgMismatch' : 'JwtVerificationFail';
   };
 
-  return Object.freeze({
-    async authenticate(rules: readonly JwtRulePlan[], req: InboundRequest): Promise<JwtResult> {
-      if (rules.length === 0 || isCorsPreflight(req)) return NONE;
-      const plan = compiledFor(rules);
-      const found = extractTokens(plan.locations, req);
-      const first = found[0];
-      if (first === undefined) return NONE;
-      if (found.length > 1) return denyResult('JwtMultipleTokens', req);
-      const { token, location } = first;
-      if (token.length > opts.maxTokenBytes) return denyResult('JwtVerificationFail', req);
-
-      const nowSec = Math.floor(epochMs() / 1000);
-      const hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
-      let jwt: ParsedJwt;
-      if (hit !== undefined) jwt = hit.jwt;
-      else {
-        const parsed = parseToken(token);
-        if (!parsed.ok) return denyResult(parsed.status, req);
-        jwt = parsed.jwt;
+  /** The rules from `from` on; synchronous while every answer comes from the token cache. */
+  const tryRules = (
+    plan: CompiledRules,
+    hit: ReturnType<TokenCache['get']>,
+    jwt: ParsedJwt,
+    location: TokenLocation,
+    nowSec: number,
+    req: InboundRequest,
+    from: number,
+    failure: JwtStatus | null,
+  ): JwtResult | Promise<JwtResult> => {
+    for (let i = from; i < plan.rules.length; i++) {
+      const rule = plan.rules[i]!;
+      if (!rule.locationKeys.has(location.key)) continue;
+      const cached = hit?.results.get(rule)?.get(location.key);
+      if (cached !== undefined) {
+        // The cache entry proves issuer, audience and signature for this rule; time moves on.
+        const time = timeStatus(jwt, nowSec);
+        if (time === null) return cached;
+        failure ??= time;
+        continue;
       }
-      let failure: JwtStatus | null = null;
-      for (const rule of plan.rules) {
-        if (!rule.locationKeys.has(location.key)) continue;
-        const cached = hit?.results.get(rule)?.get(location.key);
-        if (cached !== undefined) {
-          // The cache entry proves issuer, audience and signature for this rule; time moves on.
-          const time = timeStatus(jwt, nowSec);
-          if (time === null) return cached;
-          failure ??= time;
-          continue;
-        }
-        const status = await verifyFor(rule, jwt, nowSec);
+      return verifyFor(rule, jwt, nowSec).then((status) => {
         if (status === null) {
           const result = okResult(plan, rule, jwt, location);
           cache.remember(jwt, rule, location.key, result);
           return result;
         }
-        failure ??= status;
+        return tryRules(plan, hit, jwt, location, nowSec, req, i + 1, failure ?? status);
+      });
+    }
+    return denyResult(failure ?? 'JwtUnknownIssuer', req);
+  };
+
+  const authenticateNow = (
+    rules: readonly JwtRulePlan[],
+    req: InboundRequest,
+  ): JwtResult | Promise<JwtResult> => {
+    if (rules.length === 0 || isCorsPreflight(req)) return NONE;
+    const plan = compiledFor(rules);
+    const found = extractTokens(plan.locations, req);
+    const first = found[0];
+    if (first === undefined) return NONE;
+    if (found.length > 1) return denyResult('JwtMultipleTokens', req);
+    const { token, location } = first;
+    if (token.length > opts.maxTokenBytes) return denyResult('JwtVerificationFail', req);
+
+    const nowSec = Math.floor(epochMs() / 1000);
+    const hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+    let jwt: ParsedJwt;
+    if (hit !== undefined) jwt = hit.jwt;
+    else {
+      const parsed = parseToken(token);
+      if (!parsed.ok) return denyResult(parsed.status, req);
+      jwt = parsed.jwt;
+    }
+    return tryRules(plan, hit, jwt, location, nowSec, req, 0, null);
+  };
+
+  return Object.freeze({
+    authenticateNow,
+    authenticate(rules: readonly JwtRulePlan[], req: InboundRequest): Promise<JwtResult> {
+      try {
+        return Promise.resolve(authenticateNow(rules, req));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
-      return denyResult(failure ?? 'JwtUnknownIssuer', req);
     },
     close(): void {
       remote.close();

@@ -26,5 +26,11 @@ export type JwtResult =
 
 export interface JwtAuthenticator {
   authenticate(rules: readonly JwtRulePlan[], req: InboundRequest): Promise<JwtResult>;
+  /**
+   * Optional: the same result, returned directly when nothing had to wait (no token,
+   * or a token whose verification is cached); a promise only when keys must be fetched
+   * or a signature checked.
+   */
+  authenticateNow?(rules: readonly JwtRulePlan[], req: InboundRequest): JwtResult | Promise<JwtResult>;
   close(): void;
 }

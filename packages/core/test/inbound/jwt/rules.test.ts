@@ -336,3 +336,45 @@ describe('verification cache', () => {
     expect(await a.authenticate(strict, request({ headers: bearer(token) }))).toMatchObject({ status: 403 });
   });
 });
+
+describe('authenticateNow', () => {
+  // One rules array, as a compiled plan holds it: the token cache is kept per compiled rule.
+  const sampleRules = rulesFrom(requestAuthentication(sampleRule()));
+  const rules = () => sampleRules;
+
+  it('answers without a promise when there is no token, or the token cannot be parsed', () => {
+    const a = authenticator();
+    expect(a.authenticateNow!(rules(), request())).toEqual({ kind: 'none' });
+    const bad = a.authenticateNow!(rules(), request({ headers: bearer('not-a-jwt') }));
+    expect(bad).not.toBeInstanceOf(Promise);
+    expect(bad).toMatchObject({
+      kind: 'deny',
+      status: 401,
+      body: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+    });
+  });
+
+  it('verifies a new token asynchronously, then answers its cache hits synchronously with the same result', async () => {
+    const a = authenticator();
+    const first = a.authenticateNow!(rules(), request({ headers: bearer(DEMO_JWT) }));
+    expect(first).toBeInstanceOf(Promise);
+    const verified = ok(await first);
+    const again = a.authenticateNow!(rules(), request({ headers: bearer(DEMO_JWT) }));
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(ok(again as JwtResult)).toEqual(verified);
+    expect(verified.principal).toBe(`${SAMPLE_ISSUER}/${SAMPLE_ISSUER}`);
+  });
+
+  it('still refuses a cached token once it has expired (exp plus the 60 s skew)', async () => {
+    const a = authenticator();
+    const token = await sign(key, { iss: 'https://exp.example', sub: 'u', exp: NOW + 10 });
+    const r = rulesFrom(requestAuthentication(keyRule('https://exp.example', () => key)));
+    ok(await a.authenticate(r, request({ headers: bearer(token) })));
+    expect(ok(a.authenticateNow!(r, request({ headers: bearer(token) })) as JwtResult).principal).toBe(
+      'https://exp.example/u',
+    );
+    await clock.advance(71_000);
+    const late = a.authenticateNow!(r, request({ headers: bearer(token) }));
+    expect(await late).toMatchObject({ kind: 'deny', status: 401, body: 'Jwt is expired' });
+  });
+});
