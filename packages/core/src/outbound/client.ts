@@ -137,43 +137,20 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
 
   // Not async itself (one promise less per call), so it must turn a throw into a rejection.
   function fetch(url: string | URL, init: MeshFetchInit = {}): Promise<MeshResponse> {
-    let target: Target;
-    let body: RequestBody;
-    let headers: HeaderRecord;
-    let method: string;
     try {
-      target = parseTarget(url);
-      body = prepareBody(init.body);
-      headers = normalizeHeaders(init.headers);
-      method = (init.method ?? 'GET').toUpperCase();
-      if (telemetry === null)
-        return run(getPlan(), newCallState(), null, target, method, headers, body, init);
+      const target = parseTarget(url);
+      const body = prepareBody(init.body);
+      const headers = normalizeHeaders(init.headers);
+      const method = (init.method ?? 'GET').toUpperCase();
+      const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
+      return run(getPlan(), newCallState(call), call, target, method, headers, body, init);
     } catch (err) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects
       return Promise.reject(err);
     }
-    return observed(telemetry, target, method, headers, body, init);
   }
 
-  async function observed(
-    t: OutboundTelemetry,
-    target: Target,
-    method: string,
-    headers: HeaderRecord,
-    body: RequestBody,
-    init: MeshFetchInit,
-  ): Promise<MeshResponse> {
-    const call = t.start(target, method, headers, body.data);
-    const plan = getPlan();
-    const state = newCallState(call);
-    try {
-      return await run(plan, state, call, target, method, headers, body, init);
-    } catch (err) {
-      call.failed(state, plan, err);
-      throw err;
-    }
-  }
-
+  // One async function per call, with or without telemetry: a failure is reported here.
   async function run(
     plan: MeshPlan,
     state: CallState,
@@ -184,32 +161,35 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     body: RequestBody,
     init: MeshFetchInit,
   ): Promise<MeshResponse> {
-    const scope = callerScope(init, deps.clock);
-    const work = runPipeline(deps, {
-      plan,
-      target,
-      method,
-      headers,
-      body,
-      signal: scope?.signal ?? null,
-      state,
-    });
-    if (scope === null) {
-      const p = await work;
+    try {
+      const scope = callerScope(init, deps.clock);
+      const work = runPipeline(deps, {
+        plan,
+        target,
+        method,
+        headers,
+        body,
+        signal: scope?.signal ?? null,
+        state,
+      });
+      let p: Produced;
+      if (scope === null) p = await work;
+      else {
+        try {
+          p = await raceSignal(work, scope.signal, discard);
+        } catch (err) {
+          scope.dispose();
+          throw err;
+        }
+        if (Buffer.isBuffer(p.body)) scope.dispose();
+        else armBody(p.body, scope);
+      }
       if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
       return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
-    }
-    let p: Produced;
-    try {
-      p = await raceSignal(work, scope.signal, discard);
     } catch (err) {
-      scope.dispose();
+      call?.failed(state, plan, err);
       throw err;
     }
-    if (Buffer.isBuffer(p.body)) scope.dispose();
-    else armBody(p.body, scope);
-    if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
-    return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
   }
 
   return Object.freeze({ fetch });

@@ -16,7 +16,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 import { createMeshTracing, type MeshTracing } from '../../src/telemetry/tracing/mesh-tracing.js';
-import { createPropagation } from '../../src/telemetry/tracing/propagation.js';
+import { createPropagation, type PropagationFormat } from '../../src/telemetry/tracing/propagation.js';
 import { currentContext, runWithInboundContext } from '../../src/telemetry/tracing/request-context.js';
 import { createMeshIdGenerator, knownUnsampledSpan } from '../../src/telemetry/tracing/unsampled.js';
 import { PRODUCTPAGE } from './helpers.js';
@@ -264,5 +264,72 @@ describe('a sampled request on meshlet’s own provider with no span processor',
       'x',
     ]);
     expect(sc.spanId).not.toBe('00f067aa0ba902b7');
+  });
+});
+
+describe('unsampled CLIENT spans written without the OpenTelemetry propagators', () => {
+  const formatSets: PropagationFormat[][] = [
+    ['tracecontext', 'b3multi'],
+    ['tracecontext'],
+    ['b3'],
+    ['b3multi', 'baggage'],
+    ['tracecontext', 'b3', 'b3multi', 'baggage'],
+    [],
+  ];
+
+  it.each(formatSets)('writes what the propagators write for an unsampled span (%j)', (...formats) => {
+    const p = createPropagation(formats);
+    const sc = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.NONE,
+    };
+    const viaOtel: Record<string, string> = {};
+    p.inject(trace.setSpanContext(ROOT_CONTEXT, sc), 'rid', viaOtel);
+    const direct: Record<string, string> = {};
+    p.injectUnsampled(sc.traceId, sc.spanId, 'rid', direct);
+    expect(direct).toEqual(viaOtel);
+  });
+
+  it('continues an unsampled inbound trace before anything built its context', () => {
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 0 },
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    const server = t.startServerSpan(serverReq);
+    const headers: Record<string, string> = {};
+    const client = t.startClientSpan({
+      method: 'GET',
+      url: 'http://reviews:9080/',
+      headers,
+      parent: server.context,
+    });
+    const traceId = trace.getSpanContext(server.context.trace)!.traceId;
+    expect(headers['traceparent']).toBe(`00-${traceId}-${client.span!.spanContext().spanId}-00`);
+    expect(client.span!.spanContext().spanId).not.toBe(trace.getSpanContext(server.context.trace)!.spanId);
+    expect(client.requestId).toBe(server.requestId);
+  });
+
+  it('starts a new trace per call outside any request, sampled at the client percentage', () => {
+    const at = (percent: number) => {
+      const t = createMeshTracing({
+        workload: PRODUCTPAGE,
+        meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: percent },
+        otlp: false,
+        env: {},
+      });
+      open.push(t);
+      const headers: Record<string, string> = {};
+      t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers }).end({ status: 200 });
+      return headers;
+    };
+    const off = at(0);
+    expect(off['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(off['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(at(100)['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(at(0)['x-b3-traceid']).not.toBe(off['x-b3-traceid']);
   });
 });

@@ -36,8 +36,9 @@ import {
   knownUnsampledSpan,
   sampledNonRecordingSpan,
   TraceIdDraw,
+  unsampledSpan,
 } from './unsampled.js';
-import { UnsampledServerSpan } from './unsampled-server-span.js';
+import { LazyRequestContext, UnsampledServerSpan } from './unsampled-server-span.js';
 
 export interface MeshTracingOptions {
   readonly workload: WorkloadIdentity;
@@ -324,16 +325,36 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
 
   const startClientSpan = (req: ClientSpanRequest): ClientSpan => {
     const parent = req.parent ?? currentContext();
-    const parentCtx = parent?.trace ?? otelContext.active();
     const given = req.headers[REQUEST_ID_HEADER];
     const sent = typeof given === 'string' ? given : given?.[0];
     const requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
+    let drawn = false;
+    // Under meshlet's own sampler, a call in an unsampled inbound trace of meshlet's own,
+    // or one starting a trace the sampler rejects, needs no OpenTelemetry context: its
+    // headers are written directly.
+    if (meshSampled && !config.client.disabled && config.client.propagate) {
+      let traceId: string | null = null;
+      if (parent instanceof LazyRequestContext) traceId = parent.traceId;
+      else if (parent === undefined && otelContext.active() === ROOT_CONTEXT) {
+        const draw = new TraceIdDraw();
+        if (draw.sampledAt(config.client.samplingPercent)) {
+          ids.preset = draw.hex();
+          drawn = true;
+        } else traceId = draw.hex();
+      }
+      if (traceId !== null) {
+        const unsampled = unsampledSpan(traceId);
+        propagation.injectUnsampled(traceId, unsampled.spanContext().spanId, requestId, req.headers);
+        return new ClientSpanHandle(unsampled, requestId);
+      }
+    }
+    const parentCtx = parent?.trace ?? otelContext.active();
     let span: Span | null = null;
     let ctx = parentCtx;
     try {
       if (!config.client.disabled) {
         const { name, attributes } = clientMethodAttributes(req.method);
-        span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent);
+        span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent, drawn);
         if (span.isRecording()) {
           span.setAttributes(attributes);
           span.setAttributes(istioTags);

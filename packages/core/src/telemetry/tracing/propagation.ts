@@ -64,6 +64,12 @@ export interface Propagation {
   extract(headers: HeaderRecord): ExtractedContext;
   /** Write the trace headers of `context` (and `x-request-id`) into `headers`. Never throws. */
   inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void;
+  /**
+   * What `inject` writes for a span that is not sampled and has no trace state, baggage
+   * or B3 parent id (a new trace, or the child of meshlet's own unsampled inbound trace),
+   * written directly rather than through the OpenTelemetry propagators.
+   */
+  injectUnsampled(traceId: string, spanId: string, requestId: string | null, headers: OutgoingHeaders): void;
 }
 
 const KNOWN = new Set<string>(['tracecontext', 'b3', 'b3multi', 'baggage']);
@@ -121,6 +127,26 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
       } catch {
         // Telemetry never throws into the application.
       }
+    },
+    injectUnsampled(
+      traceId: string,
+      spanId: string,
+      requestId: string | null,
+      headers: OutgoingHeaders,
+    ): void {
+      // The formats of @opentelemetry/core W3CTraceContextPropagator and
+      // @opentelemetry/propagator-b3 (B3SinglePropagator, B3MultiPropagator) for flags 00.
+      for (const f of formats) {
+        if (f === 'tracecontext') headers['traceparent'] = `00-${traceId}-${spanId}-00`;
+        else if (f === 'b3') headers['b3'] = `${traceId}-${spanId}-0`;
+        else if (f === 'b3multi') {
+          headers['x-b3-traceid'] = traceId;
+          headers['x-b3-spanid'] = spanId;
+          headers['x-b3-sampled'] = '0';
+        }
+      }
+      if (requestId !== null && headers[REQUEST_ID_HEADER] === undefined)
+        headers[REQUEST_ID_HEADER] = requestId;
     },
   });
 }

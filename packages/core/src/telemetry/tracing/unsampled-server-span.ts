@@ -8,10 +8,11 @@ import { unsampledRootContext, type TraceIdDraw } from './unsampled.js';
  * reads it, an outbound `mesh.fetch` propagating it or the application's own spans.
  * Handlers that call nothing never pay for ids, span or context objects.
  */
-class LazyRequestContext implements MeshRequestContext {
+export class LazyRequestContext implements MeshRequestContext {
   readonly requestId: string;
   readonly #draw: TraceIdDraw;
   #trace: Context | null = null;
+  #traceId: string | null = null;
 
   constructor(draw: TraceIdDraw, requestId: string) {
     this.#draw = draw;
@@ -19,7 +20,12 @@ class LazyRequestContext implements MeshRequestContext {
   }
 
   get trace(): Context {
-    return (this.#trace ??= unsampledRootContext(this.#draw));
+    return (this.#trace ??= unsampledRootContext(this.#draw, this.traceId));
+  }
+
+  /** The trace id, without building the context: what an unsampled child span needs. */
+  get traceId(): string {
+    return (this.#traceId ??= this.#draw.hex());
   }
 }
 

@@ -9,22 +9,31 @@ import {
 } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
-const ids = Buffer.allocUnsafe(16);
 /** The XOR of the 32-bit words of the last id `randomId` made (the ratio sampler's draw). */
 let lastWords = 0;
+
+// Two hex digits per byte from a table: `Number#toString(16)` and `Buffer#toString('hex')`
+// were each a measurable share of an unsampled call's telemetry.
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The 8 lower-case hex digits of a 32-bit word, big-endian (as `writeUInt32BE` lays it out). */
+const hex8 = (w: number): string =>
+  HEX[w >>> 24]! + HEX[(w >>> 16) & 255]! + HEX[(w >>> 8) & 255]! + HEX[w & 255]!;
+const randomWord = (): number => (Math.random() * 0x1_0000_0000) >>> 0;
 
 /** A random non-zero lower-case hex id of `bytes` bytes (8: span id, 16: trace id), as the SDK's RandomIdGenerator makes them. */
 function randomId(bytes: 8 | 16): string {
   for (;;) {
     let words = 0;
+    let all = 0;
+    let hex = '';
     for (let i = 0; i < bytes; i += 4) {
-      const w = (Math.random() * 0x1_0000_0000) >>> 0;
+      const w = randomWord();
       words ^= w;
-      ids.writeUInt32BE(w, i);
+      all |= w;
+      hex += hex8(w);
     }
     lastWords = words >>> 0;
-    const hex = ids.toString('hex', 0, bytes);
-    if (hex !== (bytes === 8 ? '0000000000000000' : '00000000000000000000000000000000')) return hex;
+    if (all !== 0) return hex;
   }
 }
 
@@ -95,8 +104,6 @@ export function knownUnsampledSpan(
   return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
 }
 
-const hex8 = (w: number): string => w.toString(16).padStart(8, '0');
-
 /**
  * A new trace id drawn as four random 32-bit words (the bytes `randomId(16)` would
  * write), kept as numbers: the sampling draw is their XOR, and the hex is made only
@@ -112,10 +119,10 @@ export class TraceIdDraw {
   constructor() {
     let w0: number, w1: number, w2: number, w3: number;
     do {
-      w0 = (Math.random() * 0x1_0000_0000) >>> 0;
-      w1 = (Math.random() * 0x1_0000_0000) >>> 0;
-      w2 = (Math.random() * 0x1_0000_0000) >>> 0;
-      w3 = (Math.random() * 0x1_0000_0000) >>> 0;
+      w0 = randomWord();
+      w1 = randomWord();
+      w2 = randomWord();
+      w3 = randomWord();
     } while ((w0 | w1 | w2 | w3) === 0); // the all-zero id is invalid (W3C trace context)
     this.#w0 = w0;
     this.#w1 = w1;
@@ -138,11 +145,13 @@ export class TraceIdDraw {
  * The context of a new trace that is not sampled: built on first read, with a fresh
  * span id, flags `00`, exactly what `knownUnsampledSpan` makes eagerly.
  */
-export function unsampledRootContext(draw: TraceIdDraw): Context {
-  return trace.setSpan(
-    ROOT_CONTEXT,
-    trace.wrapSpanContext({ traceId: draw.hex(), spanId: randomId(8), traceFlags: TraceFlags.NONE }),
-  );
+export function unsampledRootContext(draw: TraceIdDraw, traceId = draw.hex()): Context {
+  return trace.setSpan(ROOT_CONTEXT, unsampledSpan(traceId));
+}
+
+/** A non-recording span with a new span id on `traceId`, flags `00`. */
+export function unsampledSpan(traceId: string): Span {
+  return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
 }
 
 /**
