@@ -65,7 +65,11 @@ if (mode === 'bare') {
     config: dir,
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     // Metrics on (what a sidecar always does); traces sampled out, no access log: Istio's defaults.
-    telemetry: process.env.MESHLET_BENCH_TELEMETRY === 'off' ? false : { otlp: false },
+    // MESHLET_BENCH_CONTEXT=off: telemetry without the async-local request context.
+    telemetry:
+      process.env.MESHLET_BENCH_TELEMETRY === 'off'
+        ? false
+        : { otlp: false, requestContext: process.env.MESHLET_BENCH_CONTEXT !== 'off' },
   });
   const variant = process.env.MESHLET_BENCH_VARIANT ?? 'full';
   app = variant === 'plugin-only' ? Fastify() : Fastify({ serverFactory: mesh.serverFactory });

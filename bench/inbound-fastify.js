@@ -26,6 +26,7 @@ const CONFIGS = [
   ['bare', 'bare', {}],
   ['authz', 'authz', {}],
   ['authz-jwt', 'authz-jwt', {}],
+  ['authz, requestContext: false', 'authz', { MESHLET_BENCH_CONTEXT: 'off' }],
   ['authz, telemetry off', 'authz', { MESHLET_BENCH_TELEMETRY: 'off' }],
 ];
 const SHAPES = [
@@ -137,7 +138,9 @@ Configurations: \`bare\` is Fastify alone; \`authz\` is \`createMesh\` + \`@mesh
 header condition, five ALLOW; the request passes every DENY and matches the last ALLOW), Istio's
 request metrics for every request, traces at Istio's 1 % default with no exporter, no access log;
 \`authz-jwt\` adds a RequestAuthentication and a \`requestPrincipals\` condition, with Istio's
-sample token on every request (verification cached); \`telemetry off\` is \`authz\` with
+sample token on every request (verification cached); \`requestContext: false\` is \`authz\` with
+\`createMesh({ telemetry: { requestContext: false } })\` (metrics, spans and logs as before, no
+async-local request context for \`mesh.fetch\` to continue); \`telemetry off\` is \`authz\` with
 \`createMesh({ telemetry: false })\`. App shapes: \`one route\` is a hello world with only
 \`GET /hello\`; \`service\` adds \`GET /healthz\`, \`GET /items/:id\` and \`POST /items\` (requests still
 hit \`/hello\`). The second shape is there because on Node 20 the one-route baseline is a V8 best

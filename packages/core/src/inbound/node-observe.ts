@@ -145,7 +145,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   }
 
   run<T>(fn: () => T): T {
-    return this.#span.run(fn);
+    return this.#t.requestContext ? this.#span.run(fn) : fn();
   }
 
   #finish(wireBytes: number | null): void {

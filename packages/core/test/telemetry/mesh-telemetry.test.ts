@@ -197,6 +197,25 @@ describe('createInboundObserver', () => {
     expect(seen.traced).toBe(seen.requestId);
   });
 
+  it('runs the handler outside any request context with requestContext: false, x-request-id still set', async () => {
+    const t = createMeshTelemetry({
+      workload: REVIEWS_V2,
+      snapshot: snapshotOf(NS),
+      meshConfig: DEFAULT_MESH_CONFIG,
+      registry: new Registry(),
+      otlp: false,
+      env: {},
+      requestContext: false,
+    });
+    open.push(t);
+    expect(t.requestContext).toBe(false);
+    const seen: { requestId?: string; traced?: string } = {};
+    const port = await serve(t, seen);
+    await get(port);
+    expect(seen.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(seen.traced).toBeUndefined();
+  });
+
   it('continues an incoming W3C trace on the SERVER span', async () => {
     const exporter = new InMemorySpanExporter();
     const t = bundle(NS, { tracingSampling: 0 }, [], exporter);
