@@ -264,7 +264,7 @@ const rows = CONFIGS.map((c) => {
 });
 const md = `# Proxy hop: Fastify + meshlet vs Fastify behind nginx
 
-\`node bench/proxy-hop.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\`: each configuration runs
+\`${process.env.MESHLET_BENCH_ROUTES === 'service' ? 'MESHLET_BENCH_ROUTES=service ' : ''}node bench/proxy-hop.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\` (${process.env.MESHLET_BENCH_ROUTES === 'service' ? 'a four-route service' : 'a one-route hello world'}): each configuration runs
 in its own child processes with every server-side process (node, and nginx master + worker) pinned to
 CPU ${SERVER_CPU} (\`taskset\`); \`wrk -t1 -c${CONNECTIONS}\` pinned to CPU ${LOAD_CPU} hits \`GET /hello\` for ${DURATION} s after a
 ${WARMUP} s warm-up; the configurations are measured in interleaved rounds in one run and compared by
