@@ -59,7 +59,8 @@ export { ANONYMOUS } from './inbound/request-context.js';
 export type { MeshletRequestContext, PeerIdentity, RequestAuth } from './inbound/request-context.js';
 
 // Inbound: the framework-free engine contract and node helpers the adapters use
-export { decideThen, type InboundHandle } from './inbound/handle.js';
+export { decideThen, type InboundHandle, type InboundObservation } from './inbound/handle.js';
+export { decideNodeRequest } from './inbound/node-decide.js';
 export { createInboundEngine, type InboundEngineOptions } from './inbound/engine.js';
 export type { InboundEngine, InboundRequest, InboundDecision, DenyReason } from './inbound/engine-types.js';
 export { toInboundRequest, nodeConnectionOf, type NodeConnectionInfo } from './inbound/node-request.js';

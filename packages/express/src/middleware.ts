@@ -1,13 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   applyRequestHeaderEdits,
-  decideThen,
+  decideNodeRequest,
   inboundHandleFrom,
-  nodeConnectionOf,
-  toInboundRequest,
   type InboundDecision,
   type InboundHandle,
-  type InboundRequest,
   type MeshletRequestContext,
 } from '@meshlet/core';
 
@@ -35,9 +32,6 @@ export type MeshletRequest = IncomingMessage & { meshlet: MeshletRequestContext 
 /** Body of the 500 sent when the middleware is mounted below the root and the path needs normalizing. */
 export const NOT_AT_ROOT_MESSAGE =
   '@meshlet/express must be mounted at the application root (app.use(meshlet({ mesh })) before any route)';
-
-/** What `InboundHandle.observe` returns (telemetry of one request). */
-type Observation = ReturnType<NonNullable<InboundHandle['observe']>>;
 
 interface ExpressRequestFields {
   originalUrl?: string;
@@ -70,23 +64,11 @@ export function meshlet(options: MeshletExpressOptions) {
     // Below a mount path Express has stripped the prefix from req.url; the engine must see the whole target.
     const mounted = fields.baseUrl !== undefined && fields.baseUrl !== '';
     const target = fields.originalUrl ?? req.url;
-    let observation: Observation | null = null;
-    let inbound: InboundRequest;
-    try {
-      const node = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
-      inbound = target === node.url ? node : { ...node, url: target ?? '/' };
-      // Telemetry starts before the decision so a denied request is measured and traced too.
-      if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
-    } catch (error) {
-      next(error);
-      return;
-    }
-    // Synchronous when nothing waits: the next middleware runs in the same tick.
-    decideThen(
+    decideNodeRequest(
       handle,
-      inbound,
-      (decision) => {
-        observation?.decided(decision);
+      req,
+      res,
+      (decision, observation) => {
         if (!decision.allow) {
           deny(res, decision);
           return;
@@ -106,6 +88,7 @@ export function meshlet(options: MeshletExpressOptions) {
         else observation.run(next);
       },
       next,
+      target ?? '/',
     );
   };
 }

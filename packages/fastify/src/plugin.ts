@@ -2,13 +2,10 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import fp from 'fastify-plugin';
 import {
   applyRequestHeaderEdits,
-  decideThen,
+  decideNodeRequest,
   inboundHandleFrom,
-  nodeConnectionOf,
-  toInboundRequest,
   type InboundDecision,
   type InboundHandle,
-  type InboundRequest,
   type MeshletRequestContext,
 } from '@meshlet/core';
 import { installPreRouting, takePreRoutingOutcome } from './pre-routing.js';
@@ -34,36 +31,6 @@ function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: f
   reply.headers(decision.headers);
   if (reply.getHeader('content-type') === undefined) reply.type('text/plain');
   return reply.send(decision.body);
-}
-
-function decideHere(
-  handle: InboundHandle,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  onDecision: (decision: InboundDecision) => void,
-  onError: (error: unknown) => void,
-): void {
-  const raw = request.raw;
-  let observation: ReturnType<NonNullable<InboundHandle['observe']>> | undefined;
-  let inbound: InboundRequest;
-  try {
-    inbound = toInboundRequest(raw, nodeConnectionOf(raw.socket, handle.peerOf(raw.socket)));
-    // Without the pre-routing listener the handler cannot be wrapped in the trace context;
-    // the request is still measured, traced and logged.
-    observation = handle.observe?.(raw, reply.raw, inbound);
-  } catch (error) {
-    onError(error);
-    return;
-  }
-  decideThen(
-    handle,
-    inbound,
-    (decision) => {
-      observation?.decided(decision);
-      onDecision(decision);
-    },
-    onError,
-  );
 }
 
 const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstance, options, done) => {
@@ -93,10 +60,12 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
   app.addHook('onRequest', (request, reply, done) => {
     const outcome = takePreRoutingOutcome(request.raw);
     if (outcome === undefined) {
-      decideHere(
+      // Without the pre-routing listener the handler cannot be wrapped in the trace context;
+      // the request is still measured, traced and logged.
+      decideNodeRequest(
         handle,
-        request,
-        reply,
+        request.raw,
+        reply.raw,
         (decision) => {
           // Fastify already routed on the raw URL (inject(), or a server whose requests do
           // not arrive as 'request' events). Serving it would let the app route on a path

@@ -1,12 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import {
-  decideThen,
-  nodeConnectionOf,
-  toInboundRequest,
-  type InboundDecision,
-  type InboundHandle,
-  type InboundRequest,
-} from '@meshlet/core';
+import { decideNodeRequest, type InboundDecision, type InboundHandle } from '@meshlet/core';
 
 const kDecided = Symbol('meshlet.decided');
 const kInstalled = Symbol('meshlet.preRouting');
@@ -19,9 +12,6 @@ interface DecidedRequest extends IncomingMessage {
   /** Fastify's `request.originalUrl` reads this when set (the `rewriteUrl` convention). */
   originalUrl?: string;
 }
-
-/** What `InboundHandle.observe` returns (telemetry of one request). */
-type Observation = ReturnType<NonNullable<InboundHandle['observe']>>;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 type ListeningServer = Pick<Server, 'listeners' | 'removeAllListeners' | 'on'> & { [kInstalled]?: true };
@@ -54,24 +44,12 @@ export function installPreRouting(server: ListeningServer, handle: InboundHandle
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const r = req as DecidedRequest;
-    let observation: Observation | null = null;
-    let inbound: InboundRequest;
-    try {
-      inbound = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
-      // Telemetry starts before the decision so a denied request is measured and traced too.
-      if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
-    } catch (error) {
-      r[kDecided] = { error };
-      dispatch(req, res);
-      return;
-    }
-    // Synchronous when nothing waits: Fastify gets the request in the same tick.
-    decideThen(
+    decideNodeRequest(
       handle,
-      inbound,
-      (decision) => {
+      req,
+      res,
+      (decision, observation) => {
         r[kDecided] = { decision };
-        observation?.decided(decision);
         if (decision.allow && decision.url !== req.url) {
           r.originalUrl = req.url;
           req.url = decision.url;
