@@ -5,12 +5,11 @@
 //   node bench/inbound-fastify.js [--duration 5] [--rounds 5] [--connections 50]
 // With wrk and taskset (Debian `wrk`, `util-linux`) the server runs on CPU 0 and wrk on CPU 1;
 // without them autocannon shares the cores with the server (noisier; said in the output).
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuSeconds, median, PINNED, pinned, runWrk, SERVER_CPU } from './load.js';
+import { cpuSeconds, median, PINNED, runWrk, SERVER_CPU, startServer } from './load.js';
 import { arg } from './support.js';
 
 const here = import.meta.dirname;
@@ -34,26 +33,10 @@ const SHAPES = [
   ['service (4 routes)', 'service'],
 ];
 
-function start(mode, env) {
-  return new Promise((resolve, reject) => {
-    const [cmd, argv] = pinned(SERVER_CPU, process.execPath, [
-      path.join(here, 'inbound-fastify-server.js'),
-      mode,
-    ]);
-    const child = spawn(PINNED ? cmd : process.execPath, PINNED ? argv : argv.slice(-2), {
-      env: { ...process.env, ...env, MESHLET_BENCH_JWKS: JWKS, NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => code !== 0 && reject(new Error(`${mode} server exited with ${code}`)));
+const start = (mode, env) =>
+  startServer(path.join(here, 'inbound-fastify-server.js'), mode, {
+    env: { ...env, MESHLET_BENCH_JWKS: JWKS },
   });
-}
 
 async function load(port, mode, duration) {
   const headers = mode === 'authz-jwt' ? { authorization: `Bearer ${TOKEN}` } : {};

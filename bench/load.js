@@ -66,5 +66,30 @@ export function runWrk(url, { duration, connections, headers = {}, onSpawn = () 
   });
 }
 
+/**
+ * Starts `node <script> <mode>` (pinned to SERVER_CPU when `pin`) and resolves with the
+ * child and the port once it prints `listening <port>`. `onSpawn` gets the child.
+ */
+export function startServer(script, mode, { env = {}, pin = PINNED, onSpawn = () => {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const [cmd, argv] = pin
+      ? pinned(SERVER_CPU, process.execPath, [script, mode])
+      : [process.execPath, [script, mode]];
+    const child = spawn(cmd, argv, {
+      env: { ...process.env, NODE_ENV: 'production', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    onSpawn(child);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, port: Number(m[1]) });
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+}
+
 /** The median of a list of numbers. */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -10,7 +10,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { arg } from './support.js';
-import { CLK_TCK, cpuSeconds, LOAD_CPU, runWrk, SERVER_CPU, TASKSET, which, WRK } from './load.js';
+import {
+  CLK_TCK,
+  cpuSeconds,
+  LOAD_CPU,
+  runWrk,
+  SERVER_CPU,
+  startServer,
+  TASKSET,
+  which,
+  WRK,
+} from './load.js';
 import { childPids, prepareNginx } from './proxy-hop-nginx.js';
 
 const here = import.meta.dirname;
@@ -100,28 +110,8 @@ function freePort() {
   });
 }
 
-function startNode(mode) {
-  return new Promise((resolve, reject) => {
-    const child = track(
-      spawn(
-        TASKSET,
-        ['-c', String(SERVER_CPU), process.execPath, path.join(here, 'inbound-fastify-server.js'), mode],
-        {
-          env: { ...process.env, NODE_ENV: 'production' },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      ),
-    );
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-  });
-}
+const startNode = (mode) =>
+  startServer(path.join(here, 'inbound-fastify-server.js'), mode, { pin: true, onSpawn: track });
 
 async function waitForPort(port, child, stderr) {
   const deadline = Date.now() + 5000;
