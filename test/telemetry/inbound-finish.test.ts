@@ -4,10 +4,10 @@ import type { Server } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import type { Mesh } from '../../packages/core/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
-import { samples } from './support/services.js';
+import { reviewsMesh, samples } from './support/services.js';
 
 // When an inbound request's telemetry is recorded: when its response finishes, or, when
 // the client goes away first, at the close with Envoy's `DC` flag and response code 0
@@ -68,15 +68,7 @@ describe.each(['fastify', 'express'] as const)(
     let release: () => void = () => undefined;
 
     beforeAll(async () => {
-      mesh = await createMesh({
-        workload: {
-          name: 'reviews-v1',
-          namespace: 'default',
-          serviceAccount: 'reviews',
-          labels: { app: 'reviews' },
-        },
-        telemetry: { otlp: false },
-      });
+      mesh = await reviewsMesh();
       // /slow answers only after the test says so (after its client is gone).
       const slow = () =>
         new Promise<void>((resolve) => {
@@ -150,15 +142,7 @@ describe.each(['fastify', 'express'] as const)(
 
 describe('inbound telemetry for Fastify inject (no connection to watch)', () => {
   it('records each injected request once', async () => {
-    const mesh = await createMesh({
-      workload: {
-        name: 'reviews-v1',
-        namespace: 'default',
-        serviceAccount: 'reviews',
-        labels: { app: 'reviews' },
-      },
-      telemetry: { otlp: false },
-    });
+    const mesh = await reviewsMesh();
     const app = Fastify();
     try {
       await app.register(fastifyMeshlet, { mesh });

@@ -4,10 +4,10 @@ import type { Server } from 'node:http';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import type { Mesh } from '../../packages/core/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
-import { samples } from './support/services.js';
+import { reviewsMesh, samples } from './support/services.js';
 
 // istio_request_bytes is the request's downstream wire size, headers included
 // (istio_stats.cc reads `request.total_size`): spec/telemetry.md §1. These requests are
@@ -50,15 +50,7 @@ describe.each(['fastify', 'express'] as const)('istio_request_bytes through %s',
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    mesh = await createMesh({
-      workload: {
-        name: 'reviews-v1',
-        namespace: 'default',
-        serviceAccount: 'reviews',
-        labels: { app: 'reviews' },
-      },
-      telemetry: { otlp: false },
-    });
+    mesh = await reviewsMesh();
     if (framework === 'fastify') {
       const app = Fastify();
       await app.register(fastifyMeshlet, { mesh });

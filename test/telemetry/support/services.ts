@@ -18,6 +18,7 @@ import { observedHandle } from '../../../packages/core/src/inbound/node-observe.
 import { createOutboundClient, type OutboundClient } from '../../../packages/core/src/outbound/client.js';
 import { createUndiciTransport } from '../../../packages/core/src/outbound/transports/undici-transport.js';
 import { createClusterManager } from '../../../packages/core/src/outbound/upstream/cluster-manager.js';
+import { createMesh, type Mesh } from '../../../packages/core/src/index.js';
 import { createManualClock, systemClock } from '../../../packages/core/src/runtime/clock.js';
 import { seededRandom } from '../../../packages/core/src/runtime/random.js';
 import {
@@ -174,4 +175,17 @@ export async function samples(registry: Registry, name: string) {
     out.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
   }
   return out;
+}
+
+/** A mesh for a reviews-v1 workload with telemetry on and no trace export (inbound telemetry tests). */
+export function reviewsMesh(): Promise<Mesh> {
+  return createMesh({
+    workload: {
+      name: 'reviews-v1',
+      namespace: 'default',
+      serviceAccount: 'reviews',
+      labels: { app: 'reviews' },
+    },
+    telemetry: { otlp: false },
+  });
 }

@@ -22,6 +22,15 @@ import { createMeshIdGenerator, knownUnsampledSpan } from '../../src/telemetry/t
 import { PRODUCTPAGE } from './helpers.js';
 
 const open: MeshTracing[] = [];
+
+/** Tracing on meshlet's own provider, no span processor, no export, sampling at `percent`. */
+const ownTracing = (percent: number): MeshTracing =>
+  createMeshTracing({
+    workload: PRODUCTPAGE,
+    meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: percent },
+    otlp: false,
+    env: {},
+  });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.shutdown()));
 });
@@ -223,12 +232,7 @@ describe('startServerSpan for a new trace the sampler rejects', () => {
 
 describe('a sampled request on meshlet’s own provider with no span processor', () => {
   it('records nothing but still tells the next hop the trace is sampled', () => {
-    const t = createMeshTracing({
-      workload: PRODUCTPAGE,
-      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 100 },
-      otlp: false,
-      env: {},
-    });
+    const t = ownTracing(100);
     open.push(t);
     const server = t.startServerSpan(serverReq);
     expect(server.span!.isRecording()).toBe(false);
@@ -243,12 +247,7 @@ describe('a sampled request on meshlet’s own provider with no span processor',
   });
 
   it('keeps a sampled parent’s trace id and tracestate', () => {
-    const t = createMeshTracing({
-      workload: PRODUCTPAGE,
-      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 0 },
-      otlp: false,
-      env: {},
-    });
+    const t = ownTracing(0);
     open.push(t);
     const server = t.startServerSpan({
       ...serverReq,
@@ -292,12 +291,7 @@ describe('unsampled CLIENT spans written without the OpenTelemetry propagators',
   });
 
   it('continues an unsampled inbound trace before anything built its context', () => {
-    const t = createMeshTracing({
-      workload: PRODUCTPAGE,
-      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 0 },
-      otlp: false,
-      env: {},
-    });
+    const t = ownTracing(0);
     open.push(t);
     const server = t.startServerSpan(serverReq);
     const headers: Record<string, string> = {};
@@ -315,12 +309,7 @@ describe('unsampled CLIENT spans written without the OpenTelemetry propagators',
 
   it('starts a new trace per call outside any request, sampled at the client percentage', () => {
     const at = (percent: number) => {
-      const t = createMeshTracing({
-        workload: PRODUCTPAGE,
-        meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: percent },
-        otlp: false,
-        env: {},
-      });
+      const t = ownTracing(percent);
       open.push(t);
       const headers: Record<string, string> = {};
       t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers }).end({ status: 200 });
