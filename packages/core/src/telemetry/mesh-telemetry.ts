@@ -54,8 +54,9 @@ export interface MeshTelemetryOptions {
    * true), so `mesh.fetch` in a handler continues the trace and forwards `x-request-id`
    * with no code. `false` is for services that make no outbound calls through the mesh
    * or carry the context themselves: on Node 20 every AsyncLocalStorage adds a hook to
-   * every async resource of the process (2-3 µs per request of a Fastify hello world in
-   * bench/inbound-fastify.js). Metrics, spans and access logs are unchanged.
+   * every async resource of the process (0-3 µs per request of a Fastify hello world in
+   * bench/inbound-fastify.js, more for handlers that create many promises). Metrics,
+   * spans and access logs are unchanged.
    */
   readonly requestContext?: boolean;
 }
