@@ -55,8 +55,8 @@ export interface MeshTelemetryOptions {
    * with no code. `false` is for services that make no outbound calls through the mesh
    * or carry the context themselves: on Node 20 every AsyncLocalStorage adds a hook to
    * every async resource of the process (0-3 µs per request of a Fastify hello world in
-   * bench/inbound-fastify.js, more for handlers that create many promises). Metrics,
-   * spans and access logs are unchanged.
+   * bench/inbound-fastify.js; the hook runs once per promise, timer or socket a handler
+   * creates). Metrics, spans and access logs are unchanged.
    */
   readonly requestContext?: boolean;
 }
