@@ -7,7 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJiti } from 'jiti';
-import { arg } from './support.js';
+import { arg, median } from './support.js';
 
 const here = import.meta.dirname;
 const jiti = createJiti(import.meta.url);
@@ -93,7 +93,6 @@ for (const s of setups) await measure(s, Math.min(20_000, ITERATIONS)); // warm-
 const samples = new Map(COUNTS.map((n) => [n, []]));
 for (let r = 0; r < ROUNDS; r++) for (const s of setups) samples.get(s.n).push(await measure(s, ITERATIONS));
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = median(samples.get(1));
 const rows = COUNTS.map((n) => {
   const m = median(samples.get(n));

@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuSeconds, median, PINNED, runWrk, SERVER_CPU, startServer } from './load.js';
-import { arg } from './support.js';
+import { cpuSeconds, PINNED, runWrk, SERVER_CPU, startServer } from './load.js';
+import { arg, median } from './support.js';
 
 const here = import.meta.dirname;
 const DURATION = arg('duration', 5);

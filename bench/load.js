@@ -90,6 +90,3 @@ export function startServer(script, mode, { env = {}, pin = PINNED, onSpawn = ()
     child.on('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
   });
 }
-
-/** The median of a list of numbers. */
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

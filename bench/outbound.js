@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { got } from 'got';
 import { Pool } from 'undici';
-import { arg, REVIEWS_ROUTE_YAML } from './support.js';
+import { arg, drain, median, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
 const dist = (p) => import(path.join(here, '../packages/core/dist', p));
@@ -27,12 +27,7 @@ const ROUNDS = arg('rounds', 5);
 const SECONDS = arg('seconds', 3);
 const CONCURRENCY = arg('concurrency', 16);
 
-const WORKLOAD = {
-  name: 'productpage-v1',
-  namespace: 'default',
-  serviceAccount: 'bookinfo-productpage',
-  labels: { app: 'productpage' },
-};
+const WORKLOAD = PRODUCTPAGE;
 
 const CONFIG = REVIEWS_ROUTE_YAML;
 
@@ -42,12 +37,7 @@ function configDir() {
   return dir;
 }
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const fmt = (ns) => (ns / 1000).toFixed(2);
-
-async function drain(stream) {
-  for await (const _ of stream);
-}
 
 // ---------------------------------------------------------------- (a) overhead
 async function overhead() {
@@ -196,7 +186,6 @@ async function loopback() {
   await gotT.close();
   child.send('stop');
   rmSync(dir, { recursive: true, force: true });
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return Object.fromEntries(
     Object.entries(results).map(([k, v]) => [
       k,

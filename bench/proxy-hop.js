@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { arg } from './support.js';
+import { arg, median } from './support.js';
 import {
   CLK_TCK,
   cpuSeconds,
@@ -228,7 +228,6 @@ try {
 }
 await cleanup();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const med = Object.fromEntries(CONFIGS.map((c) => [c, { rps: median(rps[c]), cpu: median(cpuPerReq[c]) }]));
 const perCpuSecond = (c) => 1e6 / med[c].cpu;
 const ratio = perCpuSecond('mesh') / perCpuSecond('nginx-hop');

@@ -6,6 +6,25 @@ export const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 
+/** The median of a list of numbers. */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** The `q` quantile of an ascending list. */
+export const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+/** Reads a stream to its end, discarding it. */
+export async function drain(stream) {
+  for await (const _ of stream);
+}
+
+/** Bookinfo's productpage: the calling workload of the outbound benchmarks. */
+export const PRODUCTPAGE = {
+  name: 'productpage-v1',
+  namespace: 'default',
+  serviceAccount: 'bookinfo-productpage',
+  labels: { app: 'productpage', version: 'v1' },
+};
+
 // The reviews route both outbound benchmarks use, as Istio users write it: a header
 // match, explicit retries and timeout, a DestinationRule with a connection pool and
 // outlier detection (spec/traffic.md §2, §3).

@@ -13,7 +13,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createJiti } from 'jiti';
-import { arg, REVIEWS_ROUTE_YAML } from './support.js';
+import { arg, drain, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
 const jiti = createJiti(import.meta.url);
@@ -34,12 +34,6 @@ const { seededRandom } = await src('runtime/random.ts');
 const ITERATIONS = arg('iterations', 100_000);
 const ROUNDS = arg('rounds', 5);
 
-const PRODUCTPAGE = {
-  name: 'productpage-v1',
-  namespace: 'default',
-  serviceAccount: 'bookinfo-productpage',
-  labels: { app: 'productpage', version: 'v1' },
-};
 const REVIEWS = {
   name: 'reviews-v1',
   namespace: 'default',
@@ -69,7 +63,6 @@ const telemetryFor = (workload, snap) =>
     env: {},
   });
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 const us = (ns) => (ns / 1000).toFixed(2);
 
 async function timed(fn, n) {
@@ -96,10 +89,6 @@ async function compare(variants) {
     for (const [k, fn] of Object.entries(variants)) all[k].push(await timed(fn, ITERATIONS));
   }
   return Object.fromEntries(Object.entries(all).map(([k, a]) => [k, stats(a)]));
-}
-
-async function drain(stream) {
-  for await (const _ of stream);
 }
 
 async function outbound(config) {
