@@ -16,6 +16,7 @@ import {
   type Framework,
   type RunningService,
 } from './support/services.js';
+import { localRateLimitYaml } from '../../packages/core/test/helpers/local-rate-limit.js';
 
 const run = promisify(execFile);
 
@@ -43,29 +44,12 @@ spec:
   rules:
   - to: [{ operation: { paths: ["/admin"] } }]
 ---
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-local-ratelimit-svc, namespace: default }
-spec:
-  workloadSelector: { labels: { app: reviews } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: { max_tokens: 6, tokens_per_fill: 6, fill_interval: 3600s }
-            filter_enabled: { runtime_key: local_rate_limit_enabled, default_value: { numerator: 100, denominator: HUNDRED } }
-            filter_enforced: { runtime_key: local_rate_limit_enforced, default_value: { numerator: 100, denominator: HUNDRED } }
-`;
+${localRateLimitYaml({
+  namespace: 'default',
+  selector: { app: 'reviews' },
+  bucket: '{ max_tokens: 6, tokens_per_fill: 6, fill_interval: 3600s }',
+  responseHeader: null,
+})}`;
 
 // The client: retries on 5xx, and a pool of one connection with one pending request.
 const clientYaml = (port: number) => `apiVersion: v1

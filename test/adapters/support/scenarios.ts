@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { localRateLimitYaml } from '../../../packages/core/test/helpers/local-rate-limit.js';
 
 /** Istio's sample configuration, read in place (never copied into the repo). */
 export const SAMPLES = path.resolve(import.meta.dirname, '../../../../shared/istio-samples');
@@ -85,33 +86,7 @@ spec:
 `;
 
 // The local rate limit example of istio.io/latest/docs/tasks/policy-enforcement/rate-limit.
-const RATE_LIMIT = `
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-local-ratelimit-svc, namespace: foo }
-spec:
-  workloadSelector: { labels: { app: httpbin } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: { max_tokens: 4, tokens_per_fill: 4, fill_interval: 60s }
-            filter_enabled: { runtime_key: local_rate_limit_enabled, default_value: { numerator: 100, denominator: HUNDRED } }
-            filter_enforced: { runtime_key: local_rate_limit_enforced, default_value: { numerator: 100, denominator: HUNDRED } }
-            response_headers_to_add:
-            - append: false
-              header: { key: x-local-rate-limit, value: "true" }
-`;
+const RATE_LIMIT = localRateLimitYaml();
 
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze({
   'admin-paths': { workload: HTTPBIN, yaml: ADMIN_PATHS },

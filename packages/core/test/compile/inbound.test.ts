@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePlan } from '../../src/compile/compile-plan.js';
 import { snapshotOf } from './helpers.js';
+import { localRateLimitYaml } from '../helpers/local-rate-limit.js';
 
 const wl = {
   name: 'httpbin-1',
@@ -162,37 +163,15 @@ ${selector}
 
   it('selects local rate limit EnvoyFilters by workloadSelector, the root namespace applying to all', () => {
     // The local rate limit example of istio.io/latest/docs/tasks/policy-enforcement/rate-limit.
-    const ef = (ns: string, name: string, selector: string) => `
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-${selector}
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: { max_tokens: 4, tokens_per_fill: 4, fill_interval: 60s }
-            filter_enabled: { runtime_key: local_rate_limit_enabled, default_value: { numerator: 100, denominator: HUNDRED } }
-            filter_enforced: { runtime_key: local_rate_limit_enforced, default_value: { numerator: 100, denominator: HUNDRED } }
-`;
+    const ef = (namespace: string, name: string, app: string | null) =>
+      localRateLimitYaml({ name, namespace, selector: app === null ? null : { app }, responseHeader: null });
     const snap = snapshotOf(
       [
-        ef('foo', 'httpbin-only', '  workloadSelector: { labels: { app: httpbin } }'),
-        ef('foo', 'other', '  workloadSelector: { labels: { app: other } }'),
-        ef('istio-system', 'mesh', ''),
-        ef('bar', 'elsewhere', ''),
-      ].join('---'),
+        ef('foo', 'httpbin-only', 'httpbin'),
+        ef('foo', 'other', 'other'),
+        ef('istio-system', 'mesh', null),
+        ef('bar', 'elsewhere', null),
+      ].join('---\n'),
     );
     const limits = compilePlan(snap, wl).inbound.rateLimits;
     expect(limits.map((l) => l.envoyFilter.name)).toEqual(['mesh', 'httpbin-only']);

@@ -2,47 +2,21 @@ import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { seededRandom } from '../../../src/runtime/random.js';
 import { engineFor, planOf, request, verdict } from '../engine/support.js';
+import { localRateLimitYaml } from '../../helpers/local-rate-limit.js';
 
-/** The istio.io local rate limit task's EnvoyFilter, parameterised. */
+/** The istio.io local rate limit task's EnvoyFilter, as these tests vary it. */
 function limit(
   opts: { enabled?: number; enforced?: number; xrl?: boolean; port?: number; bucket?: string } = {},
 ) {
-  return `
-apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-local-ratelimit-svc, namespace: foo }
-spec:
-  workloadSelector: { labels: { app: httpbin } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener:
-        ${opts.port === undefined ? '' : `portNumber: ${opts.port}`}
-        filterChain: { filter: { name: envoy.filters.network.http_connection_manager } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.local_ratelimit
-        typed_config:
-          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
-          value:
-            stat_prefix: http_local_rate_limiter
-            token_bucket: ${opts.bucket ?? '{ max_tokens: 2, tokens_per_fill: 1, fill_interval: 60s }'}
-            filter_enabled:
-              runtime_key: local_rate_limit_enabled
-              default_value: { numerator: ${opts.enabled ?? 100}, denominator: HUNDRED }
-            filter_enforced:
-              runtime_key: local_rate_limit_enforced
-              default_value: { numerator: ${opts.enforced ?? 100}, denominator: HUNDRED }
-            ${opts.xrl === true ? 'enable_x_ratelimit_headers: DRAFT_VERSION_03' : ''}
-            request_headers_to_add_when_not_enforced:
-            - header: { key: x-local-rate-limit-shadow, value: "true" }
-            response_headers_to_add:
-            - append_action: OVERWRITE_IF_EXISTS_OR_ADD
-              header: { key: x-local-rate-limit, value: "true" }
-`;
+  return localRateLimitYaml({
+    bucket: opts.bucket ?? '{ max_tokens: 2, tokens_per_fill: 1, fill_interval: 60s }',
+    ...(opts.enabled === undefined ? {} : { enabled: opts.enabled }),
+    ...(opts.enforced === undefined ? {} : { enforced: opts.enforced }),
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    xRateLimitHeaders: opts.xrl === true,
+    shadowHeader: true,
+    responseHeader: 'append_action',
+  });
 }
 
 describe('local rate limit', () => {
