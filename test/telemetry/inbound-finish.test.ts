@@ -27,6 +27,15 @@ async function responseBytes(mesh: Mesh): Promise<number> {
   return rows.reduce((a, r) => a + r.value, 0);
 }
 
+/** Resolves once `check` holds, polling every 5 ms; fails after two seconds. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('condition not reached within 2 s');
+}
+
 /** Writes `raw`, reads until `responses` complete responses arrived, returns the bytes read. */
 function exchange(port: number, raw: string, responses: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -131,7 +140,8 @@ describe.each(['fastify', 'express'] as const)(
       const before = await total(mesh, { response_flags: 'DC' });
       const reached = new Promise<void>((resolve) => (arrived = resolve));
       await abandon(service.port, GET('/slow'), reached);
-      await new Promise((r) => setTimeout(r, 50));
+      // The server learns of the close asynchronously: wait for it rather than for a fixed time.
+      await until(async () => (await total(mesh, { response_flags: 'DC' })) > before);
       expect(await total(mesh, { response_flags: 'DC', response_code: '0' })).toBe(before + 1);
       release();
       await new Promise((r) => setTimeout(r, 50));
