@@ -9,9 +9,6 @@ import {
 } from '@opentelemetry/api';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
-/** The XOR of the 32-bit words of the last id `randomId` made (the ratio sampler's draw). */
-let lastWords = 0;
-
 // Two hex digits per byte from a table: `Number#toString(16)` and `Buffer#toString('hex')`
 // were each a measurable share of an unsampled call's telemetry.
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -23,16 +20,13 @@ const randomWord = (): number => (Math.random() * 0x1_0000_0000) >>> 0;
 /** A random non-zero lower-case hex id of `bytes` bytes (8: span id, 16: trace id), as the SDK's RandomIdGenerator makes them. */
 function randomId(bytes: 8 | 16): string {
   for (;;) {
-    let words = 0;
     let all = 0;
     let hex = '';
     for (let i = 0; i < bytes; i += 4) {
       const w = randomWord();
-      words ^= w;
       all |= w;
       hex += hex8(w);
     }
-    lastWords = words >>> 0;
     if (all !== 0) return hex;
   }
 }
@@ -94,14 +88,12 @@ export function knownUnsampledSpan(
     });
   }
   if (samplingPercent > 0 && ids === undefined) return null;
-  const traceId = randomId(16);
-  // The SDK's TraceIdRatioBased draw is the XOR of the trace id's four 32-bit words,
-  // kept by randomId rather than parsed back out of the hex.
-  if (samplingPercent > 0 && lastWords < ratioUpperBound(samplingPercent)) {
-    if (ids !== undefined) ids.preset = traceId;
+  const draw = new TraceIdDraw();
+  if (draw.sampledAt(samplingPercent)) {
+    if (ids !== undefined) ids.preset = draw.hex();
     return null;
   }
-  return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
+  return unsampledSpan(draw.hex());
 }
 
 /**
