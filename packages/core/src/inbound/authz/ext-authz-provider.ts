@@ -1,4 +1,5 @@
 import type { MeshConfig } from '../../config/mesh-config.js';
+import { providerOrigin } from '../../config/provider-endpoint.js';
 import { parseGoDuration } from '../../config/validate/duration.js';
 import { istioString, type StringTest } from './string-match.js';
 
@@ -55,19 +56,7 @@ export function resolveExtAuthzProvider(
     return `extension provider ${JSON.stringify(name)} is ${p.type}; meshlet supports envoyExtAuthzHttp only`;
   const c = p.config;
   try {
-    const service = c['service'];
-    const port = c['port'];
-    if (typeof service !== 'string' || service === '') throw new Error('service is required');
-    const portNumber = typeof port === 'string' ? Number(port) : port;
-    if (
-      typeof portNumber !== 'number' ||
-      !Number.isInteger(portNumber) ||
-      portNumber < 1 ||
-      portNumber > 65535
-    )
-      throw new Error('port must be 1-65535');
-    const host = service.includes('/') ? service.slice(service.indexOf('/') + 1) : service;
-    const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    const origin = providerOrigin(c);
     const timeout = c['timeout'];
     let timeoutMs = 600_000;
     if (timeout !== undefined) {
@@ -87,7 +76,7 @@ export function resolveExtAuthzProvider(
       throw new Error('includeAdditionalHeadersInCheck must be a map');
     return Object.freeze({
       name,
-      origin: `http://${hostPart}:${portNumber}`,
+      origin,
       pathPrefix: pathPrefix ?? '',
       timeoutMs,
       failOpen: c['failOpen'] === true,
