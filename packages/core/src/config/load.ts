@@ -1,3 +1,4 @@
+import { telemetryProviderDiagnostics } from './telemetry-providers.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { Diagnostic } from './diagnostic.js';
 import { collectText, validatePending, type Collected } from './documents.js';
@@ -69,6 +70,7 @@ function assemble(collected: Collected, files: readonly string[], options: LoadO
     resources.push(r);
   }
   resources.sort((a, b) => a.origin.index - b.origin.index);
+  diagnostics.push(...telemetryProviderDiagnostics(resources, meshConfig));
   return Object.freeze({
     resources: Object.freeze(resources),
     invalid: Object.freeze(invalid),

@@ -24,6 +24,7 @@ const USED_FIELDS = new Set([
   'accessLogEncoding',
   'defaultConfig',
   'extensionProviders',
+  'defaultProviders',
 ]);
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
@@ -193,6 +194,30 @@ export function parseMeshConfig(
         );
       });
       patch.extensionProviders = Object.freeze(out);
+    }
+  }
+  const dp = value['defaultProviders'];
+  if (dp !== undefined && dp !== null) {
+    if (!isRecord(dp)) err(['defaultProviders'], 'expected an object');
+    else {
+      const lists: Record<string, readonly string[]> = { ...DEFAULT_MESH_CONFIG.defaultProviders };
+      for (const [key, list] of Object.entries(dp)) {
+        if (!(key in lists)) {
+          const hint = suggest(key, Object.keys(lists));
+          err(
+            ['defaultProviders', key],
+            `unknown field ${JSON.stringify(key)}: expected tracing, metrics or accessLogging${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+          );
+        } else if (list === null) lists[key] = Object.freeze([]);
+        else if (Array.isArray(list) && list.every((n) => typeof n === 'string'))
+          lists[key] = Object.freeze([...list]);
+        else err(['defaultProviders', key], 'expected a list of extension provider names');
+      }
+      patch.defaultProviders = Object.freeze({
+        tracing: lists['tracing'] ?? [],
+        metrics: lists['metrics'] ?? [],
+        accessLogging: lists['accessLogging'] ?? [],
+      });
     }
   }
   return { patch, findings };

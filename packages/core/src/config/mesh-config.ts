@@ -11,6 +11,13 @@ export interface ExtensionProvider {
   readonly config: Readonly<Record<string, unknown>>;
 }
 
+/** `defaultProviders`: extension provider names used where a Telemetry names none. */
+export interface DefaultProviders {
+  readonly tracing: readonly string[];
+  readonly metrics: readonly string[];
+  readonly accessLogging: readonly string[];
+}
+
 export interface MeshConfig {
   readonly rootNamespace: string;
   readonly trustDomain: string;
@@ -20,6 +27,11 @@ export interface MeshConfig {
   /** defaultConfig.tracing.sampling, percent 0-100; Istio's default is 1. */
   readonly tracingSampling: number;
   readonly extensionProviders: readonly ExtensionProvider[];
+  /**
+   * `defaultProviders`. Istio's default MeshConfig has `metrics: [prometheus]` and no
+   * tracing or access-log default (istio pkg/config/mesh/mesh.go DefaultMeshConfig).
+   */
+  readonly defaultProviders: DefaultProviders;
   /** '' = access log off (Istio's default). */
   readonly accessLogFile: string;
   readonly accessLogEncoding: 'TEXT' | 'JSON';
@@ -38,6 +50,11 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   outboundTrafficPolicy: 'ALLOW_ANY',
   tracingSampling: 1,
   extensionProviders: Object.freeze([]),
+  defaultProviders: Object.freeze({
+    tracing: Object.freeze([]),
+    metrics: Object.freeze(['prometheus']),
+    accessLogging: Object.freeze([]),
+  }),
   accessLogFile: '',
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',

@@ -220,4 +220,45 @@ ${body}
     const log = createAccessLogFromSpec(r.logs[0]!);
     expect(log.format(ENTRY)).toBe('{"code":503}\n');
   });
+
+  it('turns on meshConfig defaultProviders.accessLogging with no Telemetry, and a Telemetry entry without providers inherits it', () => {
+    const m = mesh({
+      accessLogFile: '/tmp/legacy.log',
+      defaultProviders: { tracing: [], metrics: ['prometheus'], accessLogging: ['envoy'] },
+    });
+    // The default provider wins over the legacy accessLogFile (istio telemetry.go AccessLogging).
+    expect(resolveAccessLogs([], m, 'SERVER').logs.map((l) => [l.provider, l.path])).toEqual([
+      ['envoy', '/dev/stdout'],
+    ]);
+    const snap = snapshotOf(
+      tel(
+        'istio-system',
+        'mesh-default',
+        "  accessLogging:\n  - filter: { expression: 'response.code >= 500' }\n",
+      ),
+    );
+    const r = resolveAccessLogs(applicableTelemetries(snap, PRODUCTPAGE), m, 'CLIENT');
+    // istio mergeLogs records a filter only for the providers an entry names itself, so
+    // an entry that inherits the default provider does not pass its filter on.
+    expect(r.logs.map((l) => [l.provider, l.filter])).toEqual([['envoy', null]]);
+  });
+
+  it('names the providers in scope per direction: a CLIENT-only entry leaves the SERVER log as the root set it', () => {
+    const snap = snapshotOf(
+      tel('istio-system', 'mesh-default', '  accessLogging:\n  - providers: [{ name: envoy }]\n') +
+        tel(
+          'default',
+          'pp',
+          '  selector: { matchLabels: { app: productpage } }\n  accessLogging:\n  - match: { mode: CLIENT }\n    providers: [{ name: file-json }]\n',
+        ),
+    );
+    const m = mesh({
+      extensionProviders: [{ name: 'file-json', type: 'envoyFileAccessLog', config: { path: '/tmp/c.log' } }],
+    });
+    const scoped = applicableTelemetries(snap, PRODUCTPAGE);
+    // istio pilot/pkg/model/telemetry.go mergeLogs skips entries of the other mode when it
+    // collects the providers in scope.
+    expect(resolveAccessLogs(scoped, m, 'SERVER').logs.map((l) => l.provider)).toEqual(['envoy']);
+    expect(resolveAccessLogs(scoped, m, 'CLIENT').logs.map((l) => l.provider)).toEqual(['file-json']);
+  });
 });

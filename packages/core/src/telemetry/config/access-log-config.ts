@@ -85,48 +85,58 @@ function fromProvider(
  * decides (empty = off). Otherwise providers merge as istiod's `mergeLogs` does
  * (istio `pilot/pkg/model/telemetry.go`): the most specific level naming providers
  * sets the set in scope; each entry's `match.mode`, `disabled` and `filter` apply in
- * order, root first. Istio's `defaultProviders.accessLogging` is taken as empty.
+ * order, root first, starting from meshConfig `defaultProviders.accessLogging`.
  */
 export function resolveAccessLogs(
   scoped: readonly ScopedTelemetry[],
-  mesh: Pick<MeshConfig, 'accessLogFile' | 'accessLogEncoding' | 'accessLogFormat' | 'extensionProviders'>,
+  mesh: Pick<MeshConfig, 'accessLogFile' | 'accessLogEncoding' | 'accessLogFormat' | 'extensionProviders'> &
+    Partial<Pick<MeshConfig, 'defaultProviders'>>,
   mode: 'CLIENT' | 'SERVER',
 ): ResolvedAccessLogs {
+  const defaults = mesh.defaultProviders?.accessLogging ?? [];
   const levels = scoped.map((s) => s.resource.spec.accessLogging ?? []).filter((l) => l.length > 0);
-  if (levels.length === 0) {
-    const logs =
-      mesh.accessLogFile === '' ? [] : [fromMeshConfig('meshConfig', mesh.accessLogFile, mesh, null)];
-    return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze([]) });
-  }
-  let providerNames: readonly string[] = [];
-  const filters = new Map<string, string | null>();
-  for (const level of levels) {
-    const names = new Set<string>();
-    for (const l of level) {
-      for (const p of l.providers ?? []) {
-        names.add(p.name);
-        filters.set(p.name, l.filter?.expression ?? null);
-      }
-    }
-    if (names.size > 0) providerNames = [...names];
-  }
-  const inScope = new Set(providerNames);
+  const modeMatches = (m: string | undefined) => m === undefined || m === 'CLIENT_AND_SERVER' || m === mode;
   const chosen = new Map<string, string | null>();
-  let parent: readonly string[] = [];
-  for (const level of levels) {
-    for (const l of level) {
-      const own = (l.providers ?? []).map((p) => p.name);
-      const names = own.length === 0 ? parent : own;
-      parent = names;
-      for (const name of names) {
-        if (!inScope.has(name)) continue;
-        const m = l.match?.mode;
-        if (m !== undefined && m !== 'CLIENT_AND_SERVER' && m !== mode) continue;
-        if (l.disabled === true) {
-          chosen.delete(name);
-          continue;
+  if (levels.length === 0) {
+    // No Telemetry: meshConfig `defaultProviders.accessLogging`, else the legacy
+    // `accessLogFile` (istio pilot/pkg/model/telemetry.go AccessLogging, mergeLogs).
+    if (defaults.length === 0) {
+      const logs =
+        mesh.accessLogFile === '' ? [] : [fromMeshConfig('meshConfig', mesh.accessLogFile, mesh, null)];
+      return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze([]) });
+    }
+    for (const name of defaults) chosen.set(name, null);
+  } else {
+    let providerNames: readonly string[] = defaults;
+    const filters = new Map<string, string | null>();
+    for (const level of levels) {
+      const names = new Set<string>();
+      for (const l of level) {
+        // Only entries for this direction name the providers in scope (mergeLogs).
+        if (!modeMatches(l.match?.mode)) continue;
+        for (const p of l.providers ?? []) {
+          names.add(p.name);
+          filters.set(p.name, l.filter?.expression ?? null);
         }
-        chosen.set(name, filters.get(name) ?? null);
+      }
+      if (names.size > 0) providerNames = [...names];
+    }
+    const inScope = new Set(providerNames);
+    let parent: readonly string[] = defaults;
+    for (const level of levels) {
+      for (const l of level) {
+        const own = (l.providers ?? []).map((p) => p.name);
+        const names = own.length === 0 ? parent : own;
+        parent = names;
+        for (const name of names) {
+          if (!inScope.has(name)) continue;
+          if (!modeMatches(l.match?.mode)) continue;
+          if (l.disabled === true) {
+            chosen.delete(name);
+            continue;
+          }
+          chosen.set(name, filters.get(name) ?? null);
+        }
       }
     }
   }

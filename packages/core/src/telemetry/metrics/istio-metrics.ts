@@ -95,9 +95,10 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
   const registry = options.registry ?? new Registry();
   const config =
     options.telemetry ??
-    (options.snapshot === undefined
-      ? resolveMetricsConfig([])
-      : resolveMetricsConfig(applicableTelemetries(options.snapshot, options.workload)));
+    resolveMetricsConfig(
+      options.snapshot === undefined ? [] : applicableTelemetries(options.snapshot, options.workload),
+      options.snapshot?.meshConfig.defaultProviders.metrics,
+    );
   const local = peerFromWorkload(options.workload, {
     trustDomain: options.meshConfig.trustDomain,
     ...(options.cluster === undefined ? {} : { cluster: options.cluster }),

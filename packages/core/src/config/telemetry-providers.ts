@@ -1,0 +1,103 @@
+import type { TelemetrySpec } from './schema/telemetry.js';
+import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
+import type { Diagnostic, FieldPath } from './diagnostic.js';
+import { formatPath } from './diagnostic.js';
+import type { ExtensionProvider, MeshConfig } from './mesh-config.js';
+import type { Resource } from './resource.js';
+
+type Signal = 'tracing' | 'metrics' | 'accessLogging';
+
+/**
+ * The extension provider types meshlet acts on in-process, per Telemetry signal:
+ * spans are exported to opentelemetry and zipkin providers, metrics are the
+ * prometheus registry, access logs are envoyFileAccessLog files.
+ */
+const ACTED_ON: Record<Signal, readonly string[]> = {
+  tracing: ['opentelemetry', 'zipkin'],
+  metrics: ['prometheus'],
+  accessLogging: ['envoyFileAccessLog'],
+};
+
+/** Providers istiod's default MeshConfig defines (istio pkg/config/mesh/mesh.go DefaultMeshConfig). */
+const BUILTIN: readonly ExtensionProvider[] = [
+  { name: 'prometheus', type: 'prometheus', config: {} },
+  { name: 'envoy', type: 'envoyFileAccessLog', config: { path: '/dev/stdout' } },
+];
+
+const WHAT_HAPPENS: Record<Signal, string> = {
+  tracing: "its spans go to the process's TracerProvider (OTEL_* settings)",
+  metrics: 'meshlet records no metrics for it',
+  accessLogging: 'meshlet writes no access log for it',
+};
+
+function find(mesh: Pick<MeshConfig, 'extensionProviders'>, name: string): ExtensionProvider | null {
+  const lower = name.toLowerCase();
+  return (
+    mesh.extensionProviders.find((p) => p.name.toLowerCase() === lower) ??
+    BUILTIN.find((p) => p.name === lower) ??
+    null
+  );
+}
+
+function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, name: string): string | null {
+  const p = find(mesh, name);
+  if (p === null)
+    return signal === 'tracing'
+      ? `tracing provider ${JSON.stringify(name)} is not defined in meshConfig extensionProviders: Istio then reports no spans where it applies, and neither does meshlet`
+      : `${signal} provider ${JSON.stringify(name)} is not defined in meshConfig extensionProviders: Istio ignores it, and so does meshlet`;
+  if (!ACTED_ON[signal].includes(p.type))
+    return `${signal} provider ${JSON.stringify(p.name)} is ${p.type}, which meshlet does not run in-process (it acts on ${ACTED_ON[signal].join(', ')}): ${WHAT_HAPPENS[signal]}`;
+  return null;
+}
+
+/**
+ * Warnings for Telemetry `providers` and meshConfig `defaultProviders` names that are
+ * undefined or of a type meshlet does not act on, so a provider that would silently
+ * do nothing is reported with its file and line (`meshlet validate` prints them).
+ */
+export function telemetryProviderDiagnostics(
+  resources: readonly Resource[],
+  mesh: Pick<MeshConfig, 'extensionProviders' | 'defaultProviders'>,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const signal of ['tracing', 'metrics', 'accessLogging'] as const) {
+    mesh.defaultProviders[signal].forEach((name, i) => {
+      const message = problem(mesh, signal, name);
+      if (message !== null)
+        out.push({
+          code: DIAGNOSTIC_CODES.unsupported,
+          level: 'Warning',
+          file: null,
+          line: null,
+          column: null,
+          path: formatPath(['defaultProviders', signal, i]),
+          message,
+        });
+    });
+  }
+  for (const r of resources) {
+    if (r.kind !== 'Telemetry') continue;
+    const spec = r.spec as TelemetrySpec;
+    for (const signal of ['tracing', 'metrics', 'accessLogging'] as const) {
+      (spec[signal] ?? []).forEach((entry, i) => {
+        (entry.providers ?? []).forEach((ref, j) => {
+          const message = problem(mesh, signal, ref.name);
+          if (message === null) return;
+          const path: FieldPath = ['spec', signal, i, 'providers', j, 'name'];
+          const pos = r.origin.locate(path);
+          out.push({
+            code: DIAGNOSTIC_CODES.unsupported,
+            level: 'Warning',
+            file: r.origin.file,
+            line: pos.line,
+            column: pos.column,
+            path: formatPath(path),
+            message,
+            resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
+          });
+        });
+      });
+    }
+  }
+  return out;
+}
