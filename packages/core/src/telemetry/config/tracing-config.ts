@@ -1,6 +1,7 @@
 import type { MeshConfig } from '../../config/mesh-config.js';
 import type { CustomTag } from '../../config/schema/telemetry.js';
 import type { ScopedTelemetry } from './telemetry-scope.js';
+import { isTraceExport, resolveTraceExport, type TraceExport } from './trace-export-config.js';
 
 /** Tracing for one direction (CLIENT = outbound, SERVER = inbound). */
 export interface TracingSpec {
@@ -13,8 +14,16 @@ export interface TracingSpec {
   readonly customTags: Readonly<Record<string, CustomTag>>;
   /** `disableContextPropagation`. */
   readonly propagate: boolean;
-  /** The provider named by Telemetry (`providers[0].name`), or null. */
+  /**
+   * The provider in force: the last Telemetry level naming one (`providers[0].name`),
+   * else meshConfig `defaultProviders.tracing[0]`, else null (spans go to the
+   * process's TracerProvider, exported per `OTEL_*`).
+   */
   readonly provider: string | null;
+  /** Where meshlet's own TracerProvider exports these spans (`provider`'s endpoint), or null. */
+  readonly export: TraceExport | null;
+  /** Why `provider` is not exported to, or null. */
+  readonly providerProblem: string | null;
 }
 
 export interface ResolvedTracing {
@@ -34,9 +43,13 @@ export const DEFAULT_SAMPLING_PERCENT = 1;
  */
 export function resolveTracing(
   scoped: readonly ScopedTelemetry[],
-  mesh: Pick<MeshConfig, 'tracingSampling' | 'defaultConfig'>,
+  mesh: Pick<MeshConfig, 'tracingSampling' | 'defaultConfig'> &
+    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders'>>,
+  env: NodeJS.ProcessEnv = process.env,
 ): ResolvedTracing {
   const meshSampling = meshTracingSampling(mesh);
+  // istio pilot/pkg/model/telemetry.go Tracing: "for now, use only the first provider".
+  const defaultProvider = mesh.defaultProviders?.tracing[0] ?? null;
   type Acc = {
     pct: number | null;
     disabled: boolean;
@@ -44,8 +57,8 @@ export function resolveTracing(
     propagate: boolean;
     provider: string | null;
   };
-  const client: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: null };
-  const server: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: null };
+  const client: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: defaultProvider };
+  const server: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: defaultProvider };
   for (const s of scoped) {
     for (const t of s.resource.spec.tracing ?? []) {
       const mode = t.match?.mode;
@@ -63,15 +76,22 @@ export function resolveTracing(
       }
     }
   }
-  const done = (a: Acc): TracingSpec =>
-    Object.freeze({
+  const done = (a: Acc): TracingSpec => {
+    const target = resolveTraceExport({ extensionProviders: mesh.extensionProviders ?? [] }, a.provider, env);
+    const problem = target === null || isTraceExport(target) ? null : target;
+    return Object.freeze({
       samplingPercent: a.pct ?? meshSampling.percent,
       samplingSource: a.pct !== null ? 'telemetry' : meshSampling.source,
-      disabled: a.disabled,
+      // "If no provider is configured (and retrieved) for the tracing specs, then we
+      // will disable the configuration" (istio pilot/pkg/model/telemetry.go Tracing).
+      disabled: a.disabled || problem?.disablesReporting === true,
       customTags: Object.freeze({ ...a.tags }),
       propagate: a.propagate,
       provider: a.provider,
+      export: isTraceExport(target) ? target : null,
+      providerProblem: problem?.problem ?? null,
     });
+  };
   return Object.freeze({ client: done(client), server: done(server) });
 }
 

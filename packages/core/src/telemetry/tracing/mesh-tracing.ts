@@ -45,7 +45,8 @@ export interface MeshTracingOptions {
   readonly meshConfig: Pick<
     MeshConfig,
     'trustDomain' | 'rootNamespace' | 'tracingSampling' | 'defaultConfig'
-  >;
+  > &
+    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders'>>;
   /** Telemetry `tracing` is read from here for the workload. */
   readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
   /** Already-resolved tracing config; wins over `snapshot`. */
@@ -192,6 +193,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     resolveTracing(
       options.snapshot === undefined ? [] : applicableTelemetries(options.snapshot, options.workload),
       options.meshConfig,
+      env,
     );
   const w = options.workload;
   const service = canonicalService(w.labels, w.name);
@@ -207,6 +209,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     idGenerator: ids,
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
+    providerExports: { client: config.client.export, server: config.server.export },
     env,
   });
   const tracer = setup.provider.getTracer('@meshlet/core');

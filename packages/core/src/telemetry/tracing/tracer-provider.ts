@@ -1,4 +1,4 @@
-import { ProxyTracerProvider, trace, type TracerProvider } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanKind, trace, type TracerProvider } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -13,6 +13,8 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { TraceExport } from '../config/trace-export-config.js';
+import { onlyKinds, providerProcessors } from './provider-exporter.js';
 
 /** OTLP/HTTP export settings; each falls back to the `OTEL_EXPORTER_OTLP_*` variables. */
 export interface OtlpOptions {
@@ -33,6 +35,13 @@ export interface TracerProviderOptions {
   readonly spanProcessors?: readonly SpanProcessor[];
   /** OTLP export; `false` to never export even if the environment asks. */
   readonly otlp?: OtlpOptions | false;
+  /**
+   * The meshConfig tracing providers in force per direction (Telemetry `tracing`
+   * providers / `defaultProviders.tracing`). A direction with one exports there; the
+   * `OTEL_EXPORTER_OTLP_*` export serves the others. An explicit `otlp` option wins
+   * over both.
+   */
+  readonly providerExports?: { readonly client: TraceExport | null; readonly server: TraceExport | null };
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -40,7 +49,7 @@ export interface TracerProviderSetup {
   readonly provider: TracerProvider;
   /** True when meshlet created the provider (and so must shut it down). */
   readonly owned: boolean;
-  /** Where spans are exported when owned: `otlp`, `console`, or none. */
+  /** Where spans are exported when owned: `otlp`, `console`, `provider:<name>`, or none. */
   readonly exporters: readonly string[];
   /**
    * False when meshlet owns the provider and gave it no span processor: a sampled span
@@ -133,6 +142,7 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
     });
   }
   const env = options.env ?? process.env;
+  const serviceName = set(env['OTEL_SERVICE_NAME']) ? env['OTEL_SERVICE_NAME'] : options.serviceName;
   const processors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   const exporters: string[] = [];
   const kinds = (env['OTEL_TRACES_EXPORTER'] ?? '')
@@ -146,7 +156,19 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
       set(env['OTEL_EXPORTER_OTLP_ENDPOINT']) ||
       set(env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']) ||
       kinds.includes('otlp'));
-  if (wantsOtlp) {
+  // Directions whose spans the OTLP option / environment export takes.
+  const envKinds = new Set<number>([SpanKind.CLIENT, SpanKind.SERVER]);
+  const pe = options.otlp === undefined ? options.providerExports : undefined;
+  if (pe !== undefined) {
+    const targets = [
+      ...(pe.client === null ? [] : [{ target: pe.client, kind: SpanKind.CLIENT }]),
+      ...(pe.server === null ? [] : [{ target: pe.server, kind: SpanKind.SERVER }]),
+    ];
+    for (const t of targets) envKinds.delete(t.kind);
+    processors.push(...providerProcessors(targets, serviceName));
+    for (const name of new Set(targets.map((t) => t.target.provider))) exporters.push(`provider:${name}`);
+  }
+  if (wantsOtlp && envKinds.size > 0) {
     const o = options.otlp;
     const url = o?.url ?? otlpUrl(env);
     const headers = {
@@ -156,12 +178,15 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
     };
     const timeout = Number(env['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'] ?? env['OTEL_EXPORTER_OTLP_TIMEOUT']);
     processors.push(
-      new BatchSpanProcessor(
-        new OTLPTraceExporter({
-          ...(url === undefined ? {} : { url }),
-          headers,
-          ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout } : {}),
-        }),
+      onlyKinds(
+        new BatchSpanProcessor(
+          new OTLPTraceExporter({
+            ...(url === undefined ? {} : { url }),
+            headers,
+            ...(Number.isFinite(timeout) && timeout > 0 ? { timeoutMillis: timeout } : {}),
+          }),
+        ),
+        envKinds,
       ),
     );
     exporters.push('otlp');
@@ -173,9 +198,7 @@ export function setupTracerProvider(options: TracerProviderOptions): TracerProvi
   const provider = new NodeTracerProvider({
     sampler: samplerFromEnv(env) ?? options.sampler,
     ...(options.idGenerator === undefined ? {} : { idGenerator: options.idGenerator }),
-    resource: resourceFromAttributes({
-      'service.name': set(env['OTEL_SERVICE_NAME']) ? env['OTEL_SERVICE_NAME'] : options.serviceName,
-    }),
+    resource: resourceFromAttributes({ 'service.name': serviceName }),
     spanProcessors: processors,
   });
   return Object.freeze({
