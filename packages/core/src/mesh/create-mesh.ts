@@ -53,6 +53,8 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     {
       reload: (next, previous) => {
         telemetry?.meshlet.configReloaded(Date.now());
+        // Telemetry overrides, tracing and access logging follow the new config too.
+        telemetry?.reload(next.snapshot);
         events.emit('reload', { plan: next.plan, snapshot: next.snapshot, previous: previous.plan });
       },
       rejected: (snapshot, reasons) => {

@@ -229,4 +229,19 @@ describe('createInboundObserver', () => {
     expect(span!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(span!.attributes['guid:x-request-id']).toBe('rid-7');
   });
+
+  it('reload rebuilds only the parts whose resolved config changed, and a same-config reload keeps all', () => {
+    const tracingYaml = (pct: number) =>
+      `${NS}---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: { name: t, namespace: istio-system }\nspec:\n  tracing:\n  - randomSamplingPercentage: ${pct}\n`;
+    const t = bundle(tracingYaml(5));
+    const { metrics, tracing, accessLog } = t;
+    t.reload(snapshotOf(tracingYaml(5)));
+    expect([t.metrics, t.tracing, t.accessLog]).toEqual([metrics, tracing, accessLog]);
+    expect(t.tracing).toBe(tracing);
+    t.reload(snapshotOf(tracingYaml(50)));
+    expect(t.tracing).not.toBe(tracing);
+    expect(t.tracing.config.server.samplingPercent).toBe(50);
+    expect(t.metrics).toBe(metrics);
+    expect(t.accessLog).toBe(accessLog);
+  });
 });

@@ -50,6 +50,11 @@ export interface MeshMetricsOptions {
   readonly buckets?: readonly number[];
   /** Whether the local workload has a certificate; its principal is `unknown` without one. Default true. */
   readonly hasCertificate?: boolean;
+  /**
+   * The series of an earlier MeshMetrics on the same registry (a config reload): they are
+   * kept and added to, as Envoy keeps its stats across a listener update.
+   */
+  readonly previous?: MeshMetrics;
 }
 
 /** Istio's standard HTTP metrics for one workload. */
@@ -63,6 +68,8 @@ export interface MeshMetrics {
   readonly problems: readonly TagExpressionProblem[];
   /** Record one finished request. Never throws. */
   record(event: MetricEvent): void;
+  /** The series stores by metric name, registered in `registry` (for `previous`). */
+  readonly stores: ReadonlyMap<string, SeriesStore>;
 }
 
 interface Instrument {
@@ -105,6 +112,7 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     hasPrincipal: options.hasCertificate !== false,
   });
   const problems: TagExpressionProblem[] = [];
+  const stores = new Map(options.previous?.stores ?? []);
   if (!config.enabled) {
     return Object.freeze({
       registry,
@@ -112,6 +120,7 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       local,
       problems: Object.freeze(problems),
       record: () => undefined,
+      stores,
     });
   }
   const buckets = [...(options.buckets ?? ENVOY_DEFAULT_BUCKETS)];
@@ -124,12 +133,16 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     }
     if (plan.CLIENT === null && plan.SERVER === null) continue;
     const name = ISTIO_METRIC_NAMES[metric];
-    const store = new SeriesStore({
-      name,
-      help: HELP[metric],
-      type: metric === 'REQUEST_COUNT' ? 'counter' : 'histogram',
-      buckets,
-    }).register(registry);
+    let store = stores.get(name);
+    if (store === undefined) {
+      store = new SeriesStore({
+        name,
+        help: HELP[metric],
+        type: metric === 'REQUEST_COUNT' ? 'counter' : 'histogram',
+        buckets,
+      }).register(registry);
+      stores.set(name, store);
+    }
     instruments.push({ metric, store, plan: Object.freeze(plan) });
   }
   const cache = new LabelCache();
@@ -154,5 +167,5 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       // Telemetry never throws into the application (STYLE.md practice 9).
     }
   };
-  return Object.freeze({ registry, enabled: true, local, problems: Object.freeze(problems), record });
+  return Object.freeze({ registry, enabled: true, local, problems: Object.freeze(problems), record, stores });
 }
