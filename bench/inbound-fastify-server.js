@@ -4,6 +4,7 @@
 // MESHLET_BENCH_VARIANT=server-only|plugin-only isolates the mesh server (mTLS sniffing,
 // PeerAuthentication) from the plugin (decision, telemetry) when profiling; SIGINT exits
 // cleanly so `node --cpu-prof` writes its profile.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,16 @@ spec:
 let app;
 if (mode === 'bare') {
   app = Fastify();
+} else if (mode === 'floor-hook' || mode === 'floor-als') {
+  // What any Fastify plugin that decides before routing pays: one no-op onRequest hook;
+  // with floor-als, the hook also runs the request in an AsyncLocalStorage context, the
+  // minimum cost of letting a handler's outbound calls continue its trace with no code.
+  app = Fastify();
+  const als = new AsyncLocalStorage();
+  app.addHook(
+    'onRequest',
+    mode === 'floor-als' ? (_req, _reply, done) => als.run({}, done) : (_req, _reply, done) => done(),
+  );
 } else {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-'));
   writeFileSync(path.join(dir, 'policies.yaml'), policies(mode === 'authz-jwt'));

@@ -32,6 +32,9 @@ const CONFIGS = [
   ['authz-jwt', 'authz-jwt', {}, true, 'bare, same token sent'],
   ['authz, requestContext: false', 'authz', { MESHLET_BENCH_CONTEXT: 'off' }, false, 'bare'],
   ['authz, telemetry off', 'authz', { MESHLET_BENCH_TELEMETRY: 'off' }, false, 'bare'],
+  // Floors: what any in-process mesh pays in Fastify before doing anything.
+  ['floor: one no-op onRequest hook', 'floor-hook', {}, false, 'bare'],
+  ['floor: hook + AsyncLocalStorage.run', 'floor-als', {}, false, 'bare'],
 ];
 const SHAPES = [
   ['one route', 'one'],
@@ -96,6 +99,13 @@ const telemetryShare = SHAPES.map(([label, shape]) => {
   const off = median(cpuPerReq[key(shape, 'authz, telemetry off')]);
   return `${label}: ${(on - off).toFixed(1)} µs per request, ${(((on - off) / on) * 100).toFixed(0)}% of the mesh's request (${((off / on) * 100).toFixed(0)}% of telemetry-off throughput kept)`;
 });
+const floors = SHAPES.map(([label, shape]) => {
+  const bareCpu = median(cpuPerReq[key(shape, 'bare')]);
+  const hook = median(cpuPerReq[key(shape, 'floor: one no-op onRequest hook')]);
+  const als = median(cpuPerReq[key(shape, 'floor: hook + AsyncLocalStorage.run')]);
+  const mesh = median(cpuPerReq[key(shape, 'authz')]);
+  return `${label}: the hook costs ${(hook - bareCpu).toFixed(1)} µs and the hook with the context ${(als - bareCpu).toFixed(1)} µs (${((bareCpu / als) * 100).toFixed(0)}% of bare kept, before any mesh work); 90% of bare leaves ${(bareCpu / 0.9 - bareCpu).toFixed(1)} µs per request for everything the mesh adds, which spends ${(mesh - bareCpu).toFixed(1)} µs`;
+});
 const cpu = os.cpus()[0]?.model ?? 'unknown';
 const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify
 
@@ -123,6 +133,12 @@ both from the server process's own CPU time (/proc), so it does not depend on ho
 generator shared the machine. Telemetry (the \`authz\` row against \`authz, telemetry off\`):
 ${telemetryShare.map((t) => `- ${t}`).join('\n')}
 
+The two \`floor\` rows are bare Fastify plus the least any in-process mesh must add: a no-op
+\`onRequest\` hook (a plugin that decides before the handler), and that hook running the request
+in an \`AsyncLocalStorage\` context (what lets a handler's outbound calls continue its trace with
+no code, which issue #5 asks for):
+${floors.map((t) => `- ${t}.`).join('\n')}
+
 Configurations: \`bare\` is Fastify alone; \`authz\` is \`createMesh\` + \`@meshlet/fastify\` on
 \`mesh.serverFactory\` from the built packages with ten AuthorizationPolicies (five DENY with a
 header condition, five ALLOW; the request passes every DENY and matches the last ALLOW), Istio's
@@ -133,10 +149,10 @@ sample token on every request (verification cached); \`requestContext: false\` i
 async-local request context for \`mesh.fetch\` to continue); \`telemetry off\` is \`authz\` with
 \`createMesh({ telemetry: false })\`. App shapes: \`one route\` is a hello world with only
 \`GET /hello\`; \`service\` adds \`GET /healthz\`, \`GET /items/:id\` and \`POST /items\` (requests still
-hit \`/hello\`). The second shape is there because on Node 20 the one-route baseline is a V8 best
-case: bare Fastify with a second route costs ~5 µs more per request, the same slow path (object
-literals in node's \`process.nextTick\` falling to V8's runtime, seen with \`perf\`) that any
-Fastify hook also triggers.
+hit \`/hello\`). The second shape is there because bare Fastify with one route can be a V8 best case
+on Node 20 (an earlier session measured ~5 µs per request more with a second route: object literals
+in node's \`process.nextTick\` falling to V8's runtime, seen with \`perf\`); in this run the two bare
+rows differ by ${(median(cpuPerReq[key('service', 'bare')]) - median(cpuPerReq[key('one', 'bare')])).toFixed(1)} µs.
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', 'inbound-fastify.md'), md);

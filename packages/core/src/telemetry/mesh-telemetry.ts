@@ -199,9 +199,12 @@ class ReloadableTelemetry implements MeshTelemetry {
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all([
+    if (this.#closing !== null) return this.#closing;
+    const tracings = [...this.#retired, this.tracing];
+    this.#retired.clear();
+    this.#closing = Promise.all([
       ...[...this.#logs.values()].map((l) => l.close()),
-      ...[...this.#retired, this.tracing].map((t) => t.shutdown()),
+      ...tracings.map((t) => t.shutdown()),
     ])
       .then(() => Promise.all((this.#processors ?? []).map((p) => p.inner.shutdown())))
       .then(
@@ -276,8 +279,8 @@ class ReloadableTelemetry implements MeshTelemetry {
     if (!old.ownsProvider) return;
     this.#retired.add(old);
     setTimeout(() => {
-      this.#retired.delete(old);
-      void old.shutdown();
+      // close() may have shut it down already.
+      if (this.#retired.delete(old)) void old.shutdown();
     }, RETIRE_AFTER_MS).unref();
   }
 }
