@@ -53,7 +53,7 @@ function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, n
 /**
  * Warnings for Telemetry `providers` and meshConfig `defaultProviders` names that are
  * undefined or of a type meshlet does not act on, so a provider that would silently
- * do nothing is reported with its file and line (`meshlet validate` prints them).
+ * do nothing is reported with its file and line (`meshlet analyze` prints them).
  */
 export function telemetryProviderDiagnostics(
   resources: readonly Resource[],
