@@ -27,7 +27,8 @@ async function configDir(extra: Record<string, string> = {}): Promise<string> {
 
 /** A running instance: the real config watcher on `dir`, its admin server on loopback. */
 async function instance(dir: string, name: string): Promise<string> {
-  const watcher = await watchConfig(dir, { debounceMs: 5 });
+  // A long debounce: the tests reload by hand, so an edit is never picked up before they ask.
+  const watcher = await watchConfig(dir, { debounceMs: 60_000 });
   watchers.push(watcher);
   const workload = { ...SLEEP, name };
   const admin = createAdminServer({
