@@ -70,6 +70,18 @@ function inboundServices(t: MeshTelemetry): (authority: string) => DestinationSe
   };
 }
 
+/** Replace the request's (first) `x-request-id` in `headers` and `rawHeaders`. */
+function setRequestId(req: IncomingMessage, requestId: string): void {
+  req.headers[REQUEST_ID_HEADER] = requestId;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === REQUEST_ID_HEADER) {
+      raw[i + 1] = requestId;
+      return;
+    }
+  }
+}
+
 /** The request's context for handlers and its telemetry until the response is done. */
 class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #t: MeshTelemetry;
@@ -111,11 +123,14 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     });
     this.#requestHeadBytes =
       request.method.length + request.url.length + 12 + rawHeaderBlockBytes(req.rawHeaders);
-    // Envoy generates x-request-id at the edge and forwards it to the application.
-    if (request.headers[REQUEST_ID_HEADER] === undefined) {
-      req.headers[REQUEST_ID_HEADER] = this.#span.requestId;
-      req.rawHeaders.push('x-request-id', this.#span.requestId);
-    }
+    // Envoy generates x-request-id at the edge, or marks a sampled one (trace reason), and
+    // forwards it to the application.
+    const requestId = this.#span.requestId;
+    const sent = request.headers[REQUEST_ID_HEADER];
+    if (sent === undefined) {
+      req.headers[REQUEST_ID_HEADER] = requestId;
+      req.rawHeaders.push('x-request-id', requestId);
+    } else if (sent !== requestId) setRequestId(req, requestId);
     // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body
     // (RFC 9112 §6.3), so the common GET needs no counting.
     const h = request.headers;
@@ -225,7 +240,10 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       bytesReceived,
       bytesSent,
       durationMs: Math.round(durationMs),
-      requestHeaders: request.headers,
+      requestHeaders:
+        request.headers[REQUEST_ID_HEADER] === this.#span.requestId
+          ? request.headers
+          : { ...request.headers, [REQUEST_ID_HEADER]: this.#span.requestId },
       responseHeaders: this.#res.getHeaders() as AccessLogEntry['responseHeaders'],
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: `inbound|${request.port}||`,

@@ -216,6 +216,32 @@ describe('createInboundObserver', () => {
     expect(seen.traced).toBeUndefined();
   });
 
+  it("hands the application a sampled request's x-request-id with Envoy's trace mark, and leaves istio.* tags off when enableIstioTags is false", async () => {
+    const exporter = new InMemorySpanExporter();
+    const t = bundle(
+      `${NS}---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 100, enableIstioTags: false }]
+`,
+      {},
+      [],
+      exporter,
+    );
+    const seen: { requestId?: string; traced?: string } = {};
+    const port = await serve(t, seen);
+    await get(port, { 'x-request-id': '0badc0de-1111-4222-8333-444455556666' });
+    expect(seen.requestId).toBe('0badc0de-1111-b222-8333-444455556666');
+    expect(seen.traced).toBe('0badc0de-1111-b222-8333-444455556666');
+    await new Promise((r) => setImmediate(r));
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes['guid:x-request-id']).toBe('0badc0de-1111-b222-8333-444455556666');
+    expect(span!.attributes['istio.canonical_service']).toBeUndefined();
+    expect(span!.attributes['http.request.method']).toBe('GET');
+  });
+
   it('continues an incoming W3C trace on the SERVER span', async () => {
     const exporter = new InMemorySpanExporter();
     const t = bundle(NS, { tracingSampling: 0 }, [], exporter);

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
 import {
   context as otelContext,
   ROOT_CONTEXT,
@@ -19,7 +20,7 @@ import { createMeshTracing, type MeshTracing } from '../../src/telemetry/tracing
 import { createPropagation, type PropagationFormat } from '../../src/telemetry/tracing/propagation.js';
 import { currentContext, runWithInboundContext } from '../../src/telemetry/tracing/request-context.js';
 import { createMeshIdGenerator, knownUnsampledSpan } from '../../src/telemetry/tracing/unsampled.js';
-import { PRODUCTPAGE } from './helpers.js';
+import { PRODUCTPAGE, snapshotOf } from './helpers.js';
 
 const open: MeshTracing[] = [];
 
@@ -83,11 +84,17 @@ describe('knownUnsampledSpan', () => {
 });
 
 describe('createMeshTracing sampling', () => {
-  it('records about the configured share of new traces, each on a trace id the ratio sampler accepts', () => {
+  it('with useRequestIdForTraceSampling: false, records about the configured share of new traces, each on a trace id the ratio sampler accepts', () => {
     const exporter = new InMemorySpanExporter();
     const t = createMeshTracing({
       workload: PRODUCTPAGE,
       meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 50 },
+      snapshot: snapshotOf(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ useRequestIdForTraceSampling: false }]
+`),
       spanProcessors: [new SimpleSpanProcessor(exporter)],
       otlp: false,
       env: {},
@@ -110,6 +117,78 @@ describe('createMeshTracing sampling', () => {
       new Set([SamplingDecision.RECORD_AND_SAMPLED]),
     );
     expect(new Set(unsampled.map(decision))).toEqual(new Set([SamplingDecision.NOT_RECORD]));
+  });
+});
+
+describe("new traces sampled from x-request-id (Envoy's UUID request-id extension; useRequestIdForTraceSampling defaults to true)", () => {
+  const tracing = (percent: number, exporter: InMemorySpanExporter) => {
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: percent },
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    return t;
+  };
+  const withId = (id: string) => ({ ...serverReq, headers: { ...serverReq.headers, 'x-request-id': id } });
+
+  it('decides by the first 8 hex digits % 10000 against the percentage in ten-thousandths, and marks a sampled id', () => {
+    const exporter = new InMemorySpanExporter();
+    const t = tracing(25, exporter);
+    // 0x00000999 % 10000 = 2457 < 2500: sampled; 0x000009c4 % 10000 = 2500: not.
+    const sampled = t.startServerSpan(withId('00000999-1111-4222-8333-444455556666'));
+    const not = t.startServerSpan(withId('000009c4-1111-4222-8333-444455556666'));
+    expect(sampled.span?.isRecording()).toBe(true);
+    // Envoy's trace reason "sampled" ('b') replaces the UUID version digit; the app and the
+    // next hop see the marked id.
+    expect(sampled.requestId).toBe('00000999-1111-b222-8333-444455556666');
+    expect(not.span?.isRecording()).not.toBe(true);
+    expect(not.requestId).toBe('000009c4-1111-4222-8333-444455556666');
+    sampled.end({ status: 200 });
+    expect(exporter.getFinishedSpans()[0]?.attributes['guid:x-request-id']).toBe(
+      '00000999-1111-b222-8333-444455556666',
+    );
+  });
+
+  it('traces an id an earlier hop marked even at 0 %, and gives every hop the same answer for the same id', () => {
+    const exporter = new InMemorySpanExporter();
+    const zero = tracing(0, exporter);
+    const marked = zero.startServerSpan(withId('ffffffff-1111-b222-8333-444455556666'));
+    expect(marked.span?.isRecording()).toBe(true);
+    expect(marked.requestId).toBe('ffffffff-1111-b222-8333-444455556666');
+    const a = tracing(30, exporter);
+    const b = tracing(30, exporter);
+    for (let i = 0; i < 200; i++) {
+      const id = randomUUID();
+      const x = a.startServerSpan(withId(id));
+      const y = b.startServerSpan(withId(id));
+      expect(x.span?.isRecording() === true).toBe(y.span?.isRecording() === true);
+      expect(x.requestId).toBe(y.requestId);
+    }
+  });
+
+  it('decides an outbound call that starts a trace the same way, rewriting the x-request-id it sends', () => {
+    const exporter = new InMemorySpanExporter();
+    const t = tracing(25, exporter);
+    const sampled: Record<string, string> = { 'x-request-id': '00000999-1111-4222-8333-444455556666' };
+    t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers: sampled }).end({ status: 200 });
+    expect(sampled['x-request-id']).toBe('00000999-1111-b222-8333-444455556666');
+    expect(sampled['traceparent']).toMatch(/-01$/);
+    const not: Record<string, string> = { 'x-request-id': '000009c4-1111-4222-8333-444455556666' };
+    t.startClientSpan({ method: 'GET', url: 'http://reviews:9080/', headers: not }).end({ status: 200 });
+    expect(not['x-request-id']).toBe('000009c4-1111-4222-8333-444455556666');
+    expect(not['traceparent']).toMatch(/-00$/);
+  });
+
+  it('samples about the configured share of generated ids', () => {
+    const exporter = new InMemorySpanExporter();
+    const t = tracing(50, exporter);
+    const n = 2000;
+    for (let i = 0; i < n; i++) t.startServerSpan(serverReq).end({ status: 200 });
+    const recorded = exporter.getFinishedSpans().length;
+    expect(Math.abs(recorded - n / 2)).toBeLessThan(5 * Math.sqrt(n / 4));
   });
 });
 

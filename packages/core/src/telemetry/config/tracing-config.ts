@@ -14,6 +14,10 @@ export interface TracingSpec {
   readonly customTags: Readonly<Record<string, CustomTag>>;
   /** `disableContextPropagation`. */
   readonly propagate: boolean;
+  /** `useRequestIdForTraceSampling` (default true): a new trace's decision comes from `x-request-id`. */
+  readonly useRequestId: boolean;
+  /** `enableIstioTags` (default true): spans carry `istio.*` tags. */
+  readonly istioTags: boolean;
   /**
    * The provider in force: the last Telemetry level naming one (`providers[0].name`),
    * else meshConfig `defaultProviders.tracing[0]`, else null (spans go to the
@@ -56,9 +60,21 @@ export function resolveTracing(
     tags: Readonly<Record<string, CustomTag>>;
     propagate: boolean;
     provider: string | null;
+    useRequestId: boolean;
+    istioTags: boolean;
   };
-  const client: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: defaultProvider };
-  const server: Acc = { pct: null, disabled: false, tags: {}, propagate: true, provider: defaultProvider };
+  const acc = (): Acc => ({
+    pct: null,
+    disabled: false,
+    tags: {},
+    propagate: true,
+    provider: defaultProvider,
+    // istio pilot/pkg/model/telemetry.go: both default to true.
+    useRequestId: true,
+    istioTags: true,
+  });
+  const client = acc();
+  const server = acc();
   for (const s of scoped) {
     for (const t of s.resource.spec.tracing ?? []) {
       const mode = t.match?.mode;
@@ -73,6 +89,9 @@ export function resolveTracing(
           a.pct = t.randomSamplingPercentage;
         if (t.disableContextPropagation !== undefined && t.disableContextPropagation !== null)
           a.propagate = !t.disableContextPropagation;
+        if (t.useRequestIdForTraceSampling !== undefined && t.useRequestIdForTraceSampling !== null)
+          a.useRequestId = t.useRequestIdForTraceSampling;
+        if (t.enableIstioTags !== undefined && t.enableIstioTags !== null) a.istioTags = t.enableIstioTags;
       }
     }
   }
@@ -87,6 +106,8 @@ export function resolveTracing(
       disabled: a.disabled || problem?.disablesReporting === true,
       customTags: Object.freeze({ ...a.tags }),
       propagate: a.propagate,
+      useRequestId: a.useRequestId,
+      istioTags: a.istioTags,
       provider: a.provider,
       export: isTraceExport(target) ? target : null,
       providerProblem: problem?.problem ?? null,

@@ -29,6 +29,7 @@ import {
   type PropagationFormat,
 } from './propagation.js';
 import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
+import { markSampled, sampledByRequestId } from './request-id-sampling.js';
 import { createMeshSampler } from './sampler.js';
 import { samplerFromEnv, setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
 import {
@@ -198,12 +199,13 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   const w = options.workload;
   const service = canonicalService(w.labels, w.name);
   const ids = createMeshIdGenerator();
+  const sampler = createMeshSampler({
+    client: config.client.samplingPercent,
+    server: config.server.samplingPercent,
+  });
   const setup = setupTracerProvider({
     ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
-    sampler: createMeshSampler({
-      client: config.client.samplingPercent,
-      server: config.server.samplingPercent,
-    }),
+    sampler,
     // Istio names spans' service after the proxy's service cluster, `<app>.<namespace>`.
     serviceName: `${service}.${w.namespace}`,
     idGenerator: ids,
@@ -226,6 +228,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     } finally {
       // A preset the SDK did not consume (suppressed tracing) must not leak to the next trace.
       ids.preset = null;
+      sampler.rootDecision = null;
     }
   };
   const propagation = createPropagation(options.propagation ?? undefined);
@@ -249,13 +252,20 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
 
   const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
     const extracted = propagation.extract(req.headers);
+    let requestId = extracted.requestId;
     let drawn = false;
-    // A new trace under meshlet's own sampler: draw its id first; a rejected one needs
-    // no span, id or context object unless something reads them later.
+    // A new trace under meshlet's own sampler: decide first (from x-request-id as Envoy
+    // does, else from the drawn trace id); a rejected one needs no span, id or context
+    // object unless something reads them later.
     if (meshSampled && !config.server.disabled && extracted.context === ROOT_CONTEXT) {
       const draw = new TraceIdDraw();
-      if (!draw.sampledAt(config.server.samplingPercent))
-        return new UnsampledServerSpan(draw, extracted.requestId);
+      const pct = config.server.samplingPercent;
+      const byId = config.server.useRequestId ? sampledByRequestId(requestId, pct) : null;
+      if (!(byId ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
+      if (byId === true) {
+        requestId = markSampled(requestId);
+        sampler.rootDecision = true;
+      }
       ids.preset = draw.hex();
       drawn = true;
     }
@@ -270,13 +280,13 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
           const q = req.url.indexOf('?');
           const { host, port } = splitAuthority(req.authority, req.port);
           span.setAttributes(attributes);
-          span.setAttributes(istioTags);
+          if (config.server.istioTags) span.setAttributes(istioTags);
           span.setAttributes({
             'url.path': q < 0 ? req.url : req.url.slice(0, q),
             'url.scheme': req.scheme,
             'server.address': host,
             'server.port': port,
-            'guid:x-request-id': extracted.requestId,
+            'guid:x-request-id': requestId,
           });
           if (q >= 0) span.setAttribute('url.query', req.url.slice(q + 1));
           if (route !== null) span.setAttribute('http.route', route);
@@ -293,12 +303,12 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     } catch {
       span = null;
     }
-    const context: MeshRequestContext = Object.freeze({ trace: ctx, requestId: extracted.requestId });
+    const context: MeshRequestContext = Object.freeze({ trace: ctx, requestId });
     const method = req.method;
     return {
       span,
       context,
-      requestId: extracted.requestId,
+      requestId,
       run: (fn) => runWithInboundContext(context, fn),
       end(result) {
         if (span === null) return;
@@ -330,7 +340,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const parent = req.parent ?? currentContext();
     const given = req.headers[REQUEST_ID_HEADER];
     const sent = typeof given === 'string' ? given : given?.[0];
-    const requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
+    let requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
     let drawn = false;
     // Under meshlet's own sampler, a call in an unsampled inbound trace of meshlet's own,
     // or one starting a trace the sampler rejects, needs no OpenTelemetry context: its
@@ -340,7 +350,15 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       if (parent instanceof LazyRequestContext) traceId = parent.traceId;
       else if (parent === undefined && otelContext.active() === ROOT_CONTEXT) {
         const draw = new TraceIdDraw();
-        if (draw.sampledAt(config.client.samplingPercent)) {
+        const pct = config.client.samplingPercent;
+        const byId = config.client.useRequestId ? sampledByRequestId(requestId, pct) : null;
+        if (byId ?? draw.sampledAt(pct)) {
+          if (byId === true) {
+            requestId = markSampled(requestId);
+            // The mark travels on the request, as Envoy rewrites x-request-id.
+            if (sent !== undefined && sent !== '') req.headers[REQUEST_ID_HEADER] = requestId;
+            sampler.rootDecision = true;
+          }
           ids.preset = draw.hex();
           drawn = true;
         } else traceId = draw.hex();
@@ -360,7 +378,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
         span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent, drawn);
         if (span.isRecording()) {
           span.setAttributes(attributes);
-          span.setAttributes(istioTags);
+          if (config.client.istioTags) span.setAttributes(istioTags);
           span.setAttribute('url.full', req.url);
           span.setAttribute('guid:x-request-id', requestId);
           try {

@@ -1,5 +1,7 @@
 import { SpanKind, type Attributes, type Context, type Link } from '@opentelemetry/api';
 import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type Sampler,
@@ -12,11 +14,27 @@ import {
  * percentage for inbound spans and the CLIENT percentage for outbound ones (Telemetry
  * `match.mode`). Ratio sampling is by trace id, so every hop agrees.
  */
-export function createMeshSampler(percent: { readonly client: number; readonly server: number }): Sampler {
+export interface MeshSampler extends Sampler {
+  /**
+   * A decision already made for the next span that starts a trace (from `x-request-id`,
+   * `sampledByRequestId`); consumed by it. Null: decide by trace id.
+   */
+  rootDecision: boolean | null;
+}
+
+export function createMeshSampler(percent: {
+  readonly client: number;
+  readonly server: number;
+}): MeshSampler {
   const ratio = (p: number) => new TraceIdRatioBasedSampler(Math.min(100, Math.max(0, p)) / 100);
   const client = new ParentBasedSampler({ root: ratio(percent.client) });
   const server = new ParentBasedSampler({ root: ratio(percent.server) });
-  return {
+  const forced = (on: boolean) =>
+    new ParentBasedSampler({ root: on ? new AlwaysOnSampler() : new AlwaysOffSampler() });
+  const forcedOn = forced(true);
+  const forcedOff = forced(false);
+  const sampler: MeshSampler = {
+    rootDecision: null,
     shouldSample(
       context: Context,
       traceId: string,
@@ -25,15 +43,13 @@ export function createMeshSampler(percent: { readonly client: number; readonly s
       attributes: Attributes,
       links: Link[],
     ): SamplingResult {
-      return (kind === SpanKind.SERVER ? server : client).shouldSample(
-        context,
-        traceId,
-        name,
-        kind,
-        attributes,
-        links,
-      );
+      const decided = sampler.rootDecision;
+      sampler.rootDecision = null;
+      const by =
+        decided === null ? (kind === SpanKind.SERVER ? server : client) : decided ? forcedOn : forcedOff;
+      return by.shouldSample(context, traceId, name, kind, attributes, links);
     },
     toString: () => `MeshSampler{client=${percent.client}%,server=${percent.server}%}`,
   };
+  return sampler;
 }

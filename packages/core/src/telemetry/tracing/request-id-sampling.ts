@@ -1,0 +1,40 @@
+/**
+ * Envoy's trace decision from `x-request-id` (Telemetry `useRequestIdForTraceSampling`,
+ * default true), for a request that starts a trace. Envoy's UUID request-id extension
+ * (envoy source/extensions/request_id/uuid/config.cc) packs the trace reason into the
+ * UUID's version position and reads the first 8 hex digits as an integer; the HTTP
+ * connection manager (source/common/http/conn_manager_utility.cc
+ * mutateTracingRequestHeader) samples when that integer % 10000 is below the random
+ * sampling percentage in ten-thousandths, and marks the id. Every hop that sees the same
+ * `x-request-id` at the same percentage so makes the same decision, and a hop after one
+ * that sampled finds the mark.
+ */
+
+/** The UUID character that carries the trace reason (Envoy's TRACE_BYTE_POSITION). */
+const TRACE_BYTE_POSITION = 14;
+const UUID_LENGTH = 36;
+/** Envoy's marks: sampled, forced by the service (x-envoy-force-trace), forced by the client. */
+const TRACE_SAMPLED = 'b';
+const TRACED_MARKS = new Set(['a', 'b', 'c']);
+
+/**
+ * Whether the request id says this request is traced: true when an earlier hop marked
+ * it, else the random-sampling draw from its integer; null when the id gives no integer
+ * (Envoy then leaves the decision to the tracer's own sampling).
+ */
+export function sampledByRequestId(requestId: string, percent: number): boolean | null {
+  if (requestId.length < 8) return null;
+  if (requestId.length === UUID_LENGTH && TRACED_MARKS.has(requestId.charAt(TRACE_BYTE_POSITION)))
+    return true;
+  const head = requestId.slice(0, 8);
+  if (!/^[0-9a-fA-F]{8}$/.test(head)) return null;
+  // FractionalPercent with denominator TEN_THOUSAND: featureEnabled(value % 10000 < numerator).
+  return parseInt(head, 16) % 10000 < Math.round(percent * 100);
+}
+
+/** The id with Envoy's "sampled" mark (unchanged when it is not a UUID-length id). */
+export function markSampled(requestId: string): string {
+  if (requestId.length !== UUID_LENGTH || TRACED_MARKS.has(requestId.charAt(TRACE_BYTE_POSITION)))
+    return requestId;
+  return requestId.slice(0, TRACE_BYTE_POSITION) + TRACE_SAMPLED + requestId.slice(TRACE_BYTE_POSITION + 1);
+}
