@@ -206,7 +206,13 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         };
         t.metrics.record(event);
       }
-      this.#span.end({ status, flags, requestBytes, responseBytes });
+      this.#span.end({
+        status,
+        flags,
+        requestBytes,
+        responseBytes,
+        entry: () => this.#entry(status, flags, durationMs, requestBody, responseBody),
+      });
       if (t.accessLog.server.enabled)
         t.accessLog.server.log(this.#entry(status, flags, durationMs, requestBody, responseBody));
     } catch {

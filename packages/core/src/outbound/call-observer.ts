@@ -250,6 +250,7 @@ export class OutboundCall implements CallObserver {
         upstreamCluster: cluster,
         responseBytes: responseBody,
         error,
+        entry: () => this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody),
       });
       if (t.accessLog.client.enabled)
         t.accessLog.client.log(this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody));

@@ -224,7 +224,11 @@ apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }
 spec:
-  tracing: [{ randomSamplingPercentage: 100, enableIstioTags: false }]
+  tracing:
+  - randomSamplingPercentage: 100
+    enableIstioTags: false
+    customTags:
+      route: { formatter: { value: "%REQ(:PATH)% -> %RESPONSE_CODE% %RESPONSE_FLAGS%" } }
 `,
       {},
       [],
@@ -239,6 +243,8 @@ spec:
     const [span] = exporter.getFinishedSpans();
     expect(span!.attributes['guid:x-request-id']).toBe('0badc0de-1111-b222-8333-444455556666');
     expect(span!.attributes['istio.canonical_service']).toBeUndefined();
+    // A formatter custom tag is evaluated when the span ends, with the response known.
+    expect(span!.attributes['route']).toBe('/reviews/1 -> 200 -');
     expect(span!.attributes['http.request.method']).toBe('GET');
   });
 

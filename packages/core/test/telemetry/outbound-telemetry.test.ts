@@ -48,8 +48,8 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-function setup(handler: MemoryHandler, opts: { telemetry?: boolean; sampling?: number } = {}) {
-  const snap = snapshotOf(CONFIG);
+function setup(handler: MemoryHandler, opts: { telemetry?: boolean; sampling?: number; yaml?: string } = {}) {
+  const snap = snapshotOf(opts.yaml === undefined ? CONFIG : `${CONFIG}\n---\n${opts.yaml}`);
   const plan = compilePlan(snap, PRODUCTPAGE, {
     endpoints: {
       reviews: [
@@ -235,6 +235,33 @@ describe('createOutboundClient with telemetry', () => {
     await expect(p).rejects.toThrow('gone');
     const [row] = await samples(telemetry.registry, 'istio_requests_total');
     expect(row!.labels).toMatchObject({ response_code: '0', response_flags: 'DC' });
+  });
+
+  it('evaluates Telemetry formatter custom tags at span end, with the response known', async () => {
+    const { client, exporter, clock } = setup(() => ({ status: 201, body: 'made' }), {
+      yaml: `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: tags, namespace: default }
+spec:
+  selector: { matchLabels: { app: productpage } }
+  tracing:
+  - customTags:
+      upstream: { formatter: { value: "%UPSTREAM_HOST%" } }
+      outcome: { formatter: { value: "%RESPONSE_CODE% %REQ(:METHOD)%" } }
+      team: { literal: { value: bookinfo } }
+`,
+    });
+    const res = await driven(
+      clock,
+      client.fetch('http://reviews:9080/reviews/1', { method: 'POST', body: 'x' }),
+    );
+    await res.text();
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.attributes).toMatchObject({
+      upstream: ENDPOINT,
+      outcome: '201 POST',
+      team: 'bookinfo',
+    });
   });
 
   it('propagates headers but records no span when sampled out', async () => {

@@ -1,4 +1,5 @@
 import type { Attributes, Span } from '@opentelemetry/api';
+import { NO_FORMATTER_TAGS, setFormatterTags, type FormatterTags } from './formatter-tags.js';
 import { setHttpStatus } from './http-semconv.js';
 import type { AttemptInfo, ClientSpan, ClientSpanResult } from './mesh-tracing.js';
 
@@ -13,10 +14,12 @@ const flagsOf = (f: readonly string[] | undefined): string =>
 export class ClientSpanHandle implements ClientSpan {
   readonly span: Span | null;
   readonly requestId: string;
+  readonly #formatterTags: FormatterTags;
 
-  constructor(span: Span | null, requestId: string) {
+  constructor(span: Span | null, requestId: string, formatterTags: FormatterTags = NO_FORMATTER_TAGS) {
     this.span = span;
     this.requestId = requestId;
+    this.#formatterTags = formatterTags;
   }
 
   attempt(info: AttemptInfo): void {
@@ -62,6 +65,7 @@ export class ClientSpanHandle implements ClientSpan {
           result.status,
           result.error ?? (result.status === 0 ? flagError : null),
         );
+        if (result.entry !== undefined) setFormatterTags(span, this.#formatterTags, result.entry);
       }
       span.end();
     } catch {

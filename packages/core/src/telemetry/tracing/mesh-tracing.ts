@@ -19,7 +19,9 @@ import { applicableTelemetries } from '../config/telemetry-scope.js';
 import { resolveTracing, type ResolvedTracing, type TracingSpec } from '../config/tracing-config.js';
 import { canonicalRevision, canonicalService } from '../peer-labels.js';
 import { clientMethodAttributes, methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
+import type { AccessLogEntry } from '../access-log/entry.js';
 import { ClientSpanHandle } from './client-span.js';
+import { compileFormatterTags, setFormatterTags } from './formatter-tags.js';
 import {
   createPropagation,
   REQUEST_ID_HEADER,
@@ -93,6 +95,8 @@ export interface ServerSpanResult {
   /** `http.route`, when it became known while handling. */
   readonly route?: string | null;
   readonly error?: unknown;
+  /** The finished request as an access-log entry, for `formatter` custom tags (read only when recording). */
+  readonly entry?: () => AccessLogEntry;
 }
 
 /** A SERVER span in progress, with the context its handler should run in. */
@@ -137,6 +141,8 @@ export interface ClientSpanResult {
   readonly responseBytes?: number;
   /** Why the call failed without a status (`UF`, `connect ECONNREFUSED`, ...): `error.type`. */
   readonly error?: string | null;
+  /** The finished call as an access-log entry, for `formatter` custom tags (read only when recording). */
+  readonly entry?: () => AccessLogEntry;
 }
 
 export interface ClientSpan {
@@ -232,6 +238,10 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     }
   };
   const propagation = createPropagation(options.propagation ?? undefined);
+  const formatterTags = {
+    client: compileFormatterTags(config.client.customTags),
+    server: compileFormatterTags(config.server.customTags),
+  };
   const istioTags: Attributes = Object.freeze({
     'istio.canonical_service': service,
     'istio.canonical_revision': canonicalRevision(w.labels),
@@ -327,6 +337,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
               result.status,
               result.error instanceof Error ? result.error.name : null,
             );
+            if (result.entry !== undefined) setFormatterTags(span, formatterTags.server, result.entry);
           }
           span.end();
         } catch {
@@ -404,7 +415,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     }
     if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
     else if (req.headers[REQUEST_ID_HEADER] === undefined) req.headers[REQUEST_ID_HEADER] = requestId;
-    return new ClientSpanHandle(span, requestId);
+    return new ClientSpanHandle(span, requestId, formatterTags.client);
   };
 
   return Object.freeze({
