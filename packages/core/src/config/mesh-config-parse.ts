@@ -25,6 +25,7 @@ const USED_FIELDS = new Set([
   'defaultConfig',
   'extensionProviders',
   'defaultProviders',
+  'enableTracing',
 ]);
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
@@ -118,6 +119,11 @@ export function parseMeshConfig(
         ['outboundTrafficPolicy', 'mode'],
         `Unsupported value: ${JSON.stringify(mode)}: supported values: ALLOW_ANY, REGISTRY_ONLY`,
       );
+  }
+  const enableTracing = value['enableTracing'];
+  if (enableTracing !== undefined) {
+    if (typeof enableTracing === 'boolean') patch.enableTracing = enableTracing;
+    else err(['enableTracing'], `expected true or false, got ${JSON.stringify(enableTracing)}`);
   }
   const logFile = str('accessLogFile');
   if (logFile !== undefined) patch.accessLogFile = logFile;

@@ -24,6 +24,11 @@ export interface MeshConfig {
   readonly trustDomainAliases: readonly string[];
   readonly pathNormalization: PathNormalization;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /**
+   * `enableTracing` (default true): with no Telemetry tracing and no default tracing
+   * provider, false turns tracing off (istio pilot/pkg/networking/core/tracing.go).
+   */
+  readonly enableTracing: boolean;
   /** defaultConfig.tracing.sampling, percent 0-100; Istio's default is 1. */
   readonly tracingSampling: number;
   readonly extensionProviders: readonly ExtensionProvider[];
@@ -48,6 +53,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   trustDomainAliases: Object.freeze([]),
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
+  enableTracing: true,
   tracingSampling: 1,
   extensionProviders: Object.freeze([]),
   defaultProviders: Object.freeze({

@@ -137,6 +137,50 @@ spec:
   });
 });
 
+describe('meshConfig enableTracing (the legacy switch Istio falls back to)', () => {
+  it('turns tracing off only when no Telemetry tracing and no default tracing provider apply', () => {
+    const off = mesh({ enableTracing: false });
+    expect(resolveTracing([], off, {}).server.disabled).toBe(true);
+    expect(resolveTracing([], off, {}).client.disabled).toBe(true);
+    const snap = snapshotOf(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 10 }]
+`);
+    expect(resolveTracing(applicableTelemetries(snap, PRODUCTPAGE), off, {}).server.disabled).toBe(false);
+    const withDefault = mesh({
+      enableTracing: false,
+      extensionProviders: [provider('otel', 'opentelemetry', { service: 'otel', port: 4317 })],
+      defaultProviders: { tracing: ['otel'], metrics: ['prometheus'], accessLogging: [] },
+    });
+    expect(resolveTracing([], withDefault, {}).server.disabled).toBe(false);
+    expect(resolveTracing([], mesh(), {}).server.disabled).toBe(false);
+  });
+
+  it('is read from the mesh config as a boolean', () => {
+    const snap = loadConfigText(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    enableTracing: false
+`);
+    expect(snap.diagnostics).toEqual([]);
+    expect(snap.meshConfig.enableTracing).toBe(false);
+    const bad = loadConfigText(`apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    enableTracing: "no"
+`);
+    expect(bad.diagnostics.map((d) => [d.level, d.path, d.message])).toEqual([
+      ['Error', 'enableTracing', 'expected true or false, got "no"'],
+    ]);
+  });
+});
+
 describe('meshConfig defaultProviders and Telemetry provider diagnostics', () => {
   const configMap = (meshYaml: string) => `apiVersion: v1
 kind: ConfigMap

@@ -48,7 +48,7 @@ export const DEFAULT_SAMPLING_PERCENT = 1;
 export function resolveTracing(
   scoped: readonly ScopedTelemetry[],
   mesh: Pick<MeshConfig, 'tracingSampling' | 'defaultConfig'> &
-    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders'>>,
+    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders' | 'enableTracing'>>,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedTracing {
   const meshSampling = meshTracingSampling(mesh);
@@ -75,6 +75,16 @@ export function resolveTracing(
   });
   const client = acc();
   const server = acc();
+  // No Telemetry tracing and no default provider: Istio falls back to meshConfig, where
+  // enableTracing: false means no tracing at all (pilot/pkg/networking/core/tracing.go).
+  const legacyOff =
+    mesh.enableTracing === false &&
+    defaultProvider === null &&
+    scoped.every((s) => (s.resource.spec.tracing ?? []).length === 0);
+  if (legacyOff) {
+    client.disabled = true;
+    server.disabled = true;
+  }
   for (const s of scoped) {
     for (const t of s.resource.spec.tracing ?? []) {
       const mode = t.match?.mode;
