@@ -1,6 +1,7 @@
 import express from 'express';
 import Fastify from 'fastify';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -179,5 +180,46 @@ describe('two meshes over mTLS on loopback', () => {
     const res = await productpage.fetch('http://reviews:9080/reviews/1');
     expect(res.status).toBe(503);
     expect(res.meshlet.flags).toContain('UF');
+  });
+
+  it('meshConfig meshMTLS.minProtocolVersion TLSV1_3 holds both ways: the client offers no TLS 1.2, the server takes none', async () => {
+    // A reviews "sidecar" that speaks only TLS 1.2, with a valid mesh identity.
+    const cert = await issueWorkloadCertificate({
+      ca,
+      namespace: 'default',
+      serviceAccount: 'bookinfo-reviews',
+      ttl: '1h',
+    });
+    const old = createHttpsServer(
+      { key: cert.keyPem, cert: cert.certChainPem, ca: cert.rootCertPem, maxVersion: 'TLSv1.2' },
+      (_req, res) => res.end('tls1.2 ok'),
+    );
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    try {
+      const oldPort = (old.address() as AddressInfo).port;
+      const tls13 = { meshMTLS: { minVersion: 'TLSv1.3' as const, ecdhCurves: [], cipherSuites: [] } };
+      const defaults = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+        endpoints: reviewsEndpoint(oldPort),
+      });
+      expect(await (await defaults.fetch('http://reviews:9080/reviews/1')).text()).toBe('tls1.2 ok');
+      const strict13 = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+        endpoints: reviewsEndpoint(oldPort),
+        meshConfig: tls13,
+      });
+      const refused = await strict13.fetch('http://reviews:9080/reviews/1');
+      expect(refused.status).toBe(503);
+      expect(refused.meshlet.flags).toContain('UF');
+
+      // Server side: a TLS 1.3-only reviews still serves a default (TLS 1.3-capable) mesh client.
+      const reviews = await mesh('reviews-v1', 'bookinfo-reviews', 'reviews', { meshConfig: tls13 });
+      const server = await reviews.listen((_req, res) => res.end('tls1.3 ok'), 0, '127.0.0.1');
+      const port = (server.address() as AddressInfo).port;
+      const client = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+        endpoints: reviewsEndpoint(port),
+      });
+      expect(await (await client.fetch('http://reviews:9080/reviews/1')).text()).toBe('tls1.3 ok');
+    } finally {
+      await new Promise((r) => old.close(r));
+    }
   });
 });

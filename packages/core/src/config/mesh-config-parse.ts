@@ -26,6 +26,7 @@ const USED_FIELDS = new Set([
   'extensionProviders',
   'defaultProviders',
   'enableTracing',
+  'meshMTLS',
 ]);
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
@@ -119,6 +120,45 @@ export function parseMeshConfig(
         ['outboundTrafficPolicy', 'mode'],
         `Unsupported value: ${JSON.stringify(mode)}: supported values: ALLOW_ANY, REGISTRY_ONLY`,
       );
+  }
+  const mtls = value['meshMTLS'];
+  if (mtls !== undefined && mtls !== null) {
+    if (!isRecord(mtls)) err(['meshMTLS'], 'expected an object');
+    else {
+      const out: { minVersion: 'TLSv1.2' | 'TLSv1.3'; ecdhCurves: string[]; cipherSuites: string[] } = {
+        minVersion: 'TLSv1.2',
+        ecdhCurves: [],
+        cipherSuites: [],
+      };
+      for (const key of Object.keys(mtls)) {
+        const v = mtls[key];
+        if (key === 'minProtocolVersion') {
+          // istio pkg/config/validation/agent ValidateMeshTLSConfig: mesh mTLS is TLS 1.2 or above.
+          if (v === 'TLSV1_3') out.minVersion = 'TLSv1.3';
+          else if (v !== 'TLSV1_2' && v !== 'TLS_AUTO')
+            err(
+              ['meshMTLS', 'minProtocolVersion'],
+              `Unsupported value: ${JSON.stringify(v)}: mesh TLS supports TLS_AUTO, TLSV1_2 or TLSV1_3`,
+            );
+        } else if (key === 'ecdhCurves' || key === 'cipherSuites') {
+          const names: unknown[] = Array.isArray(v) ? v : [];
+          if (Array.isArray(v) && names.every((x): x is string => typeof x === 'string' && x !== ''))
+            out[key] = [...names];
+          else err(['meshMTLS', key], 'expected a list of names');
+        } else {
+          const hint = suggest(key, ['minProtocolVersion', 'ecdhCurves', 'cipherSuites']);
+          err(
+            ['meshMTLS', key],
+            `unknown field ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+          );
+        }
+      }
+      patch.meshMTLS = Object.freeze({
+        minVersion: out.minVersion,
+        ecdhCurves: Object.freeze(out.ecdhCurves),
+        cipherSuites: Object.freeze(out.cipherSuites),
+      });
+    }
   }
   const enableTracing = value['enableTracing'];
   if (enableTracing !== undefined) {

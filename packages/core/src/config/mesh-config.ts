@@ -18,6 +18,19 @@ export interface DefaultProviders {
   readonly accessLogging: readonly string[];
 }
 
+/**
+ * `meshMTLS`: TLS settings of mesh (ISTIO_MUTUAL) traffic, inbound and outbound
+ * (istio/api mesh/v1alpha1/config.proto `TLSConfig`).
+ */
+export interface MeshTlsConfig {
+  /** `minProtocolVersion`: TLSV1_3 gives `TLSv1.3`; TLS_AUTO / TLSV1_2 / unset keep Istio's TLS 1.2. */
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** `ecdhCurves`, e.g. `X25519`, `P-256`; empty = the TLS library's defaults. */
+  readonly ecdhCurves: readonly string[];
+  /** `cipherSuites` (OpenSSL names, TLS 1.2 and below); empty = the defaults. */
+  readonly cipherSuites: readonly string[];
+}
+
 export interface MeshConfig {
   readonly rootNamespace: string;
   readonly trustDomain: string;
@@ -37,6 +50,7 @@ export interface MeshConfig {
    * tracing or access-log default (istio pkg/config/mesh/mesh.go DefaultMeshConfig).
    */
   readonly defaultProviders: DefaultProviders;
+  readonly meshMTLS: MeshTlsConfig;
   /** '' = access log off (Istio's default). */
   readonly accessLogFile: string;
   readonly accessLogEncoding: 'TEXT' | 'JSON';
@@ -60,6 +74,11 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
     tracing: Object.freeze([]),
     metrics: Object.freeze(['prometheus']),
     accessLogging: Object.freeze([]),
+  }),
+  meshMTLS: Object.freeze({
+    minVersion: 'TLSv1.2' as const,
+    ecdhCurves: Object.freeze([]),
+    cipherSuites: Object.freeze([]),
   }),
   accessLogFile: '',
   accessLogEncoding: 'TEXT',

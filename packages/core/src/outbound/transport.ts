@@ -13,6 +13,12 @@ export interface TransportTls {
    * Returns an error message to refuse the connection (SPIFFE identity / SAN check), or null.
    */
   readonly verifyPeer: ((cert: PeerCertificate) => string | null) | null;
+  /** Lowest TLS version offered (meshConfig `meshMTLS.minProtocolVersion` for mesh mTLS). */
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** `ecdhCurve` as Node takes it: names joined with `:`. */
+  readonly ecdhCurve?: string;
+  /** `ciphers` as Node takes it: OpenSSL names joined with `:`. */
+  readonly ciphers?: string;
 }
 
 /** One attempt, addressed to one endpoint. */

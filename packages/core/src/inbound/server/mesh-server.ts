@@ -8,6 +8,8 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
+import { DEFAULT_MESH_CONFIG, type MeshTlsConfig } from '../../config/mesh-config.js';
+import { meshTlsOptions } from '../../identity/mesh-tls.js';
 import { acceptedTrustDomains, peerFromCertificate } from '../../identity/spiffe.js';
 import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
@@ -85,6 +87,7 @@ export class MeshServer extends NetServer {
   readonly #handshakeTimeoutMs: number;
   readonly #tls: TlsServer;
   #applied: WorkloadCertificates | null = null;
+  #appliedMtls: MeshTlsConfig | null = null;
   readonly #pending = new Map<string, Pending>();
   readonly #sockets = new Set<Socket>();
 
@@ -235,6 +238,15 @@ export class MeshServer extends NetServer {
     });
   }
 
+  /** meshConfig `meshMTLS` of the plan in force (Istio's defaults when it cannot be read). */
+  #meshTls(): MeshTlsConfig {
+    try {
+      return this.#getPlan().meshConfig.meshMTLS;
+    } catch {
+      return DEFAULT_MESH_CONFIG.meshMTLS;
+    }
+  }
+
   #settle(key: string, pending: Pending): void {
     pending.done = true;
     if (this.#pending.get(key) === pending) this.#pending.delete(key);
@@ -245,11 +257,19 @@ export class MeshServer extends NetServer {
   #currentCerts(): WorkloadCertificates | null {
     if (this.#certs === null) return null;
     const certs = this.#certs.current();
-    if (certs !== this.#applied) {
-      // A rotation: new handshakes use the new context; established sessions keep theirs.
-      const context = { key: certs.keyPem, cert: certs.certChainPem, ca: certs.rootCertPem };
+    const mtls = this.#meshTls();
+    if (certs !== this.#applied || mtls !== this.#appliedMtls) {
+      // A rotation, or new meshConfig meshMTLS: new handshakes use the new context;
+      // established sessions keep theirs.
+      const context = {
+        key: certs.keyPem,
+        cert: certs.certChainPem,
+        ca: certs.rootCertPem,
+        ...meshTlsOptions(mtls),
+      };
       this.#tls.setSecureContext(context);
       this.#applied = certs;
+      this.#appliedMtls = mtls;
     }
     return certs;
   }

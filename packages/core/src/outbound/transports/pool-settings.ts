@@ -29,7 +29,15 @@ export function poolSettings(req: TransportRequest): PoolSettings {
 function sameTls(a: TransportTls | null, b: TransportTls | null): boolean {
   if (a === b) return true;
   if (a === null || b === null) return false;
-  return a.ca === b.ca && a.cert === b.cert && a.key === b.key && a.servername === b.servername;
+  return (
+    a.ca === b.ca &&
+    a.cert === b.cert &&
+    a.key === b.key &&
+    a.servername === b.servername &&
+    a.minVersion === b.minVersion &&
+    a.ecdhCurve === b.ecdhCurve &&
+    a.ciphers === b.ciphers
+  );
 }
 
 /**

@@ -8,6 +8,9 @@ export interface ClientTlsOptions {
   cert?: string | Buffer;
   key?: string | Buffer;
   servername?: string;
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  ecdhCurve?: string;
+  ciphers?: string;
   rejectUnauthorized: true;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
@@ -42,5 +45,8 @@ export function clientTlsOptions(tls: TransportTls, check: PeerCheck): ClientTls
   if (tls.cert !== null) out.cert = tls.cert;
   if (tls.key !== null) out.key = tls.key;
   if (tls.servername !== null) out.servername = tls.servername;
+  if (tls.minVersion !== undefined) out.minVersion = tls.minVersion;
+  if (tls.ecdhCurve !== undefined) out.ecdhCurve = tls.ecdhCurve;
+  if (tls.ciphers !== undefined) out.ciphers = tls.ciphers;
   return out;
 }

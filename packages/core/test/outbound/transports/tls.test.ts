@@ -25,6 +25,8 @@ describe.each([
   let pki: TestPki;
   let client: { cert: string; key: string };
   let server: Loopback;
+  /** A TLS 1.2-only server offering one cipher suite, like an old sidecar-less upstream. */
+  let tls12: Loopback;
   let handled = 0;
   const peers: (string | undefined)[] = [];
 
@@ -42,8 +44,17 @@ describe.each([
         res.end(`servername=${typeof sni === 'string' ? sni : ''}`);
       },
     );
+    tls12 = await httpsServer(
+      {
+        ...serverCert,
+        ca: pki.ca,
+        maxVersion: 'TLSv1.2',
+        ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
+      },
+      (req, res) => res.end(`protocol=${(req.socket as TLSSocket).getProtocol() ?? ''}`),
+    );
   }, 30_000);
-  afterAll(() => server.close());
+  afterAll(() => Promise.all([server.close(), tls12.close()]));
 
   const tls = (over: Partial<TransportTls>): TransportTls => ({
     ca: pki.ca,
@@ -105,5 +116,29 @@ describe.each([
       'dns-bad',
     ).catch((e: unknown) => e);
     expect((err as TransportError).failure).toBe('tls');
+  });
+
+  it('offers no version below minVersion and only the given ciphers (meshConfig meshMTLS)', async () => {
+    const to12 = async (settings: TransportTls, poolKey: string) => {
+      const t = create();
+      try {
+        const res = await t.request(
+          transportRequest(`https://127.0.0.1:${tls12.port}/`, { tls: settings, poolKey }),
+        );
+        return await text(res.body);
+      } finally {
+        await t.close();
+      }
+    };
+    expect(await to12(tls({}), 'v12-default')).toBe('protocol=TLSv1.2');
+    const tooOld = await to12(tls({ minVersion: 'TLSv1.3' }), 'v13-only').catch((e: unknown) => e);
+    expect((tooOld as TransportError).failure).toBe('tls');
+    expect(await call(create(), tls({ minVersion: 'TLSv1.3' }), 'v13-ok')).toBe(`servername=${SNI}`);
+    expect(await to12(tls({ ciphers: 'ECDHE-RSA-AES256-GCM-SHA384' }), 'cipher-ok')).toBe('protocol=TLSv1.2');
+    const noShared = await to12(
+      tls({ ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', minVersion: 'TLSv1.2' }),
+      'cipher-none',
+    ).catch((e: unknown) => e);
+    expect((noShared as TransportError).failure).toBe('tls');
   });
 });
