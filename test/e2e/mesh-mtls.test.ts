@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh, type MeshletRequestContext } from '../../packages/core/src/index.js';
@@ -182,8 +183,8 @@ describe('two meshes over mTLS on loopback', () => {
     expect(res.meshlet.flags).toContain('UF');
   });
 
-  it('meshConfig meshMTLS.minProtocolVersion TLSV1_3 holds both ways: the client offers no TLS 1.2, the server takes none', async () => {
-    // A reviews "sidecar" that speaks only TLS 1.2, with a valid mesh identity.
+  it('meshConfig meshMTLS.minProtocolVersion TLSV1_3 is the mesh server side only, as in Istio', async () => {
+    // A reviews upstream that speaks only TLS 1.2, with a valid mesh identity.
     const cert = await issueWorkloadCertificate({
       ca,
       namespace: 'default',
@@ -196,30 +197,90 @@ describe('two meshes over mTLS on loopback', () => {
     );
     await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
     try {
-      const oldPort = (old.address() as AddressInfo).port;
-      const tls13 = { meshMTLS: { minVersion: 'TLSv1.3' as const, ecdhCurves: [], cipherSuites: [] } };
-      const defaults = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
-        endpoints: reviewsEndpoint(oldPort),
-      });
-      expect(await (await defaults.fetch('http://reviews:9080/reviews/1')).text()).toBe('tls1.2 ok');
-      const strict13 = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
-        endpoints: reviewsEndpoint(oldPort),
+      const tls13 = { meshMTLS: { minVersion: 'TLSv1.3' as const, cipherSuites: [] } };
+      // The client side of ISTIO_MUTUAL is not shaped by meshMTLS (istio cluster_tls.go).
+      const client13 = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
+        endpoints: reviewsEndpoint((old.address() as AddressInfo).port),
         meshConfig: tls13,
       });
-      const refused = await strict13.fetch('http://reviews:9080/reviews/1');
-      expect(refused.status).toBe(503);
-      expect(refused.meshlet.flags).toContain('UF');
-
-      // Server side: a TLS 1.3-only reviews still serves a default (TLS 1.3-capable) mesh client.
+      expect(await (await client13.fetch('http://reviews:9080/reviews/1')).text()).toBe('tls1.2 ok');
+      // The server side is: a TLS 1.3-only reviews serves a default mesh client over TLS 1.3.
       const reviews = await mesh('reviews-v1', 'bookinfo-reviews', 'reviews', { meshConfig: tls13 });
-      const server = await reviews.listen((_req, res) => res.end('tls1.3 ok'), 0, '127.0.0.1');
-      const port = (server.address() as AddressInfo).port;
+      const server = await reviews.listen(
+        (req, res) => res.end((req.socket as TLSSocket).getProtocol() ?? ''),
+        0,
+        '127.0.0.1',
+      );
       const client = await mesh('productpage-v1', 'bookinfo-productpage', 'productpage', {
-        endpoints: reviewsEndpoint(port),
+        endpoints: reviewsEndpoint((server.address() as AddressInfo).port),
       });
-      expect(await (await client.fetch('http://reviews:9080/reviews/1')).text()).toBe('tls1.3 ok');
+      expect(await (await client.fetch('http://reviews:9080/reviews/1')).text()).toBe('TLSv1.3');
     } finally {
       await new Promise((r) => old.close(r));
+    }
+  });
+
+  it('meshConfig tlsDefaults shapes DestinationRule SIMPLE origination (not ISTIO_MUTUAL)', async () => {
+    const cert = await issueWorkloadCertificate({
+      ca,
+      namespace: 'default',
+      serviceAccount: 'api',
+      ttl: '1h',
+    });
+    const api = createHttpsServer(
+      {
+        key: cert.keyPem,
+        cert: cert.certChainPem,
+        maxVersion: 'TLSv1.2',
+        ciphers: 'ECDHE-RSA-AES256-GCM-SHA384',
+      },
+      (_req, res) => res.end('api ok'),
+    );
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    try {
+      const dir = await tmp();
+      const caFile = path.join(dir, 'ca.pem');
+      await writeFile(caFile, cert.rootCertPem);
+      await writeFile(
+        path.join(dir, 'api.yaml'),
+        `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [api.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: STATIC
+  location: MESH_EXTERNAL
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${(api.address() as AddressInfo).port} } }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: api, namespace: default }
+spec:
+  host: api.example.com
+  trafficPolicy:
+    tls:
+      mode: SIMPLE
+      caCertificates: ${caFile}
+      subjectAltNames: [spiffe://cluster.local/ns/default/sa/api]
+`,
+      );
+      const caller = async (cipherSuites: string[]) => {
+        const m = await createMesh({
+          config: dir,
+          workload: { name: 'app', namespace: 'default', serviceAccount: 'app', labels: { app: 'app' } },
+          meshConfig: { tlsDefaults: { ecdhCurves: [], cipherSuites } },
+        });
+        open.push(m);
+        return m.fetch('http://api.example.com/');
+      };
+      expect(await (await caller([])).text()).toBe('api ok');
+      expect(await (await caller(['ECDHE-RSA-AES256-GCM-SHA384'])).text()).toBe('api ok');
+      const noShared = await caller(['ECDHE-RSA-AES128-GCM-SHA256']);
+      expect(noShared.status).toBe(503);
+      expect(noShared.meshlet.flags).toContain('UF');
+    } finally {
+      await new Promise((r) => api.close(r));
     }
   });
 });

@@ -27,6 +27,7 @@ const USED_FIELDS = new Set([
   'defaultProviders',
   'enableTracing',
   'meshMTLS',
+  'tlsDefaults',
 ]);
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
@@ -121,44 +122,30 @@ export function parseMeshConfig(
         `Unsupported value: ${JSON.stringify(mode)}: supported values: ALLOW_ANY, REGISTRY_ONLY`,
       );
   }
-  const mtls = value['meshMTLS'];
-  if (mtls !== undefined && mtls !== null) {
-    if (!isRecord(mtls)) err(['meshMTLS'], 'expected an object');
-    else {
-      const out: { minVersion: 'TLSv1.2' | 'TLSv1.3'; ecdhCurves: string[]; cipherSuites: string[] } = {
-        minVersion: 'TLSv1.2',
-        ecdhCurves: [],
-        cipherSuites: [],
-      };
-      for (const key of Object.keys(mtls)) {
-        const v = mtls[key];
-        if (key === 'minProtocolVersion') {
-          // istio pkg/config/validation/agent ValidateMeshTLSConfig: mesh mTLS is TLS 1.2 or above.
-          if (v === 'TLSV1_3') out.minVersion = 'TLSv1.3';
-          else if (v !== 'TLSV1_2' && v !== 'TLS_AUTO')
-            err(
-              ['meshMTLS', 'minProtocolVersion'],
-              `Unsupported value: ${JSON.stringify(v)}: mesh TLS supports TLS_AUTO, TLSV1_2 or TLSV1_3`,
-            );
-        } else if (key === 'ecdhCurves' || key === 'cipherSuites') {
-          const names: unknown[] = Array.isArray(v) ? v : [];
-          if (Array.isArray(v) && names.every((x): x is string => typeof x === 'string' && x !== ''))
-            out[key] = [...names];
-          else err(['meshMTLS', key], 'expected a list of names');
-        } else {
-          const hint = suggest(key, ['minProtocolVersion', 'ecdhCurves', 'cipherSuites']);
-          err(
-            ['meshMTLS', key],
-            `unknown field ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
-          );
-        }
-      }
-      patch.meshMTLS = Object.freeze({
-        minVersion: out.minVersion,
-        ecdhCurves: Object.freeze(out.ecdhCurves),
-        cipherSuites: Object.freeze(out.cipherSuites),
+  const mtls = tlsConfig(value['meshMTLS'], ['meshMTLS'], err, findings, base);
+  if (mtls !== null) {
+    // istio pkg/config/validation/agent ValidateMeshTLSConfig.
+    if (mtls.ecdhCurves !== null)
+      err(['meshMTLS', 'ecdhCurves'], 'mesh TLS does not support ECDH curves configuration');
+    patch.meshMTLS = Object.freeze({
+      minVersion: mtls.minVersion ?? 'TLSv1.2',
+      cipherSuites: Object.freeze(mtls.cipherSuites ?? []),
+    });
+  }
+  const defaults = tlsConfig(value['tlsDefaults'], ['tlsDefaults'], err, findings, base);
+  if (defaults !== null) {
+    if (defaults.minVersion !== null)
+      findings.push({
+        level: 'Info',
+        code: DIAGNOSTIC_CODES.meshConfigUnused,
+        path: [...base, 'tlsDefaults', 'minProtocolVersion'],
+        message:
+          'tlsDefaults.minProtocolVersion applies to gateway TLS listeners, which meshlet does not serve',
       });
-    }
+    patch.tlsDefaults = Object.freeze({
+      ecdhCurves: Object.freeze(defaults.ecdhCurves ?? []),
+      cipherSuites: Object.freeze(defaults.cipherSuites ?? []),
+    });
   }
   const enableTracing = value['enableTracing'];
   if (enableTracing !== undefined) {
@@ -276,4 +263,84 @@ export function resolveMeshConfig(patches: readonly MeshConfigPatch[]): MeshConf
     for (const [k, v] of Object.entries(p)) if (v !== undefined) merged[k] = v;
   }
   return Object.freeze(merged) as unknown as MeshConfig;
+}
+
+/** Curves istio accepts in `ecdhCurves` (istio pkg/config/security ValidECDHCurves). */
+const VALID_ECDH_CURVES = new Set([
+  'P-224',
+  'P-256',
+  'P-521',
+  'P-384',
+  'X25519',
+  'X25519Kyber768Draft00',
+  'X25519MLKEM768',
+]);
+
+/** A MeshConfig `TLSConfig` (`meshMTLS`, `tlsDefaults`) as given; null when absent. */
+function tlsConfig(
+  v: unknown,
+  at: FieldPath,
+  err: (path: FieldPath, message: string) => void,
+  findings: Finding[],
+  base: FieldPath,
+): {
+  minVersion: 'TLSv1.2' | 'TLSv1.3' | null;
+  ecdhCurves: string[] | null;
+  cipherSuites: string[] | null;
+} | null {
+  if (v === undefined || v === null) return null;
+  const out = {
+    minVersion: null as 'TLSv1.2' | 'TLSv1.3' | null,
+    ecdhCurves: null as string[] | null,
+    cipherSuites: null as string[] | null,
+  };
+  if (!isRecord(v)) {
+    err(at, 'expected an object');
+    return out;
+  }
+  for (const key of Object.keys(v)) {
+    const x = v[key];
+    if (key === 'minProtocolVersion') {
+      if (x === 'TLSV1_3') out.minVersion = 'TLSv1.3';
+      else if (x === 'TLSV1_2' || x === 'TLS_AUTO') out.minVersion = 'TLSv1.2';
+      else
+        err(
+          [...at, key],
+          `Unsupported value: ${JSON.stringify(x)}: supported values: TLS_AUTO, TLSV1_2, TLSV1_3`,
+        );
+    } else if (key === 'ecdhCurves' || key === 'cipherSuites') {
+      const names: unknown[] = Array.isArray(x) ? x : [];
+      if (!Array.isArray(x) || !names.every((n): n is string => typeof n === 'string')) {
+        err([...at, key], 'expected a list of names');
+        continue;
+      }
+      out[key] = [...names];
+      if (key === 'ecdhCurves') {
+        // istio ValidateMeshTLSDefaults warns on unknown and repeated curves.
+        const unknown = [...new Set(names.filter((n) => !VALID_ECDH_CURVES.has(n)))].sort();
+        const repeated = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))].sort();
+        if (unknown.length > 0)
+          findings.push({
+            level: 'Warning',
+            code: DIAGNOSTIC_CODES.schema,
+            path: [...base, ...at, key],
+            message: `detected unrecognized ECDH curves: [${unknown.join(' ')}]`,
+          });
+        if (repeated.length > 0)
+          findings.push({
+            level: 'Warning',
+            code: DIAGNOSTIC_CODES.schema,
+            path: [...base, ...at, key],
+            message: `detected duplicate ECDH curves: [${repeated.join(' ')}]`,
+          });
+      }
+    } else {
+      const hint = suggest(key, ['minProtocolVersion', 'ecdhCurves', 'cipherSuites']);
+      err(
+        [...at, key],
+        `unknown field ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+      );
+    }
+  }
+  return out;
 }

@@ -19,15 +19,24 @@ export interface DefaultProviders {
 }
 
 /**
- * `meshMTLS`: TLS settings of mesh (ISTIO_MUTUAL) traffic, inbound and outbound
- * (istio/api mesh/v1alpha1/config.proto `TLSConfig`).
+ * `meshMTLS`: the TLS parameters of the mesh mTLS *server* side (istio/api mesh/v1alpha1
+ * config.proto `TLSConfig`; istio pilot/pkg/security/authn/utils BuildInboundTLS). Istio
+ * does not apply it to the client side of ISTIO_MUTUAL.
  */
 export interface MeshTlsConfig {
   /** `minProtocolVersion`: TLSV1_3 gives `TLSv1.3`; TLS_AUTO / TLSV1_2 / unset keep Istio's TLS 1.2. */
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
-  /** `ecdhCurves`, e.g. `X25519`, `P-256`; empty = the TLS library's defaults. */
-  readonly ecdhCurves: readonly string[];
   /** `cipherSuites` (OpenSSL names, TLS 1.2 and below); empty = the defaults. */
+  readonly cipherSuites: readonly string[];
+}
+
+/**
+ * `tlsDefaults`: ECDH curves and cipher suites of non-ISTIO_MUTUAL upstream TLS, i.e.
+ * DestinationRule SIMPLE and MUTUAL (istio pilot/pkg/networking/core/cluster_tls.go
+ * applyTLSDefaults).
+ */
+export interface TlsDefaults {
+  readonly ecdhCurves: readonly string[];
   readonly cipherSuites: readonly string[];
 }
 
@@ -51,6 +60,7 @@ export interface MeshConfig {
    */
   readonly defaultProviders: DefaultProviders;
   readonly meshMTLS: MeshTlsConfig;
+  readonly tlsDefaults: TlsDefaults;
   /** '' = access log off (Istio's default). */
   readonly accessLogFile: string;
   readonly accessLogEncoding: 'TEXT' | 'JSON';
@@ -75,11 +85,8 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
     metrics: Object.freeze(['prometheus']),
     accessLogging: Object.freeze([]),
   }),
-  meshMTLS: Object.freeze({
-    minVersion: 'TLSv1.2' as const,
-    ecdhCurves: Object.freeze([]),
-    cipherSuites: Object.freeze([]),
-  }),
+  meshMTLS: Object.freeze({ minVersion: 'TLSv1.2' as const, cipherSuites: Object.freeze([]) }),
+  tlsDefaults: Object.freeze({ ecdhCurves: Object.freeze([]), cipherSuites: Object.freeze([]) }),
   accessLogFile: '',
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',

@@ -3,7 +3,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import type { TlsPolicy } from '../compile/traffic-policy.js';
 import { acceptedTrustDomains, peerFromCertificate, uriSans } from '../identity/spiffe.js';
-import { meshTlsOptions } from '../identity/mesh-tls.js';
+import { tlsDefaultsClientOptions } from '../identity/mesh-tls.js';
 import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
 import type { UpstreamHost } from '../outbound/upstream/types.js';
@@ -88,7 +88,6 @@ export function createTlsFor(
       // With no SANs to expect, Istio still only trusts mesh identities: the chain to the
       // mesh root plus a SPIFFE ID of an accepted trust domain (never a DNS host-name check).
       verifyPeer: sanCheck(expected) ?? meshIdentityCheck(acceptedTrustDomains(plan.meshConfig)),
-      ...meshTlsOptions(plan.meshConfig.meshMTLS),
     };
   };
 
@@ -110,6 +109,8 @@ export function createTlsFor(
           key: policy.mode === 'MUTUAL' ? read(str(s['privateKey'])) : null,
           servername: policy.sni ?? cluster.host,
           verifyPeer: sanCheck(policy.subjectAltNames),
+          // meshConfig tlsDefaults: non-ISTIO_MUTUAL upstreams only (istio cluster_tls.go).
+          ...tlsDefaultsClientOptions(getPlan().meshConfig.tlsDefaults),
         };
       }
     }

@@ -13,11 +13,11 @@ export interface TransportTls {
    * Returns an error message to refuse the connection (SPIFFE identity / SAN check), or null.
    */
   readonly verifyPeer: ((cert: PeerCertificate) => string | null) | null;
-  /** Lowest TLS version offered (meshConfig `meshMTLS.minProtocolVersion` for mesh mTLS). */
+  /** Lowest TLS version offered. */
   readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
-  /** `ecdhCurve` as Node takes it: names joined with `:`. */
+  /** `ecdhCurve` as Node takes it: names joined with `:` (meshConfig `tlsDefaults.ecdhCurves`). */
   readonly ecdhCurve?: string;
-  /** `ciphers` as Node takes it: OpenSSL names joined with `:`. */
+  /** `ciphers` as Node takes it: OpenSSL names joined with `:` (meshConfig `tlsDefaults.cipherSuites`). */
   readonly ciphers?: string;
 }
 

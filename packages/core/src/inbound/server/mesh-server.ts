@@ -9,7 +9,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
 import { DEFAULT_MESH_CONFIG, type MeshTlsConfig } from '../../config/mesh-config.js';
-import { meshTlsOptions } from '../../identity/mesh-tls.js';
+import { meshTlsServerOptions } from '../../identity/mesh-tls.js';
 import { acceptedTrustDomains, peerFromCertificate } from '../../identity/spiffe.js';
 import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
@@ -265,7 +265,7 @@ export class MeshServer extends NetServer {
         key: certs.keyPem,
         cert: certs.certChainPem,
         ca: certs.rootCertPem,
-        ...meshTlsOptions(mtls),
+        ...meshTlsServerOptions(mtls),
       };
       this.#tls.setSecureContext(context);
       this.#applied = certs;

@@ -43,7 +43,7 @@ describe('createMeshServer with meshConfig meshMTLS', () => {
 
   it('with minProtocolVersion TLSV1_3 refuses a TLS 1.2 client at the handshake and serves TLS 1.3 ones', async () => {
     const plan = planFor(FOO, [STRICT], {
-      meshMTLS: { minVersion: 'TLSv1.3', ecdhCurves: [], cipherSuites: [] },
+      meshMTLS: { minVersion: 'TLSv1.3', cipherSuites: [] },
     });
     const { port, refusals } = await startServer({
       getPlan: () => plan,
@@ -65,16 +65,15 @@ describe('createMeshServer with meshConfig meshMTLS', () => {
     const { port } = await startServer({ getPlan: () => plan, certs: await certSourceFor('foo', 'httpbin') });
     const client = await meshClient('bar', 'sleep');
     expect(await negotiated(port, client, { maxVersion: 'TLSv1.2' })).toBe('TLSv1.2');
-    plan = planFor(FOO, [STRICT], { meshMTLS: { minVersion: 'TLSv1.3', ecdhCurves: [], cipherSuites: [] } });
+    plan = planFor(FOO, [STRICT], { meshMTLS: { minVersion: 'TLSv1.3', cipherSuites: [] } });
     await expect(negotiated(port, client, { maxVersion: 'TLSv1.2' })).rejects.toThrow();
   });
 });
 
-describe('parsing meshMTLS', () => {
-  it('reads minProtocolVersion, ecdhCurves and cipherSuites, and rejects TLS 1.0/1.1 for mesh traffic', async () => {
+describe('parsing meshMTLS and tlsDefaults', () => {
+  const mesh = async (body: string) => {
     const { loadConfigText } = await import('../../../src/config/load.js');
-    const mesh = (body: string) =>
-      loadConfigText(`apiVersion: v1
+    return loadConfigText(`apiVersion: v1
 kind: ConfigMap
 metadata: { name: istio, namespace: istio-system }
 data:
@@ -84,20 +83,39 @@ ${body
   .map((l) => `    ${l}`)
   .join('\n')}
 `);
-    const ok = mesh('meshMTLS:\n  minProtocolVersion: TLSV1_3\n  ecdhCurves: [X25519, P-256]');
+  };
+
+  it('reads minProtocolVersion and cipherSuites for the mesh server, and curves and ciphers for tlsDefaults', async () => {
+    const ok = await mesh(
+      'meshMTLS:\n  minProtocolVersion: TLSV1_3\n  cipherSuites: [ECDHE-RSA-AES256-GCM-SHA384]\ntlsDefaults:\n  ecdhCurves: [X25519, P-256]',
+    );
     expect(ok.diagnostics).toEqual([]);
     expect(ok.meshConfig.meshMTLS).toEqual({
       minVersion: 'TLSv1.3',
-      ecdhCurves: ['X25519', 'P-256'],
-      cipherSuites: [],
+      cipherSuites: ['ECDHE-RSA-AES256-GCM-SHA384'],
     });
-    const bad = mesh('meshMTLS:\n  minProtocolVersion: TLSV1_1\n  cipherSuite: [X]');
-    expect(bad.diagnostics.map((d) => [d.path, d.message])).toEqual([
+    expect(ok.meshConfig.tlsDefaults).toEqual({ ecdhCurves: ['X25519', 'P-256'], cipherSuites: [] });
+  });
+
+  it("reports what istio's mesh config validation reports", async () => {
+    const bad = await mesh(
+      'meshMTLS:\n  minProtocolVersion: TLSV1_1\n  ecdhCurves: [X25519]\n  cipherSuite: [X]\ntlsDefaults:\n  ecdhCurves: [P-999, X25519, X25519]\n  minProtocolVersion: TLSV1_3',
+    );
+    expect(bad.diagnostics.map((d) => [d.level, d.path, d.message])).toEqual([
       [
+        'Error',
         'meshMTLS.minProtocolVersion',
-        'Unsupported value: "TLSV1_1": mesh TLS supports TLS_AUTO, TLSV1_2 or TLSV1_3',
+        'Unsupported value: "TLSV1_1": supported values: TLS_AUTO, TLSV1_2, TLSV1_3',
       ],
-      ['meshMTLS.cipherSuite', 'unknown field "cipherSuite" (did you mean "cipherSuites"?)'],
+      ['Error', 'meshMTLS.cipherSuite', 'unknown field "cipherSuite" (did you mean "cipherSuites"?)'],
+      ['Error', 'meshMTLS.ecdhCurves', 'mesh TLS does not support ECDH curves configuration'],
+      ['Warning', 'tlsDefaults.ecdhCurves', 'detected unrecognized ECDH curves: [P-999]'],
+      ['Warning', 'tlsDefaults.ecdhCurves', 'detected duplicate ECDH curves: [X25519]'],
+      [
+        'Info',
+        'tlsDefaults.minProtocolVersion',
+        'tlsDefaults.minProtocolVersion applies to gateway TLS listeners, which meshlet does not serve',
+      ],
     ]);
   });
 });
