@@ -1,3 +1,4 @@
+import { DIAGNOSTIC_CODES } from '../diagnostic-codes.js';
 import { z } from 'zod';
 import type { ValidationContext } from '../validate/context.js';
 import {
@@ -82,6 +83,12 @@ export function validateRequestAuthentication(spec: RequestAuthenticationSpec, c
       ctx.error([...path, 'issuer'], 'issuer or jwksUri must be non-empty string');
     }
     if (rule.jwks !== undefined && rule.jwks !== '') checkInlineJwks(rule.jwks, [...path, 'jwks'], ctx);
+    if (rule.presence !== undefined)
+      ctx.warn(
+        [...path, 'presence'],
+        'presence is validated but not enforced by meshlet (a request without a token still passes RequestAuthentication); to require a token, add an AuthorizationPolicy with `from: [{source: {requestPrincipals: ["*"]}}]`',
+        DIAGNOSTIC_CODES.unsupported,
+      );
   });
 }
 

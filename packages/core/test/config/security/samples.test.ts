@@ -78,4 +78,14 @@ describe('istio samples (security, telemetry, extension kinds)', () => {
       ).toBe(true);
     },
   );
+
+  it('warns that RequestAuthentication presence is not enforced, instead of ignoring it', () => {
+    const doc = validDocs.find((d) => d.kind === 'RequestAuthentication' && d.name === 'full');
+    expect(doc).toBeDefined();
+    const warnings = validate(doc!.kind, doc!.spec, doc!.namespace).filter((f) => f.level === 'Warning');
+    expect(warnings.map((f) => [f.code, formatPath(f.path)])).toEqual([
+      ['MESHLET0004', 'spec.jwtRules[0].presence'],
+    ]);
+    expect(warnings[0]?.message).toMatch(/requestPrincipals: \["\*"\]/);
+  });
 });
