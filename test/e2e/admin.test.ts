@@ -64,4 +64,65 @@ describe('createMesh({ admin }) with meshlet proxy-status', () => {
     await main(['proxy-status', mesh.admin!.url, '--config', other], stale);
     expect(stale.out()).toMatch(/STALE/);
   });
+
+  it('shows the telemetry in force in /config_dump: sampling, provider, export target and header names', async () => {
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'mesh.yaml'),
+      `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    extensionProviders:
+    - name: otel
+      opentelemetry:
+        service: otel-collector.observability.svc.cluster.local
+        port: 4318
+        http:
+          path: /v1/traces
+          headers: [{ name: authorization, value: "Bearer s3cret" }]
+    defaultProviders:
+      tracing: [otel]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing: [{ randomSamplingPercentage: 25 }]
+`,
+    );
+    const mesh = await createMesh({
+      config: dir,
+      workload: {
+        name: 'productpage-v1',
+        namespace: 'default',
+        serviceAccount: 'pp',
+        labels: { app: 'productpage' },
+      },
+      admin: { port: 0 },
+    });
+    open.push(mesh);
+    const dump = (await (await fetch(`${mesh.admin!.url}/config_dump`)).json()) as {
+      telemetry: {
+        tracing: {
+          server: { samplingPercent: number; provider: string; export: Record<string, unknown> };
+          exporters: string[];
+        };
+        metrics: { enabled: boolean };
+      };
+    };
+    expect(dump.telemetry.metrics.enabled).toBe(true);
+    expect(dump.telemetry.tracing.server).toMatchObject({
+      samplingPercent: 25,
+      provider: 'otel',
+      export: {
+        protocol: 'otlp-http',
+        url: 'http://otel-collector.observability.svc.cluster.local:4318/v1/traces',
+        headerNames: ['authorization'],
+      },
+    });
+    expect(dump.telemetry.tracing.exporters).toEqual(['provider:otel']);
+    expect(JSON.stringify(dump.telemetry)).not.toContain('s3cret');
+  });
 });

@@ -5,6 +5,7 @@ import type { MeshPlan } from '../compile/plan-types.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { clusterStatuses, clustersText, type ClusterStateSource } from './clusters-status.js';
 import { configDump, type ConfigInfo } from './config-dump.js';
+import type { TelemetryDump } from './telemetry-dump.js';
 import { serverInfo, type ServerInfoInput } from './server-info.js';
 
 /** Options of {@link createAdminServer}. */
@@ -15,6 +16,8 @@ export interface AdminServerOptions {
   readonly getConfig: () => ConfigInfo;
   /** The mesh's upstream clusters, for endpoint health and outlier state in `/clusters`. */
   readonly clusters?: ClusterStateSource;
+  /** The telemetry in force, for `/config_dump`; absent = null there. */
+  readonly getTelemetry?: () => TelemetryDump;
   /** The metrics registry `/stats/prometheus` exposes; absent = an empty exposition. */
   readonly registry?: Pick<Registry, 'metrics'>;
   readonly serverInfo: {
@@ -131,7 +134,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       case '/stats/prometheus':
         return send(res, 200, PROMETHEUS_CONTENT_TYPE, (await options.registry?.metrics()) ?? '');
       case '/config_dump':
-        return json(res, configDump(options.getPlan(), options.getConfig()));
+        return json(
+          res,
+          configDump(options.getPlan(), options.getConfig(), options.getTelemetry?.() ?? null),
+        );
       case '/clusters': {
         const statuses = clusterStatuses(options.getPlan(), options.clusters);
         if (url.searchParams.get('format') === 'json') return json(res, { cluster_statuses: statuses });

@@ -11,6 +11,7 @@ import type {
 import type { ClusterPolicy } from '../compile/traffic-policy.js';
 import type { InboundPlan, MtlsMode } from '../compile/inbound-types.js';
 import { routesView, type RoutesView } from '../cli/routes-view.js';
+import type { TelemetryDump } from './telemetry-dump.js';
 
 /** What the admin server knows about the configuration the plan came from. */
 export interface ConfigInfo {
@@ -100,6 +101,8 @@ export interface ConfigDump {
   /** The route table exactly as `meshlet routes -o json` prints it (what `proxy-config routes` renders). */
   readonly routeTable: RoutesView;
   readonly inbound: InboundDump;
+  /** Metrics, tracing (sampling, provider and export target) and access logs in force; null with telemetry off. */
+  readonly telemetry: TelemetryDump | null;
 }
 
 const keyName = (k: { readonly namespace: string; readonly name: string } | null): string | null =>
@@ -190,7 +193,11 @@ function clusterDump(c: Cluster, service: Service | undefined): ClusterDump {
  * hash, load time and files. Matchers appear as their `describe()` text; no function
  * survives.
  */
-export function configDump(plan: MeshPlan, config: ConfigInfo): ConfigDump {
+export function configDump(
+  plan: MeshPlan,
+  config: ConfigInfo,
+  telemetry: TelemetryDump | null = null,
+): ConfigDump {
   const pa = plan.inbound.peerAuthentication;
   const clusters = Object.values(plan.outbound.clusters).map((c) =>
     clusterDump(c, plan.outbound.services[c.host]),
@@ -213,5 +220,6 @@ export function configDump(plan: MeshPlan, config: ConfigInfo): ConfigDump {
       authorization: plan.inbound.authorization,
       rateLimits: plan.inbound.rateLimits,
     },
+    telemetry,
   };
 }

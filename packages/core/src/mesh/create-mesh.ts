@@ -18,6 +18,7 @@ import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
 import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { telemetryDump } from '../admin/telemetry-dump.js';
 import { MESHLET_VERSION } from '../version.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 
@@ -128,7 +129,9 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
         files: source.current.snapshot.files,
       }),
       clusters,
-      ...(telemetry === null ? {} : { registry: telemetry.registry }),
+      ...(telemetry === null
+        ? {}
+        : { registry: telemetry.registry, getTelemetry: () => telemetryDump(telemetry) }),
       serverInfo: { version: MESHLET_VERSION, workload, startedAt: Date.now() },
       host,
       port: options.admin.port ?? 0,

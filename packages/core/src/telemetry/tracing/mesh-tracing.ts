@@ -158,6 +158,8 @@ export interface MeshTracing {
   readonly config: ResolvedTracing;
   /** True when meshlet set up its own provider. */
   readonly ownsProvider: boolean;
+  /** Where meshlet's own provider exports: `provider:<name>`, `otlp`, `console`; empty otherwise. */
+  readonly exporters: readonly string[];
   startServerSpan(req: ServerSpanRequest): ServerSpan;
   startClientSpan(req: ClientSpanRequest): ClientSpan;
   forceFlush(): Promise<void>;
@@ -423,6 +425,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     propagation,
     config,
     ownsProvider: setup.owned,
+    exporters: setup.exporters,
     startServerSpan,
     startClientSpan,
     forceFlush: () => setup.forceFlush(),
