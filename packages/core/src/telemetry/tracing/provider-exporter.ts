@@ -36,6 +36,8 @@ export function providerExporter(target: TraceExport, serviceName: string): Span
       return new Exporter({ url: target.url, metadata, timeoutMillis: target.timeoutMs });
     }
     case 'zipkin': {
+      // The Zipkin exporter has no request timeout option: a provider `timeout` is read
+      // and validated but the exporter's own sending applies.
       const { ZipkinExporter: Exporter } = load('@opentelemetry/exporter-zipkin') as {
         ZipkinExporter: typeof ZipkinExporter;
       };
