@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { main } from '../../packages/core/src/cli/main.js';
 import type { CliIO } from '../../packages/core/src/cli/io.js';
+import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 
 const VS = (subset: string) => `
@@ -69,23 +70,16 @@ describe('createMesh({ admin }) with meshlet proxy-status', () => {
     const dir = await tmp();
     await writeFile(
       path.join(dir, 'mesh.yaml'),
-      `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    extensionProviders:
-    - name: otel
-      opentelemetry:
-        service: otel-collector.observability.svc.cluster.local
-        port: 4318
-        http:
-          path: /v1/traces
-          headers: [{ name: authorization, value: "Bearer s3cret" }]
-    defaultProviders:
-      tracing: [otel]
----
-apiVersion: telemetry.istio.io/v1
+      `${istioConfigMap(`extensionProviders:
+- name: otel
+  opentelemetry:
+    service: otel-collector.observability.svc.cluster.local
+    port: 4318
+    http:
+      path: /v1/traces
+      headers: [{ name: authorization, value: "Bearer s3cret" }]
+defaultProviders:
+  tracing: [otel]`)}apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }
 spec:

@@ -7,6 +7,7 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
+import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 
 /** One request a collector received. */
@@ -91,19 +92,7 @@ async function upstream(): Promise<{ port: number; traceparents: string[] }> {
  */
 async function service(meshYaml: string, telemetryYaml: string, upstreamPort: number): Promise<Mesh> {
   const dir = await tmp();
-  await writeFile(
-    path.join(dir, 'mesh.yaml'),
-    `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-${meshYaml
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-`,
-  );
+  await writeFile(path.join(dir, 'mesh.yaml'), istioConfigMap(meshYaml));
   await writeFile(path.join(dir, 'telemetry.yaml'), telemetryYaml);
   const mesh = await createMesh({
     config: dir,

@@ -317,22 +317,20 @@ function tlsConfig(
       out[key] = [...names];
       if (key === 'ecdhCurves') {
         // istio ValidateMeshTLSDefaults warns on unknown and repeated curves.
-        const unknown = [...new Set(names.filter((n) => !VALID_ECDH_CURVES.has(n)))].sort();
-        const repeated = [...new Set(names.filter((n, i) => names.indexOf(n) !== i))].sort();
-        if (unknown.length > 0)
-          findings.push({
-            level: 'Warning',
-            code: DIAGNOSTIC_CODES.schema,
-            path: [...base, ...at, key],
-            message: `detected unrecognized ECDH curves: [${unknown.join(' ')}]`,
-          });
-        if (repeated.length > 0)
-          findings.push({
-            level: 'Warning',
-            code: DIAGNOSTIC_CODES.schema,
-            path: [...base, ...at, key],
-            message: `detected duplicate ECDH curves: [${repeated.join(' ')}]`,
-          });
+        const unknown = names.filter((n) => !VALID_ECDH_CURVES.has(n));
+        const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+        for (const [what, list] of [
+          ['unrecognized', unknown],
+          ['duplicate', repeated],
+        ] as const) {
+          if (list.length > 0)
+            findings.push({
+              level: 'Warning',
+              code: DIAGNOSTIC_CODES.schema,
+              path: [...base, ...at, key],
+              message: `detected ${what} ECDH curves: [${[...new Set(list)].sort().join(' ')}]`,
+            });
+        }
       }
     } else {
       const hint = suggest(key, ['minProtocolVersion', 'ecdhCurves', 'cipherSuites']);

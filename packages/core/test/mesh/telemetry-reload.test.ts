@@ -5,6 +5,7 @@ import path from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh, type MeshReloadEvent } from '../../src/index.js';
+import { istioConfigMap } from '../helpers/istio-config-map.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { samples } from '../telemetry/metrics-support.js';
 
@@ -25,17 +26,10 @@ async function upstream(): Promise<number> {
 
 /** The mesh-wide Telemetry and the istio ConfigMap: a tag value, a sampling rate, and an optional file log. */
 function config(team: string, sampling: number, logFile: string | null): string {
-  return `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    extensionProviders:
-    - name: file-log
-      envoyFileAccessLog:
-        path: ${logFile ?? '/dev/null'}
----
-apiVersion: telemetry.istio.io/v1
+  return `${istioConfigMap(`extensionProviders:
+- name: file-log
+  envoyFileAccessLog:
+    path: ${logFile ?? '/dev/null'}`)}apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }
 spec:

@@ -8,6 +8,7 @@ import {
 import { applicableTelemetries } from '../../src/telemetry/config/telemetry-scope.js';
 import { resolveTraceExport } from '../../src/telemetry/config/trace-export-config.js';
 import { resolveTracing } from '../../src/telemetry/config/tracing-config.js';
+import { istioConfigMap } from '../helpers/istio-config-map.js';
 import { PRODUCTPAGE, snapshotOf } from './helpers.js';
 
 const provider = (name: string, type: string, config: Record<string, unknown>): ExtensionProvider => ({
@@ -159,22 +160,10 @@ spec:
   });
 
   it('is read from the mesh config as a boolean', () => {
-    const snap = loadConfigText(`apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    enableTracing: false
-`);
+    const snap = loadConfigText(istioConfigMap('enableTracing: false'));
     expect(snap.diagnostics).toEqual([]);
     expect(snap.meshConfig.enableTracing).toBe(false);
-    const bad = loadConfigText(`apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    enableTracing: "no"
-`);
+    const bad = loadConfigText(istioConfigMap('enableTracing: "no"'));
     expect(bad.diagnostics.map((d) => [d.level, d.path, d.message])).toEqual([
       ['Error', 'enableTracing', 'expected true or false, got "no"'],
     ]);
@@ -182,18 +171,7 @@ data:
 });
 
 describe('meshConfig defaultProviders and Telemetry provider diagnostics', () => {
-  const configMap = (meshYaml: string) => `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-${meshYaml
-  .trim()
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
----
-`;
+  const configMap = istioConfigMap;
 
   it('reads defaultProviders field by field over the default (metrics stays [prometheus])', () => {
     const snap = loadConfigText(

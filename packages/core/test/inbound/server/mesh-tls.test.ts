@@ -10,6 +10,7 @@ import {
   tlsGet,
   type ClientTls,
 } from './support.js';
+import { istioConfigMap } from '../../helpers/istio-config-map.js';
 
 const FOO = httpbin('foo');
 const STRICT = { text: sampleText('tasks/authn-policy/02-peerauthentication-namespace-foo-strict.yaml') };
@@ -73,16 +74,7 @@ describe('createMeshServer with meshConfig meshMTLS', () => {
 describe('parsing meshMTLS and tlsDefaults', () => {
   const mesh = async (body: string) => {
     const { loadConfigText } = await import('../../../src/config/load.js');
-    return loadConfigText(`apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-${body
-  .split('\n')
-  .map((l) => `    ${l}`)
-  .join('\n')}
-`);
+    return loadConfigText(istioConfigMap(body));
   };
 
   it('reads minProtocolVersion and cipherSuites for the mesh server, and curves and ciphers for tlsDefaults', async () => {
