@@ -65,11 +65,14 @@ describe.each([
     ...over,
   });
 
-  const call = async (t: Transport, settings: TransportTls, poolKey: string): Promise<string> => {
+  const call = async (
+    t: Transport,
+    settings: TransportTls,
+    poolKey: string,
+    port = server.port,
+  ): Promise<string> => {
     try {
-      const res = await t.request(
-        transportRequest(`https://127.0.0.1:${server.port}/`, { tls: settings, poolKey }),
-      );
+      const res = await t.request(transportRequest(`https://127.0.0.1:${port}/`, { tls: settings, poolKey }));
       return await text(res.body);
     } finally {
       await t.close();
@@ -119,17 +122,7 @@ describe.each([
   });
 
   it('offers no version below minVersion and only the given ciphers (meshConfig meshMTLS)', async () => {
-    const to12 = async (settings: TransportTls, poolKey: string) => {
-      const t = create();
-      try {
-        const res = await t.request(
-          transportRequest(`https://127.0.0.1:${tls12.port}/`, { tls: settings, poolKey }),
-        );
-        return await text(res.body);
-      } finally {
-        await t.close();
-      }
-    };
+    const to12 = (settings: TransportTls, poolKey: string) => call(create(), settings, poolKey, tls12.port);
     expect(await to12(tls({}), 'v12-default')).toBe('protocol=TLSv1.2');
     const tooOld = await to12(tls({ minVersion: 'TLSv1.3' }), 'v13-only').catch((e: unknown) => e);
     expect((tooOld as TransportError).failure).toBe('tls');
