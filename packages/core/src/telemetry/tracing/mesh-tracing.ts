@@ -227,11 +227,23 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   // (same rule as the SDK's) and skips the SDK for a span that would record nothing:
   // at Istio's 1 % default, 99 of 100 requests never build an SDK span.
   const meshSampled = setup.owned && samplerFromEnv(env) === null;
-  const startSpan = (name: string, kind: SpanKind, parent: Context, percent: number, drawn = false): Span => {
+  /**
+   * `drawn`: the trace id is preset and sampling was decided (`forced` when the decision
+   * came from x-request-id, which the mesh sampler must then follow).
+   */
+  const startSpan = (
+    name: string,
+    kind: SpanKind,
+    parent: Context,
+    percent: number,
+    drawn = false,
+    forced = false,
+  ): Span => {
     const known = meshSampled && !drawn ? knownUnsampledSpan(parent, percent, ids) : null;
     if (known !== null) return known;
     if (meshSampled && !setup.records) return sampledNonRecordingSpan(parent, ids);
     try {
+      if (forced) sampler.rootDecision = true;
       return tracer.startSpan(name, { kind }, parent);
     } finally {
       // A preset the SDK did not consume (suppressed tracing) must not leak to the next trace.
@@ -266,6 +278,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const extracted = propagation.extract(req.headers);
     let requestId = extracted.requestId;
     let drawn = false;
+    let forced = false;
     // A new trace under meshlet's own sampler: decide first (from x-request-id as Envoy
     // does, else from the drawn trace id); a rejected one needs no span, id or context
     // object unless something reads them later.
@@ -276,7 +289,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       if (!(byId ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
       if (byId === true) {
         requestId = markSampled(requestId);
-        sampler.rootDecision = true;
+        forced = true;
       }
       ids.preset = draw.hex();
       drawn = true;
@@ -287,7 +300,14 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       if (!config.server.disabled) {
         const route = req.route ?? null;
         const { name, attributes } = methodAttributes(req.method, route);
-        span = startSpan(name, SpanKind.SERVER, extracted.context, config.server.samplingPercent, drawn);
+        span = startSpan(
+          name,
+          SpanKind.SERVER,
+          extracted.context,
+          config.server.samplingPercent,
+          drawn,
+          forced,
+        );
         if (span.isRecording()) {
           const q = req.url.indexOf('?');
           const { host, port } = splitAuthority(req.authority, req.port);
@@ -355,6 +375,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const sent = typeof given === 'string' ? given : given?.[0];
     let requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
     let drawn = false;
+    let forced = false;
     // Under meshlet's own sampler, a call in an unsampled inbound trace of meshlet's own,
     // or one starting a trace the sampler rejects, needs no OpenTelemetry context: its
     // headers are written directly.
@@ -370,7 +391,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
             requestId = markSampled(requestId);
             // The mark travels on the request, as Envoy rewrites x-request-id.
             if (sent !== undefined && sent !== '') req.headers[REQUEST_ID_HEADER] = requestId;
-            sampler.rootDecision = true;
+            forced = true;
           }
           ids.preset = draw.hex();
           drawn = true;
@@ -388,7 +409,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     try {
       if (!config.client.disabled) {
         const { name, attributes } = clientMethodAttributes(req.method);
-        span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent, drawn);
+        span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent, drawn, forced);
         if (span.isRecording()) {
           span.setAttributes(attributes);
           if (config.client.istioTags) span.setAttributes(istioTags);
