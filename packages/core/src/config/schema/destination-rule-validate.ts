@@ -1,3 +1,4 @@
+import { DIAGNOSTIC_CODES } from '../diagnostic-codes.js';
 import type { FieldPath } from '../diagnostic.js';
 import type { ValidationContext } from '../validate/context.js';
 import { isIpAddress } from '../validate/names.js';
@@ -138,6 +139,37 @@ function validateLoadBalancer(
   if (warm?.aggression !== undefined && warm.aggression <= 0) {
     ctx.error([...path, 'warmup', 'aggression'], 'aggression should be greater than 0');
   }
+  warnUnappliedLoadBalancer(lb, path, ctx);
+}
+
+/**
+ * Load-balancer settings meshlet validates but does not act on: warned (MESHLET0004)
+ * with what happens instead, never silently ignored.
+ */
+function warnUnappliedLoadBalancer(lb: LoadBalancerSettings, path: FieldPath, ctx: ValidationContext): void {
+  const warn = (at: FieldPath, message: string) =>
+    ctx.warn([...path, ...at], message, DIAGNOSTIC_CODES.unsupported);
+  if (lb.localityLbSetting !== undefined && lb.localityLbSetting.enabled !== false)
+    warn(
+      ['localityLbSetting'],
+      'locality load balancing is not applied by meshlet: endpoints are balanced without locality priority, distribution or failover',
+    );
+  if (lb.zoneAwareLbSetting !== undefined)
+    warn(
+      ['zoneAwareLbSetting'],
+      'zone-aware load balancing is not applied by meshlet: endpoints are balanced without zones',
+    );
+  if (lb.warmupDurationSecs !== undefined || lb.warmup !== undefined)
+    warn(
+      [lb.warmup !== undefined ? 'warmup' : 'warmupDurationSecs'],
+      'slow-start warmup is not applied by meshlet: a new endpoint gets its full share at once',
+    );
+  const cookie = lb.consistentHash?.httpCookie;
+  if (cookie?.ttl !== undefined)
+    warn(
+      ['consistentHash', 'httpCookie', 'ttl'],
+      `meshlet hashes on cookie ${JSON.stringify(cookie.name)} when the request carries it but does not issue it (Envoy answers a request without it with Set-Cookie); until the client sets it, requests are not sticky`,
+    );
 }
 
 /** `agent.ValidateTLS` for client TLS settings. */

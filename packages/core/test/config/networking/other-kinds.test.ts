@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatPath } from '../../../src/config/diagnostic.js';
 import { validate } from './helpers.js';
 
 interface Case {
@@ -459,6 +460,35 @@ describe('networking webhook rules', () => {
     expect(found.map((f) => [f.level, f.code, f.path])).toEqual([
       ['Warning', 'IST0002', ['spec', 'trafficPolicy', 'outlierDetection', 'consecutiveErrors']],
     ]);
+  });
+
+  it('warns (MESHLET0004) for load-balancer settings meshlet validates but does not apply', () => {
+    const found = validate(
+      'DestinationRule',
+      dr({
+        trafficPolicy: {
+          loadBalancer: {
+            consistentHash: { httpCookie: { name: 'user', ttl: '0s' } },
+            localityLbSetting: { enabled: true },
+            warmupDurationSecs: '30s',
+          },
+        },
+        subsets: [
+          {
+            name: 'v1',
+            labels: { version: 'v1' },
+            trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { enabled: false } } },
+          },
+        ],
+      }),
+    );
+    const lb = ['spec', 'trafficPolicy', 'loadBalancer'];
+    expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
+      ['Warning', 'MESHLET0004', formatPath([...lb, 'localityLbSetting'])],
+      ['Warning', 'MESHLET0004', formatPath([...lb, 'warmupDurationSecs'])],
+      ['Warning', 'MESHLET0004', formatPath([...lb, 'consistentHash', 'httpCookie', 'ttl'])],
+    ]);
+    expect(found[2]?.message).toMatch(/does not issue it/);
   });
 
   it('reports a missing spec as Required', () => {
