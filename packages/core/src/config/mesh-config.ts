@@ -55,8 +55,9 @@ export interface MeshConfig {
   readonly tracingSampling: number;
   readonly extensionProviders: readonly ExtensionProvider[];
   /**
-   * `defaultProviders`. Istio's default MeshConfig has `metrics: [prometheus]` and no
-   * tracing or access-log default (istio pkg/config/mesh/mesh.go DefaultMeshConfig).
+   * `defaultProviders`. Default `metrics: [prometheus]`, no tracing or access-log default:
+   * what the `istio` ConfigMap of a helm or istioctl install holds (istiod's own built-in
+   * default, pkg/config/mesh/mesh.go, is empty; the install's ConfigMap adds prometheus).
    */
   readonly defaultProviders: DefaultProviders;
   readonly meshMTLS: MeshTlsConfig;

@@ -21,6 +21,7 @@ const ACTED_ON: Record<Signal, readonly string[]> = {
 /** Providers istiod's default MeshConfig defines (istio pkg/config/mesh/mesh.go DefaultMeshConfig). */
 const BUILTIN: readonly ExtensionProvider[] = [
   { name: 'prometheus', type: 'prometheus', config: {} },
+  { name: 'stackdriver', type: 'stackdriver', config: {} },
   { name: 'envoy', type: 'envoyFileAccessLog', config: { path: '/dev/stdout' } },
 ];
 

@@ -243,4 +243,20 @@ spec:
       ],
     ]);
   });
+
+  it("knows istiod's built-in providers (prometheus, stackdriver, envoy) without an extensionProviders entry", () => {
+    const snap = loadConfigText(`apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  metrics: [{ providers: [{ name: prometheus }, { name: stackdriver }] }]
+  accessLogging: [{ providers: [{ name: envoy }] }]
+`);
+    expect(snap.diagnostics.map((d) => [d.path, d.message])).toEqual([
+      [
+        'spec.metrics[0].providers[1].name',
+        expect.stringMatching(/"stackdriver" is stackdriver, which meshlet does not run in-process/),
+      ],
+    ]);
+  });
 });
