@@ -13,6 +13,7 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { meshlet as meshletExpress, type MeshletRequest } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
@@ -282,5 +283,113 @@ spec:
     } finally {
       await new Promise((r) => api.close(r));
     }
+  });
+
+  it('meshConfig caCertificates lets a peer from another CA and trust domain in, only with its trustDomains', async () => {
+    // A partner mesh: its own root CA and trust domain.
+    const partnerCa = await createDevCa();
+    const partnerDir = path.join(await tmp(), 'partner');
+    await mkdir(partnerDir);
+    await writeWorkloadCertificates(
+      partnerDir,
+      await issueWorkloadCertificate({
+        ca: partnerCa,
+        trustDomain: 'partner.example',
+        namespace: 'default',
+        serviceAccount: 'partner',
+        ttl: '1h',
+      }),
+    );
+    // ratings (no AuthorizationPolicy selects it) under STRICT, trusting the partner per caCertificates.
+    const ratingsWith = async (caCertificates: readonly Record<string, unknown>[]) => {
+      const dir = await tmp();
+      await writeFile(path.join(dir, 'mesh.yaml'), CONFIG);
+      await writeFile(
+        path.join(dir, 'mesh-config.yaml'),
+        istioConfigMap(`caCertificates: ${JSON.stringify(caCertificates)}`),
+      );
+      const m = await createMesh({
+        config: dir,
+        workload: {
+          name: 'ratings-v1',
+          namespace: 'default',
+          serviceAccount: 'ratings',
+          labels: { app: 'ratings' },
+        },
+        certs: await certsFor('ratings'),
+      });
+      open.push(m);
+      const seen: (string | null)[] = [];
+      const refusals: string[] = [];
+      const server = await m.listen(
+        (req, res) => {
+          seen.push(m.inbound.peerOf(req.socket)?.principal ?? null);
+          res.end('rated');
+        },
+        0,
+        '127.0.0.1',
+      );
+      server.on('meshConnectionRefused', (r: { detail: string }) => refusals.push(r.detail));
+      return { port: (server.address() as AddressInfo).port, seen, refusals };
+    };
+    // The partner's client trusts this mesh's root for cluster.local and expects ratings' identity.
+    const partnerConfig = await tmp();
+    await writeFile(
+      path.join(partnerConfig, 'ratings.yaml'),
+      `apiVersion: v1
+kind: Service
+metadata: { name: ratings, namespace: default }
+spec: { selector: { app: ratings }, ports: [{ name: http, port: 9080 }] }
+`,
+    );
+    const partner = async (port: number) => {
+      const m = await createMesh({
+        config: partnerConfig,
+        workload: {
+          name: 'partner',
+          namespace: 'default',
+          serviceAccount: 'partner',
+          labels: { app: 'partner' },
+        },
+        certs: partnerDir,
+        meshConfig: {
+          trustDomain: 'partner.example',
+          caCertificates: [
+            { pem: ca.rootCertPem, spiffeBundleUrl: null, trustDomains: ['cluster.local'], certSigners: [] },
+          ],
+        },
+        endpoints: {
+          'ratings.default.svc.cluster.local': [
+            {
+              address: '127.0.0.1',
+              port,
+              labels: { app: 'ratings' },
+              serviceAccount: 'spiffe://cluster.local/ns/default/sa/ratings',
+            },
+          ],
+        },
+      });
+      open.push(m);
+      return m.fetch('http://ratings.default.svc.cluster.local:9080/');
+    };
+
+    // Without the partner's root the server refuses the unknown CA.
+    const none = await ratingsWith([]);
+    expect((await partner(none.port)).status).toBe(503);
+    await expect.poll(() => none.refusals).toEqual([expect.stringMatching(/not verified/)]);
+    // With the root but not its trust domain, the chain verifies but the SPIFFE ID is foreign.
+    const rootOnly = await ratingsWith([{ pem: partnerCa.rootCertPem }]);
+    expect((await partner(rootOnly.port)).status).toBe(503);
+    await expect
+      .poll(() => rootOnly.refusals)
+      .toEqual([expect.stringMatching(/no SPIFFE ID in an accepted trust domain.*partner\.example/)]);
+    // With both, the partner is served and seen with its own identity.
+    const both = await ratingsWith([{ pem: partnerCa.rootCertPem, trustDomains: ['partner.example'] }]);
+    const ok = await partner(both.port);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('rated');
+    expect(both.seen).toEqual(['partner.example/ns/default/sa/partner']);
+    expect(both.refusals).toEqual([]);
+    expect([none.seen, rootOnly.seen]).toEqual([[], []]);
   });
 });

@@ -1,7 +1,9 @@
+import { X509Certificate } from 'node:crypto';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { FieldPath } from './diagnostic.js';
 import {
   DEFAULT_MESH_CONFIG,
+  type CaCertificate,
   type ExtensionProvider,
   type MeshConfig,
   type PathNormalization,
@@ -28,6 +30,7 @@ const USED_FIELDS = new Set([
   'enableTracing',
   'meshMTLS',
   'tlsDefaults',
+  'caCertificates',
 ]);
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
@@ -146,6 +149,11 @@ export function parseMeshConfig(
       ecdhCurves: Object.freeze(defaults.ecdhCurves ?? []),
       cipherSuites: Object.freeze(defaults.cipherSuites ?? []),
     });
+  }
+  const cas = value['caCertificates'];
+  if (cas !== undefined && cas !== null) {
+    const parsed = caCertificates(cas, err, findings, base);
+    if (parsed !== null) patch.caCertificates = parsed;
   }
   const enableTracing = value['enableTracing'];
   if (enableTracing !== undefined) {
@@ -341,4 +349,86 @@ function tlsConfig(
     }
   }
   return out;
+}
+
+const stringList = (v: unknown): string[] | null =>
+  v === undefined || v === null
+    ? []
+    : Array.isArray(v) && v.every((x): x is string => typeof x === 'string')
+      ? [...v]
+      : null;
+
+/** `caCertificates[]`: each a PEM bundle or a SPIFFE bundle URL, scoped by trust domains and signers. */
+function caCertificates(
+  v: unknown,
+  err: (path: FieldPath, message: string) => void,
+  findings: Finding[],
+  base: FieldPath,
+): readonly CaCertificate[] | null {
+  if (!Array.isArray(v)) {
+    err(['caCertificates'], 'expected a list');
+    return null;
+  }
+  const out: CaCertificate[] = [];
+  v.forEach((entry: unknown, i) => {
+    const at: FieldPath = ['caCertificates', i];
+    if (!isRecord(entry)) {
+      err(at, 'expected an object with pem or spiffeBundleUrl');
+      return;
+    }
+    const pem = typeof entry['pem'] === 'string' && entry['pem'] !== '' ? entry['pem'] : null;
+    const url =
+      typeof entry['spiffeBundleUrl'] === 'string' && entry['spiffeBundleUrl'] !== ''
+        ? entry['spiffeBundleUrl']
+        : null;
+    if ((pem === null) === (url === null)) {
+      err(at, 'set exactly one of pem or spiffeBundleUrl');
+      return;
+    }
+    if (pem !== null) {
+      const problem = pemProblem(pem);
+      if (problem !== null) {
+        err([...at, 'pem'], problem);
+        return;
+      }
+    }
+    if (url !== null)
+      findings.push({
+        level: 'Warning',
+        code: DIAGNOSTIC_CODES.unsupported,
+        path: [...base, ...at, 'spiffeBundleUrl'],
+        message: "meshlet does not fetch SPIFFE trust bundles: give the bundle's root certificates as pem",
+      });
+    const trustDomains = stringList(entry['trustDomains']);
+    const certSigners = stringList(entry['certSigners']);
+    if (trustDomains === null) err([...at, 'trustDomains'], 'expected a list of trust domains');
+    if (certSigners === null) err([...at, 'certSigners'], 'expected a list of signer names');
+    for (const key of Object.keys(entry)) {
+      if (!['pem', 'spiffeBundleUrl', 'trustDomains', 'certSigners'].includes(key))
+        err([...at, key], `unknown field ${JSON.stringify(key)}`);
+    }
+    out.push(
+      Object.freeze({
+        pem,
+        spiffeBundleUrl: url,
+        trustDomains: Object.freeze(trustDomains ?? []),
+        certSigners: Object.freeze(certSigners ?? []),
+      }),
+    );
+  });
+  return Object.freeze(out);
+}
+
+/** Why `pem` is not a bundle of X.509 certificates, or null (each block is parsed). */
+function pemProblem(pem: string): string | null {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (blocks === null) return 'expected PEM certificates (-----BEGIN CERTIFICATE-----)';
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      return `certificate ${i + 1} is not valid X.509: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  return null;
 }

@@ -40,6 +40,19 @@ export interface TlsDefaults {
   readonly cipherSuites: readonly string[];
 }
 
+/**
+ * `caCertificates[]`: extra trust anchors for workload-to-workload mTLS. Their PEM roots
+ * join the mesh root in the trust bundle both ways, and their `trustDomains` join the
+ * trust domains a peer's SPIFFE ID may carry (istio pilot/pkg/trustbundle and
+ * networking/plugin/authn TrustDomainsForValidation).
+ */
+export interface CaCertificate {
+  readonly pem: string | null;
+  readonly spiffeBundleUrl: string | null;
+  readonly trustDomains: readonly string[];
+  readonly certSigners: readonly string[];
+}
+
 export interface MeshConfig {
   readonly rootNamespace: string;
   readonly trustDomain: string;
@@ -61,6 +74,7 @@ export interface MeshConfig {
    */
   readonly defaultProviders: DefaultProviders;
   readonly meshMTLS: MeshTlsConfig;
+  readonly caCertificates: readonly CaCertificate[];
   readonly tlsDefaults: TlsDefaults;
   /** '' = access log off (Istio's default). */
   readonly accessLogFile: string;
@@ -87,6 +101,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
     accessLogging: Object.freeze([]),
   }),
   meshMTLS: Object.freeze({ minVersion: 'TLSv1.2' as const, cipherSuites: Object.freeze([]) }),
+  caCertificates: Object.freeze([]),
   tlsDefaults: Object.freeze({ ecdhCurves: Object.freeze([]), cipherSuites: Object.freeze([]) }),
   accessLogFile: '',
   accessLogEncoding: 'TEXT',

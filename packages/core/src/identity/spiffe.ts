@@ -83,11 +83,31 @@ export function uriSans(subjectaltname: string | undefined): readonly string[] {
   return out;
 }
 
-/** meshConfig `trustDomain` plus `trustDomainAliases`, lower-cased: the peers a workload accepts. */
+/**
+ * meshConfig `trustDomain`, `trustDomainAliases` and every `caCertificates[].trustDomains`,
+ * lower-cased: the trust domains a peer's SPIFFE ID may carry (istio
+ * pilot/pkg/networking/plugin/authn TrustDomainsForValidation).
+ */
 export function acceptedTrustDomains(
-  meshConfig: Pick<MeshConfig, 'trustDomain' | 'trustDomainAliases'>,
+  meshConfig: Pick<MeshConfig, 'trustDomain' | 'trustDomainAliases'> &
+    Partial<Pick<MeshConfig, 'caCertificates'>>,
 ): ReadonlySet<string> {
-  return new Set([meshConfig.trustDomain, ...meshConfig.trustDomainAliases].map((td) => td.toLowerCase()));
+  return new Set(
+    [
+      meshConfig.trustDomain,
+      ...meshConfig.trustDomainAliases,
+      ...(meshConfig.caCertificates ?? []).flatMap((c) => c.trustDomains),
+    ].map((td) => td.toLowerCase()),
+  );
+}
+
+/** The mesh root plus meshConfig `caCertificates[].pem`: the trust bundle for mesh mTLS. */
+export function meshTrustBundle(
+  rootPem: string,
+  meshConfig: Partial<Pick<MeshConfig, 'caCertificates'>>,
+): string {
+  const extra = (meshConfig.caCertificates ?? []).flatMap((c) => (c.pem === null ? [] : [c.pem.trim()]));
+  return extra.length === 0 ? rootPem : [rootPem.trim(), ...extra].join('\n') + '\n';
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import type { TlsPolicy } from '../compile/traffic-policy.js';
-import { acceptedTrustDomains, peerFromCertificate, uriSans } from '../identity/spiffe.js';
+import { acceptedTrustDomains, meshTrustBundle, peerFromCertificate, uriSans } from '../identity/spiffe.js';
 import { tlsDefaultsClientOptions } from '../identity/mesh-tls.js';
 import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
@@ -80,7 +80,7 @@ export function createTlsFor(
         : [`spiffe://${plan.meshConfig.trustDomain}/ns/${ns}/sa/${sa}`];
     }
     return {
-      ca: current?.rootCertPem ?? null,
+      ca: current === null ? null : meshTrustBundle(current.rootCertPem, plan.meshConfig),
       cert: current?.certChainPem ?? null,
       key: current?.keyPem ?? null,
       // Istio sets SNI `outbound_.<port>_.<subset>_.<host>` for ISTIO_MUTUAL; the server does not route on it here.

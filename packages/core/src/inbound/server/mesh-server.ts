@@ -8,9 +8,9 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
-import { DEFAULT_MESH_CONFIG, type MeshTlsConfig } from '../../config/mesh-config.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../config/mesh-config.js';
 import { meshTlsServerOptions } from '../../identity/mesh-tls.js';
-import { acceptedTrustDomains, peerFromCertificate } from '../../identity/spiffe.js';
+import { acceptedTrustDomains, meshTrustBundle, peerFromCertificate } from '../../identity/spiffe.js';
 import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { PeerIdentity } from '../request-context.js';
@@ -87,7 +87,7 @@ export class MeshServer extends NetServer {
   readonly #handshakeTimeoutMs: number;
   readonly #tls: TlsServer;
   #applied: WorkloadCertificates | null = null;
-  #appliedMtls: MeshTlsConfig | null = null;
+  #appliedMesh: MeshConfig | null = null;
   readonly #pending = new Map<string, Pending>();
   readonly #sockets = new Set<Socket>();
 
@@ -238,12 +238,12 @@ export class MeshServer extends NetServer {
     });
   }
 
-  /** meshConfig `meshMTLS` of the plan in force (Istio's defaults when it cannot be read). */
-  #meshTls(): MeshTlsConfig {
+  /** meshConfig of the plan in force (Istio's defaults when it cannot be read). */
+  #meshConfig(): MeshConfig {
     try {
-      return this.#getPlan().meshConfig.meshMTLS;
+      return this.#getPlan().meshConfig;
     } catch {
-      return DEFAULT_MESH_CONFIG.meshMTLS;
+      return DEFAULT_MESH_CONFIG;
     }
   }
 
@@ -257,19 +257,19 @@ export class MeshServer extends NetServer {
   #currentCerts(): WorkloadCertificates | null {
     if (this.#certs === null) return null;
     const certs = this.#certs.current();
-    const mtls = this.#meshTls();
-    if (certs !== this.#applied || mtls !== this.#appliedMtls) {
-      // A rotation, or new meshConfig meshMTLS: new handshakes use the new context;
-      // established sessions keep theirs.
+    const mesh = this.#meshConfig();
+    if (certs !== this.#applied || mesh !== this.#appliedMesh) {
+      // A rotation, or a reload that changed meshConfig (meshMTLS, caCertificates): new
+      // handshakes use the new context; established sessions keep theirs.
       const context = {
         key: certs.keyPem,
         cert: certs.certChainPem,
-        ca: certs.rootCertPem,
-        ...meshTlsServerOptions(mtls),
+        ca: meshTrustBundle(certs.rootCertPem, mesh),
+        ...meshTlsServerOptions(mesh.meshMTLS),
       };
       this.#tls.setSecureContext(context);
       this.#applied = certs;
-      this.#appliedMtls = mtls;
+      this.#appliedMesh = mesh;
     }
     return certs;
   }
@@ -326,7 +326,7 @@ export class MeshServer extends NetServer {
     if (peer === null) {
       refuse(
         'untrusted-peer',
-        `client certificate has no SPIFFE ID in trust domain ${meshConfig.trustDomain} or its aliases (${x509.subjectAltName ?? 'no SAN'})`,
+        `client certificate has no SPIFFE ID in an accepted trust domain (${[...acceptedTrustDomains(meshConfig)].join(', ')}: trustDomain, trustDomainAliases, caCertificates[].trustDomains): ${x509.subjectAltName ?? 'no SAN'}`,
       );
       return;
     }

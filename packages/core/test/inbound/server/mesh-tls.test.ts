@@ -110,4 +110,37 @@ describe('parsing meshMTLS and tlsDefaults', () => {
       ],
     ]);
   });
+
+  it('reads caCertificates and reports entries it cannot use', async () => {
+    const { createDevCa } = await import('../../../src/identity/dev-ca.js');
+    const root = (await createDevCa()).rootCertPem;
+    const pem = JSON.stringify(root);
+    const broken = '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----';
+    const snap = await mesh(`caCertificates:
+- pem: ${pem}
+  trustDomains: [partner.example]
+- spiffeBundleUrl: https://bundles.partner.example/bundle
+- pem: not a certificate
+- pem: ${pem}
+  spiffeBundleUrl: https://x
+- pem: ${pem}
+  trustDomain: [typo]
+- pem: "${broken}"`);
+    expect(snap.diagnostics.map((d) => [d.level, d.path, d.message])).toEqual([
+      [
+        'Warning',
+        'caCertificates[1].spiffeBundleUrl',
+        "meshlet does not fetch SPIFFE trust bundles: give the bundle's root certificates as pem",
+      ],
+      ['Error', 'caCertificates[2].pem', 'expected PEM certificates (-----BEGIN CERTIFICATE-----)'],
+      ['Error', 'caCertificates[3]', 'set exactly one of pem or spiffeBundleUrl'],
+      ['Error', 'caCertificates[4].trustDomain', 'unknown field "trustDomain"'],
+      ['Error', 'caCertificates[5].pem', expect.stringMatching(/^certificate 1 is not valid X\.509/)],
+    ]);
+    const good = await mesh(`caCertificates:\n- pem: ${pem}\n  trustDomains: [partner.example]`);
+    expect(good.diagnostics).toEqual([]);
+    expect(good.meshConfig.caCertificates).toEqual([
+      { pem: root, spiffeBundleUrl: null, trustDomains: ['partner.example'], certSigners: [] },
+    ]);
+  });
 });
