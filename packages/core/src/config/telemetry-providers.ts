@@ -2,7 +2,8 @@ import type { TelemetrySpec } from './schema/telemetry.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { Diagnostic, FieldPath } from './diagnostic.js';
 import { formatPath } from './diagnostic.js';
-import type { ExtensionProvider, MeshConfig } from './mesh-config.js';
+import { findExtensionProvider } from './extension-providers.js';
+import type { MeshConfig } from './mesh-config.js';
 import type { Resource } from './resource.js';
 
 type Signal = 'tracing' | 'metrics' | 'accessLogging';
@@ -18,30 +19,14 @@ const ACTED_ON: Record<Signal, readonly string[]> = {
   accessLogging: ['envoyFileAccessLog'],
 };
 
-/** Providers istiod's default MeshConfig defines (istio pkg/config/mesh/mesh.go DefaultMeshConfig). */
-const BUILTIN: readonly ExtensionProvider[] = [
-  { name: 'prometheus', type: 'prometheus', config: {} },
-  { name: 'stackdriver', type: 'stackdriver', config: {} },
-  { name: 'envoy', type: 'envoyFileAccessLog', config: { path: '/dev/stdout' } },
-];
-
 const WHAT_HAPPENS: Record<Signal, string> = {
   tracing: "its spans go to the process's TracerProvider (OTEL_* settings)",
   metrics: 'meshlet records no metrics for it',
   accessLogging: 'meshlet writes no access log for it',
 };
 
-function find(mesh: Pick<MeshConfig, 'extensionProviders'>, name: string): ExtensionProvider | null {
-  const lower = name.toLowerCase();
-  return (
-    mesh.extensionProviders.find((p) => p.name.toLowerCase() === lower) ??
-    BUILTIN.find((p) => p.name === lower) ??
-    null
-  );
-}
-
 function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, name: string): string | null {
-  const p = find(mesh, name);
+  const p = findExtensionProvider(mesh, name);
   if (p === null)
     return signal === 'tracing'
       ? `tracing provider ${JSON.stringify(name)} is not defined in meshConfig extensionProviders: Istio then reports no spans where it applies, and neither does meshlet`

@@ -1,3 +1,4 @@
+import { findExtensionProvider } from '../../config/extension-providers.js';
 import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js';
 import type { ScopedTelemetry } from './telemetry-scope.js';
 
@@ -19,19 +20,6 @@ export interface ResolvedAccessLogs {
   readonly logs: readonly AccessLogSpec[];
   /** Providers that apply but are not file logs meshlet can write (gRPC ALS, OTel logs). */
   readonly unsupported: readonly string[];
-}
-
-/** Istio's built-in `envoy` provider: an envoyFileAccessLog to /dev/stdout (istio mesh.go DefaultMeshConfig). */
-const BUILTIN_ENVOY: ExtensionProvider = Object.freeze({
-  name: 'envoy',
-  type: 'envoyFileAccessLog',
-  config: Object.freeze({ path: '/dev/stdout' }),
-});
-
-function fetchProvider(mesh: Pick<MeshConfig, 'extensionProviders'>, name: string): ExtensionProvider | null {
-  const found = mesh.extensionProviders.find((p) => p.name.toLowerCase() === name.toLowerCase());
-  if (found !== undefined) return found;
-  return name.toLowerCase() === 'envoy' ? BUILTIN_ENVOY : null;
 }
 
 function fromMeshConfig(
@@ -143,7 +131,7 @@ export function resolveAccessLogs(
   const logs: AccessLogSpec[] = [];
   const unsupported: string[] = [];
   for (const name of [...chosen.keys()].sort()) {
-    const p = fetchProvider(mesh, name);
+    const p = findExtensionProvider(mesh, name);
     if (p === null) continue;
     if (p.type !== 'envoyFileAccessLog') {
       unsupported.push(`${p.name} (${p.type})`);

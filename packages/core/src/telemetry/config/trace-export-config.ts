@@ -1,4 +1,5 @@
 import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js';
+import { findExtensionProvider } from '../../config/extension-providers.js';
 import { providerOrigin } from '../../config/provider-endpoint.js';
 import { parseGoDuration } from '../../config/validate/duration.js';
 
@@ -109,8 +110,8 @@ export function resolveTraceExport(
   env: NodeJS.ProcessEnv = process.env,
 ): TraceExport | TraceExportProblem | null {
   if (name === null) return null;
-  const p = mesh.extensionProviders.find((x) => x.name.toLowerCase() === name.toLowerCase());
-  if (p === undefined)
+  const p = findExtensionProvider(mesh, name);
+  if (p === null)
     return Object.freeze({
       provider: name,
       problem: `tracing provider ${JSON.stringify(name)} is not defined in meshConfig extensionProviders: Istio reports no spans for it`,
