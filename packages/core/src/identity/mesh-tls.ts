@@ -13,8 +13,16 @@ export function meshTlsServerOptions(m: MeshTlsConfig): {
 
 /** meshConfig `tlsDefaults` as Node TLS client options, for DestinationRule SIMPLE and MUTUAL. */
 export function tlsDefaultsClientOptions(d: TlsDefaults): { ecdhCurve?: string; ciphers?: string } {
-  return {
-    ...(d.ecdhCurves.length === 0 ? {} : { ecdhCurve: d.ecdhCurves.join(':') }),
-    ...(d.cipherSuites.length === 0 ? {} : { ciphers: d.cipherSuites.join(':') }),
-  };
+  // Asked per call; a plan's meshConfig is frozen, so the joined strings are kept.
+  let options = clientOptions.get(d);
+  if (options === undefined) {
+    options = Object.freeze({
+      ...(d.ecdhCurves.length === 0 ? {} : { ecdhCurve: d.ecdhCurves.join(':') }),
+      ...(d.cipherSuites.length === 0 ? {} : { ciphers: d.cipherSuites.join(':') }),
+    });
+    clientOptions.set(d, options);
+  }
+  return options;
 }
+
+const clientOptions = new WeakMap<TlsDefaults, { readonly ecdhCurve?: string; readonly ciphers?: string }>();

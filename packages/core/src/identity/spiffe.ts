@@ -92,29 +92,44 @@ export function acceptedTrustDomains(
   meshConfig: Pick<MeshConfig, 'trustDomain' | 'trustDomainAliases'> &
     Partial<Pick<MeshConfig, 'caCertificates'>>,
 ): ReadonlySet<string> {
-  return new Set(
-    [
-      meshConfig.trustDomain,
-      ...meshConfig.trustDomainAliases,
-      ...(meshConfig.caCertificates ?? []).flatMap((c) => c.trustDomains),
-    ].map((td) => td.toLowerCase()),
-  );
+  // Asked per connection and per mesh mTLS call; a plan's meshConfig is frozen.
+  let set = trustDomainsOf.get(meshConfig);
+  if (set === undefined) {
+    set = new Set(
+      [
+        meshConfig.trustDomain,
+        ...meshConfig.trustDomainAliases,
+        ...(meshConfig.caCertificates ?? []).flatMap((c) => c.trustDomains),
+      ].map((td) => td.toLowerCase()),
+    );
+    trustDomainsOf.set(meshConfig, set);
+  }
+  return set;
 }
+
+const trustDomainsOf = new WeakMap<object, ReadonlySet<string>>();
+const bundles = new WeakMap<object, { readonly root: string; readonly bundle: string }>();
 
 /** The mesh root plus meshConfig `caCertificates[].pem`: the trust bundle for mesh mTLS. */
 export function meshTrustBundle(
   rootPem: string,
   meshConfig: Partial<Pick<MeshConfig, 'caCertificates'>>,
 ): string {
-  const extra = (meshConfig.caCertificates ?? []).flatMap((c) => (c.pem === null ? [] : [c.pem.trim()]));
-  return extra.length === 0 ? rootPem : [rootPem.trim(), ...extra].join('\n') + '\n';
+  const extra = meshConfig.caCertificates ?? [];
+  if (!extra.some((c) => c.pem !== null)) return rootPem;
+  const cached = bundles.get(meshConfig);
+  if (cached !== undefined && cached.root === rootPem) return cached.bundle;
+  const pems = extra.flatMap((c) => (c.pem === null ? [] : [c.pem.trim()]));
+  const bundle = `${[rootPem.trim(), ...pems].join('\n')}\n`;
+  bundles.set(meshConfig, { root: rootPem, bundle });
+  return bundle;
 }
 
 /**
  * The verified identity of a peer certificate: its first SPIFFE URI SAN, when that ID's
- * trust domain is accepted. Istio's inbound validation context only matches SANs with the
- * prefix `spiffe://<td>/` for the local trust domain and its aliases, so a peer from any
- * other trust domain fails (istio networking/plugin/authn/util.go). Returns null otherwise.
+ * trust domain is accepted. Istio's validation context only matches SANs with the prefix
+ * `spiffe://<td>/` for the trust domains of `acceptedTrustDomains`, so a peer from any other
+ * trust domain fails (istio networking/plugin/authn/util.go). Returns null otherwise.
  * The caller must have verified the certificate chain.
  */
 export function peerFromCertificate(
