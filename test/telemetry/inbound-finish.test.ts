@@ -65,8 +65,13 @@ function abandon(port: number, raw: string, arrived: Promise<void>): Promise<voi
 
 interface Service {
   port: number;
+  /** Connections the server still holds open. */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
+
+const openConnections = (server: Server) =>
+  new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
 
 describe.each(['fastify', 'express'] as const)(
   'inbound telemetry at response end through %s',
@@ -75,15 +80,20 @@ describe.each(['fastify', 'express'] as const)(
     let service: Service;
     let arrived: () => void = () => undefined;
     let release: () => void = () => undefined;
+    /** Resolves once /slow has written its late answer (to a client that is gone). */
+    let answered: Promise<void> = Promise.resolve();
+    let markAnswered: () => void = () => undefined;
 
     beforeAll(async () => {
       mesh = await reviewsMesh();
       // /slow answers only after the test says so (after its client is gone).
-      const slow = () =>
-        new Promise<void>((resolve) => {
+      const slow = () => {
+        answered = new Promise<void>((resolve) => (markAnswered = resolve));
+        return new Promise<void>((resolve) => {
           release = resolve;
           arrived();
         });
+      };
       if (framework === 'fastify') {
         const app = Fastify();
         await app.register(fastifyMeshlet, { mesh });
@@ -91,12 +101,18 @@ describe.each(['fastify', 'express'] as const)(
         app.get('/stream', (_req, reply) =>
           reply.type('text/plain').send(Readable.from(['chunk-1', 'chunk-22'])),
         );
-        app.get('/slow', async () => {
+        app.get('/slow', async (_req, reply) => {
           await slow();
-          return 'late';
+          await reply.send('late');
+          markAnswered();
+          return reply;
         });
         await app.listen({ port: 0, host: '127.0.0.1' });
-        service = { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+        service = {
+          port: (app.server.address() as AddressInfo).port,
+          connections: () => openConnections(app.server),
+          close: () => app.close(),
+        };
       } else {
         const app = express();
         app.use(expressMeshlet({ mesh }));
@@ -106,11 +122,19 @@ describe.each(['fastify', 'express'] as const)(
           res.write('chunk-1');
           setImmediate(() => res.end('chunk-22'));
         });
-        app.get('/slow', (_req, res) => void slow().then(() => res.send('late')));
+        app.get(
+          '/slow',
+          (_req, res) =>
+            void slow().then(() => {
+              res.send('late');
+              markAnswered();
+            }),
+        );
         const server: Server = app.listen(0, '127.0.0.1');
         await new Promise((resolve) => server.once('listening', resolve));
         service = {
           port: (server.address() as AddressInfo).port,
+          connections: () => openConnections(server),
           close: () =>
             new Promise<void>((resolve) => {
               server.closeAllConnections();
@@ -131,7 +155,7 @@ describe.each(['fastify', 'express'] as const)(
       const received = await exchange(service.port, GET('/stream') + GET('/ok') + GET('/ok'), 3);
       expect(received).toContain('chunked');
       // The connection closed after the third response; its close must not count anything again.
-      await new Promise((r) => setTimeout(r, 50));
+      await until(async () => (await service.connections()) === 0);
       expect(await total(mesh, { response_code: '200' })).toBe(before + 3);
       expect((await responseBytes(mesh)) - bytesBefore).toBe(Buffer.byteLength(received, 'latin1'));
     });
@@ -144,7 +168,9 @@ describe.each(['fastify', 'express'] as const)(
       await until(async () => (await total(mesh, { response_flags: 'DC' })) > before);
       expect(await total(mesh, { response_flags: 'DC', response_code: '0' })).toBe(before + 1);
       release();
-      await new Promise((r) => setTimeout(r, 50));
+      // The handler's late write to the closed connection must not count a second time.
+      await answered;
+      await new Promise((r) => setImmediate(r));
       expect(await total(mesh, { response_flags: 'DC' })).toBe(before + 1);
     });
   },
