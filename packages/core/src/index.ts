@@ -63,6 +63,12 @@ export { decideThen, type InboundHandle, type InboundObservation } from './inbou
 export { decideNodeRequest } from './inbound/node-decide.js';
 export { createInboundEngine, type InboundEngineOptions } from './inbound/engine.js';
 export type { InboundEngine, InboundRequest, InboundDecision, DenyReason } from './inbound/engine-types.js';
+export type {
+  ExtAuthzProvider,
+  ExtAuthzHttpProvider,
+  ExtAuthzGrpcProvider,
+} from './inbound/authz/ext-authz-provider.js';
+export type { ExtAuthzResult } from './inbound/authz/ext-authz-result.js';
 export { toInboundRequest, nodeConnectionOf, type NodeConnectionInfo } from './inbound/node-request.js';
 export { inboundHandleFrom } from './inbound/node-handle.js';
 export { applyRequestHeaderEdits } from './inbound/node-headers.js';

@@ -4,6 +4,7 @@ import { parseSpiffeId } from '../identity/spiffe.js';
 import type { AuthzInput } from '../inbound/authz/input.js';
 import { parseIp } from '../inbound/authz/ip.js';
 import { remoteIp } from '../inbound/authz/remote-ip.js';
+import { PLAIN_ALLOW } from '../inbound/authz/ext-authz-result.js';
 import { createInboundEngine } from '../inbound/engine.js';
 import type { InboundRequest } from '../inbound/engine-types.js';
 import { createJwtAuthenticator } from '../inbound/jwt/authenticator.js';
@@ -169,13 +170,12 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
   };
   // Real time for token exp/nbf and JWKS fetch deadlines; the engine's own clock is virtual.
   const jwt = createJwtAuthenticator({ clock: systemClock, now: Date.now });
-  const stubFetch: typeof fetch = () => Promise.resolve(new Response('', { status: 200 }));
   const engine = createInboundEngine({
     getPlan: () => plan,
     jwt,
     clock: createManualClock(),
     random: seededRandom(1),
-    fetch: stubFetch,
+    extAuthz: () => Promise.resolve(PLAIN_ALLOW),
   });
   try {
     const decision = await engine.decide(req);

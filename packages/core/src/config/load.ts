@@ -1,3 +1,4 @@
+import { authzProviderDiagnostics } from './authz-provider-diagnostics.js';
 import { telemetryProviderDiagnostics } from './telemetry-providers.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { Diagnostic } from './diagnostic.js';
@@ -71,6 +72,7 @@ function assemble(collected: Collected, files: readonly string[], options: LoadO
   }
   resources.sort((a, b) => a.origin.index - b.origin.index);
   diagnostics.push(...telemetryProviderDiagnostics(resources, meshConfig));
+  diagnostics.push(...authzProviderDiagnostics(resources, meshConfig));
   return Object.freeze({
     resources: Object.freeze(resources),
     invalid: Object.freeze(invalid),

@@ -1,4 +1,5 @@
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
+import { isExtAuthzProviderType, readExtAuthzConfig } from './ext-authz-provider-config.js';
 import type { FieldPath } from './diagnostic.js';
 import {
   DEFAULT_MESH_CONFIG,
@@ -31,6 +32,25 @@ const USED_FIELDS = new Set([
   'tlsDefaults',
   'caCertificates',
 ]);
+
+/** The `oneof provider` of istio/api mesh/v1alpha1/config.proto `ExtensionProvider`, as YAML names it. */
+const PROVIDER_TYPES: readonly string[] = [
+  'envoyExtAuthzHttp',
+  'envoyExtAuthzGrpc',
+  'zipkin',
+  'lightstep',
+  'datadog',
+  'stackdriver',
+  'opencensus',
+  'skywalking',
+  'opentelemetry',
+  'prometheus',
+  'envoyFileAccessLog',
+  'envoyHttpAls',
+  'envoyTcpAls',
+  'envoyOtelAls',
+  'sds',
+];
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
   'DEFAULT',
@@ -194,15 +214,30 @@ export function parseMeshConfig(
             `duplicate extension provider name ${JSON.stringify(p['name'])}`,
           );
         seen.add(p['name']);
-        const type = kinds[0] as string;
-        const config = p[type];
-        out.push(
-          Object.freeze({
-            name: p['name'],
-            type,
-            config: Object.freeze(isRecord(config) ? { ...config } : {}),
-          }),
-        );
+        // Proto JSON takes the field's proto name too (`envoy_ext_authz_grpc`).
+        const key = kinds[0] as string;
+        const type = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+        const config = p[key];
+        if (!PROVIDER_TYPES.includes(type)) {
+          const hint = suggest(type, PROVIDER_TYPES);
+          err(
+            ['extensionProviders', i, key],
+            `unknown extension provider type ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+          );
+          return;
+        }
+        if (config !== undefined && config !== null && !isRecord(config)) {
+          err(['extensionProviders', i, key], `expected an object, got ${JSON.stringify(config)}`);
+          return;
+        }
+        let fields: Readonly<Record<string, unknown>> = isRecord(config) ? { ...config } : {};
+        if (isExtAuthzProviderType(type)) {
+          const read = readExtAuthzConfig(type, fields);
+          for (const f of read.findings)
+            findings.push({ ...f, path: [...base, 'extensionProviders', i, key, ...f.path] });
+          fields = read.config;
+        }
+        out.push(Object.freeze({ name: p['name'], type, config: Object.freeze(fields) }));
       });
       patch.extensionProviders = Object.freeze(out);
     }

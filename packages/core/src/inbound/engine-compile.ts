@@ -6,13 +6,13 @@ import {
   type CompiledAuthorization,
   type CompiledPolicy,
 } from './authz/compile-policies.js';
-import { resolveExtAuthzProvider, type ExtAuthzHttpProvider } from './authz/ext-authz-provider.js';
+import { resolveExtAuthzProvider, type ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './ratelimit/local-rate-limit.js';
 
 /** A CUSTOM policy with its provider resolved, or the reason it fails closed. */
 export interface CustomPolicy {
   readonly policy: CompiledPolicy;
-  readonly provider: ExtAuthzHttpProvider | { readonly problem: string };
+  readonly provider: ExtAuthzProvider | { readonly problem: string };
 }
 
 /** Everything the engine prepares once per plan. */
@@ -20,6 +20,8 @@ export interface CompiledInbound {
   readonly authz: CompiledAuthorization;
   readonly custom: readonly CustomPolicy[];
   readonly rateLimiter: LocalRateLimiter;
+  /** The local workload's SPIFFE URI: the destination principal a gRPC ext_authz check carries. */
+  readonly localPrincipal: string;
 }
 
 /**
@@ -56,5 +58,6 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     authz,
     custom,
     rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
+    localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,
   };
 }

@@ -17,6 +17,8 @@ export interface InboundRequest {
   readonly peer: PeerIdentity | null;
   /** The direct peer's IP (`source.ip`). */
   readonly sourceIp: string;
+  /** The direct peer's port, when known (the ext_authz CheckRequest source address). */
+  readonly sourcePort?: number;
   readonly destinationIp: string;
   /** TLS SNI, when TLS. */
   readonly sni: string | null;

@@ -2,6 +2,9 @@ import type { MeshPlan } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { checkExtAuthz } from './authz/ext-authz-check.js';
+import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.js';
+import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
+import type { ExtAuthzResult } from './authz/ext-authz-result.js';
 import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
@@ -20,8 +23,17 @@ export interface InboundEngineOptions {
   readonly jwt: JwtAuthenticator;
   readonly clock: Clock;
   readonly random: Random;
-  /** How CUSTOM (ext_authz) checks are sent; default the global `fetch`. */
+  /** How CUSTOM (ext_authz) checks to an HTTP provider are sent; default the global `fetch`. */
   readonly fetch?: typeof fetch;
+  /**
+   * Answers CUSTOM checks instead of calling the provider, HTTP or gRPC (`meshlet explain`
+   * assumes an allow this way).
+   */
+  readonly extAuthz?: (
+    provider: ExtAuthzProvider,
+    req: InboundRequest,
+    url: string,
+  ) => Promise<ExtAuthzResult>;
   /** Called with every decision; an exception thrown here is swallowed. */
   readonly onDecision?: (decision: InboundDecision, req: InboundRequest) => void;
 }
@@ -30,6 +42,7 @@ const NO_TOKEN: JwtResult = Object.freeze({ kind: 'none' });
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 
 type JwtOk = Extract<JwtResult, { kind: 'ok' }>;
+type CustomAllow = Extract<ExtAuthzResult, { kind: 'allow' }>;
 type RateLimitPass = Extract<RateLimitOutcome, { kind: 'pass' }>;
 
 /** What an accepted token contributes to every request carrying it, built once per verified result. */
@@ -71,6 +84,20 @@ function overlayOf(
 }
 
 /**
+ * The request as the ext_authz filter sees it: after jwt_authn, which runs first in
+ * Istio's inbound chain and has already dropped a token it does not forward and added
+ * `outputPayloadToHeader`/`outputClaimToHeaders` headers.
+ */
+function afterJwtFilter(req: InboundRequest, jwt: JwtResult): InboundRequest {
+  if (jwt.kind !== 'ok' || (jwt.removeHeaders.length === 0 && Object.keys(jwt.setHeaders).length === 0))
+    return req;
+  const headers: Record<string, string | readonly string[] | undefined> = { ...req.headers };
+  for (const h of jwt.removeHeaders) delete headers[h.toLowerCase()];
+  for (const [k, v] of Object.entries(jwt.setHeaders)) headers[k.toLowerCase()] = v;
+  return { ...req, headers };
+}
+
+/**
  * The framework-free inbound decision point. `decide` runs Envoy's inbound HTTP
  * filter order (DESIGN.md data flow): method and path normalization per meshConfig
  * `pathNormalization` → local rate limit (EnvoyFilter `envoy.filters.http.local_ratelimit`)
@@ -82,6 +109,7 @@ function overlayOf(
 export function createInboundEngine(options: InboundEngineOptions): InboundEngine {
   const compiled = new WeakMap<MeshPlan, CompiledInbound>();
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const grpcClients = new ExtAuthzGrpcClients();
 
   const compiledFor = (plan: MeshPlan): CompiledInbound => {
     let c = compiled.get(plan);
@@ -160,7 +188,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       });
 
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
-    const input: AuthzInput = new RequestAuthzInput(
+    const input = new RequestAuthzInput(
       req,
       path,
       rl.requestHeaders === null ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
@@ -169,7 +197,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     );
 
     at.stage = 'custom';
-    if (c.custom.length === 0) return authorize(req, at, c, input, url, rl, jwt, view, [], null, null);
+    if (c.custom.length === 0) return authorize(req, at, c, input, url, rl, jwt, view, [], null);
     return custom(req, normalizedReq, at, c, input, url, rl, jwt, view);
   };
 
@@ -179,16 +207,16 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     normalizedReq: InboundRequest,
     at: Stage,
     c: CompiledInbound,
-    input: AuthzInput,
+    input: RequestAuthzInput,
     url: string,
     rl: RateLimitPass,
     jwt: JwtResult,
     view: JwtView | null,
   ): Promise<InboundDecision> => {
     const shadow: ShadowResult[] = [];
-    let customSet: Readonly<Record<string, string>> | null = null;
-    let customResponse: Readonly<Record<string, string>> | null = null;
-    let asked = false;
+    const checked = afterJwtFilter(normalizedReq, jwt);
+    let allowed: CustomAllow | null = null;
+    let authzInput: AuthzInput = input;
     for (const { policy, provider } of c.custom) {
       if (policy.match(input) < 0) continue;
       if (policy.dryRun) {
@@ -201,19 +229,31 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           policy: policy.name,
           detail: `CUSTOM policy fails closed: ${provider.problem}`,
         });
-      if (asked) continue;
-      asked = true;
-      const r = await checkExtAuthz(provider, normalizedReq, url, { fetch: fetchImpl, clock: options.clock });
+      if (allowed !== null) continue;
+      const r = options.extAuthz
+        ? await options.extAuthz(provider, checked, url)
+        : provider.kind === 'grpc'
+          ? await checkExtAuthzGrpc(provider, checked, url, {
+              clients: grpcClients,
+              clock: options.clock,
+              localPrincipal: c.localPrincipal,
+            })
+          : await checkExtAuthz(provider, checked, url, { fetch: fetchImpl, clock: options.clock });
       if (r.kind === 'deny')
         return denied(r.status, r.body, r.headers, ['UAEX'], {
           stage: 'custom',
           policy: policy.name,
           detail: r.detail,
         });
-      customSet = r.setHeaders;
-      customResponse = r.responseHeaders;
+      allowed = r;
+      if (r.removeHeaders.length > 0 || Object.keys(r.setHeaders).length > 0) {
+        const edits: Record<string, string | undefined> = {};
+        for (const h of r.removeHeaders) edits[h] = undefined;
+        Object.assign(edits, r.setHeaders);
+        authzInput = input.withOverlay(edits);
+      }
     }
-    return authorize(req, at, c, input, url, rl, jwt, view, shadow, customSet, customResponse);
+    return authorize(req, at, c, authzInput, url, rl, jwt, view, shadow, allowed);
   };
 
   /** DENY, then ALLOW; an allow carries the header edits of every earlier stage. */
@@ -227,8 +267,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     jwt: JwtResult,
     view: JwtView | null,
     shadow: readonly ShadowResult[],
-    customSet: Readonly<Record<string, string>> | null,
-    customResponse: Readonly<Record<string, string>> | null,
+    ext: CustomAllow | null,
   ): InboundDecision => {
     at.stage = 'deny';
     const rbac = evaluateRbac(c.authz, input);
@@ -239,16 +278,18 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         detail: rbac.detail,
       });
 
+    const jwtRemoved = jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS;
     return Object.freeze({
       allow: true,
-      url,
+      url: ext?.url ?? url,
       context: Object.freeze({
         peer: req.peer,
         auth: view?.auth ?? null,
       }),
-      removeHeaders: jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS,
-      setHeaders: mergeHeaders(rl.requestHeaders, jwt.kind === 'ok' ? jwt.setHeaders : null, customSet),
-      responseHeaders: mergeHeaders(rl.responseHeaders, customResponse),
+      removeHeaders:
+        ext === null || ext.removeHeaders.length === 0 ? jwtRemoved : [...jwtRemoved, ...ext.removeHeaders],
+      setHeaders: mergeHeaders(rl.requestHeaders, jwt.kind === 'ok' ? jwt.setHeaders : null, ext?.setHeaders),
+      responseHeaders: mergeHeaders(rl.responseHeaders, ext?.responseHeaders),
       shadow: shadow.length === 0 ? rbac.shadow : [...shadow, ...rbac.shadow],
     });
   };
@@ -282,7 +323,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       return d instanceof Promise ? d : Promise.resolve(d);
     },
     close() {
-      // The JWT authenticator and the fetch are the caller's; nothing here holds a timer.
+      // The JWT authenticator and the fetch are the caller's; the gRPC channels are ours.
+      grpcClients.close();
       return Promise.resolve();
     },
   };

@@ -87,6 +87,7 @@ export function toInboundRequest(req: IncomingMessage, options: NodeConnectionIn
     port: options.port,
     peer: options.peer,
     sourceIp: plainIp(socket?.remoteAddress),
+    sourcePort: socket?.remotePort ?? 0,
     destinationIp: plainIp(socket?.localAddress),
     sni: typeof servername === 'string' && servername !== '' ? servername : null,
   };

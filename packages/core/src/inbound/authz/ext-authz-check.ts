@@ -1,20 +1,9 @@
 import type { Clock } from '../../runtime/clock.js';
 import type { InboundRequest } from '../engine-types.js';
 import type { ExtAuthzHttpProvider, HeaderNames } from './ext-authz-provider.js';
+import { extAuthzFailure, type ExtAuthzResult } from './ext-authz-result.js';
 
-export type ExtAuthzResult =
-  | {
-      readonly kind: 'allow';
-      readonly setHeaders: Readonly<Record<string, string>>;
-      readonly responseHeaders: Readonly<Record<string, string>>;
-    }
-  | {
-      readonly kind: 'deny';
-      readonly status: number;
-      readonly body: string;
-      readonly headers: Readonly<Record<string, string>>;
-      readonly detail: string;
-    };
+export type { ExtAuthzResult } from './ext-authz-result.js';
 
 /** The most of a denial body passed on to the client. */
 const MAX_BODY = 64 * 1024;
@@ -78,11 +67,6 @@ async function readCapped(res: Response): Promise<string> {
   return Buffer.concat(chunks).subarray(0, MAX_BODY).toString('utf8');
 }
 
-function failure(p: ExtAuthzHttpProvider, detail: string): ExtAuthzResult {
-  if (p.failOpen) return { kind: 'allow', setHeaders: {}, responseHeaders: {} };
-  return { kind: 'deny', status: p.statusOnError, body: '', headers: {}, detail };
-}
-
 /**
  * One check against an `envoyExtAuthzHttp` server, as Envoy's HTTP ext_authz
  * client makes it: the original method, `pathPrefix` + the normalized path and
@@ -112,10 +96,18 @@ export async function checkExtAuthz(
     });
     if (res.status === 200) {
       await res.body?.cancel();
+      // Envoy's HTTP service names the request headers to drop in this response header
+      // (external_auth.proto OkHttpResponse.headers_to_remove); Host cannot be removed.
+      const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h !== '' && h !== 'host' && !h.startsWith(':'));
       return {
         kind: 'allow',
         setHeaders: pick(res, p.headersToUpstreamOnAllow),
+        removeHeaders: remove,
         responseHeaders: pick(res, p.headersToDownstreamOnAllow),
+        url: null,
       };
     }
     const body = await readCapped(res);
@@ -132,7 +124,7 @@ export async function checkExtAuthz(
       : err instanceof Error
         ? err.message
         : String(err);
-    return failure(p, `ext_authz provider ${p.name} failed: ${why}`);
+    return extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`);
   } finally {
     deps.clock.clearTimeout(timer);
   }

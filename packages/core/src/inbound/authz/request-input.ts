@@ -59,6 +59,21 @@ export class RequestAuthzInput implements AuthzInput {
     this.sni = req.sni;
   }
 
+  /**
+   * The same request with more header edits laid over it (a CUSTOM provider's), for
+   * the DENY and ALLOW policies that run after it: Envoy's RBAC filter sees the headers
+   * ext_authz left on the request. `undefined` marks a removed header.
+   */
+  withOverlay(edits: Readonly<Record<string, string | undefined>>): RequestAuthzInput {
+    return new RequestAuthzInput(
+      this.#req,
+      this.path,
+      { ...this.overlay, ...edits },
+      this.claims,
+      this.#numTrustedProxies,
+    );
+  }
+
   get host(): string {
     if (this.#host === UNSET) this.#host = this.#req.authority.toLowerCase();
     return this.#host;

@@ -141,18 +141,14 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     expect(verdict(await open.decide(request({ url: '/httpbin1' })))).toBe('allow');
   });
 
-  it('denies what a CUSTOM policy matches when its provider is missing or not HTTP', async () => {
+  it('denies what a CUSTOM policy matches when its provider is missing, not ext_authz, or misconfigured', async () => {
     const missing = engineFor(planOf(CUSTOM));
-    const grpc = engineFor(
-      planOf(CUSTOM, {
-        meshConfig: {
-          extensionProviders: [
-            { name: 'default', type: 'envoyExtAuthzGrpc', config: { service: 'x', port: 9000 } },
-          ],
-        },
-      }),
-    );
-    for (const engine of [missing, grpc]) {
+    const withProvider = (type: string, config: Record<string, unknown>) =>
+      engineFor(planOf(CUSTOM, { meshConfig: { extensionProviders: [{ name: 'default', type, config }] } }));
+    const zipkin = withProvider('zipkin', { service: 'zipkin.istio-system', port: 9411 });
+    const badPort = withProvider('envoyExtAuthzGrpc', { service: 'x', port: 0 });
+    const badStatus = withProvider('envoyExtAuthzHttp', { service: 'x', port: 80, statusOnError: '299' });
+    for (const engine of [missing, zipkin, badPort, badStatus]) {
       const d = await engine.decide(request({ url: '/httpbin1' }));
       expect(d.allow ? null : [d.status, d.body, d.reason.stage]).toEqual([
         403,

@@ -1,0 +1,174 @@
+import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
+import type { FieldPath } from './diagnostic.js';
+import { parseGoDuration } from './validate/duration.js';
+import type { Finding } from './validate/context.js';
+import { suggest } from './validate/zod-issues.js';
+
+export type ExtAuthzProviderType = 'envoyExtAuthzHttp' | 'envoyExtAuthzGrpc';
+
+/** Fields of istio/api mesh/v1alpha1/config.proto `EnvoyExternalAuthorization{Http,Grpc}Provider`. */
+const FIELDS: Readonly<Record<ExtAuthzProviderType, readonly string[]>> = {
+  envoyExtAuthzGrpc: [
+    'service',
+    'port',
+    'timeout',
+    'failOpen',
+    'clearRouteCache',
+    'statusOnError',
+    'includeRequestBodyInCheck',
+  ],
+  envoyExtAuthzHttp: [
+    'service',
+    'port',
+    'timeout',
+    'pathPrefix',
+    'failOpen',
+    'clearRouteCache',
+    'statusOnError',
+    'includeHeadersInCheck',
+    'includeRequestHeadersInCheck',
+    'includeAdditionalHeadersInCheck',
+    'includeRequestBodyInCheck',
+    'headersToUpstreamOnAllow',
+    'headersToDownstreamOnDeny',
+    'headersToDownstreamOnAllow',
+  ],
+};
+
+const HEADER_LISTS = [
+  'includeHeadersInCheck',
+  'includeRequestHeadersInCheck',
+  'headersToUpstreamOnAllow',
+  'headersToDownstreamOnDeny',
+  'headersToDownstreamOnAllow',
+];
+
+/**
+ * envoy/type/v3/http_status.proto `StatusCode`: the values istio's
+ * `validateExtensionProviderEnvoyExtAuthzStatusOnError` accepts (0, `Empty`, is
+ * refused by Envoy's own `not_in: [0]` rule, so it is refused here too).
+ */
+const ENVOY_STATUS_CODES = new Set([
+  100, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401,
+  402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 423, 424, 426,
+  428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+]);
+
+const camel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function isExtAuthzProviderType(type: string): type is ExtAuthzProviderType {
+  return type === 'envoyExtAuthzHttp' || type === 'envoyExtAuthzGrpc';
+}
+
+/**
+ * Reads an ext_authz provider's config as istiod does: snake_case or camelCase names
+ * (proto JSON), then Istio's validation (pilot agent/extensionprovider.go and
+ * authz/builder/extauthz.go): a port in 1-65535, a service, `statusOnError` an Envoy
+ * status code, `pathPrefix` starting with `/`, no lone `*` in a header list, a Go
+ * duration for `timeout`. Unknown fields are errors (istiod's proto parse rejects the
+ * mesh config). What meshlet accepts but cannot do in-process is a warning:
+ * `includeRequestBodyInCheck` (the check is sent without the body) and the deprecated
+ * `includeHeadersInCheck` (honoured when `includeRequestHeadersInCheck` is unset, as
+ * istiod does). Paths are relative to the provider's config object.
+ */
+export function readExtAuthzConfig(
+  type: ExtAuthzProviderType,
+  raw: Readonly<Record<string, unknown>>,
+): { readonly config: Readonly<Record<string, unknown>>; readonly findings: readonly Finding[] } {
+  const findings: Finding[] = [];
+  const error = (path: FieldPath, message: string) =>
+    findings.push({ level: 'Error', code: DIAGNOSTIC_CODES.schema, path, message });
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const name = camel(key);
+    if (!FIELDS[type].includes(name)) {
+      const hint = suggest(key, FIELDS[type]);
+      error(
+        [key],
+        `unknown field ${JSON.stringify(key)} in ${type}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
+      );
+      continue;
+    }
+    config[name] = value;
+  }
+
+  const service = config['service'];
+  if (typeof service !== 'string' || service === '') error(['service'], 'service must not be empty');
+  const port = config['port'];
+  const portNumber = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
+  if (typeof portNumber !== 'number' || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535)
+    error(['port'], `port must be in the range [1, 65535], found: ${JSON.stringify(port ?? 0)}`);
+
+  const soe = config['statusOnError'];
+  if (soe !== undefined && soe !== '') {
+    const code = typeof soe === 'string' && /^\d+$/.test(soe) ? Number(soe) : soe;
+    if (typeof code !== 'number' || !ENVOY_STATUS_CODES.has(code))
+      error(
+        ['statusOnError'],
+        `unsupported statusOnError value ${JSON.stringify(soe)}: use an HTTP status Envoy knows, e.g. "403" or "503"`,
+      );
+  }
+  const timeout = config['timeout'];
+  if (timeout !== undefined) {
+    const ms = typeof timeout === 'string' ? parseGoDuration(timeout) : null;
+    if (ms === null || ms <= 0)
+      error(['timeout'], `timeout ${JSON.stringify(timeout)} is not a positive duration (use e.g. "0.5s")`);
+  }
+  const pathPrefix = config['pathPrefix'];
+  if (pathPrefix !== undefined && (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')))
+    error(['pathPrefix'], `pathPrefix should begin with \`/\` but found ${JSON.stringify(pathPrefix)}`);
+  for (const list of HEADER_LISTS) {
+    const v = config[list];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+      error([list], 'expected a list of header names');
+      continue;
+    }
+    v.forEach((h: string, i) => {
+      if (h === '*')
+        error(
+          [list, i],
+          `a single wildcard ("*") is not supported, change it to either prefix or suffix match: ${list}`,
+        );
+    });
+  }
+  const extra = config['includeAdditionalHeadersInCheck'];
+  if (extra !== undefined && !isRecord(extra))
+    error(['includeAdditionalHeadersInCheck'], 'expected a map of header names to values');
+  for (const flag of ['failOpen', 'clearRouteCache']) {
+    const v = config[flag];
+    if (v !== undefined && typeof v !== 'boolean')
+      error([flag], `expected true or false, got ${JSON.stringify(v)}`);
+  }
+
+  if (config['includeHeadersInCheck'] !== undefined)
+    findings.push({
+      level: 'Warning',
+      code: DIAGNOSTIC_CODES.deprecated,
+      path: ['includeHeadersInCheck'],
+      message:
+        config['includeRequestHeadersInCheck'] === undefined
+          ? 'includeHeadersInCheck is deprecated: use includeRequestHeadersInCheck (it is honoured until then, as istiod does)'
+          : 'includeHeadersInCheck is deprecated and ignored: includeRequestHeadersInCheck is set',
+    });
+  if (config['includeRequestBodyInCheck'] !== undefined)
+    findings.push({
+      level: 'Warning',
+      code: DIAGNOSTIC_CODES.unsupported,
+      path: ['includeRequestBodyInCheck'],
+      message:
+        'includeRequestBodyInCheck is not applied: meshlet decides before the application reads the body, so the check is sent without it (a server that needs the body must get it from the application)',
+    });
+  if (config['clearRouteCache'] === true)
+    findings.push({
+      level: 'Info',
+      code: DIAGNOSTIC_CODES.unsupported,
+      path: ['clearRouteCache'],
+      message: 'clearRouteCache has no effect in meshlet: an inbound request has no route to recompute',
+    });
+  return { config, findings };
+}

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as GrpcModule from '@grpc/grpc-js';
+import type { Client, ServiceError } from '@grpc/grpc-js';
+import type { Clock } from '../../runtime/clock.js';
+import type { InboundRequest } from '../engine-types.js';
+import {
+  decodeCheckResponse,
+  encodeCheckRequest,
+  type CheckResponse,
+  type HeaderMutation,
+} from './ext-authz-messages.js';
+import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
+import { extAuthzFailure, type ExtAuthzResult } from './ext-authz-result.js';
+
+// Loaded on first use: @grpc/grpc-js takes tens of milliseconds to load, and only a
+// workload with a gRPC CUSTOM provider needs it.
+const load = createRequire(import.meta.url);
+type Grpc = typeof GrpcModule;
+let grpcModule: Grpc | null = null;
+const grpc = (): Grpc => (grpcModule ??= load('@grpc/grpc-js') as Grpc);
+
+const CHECK = '/envoy.service.auth.v3.Authorization/Check';
+/** The most of a denial body passed on to the client, as for the HTTP provider. */
+const MAX_BODY = 64 * 1024;
+
+/** One gRPC channel per ext_authz service, reused across checks and plan reloads. */
+export class ExtAuthzGrpcClients {
+  readonly #clients = new Map<string, Client>();
+
+  get(p: ExtAuthzGrpcProvider): Client {
+    const key = `${p.target}|${p.authority}`;
+    let c = this.#clients.get(key);
+    if (c === undefined) {
+      const g = grpc();
+      c = new g.Client(p.target, g.credentials.createInsecure(), {
+        'grpc.default_authority': p.authority,
+      });
+      this.#clients.set(key, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}
+
+/** What the check needs beyond the request: the channels, the clock, the local certificate's SAN. */
+export interface GrpcCheckDeps {
+  readonly clients: ExtAuthzGrpcClients;
+  readonly clock: Clock;
+  /** `spiffe://...` of the local workload; sent as the destination principal on TLS connections. */
+  readonly localPrincipal: string;
+}
+
+function joined(v: string | readonly string[] | undefined): string | undefined {
+  return v === undefined ? undefined : typeof v === 'string' ? v : v.join(',');
+}
+
+/**
+ * The request headers as Envoy hands them to a gRPC authorization server: every header
+ * (istiod sets no `allowed_headers` for a gRPC provider), the HTTP/1 request's Host as
+ * `:authority` beside `:method`, `:path` and `:scheme`, repeats joined with `,`
+ * (CVE-2021-32777: the server must see every value).
+ */
+function checkHeaders(req: InboundRequest, url: string): Record<string, string> {
+  const out: Record<string, string> = {
+    ':authority': req.authority,
+    ':method': req.method,
+    ':path': url,
+    ':scheme': req.scheme,
+  };
+  for (const name of Object.keys(req.headers)) {
+    if (name === 'host' || name.startsWith(':')) continue;
+    const v = joined(req.headers[name]);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+// RFC 9110 field-name token and field-value characters: a mutation outside them cannot
+// be put on an HTTP/1.1 message.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function validHeader(m: HeaderMutation): boolean {
+  return TOKEN.test(m.name) && FIELD_VALUE.test(m.value);
+}
+
+/**
+ * Applies header mutations to `current` as Envoy's ext_authz filter does, returning the
+ * final value of each header it touches: overwrite (the default when neither `append`
+ * nor `append_action` is set), append (joined with `,`), add-if-absent,
+ * overwrite-if-exists.
+ */
+function mutate(
+  mutations: readonly HeaderMutation[],
+  current: (name: string) => string | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of mutations) {
+    const name = m.name.toLowerCase();
+    const existing = out[name] ?? current(name);
+    switch (m.action) {
+      case 'overwrite-or-add':
+        out[name] = m.value;
+        break;
+      case 'append':
+        out[name] = existing === undefined ? m.value : `${existing},${m.value}`;
+        break;
+      case 'add-if-absent':
+        if (existing === undefined) out[name] = m.value;
+        break;
+      case 'overwrite-if-exists':
+        if (existing !== undefined) out[name] = m.value;
+        break;
+    }
+  }
+  return out;
+}
+
+/** `query_parameters_to_set` (overwrites) and `query_parameters_to_remove` on the request target. */
+function editQuery(
+  url: string,
+  set: readonly (readonly [string, string])[],
+  remove: readonly string[],
+): string | null {
+  if (set.length === 0 && remove.length === 0) return null;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  for (const name of remove) params.delete(name);
+  for (const [k, v] of set) params.set(k, v);
+  const query = params.toString();
+  return query === '' ? path : `${path}?${query}`;
+}
+
+function toResult(
+  p: ExtAuthzGrpcProvider,
+  req: InboundRequest,
+  url: string,
+  r: CheckResponse,
+): ExtAuthzResult {
+  const mutations = [
+    ...(r.denied?.headers ?? []),
+    ...(r.ok?.headers ?? []),
+    ...(r.ok?.responseHeadersToAdd ?? []),
+  ];
+  // Envoy's `validate_mutations` would reject these; without it they cannot reach an
+  // HTTP/1.1 message at all. Treated as a failed check, never as a silent allow.
+  const bad = mutations.find((m) => !validHeader(m));
+  if (bad !== undefined)
+    return extAuthzFailure(
+      p,
+      `ext_authz provider ${p.name} returned an invalid header ${JSON.stringify(bad.name)}`,
+    );
+  if (r.code !== 0) {
+    // Any status but OK denies: 403 unless denied_response carries another status
+    // (ext_authz_grpc_impl.cc onSuccess).
+    const status = r.denied !== null && r.denied.status > 0 ? r.denied.status : 403;
+    return {
+      kind: 'deny',
+      status,
+      body: (r.denied?.body ?? '').slice(0, MAX_BODY),
+      headers: mutate(r.denied?.headers ?? [], () => undefined),
+      detail: `ext_authz provider ${p.name} denied with gRPC status ${r.code}${r.message === '' ? '' : ` (${r.message})`}`,
+    };
+  }
+  if (r.ok === null)
+    return { kind: 'allow', setHeaders: {}, removeHeaders: [], responseHeaders: {}, url: null };
+  const current = (name: string) => joined(req.headers[name]);
+  return {
+    kind: 'allow',
+    setHeaders: mutate(r.ok.headers, current),
+    // Pseudo-headers and Host cannot be removed (external_auth.proto headers_to_remove).
+    removeHeaders: r.ok.headersToRemove
+      .map((h) => h.toLowerCase())
+      .filter((h) => h !== 'host' && !h.startsWith(':')),
+    responseHeaders: mutate(r.ok.responseHeadersToAdd, () => undefined),
+    url: editQuery(url, r.ok.queryParametersToSet, r.ok.queryParametersToRemove),
+  };
+}
+
+/**
+ * One `envoy.service.auth.v3.Authorization/Check` call, as Envoy's gRPC ext_authz
+ * client makes it for an `envoyExtAuthzGrpc` provider: the AttributeContext of the
+ * request (source and destination addresses and principals, method, normalized path
+ * with query, host, scheme, every header), no body. OK allows with the server's header
+ * and query edits; any other status denies; a transport error or the provider's
+ * `timeout` (on the injected clock) is `statusOnError`, or an allow with `failOpen`.
+ */
+export function checkExtAuthzGrpc(
+  p: ExtAuthzGrpcProvider,
+  req: InboundRequest,
+  url: string,
+  deps: GrpcCheckDeps,
+): Promise<ExtAuthzResult> {
+  const length = Number(joined(req.headers['content-length']));
+  const message = encodeCheckRequest({
+    source: {
+      address: req.sourceIp,
+      port: req.sourcePort ?? 0,
+      principal: req.peer === null ? '' : `spiffe://${req.peer.principal}`,
+    },
+    destination: {
+      address: req.destinationIp,
+      port: req.port,
+      principal: req.scheme === 'https' ? deps.localPrincipal : '',
+    },
+    timeMs: Date.now(),
+    id: randomBytes(8).readBigUInt64BE().toString(),
+    method: req.method,
+    headers: checkHeaders(req, url),
+    path: url,
+    host: req.authority,
+    scheme: req.scheme,
+    size: Number.isSafeInteger(length) && length >= 0 ? length : -1,
+    protocol: 'HTTP/1.1',
+    sni: req.sni,
+  });
+  return new Promise<ExtAuthzResult>((resolve) => {
+    let timedOut = false;
+    let timer: unknown = null;
+    const call = deps.clients.get(p).makeUnaryRequest<Buffer, CheckResponse>(
+      CHECK,
+      (b) => b,
+      (b) => decodeCheckResponse(b),
+      message,
+      (err: ServiceError | null, res?: CheckResponse) => {
+        if (timer !== null) deps.clock.clearTimeout(timer);
+        if (err !== null || res === undefined) {
+          const why = timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response');
+          resolve(extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`));
+          return;
+        }
+        resolve(toResult(p, req, url, res));
+      },
+    );
+    timer = deps.clock.setTimeout(() => {
+      timedOut = true;
+      call.cancel();
+    }, p.timeoutMs);
+  });
+}

@@ -1,0 +1,38 @@
+/** What one ext_authz check decided, whichever transport (HTTP or gRPC) carried it. */
+export type ExtAuthzResult =
+  | {
+      readonly kind: 'allow';
+      /** Request headers to set before the app sees the request (values final: appends already joined). */
+      readonly setHeaders: Readonly<Record<string, string>>;
+      /** Request headers to remove (gRPC `headers_to_remove`, HTTP `x-envoy-auth-headers-to-remove`). */
+      readonly removeHeaders: readonly string[];
+      /** Headers added to the app's response. */
+      readonly responseHeaders: Readonly<Record<string, string>>;
+      /** The request target after `query_parameters_to_set`/`_to_remove`; null when unchanged. */
+      readonly url: string | null;
+    }
+  | {
+      readonly kind: 'deny';
+      readonly status: number;
+      readonly body: string;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly detail: string;
+    };
+
+/** An allow that changes nothing: failOpen, or a server that said OK and nothing else. */
+export const PLAIN_ALLOW: ExtAuthzResult = Object.freeze({
+  kind: 'allow',
+  setHeaders: Object.freeze({}),
+  removeHeaders: Object.freeze([]),
+  responseHeaders: Object.freeze({}),
+  url: null,
+});
+
+/** A failed check: `statusOnError` with no body, or an allow with `failOpen` (Envoy `failure_mode_allow`). */
+export function extAuthzFailure(
+  p: { readonly failOpen: boolean; readonly statusOnError: number },
+  detail: string,
+): ExtAuthzResult {
+  if (p.failOpen) return PLAIN_ALLOW;
+  return { kind: 'deny', status: p.statusOnError, body: '', headers: {}, detail };
+}

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+import { resolveExtAuthzProvider } from '../../src/inbound/authz/ext-authz-provider.js';
+import { istioConfigMap } from '../helpers/istio-config-map.js';
+
+const CUSTOM_POLICY = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz, namespace: foo }
+spec:
+  action: CUSTOM
+  provider:
+    name: sample-ext-authz-grpc
+  rules: [{ to: [{ operation: { paths: ["/headers"] } }] }]
+`;
+
+function load(meshYaml: string, docs = '') {
+  const snap = loadConfigText(`${istioConfigMap(meshYaml)}${docs}`, { file: 'mesh.yaml' });
+  return {
+    snap,
+    found: snap.diagnostics.map((d) => `${d.level} ${d.code} ${d.line ?? '-'} ${d.path} ${d.message}`),
+  };
+}
+
+describe('meshConfig ext_authz providers', () => {
+  it("accepts the istio.io ext-authz task's providers and resolves both kinds", () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: "sample-ext-authz-grpc"
+  envoyExtAuthzGrpc:
+    service: "ext-authz.foo.svc.cluster.local"
+    port: "9000"
+- name: "sample-ext-authz-http"
+  envoyExtAuthzHttp:
+    service: "ext-authz.foo.svc.cluster.local"
+    port: "8000"
+    includeRequestHeadersInCheck: ["x-ext-authz"]`);
+    expect(found).toEqual([]);
+    expect(resolveExtAuthzProvider(snap.meshConfig, 'sample-ext-authz-grpc')).toMatchObject({
+      kind: 'grpc',
+      target: 'ext-authz.foo.svc.cluster.local:9000',
+      authority: 'ext-authz.foo.svc.cluster.local',
+      timeoutMs: 600_000,
+      statusOnError: 403,
+      failOpen: false,
+    });
+    expect(resolveExtAuthzProvider(snap.meshConfig, 'sample-ext-authz-http')).toMatchObject({
+      kind: 'http',
+      origin: 'http://ext-authz.foo.svc.cluster.local:8000',
+    });
+  });
+
+  it('takes proto field names too, as istiod parses mesh config', () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: grpc
+  envoy_ext_authz_grpc: { service: authz.foo.svc.cluster.local, port: 9000, status_on_error: "503", fail_open: true, timeout: 0.25s }`);
+    expect(found).toEqual([]);
+    expect(resolveExtAuthzProvider(snap.meshConfig, 'grpc')).toMatchObject({
+      kind: 'grpc',
+      statusOnError: 503,
+      failOpen: true,
+      timeoutMs: 250,
+    });
+  });
+
+  it("reports Istio's validation errors with the field, and the policy then fails closed", () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: bad
+  envoyExtAuthzGrpc:
+    service: ""
+    port: 70000
+    statusOnError: "299"
+    timeout: soon
+    failOpne: true`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^Error IST0106 \d+ extensionProviders\[0\]\.envoyExtAuthzGrpc\.failOpne unknown field "failOpne" in envoyExtAuthzGrpc \(did you mean "failOpen"\?\)/,
+      ),
+      expect.stringMatching(/envoyExtAuthzGrpc\.service service must not be empty/),
+      expect.stringMatching(/envoyExtAuthzGrpc\.port port must be in the range \[1, 65535\], found: 70000/),
+      expect.stringMatching(/envoyExtAuthzGrpc\.statusOnError unsupported statusOnError value "299"/),
+      expect.stringMatching(/envoyExtAuthzGrpc\.timeout timeout "soon" is not a positive duration/),
+    ]);
+    expect(resolveExtAuthzProvider(snap.meshConfig, 'bad')).toMatch(
+      /^extension provider "bad": .*service must not be empty/,
+    );
+  });
+
+  it('refuses a lone "*" header pattern and a pathPrefix without a slash, as istiod does', () => {
+    const { found } = load(`
+extensionProviders:
+- name: http
+  envoyExtAuthzHttp:
+    service: authz.foo.svc.cluster.local
+    port: 8000
+    pathPrefix: check
+    headersToUpstreamOnAllow: ["x-user", "*"]`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /Error IST0106 \d+ extensionProviders\[0\]\.envoyExtAuthzHttp\.pathPrefix pathPrefix should begin with `\/`/,
+      ),
+      expect.stringMatching(/headersToUpstreamOnAllow\[1\] a single wildcard \("\*"\) is not supported/),
+    ]);
+  });
+
+  it('reports an unknown provider type with a suggestion', () => {
+    const { found } = load(`
+extensionProviders:
+- name: typo
+  envoyExtAuthzGRPC: { service: a.b, port: 9000 }`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /Error IST0106 \d+ extensionProviders\[0\]\.envoyExtAuthzGRPC unknown extension provider type "envoyExtAuthzGRPC" \(did you mean "envoyExtAuthzGrpc"\?\)/,
+      ),
+    ]);
+  });
+
+  it('honours the deprecated includeHeadersInCheck with a warning, and says the body is not sent', () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: http
+  envoyExtAuthzHttp:
+    service: authz.foo.svc.cluster.local
+    port: 8000
+    includeHeadersInCheck: ["x-ext-authz"]
+    includeRequestBodyInCheck: { maxRequestBytes: 4096 }`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^Warning IST0002 \d+ extensionProviders\[0\]\.envoyExtAuthzHttp\.includeHeadersInCheck includeHeadersInCheck is deprecated: use includeRequestHeadersInCheck/,
+      ),
+      expect.stringMatching(
+        /^Warning MESHLET0004 \d+ extensionProviders\[0\]\.envoyExtAuthzHttp\.includeRequestBodyInCheck includeRequestBodyInCheck is not applied/,
+      ),
+    ]);
+    const p = resolveExtAuthzProvider(snap.meshConfig, 'http');
+    expect(
+      typeof p !== 'string' && p.kind === 'http' && p.includeRequestHeaders.map((t) => t('x-ext-authz')),
+    ).toEqual([true]);
+  });
+
+  it('warns, at the policy, about a CUSTOM provider that is not defined or not ext_authz', () => {
+    const undefinedProvider = load('trustDomain: cluster.local', CUSTOM_POLICY);
+    expect(undefinedProvider.found).toEqual([
+      expect.stringMatching(
+        /^Warning IST0101 14 spec\.provider\.name Referenced extension provider not found: "sample-ext-authz-grpc"\. Every request this CUSTOM policy's rules match is denied \(403\)/,
+      ),
+    ]);
+    expect(undefinedProvider.snap.diagnostics[0]).toMatchObject({ file: 'mesh.yaml' });
+    const zipkin = load(
+      `
+extensionProviders:
+- name: sample-ext-authz-grpc
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411 }`,
+      CUSTOM_POLICY,
+    );
+    expect(zipkin.found).toEqual([
+      expect.stringMatching(/is zipkin, not envoyExtAuthzHttp or envoyExtAuthzGrpc/),
+    ]);
+  });
+});

@@ -1,0 +1,141 @@
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/** A CheckRequest as @grpc/proto-loader decodes it (proto field names, int64 as strings). */
+export interface DecodedCheckRequest {
+  readonly attributes: {
+    readonly source?: DecodedPeer;
+    readonly destination?: DecodedPeer;
+    readonly request: {
+      readonly time?: { readonly seconds: string; readonly nanos: number };
+      readonly http: {
+        readonly id: string;
+        readonly method: string;
+        readonly headers: Readonly<Record<string, string>>;
+        readonly path: string;
+        readonly host: string;
+        readonly scheme: string;
+        readonly size: string;
+        readonly protocol: string;
+        readonly body: string;
+      };
+    };
+    readonly tls_session?: { readonly sni: string };
+  };
+}
+
+export interface DecodedPeer {
+  readonly address?: { readonly socket_address?: { readonly address: string; readonly port_value: number } };
+  readonly principal: string;
+}
+
+interface HeaderOption {
+  header: { key: string; value: string };
+  append?: { value: boolean };
+  append_action?:
+    'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
+}
+
+/** A CheckResponse in proto-loader's object form. */
+export interface CheckResponseObject {
+  status?: { code: number; message?: string };
+  denied_response?: { status?: { code: number }; headers?: HeaderOption[]; body?: string };
+  ok_response?: {
+    headers?: HeaderOption[];
+    headers_to_remove?: string[];
+    response_headers_to_add?: HeaderOption[];
+    query_parameters_to_set?: { key: string; value: string }[];
+    query_parameters_to_remove?: string[];
+  };
+}
+
+/** What the test server does with one Check: answer, fail with a gRPC status, or never answer. */
+export type CheckHandler = (
+  req: DecodedCheckRequest,
+) => CheckResponseObject | { readonly grpcError: grpc.status } | 'hang';
+
+const PROTO = path.resolve(import.meta.dirname, '../fixtures/ext-authz/external_auth.proto');
+
+export interface ExtAuthzGrpcServer {
+  readonly port: number;
+  readonly seen: DecodedCheckRequest[];
+  /** The `:authority` of each call. */
+  readonly authorities: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A real gRPC ext_authz server on loopback (@grpc/grpc-js over HTTP/2), decoding with
+ * @grpc/proto-loader from a .proto file, so what meshlet sends is checked by an encoder
+ * that is not meshlet's.
+ */
+export async function startExtAuthzGrpcServer(handler: CheckHandler): Promise<ExtAuthzGrpcServer> {
+  const definition = protoLoader.loadSync(PROTO, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    envoy: { service: { auth: { v3: { Authorization: { service: grpc.ServiceDefinition } } } } };
+  };
+  const seen: DecodedCheckRequest[] = [];
+  const authorities: string[] = [];
+  const hanging: grpc.sendUnaryData<CheckResponseObject>[] = [];
+  const server = new grpc.Server();
+  server.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+    Check: (
+      call: grpc.ServerUnaryCall<DecodedCheckRequest, CheckResponseObject>,
+      callback: grpc.sendUnaryData<CheckResponseObject>,
+    ) => {
+      seen.push(call.request);
+      authorities.push(call.getHost());
+      const answer = handler(call.request);
+      if (answer === 'hang') {
+        hanging.push(callback);
+        return;
+      }
+      if ('grpcError' in answer) {
+        callback({ code: answer.grpcError, details: 'test server error' });
+        return;
+      }
+      callback(null, answer);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err === null ? resolve(p) : reject(err),
+    ),
+  );
+  return {
+    port,
+    seen,
+    authorities,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const cb of hanging.splice(0)) cb({ code: grpc.status.UNAVAILABLE, details: 'closing' });
+        server.tryShutdown(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Istio's sample ext-authz server (samples/extauthz, gRPC v3): allows a request whose
+ * `x-ext-authz` header is `allow`, adding `x-ext-authz-check-result: allowed`; denies
+ * anything else with 403, the same header set to `denied`, and its body text.
+ */
+export const istioSampleCheck: CheckHandler = (req) => {
+  const headers = req.attributes.request.http.headers;
+  const result = (value: string): HeaderOption => ({ header: { key: 'x-ext-authz-check-result', value } });
+  if (headers['x-ext-authz'] === 'allow')
+    return { status: { code: 0 }, ok_response: { headers: [result('allowed')] } };
+  return {
+    status: { code: grpc.status.PERMISSION_DENIED },
+    denied_response: {
+      status: { code: 403 },
+      headers: [result('denied')],
+      body: 'denied by ext_authz for not found header `x-ext-authz: allow` in the request',
+    },
+  };
+};
