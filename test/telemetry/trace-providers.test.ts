@@ -184,7 +184,7 @@ defaultProviders:
     expect(collector.got.some((g) => g.body.includes(traceId))).toBe(true);
   });
 
-  it('sends CLIENT spans to the Telemetry CLIENT provider (zipkin) and SERVER spans to the SERVER one (OTLP)', async () => {
+  it('sends CLIENT spans to the Telemetry CLIENT provider (zipkin, with its headers) and SERVER spans to the SERVER one (OTLP)', async () => {
     const zipkin = await httpCollector();
     const otlp = await httpCollector();
     const up = await upstream();
@@ -194,6 +194,7 @@ defaultProviders:
   zipkin:
     service: 127.0.0.1
     port: ${zipkin.port}
+    headers: [{ name: x-zipkin-tenant, value: team-a }]
 - name: otel-http
   opentelemetry:
     service: 127.0.0.1
@@ -209,6 +210,7 @@ defaultProviders:
     );
     const traceId = up.traceparents[0]!.split('-')[1]!;
     expect(zipkin.got.map((g) => g.path)).toEqual(['/api/v2/spans']);
+    expect(zipkin.got[0]!.headers['x-zipkin-tenant']).toBe('team-a');
     const zipkinSpans = JSON.parse(zipkin.got[0]!.body.toString()) as { kind: string; traceId: string }[];
     expect(zipkinSpans.map((s) => s.kind)).toEqual(['CLIENT']);
     expect(zipkinSpans[0]!.traceId).toBe(traceId);

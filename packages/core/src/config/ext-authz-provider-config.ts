@@ -1,39 +1,14 @@
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { FieldPath } from './diagnostic.js';
+import {
+  EXTENSION_PROVIDER_FIELDS,
+  protoJsonName,
+  unknownFieldMessage,
+} from './extension-provider-fields.js';
 import { parseGoDuration } from './validate/duration.js';
 import type { Finding } from './validate/context.js';
-import { suggest } from './validate/zod-issues.js';
 
 export type ExtAuthzProviderType = 'envoyExtAuthzHttp' | 'envoyExtAuthzGrpc';
-
-/** Fields of istio/api mesh/v1alpha1/config.proto `EnvoyExternalAuthorization{Http,Grpc}Provider`. */
-const FIELDS: Readonly<Record<ExtAuthzProviderType, readonly string[]>> = {
-  envoyExtAuthzGrpc: [
-    'service',
-    'port',
-    'timeout',
-    'failOpen',
-    'clearRouteCache',
-    'statusOnError',
-    'includeRequestBodyInCheck',
-  ],
-  envoyExtAuthzHttp: [
-    'service',
-    'port',
-    'timeout',
-    'pathPrefix',
-    'failOpen',
-    'clearRouteCache',
-    'statusOnError',
-    'includeHeadersInCheck',
-    'includeRequestHeadersInCheck',
-    'includeAdditionalHeadersInCheck',
-    'includeRequestBodyInCheck',
-    'headersToUpstreamOnAllow',
-    'headersToDownstreamOnDeny',
-    'headersToDownstreamOnAllow',
-  ],
-};
 
 const HEADER_LISTS = [
   'includeHeadersInCheck',
@@ -53,8 +28,6 @@ const ENVOY_STATUS_CODES = new Set([
   402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 423, 424, 426,
   428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
-
-const camel = (k: string): string => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,13 +57,10 @@ export function readExtAuthzConfig(
     findings.push({ level: 'Error', code: DIAGNOSTIC_CODES.schema, path, message });
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const name = camel(key);
-    if (!FIELDS[type].includes(name)) {
-      const hint = suggest(key, FIELDS[type]);
-      error(
-        [key],
-        `unknown field ${JSON.stringify(key)} in ${type}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
-      );
+    const name = protoJsonName(key);
+    const fields = EXTENSION_PROVIDER_FIELDS[type] ?? [];
+    if (!fields.includes(name)) {
+      error([key], unknownFieldMessage(key, type, fields));
       continue;
     }
     config[name] = value;

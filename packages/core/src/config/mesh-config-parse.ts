@@ -1,12 +1,7 @@
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
-import { isExtAuthzProviderType, readExtAuthzConfig } from './ext-authz-provider-config.js';
+import { parseExtensionProviders } from './mesh-config-providers.js';
 import type { FieldPath } from './diagnostic.js';
-import {
-  DEFAULT_MESH_CONFIG,
-  type ExtensionProvider,
-  type MeshConfig,
-  type PathNormalization,
-} from './mesh-config.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig, type PathNormalization } from './mesh-config.js';
 import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
 import { parseMeshTls } from './mesh-config-tls.js';
 import type { Finding } from './validate/context.js';
@@ -32,25 +27,6 @@ const USED_FIELDS = new Set([
   'tlsDefaults',
   'caCertificates',
 ]);
-
-/** The `oneof provider` of istio/api mesh/v1alpha1/config.proto `ExtensionProvider`, as YAML names it. */
-const PROVIDER_TYPES: readonly string[] = [
-  'envoyExtAuthzHttp',
-  'envoyExtAuthzGrpc',
-  'zipkin',
-  'lightstep',
-  'datadog',
-  'stackdriver',
-  'opencensus',
-  'skywalking',
-  'opentelemetry',
-  'prometheus',
-  'envoyFileAccessLog',
-  'envoyHttpAls',
-  'envoyTcpAls',
-  'envoyOtelAls',
-  'sds',
-];
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
   'DEFAULT',
@@ -191,56 +167,9 @@ export function parseMeshConfig(
 
   const providers = value['extensionProviders'];
   if (providers !== undefined) {
-    if (!Array.isArray(providers)) err(['extensionProviders'], 'expected a list');
-    else {
-      const out: ExtensionProvider[] = [];
-      const seen = new Set<string>();
-      providers.forEach((p: unknown, i) => {
-        if (!isRecord(p) || typeof p['name'] !== 'string' || p['name'] === '') {
-          err(['extensionProviders', i, 'name'], 'Required value: every extension provider needs a name');
-          return;
-        }
-        const kinds = Object.keys(p).filter((k) => k !== 'name');
-        if (kinds.length !== 1) {
-          err(
-            ['extensionProviders', i],
-            `extension provider ${JSON.stringify(p['name'])} must set exactly one provider type, got ${kinds.length}`,
-          );
-          return;
-        }
-        if (seen.has(p['name']))
-          err(
-            ['extensionProviders', i, 'name'],
-            `duplicate extension provider name ${JSON.stringify(p['name'])}`,
-          );
-        seen.add(p['name']);
-        // Proto JSON takes the field's proto name too (`envoy_ext_authz_grpc`).
-        const key = kinds[0] as string;
-        const type = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-        const config = p[key];
-        if (!PROVIDER_TYPES.includes(type)) {
-          const hint = suggest(type, PROVIDER_TYPES);
-          err(
-            ['extensionProviders', i, key],
-            `unknown extension provider type ${JSON.stringify(key)}${hint === null ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
-          );
-          return;
-        }
-        if (config !== undefined && config !== null && !isRecord(config)) {
-          err(['extensionProviders', i, key], `expected an object, got ${JSON.stringify(config)}`);
-          return;
-        }
-        let fields: Readonly<Record<string, unknown>> = isRecord(config) ? { ...config } : {};
-        if (isExtAuthzProviderType(type)) {
-          const read = readExtAuthzConfig(type, fields);
-          for (const f of read.findings)
-            findings.push({ ...f, path: [...base, 'extensionProviders', i, key, ...f.path] });
-          fields = read.config;
-        }
-        out.push(Object.freeze({ name: p['name'], type, config: Object.freeze(fields) }));
-      });
-      patch.extensionProviders = Object.freeze(out);
-    }
+    const read = parseExtensionProviders(providers);
+    for (const f of read.findings) findings.push({ ...f, path: [...base, ...f.path] });
+    patch.extensionProviders = read.providers;
   }
   const dp = value['defaultProviders'];
   if (dp !== undefined && dp !== null) {

@@ -73,7 +73,7 @@ function fromProvider(p: ExtensionProvider, env: NodeJS.ProcessEnv): TraceExport
       provider: p.name,
       protocol: 'zipkin',
       url: `${origin}${path.startsWith('/') ? path : `/${path}`}`,
-      headers: Object.freeze({}),
+      headers: Object.freeze(headerList(c['headers'], 'headers', env)),
       timeoutMs: timeout(c['timeout'], 'timeout', SDK_TIMEOUT_MS),
     });
   }

@@ -41,7 +41,7 @@ export function providerExporter(target: TraceExport, serviceName: string): Span
       const { ZipkinExporter: Exporter } = load('@opentelemetry/exporter-zipkin') as {
         ZipkinExporter: typeof ZipkinExporter;
       };
-      return new Exporter({ url: target.url, serviceName });
+      return new Exporter({ url: target.url, serviceName, headers: { ...target.headers } });
     }
   }
 }

@@ -21,7 +21,7 @@ function load(meshYaml: string, docs = '') {
   };
 }
 
-describe('meshConfig ext_authz providers', () => {
+describe('meshConfig extension providers', () => {
   it("accepts the istio.io ext-authz task's providers and resolves both kinds", () => {
     const { snap, found } = load(`
 extensionProviders:
@@ -157,5 +157,31 @@ extensionProviders:
     expect(zipkin.found).toEqual([
       expect.stringMatching(/is zipkin, not envoyExtAuthzHttp or envoyExtAuthzGrpc/),
     ]);
+  });
+
+  it('checks every provider type against its fields in the proto, and says which tracing fields it does not apply', () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: zipkin
+  zipkin: { service: zipkin.istio-system.svc.cluster.local, port: 9411, max_tag_length: 256, pth: /spans }
+- name: otel
+  opentelemetry: { service: otel.observability.svc.cluster.local, port: 4317, resourceDetectors: { environment: {} } }`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^Info MESHLET0004 \d+ extensionProviders\[0\]\.zipkin\.max_tag_length zipkin maxTagLength is not applied by meshlet: span attributes are exported whole/,
+      ),
+      expect.stringMatching(
+        /^Error IST0106 \d+ extensionProviders\[0\]\.zipkin\.pth unknown field "pth" in zipkin \(did you mean "path"\?\)/,
+      ),
+      expect.stringMatching(
+        /^Info MESHLET0004 \d+ extensionProviders\[1\]\.opentelemetry\.resourceDetectors opentelemetry resourceDetectors is not applied/,
+      ),
+    ]);
+    // Proto names are kept under their JSON names, which the readers use.
+    expect(snap.meshConfig.extensionProviders[0]?.config).toEqual({
+      service: 'zipkin.istio-system.svc.cluster.local',
+      port: 9411,
+      maxTagLength: 256,
+    });
   });
 });
