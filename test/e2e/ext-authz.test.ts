@@ -1,7 +1,7 @@
 import express from 'express';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
@@ -17,32 +17,49 @@ import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 
 // istio.io tasks/security/authorization/authz-custom: the sample ext-authz server behind
-// the `sample-ext-authz-grpc` provider, and a CUSTOM policy on httpbin's /headers. The
-// server is a real gRPC server on loopback answering as Istio's sample does.
-const POLICY = `apiVersion: security.istio.io/v1
+// the task's `sample-ext-authz-grpc` or `sample-ext-authz-http` provider, and a CUSTOM
+// policy on httpbin's /headers. The servers are real gRPC and HTTP servers on loopback
+// answering as Istio's sample (samples/extauthz) does.
+const policy = (provider: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: ext-authz, namespace: foo }
 spec:
   selector: { matchLabels: { app: httpbin } }
   action: CUSTOM
-  provider: { name: sample-ext-authz-grpc }
+  provider: { name: ${provider} }
   rules:
   - to: [{ operation: { paths: ["/headers"] } }]
 `;
 
+const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
+
 const tmp = useTmpDir();
 let authz: ExtAuthzGrpcServer;
+let httpAuthz: Server;
+const httpChecks: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
 beforeAll(async () => {
   authz = await startExtAuthzGrpcServer(istioSampleCheck);
+  // The sample's HTTP mode: 200 with the result header for `x-ext-authz: allow`, else 403.
+  httpAuthz = createServer((req, res) => {
+    httpChecks.push({ url: req.url ?? '', headers: req.headers });
+    const allow = req.headers['x-ext-authz'] === 'allow';
+    res.setHeader('x-ext-authz-check-result', allow ? 'allowed' : 'denied');
+    res.statusCode = allow ? 200 : 403;
+    res.end(allow ? '' : DENY_BODY);
+  });
+  await new Promise<void>((r) => httpAuthz.listen(0, '127.0.0.1', r));
 });
-afterAll(() => authz.close());
+afterAll(async () => {
+  await authz.close();
+  await new Promise<void>((r) => httpAuthz.close(() => r()));
+});
 
 const meshes: Mesh[] = [];
 afterEach(async () => {
   for (const m of meshes.splice(0)) await m.close();
 });
 
-async function httpbinMesh(): Promise<Mesh> {
+async function httpbinMesh(provider: string): Promise<Mesh> {
   const dir = await tmp();
   await writeFile(
     path.join(dir, 'mesh.yaml'),
@@ -51,7 +68,12 @@ extensionProviders:
 - name: sample-ext-authz-grpc
   envoyExtAuthzGrpc:
     service: 127.0.0.1
-    port: "${authz.port}"`)}${POLICY}`,
+    port: "${authz.port}"
+- name: sample-ext-authz-http
+  envoyExtAuthzHttp:
+    service: 127.0.0.1
+    port: "${(httpAuthz.address() as AddressInfo).port}"
+    includeRequestHeadersInCheck: ["x-ext-authz"]`)}${policy(provider)}`,
   );
   const mesh = await createMesh({
     config: dir,
@@ -85,16 +107,14 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
   'CUSTOM authorization over gRPC (istio.io authz-custom task) with %s',
   (adapter) => {
     it('denies /headers without x-ext-authz: allow, with the server body and header', async () => {
-      const mesh = await httpbinMesh();
+      const mesh = await httpbinMesh('sample-ext-authz-grpc');
       const server = await ADAPTERS[adapter](mesh);
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const before = authz.seen.length;
 
       const denied = await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'deny' } });
       expect(denied.status).toBe(403);
-      expect(await denied.text()).toBe(
-        'denied by ext_authz for not found header `x-ext-authz: allow` in the request',
-      );
+      expect(await denied.text()).toBe(DENY_BODY);
       expect(denied.headers.get('x-ext-authz-check-result')).toBe('denied');
 
       const allowed = await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'allow' } });
@@ -113,6 +133,37 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
         host: `127.0.0.1:${new URL(base).port}`,
       });
       expect(check.headers['x-ext-authz']).toBe('allow');
+    });
+  },
+);
+
+describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
+  'CUSTOM authorization over HTTP (istio.io authz-custom task) with %s',
+  (adapter) => {
+    it('asks the HTTP server with the listed header, and passes its denial on', async () => {
+      const mesh = await httpbinMesh('sample-ext-authz-http');
+      const server = await ADAPTERS[adapter](mesh);
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const before = httpChecks.length;
+
+      const denied = await fetch(`${base}/headers`, {
+        headers: { 'x-ext-authz': 'deny', 'x-other': 'kept-back' },
+      });
+      expect(denied.status).toBe(403);
+      expect(await denied.text()).toBe(DENY_BODY);
+      expect(denied.headers.get('x-ext-authz-check-result')).toBe('denied');
+
+      const allowed = await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'allow' } });
+      expect(allowed.status).toBe(200);
+      expect((await fetch(`${base}/ip`)).status).toBe(200);
+
+      const checks = httpChecks.slice(before);
+      expect(checks.map((c) => [c.url, c.headers['x-ext-authz']])).toEqual([
+        ['/headers', 'deny'],
+        ['/headers', 'allow'],
+      ]);
+      // Only includeRequestHeadersInCheck (and the headers Envoy always sends) reach the server.
+      expect(checks[0]!.headers['x-other']).toBeUndefined();
     });
   },
 );
