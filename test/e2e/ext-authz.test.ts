@@ -1,7 +1,7 @@
 import express from 'express';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
@@ -35,10 +35,18 @@ const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow`
 
 const tmp = useTmpDir();
 let authz: ExtAuthzGrpcServer;
+let bodyAuthz: ExtAuthzGrpcServer;
 let httpAuthz: Server;
 const httpChecks: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
 beforeAll(async () => {
   authz = await startExtAuthzGrpcServer(istioSampleCheck);
+  // A policy on the body, as OPA-Envoy users write them: no order over 100 items.
+  bodyAuthz = await startExtAuthzGrpcServer((req) => {
+    const order = JSON.parse(req.attributes.request.http.body || '{}') as { items?: number };
+    return (order.items ?? 0) <= 100
+      ? { status: { code: 0 } }
+      : { status: { code: 7 }, denied_response: { status: { code: 403 }, body: 'order too large' } };
+  });
   // The sample's HTTP mode: 200 with the result header for `x-ext-authz: allow`, else 403.
   httpAuthz = createServer((req, res) => {
     httpChecks.push({ url: req.url ?? '', headers: req.headers });
@@ -51,6 +59,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await authz.close();
+  await bodyAuthz.close();
   await new Promise<void>((r) => httpAuthz.close(() => r()));
 });
 
@@ -69,6 +78,11 @@ extensionProviders:
   envoyExtAuthzGrpc:
     service: 127.0.0.1
     port: "${authz.port}"
+- name: orders-ext-authz-grpc
+  envoyExtAuthzGrpc:
+    service: 127.0.0.1
+    port: "${bodyAuthz.port}"
+    includeRequestBodyInCheck: { maxRequestBytes: 1024 }
 - name: sample-ext-authz-http
   envoyExtAuthzHttp:
     service: 127.0.0.1
@@ -91,6 +105,7 @@ const ADAPTERS = {
     await app.register(meshletFastify, { mesh });
     app.get('/headers', (req) => ({ headers: req.headers }));
     app.get('/ip', () => ({ origin: '127.0.0.1' }));
+    app.post('/headers', (req) => ({ parsed: req.body }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     return app.server;
   },
@@ -99,6 +114,7 @@ const ADAPTERS = {
     app.use(meshletExpress({ mesh }));
     app.get('/headers', (req, res) => res.json({ headers: req.headers }));
     app.get('/ip', (_req, res) => res.json({ origin: '127.0.0.1' }));
+    app.post('/headers', express.json(), (req, res) => res.json({ parsed: req.body as unknown }));
     return mesh.listen(app, 0, '127.0.0.1');
   },
 } as const;
@@ -164,6 +180,46 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
       ]);
       // Only includeRequestHeadersInCheck (and the headers Envoy always sends) reach the server.
       expect(checks[0]!.headers['x-other']).toBeUndefined();
+    });
+  },
+);
+
+describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
+  'CUSTOM authorization on the request body (includeRequestBodyInCheck) with %s',
+  (adapter) => {
+    it("decides on the body, and the app's JSON parser still reads all of it", async () => {
+      const mesh = await httpbinMesh('orders-ext-authz-grpc');
+      const server = await ADAPTERS[adapter](mesh);
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const post = (order: unknown) =>
+        fetch(`${base}/headers`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(order),
+        });
+      const ok = await post({ items: 3, note: 'x'.repeat(200) });
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ parsed: { items: 3, note: 'x'.repeat(200) } });
+      const big = await post({ items: 500 });
+      expect(big.status).toBe(403);
+      expect(await big.text()).toBe('order too large');
+      const tooLong = await post({ items: 1, note: 'x'.repeat(2000) });
+      expect(tooLong.status).toBe(413);
+      expect(await tooLong.text()).toBe('Payload Too Large');
+      // A chunked body that turns out empty still reaches the handler (nothing to put back).
+      const empty = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          `${base}/headers`,
+          { method: 'POST', headers: { 'transfer-encoding': 'chunked', 'content-type': 'text/plain' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(empty).toBe(200);
     });
   },
 );

@@ -37,16 +37,75 @@ export function isExtAuthzProviderType(type: string): type is ExtAuthzProviderTy
   return type === 'envoyExtAuthzHttp' || type === 'envoyExtAuthzGrpc';
 }
 
+const BODY_FIELDS = ['maxRequestBytes', 'allowPartialMessage', 'packAsBytes'];
+
+/** `includeRequestBodyInCheck` as read: Envoy's BufferSettings that istiod builds from it. */
+export interface RequestBodySettings {
+  readonly maxRequestBytes: number;
+  readonly allowPartialMessage: boolean;
+  readonly packAsBytes: boolean;
+}
+
+/**
+ * `EnvoyExternalAuthorizationRequestBody`. Envoy's BufferSettings requires
+ * `max_request_bytes > 0` (its proto validation), so a zero or missing value would be a
+ * filter Envoy rejects: an error here. `packAsBytes` only applies to the gRPC provider
+ * (istio/api says so), so it is Info on an HTTP provider.
+ */
+function readRequestBody(
+  type: ExtAuthzProviderType,
+  raw: unknown,
+): { readonly value: RequestBodySettings | null; readonly findings: readonly Finding[] } {
+  const findings: Finding[] = [];
+  const error = (path: FieldPath, message: string) =>
+    findings.push({ level: 'Error', code: DIAGNOSTIC_CODES.schema, path, message });
+  if (!isRecord(raw)) {
+    error([], 'expected an object { maxRequestBytes, allowPartialMessage, packAsBytes }');
+    return { value: null, findings };
+  }
+  const v: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const name = protoJsonName(key);
+    if (BODY_FIELDS.includes(name)) v[name] = value;
+    else error([key], unknownFieldMessage(key, 'includeRequestBodyInCheck', BODY_FIELDS));
+  }
+  const max = typeof v['maxRequestBytes'] === 'string' ? Number(v['maxRequestBytes']) : v['maxRequestBytes'];
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 0xffffffff)
+    error(
+      ['maxRequestBytes'],
+      `maxRequestBytes must be a whole number of bytes greater than 0 (Envoy's BufferSettings rule), got ${JSON.stringify(v['maxRequestBytes'] ?? 0)}`,
+    );
+  for (const flag of ['allowPartialMessage', 'packAsBytes'])
+    if (v[flag] !== undefined && typeof v[flag] !== 'boolean')
+      error([flag], `expected true or false, got ${JSON.stringify(v[flag])}`);
+  if (type === 'envoyExtAuthzHttp' && v['packAsBytes'] === true)
+    findings.push({
+      level: 'Info',
+      code: DIAGNOSTIC_CODES.unsupported,
+      path: ['packAsBytes'],
+      message:
+        'packAsBytes only applies to envoyExtAuthzGrpc providers; an HTTP check carries the body as is',
+    });
+  if (findings.some((f) => f.level === 'Error')) return { value: null, findings };
+  return {
+    value: Object.freeze({
+      maxRequestBytes: max as number,
+      allowPartialMessage: v['allowPartialMessage'] === true,
+      packAsBytes: v['packAsBytes'] === true,
+    }),
+    findings,
+  };
+}
+
 /**
  * Reads an ext_authz provider's config as istiod does: snake_case or camelCase names
  * (proto JSON), then Istio's validation (pilot agent/extensionprovider.go and
  * authz/builder/extauthz.go): a port in 1-65535, a service, `statusOnError` an Envoy
  * status code, `pathPrefix` starting with `/`, no lone `*` in a header list, a Go
  * duration for `timeout`. Unknown fields are errors (istiod's proto parse rejects the
- * mesh config). What meshlet accepts but cannot do in-process is a warning:
- * `includeRequestBodyInCheck` (the check is sent without the body) and the deprecated
- * `includeHeadersInCheck` (honoured when `includeRequestHeadersInCheck` is unset, as
- * istiod does). Paths are relative to the provider's config object.
+ * mesh config). `includeRequestBodyInCheck` is read into `RequestBodySettings`; the
+ * deprecated `includeHeadersInCheck` is a warning (honoured when
+ * `includeRequestHeadersInCheck` is unset, as istiod does). Paths are relative to the provider's config object.
  */
 export function readExtAuthzConfig(
   type: ExtAuthzProviderType,
@@ -125,14 +184,12 @@ export function readExtAuthzConfig(
           ? 'includeHeadersInCheck is deprecated: use includeRequestHeadersInCheck (it is honoured until then, as istiod does)'
           : 'includeHeadersInCheck is deprecated and ignored: includeRequestHeadersInCheck is set',
     });
-  if (config['includeRequestBodyInCheck'] !== undefined)
-    findings.push({
-      level: 'Warning',
-      code: DIAGNOSTIC_CODES.unsupported,
-      path: ['includeRequestBodyInCheck'],
-      message:
-        'includeRequestBodyInCheck is not applied: meshlet decides before the application reads the body, so the check is sent without it (a server that needs the body must get it from the application)',
-    });
+  const body = config['includeRequestBodyInCheck'];
+  if (body !== undefined) {
+    const read = readRequestBody(type, body);
+    for (const f of read.findings) findings.push({ ...f, path: ['includeRequestBodyInCheck', ...f.path] });
+    if (read.value !== null) config['includeRequestBodyInCheck'] = read.value;
+  }
   if (config['clearRouteCache'] === true)
     findings.push({
       level: 'Info',

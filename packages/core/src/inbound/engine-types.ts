@@ -1,5 +1,6 @@
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { MeshletRequestContext, PeerIdentity } from './request-context.js';
+import type { BodySource } from './request-body.js';
 
 /** What the inbound engine needs to know about one request, framework-free. */
 export interface InboundRequest {
@@ -22,6 +23,11 @@ export interface InboundRequest {
   readonly destinationIp: string;
   /** TLS SNI, when TLS. */
   readonly sni: string | null;
+  /**
+   * The request's body stream, for a CUSTOM provider with `includeRequestBodyInCheck`:
+   * read only then, and left for the application as if unread. Absent: checks carry no body.
+   */
+  readonly bodyStream?: BodySource;
 }
 
 /** Why a request was refused, for logs, metrics and `meshlet explain`. */

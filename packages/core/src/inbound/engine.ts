@@ -9,7 +9,15 @@ import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound } from './engine-compile.js';
-import { denied, EMPTY, mergeHeaders, RATE_LIMITED_BODY, RBAC_DENIED_BODY } from './engine-decisions.js';
+import {
+  denied,
+  EMPTY,
+  mergeHeaders,
+  PAYLOAD_TOO_LARGE_BODY,
+  RATE_LIMITED_BODY,
+  RBAC_DENIED_BODY,
+} from './engine-decisions.js';
+import { readBodyPrefix, type BodyPrefix } from './request-body.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
 import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
 import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
@@ -81,6 +89,15 @@ function overlayOf(
     for (const [k, v] of Object.entries(jwt.setHeaders)) out[k.toLowerCase()] = v;
   }
   return Object.freeze(out);
+}
+
+/**
+ * Whether an HTTP/1.1 request has a body (RFC 9112 §6.3): Envoy buffers one for
+ * ext_authz only when the headers did not end the stream.
+ */
+function declaresBody(headers: InboundRequest['headers']): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -230,15 +247,27 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           detail: `CUSTOM policy fails closed: ${provider.problem}`,
         });
       if (allowed !== null) continue;
+      let body: BodyPrefix | null = null;
+      if (provider.body !== null && checked.bodyStream !== undefined && declaresBody(checked.headers)) {
+        body = await readBodyPrefix(checked.bodyStream, provider.body.maxRequestBytes);
+        // Envoy's buffer limit answers before any check, failOpen or not (istio/api
+        // EnvoyExternalAuthorizationRequestBody.max_request_bytes).
+        if (body.truncated && !provider.body.allowPartialMessage)
+          return denied(413, PAYLOAD_TOO_LARGE_BODY, EMPTY, [], {
+            stage: 'custom',
+            policy: policy.name,
+            detail: `the request body is larger than includeRequestBodyInCheck.maxRequestBytes (${provider.body.maxRequestBytes}) and allowPartialMessage is false`,
+          });
+      }
       const r = options.extAuthz
         ? await options.extAuthz(provider, checked, url)
         : provider.kind === 'grpc'
-          ? await checkExtAuthzGrpc(provider, checked, url, {
+          ? await checkExtAuthzGrpc(provider, checked, url, body, {
               clients: grpcClients,
               clock: options.clock,
               localPrincipal: c.localPrincipal,
             })
-          : await checkExtAuthz(provider, checked, url, { fetch: fetchImpl, clock: options.clock });
+          : await checkExtAuthz(provider, checked, url, body, { fetch: fetchImpl, clock: options.clock });
       if (r.kind === 'deny')
         return denied(r.status, r.body, r.headers, ['UAEX'], {
           stage: 'custom',

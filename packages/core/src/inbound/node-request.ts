@@ -90,5 +90,6 @@ export function toInboundRequest(req: IncomingMessage, options: NodeConnectionIn
     sourcePort: socket?.remotePort ?? 0,
     destinationIp: plainIp(socket?.localAddress),
     sni: typeof servername === 'string' && servername !== '' ? servername : null,
+    bodyStream: req,
   };
 }

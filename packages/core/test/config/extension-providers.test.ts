@@ -116,7 +116,7 @@ extensionProviders:
     ]);
   });
 
-  it('honours the deprecated includeHeadersInCheck with a warning, and says the body is not sent', () => {
+  it('honours the deprecated includeHeadersInCheck with a warning and reads includeRequestBodyInCheck', () => {
     const { snap, found } = load(`
 extensionProviders:
 - name: http
@@ -129,11 +129,13 @@ extensionProviders:
       expect.stringMatching(
         /^Warning IST0002 \d+ extensionProviders\[0\]\.envoyExtAuthzHttp\.includeHeadersInCheck includeHeadersInCheck is deprecated: use includeRequestHeadersInCheck/,
       ),
-      expect.stringMatching(
-        /^Warning MESHLET0004 \d+ extensionProviders\[0\]\.envoyExtAuthzHttp\.includeRequestBodyInCheck includeRequestBodyInCheck is not applied/,
-      ),
     ]);
     const p = resolveExtAuthzProvider(snap.meshConfig, 'http');
+    expect(typeof p !== 'string' && p.body).toEqual({
+      maxRequestBytes: 4096,
+      allowPartialMessage: false,
+      packAsBytes: false,
+    });
     expect(
       typeof p !== 'string' && p.kind === 'http' && p.includeRequestHeaders.map((t) => t('x-ext-authz')),
     ).toEqual([true]);
@@ -183,5 +185,29 @@ extensionProviders:
       port: 9411,
       maxTagLength: 256,
     });
+  });
+
+  it('refuses an includeRequestBodyInCheck Envoy would reject, and says packAsBytes is gRPC-only', () => {
+    const { snap, found } = load(`
+extensionProviders:
+- name: grpc
+  envoyExtAuthzGrpc: { service: a.foo.svc.cluster.local, port: 9000, includeRequestBodyInCheck: { allowPartialMessage: true } }
+- name: http
+  envoyExtAuthzHttp:
+    service: a.foo.svc.cluster.local
+    port: 8000
+    includeRequestBodyInCheck: { max_request_bytes: 10, pack_as_bytes: true, maxBytes: 3 }`);
+    expect(found).toEqual([
+      expect.stringMatching(
+        /^Error IST0106 \d+ extensionProviders\[0\]\.envoyExtAuthzGrpc\.includeRequestBodyInCheck\.maxRequestBytes maxRequestBytes must be a whole number of bytes greater than 0/,
+      ),
+      expect.stringMatching(
+        /^Error IST0106 \d+ extensionProviders\[1\]\.envoyExtAuthzHttp\.includeRequestBodyInCheck\.maxBytes unknown field "maxBytes" in includeRequestBodyInCheck/,
+      ),
+      expect.stringMatching(
+        /^Info MESHLET0004 \d+ extensionProviders\[1\]\.envoyExtAuthzHttp\.includeRequestBodyInCheck\.packAsBytes packAsBytes only applies to envoyExtAuthzGrpc/,
+      ),
+    ]);
+    expect(resolveExtAuthzProvider(snap.meshConfig, 'grpc')).toMatch(/maxRequestBytes must be/);
   });
 });

@@ -1,7 +1,8 @@
 import type { Clock } from '../../runtime/clock.js';
 import type { InboundRequest } from '../engine-types.js';
+import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzHttpProvider, HeaderNames } from './ext-authz-provider.js';
-import { extAuthzFailure, type ExtAuthzResult } from './ext-authz-result.js';
+import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
 
 export type { ExtAuthzResult } from './ext-authz-result.js';
 
@@ -70,7 +71,8 @@ async function readCapped(res: Response): Promise<string> {
 /**
  * One check against an `envoyExtAuthzHttp` server, as Envoy's HTTP ext_authz
  * client makes it: the original method, `pathPrefix` + the normalized path and
- * query, no body, the configured request headers. A 200 allows (copying
+ * query, the configured request headers, and the body read for
+ * `includeRequestBodyInCheck` with `x-envoy-auth-partial-body`. A 200 allows (copying
  * `headersToUpstreamOnAllow` / `headersToDownstreamOnAllow`); any other status
  * denies with that status, the server's body and `headersToDownstreamOnDeny`.
  * A network error or timeout denies with `statusOnError` unless `failOpen`.
@@ -80,8 +82,13 @@ export async function checkExtAuthz(
   p: ExtAuthzHttpProvider,
   req: InboundRequest,
   url: string,
+  requestBody: BodyPrefix | null,
   deps: { readonly fetch: typeof fetch; readonly clock: Clock },
 ): Promise<ExtAuthzResult> {
+  const headers = checkHeaders(p, req);
+  // fetch() cannot send a GET or HEAD body; such a check goes without it (Envoy would send it).
+  const sendBody = requestBody !== null && req.method !== 'GET' && req.method !== 'HEAD';
+  if (requestBody !== null) headers[PARTIAL_BODY_HEADER] = requestBody.truncated ? 'true' : 'false';
   const ac = new AbortController();
   const timer = deps.clock.setTimeout(
     () => ac.abort(new Error(`ext_authz timeout after ${p.timeoutMs}ms`)),
@@ -90,7 +97,8 @@ export async function checkExtAuthz(
   try {
     const res = await deps.fetch(p.origin + p.pathPrefix + url, {
       method: req.method,
-      headers: checkHeaders(p, req),
+      headers,
+      ...(sendBody ? { body: requestBody.bytes } : {}),
       signal: ac.signal,
       redirect: 'manual',
     });

@@ -10,8 +10,9 @@ import {
   type CheckResponse,
   type HeaderMutation,
 } from './ext-authz-messages.js';
+import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
-import { extAuthzFailure, type ExtAuthzResult } from './ext-authz-result.js';
+import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
 
 // Loaded on first use: @grpc/grpc-js takes tens of milliseconds to load, and only a
 // workload with a gRPC CUSTOM provider needs it.
@@ -187,7 +188,8 @@ function toResult(
  * One `envoy.service.auth.v3.Authorization/Check` call, as Envoy's gRPC ext_authz
  * client makes it for an `envoyExtAuthzGrpc` provider: the AttributeContext of the
  * request (source and destination addresses and principals, method, normalized path
- * with query, host, scheme, every header), no body. OK allows with the server's header
+ * with query, host, scheme, every header), and the body read for
+ * `includeRequestBodyInCheck` (`body`, or `raw_body` with `packAsBytes`). OK allows with the server's header
  * and query edits; any other status denies; a transport error or the provider's
  * `timeout` (on the injected clock) is `statusOnError`, or an allow with `failOpen`.
  */
@@ -195,8 +197,13 @@ export function checkExtAuthzGrpc(
   p: ExtAuthzGrpcProvider,
   req: InboundRequest,
   url: string,
+  body: BodyPrefix | null,
   deps: GrpcCheckDeps,
 ): Promise<ExtAuthzResult> {
+  const headers = checkHeaders(req, url);
+  // Envoy marks a buffered body as whole or cut at maxRequestBytes (istio/api
+  // EnvoyExternalAuthorizationRequestBody.allow_partial_message).
+  if (body !== null) headers[PARTIAL_BODY_HEADER] = body.truncated ? 'true' : 'false';
   const length = Number(joined(req.headers['content-length']));
   const message = encodeCheckRequest({
     source: {
@@ -212,13 +219,15 @@ export function checkExtAuthzGrpc(
     timeMs: Date.now(),
     id: randomBytes(8).readBigUInt64BE().toString(),
     method: req.method,
-    headers: checkHeaders(req, url),
+    headers,
     path: url,
     host: req.authority,
     scheme: req.scheme,
     size: Number.isSafeInteger(length) && length >= 0 ? length : -1,
     protocol: 'HTTP/1.1',
     sni: req.sni,
+    body: body === null ? null : body.bytes,
+    packAsBytes: p.body?.packAsBytes === true,
   });
   return new Promise<ExtAuthzResult>((resolve) => {
     let timedOut = false;

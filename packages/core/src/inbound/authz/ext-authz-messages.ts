@@ -31,6 +31,10 @@ export interface CheckRequestFields {
   readonly protocol: string;
   /** TLS SNI; the session is sent only when there is one. */
   readonly sni: string | null;
+  /** The body read for the check, or null. */
+  readonly body: Buffer | null;
+  /** Send `body` as `raw_body` bytes rather than a UTF-8 `body` string. */
+  readonly packAsBytes: boolean;
 }
 
 function peer(p: CheckPeer): ProtoWriter {
@@ -50,6 +54,10 @@ export function encodeCheckRequest(r: CheckRequestFields): Buffer {
     .string(6, r.scheme)
     .int(9, r.size)
     .string(10, r.protocol);
+  if (r.body !== null) {
+    if (r.packAsBytes) http.bytes(12, r.body);
+    else http.string(11, r.body.toString('utf8'));
+  }
   const seconds = Math.floor(r.timeMs / 1000);
   const time = new ProtoWriter().int(1, seconds).int(2, Math.round((r.timeMs - seconds * 1000) * 1e6));
   const request = new ProtoWriter().message(1, time).message(2, http);

@@ -1,6 +1,10 @@
 import type { MeshConfig } from '../../config/mesh-config.js';
 import { providerOrigin } from '../../config/provider-endpoint.js';
-import { isExtAuthzProviderType, readExtAuthzConfig } from '../../config/ext-authz-provider-config.js';
+import {
+  isExtAuthzProviderType,
+  readExtAuthzConfig,
+  type RequestBodySettings,
+} from '../../config/ext-authz-provider-config.js';
 import { parseGoDuration } from '../../config/validate/duration.js';
 import { istioString, type StringTest } from './string-match.js';
 
@@ -16,6 +20,8 @@ interface ExtAuthzCommon {
   readonly failOpen: boolean;
   /** `statusOnError`, default 403. */
   readonly statusOnError: number;
+  /** `includeRequestBodyInCheck`; null = the check carries no body. */
+  readonly body: RequestBodySettings | null;
 }
 
 /**
@@ -84,6 +90,7 @@ export function resolveExtAuthzProvider(
     failOpen: c['failOpen'] === true,
     statusOnError:
       c['statusOnError'] === undefined || c['statusOnError'] === '' ? 403 : Number(c['statusOnError']),
+    body: (c['includeRequestBodyInCheck'] as RequestBodySettings | null | undefined) ?? null,
   };
   const origin = providerOrigin(c);
   if (p.type === 'envoyExtAuthzGrpc') {

@@ -1,3 +1,6 @@
+/** Envoy's check-request header saying whether the body sent was cut at maxRequestBytes. */
+export const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
+
 /** What one ext_authz check decided, whichever transport (HTTP or gRPC) carried it. */
 export type ExtAuthzResult =
   | {
