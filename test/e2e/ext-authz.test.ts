@@ -119,13 +119,17 @@ const ADAPTERS = {
   },
 } as const;
 
+/** httpbin behind `provider`, served by `adapter`; its base URL. */
+async function serve(adapter: keyof typeof ADAPTERS, provider: string): Promise<string> {
+  const server = await ADAPTERS[adapter](await httpbinMesh(provider));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
   'CUSTOM authorization over gRPC (istio.io authz-custom task) with %s',
   (adapter) => {
     it('denies /headers without x-ext-authz: allow, with the server body and header', async () => {
-      const mesh = await httpbinMesh('sample-ext-authz-grpc');
-      const server = await ADAPTERS[adapter](mesh);
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const base = await serve(adapter, 'sample-ext-authz-grpc');
       const before = authz.seen.length;
 
       const denied = await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'deny' } });
@@ -157,9 +161,7 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
   'CUSTOM authorization over HTTP (istio.io authz-custom task) with %s',
   (adapter) => {
     it('asks the HTTP server with the listed header, and passes its denial on', async () => {
-      const mesh = await httpbinMesh('sample-ext-authz-http');
-      const server = await ADAPTERS[adapter](mesh);
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const base = await serve(adapter, 'sample-ext-authz-http');
       const before = httpChecks.length;
 
       const denied = await fetch(`${base}/headers`, {
@@ -188,9 +190,7 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
   'CUSTOM authorization on the request body (includeRequestBodyInCheck) with %s',
   (adapter) => {
     it("decides on the body, and the app's JSON parser still reads all of it", async () => {
-      const mesh = await httpbinMesh('orders-ext-authz-grpc');
-      const server = await ADAPTERS[adapter](mesh);
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const base = await serve(adapter, 'orders-ext-authz-grpc');
       const post = (order: unknown) =>
         fetch(`${base}/headers`, {
           method: 'POST',

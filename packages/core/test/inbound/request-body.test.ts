@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBodyPrefix, RequestBodyError, type BodyPrefix } from '../../src/inbound/request-body.js';
 import { countPushedBytes, type ByteCount } from '../../src/telemetry/wire-bytes.js';
+import { sendInParts } from '../helpers/send-parts.js';
 
 interface Seen {
   prefix?: BodyPrefix;
@@ -47,24 +48,8 @@ async function server(max: number, delayMs: number, seen: Seen[]): Promise<numbe
   return (s.address() as AddressInfo).port;
 }
 
-function post(port: number, parts: Buffer[], gapMs = 5): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ port, method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    const next = (i: number): void => {
-      if (i === parts.length) {
-        req.end();
-        return;
-      }
-      req.write(parts[i]);
-      setTimeout(() => next(i + 1), gapMs);
-    };
-    next(0);
-  });
-}
+const post = async (port: number, parts: Buffer[]): Promise<number> =>
+  (await sendInParts(port, parts, { chunked: true, gapMs: 5 })).status;
 
 const big = Buffer.alloc(200_000, 'a');
 

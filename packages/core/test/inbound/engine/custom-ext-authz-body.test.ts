@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExtensionProvider } from '../../../src/config/mesh-config.js';
@@ -9,6 +9,7 @@ import {
   type CheckHandler,
   type ExtAuthzGrpcServer,
 } from '../../helpers/ext-authz-grpc-server.js';
+import { sendInParts } from '../../helpers/send-parts.js';
 import { engineFor, planOf, sample } from './support.js';
 
 // includeRequestBodyInCheck (istio/api EnvoyExternalAuthorizationRequestBody): the check
@@ -40,11 +41,6 @@ const grpcProvider = (port: number, body: Record<string, unknown>, extra: Record
   config: { service: '127.0.0.1', port, includeRequestBodyInCheck: body, ...extra },
 });
 
-interface Served {
-  readonly status: number;
-  readonly body: string;
-}
-
 /** A real node server deciding each request with `engine`, then reading the body as an app would. */
 async function app(e: InboundEngine): Promise<{ port: number; appBodies: Buffer[] }> {
   const appBodies: Buffer[] = [];
@@ -71,36 +67,8 @@ async function app(e: InboundEngine): Promise<{ port: number; appBodies: Buffer[
   return { port: (server.address() as AddressInfo).port, appBodies };
 }
 
-/** Sends `parts` as separate writes (chunked when there is more than one), 10 ms apart. */
-function send(port: number, path: string, parts: Buffer[], method = 'POST'): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        port,
-        path,
-        method,
-        headers:
-          parts.length === 1 ? { 'content-length': parts[0]!.length } : { 'transfer-encoding': 'chunked' },
-      },
-      (res: IncomingMessage) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-    const write = (i: number): void => {
-      if (i === parts.length) {
-        req.end();
-        return;
-      }
-      req.write(parts[i]);
-      setTimeout(() => write(i + 1), 10);
-    };
-    write(0);
-  });
-}
+const send = (port: number, path: string, parts: Buffer[], method = 'POST') =>
+  sendInParts(port, parts, { path, method });
 
 describe('CUSTOM includeRequestBodyInCheck', () => {
   it('sends the whole body when it fits, marks it not partial, and leaves it all to the app', async () => {
