@@ -231,7 +231,6 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     view: JwtView | null,
   ): Promise<InboundDecision> => {
     const shadow: ShadowResult[] = [];
-    const checked = afterJwtFilter(normalizedReq, jwt);
     let allowed: CustomAllow | null = null;
     let authzInput: AuthzInput = input;
     for (const { policy, provider } of c.custom) {
@@ -247,6 +246,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           detail: `CUSTOM policy fails closed: ${provider.problem}`,
         });
       if (allowed !== null) continue;
+      const checked = afterJwtFilter(normalizedReq, jwt);
       let body: BodyPrefix | null = null;
       if (provider.body !== null && checked.bodyStream !== undefined && declaresBody(checked.headers)) {
         body = await readBodyPrefix(checked.bodyStream, provider.body.maxRequestBytes);
