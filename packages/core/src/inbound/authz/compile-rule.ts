@@ -203,16 +203,14 @@ function compileCondition(c: Condition, ctx: RuleContext): Match[] {
 export function compileRule(rule: Rule, ctx: RuleContext): Match {
   try {
     const parts: Match[] = [];
-    // `to` first: the parts are ANDed and free of side effects, and an operation (path,
-    // method) usually rules a request out more cheaply than a source's claims or peer.
+    const from = rule.from ?? [];
+    if (from.length > 0)
+      parts.push(any(from.map((f) => (f.source === undefined ? () => true : compileSource(f.source, ctx)))));
     const to = rule.to ?? [];
     if (to.length > 0)
       parts.push(
         any(to.map((t) => (t.operation === undefined ? () => true : compileOperation(t.operation, ctx)))),
       );
-    const from = rule.from ?? [];
-    if (from.length > 0)
-      parts.push(any(from.map((f) => (f.source === undefined ? () => true : compileSource(f.source, ctx)))));
     for (const c of rule.when ?? []) parts.push(...compileCondition(c, ctx));
     return all(parts);
   } catch {
