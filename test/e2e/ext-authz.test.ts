@@ -97,10 +97,15 @@ extensionProviders:
   return mesh;
 }
 
+/** A listening server, whichever kind the adapter runs (node's, or the mesh's mTLS-aware one). */
+interface Listening {
+  address(): AddressInfo | string | null;
+}
+
 type Headers = Record<string, string | string[] | undefined>;
 
 const ADAPTERS = {
-  fastify: async (mesh: Mesh): Promise<Server> => {
+  fastify: async (mesh: Mesh): Promise<Listening> => {
     const app = Fastify({ serverFactory: mesh.serverFactory });
     await app.register(meshletFastify, { mesh });
     app.get('/headers', (req) => ({ headers: req.headers }));
@@ -109,7 +114,7 @@ const ADAPTERS = {
     await app.listen({ port: 0, host: '127.0.0.1' });
     return app.server;
   },
-  express: async (mesh: Mesh): Promise<Server> => {
+  express: async (mesh: Mesh): Promise<Listening> => {
     const app = express();
     app.use(meshletExpress({ mesh }));
     app.get('/headers', (req, res) => res.json({ headers: req.headers }));
