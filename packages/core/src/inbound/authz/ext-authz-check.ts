@@ -73,9 +73,9 @@ async function readCapped(res: Response): Promise<string> {
  * client makes it: the original method, `pathPrefix` + the normalized path and
  * query, the configured request headers, and the body read for
  * `includeRequestBodyInCheck` with `x-envoy-auth-partial-body`. A 200 allows (copying
- * `headersToUpstreamOnAllow` / `headersToDownstreamOnAllow`); any other status
- * denies with that status, the server's body and `headersToDownstreamOnDeny`.
- * A network error or timeout denies with `statusOnError` unless `failOpen`.
+ * `headersToUpstreamOnAllow` / `headersToDownstreamOnAllow`); any other status below
+ * 500 denies with that status, the server's body and `headersToDownstreamOnDeny`.
+ * A 5xx, a network error or the timeout denies with `statusOnError` unless `failOpen`.
  * The timeout runs on the injected clock.
  */
 export async function checkExtAuthz(
@@ -117,6 +117,12 @@ export async function checkExtAuthz(
         responseHeaders: pick(res, p.headersToDownstreamOnAllow),
         url: null,
       };
+    }
+    // A 5xx is the authorization server failing, not denying: statusOnError, or an allow
+    // with failOpen (envoy ext_authz_http_impl.cc toResponse; istio/api failOpen).
+    if (res.status >= 500 && res.status <= 599) {
+      await res.body?.cancel();
+      return extAuthzFailure(p, `ext_authz provider ${p.name} failed: it answered ${res.status}`);
     }
     const body = await readCapped(res);
     return {

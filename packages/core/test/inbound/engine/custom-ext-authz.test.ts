@@ -128,6 +128,28 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     expect(d.allow ? null : d.reason.detail).toMatch(/timed out after 2000ms/);
   });
 
+  it('treats a 5xx from the server as a failure, not a denial: statusOnError, or open with failOpen', async () => {
+    const { port } = await authzServer((_req, res) => {
+      res.statusCode = 503;
+      res.setHeader('x-deny-reason', 'overloaded');
+      res.end('upstream connect error');
+    });
+    const closed = engineFor(
+      planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port, { statusOnError: '401' })] } }),
+    );
+    const d = await closed.decide(request({ url: '/httpbin1' }));
+    expect(d.allow ? null : [d.status, d.body, d.headers['x-deny-reason'], d.flags]).toEqual([
+      401,
+      '',
+      undefined,
+      ['UAEX'],
+    ]);
+    const open = engineFor(
+      planOf(CUSTOM, { meshConfig: { extensionProviders: [provider(port, { failOpen: true })] } }),
+    );
+    expect(verdict(await open.decide(request({ url: '/httpbin1' })))).toBe('allow');
+  });
+
   it('fails closed when the server is unreachable, and open with failOpen', async () => {
     const { port } = await authzServer((_req, res) => res.end());
     await new Promise<void>((r) => servers.pop()!.close(() => r()));
