@@ -65,7 +65,10 @@ function names(v: unknown): HeaderNames | null {
 }
 
 /**
- * Resolves the provider a CUSTOM policy names. Returns a problem string when the
+ * Resolves the provider a CUSTOM policy names. Unlike the sidecar, which calls the
+ * provider through its outbound cluster (DestinationRule TLS, auto mTLS), meshlet reaches
+ * `service:port` directly by DNS in plaintext (HTTP/1.1 or h2c): a provider behind STRICT
+ * mTLS fails every check (closed, or open with `failOpen`). Returns a problem string when the
  * provider is missing, of another type, or misconfigured: Istio then turns the
  * policy into a deny of what it matches (authz/builder `deny-due-to-bad-CUSTOM-action`).
  * The config was read and validated at load (config/ext-authz-provider-config.ts);
