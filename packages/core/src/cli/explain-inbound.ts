@@ -4,6 +4,7 @@ import { parseSpiffeId } from '../identity/spiffe.js';
 import type { AuthzInput } from '../inbound/authz/input.js';
 import { parseIp } from '../inbound/authz/ip.js';
 import { remoteIp } from '../inbound/authz/remote-ip.js';
+import { resolveExtAuthzProvider } from '../inbound/authz/ext-authz-provider.js';
 import { PLAIN_ALLOW } from '../inbound/authz/ext-authz-result.js';
 import { createInboundEngine } from '../inbound/engine.js';
 import type { InboundRequest } from '../inbound/engine-types.js';
@@ -56,6 +57,11 @@ export interface InboundExplanation {
     readonly detail: string;
   };
   readonly authorization: AuthzWalk;
+  /**
+   * The ext_authz provider the workload's CUSTOM policies use (Istio allows one), as
+   * meshlet would call it, or why those policies fail closed; null without CUSTOM policies.
+   */
+  readonly customProvider: string | null;
   readonly decision: {
     readonly allow: boolean;
     readonly status: number;
@@ -243,6 +249,7 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
         : { ok: false, path: url, detail: target.detail },
       requestAuthentication: jwtSection(plan, jwtResult),
       authorization: walk,
+      customProvider: describeCustomProvider(plan),
       decision: decisionPart,
       verdict: verdictOf(peerSec, decisionPart, walk),
     };
@@ -251,6 +258,24 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
     await engine.close();
     jwt.close();
   }
+}
+
+/** One line on the CUSTOM provider: where checks go, what they carry, and what a failure does. */
+function describeCustomProvider(plan: MeshPlan): string | null {
+  const name = plan.inbound.authorization.custom[0]?.provider ?? null;
+  if (name === null) return null;
+  const p = resolveExtAuthzProvider(plan.meshConfig, name);
+  if (typeof p === 'string') return `${name}: the CUSTOM policies fail closed (403): ${p}`;
+  const where =
+    p.kind === 'grpc'
+      ? `envoyExtAuthzGrpc ${p.target} (Check over gRPC)`
+      : `envoyExtAuthzHttp ${p.origin}${p.pathPrefix}`;
+  const body =
+    p.body === null
+      ? 'no body'
+      : `the first ${p.body.maxRequestBytes} bytes of the body (${p.body.allowPartialMessage ? 'a longer one cut' : 'a longer one refused 413'})`;
+  const onError = p.failOpen ? 'allows if it fails (failOpen)' : `answers ${p.statusOnError} if it fails`;
+  return `${name}: ${where}, timeout ${p.timeoutMs} ms, sends ${body}, ${onError}`;
 }
 
 function decisionOf(

@@ -89,6 +89,7 @@ export function renderInbound(e: InboundExplanation, io: CliIO): string {
   else {
     out.push(`${label(io, 'Authorization')}CUSTOM, then DENY, then ALLOW (AUDIT only logs):`);
     for (const p of all) out.push(...policyLines(p, io));
+    if (e.customProvider !== null) out.push(`  provider ${e.customProvider}`);
     if (a.custom.some((p) => p.matchedRule >= 0))
       out.push('  (CUSTOM providers are not called by explain; it assumed they allow)');
   }

@@ -258,6 +258,48 @@ describe('meshlet explain (inbound)', () => {
     );
   });
 
+  it('says where a CUSTOM policy would send its check, what it carries and what a failure does', async () => {
+    const policy = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: CUSTOM
+  provider: { name: orders }
+  rules: [{ to: [{ operation: { paths: ["/orders"] } }] }]
+---
+`;
+    const mesh = (provider: string) => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    extensionProviders:
+    - name: orders
+      ${provider}
+`;
+    const grpc = tempFiles({
+      'mesh.yaml': `${policy}${mesh('envoyExtAuthzGrpc: { service: authz.foo.svc.cluster.local, port: 9000, timeout: 0.5s, includeRequestBodyInCheck: { maxRequestBytes: 1024, allowPartialMessage: true } }')}`,
+    });
+    const r = await explain([grpc, ...HTTPBIN, '--inbound', 'POST /orders']);
+    expect(r.out).toContain(
+      '  provider orders: envoyExtAuthzGrpc authz.foo.svc.cluster.local:9000 (Check over gRPC), timeout 500 ms, sends the first 1024 bytes of the body (a longer one cut), answers 403 if it fails',
+    );
+    const http = tempFiles({
+      'mesh.yaml': `${policy}${mesh('envoyExtAuthzHttp: { service: authz.foo.svc.cluster.local, port: 8000, pathPrefix: /check, failOpen: true }')}`,
+    });
+    const e = await explainJson<InboundExplanation>([http, ...HTTPBIN, '--inbound', 'POST /orders']);
+    expect(e.customProvider).toBe(
+      'orders: envoyExtAuthzHttp http://authz.foo.svc.cluster.local:8000/check, timeout 600000 ms, sends no body, allows if it fails (failOpen)',
+    );
+    const missing = tempFiles({ 'mesh.yaml': policy });
+    const m = await explain([missing, ...HTTPBIN, '--inbound', 'POST /orders']);
+    expect(m.out).toMatch(
+      /provider orders: the CUSTOM policies fail closed \(403\): extension provider "orders" is not defined/,
+    );
+    expect(m.out).toMatch(/^Verdict\s+DENIED 403 by CUSTOM policy foo\/ext-authz/m);
+  });
+
   it('exits 64 when neither --request nor --inbound is given', async () => {
     const r = await explain([...denyFiles, ...HTTPBIN]);
     expect(r.code).toBe(64);
