@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadConfigText } from '../../src/config/load.js';
 import { resolveExtAuthzProvider } from '../../src/inbound/authz/ext-authz-provider.js';
 import { istioConfigMap } from '../helpers/istio-config-map.js';
+import { SAMPLES } from '../helpers/tmp.js';
 
 const CUSTOM_POLICY = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -209,5 +213,46 @@ extensionProviders:
       ),
     ]);
     expect(resolveExtAuthzProvider(snap.meshConfig, 'grpc')).toMatch(/maxRequestBytes must be/);
+  });
+
+  it("resolves Istio's builder test provider to what istiod hands Envoy (authz/http/custom-grpc-provider)", () => {
+    // pilot/pkg/security/authz/builder/builder_test.go meshConfigGRPC, and the ext_authz
+    // filter istiod builds from it (custom-grpc-provider-out2.yaml).
+    const { snap, found } = load(`
+extensionProviders:
+- name: default
+  envoyExtAuthzGrpc:
+    service: foo/my-custom-ext-authz.foo.svc.cluster.local
+    port: 9000
+    timeout: 0.002s
+    failOpen: true
+    statusOnError: "403"
+    includeRequestBodyInCheck: { maxRequestBytes: 4096, allowPartialMessage: true }`);
+    expect(found).toEqual([]);
+    const envoy = parseYaml(
+      readFileSync(path.join(SAMPLES, 'authz/http/custom-grpc-provider-out2.yaml'), 'utf8'),
+    ) as {
+      typedConfig: {
+        failureModeAllow: boolean;
+        grpcService: { envoyGrpc: { authority: string; clusterName: string }; timeout: string };
+        statusOnError: { code: string };
+        withRequestBody: { allowPartialMessage: boolean; maxRequestBytes: number };
+      };
+    };
+    const c = envoy.typedConfig;
+    const p = resolveExtAuthzProvider(snap.meshConfig, 'default');
+    expect(p).toMatchObject({
+      kind: 'grpc',
+      authority: c.grpcService.envoyGrpc.authority,
+      target: `${c.grpcService.envoyGrpc.clusterName.split('|')[3]}:${c.grpcService.envoyGrpc.clusterName.split('|')[1]}`,
+      timeoutMs: Number.parseFloat(c.grpcService.timeout) * 1000,
+      failOpen: c.failureModeAllow,
+      statusOnError: c.statusOnError.code === 'Forbidden' ? 403 : -1,
+      body: {
+        maxRequestBytes: c.withRequestBody.maxRequestBytes,
+        allowPartialMessage: c.withRequestBody.allowPartialMessage,
+        packAsBytes: false,
+      },
+    });
   });
 });
