@@ -69,6 +69,7 @@ export type {
   ExtAuthzGrpcProvider,
 } from './inbound/authz/ext-authz-provider.js';
 export type { ExtAuthzResult } from './inbound/authz/ext-authz-result.js';
+export type { BodySource } from './inbound/request-body.js';
 export { toInboundRequest, nodeConnectionOf, type NodeConnectionInfo } from './inbound/node-request.js';
 export { inboundHandleFrom } from './inbound/node-handle.js';
 export { applyRequestHeaderEdits } from './inbound/node-headers.js';
