@@ -158,6 +158,9 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
         host: `127.0.0.1:${new URL(base).port}`,
       });
       expect(check.headers['x-ext-authz']).toBe('allow');
+      // The x-request-id the mesh generated, which the app also received, as Envoy sends it.
+      expect(check.headers['x-request-id']).toBe(seen['x-request-id']);
+      expect(check.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[4b][0-9a-f]{3}-/);
     });
   },
 );

@@ -131,6 +131,11 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       req.headers[REQUEST_ID_HEADER] = requestId;
       req.rawHeaders.push('x-request-id', requestId);
     } else if (sent !== requestId) setRequestId(req, requestId);
+    // Envoy's connection manager sets x-request-id before any filter runs, so authorization
+    // (`request.headers[x-request-id]`) and an ext_authz check see the id the app will see.
+    if (sent !== requestId)
+      (request.headers as Record<string, string | readonly string[] | undefined>)[REQUEST_ID_HEADER] =
+        requestId;
     // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body
     // (RFC 9112 §6.3), so the common GET needs no counting.
     const h = request.headers;
