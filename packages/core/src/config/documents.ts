@@ -10,6 +10,7 @@ import type { PlatformResource } from './snapshot.js';
 import type { Finding } from './validate/context.js';
 import { validateSpec } from './validate/run.js';
 import type { KindDefinition } from './kind-definition.js';
+import { isRecord } from './validate/is-record.js';
 
 /** An Istio document whose kind is known, waiting for validation (needs the root namespace). */
 export interface PendingResource {
@@ -33,10 +34,6 @@ export interface Collected {
 
 const TOP_LEVEL_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function stringMap(v: unknown): Record<string, string> {
   if (!isRecord(v)) return {};

@@ -7,6 +7,7 @@ import {
 } from './extension-provider-fields.js';
 import { parseGoDuration } from './validate/duration.js';
 import type { Finding } from './validate/context.js';
+import { isRecord } from './validate/is-record.js';
 
 export type ExtAuthzProviderType = 'envoyExtAuthzHttp' | 'envoyExtAuthzGrpc';
 
@@ -28,10 +29,6 @@ const ENVOY_STATUS_CODES = new Set([
   402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 423, 424, 426,
   428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function isExtAuthzProviderType(type: string): type is ExtAuthzProviderType {
   return type === 'envoyExtAuthzHttp' || type === 'envoyExtAuthzGrpc';

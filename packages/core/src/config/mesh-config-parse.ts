@@ -6,6 +6,7 @@ import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
 import { parseMeshTls } from './mesh-config-tls.js';
 import type { Finding } from './validate/context.js';
 import { suggest } from './validate/zod-issues.js';
+import { isRecord } from './validate/is-record.js';
 
 type Mutable<T> = { -readonly [K in keyof T]?: T[K] };
 export type MeshConfigPatch = Mutable<MeshConfig>;
@@ -35,10 +36,6 @@ const NORMALIZATIONS: readonly PathNormalization[] = [
   'MERGE_SLASHES',
   'DECODE_AND_MERGE_SLASHES',
 ];
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * Read the MeshConfig fields meshlet uses from a parsed document (the `mesh` key of

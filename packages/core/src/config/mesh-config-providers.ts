@@ -9,10 +9,7 @@ import {
 import type { ExtensionProvider } from './mesh-config.js';
 import type { Finding } from './validate/context.js';
 import { suggest } from './validate/zod-issues.js';
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { isRecord } from './validate/is-record.js';
 
 /**
  * Tracing provider fields meshlet reads but does not apply, and what happens instead:

@@ -5,9 +5,7 @@ import type { CaCertificate } from './mesh-config.js';
 import type { MeshConfigPatch } from './mesh-config-parse.js';
 import type { Finding } from './validate/context.js';
 import { suggest } from './validate/zod-issues.js';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+import { isRecord } from './validate/is-record.js';
 
 /**
  * The MeshConfig fields of mesh TLS: `meshMTLS` (the mesh mTLS server side), `tlsDefaults`

@@ -1,6 +1,7 @@
 import { findExtensionProvider } from '../../config/extension-providers.js';
 import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js';
 import type { ScopedTelemetry } from './telemetry-scope.js';
+import { isRecord } from '../../config/validate/is-record.js';
 
 /** One access log meshlet writes in-process (an `envoyFileAccessLog` provider or meshConfig). */
 export interface AccessLogSpec {
@@ -37,9 +38,6 @@ function fromMeshConfig(
     filter,
   });
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function fromProvider(
   p: ExtensionProvider,

@@ -2,6 +2,7 @@ import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js'
 import { findExtensionProvider } from '../../config/extension-providers.js';
 import { providerOrigin } from '../../config/provider-endpoint.js';
 import { parseGoDuration } from '../../config/validate/duration.js';
+import { isRecord } from '../../config/validate/is-record.js';
 
 /** Where meshlet's own TracerProvider sends the spans of one direction. */
 export interface TraceExport {
@@ -25,9 +26,6 @@ export interface TraceExportProblem {
   /** True when Istio reports nothing for this direction (an undefined provider). */
   readonly disablesReporting: boolean;
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Istio's OpenTelemetry `HttpService.timeout` default (istio/api config.proto). */
 const OTLP_HTTP_TIMEOUT_MS = 3000;
