@@ -1,6 +1,6 @@
 import type { AuthorizationPolicySpec } from './schema/authorization-policy.js';
-import type { Diagnostic, FieldPath } from './diagnostic.js';
-import { formatPath } from './diagnostic.js';
+import type { Diagnostic } from './diagnostic.js';
+import { toDiagnostic } from './documents.js';
 import { isExtAuthzProviderType } from './ext-authz-provider-config.js';
 import type { MeshConfig } from './mesh-config.js';
 import type { Resource } from './resource.js';
@@ -24,21 +24,22 @@ export function authzProviderDiagnostics(
     const name = spec.provider.name;
     const p = mesh.extensionProviders.find((x) => x.name === name);
     if (p !== undefined && isExtAuthzProviderType(p.type)) continue;
-    const path: FieldPath = ['spec', 'provider', 'name'];
-    const pos = r.origin.locate(path);
-    out.push({
-      code: 'IST0101',
-      level: 'Warning',
-      file: r.origin.file,
-      line: pos.line,
-      column: pos.column,
-      path: formatPath(path),
-      message:
-        p === undefined
-          ? `Referenced extension provider not found: ${JSON.stringify(name)}. Every request this CUSTOM policy's rules match is denied (403), as istiod builds it; define it in meshConfig extensionProviders`
-          : `extension provider ${JSON.stringify(name)} is ${p.type}, not envoyExtAuthzHttp or envoyExtAuthzGrpc: every request this CUSTOM policy's rules match is denied (403), as istiod builds it`,
-      resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
-    });
+    out.push(
+      toDiagnostic(
+        {
+          code: 'IST0101',
+          level: 'Warning',
+          path: ['spec', 'provider', 'name'],
+          message:
+            p === undefined
+              ? `Referenced extension provider not found: ${JSON.stringify(name)}. Every request this CUSTOM policy's rules match is denied (403), as istiod builds it; define it in meshConfig extensionProviders`
+              : `extension provider ${JSON.stringify(name)} is ${p.type}, not envoyExtAuthzHttp or envoyExtAuthzGrpc: every request this CUSTOM policy's rules match is denied (403), as istiod builds it`,
+        },
+        r.origin.file,
+        r.origin,
+        { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
+      ),
+    );
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import type { TelemetrySpec } from './schema/telemetry.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
-import type { Diagnostic, FieldPath } from './diagnostic.js';
+import type { Diagnostic } from './diagnostic.js';
 import { formatPath } from './diagnostic.js';
+import { toDiagnostic } from './documents.js';
 import { findExtensionProvider } from './extension-providers.js';
 import type { MeshConfig } from './mesh-config.js';
 import type { Resource } from './resource.js';
@@ -69,18 +70,19 @@ export function telemetryProviderDiagnostics(
         (entry.providers ?? []).forEach((ref, j) => {
           const message = problem(mesh, signal, ref.name);
           if (message === null) return;
-          const path: FieldPath = ['spec', signal, i, 'providers', j, 'name'];
-          const pos = r.origin.locate(path);
-          out.push({
-            code: DIAGNOSTIC_CODES.unsupported,
-            level: 'Warning',
-            file: r.origin.file,
-            line: pos.line,
-            column: pos.column,
-            path: formatPath(path),
-            message,
-            resource: { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
-          });
+          out.push(
+            toDiagnostic(
+              {
+                code: DIAGNOSTIC_CODES.unsupported,
+                level: 'Warning',
+                path: ['spec', signal, i, 'providers', j, 'name'],
+                message,
+              },
+              r.origin.file,
+              r.origin,
+              { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
+            ),
+          );
         });
       });
     }
