@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type * as GrpcModule from '@grpc/grpc-js';
 import type { Client, ServiceError } from '@grpc/grpc-js';
 import type { Clock } from '../../runtime/clock.js';
+import { grpcJs } from '../../runtime/grpc-js.js';
 import type { InboundRequest } from '../engine-types.js';
 import {
   decodeCheckResponse,
@@ -13,13 +12,6 @@ import {
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
 import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
-
-// Loaded on first use: @grpc/grpc-js takes tens of milliseconds to load, and only a
-// workload with a gRPC CUSTOM provider needs it.
-const load = createRequire(import.meta.url);
-type Grpc = typeof GrpcModule;
-let grpcModule: Grpc | null = null;
-const grpc = (): Grpc => (grpcModule ??= load('@grpc/grpc-js') as Grpc);
 
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
@@ -33,7 +25,7 @@ export class ExtAuthzGrpcClients {
     const key = `${p.target}|${p.authority}`;
     let c = this.#clients.get(key);
     if (c === undefined) {
-      const g = grpc();
+      const g = grpcJs();
       c = new g.Client(p.target, g.credentials.createInsecure(), {
         'grpc.default_authority': p.authority,
       });

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { SpanKind, type Context } from '@opentelemetry/api';
-import type { Metadata } from '@grpc/grpc-js';
 import type { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
@@ -11,10 +10,11 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { grpcJs } from '../../runtime/grpc-js.js';
 import type { TraceExport } from '../config/trace-export-config.js';
 
-// The gRPC and Zipkin exporters are loaded only when a provider asks for them:
-// @grpc/grpc-js alone takes tens of milliseconds to load.
+// The gRPC and Zipkin exporters are loaded only when a provider asks for them, as
+// @grpc/grpc-js is (runtime/grpc-js.ts).
 const load = createRequire(import.meta.url);
 
 /** A span exporter for a meshConfig tracing provider (`opentelemetry` or `zipkin`). */
@@ -27,11 +27,10 @@ export function providerExporter(target: TraceExport, serviceName: string): Span
         timeoutMillis: target.timeoutMs,
       });
     case 'otlp-grpc': {
-      const grpc = load('@grpc/grpc-js') as { Metadata: new () => Metadata };
       const { OTLPTraceExporter: Exporter } = load('@opentelemetry/exporter-trace-otlp-grpc') as {
         OTLPTraceExporter: typeof GrpcExporter;
       };
-      const metadata = new grpc.Metadata();
+      const metadata = new (grpcJs().Metadata)();
       for (const [k, v] of Object.entries(target.headers)) metadata.set(k, v);
       return new Exporter({ url: target.url, metadata, timeoutMillis: target.timeoutMs });
     }
