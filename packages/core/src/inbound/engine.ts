@@ -17,7 +17,7 @@ import {
   RATE_LIMITED_BODY,
   RBAC_DENIED_BODY,
 } from './engine-decisions.js';
-import { readBodyPrefix, type BodyPrefix } from './request-body.js';
+import { declaresBody, readBodyPrefix, type BodyPrefix } from './request-body.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
 import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
 import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
@@ -89,15 +89,6 @@ function overlayOf(
     for (const [k, v] of Object.entries(jwt.setHeaders)) out[k.toLowerCase()] = v;
   }
   return Object.freeze(out);
-}
-
-/**
- * Whether an HTTP/1.1 request has a body (RFC 9112 §6.3): Envoy buffers one for
- * ext_authz only when the headers did not end the stream.
- */
-function declaresBody(headers: InboundRequest['headers']): boolean {
-  const length = headers['content-length'];
-  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -248,6 +239,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       if (allowed !== null) continue;
       const checked = afterJwtFilter(normalizedReq, jwt);
       let body: BodyPrefix | null = null;
+      // Envoy buffers a body for ext_authz only when the headers did not end the stream.
       if (provider.body !== null && checked.bodyStream !== undefined && declaresBody(checked.headers)) {
         body = await readBodyPrefix(checked.bodyStream, provider.body.maxRequestBytes);
         // Envoy's buffer limit answers before any check, failOpen or not (istio/api

@@ -9,6 +9,7 @@ import type { ServerSpan } from '../telemetry/tracing/mesh-tracing.js';
 import { countPushedBytes, rawHeaderBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
+import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
 
@@ -136,14 +137,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     if (sent !== requestId)
       (request.headers as Record<string, string | readonly string[] | undefined>)[REQUEST_ID_HEADER] =
         requestId;
-    // HTTP/1.1: a request with neither Content-Length nor Transfer-Encoding has no body
-    // (RFC 9112 §6.3), so the common GET needs no counting.
-    const h = request.headers;
-    this.#body =
-      h['transfer-encoding'] === undefined &&
-      (h['content-length'] === undefined || h['content-length'] === '0')
-        ? NO_BODY
-        : countPushedBytes(req);
+    // The common GET has no body, so needs no counting.
+    this.#body = declaresBody(request.headers) ? countPushedBytes(req) : NO_BODY;
     watchResponse(req, res, this);
   }
 

@@ -12,6 +12,17 @@ export interface BodyPrefix {
   readonly truncated: boolean;
 }
 
+/**
+ * Whether an HTTP/1.1 request has a body: one with neither Content-Length nor
+ * Transfer-Encoding has none (RFC 9112 §6.3), nor has one with `Content-Length: 0`.
+ */
+export function declaresBody(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /** Raised when the client goes away before the body needed for a check arrived. */
 export class RequestBodyError extends Error {
   readonly code = 'REQUEST_BODY_ABORTED';
