@@ -11,7 +11,12 @@ import {
 } from './ext-authz-messages.js';
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
-import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
+import {
+  extAuthzFailure,
+  PARTIAL_BODY_HEADER,
+  PLAIN_ALLOW,
+  type ExtAuthzResult,
+} from './ext-authz-result.js';
 
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
@@ -161,8 +166,7 @@ function toResult(
       detail: `ext_authz provider ${p.name} denied with gRPC status ${r.code}${r.message === '' ? '' : ` (${r.message})`}`,
     };
   }
-  if (r.ok === null)
-    return { kind: 'allow', setHeaders: {}, removeHeaders: [], responseHeaders: {}, url: null };
+  if (r.ok === null) return PLAIN_ALLOW;
   const current = (name: string) => joined(req.headers[name]);
   return {
     kind: 'allow',
