@@ -3,7 +3,10 @@ import type { DenyReason, InboundDecision } from './engine-types.js';
 
 /** Envoy's RBAC filter body (rbac_filter.cc). */
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
-/** Envoy's local reply when a filter's request buffer limit is exceeded (HTTP 413). */
+/**
+ * Envoy's local reply when a filter's request buffer limit is exceeded: 413 with the
+ * code's reason phrase as body (envoy filter_manager.cc, CodeUtility::toString(PayloadTooLarge)).
+ */
 export const PAYLOAD_TOO_LARGE_BODY = 'Payload Too Large';
 /** Envoy's local rate limit body (local_ratelimit.cc). */
 export const RATE_LIMITED_BODY = 'local_rate_limited';
