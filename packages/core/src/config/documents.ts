@@ -216,6 +216,8 @@ function collectDocument(
 
   if (!isIstioGroup(group)) {
     into.platform.push(Object.freeze({ kind, apiVersion, metadata: meta.metadata, body: value, origin }));
+    // A core Service is applied: it is the service registry (compile/registry.ts).
+    if (kind === 'Service' && apiVersion === 'v1') return index + 1;
     report(
       'Info',
       DIAGNOSTIC_CODES.skippedKind,

@@ -42,6 +42,23 @@ spec: {}
     expect(snap.diagnostics.filter((d) => d.level !== 'Info')).toEqual([]);
   });
 
+  it('keeps a core Service for the service registry without calling it skipped', () => {
+    const snap = loadConfigText(
+      `apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: reviews-v1-abc, namespace: default }
+`,
+      { file: 'mesh/platform.yaml' },
+    );
+    expect(snap.platform.map((p) => p.kind)).toEqual(['Service', 'Pod']);
+    expect(snap.diagnostics.map((d) => [d.code, d.line])).toEqual([['MESHLET0003', 6]]);
+  });
+
   it('reports a bad duration with file, line, column and field path', () => {
     const snap = loadConfigText(
       `apiVersion: networking.istio.io/v1
