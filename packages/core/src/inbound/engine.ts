@@ -1,7 +1,9 @@
 import type { MeshPlan } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
-import { checkExtAuthz } from './authz/ext-authz-check.js';
+import { checkExtAuthz, checkSendByFetch } from './authz/ext-authz-check.js';
+import { checkSendThrough } from './authz/ext-authz-upstream.js';
+import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.js';
 import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import type { ExtAuthzResult } from './authz/ext-authz-result.js';
@@ -31,7 +33,14 @@ export interface InboundEngineOptions {
   readonly jwt: JwtAuthenticator;
   readonly clock: Clock;
   readonly random: Random;
-  /** How CUSTOM (ext_authz) checks to an HTTP provider are sent; default the global `fetch`. */
+  /**
+   * How CUSTOM (ext_authz) checks reach their provider: through the mesh's outbound cluster
+   * for the provider's service (DestinationRule TLS, auto mTLS), as the sidecar sends them.
+   * A mesh passes its own; without one, HTTP checks go by `fetch` and gRPC checks straight
+   * to `service:port`, both in plaintext.
+   */
+  readonly upstream?: ClusterCaller;
+  /** How CUSTOM checks to an HTTP provider are sent when there is no `upstream`; default the global `fetch`. */
   readonly fetch?: typeof fetch;
   /**
    * Answers CUSTOM checks instead of calling the provider, HTTP or gRPC (`meshlet explain`
@@ -116,7 +125,10 @@ function afterJwtFilter(req: InboundRequest, jwt: JwtResult): InboundRequest {
  */
 export function createInboundEngine(options: InboundEngineOptions): InboundEngine {
   const compiled = new WeakMap<MeshPlan, CompiledInbound>();
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const checkSend =
+    options.upstream === undefined
+      ? checkSendByFetch(options.fetch ?? globalThis.fetch)
+      : checkSendThrough(options.upstream);
   const grpcClients = new ExtAuthzGrpcClients();
 
   const compiledFor = (plan: MeshPlan): CompiledInbound => {
@@ -256,10 +268,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         : provider.kind === 'grpc'
           ? await checkExtAuthzGrpc(provider, checked, url, body, {
               clients: grpcClients,
+              upstream: options.upstream ?? null,
               clock: options.clock,
               localPrincipal: c.localPrincipal,
             })
-          : await checkExtAuthz(provider, checked, url, body, { fetch: fetchImpl, clock: options.clock });
+          : await checkExtAuthz(provider, checked, url, body, { send: checkSend, clock: options.clock });
       if (r.kind === 'deny')
         return denied(r.status, r.body, r.headers, ['UAEX'], {
           stage: 'custom',

@@ -100,7 +100,6 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     report();
     watcher.onEvent(report);
   }
-  const inbound = createInboundSide({ getPlan, certs, clock, random, telemetry });
   const clusters = createClusterManager({
     clock,
     random,
@@ -116,6 +115,7 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     tlsFor: createTlsFor(getPlan, certs),
     ...(telemetry === null ? {} : { telemetry }),
   });
+  const inbound = createInboundSide({ getPlan, certs, clock, random, telemetry, upstream: client.cluster });
 
   let admin: AdminServer | null = null;
   let adminAddress: Mesh['admin'] = null;

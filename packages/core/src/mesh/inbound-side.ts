@@ -13,6 +13,7 @@ import type { Random } from '../runtime/random.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { createInboundObserver } from '../inbound/node-observe.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import type { ClusterCaller } from '../outbound/cluster-call.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -46,6 +47,8 @@ export function createInboundSide(options: {
   clock: Clock;
   random: Random;
   telemetry: MeshTelemetry | null;
+  /** The mesh's outbound clusters, for CUSTOM checks to extension providers. */
+  upstream: ClusterCaller;
 }): InboundSide {
   const jwt: JwtAuthenticator = createJwtAuthenticator({ clock: options.clock });
   const engine = createInboundEngine({
@@ -53,6 +56,7 @@ export function createInboundSide(options: {
     jwt,
     clock: options.clock,
     random: options.random,
+    upstream: options.upstream,
   });
   const servers = new Set<MeshServer>();
   const serverFactory = (handler: RequestListener): MeshServer => {

@@ -53,6 +53,11 @@ export interface TryContext {
   readonly perTryMs: number | null;
   /** Gets the try number once the try is admitted and goes to the transport (`res.meshlet.attempts`). */
   readonly state: { attempts: number } | null;
+  /**
+   * Whether the try carries `x-envoy-attempt-count` (Istio sets `include_request_attempt_count`
+   * on its route virtual hosts; an extension provider's async client has none). Default true.
+   */
+  readonly countAttempts?: boolean;
 }
 
 /** The DestinationRule pool limits a transport applies, built once per plan cluster. */
@@ -182,7 +187,7 @@ export async function runTry(
   const scope = deadlineScope(callerSignal, ms, expiry, clock);
   const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host);
   const headers = copyHeaders(req.headers);
-  headers['x-envoy-attempt-count'] = String(attempt);
+  if (ctx.countAttempts !== false) headers['x-envoy-attempt-count'] = String(attempt);
   const treq: TransportRequest = {
     url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
     method: req.method,

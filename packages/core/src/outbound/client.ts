@@ -21,6 +21,7 @@ import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
+import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
 
 export type { MeshFetchInit } from './request-input.js';
 
@@ -50,6 +51,11 @@ export interface OutboundClientOptions {
 /** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
 export interface OutboundClient {
   fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /**
+   * Calls straight to a service port's cluster, with its DestinationRule policy but no
+   * route or telemetry: how the mesh reaches extension providers (ext_authz).
+   */
+  readonly cluster: ClusterCaller;
 }
 
 /** The caller's own signal and timeout, merged into one signal; null when the call has neither. */
@@ -192,5 +198,5 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     }
   }
 
-  return Object.freeze({ fetch });
+  return Object.freeze({ fetch, cluster: createClusterCaller(deps, getPlan) });
 }

@@ -77,6 +77,7 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
     cluster: tryContext.cluster,
     upstream,
     tlsFor: tryContext.tlsFor,
+    countAttempts: tryContext.countAttempts ?? true,
     callerSignal: caller,
     deadline,
     perTryMs: call.perTryMs,

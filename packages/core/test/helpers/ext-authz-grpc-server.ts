@@ -62,6 +62,8 @@ export interface ExtAuthzGrpcServer {
   readonly seen: DecodedCheckRequest[];
   /** The `:authority` of each call. */
   readonly authorities: string[];
+  /** The client certificate's SANs on each call (`URI:spiffe://...`), null on a plaintext or anonymous call. */
+  readonly peers: (string | null)[];
   close(): Promise<void>;
 }
 
@@ -70,7 +72,10 @@ export interface ExtAuthzGrpcServer {
  * @grpc/proto-loader from a .proto file, so what meshlet sends is checked by an encoder
  * that is not meshlet's.
  */
-export async function startExtAuthzGrpcServer(handler: CheckHandler): Promise<ExtAuthzGrpcServer> {
+export async function startExtAuthzGrpcServer(
+  handler: CheckHandler,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<ExtAuthzGrpcServer> {
   const definition = protoLoader.loadSync(PROTO, {
     keepCase: true,
     longs: String,
@@ -82,6 +87,7 @@ export async function startExtAuthzGrpcServer(handler: CheckHandler): Promise<Ex
   };
   const seen: DecodedCheckRequest[] = [];
   const authorities: string[] = [];
+  const peers: (string | null)[] = [];
   const hanging: grpc.sendUnaryData<CheckResponseObject>[] = [];
   const server = new grpc.Server();
   server.addService(pkg.envoy.service.auth.v3.Authorization.service, {
@@ -91,6 +97,7 @@ export async function startExtAuthzGrpcServer(handler: CheckHandler): Promise<Ex
     ) => {
       seen.push(call.request);
       authorities.push(call.getHost());
+      peers.push(call.getAuthContext().sslPeerCertificate?.subjectaltname ?? null);
       const answer = handler(call.request);
       if (answer === 'hang') {
         hanging.push(callback);
@@ -104,14 +111,13 @@ export async function startExtAuthzGrpcServer(handler: CheckHandler): Promise<Ex
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err === null ? resolve(p) : reject(err),
-    ),
+    server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err === null ? resolve(p) : reject(err))),
   );
   return {
     port,
     seen,
     authorities,
+    peers,
     close: () =>
       new Promise<void>((resolve) => {
         for (const cb of hanging.splice(0)) cb({ code: grpc.status.UNAVAILABLE, details: 'closing' });

@@ -25,43 +25,96 @@ function listed(name: string, list: HeaderNames): boolean {
   return false;
 }
 
-function pick(res: Response, list: HeaderNames | null): Record<string, string> {
+/** The authorization server's answer to one check: lower-case header names. */
+export interface CheckReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: AsyncIterable<Uint8Array> | null;
+  /** Drops the rest of the body. */
+  discard(): void;
+}
+
+/** One check request: the method, `pathPrefix` + path, the headers (with `host`) and the body. */
+export interface CheckRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer | null;
+  readonly signal: AbortSignal;
+}
+
+/** Sends a check to the provider; rejects when no answer came (connection failure, abort). */
+export type CheckSend = (p: ExtAuthzHttpProvider, req: CheckRequest) => Promise<CheckReply>;
+
+/**
+ * A `CheckSend` over `fetch`, for an engine used without a mesh. fetch cannot set Host, so
+ * the original authority travels as `x-forwarded-host`, and it cannot send a GET or HEAD
+ * body, so such a check goes without one (Envoy would send both).
+ */
+export function checkSendByFetch(fetchImpl: typeof fetch): CheckSend {
+  return async (p, req) => {
+    const headers = { ...req.headers };
+    const host = headers['host'];
+    delete headers['host'];
+    if (host !== undefined) headers['x-forwarded-host'] = host;
+    const sendBody = req.body !== null && req.method !== 'GET' && req.method !== 'HEAD';
+    const res = await fetchImpl(p.origin + req.path, {
+      method: req.method,
+      headers,
+      ...(sendBody ? { body: req.body } : {}),
+      signal: req.signal,
+      redirect: 'manual',
+    });
+    const out: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      out[name] = value;
+    });
+    const body = res.body;
+    return {
+      status: res.status,
+      headers: out,
+      body: body as AsyncIterable<Uint8Array> | null,
+      discard: () => {
+        body?.cancel().catch(() => undefined);
+      },
+    };
+  };
+}
+
+function pick(reply: CheckReply, list: HeaderNames | null): Record<string, string> {
   const out: Record<string, string> = {};
-  res.headers.forEach((value, name) => {
-    if (NEVER_COPY.has(name)) return;
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (NEVER_COPY.has(name)) continue;
     if (list === null || listed(name, list)) out[name] = value;
-  });
+  }
   return out;
 }
 
+/**
+ * The headers Envoy's HTTP ext_authz client sends (ext_authz_http_impl.cc): Host, method,
+ * path (the request line carries them), Content-Length and Authorization always, the
+ * `includeRequestHeadersInCheck` ones, then `includeAdditionalHeadersInCheck`.
+ */
 function checkHeaders(p: ExtAuthzHttpProvider, req: InboundRequest): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { host: req.authority };
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
+    if (value === undefined || name === 'host' || name === 'content-length' || name.startsWith(':')) continue;
     if (name === 'authorization' || listed(name, p.includeRequestHeaders))
       out[name] = typeof value === 'string' ? value : value.join(',');
   }
-  // fetch() will not send a caller's Host; the original authority travels here.
-  out['x-forwarded-host'] = req.authority;
   for (const [k, v] of p.additionalHeaders) out[k] = v;
   return out;
 }
 
-async function readCapped(res: Response): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
+async function readCapped(body: AsyncIterable<Uint8Array> | null, discard: () => void): Promise<string> {
+  if (body === null) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = (await reader.read()) as {
-      done: boolean;
-      value: Uint8Array;
-    };
-    if (done) break;
+  for await (const value of body) {
     chunks.push(value);
     size += value.byteLength;
     if (size >= MAX_BODY) {
-      await reader.cancel();
+      discard();
       break;
     }
   }
@@ -83,11 +136,9 @@ export async function checkExtAuthz(
   req: InboundRequest,
   url: string,
   requestBody: BodyPrefix | null,
-  deps: { readonly fetch: typeof fetch; readonly clock: Clock },
+  deps: { readonly send: CheckSend; readonly clock: Clock },
 ): Promise<ExtAuthzResult> {
   const headers = checkHeaders(p, req);
-  // fetch() cannot send a GET or HEAD body; such a check goes without it (Envoy would send it).
-  const sendBody = requestBody !== null && req.method !== 'GET' && req.method !== 'HEAD';
   if (requestBody !== null) headers[PARTIAL_BODY_HEADER] = requestBody.truncated ? 'true' : 'false';
   const ac = new AbortController();
   const timer = deps.clock.setTimeout(
@@ -95,18 +146,18 @@ export async function checkExtAuthz(
     p.timeoutMs,
   );
   try {
-    const res = await deps.fetch(p.origin + p.pathPrefix + url, {
+    const res = await deps.send(p, {
       method: req.method,
+      path: p.pathPrefix + url,
       headers,
-      ...(sendBody ? { body: requestBody.bytes } : {}),
+      body: requestBody === null ? null : requestBody.bytes,
       signal: ac.signal,
-      redirect: 'manual',
     });
     if (res.status === 200) {
-      await res.body?.cancel();
+      res.discard();
       // Envoy's HTTP service names the request headers to drop in this response header
       // (external_auth.proto OkHttpResponse.headers_to_remove); Host cannot be removed.
-      const remove = (res.headers.get('x-envoy-auth-headers-to-remove') ?? '')
+      const remove = (res.headers['x-envoy-auth-headers-to-remove'] ?? '')
         .split(',')
         .map((h) => h.trim().toLowerCase())
         .filter((h) => h !== '' && h !== 'host' && !h.startsWith(':'));
@@ -121,10 +172,10 @@ export async function checkExtAuthz(
     // A 5xx is the authorization server failing, not denying: statusOnError, or an allow
     // with failOpen (envoy ext_authz_http_impl.cc toResponse; istio/api failOpen).
     if (res.status >= 500 && res.status <= 599) {
-      await res.body?.cancel();
+      res.discard();
       return extAuthzFailure(p, `ext_authz provider ${p.name} failed: it answered ${res.status}`);
     }
-    const body = await readCapped(res);
+    const body = await readCapped(res.body, () => res.discard());
     return {
       kind: 'deny',
       status: res.status,

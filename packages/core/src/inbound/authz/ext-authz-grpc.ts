@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Client, ServiceError } from '@grpc/grpc-js';
+import { createSecureContext } from 'node:tls';
 import type { Clock } from '../../runtime/clock.js';
+import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
+import type { TransportTls } from '../../outbound/transport.js';
+import { sameTls } from '../../outbound/transports/pool-settings.js';
+import { clientTlsOptions, type PeerCheck } from '../../outbound/transports/tls-options.js';
 import { grpcJs } from '../../runtime/grpc-js.js';
 import type { InboundRequest } from '../engine-types.js';
 import {
@@ -22,32 +27,61 @@ const CHECK = '/envoy.service.auth.v3.Authorization/Check';
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
 const MAX_BODY = 64 * 1024;
 
-/** One gRPC channel per ext_authz service, reused across checks and plan reloads. */
-export class ExtAuthzGrpcClients {
-  readonly #clients = new Map<string, Client>();
+interface Channel {
+  readonly client: Client;
+  readonly tls: TransportTls | null;
+  readonly check: PeerCheck;
+}
 
-  get(p: ExtAuthzGrpcProvider): Client {
-    const key = `${p.target}|${p.authority}`;
-    let c = this.#clients.get(key);
-    if (c === undefined) {
-      const g = grpcJs();
-      c = new g.Client(p.target, g.credentials.createInsecure(), {
-        'grpc.default_authority': p.authority,
-      });
-      this.#clients.set(key, c);
+/**
+ * One gRPC channel per ext_authz endpoint and client TLS, reused across checks and plan
+ * reloads; a rotated workload certificate (other TLS settings) replaces the channel.
+ */
+export class ExtAuthzGrpcClients {
+  readonly #channels = new Map<string, Channel>();
+
+  /** The channel to `endpoint` (the cluster's pick, with its TLS), else to `service:port` in plaintext. */
+  get(p: ExtAuthzGrpcProvider, endpoint: ClusterEndpoint | null): Client {
+    const target = endpoint?.address ?? p.target;
+    const tls = endpoint?.tls ?? null;
+    const key = `${target}|${p.authority}`;
+    const existing = this.#channels.get(key);
+    if (existing !== undefined && sameTls(existing.tls, tls)) {
+      // New connections check the server with the latest expectations, as the HTTP pools do.
+      existing.check.verifyPeer = tls?.verifyPeer ?? null;
+      return existing.client;
     }
-    return c;
+    existing?.client.close();
+    const g = grpcJs();
+    const check: PeerCheck = { verifyPeer: tls?.verifyPeer ?? null };
+    const options: Record<string, string> = { 'grpc.default_authority': p.authority };
+    let credentials = g.credentials.createInsecure();
+    if (tls !== null) {
+      const o = clientTlsOptions(tls, check);
+      const { checkServerIdentity, rejectUnauthorized, servername, ...context } = o;
+      credentials = g.credentials.createFromSecureContext(createSecureContext(context), {
+        checkServerIdentity,
+        rejectUnauthorized,
+      });
+      // The rule's SNI, else the service host name (grpc-js would send the endpoint's IP).
+      options['grpc.ssl_target_name_override'] = servername ?? p.authority;
+    }
+    const client = new g.Client(target, credentials, options);
+    this.#channels.set(key, { client, tls, check });
+    return client;
   }
 
   close(): void {
-    for (const c of this.#clients.values()) c.close();
-    this.#clients.clear();
+    for (const c of this.#channels.values()) c.client.close();
+    this.#channels.clear();
   }
 }
 
 /** What the check needs beyond the request: the channels, the clock, the local certificate's SAN. */
 export interface GrpcCheckDeps {
   readonly clients: ExtAuthzGrpcClients;
+  /** The mesh's outbound clusters: the check goes to an endpoint of the provider's service, with its TLS. */
+  readonly upstream: ClusterCaller | null;
   readonly clock: Clock;
   /** `spiffe://...` of the local workload; sent as the destination principal on TLS connections. */
   readonly localPrincipal: string;
@@ -226,26 +260,41 @@ export function checkExtAuthzGrpc(
     packAsBytes: p.body?.packAsBytes === true,
   });
   return new Promise<ExtAuthzResult>((resolve) => {
+    let settled = false;
     let timedOut = false;
-    let timer: unknown = null;
-    const call = deps.clients.get(p).makeUnaryRequest<Buffer, CheckResponse>(
-      CHECK,
-      (b) => b,
-      (b) => decodeCheckResponse(b),
-      message,
-      (err: ServiceError | null, res?: CheckResponse) => {
-        if (timer !== null) deps.clock.clearTimeout(timer);
-        if (err !== null || res === undefined) {
-          const why = timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response');
-          resolve(extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`));
-          return;
-        }
-        resolve(toResult(p, req, url, res));
-      },
-    );
-    timer = deps.clock.setTimeout(() => {
+    let call: { cancel(): void } | null = null;
+    const finish = (r: ExtAuthzResult): void => {
+      if (settled) return;
+      settled = true;
+      deps.clock.clearTimeout(timer);
+      resolve(r);
+    };
+    const fail = (why: string): void =>
+      finish(extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`));
+    // The provider's timeout covers finding the endpoint as well as the call.
+    const timer = deps.clock.setTimeout(() => {
       timedOut = true;
-      call.cancel();
+      if (call === null) fail(`timed out after ${p.timeoutMs}ms`);
+      else call.cancel();
     }, p.timeoutMs);
+    const start = (endpoint: ClusterEndpoint | null): void => {
+      if (settled) return;
+      call = deps.clients.get(p, endpoint).makeUnaryRequest<Buffer, CheckResponse>(
+        CHECK,
+        (b) => b,
+        (b) => decodeCheckResponse(b),
+        message,
+        (err: ServiceError | null, res?: CheckResponse) => {
+          if (err !== null || res === undefined)
+            fail(timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response'));
+          else finish(toResult(p, req, url, res));
+        },
+      );
+    };
+    if (deps.upstream === null) start(null);
+    else
+      deps.upstream.endpoint(p.host, p.port, null).then(start, (err: unknown) => {
+        fail(err instanceof Error ? err.message : String(err));
+      });
   });
 }

@@ -14,6 +14,12 @@ export type HeaderNames = readonly StringTest[];
 /** What both ext_authz provider kinds share (istio/api mesh/v1alpha1/config.proto). */
 interface ExtAuthzCommon {
   readonly name: string;
+  /**
+   * The provider's `service` host (without a `<namespace>/` prefix) and `port`: the check goes
+   * to the cluster `outbound|<port>||<host>` when the mesh knows that service.
+   */
+  readonly host: string;
+  readonly port: number;
   /** `timeout`, default 600s. */
   readonly timeoutMs: number;
   /** `failOpen`: allow when the server cannot be reached or times out. */
@@ -65,10 +71,10 @@ function names(v: unknown): HeaderNames | null {
 }
 
 /**
- * Resolves the provider a CUSTOM policy names. Unlike the sidecar, which calls the
- * provider through its outbound cluster (DestinationRule TLS, auto mTLS), meshlet reaches
- * `service:port` directly by DNS in plaintext (HTTP/1.1 or h2c): a provider behind STRICT
- * mTLS fails every check (closed, or open with `failOpen`). Returns a problem string when the
+ * Resolves the provider a CUSTOM policy names. In a mesh the check goes, as the sidecar
+ * sends it, through the service's outbound cluster (DestinationRule TLS, auto mTLS;
+ * outbound/cluster-call.ts); a service the registry does not know is reached directly by
+ * DNS in plaintext. Returns a problem string when the
  * provider is missing, of another type, or misconfigured: Istio then turns the
  * policy into a deny of what it matches (authz/builder `deny-due-to-bad-CUSTOM-action`).
  * The config was read and validated at load (config/ext-authz-provider-config.ts);
@@ -96,13 +102,19 @@ export function resolveExtAuthzProvider(
     body: (c['includeRequestBodyInCheck'] as RequestBodySettings | null | undefined) ?? null,
   };
   const origin = providerOrigin(c);
+  const service = String(c['service']);
+  const endpoint = {
+    host: service.includes('/') ? service.slice(service.indexOf('/') + 1) : service,
+    port: Number(c['port']),
+  };
   if (p.type === 'envoyExtAuthzGrpc') {
     const url = new URL(origin);
-    return Object.freeze({ ...common, kind: 'grpc', target: url.host, authority: url.hostname });
+    return Object.freeze({ ...common, ...endpoint, kind: 'grpc', target: url.host, authority: url.hostname });
   }
   const extra = (c['includeAdditionalHeadersInCheck'] ?? {}) as Record<string, unknown>;
   return Object.freeze({
     ...common,
+    ...endpoint,
     kind: 'http',
     origin,
     pathPrefix: typeof c['pathPrefix'] === 'string' ? c['pathPrefix'] : '',

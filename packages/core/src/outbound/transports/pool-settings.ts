@@ -26,7 +26,8 @@ export function poolSettings(req: TransportRequest): PoolSettings {
   };
 }
 
-function sameTls(a: TransportTls | null, b: TransportTls | null): boolean {
+/** Whether two client TLS settings build the same connections (verifyPeer aside). */
+export function sameTls(a: TransportTls | null, b: TransportTls | null): boolean {
   if (a === b) return true;
   if (a === null || b === null) return false;
   return (

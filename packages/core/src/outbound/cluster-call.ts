@@ -1,0 +1,176 @@
+import type { Readable } from 'node:stream';
+import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import { clusterKey } from '../compile/clusters.js';
+import type { TransportTls } from './transport.js';
+import type { HeaderRecord, Target } from './request-input.js';
+import type { PipelineDeps } from './pipeline.js';
+import type { UpstreamCluster } from './upstream/types.js';
+import { newCallState } from './call-state.js';
+import { hashKeyOf } from './hash-key.js';
+import { runRouter } from './router.js';
+import { sendDirect } from './passthrough.js';
+import { raceSignal } from './timeouts.js';
+
+/** A request to one service port, as an extension provider's client sends it. */
+export interface ClusterRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  /** Lower-case names; `host` is the authority the service sees. */
+  readonly headers: HeaderRecord;
+  readonly body: Buffer | null;
+  readonly signal: AbortSignal | null;
+}
+
+/** The service's answer, or why there was none (a local reply in Envoy: `503 UF`, `UH`, ...). */
+export type ClusterResponse =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: Readonly<HeaderRecord>;
+      readonly body: Readable;
+    }
+  | { readonly kind: 'failure'; readonly reason: string };
+
+/** An endpoint of the cluster and the client TLS to reach it with, for a gRPC channel. */
+export interface ClusterEndpoint {
+  /** `ip:port` or `host:port` (an IPv6 address in brackets). */
+  readonly address: string;
+  /** DestinationRule TLS or auto mTLS for this endpoint; null = plaintext. */
+  readonly tls: TransportTls | null;
+  /** The cluster name (`outbound|<port>||<host>`), or null when the registry has no such service. */
+  readonly cluster: string | null;
+}
+
+/**
+ * Calls to a service port's outbound cluster `outbound|<port>||<host>`, the way the
+ * sidecar's async client reaches the cluster istiod names for an extension provider
+ * (ext_authz: pilot/pkg/model/telemetry_logging.go LookupCluster). The cluster's
+ * DestinationRule policy applies: TLS (auto mTLS when the rule sets none), load balancing,
+ * the connection pool and outlier detection. No VirtualService route, retry, fault or
+ * timeout applies, and nothing is reported as `istio_*` traffic: the sidecar's stats filter
+ * sees only its listeners' requests. A host the registry does not know is reached directly,
+ * by DNS and in plaintext (istiod would refuse the provider; meshlet keeps it usable).
+ */
+export interface ClusterCaller {
+  request(host: string, port: number, req: ClusterRequest): Promise<ClusterResponse>;
+  endpoint(host: string, port: number, signal: AbortSignal | null): Promise<ClusterEndpoint>;
+}
+
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+const NO_HOSTS: ReadonlySet<string> = new Set();
+
+/** The service's address; `authority` is what its Host header carries. */
+function directTarget(host: string, port: number, path: string, authority: string | undefined): Target {
+  const address = `${bracketed(host)}:${port}`;
+  return {
+    url: new URL(`http://${address}${path}`),
+    scheme: 'http',
+    hostname: host,
+    port,
+    authority: authority ?? address,
+    path,
+  };
+}
+
+export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan): ClusterCaller {
+  const clusterOf = (plan: MeshPlan, host: string, port: number): Cluster | null =>
+    plan.outbound.cluster(clusterKey(host, port, null));
+
+  const upstreamOf = async (
+    plan: MeshPlan,
+    cluster: Cluster,
+    signal: AbortSignal | null,
+  ): Promise<UpstreamCluster> => {
+    const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
+    return dns === null
+      ? deps.clusters.get(cluster)
+      : deps.clusters.get(cluster, await raceSignal(dns, signal));
+  };
+
+  return Object.freeze({
+    async request(host: string, port: number, req: ClusterRequest): Promise<ClusterResponse> {
+      const plan = getPlan();
+      const cluster = clusterOf(plan, host, port);
+      const state = newCallState();
+      if (cluster === null) {
+        const authority = req.headers['host'];
+        const target = directTarget(
+          host,
+          port,
+          req.path,
+          typeof authority === 'string' ? authority : undefined,
+        );
+        const r = await sendDirect(
+          deps.transport,
+          state,
+          target,
+          `outbound|${port}||${host}`,
+          req.method,
+          { ...req.headers },
+          req.body,
+          req.signal,
+        );
+        if (r.kind === 'local')
+          return { kind: 'failure', reason: `${r.reply.status} ${r.reply.flag ?? ''}`.trim() };
+        return { kind: 'response', status: r.status, headers: r.headers, body: r.body };
+      }
+      if (cluster.status !== 'ok') return { kind: 'failure', reason: `503 NC (${cluster.key} has no hosts)` };
+      const upstream = await upstreamOf(plan, cluster, req.signal);
+      const r = await runRouter({
+        state,
+        clock: deps.clock,
+        random: deps.random,
+        policy: null,
+        timeoutMs: null,
+        perTryMs: null,
+        hashKey: hashKeyOf(
+          cluster.policy.loadBalancer.consistentHash,
+          req.headers,
+          req.path,
+          plan.workload.name,
+        ),
+        callerSignal: req.signal,
+        request: { method: req.method, path: req.path, headers: req.headers, body: req.body },
+        tryContext: {
+          transport: deps.transport,
+          clock: deps.clock,
+          cluster,
+          upstream,
+          tlsFor: deps.tlsFor,
+          countAttempts: false,
+        },
+      });
+      if (r.kind === 'local')
+        return {
+          kind: 'failure',
+          reason: `${r.reply.status} ${r.reply.flag ?? ''} via ${cluster.key}: ${r.reply.body.toString('utf8')}`,
+        };
+      return {
+        kind: 'response',
+        status: r.response.status,
+        headers: r.response.headers,
+        body: r.response.body,
+      };
+    },
+
+    async endpoint(host: string, port: number, signal: AbortSignal | null): Promise<ClusterEndpoint> {
+      const plan = getPlan();
+      const cluster = clusterOf(plan, host, port);
+      if (cluster === null) return { address: `${bracketed(host)}:${port}`, tls: null, cluster: null };
+      if (cluster.status !== 'ok') throw new Error(`503 NC (${cluster.key} has no hosts)`);
+      const upstream = await upstreamOf(plan, cluster, signal);
+      const picked = upstream.pick({ exclude: NO_HOSTS, hashKey: null });
+      if (picked === null) throw new Error(`503 UH: no healthy upstream in ${cluster.key}`);
+      const e = picked.endpoint;
+      return {
+        address: `${bracketed(e.address)}:${e.port}`,
+        tls: deps.tlsFor === null ? null : deps.tlsFor(cluster, picked),
+        cluster: cluster.key,
+      };
+    },
+  });
+}
