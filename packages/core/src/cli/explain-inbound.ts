@@ -1,4 +1,5 @@
 import type { MeshPlan } from '../compile/plan-types.js';
+import { clusterKey } from '../compile/clusters.js';
 import type { MtlsMode } from '../compile/inbound-types.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
 import type { AuthzInput } from '../inbound/authz/input.js';
@@ -15,6 +16,7 @@ import type { PeerIdentity } from '../inbound/request-context.js';
 import { createManualClock, systemClock } from '../runtime/clock.js';
 import { seededRandom } from '../runtime/random.js';
 import { walkAuthorization, type AuthzWalk } from './explain-authz.js';
+import { summarizePolicy } from './explain-policy.js';
 
 /** The inbound request to explain, as given on the command line. */
 export interface InboundInput {
@@ -275,7 +277,13 @@ function describeCustomProvider(plan: MeshPlan): string | null {
       ? 'no body'
       : `the first ${p.body.maxRequestBytes} bytes of the body (${p.body.allowPartialMessage ? 'a longer one cut' : 'a longer one refused 413'})`;
   const onError = p.failOpen ? 'allows if it fails (failOpen)' : `answers ${p.statusOnError} if it fails`;
-  return `${name}: ${where}, timeout ${p.timeoutMs} ms, sends ${body}, ${onError}`;
+  // How the mesh reaches it (outbound/cluster-call.ts): its service's cluster, else directly.
+  const cluster = plan.outbound.cluster(clusterKey(p.host, p.port, null));
+  const via =
+    cluster === null
+      ? 'directly by DNS in plaintext (the service is not in the registry)'
+      : `via ${cluster.key}, TLS ${summarizePolicy(cluster.policy).tls}`;
+  return `${name}: ${where} ${via}, timeout ${p.timeoutMs} ms, sends ${body}, ${onError}`;
 }
 
 function decisionOf(

@@ -283,14 +283,25 @@ data:
     });
     const r = await explain([grpc, ...HTTPBIN, '--inbound', 'POST /orders']);
     expect(r.out).toContain(
-      '  provider orders: envoyExtAuthzGrpc authz.foo.svc.cluster.local:9000 (Check over gRPC), timeout 500 ms, sends the first 1024 bytes of the body (a longer one cut), answers 403 if it fails',
+      '  provider orders: envoyExtAuthzGrpc authz.foo.svc.cluster.local:9000 (Check over gRPC) directly by DNS in plaintext (the service is not in the registry), timeout 500 ms, sends the first 1024 bytes of the body (a longer one cut), answers 403 if it fails',
     );
+    // In the registry, with a DestinationRule: the check goes through the service's cluster.
     const http = tempFiles({
-      'mesh.yaml': `${policy}${mesh('envoyExtAuthzHttp: { service: authz.foo.svc.cluster.local, port: 8000, pathPrefix: /check, failOpen: true }')}`,
+      'mesh.yaml': `${policy}${mesh('envoyExtAuthzHttp: { service: authz.foo.svc.cluster.local, port: 8000, pathPrefix: /check, failOpen: true }')}---
+apiVersion: v1
+kind: Service
+metadata: { name: authz, namespace: foo }
+spec: { selector: { app: authz }, ports: [{ name: http, port: 8000 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: authz, namespace: foo }
+spec: { host: authz.foo.svc.cluster.local, trafficPolicy: { tls: { mode: ISTIO_MUTUAL } } }
+`,
     });
     const e = await explainJson<InboundExplanation>([http, ...HTTPBIN, '--inbound', 'POST /orders']);
     expect(e.customProvider).toBe(
-      'orders: envoyExtAuthzHttp http://authz.foo.svc.cluster.local:8000/check, timeout 600000 ms, sends no body, allows if it fails (failOpen)',
+      'orders: envoyExtAuthzHttp http://authz.foo.svc.cluster.local:8000/check via outbound|8000||authz.foo.svc.cluster.local, TLS ISTIO_MUTUAL, timeout 600000 ms, sends no body, allows if it fails (failOpen)',
     );
     const missing = tempFiles({ 'mesh.yaml': policy });
     const m = await explain([missing, ...HTTPBIN, '--inbound', 'POST /orders']);
