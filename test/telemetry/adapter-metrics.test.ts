@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -271,6 +271,17 @@ describe.each<Framework>(['fastify', 'express'])('istio metrics through a real %
     ).toBe(true);
     // Every call but the overflow reached the endpoint.
     expect(client.lines.filter((l) => l.includes(`"127.0.0.1:${service.port}" ${cluster}`))).toHaveLength(6);
+  });
+
+  it('exports istio_build{component="proxy"} = 1 as a sidecar does, its tag naming meshlet', async () => {
+    const pkg = JSON.parse(
+      await readFile(new URL('../../packages/core/package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    for (const t of [server.telemetry, client.telemetry]) {
+      const text = await t.registry.metrics();
+      expect(text).toContain('# TYPE istio_build gauge');
+      expect(text).toContain(`istio_build{component="proxy",tag="meshlet-${pkg.version}"} 1`);
+    }
   });
 
   it("passes promtool check metrics, apart from the unit lint on Istio's own metric name", async () => {

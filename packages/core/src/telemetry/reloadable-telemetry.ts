@@ -12,6 +12,7 @@ import { applicableTelemetries } from './config/telemetry-scope.js';
 import { resolveTracing, type ResolvedTracing } from './config/tracing-config.js';
 import { createMeshMetrics, type MeshMetrics } from './metrics/istio-metrics.js';
 import { createMeshletMetrics, type MeshletMetrics } from './metrics/meshlet-metrics.js';
+import { registerIstioBuild } from './metrics/istio-build.js';
 import { upstreamEventMetrics } from './metrics/upstream-events.js';
 import type { MeshTelemetry, MeshTelemetryOptions } from './mesh-telemetry.js';
 import { createMeshTracing, type MeshTracing } from './tracing/mesh-tracing.js';
@@ -57,6 +58,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
     this.#processors = options.spanProcessors?.map((p) => new SharedProcessor(p));
     this.registry = options.registry ?? new Registry();
     this.meshlet = createMeshletMetrics({ registry: this.registry });
+    registerIstioBuild(this.registry);
     this.onUpstreamEvent = upstreamEventMetrics(this.meshlet);
     this.workload = options.workload;
     this.trustDomain = options.meshConfig.trustDomain;
