@@ -11,7 +11,7 @@ export const DIAGNOSTIC_CODES = {
   source: 'MESHLET0001',
   /** The text is not valid YAML (istioctl exits 65 on these). */
   syntax: 'MESHLET0002',
-  /** A Kubernetes kind meshlet does not apply (Deployment, Service, ...): skipped. */
+  /** A Kubernetes kind meshlet does not apply (Deployment, Pod, ...): skipped; a core Service is applied. */
   skippedKind: 'MESHLET0003',
   /** An Istio kind or field meshlet validates but does not act on. */
   unsupported: 'MESHLET0004',
