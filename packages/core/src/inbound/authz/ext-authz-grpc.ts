@@ -27,6 +27,9 @@ const CHECK = '/envoy.service.auth.v3.Authorization/Check';
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
 const MAX_BODY = 64 * 1024;
 
+/** Open channels kept, across all providers and endpoints. */
+const MAX_CHANNELS = 64;
+
 interface Channel {
   readonly client: Client;
   readonly tls: TransportTls | null;
@@ -67,7 +70,14 @@ export class ExtAuthzGrpcClients {
       options['grpc.ssl_target_name_override'] = servername ?? p.authority;
     }
     const client = new g.Client(target, credentials, options);
+    this.#channels.delete(key);
     this.#channels.set(key, { client, tls, check });
+    // Endpoints come and go (DNS, config reloads): keep the channels of the most recent ones.
+    if (this.#channels.size > MAX_CHANNELS) {
+      const [oldestKey, oldest] = this.#channels.entries().next().value as [string, Channel];
+      oldest.client.close();
+      this.#channels.delete(oldestKey);
+    }
     return client;
   }
 
