@@ -51,6 +51,8 @@ export interface ClusterEndpoint {
  * timeout applies, and nothing is reported as `istio_*` traffic: the sidecar's stats filter
  * sees only its listeners' requests. A host the registry does not know is reached directly,
  * by DNS and in plaintext (istiod would refuse the provider; meshlet keeps it usable).
+ * `endpoint` serves a gRPC client that dials by itself: it takes the cluster's load
+ * balancing and TLS, while pool limits and outlier detection apply to `request` only.
  */
 export interface ClusterCaller {
   request(host: string, port: number, req: ClusterRequest): Promise<ClusterResponse>;
