@@ -111,6 +111,12 @@ export {
   type MeshFetchInit,
 } from './outbound/client.js';
 export type { MeshResponse } from './outbound/response.js';
+export type {
+  ClusterCaller,
+  ClusterEndpoint,
+  ClusterRequest,
+  ClusterResponse,
+} from './outbound/cluster-call.js';
 export type { ResolveDns } from './outbound/endpoints-dns.js';
 export { createGotTransport } from './outbound/transports/got-transport.js';
 export { createUndiciTransport } from './outbound/transports/undici-transport.js';
