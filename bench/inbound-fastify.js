@@ -5,20 +5,18 @@
 //   node bench/inbound-fastify.js [--duration 5] [--rounds 5] [--connections 50]
 // With wrk and taskset (Debian `wrk`, `util-linux`) the server runs on CPU 0 and wrk on CPU 1;
 // without them autocannon shares the cores with the server (noisier; said in the output).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { cpuSeconds, PINNED, runWrk, SERVER_CPU, startServer } from './load.js';
-import { arg, median } from './support.js';
+import { arg, JWT_SAMPLE, median } from './support.js';
 
 const here = import.meta.dirname;
 const DURATION = arg('duration', 5);
 const ROUNDS = arg('rounds', 5);
 const CONNECTIONS = arg('connections', 50);
-const SAMPLES = path.resolve(here, '../../shared/istio-samples/jwt');
-const JWKS = readFileSync(path.join(SAMPLES, 'jwks.json'), 'utf8').replace(/\s+/g, ' ').trim();
-const TOKEN = readFileSync(path.join(SAMPLES, 'demo.jwt'), 'utf8').trim();
+const { jwks: JWKS, token: TOKEN } = JWT_SAMPLE;
 
 /**
  * [name, server mode, extra env, sends the token, the bare row it is compared with]. The JWT

@@ -1,4 +1,13 @@
 // Shared by the benchmark scripts.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const JWT_SAMPLES = path.resolve(import.meta.dirname, '../../shared/istio-samples/jwt');
+/** Istio's sample JWKS (one line, for the RequestAuthentication `jwks` field) and its demo token. */
+export const JWT_SAMPLE = Object.freeze({
+  jwks: readFileSync(path.join(JWT_SAMPLES, 'jwks.json'), 'utf8').replace(/\s+/g, ' ').trim(),
+  token: readFileSync(path.join(JWT_SAMPLES, 'demo.jwt'), 'utf8').trim(),
+});
 
 /** `--name value` from the command line as a number, else `dflt`. */
 export const arg = (name, dflt) => {
