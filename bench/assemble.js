@@ -6,7 +6,14 @@ import path from 'node:path';
 
 const here = import.meta.dirname;
 const results = path.join(here, 'results');
-const order = ['outbound.md', 'telemetry.md', 'inbound-authz.md', 'inbound-fastify.md', 'proxy-hop.md'];
+const order = [
+  'outbound.md',
+  'telemetry.md',
+  'inbound-authz.md',
+  'inbound-fastify.md',
+  'inbound-instructions.md',
+  'proxy-hop.md',
+];
 const files = readdirSync(results)
   .filter((f) => f.endsWith('.md'))
   .sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
