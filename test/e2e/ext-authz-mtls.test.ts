@@ -17,7 +17,9 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import {
+  ISTIO_SAMPLE_DENY_BODY,
   istioSampleCheck,
+  istioSampleCustomPolicy,
   startExtAuthzGrpcServer,
   type ExtAuthzGrpcServer,
 } from '../../packages/core/test/helpers/ext-authz-grpc-server.js';
@@ -32,7 +34,7 @@ import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 // auto mTLS presents the workload certificate and checks the server's SPIFFE identity,
 // and a provider that accepts only mTLS (STRICT) is reachable. Real TLS on loopback with
 // certificates from meshlet's development CA; real HTTPS and gRPC authorization servers.
-const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
+const DENY_BODY = ISTIO_SAMPLE_DENY_BODY;
 const HTTPBIN_ID = 'spiffe://cluster.local/ns/foo/sa/httpbin';
 
 const config = (provider: string, extra = '') => `${istioConfigMap(`
@@ -61,16 +63,7 @@ kind: Service
 metadata: { name: ext-authz-grpc, namespace: foo }
 spec: { selector: { app: ext-authz }, ports: [{ name: grpc, port: 9000 }] }
 ---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ext-authz, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: CUSTOM
-  provider: { name: ${provider} }
-  rules:
-  - to: [{ operation: { paths: ["/headers"] } }]
-${extra}`;
+${istioSampleCustomPolicy(provider)}${extra}`;
 
 interface HttpCheck {
   method: string | undefined;

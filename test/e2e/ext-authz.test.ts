@@ -7,7 +7,9 @@ import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import {
+  ISTIO_SAMPLE_DENY_BODY,
   istioSampleCheck,
+  istioSampleCustomPolicy,
   startExtAuthzGrpcServer,
   type ExtAuthzGrpcServer,
 } from '../../packages/core/test/helpers/ext-authz-grpc-server.js';
@@ -20,18 +22,8 @@ import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 // the task's `sample-ext-authz-grpc` or `sample-ext-authz-http` provider, and a CUSTOM
 // policy on httpbin's /headers. The servers are real gRPC and HTTP servers on loopback
 // answering as Istio's sample (samples/extauthz) does.
-const policy = (provider: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ext-authz, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: CUSTOM
-  provider: { name: ${provider} }
-  rules:
-  - to: [{ operation: { paths: ["/headers"] } }]
-`;
-
-const DENY_BODY = 'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
+const policy = istioSampleCustomPolicy;
+const DENY_BODY = ISTIO_SAMPLE_DENY_BODY;
 
 const tmp = useTmpDir();
 let authz: ExtAuthzGrpcServer;

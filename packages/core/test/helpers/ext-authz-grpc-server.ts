@@ -126,6 +126,22 @@ export async function startExtAuthzGrpcServer(
   };
 }
 
+/** The body Istio's sample ext-authz server (samples/extauthz) denies with, over HTTP and gRPC. */
+export const ISTIO_SAMPLE_DENY_BODY =
+  'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
+
+/** The istio.io authz-custom task's CUSTOM policy on httpbin's `/headers`, naming `provider`. */
+export const istioSampleCustomPolicy = (provider: string): string => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: CUSTOM
+  provider: { name: ${provider} }
+  rules:
+  - to: [{ operation: { paths: ["/headers"] } }]
+`;
+
 /**
  * Istio's sample ext-authz server (samples/extauthz, gRPC v3): allows a request whose
  * `x-ext-authz` header is `allow`, adding `x-ext-authz-check-result: allowed`; denies
@@ -141,7 +157,7 @@ export const istioSampleCheck: CheckHandler = (req) => {
     denied_response: {
       status: { code: 403 },
       headers: [result('denied')],
-      body: 'denied by ext_authz for not found header `x-ext-authz: allow` in the request',
+      body: ISTIO_SAMPLE_DENY_BODY,
     },
   };
 };
