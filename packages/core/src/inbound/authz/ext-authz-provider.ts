@@ -74,9 +74,9 @@ function names(v: unknown): HeaderNames | null {
  * Resolves the provider a CUSTOM policy names. In a mesh the check goes, as the sidecar
  * sends it, through the service's outbound cluster (DestinationRule TLS, auto mTLS;
  * outbound/cluster-call.ts); a service the registry does not know is reached directly by
- * DNS in plaintext. Returns a problem string when the
- * provider is missing, of another type, or misconfigured: Istio then turns the
- * policy into a deny of what it matches (authz/builder `deny-due-to-bad-CUSTOM-action`).
+ * DNS in plaintext. Returns a problem string when the provider is missing, of another
+ * type, or misconfigured: Istio then turns the policy into a deny of what it matches
+ * (authz/builder `deny-due-to-bad-CUSTOM-action`).
  * The config was read and validated at load (config/ext-authz-provider-config.ts);
  * its errors are the problem here.
  */
