@@ -75,11 +75,20 @@ function wholeSeconds(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
 }
 
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  // A positive INTEGER: clear the top bit (RFC 5280 §4.1.2.2).
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+/**
+ * A certificate serial from 16 random bytes: a positive INTEGER (RFC 5280 §4.1.2.2) whose
+ * first byte is 0x01-0x7f, so its DER encoding is minimal. node-forge drops one leading 0x00
+ * byte; with two (a first random byte of 0x00 or 0x80 then 0x00) one stayed before a byte
+ * below 0x80, and OpenSSL 3 refused the certificate ("illegal padding", seen once in CI).
+ */
+export function serialNumberHex(random: Buffer): string {
+  const bytes = Buffer.from(random);
+  bytes[0] = 1 + ((bytes[0] ?? 0) % 0x7f);
   return bytes.toString('hex');
+}
+
+function serialNumber(): string {
+  return serialNumberHex(randomBytes(16));
 }
 
 /**

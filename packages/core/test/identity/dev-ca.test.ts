@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
 import { readCa, writeCa, writeWorkloadCertificates } from '../../src/identity/cert-files.js';
-import { createDevCa, issueWorkloadCertificate } from '../../src/identity/dev-ca.js';
+import { createDevCa, issueWorkloadCertificate, serialNumberHex } from '../../src/identity/dev-ca.js';
 import { isMeshletError } from '../../src/errors/meshlet-error.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { sharedCa } from './support.js';
@@ -129,5 +130,44 @@ describe('readCa', () => {
     const err: unknown = await readCa(dir).catch((e: unknown) => e);
     expect(isMeshletError(err) && err.code).toBe('MESHLET_ERR_IDENTITY_ISSUE');
     expect((err as Error).message).toContain('ca.crt');
+  });
+});
+
+describe('serialNumberHex', () => {
+  /** A self-signed certificate with `serial`, as the dev CA builds one, read back by OpenSSL. */
+  function parsedWithSerial(serial: string): X509Certificate {
+    const keys = forge.pki.rsa.generateKeyPair(1024);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = serial;
+    cert.validity.notBefore = new Date(0);
+    cert.validity.notAfter = new Date(86_400_000);
+    cert.setSubject([{ name: 'commonName', value: 'serial test' }]);
+    cert.setIssuer([{ name: 'commonName', value: 'serial test' }]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    return new X509Certificate(forge.pki.certificateToPem(cert));
+  }
+
+  it('gives a 16-byte positive serial with a first byte of 0x01-0x7f for any random bytes', () => {
+    for (const first of [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff]) {
+      const random = Buffer.alloc(16, 0x00);
+      random[0] = first;
+      const hex = serialNumberHex(random);
+      expect(hex).toHaveLength(32);
+      const top = parseInt(hex.slice(0, 2), 16);
+      expect(top).toBeGreaterThanOrEqual(1);
+      expect(top).toBeLessThanOrEqual(0x7f);
+      expect(hex.slice(2)).toBe('00'.repeat(15));
+    }
+  });
+
+  it('makes certificates OpenSSL reads even from all-zero random bytes (a leading 0x00 does not parse)', () => {
+    // node-forge drops one leading 0x00; a second one stays, and OpenSSL refuses it.
+    expect(() => parsedWithSerial(`0000${'05'.repeat(14)}`)).toThrow(/illegal padding/);
+    expect(() =>
+      parsedWithSerial(serialNumberHex(Buffer.from(`0000${'05'.repeat(14)}`, 'hex'))),
+    ).not.toThrow();
+    const cert = parsedWithSerial(serialNumberHex(Buffer.alloc(16)));
+    expect(cert.serialNumber).toBe(`01${'00'.repeat(15)}`);
   });
 });
