@@ -50,6 +50,12 @@ extensionProviders:
     port: "8000"
     includeRequestHeadersInCheck: ["x-ext-authz"]
     includeRequestBodyInCheck: { maxRequestBytes: 64, allowPartialMessage: true }
+- name: ext-authz-http-slow
+  envoyExtAuthzHttp:
+    service: ext-authz-http.foo.svc.cluster.local
+    port: "8000"
+    timeout: 0.3s
+    statusOnError: "503"
 - name: ext-authz-grpc
   envoyExtAuthzGrpc:
     service: foo/ext-authz-grpc.foo.svc.cluster.local
@@ -79,12 +85,14 @@ let ca: CertificateAuthority;
 let extAuthzCert: IssuedCertificate;
 let httpAuthz: HttpsServer;
 let impostor: HttpsServer;
+/** Completes the mTLS handshake, then never answers. */
+let silent: HttpsServer;
 
 let grpcAuthz: ExtAuthzGrpcServer;
 const httpChecks: HttpCheck[] = [];
 
 /** An HTTPS ext-authz server that, like a workload under STRICT, accepts only mesh client certificates. */
-async function strictHttpsAuthz(cert: IssuedCertificate): Promise<HttpsServer> {
+async function strictHttpsAuthz(cert: IssuedCertificate, answers = true): Promise<HttpsServer> {
   const server = createHttpsServer(
     {
       key: cert.keyPem,
@@ -98,6 +106,7 @@ async function strictHttpsAuthz(cert: IssuedCertificate): Promise<HttpsServer> {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        if (!answers) return;
         httpChecks.push({
           method: req.method,
           body: Buffer.concat(chunks).toString('utf8'),
@@ -117,6 +126,20 @@ async function strictHttpsAuthz(cert: IssuedCertificate): Promise<HttpsServer> {
   return server;
 }
 
+/** GET /headers with `x-ext-authz: allow`, as the engine takes it, to read a decision's reason. */
+const decideRequest = {
+  method: 'GET',
+  url: '/headers',
+  authority: 'httpbin.foo:8000',
+  headers: { host: 'httpbin.foo:8000', 'x-ext-authz': 'allow' },
+  scheme: 'http',
+  port: 8000,
+  peer: null,
+  sourceIp: '127.0.0.1',
+  destinationIp: '127.0.0.1',
+  sni: null,
+} as const;
+
 const portOf = (s: { address(): AddressInfo | string | null }) => (s.address() as AddressInfo).port;
 
 beforeAll(async () => {
@@ -128,6 +151,7 @@ beforeAll(async () => {
     ttl: '1h',
   });
   httpAuthz = await strictHttpsAuthz(extAuthzCert);
+  silent = await strictHttpsAuthz(extAuthzCert, false);
   impostor = await strictHttpsAuthz(
     await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'impostor', ttl: '1h' }),
   );
@@ -143,7 +167,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await grpcAuthz.close();
-  for (const s of [httpAuthz, impostor]) {
+  for (const s of [httpAuthz, impostor, silent]) {
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
   }
@@ -269,21 +293,23 @@ describe('CUSTOM checks reach an in-mesh provider through its cluster, over mTLS
     expect(res.status).toBe(403);
     expect(httpChecks.length).toBe(before);
     // Why, as the engine reports it: the cluster's TLS refused the server (Envoy's local reply).
-    const d = await mesh.inbound.decide({
-      method: 'GET',
-      url: '/headers',
-      authority: 'httpbin.foo:8000',
-      headers: { host: 'httpbin.foo:8000', 'x-ext-authz': 'allow' },
-      scheme: 'http',
-      port: 8000,
-      peer: null,
-      sourceIp: '127.0.0.1',
-      destinationIp: '127.0.0.1',
-      sni: null,
-    });
+    const d = await mesh.inbound.decide(decideRequest);
     expect(d.allow).toBe(false);
     expect(!d.allow && d.reason.detail).toMatch(
       /503 UF via outbound\|8000\|\|ext-authz-http\.foo\.svc\.cluster\.local: .*TLS error/,
+    );
+  });
+
+  it("answers statusOnError when the provider's cluster does not answer within its timeout", async () => {
+    const mesh = await httpbinMesh('ext-authz-http-slow', portOf(silent));
+    const base = await fastifyApp(mesh);
+    const started = Date.now();
+    const res = await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'allow' } });
+    expect(res.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const d = await mesh.inbound.decide(decideRequest);
+    expect(!d.allow && d.reason.detail).toBe(
+      'ext_authz provider ext-authz-http-slow failed: timed out after 300ms',
     );
   });
 
