@@ -3,13 +3,12 @@ import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import { clusterKey } from '../compile/clusters.js';
 import type { TransportTls } from './transport.js';
 import type { HeaderRecord, Target } from './request-input.js';
-import type { PipelineDeps } from './pipeline.js';
-import type { UpstreamCluster } from './upstream/types.js';
+import { upstreamFor, type PipelineDeps } from './pipeline.js';
+import { hostPort } from './upstream/host-state.js';
 import { newCallState } from './call-state.js';
 import { hashKeyOf } from './hash-key.js';
 import { runRouter } from './router.js';
 import { sendDirect } from './passthrough.js';
-import { raceSignal } from './timeouts.js';
 
 /** A request to one service port, as an extension provider's client sends it. */
 export interface ClusterRequest {
@@ -59,15 +58,11 @@ export interface ClusterCaller {
   endpoint(host: string, port: number, signal: AbortSignal | null): Promise<ClusterEndpoint>;
 }
 
-function bracketed(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-}
-
 const NO_HOSTS: ReadonlySet<string> = new Set();
 
 /** The service's address; `authority` is what its Host header carries. */
 function directTarget(host: string, port: number, path: string, authority: string | undefined): Target {
-  const address = `${bracketed(host)}:${port}`;
+  const address = hostPort(host, port);
   return {
     url: new URL(`http://${address}${path}`),
     scheme: 'http',
@@ -81,17 +76,6 @@ function directTarget(host: string, port: number, path: string, authority: strin
 export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan): ClusterCaller {
   const clusterOf = (plan: MeshPlan, host: string, port: number): Cluster | null =>
     plan.outbound.cluster(clusterKey(host, port, null));
-
-  const upstreamOf = async (
-    plan: MeshPlan,
-    cluster: Cluster,
-    signal: AbortSignal | null,
-  ): Promise<UpstreamCluster> => {
-    const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
-    return dns === null
-      ? deps.clusters.get(cluster)
-      : deps.clusters.get(cluster, await raceSignal(dns, signal));
-  };
 
   return Object.freeze({
     async request(host: string, port: number, req: ClusterRequest): Promise<ClusterResponse> {
@@ -121,7 +105,7 @@ export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan)
         return { kind: 'response', status: r.status, headers: r.headers, body: r.body };
       }
       if (cluster.status !== 'ok') return { kind: 'failure', reason: `503 NC (${cluster.key} has no hosts)` };
-      const upstream = await upstreamOf(plan, cluster, req.signal);
+      const upstream = await upstreamFor(deps, plan, cluster, req.signal);
       const r = await runRouter({
         state,
         clock: deps.clock,
@@ -162,14 +146,13 @@ export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan)
     async endpoint(host: string, port: number, signal: AbortSignal | null): Promise<ClusterEndpoint> {
       const plan = getPlan();
       const cluster = clusterOf(plan, host, port);
-      if (cluster === null) return { address: `${bracketed(host)}:${port}`, tls: null, cluster: null };
+      if (cluster === null) return { address: hostPort(host, port), tls: null, cluster: null };
       if (cluster.status !== 'ok') throw new Error(`503 NC (${cluster.key} has no hosts)`);
-      const upstream = await upstreamOf(plan, cluster, signal);
+      const upstream = await upstreamFor(deps, plan, cluster, signal);
       const picked = upstream.pick({ exclude: NO_HOSTS, hashKey: null });
       if (picked === null) throw new Error(`503 UH: no healthy upstream in ${cluster.key}`);
-      const e = picked.endpoint;
       return {
-        address: `${bracketed(e.address)}:${e.port}`,
+        address: picked.id,
         tls: deps.tlsFor === null ? null : deps.tlsFor(cluster, picked),
         cluster: cluster.key,
       };

@@ -11,7 +11,7 @@ import type {
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import type { Transport, TransportTls } from './transport.js';
-import type { ClusterManager, UpstreamHost } from './upstream/types.js';
+import type { ClusterManager, UpstreamCluster, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
 import type { RequestBody } from './request-body.js';
 import { copyHeaders, headerValue, type HeaderRecord, type Target } from './request-input.js';
@@ -71,6 +71,22 @@ function local(
   applyHeaderOps(reply.headers, ruleOps);
   applyHeaderOps(reply.headers, destOps);
   return { status: reply.status, headers: reply.headers, body: reply.body };
+}
+
+/**
+ * A cluster's runtime state (pool, outlier detection, load balancer), its endpoints
+ * resolved by DNS when the registry has none. Synchronous when no lookup is needed, so
+ * the common call waits for nothing.
+ */
+export function upstreamFor(
+  deps: PipelineDeps,
+  plan: MeshPlan,
+  cluster: Cluster,
+  signal: AbortSignal | null,
+): UpstreamCluster | Promise<UpstreamCluster> {
+  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
+  if (dns === null) return deps.clusters.get(cluster);
+  return raceSignal(dns, signal).then((endpoints) => deps.clusters.get(cluster, endpoints));
 }
 
 /** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
@@ -145,11 +161,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   state.cluster = cluster.key;
   state.service = cluster.host;
-  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
-  const upstream =
-    dns === null
-      ? deps.clusters.get(cluster)
-      : deps.clusters.get(cluster, await raceSignal(dns, input.signal));
+  const found = upstreamFor(deps, plan, cluster, input.signal);
+  const upstream = found instanceof Promise ? await found : found;
 
   let path = target.path;
   const rewritten = rewritePath(route, rreq, path);

@@ -3,9 +3,14 @@ import type { Endpoint } from '../../compile/plan-types.js';
 import type { EjectionCause } from './events.js';
 import type { UpstreamHost } from './types.js';
 
+/** `host:port`, an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** `address:port` (IPv6 bracketed), unique within a cluster. */
 export function hostId(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+  return hostPort(e.address, e.port);
 }
 
 /**
