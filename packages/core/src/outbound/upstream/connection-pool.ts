@@ -18,8 +18,10 @@ const RETRY_DENIED = Object.freeze({ ok: false, release: NOOP });
 class Ticket implements PoolTicket {
   readonly ok = true;
   #pool: ConnectionPool | null;
-  constructor(pool: ConnectionPool) {
+  readonly #stream: boolean;
+  constructor(pool: ConnectionPool, stream: boolean) {
     this.#pool = pool;
+    this.#stream = stream;
   }
   get ticket(): PoolTicket {
     return this;
@@ -27,7 +29,8 @@ class Ticket implements PoolTicket {
   release(): void {
     const pool = this.#pool;
     this.#pool = null;
-    pool?.releaseRequest();
+    if (this.#stream) pool?.releaseStream();
+    else pool?.releaseRequest();
   }
 }
 
@@ -42,11 +45,15 @@ class Ticket implements PoolTicket {
  *   (`max-requests`; Envoy counts both in `upstream_rq_pending_overflow`);
  * - retries: `http.maxRetries` concurrent retries, or `retryBudget` when set, which
  *   replaces it (`upstream_rq_retry_overflow`).
+ * An HTTP/2 stream (a gRPC call on a shared connection, `admitStream`) holds no connection
+ * of its own: only `http2MaxRequests`, shared with HTTP/1 requests, bounds it.
  * Limits are read at each decision, so a plan reload applies to the next request.
  */
 export class ConnectionPool {
   #policy: ClusterPolicy;
   #active = 0;
+  /** HTTP/2 streams in flight (they count against `http2MaxRequests`, not `maxConnections`). */
+  #streams = 0;
   #retries = 0;
   readonly #queue: Waiter[] = [];
   readonly #onOverflow: (reason: OverflowReason) => void;
@@ -99,10 +106,29 @@ export class ConnectionPool {
     });
   }
 
+  /**
+   * Admission for a new HTTP/2 stream: Envoy's pool checks the cluster's `max_requests`
+   * (`http2MaxRequests`) and overflows at once (envoy source/common/conn_pool/conn_pool_base.cc
+   * newStreamImpl); a stream never waits for a connection of its own.
+   */
+  admitStream(): Admission {
+    if (this.#active + this.#streams >= this.#policy.connectionPool.http.http2MaxRequests) {
+      this.#onOverflow('max-requests');
+      return MAX_REQUESTS;
+    }
+    this.#streams++;
+    return new Ticket(this, true);
+  }
+
   /** Called by a ticket, once. */
   releaseRequest(): void {
     this.#active--;
     this.#drain();
+  }
+
+  /** Called by a stream's ticket, once. */
+  releaseStream(): void {
+    this.#streams--;
   }
 
   admitRetry(): { ok: boolean; release(): void } {
@@ -126,18 +152,18 @@ export class ConnectionPool {
     const budget = this.#policy.retryBudget;
     if (budget === null) return this.#policy.connectionPool.http.maxRetries;
     // Envoy RetryBudgetImpl::max: percent of (active + pending) requests, at least the floor.
-    const active = this.#active + this.#queue.length;
+    const active = this.#active + this.#streams + this.#queue.length;
     return Math.max(Math.floor((budget.percent / 100) * active), budget.minRetryConcurrency);
   }
 
   /** A connection is free: the request gets it unless active requests are at the cap. */
   #attach(): Admission {
-    if (this.#active >= this.#policy.connectionPool.http.http2MaxRequests) {
+    if (this.#active + this.#streams >= this.#policy.connectionPool.http.http2MaxRequests) {
       this.#onOverflow('max-requests');
       return MAX_REQUESTS;
     }
     this.#active++;
-    return new Ticket(this);
+    return new Ticket(this, false);
   }
 
   #drain(): void {

@@ -60,6 +60,12 @@ export interface UpstreamCluster {
    * Optional: without it, every try goes through `admit`.
    */
   tryAdmit?(): Admission | null;
+  /**
+   * Admission for an HTTP/2 stream (a gRPC call multiplexed on a shared connection): only
+   * `http2MaxRequests` bounds it, and it never queues. Optional: without it, streams are
+   * admitted as HTTP/1 requests.
+   */
+  admitStream?(): Admission;
   /** `maxRetries` (concurrent retries) and `retryBudget`; false = skip the retry, flag `UO`. */
   admitRetry(): { ok: boolean; release(): void };
   /** Mark a host busy for LEAST_REQUEST; returns the function that marks it idle again. */

@@ -108,6 +108,10 @@ export class RuntimeCluster implements UpstreamCluster {
     return this.#pool.tryAdmit();
   }
 
+  admitStream(): Admission {
+    return this.#pool.admitStream();
+  }
+
   admitRetry(): { ok: boolean; release(): void } {
     return this.#pool.admitRetry();
   }

@@ -86,6 +86,34 @@ describe('connection pool (Istio circuit-breaking task: 1 connection, 1 pending)
     expect(manager.stats(cluster.key)).toMatchObject({ maxRequestsOverflow: 1, pendingOverflow: 0 });
   });
 
+  it('admits HTTP/2 streams past maxConnections, capped only by http2MaxRequests with HTTP/1 requests', async () => {
+    // A gRPC call is a stream on a shared connection: Envoy's HTTP/2 pool checks max_requests
+    // for a new stream and does not hold a connection per request (conn_pool_base.cc).
+    const { manager, events } = harness();
+    const cluster = reviewsCluster(
+      '{ connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1, http2MaxRequests: 3 } } }',
+    );
+    const c = manager.get(cluster, endpoints(1));
+    const s1 = ticketOf(c.admitStream!());
+    const s2 = ticketOf(c.admitStream!());
+    const h1 = ticketOf(await c.admit(null));
+    // Three active (two streams, one HTTP/1 request) is the cap, for both kinds.
+    expect(c.admitStream!()).toEqual({ ok: false, reason: 'max-requests' });
+    s1.release();
+    s1.release();
+    const s3 = ticketOf(c.admitStream!());
+    expect(c.admitStream!()).toEqual({ ok: false, reason: 'max-requests' });
+    // An HTTP/1 request still needs the one connection, which h1 holds: it queues.
+    s2.release();
+    const queued = c.admit(null);
+    expect(await state(queued)).toBe('pending');
+    h1.release();
+    ticketOf(await queued).release();
+    s3.release();
+    expect(manager.stats(cluster.key)).toMatchObject({ maxRequestsOverflow: 2, pendingOverflow: 0 });
+    expect(events.filter((e) => e.type === 'overflow')).toHaveLength(2);
+  });
+
   it('treats unset limits as unlimited (Istio writes 2^32−1)', async () => {
     const { manager } = harness();
     const c = manager.get(reviewsCluster(null), endpoints(1));
