@@ -9,6 +9,7 @@ import { newCallState } from './call-state.js';
 import { hashKeyOf } from './hash-key.js';
 import { runRouter } from './router.js';
 import { sendDirect } from './passthrough.js';
+import type { AttemptOutcome } from './upstream/types.js';
 
 /** A request to one service port, as an extension provider's client sends it. */
 export interface ClusterRequest {
@@ -31,7 +32,10 @@ export type ClusterResponse =
     }
   | { readonly kind: 'failure'; readonly reason: string };
 
-/** An endpoint of the cluster and the client TLS to reach it with, for a gRPC channel. */
+/**
+ * An endpoint of the cluster and the client TLS to reach it with, for one gRPC call: the
+ * call holds a place in the cluster's pool (as an HTTP/2 stream) until `done`.
+ */
 export interface ClusterEndpoint {
   /** `ip:port` or `host:port` (an IPv6 address in brackets). */
   readonly address: string;
@@ -39,6 +43,12 @@ export interface ClusterEndpoint {
   readonly tls: TransportTls | null;
   /** The cluster name (`outbound|<port>||<host>`), or null when the registry has no such service. */
   readonly cluster: string | null;
+  /**
+   * The call ended: gives back its place in the pool and tells outlier detection how it
+   * went (an HTTP status, a gRPC status mapped by `grpcToHttpStatus`, or a local
+   * failure); null when the call was never sent. Later calls do nothing.
+   */
+  done(outcome: AttemptOutcome | null): void;
 }
 
 /**
@@ -51,7 +61,8 @@ export interface ClusterEndpoint {
  * sees only its listeners' requests. A host the registry does not know is reached directly,
  * by DNS and in plaintext (istiod would refuse the provider; meshlet keeps it usable).
  * `endpoint` serves a gRPC client that dials by itself: it takes the cluster's load
- * balancing and TLS, while pool limits and outlier detection apply to `request` only.
+ * balancing, TLS, outlier detection and pool, where the call is an HTTP/2 stream that
+ * only `http2MaxRequests` limits (overflow: `503 UO`, as the sidecar's pool answers).
  */
 export interface ClusterCaller {
   request(host: string, port: number, req: ClusterRequest): Promise<ClusterResponse>;
@@ -59,6 +70,7 @@ export interface ClusterCaller {
 }
 
 const NO_HOSTS: ReadonlySet<string> = new Set();
+const NOTHING_TO_RELEASE = (): void => {};
 
 /** The service's address; `authority` is what its Host header carries. */
 function directTarget(host: string, port: number, path: string, authority: string | undefined): Target {
@@ -146,15 +158,27 @@ export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan)
     async endpoint(host: string, port: number, signal: AbortSignal | null): Promise<ClusterEndpoint> {
       const plan = getPlan();
       const cluster = clusterOf(plan, host, port);
-      if (cluster === null) return { address: hostPort(host, port), tls: null, cluster: null };
+      if (cluster === null)
+        return { address: hostPort(host, port), tls: null, cluster: null, done: NOTHING_TO_RELEASE };
       if (cluster.status !== 'ok') throw new Error(`503 NC (${cluster.key} has no hosts)`);
       const upstream = await upstreamFor(deps, plan, cluster, signal);
       const picked = upstream.pick({ exclude: NO_HOSTS, hashKey: null });
       if (picked === null) throw new Error(`503 UH: no healthy upstream in ${cluster.key}`);
+      const admission = upstream.admitStream?.() ?? upstream.tryAdmit?.() ?? (await upstream.admit(signal));
+      if (!admission.ok) throw new Error(`503 UO: ${cluster.key} overflowed (${admission.reason})`);
+      const idle = upstream.begin(picked);
+      let ended = false;
       return {
         address: picked.id,
         tls: deps.tlsFor === null ? null : deps.tlsFor(cluster, picked),
         cluster: cluster.key,
+        done: (outcome: AttemptOutcome | null) => {
+          if (ended) return;
+          ended = true;
+          if (outcome !== null) upstream.record(picked, outcome);
+          idle();
+          admission.ticket.release();
+        },
       };
     },
   });

@@ -4,6 +4,8 @@ import { createSecureContext } from 'node:tls';
 import type { Clock } from '../../runtime/clock.js';
 import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
 import type { TransportTls } from '../../outbound/transport.js';
+import { grpcOutcome } from '../../outbound/upstream/grpc-outcome.js';
+import type { AttemptOutcome } from '../../outbound/upstream/types.js';
 import { sameTls } from '../../outbound/transports/pool-settings.js';
 import { clientTlsOptions, type PeerCheck } from '../../outbound/transports/tls-options.js';
 import { grpcJs } from '../../runtime/grpc-js.js';
@@ -24,6 +26,7 @@ import {
 } from './ext-authz-result.js';
 
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
+const TIMED_OUT: AttemptOutcome = Object.freeze({ kind: 'local-failure', failure: 'timeout' });
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
 const MAX_BODY = 64 * 1024;
 
@@ -44,7 +47,7 @@ export class ExtAuthzGrpcClients {
   readonly #channels = new Map<string, Channel>();
 
   /** The channel to `endpoint` (the cluster's pick, with its TLS), else to `service:port` in plaintext. */
-  get(p: ExtAuthzGrpcProvider, endpoint: ClusterEndpoint | null): Client {
+  get(p: ExtAuthzGrpcProvider, endpoint: Pick<ClusterEndpoint, 'address' | 'tls'> | null): Client {
     const target = endpoint?.address ?? p.target;
     const tls = endpoint?.tls ?? null;
     const key = `${target}|${p.authority}`;
@@ -288,13 +291,27 @@ export function checkExtAuthzGrpc(
       else call.cancel();
     }, p.timeoutMs);
     const start = (endpoint: ClusterEndpoint | null): void => {
-      if (settled) return;
-      call = deps.clients.get(p, endpoint).makeUnaryRequest<Buffer, CheckResponse>(
+      if (settled) {
+        endpoint?.done(null);
+        return;
+      }
+      let client: Client;
+      try {
+        client = deps.clients.get(p, endpoint);
+      } catch (err) {
+        endpoint?.done(null);
+        fail(err instanceof Error ? err.message : String(err));
+        return;
+      }
+      call = client.makeUnaryRequest<Buffer, CheckResponse>(
         CHECK,
         (b) => b,
         (b) => decodeCheckResponse(b),
         message,
         (err: ServiceError | null, res?: CheckResponse) => {
+          // The cluster's outlier detection counts the call as Envoy's router does: the
+          // gRPC status mapped to HTTP, the provider's timeout as a local-origin timeout.
+          endpoint?.done(timedOut ? TIMED_OUT : grpcOutcome(err === null ? 0 : err.code));
           if (err !== null || res === undefined)
             fail(timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response'));
           else finish(toResult(p, req, url, res));

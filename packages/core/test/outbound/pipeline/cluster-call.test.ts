@@ -90,10 +90,46 @@ spec:
     expect(e.address).toMatch(/^10\.0\.1\.[123]:9080$/);
     expect(e.cluster).toBe(`outbound|9080||${REVIEWS}`);
     expect(e.tls).toBeNull();
-    expect(await h.client.cluster.endpoint('fd00::1', 9000, null)).toEqual({
-      address: '[fd00::1]:9000',
-      tls: null,
-      cluster: null,
-    });
+    e.done(null);
+    const direct = await h.client.cluster.endpoint('fd00::1', 9000, null);
+    expect(direct).toMatchObject({ address: '[fd00::1]:9000', tls: null, cluster: null });
+    direct.done({ kind: 'response', status: 503 });
+    expect(h.clusters.records).toEqual([]);
+  });
+
+  it("holds a place in the cluster's pool for a gRPC call until it is done, and overflows as 503 UO", async () => {
+    const h = harness(planOf(bookinfo()), () => ({ status: 200 }));
+    h.clusters.maxRequests = 2;
+    const cluster = `outbound|9080||${REVIEWS}`;
+    const a = await h.client.cluster.endpoint(REVIEWS, 9080, null);
+    const b = await h.client.cluster.endpoint(REVIEWS, 9080, null);
+    expect(h.clusters.active.get(cluster)).toBe(2);
+    await expect(h.client.cluster.endpoint(REVIEWS, 9080, null)).rejects.toThrow(
+      `503 UO: ${cluster} overflowed (max-requests)`,
+    );
+    a.done({ kind: 'response', status: 200 });
+    a.done({ kind: 'response', status: 200 });
+    expect(h.clusters.active.get(cluster)).toBe(1);
+    b.done(null);
+    expect(h.clusters.active.get(cluster)).toBe(0);
+    // Only a call that was sent is counted by outlier detection.
+    expect(h.clusters.records).toEqual([
+      { cluster, host: a.address, outcome: { kind: 'response', status: 200 } },
+    ]);
+  });
+
+  it('feeds outlier detection with how each gRPC call ended, and skips ejected endpoints', async () => {
+    const h = harness(planOf(bookinfo()), () => ({ status: 200 }));
+    const e = await h.client.cluster.endpoint(REVIEWS, 9080, null);
+    e.done({ kind: 'response', status: 503 });
+    expect(h.clusters.records).toEqual([
+      { cluster: `outbound|9080||${REVIEWS}`, host: e.address, outcome: { kind: 'response', status: 503 } },
+    ]);
+    h.clusters.ejected.add(e.address);
+    for (let i = 0; i < 4; i++) {
+      const next = await h.client.cluster.endpoint(REVIEWS, 9080, null);
+      expect(next.address).not.toBe(e.address);
+      next.done(null);
+    }
   });
 });
