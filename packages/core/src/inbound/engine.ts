@@ -5,6 +5,7 @@ import { checkExtAuthz, checkSendByFetch } from './authz/ext-authz-check.js';
 import { checkSendThrough } from './authz/ext-authz-upstream.js';
 import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.js';
+import type { ExtAuthzTracer } from './authz/ext-authz-span.js';
 import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import type { ExtAuthzResult } from './authz/ext-authz-result.js';
 import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
@@ -40,6 +41,11 @@ export interface InboundEngineOptions {
    * to `service:port`, both in plaintext.
    */
   readonly upstream?: ClusterCaller;
+  /**
+   * Starts each CUSTOM check's span under the request's span, as Envoy's ext_authz async
+   * client does; a mesh passes its tracing. Without it, checks make no spans.
+   */
+  readonly extAuthzTracer?: ExtAuthzTracer;
   /** How CUSTOM checks to an HTTP provider are sent when there is no `upstream`; default the global `fetch`. */
   readonly fetch?: typeof fetch;
   /**
@@ -130,6 +136,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       ? checkSendByFetch(options.fetch ?? globalThis.fetch)
       : checkSendThrough(options.upstream);
   const grpcClients = new ExtAuthzGrpcClients();
+  const tracer = options.extAuthzTracer ?? null;
 
   const compiledFor = (plan: MeshPlan): CompiledInbound => {
     let c = compiled.get(plan);
@@ -271,8 +278,13 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
               upstream: options.upstream ?? null,
               clock: options.clock,
               localPrincipal: c.localPrincipal,
+              tracer,
             })
-          : await checkExtAuthz(provider, checked, url, body, { send: checkSend, clock: options.clock });
+          : await checkExtAuthz(provider, checked, url, body, {
+              send: checkSend,
+              clock: options.clock,
+              tracer,
+            });
       if (r.kind === 'deny')
         return denied(r.status, r.body, r.headers, ['UAEX'], {
           stage: 'custom',

@@ -5,8 +5,8 @@ import { nodeConnectionOf, toInboundRequest } from './node-request.js';
 
 /**
  * What every node-based adapter does with a request: translate it, start its telemetry
- * (before the decision, so a denied request is measured and traced too), decide
- * (`decideThen`: in the same tick when nothing waits) and tell the telemetry the
+ * (before the decision, so a denied request is measured and traced too), decide in
+ * the request's context (`decideThen`: in the same tick when nothing waits) and tell the telemetry the
  * decision. `onDecision` also gets the observation, so the adapter can run the rest of
  * the request in its context. A throw while translating or observing, and a failed
  * decision, go to `onError`. `url` replaces the request target (Express below a mount
@@ -30,13 +30,18 @@ export function decideNodeRequest(
     onError(error);
     return;
   }
-  decideThen(
-    handle,
-    inbound,
-    (decision) => {
-      observation?.decided(decision);
-      onDecision(decision, observation);
-    },
-    onError,
-  );
+  const decide = (): void =>
+    decideThen(
+      handle,
+      inbound,
+      (decision) => {
+        observation?.decided(decision);
+        onDecision(decision, observation);
+      },
+      onError,
+    );
+  // The decision runs in the request's context too: a CUSTOM check's span is a child of
+  // the request's span, as Envoy's ext_authz async client makes it.
+  if (observation === null) decide();
+  else observation.run(decide);
 }

@@ -14,6 +14,7 @@ import { MeshletError } from '../errors/meshlet-error.js';
 import { createInboundObserver } from '../inbound/node-observe.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { ClusterCaller } from '../outbound/cluster-call.js';
+import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -57,6 +58,9 @@ export function createInboundSide(options: {
     clock: options.clock,
     random: options.random,
     upstream: options.upstream,
+    ...(options.telemetry === null
+      ? {}
+      : { extAuthzTracer: createExtAuthzTracer(() => options.telemetry?.tracing ?? null) }),
   });
   const servers = new Set<MeshServer>();
   const serverFactory = (handler: RequestListener): MeshServer => {

@@ -64,6 +64,8 @@ export interface ExtAuthzGrpcServer {
   readonly authorities: string[];
   /** The client certificate's SANs on each call (`URI:spiffe://...`), null on a plaintext or anonymous call. */
   readonly peers: (string | null)[];
+  /** The `traceparent` metadata of each call, null when absent. */
+  readonly traceparents: (string | null)[];
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function startExtAuthzGrpcServer(
   const seen: DecodedCheckRequest[] = [];
   const authorities: string[] = [];
   const peers: (string | null)[] = [];
+  const traceparents: (string | null)[] = [];
   const hanging: grpc.sendUnaryData<CheckResponseObject>[] = [];
   const server = new grpc.Server();
   server.addService(pkg.envoy.service.auth.v3.Authorization.service, {
@@ -98,6 +101,8 @@ export async function startExtAuthzGrpcServer(
       seen.push(call.request);
       authorities.push(call.getHost());
       peers.push(call.getAuthContext().sslPeerCertificate?.subjectaltname ?? null);
+      const tp = call.metadata.get('traceparent')[0];
+      traceparents.push(typeof tp === 'string' ? tp : null);
       const answer = handler(call.request);
       if (answer === 'hang') {
         hanging.push(callback);
@@ -118,6 +123,7 @@ export async function startExtAuthzGrpcServer(
     seen,
     authorities,
     peers,
+    traceparents,
     close: () =>
       new Promise<void>((resolve) => {
         for (const cb of hanging.splice(0)) cb({ code: grpc.status.UNAVAILABLE, details: 'closing' });

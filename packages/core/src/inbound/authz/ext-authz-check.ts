@@ -1,8 +1,15 @@
+import { STATUS_CODES } from 'node:http';
 import type { Clock } from '../../runtime/clock.js';
 import type { InboundRequest } from '../engine-types.js';
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzHttpProvider, HeaderNames } from './ext-authz-provider.js';
 import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
+import {
+  EXT_AUTHZ_OK,
+  EXT_AUTHZ_UNAUTHORIZED,
+  type ExtAuthzSpanResult,
+  type ExtAuthzTracer,
+} from './ext-authz-span.js';
 
 export type { ExtAuthzResult } from './ext-authz-result.js';
 
@@ -136,10 +143,22 @@ export async function checkExtAuthz(
   req: InboundRequest,
   url: string,
   requestBody: BodyPrefix | null,
-  deps: { readonly send: CheckSend; readonly clock: Clock },
+  deps: { readonly send: CheckSend; readonly clock: Clock; readonly tracer?: ExtAuthzTracer | null },
 ): Promise<ExtAuthzResult> {
   const headers = checkHeaders(p, req);
   if (requestBody !== null) headers[PARTIAL_BODY_HEADER] = requestBody.truncated ? 'true' : 'false';
+  const path = p.pathPrefix + url;
+  const cluster = `outbound|${p.port}||${p.host}`;
+  const span =
+    deps.tracer?.({
+      name: `async ${cluster} egress`,
+      method: req.method,
+      url: p.origin + path,
+      cluster,
+    }) ?? null;
+  if (span !== null) Object.assign(headers, span.headers);
+  let answered = 0;
+  let failure: string | null = null;
   const ac = new AbortController();
   const timer = deps.clock.setTimeout(
     () => ac.abort(new Error(`ext_authz timeout after ${p.timeoutMs}ms`)),
@@ -148,11 +167,12 @@ export async function checkExtAuthz(
   try {
     const res = await deps.send(p, {
       method: req.method,
-      path: p.pathPrefix + url,
+      path,
       headers,
       body: requestBody === null ? null : requestBody.bytes,
       signal: ac.signal,
     });
+    answered = res.status;
     if (res.status === 200) {
       res.discard();
       // Envoy's HTTP service names the request headers to drop in this response header
@@ -189,8 +209,27 @@ export async function checkExtAuthz(
       : err instanceof Error
         ? err.message
         : String(err);
+    failure = why;
     return extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`);
   } finally {
     deps.clock.clearTimeout(timer);
+    span?.end(httpCheckSpanResult(answered, failure));
   }
+}
+
+/**
+ * Envoy's tags for an HTTP check (ext_authz_http_impl.cc onBeforeFinalizeUpstreamSpan):
+ * the status phrase in `ext_authz_http_status`, and `ext_authz_ok` for a 200, else
+ * `ext_authz_unauthorized`; none when no response came.
+ */
+function httpCheckSpanResult(status: number, failure: string | null): ExtAuthzSpanResult {
+  if (status === 0) return { status: 0, tags: {}, error: failure ?? 'no response' };
+  return {
+    status,
+    tags: {
+      ext_authz_http_status: STATUS_CODES[status] ?? 'Unknown',
+      ext_authz_status: status === 200 ? EXT_AUTHZ_OK : EXT_AUTHZ_UNAUTHORIZED,
+    },
+    error: null,
+  };
 }

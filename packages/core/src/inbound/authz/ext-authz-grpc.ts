@@ -19,6 +19,12 @@ import {
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
 import {
+  EXT_AUTHZ_OK,
+  EXT_AUTHZ_UNAUTHORIZED,
+  type ExtAuthzSpanResult,
+  type ExtAuthzTracer,
+} from './ext-authz-span.js';
+import {
   extAuthzFailure,
   PARTIAL_BODY_HEADER,
   PLAIN_ALLOW,
@@ -26,6 +32,8 @@ import {
 } from './ext-authz-result.js';
 
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
+/** Envoy's gRPC async client span name: `async <service>.<method> egress`. */
+const CHECK_SPAN = 'async envoy.service.auth.v3.Authorization.Check egress';
 const TIMED_OUT: AttemptOutcome = Object.freeze({ kind: 'local-failure', failure: 'timeout' });
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
 const MAX_BODY = 64 * 1024;
@@ -90,6 +98,32 @@ export class ExtAuthzGrpcClients {
   }
 }
 
+/**
+ * Envoy's tags for a gRPC check: `ext_authz_status` from the CheckResponse status
+ * (ext_authz_grpc_impl.cc onSuccess), and the call's `grpc.status_code` as its gRPC async
+ * client sets it; a failed call is an error and has no `ext_authz_status`.
+ */
+function grpcCheckSpanResult(
+  err: ServiceError | null,
+  res: CheckResponse | undefined,
+  timeout: string | null,
+): ExtAuthzSpanResult {
+  if (err !== null || res === undefined)
+    return {
+      status: 0,
+      tags: { 'grpc.status_code': String(err?.code ?? 2) },
+      error: timeout ?? err?.details ?? 'no response',
+    };
+  return {
+    status: 200,
+    tags: {
+      'grpc.status_code': '0',
+      ext_authz_status: res.code === 0 ? EXT_AUTHZ_OK : EXT_AUTHZ_UNAUTHORIZED,
+    },
+    error: null,
+  };
+}
+
 /** What the check needs beyond the request: the channels, the clock, the local certificate's SAN. */
 export interface GrpcCheckDeps {
   readonly clients: ExtAuthzGrpcClients;
@@ -98,6 +132,8 @@ export interface GrpcCheckDeps {
   readonly clock: Clock;
   /** `spiffe://...` of the local workload; sent as the destination principal on TLS connections. */
   readonly localPrincipal: string;
+  /** Starts the check's span under the request's; null: no span. */
+  readonly tracer?: ExtAuthzTracer | null;
 }
 
 function joined(v: string | readonly string[] | undefined): string | undefined {
@@ -272,6 +308,9 @@ export function checkExtAuthzGrpc(
     body: body === null ? null : body.bytes,
     packAsBytes: p.body?.packAsBytes === true,
   });
+  const cluster = `outbound|${p.port}||${p.host}`;
+  let span =
+    deps.tracer?.({ name: CHECK_SPAN, method: 'POST', url: `http://${p.target}${CHECK}`, cluster }) ?? null;
   return new Promise<ExtAuthzResult>((resolve) => {
     let settled = false;
     let timedOut = false;
@@ -282,8 +321,11 @@ export function checkExtAuthzGrpc(
       deps.clock.clearTimeout(timer);
       resolve(r);
     };
-    const fail = (why: string): void =>
+    const fail = (why: string): void => {
+      span?.end({ status: 0, tags: {}, error: why });
+      span = null;
       finish(extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`));
+    };
     // The provider's timeout covers finding the endpoint as well as the call.
     const timer = deps.clock.setTimeout(() => {
       timedOut = true;
@@ -303,15 +345,20 @@ export function checkExtAuthzGrpc(
         fail(err instanceof Error ? err.message : String(err));
         return;
       }
+      const metadata = new (grpcJs().Metadata)();
+      if (span !== null) for (const [k, v] of Object.entries(span.headers)) metadata.set(k, v);
       call = client.makeUnaryRequest<Buffer, CheckResponse>(
         CHECK,
         (b) => b,
         (b) => decodeCheckResponse(b),
         message,
+        metadata,
         (err: ServiceError | null, res?: CheckResponse) => {
           // The cluster's outlier detection counts the call as Envoy's router does: the
           // gRPC status mapped to HTTP, the provider's timeout as a local-origin timeout.
           endpoint?.done(timedOut ? TIMED_OUT : grpcOutcome(err === null ? 0 : err.code));
+          span?.end(grpcCheckSpanResult(err, res, timedOut ? `timed out after ${p.timeoutMs}ms` : null));
+          span = null;
           if (err !== null || res === undefined)
             fail(timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response'));
           else finish(toResult(p, req, url, res));

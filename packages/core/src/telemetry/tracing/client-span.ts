@@ -57,6 +57,7 @@ export class ClientSpanHandle implements ClientSpan {
           span.setAttribute('upstream_cluster.name', result.upstreamCluster);
         }
         if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
+        if (result.attributes !== undefined) span.setAttributes(result.attributes);
         const flagError =
           result.flags !== undefined && result.flags.length > 0 ? result.flags.join(',') : null;
         setHttpStatus(

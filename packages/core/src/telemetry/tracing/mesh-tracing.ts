@@ -119,6 +119,11 @@ export interface ClientSpanRequest {
   readonly upstreamCluster?: string | null;
   /** Parent context; the current inbound context by default. */
   readonly parent?: MeshRequestContext;
+  /**
+   * The span name; by default the HTTP method, per the conventions. Envoy names an
+   * extension provider's call `async <cluster> egress`.
+   */
+  readonly name?: string;
 }
 
 /** One try of an outbound call, recorded as a span event. */
@@ -143,6 +148,8 @@ export interface ClientSpanResult {
   readonly error?: string | null;
   /** The finished call as an access-log entry, for `formatter` custom tags (read only when recording). */
   readonly entry?: () => AccessLogEntry;
+  /** Tags of the caller's own (ext_authz: `ext_authz_status`, `grpc.status_code`). */
+  readonly attributes?: Readonly<Record<string, string | number>>;
 }
 
 export interface ClientSpan {
@@ -409,7 +416,14 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     try {
       if (!config.client.disabled) {
         const { name, attributes } = clientMethodAttributes(req.method);
-        span = startSpan(name, SpanKind.CLIENT, parentCtx, config.client.samplingPercent, drawn, forced);
+        span = startSpan(
+          req.name ?? name,
+          SpanKind.CLIENT,
+          parentCtx,
+          config.client.samplingPercent,
+          drawn,
+          forced,
+        );
         if (span.isRecording()) {
           span.setAttributes(attributes);
           if (config.client.istioTags) span.setAttributes(istioTags);

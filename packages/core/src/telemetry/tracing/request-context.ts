@@ -31,7 +31,9 @@ const probeIsActive = (): boolean => otelContext.active() === PROBE;
  * store carries it.
  */
 export function runWithInboundContext<T>(ctx: MeshRequestContext, fn: () => T): T {
+  // AsyncLocalStorage.run calls straight through when `ctx` is already the store.
   if (!otelContext.with(PROBE, probeIsActive)) return storage.run(ctx, fn);
+  if (otelContext.active().getValue(MESH_CONTEXT) === ctx) return fn();
   return otelContext.with(ctx.trace.setValue(MESH_CONTEXT, ctx), fn);
 }
 
