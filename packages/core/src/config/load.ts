@@ -72,7 +72,7 @@ function assemble(collected: Collected, files: readonly string[], options: LoadO
   }
   resources.sort((a, b) => a.origin.index - b.origin.index);
   diagnostics.push(...telemetryProviderDiagnostics(resources, meshConfig));
-  diagnostics.push(...authzProviderDiagnostics(resources, meshConfig));
+  diagnostics.push(...authzProviderDiagnostics(resources, meshConfig, collected.platform));
   return Object.freeze({
     resources: Object.freeze(resources),
     invalid: Object.freeze(invalid),

@@ -165,6 +165,58 @@ extensionProviders:
     ]);
   });
 
+  it("warns, at the policy, when istiod's LookupCluster would not find the provider's service", () => {
+    // pilot/pkg/model/telemetry_logging.go LookupCluster: `<namespace>/<host>` must be in that
+    // namespace, a bare host in exactly one; otherwise the provider is invalid and the
+    // CUSTOM policy's requests are denied.
+    const provider = (service: string) => `
+extensionProviders:
+- name: sample-ext-authz-grpc
+  envoyExtAuthzGrpc: { service: ${JSON.stringify(service)}, port: 9000 }`;
+    const service = (namespace: string) => `apiVersion: v1
+kind: Service
+metadata: { name: ext-authz, namespace: ${namespace} }
+spec: { ports: [{ name: grpc, port: 9000 }] }
+---
+`;
+    const entry = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: authz, namespace: foo }
+spec: { hosts: [authz.example.internal], ports: [{ number: 9000, name: grpc, protocol: GRPC }], resolution: DNS }
+---
+`;
+    const host = 'ext-authz.foo.svc.cluster.local';
+    const warnings = (svc: string, docs: string) =>
+      load(provider(svc), docs + CUSTOM_POLICY).snap.diagnostics.filter((d) => d.level === 'Warning');
+
+    expect(warnings(host, service('foo'))).toEqual([]);
+    expect(warnings(`foo/${host}`, service('foo'))).toEqual([]);
+    expect(warnings('authz.example.internal', entry)).toEqual([]);
+
+    const missing = warnings(host, service('bar'));
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatchObject({ code: 'IST0101', file: 'mesh.yaml', path: 'spec.provider.name' });
+    expect(missing[0]!.message).toMatch(
+      /names service "ext-authz\.foo\.svc\.cluster\.local", which no Service or ServiceEntry in the config defines\. istiod rejects such a provider and denies every request this CUSTOM policy's rules match; meshlet sends the checks directly by DNS, in plaintext/,
+    );
+    // The namespace form must name the namespace that defines it.
+    expect(warnings(`bar/${host}`, service('foo'))).toHaveLength(1);
+    expect(warnings('authz.example.internal', '')).toHaveLength(1);
+
+    const ambiguous = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: authz, namespace: bar }
+spec: { hosts: [authz.example.internal], ports: [{ number: 9000, name: grpc, protocol: GRPC }], resolution: DNS }
+---
+`;
+    const both = warnings('authz.example.internal', entry + ambiguous);
+    expect(both).toHaveLength(1);
+    expect(both[0]!.message).toMatch(
+      /defined in several namespaces \(bar, foo\)\. .*Name it as <namespace>\/<host>/,
+    );
+    expect(warnings('foo/authz.example.internal', entry + ambiguous)).toEqual([]);
+  });
+
   it('checks every provider type against its fields in the proto, and says which tracing fields it does not apply', () => {
     const { snap, found } = load(`
 extensionProviders:
