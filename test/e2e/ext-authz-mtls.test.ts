@@ -19,6 +19,7 @@ import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert
 import {
   ISTIO_SAMPLE_DENY_BODY,
   istioSampleCheck,
+  ISTIO_SAMPLE_EXT_AUTHZ_SERVICES,
   istioSampleCustomPolicy,
   startExtAuthzGrpcServer,
   type ExtAuthzGrpcServer,
@@ -37,7 +38,8 @@ import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 const DENY_BODY = ISTIO_SAMPLE_DENY_BODY;
 const HTTPBIN_ID = 'spiffe://cluster.local/ns/foo/sa/httpbin';
 
-const config = (provider: string, extra = '') => `${istioConfigMap(`
+const config = (provider: string, extra = '') =>
+  `${istioConfigMap(`
 extensionProviders:
 - name: ext-authz-http
   envoyExtAuthzHttp:
@@ -59,17 +61,7 @@ extensionProviders:
 - name: ext-authz-grpc
   envoyExtAuthzGrpc:
     service: foo/ext-authz-grpc.foo.svc.cluster.local
-    port: "9000"`)}apiVersion: v1
-kind: Service
-metadata: { name: ext-authz-http, namespace: foo }
-spec: { selector: { app: ext-authz }, ports: [{ name: http, port: 8000 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: ext-authz-grpc, namespace: foo }
-spec: { selector: { app: ext-authz }, ports: [{ name: grpc, port: 9000 }] }
----
-${istioSampleCustomPolicy(provider)}${extra}`;
+    port: "9000"`)}${ISTIO_SAMPLE_EXT_AUTHZ_SERVICES}${istioSampleCustomPolicy(provider)}${extra}`;
 
 interface HttpCheck {
   method: string | undefined;

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import {
   istioSampleCheck,
+  ISTIO_SAMPLE_EXT_AUTHZ_SERVICES,
   istioSampleCustomPolicy,
   startExtAuthzGrpcServer,
   type ExtAuthzGrpcServer,
@@ -33,7 +34,8 @@ const sampled = `00-${TRACE_ID}-${CALLER_SPAN}-01`;
 const notSampled = `00-${TRACE_ID}-${CALLER_SPAN}-00`;
 const HTTP_CLUSTER = 'outbound|8000||ext-authz-http.foo.svc.cluster.local';
 
-const config = (provider: string) => `${istioConfigMap(`
+const config = (provider: string) =>
+  `${istioConfigMap(`
 extensionProviders:
 - name: ext-authz-http
   envoyExtAuthzHttp:
@@ -43,17 +45,7 @@ extensionProviders:
 - name: ext-authz-grpc
   envoyExtAuthzGrpc:
     service: ext-authz-grpc.foo.svc.cluster.local
-    port: "9000"`)}apiVersion: v1
-kind: Service
-metadata: { name: ext-authz-http, namespace: foo }
-spec: { selector: { app: ext-authz }, ports: [{ name: http, port: 8000 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: ext-authz-grpc, namespace: foo }
-spec: { selector: { app: ext-authz }, ports: [{ name: grpc, port: 9000 }] }
----
-${istioSampleCustomPolicy(provider)}`;
+    port: "9000"`)}${ISTIO_SAMPLE_EXT_AUTHZ_SERVICES}${istioSampleCustomPolicy(provider)}`;
 
 const tmp = useTmpDir();
 // Closing a mesh shuts its provider's processors down, and with them their exporter: one per test.

@@ -136,6 +136,22 @@ export async function startExtAuthzGrpcServer(
 export const ISTIO_SAMPLE_DENY_BODY =
   'denied by ext_authz for not found header `x-ext-authz: allow` in the request';
 
+/**
+ * The Services of the istio.io authz-custom task's sample ext-authz server in namespace foo:
+ * `ext-authz-http` on 8000 and `ext-authz-grpc` on 9000, each followed by `---`.
+ */
+export const ISTIO_SAMPLE_EXT_AUTHZ_SERVICES = `apiVersion: v1
+kind: Service
+metadata: { name: ext-authz-http, namespace: foo }
+spec: { selector: { app: ext-authz }, ports: [{ name: http, port: 8000 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: ext-authz-grpc, namespace: foo }
+spec: { selector: { app: ext-authz }, ports: [{ name: grpc, port: 9000 }] }
+---
+`;
+
 /** The istio.io authz-custom task's CUSTOM policy on httpbin's `/headers`, naming `provider`. */
 export const istioSampleCustomPolicy = (provider: string): string => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
