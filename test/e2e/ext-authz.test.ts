@@ -29,6 +29,7 @@ const tmp = useTmpDir();
 let authz: ExtAuthzGrpcServer;
 let bodyAuthz: ExtAuthzGrpcServer;
 let httpAuthz: Server;
+let oauth2Proxy: Server;
 const httpChecks: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
 beforeAll(async () => {
   authz = await startExtAuthzGrpcServer(istioSampleCheck);
@@ -48,11 +49,35 @@ beforeAll(async () => {
     res.end(allow ? '' : DENY_BODY);
   });
   await new Promise<void>((r) => httpAuthz.listen(0, '127.0.0.1', r));
+  // oauth2-proxy as Istio's guides wire it: a session cookie passes (and is refreshed, in
+  // two cookies when it is large), anything else is sent to the login page.
+  oauth2Proxy = createServer((req, res) => {
+    if ((req.headers.cookie ?? '').includes('_oauth2_proxy=session')) {
+      res.setHeader('x-auth-request-user', 'alice');
+      res.setHeader('set-cookie', [
+        '_oauth2_proxy_0=part0; Path=/; HttpOnly',
+        '_oauth2_proxy_1=part1; Path=/; HttpOnly',
+      ]);
+      res.end();
+      return;
+    }
+    res.statusCode = 302;
+    res.setHeader('location', 'https://auth.example.com/oauth2/start?rd=%2Fheaders');
+    res.setHeader('content-type', 'text/html');
+    res.setHeader('set-cookie', [
+      '_oauth2_proxy_csrf=abc; Path=/; HttpOnly',
+      '_oauth2_proxy_rd=%2Fheaders; Path=/',
+    ]);
+    res.setHeader('x-internal', 'not for the client');
+    res.end('<a href="https://auth.example.com/oauth2/start?rd=%2Fheaders">Found</a>.');
+  });
+  await new Promise<void>((r) => oauth2Proxy.listen(0, '127.0.0.1', r));
 });
 afterAll(async () => {
   await authz.close();
   await bodyAuthz.close();
   await new Promise<void>((r) => httpAuthz.close(() => r()));
+  await new Promise<void>((r) => oauth2Proxy.close(() => r()));
 });
 
 const meshes: Mesh[] = [];
@@ -79,7 +104,15 @@ extensionProviders:
   envoyExtAuthzHttp:
     service: 127.0.0.1
     port: "${(httpAuthz.address() as AddressInfo).port}"
-    includeRequestHeadersInCheck: ["x-ext-authz"]`)}${policy(provider)}`,
+    includeRequestHeadersInCheck: ["x-ext-authz"]
+- name: oauth2-proxy
+  envoyExtAuthzHttp:
+    service: 127.0.0.1
+    port: "${(oauth2Proxy.address() as AddressInfo).port}"
+    includeRequestHeadersInCheck: ["authorization", "cookie"]
+    headersToUpstreamOnAllow: ["authorization", "path", "x-auth-request-user"]
+    headersToDownstreamOnAllow: ["set-cookie"]
+    headersToDownstreamOnDeny: ["content-type", "set-cookie"]`)}${policy(provider)}`,
   );
   const mesh = await createMesh({
     config: dir,
@@ -220,6 +253,36 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
         req.end();
       });
       expect(empty).toBe(200);
+    });
+  },
+);
+
+describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
+  "CUSTOM authorization with oauth2-proxy (Istio's envoyExtAuthzHttp guide) with %s",
+  (adapter) => {
+    it('redirects to the login page with every cookie, and passes a session on with its refreshed cookies', async () => {
+      const base = await serve(adapter, 'oauth2-proxy');
+      const login = await fetch(`${base}/headers`, { redirect: 'manual' });
+      expect(login.status).toBe(302);
+      // Envoy always lets Location (and WWW-Authenticate) through beside headersToDownstreamOnDeny.
+      expect(login.headers.get('location')).toBe('https://auth.example.com/oauth2/start?rd=%2Fheaders');
+      expect(login.headers.get('content-type')).toBe('text/html');
+      expect(login.headers.get('x-internal')).toBeNull();
+      // Each Set-Cookie stays its own header: joined, the browser would keep one broken cookie.
+      expect(login.headers.getSetCookie()).toEqual([
+        '_oauth2_proxy_csrf=abc; Path=/; HttpOnly',
+        '_oauth2_proxy_rd=%2Fheaders; Path=/',
+      ]);
+      expect(await login.text()).toContain('Found');
+
+      const session = await fetch(`${base}/headers`, { headers: { cookie: '_oauth2_proxy=session' } });
+      expect(session.status).toBe(200);
+      expect(session.headers.getSetCookie()).toEqual([
+        '_oauth2_proxy_0=part0; Path=/; HttpOnly',
+        '_oauth2_proxy_1=part1; Path=/; HttpOnly',
+      ]);
+      const seen = ((await session.json()) as { headers: Headers }).headers;
+      expect(seen['x-auth-request-user']).toBe('alice');
     });
   },
 );

@@ -1,5 +1,5 @@
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
-import type { DenyReason, InboundDecision } from './engine-types.js';
+import type { DenyReason, InboundDecision, ResponseHeaders } from './engine-types.js';
 
 /** Envoy's RBAC filter body (rbac_filter.cc). */
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
@@ -15,7 +15,7 @@ export const RATE_LIMITED_BODY = 'local_rate_limited';
 export function denied(
   status: number,
   body: string,
-  headers: Readonly<Record<string, string>>,
+  headers: ResponseHeaders,
   flags: readonly ResponseFlag[],
   reason: DenyReason,
 ): InboundDecision {
@@ -34,15 +34,15 @@ export function denied(
 }
 
 /** Merges header maps left to right; null when all are empty. */
-export function mergeHeaders(
-  ...maps: (Readonly<Record<string, string>> | null | undefined)[]
-): Readonly<Record<string, string>> {
-  let out: Record<string, string> | null = null;
+export function mergeHeaders<V extends string | string[]>(
+  ...maps: (Readonly<Record<string, V>> | null | undefined)[]
+): Readonly<Record<string, V>> {
+  let out: Record<string, V> | null = null;
   for (const m of maps) {
     if (m === null || m === undefined) continue;
-    for (const k in m) (out ??= {})[k] = m[k] as string;
+    for (const k in m) (out ??= {})[k] = m[k] as V;
   }
-  return out ?? EMPTY;
+  return out ?? (EMPTY as Readonly<Record<string, V>>);
 }
 
 export const EMPTY: Readonly<Record<string, string>> = Object.freeze({});

@@ -39,6 +39,12 @@ export interface DenyReason {
   readonly detail: string;
 }
 
+/**
+ * Response headers a decision sets: a value per name, or several for a header that cannot be
+ * joined (Set-Cookie, as an ext_authz server may send more than one).
+ */
+export type ResponseHeaders = Readonly<Record<string, string | string[]>>;
+
 export type InboundDecision =
   | {
       readonly allow: true;
@@ -52,8 +58,8 @@ export type InboundDecision =
       readonly removeHeaders: readonly string[];
       /** Request headers to set (outputPayloadToHeader, outputClaimToHeaders, ...). */
       readonly setHeaders: Readonly<Record<string, string>>;
-      /** Response headers to add (rate-limit headers, ...). */
-      readonly responseHeaders: Readonly<Record<string, string>>;
+      /** Response headers to add (rate-limit headers, an ext_authz server's Set-Cookie, ...). */
+      readonly responseHeaders: ResponseHeaders;
       /** Policies that matched in dry-run or AUDIT mode, for logging. */
       readonly shadow: readonly {
         readonly policy: string;
@@ -65,7 +71,7 @@ export type InboundDecision =
       readonly allow: false;
       readonly status: number;
       readonly body: string;
-      readonly headers: Readonly<Record<string, string>>;
+      readonly headers: ResponseHeaders;
       readonly flags: readonly ResponseFlag[];
       readonly reason: DenyReason;
     };

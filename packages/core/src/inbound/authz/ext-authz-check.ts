@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Clock } from '../../runtime/clock.js';
-import type { InboundRequest } from '../engine-types.js';
+import type { InboundRequest, ResponseHeaders } from '../engine-types.js';
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzHttpProvider, HeaderNames } from './ext-authz-provider.js';
 import { extAuthzFailure, PARTIAL_BODY_HEADER, type ExtAuthzResult } from './ext-authz-result.js';
@@ -32,10 +32,13 @@ function listed(name: string, list: HeaderNames): boolean {
   return false;
 }
 
-/** The authorization server's answer to one check: lower-case header names. */
+/**
+ * The authorization server's answer to one check: lower-case header names, repeats joined
+ * with `, ` except Set-Cookie, which keeps one value per cookie.
+ */
 export interface CheckReply {
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  readonly headers: ResponseHeaders;
   readonly body: AsyncIterable<Uint8Array> | null;
   /** Drops the rest of the body. */
   discard(): void;
@@ -72,10 +75,12 @@ export function checkSendByFetch(fetchImpl: typeof fetch): CheckSend {
       signal: req.signal,
       redirect: 'manual',
     });
-    const out: Record<string, string> = {};
+    const out: Record<string, string | string[]> = {};
     res.headers.forEach((value, name) => {
       out[name] = value;
     });
+    const cookies = res.headers.getSetCookie();
+    if (cookies.length > 1) out['set-cookie'] = cookies;
     const body = res.body;
     return {
       status: res.status,
@@ -88,14 +93,35 @@ export function checkSendByFetch(fetchImpl: typeof fetch): CheckSend {
   };
 }
 
-function pick(reply: CheckReply, list: HeaderNames | null): Record<string, string> {
-  const out: Record<string, string> = {};
+/** The reply's headers `list` allows (all when null) for the client's response. */
+function pick(
+  reply: CheckReply,
+  list: HeaderNames | null,
+  always: ReadonlySet<string> = NONE,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(reply.headers)) {
     if (NEVER_COPY.has(name)) continue;
-    if (list === null || listed(name, list)) out[name] = value;
+    if (list === null || always.has(name) || listed(name, list)) out[name] = value;
   }
   return out;
 }
+
+/** The reply's headers `list` allows for the upstream request, one value each. */
+function pickForRequest(reply: CheckReply, list: HeaderNames): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(pick(reply, list)))
+    out[name] = typeof value === 'string' ? value : value.join(', ');
+  return out;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+/**
+ * What a denial passes to the client beside a `headersToDownstreamOnDeny` list: Envoy adds
+ * `:status`, Content-Length, WWW-Authenticate and Location to any non-empty list
+ * (ext_authz_http_impl.cc toClientMatchers), so a login redirect keeps its target.
+ */
+const ALWAYS_ON_DENY: ReadonlySet<string> = new Set(['www-authenticate', 'location']);
 
 /**
  * The headers Envoy's HTTP ext_authz client sends (ext_authz_http_impl.cc): Host, method,
@@ -177,13 +203,14 @@ export async function checkExtAuthz(
       res.discard();
       // Envoy's HTTP service names the request headers to drop in this response header
       // (external_auth.proto OkHttpResponse.headers_to_remove); Host cannot be removed.
-      const remove = (res.headers['x-envoy-auth-headers-to-remove'] ?? '')
+      const named = res.headers['x-envoy-auth-headers-to-remove'] ?? '';
+      const remove = (typeof named === 'string' ? named : named.join(','))
         .split(',')
         .map((h) => h.trim().toLowerCase())
         .filter((h) => h !== '' && h !== 'host' && !h.startsWith(':'));
       return {
         kind: 'allow',
-        setHeaders: pick(res, p.headersToUpstreamOnAllow),
+        setHeaders: pickForRequest(res, p.headersToUpstreamOnAllow),
         removeHeaders: remove,
         responseHeaders: pick(res, p.headersToDownstreamOnAllow),
         url: null,
@@ -200,7 +227,7 @@ export async function checkExtAuthz(
       kind: 'deny',
       status: res.status,
       body,
-      headers: pick(res, p.headersToDownstreamOnDeny),
+      headers: pick(res, p.headersToDownstreamOnDeny, ALWAYS_ON_DENY),
       detail: `ext_authz provider ${p.name} denied with ${res.status}`,
     };
   } catch (err) {

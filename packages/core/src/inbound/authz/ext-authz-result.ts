@@ -1,3 +1,5 @@
+import type { ResponseHeaders } from '../engine-types.js';
+
 /** Envoy's check-request header saying whether the body sent was cut at maxRequestBytes. */
 export const PARTIAL_BODY_HEADER = 'x-envoy-auth-partial-body';
 
@@ -10,7 +12,7 @@ export type ExtAuthzResult =
       /** Request headers to remove (gRPC `headers_to_remove`, HTTP `x-envoy-auth-headers-to-remove`). */
       readonly removeHeaders: readonly string[];
       /** Headers added to the app's response. */
-      readonly responseHeaders: Readonly<Record<string, string>>;
+      readonly responseHeaders: ResponseHeaders;
       /** The request target after `query_parameters_to_set`/`_to_remove`; null when unchanged. */
       readonly url: string | null;
     }
@@ -18,7 +20,7 @@ export type ExtAuthzResult =
       readonly kind: 'deny';
       readonly status: number;
       readonly body: string;
-      readonly headers: Readonly<Record<string, string>>;
+      readonly headers: ResponseHeaders;
       readonly detail: string;
     };
 

@@ -22,9 +22,9 @@ export function checkSendThrough(upstream: ClusterCaller): CheckSend {
       signal: req.signal,
     });
     if (r.kind === 'failure') throw new Error(r.reason);
-    const out: Record<string, string> = {};
+    const out: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(r.headers))
-      out[name] = typeof value === 'string' ? value : value.join(', ');
+      out[name] = typeof value === 'string' ? value : name === 'set-cookie' ? [...value] : value.join(', ');
     return {
       status: r.status,
       headers: out,

@@ -108,6 +108,38 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     }
   });
 
+  it('keeps Location and WWW-Authenticate on a denial beside headersToDownstreamOnDeny, as Envoy does (oauth2-proxy login redirect)', async () => {
+    // envoy ext_authz_http_impl.cc toClientMatchers: a non-empty allowed_client_headers list
+    // always also allows :status, Content-Length, WWW-Authenticate and Location.
+    const { port } = await authzServer((_req, res) => {
+      res.statusCode = 302;
+      res.setHeader('location', 'https://auth.example.com/oauth2/start?rd=%2Fhttpbin2');
+      res.setHeader('set-cookie', '_oauth2_proxy_csrf=abc; Path=/; HttpOnly');
+      res.setHeader('www-authenticate', 'Bearer realm="example"');
+      res.setHeader('x-internal', 'hidden');
+      res.end();
+    });
+    const engine = engineFor(
+      planOf(CUSTOM, {
+        meshConfig: {
+          extensionProviders: [
+            provider(port, { headersToDownstreamOnDeny: ['content-type', 'set-cookie'] }),
+          ],
+        },
+      }),
+    );
+    const d = await engine.decide(request({ url: '/httpbin2' }));
+    expect(d.allow).toBe(false);
+    if (!d.allow) {
+      expect(d.status).toBe(302);
+      expect(d.headers).toEqual({
+        location: 'https://auth.example.com/oauth2/start?rd=%2Fhttpbin2',
+        'set-cookie': '_oauth2_proxy_csrf=abc; Path=/; HttpOnly',
+        'www-authenticate': 'Bearer realm="example"',
+      });
+    }
+  });
+
   it('fails closed with statusOnError when the server does not answer in time', async () => {
     const { port, seen } = await authzServer(() => {
       // never answers
