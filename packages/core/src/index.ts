@@ -62,7 +62,13 @@ export type { MeshletRequestContext, PeerIdentity, RequestAuth } from './inbound
 export { decideThen, type InboundHandle, type InboundObservation } from './inbound/handle.js';
 export { decideNodeRequest } from './inbound/node-decide.js';
 export { createInboundEngine, type InboundEngineOptions } from './inbound/engine.js';
-export type { InboundEngine, InboundRequest, InboundDecision, DenyReason } from './inbound/engine-types.js';
+export type {
+  InboundEngine,
+  InboundRequest,
+  InboundDecision,
+  DenyReason,
+  ResponseHeaders,
+} from './inbound/engine-types.js';
 export type {
   ExtAuthzProvider,
   ExtAuthzHttpProvider,
