@@ -261,7 +261,10 @@ describe.each<Framework>(['fastify', 'express'])('istio metrics through a real %
   it('writes one access log line per request on each side, with flags and details', () => {
     expect(server.lines).toHaveLength(7);
     expect(
-      server.lines.some((l) => / 403 - rbac_access_denied_matched_policy\[default\/deny-admin\] /.test(l)),
+      // Envoy's RBAC detail names istiod's policy id for the rule: ns[..]-policy[..]-rule[k].
+      server.lines.some((l) =>
+        / 403 - rbac_access_denied_matched_policy\[ns\[default\]-policy\[deny-admin\]-rule\[0\]\] /.test(l),
+      ),
     ).toBe(true);
     expect(server.lines.some((l) => / 429 RL local_rate_limited /.test(l))).toBe(true);
     expect(server.lines.every((l) => l.includes(`inbound|${service.port}||`))).toBe(true);

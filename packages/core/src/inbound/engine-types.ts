@@ -37,6 +37,12 @@ export interface DenyReason {
   readonly policy: string | null;
   /** Human-readable detail, e.g. `rule[0] from[0] principals did not match`. */
   readonly detail: string;
+  /**
+   * What Envoy writes as `%RESPONSE_CODE_DETAILS%` for this refusal, e.g.
+   * `rbac_access_denied_matched_policy[ns[foo]-policy[deny-get]-rule[0]]`,
+   * `jwt_authn_access_denied{Jwt_is_expired}`, `ext_authz_denied`, `ext_authz_error`.
+   */
+  readonly responseCodeDetails?: string;
 }
 
 /**

@@ -8,7 +8,7 @@ import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.j
 import type { ExtAuthzTracer } from './authz/ext-authz-span.js';
 import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import type { ExtAuthzResult } from './authz/ext-authz-result.js';
-import { evaluateRbac, type ShadowResult } from './authz/evaluate.js';
+import { evaluateRbac, rbacDeniedDetails, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound } from './engine-compile.js';
@@ -212,6 +212,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         stage: 'jwt',
         policy: null,
         detail: `RequestAuthentication refused the token: ${jwt.body}`,
+        // jwt_authn filter.cc generateRcDetails: the status text, whitespace as `_`.
+        responseCodeDetails: `jwt_authn_access_denied{${jwt.body.replace(/\s/g, '_')}}`,
       });
 
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
@@ -254,6 +256,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           stage: 'custom',
           policy: policy.name,
           detail: `CUSTOM policy fails closed: ${provider.problem}`,
+          // istiod turns the policy into an RBAC deny whose policies carry this suffix
+          // (authz/builder builder.go getBadCustomDenyRules, extauthz.go).
+          responseCodeDetails: rbacDeniedDetails(
+            `istio-ext-authz-${policy.provider ?? ''}-${policy.envoyName(policy.match(input))}-deny-due-to-bad-CUSTOM-action`,
+          ),
         });
       if (allowed !== null) continue;
       const checked = afterJwtFilter(normalizedReq, jwt);
@@ -268,6 +275,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             stage: 'custom',
             policy: policy.name,
             detail: `the request body is larger than includeRequestBodyInCheck.maxRequestBytes (${provider.body.maxRequestBytes}) and allowPartialMessage is false`,
+            // The connection manager's buffer limit answers (ext_authz setDecoderBufferLimit).
+            responseCodeDetails: 'request_payload_too_large',
           });
       }
       const r = options.extAuthz
@@ -290,6 +299,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           stage: 'custom',
           policy: policy.name,
           detail: r.detail,
+          responseCodeDetails: r.failed === true ? 'ext_authz_error' : 'ext_authz_denied',
         });
       allowed = r;
       if (r.removeHeaders.length > 0 || Object.keys(r.setHeaders).length > 0) {
@@ -322,6 +332,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         stage: rbac.stage,
         policy: rbac.policy,
         detail: rbac.detail,
+        responseCodeDetails: rbac.responseCodeDetails,
       });
 
     const jwtRemoved = jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS;

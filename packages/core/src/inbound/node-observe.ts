@@ -240,7 +240,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       protocol: `HTTP/${this.#req.httpVersion}`,
       responseCode: status,
       responseFlags: flags,
-      responseCodeDetails: d === null || d.allow ? 'via_upstream' : denyDetails(d),
+      responseCodeDetails:
+        d === null || d.allow ? 'via_upstream' : (d.reason.responseCodeDetails ?? denyDetails(d)),
       connectionTerminationDetails: null,
       upstreamTransportFailureReason: null,
       bytesReceived,

@@ -12,6 +12,12 @@ export interface CompiledPolicy {
   readonly provider: string | null;
   /** Index of the first matching rule, or -1 (always -1 when `rules` is absent). */
   readonly match: (input: AuthzInput) => number;
+  /**
+   * The name of the policy's rule `k` in the RBAC config istiod builds,
+   * `ns[<ns>]-policy[<name>]-rule[<k>]` (authz/builder/builder.go policyName), which
+   * Envoy puts in `rbac_access_denied_matched_policy[...]`.
+   */
+  readonly envoyName: (rule: number) => string;
 }
 
 export interface CompiledAuthorization {
@@ -39,12 +45,14 @@ function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): C
     for (let k = 0; k < rules.length; k++) if ((rules[k] as Match)(input)) return k;
     return -1;
   };
+  const prefix = `ns[${p.policy.namespace}]-policy[${p.policy.name}]-rule[`;
   return Object.freeze({
     name: `${p.policy.namespace}/${p.policy.name}`,
     action: p.action,
     dryRun: p.dryRun,
     provider: p.provider,
     match,
+    envoyName: (rule: number) => `${prefix}${rule}]`,
   });
 }
 

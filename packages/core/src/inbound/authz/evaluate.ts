@@ -15,7 +15,16 @@ export type RbacOutcome =
       readonly stage: 'deny' | 'allow';
       readonly policy: string | null;
       readonly detail: string;
+      /** Envoy's `rbac_access_denied_matched_policy[<policy id>|none]`. */
+      readonly responseCodeDetails: string;
     };
+
+/** Envoy's RBAC response detail (filters/common/rbac/utility.cc responseDetail). */
+export function rbacDeniedDetails(policyId: string | null): string {
+  return `rbac_access_denied_matched_policy[${policyId === null ? 'none' : policyId.replace(/\s/g, '_')}]`;
+}
+
+const NO_POLICY_MATCHED = rbacDeniedDetails(null);
 
 const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
 
@@ -42,6 +51,7 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
       stage: 'deny',
       policy: p.name,
       detail: `DENY policy ${p.name} rule[${k}] matched`,
+      responseCodeDetails: rbacDeniedDetails(p.envoyName(k)),
     };
   }
 
@@ -70,6 +80,7 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
       stage: 'allow',
       policy: null,
       detail: `no ALLOW policy matched (${enforced} in scope)`,
+      responseCodeDetails: NO_POLICY_MATCHED,
     };
   }
 

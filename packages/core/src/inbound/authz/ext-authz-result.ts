@@ -22,6 +22,8 @@ export type ExtAuthzResult =
       readonly body: string;
       readonly headers: ResponseHeaders;
       readonly detail: string;
+      /** The check failed (no answer, a 5xx, a timeout): `statusOnError`, Envoy's `ext_authz_error`. */
+      readonly failed?: boolean;
     };
 
 /** An allow that changes nothing: failOpen, or a server that said OK and nothing else. */
@@ -39,5 +41,5 @@ export function extAuthzFailure(
   detail: string,
 ): ExtAuthzResult {
   if (p.failOpen) return PLAIN_ALLOW;
-  return { kind: 'deny', status: p.statusOnError, body: '', headers: {}, detail };
+  return { kind: 'deny', status: p.statusOnError, body: '', headers: {}, detail, failed: true };
 }
