@@ -72,6 +72,8 @@ export interface InboundExplanation {
     readonly rule: number | null;
     readonly detail: string;
     readonly shadow: readonly string[];
+    /** The refusal as the sidecar's access log shows it: `%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%`; null when allowed. */
+    readonly accessLog: string | null;
   };
   /** One line: the answer to "why was this allowed/denied?". */
   readonly verdict: string;
@@ -299,6 +301,7 @@ function decisionOf(
       rule: null,
       detail: 'allowed',
       shadow: d.shadow.map((s) => `${s.action} ${s.policy}: ${s.result}`),
+      accessLog: null,
     };
   }
   const r = d.reason;
@@ -311,6 +314,7 @@ function decisionOf(
     rule: check === undefined || check.matchedRule < 0 ? null : check.matchedRule,
     detail: r.detail,
     shadow: [],
+    accessLog: `${d.status} ${d.flags.length === 0 ? '-' : d.flags.join(',')} ${r.responseCodeDetails ?? '-'}`,
   };
 }
 

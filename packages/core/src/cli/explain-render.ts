@@ -75,6 +75,7 @@ export function renderInbound(e: InboundExplanation, io: CliIO): string {
   out.push(`${label(io, 'Verdict')}${paint(io, bad ? 'red' : 'green', e.verdict)}`);
   if (!e.decision.allow && !['allow', 'deny', 'jwt'].includes(e.decision.stage))
     out.push(`${''.padEnd(14)}${e.decision.detail}`);
+  if (e.decision.accessLog !== null) out.push(`${label(io, 'Access log')}${e.decision.accessLog}`);
   const pa = e.peerAuthentication;
   out.push(`${label(io, 'mTLS')}${pa.mode} from ${pa.decidedBy}: ${pa.note}`);
   out.push(

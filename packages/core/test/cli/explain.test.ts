@@ -151,6 +151,10 @@ describe('meshlet explain (inbound)', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Verdict\s+DENIED 403 by DENY policy foo\/deny-method-get rule\[0\]$/m);
+    // What the sidecar's access log says for it, to find the same refusal in Istio's logs.
+    expect(r.out).toMatch(
+      /^Access log\s+403 - rbac_access_denied_matched_policy\[ns\[foo\]-policy\[deny-method-get\]-rule\[0\]\]$/m,
+    );
     expect(r.out).toContain('mTLS peer cluster.local/ns/foo/sa/sleep');
   });
 
@@ -165,6 +169,7 @@ describe('meshlet explain (inbound)', () => {
     ]);
     expect(e.decision.allow).toBe(true);
     expect(e.verdict).toBe('ALLOWED by ALLOW policy foo/allow-path-ip rule[0]');
+    expect(e.decision.accessLog).toBeNull();
     expect(e.authorization.deny[0]?.rules?.[0]).toEqual({
       index: 0,
       matched: false,
@@ -177,6 +182,7 @@ describe('meshlet explain (inbound)', () => {
     expect(r.out).toMatch(
       /^Verdict\s+DENIED 403: no rule of the 1 ALLOW policy \(foo\/allow-path-ip\) matched$/m,
     );
+    expect(r.out).toMatch(/^Access log\s+403 - rbac_access_denied_matched_policy\[none\]$/m);
     expect(r.out).toContain('rule[0]: to[0].operation.paths ["/ip"] (got path /headers)');
   });
 
