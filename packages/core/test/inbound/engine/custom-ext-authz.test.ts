@@ -122,9 +122,7 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     const engine = engineFor(
       planOf(CUSTOM, {
         meshConfig: {
-          extensionProviders: [
-            provider(port, { headersToDownstreamOnDeny: ['content-type', 'set-cookie'] }),
-          ],
+          extensionProviders: [provider(port, { headersToDownstreamOnDeny: ['content-type', 'set-cookie'] })],
         },
       }),
     );
