@@ -6,7 +6,7 @@
 // requests give the same count to within a fraction of a percent (it leaves out the kernel
 // and V8's background compiler threads; bench/inbound-fastify.js measures those in time).
 // Writes bench/results/inbound-instructions.md.
-//   node bench/inbound-instructions.js [--warmup 15000] [--requests 5000] [--runs 3] [--only <name>,<name>]
+//   node bench/inbound-instructions.js [--warmup 15000] [--requests 5000] [--runs 3] [--only '<name>;<name>']
 // (--only measures the named rows and their baselines, prints them and writes nothing.)
 // Needs Debian's `valgrind` (callgrind and callgrind_control).
 import { execFileSync, spawn } from 'node:child_process';
@@ -122,8 +122,18 @@ function mainThreadInstructions(dir) {
   return Number(m[1]);
 }
 
-const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt > 0 ? new Set(process.argv[onlyAt + 1].split(',')) : null;
+// Row names contain commas ("authz, telemetry off"): each `--only` value names one row
+// whole, or several separated by `;`; `--only` may be repeated.
+const onlyValues = process.argv.flatMap((a, i) => (a === '--only' ? [process.argv[i + 1] ?? ''] : []));
+const only = onlyValues.length === 0 ? null : new Set(onlyValues.flatMap((v) => v.split(';')));
+for (const name of only ?? []) {
+  if (!CONFIGS.some(([n]) => n === name)) {
+    console.error(
+      `--only: no row named ${JSON.stringify(name)}; rows: ${CONFIGS.map(([n]) => n).join(' | ')}`,
+    );
+    process.exit(2);
+  }
+}
 const selected =
   only === null
     ? CONFIGS
