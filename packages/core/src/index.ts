@@ -93,6 +93,9 @@ export type {
   UpstreamCluster,
   UpstreamHost,
   UpstreamClusterStats,
+  AttemptOutcome,
+  Admission,
+  PoolTicket,
 } from './outbound/upstream/types.js';
 export { TransportError } from './outbound/transport.js';
 export type {
