@@ -50,6 +50,12 @@ export default tseslint.config(
     },
   },
   {
+    // A library writes nothing to the console: it reports through diagnostics, events,
+    // metrics and errors. The CLI writes through its injected output.
+    files: ['packages/*/src/**/*.ts'],
+    rules: { 'no-console': 'error' },
+  },
+  {
     files: ['**/test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

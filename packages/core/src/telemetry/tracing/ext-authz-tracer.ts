@@ -15,11 +15,6 @@ export function createExtAuthzTracer(tracing: () => MeshTracing | null): ExtAuth
   return (check) => {
     const t = tracing();
     const parent = currentContext();
-    console.error(
-      'TRACER parent',
-      parent !== undefined,
-      new Error().stack?.split('\n').slice(2, 12).join('\n'),
-    );
     if (t === null || parent === undefined) return null;
     const out: OutgoingHeaders = {};
     const span = t.startClientSpan({
