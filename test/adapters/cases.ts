@@ -196,6 +196,15 @@ export const CASES: readonly ConformanceCase[] = [
       seen: { authorization: null, 'x-jwt-sub': 'testing@secure.istio.io' },
     },
   },
+  {
+    // Envoy's jwt_authn strips every rule's output headers from each request before it
+    // looks for a token (verifier.cc ProviderVerifierImpl::verify → sanitizeHeaders), so
+    // a caller cannot forge the claim header by sending no token.
+    name: 'strips a forged claim header from a request without a token',
+    scenario: 'jwt',
+    request: { method: 'GET', path: '/public', headers: { 'x-jwt-sub': 'admin' } },
+    expect: { status: 200, handler: '/public', meshlet: ANON, seen: { 'x-jwt-sub': null } },
+  },
   // local rate limit (istio.io rate-limit task: 4 tokens per 60 s)
   {
     name: 'serves while the token bucket has tokens',

@@ -92,17 +92,29 @@ function jwtView(jwt: JwtOk): JwtView {
   return v;
 }
 
+/** The request headers jwt_authn removed: a token not forwarded, and the rules' output headers. */
+function jwtRemovals(jwt: JwtResult): readonly string[] {
+  if (jwt.kind === 'ok') return jwt.removeHeaders;
+  return jwt.kind === 'none' ? (jwt.removeHeaders ?? NO_STRINGS) : NO_STRINGS;
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function jwtSets(jwt: JwtResult): Readonly<Record<string, string>> {
+  return jwt.kind === 'ok' ? jwt.setHeaders : NO_HEADERS;
+}
+
 function overlayOf(
   rateLimitHeaders: Readonly<Record<string, string>> | null,
   jwt: JwtResult,
 ): Readonly<Record<string, string | undefined>> | null {
-  const ok = jwt.kind === 'ok' && (jwt.removeHeaders.length > 0 || Object.keys(jwt.setHeaders).length > 0);
-  if (rateLimitHeaders === null && !ok) return null;
+  const removed = jwtRemovals(jwt);
+  const set = jwtSets(jwt);
+  const edits = removed.length > 0 || Object.keys(set).length > 0;
+  if (rateLimitHeaders === null && !edits) return null;
   const out: Record<string, string | undefined> = { ...rateLimitHeaders };
-  if (jwt.kind === 'ok') {
-    for (const h of jwt.removeHeaders) out[h.toLowerCase()] = undefined;
-    for (const [k, v] of Object.entries(jwt.setHeaders)) out[k.toLowerCase()] = v;
-  }
+  for (const h of removed) out[h.toLowerCase()] = undefined;
+  for (const [k, v] of Object.entries(set)) out[k.toLowerCase()] = v;
   return Object.freeze(out);
 }
 
@@ -112,11 +124,12 @@ function overlayOf(
  * `outputPayloadToHeader`/`outputClaimToHeaders` headers.
  */
 function afterJwtFilter(req: InboundRequest, jwt: JwtResult): InboundRequest {
-  if (jwt.kind !== 'ok' || (jwt.removeHeaders.length === 0 && Object.keys(jwt.setHeaders).length === 0))
-    return req;
+  const removed = jwtRemovals(jwt);
+  const set = jwtSets(jwt);
+  if (removed.length === 0 && Object.keys(set).length === 0) return req;
   const headers: Record<string, string | readonly string[] | undefined> = { ...req.headers };
-  for (const h of jwt.removeHeaders) delete headers[h.toLowerCase()];
-  for (const [k, v] of Object.entries(jwt.setHeaders)) headers[k.toLowerCase()] = v;
+  for (const h of removed) delete headers[h.toLowerCase()];
+  for (const [k, v] of Object.entries(set)) headers[k.toLowerCase()] = v;
   return { ...req, headers };
 }
 
@@ -335,7 +348,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         responseCodeDetails: rbac.responseCodeDetails,
       });
 
-    const jwtRemoved = jwt.kind === 'ok' ? jwt.removeHeaders : NO_STRINGS;
+    const jwtRemoved = jwtRemovals(jwt);
     return Object.freeze({
       allow: true,
       url: ext?.url ?? url,

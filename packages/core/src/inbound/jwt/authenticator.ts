@@ -154,7 +154,9 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     const plan = compiledFor(rules);
     const found = extractTokens(plan.locations, req);
     const first = found[0];
-    if (first === undefined) return NONE;
+    // Envoy strips the output headers before looking for a token (extractor.cc
+    // sanitizeHeaders from verifier.cc), so a caller without one cannot forge them.
+    if (first === undefined) return forgedOutput(plan, req) ? plan.none : NONE;
     if (found.length > 1) return denyResult('JwtMultipleTokens', req);
     const { token, location } = first;
     if (token.length > opts.maxTokenBytes) return denyResult('JwtVerificationFail', req);
@@ -185,6 +187,12 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
       cache.clear();
     },
   });
+}
+
+/** Whether the request carries one of the rules' output headers (only a caller could have set it). */
+function forgedOutput(plan: CompiledRules, req: InboundRequest): boolean {
+  for (const h of plan.outputHeaders) if (req.headers[h] !== undefined) return true;
+  return false;
 }
 
 /** jwt_verify_lib `Jwt::verifyTimeConstraint`: `nbf` and `exp` (when set) with the skew either side. */

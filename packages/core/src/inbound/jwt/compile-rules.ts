@@ -7,6 +7,8 @@ import type { TokenLocation } from './locations.js';
 import { compileClaimHeaders } from './output-headers.js';
 import type { ClaimHeader } from './output-headers.js';
 import type { KeyState, RemoteSource } from './remote-jwks.js';
+import { NONE } from './results.js';
+import type { JwtResult } from './types.js';
 
 /** JWKS fetch timeout when a rule sets none (istio `convertToEnvoyJwtConfig`: 5 s). */
 export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
@@ -40,6 +42,8 @@ export interface CompiledRules {
    * (extractor.cc `sanitizeHeaders`), so a client cannot forge `x-jwt-payload`.
    */
   readonly outputHeaders: readonly string[];
+  /** The result for a request without a token: those headers stripped, no principal. */
+  readonly none: JwtResult;
 }
 
 /** Prepares the rules of one plan: locations, audiences, output headers, inline keys parsed once. */
@@ -89,6 +93,8 @@ export function compileRules(plans: readonly JwtRulePlan[]): CompiledRules {
     rules: Object.freeze(rules),
     locations: Object.freeze([...byKey.values()]),
     outputHeaders: Object.freeze([...outputs]),
+    none:
+      outputs.size === 0 ? NONE : Object.freeze({ kind: 'none', removeHeaders: Object.freeze([...outputs]) }),
   });
 }
 

@@ -3,8 +3,11 @@ import type { InboundRequest } from '../engine-types.js';
 
 /** The result of RequestAuthentication for one request (spec/security.md §2). */
 export type JwtResult =
-  /** No token in any location a rule reads: passes, with no principal. */
-  | { readonly kind: 'none' }
+  /**
+   * No token in any location a rule reads: passes, with no principal. `removeHeaders`: the
+   * rules' output headers, which Envoy strips from every request it checks, token or not.
+   */
+  | { readonly kind: 'none'; readonly removeHeaders?: readonly string[] }
   | {
       readonly kind: 'ok';
       /** `iss/sub` (absent `sub` → no principal string can match; still authenticated). */

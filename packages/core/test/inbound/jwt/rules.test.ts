@@ -132,6 +132,17 @@ describe('output headers', () => {
     expect(JSON.parse(Buffer.from(value, 'base64url').toString())).toEqual(r.claims);
   });
 
+  it('strips a forged output header from a request with no token, and leaves clean requests alone', async () => {
+    // envoy jwt_authn verifier.cc: sanitizeHeaders runs before the token is looked for.
+    const rules = rulesFrom(requestAuthentication(sampleRule('    outputPayloadToHeader: X-Jwt-Payload\n')));
+    const forged = await authenticator().authenticate(
+      rules,
+      request({ headers: { 'x-jwt-payload': 'eyJzdWIiOiJhZG1pbiJ9' } }),
+    );
+    expect(forged).toEqual({ kind: 'none', removeHeaders: ['x-jwt-payload'] });
+    expect(await authenticator().authenticate(rules, request())).toEqual({ kind: 'none' });
+  });
+
   it('copies string, integer, boolean, float and nested claims, and strips a forged header whose claim is absent', async () => {
     const rules = rulesFrom(
       requestAuthentication(
