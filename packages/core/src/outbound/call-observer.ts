@@ -291,8 +291,23 @@ export class OutboundCall implements CallObserver {
       downstreamLocalAddress: null,
       downstreamRemoteAddress: null,
       requestedServerName: null,
-      routeName: state.route,
+      routeName: envoyRouteName(state),
       attempts: state.attempts,
     };
   }
+}
+
+/**
+ * Envoy's `%ROUTE_NAME%`: istiod names each route `http[].name`, plus `.` and the name of
+ * the match it came from (pilot route/route.go translateRoute), so an unnamed rule logs
+ * `-`; its own routes are `default`, `allow_any` and `block_all`. `res.meshlet.route`
+ * keeps meshlet's `<ns>/<vs>/<rule>` id.
+ */
+function envoyRouteName(state: CallState): string | null {
+  const route = state.matchedRoute;
+  const request = state.matchedRequest;
+  if (route === null || request === null || route.virtualService === null) return state.route;
+  const match = route.matches.find((x) => x.test(request));
+  const name = `${route.name ?? ''}${match?.name ? `.${match.name}` : ''}`;
+  return name === '' ? null : name;
 }

@@ -1,4 +1,4 @@
-import type { Endpoint } from '../compile/plan-types.js';
+import type { CompiledRoute, Endpoint, RouteRequest } from '../compile/plan-types.js';
 import type { MeshletInfo, ResponseFlag } from './meshlet-info.js';
 import type { TryResult } from './attempt.js';
 
@@ -14,6 +14,9 @@ export interface CallState {
   attempts: number;
   upstream: MeshletInfo['upstream'];
   route: string | null;
+  /** The matched route and the request it matched, for Envoy's `%ROUTE_NAME%` (read only when logging). */
+  matchedRoute: CompiledRoute | null;
+  matchedRequest: RouteRequest | null;
   retriesDisabled: string | null;
   /** The cluster routing chose (`outbound|9080|v1|reviews...`, `PassthroughCluster`), set even for a local reply. */
   cluster: string | null;
@@ -31,6 +34,8 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     attempts: 0,
     upstream: null,
     route: null,
+    matchedRoute: null,
+    matchedRequest: null,
     retriesDisabled: null,
     cluster: null,
     service: null,

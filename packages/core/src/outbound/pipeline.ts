@@ -138,6 +138,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const route = plan.outbound.route(vhost, rreq);
   if (route === null) return local(state, noRoute());
   state.route = route.id;
+  state.matchedRoute = route;
+  state.matchedRequest = rreq;
   const ruleOps = route.headers?.response ?? null;
   const action = route.action;
   if (action.kind === 'redirect') return local(state, redirectReply(action, target, authority), ruleOps);

@@ -48,8 +48,12 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-function setup(handler: MemoryHandler, opts: { telemetry?: boolean; sampling?: number; yaml?: string } = {}) {
-  const snap = snapshotOf(opts.yaml === undefined ? CONFIG : `${CONFIG}\n---\n${opts.yaml}`);
+function setup(
+  handler: MemoryHandler,
+  opts: { telemetry?: boolean; sampling?: number; yaml?: string; config?: string } = {},
+) {
+  const config = opts.config ?? CONFIG;
+  const snap = snapshotOf(opts.yaml === undefined ? config : `${config}\n---\n${opts.yaml}`);
   const plan = compilePlan(snap, PRODUCTPAGE, {
     endpoints: {
       reviews: [
@@ -221,6 +225,21 @@ describe('createOutboundClient with telemetry', () => {
     });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/"GET \/other HTTP\/1\.1" 404 NR route_not_found /);
+  });
+
+  it("logs Envoy's route name: http[].name, then .match[].name, '-' for an unnamed rule", async () => {
+    // istio route.go translateRoute: Name = http.name (+ "." + match.name).
+    const named = CONFIG.replace(
+      '  - match: [{ uri: { prefix: /reviews } }]',
+      '  - name: reviews-v2\n    match: [{ name: by-prefix, uri: { prefix: /reviews } }, { name: by-api, uri: { prefix: /api } }]\n    route: [{ destination: { host: reviews, subset: v2 } }]\n  - match: [{ uri: { prefix: /unnamed } }]',
+    );
+    const { client, telemetry, lines } = setup(() => ({ status: 200 }), { config: named });
+    for (const path of ['/reviews/1', '/api/1', '/unnamed'])
+      await (await client.fetch(`http://reviews:9080${path}`)).text();
+    await telemetry.accessLog.client.flush();
+    expect(lines).toHaveLength(3);
+    // Istio's TEXT format ends with %ROUTE_NAME%.
+    expect(lines.map((l) => l.split(' ').at(-1))).toEqual(['reviews-v2.by-prefix', 'reviews-v2.by-api', '-']);
   });
 
   it('reports status 0 with DC when the caller aborts the call', async () => {
