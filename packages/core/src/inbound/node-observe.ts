@@ -203,6 +203,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
           headers: request.headers,
           method: request.method,
           path: request.url,
+          httpVersion: this.#req.httpVersion,
         };
         t.metrics.record(event);
       }

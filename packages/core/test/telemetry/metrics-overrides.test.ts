@@ -137,6 +137,38 @@ ${spec}
     ]);
   });
 
+  it('evaluates request attributes as Envoy defines them: url_path without the query, path with it, the HTTP version', async () => {
+    // envoy docs intro/arch_overview/advanced/attributes: request.path includes the query,
+    // request.url_path does not, request.protocol is "HTTP/1.1", "HTTP/2", ...
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        url_path: { value: "request.url_path" }
+        full_path: { value: "request.path" }
+        proto: { value: "request.protocol" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    expect(m.problems).toEqual([]);
+    m.record(outboundEvent({ source: m.local, method: 'GET', path: '/api?id=7' }));
+    m.record(
+      outboundEvent({
+        reporter: 'destination',
+        source: m.local,
+        destination: m.local,
+        path: '/api',
+        httpVersion: '1.0',
+      }),
+    );
+    const all = await samples(m.registry, 'istio_requests_total');
+    expect(all.map((x) => [x.labels['url_path'], x.labels['full_path'], x.labels['proto']])).toEqual([
+      ['/api', '/api?id=7', 'HTTP/1.1'],
+      ['/api', '/api', 'HTTP/1.0'],
+    ]);
+  });
+
   it('reports an expression it cannot evaluate and labels it unknown', async () => {
     const snapshot = snapshotOf(
       telemetry(`  metrics:

@@ -42,7 +42,9 @@ export interface MetricEvent {
   readonly responseBytes: number;
   /** Request headers (lower-case keys), read only by tagOverrides expressions. */
   readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
-  /** Request method and path, read only by tagOverrides expressions. */
+  /** Request method and path (with the query), read only by tagOverrides expressions. */
   readonly method?: string;
   readonly path?: string;
+  /** The request's HTTP version (`1.1`, `1.0`), read only by tagOverrides; `1.1` when absent. */
+  readonly httpVersion?: string;
 }

@@ -16,6 +16,11 @@ export interface TagExpressionProblem {
 
 const UNKNOWN = 'unknown';
 
+function urlPath(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}
+
 function headerValue(event: MetricEvent, name: string): string {
   const v = event.headers?.[name];
   if (v === undefined) return UNKNOWN;
@@ -31,8 +36,11 @@ const ATTRIBUTES: Readonly<Record<string, (e: MetricEvent) => string>> = {
   'request.method': (e) => e.method ?? UNKNOWN,
   'request.host': (e) =>
     headerValue(e, ':authority') !== UNKNOWN ? headerValue(e, ':authority') : headerValue(e, 'host'),
-  'request.url_path': (e) => e.path ?? UNKNOWN,
-  'request.protocol': (e) => e.protocol,
+  // Envoy's attributes: `request.path` keeps the query, `request.url_path` drops it, and
+  // `request.protocol` is the HTTP version (envoy docs arch_overview/advanced/attributes).
+  'request.path': (e) => e.path ?? UNKNOWN,
+  'request.url_path': (e) => (e.path === undefined ? UNKNOWN : urlPath(e.path)),
+  'request.protocol': (e) => `HTTP/${e.httpVersion ?? '1.1'}`,
   'response.code': (e) => String(e.status),
   'destination.port': (e) => String(e.port),
 };
@@ -41,7 +49,7 @@ const ATTRIBUTES: Readonly<Record<string, (e: MetricEvent) => string>> = {
  * Compile a tagOverrides `value` (a CEL expression in Istio). meshlet evaluates the
  * forms used in practice: a string or number literal (`'v1'`), a request header
  * (`request.headers['x-user']`, `unknown` when absent) and a few request attributes
- * (`request.method`, `request.host`, `request.url_path`, `request.protocol`,
+ * (`request.method`, `request.host`, `request.path`, `request.url_path`, `request.protocol`,
  * `response.code`, `destination.port`). Anything else is reported and reads `unknown`.
  */
 export function compileTagExpression(expression: string): {
