@@ -230,10 +230,13 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       });
 
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
+    // The headers authorization reads are the ones jwt_authn left: a token's output headers,
+    // or, without a token, the forged ones it stripped (view.overlay covers a token's).
+    const stripped = jwt.kind === 'none' && jwt.removeHeaders !== undefined;
     const input = new RequestAuthzInput(
       req,
       path,
-      rl.requestHeaders === null ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
+      rl.requestHeaders === null && !stripped ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
       jwt.kind === 'ok' ? jwt.claims : null,
       plan.meshConfig.numTrustedProxies,
     );
