@@ -212,7 +212,12 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
       peerUri: peer === null ? null : `spiffe://${peer.principal}`,
       claims: jwtResult.kind === 'ok' ? jwtResult.claims : null,
       sourceIp: src,
-      remoteIp: remoteIp(headers['x-forwarded-for'], src, plan.meshConfig.numTrustedProxies),
+      remoteIp: remoteIp(
+        headers['x-forwarded-for'],
+        src,
+        plan.meshConfig.numTrustedProxies,
+        plan.inbound.gateway,
+      ),
       destinationIp: parseIp('127.0.0.1'),
       sni: null,
     };

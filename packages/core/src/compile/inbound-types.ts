@@ -60,6 +60,12 @@ export interface RateLimitPlan {
 }
 
 export interface InboundPlan {
+  /**
+   * The workload runs as a gateway (compile/gateway-workload.ts): `remote.ip` follows
+   * `X-Forwarded-For` per `gatewayTopology.numTrustedProxies`; a sidecar takes its
+   * rightmost entry.
+   */
+  readonly gateway: boolean;
   readonly peerAuthentication: PeerAuthenticationPlan;
   readonly jwtRules: readonly JwtRulePlan[];
   readonly requestAuthentications: readonly ResourceKey[];

@@ -1,3 +1,4 @@
+import { runsAsGateway } from './gateway-workload.js';
 import type { Resource } from '../config/resource.js';
 import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
 import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patches.js';
@@ -168,6 +169,7 @@ export function buildInbound(
 ): InboundPlan {
   const ra = requestAuthentication(resources, workload, rootNamespace);
   return {
+    gateway: runsAsGateway(resources, workload),
     peerAuthentication: composePeerAuthentication(resources, workload, rootNamespace),
     jwtRules: ra.jwtRules,
     requestAuthentications: ra.policies,

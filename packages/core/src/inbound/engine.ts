@@ -239,6 +239,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       rl.requestHeaders === null && !stripped ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
       jwt.kind === 'ok' ? jwt.claims : null,
       plan.meshConfig.numTrustedProxies,
+      plan.inbound.gateway,
     );
 
     at.stage = 'custom';

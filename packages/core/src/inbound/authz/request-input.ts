@@ -34,6 +34,7 @@ export class RequestAuthzInput implements AuthzInput {
   readonly sni: string | null;
   readonly #req: AuthzRequestFacts;
   readonly #numTrustedProxies: number;
+  readonly #gateway: boolean;
   #host: string | typeof UNSET = UNSET;
   #peerUri: string | null | typeof UNSET = UNSET;
   #sourceIp: Ip | null | typeof UNSET = UNSET;
@@ -46,9 +47,11 @@ export class RequestAuthzInput implements AuthzInput {
     overlay: AuthzInput['overlay'],
     claims: AuthzInput['claims'],
     numTrustedProxies: number,
+    gateway: boolean,
   ) {
     this.#req = req;
     this.#numTrustedProxies = numTrustedProxies;
+    this.#gateway = gateway;
     this.method = req.method;
     this.path = path;
     this.port = req.port;
@@ -71,6 +74,7 @@ export class RequestAuthzInput implements AuthzInput {
       { ...this.overlay, ...edits },
       this.claims,
       this.#numTrustedProxies,
+      this.#gateway,
     );
   }
 
@@ -92,7 +96,12 @@ export class RequestAuthzInput implements AuthzInput {
 
   get remoteIp(): Ip | null {
     if (this.#remoteIp === UNSET)
-      this.#remoteIp = remoteIp(this.#req.headers['x-forwarded-for'], this.sourceIp, this.#numTrustedProxies);
+      this.#remoteIp = remoteIp(
+        this.#req.headers['x-forwarded-for'],
+        this.sourceIp,
+        this.#numTrustedProxies,
+        this.#gateway,
+      );
     return this.#remoteIp;
   }
 

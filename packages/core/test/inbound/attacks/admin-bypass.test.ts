@@ -172,7 +172,7 @@ metadata: { name: admins, namespace: foo }
 spec:
   rules:
   - from: [{ source: { principals: ["cluster.local/ns/ops/sa/admin"] } }]
-  - from: [{ source: { remoteIpBlocks: ["10.99.0.0/16"] } }]
+  - from: [{ source: { ipBlocks: ["10.99.0.0/16"] } }]
 `;
     const got = await decideAll(yaml, 'BASE', [
       {
@@ -185,6 +185,26 @@ spec:
       { url: '/admin', headers: { 'x-forwarded-for': '10.99.1.1' } },
     ]);
     expect(got.map(verdict)).toEqual([403, 403]);
+  });
+
+  it("lets X-Forwarded-For set remote.ip on a sidecar, as Istio's does: remoteIpBlocks is not a peer check", async () => {
+    // istiod builds sidecar inbound listeners with use_remote_address: false and no trusted
+    // hops (listener_inbound.go), so Envoy takes remote.ip from the rightmost XFF entry
+    // (conn_manager_utility.cc). A policy that must hold against the caller uses ipBlocks.
+    const yaml = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: office, namespace: foo }
+spec:
+  rules:
+  - from: [{ source: { remoteIpBlocks: ["10.99.0.0/16"] } }]
+`;
+    const got = await decideAll(yaml, 'BASE', [
+      { url: '/admin', headers: { 'x-forwarded-for': '10.99.1.1' } },
+      { url: '/admin', headers: { 'x-forwarded-for': '10.99.1.1, 192.0.2.1' } },
+      { url: '/admin' },
+    ]);
+    expect(got.map(verdict)).toEqual(['allow', 403, 403]);
   });
 
   it('stops at RequestAuthentication: a refused token is 401 even for a public path, a token without sub is no principal', async () => {

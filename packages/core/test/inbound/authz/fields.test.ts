@@ -115,9 +115,17 @@ describe('AuthorizationPolicy source fields', () => {
     await run(yaml, [
       ['direct peer in ipBlocks', { sourceIp: '10.1.2.3' }, 'allow'],
       ['IPv4-mapped peer', { sourceIp: '::ffff:10.1.2.3' }, 'allow'],
+      // A sidecar (httpbin) takes remote.ip from the rightmost XFF entry (istiod sets
+      // use_remote_address: false on sidecar inbound listeners), whatever numTrustedProxies says.
+      ['a sidecar reads the rightmost XFF entry', { headers: { 'x-forwarded-for': '203.0.113.7' } }, 'allow'],
       [
-        'forged XFF is ignored with 0 trusted proxies',
-        { headers: { 'x-forwarded-for': '203.0.113.7' } },
+        'a sidecar: an entry left of the rightmost is not it',
+        { headers: { 'x-forwarded-for': '203.0.113.7, 198.51.100.1' } },
+        403,
+      ],
+      [
+        'a sidecar: XFF that is not an address falls back to the peer',
+        { headers: { 'x-forwarded-for': 'unknown' } },
         403,
       ],
     ]);

@@ -60,6 +60,18 @@ describe('remoteIp', () => {
     expect(remoteIp(xff, peer, n)).toEqual(parseIp(want));
   });
 
+  it.each([
+    [undefined, '10.0.0.5'],
+    ['203.0.113.7', '203.0.113.7'],
+    ['1.1.1.1, 203.0.113.7', '203.0.113.7'],
+    ['1.1.1.1,  203.0.113.7 ', '203.0.113.7'],
+    ['203.0.113.7, garbage', '10.0.0.5'],
+    ['', '10.0.0.5'],
+  ] as const)('a sidecar: XFF %j → %s (the rightmost entry, whatever numTrustedProxies)', (xff, want) => {
+    expect(remoteIp(xff, peer, 0, false)).toEqual(parseIp(want));
+    expect(remoteIp(xff, peer, 2, false)).toEqual(parseIp(want));
+  });
+
   it('joins repeated X-Forwarded-For headers', () => {
     expect(remoteIp(['1.1.1.1', '203.0.113.7'], peer, 1)).toEqual(parseIp('203.0.113.7'));
   });
