@@ -4,7 +4,7 @@ import type { Clock } from '../../runtime/clock.js';
 import type { Random } from '../../runtime/random.js';
 import type { InboundRequest } from '../engine-types.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
-import { consume, createBucket, secondsToReset, type BucketState } from './token-bucket.js';
+import { consume, createBucket, remainingTokens, type BucketState } from './token-bucket.js';
 
 export type RateLimitOutcome =
   | {
@@ -91,8 +91,9 @@ export function createLocalRateLimiter(
         if (config.enableXRateLimitHeaders === 'DRAFT_VERSION_03') {
           responseHeaders ??= {};
           responseHeaders['x-ratelimit-limit'] = String(bucket.maxTokens);
-          responseHeaders['x-ratelimit-remaining'] = String(state.tokens);
-          responseHeaders['x-ratelimit-reset'] = String(secondsToReset(state, bucket, now));
+          responseHeaders['x-ratelimit-remaining'] = String(remainingTokens(state, bucket, now));
+          // No x-ratelimit-reset: Envoy's continuous bucket has no fill interval left to report
+          // (AtomicTokenBucket::remainingFillInterval is empty).
         }
         if (ok) continue;
         if (!draw(config.filterEnforced)) {

@@ -1,38 +1,38 @@
 import type { TokenBucket } from '../../config/schema/local-rate-limit.js';
 
 /**
- * Envoy's local rate limit token bucket (local_ratelimit_impl.cc): starts full,
- * gains `tokensPerFill` every `fillIntervalMs` up to `maxTokens`, one token per
- * request. Refills are computed lazily from the injected clock on each use, so no
- * timer runs.
+ * Envoy's local rate limit token bucket since 1.31 (local_ratelimit_impl.h
+ * `AtomicTokenBucket` over common/common/token_bucket_impl.cc `AtomicTokenBucketImpl`;
+ * the timer-based bucket and its runtime guard were removed in 1.34): it starts full and
+ * refills continuously at `tokensPerFill / fillInterval`, up to `maxTokens`, one token per
+ * request. The state is the clock time at which the bucket would have been empty, so
+ * nothing runs between requests.
  */
 export interface BucketState {
-  tokens: number;
-  /** Clock time of the last refill boundary. */
-  lastFill: number;
+  /** `clock.now()` at which the bucket held no tokens, given the refills since. */
+  emptyAt: number;
 }
+
+/** Tokens per clock millisecond. */
+const rateOf = (bucket: TokenBucket): number => bucket.tokensPerFill / bucket.fillIntervalMs;
 
 export function createBucket(now: number, bucket: TokenBucket): BucketState {
-  return { tokens: bucket.maxTokens, lastFill: now };
+  return { emptyAt: now - bucket.maxTokens / rateOf(bucket) };
 }
 
-function refill(state: BucketState, bucket: TokenBucket, now: number): void {
-  const intervals = Math.floor((now - state.lastFill) / bucket.fillIntervalMs);
-  if (intervals <= 0) return;
-  state.tokens = Math.min(bucket.maxTokens, state.tokens + intervals * bucket.tokensPerFill);
-  state.lastFill += intervals * bucket.fillIntervalMs;
+function available(state: BucketState, bucket: TokenBucket, now: number): number {
+  return Math.min(bucket.maxTokens, (now - state.emptyAt) * rateOf(bucket));
 }
 
-/** Takes one token; false when the bucket is empty. */
+/** Takes one token; false when less than one has refilled. */
 export function consume(state: BucketState, bucket: TokenBucket, now: number): boolean {
-  refill(state, bucket, now);
-  if (state.tokens < 1) return false;
-  state.tokens -= 1;
+  const tokens = available(state, bucket, now);
+  if (tokens < 1) return false;
+  state.emptyAt = now - (tokens - 1) / rateOf(bucket);
   return true;
 }
 
-/** `x-ratelimit-reset`: whole seconds until the next refill (at least 1 while waiting). */
-export function secondsToReset(state: BucketState, bucket: TokenBucket, now: number): number {
-  refill(state, bucket, now);
-  return Math.max(0, Math.ceil((state.lastFill + bucket.fillIntervalMs - now) / 1000));
+/** `x-ratelimit-remaining`: the whole tokens left (`AtomicTokenBucketImpl::remainingTokens`). */
+export function remainingTokens(state: BucketState, bucket: TokenBucket, now: number): number {
+  return Math.floor(available(state, bucket, now));
 }

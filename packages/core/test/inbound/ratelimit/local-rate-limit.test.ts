@@ -20,7 +20,7 @@ function limit(
 }
 
 describe('local rate limit', () => {
-  it('starts full, answers 429 local_rate_limited with the configured headers when empty, and refills per fill_interval', async () => {
+  it('starts full, answers 429 local_rate_limited with the configured headers when empty, and refills up to max_tokens', async () => {
     const clock = createManualClock();
     const engine = engineFor(planOf(limit()), { clock });
     const first = await Promise.all([1, 2, 3].map(() => engine.decide(request())));
@@ -43,6 +43,30 @@ describe('local rate limit', () => {
     const after = await Promise.all([1, 2, 3].map(() => engine.decide(request())));
     expect(after.map(verdict)).toEqual(['allow', 'allow', 429]);
     expect(clock.pending()).toBe(0);
+  });
+
+  it("refills continuously, as Envoy's bucket has since 1.31: a quarter interval brings a quarter of tokens_per_fill", async () => {
+    // The istio.io task's numbers: 4 tokens, 4 per 60 s. envoy local_ratelimit_impl.h
+    // AtomicTokenBucket refills at tokens_per_fill / fill_interval on every access.
+    const clock = createManualClock();
+    const engine = engineFor(
+      planOf(limit({ bucket: '{ max_tokens: 4, tokens_per_fill: 4, fill_interval: 60s }' })),
+      {
+        clock,
+      },
+    );
+    const drain = [];
+    for (let i = 0; i < 5; i++) drain.push(verdict(await engine.decide(request())));
+    expect(drain).toEqual(['allow', 'allow', 'allow', 'allow', 429]);
+    await clock.advance(14_999);
+    expect(verdict(await engine.decide(request()))).toBe(429);
+    await clock.advance(1);
+    expect(verdict(await engine.decide(request()))).toBe('allow');
+    expect(verdict(await engine.decide(request()))).toBe(429);
+    await clock.advance(30_000);
+    const two = [];
+    for (let i = 0; i < 3; i++) two.push(verdict(await engine.decide(request())));
+    expect(two).toEqual(['allow', 'allow', 429]);
   });
 
   it('counts but forwards when enabled and not enforced, adding request_headers_to_add_when_not_enforced', async () => {
@@ -82,7 +106,7 @@ describe('local rate limit', () => {
     expect(limitedShare).toBeLessThan(0.35);
   });
 
-  it('adds x-ratelimit headers with DRAFT_VERSION_03', async () => {
+  it('adds x-ratelimit-limit and -remaining with DRAFT_VERSION_03, and no reset (the bucket has no interval left)', async () => {
     const clock = createManualClock();
     const engine = engineFor(planOf(limit({ xrl: true, bucket: '{ max_tokens: 2, fill_interval: 10s }' })), {
       clock,
@@ -91,16 +115,9 @@ describe('local rate limit', () => {
     await clock.advance(4_000);
     const b = await engine.decide(request());
     const c = await engine.decide(request());
-    expect(a.allow && a.responseHeaders).toEqual({
-      'x-ratelimit-limit': '2',
-      'x-ratelimit-remaining': '1',
-      'x-ratelimit-reset': '10',
-    });
-    expect(b.allow && b.responseHeaders).toEqual({
-      'x-ratelimit-limit': '2',
-      'x-ratelimit-remaining': '0',
-      'x-ratelimit-reset': '6',
-    });
+    expect(a.allow && a.responseHeaders).toEqual({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1' });
+    // 1 + 4 s × 0.1 token/s = 1.4; one taken leaves 0.4, reported as 0 whole tokens.
+    expect(b.allow && b.responseHeaders).toEqual({ 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0' });
     expect(c.allow ? null : c.headers).toMatchObject({
       'x-ratelimit-remaining': '0',
       'x-local-rate-limit': 'true',
