@@ -197,6 +197,14 @@ export const CASES: readonly ConformanceCase[] = [
     },
   },
   {
+    // Envoy's jwt_authn removes a verified token it does not forward from the query too
+    // (extractor.cc JwtParamLocation::removeJwt, since 1.31), keeping the other parameters.
+    name: 'takes a verified token out of the query string when it is not forwarded',
+    scenario: 'jwt',
+    request: { method: 'GET', path: `/headers?x=1&access_token=${DEMO_TOKEN}&y=2` },
+    expect: { status: 200, handler: '/headers', url: '/headers?x=1&y=2' },
+  },
+  {
     // Envoy's jwt_authn strips every rule's output headers from each request before it
     // looks for a token (verifier.cc ProviderVerifierImpl::verify → sanitizeHeaders), so
     // a caller cannot forge the claim header by sending no token.

@@ -27,6 +27,7 @@ import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
 import type { MeshletRequestContext } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
+import { withoutQueryParams } from './jwt/query-token.js';
 
 export interface InboundEngineOptions {
   /** The current plan; read once per request, so a reload applies to the next request. */
@@ -229,6 +230,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         responseCodeDetails: `jwt_authn_access_denied{${jwt.body.replace(/\s/g, '_')}}`,
       });
 
+    if (jwt.kind === 'ok' && jwt.removeParams !== undefined) {
+      // A query-parameter token jwt_authn does not forward leaves the URL the checks and app see.
+      url = withoutQueryParams(url, jwt.removeParams);
+      normalizedReq = { ...normalizedReq, url };
+    }
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
     // The headers authorization reads are the ones jwt_authn left: a token's output headers,
     // or, without a token, the forged ones it stripped (view.overlay covers a token's).

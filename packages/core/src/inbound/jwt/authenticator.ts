@@ -227,9 +227,14 @@ function okResult(plan: CompiledRules, rule: CompiledRule, jwt: ParsedJwt, locat
   const remove = new Set<string>();
   if (location.kind === 'header' && !rule.forwardOriginalToken) remove.add(location.name);
   for (const h of plan.outputHeaders) if (!(h in setHeaders)) remove.add(h);
+  // Since Envoy 1.31 a query-parameter token is removed too (extractor.cc
+  // JwtParamLocation::removeJwt, guard jwt_authn_remove_jwt_from_query_params).
+  const removeParams =
+    location.kind === 'param' && !rule.forwardOriginalToken ? Object.freeze([location.name]) : undefined;
   return Object.freeze({
     kind: 'ok',
     principal: jwt.sub === null ? null : `${jwt.iss}/${jwt.sub}`,
+    ...(removeParams === undefined ? {} : { removeParams }),
     claims: normalizeClaims(jwt.payload, rule.spaceDelimited),
     issuer: jwt.iss,
     removeHeaders: Object.freeze([...remove]),

@@ -16,6 +16,8 @@ export type JwtResult =
       readonly issuer: string;
       /** Request headers to remove (token locations, unless forwardOriginalToken). */
       readonly removeHeaders: readonly string[];
+      /** Query parameters to remove from the URL (a `fromParams` token, unless forwardOriginalToken). */
+      readonly removeParams?: readonly string[];
       /** outputPayloadToHeader / outputClaimToHeaders. */
       readonly setHeaders: Readonly<Record<string, string>>;
     }
