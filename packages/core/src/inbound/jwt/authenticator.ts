@@ -107,9 +107,12 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     const state = rule.keys.kind === 'inline' ? rule.keys.state : await remote.keys(rule.keys.source);
     if (state.kind === 'keys') return verifySignature(jwt, state.keys);
     if (state.kind === 'invalid') return 'JwksNoValidKeys';
-    // istiod inlines `{"keys":[{"kid":"abc","kty":"RSA",...}]}` when it cannot fetch
-    // (jwks_resolver.go `CreateFakeJwks`): a token with another kid misses it, others fail on it.
-    return jwt.kid !== '' && jwt.kid !== 'abc' ? 'JwksKidAlgMismatch' : 'JwtVerificationFail';
+    // When it cannot fetch, istiod inlines `PublicOnlyJwks`, one RSA key without kid or alg
+    // whose private key was discarded (pilot/pkg/model/jwks_resolver.go BuildLocalJwks): an
+    // RSA-signed token matches it and fails its signature; any other finds no key.
+    return jwt.alg.startsWith('RS') || jwt.alg.startsWith('PS')
+      ? 'JwtVerificationFail'
+      : 'JwksKidAlgMismatch';
   };
 
   /** The rules from `from` on; synchronous while every answer comes from the token cache. */

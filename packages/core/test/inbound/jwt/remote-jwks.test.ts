@@ -6,7 +6,17 @@ import type { ManualClock } from '../../../src/runtime/clock.js';
 import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
 import type { MeshletError } from '../../../src/errors/meshlet-error.js';
 import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
-import { bearer, DEMO_JWT, request, rulesFrom, sample, SAMPLE_ISSUER, SAMPLE_JWKS } from './helpers.js';
+import {
+  bearer,
+  DEMO_JWT,
+  makeKey,
+  request,
+  rulesFrom,
+  sample,
+  SAMPLE_ISSUER,
+  SAMPLE_JWKS,
+  sign,
+} from './helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -65,7 +75,11 @@ function authenticator() {
   return auth;
 }
 
-const KID_MISS = "Jwks doesn't have key to match kid or alg from Jwt";
+/**
+ * A fetch that fails fails every RSA-signed token on the key istiod inlines instead
+ * (PublicOnlyJwks: no kid, no alg, private key discarded).
+ */
+const FETCH_FAILED = 'Jwt verification fails';
 
 describe('remote JWKS (jwksUri)', () => {
   it('fetches the keys once and verifies the Istio sample token with them', async () => {
@@ -96,7 +110,7 @@ describe('remote JWKS (jwksUri)', () => {
     const a = authenticator();
     expect(await a.authenticate(rules, request({ headers: bearer(DEMO_JWT) }))).toMatchObject({
       status: 401,
-      body: KID_MISS,
+      body: FETCH_FAILED,
     });
     expect(errors.map((e) => e.code)).toEqual(['MESHLET_ERR_JWT_JWKS_FETCH']);
     expect(errors[0]?.message).toMatch(/HTTP 500/);
@@ -111,6 +125,15 @@ describe('remote JWKS (jwksUri)', () => {
     expect(srv.hits()).toBe(2);
   });
 
+  it('answers an EC-signed token no key matches when the fetch failed (istiod inlines one RSA key)', async () => {
+    const srv = await jwksServer(serve('oops', 500));
+    const ec = await makeKey('ES256', 'ec-1');
+    const token = await sign(ec, { iss: SAMPLE_ISSUER, sub: 'u', exp: 4685989700 });
+    expect(
+      await authenticator().authenticate(sampleRules(srv.url), request({ headers: bearer(token) })),
+    ).toMatchObject({ status: 401, body: "Jwks doesn't have key to match kid or alg from Jwt" });
+  });
+
   it('gives up on a server that never answers exactly at the rule timeout', async () => {
     const srv = await jwksServer(() => undefined);
     const rules = sampleRules(srv.url, '2s');
@@ -122,7 +145,7 @@ describe('remote JWKS (jwksUri)', () => {
     expect(settled).toBeNull();
     await clock.advance(1);
     await pending;
-    expect(settled).toMatchObject({ kind: 'deny', status: 401, body: KID_MISS });
+    expect(settled).toMatchObject({ kind: 'deny', status: 401, body: FETCH_FAILED });
     expect(errors[0]?.message).toMatch(/timed out after 2000 ms/);
   });
 
@@ -143,14 +166,18 @@ describe('remote JWKS (jwksUri)', () => {
   });
 
   it.each([
-    ['a body that is not JSON', serve('<html>not json</html>'), KID_MISS],
+    ['a body that is not JSON', serve('<html>not json</html>'), FETCH_FAILED],
     ['JSON of the wrong shape', serve('{"keys": 5}'), "Jwks doesn't have any valid public key"],
     [
       'keys with no usable member',
       serve('{"keys":[{"kty":"RSA"},{"kty":"XX"}]}'),
       "Jwks doesn't have any valid public key",
     ],
-    ['a body over the size cap', serve(JSON.stringify({ keys: [], pad: 'x'.repeat(600 * 1024) })), KID_MISS],
+    [
+      'a body over the size cap',
+      serve(JSON.stringify({ keys: [], pad: 'x'.repeat(600 * 1024) })),
+      FETCH_FAILED,
+    ],
     [
       'a chunked body over the size cap',
       ((_req, res) => {
@@ -158,7 +185,7 @@ describe('remote JWKS (jwksUri)', () => {
         for (let i = 0; i < 700; i++) res.write('x'.repeat(1024));
         res.end();
       }) satisfies Handler,
-      KID_MISS,
+      FETCH_FAILED,
     ],
   ])('refuses every token of the issuer when the JWKS endpoint returns %s', async (_name, handler, body) => {
     const srv = await jwksServer(handler);
