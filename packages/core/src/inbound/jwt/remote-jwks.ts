@@ -7,7 +7,7 @@ import type { KeySet } from './jwks.js';
 /** The keys an issuer has right now, or why it has none (every token of it is then refused). */
 export type KeyState =
   | { readonly kind: 'keys'; readonly keys: KeySet }
-  /** Never fetched successfully: istiod serves a fake JWKS (jwks_resolver.go `CreateFakeJwks`). */
+  /** Never fetched successfully: istiod inlines PublicOnlyJwks instead (jwks_resolver.go `BuildLocalJwks`). */
   | { readonly kind: 'unavailable' }
   /** Fetched, but no usable key in it: Envoy's `Jwks doesn't have any valid public key`. */
   | { readonly kind: 'invalid' };
