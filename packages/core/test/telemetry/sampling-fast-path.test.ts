@@ -169,6 +169,21 @@ describe("new traces sampled from x-request-id (Envoy's UUID request-id extensio
     }
   });
 
+  it('traces a request carrying x-client-trace-id at 0 %, marking the id client-forced', () => {
+    // envoy conn_manager_utility.cc mutateTracingRequestHeader: x-client-trace-id forces the
+    // trace (reason ClientForced, 'c') when client sampling allows it; istiod sets it to 100 %.
+    const exporter = new InMemorySpanExporter();
+    const zero = tracing(0, exporter);
+    const forced = zero.startServerSpan({
+      ...serverReq,
+      headers: { 'x-request-id': 'ffffffff-1111-4222-8333-444455556666', 'x-client-trace-id': 'debug-1' },
+    });
+    expect(forced.span?.isRecording()).toBe(true);
+    expect(forced.requestId).toBe('ffffffff-1111-c222-8333-444455556666');
+    const plain = zero.startServerSpan(withId('ffffffff-1111-4222-8333-444455556666'));
+    expect(plain.span?.isRecording()).not.toBe(true);
+  });
+
   it('decides an outbound call that starts a trace the same way, rewriting the x-request-id it sends', () => {
     const exporter = new InMemorySpanExporter();
     const t = tracing(25, exporter);

@@ -31,7 +31,7 @@ import {
   type PropagationFormat,
 } from './propagation.js';
 import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
-import { markSampled, sampledByRequestId } from './request-id-sampling.js';
+import { clientForced, markClientForced, markSampled, sampledByRequestId } from './request-id-sampling.js';
 import { createMeshSampler } from './sampler.js';
 import { samplerFromEnv, setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
 import {
@@ -292,10 +292,16 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     if (meshSampled && !config.server.disabled && extracted.context === ROOT_CONTEXT) {
       const draw = new TraceIdDraw();
       const pct = config.server.samplingPercent;
-      const byId = config.server.useRequestId ? sampledByRequestId(requestId, pct) : null;
+      // Envoy's order (conn_manager_utility.cc mutateTracingRequestHeader): an id an earlier
+      // hop marked, then x-client-trace-id, then the random draw on the id.
+      const byClient =
+        config.server.useRequestId &&
+        clientForced(req.headers['x-client-trace-id']) &&
+        sampledByRequestId(requestId, 0) !== true;
+      const byId = byClient ? true : config.server.useRequestId ? sampledByRequestId(requestId, pct) : null;
       if (!(byId ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
       if (byId === true) {
-        requestId = markSampled(requestId);
+        requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
         forced = true;
       }
       ids.preset = draw.hex();

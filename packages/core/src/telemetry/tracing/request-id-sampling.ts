@@ -15,6 +15,7 @@ const TRACE_BYTE_POSITION = 14;
 const UUID_LENGTH = 36;
 /** Envoy's marks: sampled, forced by the service (x-envoy-force-trace), forced by the client. */
 const TRACE_SAMPLED = 'b';
+const TRACE_CLIENT = 'c';
 const TRACED_MARKS = new Set(['a', 'b', 'c']);
 
 /**
@@ -41,7 +42,24 @@ export function sampledByRequestId(requestId: string, percent: number): boolean 
 
 /** The id with Envoy's "sampled" mark (unchanged when it is not a UUID-length id). */
 export function markSampled(requestId: string): string {
+  return mark(requestId, TRACE_SAMPLED);
+}
+
+/** The id with Envoy's "forced by the client" mark (`x-client-trace-id`). */
+export function markClientForced(requestId: string): string {
+  return mark(requestId, TRACE_CLIENT);
+}
+
+function mark(requestId: string, reason: string): string {
   if (requestId.length !== UUID_LENGTH || TRACED_MARKS.has(requestId.charAt(TRACE_BYTE_POSITION)))
     return requestId;
-  return requestId.slice(0, TRACE_BYTE_POSITION) + TRACE_SAMPLED + requestId.slice(TRACE_BYTE_POSITION + 1);
+  return requestId.slice(0, TRACE_BYTE_POSITION) + reason + requestId.slice(TRACE_BYTE_POSITION + 1);
+}
+
+/**
+ * Whether the request forces its trace with `x-client-trace-id` (Envoy's ClientForced
+ * reason; istiod sets client sampling to 100 %, pilot/pkg/networking/core/tracing.go).
+ */
+export function clientForced(value: string | readonly string[] | undefined): boolean {
+  return value !== undefined && (typeof value === 'string' ? value !== '' : value.some((v) => v !== ''));
 }
