@@ -244,6 +244,7 @@ export async function runTry(
         kind: 'failure',
         failure: failure === 'aborted' ? 'reset' : failure,
         beforeRequestSent: te?.beforeRequestSent ?? false,
+        transportFailureReason: te?.transportFailureReason ?? null,
       },
     };
   }

@@ -24,15 +24,16 @@ const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
   UH: 'no_healthy_upstream',
   UO: 'upstream_reset_before_response_started{overflow}',
   UT: 'upstream_response_timeout',
-  UF: 'upstream_reset_before_response_started{connection_failure}',
+  UF: 'upstream_reset_before_response_started{remote_connection_failure}',
   UC: 'upstream_reset_before_response_started{connection_termination}',
-  UR: 'upstream_reset_before_response_started{remote_reset}',
+  UR: 'upstream_reset_before_response_started{protocol_error}',
   FI: 'fault_filter_abort',
   DC: 'downstream_remote_disconnect',
 };
 
 function detailsOf(state: CallState): string {
   if (state.upstream !== null) return 'via_upstream';
+  if (state.details !== null) return state.details;
   for (const f of state.flags) {
     const d = DETAILS[f];
     if (d !== undefined) return d;
@@ -279,7 +280,7 @@ export class OutboundCall implements CallObserver {
       responseFlags: state.flags,
       responseCodeDetails: detailsOf(state),
       connectionTerminationDetails: null,
-      upstreamTransportFailureReason: null,
+      upstreamTransportFailureReason: state.transportFailureReason,
       bytesReceived,
       bytesSent,
       durationMs: Math.round(durationMs),

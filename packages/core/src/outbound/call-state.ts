@@ -18,6 +18,9 @@ export interface CallState {
   matchedRoute: CompiledRoute | null;
   matchedRequest: RouteRequest | null;
   retriesDisabled: string | null;
+  /** A local reply's `%RESPONSE_CODE_DETAILS%` and `%UPSTREAM_TRANSPORT_FAILURE_REASON%`, when it set them. */
+  details: string | null;
+  transportFailureReason: string | null;
   /** The cluster routing chose (`outbound|9080|v1|reviews...`, `PassthroughCluster`), set even for a local reply. */
   cluster: string | null;
   /** The service host of that cluster, when it has one. */
@@ -37,6 +40,8 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     matchedRoute: null,
     matchedRequest: null,
     retriesDisabled: null,
+    details: null,
+    transportFailureReason: null,
     cluster: null,
     service: null,
     endpoint: null,

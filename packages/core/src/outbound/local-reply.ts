@@ -6,6 +6,10 @@ export interface LocalReply {
   readonly headers: Record<string, string | readonly string[]>;
   readonly body: Buffer;
   readonly flag: ResponseFlag | null;
+  /** Envoy's `%RESPONSE_CODE_DETAILS%` when it depends on more than the flag. */
+  readonly details?: string;
+  /** Envoy's `%UPSTREAM_TRANSPORT_FAILURE_REASON%`. */
+  readonly transportFailureReason?: string;
 }
 
 /** Envoy's local-reply bodies (source/common/router/router.cc, spec/traffic.md §4). */
@@ -48,27 +52,34 @@ export const noRoute = (): LocalReply => localReply(404, '', 'NR');
 /** `503 NC`: the destination cluster (host or subset) does not exist. */
 export const noCluster = (): LocalReply => localReply(503, '', 'NC');
 
+const RESET_REASON = {
+  'connect-failure': ['remote connection failure', 'UF'],
+  'connect-timeout': ['connection timeout', 'UF'],
+  tls: ['remote connection failure', 'UF'],
+  reset: ['connection termination', 'UC'],
+  protocol: ['protocol error', 'UR'],
+} as const;
+
 /**
- * A transport failure before any response headers, as Envoy's router reports it:
- * connect failures are `UF`, a closed connection `UC`, other resets `UR`.
+ * A transport failure before any response headers, as Envoy's router reports it
+ * (router.cc onUpstreamReset; http/utility.cc resetReasonToString): connect failures are
+ * `UF` ("remote connection failure", "connection timeout"), a closed connection `UC`,
+ * other resets `UR`. The transport failure reason (`delayed connect error: 111`) follows
+ * the reset reason in the body and, whitespace as `_`, in the response code details.
  */
 export function transportFailureReply(
   failure: 'connect-failure' | 'connect-timeout' | 'tls' | 'reset' | 'protocol',
+  transportFailureReason: string | null = null,
 ): LocalReply {
-  switch (failure) {
-    case 'connect-failure':
-      return localReply(503, LOCAL_BODY.reset('connection failure'), 'UF');
-    case 'connect-timeout':
-      return localReply(503, LOCAL_BODY.reset('connection timeout'), 'UF');
-    case 'tls':
-      return localReply(
-        503,
-        LOCAL_BODY.reset('connection failure, transport failure reason: TLS error'),
-        'UF',
-      );
-    case 'reset':
-      return localReply(503, LOCAL_BODY.reset('connection termination'), 'UC');
-    case 'protocol':
-      return localReply(503, LOCAL_BODY.reset('protocol error'), 'UR');
-  }
+  const [reason, flag] = RESET_REASON[failure];
+  const body =
+    transportFailureReason === null
+      ? reason
+      : `${reason}, transport failure reason: ${transportFailureReason}`;
+  const details = `upstream_reset_before_response_started{${reason}${transportFailureReason === null ? '' : `,${transportFailureReason}`}}`;
+  return {
+    ...localReply(503, LOCAL_BODY.reset(body), flag),
+    details: details.replace(/\s/g, '_'),
+    ...(transportFailureReason === null ? {} : { transportFailureReason }),
+  };
 }

@@ -74,6 +74,7 @@ export async function sendDirect(
       if (bodyErr !== null) throw bodyErr;
     }
     const f = err instanceof TransportError ? err.failure : 'reset';
-    return { kind: 'local', reply: transportFailureReply(f === 'aborted' ? 'reset' : f) };
+    const reason = err instanceof TransportError ? err.transportFailureReason : null;
+    return { kind: 'local', reply: transportFailureReply(f === 'aborted' ? 'reset' : f, reason) };
   }
 }

@@ -68,6 +68,8 @@ function local(
   destOps: HeaderOperations | null = null,
 ): Produced {
   if (reply.flag !== null) addFlag(state.flags, reply.flag);
+  if (reply.details !== undefined) state.details = reply.details;
+  if (reply.transportFailureReason !== undefined) state.transportFailureReason = reply.transportFailureReason;
   applyHeaderOps(reply.headers, ruleOps);
   applyHeaderOps(reply.headers, destOps);
   return { status: reply.status, headers: reply.headers, body: reply.body };

@@ -9,6 +9,8 @@ export type TryOutcome =
       readonly failure:
         'connect-failure' | 'connect-timeout' | 'tls' | 'reset' | 'protocol' | 'per-try-timeout';
       readonly beforeRequestSent: boolean;
+      /** Envoy's upstream transport failure reason, when the transport gave one. */
+      readonly transportFailureReason?: string | null;
     };
 
 const R_5XX = 1;

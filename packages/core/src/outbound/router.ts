@@ -53,7 +53,13 @@ function pickHost(
 function finish(r: Exclude<TryResult, { kind: 'no-host' | 'overflow' }>): RouterResult {
   if (r.kind === 'response') return { kind: 'upstream', host: r.host, response: r.response };
   const f = r.outcome.failure;
-  return { kind: 'local', reply: f === 'per-try-timeout' ? upstreamTimeout() : transportFailureReply(f) };
+  return {
+    kind: 'local',
+    reply:
+      f === 'per-try-timeout'
+        ? upstreamTimeout()
+        : transportFailureReply(f, r.outcome.transportFailureReason ?? null),
+  };
 }
 
 /**

@@ -68,17 +68,23 @@ export class TransportError extends Error {
   readonly failure: TransportFailure;
   /** True when no byte of the request reached the upstream (`reset-before-request`). */
   readonly beforeRequestSent: boolean;
+  /**
+   * Envoy's `%UPSTREAM_TRANSPORT_FAILURE_REASON%` for it, e.g. `delayed connect error: 111`
+   * for a refused connect; null when Envoy would report none.
+   */
+  readonly transportFailureReason: string | null;
 
   constructor(
     failure: TransportFailure,
     message: string,
     beforeRequestSent: boolean,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { readonly transportFailureReason?: string | null },
   ) {
     super(message, options);
     this.name = 'TransportError';
     this.failure = failure;
     this.beforeRequestSent = beforeRequestSent;
+    this.transportFailureReason = options?.transportFailureReason ?? null;
   }
 }
 

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { SpanKind, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -112,7 +113,7 @@ function setup(
     random: seededRandom(1),
     ...(opts.telemetry === false ? {} : { telemetry }),
   });
-  return { client, telemetry, exporter, seen, clock, lines };
+  return { client, telemetry, exporter, seen, clock, lines, transport };
 }
 
 /** Runs `p` while moving the manual clock (retry backoff sleeps on it). */
@@ -240,6 +241,20 @@ describe('createOutboundClient with telemetry', () => {
     expect(lines).toHaveLength(3);
     // Istio's TEXT format ends with %ROUTE_NAME%.
     expect(lines.map((l) => l.split(' ').at(-1))).toEqual(['reviews-v2.by-prefix', 'reviews-v2.by-api', '-']);
+  });
+
+  it('logs a refused connect as Envoy does: remote_connection_failure and the errno as transport failure reason', async () => {
+    const { client, telemetry, lines, transport, clock } = setup(() => ({ status: 200 }));
+    await transport.close();
+    // The route retries twice (backoff on the manual clock).
+    const res = await driven(clock, client.fetch('http://reviews:9080/reviews/1'));
+    expect(res.status).toBe(503);
+    await telemetry.accessLog.client.flush();
+    const errno = osConstants.errno.ECONNREFUSED;
+    // Istio's TEXT format: ... %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" ...
+    expect(lines.at(-1)).toContain(
+      ` 503 UF,URX upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_${errno}} - "delayed connect error: ${errno}" `,
+    );
   });
 
   it('reports status 0 with DC when the caller aborts the call', async () => {

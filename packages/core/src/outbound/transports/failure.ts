@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { TransportError, type TransportFailure } from '../transport.js';
 
 /** Codes a refused or unroutable connect reports (Envoy `UF`, retried under connect-failure). */
@@ -61,6 +62,22 @@ function chain(err: unknown): Coded[] {
   return out;
 }
 
+/**
+ * Envoy's transport failure reason for a failed connect: the socket error number as its
+ * connection reports it (network/connection_impl.cc: `delayed connect error: <errno>`),
+ * or `TLS error` for a refused handshake.
+ */
+function transportReasonOf(errors: readonly Coded[], failure: TransportFailure): string | null {
+  if (failure === 'tls') return 'TLS error';
+  if (failure !== 'connect-failure') return null;
+  for (const e of errors) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const errno = (osConstants.errno as Readonly<Record<string, number | undefined>>)[code];
+    if (errno !== undefined) return `delayed connect error: ${errno}`;
+  }
+  return null;
+}
+
 function failureOf(e: Coded): TransportFailure | null {
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
@@ -98,7 +115,8 @@ export function toTransportError(err: unknown, ctx: FailureContext): TransportEr
   const message = err instanceof Error ? err.message : String(err);
   if (ctx.aborted) return new TransportError('aborted', message, ctx.beforeRequestSent, { cause: err });
   let failure: TransportFailure | null = null;
-  for (const e of chain(err)) {
+  const errors = chain(err);
+  for (const e of errors) {
     failure = failureOf(e);
     if (failure !== null) break;
   }
@@ -107,5 +125,8 @@ export function toTransportError(err: unknown, ctx: FailureContext): TransportEr
     failure === 'connect-failure' || failure === 'connect-timeout' || failure === 'tls'
       ? true
       : ctx.beforeRequestSent;
-  return new TransportError(failure, message, before, { cause: err });
+  return new TransportError(failure, message, before, {
+    cause: err,
+    transportFailureReason: transportReasonOf(errors, failure),
+  });
 }

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { Readable } from 'node:stream';
 import {
   TransportError,
@@ -5,6 +6,9 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from '../transport.js';
+
+/** What a refused connect reports, as the socket transports do (`delayed connect error: 111`). */
+const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
 
 /** What an in-process upstream answers. */
 export interface MemoryReply {
@@ -86,7 +90,9 @@ export function createMemoryTransport(
     const handler = closed ? undefined : table.get(endpoint);
     if (handler === undefined) {
       return Promise.reject(
-        new TransportError('connect-failure', `connect ECONNREFUSED ${endpoint} (in-memory)`, true),
+        new TransportError('connect-failure', `connect ECONNREFUSED ${endpoint} (in-memory)`, true, {
+          transportFailureReason: REFUSED,
+        }),
       );
     }
     const signal = req.signal;

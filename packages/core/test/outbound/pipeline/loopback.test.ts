@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -108,8 +109,10 @@ ${extra}`;
   it('answers 503 UF with URX after retrying a refused connection', async () => {
     const res = await client().fetch(`http://dead:${closedPort}/`);
     expect([res.status, res.meshlet.flags, res.meshlet.attempts]).toEqual([503, ['UF', 'URX'], 3]);
+    // Envoy's router body (http/utility.cc resetReasonToString) with the connection's
+    // transport failure reason: the refused connect's errno (111 on Linux).
     expect(await res.text()).toBe(
-      'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
+      `upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: ${osConstants.errno.ECONNREFUSED}`,
     );
   });
 

@@ -83,7 +83,7 @@ describe('outbound retries', () => {
     const res = await h.call('http://reviews:9080/');
     expect(res.status).toBe(503);
     expect(await res.text()).toBe(
-      'upstream connect error or disconnect/reset before headers. reset reason: connection failure',
+      'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure',
     );
     expect(res.meshlet.flags).toEqual(['UF']);
     expect(res.meshlet.attempts).toBe(1);

@@ -1,6 +1,6 @@
 import http from 'node:http';
+import { toTransportError } from '../../../../src/outbound/transports/failure.js';
 import {
-  TransportError,
   type Transport,
   type TransportRequest,
   type TransportResponse,
@@ -39,13 +39,10 @@ export function createHttpTransport(): Transport & { readonly agent: http.Agent 
         r.on('finish', () => {
           sent = true;
         });
-        r.on('error', (err: NodeJS.ErrnoException) => {
-          if (req.signal?.aborted === true)
-            reject(new TransportError('aborted', err.message, !sent, { cause: err }));
-          else if (err.code === 'ECONNREFUSED')
-            reject(new TransportError('connect-failure', err.message, true, { cause: err }));
-          else reject(new TransportError('reset', err.message, !sent, { cause: err }));
-        });
+        // The shipped transports' error mapping (failure kind, transport failure reason).
+        r.on('error', (err: NodeJS.ErrnoException) =>
+          reject(toTransportError(err, { aborted: req.signal?.aborted === true, beforeRequestSent: !sent })),
+        );
         if (req.body === null) r.end();
         else if (Buffer.isBuffer(req.body)) r.end(req.body);
         else req.body.pipe(r);
