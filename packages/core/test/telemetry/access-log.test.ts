@@ -6,6 +6,7 @@ import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../src/config/mesh-conf
 import { createAccessLog, createAccessLogFromSpec } from '../../src/telemetry/access-log/access-log.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log/entry.js';
 import { createLineSink } from '../../src/telemetry/access-log/sink.js';
+import { compileFilter } from '../../src/telemetry/access-log/filter.js';
 import { resolveAccessLogs } from '../../src/telemetry/config/access-log-config.js';
 import { applicableTelemetries } from '../../src/telemetry/config/telemetry-scope.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -102,6 +103,19 @@ describe('createAccessLog', () => {
     expect(lines[0]).toContain('"GET /reviews/0?x=1 HTTP/1.1" 503 UO');
   });
   const tmp = useTmpDir();
+
+  it('drops the line when the filter reads a header the request lacks, unless || or && decides without it', () => {
+    // CEL: a missing map key is an error, which Envoy's CEL filter treats as "do not log"
+    // (access_loggers/filters/cel/cel.cc); `error || true` is true, `error && false` false.
+    const keeps = (expression: string, headers: Record<string, string>) =>
+      compileFilter(expression)!({ ...ENTRY, requestHeaders: headers });
+    expect(keeps("request.headers['x-debug'] != 'off'", {})).toBe(false);
+    expect(keeps("request.headers['x-debug'] != 'off'", { 'x-debug': 'on' })).toBe(true);
+    expect(keeps("request.headers['x-debug'] == 'on' || response.code >= 500", {})).toBe(true);
+    expect(keeps("request.headers['x-debug'] == 'on' && response.code >= 500", {})).toBe(false);
+    expect(keeps("response.code < 500 && request.headers['x-debug'] == 'on'", {})).toBe(false);
+    expect(keeps("!(request.headers['x-debug'] == 'on')", {})).toBe(false);
+  });
 
   it('is off when the file is empty and never throws on a malformed entry', () => {
     const off = createAccessLog({ file: '' });

@@ -31,9 +31,13 @@ function tokenize(src: string): Tok[] | null {
   return out;
 }
 
-function header(h: AccessLogEntry['requestHeaders'], name: string): string | null {
+/** CEL's "no such key": reading a header the request lacks is an error, not null. */
+const NO_SUCH_KEY = new Error('no such key');
+
+function header(h: AccessLogEntry['requestHeaders'], name: string): string {
   const v = h[name];
-  return v === undefined ? null : typeof v === 'string' ? v : v.join(',');
+  if (v === undefined) throw NO_SUCH_KEY;
+  return typeof v === 'string' ? v : v.join(',');
 }
 
 /** The Envoy attributes a filter may read (envoy docs `intro/arch_overview/advanced/attributes`). */
@@ -63,7 +67,10 @@ function attribute(id: string): Node | null {
     case 'request.duration':
       return (e) => e.durationMs;
     case 'upstream.address':
-      return (e) => e.upstreamHost;
+      return (e) => {
+        if (e.upstreamHost === null) throw NO_SUCH_KEY;
+        return e.upstreamHost;
+      };
     case 'true':
       return () => true;
     case 'false':
@@ -122,13 +129,24 @@ export function compileFilter(expression: string): EntryFilter | null {
     const op = t.v;
     return (e) => compare(op, left(e), right(e));
   };
+  // CEL's logical operators absorb an error when the other side decides: `error || true`
+  // is true, `error && false` is false; otherwise the error stands.
   const and = (): Node => {
     let left = comparison();
     while (isOp('&&')) {
       i++;
       const l = left;
       const r = comparison();
-      left = (e) => truthy(l(e)) && truthy(r(e));
+      left = (e) => {
+        let a: boolean;
+        try {
+          a = truthy(l(e));
+        } catch (err) {
+          if (!truthy(r(e))) return false;
+          throw err;
+        }
+        return a && truthy(r(e));
+      };
     }
     return left;
   };
@@ -138,18 +156,29 @@ export function compileFilter(expression: string): EntryFilter | null {
       i++;
       const l = left;
       const r = and();
-      left = (e) => truthy(l(e)) || truthy(r(e));
+      left = (e) => {
+        let a: boolean;
+        try {
+          a = truthy(l(e));
+        } catch (err) {
+          if (truthy(r(e))) return true;
+          throw err;
+        }
+        return a || truthy(r(e));
+      };
     }
     return left;
   };
   try {
     const root = or();
     if (i !== toks.length) return null;
+    // An evaluation error drops the line, as Envoy's CEL access-log filter does
+    // (access_loggers/filters/cel/cel.cc evaluate returns false).
     return (e) => {
       try {
         return truthy(root(e));
       } catch {
-        return true;
+        return false;
       }
     };
   } catch {
