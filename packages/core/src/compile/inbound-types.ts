@@ -57,6 +57,13 @@ export interface RateLimitPlan {
   /** Listener port the patch is restricted to (`match.listener.portNumber`), null = any. */
   readonly portNumber: number | null;
   readonly config: LocalRateLimitConfig;
+  /**
+   * The filter sits after authentication and authorization: inserted before
+   * `envoy.filters.http.router` or after `envoy.filters.http.rbac` (istio
+   * envoyfilter/listener_patch.go). Otherwise it runs first, as the istio.io task's
+   * INSERT_BEFORE without a subFilter puts it.
+   */
+  readonly afterAuthorization: boolean;
 }
 
 export interface InboundPlan {

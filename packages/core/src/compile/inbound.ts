@@ -149,12 +149,16 @@ function rateLimits(
   for (const r of filters) {
     for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
       if (p.context !== 'ANY' && p.context !== 'SIDECAR_INBOUND') continue;
+      const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
       out.push({
         envoyFilter: key(r),
         applyTo: p.applyTo,
         context: p.context,
         portNumber: p.match?.listener?.portNumber ?? null,
         config: p.config,
+        afterAuthorization:
+          (p.operation === 'INSERT_BEFORE' && sub === 'envoy.filters.http.router') ||
+          (p.operation === 'INSERT_AFTER' && sub === 'envoy.filters.http.rbac'),
       });
     }
   }

@@ -358,6 +358,18 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         responseCodeDetails: rbac.responseCodeDetails,
       });
 
+    // A local rate limit placed before the router runs only now (compile/inbound.ts).
+    at.stage = 'ratelimit';
+    const late = c.rateLimiter.check(req, true);
+    if (late.kind === 'limited')
+      return denied(late.status, RATE_LIMITED_BODY, late.headers, ['RL'], {
+        stage: 'ratelimit',
+        policy: late.filter,
+        detail: 'local rate limit token bucket is empty',
+      });
+    const lateRequest = late.requestHeaders;
+    const lateResponse = late.responseHeaders;
+
     const jwtRemoved = jwtRemovals(jwt);
     return Object.freeze({
       allow: true,
@@ -368,8 +380,13 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       }),
       removeHeaders:
         ext === null || ext.removeHeaders.length === 0 ? jwtRemoved : [...jwtRemoved, ...ext.removeHeaders],
-      setHeaders: mergeHeaders(rl.requestHeaders, jwt.kind === 'ok' ? jwt.setHeaders : null, ext?.setHeaders),
-      responseHeaders: mergeHeaders(rl.responseHeaders, ext?.responseHeaders),
+      setHeaders: mergeHeaders(
+        rl.requestHeaders,
+        jwt.kind === 'ok' ? jwt.setHeaders : null,
+        ext?.setHeaders,
+        lateRequest,
+      ),
+      responseHeaders: mergeHeaders(rl.responseHeaders, ext?.responseHeaders, lateResponse),
       shadow: shadow.length === 0 ? rbac.shadow : [...shadow, ...rbac.shadow],
     });
   };

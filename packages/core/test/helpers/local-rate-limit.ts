@@ -20,6 +20,8 @@ export interface LocalRateLimitOptions {
    * `append: false` (as the task does) or `append_action`; null for none.
    */
   readonly responseHeader?: 'append' | 'append_action' | null;
+  /** `filterChain.filter.subFilter.name`: the HTTP filter the patch inserts before. */
+  readonly subFilter?: string;
 }
 
 /**
@@ -44,7 +46,9 @@ export function localRateLimitYaml(o: LocalRateLimitOptions = {}): string {
     '      context: SIDECAR_INBOUND',
     '      listener:',
     ...(o.port === undefined ? [] : [`        portNumber: ${o.port}`]),
-    '        filterChain: { filter: { name: envoy.filters.network.http_connection_manager } }',
+    o.subFilter === undefined
+      ? '        filterChain: { filter: { name: envoy.filters.network.http_connection_manager } }'
+      : `        filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: ${o.subFilter} } } }`,
     '    patch:',
     '      operation: INSERT_BEFORE',
     '      value:',

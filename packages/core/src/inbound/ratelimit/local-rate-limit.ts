@@ -23,7 +23,11 @@ export type RateLimitOutcome =
     };
 
 export interface LocalRateLimiter {
-  check(req: InboundRequest): RateLimitOutcome;
+  /**
+   * The filters at one place of the chain: before authentication (`afterAuthorization`
+   * false), or after authorization allowed the request (true).
+   */
+  check(req: InboundRequest, afterAuthorization?: boolean): RateLimitOutcome;
 }
 
 const PASS: RateLimitOutcome = Object.freeze({ kind: 'pass', requestHeaders: null, responseHeaders: null });
@@ -31,6 +35,7 @@ const PASS: RateLimitOutcome = Object.freeze({ kind: 'pass', requestHeaders: nul
 interface Applied {
   readonly config: LocalRateLimitConfig;
   readonly filter: string;
+  readonly afterAuthorization: boolean;
 }
 
 function appliesTo(p: RateLimitPlan, port: number): boolean {
@@ -64,8 +69,19 @@ export function createLocalRateLimiter(
       filters.length === 0
         ? []
         : route !== undefined
-          ? [{ config: route.config, filter: name(route) }]
-          : filters.map((p) => ({ config: p.config, filter: name(p) }));
+          ? // The route's config configures the installed filter, wherever it sits.
+            [
+              {
+                config: route.config,
+                filter: name(route),
+                afterAuthorization: filters[0]?.afterAuthorization === true,
+              },
+            ]
+          : filters.map((p) => ({
+              config: p.config,
+              filter: name(p),
+              afterAuthorization: p.afterAuthorization,
+            }));
     byPort.set(port, out);
     return out;
   };
@@ -73,12 +89,13 @@ export function createLocalRateLimiter(
   const draw = (fraction: number) => fraction >= 1 || (fraction > 0 && random.next() < fraction);
 
   return {
-    check(req) {
+    check(req, afterAuthorization = false) {
       if (limits.length === 0) return PASS;
       const applied = configsFor(req.port);
       let requestHeaders: Record<string, string> | null = null;
       let responseHeaders: Record<string, string> | null = null;
-      for (const { config, filter } of applied) {
+      for (const { config, filter, afterAuthorization: late } of applied) {
+        if (late !== afterAuthorization) continue;
         const bucket = config.tokenBucket;
         if (bucket === null || !draw(config.filterEnabled)) continue;
         const now = clock.now();

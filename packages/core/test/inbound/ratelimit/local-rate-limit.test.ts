@@ -124,6 +124,35 @@ describe('local rate limit', () => {
     });
   });
 
+  it('runs after authentication and authorization when inserted before the router, so a refused request takes no token', async () => {
+    // istio envoyfilter/listener_patch.go: INSERT_BEFORE with subFilter places the filter
+    // just before it; before envoy.filters.http.router means after jwt_authn, ext_authz and
+    // RBAC. Without a subFilter (the istio.io task) it goes first.
+    const allowPublic = `
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: public-only, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  rules: [{ to: [{ operation: { paths: ["/public"] } }] }]
+`;
+    const bucket = '{ max_tokens: 1, tokens_per_fill: 1, fill_interval: 3600s }';
+    const last = engineFor(
+      planOf(localRateLimitYaml({ bucket, subFilter: 'envoy.filters.http.router' }) + allowPublic),
+    );
+    const lastSeen = [];
+    for (const url of ['/admin', '/admin', '/public', '/public'])
+      lastSeen.push(verdict(await last.decide(request({ url }))));
+    expect(lastSeen).toEqual([403, 403, 'allow', 429]);
+
+    const first = engineFor(planOf(localRateLimitYaml({ bucket }) + allowPublic));
+    const firstSeen = [];
+    for (const url of ['/admin', '/admin', '/public'])
+      firstSeen.push(verdict(await first.decide(request({ url }))));
+    expect(firstSeen).toEqual([403, 429, 429]);
+  });
+
   it('applies only on the listener port the patch names', async () => {
     const engine = engineFor(planOf(limit({ port: 9080, bucket: '{ max_tokens: 1, fill_interval: 60s }' })));
     const got = [];
