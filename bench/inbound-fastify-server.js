@@ -72,6 +72,9 @@ if (mode === 'bare') {
 } else {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'meshlet-bench-'));
   writeFileSync(path.join(dir, 'policies.yaml'), policies(mode === 'authz-jwt'));
+  // MESHLET_BENCH_EXTRA_YAML: more config for experiments (a Telemetry resource, ...).
+  if (process.env.MESHLET_BENCH_EXTRA_YAML)
+    writeFileSync(path.join(dir, 'extra.yaml'), process.env.MESHLET_BENCH_EXTRA_YAML);
   const mesh = await createMesh({
     config: dir,
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
