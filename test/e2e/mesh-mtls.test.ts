@@ -102,7 +102,8 @@ describe('two meshes over mTLS on loopback', () => {
     app.use(meshletExpress({ mesh: reviews }));
     app.get('/reviews/:id', (req, res) => {
       const ctx = (req as unknown as MeshletRequest).meshlet;
-      res.json({ id: req.params['id'], peer: ctx.peer?.principal ?? null });
+      const sni = (req.socket as { servername?: string | false }).servername;
+      res.json({ id: req.params['id'], peer: ctx.peer?.principal ?? null, sni: sni || null });
     });
     const server = await reviews.listen(app, 0, '127.0.0.1');
     const port = (server.address() as AddressInfo).port;
@@ -112,7 +113,13 @@ describe('two meshes over mTLS on loopback', () => {
     });
     const ok = await productpage.fetch('http://reviews:9080/reviews/7');
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ id: '7', peer: 'cluster.local/ns/default/sa/bookinfo-productpage' });
+    // Auto mTLS sends istiod's SNI for the service port (cluster_builder.go istioMtlsSni,
+    // BuildDNSSrvSubsetKey with no subset), which `connection.sni` and access logs read.
+    expect(await ok.json()).toEqual({
+      id: '7',
+      peer: 'cluster.local/ns/default/sa/bookinfo-productpage',
+      sni: 'outbound_.9080_._.reviews.default.svc.cluster.local',
+    });
     expect(ok.meshlet.upstream?.address).toBe(`127.0.0.1:${port}`);
     // Both sides report Istio's metric: the server with the verified peer and mutual_tls.
     const serverSide = async () => reviews.metrics!.metrics();

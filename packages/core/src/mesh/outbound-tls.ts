@@ -83,8 +83,10 @@ export function createTlsFor(
       ca: current === null ? null : meshTrustBundle(current.rootCertPem, plan.meshConfig),
       cert: current?.certChainPem ?? null,
       key: current?.keyPem ?? null,
-      // Istio sets SNI `outbound_.<port>_.<subset>_.<host>` for ISTIO_MUTUAL; the server does not route on it here.
-      servername: policy?.sni ?? null,
+      // istiod's SNI for ISTIO_MUTUAL when the rule sets none: `outbound_.<port>_._.<host>`
+      // (cluster_builder.go istioMtlsSni = BuildDNSSrvSubsetKey with no subset). The server
+      // reads it as `connection.sni` and %REQUESTED_SERVER_NAME%.
+      servername: policy?.sni ?? `outbound_.${cluster.port}_._.${cluster.host}`,
       // With no SANs to expect, Istio still only trusts mesh identities: the chain to the
       // mesh root plus a SPIFFE ID of an accepted trust domain (never a DNS host-name check).
       verifyPeer: sanCheck(expected) ?? meshIdentityCheck(acceptedTrustDomains(plan.meshConfig)),
