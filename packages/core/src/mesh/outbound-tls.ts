@@ -8,6 +8,9 @@ import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
 import type { UpstreamHost } from '../outbound/upstream/types.js';
 
+/** Istio's client ALPN for HTTP/1.1 over mTLS (pilot/pkg/xds/filters/filters.go mtlsHTTP11ALPN). */
+const ISTIO_HTTP11_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'istio', 'http/1.1']);
+
 /** Istio's label on endpoints whose workload has a sidecar (auto mTLS sends mTLS only to those). */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
@@ -87,6 +90,10 @@ export function createTlsFor(
       // (cluster_builder.go istioMtlsSni = BuildDNSSrvSubsetKey with no subset). The server
       // reads it as `connection.sni` and %REQUESTED_SERVER_NAME%.
       servername: policy?.sni ?? `outbound_.${cluster.port}_._.${cluster.host}`,
+      // What an Istio client offers for HTTP/1.1 over ISTIO_MUTUAL (xds/filters mtlsHTTP11ALPN,
+      // set by the ALPN override filter): a sidecar's inbound picks its mTLS HTTP filter
+      // chain by it, and without it a PERMISSIVE HTTP port has no chain for the connection.
+      alpn: ISTIO_HTTP11_ALPN,
       // With no SANs to expect, Istio still only trusts mesh identities: the chain to the
       // mesh root plus a SPIFFE ID of an accepted trust domain (never a DNS host-name check).
       verifyPeer: sanCheck(expected) ?? meshIdentityCheck(acceptedTrustDomains(plan.meshConfig)),

@@ -19,6 +19,8 @@ export interface TransportTls {
   readonly ecdhCurve?: string;
   /** `ciphers` as Node takes it: OpenSSL names joined with `:` (meshConfig `tlsDefaults.cipherSuites`). */
   readonly ciphers?: string;
+  /** ALPN protocols offered, in order (Istio mTLS: `istio-http/1.1`, `istio`, `http/1.1`). */
+  readonly alpn?: readonly string[];
 }
 
 /** One attempt, addressed to one endpoint. */

@@ -83,7 +83,10 @@ function failureOf(e: Coded): TransportFailure | null {
   const message = typeof e.message === 'string' ? e.message : '';
   if (code === PEER_REJECTED_CODE || TLS_CODES.has(code)) return 'tls';
   if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.startsWith('CERT_')) return 'tls';
-  if (CONNECT_TIMEOUT_CODES.has(code) || (code === 'ETIMEDOUT' && e.event === 'connect')) {
+  if (
+    CONNECT_TIMEOUT_CODES.has(code) ||
+    (code === 'ETIMEDOUT' && (e.event === 'connect' || e.event === 'secureConnect'))
+  ) {
     return 'connect-timeout';
   }
   if (CONNECT_CODES.has(code)) return 'connect-failure';

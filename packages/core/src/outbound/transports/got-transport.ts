@@ -82,7 +82,10 @@ export function createGotTransport(): Transport {
       headers: req.headers as Record<string, string | string[]>,
       agent: pool.agents,
     };
-    if (req.connectTimeoutMs > 0) options.timeout = { connect: req.connectTimeoutMs };
+    // Envoy's connect timeout runs until the transport socket is up, TLS handshake included;
+    // got times the TCP connect and the handshake separately.
+    if (req.connectTimeoutMs > 0)
+      options.timeout = { connect: req.connectTimeoutMs, secureConnect: req.connectTimeoutMs };
     if (signal !== null) options.signal = signal;
     if (req.body !== null) {
       options.body = req.body;

@@ -37,7 +37,8 @@ export function sameTls(a: TransportTls | null, b: TransportTls | null): boolean
     a.servername === b.servername &&
     a.minVersion === b.minVersion &&
     a.ecdhCurve === b.ecdhCurve &&
-    a.ciphers === b.ciphers
+    a.ciphers === b.ciphers &&
+    (a.alpn ?? null) === (b.alpn ?? null)
   );
 }
 

@@ -11,6 +11,7 @@ export interface ClientTlsOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
   ecdhCurve?: string;
   ciphers?: string;
+  ALPNProtocols?: string[];
   rejectUnauthorized: true;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
@@ -48,5 +49,6 @@ export function clientTlsOptions(tls: TransportTls, check: PeerCheck): ClientTls
   if (tls.minVersion !== undefined) out.minVersion = tls.minVersion;
   if (tls.ecdhCurve !== undefined) out.ecdhCurve = tls.ecdhCurve;
   if (tls.ciphers !== undefined) out.ciphers = tls.ciphers;
+  if (tls.alpn !== undefined) out.ALPNProtocols = [...tls.alpn];
   return out;
 }

@@ -1,3 +1,4 @@
+import { connect as tlsConnect } from 'node:tls';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import {
   TransportError,
@@ -11,7 +12,7 @@ import { headersFromUndici } from './headers.js';
 import type { PoolEntry } from './pool-registry.js';
 import { PoolRegistry } from './pool-registry.js';
 import type { PoolSettings } from './pool-settings.js';
-import { clientTlsOptions, type PeerCheck } from './tls-options.js';
+import { clientTlsOptions, type ClientTlsOptions, type PeerCheck } from './tls-options.js';
 
 /** Hop-by-hop headers undici refuses to send; Envoy drops them too. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -39,6 +40,7 @@ interface UndiciPool extends PoolEntry {
  */
 function connector(settings: PoolSettings, check: PeerCheck): buildConnector.connector {
   const tls = settings.tls !== null ? clientTlsOptions(settings.tls, check) : {};
+  if (settings.tls?.alpn !== undefined) return alpnConnector(settings, tls);
   const base = buildConnector({
     timeout: settings.connectTimeoutMs > 0 ? settings.connectTimeoutMs : 0,
     ...tls,
@@ -46,6 +48,52 @@ function connector(settings: PoolSettings, check: PeerCheck): buildConnector.con
   const servername = settings.tls?.servername ?? null;
   if (servername === null) return base;
   return (options, callback) => base({ ...options, servername }, callback);
+}
+
+/**
+ * undici's own connector always offers ALPN `http/1.1` only, but an Istio mTLS client
+ * offers `istio-http/1.1, istio, http/1.1`, and a sidecar's inbound picks its filter
+ * chain by it. This one dials TLS itself with the given ALPN, the cluster's SNI and
+ * connect timeout (failing as undici's does, `UND_ERR_CONNECT_TIMEOUT`).
+ */
+function alpnConnector(settings: PoolSettings, options: ClientTlsOptions | object): buildConnector.connector {
+  const servername = settings.tls?.servername ?? undefined;
+  const timeoutMs = settings.connectTimeoutMs;
+  return ({ hostname, port }, callback) => {
+    const socket = tlsConnect({
+      ...options,
+      ...(servername === undefined ? {} : { servername }),
+      host: hostname,
+      port: Number(port) || 443,
+    });
+    let done = false;
+    const finish = (err: Error | null): void => {
+      if (done) return;
+      done = true;
+      if (timer !== null) clearTimeout(timer);
+      if (err === null) callback(null, socket);
+      else {
+        socket.destroy();
+        callback(err, null);
+      }
+    };
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () =>
+              finish(
+                Object.assign(new Error(`Connect Timeout Error (attempted address: ${hostname}:${port})`), {
+                  code: 'UND_ERR_CONNECT_TIMEOUT',
+                }),
+              ),
+            timeoutMs,
+          )
+        : null;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.once('secureConnect', () => finish(null));
+    socket.once('error', (err) => finish(err));
+  };
 }
 
 /**

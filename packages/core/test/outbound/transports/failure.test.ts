@@ -11,6 +11,7 @@ describe('toTransportError', () => {
     ['host unreachable', coded('EHOSTUNREACH'), 'connect-failure', true],
     ['network unreachable', coded('ENETUNREACH'), 'connect-failure', true],
     ["got's connect timeout", coded('ETIMEDOUT', { event: 'connect' }), 'connect-timeout', true],
+    ["got's TLS handshake timeout", coded('ETIMEDOUT', { event: 'secureConnect' }), 'connect-timeout', true],
     ["undici's connect timeout", coded('UND_ERR_CONNECT_TIMEOUT'), 'connect-timeout', true],
     ['reset', coded('ECONNRESET'), 'reset', false],
     ['broken pipe', coded('EPIPE'), 'reset', false],

@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransportError, type Transport, type TransportTls } from '../../../src/outbound/transport.js';
@@ -29,6 +30,8 @@ describe.each([
   let tls12: Loopback;
   let handled = 0;
   const peers: (string | undefined)[] = [];
+  let istioAlpn: Loopback;
+  const alpnSeen: string[][] = [];
 
   beforeAll(async () => {
     pki = createTestPki();
@@ -44,6 +47,16 @@ describe.each([
         res.end(`servername=${typeof sni === 'string' ? sni : ''}`);
       },
     );
+    // An Istio sidecar's inbound chain for mTLS HTTP matches the client's ALPN
+    // (istio-http/1.1, ...); this server answers with what the client offered.
+    istioAlpn = await httpsServer(
+      {
+        ...serverCert,
+        ca: pki.ca,
+        ALPNCallback: ({ protocols }) => (alpnSeen.push(protocols), protocols[0]),
+      },
+      (_req, res) => res.end('ok'),
+    );
     tls12 = await httpsServer(
       {
         ...serverCert,
@@ -54,7 +67,7 @@ describe.each([
       (req, res) => res.end(`protocol=${(req.socket as TLSSocket).getProtocol() ?? ''}`),
     );
   }, 30_000);
-  afterAll(() => Promise.all([server.close(), tls12.close()]));
+  afterAll(() => Promise.all([server.close(), tls12.close(), istioAlpn.close()]));
 
   const tls = (over: Partial<TransportTls>): TransportTls => ({
     ca: pki.ca,
@@ -83,6 +96,39 @@ describe.each([
     const body = await call(create(), tls({}), 'ok');
     expect(body).toBe(`servername=${SNI}`);
     expect(peers.at(-1)).toBe('URI:spiffe://cluster.local/ns/default/sa/productpage');
+  });
+
+  it('offers the ALPN it is given, as Istio mTLS clients offer istio-http/1.1', async () => {
+    const alpn = ['istio-http/1.1', 'istio', 'http/1.1'];
+    expect(await call(create(), tls({ alpn }), 'alpn', istioAlpn.port)).toBe('ok');
+    expect(alpnSeen.at(-1)).toEqual(alpn);
+  });
+
+  it('times out a TLS handshake that never completes as a connect timeout, ALPN or not', async () => {
+    // A socket that accepts and never answers the ClientHello.
+    const held: Socket[] = [];
+    const silent = createNetServer((s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      for (const alpn of [undefined, ['istio-http/1.1', 'istio', 'http/1.1']]) {
+        const t = create();
+        const err = await t
+          .request(
+            transportRequest(`https://127.0.0.1:${port}/`, {
+              tls: tls(alpn === undefined ? {} : { alpn }),
+              poolKey: `silent-${String(alpn)}`,
+              connectTimeoutMs: 200,
+            }),
+          )
+          .catch((e: unknown) => e)
+          .finally(() => t.close());
+        expect((err as TransportError).failure).toBe('connect-timeout');
+      }
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   it('refuses the connection with a tls failure when verifyPeer returns a message', async () => {
