@@ -92,7 +92,7 @@ function alpnConnector(settings: PoolSettings, options: ClientTlsOptions | objec
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     socket.once('secureConnect', () => finish(null));
-    socket.once('error', (err) => finish(err));
+    socket.once('error', (err: Error) => finish(err));
   };
 }
 
