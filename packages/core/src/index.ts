@@ -189,4 +189,4 @@ export {
   type MeshRequestContext,
 } from './telemetry/tracing/request-context.js';
 export { createAccessLog, type AccessLog, type AccessLogOptions } from './telemetry/access-log/access-log.js';
-export { createInboundObserver, observedHandle } from './inbound/node-observe.js';
+export { createInboundObserver, observedHandle, type ClientTopology } from './inbound/node-observe.js';

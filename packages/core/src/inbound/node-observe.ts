@@ -12,6 +12,7 @@ import type { InboundDecision, InboundRequest } from './engine-types.js';
 import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
+import { forwardedClient } from './authz/remote-ip.js';
 
 type Observe = NonNullable<InboundHandle['observe']>;
 
@@ -20,6 +21,18 @@ const NO_BODY: ByteCount = Object.freeze({ bytes: 0 });
 const MAX_CACHED = 1024;
 const SVC_FQDN = /^[^.]+\.[^.]+\.svc(\.|$)/;
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+/**
+ * How the inbound listener finds the client (`remote.ip`, `%DOWNSTREAM_REMOTE_ADDRESS%`):
+ * a sidecar's or a gateway's rules (inbound/authz/remote-ip.ts).
+ */
+export interface ClientTopology {
+  readonly gateway: boolean;
+  readonly numTrustedProxies: number;
+}
+
+const SIDECAR_TOPOLOGY: ClientTopology = Object.freeze({ gateway: false, numTrustedProxies: 0 });
+const SIDECAR = (): ClientTopology => SIDECAR_TOPOLOGY;
 
 /** Envoy's `%RESPONSE_CODE_DETAILS%` for an inbound refusal. */
 function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
@@ -98,16 +111,19 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #requestHeadBytes: number;
   #decision: InboundDecision | null = null;
   #done = false;
+  readonly #topology: () => ClientTopology;
 
   constructor(
     t: MeshTelemetry,
     services: (authority: string) => DestinationService,
+    topology: () => ClientTopology,
     req: IncomingMessage,
     res: ServerResponse,
     request: InboundRequest,
   ) {
     this.#t = t;
     this.#services = services;
+    this.#topology = topology;
     this.#req = req;
     this.#res = res;
     this.#request = request;
@@ -221,6 +237,18 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     }
   }
 
+  /**
+   * Envoy's `%DOWNSTREAM_REMOTE_ADDRESS%`: the client its connection manager found (the
+   * X-Forwarded-For entry `remote.ip` reads, with port 0), else the peer.
+   */
+  #downstreamRemoteAddress(remotePort: number | undefined): string | null {
+    const request = this.#request;
+    const t = this.#topology();
+    const forwarded = forwardedClient(request.headers['x-forwarded-for'], t.numTrustedProxies, t.gateway);
+    if (forwarded !== null) return forwarded.includes(':') ? `[${forwarded}]:0` : `${forwarded}:0`;
+    return request.sourceIp === '' ? null : `${request.sourceIp}:${remotePort ?? 0}`;
+  }
+
   #entry(
     status: number,
     flags: readonly ResponseFlag[],
@@ -257,7 +285,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       upstreamCluster: `inbound|${request.port}||`,
       upstreamLocalAddress: null,
       downstreamLocalAddress: local,
-      downstreamRemoteAddress: request.sourceIp === '' ? null : `${request.sourceIp}:${remotePort ?? 0}`,
+      downstreamRemoteAddress: this.#downstreamRemoteAddress(remotePort),
       requestedServerName: request.sni,
       routeName: 'default',
     };
@@ -273,14 +301,22 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
  * and meshlet's counters for rate-limited (429 `RL`) and authorization-denied
  * requests. Bytes are counted as they stream; nothing is buffered.
  */
-export function createInboundObserver(telemetry: MeshTelemetry): Observe {
+export function createInboundObserver(
+  telemetry: MeshTelemetry,
+  options: { readonly topology?: () => ClientTopology } = {},
+): Observe {
   const services = inboundServices(telemetry);
-  return (req, res, request) => new NodeObservation(telemetry, services, req, res, request);
+  const topology = options.topology ?? SIDECAR;
+  return (req, res, request) => new NodeObservation(telemetry, services, topology, req, res, request);
 }
 
 /** `handle` with telemetry: the same decisions, plus `observe` from `createInboundObserver`. */
-export function observedHandle(handle: InboundHandle, telemetry: MeshTelemetry): InboundHandle {
-  const observe = createInboundObserver(telemetry);
+export function observedHandle(
+  handle: InboundHandle,
+  telemetry: MeshTelemetry,
+  options: { readonly topology?: () => ClientTopology } = {},
+): InboundHandle {
+  const observe = createInboundObserver(telemetry, options);
   return {
     decide: (req) => handle.decide(req),
     ...(handle.decideNow === undefined ? {} : { decideNow: handle.decideNow.bind(handle) }),

@@ -79,7 +79,19 @@ export function createInboundSide(options: {
       decide: (req) => engine.decide(req),
       decideNow: (req) => engine.decideNow(req),
       peerOf: peerFromSocket,
-      ...(options.telemetry === null ? {} : { observe: createInboundObserver(options.telemetry) }),
+      ...(options.telemetry === null
+        ? {}
+        : {
+            observe: createInboundObserver(options.telemetry, {
+              topology: () => {
+                const plan = options.getPlan();
+                return {
+                  gateway: plan.inbound.gateway,
+                  numTrustedProxies: plan.meshConfig.numTrustedProxies,
+                };
+              },
+            }),
+          }),
     },
     engine,
     serverFactory,

@@ -20,10 +20,23 @@ export function remoteIp(
   numTrustedProxies: number,
   gateway = true,
 ): Ip | null {
-  if (xff === undefined) return sourceIp;
-  if (gateway && numTrustedProxies <= 0) return sourceIp;
+  const entry = forwardedClient(xff, numTrustedProxies, gateway);
+  return entry === null ? sourceIp : (parseIp(entry) ?? sourceIp);
+}
+
+/**
+ * The `X-Forwarded-For` entry `remoteIp` takes as the client, as written, or null when the
+ * direct peer is the client (no header, too short, not an address, or a gateway trusting
+ * no hops). Envoy also logs it as `%DOWNSTREAM_REMOTE_ADDRESS%`, with port 0.
+ */
+export function forwardedClient(
+  xff: string | readonly string[] | undefined,
+  numTrustedProxies: number,
+  gateway: boolean,
+): string | null {
+  if (xff === undefined) return null;
+  if (gateway && numTrustedProxies <= 0) return null;
   const list = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
-  const entry = gateway ? list[list.length - numTrustedProxies] : list[list.length - 1];
-  if (entry === undefined) return sourceIp;
-  return parseIp(entry.trim()) ?? sourceIp;
+  const entry = (gateway ? list[list.length - numTrustedProxies] : list[list.length - 1])?.trim();
+  return entry === undefined || parseIp(entry) === null ? null : entry;
 }
