@@ -1,8 +1,6 @@
 import type { Resource } from '../config/resource.js';
+import { GATEWAY_NAME_LABEL } from './policy-selection.js';
 import { labelsMatch, type WorkloadIdentity } from './workload.js';
-
-/** Label Kubernetes Gateway deployments carry. */
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** The `istio` label Istio's gateway charts give their pods. */
 const CHART_GATEWAY_LABELS: ReadonlySet<string> = new Set(['ingressgateway', 'egressgateway']);
 

@@ -3,7 +3,7 @@ import type { PolicyTargetRefIn, SelectorIn } from './spec-types.js';
 import { labelsMatch, type WorkloadIdentity } from './workload.js';
 
 /** Label Kubernetes Gateway deployments carry; a sidecar-style targetRef names that Gateway. */
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 /**
  * Does a `targetRef(s)` policy attach to this workload? For a pod with its own

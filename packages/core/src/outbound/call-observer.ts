@@ -16,6 +16,7 @@ import type { CallObserver, CallState } from './call-state.js';
 import type { ResponseFlag } from './meshlet-info.js';
 import type { HeaderRecord, Target } from './request-input.js';
 import type { TryResult } from './attempt.js';
+import { transportFailureFlag } from './local-reply.js';
 
 /** Envoy's `%RESPONSE_CODE_DETAILS%` for the local replies meshlet's router sends. */
 const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
@@ -24,9 +25,6 @@ const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
   UH: 'no_healthy_upstream',
   UO: 'upstream_reset_before_response_started{overflow}',
   UT: 'upstream_response_timeout',
-  UF: 'upstream_reset_before_response_started{remote_connection_failure}',
-  UC: 'upstream_reset_before_response_started{connection_termination}',
-  UR: 'upstream_reset_before_response_started{protocol_error}',
   FI: 'fault_filter_abort',
   DC: 'downstream_remote_disconnect',
 };
@@ -40,15 +38,6 @@ function detailsOf(state: CallState): string {
   }
   return 'direct_response';
 }
-
-const FAILURE_FLAG: Readonly<Record<string, ResponseFlag>> = {
-  'connect-failure': 'UF',
-  'connect-timeout': 'UF',
-  tls: 'UF',
-  reset: 'UC',
-  protocol: 'UR',
-  'per-try-timeout': 'UT',
-};
 
 const MAX_CACHED = 4096;
 
@@ -154,7 +143,8 @@ export class OutboundCall implements CallObserver {
     if (r.kind === 'response') {
       this.#span.attempt({ attempt, upstreamAddress: r.host.id, status: r.response.status, durationMs });
     } else if (r.kind === 'failure') {
-      const flag = FAILURE_FLAG[r.outcome.failure] ?? 'UC';
+      const f = r.outcome.failure;
+      const flag = f === 'per-try-timeout' ? 'UT' : transportFailureFlag(f);
       this.#span.attempt({
         attempt,
         upstreamAddress: r.host.id,

@@ -52,6 +52,7 @@ export const noRoute = (): LocalReply => localReply(404, '', 'NR');
 /** `503 NC`: the destination cluster (host or subset) does not exist. */
 export const noCluster = (): LocalReply => localReply(503, '', 'NC');
 
+/** Envoy's reset reason and response flag for each transport failure (router.cc, http/utility.cc). */
 const RESET_REASON = {
   'connect-failure': ['remote connection failure', 'UF'],
   'connect-timeout': ['connection timeout', 'UF'],
@@ -59,6 +60,13 @@ const RESET_REASON = {
   reset: ['connection termination', 'UC'],
   protocol: ['protocol error', 'UR'],
 } as const;
+
+type TransportFailureKind = keyof typeof RESET_REASON;
+
+/** The response flag a transport failure earns: `UF` for connect failures, `UC`, `UR`. */
+export function transportFailureFlag(failure: TransportFailureKind): ResponseFlag {
+  return RESET_REASON[failure][1];
+}
 
 /**
  * A transport failure before any response headers, as Envoy's router reports it
@@ -68,7 +76,7 @@ const RESET_REASON = {
  * the reset reason in the body and, whitespace as `_`, in the response code details.
  */
 export function transportFailureReply(
-  failure: 'connect-failure' | 'connect-timeout' | 'tls' | 'reset' | 'protocol',
+  failure: TransportFailureKind,
   transportFailureReason: string | null = null,
 ): LocalReply {
   const [reason, flag] = RESET_REASON[failure];

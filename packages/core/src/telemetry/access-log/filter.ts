@@ -129,46 +129,18 @@ export function compileFilter(expression: string): EntryFilter | null {
     const op = t.v;
     return (e) => compare(op, left(e), right(e));
   };
-  // CEL's logical operators absorb an error when the other side decides: `error || true`
-  // is true, `error && false` is false; otherwise the error stands.
-  const and = (): Node => {
-    let left = comparison();
-    while (isOp('&&')) {
+  // A chain of one logical operator over `next`: `&&` short-circuits on false, `||` on true.
+  const chain = (op: '&&' | '||', next: () => Node): Node => {
+    const decisive = op === '||';
+    let left = next();
+    while (isOp(op)) {
       i++;
-      const l = left;
-      const r = comparison();
-      left = (e) => {
-        let a: boolean;
-        try {
-          a = truthy(l(e));
-        } catch (err) {
-          if (!truthy(r(e))) return false;
-          throw err;
-        }
-        return a && truthy(r(e));
-      };
+      left = logical(decisive, left, next());
     }
     return left;
   };
-  const or = (): Node => {
-    let left = and();
-    while (isOp('||')) {
-      i++;
-      const l = left;
-      const r = and();
-      left = (e) => {
-        let a: boolean;
-        try {
-          a = truthy(l(e));
-        } catch (err) {
-          if (truthy(r(e))) return true;
-          throw err;
-        }
-        return a || truthy(r(e));
-      };
-    }
-    return left;
-  };
+  const and = (): Node => chain('&&', comparison);
+  const or = (): Node => chain('||', and);
   try {
     const root = or();
     if (i !== toks.length) return null;
@@ -184,6 +156,24 @@ export function compileFilter(expression: string): EntryFilter | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * CEL's logical operators absorb an error when the other side decides: `error || true`
+ * is true, `error && false` is false; otherwise the error stands. `decisive` is the
+ * value that settles the operator (true for `||`, false for `&&`).
+ */
+function logical(decisive: boolean, l: Node, r: Node): Node {
+  return (e) => {
+    let a: boolean;
+    try {
+      a = truthy(l(e));
+    } catch (err) {
+      if (truthy(r(e)) === decisive) return decisive;
+      throw err;
+    }
+    return a === decisive ? decisive : truthy(r(e));
+  };
 }
 
 function truthy(v: Value): boolean {
