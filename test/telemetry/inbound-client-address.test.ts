@@ -1,9 +1,9 @@
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
+import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
 
 // Envoy logs %DOWNSTREAM_REMOTE_ADDRESS% as the client address its connection manager
 // found (conn_manager_utility.cc mutateRequestHeaders): on a sidecar (istiod sets
@@ -22,17 +22,7 @@ async function service(labels: Record<string, string>, numTrustedProxies = 0) {
     telemetry: {
       otlp: false,
       accessLogSink: {
-        stream: new Writable({
-          write(chunk: Buffer, _e, cb) {
-            lines.push(
-              ...chunk
-                .toString()
-                .split('\n')
-                .filter((l) => l !== ''),
-            );
-            cb();
-          },
-        }),
+        stream: lineCollector(lines),
       },
     },
   });

@@ -2,7 +2,6 @@ import express from 'express';
 import Fastify from 'fastify';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
 import { compilePlan } from '../../../packages/core/src/compile/compile-plan.js';
@@ -27,6 +26,7 @@ import {
 } from '../../../packages/core/src/telemetry/mesh-telemetry.js';
 import { meshlet as fastifyMeshlet } from '../../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../../packages/express/src/index.js';
+import { lineCollector } from '../../../packages/core/test/helpers/line-collector.js';
 
 export type Framework = 'fastify' | 'express';
 
@@ -48,17 +48,7 @@ export function telemetryFor(
   spanProcessors: readonly SpanProcessor[] = [],
 ): { telemetry: MeshTelemetry; lines: string[] } {
   const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(
-        ...chunk
-          .toString('utf8')
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      cb();
-    },
-  });
+  const stream = lineCollector(lines);
   const telemetry = createMeshTelemetry({
     workload,
     snapshot,

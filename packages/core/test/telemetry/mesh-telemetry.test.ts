@@ -1,6 +1,5 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { createMeshTelemetry, type MeshTelemetry } from '../../src/telemetry/mes
 import { currentContext } from '../../src/telemetry/tracing/request-context.js';
 import { REVIEWS_V2, snapshotOf } from './helpers.js';
 import { samples } from './metrics-support.js';
+import { lineCollector } from '../helpers/line-collector.js';
 
 const open: MeshTelemetry[] = [];
 const servers: Server[] = [];
@@ -20,20 +20,6 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
-
-function collector(lines: string[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _e, cb) {
-      lines.push(
-        ...chunk
-          .toString()
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      cb();
-    },
-  });
-}
 
 function bundle(
   yaml: string,
@@ -49,7 +35,7 @@ function bundle(
     registry: new Registry(),
     otlp: false,
     env: {},
-    accessLogSink: { stream: collector(lines) },
+    accessLogSink: { stream: lineCollector(lines) },
     ...(exporter === undefined ? {} : { spanProcessors: [new SimpleSpanProcessor(exporter)] }),
   });
   open.push(t);

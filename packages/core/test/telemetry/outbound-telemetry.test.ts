@@ -1,5 +1,4 @@
 import { constants as osConstants } from 'node:os';
-import { Writable } from 'node:stream';
 import { SpanKind, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
@@ -16,6 +15,7 @@ import { createMeshTelemetry, type MeshTelemetry } from '../../src/telemetry/mes
 import { runWithInboundContext } from '../../src/telemetry/tracing/request-context.js';
 import { PRODUCTPAGE, snapshotOf } from './helpers.js';
 import { samples } from './metrics-support.js';
+import { lineCollector } from '../helpers/line-collector.js';
 
 const CONFIG = `apiVersion: v1
 kind: Service
@@ -84,17 +84,7 @@ function setup(
     env: {},
     clock,
     accessLogSink: {
-      stream: new Writable({
-        write(chunk: Buffer, _e, cb) {
-          lines.push(
-            ...chunk
-              .toString()
-              .split('\n')
-              .filter((l) => l !== ''),
-          );
-          cb();
-        },
-      }),
+      stream: lineCollector(lines),
     },
   });
   open.push(telemetry);
