@@ -101,7 +101,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #t: MeshTelemetry;
   readonly #services: (authority: string) => DestinationService;
   readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  /** `ResponseWatcher`: the response this request is answered with. */
+  readonly response: ServerResponse;
   readonly #request: InboundRequest;
   readonly #span: ServerSpan;
   readonly #startMs: number;
@@ -125,7 +126,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     this.#services = services;
     this.#topology = topology;
     this.#req = req;
-    this.#res = res;
+    this.response = res;
     this.#request = request;
     this.#startMs = t.clock.now();
     this.#startEpoch = Date.now();
@@ -155,7 +156,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         requestId;
     // The common GET has no body, so needs no counting.
     this.#body = declaresBody(request.headers) ? countPushedBytes(req) : NO_BODY;
-    watchResponse(req, res, this);
+    watchResponse(req, this);
   }
 
   /** `ResponseWatcher`: the response finished, or its connection closed before it did. */
@@ -184,7 +185,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     this.#done = true;
     try {
       const t = this.#t;
-      const res = this.#res;
+      const res = this.response;
       const request = this.#request;
       const d = this.#decision;
       const durationMs = t.clock.now() - this.#startMs;
@@ -280,7 +281,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         request.headers[REQUEST_ID_HEADER] === this.#span.requestId
           ? request.headers
           : { ...request.headers, [REQUEST_ID_HEADER]: this.#span.requestId },
-      responseHeaders: this.#res.getHeaders() as AccessLogEntry['responseHeaders'],
+      responseHeaders: this.response.getHeaders() as AccessLogEntry['responseHeaders'],
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: `inbound|${request.port}||`,
       upstreamLocalAddress: null,

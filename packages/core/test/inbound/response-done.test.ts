@@ -1,0 +1,87 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { watchResponse, type ResponseWatcher } from '../../src/inbound/response-done.js';
+
+/** A watcher that records what it was told, once. */
+function recorder(res: ServerResponse, seen: Map<string, number | null>, name: string): ResponseWatcher {
+  return {
+    response: res,
+    responseDone(bytes) {
+      expect(seen.has(name), `${name} told twice`).toBe(false);
+      seen.set(name, bytes);
+    },
+  };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<number> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Writes `raw` on one connection and resolves with everything the server sent back once it closed. */
+function exchange(port: number, raw: string, closeAfterMs?: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(got));
+    if (closeAfterMs !== undefined) setTimeout(() => socket.destroy(), closeAfterMs);
+  });
+}
+
+/** The wire length of each response in `wire` (fixed-length bodies). */
+function responseLengths(wire: string): number[] {
+  const out: number[] = [];
+  let at = 0;
+  while (at < wire.length) {
+    const head = wire.indexOf('\r\n\r\n', at) + 4;
+    const length = Number(/content-length: (\d+)/i.exec(wire.slice(at, head))![1]);
+    out.push(head + length - at);
+    at = head + length;
+  }
+  return out;
+}
+
+describe('watchResponse on a node http server', () => {
+  it('tells each pipelined response its own wire bytes, in order, even when the first answers last', async () => {
+    const seen = new Map<string, number | null>();
+    const port = await listen((req, res) => {
+      const name = req.url!;
+      watchResponse(req, recorder(res, seen, name));
+      const body = name === '/slow' ? 'slow answer, longer body' : 'ok';
+      // node holds the second response until the first has finished.
+      setTimeout(() => res.end(body), name === '/slow' ? 50 : 0);
+    });
+    const wire = await exchange(
+      port,
+      'GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const [slow, fast] = responseLengths(wire);
+    expect(seen.get('/slow')).toBe(slow);
+    expect(seen.get('/fast')).toBe(fast);
+    expect(slow).not.toBe(fast);
+  });
+
+  it('tells a response whose connection closed first null, once', async () => {
+    const seen = new Map<string, number | null>();
+    let closed!: () => void;
+    const done = new Promise<void>((r) => (closed = r));
+    const port = await listen((req, res) => {
+      watchResponse(req, recorder(res, seen, 'never'));
+      req.socket.on('close', () => setImmediate(closed));
+    });
+    await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 30);
+    await done;
+    expect(seen.get('never')).toBeNull();
+  });
+});
