@@ -2,7 +2,7 @@ import type { Condition, Operation, Rule, Source } from '../../config/schema/aut
 import { claimMatch, claimPath } from './claims.js';
 import { headerOf, type AuthzInput } from './input.js';
 import { cidrContains, parseCidr } from './ip.js';
-import { hostMatch, methodMatch, pathMatch, portMatch } from './operation-match.js';
+import { hostPattern, methodPattern, pathPattern, portMatch } from './operation-match.js';
 import {
   namespaceMatch,
   principalMatch,
@@ -11,7 +11,8 @@ import {
   trustDomainMatch,
   type Match,
 } from './source-match.js';
-import { headerString, istioString } from './string-match.js';
+import { istioString } from './string-match.js';
+import { AnyOfStrings, headerPattern, type StringPattern } from './string-set.js';
 import { expandTrustDomains, replaceTrustDomainAliases } from './trust-domain.js';
 
 /** What compiling a policy's rules needs besides the rules. */
@@ -49,8 +50,8 @@ function any(tests: readonly Match[]): Match {
 }
 
 /** Compiles each value; a failure throws (strict) or drops the value. */
-function compileEach(values: readonly string[], make: (v: string) => Match, ctx: RuleContext): Match[] {
-  const out: Match[] = [];
+function compileEach<T>(values: readonly string[], make: (v: string) => T, ctx: RuleContext): T[] {
+  const out: T[] = [];
   for (const v of values) {
     try {
       out.push(make(v));
@@ -78,6 +79,32 @@ function field(
   }
   return out;
 }
+
+/**
+ * A string field of `Operation` (`values` any matches, `notValues` none does), each
+ * side one {@link AnyOfStrings} test of the value `read` takes from the request.
+ */
+function stringField(
+  values: readonly string[] | undefined,
+  notValues: readonly string[] | undefined,
+  pattern: (v: string) => StringPattern,
+  ctx: RuleContext,
+  read: (set: AnyOfStrings, negate: boolean) => Match,
+): Match[] {
+  const out: Match[] = [];
+  const yes = compileEach(values ?? [], pattern, ctx);
+  if (yes.length > 0) out.push(read(new AnyOfStrings(yes), false));
+  const no = compileEach(notValues ?? [], pattern, ctx);
+  if (no.length > 0) out.push(read(new AnyOfStrings(no), true));
+  return out;
+}
+
+const readPath = (set: AnyOfStrings, negate: boolean): Match =>
+  negate ? (i) => !set.matches(i.path) : (i) => set.matches(i.path);
+const readMethod = (set: AnyOfStrings, negate: boolean): Match =>
+  negate ? (i) => !set.matches(i.method) : (i) => set.matches(i.method);
+const readHost = (set: AnyOfStrings, negate: boolean): Match =>
+  negate ? (i) => !set.matches(i.host) : (i) => set.matches(i.host);
 
 function ipMatch(pick: (i: AuthzInput) => AuthzInput['sourceIp']): (v: string) => Match {
   return (v) => {
@@ -112,12 +139,15 @@ function compileSource(s: Source, ctx: RuleContext): Match {
   ]);
 }
 
-/** `Operation`: every set field must match. */
+/**
+ * `Operation`: every set field must match. Paths are tested first, as the field that
+ * most often rules a request out; the order of an AND changes no answer.
+ */
 function compileOperation(o: Operation, ctx: RuleContext): Match {
   return all([
-    ...field(o.hosts, o.notHosts, hostMatch, ctx),
-    ...field(o.methods, o.notMethods, methodMatch, ctx),
-    ...field(o.paths, o.notPaths, pathMatch, ctx),
+    ...stringField(o.paths, o.notPaths, pathPattern, ctx, readPath),
+    ...stringField(o.methods, o.notMethods, methodPattern, ctx, readMethod),
+    ...stringField(o.hosts, o.notHosts, hostPattern, ctx, readHost),
     ...field(o.ports, o.notPorts, portMatch, ctx),
   ]);
 }
@@ -153,16 +183,6 @@ function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
         return (i) => i.sni !== null && t(i.sni);
       };
   }
-  if (key.startsWith('request.headers[') && key.endsWith(']')) {
-    const name = key.slice('request.headers['.length, -1).toLowerCase();
-    return (v) => {
-      const t = headerString(v);
-      return (i) => {
-        const h = headerOf(i, name);
-        return h !== undefined && t(h);
-      };
-    };
-  }
   if (key.startsWith('request.auth.claims')) {
     const path = claimPath(key.slice('request.auth.claims'.length));
     if (path === null) throw new Error(`bad key (${key}): should have format a[b]`);
@@ -174,7 +194,24 @@ function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
   throw new Error(`unknown attribute ${key}`);
 }
 
+/** `request.headers[<name>]`: the header read once for all its values; absent matches none. */
+function headerCondition(c: Condition, name: string, ctx: RuleContext): Match[] {
+  return stringField(c.values, c.notValues, headerPattern, ctx, (set, negate) =>
+    negate
+      ? (i) => {
+          const h = headerOf(i, name);
+          return h === undefined || !set.matches(h);
+        }
+      : (i) => {
+          const h = headerOf(i, name);
+          return h !== undefined && set.matches(h);
+        },
+  );
+}
+
 function compileCondition(c: Condition, ctx: RuleContext): Match[] {
+  if (c.key.startsWith('request.headers[') && c.key.endsWith(']'))
+    return headerCondition(c, c.key.slice('request.headers['.length, -1).toLowerCase(), ctx);
   let make: (v: string) => Match;
   try {
     make = conditionValue(c.key, ctx);

@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import type { Match } from './source-match.js';
-import { headerString, istioString, quoteMeta } from './string-match.js';
+import { quoteMeta } from './string-match.js';
+import { headerPattern, istioPattern, type StringPattern } from './string-set.js';
 
 // envoy uri_template_lib `kLiteral`: what a path segment may hold.
 const LITERAL = "a-zA-Z0-9\\-._~%!$&'()+,;:@=";
@@ -23,31 +24,29 @@ export function pathTemplateRegex(value: string): string {
 }
 
 /**
- * `paths` / `notPaths` against the normalized path (no query, no fragment):
- * exact, `prefix*`, `*suffix`, `*` (any), or a template. Case-sensitive.
+ * A `paths` / `notPaths` value, tested against the normalized path (no query, no
+ * fragment): exact, `prefix*`, `*suffix`, `*` (any non-empty), or a template.
+ * Case-sensitive.
  */
-export function pathMatch(value: string): Match {
+export function pathPattern(value: string): StringPattern {
   if (isPathTemplate(value)) {
     const re = RE2JS.compile(pathTemplateRegex(value));
-    return (i) => re.matches(i.path);
+    return { kind: 'test', test: (path) => re.matches(path) };
   }
-  const t = istioString(value);
-  return (i) => t(i.path);
+  return istioPattern(value);
 }
 
 /**
- * `hosts` / `notHosts` against `:authority`, case-insensitive (CVE-2021-39155),
- * the port NOT stripped: `example.com` misses `example.com:8080`.
+ * A `hosts` / `notHosts` value, tested against `:authority` case-insensitively
+ * (CVE-2021-39155), the port NOT stripped: `example.com` misses `example.com:8080`.
  */
-export function hostMatch(value: string): Match {
-  const t = istioString(value, true);
-  return (i) => t(i.host);
+export function hostPattern(value: string): StringPattern {
+  return istioPattern(value, true);
 }
 
-/** `methods` / `notMethods`: case-sensitive; `*` is any method. */
-export function methodMatch(value: string): Match {
-  const t = headerString(value);
-  return (i) => t(i.method);
+/** A `methods` / `notMethods` value: case-sensitive; `*` is any method. */
+export function methodPattern(value: string): StringPattern {
+  return headerPattern(value);
 }
 
 /** `ports` / `notPorts` / `destination.port`: the workload port the request arrived on. */

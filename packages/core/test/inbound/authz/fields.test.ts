@@ -216,6 +216,31 @@ spec:
     );
   });
 
+  it('header conditions: several values, prefixes, `*` presence, and notValues on an absent header', async () => {
+    // istio authz/matcher/header.go: `*` is present_match (an empty value counts); a
+    // notValues condition holds when the header is absent.
+    await run(
+      allow(`  - when:
+    - key: request.headers[x-tier]
+      values: ["gold", "silver", "plat*"]
+    - key: request.headers[x-block]
+      notValues: ["yes", "y*"]
+  - when:
+    - key: request.headers[x-any]
+      values: ["*"]`),
+      [
+        ['gold', { headers: { 'x-tier': 'gold' } }, 'allow'],
+        ['prefix', { headers: { 'x-tier': 'platinum' } }, 'allow'],
+        ['other tier', { headers: { 'x-tier': 'bronze' } }, 403],
+        ['no tier', {}, 403],
+        ['blocked', { headers: { 'x-tier': 'silver', 'x-block': 'yes' } }, 403],
+        ['blocked by prefix', { headers: { 'x-tier': 'silver', 'x-block': 'yeah' } }, 403],
+        ['not blocked', { headers: { 'x-tier': 'silver', 'x-block': 'no' } }, 'allow'],
+        ['empty x-any is present', { headers: { 'x-any': '' } }, 'allow'],
+      ],
+    );
+  });
+
   it('matches source.ip, destination.port, connection.sni and never envoy filter metadata', async () => {
     await run(
       allow(`  - when:
