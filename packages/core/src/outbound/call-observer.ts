@@ -278,7 +278,7 @@ export class OutboundCall implements CallObserver {
       responseHeaders: resHeaders,
       upstreamHost: state.upstream?.address ?? null,
       upstreamCluster: state.cluster,
-      upstreamLocalAddress: null,
+      upstreamLocalAddress: state.upstreamLocalAddress,
       downstreamLocalAddress: null,
       downstreamRemoteAddress: null,
       requestedServerName: null,

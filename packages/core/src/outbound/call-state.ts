@@ -21,6 +21,8 @@ export interface CallState {
   /** A local reply's `%RESPONSE_CODE_DETAILS%` and `%UPSTREAM_TRANSPORT_FAILURE_REASON%`, when it set them. */
   details: string | null;
   transportFailureReason: string | null;
+  /** The local address of the connection the answering try used (`%UPSTREAM_LOCAL_ADDRESS%`), when the transport told it. */
+  upstreamLocalAddress: string | null;
   /** The cluster routing chose (`outbound|9080|v1|reviews...`, `PassthroughCluster`), set even for a local reply. */
   cluster: string | null;
   /** The service host of that cluster, when it has one. */
@@ -42,6 +44,7 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     retriesDisabled: null,
     details: null,
     transportFailureReason: null,
+    upstreamLocalAddress: null,
     cluster: null,
     service: null,
     endpoint: null,

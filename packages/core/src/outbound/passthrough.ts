@@ -66,6 +66,7 @@ export async function sendDirect(
       address: `${target.hostname}:${target.port}`,
       cluster,
     };
+    state.upstreamLocalAddress = res.localAddress ?? null;
     return { kind: 'upstream', status: res.status, headers: res.headers, body: res.body };
   } catch (err) {
     if (signal !== null && signal.aborted) throw signal.reason;

@@ -209,6 +209,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   });
   if (r.kind === 'local') return local(state, r.reply, ruleOps, destOps);
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
+  state.upstreamLocalAddress = r.response.localAddress ?? null;
   state.endpoint = r.host.endpoint;
   const out = copyHeaders(r.response.headers);
   out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));

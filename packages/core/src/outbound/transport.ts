@@ -56,6 +56,11 @@ export interface TransportResponse {
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   /** The body stream; the pipeline either hands it to the caller or drains it (retry). */
   readonly body: Readable;
+  /**
+   * The local `ip:port` of the connection that carried the request (`[ip]:port` for
+   * IPv6), Envoy's `%UPSTREAM_LOCAL_ADDRESS%`; absent when the transport cannot tell.
+   */
+  readonly localAddress?: string | null;
 }
 
 /**

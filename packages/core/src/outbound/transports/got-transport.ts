@@ -32,6 +32,14 @@ function meshGot(): Got {
   });
 }
 
+/** `ip:port` (`[ip]:port` for IPv6) of a connected socket's local end, as Envoy prints addresses. */
+function socketAddress(socket: Socket | null): string | null {
+  const ip = socket?.localAddress;
+  const port = socket?.localPort;
+  if (ip === undefined || port === undefined) return null;
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
 /** Tracks whether any byte of the request reached a connected socket. */
 class SendState {
   socket: Socket | null = null;
@@ -112,6 +120,7 @@ export function createGotTransport(): Transport {
           status: res.statusCode,
           headers: headersFromRaw(res.rawHeaders),
           body: mappedBody(stream, mapError),
+          localAddress: socketAddress(state.socket),
         });
       });
     });
