@@ -54,4 +54,21 @@ describe('TokenCache', () => {
     cache.remember(jwt('a'), RULE, 'k', OK);
     expect(cache.get('a', 0, 60)).toBeUndefined();
   });
+
+  it('never answers for a different token that ends the same way, and keeps the newer one remembered', () => {
+    const tail = 'x'.repeat(40);
+    const first = `header.payload-one.${tail}`;
+    const second = `header.payload-two.${tail}`;
+    const cache = new TokenCache(10);
+    cache.remember(jwt(first), RULE, 'k', OK);
+    expect(cache.get(second, 0, 60)).toBeUndefined();
+    // The first is no longer the most recent after a miss on another token.
+    cache.remember(jwt('other'), RULE, 'k', OK);
+    expect(cache.get(second, 0, 60)).toBeUndefined();
+    expect(cache.get(first, 0, 60)?.jwt.token).toBe(first);
+    cache.remember(jwt(second), RULE, 'k', OK);
+    cache.remember(jwt('other'), RULE, 'k', OK);
+    expect(cache.get(second, 0, 60)?.jwt.token).toBe(second);
+    expect(cache.get(first, 0, 60)).toBeUndefined();
+  });
 });
