@@ -1,6 +1,7 @@
 import type { AuthorizationPlan, AuthorizationPolicyPlan } from '../../compile/inbound-types.js';
 import type { AuthzInput } from './input.js';
-import { compileRule, type RuleContext } from './compile-rule.js';
+import { compileGatedRule, type RuleContext } from './compile-rule.js';
+import { AnyOfStrings } from './string-set.js';
 import type { Match } from './source-match.js';
 
 /** One AuthorizationPolicy with its rules compiled to closures. */
@@ -40,8 +41,16 @@ function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): C
     strict: p.action === 'ALLOW',
   };
   // `rules` absent: an ALLOW that matches nothing (`spec: {}` denies all in scope).
-  const rules: readonly Match[] = (p.rules ?? []).map((r) => compileRule(r, ruleCtx));
+  const gated = (p.rules ?? []).map((r) => compileGatedRule(r, ruleCtx));
+  const rules: readonly Match[] = gated.map((r) => r.match);
+  // When every rule requires a path from its `paths`, a request on none of them cannot
+  // match the policy: one test rules it out before any rule runs.
+  const gate =
+    gated.length > 0 && gated.every((r) => r.paths !== null)
+      ? new AnyOfStrings(gated.flatMap((r) => r.paths!))
+      : null;
   const match = (input: AuthzInput): number => {
+    if (gate !== null && !gate.matches(input.path)) return -1;
     for (let k = 0; k < rules.length; k++) if ((rules[k] as Match)(input)) return k;
     return -1;
   };

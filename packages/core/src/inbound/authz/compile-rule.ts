@@ -80,9 +80,21 @@ function field(
   return out;
 }
 
+/** `values` (any matches) and `notValues` (none does) of one string field, as one test each. */
+function stringTests(
+  yes: readonly StringPattern[],
+  no: readonly StringPattern[],
+  read: (set: AnyOfStrings, negate: boolean) => Match,
+): Match[] {
+  const out: Match[] = [];
+  if (yes.length > 0) out.push(read(new AnyOfStrings(yes), false));
+  if (no.length > 0) out.push(read(new AnyOfStrings(no), true));
+  return out;
+}
+
 /**
- * A string field of `Operation` (`values` any matches, `notValues` none does), each
- * side one {@link AnyOfStrings} test of the value `read` takes from the request.
+ * A string field (`values` any matches, `notValues` none does), each side one
+ * {@link AnyOfStrings} test of the value `read` takes from the request.
  */
 function stringField(
   values: readonly string[] | undefined,
@@ -91,12 +103,11 @@ function stringField(
   ctx: RuleContext,
   read: (set: AnyOfStrings, negate: boolean) => Match,
 ): Match[] {
-  const out: Match[] = [];
-  const yes = compileEach(values ?? [], pattern, ctx);
-  if (yes.length > 0) out.push(read(new AnyOfStrings(yes), false));
-  const no = compileEach(notValues ?? [], pattern, ctx);
-  if (no.length > 0) out.push(read(new AnyOfStrings(no), true));
-  return out;
+  return stringTests(
+    compileEach(values ?? [], pattern, ctx),
+    compileEach(notValues ?? [], pattern, ctx),
+    read,
+  );
 }
 
 const readPath = (set: AnyOfStrings, negate: boolean): Match =>
@@ -139,17 +150,27 @@ function compileSource(s: Source, ctx: RuleContext): Match {
   ]);
 }
 
+/** A compiled `Operation`, with the `paths` values it requires (null when it has none). */
+interface CompiledOperation {
+  readonly match: Match;
+  readonly paths: readonly StringPattern[] | null;
+}
+
 /**
  * `Operation`: every set field must match. Paths are tested first, as the field that
  * most often rules a request out; the order of an AND changes no answer.
  */
-function compileOperation(o: Operation, ctx: RuleContext): Match {
-  return all([
-    ...stringField(o.paths, o.notPaths, pathPattern, ctx, readPath),
-    ...stringField(o.methods, o.notMethods, methodPattern, ctx, readMethod),
-    ...stringField(o.hosts, o.notHosts, hostPattern, ctx, readHost),
-    ...field(o.ports, o.notPorts, portMatch, ctx),
-  ]);
+function compileOperation(o: Operation, ctx: RuleContext): CompiledOperation {
+  const paths = compileEach(o.paths ?? [], pathPattern, ctx);
+  return {
+    match: all([
+      ...stringTests(paths, compileEach(o.notPaths ?? [], pathPattern, ctx), readPath),
+      ...stringField(o.methods, o.notMethods, methodPattern, ctx, readMethod),
+      ...stringField(o.hosts, o.notHosts, hostPattern, ctx, readHost),
+      ...field(o.ports, o.notPorts, portMatch, ctx),
+    ]),
+    paths: paths.length > 0 ? paths : null,
+  };
 }
 
 /** The compile function for one value of a `when` key (spec/security.md §3 `when` keys). */
@@ -232,27 +253,44 @@ function compileCondition(c: Condition, ctx: RuleContext): Match[] {
 }
 
 /**
+ * A compiled `Rule`, with the `paths` values a request must match for it to: every
+ * `to` operation of the rule requires one of them (null when some does not, or the
+ * rule has no `to`). A policy tests them first (compile-policies.ts).
+ */
+export interface GatedRule {
+  readonly match: Match;
+  readonly paths: readonly StringPattern[] | null;
+}
+
+/**
  * One `Rule`: (any `from`) AND (any `to`) AND (every `when`); a missing part
  * matches anything, so `rules: [{}]` matches every request
  * (istio authz/model/model.go). In strict (ALLOW) mode a rule with a value that
  * cannot be compiled never matches.
  */
-export function compileRule(rule: Rule, ctx: RuleContext): Match {
+export function compileGatedRule(rule: Rule, ctx: RuleContext): GatedRule {
   try {
     const parts: Match[] = [];
     const from = rule.from ?? [];
     if (from.length > 0)
       parts.push(any(from.map((f) => (f.source === undefined ? () => true : compileSource(f.source, ctx)))));
     const to = rule.to ?? [];
-    if (to.length > 0)
-      parts.push(
-        any(to.map((t) => (t.operation === undefined ? () => true : compileOperation(t.operation, ctx)))),
-      );
+    let paths: StringPattern[] | null = null;
+    if (to.length > 0) {
+      const ops = to.map((t) => (t.operation === undefined ? null : compileOperation(t.operation, ctx)));
+      parts.push(any(ops.map((op) => (op === null ? () => true : op.match))));
+      if (ops.every((op) => op !== null && op.paths !== null)) paths = ops.flatMap((op) => op!.paths!);
+    }
     for (const c of rule.when ?? []) parts.push(...compileCondition(c, ctx));
-    return all(parts);
+    return { match: all(parts), paths };
   } catch {
     // Only strict (ALLOW) compiling throws by design; anything else is a bug, and a
     // DENY that cannot be built must fail closed rather than vanish.
-    return ctx.strict ? NEVER : () => true;
+    return { match: ctx.strict ? NEVER : () => true, paths: null };
   }
+}
+
+/** {@link compileGatedRule}'s test alone. */
+export function compileRule(rule: Rule, ctx: RuleContext): Match {
+  return compileGatedRule(rule, ctx).match;
 }
