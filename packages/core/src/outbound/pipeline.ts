@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type {
   Cluster,
@@ -27,6 +26,7 @@ import { sendMirrors } from './mirror.js';
 import { runRouter } from './router.js';
 import { raceSignal } from './timeouts.js';
 import { blackHole, sendDirect, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './passthrough.js';
+import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -182,7 +182,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
   const timeouts = callTimeouts(route, headers);
-  if (headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = requestUuid();
 
   let policy = route.retries;
   if (policy !== null && policy.retries > 0 && input.body.notReplayable !== null) {

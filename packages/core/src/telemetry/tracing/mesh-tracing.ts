@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   context as otelContext,
   ROOT_CONTEXT,
@@ -42,6 +41,7 @@ import {
   unsampledSpan,
 } from './unsampled.js';
 import { LazyRequestContext, UnsampledServerSpan } from './unsampled-server-span.js';
+import { requestUuid } from './request-uuid.js';
 
 export interface MeshTracingOptions {
   readonly workload: WorkloadIdentity;
@@ -386,7 +386,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const parent = req.parent ?? currentContext();
     const given = req.headers[REQUEST_ID_HEADER];
     const sent = typeof given === 'string' ? given : given?.[0];
-    let requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? randomUUID());
+    let requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? requestUuid());
     let drawn = false;
     let forced = false;
     // Under meshlet's own sampler, a call in an unsampled inbound trace of meshlet's own,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   ROOT_CONTEXT,
   trace,
@@ -9,6 +8,7 @@ import {
 } from '@opentelemetry/api';
 import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import { requestUuid } from './request-uuid.js';
 
 /** Request headers as meshlet passes them: lower-case keys, repeated headers as arrays. */
 export type HeaderRecord = Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -117,7 +117,7 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
       const sent = headerString(headers[REQUEST_ID_HEADER]);
       return sent !== null && sent !== ''
         ? { context, requestId: sent, generatedRequestId: false }
-        : { context, requestId: randomUUID(), generatedRequestId: true };
+        : { context, requestId: requestUuid(), generatedRequestId: true };
     },
     inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void {
       try {
