@@ -1,25 +1,29 @@
+import { istioPattern } from './string-set.js';
+
 /** A compiled test of one string value. */
 export type StringTest = (value: string) => boolean;
 
 /**
  * Istio's AuthorizationPolicy string value (istio authz/matcher/string.go
- * `StringMatcher`): `*` = present and non-empty (Envoy regex `.+`), `*abc`
- * suffix, `abc*` prefix, anything else exact. No inner wildcards.
+ * `StringMatcher`, classified by `istioPattern`): `*` = present and non-empty (Envoy
+ * regex `.+`), `*abc` suffix, `abc*` prefix, anything else exact. No inner wildcards.
  * With `ignoreCase` the pattern is lower-cased here and the caller passes a
  * lower-cased value (hosts, compared case-insensitively since CVE-2021-39155).
  */
 export function istioString(pattern: string, ignoreCase = false): StringTest {
-  const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  if (p === '*') return (v) => v.length > 0;
-  if (p.startsWith('*')) {
-    const suffix = p.slice(1);
-    return (v) => v.endsWith(suffix);
+  const p = istioPattern(pattern, ignoreCase);
+  switch (p.kind) {
+    case 'non-empty':
+      return (v) => v.length > 0;
+    case 'suffix':
+      return (v) => v.endsWith(p.text);
+    case 'prefix':
+      return (v) => v.startsWith(p.text);
+    case 'exact':
+      return (v) => v === p.text;
   }
-  if (p.endsWith('*')) {
-    const prefix = p.slice(0, -1);
-    return (v) => v.startsWith(prefix);
-  }
-  return (v) => v === p;
+  // istioPattern makes only the four kinds above.
+  throw new Error(`unexpected string pattern ${p.kind}`);
 }
 
 /**
