@@ -1,10 +1,12 @@
 // Inbound cost in instructions: each server of bench/inbound-fastify-server.js runs under
 // valgrind's callgrind, serves a warm-up, then a fixed number of requests from a keep-alive
 // client in this process; the instructions its main (JavaScript) thread executed for them,
-// divided by their number, are its cost per request. Unlike CPU time on this shared
-// machine, the count does not move with what else runs: the same binary, config and
-// requests give the same count to within a fraction of a percent (it leaves out the kernel
-// and V8's background compiler threads; bench/inbound-fastify.js measures those in time).
+// divided by their number, are its cost per request. Far steadier than CPU time on this
+// shared machine: on an idle machine the same binary, config and requests give the same
+// count to within a fraction of a percent (it leaves out the kernel and V8's background
+// compiler threads; bench/inbound-fastify.js measures those in time). Not load-proof: with
+// other work running, V8's background compiler finishes later and the main thread runs
+// slower code for longer (bare Fastify counted up to 6 % more), so run it on an idle machine.
 // Writes bench/results/inbound-instructions.md.
 //   node bench/inbound-instructions.js [--warmup 15000] [--requests 5000] [--runs 3] [--only '<name>;<name>']
 // (--only measures the named rows and their baselines, prints them and writes nothing.)
@@ -182,8 +184,10 @@ ${CONCURRENCY} connections; the instructions the server's main thread executed f
 Each row is ${RUNS} server processes, reported as their median and range: V8 can optimize one
 process differently from the next, which moves a mesh row by a few percent (bare Fastify's rows
 repeat to within 0.3 %). The count leaves out the kernel (socket reads and writes, 35–45 % of the
-server's CPU time in bench/inbound-fastify.js) and V8's background compiler threads, and it does
-not depend on what else runs on this shared machine. "Kept" is the baseline's instructions over
+server's CPU time in bench/inbound-fastify.js) and V8's background compiler threads. It moves far
+less than time with this shared machine's load, but not nothing: with the test suite running beside
+it, bare Fastify counted up to 6 % more (V8's background compiler finishing later), so it is run on
+an otherwise idle machine. "Kept" is the baseline's instructions over
 the row's: the share of the baseline's requests the row would serve if instructions alone set
 the pace.
 
