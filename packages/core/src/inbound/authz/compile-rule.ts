@@ -62,6 +62,21 @@ function compileEach<T>(values: readonly string[], make: (v: string) => T, ctx: 
   return out;
 }
 
+/**
+ * A field's two sides ANDed: `yes` (any matches) and `no` (none matches), each made
+ * into one test by `side`; nothing for a side with no values.
+ */
+function sides<T>(
+  yes: readonly T[],
+  no: readonly T[],
+  side: (values: readonly T[], negate: boolean) => Match,
+): Match[] {
+  const out: Match[] = [];
+  if (yes.length > 0) out.push(side(yes, false));
+  if (no.length > 0) out.push(side(no, true));
+  return out;
+}
+
 /** `values` (any matches) and `notValues` (none matches), ANDed; nothing for an unset field. */
 function field(
   values: readonly string[] | undefined,
@@ -69,15 +84,14 @@ function field(
   make: (v: string) => Match,
   ctx: RuleContext,
 ): Match[] {
-  const out: Match[] = [];
-  const yes = compileEach(values ?? [], make, ctx);
-  if (yes.length > 0) out.push(any(yes));
-  const no = compileEach(notValues ?? [], make, ctx);
-  if (no.length > 0) {
-    const m = any(no);
-    out.push((i) => !m(i));
-  }
-  return out;
+  return sides(
+    compileEach(values ?? [], make, ctx),
+    compileEach(notValues ?? [], make, ctx),
+    (tests, negate) => {
+      const m = any(tests);
+      return negate ? (i) => !m(i) : m;
+    },
+  );
 }
 
 /** `values` (any matches) and `notValues` (none does) of one string field, as one test each. */
@@ -86,10 +100,7 @@ function stringTests(
   no: readonly StringPattern[],
   read: (set: AnyOfStrings, negate: boolean) => Match,
 ): Match[] {
-  const out: Match[] = [];
-  if (yes.length > 0) out.push(read(new AnyOfStrings(yes), false));
-  if (no.length > 0) out.push(read(new AnyOfStrings(no), true));
-  return out;
+  return sides(yes, no, (patterns, negate) => read(new AnyOfStrings(patterns), negate));
 }
 
 /**
