@@ -1,25 +1,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh, type MeshReloadEvent } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createMesh, type MeshReloadEvent } from '../../src/index.js';
 import { istioConfigMap } from '../helpers/istio-config-map.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { useCleanup } from '../helpers/cleanup.js';
 import { samples } from '../telemetry/metrics-support.js';
 
 const tmp = useTmpDir();
-const open: Mesh[] = [];
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const m of open.splice(0)) await m.close();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
+const cleanup = useCleanup();
 
 async function upstream(): Promise<number> {
   const server = createServer((_req, res) => res.end('ok'));
-  servers.push(server);
+  cleanup.server(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
 }
@@ -58,7 +54,7 @@ describe('createMesh: a config reload reconfigures telemetry (Telemetry API and 
       workload: { name: 'front-v1', namespace: 'default', serviceAccount: 'front', labels: { app: 'front' } },
       telemetry: { spanProcessors: [new SimpleSpanProcessor(exporter)], otlp: false },
     });
-    open.push(mesh);
+    cleanup.mesh(mesh);
     const call = async () => expect(await (await mesh.fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok');
 
     await call();

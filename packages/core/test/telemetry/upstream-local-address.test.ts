@@ -1,25 +1,21 @@
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../src/index.js';
 import { istioConfigMap } from '../helpers/istio-config-map.js';
 import { lineCollector } from '../helpers/line-collector.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { useCleanup } from '../helpers/cleanup.js';
 
 const tmp = useTmpDir();
-const open: Mesh[] = [];
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const m of open.splice(0)) await m.close();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
+const cleanup = useCleanup();
 
 /** A loopback server that answers with the client address it saw, `ip:port`. */
 async function echoPeer(): Promise<number> {
   const server = createServer((req, res) => res.end(`${req.socket.remoteAddress}:${req.socket.remotePort}`));
-  servers.push(server);
+  cleanup.server(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as AddressInfo).port;
 }
@@ -45,7 +41,7 @@ spec:
     workload: { name: 'front-v1', namespace: 'default', serviceAccount: 'front', labels: { app: 'front' } },
     telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
   });
-  open.push(mesh);
+  cleanup.mesh(mesh);
   return mesh;
 }
 
