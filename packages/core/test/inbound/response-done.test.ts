@@ -26,8 +26,11 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
   return (server.address() as AddressInfo).port;
 }
 
-/** Writes `raw` on one connection and resolves with everything the server sent back once it closed. */
-function exchange(port: number, raw: string, closeAfterMs?: number): Promise<string> {
+/**
+ * Writes `raw` on one connection and resolves with everything the server sent back once
+ * it closed; with `closeWhen`, the client closes the connection when that settles.
+ */
+function exchange(port: number, raw: string, closeWhen?: Promise<void>): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(raw));
     let got = '';
@@ -35,7 +38,7 @@ function exchange(port: number, raw: string, closeAfterMs?: number): Promise<str
     socket.on('data', (d: string) => (got += d));
     socket.on('error', reject);
     socket.on('close', () => resolve(got));
-    if (closeAfterMs !== undefined) setTimeout(() => socket.destroy(), closeAfterMs);
+    void closeWhen?.then(() => socket.destroy());
   });
 }
 
@@ -55,12 +58,19 @@ function responseLengths(wire: string): number[] {
 describe('watchResponse on a node http server', () => {
   it('tells each pipelined response its own wire bytes, in order, even when the first answers last', async () => {
     const seen = new Map<string, number | null>();
+    let answerSlow!: () => void;
+    const fastAnswered = new Promise<void>((r) => (answerSlow = r));
     const port = await listen((req, res) => {
       const name = req.url!;
       watchResponse(req, recorder(res, seen, name));
-      const body = name === '/slow' ? 'slow answer, longer body' : 'ok';
-      // node holds the second response until the first has finished.
-      setTimeout(() => res.end(body), name === '/slow' ? 50 : 0);
+      if (name === '/slow') {
+        // Answered only after the second request has been: node holds that response
+        // until this one has finished.
+        void fastAnswered.then(() => res.end('slow answer, longer body'));
+      } else {
+        res.end('ok');
+        answerSlow();
+      }
     });
     const wire = await exchange(
       port,
@@ -76,11 +86,14 @@ describe('watchResponse on a node http server', () => {
     const seen = new Map<string, number | null>();
     let closed!: () => void;
     const done = new Promise<void>((r) => (closed = r));
+    let received!: () => void;
+    const arrived = new Promise<void>((r) => (received = r));
     const port = await listen((req, res) => {
       watchResponse(req, recorder(res, seen, 'never'));
       req.socket.on('close', () => setImmediate(closed));
+      received();
     });
-    await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 30);
+    await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', arrived);
     await done;
     expect(seen.get('never')).toBeNull();
   });

@@ -19,6 +19,13 @@ function limit(
   });
 }
 
+/** The verdicts of `n` requests decided one after another (each sees the previous one's token use). */
+async function inTurn(engine: ReturnType<typeof engineFor>, n: number): Promise<(number | 'allow')[]> {
+  const out: (number | 'allow')[] = [];
+  for (let i = 0; i < n; i++) out.push(verdict(await engine.decide(request())));
+  return out;
+}
+
 describe('local rate limit', () => {
   it('starts full, answers 429 local_rate_limited with the configured headers when empty, and refills up to max_tokens', async () => {
     const clock = createManualClock();
@@ -55,18 +62,14 @@ describe('local rate limit', () => {
         clock,
       },
     );
-    const drain = [];
-    for (let i = 0; i < 5; i++) drain.push(verdict(await engine.decide(request())));
-    expect(drain).toEqual(['allow', 'allow', 'allow', 'allow', 429]);
+    expect(await inTurn(engine, 5)).toEqual(['allow', 'allow', 'allow', 'allow', 429]);
     await clock.advance(14_999);
     expect(verdict(await engine.decide(request()))).toBe(429);
     await clock.advance(1);
     expect(verdict(await engine.decide(request()))).toBe('allow');
     expect(verdict(await engine.decide(request()))).toBe(429);
     await clock.advance(30_000);
-    const two = [];
-    for (let i = 0; i < 3; i++) two.push(verdict(await engine.decide(request())));
-    expect(two).toEqual(['allow', 'allow', 429]);
+    expect(await inTurn(engine, 3)).toEqual(['allow', 'allow', 429]);
   });
 
   it('counts but forwards when enabled and not enforced, adding request_headers_to_add_when_not_enforced', async () => {
@@ -94,9 +97,7 @@ describe('local rate limit', () => {
           random: seededRandom(seed),
         },
       );
-      const out = [];
-      for (let i = 0; i < 400; i++) out.push(verdict(await engine.decide(request())));
-      return out;
+      return inTurn(engine, 400);
     };
     const a = await run(42);
     expect(await run(42)).toEqual(a);
