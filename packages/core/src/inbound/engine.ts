@@ -24,7 +24,7 @@ import { declaresBody, readBodyPrefix, type BodyPrefix } from './request-body.js
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
 import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
 import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
-import type { MeshletRequestContext } from './request-context.js';
+import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
@@ -73,6 +73,8 @@ type RateLimitPass = Extract<RateLimitOutcome, { kind: 'pass' }>;
 interface JwtView {
   readonly overlay: Readonly<Record<string, string | undefined>> | null;
   readonly auth: MeshletRequestContext['auth'];
+  /** The request context of this token on a connection without an mTLS peer. */
+  readonly noPeer: MeshletRequestContext;
 }
 
 /**
@@ -84,9 +86,11 @@ const jwtViews = new WeakMap<JwtOk, JwtView>();
 function jwtView(jwt: JwtOk): JwtView {
   let v = jwtViews.get(jwt);
   if (v === undefined) {
+    const auth = Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims });
     v = Object.freeze({
       overlay: overlayOf(null, jwt),
-      auth: Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims }),
+      auth,
+      noPeer: Object.freeze({ peer: null, auth }),
     });
     jwtViews.set(jwt, v);
   }
@@ -100,6 +104,12 @@ function jwtRemovals(jwt: JwtResult): readonly string[] {
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** `request.meshlet`: shared for a request without an mTLS peer, else made for this one. */
+function contextOf(peer: PeerIdentity | null, view: JwtView | null): MeshletRequestContext {
+  if (peer === null) return view === null ? ANONYMOUS : view.noPeer;
+  return Object.freeze({ peer, auth: view?.auth ?? null });
+}
 
 function jwtSets(jwt: JwtResult): Readonly<Record<string, string>> {
   return jwt.kind === 'ok' ? jwt.setHeaders : NO_HEADERS;
@@ -371,13 +381,13 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const lateResponse = late.responseHeaders;
 
     const jwtRemoved = jwtRemovals(jwt);
-    return Object.freeze({
+    // A fresh decision per request, typed readonly and not frozen: freezing two objects on
+    // every request cost more than the rest of this function. The context the app sees
+    // is shared (and frozen) when it carries no mTLS peer.
+    return {
       allow: true,
       url: ext?.url ?? url,
-      context: Object.freeze({
-        peer: req.peer,
-        auth: view?.auth ?? null,
-      }),
+      context: contextOf(req.peer, view),
       removeHeaders:
         ext === null || ext.removeHeaders.length === 0 ? jwtRemoved : [...jwtRemoved, ...ext.removeHeaders],
       setHeaders: mergeHeaders(
@@ -388,7 +398,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       ),
       responseHeaders: mergeHeaders(rl.responseHeaders, ext?.responseHeaders, lateResponse),
       shadow: shadow.length === 0 ? rbac.shadow : [...shadow, ...rbac.shadow],
-    });
+    };
   };
 
   const decideNow = (req: InboundRequest): Pending => {

@@ -27,6 +27,7 @@ export function rbacDeniedDetails(policyId: string | null): string {
 const NO_POLICY_MATCHED = rbacDeniedDetails(null);
 
 const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
+const ALLOWED: RbacOutcome = Object.freeze({ allow: true, shadow: NO_SHADOW });
 
 /**
  * The Envoy RBAC filters Istio builds (istio authz/builder/builder.go; spec §3):
@@ -37,13 +38,17 @@ const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
  * one matches and `deny` when none does.
  */
 export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): RbacOutcome {
-  const shadow: ShadowResult[] = [];
+  // Indexed loops and a lazily made shadow list: this runs on every request, and V8 (11.x)
+  // does not lower `for...of` over the compiled (frozen) policy arrays.
+  let shadow: ShadowResult[] | null = null;
 
-  for (const p of authz.deny) {
+  const deny = authz.deny;
+  for (let i = 0; i < deny.length; i++) {
+    const p = deny[i] as CompiledPolicy;
     const k = p.match(input);
     if (k < 0) continue;
     if (p.dryRun) {
-      shadow.push({ policy: p.name, action: 'DENY', result: 'deny' });
+      (shadow ??= []).push({ policy: p.name, action: 'DENY', result: 'deny' });
       continue;
     }
     return {
@@ -58,7 +63,9 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
   let enforced = 0;
   let dryRuns: CompiledPolicy[] | null = null;
   let allowed: CompiledPolicy | null = null;
-  for (const p of authz.allow) {
+  const allow = authz.allow;
+  for (let i = 0; i < allow.length; i++) {
+    const p = allow[i] as CompiledPolicy;
     if (p.dryRun) {
       (dryRuns ??= []).push(p);
       continue;
@@ -68,7 +75,7 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
   }
   if (dryRuns !== null) {
     const hit = dryRuns.find((p) => p.match(input) >= 0);
-    shadow.push(
+    (shadow ??= []).push(
       hit !== undefined
         ? { policy: hit.name, action: 'ALLOW', result: 'allow' }
         : { policy: dryRuns.map((p) => p.name).join(','), action: 'ALLOW', result: 'deny' },
@@ -84,8 +91,10 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
     };
   }
 
-  for (const p of authz.audit) {
-    if (p.match(input) >= 0) shadow.push({ policy: p.name, action: 'AUDIT', result: 'audit' });
+  const audit = authz.audit;
+  for (let i = 0; i < audit.length; i++) {
+    const p = audit[i] as CompiledPolicy;
+    if (p.match(input) >= 0) (shadow ??= []).push({ policy: p.name, action: 'AUDIT', result: 'audit' });
   }
-  return { allow: true, shadow: shadow.length === 0 ? NO_SHADOW : shadow };
+  return shadow === null ? ALLOWED : { allow: true, shadow };
 }

@@ -56,7 +56,29 @@ describe('createInboundEngine', () => {
       setHeaders: { 'x-sub': 'u1' },
       shadow: [{ policy: 'foo/audit-all', action: 'AUDIT', result: 'audit' }],
     });
-    expect(Object.isFrozen(d)).toBe(true);
+    // The context the application sees cannot be changed by it.
+    expect(d.allow && Object.isFrozen(d.context)).toBe(true);
+  });
+
+  it('shares one frozen context between requests without a peer or token, and makes one per peer', async () => {
+    const engine = engineFor(planOf(''));
+    const contexts = [];
+    for (const r of [
+      request({ url: '/a' }),
+      request({ url: '/b' }),
+      request({ url: '/a', peer: peer('cluster.local/ns/web/sa/frontend') }),
+      request({ url: '/a', peer: peer('cluster.local/ns/web/sa/backend') }),
+    ]) {
+      const d = await engine.decide(r);
+      if (!d.allow) throw new Error(`expected an allow, got ${d.status}`);
+      contexts.push(d.context);
+    }
+    expect(contexts[0]).toEqual({ peer: null, auth: null });
+    expect(contexts[1]).toBe(contexts[0]);
+    expect(Object.isFrozen(contexts[0])).toBe(true);
+    expect(contexts[2]!.peer!.principal).toBe('cluster.local/ns/web/sa/frontend');
+    expect(contexts[3]!.peer!.principal).toBe('cluster.local/ns/web/sa/backend');
+    expect(Object.isFrozen(contexts[2])).toBe(true);
   });
 
   it('denies with 403 RBAC: access denied when no ALLOW matches', async () => {
