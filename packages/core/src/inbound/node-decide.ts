@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import { decideThen, type InboundHandle, type InboundObservation } from './handle.js';
-import { nodeConnectionOf, toInboundRequest } from './node-request.js';
+import { toInboundRequestVia } from './node-request.js';
 
 /**
  * What every node-based adapter does with a request: translate it, start its telemetry
@@ -23,7 +23,7 @@ export function decideNodeRequest(
   let observation: InboundObservation | null = null;
   let inbound: InboundRequest;
   try {
-    const node = toInboundRequest(req, nodeConnectionOf(req.socket, handle.peerOf(req.socket)));
+    const node = toInboundRequestVia(req, handle);
     inbound = url === undefined || url === node.url ? node : { ...node, url };
     if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
   } catch (error) {

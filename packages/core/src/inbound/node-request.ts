@@ -64,6 +64,75 @@ export function nodeConnectionOf(socket: Socket, peer: PeerIdentity | null): Nod
   };
 }
 
+/** Everything a request takes from its connection; the same for each request it carries. */
+interface ConnectionFacts extends NodeConnectionInfo {
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  readonly destinationIp: string;
+  readonly sni: string | null;
+}
+
+function factsOf(socket: Socket | null, options: NodeConnectionInfo): ConnectionFacts {
+  const servername = (socket as Partial<TLSSocket> | null)?.servername;
+  return {
+    peer: options.peer,
+    port: options.port,
+    scheme: options.scheme,
+    sourceIp: plainIp(socket?.remoteAddress),
+    sourcePort: socket?.remotePort ?? 0,
+    destinationIp: plainIp(socket?.localAddress),
+    sni: typeof servername === 'string' && servername !== '' ? servername : null,
+  };
+}
+
+const kFacts = Symbol('meshlet.connectionFacts');
+
+interface FactsSocket extends Socket {
+  [kFacts]?: { readonly peers: PeerSource; readonly facts: ConnectionFacts };
+}
+
+/** Where a connection's verified peer comes from: an `InboundHandle`. */
+export interface PeerSource {
+  peerOf(socket: Socket): PeerIdentity | null;
+}
+
+/**
+ * The connection facts of `socket` with its peer from `peers.peerOf`, worked out on the
+ * connection's first request and kept on the socket: a keep-alive connection's later
+ * requests skip node's address getters (each a native call) and the peer lookup. A
+ * connection's addresses, TLS state and verified peer do not change while it is open.
+ */
+export function cachedConnectionFacts(socket: Socket | null, peers: PeerSource): ConnectionFacts | null {
+  if (socket === null) return null;
+  const s = socket as FactsSocket;
+  const kept = s[kFacts];
+  if (kept !== undefined && kept.peers === peers) return kept.facts;
+  const facts = factsOf(socket, nodeConnectionOf(socket, peers.peerOf(socket)));
+  s[kFacts] = { peers, facts };
+  return facts;
+}
+
+function inboundOf(req: IncomingMessage, facts: ConnectionFacts): InboundRequest {
+  const headers = headersOf(req);
+  const host = headers['host'] ?? headers[':authority'];
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    // Two Host headers are ambiguous; the engine sees the first, and the hosts matcher
+    // can never be satisfied by a second one an attacker appended.
+    authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
+    headers,
+    scheme: facts.scheme,
+    port: facts.port,
+    peer: facts.peer,
+    sourceIp: facts.sourceIp,
+    sourcePort: facts.sourcePort,
+    destinationIp: facts.destinationIp,
+    sni: facts.sni,
+    bodyStream: req,
+  };
+}
+
 /**
  * Translates a node `IncomingMessage` into the engine's framework-free
  * `InboundRequest`: method, the request target exactly as received (path, query,
@@ -72,24 +141,11 @@ export function nodeConnectionOf(socket: Socket, peer: PeerIdentity | null): Nod
  * (`source.ip`, `destination.ip`) and the TLS SNI (`connection.sni`).
  */
 export function toInboundRequest(req: IncomingMessage, options: NodeConnectionInfo): InboundRequest {
-  const headers = headersOf(req);
-  const host = headers['host'] ?? headers[':authority'];
-  const socket = req.socket as Socket | null;
-  const servername = (socket as Partial<TLSSocket> | null)?.servername;
-  return {
-    method: req.method ?? 'GET',
-    url: req.url ?? '/',
-    // Two Host headers are ambiguous; the engine sees the first, and the hosts matcher
-    // can never be satisfied by a second one an attacker appended.
-    authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
-    headers,
-    scheme: options.scheme,
-    port: options.port,
-    peer: options.peer,
-    sourceIp: plainIp(socket?.remoteAddress),
-    sourcePort: socket?.remotePort ?? 0,
-    destinationIp: plainIp(socket?.localAddress),
-    sni: typeof servername === 'string' && servername !== '' ? servername : null,
-    bodyStream: req,
-  };
+  return inboundOf(req, factsOf(req.socket, options));
+}
+
+/** `toInboundRequest` with the connection facts `cachedConnectionFacts` keeps. */
+export function toInboundRequestVia(req: IncomingMessage, peers: PeerSource): InboundRequest {
+  const facts = cachedConnectionFacts(req.socket, peers);
+  return inboundOf(req, facts ?? factsOf(null, { peer: null, port: 0, scheme: 'http' }));
 }
