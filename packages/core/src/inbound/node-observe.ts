@@ -70,9 +70,18 @@ function inboundServices(t: MeshTelemetry): (authority: string) => DestinationSe
   );
   if (t.service !== null) return () => fallback;
   const cache = new Map<string, DestinationService>();
+  // Most requests repeat the previous Host; comparing with it skips hashing the header's
+  // fresh string for the Map.
+  let lastAuthority: string | null = null;
+  let lastService = fallback;
   return (authority) => {
+    if (authority === lastAuthority) return lastService;
     let s = cache.get(authority);
-    if (s !== undefined) return s;
+    if (s !== undefined) {
+      lastAuthority = authority;
+      lastService = s;
+      return s;
+    }
     const host = authority.replace(/:\d+$/, '').toLowerCase();
     if (SVC_FQDN.test(host)) s = destinationServiceOf(host);
     else if (DNS_LABEL.test(host) && !/^\d+$/.test(host) && host !== 'localhost')
@@ -80,6 +89,8 @@ function inboundServices(t: MeshTelemetry): (authority: string) => DestinationSe
     else s = fallback;
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(authority, s);
+    lastAuthority = authority;
+    lastService = s;
     return s;
   };
 }

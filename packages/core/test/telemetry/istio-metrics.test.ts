@@ -152,6 +152,53 @@ describe('createMeshMetrics', () => {
     expect(sum[0]!.value).toBe(0.4);
   });
 
+  it('counts each outcome in its own series when outcomes and peers alternate', async () => {
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH });
+    const other = peerFromIdentity({
+      principal: 'cluster.local/ns/default/sa/other',
+      trustDomain: 'cluster.local',
+      namespace: 'default',
+      serviceAccount: 'other',
+    });
+    const ok = outboundEvent({ source: m.local });
+    const failed = outboundEvent({ source: m.local, status: 503, flags: ['UO'], durationMs: 3000 });
+    const elsewhere = outboundEvent({ source: m.local, destination: other });
+    for (const e of [ok, failed, ok, elsewhere, ok, failed, elsewhere, ok]) m.record(e);
+    const count = (all: Awaited<ReturnType<typeof samples>>) =>
+      all
+        .map(
+          (x) =>
+            `${x.labels['response_code']} ${x.labels['destination_principal']!.split('/').pop()} ${x.value}`,
+        )
+        .sort();
+    expect(count(await samples(m.registry, 'istio_requests_total'))).toEqual([
+      '200 bookinfo-reviews 4',
+      '200 other 2',
+      '503 bookinfo-reviews 2',
+    ]);
+    expect(count(await samples(m.registry, 'istio_request_duration_milliseconds_count'))).toEqual([
+      '200 bookinfo-reviews 4',
+      '200 other 2',
+      '503 bookinfo-reviews 2',
+    ]);
+    const sums = await samples(m.registry, 'istio_request_duration_milliseconds_sum');
+    expect(sums.find((x) => x.labels['response_code'] === '503')!.value).toBe(6000);
+  });
+
+  it('counts again from zero after the registry is reset', async () => {
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH });
+    const e = outboundEvent({ source: m.local });
+    m.record(e);
+    m.record(e);
+    m.registry.resetMetrics();
+    expect(await samples(m.registry, 'istio_requests_total')).toEqual([]);
+    m.record(e);
+    const [after] = await samples(m.registry, 'istio_requests_total');
+    expect(after!.value).toBe(1);
+    const [bytes] = await samples(m.registry, 'istio_response_bytes_count');
+    expect(bytes!.value).toBe(1);
+  });
+
   it('reports grpc_response_status only for gRPC requests', async () => {
     const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH });
     m.record(outboundEvent({ source: m.local, protocol: 'grpc', grpcStatus: 14 }));

@@ -156,7 +156,30 @@ export class LabelCache {
     this.#maxPerPair = maxPerPair;
   }
 
+  /** The outcomes of the last triple: most requests repeat it, skipping three WeakMap lookups. */
+  #lastSource: PeerLabels | null = null;
+  #lastDestination: PeerLabels | null = null;
+  #lastService: DestinationService | null = null;
+  #lastOutcomes: PairOutcomes | null = null;
+
   labels(event: MetricEvent): LabelSet {
+    let outcomes =
+      event.source === this.#lastSource &&
+      event.destination === this.#lastDestination &&
+      event.destinationService === this.#lastService
+        ? this.#lastOutcomes
+        : null;
+    if (outcomes === null) {
+      outcomes = this.#outcomesOf(event);
+      this.#lastSource = event.source;
+      this.#lastDestination = event.destination;
+      this.#lastService = event.destinationService;
+      this.#lastOutcomes = outcomes;
+    }
+    return this.#labelsIn(outcomes, event);
+  }
+
+  #outcomesOf(event: MetricEvent): PairOutcomes {
     let byDest = this.#pairs.get(event.source);
     if (byDest === undefined) {
       byDest = new WeakMap();
@@ -172,6 +195,10 @@ export class LabelCache {
       outcomes = { byKey: new Map(), last: null };
       bySvc.set(event.destinationService, outcomes);
     }
+    return outcomes;
+  }
+
+  #labelsIn(outcomes: PairOutcomes, event: MetricEvent): LabelSet {
     const flags = flagsKey(event.flags);
     const last = outcomes.last;
     if (

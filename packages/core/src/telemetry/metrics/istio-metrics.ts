@@ -12,9 +12,9 @@ import {
 } from '../config/metrics-config.js';
 import { peerFromWorkload, type PeerLabels } from '../peer-labels.js';
 import { ENVOY_DEFAULT_BUCKETS } from './buckets.js';
-import { LabelCache } from './istio-labels.js';
+import { LabelCache, type LabelSet } from './istio-labels.js';
 import { compileLabelPlan, type LabelPlan } from './label-plan.js';
-import { labelKey, SeriesStore } from './series-store.js';
+import { labelKey, SeriesStore, type Series } from './series-store.js';
 import type { MetricEvent } from './metric-event.js';
 import type { TagExpressionProblem } from './tag-expression.js';
 
@@ -146,17 +146,40 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     instruments.push({ metric, store, plan: Object.freeze(plan) });
   }
   const cache = new LabelCache();
+  /**
+   * The series each instrument added to for the last label set (null for an instrument
+   * with dynamic tags, or disabled): a steady stream of requests between the same peers
+   * with the same outcome adds to them directly, without a key lookup per instrument.
+   */
+  let last: {
+    readonly base: LabelSet;
+    readonly mode: MetricMode;
+    readonly series: (Series | null)[];
+  } | null = null;
+  const seriesOf = (base: LabelSet, mode: MetricMode): (Series | null)[] =>
+    instruments.map((inst) => {
+      const plan = inst.plan[mode];
+      if (plan === null || plan.dynamic) return null;
+      const labels = plan.applyStatic(base);
+      return inst.store.series(labelKey(labels), labels);
+    });
   const record = (event: MetricEvent): void => {
     try {
       const base = cache.labels(event);
       const mode: MetricMode = event.reporter === 'source' ? 'CLIENT' : 'SERVER';
-      for (const inst of instruments) {
+      if (last === null || last.base !== base || last.mode !== mode)
+        last = { base, mode, series: seriesOf(base, mode) };
+      const series = last.series;
+      for (let i = 0; i < instruments.length; i++) {
+        const inst = instruments[i] as Instrument;
         const plan = inst.plan[mode];
         if (plan === null) continue;
         const value = valueOf(inst.metric, event);
-        if (!plan.dynamic) {
-          const labels = plan.applyStatic(base);
-          inst.store.add(labelKey(labels), labels, value);
+        let s = series[i] ?? null;
+        if (s !== null) {
+          // A registry reset dropped it: find (make) it again.
+          if (!s.live) s = series[i] = seriesOf(base, mode)[i] ?? null;
+          if (s !== null) inst.store.addTo(s, value);
         } else {
           const statics = plan.applyStatic(base);
           const key = labelKey(statics) + plan.dynamicKey(event);

@@ -42,20 +42,40 @@ export class SeriesStore {
    * caller builds the label set only for a series not seen before.
    */
   add(key: string, labels: LabelSet | null, value: number): boolean {
+    const s = this.#series.get(key);
+    if (s !== undefined) {
+      this.addTo(s, value);
+      return true;
+    }
+    if (labels === null) return false;
+    this.addTo(this.series(key, labels), value);
+    return true;
+  }
+
+  /**
+   * The series `key` (made with `labels` when new), for a caller that adds to the same
+   * series many times: `addTo` it while it is `live`.
+   */
+  series(key: string, labels: LabelSet): Series {
     let s = this.#series.get(key);
     if (s === undefined) {
-      if (labels === null) return false;
       s = {
         labels,
         value: 0,
         sum: 0,
         counts: this.type === 'histogram' ? new Float64Array(this.#buckets.length + 1) : null,
+        live: true,
       };
       this.#series.set(key, s);
     }
+    return s;
+  }
+
+  /** Adds to a series of this store; one `reset()` dropped (`live` false) counts nowhere. */
+  addTo(s: Series, value: number): void {
     if (s.counts === null) {
       s.value += value;
-      return true;
+      return;
     }
     s.value += 1;
     s.sum += value;
@@ -63,10 +83,10 @@ export class SeriesStore {
     let i = 0;
     while (i < b.length && value > (b[i] as number)) i++;
     s.counts[i] = (s.counts[i] ?? 0) + 1;
-    return true;
   }
 
   reset(): void {
+    for (const s of this.#series.values()) s.live = false;
     this.#series.clear();
   }
 
@@ -106,13 +126,16 @@ export class SeriesStore {
   }
 }
 
-interface Series {
+/** One labelled series of a store. */
+export interface Series {
   readonly labels: LabelSet;
   /** Counter value, or histogram count. */
   value: number;
   sum: number;
   /** Per-bucket (not cumulative) counts, the last one for +Inf; null for a counter. */
   readonly counts: Float64Array | null;
+  /** False once `reset()` dropped it from its store. */
+  live: boolean;
 }
 
 const keys = new WeakMap<LabelSet, string>();
