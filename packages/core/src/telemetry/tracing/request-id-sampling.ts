@@ -16,7 +16,11 @@ const UUID_LENGTH = 36;
 /** Envoy's marks: sampled, forced by the service (x-envoy-force-trace), forced by the client. */
 const TRACE_SAMPLED = 'b';
 const TRACE_CLIENT = 'c';
-const TRACED_MARKS = new Set(['a', 'b', 'c']);
+/** Whether the id's trace-reason character is one of Envoy's marks (`a`, `b` or `c`). */
+const traced = (requestId: string): boolean => {
+  const c = requestId.charCodeAt(TRACE_BYTE_POSITION);
+  return c >= 0x61 && c <= 0x63;
+};
 
 /**
  * Whether the request id says this request is traced: true when an earlier hop marked
@@ -25,8 +29,7 @@ const TRACED_MARKS = new Set(['a', 'b', 'c']);
  */
 export function sampledByRequestId(requestId: string, percent: number): boolean | null {
   if (requestId.length < 8) return null;
-  if (requestId.length === UUID_LENGTH && TRACED_MARKS.has(requestId.charAt(TRACE_BYTE_POSITION)))
-    return true;
+  if (requestId.length === UUID_LENGTH && traced(requestId)) return true;
   // The first 8 hex digits as an integer (Envoy's toInteger: atoull base 16), read by hand
   // because this runs on every request that starts a trace.
   let value = 0;
@@ -51,8 +54,7 @@ export function markClientForced(requestId: string): string {
 }
 
 function mark(requestId: string, reason: string): string {
-  if (requestId.length !== UUID_LENGTH || TRACED_MARKS.has(requestId.charAt(TRACE_BYTE_POSITION)))
-    return requestId;
+  if (requestId.length !== UUID_LENGTH || traced(requestId)) return requestId;
   return requestId.slice(0, TRACE_BYTE_POSITION) + reason + requestId.slice(TRACE_BYTE_POSITION + 1);
 }
 
