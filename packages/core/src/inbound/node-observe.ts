@@ -117,7 +117,6 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #request: InboundRequest;
   readonly #span: ServerSpan;
   readonly #startMs: number;
-  readonly #startEpoch: number;
   readonly #body: ByteCount;
   /** The request line and header block as received, before any edit or generated header. */
   readonly #requestHeadBytes: number;
@@ -140,7 +139,6 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     this.response = res;
     this.#request = request;
     this.#startMs = t.clock.now();
-    this.#startEpoch = Date.now();
     this.#span = t.tracing.startServerSpan({
       method: request.method,
       url: request.url,
@@ -273,7 +271,9 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const local = request.destinationIp === '' ? null : `${request.destinationIp}:${request.port}`;
     const remotePort = this.#req.socket?.remotePort;
     return {
-      startTime: this.#startEpoch,
+      // The wall-clock start, worked out when a log line or span needs it: one clock read
+      // per request fewer (Date.now() is a runtime call in V8 11).
+      startTime: Math.round(Date.now() - durationMs),
       method: request.method,
       path: request.url,
       authority: request.authority === '' ? null : request.authority,
