@@ -5,5 +5,9 @@
  */
 export function methodProblem(method: string): string | null {
   if (method === '') return 'empty method';
-  return /[a-z]/.test(method) ? `method ${JSON.stringify(method)} is not upper case` : null;
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return `method ${JSON.stringify(method)} is not upper case`;
+  }
+  return null;
 }
