@@ -2,6 +2,7 @@ import type { JwtRulePlan } from '../../compile/inbound-types.js';
 import { MeshletError } from '../../errors/meshlet-error.js';
 import type { Clock } from '../../runtime/clock.js';
 import { systemClock } from '../../runtime/clock.js';
+import { wallClockMs } from '../../runtime/wall-clock.js';
 import type { InboundRequest } from '../engine-types.js';
 import { audiencesAllowed } from './audiences.js';
 import { compileRules } from './compile-rules.js';
@@ -36,8 +37,9 @@ export interface JwtAuthenticatorOptions {
   /** Verified tokens kept for reuse (default 1000; 0 disables the cache). */
   readonly tokenCacheSize?: number;
   /**
-   * Wall-clock milliseconds since the epoch, for `exp`/`nbf`. Default: `Date.now` with the
-   * system clock, else `clock.now()` (a manual clock in tests starts at an epoch time).
+   * Wall-clock milliseconds since the epoch, for `exp`/`nbf`. Default: the wall clock
+   * (`wallClockMs`, which follows `Date.now` within a second) with the system clock, else
+   * `clock.now()` (a manual clock in tests starts at an epoch time).
    */
   readonly now?: () => number;
   /** Told about each failed JWKS fetch (`MESHLET_ERR_JWT_JWKS_FETCH`); must not throw. */
@@ -77,7 +79,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     }
   }
   const clock = options.clock;
-  const epochMs = options.now ?? (clock === systemClock ? Date.now : () => clock.now());
+  const epochMs = options.now ?? (clock === systemClock ? wallClockMs : () => clock.now());
   const remote = new RemoteJwks({
     clock,
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
