@@ -45,34 +45,42 @@ function header(name: string, prefix: string): TokenLocation {
  */
 export function extractTokens(locations: readonly TokenLocation[], req: InboundRequest): FoundToken[] {
   const found: FoundToken[] = [];
-  let query: Map<string, string> | null = null;
-  let cookies: Map<string, string> | null = null;
-  for (const loc of locations) {
-    if (loc.kind === 'header') {
-      const value = req.headers[loc.name];
-      if (value === undefined) continue;
-      // The single-line case, on every request, without wrapping it in an array.
-      if (typeof value === 'string') {
-        const token = fromHeaderValue(value, loc.prefix);
-        if (token !== null) found.push({ token, location: loc });
-        continue;
-      }
-      for (const v of value) {
-        const token = fromHeaderValue(v, loc.prefix);
-        if (token !== null) found.push({ token, location: loc });
-      }
+  // Indexed loops: this runs on every request, and V8 (11.x) does not lower `for...of`
+  // over the compiled (frozen) location arrays.
+  for (let i = 0; i < locations.length; i++) {
+    const loc = locations[i] as TokenLocation;
+    if (loc.kind !== 'header') continue;
+    const value = req.headers[loc.name];
+    if (value === undefined) continue;
+    // The single-line case, on every request, without wrapping it in an array.
+    if (typeof value === 'string') {
+      const token = fromHeaderValue(value, loc.prefix);
+      if (token !== null) found.push({ token, location: loc });
+      continue;
+    }
+    for (const v of value) {
+      const token = fromHeaderValue(v, loc.prefix);
+      if (token !== null) found.push({ token, location: loc });
     }
   }
-  for (const loc of locations) {
-    if (loc.kind === 'param') {
+  // A request without a query or a Cookie header has no token there: nothing to parse.
+  if (req.url.includes('?')) {
+    let query: Map<string, string> | null = null;
+    for (let i = 0; i < locations.length; i++) {
+      const loc = locations[i] as TokenLocation;
+      if (loc.kind !== 'param') continue;
       query ??= parseQuery(req.url);
       const token = query.get(loc.name);
       if (token !== undefined) found.push({ token, location: loc });
     }
   }
-  for (const loc of locations) {
-    if (loc.kind === 'cookie') {
-      cookies ??= parseCookies(req.headers['cookie']);
+  const cookieHeader = req.headers['cookie'];
+  if (cookieHeader !== undefined) {
+    let cookies: Map<string, string> | null = null;
+    for (let i = 0; i < locations.length; i++) {
+      const loc = locations[i] as TokenLocation;
+      if (loc.kind !== 'cookie') continue;
+      cookies ??= parseCookies(cookieHeader);
       const token = cookies.get(loc.name);
       if (token !== undefined) found.push({ token, location: loc });
     }
@@ -127,9 +135,8 @@ function decode(text: string): string {
 }
 
 /** Cookie pairs from every `Cookie` header; the first wins; quotes around a value are removed (Envoy `parseCookies`). */
-function parseCookies(header: string | readonly string[] | undefined): Map<string, string> {
+function parseCookies(header: string | readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
-  if (header === undefined) return out;
   for (const line of typeof header === 'string' ? [header] : header) {
     for (const part of line.split(';')) {
       const eq = part.indexOf('=');
