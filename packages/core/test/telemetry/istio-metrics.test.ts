@@ -12,7 +12,7 @@ import type { MetricEvent } from '../../src/telemetry/metrics/metric-event.js';
 import { peerFromIdentity } from '../../src/telemetry/peer-labels.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { MESH, PRODUCTPAGE, REVIEWS_V2 } from './helpers.js';
-import { outboundEvent, samples } from './metrics-support.js';
+import { certificatePeer, outboundEvent, samples } from './metrics-support.js';
 
 const run = promisify(execFile);
 
@@ -81,12 +81,7 @@ describe('createMeshMetrics', () => {
 
   it('labels an inbound mTLS request from a peer known only by its certificate', async () => {
     const m = createMeshMetrics({ workload: REVIEWS_V2, meshConfig: MESH });
-    const peer = peerFromIdentity({
-      principal: 'cluster.local/ns/foo/sa/sleep',
-      trustDomain: 'cluster.local',
-      namespace: 'foo',
-      serviceAccount: 'sleep',
-    });
+    const peer = certificatePeer('foo', 'sleep');
     m.record(outboundEvent({ reporter: 'destination', source: peer, destination: m.local, status: 403 }));
     m.record(
       outboundEvent({
@@ -154,12 +149,7 @@ describe('createMeshMetrics', () => {
 
   it('counts each outcome in its own series when outcomes and peers alternate', async () => {
     const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH });
-    const other = peerFromIdentity({
-      principal: 'cluster.local/ns/default/sa/other',
-      trustDomain: 'cluster.local',
-      namespace: 'default',
-      serviceAccount: 'other',
-    });
+    const other = certificatePeer('default', 'other');
     const ok = outboundEvent({ source: m.local });
     const failed = outboundEvent({ source: m.local, status: 503, flags: ['UO'], durationMs: 3000 });
     const elsewhere = outboundEvent({ source: m.local, destination: other });

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { destinationServiceOf } from '../../src/telemetry/metrics/destination-service.js';
 import type { MetricEvent } from '../../src/telemetry/metrics/metric-event.js';
-import { peerFromWorkload } from '../../src/telemetry/peer-labels.js';
+import { peerFromIdentity, peerFromWorkload, type PeerLabels } from '../../src/telemetry/peer-labels.js';
 import { PRODUCTPAGE, REVIEWS_V2 } from './helpers.js';
 
 const REVIEWS = destinationServiceOf('reviews.default.svc.cluster.local');
@@ -41,4 +41,14 @@ export function outboundEvent(over: Partial<MetricEvent> = {}): MetricEvent {
     responseBytes: 4096,
     ...over,
   };
+}
+
+/** The labels of a peer known only by its certificate, `cluster.local/ns/<namespace>/sa/<sa>`. */
+export function certificatePeer(namespace: string, serviceAccount: string): PeerLabels {
+  return peerFromIdentity({
+    principal: `cluster.local/ns/${namespace}/sa/${serviceAccount}`,
+    trustDomain: 'cluster.local',
+    namespace,
+    serviceAccount,
+  });
 }
