@@ -102,7 +102,7 @@ export interface PeerSource {
  * requests skip node's address getters (each a native call) and the peer lookup. A
  * connection's addresses, TLS state and verified peer do not change while it is open.
  */
-export function cachedConnectionFacts(socket: Socket | null, peers: PeerSource): ConnectionFacts | null {
+function cachedConnectionFacts(socket: Socket | null, peers: PeerSource): ConnectionFacts | null {
   if (socket === null) return null;
   const s = socket as FactsSocket;
   const kept = s[kFacts];

@@ -23,5 +23,5 @@ export function createWallClock(
   };
 }
 
-/** The process's wall clock for hot paths (JWT `exp`/`nbf` checks). */
+/** The process's wall clock for hot paths (JWT `exp`/`nbf`, the inbound START_TIME). */
 export const wallClockMs: () => number = createWallClock();

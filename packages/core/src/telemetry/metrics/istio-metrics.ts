@@ -57,6 +57,12 @@ export interface MeshMetricsOptions {
   readonly previous?: MeshMetrics;
 }
 
+/** Whether no series in the list was dropped by a reset. */
+function allLive(series: readonly (Series | null)[]): boolean {
+  for (let i = 0; i < series.length; i++) if (series[i]?.live === false) return false;
+  return true;
+}
+
 /** Istio's standard HTTP metrics for one workload. */
 export interface MeshMetrics {
   readonly registry: Registry;
@@ -154,7 +160,7 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
   let last: {
     readonly base: LabelSet;
     readonly mode: MetricMode;
-    readonly series: (Series | null)[];
+    readonly series: readonly (Series | null)[];
   } | null = null;
   const seriesOf = (base: LabelSet, mode: MetricMode): (Series | null)[] =>
     instruments.map((inst) => {
@@ -167,7 +173,8 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     try {
       const base = cache.labels(event);
       const mode: MetricMode = event.reporter === 'source' ? 'CLIENT' : 'SERVER';
-      if (last === null || last.base !== base || last.mode !== mode)
+      // A registry reset drops a store's series: kept ones are then found (made) again.
+      if (last === null || last.base !== base || last.mode !== mode || !allLive(last.series))
         last = { base, mode, series: seriesOf(base, mode) };
       const series = last.series;
       for (let i = 0; i < instruments.length; i++) {
@@ -175,12 +182,9 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
         const plan = inst.plan[mode];
         if (plan === null) continue;
         const value = valueOf(inst.metric, event);
-        let s = series[i] ?? null;
-        if (s !== null) {
-          // A registry reset dropped it: find (make) it again.
-          if (!s.live) s = series[i] = seriesOf(base, mode)[i] ?? null;
-          if (s !== null) inst.store.addTo(s, value);
-        } else {
+        const s = series[i] ?? null;
+        if (s !== null) inst.store.addTo(s, value);
+        else {
           const statics = plan.applyStatic(base);
           const key = labelKey(statics) + plan.dynamicKey(event);
           if (!inst.store.add(key, null, value)) inst.store.add(key, plan.withDynamic(statics, event), value);
