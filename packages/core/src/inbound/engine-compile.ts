@@ -6,7 +6,11 @@ import {
   type CompiledAuthorization,
   type CompiledPolicy,
 } from './authz/compile-policies.js';
+import { memoizeRbac } from './authz/decision-memo.js';
+import type { RbacOutcome } from './authz/evaluate.js';
 import { resolveExtAuthzProvider, type ExtAuthzProvider } from './authz/ext-authz-provider.js';
+import { rbacFootprint } from './authz/footprint.js';
+import type { AuthzInput } from './authz/input.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './ratelimit/local-rate-limit.js';
 
 /** A CUSTOM policy with its provider resolved, or the reason it fails closed. */
@@ -18,6 +22,8 @@ export interface CustomPolicy {
 /** Everything the engine prepares once per plan. */
 export interface CompiledInbound {
   readonly authz: CompiledAuthorization;
+  /** The DENY, ALLOW and AUDIT decision (`evaluateRbac` over `authz`), reused for repeated requests. */
+  readonly rbac: (input: AuthzInput) => RbacOutcome;
   readonly custom: readonly CustomPolicy[];
   readonly rateLimiter: LocalRateLimiter;
   /** The local workload's SPIFFE URI: the destination principal a gRPC ext_authz check carries. */
@@ -54,8 +60,10 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
       provider: typeof resolved === 'string' || resolved === null ? { problem: String(resolved) } : resolved,
     };
   });
+  const policies = plan.inbound.authorization;
   return {
     authz,
+    rbac: memoizeRbac(authz, rbacFootprint([...policies.deny, ...policies.allow, ...policies.audit])),
     custom,
     rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
     localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,

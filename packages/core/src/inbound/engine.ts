@@ -8,7 +8,7 @@ import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.j
 import type { ExtAuthzTracer } from './authz/ext-authz-span.js';
 import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import type { ExtAuthzResult } from './authz/ext-authz-result.js';
-import { evaluateRbac, rbacDeniedDetails, type ShadowResult } from './authz/evaluate.js';
+import { rbacDeniedDetails, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound } from './engine-compile.js';
@@ -359,7 +359,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     ext: CustomAllow | null,
   ): InboundDecision => {
     at.stage = 'deny';
-    const rbac = evaluateRbac(c.authz, input);
+    const rbac = c.rbac(input);
     if (!rbac.allow)
       return denied(403, RBAC_DENIED_BODY, EMPTY, [], {
         stage: rbac.stage,

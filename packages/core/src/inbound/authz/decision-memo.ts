@@ -1,0 +1,125 @@
+import type { CompiledAuthorization } from './compile-policies.js';
+import { evaluateRbac, type RbacOutcome } from './evaluate.js';
+import type { Attribute } from './footprint.js';
+import { headerOf, type AuthzInput } from './input.js';
+import type { Ip } from './ip.js';
+
+/** A value not kept as a key: the request is decided without the memo. */
+const UNCACHEABLE = Symbol('uncacheable');
+/** Longer strings (a long path, a big header) are not kept: the memo's memory stays bounded. */
+export const MAX_KEY_LENGTH = 512;
+/** Decisions (and inner tables) kept before the memo starts over. */
+export const MAX_MEMO_ENTRIES = 1024;
+
+type Read = (input: AuthzInput) => unknown;
+
+const text = (v: string | null | undefined): unknown =>
+  v !== null && v !== undefined && v.length > MAX_KEY_LENGTH ? UNCACHEABLE : v;
+
+/** An address as a key: its bytes (IPv4 and IPv6 differ in length, so never collide). */
+function ipKey(ip: Ip | null): string | null {
+  if (ip === null) return null;
+  let s = '';
+  for (let i = 0; i < ip.bytes.length; i++) s += String.fromCharCode(ip.bytes[i] as number);
+  return s;
+}
+
+/** Reads the value of `a` the matchers see, as a Map key (`undefined` and `null` are keys too). */
+function reader(a: Attribute): Read {
+  switch (a.kind) {
+    case 'path':
+      return (i) => text(i.path);
+    case 'method':
+      return (i) => text(i.method);
+    case 'host':
+      return (i) => text(i.host);
+    case 'port':
+      return (i) => i.port;
+    case 'sni':
+      return (i) => text(i.sni);
+    case 'peerPrincipal':
+      return (i) => (i.peer === null ? null : text(i.peer.principal));
+    case 'peerTrustDomain':
+      return (i) => (i.peer === null ? null : text(i.peer.trustDomain));
+    case 'peerUri':
+      return (i) => text(i.peerUri);
+    case 'sourceIp':
+      return (i) => ipKey(i.sourceIp);
+    case 'remoteIp':
+      return (i) => ipKey(i.remoteIp);
+    case 'destinationIp':
+      return (i) => ipKey(i.destinationIp);
+    // The verified payload is deep-frozen (jwt/parse-token.ts) and a cached token hands
+    // back the same object, so its identity stands for its content; a claims object that
+    // could still change is never a key.
+    case 'claims':
+      return (i) => (i.claims === null ? null : Object.isFrozen(i.claims) ? i.claims : UNCACHEABLE);
+    case 'header': {
+      const name = a.name;
+      return (i) => text(headerOf(i, name));
+    }
+  }
+}
+
+function frozen(outcome: RbacOutcome): RbacOutcome {
+  if (outcome.allow) Object.freeze(outcome.shadow);
+  return Object.freeze(outcome);
+}
+
+/**
+ * `evaluateRbac` for `authz`, with each decision kept for the values of `footprint`
+ * it was made on: the RBAC decision is a function of exactly those request attributes
+ * (footprint.ts), so a request repeating them (the same route, method, caller and
+ * headers the policies read) reuses it instead of running every policy again. Envoy
+ * evaluates each request; the decisions are the same, only cheaper. Without a
+ * footprint (null) every request is evaluated. Bounded: values longer than
+ * MAX_KEY_LENGTH are not kept, and the memo starts over at MAX_MEMO_ENTRIES.
+ */
+export function memoizeRbac(
+  authz: CompiledAuthorization,
+  footprint: readonly Attribute[] | null,
+  maxEntries = MAX_MEMO_ENTRIES,
+  evaluate: (authz: CompiledAuthorization, input: AuthzInput) => RbacOutcome = evaluateRbac,
+): (input: AuthzInput) => RbacOutcome {
+  if (footprint === null) return (input) => evaluate(authz, input);
+  if (footprint.length === 0) {
+    let only: RbacOutcome | null = null;
+    return (input) => (only ??= frozen(evaluate(authz, input)));
+  }
+  const reads = footprint.map(reader);
+  const last = reads.length - 1;
+  let root = new Map<unknown, unknown>();
+  let entries = 0;
+  return (input) => {
+    let table = root;
+    for (let d = 0; d < last; d++) {
+      const k = (reads[d] as Read)(input);
+      if (k === UNCACHEABLE) return evaluate(authz, input);
+      let next = table.get(k) as Map<unknown, unknown> | undefined;
+      if (next === undefined) {
+        if (entries >= maxEntries) {
+          root = new Map();
+          entries = 0;
+          return evaluate(authz, input);
+        }
+        next = new Map();
+        table.set(k, next);
+        entries++;
+      }
+      table = next;
+    }
+    const k = (reads[last] as Read)(input);
+    if (k === UNCACHEABLE) return evaluate(authz, input);
+    const kept = table.get(k) as RbacOutcome | undefined;
+    if (kept !== undefined) return kept;
+    const outcome = evaluate(authz, input);
+    if (entries >= maxEntries) {
+      root = new Map();
+      entries = 0;
+      return outcome;
+    }
+    table.set(k, frozen(outcome));
+    entries++;
+    return outcome;
+  };
+}
