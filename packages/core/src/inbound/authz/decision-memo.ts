@@ -11,6 +11,27 @@ export const MAX_KEY_LENGTH = 512;
 /** Decisions (and inner tables) kept before the memo starts over. */
 export const MAX_MEMO_ENTRIES = 1024;
 
+/**
+ * The order attributes are looked up in: the ones with few values first (methods,
+ * callers, ports), the path and addresses last, so a request on a path not seen yet
+ * walks tables that exist and adds one entry, not a chain of new tables.
+ */
+const ORDER: Readonly<Record<Attribute['kind'], number>> = {
+  method: 0,
+  port: 1,
+  peerPrincipal: 2,
+  peerUri: 3,
+  peerTrustDomain: 4,
+  sni: 5,
+  host: 6,
+  claims: 7,
+  header: 8,
+  destinationIp: 9,
+  sourceIp: 10,
+  remoteIp: 11,
+  path: 12,
+};
+
 type Read = (input: AuthzInput) => unknown;
 
 const text = (v: string | null | undefined): unknown =>
@@ -73,7 +94,9 @@ function frozen(outcome: RbacOutcome): RbacOutcome {
  * headers the policies read) reuses it instead of running every policy again. Envoy
  * evaluates each request; the decisions are the same, only cheaper. Without a
  * footprint (null) every request is evaluated. Bounded: values longer than
- * MAX_KEY_LENGTH are not kept, and the memo starts over at MAX_MEMO_ENTRIES.
+ * MAX_KEY_LENGTH are not kept, and the memo starts over at MAX_MEMO_ENTRIES (after
+ * deciding the next 4 × MAX_MEMO_ENTRIES requests directly when fewer than a quarter
+ * as many requests found their decision kept).
  */
 export function memoizeRbac(
   authz: CompiledAuthorization,
@@ -86,11 +109,27 @@ export function memoizeRbac(
     let only: RbacOutcome | null = null;
     return (input) => (only ??= frozen(evaluate(authz, input)));
   }
-  const reads = footprint.map(reader);
+  const reads = [...footprint].sort((a, b) => ORDER[a.kind] - ORDER[b.kind]).map(reader);
   const last = reads.length - 1;
   let root = new Map<unknown, unknown>();
   let entries = 0;
+  let hits = 0;
+  /** Requests still to decide without the memo after it kept requests that rarely came back. */
+  let bypass = 0;
+  const startOver = (): void => {
+    // Requests that do not repeat (a fresh id in every path) would pay for keys and
+    // entries on every request: after a memo that filled up with few hits, decide the next
+    // ones directly for a while, then try again.
+    if (hits < maxEntries / 4) bypass = maxEntries * 4;
+    root = new Map();
+    entries = 0;
+    hits = 0;
+  };
   return (input) => {
+    if (bypass > 0) {
+      bypass--;
+      return evaluate(authz, input);
+    }
     let table = root;
     for (let d = 0; d < last; d++) {
       const k = (reads[d] as Read)(input);
@@ -98,8 +137,7 @@ export function memoizeRbac(
       let next = table.get(k) as Map<unknown, unknown> | undefined;
       if (next === undefined) {
         if (entries >= maxEntries) {
-          root = new Map();
-          entries = 0;
+          startOver();
           return evaluate(authz, input);
         }
         next = new Map();
@@ -111,11 +149,13 @@ export function memoizeRbac(
     const k = (reads[last] as Read)(input);
     if (k === UNCACHEABLE) return evaluate(authz, input);
     const kept = table.get(k) as RbacOutcome | undefined;
-    if (kept !== undefined) return kept;
+    if (kept !== undefined) {
+      hits++;
+      return kept;
+    }
     const outcome = evaluate(authz, input);
     if (entries >= maxEntries) {
-      root = new Map();
-      entries = 0;
+      startOver();
       return outcome;
     }
     table.set(k, frozen(outcome));

@@ -135,6 +135,30 @@ describe('memoized RBAC decisions', () => {
     expect(evaluations).toBe(7);
   });
 
+  it('decides directly for a while after a memo whose requests did not repeat', () => {
+    const yaml = POLICY(`  rules: [{ to: [{ operation: { paths: ["/ok/*"] } }] }]`);
+    const c = compiled(yaml);
+    let evaluations = 0;
+    const counted = memoizeRbac(
+      c.authz,
+      rbacFootprint(planOf(yaml).inbound.authorization.allow),
+      4,
+      (a, i) => {
+        evaluations++;
+        return evaluateRbac(a, i);
+      },
+    );
+    // Five new paths: the memo fills with no hit, starts over and stays out of the way
+    // for the next 4 × 4 requests, each evaluated.
+    for (let i = 0; i < 5; i++) counted(base({ path: `/ok/${i}` }));
+    expect(evaluations).toBe(5);
+    for (let i = 0; i < 16; i++) expect(counted(base({ path: '/ok/same' })).allow).toBe(true);
+    expect(evaluations).toBe(21);
+    // Then it keeps decisions again.
+    for (let i = 0; i < 10; i++) expect(counted(base({ path: '/ok/same' })).allow).toBe(true);
+    expect(evaluations).toBe(22);
+  });
+
   it('keys claims by identity only when they are frozen', () => {
     const c = compiled(
       POLICY(`  rules: [{ when: [{ key: "request.auth.claims[groups]", values: ["admins"] }] }]`),
