@@ -92,7 +92,11 @@ export class MeshServer extends NetServer {
   readonly #sockets = new Set<Socket>();
 
   constructor(options: MeshServerOptions) {
-    super();
+    // node's http.Server accepts with Nagle's algorithm off (its `noDelay` option, default
+    // true); a bare net.Server leaves it on, and a response written in two pieces (a
+    // `res.write`, then `res.end` a moment later) then waited for the client's delayed ACK:
+    // 43 ms per keep-alive request here instead of 1.6 ms.
+    super({ noDelay: true });
     this.#getPlan = options.getPlan;
     this.#certs = options.certs;
     this.#clock = options.clock ?? systemClock;
