@@ -12,37 +12,22 @@ import { compileInbound } from '../../../src/inbound/engine-compile.js';
 import { createManualClock, systemClock } from '../../../src/runtime/clock.js';
 import { seededRandom, type Random } from '../../../src/runtime/random.js';
 import { engineFor, peer, planOf, request, sample, SAMPLES, verdict } from '../engine/support.js';
+import { authzInput } from './support.js';
 
-const POLICY = (spec: string) => `
-apiVersion: security.istio.io/v1
+/** An AuthorizationPolicy for httpbin in foo; a name starting with `dry` is a dry-run one. */
+const policy = (name: string, spec: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: { name: p, namespace: foo }
+metadata: { name: ${name}, namespace: foo${name.startsWith('dry') ? ', annotations: { "istio.io/dry-run": "true" }' : ''} }
 spec:
   selector: { matchLabels: { app: httpbin } }
 ${spec}`;
+const POLICY = (spec: string) => policy('p', spec);
 
 function compiled(yaml: string) {
   return compileInbound(planOf(yaml), systemClock, seededRandom(1));
 }
 
-function base(over: Partial<AuthzInput> = {}): AuthzInput {
-  return {
-    method: 'GET',
-    path: '/',
-    host: 'httpbin.foo',
-    port: 8000,
-    headers: {},
-    overlay: null,
-    peer: null,
-    peerUri: null,
-    claims: null,
-    sourceIp: parseIp('10.0.0.9'),
-    remoteIp: parseIp('10.0.0.9'),
-    destinationIp: parseIp('10.0.0.1'),
-    sni: null,
-    ...over,
-  };
-}
+const base = authzInput;
 
 const decision = (o: RbacOutcome) => (o.allow ? 'allow' : `deny:${o.policy ?? o.stage}`);
 
@@ -390,13 +375,6 @@ function compareOn(yaml: string, seed: number): number {
   }
   return outcomes.size;
 }
-
-const policy = (name: string, spec: string) => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ${name}, namespace: foo${name.startsWith('dry') ? ', annotations: { "istio.io/dry-run": "true" }' : ''} }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-${spec}`;
 
 /** Policy sets of every attribute a rule can read, each satisfiable, so requests reach several decisions. */
 const SETS: Record<string, string> = {

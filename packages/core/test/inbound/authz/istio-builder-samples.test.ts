@@ -7,6 +7,7 @@ import type { MeshConfig } from '../../../src/config/mesh-config.js';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { seededRandom } from '../../../src/runtime/random.js';
 import { peer, planOf, sample } from '../engine/support.js';
+import { authzInput } from './support.js';
 
 /**
  * Istio's own RBAC builder inputs (pilot/pkg/security/authz/builder/testdata/http/*-in.yaml),
@@ -24,22 +25,7 @@ interface Case {
 function input(req: Case['req']): AuthzInput {
   const { peerPrincipal, ...rest } = req;
   const p = peerPrincipal === undefined ? null : peer(peerPrincipal);
-  return {
-    method: 'GET',
-    path: '/',
-    host: 'httpbin.foo',
-    port: 8000,
-    headers: {},
-    overlay: null,
-    peer: p,
-    peerUri: p === null ? null : `spiffe://${p.principal}`,
-    claims: null,
-    sourceIp: parseIp('10.0.0.9'),
-    remoteIp: parseIp('10.0.0.9'),
-    destinationIp: parseIp('10.0.0.1'),
-    sni: null,
-    ...rest,
-  };
+  return authzInput({ peer: p, peerUri: p === null ? null : `spiffe://${p.principal}`, ...rest });
 }
 
 const tables: [file: string, meshConfig: Partial<MeshConfig>, cases: Case[]][] = [

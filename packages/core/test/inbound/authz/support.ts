@@ -1,0 +1,22 @@
+import type { AuthzInput } from '../../../src/inbound/authz/input.js';
+import { parseIp } from '../../../src/inbound/authz/ip.js';
+
+/** An authorization input for `GET /` to httpbin.foo:8000 from 10.0.0.9, no peer, no token; `over` wins. */
+export function authzInput(over: Partial<AuthzInput> = {}): AuthzInput {
+  return {
+    method: 'GET',
+    path: '/',
+    host: 'httpbin.foo',
+    port: 8000,
+    headers: {},
+    overlay: null,
+    peer: null,
+    peerUri: null,
+    claims: null,
+    sourceIp: parseIp('10.0.0.9'),
+    remoteIp: parseIp('10.0.0.9'),
+    destinationIp: parseIp('10.0.0.1'),
+    sni: null,
+    ...over,
+  };
+}
