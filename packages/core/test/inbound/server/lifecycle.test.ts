@@ -58,7 +58,7 @@ async function socketOfOneRequest(
 }
 
 describe('MeshServer connections', () => {
-  it("turn Nagle's algorithm off, as node's http.Server does for the sockets it accepts", async () => {
+  it("turn Nagle's algorithm off and leave a client's FIN to HTTP, as node's http.Server does", async () => {
     const reference = await socketOfOneRequest(async (handler) => {
       const server = createHttpServer((req, res) => {
         handler(req);
@@ -67,7 +67,7 @@ describe('MeshServer connections', () => {
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       return { port: (server.address() as { port: number }).port, close: () => server.close() };
     });
-    expect(noDelayOf(reference)).toBe(true);
+    expect([noDelayOf(reference), reference.allowHalfOpen]).toEqual([true, true]);
     const certs = await certSourceFor('foo', 'httpbin');
     // PERMISSIVE (the first byte sniffed) and DISABLE (handed over at once).
     for (const mode of ['PERMISSIVE', 'DISABLE']) {
@@ -91,7 +91,7 @@ spec: { mtls: { mode: ${mode} } }`,
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
         return { port: (server.address() as { port: number }).port, close: () => server.close() };
       });
-      expect([mode, noDelayOf(socket)]).toEqual([mode, true]);
+      expect([mode, noDelayOf(socket), socket.allowHalfOpen]).toEqual([mode, true, true]);
     }
   });
 
