@@ -9,7 +9,7 @@ import { rbacFootprint } from '../../../src/inbound/authz/footprint.js';
 import type { AuthzInput } from '../../../src/inbound/authz/input.js';
 import { parseIp } from '../../../src/inbound/authz/ip.js';
 import { compileInbound } from '../../../src/inbound/engine-compile.js';
-import { createManualClock, systemClock } from '../../../src/runtime/clock.js';
+import { createManualClock } from '../../../src/runtime/clock.js';
 import { seededRandom, type Random } from '../../../src/runtime/random.js';
 import { engineFor, peer, planOf, request, sample, SAMPLES, verdict } from '../engine/support.js';
 import { authzInput } from './support.js';
@@ -24,10 +24,8 @@ ${spec}`;
 const POLICY = (spec: string) => policy('p', spec);
 
 function compiled(yaml: string) {
-  return compileInbound(planOf(yaml), systemClock, seededRandom(1));
+  return compileInbound(planOf(yaml), createManualClock(), seededRandom(1));
 }
-
-const base = authzInput;
 
 const decision = (o: RbacOutcome) => (o.allow ? 'allow' : `deny:${o.policy ?? o.stage}`);
 
@@ -82,14 +80,14 @@ describe('memoized RBAC decisions', () => {
   - to: [{ operation: { paths: ["/admin"] } }]
     when: [{ key: "request.headers[x-token]", notValues: ["admin"] }]`),
     );
-    const admin = base({ path: '/admin', headers: { 'x-token': 'admin' } });
-    const guest = base({ path: '/admin', headers: { 'x-token': 'guest' } });
+    const admin = authzInput({ path: '/admin', headers: { 'x-token': 'admin' } });
+    const guest = authzInput({ path: '/admin', headers: { 'x-token': 'guest' } });
     expect(decision(c.rbac(admin))).toBe('allow');
     expect(decision(c.rbac(guest))).toBe('deny:foo/p');
     expect(decision(c.rbac(admin))).toBe('allow');
     // An earlier filter's overlay is what the policies read, and so what the memo keys on.
     expect(decision(c.rbac({ ...admin, overlay: { 'x-token': undefined } }))).toBe('deny:foo/p');
-    expect(decision(c.rbac(base({ path: '/admin', headers: { 'x-token': ['admin', 'x'] } })))).toBe(
+    expect(decision(c.rbac(authzInput({ path: '/admin', headers: { 'x-token': ['admin', 'x'] } })))).toBe(
       'deny:foo/p',
     );
   });
@@ -104,17 +102,17 @@ describe('memoized RBAC decisions', () => {
       evaluations++;
       return evaluateRbac(authz, input);
     });
-    for (let i = 0; i < 5; i++) expect(counted(base({ path: '/ok/a' })).allow).toBe(true);
+    for (let i = 0; i < 5; i++) expect(counted(authzInput({ path: '/ok/a' })).allow).toBe(true);
     expect(evaluations).toBe(1);
-    expect(counted(base({ path: '/no' })).allow).toBe(false);
-    expect(counted(base({ path: '/ok/b' })).allow).toBe(true);
+    expect(counted(authzInput({ path: '/no' })).allow).toBe(false);
+    expect(counted(authzInput({ path: '/ok/b' })).allow).toBe(true);
     expect(evaluations).toBe(3);
     // Three entries kept: the fourth starts the memo over.
-    expect(counted(base({ path: '/ok/c' })).allow).toBe(true);
-    expect(counted(base({ path: '/ok/a' })).allow).toBe(true);
+    expect(counted(authzInput({ path: '/ok/c' })).allow).toBe(true);
+    expect(counted(authzInput({ path: '/ok/a' })).allow).toBe(true);
     expect(evaluations).toBe(5);
     // A value over MAX_KEY_LENGTH is never kept.
-    const long = base({ path: `/ok/${'x'.repeat(MAX_KEY_LENGTH)}` });
+    const long = authzInput({ path: `/ok/${'x'.repeat(MAX_KEY_LENGTH)}` });
     counted(long);
     counted(long);
     expect(evaluations).toBe(7);
@@ -135,12 +133,12 @@ describe('memoized RBAC decisions', () => {
     );
     // Five new paths: the memo fills with no hit, starts over and stays out of the way
     // for the next 4 × 4 requests, each evaluated.
-    for (let i = 0; i < 5; i++) counted(base({ path: `/ok/${i}` }));
+    for (let i = 0; i < 5; i++) counted(authzInput({ path: `/ok/${i}` }));
     expect(evaluations).toBe(5);
-    for (let i = 0; i < 16; i++) expect(counted(base({ path: '/ok/same' })).allow).toBe(true);
+    for (let i = 0; i < 16; i++) expect(counted(authzInput({ path: '/ok/same' })).allow).toBe(true);
     expect(evaluations).toBe(21);
     // Then it keeps decisions again.
-    for (let i = 0; i < 10; i++) expect(counted(base({ path: '/ok/same' })).allow).toBe(true);
+    for (let i = 0; i < 10; i++) expect(counted(authzInput({ path: '/ok/same' })).allow).toBe(true);
     expect(evaluations).toBe(22);
   });
 
@@ -149,12 +147,14 @@ describe('memoized RBAC decisions', () => {
       POLICY(`  rules: [{ when: [{ key: "request.auth.claims[groups]", values: ["admins"] }] }]`),
     );
     const claims: Record<string, unknown> = { groups: ['admins'] };
-    expect(c.rbac(base({ claims })).allow).toBe(true);
+    expect(c.rbac(authzInput({ claims })).allow).toBe(true);
     claims['groups'] = ['users'];
-    expect(c.rbac(base({ claims })).allow).toBe(false);
+    expect(c.rbac(authzInput({ claims })).allow).toBe(false);
     const frozen = Object.freeze({ groups: Object.freeze(['admins']) });
-    expect(c.rbac(base({ claims: frozen })).allow).toBe(true);
-    expect(c.rbac(base({ claims: Object.freeze({ groups: Object.freeze(['users']) }) })).allow).toBe(false);
+    expect(c.rbac(authzInput({ claims: frozen })).allow).toBe(true);
+    expect(c.rbac(authzInput({ claims: Object.freeze({ groups: Object.freeze(['users']) }) })).allow).toBe(
+      false,
+    );
   });
 
   it('keeps the engine answering each request as Istio does when requests repeat', async () => {
@@ -327,7 +327,7 @@ function randomInputs(
       else if (roll < 0.5) headers[name] = [pick(r, headerValues), pick(r, headerValues)];
     }
     const p = pick(r, peers);
-    return base({
+    return authzInput({
       method: pick(r, methods),
       path: pick(r, paths),
       host: pick(r, hosts),
@@ -347,7 +347,7 @@ function randomInputs(
   return Array.from({ length: count }, () => {
     const other = random();
     if (templates.length === 0 || r.next() < 0.5) return other;
-    const t = base(pick(r, templates));
+    const t = authzInput(pick(r, templates));
     const changed: Record<string, unknown> = { ...t };
     for (let n = Math.floor(r.next() * 3); n > 0; n--) {
       const field = pick(r, Object.keys(other) as (keyof AuthzInput)[]);
