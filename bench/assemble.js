@@ -11,13 +11,16 @@ const order = [
   'telemetry.md',
   'inbound-authz.md',
   'inbound-fastify.md',
-  'inbound-instructions.md',
+  'inbound-instructions-node20.md',
+  'inbound-instructions-node24.md',
   'proxy-hop.md',
 ];
 const files = readdirSync(results)
   .filter((f) => f.endsWith('.md'))
   .sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
 const summary = readFileSync(path.join(here, 'summary.md'), 'utf8');
+// The session-by-session record goes last, after the results it explains.
+const history = readFileSync(path.join(here, 'history.md'), 'utf8').replace(/^(#+) /gm, '#$1 ');
 const body = files
   // Each results file is a document of its own: demote its headings one level under this one.
   .map((f) =>
@@ -37,6 +40,8 @@ single absolute times.
 ${summary.trim()}
 
 ${body}
+
+${history.trim()}
 `;
 writeFileSync(path.resolve(here, '../docs/benchmarks.md'), md);
 console.log(`wrote docs/benchmarks.md from ${files.join(', ')}`);

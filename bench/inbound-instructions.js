@@ -7,7 +7,8 @@
 // compiler threads; bench/inbound-fastify.js measures those in time). Not load-proof: with
 // other work running, V8's background compiler finishes later and the main thread runs
 // slower code for longer (bare Fastify counted up to 6 % more), so run it on an idle machine.
-// Writes bench/results/inbound-instructions.md.
+// Writes bench/results/inbound-instructions-node<major>.md for the node that runs it (the
+// servers run on process.execPath, so `/path/to/node24 bench/inbound-instructions.js` measures Node 24).
 //   node bench/inbound-instructions.js [--warmup 15000] [--requests 5000] [--runs 3] [--only '<name>;<name>']
 // (--only measures the named rows and their baselines, prints them and writes nothing.)
 // Needs Debian's `valgrind` (callgrind and callgrind_control).
@@ -175,15 +176,17 @@ const rows = CONFIGS.map(([name, , , , base]) => {
   const fmt = (x) => Math.round(x).toLocaleString('en-US');
   return `| ${name} | ${fmt(n)} | ${fmt(lo)}–${fmt(hi)} | ${name === base ? '' : `${over >= 0 ? '+' : ''}${Math.round(over).toLocaleString('en-US')}`} | ${name === base ? '' : `${((100 * b) / n).toFixed(1)} % of ${base}`} |`;
 });
-const md = `# Inbound cost in instructions (callgrind)
+const NODE_MAJOR = process.versions.node.split('.')[0];
+const md = `# Inbound cost in instructions (callgrind, Node ${NODE_MAJOR})
 
 \`node bench/inbound-instructions.js --warmup ${WARMUP} --requests ${REQUESTS} --runs ${RUNS}\`: each server
 of bench/inbound-fastify-server.js (one route, \`GET /hello\`) under valgrind's callgrind, a warm-up
 of ${WARMUP.toLocaleString('en-US')} requests, then ${REQUESTS.toLocaleString('en-US')} requests from a keep-alive client over
 ${CONCURRENCY} connections; the instructions the server's main thread executed for those, per request.
+Node ${process.version}; valgrind ${execFileSync(VALGRIND, ['--version']).toString().trim()}; ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPU.
 Each row is ${RUNS} server processes, reported as their median and range: V8 can optimize one
-process differently from the next, which moves a mesh row by a few percent (bare Fastify's rows
-repeat to within 0.3 %). The count leaves out the kernel (socket reads and writes, 35–45 % of the
+process differently from the next, which moves a mesh row by a few percent (on Node 20, bare Fastify's
+rows repeat to within 0.3 %; on Node 24 they spread up to 5 %). The count leaves out the kernel (socket reads and writes, 35–45 % of the
 server's CPU time in bench/inbound-fastify.js) and V8's background compiler threads. It moves far
 less than time with this shared machine's load, but not nothing: with the test suite running beside
 it, bare Fastify counted up to 6 % more (V8's background compiler finishing later), so it is run on
@@ -196,5 +199,5 @@ the pace.
 ${rows.join('\n')}
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'inbound-instructions.md'), md);
+writeFileSync(path.join(here, 'results', `inbound-instructions-node${NODE_MAJOR}.md`), md);
 console.log(md);
