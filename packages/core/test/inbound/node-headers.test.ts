@@ -67,6 +67,25 @@ describe('applyRequestHeaderEdits', () => {
     expect(req.headers['authorization']).toBeUndefined();
   });
 
+  it('keeps a header whose name is as long as a dropped one, and drops set names in any case', async () => {
+    // `Proxy-Connect` and `authorization` are both 13 characters long.
+    const req = await requestWith([
+      'Proxy-Connect',
+      'p',
+      'AUTHORIZATION',
+      'Bearer x',
+      'x-jwt-claim',
+      'forged',
+      'Host',
+      'a',
+    ]);
+    applyRequestHeaderEdits(req, ['authorization'], { 'X-Jwt-Claim': 'real' });
+    expect(req.headers['proxy-connect']).toBe('p');
+    expect(req.headers['authorization']).toBeUndefined();
+    expect(req.headers['x-jwt-claim']).toBe('real');
+    expect(req.rawHeaders).toEqual(['Proxy-Connect', 'p', 'Host', 'a', 'X-Jwt-Claim', 'real']);
+  });
+
   it('leaves the request untouched when there is nothing to edit', async () => {
     const req = await requestWith(['Host', 'a']);
     const headers = req.headers;
