@@ -83,6 +83,7 @@ export function meshlet(options: MeshletExpressOptions) {
         applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
         for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
         (req as MeshletRequest).meshlet = decision.context;
+        handle.forwarded?.(res);
         // The rest of the app runs in the request's trace context (mesh.fetch continues the trace).
         if (observation === null) next();
         else observation.run(next);

@@ -52,6 +52,7 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
     applyRequestHeaderEdits(request.raw, decision.removeHeaders, decision.setHeaders);
     reply.headers(decision.responseHeaders);
     request.meshlet = decision.context;
+    handle.forwarded?.(reply.raw);
     return true;
   };
   // onRequest runs before body parsing, so a denied request's body is never read. A

@@ -38,6 +38,12 @@ export interface InboundHandle {
    * Absent: the adapters do no telemetry work.
    */
   observe?(req: IncomingMessage, res: ServerResponse, request: InboundRequest): InboundObservation;
+  /**
+   * Optional: an adapter calls it when it hands an allowed request to the application,
+   * the sidecar's upstream; the mesh then adds `x-envoy-upstream-service-time` to the
+   * response (`stampUpstreamServiceTime`).
+   */
+  forwarded?(res: ServerResponse): void;
 }
 
 /**

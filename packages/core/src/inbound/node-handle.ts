@@ -20,10 +20,12 @@ export function inboundHandleFrom(options: unknown, adapter: string): InboundHan
   if (typeof mesh !== 'object' || mesh === null) return fail('options.mesh is required');
   const inbound = (mesh as { inbound?: unknown }).inbound;
   if (typeof inbound !== 'object' || inbound === null) return fail('options.mesh.inbound is missing');
-  const { decide, peerOf, observe } = inbound as Partial<Record<keyof InboundHandle, unknown>>;
+  const { decide, peerOf, observe, forwarded } = inbound as Partial<Record<keyof InboundHandle, unknown>>;
   if (typeof decide !== 'function') return fail('options.mesh.inbound.decide must be a function');
   if (typeof peerOf !== 'function') return fail('options.mesh.inbound.peerOf must be a function');
   if (observe !== undefined && typeof observe !== 'function')
     return fail('options.mesh.inbound.observe must be a function when given');
+  if (forwarded !== undefined && typeof forwarded !== 'function')
+    return fail('options.mesh.inbound.forwarded must be a function when given');
   return inbound as InboundHandle;
 }

@@ -14,6 +14,7 @@ import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
 import { forwardedClient } from './authz/remote-ip.js';
+import { sentResponseHeaders } from './sent-headers.js';
 
 type Observe = NonNullable<InboundHandle['observe']>;
 
@@ -294,7 +295,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         request.headers[REQUEST_ID_HEADER] === this.#span.requestId
           ? request.headers
           : { ...request.headers, [REQUEST_ID_HEADER]: this.#span.requestId },
-      responseHeaders: this.response.getHeaders() as AccessLogEntry['responseHeaders'],
+      responseHeaders: sentResponseHeaders(this.response),
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: `inbound|${request.port}||`,
       upstreamLocalAddress: null,
@@ -335,6 +336,7 @@ export function observedHandle(
     decide: (req) => handle.decide(req),
     ...(handle.decideNow === undefined ? {} : { decideNow: handle.decideNow.bind(handle) }),
     peerOf: (socket) => handle.peerOf(socket),
+    ...(handle.forwarded === undefined ? {} : { forwarded: handle.forwarded.bind(handle) }),
     observe,
   };
 }

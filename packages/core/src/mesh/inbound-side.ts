@@ -15,6 +15,7 @@ import { createInboundObserver } from '../inbound/node-observe.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
+import { stampUpstreamServiceTime } from '../inbound/upstream-service-time.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -63,6 +64,7 @@ export function createInboundSide(options: {
       : { extAuthzTracer: createExtAuthzTracer(() => options.telemetry?.tracing ?? null) }),
   });
   const servers = new Set<MeshServer>();
+  const now = (): number => options.clock.now();
   const serverFactory = (handler: RequestListener): MeshServer => {
     const server = createMeshServer({
       handler,
@@ -79,6 +81,7 @@ export function createInboundSide(options: {
       decide: (req) => engine.decide(req),
       decideNow: (req) => engine.decideNow(req),
       peerOf: peerFromSocket,
+      forwarded: (res) => stampUpstreamServiceTime(res, now),
       ...(options.telemetry === null
         ? {}
         : {

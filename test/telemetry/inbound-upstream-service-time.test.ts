@@ -1,0 +1,159 @@
+import express from 'express';
+import Fastify from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
+import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
+import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
+
+// The inbound sidecar's router adds `x-envoy-upstream-service-time` to the response it
+// returns: the milliseconds from sending the request to the application to its response
+// headers (router.cc, spec/traffic.md "Headers"). Istio's access log prints it as
+// %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% (spec/telemetry.md §3). A request the mesh refuses
+// never reaches the application, so it has none. And %RESP(...)% reads the response
+// headers the application sent, however it sent them.
+const FORMAT =
+  '%RESPONSE_CODE%|%RESP(CONTENT-TYPE)%|%RESP(X-APP)%|%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%|%DURATION%\n';
+const SLOW_MS = 80;
+const DENY_ADMIN = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-admin, namespace: foo }
+spec:
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/admin"] } }] }]
+`;
+
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function meshWithLog(lines: string[]): Promise<Mesh> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-ust-'));
+  closers.push(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN);
+  const mesh = await createMesh({
+    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
+    config: dir,
+    meshConfig: { accessLogFile: '/dev/stdout', accessLogFormat: FORMAT },
+    telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
+  });
+  closers.push(() => mesh.close());
+  return mesh;
+}
+
+/** Each way a user serves: the app answers `/slow` after SLOW_MS with `x-app: yes`, `/fast` at once. */
+const SERVERS = {
+  fastify: async (mesh: Mesh) => {
+    const app = Fastify();
+    await app.register(fastifyMeshlet, { mesh });
+    app.get('/slow', async (_req, reply) => {
+      await sleep(SLOW_MS);
+      void reply.header('x-app', 'yes').type('text/plain');
+      return 'slow';
+    });
+    app.get('/fast', (_req, reply) => reply.header('x-app', 'yes').type('text/plain').send('fast'));
+    app.get('/admin', () => 'admin');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
+  },
+  'fastify on the mesh server': async (mesh: Mesh) => {
+    const app = Fastify({ serverFactory: (handler) => mesh.serverFactory(handler) });
+    await app.register(fastifyMeshlet, { mesh });
+    app.get('/slow', async (_req, reply) => {
+      await sleep(SLOW_MS);
+      void reply.header('x-app', 'yes').type('text/plain');
+      return 'slow';
+    });
+    app.get('/fast', (_req, reply) => reply.header('x-app', 'yes').type('text/plain').send('fast'));
+    app.get('/admin', () => 'admin');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
+  },
+  express: async (mesh: Mesh) => {
+    const app = express();
+    app.use(expressMeshlet({ mesh }));
+    app.get('/slow', (_req, res) => {
+      setTimeout(() => res.set('x-app', 'yes').type('text/plain').send('slow'), SLOW_MS);
+    });
+    app.get('/fast', (_req, res) => res.set('x-app', 'yes').type('text/plain').send('fast'));
+    app.get('/admin', (_req, res) => res.send('admin'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(() => new Promise((resolve) => server.close(resolve)));
+    return (server.address() as AddressInfo).port;
+  },
+  'express answering with writeHead': async (mesh: Mesh) => {
+    const app = express();
+    app.use(expressMeshlet({ mesh }));
+    const answer = (res: ServerResponse, body: string) => {
+      res.writeHead(200, 'OK', ['content-type', 'text/plain', 'x-app', 'yes']);
+      res.end(body);
+    };
+    app.get('/slow', (_req, res) => void setTimeout(() => answer(res, 'slow'), SLOW_MS));
+    app.get('/fast', (_req, res) => answer(res, 'fast'));
+    app.get('/admin', (_req, res) => res.send('admin'));
+    const server = await mesh.listen(app, 0, '127.0.0.1');
+    return (server.address() as AddressInfo).port;
+  },
+} as const;
+
+describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
+  'x-envoy-upstream-service-time on inbound responses, %s',
+  (kind) => {
+    async function setup() {
+      const lines: string[] = [];
+      const mesh = await meshWithLog(lines);
+      const port = await SERVERS[kind](mesh);
+      const call = async (path: string) => {
+        const before = lines.length;
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        await res.text();
+        const until = Date.now() + 2_000;
+        while (lines.length === before && Date.now() < until) await sleep(5);
+        return { res, line: lines.at(-1)!.split('|') };
+      };
+      return { call };
+    }
+
+    it("is the application's time to its response headers, on the response and in the access log", async () => {
+      const { call } = await setup();
+      const { res, line } = await call('/slow');
+      expect(res.status).toBe(200);
+      const header = res.headers.get('x-envoy-upstream-service-time');
+      expect(header).toMatch(/^\d+$/);
+      // One millisecond of rounding either side; the application took at least SLOW_MS.
+      expect(Number(header)).toBeGreaterThanOrEqual(SLOW_MS - 1);
+      const [code, contentType, app, upstreamTime, duration] = line;
+      expect(code).toBe('200');
+      expect(contentType).toMatch(/^text\/plain/);
+      expect(app).toBe('yes');
+      expect(upstreamTime).toBe(header);
+      expect(Number(duration)).toBeGreaterThanOrEqual(Number(upstreamTime));
+    });
+
+    it('is small for a fast answer and absent when the mesh refuses the request', async () => {
+      const { call } = await setup();
+      const fast = await call('/fast');
+      const header = fast.res.headers.get('x-envoy-upstream-service-time');
+      expect(header).toMatch(/^\d+$/);
+      expect(Number(header)).toBeLessThan(SLOW_MS / 2);
+      expect(fast.line[3]).toBe(header);
+      expect(fast.line[2]).toBe('yes');
+      const denied = await call('/admin');
+      expect(denied.res.status).toBe(403);
+      expect(denied.res.headers.has('x-envoy-upstream-service-time')).toBe(false);
+      expect(denied.line[0]).toBe('403');
+      expect(denied.line[3]).toBe('-');
+    });
+  },
+);
