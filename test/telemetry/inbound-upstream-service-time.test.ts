@@ -10,6 +10,7 @@ import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
+import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 
 // The inbound sidecar's router adds `x-envoy-upstream-service-time` to the response it
 // returns: the milliseconds from sending the request to the application to its response
@@ -35,10 +36,10 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function meshWithLog(lines: string[]): Promise<Mesh> {
+async function meshWithLog(lines: string[], extraYaml = ''): Promise<Mesh> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-ust-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN);
+  await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN + extraYaml);
   const mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
@@ -157,3 +158,19 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
     });
   },
 );
+
+it('is not added when meshConfig proxyHeaders.envoyDebugHeaders is disabled (suppress_envoy_headers)', async () => {
+  const lines: string[] = [];
+  const mesh = await meshWithLog(
+    lines,
+    `---\n${istioConfigMap('defaultConfig:\n  proxyHeaders:\n    envoyDebugHeaders: { disabled: true }')}`,
+  );
+  const port = await SERVERS.fastify(mesh);
+  const res = await fetch(`http://127.0.0.1:${port}/fast`);
+  expect(res.status).toBe(200);
+  expect(res.headers.has('x-envoy-upstream-service-time')).toBe(false);
+  await res.text();
+  const until = Date.now() + 2_000;
+  while (lines.length === 0 && Date.now() < until) await sleep(5);
+  expect(lines[0]!.split('|').slice(0, 4)).toEqual(['200', 'text/plain', 'yes', '-']);
+});

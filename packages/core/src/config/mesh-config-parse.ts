@@ -4,6 +4,7 @@ import type { FieldPath } from './diagnostic.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfig, type PathNormalization } from './mesh-config.js';
 import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
 import { parseMeshTls } from './mesh-config-tls.js';
+import { parseProxyHeaders } from './mesh-config-proxy-headers.js';
 import type { Finding } from './validate/context.js';
 import { suggest } from './validate/zod-issues.js';
 import { isRecord } from './validate/is-record.js';
@@ -149,6 +150,9 @@ export function parseMeshConfig(
             `sampling must be a number in [0, 100], got ${JSON.stringify(s)}`,
           );
       }
+      const ph = parseProxyHeaders(dc['proxyHeaders'], [...base, 'defaultConfig', 'proxyHeaders']);
+      findings.push(...ph.findings);
+      if (ph.proxyHeaders !== undefined) patch.proxyHeaders = ph.proxyHeaders;
       const gt = dc['gatewayTopology'];
       if (isRecord(gt) && gt['numTrustedProxies'] !== undefined) {
         const n = gt['numTrustedProxies'];

@@ -82,8 +82,26 @@ export interface MeshConfig {
   readonly accessLogFormat: string;
   /** gatewayTopology.numTrustedProxies (0 = use the direct peer). */
   readonly numTrustedProxies: number;
+  /** `defaultConfig.proxyHeaders`: which of Envoy's own headers the proxy adds. */
+  readonly proxyHeaders: ProxyHeaders;
   /** defaultConfig.tracing etc. kept whole for later consumers. */
   readonly defaultConfig: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * ProxyConfig `proxyHeaders` (istio/api mesh/v1alpha1/proxy.proto ProxyHeaders): `true`
+ * is Istio's default, the header is added.
+ */
+export interface ProxyHeaders {
+  /**
+   * `envoyDebugHeaders.disabled: true` turns on the router's `suppress_envoy_headers`
+   * (istio pilot/pkg/networking/core/listener_builder.go, BuildRouterFilter): no
+   * `x-envoy-upstream-service-time` on responses, `x-envoy-overloaded` on an overflow reply,
+   * `x-envoy-expected-rq-timeout-ms` or `x-envoy-original-path` on upstream requests.
+   */
+  readonly envoyDebugHeaders: boolean;
+  /** `attemptCount.disabled: true`: no `x-envoy-attempt-count` on upstream requests. */
+  readonly attemptCount: boolean;
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
@@ -107,5 +125,6 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',
   numTrustedProxies: 0,
+  proxyHeaders: Object.freeze({ envoyDebugHeaders: true, attemptCount: true }),
   defaultConfig: Object.freeze({}),
 });

@@ -81,7 +81,9 @@ export function createInboundSide(options: {
       decide: (req) => engine.decide(req),
       decideNow: (req) => engine.decideNow(req),
       peerOf: peerFromSocket,
-      forwarded: (res) => stampUpstreamServiceTime(res, now),
+      forwarded: (res) => {
+        if (options.getPlan().meshConfig.proxyHeaders.envoyDebugHeaders) stampUpstreamServiceTime(res, now);
+      },
       ...(options.telemetry === null
         ? {}
         : {

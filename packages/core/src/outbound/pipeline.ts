@@ -169,9 +169,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const upstream = found instanceof Promise ? await found : found;
 
   let path = target.path;
+  // proxyHeaders.envoyDebugHeaders.disabled is the router's suppress_envoy_headers: no
+  // x-envoy-original-path, -expected-rq-timeout-ms, -upstream-service-time or -overloaded.
+  const debugHeaders = plan.meshConfig.proxyHeaders.envoyDebugHeaders;
   const rewritten = rewritePath(route, rreq, path);
   if (rewritten !== null) {
-    headers['x-envoy-original-path'] = path;
+    if (debugHeaders) headers['x-envoy-original-path'] = path;
     path = rewritten;
   }
   headers['host'] =
@@ -181,7 +184,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     authority;
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
-  const timeouts = callTimeouts(route, headers);
+  const timeouts = callTimeouts(route, headers, debugHeaders);
   if (headers['x-request-id'] === undefined) headers['x-request-id'] = requestUuid();
 
   let policy = route.retries;
@@ -205,14 +208,24 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     hashKey: hashKeyOf(cluster.policy.loadBalancer.consistentHash, headers, path, plan.workload.name),
     callerSignal: input.signal,
     request: { method: input.method, path, headers, body: data },
-    tryContext: { transport: deps.transport, clock: deps.clock, cluster, upstream, tlsFor: deps.tlsFor },
+    tryContext: {
+      transport: deps.transport,
+      clock: deps.clock,
+      cluster,
+      upstream,
+      tlsFor: deps.tlsFor,
+      countAttempts: plan.meshConfig.proxyHeaders.attemptCount,
+    },
   });
-  if (r.kind === 'local') return local(state, r.reply, ruleOps, destOps);
+  if (r.kind === 'local') {
+    if (!debugHeaders) delete r.reply.headers['x-envoy-overloaded'];
+    return local(state, r.reply, ruleOps, destOps);
+  }
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
   state.upstreamLocalAddress = r.response.localAddress ?? null;
   state.endpoint = r.host.endpoint;
   const out = copyHeaders(r.response.headers);
-  out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
+  if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyHeaderOps(out, ruleOps);
   applyHeaderOps(out, destOps);
   return { status: r.response.status, headers: out, body: r.response.body };

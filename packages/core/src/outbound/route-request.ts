@@ -40,9 +40,14 @@ export interface CallTimeouts {
  * caller's `x-envoy-upstream-rq-timeout-ms` / `x-envoy-upstream-rq-per-try-timeout-ms`
  * (0 = no timeout), which are removed before the request goes upstream (envoy
  * router.cc `FilterUtility::finalTimeout`). A per-try timeout not shorter than the
- * route timeout is dropped, as Envoy does. Sets `x-envoy-expected-rq-timeout-ms`.
+ * route timeout is dropped, as Envoy does. Sets `x-envoy-expected-rq-timeout-ms` unless
+ * `expectedHeader` is false (the router's `suppress_envoy_headers`).
  */
-export function callTimeouts(route: CompiledRoute, headers: HeaderRecord): CallTimeouts {
+export function callTimeouts(
+  route: CompiledRoute,
+  headers: HeaderRecord,
+  expectedHeader = true,
+): CallTimeouts {
   let routeMs = route.timeoutMs;
   let perTryMs = route.retries?.perTryTimeoutMs ?? null;
   const h = headerMs(headers, 'x-envoy-upstream-rq-timeout-ms');
@@ -51,6 +56,6 @@ export function callTimeouts(route: CompiledRoute, headers: HeaderRecord): CallT
   if (p !== undefined && p !== null) perTryMs = p === 0 ? null : p;
   if (perTryMs !== null && routeMs !== null && perTryMs >= routeMs) perTryMs = null;
   const expected = perTryMs ?? routeMs;
-  if (expected !== null) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
+  if (expected !== null && expectedHeader) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);
   return { routeMs, perTryMs };
 }

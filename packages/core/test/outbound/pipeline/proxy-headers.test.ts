@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { istioConfigMap } from '../../helpers/istio-config-map.js';
+import { bookinfo, harness, planOf } from './support/setup.js';
+import { reviewsVs, threeV1 } from './support/yaml.js';
+
+// meshConfig.defaultConfig.proxyHeaders (istio/api ProxyConfig.ProxyHeaders):
+// `envoyDebugHeaders.disabled` sets the router's suppress_envoy_headers (istio
+// listener_builder.go BuildRouterFilter), which drops the x-envoy-* headers the router
+// adds: -upstream-service-time and -overloaded on responses, -expected-rq-timeout-ms and
+// -original-path on requests (envoy router.cc). `attemptCount.disabled` drops
+// x-envoy-attempt-count (include_request_attempt_count).
+const ROUTE = `    timeout: 2s
+    rewrite: { uri: /v2 }
+`;
+
+function plans(proxyHeaders: string | null) {
+  const docs = [...bookinfo(), reviewsVs(ROUTE)];
+  if (proxyHeaders !== null) docs.push(istioConfigMap(`defaultConfig:\n  proxyHeaders:\n${proxyHeaders}`));
+  return planOf(docs, threeV1);
+}
+
+describe('meshConfig defaultConfig.proxyHeaders on outbound calls', () => {
+  it("adds Envoy's router headers by default", async () => {
+    const h = harness(plans(null), () => ({ status: 200 }));
+    const res = await h.call('http://reviews:9080/v1');
+    const sent = h.transport.seen[0]!.headers;
+    expect(sent['x-envoy-expected-rq-timeout-ms']).toBe('2000');
+    expect(sent['x-envoy-original-path']).toBe('/v1');
+    expect(sent['x-envoy-attempt-count']).toBe('1');
+    expect(res.headers.get('x-envoy-upstream-service-time')).toMatch(/^\d+$/);
+  });
+
+  it('drops them with envoyDebugHeaders disabled, keeping the attempt count', async () => {
+    const h = harness(plans('    envoyDebugHeaders: { disabled: true }'), () => ({ status: 200 }));
+    expect(h.plan.meshConfig.proxyHeaders).toEqual({ envoyDebugHeaders: false, attemptCount: true });
+    const res = await h.call('http://reviews:9080/v1');
+    const sent = h.transport.seen[0]!.headers;
+    // The default match is prefix "/", which the rewrite replaces.
+    expect(h.transport.seen[0]!.path).toBe('/v2v1');
+    expect(sent['x-envoy-expected-rq-timeout-ms']).toBeUndefined();
+    expect(sent['x-envoy-original-path']).toBeUndefined();
+    expect(sent['x-envoy-attempt-count']).toBe('1');
+    expect(res.headers.has('x-envoy-upstream-service-time')).toBe(false);
+
+    h.clusters.maxRequests = 0;
+    const overflow = await h.call('http://reviews:9080/v1');
+    expect([overflow.status, overflow.meshlet.flags]).toEqual([503, ['UO']]);
+    expect(overflow.headers.has('x-envoy-overloaded')).toBe(false);
+  });
+
+  it('drops only x-envoy-attempt-count with attemptCount disabled', async () => {
+    const h = harness(plans('    attemptCount: { disabled: true }'), () => ({ status: 200 }));
+    const res = await h.call('http://reviews:9080/v1');
+    const sent = h.transport.seen[0]!.headers;
+    expect(sent['x-envoy-attempt-count']).toBeUndefined();
+    expect(sent['x-envoy-expected-rq-timeout-ms']).toBe('2000');
+    expect(res.headers.get('x-envoy-upstream-service-time')).toMatch(/^\d+$/);
+    expect(res.meshlet.attempts).toBe(1);
+  });
+});
