@@ -2,7 +2,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,8 +13,9 @@ import { lineCollector } from '../../packages/core/test/helpers/line-collector.j
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 
 // The inbound sidecar's router adds `x-envoy-upstream-service-time` to the response it
-// returns: the milliseconds from sending the request to the application to its response
-// headers (router.cc, spec/traffic.md "Headers"). Istio's access log prints it as
+// returns: the milliseconds from the end of the request to the application's response
+// headers, none when the response came before the request was complete (router.cc
+// onUpstreamHeaders, spec/traffic.md "Headers"). Istio's access log prints it as
 // %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% (spec/telemetry.md §3). A request the mesh refuses
 // never reaches the application, so it has none. And %RESP(...)% reads the response
 // headers the application sent, however it sent them.
@@ -174,3 +175,89 @@ it('is not added when meshConfig proxyHeaders.envoyDebugHeaders is disabled (sup
   while (lines.length === 0 && Date.now() < until) await sleep(5);
   expect(lines[0]!.split('|').slice(0, 4)).toEqual(['200', 'text/plain', 'yes', '-']);
 });
+
+/** A POST on a raw socket: its head at once, its body `delayMs` later; resolves with the response head. */
+function slowPost(port: number, path: string, delayMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: httpbin.foo\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`,
+      );
+      setTimeout(() => socket.write('hello'), delayMs);
+    });
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (out += d));
+    // The server may close before the late body is written: only the response matters.
+    socket.on('error', () => undefined);
+    socket.on('close', () =>
+      out === '' ? reject(new Error('no response')) : resolve(out.split('\r\n\r\n')[0]!),
+    );
+  });
+}
+
+const BODY_SERVERS = {
+  fastify: async (mesh: Mesh) => {
+    const app = Fastify();
+    await app.register(fastifyMeshlet, { mesh });
+    // After the plugin's hook, before the body is read: a response before the request is complete.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.url === '/early') void reply.send('early');
+      else done();
+    });
+    app.post('/upload', (request) => `got ${String(request.body).length}`);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
+  },
+  express: async (mesh: Mesh) => {
+    const app = express();
+    app.use(expressMeshlet({ mesh }));
+    app.post('/early', (_req, res) => res.send('early'));
+    app.post('/upload', express.text(), (req, res) => res.send(`got ${String(req.body).length}`));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(() => new Promise((resolve) => server.close(resolve)));
+    return (server.address() as AddressInfo).port;
+  },
+} as const;
+
+const BODY_DELAY_MS = 150;
+
+describe.each(Object.keys(BODY_SERVERS) as (keyof typeof BODY_SERVERS)[])(
+  'x-envoy-upstream-service-time on a request with a body, %s',
+  (kind) => {
+    async function setup() {
+      const lines: string[] = [];
+      const mesh = await meshWithLog(lines);
+      const port = await BODY_SERVERS[kind](mesh);
+      const post = async (path: string) => {
+        const head = await slowPost(port, path, BODY_DELAY_MS);
+        const until = Date.now() + 2_000;
+        while (lines.length === 0 && Date.now() < until) await sleep(5);
+        const time = /\r\nx-envoy-upstream-service-time: (\d+)/i.exec(head)?.[1] ?? null;
+        return { head, time, line: lines[0]!.split('|') };
+      };
+      return { post };
+    }
+
+    it('counts from the last byte of the request, not from its head', async () => {
+      const { post } = await setup();
+      const { head, time, line } = await post('/upload');
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      expect(time).not.toBeNull();
+      // The body took BODY_DELAY_MS to arrive; the application answered as soon as it had it.
+      expect(Number(time)).toBeLessThan(BODY_DELAY_MS / 2);
+      expect(line[3]).toBe(time);
+      expect(Number(line[4])).toBeGreaterThanOrEqual(BODY_DELAY_MS - 5);
+    });
+
+    it('is absent on a response sent before the request was complete (a premature response)', async () => {
+      const { post } = await setup();
+      const { head, time, line } = await post('/early');
+      expect(head).toMatch(/^HTTP\/1\.1 200/);
+      expect(time).toBeNull();
+      expect(line[3]).toBe('-');
+    });
+  },
+);

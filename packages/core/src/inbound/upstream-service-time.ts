@@ -1,4 +1,5 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { declaresBody } from './request-body.js';
 
 /** The header Envoy's router adds to every response it got from its upstream. */
 export const UPSTREAM_SERVICE_TIME = 'x-envoy-upstream-service-time';
@@ -25,24 +26,37 @@ function withTime(headers: HeaderList, value: string): HeaderList {
 }
 
 /**
- * The request is handed to the application, the inbound sidecar's upstream: from now
- * until the application writes its response headers is what Envoy's router reports as
- * `x-envoy-upstream-service-time`, in whole milliseconds, on the response it returns
- * (router.cc onUpstreamHeaders; spec/traffic.md "Headers"). Istio's access log prints it
- * as %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%. A request the mesh refuses never reaches the
+ * The request is handed to the application, the inbound sidecar's upstream. Envoy's
+ * router reports, as `x-envoy-upstream-service-time` on the response it returns, the
+ * whole milliseconds from the end of the downstream request (its last body byte) to the
+ * upstream's response headers, and sends none when the response came before the request
+ * was complete (router.cc onUpstreamHeaders, `downstream_request_complete_time_`;
+ * spec/traffic.md "Headers"). Istio's access log prints it as
+ * %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%. A request the mesh refuses never reaches the
  * application, so it gets none. The header replaces one the application set itself
  * (by `setHeader`, or lower-case in `writeHead`'s headers), as the router's does.
  *
+ * A request without a body is complete now. One with a body is complete when the
+ * application has read it to the end (`end`), which is when it arrived for a body parser.
  * Every way a response's headers go out passes through `writeHead` (node's implicit
  * header calls it too), so this one response's `writeHead` adds the header first.
  */
 export function stampUpstreamServiceTime(res: ServerResponse, now: () => number): void {
   if (res.headersSent) return;
-  const start = now();
+  const req = (res as { req?: IncomingMessage }).req;
+  let start = now();
+  if (req !== undefined && declaresBody(req.headers) && !req.readableEnded) {
+    start = Number.NaN;
+    req.once('end', () => {
+      start = now();
+    });
+  }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the response as `this`
   const writeHead = res.writeHead as unknown as WriteHead;
   const stamped: WriteHead = function writeHeadWithUpstreamTime(statusCode, reasonOrHeaders, headers) {
-    if (this.headersSent) return writeHead.call(this, statusCode, reasonOrHeaders, headers);
+    // Already sent, or a premature response: node's writeHead alone.
+    if (this.headersSent || Number.isNaN(start))
+      return writeHead.call(this, statusCode, reasonOrHeaders, headers);
     const value = String(Math.round(now() - start));
     if (typeof reasonOrHeaders === 'string') {
       if (headers === undefined) {
