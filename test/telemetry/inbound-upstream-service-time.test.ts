@@ -1,5 +1,5 @@
 import express from 'express';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type AddressInfo } from 'node:net';
@@ -52,35 +52,25 @@ async function meshWithLog(lines: string[], extraYaml = ''): Promise<Mesh> {
 }
 
 /** Each way a user serves: the app answers `/slow` after SLOW_MS with `x-app: yes`, `/fast` at once. */
+/** The same Fastify routes on Fastify's own server or on the mesh server. */
+async function fastifyOn(mesh: Mesh, app: FastifyInstance): Promise<number> {
+  await app.register(fastifyMeshlet, { mesh });
+  app.get('/slow', async (_req, reply) => {
+    await sleep(SLOW_MS);
+    void reply.header('x-app', 'yes').type('text/plain');
+    return 'slow';
+  });
+  app.get('/fast', (_req, reply) => reply.header('x-app', 'yes').type('text/plain').send('fast'));
+  app.get('/admin', () => 'admin');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  closers.push(() => app.close());
+  return (app.server.address() as AddressInfo).port;
+}
+
 const SERVERS = {
-  fastify: async (mesh: Mesh) => {
-    const app = Fastify();
-    await app.register(fastifyMeshlet, { mesh });
-    app.get('/slow', async (_req, reply) => {
-      await sleep(SLOW_MS);
-      void reply.header('x-app', 'yes').type('text/plain');
-      return 'slow';
-    });
-    app.get('/fast', (_req, reply) => reply.header('x-app', 'yes').type('text/plain').send('fast'));
-    app.get('/admin', () => 'admin');
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return (app.server.address() as AddressInfo).port;
-  },
-  'fastify on the mesh server': async (mesh: Mesh) => {
-    const app = Fastify({ serverFactory: (handler) => mesh.serverFactory(handler) });
-    await app.register(fastifyMeshlet, { mesh });
-    app.get('/slow', async (_req, reply) => {
-      await sleep(SLOW_MS);
-      void reply.header('x-app', 'yes').type('text/plain');
-      return 'slow';
-    });
-    app.get('/fast', (_req, reply) => reply.header('x-app', 'yes').type('text/plain').send('fast'));
-    app.get('/admin', () => 'admin');
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return (app.server.address() as AddressInfo).port;
-  },
+  fastify: (mesh: Mesh) => fastifyOn(mesh, Fastify()),
+  'fastify on the mesh server': (mesh: Mesh) =>
+    fastifyOn(mesh, Fastify({ serverFactory: (handler) => mesh.serverFactory(handler) })),
   express: async (mesh: Mesh) => {
     const app = express();
     app.use(expressMeshlet({ mesh }));
