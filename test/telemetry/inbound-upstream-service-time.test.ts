@@ -51,7 +51,6 @@ async function meshWithLog(lines: string[], extraYaml = ''): Promise<Mesh> {
   return mesh;
 }
 
-/** Each way a user serves: the app answers `/slow` after SLOW_MS with `x-app: yes`, `/fast` at once. */
 /** The same Fastify routes on Fastify's own server or on the mesh server. */
 async function fastifyOn(mesh: Mesh, app: FastifyInstance): Promise<number> {
   await app.register(fastifyMeshlet, { mesh });
@@ -67,6 +66,7 @@ async function fastifyOn(mesh: Mesh, app: FastifyInstance): Promise<number> {
   return (app.server.address() as AddressInfo).port;
 }
 
+/** Each way a user serves: the app answers `/slow` after SLOW_MS with `x-app: yes`, `/fast` at once. */
 const SERVERS = {
   fastify: (mesh: Mesh) => fastifyOn(mesh, Fastify()),
   'fastify on the mesh server': (mesh: Mesh) =>
