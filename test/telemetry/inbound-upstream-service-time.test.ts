@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { createManualClock, type ManualClock } from '../../packages/core/src/runtime/clock.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
@@ -37,25 +38,28 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function meshWithLog(lines: string[], extraYaml = ''): Promise<Mesh> {
+/** A mesh on a manual clock (the application's time passes by `clock.advance`) writing its access log to `lines`. */
+async function meshWithLog(lines: string[], extraYaml = ''): Promise<{ mesh: Mesh; clock: ManualClock }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-ust-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
   await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN + extraYaml);
+  const clock = createManualClock();
   const mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
+    clock,
     meshConfig: { accessLogFile: '/dev/stdout', accessLogFormat: FORMAT },
     telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
   });
   closers.push(() => mesh.close());
-  return mesh;
+  return { mesh, clock };
 }
 
 /** The same Fastify routes on Fastify's own server or on the mesh server. */
-async function fastifyOn(mesh: Mesh, app: FastifyInstance): Promise<number> {
+async function fastifyOn(mesh: Mesh, clock: ManualClock, app: FastifyInstance): Promise<number> {
   await app.register(fastifyMeshlet, { mesh });
   app.get('/slow', async (_req, reply) => {
-    await sleep(SLOW_MS);
+    await clock.advance(SLOW_MS);
     void reply.header('x-app', 'yes').type('text/plain');
     return 'slow';
   });
@@ -68,14 +72,14 @@ async function fastifyOn(mesh: Mesh, app: FastifyInstance): Promise<number> {
 
 /** Each way a user serves: the app answers `/slow` after SLOW_MS with `x-app: yes`, `/fast` at once. */
 const SERVERS = {
-  fastify: (mesh: Mesh) => fastifyOn(mesh, Fastify()),
-  'fastify on the mesh server': (mesh: Mesh) =>
-    fastifyOn(mesh, Fastify({ serverFactory: (handler) => mesh.serverFactory(handler) })),
-  express: async (mesh: Mesh) => {
+  fastify: (mesh: Mesh, clock: ManualClock) => fastifyOn(mesh, clock, Fastify()),
+  'fastify on the mesh server': (mesh: Mesh, clock: ManualClock) =>
+    fastifyOn(mesh, clock, Fastify({ serverFactory: (handler) => mesh.serverFactory(handler) })),
+  express: async (mesh: Mesh, clock: ManualClock) => {
     const app = express();
     app.use(expressMeshlet({ mesh }));
     app.get('/slow', (_req, res) => {
-      setTimeout(() => res.set('x-app', 'yes').type('text/plain').send('slow'), SLOW_MS);
+      void clock.advance(SLOW_MS).then(() => res.set('x-app', 'yes').type('text/plain').send('slow'));
     });
     app.get('/fast', (_req, res) => res.set('x-app', 'yes').type('text/plain').send('fast'));
     app.get('/admin', (_req, res) => res.send('admin'));
@@ -84,14 +88,14 @@ const SERVERS = {
     closers.push(() => new Promise((resolve) => server.close(resolve)));
     return (server.address() as AddressInfo).port;
   },
-  'express answering with writeHead': async (mesh: Mesh) => {
+  'express answering with writeHead': async (mesh: Mesh, clock: ManualClock) => {
     const app = express();
     app.use(expressMeshlet({ mesh }));
     const answer = (res: ServerResponse, body: string) => {
       res.writeHead(200, 'OK', ['content-type', 'text/plain', 'x-app', 'yes']);
       res.end(body);
     };
-    app.get('/slow', (_req, res) => void setTimeout(() => answer(res, 'slow'), SLOW_MS));
+    app.get('/slow', (_req, res) => void clock.advance(SLOW_MS).then(() => answer(res, 'slow')));
     app.get('/fast', (_req, res) => answer(res, 'fast'));
     app.get('/admin', (_req, res) => res.send('admin'));
     const server = await mesh.listen(app, 0, '127.0.0.1');
@@ -104,8 +108,8 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
   (kind) => {
     async function setup() {
       const lines: string[] = [];
-      const mesh = await meshWithLog(lines);
-      const port = await SERVERS[kind](mesh);
+      const { mesh, clock } = await meshWithLog(lines);
+      const port = await SERVERS[kind](mesh, clock);
       const call = async (path: string) => {
         const before = lines.length;
         const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -152,11 +156,11 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
 
 it('is not added when meshConfig proxyHeaders.envoyDebugHeaders is disabled (suppress_envoy_headers)', async () => {
   const lines: string[] = [];
-  const mesh = await meshWithLog(
+  const { mesh, clock } = await meshWithLog(
     lines,
     `---\n${istioConfigMap('defaultConfig:\n  proxyHeaders:\n    envoyDebugHeaders: { disabled: true }')}`,
   );
-  const port = await SERVERS.fastify(mesh);
+  const port = await SERVERS.fastify(mesh, clock);
   const res = await fetch(`http://127.0.0.1:${port}/fast`);
   expect(res.status).toBe(200);
   expect(res.headers.has('x-envoy-upstream-service-time')).toBe(false);
@@ -166,14 +170,14 @@ it('is not added when meshConfig proxyHeaders.envoyDebugHeaders is disabled (sup
   expect(lines[0]!.split('|').slice(0, 4)).toEqual(['200', 'text/plain', 'yes', '-']);
 });
 
-/** A POST on a raw socket: its head at once, its body `delayMs` later; resolves with the response head. */
-function slowPost(port: number, path: string, delayMs: number): Promise<string> {
+/** A POST on a raw socket: its head at once, its body once `between` settles; resolves with the response head. */
+function slowPost(port: number, path: string, between: () => Promise<void>): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => {
       socket.write(
         `POST ${path} HTTP/1.1\r\nHost: httpbin.foo\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`,
       );
-      setTimeout(() => socket.write('hello'), delayMs);
+      void between().then(() => socket.write('hello'));
     });
     let out = '';
     socket.setEncoding('utf8');
@@ -186,23 +190,31 @@ function slowPost(port: number, path: string, delayMs: number): Promise<string> 
   });
 }
 
+/** `arrived` is told when the application has the head of an `/upload`, before its body. */
 const BODY_SERVERS = {
-  fastify: async (mesh: Mesh) => {
+  fastify: async (mesh: Mesh, arrived: () => void) => {
     const app = Fastify();
     await app.register(fastifyMeshlet, { mesh });
     // After the plugin's hook, before the body is read: a response before the request is complete.
     app.addHook('onRequest', (request, reply, done) => {
       if (request.url === '/early') void reply.send('early');
-      else done();
+      else {
+        arrived();
+        done();
+      }
     });
     app.post('/upload', (request) => `got ${String(request.body).length}`);
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
     return (app.server.address() as AddressInfo).port;
   },
-  express: async (mesh: Mesh) => {
+  express: async (mesh: Mesh, arrived: () => void) => {
     const app = express();
     app.use(expressMeshlet({ mesh }));
+    app.use((req, _res, next) => {
+      if (req.url === '/upload') arrived();
+      next();
+    });
     app.post('/early', (_req, res) => res.send('early'));
     app.post('/upload', express.text(), (req, res) => res.send(`got ${String(req.body).length}`));
     const server = app.listen(0, '127.0.0.1');
@@ -219,10 +231,17 @@ describe.each(Object.keys(BODY_SERVERS) as (keyof typeof BODY_SERVERS)[])(
   (kind) => {
     async function setup() {
       const lines: string[] = [];
-      const mesh = await meshWithLog(lines);
-      const port = await BODY_SERVERS[kind](mesh);
+      const { mesh, clock } = await meshWithLog(lines);
+      let arrived = (): void => undefined;
+      const port = await BODY_SERVERS[kind](mesh, () => arrived());
       const post = async (path: string) => {
-        const head = await slowPost(port, path, BODY_DELAY_MS);
+        // The body follows BODY_DELAY_MS of the mesh's clock after the application has the
+        // head; an early answer does not wait for it.
+        const headSeen = new Promise<void>((resolve) => (arrived = resolve));
+        const head = await slowPost(port, path, async () => {
+          if (path === '/upload') await headSeen;
+          await clock.advance(BODY_DELAY_MS);
+        });
         const until = Date.now() + 2_000;
         while (lines.length === 0 && Date.now() < until) await sleep(5);
         const time = /\r\nx-envoy-upstream-service-time: (\d+)/i.exec(head)?.[1] ?? null;
