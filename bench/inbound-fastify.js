@@ -1,7 +1,9 @@
 // Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify (authz + metrics; + JWT;
 // and authz with telemetry off), each server in its own child process, measured in
 // interleaved rounds so every configuration sees the same machine state, for two app shapes:
-// a one-route hello world and a service with four routes. Writes bench/results/inbound-fastify.md.
+// a one-route hello world and a service with four routes. Writes
+// bench/results/inbound-fastify-node<major>.md for the node that runs it (the servers run on
+// process.execPath, so `/path/to/node24 bench/inbound-fastify.js` measures Node 24).
 //   node bench/inbound-fastify.js [--duration 5] [--rounds 5] [--connections 50]
 // With wrk and taskset (Debian `wrk`, `util-linux`) the server runs on CPU 0 and wrk on CPU 1;
 // without them autocannon shares the cores with the server (noisier; said in the output).
@@ -105,7 +107,8 @@ const floors = SHAPES.map(([label, shape]) => {
   return `${label}: the hook costs ${(hook - bareCpu).toFixed(1)} µs and the hook with the context ${(als - bareCpu).toFixed(1)} µs (${((bareCpu / als) * 100).toFixed(0)}% of bare kept, before any mesh work); 90% of bare leaves ${(bareCpu / 0.9 - bareCpu).toFixed(1)} µs per request for everything the mesh adds, which spends ${(mesh - bareCpu).toFixed(1)} µs`;
 });
 const cpu = os.cpus()[0]?.model ?? 'unknown';
-const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify
+const NODE_MAJOR = process.versions.node.split('.')[0];
+const md = `# Inbound throughput: bare Fastify vs Fastify + @meshlet/fastify (Node ${NODE_MAJOR})
 
 \`node bench/inbound-fastify.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\`: each server runs in its own
 child process${PINNED ? ` pinned to CPU ${SERVER_CPU}, with \`wrk -t1 -c${CONNECTIONS}\` pinned to the other core` : ', with autocannon on the same cores (wrk or taskset missing)'};
@@ -153,5 +156,5 @@ in node's \`process.nextTick\` falling to V8's runtime, seen with \`perf\`); in 
 rows differ by ${(median(cpuPerReq[key('service', 'bare')]) - median(cpuPerReq[key('one', 'bare')])).toFixed(1)} µs.
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'inbound-fastify.md'), md);
+writeFileSync(path.join(here, 'results', `inbound-fastify-node${NODE_MAJOR}.md`), md);
 console.log(md);
