@@ -94,6 +94,14 @@ function startUnderCallgrind(mode, env) {
       '--smc-check=all-non-file',
       `--callgrind-out-file=${path.join(dir, 'cg.%p')}`,
       process.execPath,
+      // V8's memory reducer shrinks the heap when the allocation rate per second of wall
+      // time looks idle, which is how a server slowed 50-fold by valgrind looks. When it
+      // fired inside the measured window (one process in a few), the shrunken young
+      // generation was scavenged about ten times as often: +4,000 to +10,000 instructions
+      // per request on Node 24, an outlier in a row's range. A server under real load
+      // never looks idle; without the reducer the window sees the scavenges a full-speed
+      // run does (2 per 5,000 mesh requests under wrk, 2 here).
+      '--no-memory-reducer',
       path.join(here, 'inbound-fastify-server.js'),
       mode,
     ],
@@ -184,9 +192,12 @@ of bench/inbound-fastify-server.js (one route, \`GET /hello\`) under valgrind's 
 of ${WARMUP.toLocaleString('en-US')} requests, then ${REQUESTS.toLocaleString('en-US')} requests from a keep-alive client over
 ${CONCURRENCY} connections; the instructions the server's main thread executed for those, per request.
 Node ${process.version}; valgrind ${execFileSync(VALGRIND, ['--version']).toString().trim()}; ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} vCPU.
-Each row is ${RUNS} server processes, reported as their median and range: V8 can optimize one
-process differently from the next, which moves a mesh row by a few percent (on Node 20, bare Fastify's
-rows repeat to within 0.3 %; on Node 24 they spread up to 5 %). The count leaves out the kernel (socket reads and writes, 35–45 % of the
+Each server runs with \`--no-memory-reducer\`: V8's memory reducer took valgrind's slowness for an idle
+process, shrank the heap and multiplied the scavenges in some processes' windows (up to +10,000
+instructions per request); a server under load never looks idle. Each row is ${RUNS} server
+processes, reported as their median and range: V8 can optimize one process differently from the
+next, which moves a row by up to about 1 % (bare Fastify's rows spread 0.3 % on Node 20 and 1.2 %
+on Node 24). The count leaves out the kernel (socket reads and writes, 35–45 % of the
 server's CPU time in bench/inbound-fastify.js) and V8's background compiler threads. It moves far
 less than time with this shared machine's load, but not nothing: with the test suite running beside
 it, bare Fastify counted up to 6 % more (V8's background compiler finishing later), so it is run on
