@@ -44,13 +44,13 @@ function withTime(headers: HeaderList, value: string): HeaderList {
 export function stampUpstreamServiceTime(res: ServerResponse, now: () => number): void {
   if (res.headersSent) return;
   const req = (res as { req?: IncomingMessage }).req;
-  let start = now();
+  let start: number;
   if (req !== undefined && declaresBody(req.headers) && !req.readableEnded) {
     start = Number.NaN;
     req.once('end', () => {
       start = now();
     });
-  }
+  } else start = now();
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the response as `this`
   const writeHead = res.writeHead as unknown as WriteHead;
   const stamped: WriteHead = function writeHeadWithUpstreamTime(statusCode, reasonOrHeaders, headers) {
