@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
-import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
+import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 
 // Envoy logs %DOWNSTREAM_REMOTE_ADDRESS% as the client address its connection manager
 // found (conn_manager_utility.cc mutateRequestHeaders): on a sidecar (istiod sets
@@ -36,8 +36,7 @@ async function service(labels: Record<string, string>, numTrustedProxies = 0) {
   const call = async (headers: Record<string, string> = {}) => {
     const before = lines.length;
     expect((await fetch(`${base}/ip`, { headers })).status).toBe(200);
-    const until = Date.now() + 2_000;
-    while (lines.length === before && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await linesBeyond(lines, before);
     // Istio's TEXT format: ... %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%
     return lines.at(-1)!.split(' ').at(-3);
   };

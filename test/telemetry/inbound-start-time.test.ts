@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
-import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
+import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 
 // Envoy's %START_TIME% is when the request started (the first byte of the downstream
 // request), not when the line was written; Istio's JSON log prints it as `start_time`.
@@ -34,8 +34,7 @@ describe("the inbound access log's start time", () => {
     const sent = Date.now();
     const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/slow`);
     expect(res.status).toBe(200);
-    const until = Date.now() + 2_000;
-    while (lines.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await linesBeyond(lines, 0);
     const entry = JSON.parse(lines[0]!) as { start_time: string; duration: number };
     const start = Date.parse(entry.start_time);
     // One millisecond either way for rounding the monotonic duration against the wall clock.

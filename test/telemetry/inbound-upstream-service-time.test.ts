@@ -10,7 +10,7 @@ import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { createManualClock, type ManualClock } from '../../packages/core/src/runtime/clock.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
-import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
+import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 
 // The inbound sidecar's router adds `x-envoy-upstream-service-time` to the response it
@@ -36,8 +36,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** A mesh on a manual clock (the application's time passes by `clock.advance`) writing its access log to `lines`. */
 async function meshWithLog(lines: string[], extraYaml = ''): Promise<{ mesh: Mesh; clock: ManualClock }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-ust-'));
@@ -53,6 +51,14 @@ async function meshWithLog(lines: string[], extraYaml = ''): Promise<{ mesh: Mes
   });
   closers.push(() => mesh.close());
   return { mesh, clock };
+}
+
+/** Listens on a loopback port (closed after the test); resolves with the port. */
+async function serveExpress(app: express.Express): Promise<number> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  closers.push(() => new Promise((resolve) => server.close(resolve)));
+  return (server.address() as AddressInfo).port;
 }
 
 /** The same Fastify routes on Fastify's own server or on the mesh server. */
@@ -83,10 +89,7 @@ const SERVERS = {
     });
     app.get('/fast', (_req, res) => res.set('x-app', 'yes').type('text/plain').send('fast'));
     app.get('/admin', (_req, res) => res.send('admin'));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    closers.push(() => new Promise((resolve) => server.close(resolve)));
-    return (server.address() as AddressInfo).port;
+    return serveExpress(app);
   },
   'express answering with writeHead': async (mesh: Mesh, clock: ManualClock) => {
     const app = express();
@@ -114,8 +117,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
         const before = lines.length;
         const res = await fetch(`http://127.0.0.1:${port}${path}`);
         await res.text();
-        const until = Date.now() + 2_000;
-        while (lines.length === before && Date.now() < until) await sleep(5);
+        await linesBeyond(lines, before);
         return { res, line: lines.at(-1)!.split('|') };
       };
       return { call };
@@ -165,8 +167,7 @@ it('is not added when meshConfig proxyHeaders.envoyDebugHeaders is disabled (sup
   expect(res.status).toBe(200);
   expect(res.headers.has('x-envoy-upstream-service-time')).toBe(false);
   await res.text();
-  const until = Date.now() + 2_000;
-  while (lines.length === 0 && Date.now() < until) await sleep(5);
+  await linesBeyond(lines, 0);
   expect(lines[0]!.split('|').slice(0, 4)).toEqual(['200', 'text/plain', 'yes', '-']);
 });
 
@@ -217,10 +218,7 @@ const BODY_SERVERS = {
     });
     app.post('/early', (_req, res) => res.send('early'));
     app.post('/upload', express.text(), (req, res) => res.send(`got ${String(req.body).length}`));
-    const server = app.listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
-    closers.push(() => new Promise((resolve) => server.close(resolve)));
-    return (server.address() as AddressInfo).port;
+    return serveExpress(app);
   },
 } as const;
 
@@ -242,8 +240,7 @@ describe.each(Object.keys(BODY_SERVERS) as (keyof typeof BODY_SERVERS)[])(
           if (path === '/upload') await headSeen;
           await clock.advance(BODY_DELAY_MS);
         });
-        const until = Date.now() + 2_000;
-        while (lines.length === 0 && Date.now() < until) await sleep(5);
+        await linesBeyond(lines, 0);
         const time = /\r\nx-envoy-upstream-service-time: (\d+)/i.exec(head)?.[1] ?? null;
         return { head, time, line: lines[0]!.split('|') };
       };
