@@ -1,7 +1,12 @@
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import { parseExtensionProviders } from './mesh-config-providers.js';
 import type { FieldPath } from './diagnostic.js';
-import { DEFAULT_MESH_CONFIG, type MeshConfig, type PathNormalization } from './mesh-config.js';
+import {
+  DEFAULT_MESH_CONFIG,
+  type ForwardClientCert,
+  type MeshConfig,
+  type PathNormalization,
+} from './mesh-config.js';
 import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
 import { parseMeshTls } from './mesh-config-tls.js';
 import { parseProxyHeaders } from './mesh-config-proxy-headers.js';
@@ -29,6 +34,15 @@ const USED_FIELDS = new Set([
   'tlsDefaults',
   'caCertificates',
 ]);
+
+/** gatewayTopology.forwardClientCertDetails (istio/api mesh/v1alpha1/proxy.proto ForwardClientCertDetails). */
+const FORWARD_CLIENT_CERT: readonly ForwardClientCert[] = [
+  'SANITIZE',
+  'FORWARD_ONLY',
+  'APPEND_FORWARD',
+  'SANITIZE_SET',
+  'ALWAYS_FORWARD_ONLY',
+];
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
   'DEFAULT',
@@ -161,6 +175,18 @@ export function parseMeshConfig(
           err(
             ['defaultConfig', 'gatewayTopology', 'numTrustedProxies'],
             `expected a non-negative integer, got ${JSON.stringify(n)}`,
+          );
+      }
+      // A gateway's XFCC mode (istio pilot/pkg/networking/core/gateway.go): UNDEFINED, the
+      // proto's zero value, keeps the default SANITIZE_SET.
+      const fcc = isRecord(gt) ? gt['forwardClientCertDetails'] : undefined;
+      if (fcc !== undefined && fcc !== null && fcc !== 'UNDEFINED') {
+        const mode = FORWARD_CLIENT_CERT.find((m) => m === fcc);
+        if (mode !== undefined) patch.gatewayForwardClientCert = mode;
+        else
+          err(
+            ['defaultConfig', 'gatewayTopology', 'forwardClientCertDetails'],
+            `Unsupported value: ${JSON.stringify(fcc)}: supported values: ${FORWARD_CLIENT_CERT.join(', ')}`,
           );
       }
     }

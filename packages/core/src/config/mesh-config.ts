@@ -82,6 +82,12 @@ export interface MeshConfig {
   readonly accessLogFormat: string;
   /** gatewayTopology.numTrustedProxies (0 = use the direct peer). */
   readonly numTrustedProxies: number;
+  /**
+   * `defaultConfig.gatewayTopology.forwardClientCertDetails`: a gateway's
+   * `X-Forwarded-Client-Cert` mode, in place of `proxyHeaders.forwardedClientCert`
+   * (default `SANITIZE_SET`; istio pilot/pkg/networking/core/gateway.go).
+   */
+  readonly gatewayForwardClientCert: ForwardClientCert;
   /** `defaultConfig.proxyHeaders`: which of Envoy's own headers the proxy adds. */
   readonly proxyHeaders: ProxyHeaders;
   /** defaultConfig.tracing etc. kept whole for later consumers. */
@@ -102,7 +108,52 @@ export interface ProxyHeaders {
   readonly envoyDebugHeaders: boolean;
   /** `attemptCount.disabled: true`: no `x-envoy-attempt-count` on upstream requests. */
   readonly attemptCount: boolean;
+  /**
+   * The `server` response header, as the connection manager's `server_name` with
+   * `OVERWRITE` (istio pilot/pkg/networking/util/proxy_headers.go): `istio-envoy` on the
+   * responses a workload serves, `envoy` on the responses its calls out get back, or
+   * `server.value` on both. `server.disabled: true` is `PASS_THROUGH` (null): the
+   * application's and the upstream's own header, or none.
+   */
+  readonly server: ServerHeaderNames | null;
+  /** `requestId.disabled: true`: no `x-request-id` generated for a request that has none. */
+  readonly requestId: boolean;
+  /** `forwardedClientCert` for inbound: how `X-Forwarded-Client-Cert` is forwarded (default `APPEND_FORWARD`). */
+  readonly forwardedClientCert: ForwardClientCert;
+  /** `setCurrentClientCertDetails`: which details the XFCC element carries. */
+  readonly clientCertDetails: ClientCertDetails;
 }
+
+/** The `server` header's value on each side; see ProxyHeaders.server. */
+export interface ServerHeaderNames {
+  readonly inbound: string;
+  readonly outbound: string;
+}
+
+/** Envoy's ForwardClientCertDetails (http_connection_manager.proto), as Istio's meshConfig names them. */
+export type ForwardClientCert =
+  'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+
+/**
+ * `setCurrentClientCertDetails`: Istio's sidecar default is Subject, URI and DNS on, Cert
+ * and Chain off (pilot/pkg/networking/core/listener_inbound.go).
+ */
+export interface ClientCertDetails {
+  readonly subject: boolean;
+  readonly uri: boolean;
+  readonly dns: boolean;
+  readonly cert: boolean;
+  readonly chain: boolean;
+}
+
+export const DEFAULT_PROXY_HEADERS: ProxyHeaders = Object.freeze({
+  envoyDebugHeaders: true,
+  attemptCount: true,
+  server: Object.freeze({ inbound: 'istio-envoy', outbound: 'envoy' }),
+  requestId: true,
+  forwardedClientCert: 'APPEND_FORWARD' as const,
+  clientCertDetails: Object.freeze({ subject: true, uri: true, dns: true, cert: false, chain: false }),
+});
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
@@ -125,6 +176,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   accessLogEncoding: 'TEXT',
   accessLogFormat: '',
   numTrustedProxies: 0,
-  proxyHeaders: Object.freeze({ envoyDebugHeaders: true, attemptCount: true }),
+  gatewayForwardClientCert: 'SANITIZE_SET',
+  proxyHeaders: DEFAULT_PROXY_HEADERS,
   defaultConfig: Object.freeze({}),
 });

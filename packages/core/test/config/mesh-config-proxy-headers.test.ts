@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../src/config/load.js';
 import { istioConfigMap } from '../helpers/istio-config-map.js';
 
-// ProxyConfig proxyHeaders in meshConfig.defaultConfig: two fields are acted on, the others
-// Istio documents are told as not used, a wrong value is the schema error istiod's
-// validation gives, and a field meshlet does not know loads with a warning.
+// ProxyConfig proxyHeaders in meshConfig.defaultConfig: the fields meshlet acts on are read
+// with Istio's defaults (pilot/pkg/networking/util/proxy_headers.go), the others Istio
+// documents are told as not used, a wrong value is the schema error istiod's validation
+// gives, and a field meshlet does not know loads with a warning.
 function load(proxyHeaders: string) {
   return loadConfigText(istioConfigMap(`defaultConfig:\n  proxyHeaders:\n${proxyHeaders}`), {
     file: 'mesh/istio.yaml',
@@ -12,22 +13,73 @@ function load(proxyHeaders: string) {
 }
 
 describe('meshConfig defaultConfig.proxyHeaders', () => {
-  it('defaults to every header on', () => {
+  it("defaults to Istio's sidecar headers", () => {
     expect(loadConfigText('').meshConfig.proxyHeaders).toEqual({
       envoyDebugHeaders: true,
       attemptCount: true,
+      server: { inbound: 'istio-envoy', outbound: 'envoy' },
+      requestId: true,
+      forwardedClientCert: 'APPEND_FORWARD',
+      clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
     });
   });
 
-  it('reads envoyDebugHeaders and attemptCount, and tells which fields meshlet does not use', () => {
+  it('reads every field it acts on, and tells which fields meshlet does not use and why', () => {
     const snap = load(`    envoyDebugHeaders: { disabled: true }
     attemptCount: { disabled: false }
     server: { disabled: true }
-    requestId: { disabled: true }`);
-    expect(snap.meshConfig.proxyHeaders).toEqual({ envoyDebugHeaders: false, attemptCount: true });
-    expect(snap.diagnostics.map((d) => [d.level, d.path, d.line])).toEqual([
-      ['Info', 'defaultConfig.proxyHeaders.server', 10],
-      ['Info', 'defaultConfig.proxyHeaders.requestId', 11],
+    requestId: { disabled: true }
+    forwardedClientCert: SANITIZE_SET
+    setCurrentClientCertDetails: { cert: true, dns: false }
+    metadataExchangeHeaders: { mode: IN_MESH }`);
+    expect(snap.meshConfig.proxyHeaders).toEqual({
+      envoyDebugHeaders: false,
+      attemptCount: true,
+      server: null,
+      requestId: false,
+      forwardedClientCert: 'SANITIZE_SET',
+      clientCertDetails: { subject: true, uri: true, dns: false, cert: true, chain: false },
+    });
+    expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
+      [
+        'Info',
+        'defaultConfig.proxyHeaders.metadataExchangeHeaders',
+        14,
+        'ProxyConfig proxyHeaders field "metadataExchangeHeaders" is not used by meshlet: meshlet sends no metadata-exchange headers, so there is nothing to skip',
+      ],
+    ]);
+  });
+
+  it('names the server on both sides with server.value, and keeps the defaults for an empty value', () => {
+    expect(load('    server: { value: my-proxy }').meshConfig.proxyHeaders.server).toEqual({
+      inbound: 'my-proxy',
+      outbound: 'my-proxy',
+    });
+    expect(load('    server: { value: "" }').meshConfig.proxyHeaders.server).toEqual({
+      inbound: 'istio-envoy',
+      outbound: 'envoy',
+    });
+    expect(load('    forwardedClientCert: UNDEFINED').meshConfig.proxyHeaders.forwardedClientCert).toBe(
+      'APPEND_FORWARD',
+    );
+  });
+
+  it('rejects an unknown forwardedClientCert mode and an unknown detail, naming each field', () => {
+    const snap = load(`    forwardedClientCert: APPEND
+    setCurrentClientCertDetails: { san: true }`);
+    expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
+      [
+        'Error',
+        'defaultConfig.proxyHeaders.forwardedClientCert',
+        8,
+        'Unsupported value: "APPEND": supported values: SANITIZE, FORWARD_ONLY, APPEND_FORWARD, SANITIZE_SET, ALWAYS_FORWARD_ONLY',
+      ],
+      [
+        'Error',
+        'defaultConfig.proxyHeaders.setCurrentClientCertDetails.san',
+        9,
+        'unknown field "san": expected subject, cert, chain, dns or uri',
+      ],
     ]);
   });
 
