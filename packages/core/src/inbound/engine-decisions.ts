@@ -1,3 +1,4 @@
+import type { MeshConfig } from '../config/mesh-config.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { DenyReason, InboundDecision, ResponseHeaders } from './engine-types.js';
 
@@ -31,6 +32,22 @@ export function denied(
     flags,
     reason: Object.freeze(reason),
   });
+}
+
+/**
+ * A local reply as the connection manager encodes it: `server` overwritten last, after the
+ * filter's own headers (an ext_authz denial's included), unless `proxyHeaders.server` is
+ * disabled (conn_manager_impl.cc ActiveStream::encodeHeaders; Istio names the inbound
+ * server `istio-envoy`, pilot/pkg/networking/util/proxy_headers.go).
+ */
+export function withServerHeader(d: InboundDecision, mesh: MeshConfig | null): InboundDecision {
+  const server = mesh === null ? null : mesh.proxyHeaders.server;
+  if (d.allow || server === null) return d;
+  const headers: Record<string, string | string[]> = {};
+  for (const name in d.headers)
+    if (name.toLowerCase() !== 'server') headers[name] = d.headers[name] as string | string[];
+  headers['server'] = server.inbound;
+  return Object.freeze({ ...d, headers: Object.freeze(headers) });
 }
 
 /** Merges header maps left to right; null when all are empty. */

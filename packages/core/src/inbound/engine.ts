@@ -19,6 +19,7 @@ import {
   PAYLOAD_TOO_LARGE_BODY,
   RATE_LIMITED_BODY,
   RBAC_DENIED_BODY,
+  withServerHeader,
 } from './engine-decisions.js';
 import { declaresBody, readBodyPrefix, type BodyPrefix } from './request-body.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
@@ -171,7 +172,17 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return c;
   };
 
-  const finish = (d: InboundDecision, req: InboundRequest): InboundDecision => {
+  // A refusal that came from an unreadable plan still goes out, without a server name.
+  const meshConfigOrNull = (): MeshPlan['meshConfig'] | null => {
+    try {
+      return options.getPlan().meshConfig;
+    } catch {
+      return null;
+    }
+  };
+
+  const finish = (decision: InboundDecision, req: InboundRequest): InboundDecision => {
+    const d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (options.onDecision !== undefined) {
       try {
         options.onDecision(d, req);

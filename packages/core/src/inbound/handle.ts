@@ -40,8 +40,8 @@ export interface InboundHandle {
   observe?(req: IncomingMessage, res: ServerResponse, request: InboundRequest): InboundObservation;
   /**
    * Optional: an adapter calls it when it hands an allowed request to the application,
-   * the sidecar's upstream; the mesh then adds `x-envoy-upstream-service-time` to the
-   * response (`stampUpstreamServiceTime`).
+   * the sidecar's upstream; the mesh then adds `x-envoy-upstream-service-time` and
+   * `server` to the response (`stampForwardedResponse`).
    */
   forwarded?(res: ServerResponse): void;
 }

@@ -15,7 +15,8 @@ import { createInboundObserver } from '../inbound/node-observe.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
-import { stampUpstreamServiceTime } from '../inbound/upstream-service-time.js';
+import { stampForwardedResponse, type ForwardedStamp } from '../inbound/forwarded-response.js';
+import type { ProxyHeaders } from '../config/mesh-config.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -65,6 +66,9 @@ export function createInboundSide(options: {
   });
   const servers = new Set<MeshServer>();
   const now = (): number => options.clock.now();
+  // What a forwarded response gets, worked out once per meshConfig.
+  let stampOf: ProxyHeaders | null = null;
+  let stamp: ForwardedStamp = { upstreamTime: false, server: null };
   const serverFactory = (handler: RequestListener): MeshServer => {
     const server = createMeshServer({
       handler,
@@ -82,7 +86,15 @@ export function createInboundSide(options: {
       decideNow: (req) => engine.decideNow(req),
       peerOf: peerFromSocket,
       forwarded: (res) => {
-        if (options.getPlan().meshConfig.proxyHeaders.envoyDebugHeaders) stampUpstreamServiceTime(res, now);
+        const headers = options.getPlan().meshConfig.proxyHeaders;
+        if (headers !== stampOf) {
+          stamp = {
+            upstreamTime: headers.envoyDebugHeaders,
+            server: headers.server === null ? null : headers.server.inbound,
+          };
+          stampOf = headers;
+        }
+        stampForwardedResponse(res, now, stamp);
       },
       ...(options.telemetry === null
         ? {}

@@ -190,6 +190,12 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         if (Buffer.isBuffer(p.body)) scope.dispose();
         else armBody(p.body, scope);
       }
+      // The outbound connection manager overwrites `server` on every response it encodes,
+      // the upstream's and its own local replies, after the route's header operations
+      // (conn_manager_impl.cc ActiveStream::encodeHeaders; Istio leaves the sidecar's
+      // outbound name at Envoy's `envoy`, pilot/pkg/networking/util/proxy_headers.go).
+      const server = plan.meshConfig.proxyHeaders.server;
+      if (server !== null) p.headers['server'] = server.outbound;
       if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
       return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
     } catch (err) {

@@ -134,6 +134,8 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
         location: 'https://auth.example.com/oauth2/start?rd=%2Fhttpbin2',
         'set-cookie': '_oauth2_proxy_csrf=abc; Path=/; HttpOnly',
         'www-authenticate': 'Bearer realm="example"',
+        // The connection manager's own, written last on every response it encodes.
+        server: 'istio-envoy',
       });
     }
   });

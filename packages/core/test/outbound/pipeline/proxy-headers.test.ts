@@ -8,7 +8,11 @@ import { reviewsVs, threeV1 } from './support/yaml.js';
 // listener_builder.go BuildRouterFilter), which drops the x-envoy-* headers the router
 // adds: -upstream-service-time and -overloaded on responses, -expected-rq-timeout-ms and
 // -original-path on requests (envoy router.cc). `attemptCount.disabled` drops
-// x-envoy-attempt-count (include_request_attempt_count).
+// x-envoy-attempt-count (include_request_attempt_count). `server` is the outbound
+// connection manager's server_name, `envoy` unless `server.value` names another, written
+// over the upstream's and on local replies, after the route's header operations
+// (envoy conn_manager_impl.cc ActiveStream::encodeHeaders; istio proxy_headers.go);
+// `server.disabled` is PASS_THROUGH.
 const ROUTE = `    timeout: 2s
     rewrite: { uri: /v2 }
 `;
@@ -32,7 +36,7 @@ describe('meshConfig defaultConfig.proxyHeaders on outbound calls', () => {
 
   it('drops them with envoyDebugHeaders disabled, keeping the attempt count', async () => {
     const h = harness(plans('    envoyDebugHeaders: { disabled: true }'), () => ({ status: 200 }));
-    expect(h.plan.meshConfig.proxyHeaders).toEqual({ envoyDebugHeaders: false, attemptCount: true });
+    expect(h.plan.meshConfig.proxyHeaders).toMatchObject({ envoyDebugHeaders: false, attemptCount: true });
     const res = await h.call('http://reviews:9080/v1');
     const sent = h.transport.seen[0]!.headers;
     // The default match is prefix "/", which the rewrite replaces.
@@ -56,5 +60,42 @@ describe('meshConfig defaultConfig.proxyHeaders on outbound calls', () => {
     expect(sent['x-envoy-expected-rq-timeout-ms']).toBe('2000');
     expect(res.headers.get('x-envoy-upstream-service-time')).toMatch(/^\d+$/);
     expect(res.meshlet.attempts).toBe(1);
+  });
+
+  it("writes Envoy's server name over the upstream's, after the route's header operations, and on local replies", async () => {
+    const docs = [
+      ...bookinfo(),
+      reviewsVs(`    headers:
+      response:
+        set: { server: from-the-route }
+`),
+    ];
+    const h = harness(planOf(docs, threeV1), () => ({ status: 200, headers: { server: 'gunicorn/19' } }));
+    const res = await h.call('http://reviews:9080/v1');
+    expect(res.headers.get('server')).toBe('envoy');
+    h.clusters.maxRequests = 0;
+    const overflow = await h.call('http://reviews:9080/v1');
+    expect([overflow.status, overflow.meshlet.flags, overflow.headers.get('server')]).toEqual([
+      503,
+      ['UO'],
+      'envoy',
+    ]);
+    // A host outside the registry goes out through the PassthroughCluster: the same listener.
+    const passthrough = await h.call('http://example.org:8080/');
+    expect([passthrough.status, passthrough.meshlet.upstream?.cluster]).toEqual([200, 'PassthroughCluster']);
+    expect(passthrough.headers.get('server')).toBe('envoy');
+  });
+
+  it('passes the upstream server through with server disabled, and names another with server.value', async () => {
+    const off = harness(plans('    server: { disabled: true }'), () => ({
+      status: 200,
+      headers: { server: 'gunicorn/19' },
+    }));
+    expect((await off.call('http://reviews:9080/v1')).headers.get('server')).toBe('gunicorn/19');
+    off.clusters.maxRequests = 0;
+    expect((await off.call('http://reviews:9080/v1')).headers.has('server')).toBe(false);
+
+    const named = harness(plans('    server: { value: edge-proxy }'), () => ({ status: 200 }));
+    expect((await named.call('http://reviews:9080/v1')).headers.get('server')).toBe('edge-proxy');
   });
 });
