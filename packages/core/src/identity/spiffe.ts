@@ -48,10 +48,11 @@ export function parseSpiffeId(uri: string): PeerIdentity | null {
 }
 
 /**
- * The `URI:` entries of node's `PeerCertificate.subjectaltname` (`DNS:a, URI:spiffe://...`).
- * Node JSON-quotes a value that contains `,` or other special characters.
+ * The entries of one type (`URI`, `DNS`) of node's `PeerCertificate.subjectaltname`
+ * (`DNS:a, URI:spiffe://...`). Node JSON-quotes a value that contains `,` or other
+ * special characters.
  */
-export function uriSans(subjectaltname: string | undefined): readonly string[] {
+function sansOfType(subjectaltname: string | undefined, wanted: string): readonly string[] {
   if (subjectaltname === undefined || subjectaltname === '') return [];
   const out: string[] = [];
   let i = 0;
@@ -77,10 +78,20 @@ export function uriSans(subjectaltname: string | undefined): readonly string[] {
       value = text.slice(colon + 1, comma < 0 ? text.length : comma);
       next = comma < 0 ? text.length : comma + 2;
     }
-    if (type === 'URI') out.push(value);
+    if (type === wanted) out.push(value);
     i = next;
   }
   return out;
+}
+
+/** The URIs of a certificate's subjectAltName (a SPIFFE ID among them). */
+export function uriSans(subjectaltname: string | undefined): readonly string[] {
+  return sansOfType(subjectaltname, 'URI');
+}
+
+/** The DNS names of a certificate's subjectAltName, parsed as `uriSans` parses URIs. */
+export function dnsSans(subjectaltname: string | undefined): readonly string[] {
+  return sansOfType(subjectaltname, 'DNS');
 }
 
 /**

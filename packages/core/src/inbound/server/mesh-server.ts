@@ -8,7 +8,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
-import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../config/mesh-config.js';
+import { DEFAULT_MESH_CONFIG, type ForwardClientCert, type MeshConfig } from '../../config/mesh-config.js';
 import { meshTlsServerOptions } from '../../identity/mesh-tls.js';
 import { acceptedTrustDomains, meshTrustBundle, peerFromCertificate } from '../../identity/spiffe.js';
 import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
 import { sniffFirstByte, TLS_HANDSHAKE } from './sniff.js';
-import { rewriteXfcc, xfccElement } from './xfcc.js';
+import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement } from './xfcc.js';
 
 export interface MeshServerOptions {
   /** The application: a Node request listener (Fastify's `serverFactory` handler, an Express app, ...). */
@@ -104,9 +104,10 @@ export class MeshServer extends NetServer {
     this.#clock = options.clock ?? systemClock;
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     const handler = options.handler;
+    const xfccMode = () => this.#xfccMode();
     this.http = createHttpServer((req, res) => {
       // Identity is the handshake's, never a header's (security.md §1 XFCC).
-      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null);
+      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
       handler(req, res);
     });
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -122,7 +123,13 @@ export class MeshServer extends NetServer {
             : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
               ? '408 Request Timeout'
               : '400 Bad Request';
-        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+        // Envoy's connection manager names itself on every response it writes, its own
+        // local replies included (server_name, OVERWRITE; proxyHeaders.server).
+        // A name that could end the header line is not written.
+        const server = this.#meshConfig().proxyHeaders.server;
+        const name =
+          server === null || /[\r\n\0]/.test(server.inbound) ? '' : `server: ${server.inbound}\r\n`;
+        socket.end(`HTTP/1.1 ${status}\r\n${name}Connection: close\r\n\r\n`);
       } else {
         socket.destroy();
       }
@@ -253,6 +260,23 @@ export class MeshServer extends NetServer {
     }
   }
 
+  /**
+   * The inbound XFCC mode of the plan in force: a gateway's comes from
+   * `gatewayTopology.forwardClientCertDetails` (istio gateway.go), a sidecar's from
+   * `proxyHeaders.forwardedClientCert` (listener_inbound.go). SANITIZE when the plan
+   * cannot be read: no header of the caller's passes then.
+   */
+  #xfccMode(): ForwardClientCert {
+    try {
+      const plan = this.#getPlan();
+      return plan.inbound.gateway
+        ? plan.meshConfig.gatewayForwardClientCert
+        : plan.meshConfig.proxyHeaders.forwardedClientCert;
+    } catch {
+      return 'SANITIZE';
+    }
+  }
+
   #settle(key: string, pending: Pending): void {
     pending.done = true;
     if (this.#pending.get(key) === pending) this.#pending.delete(key);
@@ -319,8 +343,11 @@ export class MeshServer extends NetServer {
       return;
     }
     let meshConfig: MeshPlan['meshConfig'];
+    let gateway: boolean;
     try {
-      meshConfig = this.#getPlan().meshConfig;
+      const plan = this.#getPlan();
+      meshConfig = plan.meshConfig;
+      gateway = plan.inbound.gateway;
     } catch {
       refuse('no-plan', 'the plan could not be read; failing closed');
       return;
@@ -336,7 +363,13 @@ export class MeshServer extends NetServer {
       );
       return;
     }
-    recordConnectionPeer(socket, { peer, xfccElement: xfccElement(x509, this.#applied?.spiffeId ?? null) });
+    // The element is made once per connection, with the details of the plan in force now.
+    const element = xfccElement(
+      x509,
+      this.#applied?.spiffeId ?? null,
+      gateway ? GATEWAY_CLIENT_CERT_DETAILS : meshConfig.proxyHeaders.clientCertDetails,
+    );
+    recordConnectionPeer(socket, { peer, xfccElement: element });
     this.http.emit('connection', socket);
   }
 

@@ -6,8 +6,9 @@ import type { PeerIdentity } from '../request-context.js';
 export interface ConnectionPeer {
   readonly peer: PeerIdentity | null;
   /**
-   * The `X-Forwarded-Client-Cert` element Envoy's sidecar appends for this mTLS peer
-   * (`By`, `Hash`, `Subject`, `URI`, `DNS`); null without a client certificate.
+   * This mTLS peer's `X-Forwarded-Client-Cert` element (`By`, `Hash`, then the details of
+   * the plan in force at the handshake), made once per connection; null without a
+   * verified client certificate. The mode that uses it is read per request.
    */
   readonly xfccElement: string | null;
 }

@@ -1,54 +1,135 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { uriSans } from '../../identity/spiffe.js';
+import type { ClientCertDetails, ForwardClientCert } from '../../config/mesh-config.js';
+import { dnsSans, uriSans } from '../../identity/spiffe.js';
 
 const XFCC = 'x-forwarded-client-cert';
+
+/**
+ * The details a gateway's element carries under APPEND_FORWARD and SANITIZE_SET: Subject,
+ * Cert, URI and DNS, whatever `proxyHeaders` says (istio pilot/pkg/networking/core/gateway.go).
+ */
+export const GATEWAY_CLIENT_CERT_DETAILS: ClientCertDetails = Object.freeze({
+  subject: true,
+  uri: true,
+  dns: true,
+  cert: true,
+  chain: false,
+});
 
 function quoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/**
- * The element Envoy's sidecar adds for a verified client certificate under Istio's
- * inbound default `APPEND_FORWARD` with `Subject`, `URI` and `DNS` details
- * (security.md §1; envoy http_conn_man/headers.rst): `By=<own URI SAN>;Hash=<sha256 hex
- * of the client DER>;Subject="<RFC 2253 subject>";URI=<client URI SAN>;DNS=<each DNS SAN>`.
- */
-export function xfccElement(client: X509Certificate, ownUri: string | null): string {
-  const parts: string[] = [];
-  if (ownUri !== null) parts.push(`By=${ownUri}`);
-  parts.push(`Hash=${createHash('sha256').update(client.raw).digest('hex')}`);
-  // node lists RDNs top-down, one per line; RFC 2253 writes them bottom-up, comma-separated.
-  parts.push(`Subject=${quoted((client.subject ?? '').split('\n').filter(Boolean).reverse().join(','))}`);
-  const uri = uriSans(client.subjectAltName)[0];
-  if (uri !== undefined) parts.push(`URI=${uri}`);
-  for (const entry of (client.subjectAltName ?? '').split(', ')) {
-    if (entry.startsWith('DNS:')) parts.push(`DNS=${entry.slice(4)}`);
-  }
-  return parts.join(';');
+/** DER to PEM as OpenSSL's PEM_write_bio_X509 writes it: 64-character base64 lines. */
+function pemOf(der: Buffer): string {
+  const b64 = der.toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
 }
 
 /**
- * Make `X-Forwarded-Client-Cert` what Envoy's sidecar would forward: removed on a
- * connection without a verified client certificate (every mode but ALWAYS_FORWARD_ONLY
- * strips it there), and on mTLS the caller's value followed by our own element, the only
- * one that can be trusted. Identity never comes from this header.
+ * Envoy's url-encoding of a PEM certificate (source/common/tls/connection_info_impl_base.cc
+ * urlEncodedPemEncodedPeerCertificate): exactly these five characters, nothing else.
  */
-export function rewriteXfcc(req: IncomingMessage, element: string | null): void {
-  const header = req.headers[XFCC];
-  const prior = Array.isArray(header) ? header.join(',') : header;
-  if (prior === undefined && element === null) return;
+function urlEncodedPem(pem: string): string {
+  return pem
+    .replace(/\n/g, '%0A')
+    .replace(/ /g, '%20')
+    .replace(/\+/g, '%2B')
+    .replace(/\//g, '%2F')
+    .replace(/=/g, '%3D');
+}
+
+/**
+ * The element Envoy's connection manager sets or appends for a verified client certificate
+ * (envoy source/common/http/conn_manager_utility.cc mutateXfccRequestHeader), `;`-joined:
+ * `By=<own URI SAN>`, `Hash=<sha256 hex of the client DER>`, then the details asked for in
+ * Envoy's fixed order (http_connection_manager/config.cc): Cert, Chain, Subject, URI, DNS.
+ * `client` is the socket's `getPeerX509Certificate()`: its `issuerCertificate` links are the
+ * chain the client presented (SSL_get_peer_cert_chain), as Envoy's Chain has it
+ * (SSL_get_peer_full_cert_chain). `getPeerCertificate(true)` would not do: it completes the
+ * chain from the server's trust store, adding a root the client never sent.
+ */
+export function xfccElement(
+  client: X509Certificate,
+  ownUri: string | null,
+  details: ClientCertDetails,
+): string {
+  const parts: string[] = [];
+  if (ownUri !== null) parts.push(`By=${ownUri}`);
+  parts.push(`Hash=${createHash('sha256').update(client.raw).digest('hex')}`);
+  if (details.cert) parts.push(`Cert="${urlEncodedPem(pemOf(client.raw))}"`);
+  if (details.chain) {
+    let pems = '';
+    const seen = new Set<X509Certificate>();
+    for (
+      let c: X509Certificate | undefined = client;
+      c !== undefined && !seen.has(c);
+      c = c.issuerCertificate
+    ) {
+      seen.add(c);
+      pems += pemOf(c.raw);
+    }
+    if (pems !== '') parts.push(`Chain="${urlEncodedPem(pems)}"`);
+  }
+  if (details.subject) {
+    // Present even when the subject is empty, as Envoy writes it. Node lists RDNs
+    // top-down, one per line; RFC 2253 writes them bottom-up, comma-separated.
+    parts.push(`Subject=${quoted((client.subject ?? '').split('\n').filter(Boolean).reverse().join(','))}`);
+  }
+  if (details.uri) {
+    const uris = uriSans(client.subjectAltName);
+    // mutateXfccRequestHeader: "The URI key still exists even if the URI is empty".
+    if (uris.length === 0) parts.push('URI=');
+    for (const uri of uris) parts.push(`URI=${uri}`);
+  }
+  if (details.dns) for (const dns of dnsSans(client.subjectAltName)) parts.push(`DNS=${dns}`);
+  return parts.join(';');
+}
+
+function withoutXfcc(rawHeaders: string[]): string[] {
   const raw: string[] = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] as string;
-    if (name.toLowerCase() !== XFCC) raw.push(name, req.rawHeaders[i + 1] as string);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.toLowerCase() !== XFCC) raw.push(name, rawHeaders[i + 1] as string);
   }
-  if (element === null) {
+  return raw;
+}
+
+/**
+ * Make `X-Forwarded-Client-Cert` what Envoy's connection manager forwards
+ * (conn_manager_utility.cc mutateXfccRequestHeader). `element` is this connection's own
+ * element, null without a verified client certificate; `modeOf` is read only when there is
+ * a header or an element, so a plaintext request without the header costs nothing more.
+ * ALWAYS_FORWARD_ONLY forwards the header untouched, even on plaintext; otherwise it is
+ * removed under SANITIZE and without a client certificate; on mTLS, FORWARD_ONLY forwards
+ * it untouched, APPEND_FORWARD appends our element after `,`, SANITIZE_SET replaces it with
+ * our element. Identity never comes from this header.
+ */
+export function rewriteXfcc(
+  req: IncomingMessage,
+  element: string | null,
+  modeOf: () => ForwardClientCert,
+): void {
+  const header = req.headers[XFCC];
+  if (header === undefined && element === null) return;
+  const mode = modeOf();
+  if (mode === 'ALWAYS_FORWARD_ONLY') return;
+  if (mode === 'SANITIZE' || element === null) {
+    if (header === undefined) return;
     delete req.headers[XFCC];
-  } else {
-    const value = prior === undefined || prior === '' ? element : `${prior},${element}`;
-    req.headers[XFCC] = value;
-    raw.push('x-forwarded-client-cert', value);
+    req.rawHeaders.splice(0, req.rawHeaders.length, ...withoutXfcc(req.rawHeaders));
+    return;
   }
-  req.rawHeaders.splice(0, req.rawHeaders.length, ...raw);
+  if (mode === 'FORWARD_ONLY') return;
+  const prior = Array.isArray(header) ? header.join(',') : header;
+  // APPEND_FORWARD appends after a `,` (HeaderMap append: no delimiter after an empty value).
+  const value =
+    mode === 'APPEND_FORWARD' && prior !== undefined && prior !== '' ? `${prior},${element}` : element;
+  const raw = header === undefined ? req.rawHeaders : withoutXfcc(req.rawHeaders);
+  req.headers[XFCC] = value;
+  raw.push('x-forwarded-client-cert', value);
+  if (raw !== req.rawHeaders) req.rawHeaders.splice(0, req.rawHeaders.length, ...raw);
 }
