@@ -158,17 +158,19 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       request.method.length + request.url.length + 12 + rawHeaderBlockBytes(req.rawHeaders);
     // Envoy generates x-request-id at the edge, or marks a sampled one (trace reason), and
     // forwards it to the application.
+    // None when none was sent and generating is off (proxyHeaders.requestId.disabled).
     const requestId = this.#span.requestId;
     const sent = request.headers[REQUEST_ID_HEADER];
-    if (sent === undefined) {
-      req.headers[REQUEST_ID_HEADER] = requestId;
-      req.rawHeaders.push('x-request-id', requestId);
-    } else if (sent !== requestId) setRequestId(req, requestId);
-    // Envoy's connection manager sets x-request-id before any filter runs, so authorization
-    // (`request.headers[x-request-id]`) and an ext_authz check see the id the app will see.
-    if (sent !== requestId)
+    if (requestId !== null && sent !== requestId) {
+      if (sent === undefined) {
+        req.headers[REQUEST_ID_HEADER] = requestId;
+        req.rawHeaders.push('x-request-id', requestId);
+      } else setRequestId(req, requestId);
+      // Envoy's connection manager sets x-request-id before any filter runs, so authorization
+      // (`request.headers[x-request-id]`) and an ext_authz check see the id the app will see.
       (request.headers as Record<string, string | readonly string[] | undefined>)[REQUEST_ID_HEADER] =
         requestId;
+    }
     // The common GET has no body, so needs no counting.
     this.#body = declaresBody(request.headers) ? countPushedBytes(req) : NO_BODY;
     watchResponse(req, this);
@@ -292,7 +294,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       bytesSent,
       durationMs: Math.round(durationMs),
       requestHeaders:
-        request.headers[REQUEST_ID_HEADER] === this.#span.requestId
+        this.#span.requestId === null || request.headers[REQUEST_ID_HEADER] === this.#span.requestId
           ? request.headers
           : { ...request.headers, [REQUEST_ID_HEADER]: this.#span.requestId },
       responseHeaders: sentResponseHeaders(this.response),

@@ -185,7 +185,10 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
   const timeouts = callTimeouts(route, headers, debugHeaders);
-  if (headers['x-request-id'] === undefined) headers['x-request-id'] = requestUuid();
+  // The outbound connection manager generates one for a request that has none, unless
+  // proxyHeaders.requestId.disabled (generate_request_id: false).
+  if (headers['x-request-id'] === undefined && plan.meshConfig.proxyHeaders.requestId)
+    headers['x-request-id'] = requestUuid();
 
   let policy = route.retries;
   if (policy !== null && policy.retries > 0 && input.body.notReplayable !== null) {

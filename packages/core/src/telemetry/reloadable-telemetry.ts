@@ -127,7 +127,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
     };
     const keys = {
       metrics: JSON.stringify([metrics, meshConfig.trustDomain]),
-      tracing: JSON.stringify([tracing, meshConfig.trustDomain]),
+      tracing: JSON.stringify([tracing, meshConfig.trustDomain, meshConfig.proxyHeaders.requestId]),
       logs: JSON.stringify([logs.client.map(specKey), logs.server.map(specKey)]),
     };
     return { metrics, tracing, logs, keys };

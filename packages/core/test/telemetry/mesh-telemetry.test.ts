@@ -132,7 +132,7 @@ describe('createInboundObserver', () => {
       o.run(() => {
         seen.requestId = req.headers['x-request-id'] as string;
         setImmediate(() => {
-          seen.traced = currentContext()?.requestId;
+          seen.traced = currentContext()?.requestId ?? undefined;
           res.end('hello');
         });
       });
@@ -232,6 +232,48 @@ spec:
     // A formatter custom tag is evaluated when the span ends, with the response known.
     expect(span!.attributes['route']).toBe('/reviews/1 -> 200 -');
     expect(span!.attributes['http.request.method']).toBe('GET');
+  });
+
+  it('generates no x-request-id with proxyHeaders.requestId disabled, and starts no trace without one', async () => {
+    // generate_request_id: false (istio proxy_headers.go). With no id, Envoy's connection
+    // manager leaves the request NotTraceable when sampling follows the id
+    // (conn_manager_utility.cc mutateTracingRequestHeader), even at 100 %.
+    const exporter = new InMemorySpanExporter();
+    const t = bundle(
+      `${NS}---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+`,
+      { proxyHeaders: { ...DEFAULT_MESH_CONFIG.proxyHeaders, requestId: false } },
+      [],
+      exporter,
+    );
+    const seen: { requestId?: string; traced?: string } = {};
+    const port = await serve(t, seen);
+    await get(port);
+    expect(seen.requestId).toBeUndefined();
+    expect(seen.traced).toBeUndefined();
+    await new Promise((r) => setImmediate(r));
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+
+    // An id the caller sent is kept, and decides sampling as before.
+    await get(port, { 'x-request-id': '0badc0de-1111-4222-8333-444455556666' });
+    expect(seen.requestId).toBe('0badc0de-1111-b222-8333-444455556666');
+    await new Promise((r) => setImmediate(r));
+    expect(exporter.getFinishedSpans()).toHaveLength(1);
+
+    // A sampled parent is still followed without an id.
+    await get(port, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    await new Promise((r) => setImmediate(r));
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(2);
+    expect(spans[1]!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(spans[1]!.attributes['guid:x-request-id']).toBeUndefined();
+    expect(seen.requestId).toBeUndefined();
   });
 
   it('continues an incoming W3C trace on the SERVER span', async () => {

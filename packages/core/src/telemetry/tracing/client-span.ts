@@ -13,10 +13,10 @@ const flagsOf = (f: readonly string[] | undefined): string =>
  */
 export class ClientSpanHandle implements ClientSpan {
   readonly span: Span | null;
-  readonly requestId: string;
+  readonly requestId: string | null;
   readonly #formatterTags: FormatterTags;
 
-  constructor(span: Span | null, requestId: string, formatterTags: FormatterTags = NO_FORMATTER_TAGS) {
+  constructor(span: Span | null, requestId: string | null, formatterTags: FormatterTags = NO_FORMATTER_TAGS) {
     this.span = span;
     this.requestId = requestId;
     this.#formatterTags = formatterTags;

@@ -30,7 +30,13 @@ import {
   type PropagationFormat,
 } from './propagation.js';
 import { currentContext, runWithInboundContext, type MeshRequestContext } from './request-context.js';
-import { clientForced, markClientForced, markSampled, sampledByRequestId } from './request-id-sampling.js';
+import {
+  clientForced,
+  idDecision,
+  markClientForced,
+  markSampled,
+  sampledByRequestId,
+} from './request-id-sampling.js';
 import { createMeshSampler } from './sampler.js';
 import { samplerFromEnv, setupTracerProvider, type OtlpOptions } from './tracer-provider.js';
 import {
@@ -49,7 +55,7 @@ export interface MeshTracingOptions {
     MeshConfig,
     'trustDomain' | 'rootNamespace' | 'tracingSampling' | 'defaultConfig'
   > &
-    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders'>>;
+    Partial<Pick<MeshConfig, 'defaultProviders' | 'extensionProviders' | 'proxyHeaders'>>;
   /** Telemetry `tracing` is read from here for the workload. */
   readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
   /** Already-resolved tracing config; wins over `snapshot`. */
@@ -103,7 +109,8 @@ export interface ServerSpanResult {
 export interface ServerSpan {
   readonly span: Span | null;
   readonly context: MeshRequestContext;
-  readonly requestId: string;
+  /** null when none was sent and `proxyHeaders.requestId.disabled` is set. */
+  readonly requestId: string | null;
   /** Run the handler inside this request's context (`runWithInboundContext`). */
   run<T>(fn: () => T): T;
   end(result: ServerSpanResult): void;
@@ -154,7 +161,7 @@ export interface ClientSpanResult {
 
 export interface ClientSpan {
   readonly span: Span | null;
-  readonly requestId: string;
+  readonly requestId: string | null;
   attempt(info: AttemptInfo): void;
   end(result: ClientSpanResult): void;
 }
@@ -259,6 +266,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     }
   };
   const propagation = createPropagation(options.propagation ?? undefined);
+  // proxyHeaders.requestId.disabled is the connection manager's generate_request_id: false.
+  const generateRequestId = options.meshConfig.proxyHeaders?.requestId ?? true;
   const formatterTags = {
     client: compileFormatterTags(config.client.customTags),
     server: compileFormatterTags(config.server.customTags),
@@ -282,7 +291,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   };
 
   const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
-    const extracted = propagation.extract(req.headers);
+    const extracted = propagation.extract(req.headers, generateRequestId);
     let requestId = extracted.requestId;
     let drawn = false;
     let forced = false;
@@ -293,14 +302,16 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       const draw = new TraceIdDraw();
       const pct = config.server.samplingPercent;
       // Envoy's order (conn_manager_utility.cc mutateTracingRequestHeader): an id an earlier
-      // hop marked, then x-client-trace-id, then the random draw on the id.
+      // hop marked, then x-client-trace-id, then the random draw on the id. No id at all
+      // (generating it is off) leaves the request NotTraceable there.
       const byClient =
         config.server.useRequestId &&
+        requestId !== null &&
         clientForced(req.headers['x-client-trace-id']) &&
         sampledByRequestId(requestId, 0) !== true;
-      const byId = byClient ? true : config.server.useRequestId ? sampledByRequestId(requestId, pct) : null;
+      const byId = byClient ? true : config.server.useRequestId ? idDecision(requestId, pct) : null;
       if (!(byId ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
-      if (byId === true) {
+      if (byId === true && requestId !== null) {
         requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
         forced = true;
       }
@@ -331,8 +342,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
             'url.scheme': req.scheme,
             'server.address': host,
             'server.port': port,
-            'guid:x-request-id': requestId,
           });
+          if (requestId !== null) span.setAttribute('guid:x-request-id', requestId);
           if (q >= 0) span.setAttribute('url.query', req.url.slice(q + 1));
           if (route !== null) span.setAttribute('http.route', route);
           const ua = req.headers['user-agent'];
@@ -386,7 +397,10 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const parent = req.parent ?? currentContext();
     const given = req.headers[REQUEST_ID_HEADER];
     const sent = typeof given === 'string' ? given : given?.[0];
-    let requestId = sent !== undefined && sent !== '' ? sent : (parent?.requestId ?? requestUuid());
+    let requestId =
+      sent !== undefined && sent !== ''
+        ? sent
+        : (parent?.requestId ?? (generateRequestId ? requestUuid() : null));
     let drawn = false;
     let forced = false;
     // Under meshlet's own sampler, a call in an unsampled inbound trace of meshlet's own,
@@ -398,9 +412,9 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       else if (parent === undefined && otelContext.active() === ROOT_CONTEXT) {
         const draw = new TraceIdDraw();
         const pct = config.client.samplingPercent;
-        const byId = config.client.useRequestId ? sampledByRequestId(requestId, pct) : null;
+        const byId = config.client.useRequestId ? idDecision(requestId, pct) : null;
         if (byId ?? draw.sampledAt(pct)) {
-          if (byId === true) {
+          if (byId === true && requestId !== null) {
             requestId = markSampled(requestId);
             // The mark travels on the request, as Envoy rewrites x-request-id.
             if (sent !== undefined && sent !== '') req.headers[REQUEST_ID_HEADER] = requestId;
@@ -434,7 +448,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
           span.setAttributes(attributes);
           if (config.client.istioTags) span.setAttributes(istioTags);
           span.setAttribute('url.full', req.url);
-          span.setAttribute('guid:x-request-id', requestId);
+          if (requestId !== null) span.setAttribute('guid:x-request-id', requestId);
           try {
             const u = new URL(req.url);
             span.setAttribute('server.address', u.hostname.replace(/^\[(.*)\]$/, '$1'));
@@ -457,7 +471,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       span = null;
     }
     if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
-    else if (req.headers[REQUEST_ID_HEADER] === undefined) req.headers[REQUEST_ID_HEADER] = requestId;
+    else if (requestId !== null && req.headers[REQUEST_ID_HEADER] === undefined)
+      req.headers[REQUEST_ID_HEADER] = requestId;
     return new ClientSpanHandle(span, requestId, formatterTags.client);
   };
 

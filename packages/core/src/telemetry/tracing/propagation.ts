@@ -49,8 +49,11 @@ const PROPAGATORS: Readonly<Record<PropagationFormat, TextMapPropagator>> = {
 export interface ExtractedContext {
   /** ROOT_CONTEXT with the remote span context set, when one was sent. */
   readonly context: Context;
-  /** `x-request-id` as sent, or a new UUID (Envoy generates one at the edge). */
-  readonly requestId: string;
+  /**
+   * `x-request-id` as sent, or a new UUID (Envoy's connection manager generates one when
+   * none came), or null when none came and generating is off (`generate_request_id: false`).
+   */
+  readonly requestId: string | null;
   /** Whether `x-request-id` was generated here. */
   readonly generatedRequestId: boolean;
 }
@@ -61,7 +64,7 @@ export interface Propagation {
    * Read the parent from W3C `traceparent`/`tracestate`, else from B3 (single `b3` or
    * multi `x-b3-*`), and `x-request-id`. Never throws.
    */
-  extract(headers: HeaderRecord): ExtractedContext;
+  extract(headers: HeaderRecord, generateRequestId?: boolean): ExtractedContext;
   /** Write the trace headers of `context` (and `x-request-id`) into `headers`. Never throws. */
   inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void;
   /**
@@ -95,7 +98,7 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
   const withBaggage = formats.includes('baggage');
   return Object.freeze({
     formats,
-    extract(headers: HeaderRecord): ExtractedContext {
+    extract(headers: HeaderRecord, generateRequestId = true): ExtractedContext {
       let context: Context = ROOT_CONTEXT;
       try {
         // Most requests carry no trace headers: skip the propagators, which extract
@@ -117,7 +120,9 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
       const sent = headerString(headers[REQUEST_ID_HEADER]);
       return sent !== null && sent !== ''
         ? { context, requestId: sent, generatedRequestId: false }
-        : { context, requestId: requestUuid(), generatedRequestId: true };
+        : generateRequestId
+          ? { context, requestId: requestUuid(), generatedRequestId: true }
+          : { context, requestId: null, generatedRequestId: false };
     },
     inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void {
       try {

@@ -7,7 +7,8 @@ import { context as otelContext, createContextKey, ROOT_CONTEXT, type Context } 
  */
 export interface MeshRequestContext {
   readonly trace: Context;
-  readonly requestId: string;
+  /** null when none was sent and meshConfig `proxyHeaders.requestId.disabled` is set. */
+  readonly requestId: string | null;
 }
 
 const storage = new AsyncLocalStorage<MeshRequestContext>();

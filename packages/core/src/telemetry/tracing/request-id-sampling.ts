@@ -43,6 +43,16 @@ export function sampledByRequestId(requestId: string, percent: number): boolean 
   return value % 10000 < Math.round(percent * 100);
 }
 
+/**
+ * `sampledByRequestId` for a request that may carry no id: with none (generating it is
+ * off), Envoy's connection manager leaves the request NotTraceable, so no new trace
+ * starts (conn_manager_utility.cc mutateTracingRequestHeader: "Skip if request-id is
+ * corrupted, or non-existent").
+ */
+export function idDecision(requestId: string | null, percent: number): boolean | null {
+  return requestId === null ? false : sampledByRequestId(requestId, percent);
+}
+
 /** The id with Envoy's "sampled" mark (unchanged when it is not a UUID-length id). */
 export function markSampled(requestId: string): string {
   return mark(requestId, TRACE_SAMPLED);

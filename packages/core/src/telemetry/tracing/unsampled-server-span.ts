@@ -9,12 +9,12 @@ import { unsampledRootContext, type TraceIdDraw } from './unsampled.js';
  * Handlers that call nothing never pay for ids, span or context objects.
  */
 export class LazyRequestContext implements MeshRequestContext {
-  readonly requestId: string;
+  readonly requestId: string | null;
   readonly #draw: TraceIdDraw;
   #trace: Context | null = null;
   #traceId: string | null = null;
 
-  constructor(draw: TraceIdDraw, requestId: string) {
+  constructor(draw: TraceIdDraw, requestId: string | null) {
     this.#draw = draw;
     this.requestId = requestId;
   }
@@ -36,9 +36,9 @@ export class LazyRequestContext implements MeshRequestContext {
  */
 export class UnsampledServerSpan {
   readonly context: MeshRequestContext;
-  readonly requestId: string;
+  readonly requestId: string | null;
 
-  constructor(draw: TraceIdDraw, requestId: string) {
+  constructor(draw: TraceIdDraw, requestId: string | null) {
     this.context = new LazyRequestContext(draw, requestId);
     this.requestId = requestId;
   }
