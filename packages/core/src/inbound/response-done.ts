@@ -37,7 +37,10 @@ function onResponseFinish(message: unknown): void {
   while (i < pending.length && pending[i]!.response !== response) i++;
   if (i === pending.length) return;
   const watcher = pending[i]!;
-  if (i === 0) pending.shift();
+  // A keep-alive connection's queue holds one response: `pop` empties it without
+  // shifting the backing store as `shift` does.
+  if (pending.length === 1) pending.pop();
+  else if (i === 0) pending.shift();
   else pending.splice(i, 1);
   // Node publishes each finish before it starts writing the next queued response: the
   // bytes written since the previous finish are this response's, even when pipelined.

@@ -103,12 +103,15 @@ export function knownUnsampledSpan(
  * Istio's 1 % default most inbound requests never need it.
  */
 export class TraceIdDraw {
-  readonly #w0: number;
-  readonly #w1: number;
-  readonly #w2: number;
-  readonly #w3: number;
+  #w0 = 0;
+  #w1 = 0;
+  #w2 = 0;
+  #w3 = 0;
+  #drawn = false;
 
-  constructor() {
+  // Drawn on first use: when x-request-id decides sampling and nothing reads the trace
+  // context, no random word is ever needed.
+  #draw(): void {
     let w0: number, w1: number, w2: number, w3: number;
     do {
       w0 = randomWord();
@@ -120,15 +123,18 @@ export class TraceIdDraw {
     this.#w1 = w1;
     this.#w2 = w2;
     this.#w3 = w3;
+    this.#drawn = true;
   }
 
   /** The SDK's TraceIdRatioBased decision for this id at `percent`. */
   sampledAt(percent: number): boolean {
+    if (!this.#drawn) this.#draw();
     return percent > 0 && (this.#w0 ^ this.#w1 ^ this.#w2 ^ this.#w3) >>> 0 < ratioUpperBound(percent);
   }
 
   /** The 32 lower-case hex digits of the id. */
   hex(): string {
+    if (!this.#drawn) this.#draw();
     return hex8(this.#w0) + hex8(this.#w1) + hex8(this.#w2) + hex8(this.#w3);
   }
 }
