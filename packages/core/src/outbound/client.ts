@@ -195,7 +195,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       // (conn_manager_impl.cc ActiveStream::encodeHeaders; Istio leaves the sidecar's
       // outbound name at Envoy's `envoy`, pilot/pkg/networking/util/proxy_headers.go).
       const server = plan.meshConfig.proxyHeaders.server;
-      if (server !== null) p.headers['server'] = server.outbound;
+      if (server !== null && p.tcp !== true) p.headers['server'] = server.outbound;
       if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
       return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
     } catch (err) {

@@ -59,6 +59,11 @@ export interface Produced {
   readonly status: number;
   readonly headers: HeaderRecord;
   readonly body: Readable | Buffer;
+  /**
+   * Proxied at the TCP level (a known service port that is not HTTP: Envoy's tcp_proxy),
+   * so no connection manager touched the response: no `server` is written over it.
+   */
+  readonly tcp?: true;
 }
 
 function local(
@@ -103,6 +108,10 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   const cluster = known ? `outbound|${target.port}||${target.hostname}` : PASSTHROUGH_CLUSTER;
   state.cluster = cluster;
   if (known) state.service = target.hostname;
+  // ALLOW_ANY goes out through the HTTP listener's `allow_any` route, whose connection
+  // manager generates x-request-id as for any routed call.
+  else if (input.headers['x-request-id'] === undefined && plan.meshConfig.proxyHeaders.requestId)
+    input.headers['x-request-id'] = requestUuid();
   const r = await sendDirect(
     deps.transport,
     state,
@@ -114,7 +123,8 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
     input.signal,
   );
   if (r.kind === 'local') return local(state, r.reply);
-  return { status: r.status, headers: { ...r.headers }, body: r.body };
+  const produced = { status: r.status, headers: { ...r.headers }, body: r.body };
+  return known ? { ...produced, tcp: true } : produced;
 }
 
 /**

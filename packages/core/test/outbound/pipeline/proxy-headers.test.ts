@@ -98,4 +98,28 @@ describe('meshConfig defaultConfig.proxyHeaders on outbound calls', () => {
     const named = harness(plans('    server: { value: edge-proxy }'), () => ({ status: 200 }));
     expect((await named.call('http://reviews:9080/v1')).headers.get('server')).toBe('edge-proxy');
   });
+
+  it('leaves a TCP-proxied response alone, and treats an ALLOW_ANY call as the allow_any route does', async () => {
+    const mongo = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: mongo, namespace: default }
+spec:
+  hosts: [mongo.example.com]
+  location: MESH_EXTERNAL
+  ports: [{ number: 27017, name: tcp-mongo, protocol: TCP }]
+  resolution: DNS
+`;
+    const h = harness(planOf([...bookinfo(), mongo], threeV1), () => ({
+      status: 200,
+      headers: { server: 'upstream/1' },
+    }));
+    // A known port that is not HTTP: Envoy's tcp_proxy, no connection manager.
+    const tcp = await h.call('http://mongo.example.com:27017/');
+    expect(tcp.meshlet.upstream?.cluster).toBe('outbound|27017||mongo.example.com');
+    expect(tcp.headers.get('server')).toBe('upstream/1');
+    // ALLOW_ANY: the HTTP listener's allow_any route, which names itself and adds an id.
+    const any = await h.call('http://example.org:8080/');
+    expect([any.meshlet.route, any.headers.get('server')]).toEqual(['allow_any', 'envoy']);
+    expect(h.transport.seen.at(-1)!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });
