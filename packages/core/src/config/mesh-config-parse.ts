@@ -3,7 +3,7 @@ import { parseExtensionProviders } from './mesh-config-providers.js';
 import type { FieldPath } from './diagnostic.js';
 import {
   DEFAULT_MESH_CONFIG,
-  type ForwardClientCert,
+  FORWARD_CLIENT_CERT_MODES,
   type MeshConfig,
   type PathNormalization,
 } from './mesh-config.js';
@@ -34,15 +34,6 @@ const USED_FIELDS = new Set([
   'tlsDefaults',
   'caCertificates',
 ]);
-
-/** gatewayTopology.forwardClientCertDetails (istio/api mesh/v1alpha1/proxy.proto ForwardClientCertDetails). */
-const FORWARD_CLIENT_CERT: readonly ForwardClientCert[] = [
-  'SANITIZE',
-  'FORWARD_ONLY',
-  'APPEND_FORWARD',
-  'SANITIZE_SET',
-  'ALWAYS_FORWARD_ONLY',
-];
 
 const NORMALIZATIONS: readonly PathNormalization[] = [
   'DEFAULT',
@@ -181,12 +172,12 @@ export function parseMeshConfig(
       // proto's zero value, keeps the default SANITIZE_SET.
       const fcc = isRecord(gt) ? gt['forwardClientCertDetails'] : undefined;
       if (fcc !== undefined && fcc !== null && fcc !== 'UNDEFINED') {
-        const mode = FORWARD_CLIENT_CERT.find((m) => m === fcc);
+        const mode = FORWARD_CLIENT_CERT_MODES.find((m) => m === fcc);
         if (mode !== undefined) patch.gatewayForwardClientCert = mode;
         else
           err(
             ['defaultConfig', 'gatewayTopology', 'forwardClientCertDetails'],
-            `Unsupported value: ${JSON.stringify(fcc)}: supported values: ${FORWARD_CLIENT_CERT.join(', ')}`,
+            `Unsupported value: ${JSON.stringify(fcc)}: supported values: ${FORWARD_CLIENT_CERT_MODES.join(', ')}`,
           );
       }
     }

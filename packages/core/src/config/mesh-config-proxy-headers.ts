@@ -2,8 +2,8 @@ import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { FieldPath } from './diagnostic.js';
 import {
   DEFAULT_PROXY_HEADERS,
+  FORWARD_CLIENT_CERT_MODES,
   type ClientCertDetails,
-  type ForwardClientCert,
   type ProxyHeaders,
   type ServerHeaderNames,
 } from './mesh-config.js';
@@ -21,14 +21,6 @@ const NOT_USED: Readonly<Record<string, string>> = {
   xForwardedPort: 'x-forwarded-port is not appended',
   xForwardedHost: 'x-forwarded-host is not appended',
 };
-
-const FORWARD_CLIENT_CERT: readonly ForwardClientCert[] = [
-  'SANITIZE',
-  'FORWARD_ONLY',
-  'APPEND_FORWARD',
-  'SANITIZE_SET',
-  'ALWAYS_FORWARD_ONLY',
-];
 
 const DETAILS = ['subject', 'uri', 'dns', 'cert', 'chain'] as const;
 
@@ -128,11 +120,11 @@ export function parseProxyHeaders(
       case 'forwardedClientCert': {
         // UNDEFINED is the proto's zero value: Istio's default applies.
         if (v === undefined || v === null || v === 'UNDEFINED') break;
-        const mode = FORWARD_CLIENT_CERT.find((m) => m === v);
+        const mode = FORWARD_CLIENT_CERT_MODES.find((m) => m === v);
         if (mode === undefined)
           err(
             [key],
-            `Unsupported value: ${JSON.stringify(v)}: supported values: ${FORWARD_CLIENT_CERT.join(', ')}`,
+            `Unsupported value: ${JSON.stringify(v)}: supported values: ${FORWARD_CLIENT_CERT_MODES.join(', ')}`,
           );
         else out.forwardedClientCert = mode;
         break;

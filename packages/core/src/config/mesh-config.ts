@@ -134,6 +134,15 @@ export interface ServerHeaderNames {
 export type ForwardClientCert =
   'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
 
+/** Every ForwardClientCert mode, in the proto's order. */
+export const FORWARD_CLIENT_CERT_MODES: readonly ForwardClientCert[] = Object.freeze([
+  'SANITIZE',
+  'FORWARD_ONLY',
+  'APPEND_FORWARD',
+  'SANITIZE_SET',
+  'ALWAYS_FORWARD_ONLY',
+]);
+
 /**
  * `setCurrentClientCertDetails`: Istio's sidecar default is Subject, URI and DNS on, Cert
  * and Chain off (pilot/pkg/networking/core/listener_inbound.go).

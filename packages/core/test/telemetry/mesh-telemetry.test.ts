@@ -44,6 +44,16 @@ function bundle(
 
 const NS = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: default }\n';
 
+/** The namespace and a mesh-wide Telemetry sampling every trace, with `more` fields in its tracing entry. */
+const everyTrace = (more = '') => `${NS}---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+${more}`;
+
 describe('createMeshTelemetry', () => {
   it('turns access logs on per direction from a Telemetry accessLogging match.mode', () => {
     const t = bundle(`apiVersion: telemetry.istio.io/v1
@@ -205,17 +215,10 @@ describe('createInboundObserver', () => {
   it("hands the application a sampled request's x-request-id with Envoy's trace mark, and leaves istio.* tags off when enableIstioTags is false", async () => {
     const exporter = new InMemorySpanExporter();
     const t = bundle(
-      `${NS}---
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  tracing:
-  - randomSamplingPercentage: 100
-    enableIstioTags: false
+      everyTrace(`    enableIstioTags: false
     customTags:
       route: { formatter: { value: "%REQ(:PATH)% -> %RESPONSE_CODE% %RESPONSE_FLAGS%" } }
-`,
+`),
       {},
       [],
       exporter,
@@ -240,14 +243,7 @@ spec:
     // (conn_manager_utility.cc mutateTracingRequestHeader), even at 100 %.
     const exporter = new InMemorySpanExporter();
     const t = bundle(
-      `${NS}---
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  tracing:
-  - randomSamplingPercentage: 100
-`,
+      everyTrace(),
       { proxyHeaders: { ...DEFAULT_MESH_CONFIG.proxyHeaders, requestId: false } },
       [],
       exporter,
