@@ -9,6 +9,7 @@ import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
+import { DENY_ADMIN } from '../support/policies.js';
 
 // Envoy's connection manager overwrites `server` on every response it encodes, the
 // upstream's and its own local replies, after every filter's header operations
@@ -17,13 +18,6 @@ import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-ma
 // leaves Envoy's `envoy` on its outbound one; meshConfig defaultConfig.proxyHeaders
 // `server.disabled` makes it PASS_THROUGH and `server.value` names both
 // (pilot/pkg/networking/util/proxy_headers.go).
-const DENY_ADMIN = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: deny-admin, namespace: foo }
-spec:
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/admin"] } }] }]
-`;
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

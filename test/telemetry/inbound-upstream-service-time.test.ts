@@ -12,6 +12,7 @@ import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
+import { DENY_ADMIN } from '../support/policies.js';
 
 // The inbound sidecar's router adds `x-envoy-upstream-service-time` to the response it
 // returns: the milliseconds from the end of the request to the application's response
@@ -23,13 +24,6 @@ import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-ma
 const FORMAT =
   '%RESPONSE_CODE%|%RESP(CONTENT-TYPE)%|%RESP(X-APP)%|%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%|%DURATION%\n';
 const SLOW_MS = 80;
-const DENY_ADMIN = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: deny-admin, namespace: foo }
-spec:
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/admin"] } }] }]
-`;
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -59,6 +59,12 @@ function withStamp(headers: HeaderList, time: string | null, server: string | nu
   return copy;
 }
 
+/** The stamp's headers by `setHeader`, for a `writeHead` given no headers of its own. */
+function setStamp(res: ServerResponse, time: string | null, server: string | null): void {
+  if (time !== null) res.setHeader(UPSTREAM_SERVICE_TIME, time);
+  if (server !== null) res.setHeader(SERVER, server);
+}
+
 /**
  * The request is handed to the application, the inbound sidecar's upstream. Two headers
  * the sidecar adds to the response it returns:
@@ -104,15 +110,13 @@ export function stampForwardedResponse(res: ServerResponse, now: () => number, s
     if (time === null && server === null) return writeHead.call(this, statusCode, reasonOrHeaders, headers);
     if (typeof reasonOrHeaders === 'string') {
       if (headers === undefined) {
-        if (time !== null) this.setHeader(UPSTREAM_SERVICE_TIME, time);
-        if (server !== null) this.setHeader(SERVER, server);
+        setStamp(this, time, server);
         return writeHead.call(this, statusCode, reasonOrHeaders);
       }
       return writeHead.call(this, statusCode, reasonOrHeaders, withStamp(headers, time, server));
     }
     if (reasonOrHeaders === undefined || reasonOrHeaders === null) {
-      if (time !== null) this.setHeader(UPSTREAM_SERVICE_TIME, time);
-      if (server !== null) this.setHeader(SERVER, server);
+      setStamp(this, time, server);
       return writeHead.call(this, statusCode);
     }
     return writeHead.call(this, statusCode, withStamp(reasonOrHeaders, time, server));

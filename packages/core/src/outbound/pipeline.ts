@@ -81,6 +81,15 @@ function local(
 }
 
 /**
+ * The outbound connection manager generates x-request-id for a request that has none,
+ * unless proxyHeaders.requestId.disabled (generate_request_id: false).
+ */
+function ensureRequestId(headers: HeaderRecord, plan: MeshPlan): void {
+  if (headers['x-request-id'] === undefined && plan.meshConfig.proxyHeaders.requestId)
+    headers['x-request-id'] = requestUuid();
+}
+
+/**
  * A cluster's runtime state (pool, outlier detection, load balancer), its endpoints
  * resolved by DNS when the registry has none. Synchronous when no lookup is needed, so
  * the common call waits for nothing.
@@ -110,8 +119,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   if (known) state.service = target.hostname;
   // ALLOW_ANY goes out through the HTTP listener's `allow_any` route, whose connection
   // manager generates x-request-id as for any routed call.
-  else if (input.headers['x-request-id'] === undefined && plan.meshConfig.proxyHeaders.requestId)
-    input.headers['x-request-id'] = requestUuid();
+  else ensureRequestId(input.headers, plan);
   const r = await sendDirect(
     deps.transport,
     state,
@@ -195,10 +203,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
   const timeouts = callTimeouts(route, headers, debugHeaders);
-  // The outbound connection manager generates one for a request that has none, unless
-  // proxyHeaders.requestId.disabled (generate_request_id: false).
-  if (headers['x-request-id'] === undefined && plan.meshConfig.proxyHeaders.requestId)
-    headers['x-request-id'] = requestUuid();
+  ensureRequestId(headers, plan);
 
   let policy = route.retries;
   if (policy !== null && policy.retries > 0 && input.body.notReplayable !== null) {

@@ -21,17 +21,11 @@ function quoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** DER to PEM as OpenSSL's PEM_write_bio_X509 writes it: 64-character base64 lines. */
-function pemOf(der: Buffer): string {
-  const b64 = der.toString('base64');
-  let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
-}
-
 /**
  * Envoy's url-encoding of a PEM certificate (source/common/tls/connection_info_impl_base.cc
- * urlEncodedPemEncodedPeerCertificate): exactly these five characters, nothing else.
+ * urlEncodedPemEncodedPeerCertificate): exactly these five characters, nothing else. The
+ * PEM is node's `X509Certificate.toString()`, 64-character base64 lines as OpenSSL's
+ * PEM_write_bio_X509 writes them.
  */
 function urlEncodedPem(pem: string): string {
   return pem
@@ -60,7 +54,7 @@ export function xfccElement(
   const parts: string[] = [];
   if (ownUri !== null) parts.push(`By=${ownUri}`);
   parts.push(`Hash=${createHash('sha256').update(client.raw).digest('hex')}`);
-  if (details.cert) parts.push(`Cert="${urlEncodedPem(pemOf(client.raw))}"`);
+  if (details.cert) parts.push(`Cert="${urlEncodedPem(client.toString())}"`);
   if (details.chain) {
     let pems = '';
     const seen = new Set<X509Certificate>();
@@ -70,7 +64,7 @@ export function xfccElement(
       c = c.issuerCertificate
     ) {
       seen.add(c);
-      pems += pemOf(c.raw);
+      pems += c.toString();
     }
     if (pems !== '') parts.push(`Chain="${urlEncodedPem(pems)}"`);
   }
