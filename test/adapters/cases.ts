@@ -34,6 +34,13 @@ export interface ConformanceCase {
 }
 
 const RBAC = 'RBAC: access denied';
+/** What the workload under test answers with (support/handle.ts passes it to the engine). */
+export const LOCAL_PEER = { id: 'sidecar~10.0.0.1~demo.foo~foo.svc.cluster.local', value: 'EgA=' } as const;
+/** A meshed caller's metadata-exchange headers. */
+const PEER_HEADERS = {
+  'x-envoy-peer-metadata': 'CgA=',
+  'x-envoy-peer-metadata-id': 'sidecar~10.0.0.2~caller.foo~foo.svc.cluster.local',
+};
 const TOKEN = { 'x-token': 'admin' };
 const ANON = { peer: null, auth: null } as const;
 
@@ -231,6 +238,29 @@ export const CASES: readonly ConformanceCase[] = [
       body: 'local_rate_limited',
       handler: null,
       headers: { 'x-local-rate-limit': 'true' },
+    },
+  },
+  // metadata exchange (istio/proxy peer_metadata filter, first in the inbound chain)
+  {
+    name: "takes the caller's metadata-exchange headers off and answers with its own",
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/public', headers: PEER_HEADERS },
+    expect: {
+      status: 200,
+      handler: '/public',
+      seen: { 'x-envoy-peer-metadata': null, 'x-envoy-peer-metadata-id': null },
+      headers: { 'x-envoy-peer-metadata-id': LOCAL_PEER.id, 'x-envoy-peer-metadata': LOCAL_PEER.value },
+    },
+  },
+  {
+    name: 'answers a refusal with its metadata-exchange headers too',
+    scenario: 'admin-paths',
+    request: { method: 'GET', path: '/admin', headers: PEER_HEADERS },
+    expect: {
+      status: 403,
+      body: RBAC,
+      handler: null,
+      headers: { 'x-envoy-peer-metadata-id': LOCAL_PEER.id, 'x-envoy-peer-metadata': LOCAL_PEER.value },
     },
   },
 ];

@@ -7,6 +7,7 @@ import type { InboundEngine } from '../../../packages/core/src/inbound/engine-ty
 import { createManualClock } from '../../../packages/core/src/runtime/clock.js';
 import { seededRandom } from '../../../packages/core/src/runtime/random.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
+import { LOCAL_PEER } from '../cases.js';
 
 /** A scenario's inbound handle plus its teardown. */
 export interface ScenarioHandle extends InboundHandle {
@@ -21,7 +22,13 @@ function engineFor(name: ScenarioName): InboundEngine {
   const plan = compilePlan(snapshot, scenario.workload);
   const clock = createManualClock(Date.UTC(2026, 0, 1));
   const jwt = createJwtAuthenticator({ clock });
-  return createInboundEngine({ getPlan: () => plan, jwt, clock, random: seededRandom(1) });
+  return createInboundEngine({
+    getPlan: () => plan,
+    jwt,
+    clock,
+    random: seededRandom(1),
+    peerHeaders: LOCAL_PEER,
+  });
 }
 
 /** Builds the inbound handle a scenario's adapters and core runner share; a fresh one per case. */

@@ -4,6 +4,7 @@ import {
   DEFAULT_PROXY_HEADERS,
   FORWARD_CLIENT_CERT_MODES,
   type ClientCertDetails,
+  type MetadataExchangeMode,
   type ProxyHeaders,
   type ServerHeaderNames,
 } from './mesh-config.js';
@@ -11,12 +12,10 @@ import type { Finding } from './validate/context.js';
 import { isRecord } from './validate/is-record.js';
 
 /**
- * ProxyHeaders fields (istio/api mesh/v1alpha1/proxy.proto) meshlet does not act on, and why.
- * meshlet sends no metadata-exchange headers (`x-envoy-peer-metadata`), so IN_MESH has
- * nothing to skip; header case and the `x-forwarded-port`/`-host` appends are not done.
+ * ProxyHeaders fields (istio/api mesh/v1alpha1/proxy.proto) meshlet does not act on, and why:
+ * header case and the `x-forwarded-port`/`-host` appends are not done.
  */
 const NOT_USED: Readonly<Record<string, string>> = {
-  metadataExchangeHeaders: 'meshlet sends no metadata-exchange headers, so there is nothing to skip',
   preserveHttp1HeaderCase: 'header names keep the case Node gives them',
   xForwardedPort: 'x-forwarded-port is not appended',
   xForwardedHost: 'x-forwarded-host is not appended',
@@ -60,6 +59,26 @@ function serverNames(v: unknown, err: Err): ServerHeaderNames | null | undefined
   return Object.freeze({ inbound: value, outbound: value });
 }
 
+/** `metadataExchangeHeaders: { mode: UNDEFINED | IN_MESH }`. */
+function exchangeMode(v: unknown, err: Err): MetadataExchangeMode | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) {
+    err(['metadataExchangeHeaders'], 'expected an object');
+    return undefined;
+  }
+  for (const key of Object.keys(v))
+    if (key !== 'mode')
+      err(['metadataExchangeHeaders', key], `unknown field ${JSON.stringify(key)}: expected mode`);
+  const mode = v['mode'];
+  if (mode === undefined || mode === null || mode === 'UNDEFINED') return 'PROPAGATE';
+  if (mode === 'IN_MESH') return 'IN_MESH';
+  err(
+    ['metadataExchangeHeaders', 'mode'],
+    `Unsupported value: ${JSON.stringify(mode)}: supported values: UNDEFINED, IN_MESH`,
+  );
+  return undefined;
+}
+
 function certDetails(v: unknown, err: Err): ClientCertDetails | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v)) {
@@ -84,7 +103,8 @@ function certDetails(v: unknown, err: Err): ClientCertDetails | undefined {
 
 /**
  * `defaultConfig.proxyHeaders`. Acted on: `envoyDebugHeaders`, `attemptCount`, `server`,
- * `requestId`, `forwardedClientCert` and `setCurrentClientCertDetails`. The other fields
+ * `requestId`, `forwardedClientCert`, `setCurrentClientCertDetails` and
+ * `metadataExchangeHeaders`. The other fields
  * Istio documents are reported as not used, with why. A field not in that list is a
  * warning, not an error: ProxyHeaders grows with Istio releases, and a valid config must
  * still load.
@@ -127,6 +147,11 @@ export function parseProxyHeaders(
             `Unsupported value: ${JSON.stringify(v)}: supported values: ${FORWARD_CLIENT_CERT_MODES.join(', ')}`,
           );
         else out.forwardedClientCert = mode;
+        break;
+      }
+      case 'metadataExchangeHeaders': {
+        const mode = exchangeMode(v, err);
+        if (mode !== undefined) out.metadataExchange = mode;
         break;
       }
       case 'setCurrentClientCertDetails': {

@@ -122,7 +122,17 @@ export interface ProxyHeaders {
   readonly forwardedClientCert: ForwardClientCert;
   /** `setCurrentClientCertDetails`: which details the XFCC element carries. */
   readonly clientCertDetails: ClientCertDetails;
+  /**
+   * `metadataExchangeHeaders.mode`: `PROPAGATE` (Istio's default, UNDEFINED in the proto)
+   * sends `x-envoy-peer-metadata` and `-id` on every HTTP call out; `IN_MESH` not to a
+   * MESH_EXTERNAL service or through the PassthroughCluster (istio proxy_headers.go
+   * SkipIstioMXHeaders, peer_metadata `skip_external_clusters`).
+   */
+  readonly metadataExchange: MetadataExchangeMode;
 }
+
+/** ProxyHeaders.MetadataExchangeMode; `PROPAGATE` stands for the proto's UNDEFINED. */
+export type MetadataExchangeMode = 'PROPAGATE' | 'IN_MESH';
 
 /** The `server` header's value on each side; see ProxyHeaders.server. */
 export interface ServerHeaderNames {
@@ -162,6 +172,7 @@ export const DEFAULT_PROXY_HEADERS: ProxyHeaders = Object.freeze({
   requestId: true,
   forwardedClientCert: 'APPEND_FORWARD' as const,
   clientCertDetails: Object.freeze({ subject: true, uri: true, dns: true, cert: false, chain: false }),
+  metadataExchange: 'PROPAGATE' as const,
 });
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -27,6 +27,8 @@ import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
 import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
+import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
+import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
 
@@ -61,6 +63,11 @@ export interface InboundEngineOptions {
   ) => Promise<ExtAuthzResult>;
   /** Called with every decision; an exception thrown here is swallowed. */
   readonly onDecision?: (decision: InboundDecision, req: InboundRequest) => void;
+  /**
+   * This workload's metadata-exchange headers, answered to a caller that sent its own
+   * (peer-exchange.ts). Without them the caller's are still removed, and none are answered.
+   */
+  readonly peerHeaders?: LocalPeerHeaders;
 }
 
 const NO_TOKEN: JwtResult = Object.freeze({ kind: 'none' });
@@ -181,8 +188,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     }
   };
 
-  const finish = (decision: InboundDecision, req: InboundRequest): InboundDecision => {
-    const d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
+  const peerHeaders = options.peerHeaders ?? null;
+  const finish = (
+    decision: InboundDecision,
+    req: InboundRequest,
+    exchange: InboundExchange | null,
+  ): InboundDecision => {
+    let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
+    if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
     if (options.onDecision !== undefined) {
       try {
         options.onDecision(d, req);
@@ -421,17 +434,21 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         detail: `internal error: ${err instanceof Error ? err.message : String(err)}`,
       });
     let d: Pending;
+    let exchange: InboundExchange | null = null;
     try {
-      d = run(req, at);
+      // Metadata exchange first: no later stage sees the caller's headers.
+      exchange = inboundExchange(req);
+      d = run(exchange === null ? req : exchange.request, at);
     } catch (err) {
       d = failed(err);
     }
+    const x = exchange;
     if (d instanceof Promise)
       return d.then(
-        (x) => finish(x, req),
-        (err: unknown) => finish(failed(err), req),
+        (r) => finish(r, req, x),
+        (err: unknown) => finish(failed(err), req, x),
       );
-    return finish(d, req);
+    return finish(d, req, x);
   };
 
   return {

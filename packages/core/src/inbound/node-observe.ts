@@ -3,7 +3,12 @@ import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { destinationServiceOf, requestProtocolOf } from '../telemetry/metrics/destination-service.js';
 import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
-import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
+import { canonicalService, peerFromIdentity, peerWithMetadata } from '../telemetry/peer-labels.js';
+import {
+  PEER_METADATA,
+  peerMetadataOf,
+  type PeerMetadata,
+} from '../telemetry/metadata-exchange/peer-metadata.js';
 import { REQUEST_ID_HEADER } from '../telemetry/tracing/propagation.js';
 import type { ServerSpan } from '../telemetry/tracing/mesh-tracing.js';
 import { countPushedBytes, rawHeaderBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
@@ -127,6 +132,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   #decision: InboundDecision | null = null;
   #done = false;
   readonly #topology: () => ClientTopology;
+  /** The caller's `x-envoy-peer-metadata`, read before the engine takes it off the request. */
+  readonly #peerMetadata: PeerMetadata | null;
 
   constructor(
     t: MeshTelemetry,
@@ -143,6 +150,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     this.response = res;
     this.#request = request;
     this.#startMs = t.clock.now();
+    const mx = request.headers[PEER_METADATA];
+    this.#peerMetadata = mx === undefined ? null : peerMetadataOf(mx);
     // wallClockMs: one fast monotonic read, where Date.now() is a V8 runtime call on Node 20.
     this.#startEpoch = wallClockMs();
     this.#span = t.tracing.startServerSpan({
@@ -221,9 +230,11 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
       if (t.metrics.enabled) {
+        const fromCert = peerFromIdentity(request.peer);
         const event: MetricEvent = {
           reporter: 'destination',
-          source: peerFromIdentity(request.peer),
+          // A meshed caller's workload labels come from its metadata exchange (spec/telemetry.md).
+          source: this.#peerMetadata === null ? fromCert : peerWithMetadata(fromCert, this.#peerMetadata),
           destination: t.metrics.local,
           destinationService: this.#services(request.authority),
           port: request.port,

@@ -21,6 +21,7 @@ import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { telemetryDump } from '../admin/telemetry-dump.js';
 import { MESHLET_VERSION } from '../version.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import { localPeerHeaders, sidecarNodeId } from '../telemetry/metadata-exchange/peer-metadata.js';
 
 /**
  * Creates a mesh: loads and watches the Istio config, compiles the plan for this
@@ -100,6 +101,13 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     report();
     watcher.onEvent(report);
   }
+  // Metadata exchange runs with telemetry on or off, as Istio's filter does.
+  const telemetryOptions = options.telemetry === false ? {} : (options.telemetry ?? {});
+  const peerHeaders = localPeerHeaders(
+    workload,
+    telemetryOptions.cluster ?? 'Kubernetes',
+    sidecarNodeId(workload, telemetryOptions.env),
+  );
   const clusters = createClusterManager({
     clock,
     random,
@@ -114,8 +122,17 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     ...(options.resolveDns !== undefined ? { resolveDns: options.resolveDns } : {}),
     tlsFor: createTlsFor(getPlan, certs),
     ...(telemetry === null ? {} : { telemetry }),
+    peerHeaders,
   });
-  const inbound = createInboundSide({ getPlan, certs, clock, random, telemetry, upstream: client.cluster });
+  const inbound = createInboundSide({
+    getPlan,
+    certs,
+    clock,
+    random,
+    telemetry,
+    upstream: client.cluster,
+    peerHeaders,
+  });
 
   let admin: AdminServer | null = null;
   let adminAddress: Mesh['admin'] = null;

@@ -17,6 +17,7 @@ import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
 import { stampForwardedResponse, type ForwardedStamp } from '../inbound/forwarded-response.js';
 import type { ProxyHeaders } from '../config/mesh-config.js';
+import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -52,6 +53,8 @@ export function createInboundSide(options: {
   telemetry: MeshTelemetry | null;
   /** The mesh's outbound clusters, for CUSTOM checks to extension providers. */
   upstream: ClusterCaller;
+  /** This workload's metadata-exchange headers, answered to meshed callers. */
+  peerHeaders?: LocalPeerHeaders;
 }): InboundSide {
   const jwt: JwtAuthenticator = createJwtAuthenticator({ clock: options.clock });
   const engine = createInboundEngine({
@@ -60,6 +63,7 @@ export function createInboundSide(options: {
     clock: options.clock,
     random: options.random,
     upstream: options.upstream,
+    ...(options.peerHeaders === undefined ? {} : { peerHeaders: options.peerHeaders }),
     ...(options.telemetry === null
       ? {}
       : { extAuthzTracer: createExtAuthzTracer(() => options.telemetry?.tracing ?? null) }),

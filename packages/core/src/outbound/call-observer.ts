@@ -9,7 +9,13 @@ import {
   requestProtocolOf,
 } from '../telemetry/metrics/destination-service.js';
 import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
-import { peerFromEndpoint, UNKNOWN_PEER, type PeerLabels } from '../telemetry/peer-labels.js';
+import {
+  peerFromEndpoint,
+  peerWithMetadata,
+  UNKNOWN_PEER,
+  type PeerLabels,
+} from '../telemetry/peer-labels.js';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import type { ClientSpan } from '../telemetry/tracing/mesh-tracing.js';
 import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import type { CallObserver, CallState } from './call-state.js';
@@ -75,7 +81,21 @@ export class OutboundTelemetry {
     return new OutboundCall(this, this.#t, target, method, headers, body);
   }
 
-  peerOf(endpoint: Endpoint | null, plan: MeshPlan, host: string | null): PeerLabels {
+  /**
+   * The `destination_*` labels: from the upstream's metadata exchange when it answered with
+   * it (Istio's first discovery method), else from the endpoint's registry entry.
+   */
+  peerOf(
+    endpoint: Endpoint | null,
+    plan: MeshPlan,
+    host: string | null,
+    exchanged: PeerMetadata | null,
+  ): PeerLabels {
+    const base = this.#endpointPeer(endpoint, plan, host);
+    return exchanged === null ? base : peerWithMetadata(base, exchanged);
+  }
+
+  #endpointPeer(endpoint: Endpoint | null, plan: MeshPlan, host: string | null): PeerLabels {
     if (endpoint === null) return UNKNOWN_PEER;
     let p = this.#peers.get(endpoint);
     if (p === undefined) {
@@ -213,7 +233,7 @@ export class OutboundCall implements CallObserver {
         const event: MetricEvent = {
           reporter: 'source',
           source: t.metrics.local,
-          destination: this.#owner.peerOf(state.endpoint, plan, state.service),
+          destination: this.#owner.peerOf(state.endpoint, plan, state.service, state.upstreamPeer),
           destinationService: this.#owner.serviceOf(state, plan, target),
           port: target.port,
           protocol: requestProtocolOf(this.#headers['content-type']),

@@ -1,6 +1,7 @@
 import type { CompiledRoute, Endpoint, RouteRequest } from '../compile/plan-types.js';
 import type { MeshletInfo, ResponseFlag } from './meshlet-info.js';
 import type { TryResult } from './attempt.js';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 
 /** What the router reports to a call's telemetry (`outbound/call-observer.ts`). */
 export interface CallObserver {
@@ -29,6 +30,8 @@ export interface CallState {
   service: string | null;
   /** The endpoint that answered, for telemetry's destination labels. */
   endpoint: Endpoint | null;
+  /** What the upstream's metadata-exchange headers said about it, when it sent them. */
+  upstreamPeer: PeerMetadata | null;
   /** Telemetry for this call; null when the client has none (then nothing is built). */
   readonly observer: CallObserver | null;
 }
@@ -48,6 +51,7 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     cluster: null,
     service: null,
     endpoint: null,
+    upstreamPeer: null,
     observer,
   };
 }

@@ -16,6 +16,7 @@ import { prepareBody, type RequestBody } from './request-body.js';
 import { createMeshResponse, type MeshResponse } from './response.js';
 import { newCallState, toMeshletInfo, type CallState } from './call-state.js';
 import { runPipeline, type PipelineDeps, type Produced } from './pipeline.js';
+import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { createDnsEndpoints, systemResolveDns, type ResolveDns } from './endpoints-dns.js';
 import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
@@ -46,6 +47,12 @@ export interface OutboundClientOptions {
    * `createClusterManager({ onEvent: telemetry.onUpstreamEvent })`.
    */
   readonly telemetry?: MeshTelemetry | null;
+  /**
+   * This workload's metadata-exchange headers, sent on every HTTP call out
+   * (`localPeerHeaders`; outbound/peer-exchange.ts). Absent: none are sent; an upstream's
+   * are still taken off its response.
+   */
+  readonly peerHeaders?: LocalPeerHeaders | null;
 }
 
 /** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
@@ -134,6 +141,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     random: options.random,
     dnsEndpoints: createDnsEndpoints(options.resolveDns ?? systemResolveDns, options.clock),
     tlsFor: options.tlsFor ?? null,
+    peerHeaders: options.peerHeaders ?? null,
   });
   const getPlan = options.getPlan;
   const telemetry =

@@ -27,6 +27,8 @@ import { runRouter } from './router.js';
 import { raceSignal } from './timeouts.js';
 import { blackHole, sendDirect, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './passthrough.js';
 import { requestUuid } from '../telemetry/tracing/request-uuid.js';
+import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
+import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -39,6 +41,8 @@ export interface PipelineDeps {
     service: Service | undefined,
   ) => Promise<readonly Endpoint[]> | null;
   readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
+  /** This workload's metadata-exchange headers (peer-exchange.ts); null sends none. */
+  readonly peerHeaders: LocalPeerHeaders | null;
 }
 
 /** One call, validated. */
@@ -118,8 +122,12 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   state.cluster = cluster;
   if (known) state.service = target.hostname;
   // ALLOW_ANY goes out through the HTTP listener's `allow_any` route, whose connection
-  // manager generates x-request-id as for any routed call.
-  else ensureRequestId(input.headers, plan);
+  // manager generates x-request-id, and whose metadata exchange filter runs, as for any
+  // routed call.
+  else {
+    ensureRequestId(input.headers, plan);
+    sendPeerHeaders(input.headers, deps.peerHeaders, plan, true);
+  }
   const r = await sendDirect(
     deps.transport,
     state,
@@ -132,7 +140,9 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   );
   if (r.kind === 'local') return local(state, r.reply);
   const produced = { status: r.status, headers: { ...r.headers }, body: r.body };
-  return known ? { ...produced, tcp: true } : produced;
+  if (known) return { ...produced, tcp: true };
+  state.upstreamPeer = takePeerHeaders(produced.headers);
+  return produced;
 }
 
 /**
@@ -200,6 +210,13 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     route.headers?.authorityRewrite ??
     dest.headers?.authorityRewrite ??
     authority;
+  // The exchange filter runs before the router applies the route's header operations.
+  sendPeerHeaders(
+    headers,
+    deps.peerHeaders,
+    plan,
+    plan.outbound.services[cluster.host]?.location === 'MESH_EXTERNAL',
+  );
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
   const timeouts = callTimeouts(route, headers, debugHeaders);
@@ -246,5 +263,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyHeaderOps(out, ruleOps);
   applyHeaderOps(out, destOps);
+  // The exchange filter sees the response after the router's header operations.
+  state.upstreamPeer = takePeerHeaders(out);
   return { status: r.response.status, headers: out, body: r.response.body };
 }

@@ -1,5 +1,6 @@
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { PeerIdentity } from '../inbound/request-context.js';
+import type { PeerMetadata } from './metadata-exchange/peer-metadata.js';
 
 /**
  * One side of a request as Istio's stats filter labels it: the `source_*` or
@@ -160,4 +161,37 @@ export function peerFromEndpoint(
     canonicalRevision: canonicalRevision(labels),
     cluster: options.cluster ?? 'Kubernetes',
   });
+}
+
+const withMetadata = new WeakMap<PeerLabels, WeakMap<PeerMetadata, PeerLabels>>();
+
+/**
+ * A peer's labels once its metadata-exchange headers arrived (istio_stats.cc, the
+ * `source_*` half on a server and the `destination_*` half on a client): workload, app,
+ * version, canonical service and revision, cluster from the metadata (`unknown`, and
+ * `latest` for the revision, where it has none). The principal stays the certificate's,
+ * and the namespace the certificate's when there is one, as Istio prefers the SAN's.
+ * Cached per pair, so steady traffic reuses one label object.
+ */
+export function peerWithMetadata(base: PeerLabels, m: PeerMetadata): PeerLabels {
+  let byMeta = withMetadata.get(base);
+  if (byMeta === undefined) {
+    byMeta = new WeakMap();
+    withMetadata.set(base, byMeta);
+  }
+  const hit = byMeta.get(m);
+  if (hit !== undefined) return hit;
+  const or = (v: string, fallback: string): string => (v === '' ? fallback : v);
+  const made: PeerLabels = Object.freeze({
+    workload: or(m.workload, UNKNOWN),
+    namespace: base.namespace !== UNKNOWN ? base.namespace : or(m.namespace, UNKNOWN),
+    principal: base.principal,
+    app: or(m.app, UNKNOWN),
+    version: or(m.version, UNKNOWN),
+    canonicalService: or(m.canonicalService, UNKNOWN),
+    canonicalRevision: or(m.canonicalRevision, LATEST),
+    cluster: or(m.cluster, UNKNOWN),
+  });
+  byMeta.set(m, made);
+  return made;
 }

@@ -21,6 +21,7 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
       requestId: true,
       forwardedClientCert: 'APPEND_FORWARD',
       clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
+      metadataExchange: 'PROPAGATE',
     });
   });
 
@@ -31,7 +32,8 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
     requestId: { disabled: true }
     forwardedClientCert: SANITIZE_SET
     setCurrentClientCertDetails: { cert: true, dns: false }
-    metadataExchangeHeaders: { mode: IN_MESH }`);
+    metadataExchangeHeaders: { mode: IN_MESH }
+    xForwardedHost: { enabled: true }`);
     expect(snap.meshConfig.proxyHeaders).toEqual({
       envoyDebugHeaders: false,
       attemptCount: true,
@@ -39,13 +41,14 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
       requestId: false,
       forwardedClientCert: 'SANITIZE_SET',
       clientCertDetails: { subject: true, uri: true, dns: false, cert: true, chain: false },
+      metadataExchange: 'IN_MESH',
     });
     expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
       [
         'Info',
-        'defaultConfig.proxyHeaders.metadataExchangeHeaders',
-        14,
-        'ProxyConfig proxyHeaders field "metadataExchangeHeaders" is not used by meshlet: meshlet sends no metadata-exchange headers, so there is nothing to skip',
+        'defaultConfig.proxyHeaders.xForwardedHost',
+        15,
+        'ProxyConfig proxyHeaders field "xForwardedHost" is not used by meshlet: x-forwarded-host is not appended',
       ],
     ]);
   });
@@ -62,11 +65,16 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
     expect(load('    forwardedClientCert: UNDEFINED').meshConfig.proxyHeaders.forwardedClientCert).toBe(
       'APPEND_FORWARD',
     );
+    // UNDEFINED, the proto's zero value, is Istio's default: the headers go everywhere.
+    expect(
+      load('    metadataExchangeHeaders: { mode: UNDEFINED }').meshConfig.proxyHeaders.metadataExchange,
+    ).toBe('PROPAGATE');
   });
 
   it('rejects an unknown forwardedClientCert mode and an unknown detail, naming each field', () => {
     const snap = load(`    forwardedClientCert: APPEND
-    setCurrentClientCertDetails: { san: true }`);
+    setCurrentClientCertDetails: { san: true }
+    metadataExchangeHeaders: { mode: OUT_OF_MESH }`);
     expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
       [
         'Error',
@@ -79,6 +87,12 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
         'defaultConfig.proxyHeaders.setCurrentClientCertDetails.san',
         9,
         'unknown field "san": expected subject, cert, chain, dns or uri',
+      ],
+      [
+        'Error',
+        'defaultConfig.proxyHeaders.metadataExchangeHeaders.mode',
+        10,
+        'Unsupported value: "OUT_OF_MESH": supported values: UNDEFINED, IN_MESH',
       ],
     ]);
   });

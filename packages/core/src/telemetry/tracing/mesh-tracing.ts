@@ -48,6 +48,7 @@ import {
 } from './unsampled.js';
 import { LazyRequestContext, UnsampledServerSpan } from './unsampled-server-span.js';
 import { requestUuid } from './request-uuid.js';
+import { sidecarNodeId } from '../metadata-exchange/peer-metadata.js';
 
 export interface MeshTracingOptions {
   readonly workload: WorkloadIdentity;
@@ -278,9 +279,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     'istio.mesh_id': options.meshId ?? options.meshConfig.trustDomain,
     'istio.namespace': w.namespace,
     'istio.cluster_id': options.clusterId ?? 'Kubernetes',
-    node_id:
-      options.nodeId ??
-      `sidecar~${env['INSTANCE_IP'] ?? '127.0.0.1'}~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`,
+    node_id: options.nodeId ?? sidecarNodeId(w, env),
     component: 'proxy',
   });
   const addCustomTags = (span: Span, spec: TracingSpec, headers: HeaderRecord) => {
