@@ -436,8 +436,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let d: Pending;
     let exchange: InboundExchange | null = null;
     try {
-      // Metadata exchange first: no later stage sees the caller's headers.
+      // Metadata exchange first: no later stage sees the caller's headers. A gateway has
+      // only the outbound exchange filter (listener_builder.go appendMxFilter), so it neither
+      // reads nor answers a downstream's.
       exchange = inboundExchange(req);
+      if (exchange !== null && options.getPlan().inbound.gateway) exchange = null;
       d = run(exchange === null ? req : exchange.request, at);
     } catch (err) {
       d = failed(err);

@@ -151,7 +151,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     this.#request = request;
     this.#startMs = t.clock.now();
     const mx = request.headers[PEER_METADATA];
-    this.#peerMetadata = mx === undefined ? null : peerMetadataOf(mx);
+    this.#peerMetadata = mx === undefined || topology().gateway ? null : peerMetadataOf(mx);
     // wallClockMs: one fast monotonic read, where Date.now() is a V8 runtime call on Node 20.
     this.#startEpoch = wallClockMs();
     this.#span = t.tracing.startServerSpan({

@@ -60,4 +60,21 @@ describe('inbound metadata exchange', () => {
     expect(d.responseHeaders).toEqual({});
     expect(d.removeHeaders).toEqual(['x-envoy-peer-metadata-id', 'x-envoy-peer-metadata']);
   });
+
+  it("leaves a gateway's downstream headers alone: a gateway has only the outbound exchange", async () => {
+    const gateway = {
+      name: 'istio-ingressgateway-1',
+      namespace: 'istio-system',
+      serviceAccount: 'istio-ingressgateway-service-account',
+      labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+    };
+    const plan = planOf('', { workload: gateway });
+    expect(plan.inbound.gateway).toBe(true);
+    const d = await engineFor(plan, { peerHeaders: LOCAL }).decide(
+      request({ headers: { 'x-envoy-peer-metadata-id': CALLER } }),
+    );
+    if (!d.allow) throw new Error('expected an allow');
+    expect(d.responseHeaders).toEqual({});
+    expect(d.removeHeaders).toEqual([]);
+  });
 });
