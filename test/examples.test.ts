@@ -27,6 +27,11 @@ describe('examples and the installed CLI', () => {
     expect(Number(split![1]) + Number(split![2])).toBe(200);
     expect(Number(split![2])).toBeGreaterThan(5); // 10% of 200, well inside random variation
     expect(Number(split![2])).toBeLessThan(45);
+    // The source reporter's destination workloads, learnt by metadata exchange: the jason call
+    // went to v2, the split's calls to v1 and v3.
+    expect(stdout).toContain(
+      `istio_requests_total{reporter="source"} by destination_workload: reviews-v1 ${split![1]}, reviews-v2 1, reviews-v3 ${split![2]}`,
+    );
     expect(stdout).toContain('sleep -> reviews: 403 RBAC: access denied');
     expect(stdout).toMatch(/plaintext curl from outside the mesh: connection closed with no HTTP response/);
   });

@@ -87,6 +87,21 @@ export async function runServices({ meshDir, log }) {
       `   200 anonymous calls: v1 ${counts.v1}, v3 ${counts.v3}, v2 ${counts.v2} (VirtualService says 90/10)`,
     );
 
+    // The edges Kiali draws from productpage's own istio_requests_total: the destination
+    // workloads come from Istio's metadata exchange, answered by each reviews version.
+    const edges = new Map();
+    for (const { labels, value } of (await productpage.metrics.getSingleMetric('istio_requests_total').get())
+      .values) {
+      if (labels.reporter !== 'source') continue;
+      edges.set(labels.destination_workload, (edges.get(labels.destination_workload) ?? 0) + value);
+    }
+    log(
+      `   istio_requests_total{reporter="source"} by destination_workload: ${[...edges]
+        .sort()
+        .map(([w, v]) => `${w} ${v}`)
+        .join(', ')}`,
+    );
+
     const sleep = await newMesh('sleep', 'sleep', { app: 'sleep' }, endpoints);
     const denied = await sleep.fetch('http://reviews:9080/reviews/0');
     log(`   sleep -> reviews: ${denied.status} ${await denied.text()} (only productpage may read reviews)`);
