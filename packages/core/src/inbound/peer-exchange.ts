@@ -26,7 +26,8 @@ export function inboundExchange(req: InboundRequest): InboundExchange | null {
   const sentId = req.headers[PEER_METADATA_ID] !== undefined;
   const sentMetadata = req.headers[PEER_METADATA] !== undefined;
   if (!sentId && !sentMetadata) return null;
-  const headers: Record<string, string | readonly string[] | undefined> = {};
+  // No prototype, as node-request.ts builds the headers: a header named `__proto__` stays data.
+  const headers = Object.create(null) as Record<string, string | readonly string[] | undefined>;
   for (const name in req.headers)
     if (name !== PEER_METADATA && name !== PEER_METADATA_ID) headers[name] = req.headers[name];
   return { request: { ...req, headers }, sentId, sentMetadata };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InboundRequest } from '../../../src/inbound/engine-types.js';
+import { inboundExchange } from '../../../src/inbound/peer-exchange.js';
 import { engineFor, planOf, request, verdict } from './support.js';
 
 // The metadata exchange filter comes first in the inbound chain (pilot listener_builder.go
@@ -76,5 +77,15 @@ describe('inbound metadata exchange', () => {
     if (!d.allow) throw new Error('expected an allow');
     expect(d.responseHeaders).toEqual({});
     expect(d.removeHeaders).toEqual([]);
+  });
+
+  it('keeps a header named __proto__ as data in the request the later stages see', () => {
+    const headers = Object.create(null) as Record<string, string | string[]>;
+    headers['__proto__'] = ['a', 'b'];
+    headers['x-envoy-peer-metadata-id'] = CALLER;
+    const x = inboundExchange(request({ headers }));
+    expect(Object.getPrototypeOf(x!.request.headers)).toBeNull();
+    expect(Object.keys(x!.request.headers)).toEqual(['__proto__']);
+    expect(x!.request.headers['__proto__']).toEqual(['a', 'b']);
   });
 });
