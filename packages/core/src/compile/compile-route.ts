@@ -71,7 +71,7 @@ function routeAction(rule: HTTPRouteIn, ctx: RouteContext): RouteAction {
     weight: total === 0 ? 0 : (w * 100) / total,
     headers: compileHeaders(d.headers),
   }));
-  return { kind: 'route', destinations };
+  return { kind: 'route', destinations, weighted: dests.length > 1 };
 }
 
 function mirrors(rule: HTTPRouteIn, ctx: RouteContext): Mirror[] {

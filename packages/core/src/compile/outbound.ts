@@ -101,6 +101,7 @@ function defaultRoute(hostName: string, port: number): CompiledRoute {
     action: {
       kind: 'route',
       destinations: [{ host: hostName, subset: null, port, weight: 100, cluster, headers: null }],
+      weighted: false,
     },
     rewrite: null,
     headers: null,

@@ -59,7 +59,16 @@ export interface RouteDestination {
 }
 
 export type RouteAction =
-  | { readonly kind: 'route'; readonly destinations: readonly RouteDestination[] }
+  | {
+      readonly kind: 'route';
+      readonly destinations: readonly RouteDestination[];
+      /**
+       * The rule lists several destinations, zero weights included: istiod builds Envoy
+       * weighted clusters, whose `headers` authority is a per-cluster host rewrite (route.go
+       * processWeightedDestination); a sole destination's is the route's own.
+       */
+      readonly weighted: boolean;
+    }
   | {
       readonly kind: 'redirect';
       readonly uri: string | null;

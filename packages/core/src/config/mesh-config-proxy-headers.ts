@@ -11,14 +11,9 @@ import {
 import type { Finding } from './validate/context.js';
 import { isRecord } from './validate/is-record.js';
 
-/**
- * ProxyHeaders fields (istio/api mesh/v1alpha1/proxy.proto) meshlet does not act on, and why:
- * header case and the `x-forwarded-port`/`-host` appends are not done.
- */
+/** ProxyHeaders fields (istio/api mesh/v1alpha1/proxy.proto) meshlet does not act on, and why. */
 const NOT_USED: Readonly<Record<string, string>> = {
   preserveHttp1HeaderCase: 'header names keep the case Node gives them',
-  xForwardedPort: 'x-forwarded-port is not appended',
-  xForwardedHost: 'x-forwarded-host is not appended',
 };
 
 const DETAILS = ['subject', 'uri', 'dns', 'cert', 'chain'] as const;
@@ -32,14 +27,17 @@ function bool(v: unknown, path: FieldPath, err: Err): boolean | undefined {
   return undefined;
 }
 
-/** `{ disabled: bool }` (EnvoyDebugHeaders, AttemptCount, RequestId): undefined when not set. */
-function disabledFlag(v: unknown, key: string, err: Err): boolean | undefined {
+/**
+ * `{ disabled: bool }` (EnvoyDebugHeaders, AttemptCount, RequestId) or `{ enabled: bool }`
+ * (XForwardedPort, XForwardedHost): undefined when not set.
+ */
+function flag(v: unknown, key: string, field: 'disabled' | 'enabled', err: Err): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v)) {
     err([key], 'expected an object');
     return undefined;
   }
-  return bool(v['disabled'], [key, 'disabled'], err);
+  return bool(v[field], [key, field], err);
 }
 
 /** `server: { disabled, value }` (proxy_headers.go GetProxyHeadersFromProxyConfig). */
@@ -103,8 +101,8 @@ function certDetails(v: unknown, err: Err): ClientCertDetails | undefined {
 
 /**
  * `defaultConfig.proxyHeaders`. Acted on: `envoyDebugHeaders`, `attemptCount`, `server`,
- * `requestId`, `forwardedClientCert`, `setCurrentClientCertDetails` and
- * `metadataExchangeHeaders`. The other fields
+ * `requestId`, `forwardedClientCert`, `setCurrentClientCertDetails`,
+ * `metadataExchangeHeaders`, `xForwardedPort` and `xForwardedHost`. The other fields
  * Istio documents are reported as not used, with why. A field not in that list is a
  * warning, not an error: ProxyHeaders grows with Istio releases, and a valid config must
  * still load.
@@ -128,8 +126,14 @@ export function parseProxyHeaders(
       case 'envoyDebugHeaders':
       case 'attemptCount':
       case 'requestId': {
-        const disabled = disabledFlag(v, key, err);
+        const disabled = flag(v, key, 'disabled', err);
         if (disabled !== undefined) out[key] = !disabled;
+        break;
+      }
+      case 'xForwardedPort':
+      case 'xForwardedHost': {
+        const enabled = flag(v, key, 'enabled', err);
+        if (enabled !== undefined) out[key] = enabled;
         break;
       }
       case 'server': {

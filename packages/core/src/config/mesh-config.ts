@@ -129,6 +129,16 @@ export interface ProxyHeaders {
    * SkipIstioMXHeaders, peer_metadata `skip_external_clusters`).
    */
   readonly metadataExchange: MetadataExchangeMode;
+  /**
+   * `xForwardedPort.enabled`: the connection manager's `append_x_forwarded_port`; a request
+   * without `x-forwarded-port` gets the port its client connected to (default off).
+   */
+  readonly xForwardedPort: boolean;
+  /**
+   * `xForwardedHost.enabled`: `append_x_forwarded_host` on routes with a `rewrite`; an
+   * authority rewrite appends the replaced Host to `x-forwarded-host` (default off).
+   */
+  readonly xForwardedHost: boolean;
 }
 
 /** ProxyHeaders.MetadataExchangeMode; `PROPAGATE` stands for the proto's UNDEFINED. */
@@ -173,6 +183,8 @@ export const DEFAULT_PROXY_HEADERS: ProxyHeaders = Object.freeze({
   forwardedClientCert: 'APPEND_FORWARD' as const,
   clientCertDetails: Object.freeze({ subject: true, uri: true, dns: true, cert: false, chain: false }),
   metadataExchange: 'PROPAGATE' as const,
+  xForwardedPort: false,
+  xForwardedHost: false,
 });
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -28,6 +28,7 @@ import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
+import { forwardedPortOf, forwardPortToApp, withForwardedPort } from './forwarded-port.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
@@ -193,9 +194,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     decision: InboundDecision,
     req: InboundRequest,
     exchange: InboundExchange | null,
+    at: Stage,
   ): InboundDecision => {
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
+    if (at.forwardedPort !== undefined) d = forwardPortToApp(d, at.forwardedPort);
     if (options.onDecision !== undefined) {
       try {
         options.onDecision(d, req);
@@ -206,14 +209,22 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return d;
   };
 
-  type Stage = { stage: DenyReason['stage'] };
+  /** How far a request got (for an internal error's reason), and what the connection manager set on it. */
+  type Stage = { stage: DenyReason['stage']; forwardedPort?: string };
   type Pending = InboundDecision | Promise<InboundDecision>;
 
   // Synchronous until a stage really waits (a JWT check, a CUSTOM provider): every promise
   // costs the request a microtask, and more while telemetry's async context tracking is on.
-  const run = (req: InboundRequest, at: Stage): Pending => {
+  const run = (request: InboundRequest, at: Stage): Pending => {
     const plan = options.getPlan();
     const c = compiledFor(plan);
+    // The connection manager's own edits come before every filter.
+    let req = request;
+    const forwardedPort = forwardedPortOf(req, plan);
+    if (forwardedPort !== null) {
+      req = withForwardedPort(req, forwardedPort);
+      at.forwardedPort = forwardedPort;
+    }
 
     const badMethod = methodProblem(req.method);
     if (badMethod !== null)
@@ -448,10 +459,10 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const x = exchange;
     if (d instanceof Promise)
       return d.then(
-        (r) => finish(r, req, x),
-        (err: unknown) => finish(failed(err), req, x),
+        (r) => finish(r, req, x, at),
+        (err: unknown) => finish(failed(err), req, x, at),
       );
-    return finish(d, req, x);
+    return finish(d, req, x, at);
   };
 
   return {

@@ -29,6 +29,7 @@ import { blackHole, sendDirect, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from '.
 import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
+import { forwardPort, rewriteHost } from './forwarded-headers.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -125,6 +126,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // manager generates x-request-id, and whose metadata exchange filter runs, as for any
   // routed call.
   else {
+    forwardPort(input.headers, plan, target.port);
     ensureRequestId(input.headers, plan);
     sendPeerHeaders(input.headers, deps.peerHeaders, plan, true);
   }
@@ -158,6 +160,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const authority = headerValue(headers, 'host') ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
+  forwardPort(headers, plan, target.port);
   const rreq: RouteRequest = {
     method: input.method,
     scheme: target.scheme,
@@ -205,11 +208,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     if (debugHeaders) headers['x-envoy-original-path'] = path;
     path = rewritten;
   }
-  headers['host'] =
-    route.rewrite?.authority ??
-    route.headers?.authorityRewrite ??
-    dest.headers?.authorityRewrite ??
-    authority;
+  rewriteHost(headers, plan, route, dest, !action.weighted, authority);
   // The exchange filter runs before the router applies the route's header operations.
   sendPeerHeaders(
     headers,

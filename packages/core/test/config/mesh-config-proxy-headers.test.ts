@@ -22,6 +22,8 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
       forwardedClientCert: 'APPEND_FORWARD',
       clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
       metadataExchange: 'PROPAGATE',
+      xForwardedPort: false,
+      xForwardedHost: false,
     });
   });
 
@@ -33,7 +35,9 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
     forwardedClientCert: SANITIZE_SET
     setCurrentClientCertDetails: { cert: true, dns: false }
     metadataExchangeHeaders: { mode: IN_MESH }
-    xForwardedHost: { enabled: true }`);
+    xForwardedPort: { enabled: true }
+    xForwardedHost: { enabled: true }
+    preserveHttp1HeaderCase: true`);
     expect(snap.meshConfig.proxyHeaders).toEqual({
       envoyDebugHeaders: false,
       attemptCount: true,
@@ -42,13 +46,15 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
       forwardedClientCert: 'SANITIZE_SET',
       clientCertDetails: { subject: true, uri: true, dns: false, cert: true, chain: false },
       metadataExchange: 'IN_MESH',
+      xForwardedPort: true,
+      xForwardedHost: true,
     });
     expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
       [
         'Info',
-        'defaultConfig.proxyHeaders.xForwardedHost',
-        15,
-        'ProxyConfig proxyHeaders field "xForwardedHost" is not used by meshlet: x-forwarded-host is not appended',
+        'defaultConfig.proxyHeaders.preserveHttp1HeaderCase',
+        17,
+        'ProxyConfig proxyHeaders field "preserveHttp1HeaderCase" is not used by meshlet: header names keep the case Node gives them',
       ],
     ]);
   });
@@ -74,7 +80,8 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
   it('rejects an unknown forwardedClientCert mode and an unknown detail, naming each field', () => {
     const snap = load(`    forwardedClientCert: APPEND
     setCurrentClientCertDetails: { san: true }
-    metadataExchangeHeaders: { mode: OUT_OF_MESH }`);
+    metadataExchangeHeaders: { mode: OUT_OF_MESH }
+    xForwardedPort: { enabled: "yes" }`);
     expect(snap.diagnostics.map((d) => [d.level, d.path, d.line, d.message])).toEqual([
       [
         'Error',
@@ -94,6 +101,7 @@ describe('meshConfig defaultConfig.proxyHeaders', () => {
         10,
         'Unsupported value: "OUT_OF_MESH": supported values: UNDEFINED, IN_MESH',
       ],
+      ['Error', 'defaultConfig.proxyHeaders.xForwardedPort.enabled', 11, 'expected true or false, got "yes"'],
     ]);
   });
 

@@ -122,4 +122,127 @@ spec:
     expect([any.meshlet.route, any.headers.get('server')]).toEqual(['allow_any', 'envoy']);
     expect(h.transport.seen.at(-1)!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
+
+  it('sets x-forwarded-port to the port called when the request has none, with xForwardedPort enabled', async () => {
+    const off = harness(plans(null), () => ({ status: 200 }));
+    await off.call('http://reviews:9080/v1');
+    expect(off.transport.seen[0]!.headers['x-forwarded-port']).toBeUndefined();
+
+    const h = harness(plans('    xForwardedPort: { enabled: true }'), () => ({ status: 200 }));
+    await h.call('http://reviews:9080/v1');
+    expect(h.transport.seen[0]!.headers['x-forwarded-port']).toBe('9080');
+    // A sidecar's outbound listener keeps one the application sent.
+    await h.call('http://reviews:9080/v1', { headers: { 'x-forwarded-port': '443' } });
+    expect(h.transport.seen[1]!.headers['x-forwarded-port']).toBe('443');
+    // ALLOW_ANY goes through the same connection manager.
+    await h.call('http://example.org:8080/');
+    expect(h.transport.seen[2]!.headers['x-forwarded-port']).toBe('8080');
+  });
+
+  it('sets it before routing, so a route can match on it', async () => {
+    const docs = [
+      ...bookinfo(),
+      istioConfigMap('defaultConfig:\n  proxyHeaders:\n    xForwardedPort: { enabled: true }'),
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{ headers: { x-forwarded-port: { exact: "9080" } } }]
+    route: [{ destination: { host: reviews, subset: v2 } }]
+  - route: [{ destination: { host: reviews, subset: v1 } }]
+`,
+    ];
+    const endpoints = {
+      reviews: [
+        { address: '10.0.1.1', port: 9080, labels: { app: 'reviews', version: 'v1' } },
+        { address: '10.0.2.1', port: 9080, labels: { app: 'reviews', version: 'v2' } },
+      ],
+    };
+    const h = harness(planOf(docs, endpoints), () => ({ status: 200 }));
+    expect((await h.call('http://reviews:9080/')).meshlet.upstream?.subset).toBe('v2');
+  });
+
+  describe('x-forwarded-host with xForwardedHost enabled', () => {
+    const vs = (
+      rule: string,
+      destinations = '[{ destination: { host: reviews, subset: v1 } }]',
+    ) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: default }
+spec:
+  hosts: [reviews]
+  http:
+  - route: ${destinations}
+${rule}`;
+    const call = async (
+      rule: string,
+      opts: { enabled?: boolean; xfh?: string; destinations?: string } = {},
+    ) => {
+      const docs = [...bookinfo(), vs(rule, opts.destinations)];
+      if (opts.enabled !== false)
+        docs.push(istioConfigMap('defaultConfig:\n  proxyHeaders:\n    xForwardedHost: { enabled: true }'));
+      const h = harness(planOf(docs, threeV1), () => ({ status: 200 }));
+      await h.call(
+        'http://reviews:9080/v1',
+        opts.xfh === undefined ? {} : { headers: { 'x-forwarded-host': opts.xfh } },
+      );
+      const sent = h.transport.seen[0]!.headers;
+      return [sent['host'], sent['x-forwarded-host']];
+    };
+
+    it('appends the replaced Host when a rule with a rewrite rewrites the authority', async () => {
+      expect(await call('    rewrite: { authority: reviews.internal }')).toEqual([
+        'reviews.internal',
+        'reviews:9080',
+      ]);
+      // A rewrite block and the authority from the rule's headers: still the route's host rewrite.
+      expect(
+        await call('    rewrite: { uri: /x }\n    headers: { request: { set: { host: reviews.internal } } }'),
+      ).toEqual(['reviews.internal', 'reviews:9080']);
+    });
+
+    it('appends only when the last value differs (append_xfh_idempotent)', async () => {
+      const rule = '    rewrite: { authority: reviews.internal }';
+      expect(await call(rule, { xfh: 'edge.example.com' })).toEqual([
+        'reviews.internal',
+        'edge.example.com,reviews:9080',
+      ]);
+      expect(await call(rule, { xfh: 'edge.example.com, reviews:9080' })).toEqual([
+        'reviews.internal',
+        'edge.example.com, reviews:9080',
+      ]);
+    });
+
+    it('does not append without a rewrite block, without a host rewrite, or when disabled', async () => {
+      expect(await call('    headers: { request: { set: { host: reviews.internal } } }')).toEqual([
+        'reviews.internal',
+        undefined,
+      ]);
+      expect(await call('    rewrite: { uri: /x }')).toEqual(['reviews:9080', undefined]);
+      expect(await call('    rewrite: { authority: reviews.internal }', { enabled: false })).toEqual([
+        'reviews.internal',
+        undefined,
+      ]);
+    });
+
+    it("appends the weighted destination's authority that the route's rewrite replaces", async () => {
+      const weighted = `
+    - destination: { host: reviews, subset: v1 }
+      weight: 100
+      headers: { request: { set: { ':authority': reviews-v1.internal } } }
+    - destination: { host: reviews, subset: v1 }
+      weight: 0`;
+      // A weighted destination's authority alone is a plain set, with no append.
+      expect(await call('    rewrite: { uri: /x }', { destinations: weighted })).toEqual([
+        'reviews-v1.internal',
+        undefined,
+      ]);
+      expect(await call('    rewrite: { authority: reviews.internal }', { destinations: weighted })).toEqual([
+        'reviews.internal',
+        'reviews-v1.internal',
+      ]);
+    });
+  });
 });
