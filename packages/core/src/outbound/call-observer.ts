@@ -136,6 +136,8 @@ export class OutboundCall implements CallObserver {
   readonly #startEpoch: number;
   readonly #span: ClientSpan;
   readonly #requestBody: ByteCount | number;
+  /** Request line and headers as the application gave them. */
+  readonly #requestHeadBytes: number;
   #done = false;
 
   constructor(
@@ -153,6 +155,16 @@ export class OutboundCall implements CallObserver {
     this.#headers = headers;
     this.#startMs = t.clock.now();
     this.#startEpoch = Date.now();
+    // Istio's istio_request_bytes on the client is the downstream wire bytes: the request as
+    // the application sent it to its sidecar (istio_stats.cc getDownstreamBytesMeter), so
+    // measured before the span's trace headers and the pipeline's own headers are added.
+    // An HTTP/1.1 request always carries its Host, which the transport adds when the caller did not.
+    this.#requestHeadBytes =
+      method.length +
+      target.path.length +
+      12 +
+      headerBlockBytes(headers) +
+      (headers['host'] === undefined ? target.authority.length + 8 : 0);
     this.#span = t.tracing.startClientSpan({ method, url: target.url.href, headers });
     this.#requestBody = body === null ? 0 : Buffer.isBuffer(body) ? body.length : countPushedBytes(body);
   }
@@ -242,8 +254,7 @@ export class OutboundCall implements CallObserver {
           mtls: false,
           durationMs,
           // Request line + headers + body, as on the wire (HTTP/1.1).
-          requestBytes:
-            this.#method.length + target.path.length + 12 + headerBlockBytes(this.#headers) + requestBody,
+          requestBytes: this.#requestHeadBytes + requestBody,
           responseBytes: status === 0 ? 0 : 17 + headerBlockBytes(resHeaders) + responseBody,
           headers: this.#headers,
           method: this.#method,

@@ -202,6 +202,26 @@ describe('createOutboundClient with telemetry', () => {
     expect(bytes!.value).toBeLessThan(1100);
   });
 
+  it('counts the request bytes the application sent, not the headers the mesh adds', async () => {
+    const { client, telemetry, seen } = setup(() => ({ status: 200, body: 'ok' }));
+    await (
+      await client.fetch('http://reviews:9080/reviews/1', { headers: { 'x-app': 'abc' }, body: 'hello' })
+    ).text();
+    // Trace headers, x-request-id and x-envoy-attempt-count went out...
+    expect(Object.keys(seen[0]!.headers)).toEqual(
+      expect.arrayContaining(['traceparent', 'x-request-id', 'x-envoy-attempt-count']),
+    );
+    // ...but the downstream request was `GET /reviews/1 HTTP/1.1`, its Host, its own headers
+    // and its body.
+    const sent = await client.fetch('http://reviews:9080/reviews/1', { headers: { 'x-app': 'abc' } });
+    await sent.text();
+    const [bytes] = await samples(telemetry.registry, 'istio_request_bytes_sum');
+    const line = (name: string, value: string) => name.length + value.length + 4;
+    const head =
+      'GET'.length + '/reviews/1'.length + 12 + line('host', 'reviews:9080') + line('x-app', 'abc') + 2;
+    expect(bytes!.value).toBe(2 * head + 'hello'.length);
+  });
+
   it('reports a local 404 NR against the Host header, with its access log line', async () => {
     const { client, telemetry, lines } = setup(() => ({ status: 200 }));
     const res = await client.fetch('http://reviews:9080/other');
