@@ -5,18 +5,15 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh, type MeshletRequestContext } from '../../packages/core/src/index.js';
-import {
-  createDevCa,
-  issueWorkloadCertificate,
-  type CertificateAuthority,
-} from '../../packages/core/src/identity/dev-ca.js';
+import { createDevCa, issueWorkloadCertificate } from '../../packages/core/src/identity/dev-ca.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { meshlet as meshletExpress, type MeshletRequest } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
+import { useDevCa } from '../support/dev-ca.js';
 
 // Two meshes talking over real mTLS on loopback: the caller's auto mTLS presents its
 // SPIFFE certificate, the server's STRICT PeerAuthentication demands one, and the
@@ -44,23 +41,13 @@ spec:
 `;
 
 const tmp = useTmpDir();
-let ca: CertificateAuthority;
-beforeAll(async () => {
-  ca = await createDevCa();
-});
+const devCa = useDevCa(tmp);
+const { certsFor } = devCa;
 
 const open: Mesh[] = [];
 afterEach(async () => {
   for (const m of open.splice(0)) await m.close();
 });
-
-async function certsFor(serviceAccount: string): Promise<string> {
-  const dir = path.join(await tmp(), serviceAccount);
-  await mkdir(dir);
-  const cert = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount, ttl: '1h' });
-  await writeWorkloadCertificates(dir, cert);
-  return dir;
-}
 
 async function configDir(): Promise<string> {
   const dir = await tmp();
@@ -194,7 +181,7 @@ describe('two meshes over mTLS on loopback', () => {
   it('meshConfig meshMTLS.minProtocolVersion TLSV1_3 is the mesh server side only, as in Istio', async () => {
     // A reviews upstream that speaks only TLS 1.2, with a valid mesh identity.
     const cert = await issueWorkloadCertificate({
-      ca,
+      ca: devCa.ca(),
       namespace: 'default',
       serviceAccount: 'bookinfo-reviews',
       ttl: '1h',
@@ -230,7 +217,7 @@ describe('two meshes over mTLS on loopback', () => {
 
   it('meshConfig tlsDefaults shapes DestinationRule SIMPLE origination (not ISTIO_MUTUAL)', async () => {
     const cert = await issueWorkloadCertificate({
-      ca,
+      ca: devCa.ca(),
       namespace: 'default',
       serviceAccount: 'api',
       ttl: '1h',
@@ -362,7 +349,12 @@ spec: { selector: { app: ratings }, ports: [{ name: http, port: 9080 }] }
         meshConfig: {
           trustDomain: 'partner.example',
           caCertificates: [
-            { pem: ca.rootCertPem, spiffeBundleUrl: null, trustDomains: ['cluster.local'], certSigners: [] },
+            {
+              pem: devCa.ca().rootCertPem,
+              spiffeBundleUrl: null,
+              trustDomains: ['cluster.local'],
+              certSigners: [],
+            },
           ],
         },
         endpoints: {

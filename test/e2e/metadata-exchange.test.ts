@@ -1,22 +1,17 @@
 import express from 'express';
 import Fastify from 'fastify';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Registry } from 'prom-client';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
-import {
-  createDevCa,
-  issueWorkloadCertificate,
-  type CertificateAuthority,
-} from '../../packages/core/src/identity/dev-ca.js';
-import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { decodeStruct } from '../../packages/core/src/telemetry/metadata-exchange/struct-wire.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
+import { useDevCa } from '../support/dev-ca.js';
 
 // Istio's HTTP metadata exchange between real services: each side sends its workload's
 // metadata in `x-envoy-peer-metadata` (-id), the other labels its istio_* metrics with it
@@ -33,23 +28,12 @@ const MX = 'x-envoy-peer-metadata';
 const MX_ID = 'x-envoy-peer-metadata-id';
 
 const tmp = useTmpDir();
-let ca: CertificateAuthority;
-beforeAll(async () => {
-  ca = await createDevCa();
-});
+const { certsFor } = useDevCa(tmp);
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-async function certsFor(serviceAccount: string): Promise<string> {
-  const dir = path.join(await tmp(), serviceAccount);
-  await mkdir(dir);
-  const cert = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount, ttl: '1h' });
-  await writeWorkloadCertificates(dir, cert);
-  return dir;
-}
 
 async function mesh(
   workload: { name: string; serviceAccount: string; labels: Record<string, string> },
