@@ -130,7 +130,10 @@ describe('peer metadata', () => {
 
   it('finds no peer in a value that is not a Struct, or is too large to decode', () => {
     expect(peerMetadataOf(Buffer.from([0x0a, 0x7f]).toString('base64'))).toBeNull();
-    expect(peerMetadataOf('A'.repeat(20_000))).toBeNull();
+    // Over 4 KiB: not decoded, even when it is a valid Struct.
+    const big = encodeStruct({ WORKLOAD_NAME: 'w', LABELS: { pad: 'x'.repeat(4000) } }).toString('base64');
+    expect(metadataFromStruct(decodeStruct(Buffer.from(big, 'base64'))).workload).toBe('w');
+    expect(peerMetadataOf(big)).toBeNull();
     expect(peerMetadataOf(undefined)).toBeNull();
     expect(peerMetadataOf('')).toBeNull();
   });
