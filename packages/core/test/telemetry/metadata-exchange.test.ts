@@ -147,6 +147,8 @@ describe('peer metadata', () => {
     };
     const id = sidecarNodeId(workload, { INSTANCE_IP: '10.0.0.7' });
     expect(id).toBe('sidecar~10.0.0.7~reviews-v2.bookinfo~bookinfo.svc.cluster.local');
+    // Without INSTANCE_IP: this host's own IPv4 address, never an empty field.
+    expect(sidecarNodeId(workload, {})).toMatch(/^sidecar~\d+\.\d+\.\d+\.\d+~reviews-v2\.bookinfo~/);
     const headers = localPeerHeaders(workload, 'east', id);
     expect(headers.id).toBe(id);
     expect(decodeStruct(Buffer.from(headers.value, 'base64'))).toEqual({

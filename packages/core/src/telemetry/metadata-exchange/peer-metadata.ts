@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import type { WorkloadIdentity } from '../../compile/workload.js';
 import { canonicalRevision, canonicalService } from '../peer-labels.js';
 import { decodeStruct, encodeStruct, type StructFields, type StructValue } from './struct-wire.js';
@@ -111,10 +112,20 @@ export interface LocalPeerHeaders {
   readonly value: string;
 }
 
-/** Envoy's node id of a sidecar: `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
+/**
+ * Envoy's node id of a sidecar: `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. The IP is
+ * `INSTANCE_IP` (what Istio's injector sets from the pod's `status.podIP`), else the first
+ * non-loopback IPv4 address of this host, which in a pod is the pod's.
+ */
 export function sidecarNodeId(workload: WorkloadIdentity, env: NodeJS.ProcessEnv = process.env): string {
   const ns = workload.namespace;
-  return `sidecar~${env['INSTANCE_IP'] ?? '127.0.0.1'}~${workload.name}.${ns}~${ns}.svc.cluster.local`;
+  return `sidecar~${env['INSTANCE_IP'] ?? hostIp()}~${workload.name}.${ns}~${ns}.svc.cluster.local`;
+}
+
+function hostIp(): string {
+  for (const addresses of Object.values(networkInterfaces()))
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return '127.0.0.1';
 }
 
 /** This workload's metadata-exchange headers (MXPropagationMethod::computeValue). */
