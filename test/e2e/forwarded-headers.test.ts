@@ -1,9 +1,9 @@
 import express from 'express';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { headerRecorder } from '../support/header-recorder.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/express/src/index.js';
@@ -31,16 +31,7 @@ async function meshOf(yaml: string, workload = 'front'): Promise<Mesh> {
   return mesh;
 }
 
-async function recorder(): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.headers);
-    res.end('ok');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => server.close(r)));
-  return { port: (server.address() as AddressInfo).port, seen };
-}
+const recorder = () => headerRecorder(closers);
 
 const ENABLED = istioConfigMap(`defaultConfig:
   proxyHeaders:

@@ -1,10 +1,11 @@
 import express from 'express';
 import Fastify from 'fastify';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import { headerRecorder } from '../support/header-recorder.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { decodeStruct } from '../../packages/core/src/telemetry/metadata-exchange/struct-wire.js';
@@ -247,16 +248,7 @@ describe('metadata exchange with an Istio sidecar as the caller', () => {
 });
 
 describe('metadata exchange to services outside the mesh', () => {
-  async function recorder(): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
-    const seen: IncomingHttpHeaders[] = [];
-    const server = createServer((req, res) => {
-      seen.push(req.headers);
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(() => new Promise((resolve) => server.close(resolve)));
-    return { port: (server.address() as AddressInfo).port, seen };
-  }
+  const recorder = () => headerRecorder(closers);
 
   const externalConfig = (port: number, proxyHeaders: string) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

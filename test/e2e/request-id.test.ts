@@ -1,9 +1,9 @@
 import Fastify from 'fastify';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { headerRecorder } from '../support/header-recorder.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
@@ -36,17 +36,7 @@ async function meshOf(disabled: boolean): Promise<Mesh> {
   return mesh;
 }
 
-/** A plain upstream that records the headers of each request it gets. */
-async function recorder(): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.headers);
-    res.end('ok');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise((r) => server.close(r)));
-  return { port: (server.address() as AddressInfo).port, seen };
-}
+const recorder = () => headerRecorder(closers);
 
 /** A Fastify service whose handler reports the x-request-id it saw and calls the upstream. */
 async function front(mesh: Mesh, upstream: number): Promise<number> {
