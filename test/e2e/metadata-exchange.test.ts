@@ -230,6 +230,35 @@ describe('metadata exchange with an Istio sidecar as the caller', () => {
       });
   });
 
+  it('exchanges with telemetry off too, as the filter does not depend on it', async () => {
+    const m = await mesh(
+      { name: 'details-v1', serviceAccount: 'bookinfo-details', labels: { app: 'details' } },
+      '',
+      { telemetry: false },
+    );
+    const seen: IncomingHttpHeaders[] = [];
+    const app = express();
+    app.use(meshletExpress({ mesh: m }));
+    app.get('/details', (req, res) => {
+      seen.push(req.headers);
+      res.end('ok');
+    });
+    const port = ((await m.listen(app, 0, '127.0.0.1')).address() as AddressInfo).port;
+    const res = await fetch(`http://127.0.0.1:${port}/details`, {
+      headers: { [MX]: ENVOY_REVIEWS_V3, [MX_ID]: ENVOY_REVIEWS_V3_ID },
+    });
+    expect(res.status).toBe(200);
+    expect(seen[0]![MX]).toBeUndefined();
+    expect(seen[0]![MX_ID]).toBeUndefined();
+    // Without telemetry options the id carries this host's address, not INSTANCE_IP's.
+    expect(res.headers.get(MX_ID)).toMatch(
+      /^sidecar~[\d.]+~details-v1\.default~default\.svc\.cluster\.local$/,
+    );
+    expect(decodeStruct(Buffer.from(res.headers.get(MX)!, 'base64'))).toMatchObject({
+      WORKLOAD_NAME: 'details-v1',
+    });
+  });
+
   it('answers only what the caller sent, and nothing to a caller outside the mesh', async () => {
     const ratings = await expressReviews();
     const idOnly = await fetch(`${ratings.url}/ratings/0`, { headers: { [MX_ID]: ENVOY_REVIEWS_V3_ID } });
