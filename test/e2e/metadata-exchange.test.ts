@@ -13,6 +13,7 @@ import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 import { useDevCa } from '../support/dev-ca.js';
+import { lineCollector } from '../../packages/core/test/helpers/line-collector.js';
 
 // Istio's HTTP metadata exchange between real services: each side sends its workload's
 // metadata in `x-envoy-peer-metadata` (-id), the other labels its istio_* metrics with it
@@ -257,6 +258,31 @@ describe('metadata exchange with an Istio sidecar as the caller', () => {
     expect(decodeStruct(Buffer.from(res.headers.get(MX)!, 'base64'))).toMatchObject({
       WORKLOAD_NAME: 'details-v1',
     });
+  });
+
+  it("logs the request as Envoy's access log reads it: without the exchange headers", async () => {
+    const lines: string[] = [];
+    const m = await mesh(
+      { name: 'details-v1', serviceAccount: 'bookinfo-details', labels: { app: 'details' } },
+      '',
+      {
+        meshConfig: {
+          accessLogFile: '/dev/stdout',
+          accessLogFormat: '%REQ(X-ENVOY-PEER-METADATA-ID)%|%REQ(X-APP)%\n',
+        },
+        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
+      },
+    );
+    const app = express();
+    app.use(meshletExpress({ mesh: m }));
+    app.get('/details', (_req, res) => res.end('ok'));
+    const port = ((await m.listen(app, 0, '127.0.0.1')).address() as AddressInfo).port;
+    await (
+      await fetch(`http://127.0.0.1:${port}/details`, {
+        headers: { [MX_ID]: ENVOY_REVIEWS_V3_ID, 'x-app': 'a' },
+      })
+    ).text();
+    await expect.poll(() => lines).toEqual(['-|a']);
   });
 
   it('answers only what the caller sent, and nothing to a caller outside the mesh', async () => {

@@ -19,6 +19,7 @@ import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
 import { forwardedClient } from './authz/remote-ip.js';
+import { carriesExchange, withoutExchange } from './peer-exchange.js';
 import { sentResponseHeaders } from './sent-headers.js';
 
 type Observe = NonNullable<InboundHandle['observe']>;
@@ -278,6 +279,21 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     return request.sourceIp === '' ? null : `${request.sourceIp}:${request.sourcePort}`;
   }
 
+  /**
+   * The request headers as Envoy's access log reads them: after the connection manager
+   * set `x-request-id`, and without the exchange headers the peer_metadata filter removed
+   * (a gateway keeps them: it has no inbound exchange filter).
+   */
+  #loggedHeaders(): InboundRequest['headers'] {
+    const request = this.#request;
+    let headers = request.headers;
+    if (carriesExchange(headers) && !this.#topology().gateway) headers = withoutExchange(headers);
+    const id = this.#span.requestId;
+    return id === null || headers[REQUEST_ID_HEADER] === id
+      ? headers
+      : { ...headers, [REQUEST_ID_HEADER]: id };
+  }
+
   #entry(
     status: number,
     flags: readonly ResponseFlag[],
@@ -304,10 +320,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       bytesReceived,
       bytesSent,
       durationMs: Math.round(durationMs),
-      requestHeaders:
-        this.#span.requestId === null || request.headers[REQUEST_ID_HEADER] === this.#span.requestId
-          ? request.headers
-          : { ...request.headers, [REQUEST_ID_HEADER]: this.#span.requestId },
+      requestHeaders: this.#loggedHeaders(),
       responseHeaders: sentResponseHeaders(this.response),
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: `inbound|${request.port}||`,

@@ -21,16 +21,28 @@ export interface InboundExchange {
   readonly sentMetadata: boolean;
 }
 
+type Headers = InboundRequest['headers'];
+
+/** Whether a request's headers carry either exchange header. */
+export function carriesExchange(headers: Headers): boolean {
+  return headers[PEER_METADATA_ID] !== undefined || headers[PEER_METADATA] !== undefined;
+}
+
+/** A copy of `headers` without the two exchange headers. */
+export function withoutExchange(headers: Headers): Headers {
+  // No prototype, as node-request.ts builds the headers: a header named `__proto__` stays data.
+  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
+  for (const name in headers)
+    if (name !== PEER_METADATA && name !== PEER_METADATA_ID) out[name] = headers[name];
+  return out;
+}
+
 /** The exchange a request carries, or null when it has neither header (the common request). */
 export function inboundExchange(req: InboundRequest): InboundExchange | null {
   const sentId = req.headers[PEER_METADATA_ID] !== undefined;
   const sentMetadata = req.headers[PEER_METADATA] !== undefined;
   if (!sentId && !sentMetadata) return null;
-  // No prototype, as node-request.ts builds the headers: a header named `__proto__` stays data.
-  const headers = Object.create(null) as Record<string, string | readonly string[] | undefined>;
-  for (const name in req.headers)
-    if (name !== PEER_METADATA && name !== PEER_METADATA_ID) headers[name] = req.headers[name];
-  return { request: { ...req, headers }, sentId, sentMetadata };
+  return { request: { ...req, headers: withoutExchange(req.headers) }, sentId, sentMetadata };
 }
 
 /**
