@@ -1,5 +1,6 @@
 import type { MeshPlan } from '../compile/plan-types.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
+import { copyHeaders } from './node-request.js';
 
 export const FORWARDED_PORT = 'x-forwarded-port';
 
@@ -23,9 +24,7 @@ export function forwardedPortOf(req: InboundRequest, plan: MeshPlan): string | n
 
 /** `req` as the later stages see it, with the connection manager's `x-forwarded-port`. */
 export function withForwardedPort(req: InboundRequest, port: string): InboundRequest {
-  // No prototype, as node-request.ts builds the headers: a header named `__proto__` stays data.
-  const headers = Object.create(null) as Record<string, string | readonly string[] | undefined>;
-  for (const name in req.headers) headers[name] = req.headers[name];
+  const headers = copyHeaders(req.headers);
   headers[FORWARDED_PORT] = port;
   return { ...req, headers };
 }

@@ -26,6 +26,21 @@ const HeaderBag = function HeaderBag(): void {} as unknown as new () => HeaderMa
 HeaderBag.prototype = Object.create(null) as object;
 
 /**
+ * A copy of a request's headers without the names `drop` lists (lower-case): how a stage
+ * hands the later ones a request with headers taken off or added. Null-prototype, so a
+ * header named `__proto__` stays data; made only on the paths that edit headers (a request
+ * carrying metadata-exchange headers, `xForwardedPort` on), not for every request.
+ */
+export function copyHeaders(
+  headers: InboundRequest['headers'],
+  drop: readonly string[] = [],
+): Record<string, string | readonly string[] | undefined> {
+  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
+  for (const name in headers) if (!drop.includes(name)) out[name] = headers[name];
+  return out;
+}
+
+/**
  * Node reports IPv4 peers on dual-stack sockets as `::ffff:a.b.c.d`; Envoy's
  * `source.ip` is the plain IPv4 address, and `ipBlocks` are written that way.
  */

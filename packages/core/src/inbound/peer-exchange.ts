@@ -4,6 +4,7 @@ import {
   type LocalPeerHeaders,
 } from '../telemetry/metadata-exchange/peer-metadata.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
+import { copyHeaders } from './node-request.js';
 
 /**
  * Istio's inbound metadata exchange (the peer_metadata filter, first in the sidecar's
@@ -28,13 +29,11 @@ export function carriesExchange(headers: Headers): boolean {
   return headers[PEER_METADATA_ID] !== undefined || headers[PEER_METADATA] !== undefined;
 }
 
+const EXCHANGE_HEADERS: readonly string[] = Object.freeze([PEER_METADATA, PEER_METADATA_ID]);
+
 /** A copy of `headers` without the two exchange headers. */
 export function withoutExchange(headers: Headers): Headers {
-  // No prototype, as node-request.ts builds the headers: a header named `__proto__` stays data.
-  const out = Object.create(null) as Record<string, string | readonly string[] | undefined>;
-  for (const name in headers)
-    if (name !== PEER_METADATA && name !== PEER_METADATA_ID) out[name] = headers[name];
-  return out;
+  return copyHeaders(headers, EXCHANGE_HEADERS);
 }
 
 /** The exchange a request carries, or null when it has neither header (the common request). */

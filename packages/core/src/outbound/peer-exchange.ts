@@ -21,10 +21,15 @@ export function sendPeerHeaders(
   headers: HeaderRecord,
   local: LocalPeerHeaders | null,
   plan: MeshPlan,
-  external: boolean,
+  serviceHost: string | null,
 ): void {
   if (local === null) return;
-  if (external && plan.meshConfig.proxyHeaders.metadataExchange === 'IN_MESH') return;
+  // `serviceHost` null: the PassthroughCluster, always external.
+  if (
+    plan.meshConfig.proxyHeaders.metadataExchange === 'IN_MESH' &&
+    (serviceHost === null || plan.outbound.services[serviceHost]?.location === 'MESH_EXTERNAL')
+  )
+    return;
   headers[PEER_METADATA_ID] = local.id;
   headers[PEER_METADATA] = local.value;
 }

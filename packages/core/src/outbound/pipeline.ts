@@ -128,7 +128,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   else {
     forwardPort(input.headers, plan, target.port);
     ensureRequestId(input.headers, plan);
-    sendPeerHeaders(input.headers, deps.peerHeaders, plan, true);
+    sendPeerHeaders(input.headers, deps.peerHeaders, plan, null);
   }
   const r = await sendDirect(
     deps.transport,
@@ -210,12 +210,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   rewriteHost(headers, plan, route, dest, !action.weighted, authority);
   // The exchange filter runs before the router applies the route's header operations.
-  sendPeerHeaders(
-    headers,
-    deps.peerHeaders,
-    plan,
-    plan.outbound.services[cluster.host]?.location === 'MESH_EXTERNAL',
-  );
+  sendPeerHeaders(headers, deps.peerHeaders, plan, cluster.host);
   applyHeaderOps(headers, route.headers?.request ?? null);
   applyHeaderOps(headers, dest.headers?.request ?? null);
   const timeouts = callTimeouts(route, headers, debugHeaders);
