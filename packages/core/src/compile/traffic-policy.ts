@@ -39,6 +39,8 @@ export interface ConnectionPoolPolicy {
     /** 0 = disabled (`idleTimeout: 0s`). */
     readonly idleTimeoutMs: number;
     readonly maxConnectionDurationMs: number | null;
+    /** `tcpKeepalive.time`, ms; null when unset (interval and probes are not applied). */
+    readonly keepaliveTimeMs: number | null;
   };
   readonly http: {
     readonly http1MaxPendingRequests: number;
@@ -221,13 +223,16 @@ function connectionPool(cp: Raw | undefined): ConnectionPoolPolicy {
       connectTimeoutMs: toMs(text(tcp?.['connectTimeout'])) ?? 10_000,
       idleTimeoutMs: idle ?? 3_600_000,
       maxConnectionDurationMs: toMs(text(tcp?.['maxConnectionDuration'])),
+      keepaliveTimeMs: toMs(text(obj(tcp?.['tcpKeepalive'])?.['time'])),
     },
     http: {
       http1MaxPendingRequests: limit(http?.['http1MaxPendingRequests'], UNLIMITED),
       http2MaxRequests: limit(http?.['http2MaxRequests'], UNLIMITED),
       maxRequestsPerConnection: num(http?.['maxRequestsPerConnection']) ?? 0,
       maxRetries: limit(http?.['maxRetries'], UNLIMITED),
-      idleTimeoutMs: toMs(text(http?.['idleTimeout'])) ?? 3_600_000,
+      // istio cluster_traffic_policy.go applyConnectionPool: `tcp.idleTimeout` is the HTTP
+      // connections' idle timeout too when `http.idleTimeout` is unset.
+      idleTimeoutMs: toMs(text(http?.['idleTimeout'])) ?? idle ?? 3_600_000,
       h2UpgradePolicy: text(http?.['h2UpgradePolicy']) ?? 'DEFAULT',
       maxConcurrentStreams: limit(http?.['maxConcurrentStreams'], 2_147_483_647),
       useClientProtocol: http?.['useClientProtocol'] === true,

@@ -71,6 +71,10 @@ function poolOf(cluster: Cluster): TransportRequest['pool'] {
       maxConnections: cp.tcp.maxConnections,
       maxRequestsPerConnection: cp.http.maxRequestsPerConnection,
       idleTimeoutMs: cp.http.idleTimeoutMs,
+      ...(cp.tcp.maxConnectionDurationMs === null
+        ? {}
+        : { maxConnectionDurationMs: cp.tcp.maxConnectionDurationMs }),
+      ...(cp.tcp.keepaliveTimeMs === null ? {} : { keepaliveTimeMs: cp.tcp.keepaliveTimeMs }),
     });
     poolLimits.set(cluster, p);
   }

@@ -47,6 +47,10 @@ export interface TransportRequest {
     readonly maxConnections: number;
     readonly maxRequestsPerConnection: number;
     readonly idleTimeoutMs: number;
+    /** `tcp.maxConnectionDuration`: no request goes on a connection this old; 0 or absent = none. */
+    readonly maxConnectionDurationMs?: number;
+    /** `tcp.tcpKeepalive.time`: idle time before the first TCP keep-alive probe; absent = the transport's. */
+    readonly keepaliveTimeMs?: number;
   };
 }
 

@@ -149,6 +149,29 @@ describe('traffic policy precedence', () => {
     });
   });
 
+  it('takes tcp.idleTimeout as the HTTP idle timeout when http.idleTimeout is unset (istio applyConnectionPool)', () => {
+    const pool = (cp: string) =>
+      cluster(dr('svc-ns', 'r', `  trafficPolicy: { connectionPool: ${cp} }`)).policy.connectionPool;
+    expect(pool('{ tcp: { idleTimeout: 5s } }').http.idleTimeoutMs).toBe(5_000);
+    expect(pool('{ tcp: { idleTimeout: 5s }, http: { idleTimeout: 2s } }').http.idleTimeoutMs).toBe(2_000);
+    expect(pool('{ tcp: { maxConnections: 3 } }').http.idleTimeoutMs).toBe(3_600_000);
+  });
+
+  it('reads tcp.maxConnectionDuration and tcpKeepalive.time', () => {
+    const tcp = cluster(
+      dr(
+        'svc-ns',
+        'r',
+        '  trafficPolicy: { connectionPool: { tcp: { maxConnectionDuration: 30s, tcpKeepalive: { time: 7s, interval: 1s } } } }',
+      ),
+    ).policy.connectionPool.tcp;
+    expect(tcp).toMatchObject({ maxConnectionDurationMs: 30_000, keepaliveTimeMs: 7_000 });
+    expect(cluster(yaml).policy.connectionPool.tcp).toMatchObject({
+      maxConnectionDurationMs: null,
+      keepaliveTimeMs: null,
+    });
+  });
+
   it('reads retryBudget percent as the plain number the API takes, defaulting to 20% / 3', () => {
     const set = cluster(
       dr('svc-ns', 'r', '  trafficPolicy: { retryBudget: { percent: 35.5, minRetryConcurrency: 7 } }'),

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
+import { watchConnectionAge } from './connection-age.js';
 import type { PoolSettings } from './pool-settings.js';
 import { clientTlsOptions, type PeerCheck } from './tls-options.js';
 
@@ -19,7 +20,8 @@ export interface PoolAgent {
 
 /**
  * One keep-alive agent per cluster endpoint: `maxSockets` = `tcp.maxConnections`,
- * idle sockets closed after `idleTimeout`, and `http.maxRequestsPerConnection` by
+ * idle sockets closed after `idleTimeout`, `tcp.maxConnectionDuration` and
+ * `tcpKeepalive.time` (connection-age.ts), and `http.maxRequestsPerConnection` by
  * counting finished requests per socket. Node hands a freed socket straight to a
  * queued request before asking `keepSocketAlive`, so the count is enforced in a
  * `free` listener that runs before the agent's own and destroys the socket at the
@@ -35,9 +37,11 @@ export function createPoolAgent(settings: PoolSettings, secure: boolean): PoolAg
     scheduling: 'fifo',
   };
   if (settings.idleTimeoutMs > 0) options.timeout = settings.idleTimeoutMs;
+  if (settings.keepaliveTimeMs !== null) options.keepAliveMsecs = settings.keepaliveTimeMs;
   const tls = secure && settings.tls !== null ? clientTlsOptions(settings.tls, check) : {};
   const httpsAgent = secure ? new HttpsAgent({ ...options, ...tls }) : null;
   const agent = httpsAgent ?? new HttpAgent(options);
+  const expired = watchConnectionAge(agent, settings);
   // Per socket: requests finished, and bytes read when last counted.
   const served = new WeakMap<Socket, { n: number; read: number }>();
   let retired = false;
@@ -51,7 +55,8 @@ export function createPoolAgent(settings: PoolSettings, secure: boolean): PoolAg
       seen.read = socket.bytesRead;
       served.set(socket, seen);
     }
-    if (seen.n > 0 && (retired || (limit > 0 && seen.n >= limit))) socket.destroy();
+    if (seen.n > 0 && (retired || (limit > 0 && seen.n >= limit) || expired?.(socket) === true))
+      socket.destroy();
   });
   return {
     agent,

@@ -11,6 +11,10 @@ export interface PoolSettings {
   readonly maxRequestsPerConnection: number;
   /** `tcp.idleTimeout`/`http.idleTimeout`, ms; 0 = never close idle connections. */
   readonly idleTimeoutMs: number;
+  /** `tcp.maxConnectionDuration`, ms; 0 = none. */
+  readonly maxConnectionDurationMs: number;
+  /** `tcp.tcpKeepalive.time`, ms; null = the transport's default. */
+  readonly keepaliveTimeMs: number | null;
   readonly connectTimeoutMs: number;
   readonly tls: TransportTls | null;
 }
@@ -21,6 +25,8 @@ export function poolSettings(req: TransportRequest): PoolSettings {
     maxConnections: max > 0 && max < UNLIMITED ? max : Infinity,
     maxRequestsPerConnection: Math.max(0, req.pool.maxRequestsPerConnection),
     idleTimeoutMs: Math.max(0, req.pool.idleTimeoutMs),
+    maxConnectionDurationMs: Math.max(0, req.pool.maxConnectionDurationMs ?? 0),
+    keepaliveTimeMs: req.pool.keepaliveTimeMs ?? null,
     connectTimeoutMs: req.connectTimeoutMs,
     tls: req.tls,
   };
@@ -54,6 +60,8 @@ export function sameSettings(current: PoolSettings, req: TransportRequest): bool
     current.maxConnections === (max > 0 && max < UNLIMITED ? max : Infinity) &&
     current.maxRequestsPerConnection === Math.max(0, req.pool.maxRequestsPerConnection) &&
     current.idleTimeoutMs === Math.max(0, req.pool.idleTimeoutMs) &&
+    current.maxConnectionDurationMs === Math.max(0, req.pool.maxConnectionDurationMs ?? 0) &&
+    current.keepaliveTimeMs === (req.pool.keepaliveTimeMs ?? null) &&
     current.connectTimeoutMs === req.connectTimeoutMs &&
     sameTls(current.tls, req.tls)
   );

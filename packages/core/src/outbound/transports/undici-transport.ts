@@ -13,6 +13,7 @@ import type { PoolEntry } from './pool-registry.js';
 import { PoolRegistry } from './pool-registry.js';
 import type { PoolSettings } from './pool-settings.js';
 import { clientTlsOptions, type ClientTlsOptions, type PeerCheck } from './tls-options.js';
+import { withConnectionAge } from './undici-connection-age.js';
 
 /** Hop-by-hop headers undici refuses to send; Envoy drops them too. */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -43,6 +44,9 @@ function connector(settings: PoolSettings, check: PeerCheck): buildConnector.con
   if (settings.tls?.alpn !== undefined) return alpnConnector(settings, tls);
   const base = buildConnector({
     timeout: settings.connectTimeoutMs > 0 ? settings.connectTimeoutMs : 0,
+    ...(settings.keepaliveTimeMs === null
+      ? {}
+      : { keepAlive: true, keepAliveInitialDelay: settings.keepaliveTimeMs }),
     ...tls,
   });
   const servername = settings.tls?.servername ?? null;
@@ -90,7 +94,8 @@ function alpnConnector(settings: PoolSettings, options: ClientTlsOptions | objec
           )
         : null;
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60_000);
+    // undici's own connector's default, unless `tcpKeepalive.time` says otherwise.
+    socket.setKeepAlive(true, settings.keepaliveTimeMs ?? 60_000);
     socket.once('secureConnect', () => finish(null));
     socket.once('error', (err: Error) => finish(err));
   };
@@ -113,7 +118,10 @@ function createPool(origin: string, settings: PoolSettings): UndiciPool {
     bodyTimeout: 0,
     keepAliveTimeout: idle,
     keepAliveMaxTimeout: idle,
-    connect: connector(settings, check),
+    connect:
+      settings.maxConnectionDurationMs > 0
+        ? withConnectionAge(connector(settings, check), settings.maxConnectionDurationMs)
+        : connector(settings, check),
   };
   if (Number.isFinite(settings.maxConnections)) options.connections = settings.maxConnections;
   if (limit > 1) options.maxRequestsPerClient = limit - 1;

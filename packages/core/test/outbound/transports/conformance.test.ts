@@ -1,6 +1,7 @@
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TransportError, type Transport } from '../../../src/outbound/transport.js';
 import { createGotTransport } from '../../../src/outbound/transports/got-transport.js';
 import { createUndiciTransport } from '../../../src/outbound/transports/undici-transport.js';
@@ -234,6 +235,87 @@ describe.each(TRANSPORTS)('%s transport', (_name, create, keepAliveConnections) 
     await Promise.all([call(), call()]);
     expect(peak).toBe(2);
     expect(s.sockets).toHaveLength(2);
+  });
+
+  it('sends no request on a connection older than maxConnectionDuration', async () => {
+    const used: Socket[] = [];
+    const s = await server((req, res) => {
+      used.push(req.socket);
+      res.end('ok');
+    });
+    const t = transport();
+    const call = async (): Promise<string> =>
+      text(
+        (
+          await t.request(
+            transportRequest(`http://127.0.0.1:${s.port}/`, {
+              maxConnections: 1,
+              maxConnectionDurationMs: 300,
+            }),
+          )
+        ).body,
+      );
+    await call();
+    await call();
+    expect(used[1]).toBe(used[0]);
+    await new Promise((r) => setTimeout(r, 400));
+    await call();
+    expect(used[2]).not.toBe(used[0]);
+    expect(s.sockets).toHaveLength(2);
+  });
+
+  it('lets a request in flight finish when its connection expires, and sends the next on a new one', async () => {
+    const used: Socket[] = [];
+    const s = await server((req, res) => {
+      used.push(req.socket);
+      setTimeout(() => res.end('slow'), used.length === 1 ? 300 : 0);
+    });
+    const t = transport();
+    const call = async (): Promise<string> =>
+      text(
+        (
+          await t.request(
+            transportRequest(`http://127.0.0.1:${s.port}/`, {
+              maxConnections: 1,
+              maxConnectionDurationMs: 100,
+            }),
+          )
+        ).body,
+      );
+    expect(await call()).toBe('slow');
+    expect(await call()).toBe('slow');
+    expect(used[1]).not.toBe(used[0]);
+  });
+
+  it('closes an idle connection when it reaches maxConnectionDuration, as Envoy does', async () => {
+    const s = await server((_req, res) => res.end('ok'));
+    const t = transport();
+    const res = await t.request(
+      transportRequest(`http://127.0.0.1:${s.port}/`, { maxConnectionDurationMs: 150 }),
+    );
+    expect(await text(res.body)).toBe('ok');
+    await until(() => s.sockets.length > 0 && s.open() > 0);
+    await until(() => s.open() === 0, 2_000);
+  });
+
+  it('starts TCP keep-alive probes after tcpKeepalive.time', async () => {
+    const keepAlive = vi.spyOn(Socket.prototype, 'setKeepAlive');
+    try {
+      const s = await server((_req, res) => res.end('ok'));
+      const t = transport();
+      await text((await t.request(transportRequest(`http://127.0.0.1:${s.port}/`))).body);
+      expect(keepAlive).not.toHaveBeenCalledWith(true, 7_000);
+      await text(
+        (
+          await t.request(
+            transportRequest(`http://127.0.0.1:${s.port}/`, { poolKey: 'ka', keepaliveTimeMs: 7_000 }),
+          )
+        ).body,
+      );
+      expect(keepAlive).toHaveBeenCalledWith(true, 7_000);
+    } finally {
+      keepAlive.mockRestore();
+    }
   });
 
   it('leaves no connection open after close()', async () => {

@@ -12,6 +12,8 @@ export interface RequestInput {
   readonly maxConnections?: number;
   readonly maxRequestsPerConnection?: number;
   readonly idleTimeoutMs?: number;
+  readonly maxConnectionDurationMs?: number;
+  readonly keepaliveTimeMs?: number;
 }
 
 /** A TransportRequest as the pipeline builds one, with Istio's defaults for the pool. */
@@ -30,6 +32,10 @@ export function transportRequest(url: string, input: RequestInput = {}): Transpo
       maxConnections: input.maxConnections ?? 4294967295,
       maxRequestsPerConnection: input.maxRequestsPerConnection ?? 0,
       idleTimeoutMs: input.idleTimeoutMs ?? 3_600_000,
+      ...(input.maxConnectionDurationMs === undefined
+        ? {}
+        : { maxConnectionDurationMs: input.maxConnectionDurationMs }),
+      ...(input.keepaliveTimeMs === undefined ? {} : { keepaliveTimeMs: input.keepaliveTimeMs }),
     },
   };
 }
