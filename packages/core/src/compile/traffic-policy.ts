@@ -74,6 +74,12 @@ export interface TlsPolicy {
   readonly mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
   readonly sni: string | null;
   readonly subjectAltNames: readonly string[];
+  /** SIMPLE/MUTUAL: neither the chain nor a SAN of the server is checked. */
+  readonly insecureSkipVerify: boolean;
+  /** SIMPLE/MUTUAL: a PEM file of CRLs for the chain check; null when unset. */
+  readonly caCrl: string | null;
+  /** A Kubernetes secret meshlet cannot read (reported at load); null when unset. */
+  readonly credentialName: string | null;
   readonly settings: Raw;
 }
 
@@ -266,6 +272,9 @@ function tls(t: Raw | undefined): TlsPolicy | null {
     mode: mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'ISTIO_MUTUAL' ? mode : 'DISABLE',
     sni: text(t['sni']) ?? null,
     subjectAltNames: Array.isArray(t['subjectAltNames']) ? (t['subjectAltNames'] as string[]) : [],
+    insecureSkipVerify: t['insecureSkipVerify'] === true,
+    caCrl: text(t['caCrl']) ?? null,
+    credentialName: text(t['credentialName']) ?? null,
     settings: t,
   };
 }

@@ -36,6 +36,16 @@ function sanCheck(expected: readonly string[]): TransportTls['verifyPeer'] {
   };
 }
 
+/**
+ * The SANs SIMPLE/MUTUAL origination expects: the rule's, else the ServiceEntry's
+ * `subjectAltNames` (istio cluster_tls.go: "Use subject alt names specified in service
+ * entry if TLS settings does not have subject alt names").
+ */
+function simpleSans(policy: TlsPolicy, plan: MeshPlan, cluster: Cluster): readonly string[] {
+  if (policy.subjectAltNames.length > 0) return policy.subjectAltNames;
+  return plan.outbound.services[cluster.host]?.subjectAltNames ?? [];
+}
+
 function meshIdentityCheck(trustDomains: ReadonlySet<string>): NonNullable<TransportTls['verifyPeer']> {
   return (cert) =>
     peerFromCertificate(cert, trustDomains) !== null
@@ -112,14 +122,24 @@ export function createTlsFor(
       case 'SIMPLE':
       case 'MUTUAL': {
         const s = policy.settings;
+        const plan = getPlan();
+        const insecure = policy.insecureSkipVerify;
         return {
-          ca: read(str(s['caCertificates'])),
+          // insecureSkipVerify: no validation context at all, so the CA, the CRL and the
+          // SANs go unused (istio cluster_tls.go constructUpstreamTLS).
+          ca: insecure ? null : read(str(s['caCertificates'])),
           cert: policy.mode === 'MUTUAL' ? read(str(s['clientCertificate'])) : null,
           key: policy.mode === 'MUTUAL' ? read(str(s['privateKey'])) : null,
           servername: policy.sni ?? cluster.host,
-          verifyPeer: sanCheck(policy.subjectAltNames),
+          verifyPeer: insecure ? null : sanCheck(simpleSans(policy, plan, cluster)),
+          ...(insecure ? { insecureSkipVerify: true } : {}),
+          ...(insecure || policy.caCrl === null ? {} : { crl: read(policy.caCrl) as string }),
+          // With an explicit `sni` and no SANs Istio sets neither auto_sni nor
+          // auto_san_validation (setAutoSniAndAutoSanValidation): the chain is checked, the
+          // name is not. Without `sni`, the server's name is checked against the host.
+          ...(policy.sni !== null ? { checkName: false } : {}),
           // meshConfig tlsDefaults: non-ISTIO_MUTUAL upstreams only (istio cluster_tls.go).
-          ...tlsDefaultsClientOptions(getPlan().meshConfig.tlsDefaults),
+          ...tlsDefaultsClientOptions(plan.meshConfig.tlsDefaults),
         };
       }
     }

@@ -21,6 +21,15 @@ export interface TransportTls {
   readonly ciphers?: string;
   /** ALPN protocols offered, in order (Istio mTLS: `istio-http/1.1`, `istio`, `http/1.1`). */
   readonly alpn?: readonly string[];
+  /** DestinationRule `insecureSkipVerify`: the server's chain and name are not checked. */
+  readonly insecureSkipVerify?: boolean;
+  /** PEM CRLs (DestinationRule `caCrl`): a revoked certificate in the chain fails the handshake. */
+  readonly crl?: string;
+  /**
+   * false: with no `verifyPeer`, the chain is checked but not the server's name (an
+   * explicit DestinationRule `sni` without `subjectAltNames`). Default true.
+   */
+  readonly checkName?: boolean;
 }
 
 /** One attempt, addressed to one endpoint. */

@@ -44,7 +44,10 @@ export function sameTls(a: TransportTls | null, b: TransportTls | null): boolean
     a.minVersion === b.minVersion &&
     a.ecdhCurve === b.ecdhCurve &&
     a.ciphers === b.ciphers &&
-    (a.alpn ?? null) === (b.alpn ?? null)
+    (a.alpn ?? null) === (b.alpn ?? null) &&
+    (a.insecureSkipVerify ?? false) === (b.insecureSkipVerify ?? false) &&
+    (a.crl ?? null) === (b.crl ?? null) &&
+    (a.checkName ?? true) === (b.checkName ?? true)
   );
 }
 

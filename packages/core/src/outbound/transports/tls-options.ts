@@ -12,7 +12,8 @@ export interface ClientTlsOptions {
   ecdhCurve?: string;
   ciphers?: string;
   ALPNProtocols?: string[];
-  rejectUnauthorized: true;
+  crl?: string;
+  rejectUnauthorized: boolean;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
@@ -22,19 +23,22 @@ export interface PeerCheck {
 }
 
 /**
- * The connect options for `tls`. The chain is always verified (against `ca`, or the
- * system roots). Node calls `checkServerIdentity` after the chain check, inside the
+ * The connect options for `tls`. The chain is verified (against `ca`, or the system
+ * roots, and `crl` when given) unless `insecureSkipVerify`. Node calls `checkServerIdentity` after the chain check, inside the
  * handshake callback, and destroys the socket when it returns an error, so the request
  * fails with a TLS error. With `verifyPeer` (Istio's SPIFFE or `subjectAltNames`
  * check) that replaces Node's host-name check, as Envoy's SAN matcher replaces it;
- * without, Node's default check runs against the SNI name.
+ * without, Node's default check runs against the SNI name, unless `checkName` is false.
  */
 export function clientTlsOptions(tls: TransportTls, check: PeerCheck): ClientTlsOptions {
+  const insecure = tls.insecureSkipVerify === true;
+  const checkName = tls.checkName !== false;
   const out: ClientTlsOptions = {
-    rejectUnauthorized: true,
+    rejectUnauthorized: !insecure,
     checkServerIdentity: (host, cert) => {
+      if (insecure) return undefined;
       const verifyPeer = check.verifyPeer;
-      if (verifyPeer === null) return checkServerIdentity(host, cert);
+      if (verifyPeer === null) return checkName ? checkServerIdentity(host, cert) : undefined;
       const problem = verifyPeer(cert);
       if (problem === null) return undefined;
       return Object.assign(new Error(`upstream certificate rejected: ${problem}`), {
@@ -50,5 +54,6 @@ export function clientTlsOptions(tls: TransportTls, check: PeerCheck): ClientTls
   if (tls.ecdhCurve !== undefined) out.ecdhCurve = tls.ecdhCurve;
   if (tls.ciphers !== undefined) out.ciphers = tls.ciphers;
   if (tls.alpn !== undefined) out.ALPNProtocols = [...tls.alpn];
+  if (tls.crl !== undefined) out.crl = tls.crl;
   return out;
 }
