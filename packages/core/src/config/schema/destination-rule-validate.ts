@@ -21,6 +21,7 @@ import type {
   TrafficPolicy,
 } from './destination-rule.js';
 import { validateLocalityLbSetting, validateZoneAwareLbSetting } from './destination-rule-locality.js';
+import { warnUnappliedTrafficPolicy } from './destination-rule-unapplied.js';
 
 /**
  * DestinationRule webhook rules (istio pkg/config/validation/validation.go
@@ -245,6 +246,7 @@ export function validateTrafficPolicy(
   validateConnectionPool(tp.connectionPool, [...path, 'connectionPool'], ctx);
   validateLoadBalancer(tp.loadBalancer, tp.outlierDetection, [...path, 'loadBalancer'], ctx);
   validateClientTls(tp.tls, [...path, 'tls'], ctx);
+  warnUnappliedTrafficPolicy(tp, path, ctx);
   for (const [i, pl] of (tp.portLevelSettings ?? []).entries()) {
     const at: FieldPath = [...path, 'portLevelSettings', i];
     if (pl.port === undefined) ctx.error(at, 'portTrafficPolicy must have valid port');
@@ -261,6 +263,7 @@ export function validateTrafficPolicy(
     validateConnectionPool(pl.connectionPool, [...at, 'connectionPool'], ctx);
     validateLoadBalancer(pl.loadBalancer, pl.outlierDetection, [...at, 'loadBalancer'], ctx);
     validateClientTls(pl.tls, [...at, 'tls'], ctx);
+    warnUnappliedTrafficPolicy(pl, at, ctx);
   }
   const tunnel = tp.tunnel;
   if (tunnel !== undefined) {

@@ -491,6 +491,53 @@ describe('networking webhook rules', () => {
     expect(found[2]?.message).toMatch(/does not issue it/);
   });
 
+  it('warns (MESHLET0004) for traffic-policy settings meshlet validates but does not apply, at every level', () => {
+    const found = validate(
+      'DestinationRule',
+      dr({
+        trafficPolicy: {
+          connectionPool: {
+            tcp: { maxConnectionDuration: '1m', tcpKeepalive: { time: '10s', probes: 3 } },
+            http: { h2UpgradePolicy: 'UPGRADE' },
+          },
+          tls: { mode: 'SIMPLE', credentialName: 'api-secret' },
+          proxyProtocol: { version: 'V1' },
+          retryBudget: { percent: 10, budgetInterval: '10s' },
+          portLevelSettings: [{ port: { number: 9080 }, tls: { mode: 'MUTUAL', credentialName: 'other' } }],
+        },
+        subsets: [
+          {
+            name: 'v1',
+            labels: { version: 'v1' },
+            trafficPolicy: { tunnel: { targetHost: 'proxy.example.com', targetPort: 3128 } },
+          },
+        ],
+      }),
+    );
+    const top = ['spec', 'trafficPolicy'];
+    expect(found.filter((f) => f.code === 'MESHLET0004').map((f) => formatPath(f.path))).toEqual([
+      formatPath([...top, 'connectionPool', 'tcp', 'tcpKeepalive', 'probes']),
+      formatPath([...top, 'connectionPool', 'http', 'h2UpgradePolicy']),
+      formatPath([...top, 'tls', 'credentialName']),
+      formatPath([...top, 'proxyProtocol']),
+      formatPath([...top, 'retryBudget', 'budgetInterval']),
+      formatPath([...top, 'portLevelSettings', 0, 'tls', 'credentialName']),
+      formatPath(['spec', 'subsets', 0, 'trafficPolicy', 'tunnel']),
+    ]);
+    expect(found.every((f) => f.level === 'Warning')).toBe(true);
+    // What is applied draws no warning: tcpKeepalive.time, maxConnectionDuration, SIMPLE files.
+    const applied = validate(
+      'DestinationRule',
+      tp({
+        connectionPool: {
+          tcp: { maxConnectionDuration: '1m', tcpKeepalive: { time: '10s' }, idleTimeout: '5s' },
+        },
+        tls: { mode: 'SIMPLE', caCertificates: '/etc/ca.pem', caCrl: '/etc/crl.pem', sni: 'api.example.com' },
+      }),
+    );
+    expect(applied).toEqual([]);
+  });
+
   it('reports a missing spec as Required', () => {
     for (const kind of ['ServiceEntry', 'WorkloadEntry', 'WorkloadGroup']) {
       const found = validate(kind, undefined);
