@@ -5,6 +5,7 @@ import { buildRegistry, type StaticEndpoint } from './registry.js';
 import { createDestinationRuleIndex } from './destination-rules.js';
 import { buildOutbound } from './outbound.js';
 import { buildInbound } from './inbound.js';
+import { serviceMtlsModes } from './service-mtls.js';
 import { deepFreeze } from './freeze.js';
 
 export interface CompilePlanOptions {
@@ -34,7 +35,10 @@ export function compilePlan(
   const plan: MeshPlan = {
     workload: w,
     meshConfig: snapshot.meshConfig,
-    outbound: buildOutbound(snapshot.resources, w, registry, destinationRule),
+    outbound: {
+      ...buildOutbound(snapshot.resources, w, registry, destinationRule),
+      serviceMtls: serviceMtlsModes(snapshot.resources, root),
+    },
     inbound: buildInbound(snapshot.resources, w, root),
   };
   return deepFreeze(plan);

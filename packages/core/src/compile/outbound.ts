@@ -125,7 +125,7 @@ export function buildOutbound(
   workload: WorkloadIdentity,
   registry: Map<string, Service>,
   destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
-): OutboundPlan {
+): Omit<OutboundPlan, 'serviceMtls'> {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
   const expanded = new Map<SelectedVirtualService, Expanded[]>();

@@ -2,6 +2,7 @@ import type { MeshConfig } from '../config/mesh-config.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { InboundPlan } from './inbound-types.js';
 import type { ClusterPolicy } from './traffic-policy.js';
+import type { ServiceMtlsModes } from './service-mtls.js';
 
 /** What a route predicate reads from a request. Header keys are lower-case. */
 export interface RouteRequest {
@@ -234,6 +235,8 @@ export interface OutboundPlan {
   readonly clusters: Readonly<Record<string, Cluster>>;
   readonly services: Readonly<Record<string, Service>>;
   readonly conflicts: readonly VirtualServiceConflict[];
+  /** Mesh- and namespace-level PeerAuthentication modes, for auto mTLS (service-mtls.ts). */
+  readonly serviceMtls: ServiceMtlsModes;
   /**
    * The virtual host for a request authority (`reviews`, `reviews:9080`,
    * `reviews.default.svc.cluster.local`, a VIP, ...) on `port` (the port the

@@ -30,6 +30,7 @@ const USED_FIELDS = new Set([
   'extensionProviders',
   'defaultProviders',
   'enableTracing',
+  'enableAutoMtls',
   'meshMTLS',
   'tlsDefaults',
   'caCertificates',
@@ -124,6 +125,11 @@ export function parseMeshConfig(
       );
   }
   parseMeshTls(value, patch, err, findings, base);
+  const enableAutoMtls = value['enableAutoMtls'];
+  if (enableAutoMtls !== undefined) {
+    if (typeof enableAutoMtls === 'boolean') patch.enableAutoMtls = enableAutoMtls;
+    else err(['enableAutoMtls'], `expected true or false, got ${JSON.stringify(enableAutoMtls)}`);
+  }
   const enableTracing = value['enableTracing'];
   if (enableTracing !== undefined) {
     if (typeof enableTracing === 'boolean') patch.enableTracing = enableTracing;

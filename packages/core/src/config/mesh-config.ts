@@ -64,6 +64,11 @@ export interface MeshConfig {
    * provider, false turns tracing off (istio pilot/pkg/networking/core/tracing.go).
    */
   readonly enableTracing: boolean;
+  /**
+   * `enableAutoMtls` (default true): without a DestinationRule `tls`, a client sends
+   * ISTIO_MUTUAL to endpoints that run in the mesh; false sends plaintext unless a rule says.
+   */
+  readonly enableAutoMtls: boolean;
   /** defaultConfig.tracing.sampling, percent 0-100; Istio's default is 1. */
   readonly tracingSampling: number;
   readonly extensionProviders: readonly ExtensionProvider[];
@@ -194,6 +199,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   pathNormalization: 'BASE',
   outboundTrafficPolicy: 'ALLOW_ANY',
   enableTracing: true,
+  enableAutoMtls: true,
   tracingSampling: 1,
   extensionProviders: Object.freeze([]),
   defaultProviders: Object.freeze({

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import { namespaceMtlsMode } from '../compile/service-mtls.js';
 import type { TlsPolicy } from '../compile/traffic-policy.js';
 import { acceptedTrustDomains, meshTrustBundle, peerFromCertificate, uriSans } from '../identity/spiffe.js';
 import { tlsDefaultsClientOptions } from '../identity/mesh-tls.js';
@@ -14,9 +15,36 @@ const ISTIO_HTTP11_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'i
 /** Istio's label on endpoints whose workload has a sidecar (auto mTLS sends mTLS only to those). */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
+/**
+ * Whether an endpoint runs in the mesh: its `security.istio.io/tlsMode` label when it has
+ * one, else whether it names a service account (istio serviceentry/conversion.go
+ * getTLSModeFromWorkloadEntry), so `tlsMode: disabled` wins over a service account.
+ */
 function isMeshEndpoint(host: UpstreamHost): boolean {
   const e = host.endpoint;
-  return e.labels[TLS_MODE_LABEL] === 'istio' || e.serviceAccount !== null;
+  const mode = e.labels[TLS_MODE_LABEL];
+  return mode !== undefined ? mode === 'istio' : e.serviceAccount !== null;
+}
+
+/**
+ * Whether auto mTLS may apply to a cluster with no DestinationRule `tls` (istio
+ * cluster_tls.go buildUpstreamTLSSettings with push_context.go
+ * BestEffortInferServiceMTLSMode): not with meshConfig `enableAutoMtls: false`, not to a
+ * MESH_EXTERNAL service, not to a passthrough service (resolution NONE or a PASSTHROUGH
+ * load balancer) with no endpoint or one labelled `tlsMode: disabled`, and not when the
+ * service's namespace (else the mesh) PeerAuthentication is DISABLE. Whether a given
+ * endpoint then gets it is `isMeshEndpoint` (Envoy's transport socket match).
+ */
+function autoMtlsApplies(plan: MeshPlan, cluster: Cluster): boolean {
+  if (!plan.meshConfig.enableAutoMtls) return false;
+  const service = plan.outbound.services[cluster.host];
+  if (service === undefined) return true;
+  if (service.location === 'MESH_EXTERNAL') return false;
+  if (service.resolution === 'NONE' || cluster.policy.loadBalancer.simple === 'PASSTHROUGH') {
+    if (cluster.endpoints.length === 0) return false;
+    if (cluster.endpoints.some((e) => e.labels[TLS_MODE_LABEL] === 'disabled')) return false;
+  }
+  return namespaceMtlsMode(plan.outbound.serviceMtls, service.namespace) !== 'DISABLE';
 }
 
 /** The SANs a peer certificate presents: URI and DNS entries. */
@@ -113,7 +141,9 @@ export function createTlsFor(
   return (cluster, host) => {
     const policy = cluster.policy.tls;
     if (policy === null)
-      return certs !== null && isMeshEndpoint(host) ? istioMutual(cluster, host, null) : null;
+      return certs !== null && isMeshEndpoint(host) && autoMtlsApplies(getPlan(), cluster)
+        ? istioMutual(cluster, host, null)
+        : null;
     switch (policy.mode) {
       case 'DISABLE':
         return null;
