@@ -68,6 +68,11 @@ export interface OutlierDetectionPolicy {
   readonly maxEjectionTimeMs: number;
   readonly maxEjectionPercent: number;
   readonly minHealthPercent: number;
+  /**
+   * `outlierDetectionHttpErrorCodes`: only these response codes count as errors; null
+   * (unset or empty) = Envoy's default, every 5xx.
+   */
+  readonly httpErrorCodes: readonly number[] | null;
 }
 
 export interface TlsPolicy {
@@ -250,6 +255,7 @@ function outlierDetection(od: Raw | undefined): OutlierDetectionPolicy | null {
   if (od === undefined) return null;
   const base = toMs(text(od['baseEjectionTime'])) ?? 30_000;
   const maxPct = num(od['maxEjectionPercent']);
+  const codes = od['outlierDetectionHttpErrorCodes'];
   return {
     consecutive5xxErrors: num(od['consecutive5xxErrors']) ?? 5,
     consecutiveGatewayErrors: num(od['consecutiveGatewayErrors']) ?? 0,
@@ -262,6 +268,11 @@ function outlierDetection(od: Raw | undefined): OutlierDetectionPolicy | null {
     // istio cluster_traffic_policy.go only sets it when > 0; Envoy's default is 10.
     maxEjectionPercent: maxPct !== undefined && maxPct > 0 ? maxPct : 10,
     minHealthPercent: num(od['minHealthPercent']) ?? 0,
+    // istio cluster_traffic_policy.go builds the outlier error matcher only for a non-empty list.
+    httpErrorCodes:
+      Array.isArray(codes) && codes.length > 0
+        ? codes.filter((c): c is number => typeof c === 'number')
+        : null,
   };
 }
 

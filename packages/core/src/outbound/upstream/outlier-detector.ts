@@ -2,6 +2,7 @@ import type { OutlierDetectionPolicy } from '../../compile/traffic-policy.js';
 import type { Clock } from '../../runtime/clock.js';
 import { emitSafely, type EjectionCause, type UpstreamEventSink } from './events.js';
 import { createHostBreaker } from './host-breaker.js';
+import { outlierStatus } from './outlier-error-codes.js';
 import type { HostState } from './host-state.js';
 import type { AttemptOutcome } from './types.js';
 
@@ -53,7 +54,7 @@ export class OutlierDetector {
     if (outcome.kind === 'response') {
       // A response means the connection worked: a local-origin success in split mode.
       if (split) host.cLocal = 0;
-      this.#putHttpCode(host, outcome.status);
+      this.#putHttpCode(host, outlierStatus(outcome.status, this.#policy.httpErrorCodes));
       return;
     }
     if (split) {
