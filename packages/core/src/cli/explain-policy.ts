@@ -33,6 +33,8 @@ function pool(p: ClusterPolicy['connectionPool']): string {
   add('http2MaxRequests', p.http.http2MaxRequests);
   add('maxRequestsPerConnection', p.http.maxRequestsPerConnection);
   add('maxRetries', p.http.maxRetries);
+  if (p.tcp.maxConnectionDurationMs !== null)
+    parts.push(`maxConnectionDuration ${p.tcp.maxConnectionDurationMs}ms`);
   return parts.length === 0 ? 'no limits (Envoy defaults)' : parts.join(', ');
 }
 
@@ -46,12 +48,14 @@ function outlier(p: ClusterPolicy['outlierDetection']): string {
     `baseEjectionTime ${p.baseEjectionTimeMs}ms`,
     `maxEjectionPercent ${p.maxEjectionPercent}%`,
   );
+  if (p.httpErrorCodes !== null) parts.push(`error codes ${p.httpErrorCodes.join(' ')}`);
   return parts.join(', ');
 }
 
 function tls(p: ClusterPolicy['tls']): string {
-  if (p === null) return 'auto mTLS (ISTIO_MUTUAL to mesh workloads, plaintext otherwise)';
-  return `${p.mode}${p.sni === null ? '' : ` sni ${p.sni}`}`;
+  if (p === null)
+    return 'auto mTLS (ISTIO_MUTUAL to mesh workloads unless the service is MESH_EXTERNAL or its namespace DISABLEs mTLS; plaintext otherwise)';
+  return `${p.mode}${p.sni === null ? '' : ` sni ${p.sni}`}${p.insecureSkipVerify ? ' insecureSkipVerify' : ''}${p.caCrl === null ? '' : ` caCrl ${p.caCrl}`}`;
 }
 
 /** Summarises a cluster policy for `meshlet explain`. */
