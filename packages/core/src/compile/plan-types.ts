@@ -77,6 +77,8 @@ export type RouteAction =
       readonly scheme: string | null;
       readonly port: number | null;
       readonly derivePort: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT' | null;
+      /** `prefixRewrite`: replaces the path prefix the route matched (`uri` replaces the whole path). */
+      readonly prefixRewrite: string | null;
       /** 301 unless set. */
       readonly status: number;
     }

@@ -108,17 +108,22 @@ export function compileRewrite(r: HTTPRewriteIn | undefined): Rewrite | null {
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
-/** `HTTPRoute.redirect`: `redirectCode` defaults to 301. */
+/**
+ * `HTTPRoute.redirect`: `redirectCode` defaults to 301; a non-empty `prefixRewrite`
+ * wins over `uri` (istio route.go ApplyRedirect; the webhook allows only one).
+ */
 export function compileRedirect(r: HTTPRedirectIn): RouteAction {
   const derive =
     r.derivePort === 'FROM_PROTOCOL_DEFAULT' || r.derivePort === 'FROM_REQUEST_PORT' ? r.derivePort : null;
+  const prefixRewrite = r.prefixRewrite !== undefined && r.prefixRewrite !== '' ? r.prefixRewrite : null;
   return {
     kind: 'redirect',
-    uri: r.uri ?? null,
+    uri: prefixRewrite === null ? (r.uri ?? null) : null,
     authority: r.authority ?? null,
     scheme: r.scheme ?? null,
     port: r.port ?? null,
     derivePort: derive,
+    prefixRewrite,
     status: r.redirectCode !== undefined && REDIRECT_CODES.has(r.redirectCode) ? r.redirectCode : 301,
   };
 }

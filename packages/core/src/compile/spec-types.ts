@@ -68,6 +68,7 @@ export interface HTTPRedirectIn {
   readonly derivePort?: string | undefined;
   readonly scheme?: string | undefined;
   readonly redirectCode?: number | undefined;
+  readonly prefixRewrite?: string | undefined;
 }
 
 export interface HTTPDirectResponseIn {

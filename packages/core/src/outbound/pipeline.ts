@@ -175,7 +175,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   state.matchedRequest = rreq;
   const ruleOps = route.headers?.response ?? null;
   const action = route.action;
-  if (action.kind === 'redirect') return local(state, redirectReply(action, target, authority), ruleOps);
+  if (action.kind === 'redirect') {
+    return local(state, redirectReply(action, target, authority, route, rreq), ruleOps);
+  }
   if (action.kind === 'directResponse') {
     return local(state, localReply(action.status, action.body ?? '', null), ruleOps);
   }

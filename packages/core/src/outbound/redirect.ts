@@ -1,4 +1,4 @@
-import type { RouteAction } from '../compile/plan-types.js';
+import type { CompiledRoute, RouteAction, RouteRequest } from '../compile/plan-types.js';
 import type { Target } from './request-input.js';
 import { localReply, type LocalReply } from './local-reply.js';
 
@@ -12,12 +12,31 @@ function splitHostPort(authority: string): { host: string; port: string | null }
 }
 
 /**
+ * The path prefix a redirect's `prefix_rewrite` swaps: the `uri.prefix` of the match
+ * entry that selected the request, `/` for an entry without a uri match and for a rule
+ * with none (istio route.go TranslateRouteMatch gives both the Envoy prefix `/`). The
+ * webhook allows `prefixRewrite` with prefix uri matches only (validateHTTPRedirect).
+ */
+function matchedPrefix(route: CompiledRoute, req: RouteRequest): string {
+  for (const m of route.matches) if (m.test(req)) return m.uriPrefix ?? '/';
+  return '/';
+}
+
+/**
  * `HTTPRoute.redirect` as Envoy's `RedirectAction` builds `Location`: scheme,
  * authority and port replaced when given (`derivePort` FROM_PROTOCOL_DEFAULT drops
  * the port, FROM_REQUEST_PORT keeps the one called); `uri` replaces the path and the
- * original query is kept unless `uri` has its own (envoy route_entry `newUri`).
+ * original query is kept unless `uri` has its own (envoy route_entry `newUri`);
+ * `prefixRewrite` replaces the matched prefix, keeping the rest and the query (envoy
+ * config_impl.cc finalizePathHeaderForRedirect).
  */
-export function redirectReply(action: Redirect, target: Target, authority: string): LocalReply {
+export function redirectReply(
+  action: Redirect,
+  target: Target,
+  authority: string,
+  route: CompiledRoute,
+  req: RouteRequest,
+): LocalReply {
   const scheme = action.scheme ?? target.scheme;
   const base = splitHostPort(action.authority ?? authority);
   let port = action.authority !== null ? base.port : splitHostPort(authority).port;
@@ -30,7 +49,9 @@ export function redirectReply(action: Redirect, target: Target, authority: strin
   }
   if (port !== null && Number(port) === DEFAULT_PORT[scheme]) port = null;
   let path = target.path;
-  if (action.uri !== null) {
+  if (action.prefixRewrite !== null) {
+    path = action.prefixRewrite + target.path.slice(matchedPrefix(route, req).length);
+  } else if (action.uri !== null) {
     const q = target.path.indexOf('?');
     path = action.uri.includes('?') || q === -1 ? action.uri : action.uri + target.path.slice(q);
   }
