@@ -4,6 +4,11 @@ import type { Endpoint, Service, ServicePort, ServiceProtocol } from './plan-typ
 import type { ServiceEntryIn, WorkloadEntryIn } from './spec-types.js';
 import { DOMAIN_SUFFIX, compareByCreation, isVisibleTo, resolveShortName } from './hosts.js';
 import { labelsMatch } from './workload.js';
+import {
+  endpointFromEntry,
+  serviceWorkloadEntries,
+  type KubernetesPort,
+} from './workload-entry-endpoints.js';
 
 /** A static endpoint passed to `compilePlan` beside ServiceEntry/WorkloadEntry. */
 export interface StaticEndpoint {
@@ -78,59 +83,62 @@ interface MutableService {
   subjectAltNames: readonly string[];
 }
 
-function endpointFromEntry(
-  e: WorkloadEntryIn,
-  port: ServicePort,
-  fallbackSa: string | null,
-): Endpoint | null {
-  if (e.address === undefined || e.address === '') return null;
-  return {
-    address: e.address,
-    // A WorkloadEntry's named port beats the ServiceEntry targetPort, which beats the number ([A-we]).
-    port: (port.name !== '' ? e.ports?.[port.name] : undefined) ?? port.targetPort ?? port.number,
-    labels: e.labels ?? {},
-    serviceAccount: e.serviceAccount ?? fallbackSa,
-    weight: e.weight ?? 1,
-    locality: e.locality ?? null,
-    network: e.network ?? null,
-  };
-}
-
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function kubernetesService(p: PlatformResource): MutableService | null {
+/** `spec.selector` when it has labels: an empty or absent one selects nothing in Kubernetes. */
+function selectorOf(s: Record<string, unknown>): Record<string, string> | null {
+  const sel = s['selector'];
+  if (typeof sel !== 'object' || sel === null) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(sel)) if (typeof v === 'string') out[k] = v;
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+function kubernetesService(p: PlatformResource, entries: readonly Resource[]): MutableService | null {
   const spec = p.body['spec'];
   if (typeof spec !== 'object' || spec === null) return null;
   const s = spec as Record<string, unknown>;
   if (str(s['type']) === 'ExternalName') return null;
-  const ports: ServicePort[] = [];
+  const kubePorts: KubernetesPort[] = [];
   for (const raw of Array.isArray(s['ports']) ? (s['ports'] as unknown[]) : []) {
     if (typeof raw !== 'object' || raw === null) continue;
     const port = raw as Record<string, unknown>;
     if (typeof port['port'] !== 'number') continue;
     const name = str(port['name']) ?? '';
     const target = port['targetPort'];
-    ports.push({
-      name,
-      number: port['port'],
-      protocol:
-        str(port['protocol'])?.toUpperCase() === 'UDP' ? 'TCP' : portProtocol(name, str(port['appProtocol'])),
-      targetPort: typeof target === 'number' ? target : null,
+    kubePorts.push({
+      port: {
+        name,
+        number: port['port'],
+        protocol:
+          str(port['protocol'])?.toUpperCase() === 'UDP'
+            ? 'TCP'
+            : portProtocol(name, str(port['appProtocol'])),
+        targetPort: typeof target === 'number' ? target : null,
+      },
+      targetName: typeof target === 'string' && target !== '' ? target : null,
     });
   }
   const clusterIp = str(s['clusterIP']);
+  const selector = selectorOf(s);
+  // Only a load-balanced Service (not headless) with a selector takes WorkloadEntries
+  // (istio kube controller.go serviceInstancesFromWorkloadInstances: ClientSideLB only).
+  const endpoints =
+    selector === null || clusterIp === 'None'
+      ? {}
+      : serviceWorkloadEntries(p.metadata.namespace, selector, kubePorts, entries);
   return {
     host: `${p.metadata.name}.${p.metadata.namespace}.svc.${DOMAIN_SUFFIX}`,
     namespace: p.metadata.namespace,
     source: 'Service',
     resource: { namespace: p.metadata.namespace, name: p.metadata.name },
     addresses: clusterIp !== undefined && clusterIp !== 'None' && clusterIp !== '' ? [clusterIp] : [],
-    ports,
+    ports: kubePorts.map((k) => k.port),
     location: 'MESH_INTERNAL',
     resolution: 'STATIC',
-    endpoints: {},
+    endpoints,
     subjectAltNames: [],
   };
 }
@@ -226,10 +234,13 @@ function namespaceOfHost(hostName: string, fallback: string): string {
 }
 
 /**
- * The service registry as seen from `namespace`: Kubernetes Services,
- * ServiceEntries (with endpoints or WorkloadEntries via `workloadSelector`)
- * exported to that namespace, and `options.endpoints`. When two registries
- * define one host, the one in the caller's namespace wins, else the first.
+ * The service registry as seen from `namespace`: Kubernetes Services (with the
+ * WorkloadEntries their selector picks), ServiceEntries (with endpoints or
+ * WorkloadEntries via `workloadSelector`) exported to that namespace, and
+ * `options.endpoints`. A Service whose pods meshlet is not told of has the
+ * selected WorkloadEntries as its only endpoints; one with none is reached by
+ * DNS. When two registries define one host, the one in the caller's namespace
+ * wins, else the first.
  */
 export function buildRegistry(
   resources: readonly Resource[],
@@ -243,13 +254,13 @@ export function buildRegistry(
     if (prev === undefined || (prev.namespace !== namespace && svc.namespace === namespace))
       byHost.set(svc.host, svc);
   };
+  const entries = resources.filter((r) => r.kind === 'WorkloadEntry');
   for (const p of platform) {
     if (p.kind !== 'Service' || !isVisibleTo(exportToAnnotation(p), p.metadata.namespace, namespace))
       continue;
-    const svc = kubernetesService(p);
+    const svc = kubernetesService(p, entries);
     if (svc !== null) add(svc);
   }
-  const entries = resources.filter((r) => r.kind === 'WorkloadEntry');
   const ses = resources.filter((r) => r.kind === 'ServiceEntry').sort(compareByCreation);
   for (const se of ses) {
     const spec = se.spec as ServiceEntryIn;
