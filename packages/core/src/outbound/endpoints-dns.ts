@@ -3,71 +3,106 @@ import { isIP } from 'node:net';
 import type { Cluster, Endpoint, Service } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import { labelsMatch } from '../compile/workload.js';
+import { createDnsCache, dnsEndpoint, type DnsAnswer, type ResolveDns } from './dns-cache.js';
+import { createWildcardEndpoints, type CallTarget } from './wildcard-endpoints.js';
 
-/** Resolves a host name to addresses. */
-export type ResolveDns = (host: string) => Promise<string[]>;
+export type { CallTarget, DnsAnswer, ResolveDns };
 
 /** The system resolver (getaddrinfo, as an app would resolve). */
 export const systemResolveDns: ResolveDns = async (host) =>
   (await lookup(host, { all: true })).map((a) => a.address);
-
-/** Istio's default `dnsRefreshRate` (MeshConfig): resolved addresses are reused this long. */
-const DNS_TTL_MS = 60_000;
 
 /** A plain DNS name: not an IP literal, not a wildcard. */
 function isDnsName(host: string): boolean {
   return host !== '' && !host.startsWith('*') && isIP(host) === 0 && /[a-z]/i.test(host);
 }
 
+/** The endpoints DNS gives one call of `cluster`, or null when the plan's endpoints stand. */
+export type DnsEndpoints = (
+  cluster: Cluster,
+  service: Service | undefined,
+  call: CallTarget | null,
+) => Promise<DnsAnswer> | null;
+
+const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+
 /**
- * Endpoints for clusters whose plan has none: a host with no known endpoints and a
- * plain DNS name is resolved by DNS, each address an endpoint without labels (issue #3
- * "Endpoints"). Results are cached per host and port so the runtime cluster keeps its
- * state; lookups in flight are shared; failures are not cached.
+ * Endpoints that come from DNS at call time (issue #3 "Endpoints"):
+ * - a host with no known endpoints and a plain DNS name: each address an endpoint without
+ *   labels; a subset that selects none of the service's endpoints stays empty (`503 UH`);
+ * - DNS_ROUND_ROBIN: Envoy's LOGICAL_DNS (istio pilot/pkg/networking/core/cluster.go
+ *   convertResolution) connects to the first address of each endpoint's host name;
+ * - a wildcard host with NONE or DYNAMIC_DNS: the request's own host name
+ *   (wildcard-endpoints.ts).
+ * Answers are reused for dnsRefreshRate (dns-cache.ts); the same answers give the same
+ * endpoints, so the runtime cluster keeps its state. A failed lookup gives no endpoint.
  */
-export function createDnsEndpoints(
-  resolve: ResolveDns,
-  clock: Clock,
-): (cluster: Cluster, service: Service | undefined) => Promise<readonly Endpoint[]> | null {
-  const cache = new Map<string, { at: number; endpoints: readonly Endpoint[] }>();
-  const inflight = new Map<string, Promise<readonly Endpoint[]>>();
-  return (cluster, service) => {
-    if (cluster.endpoints.length > 0 || cluster.status !== 'ok' || !isDnsName(cluster.host)) return null;
+export function createDnsEndpoints(resolve: ResolveDns, clock: Clock): DnsEndpoints {
+  const lookupHost = createDnsCache(resolve, clock);
+  const wildcard = createWildcardEndpoints(lookupHost, clock);
+  const built = new Map<
+    string,
+    { base: unknown; from: readonly unknown[]; endpoints: readonly Endpoint[] }
+  >();
+  const remember = (
+    key: string,
+    base: unknown,
+    from: readonly unknown[],
+    build: () => Endpoint[],
+  ): readonly Endpoint[] => {
+    const hit = built.get(key);
+    if (
+      hit !== undefined &&
+      hit.base === base &&
+      hit.from.length === from.length &&
+      hit.from.every((x, i) => x === from[i])
+    )
+      return hit.endpoints;
+    const endpoints = Object.freeze(build());
+    built.set(key, { base, from, endpoints });
+    return endpoints;
+  };
+  const addressesOf = (host: string): Promise<readonly string[]> =>
+    lookupHost(host).catch(() => NO_ADDRESSES);
+
+  const logicalDns = (cluster: Cluster): Promise<DnsAnswer> => {
+    const named = cluster.endpoints;
+    const lookups = named.map((e) =>
+      isDnsName(e.address) ? addressesOf(e.address) : Promise.resolve<readonly string[] | null>(null),
+    );
+    return Promise.all(lookups).then((found) => ({
+      endpoints: remember(cluster.key, named, found, () =>
+        named.flatMap((e, i) => {
+          const addresses = found[i];
+          if (addresses === null || addresses === undefined) return [e];
+          const first = addresses[0];
+          return first === undefined ? [] : [{ ...e, address: first }];
+        }),
+      ),
+      pinned: null,
+    }));
+  };
+
+  return (cluster, service, call) => {
+    if (cluster.status !== 'ok') return null;
+    const resolution = service?.resolution;
+    if (cluster.host.startsWith('*')) {
+      if (service === undefined || cluster.endpoints.length > 0) return null;
+      return resolution === 'NONE' || resolution === 'DYNAMIC_DNS' ? wildcard(cluster, service, call) : null;
+    }
+    if (resolution === 'DNS_ROUND_ROBIN')
+      return cluster.endpoints.some((e) => isDnsName(e.address)) ? logicalDns(cluster) : null;
+    if (cluster.endpoints.length > 0 || !isDnsName(cluster.host)) return null;
     // Only a service with no endpoints at all: a subset that selects none stays empty (`503 UH`).
     if (service !== undefined && (service.endpoints[String(cluster.port)]?.length ?? 0) > 0) return null;
     const port = service?.ports.find((p) => p.number === cluster.port)?.targetPort ?? cluster.port;
-    const key = `${cluster.host}|${port}`;
-    const hit = cache.get(key);
-    const now = clock.now();
-    if (hit !== undefined && now - hit.at < DNS_TTL_MS)
-      return Promise.resolve(select(hit.endpoints, cluster));
-    let p = inflight.get(key);
-    if (p === undefined) {
-      p = resolve(cluster.host)
-        .then(
-          (addresses) => {
-            const endpoints = Object.freeze(
-              [...new Set(addresses)].map((address): Endpoint =>
-                Object.freeze({
-                  address,
-                  port,
-                  labels: Object.freeze({}),
-                  serviceAccount: null,
-                  weight: 1,
-                  locality: null,
-                  network: null,
-                }),
-              ),
-            );
-            cache.set(key, { at: clock.now(), endpoints });
-            return endpoints;
-          },
-          (): readonly Endpoint[] => [],
-        )
-        .finally(() => inflight.delete(key));
-      inflight.set(key, p);
-    }
-    return p.then((eps) => select(eps, cluster));
+    return addressesOf(cluster.host).then((found) => ({
+      endpoints: select(
+        remember(`${cluster.host}|${port}`, null, [found], () => found.map((a) => dnsEndpoint(a, port))),
+        cluster,
+      ),
+      pinned: null,
+    }));
   };
 }
 

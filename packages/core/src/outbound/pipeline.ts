@@ -1,17 +1,12 @@
 import type { Readable } from 'node:stream';
-import type {
-  Cluster,
-  Endpoint,
-  HeaderOperations,
-  MeshPlan,
-  RouteRequest,
-  Service,
-} from '../compile/plan-types.js';
+import type { Cluster, HeaderOperations, MeshPlan, RouteRequest } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import type { Transport, TransportTls } from './transport.js';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
+import type { CallTarget, DnsEndpoints } from './endpoints-dns.js';
+import { pinnedHost } from './pinned-host.js';
 import type { RequestBody } from './request-body.js';
 import { copyHeaders, headerValue, type HeaderRecord, type Target } from './request-input.js';
 import { addFlag } from './flags.js';
@@ -37,10 +32,7 @@ export interface PipelineDeps {
   readonly clusters: ClusterManager;
   readonly clock: Clock;
   readonly random: Random;
-  readonly dnsEndpoints: (
-    cluster: Cluster,
-    service: Service | undefined,
-  ) => Promise<readonly Endpoint[]> | null;
+  readonly dnsEndpoints: DnsEndpoints;
   readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
   /** This workload's metadata-exchange headers (peer-exchange.ts); null sends none. */
   readonly peerHeaders: LocalPeerHeaders | null;
@@ -96,18 +88,23 @@ function ensureRequestId(headers: HeaderRecord, plan: MeshPlan): void {
 
 /**
  * A cluster's runtime state (pool, outlier detection, load balancer), its endpoints
- * resolved by DNS when the registry has none. Synchronous when no lookup is needed, so
- * the common call waits for nothing.
+ * resolved by DNS when the registry has none, or from `call`'s host for a wildcard host
+ * (endpoints-dns.ts). Synchronous when no lookup is needed, so the common call waits for
+ * nothing.
  */
 export function upstreamFor(
   deps: PipelineDeps,
   plan: MeshPlan,
   cluster: Cluster,
   signal: AbortSignal | null,
+  call: CallTarget | null = null,
 ): UpstreamCluster | Promise<UpstreamCluster> {
-  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host]);
+  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host], call);
   if (dns === null) return deps.clusters.get(cluster);
-  return raceSignal(dns, signal).then((endpoints) => deps.clusters.get(cluster, endpoints));
+  return raceSignal(dns, signal).then((r) => {
+    const upstream = deps.clusters.get(cluster, r.endpoints);
+    return r.pinned === null ? upstream : pinnedHost(upstream, r.pinned);
+  });
 }
 
 /** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
@@ -198,7 +195,11 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   state.cluster = cluster.key;
   state.service = cluster.host;
-  const found = upstreamFor(deps, plan, cluster, input.signal);
+  const found = upstreamFor(deps, plan, cluster, input.signal, {
+    hostname: target.hostname,
+    port: target.port,
+    authority,
+  });
   const upstream = found instanceof Promise ? await found : found;
 
   let path = target.path;
