@@ -2,6 +2,7 @@ import { runsAsGateway } from './gateway-workload.js';
 import type { Resource } from '../config/resource.js';
 import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
 import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patches.js';
+import { inboundScope } from '../config/schema/local-rate-limit-scope.js';
 import type {
   AuthorizationPlan,
   AuthorizationPolicyPlan,
@@ -148,13 +149,16 @@ function rateLimits(
   const out: RateLimitPlan[] = [];
   for (const r of filters) {
     for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
-      if (p.context !== 'ANY' && p.context !== 'SIDECAR_INBOUND') continue;
+      // Context, proxy version and route configuration as istiod matches them for a
+      // sidecar's inbound side; what meshlet cannot apply is warned at load.
+      const scope = inboundScope(p);
+      if (!scope.applies) continue;
       const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
       out.push({
         envoyFilter: key(r),
         applyTo: p.applyTo,
         context: p.context,
-        portNumber: p.match?.listener?.portNumber ?? null,
+        portNumber: scope.port,
         config: p.config,
         afterAuthorization:
           (p.operation === 'INSERT_BEFORE' && sub === 'envoy.filters.http.router') ||

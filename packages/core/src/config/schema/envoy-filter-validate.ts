@@ -4,9 +4,9 @@ import type { FieldPath } from '../diagnostic.js';
 import type { ValidationContext } from '../validate/context.js';
 import type { EnvoyConfigObjectPatch, EnvoyFilterSpec } from './envoy-filter.js';
 import { scanEnvoyFilter } from './local-rate-limit-patches.js';
+import { MAX_PROXY_VERSION_LEN } from './local-rate-limit-scope.js';
+import { unappliedLocalRateLimit } from './local-rate-limit-unapplied.js';
 
-/** istio pilot/pkg/model: longer proxyVersion patterns are ignored, with a warning. */
-const MAX_PROXY_VERSION_LEN = 1024;
 const HCM = ['envoy.filters.network.http_connection_manager', 'envoy.http_connection_manager'];
 
 /**
@@ -51,6 +51,13 @@ export function validateEnvoyFilter(spec: EnvoyFilterSpec, ctx: ValidationContex
   for (const p of scan.errors) ctx.error(p.path, p.message);
   for (const p of scan.warnings) ctx.warn(p.path, p.message, DIAGNOSTIC_CODES.unsupported);
   for (const u of scan.unsupported) ctx.warn(u.path, u.reason, DIAGNOSTIC_CODES.unsupported);
+  // An HTTP_ROUTE patch yields one entry per per-filter config; its match is warned once.
+  const warned = new Set<number>();
+  for (const p of scan.patches) {
+    if (warned.has(p.index)) continue;
+    warned.add(p.index);
+    for (const w of unappliedLocalRateLimit(p)) ctx.warn(w.path, w.message, DIAGNOSTIC_CODES.unsupported);
+  }
 }
 
 function checkPatch(cp: EnvoyConfigObjectPatch, path: FieldPath, ctx: ValidationContext): void {

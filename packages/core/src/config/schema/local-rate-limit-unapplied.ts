@@ -1,0 +1,58 @@
+import type { Problem } from './local-rate-limit-read.js';
+import type { LocalRateLimitPatch } from './local-rate-limit-patches.js';
+import { inboundScope } from './local-rate-limit-scope.js';
+
+const IGNORED = 'this patch is ignored';
+
+const CONTEXT: Readonly<Record<string, string>> = {
+  SIDECAR_OUTBOUND:
+    'it limits only the requests a workload receives, so the calls a workload makes are not rate limited',
+  GATEWAY:
+    'it applies local rate limits with context SIDECAR_INBOUND or ANY only, on a workload that runs as a gateway too',
+  WAYPOINT: 'it runs no waypoint proxy',
+};
+
+/**
+ * What a local rate limit patch asks for that meshlet does not do, each warned
+ * (MESHLET0004) at its field, never silently dropped (DESIGN.md "Istio is the spec").
+ * Where the patch applies is local-rate-limit-scope.ts.
+ */
+export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
+  const match: readonly (string | number)[] = [...p.path, 'match'];
+  const scope = inboundScope(p);
+  if (!scope.applies) {
+    if (scope.why === 'context')
+      return [
+        {
+          path: [...match, 'context'],
+          message: `context ${p.context} is not applied by meshlet: ${CONTEXT[p.context] ?? ''}; ${IGNORED}`,
+        },
+      ];
+    // A SIDECAR_INBOUND patch matching no inbound route does nothing in Istio either; an
+    // ANY one may match an outbound or gateway route, which meshlet does not limit.
+    if (scope.why === 'routeConfiguration' && p.context === 'ANY')
+      return [
+        {
+          path: [...match, 'routeConfiguration'],
+          message: `this routeConfiguration matches no route of a sidecar’s inbound side, and meshlet applies local rate limits only on a sidecar’s inbound route, not on outbound or gateway routes; ${IGNORED}`,
+        },
+      ];
+    return [];
+  }
+  const out: Problem[] = [];
+  // envoyfilter.go proxyMatch reads the proxy's ISTIO_VERSION and node metadata.
+  const proxy = p.match?.proxy;
+  if (proxy?.proxyVersion !== undefined && proxy.proxyVersion !== '')
+    out.push({
+      path: [...match, 'proxy', 'proxyVersion'],
+      message:
+        'proxyVersion is not evaluated by meshlet, which has no Istio proxy version to match: the patch applies whatever the version',
+    });
+  if (Object.keys(proxy?.metadata ?? {}).length > 0)
+    out.push({
+      path: [...match, 'proxy', 'metadata'],
+      message:
+        'proxy metadata is not evaluated by meshlet, which has no Envoy node metadata to match: the patch applies whatever the metadata',
+    });
+  return out;
+}

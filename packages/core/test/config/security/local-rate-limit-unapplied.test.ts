@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { formatPath } from '../../../src/config/diagnostic.js';
+import { loadConfigText } from '../../../src/config/load.js';
+import { localRateLimitYaml } from '../../helpers/local-rate-limit.js';
+import { routeRateLimitYaml } from '../../helpers/local-rate-limit-route.js';
+
+// What a local rate limit EnvoyFilter asks for that meshlet does not do is warned
+// (MESHLET0004) at its field, never silently dropped (DESIGN.md "Istio is the spec").
+
+function warnings(yaml: string): [string, string][] {
+  const snap = loadConfigText(yaml, { file: 'ef.yaml' });
+  expect(snap.diagnostics.filter((d) => d.level === 'Error')).toEqual([]);
+  return snap.diagnostics.map((d) => [d.code, d.path]);
+}
+
+function messages(yaml: string): string[] {
+  return loadConfigText(yaml).diagnostics.map((d) => d.message);
+}
+
+const at = (...path: (string | number)[]) => formatPath(['spec', 'configPatches', ...path]);
+
+describe('local rate limit EnvoyFilter settings meshlet does not apply', () => {
+  it('says nothing about the istio.io task’s filters', () => {
+    expect(warnings(localRateLimitYaml())).toEqual([]);
+    expect(warnings(routeRateLimitYaml())).toEqual([]);
+  });
+
+  it('warns for SIDECAR_OUTBOUND and GATEWAY patches, once per patch, at their context', () => {
+    for (const context of ['SIDECAR_OUTBOUND', 'GATEWAY']) {
+      const yaml = routeRateLimitYaml({ context });
+      expect(warnings(yaml)).toEqual([
+        ['MESHLET0004', at(0, 'match', 'context')],
+        ['MESHLET0004', at(1, 'match', 'context')],
+      ]);
+    }
+    expect(messages(routeRateLimitYaml({ context: 'SIDECAR_OUTBOUND' }))[0]).toMatch(
+      /SIDECAR_OUTBOUND is not applied by meshlet: .*calls a workload makes are not rate limited/,
+    );
+    expect(messages(routeRateLimitYaml({ context: 'GATEWAY' }))[0]).toMatch(
+      /GATEWAY is not applied by meshlet: .*SIDECAR_INBOUND or ANY/,
+    );
+  });
+
+  it('warns that proxy.proxyVersion and proxy.metadata are not evaluated', () => {
+    const yaml = routeRateLimitYaml({
+      filterMatch: String.raw`proxy: { proxyVersion: '^1\.8.*', metadata: { ISTIO_VERSION: "1.8.0" } }`,
+    });
+    expect(warnings(yaml)).toEqual([
+      ['MESHLET0004', at(0, 'match', 'proxy', 'proxyVersion')],
+      ['MESHLET0004', at(0, 'match', 'proxy', 'metadata')],
+    ]);
+    expect(messages(yaml)[0]).toMatch(/no Istio proxy version.*applies whatever the version/);
+  });
+
+  it('warns when an ANY patch names route configuration a sidecar’s inbound side does not have', () => {
+    // Istio would apply it to the outbound route configuration "9080"; meshlet applies it nowhere.
+    const yaml = routeRateLimitYaml({ context: 'ANY', routeConfiguration: '{ name: "9080" }' });
+    expect(warnings(yaml)).toEqual([['MESHLET0004', at(1, 'match', 'routeConfiguration')]]);
+    expect(messages(yaml)[0]).toMatch(/only on a sidecar’s inbound route/);
+    // A SIDECAR_INBOUND patch that matches no inbound route does nothing in Istio either.
+    expect(warnings(routeRateLimitYaml({ routeConfiguration: '{ name: "9080" }' }))).toEqual([]);
+  });
+
+  it('reports them at load with file and line', () => {
+    const snap = loadConfigText(routeRateLimitYaml({ context: 'SIDECAR_OUTBOUND' }), { file: 'ef.yaml' });
+    expect(snap.diagnostics.map((d) => [d.file, d.line])).toEqual([
+      ['ef.yaml', 9],
+      ['ef.yaml', 21],
+    ]);
+  });
+});
