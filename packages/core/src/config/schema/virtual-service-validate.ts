@@ -16,6 +16,7 @@ import {
   analyzeUnreachableTcpRules,
   analyzeUnreachableTlsRules,
 } from './virtual-service-unreachable.js';
+import { warnUnappliedVirtualService } from './virtual-service-unapplied.js';
 import type { L4MatchAttributes, RouteDestination, VirtualServiceSpec } from './virtual-service.js';
 
 /**
@@ -198,6 +199,7 @@ export function validateVirtualService(spec: VirtualServiceSpec, ctx: Validation
   analyzeUnreachableHttpRules(spec.http ?? [], ctx);
   analyzeUnreachableTcpRules(spec.tcp ?? [], ctx);
   analyzeUnreachableTlsRules(spec.tls ?? [], ctx);
+  warnUnappliedVirtualService(spec, ctx);
 }
 
 function validateSniHost(
