@@ -157,6 +157,12 @@ spec:
   clusterIP: 10.96.0.10
   selector: { app: legacy }
   ports: [{ name: http, port: 80, targetPort: 8080 }]
+---
+# Round robin, so four calls reach both entries (a random pick could stay on one).
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: legacy, namespace: vm-ns }
+spec: { host: legacy.vm-ns.svc.cluster.local, trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } } }
 ${entry('vm-1', '127.0.0.2')}${entry('vm-2', '127.0.0.3')}`;
     // No DNS answer: only the WorkloadEntries can serve the Service.
     const lookups: string[] = [];
