@@ -104,7 +104,7 @@ export function compileRoute(
   },
   ctx: RouteContext,
 ): { route: CompiledRoute; catchAll: boolean } | null {
-  let matches: CompiledMatch[] = [];
+  const matches: CompiledMatch[] = [];
   let catchAll = false;
   if (rule.match === undefined || rule.match.length === 0) {
     catchAll = true;
@@ -120,10 +120,12 @@ export function compileRoute(
       }
     }
     if (matches.length === 0) return null;
-    if (catchAll) matches = [];
   }
+  // The entries stay when one is catch-all: a request the ones before it match takes
+  // their prefix (rewrite, redirect) and name (%ROUTE_NAME%), as each entry is its own
+  // Envoy route (istio route.go translateRoute).
   const test =
-    matches.length === 0
+    catchAll || matches.length === 0
       ? () => true
       : matches.length === 1
         ? (matches[0] as CompiledMatch).test

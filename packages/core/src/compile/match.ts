@@ -151,7 +151,8 @@ export function compileMatch(m: HTTPMatchRequestIn): CompiledMatch & { readonly 
     conditions,
     test,
     describe: () => text,
-    uriPrefix: m.uri?.prefix ?? null,
+    // istio route.go TranslateRouteMatch: an entry without a uri match is Envoy's prefix `/`.
+    uriPrefix: m.uri === undefined ? '/' : (m.uri.prefix ?? null),
     catchAll: isCatchAll(m),
   };
 }

@@ -29,7 +29,10 @@ export interface CompiledMatch {
   readonly conditions: readonly Predicate[];
   readonly test: (req: RouteRequest) => boolean;
   readonly describe: () => string;
-  /** `uri.prefix` when the match has one, for `rewrite.uri` / `redirect` prefix semantics. */
+  /**
+   * The Envoy path prefix the entry matches for `rewrite.uri` / `redirect.prefixRewrite`:
+   * its `uri.prefix`, `/` when it has no uri match, null for an exact or regex uri.
+   */
   readonly uriPrefix: string | null;
 }
 

@@ -2,9 +2,9 @@ import type { CompiledRoute, RouteRequest } from '../compile/plan-types.js';
 
 /**
  * `HTTPRoute.rewrite.uri` / `uriRegexRewrite` applied to `path` (with its query).
- * A `uri` rewrite replaces the matched `uri.prefix` (a catch-all rule matches the
- * prefix `/`), or the whole path when the rule matched another way (spec/traffic.md §1
- * "Actions"). The query string is kept. Returns null when nothing changes.
+ * A `uri` rewrite replaces the matched `uri.prefix` (an entry without a uri match, and a
+ * rule without entries, match the prefix `/`), or the whole path for an exact or regex
+ * uri match (spec/traffic.md §1 "Actions"). The query string is kept. Returns null when nothing changes.
  */
 export function rewritePath(route: CompiledRoute, req: RouteRequest, path: string): string | null {
   const rw = route.rewrite;
@@ -23,7 +23,11 @@ export function rewritePath(route: CompiledRoute, req: RouteRequest, path: strin
   return out === path ? null : out;
 }
 
-/** The `uri.prefix` of the match entry that selected this request; `/` for a catch-all. */
+/**
+ * The prefix of the match entry that selected this request (CompiledMatch.uriPrefix: `/`
+ * for an entry without a uri match or a rule without entries), null for an exact or
+ * regex uri match, whose whole path is replaced.
+ */
 function matchedPrefix(route: CompiledRoute, req: RouteRequest): string | null {
   if (route.matches.length === 0) return '/';
   for (const m of route.matches) {

@@ -107,6 +107,27 @@ describe('outbound route actions', () => {
       '/auth/login?next=/',
     ],
     [
+      'an entry with no uri match is the prefix /, as istio TranslateRouteMatch makes it',
+      '{ headers: { end-user: { exact: jason } } }',
+      '{ uri: /v2 }',
+      '/reviews/1',
+      '/v2reviews/1',
+    ],
+    [
+      'the entry before a catch-all keeps its prefix',
+      '{ uri: { prefix: /api } }, {}',
+      '{ uri: /v2 }',
+      '/api/items',
+      '/v2/items',
+    ],
+    [
+      'the catch-all entry after it is the prefix /',
+      '{ uri: { prefix: /api } }, {}',
+      '{ uri: /v2/ }',
+      '/other',
+      '/v2/other',
+    ],
+    [
       'uriRegexRewrite with groups',
       '{ uri: { prefix: /u } }',
       '{ uriRegexRewrite: { match: "^/u/([^/]+)/x$", rewrite: "/users/\\\\1" } }',
@@ -128,7 +149,7 @@ describe('outbound route actions', () => {
         ),
         echoAddress,
       );
-      const res = await h.call(`http://reviews:9080${path}`);
+      const res = await h.call(`http://reviews:9080${path}`, { headers: { 'end-user': 'jason' } });
       expect(res.status).toBe(200);
       expect(h.transport.seen[0]?.path).toBe(want);
       expect(h.transport.seen[0]?.headers['x-envoy-original-path']).toBe(path);
