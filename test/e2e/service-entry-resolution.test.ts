@@ -1,11 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createManualClock, createMesh, type ManualClock, type Mesh } from '../../packages/core/src/index.js';
+import {
+  createManualClock,
+  createMesh,
+  systemClock,
+  type Clock,
+  type Mesh,
+} from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { createOpensslCa } from '../support/openssl-ca.js';
 
@@ -56,7 +63,7 @@ async function meshWith(
   yaml: string,
   dns: Record<string, string[]>,
   lookups: string[] = [],
-  clock: ManualClock = createManualClock(),
+  clock: Clock = createManualClock(),
 ): Promise<Mesh> {
   const dir = await tmp();
   await writeFile(path.join(dir, 'mesh.yaml'), yaml);
@@ -135,6 +142,64 @@ spec:
     const mesh = await meshWith(yaml, { 'storage.example.test': ['127.0.0.2'] });
     const res = await mesh.fetch(`http://storage.example.test:${port}/`);
     expect([res.status, await res.text()]).toEqual([200, `tls 127.0.0.2 storage.example.test:${port}`]);
+  });
+});
+
+describe('auto SNI for DestinationRule TLS without sni', () => {
+  it("sends the request's host name as SNI and checks the server's certificate against it", async () => {
+    const ca = await createOpensslCa(await caDir);
+    const storage = await ca.issue('storage', ['storage.example.test']);
+    const pubsub = await ca.issue('pubsub', ['pubsub.example.test']);
+    const names: string[] = [];
+    // One address for every name, as a CDN serves many: the certificate follows the SNI,
+    // and mixed.example.test gets storage's, which does not name it.
+    const certFor = (name: string) => (name === 'pubsub.example.test' ? pubsub : storage);
+    const server = createHttpsServer(
+      {
+        cert: storage.cert,
+        key: storage.key,
+        SNICallback: (name, cb) => {
+          names.push(name);
+          const c = certFor(name);
+          cb(null, createSecureContext({ cert: c.cert, key: c.key }));
+        },
+      },
+      (req, res) => res.end(`tls ${req.headers.host}`),
+    );
+    const port = await listen(server, '127.0.0.2');
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: wildcard, namespace: default }
+spec:
+  hosts: ['*.example.test']
+  ports: [{ number: ${port}, name: http, protocol: HTTP }]
+  resolution: DYNAMIC_DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: wildcard, namespace: default }
+spec:
+  host: '*.example.test'
+  trafficPolicy:
+    tls: { mode: SIMPLE, caCertificates: ${ca.caFile} }
+`;
+    const at = ['127.0.0.2'];
+    // The system clock: the refused handshake is retried after Istio's default backoff.
+    const mesh = await meshWith(
+      yaml,
+      { 'storage.example.test': at, 'pubsub.example.test': at, 'mixed.example.test': at },
+      [],
+      systemClock,
+    );
+    for (const name of ['storage', 'pubsub', 'storage']) {
+      const res = await mesh.fetch(`http://${name}.example.test:${port}/`);
+      expect([res.status, await res.text()]).toEqual([200, `tls ${name}.example.test:${port}`]);
+    }
+    expect(names).toEqual(['storage.example.test', 'pubsub.example.test']);
+    const mismatch = await mesh.fetch(`http://mixed.example.test:${port}/`);
+    expect(mismatch.status).toBe(503);
+    expect(mismatch.meshlet.flags).toContain('UF');
   });
 });
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import { namespaceMtlsMode } from '../compile/service-mtls.js';
@@ -81,6 +82,16 @@ function meshIdentityCheck(trustDomains: ReadonlySet<string>): NonNullable<Trans
       : 'server presents no SPIFFE identity of this mesh';
 }
 
+/**
+ * The host name of an authority (`name` or `name:port`), lower-cased; null when there is
+ * none or it is an IP address, which SNI cannot carry (RFC 6066).
+ */
+function hostNameOf(authority: string | undefined): string | null {
+  if (authority === undefined || authority.startsWith('[')) return null;
+  const name = authority.replace(/:\d*$/, '').toLowerCase();
+  return name === '' || isIP(name) !== 0 ? null : name;
+}
+
 function str(v: unknown): string | null {
   return typeof v === 'string' && v !== '' ? v : null;
 }
@@ -96,7 +107,7 @@ function str(v: unknown): string | null {
 export function createTlsFor(
   getPlan: () => MeshPlan,
   certs: CertSource | null,
-): (cluster: Cluster, host: UpstreamHost) => TransportTls | null {
+): (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null {
   const files = new Map<string, string>();
   const read = (path: string | null): string | null => {
     if (path === null) return null;
@@ -138,7 +149,7 @@ export function createTlsFor(
     };
   };
 
-  return (cluster, host) => {
+  return (cluster, host, authority) => {
     const policy = cluster.policy.tls;
     if (policy === null)
       return certs !== null && isMeshEndpoint(host) && autoMtlsApplies(getPlan(), cluster)
@@ -160,7 +171,9 @@ export function createTlsFor(
           ca: insecure ? null : read(str(s['caCertificates'])),
           cert: policy.mode === 'MUTUAL' ? read(str(s['clientCertificate'])) : null,
           key: policy.mode === 'MUTUAL' ? read(str(s['privateKey'])) : null,
-          servername: policy.sni ?? cluster.host,
+          // No `sni`: Envoy's auto_sni, the name the request's Host header carries
+          // (istio setAutoSniAndAutoSanValidation); a wildcard cluster has no other.
+          servername: policy.sni ?? hostNameOf(authority) ?? cluster.host,
           verifyPeer: insecure ? null : sanCheck(simpleSans(policy, plan, cluster)),
           ...(insecure ? { insecureSkipVerify: true } : {}),
           ...(insecure || policy.caCrl === null ? {} : { crl: read(policy.caCrl) as string }),

@@ -10,7 +10,7 @@ import type {
   UpstreamCluster,
   UpstreamHost,
 } from './upstream/types.js';
-import { copyHeaders, type HeaderRecord } from './request-input.js';
+import { copyHeaders, headerValue, type HeaderRecord } from './request-input.js';
 import type { TryOutcome } from './retry-on.js';
 import { bodyStreamError } from './request-body.js';
 import { PER_TRY_TIMEOUT, ROUTE_TIMEOUT, deadlineScope, raceSignal } from './timeouts.js';
@@ -45,7 +45,7 @@ export interface TryContext {
   readonly clock: Clock;
   readonly cluster: Cluster;
   readonly upstream: UpstreamCluster;
-  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
+  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null) | null;
   /** The caller's signal (its abort or own timeout); null when the call has neither. */
   readonly callerSignal: AbortSignal | null;
   /** When the route `timeout` ends, in `clock.now()` terms; null when the route has none. */
@@ -189,7 +189,7 @@ export async function runTry(
     ticket.release();
   };
   const scope = deadlineScope(callerSignal, ms, expiry, clock);
-  const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host);
+  const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host, headerValue(req.headers, 'host'));
   const headers = copyHeaders(req.headers);
   if (ctx.countAttempts !== false) headers['x-envoy-attempt-count'] = String(attempt);
   const treq: TransportRequest = {
@@ -200,7 +200,9 @@ export async function runTry(
     signal: scope.signal,
     connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
     tls,
-    poolKey: `${cluster.key}|${host.id}`,
+    // The SNI is part of the key: Envoy's auto_sni pools connections per name too.
+    poolKey:
+      tls?.servername == null ? `${cluster.key}|${host.id}` : `${cluster.key}|${host.id}|${tls.servername}`,
     pool: poolOf(cluster),
   };
   if (ctx.state !== null) ctx.state.attempts = attempt;

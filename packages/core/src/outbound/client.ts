@@ -37,7 +37,7 @@ export interface OutboundClientOptions {
   /** For hosts with no known endpoints; default: the system resolver. */
   readonly resolveDns?: ResolveDns;
   /** Client TLS for an upstream host (DestinationRule `tls`, auto mTLS); default: plaintext. */
-  readonly tlsFor?: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
+  readonly tlsFor?: (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null;
   /**
    * Report every call (`createMeshTelemetry`): one CLIENT span continuing the inbound
    * request's trace (W3C/B3 headers and `x-request-id` injected), one `istio_*` record

@@ -33,7 +33,7 @@ export interface PipelineDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly dnsEndpoints: DnsEndpoints;
-  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost) => TransportTls | null) | null;
+  readonly tlsFor: ((cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null) | null;
   /** This workload's metadata-exchange headers (peer-exchange.ts); null sends none. */
   readonly peerHeaders: LocalPeerHeaders | null;
 }
