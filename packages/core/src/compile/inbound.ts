@@ -131,6 +131,7 @@ function rateLimits(
   resources: readonly Resource[],
   workload: WorkloadIdentity,
   rootNamespace: string,
+  gateway: boolean,
 ): RateLimitPlan[] {
   const filters = resources
     .filter((r) => r.kind === 'EnvoyFilter')
@@ -150,8 +151,8 @@ function rateLimits(
   for (const r of filters) {
     for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
       // Context, proxy version and route configuration as istiod matches them for a
-      // sidecar's inbound side; what meshlet cannot apply is warned at load.
-      const scope = inboundScope(p);
+      // sidecar's inbound side or a gateway; what meshlet cannot apply is warned at load.
+      const scope = inboundScope(p, gateway);
       if (!scope.applies) continue;
       const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
       out.push({
@@ -176,12 +177,13 @@ export function buildInbound(
   rootNamespace: string,
 ): InboundPlan {
   const ra = requestAuthentication(resources, workload, rootNamespace);
+  const gateway = runsAsGateway(resources, workload);
   return {
-    gateway: runsAsGateway(resources, workload),
+    gateway,
     peerAuthentication: composePeerAuthentication(resources, workload, rootNamespace),
     jwtRules: ra.jwtRules,
     requestAuthentications: ra.policies,
     authorization: authorization(resources, workload, rootNamespace),
-    rateLimits: rateLimits(resources, workload, rootNamespace),
+    rateLimits: rateLimits(resources, workload, rootNamespace, gateway),
   };
 }

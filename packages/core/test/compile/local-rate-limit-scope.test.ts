@@ -81,6 +81,43 @@ describe('local rate limit patches on the inbound side', () => {
       expect(limits(routeRateLimitYaml({ context }))).toEqual([]);
   });
 
+  describe('on a workload that runs as a gateway (envoyfilter.go: GATEWAY and ANY patches)', () => {
+    const gateway = {
+      name: 'istio-ingressgateway-1',
+      namespace: 'istio-system',
+      serviceAccount: 'istio-ingressgateway-service-account',
+      labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+    };
+    const onGateway = (o: Parameters<typeof routeRateLimitYaml>[0]) =>
+      compilePlan(
+        snapshotOf(routeRateLimitYaml({ selector: { istio: 'ingressgateway' }, ...o })),
+        gateway,
+      ).inbound.rateLimits.map((l) => [l.applyTo, l.portNumber]);
+
+    it('applies GATEWAY and ANY patches and no SIDECAR_INBOUND one', () => {
+      expect(onGateway({ context: 'GATEWAY', routeConfiguration: '{ portNumber: 8080 }' })).toEqual([
+        ['HTTP_FILTER', null],
+        ['HTTP_ROUTE', 8080],
+      ]);
+      expect(onGateway({ context: 'ANY', routeConfiguration: '{ portNumber: 8080 }' })).toEqual([
+        ['HTTP_FILTER', null],
+        ['HTTP_ROUTE', 8080],
+      ]);
+      expect(onGateway({ context: 'SIDECAR_INBOUND' })).toEqual([]);
+    });
+
+    it('applies a route patch that names a gateway route, virtual host or server nowhere', () => {
+      for (const rc of [
+        '{ name: http.8080 }',
+        '{ portName: http }',
+        '{ gateway: istio-system/bookinfo-gateway }',
+        '{ vhost: { name: "bookinfo.example.com:80" } }',
+        '{ vhost: { name: "inbound|http|9080" } }',
+      ])
+        expect(onGateway({ context: 'GATEWAY', routeConfiguration: rc })).toEqual([['HTTP_FILTER', null]]);
+    });
+  });
+
   it('fails a proxyVersion longer than 1024 characters closed, as istiod does', () => {
     // envoyfilter.go: ProxyVersionNoMatch, "the patch matches no proxy".
     const long = `'^1\\.2${'0?'.repeat(520)}.*'`;

@@ -5,15 +5,27 @@ import type { LocalRateLimitPatch } from './local-rate-limit-patches.js';
 export const MAX_PROXY_VERSION_LEN = 1024;
 
 /**
- * Where a sidecar's inbound side applies a local rate limit patch, as istiod's EnvoyFilter
+ * Where a workload's inbound side applies a local rate limit patch, as istiod's EnvoyFilter
  * matching decides: on `port`, a container port (null: every port), or nowhere and why.
  */
 export type InboundScope =
   | { readonly applies: true; readonly port: number | null }
-  | { readonly applies: false; readonly why: 'context' | 'proxyVersion' | 'routeConfiguration' };
+  | {
+      readonly applies: false;
+      readonly why: 'context' | 'proxyVersion' | 'routeConfiguration' | 'gatewayRoute';
+    };
 
-export function inboundScope(p: LocalRateLimitPatch): InboundScope {
-  if (p.context !== 'ANY' && p.context !== 'SIDECAR_INBOUND') return { applies: false, why: 'context' };
+/**
+ * The patch contexts istiod applies to a sidecar (its inbound side, the one meshlet
+ * limits) and to a gateway (envoyfilter.go: a gateway proxy takes GATEWAY and ANY patches,
+ * a sidecar SIDECAR_INBOUND, SIDECAR_OUTBOUND and ANY).
+ */
+const SIDECAR_CONTEXTS: ReadonlySet<string> = new Set(['ANY', 'SIDECAR_INBOUND']);
+const GATEWAY_CONTEXTS: ReadonlySet<string> = new Set(['ANY', 'GATEWAY']);
+
+export function inboundScope(p: LocalRateLimitPatch, gateway = false): InboundScope {
+  if (!(gateway ? GATEWAY_CONTEXTS : SIDECAR_CONTEXTS).has(p.context))
+    return { applies: false, why: 'context' };
   // envoyfilter.go convertToEnvoyFilterWrapper: a pattern too long to compile matches no
   // proxy (ProxyVersionNoMatch). Shorter ones are not evaluated (local-rate-limit-unapplied.ts).
   if ((p.match?.proxy?.proxyVersion?.length ?? 0) > MAX_PROXY_VERSION_LEN)
@@ -23,8 +35,28 @@ export function inboundScope(p: LocalRateLimitPatch): InboundScope {
     const port = p.match?.listener?.portNumber ?? 0;
     return { applies: true, port: port === 0 ? null : port };
   }
+  if (gateway) {
+    const port = gatewayRoutePort(p.match?.routeConfiguration);
+    return port === 'unevaluated' ? { applies: false, why: 'gatewayRoute' } : { applies: true, port };
+  }
   const port = inboundRoutePort(p.match?.routeConfiguration);
   return port === 'none' ? { applies: false, why: 'routeConfiguration' } : { applies: true, port };
+}
+
+/**
+ * rc_patch.go routeConfigurationMatch for a gateway reads the route configuration's name
+ * (`http.<port>`, or the HTTPS server's), server port name and gateway, and the virtual
+ * hosts `<host>:<port>` the Gateway's servers and bound VirtualServices make. meshlet builds
+ * no Gateway listeners or virtual hosts, so it scopes a gateway's route patch by
+ * `portNumber` alone, and applies none that names anything else.
+ */
+function gatewayRoutePort(rc: RouteConfigurationMatch | undefined): number | null | 'unevaluated' {
+  if (rc === undefined) return null;
+  const vhost = rc.vhost;
+  if (given(rc.name) || given(rc.portName) || given(rc.gateway) || given(vhost?.name)) return 'unevaluated';
+  if (given(vhost?.domainName) && vhost.domainName !== '*') return 'unevaluated';
+  if (given(vhost?.route?.name)) return 'unevaluated';
+  return rc.portNumber !== undefined && rc.portNumber !== 0 ? rc.portNumber : null;
 }
 
 const INBOUND_ROUTE_CONFIG = /^inbound\|([1-9]\d*)\|\|$/;

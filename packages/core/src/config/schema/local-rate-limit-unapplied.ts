@@ -7,8 +7,6 @@ const IGNORED = 'this patch is ignored';
 const CONTEXT: Readonly<Record<string, string>> = {
   SIDECAR_OUTBOUND:
     'it limits only the requests a workload receives, so the calls a workload makes are not rate limited',
-  GATEWAY:
-    'it applies local rate limits with context SIDECAR_INBOUND or ANY only, on a workload that runs as a gateway too',
   WAYPOINT: 'it runs no waypoint proxy',
 };
 
@@ -19,8 +17,16 @@ const CONTEXT: Readonly<Record<string, string>> = {
  */
 export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
   const match: readonly (string | number)[] = [...p.path, 'match'];
-  const scope = inboundScope(p);
+  // GATEWAY applies on a workload that runs as a gateway (and, as in Istio, nowhere else).
+  const scope = inboundScope(p, p.context === 'GATEWAY');
   if (!scope.applies) {
+    if (scope.why === 'gatewayRoute')
+      return [
+        {
+          path: [...match, 'routeConfiguration'],
+          message: `a gateway's route patch is scoped by routeConfiguration.portNumber alone in meshlet, which builds no Gateway routes or virtual hosts to match a name, port name, gateway, virtual host or route; ${IGNORED}`,
+        },
+      ];
     if (scope.why === 'context')
       return [
         {

@@ -25,20 +25,25 @@ describe('local rate limit EnvoyFilter settings meshlet does not apply', () => {
     expect(warnings(routeRateLimitYaml())).toEqual([]);
   });
 
-  it('warns for SIDECAR_OUTBOUND and GATEWAY patches, once per patch, at their context', () => {
-    for (const context of ['SIDECAR_OUTBOUND', 'GATEWAY']) {
-      const yaml = routeRateLimitYaml({ context });
-      expect(warnings(yaml)).toEqual([
-        ['MESHLET0004', at(0, 'match', 'context')],
-        ['MESHLET0004', at(1, 'match', 'context')],
-      ]);
-    }
-    expect(messages(routeRateLimitYaml({ context: 'SIDECAR_OUTBOUND' }))[0]).toMatch(
+  it('warns for SIDECAR_OUTBOUND patches, once per patch, at their context', () => {
+    const yaml = routeRateLimitYaml({ context: 'SIDECAR_OUTBOUND' });
+    expect(warnings(yaml)).toEqual([
+      ['MESHLET0004', at(0, 'match', 'context')],
+      ['MESHLET0004', at(1, 'match', 'context')],
+    ]);
+    expect(messages(yaml)[0]).toMatch(
       /SIDECAR_OUTBOUND is not applied by meshlet: .*calls a workload makes are not rate limited/,
     );
-    expect(messages(routeRateLimitYaml({ context: 'GATEWAY' }))[0]).toMatch(
-      /GATEWAY is not applied by meshlet: .*SIDECAR_INBOUND or ANY/,
-    );
+  });
+
+  it('warns for a GATEWAY route patch it cannot scope, and not for one scoped by portNumber', () => {
+    // The task's patch names the sidecar virtual host inbound|http|9080.
+    const named = routeRateLimitYaml({ context: 'GATEWAY' });
+    expect(warnings(named)).toEqual([['MESHLET0004', at(1, 'match', 'routeConfiguration')]]);
+    expect(messages(named)[0]).toMatch(/scoped by routeConfiguration.portNumber alone/);
+    expect(
+      warnings(routeRateLimitYaml({ context: 'GATEWAY', routeConfiguration: '{ portNumber: 8080 }' })),
+    ).toEqual([]);
   });
 
   it('warns that proxy.proxyVersion and proxy.metadata are not evaluated', () => {
