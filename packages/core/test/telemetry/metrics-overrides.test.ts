@@ -84,6 +84,27 @@ ${spec}
     expect(await off.registry.metrics()).not.toContain('istio_requests_total');
   });
 
+  it('disables every metric of one mode only, with ALL_METRICS or no metric named (istio mergeMetrics)', async () => {
+    // istio.io "Customizing Istio Metrics": disable all client-side metrics.
+    for (const match of ['{ metric: ALL_METRICS, mode: CLIENT }', '{ mode: CLIENT }']) {
+      const snapshot = snapshotOf(
+        telemetry(`  metrics:
+  - providers: [{ name: prometheus }]
+    overrides:
+    - match: ${match}
+      disabled: true
+`),
+      );
+      const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+      m.record(outboundEvent({ source: m.local }));
+      m.record(outboundEvent({ reporter: 'destination', source: m.local, destination: m.local }));
+      expect(m.enabled).toBe(true);
+      for (const name of ['istio_requests_total', 'istio_request_duration_milliseconds_count']) {
+        expect((await samples(m.registry, name)).map((x) => x.labels['reporter'])).toEqual(['destination']);
+      }
+    }
+  });
+
   it('lets a namespace Telemetry re-enable what the root namespace disabled, and ignores other namespaces', async () => {
     const snapshot = snapshotOf(
       telemetry(`  metrics:

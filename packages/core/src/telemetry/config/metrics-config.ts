@@ -73,7 +73,9 @@ export function resolveMetricsConfig(
   const ours = (names: readonly string[]) => names.some((n) => n.toLowerCase() === PROMETHEUS_PROVIDER);
   type Acc = { disabled: boolean | null; tags: Map<string, ResolvedTagOverride> };
   const acc: Record<MetricMode, Map<string, Acc>> = { CLIENT: new Map(), SERVER: new Map() };
-  let allDisabled = false;
+  // istio model/telemetry.go mergeMetrics: "disable all" is kept per mode, and any later
+  // override for a mode enables that mode again.
+  const allDisabled = new Set<MetricMode>();
   let parent = defaultProviders;
   for (const m of metrics) {
     const names = (m.providers ?? []).map((p) => p.name);
@@ -82,21 +84,22 @@ export function resolveMetricsConfig(
     if (!ours(providers) || !ours(inScope)) continue;
     for (const o of m.overrides ?? []) {
       const metric = o.match?.metric;
+      // isAllMetrics: no metric (the enum's zero value) or ALL_METRICS, and no customMetric.
       const isAll = o.match?.customMetric === undefined && (metric === undefined || metric === 'ALL_METRICS');
-      if (metric === 'ALL_METRICS' && o.disabled === true) {
-        allDisabled = true;
+      const mode = o.match?.mode;
+      const modes: MetricMode[] =
+        mode === 'CLIENT' ? ['CLIENT'] : mode === 'SERVER' ? ['SERVER'] : ['CLIENT', 'SERVER'];
+      if (isAll && o.disabled === true) {
+        for (const md of modes) allDisabled.add(md);
         continue;
       }
-      allDisabled = false;
+      for (const md of modes) allDisabled.delete(md);
       const targetsList =
         o.match?.customMetric !== undefined
           ? [o.match.customMetric]
           : isAll
             ? ALL_METRIC_NAMES
             : [metric as string];
-      const mode = o.match?.mode;
-      const modes: MetricMode[] =
-        mode === 'CLIENT' ? ['CLIENT'] : mode === 'SERVER' ? ['SERVER'] : ['CLIENT', 'SERVER'];
       for (const md of modes) {
         for (const name of targetsList) {
           const cur = acc[md].get(name) ?? { disabled: null, tags: new Map<string, ResolvedTagOverride>() };
@@ -110,9 +113,13 @@ export function resolveMetricsConfig(
       }
     }
   }
-  const freezeMode = (m: Map<string, Acc>) => {
+  const freezeMode = (md: MetricMode) => {
     const out: Partial<Record<HttpMetric, ResolvedMetricOverride>> = {};
-    for (const [name, a] of m) {
+    if (allDisabled.has(md)) {
+      for (const name of HTTP_METRICS) out[name] = Object.freeze({ disabled: true, tags: Object.freeze([]) });
+      return Object.freeze(out);
+    }
+    for (const [name, a] of acc[md]) {
       if (!isHttpMetric(name)) continue;
       const tags = [...a.tags.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
       out[name] = Object.freeze({ disabled: a.disabled === true, tags: Object.freeze(tags) });
@@ -120,7 +127,7 @@ export function resolveMetricsConfig(
     return Object.freeze(out);
   };
   return Object.freeze({
-    enabled: ours(inScope) && !allDisabled,
-    overrides: Object.freeze({ CLIENT: freezeMode(acc.CLIENT), SERVER: freezeMode(acc.SERVER) }),
+    enabled: ours(inScope) && !(allDisabled.has('CLIENT') && allDisabled.has('SERVER')),
+    overrides: Object.freeze({ CLIENT: freezeMode('CLIENT'), SERVER: freezeMode('SERVER') }),
   });
 }
