@@ -184,10 +184,15 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     addFlag(state.flags, 'DI');
     await deps.clock.sleep(fault.delayMs, input.signal ?? undefined);
   }
-  if (fault.abort !== null) return local(state, fault.abort);
-
   const dest = chooseDestination(action.destinations, deps.random);
   const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
+  if (fault.abort !== null) {
+    // The route picked its cluster before the fault filter ran, so an abort is reported
+    // against it (%UPSTREAM_CLUSTER%, destination_service), as Envoy's stream info has it.
+    if (dest !== undefined) state.cluster = dest.cluster;
+    if (cluster !== null) state.service = cluster.host;
+    return local(state, fault.abort);
+  }
   const destOps = dest?.headers?.response ?? null;
   if (dest === undefined || cluster === null || cluster.status !== 'ok') {
     if (dest !== undefined) state.cluster = dest.cluster;

@@ -162,6 +162,27 @@ describe('createOutboundClient with telemetry', () => {
     }
   });
 
+  it('reports an injected abort against the cluster its route picked, as Envoy does', async () => {
+    const { client, lines, telemetry, seen } = setup(() => ({ status: 200, body: 'ok' }), {
+      config: CONFIG.replace(
+        '    retries: { attempts: 2, retryOn: 5xx }',
+        '    fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }',
+      ),
+    });
+    const res = await client.fetch('http://reviews:9080/reviews/1');
+    expect([res.status, res.meshlet.flags]).toEqual([503, ['FI']]);
+    await res.text();
+    await telemetry.accessLog.client.flush();
+    expect(seen).toHaveLength(0);
+    const [sample] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(sample!.labels).toMatchObject({
+      destination_service: 'reviews.default.svc.cluster.local',
+      destination_service_namespace: 'default',
+      response_flags: 'FI',
+    });
+    expect(lines.join('')).toContain(CLUSTER);
+  });
+
   it('continues the inbound trace and x-request-id of the current request context', async () => {
     const { client, exporter, seen } = setup(() => ({ status: 200, body: 'ok' }));
     const parent = trace.setSpanContext(ROOT_CONTEXT, {
