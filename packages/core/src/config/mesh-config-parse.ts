@@ -154,11 +154,13 @@ export function parseMeshConfig(
       const tracing = dc['tracing'];
       if (isRecord(tracing) && tracing['sampling'] !== undefined) {
         const s = tracing['sampling'];
-        if (typeof s === 'number' && s >= 0 && s <= 100) patch.tracingSampling = s;
+        // istio networking/core/tracing.go proxyConfigSamplingValue: 0 is unset (the
+        // PILOT_TRACE_SAMPLING default, 1 %), and over 100 is 1 %.
+        if (typeof s === 'number' && s >= 0) patch.tracingSampling = s === 0 || s > 100 ? 1 : s;
         else
           err(
             ['defaultConfig', 'tracing', 'sampling'],
-            `sampling must be a number in [0, 100], got ${JSON.stringify(s)}`,
+            `sampling must be a percentage (a number from 0), got ${JSON.stringify(s)}`,
           );
       }
       const ph = parseProxyHeaders(dc['proxyHeaders'], [...base, 'defaultConfig', 'proxyHeaders']);

@@ -204,6 +204,27 @@ data:
     expect(snap.diagnostics.filter((d) => d.level === 'Error')).toEqual([]);
   });
 
+  it('reads defaultConfig.tracing.sampling as istiod does: 0 and over 100 are 1 %', () => {
+    // istio pilot/pkg/networking/core/tracing.go proxyConfigSamplingValue.
+    const sampling = (v: string) =>
+      loadConfigText(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |-
+    defaultConfig:
+      tracing:
+        sampling: ${v}
+`);
+    expect(sampling('0').meshConfig.tracingSampling).toBe(1);
+    expect(sampling('150').meshConfig.tracingSampling).toBe(1);
+    expect(sampling('100').meshConfig.tracingSampling).toBe(100);
+    expect(sampling('0.5').meshConfig.tracingSampling).toBe(0.5);
+    expect(sampling('-1').diagnostics.map((d) => [d.level, d.path])).toEqual([
+      ['Error', 'defaultConfig.tracing.sampling'],
+    ]);
+  });
+
   it('reads a standalone MeshConfig and reports a misspelt field at its line', () => {
     const snap = loadConfigText(
       'trustDomain: corp.local\npathNormalization:\n  normalization: MERGE_SLASHES\nrootNamespce: x\n',
