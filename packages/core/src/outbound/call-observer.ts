@@ -208,6 +208,13 @@ export class OutboundCall implements CallObserver {
     // (or one cut short) needs its bytes counted as they arrive.
     const declared = headers['content-length'];
     const length = typeof declared === 'string' ? Number(declared) : NaN;
+    // A response that has no body (HEAD, 204, 304, 1xx, content-length 0) is complete with
+    // its headers: Envoy reports it then, whether or not the application reads the empty
+    // stream, which ends only when read.
+    if (this.#method === 'HEAD' || status === 204 || status === 304 || status < 200 || length === 0) {
+      this.#finish(state, plan, status, headers, 0, null);
+      return;
+    }
     if (Number.isSafeInteger(length) && length >= 0) {
       onBodyDone(body, () =>
         this.#finish(state, plan, status, headers, body.readableEnded ? length : 0, null),

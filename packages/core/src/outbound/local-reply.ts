@@ -43,8 +43,18 @@ export const noHealthyUpstream = (): LocalReply => localReply(503, LOCAL_BODY.no
 export const overflow = (): LocalReply =>
   localReply(503, LOCAL_BODY.reset('overflow'), 'UO', { 'x-envoy-overloaded': 'true' });
 
-/** `504 UT`: the route timeout (or the last per-try timeout) fired. */
+/** `504 UT`: the route timeout fired. */
 export const upstreamTimeout = (): LocalReply => localReply(504, LOCAL_BODY.timeout, 'UT');
+
+/**
+ * `504 UT` when the last try's per-try timeout fired: the same reply, with Envoy's
+ * details `upstream_per_try_timeout` (router.cc onPerTryTimeout, StreamInfo
+ * ResponseCodeDetails::UpstreamPerTryTimeout).
+ */
+export const perTryTimeout = (): LocalReply => ({
+  ...upstreamTimeout(),
+  details: 'upstream_per_try_timeout',
+});
 
 /** `404 NR`: the VirtualService owns the host but no rule matched. Envoy sends no body. */
 export const noRoute = (): LocalReply => localReply(404, '', 'NR');

@@ -13,6 +13,7 @@ import {
   noHealthyUpstream,
   overflow,
   transportFailureReply,
+  perTryTimeout,
   upstreamTimeout,
   type LocalReply,
 } from './local-reply.js';
@@ -57,7 +58,7 @@ function finish(r: Exclude<TryResult, { kind: 'no-host' | 'overflow' }>): Router
     kind: 'local',
     reply:
       f === 'per-try-timeout'
-        ? upstreamTimeout()
+        ? perTryTimeout()
         : transportFailureReply(f, r.outcome.transportFailureReason ?? null),
   };
 }

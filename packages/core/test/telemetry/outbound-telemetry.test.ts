@@ -183,6 +183,34 @@ describe('createOutboundClient with telemetry', () => {
     expect(lines.join('')).toContain(CLUSTER);
   });
 
+  it('logs upstream_per_try_timeout when the last try timed out, as Envoy does', async () => {
+    const { client, lines, telemetry, clock } = setup(() => new Promise(() => undefined), {
+      config: CONFIG.replace(
+        '    retries: { attempts: 2, retryOn: 5xx }',
+        '    retries: { attempts: 1, perTryTimeout: 100ms, retryOn: 5xx }',
+      ),
+    });
+    const res = await driven(clock, client.fetch('http://reviews:9080/reviews/1'));
+    expect([res.status, res.meshlet.flags]).toEqual([504, ['UT', 'URX']]);
+    await res.text();
+    await telemetry.accessLog.client.flush();
+    expect(lines.join('')).toContain(' UT,URX upstream_per_try_timeout ');
+  });
+
+  it('reports a response without a body (HEAD, 204, content-length 0) that the application never reads', async () => {
+    for (const [method, reply] of [
+      ['HEAD', { status: 200, headers: { 'content-length': '12' } }],
+      ['GET', { status: 204 }],
+      ['GET', { status: 200, headers: { 'content-length': '0' } }],
+    ] as const) {
+      const { client, telemetry } = setup(() => reply);
+      const res = await client.fetch('http://reviews:9080/reviews/1', { method });
+      expect(res.status).toBe(reply.status);
+      const [row] = await samples(telemetry.registry, 'istio_requests_total');
+      expect(row?.labels['response_code']).toBe(String(reply.status));
+    }
+  });
+
   it('continues the inbound trace and x-request-id of the current request context', async () => {
     const { client, exporter, seen } = setup(() => ({ status: 200, body: 'ok' }));
     const parent = trace.setSpanContext(ROOT_CONTEXT, {
