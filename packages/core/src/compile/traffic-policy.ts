@@ -139,10 +139,19 @@ export function mergePolicy(
   };
   const applyPort = (p: PortTrafficPolicyIn | undefined): void => {
     if (p === undefined) return;
+    const topPort = portEntry(top?.portLevelSettings, port);
     out.loadBalancer = p.loadBalancer;
     out.connectionPool = p.connectionPool;
     out.outlierDetection = p.outlierDetection;
     out.tls = p.tls;
+    // istio util.go GetPortLevelTrafficPolicy -> shadowCopyPortTrafficPolicy keeps only the four
+    // fields above: a matching top-level entry drops the top's proxyProtocol/retryBudget; a
+    // matching subset entry drops the subset's, and MergeTrafficPolicy keeps what the
+    // (port-resolved) top-level policy gave. (tunnel is read from the raw DR:
+    // tunnelingconfig/apply.go.)
+    const above = p === topPort ? undefined : topPort === undefined ? top : undefined;
+    out.proxyProtocol = above?.proxyProtocol;
+    out.retryBudget = above?.retryBudget;
   };
   applyPort(portEntry(top?.portLevelSettings, port));
   if (subset !== undefined) {
@@ -256,11 +265,13 @@ function outlierDetection(od: Raw | undefined): OutlierDetectionPolicy | null {
   const base = toMs(text(od['baseEjectionTime'])) ?? 30_000;
   const maxPct = num(od['maxEjectionPercent']);
   const codes = od['outlierDetectionHttpErrorCodes'];
+  const localOrigin = num(od['consecutiveLocalOriginFailures']);
   return {
     consecutive5xxErrors: num(od['consecutive5xxErrors']) ?? 5,
     consecutiveGatewayErrors: num(od['consecutiveGatewayErrors']) ?? 0,
     splitExternalLocalOriginErrors: od['splitExternalLocalOriginErrors'] === true,
-    consecutiveLocalOriginFailures: num(od['consecutiveLocalOriginFailures']) ?? 5,
+    // istio cluster_traffic_policy.go applyOutlierDetection writes it only when > 0; Envoy's default is 5.
+    consecutiveLocalOriginFailures: localOrigin !== undefined && localOrigin > 0 ? localOrigin : 5,
     intervalMs: toMs(text(od['interval'])) ?? 10_000,
     baseEjectionTimeMs: base,
     // Envoy caps ejections at max_ejection_time (300s) or the base time if that is larger.
@@ -292,9 +303,11 @@ function tls(t: Raw | undefined): TlsPolicy | null {
 
 function retryBudget(b: Raw | undefined): ClusterPolicy['retryBudget'] {
   if (b === undefined) return null;
+  const min = num(b['minRetryConcurrency']);
   return {
     percent: num(b['percent']) ?? 20,
-    minRetryConcurrency: num(b['minRetryConcurrency']) ?? 3,
+    // istio cluster_traffic_policy.go applyRetryBudget: 3 unless MinRetryConcurrency > 0.
+    minRetryConcurrency: min !== undefined && min > 0 ? min : 3,
   };
 }
 
