@@ -14,12 +14,20 @@ function pathOnly(path: string): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
-/** First value of a query parameter, decoded; undefined when absent. */
+/**
+ * First value of a query parameter as Envoy's route matcher sees it (envoy http/utility.cc
+ * QueryParamsMulti::parseQueryString -> parseParameters with decode_params=false): split on
+ * `&`, name and value at the first `=`, a bare name has value "", nothing is %-decoded and
+ * `+` stays `+`. Undefined when absent.
+ */
 function queryValue(path: string, name: string): string | undefined {
   const q = path.indexOf('?');
   if (q < 0) return undefined;
-  const params = new URLSearchParams(path.slice(q + 1));
-  return params.has(name) ? (params.get(name) ?? '') : undefined;
+  for (const param of path.slice(q + 1).split('&')) {
+    const eq = param.indexOf('=');
+    if ((eq < 0 ? param : param.slice(0, eq)) === name) return eq < 0 ? '' : param.slice(eq + 1);
+  }
+  return undefined;
 }
 
 const CLAIM = /^@request\.auth\.claims(?:\.([^[\]]+)|((?:\[[^[\]]+\])+))$/;
@@ -62,6 +70,12 @@ function headerPredicate(name: string, m: StringMatchIn, invert: boolean): Predi
     return invert
       ? { test: (req) => !test(req), describe: () => `NOT ${text}` }
       : { test, describe: () => text };
+  }
+  if (invert && sm.presence) {
+    // istio route.go TranslateRouteMatch: `{}` / regex `*` is present_match + invert_match with no
+    // treat_missing_header_as_empty (canBeConvertedToPresentMatch), so it matches an absent header.
+    const text = `header ${key} absent`;
+    return { test: (req) => headerValue(req, key) === undefined, describe: () => text };
   }
   if (invert) {
     // spec/traffic.md §1: a missing header counts as "" before the match is inverted.

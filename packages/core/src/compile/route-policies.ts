@@ -38,18 +38,25 @@ function headerOps(ops: HeaderOperationsIn | undefined, keepAuthority: boolean):
   return { set, add, remove };
 }
 
-/**
- * `HTTPRoute.headers` / `HTTPRouteDestination.headers`. Removes run before
- * sets and adds; `host`/`:authority` in `request.set` is an authority rewrite.
- */
-export function compileHeaders(h: HeadersIn | undefined): HeaderPolicy | null {
-  if (h === undefined) return null;
-  const reqSet = h.request?.set ?? {};
+/** The last `host`/`:authority` value in a request set/add map (istio translateAppendHeaders). */
+function authorityIn(ops: Readonly<Record<string, string>> | undefined): string | null {
   let authority: string | null = null;
-  for (const [k, v] of Object.entries(reqSet)) {
+  for (const [k, v] of Object.entries(ops ?? {})) {
     const key = k.toLowerCase();
     if (key === 'host' || key === ':authority') authority = v;
   }
+  return authority;
+}
+
+/**
+ * `HTTPRoute.headers` / `HTTPRouteDestination.headers`. Removes run before
+ * sets and adds; `host`/`:authority` in `request.set`, else in `request.add`, is an
+ * authority rewrite (istio route.go TranslateHeadersOperations: `set` wins over `add`).
+ */
+export function compileHeaders(h: HeadersIn | undefined): HeaderPolicy | null {
+  if (h === undefined) return null;
+  // An empty value is no rewrite (route.go only rewrites when `operations.Authority != ""`).
+  const authority = authorityIn(h.request?.set) || authorityIn(h.request?.add) || null;
   const request = headerOps(h.request, false);
   const response = headerOps(h.response, true);
   if (request === null && response === null && authority === null) return null;

@@ -191,7 +191,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     // against it (%UPSTREAM_CLUSTER%, destination_service), as Envoy's stream info has it.
     if (dest !== undefined) state.cluster = dest.cluster;
     if (cluster !== null) state.service = cluster.host;
-    return local(state, fault.abort);
+    // envoy filter_manager.cc sendLocalReplyViaFilterChain runs the route entry's
+    // finalizeResponseHeaders on every local reply, the fault filter's abort included.
+    return local(state, fault.abort, ruleOps, dest?.headers?.response ?? null);
   }
   const destOps = dest?.headers?.response ?? null;
   if (dest === undefined || cluster === null || cluster.status !== 'ok') {

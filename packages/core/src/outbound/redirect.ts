@@ -24,8 +24,10 @@ function matchedPrefix(route: CompiledRoute, req: RouteRequest): string {
 
 /**
  * `HTTPRoute.redirect` as Envoy's `RedirectAction` builds `Location`: scheme,
- * authority and port replaced when given (`derivePort` FROM_PROTOCOL_DEFAULT drops
- * the port, FROM_REQUEST_PORT keeps the one called); `uri` replaces the path and the
+ * authority and port replaced when given (FROM_REQUEST_PORT keeps the one called;
+ * FROM_PROTOCOL_DEFAULT is no port_redirect in istio route.go ApplyRedirect, the same as
+ * unset, so envoy processRequestHost keeps the Host's port unless the scheme changes and
+ * it is the old scheme's default); `uri` replaces the path and the
  * original query is kept unless `uri` has its own (envoy route_entry `newUri`);
  * `prefixRewrite` replaces the matched prefix, keeping the rest and the query (envoy
  * config_impl.cc finalizePathHeaderForRedirect).
@@ -41,7 +43,6 @@ export function redirectReply(
   const base = splitHostPort(action.authority ?? authority);
   let port = action.authority !== null ? base.port : splitHostPort(authority).port;
   if (action.port !== null) port = String(action.port);
-  else if (action.derivePort === 'FROM_PROTOCOL_DEFAULT') port = null;
   else if (action.derivePort === 'FROM_REQUEST_PORT') port = String(target.port);
   else if (action.scheme !== null && port !== null && Number(port) === DEFAULT_PORT[target.scheme]) {
     // Changing the scheme drops the old scheme's default port (http://a:80 -> https://a).

@@ -36,12 +36,22 @@ describe('outbound route actions', () => {
       302,
       'http://other.example.com/a',
     ],
+    // istio route.go ApplyRedirect emits no port_redirect for FROM_PROTOCOL_DEFAULT (same Envoy
+    // config as unset); envoy processRequestHost then keeps the Host's port unless it is the old
+    // scheme's default.
     [
-      'scheme https drops the request port',
+      'scheme https with FROM_PROTOCOL_DEFAULT keeps a non-default request port',
       '{ scheme: https, derivePort: FROM_PROTOCOL_DEFAULT }',
       'http://reviews:9080/a',
       301,
-      'https://reviews/a',
+      'https://reviews:9080/a',
+    ],
+    [
+      'scheme https with no port setting keeps a non-default request port',
+      '{ scheme: https }',
+      'http://reviews:9080/a',
+      301,
+      'https://reviews:9080/a',
     ],
     [
       'explicit port',
