@@ -1,6 +1,6 @@
 import type { Condition, Operation, Rule, Source } from '../../config/schema/authorization-policy.js';
 import { claimMatch, claimPath } from './claims.js';
-import { headerOf, type AuthzInput } from './input.js';
+import { headerValuesOf, type AuthzInput } from './input.js';
 import { cidrContains, parseCidr } from './ip.js';
 import { hostPattern, methodPattern, pathPattern, portMatch } from './operation-match.js';
 import {
@@ -226,18 +226,20 @@ function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
   throw new Error(`unknown attribute ${key}`);
 }
 
-/** `request.headers[<name>]`: the header read once for all its values; absent matches none. */
+/** Whether any value of a header (input.ts headerValuesOf) is in `set`; absent matches none. */
+function anyValue(h: string | readonly string[] | undefined, set: AnyOfStrings): boolean {
+  if (h === undefined) return false;
+  if (typeof h === 'string') return set.matches(h);
+  return h.some((v) => set.matches(v));
+}
+
+/**
+ * `request.headers[<name>]`: each value of a repeated header is matched on its own
+ * (input.ts headerValuesOf); notValues holds only when no value matches.
+ */
 function headerCondition(c: Condition, name: string, ctx: RuleContext): Match[] {
   return stringField(c.values, c.notValues, headerPattern, ctx, (set, negate) =>
-    negate
-      ? (i) => {
-          const h = headerOf(i, name);
-          return h === undefined || !set.matches(h);
-        }
-      : (i) => {
-          const h = headerOf(i, name);
-          return h !== undefined && set.matches(h);
-        },
+    negate ? (i) => !anyValue(headerValuesOf(i, name), set) : (i) => anyValue(headerValuesOf(i, name), set),
   );
 }
 

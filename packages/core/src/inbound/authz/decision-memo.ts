@@ -1,7 +1,7 @@
 import type { CompiledAuthorization } from './compile-policies.js';
 import { evaluateRbac, type RbacOutcome } from './evaluate.js';
 import type { Attribute } from './footprint.js';
-import { headerOf, type AuthzInput } from './input.js';
+import { headerValuesOf, type AuthzInput } from './input.js';
 import type { Ip } from './ip.js';
 
 /** A value not kept as a key: the request is decided without the memo. */
@@ -45,6 +45,15 @@ function ipKey(ip: Ip | null): string | null {
   return s;
 }
 
+/**
+ * A header as a key: repeated values are matched one by one (input.ts headerValuesOf),
+ * so `['a', 'b']` and `'a,b'` must not share a key; the prefix keeps them apart.
+ */
+function headerKey(v: string | readonly string[] | undefined): unknown {
+  if (v === undefined) return undefined;
+  return text(typeof v === 'string' ? `s${v}` : `a${JSON.stringify(v)}`);
+}
+
 /** Reads the value of `a` the matchers see, as a Map key (`undefined` and `null` are keys too). */
 function reader(a: Attribute): Read {
   switch (a.kind) {
@@ -77,7 +86,7 @@ function reader(a: Attribute): Read {
       return (i) => (i.claims === null ? null : Object.isFrozen(i.claims) ? i.claims : UNCACHEABLE);
     case 'header': {
       const name = a.name;
-      return (i) => text(headerOf(i, name));
+      return (i) => headerKey(headerValuesOf(i, name));
     }
   }
 }

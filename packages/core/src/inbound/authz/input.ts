@@ -27,15 +27,56 @@ export interface AuthzInput {
   readonly remoteIp: Ip | null;
   readonly destinationIp: Ip | null;
   readonly sni: string | null;
+  /** `:authority` as sent (`host` is lower-cased); absent: `host`. */
+  readonly authority?: string;
+  /** `?query` of the target (no fragment) or ''; absent: ''. */
+  readonly query?: string;
+  /** `:scheme`; absent: 'http'. */
+  readonly scheme?: string;
 }
 
 /**
- * `request.headers[name]`: Envoy joins repeated headers with `,` and matches the
- * joined string (istio.io normalization "Duplicate headers").
+ * The pseudo-headers Envoy's matchers read from the request itself, as the
+ * connection manager left it: `:path` is the normalized path with its query
+ * (fragment stripped). `host` is absent: "Envoy always uses the HTTP/2 :authority
+ * header to represent the HTTP/1 Host header" (envoy route_components.proto
+ * HeaderMatcher). Istio passes `request.headers[<name>]` through as the matcher's
+ * name (pilot/pkg/security/authz/model/generator.go requestHeaderGenerator).
  */
-export function headerOf(input: AuthzInput, name: string): string | undefined {
+function pseudoHeader(input: AuthzInput, name: string): string | undefined | null {
+  switch (name) {
+    case ':authority':
+      return input.authority ?? input.host;
+    case ':method':
+      return input.method;
+    case ':path':
+      return input.path + (input.query ?? '');
+    case ':scheme':
+      return input.scheme ?? 'http';
+    case 'host':
+      return undefined;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The values of `request.headers[name]` the RBAC header matcher tests one by one:
+ * Envoy 1.37.1 (changelog, area rbac; CVE-2026-26308, Istio CVE-2026-31838) matches
+ * each value of a repeated header individually, no longer their `,`-joined string
+ * (runtime guard `envoy.reloadable_features.rbac_match_headers_individually`, on).
+ * `undefined` when the header is absent.
+ */
+export function headerValuesOf(input: AuthzInput, name: string): string | readonly string[] | undefined {
   if (input.overlay !== null && name in input.overlay) return input.overlay[name];
+  const pseudo = pseudoHeader(input, name);
+  if (pseudo !== null) return pseudo;
   const v = input.headers[name];
-  if (v === undefined || typeof v === 'string') return v;
-  return v.length === 0 ? undefined : v.join(',');
+  return v === undefined || typeof v === 'string' || v.length > 0 ? v : undefined;
+}
+
+/** `request.headers[name]` as one string (repeated values joined with `,`), for display. */
+export function headerOf(input: AuthzInput, name: string): string | undefined {
+  const v = headerValuesOf(input, name);
+  return v === undefined || typeof v === 'string' ? v : v.join(',');
 }

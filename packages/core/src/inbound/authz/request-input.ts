@@ -7,6 +7,9 @@ import { remoteIp } from './remote-ip.js';
 export interface AuthzRequestFacts {
   readonly method: string;
   readonly authority: string;
+  /** The request target as received (the query `:path` carries). */
+  readonly url: string;
+  readonly scheme: string;
   readonly port: number;
   readonly headers: AuthzInput['headers'];
   readonly peer: PeerIdentity | null;
@@ -32,6 +35,8 @@ export class RequestAuthzInput implements AuthzInput {
   readonly peer: PeerIdentity | null;
   readonly claims: AuthzInput['claims'];
   readonly sni: string | null;
+  readonly authority: string;
+  readonly scheme: string;
   readonly #req: AuthzRequestFacts;
   readonly #numTrustedProxies: number;
   readonly #gateway: boolean;
@@ -60,6 +65,17 @@ export class RequestAuthzInput implements AuthzInput {
     this.peer = req.peer;
     this.claims = claims;
     this.sni = req.sni;
+    this.authority = req.authority;
+    this.scheme = req.scheme;
+  }
+
+  /** The target's `?query` without the fragment, as Envoy's `:path` keeps it after normalization. */
+  get query(): string {
+    const url = this.#req.url;
+    const hash = url.indexOf('#');
+    const target = hash >= 0 ? url.slice(0, hash) : url;
+    const q = target.indexOf('?');
+    return q >= 0 ? target.slice(q) : '';
   }
 
   /**

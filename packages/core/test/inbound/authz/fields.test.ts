@@ -194,7 +194,11 @@ describe('AuthorizationPolicy when conditions', () => {
     );
   });
 
-  it('joins repeated headers with a comma and matches the whole value', async () => {
+  it('matches each value of a repeated header on its own', async () => {
+    // Envoy 1.37.1 changelog (rbac): "Fixed RBAC header matcher to validate each header
+    // value individually instead of concatenating multiple header values into a single
+    // string" (runtime guard envoy.reloadable_features.rbac_match_headers_individually,
+    // CVE-2026-26308 / Istio CVE-2026-31838). Before, the joined "user,admin" was matched.
     await run(
       `
 apiVersion: security.istio.io/v1
@@ -205,12 +209,35 @@ spec:
   rules:
   - when:
     - key: request.headers[X-Role]
-      values: ["user,admin", "admin"]
+      values: ["admin", "a,b"]
 `,
       [
         ['single admin', { headers: { 'x-role': 'admin' } }, 403],
         ['repeated user and admin', { headers: { 'x-role': ['user', 'admin'] } }, 403],
-        ['comma-joined', { headers: { 'x-role': 'user,admin' } }, 403],
+        ['one comma-joined value', { headers: { 'x-role': 'user,admin' } }, 'allow'],
+        ['repeated a and b', { headers: { 'x-role': ['a', 'b'] } }, 'allow'],
+        ['one value a,b', { headers: { 'x-role': 'a,b' } }, 403],
+        ['user', { headers: { 'x-role': 'user' } }, 'allow'],
+      ],
+    );
+  });
+
+  it('notValues on a repeated header holds only when no value matches', async () => {
+    await run(
+      `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: d, namespace: foo }
+spec:
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[x-role]
+      notValues: ["user"]
+`,
+      [
+        ['repeated user and admin', { headers: { 'x-role': ['user', 'admin'] } }, 'allow'],
+        ['repeated admin and ops', { headers: { 'x-role': ['admin', 'ops'] } }, 403],
         ['user', { headers: { 'x-role': 'user' } }, 'allow'],
       ],
     );
