@@ -110,7 +110,7 @@ function authorization(
     const plan: AuthorizationPolicyPlan = {
       policy: key(r),
       action,
-      dryRun: r.metadata.annotations['istio.io/dry-run']?.toLowerCase() === 'true',
+      dryRun: parseDryRun(r.metadata.annotations['istio.io/dry-run']),
       provider: action === 'CUSTOM' ? (spec.provider?.name ?? null) : null,
       rules: spec.rules === undefined ? null : spec.rules,
     };
@@ -119,6 +119,17 @@ function authorization(
     ].push(plan);
   }
   return out;
+}
+
+/** Go `strconv.ParseBool`'s true spellings. */
+const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+/**
+ * `istio.io/dry-run` as istiod reads it (authz/builder/builder.go isDryRun):
+ * `strconv.ParseBool`; a value it refuses is logged and the policy is enforced.
+ */
+function parseDryRun(value: string | undefined): boolean {
+  return value !== undefined && PARSE_BOOL_TRUE.has(value);
 }
 
 /**
