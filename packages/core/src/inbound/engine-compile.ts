@@ -32,10 +32,7 @@ export interface CompiledInbound {
 
 /**
  * Prepares a plan for `decide`: authorization matchers, CUSTOM providers and the
- * rate limit buckets. Istio allows one ext_authz provider per workload: the
- * oldest CUSTOM policy's provider is used and a CUSTOM policy naming another one
- * fails closed, like a missing or misconfigured provider (istio authz/builder,
- * `custom-bad-multiple-providers`).
+ * rate limit buckets.
  */
 export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): CompiledInbound {
   const spaceDelimited = new Set<string>();
@@ -45,21 +42,14 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
     spaceDelimitedClaims: spaceDelimited,
   });
-  const chosen = authz.custom[0]?.provider ?? null;
-  const resolved = chosen === null ? null : resolveExtAuthzProvider(plan.meshConfig, chosen);
-  const custom = authz.custom.map((policy): CustomPolicy => {
-    if (policy.provider !== chosen)
-      return {
-        policy,
-        provider: {
-          problem: `only one extension provider may be used per workload: ${JSON.stringify(chosen)} is in use, this policy names ${JSON.stringify(policy.provider)}`,
-        },
-      };
-    return {
-      policy,
-      provider: typeof resolved === 'string' || resolved === null ? { problem: String(resolved) } : resolved,
-    };
-  });
+  const providers = [...new Set(authz.custom.map((p) => p.provider ?? ''))].sort();
+  let custom: CustomPolicy[];
+  if (providers.length > 1) custom = multipleProviders(authz.custom, providers);
+  else {
+    const resolved = resolveExtAuthzProvider(plan.meshConfig, authz.custom[0]?.provider ?? null);
+    const provider = typeof resolved === 'string' ? { problem: resolved } : resolved;
+    custom = authz.custom.map((policy): CustomPolicy => ({ policy, provider }));
+  }
   const policies = plan.inbound.authorization;
   return {
     authz,
@@ -68,4 +58,21 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
     localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,
   };
+}
+
+/**
+ * CUSTOM policies naming more than one provider: istiod logs an error and turns every
+ * CUSTOM policy into a deny, one RBAC filter per provider in name order, "since we
+ * can't safely pick one provider" (authz/builder builder.go, without
+ * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, default false;
+ * testdata/http/custom-bad-multiple-providers-out1.yaml, -out2.yaml).
+ */
+function multipleProviders(
+  policies: readonly CompiledPolicy[],
+  providers: readonly string[],
+): CustomPolicy[] {
+  const problem = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.length} providers: ${providers.join(', ')}`;
+  return providers.flatMap((name) =>
+    policies.filter((p) => (p.provider ?? '') === name).map((policy) => ({ policy, provider: { problem } })),
+  );
 }

@@ -213,7 +213,10 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     }
   });
 
-  it('uses one provider per workload; a policy naming another fails closed', async () => {
+  it('denies what every CUSTOM policy matches when the workload names two providers', async () => {
+    // istio authz/builder builder.go: more than one provider without
+    // PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (default false) turns every CUSTOM policy
+    // into a deny (testdata/http/custom-bad-multiple-providers-out1.yaml, -out2.yaml).
     const { port, seen } = await authzServer((_req, res) => res.end());
     const yaml = sample('authz/http/custom-bad-multiple-providers-in.yaml');
     const engine = engineFor(
@@ -224,8 +227,13 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
     const results = [
       await engine.decide(request({ url: '/httpbin1' })),
       await engine.decide(request({ url: '/httpbin2' })),
+      await engine.decide(request({ url: '/elsewhere' })),
     ];
-    expect(results.map(verdict)).toEqual(['allow', 403]);
-    expect(seen.map((s) => s.url)).toEqual(['/check/httpbin1']);
+    expect(results.map(verdict)).toEqual([403, 403, 'allow']);
+    expect(results.slice(0, 2).map((d) => (d.allow ? null : d.reason.responseCodeDetails))).toEqual([
+      'rbac_access_denied_matched_policy[istio-ext-authz-default-ns[foo]-policy[httpbin-1]-rule[0]-deny-due-to-bad-CUSTOM-action]',
+      'rbac_access_denied_matched_policy[istio-ext-authz-another-ns[foo]-policy[httpbin-2]-rule[0]-deny-due-to-bad-CUSTOM-action]',
+    ]);
+    expect(seen).toEqual([]);
   });
 });
