@@ -46,10 +46,12 @@ export function lookupClaim(payload: Readonly<Record<string, unknown>>, path: re
 }
 
 /**
- * Only strings, numbers and booleans become header values; empty strings, lists and objects
- * are skipped. Numbers print as Envoy does: a non-negative integer as an integer, anything
- * else through C++ `std::to_string(double)` (six decimals: `1.5` → `1.500000`). A value with
- * control characters is skipped too: it could not be a valid header value.
+ * Strings, numbers and booleans become header values; empty strings are skipped. Numbers
+ * print as Envoy does: a non-negative integer as an integer, anything else through C++
+ * `std::to_string(double)` (six decimals: `1.5` → `1.500000`). Lists and objects become
+ * the base64 (standard, padded) of their JSON (envoy 1.29.0 changelog, jwt: "serialize
+ * non-primitive custom claims ... as JSON and encoded as Base64", envoy PR #30377). A value
+ * with control characters is skipped: it could not be a valid header value.
  */
 export function claimToHeaderValue(value: unknown): string | null {
   let text: string;
@@ -60,13 +62,28 @@ export function claimToHeaderValue(value: unknown): string | null {
       value >= 0 && value < 1.8446744073709552e19 && Number.isInteger(value)
         ? BigInt(value).toString()
         : value.toFixed(6);
-  } else return null;
+  } else if (typeof value === 'object' && value !== null)
+    return Buffer.from(claimJson(value), 'utf8').toString('base64');
+  else return null;
   if (text === '') return null;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return null;
   }
   return text;
+}
+
+/**
+ * A list or object claim as protobuf's JSON printer writes the `google.protobuf.Value`
+ * jwt_verify_lib parsed it into: compact, object keys in sorted (map) order.
+ */
+function claimJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
 }
 
 /**
