@@ -328,13 +328,10 @@ export class MeshServer extends NetServer {
     const refuse = (reason: RefusalReason, detail: string) =>
       this.#refuse(socket, { reason, mode: pending.mode, port: pending.port, detail });
     const x509 = socket.getPeerX509Certificate();
+    // Istio's mTLS filter chain always sets RequireClientCertificate (pilot/pkg/security/authn
+    // utils.go BuildInboundTLS) and an HTTP port has no one-way TLS chain: PERMISSIVE too.
     if (x509 === undefined) {
-      if (pending.mode === 'STRICT') {
-        refuse('no-client-certificate', 'STRICT requires a client certificate');
-        return;
-      }
-      recordConnectionPeer(socket, { peer: null, xfccElement: null });
-      this.http.emit('connection', socket);
+      refuse('no-client-certificate', `${pending.mode} requires a client certificate`);
       return;
     }
     // Envoy validates a presented certificate under PERMISSIVE too: a bad one fails the connection.
