@@ -30,7 +30,7 @@ export interface DestinationExplanation {
   readonly weight: number;
   readonly cluster: string;
   /** `ok`, or why the cluster answers `503 NC`. */
-  readonly status: 'ok' | 'no-host' | 'no-subset' | 'unknown';
+  readonly status: 'ok' | 'no-host' | 'no-subset' | 'no-port' | 'unknown';
   readonly endpoints: number;
   readonly subsetLabels: Readonly<Record<string, string>>;
   readonly destinationRules: readonly string[];

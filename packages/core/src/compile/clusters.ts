@@ -11,7 +11,7 @@ export function clusterKey(hostName: string, port: number, subset: string | null
 /**
  * One outbound cluster with its effective traffic policy (port-level and
  * subset precedence, defaults filled) and the endpoints its subset selects.
- * An unknown host or an undefined subset is kept with a status so the runtime
+ * An unknown host, an undeclared port or an undefined subset is kept with a status so the runtime
  * answers `503 NC`, as Envoy does when the cluster does not exist.
  */
 export function buildCluster(
@@ -23,8 +23,16 @@ export function buildCluster(
 ): Cluster {
   const key = clusterKey(hostName, port, subset);
   const sub = subset === null ? undefined : dr?.subsets.find((s) => s.name === subset);
+  // Istio builds clusters only for declared service ports, so a route naming another port
+  // points at a cluster Envoy does not have (route.go GetDestinationCluster): `503 NC`.
   const status: Cluster['status'] =
-    service === undefined ? 'no-host' : subset !== null && sub === undefined ? 'no-subset' : 'ok';
+    service === undefined
+      ? 'no-host'
+      : !service.ports.some((p) => p.number === port)
+        ? 'no-port'
+        : subset !== null && sub === undefined
+          ? 'no-subset'
+          : 'ok';
   const subsetLabels = sub?.labels ?? {};
   const all: readonly Endpoint[] = service?.endpoints[String(port)] ?? [];
   const endpoints = status === 'ok' ? all.filter((e) => labelsMatch(subsetLabels, e.labels)) : [];

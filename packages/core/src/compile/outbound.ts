@@ -16,7 +16,7 @@ import { hostMatches, isWildcard } from './hosts.js';
 import { isHttpPort } from './registry.js';
 import { buildCluster, clusterKey } from './clusters.js';
 import { createHostIndex, hostAliases } from './domains.js';
-import { defaultRetryPolicy } from './retry.js';
+import { defaultRetryPolicy, forConsistentHash } from './retry.js';
 import {
   delegateVisible,
   findConflicts,
@@ -66,6 +66,21 @@ function expandRules(vs: SelectedVirtualService, byName: Map<string, Resource>):
     });
   });
   return out;
+}
+
+/**
+ * Istio decides the previous-hosts retry predicate when it builds the route (route.go
+ * applyHTTPRouteDestination): `consistentHash` is true only for a rule with exactly one
+ * `route` entry whose destination's traffic policy hashes; several entries (weight 0
+ * included) keep the predicate whatever the load balancer.
+ */
+function withHashRetries(r: CompiledRoute, clusters: Readonly<Record<string, Cluster>>): CompiledRoute {
+  const a = r.action;
+  if (r.retries === null || a.kind !== 'route' || a.weighted || a.destinations.length !== 1) return r;
+  const dest = a.destinations[0]!;
+  if (clusters[dest.cluster]?.policy.loadBalancer.consistentHash == null) return r;
+  const retries = forConsistentHash(r.retries);
+  return retries === r.retries ? r : { ...r, retries };
 }
 
 function compileRules(
@@ -253,6 +268,11 @@ export function buildOutbound(
       svc,
       destinationRule(w.host, svc?.namespace ?? workload.namespace),
     );
+  }
+  for (let i = 0; i < vhosts.length; i++) {
+    const v = vhosts[i]!;
+    const routes = v.routes.map((r) => withHashRetries(r, clusters));
+    if (routes.some((r, j) => r !== v.routes[j])) vhosts[i] = { ...v, routes };
   }
   const services: Record<string, Service> = Object.create(null) as Record<string, Service>;
   for (const [h, s] of registry) services[h] = s;

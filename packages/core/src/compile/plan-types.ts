@@ -225,8 +225,8 @@ export interface Cluster {
   readonly host: string;
   readonly port: number;
   readonly subset: string | null;
-  /** `ok`; `no-host` or `no-subset` make the runtime answer `503 NC`. */
-  readonly status: 'ok' | 'no-host' | 'no-subset';
+  /** `ok`; `no-host`, `no-port` (a port the service does not declare) or `no-subset` make the runtime answer `503 NC`. */
+  readonly status: 'ok' | 'no-host' | 'no-port' | 'no-subset';
   /** The subset's label selector ({} = all endpoints). */
   readonly subsetLabels: Readonly<Record<string, string>>;
   readonly endpoints: readonly Endpoint[];

@@ -28,9 +28,30 @@ function base(): RetryPolicy {
   };
 }
 
-/** Istio's default retry policy for a route without `retries`. */
+/**
+ * Policies whose previous-hosts predicate does not depend on the destination's load
+ * balancer: `retryIgnorePreviousHosts` was set, or the default outbound route's policy
+ * (route.go BuildDefaultHTTPOutboundRoute calls `ConvertPolicy(..., false)`). Any other
+ * policy loses the predicate on a consistent-hash route (see {@link forConsistentHash}).
+ */
+const fixedPreviousHosts = new WeakSet<RetryPolicy>();
+
+/** The retry policy of Istio's default outbound route (a service without VirtualService). */
 export function defaultRetryPolicy(): RetryPolicy {
-  return base();
+  const p = base();
+  fixedPreviousHosts.add(p);
+  return p;
+}
+
+/**
+ * `policy` on a route Istio deems consistent-hash (route.go applyHTTPRouteDestination: one
+ * `route` entry whose destination has a `consistentHash` load balancer): retry.go
+ * `ConvertPolicy(in, hashPolicy=true)` leaves out the previous_hosts predicate unless
+ * `retryIgnorePreviousHosts` is set, so retries may go back to the hashed host.
+ */
+export function forConsistentHash(policy: RetryPolicy): RetryPolicy {
+  if (!policy.previousHosts || fixedPreviousHosts.has(policy)) return policy;
+  return { ...policy, previousHosts: false };
 }
 
 /**
@@ -60,7 +81,7 @@ export function compileRetries(input: HTTPRetryIn | undefined): RetryPolicy | nu
     retryOn = names;
   }
   const backoff = toMs(input.backoff) ?? DEFAULT_BACKOFF_MS;
-  return {
+  const policy: RetryPolicy = {
     retries: attempts,
     retryOn,
     retriableStatusCodes: codes,
@@ -71,6 +92,8 @@ export function compileRetries(input: HTTPRetryIn | undefined): RetryPolicy | nu
     hostSelectionRetryMaxAttempts: 5,
     retryRemoteLocalities: input.retryRemoteLocalities === true,
   };
+  if (input.retryIgnorePreviousHosts !== undefined) fixedPreviousHosts.add(policy);
+  return policy;
 }
 
 /** Describes a retry policy the way `meshlet routes` prints it. */

@@ -90,6 +90,21 @@ const LOCAL_FAILURE: Readonly<Record<string, 'connect-failure' | 'connect-timeou
   aborted: 'reset',
 };
 
+const EXPECTED_TIMEOUT = 'x-envoy-expected-rq-timeout-ms';
+
+/**
+ * A retry's `x-envoy-expected-rq-timeout-ms` (envoy router.cc `doRetry` →
+ * `FilterUtility::setTimeoutHeaders`): the per-try timeout (else the route timeout),
+ * capped by what is left of the route timeout, 1 when none is left. The first try's
+ * value is set with the route (route-request.ts `callTimeouts`), and a retry only
+ * exists when that header was set, so one of `perTryMs` and `deadline` is not null.
+ */
+function expectedTimeoutMs(perTryMs: number | null, deadline: number | null, now: number): number {
+  if (deadline === null) return perTryMs ?? 0;
+  const left = Math.max(1, Math.ceil(deadline - now));
+  return perTryMs === null ? left : Math.min(perTryMs, left);
+}
+
 /** URLs of recent tries: the string is built anyway, parsing it is the cost. */
 const urls = new Map<string, URL>();
 const MAX_URLS = 1024;
@@ -162,7 +177,8 @@ export async function runTry(
 ): Promise<TryResult> {
   const { upstream, cluster, clock, callerSignal, deadline } = ctx;
   if (callerSignal !== null && callerSignal.aborted) throw callerSignal.reason;
-  if (deadline !== null && clock.now() >= deadline) throw ROUTE_TIMEOUT;
+  const startedAt = clock.now();
+  if (deadline !== null && startedAt >= deadline) throw ROUTE_TIMEOUT;
   const admission = upstream.tryAdmit?.() ?? (await queuedAdmission(ctx));
   if (!admission.ok) return { kind: 'overflow' };
   const ticket: PoolTicket = admission.ticket;
@@ -192,6 +208,9 @@ export async function runTry(
   const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host, headerValue(req.headers, 'host'));
   const headers = copyHeaders(req.headers);
   if (ctx.countAttempts !== false) headers['x-envoy-attempt-count'] = String(attempt);
+  if (attempt > 1 && headers[EXPECTED_TIMEOUT] !== undefined) {
+    headers[EXPECTED_TIMEOUT] = String(expectedTimeoutMs(ctx.perTryMs, deadline, startedAt));
+  }
   const treq: TransportRequest = {
     url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
     method: req.method,

@@ -13,7 +13,7 @@ import { addFlag } from './flags.js';
 import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
 import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
-import { chooseDestination, callTimeouts } from './route-request.js';
+import { chooseDestination, callTimeouts, stripControlHeaders } from './route-request.js';
 import { rewritePath } from './rewrite.js';
 import { applyHeaderOps } from './header-ops.js';
 import { hashKeyOf } from './hash-key.js';
@@ -123,6 +123,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // manager generates x-request-id, and whose metadata exchange filter runs, as for any
   // routed call.
   else {
+    stripControlHeaders(input.headers);
     forwardPort(input.headers, plan, target.port);
     ensureRequestId(input.headers, plan);
     sendPeerHeaders(input.headers, deps.peerHeaders, plan, null);
@@ -157,6 +158,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const authority = headerValue(headers, 'host') ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
+  stripControlHeaders(headers);
   forwardPort(headers, plan, target.port);
   const rreq: RouteRequest = {
     method: input.method,

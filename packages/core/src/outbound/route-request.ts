@@ -1,7 +1,6 @@
 import type { CompiledRoute, RouteDestination } from '../compile/plan-types.js';
 import type { Random } from '../runtime/random.js';
 import type { HeaderRecord } from './request-input.js';
-import { headerValue } from './request-input.js';
 
 /**
  * A weighted destination (`route[].weight`, shares already normalised to percent by
@@ -21,12 +20,40 @@ export function chooseDestination(
   return destinations[destinations.length - 1];
 }
 
-/** Envoy's `x-envoy-upstream-rq-timeout-ms` / `x-envoy-upstream-rq-per-try-timeout-ms` values: whole ms. */
-function headerMs(headers: HeaderRecord, name: string): number | null | undefined {
-  const raw = headerValue(headers, name);
-  if (raw === undefined) return undefined;
-  delete headers[name];
-  return /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : null;
+/**
+ * The Envoy control headers `cleanInternalHeaders` (envoy conn_manager_utility.cc) removes
+ * from an external request. Istio's sidecar outbound HCM has `use_remote_address: false`
+ * and no `internal_address_config` (pilot listener_builder.go; empty by default since Envoy
+ * 1.33), so every application request is external: the router never sees these headers
+ * and does not forward them (istio/istio#14923).
+ */
+export const EXTERNAL_CONTROL_HEADERS: ReadonlySet<string> = new Set([
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
+]);
+
+/**
+ * Removes the application's {@link EXTERNAL_CONTROL_HEADERS} (names are lower-case in the
+ * pipeline). The connection manager does this before routing, so the route's own header
+ * operations may set them again.
+ */
+export function stripControlHeaders(headers: HeaderRecord): void {
+  for (const name in headers) {
+    // Most names do not start with `x-envoy-`: one character code decides for them.
+    if (name.charCodeAt(0) === 120 && EXTERNAL_CONTROL_HEADERS.has(name)) delete headers[name];
+  }
 }
 
 /** The effective route and per-try timeouts of a call, in ms (null = none). */
@@ -36,24 +63,20 @@ export interface CallTimeouts {
 }
 
 /**
- * Route `timeout` (none by default) and `retries.perTryTimeout`, overridden by the
- * caller's `x-envoy-upstream-rq-timeout-ms` / `x-envoy-upstream-rq-per-try-timeout-ms`
- * (0 = no timeout), which are removed before the request goes upstream (envoy
- * router.cc `FilterUtility::finalTimeout`). A per-try timeout not shorter than the
- * route timeout is dropped, as Envoy does. Sets `x-envoy-expected-rq-timeout-ms` unless
- * `expectedHeader` is false (the router's `suppress_envoy_headers`).
+ * Route `timeout` (none by default) and `retries.perTryTimeout`. The application's own
+ * Envoy control headers (`x-envoy-upstream-rq-timeout-ms`, `x-envoy-retry-on`, ...) are
+ * ignored and removed, as the sidecar's connection manager strips them from an external
+ * request. A per-try timeout not shorter than the route timeout is dropped, as Envoy does.
+ * Sets the first try's `x-envoy-expected-rq-timeout-ms` unless `expectedHeader` is false
+ * (the router's `suppress_envoy_headers`); a retry recomputes it (attempt.ts).
  */
 export function callTimeouts(
   route: CompiledRoute,
   headers: HeaderRecord,
   expectedHeader = true,
 ): CallTimeouts {
-  let routeMs = route.timeoutMs;
+  const routeMs = route.timeoutMs;
   let perTryMs = route.retries?.perTryTimeoutMs ?? null;
-  const h = headerMs(headers, 'x-envoy-upstream-rq-timeout-ms');
-  if (h !== undefined && h !== null) routeMs = h === 0 ? null : h;
-  const p = headerMs(headers, 'x-envoy-upstream-rq-per-try-timeout-ms');
-  if (p !== undefined && p !== null) perTryMs = p === 0 ? null : p;
   if (perTryMs !== null && routeMs !== null && perTryMs >= routeMs) perTryMs = null;
   const expected = perTryMs ?? routeMs;
   if (expected !== null && expectedHeader) headers['x-envoy-expected-rq-timeout-ms'] = String(expected);

@@ -90,8 +90,9 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
     perTryMs: call.perTryMs,
     state,
   };
-  // Consistent-hash destinations get no previous-hosts predicate (istio retry.go).
-  const avoidTried = policy !== null && policy.previousHosts && call.hashKey === null;
+  // Whether the previous-hosts predicate applies was decided at compile time, as Istio
+  // does (retry.go ConvertPolicy; compile/outbound.ts withHashRetries).
+  const avoidTried = policy !== null && policy.previousHosts;
   let tried: Set<string> | null = null;
   let retriesLeft = policy?.retries ?? 0;
   let retry = 0;

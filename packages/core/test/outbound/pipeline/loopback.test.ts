@@ -120,9 +120,8 @@ ${extra}`;
     handler = () => {
       // never answers
     };
-    const res = await client().fetch(`http://echo:${port}/hang`, {
-      headers: { 'x-envoy-upstream-rq-timeout-ms': '50' },
-    });
+    // A route timeout: the sidecar strips an app-sent x-envoy-upstream-rq-timeout-ms.
+    const res = await client('    timeout: 50ms\n').fetch(`http://echo:${port}/hang`);
     expect([res.status, await res.text(), res.meshlet.flags]).toEqual([
       504,
       'upstream request timeout',
