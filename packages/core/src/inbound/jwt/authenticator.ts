@@ -61,8 +61,8 @@ const DEFAULTS = {
  * RequestAuthentication (`security.istio.io` `jwtRules`) as the sidecar enforces it: Envoy's
  * jwt_authn filter with the requirement istiod generates (pilot/pkg/security/authn
  * `convertToEnvoyJwtConfig`): any one rule may accept the token; no token passes without a
- * principal; a token that no rule accepts is refused with the status of the first rule that
- * reads its location (the `AND(Pi OR allow_missing)` branch fails on the first such rule).
+ * principal; a token that no rule accepts is refused with the status Envoy's requires-any
+ * aggregation picks (see {@link finalStatus}): a real error beats `Jwt issuer is not configured`.
  * Two or more tokens are refused (`Found multiple Jwt tokens`): Istio leaves the principal of
  * such a request undefined (api request_authentication.proto).
  */
@@ -110,11 +110,11 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     if (state.kind === 'keys') return verifySignature(jwt, state.keys);
     if (state.kind === 'invalid') return 'JwksNoValidKeys';
     // When it cannot fetch, istiod inlines `PublicOnlyJwks`, one RSA key without kid or alg
-    // whose private key was discarded (pilot/pkg/model/jwks_resolver.go BuildLocalJwks): an
-    // RSA-signed token matches it and fails its signature; any other finds no key.
-    return jwt.alg.startsWith('RS') || jwt.alg.startsWith('PS')
-      ? 'JwtVerificationFail'
-      : 'JwksKidAlgMismatch';
+    // whose private key was discarded (pilot/pkg/model/jwks_resolver.go BuildLocalJwks).
+    // jwt_verify_lib's verifyJwtWithoutTimeChecking (envoy source/common/jwt/verify.cc) marks a
+    // key without kid or alg as matched before it looks at its kty, so every token, RSA-signed
+    // or not, fails its signature there.
+    return 'JwtVerificationFail';
   };
 
   /** The rules from `from` on; synchronous while every answer comes from the token cache. */
@@ -126,7 +126,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     nowSec: number,
     req: InboundRequest,
     from: number,
-    failure: JwtStatus | null,
+    failures: Failures,
   ): JwtResult | Promise<JwtResult> => {
     for (let i = from; i < plan.rules.length; i++) {
       const rule = plan.rules[i]!;
@@ -136,7 +136,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         // The cache entry proves issuer, audience and signature for this rule; time moves on.
         const time = timeStatus(jwt, nowSec);
         if (time === null) return cached;
-        failure ??= time;
+        failures = withFailure(failures, time);
         continue;
       }
       return verifyFor(rule, jwt, nowSec).then((status) => {
@@ -145,10 +145,10 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
           cache.remember(jwt, rule, location.key, result);
           return result;
         }
-        return tryRules(plan, hit, jwt, location, nowSec, req, i + 1, failure ?? status);
+        return tryRules(plan, hit, jwt, location, nowSec, req, i + 1, withFailure(failures, status));
       });
     }
-    return denyResult(failure ?? 'JwtUnknownIssuer', req);
+    return denyResult(finalStatus(failures), req);
   };
 
   const authenticateNow = (
@@ -175,7 +175,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
       if (!parsed.ok) return denyResult(parsed.status, req);
       jwt = parsed.jwt;
     }
-    return tryRules(plan, hit, jwt, location, nowSec, req, 0, null);
+    return tryRules(plan, hit, jwt, location, nowSec, req, 0, NO_FAILURES);
   };
 
   return Object.freeze({
@@ -192,6 +192,39 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
       cache.clear();
     },
   });
+}
+
+/**
+ * The failed rules that read the token's location, in rule order: the first one's status and
+ * the last status that is not `JwtUnknownIssuer` (a rule that does not read the location is
+ * Envoy's `JwtMissed`, and is skipped).
+ */
+interface Failures {
+  readonly first: JwtStatus | null;
+  readonly lastReal: JwtStatus | null;
+}
+
+const NO_FAILURES: Failures = { first: null, lastReal: null };
+
+function withFailure(f: Failures, status: JwtStatus): Failures {
+  return {
+    first: f.first ?? status,
+    lastReal: status === 'JwtUnknownIssuer' ? f.lastReal : status,
+  };
+}
+
+/**
+ * The status Envoy answers when no rule accepts the token. Istio's requirement is
+ * `OR(P1..Pn, AND(OR(P1, allow_missing)..OR(Pn, allow_missing)))` (one rule: `OR(P1,
+ * allow_missing)`). The AND fails with the first rule that reads the location (it stops at its
+ * first failing child). jwt_authn verifier.cc `AnyVerifierImpl::onComplete` then walks the outer
+ * OR's children in order — P1..Pn, then the AND — and keeps the last status that is neither
+ * `JwtMissed` nor `JwtUnknownIssuer`, else `JwtUnknownIssuer`. So: the first reading rule's
+ * status unless it is `JwtUnknownIssuer`; then the last real error of any rule.
+ */
+function finalStatus(f: Failures): JwtStatus {
+  if (f.first !== null && f.first !== 'JwtUnknownIssuer') return f.first;
+  return f.lastReal ?? 'JwtUnknownIssuer';
 }
 
 /** Whether the request carries one of the rules' output headers (only a caller could have set it). */

@@ -231,7 +231,11 @@ describe('several rules', () => {
     );
   });
 
-  it('reports the status of the first rule that reads the location, as the generated AND fails first there', async () => {
+  // Istio generates OR(P1..Pn, AND(OR(P1, allow_missing)..OR(Pn, allow_missing)))
+  // (pilot/pkg/security/authn/policy_applier.go convertToEnvoyJwtConfig). Envoy's
+  // AnyVerifierImpl::onComplete (jwt_authn/verifier.cc) aggregates the failed children in order,
+  // preferring any status other than JwtMissed and JwtUnknownIssuer, and among those the last one.
+  it('reports a real error over "issuer is not configured", whichever rule comes first (verifier.cc)', async () => {
     const expired = await sign(key, { iss: 'b.example', sub: 'bob', exp: NOW - 3600 });
     const aFirst = two(
       keyRule('a.example', () => other),
@@ -242,13 +246,48 @@ describe('several rules', () => {
       keyRule('a.example', () => other),
     );
     const a = authenticator();
-    expect(await a.authenticate(aFirst, request({ headers: bearer(expired) }))).toMatchObject({
-      status: 401,
-      body: 'Jwt issuer is not configured',
+    for (const rules of [aFirst, bFirst]) {
+      expect(await a.authenticate(rules, request({ headers: bearer(expired) }))).toMatchObject({
+        status: 401,
+        body: 'Jwt is expired',
+      });
+    }
+  });
+
+  it('answers 403 for a wrong audience and 401 for a bad signature behind an unknown-issuer rule', async () => {
+    const rules = two(
+      keyRule('a-issuer', () => other),
+      keyRule('b-issuer', () => key, '    audiences: [svc-b]\n'),
+    );
+    const a = authenticator();
+    const wrongAud = await sign(key, { iss: 'b-issuer', sub: 'u', aud: 'other' });
+    expect(await a.authenticate(rules, request({ headers: bearer(wrongAud) }))).toMatchObject({
+      status: 403,
+      body: 'Audiences in Jwt are not allowed',
     });
-    expect(await a.authenticate(bFirst, request({ headers: bearer(expired) }))).toMatchObject({
+    const forger = await makeKey('ES256', 'k-es');
+    const badSig = await sign(forger, { iss: 'b-issuer', sub: 'u', aud: 'svc-b' });
+    expect(await a.authenticate(rules, request({ headers: bearer(badSig) }))).toMatchObject({
       status: 401,
-      body: 'Jwt is expired',
+      body: 'Jwt verification fails',
+    });
+  });
+
+  it('reports the first real error when the first reading rule fails for real, else the last (verifier.cc)', async () => {
+    // Both b.example rules fail for real: audiences (b1), then signature (b2: another key, same kid).
+    const sameKid = await makeKey('ES256', 'k-es');
+    const b1 = keyRule('b.example', () => key, '    audiences: [one]\n');
+    const b2 = keyRule('b.example', () => sameKid);
+    const token = await sign(key, { iss: 'b.example', sub: 's', aud: 'two' });
+    const a = authenticator();
+    // The AND fails on b1 first, and comes last in the outer OR: b1's status wins.
+    expect(await a.authenticate(two(b1, b2), request({ headers: bearer(token) }))).toMatchObject({
+      body: 'Audiences in Jwt are not allowed',
+    });
+    // The AND fails on the unknown issuer of a.example: the last real error (b2) wins.
+    const three = rulesFrom(requestAuthentication(`${keyRule('a.example', () => other)}${b1}${b2}`));
+    expect(await a.authenticate(three, request({ headers: bearer(token) }))).toMatchObject({
+      body: 'Jwt verification fails',
     });
   });
 
