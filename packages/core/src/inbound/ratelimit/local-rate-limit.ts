@@ -4,6 +4,7 @@ import type { Clock } from '../../runtime/clock.js';
 import type { Random } from '../../runtime/random.js';
 import type { InboundRequest } from '../engine-types.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
+import { ConnectionBuckets } from './per-connection.js';
 import { consume, createBucket, remainingTokens, type BucketState } from './token-bucket.js';
 
 export type RateLimitOutcome =
@@ -49,7 +50,9 @@ function appliesTo(p: RateLimitPlan, port: number): boolean {
  * route, as Envoy's per-route config does; without an HTTP_FILTER the route config
  * has no filter to configure and nothing is limited. Descriptors need route
  * `rate_limits` actions, which no inbound patch can add, so only the default bucket
- * applies. `filter_enabled` / `filter_enforced` are drawn from `random`.
+ * applies. `filter_enabled` / `filter_enforced` are drawn from `random`. With
+ * `local_rate_limit_per_downstream_connection` each downstream connection has its own bucket
+ * (see {@link ConnectionBuckets}) instead of the filter's shared one.
  */
 export function createLocalRateLimiter(
   limits: readonly RateLimitPlan[],
@@ -57,6 +60,7 @@ export function createLocalRateLimiter(
   random: Random,
 ): LocalRateLimiter {
   const buckets = new Map<LocalRateLimitConfig, BucketState>();
+  const perConnection = new ConnectionBuckets();
   const byPort = new Map<number, readonly Applied[]>();
   const name = (p: RateLimitPlan) => `${p.envoyFilter.namespace}/${p.envoyFilter.name}`;
 
@@ -96,11 +100,15 @@ export function createLocalRateLimiter(
       let responseHeaders: Record<string, string> | null = null;
       for (const { config, filter, afterAuthorization: late } of applied) {
         if (late !== afterAuthorization) continue;
-        const bucket = config.tokenBucket;
-        if (bucket === null || !draw(config.filterEnabled)) continue;
+        const configured = config.tokenBucket;
+        if (configured === null || !draw(config.filterEnabled)) continue;
         const now = clock.now();
+        let bucket = configured;
         let state = buckets.get(config);
-        if (state === undefined) {
+        if (config.localRateLimitPerDownstreamConnection) {
+          // envoy local_ratelimit Filter::requestAllowed: the connection's limiter, not the filter's.
+          ({ bucket, state } = perConnection.get(req, configured, now));
+        } else if (state === undefined) {
           state = createBucket(now, bucket);
           buckets.set(config, state);
         }
