@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
-import { destinationServiceOf, requestProtocolOf } from '../telemetry/metrics/destination-service.js';
+import { requestProtocolOf } from '../telemetry/metrics/destination-service.js';
 import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
-import { canonicalService, peerFromIdentity, peerWithMetadata } from '../telemetry/peer-labels.js';
+import { peerFromIdentity, peerWithMetadata } from '../telemetry/peer-labels.js';
 import {
   PEER_METADATA,
   peerMetadataOf,
@@ -26,9 +26,6 @@ type Observe = NonNullable<InboundHandle['observe']>;
 
 const NO_FLAGS: readonly ResponseFlag[] = Object.freeze([]);
 const NO_BODY: ByteCount = Object.freeze({ bytes: 0 });
-const MAX_CACHED = 1024;
-const SVC_FQDN = /^[^.]+\.[^.]+\.svc(\.|$)/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 /**
  * How the inbound listener finds the client (`remote.ip`, `%DOWNSTREAM_REMOTE_ADDRESS%`):
@@ -65,42 +62,13 @@ function authzAction(stage: string): 'ALLOW' | 'DENY' | 'CUSTOM' | null {
 }
 
 /**
- * `destination_service` of an inbound request. Istio reads it from the inbound
- * cluster's metadata (the Services selecting the pod); meshlet takes the configured
- * service, else the Host header when it names a Kubernetes service (a short name is
- * expanded in the workload's namespace, as the caller's resolver did), else
- * `<canonical service>.<namespace>.svc.cluster.local`.
+ * `destination_service*` of an inbound request, by the local port it arrived on: the
+ * telemetry's `inboundService` (the configured service, else the Service selecting the
+ * workload on that port, else the canonical service). Istio never reads the Host header
+ * on inbound (pilot/pkg/model/telemetry.go disableHostHeaderFallback).
  */
-function inboundServices(t: MeshTelemetry): (authority: string) => DestinationService {
-  const w = t.workload;
-  const fallback = destinationServiceOf(
-    t.service ?? `${canonicalService(w.labels, w.name)}.${w.namespace}.svc.cluster.local`,
-  );
-  if (t.service !== null) return () => fallback;
-  const cache = new Map<string, DestinationService>();
-  // Most requests repeat the previous Host; comparing with it skips hashing the header's
-  // fresh string for the Map.
-  let lastAuthority: string | null = null;
-  let lastService = fallback;
-  return (authority) => {
-    if (authority === lastAuthority) return lastService;
-    let s = cache.get(authority);
-    if (s !== undefined) {
-      lastAuthority = authority;
-      lastService = s;
-      return s;
-    }
-    const host = authority.replace(/:\d+$/, '').toLowerCase();
-    if (SVC_FQDN.test(host)) s = destinationServiceOf(host);
-    else if (DNS_LABEL.test(host) && !/^\d+$/.test(host) && host !== 'localhost')
-      s = destinationServiceOf(`${host}.${w.namespace}.svc.cluster.local`);
-    else s = fallback;
-    if (cache.size >= MAX_CACHED) cache.clear();
-    cache.set(authority, s);
-    lastAuthority = authority;
-    lastService = s;
-    return s;
-  };
+function inboundServices(t: MeshTelemetry): (port: number) => DestinationService {
+  return (port) => t.inboundService(port);
 }
 
 /** Replace the request's (first) `x-request-id` in `headers` and `rawHeaders`. */
@@ -118,7 +86,7 @@ function setRequestId(req: IncomingMessage, requestId: string): void {
 /** The request's context for handlers and its telemetry until the response is done. */
 class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #t: MeshTelemetry;
-  readonly #services: (authority: string) => DestinationService;
+  readonly #services: (port: number) => DestinationService;
   readonly #req: IncomingMessage;
   /** `ResponseWatcher`: the response this request is answered with. */
   readonly response: ServerResponse;
@@ -138,7 +106,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 
   constructor(
     t: MeshTelemetry,
-    services: (authority: string) => DestinationService,
+    services: (port: number) => DestinationService,
     topology: () => ClientTopology,
     req: IncomingMessage,
     res: ServerResponse,
@@ -237,7 +205,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
           // A meshed caller's workload labels come from its metadata exchange (spec/telemetry.md).
           source: this.#peerMetadata === null ? fromCert : peerWithMetadata(fromCert, this.#peerMetadata),
           destination: t.metrics.local,
-          destinationService: this.#services(request.authority),
+          destinationService: this.#services(request.port),
           port: request.port,
           protocol: requestProtocolOf(request.headers['content-type']),
           status,

@@ -32,6 +32,8 @@ export type TryResult =
       readonly host: UpstreamHost;
       readonly response: TransportResponse;
       readonly outcome: TryOutcome;
+      /** The TLS the try's connection used; null for plaintext. */
+      readonly tls: TransportTls | null;
     }
   | {
       readonly kind: 'failure';
@@ -235,6 +237,7 @@ export async function runTry(
       host,
       response,
       outcome: { kind: 'response', status: response.status, headers: response.headers },
+      tls,
     };
   } catch (err) {
     scope.dispose();

@@ -17,6 +17,7 @@ import {
 } from '../telemetry/peer-labels.js';
 import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import type { ClientSpan } from '../telemetry/tracing/mesh-tracing.js';
+import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import type { CallObserver, CallState } from './call-state.js';
 import type { ResponseFlag } from './meshlet-info.js';
@@ -106,10 +107,10 @@ export class OutboundTelemetry {
     return p;
   }
 
-  serviceOf(state: CallState, plan: MeshPlan, target: Target): DestinationService {
+  serviceOf(state: CallState, plan: MeshPlan, authority: string): DestinationService {
     const special =
       state.cluster === PASSTHROUGH_CLUSTER || state.cluster === BLACKHOLE_CLUSTER ? state.cluster : null;
-    const host = state.service ?? target.hostname;
+    const host = state.service ?? authority;
     const key = special === null ? host : `${special}|${host}`;
     let s = this.#services.get(key);
     if (s === undefined) {
@@ -139,6 +140,8 @@ export class OutboundCall implements CallObserver {
   /** Request line and headers as the application gave them. */
   readonly #requestHeadBytes: number;
   #done = false;
+  /** Whether the last try that got a response used ISTIO_MUTUAL. */
+  #istioMutual = false;
 
   constructor(
     owner: OutboundTelemetry,
@@ -170,6 +173,7 @@ export class OutboundCall implements CallObserver {
   }
 
   attempt(attempt: number, r: TryResult, durationMs: number): void {
+    if (r.kind === 'response') this.#istioMutual = isIstioMutual(r.tls);
     const span = this.#span.span;
     if (span === null || !span.isRecording()) return;
     if (r.kind === 'response') {
@@ -253,12 +257,12 @@ export class OutboundCall implements CallObserver {
           reporter: 'source',
           source: t.metrics.local,
           destination: this.#owner.peerOf(state.endpoint, plan, state.service, state.upstreamPeer),
-          destinationService: this.#owner.serviceOf(state, plan, target),
+          destinationService: this.#owner.serviceOf(state, plan, this.#hostHeader()),
           port: target.port,
           protocol: requestProtocolOf(this.#headers['content-type']),
           status,
           flags: state.flags,
-          mtls: false,
+          mtls: state.upstream !== null && this.#istioMutual,
           durationMs,
           // Request line + headers + body, as on the wire (HTTP/1.1).
           requestBytes: this.#requestHeadBytes + requestBody,
@@ -286,6 +290,12 @@ export class OutboundCall implements CallObserver {
     } catch {
       // Telemetry never throws into the application.
     }
+  }
+
+  /** The Host header the application sent (Istio's fallback destination_service), else the URL's authority. */
+  #hostHeader(): string {
+    const host = this.#headers['host'];
+    return typeof host === 'string' ? host : this.#target.authority;
   }
 
   #entry(

@@ -9,18 +9,26 @@ import type { Clock } from '../runtime/clock.js';
 import type { AccessLog } from './access-log/access-log.js';
 import type { SinkOptions } from './access-log/sink.js';
 import type { MeshMetrics } from './metrics/istio-metrics.js';
+import type { DestinationService } from './metrics/metric-event.js';
 import type { MeshletMetrics } from './metrics/meshlet-metrics.js';
 import { ReloadableTelemetry } from './reloadable-telemetry.js';
 import type { MeshTracing } from './tracing/mesh-tracing.js';
 import type { PropagationFormat } from './tracing/propagation.js';
 import type { OtlpOptions } from './tracing/tracer-provider.js';
 
+/** The parts of a config snapshot telemetry reads; `platform` holds the Kubernetes Services. */
+export type TelemetrySnapshot = Pick<ConfigSnapshot, 'resources' | 'meshConfig'> &
+  Partial<Pick<ConfigSnapshot, 'platform'>>;
+
 /** What `createMeshTelemetry` needs: the workload, its config, and where to report. */
 export interface MeshTelemetryOptions {
   /** The local workload: `source_*` on outbound calls, `destination_*` on inbound requests. */
   readonly workload: WorkloadIdentity;
-  /** Telemetry resources (metrics overrides, tracing, accessLogging) are read from here. */
-  readonly snapshot?: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
+  /**
+   * Telemetry resources (metrics overrides, tracing, accessLogging) are read from here, and
+   * the Kubernetes Services selecting the workload (inbound `destination_service`).
+   */
+  readonly snapshot?: TelemetrySnapshot;
   /** The effective meshConfig (trust domain, `accessLogFile`, `defaultConfig.tracing.sampling`). */
   readonly meshConfig: MeshConfig;
   /** Where metrics are registered; a new Registry when absent. */
@@ -39,7 +47,10 @@ export interface MeshTelemetryOptions {
   readonly hasCertificate?: boolean;
   /** Histogram buckets (`sidecar.istio.io/statsHistogramBuckets`); Envoy's defaults otherwise. */
   readonly buckets?: readonly number[];
-  /** `destination_service` of inbound requests; default from the Host header, else `<canonical service>.<ns>.svc.cluster.local`. */
+  /**
+   * `destination_service` of inbound requests. Default: the oldest snapshot Service
+   * selecting the workload on the request's port, else `<canonical service>.<ns>.svc.cluster.local`.
+   */
   readonly service?: string;
   /** Access log sink options (a stream instead of the file, buffer cap). */
   readonly accessLogSink?: SinkOptions;
@@ -76,17 +87,24 @@ export interface MeshTelemetry {
   readonly workload: WorkloadIdentity;
   readonly trustDomain: string;
   readonly cluster: string;
-  /** The configured inbound `destination_service`, or null (derived per request). */
+  /** The configured inbound `destination_service`, or null (derived per port). */
   readonly service: string | null;
+  /**
+   * `destination_service*` of inbound requests on a local port: the configured service,
+   * else the snapshot's Service selecting the workload on that port, else the canonical
+   * service. Never the Host header. Follows `reload`.
+   */
+  inboundService(port: number): DestinationService;
   /** Whether inbound handling runs in the async-local request context (`requestContext`). */
   readonly requestContext: boolean;
   readonly clock: Clock;
   /**
    * Apply a reloaded config snapshot: Telemetry `metrics` overrides, `tracing` and
-   * `accessLogging`, and the meshConfig fields behind them, take effect from the next
-   * request; metric series carry over. `createMesh` calls it on every good reload.
+   * `accessLogging`, the meshConfig fields behind them, and the Services behind
+   * `inboundService`, take effect from the next request; metric series carry over.
+   * `createMesh` calls it on every good reload.
    */
-  reload(snapshot: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>): void;
+  reload(snapshot: TelemetrySnapshot): void;
   /** Flush and close the access logs and shut down meshlet's own TracerProvider (not the application's). */
   close(): Promise<void>;
 }

@@ -1,6 +1,5 @@
 import { Registry } from 'prom-client';
 import type { MeshConfig } from '../config/mesh-config.js';
-import type { ConfigSnapshot } from '../config/snapshot.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { UpstreamEventSink } from '../outbound/upstream/events.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -10,11 +9,13 @@ import { resolveAccessLogs, type AccessLogSpec } from './config/access-log-confi
 import { resolveMetricsConfig, type ResolvedMetricsConfig } from './config/metrics-config.js';
 import { applicableTelemetries } from './config/telemetry-scope.js';
 import { resolveTracing, type ResolvedTracing } from './config/tracing-config.js';
+import { inboundServiceLookup } from './inbound-services.js';
 import { createMeshMetrics, type MeshMetrics } from './metrics/istio-metrics.js';
+import type { DestinationService } from './metrics/metric-event.js';
 import { createMeshletMetrics, type MeshletMetrics } from './metrics/meshlet-metrics.js';
 import { registerIstioBuild } from './metrics/istio-build.js';
 import { upstreamEventMetrics } from './metrics/upstream-events.js';
-import type { MeshTelemetry, MeshTelemetryOptions } from './mesh-telemetry.js';
+import type { MeshTelemetry, MeshTelemetryOptions, TelemetrySnapshot } from './mesh-telemetry.js';
 import { createMeshTracing, type MeshTracing } from './tracing/mesh-tracing.js';
 import { SharedProcessor } from './tracing/shared-processor.js';
 
@@ -23,7 +24,7 @@ const specKey = (s: AccessLogSpec): string => JSON.stringify([s.path, s.encoding
 /** How long a replaced TracerProvider lives on after a reload, so requests in flight end their spans on it. */
 const RETIRE_AFTER_MS = 30_000;
 
-type Snapshot = Pick<ConfigSnapshot, 'resources' | 'meshConfig'>;
+type Snapshot = TelemetrySnapshot;
 
 /**
  * The telemetry bundle. Its metrics, tracing and access logs are rebuilt by `reload`
@@ -50,6 +51,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
   readonly #logs = new Map<string, AccessLog>();
   readonly #retired = new Set<MeshTracing>();
   #keys: { metrics: string; tracing: string; logs: string };
+  #inboundService: (port: number) => DestinationService;
   #closing: Promise<void> | null = null;
 
   constructor(options: MeshTelemetryOptions) {
@@ -72,6 +74,11 @@ export class ReloadableTelemetry implements MeshTelemetry {
     this.tracing = this.#buildTracing(r.tracing);
     this.accessLog = this.#buildLogs(r.logs);
     this.#keys = r.keys;
+    this.#inboundService = this.#buildInboundService(snapshot);
+  }
+
+  inboundService(port: number): DestinationService {
+    return this.#inboundService(port);
   }
 
   /**
@@ -99,6 +106,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
       }
     }
     this.#keys = r.keys;
+    this.#inboundService = this.#buildInboundService(snapshot);
   }
 
   close(): Promise<void> {
@@ -144,6 +152,14 @@ export class ReloadableTelemetry implements MeshTelemetry {
       ...(o.buckets === undefined ? {} : { buckets: o.buckets }),
       ...(o.hasCertificate === undefined ? {} : { hasCertificate: o.hasCertificate }),
       ...(previous === undefined ? {} : { previous }),
+    });
+  }
+
+  #buildInboundService(snapshot: Snapshot): (port: number) => DestinationService {
+    return inboundServiceLookup({
+      workload: this.workload,
+      platform: snapshot.platform ?? [],
+      service: this.service,
     });
   }
 

@@ -203,15 +203,22 @@ describe('createMeshMetrics', () => {
 });
 
 describe('destinationServiceOf / requestProtocolOf', () => {
+  // A known service (with its namespace) is named from its metadata; anything else is the
+  // client's Host header fallback, kept raw (istio/proxy testdata/metric/host_header_fallback.yaml.tmpl).
   it.each([
-    ['reviews.default.svc.cluster.local', {}, ['reviews.default.svc.cluster.local', 'reviews', 'default']],
     [
-      'reviews.default.svc.cluster.local:9080',
-      {},
+      'reviews.default.svc.cluster.local',
+      { namespace: 'default' },
       ['reviews.default.svc.cluster.local', 'reviews', 'default'],
     ],
     ['api.example.com', { namespace: 'egress' }, ['api.example.com', 'api.example.com', 'egress']],
-    ['api.example.com', {}, ['api.example.com', 'api', 'unknown']],
+    [
+      'reviews.default.svc.cluster.local:9080',
+      {},
+      ['reviews.default.svc.cluster.local:9080', 'reviews.default.svc.cluster.local:9080', 'unknown'],
+    ],
+    ['api.example.com', {}, ['api.example.com', 'api.example.com', 'unknown']],
+    ['127.0.0.1:8080', { name: 'PassthroughCluster' }, ['127.0.0.1:8080', 'PassthroughCluster', 'unknown']],
     [null, {}, ['unknown', 'unknown', 'unknown']],
   ] as const)('derives the destination_service labels of %s', (host, known, want) => {
     const s = destinationServiceOf(host, known);

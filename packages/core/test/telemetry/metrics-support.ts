@@ -4,7 +4,7 @@ import type { MetricEvent } from '../../src/telemetry/metrics/metric-event.js';
 import { peerFromIdentity, peerFromWorkload, type PeerLabels } from '../../src/telemetry/peer-labels.js';
 import { PRODUCTPAGE, REVIEWS_V2 } from './helpers.js';
 
-const REVIEWS = destinationServiceOf('reviews.default.svc.cluster.local');
+const REVIEWS = destinationServiceOf('reviews.default.svc.cluster.local', { namespace: 'default' });
 
 /** Parse `name{a="b",...} value` lines of one metric into label objects and values. */
 export async function samples(registry: Registry, name: string) {

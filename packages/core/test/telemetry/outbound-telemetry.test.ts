@@ -271,7 +271,7 @@ describe('createOutboundClient with telemetry', () => {
     expect(bytes!.value).toBe(2 * head + 'hello'.length);
   });
 
-  it('reports a local 404 NR against the Host header, with its access log line', async () => {
+  it('reports a local 404 NR, with its access log line', async () => {
     const { client, telemetry, lines } = setup(() => ({ status: 200 }));
     const res = await client.fetch('http://reviews:9080/other');
     expect(res.status).toBe(404);
@@ -280,11 +280,24 @@ describe('createOutboundClient with telemetry', () => {
     expect(row!.labels).toMatchObject({
       response_code: '404',
       response_flags: 'NR',
-      destination_service: 'reviews',
       destination_workload: 'unknown',
     });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/"GET \/other HTTP\/1\.1" 404 NR route_not_found /);
+  });
+
+  // No cluster, so Istio labels the service with the Host header as sent, port included
+  // (istio_stats.cc; testdata/metric/host_header_fallback.yaml.tmpl). Pending call-observer.ts
+  // passing the Host header rather than `target.hostname`; drop `.fails` once it does.
+  it('labels a local 404 NR with the raw Host header', async () => {
+    const { client, telemetry } = setup(() => ({ status: 200 }));
+    expect((await client.fetch('http://reviews:9080/other')).status).toBe(404);
+    const [row] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(row!.labels).toMatchObject({
+      destination_service: 'reviews:9080',
+      destination_service_name: 'reviews:9080',
+      destination_service_namespace: 'unknown',
+    });
   });
 
   it("logs Envoy's route name: http[].name, then .match[].name, '-' for an unnamed rule", async () => {

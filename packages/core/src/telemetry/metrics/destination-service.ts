@@ -7,11 +7,13 @@ export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
 
 /**
- * Build the `destination_service*` triple for a host. For a Kubernetes service FQDN
- * (`<name>.<ns>.svc.<domain>`) the name and namespace come from the host; for any
- * other host (a ServiceEntry) Istio's cluster metadata carries the host itself as the
- * name and the ServiceEntry's namespace, which the caller passes in `namespace`.
- * With neither, the first DNS label is the name (istio_stats.cc fallback).
+ * Build the `destination_service*` triple for a host. A host the registry knows comes
+ * with its namespace (Istio's cluster metadata `istio.services[0]`): a Kubernetes service
+ * FQDN (`<name>.<ns>.svc.<domain>`) is named by its first label, any other host (a
+ * ServiceEntry) by itself. Without a namespace the host is the client's Host header
+ * fallback, kept raw, port and all, as both service and name
+ * (istio/proxy testdata/metric/host_header_fallback.yaml.tmpl); its namespace is left
+ * `unknown` for the label builder to fill from the peer.
  */
 export function destinationServiceOf(
   host: string | null,
@@ -24,20 +26,12 @@ export function destinationServiceOf(
       namespace: known.namespace ?? UNKNOWN,
     });
   }
-  const bare = host.replace(/:\d+$/, '');
-  const parts = bare.split('.');
-  const svc = parts.indexOf('svc');
-  if (svc === 2 && parts.length > 3) {
-    return Object.freeze({
-      host: bare,
-      name: known.name ?? (parts[0] as string),
-      namespace: known.namespace ?? (parts[1] as string),
-    });
+  if (known.namespace === undefined) {
+    return Object.freeze({ host, name: known.name ?? host, namespace: UNKNOWN });
   }
-  if (known.namespace !== undefined) {
-    return Object.freeze({ host: bare, name: known.name ?? bare, namespace: known.namespace });
-  }
-  return Object.freeze({ host: bare, name: known.name ?? (parts[0] as string), namespace: UNKNOWN });
+  const parts = host.split('.');
+  const svcName = parts.indexOf('svc') === 2 && parts.length > 3 ? (parts[0] as string) : host;
+  return Object.freeze({ host, name: known.name ?? svcName, namespace: known.namespace });
 }
 
 /** `request_protocol`: `grpc` when the request content-type is application/grpc (any `+suffix`), else `http`. */

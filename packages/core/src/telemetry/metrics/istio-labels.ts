@@ -1,4 +1,4 @@
-import type { PeerLabels } from '../peer-labels.js';
+import { UNKNOWN, type PeerLabels } from '../peer-labels.js';
 import type { DestinationService, MetricEvent } from './metric-event.js';
 
 /**
@@ -50,13 +50,26 @@ export function securityPolicyLabel(event: Pick<MetricEvent, 'reporter' | 'mtls'
   return event.mtls ? 'mutual_tls' : 'none';
 }
 
-/** The standard label set of one event, in Istio's order. */
+/**
+ * The standard label set of one event, in Istio's order. The principals are the URI SANs
+ * of the request's connection (istio_stats.cc populatePeerInfo): the local one only over
+ * mTLS, and on the client the peer's too; the server's peer is already `unknown` without
+ * a certificate. A plaintext request reads `unknown` for both (istio/proxy
+ * testdata/metric/client_request_total.yaml.tmpl, server_request_total.yaml.tmpl).
+ */
 export function istioLabels(event: MetricEvent): LabelSet {
+  const client = event.reporter === 'source';
+  const svc = event.destinationService;
   return buildLabels(
     event.reporter,
     event.source,
+    client && !event.mtls ? UNKNOWN : event.source.principal,
     event.destination,
-    event.destinationService,
+    event.mtls ? event.destination.principal : UNKNOWN,
+    svc,
+    // The client's namespace without service metadata is the peer's (istio_stats.cc
+    // ClientSidecar branch; host_header_fallback.yaml.tmpl).
+    client && svc.namespace === UNKNOWN ? event.destination.namespace : svc.namespace,
     variantOf(event),
   );
 }
@@ -85,8 +98,11 @@ function variantOf(event: MetricEvent): Variant {
 function buildLabels(
   reporter: string,
   s: PeerLabels,
+  sourcePrincipal: string,
   d: PeerLabels,
+  destinationPrincipal: string,
   svc: DestinationService,
+  serviceNamespace: string,
   v: Variant,
 ): LabelSet {
   return Object.freeze({
@@ -95,20 +111,20 @@ function buildLabels(
     source_canonical_service: s.canonicalService,
     source_canonical_revision: s.canonicalRevision,
     source_workload_namespace: s.namespace,
-    source_principal: s.principal,
+    source_principal: sourcePrincipal,
     source_app: s.app,
     source_version: s.version,
     source_cluster: s.cluster,
     destination_workload: d.workload,
     destination_workload_namespace: d.namespace,
-    destination_principal: d.principal,
+    destination_principal: destinationPrincipal,
     destination_app: d.app,
     destination_version: d.version,
     destination_service: svc.host,
     destination_canonical_service: d.canonicalService,
     destination_canonical_revision: d.canonicalRevision,
     destination_service_name: svc.name,
-    destination_service_namespace: svc.namespace,
+    destination_service_namespace: serviceNamespace,
     destination_cluster: d.cluster,
     request_protocol: v.protocol,
     response_code: v.code,

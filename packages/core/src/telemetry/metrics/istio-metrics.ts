@@ -68,7 +68,10 @@ export interface MeshMetrics {
   readonly registry: Registry;
   /** False when Telemetry disabled every metric or moved metrics off the prometheus provider. */
   readonly enabled: boolean;
-  /** The local workload's labels: pass as `source` (outbound) or `destination` (inbound). */
+  /**
+   * The local workload's labels: pass as `source` (outbound) or `destination` (inbound).
+   * Its principal is reported only for an event with `mtls` (istio-labels.ts).
+   */
   readonly local: PeerLabels;
   /** tagOverrides meshlet could not evaluate (the tag reads `unknown`). */
   readonly problems: readonly TagExpressionProblem[];
@@ -87,7 +90,9 @@ interface Instrument {
 function valueOf(metric: HttpMetric, e: MetricEvent): number {
   switch (metric) {
     case 'REQUEST_DURATION':
-      return e.durationMs;
+      // Whole milliseconds: istio_stats.cc records `FromChrono(duration) / Milliseconds(1)`,
+      // an absl Duration / Duration, which truncates toward zero.
+      return Math.trunc(e.durationMs);
     case 'REQUEST_SIZE':
       return e.requestBytes;
     case 'RESPONSE_SIZE':

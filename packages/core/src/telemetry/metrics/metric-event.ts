@@ -34,8 +34,15 @@ export interface MetricEvent {
   readonly grpcStatus?: string | number | null;
   /** Envoy response flags; empty when none (label `-`). */
   readonly flags: readonly string[];
-  /** Whether the connection was mTLS (server side only; the client reports `unknown`). */
+  /**
+   * Whether the request's connection was Istio mTLS: on the server, the caller presented a
+   * mesh certificate; on the client, the try that answered used ISTIO_MUTUAL. Only then
+   * are the local principal (and on the client the peer's) reported; otherwise `unknown`,
+   * as Istio reads them from the connection's certificates. The client's
+   * `connection_security_policy` is `unknown` either way.
+   */
   readonly mtls: boolean;
+  /** Milliseconds, fractional; recorded whole, as Envoy does. */
   readonly durationMs: number;
   /** Downstream request bytes (headers and body, as Envoy counts on the wire). */
   readonly requestBytes: number;
