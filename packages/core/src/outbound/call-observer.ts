@@ -142,6 +142,11 @@ export class OutboundCall implements CallObserver {
   #done = false;
   /** Whether the last try that got a response used ISTIO_MUTUAL. */
   #istioMutual = false;
+  /**
+   * The host the last try went to, answered or not: Envoy's router records it on pool
+   * ready and on pool failure (upstream_request.cc), so a UF, UC or UT line names it.
+   */
+  #lastHost: string | null = null;
 
   constructor(
     owner: OutboundTelemetry,
@@ -174,6 +179,7 @@ export class OutboundCall implements CallObserver {
 
   attempt(attempt: number, r: TryResult, durationMs: number): void {
     if (r.kind === 'response') this.#istioMutual = isIstioMutual(r.tls);
+    if (r.kind === 'response' || r.kind === 'failure') this.#lastHost = r.host.id;
     const span = this.#span.span;
     if (span === null || !span.isRecording()) return;
     if (r.kind === 'response') {
@@ -279,7 +285,7 @@ export class OutboundCall implements CallObserver {
         status,
         flags: state.flags,
         attempts: state.attempts,
-        upstreamAddress: state.upstream?.address ?? null,
+        upstreamAddress: state.upstream?.address ?? this.#lastHost,
         upstreamCluster: cluster,
         responseBytes: responseBody,
         error,
@@ -324,7 +330,7 @@ export class OutboundCall implements CallObserver {
       durationMs: Math.round(durationMs),
       requestHeaders: this.#headers,
       responseHeaders: resHeaders,
-      upstreamHost: state.upstream?.address ?? null,
+      upstreamHost: state.upstream?.address ?? this.#lastHost,
       upstreamCluster: state.cluster,
       upstreamLocalAddress: state.upstreamLocalAddress,
       downstreamLocalAddress: null,

@@ -197,6 +197,19 @@ describe('createOutboundClient with telemetry', () => {
     expect(lines.join('')).toContain(' UT,URX upstream_per_try_timeout ');
   });
 
+  it('logs the upstream host a failed try went to, as Envoy records it on pool failure', async () => {
+    // The handler throws: the in-memory transport reports a reset after the request was sent.
+    const { client, lines, telemetry, clock } = setup(() => {
+      throw new Error('boom');
+    });
+    const res = await driven(clock, client.fetch('http://reviews:9080/reviews/1'));
+    expect(res.status).toBe(503);
+    expect(res.meshlet.flags).toContain('UC');
+    await res.text();
+    await telemetry.accessLog.client.flush();
+    expect(lines.join('')).toContain(`"${ENDPOINT}" outbound|9080|v2|`);
+  });
+
   it('reports a response without a body (HEAD, 204, content-length 0) that the application never reads', async () => {
     for (const [method, reply] of [
       ['HEAD', { status: 200, headers: { 'content-length': '12' } }],
