@@ -37,8 +37,9 @@ const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
 };
 
 function detailsOf(state: CallState): string {
-  if (state.upstream !== null) return 'via_upstream';
+  // Local replies set `details`, and so does an upstream response cut short (cutShort).
   if (state.details !== null) return state.details;
+  if (state.upstream !== null) return 'via_upstream';
   for (const f of state.flags) {
     const d = DETAILS[f];
     if (d !== undefined) return d;
@@ -47,6 +48,23 @@ function detailsOf(state: CallState): string {
 }
 
 const MAX_CACHED = 4096;
+
+/**
+ * The state a streamed upstream body reports with when it closed before its end: the
+ * upstream reset it (`UC`, Envoy's `upstream_reset_after_response_started{connection_termination}`),
+ * or the application destroyed it (`DC`, the downstream went away), as Envoy's router and
+ * connection manager flag a stream reset after the response started.
+ */
+function cutShort(state: CallState, body: Readable): CallState {
+  if (body.readableEnded) return state;
+  if (body.errored !== null)
+    return {
+      ...state,
+      flags: [...state.flags, 'UC'],
+      details: 'upstream_reset_after_response_started{connection_termination}',
+    };
+  return { ...state, flags: [...state.flags, 'DC'] };
+}
 
 /**
  * Calls `done` when the body has ended or closed (read to the end, destroyed, or
@@ -227,12 +245,12 @@ export class OutboundCall implements CallObserver {
     }
     if (Number.isSafeInteger(length) && length >= 0) {
       onBodyDone(body, () =>
-        this.#finish(state, plan, status, headers, body.readableEnded ? length : 0, null),
+        this.#finish(cutShort(state, body), plan, status, headers, body.readableEnded ? length : 0, null),
       );
       return;
     }
     const count = countPushedBytes(body);
-    onBodyDone(body, () => this.#finish(state, plan, status, headers, count.bytes, null));
+    onBodyDone(body, () => this.#finish(cutShort(state, body), plan, status, headers, count.bytes, null));
   }
 
   /** The call rejected (caller abort or timeout, a failing request body): status 0, as Envoy reports a reset. */

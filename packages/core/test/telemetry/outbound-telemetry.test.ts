@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { SpanKind, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -208,6 +209,33 @@ describe('createOutboundClient with telemetry', () => {
     await res.text();
     await telemetry.accessLog.client.flush();
     expect(lines.join('')).toContain(`"${ENDPOINT}" outbound|9080|v2|`);
+  });
+
+  it('flags a body the upstream reset after the headers UC, and one the application abandoned DC', async () => {
+    // Envoy: a reset after the response started is `UC` with
+    // upstream_reset_after_response_started{connection_termination}; a downstream that
+    // goes away mid-body is `DC`.
+    const reset = setup(() => {
+      const body = new Readable({ read() {} });
+      body.push('partial');
+      setImmediate(() => body.destroy(new Error('socket hang up')));
+      return { status: 200, body };
+    });
+    const r1 = await reset.client.fetch('http://reviews:9080/reviews/1');
+    await expect(r1.text()).rejects.toThrow();
+    await reset.telemetry.accessLog.client.flush();
+    expect(reset.lines.join('')).toContain(
+      '" 200 UC upstream_reset_after_response_started{connection_termination} ',
+    );
+    const [row] = await samples(reset.telemetry.registry, 'istio_requests_total');
+    expect(row!.labels['response_flags']).toBe('UC');
+
+    const abandoned = setup(() => ({ status: 200, body: new Readable({ read() {} }) }));
+    const r2 = await abandoned.client.fetch('http://reviews:9080/reviews/1');
+    r2.body.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    await abandoned.telemetry.accessLog.client.flush();
+    expect(abandoned.lines.join('')).toContain('" 200 DC via_upstream ');
   });
 
   it('reports a response without a body (HEAD, 204, content-length 0) that the application never reads', async () => {
