@@ -143,6 +143,7 @@ function rateLimits(
   workload: WorkloadIdentity,
   rootNamespace: string,
   gateway: boolean,
+  present: ReadonlySet<string>,
 ): RateLimitPlan[] {
   const filters = resources
     .filter((r) => r.kind === 'EnvoyFilter')
@@ -166,6 +167,16 @@ function rateLimits(
       const scope = inboundScope(p, gateway);
       if (!scope.applies) continue;
       const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
+      // istio envoyfilter/listener_patch.go patchHTTPFilters: INSERT_BEFORE/INSERT_AFTER a
+      // named filter the chain does not have inserts nothing (util.go insertBeforeFunc /
+      // insertAfterFunc). The authorization filters exist only with their policies.
+      if (
+        (p.operation === 'INSERT_BEFORE' || p.operation === 'INSERT_AFTER') &&
+        sub !== undefined &&
+        AUTHORIZATION_FILTERS.has(sub) &&
+        !present.has(sub)
+      )
+        continue;
       out.push({
         envoyFilter: key(r),
         applyTo: p.applyTo,
@@ -181,6 +192,27 @@ function rateLimits(
   return out;
 }
 
+/** HTTP filters istiod adds to a sidecar's inbound chain only when a policy asks for them. */
+const AUTHORIZATION_FILTERS: ReadonlySet<string> = new Set([
+  'envoy.filters.http.rbac',
+  'envoy.filters.http.jwt_authn',
+  'envoy.filters.http.ext_authz',
+]);
+
+/**
+ * Which of {@link AUTHORIZATION_FILTERS} the chain has: RBAC for any AuthorizationPolicy
+ * (a CUSTOM one too: its builder adds a shadow RBAC filter beside ext_authz; istio
+ * authz/builder/builder.go), jwt_authn for RequestAuthentication rules, ext_authz for CUSTOM.
+ */
+function authorizationFilters(authz: AuthorizationPlan, jwtRules: readonly unknown[]): Set<string> {
+  const out = new Set<string>();
+  if (authz.custom.length + authz.deny.length + authz.allow.length + authz.audit.length > 0)
+    out.add('envoy.filters.http.rbac');
+  if (jwtRules.length > 0) out.add('envoy.filters.http.jwt_authn');
+  if (authz.custom.length > 0) out.add('envoy.filters.http.ext_authz');
+  return out;
+}
+
 /** The inbound half of the plan (spec/security.md §1–§3, §5). */
 export function buildInbound(
   resources: readonly Resource[],
@@ -189,12 +221,19 @@ export function buildInbound(
 ): InboundPlan {
   const ra = requestAuthentication(resources, workload, rootNamespace);
   const gateway = runsAsGateway(resources, workload);
+  const authz = authorization(resources, workload, rootNamespace);
   return {
     gateway,
     peerAuthentication: composePeerAuthentication(resources, workload, rootNamespace),
     jwtRules: ra.jwtRules,
     requestAuthentications: ra.policies,
-    authorization: authorization(resources, workload, rootNamespace),
-    rateLimits: rateLimits(resources, workload, rootNamespace, gateway),
+    authorization: authz,
+    rateLimits: rateLimits(
+      resources,
+      workload,
+      rootNamespace,
+      gateway,
+      authorizationFilters(authz, ra.jwtRules),
+    ),
   };
 }

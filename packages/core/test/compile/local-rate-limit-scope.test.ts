@@ -118,6 +118,31 @@ describe('local rate limit patches on the inbound side', () => {
     });
   });
 
+  it('inserts nothing before or after an authorization filter the chain does not have', () => {
+    // istio envoyfilter/listener_patch.go: INSERT_BEFORE/AFTER a named filter that is absent
+    // applies nowhere; istiod adds envoy.filters.http.rbac only for AuthorizationPolicies.
+    const beforeRbac = localRateLimitYaml({
+      namespace: 'default',
+      selector: null,
+      subFilter: 'envoy.filters.http.rbac',
+    });
+    expect(limits(beforeRbac)).toEqual([]);
+    const policy = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-all, namespace: default }
+spec: { rules: [{}] }
+---
+`;
+    expect(limits(policy + beforeRbac)).toEqual([['HTTP_FILTER', null]]);
+    // The router is always there.
+    expect(
+      limits(
+        localRateLimitYaml({ namespace: 'default', selector: null, subFilter: 'envoy.filters.http.router' }),
+      ),
+    ).toEqual([['HTTP_FILTER', null]]);
+  });
+
   it('fails a proxyVersion longer than 1024 characters closed, as istiod does', () => {
     // envoyfilter.go: ProxyVersionNoMatch, "the patch matches no proxy".
     const long = `'^1\\.2${'0?'.repeat(520)}.*'`;
