@@ -24,6 +24,12 @@ export interface InboundRequest {
   /** TLS SNI, when TLS. */
   readonly sni: string | null;
   /**
+   * One object per downstream connection (the node adapters pass its socket), for state
+   * kept per connection (`local_rate_limit_per_downstream_connection`). Absent: the
+   * connection's addresses stand for it.
+   */
+  readonly connection?: object;
+  /**
    * The request's body stream, for a CUSTOM provider with `includeRequestBodyInCheck`:
    * read only then, and left for the application as if unread. Absent: checks carry no body.
    */

@@ -144,6 +144,7 @@ function inboundOf(req: IncomingMessage, facts: ConnectionFacts): InboundRequest
     sourcePort: facts.sourcePort,
     destinationIp: facts.destinationIp,
     sni: facts.sni,
+    connection: req.socket,
     bodyStream: req,
   };
 }

@@ -16,25 +16,12 @@ export interface ConnectionBucket {
 /** Connections known only by their addresses (no socket in the request): the oldest are forgotten past this. */
 const MAX_ADDRESS_KEYED = 10_000;
 
-function objectField(o: unknown, name: string): object | null {
-  if (typeof o !== 'object' || o === null) return null;
-  const v: unknown = Reflect.get(o, name);
-  return typeof v === 'object' && v !== null ? v : null;
-}
-
 /**
- * The downstream connection of a request. A request from node carries its `IncomingMessage`
- * as `bodyStream`: HTTP/1 `req.socket` is the connection; an HTTP/2 request's `socket` is a
- * per-stream proxy, so its `stream.session` is used. Without either (a framework-free
- * caller), the connection's addresses stand for it.
+ * The downstream connection of a request: the adapter's `connection` (the socket), else
+ * its addresses (a framework-free caller that passes none).
  */
 export function connectionOf(req: InboundRequest): object | string {
-  const msg = req.bodyStream;
-  const session = objectField(objectField(msg, 'stream'), 'session');
-  if (session !== null) return session;
-  const socket = objectField(msg, 'socket');
-  if (socket !== null) return socket;
-  return `${req.sourceIp}|${req.sourcePort ?? 0}|${req.destinationIp}|${req.port}`;
+  return req.connection ?? `${req.sourceIp}|${req.sourcePort ?? 0}|${req.destinationIp}|${req.port}`;
 }
 
 /** The per-connection buckets of one compiled plan. */

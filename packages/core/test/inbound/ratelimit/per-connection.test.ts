@@ -1,4 +1,3 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { InboundRequest } from '../../../src/inbound/engine-types.js';
 import { createManualClock } from '../../../src/runtime/clock.js';
@@ -24,10 +23,9 @@ function perConnection(opts: { xrl?: boolean; perConnection?: boolean } = {}): s
       );
 }
 
-/** A node request's body stream: an `IncomingMessage` carries its connection's socket. */
+/** A request on the connection `socket`, as the node adapters pass it. */
 function onSocket(socket: object, partial: Partial<InboundRequest> = {}): InboundRequest {
-  const bodyStream = Object.assign(new PassThrough(), { complete: true, socket });
-  return request({ sourcePort: 40000, ...partial, bodyStream });
+  return request({ sourcePort: 40000, ...partial, connection: socket });
 }
 
 describe('local_rate_limit_per_downstream_connection', () => {
