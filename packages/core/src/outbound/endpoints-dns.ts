@@ -4,9 +4,9 @@ import type { Cluster, Endpoint, Service } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import { labelsMatch } from '../compile/workload.js';
 import { createDnsCache, dnsEndpoint, type DnsAnswer, type ResolveDns } from './dns-cache.js';
-import { createWildcardEndpoints, type CallTarget } from './wildcard-endpoints.js';
+import { createWildcardEndpoints, type CallHost } from './wildcard-endpoints.js';
 
-export type { CallTarget, DnsAnswer, ResolveDns };
+export type { CallHost, DnsAnswer, ResolveDns };
 
 /** The system resolver (getaddrinfo, as an app would resolve). */
 export const systemResolveDns: ResolveDns = async (host) =>
@@ -21,7 +21,9 @@ function isDnsName(host: string): boolean {
 export type DnsEndpoints = (
   cluster: Cluster,
   service: Service | undefined,
-  call: CallTarget | null,
+  call: CallHost | null,
+  /** The Host header as sent (a DYNAMIC_DNS wildcard resolves it). */
+  authority: string,
 ) => Promise<DnsAnswer> | null;
 
 const NO_ADDRESSES: readonly string[] = Object.freeze([]);
@@ -83,12 +85,14 @@ export function createDnsEndpoints(resolve: ResolveDns, clock: Clock): DnsEndpoi
     }));
   };
 
-  return (cluster, service, call) => {
+  return (cluster, service, call, authority) => {
     if (cluster.status !== 'ok') return null;
     const resolution = service?.resolution;
     if (cluster.host.startsWith('*')) {
       if (service === undefined || cluster.endpoints.length > 0) return null;
-      return resolution === 'NONE' || resolution === 'DYNAMIC_DNS' ? wildcard(cluster, service, call) : null;
+      return resolution === 'NONE' || resolution === 'DYNAMIC_DNS'
+        ? wildcard(cluster, service, call, authority)
+        : null;
     }
     if (resolution === 'DNS_ROUND_ROBIN')
       return cluster.endpoints.some((e) => isDnsName(e.address)) ? logicalDns(cluster) : null;

@@ -5,7 +5,7 @@ import type { Random } from '../runtime/random.js';
 import type { Transport, TransportTls } from './transport.js';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
-import type { CallTarget, DnsEndpoints } from './endpoints-dns.js';
+import type { CallHost, DnsEndpoints } from './endpoints-dns.js';
 import { pinnedHost } from './pinned-host.js';
 import type { RequestBody } from './request-body.js';
 import { copyHeaders, headerValue, type HeaderRecord, type Target } from './request-input.js';
@@ -97,9 +97,10 @@ export function upstreamFor(
   plan: MeshPlan,
   cluster: Cluster,
   signal: AbortSignal | null,
-  call: CallTarget | null = null,
+  call: CallHost | null = null,
+  authority = '',
 ): UpstreamCluster | Promise<UpstreamCluster> {
-  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host], call);
+  const dns = deps.dnsEndpoints(cluster, plan.outbound.services[cluster.host], call, authority);
   if (dns === null) return deps.clusters.get(cluster);
   return raceSignal(dns, signal).then((r) => {
     const upstream = deps.clusters.get(cluster, r.endpoints);
@@ -204,11 +205,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   state.cluster = cluster.key;
   state.service = cluster.host;
-  const found = upstreamFor(deps, plan, cluster, input.signal, {
-    hostname: target.hostname,
-    port: target.port,
-    authority,
-  });
+  const found = upstreamFor(deps, plan, cluster, input.signal, target, authority);
   const upstream = found instanceof Promise ? await found : found;
 
   let path = target.path;

@@ -2,14 +2,11 @@ import { isIP } from 'node:net';
 import type { Cluster, Endpoint, Service } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import { dnsEndpoint, type DnsAnswer } from './dns-cache.js';
+import type { Target } from './request-input.js';
 import { hostId, hostPort } from './upstream/host-state.js';
 
-/** What a call asked for: the URL's host and port (what an app dials) and the Host header as sent. */
-export interface CallTarget {
-  readonly hostname: string;
-  readonly port: number;
-  readonly authority: string;
-}
+/** The URL's host and port a call asked for (what an app dials); the call's `Target`. */
+export type CallHost = Pick<Target, 'hostname' | 'port'>;
 
 /** Envoy's DNS cache `host_ttl` default (dynamic_forward_proxy dns_cache.proto): an unused name is dropped. */
 const HOST_TTL_MS = 300_000;
@@ -34,13 +31,14 @@ function bare(host: string): string {
 function requestHost(
   cluster: Cluster,
   service: Service,
-  call: CallTarget,
+  call: CallHost,
+  authority: string,
 ): { host: string; port: number } | null {
   if (service.resolution === 'NONE') {
     const target = service.ports.find((p) => p.number === cluster.port)?.targetPort ?? null;
     return { host: bare(call.hostname), port: target ?? call.port };
   }
-  const m = AUTHORITY.exec(call.authority);
+  const m = AUTHORITY.exec(authority);
   const host = m?.[1];
   if (m === null || host === undefined || host === '') return null;
   const tls = cluster.policy.tls;
@@ -66,7 +64,7 @@ interface Hosts {
 export function createWildcardEndpoints(
   lookup: (host: string) => Promise<readonly string[]>,
   clock: Clock,
-): (cluster: Cluster, service: Service, call: CallTarget | null) => Promise<DnsAnswer> {
+): (cluster: Cluster, service: Service, call: CallHost | null, authority: string) => Promise<DnsAnswer> {
   const clusters = new Map<string, Hosts>();
   const hostsOf = (key: string): Hosts => {
     let hosts = clusters.get(key);
@@ -76,11 +74,12 @@ export function createWildcardEndpoints(
     }
     return hosts;
   };
-  return async (cluster, service, call) => {
+  // `authority` is the Host header as sent.
+  return async (cluster, service, call, authority) => {
     const hosts = hostsOf(cluster.key);
     // DYNAMIC_DNS builds no subset clusters (istio cluster_builder.go applyDestinationRule).
     const wanted = service.resolution === 'DYNAMIC_DNS' && cluster.subset !== null ? null : call;
-    const target = wanted === null ? null : requestHost(cluster, service, wanted);
+    const target = wanted === null ? null : requestHost(cluster, service, wanted, authority);
     if (target === null) return { endpoints: hosts.endpoints, pinned: NO_HOST };
     const { host, port } = target;
     const addresses = isIP(host) !== 0 ? [host] : await lookup(host).catch((): readonly string[] => []);
