@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { constants as osConstants } from 'node:os';
 import { SpanKind, trace, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
@@ -232,8 +233,9 @@ describe('createOutboundClient with telemetry', () => {
 
     const abandoned = setup(() => ({ status: 200, body: new Readable({ read() {} }) }));
     const r2 = await abandoned.client.fetch('http://reviews:9080/reviews/1');
+    const closed = once(r2.body, 'close');
     r2.body.destroy();
-    await new Promise((r) => setTimeout(r, 20));
+    await closed;
     await abandoned.telemetry.accessLog.client.flush();
     expect(abandoned.lines.join('')).toContain('" 200 DC via_upstream ');
   });
