@@ -39,7 +39,7 @@ export function compilePlan(
       ...buildOutbound(snapshot.resources, w, registry, destinationRule),
       serviceMtls: serviceMtlsModes(snapshot.resources, root),
     },
-    inbound: buildInbound(snapshot.resources, w, root),
+    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig),
   };
   return deepFreeze(plan);
 }

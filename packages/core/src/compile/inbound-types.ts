@@ -1,6 +1,7 @@
 import type { JWTRule } from '../config/schema/request-authentication.js';
 import type { Rule } from '../config/schema/authorization-policy.js';
 import type { LocalRateLimitConfig } from '../config/schema/local-rate-limit.js';
+import type { RateLimitPosition } from './inbound-filter-chain.js';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -58,12 +59,10 @@ export interface RateLimitPlan {
   readonly portNumber: number | null;
   readonly config: LocalRateLimitConfig;
   /**
-   * The filter sits after authentication and authorization: inserted before
-   * `envoy.filters.http.router` or after `envoy.filters.http.rbac` (istio
-   * envoyfilter/listener_patch.go). Otherwise it runs first, as the istio.io task's
-   * INSERT_BEFORE without a subFilter puts it.
+   * Where an HTTP_FILTER patch's filter runs in the inbound chain (compile/inbound-filter-chain.ts);
+   * null for an HTTP_ROUTE patch, which configures the filter wherever it sits.
    */
-  readonly afterAuthorization: boolean;
+  readonly position: RateLimitPosition | null;
 }
 
 export interface InboundPlan {

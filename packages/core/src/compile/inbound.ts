@@ -3,6 +3,14 @@ import type { Resource } from '../config/resource.js';
 import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
 import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patches.js';
 import { inboundScope } from '../config/schema/local-rate-limit-scope.js';
+import { extAuthzProviderProblem } from '../config/ext-authz-provider-config.js';
+import type { MeshConfig } from '../config/mesh-config.js';
+import {
+  baseInboundChain,
+  placeRateLimits,
+  type ChainShape,
+  type FilterPatch,
+} from './inbound-filter-chain.js';
 import type {
   AuthorizationPlan,
   AuthorizationPolicyPlan,
@@ -136,14 +144,14 @@ function parseDryRun(value: string | undefined): boolean {
  * Local rate limit EnvoyFilters for this workload's inbound side: filters in
  * the root namespace apply to every workload, others only in their namespace;
  * `workloadSelector.labels` narrows. Order follows Istio's EnvoyFilter order:
- * priority, root namespace first, then age.
+ * priority, root namespace first, then age. Each HTTP filter goes where its patch puts it
+ * in the chain istiod builds (inbound-filter-chain.ts), and the list is in chain order.
  */
 function rateLimits(
   resources: readonly Resource[],
   workload: WorkloadIdentity,
   rootNamespace: string,
-  gateway: boolean,
-  present: ReadonlySet<string>,
+  shape: ChainShape,
 ): RateLimitPlan[] {
   const filters = resources
     .filter((r) => r.kind === 'EnvoyFilter')
@@ -159,58 +167,66 @@ function rateLimits(
       const rb = b.metadata.namespace === rootNamespace ? 0 : 1;
       return ra !== rb ? ra - rb : compareByAge(a, b);
     });
-  const out: RateLimitPlan[] = [];
+  const inserted: (Omit<RateLimitPlan, 'position'> & FilterPatch)[] = [];
+  const routes: RateLimitPlan[] = [];
   for (const r of filters) {
     for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
       // Context, proxy version and route configuration as istiod matches them for a
       // sidecar's inbound side or a gateway; what meshlet cannot apply is warned at load.
-      const scope = inboundScope(p, gateway);
+      const scope = inboundScope(p, shape.gateway);
       if (!scope.applies) continue;
-      const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
-      // istio envoyfilter/listener_patch.go patchHTTPFilters: INSERT_BEFORE/INSERT_AFTER a
-      // named filter the chain does not have inserts nothing (util.go insertBeforeFunc /
-      // insertAfterFunc). The authorization filters exist only with their policies.
-      if (
-        (p.operation === 'INSERT_BEFORE' || p.operation === 'INSERT_AFTER') &&
-        sub !== undefined &&
-        AUTHORIZATION_FILTERS.has(sub) &&
-        !present.has(sub)
-      )
-        continue;
-      out.push({
+      const plan = {
         envoyFilter: key(r),
         applyTo: p.applyTo,
         context: p.context,
         portNumber: scope.port,
         config: p.config,
-        afterAuthorization:
-          (p.operation === 'INSERT_BEFORE' && sub === 'envoy.filters.http.router') ||
-          (p.operation === 'INSERT_AFTER' && sub === 'envoy.filters.http.rbac'),
-      });
+      };
+      if (p.applyTo === 'HTTP_ROUTE') routes.push({ ...plan, position: null });
+      else
+        inserted.push({
+          ...plan,
+          operation: p.operation,
+          subFilter: p.match?.listener?.filterChain?.filter?.subFilter?.name,
+          name: p.filterName,
+        });
     }
   }
-  return out;
+  const placed = placeRateLimits(baseInboundChain(shape), inserted).map(
+    ({ patch, position }): RateLimitPlan => {
+      const { envoyFilter, applyTo, context, portNumber, config } = inserted[patch]!;
+      return { envoyFilter, applyTo, context, portNumber, config, position };
+    },
+  );
+  return [...placed, ...routes];
 }
 
-/** HTTP filters istiod adds to a sidecar's inbound chain only when a policy asks for them. */
-const AUTHORIZATION_FILTERS: ReadonlySet<string> = new Set([
-  'envoy.filters.http.rbac',
-  'envoy.filters.http.jwt_authn',
-  'envoy.filters.http.ext_authz',
-]);
-
 /**
- * Which of {@link AUTHORIZATION_FILTERS} the chain has: RBAC for any AuthorizationPolicy
- * (a CUSTOM one too: its builder adds a shadow RBAC filter beside ext_authz; istio
- * authz/builder/builder.go), jwt_authn for RequestAuthentication rules, ext_authz for CUSTOM.
+ * Which filters istiod puts in the chain for these policies: a CUSTOM provider it can build
+ * ext_authz for adds a shadow RBAC filter and ext_authz, one it cannot (or several providers)
+ * a deny-only RBAC filter each (authz/builder builder.go); jwt_authn comes with jwtRules.
  */
-function authorizationFilters(authz: AuthorizationPlan, jwtRules: readonly unknown[]): Set<string> {
-  const out = new Set<string>();
-  if (authz.custom.length + authz.deny.length + authz.allow.length + authz.audit.length > 0)
-    out.add('envoy.filters.http.rbac');
-  if (jwtRules.length > 0) out.add('envoy.filters.http.jwt_authn');
-  if (authz.custom.length > 0) out.add('envoy.filters.http.ext_authz');
-  return out;
+function chainShape(
+  authz: AuthorizationPlan,
+  jwtRules: readonly unknown[],
+  gateway: boolean,
+  meshConfig: Pick<MeshConfig, 'extensionProviders'>,
+): ChainShape {
+  const providers = [...new Set(authz.custom.map((p) => p.provider))];
+  const custom: ChainShape['custom'] =
+    providers.length === 0
+      ? { kind: 'none' }
+      : providers.length === 1 && extAuthzProviderProblem(meshConfig, providers[0] ?? null) === null
+        ? { kind: 'usable' }
+        : { kind: 'bad', providers: providers.length };
+  return {
+    gateway,
+    custom,
+    jwt: jwtRules.length > 0,
+    audit: authz.audit.length > 0,
+    deny: authz.deny.length > 0,
+    allow: authz.allow.length > 0,
+  };
 }
 
 /** The inbound half of the plan (spec/security.md §1–§3, §5). */
@@ -218,6 +234,7 @@ export function buildInbound(
   resources: readonly Resource[],
   workload: WorkloadIdentity,
   rootNamespace: string,
+  meshConfig: Pick<MeshConfig, 'extensionProviders'>,
 ): InboundPlan {
   const ra = requestAuthentication(resources, workload, rootNamespace);
   const gateway = runsAsGateway(resources, workload);
@@ -232,8 +249,7 @@ export function buildInbound(
       resources,
       workload,
       rootNamespace,
-      gateway,
-      authorizationFilters(authz, ra.jwtRules),
+      chainShape(authz, ra.jwtRules, gateway, meshConfig),
     ),
   };
 }

@@ -1,5 +1,6 @@
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import type { FieldPath } from './diagnostic.js';
+import type { MeshConfig } from './mesh-config.js';
 import {
   EXTENSION_PROVIDER_FIELDS,
   protoJsonName,
@@ -195,4 +196,24 @@ export function readExtAuthzConfig(
       message: 'clearRouteCache has no effect in meshlet: an inbound request has no route to recompute',
     });
   return { config, findings };
+}
+
+/**
+ * Why istiod cannot build ext_authz for a CUSTOM policy naming `name`, or null when it can
+ * (authz/builder extauthz.go getExtAuthz): no name, no such provider, a provider of another
+ * type, or a config with errors. The policy then fails closed as an RBAC deny.
+ */
+export function extAuthzProviderProblem(
+  meshConfig: Pick<MeshConfig, 'extensionProviders'>,
+  name: string | null,
+): string | null {
+  if (name === null || name === '') return 'the CUSTOM policy names no provider';
+  const p = meshConfig.extensionProviders.find((x) => x.name === name);
+  if (p === undefined) return `extension provider ${JSON.stringify(name)} is not defined in meshConfig`;
+  if (!isExtAuthzProviderType(p.type))
+    return `extension provider ${JSON.stringify(name)} is ${p.type}, not envoyExtAuthzHttp or envoyExtAuthzGrpc`;
+  const errors = readExtAuthzConfig(p.type, p.config)
+    .findings.filter((f) => f.level === 'Error')
+    .map((f) => f.message);
+  return errors.length > 0 ? `extension provider ${JSON.stringify(name)}: ${errors.join('; ')}` : null;
 }

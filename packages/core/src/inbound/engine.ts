@@ -24,7 +24,7 @@ import {
 import { declaresBody, readBodyPrefix, type BodyPrefix } from './request-body.js';
 import type { DenyReason, InboundDecision, InboundEngine, InboundRequest } from './engine-types.js';
 import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
-import type { RateLimitOutcome } from './ratelimit/local-rate-limit.js';
+import type { RateLimitPosition } from '../compile/inbound-filter-chain.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
@@ -76,7 +76,6 @@ const NO_STRINGS: readonly string[] = Object.freeze([]);
 
 type JwtOk = Extract<JwtResult, { kind: 'ok' }>;
 type CustomAllow = Extract<ExtAuthzResult, { kind: 'allow' }>;
-type RateLimitPass = Extract<RateLimitOutcome, { kind: 'pass' }>;
 
 /** What an accepted token contributes to every request carrying it, built once per verified result. */
 interface JwtView {
@@ -97,7 +96,7 @@ function jwtView(jwt: JwtOk): JwtView {
   if (v === undefined) {
     const auth = Object.freeze({ principal: jwt.principal ?? '', claims: jwt.claims });
     v = Object.freeze({
-      overlay: overlayOf(null, jwt),
+      overlay: jwtOverlay(jwt),
       auth,
       noPeer: Object.freeze({ peer: null, auth }),
     });
@@ -124,41 +123,44 @@ function jwtSets(jwt: JwtResult): Readonly<Record<string, string>> {
   return jwt.kind === 'ok' ? jwt.setHeaders : NO_HEADERS;
 }
 
-function overlayOf(
-  rateLimitHeaders: Readonly<Record<string, string>> | null,
-  jwt: JwtResult,
-): Readonly<Record<string, string | undefined>> | null {
-  const removed = jwtRemovals(jwt);
+/** Request header edits in filter order: a value sets the header, undefined removes it. */
+type HeaderEdits = Record<string, string | undefined>;
+
+/** The request header edits of every stage so far, jwt_authn's between the ones before and after it. */
+function netEdits(before: HeaderEdits | null, jwt: JwtResult, after: HeaderEdits | null): HeaderEdits {
+  const out: HeaderEdits = { ...before };
+  for (const h of jwtRemovals(jwt)) out[h.toLowerCase()] = undefined;
   const set = jwtSets(jwt);
-  const edits = removed.length > 0 || Object.keys(set).length > 0;
-  if (rateLimitHeaders === null && !edits) return null;
-  const out: Record<string, string | undefined> = { ...rateLimitHeaders };
-  for (const h of removed) out[h.toLowerCase()] = undefined;
-  for (const [k, v] of Object.entries(set)) out[k.toLowerCase()] = v;
-  return Object.freeze(out);
+  for (const k in set) out[k.toLowerCase()] = set[k];
+  if (after !== null) Object.assign(out, after);
+  return out;
 }
 
-/**
- * The request as the ext_authz filter sees it: after jwt_authn, which runs first in
- * Istio's inbound chain and has already dropped a token it does not forward and added
- * `outputPayloadToHeader`/`outputClaimToHeaders` headers.
- */
-function afterJwtFilter(req: InboundRequest, jwt: JwtResult): InboundRequest {
-  const removed = jwtRemovals(jwt);
-  const set = jwtSets(jwt);
-  if (removed.length === 0 && Object.keys(set).length === 0) return req;
+/** jwt_authn's own edits, or null when it made none. */
+function jwtOverlay(jwt: JwtResult): Readonly<HeaderEdits> | null {
+  if (jwtRemovals(jwt).length === 0 && Object.keys(jwtSets(jwt)).length === 0) return null;
+  return Object.freeze(netEdits(null, jwt, null));
+}
+
+/** `req` as a later filter sees it, after the edits earlier filters made to its headers. */
+function withEdits(req: InboundRequest, edits: Readonly<HeaderEdits>, url: string): InboundRequest {
   const headers: Record<string, string | readonly string[] | undefined> = { ...req.headers };
-  for (const h of removed) delete headers[h.toLowerCase()];
-  for (const [k, v] of Object.entries(set)) headers[k.toLowerCase()] = v;
-  return { ...req, headers };
+  for (const k in edits) {
+    const v = edits[k];
+    if (v === undefined) delete headers[k];
+    else headers[k] = v;
+  }
+  return { ...req, url, headers };
 }
 
 /**
- * The framework-free inbound decision point. `decide` runs Envoy's inbound HTTP
- * filter order (DESIGN.md data flow): method and path normalization per meshConfig
- * `pathNormalization` → local rate limit (EnvoyFilter `envoy.filters.http.local_ratelimit`)
- * → RequestAuthentication (`jwt`) → AuthorizationPolicy CUSTOM (ext_authz) → DENY
- * → ALLOW, with AUDIT and `istio.io/dry-run` policies reported in `shadow`.
+ * The framework-free inbound decision point. `decide` runs the inbound HTTP filters in
+ * the order istiod chains them (listener_builder.go buildHTTPConnectionManager): method and
+ * path normalization per meshConfig `pathNormalization` → AuthorizationPolicy CUSTOM
+ * (ext_authz) → RequestAuthentication (`jwt`) → DENY → ALLOW, with AUDIT and
+ * `istio.io/dry-run` policies reported in `shadow`. DESIGN.md's data flow puts JWT before
+ * CUSTOM; Istio runs CUSTOM first (istio/istio#51173), and Istio is the spec. Local rate
+ * limits (EnvoyFilter `envoy.filters.http.local_ratelimit`) run where their patch put them.
  * Matchers are compiled once per plan object. `decide` never throws: an internal
  * failure is a 500 deny naming the stage, never an allow.
  */
@@ -213,8 +215,65 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   type Stage = { stage: DenyReason['stage']; forwardedPort?: string };
   type Pending = InboundDecision | Promise<InboundDecision>;
 
+  /** One request on its way through the chain, carried past the stages that may wait. */
+  interface Flow {
+    /** The request after the connection manager's edits. */
+    readonly req: InboundRequest;
+    readonly at: Stage;
+    readonly plan: MeshPlan;
+    readonly c: CompiledInbound;
+    /** The normalized path authorization checks. */
+    readonly path: string;
+    /** The request with its normalized target, as the filters see it. */
+    readonly normalizedReq: InboundRequest;
+    /** The target the app gets: normalized, then ext_authz's and jwt_authn's query edits. */
+    url: string;
+    /** Header edits before jwt_authn (local rate limits, ext_authz); null while none. */
+    edits: HeaderEdits | null;
+    /** Header edits after jwt_authn (local rate limits); null while none. */
+    lateEdits: HeaderEdits | null;
+    /** jwt_authn's result, once it ran. */
+    jwt: JwtResult | null;
+    /** Response headers the local rate limits add (`x-ratelimit-*`), to any response. */
+    responseHeaders: Record<string, string> | null;
+    ext: CustomAllow | null;
+    shadow: ShadowResult[] | null;
+  }
+
+  /** A refusal after a local rate limit passed: its `x-ratelimit-*` headers go out too (its encodeHeaders). */
+  const refuse = (f: Flow, d: InboundDecision): InboundDecision =>
+    f.responseHeaders === null || d.allow
+      ? d
+      : denied(d.status, d.body, { ...f.responseHeaders, ...d.headers }, d.flags, d.reason);
+
+  /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
+  const limit = (f: Flow, position: RateLimitPosition): InboundDecision | null => {
+    if (!f.c.rateLimiter.has(position)) return null;
+    const stage = f.at.stage;
+    f.at.stage = 'ratelimit';
+    const rl = f.c.rateLimiter.check(f.req, position);
+    if (rl.kind === 'limited')
+      return denied(rl.status, RATE_LIMITED_BODY, { ...f.responseHeaders, ...rl.headers }, ['RL'], {
+        stage: 'ratelimit',
+        policy: rl.filter,
+        detail: 'local rate limit token bucket is empty',
+      });
+    if (rl.requestHeaders !== null) {
+      const added: HeaderEdits = {};
+      for (const k in rl.requestHeaders) added[k.toLowerCase()] = rl.requestHeaders[k];
+      if (f.jwt === null) f.edits = { ...f.edits, ...added };
+      else f.lateEdits = { ...f.lateEdits, ...added };
+    }
+    if (rl.responseHeaders !== null) f.responseHeaders = { ...f.responseHeaders, ...rl.responseHeaders };
+    f.at.stage = stage;
+    return null;
+  };
+
   // Synchronous until a stage really waits (a JWT check, a CUSTOM provider): every promise
   // costs the request a microtask, and more while telemetry's async context tracking is on.
+  // The order is the chain istiod builds (listener_builder.go): CUSTOM (ext_authz), then
+  // jwt_authn, then the AUDIT, DENY and ALLOW RBAC filters; local rate limits wherever their
+  // EnvoyFilter put them (compile/inbound-filter-chain.ts).
   const run = (request: InboundRequest, at: Stage): Pending => {
     const plan = options.getPlan();
     const c = compiledFor(plan);
@@ -233,105 +292,66 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     if (!target.ok)
       return denied(400, '', EMPTY, [], { stage: 'normalize', policy: null, detail: target.detail });
     const url = target.path + target.query;
-
-    at.stage = 'ratelimit';
-    const rl = c.rateLimiter.check(req);
-    if (rl.kind === 'limited')
-      return denied(rl.status, RATE_LIMITED_BODY, rl.headers, ['RL'], {
-        stage: 'ratelimit',
-        policy: rl.filter,
-        detail: 'local rate limit token bucket is empty',
-      });
-
-    at.stage = 'jwt';
-    const normalizedReq = url === req.url ? req : { ...req, url };
-    if (plan.inbound.jwtRules.length === 0)
-      return afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, NO_TOKEN);
-    const jwt = options.jwt.authenticateNow
-      ? options.jwt.authenticateNow(plan.inbound.jwtRules, normalizedReq)
-      : options.jwt.authenticate(plan.inbound.jwtRules, normalizedReq);
-    if (jwt instanceof Promise)
-      return jwt.then((j) => afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, j));
-    return afterJwt(req, normalizedReq, at, plan, c, target.path, url, rl, jwt);
-  };
-
-  const afterJwt = (
-    req: InboundRequest,
-    normalizedReq: InboundRequest,
-    at: Stage,
-    plan: MeshPlan,
-    c: CompiledInbound,
-    path: string,
-    url: string,
-    rl: RateLimitPass,
-    jwt: JwtResult,
-  ): Pending => {
-    if (jwt.kind === 'deny')
-      return denied(jwt.status, jwt.body, jwt.headers, [], {
-        stage: 'jwt',
-        policy: null,
-        detail: `RequestAuthentication refused the token: ${jwt.body}`,
-        // jwt_authn filter.cc generateRcDetails: the status text, whitespace as `_`.
-        responseCodeDetails: `jwt_authn_access_denied{${jwt.body.replace(/\s/g, '_')}}`,
-      });
-
-    if (jwt.kind === 'ok' && jwt.removeParams !== undefined) {
-      // A query-parameter token jwt_authn does not forward leaves the URL the checks and app see.
-      url = withoutQueryParams(url, jwt.removeParams);
-      normalizedReq = { ...normalizedReq, url };
-    }
-    const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
-    // The headers authorization reads are the ones jwt_authn left: a token's output headers,
-    // or, without a token, the forged ones it stripped (view.overlay covers a token's).
-    const stripped = jwt.kind === 'none' && jwt.removeHeaders !== undefined;
-    const input = new RequestAuthzInput(
+    const f: Flow = {
       req,
-      path,
-      rl.requestHeaders === null && !stripped ? (view?.overlay ?? null) : overlayOf(rl.requestHeaders, jwt),
-      jwt.kind === 'ok' ? jwt.claims : null,
-      plan.meshConfig.numTrustedProxies,
-      plan.inbound.gateway,
-    );
-
+      at,
+      plan,
+      c,
+      path: target.path,
+      normalizedReq: url === req.url ? req : { ...req, url },
+      url,
+      edits: null,
+      lateEdits: null,
+      jwt: null,
+      responseHeaders: null,
+      ext: null,
+      shadow: null,
+    };
+    const limited = limit(f, 'beforeCustom');
+    if (limited !== null) return limited;
     at.stage = 'custom';
-    if (c.custom.length === 0) return authorize(req, at, c, input, url, rl, jwt, view, [], null);
-    return custom(req, normalizedReq, at, c, input, url, rl, jwt, view);
+    if (c.custom.length === 0) return afterCustom(f);
+    return custom(f).then((d) => d ?? afterCustom(f));
   };
 
-  /** AuthorizationPolicy CUSTOM: at most one ext_authz check per request. */
-  const custom = async (
-    req: InboundRequest,
-    normalizedReq: InboundRequest,
-    at: Stage,
-    c: CompiledInbound,
-    input: RequestAuthzInput,
-    url: string,
-    rl: RateLimitPass,
-    jwt: JwtResult,
-    view: JwtView | null,
-  ): Promise<InboundDecision> => {
+  /** AuthorizationPolicy CUSTOM: at most one ext_authz check per request; null when it passed. */
+  const custom = async (f: Flow): Promise<InboundDecision | null> => {
+    const { c } = f;
+    const input = new RequestAuthzInput(
+      f.req,
+      f.path,
+      f.edits,
+      null,
+      f.plan.meshConfig.numTrustedProxies,
+      f.plan.inbound.gateway,
+    );
     const shadow: ShadowResult[] = [];
     let allowed: CustomAllow | null = null;
     let authzInput: AuthzInput = input;
     for (const { policy, provider } of c.custom) {
-      if (policy.match(input) < 0) continue;
+      if (policy.match(authzInput) < 0) continue;
       if (policy.dryRun) {
         shadow.push({ policy: policy.name, action: 'CUSTOM', result: 'audit' });
         continue;
       }
       if ('problem' in provider)
-        return denied(403, RBAC_DENIED_BODY, EMPTY, [], {
-          stage: 'custom',
-          policy: policy.name,
-          detail: `CUSTOM policy fails closed: ${provider.problem}`,
-          // istiod turns the policy into an RBAC deny whose policies carry this suffix
-          // (authz/builder builder.go getBadCustomDenyRules, extauthz.go).
-          responseCodeDetails: rbacDeniedDetails(
-            `istio-ext-authz-${policy.provider ?? ''}-${policy.envoyName(policy.match(input))}-deny-due-to-bad-CUSTOM-action`,
-          ),
-        });
+        return refuse(
+          f,
+          denied(403, RBAC_DENIED_BODY, EMPTY, [], {
+            stage: 'custom',
+            policy: policy.name,
+            detail: `CUSTOM policy fails closed: ${provider.problem}`,
+            // istiod turns the policy into an RBAC deny whose policies carry this suffix
+            // (authz/builder builder.go getBadCustomDenyRules, extauthz.go).
+            responseCodeDetails: rbacDeniedDetails(
+              `istio-ext-authz-${policy.provider ?? ''}-${policy.envoyName(policy.match(authzInput))}-deny-due-to-bad-CUSTOM-action`,
+            ),
+          }),
+        );
       if (allowed !== null) continue;
-      const checked = afterJwtFilter(normalizedReq, jwt);
+      // ext_authz runs before jwt_authn (listener_builder.go): the check carries the token as
+      // sent and none of RequestAuthentication's output headers (istio/istio#35941).
+      const checked = f.edits === null ? f.normalizedReq : withEdits(f.normalizedReq, f.edits, f.url);
       let body: BodyPrefix | null = null;
       // Envoy buffers a body for ext_authz only when the headers did not end the stream.
       if (provider.body !== null && checked.bodyStream !== undefined && declaresBody(checked.headers)) {
@@ -339,100 +359,164 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         // Envoy's buffer limit answers before any check, failOpen or not (istio/api
         // EnvoyExternalAuthorizationRequestBody.max_request_bytes).
         if (body.truncated && !provider.body.allowPartialMessage)
-          return denied(413, PAYLOAD_TOO_LARGE_BODY, EMPTY, [], {
-            stage: 'custom',
-            policy: policy.name,
-            detail: `the request body is larger than includeRequestBodyInCheck.maxRequestBytes (${provider.body.maxRequestBytes}) and allowPartialMessage is false`,
-            // The connection manager's buffer limit answers (ext_authz setDecoderBufferLimit).
-            responseCodeDetails: 'request_payload_too_large',
-          });
+          return refuse(
+            f,
+            denied(413, PAYLOAD_TOO_LARGE_BODY, EMPTY, [], {
+              stage: 'custom',
+              policy: policy.name,
+              detail: `the request body is larger than includeRequestBodyInCheck.maxRequestBytes (${provider.body.maxRequestBytes}) and allowPartialMessage is false`,
+              // The connection manager's buffer limit answers (ext_authz setDecoderBufferLimit).
+              responseCodeDetails: 'request_payload_too_large',
+            }),
+          );
       }
       const r = options.extAuthz
-        ? await options.extAuthz(provider, checked, url)
+        ? await options.extAuthz(provider, checked, f.url)
         : provider.kind === 'grpc'
-          ? await checkExtAuthzGrpc(provider, checked, url, body, {
+          ? await checkExtAuthzGrpc(provider, checked, f.url, body, {
               clients: grpcClients,
               upstream: options.upstream ?? null,
               clock: options.clock,
               localPrincipal: c.localPrincipal,
               tracer,
             })
-          : await checkExtAuthz(provider, checked, url, body, {
+          : await checkExtAuthz(provider, checked, f.url, body, {
               send: checkSend,
               clock: options.clock,
               tracer,
             });
       if (r.kind === 'deny')
-        return denied(r.status, r.body, r.headers, ['UAEX'], {
-          stage: 'custom',
-          policy: policy.name,
-          detail: r.detail,
-          responseCodeDetails: r.failed === true ? 'ext_authz_error' : 'ext_authz_denied',
-        });
+        return refuse(
+          f,
+          denied(r.status, r.body, r.headers, ['UAEX'], {
+            stage: 'custom',
+            policy: policy.name,
+            detail: r.detail,
+            responseCodeDetails: r.failed === true ? 'ext_authz_error' : 'ext_authz_denied',
+          }),
+        );
       allowed = r;
       if (r.removeHeaders.length > 0 || Object.keys(r.setHeaders).length > 0) {
-        const edits: Record<string, string | undefined> = {};
-        for (const h of r.removeHeaders) edits[h] = undefined;
-        Object.assign(edits, r.setHeaders);
+        const edits: HeaderEdits = {};
+        for (const h of r.removeHeaders) edits[h.toLowerCase()] = undefined;
+        for (const k in r.setHeaders) edits[k.toLowerCase()] = r.setHeaders[k];
         authzInput = input.withOverlay(edits);
+        f.edits = { ...f.edits, ...edits };
       }
+      if (r.url !== null) f.url = r.url;
     }
-    return authorize(req, at, c, authzInput, url, rl, jwt, view, shadow, allowed);
+    f.ext = allowed;
+    if (shadow.length > 0) f.shadow = shadow;
+    return null;
   };
 
-  /** DENY, then ALLOW; an allow carries the header edits of every earlier stage. */
-  const authorize = (
-    req: InboundRequest,
-    at: Stage,
-    c: CompiledInbound,
-    input: AuthzInput,
-    url: string,
-    rl: RateLimitPass,
-    jwt: JwtResult,
-    view: JwtView | null,
-    shadow: readonly ShadowResult[],
-    ext: CustomAllow | null,
-  ): InboundDecision => {
-    at.stage = 'deny';
-    const rbac = c.rbac(input);
-    if (!rbac.allow)
-      return denied(403, RBAC_DENIED_BODY, EMPTY, [], {
-        stage: rbac.stage,
-        policy: rbac.policy,
-        detail: rbac.detail,
-        responseCodeDetails: rbac.responseCodeDetails,
-      });
+  /** RequestAuthentication, on the request as CUSTOM left it (its header and query edits). */
+  const afterCustom = (f: Flow): Pending => {
+    const limited = limit(f, 'beforeJwt');
+    if (limited !== null) return limited;
+    f.at.stage = 'jwt';
+    const rules = f.plan.inbound.jwtRules;
+    if (rules.length === 0) return afterJwt(f, NO_TOKEN);
+    const req =
+      f.edits === null
+        ? f.url === f.normalizedReq.url
+          ? f.normalizedReq
+          : { ...f.normalizedReq, url: f.url }
+        : withEdits(f.normalizedReq, f.edits, f.url);
+    const jwt = options.jwt.authenticateNow
+      ? options.jwt.authenticateNow(rules, req)
+      : options.jwt.authenticate(rules, req);
+    if (jwt instanceof Promise) return jwt.then((j) => afterJwt(f, j));
+    return afterJwt(f, jwt);
+  };
 
-    // A local rate limit placed before the router runs only now (compile/inbound.ts).
-    at.stage = 'ratelimit';
-    const late = c.rateLimiter.check(req, true);
-    if (late.kind === 'limited')
-      return denied(late.status, RATE_LIMITED_BODY, late.headers, ['RL'], {
-        stage: 'ratelimit',
-        policy: late.filter,
-        detail: 'local rate limit token bucket is empty',
-      });
-    const lateRequest = late.requestHeaders;
-    const lateResponse = late.responseHeaders;
+  const afterJwt = (f: Flow, jwt: JwtResult): Pending => {
+    if (jwt.kind === 'deny')
+      return refuse(
+        f,
+        denied(jwt.status, jwt.body, jwt.headers, [], {
+          stage: 'jwt',
+          policy: null,
+          detail: `RequestAuthentication refused the token: ${jwt.body}`,
+          // jwt_authn filter.cc generateRcDetails: the status text, whitespace as `_`.
+          responseCodeDetails: `jwt_authn_access_denied{${jwt.body.replace(/\s/g, '_')}}`,
+        }),
+      );
+    f.jwt = jwt;
+    // A query-parameter token jwt_authn does not forward leaves the URL the checks and app see.
+    if (jwt.kind === 'ok' && jwt.removeParams !== undefined)
+      f.url = withoutQueryParams(f.url, jwt.removeParams);
+    const limited = limit(f, 'beforeRbac');
+    if (limited !== null) return limited;
+    const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
+    // The headers authorization reads are the ones the filters before it left: a token's
+    // output headers, the forged ones jwt_authn stripped, ext_authz's and rate limits' edits.
+    const stripped = jwt.kind === 'none' && jwt.removeHeaders !== undefined;
+    const input = new RequestAuthzInput(
+      f.req,
+      f.path,
+      f.edits === null && f.lateEdits === null && !stripped
+        ? (view?.overlay ?? null)
+        : netEdits(f.edits, jwt, f.lateEdits),
+      jwt.kind === 'ok' ? jwt.claims : null,
+      f.plan.meshConfig.numTrustedProxies,
+      f.plan.inbound.gateway,
+    );
+    return authorize(f, input, jwt, view);
+  };
 
-    const jwtRemoved = jwtRemovals(jwt);
+  /** AUDIT, DENY, then ALLOW; an allow carries the header edits of every earlier stage. */
+  const authorize = (f: Flow, input: AuthzInput, jwt: JwtResult, view: JwtView | null): InboundDecision => {
+    f.at.stage = 'deny';
+    const rbac = f.c.rbac(input);
+    if (!rbac.allow) {
+      // A local rate limit between the DENY and ALLOW filters runs before ALLOW refuses.
+      const limited = rbac.stage === 'allow' ? limit(f, 'beforeAllow') : null;
+      return (
+        limited ??
+        refuse(
+          f,
+          denied(403, RBAC_DENIED_BODY, EMPTY, [], {
+            stage: rbac.stage,
+            policy: rbac.policy,
+            detail: rbac.detail,
+            responseCodeDetails: rbac.responseCodeDetails,
+          }),
+        )
+      );
+    }
+    const limited = limit(f, 'beforeAllow') ?? limit(f, 'beforeRouter');
+    if (limited !== null) return limited;
+
+    const ext = f.ext;
+    let removeHeaders: readonly string[];
+    let setHeaders: Readonly<Record<string, string>>;
+    if (f.edits === null && f.lateEdits === null) {
+      removeHeaders = jwtRemovals(jwt);
+      setHeaders = jwtSets(jwt);
+    } else {
+      const net = netEdits(f.edits, jwt, f.lateEdits);
+      const removed: string[] = [];
+      const set: Record<string, string> = {};
+      for (const k in net) {
+        const v = net[k];
+        if (v === undefined) removed.push(k);
+        else set[k] = v;
+      }
+      removeHeaders = removed;
+      setHeaders = set;
+    }
     // A fresh decision per request, typed readonly and not frozen: freezing two objects on
     // every request cost more than the rest of this function. The context the app sees
     // is shared (and frozen) when it carries no mTLS peer.
     return {
       allow: true,
-      url: ext?.url ?? url,
-      context: contextOf(req.peer, view),
-      removeHeaders:
-        ext === null || ext.removeHeaders.length === 0 ? jwtRemoved : [...jwtRemoved, ...ext.removeHeaders],
-      setHeaders: mergeHeaders(
-        rl.requestHeaders,
-        jwt.kind === 'ok' ? jwt.setHeaders : null,
-        ext?.setHeaders,
-        lateRequest,
-      ),
-      responseHeaders: mergeHeaders(rl.responseHeaders, ext?.responseHeaders, lateResponse),
-      shadow: shadow.length === 0 ? rbac.shadow : [...shadow, ...rbac.shadow],
+      url: f.url,
+      context: contextOf(f.req.peer, view),
+      removeHeaders,
+      setHeaders,
+      responseHeaders: mergeHeaders(f.responseHeaders, ext?.responseHeaders),
+      shadow: f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow],
     };
   };
 

@@ -174,7 +174,10 @@ ${selector}
       ].join('---\n'),
     );
     const limits = compilePlan(snap, wl).inbound.rateLimits;
-    expect(limits.map((l) => l.envoyFilter.name)).toEqual(['mesh', 'httpbin-only']);
+    // The root namespace's patch is applied first; each INSERT_BEFORE without a subFilter
+    // puts its filter at the front (envoyfilter/listener_patch.go), so the chain runs the
+    // workload's filter first.
+    expect(limits.map((l) => l.envoyFilter.name)).toEqual(['httpbin-only', 'mesh']);
     expect(limits[0]!.config.tokenBucket).toEqual({ maxTokens: 4, tokensPerFill: 4, fillIntervalMs: 60000 });
   });
 });

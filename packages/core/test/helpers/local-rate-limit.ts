@@ -20,8 +20,10 @@ export interface LocalRateLimitOptions {
    * `append: false` (as the task does) or `append_action`; null for none.
    */
   readonly responseHeader?: 'append' | 'append_action' | null;
-  /** `filterChain.filter.subFilter.name`: the HTTP filter the patch inserts before. */
+  /** `filterChain.filter.subFilter.name`: the HTTP filter the patch inserts next to. */
   readonly subFilter?: string;
+  /** `patch.operation`; default INSERT_BEFORE, as the task. */
+  readonly operation?: 'INSERT_BEFORE' | 'INSERT_AFTER' | 'INSERT_FIRST' | 'ADD';
 }
 
 /**
@@ -50,7 +52,7 @@ export function localRateLimitYaml(o: LocalRateLimitOptions = {}): string {
       ? '        filterChain: { filter: { name: envoy.filters.network.http_connection_manager } }'
       : `        filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: ${o.subFilter} } } }`,
     '    patch:',
-    '      operation: INSERT_BEFORE',
+    `      operation: ${o.operation ?? 'INSERT_BEFORE'}`,
     '      value:',
     '        name: envoy.filters.http.local_ratelimit',
     '        typed_config:',

@@ -46,6 +46,8 @@ export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
     return [];
   }
   const out: Problem[] = [];
+  const afterRouter = afterTheRouter(p);
+  if (afterRouter !== null) out.push({ path: [...p.path, 'patch', 'operation'], message: afterRouter });
   // envoyfilter.go proxyMatch reads the proxy's ISTIO_VERSION and node metadata.
   const proxy = p.match?.proxy;
   if (proxy?.proxyVersion !== undefined && proxy.proxyVersion !== '')
@@ -61,4 +63,18 @@ export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
         'proxy metadata is not evaluated by meshlet, which has no Envoy node metadata to match: the patch applies whatever the metadata',
     });
   return out;
+}
+
+/**
+ * An HTTP filter patch that puts the filter after `envoy.filters.http.router`: ADD and
+ * INSERT_AFTER without a subFilter append (istio envoyfilter/listener_patch.go
+ * patchHTTPFilters), as INSERT_AFTER the router does. Envoy refuses a chain whose router is
+ * not last (config/utility.cc validateTerminalFilters), so the sidecar rejects the listener.
+ */
+function afterTheRouter(p: LocalRateLimitPatch): string | null {
+  if (p.applyTo !== 'HTTP_FILTER') return null;
+  const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
+  const appends = p.operation === 'ADD' || (p.operation === 'INSERT_AFTER' && sub === undefined);
+  if (!appends && !(p.operation === 'INSERT_AFTER' && sub === 'envoy.filters.http.router')) return null;
+  return `${p.operation}${sub === undefined ? '' : ` ${sub}`} puts the filter after envoy.filters.http.router, and Envoy rejects a chain whose router is not the last filter, so a sidecar refuses this listener; meshlet does not apply the filter. Use operation INSERT_BEFORE with subFilter envoy.filters.http.router to limit after authorization; ${IGNORED}`;
 }

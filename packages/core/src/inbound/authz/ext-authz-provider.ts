@@ -1,6 +1,7 @@
 import type { MeshConfig } from '../../config/mesh-config.js';
 import { providerOrigin } from '../../config/provider-endpoint.js';
 import {
+  extAuthzProviderProblem,
   isExtAuthzProviderType,
   readExtAuthzConfig,
   type RequestBodySettings,
@@ -84,17 +85,15 @@ export function resolveExtAuthzProvider(
   meshConfig: MeshConfig,
   name: string | null,
 ): ExtAuthzProvider | string {
-  if (name === null || name === '') return 'the CUSTOM policy names no provider';
+  const problem = extAuthzProviderProblem(meshConfig, name);
   const p = meshConfig.extensionProviders.find((x) => x.name === name);
-  if (p === undefined) return `extension provider ${JSON.stringify(name)} is not defined in meshConfig`;
-  if (!isExtAuthzProviderType(p.type))
-    return `extension provider ${JSON.stringify(name)} is ${p.type}, not envoyExtAuthzHttp or envoyExtAuthzGrpc`;
-  const { config: c, findings } = readExtAuthzConfig(p.type, p.config);
-  const errors = findings.filter((f) => f.level === 'Error').map((f) => f.message);
-  if (errors.length > 0) return `extension provider ${JSON.stringify(name)}: ${errors.join('; ')}`;
+  // The problem check found the provider and its type; the second test only narrows types.
+  if (problem !== null || p === undefined || !isExtAuthzProviderType(p.type))
+    return problem ?? `extension provider ${JSON.stringify(name)} is not usable`;
+  const { config: c } = readExtAuthzConfig(p.type, p.config);
   const timeout = c['timeout'];
   const common = {
-    name,
+    name: p.name,
     timeoutMs: typeof timeout === 'string' ? (parseGoDuration(timeout) ?? 600_000) : 600_000,
     failOpen: c['failOpen'] === true,
     statusOnError:

@@ -1,4 +1,5 @@
 import type { RateLimitPlan } from '../../compile/inbound-types.js';
+import type { RateLimitPosition } from '../../compile/inbound-filter-chain.js';
 import type { LocalRateLimitConfig } from '../../config/schema/local-rate-limit.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Random } from '../../runtime/random.js';
@@ -24,11 +25,10 @@ export type RateLimitOutcome =
     };
 
 export interface LocalRateLimiter {
-  /**
-   * The filters at one place of the chain: before authentication (`afterAuthorization`
-   * false), or after authorization allowed the request (true).
-   */
-  check(req: InboundRequest, afterAuthorization?: boolean): RateLimitOutcome;
+  /** The filters at one place of the chain (compile/inbound-filter-chain.ts), in chain order. */
+  check(req: InboundRequest, position: RateLimitPosition): RateLimitOutcome;
+  /** Whether any filter runs at `position` on some port: the engine skips the others. */
+  has(position: RateLimitPosition): boolean;
 }
 
 const PASS: RateLimitOutcome = Object.freeze({ kind: 'pass', requestHeaders: null, responseHeaders: null });
@@ -36,7 +36,7 @@ const PASS: RateLimitOutcome = Object.freeze({ kind: 'pass', requestHeaders: nul
 interface Applied {
   readonly config: LocalRateLimitConfig;
   readonly filter: string;
-  readonly afterAuthorization: boolean;
+  readonly position: RateLimitPosition;
 }
 
 function appliesTo(p: RateLimitPlan, port: number): boolean {
@@ -78,28 +78,32 @@ export function createLocalRateLimiter(
               {
                 config: route.config,
                 filter: name(route),
-                afterAuthorization: filters[0]?.afterAuthorization === true,
+                position: filters[0]?.position ?? 'beforeCustom',
               },
             ]
           : filters.map((p) => ({
               config: p.config,
               filter: name(p),
-              afterAuthorization: p.afterAuthorization,
+              position: p.position ?? 'beforeCustom',
             }));
     byPort.set(port, out);
     return out;
   };
 
+  const positions = new Set(limits.flatMap((p) => (p.position === null ? [] : [p.position])));
   const draw = (fraction: number) => fraction >= 1 || (fraction > 0 && random.next() < fraction);
 
   return {
-    check(req, afterAuthorization = false) {
-      if (limits.length === 0) return PASS;
+    has(position) {
+      return positions.has(position);
+    },
+    check(req, position) {
+      if (!positions.has(position)) return PASS;
       const applied = configsFor(req.port);
       let requestHeaders: Record<string, string> | null = null;
       let responseHeaders: Record<string, string> | null = null;
-      for (const { config, filter, afterAuthorization: late } of applied) {
-        if (late !== afterAuthorization) continue;
+      for (const { config, filter, position: at } of applied) {
+        if (at !== position) continue;
         const configured = config.tokenBucket;
         if (configured === null || !draw(config.filterEnabled)) continue;
         const now = clock.now();
