@@ -15,7 +15,7 @@ import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
 import { chooseDestination, callTimeouts, stripControlHeaders } from './route-request.js';
 import { rewritePath } from './rewrite.js';
-import { applyHeaderOps } from './header-ops.js';
+import { applyRouteHeaderOps } from './header-ops.js';
 import { hashKeyOf } from './hash-key.js';
 import { sendMirrors } from './mirror.js';
 import { runRouter } from './router.js';
@@ -68,12 +68,12 @@ function local(
   reply: LocalReply,
   ruleOps: HeaderOperations | null = null,
   destOps: HeaderOperations | null = null,
+  weighted = false,
 ): Produced {
   if (reply.flag !== null) addFlag(state.flags, reply.flag);
   if (reply.details !== undefined) state.details = reply.details;
   if (reply.transportFailureReason !== undefined) state.transportFailureReason = reply.transportFailureReason;
-  applyHeaderOps(reply.headers, ruleOps);
-  applyHeaderOps(reply.headers, destOps);
+  applyRouteHeaderOps(reply.headers, ruleOps, destOps, weighted);
   return { status: reply.status, headers: reply.headers, body: reply.body };
 }
 
@@ -196,12 +196,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     if (cluster !== null) state.service = cluster.host;
     // envoy filter_manager.cc sendLocalReplyViaFilterChain runs the route entry's
     // finalizeResponseHeaders on every local reply, the fault filter's abort included.
-    return local(state, fault.abort, ruleOps, dest?.headers?.response ?? null);
+    return local(state, fault.abort, ruleOps, dest?.headers?.response ?? null, action.weighted);
   }
   const destOps = dest?.headers?.response ?? null;
   if (dest === undefined || cluster === null || cluster.status !== 'ok') {
     if (dest !== undefined) state.cluster = dest.cluster;
-    return local(state, noCluster(), ruleOps, destOps);
+    return local(state, noCluster(), ruleOps, destOps, action.weighted);
   }
   state.cluster = cluster.key;
   state.service = cluster.host;
@@ -220,8 +220,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   rewriteHost(headers, plan, route, dest, !action.weighted, authority);
   // The exchange filter runs before the router applies the route's header operations.
   sendPeerHeaders(headers, deps.peerHeaders, plan, cluster.host);
-  applyHeaderOps(headers, route.headers?.request ?? null);
-  applyHeaderOps(headers, dest.headers?.request ?? null);
+  applyRouteHeaderOps(
+    headers,
+    route.headers?.request ?? null,
+    dest.headers?.request ?? null,
+    action.weighted,
+  );
   const timeouts = callTimeouts(route, headers, debugHeaders);
   ensureRequestId(headers, plan);
 
@@ -257,15 +261,14 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   });
   if (r.kind === 'local') {
     if (!debugHeaders) delete r.reply.headers['x-envoy-overloaded'];
-    return local(state, r.reply, ruleOps, destOps);
+    return local(state, r.reply, ruleOps, destOps, action.weighted);
   }
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
   state.upstreamLocalAddress = r.response.localAddress ?? null;
   state.endpoint = r.host.endpoint;
   const out = copyHeaders(r.response.headers);
   if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
-  applyHeaderOps(out, ruleOps);
-  applyHeaderOps(out, destOps);
+  applyRouteHeaderOps(out, ruleOps, destOps, action.weighted);
   // The exchange filter sees the response after the router's header operations.
   state.upstreamPeer = takePeerHeaders(out);
   return { status: r.response.status, headers: out, body: r.response.body };
