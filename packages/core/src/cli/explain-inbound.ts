@@ -221,14 +221,10 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
       destinationIp: parseIp('127.0.0.1'),
       sni: null,
     };
-    const spaceDelimited = new Set<string>();
-    for (const r of plan.inbound.jwtRules)
-      for (const c of r.rule.spaceDelimitedClaims ?? []) spaceDelimited.add(c);
     const walk = walkAuthorization(
       plan.inbound.authorization,
       {
         trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
-        spaceDelimitedClaims: spaceDelimited,
       },
       authzInput,
     );
@@ -318,7 +314,7 @@ function decisionOf(
     policy: r.policy,
     rule: check === undefined || check.matchedRule < 0 ? null : check.matchedRule,
     detail: r.detail,
-    shadow: [],
+    shadow: d.shadow.map((s) => `${s.action} ${s.policy}: ${s.result}`),
     accessLog: `${d.status} ${d.flags.length === 0 ? '-' : d.flags.join(',')} ${r.responseCodeDetails ?? '-'}`,
   };
 }

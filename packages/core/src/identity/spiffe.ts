@@ -137,19 +137,50 @@ export function meshTrustBundle(
 }
 
 /**
- * The verified identity of a peer certificate: its first SPIFFE URI SAN, when that ID's
- * trust domain is accepted. Istio's validation context only matches SANs with the prefix
- * `spiffe://<td>/` for the trust domains of `acceptedTrustDomains`, so a peer from any other
- * trust domain fails (istio networking/plugin/authn/util.go). Returns null otherwise.
- * The caller must have verified the certificate chain.
+ * The names of the certificates peers were verified by, when they are more than the peer's
+ * own SPIFFE ID (see {@link peerCertificateNames}). Keyed by the identity object
+ * `peerFromCertificate` made, which the mesh server keeps for the connection.
+ */
+const certificateNames = new WeakMap<PeerIdentity, readonly string[]>();
+
+/**
+ * The verified identity of a peer certificate: its first URI SAN with the prefix
+ * `spiffe://<td>/` for a trust domain of `acceptedTrustDomains`, the prefix Istio's
+ * validation context matches (istio networking/plugin/authn/util.go
+ * TrustDomainsForValidation, pilot/pkg/security/model/authentication.go
+ * ApplyToCommonTLSContext). Envoy accepts the certificate when any SAN matches, so an
+ * earlier SPIFFE ID of another trust domain does not refuse it. Returns null when none
+ * does. The caller must have verified the certificate chain.
+ *
+ * The peer is one identity, but AuthorizationPolicy sees every name of the certificate
+ * ({@link peerCertificateNames}).
  */
 export function peerFromCertificate(
   cert: { readonly subjectaltname?: string | undefined },
   trustDomains: ReadonlySet<string>,
 ): PeerIdentity | null {
-  const uri = uriSans(cert.subjectaltname).find((u) => u.startsWith(SCHEME));
-  if (uri === undefined) return null;
-  const peer = parseSpiffeId(uri);
-  if (peer === null || !trustDomains.has(peer.trustDomain.toLowerCase())) return null;
-  return peer;
+  const uris = uriSans(cert.subjectaltname);
+  for (const uri of uris) {
+    if (!uri.startsWith(SCHEME)) continue;
+    const peer = parseSpiffeId(uri);
+    // `spiffe://td` alone does not have the prefix `spiffe://td/`.
+    if (peer === null || !peer.principal.includes('/')) continue;
+    if (!trustDomains.has(peer.trustDomain.toLowerCase())) continue;
+    const names = [...uris, ...dnsSans(cert.subjectaltname)];
+    if (names.length > 1) certificateNames.set(peer, Object.freeze(names));
+    return peer;
+  }
+  return null;
+}
+
+/**
+ * The names of the certificate `peer` was verified by, in the order Envoy's RBAC
+ * `authenticated` principal matcher tries them: every URI SAN, then every DNS SAN
+ * (source/extensions/filters/common/rbac/matchers.cc AuthenticatedMatcher; the subject it
+ * tries last is not kept). Istio's `principals`, `namespaces`, `serviceAccounts` and
+ * `trustDomains` match when any of them does. Undefined when the certificate named only
+ * the peer's SPIFFE ID, or the identity did not come from `peerFromCertificate`.
+ */
+export function peerCertificateNames(peer: PeerIdentity): readonly string[] | undefined {
+  return certificateNames.get(peer);
 }

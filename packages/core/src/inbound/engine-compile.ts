@@ -35,12 +35,8 @@ export interface CompiledInbound {
  * rate limit buckets.
  */
 export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): CompiledInbound {
-  const spaceDelimited = new Set<string>();
-  for (const r of plan.inbound.jwtRules)
-    for (const c of r.rule.spaceDelimitedClaims ?? []) spaceDelimited.add(c);
   const authz = compileAuthorization(plan.inbound.authorization, {
     trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
-    spaceDelimitedClaims: spaceDelimited,
   });
   const providers = [...new Set(authz.custom.map((p) => p.provider ?? ''))].sort();
   let custom: CustomPolicy[];

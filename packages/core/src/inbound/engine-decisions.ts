@@ -1,5 +1,6 @@
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { ShadowResult } from './authz/evaluate.js';
 import type { DenyReason, InboundDecision, ResponseHeaders } from './engine-types.js';
 
 /** Envoy's RBAC filter body (rbac_filter.cc). */
@@ -12,6 +13,18 @@ export const PAYLOAD_TOO_LARGE_BODY = 'Payload Too Large';
 /** Envoy's local rate limit body (local_ratelimit.cc). */
 export const RATE_LIMITED_BODY = 'local_rate_limited';
 
+const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
+
+/**
+ * A refusal, with the AUDIT and dry-run results recorded before the request stopped:
+ * Envoy's RBAC filters each report as the request passes them, so one refused by DENY or
+ * ALLOW still carries the AUDIT marks and the dry-run results of the filters it reached
+ * (evaluate.ts evaluateRbac). Every refusal has the field; it is empty without results.
+ */
+export type DeniedDecision = Extract<InboundDecision, { allow: false }> & {
+  readonly shadow: readonly ShadowResult[];
+};
+
 /** A refusal; a non-empty body is sent as `text/plain`, as Envoy's local replies are. */
 export function denied(
   status: number,
@@ -19,7 +32,8 @@ export function denied(
   headers: ResponseHeaders,
   flags: readonly ResponseFlag[],
   reason: DenyReason,
-): InboundDecision {
+  shadow: readonly ShadowResult[] = NO_SHADOW,
+): DeniedDecision {
   const h =
     body !== '' && headers['content-type'] === undefined
       ? { ...headers, 'content-type': 'text/plain' }
@@ -31,6 +45,7 @@ export function denied(
     headers: Object.freeze(h),
     flags,
     reason: Object.freeze(reason),
+    shadow: shadow.length === 0 ? NO_SHADOW : Object.isFrozen(shadow) ? shadow : Object.freeze([...shadow]),
   });
 }
 

@@ -86,6 +86,15 @@ export type InboundDecision =
       readonly headers: ResponseHeaders;
       readonly flags: readonly ResponseFlag[];
       readonly reason: DenyReason;
+      /**
+       * AUDIT and dry-run results of the filters the request passed before it was refused
+       * (each RBAC filter reports as a request passes it); empty when there are none.
+       */
+      readonly shadow: readonly {
+        readonly policy: string;
+        readonly action: string;
+        readonly result: 'allow' | 'deny' | 'audit';
+      }[];
     };
 
 /** The one framework-free inbound decision point; adapters translate, never decide. */

@@ -14,6 +14,7 @@ import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound } from './engine-compile.js';
 import {
   denied,
+  type DeniedDecision,
   EMPTY,
   mergeHeaders,
   PAYLOAD_TOO_LARGE_BODY,
@@ -237,14 +238,19 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     /** Response headers the local rate limits add (`x-ratelimit-*`), to any response. */
     responseHeaders: Record<string, string> | null;
     ext: CustomAllow | null;
-    shadow: ShadowResult[] | null;
+    /** AUDIT and dry-run results of the filters passed so far; null while none. */
+    shadow: readonly ShadowResult[] | null;
   }
 
-  /** A refusal after a local rate limit passed: its `x-ratelimit-*` headers go out too (its encodeHeaders). */
-  const refuse = (f: Flow, d: InboundDecision): InboundDecision =>
-    f.responseHeaders === null || d.allow
+  /**
+   * A refusal by a later filter: the `x-ratelimit-*` headers of a local rate limit it passed
+   * go out too (that filter's encodeHeaders), and it carries the AUDIT and dry-run results
+   * of the authorization filters it passed.
+   */
+  const refuse = (f: Flow, d: DeniedDecision): InboundDecision =>
+    f.responseHeaders === null && f.shadow === null
       ? d
-      : denied(d.status, d.body, { ...f.responseHeaders, ...d.headers }, d.flags, d.reason);
+      : denied(d.status, d.body, { ...f.responseHeaders, ...d.headers }, d.flags, d.reason, f.shadow ?? d.shadow);
 
   /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
   const limit = (f: Flow, position: RateLimitPosition): InboundDecision | null => {
@@ -253,11 +259,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     f.at.stage = 'ratelimit';
     const rl = f.c.rateLimiter.check(f.req, position);
     if (rl.kind === 'limited')
-      return denied(rl.status, RATE_LIMITED_BODY, { ...f.responseHeaders, ...rl.headers }, ['RL'], {
-        stage: 'ratelimit',
-        policy: rl.filter,
-        detail: 'local rate limit token bucket is empty',
-      });
+      return denied(
+        rl.status,
+        RATE_LIMITED_BODY,
+        { ...f.responseHeaders, ...rl.headers },
+        ['RL'],
+        { stage: 'ratelimit', policy: rl.filter, detail: 'local rate limit token bucket is empty' },
+        f.shadow ?? undefined,
+      );
     if (rl.requestHeaders !== null) {
       const added: HeaderEdits = {};
       for (const k in rl.requestHeaders) added[k.toLowerCase()] = rl.requestHeaders[k];
@@ -332,6 +341,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       if (policy.match(authzInput) < 0) continue;
       if (policy.dryRun) {
         shadow.push({ policy: policy.name, action: 'CUSTOM', result: 'audit' });
+        f.shadow = shadow;
         continue;
       }
       if ('problem' in provider)
@@ -406,7 +416,6 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       if (r.url !== null) f.url = r.url;
     }
     f.ext = allowed;
-    if (shadow.length > 0) f.shadow = shadow;
     return null;
   };
 
@@ -453,7 +462,10 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     // output headers, the forged ones jwt_authn stripped, ext_authz's and rate limits' edits.
     const stripped = jwt.kind === 'none' && jwt.removeHeaders !== undefined;
     const input = new RequestAuthzInput(
-      f.req,
+      // `:path` as RBAC sees it: with the query edits of ext_authz and jwt_authn (a token
+      // taken from a query parameter and not forwarded is gone; envoy 1.31
+      // jwt_authn_remove_jwt_from_query_params).
+      f.url === f.req.url ? f.req : { ...f.req, url: f.url },
       f.path,
       f.edits === null && f.lateEdits === null && !stripped
         ? (view?.overlay ?? null)
@@ -469,6 +481,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const authorize = (f: Flow, input: AuthzInput, jwt: JwtResult, view: JwtView | null): InboundDecision => {
     f.at.stage = 'deny';
     const rbac = f.c.rbac(input);
+    // The RBAC filters report as a request passes them, whether or not one refuses it.
+    if (rbac.shadow.length > 0) f.shadow = f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow];
     if (!rbac.allow) {
       // A local rate limit between the DENY and ALLOW filters runs before ALLOW refuses.
       const limited = rbac.stage === 'allow' ? limit(f, 'beforeAllow') : null;
@@ -516,7 +530,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       removeHeaders,
       setHeaders,
       responseHeaders: mergeHeaders(f.responseHeaders, ext?.responseHeaders),
-      shadow: f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow],
+      shadow: f.shadow ?? rbac.shadow,
     };
   };
 

@@ -1,7 +1,11 @@
 import type { Match } from './source-match.js';
 import type { StringTest } from './string-match.js';
 
-/** Claims Envoy's jwt_authn always stores as lists split on spaces (spec/security.md §2). */
+/**
+ * Claims every JWT rule's provider splits on spaces (istio pilot/pkg/security/authn
+ * policy_applier.go buildSpaceDelimitedClaims always adds them), so splitting them here
+ * changes nothing for a verified token's claims and keeps claims not yet normalized right.
+ */
 const SPACE_DELIMITED = ['scope', 'permission'];
 
 /**
@@ -27,17 +31,14 @@ function lookup(claims: Readonly<Record<string, unknown>>, path: readonly string
 /**
  * A claim matcher (istio `MetadataListValueMatcherForJWTClaims`): a string claim
  * matches, or a list with any matching string element; a bool, number or object
- * never matches (istio/istio#39703). `scope`, `permission` and the JWT rules'
- * `spaceDelimitedClaims` are split on spaces first, as Envoy stores them.
+ * never matches (istio/istio#39703). A rule's `spaceDelimitedClaims` are already lists in
+ * the claims of the tokens that rule verified (jwt/output-headers.ts normalizeClaims), and
+ * only there: Envoy normalizes per provider (jwt_authn authenticator.cc
+ * setPayloadMetadata) and its RBAC metadata matcher splits nothing, so another rule's
+ * token keeps such a claim as one string. `scope` and `permission` are split here too.
  */
-export function claimMatch(
-  path: readonly string[],
-  tests: readonly StringTest[],
-  spaceDelimited: ReadonlySet<string>,
-): Match {
-  const split =
-    path.length === 1 &&
-    (SPACE_DELIMITED.includes(path[0] as string) || spaceDelimited.has(path[0] as string));
+export function claimMatch(path: readonly string[], tests: readonly StringTest[]): Match {
+  const split = path.length === 1 && SPACE_DELIMITED.includes(path[0] as string);
   const one = (s: string) => tests.some((t) => t(s));
   return (i) => {
     if (i.claims === null) return false;

@@ -30,14 +30,12 @@ export interface CompiledAuthorization {
 
 export interface AuthorizationContext {
   readonly trustDomains: readonly string[];
-  readonly spaceDelimitedClaims: ReadonlySet<string>;
 }
 
 function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): CompiledPolicy {
   const ruleCtx: RuleContext = {
     policyNamespace: p.policy.namespace,
     trustDomains: ctx.trustDomains,
-    spaceDelimitedClaims: ctx.spaceDelimitedClaims,
     strict: p.action === 'ALLOW',
   };
   // `rules` absent: an ALLOW that matches nothing (`spec: {}` denies all in scope).

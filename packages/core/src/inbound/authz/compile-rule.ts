@@ -20,8 +20,6 @@ export interface RuleContext {
   readonly policyNamespace: string;
   /** meshConfig `trustDomain` then `trustDomainAliases`. */
   readonly trustDomains: readonly string[];
-  /** `spaceDelimitedClaims` of the workload's JWT rules. */
-  readonly spaceDelimitedClaims: ReadonlySet<string>;
   /**
    * ALLOW policies: a value that cannot be compiled drops its whole rule (a smaller
    * allow). DENY, AUDIT and CUSTOM: only that value is dropped (a wider match).
@@ -206,9 +204,9 @@ function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
     case 'request.auth.principal':
       return requestPrincipalMatch;
     case 'request.auth.audiences':
-      return (v) => claimMatch(['aud'], [istioString(v)], ctx.spaceDelimitedClaims);
+      return (v) => claimMatch(['aud'], [istioString(v)]);
     case 'request.auth.presenter':
-      return (v) => claimMatch(['azp'], [istioString(v)], ctx.spaceDelimitedClaims);
+      return (v) => claimMatch(['azp'], [istioString(v)]);
     case 'connection.sni':
       return (v) => {
         const t = istioString(v);
@@ -218,7 +216,7 @@ function conditionValue(key: string, ctx: RuleContext): (v: string) => Match {
   if (key.startsWith('request.auth.claims')) {
     const path = claimPath(key.slice('request.auth.claims'.length));
     if (path === null) throw new Error(`bad key (${key}): should have format a[b]`);
-    return (v) => claimMatch(path, [istioString(v)], ctx.spaceDelimitedClaims);
+    return (v) => claimMatch(path, [istioString(v)]);
   }
   // Envoy dynamic metadata written by other Envoy filters: there are none in-process,
   // so a value never matches (and a notValue always holds).

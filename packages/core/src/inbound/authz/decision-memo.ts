@@ -54,6 +54,15 @@ function headerKey(v: string | readonly string[] | undefined): unknown {
   return text(typeof v === 'string' ? `s${v}` : `a${JSON.stringify(v)}`);
 }
 
+/**
+ * The peer certificate's names as a key, when the input has them (`peerNames`); the NUL
+ * prefix keeps it apart from any one principal, trust domain or URI.
+ */
+function namesKey(i: AuthzInput): unknown {
+  const names = i.peerNames;
+  return names === undefined ? undefined : text(`\0${JSON.stringify(names)}`);
+}
+
 /** Reads the value of `a` the matchers see, as a Map key (`undefined` and `null` are keys too). */
 function reader(a: Attribute): Read {
   switch (a.kind) {
@@ -67,12 +76,14 @@ function reader(a: Attribute): Read {
       return (i) => i.port;
     case 'sni':
       return (i) => text(i.sni);
+    // A certificate with more names than the peer's SPIFFE ID is matched on all of them
+    // (source-match.ts), so they all make the key.
     case 'peerPrincipal':
-      return (i) => (i.peer === null ? null : text(i.peer.principal));
+      return (i) => (i.peer === null ? null : (namesKey(i) ?? text(i.peer.principal)));
     case 'peerTrustDomain':
-      return (i) => (i.peer === null ? null : text(i.peer.trustDomain));
+      return (i) => (i.peer === null ? null : (namesKey(i) ?? text(i.peer.trustDomain)));
     case 'peerUri':
-      return (i) => text(i.peerUri);
+      return (i) => (i.peer === null ? text(i.peerUri) : (namesKey(i) ?? text(i.peerUri)));
     case 'sourceIp':
       return (i) => ipKey(i.sourceIp);
     case 'remoteIp':
@@ -92,7 +103,7 @@ function reader(a: Attribute): Read {
 }
 
 function frozen(outcome: RbacOutcome): RbacOutcome {
-  if (outcome.allow) Object.freeze(outcome.shadow);
+  Object.freeze(outcome.shadow);
   return Object.freeze(outcome);
 }
 

@@ -17,6 +17,11 @@ export type RbacOutcome =
       readonly detail: string;
       /** Envoy's `rbac_access_denied_matched_policy[<policy id>|none]`. */
       readonly responseCodeDetails: string;
+      /**
+       * What the RBAC filters before the refusing one, and the refusing filter's own shadow
+       * rules, reported before the request stopped (see {@link evaluateRbac}).
+       */
+      readonly shadow: readonly ShadowResult[];
     };
 
 /** Envoy's RBAC response detail (filters/common/rbac/utility.cc responseDetail). */
@@ -30,36 +35,59 @@ const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
 const ALLOWED: RbacOutcome = Object.freeze({ allow: true, shadow: NO_SHADOW });
 
 /**
- * The Envoy RBAC filters Istio builds (istio authz/builder/builder.go; spec §3):
- * any matching DENY policy denies; then with no ALLOW policy the request is
- * allowed, otherwise one must match. AUDIT policies only mark. Policies annotated
- * `istio.io/dry-run: "true"` run in Envoy's shadow engine: a dry-run DENY reports
- * `deny` when it matches; the dry-run ALLOW policies together report `allow` when
- * one matches and `deny` when none does.
+ * The Envoy RBAC filters Istio builds, in chain order (istio authz/builder/builder.go
+ * `build`: AUDIT, then DENY, then ALLOW, each its own filter; spec §3): AUDIT policies
+ * only mark; any matching DENY policy denies; then with no ALLOW policy the request is
+ * allowed, otherwise one must match. Policies annotated `istio.io/dry-run: "true"` are
+ * their filter's shadow rules: a dry-run DENY reports `deny` when it matches; the dry-run
+ * ALLOW policies together report `allow` when one matches and `deny` when none does.
+ *
+ * Every filter a request reaches reports, also when a later one refuses it, and Envoy
+ * runs a filter's shadow rules before its enforced ones (rbac_filter.cc decodeHeaders):
+ * a request an enforced DENY refuses carries the AUDIT marks and the dry-run DENY
+ * results; one no ALLOW policy admits carries the dry-run ALLOW result too.
  */
 export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): RbacOutcome {
   // Indexed loops and a lazily made shadow list: this runs on every request, and V8 (11.x)
   // does not lower `for...of` over the compiled (frozen) policy arrays.
   let shadow: ShadowResult[] | null = null;
 
-  const deny = authz.deny;
-  for (let i = 0; i < deny.length; i++) {
-    const p = deny[i] as CompiledPolicy;
-    const k = p.match(input);
-    if (k < 0) continue;
-    if (p.dryRun) {
-      (shadow ??= []).push({ policy: p.name, action: 'DENY', result: 'deny' });
-      continue;
-    }
-    return {
-      allow: false,
-      stage: 'deny',
-      policy: p.name,
-      detail: `DENY policy ${p.name} rule[${k}] matched`,
-      responseCodeDetails: rbacDeniedDetails(p.envoyName(k)),
-    };
+  // The AUDIT filter (action LOG) comes first and never refuses.
+  const audit = authz.audit;
+  for (let i = 0; i < audit.length; i++) {
+    const p = audit[i] as CompiledPolicy;
+    if (p.match(input) >= 0) (shadow ??= []).push({ policy: p.name, action: 'AUDIT', result: 'audit' });
   }
 
+  // The DENY filter: its shadow rules (dry-run DENY policies), then its enforced rules.
+  const deny = authz.deny;
+  let enforcedDeny = false;
+  for (let i = 0; i < deny.length; i++) {
+    const p = deny[i] as CompiledPolicy;
+    if (!p.dryRun) {
+      enforcedDeny = true;
+      continue;
+    }
+    if (p.match(input) >= 0) (shadow ??= []).push({ policy: p.name, action: 'DENY', result: 'deny' });
+  }
+  if (enforcedDeny) {
+    for (let i = 0; i < deny.length; i++) {
+      const p = deny[i] as CompiledPolicy;
+      if (p.dryRun) continue;
+      const k = p.match(input);
+      if (k < 0) continue;
+      return {
+        allow: false,
+        stage: 'deny',
+        policy: p.name,
+        detail: `DENY policy ${p.name} rule[${k}] matched`,
+        responseCodeDetails: rbacDeniedDetails(p.envoyName(k)),
+        shadow: shadow ?? NO_SHADOW,
+      };
+    }
+  }
+
+  // The ALLOW filter: its shadow rules (dry-run ALLOW policies), then its enforced rules.
   let enforced = 0;
   let dryRuns: CompiledPolicy[] | null = null;
   let allowed: CompiledPolicy | null = null;
@@ -88,13 +116,8 @@ export function evaluateRbac(authz: CompiledAuthorization, input: AuthzInput): R
       policy: null,
       detail: `no ALLOW policy matched (${enforced} in scope)`,
       responseCodeDetails: NO_POLICY_MATCHED,
+      shadow: shadow ?? NO_SHADOW,
     };
-  }
-
-  const audit = authz.audit;
-  for (let i = 0; i < audit.length; i++) {
-    const p = audit[i] as CompiledPolicy;
-    if (p.match(input) >= 0) (shadow ??= []).push({ policy: p.name, action: 'AUDIT', result: 'audit' });
   }
   return shadow === null ? ALLOWED : { allow: true, shadow };
 }

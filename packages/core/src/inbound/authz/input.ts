@@ -21,6 +21,12 @@ export interface AuthzInput {
   readonly peer: PeerIdentity | null;
   /** `spiffe://` + the peer principal, as Envoy's `principal_name` matchers read it. */
   readonly peerUri: string | null;
+  /**
+   * Every name of the peer's certificate, URI SANs then DNS SANs, when it has more than
+   * the peer's SPIFFE ID: Envoy's `authenticated` matcher tries each (identity/spiffe.ts
+   * peerCertificateNames). Absent: `peerUri` is the only one.
+   */
+  readonly peerNames?: readonly string[] | undefined;
   /** Verified JWT payload, or null without a token. */
   readonly claims: Readonly<Record<string, unknown>> | null;
   readonly sourceIp: Ip | null;

@@ -1,3 +1,4 @@
+import { peerCertificateNames } from '../../identity/spiffe.js';
 import type { PeerIdentity } from '../request-context.js';
 import type { AuthzInput } from './input.js';
 import { parseIp, type Ip } from './ip.js';
@@ -42,6 +43,7 @@ export class RequestAuthzInput implements AuthzInput {
   readonly #gateway: boolean;
   #host: string | typeof UNSET = UNSET;
   #peerUri: string | null | typeof UNSET = UNSET;
+  #peerNames: readonly string[] | undefined | typeof UNSET = UNSET;
   #sourceIp: Ip | null | typeof UNSET = UNSET;
   #remoteIp: Ip | null | typeof UNSET = UNSET;
   #destinationIp: Ip | null | typeof UNSET = UNSET;
@@ -103,6 +105,12 @@ export class RequestAuthzInput implements AuthzInput {
     if (this.#peerUri === UNSET)
       this.#peerUri = this.peer === null ? null : `spiffe://${this.peer.principal}`;
     return this.#peerUri;
+  }
+
+  get peerNames(): readonly string[] | undefined {
+    if (this.#peerNames === UNSET)
+      this.#peerNames = this.peer === null ? undefined : peerCertificateNames(this.peer);
+    return this.#peerNames;
   }
 
   get sourceIp(): Ip | null {

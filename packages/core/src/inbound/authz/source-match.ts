@@ -5,45 +5,86 @@ import { istioString, quoteMeta } from './string-match.js';
 /** A compiled test of one request. */
 export type Match = (input: AuthzInput) => boolean;
 
+const SPIFFE = 'spiffe://';
+
 /**
- * `principals` / `source.principal`: Envoy `authenticated.principal_name` against
- * `spiffe://<value>`; `*` is any verified peer. No certificate → never matches.
+ * Whether `test` holds for a name of the peer's certificate. Envoy's `authenticated`
+ * principal matcher, on which Istio builds every peer identity field (authz/model
+ * principal.go principalAuthenticated), tries each URI SAN, then each DNS SAN (rbac
+ * matchers.cc AuthenticatedMatcher): a certificate with two identities matches either.
+ * Without `peerNames` the peer's SPIFFE URI is the certificate's only name.
  */
-export function principalMatch(value: string): Match {
-  const t = istioString(value);
-  return (i) => i.peer !== null && t(i.peer.principal);
+function anyPeerName(i: AuthzInput, test: (name: string) => boolean): boolean {
+  const names = i.peerNames;
+  if (names === undefined) return i.peerUri !== null && test(i.peerUri);
+  for (let k = 0; k < names.length; k++) if (test(names[k] as string)) return true;
+  return false;
 }
 
 /**
- * `namespaces` / `source.namespace`: regex `.*\/ns/<value>/.*` over the peer URI,
- * each `*` in the value becoming `.*` (istio authz/model/generator.go).
+ * `principals` / `source.principal`: Envoy `authenticated.principal_name` against
+ * `spiffe://<value>` for each name of the peer certificate; `*` (regex `.+`) is any
+ * verified peer. No certificate → never matches.
+ */
+export function principalMatch(value: string): Match {
+  const t = istioString(value);
+  if (value === '*') return (i) => i.peer !== null;
+  const spiffe = (name: string) => name.startsWith(SPIFFE) && t(name.slice(SPIFFE.length));
+  return (i) => {
+    if (i.peer === null) return false;
+    return i.peerNames === undefined ? t(i.peer.principal) : anyPeerName(i, spiffe);
+  };
+}
+
+/**
+ * `namespaces` / `source.namespace`: regex `.*\/ns/<value>/.*` over each name of the peer
+ * certificate (a URI SAN that is not a SPIFFE ID too), each `*` in the value becoming
+ * `.*` (istio authz/model/generator.go).
  */
 export function namespaceMatch(value: string): Match {
   if (!value.includes('*')) {
     const needle = `/ns/${value}/`;
-    return (i) => i.peerUri !== null && i.peerUri.includes(needle);
+    const has = (name: string) => name.includes(needle);
+    return (i) => i.peer !== null && anyPeerName(i, has);
   }
   const re = RE2JS.compile(`.*/ns/${quoteMeta(value).replace(/\\\*/g, '.*')}/.*`);
-  return (i) => i.peerUri !== null && re.matches(i.peerUri);
+  const matches = (name: string) => re.matches(name);
+  return (i) => i.peer !== null && anyPeerName(i, matches);
 }
 
 /**
  * `serviceAccounts` / `source.serviceAccount`: `ns/sa`, or `sa` in the policy's
- * namespace, matched as `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` with the names
- * quoted (the CVE-2026-39350 fix: a `.` is a dot, not any character).
+ * namespace, matched as `spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?` over each name of the
+ * peer certificate, with the names quoted (the CVE-2026-39350 fix: a `.` is a dot, not
+ * any character).
  */
 export function serviceAccountMatch(value: string, policyNamespace: string): Match {
   const slash = value.indexOf('/');
   const ns = slash < 0 ? policyNamespace : value.slice(0, slash);
   const sa = slash < 0 ? value : value.slice(slash + 1);
   const re = RE2JS.compile(`spiffe://.+/ns/${quoteMeta(ns)}/(.+/|)sa/${quoteMeta(sa)}(/.+)?`);
-  return (i) => i.peerUri !== null && re.matches(i.peerUri);
+  const matches = (name: string) => re.matches(name);
+  return (i) => i.peer !== null && anyPeerName(i, matches);
 }
 
-/** `trustDomains` / `source.trustDomain`: the peer's trust domain (prefix `spiffe://<td>/`). */
+/**
+ * `trustDomains` / `source.trustDomain`: the trust domain of a SPIFFE ID among the peer
+ * certificate's names, as Envoy's prefix `spiffe://<td>/` (or regex `spiffe://<td>/.*`;
+ * `*` is the prefix `spiffe://`) reads it (istio generator.go srcTrustDomainGenerator).
+ */
 export function trustDomainMatch(value: string): Match {
   const t = istioString(value);
-  return (i) => i.peer !== null && t(i.peer.trustDomain);
+  const any = value === '*';
+  const spiffe = (name: string): boolean => {
+    if (!name.startsWith(SPIFFE)) return false;
+    if (any) return true;
+    const slash = name.indexOf('/', SPIFFE.length);
+    return slash >= 0 && t(name.slice(SPIFFE.length, slash));
+  };
+  return (i) => {
+    if (i.peer === null) return false;
+    return i.peerNames === undefined ? t(i.peer.trustDomain) : anyPeerName(i, spiffe);
+  };
 }
 
 function claimString(claims: Readonly<Record<string, unknown>> | null, name: string): string | null {

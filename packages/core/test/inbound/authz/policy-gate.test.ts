@@ -74,7 +74,6 @@ describe('a policy gated by its rules’ paths', () => {
       const ctx: RuleContext = {
         policyNamespace: 'foo',
         trustDomains: ['cluster.local'],
-        spaceDelimitedClaims: new Set(),
         strict: action === 'ALLOW',
       };
       const compiled = compileAuthorization(
@@ -84,7 +83,7 @@ describe('a policy gated by its rules’ paths', () => {
           allow: action === 'ALLOW' ? [plan] : [],
           audit: [],
         },
-        { trustDomains: ctx.trustDomains, spaceDelimitedClaims: ctx.spaceDelimitedClaims },
+        { trustDomains: ctx.trustDomains },
       );
       const policy = (action === 'DENY' ? compiled.deny : compiled.allow)[0]!;
       const alone = rules.map((one) => compileRule(one, ctx));
