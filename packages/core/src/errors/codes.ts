@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   MESHLET_ERR_OUTBOUND_URL: 'The URL of an outbound call is not an absolute URL with a host.',
   MESHLET_ERR_OUTBOUND_SCHEME: 'The URL of an outbound call uses a scheme other than http: or https:.',
   MESHLET_ERR_OUTBOUND_TIMEOUT: "An outbound call did not complete within the caller's own timeout.",
+  MESHLET_ERR_OUTBOUND_ROUTE_TIMEOUT:
+    "The route's timeout expired while the response body was still streaming: the body fails with this error (Envoy resets the stream, flag UT).",
   MESHLET_ERR_OUTBOUND_BODY:
     'The request body of an outbound call has an unsupported type or its stream failed.',
   MESHLET_ERR_JWT_OPTIONS: 'createJwtAuthenticator was given an option that is not a non-negative number.',

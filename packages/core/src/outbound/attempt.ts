@@ -13,7 +13,7 @@ import type {
 import { copyHeaders, headerValue, type HeaderRecord } from './request-input.js';
 import type { TryOutcome } from './retry-on.js';
 import { bodyStreamError } from './request-body.js';
-import { PER_TRY_TIMEOUT, ROUTE_TIMEOUT, deadlineScope, raceSignal } from './timeouts.js';
+import { PER_TRY_TIMEOUT, ROUTE_TIMEOUT, TryTimer, deadlineScope, raceSignal } from './timeouts.js';
 
 /** What one try sends. */
 export interface TryRequest {
@@ -52,6 +52,8 @@ export interface TryContext {
   readonly callerSignal: AbortSignal | null;
   /** When the route `timeout` ends, in `clock.now()` terms; null when the route has none. */
   readonly deadline: number | null;
+  /** The route `timeout` itself (ms), for the error a body cut short by it fails with. */
+  readonly timeoutMs?: number | null;
   readonly perTryMs: number | null;
   /** Gets the try number once the try is admitted and goes to the transport (`res.meshlet.attempts`). */
   readonly state: { attempts: number } | null;
@@ -162,14 +164,15 @@ async function queuedAdmission(ctx: TryContext): Promise<Admission> {
 
 /**
  * One try on one picked host, in Envoy's order below the retry loop: pool admission
- * (overflow is a local `503 UO`, never counted by outlier detection), per-try
- * timeout, the transport call, and the outcome fed to outlier detection (a per-try or
- * route timeout counts as a local-origin timeout, spec/traffic.md §2-3).
+ * (overflow is a local `503 UO`, never counted by outlier detection), the transport
+ * call under the try's deadlines, and the outcome fed to outlier detection (a per-try or
+ * route timeout before the headers counts as a local-origin timeout, spec/traffic.md §2-3).
  * Throws the abort reason for the route timeout or the caller's abort.
  *
  * The try runs under one signal: the caller's own when there is no deadline (nothing
- * allocated), else one controller and one timer armed for the sooner of
- * `perTryTimeout` and what is left of the route timeout (DESIGN.md performance targets).
+ * allocated), else a {@link TryTimer}: one controller and one timer at a time, the
+ * per-try timeout starting when the transport has a connection, the route timeout
+ * going on over the response body (DESIGN.md performance targets).
  */
 export async function runTry(
   ctx: TryContext,
@@ -184,20 +187,23 @@ export async function runTry(
   const admission = upstream.tryAdmit?.() ?? (await queuedAdmission(ctx));
   if (!admission.ok) return { kind: 'overflow' };
   const ticket: PoolTicket = admission.ticket;
-  let ms = ctx.perTryMs;
-  let expiry = PER_TRY_TIMEOUT;
-  if (deadline !== null) {
-    const left = deadline - clock.now();
-    if (left <= 0) {
-      ticket.release();
-      throw ROUTE_TIMEOUT;
-    }
-    // On a tie the route timeout wins: with a timer each, the route's, armed first, fired first.
-    if (ms === null || left <= ms) {
-      ms = left;
-      expiry = ROUTE_TIMEOUT;
-    }
+  if (deadline !== null && deadline - clock.now() <= 0) {
+    ticket.release();
+    throw ROUTE_TIMEOUT;
   }
+  const perTryMs = ctx.perTryMs;
+  const timer =
+    deadline === null && perTryMs === null
+      ? null
+      : new TryTimer(
+          callerSignal,
+          clock,
+          deadline,
+          ctx.timeoutMs ?? null,
+          perTryMs,
+          ctx.transport.signalsPoolReady === true,
+        );
+  const signal = timer === null ? callerSignal : timer.signal;
   const idle = upstream.begin(host);
   let released = false;
   const release = (): void => {
@@ -205,8 +211,8 @@ export async function runTry(
     released = true;
     idle();
     ticket.release();
+    timer?.dispose();
   };
-  const scope = deadlineScope(callerSignal, ms, expiry, clock);
   const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host, headerValue(req.headers, 'host'));
   const headers = copyHeaders(req.headers);
   if (ctx.countAttempts !== false) headers['x-envoy-attempt-count'] = String(attempt);
@@ -218,8 +224,10 @@ export async function runTry(
     method: req.method,
     headers,
     body: req.body,
-    signal: scope.signal,
+    signal,
     connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
+    // Only a per-try timeout waits for the connection (a transport may pay for telling).
+    onPoolReady: perTryMs === null ? null : timer,
     tls,
     // The SNI is part of the key: Envoy's auto_sni pools connections per name too.
     poolKey:
@@ -229,7 +237,7 @@ export async function runTry(
   if (ctx.state !== null) ctx.state.attempts = attempt;
   try {
     const response = await ctx.transport.request(treq);
-    scope.dispose();
+    timer?.responded(response.body);
     upstream.record(host, { kind: 'response', status: response.status });
     whenBodyDone(response.body, release);
     return {
@@ -240,11 +248,9 @@ export async function runTry(
       tls,
     };
   } catch (err) {
-    scope.dispose();
     release();
-    const s = scope.signal;
-    if (s !== null && s.aborted) {
-      const reason: unknown = s.reason;
+    if (signal !== null && signal.aborted) {
+      const reason: unknown = signal.reason;
       if (reason === PER_TRY_TIMEOUT || reason === ROUTE_TIMEOUT) {
         upstream.record(host, { kind: 'local-failure', failure: 'timeout' });
       }

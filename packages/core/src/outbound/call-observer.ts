@@ -24,6 +24,8 @@ import type { ResponseFlag } from './meshlet-info.js';
 import type { HeaderRecord, Target } from './request-input.js';
 import type { TryResult } from './attempt.js';
 import { transportFailureFlag } from './local-reply.js';
+import { isResponseTimeout } from './timeouts.js';
+import { addFlag } from './flags.js';
 
 /** Envoy's `%RESPONSE_CODE_DETAILS%` for the local replies meshlet's router sends. */
 const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
@@ -51,12 +53,18 @@ const MAX_CACHED = 4096;
 
 /**
  * The state a streamed upstream body reports with when it closed before its end: the
+ * route timeout fired (`UT`, `upstream_response_timeout`: router.cc onResponseTimeout), the
  * upstream reset it (`UC`, Envoy's `upstream_reset_after_response_started{connection_termination}`),
  * or the application destroyed it (`DC`, the downstream went away), as Envoy's router and
  * connection manager flag a stream reset after the response started.
  */
 function cutShort(state: CallState, body: Readable): CallState {
   if (body.readableEnded) return state;
+  if (isResponseTimeout(body.errored)) {
+    const flags = [...state.flags];
+    addFlag(flags, 'UT');
+    return { ...state, flags, details: 'upstream_response_timeout' };
+  }
   if (body.errored !== null)
     return {
       ...state,

@@ -65,18 +65,20 @@ function finish(r: Exclude<TryResult, { kind: 'no-host' | 'overflow' }>): Router
 
 /**
  * Envoy's router (router.cc, retry_state_impl.cc; spec/traffic.md §3) over one
- * cluster: the route timeout bounds every try and backoff (`504 UT`, never retried);
- * each try picks a host (previous-hosts avoided), is admitted by the pool and runs
- * under its per-try timeout; then would-retry? → none left ⇒ `URX` → retry
- * breaker/budget full ⇒ `UO` → full-jitter backoff → retry. Failure returns the last
- * upstream response or the local error reply. Discarded response bodies are destroyed.
+ * cluster: the route timeout bounds every try and backoff (`504 UT`, never retried),
+ * then the response body (which it fails: the headers are sent); each try picks a host
+ * (previous-hosts avoided), is admitted by the pool and runs under its per-try timeout
+ * once it has a connection; then would-retry? → none left ⇒ `URX` → retry breaker/budget
+ * full ⇒ `UO` → full-jitter backoff → retry. Failure returns the last upstream response
+ * or the local error reply. Discarded response bodies are destroyed.
  */
 export async function runRouter(call: RouterCall): Promise<RouterResult> {
   const { state, policy, clock, tryContext } = call;
   const upstream = tryContext.upstream;
   const caller = call.callerSignal;
-  // The route timeout is a number, not a timer: each try arms one timer for the sooner of
-  // its perTryTimeout and what is left of it (attempt.ts), and a backoff stops at it.
+  // The route timeout is a number, not a timer: each try arms its own timer for what is
+  // left of it, or its perTryTimeout once connected (attempt.ts, TryTimer), and a backoff
+  // stops at it. The answering try's timer goes on over the response body.
   const deadline = call.timeoutMs === null ? null : clock.now() + call.timeoutMs;
   const ctx: TryContext = {
     transport: tryContext.transport,
@@ -87,6 +89,7 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
     countAttempts: tryContext.countAttempts ?? true,
     callerSignal: caller,
     deadline,
+    timeoutMs: call.timeoutMs,
     perTryMs: call.perTryMs,
     state,
   };

@@ -32,6 +32,11 @@ export interface TransportTls {
   readonly checkName?: boolean;
 }
 
+/** Told when an attempt gets its connection: Envoy's `onPoolReady`. */
+export interface PoolReadyListener {
+  poolReady(): void;
+}
+
 /** One attempt, addressed to one endpoint. */
 export interface TransportRequest {
   /** `http(s)://<endpoint address>:<port><path+query>` — the endpoint, not the service name. */
@@ -51,6 +56,12 @@ export interface TransportRequest {
    * so a transport can keep one agent per cluster with the DestinationRule's limits.
    */
   readonly poolKey: string;
+  /**
+   * A transport that `signalsPoolReady` calls `poolReady()` once the attempt has a connected
+   * (for TLS: handshaken) connection and its request is about to be written, new or reused.
+   * Absent or null when nothing waits for it.
+   */
+  readonly onPoolReady?: PoolReadyListener | null;
   /** DestinationRule limits a transport applies to its agent for `poolKey`. */
   readonly pool: {
     readonly maxConnections: number;
@@ -116,6 +127,12 @@ export class TransportError extends Error {
  */
 export interface Transport {
   readonly name: string;
+  /**
+   * True when the transport calls `TransportRequest.onPoolReady`: a per-try timeout then
+   * starts when the connection is ready, as Envoy's does. Otherwise (a transport without
+   * connections, such as the in-memory one) it starts with the attempt.
+   */
+  readonly signalsPoolReady?: boolean;
   request(req: TransportRequest): Promise<TransportResponse>;
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { got, type Got, type Method, type OptionsInit, type Response } from 'got';
 import {
   TransportError,
+  type PoolReadyListener,
   type Transport,
   type TransportRequest,
   type TransportResponse,
@@ -40,22 +41,32 @@ function socketAddress(socket: Socket | null): string | null {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-/** Tracks whether any byte of the request reached a connected socket. */
+/**
+ * Tracks whether any byte of the request reached a connected socket, and tells `ready`
+ * when the agent's socket (reused, or new once connected) can carry it: Envoy's pool ready.
+ */
 class SendState {
   socket: Socket | null = null;
   connected = false;
+  readonly #ready: PoolReadyListener | null;
+
+  constructor(ready: PoolReadyListener | null) {
+    this.#ready = ready;
+  }
 
   watch(request: ClientRequest): void {
     request.once('socket', (socket: Socket) => {
       this.socket = socket;
       if (!socket.connecting) {
         this.connected = true;
+        this.#ready?.poolReady();
         return;
       }
       // An https socket is ready to carry the request only after the handshake.
       const ready = 'encrypted' in socket ? 'secureConnect' : 'connect';
       socket.once(ready, () => {
         this.connected = true;
+        this.#ready?.poolReady();
       });
     });
   }
@@ -101,7 +112,7 @@ export function createGotTransport(): Transport {
     }
     const endNow = req.body === null && !GOT_NO_BODY_METHODS.has(req.method);
 
-    const state = new SendState();
+    const state = new SendState(req.onPoolReady ?? null);
     const mapError = (err: unknown): TransportError =>
       toTransportError(err, {
         aborted: signal?.aborted === true,
@@ -128,6 +139,7 @@ export function createGotTransport(): Transport {
 
   return Object.freeze({
     name: 'got',
+    signalsPoolReady: true,
     request,
     close: () => pools.close(),
   });

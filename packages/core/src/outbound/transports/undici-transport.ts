@@ -2,10 +2,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import {
   TransportError,
+  type PoolReadyListener,
   type Transport,
   type TransportRequest,
   type TransportResponse,
 } from '../transport.js';
+import { raceSignal } from '../timeouts.js';
 import { mappedBody } from './body-stream.js';
 import { toTransportError } from './failure.js';
 import { headersFromUndici } from './headers.js';
@@ -29,6 +31,8 @@ const NEVER_MS = 86_400_000;
 
 interface UndiciPool extends PoolEntry {
   readonly pool: Pool;
+  /** The pool, telling a request's `POOL_READY` listener when it gets its connection; made on first use. */
+  ready: Dispatcher | null;
   readonly check: PeerCheck;
   /** `maxRequestsPerConnection: 1`: every request says `connection: close`. */
   readonly resetEach: boolean;
@@ -101,6 +105,75 @@ function alpnConnector(settings: PoolSettings, options: ClientTlsOptions | objec
   };
 }
 
+/** Where a request's options carry the try's pool-ready listener to {@link poolReadyInterceptor}. */
+const POOL_READY = Symbol('meshlet.poolReady');
+
+type ReadyOptions = Dispatcher.DispatchOptions & { [POOL_READY]?: PoolReadyListener };
+
+/**
+ * Passes everything on to undici's handler, telling `ready` first when undici starts the
+ * request: it does so on a connected socket, about to write the request (client-h1.js
+ * writeH1 → onConnect, which a composed dispatcher sees as `onRequestStart`).
+ */
+class PoolReadyHandler implements Dispatcher.DispatchHandler {
+  readonly #handler: Dispatcher.DispatchHandler;
+  readonly #ready: PoolReadyListener;
+
+  constructor(handler: Dispatcher.DispatchHandler, ready: PoolReadyListener) {
+    this.#handler = handler;
+    this.#ready = ready;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#ready.poolReady();
+    this.#handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[2],
+    socket: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[3],
+  ): void {
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2],
+    statusMessage?: string,
+  ): void {
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(
+    controller: Dispatcher.DispatchController,
+    trailers: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseEnd']>>[1],
+  ): void {
+    this.#handler.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.#handler.onResponseError?.(controller, error);
+  }
+}
+
+const poolReadyInterceptor: Dispatcher.DispatcherComposeInterceptor =
+  (dispatch) => (opts: ReadyOptions, handler) => {
+    const ready = opts[POOL_READY];
+    return dispatch(opts, ready === undefined ? handler : new PoolReadyHandler(handler, ready));
+  };
+
+/** A late response to a request we stopped waiting for: its body is dropped, as a retry's would be. */
+const dropLate = (late: Dispatcher.ResponseData): void => {
+  late.body.destroy();
+};
+
 /**
  * undici counts a socket's requests after the check (`socket[kCounter]++ >= max`, in
  * lib/dispatcher/client-h1.js), so `maxRequestsPerClient: n` serves n + 1 requests on
@@ -128,6 +201,7 @@ function createPool(origin: string, settings: PoolSettings): UndiciPool {
   const pool = new Pool(origin, options);
   return {
     pool,
+    ready: null,
     check,
     settings,
     resetEach: limit === 1,
@@ -186,9 +260,17 @@ export function createUndiciTransport(): Transport {
     if (entry.resetEach) options.reset = true;
     const mapError = (err: unknown): TransportError =>
       toTransportError(err, { aborted: signal?.aborted === true, beforeRequestSent: false });
+    const ready = req.onPoolReady ?? null;
+    let dispatcher: Dispatcher = entry.pool;
+    if (ready !== null) {
+      (options as ReadyOptions)[POOL_READY] = ready;
+      dispatcher = entry.ready ??= entry.pool.compose(poolReadyInterceptor);
+    }
     let res: Dispatcher.ResponseData;
     try {
-      res = await entry.pool.request(options);
+      // undici notices an abort only once the request has a connection (api-request.js
+      // onConnect), so a deadline during a slow connect must not wait for it.
+      res = await raceSignal(dispatcher.request(options), signal, dropLate);
     } catch (err) {
       throw mapError(err);
     }
@@ -201,6 +283,7 @@ export function createUndiciTransport(): Transport {
 
   return Object.freeze({
     name: 'undici',
+    signalsPoolReady: true,
     request,
     close: () => pools.close(),
   });
