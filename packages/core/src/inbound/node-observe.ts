@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import { inboundClusterOf } from '../telemetry/inbound-services.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { requestProtocolOf } from '../telemetry/metrics/destination-service.js';
+import { grpcResponseStatus } from '../telemetry/metrics/grpc-status.js';
 import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
 import { peerFromIdentity, peerWithMetadata } from '../telemetry/peer-labels.js';
 import {
@@ -64,7 +66,7 @@ function authzAction(stage: string): 'ALLOW' | 'DENY' | 'CUSTOM' | null {
 /**
  * `destination_service*` of an inbound request, by the local port it arrived on: the
  * telemetry's `inboundService` (the configured service, else the Service selecting the
- * workload on that port, else the canonical service). Istio never reads the Host header
+ * workload on that port, else the inbound passthrough's). Istio never reads the Host header
  * on inbound (pilot/pkg/model/telemetry.go disableHostHeaderFallback).
  */
 function inboundServices(t: MeshTelemetry): (port: number) => DestinationService {
@@ -200,6 +202,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const requestBytes = this.#requestHeadBytes + requestBody;
       if (t.metrics.enabled) {
         const fromCert = peerFromIdentity(request.peer);
+        const protocol = requestProtocolOf(request.headers['content-type']);
         const event: MetricEvent = {
           reporter: 'destination',
           // A meshed caller's workload labels come from its metadata exchange (spec/telemetry.md).
@@ -207,8 +210,14 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
           destination: t.metrics.local,
           destinationService: this.#services(request.port),
           port: request.port,
-          protocol: requestProtocolOf(request.headers['content-type']),
+          protocol,
           status,
+          // The grpc-status the response went out with (parsed from its header block: writeHead
+          // headers are not in getHeaders()), read for gRPC requests only.
+          grpcStatus:
+            protocol === 'grpc' && status !== 0
+              ? grpcResponseStatus(sentResponseHeaders(res)['grpc-status'], status)
+              : null,
           flags,
           mtls: request.peer !== null,
           durationMs,
@@ -291,7 +300,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       requestHeaders: this.#loggedHeaders(),
       responseHeaders: sentResponseHeaders(this.response),
       upstreamHost: d !== null && d.allow ? local : null,
-      upstreamCluster: `inbound|${request.port}||`,
+      upstreamCluster: inboundClusterOf(this.#services(request.port), request.port),
       upstreamLocalAddress: null,
       downstreamLocalAddress: local,
       downstreamRemoteAddress: this.#downstreamRemoteAddress(),

@@ -8,6 +8,7 @@ import {
   PASSTHROUGH_CLUSTER,
   requestProtocolOf,
 } from '../telemetry/metrics/destination-service.js';
+import { grpcResponseStatus } from '../telemetry/metrics/grpc-status.js';
 import type { DestinationService, MetricEvent } from '../telemetry/metrics/metric-event.js';
 import {
   peerFromEndpoint,
@@ -285,14 +286,16 @@ export class OutboundCall implements CallObserver {
       const target = this.#target;
       const cluster = state.cluster;
       if (t.metrics.enabled) {
+        const protocol = requestProtocolOf(this.#headers['content-type']);
         const event: MetricEvent = {
           reporter: 'source',
           source: t.metrics.local,
           destination: this.#owner.peerOf(state.endpoint, plan, state.service, state.upstreamPeer),
           destinationService: this.#owner.serviceOf(state, plan, this.#hostHeader()),
           port: target.port,
-          protocol: requestProtocolOf(this.#headers['content-type']),
+          protocol,
           status,
+          grpcStatus: protocol === 'grpc' ? grpcResponseStatus(resHeaders['grpc-status'], status) : null,
           flags: state.flags,
           mtls: state.upstream !== null && this.#istioMutual,
           durationMs,

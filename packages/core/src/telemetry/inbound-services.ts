@@ -1,7 +1,7 @@
 import { DOMAIN_SUFFIX } from '../compile/hosts.js';
 import { labelsMatch, type WorkloadIdentity } from '../compile/workload.js';
 import type { PlatformResource } from '../config/snapshot.js';
-import { destinationServiceOf } from './metrics/destination-service.js';
+import { destinationServiceOf, INBOUND_PASSTHROUGH_CLUSTER } from './metrics/destination-service.js';
 import type { DestinationService } from './metrics/metric-event.js';
 import { canonicalService } from './peer-labels.js';
 
@@ -10,6 +10,8 @@ interface SelectingService {
   readonly name: string;
   readonly created: number | null;
   readonly podPorts: ReadonlySet<number>;
+  /** A port with a named `targetPort`, which may reach any container port. */
+  readonly named: boolean;
 }
 
 const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null;
@@ -17,10 +19,11 @@ const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof 
 /**
  * The pod ports a Service reaches: each TCP port's numeric `targetPort`, else its `port`
  * (Kubernetes' default). A named `targetPort` resolves against the pod's container ports,
- * which meshlet is not told, so it reaches none.
+ * which meshlet is not told: `named` says the Service has one.
  */
-function podPortsOf(spec: Readonly<Record<string, unknown>>): Set<number> {
+function podPortsOf(spec: Readonly<Record<string, unknown>>): { ports: Set<number>; named: boolean } {
   const out = new Set<number>();
+  let named = false;
   for (const p of Array.isArray(spec['ports']) ? (spec['ports'] as unknown[]) : []) {
     if (!isRecord(p) || typeof p['port'] !== 'number') continue;
     const protocol = p['protocol'];
@@ -28,8 +31,9 @@ function podPortsOf(spec: Readonly<Record<string, unknown>>): Set<number> {
     const target = p['targetPort'];
     if (target === undefined || target === null) out.add(p['port']);
     else if (typeof target === 'number') out.add(target);
+    else if (typeof target === 'string') named = true;
   }
-  return out;
+  return { ports: out, named };
 }
 
 /** Oldest first (an undated one after the dated), then by name: istio model/context.go SetServiceTargets. */
@@ -53,9 +57,35 @@ function selectingServices(w: WorkloadIdentity, platform: readonly PlatformResou
     for (const [k, v] of Object.entries(spec['selector'])) if (typeof v === 'string') selector[k] = v;
     // An empty selector selects nothing in Kubernetes.
     if (Object.keys(selector).length === 0 || !labelsMatch(selector, w.labels)) continue;
-    out.push({ name: p.metadata.name, created: p.metadata.creationTimestamp, podPorts: podPortsOf(spec) });
+    const { ports, named } = podPortsOf(spec);
+    out.push({ name: p.metadata.name, created: p.metadata.creationTimestamp, podPorts: ports, named });
   }
   return out.sort(byAgeThenHost);
+}
+
+/**
+ * A request to a port no Service targets takes the virtual inbound listener's passthrough
+ * chain to `InboundPassthroughCluster` (pilot listener_inbound.go
+ * buildInboundPassthroughChains), a cluster without `istio.services` metadata. The server's
+ * stats filter names the service after that cluster and, with the Host header fallback off,
+ * reports the canonical service, bare, as `destination_service` (istio/proxy
+ * source/extensions/filters/http/istio_stats/istio_stats.cc populatePeerInfo).
+ */
+function inboundPassthrough(w: WorkloadIdentity): DestinationService {
+  return Object.freeze({
+    host: canonicalService(w.labels, w.name),
+    name: INBOUND_PASSTHROUGH_CLUSTER,
+    namespace: w.namespace,
+  });
+}
+
+/**
+ * Envoy's `%UPSTREAM_CLUSTER_RAW%` of an inbound request: `InboundPassthroughCluster` when
+ * no Service targets the port (`service` is then the passthrough's), else the port's
+ * inbound cluster `inbound|<port>||` (model.BuildInboundSubsetKey).
+ */
+export function inboundClusterOf(service: DestinationService, port: number): string {
+  return service.name === INBOUND_PASSTHROUGH_CLUSTER ? INBOUND_PASSTHROUGH_CLUSTER : `inbound|${port}||`;
 }
 
 export interface InboundServiceOptions {
@@ -71,9 +101,11 @@ export interface InboundServiceOptions {
  * cluster's `istio.services[0]` and never the Host header on inbound (istio
  * pilot/pkg/model/telemetry.go disableHostHeaderFallback): the oldest Service selecting
  * the pod with a port that targets the request's port (pilot cluster.go
- * buildInboundClustersFromServiceInstances). Without one meshlet assumes the canonical
- * service's name. The namespace is always the workload's (istio_stats.cc server branch).
- * Each port's answer is computed once and the same object returned after.
+ * buildInboundClustersFromServiceInstances). A port no Service targets has no inbound
+ * chain: the request goes through `InboundPassthroughCluster`, which carries no service
+ * metadata (`inboundPassthrough`); that needs the config to list the namespace's Services.
+ * The namespace is always the workload's (istio_stats.cc
+ * server branch). Each port's answer is computed once and the same object returned after.
  */
 export function inboundServiceLookup(options: InboundServiceOptions): (port: number) => DestinationService {
   const w = options.workload;
@@ -84,7 +116,11 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
     const configured = destinationServiceOf(options.service, { namespace: ns });
     return () => configured;
   }
-  const fallback = kube(canonicalService(w.labels, w.name));
+  // Services in the config are taken as the namespace's registry, as istiod's; a config
+  // without any leaves meshlet blind, so it assumes the Service named for the canonical
+  // service rather than report every request as passthrough traffic.
+  const knowsServices = options.platform.some((p) => p.kind === 'Service' && p.metadata.namespace === ns);
+  const fallback = knowsServices ? inboundPassthrough(w) : kube(canonicalService(w.labels, w.name));
   const selecting = selectingServices(w, options.platform);
   if (selecting.length === 0) return () => fallback;
   // Keyed by the local port: a handful per process.
@@ -92,7 +128,8 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
   return (port) => {
     let s = byPort.get(port);
     if (s === undefined) {
-      const first = selecting.find((x) => x.podPorts.has(port));
+      // A named targetPort meshlet cannot resolve is taken to reach the port.
+      const first = selecting.find((x) => x.podPorts.has(port)) ?? selecting.find((x) => x.named);
       s = first === undefined ? fallback : kube(first.name);
       byPort.set(port, s);
     }

@@ -91,8 +91,9 @@ export interface MeshTelemetry {
   readonly service: string | null;
   /**
    * `destination_service*` of inbound requests on a local port: the configured service,
-   * else the snapshot's Service selecting the workload on that port, else the canonical
-   * service. Never the Host header. Follows `reload`.
+   * else the snapshot's Service selecting the workload on that port, else the inbound
+   * passthrough's (the canonical service, `InboundPassthroughCluster`). Never the Host
+   * header. Follows `reload`.
    */
   inboundService(port: number): DestinationService;
   /** Whether inbound handling runs in the async-local request context (`requestContext`). */

@@ -34,8 +34,9 @@ describe('inboundServiceLookup', () => {
       'reviews-admin',
       'default',
     ]);
-    // Port 80 is the Service port, not a port of the pod.
-    expect(triple(byPort(80))).toEqual(['reviews.default.svc.cluster.local', 'reviews', 'default']);
+    // Port 80 is the Service port, not a port of the pod: no Service targets it, so the
+    // request goes through InboundPassthroughCluster (listener_inbound.go buildInboundPassthroughChains).
+    expect(triple(byPort(80))).toEqual(['reviews', 'InboundPassthroughCluster', 'default']);
   });
 
   it('takes the oldest of several Services, then the first hostname', () => {
@@ -51,7 +52,7 @@ describe('inboundServiceLookup', () => {
     expect(undated(9080).name).toBe('reviews-a');
   });
 
-  it('ignores Services of other namespaces or selectors, without a selector, or with a named targetPort', () => {
+  it('ignores Services of other namespaces or selectors, or without a selector', () => {
     const byPort = lookup(`apiVersion: v1
 kind: Service
 metadata: { name: elsewhere, namespace: other }
@@ -66,13 +67,27 @@ apiVersion: v1
 kind: Service
 metadata: { name: manual, namespace: default }
 spec: { ports: [{ port: 9080 }] }
----
-apiVersion: v1
+`);
+    // None selects this pod's port 9080: the inbound passthrough, named for the canonical
+    // service, in the workload's namespace (istio_stats.cc populatePeerInfo).
+    expect(triple(byPort(9080))).toEqual(['reviews', 'InboundPassthroughCluster', 'default']);
+  });
+
+  it('takes a Service whose named targetPort it cannot resolve as reaching the port', () => {
+    const byPort = lookup(`apiVersion: v1
 kind: Service
 metadata: { name: named, namespace: default }
-spec: { selector: { app: reviews }, ports: [{ port: 9080, targetPort: http }] }
+spec: { selector: { app: reviews }, ports: [{ port: 80, targetPort: http }] }
 `);
-    // None selects this pod's port 9080: the canonical service, in the workload's namespace.
+    expect(triple(byPort(9080))).toEqual(['named.default.svc.cluster.local', 'named', 'default']);
+  });
+
+  it('assumes the Service named for the canonical service when the config lists none in the namespace', () => {
+    const byPort = lookup(`apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: other }
+spec: { selector: { app: reviews }, ports: [{ port: 9080 }] }
+`);
     expect(triple(byPort(9080))).toEqual(['reviews.default.svc.cluster.local', 'reviews', 'default']);
   });
 

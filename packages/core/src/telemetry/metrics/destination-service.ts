@@ -1,4 +1,5 @@
 import { UNKNOWN } from '../peer-labels.js';
+import { isGrpcContentType } from './grpc-status.js';
 import type { DestinationService } from './metric-event.js';
 
 /** Istio's special destination_service_name values for clusters without a service. */
@@ -34,8 +35,7 @@ export function destinationServiceOf(
   return Object.freeze({ host, name: known.name ?? svcName, namespace: known.namespace });
 }
 
-/** `request_protocol`: `grpc` when the request content-type is application/grpc (any `+suffix`), else `http`. */
+/** `request_protocol`: `grpc` when Envoy takes the request for gRPC (`isGrpcContentType`), else `http`. */
 export function requestProtocolOf(contentType: string | readonly string[] | undefined): 'http' | 'grpc' {
-  const v = typeof contentType === 'string' ? contentType : contentType?.[0];
-  return v !== undefined && /^application\/grpc(\+|;|$)/i.test(v.trim()) ? 'grpc' : 'http';
+  return isGrpcContentType(contentType) ? 'grpc' : 'http';
 }

@@ -30,7 +30,10 @@ export interface MetricEvent {
   readonly protocol: 'http' | 'grpc';
   /** The response status; 0 when no response was sent (Envoy reports `"0"`). */
   readonly status: number;
-  /** The gRPC status code, for gRPC requests. */
+  /**
+   * `grpc_response_status` of a gRPC request (`grpcResponseStatus`); null or absent when no
+   * response was sent. Read only when `protocol` is `grpc`.
+   */
   readonly grpcStatus?: string | number | null;
   /** Envoy response flags; empty when none (label `-`). */
   readonly flags: readonly string[];
