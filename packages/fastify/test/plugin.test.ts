@@ -172,6 +172,7 @@ describe('@meshlet/fastify plugin', () => {
           headers: {},
           flags: [],
           reason: { stage: 'deny', policy: 'ns/p', detail: '' },
+          shadow: [],
         }),
     };
     const app = Fastify();
