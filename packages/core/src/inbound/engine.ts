@@ -250,7 +250,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const refuse = (f: Flow, d: DeniedDecision): InboundDecision =>
     f.responseHeaders === null && f.shadow === null
       ? d
-      : denied(d.status, d.body, { ...f.responseHeaders, ...d.headers }, d.flags, d.reason, f.shadow ?? d.shadow);
+      : denied(
+          d.status,
+          d.body,
+          { ...f.responseHeaders, ...d.headers },
+          d.flags,
+          d.reason,
+          f.shadow ?? d.shadow,
+        );
 
   /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
   const limit = (f: Flow, position: RateLimitPosition): InboundDecision | null => {
