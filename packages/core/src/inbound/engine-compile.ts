@@ -26,6 +26,8 @@ export interface CompiledInbound {
   readonly rbac: (input: AuthzInput) => RbacOutcome;
   readonly custom: readonly CustomPolicy[];
   readonly rateLimiter: LocalRateLimiter;
+  /** Whether any local rate limit filter runs: without one no stage asks the limiter. */
+  readonly rateLimited: boolean;
   /** The local workload's SPIFFE URI: the destination principal a gRPC ext_authz check carries. */
   readonly localPrincipal: string;
 }
@@ -52,6 +54,7 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     rbac: memoizeRbac(authz, rbacFootprint([...policies.deny, ...policies.allow, ...policies.audit])),
     custom,
     rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
+    rateLimited: plan.inbound.rateLimits.some((p) => p.position !== null),
     localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,
   };
 }

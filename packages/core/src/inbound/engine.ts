@@ -261,7 +261,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
 
   /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
   const limit = (f: Flow, position: RateLimitPosition): InboundDecision | null => {
-    if (!f.c.rateLimiter.has(position)) return null;
+    if (!f.c.rateLimited || !f.c.rateLimiter.has(position)) return null;
     const stage = f.at.stage;
     f.at.stage = 'ratelimit';
     const rl = f.c.rateLimiter.check(f.req, position);
