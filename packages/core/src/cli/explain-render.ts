@@ -88,7 +88,9 @@ export function renderInbound(e: InboundExplanation, io: CliIO): string {
   const all = [...a.custom, ...a.deny, ...a.allow, ...a.audit];
   if (all.length === 0) out.push(`${label(io, 'Authorization')}no AuthorizationPolicy selects this workload`);
   else {
-    out.push(`${label(io, 'Authorization')}CUSTOM, then DENY, then ALLOW (AUDIT only logs):`);
+    out.push(
+      `${label(io, 'Authorization')}CUSTOM (before the JWT check), then DENY, then ALLOW (AUDIT only logs):`,
+    );
     for (const p of all) out.push(...policyLines(p, io));
     if (e.customProvider !== null) out.push(`  provider ${e.customProvider}`);
     if (a.custom.some((p) => p.matchedRule >= 0))

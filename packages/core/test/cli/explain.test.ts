@@ -158,6 +158,8 @@ describe('meshlet explain (inbound)', () => {
       /^Access log\s+403 - rbac_access_denied_matched_policy\[ns\[foo\]-policy\[deny-method-get\]-rule\[0\]\]$/m,
     );
     expect(r.out).toContain('mTLS peer cluster.local/ns/foo/sa/sleep');
+    // The order istiod chains the filters in (listener_builder.go).
+    expect(r.out).toMatch(/^Authorization\s+CUSTOM \(before the JWT check\), then DENY, then ALLOW/m);
   });
 
   it('allows the same GET with x-token: admin through the ALLOW rule for /ip, and says why the DENY rule missed', async () => {
