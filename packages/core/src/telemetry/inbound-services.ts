@@ -1,12 +1,17 @@
 import { DOMAIN_SUFFIX } from '../compile/hosts.js';
 import { labelsMatch, type WorkloadIdentity } from '../compile/workload.js';
+import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
+import type { ServiceEntryIn } from '../compile/spec-types.js';
 import { destinationServiceOf, INBOUND_PASSTHROUGH_CLUSTER } from './metrics/destination-service.js';
 import type { DestinationService } from './metrics/metric-event.js';
 import { canonicalService } from './peer-labels.js';
 
-/** A Kubernetes Service selecting the local workload, and the pod ports it sends to. */
+/** A Kubernetes Service or ServiceEntry selecting the local workload, and the pod ports it sends to. */
 interface SelectingService {
+  /** The service's hostname (`<name>.<ns>.svc.<domain>`, or the ServiceEntry host). */
+  readonly host: string;
+  /** Its `destination_service_name`: a Service's name, a ServiceEntry's host. */
   readonly name: string;
   readonly created: number | null;
   readonly podPorts: ReadonlySet<number>;
@@ -36,14 +41,14 @@ function podPortsOf(spec: Readonly<Record<string, unknown>>): { ports: Set<numbe
   return { ports: out, named };
 }
 
-/** Oldest first (an undated one after the dated), then by name: istio model/context.go SetServiceTargets. */
+/** Oldest first (an undated one after the dated), then by hostname: istio model/context.go SetServiceTargets. */
 function byAgeThenHost(a: SelectingService, b: SelectingService): number {
   if (a.created !== b.created) {
     if (a.created === null) return 1;
     if (b.created === null) return -1;
     return a.created - b.created;
   }
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
 }
 
 /** The Services in the workload's namespace whose non-empty selector matches its labels. */
@@ -58,9 +63,38 @@ function selectingServices(w: WorkloadIdentity, platform: readonly PlatformResou
     // An empty selector selects nothing in Kubernetes.
     if (Object.keys(selector).length === 0 || !labelsMatch(selector, w.labels)) continue;
     const { ports, named } = podPortsOf(spec);
-    out.push({ name: p.metadata.name, created: p.metadata.creationTimestamp, podPorts: ports, named });
+    out.push({
+      host: `${p.metadata.name}.${w.namespace}.svc.${DOMAIN_SUFFIX}`,
+      name: p.metadata.name,
+      created: p.metadata.creationTimestamp,
+      podPorts: ports,
+      named,
+    });
   }
-  return out.sort(byAgeThenHost);
+  return out;
+}
+
+/**
+ * The ServiceEntries in the workload's namespace whose `workloadSelector` picks it: Istio
+ * makes them service targets of a pod as of a VM (serviceentry controller), on each port's
+ * `targetPort`, else its `number`; each host is a service named by that host (the
+ * `istio.services` metadata of the inbound cluster carries the host as its name).
+ */
+function selectingServiceEntries(w: WorkloadIdentity, resources: readonly Resource[]): SelectingService[] {
+  const out: SelectingService[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'ServiceEntry' || r.metadata.namespace !== w.namespace) continue;
+    const spec = r.spec as ServiceEntryIn;
+    const selector = spec.workloadSelector?.labels ?? {};
+    if (Object.keys(selector).length === 0 || !labelsMatch(selector, w.labels)) continue;
+    const ports = new Set<number>();
+    for (const p of spec.ports ?? []) ports.add(p.targetPort ?? p.number);
+    for (const host of spec.hosts ?? []) {
+      if (host.startsWith('*')) continue;
+      out.push({ host, name: host, created: r.metadata.creationTimestamp, podPorts: ports, named: false });
+    }
+  }
+  return out;
 }
 
 /**
@@ -92,6 +126,8 @@ export interface InboundServiceOptions {
   readonly workload: WorkloadIdentity;
   /** The snapshot's Kubernetes documents (`ConfigSnapshot.platform`). */
   readonly platform: readonly PlatformResource[];
+  /** The snapshot's Istio resources, for ServiceEntries selecting the workload. */
+  readonly resources?: readonly Resource[];
   /** A configured `destination_service`, which wins; null to derive it. */
   readonly service: string | null;
 }
@@ -121,7 +157,10 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
   // service rather than report every request as passthrough traffic.
   const knowsServices = options.platform.some((p) => p.kind === 'Service' && p.metadata.namespace === ns);
   const fallback = knowsServices ? inboundPassthrough(w) : kube(canonicalService(w.labels, w.name));
-  const selecting = selectingServices(w, options.platform);
+  const selecting = [
+    ...selectingServices(w, options.platform),
+    ...selectingServiceEntries(w, options.resources ?? []),
+  ].sort(byAgeThenHost);
   if (selecting.length === 0) return () => fallback;
   // Keyed by the local port: a handful per process.
   const byPort = new Map<number, DestinationService>();
@@ -130,7 +169,10 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
     if (s === undefined) {
       // A named targetPort meshlet cannot resolve is taken to reach the port.
       const first = selecting.find((x) => x.podPorts.has(port)) ?? selecting.find((x) => x.named);
-      s = first === undefined ? fallback : kube(first.name);
+      s =
+        first === undefined
+          ? fallback
+          : destinationServiceOf(first.host, { name: first.name, namespace: ns });
       byPort.set(port, s);
     }
     return s;

@@ -159,6 +159,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
     return inboundServiceLookup({
       workload: this.workload,
       platform: snapshot.platform ?? [],
+      resources: snapshot.resources,
       service: this.service,
     });
   }

@@ -15,8 +15,15 @@ metadata: { name: ${name}, namespace: default${extra} }
 spec: { selector: { app: reviews }, ports: ${ports} }
 `;
 
-const lookup = (yaml: string, configured: string | null = null) =>
-  inboundServiceLookup({ workload: REVIEWS_V2, platform: snapshotOf(yaml).platform, service: configured });
+const lookup = (yaml: string, configured: string | null = null) => {
+  const snap = snapshotOf(yaml);
+  return inboundServiceLookup({
+    workload: REVIEWS_V2,
+    platform: snap.platform,
+    resources: snap.resources,
+    service: configured,
+  });
+};
 
 const triple = (s: { host: string; name: string; namespace: string }) => [s.host, s.name, s.namespace];
 
@@ -89,6 +96,29 @@ metadata: { name: reviews, namespace: other }
 spec: { selector: { app: reviews }, ports: [{ port: 9080 }] }
 `);
     expect(triple(byPort(9080))).toEqual(['reviews.default.svc.cluster.local', 'reviews', 'default']);
+  });
+
+  it('takes a ServiceEntry whose workloadSelector picks the workload, named by its host, in age order with Services', () => {
+    // A ServiceEntry selecting pods makes them its endpoints, and its hosts service targets
+    // of the pod (serviceentry controller), on each port's targetPort, else its number.
+    const entry = (created: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: reviews-vm, namespace: default, creationTimestamp: "${created}" }
+spec:
+  hosts: [reviews.vm.example.com]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, targetPort: 9080, name: http, protocol: HTTP }]
+  workloadSelector: { labels: { app: reviews } }
+`;
+    const alone = lookup(entry('2024-01-01T00:00:00Z'));
+    expect(triple(alone(9080))).toEqual(['reviews.vm.example.com', 'reviews.vm.example.com', 'default']);
+    // The older of a Service and the entry wins.
+    const svc = service('reviews', '[{ port: 9080 }]', ', creationTimestamp: "2024-03-01T00:00:00Z"');
+    expect(lookup(`${svc}---\n${entry('2024-01-01T00:00:00Z')}`)(9080).host).toBe('reviews.vm.example.com');
+    expect(lookup(`${svc}---\n${entry('2024-05-01T00:00:00Z')}`)(9080).host).toBe(
+      'reviews.default.svc.cluster.local',
+    );
   });
 
   it('keeps a configured service whatever the Services say', () => {
