@@ -8,12 +8,13 @@ import { audiencesAllowed } from './audiences.js';
 import { compileRules } from './compile-rules.js';
 import type { CompiledRule, CompiledRules } from './compile-rules.js';
 import { verifySignature } from './jwks.js';
-import { extractTokens } from './locations.js';
-import type { TokenLocation } from './locations.js';
+import { extractTokens, jwtRun } from './locations.js';
+import type { FoundToken, TokenLocation } from './locations.js';
 import { normalizeClaims, outputHeaders } from './output-headers.js';
 import { parseToken } from './parse-token.js';
 import type { ParsedJwt } from './parse-token.js';
 import { RemoteJwks } from './remote-jwks.js';
+import type { KeyState } from './remote-jwks.js';
 import { denyResult, NONE } from './results.js';
 import type { JwtStatus } from './status.js';
 import { TokenCache } from './token-cache.js';
@@ -63,8 +64,9 @@ const DEFAULTS = {
  * `convertToEnvoyJwtConfig`): any one rule may accept the token; no token passes without a
  * principal; a token that no rule accepts is refused with the status Envoy's requires-any
  * aggregation picks (see {@link finalStatus}): a real error beats `Jwt issuer is not configured`.
- * Two or more tokens are refused (`Found multiple Jwt tokens`): Istio leaves the principal of
- * such a request undefined (api request_authentication.proto).
+ * Several tokens (in different locations) are all checked as Envoy checks them (see
+ * {@link evaluateTokens}); the api leaves the principal of such a request "undefined", and it
+ * is Envoy's: the payload of the last token verified.
  */
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAuthenticator {
   const opts = { ...DEFAULTS, ...withoutUndefined(options) };
@@ -100,13 +102,59 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     return c;
   };
 
+  /**
+   * The remote keys each cached verification was made with. A cached result counts only while
+   * its rule's keys are still those and not due for a refresh: istiod refreshes on a timer and
+   * pushes new keys, and the push empties Envoy's token cache (see {@link cachedFor}).
+   */
+  const verifiedWith = new WeakMap<JwtOk, KeyState>();
+
+  /** A remembered verification of the token for this rule and location, if it still holds. */
+  const cachedFor = (
+    hit: ReturnType<TokenCache['get']>,
+    rule: CompiledRule,
+    key: string,
+  ): JwtOk | undefined => {
+    const cached = hit?.results.get(rule)?.get(key);
+    if (cached === undefined || rule.keys.kind === 'inline') return cached;
+    const keys = remote.current(rule.keys.source);
+    return keys !== null && keys === verifiedWith.get(cached) ? cached : undefined;
+  };
+
+  /** Verifies, then remembers a success with the keys it was made with. */
+  const verifyAndRemember = async (
+    plan: CompiledRules,
+    rule: CompiledRule,
+    jwt: ParsedJwt,
+    location: TokenLocation,
+    nowSec: number,
+  ): Promise<JwtOk | JwtStatus> => {
+    let keys: KeyState | null = null;
+    const status = await verifyFor(rule, jwt, nowSec, (k) => (keys = k));
+    if (status !== null) return status;
+    const result = okResult(plan, rule, jwt, location);
+    if (keys !== null) verifiedWith.set(result, keys);
+    cache.remember(jwt, rule, location.key, result);
+    return result;
+  };
+
   /** issuer → time → audiences → signature: jwt_authn authenticator.cc `startVerify` order. */
-  const verifyFor = async (rule: CompiledRule, jwt: ParsedJwt, nowSec: number): Promise<JwtStatus | null> => {
+  const verifyFor = async (
+    rule: CompiledRule,
+    jwt: ParsedJwt,
+    nowSec: number,
+    usedRemote: (keys: KeyState) => void,
+  ): Promise<JwtStatus | null> => {
     if (rule.issuer !== '' && jwt.iss !== rule.issuer) return 'JwtUnknownIssuer';
     const time = timeStatus(jwt, nowSec);
     if (time !== null) return time;
     if (!audiencesAllowed(rule.audiences, jwt.audiences)) return 'JwtAudienceNotAllowed';
-    const state = rule.keys.kind === 'inline' ? rule.keys.state : await remote.keys(rule.keys.source);
+    let state: KeyState;
+    if (rule.keys.kind === 'inline') state = rule.keys.state;
+    else {
+      state = await remote.keys(rule.keys.source);
+      usedRemote(state);
+    }
     if (state.kind === 'keys') return verifySignature(jwt, state.keys);
     if (state.kind === 'invalid') return 'JwksNoValidKeys';
     // When it cannot fetch, istiod inlines `PublicOnlyJwks`, one RSA key without kid or alg
@@ -131,7 +179,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     for (let i = from; i < plan.rules.length; i++) {
       const rule = plan.rules[i]!;
       if (!rule.locationKeys.has(location.key)) continue;
-      const cached = hit?.results.get(rule)?.get(location.key);
+      const cached = cachedFor(hit, rule, location.key);
       if (cached !== undefined) {
         // The cache entry proves issuer, audience and signature for this rule; time moves on.
         const time = timeStatus(jwt, nowSec);
@@ -139,14 +187,11 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         failures = withFailure(failures, time);
         continue;
       }
-      return verifyFor(rule, jwt, nowSec).then((status) => {
-        if (status === null) {
-          const result = okResult(plan, rule, jwt, location);
-          cache.remember(jwt, rule, location.key, result);
-          return result;
-        }
-        return tryRules(plan, hit, jwt, location, nowSec, req, i + 1, withFailure(failures, status));
-      });
+      return verifyAndRemember(plan, rule, jwt, location, nowSec).then((r) =>
+        typeof r === 'string'
+          ? tryRules(plan, hit, jwt, location, nowSec, req, i + 1, withFailure(failures, r))
+          : r,
+      );
     }
     return denyResult(finalStatus(failures), req);
   };
@@ -162,12 +207,22 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     // Envoy strips the output headers before looking for a token (extractor.cc
     // sanitizeHeaders from verifier.cc), so a caller without one cannot forge them.
     if (first === undefined) return forgedOutput(plan, req) ? plan.none : NONE;
-    if (found.length > 1) return denyResult('JwtMultipleTokens', req);
-    const { token, location } = first;
+    if (found.length > 1) return evaluateTokens(plan, found, req, Math.floor(epochMs() / 1000));
+    const { location } = first;
+    let token = first.token;
     if (token.length > opts.maxTokenBytes) return denyResult('JwtVerificationFail', req);
 
     const nowSec = Math.floor(epochMs() / 1000);
-    const hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+    // A cached token without padding is all base64url and dots, so it is its own `jwtRun`:
+    // no scan on such a hit.
+    let hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+    if (hit === undefined || !hit.jwt.unpadded) {
+      const run = jwtRun(first);
+      if (run !== token) {
+        token = run;
+        hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+      }
+    }
     let jwt: ParsedJwt;
     if (hit !== undefined) jwt = hit.jwt;
     else {
@@ -176,6 +231,123 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
       jwt = parsed.jwt;
     }
     return tryRules(plan, hit, jwt, location, nowSec, req, 0, NO_FAILURES);
+  };
+
+  /** One provider's check of one token: its verified result, or why it failed. */
+  const verifyToken = async (
+    plan: CompiledRules,
+    rule: CompiledRule,
+    found: FoundToken,
+    nowSec: number,
+  ): Promise<JwtOk | JwtStatus> => {
+    const { location } = found;
+    const token = jwtRun(found);
+    if (token.length > opts.maxTokenBytes) return 'JwtVerificationFail';
+    const hit = cache.get(token, nowSec, CLOCK_SKEW_SECONDS);
+    let jwt: ParsedJwt;
+    if (hit !== undefined) jwt = hit.jwt;
+    else {
+      const parsed = parseToken(token);
+      if (!parsed.ok) return parsed.status;
+      jwt = parsed.jwt;
+    }
+    const cached = cachedFor(hit, rule, location.key);
+    if (cached !== undefined) return timeStatus(jwt, nowSec) ?? cached;
+    return verifyAndRemember(plan, rule, jwt, location, nowSec);
+  };
+
+  /**
+   * Two or more tokens, each in its own location, run through the verifier tree istiod
+   * configures, as Envoy runs it (jwt_authn verifier.cc, authenticator.cc):
+   *
+   * - a provider (rule) gets the tokens of its own locations, in extractor order, and checks
+   *   them last first; it stops at the first failure, and passes when every one verified.
+   *   A verified token's payload becomes the request's (the last one verified wins), its
+   *   output headers are set, and its header or parameter is removed unless forwarded, so a
+   *   later provider no longer sees it. A provider strips its output headers when it starts.
+   * - one rule: `OR(P1, allow_missing)`; several: `OR(P1..Pn, AND(OR(P1, allow_missing)..))`,
+   *   children run in order, the first that passes ends it; a failure is aggregated as
+   *   verifier.cc `AnyVerifierImpl::onComplete` does ({@link aggregate}).
+   */
+  const evaluateTokens = async (
+    plan: CompiledRules,
+    found: readonly FoundToken[],
+    req: InboundRequest,
+    nowSec: number,
+  ): Promise<JwtResult> => {
+    const byKey = new Map(found.map((f) => [f.location.key, f]));
+    const removedHeaders = new Set<string>();
+    const removedParams = new Set<string>();
+    const outputs = new Map<string, string>();
+    let payloadOf: JwtOk | null = null;
+
+    const present = (loc: TokenLocation): FoundToken | undefined => {
+      if (loc.kind === 'header' && removedHeaders.has(loc.name)) return undefined;
+      if (loc.kind === 'param' && removedParams.has(loc.name)) return undefined;
+      return byKey.get(loc.key);
+    };
+    const runProvider = async (rule: CompiledRule): Promise<JwtStatus | null> => {
+      if (rule.payloadHeader !== null) outputs.delete(rule.payloadHeader);
+      for (const c of rule.claimHeaders) outputs.delete(c.header);
+      const tokens: FoundToken[] = [];
+      for (const loc of rule.locations) {
+        const f = present(loc);
+        if (f !== undefined) tokens.push(f);
+      }
+      if (tokens.length === 0) return 'JwtMissed';
+      for (let i = tokens.length - 1; i >= 0; i--) {
+        const f = tokens[i] as FoundToken;
+        const r = await verifyToken(plan, rule, f, nowSec);
+        if (typeof r === 'string') return r;
+        for (const [h, v] of Object.entries(r.setHeaders)) outputs.set(h, v);
+        if (!rule.forwardOriginalToken) {
+          if (f.location.kind === 'header') removedHeaders.add(f.location.name);
+          else if (f.location.kind === 'param') removedParams.add(f.location.name);
+        }
+        payloadOf = r;
+      }
+      return null;
+    };
+    const passed = (): JwtResult => {
+      const last = payloadOf;
+      const removeHeaders = [...removedHeaders];
+      for (const h of plan.outputHeaders) if (!outputs.has(h)) removeHeaders.push(h);
+      if (last === null) {
+        return removeHeaders.length === 0 ? NONE : Object.freeze({ kind: 'none', removeHeaders });
+      }
+      return Object.freeze({
+        kind: 'ok',
+        principal: last.principal,
+        claims: last.claims,
+        issuer: last.issuer,
+        removeHeaders: Object.freeze(removeHeaders),
+        ...(removedParams.size === 0 ? {} : { removeParams: Object.freeze([...removedParams]) }),
+        setHeaders: Object.freeze(Object.fromEntries(outputs)),
+      });
+    };
+
+    const rules = plan.rules;
+    if (rules.length === 1) {
+      const status = await runProvider(rules[0] as CompiledRule);
+      return status === null || status === 'JwtMissed' ? passed() : denyResult(status, req);
+    }
+    const statuses: JwtStatus[] = [];
+    for (const rule of rules) {
+      const status = await runProvider(rule);
+      if (status === null) return passed();
+      statuses.push(status);
+    }
+    let all: JwtStatus | null = null;
+    for (const rule of rules) {
+      const status = await runProvider(rule);
+      if (status !== null && status !== 'JwtMissed') {
+        all = status;
+        break;
+      }
+    }
+    if (all === null) return passed();
+    statuses.push(all);
+    return denyResult(aggregate(statuses), req);
   };
 
   return Object.freeze({
@@ -225,6 +397,18 @@ function withFailure(f: Failures, status: JwtStatus): Failures {
 function finalStatus(f: Failures): JwtStatus {
   if (f.first !== null && f.first !== 'JwtUnknownIssuer') return f.first;
   return f.lastReal ?? 'JwtUnknownIssuer';
+}
+
+/**
+ * verifier.cc `AnyVerifierImpl::onComplete` over failed children in order: the last status that
+ * is neither `JwtMissed` nor `JwtUnknownIssuer`, else `JwtUnknownIssuer` if any, else `JwtMissed`.
+ */
+function aggregate(statuses: readonly JwtStatus[]): JwtStatus {
+  let final: JwtStatus = 'JwtMissed';
+  for (const s of statuses) {
+    if ((s !== 'JwtMissed' && s !== 'JwtUnknownIssuer') || final === 'JwtMissed') final = s;
+  }
+  return final;
 }
 
 /** Whether the request carries one of the rules' output headers (only a caller could have set it). */

@@ -46,11 +46,21 @@ export interface CompiledRules {
   readonly none: JwtResult;
 }
 
-/** Prepares the rules of one plan: locations, audiences, output headers, inline keys parsed once. */
+/**
+ * Prepares the rules of one plan: locations, audiences, output headers, inline keys parsed
+ * once. The rules are put in issuer order, as istiod sorts them before it names the providers
+ * and builds the requirement (pilot/pkg/security/authn/policy_applier.go `newPolicyApplier`);
+ * rules of one issuer keep their order.
+ */
 export function compileRules(plans: readonly JwtRulePlan[]): CompiledRules {
   const byKey = new Map<string, TokenLocation>();
   const outputs = new Set<string>();
-  const rules = plans.map((plan): CompiledRule => {
+  const byIssuer = [...plans].sort((a, b) => {
+    const x = a.rule.issuer ?? '';
+    const y = b.rule.issuer ?? '';
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const rules = byIssuer.map((plan): CompiledRule => {
     const r = plan.rule;
     const locations = ruleLocations(r);
     for (const loc of locations) if (!byKey.has(loc.key)) byKey.set(loc.key, loc);

@@ -11,23 +11,34 @@ export type TokenLocation =
 export interface FoundToken {
   readonly token: string;
   readonly location: TokenLocation;
+  /** A header value taken whole: no base64url character follows its prefix (see {@link jwtRun}). */
+  readonly whole?: true;
 }
 
 /**
  * The locations one `JWTRule` reads: `fromHeaders`, `fromParams`, `fromCookies`; when none
  * is set, `Authorization: Bearer <token>` then `?access_token=` (envoy jwt_authn
- * extractor.cc `addProvider`).
+ * extractor.cc `addProvider`). Each location once, in the order Envoy's extractor yields
+ * tokens: headers by name + prefix, then parameters, then cookies, each kind sorted (its
+ * `std::map`/`btree_map` keys), whatever order the rule lists them in.
  */
 export function ruleLocations(rule: JWTRule): TokenLocation[] {
-  const out: TokenLocation[] = [];
-  for (const h of rule.fromHeaders ?? []) out.push(header(h.name, h.prefix ?? ''));
-  for (const p of rule.fromParams ?? []) out.push({ kind: 'param', key: `p:${p}`, name: p });
-  for (const c of rule.fromCookies ?? []) out.push({ kind: 'cookie', key: `c:${c}`, name: c });
-  if (out.length === 0) {
-    out.push(header('authorization', 'Bearer '));
-    out.push({ kind: 'param', key: 'p:access_token', name: 'access_token' });
+  const headers = new Map<string, TokenLocation>();
+  const params = new Map<string, TokenLocation>();
+  const cookies = new Map<string, TokenLocation>();
+  for (const h of rule.fromHeaders ?? []) {
+    const loc = header(h.name, h.prefix ?? '');
+    headers.set(loc.key, loc);
   }
-  return out;
+  for (const p of rule.fromParams ?? []) params.set(p, { kind: 'param', key: `p:${p}`, name: p });
+  for (const c of rule.fromCookies ?? []) cookies.set(c, { kind: 'cookie', key: `c:${c}`, name: c });
+  if (headers.size + params.size + cookies.size === 0) {
+    return [
+      header('authorization', 'Bearer '),
+      { kind: 'param', key: 'p:access_token', name: 'access_token' },
+    ];
+  }
+  return [...sorted(headers), ...sorted(params), ...sorted(cookies)];
 }
 
 function header(name: string, prefix: string): TokenLocation {
@@ -36,12 +47,18 @@ function header(name: string, prefix: string): TokenLocation {
   return { kind: 'header', key: `h:${lower}\u0000${prefix}`, name: lower, prefix };
 }
 
+/** Map values by key in byte order (the keys here are header names, parameter and cookie names). */
+function sorted(m: Map<string, TokenLocation>): TokenLocation[] {
+  return [...m.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((k) => m.get(k) as TokenLocation);
+}
+
 /**
- * Every token in the request at the given locations, in Envoy's order (headers, then query
- * parameters, then cookies; extractor.cc `extract`). A header location yields one token per
- * header line carrying the prefix; a header without the prefix is not a token (Envoy skips it:
- * "value_prefix not found anywhere in value_str, so skip"), so `Authorization: bearer x` and
- * `Authorization: Bearerx` are simply absent for a `"Bearer "` location.
+ * The token at each of the given locations that has one (at most one per location). A header
+ * location reads all lines of its header joined with "," (Envoy
+ * `HeaderUtility::getAllOfHeaderAsString`), so a repeated header is one value; a value without
+ * the prefix is not a token (Envoy skips it: "value_prefix not found anywhere in value_str, so
+ * skip"), so `Authorization: bearer x` and `Authorization: Bearerx` are simply absent for a
+ * `"Bearer "` location.
  */
 export function extractTokens(locations: readonly TokenLocation[], req: InboundRequest): FoundToken[] {
   const found: FoundToken[] = [];
@@ -52,16 +69,16 @@ export function extractTokens(locations: readonly TokenLocation[], req: InboundR
     if (loc.kind !== 'header') continue;
     const value = req.headers[loc.name];
     if (value === undefined) continue;
-    // The single-line case, on every request, without wrapping it in an array.
-    if (typeof value === 'string') {
-      const token = fromHeaderValue(value, loc.prefix);
-      if (token !== null) found.push({ token, location: loc });
+    const v = typeof value === 'string' ? value : value.join(',');
+    if (loc.prefix === '') {
+      found.push({ token: v, location: loc });
       continue;
     }
-    for (const v of value) {
-      const token = fromHeaderValue(v, loc.prefix);
-      if (token !== null) found.push({ token, location: loc });
-    }
+    const start = tokenStart(v, loc.prefix);
+    if (start < 0) continue;
+    found.push(
+      start < v.length ? { token: v.slice(start), location: loc } : { token: v, location: loc, whole: true },
+    );
   }
   // A request without a query or a Cookie header has no token there: nothing to parse.
   if (req.url.includes('?')) {
@@ -88,26 +105,41 @@ export function extractTokens(locations: readonly TokenLocation[], req: InboundR
   return found;
 }
 
-/** Envoy's base64url alphabet plus `.` (extractor.cc `ConstantBase64UrlEncodingCharsPlusDot`). */
+/**
+ * Where the token starts in a header value: the prefix is searched anywhere in the value
+ * (`value_str.find`), and the token starts at the first base64url character or dot after it;
+ * -1 when the prefix is absent; the value's length when no such character follows, and Envoy
+ * then takes the whole header value (extractor.cc `extractJWT`, kept there for compatibility).
+ * Envoy also ends the token before the next other character: that cut is {@link jwtRun}, left
+ * to the caller, since a token that was verified before has no such character and needs no scan.
+ */
+function tokenStart(value: string, prefix: string): number {
+  const at = value.indexOf(prefix);
+  if (at < 0) return -1;
+  let i = at + prefix.length;
+  while (i < value.length && !isJwtChar(value.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Anything but Envoy's base64url alphabet plus `.` (extractor.cc `ConstantBase64UrlEncodingCharsPlusDot`). */
+const NON_JWT_CHAR = /[^A-Za-z0-9_.-]/;
+
+/**
+ * The token Envoy extracts from what {@link extractTokens} found: for a header location with a
+ * prefix, the run of base64url characters and dots it starts with (extractor.cc `extractJWT`);
+ * anything else as found.
+ */
+export function jwtRun(found: FoundToken): string {
+  const { token, location } = found;
+  if (location.kind !== 'header' || location.prefix === '' || found.whole === true) return token;
+  const end = NON_JWT_CHAR.exec(token);
+  return end === null ? token : token.slice(0, end.index);
+}
+
 function isJwtChar(c: number): boolean {
   return (
     (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95 || c === 46
   );
-}
-
-/**
- * The prefix is searched anywhere in the value (`value_str.find`), then the token starts at
- * the first JWT character after it and runs to the end; with no JWT character at all the
- * whole header value is the token (extractor.cc `extractJWT`, kept for compatibility).
- */
-function fromHeaderValue(value: string, prefix: string): string | null {
-  if (prefix === '') return value;
-  const at = value.indexOf(prefix);
-  if (at < 0) return null;
-  for (let i = at + prefix.length; i < value.length; i++) {
-    if (isJwtChar(value.charCodeAt(i))) return value.slice(i);
-  }
-  return value;
 }
 
 /** The first value of each query parameter, percent-decoded (Envoy `QueryParamsMulti::getFirstValue`). */
@@ -134,15 +166,22 @@ function decode(text: string): string {
   }
 }
 
-/** Cookie pairs from every `Cookie` header; the first wins; quotes around a value are removed (Envoy `parseCookies`). */
+/**
+ * Cookie pairs from every `Cookie` header, the first of a name winning, as Envoy's
+ * `Utility::parseCookies` (http/utility.cc `forEachCookie`) reads them: split at ";", only the
+ * spaces before a name skipped, the value as written up to the ";", then one pair of
+ * surrounding quotes removed.
+ */
 function parseCookies(header: string | readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of typeof header === 'string' ? [header] : header) {
     for (const part of line.split(';')) {
       const eq = part.indexOf('=');
       if (eq < 0) continue;
-      const name = part.slice(0, eq).trim();
-      let value = part.slice(eq + 1).trim();
+      let from = 0;
+      while (from < eq && part.charCodeAt(from) === 32) from++;
+      const name = part.slice(from, eq);
+      let value = part.slice(eq + 1);
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
       if (name !== '' && !out.has(name)) out.set(name, value);
     }

@@ -20,6 +20,11 @@ export const SUPPORTED_ALGS: ReadonlySet<string> = new Set([
 /** A structurally valid JWT, as jwt_verify_lib's `Jwt::parseFromString` leaves it. */
 export interface ParsedJwt {
   readonly token: string;
+  /**
+   * Whether the token is only base64url characters and dots (it has no `=` padding), so that
+   * Envoy's header extraction would take it whole (extractor.cc `extractJWT`).
+   */
+  readonly unpadded: boolean;
   /** The signing input is `<header>.<payload>`, the segments exactly as sent. */
   readonly headerB64: string;
   readonly payloadB64: string;
@@ -99,6 +104,7 @@ export function parseToken(token: string): ParseResult {
     ok: true,
     jwt: Object.freeze({
       token,
+      unpadded: !token.includes('='),
       headerB64,
       payloadB64,
       signature: signatureText,

@@ -31,11 +31,18 @@ export interface RemoteJwksOptions {
 /** `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4; istiod jwks_resolver.go). */
 export const OPENID_DISCOVERY_SUFFIX = '/.well-known/openid-configuration';
 
+/** istiod drops keys not refreshed successfully for this long (jwks_resolver.go `JwtPubKeyEvictionDuration`). */
+const KEY_EVICTION_MS = 7 * 24 * 3600_000;
+
+const idOf = (source: RemoteSource): string => source.jwksUri ?? `discovery:${source.issuer}`;
+
 const UNAVAILABLE: KeyState = Object.freeze({ kind: 'unavailable' });
 const INVALID: KeyState = Object.freeze({ kind: 'invalid' });
 
 class Entry {
   state: KeyState = UNAVAILABLE;
+  /** The JWKS document the keys came from, re-serialized, to tell a refresh that changed nothing. */
+  text = '';
   fetchedAt = -Infinity;
   failedAt = -Infinity;
   inflight: Promise<void> | null = null;
@@ -59,9 +66,21 @@ export class RemoteJwks {
     this.#opts = opts;
   }
 
+  /**
+   * The keys {@link keys} would answer right now without fetching, or null when it would
+   * fetch (or wait for a fetch). A verification remembered with other keys than these, or
+   * while a fetch is due, must be redone: istiod pushes changed keys, and Envoy's token cache
+   * goes with the old filter config.
+   */
+  current(source: RemoteSource): KeyState | null {
+    const entry = this.#entries.get(idOf(source));
+    if (entry === undefined || entry.inflight !== null) return null;
+    return this.#due(entry) ? null : entry.state;
+  }
+
   /** The keys for a source, fetching (bounded by the rule's timeout) when missing or stale. */
   async keys(source: RemoteSource): Promise<KeyState> {
-    const id = source.jwksUri ?? `discovery:${source.issuer}`;
+    const id = idOf(source);
     let entry = this.#entries.get(id);
     if (entry === undefined) {
       entry = new Entry();
@@ -71,16 +90,21 @@ export class RemoteJwks {
       await entry.inflight;
       return entry.state;
     }
-    const now = this.#opts.clock.now();
-    const fresh = entry.state.kind === 'keys' && now - entry.fetchedAt < this.#opts.refreshIntervalMs;
-    const backingOff = now - entry.failedAt < this.#opts.retryAfterFailureMs;
-    if (fresh || backingOff || this.#closed) return entry.state;
+    if (!this.#due(entry)) return entry.state;
     const target = entry;
     target.inflight = this.#refresh(source, target).finally(() => {
       target.inflight = null;
     });
     await target.inflight;
     return target.state;
+  }
+
+  #due(entry: Entry): boolean {
+    if (this.#closed) return false;
+    const now = this.#opts.clock.now();
+    const fresh = entry.state.kind === 'keys' && now - entry.fetchedAt < this.#opts.refreshIntervalMs;
+    const backingOff = now - entry.failedAt < this.#opts.retryAfterFailureMs;
+    return !fresh && !backingOff;
   }
 
   /** Aborts fetches under way and forgets every key. */
@@ -103,19 +127,34 @@ export class RemoteJwks {
         }
         uri = jwksUri;
       }
-      const keys = parseJwks(await this.#getJson(uri, source.timeoutMs));
+      const doc = await this.#getJson(uri, source.timeoutMs);
+      const text = JSON.stringify(doc);
+      if (entry.state.kind === 'keys' && text === entry.text) {
+        // The same keys: istiod pushes nothing, so Envoy's token cache stays (and so does ours).
+        entry.fetchedAt = this.#opts.clock.now();
+        entry.failedAt = -Infinity;
+        return;
+      }
+      const keys = parseJwks(doc);
       if (keys === null) {
         entry.failedAt = this.#opts.clock.now();
-        // A set that held good keys keeps them; istiod only replaces keys with a successful fetch.
-        if (entry.state.kind !== 'keys') entry.state = INVALID;
+        // A JSON answer replaces good keys too: istiod's refresh stores any 2xx body and
+        // pushes it when it parses and differs (jwks_resolver.go `refresh`), and Envoy then
+        // has no valid key. (A body that is not JSON is never pushed: see the catch below.)
+        entry.state = INVALID;
         this.#report(source, uri, 'the response is not a JWKS with a usable public key');
         return;
       }
       entry.state = Object.freeze({ kind: 'keys', keys });
+      entry.text = text;
       entry.fetchedAt = this.#opts.clock.now();
       entry.failedAt = -Infinity;
     } catch (err) {
-      entry.failedAt = this.#opts.clock.now();
+      const now = this.#opts.clock.now();
+      entry.failedAt = now;
+      // istiod evicts keys it has not refreshed for 7 days (`JwtPubKeyEvictionDuration`);
+      // fetching them again fails here, so it inlines PublicOnlyJwks.
+      if (entry.state.kind === 'keys' && now - entry.fetchedAt >= KEY_EVICTION_MS) entry.state = UNAVAILABLE;
       this.#report(source, uri, err instanceof Error ? err.message : String(err));
     }
   }

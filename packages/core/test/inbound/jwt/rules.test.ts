@@ -105,15 +105,6 @@ describe('token locations', () => {
     }
   });
 
-  it('refuses two header lines that both carry a token', async () => {
-    const rules = rulesFrom(requestAuthentication(sampleRule()));
-    const r = await authenticator().authenticate(
-      rules,
-      request({ headers: { authorization: [`Bearer ${DEMO_JWT}`, `Bearer ${GROUPS_SCOPE_JWT}`] } }),
-    );
-    expect(r).toMatchObject({ kind: 'deny', status: 401, body: 'Found multiple Jwt tokens' });
-  });
-
   it('keeps the token header when forwardOriginalToken is true', async () => {
     const rules = rulesFrom(requestAuthentication(sampleRule('    forwardOriginalToken: true\n')));
     expect(
