@@ -15,7 +15,7 @@ import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
-import { sniffFirstByte, TLS_HANDSHAKE } from './sniff.js';
+import { sniffFirstBytes, TLS_HANDSHAKE } from './sniff.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement } from './xfcc.js';
 
 export interface MeshServerOptions {
@@ -54,6 +54,7 @@ export interface ConnectionRefusal {
 }
 
 const noop = () => {};
+const HTTP11_ALPN = ['http/1.1'];
 
 interface Pending {
   readonly raw: Socket;
@@ -73,8 +74,9 @@ function remoteKey(socket: Socket): string {
  * listens on (security.md §1, `plan.inbound.peerAuthentication.modeFor(port)` read per
  * connection): STRICT accepts only TLS with a client certificate verified against the
  * mesh root and trust domain, and closes anything else at the connection (no HTTP status,
- * as Envoy's TLS-only filter chains do); PERMISSIVE sniffs the first byte and serves TLS
- * (client certificate optional) and plaintext on one port; DISABLE serves plaintext.
+ * as Envoy's TLS-only filter chains do); PERMISSIVE sniffs the first bytes (a ClientHello,
+ * as Envoy's tls_inspector finds one) and serves mTLS and plaintext on one port; DISABLE
+ * serves plaintext.
  * Certificate rotations apply to new handshakes; open connections keep theirs.
  * Emits `meshConnectionRefused` (ConnectionRefusal) for every refused connection.
  */
@@ -86,6 +88,8 @@ export class MeshServer extends NetServer {
   readonly #clock: Clock;
   readonly #handshakeTimeoutMs: number;
   readonly #tls: TlsServer;
+  /** The same, selecting ALPN `http/1.1`: for a ClientHello that offers it. */
+  readonly #tlsHttp11: TlsServer;
   #applied: WorkloadCertificates | null = null;
   #appliedMesh: MeshConfig | null = null;
   readonly #pending = new Map<string, Pending>();
@@ -138,9 +142,19 @@ export class MeshServer extends NetServer {
     // Whether one is required (STRICT) and whether it is trusted is decided in #secured, once
     // the handshake is done: Node destroys unverified sockets without telling which connection
     // they were, and a refusal must say why. The context is set before each handshake.
-    this.#tls = createTlsServer({ requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' });
-    this.#tls.on('secureConnection', (s: TLSSocket) => this.#secured(s));
-    this.#tls.on('tlsClientError', (err: Error, s: TLSSocket) => this.#handshakeFailed(err, s));
+    //
+    // ALPN: Istio's inbound HTTP chain advertises h2 and http/1.1 (authn/utils/utils.go
+    // BuildInboundTLS) and Envoy, finding none of them offered, goes on without ALPN
+    // (server_context_impl.cc alpnSelectCallback, SSL_TLSEXT_ERR_NOACK), where node would end
+    // the handshake with a fatal alert. So a ClientHello offering http/1.1 (the one protocol
+    // served here) goes to a server that selects it, any other to one that ignores ALPN.
+    const tlsOptions = { requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' } as const;
+    this.#tls = createTlsServer(tlsOptions);
+    this.#tlsHttp11 = createTlsServer({ ...tlsOptions, ALPNProtocols: HTTP11_ALPN });
+    for (const tls of [this.#tls, this.#tlsHttp11]) {
+      tls.on('secureConnection', (s: TLSSocket) => this.#secured(s));
+      tls.on('tlsClientError', (err: Error, s: TLSSocket) => this.#handshakeFailed(err, s));
+    }
     this.on('connection', (socket: Socket) => this.#accept(socket));
     // The inner HTTP server never listens itself; its request/headers timeout checks start on 'listening'.
     this.on('listening', () => this.http.emit('listening'));
@@ -215,13 +229,17 @@ export class MeshServer extends NetServer {
         });
       });
     });
-    sniffFirstByte(raw, (first) => {
+    sniffFirstBytes(raw, ({ first, clientHello, offersHttp11 }) => {
       if (first === null) {
         this.#settle(key, pending);
         raw.destroy();
         return;
       }
-      if (first !== TLS_HANDSHAKE) {
+      // Envoy's tls_inspector calls TLS only what parses as a ClientHello; anything else, a
+      // handshake record type byte included, leaves the transport protocol raw_buffer and
+      // PERMISSIVE's plaintext chain takes it (its HTTP codec answers 400). Under STRICT it
+      // matches no chain; here TLS fails it, closed without a response either way.
+      if (first !== TLS_HANDSHAKE || (!clientHello && mode === 'PERMISSIVE')) {
         if (mode === 'STRICT') {
           this.#settle(key, pending);
           this.#refuse(raw, {
@@ -247,7 +265,7 @@ export class MeshServer extends NetServer {
         });
         return;
       }
-      this.#tls.emit('connection', raw);
+      (offersHttp11 ? this.#tlsHttp11 : this.#tls).emit('connection', raw);
     });
   }
 
@@ -297,7 +315,11 @@ export class MeshServer extends NetServer {
         ca: meshTrustBundle(certs.rootCertPem, mesh),
         ...meshTlsServerOptions(mesh.meshMTLS),
       };
+      // The ALPN list is the server's own (set at creation); a new context keeps it.
       this.#tls.setSecureContext(context);
+      this.#tlsHttp11.setSecureContext(context);
+      // One listener to the client: a ticket from either resumes on the other.
+      this.#tlsHttp11.setTicketKeys(this.#tls.getTicketKeys());
       this.#applied = certs;
       this.#appliedMesh = mesh;
     }

@@ -17,8 +17,30 @@ export const GATEWAY_CLIENT_CERT_DETAILS: ClientCertDetails = Object.freeze({
   chain: false,
 });
 
-function quoted(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/**
+ * A subject as Envoy prints it: X509_NAME_print_ex with XN_FLAG_RFC2253 (envoy
+ * source/common/tls/utility.cc getSubjectFromCertificate), from node's `X509Certificate.subject`,
+ * which OpenSSL prints with the same RFC 2253 escapes but top-down, one RDN a line, ` + `
+ * inside a multi-valued RDN, and UTF-8 left as it is. RFC 2253 order is bottom-up (within a
+ * multi-valued RDN too), `,` and `+` bare, and ASN1_STRFLGS_ESC_MSB writes each byte past
+ * ASCII as `\XX`. A ` + ` in a value is escaped (`\+`), so the split is unambiguous.
+ */
+function rfc2253Subject(subject: string | undefined): string {
+  if (subject === undefined || subject === '') return '';
+  const rdns = subject.split('\n');
+  let out = '';
+  for (let i = rdns.length - 1; i >= 0; i--) {
+    const rdn = rdns[i] as string;
+    if (rdn === '') continue;
+    if (out !== '') out += ',';
+    out += rdn.includes(' + ') ? rdn.split(' + ').reverse().join('+') : rdn;
+  }
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(out)) return out;
+  let escaped = '';
+  for (const byte of Buffer.from(out, 'utf8'))
+    escaped += byte < 0x80 ? String.fromCharCode(byte) : `\\${byte.toString(16).toUpperCase()}`;
+  return escaped;
 }
 
 /**
@@ -68,11 +90,9 @@ export function xfccElement(
     }
     if (pems !== '') parts.push(`Chain="${urlEncodedPem(pems)}"`);
   }
-  if (details.subject) {
-    // Present even when the subject is empty, as Envoy writes it. Node lists RDNs
-    // top-down, one per line; RFC 2253 writes them bottom-up, comma-separated.
-    parts.push(`Subject=${quoted((client.subject ?? '').split('\n').filter(Boolean).reverse().join(','))}`);
-  }
+  // Present even when the subject is empty, as Envoy writes it; quoted as it is, the
+  // RFC 2253 escapes (`\"`, `\\`) being the only ones.
+  if (details.subject) parts.push(`Subject="${rfc2253Subject(client.subject)}"`);
   if (details.uri) {
     const uris = uriSans(client.subjectAltName);
     // mutateXfccRequestHeader: "The URI key still exists even if the URI is empty".
