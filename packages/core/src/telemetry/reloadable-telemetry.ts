@@ -172,6 +172,8 @@ export class ReloadableTelemetry implements MeshTelemetry {
       tracing: config,
       clusterId: this.cluster,
       env: this.#env,
+      // The SERVER span is named after the port's inbound service, which follows a reload.
+      inboundService: (port) => this.#inboundService(port),
       ...(o.tracerProvider === undefined ? {} : { tracerProvider: o.tracerProvider }),
       ...(this.#processors === undefined ? {} : { spanProcessors: this.#processors }),
       ...(o.otlp === undefined ? {} : { otlp: o.otlp }),

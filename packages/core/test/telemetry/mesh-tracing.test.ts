@@ -57,7 +57,8 @@ describe('createMeshTracing spans', () => {
     t.startServerSpan(serverReq()).end({ status: 503, flags: ['UO'] });
     const [a, b] = exporter.getFinishedSpans();
     expect(a!.kind).toBe(SpanKind.SERVER);
-    expect(a!.name).toBe('GET /reviews/:id');
+    // Envoy's operation (the inbound route's decorator), not the framework route.
+    expect(a!.name).toBe('reviews.default.svc.cluster.local:9080/*');
     expect(a!.attributes).toMatchObject({
       'http.request.method': 'GET',
       'url.path': '/reviews/0',
@@ -121,8 +122,10 @@ describe('createMeshTracing spans', () => {
       upstream_cluster: 'outbound|9080||ratings.default.svc.cluster.local',
       upstream_address: '10.0.0.8:9080',
     });
-    // A 4xx is an error on the client side (semconv), unlike on the server.
+    // A 4xx is an error on the client side (semconv), unlike on the server; Envoy's own
+    // `error` tag marks only 5xx and no response.
     expect(client.status.code).toBe(SpanStatusCode.ERROR);
+    expect(client.attributes['error']).toBeUndefined();
     expect(
       client.events.map((e) => [e.name, e.attributes?.['meshlet.attempt'], e.attributes?.['response_flags']]),
     ).toEqual([

@@ -1,5 +1,6 @@
 import type { Attributes, Span } from '@opentelemetry/api';
 import { NO_FORMATTER_TAGS, setFormatterTags, type FormatterTags } from './formatter-tags.js';
+import { egressOperation, setEnvoyResponseTags } from './envoy-tags.js';
 import { setHttpStatus } from './http-semconv.js';
 import type { AttemptInfo, ClientSpan, ClientSpanResult } from './mesh-tracing.js';
 
@@ -15,11 +16,23 @@ export class ClientSpanHandle implements ClientSpan {
   readonly span: Span | null;
   readonly requestId: string | null;
   readonly #formatterTags: FormatterTags;
+  /**
+   * When the span records and its name is Envoy's operation (set at the end, once routing
+   * is known), the name for a route without decorator (`egress <authority>`); null when
+   * the caller named the span.
+   */
+  readonly #undecorated: string | null;
 
-  constructor(span: Span | null, requestId: string | null, formatterTags: FormatterTags = NO_FORMATTER_TAGS) {
+  constructor(
+    span: Span | null,
+    requestId: string | null,
+    formatterTags: FormatterTags = NO_FORMATTER_TAGS,
+    undecorated: string | null = null,
+  ) {
     this.span = span;
     this.requestId = requestId;
     this.#formatterTags = formatterTags;
+    this.#undecorated = undecorated;
   }
 
   attempt(info: AttemptInfo): void {
@@ -52,12 +65,25 @@ export class ClientSpanHandle implements ClientSpan {
           span.setAttribute('upstream_address', result.upstreamAddress);
           span.setAttribute('network.peer.address', result.upstreamAddress.replace(/:\d+$/, ''));
         }
-        if (result.upstreamCluster != null) {
-          span.setAttribute('upstream_cluster', result.upstreamCluster);
-          span.setAttribute('upstream_cluster.name', result.upstreamCluster);
-        }
-        if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
         if (result.attributes !== undefined) span.setAttributes(result.attributes);
+        const e = result.entry === undefined ? null : result.entry();
+        if (this.#undecorated !== null) {
+          // An Istio upstream names the operation in its response when the request did not
+          // (envoy conn_manager_impl.cc encodeHeaders: egress takes a non-empty one).
+          const answered = e?.responseHeaders['x-envoy-decorator-operation'];
+          span.updateName(
+            typeof answered === 'string' && answered !== ''
+              ? answered
+              : (result.operation ?? egressOperation(result.upstreamCluster, this.#undecorated)),
+          );
+        }
+        const grpcError = setEnvoyResponseTags(
+          span,
+          e,
+          undefined,
+          result.responseBytes,
+          result.upstreamCluster,
+        );
         const flagError =
           result.flags !== undefined && result.flags.length > 0 ? result.flags.join(',') : null;
         setHttpStatus(
@@ -65,8 +91,9 @@ export class ClientSpanHandle implements ClientSpan {
           'client',
           result.status,
           result.error ?? (result.status === 0 ? flagError : null),
+          grpcError,
         );
-        if (result.entry !== undefined) setFormatterTags(span, this.#formatterTags, result.entry);
+        if (e !== null) setFormatterTags(span, this.#formatterTags, () => e);
       }
       span.end();
     } catch {

@@ -63,18 +63,26 @@ export function splitAuthority(authority: string, defaultPort: number): { host: 
 }
 
 /**
- * Span status per the HTTP conventions: 5xx is an error on both sides; 4xx only on a
- * CLIENT span; a transport failure (no status) is an error with `error.type`.
+ * Span status and error tags. Envoy's tag `error=true` (what Zipkin and Jaeger show) is set
+ * as Envoy sets it, on both kinds (envoy source/common/tracing/http_tracer_impl.cc
+ * setCommonTags): no response, a 5xx, or a gRPC status that is an upstream error
+ * (`grpcError`). The OpenTelemetry span status follows the HTTP semantic conventions, as
+ * issue #5 asks: those errors, and a 4xx on a CLIENT span, with `error.type`. (OTel's Zipkin
+ * exporter writes `error` only for a status with a message, so a client 4xx shows no error
+ * there, as from a sidecar.) `http.status_code` is Envoy's string tag, "0" without a response.
  */
 export function setHttpStatus(
   span: Span,
   kind: 'client' | 'server',
   status: number,
   errorType: string | null,
+  grpcError: string | null = null,
 ): void {
   if (status > 0) span.setAttribute('http.response.status_code', status);
-  const isError = status === 0 || status >= 500 || (kind === 'client' && status >= 400);
-  if (!isError) return;
-  span.setAttribute('error.type', errorType ?? (status > 0 ? String(status) : '_OTHER'));
+  span.setAttribute('http.status_code', status > 0 ? String(status) : '0');
+  const envoyError = status === 0 || status >= 500 || grpcError !== null;
+  if (envoyError) span.setAttribute('error', 'true');
+  else if (!(kind === 'client' && status >= 400)) return;
+  span.setAttribute('error.type', errorType ?? grpcError ?? (status > 0 ? String(status) : '_OTHER'));
   span.setStatus({ code: SpanStatusCode.ERROR });
 }

@@ -3,6 +3,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
@@ -15,9 +16,19 @@ import type { CustomTag } from '../../config/schema/telemetry.js';
 import type { ConfigSnapshot } from '../../config/snapshot.js';
 import type { WorkloadIdentity } from '../../compile/workload.js';
 import { applicableTelemetries } from '../config/telemetry-scope.js';
-import { resolveTracing, type ResolvedTracing, type TracingSpec } from '../config/tracing-config.js';
+import { resolveTracing, type ResolvedTracing } from '../config/tracing-config.js';
 import { canonicalRevision, canonicalService } from '../peer-labels.js';
 import { clientMethodAttributes, methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
+import {
+  DEFAULT_MAX_PATH_TAG_LENGTH,
+  egressFallbackName,
+  envoyHttpUrl,
+  inboundTraceOperation,
+  setEnvoyRequestTags,
+  setEnvoyResponseTags,
+} from './envoy-tags.js';
+import { inboundServiceLookup } from '../inbound-services.js';
+import type { DestinationService } from '../metrics/metric-event.js';
 import type { AccessLogEntry } from '../access-log/entry.js';
 import { ClientSpanHandle } from './client-span.js';
 import { compileFormatterTags, setFormatterTags } from './formatter-tags.js';
@@ -74,6 +85,15 @@ export interface MeshTracingOptions {
   readonly meshId?: string;
   /** `node_id`; default Istio's form `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
   readonly nodeId?: string;
+  /** `zone`: the proxy's locality zone (Envoy's local_info zoneName); default empty, as Envoy's without one. */
+  readonly zone?: string;
+  /**
+   * The inbound service of a local port (`MeshTelemetry.inboundService`), which names the
+   * SERVER span: istiod's inbound route operation `<service host>:<port>/*`
+   * (`inboundTraceOperation`). Read per request, so it may follow reloads. By default the
+   * Service named after the workload's canonical service.
+   */
+  readonly inboundService?: (port: number) => DestinationService;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -89,7 +109,7 @@ export interface ServerSpanRequest {
   readonly headers: HeaderRecord;
   /** The direct peer's address (`network.peer.address`). */
   readonly peerAddress?: string | null;
-  /** `http.route`, when the framework knows it. */
+  /** `http.route`, when the framework knows it (an attribute; the span name is Envoy's operation). */
   readonly route?: string | null;
 }
 
@@ -158,6 +178,12 @@ export interface ClientSpanResult {
   readonly entry?: () => AccessLogEntry;
   /** Tags of the caller's own (ext_authz: `ext_authz_status`, `grpc.status_code`). */
   readonly attributes?: Readonly<Record<string, string | number>>;
+  /**
+   * The matched route's operation (Istio's decorator, `reviews.default.svc.cluster.local:9080/reviews*`),
+   * the span name. Without it the name is the default route's `<host>:<port>/*` of
+   * `upstreamCluster`, else `egress <authority>`.
+   */
+  readonly operation?: string | null;
 }
 
 export interface ClientSpan {
@@ -182,6 +208,106 @@ export interface MeshTracing {
 }
 
 const NO_FLAGS = '-';
+
+/**
+ * The app part of the proxy's service cluster: `app`, then `app.kubernetes.io/name`, then
+ * `service.istio.io/canonical-name`, else the workload name (istio pkg/bootstrap/config.go
+ * serviceClusterOrDefault with pkg/kube/labels GetApp, the reverse of the canonical-service order).
+ */
+function serviceClusterApp(w: WorkloadIdentity): string {
+  const l = w.labels;
+  return l['app'] || l['app.kubernetes.io/name'] || l['service.istio.io/canonical-name'] || w.name;
+}
+
+/**
+ * Whether the request's trace context is B3 without a sampling decision (no `x-b3-sampled`
+ * or `x-b3-flags`, or a `b3` header of only trace and span ids): W3C always carries one.
+ */
+function b3Deferred(headers: HeaderRecord): boolean {
+  if (headers['traceparent'] !== undefined) return false;
+  const single = headers['b3'];
+  if (single !== undefined) {
+    const v = typeof single === 'string' ? single : (single[0] ?? '');
+    // traceid-spanid: one dash (a flag or a parent id adds another).
+    const dash = v.indexOf('-');
+    return dash > 0 && v.indexOf('-', dash + 1) < 0;
+  }
+  return (
+    headers['x-b3-traceid'] !== undefined &&
+    headers['x-b3-sampled'] === undefined &&
+    headers['x-b3-flags'] === undefined
+  );
+}
+
+/**
+ * The sampling decision of B3 headers that carry no trace ids (a `b3` of only the flag,
+ * or `x-b3-sampled` alone), read as Envoy's Zipkin extractor reads it
+ * (span_context_extractor.cc extractSampled); null without one, the common case.
+ */
+function b3FlagOnly(headers: HeaderRecord): boolean | null {
+  const single = headers['b3'];
+  if (single !== undefined) {
+    const v = typeof single === 'string' ? single : single[0];
+    return v === '1' || v === 'd' ? true : v === '0' ? false : null;
+  }
+  const sampled = headers['x-b3-sampled'];
+  if (sampled === undefined) return null;
+  const v = typeof sampled === 'string' ? sampled : sampled[0];
+  return v === '1' || v === 'true';
+}
+
+/** `parent` with its remote span context marked sampled. */
+function sampledParent(parent: Context): Context {
+  const sc = trace.getSpanContext(parent);
+  return sc === undefined ? parent : trace.setSpanContext(parent, { ...sc, traceFlags: TraceFlags.SAMPLED });
+}
+
+/**
+ * meshConfig `defaultConfig.tracing.customTags` (ProxyConfig `Tracing.CustomTag`: literal,
+ * environment, header), which istiod applies when the Telemetry tracing in force names no
+ * custom tags (pilot/pkg/networking/core/tracing.go configureCustomTags).
+ */
+function proxyConfigCustomTags(
+  defaultConfig: Readonly<Record<string, unknown>>,
+): Readonly<Record<string, CustomTag>> {
+  const tracing = defaultConfig['tracing'];
+  if (typeof tracing !== 'object' || tracing === null) return {};
+  const raw =
+    (tracing as Record<string, unknown>)['customTags'] ?? (tracing as Record<string, unknown>)['custom_tags'];
+  if (typeof raw !== 'object' || raw === null) return {};
+  const out: Record<string, CustomTag> = {};
+  for (const [name, tag] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof tag !== 'object' || tag === null) continue;
+    const t = tag as Record<string, Record<string, unknown> | undefined>;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    const dflt = (o: Record<string, unknown>) => str(o['defaultValue'] ?? o['default_value']);
+    if (t['literal'] !== undefined) {
+      const value = str(t['literal']['value']);
+      if (value !== undefined) out[name] = { literal: { value } };
+    } else if (t['environment'] !== undefined) {
+      const envName = str(t['environment']['name']);
+      const d = dflt(t['environment']);
+      if (envName !== undefined)
+        out[name] = { environment: { name: envName, ...(d === undefined ? {} : { defaultValue: d }) } };
+    } else if (t['header'] !== undefined) {
+      const header = str(t['header']['name']);
+      const d = dflt(t['header']);
+      if (header !== undefined)
+        out[name] = { header: { name: header, ...(d === undefined ? {} : { defaultValue: d }) } };
+    }
+  }
+  return Object.freeze(out);
+}
+
+/** meshConfig `defaultConfig.tracing.maxPathTagLength` (istio tracing.go), else Envoy's 256. */
+function maxPathTagLength(defaultConfig: Readonly<Record<string, unknown>>): number {
+  const tracing = defaultConfig['tracing'];
+  const n =
+    typeof tracing === 'object' && tracing !== null
+      ? (tracing as Record<string, unknown>)['maxPathTagLength']
+      : undefined;
+  return typeof n === 'number' && n > 0 ? n : DEFAULT_MAX_PATH_TAG_LENGTH;
+}
 const flagsOf = (f: readonly string[] | undefined) =>
   f === undefined || f.length === 0 ? NO_FLAGS : f.join(',');
 
@@ -199,13 +325,15 @@ function customTagValue(tag: CustomTag, headers: HeaderRecord, env: NodeJS.Proce
  * OpenTelemetry tracing for one workload: W3C and B3 propagation plus `x-request-id`,
  * the mesh's sampling (Telemetry `randomSamplingPercentage` > meshConfig
  * `defaultConfig.tracing.sampling` > 1 %, a parent's decision winning), one SERVER span
- * per inbound request and one CLIENT span per outbound call.
+ * per inbound request and one CLIENT span per outbound call, named and tagged as a
+ * sidecar's connection manager names and tags its ingress and egress spans (the route
+ * decorator's operation; `envoy-tags.ts`), with OTel HTTP semconv attributes as well.
  *
  * Retries are span events (`meshlet.attempt`) on the one CLIENT span, not child spans:
- * Envoy's router reports one span per upstream request with `retry.count`, so the trace
- * keeps the shape a sidecar gives (client → server per hop) and the next hop's SERVER
- * span has one parent whichever attempt reached it; events cost nothing when the span
- * is not sampled.
+ * istiod turns on Envoy's per-attempt upstream spans for gateways only (tracing.go
+ * `startChildSpan := proxy.Type == model.Router`), so a sidecar's trace has one egress span
+ * per call (client → server per hop) and the next hop's SERVER span has one parent
+ * whichever attempt reached it; events cost nothing when the span is not sampled.
  *
  * Nothing here throws into the application; when a span is not sampled no attribute
  * is built (`isRecording()` is checked first).
@@ -230,7 +358,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     ...(options.tracerProvider === undefined ? {} : { tracerProvider: options.tracerProvider }),
     sampler,
     // Istio names spans' service after the proxy's service cluster, `<app>.<namespace>`.
-    serviceName: `${service}.${w.namespace}`,
+    serviceName: `${serviceClusterApp(w)}.${w.namespace}`,
     idGenerator: ids,
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
@@ -279,11 +407,41 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     'istio.mesh_id': options.meshId ?? options.meshConfig.trustDomain,
     'istio.namespace': w.namespace,
     'istio.cluster_id': options.clusterId ?? 'Kubernetes',
-    node_id: options.nodeId ?? sidecarNodeId(w, env),
+  });
+  const nodeId = options.nodeId ?? sidecarNodeId(w, env);
+  // Set on every span whatever enableIstioTags says (envoy tracer_impl.cc startSpan: node_id,
+  // zone; http_tracer_impl.cc setCommonTags: component).
+  const envoyTags: Attributes = Object.freeze({
+    node_id: nodeId,
+    zone: options.zone ?? '',
     component: 'proxy',
   });
-  const addCustomTags = (span: Span, spec: TracingSpec, headers: HeaderRecord) => {
-    for (const [name, tag] of Object.entries(spec.customTags)) {
+  // The application's address, the egress listener's downstream peer (`peer.address` of a
+  // CLIENT span): the pod IP in the node id.
+  const localIp = nodeId.split('~')[1] ?? null;
+  const maxPathLength = maxPathTagLength(options.meshConfig.defaultConfig);
+  // The outbound spans go to a zipkin provider: name them as Envoy's Zipkin tracer does.
+  const zipkinNames = config.client.export?.protocol === 'zipkin';
+  const inboundService =
+    options.inboundService ?? inboundServiceLookup({ workload: w, platform: [], service: null });
+  // The name per port, made again when the port's service changes (a reload).
+  const operations = new Map<number, { readonly service: DestinationService; readonly name: string }>();
+  const inboundName = (port: number): string => {
+    const service = inboundService(port);
+    const hit = operations.get(port);
+    if (hit !== undefined && hit.service === service) return hit.name;
+    const name = inboundTraceOperation(service, port);
+    // Ports are few; bound the cache anyway.
+    if (hit !== undefined || operations.size < 64) operations.set(port, { service, name });
+    return name;
+  };
+  const proxyConfigTags = proxyConfigCustomTags(options.meshConfig.defaultConfig);
+  const customTags = {
+    client: Object.keys(config.client.customTags).length === 0 ? proxyConfigTags : config.client.customTags,
+    server: Object.keys(config.server.customTags).length === 0 ? proxyConfigTags : config.server.customTags,
+  };
+  const addCustomTags = (span: Span, tags: Readonly<Record<string, CustomTag>>, headers: HeaderRecord) => {
+    for (const [name, tag] of Object.entries(tags)) {
       const v = customTagValue(tag, headers, env);
       if (v !== null) span.setAttribute(name, v);
     }
@@ -291,6 +449,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
 
   const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
     const extracted = propagation.extract(req.headers, generateRequestId);
+    let parent = extracted.context;
     let requestId = extracted.requestId;
     let drawn = false;
     let forced = false;
@@ -309,33 +468,59 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
         clientForced(req.headers['x-client-trace-id']) &&
         sampledByRequestId(requestId, 0) !== true;
       const byId = byClient ? true : config.server.useRequestId ? idDecision(requestId, pct) : null;
-      if (!(byId ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
-      if (byId === true && requestId !== null) {
+      if (byId === true && requestId !== null)
         requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
-        forced = true;
-      }
+      // A B3 sampling flag sent without ids decides the new trace over the id (Envoy's
+      // Zipkin tracer, zipkin_tracer_impl.cc Driver::startSpan); the id keeps its mark.
+      const decided = b3FlagOnly(req.headers) ?? byId;
+      if (!(decided ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
+      forced = decided === true;
       ids.preset = draw.hex();
       drawn = true;
+    } else if (meshSampled && !config.server.disabled) {
+      // A request that carries a trace context: its span follows the parent's flag, but
+      // Envoy still makes the x-request-id decision and writes its mark, which the
+      // application and the next hop see (conn_manager_utility.cc mutateTracingRequestHeader
+      // runs whatever the trace headers say).
+      const pct = config.server.samplingPercent;
+      const byClient =
+        config.server.useRequestId &&
+        requestId !== null &&
+        clientForced(req.headers['x-client-trace-id']) &&
+        sampledByRequestId(requestId, 0) !== true;
+      const byId = byClient ? true : config.server.useRequestId ? idDecision(requestId, pct) : null;
+      if (byId === true && requestId !== null)
+        requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
+      // B3 without a sampling flag leaves the decision to that one (Envoy's Zipkin tracer,
+      // zipkin/span_context_extractor.cc extractSampled).
+      if (b3Deferred(req.headers) && (byId ?? new TraceIdDraw().sampledAt(pct)))
+        parent = sampledParent(parent);
     }
     let span: Span | null = null;
-    let ctx = extracted.context;
+    let ctx = parent;
     try {
       if (!config.server.disabled) {
         const route = req.route ?? null;
-        const { name, attributes } = methodAttributes(req.method, route);
-        span = startSpan(
-          name,
-          SpanKind.SERVER,
-          extracted.context,
-          config.server.samplingPercent,
-          drawn,
-          forced,
-        );
+        // Envoy's operation: the caller's sidecar names it with x-envoy-decorator-operation,
+        // else the inbound route's decorator (conn_manager_impl.cc traceRequest).
+        const decorated = req.headers['x-envoy-decorator-operation'];
+        const name = typeof decorated === 'string' && decorated !== '' ? decorated : inboundName(req.port);
+        span = startSpan(name, SpanKind.SERVER, parent, config.server.samplingPercent, drawn, forced);
         if (span.isRecording()) {
           const q = req.url.indexOf('?');
           const { host, port } = splitAuthority(req.authority, req.port);
-          span.setAttributes(attributes);
+          span.setAttributes(methodAttributes(req.method, route).attributes);
           if (config.server.istioTags) span.setAttributes(istioTags);
+          span.setAttributes(envoyTags);
+          setEnvoyRequestTags(
+            span,
+            req.method,
+            envoyHttpUrl(req.headers, req.scheme, req.authority, req.url, maxPathLength),
+            req.url,
+            req.authority,
+            req.headers,
+            req.peerAddress ?? null,
+          );
           span.setAttributes({
             'url.path': q < 0 ? req.url : req.url.slice(0, q),
             'url.scheme': req.scheme,
@@ -351,15 +536,14 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
             span.setAttribute('network.peer.address', req.peerAddress);
             span.setAttribute('client.address', req.peerAddress);
           }
-          addCustomTags(span, config.server, req.headers);
+          addCustomTags(span, customTags.server, req.headers);
         }
-        ctx = trace.setSpan(extracted.context, span);
+        ctx = trace.setSpan(parent, span);
       }
     } catch {
       span = null;
     }
     const context: MeshRequestContext = Object.freeze({ trace: ctx, requestId });
-    const method = req.method;
     return {
       span,
       context,
@@ -369,20 +553,19 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
         if (span === null) return;
         try {
           if (span.isRecording()) {
-            if (result.route !== undefined && result.route !== null && req.route == null) {
-              span.updateName(methodAttributes(method, result.route).name);
+            if (result.route !== undefined && result.route !== null && req.route == null)
               span.setAttribute('http.route', result.route);
-            }
             span.setAttribute('response_flags', flagsOf(result.flags));
-            if (result.requestBytes !== undefined) span.setAttribute('request_size', result.requestBytes);
-            if (result.responseBytes !== undefined) span.setAttribute('response_size', result.responseBytes);
+            const e = result.entry === undefined ? null : result.entry();
+            const grpcError = setEnvoyResponseTags(span, e, result.requestBytes, result.responseBytes, null);
             setHttpStatus(
               span,
               'server',
               result.status,
               result.error instanceof Error ? result.error.name : null,
+              grpcError,
             );
-            if (result.entry !== undefined) setFormatterTags(span, formatterTags.server, result.entry);
+            if (e !== null) setFormatterTags(span, formatterTags.server, () => e);
           }
           span.end();
         } catch {
@@ -432,6 +615,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     const parentCtx = parent?.trace ?? otelContext.active();
     let span: Span | null = null;
     let ctx = parentCtx;
+    /** The name for a route without decorator, when the span records and is not named by the caller. */
+    let undecorated: string | null = null;
     try {
       if (!config.client.disabled) {
         const { name, attributes } = clientMethodAttributes(req.method);
@@ -446,8 +631,11 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
         if (span.isRecording()) {
           span.setAttributes(attributes);
           if (config.client.istioTags) span.setAttributes(istioTags);
+          span.setAttributes(envoyTags);
           span.setAttribute('url.full', req.url);
           if (requestId !== null) span.setAttribute('guid:x-request-id', requestId);
+          const hostHeader = req.headers['host'];
+          const given = typeof hostHeader === 'string' ? hostHeader : undefined;
           try {
             const u = new URL(req.url);
             span.setAttribute('server.address', u.hostname.replace(/^\[(.*)\]$/, '$1'));
@@ -455,14 +643,28 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
               'server.port',
               u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port),
             );
+            const a = given ?? u.host;
+            const path = u.pathname + u.search;
+            setEnvoyRequestTags(
+              span,
+              req.method,
+              envoyHttpUrl(req.headers, u.protocol.slice(0, -1), a, path, maxPathLength),
+              path,
+              a,
+              req.headers,
+              localIp,
+            );
+            if (req.name === undefined) undecorated = egressFallbackName(a, zipkinNames);
           } catch {
             // A URL that does not parse keeps url.full only.
+            if (req.name === undefined && given !== undefined)
+              undecorated = egressFallbackName(given, zipkinNames);
           }
           if (req.upstreamCluster !== undefined && req.upstreamCluster !== null) {
             span.setAttribute('upstream_cluster', req.upstreamCluster);
             span.setAttribute('upstream_cluster.name', req.upstreamCluster);
           }
-          addCustomTags(span, config.client, req.headers);
+          addCustomTags(span, customTags.client, req.headers);
         }
         ctx = trace.setSpan(parentCtx, span);
       }
@@ -472,7 +674,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
     else if (requestId !== null && req.headers[REQUEST_ID_HEADER] === undefined)
       req.headers[REQUEST_ID_HEADER] = requestId;
-    return new ClientSpanHandle(span, requestId, formatterTags.client);
+    return new ClientSpanHandle(span, requestId, formatterTags.client, undecorated);
   };
 
   return Object.freeze({
