@@ -19,7 +19,9 @@ async function clientWithSubject(subject: { shortName: string; value: string }[]
   cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + 3_600_000);
-  cert.setSubject(subject.map((a) => ({ ...a, valueTagClass: forge.asn1.Type.UTF8 })));
+  // forge reads valueTagClass as the value's ASN.1 type (UTF8String); its typings call it a Class.
+  const utf8 = forge.asn1.Type.UTF8 as unknown as forge.asn1.Class;
+  cert.setSubject(subject.map((a) => ({ ...a, valueTagClass: utf8 })));
   cert.setIssuer(forge.pki.certificateFromPem(ca.certPem).subject.attributes);
   cert.setExtensions([
     { name: 'extKeyUsage', clientAuth: true },
