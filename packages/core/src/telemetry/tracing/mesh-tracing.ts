@@ -219,6 +219,34 @@ function serviceClusterApp(w: WorkloadIdentity): string {
   return l['app'] || l['app.kubernetes.io/name'] || l['service.istio.io/canonical-name'] || w.name;
 }
 
+const NO_ID_VERDICT = 0;
+const ID_UNSAMPLED = 1;
+const ID_SAMPLED = 2;
+const ID_CLIENT_FORCED = 3;
+
+/**
+ * Envoy's x-request-id sampling decision, in its order (conn_manager_utility.cc
+ * mutateTracingRequestHeader): an id an earlier hop marked, then x-client-trace-id, then the
+ * random draw on the id; no id at all (generating it is off) leaves the request
+ * NotTraceable. A number, not an object: this runs on every request.
+ */
+function requestIdVerdict(
+  useRequestId: boolean,
+  requestId: string | null,
+  headers: HeaderRecord,
+  pct: number,
+): number {
+  if (!useRequestId) return NO_ID_VERDICT;
+  if (
+    requestId !== null &&
+    clientForced(headers['x-client-trace-id']) &&
+    sampledByRequestId(requestId, 0) !== true
+  )
+    return ID_CLIENT_FORCED;
+  const byId = idDecision(requestId, pct);
+  return byId === null ? NO_ID_VERDICT : byId ? ID_SAMPLED : ID_UNSAMPLED;
+}
+
 /**
  * Whether the request's trace context is B3 without a sampling decision (no `x-b3-sampled`
  * or `x-b3-flags`, or a `b3` header of only trace and span ids): W3C always carries one.
@@ -459,17 +487,10 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     if (meshSampled && !config.server.disabled && extracted.context === ROOT_CONTEXT) {
       const draw = new TraceIdDraw();
       const pct = config.server.samplingPercent;
-      // Envoy's order (conn_manager_utility.cc mutateTracingRequestHeader): an id an earlier
-      // hop marked, then x-client-trace-id, then the random draw on the id. No id at all
-      // (generating it is off) leaves the request NotTraceable there.
-      const byClient =
-        config.server.useRequestId &&
-        requestId !== null &&
-        clientForced(req.headers['x-client-trace-id']) &&
-        sampledByRequestId(requestId, 0) !== true;
-      const byId = byClient ? true : config.server.useRequestId ? idDecision(requestId, pct) : null;
-      if (byId === true && requestId !== null)
-        requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
+      const verdict = requestIdVerdict(config.server.useRequestId, requestId, req.headers, pct);
+      const byId = verdict === NO_ID_VERDICT ? null : verdict !== ID_UNSAMPLED;
+      if (byId && requestId !== null)
+        requestId = verdict === ID_CLIENT_FORCED ? markClientForced(requestId) : markSampled(requestId);
       // A B3 sampling flag sent without ids decides the new trace over the id (Envoy's
       // Zipkin tracer, zipkin_tracer_impl.cc Driver::startSpan); the id keeps its mark.
       const decided = b3FlagOnly(req.headers) ?? byId;
@@ -483,14 +504,10 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       // application and the next hop see (conn_manager_utility.cc mutateTracingRequestHeader
       // runs whatever the trace headers say).
       const pct = config.server.samplingPercent;
-      const byClient =
-        config.server.useRequestId &&
-        requestId !== null &&
-        clientForced(req.headers['x-client-trace-id']) &&
-        sampledByRequestId(requestId, 0) !== true;
-      const byId = byClient ? true : config.server.useRequestId ? idDecision(requestId, pct) : null;
-      if (byId === true && requestId !== null)
-        requestId = byClient ? markClientForced(requestId) : markSampled(requestId);
+      const verdict = requestIdVerdict(config.server.useRequestId, requestId, req.headers, pct);
+      const byId = verdict === NO_ID_VERDICT ? null : verdict !== ID_UNSAMPLED;
+      if (byId && requestId !== null)
+        requestId = verdict === ID_CLIENT_FORCED ? markClientForced(requestId) : markSampled(requestId);
       // B3 without a sampling flag leaves the decision to that one (Envoy's Zipkin tracer,
       // zipkin/span_context_extractor.cc extractSampled).
       if (b3Deferred(req.headers) && (byId ?? new TraceIdDraw().sampledAt(pct)))

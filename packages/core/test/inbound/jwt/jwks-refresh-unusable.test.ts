@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
+import { useJwksServer } from './jwks-server.js';
 import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
 import {
   bearer,
@@ -20,23 +19,13 @@ import {
 // JWKS without a usable key then replaces the good one, and Envoy refuses every token with
 // "Jwks doesn't have any valid public key".
 let body = SAMPLE_JWKS;
-let server: http.Server | null = null;
 let auth: JwtAuthenticator | null = null;
-afterEach(async () => {
+afterEach(() => {
   auth?.close();
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
   body = SAMPLE_JWKS;
 });
 
-async function jwksUri(): Promise<string> {
-  server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
-}
+const jwksUri = useJwksServer(() => ({ status: 200, body }));
 
 describe('a JWKS refresh that answers keys none of which is usable', () => {
   it('replaces the good keys, and tokens are refused', async () => {

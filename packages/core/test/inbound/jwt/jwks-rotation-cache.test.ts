@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
+import { useJwksServer } from './jwks-server.js';
 import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
 import { bearer, jwksOf, makeKey, request, requestAuthentication, rulesFrom, sign } from './helpers.js';
 
@@ -11,22 +10,12 @@ import { bearer, jwksOf, makeKey, request, requestAuthentication, rulesFrom, sig
 // jwt_authn jwks_cache.cc `JwksDataImpl` owns the `JwtCache`). A token signed with a key that
 // was rotated away is refused from then on, even one verified a moment before.
 let body = '';
-let server: http.Server | null = null;
 let auth: JwtAuthenticator | null = null;
-afterEach(async () => {
+afterEach(() => {
   auth?.close();
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
 });
 
-async function jwksUri(): Promise<string> {
-  server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(body);
-  });
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
-}
+const jwksUri = useJwksServer(() => ({ status: 200, body }));
 
 describe('a repeated token whose key was rotated out of the JWKS', () => {
   it('is refused after the next refresh, though it was verified and cached before', async () => {

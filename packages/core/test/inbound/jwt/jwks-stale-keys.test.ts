@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
+import { useJwksServer } from './jwks-server.js';
 import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
 import {
   bearer,
@@ -19,23 +18,15 @@ import {
 // (pilot/pkg/model/jwks_resolver.go `JwtPubKeyEvictionDuration`); fetched again and failing,
 // it inlines PublicOnlyJwks, on which every token fails.
 let up = true;
-let server: http.Server | null = null;
 let auth: JwtAuthenticator | null = null;
-afterEach(async () => {
+afterEach(() => {
   auth?.close();
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
   up = true;
 });
 
-async function jwksUri(): Promise<string> {
-  server = http.createServer((_req, res) => {
-    res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(up ? SAMPLE_JWKS : 'down');
-  });
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
-}
+const jwksUri = useJwksServer(() =>
+  up ? { status: 200, body: SAMPLE_JWKS } : { status: 503, body: 'down' },
+);
 
 describe('keys whose refresh has failed for 7 days', () => {
   it('are given up, and tokens are refused', async () => {
