@@ -96,8 +96,9 @@ export function dnsSans(subjectaltname: string | undefined): readonly string[] {
 
 /**
  * meshConfig `trustDomain`, `trustDomainAliases` and every `caCertificates[].trustDomains`,
- * lower-cased: the trust domains a peer's SPIFFE ID may carry (istio
- * pilot/pkg/networking/plugin/authn TrustDomainsForValidation).
+ * as written: the trust domains a peer's SPIFFE ID may carry (istio
+ * pilot/pkg/networking/plugin/authn TrustDomainsForValidation), matched case-sensitively
+ * as the `spiffe://<td>/` prefix matchers istiod builds from them are.
  */
 export function acceptedTrustDomains(
   meshConfig: Pick<MeshConfig, 'trustDomain' | 'trustDomainAliases'> &
@@ -111,7 +112,7 @@ export function acceptedTrustDomains(
         meshConfig.trustDomain,
         ...meshConfig.trustDomainAliases,
         ...(meshConfig.caCertificates ?? []).flatMap((c) => c.trustDomains),
-      ].map((td) => td.toLowerCase()),
+      ].filter((td) => td !== ''),
     );
     trustDomainsOf.set(meshConfig, set);
   }
@@ -165,7 +166,7 @@ export function peerFromCertificate(
     const peer = parseSpiffeId(uri);
     // `spiffe://td` alone does not have the prefix `spiffe://td/`.
     if (peer === null || !peer.principal.includes('/')) continue;
-    if (!trustDomains.has(peer.trustDomain.toLowerCase())) continue;
+    if (!trustDomains.has(peer.trustDomain)) continue;
     const names = [...uris, ...dnsSans(cert.subjectaltname)];
     if (names.length > 1) certificateNames.set(peer, Object.freeze(names));
     return peer;

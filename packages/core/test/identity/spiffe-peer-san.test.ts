@@ -29,6 +29,17 @@ describe('peerFromCertificate with several URI SANs', () => {
     });
   });
 
+  it('matches the trust domain case-sensitively, as the prefix StringMatcher does (ignore_case unset)', async () => {
+    // istiod passes trustDomain and its aliases as written (plugin/authn util.go
+    // TrustDomainsForValidation) into prefix matchers without ignore_case.
+    expect(await peerOf(['spiffe://Cluster.Local/ns/foo/sa/bar'])).toBeNull();
+    const upper = peerFromCertificate(
+      { subjectaltname: 'URI:spiffe://Cluster.Local/ns/foo/sa/bar' },
+      new Set(['Cluster.Local']),
+    );
+    expect(upper?.trustDomain).toBe('Cluster.Local');
+  });
+
   it('accepts no SPIFFE ID without the `/` after its trust domain, as the prefix matcher does not', async () => {
     expect(await peerOf(['spiffe://cluster.local'])).toBeNull();
   });
