@@ -39,6 +39,31 @@ function tracingWith(percent: number, exporter = new InMemorySpanExporter(), wor
   return { t, exporter };
 }
 
+describe('istio.mesh_id', () => {
+  it('is meshConfig defaultConfig.meshId (the proxy MESH_ID), else the trust domain', () => {
+    const exporter = new InMemorySpanExporter();
+    const t = createMeshTracing({
+      workload: PRODUCTPAGE,
+      meshConfig: mesh({ tracingSampling: 100, defaultConfig: { meshId: 'mesh1' } }),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      otlp: false,
+      env: {},
+    });
+    open.push(t);
+    t.startServerSpan({
+      method: 'GET',
+      url: '/',
+      scheme: 'http',
+      authority: 'a:9080',
+      port: 9080,
+      headers: {},
+    }).end({
+      status: 200,
+    });
+    expect(exporter.getFinishedSpans()[0]?.attributes['istio.mesh_id']).toBe('mesh1');
+  });
+});
+
 describe('createMeshTracing spans', () => {
   const serverReq = (headers: Record<string, string> = {}) => ({
     method: 'GET',

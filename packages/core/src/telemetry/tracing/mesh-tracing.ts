@@ -327,6 +327,16 @@ function proxyConfigCustomTags(
   return Object.freeze(out);
 }
 
+/**
+ * `istio.mesh_id`: the proxy's MESH_ID node metadata (istio core/tracing.go reads
+ * `node.Metadata.MeshID`), which ProxyConfig `meshId` sets and istio-agent defaults to the
+ * trust domain.
+ */
+function proxyMeshId(mesh: Pick<MeshConfig, 'defaultConfig' | 'trustDomain'>): string {
+  const id = mesh.defaultConfig['meshId'];
+  return typeof id === 'string' && id !== '' ? id : mesh.trustDomain;
+}
+
 /** meshConfig `defaultConfig.tracing.maxPathTagLength` (istio tracing.go), else Envoy's 256. */
 function maxPathTagLength(defaultConfig: Readonly<Record<string, unknown>>): number {
   const tracing = defaultConfig['tracing'];
@@ -432,7 +442,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   const istioTags: Attributes = Object.freeze({
     'istio.canonical_service': service,
     'istio.canonical_revision': canonicalRevision(w.labels),
-    'istio.mesh_id': options.meshId ?? options.meshConfig.trustDomain,
+    'istio.mesh_id': options.meshId ?? proxyMeshId(options.meshConfig),
     'istio.namespace': w.namespace,
     'istio.cluster_id': options.clusterId ?? 'Kubernetes',
   });
