@@ -1,24 +1,17 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/runtime/clock.js';
-import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
-import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jwksOf, makeKey, request, requestAuthentication, rulesFrom, sign, yamlString } from './helpers.js';
 import type { TestKey } from './helpers.js';
+import { useAuthenticator } from './use-authenticator.js';
 
 // Envoy splits the Cookie header at ";" and trims only the spaces before a cookie's name;
 // the name ends at "=" and the value runs to the ";" as written (http/utility.cc
 // `forEachCookie`).
 let key: TestKey;
-let auth: JwtAuthenticator | null = null;
 beforeAll(async () => {
   key = await makeKey('ES256', 'k1');
 });
-afterEach(() => auth?.close());
 
-function authenticator(): JwtAuthenticator {
-  auth = createJwtAuthenticator({ clock: createManualClock(Date.UTC(2025, 0, 1)) });
-  return auth;
-}
+const authenticator = useAuthenticator();
 
 const rules = () =>
   rulesFrom(

@@ -1,28 +1,20 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/runtime/clock.js';
-import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
-import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jwksOf, makeKey, request, requestAuthentication, rulesFrom, sign, yamlString } from './helpers.js';
 import type { TestKey } from './helpers.js';
+import { NOW_MS, useAuthenticator } from './use-authenticator.js';
 
 // Envoy's extractor keeps header locations in a std::map keyed by name + prefix, so it yields
 // their tokens in that order whatever order fromHeaders lists them in (jwt_authn extractor.cc
 // `header_locations_`); the authenticator checks the last first, so the first one's payload is
 // the request's.
-const NOW_MS = Date.UTC(2025, 0, 1);
 const NOW = NOW_MS / 1000;
 
 let key: TestKey;
-let auth: JwtAuthenticator | null = null;
 beforeAll(async () => {
   key = await makeKey('ES256', 'k1');
 });
-afterEach(() => auth?.close());
 
-function authenticator(): JwtAuthenticator {
-  auth = createJwtAuthenticator({ clock: createManualClock(NOW_MS) });
-  return auth;
-}
+const authenticator = useAuthenticator();
 
 const rules = () =>
   rulesFrom(

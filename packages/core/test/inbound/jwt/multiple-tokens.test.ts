@@ -1,7 +1,5 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/runtime/clock.js';
-import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
-import type { JwtAuthenticator, JwtResult } from '../../../src/inbound/jwt/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { JwtResult } from '../../../src/inbound/jwt/types.js';
 import {
   bearer,
   jwksOf,
@@ -13,24 +11,19 @@ import {
   yamlString,
 } from './helpers.js';
 import type { TestKey } from './helpers.js';
+import { NOW_MS, useAuthenticator } from './use-authenticator.js';
 
 // One provider's authenticator verifies every token its locations hold, last extracted first,
 // and stops at the first failure (envoy jwt_authn/authenticator.cc `startVerify` /
 // `doneWithStatus`): several good tokens pass, one bad token fails the request.
-const NOW_MS = Date.UTC(2025, 0, 1);
 const NOW = NOW_MS / 1000;
 
 let key: TestKey;
-let auth: JwtAuthenticator | null = null;
 beforeAll(async () => {
   key = await makeKey('ES256', 'k1');
 });
-afterEach(() => auth?.close());
 
-function authenticator(): JwtAuthenticator {
-  auth = createJwtAuthenticator({ clock: createManualClock(NOW_MS) });
-  return auth;
-}
+const authenticator = useAuthenticator();
 
 const rules = () =>
   rulesFrom(requestAuthentication(`  - issuer: a.example\n    jwks: ${yamlString(jwksOf(key))}\n`));

@@ -1,25 +1,18 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/runtime/clock.js';
-import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
-import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jwksOf, makeKey, request, requestAuthentication, rulesFrom, sign, yamlString } from './helpers.js';
 import type { TestKey } from './helpers.js';
+import { useAuthenticator } from './use-authenticator.js';
 
 // Envoy reads a header location as all its lines joined with "," (HeaderUtility
 // getAllOfHeaderAsString), finds the prefix, and takes the base64url-and-dot run after it
 // (jwt_authn/extractor.cc `extractJWT`): one token per location, ending at the first other
 // character.
 let key: TestKey;
-let auth: JwtAuthenticator | null = null;
 beforeAll(async () => {
   key = await makeKey('ES256', 'k1');
 });
-afterEach(() => auth?.close());
 
-function authenticator(): JwtAuthenticator {
-  auth = createJwtAuthenticator({ clock: createManualClock(Date.UTC(2025, 0, 1)) });
-  return auth;
-}
+const authenticator = useAuthenticator();
 
 const rules = (extra = '') =>
   rulesFrom(requestAuthentication(`  - issuer: a.example\n    jwks: ${yamlString(jwksOf(key))}\n${extra}`));

@@ -1,29 +1,21 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/runtime/clock.js';
-import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
-import type { JwtAuthenticator } from '../../../src/inbound/jwt/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jwksOf, makeKey, request, requestAuthentication, rulesFrom, sign, yamlString } from './helpers.js';
 import type { TestKey } from './helpers.js';
+import { NOW_MS, useAuthenticator } from './use-authenticator.js';
 
 // Istio sorts the jwtRules by issuer (pilot/pkg/security/authn/policy_applier.go
 // newPolicyApplier) and requires OR(P1..Pn, AND(OR(Pi, allow_missing)...)); each Pi only sees
 // the tokens in its own locations (jwt_authn verifier.cc ProviderVerifierImpl).
-const NOW_MS = Date.UTC(2025, 0, 1);
 const NOW = NOW_MS / 1000;
 
 let ka: TestKey;
 let kb: TestKey;
-let auth: JwtAuthenticator | null = null;
 beforeAll(async () => {
   ka = await makeKey('ES256', 'ka');
   kb = await makeKey('ES256', 'kb');
 });
-afterEach(() => auth?.close());
 
-function authenticator(): JwtAuthenticator {
-  auth = createJwtAuthenticator({ clock: createManualClock(NOW_MS) });
-  return auth;
-}
+const authenticator = useAuthenticator();
 
 /** Declared b first: the order Istio evaluates them in is a, then b. */
 const rules = () =>

@@ -5,10 +5,15 @@ import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 import { createMeshTracing, type MeshTracing } from '../../src/telemetry/tracing/mesh-tracing.js';
 import { REVIEWS_V2 } from './helpers.js';
 
-// B3 without a sampling flag defers the decision: Envoy's Zipkin tracer continues the
-// trace and samples it when the connection manager's x-request-id decision says so
-// (envoy source/extensions/tracers/zipkin/span_context_extractor.cc extractSampled:
-// no x-b3-sampled, or a b3 header without its flag, gives tracing_decision.traced).
+// B3 and the sampling decision, as Envoy's Zipkin tracer takes them.
+// - B3 without a sampling flag defers the decision: the trace continues and is sampled when
+//   the connection manager's x-request-id decision says so (envoy
+//   source/extensions/tracers/zipkin/span_context_extractor.cc extractSampled: no
+//   x-b3-sampled, or a b3 header without its flag, gives tracing_decision.traced).
+// - A B3 flag without trace ids (`x-b3-sampled: 1`, `b3: 0`) decides the new trace over the
+//   x-request-id decision (zipkin_tracer_impl.cc Driver::startSpan: a root span gets
+//   `sampled.value_or(tracing_decision.traced)`); the x-request-id mark still follows the id's
+//   own draw.
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
@@ -61,5 +66,19 @@ describe('B3 context without a sampling decision', () => {
       serve({ 'x-b3-traceid': TRACE_ID, 'x-b3-spanid': SPAN_ID, 'x-b3-sampled': '0', 'x-request-id': IN })
         .spans,
     ).toHaveLength(0);
+  });
+});
+
+describe('a B3 sampling flag without trace ids', () => {
+  it('samples a new trace the request id would not', () => {
+    const sampled = serve({ 'x-b3-sampled': '1', 'x-request-id': OUT });
+    expect([sampled.s.requestId, sampled.spans.length]).toEqual([OUT, 1]);
+    expect(serve({ b3: '1', 'x-request-id': OUT }).spans).toHaveLength(1);
+  });
+
+  it('drops one the request id would sample, which keeps its mark', () => {
+    const dropped = serve({ 'x-b3-sampled': '0', 'x-request-id': IN });
+    expect([dropped.s.requestId, dropped.spans.length]).toEqual(['000009c3-0000-b000-8000-000000000000', 0]);
+    expect(serve({ b3: '0', 'x-request-id': IN }).spans).toHaveLength(0);
   });
 });
