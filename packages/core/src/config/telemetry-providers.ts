@@ -6,6 +6,7 @@ import { toDiagnostic } from './documents.js';
 import { findExtensionProvider } from './extension-providers.js';
 import type { MeshConfig } from './mesh-config.js';
 import type { Resource } from './resource.js';
+import { telemetryFindings } from '../telemetry/config/telemetry-findings.js';
 
 type Signal = 'tracing' | 'metrics' | 'accessLogging';
 
@@ -40,7 +41,8 @@ function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, n
 /**
  * Warnings for Telemetry `providers` and meshConfig `defaultProviders` names that are
  * undefined or of a type meshlet does not act on, so a provider that would silently
- * do nothing is reported with its file and line (`meshlet analyze` prints them).
+ * do nothing is reported with its file and line (`meshlet analyze` prints them); then
+ * the Telemetry fields meshlet cannot evaluate in-process (telemetry-findings.ts).
  */
 export function telemetryProviderDiagnostics(
   resources: readonly Resource[],
@@ -85,6 +87,19 @@ export function telemetryProviderDiagnostics(
           );
         });
       });
+    }
+  }
+  for (const r of resources) {
+    if (r.kind !== 'Telemetry') continue;
+    for (const f of telemetryFindings(r.spec as TelemetrySpec)) {
+      out.push(
+        toDiagnostic(
+          { code: DIAGNOSTIC_CODES.unsupported, level: 'Warning', path: f.path, message: f.message },
+          r.origin.file,
+          r.origin,
+          { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name },
+        ),
+      );
     }
   }
   return out;

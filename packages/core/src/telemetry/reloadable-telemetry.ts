@@ -19,7 +19,8 @@ import type { MeshTelemetry, MeshTelemetryOptions, TelemetrySnapshot } from './m
 import { createMeshTracing, type MeshTracing } from './tracing/mesh-tracing.js';
 import { SharedProcessor } from './tracing/shared-processor.js';
 
-const specKey = (s: AccessLogSpec): string => JSON.stringify([s.path, s.encoding, s.text, s.json, s.filter]);
+const specKey = (s: AccessLogSpec): string =>
+  JSON.stringify([s.path, s.encoding, s.text, s.json, s.filter, s.omitEmptyValues]);
 
 /** How long a replaced TracerProvider lives on after a reload, so requests in flight end their spans on it. */
 const RETIRE_AFTER_MS = 30_000;
@@ -127,7 +128,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
 
   #resolve(snapshot: Snapshot, meshConfig: MeshConfig) {
     const scoped = applicableTelemetries(snapshot, this.workload);
-    const metrics = resolveMetricsConfig(scoped, meshConfig.defaultProviders.metrics);
+    const metrics = resolveMetricsConfig(scoped, meshConfig.defaultProviders.metrics, meshConfig);
     const tracing = resolveTracing(scoped, meshConfig, this.#env);
     const logs = {
       client: resolveAccessLogs(scoped, meshConfig, 'CLIENT').logs,

@@ -228,6 +228,7 @@ ${body}
         text: '',
         json: { code: '%RESPONSE_CODE%' },
         filter: 'response.code >= 400',
+        omitEmptyValues: false,
       },
     ]);
     expect(r.unsupported).toEqual(['otel (envoyOtelAls)']);

@@ -23,6 +23,8 @@ export interface AccessLogOptions extends SinkOptions {
   readonly format?: string | Readonly<Record<string, unknown>> | null;
   /** Telemetry `accessLogging[].filter.expression`: only entries it accepts are logged. */
   readonly filter?: string | null;
+  /** An envoyFileAccessLog provider's `omitEmptyValues`: '' for unset in TEXT, no null keys in JSON. */
+  readonly omitEmptyValues?: boolean;
 }
 
 export interface AccessLog {
@@ -41,6 +43,7 @@ export interface AccessLog {
 
 function formatterFor(options: AccessLogOptions, problems: FormatProblem[]): LineFormatter {
   const f = options.format ?? '';
+  const omit = options.omitEmptyValues === true;
   if ((options.encoding ?? 'TEXT') === 'JSON') {
     const json: JsonFormat | null =
       typeof f === 'string' ? parseJsonFormat(f) : parseJsonFormat(JSON.stringify(f));
@@ -50,9 +53,9 @@ function formatterFor(options: AccessLogOptions, problems: FormatProblem[]): Lin
         message: "accessLogFormat is not a JSON object of strings; using Istio's default JSON keys",
       });
     }
-    return compileJsonFormat(json ?? ISTIO_JSON_FORMAT, problems);
+    return compileJsonFormat(json ?? ISTIO_JSON_FORMAT, problems, omit);
   }
-  return compileTextFormat(typeof f === 'string' && f !== '' ? f : ISTIO_TEXT_FORMAT, problems);
+  return compileTextFormat(typeof f === 'string' && f !== '' ? f : ISTIO_TEXT_FORMAT, problems, omit);
 }
 
 /**
@@ -109,6 +112,7 @@ export function createAccessLogFromSpec(
     readonly text: string;
     readonly json: string | Readonly<Record<string, unknown>> | null;
     readonly filter: string | null;
+    readonly omitEmptyValues?: boolean;
   },
   options: SinkOptions = {},
 ): AccessLog {
@@ -118,5 +122,6 @@ export function createAccessLogFromSpec(
     encoding: spec.encoding,
     format: spec.encoding === 'JSON' ? spec.json : spec.text,
     filter: spec.filter,
+    omitEmptyValues: spec.omitEmptyValues === true,
   });
 }

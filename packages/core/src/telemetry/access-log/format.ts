@@ -40,26 +40,33 @@ function truncate(v: OperatorValue, max: number | null): OperatorValue {
   return max !== null && typeof v === 'string' && v.length > max ? v.slice(0, max) : v;
 }
 
-function render(parts: readonly Part[], entry: AccessLogEntry): string {
+/** `-` for an unset value, or '' with `omit_empty_values`. */
+function render(parts: readonly Part[], entry: AccessLogEntry, unset: string): string {
   let out = '';
   for (const p of parts) {
     if (typeof p === 'string') out += p;
     else {
       const v = truncate(p.get(entry), p.max);
-      out += v === null ? '-' : String(v);
+      out += v === null ? unset : String(v);
     }
   }
   return out;
 }
 
 /**
- * Compile a TEXT format string. Unset values print `-` (Envoy). As istiod does, a
+ * Compile a TEXT format string. Unset values print `-` (Envoy), or nothing with
+ * `omitEmptyValues` (SubstitutionFormatString.omit_empty_values). As istiod does, a
  * format that does not end in a newline gets one.
  */
-export function compileTextFormat(format: string, problems: FormatProblem[] = []): LineFormatter {
+export function compileTextFormat(
+  format: string,
+  problems: FormatProblem[] = [],
+  omitEmptyValues = false,
+): LineFormatter {
   const withNewline = format.endsWith('\n') ? format : `${format}\n`;
   const parts = parse(withNewline, problems);
-  return (entry) => render(parts, entry);
+  const unset = omitEmptyValues ? '' : '-';
+  return (entry) => render(parts, entry, unset);
 }
 
 /** A JSON format: keys to format strings, nested objects allowed (Envoy `json_format`). */
@@ -82,23 +89,31 @@ function compileNode(value: string | JsonFormat, problems: FormatProblem[]): Jso
   };
 }
 
-function evaluate(node: JsonNode, entry: AccessLogEntry): unknown {
+function evaluate(node: JsonNode, entry: AccessLogEntry, omit: boolean): unknown {
   if (node.kind === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, child] of node.entries) out[k] = evaluate(child, entry);
+    for (const [k, child] of node.entries) {
+      const v = evaluate(child, entry, omit);
+      // omit_empty_values: keys with null values are left out.
+      if (!(omit && v === null)) out[k] = v;
+    }
     return out;
   }
   const [only] = node.parts;
   // A value that is exactly one operator keeps its type: numbers stay numbers, unset is null.
   if (node.parts.length === 1 && only !== undefined && typeof only !== 'string')
     return truncate(only.get(entry), only.max);
-  return render(node.parts, entry);
+  return render(node.parts, entry, omit ? '' : '-');
 }
 
-/** Compile a JSON format into one JSON object per line. */
-export function compileJsonFormat(format: JsonFormat, problems: FormatProblem[] = []): LineFormatter {
+/** Compile a JSON format into one JSON object per line; `omitEmptyValues` leaves null keys out. */
+export function compileJsonFormat(
+  format: JsonFormat,
+  problems: FormatProblem[] = [],
+  omitEmptyValues = false,
+): LineFormatter {
   const root = compileNode(format, problems);
-  return (entry) => `${JSON.stringify(evaluate(root, entry))}\n`;
+  return (entry) => `${JSON.stringify(evaluate(root, entry, omitEmptyValues))}\n`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { findExtensionProvider } from '../../config/extension-providers.js';
 import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js';
 import type { ScopedTelemetry } from './telemetry-scope.js';
+import { mergeLogs, type MergedLog } from './merge-logs.js';
 import { isRecord } from '../../config/validate/is-record.js';
 
 /** One access log meshlet writes in-process (an `envoyFileAccessLog` provider or meshConfig). */
@@ -15,6 +16,8 @@ export interface AccessLogSpec {
   readonly json: string | Readonly<Record<string, unknown>> | null;
   /** `accessLogging[].filter.expression`, or null. */
   readonly filter: string | null;
+  /** The provider's `omitEmptyValues` (false for meshConfig's own log). */
+  readonly omitEmptyValues: boolean;
 }
 
 export interface ResolvedAccessLogs {
@@ -36,6 +39,7 @@ function fromMeshConfig(
     text: mesh.accessLogEncoding === 'TEXT' ? mesh.accessLogFormat : '',
     json: mesh.accessLogEncoding === 'JSON' && mesh.accessLogFormat !== '' ? mesh.accessLogFormat : null,
     filter,
+    omitEmptyValues: false,
   });
 }
 
@@ -47,8 +51,9 @@ function fromProvider(
   const c = p.config;
   const path = typeof c['path'] === 'string' && c['path'] !== '' ? c['path'] : '/dev/stdout';
   const logFormat = isRecord(c['logFormat']) ? c['logFormat'] : null;
+  const omitEmptyValues = c['omitEmptyValues'] === true;
   // The built-in `envoy` provider without its own format uses meshConfig's (telemetryAccessLog).
-  if (p.name === 'envoy' && logFormat === null && c['omitEmptyValues'] !== true)
+  if (p.name === 'envoy' && logFormat === null && !omitEmptyValues)
     return fromMeshConfig(p.name, path, mesh, filter);
   if (logFormat !== null && isRecord(logFormat['labels'])) {
     const labels = logFormat['labels'];
@@ -59,19 +64,33 @@ function fromProvider(
       text: '',
       json: Object.keys(labels).length === 0 ? null : labels,
       filter,
+      omitEmptyValues,
     });
   }
   const text = logFormat !== null && typeof logFormat['text'] === 'string' ? logFormat['text'] : '';
-  return Object.freeze({ provider: p.name, path, encoding: 'TEXT', text, json: null, filter });
+  return Object.freeze({
+    provider: p.name,
+    path,
+    encoding: 'TEXT',
+    text,
+    json: null,
+    filter,
+    omitEmptyValues,
+  });
 }
+
+/** Provider types istiod builds an access logger for (model/telemetry_logging.go telemetryAccessLog). */
+const LOGGER_TYPES: readonly string[] = ['envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls'];
 
 /**
  * The access logs a workload writes for one direction (`CLIENT` outbound, `SERVER`
- * inbound). With no Telemetry `accessLogging` in scope, meshConfig `accessLogFile`
- * decides (empty = off). Otherwise providers merge as istiod's `mergeLogs` does
- * (istio `pilot/pkg/model/telemetry.go`): the most specific level naming providers
- * sets the set in scope; each entry's `match.mode`, `disabled` and `filter` apply in
- * order, root first, starting from meshConfig `defaultProviders.accessLogging`.
+ * inbound), as istiod's `Telemetries.AccessLogging` and accesslog.go build them
+ * (istio `pilot/pkg/model/telemetry.go`, `pilot/pkg/networking/core/accesslog.go`):
+ * providers merge as `mergeLogs` does (see merge-logs.ts); providers that are not
+ * defined or log nothing are dropped; when none is left the legacy meshConfig
+ * `accessLogFile` applies (empty = off). A disabled provider counts as configured, so
+ * it turns the legacy log off; an entry that disables logging without naming (or
+ * inheriting) a provider does not.
  */
 export function resolveAccessLogs(
   scoped: readonly ScopedTelemetry[],
@@ -81,61 +100,27 @@ export function resolveAccessLogs(
 ): ResolvedAccessLogs {
   const defaults = mesh.defaultProviders?.accessLogging ?? [];
   const levels = scoped.map((s) => s.resource.spec.accessLogging ?? []).filter((l) => l.length > 0);
-  const modeMatches = (m: string | undefined) => m === undefined || m === 'CLIENT_AND_SERVER' || m === mode;
-  const chosen = new Map<string, string | null>();
-  if (levels.length === 0) {
-    // No Telemetry: meshConfig `defaultProviders.accessLogging`, else the legacy
-    // `accessLogFile` (istio pilot/pkg/model/telemetry.go AccessLogging, mergeLogs).
-    if (defaults.length === 0) {
-      const logs =
-        mesh.accessLogFile === '' ? [] : [fromMeshConfig('meshConfig', mesh.accessLogFile, mesh, null)];
-      return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze([]) });
-    }
-    for (const name of defaults) chosen.set(name, null);
-  } else {
-    let providerNames: readonly string[] = defaults;
-    const filters = new Map<string, string | null>();
-    for (const level of levels) {
-      const names = new Set<string>();
-      for (const l of level) {
-        // Only entries for this direction name the providers in scope (mergeLogs).
-        if (!modeMatches(l.match?.mode)) continue;
-        for (const p of l.providers ?? []) {
-          names.add(p.name);
-          filters.set(p.name, l.filter?.expression ?? null);
-        }
-      }
-      if (names.size > 0) providerNames = [...names];
-    }
-    const inScope = new Set(providerNames);
-    let parent: readonly string[] = defaults;
-    for (const level of levels) {
-      for (const l of level) {
-        const own = (l.providers ?? []).map((p) => p.name);
-        const names = own.length === 0 ? parent : own;
-        parent = names;
-        for (const name of names) {
-          if (!inScope.has(name)) continue;
-          if (!modeMatches(l.match?.mode)) continue;
-          if (l.disabled === true) {
-            chosen.delete(name);
-            continue;
-          }
-          chosen.set(name, filters.get(name) ?? null);
-        }
-      }
-    }
+  const configured: { provider: ExtensionProvider; merged: MergedLog }[] = [];
+  for (const [name, merged] of mergeLogs(levels, defaults, mode)) {
+    const provider = findExtensionProvider(mesh, name);
+    if (provider !== null && LOGGER_TYPES.includes(provider.type)) configured.push({ provider, merged });
   }
+  if (configured.length === 0) {
+    // accesslog.go: no Telemetry access log config, fall back to the legacy setting.
+    const logs =
+      mesh.accessLogFile === '' ? [] : [fromMeshConfig('meshConfig', mesh.accessLogFile, mesh, null)];
+    return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze([]) });
+  }
+  // Sorted by provider name, as AccessLogging sorts its result.
+  configured.sort((a, b) =>
+    a.provider.name < b.provider.name ? -1 : a.provider.name > b.provider.name ? 1 : 0,
+  );
   const logs: AccessLogSpec[] = [];
   const unsupported: string[] = [];
-  for (const name of [...chosen.keys()].sort()) {
-    const p = findExtensionProvider(mesh, name);
-    if (p === null) continue;
-    if (p.type !== 'envoyFileAccessLog') {
-      unsupported.push(`${p.name} (${p.type})`);
-      continue;
-    }
-    logs.push(fromProvider(p, mesh, chosen.get(name) ?? null));
+  for (const { provider: p, merged } of configured) {
+    if (merged.disabled) continue;
+    if (p.type !== 'envoyFileAccessLog') unsupported.push(`${p.name} (${p.type})`);
+    else logs.push(fromProvider(p, mesh, merged.filter));
   }
   return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze(unsupported) });
 }

@@ -1,3 +1,12 @@
+import { findExtensionProvider } from '../../config/extension-providers.js';
+import type { MeshConfig } from '../../config/mesh-config.js';
+import {
+  mergeMetrics,
+  type MergedMetric,
+  type MergedProvider,
+  type MetricMode,
+  type ResolvedTagOverride,
+} from './merge-metrics.js';
 import type { ScopedTelemetry } from './telemetry-scope.js';
 
 /** The four HTTP metrics meshlet reports, by their Telemetry `IstioMetric` names. */
@@ -9,15 +18,7 @@ export const HTTP_METRICS: readonly HttpMetric[] = Object.freeze([
   'RESPONSE_SIZE',
 ]);
 
-/** `CLIENT` = reporter `source` (outbound); `SERVER` = reporter `destination` (inbound). */
-export type MetricMode = 'CLIENT' | 'SERVER';
-
-/** One resolved `tagOverrides` entry: REMOVE, or UPSERT with a CEL expression. */
-export interface ResolvedTagOverride {
-  readonly name: string;
-  readonly remove: boolean;
-  readonly value: string;
-}
+export type { MetricMode, ResolvedTagOverride } from './merge-metrics.js';
 
 export interface ResolvedMetricOverride {
   readonly disabled: boolean;
@@ -27,8 +28,10 @@ export interface ResolvedMetricOverride {
 
 /** The merged Telemetry `metrics` for one workload, for the in-process Prometheus provider. */
 export interface ResolvedMetricsConfig {
-  /** False when the prometheus provider is out of scope or ALL_METRICS is disabled. */
+  /** False when no prometheus provider is in scope or ALL_METRICS is disabled for both modes. */
   readonly enabled: boolean;
+  /** The prometheus-typed provider meshlet's registry stands for, null when none is in scope. */
+  readonly provider: string | null;
   readonly overrides: Readonly<
     Record<MetricMode, Readonly<Partial<Record<HttpMetric, ResolvedMetricOverride>>>>
   >;
@@ -37,97 +40,79 @@ export interface ResolvedMetricsConfig {
 /** The provider meshlet's registry stands for (Istio's default `defaultProviders.metrics`). */
 export const PROMETHEUS_PROVIDER = 'prometheus';
 
-const ALL_METRIC_NAMES = [
-  'GRPC_REQUEST_MESSAGES',
-  'GRPC_RESPONSE_MESSAGES',
-  'REQUEST_COUNT',
-  'REQUEST_DURATION',
-  'REQUEST_SIZE',
-  'RESPONSE_SIZE',
-  'TCP_CLOSED_CONNECTIONS',
-  'TCP_OPENED_CONNECTIONS',
-  'TCP_RECEIVED_BYTES',
-  'TCP_SENT_BYTES',
-];
+/**
+ * The stats filter's metric names (istio model/telemetry.go metricToPrometheusMetric): a
+ * `customMetric` is matched against these, an IstioMetric is mapped to them.
+ */
+export const STATS_METRIC_NAMES: Readonly<Record<HttpMetric, string>> = Object.freeze({
+  REQUEST_COUNT: 'requests_total',
+  REQUEST_DURATION: 'request_duration_milliseconds',
+  REQUEST_SIZE: 'request_bytes',
+  RESPONSE_SIZE: 'response_bytes',
+});
 
-const isHttpMetric = (m: string): m is HttpMetric => (HTTP_METRICS as readonly string[]).includes(m);
+const byName = (a: ResolvedTagOverride, b: ResolvedTagOverride) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 /**
- * Merge the `metrics` of the applicable Telemetries as istiod's `mergeMetrics` does
- * (istio `pilot/pkg/model/telemetry.go`): `providers` set at a more specific level
- * replace the inherited list; overrides apply in order, later ones on top of earlier
- * ones, field by field; disabling ALL_METRICS drops the provider until a later
- * override enables something again. Only the `prometheus` provider is in-process.
- * The default provider list is Istio's `defaultProviders.metrics: [prometheus]`.
+ * The overrides of one HTTP metric: its IstioMetric entry, then a customMetric naming
+ * its stats name (both reach the stats filter as configs for that metric; either one
+ * dropping it drops it).
+ */
+function overrideOf(
+  merged: MergedProvider,
+  mode: MetricMode,
+  metric: HttpMetric,
+): ResolvedMetricOverride | undefined {
+  const entries = [
+    merged.metrics[mode].get(metric),
+    merged.metrics[mode].get(STATS_METRIC_NAMES[metric]),
+  ].filter((e): e is MergedMetric => e !== undefined);
+  if (entries.length === 0) return undefined;
+  const tags = new Map<string, ResolvedTagOverride>();
+  for (const e of entries) for (const [k, v] of e.tags) tags.set(k, v);
+  return Object.freeze({
+    disabled: entries.some((e) => e.disabled === true),
+    tags: Object.freeze([...tags.values()].sort(byName)),
+  });
+}
+
+/**
+ * Resolve the applicable Telemetries' `metrics` for meshlet's Prometheus registry as
+ * istiod does (istio `pilot/pkg/model/telemetry.go` mergeMetrics, telemetryFilters,
+ * buildHTTPTelemetryFilter): merge per provider name (merge-metrics.ts), look each name
+ * up in meshConfig `extensionProviders` (case-insensitive, istiod's built-ins
+ * included), and take the first, by name, whose type is `prometheus`, whatever it is
+ * called. `defaultProviders` is meshConfig `defaultProviders.metrics`; `mesh`'s
+ * `extensionProviders` define the provider names (istiod's built-ins need none).
  */
 export function resolveMetricsConfig(
   scoped: readonly ScopedTelemetry[],
   defaultProviders: readonly string[] = [PROMETHEUS_PROVIDER],
+  mesh: Pick<MeshConfig, 'extensionProviders'> = { extensionProviders: [] },
 ): ResolvedMetricsConfig {
-  const metrics = scoped.flatMap((s) => s.resource.spec.metrics ?? []);
-  let inScope = defaultProviders;
-  for (const m of metrics) {
-    const names = (m.providers ?? []).map((p) => p.name);
-    if (names.length > 0) inScope = names;
-  }
-  const ours = (names: readonly string[]) => names.some((n) => n.toLowerCase() === PROMETHEUS_PROVIDER);
-  type Acc = { disabled: boolean | null; tags: Map<string, ResolvedTagOverride> };
-  const acc: Record<MetricMode, Map<string, Acc>> = { CLIENT: new Map(), SERVER: new Map() };
-  // istio model/telemetry.go mergeMetrics: "disable all" is kept per mode, and any later
-  // override for a mode enables that mode again.
-  const allDisabled = new Set<MetricMode>();
-  let parent = defaultProviders;
-  for (const m of metrics) {
-    const names = (m.providers ?? []).map((p) => p.name);
-    const providers = names.length === 0 ? parent : names;
-    parent = providers;
-    if (!ours(providers) || !ours(inScope)) continue;
-    for (const o of m.overrides ?? []) {
-      const metric = o.match?.metric;
-      // isAllMetrics: no metric (the enum's zero value) or ALL_METRICS, and no customMetric.
-      const isAll = o.match?.customMetric === undefined && (metric === undefined || metric === 'ALL_METRICS');
-      const mode = o.match?.mode;
-      const modes: MetricMode[] =
-        mode === 'CLIENT' ? ['CLIENT'] : mode === 'SERVER' ? ['SERVER'] : ['CLIENT', 'SERVER'];
-      if (isAll && o.disabled === true) {
-        for (const md of modes) allDisabled.add(md);
-        continue;
-      }
-      for (const md of modes) allDisabled.delete(md);
-      const targetsList =
-        o.match?.customMetric !== undefined
-          ? [o.match.customMetric]
-          : isAll
-            ? ALL_METRIC_NAMES
-            : [metric as string];
-      for (const md of modes) {
-        for (const name of targetsList) {
-          const cur = acc[md].get(name) ?? { disabled: null, tags: new Map<string, ResolvedTagOverride>() };
-          if (o.disabled !== undefined && o.disabled !== null) cur.disabled = o.disabled;
-          for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
-            const remove = t.operation === 'REMOVE';
-            cur.tags.set(tag, Object.freeze({ name: tag, remove, value: remove ? '' : (t.value ?? '') }));
-          }
-          acc[md].set(name, cur);
-        }
-      }
-    }
-  }
+  const merged = mergeMetrics(
+    scoped.flatMap((s) => s.resource.spec.metrics ?? []),
+    defaultProviders,
+  );
+  const name = [...merged.keys()]
+    .sort()
+    .find((n) => findExtensionProvider(mesh, n)?.type === PROMETHEUS_PROVIDER);
+  const ours = name === undefined ? undefined : merged.get(name);
   const freezeMode = (md: MetricMode) => {
     const out: Partial<Record<HttpMetric, ResolvedMetricOverride>> = {};
-    if (allDisabled.has(md)) {
-      for (const name of HTTP_METRICS) out[name] = Object.freeze({ disabled: true, tags: Object.freeze([]) });
-      return Object.freeze(out);
-    }
-    for (const [name, a] of acc[md]) {
-      if (!isHttpMetric(name)) continue;
-      const tags = [...a.tags.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-      out[name] = Object.freeze({ disabled: a.disabled === true, tags: Object.freeze(tags) });
+    if (ours === undefined) return Object.freeze(out);
+    for (const metric of HTTP_METRICS) {
+      const o = ours.allDisabled.has(md)
+        ? Object.freeze({ disabled: true, tags: Object.freeze([]) })
+        : overrideOf(ours, md, metric);
+      if (o !== undefined) out[metric] = o;
     }
     return Object.freeze(out);
   };
   return Object.freeze({
-    enabled: ours(inScope) && !(allDisabled.has('CLIENT') && allDisabled.has('SERVER')),
+    enabled: ours !== undefined && !(ours.allDisabled.has('CLIENT') && ours.allDisabled.has('SERVER')),
+    provider: name ?? null,
     overrides: Object.freeze({ CLIENT: freezeMode('CLIENT'), SERVER: freezeMode('SERVER') }),
   });
 }

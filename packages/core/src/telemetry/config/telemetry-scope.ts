@@ -30,8 +30,10 @@ const targets = (s: TelemetrySpec): boolean =>
  * entries override earlier ones (istio `pilot/pkg/model/telemetry.go`
  * applicableTelemetries): the oldest selector-less one in the root namespace, the
  * oldest selector-less one in the workload's namespace (when that is not the root),
- * then the oldest one in the workload's namespace whose selector or targetRef picks
- * the workload. At most one per level.
+ * then every one in the workload's namespace whose selector or targetRef picks the
+ * workload, oldest first. istiod appends each matching workload-level Telemetry
+ * (appendApplicableTelemetries) rather than keeping only the oldest, so their
+ * `metrics` and `accessLogging` merge, the newer on top.
  */
 export function applicableTelemetries(
   snapshot: Pick<ConfigSnapshot, 'resources' | 'meshConfig'>,
@@ -47,12 +49,9 @@ export function applicableTelemetries(
     const nsWide = namespaceWide(workload.namespace);
     if (nsWide !== undefined) out.push({ level: 'namespace', resource: nsWide });
   }
-  const specific = all.find(
-    (r) =>
-      r.metadata.namespace === workload.namespace &&
-      targets(r.spec) &&
-      policySelects(r, r.spec, workload, root),
-  );
-  if (specific !== undefined) out.push({ level: 'workload', resource: specific });
+  for (const r of all) {
+    if (r.metadata.namespace !== workload.namespace || !targets(r.spec)) continue;
+    if (policySelects(r, r.spec, workload, root)) out.push({ level: 'workload', resource: r });
+  }
   return Object.freeze(out);
 }

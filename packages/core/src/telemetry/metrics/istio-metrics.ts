@@ -116,6 +116,7 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     resolveMetricsConfig(
       options.snapshot === undefined ? [] : applicableTelemetries(options.snapshot, options.workload),
       options.snapshot?.meshConfig.defaultProviders.metrics,
+      options.snapshot?.meshConfig,
     );
   const local = peerFromWorkload(options.workload, {
     trustDomain: options.meshConfig.trustDomain,

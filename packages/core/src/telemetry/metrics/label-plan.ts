@@ -5,6 +5,9 @@ import type { MetricEvent } from './metric-event.js';
 
 const PROM_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/** Whether Prometheus accepts `name` as a label name. */
+export const isPrometheusLabelName = (name: string): boolean => PROM_LABEL.test(name);
+
 /**
  * The tagOverrides of one metric in one mode, compiled: labels to drop, labels to set
  * to a constant, labels computed per event. `apply` turns a standard label set into

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigText } from '../../src/config/load.js';
+
+// What istiod hands Envoy from a Telemetry, meshlet evaluates in-process: the
+// tagOverrides values go to the stats filter as CEL (model/telemetry.go
+// generateStatsConfig, Dimensions), filter.expression to Envoy's CEL access-log filter
+// (networking/core/accesslog.go buildAccessLogFilterFromTelemetry), a customMetric name
+// to the stats filter as written. Whatever meshlet cannot evaluate or match is reported
+// when the config loads, with its file and line, never silently ignored.
+describe('Telemetry diagnostics', () => {
+  it('warns, with file and line, for tag values, filters and customMetric names meshlet cannot apply', () => {
+    const snap = loadConfigText(
+      `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        ok_header: { value: "request.headers['x-user']" }
+        weird: { value: "size(request.headers) > 2" }
+        bad-name: { value: "'x'" }
+        gone: { operation: REMOVE }
+    - match: { customMetric: requests_total }
+      disabled: true
+    - match: { customMetric: my_custom }
+      disabled: true
+  accessLogging:
+  - providers: [{ name: envoy }]
+    filter: { expression: "response.code >= 400" }
+  - providers: [{ name: envoy }]
+    filter: { expression: "request.headers.exists(h, h == 'x')" }
+`,
+      { file: 'telemetry.yaml' },
+    );
+    const rows = snap.diagnostics.map((d) => [d.level, d.code, d.file, d.line, d.path, d.message]);
+    expect(rows).toEqual([
+      [
+        'Warning',
+        'MESHLET0004',
+        'telemetry.yaml',
+        10,
+        'spec.metrics[0].overrides[0].tagOverrides.weird.value',
+        expect.stringMatching(/cannot evaluate the CEL expression "size\(request.headers\) > 2".*"unknown"/),
+      ],
+      [
+        'Warning',
+        'MESHLET0004',
+        'telemetry.yaml',
+        11,
+        'spec.metrics[0].overrides[0].tagOverrides["bad-name"]',
+        expect.stringMatching(/"bad-name" is not a valid Prometheus label name/),
+      ],
+      [
+        'Warning',
+        'MESHLET0004',
+        'telemetry.yaml',
+        15,
+        'spec.metrics[0].overrides[2].match.customMetric',
+        expect.stringMatching(/"my_custom" names no metric meshlet records.*requests_total/),
+      ],
+      [
+        'Warning',
+        'MESHLET0004',
+        'telemetry.yaml',
+        21,
+        'spec.accessLogging[1].filter.expression',
+        expect.stringMatching(/cannot evaluate the filter expression .*every request is logged/),
+      ],
+    ]);
+  });
+});
