@@ -79,6 +79,7 @@ describe('createMesh({ admin }) with meshlet proxy-status', () => {
       path: /v1/traces
       headers: [{ name: authorization, value: "Bearer s3cret" }]
 defaultProviders:
+  metrics: [prometheus]
   tracing: [otel]`)}apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }

@@ -19,4 +19,6 @@ export const DIAGNOSTIC_CODES = {
   duplicate: 'MESHLET0005',
   /** A MeshConfig field meshlet reads none of. */
   meshConfigUnused: 'MESHLET0006',
+  /** Valid config whose effect, Istio's too, is likely not what its author meant (it says how to fix it). */
+  surprising: 'MESHLET0007',
 } as const;

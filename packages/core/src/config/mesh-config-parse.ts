@@ -214,6 +214,19 @@ export function parseMeshConfig(
           lists[key] = Object.freeze([...list]);
         else err(['defaultProviders', key], 'expected a list of extension provider names');
       }
+      // istiod's own default is empty (pkg/config/mesh/mesh.go); an install's `istio`
+      // ConfigMap adds `metrics: [prometheus]` only when the user set no defaultProviders
+      // (istio-discovery templates/_helpers.tpl "default-prometheus").
+      if (!('metrics' in dp)) {
+        lists['metrics'] = Object.freeze([]);
+        findings.push({
+          level: 'Warning',
+          code: DIAGNOSTIC_CODES.surprising,
+          path: [...base, 'defaultProviders'],
+          message:
+            'defaultProviders names no metrics provider, so, as on an Istio install whose meshConfig sets defaultProviders, no istio_* metrics are recorded unless a Telemetry names one; add `metrics: [prometheus]` to keep them',
+        });
+      }
       patch.defaultProviders = Object.freeze({
         tracing: lists['tracing'] ?? [],
         metrics: lists['metrics'] ?? [],

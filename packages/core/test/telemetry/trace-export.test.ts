@@ -173,7 +173,9 @@ spec:
 describe('meshConfig defaultProviders and Telemetry provider diagnostics', () => {
   const configMap = istioConfigMap;
 
-  it('reads defaultProviders field by field over the default (metrics stays [prometheus])', () => {
+  it('reads defaultProviders field by field; without a metrics list there is none, as on an install', () => {
+    // An install's ConfigMap adds `metrics: [prometheus]` only when defaultProviders is
+    // unset (istio-discovery templates/_helpers.tpl); mesh-config-default-providers.test.ts.
     const snap = loadConfigText(
       configMap(`extensionProviders:
 - name: otel
@@ -182,10 +184,10 @@ defaultProviders:
   tracing: [otel]
   accessLogging: [envoy]`),
     );
-    expect(snap.diagnostics).toEqual([]);
+    expect(snap.diagnostics.map((d) => d.code)).toEqual(['MESHLET0007']);
     expect(snap.meshConfig.defaultProviders).toEqual({
       tracing: ['otel'],
-      metrics: ['prometheus'],
+      metrics: [],
       accessLogging: ['envoy'],
     });
   });
