@@ -4,6 +4,11 @@ import { analyzeSubsetPods } from './analyzers/destination-rule-subsets.js';
 import { analyzeConflictingGateways } from './analyzers/gateway-conflicts.js';
 import { analyzeGatewaySecrets } from './analyzers/gateway-secrets.js';
 import { analyzeGatewayWorkloads } from './analyzers/gateway-workloads.js';
+import { analyzeTelemetryProviders } from './analyzers/telemetry-providers.js';
+import {
+  analyzeTelemetryDefaultSelectors,
+  analyzeTelemetrySelectors,
+} from './analyzers/telemetry-selectors.js';
 import { analyzeDestinationHosts } from './analyzers/vs-destination-hosts.js';
 import { analyzeDestinationSubsets } from './analyzers/vs-destination-rules.js';
 import { analyzeVirtualServiceGateways } from './analyzers/vs-gateways.js';
@@ -53,6 +58,21 @@ export const ANALYZERS: readonly Analyzer[] = Object.freeze([
     'gateway.SecretAnalyzer',
     "Checks a gateway's referenced secrets for correctness",
     analyzeGatewaySecrets,
+  ),
+  analyzer(
+    'telemetry.DefaultSelectorAnalyzer',
+    "Validates that there aren't multiple telemetry resources that have no selector",
+    analyzeTelemetryDefaultSelectors,
+  ),
+  analyzer(
+    'telemetry.ProviderAnalyzer',
+    'Validates that providers in telemetry resource is valid',
+    analyzeTelemetryProviders,
+  ),
+  analyzer(
+    'telemetry.SelectorAnalyzer',
+    "Validates that telemetries that define a selector match at least one pod, and that there aren't multiple telemetry resources that select overlapping pods",
+    analyzeTelemetrySelectors,
   ),
   analyzer(
     'virtualservice.ConflictingMeshGatewayHostsAnalyzer',

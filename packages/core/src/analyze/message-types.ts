@@ -78,6 +78,24 @@ export const MESSAGE_TYPES = Object.freeze({
     'Error',
     'The Subset %s defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).',
   ),
+  InvalidTelemetryProvider: type(
+    'IST0157',
+    'InvalidTelemetryProvider',
+    'Warning',
+    'The Telemetry %v in namespace %q with empty providers will be ignored.',
+  ),
+  ConflictingTelemetryWorkloadSelectors: type(
+    'IST0159',
+    'ConflictingTelemetryWorkloadSelectors',
+    'Error',
+    'The Telemetries %v in namespace %q select the same workload pod %q, which can lead to undefined behavior.',
+  ),
+  MultipleTelemetriesWithoutWorkloadSelectors: type(
+    'IST0160',
+    'MultipleTelemetriesWithoutWorkloadSelectors',
+    'Error',
+    'The Telemetries %v in namespace %q have no workload selector, which can lead to undefined behavior.',
+  ),
   UnknownDestinationRuleHost: type(
     'IST0174',
     'UnknownDestinationRuleHost',

@@ -7,15 +7,14 @@ import { obj, strMap } from '../read.js';
 import { subjectOf } from './subject.js';
 
 /** IST0101 `selector`, pointing at the selector's first label as istio's ErrorLine does. */
-export function selectorNotFound(r: Resource, selector: Readonly<Record<string, string>>): AnalysisMessage {
+export function selectorNotFound(
+  r: Resource,
+  selector: Readonly<Record<string, string>>,
+  at: readonly string[] = ['spec', 'selector'],
+): AnalysisMessage {
   const s = selectorString(selector);
   const first = s.split(',')[0]?.split('=')[0] ?? '';
-  return newMessage(
-    MESSAGE_TYPES.ReferencedResourceNotFound,
-    subjectOf(r),
-    ['selector', s],
-    ['spec', 'selector', first],
-  );
+  return newMessage(MESSAGE_TYPES.ReferencedResourceNotFound, subjectOf(r), ['selector', s], [...at, first]);
 }
 
 /**
