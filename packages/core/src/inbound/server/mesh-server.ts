@@ -4,7 +4,7 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
+import { Server as NetServer, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
@@ -15,6 +15,8 @@ import type { CertSource, WorkloadCertificates } from '../../identity/types.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
+import { handshakeFailure } from './handshake-failure.js';
+import { ISTIO_MTLS_ALPNS, offersIstioMtls } from './istio-alpn.js';
 import { sniffFirstBytes, TLS_HANDSHAKE } from './sniff.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement } from './xfcc.js';
 
@@ -40,6 +42,7 @@ export type RefusalReason =
   | 'no-workload-certificates'
   | 'handshake-failed'
   | 'handshake-timeout'
+  | 'no-filter-chain'
   | 'no-client-certificate'
   | 'untrusted-peer'
   | 'no-plan';
@@ -70,13 +73,23 @@ function remoteKey(socket: Socket): string {
 }
 
 /**
+ * The accepted socket a server-side TLSSocket wraps. Node keeps it as `_parent` (not public
+ * API); a TLSSocket that Node destroyed itself (a client certificate that does not verify)
+ * no longer knows its addresses, so the key is found through it.
+ */
+function wrappedSocket(socket: TLSSocket): Socket | null {
+  const parent = (socket as { _parent?: unknown })._parent;
+  return parent instanceof Socket ? parent : null;
+}
+
+/**
  * A `net.Server` that serves HTTP/1.1 under Istio's PeerAuthentication for each port it
  * listens on (security.md §1, `plan.inbound.peerAuthentication.modeFor(port)` read per
  * connection): STRICT accepts only TLS with a client certificate verified against the
  * mesh root and trust domain, and closes anything else at the connection (no HTTP status,
  * as Envoy's TLS-only filter chains do); PERMISSIVE sniffs the first bytes (a ClientHello,
- * as Envoy's tls_inspector finds one) and serves mTLS and plaintext on one port; DISABLE
- * serves plaintext.
+ * as Envoy's tls_inspector finds one) and serves mTLS, for a ClientHello offering an Istio
+ * ALPN, and plaintext on one port; DISABLE serves plaintext.
  * Certificate rotations apply to new handshakes; open connections keep theirs.
  * Emits `meshConnectionRefused` (ConnectionRefusal) for every refused connection.
  */
@@ -93,6 +106,8 @@ export class MeshServer extends NetServer {
   #applied: WorkloadCertificates | null = null;
   #appliedMesh: MeshConfig | null = null;
   readonly #pending = new Map<string, Pending>();
+  /** The key of each accepted socket in #pending. */
+  readonly #keys = new WeakMap<Socket, string>();
   readonly #sockets = new Set<Socket>();
 
   constructor(options: MeshServerOptions) {
@@ -138,17 +153,22 @@ export class MeshServer extends NetServer {
         socket.destroy();
       }
     });
-    // Mesh TLS: TLS 1.2+ (Istio's sidecar minimum), a client certificate always requested.
-    // Whether one is required (STRICT) and whether it is trusted is decided in #secured, once
-    // the handshake is done: Node destroys unverified sockets without telling which connection
-    // they were, and a refusal must say why. The context is set before each handshake.
+    // Mesh TLS: TLS 1.2+ (Istio's sidecar minimum), a client certificate required under every
+    // mode: Istio's mTLS filter chain sets require_client_certificate (pilot/pkg/security/authn/
+    // utils/utils.go BuildInboundTLS), so BoringSSL fails a handshake without one with a TLS
+    // alert, certificate_required (TLS 1.3) or handshake_failure (TLS 1.2). With
+    // rejectUnauthorized OpenSSL sends the same alert (SSL_VERIFY_FAIL_IF_NO_PEER_CERT); Node
+    // checks a presented chain itself once OpenSSL's handshake is done and destroys the socket
+    // when it fails, without an alert (Envoy: unknown_ca, certificate_expired; see
+    // #handshakeFailed). The trust-domain check comes after, in #secured. The context is set
+    // before each handshake.
     //
     // ALPN: Istio's inbound HTTP chain advertises h2 and http/1.1 (authn/utils/utils.go
     // BuildInboundTLS) and Envoy, finding none of them offered, goes on without ALPN
     // (server_context_impl.cc alpnSelectCallback, SSL_TLSEXT_ERR_NOACK), where node would end
     // the handshake with a fatal alert. So a ClientHello offering http/1.1 (the one protocol
     // served here) goes to a server that selects it, any other to one that ignores ALPN.
-    const tlsOptions = { requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' } as const;
+    const tlsOptions = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
     this.#tls = createTlsServer(tlsOptions);
     this.#tlsHttp11 = createTlsServer({ ...tlsOptions, ALPNProtocols: HTTP11_ALPN });
     for (const tls of [this.#tls, this.#tlsHttp11]) {
@@ -202,6 +222,7 @@ export class MeshServer extends NetServer {
       return;
     }
     const key = remoteKey(raw);
+    this.#keys.set(raw, key);
     const pending: Pending = { raw, mode, port, timer: null, done: false };
     pending.timer = this.#clock.setTimeout(() => {
       this.#settle(key, pending);
@@ -229,7 +250,7 @@ export class MeshServer extends NetServer {
         });
       });
     });
-    sniffFirstBytes(raw, ({ first, clientHello, offersHttp11 }) => {
+    sniffFirstBytes(raw, ({ first, clientHello, alpn }) => {
       if (first === null) {
         this.#settle(key, pending);
         raw.destroy();
@@ -254,6 +275,19 @@ export class MeshServer extends NetServer {
         this.http.emit('connection', raw);
         return;
       }
+      // A PERMISSIVE HTTP port's only TLS chain is mTLS for Istio's ALPN values; any other
+      // ClientHello matches no chain and Envoy closes the connection before a handshake (no
+      // alert). STRICT's one TLS chain takes any ALPN.
+      if (mode === 'PERMISSIVE' && alpn !== null && !offersIstioMtls(alpn)) {
+        this.#settle(key, pending);
+        this.#refuse(raw, {
+          reason: 'no-filter-chain',
+          mode,
+          port,
+          detail: `TLS without an Istio ALPN (${ISTIO_MTLS_ALPNS.join(', ')}) on a PERMISSIVE port: no filter chain matches (offered: ${JSON.stringify(alpn)})`,
+        });
+        return;
+      }
       const certs = this.#currentCerts();
       if (certs === null) {
         this.#settle(key, pending);
@@ -265,7 +299,7 @@ export class MeshServer extends NetServer {
         });
         return;
       }
-      (offersHttp11 ? this.#tlsHttp11 : this.#tls).emit('connection', raw);
+      (alpn?.includes('http/1.1') === true ? this.#tlsHttp11 : this.#tls).emit('connection', raw);
     });
   }
 
@@ -326,21 +360,22 @@ export class MeshServer extends NetServer {
     return certs;
   }
 
-  #handshakeFailed(err: Error, socket: TLSSocket): void {
-    const key = remoteKey(socket);
+  #keyOf(socket: TLSSocket): string {
+    const raw = wrappedSocket(socket);
+    return (raw === null ? undefined : this.#keys.get(raw)) ?? remoteKey(socket);
+  }
+
+  #handshakeFailed(err: NodeJS.ErrnoException, socket: TLSSocket): void {
+    const key = this.#keyOf(socket);
     const pending = this.#pending.get(key);
     if (pending === undefined) return;
     this.#settle(key, pending);
-    this.#refuse(pending.raw, {
-      reason: 'handshake-failed',
-      mode: pending.mode,
-      port: pending.port,
-      detail: err.message,
-    });
+    const { reason, detail } = handshakeFailure(err, socket, pending.mode);
+    this.#refuse(pending.raw, { reason, mode: pending.mode, port: pending.port, detail });
   }
 
   #secured(socket: TLSSocket): void {
-    const key = remoteKey(socket);
+    const key = this.#keyOf(socket);
     const pending = this.#pending.get(key);
     if (pending === undefined) {
       socket.destroy();
@@ -349,16 +384,17 @@ export class MeshServer extends NetServer {
     this.#settle(key, pending);
     const refuse = (reason: RefusalReason, detail: string) =>
       this.#refuse(socket, { reason, mode: pending.mode, port: pending.port, detail });
+    // OpenSSL refused a handshake without a client certificate and Node one whose chain does
+    // not verify (rejectUnauthorized): this one presented a certificate that chains to the
+    // mesh root. Checked again all the same: it is what the peer identity rests on.
     const x509 = socket.getPeerX509Certificate();
-    // Istio's mTLS filter chain always sets RequireClientCertificate (pilot/pkg/security/authn
-    // utils.go BuildInboundTLS) and an HTTP port has no one-way TLS chain: PERMISSIVE too.
-    if (x509 === undefined) {
-      refuse('no-client-certificate', `${pending.mode} requires a client certificate`);
-      return;
-    }
-    // Envoy validates a presented certificate under PERMISSIVE too: a bad one fails the connection.
-    if (!socket.authorized) {
-      refuse('untrusted-peer', `client certificate not verified: ${String(socket.authorizationError)}`);
+    if (x509 === undefined || !socket.authorized) {
+      refuse(
+        x509 === undefined ? 'no-client-certificate' : 'untrusted-peer',
+        x509 === undefined
+          ? `${pending.mode} requires a client certificate`
+          : `client certificate not verified: ${String(socket.authorizationError)}`,
+      );
       return;
     }
     let meshConfig: MeshPlan['meshConfig'];

@@ -12,21 +12,30 @@ export interface FirstBytes {
    * `first` 0x16; false for a handshake record that holds something else).
    */
   readonly clientHello: boolean;
-  /** That ClientHello's ALPN extension offers `http/1.1`. */
-  readonly offersHttp11: boolean;
+  /**
+   * The protocols the ClientHello's ALPN extension offers, in its order ([] without the
+   * extension); null when the whole hello was not read (the connection ended first, or it
+   * is larger than {@link MAX_CLIENT_HELLO}).
+   */
+  readonly alpn: readonly string[] | null;
 }
 
-const NOTHING: FirstBytes = Object.freeze({ first: null, clientHello: false, offersHttp11: false });
+const NOTHING: FirstBytes = Object.freeze({ first: null, clientHello: false, alpn: null });
 const RECORD_HEADER = 5;
+/**
+ * The most of the stream read for the hello: Envoy tls_inspector's largest
+ * max_client_hello_size (tls_inspector.h TLS_MAX_CLIENT_HELLO, 64 KiB).
+ */
+export const MAX_CLIENT_HELLO = 65_536;
 
 /**
  * Wait for the first bytes a client sends without consuming them: the bytes read are put
  * back with `unshift`, so whoever takes the socket next (the HTTP parser, or TLS, which
  * drains a wrapped socket's buffer first) sees the stream from its start. Anything but a TLS
- * handshake record is decided on its first byte; a TLS one is read up to the end of its
- * first record, the ClientHello, as Envoy's tls_inspector reads the whole hello before the
- * filter chain (and its ALPN) is chosen. A stalled hello waits: the caller's handshake
- * timeout bounds it.
+ * handshake record is decided on its first byte; a TLS one is read up to the end of the
+ * ClientHello, across as many handshake records as it spans, as Envoy's tls_inspector reads
+ * the whole hello before the filter chain (and its ALPN) is chosen. A stalled hello waits:
+ * the caller's handshake timeout bounds it.
  */
 export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => void): void {
   let finished = false;
@@ -44,7 +53,7 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
     finish(
       buffered === null
         ? NOTHING
-        : { first: buffered[0] ?? null, clientHello: buffered[0] === TLS_HANDSHAKE, offersHttp11: false },
+        : { first: buffered[0] ?? null, clientHello: buffered[0] === TLS_HANDSHAKE, alpn: null },
     );
   const onReadable = () => {
     let chunk: Buffer | null;
@@ -55,63 +64,95 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
     if (buffered === null) return;
     const first = buffered[0] as number;
     if (first !== TLS_HANDSHAKE) {
-      finish({ first, clientHello: false, offersHttp11: false });
+      finish({ first, clientHello: false, alpn: null });
       return;
     }
-    if (buffered.length < RECORD_HEADER) return;
-    const end = RECORD_HEADER + buffered.readUInt16BE(3);
-    if (buffered.length < end) return;
-    finish({ first, ...readHello(buffered.subarray(RECORD_HEADER, end)) });
+    const hello = helloBytes(buffered);
+    if (hello !== WAIT) finish({ first, ...(hello === null ? NOT_A_HELLO : readHello(hello)) });
   };
   socket.on('readable', onReadable);
   socket.once('end', onEnd);
   socket.once('close', onEnd);
 }
 
-const HTTP11 = Buffer.from('http/1.1');
-const NOT_A_HELLO = Object.freeze({ clientHello: false, offersHttp11: false });
-const HELLO = Object.freeze({ clientHello: true, offersHttp11: false });
-const HELLO_HTTP11 = Object.freeze({ clientHello: true, offersHttp11: true });
+const WAIT = Symbol('wait');
+const NOT_A_HELLO = Object.freeze({ clientHello: false, alpn: null });
+const UNREADABLE = Buffer.alloc(0);
 
 /**
- * Read the ClientHello in `body`, one handshake record's body (RFC 8446 §4.1.2): whether it
- * is one, and whether its ALPN extension (RFC 7301) offers `http/1.1`. A hello longer than
- * its record (fragmented over several) counts as one, its ALPN unseen.
+ * The ClientHello message (type, length, body) carried by the handshake records at the start
+ * of `data`; WAIT until all of it arrived; null when the first record holds no ClientHello;
+ * UNREADABLE for a hello whose records run past MAX_CLIENT_HELLO bytes, or one broken off by
+ * another record type.
  */
-function readHello(body: Buffer): { readonly clientHello: boolean; readonly offersHttp11: boolean } {
-  // msg_type client_hello(1), uint24 length, legacy_version(2), random(32).
-  if (body.length < 4 || body[0] !== 0x01) return NOT_A_HELLO;
-  const end = 4 + body.readUIntBE(1, 3);
-  if (end > body.length) return HELLO;
+function helloBytes(data: Buffer): Buffer | typeof WAIT | null {
+  const parts: Buffer[] = [];
+  let have = 0;
+  for (let at = 0; ;) {
+    if (data.length < at + RECORD_HEADER) return WAIT;
+    if (data[at] !== TLS_HANDSHAKE) return UNREADABLE;
+    const end = at + RECORD_HEADER + data.readUInt16BE(at + 3);
+    // Past what the inspector reads of the stream, record headers included.
+    if (end > MAX_CLIENT_HELLO) return UNREADABLE;
+    if (data.length < end) return WAIT;
+    const body = data.subarray(at + RECORD_HEADER, end);
+    // msg_type client_hello(1) opens the first record (RFC 8446 §4.1.2).
+    if (at === 0 && (body.length === 0 || body[0] !== 0x01)) return null;
+    parts.push(body);
+    have += body.length;
+    at = end;
+    if (have < 4) continue;
+    const hello = parts.length === 1 ? body : Buffer.concat(parts);
+    const need = 4 + hello.readUIntBE(1, 3);
+    if (need > MAX_CLIENT_HELLO) return UNREADABLE;
+    if (have >= need) return hello.subarray(0, need);
+  }
+}
+
+const HELLO_UNREAD = Object.freeze({ clientHello: true, alpn: null });
+const NO_ALPN: readonly string[] = Object.freeze([]);
+
+/**
+ * Read the ClientHello `hello` (handshake type, uint24 length, body; RFC 8446 §4.1.2): whether
+ * it is one, and the protocols of its ALPN extension (RFC 7301).
+ */
+function readHello(hello: Buffer): {
+  readonly clientHello: boolean;
+  readonly alpn: readonly string[] | null;
+} {
+  if (hello === UNREADABLE) return HELLO_UNREAD;
+  const end = hello.length;
+  // legacy_version(2), random(32) after the 4-byte header.
   let at = 38;
   const skip = (lengthBytes: 1 | 2): boolean => {
     if (at + lengthBytes > end) return false;
-    at += lengthBytes + (lengthBytes === 1 ? (body[at] as number) : body.readUInt16BE(at));
+    at += lengthBytes + (lengthBytes === 1 ? (hello[at] as number) : hello.readUInt16BE(at));
     return at <= end;
   };
   // session id, cipher suites, compression methods; extensions may be absent.
   if (end < 38 || !skip(1) || !skip(2) || !skip(1)) return NOT_A_HELLO;
-  if (at === end) return HELLO;
+  if (at === end) return { clientHello: true, alpn: NO_ALPN };
   if (at + 2 > end) return NOT_A_HELLO;
-  const extensionsEnd = at + 2 + body.readUInt16BE(at);
+  const extensionsEnd = at + 2 + hello.readUInt16BE(at);
   if (extensionsEnd > end) return NOT_A_HELLO;
-  let offersHttp11 = false;
+  let alpn: readonly string[] = NO_ALPN;
   for (at += 2; at < extensionsEnd;) {
     if (at + 4 > extensionsEnd) return NOT_A_HELLO;
-    const type = body.readUInt16BE(at);
-    const length = body.readUInt16BE(at + 2);
+    const type = hello.readUInt16BE(at);
+    const length = hello.readUInt16BE(at + 2);
     at += 4;
     if (at + length > extensionsEnd) return NOT_A_HELLO;
     if (type === 16 && length >= 2) {
       // application_layer_protocol_negotiation: uint16 list length, uint8-prefixed names.
-      const listEnd = Math.min(at + length, at + 2 + body.readUInt16BE(at));
-      for (let p = at + 2; p < listEnd; p += 1 + (body[p] as number)) {
-        const n = body[p] as number;
-        if (n === HTTP11.length && p + 1 + n <= listEnd && body.compare(HTTP11, 0, n, p + 1, p + 1 + n) === 0)
-          offersHttp11 = true;
+      const names: string[] = [];
+      const listEnd = Math.min(at + length, at + 2 + hello.readUInt16BE(at));
+      for (let p = at + 2; p < listEnd; p += 1 + (hello[p] as number)) {
+        const n = hello[p] as number;
+        if (p + 1 + n <= listEnd) names.push(hello.toString('latin1', p + 1, p + 1 + n));
       }
+      alpn = names;
     }
     at += length;
   }
-  return offersHttp11 ? HELLO_HTTP11 : HELLO;
+  return { clientHello: true, alpn };
 }

@@ -26,12 +26,26 @@ describe('ALPN on the inbound mTLS listener', () => {
       const alpn = async (offered: string[]) =>
         (await handshake(port, client, { ALPNProtocols: offered })).alpn;
       expect(await alpn(['istio-http/1.1', 'istio', 'http/1.1'])).toBe('http/1.1');
-      expect(await alpn(['h2', 'http/1.1'])).toBe('http/1.1');
+      expect(await alpn(['istio-h2', 'h2', 'http/1.1'])).toBe('http/1.1');
       expect(await alpn(['istio-peer-exchange'])).toBe(false);
       expect(await alpn(['istio-peer-exchange', 'istio'])).toBe(false);
-      expect(await alpn(['h2'])).toBe(false);
-      expect(await alpn([])).toBe(false);
+      expect(await alpn(['istio-h2', 'h2'])).toBe(false);
       expect(refusals).toEqual([]);
     },
   );
+
+  it('under STRICT also completes handshakes that offer no Istio ALPN (PERMISSIVE has no chain for them)', async () => {
+    const plan = planFor(FOO, [STRICT]);
+    const { port, refusals } = await startServer({
+      getPlan: () => plan,
+      certs: await certSourceFor('foo', 'httpbin'),
+    });
+    const client = await meshClient('bar', 'sleep');
+    const alpn = async (offered: string[]) =>
+      (await handshake(port, client, { ALPNProtocols: offered })).alpn;
+    expect(await alpn(['h2', 'http/1.1'])).toBe('http/1.1');
+    expect(await alpn(['h2'])).toBe(false);
+    expect(await alpn([])).toBe(false);
+    expect(refusals).toEqual([]);
+  });
 });

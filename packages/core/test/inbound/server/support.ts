@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import {
+  request as httpsRequest,
+  type Agent as HttpsAgent,
+  type RequestOptions as HttpsRequestOptions,
+} from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { afterEach } from 'vitest';
 import { compilePlan } from '../../../src/compile/compile-plan.js';
 import type { MeshPlan } from '../../../src/compile/plan-types.js';
@@ -203,26 +208,37 @@ export function plainGet(port: number, options: RequestOptions = {}): Promise<Re
 }
 
 /**
- * GET over TLS with the given client material. The server is identified by its SPIFFE ID,
- * as Istio clients do, not by DNS name.
+ * What Istio's (and meshlet's) clients offer over ISTIO_MUTUAL for HTTP/1.1 (istio
+ * pilot/pkg/xds/filters/filters.go mtlsHTTP11ALPN): a PERMISSIVE port needs one of Istio's.
  */
-export function tlsGet(port: number, client: ClientTls, options: RequestOptions = {}): Promise<Reply> {
+export const ISTIO_CLIENT_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'istio', 'http/1.1']);
+
+/**
+ * GET over TLS with the given client material, offering the ALPN of an Istio client unless
+ * `alpn` says otherwise. The server is identified by its SPIFFE ID, as Istio clients do, not
+ * by DNS name.
+ */
+export function tlsGet(
+  port: number,
+  client: ClientTls,
+  options: RequestOptions & { readonly alpn?: readonly string[] } = {},
+): Promise<Reply> {
+  // https passes tls.connect options on to the connection; its type does not list ALPN.
+  const request: HttpsRequestOptions & Pick<ConnectionOptions, 'ALPNProtocols'> = {
+    host: '127.0.0.1',
+    port,
+    path: options.path ?? '/',
+    headers: options.headers,
+    ALPNProtocols: [...(options.alpn ?? ISTIO_CLIENT_ALPN)],
+    ...client,
+    agent: options.agent ?? false,
+    checkServerIdentity: (_host, cert) =>
+      cert.subjectaltname?.includes('URI:spiffe://') === true
+        ? undefined
+        : new Error('server has no SPIFFE ID'),
+  };
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: options.path ?? '/',
-        headers: options.headers,
-        ...client,
-        agent: options.agent ?? false,
-        checkServerIdentity: (_host, cert) =>
-          cert.subjectaltname?.includes('URI:spiffe://') === true
-            ? undefined
-            : new Error('server has no SPIFFE ID'),
-      },
-      (res) => collect(res, resolve, reject),
-    );
+    const req = httpsRequest(request, (res) => collect(res, resolve, reject));
     req.on('error', reject);
     req.end();
   });

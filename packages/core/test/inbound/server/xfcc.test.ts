@@ -1,6 +1,11 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, get as httpGet } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import {
+  Agent as HttpsAgent,
+  request as httpsRequest,
+  type RequestOptions as HttpsRequestOptions,
+} from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { issueWorkloadCertificate } from '../../../src/identity/dev-ca.js';
 import type { MeshPlan } from '../../../src/compile/plan-types.js';
@@ -11,6 +16,7 @@ import {
   certSourceFor,
   connectionError,
   httpbin,
+  ISTIO_CLIENT_ALPN,
   meshClient,
   planFor,
   plainGet,
@@ -68,23 +74,23 @@ async function sleepElement(): Promise<string> {
 
 /** GET over TLS with exactly the given client options (no mesh root: the client builds no chain). */
 function rawTlsGet(port: number, options: { key: string; cert: string }): Promise<Echo> {
+  // An Istio client's ALPN: the port is PERMISSIVE (https does not type tls.connect's ALPN option).
+  const request: HttpsRequestOptions & Pick<ConnectionOptions, 'ALPNProtocols'> = {
+    host: '127.0.0.1',
+    port,
+    path: '/',
+    ...options,
+    ALPNProtocols: [...ISTIO_CLIENT_ALPN],
+    rejectUnauthorized: false,
+    agent: false,
+  };
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/',
-        ...options,
-        rejectUnauthorized: false,
-        agent: false,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(JSON.parse(text) as Echo));
-      },
-    );
+    const req = httpsRequest(request, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(JSON.parse(text) as Echo));
+    });
     req.on('error', reject);
     req.end();
   });
