@@ -19,6 +19,7 @@ import {
 import type { BodyPrefix } from '../request-body.js';
 import type { ExtAuthzGrpcProvider } from './ext-authz-provider.js';
 import {
+  EXT_AUTHZ_ERROR,
   EXT_AUTHZ_OK,
   EXT_AUTHZ_UNAUTHORIZED,
   type ExtAuthzSpanResult,
@@ -118,7 +119,8 @@ function grpcCheckSpanResult(
     status: 200,
     tags: {
       'grpc.status_code': '0',
-      ext_authz_status: res.code === 0 ? EXT_AUTHZ_OK : EXT_AUTHZ_UNAUTHORIZED,
+      ext_authz_status:
+        res.code === 0 ? EXT_AUTHZ_OK : res.error !== null ? EXT_AUTHZ_ERROR : EXT_AUTHZ_UNAUTHORIZED,
     },
     error: null,
   };
@@ -226,6 +228,7 @@ function toResult(
 ): ExtAuthzResult {
   const mutations = [
     ...(r.denied?.headers ?? []),
+    ...(r.error?.headers ?? []),
     ...(r.ok?.headers ?? []),
     ...(r.ok?.responseHeadersToAdd ?? []),
   ];
@@ -237,6 +240,21 @@ function toResult(
       p,
       `ext_authz provider ${p.name} returned an invalid header ${JSON.stringify(bad.name)}`,
     );
+  if (r.code !== 0 && r.error !== null) {
+    // An error_response is the server failing, not denying (ext_authz_grpc_impl.cc onSuccess
+    // sets CheckStatus::Error; external_auth.proto CheckResponse.error_response): failOpen
+    // allows it; else the reply has its status (statusOnError when it sets none), headers
+    // and body.
+    if (p.failOpen) return PLAIN_ALLOW;
+    return {
+      kind: 'deny',
+      status: r.error.status > 0 ? r.error.status : p.statusOnError,
+      body: r.error.body.slice(0, MAX_BODY),
+      headers: mutate(r.error.headers, () => undefined),
+      detail: `ext_authz provider ${p.name} answered an error with gRPC status ${r.code}${r.message === '' ? '' : ` (${r.message})`}`,
+      failed: true,
+    };
+  }
   if (r.code !== 0) {
     // Any status but OK denies: 403 unless denied_response carries another status
     // (ext_authz_grpc_impl.cc onSuccess).
@@ -269,8 +287,9 @@ function toResult(
  * request (source and destination addresses and principals, method, normalized path
  * with query, host, scheme, every header), and the body read for
  * `includeRequestBodyInCheck` (`body`, or `raw_body` with `packAsBytes`). OK allows with the server's header
- * and query edits; any other status denies; a transport error or the provider's
- * `timeout` (on the injected clock) is `statusOnError`, or an allow with `failOpen`.
+ * and query edits; any other status denies, unless the response is an `error_response`;
+ * that, a transport error or the provider's `timeout` (on the injected clock) is a failed
+ * check: `statusOnError` (or the error_response's reply), or an allow with `failOpen`.
  */
 export function checkExtAuthzGrpc(
   p: ExtAuthzGrpcProvider,

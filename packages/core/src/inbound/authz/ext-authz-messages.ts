@@ -82,16 +82,24 @@ export interface HeaderMutation {
   readonly action: AppendAction;
 }
 
+/** DeniedHttpResponse, the shape of both `denied_response` and `error_response`. */
+export interface HttpReply {
+  /** 0 when the server set none. */
+  readonly status: number;
+  readonly headers: readonly HeaderMutation[];
+  readonly body: string;
+}
+
 export interface CheckResponse {
   /** google.rpc.Status code; 0 (OK) allows. */
   readonly code: number;
   readonly message: string;
-  readonly denied: {
-    /** 0 when the server set none. */
-    readonly status: number;
-    readonly headers: readonly HeaderMutation[];
-    readonly body: string;
-  } | null;
+  readonly denied: HttpReply | null;
+  /**
+   * `error_response` (field 5, newer Envoy): the server failed and says how to answer.
+   * At most one of `denied`, `ok` and `error` is set (the `http_response` oneof).
+   */
+  readonly error: HttpReply | null;
   readonly ok: {
     readonly headers: readonly HeaderMutation[];
     readonly headersToRemove: readonly string[];
@@ -154,17 +162,33 @@ function pair(fields: ProtoField[]): readonly [string, string] {
   return [k, v];
 }
 
+/** DeniedHttpResponse{status(1): HttpStatus{code(1)}, headers(2), body(3)}. */
+function httpReply(fields: ProtoField[]): HttpReply {
+  let status = 0;
+  const headers: HeaderMutation[] = [];
+  let body = '';
+  for (const d of fields) {
+    if (d.field === 1) for (const s of msg(d)) if (s.field === 1) status = num(s);
+    if (d.field === 2) headers.push(headerOption(msg(d)));
+    if (d.field === 3) body = str(d);
+  }
+  return { status, headers, body };
+}
+
 /**
  * CheckResponse{status(1): google.rpc.Status{code(1), message(2)},
- * denied_response(2): {status(1): HttpStatus{code(1)}, headers(2), body(3)},
+ * oneof http_response {denied_response(2): DeniedHttpResponse,
  * ok_response(3): {headers(2), headers_to_remove(5), response_headers_to_add(6),
- * query_parameters_to_set(7), query_parameters_to_remove(8)}}. Throws ProtoDecodeError.
+ * query_parameters_to_set(7), query_parameters_to_remove(8)},
+ * error_response(5): DeniedHttpResponse}}. Of the oneof, the last one on the wire wins, as
+ * protobuf parsers keep it. Throws ProtoDecodeError.
  */
 export function decodeCheckResponse(buf: Buffer): CheckResponse {
   let code = 0;
   let message = '';
   let denied: CheckResponse['denied'] = null;
   let ok: CheckResponse['ok'] = null;
+  let error: CheckResponse['error'] = null;
   for (const f of readFields(buf)) {
     if (f.field === 1) {
       for (const s of msg(f)) {
@@ -172,15 +196,11 @@ export function decodeCheckResponse(buf: Buffer): CheckResponse {
         else if (s.field === 2) message = str(s);
       }
     } else if (f.field === 2) {
-      let status = 0;
-      const headers: HeaderMutation[] = [];
-      let body = '';
-      for (const d of msg(f)) {
-        if (d.field === 1) for (const s of msg(d)) if (s.field === 1) status = num(s);
-        if (d.field === 2) headers.push(headerOption(msg(d)));
-        if (d.field === 3) body = str(d);
-      }
-      denied = { status, headers, body };
+      denied = httpReply(msg(f));
+      ok = error = null;
+    } else if (f.field === 5) {
+      error = httpReply(msg(f));
+      ok = denied = null;
     } else if (f.field === 3) {
       const headers: HeaderMutation[] = [];
       const headersToRemove: string[] = [];
@@ -195,7 +215,8 @@ export function decodeCheckResponse(buf: Buffer): CheckResponse {
         else if (o.field === 8) queryParametersToRemove.push(str(o));
       }
       ok = { headers, headersToRemove, responseHeadersToAdd, queryParametersToSet, queryParametersToRemove };
+      denied = error = null;
     }
   }
-  return { code, message, denied, ok };
+  return { code, message, denied, ok, error };
 }

@@ -34,3 +34,5 @@ export type ExtAuthzTracer = (check: {
 /** Envoy's `ext_authz_status` values (ext_authz.h TracingConstantValues). */
 export const EXT_AUTHZ_OK = 'ext_authz_ok';
 export const EXT_AUTHZ_UNAUTHORIZED = 'ext_authz_unauthorized';
+/** A gRPC CheckResponse with an `error_response` (ext_authz_grpc_impl.cc onSuccess, TraceError). */
+export const EXT_AUTHZ_ERROR = 'ext_authz_error';

@@ -10,7 +10,7 @@ import type { CompiledRule, CompiledRules } from './compile-rules.js';
 import { verifySignature } from './jwks.js';
 import { extractTokens, jwtRun } from './locations.js';
 import type { FoundToken, TokenLocation } from './locations.js';
-import { normalizeClaims, outputHeaders } from './output-headers.js';
+import { groupLines, headersAsSeen, normalizeClaims, outputLines } from './output-headers.js';
 import { parseToken } from './parse-token.js';
 import type { ParsedJwt } from './parse-token.js';
 import { RemoteJwks } from './remote-jwks.js';
@@ -29,8 +29,14 @@ export interface JwtAuthenticatorOptions {
   readonly fetch?: typeof fetch;
   /** Remote keys are refetched after this long (istiod `PILOT_JWT_PUB_KEY_REFRESH_INTERVAL`, 20 min). */
   readonly refreshIntervalMs?: number;
-  /** After a failed fetch, the next try waits this long (istiod: 1 min). */
+  /**
+   * After a failed refresh, the next waits this long, twice as long after each further failure
+   * (at most 60 min); keys never fetched are tried again this long after their retries failed
+   * (istiod `JwtPubKeyRefreshIntervalOnFailure`: 1 min).
+   */
   readonly retryAfterFailureMs?: number;
+  /** Between the attempts of one fetch, within the rule's timeout (istiod `JwtPubKeyRetryInterval`: 1 s). */
+  readonly retryIntervalMs?: number;
   /** A longer token is refused with `Jwt verification fails` before any parsing (default 32 KiB). */
   readonly maxTokenBytes?: number;
   /** A JWKS or discovery body past this size is a failed fetch (default 512 KiB). */
@@ -53,6 +59,7 @@ export const CLOCK_SKEW_SECONDS = 60;
 const DEFAULTS = {
   refreshIntervalMs: 20 * 60_000,
   retryAfterFailureMs: 60_000,
+  retryIntervalMs: 1_000,
   maxTokenBytes: 32 * 1024,
   maxJwksBytes: 512 * 1024,
   tokenCacheSize: 1000,
@@ -87,6 +94,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
     refreshIntervalMs: opts.refreshIntervalMs,
     retryAfterFailureMs: opts.retryAfterFailureMs,
+    retryIntervalMs: opts.retryIntervalMs,
     maxBodyBytes: opts.maxJwksBytes,
     onError: options.onJwksError ?? (() => undefined),
   });
@@ -263,8 +271,9 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
    * - a provider (rule) gets the tokens of its own locations, in extractor order, and checks
    *   them last first; it stops at the first failure, and passes when every one verified.
    *   A verified token's payload becomes the request's (the last one verified wins), its
-   *   output headers are set, and its header or parameter is removed unless forwarded, so a
-   *   later provider no longer sees it. A provider strips its output headers when it starts.
+   *   output header lines are added (Envoy addCopy: never overwritten), and its header or
+   *   parameter is removed unless forwarded, so a later provider no longer sees it. A
+   *   provider strips its output headers (every line of them) when it starts.
    * - one rule: `OR(P1, allow_missing)`; several: `OR(P1..Pn, AND(OR(P1, allow_missing)..))`,
    *   children run in order, the first that passes ends it; a failure is aggregated as
    *   verifier.cc `AnyVerifierImpl::onComplete` does ({@link aggregate}).
@@ -278,7 +287,8 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     const byKey = new Map(found.map((f) => [f.location.key, f]));
     const removedHeaders = new Set<string>();
     const removedParams = new Set<string>();
-    const outputs = new Map<string, string>();
+    // The output header lines on the request so far, by name (Envoy's addCopy: one line per add).
+    const outputs = new Map<string, string[]>();
     let payloadOf: JwtOk | null = null;
 
     const present = (loc: TokenLocation): FoundToken | undefined => {
@@ -299,7 +309,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         const f = tokens[i] as FoundToken;
         const r = await verifyToken(plan, rule, f, nowSec);
         if (typeof r === 'string') return r;
-        for (const [h, v] of Object.entries(r.setHeaders)) outputs.set(h, v);
+        groupLines(r.outputLines ?? Object.entries(r.setHeaders), outputs);
         if (!rule.forwardOriginalToken) {
           if (f.location.kind === 'header') removedHeaders.add(f.location.name);
           else if (f.location.kind === 'param') removedParams.add(f.location.name);
@@ -322,7 +332,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         issuer: last.issuer,
         removeHeaders: Object.freeze(removeHeaders),
         ...(removedParams.size === 0 ? {} : { removeParams: Object.freeze([...removedParams]) }),
-        setHeaders: Object.freeze(Object.fromEntries(outputs)),
+        setHeaders: Object.freeze(headersAsSeen(outputs)),
       });
     };
 
@@ -440,12 +450,12 @@ function nonEmpty(v: string | readonly string[] | undefined): boolean {
 /**
  * A verified token's result. The token's header is removed unless `forwardOriginalToken`
  * (Envoy `JwtHeaderLocation::removeJwt`); a cookie token stays (Envoy: "TODO remove JWT from
- * cookies"). Every rule's output header is stripped and then set from this token.
+ * cookies"). Every rule's output header is stripped and then added from this token, a line
+ * per entry (several entries naming one header give it several lines).
  */
 function okResult(plan: CompiledRules, rule: CompiledRule, jwt: ParsedJwt, location: TokenLocation): JwtOk {
-  const setHeaders = Object.freeze(
-    outputHeaders(rule.payloadHeader, rule.claimHeaders, jwt.payloadB64, jwt.payload),
-  );
+  const lines = outputLines(rule.payloadHeader, rule.claimHeaders, jwt.payloadB64, jwt.payload);
+  const setHeaders = Object.freeze(headersAsSeen(groupLines(lines)));
   const remove = new Set<string>();
   if (location.kind === 'header' && !rule.forwardOriginalToken) remove.add(location.name);
   for (const h of plan.outputHeaders) if (!(h in setHeaders)) remove.add(h);
@@ -461,6 +471,7 @@ function okResult(plan: CompiledRules, rule: CompiledRule, jwt: ParsedJwt, locat
     issuer: jwt.iss,
     removeHeaders: Object.freeze([...remove]),
     setHeaders,
+    outputLines: lines,
   });
 }
 

@@ -1,4 +1,5 @@
 import type { ClaimToHeader } from '../../config/schema/request-authentication.js';
+import { nodeJoinedHeader } from './node-header-join.js';
 
 /** One `outputClaimToHeaders` entry, with its claim path split at `.` once. */
 export interface ClaimHeader {
@@ -14,24 +15,55 @@ export function compileClaimHeaders(list: readonly ClaimToHeader[] | undefined):
   );
 }
 
+/** One request header line a verified token adds: lower-case name, value. */
+export type OutputLine = readonly [name: string, value: string];
+
 /**
- * The request headers a verified token produces: `outputPayloadToHeader` carries the payload
- * segment exactly as sent (base64url, unpadded: Istio never sets `pad_forward_payload_header`),
- * `outputClaimToHeaders` the claim's value (envoy jwt_authn/authenticator.cc `handleGoodJwt`
- * and `addJWTClaimToHeader`). Later entries overwrite earlier ones for the same header.
+ * The request header lines a verified token adds, in order: `outputPayloadToHeader` carries
+ * the payload segment exactly as sent (base64url, unpadded: Istio never sets
+ * `pad_forward_payload_header`), then each `outputClaimToHeaders` entry the claim's value
+ * (envoy jwt_authn/authenticator.cc `handleGoodJwt` and `addJWTClaimToHeader`). Envoy adds
+ * each with `addCopy`, so entries naming the same header give that header several lines;
+ * none overwrites another.
  */
-export function outputHeaders(
+export function outputLines(
   payloadHeader: string | null,
   claimHeaders: readonly ClaimHeader[],
   payloadB64: string,
   payload: Readonly<Record<string, unknown>>,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (payloadHeader !== null) out[payloadHeader] = payloadB64;
+): readonly OutputLine[] {
+  const out: OutputLine[] = [];
+  if (payloadHeader !== null) out.push([payloadHeader, payloadB64]);
   for (const c of claimHeaders) {
     const value = claimToHeaderValue(lookupClaim(payload, c.path));
-    if (value !== null) out[c.header] = value;
+    if (value !== null) out.push([c.header, value]);
   }
+  return Object.freeze(out);
+}
+
+/**
+ * The lines grouped by name, in the order names first appear, each group's values in the
+ * order they were added.
+ */
+export function groupLines(
+  lines: Iterable<OutputLine>,
+  into = new Map<string, string[]>(),
+): Map<string, string[]> {
+  for (const [name, value] of lines) {
+    const values = into.get(name);
+    if (values === undefined) into.set(name, [value]);
+    else values.push(value);
+  }
+  return into;
+}
+
+/**
+ * The header values the application reads: a header with several lines as Node's parser
+ * presents them to a Fastify or Express handler ({@link nodeJoinedHeader}).
+ */
+export function headersAsSeen(groups: ReadonlyMap<string, readonly string[]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of groups) if (values.length > 0) out[name] = nodeJoinedHeader(name, values);
   return out;
 }
 

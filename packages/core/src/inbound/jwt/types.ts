@@ -18,8 +18,15 @@ export type JwtResult =
       readonly removeHeaders: readonly string[];
       /** Query parameters to remove from the URL (a `fromParams` token, unless forwardOriginalToken). */
       readonly removeParams?: readonly string[];
-      /** outputPayloadToHeader / outputClaimToHeaders. */
+      /**
+       * outputPayloadToHeader / outputClaimToHeaders, as the application reads them: a header
+       * Envoy adds several lines of (several good tokens, or several entries naming it) is
+       * joined as Node's parser joins repeats (`, `; `; ` for Cookie; the first line for the
+       * names Node keeps once).
+       */
       readonly setHeaders: Readonly<Record<string, string>>;
+      /** The header lines themselves, in the order Envoy adds them; absent: `setHeaders`, one line each. */
+      readonly outputLines?: readonly (readonly [name: string, value: string])[];
     }
   /** 401 with jwt_verify_lib's text and `WWW-Authenticate`, or 403 for audiences. */
   | {

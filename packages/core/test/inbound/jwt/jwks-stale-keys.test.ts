@@ -15,8 +15,9 @@ import {
 } from './helpers.js';
 
 // istiod drops a cached JWKS that has not been refreshed successfully for 7 days
-// (pilot/pkg/model/jwks_resolver.go `JwtPubKeyEvictionDuration`); fetched again and failing,
-// it inlines PublicOnlyJwks, on which every token fails.
+// (pilot/pkg/model/jwks_resolver.go `JwtPubKeyEvictionDuration`, checked when its refresher
+// runs, at most 60 min apart while refreshes fail); fetched again and failing, it inlines
+// PublicOnlyJwks, on which every token fails. Until then the old keys stay in use.
 let up = true;
 let auth: JwtAuthenticator | null = null;
 afterEach(() => {
@@ -24,9 +25,14 @@ afterEach(() => {
   up = true;
 });
 
-const jwksUri = useJwksServer(() =>
-  up ? { status: 200, body: SAMPLE_JWKS } : { status: 503, body: 'down' },
-);
+const jwksUri = useJwksServer(() => ({ status: 200, body: SAMPLE_JWKS }));
+
+/**
+ * The real fetch while the JWKS server is up; while it is down, a refused connection at once,
+ * so a week of refreshes on the manual clock needs no real time.
+ */
+const fetchWhileUp: typeof fetch = (input, init) =>
+  up ? globalThis.fetch(input, init) : Promise.reject(new TypeError('fetch failed: ECONNREFUSED'));
 
 describe('keys whose refresh has failed for 7 days', () => {
   it('are given up, and tokens are refused', async () => {
@@ -34,12 +40,18 @@ describe('keys whose refresh has failed for 7 days', () => {
       requestAuthentication(`  - issuer: ${SAMPLE_ISSUER}\n    jwksUri: ${await jwksUri()}\n`),
     );
     const clock = createManualClock(Date.UTC(2025, 0, 1));
-    auth = createJwtAuthenticator({ clock });
+    auth = createJwtAuthenticator({ clock, fetch: fetchWhileUp });
     expect((await auth.authenticate(rules, request({ headers: bearer(DEMO_JWT) }))).kind).toBe('ok');
     up = false;
-    await clock.advance(7 * 24 * 3600_000);
-    // A token not seen before, so the verification cache does not answer.
-    const r = await auth.authenticate(rules, request({ headers: bearer(GROUPS_SCOPE_JWT) }));
-    expect(r).toMatchObject({ kind: 'deny', status: 401, body: 'Jwt verification fails' });
+    for (let day = 1; day <= 7; day++) {
+      await clock.advance(24 * 3600_000);
+      expect((await auth.authenticate(rules, request({ headers: bearer(DEMO_JWT) }))).kind).toBe('ok');
+    }
+    // The refresh after the 7 days (within the 60 min backoff) gives the keys up.
+    await clock.advance(61 * 60_000);
+    for (const token of [GROUPS_SCOPE_JWT, DEMO_JWT]) {
+      const r = await auth.authenticate(rules, request({ headers: bearer(token) }));
+      expect(r).toMatchObject({ kind: 'deny', status: 401, body: 'Jwt verification fails' });
+    }
   });
 });

@@ -104,7 +104,8 @@ describe('remote JWKS (jwksUri)', () => {
     expect(srv.hits()).toBe(1);
   });
 
-  it('fails closed on HTTP 500, reports it, and retries only after a minute', async () => {
+  it('fails closed on HTTP 500 and reports it', async () => {
+    // The background retries and when they come: jwks-retry-schedule.test.ts.
     const srv = await jwksServer(serve('oops', 500));
     const rules = sampleRules(srv.url);
     const a = authenticator();
@@ -114,15 +115,7 @@ describe('remote JWKS (jwksUri)', () => {
     });
     expect(errors.map((e) => e.code)).toEqual(['MESHLET_ERR_JWT_JWKS_FETCH']);
     expect(errors[0]?.message).toMatch(/HTTP 500/);
-    srv.set(serve(SAMPLE_JWKS));
-    await clock.advance(59_000);
-    expect(await a.authenticate(rules, request({ headers: bearer(DEMO_JWT) }))).toMatchObject({
-      status: 401,
-    });
     expect(srv.hits()).toBe(1);
-    await clock.advance(1_000);
-    expect((await a.authenticate(rules, request({ headers: bearer(DEMO_JWT) }))).kind).toBe('ok');
-    expect(srv.hits()).toBe(2);
   });
 
   it('fails an EC-signed token on the RSA key istiod inlines when the fetch failed', async () => {
@@ -170,7 +163,11 @@ describe('remote JWKS (jwksUri)', () => {
 
   it.each([
     ['a body that is not JSON', serve('<html>not json</html>'), FETCH_FAILED],
-    ['JSON of the wrong shape', serve('{"keys": 5}'), "Jwks doesn't have any valid public key"],
+    // istiod's first fetch keeps only a JSON object with a "keys" array (jwks_resolver.go
+    // validateJWKSFormat), and inlines PublicOnlyJwks for anything else.
+    ['JSON of the wrong shape', serve('{"keys": 5}'), FETCH_FAILED],
+    ['JSON without "keys"', serve('{"pub": []}'), FETCH_FAILED],
+    ['an empty key list', serve('{"keys": []}'), "Jwks doesn't have any valid public key"],
     [
       'keys with no usable member',
       serve('{"keys":[{"kty":"RSA"},{"kty":"XX"}]}'),
