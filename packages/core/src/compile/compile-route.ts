@@ -7,7 +7,7 @@ import type {
   RouteRequest,
   Service,
 } from './plan-types.js';
-import type { DestinationIn, HTTPRouteIn } from './spec-types.js';
+import type { DestinationIn, HTTPMatchRequestIn, HTTPRouteIn } from './spec-types.js';
 import { compileMatch, sourceMatches } from './match.js';
 import { compileRetries } from './retry.js';
 import {
@@ -22,6 +22,7 @@ import {
 import { resolveShortName } from './hosts.js';
 import { clusterKey } from './clusters.js';
 import { toMs } from './duration.js';
+import { routeOperation } from './route-operation.js';
 import type { WorkloadIdentity } from './workload.js';
 
 /** What compiling a rule needs to know about where it is used. */
@@ -105,6 +106,7 @@ export function compileRoute(
   ctx: RouteContext,
 ): { route: CompiledRoute; catchAll: boolean } | null {
   const matches: CompiledMatch[] = [];
+  const kept: HTTPMatchRequestIn[] = [];
   let catchAll = false;
   if (rule.match === undefined || rule.match.length === 0) {
     catchAll = true;
@@ -114,6 +116,7 @@ export function compileRoute(
       if (!sourceMatches(m, ctx.workload.labels, ctx.workload.namespace, ctx.gateways)) continue;
       const c = compileMatch(m);
       matches.push(c);
+      kept.push(m);
       if (c.catchAll) {
         catchAll = true;
         break;
@@ -134,6 +137,8 @@ export function compileRoute(
             return false;
           };
   const isRoute = rule.redirect === undefined && rule.directResponse === undefined;
+  const action = routeAction(rule, ctx);
+  const vsName = owner.virtualService?.name ?? '';
   const route: CompiledRoute = {
     id,
     name: rule.name ?? null,
@@ -141,7 +146,7 @@ export function compileRoute(
     delegate: owner.delegate,
     matches,
     test,
-    action: routeAction(rule, ctx),
+    action,
     rewrite: isRoute ? compileRewrite(rule.rewrite) : null,
     headers: compileHeaders(rule.headers),
     timeoutMs: toMs(rule.timeout),
@@ -149,6 +154,10 @@ export function compileRoute(
     fault: isRoute ? compileFault(rule.fault) : null,
     mirrors: isRoute ? mirrors(rule, ctx) : [],
     cors: compileCors(rule.corsPolicy),
+    operations:
+      kept.length === 0
+        ? [routeOperation(null, action, vsName, ctx.port)]
+        : kept.map((m) => routeOperation(m, action, vsName, ctx.port)),
   };
   return { route, catchAll };
 }

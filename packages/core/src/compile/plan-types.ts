@@ -161,6 +161,12 @@ export interface CompiledRoute {
   readonly fault: Fault | null;
   readonly mirrors: readonly Mirror[];
   readonly cors: CorsPolicy | null;
+  /**
+   * The tracing decorator operation of each Envoy route istiod builds from the rule, one
+   * per `matches` entry, or one when it has none (`reviews.default.svc.cluster.local:9080/api*`;
+   * compile/route-operation.ts). Absent on Istio's default route.
+   */
+  readonly operations?: readonly string[];
 }
 
 /** An outbound virtual host: one host (or wildcard) on one port, with its ordered routes. */

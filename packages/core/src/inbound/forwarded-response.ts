@@ -4,6 +4,18 @@ import { declaresBody } from './request-body.js';
 /** The header Envoy's router adds to every response it got from its upstream. */
 export const UPSTREAM_SERVICE_TIME = 'x-envoy-upstream-service-time';
 
+/** The route's tracing operation, which the ingress connection manager answers (`ServerSpan.responseOperation`). */
+export const DECORATOR_OPERATION = 'x-envoy-decorator-operation';
+
+/** Where the request's telemetry leaves the operation for its forwarded response (node-observe.ts). */
+const kOperation = Symbol('meshlet.responseOperation');
+type WithOperation = ServerResponse & { [kOperation]?: string };
+
+/** The operation `res` answers with once forwarded (see {@link stampForwardedResponse}). */
+export function setResponseOperation(res: ServerResponse, operation: string): void {
+  (res as WithOperation)[kOperation] = operation;
+}
+
 type HeaderList = OutgoingHttpHeaders | readonly (string | number | readonly string[])[];
 /** `writeHead` without its overloads: (status, reason?, headers?) or (status, headers?). */
 type WriteHead = (
@@ -38,12 +50,18 @@ function withoutServer(
 }
 
 /** `headers` with the stamp's headers added last, without touching the caller's object or array. */
-function withStamp(headers: HeaderList, time: string | null, server: string | null): HeaderList {
+function withStamp(
+  headers: HeaderList,
+  time: string | null,
+  server: string | null,
+  operation: string | undefined,
+): HeaderList {
   if (Array.isArray(headers)) {
     // writeHead takes a flat [name, value, ...] list.
     const list = headers as readonly (string | number | readonly string[])[];
     const out = server === null ? [...list] : withoutServer(list);
     if (time !== null) out.push(UPSTREAM_SERVICE_TIME, time);
+    if (operation !== undefined) out.push(DECORATOR_OPERATION, operation);
     if (server !== null) out.push(SERVER, server);
     return out;
   }
@@ -51,6 +69,7 @@ function withStamp(headers: HeaderList, time: string | null, server: string | nu
   // that built a new hidden class per response (~6,000 instructions a request here).
   const copy: OutgoingHttpHeaders = Object.assign({}, headers as OutgoingHttpHeaders);
   if (time !== null) copy[UPSTREAM_SERVICE_TIME] = time;
+  if (operation !== undefined) copy[DECORATOR_OPERATION] = operation;
   if (server !== null) {
     for (const name in copy)
       if (name.length === 6 && name !== SERVER && name.toLowerCase() === SERVER) delete copy[name];
@@ -60,13 +79,19 @@ function withStamp(headers: HeaderList, time: string | null, server: string | nu
 }
 
 /** The stamp's headers by `setHeader`, for a `writeHead` given no headers of its own. */
-function setStamp(res: ServerResponse, time: string | null, server: string | null): void {
+function setStamp(
+  res: ServerResponse,
+  time: string | null,
+  server: string | null,
+  operation: string | undefined,
+): void {
   if (time !== null) res.setHeader(UPSTREAM_SERVICE_TIME, time);
+  if (operation !== undefined) res.setHeader(DECORATOR_OPERATION, operation);
   if (server !== null) res.setHeader(SERVER, server);
 }
 
 /**
- * The request is handed to the application, the inbound sidecar's upstream. Two headers
+ * The request is handed to the application, the inbound sidecar's upstream. The headers
  * the sidecar adds to the response it returns:
  *
  * - Envoy's router reports, as `x-envoy-upstream-service-time`, the whole milliseconds from
@@ -78,6 +103,9 @@ function setStamp(res: ServerResponse, time: string | null, server: string | nul
  *   every filter's header operations (conn_manager_impl.cc ActiveStream::encodeHeaders,
  *   `server_header_transformation: OVERWRITE`; Istio's inbound `server_name` is
  *   `istio-envoy`, pilot/pkg/networking/util/proxy_headers.go).
+ * - With tracing configured, the connection manager sets `x-envoy-decorator-operation` to the
+ *   route's operation unless the caller named it (conn_manager_impl.cc encodeHeaders), when
+ *   the request's telemetry left one ({@link setResponseOperation}).
  *
  * A request the mesh refuses never reaches the application: its local reply gets `server`
  * from the engine and no upstream time. Both headers replace one the application set
@@ -89,7 +117,8 @@ function setStamp(res: ServerResponse, time: string | null, server: string | nul
  * header calls it too), so this one response's `writeHead` adds the headers first.
  */
 export function stampForwardedResponse(res: ServerResponse, now: () => number, stamp: ForwardedStamp): void {
-  if (res.headersSent || (!stamp.upstreamTime && stamp.server === null)) return;
+  const operation = (res as WithOperation)[kOperation];
+  if (res.headersSent || (!stamp.upstreamTime && stamp.server === null && operation === undefined)) return;
   const server = stamp.server;
   const req = (res as { req?: IncomingMessage }).req;
   // NaN: no upstream time (not asked for, or the request is not complete yet).
@@ -107,19 +136,20 @@ export function stampForwardedResponse(res: ServerResponse, now: () => number, s
     if (this.headersSent) return writeHead.call(this, statusCode, reasonOrHeaders, headers);
     const time = Number.isNaN(start) ? null : String(Math.round(now() - start));
     // A premature response with the server passed through: node's writeHead alone.
-    if (time === null && server === null) return writeHead.call(this, statusCode, reasonOrHeaders, headers);
+    if (time === null && server === null && operation === undefined)
+      return writeHead.call(this, statusCode, reasonOrHeaders, headers);
     if (typeof reasonOrHeaders === 'string') {
       if (headers === undefined) {
-        setStamp(this, time, server);
+        setStamp(this, time, server, operation);
         return writeHead.call(this, statusCode, reasonOrHeaders);
       }
-      return writeHead.call(this, statusCode, reasonOrHeaders, withStamp(headers, time, server));
+      return writeHead.call(this, statusCode, reasonOrHeaders, withStamp(headers, time, server, operation));
     }
     if (reasonOrHeaders === undefined || reasonOrHeaders === null) {
-      setStamp(this, time, server);
+      setStamp(this, time, server, operation);
       return writeHead.call(this, statusCode);
     }
-    return writeHead.call(this, statusCode, withStamp(reasonOrHeaders, time, server));
+    return writeHead.call(this, statusCode, withStamp(reasonOrHeaders, time, server, operation));
   };
   res.writeHead = stamped;
 }

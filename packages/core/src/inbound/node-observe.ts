@@ -23,6 +23,7 @@ import { watchResponse, type ResponseWatcher } from './response-done.js';
 import { forwardedClient } from './authz/remote-ip.js';
 import { carriesExchange, withoutExchange } from './peer-exchange.js';
 import { sentResponseHeaders } from './sent-headers.js';
+import { DECORATOR_OPERATION, setResponseOperation } from './forwarded-response.js';
 
 type Observe = NonNullable<InboundHandle['observe']>;
 
@@ -71,6 +72,14 @@ function authzAction(stage: string): 'ALLOW' | 'DENY' | 'CUSTOM' | null {
  */
 function inboundServices(t: MeshTelemetry): (port: number) => DestinationService {
   return (port) => t.inboundService(port);
+}
+
+/** Remove every `name` header from `headers` and `rawHeaders`. */
+function removeRequestHeader(req: IncomingMessage, name: string): void {
+  delete req.headers[name];
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2)
+    if ((raw[i] as string).toLowerCase() === name) raw.splice(i, 2);
 }
 
 /** Replace the request's (first) `x-request-id` in `headers` and `rawHeaders`. */
@@ -136,6 +145,11 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     });
     this.#requestHeadBytes =
       request.method.length + request.url.length + 12 + rawHeaderBlockBytes(req.rawHeaders);
+    // Envoy's ingress connection manager, tracing configured, takes the caller's
+    // x-envoy-decorator-operation off the request (conn_manager_impl.cc traceRequest), and
+    // answers the route's operation unless the caller named it (`decided`).
+    if (!t.tracing.config.server.disabled && request.headers[DECORATOR_OPERATION] !== undefined)
+      removeRequestHeader(req, DECORATOR_OPERATION);
     // Envoy generates x-request-id at the edge, or marks a sampled one (trace reason), and
     // forwards it to the application.
     // None when none was sent and generating is off (proxyHeaders.requestId.disabled).
@@ -163,7 +177,14 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 
   decided(decision: InboundDecision): void {
     this.#decision = decision;
-    if (decision.allow) return;
+    const operation = this.#span.responseOperation;
+    if (decision.allow) {
+      // Added with the forwarded response's other headers (forwarded-response.ts).
+      if (operation !== null) setResponseOperation(this.response, operation);
+      return;
+    }
+    // A local reply is encoded with the operation too; it is rare enough for setHeader.
+    if (operation !== null) this.response.setHeader(DECORATOR_OPERATION, operation);
     const m = this.#t.meshlet;
     const stage = decision.reason.stage;
     if (stage === 'ratelimit') m.rateLimited(this.#request.port);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import type { Endpoint, MeshPlan } from '../compile/plan-types.js';
+import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile/plan-types.js';
+import { operationOf } from '../compile/route-operation.js';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import {
@@ -18,6 +19,7 @@ import {
 } from '../telemetry/peer-labels.js';
 import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import type { ClientSpan } from '../telemetry/tracing/mesh-tracing.js';
+import { DECORATOR_OPERATION_HEADER } from '../telemetry/tracing/client-span.js';
 import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import { countPushedBytes, headerBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import type { CallObserver, CallState } from './call-state.js';
@@ -174,6 +176,10 @@ export class OutboundCall implements CallObserver {
    * ready and on pool failure (upstream_request.cc), so a UF, UC or UT line names it.
    */
   #lastHost: string | null = null;
+  /** The upstream's non-empty `x-envoy-decorator-operation` answer, taken off its response. */
+  #answered: string | null = null;
+  /** The matched route's operation, when `routed` was told the route; undefined before. */
+  #operation: string | null | undefined = undefined;
 
   constructor(
     owner: OutboundTelemetry,
@@ -202,6 +208,19 @@ export class OutboundCall implements CallObserver {
       (headers['host'] === undefined ? target.authority.length + 8 : 0);
     this.#span = t.tracing.startClientSpan({ method, url: target.url.href, headers });
     this.#requestBody = body === null ? 0 : Buffer.isBuffer(body) ? body.length : countPushedBytes(body);
+  }
+
+  /**
+   * Routing matched `route` for `request`: its decorator operation names the CLIENT span
+   * and, when tracing is on, goes upstream in `x-envoy-decorator-operation` (written into
+   * `headers`, the request the router sends), as Envoy's egress connection manager does
+   * once it has the route (conn_manager_impl.cc traceRequest). Nothing when tracing is off.
+   */
+  routed(route: CompiledRoute, request: RouteRequest, headers: HeaderRecord): void {
+    if (this.#span.span === null) return;
+    const operation = operationOf(route, request);
+    this.#operation = operation;
+    if (operation !== null) this.#span.decorate(operation, headers);
   }
 
   attempt(attempt: number, r: TryResult, durationMs: number): void {
@@ -234,9 +253,10 @@ export class OutboundCall implements CallObserver {
     state: CallState,
     plan: MeshPlan,
     status: number,
-    headers: Readonly<HeaderRecord>,
+    headers: HeaderRecord,
     body: Readable | Buffer,
   ): void {
+    this.#takeOperation(state, headers);
     if (Buffer.isBuffer(body)) {
       this.#finish(state, plan, status, headers, body.length, null);
       return;
@@ -260,6 +280,35 @@ export class OutboundCall implements CallObserver {
     }
     const count = countPushedBytes(body);
     onBodyDone(body, () => this.#finish(cutShort(state, body), plan, status, headers, count.bytes, null));
+  }
+
+  /**
+   * The matched route's decorator operation, which names the span: as `routed` found it,
+   * before the route's header operations changed the request; else (read only when the
+   * span records) from the route and request routing kept.
+   */
+  #operationAtEnd(state: CallState): string | null {
+    if (this.#operation !== undefined) return this.#operation;
+    const route = state.matchedRoute;
+    const request = state.matchedRequest;
+    if (route === null || request === null || this.#span.span?.isRecording() !== true) return null;
+    return operationOf(route, request);
+  }
+
+  /**
+   * Envoy's egress connection manager, tracing configured, takes the upstream's
+   * `x-envoy-decorator-operation` off the response the application gets, a non-empty one
+   * naming the span (conn_manager_impl.cc encodeHeaders). A known non-HTTP service port
+   * (no route, not the passthrough) goes through tcp_proxy, which has no connection manager.
+   */
+  #takeOperation(state: CallState, headers: HeaderRecord): void {
+    if (this.#span.span === null) return;
+    const answered = headers[DECORATOR_OPERATION_HEADER];
+    if (answered === undefined || (state.matchedRoute === null && state.cluster !== PASSTHROUGH_CLUSTER))
+      return;
+    delete headers[DECORATOR_OPERATION_HEADER];
+    const value = typeof answered === 'string' ? answered : answered[0];
+    if (value !== undefined && value !== '') this.#answered = value;
   }
 
   /** The call rejected (caller abort or timeout, a failing request body): status 0, as Envoy reports a reset. */
@@ -319,6 +368,8 @@ export class OutboundCall implements CallObserver {
         responseBytes: responseBody,
         error,
         entry: () => this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody),
+        answeredOperation: this.#answered,
+        operation: this.#operationAtEnd(state),
       });
       if (t.accessLog.client.enabled)
         t.accessLog.client.log(this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody));

@@ -2,11 +2,14 @@ import type { CompiledRoute, Endpoint, RouteRequest } from '../compile/plan-type
 import type { MeshletInfo, ResponseFlag } from './meshlet-info.js';
 import type { TryResult } from './attempt.js';
 import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
+import type { HeaderRecord } from './request-input.js';
 
 /** What the router reports to a call's telemetry (`outbound/call-observer.ts`). */
 export interface CallObserver {
   /** One try ended (a span event on the CLIENT span when it records). */
   attempt(attempt: number, result: TryResult, durationMs: number): void;
+  /** Routing matched `route` for `request`; `headers` is the request the router will send. */
+  routed(route: CompiledRoute, request: RouteRequest, headers: HeaderRecord): void;
 }
 
 /** What the pipeline learns about one call while it runs; frozen into `res.meshlet` at the end. */

@@ -173,6 +173,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   state.route = route.id;
   state.matchedRoute = route;
   state.matchedRequest = rreq;
+  // The connection manager traces the request once it has the route (envoy
+  // conn_manager_impl.cc traceRequest): x-envoy-decorator-operation goes upstream.
+  state.observer?.routed(route, rreq, headers);
   const ruleOps = route.headers?.response ?? null;
   const action = route.action;
   if (action.kind === 'redirect') {

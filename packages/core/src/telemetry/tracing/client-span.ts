@@ -3,6 +3,10 @@ import { NO_FORMATTER_TAGS, setFormatterTags, type FormatterTags } from './forma
 import { egressOperation, setEnvoyResponseTags } from './envoy-tags.js';
 import { setHttpStatus } from './http-semconv.js';
 import type { AttemptInfo, ClientSpan, ClientSpanResult } from './mesh-tracing.js';
+import type { OutgoingHeaders } from './propagation.js';
+
+/** Envoy's route decorator header (envoy source/common/http/headers.h EnvoyDecoratorOperation). */
+export const DECORATOR_OPERATION_HEADER = 'x-envoy-decorator-operation';
 
 const flagsOf = (f: readonly string[] | undefined): string =>
   f === undefined || f.length === 0 ? '-' : f.join(',');
@@ -22,6 +26,8 @@ export class ClientSpanHandle implements ClientSpan {
    * the caller named the span.
    */
   readonly #undecorated: string | null;
+  /** The matched route's decorator operation, once `decorate` was told it. */
+  #operation: string | null = null;
 
   constructor(
     span: Span | null,
@@ -33,6 +39,14 @@ export class ClientSpanHandle implements ClientSpan {
     this.requestId = requestId;
     this.#formatterTags = formatterTags;
     this.#undecorated = undecorated;
+  }
+
+  decorate(operation: string, headers: OutgoingHeaders): void {
+    // No span: tracing is off for CLIENT spans, and Envoy's connection manager, with no
+    // tracing configured, never runs traceRequest.
+    if (this.span === null) return;
+    this.#operation = operation;
+    headers[DECORATOR_OPERATION_HEADER] = operation;
   }
 
   attempt(info: AttemptInfo): void {
@@ -70,11 +84,13 @@ export class ClientSpanHandle implements ClientSpan {
         if (this.#undecorated !== null) {
           // An Istio upstream names the operation in its response when the request did not
           // (envoy conn_manager_impl.cc encodeHeaders: egress takes a non-empty one).
-          const answered = e?.responseHeaders['x-envoy-decorator-operation'];
+          const answered = result.answeredOperation ?? e?.responseHeaders[DECORATOR_OPERATION_HEADER];
           span.updateName(
             typeof answered === 'string' && answered !== ''
               ? answered
-              : (result.operation ?? egressOperation(result.upstreamCluster, this.#undecorated)),
+              : (result.operation ??
+                  this.#operation ??
+                  egressOperation(result.upstreamCluster, this.#undecorated)),
           );
         }
         const grpcError = setEnvoyResponseTags(

@@ -1,5 +1,6 @@
 import {
   context as otelContext,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SpanKind,
   trace,
@@ -132,6 +133,15 @@ export interface ServerSpan {
   readonly context: MeshRequestContext;
   /** null when none was sent and `proxyHeaders.requestId.disabled` is set. */
   readonly requestId: string | null;
+  /**
+   * The `x-envoy-decorator-operation` the response carries back to the caller: the inbound
+   * route's operation (`inboundTraceOperation`), which Envoy's ingress connection manager
+   * sets on every response when tracing is configured, sampled or not, unless the request
+   * named the operation itself (envoy source/common/http/conn_manager_impl.cc traceRequest
+   * and encodeHeaders). Null then, and when tracing is off for SERVER spans (Istio
+   * configures no HCM tracing: `disableSpanReporting`, or `enableTracing: false`).
+   */
+  readonly responseOperation: string | null;
   /** Run the handler inside this request's context (`runWithInboundContext`). */
   run<T>(fn: () => T): T;
   end(result: ServerSpanResult): void;
@@ -184,11 +194,25 @@ export interface ClientSpanResult {
    * `upstreamCluster`, else `egress <authority>`.
    */
   readonly operation?: string | null;
+  /**
+   * The upstream's non-empty `x-envoy-decorator-operation` answer, the span name over the
+   * route's operation (envoy conn_manager_impl.cc encodeHeaders, egress), when the caller
+   * took it off the response; else it is read from `entry`'s response headers.
+   */
+  readonly answeredOperation?: string | null;
 }
 
 export interface ClientSpan {
   readonly span: Span | null;
   readonly requestId: string | null;
+  /**
+   * Routing matched a route whose decorator is `operation`: when tracing is on for CLIENT
+   * spans, it names the span and goes to the upstream in `x-envoy-decorator-operation`
+   * (written into `headers`), as Envoy's egress connection manager does whether or not the
+   * request is sampled (conn_manager_impl.cc traceRequest; the route decorator's
+   * `propagate` defaults to true and istiod never sets it).
+   */
+  decorate(operation: string, headers: OutgoingHeaders): void;
   attempt(info: AttemptInfo): void;
   end(result: ClientSpanResult): void;
 }
@@ -486,6 +510,12 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   };
 
   const startServerSpan = (req: ServerSpanRequest): ServerSpan => {
+    // The caller's sidecar named the operation (x-envoy-decorator-operation): it names the
+    // span, and no operation goes back on the response (conn_manager_impl.cc traceRequest).
+    const decorated = req.headers['x-envoy-decorator-operation'];
+    const callerOperation = typeof decorated === 'string' && decorated !== '' ? decorated : null;
+    const responseOperation =
+      config.server.disabled || callerOperation !== null ? null : inboundName(req.port);
     const extracted = propagation.extract(req.headers, generateRequestId);
     let parent = extracted.context;
     let requestId = extracted.requestId;
@@ -504,7 +534,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       // A B3 sampling flag sent without ids decides the new trace over the id (Envoy's
       // Zipkin tracer, zipkin_tracer_impl.cc Driver::startSpan); the id keeps its mark.
       const decided = b3FlagOnly(req.headers) ?? byId;
-      if (!(decided ?? draw.sampledAt(pct))) return new UnsampledServerSpan(draw, requestId);
+      if (!(decided ?? draw.sampledAt(pct)))
+        return new UnsampledServerSpan(draw, requestId, responseOperation);
       forced = decided === true;
       ids.preset = draw.hex();
       drawn = true;
@@ -530,8 +561,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
         const route = req.route ?? null;
         // Envoy's operation: the caller's sidecar names it with x-envoy-decorator-operation,
         // else the inbound route's decorator (conn_manager_impl.cc traceRequest).
-        const decorated = req.headers['x-envoy-decorator-operation'];
-        const name = typeof decorated === 'string' && decorated !== '' ? decorated : inboundName(req.port);
+        const name = callerOperation ?? responseOperation ?? inboundName(req.port);
         span = startSpan(name, SpanKind.SERVER, parent, config.server.samplingPercent, drawn, forced);
         if (span.isRecording()) {
           const q = req.url.indexOf('?');
@@ -575,6 +605,7 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       span,
       context,
       requestId,
+      responseOperation,
       run: (fn) => runWithInboundContext(context, fn),
       end(result) {
         if (span === null) return;
@@ -617,8 +648,11 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     // headers are written directly.
     if (meshSampled && !config.client.disabled && config.client.propagate) {
       let traceId: string | null = null;
-      if (parent instanceof LazyRequestContext) traceId = parent.traceId;
-      else if (parent === undefined && otelContext.active() === ROOT_CONTEXT) {
+      let parentSpanId: string | null = null;
+      if (parent instanceof LazyRequestContext) {
+        traceId = parent.traceId;
+        if (propagation.b3multi) parentSpanId = parent.spanId;
+      } else if (parent === undefined && otelContext.active() === ROOT_CONTEXT) {
         const draw = new TraceIdDraw();
         const pct = config.client.samplingPercent;
         const byId = config.client.useRequestId ? idDecision(requestId, pct) : null;
@@ -635,7 +669,13 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
       }
       if (traceId !== null) {
         const unsampled = unsampledSpan(traceId);
-        propagation.injectUnsampled(traceId, unsampled.spanContext().spanId, requestId, req.headers);
+        propagation.injectUnsampled(
+          traceId,
+          unsampled.spanContext().spanId,
+          requestId,
+          req.headers,
+          parentSpanId,
+        );
         return new ClientSpanHandle(unsampled, requestId);
       }
     }
@@ -698,8 +738,16 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     } catch {
       span = null;
     }
-    if (config.client.propagate) propagation.inject(ctx, requestId, req.headers);
-    else if (requestId !== null && req.headers[REQUEST_ID_HEADER] === undefined)
+    if (config.client.propagate) {
+      // The CLIENT span's parent, for B3's x-b3-parentspanid (b3-multi.ts).
+      const psc = span === null || !propagation.b3multi ? undefined : trace.getSpanContext(parentCtx);
+      propagation.inject(
+        ctx,
+        requestId,
+        req.headers,
+        psc !== undefined && isSpanContextValid(psc) ? psc.spanId : null,
+      );
+    } else if (requestId !== null && req.headers[REQUEST_ID_HEADER] === undefined)
       req.headers[REQUEST_ID_HEADER] = requestId;
     return new ClientSpanHandle(span, requestId, formatterTags.client, undecorated);
   };

@@ -6,8 +6,9 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { isTracingSuppressed, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import { injectB3Multi } from './b3-multi.js';
 import { requestUuid } from './request-uuid.js';
 
 /** Request headers as meshlet passes them: lower-case keys, repeated headers as arrays. */
@@ -38,10 +39,10 @@ const setter: TextMapSetter<OutgoingHeaders> = {
 
 const W3C = new W3CTraceContextPropagator();
 const B3_ANY = new B3Propagator();
-const PROPAGATORS: Readonly<Record<PropagationFormat, TextMapPropagator>> = {
+/** The formats injected through OpenTelemetry's propagators (B3 multi-header: b3-multi.ts). */
+const PROPAGATORS: Readonly<Record<Exclude<PropagationFormat, 'b3multi'>, TextMapPropagator>> = {
   tracecontext: W3C,
   b3: new B3Propagator({ injectEncoding: B3InjectEncoding.SINGLE_HEADER }),
-  b3multi: new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
   baggage: new W3CBaggagePropagator(),
 };
 
@@ -65,14 +66,30 @@ export interface Propagation {
    * multi `x-b3-*`), and `x-request-id`. Never throws.
    */
   extract(headers: HeaderRecord, generateRequestId?: boolean): ExtractedContext;
-  /** Write the trace headers of `context` (and `x-request-id`) into `headers`. Never throws. */
-  inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void;
   /**
-   * What `inject` writes for a span that is not sampled and has no trace state, baggage
-   * or B3 parent id (a new trace, or the child of meshlet's own unsampled inbound trace),
+   * Write the trace headers of `context` (and `x-request-id`) into `headers`; B3 multi
+   * names `parentSpanId` in `x-b3-parentspanid` (b3-multi.ts). Never throws.
+   */
+  inject(
+    context: Context,
+    requestId: string | null,
+    headers: OutgoingHeaders,
+    parentSpanId?: string | null,
+  ): void;
+  /**
+   * What `inject` writes for a span that is not sampled and has no trace state or baggage
+   * (a new trace, or the child of meshlet's own unsampled inbound trace, `parentSpanId`),
    * written directly rather than through the OpenTelemetry propagators.
    */
-  injectUnsampled(traceId: string, spanId: string, requestId: string | null, headers: OutgoingHeaders): void;
+  injectUnsampled(
+    traceId: string,
+    spanId: string,
+    requestId: string | null,
+    headers: OutgoingHeaders,
+    parentSpanId?: string | null,
+  ): void;
+  /** Whether B3 multi-header is injected, the one format that carries the parent span id. */
+  readonly b3multi: boolean;
 }
 
 const KNOWN = new Set<string>(['tracecontext', 'b3', 'b3multi', 'baggage']);
@@ -94,10 +111,16 @@ const headerString = (v: string | readonly string[] | undefined): string | null 
   v === undefined ? null : typeof v === 'string' ? v : (v[0] ?? null);
 
 export function createPropagation(formats: readonly PropagationFormat[] = propagationFormats()): Propagation {
-  const injectors = formats.map((f) => PROPAGATORS[f]);
+  // B3 multi-header is written as Envoy's Zipkin tracer writes it (b3-multi.ts), not by
+  // the OpenTelemetry propagator.
+  const injectors = formats
+    .filter((f): f is Exclude<PropagationFormat, 'b3multi'> => f !== 'b3multi')
+    .map((f) => PROPAGATORS[f]);
+  const b3multi = formats.includes('b3multi');
   const withBaggage = formats.includes('baggage');
   return Object.freeze({
     formats,
+    b3multi,
     extract(headers: HeaderRecord, generateRequestId = true): ExtractedContext {
       let context: Context = ROOT_CONTEXT;
       try {
@@ -124,9 +147,18 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
           ? { context, requestId: requestUuid(), generatedRequestId: true }
           : { context, requestId: null, generatedRequestId: false };
     },
-    inject(context: Context, requestId: string | null, headers: OutgoingHeaders): void {
+    inject(
+      context: Context,
+      requestId: string | null,
+      headers: OutgoingHeaders,
+      parentSpanId: string | null = null,
+    ): void {
       try {
         for (const p of injectors) p.inject(context, headers, setter);
+        if (b3multi && !isTracingSuppressed(context)) {
+          const sc = trace.getSpanContext(context);
+          if (sc !== undefined) injectB3Multi(sc, parentSpanId, headers);
+        }
         if (requestId !== null && headers[REQUEST_ID_HEADER] === undefined)
           headers[REQUEST_ID_HEADER] = requestId;
       } catch {
@@ -138,15 +170,17 @@ export function createPropagation(formats: readonly PropagationFormat[] = propag
       spanId: string,
       requestId: string | null,
       headers: OutgoingHeaders,
+      parentSpanId: string | null = null,
     ): void {
-      // The formats of @opentelemetry/core W3CTraceContextPropagator and
-      // @opentelemetry/propagator-b3 (B3SinglePropagator, B3MultiPropagator) for flags 00.
+      // The formats of @opentelemetry/core W3CTraceContextPropagator,
+      // @opentelemetry/propagator-b3 B3SinglePropagator and injectB3Multi for flags 00.
       for (const f of formats) {
         if (f === 'tracecontext') headers['traceparent'] = `00-${traceId}-${spanId}-00`;
         else if (f === 'b3') headers['b3'] = `${traceId}-${spanId}-0`;
         else if (f === 'b3multi') {
           headers['x-b3-traceid'] = traceId;
           headers['x-b3-spanid'] = spanId;
+          if (parentSpanId !== null) headers['x-b3-parentspanid'] = parentSpanId;
           headers['x-b3-sampled'] = '0';
         }
       }

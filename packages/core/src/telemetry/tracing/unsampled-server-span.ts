@@ -1,6 +1,6 @@
 import { trace, type Context, type Span } from '@opentelemetry/api';
 import { runWithInboundContext, type MeshRequestContext } from './request-context.js';
-import { unsampledRootContext, type TraceIdDraw } from './unsampled.js';
+import { newSpanId, unsampledRootContext, type TraceIdDraw } from './unsampled.js';
 
 /**
  * The inbound context of a request that starts a trace the sampler rejected: its trace
@@ -13,6 +13,7 @@ export class LazyRequestContext implements MeshRequestContext {
   readonly #draw: TraceIdDraw;
   #trace: Context | null = null;
   #traceId: string | null = null;
+  #spanId: string | null = null;
 
   constructor(draw: TraceIdDraw, requestId: string | null) {
     this.#draw = draw;
@@ -20,7 +21,12 @@ export class LazyRequestContext implements MeshRequestContext {
   }
 
   get trace(): Context {
-    return (this.#trace ??= unsampledRootContext(this.#draw, this.traceId));
+    return (this.#trace ??= unsampledRootContext(this.#draw, this.traceId, this.spanId));
+  }
+
+  /** The id of the request's (unsampled) SERVER span, the parent of its outbound calls' spans. */
+  get spanId(): string {
+    return (this.#spanId ??= newSpanId());
   }
 
   /** The trace id, without building the context: what an unsampled child span needs. */
@@ -37,10 +43,13 @@ export class LazyRequestContext implements MeshRequestContext {
 export class UnsampledServerSpan {
   readonly context: MeshRequestContext;
   readonly requestId: string | null;
+  /** `ServerSpan.responseOperation`: Envoy answers it whether or not the request is sampled. */
+  readonly responseOperation: string | null;
 
-  constructor(draw: TraceIdDraw, requestId: string | null) {
+  constructor(draw: TraceIdDraw, requestId: string | null, responseOperation: string | null) {
     this.context = new LazyRequestContext(draw, requestId);
     this.requestId = requestId;
+    this.responseOperation = responseOperation;
   }
 
   get span(): Span | null {

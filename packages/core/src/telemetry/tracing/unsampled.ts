@@ -141,15 +141,20 @@ export class TraceIdDraw {
 
 /**
  * The context of a new trace that is not sampled: built on first read, with a fresh
- * span id, flags `00`, exactly what `knownUnsampledSpan` makes eagerly.
+ * span id (or `spanId`), flags `00`, exactly what `knownUnsampledSpan` makes eagerly.
  */
-export function unsampledRootContext(draw: TraceIdDraw, traceId = draw.hex()): Context {
-  return trace.setSpan(ROOT_CONTEXT, unsampledSpan(traceId));
+export function unsampledRootContext(draw: TraceIdDraw, traceId = draw.hex(), spanId = newSpanId()): Context {
+  return trace.setSpan(ROOT_CONTEXT, unsampledSpan(traceId, spanId));
 }
 
-/** A non-recording span with a new span id on `traceId`, flags `00`. */
-export function unsampledSpan(traceId: string): Span {
-  return trace.wrapSpanContext({ traceId, spanId: randomId(8), traceFlags: TraceFlags.NONE });
+/** A new random span id, as the SDK's RandomIdGenerator makes one. */
+export function newSpanId(): string {
+  return randomId(8);
+}
+
+/** A non-recording span with a new span id (or `spanId`) on `traceId`, flags `00`. */
+export function unsampledSpan(traceId: string, spanId = randomId(8)): Span {
+  return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
 }
 
 /**
