@@ -33,6 +33,7 @@ import { forwardedPortOf, forwardPortToApp, withForwardedPort } from './forwarde
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
+import { groupLines } from './jwt/output-headers.js';
 
 export interface InboundEngineOptions {
   /** The current plan; read once per request, so a reload applies to the next request. */
@@ -80,7 +81,7 @@ type CustomAllow = Extract<ExtAuthzResult, { kind: 'allow' }>;
 
 /** What an accepted token contributes to every request carrying it, built once per verified result. */
 interface JwtView {
-  readonly overlay: Readonly<Record<string, string | undefined>> | null;
+  readonly overlay: AuthzInput['overlay'];
   readonly auth: MeshletRequestContext['auth'];
   /** The request context of this token on a connection without an mTLS peer. */
   readonly noPeer: MeshletRequestContext;
@@ -138,9 +139,23 @@ function netEdits(before: HeaderEdits | null, jwt: JwtResult, after: HeaderEdits
 }
 
 /** jwt_authn's own edits, or null when it made none. */
-function jwtOverlay(jwt: JwtResult): Readonly<HeaderEdits> | null {
+function jwtOverlay(jwt: JwtResult): AuthzInput['overlay'] {
   if (jwtRemovals(jwt).length === 0 && Object.keys(jwtSets(jwt)).length === 0) return null;
-  return Object.freeze(netEdits(null, jwt, null));
+  return Object.freeze(authzOverlay(netEdits(null, jwt, null), jwt));
+}
+
+/**
+ * The header edits as authorization reads them: an output header jwt_authn added several
+ * lines of (several good tokens; authenticator.cc addCopy) as those lines, which Envoy's
+ * RBAC matches one by one (Envoy 1.37.1, `rbac_match_headers_individually`), where the
+ * application reads them joined. A later stage's edit of the same header wins.
+ */
+function authzOverlay(edits: HeaderEdits, jwt: JwtResult): AuthzInput['overlay'] {
+  if (jwt.kind !== 'ok' || jwt.outputLines === undefined) return edits;
+  const out: Record<string, string | readonly string[] | undefined> = { ...edits };
+  for (const [name, values] of groupLines(jwt.outputLines))
+    if (values.length > 1 && edits[name] === jwt.setHeaders[name]) out[name] = Object.freeze(values);
+  return out;
 }
 
 /** `req` as a later filter sees it, after the edits earlier filters made to its headers. */
@@ -476,7 +491,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       f.path,
       f.edits === null && f.lateEdits === null && !stripped
         ? (view?.overlay ?? null)
-        : netEdits(f.edits, jwt, f.lateEdits),
+        : authzOverlay(netEdits(f.edits, jwt, f.lateEdits), jwt),
       jwt.kind === 'ok' ? jwt.claims : null,
       f.plan.meshConfig.numTrustedProxies,
       f.plan.inbound.gateway,

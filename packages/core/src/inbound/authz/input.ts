@@ -16,8 +16,11 @@ export interface AuthzInput {
   readonly port: number;
   /** Request headers (lower-case names) as the app will receive them. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-  /** Headers set (or, with `undefined`, removed) by earlier filters (JWT, rate limit); win over `headers`. */
-  readonly overlay: Readonly<Record<string, string | undefined>> | null;
+  /**
+   * Headers set (or, with `undefined`, removed) by earlier filters (JWT, rate limit); win
+   * over `headers`. A list is a header jwt_authn added several lines of.
+   */
+  readonly overlay: Readonly<Record<string, string | readonly string[] | undefined>> | null;
   readonly peer: PeerIdentity | null;
   /** `spiffe://` + the peer principal, as Envoy's `principal_name` matchers read it. */
   readonly peerUri: string | null;

@@ -10,7 +10,7 @@ import type { CompiledRule, CompiledRules } from './compile-rules.js';
 import { verifySignature } from './jwks.js';
 import { extractTokens, jwtRun } from './locations.js';
 import type { FoundToken, TokenLocation } from './locations.js';
-import { groupLines, headersAsSeen, normalizeClaims, outputLines } from './output-headers.js';
+import { groupLines, headersAsSeen, normalizeClaims, outputLines, repeatedLines } from './output-headers.js';
 import { parseToken } from './parse-token.js';
 import type { ParsedJwt } from './parse-token.js';
 import { RemoteJwks } from './remote-jwks.js';
@@ -333,6 +333,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
         removeHeaders: Object.freeze(removeHeaders),
         ...(removedParams.size === 0 ? {} : { removeParams: Object.freeze([...removedParams]) }),
         setHeaders: Object.freeze(headersAsSeen(outputs)),
+        ...repeatedLines(outputs),
       });
     };
 

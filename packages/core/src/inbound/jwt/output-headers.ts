@@ -58,6 +58,21 @@ export function groupLines(
 }
 
 /**
+ * `{ outputLines }` with every line, by name, when some header has several (the request's
+ * result carries them for authorization, which matches each line on its own); else `{}`.
+ */
+export function repeatedLines(groups: ReadonlyMap<string, readonly string[]>): {
+  outputLines?: readonly OutputLine[];
+} {
+  let repeated = false;
+  for (const values of groups.values()) if (values.length > 1) repeated = true;
+  if (!repeated) return {};
+  const lines: OutputLine[] = [];
+  for (const [name, values] of groups) for (const v of values) lines.push([name, v]);
+  return { outputLines: Object.freeze(lines) };
+}
+
+/**
  * The header values the application reads: a header with several lines as Node's parser
  * presents them to a Fastify or Express handler ({@link nodeJoinedHeader}).
  */

@@ -25,7 +25,11 @@ export type JwtResult =
        * names Node keeps once).
        */
       readonly setHeaders: Readonly<Record<string, string>>;
-      /** The header lines themselves, in the order Envoy adds them; absent: `setHeaders`, one line each. */
+      /**
+       * The header lines themselves, in the order Envoy adds them for each name, when a
+       * header has several (authorization matches each on its own); absent: `setHeaders`,
+       * one line each.
+       */
       readonly outputLines?: readonly (readonly [name: string, value: string])[];
     }
   /** 401 with jwt_verify_lib's text and `WWW-Authenticate`, or 403 for audiences. */
