@@ -1,10 +1,17 @@
 import { X509Certificate } from 'node:crypto';
-import { Agent } from 'node:https';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchCertDir, type CertEvent, type CertWatcher } from '../../../src/identity/cert-watcher.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { k8sFiles, kubeletSwap, mountK8sVolume, workloadCert } from '../../identity/support.js';
-import { httpbin, meshClient, planFor, sampleText, startServer, tlsGet } from './support.js';
+import {
+  httpbin,
+  keepAliveTlsAgent,
+  meshClient,
+  planFor,
+  sampleText,
+  startServer,
+  tlsGet,
+} from './support.js';
 
 const tmp = useTmpDir();
 const watchers: CertWatcher[] = [];
@@ -24,7 +31,7 @@ describe('createMeshServer certificate rotation', () => {
     ]);
     const { port } = await startServer({ getPlan: () => plan, certs });
     const client = await meshClient('bar', 'sleep');
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = keepAliveTlsAgent();
     try {
       const first = await tlsGet(port, client, { agent });
       const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
+  Agent as HttpsAgent,
   request as httpsRequest,
-  type Agent as HttpsAgent,
   type RequestOptions as HttpsRequestOptions,
 } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { afterEach } from 'vitest';
 import { compilePlan } from '../../../src/compile/compile-plan.js';
 import type { MeshPlan } from '../../../src/compile/plan-types.js';
@@ -213,6 +213,22 @@ export function plainGet(port: number, options: RequestOptions = {}): Promise<Re
  */
 export const ISTIO_CLIENT_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'istio', 'http/1.1']);
 
+/** The server is identified by its SPIFFE ID, as Istio clients do, not by DNS name. */
+function spiffeServer(_host: string, cert: PeerCertificate): Error | undefined {
+  return cert.subjectaltname?.includes('URI:spiffe://') === true
+    ? undefined
+    : new Error('server has no SPIFFE ID');
+}
+
+/**
+ * A keep-alive agent of one connection for {@link tlsGet}, checking the server's SPIFFE ID
+ * itself: since Node 24 an https agent does not keep a socket whose request brought its own
+ * `checkServerIdentity` (lib/https.js kPerRequestCheckServerIdentity).
+ */
+export function keepAliveTlsAgent(): HttpsAgent {
+  return new HttpsAgent({ keepAlive: true, maxSockets: 1, checkServerIdentity: spiffeServer });
+}
+
 /**
  * GET over TLS with the given client material, offering the ALPN of an Istio client unless
  * `alpn` says otherwise. The server is identified by its SPIFFE ID, as Istio clients do, not
@@ -232,10 +248,8 @@ export function tlsGet(
     ALPNProtocols: [...(options.alpn ?? ISTIO_CLIENT_ALPN)],
     ...client,
     agent: options.agent ?? false,
-    checkServerIdentity: (_host, cert) =>
-      cert.subjectaltname?.includes('URI:spiffe://') === true
-        ? undefined
-        : new Error('server has no SPIFFE ID'),
+    // An agent from keepAliveTlsAgent checks it itself.
+    ...(options.agent === undefined ? { checkServerIdentity: spiffeServer } : {}),
   };
   return new Promise((resolve, reject) => {
     const req = httpsRequest(request, (res) => collect(res, resolve, reject));

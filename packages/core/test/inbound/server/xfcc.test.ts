@@ -1,10 +1,6 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Agent as HttpAgent, get as httpGet } from 'node:http';
-import {
-  Agent as HttpsAgent,
-  request as httpsRequest,
-  type RequestOptions as HttpsRequestOptions,
-} from 'node:https';
+import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { issueWorkloadCertificate } from '../../../src/identity/dev-ca.js';
@@ -17,6 +13,7 @@ import {
   connectionError,
   httpbin,
   ISTIO_CLIENT_ALPN,
+  keepAliveTlsAgent,
   meshClient,
   planFor,
   plainGet,
@@ -160,7 +157,7 @@ describe('X-Forwarded-Client-Cert per proxyHeaders.forwardedClientCert (sidecar)
   it('reads the mode per request, with the element made at the handshake', async () => {
     let plan = sidecarMode('APPEND_FORWARD');
     const { port } = await startServer({ getPlan: () => plan, certs: await certSourceFor('foo', 'httpbin') });
-    const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+    const agent = keepAliveTlsAgent();
     try {
       const client = await meshClient('bar', 'sleep');
       const headers = { 'X-Forwarded-Client-Cert': FORGED };
