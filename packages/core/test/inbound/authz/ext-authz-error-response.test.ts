@@ -19,7 +19,7 @@ import { engineFor, planOf, request, sample, verdict } from '../engine/support.j
  * `statusOnError`, default 403), headers and body.
  */
 
-const PROTO = path.resolve(import.meta.dirname, 'fixtures/external_auth_error_response.proto');
+const PROTO = path.resolve(import.meta.dirname, '../../fixtures/ext-authz/external_auth.proto');
 const CUSTOM = sample('authz/http/custom-simple-http-in.yaml');
 
 type Answer = Record<string, unknown>;

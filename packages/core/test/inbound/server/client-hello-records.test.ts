@@ -1,5 +1,5 @@
-import { createServer, connect as tcpConnect, type AddressInfo, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tcpRelay } from './relay.js';
 import { certSourceFor, httpbin, meshClient, planFor, startServer } from './support.js';
 import { attempt } from './tls-attempt.js';
 
@@ -9,15 +9,9 @@ import { attempt } from './tls-attempt.js';
 // of a handshake message into records (RFC 8446 §5.1), and the handshake transcript does not
 // see the split, so a relay that re-frames the hello leaves the handshake intact.
 
-const relays: Server[] = [];
-afterEach(() => {
-  for (const r of relays.splice(0)) r.close();
-});
-
 /** A TCP relay to `port` that re-sends the client's first TLS record as records of at most `size` bytes. */
-async function reframingRelay(port: number, size: number): Promise<number> {
-  const relay = createServer((client) => {
-    const upstream = tcpConnect(port, '127.0.0.1');
+function reframingRelay(port: number, size: number): Promise<number> {
+  return tcpRelay(port, (client, upstream) => {
     let pending: Buffer | null = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       if (pending === null) {
@@ -38,14 +32,7 @@ async function reframingRelay(port: number, size: number): Promise<number> {
       upstream.write(pending.subarray(end));
       pending = null;
     });
-    upstream.pipe(client);
-    for (const s of [client, upstream]) s.on('error', () => (client.destroy(), upstream.destroy()));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
   });
-  relays.push(relay);
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  return (relay.address() as AddressInfo).port;
 }
 
 describe('a ClientHello split over several TLS records under PERMISSIVE', () => {

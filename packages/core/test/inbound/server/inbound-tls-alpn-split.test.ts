@@ -1,20 +1,14 @@
-import { createServer, connect as tcpConnect, type AddressInfo, type Server } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tcpRelay } from './relay.js';
 import { certSourceFor, httpbin, meshClient, planFor, startServer } from './support.js';
 import { handshake } from './tls-offer.js';
 
 // Envoy's tls_inspector reads the whole ClientHello, however it arrives, before the filter
 // chain and its ALPN are chosen (envoy source/extensions/listener_filters/tls_inspector).
 
-const relays: Server[] = [];
-afterEach(() => {
-  for (const r of relays.splice(0)) r.close();
-});
-
 /** A TCP relay to `port` that sends the client's bytes on in pieces of `size`, 2 ms apart. */
-async function choppingRelay(port: number, size: number): Promise<number> {
-  const relay = createServer((client) => {
-    const upstream = tcpConnect(port, '127.0.0.1');
+function choppingRelay(port: number, size: number): Promise<number> {
+  return tcpRelay(port, (client, upstream) => {
     let queue = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
       for (let i = 0; i < chunk.length; i += size) {
@@ -24,14 +18,7 @@ async function choppingRelay(port: number, size: number): Promise<number> {
         );
       }
     });
-    upstream.pipe(client);
-    for (const s of [client, upstream]) s.on('error', () => (client.destroy(), upstream.destroy()));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
   });
-  relays.push(relay);
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  return (relay.address() as AddressInfo).port;
 }
 
 describe('ALPN with a ClientHello that arrives in pieces', () => {
