@@ -21,6 +21,18 @@ import { DENY_ADMIN } from '../support/policies.js';
 const DECORATOR = 'x-envoy-decorator-operation';
 const OPERATION = /^httpbin\.foo\.svc\.cluster\.local:\d+\/\*$/;
 
+/** Refuses `/guarded` to a request that still carries the header when authorization runs. */
+const DENY_NAMED = `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-named, namespace: foo }
+spec:
+  action: DENY
+  rules:
+  - to: [{ operation: { paths: ["/guarded"] } }]
+    when: [{ key: "request.headers[${DECORATOR}]", values: ["*"] }]
+`;
+
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
@@ -29,7 +41,7 @@ afterEach(async () => {
 async function meshFor(meshConfig: Record<string, unknown> = {}): Promise<Mesh> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-decorator-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN);
+  await writeFile(path.join(dir, 'deny-admin.yaml'), DENY_ADMIN + DENY_NAMED);
   const mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
@@ -49,6 +61,7 @@ const SERVERS = {
       reply.header(DECORATOR, 'from-app').send(String(req.headers[DECORATOR] ?? 'none')),
     );
     app.get('/admin', () => 'admin');
+    app.get('/guarded', () => 'guarded');
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
     return (app.server.address() as AddressInfo).port;
@@ -61,6 +74,7 @@ const SERVERS = {
       res.end(String(req.headers[DECORATOR] ?? 'none'));
     });
     app.get('/admin', (_req, res) => res.send('admin'));
+    app.get('/guarded', (_req, res) => res.send('guarded'));
     const server = await mesh.listen(app, 0, '127.0.0.1');
     return (server.address() as AddressInfo).port;
   },
@@ -91,12 +105,15 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])(
       const named = await call(port, '/echo', { [DECORATOR]: 'productpage-call' });
       expect(named.body).toBe('none');
       expect(named.operation).toBe('from-app');
+      // Envoy takes it off before any filter runs: authorization does not see it.
+      expect((await call(port, '/guarded', { [DECORATOR]: 'productpage-call' })).status).toBe(200);
     });
 
     it('leaves both alone when meshConfig turns tracing off', async () => {
       const port = await SERVERS[kind](await meshFor({ enableTracing: false }));
       expect(await call(port, '/echo')).toMatchObject({ operation: 'from-app', body: 'none' });
       expect((await call(port, '/echo', { [DECORATOR]: 'x' })).body).toBe('x');
+      expect((await call(port, '/guarded', { [DECORATOR]: 'x' })).status).toBe(403);
     });
   },
 );

@@ -148,8 +148,12 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     // Envoy's ingress connection manager, tracing configured, takes the caller's
     // x-envoy-decorator-operation off the request (conn_manager_impl.cc traceRequest), and
     // answers the route's operation unless the caller named it (`decided`).
-    if (!t.tracing.config.server.disabled && request.headers[DECORATOR_OPERATION] !== undefined)
+    if (!t.tracing.config.server.disabled && request.headers[DECORATOR_OPERATION] !== undefined) {
       removeRequestHeader(req, DECORATOR_OPERATION);
+      // Before any filter: authorization and an ext_authz check do not see it either.
+      (request.headers as Record<string, string | readonly string[] | undefined>)[DECORATOR_OPERATION] =
+        undefined;
+    }
     // Envoy generates x-request-id at the edge, or marks a sampled one (trace reason), and
     // forwards it to the application.
     // None when none was sent and generating is off (proxyHeaders.requestId.disabled).
