@@ -1,6 +1,12 @@
 import type { RouteName } from './support/app.js';
 import type { RawRequest } from './support/http.js';
-import { DEMO_PRINCIPAL, DEMO_TOKEN, FORGED_TOKEN, type ScenarioName } from './support/scenarios.js';
+import {
+  DEMO_PRINCIPAL,
+  DEMO_TOKEN,
+  FORGED_TOKEN,
+  GROUPS_SCOPE_TOKEN,
+  type ScenarioName,
+} from './support/scenarios.js';
 
 /** What one request must lead to, whichever of core / Fastify / Express serves it. */
 export interface ExpectedOutcome {
@@ -34,6 +40,8 @@ export interface ConformanceCase {
 }
 
 const RBAC = 'RBAC: access denied';
+/** A token's payload segment, as `outputPayloadToHeader` forwards it. */
+const payloadOf = (token: string): string => token.split('.')[1] ?? '';
 /** What the workload under test answers with (support/handle.ts passes it to the engine). */
 export const LOCAL_PEER = { id: 'sidecar~10.0.0.1~demo.foo~foo.svc.cluster.local', value: 'EgA=' } as const;
 /** A meshed caller's metadata-exchange headers. */
@@ -219,6 +227,29 @@ export const CASES: readonly ConformanceCase[] = [
     scenario: 'jwt',
     request: { method: 'GET', path: '/public', headers: { 'x-jwt-sub': 'admin' } },
     expect: { status: 200, handler: '/public', meshlet: ANON, seen: { 'x-jwt-sub': null } },
+  },
+  {
+    // Each good token adds its output header lines (authenticator.cc addCopy), the last
+    // location's first; the app reads them as Node joins repeated lines: `, ` for most
+    // names, the first line only for User-Agent and the others Node keeps once.
+    name: 'gives the handler every output header line of two good tokens, joined as Node joins them',
+    scenario: 'jwt-two-tokens',
+    request: {
+      method: 'GET',
+      path: '/headers',
+      headers: { 'x-a': DEMO_TOKEN, 'x-b': GROUPS_SCOPE_TOKEN, 'user-agent': 'curl/8.5' },
+    },
+    expect: {
+      status: 200,
+      handler: '/headers',
+      seen: {
+        'x-jwt-payload': `${payloadOf(GROUPS_SCOPE_TOKEN)}, ${payloadOf(DEMO_TOKEN)}`,
+        'x-jwt-sub': 'testing@secure.istio.io, testing@secure.istio.io',
+        'user-agent': 'testing@secure.istio.io',
+        'x-a': null,
+        'x-b': null,
+      },
+    },
   },
   // local rate limit (istio.io rate-limit task: 4 tokens per 60 s)
   {

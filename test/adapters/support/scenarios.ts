@@ -17,7 +17,7 @@ export const HTTPBIN = Object.freeze({
   labels: Object.freeze({ app: 'httpbin' }),
 });
 
-export type ScenarioName = 'admin-paths' | 'allow-nothing' | 'jwt' | 'rate-limit';
+export type ScenarioName = 'admin-paths' | 'allow-nothing' | 'jwt' | 'jwt-two-tokens' | 'rate-limit';
 
 export interface Scenario {
   readonly workload: {
@@ -35,6 +35,8 @@ export const DEMO_TOKEN = sample('jwt/demo.jwt').trim();
 /** The demo token with its signature replaced: well-formed, signed by nobody. */
 export const FORGED_TOKEN = `${DEMO_TOKEN.slice(0, DEMO_TOKEN.lastIndexOf('.'))}.${Buffer.from('forged').toString('base64url')}`;
 export const JWKS = sample('jwt/jwks.json');
+/** Istio's other sample token (`jwt/groups-scope.jwt`): same key, issuer and subject, other claims. */
+export const GROUPS_SCOPE_TOKEN = sample('jwt/groups-scope.jwt').trim();
 
 const ADMIN_PATHS = `
 # DENY on /admin unless the x-token header says admin (istio.io authz-deny, narrowed to paths),
@@ -85,6 +87,24 @@ spec:
   - to: [{ operation: { paths: ["/public"] } }]
 `;
 
+// One rule reading a token from two headers, each of its output headers written per token:
+// two good tokens give two lines of each (jwt_authn authenticator.cc addCopy).
+const JWT_TWO_TOKENS = `
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt-two-locations, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwks: '${JWKS.replace(/\s+/g, ' ').trim()}'
+    fromHeaders: [{ name: x-a }, { name: x-b }]
+    outputPayloadToHeader: x-jwt-payload
+    outputClaimToHeaders:
+    - { header: x-jwt-sub, claim: sub }
+    - { header: user-agent, claim: sub }
+`;
+
 // The local rate limit example of istio.io/latest/docs/tasks/policy-enforcement/rate-limit.
 const RATE_LIMIT = localRateLimitYaml();
 
@@ -101,5 +121,6 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
     yaml: sample('tasks/authz-http/01-allow-nothing.yaml'),
   },
   jwt: { workload: HTTPBIN, yaml: JWT },
+  'jwt-two-tokens': { workload: HTTPBIN, yaml: JWT_TWO_TOKENS },
   'rate-limit': { workload: HTTPBIN, yaml: RATE_LIMIT },
 });

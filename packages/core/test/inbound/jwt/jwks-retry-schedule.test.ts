@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MeshletError } from '../../../src/errors/meshlet-error.js';
 import { createJwtAuthenticator } from '../../../src/inbound/jwt/authenticator.js';
@@ -15,6 +13,7 @@ import {
   SAMPLE_ISSUER,
   SAMPLE_JWKS,
 } from './helpers.js';
+import { useJwksServer } from './jwks-server.js';
 
 // istiod's JwksResolver (pilot/pkg/model/jwks_resolver.go), on an injected clock against a
 // real JWKS server on loopback:
@@ -35,31 +34,23 @@ let clock: ManualClock;
 /** The clock time of each request the JWKS server got. */
 let hits: number[] = [];
 const errors: MeshletError[] = [];
-let server: http.Server | null = null;
 let auth: JwtAuthenticator | null = null;
 
-afterEach(async () => {
+afterEach(() => {
   auth?.close();
   auth = null;
   up = true;
   hits = [];
   errors.length = 0;
-  const s = server;
-  server = null;
-  if (s !== null) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
+});
+
+const jwksUri = useJwksServer(() => {
+  hits.push(clock.now());
+  return up ? { status: 200, body: SAMPLE_JWKS } : { status: 503, body: 'down' };
 });
 
 async function setup(ruleExtra = '') {
-  server = http.createServer((_req, res) => {
-    hits.push(clock.now());
-    res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(up ? SAMPLE_JWKS : 'down');
-  });
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
-  const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  const uri = await jwksUri();
   clock = createManualClock(Date.UTC(2025, 0, 1));
   auth = createJwtAuthenticator({ clock, onJwksError: (e) => errors.push(e) });
   const rules = rulesFrom(
