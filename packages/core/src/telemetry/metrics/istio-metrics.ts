@@ -6,6 +6,7 @@ import { applicableTelemetries } from '../config/telemetry-scope.js';
 import {
   HTTP_METRICS,
   resolveMetricsConfig,
+  STATS_METRIC_NAMES,
   type HttpMetric,
   type MetricMode,
   type ResolvedMetricsConfig,
@@ -18,12 +19,15 @@ import { labelKey, SeriesStore, type Series } from './series-store.js';
 import type { MetricEvent } from './metric-event.js';
 import type { TagExpressionProblem } from './tag-expression.js';
 
-/** Prometheus names of the Istio standard HTTP metrics (istio.io reference/config/metrics). */
+/**
+ * Prometheus names of the Istio standard HTTP metrics (istio.io reference/config/metrics):
+ * the stats filter's names under its `istio` prefix.
+ */
 export const ISTIO_METRIC_NAMES: Readonly<Record<HttpMetric, string>> = Object.freeze({
-  REQUEST_COUNT: 'istio_requests_total',
-  REQUEST_DURATION: 'istio_request_duration_milliseconds',
-  REQUEST_SIZE: 'istio_request_bytes',
-  RESPONSE_SIZE: 'istio_response_bytes',
+  REQUEST_COUNT: `istio_${STATS_METRIC_NAMES.REQUEST_COUNT}`,
+  REQUEST_DURATION: `istio_${STATS_METRIC_NAMES.REQUEST_DURATION}`,
+  REQUEST_SIZE: `istio_${STATS_METRIC_NAMES.REQUEST_SIZE}`,
+  RESPONSE_SIZE: `istio_${STATS_METRIC_NAMES.RESPONSE_SIZE}`,
 });
 
 const HELP: Readonly<Record<HttpMetric, string>> = {
