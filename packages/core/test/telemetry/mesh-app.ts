@@ -21,9 +21,7 @@ export interface MeshApp {
 
 /**
  * A mesh for `workload` from `yaml` (access logs on, JSON), serving `handler` on a
- * loopback port the way the Express and Fastify adapters do: `decideNodeRequest` with
- * the mesh's inbound handle, a denial answered as the adapters answer it, the handler run
- * in the request's context.
+ * loopback port the way the Express and Fastify adapters do ({@link listenLikeAdapters}).
  */
 export async function meshApp(
   cleanup: ReturnType<typeof useCleanup>,
@@ -42,6 +40,16 @@ export async function meshApp(
       telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
     }),
   );
+  return { mesh, port: await listenLikeAdapters(mesh, options.handler), lines };
+}
+
+/**
+ * Serves `handler` on a loopback port of the mesh server the way the Express and Fastify
+ * adapters do: `decideNodeRequest` with the mesh's inbound handle, a denial answered as
+ * they answer it, an allowed request handed on through `forwarded` (the sidecar's response
+ * headers) and run in the request's context. Resolves with the port.
+ */
+export async function listenLikeAdapters(mesh: Mesh, handler: Handler): Promise<number> {
   const fail = (res: ServerResponse) => {
     res.statusCode = 500;
     res.end();
@@ -57,7 +65,8 @@ export async function meshApp(
             res.writeHead(decision.status, decision.headers).end(decision.body);
             return;
           }
-          const run = () => void Promise.resolve(options.handler(req, res)).catch(() => fail(res));
+          mesh.inbound.forwarded?.(res);
+          const run = () => void Promise.resolve(handler(req, res)).catch(() => fail(res));
           if (observation === null) run();
           else observation.run(run);
         },
@@ -66,7 +75,7 @@ export async function meshApp(
     0,
     '127.0.0.1',
   );
-  return { mesh, port: (server.address() as AddressInfo).port, lines };
+  return (server.address() as AddressInfo).port;
 }
 
 /** The `name` samples of the mesh's registry once one matches `where`; fails after two seconds. */

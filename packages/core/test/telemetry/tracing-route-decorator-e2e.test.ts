@@ -1,15 +1,16 @@
 import { writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import type { WorkloadIdentity } from '../../src/compile/workload.js';
-import { createMesh, decideNodeRequest, type Mesh } from '../../src/index.js';
+import { createMesh, type Mesh } from '../../src/index.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { PRODUCTPAGE, REVIEWS_V2 } from './helpers.js';
+import { listenLikeAdapters, type Handler } from './mesh-app.js';
 
 // Two meshlet services on loopback, productpage calling reviews through a VirtualService.
 // istiod gives each Envoy route it builds from a rule's match the decorator operation
@@ -64,8 +65,6 @@ spec:
 `;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-
 /** A mesh for `workload` whose spans go to `exporter`, serving `handler` as the adapters do. */
 async function tracedApp(
   workload: WorkloadIdentity,
@@ -82,30 +81,7 @@ async function tracedApp(
       telemetry: { otlp: false, spanProcessors: [new SimpleSpanProcessor(exporter)] },
     }),
   );
-  const serve = handler(mesh);
-  const server = await mesh.listen(
-    (req, res) =>
-      decideNodeRequest(
-        mesh.inbound,
-        req,
-        res,
-        (decision, observation) => {
-          if (!decision.allow) {
-            res.writeHead(decision.status, decision.headers).end(decision.body);
-            return;
-          }
-          // As the Fastify and Express adapters do: the mesh adds the sidecar's response headers.
-          mesh.inbound.forwarded?.(res);
-          const run = () => void Promise.resolve(serve(req, res)).catch(() => res.writeHead(500).end());
-          if (observation === null) run();
-          else observation.run(run);
-        },
-        () => res.writeHead(500).end(),
-      ),
-    0,
-    '127.0.0.1',
-  );
-  return { mesh, port: (server.address() as AddressInfo).port };
+  return { mesh, port: await listenLikeAdapters(mesh, handler(mesh)) };
 }
 
 const CASES = (P: number): [string, string][] => [
