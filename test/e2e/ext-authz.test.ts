@@ -5,7 +5,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { createMesh, type Mesh, type MeshOptions } from '../../packages/core/src/index.js';
 import {
   ISTIO_SAMPLE_DENY_BODY,
   istioSampleCheck,
@@ -85,7 +85,13 @@ afterEach(async () => {
   for (const m of meshes.splice(0)) await m.close();
 });
 
-async function httpbinMesh(provider: string): Promise<Mesh> {
+/** What a test changes: the policies (default: the task's policy on `provider`), istiod's flags. */
+interface MeshExtra {
+  readonly policies?: string;
+  readonly istiodFeatures?: MeshOptions['istiodFeatures'];
+}
+
+async function httpbinMesh(provider: string, extra: MeshExtra = {}): Promise<Mesh> {
   const dir = await tmp();
   await writeFile(
     path.join(dir, 'mesh.yaml'),
@@ -112,9 +118,10 @@ extensionProviders:
     includeRequestHeadersInCheck: ["authorization", "cookie"]
     headersToUpstreamOnAllow: ["authorization", "path", "x-auth-request-user"]
     headersToDownstreamOnAllow: ["set-cookie"]
-    headersToDownstreamOnDeny: ["content-type", "set-cookie"]`)}${policy(provider)}`,
+    headersToDownstreamOnDeny: ["content-type", "set-cookie"]`)}${extra.policies ?? policy(provider)}`,
   );
   const mesh = await createMesh({
+    ...(extra.istiodFeatures === undefined ? {} : { istiodFeatures: extra.istiodFeatures }),
     config: dir,
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
   });
@@ -150,8 +157,12 @@ const ADAPTERS = {
 } as const;
 
 /** httpbin behind `provider`, served by `adapter`; its base URL. */
-async function serve(adapter: keyof typeof ADAPTERS, provider: string): Promise<string> {
-  const server = await ADAPTERS[adapter](await httpbinMesh(provider));
+async function serve(
+  adapter: keyof typeof ADAPTERS,
+  provider: string,
+  extra: MeshExtra = {},
+): Promise<string> {
+  const server = await ADAPTERS[adapter](await httpbinMesh(provider, extra));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -286,3 +297,64 @@ describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
     });
   },
 );
+
+/** The task's gRPC policy on /headers, and a second provider, the HTTP server, on /ip. */
+const TWO_PROVIDERS = `${policy('sample-ext-authz-grpc')}---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz-ip, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: CUSTOM
+  provider: { name: sample-ext-authz-http }
+  rules:
+  - to: [{ operation: { paths: ["/ip"] } }]
+`;
+
+describe.each(Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[])(
+  'two CUSTOM providers on one workload (Istio 1.30, PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS) with %s',
+  (adapter) => {
+    it('asks each provider for its own path when istiod has the flag', async () => {
+      const base = await serve(adapter, '', {
+        policies: TWO_PROVIDERS,
+        istiodFeatures: { enableMultipleCustomAuthzProviders: true },
+      });
+      const grpcBefore = authz.seen.length;
+      const httpBefore = httpChecks.length;
+
+      expect((await fetch(`${base}/headers`, { headers: { 'x-ext-authz': 'allow' } })).status).toBe(200);
+      const ip = await fetch(`${base}/ip`, { headers: { 'x-ext-authz': 'deny' } });
+      expect([ip.status, await ip.text()]).toEqual([403, DENY_BODY]);
+      expect((await fetch(`${base}/ip`, { headers: { 'x-ext-authz': 'allow' } })).status).toBe(200);
+
+      expect(authz.seen.slice(grpcBefore).map((c) => c.attributes.request.http.path)).toEqual(['/headers']);
+      expect(httpChecks.slice(httpBefore).map((c) => c.url)).toEqual(['/ip', '/ip']);
+    });
+
+    it("refuses both providers' paths without the flag, as istiod does by default", async () => {
+      const base = await serve(adapter, '', { policies: TWO_PROVIDERS });
+      const grpcBefore = authz.seen.length;
+      for (const p of ['/headers', '/ip']) {
+        const res = await fetch(`${base}${p}`, { headers: { 'x-ext-authz': 'allow' } });
+        expect([res.status, await res.text()]).toEqual([403, 'RBAC: access denied']);
+      }
+      expect(authz.seen.length).toBe(grpcBefore);
+    });
+  },
+);
+
+describe('istiod feature flags from the process environment', () => {
+  it('PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS=true in the environment turns the flag on', async () => {
+    const name = 'PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS';
+    const saved = process.env[name];
+    process.env[name] = 'true';
+    try {
+      const base = await serve('express', '', { policies: TWO_PROVIDERS });
+      const ip = await fetch(`${base}/ip`, { headers: { 'x-ext-authz': 'allow' } });
+      expect(ip.status).toBe(200);
+    } finally {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    }
+  });
+});

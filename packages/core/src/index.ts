@@ -16,6 +16,11 @@ export type { MeshConfig, ExtensionProvider, PathNormalization } from './config/
 
 // Compile: the per-workload plan
 export { compilePlan, type CompilePlanOptions } from './compile/compile-plan.js';
+export {
+  DEFAULT_ISTIOD_FEATURES,
+  istiodFeaturesFromEnv,
+  type IstiodFeatures,
+} from './compile/istiod-features.js';
 export type { WorkloadIdentity } from './compile/workload.js';
 export type {
   MeshPlan,

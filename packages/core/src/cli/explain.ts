@@ -3,6 +3,7 @@ import path from 'node:path';
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { compilePlan } from '../compile/compile-plan.js';
+import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { isMeshletError } from '../errors/meshlet-error.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
@@ -107,7 +108,7 @@ async function planFor(p: Parsed, io: CliIO): Promise<MeshPlan | number> {
     return EXIT.dataError;
   }
   try {
-    return compilePlan(snapshot, workload);
+    return compilePlan(snapshot, workload, { istiodFeatures: istiodFeaturesFromEnv(process.env) });
   } catch (err) {
     if (isMeshletError(err) && err.code === 'MESHLET_ERR_CONFIG_WORKLOAD') {
       io.stderr(`Error: ${err.message}\n`);

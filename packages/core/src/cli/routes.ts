@@ -1,6 +1,7 @@
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load.js';
 import { compilePlan } from '../compile/compile-plan.js';
+import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { isMeshletError } from '../errors/meshlet-error.js';
 import { hasFlag, lastValue, parseArgs, type OptionSpec, usage } from './args.js';
@@ -79,7 +80,7 @@ export const runRoutes: CliCommand = async (argv, io) => {
   }
   let plan;
   try {
-    plan = compilePlan(snapshot, workload);
+    plan = compilePlan(snapshot, workload, { istiodFeatures: istiodFeaturesFromEnv(process.env) });
   } catch (err) {
     if (isMeshletError(err) && err.code === 'MESHLET_ERR_CONFIG_WORKLOAD') {
       io.stderr(`Error: ${err.message}\n`);

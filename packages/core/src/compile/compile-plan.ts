@@ -7,10 +7,13 @@ import { buildOutbound } from './outbound.js';
 import { buildInbound } from './inbound.js';
 import { serviceMtlsModes } from './service-mtls.js';
 import { deepFreeze } from './freeze.js';
+import { DEFAULT_ISTIOD_FEATURES, type IstiodFeatures } from './istiod-features.js';
 
 export interface CompilePlanOptions {
   /** Static endpoints per host (`reviews.default.svc.cluster.local` or a short name in the workload's namespace). */
   readonly endpoints?: Readonly<Record<string, readonly StaticEndpoint[]>>;
+  /** istiod's feature flags (istiod-features.ts); each defaults to istiod's default. */
+  readonly istiodFeatures?: Partial<IstiodFeatures>;
 }
 
 /**
@@ -39,7 +42,10 @@ export function compilePlan(
       ...buildOutbound(snapshot.resources, w, registry, destinationRule),
       serviceMtls: serviceMtlsModes(snapshot.resources, root),
     },
-    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig),
+    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {
+      ...DEFAULT_ISTIOD_FEATURES,
+      ...options.istiodFeatures,
+    }),
   };
   return deepFreeze(plan);
 }

@@ -26,14 +26,11 @@ interface ChainFilter {
 export interface ChainShape {
   readonly gateway: boolean;
   /**
-   * The CUSTOM filters: none; `usable`, a shadow RBAC filter and ext_authz; or `bad`, a
-   * deny-only RBAC filter per provider (authz/builder builder.go for a provider istiod
-   * cannot use, or several providers).
+   * The CUSTOM filters, one entry per provider in name order: `usable`, a shadow RBAC filter
+   * and ext_authz; `bad`, a deny-only RBAC filter (authz/builder builder.go, for a provider
+   * istiod cannot use, or several providers without the feature flag).
    */
-  readonly custom:
-    | { readonly kind: 'none' }
-    | { readonly kind: 'usable' }
-    | { readonly kind: 'bad'; readonly providers: number };
+  readonly custom: readonly ('usable' | 'bad')[];
   readonly jwt: boolean;
   readonly audit: boolean;
   readonly deny: boolean;
@@ -50,10 +47,12 @@ export interface ChainShape {
  */
 export function baseInboundChain(shape: ChainShape): ChainFilter[] {
   const chain: ChainFilter[] = [{ name: 'istio.metadata_exchange' }];
-  if (shape.custom.kind === 'usable')
-    chain.push({ name: RBAC_FILTER }, { name: EXT_AUTHZ_FILTER, after: 'beforeJwt' });
-  else if (shape.custom.kind === 'bad')
-    for (let i = 0; i < shape.custom.providers; i++) chain.push({ name: RBAC_FILTER, after: 'beforeJwt' });
+  // meshlet runs every CUSTOM check as one stage: a filter patched in between two providers'
+  // filters runs after all of them.
+  for (const provider of shape.custom)
+    if (provider === 'usable')
+      chain.push({ name: RBAC_FILTER }, { name: EXT_AUTHZ_FILTER, after: 'beforeJwt' });
+    else chain.push({ name: RBAC_FILTER, after: 'beforeJwt' });
   if (shape.jwt) chain.push({ name: JWT_FILTER, after: 'beforeRbac' });
   // The AUDIT filter only marks; a filter after it still runs before DENY.
   if (shape.audit) chain.push({ name: RBAC_FILTER, after: 'beforeRbac' });

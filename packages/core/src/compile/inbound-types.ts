@@ -76,5 +76,10 @@ export interface InboundPlan {
   readonly jwtRules: readonly JwtRulePlan[];
   readonly requestAuthentications: readonly ResourceKey[];
   readonly authorization: AuthorizationPlan;
+  /**
+   * CUSTOM policies may name several providers (istiod's
+   * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, compile/istiod-features.ts).
+   */
+  readonly multipleCustomAuthzProviders: boolean;
   readonly rateLimits: readonly RateLimitPlan[];
 }

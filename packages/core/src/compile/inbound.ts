@@ -5,6 +5,7 @@ import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patche
 import { inboundScope } from '../config/schema/local-rate-limit-scope.js';
 import { extAuthzProviderProblem } from '../config/ext-authz-provider-config.js';
 import type { MeshConfig } from '../config/mesh-config.js';
+import type { IstiodFeatures } from './istiod-features.js';
 import {
   baseInboundChain,
   placeRateLimits,
@@ -202,23 +203,24 @@ function rateLimits(
 }
 
 /**
- * Which filters istiod puts in the chain for these policies: a CUSTOM provider it can build
- * ext_authz for adds a shadow RBAC filter and ext_authz, one it cannot (or several providers)
- * a deny-only RBAC filter each (authz/builder builder.go); jwt_authn comes with jwtRules.
+ * Which filters istiod puts in the chain for these policies, per CUSTOM provider in name
+ * order: a shadow RBAC filter and ext_authz for one it can build ext_authz for, a deny-only
+ * RBAC filter for one it cannot, and for every provider when there are several without
+ * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS (authz/builder builder.go buildHTTP);
+ * jwt_authn comes with jwtRules.
  */
 function chainShape(
   authz: AuthorizationPlan,
   jwtRules: readonly unknown[],
   gateway: boolean,
   meshConfig: Pick<MeshConfig, 'extensionProviders'>,
+  multipleCustomProviders: boolean,
 ): ChainShape {
-  const providers = [...new Set(authz.custom.map((p) => p.provider))];
-  const custom: ChainShape['custom'] =
-    providers.length === 0
-      ? { kind: 'none' }
-      : providers.length === 1 && extAuthzProviderProblem(meshConfig, providers[0] ?? null) === null
-        ? { kind: 'usable' }
-        : { kind: 'bad', providers: providers.length };
+  const providers = [...new Set(authz.custom.map((p) => p.provider ?? ''))].sort();
+  const refused = providers.length > 1 && !multipleCustomProviders;
+  const custom = providers.map((name) =>
+    !refused && extAuthzProviderProblem(meshConfig, name === '' ? null : name) === null ? 'usable' : 'bad',
+  );
   return {
     gateway,
     custom,
@@ -235,6 +237,7 @@ export function buildInbound(
   workload: WorkloadIdentity,
   rootNamespace: string,
   meshConfig: Pick<MeshConfig, 'extensionProviders'>,
+  features: IstiodFeatures,
 ): InboundPlan {
   const ra = requestAuthentication(resources, workload, rootNamespace);
   const gateway = runsAsGateway(resources, workload);
@@ -245,11 +248,12 @@ export function buildInbound(
     jwtRules: ra.jwtRules,
     requestAuthentications: ra.policies,
     authorization: authz,
+    multipleCustomAuthzProviders: features.enableMultipleCustomAuthzProviders,
     rateLimits: rateLimits(
       resources,
       workload,
       rootNamespace,
-      chainShape(authz, ra.jwtRules, gateway, meshConfig),
+      chainShape(authz, ra.jwtRules, gateway, meshConfig, features.enableMultipleCustomAuthzProviders),
     ),
   };
 }

@@ -41,13 +41,10 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
   });
   const providers = [...new Set(authz.custom.map((p) => p.provider ?? ''))].sort();
-  let custom: CustomPolicy[];
-  if (providers.length > 1) custom = multipleProviders(authz.custom, providers);
-  else {
-    const resolved = resolveExtAuthzProvider(plan.meshConfig, authz.custom[0]?.provider ?? null);
-    const provider = typeof resolved === 'string' ? { problem: resolved } : resolved;
-    custom = authz.custom.map((policy): CustomPolicy => ({ policy, provider }));
-  }
+  const custom =
+    providers.length > 1 && !plan.inbound.multipleCustomAuthzProviders
+      ? multipleProviders(authz.custom, providers)
+      : byProvider(plan, authz.custom, providers);
   const policies = plan.inbound.authorization;
   return {
     authz,
@@ -57,6 +54,25 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     rateLimited: plan.inbound.rateLimits.some((p) => p.position !== null),
     localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,
   };
+}
+
+/**
+ * CUSTOM policies grouped by provider, in provider-name order, each provider resolved on its
+ * own: one istiod cannot build ext_authz for fails its own policies closed ("failed to
+ * process CUSTOM action for provider %s, will generate deny configs", authz/builder
+ * builder.go buildHTTP). Several providers get here only with
+ * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS.
+ */
+function byProvider(
+  plan: MeshPlan,
+  policies: readonly CompiledPolicy[],
+  providers: readonly string[],
+): CustomPolicy[] {
+  return providers.flatMap((name) => {
+    const resolved = resolveExtAuthzProvider(plan.meshConfig, name === '' ? null : name);
+    const provider = typeof resolved === 'string' ? { problem: resolved } : resolved;
+    return policies.filter((p) => (p.provider ?? '') === name).map((policy) => ({ policy, provider }));
+  });
 }
 
 /**

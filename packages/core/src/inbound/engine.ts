@@ -345,7 +345,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return custom(f).then((d) => d ?? afterCustom(f));
   };
 
-  /** AuthorizationPolicy CUSTOM: at most one ext_authz check per request; null when it passed. */
+  /**
+   * AuthorizationPolicy CUSTOM: at most one ext_authz check per provider and request, in
+   * provider-name order, each on the request as the earlier checks left it; null when every
+   * check asked allowed (several providers: istio authz/builder builder.go buildHTTP).
+   */
   const custom = async (f: Flow): Promise<InboundDecision | null> => {
     const { c } = f;
     const input = new RequestAuthzInput(
@@ -358,6 +362,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     );
     const shadow: ShadowResult[] = [];
     let allowed: CustomAllow | null = null;
+    /** The provider `allowed` came from: the next provider's policies are asked again. */
+    let allowedBy: string | null = null;
     let authzInput: AuthzInput = input;
     for (const { policy, provider } of c.custom) {
       if (policy.match(authzInput) < 0) continue;
@@ -380,7 +386,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             ),
           }),
         );
-      if (allowed !== null) continue;
+      const providerName = policy.provider ?? '';
+      if (allowedBy === providerName) continue;
       // ext_authz runs before jwt_authn (listener_builder.go): the check carries the token as
       // sent and none of RequestAuthentication's output headers (istio/istio#35941).
       const checked = f.edits === null ? f.normalizedReq : withEdits(f.normalizedReq, f.edits, f.url);
@@ -427,7 +434,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             responseCodeDetails: r.failed === true ? 'ext_authz_error' : 'ext_authz_denied',
           }),
         );
-      allowed = r;
+      allowed =
+        allowed === null
+          ? r
+          : { ...r, responseHeaders: mergeHeaders(allowed.responseHeaders, r.responseHeaders) };
+      allowedBy = providerName;
       if (r.removeHeaders.length > 0 || Object.keys(r.setHeaders).length > 0) {
         const edits: HeaderEdits = {};
         for (const h of r.removeHeaders) edits[h.toLowerCase()] = undefined;

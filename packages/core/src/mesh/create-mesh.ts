@@ -13,6 +13,7 @@ import { startPlanSource, type PlanSource } from './plan-source.js';
 import { resolveTransport } from './transport-option.js';
 import type { Mesh, MeshEvents, MeshOptions } from './types.js';
 import { workloadFromEnv } from './workload-env.js';
+import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
@@ -48,7 +49,10 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
     {
       sources: configSources(options.config),
       workload,
-      compile: options.endpoints !== undefined ? { endpoints: options.endpoints } : {},
+      compile: {
+        ...(options.endpoints !== undefined ? { endpoints: options.endpoints } : {}),
+        istiodFeatures: { ...istiodFeaturesFromEnv(process.env), ...options.istiodFeatures },
+      },
       meshConfig: options.meshConfig,
       debounceMs: options.debounceMs,
     },

@@ -1,3 +1,4 @@
+import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { Got } from 'got';
 import type { StaticEndpoint } from '../compile/registry.js';
 import type { MeshPlan } from '../compile/plan-types.js';
@@ -44,6 +45,12 @@ export interface MeshOptions {
   readonly resolveDns?: ResolveDns;
   /** Quiet time before a config reload (ms; Istio's FILE_DEBOUNCE_DURATION is 100). */
   readonly debounceMs?: number;
+  /**
+   * istiod's feature flags, for the configuration this process compiles. Unset ones come from
+   * the process environment under istiod's names (`PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS`),
+   * else istiod's defaults.
+   */
+  readonly istiodFeatures?: Partial<IstiodFeatures>;
   /**
    * Workload certificates: a mounted directory (`tls.crt`/`tls.key`/`ca.crt`,
    * `cert-chain.pem`/`key.pem`/`root-cert.pem` or spiffe-helper's names), watched and

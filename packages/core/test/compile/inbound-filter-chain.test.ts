@@ -11,7 +11,7 @@ const RBAC = 'envoy.filters.http.rbac';
 
 const shape = (over: Partial<ChainShape> = {}): ChainShape => ({
   gateway: false,
-  custom: { kind: 'none' },
+  custom: [],
   jwt: false,
   audit: false,
   deny: false,
@@ -40,17 +40,36 @@ describe('placing local rate limit filters in the chain istiod builds (envoyfilt
       '0:beforeRbac',
     ]);
     // CUSTOM's shadow RBAC filter comes first: between it and ext_authz, so before the check.
-    expect(placed(shape({ custom: { kind: 'usable' }, jwt: true }), [patch('INSERT_AFTER', RBAC)])).toEqual([
+    expect(placed(shape({ custom: ['usable'], jwt: true }), [patch('INSERT_AFTER', RBAC)])).toEqual([
       '0:beforeCustom',
     ]);
     // A CUSTOM provider istiod cannot build is a deny-only RBAC filter: after it.
+    expect(placed(shape({ custom: ['bad'], jwt: true }), [patch('INSERT_AFTER', RBAC)])).toEqual([
+      '0:beforeJwt',
+    ]);
+  });
+
+  it('one RBAC and ext_authz pair per CUSTOM provider, in name order (PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS)', () => {
+    const two = shape({ custom: ['usable', 'bad'], jwt: true });
     expect(
-      placed(shape({ custom: { kind: 'bad', providers: 1 }, jwt: true }), [patch('INSERT_AFTER', RBAC)]),
-    ).toEqual(['0:beforeJwt']);
+      baseInboundChain(two)
+        .map((f) => f.name)
+        .slice(0, 5),
+    ).toEqual([
+      'istio.metadata_exchange',
+      RBAC,
+      'envoy.filters.http.ext_authz',
+      RBAC,
+      'envoy.filters.http.jwt_authn',
+    ]);
+    // After the first provider's shadow RBAC filter: before any check.
+    expect(placed(two, [patch('INSERT_AFTER', RBAC)])).toEqual(['0:beforeCustom']);
+    // Between the two providers' filters, which meshlet checks as one stage: after both.
+    expect(placed(two, [patch('INSERT_AFTER', 'envoy.filters.http.ext_authz')])).toEqual(['0:beforeJwt']);
   });
 
   it('INSERT_BEFORE and INSERT_AFTER the CUSTOM and jwt_authn filters', () => {
-    const s = shape({ custom: { kind: 'usable' }, jwt: true });
+    const s = shape({ custom: ['usable'], jwt: true });
     expect(placed(s, [patch('INSERT_BEFORE', 'envoy.filters.http.ext_authz')])).toEqual(['0:beforeCustom']);
     expect(placed(s, [patch('INSERT_AFTER', 'envoy.filters.http.ext_authz')])).toEqual(['0:beforeJwt']);
     expect(placed(s, [patch('INSERT_BEFORE', 'envoy.filters.http.jwt_authn')])).toEqual(['0:beforeJwt']);

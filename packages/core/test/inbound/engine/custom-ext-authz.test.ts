@@ -1,56 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ExtensionProvider } from '../../../src/config/mesh-config.js';
+import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
+import { extAuthzHttpProvider as provider, useExtAuthzServers } from './ext-authz-http-server.js';
 import { engineFor, planOf, request, sample, verdict } from './support.js';
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-}
-
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((r) => {
-          s.closeAllConnections();
-          s.close(() => r());
-        }),
-    ),
-  );
-});
-
-/** A real ext-authz HTTP server on loopback, answering with `handler`. */
-async function authzServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    handler(req, res);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, seen };
-}
-
-function provider(port: number, extra: Record<string, unknown> = {}): ExtensionProvider {
-  return {
-    name: 'default',
-    type: 'envoyExtAuthzHttp',
-    config: {
-      service: 'foo/127.0.0.1',
-      port,
-      pathPrefix: '/check',
-      includeRequestHeadersInCheck: ['x-ext-authz', 'x-prefix-*'],
-      headersToUpstreamOnAllow: ['x-user'],
-      headersToDownstreamOnDeny: ['x-deny-reason'],
-      ...extra,
-    },
-  };
-}
+const { servers, authzServer } = useExtAuthzServers();
 
 const CUSTOM = sample('authz/http/custom-simple-http-in.yaml');
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compilePlan } from '../../../src/compile/compile-plan.js';
+import { compilePlan, type CompilePlanOptions } from '../../../src/compile/compile-plan.js';
 import type { MeshPlan } from '../../../src/compile/plan-types.js';
 import type { WorkloadIdentity } from '../../../src/compile/workload.js';
 import { loadConfigText } from '../../../src/config/load.js';
@@ -30,12 +30,20 @@ export const httpbin: WorkloadIdentity = {
 /** Loads YAML, fails on load errors, compiles the plan for `workload`. */
 export function planOf(
   yaml: string,
-  opts: { meshConfig?: Partial<MeshConfig>; workload?: WorkloadIdentity } = {},
+  opts: {
+    meshConfig?: Partial<MeshConfig>;
+    workload?: WorkloadIdentity;
+    istiodFeatures?: CompilePlanOptions['istiodFeatures'];
+  } = {},
 ): MeshPlan {
   const snap = loadConfigText(yaml, opts.meshConfig === undefined ? {} : { meshConfig: opts.meshConfig });
   const errors = snap.diagnostics.filter((d) => d.level === 'Error');
   if (errors.length > 0) throw new Error(errors.map((d) => d.message).join('\n'));
-  return compilePlan(snap, opts.workload ?? httpbin);
+  return compilePlan(
+    snap,
+    opts.workload ?? httpbin,
+    opts.istiodFeatures === undefined ? {} : { istiodFeatures: opts.istiodFeatures },
+  );
 }
 
 /** `cluster.local/ns/foo/sa/bar` → a verified peer. */
