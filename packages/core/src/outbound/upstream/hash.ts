@@ -1,18 +1,60 @@
+import type { Random } from '../../runtime/random.js';
+import { xxHash64, type Hash64 } from './xxhash64.js';
+
 /**
- * A 32-bit string hash (FNV-1a with murmur3's finalizer) for ring placement and request
- * keys. Envoy hashes with xxHash64; meshlet's rings are its own, so only stickiness and
- * spread matter, not Envoy's exact positions.
+ * The 64-bit request hash of a consistent-hash key, as Envoy's hash policies compute it
+ * (envoy source/common/http/hash_policy.cc): `HashUtil::xxHash64(value)`, seed 0, for a
+ * cookie, query parameter, source IP or single header value.
  */
-export function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+export function keyHash(key: string): Hash64 {
+  return xxHash64(key);
+}
+
+/**
+ * `HashUtil::xxHash64(absl::Span<string_view>)` (hash.cc): each string hashed with the
+ * previous hash as its seed, starting from 0. envoy hash_test.cc pins ["foo","bar"] to
+ * 17745830980996999794.
+ */
+export function stringsHash(values: readonly string[]): Hash64 {
+  let h: Hash64 = { hi: 0, lo: 0 };
+  for (const v of values) h = xxHash64(v, h);
+  return h;
+}
+
+/**
+ * A header that occurs several times: Envoy sorts the values (so their order does not
+ * matter) and hashes them chained (hash_policy.cc `HeaderHashMethod::evaluate`).
+ */
+export function headerHash(values: readonly string[]): Hash64 {
+  if (values.length === 1) return keyHash(values[0]!);
+  return stringsHash([...values].sort(byBytes));
+}
+
+/** std::sort on string_view: byte order, which is code-unit order for latin1 text. */
+function byBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Envoy `random_.random()`: a uniform 64-bit value when the request has no hash key. */
+export function randomHash(random: Random): Hash64 {
+  return {
+    hi: Math.floor(random.next() * 4294967296) >>> 0,
+    lo: Math.floor(random.next() * 4294967296) >>> 0,
+  };
+}
+
+/**
+ * Remembers the hash of the last key, so a retry (or a burst of requests with the same
+ * session key) does not hash it again.
+ */
+export function createKeyHasher(): (key: string) => Hash64 {
+  let lastKey: string | null = null;
+  let last: Hash64 = { hi: 0, lo: 0 };
+  return (key) => {
+    if (key !== lastKey) {
+      lastKey = key;
+      last = keyHash(key);
+    }
+    return last;
+  };
 }

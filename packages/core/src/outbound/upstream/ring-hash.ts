@@ -1,79 +1,131 @@
-import type { ConsistentHash } from '../../compile/traffic-policy.js';
 import type { Random } from '../../runtime/random.js';
-import { hash32 } from './hash.js';
+import { createKeyHasher, randomHash } from './hash.js';
 import type { HostState } from './host-state.js';
-import type { HostPicker } from './picker.js';
+import type { HostPicker, SkipHost } from './picker.js';
+import { xxHash64, type Hash64 } from './xxhash64.js';
 
-/** Envoy's `maximum_ring_size` default. */
-const MAX_RING_SIZE = 8 * 1024 * 1024;
-/** The ring size meshlet uses for `maglev` (Envoy's ring-hash default). */
-const MAGLEV_RING_SIZE = 1024;
+/** Envoy's `maximum_ring_size` default (Istio never sets it). */
+export const DEFAULT_MAX_RING_SIZE = 8 * 1024 * 1024;
 
-interface Ring {
-  readonly hashes: Uint32Array;
+/**
+ * Istio writes `host_selection_retry_max_attempts: 5` on every route (retry.go
+ * `newRetryPolicy`), so a retry that must avoid previous hosts tries hash attempts 0..5.
+ */
+export const HOST_SELECTION_RETRIES = 5;
+
+/**
+ * The ring, sorted by 64-bit position. Positions are kept as two Uint32Arrays (high and low
+ * halves): a lookup compares plain numbers, measured cheaper than a BigUint64Array, whose
+ * every read allocates a BigInt.
+ */
+export interface Ring {
+  readonly hi: Uint32Array;
+  readonly lo: Uint32Array;
   readonly hosts: readonly HostState[];
 }
 
 /**
- * Builds the ring as Envoy's `RingHashLoadBalancer::Ring` does: the lightest host gets a
- * whole number of entries, at least `minimumRingSize` entries in all, each host's share
- * proportional to its weight; an entry's position is the hash of `<address:port>_<i>`.
+ * Builds the ring as envoy ring_hash_lb.cc `RingHashLoadBalancer::Ring` does: weights are
+ * normalized to sum 1; the scale gives the lightest host a whole number of entries and at
+ * least `minimumRingSize` in all, capped at `maximumRingSize`; running sums hand each host
+ * `scale × weight` entries (so fractions still add up); entry `i` of a host sits at
+ * xxHash64("<address:port>_<i>"), the address being the host's (Istio leaves
+ * `use_hostname_for_hashing` off).
  */
-export function buildRing(hosts: readonly HostState[], minimumRingSize: number): Ring {
-  let total = 0;
-  for (const h of hosts) total += h.weight;
-  let minNormalized = 1;
-  for (const h of hosts) minNormalized = Math.min(minNormalized, h.weight / total);
-  const scale = Math.min(Math.ceil(minNormalized * minimumRingSize) / minNormalized, MAX_RING_SIZE);
-  const entries: { hash: number; host: HostState }[] = [];
+export function buildRing(
+  hosts: readonly HostState[],
+  minimumRingSize: number,
+  maximumRingSize: number = DEFAULT_MAX_RING_SIZE,
+): Ring {
+  let sum = 0;
+  for (const h of hosts) sum += h.weight;
+  let minWeight = 1;
+  for (const h of hosts) minWeight = Math.min(minWeight, h.weight / sum);
+  const scale = Math.min(Math.ceil(minWeight * minimumRingSize) / minWeight, maximumRingSize);
+
+  const his: number[] = [];
+  const los: number[] = [];
+  const owners: HostState[] = [];
   let current = 0;
   let target = 0;
   for (const h of hosts) {
-    target += (scale * h.weight) / total;
+    target += scale * (h.weight / sum);
     for (let i = 0; current < target; i++, current++) {
-      entries.push({ hash: hash32(`${h.id}_${i}`), host: h });
+      const pos = xxHash64(`${h.id}_${i}`);
+      his.push(pos.hi);
+      los.push(pos.lo);
+      owners.push(h);
     }
   }
-  entries.sort((a, b) => a.hash - b.hash);
-  return { hashes: Uint32Array.from(entries, (e) => e.hash), hosts: entries.map((e) => e.host) };
-}
 
-/** Index of the first entry at or after `h`, wrapping to 0. */
-function lowerBound(hashes: Uint32Array, h: number): number {
-  let lo = 0;
-  let hi = hashes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (hashes[mid]! < h) lo = mid + 1;
-    else hi = mid;
+  const order = Array.from(owners, (_, i) => i);
+  order.sort((a, b) => his[a]! - his[b]! || los[a]! - los[b]!);
+  const n = order.length;
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  const sorted = new Array<HostState>(n);
+  for (let k = 0; k < n; k++) {
+    const i = order[k]!;
+    hi[k] = his[i]!;
+    lo[k] = los[i]!;
+    sorted[k] = owners[i]!;
   }
-  return lo === hashes.length ? 0 : lo;
+  return { hi, lo, hosts: sorted };
 }
 
 /**
- * `consistentHash` (ring hash; `maglev` uses the same ring). The ring holds the eligible
- * hosts and is rebuilt when they change, so only keys of a removed or ejected host move.
- * No hash key (header absent, ...) picks at random, as Envoy does. A retry that must avoid
- * previous hosts walks the ring forward past them (Envoy's `attempt` offset).
+ * The first entry at or after `h`, wrapping to 0 past the last: what Envoy's ketama binary
+ * search (`Ring::chooseHost`) returns.
  */
-export function createRingHash(policy: ConsistentHash, random: Random): HostPicker {
-  const size = policy.ring.kind === 'ringHash' ? policy.ring.minimumRingSize : MAGLEV_RING_SIZE;
+function lowerBound(ring: Ring, h: Hash64): number {
+  const { hi, lo } = ring;
+  let a = 0;
+  let b = hi.length;
+  while (a < b) {
+    const m = (a + b) >>> 1;
+    const mh = hi[m]!;
+    if (mh < h.hi || (mh === h.hi && lo[m]! < h.lo)) a = m + 1;
+    else b = m;
+  }
+  return a === hi.length ? 0 : a;
+}
+
+/**
+ * Envoy's host choice for hash `h`: attempt 0 is the entry found; when a retry predicate
+ * rejects it, attempt `k` (up to `retryCount`) takes the entry `k` places further on
+ * (thread_aware_lb_impl.cc `chooseHost`, ring_hash_lb.cc `attempt` offset). When every
+ * attempt is rejected, the last one is kept. Null only for an empty ring.
+ */
+export function ringPick(ring: Ring, h: Hash64, retryCount: number, skip: SkipHost): HostState | null {
+  const n = ring.hosts.length;
+  if (n === 0) return null;
+  const start = lowerBound(ring, h);
+  let host = ring.hosts[start]!;
+  if (skip === null || !skip(host)) return host;
+  for (let attempt = 1; attempt <= retryCount; attempt++) {
+    host = ring.hosts[(start + attempt) % n]!;
+    if (!skip(host)) return host;
+  }
+  return host;
+}
+
+/**
+ * `consistentHash` with a ring (`ringHash`, or neither `ringHash` nor `maglev`). The ring
+ * holds the eligible hosts and is rebuilt when they change. No hash key (header absent, ...)
+ * hashes a random 64-bit value, as Envoy does.
+ */
+export function createRingHash(minimumRingSize: number, random: Random): HostPicker {
+  const hashOf = createKeyHasher();
   let version = -1;
-  let ring: Ring = { hashes: new Uint32Array(0), hosts: [] };
+  let ring: Ring = { hi: new Uint32Array(0), lo: new Uint32Array(0), hosts: [] };
   return {
     pick(hosts, v, skip, hashKey) {
       if (v !== version) {
         version = v;
-        ring = buildRing(hosts, size);
+        ring = buildRing(hosts, minimumRingSize);
       }
-      const h = hashKey === null ? Math.floor(random.next() * 0x1_0000_0000) : hash32(hashKey);
-      const n = ring.hosts.length;
-      const start = lowerBound(ring.hashes, h);
-      for (let k = 0; k < n; k++) {
-        const host = ring.hosts[(start + k) % n]!;
-        if (skip === null || !skip(host)) return host;
-      }
-      return hosts[0]!;
+      const h = hashKey === null ? randomHash(random) : hashOf(hashKey);
+      return ringPick(ring, h, HOST_SELECTION_RETRIES, skip) ?? hosts[0]!;
     },
   };
 }

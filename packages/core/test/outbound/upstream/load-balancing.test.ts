@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HostState } from '../../../src/outbound/upstream/host-state.js';
 import { buildRing } from '../../../src/outbound/upstream/ring-hash.js';
-import { ctx, endpoints, harness, NO_CONTEXT, reviewsCluster, tally } from './support.js';
+import { xxHash64, hash64ToBigInt } from '../../../src/outbound/upstream/xxhash64.js';
+import { ctx, endpoints, harness, loopbackEndpoints, NO_CONTEXT, reviewsCluster, tally } from './support.js';
 
 const PICKS = 1000;
 
@@ -114,12 +115,6 @@ describe('load balancing', () => {
     ['ROUND_ROBIN', '{ loadBalancer: { simple: ROUND_ROBIN } }', []],
     ['weighted ROUND_ROBIN', '{ loadBalancer: { simple: ROUND_ROBIN } }', [5, 1, 1]],
     ['RANDOM', '{ loadBalancer: { simple: RANDOM } }', []],
-    ['ring hash', '{ loadBalancer: { consistentHash: { httpHeaderName: x-user } } }', []],
-    [
-      'maglev',
-      '{ loadBalancer: { consistentHash: { httpHeaderName: x-user, maglev: { tableSize: 65537 } } } }',
-      [],
-    ],
     ['PASSTHROUGH', '{ loadBalancer: { simple: PASSTHROUGH } }', []],
   ])('never returns an excluded host under %s unless every host is excluded', (_n, policy, weights) => {
     const { manager } = harness(9);
@@ -211,10 +206,84 @@ describe('ring hash', () => {
   it('gives each host ring entries in proportion to its weight, at least minimumRingSize in all', () => {
     const hosts = endpoints(3, [1, 3, 4]).map((e) => new HostState(e));
     const ring = buildRing(hosts, 1024);
-    expect(ring.hashes.length).toBeGreaterThanOrEqual(1024);
+    expect(ring.hosts.length).toBeGreaterThanOrEqual(1024);
     const counts = tally(ring.hosts.map((h) => h.id));
     expect(counts['10.0.0.2:9080']).toBe(3 * counts['10.0.0.1:9080']!);
     expect(counts['10.0.0.3:9080']).toBe(4 * counts['10.0.0.1:9080']!);
-    expect(buildRing(hosts, 4096).hashes.length).toBeGreaterThanOrEqual(4096);
+    expect(buildRing(hosts, 4096).hosts.length).toBeGreaterThanOrEqual(4096);
+  });
+});
+
+/**
+ * The same key must reach the same pod from an Istio sidecar and from meshlet: Envoy's
+ * ring (ring_hash_lb.cc) and Maglev table (maglev_lb.cc) over hosts `127.0.0.1:90..95`, keys
+ * hashed with xxHash64 (hash_policy.cc). Positions from envoy ring_hash_lb_test.cc `Basic`.
+ */
+describe('consistent hash lands where Envoy lands', () => {
+  const ports = [90, 91, 92, 93, 94, 95];
+  const ringPolicy =
+    '{ loadBalancer: { consistentHash: { httpHeaderName: x-user, ringHash: { minimumRingSize: 12 } } } }';
+  const maglevPolicy =
+    '{ loadBalancer: { consistentHash: { httpHeaderName: x-user, maglev: { tableSize: 7 } } } }';
+  const id = (p: number) => `127.0.0.1:${p}`;
+
+  function cluster(policy: string) {
+    const { manager } = harness();
+    return manager.get(reviewsCluster(policy), loopbackEndpoints(ports));
+  }
+
+  it.each([
+    // xxh64("foo") = 3728699739546630719 → next entry 3851675632748031481 (:93)
+    ['foo', 93],
+    // xxh64("bar") = 5234164152756840025 → 5583722120771150861 (:91)
+    ['bar', 91],
+    ['lyft', 91],
+    // xxh64("") = 17241709254077376921 is past the last entry: wraps to :94
+    ['', 94],
+  ])('sends ring-hash key %j to :%i', (key, want) => {
+    const c = cluster(ringPolicy);
+    expect(c.pick(ctx({ hashKey: key }))!.id).toBe(id(want));
+  });
+
+  it('sends a retry that avoids the hashed host to the next ring entry', () => {
+    const c = cluster(ringPolicy);
+    // "foo" lands on entry 4 (:93); entries 5.. are :91 :91 :93 :95 :92 :94 :90.
+    expect(c.pick(ctx({ hashKey: 'foo', exclude: new Set([id(93)]) }))!.id).toBe(id(91));
+    expect(c.pick(ctx({ hashKey: 'foo', exclude: new Set([id(93), id(91)]) }))!.id).toBe(id(95));
+  });
+
+  it('gives up after Istio’s 5 host-selection retries and takes the last entry tried', () => {
+    // Envoy tries ring offsets 0..5 (thread_aware_lb_impl.cc chooseHost; Istio retry.go
+    // HostSelectionRetryMaxAttempts: 5), then keeps the last host even though it was tried.
+    const c = cluster(ringPolicy);
+    const exclude = new Set([id(90), id(91), id(92), id(93), id(95)]);
+    expect(c.pick(ctx({ hashKey: 'foo', exclude }))!.id).toBe(id(92));
+  });
+
+  it('looks Maglev keys up in Envoy’s table (maglev_lb_test.cc Basic)', () => {
+    const c = cluster(maglevPolicy);
+    const table = [92, 94, 90, 91, 95, 90, 93];
+    for (const key of ['foo', 'bar', 'lyft', '', 'user-1', 'user-2', 'user-3']) {
+      const h = hash64ToBigInt(xxHash64(key));
+      expect(c.pick(ctx({ hashKey: key }))!.id).toBe(id(table[Number(h % 7n)]!));
+    }
+  });
+
+  it('flips the Maglev hash for a retry that avoids the hashed host', () => {
+    const c = cluster(maglevPolicy);
+    const table = [92, 94, 90, 91, 95, 90, 93];
+    const h = hash64ToBigInt(xxHash64('foo'));
+    const first = table[Number(h % 7n)]!;
+    // Attempt 1: hash ^ (2^64 - 1) (maglev_lb.cc chooseHost).
+    const second = table[Number((h ^ 0xffffffffffffffffn) % 7n)]!;
+    expect(c.pick(ctx({ hashKey: 'foo' }))!.id).toBe(id(first));
+    expect(second).not.toBe(first);
+    expect(c.pick(ctx({ hashKey: 'foo', exclude: new Set([id(first)]) }))!.id).toBe(id(second));
+  });
+
+  it('picks at random over the Maglev table when the request has no key', () => {
+    const c = cluster(maglevPolicy);
+    const seen = new Set(Array.from({ length: 300 }, () => c.pick(NO_CONTEXT)!.id));
+    expect(seen).toEqual(new Set(ports.map(id)));
   });
 });

@@ -70,6 +70,28 @@ export function endpoints(n: number, weights: readonly number[] = []): Endpoint[
   }));
 }
 
+/**
+ * Envoy's load-balancer tests' hosts: `makeTestHost(info_, "tcp://127.0.0.1:<port>", weight)`
+ * for each port, so the ring and Maglev expectations of ring_hash_lb_test.cc and
+ * maglev_lb_test.cc apply unchanged.
+ */
+export function loopbackEndpoints(ports: readonly number[], weights: readonly number[] = []): Endpoint[] {
+  return ports.map((port, i) => ({
+    address: '127.0.0.1',
+    port,
+    labels: { app: 'reviews' },
+    serviceAccount: null,
+    weight: weights[i] ?? 1,
+    locality: null,
+    network: null,
+  }));
+}
+
+/** A 64-bit hash as its halves, from a decimal or hex BigInt. */
+export function h64(v: bigint): { hi: number; lo: number } {
+  return { hi: Number((v >> 32n) & 0xffffffffn), lo: Number(v & 0xffffffffn) };
+}
+
 export interface Harness {
   readonly clock: ManualClock;
   readonly manager: ClusterManager;
