@@ -117,6 +117,54 @@ describe('createAccessLog', () => {
     expect(keeps("!(request.headers['x-debug'] == 'on')", {})).toBe(false);
   });
 
+  it("evaluates full CEL as Envoy's access-log filter does: methods, in, has(), ternary, flags bitmask, durations", () => {
+    // envoy source/extensions/access_loggers/filters/cel/cel.cc: log only when the result is
+    // the bool true; an error or any other type does not log.
+    const keeps = (expression: string, entry: Partial<AccessLogEntry> = {}) => {
+      const f = compileFilter(expression);
+      expect(f, expression).not.toBeNull();
+      return f!({ ...ENTRY, ...entry });
+    };
+    expect(keeps("request.url_path.startsWith('/reviews/')")).toBe(true);
+    expect(keeps("request.path.matches('^/reviews/[0-9]+')")).toBe(true);
+    expect(keeps("request.headers['user-agent'].contains('curl')")).toBe(true);
+    expect(keeps('response.code in [502, 503, 504]')).toBe(true);
+    expect(keeps('has(request.headers.authorization)')).toBe(false);
+    expect(keeps("'x-request-id' in request.headers")).toBe(true);
+    expect(keeps("(response.code >= 500 ? 'err' : 'ok') == 'err'")).toBe(true);
+    // response.flags is Envoy's legacy bitmask: UpstreamOverflow is 0x80.
+    expect(keeps('response.flags == 128')).toBe(true);
+    expect(keeps('response.flags == 0', { responseFlags: [] })).toBe(true);
+    expect(keeps("request.duration > duration('2ms')")).toBe(true);
+    expect(keeps("request.duration > duration('1s')")).toBe(false);
+    expect(
+      keeps(
+        "upstream.address == '10.244.3.12:9080' && xds.cluster_name.endsWith('reviews.default.svc.cluster.local')",
+      ),
+    ).toBe(true);
+    expect(keeps('size(request.headers) >= 2')).toBe(true);
+    // Not a bool: not logged. A string + finds no overload in Envoy's builder (string concat off).
+    expect(keeps('response.code')).toBe(false);
+    expect(keeps("request.method + '' == 'GET'")).toBe(false);
+    // No response was sent (code 0 here): response.code is absent, an error, not logged.
+    expect(keeps('response.code != 200', { responseCode: 0 })).toBe(false);
+  });
+
+  it('logs every request and reports a filter Envoy would refuse: syntax errors, string(), comprehensions', () => {
+    for (const expression of [
+      'response.code >=',
+      'string(response.code) == "503"',
+      "request.headers.exists(h, h == 'x')",
+    ]) {
+      const log = createAccessLog({ file: '/dev/null', filter: expression });
+      expect(
+        log.problems.map((p) => p.operator),
+        expression,
+      ).toEqual([expression]);
+      expect(log.problems[0]?.message, expression).toMatch(/Envoy rejects .*every request is logged/);
+    }
+  });
+
   it('is off when the file is empty and never throws on a malformed entry', () => {
     const off = createAccessLog({ file: '' });
     expect(off.enabled).toBe(false);

@@ -190,17 +190,150 @@ ${spec}
     ]);
   });
 
-  it('reports an expression it cannot evaluate and labels it unknown', async () => {
+  it('reports an expression reading what meshlet cannot provide and labels it unknown', async () => {
+    // filter_state (Istio's peer metadata objects) is Envoy state meshlet does not keep;
+    // a failed evaluation reads `unknown` in istio_stats.cc (StreamOverrides::evaluate).
     const snapshot = snapshotOf(
       telemetry(`  metrics:
   - overrides:
     - tagOverrides:
-        weird: { value: "size(request.headers) > 2" }
+        weird: { value: "filter_state['wasm.upstream_peer']" }
 `),
     );
     const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
     m.record(outboundEvent({ source: m.local }));
-    expect(m.problems.map((p) => p.expression)).toContain('size(request.headers) > 2');
+    expect(m.problems.map((p) => p.expression)).toContain("filter_state['wasm.upstream_peer']");
     expect((await samples(m.registry, 'istio_requests_total'))[0]!.labels['weird']).toBe('unknown');
+  });
+
+  it('evaluates full CEL in tag values: ternary, has(), methods, size(), +, printing non-strings', async () => {
+    // istio_stats compiles each value with cel-cpp's default builtins (getOrCreateExpression)
+    // and prints the result with Envoy's print(): ints in decimal, bools as true/false.
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        tier: { value: "request.headers['x-user'] == 'alice' ? 'vip' : 'std'" }
+        has_user: { value: "has(request.headers['x-user']) ? 'y' : 'n'" }
+        api: { value: "request.url_path.startsWith('/api/') && request.method in ['GET', 'HEAD']" }
+        ver: { value: "'v' + string(size(request.path))" }
+        code_class: { value: "response.code / 100" }
+        big_headers: { value: "size(request.headers) > 10" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    // `has(request.headers['x-user'])` is not a field selection: a parse error, the tag is dropped.
+    expect([...new Set(m.problems.map((p) => p.expression))]).toEqual([
+      "has(request.headers['x-user']) ? 'y' : 'n'",
+    ]);
+    m.record(
+      outboundEvent({
+        source: m.local,
+        status: 503,
+        method: 'GET',
+        path: '/api/x',
+        headers: { 'x-user': 'alice' },
+      }),
+    );
+    const [s] = await samples(m.registry, 'istio_requests_total');
+    expect(s!.labels['tier']).toBe('vip');
+    expect(s!.labels['api']).toBe('true');
+    expect(s!.labels['ver']).toBe('v6');
+    expect(s!.labels['code_class']).toBe('5');
+    expect(s!.labels['big_headers']).toBe('false');
+    expect(s!.keys).not.toContain('has_user');
+  });
+
+  it('drops a tag whose value does not parse: a new tag is not added, a standard one is removed', async () => {
+    // istio_stats.cc Config: getOrCreateExpression returns no id when Parse fails; a tag that is
+    // not standard is then skipped ("continue"), a standard one is mapped to no expression,
+    // which overrideTags treats as "Skip dropped tags".
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        extra: { value: "request.method ==" }
+        request_protocol: { value: "request.protocol +" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    expect([...new Set(m.problems.map((p) => p.expression))].sort()).toEqual([
+      'request.method ==',
+      'request.protocol +',
+    ]);
+    m.record(outboundEvent({ source: m.local }));
+    const [s] = await samples(m.registry, 'istio_requests_total');
+    expect(s!.keys).not.toContain('extra');
+    expect(s!.keys).not.toContain('request_protocol');
+    expect(s!.keys).toContain('response_code');
+  });
+
+  it('labels unknown when evaluation fails at request time: a missing header, a type error', async () => {
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        user: { value: "request.headers['x-user']" }
+        bad: { value: "request.method + 1" }
+        flags: { value: "response.flags" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    expect(m.problems).toEqual([]);
+    m.record(outboundEvent({ source: m.local, flags: ['UO'] }));
+    const [s] = await samples(m.registry, 'istio_requests_total');
+    expect(s!.labels['user']).toBe('unknown');
+    expect(s!.labels['bad']).toBe('unknown');
+    // response.flags is Envoy's legacy bitmask (UpstreamOverflow = 0x80).
+    expect(s!.labels['flags']).toBe('128');
+  });
+  it("reads Istio's peer metadata from filter_state: the callee on the client, the caller on the server", async () => {
+    // istio.io "Customizing Istio Metrics" / 1.24 upgrade notes: peer metadata is
+    // filter_state.downstream_peer / filter_state.upstream_peer (istio/proxy
+    // extensions/common/metadata_object.h), fields app, version, service, revision,
+    // name, namespace, type, workload, cluster.
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        peer_app: { value: "has(filter_state.upstream_peer) ? filter_state.upstream_peer.app : filter_state.downstream_peer.app" }
+        peer_ns: { value: "filter_state.downstream_peer.namespace" }
+        peer_pod: { value: "filter_state.upstream_peer.name" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    // The pod name is in Envoy's peer object; meshlet does not know it.
+    expect([...new Set(m.problems.map((p) => p.expression))]).toEqual(['filter_state.upstream_peer.name']);
+    m.record(outboundEvent({ source: m.local }));
+    m.record(outboundEvent({ reporter: 'destination', destination: m.local }));
+    const all = await samples(m.registry, 'istio_requests_total');
+    const row = (reporter: string) => all.find((s) => s.labels['reporter'] === reporter)!.labels;
+    expect([row('source')['peer_app'], row('source')['peer_ns']]).toEqual(['reviews', 'unknown']);
+    expect([row('destination')['peer_app'], row('destination')['peer_ns']]).toEqual([
+      'productpage',
+      'default',
+    ]);
+  });
+  it('leaves a tag as it was when Envoy would reject the value: an unknown function', async () => {
+    // istio_stats.cc getOrCreateExpression throws CelException when cel-cpp cannot plan the
+    // expression ("No overloads provided"), so Envoy refuses the whole stats config;
+    // meshlet warns and leaves this override unapplied.
+    const snapshot = snapshotOf(
+      telemetry(`  metrics:
+  - overrides:
+    - match: { metric: REQUEST_COUNT }
+      tagOverrides:
+        request_protocol: { value: "lower(request.protocol)" }
+`),
+    );
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH, snapshot });
+    expect(m.problems[0]?.message).toMatch(/Envoy rejects the stats filter configuration.*lower/);
+    m.record(outboundEvent({ source: m.local }));
+    const [s] = await samples(m.registry, 'istio_requests_total');
+    expect(s!.labels['request_protocol']).toBe('http');
   });
 });

@@ -9,6 +9,7 @@ import { loadConfigText } from '../../src/config/load.js';
 // when the config loads, with its file and line, never silently ignored.
 describe('Telemetry diagnostics', () => {
   it('warns, with file and line, for tag values, filters and customMetric names meshlet cannot apply', () => {
+    // size() on a map is a cel-cpp builtin, evaluated since meshlet runs full CEL: no warning for it.
     const snap = loadConfigText(
       `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -19,9 +20,11 @@ spec:
     - match: { metric: REQUEST_COUNT }
       tagOverrides:
         ok_header: { value: "request.headers['x-user']" }
-        weird: { value: "size(request.headers) > 2" }
+        weird: { value: "filter_state['wasm.upstream_peer']" }
         bad-name: { value: "'x'" }
         gone: { operation: REMOVE }
+        ok_size: { value: "size(request.headers) > 2" }
+        broken: { value: "request.method ==" }
     - match: { customMetric: requests_total }
       disabled: true
     - match: { customMetric: my_custom }
@@ -42,7 +45,7 @@ spec:
         'telemetry.yaml',
         10,
         'spec.metrics[0].overrides[0].tagOverrides.weird.value',
-        expect.stringMatching(/cannot evaluate the CEL expression "size\(request.headers\) > 2".*"unknown"/),
+        expect.stringMatching(/cannot evaluate the CEL expression .*filter_state.*"unknown"/),
       ],
       [
         'Warning',
@@ -56,7 +59,16 @@ spec:
         'Warning',
         'MESHLET0004',
         'telemetry.yaml',
-        15,
+        14,
+        'spec.metrics[0].overrides[0].tagOverrides.broken.value',
+        // istio_stats.cc: a value that fails to parse drops the tag.
+        expect.stringMatching(/"request.method ==" does not parse.*drops this tag/),
+      ],
+      [
+        'Warning',
+        'MESHLET0004',
+        'telemetry.yaml',
+        17,
         'spec.metrics[0].overrides[2].match.customMetric',
         expect.stringMatching(/"my_custom" names no metric meshlet records.*requests_total/),
       ],
@@ -64,9 +76,11 @@ spec:
         'Warning',
         'MESHLET0004',
         'telemetry.yaml',
-        21,
+        23,
         'spec.accessLogging[1].filter.expression',
-        expect.stringMatching(/cannot evaluate the filter expression .*every request is logged/),
+        // Envoy's builder disables comprehensions (evaluator.cc createBuilder), so its
+        // planner refuses this expression and Envoy rejects the listener.
+        expect.stringMatching(/Envoy rejects .*comprehensions.*every request is logged/),
       ],
     ]);
   });

@@ -1,5 +1,5 @@
 import type { AccessLogEntry } from './entry.js';
-import { compileFilter, type EntryFilter } from './filter.js';
+import { compileEntryFilter, type EntryFilter } from './filter.js';
 import {
   compileJsonFormat,
   compileTextFormat,
@@ -68,13 +68,9 @@ export function createAccessLog(options: AccessLogOptions): AccessLog {
   const formatter = formatterFor(options, problems);
   let filter: EntryFilter | null = null;
   if (options.filter !== undefined && options.filter !== null && options.filter !== '') {
-    filter = compileFilter(options.filter);
-    if (filter === null) {
-      problems.push({
-        operator: options.filter,
-        message: 'meshlet cannot evaluate this filter expression; every request is logged',
-      });
-    }
+    const compiled = compileEntryFilter(options.filter);
+    filter = compiled.filter;
+    if (compiled.problem !== null) problems.push({ operator: options.filter, message: compiled.problem });
   }
   const enabled = options.file !== '';
   let sink: LineSink | null = null;

@@ -1,6 +1,6 @@
 import type { TelemetrySpec } from '../../config/schema/telemetry.js';
 import type { FieldPath } from '../../config/diagnostic.js';
-import { compileFilter } from '../access-log/filter.js';
+import { compileEntryFilter } from '../access-log/filter.js';
 import { isPrometheusLabelName } from '../metrics/label-plan.js';
 import { compileTagExpression } from '../metrics/tag-expression.js';
 import { HTTP_METRICS, STATS_METRIC_NAMES } from './metrics-config.js';
@@ -18,11 +18,13 @@ const KNOWN_METRICS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The parts of a Telemetry spec meshlet evaluates itself and cannot: tagOverrides
- * values beyond its CEL subset (the tag reads `unknown`), tag names Prometheus refuses
- * (the tag is ignored), customMetric names matching no metric meshlet records (no
- * effect), and access-log filter expressions beyond its CEL subset (every request is
- * logged). Istio hands all of these to Envoy (model/telemetry.go generateStatsConfig,
+ * The parts of a Telemetry spec meshlet evaluates itself and cannot apply as written:
+ * tagOverrides values that do not parse (istio_stats drops the tag), that Envoy's CEL
+ * planner refuses (Envoy rejects the stats config; meshlet ignores the override) or that
+ * read what meshlet cannot evaluate (the tag reads `unknown`); tag names Prometheus
+ * refuses (the tag is ignored); customMetric names matching no metric meshlet records (no
+ * effect); access-log filters Envoy would reject or meshlet cannot evaluate (every request
+ * is logged). Istio hands all of these to Envoy (model/telemetry.go generateStatsConfig,
  * networking/core/accesslog.go buildAccessLogFilterFromTelemetry).
  */
 export function telemetryFindings(spec: TelemetrySpec): TelemetryFinding[] {
@@ -54,11 +56,10 @@ export function telemetryFindings(spec: TelemetrySpec): TelemetryFinding[] {
   );
   spec.accessLogging?.forEach((l, i) => {
     const expression = l.filter?.expression;
-    if (expression === undefined || expression === '' || compileFilter(expression) !== null) return;
-    out.push({
-      path: ['spec', 'accessLogging', i, 'filter', 'expression'],
-      message: `meshlet cannot evaluate the filter expression ${JSON.stringify(expression)} (Envoy evaluates it as CEL); every request is logged`,
-    });
+    if (expression === undefined || expression === '') return;
+    const { problem } = compileEntryFilter(expression);
+    if (problem !== null)
+      out.push({ path: ['spec', 'accessLogging', i, 'filter', 'expression'], message: problem });
   });
   return out;
 }

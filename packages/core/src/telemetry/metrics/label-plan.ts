@@ -59,8 +59,15 @@ export function compileLabelPlan(
       remove.add(tag.name);
       continue;
     }
-    const { value, problem } = compileTagExpression(tag.value);
-    if (problem !== null) problems.push(problem);
+    const compiled = compileTagExpression(tag.value);
+    if (compiled.problem !== null) problems.push(compiled.problem);
+    if (compiled.kind !== 'value') {
+      // istio_stats.cc: a value that does not parse drops the tag (a standard one is
+      // removed); one Envoy rejects leaves the override unapplied.
+      if (compiled.kind === 'drop') remove.add(tag.name);
+      continue;
+    }
+    const value = compiled.value;
     if (value.constant) constant.set(tag.name, value.evaluate({} as MetricEvent));
     else dynamic.push([tag.name, value]);
   }

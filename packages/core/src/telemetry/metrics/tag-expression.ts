@@ -1,94 +1,94 @@
+import { compileCel } from '../cel/compile.js';
+import { eventActivation } from '../cel/event-activation.js';
+import { printValue } from '../cel/print.js';
+import { isError } from '../cel/values.js';
 import type { MetricEvent } from './metric-event.js';
 
 /** A compiled tag override value: reads what it needs from the event. */
 export interface TagValue {
-  /** True when the value is the same for every event (a literal). */
+  /** True when the value is the same for every event (it reads no attribute). */
   readonly constant: boolean;
   readonly evaluate: (event: MetricEvent) => string;
   readonly describe: () => string;
 }
 
-/** Why an expression could not be compiled; the tag then reads `unknown`, as a failed CEL evaluation does in Envoy. */
+/** Why a value does not run as written (reported when the config loads). */
 export interface TagExpressionProblem {
   readonly expression: string;
   readonly message: string;
 }
 
+/**
+ * A compiled tagOverrides value, with what istio_stats does with it:
+ * - `value`: evaluated per request (with a problem when meshlet cannot read part of it: it then reads `unknown`);
+ * - `drop`: it does not parse, so the tag is dropped: a new tag is not added, a standard one is removed;
+ * - `ignore`: it parses but cel-cpp cannot plan it, so Envoy rejects the stats filter config;
+ *   meshlet keeps running and ignores this override.
+ */
+export type CompiledTag =
+  | { readonly kind: 'value'; readonly value: TagValue; readonly problem: TagExpressionProblem | null }
+  | { readonly kind: 'drop' | 'ignore'; readonly problem: TagExpressionProblem };
+
+/** What a failed evaluation reads (istio_stats.cc StreamOverrides::evaluate: `context_->unknown_`). */
 const UNKNOWN = 'unknown';
 
-function urlPath(path: string): string {
-  const q = path.indexOf('?');
-  return q < 0 ? path : path.slice(0, q);
-}
-
-function headerValue(event: MetricEvent, name: string): string {
-  const v = event.headers?.[name];
-  if (v === undefined) return UNKNOWN;
-  return typeof v === 'string' ? v : v.join(',');
-}
-
-const HEADER = /^request\.headers\[\s*(['"])([^'"]+)\1\s*\]$/;
-const LITERAL = /^(['"])((?:[^'"\\]|\\.)*)\1$/;
-const NUMBER = /^-?\d+(\.\d+)?$/;
-
-/** Attributes (Envoy attribute names, as Istio documents them for tagOverrides) meshlet can evaluate. */
-const ATTRIBUTES: Readonly<Record<string, (e: MetricEvent) => string>> = {
-  'request.method': (e) => e.method ?? UNKNOWN,
-  'request.host': (e) =>
-    headerValue(e, ':authority') !== UNKNOWN ? headerValue(e, ':authority') : headerValue(e, 'host'),
-  // Envoy's attributes: `request.path` keeps the query, `request.url_path` drops it, and
-  // `request.protocol` is the HTTP version (envoy docs arch_overview/advanced/attributes).
-  'request.path': (e) => e.path ?? UNKNOWN,
-  'request.url_path': (e) => (e.path === undefined ? UNKNOWN : urlPath(e.path)),
-  'request.protocol': (e) => `HTTP/${e.httpVersion ?? '1.1'}`,
-  'response.code': (e) => String(e.status),
-  'destination.port': (e) => String(e.port),
-};
+const NO_ATTRIBUTES = { field: () => undefined };
 
 /**
- * Compile a tagOverrides `value` (a CEL expression in Istio). meshlet evaluates the
- * forms used in practice: a string or number literal (`'v1'`), a request header
- * (`request.headers['x-user']`, `unknown` when absent) and a few request attributes
- * (`request.method`, `request.host`, `request.path`, `request.url_path`, `request.protocol`,
- * `response.code`, `destination.port`). Anything else is reported and reads `unknown`.
+ * Compile a tagOverrides `value` as istio_stats does (contrib/istio/filters/http/istio_stats/
+ * source/istio_stats.cc, formerly istio/proxy source/extensions/filters/http/istio_stats):
+ * a CEL expression over Envoy's attributes, evaluated once per request; an evaluation error
+ * reads `unknown`, any other result is printed as Envoy's `print` does.
  */
-export function compileTagExpression(expression: string): {
-  value: TagValue;
-  problem: TagExpressionProblem | null;
-} {
-  let src = expression.trim();
-  // `string(destination.port)` as Istio's docs write it: every value is a string here.
-  const cast = /^string\((.*)\)$/.exec(src);
-  if (cast !== null) src = (cast[1] ?? '').trim();
-  const literal = LITERAL.exec(src);
-  if (literal !== null) {
-    const v = (literal[2] ?? '').replace(/\\(.)/g, '$1');
-    return { value: { constant: true, evaluate: () => v, describe: () => JSON.stringify(v) }, problem: null };
-  }
-  if (NUMBER.test(src)) {
-    return { value: { constant: true, evaluate: () => src, describe: () => src }, problem: null };
-  }
-  const header = HEADER.exec(src);
-  if (header !== null) {
-    const name = (header[2] ?? '').toLowerCase();
+export function compileTagExpression(expression: string): CompiledTag {
+  const compiled = compileCel(expression, 'metrics');
+  if (!compiled.ok) {
+    const { kind, message } = compiled.problem;
+    const quoted = JSON.stringify(expression);
+    if (kind === 'syntax') {
+      return {
+        kind: 'drop',
+        problem: {
+          expression,
+          message: `the CEL expression ${quoted} does not parse (${message}); Envoy's stats filter drops this tag`,
+        },
+      };
+    }
+    if (kind === 'rejected') {
+      return {
+        kind: 'ignore',
+        problem: {
+          expression,
+          message: `Envoy rejects the stats filter configuration for the CEL expression ${quoted} (${message}); meshlet ignores this tag override`,
+        },
+      };
+    }
     return {
-      value: {
-        constant: false,
-        evaluate: (e) => headerValue(e, name),
-        describe: () => `request.headers['${name}']`,
+      kind: 'value',
+      value: { constant: true, evaluate: () => UNKNOWN, describe: () => `unsupported(${expression})` },
+      problem: {
+        expression,
+        message: `meshlet cannot evaluate the CEL expression ${quoted} (${message}); the tag reads "unknown"`,
       },
+    };
+  }
+  const program = compiled.program;
+  const text = (v: ReturnType<typeof program.evaluate>) => (isError(v) ? UNKNOWN : printValue(v));
+  if (program.reads.size === 0) {
+    const v = text(program.evaluate(NO_ATTRIBUTES));
+    return {
+      kind: 'value',
+      value: { constant: true, evaluate: () => v, describe: () => expression },
       problem: null,
     };
   }
-  const attribute = ATTRIBUTES[src];
-  if (attribute !== undefined) {
-    return { value: { constant: false, evaluate: attribute, describe: () => src }, problem: null };
-  }
   return {
-    value: { constant: true, evaluate: () => UNKNOWN, describe: () => `unsupported(${src})` },
-    problem: {
-      expression,
-      message: `meshlet cannot evaluate the CEL expression ${JSON.stringify(expression)}; the tag reads "unknown"`,
+    kind: 'value',
+    value: {
+      constant: false,
+      evaluate: (event) => text(program.evaluate(eventActivation(event))),
+      describe: () => expression,
     },
+    problem: null,
   };
 }
