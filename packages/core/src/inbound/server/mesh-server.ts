@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
 import { handshakeFailure } from './handshake-failure.js';
+import { PresentedChains } from './presented-chain.js';
 import { ISTIO_MTLS_ALPNS, offersIstioMtls } from './istio-alpn.js';
 import { sniffFirstBytes, TLS_HANDSHAKE } from './sniff.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement } from './xfcc.js';
@@ -103,6 +104,8 @@ export class MeshServer extends NetServer {
   readonly #tls: TlsServer;
   /** The same, selecting ALPN `http/1.1`: for a ClientHello that offers it. */
   readonly #tlsHttp11: TlsServer;
+  /** The chains clients present, for XFCC `Chain`: captured only while meshConfig asks for it. */
+  readonly #presented: PresentedChains;
   #applied: WorkloadCertificates | null = null;
   #appliedMesh: MeshConfig | null = null;
   readonly #pending = new Map<string, Pending>();
@@ -171,6 +174,7 @@ export class MeshServer extends NetServer {
     const tlsOptions = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
     this.#tls = createTlsServer(tlsOptions);
     this.#tlsHttp11 = createTlsServer({ ...tlsOptions, ALPNProtocols: HTTP11_ALPN });
+    this.#presented = new PresentedChains([this.#tls, this.#tlsHttp11]);
     for (const tls of [this.#tls, this.#tlsHttp11]) {
       tls.on('secureConnection', (s: TLSSocket) => this.#secured(s));
       tls.on('tlsClientError', (err: Error, s: TLSSocket) => this.#handshakeFailed(err, s));
@@ -354,6 +358,7 @@ export class MeshServer extends NetServer {
       this.#tlsHttp11.setSecureContext(context);
       // One listener to the client: a ticket from either resumes on the other.
       this.#tlsHttp11.setTicketKeys(this.#tls.getTicketKeys());
+      this.#presented.capture(mesh.proxyHeaders.clientCertDetails.chain);
       this.#applied = certs;
       this.#appliedMesh = mesh;
     }
@@ -419,11 +424,9 @@ export class MeshServer extends NetServer {
       return;
     }
     // The element is made once per connection, with the details of the plan in force now.
-    const element = xfccElement(
-      x509,
-      this.#applied?.spiffeId ?? null,
-      gateway ? GATEWAY_CLIENT_CERT_DETAILS : meshConfig.proxyHeaders.clientCertDetails,
-    );
+    const details = gateway ? GATEWAY_CLIENT_CERT_DETAILS : meshConfig.proxyHeaders.clientCertDetails;
+    const presented = details.chain ? (this.#presented.of(socket) ?? x509) : x509;
+    const element = xfccElement(presented, this.#applied?.spiffeId ?? null, details);
     recordConnectionPeer(socket, { peer, xfccElement: element });
     this.http.emit('connection', socket);
   }

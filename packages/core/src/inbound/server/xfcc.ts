@@ -63,10 +63,10 @@ function urlEncodedPem(pem: string): string {
  * (envoy source/common/http/conn_manager_utility.cc mutateXfccRequestHeader), `;`-joined:
  * `By=<own URI SAN>`, `Hash=<sha256 hex of the client DER>`, then the details asked for in
  * Envoy's fixed order (http_connection_manager/config.cc): Cert, Chain, Subject, URI, DNS.
- * `client` is the socket's `getPeerX509Certificate()`: its `issuerCertificate` links are the
- * chain the client presented (SSL_get_peer_cert_chain), as Envoy's Chain has it
- * (SSL_get_peer_full_cert_chain). `getPeerCertificate(true)` would not do: it completes the
- * chain from the server's trust store, adding a root the client never sent.
+ * `client` is the client's leaf; for Chain, its `issuerCertificate` links are the certificates
+ * the client presented after it, in the order sent, as Envoy's Chain has them
+ * (SSL_get_peer_full_cert_chain): what PresentedChains captured (presented-chain.ts, which
+ * says why `getPeerCertificate(true)` would not do).
  */
 export function xfccElement(
   client: X509Certificate,
