@@ -1,15 +1,67 @@
+// The CLIENT span of one outbound call once started (`client-span-start.ts`): its types, and
+// the handle that takes the route's operation, each attempt, and the tags set when the call is done.
 import type { Attributes, Span } from '@opentelemetry/api';
+import type { AccessLogEntry } from '../access-log/entry.js';
 import { NO_FORMATTER_TAGS, setFormatterTags, type FormatterTags } from './formatter-tags.js';
-import { egressOperation, setEnvoyResponseTags } from './envoy-tags.js';
+import { egressOperation, flagsOf, setEnvoyResponseTags } from './envoy-tags.js';
 import { setHttpStatus } from './http-semconv.js';
-import type { AttemptInfo, ClientSpan, ClientSpanResult } from './mesh-tracing.js';
 import type { OutgoingHeaders } from './propagation.js';
+
+/** One try of an outbound call, recorded as a span event. */
+export interface AttemptInfo {
+  /** 1-based. */
+  readonly attempt: number;
+  readonly upstreamAddress?: string | null;
+  readonly status?: number;
+  readonly flags?: readonly string[];
+  readonly durationMs?: number;
+  readonly error?: string | null;
+}
+
+export interface ClientSpanResult {
+  readonly status: number;
+  readonly flags?: readonly string[];
+  readonly attempts?: number;
+  readonly upstreamAddress?: string | null;
+  readonly upstreamCluster?: string | null;
+  readonly responseBytes?: number;
+  /** Why the call failed without a status (`UF`, `connect ECONNREFUSED`, ...): `error.type`. */
+  readonly error?: string | null;
+  /** The finished call as an access-log entry, for `formatter` custom tags (read only when recording). */
+  readonly entry?: () => AccessLogEntry;
+  /** Tags of the caller's own (ext_authz: `ext_authz_status`, `grpc.status_code`). */
+  readonly attributes?: Readonly<Record<string, string | number>>;
+  /**
+   * The matched route's operation (Istio's decorator, `reviews.default.svc.cluster.local:9080/reviews*`),
+   * the span name. Without it the name is the default route's `<host>:<port>/*` of
+   * `upstreamCluster`, else `egress <authority>`.
+   */
+  readonly operation?: string | null;
+  /**
+   * The upstream's non-empty `x-envoy-decorator-operation` answer, the span name over the
+   * route's operation (envoy conn_manager_impl.cc encodeHeaders, egress), when the caller
+   * took it off the response; else it is read from `entry`'s response headers.
+   */
+  readonly answeredOperation?: string | null;
+}
+
+export interface ClientSpan {
+  readonly span: Span | null;
+  readonly requestId: string | null;
+  /**
+   * Routing matched a route whose decorator is `operation`: when tracing is on for CLIENT
+   * spans, it names the span and goes to the upstream in `x-envoy-decorator-operation`
+   * (written into `headers`), as Envoy's egress connection manager does whether or not the
+   * request is sampled (conn_manager_impl.cc traceRequest; the route decorator's
+   * `propagate` defaults to true and istiod never sets it).
+   */
+  decorate(operation: string, headers: OutgoingHeaders): void;
+  attempt(info: AttemptInfo): void;
+  end(result: ClientSpanResult): void;
+}
 
 /** Envoy's route decorator header (envoy source/common/http/headers.h EnvoyDecoratorOperation). */
 export const DECORATOR_OPERATION_HEADER = 'x-envoy-decorator-operation';
-
-const flagsOf = (f: readonly string[] | undefined): string =>
-  f === undefined || f.length === 0 ? '-' : f.join(',');
 
 /**
  * One outbound call's CLIENT span. A class, not a closure bag: one is made per call,

@@ -12,6 +12,10 @@ import type { HeaderRecord } from './propagation.js';
  * strings. Everything here runs only for a span that records.
  */
 
+/** The `response_flags` tag: Envoy's short flags comma-joined, `-` when none. */
+export const flagsOf = (f: readonly string[] | undefined): string =>
+  f === undefined || f.length === 0 ? '-' : f.join(',');
+
 /** Envoy's default `max_path_tag_length` (tracing config), used for `http.url`. */
 export const DEFAULT_MAX_PATH_TAG_LENGTH = 256;
 

@@ -1,3 +1,5 @@
+import type { HeaderRecord } from './propagation.js';
+
 /**
  * Envoy's trace decision from `x-request-id` (Telemetry `useRequestIdForTraceSampling`,
  * default true), for a request that starts a trace. Envoy's UUID request-id extension
@@ -74,4 +76,32 @@ function mark(requestId: string, reason: string): string {
  */
 export function clientForced(value: string | readonly string[] | undefined): boolean {
   return value !== undefined && (typeof value === 'string' ? value !== '' : value.some((v) => v !== ''));
+}
+
+export const NO_ID_VERDICT = 0;
+export const ID_UNSAMPLED = 1;
+export const ID_SAMPLED = 2;
+export const ID_CLIENT_FORCED = 3;
+
+/**
+ * Envoy's x-request-id sampling decision, in its order (conn_manager_utility.cc
+ * mutateTracingRequestHeader): an id an earlier hop marked, then x-client-trace-id, then the
+ * random draw on the id; no id at all (generating it is off) leaves the request
+ * NotTraceable. A number, not an object: this runs on every request.
+ */
+export function requestIdVerdict(
+  useRequestId: boolean,
+  requestId: string | null,
+  headers: HeaderRecord,
+  pct: number,
+): number {
+  if (!useRequestId) return NO_ID_VERDICT;
+  if (
+    requestId !== null &&
+    clientForced(headers['x-client-trace-id']) &&
+    sampledByRequestId(requestId, 0) !== true
+  )
+    return ID_CLIENT_FORCED;
+  const byId = idDecision(requestId, pct);
+  return byId === null ? NO_ID_VERDICT : byId ? ID_SAMPLED : ID_UNSAMPLED;
 }
