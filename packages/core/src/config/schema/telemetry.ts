@@ -1,3 +1,5 @@
+import { CelSyntaxError } from '../../telemetry/cel/lexer.js';
+import { parseCel } from '../../telemetry/cel/parser.js';
 import { z } from 'zod';
 import type { ValidationContext } from '../validate/context.js';
 import {
@@ -185,33 +187,15 @@ export function validateTelemetry(spec: TelemetrySpec, ctx: ValidationContext): 
 }
 
 /**
- * A light syntax check of a CEL expression (istiod parses it with cel-go): non-empty,
- * balanced brackets, closed string literals. Full CEL parsing is not done here.
+ * istiod's webhook parses the expression with cel-go (pkg/config/validation/validation_istiod.go
+ * validateTelemetryFilter): parsing only, so a function or attribute Envoy lacks passes here.
  */
 function celSyntaxProblem(expression: string): string | null {
-  if (expression.trim() === '') return 'Syntax error: expression is empty';
-  const stack: string[] = [];
-  const pairs: Readonly<Record<string, string>> = { ')': '(', ']': '[', '}': '{' };
-  for (let i = 0; i < expression.length; i++) {
-    const c = expression[i] as string;
-    if (c === '"' || c === "'") {
-      const end = closingQuote(expression, i);
-      if (end < 0) return `Syntax error: unterminated string literal at ${i}`;
-      i = end;
-    } else if (c === '(' || c === '[' || c === '{') {
-      stack.push(c);
-    } else if (pairs[c] !== undefined) {
-      if (stack.pop() !== pairs[c]) return `Syntax error: unbalanced '${c}' at ${i}`;
-    }
+  try {
+    parseCel(expression);
+    return null;
+  } catch (err) {
+    if (err instanceof CelSyntaxError) return err.message;
+    throw err;
   }
-  return stack.length === 0 ? null : `Syntax error: unclosed '${stack.at(-1) ?? ''}'`;
-}
-
-function closingQuote(s: string, start: number): number {
-  const quote = s[start];
-  for (let i = start + 1; i < s.length; i++) {
-    if (s[i] === '\\') i++;
-    else if (s[i] === quote) return i;
-  }
-  return -1;
 }
