@@ -6,6 +6,12 @@ export const UNLIMITED = 4_294_967_295;
 
 type Raw = Readonly<Record<string, unknown>>;
 
+/** An extra `Set-Cookie` attribute of `httpCookie.attributes`; `value` null for a bare name (`Secure`). */
+export interface CookieAttribute {
+  readonly name: string;
+  readonly value: string | null;
+}
+
 export interface ConsistentHash {
   readonly key:
     | { readonly kind: 'header'; readonly name: string }
@@ -13,7 +19,9 @@ export interface ConsistentHash {
         readonly kind: 'cookie';
         readonly name: string;
         readonly path: string | null;
+        /** Set: a request without the cookie is issued one (null: never issued). */
         readonly ttlMs: number | null;
+        readonly attributes: readonly CookieAttribute[];
       }
     | { readonly kind: 'sourceIp' }
     | { readonly kind: 'queryParameter'; readonly name: string };
@@ -180,6 +188,19 @@ function num(v: unknown): number | undefined {
 function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
+
+/** `httpCookie.attributes`: `{ name, value? }` entries (validated at load). */
+function cookieAttributes(raw: unknown): readonly CookieAttribute[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((a: unknown) => {
+    const e = obj(a);
+    const name = e === undefined ? undefined : text(e['name']);
+    if (e === undefined || name === undefined) return [];
+    const value = text(e['value']);
+    return [{ name, value: value === undefined || value === '' ? null : value }];
+  });
+}
+
 /** Istio: 0 (or unset) means "use the default". */
 function limit(v: unknown, dflt: number): number {
   const n = num(v);
@@ -200,6 +221,7 @@ function loadBalancer(lb: Raw | undefined): LoadBalancerPolicy {
               name: text(cookie['name']) ?? '',
               path: text(cookie['path']) ?? null,
               ttlMs: toMs(text(cookie['ttl'])),
+              attributes: cookieAttributes(cookie['attributes']),
             }
           : ch['useSourceIp'] === true
             ? { kind: 'sourceIp' }

@@ -1,5 +1,7 @@
 import type { ConsistentHash } from '../compile/traffic-policy.js';
+import type { Random } from '../runtime/random.js';
 import { headerValue, type HeaderRecord } from './request-input.js';
+import { randomHash } from './upstream/hash.js';
 
 /**
  * The consistent-hash key of a request (`loadBalancer.consistentHash`), the text Envoy's
@@ -71,4 +73,38 @@ function cookieValue(raw: string | readonly string[] | undefined, name: string):
     }
   }
   return null;
+}
+
+/** A cookie the mesh issues for `httpCookie` with a `ttl`: its value (the hash key) and `Set-Cookie`. */
+export interface IssuedCookie {
+  readonly value: string;
+  readonly setCookie: string;
+}
+
+/**
+ * The cookie to issue for a request that lacks the `httpCookie` cookie when the policy has a
+ * `ttl` (envoy hash_policy.cc CookieHashMethod), else null. Envoy's value is the hex of a
+ * 64-bit xxHash64 of the downstream connection's addresses (router.cc
+ * addDownstreamSetCookie), so each new client connection gets its own; an in-process call
+ * has no such connection, so meshlet draws the 64 bits at random. The header is
+ * http/utility.cc makeSetCookieValue's: the value quoted, `Max-Age` in whole seconds unless
+ * zero (a session cookie), `Path`, the attributes in order, `HttpOnly`.
+ */
+export function cookieToIssue(
+  ch: ConsistentHash | null,
+  headers: HeaderRecord,
+  random: Random,
+): IssuedCookie | null {
+  if (ch === null || ch.key.kind !== 'cookie' || ch.key.ttlMs === null) return null;
+  const { name, path, ttlMs, attributes } = ch.key;
+  const sent = cookieValue(headers['cookie'], name);
+  if (sent !== null && sent !== '') return null;
+  const h = randomHash(random);
+  const value = h.hi.toString(16).padStart(8, '0') + h.lo.toString(16).padStart(8, '0');
+  let setCookie = `${name}="${value}"`;
+  const maxAge = Math.floor(ttlMs / 1000);
+  if (maxAge !== 0) setCookie += `; Max-Age=${maxAge}`;
+  if (path !== null && path !== '') setCookie += `; Path=${path}`;
+  for (const a of attributes) setCookie += a.value === null ? `; ${a.name}` : `; ${a.name}=${a.value}`;
+  return { value, setCookie: `${setCookie}; HttpOnly` };
 }

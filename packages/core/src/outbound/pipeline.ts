@@ -16,7 +16,7 @@ import { decideFault } from './fault.js';
 import { chooseDestination, callTimeouts, stripControlHeaders } from './route-request.js';
 import { rewritePath } from './rewrite.js';
 import { applyRouteHeaderOps } from './header-ops.js';
-import { hashKeyOf } from './hash-key.js';
+import { cookieToIssue, hashKeyOf } from './hash-key.js';
 import { sendMirrors } from './mirror.js';
 import { runRouter } from './router.js';
 import { raceSignal } from './timeouts.js';
@@ -242,6 +242,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     sendMirrors(deps, plan.outbound, route.mirrors, input.method, path, headers, data);
   }
 
+  const consistentHash = cluster.policy.loadBalancer.consistentHash;
+  const issued = consistentHash === null ? null : cookieToIssue(consistentHash, headers, deps.random);
   const started = deps.clock.now();
   const r = await runRouter({
     state,
@@ -250,7 +252,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     policy,
     timeoutMs: timeouts.routeMs,
     perTryMs: timeouts.perTryMs,
-    hashKey: hashKeyOf(cluster.policy.loadBalancer.consistentHash, headers, path, plan.workload.name),
+    hashKey: issued !== null ? issued.value : hashKeyOf(consistentHash, headers, path, plan.workload.name),
     callerSignal: input.signal,
     request: { method: input.method, path, headers, body: data },
     tryContext: {
@@ -272,6 +274,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const out = copyHeaders(r.response.headers);
   if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyRouteHeaderOps(out, ruleOps, destOps, action.weighted);
+  // The router adds the cookie it issued to the upstream's response (router.cc onUpstreamHeaders).
+  if (issued !== null) {
+    const had = out['set-cookie'];
+    out['set-cookie'] =
+      had === undefined ? issued.setCookie : [...(typeof had === 'string' ? [had] : had), issued.setCookie];
+  }
   // The exchange filter sees the response after the router's header operations.
   state.upstreamPeer = takePeerHeaders(out);
   return { status: r.response.status, headers: out, body: r.response.body };

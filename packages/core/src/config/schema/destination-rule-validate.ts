@@ -165,12 +165,6 @@ function warnUnappliedLoadBalancer(lb: LoadBalancerSettings, path: FieldPath, ct
       [lb.warmup !== undefined ? 'warmup' : 'warmupDurationSecs'],
       'slow-start warmup is not applied by meshlet: a new endpoint gets its full share at once',
     );
-  const cookie = lb.consistentHash?.httpCookie;
-  if (cookie?.ttl !== undefined)
-    warn(
-      ['consistentHash', 'httpCookie', 'ttl'],
-      `meshlet hashes on cookie ${JSON.stringify(cookie.name)} when the request carries it but does not issue it (Envoy answers a request without it with Set-Cookie); until the client sets it, requests are not sticky`,
-    );
 }
 
 /** `agent.ValidateTLS` for client TLS settings. */

@@ -3,7 +3,10 @@ import type { ConsistentHash } from '../../../src/compile/traffic-policy.js';
 import { hashKeyOf } from '../../../src/outbound/hash-key.js';
 
 const RING: ConsistentHash['ring'] = { kind: 'ringHash', minimumRingSize: 1024 };
-const cookie: ConsistentHash = { key: { kind: 'cookie', name: 'user', path: null, ttlMs: null }, ring: RING };
+const cookie: ConsistentHash = {
+  key: { kind: 'cookie', name: 'user', path: null, ttlMs: null, attributes: [] },
+  ring: RING,
+};
 const query: ConsistentHash = { key: { kind: 'queryParameter', name: 'user' }, ring: RING };
 const header: ConsistentHash = { key: { kind: 'header', name: 'x-user' }, ring: RING };
 
