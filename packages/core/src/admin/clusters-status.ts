@@ -1,3 +1,4 @@
+import { splitLocality } from '../compile/locality.js';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import type { ClusterManager, UpstreamClusterStats } from '../outbound/upstream/types.js';
 
@@ -12,7 +13,24 @@ export interface HostStatus {
     readonly failed_outlier_check: boolean;
   };
   readonly weight: number;
-  readonly locality: { readonly zone: string } | null;
+  /** Envoy's `core.Locality`, empty parts left out as proto JSON does; null when unknown. */
+  readonly locality: HostLocality | null;
+}
+
+export interface HostLocality {
+  readonly region?: string;
+  readonly zone?: string;
+  readonly sub_zone?: string;
+}
+
+function hostLocality(locality: string | null): HostLocality | null {
+  if (locality === null || locality === '') return null;
+  const { region, zone, subzone } = splitLocality(locality);
+  return {
+    ...(region !== '' ? { region } : {}),
+    ...(zone !== '' ? { zone } : {}),
+    ...(subzone !== '' ? { sub_zone: subzone } : {}),
+  };
 }
 
 /** One cluster of Envoy's `/clusters?format=json` `cluster_statuses[]`. */
@@ -46,7 +64,7 @@ function hostStatus(
     stats: active === null ? [] : [{ name: 'rq_active', value: active }],
     health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: ejected },
     weight,
-    locality: locality === null ? null : { zone: locality },
+    locality: hostLocality(locality),
   };
 }
 
@@ -104,8 +122,8 @@ export function clusterStatuses(plan: MeshPlan, manager: ClusterStateSource | un
 /**
  * Envoy's text `/clusters` format: `<cluster>::<key>::<value>` lines, cluster-level
  * thresholds first, then per host `cx_active`/`rq_active` where known, `weight`,
- * `health_flags` (`healthy`, or `/failed_outlier_check` when ejected; envoy
- * source/server/admin/clusters_handler.cc).
+ * `health_flags` (`healthy`, or `/failed_outlier_check` when ejected), `region`, `zone`,
+ * `sub_zone` (envoy source/server/admin/clusters_handler.cc).
  */
 export function clustersText(statuses: readonly ClusterStatus[]): string {
   const lines: string[] = [];
@@ -124,6 +142,9 @@ export function clustersText(statuses: readonly ClusterStatus[]): string {
       lines.push(
         `${prefix}::health_flags::${h.health_status.failed_outlier_check ? '/failed_outlier_check' : 'healthy'}`,
       );
+      lines.push(`${prefix}::region::${h.locality?.region ?? ''}`);
+      lines.push(`${prefix}::zone::${h.locality?.zone ?? ''}`);
+      lines.push(`${prefix}::sub_zone::${h.locality?.sub_zone ?? ''}`);
     }
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;

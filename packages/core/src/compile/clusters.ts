@@ -1,7 +1,8 @@
 import type { Cluster, Endpoint, Service } from './plan-types.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
+import { clusterLocalityLb } from './locality-lb.js';
 import { mergePolicy, normalizePolicy } from './traffic-policy.js';
-import { labelsMatch } from './workload.js';
+import { labelsMatch, type WorkloadIdentity } from './workload.js';
 
 /** Envoy/Istio cluster name `outbound|<port>|<subset>|<fqdn>`. */
 export function clusterKey(hostName: string, port: number, subset: string | null): string {
@@ -20,6 +21,8 @@ export function buildCluster(
   subset: string | null,
   service: Service | undefined,
   dr: EffectiveDestinationRule | null,
+  workload: WorkloadIdentity,
+  meshLocalityLb: Readonly<Record<string, unknown>>,
 ): Cluster {
   const key = clusterKey(hostName, port, subset);
   const sub = subset === null ? undefined : dr?.subsets.find((s) => s.name === subset);
@@ -36,6 +39,7 @@ export function buildCluster(
   const subsetLabels = sub?.labels ?? {};
   const all: readonly Endpoint[] = service?.endpoints[String(port)] ?? [];
   const endpoints = status === 'ok' ? all.filter((e) => labelsMatch(subsetLabels, e.labels)) : [];
+  const policy = normalizePolicy(mergePolicy(dr?.trafficPolicy, sub?.trafficPolicy, port));
   return {
     key,
     host: hostName,
@@ -44,10 +48,11 @@ export function buildCluster(
     status,
     subsetLabels,
     endpoints,
-    policy: normalizePolicy(mergePolicy(dr?.trafficPolicy, sub?.trafficPolicy, port)),
+    policy,
     destinationRules: (dr?.rules ?? []).map((r) => ({
       namespace: r.metadata.namespace,
       name: r.metadata.name,
     })),
+    localityLb: status === 'ok' ? clusterLocalityLb(workload, { policy }, meshLocalityLb) : null,
   };
 }

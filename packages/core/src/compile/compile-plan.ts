@@ -39,7 +39,13 @@ export function compilePlan(
     workload: w,
     meshConfig: snapshot.meshConfig,
     outbound: {
-      ...buildOutbound(snapshot.resources, w, registry, destinationRule),
+      ...buildOutbound(
+        snapshot.resources,
+        w,
+        registry,
+        destinationRule,
+        snapshot.meshConfig.localityLbSetting,
+      ),
       serviceMtls: serviceMtlsModes(snapshot.resources, root),
     },
     inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {

@@ -140,6 +140,7 @@ export function buildOutbound(
   workload: WorkloadIdentity,
   registry: Map<string, Service>,
   destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
+  meshLocalityLb: Readonly<Record<string, unknown>>,
 ): Omit<OutboundPlan, 'serviceMtls'> {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
@@ -267,6 +268,8 @@ export function buildOutbound(
       w.subset,
       svc,
       destinationRule(w.host, svc?.namespace ?? workload.namespace),
+      workload,
+      meshLocalityLb,
     );
   }
   for (let i = 0; i < vhosts.length; i++) {

@@ -1,4 +1,5 @@
 import type { MeshConfig } from '../config/mesh-config.js';
+import type { ClusterLocalityLb } from './locality-lb.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { InboundPlan } from './inbound-types.js';
 import type { ClusterPolicy } from './traffic-policy.js';
@@ -206,6 +207,7 @@ export interface Endpoint {
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string | null;
   readonly weight: number;
+  /** `region/zone/subzone` (ServiceEntry/WorkloadEntry `locality`, else the `istio-locality` label); null = unknown. */
   readonly locality: string | null;
   readonly network: string | null;
 }
@@ -239,6 +241,11 @@ export interface Cluster {
   readonly policy: ClusterPolicy;
   /** The DestinationRule(s) that shaped the policy, first one first. */
   readonly destinationRules: readonly { readonly namespace: string; readonly name: string }[];
+  /**
+   * Locality load balancing for the plan's workload (compile/locality-lb.ts
+   * `clusterLocalityLb`); absent or null = endpoints balanced without locality.
+   */
+  readonly localityLb?: ClusterLocalityLb | null;
 }
 
 export interface OutboundPlan {

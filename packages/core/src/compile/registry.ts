@@ -4,6 +4,7 @@ import type { Endpoint, Service, ServicePort, ServiceProtocol } from './plan-typ
 import type { ServiceEntryIn, WorkloadEntryIn } from './spec-types.js';
 import { DOMAIN_SUFFIX, compareByCreation, isVisibleTo, resolveShortName } from './hosts.js';
 import { labelsMatch } from './workload.js';
+import { localityLabel } from './locality.js';
 import {
   endpointFromEntry,
   serviceWorkloadEntries,
@@ -16,6 +17,24 @@ export interface StaticEndpoint {
   readonly port: number;
   readonly labels?: Readonly<Record<string, string>>;
   readonly serviceAccount?: string;
+  /** `region/zone/subzone`; unset = the `istio-locality` label's, if any. */
+  readonly locality?: string;
+}
+
+/**
+ * An entry's `locality`, else its `istio-locality` label with dots as separators (istio
+ * serviceentry/conversion.go `convertWorkloadEntryToServiceInstances`, ~line 477;
+ * kube controller.go `getPodLocality` for a pod).
+ */
+function withLabelLocality(e: Endpoint): Endpoint {
+  if (e.locality !== null && e.locality !== '') return e;
+  const fromLabel = localityLabel(e.labels);
+  return fromLabel === null ? e : { ...e, locality: fromLabel };
+}
+
+function withLabelLocalities(byPort: Record<string, Endpoint[]>): Record<string, Endpoint[]> {
+  for (const key of Object.keys(byPort)) byPort[key] = byPort[key]!.map(withLabelLocality);
+  return byPort;
 }
 
 const PROTOCOLS: Readonly<Record<string, ServiceProtocol>> = {
@@ -128,7 +147,7 @@ function kubernetesService(p: PlatformResource, entries: readonly Resource[]): M
   const endpoints =
     selector === null || clusterIp === 'None'
       ? {}
-      : serviceWorkloadEntries(p.metadata.namespace, selector, kubePorts, entries);
+      : withLabelLocalities(serviceWorkloadEntries(p.metadata.namespace, selector, kubePorts, entries));
   return {
     host: `${p.metadata.name}.${p.metadata.namespace}.svc.${DOMAIN_SUFFIX}`,
     namespace: p.metadata.namespace,
@@ -172,7 +191,10 @@ function serviceEntryServices(r: Resource, entries: readonly Resource[]): Mutabl
     const hostName = resolveShortName(h, ns);
     const endpoints: Record<string, Endpoint[]> = {};
     for (const port of ports) {
-      let list = source.map((e) => endpointFromEntry(e, port, null)).filter((e): e is Endpoint => e !== null);
+      let list = source
+        .map((e) => endpointFromEntry(e, port, null))
+        .filter((e): e is Endpoint => e !== null)
+        .map(withLabelLocality);
       // DNS resolution without endpoints resolves the host itself ([A-se]).
       if (
         list.length === 0 &&
@@ -221,7 +243,7 @@ function attachStatic(svc: MutableService, list: readonly StaticEndpoint[]): voi
         labels: e.labels ?? {},
         serviceAccount: e.serviceAccount ?? null,
         weight: 1,
-        locality: null,
+        locality: e.locality !== undefined && e.locality !== '' ? e.locality : localityLabel(e.labels ?? {}),
         network: null,
       });
     }

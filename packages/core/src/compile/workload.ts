@@ -1,5 +1,6 @@
 import { MeshletError } from '../errors/meshlet-error.js';
 import { isDns1123Label } from '../config/validate/names.js';
+import { localityFromLabels } from './locality.js';
 
 /**
  * The workload a plan is compiled for: what a pod's proxy knows about itself
@@ -12,6 +13,12 @@ export interface WorkloadIdentity {
   readonly namespace: string;
   readonly serviceAccount: string;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * `region/zone/subzone`, what istiod knows of the proxy's locality (its node's topology
+   * labels on Kubernetes). Unset: read from `labels` (compile/locality.ts
+   * `localityFromLabels`); absent when neither says.
+   */
+  readonly locality?: string;
 }
 
 function fail(message: string, details: Record<string, unknown>): never {
@@ -47,7 +54,13 @@ export function validateWorkload(input: unknown): WorkloadIdentity {
       fail(`workload.labels[${JSON.stringify(k)}] must be a string`, { label: k, value: v });
     out[k] = v;
   }
-  return Object.freeze({ name, namespace, serviceAccount, labels: Object.freeze(out) });
+  const given = w['locality'];
+  if (given !== undefined && typeof given !== 'string') {
+    fail('workload.locality must be a string "region/zone/subzone"', { locality: given });
+  }
+  const locality = given !== undefined && given !== '' ? given : localityFromLabels(out);
+  const base = { name, namespace, serviceAccount, labels: Object.freeze(out) };
+  return Object.freeze(locality === null ? base : { ...base, locality });
 }
 
 /** Kubernetes label selector semantics: every selector label present with an equal value. */

@@ -19,6 +19,7 @@ export type MeshConfigPatch = Mutable<MeshConfig>;
 
 const USED_FIELDS = new Set([
   'rootNamespace',
+  'localityLbSetting',
   'trustDomain',
   'trustDomainAliases',
   'pathNormalization',
@@ -93,6 +94,11 @@ export function parseMeshConfig(
 
   const rootNamespace = str('rootNamespace');
   if (rootNamespace !== undefined) patch.rootNamespace = rootNamespace;
+  const locality = value['localityLbSetting'];
+  if (locality !== undefined) {
+    if (isRecord(locality)) patch.localityLbSetting = Object.freeze({ ...locality });
+    else err(['localityLbSetting'], 'expected an object (LocalityLoadBalancerSetting)');
+  }
   const trustDomain = str('trustDomain');
   if (trustDomain !== undefined) patch.trustDomain = trustDomain;
   const aliases = value['trustDomainAliases'];

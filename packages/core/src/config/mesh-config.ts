@@ -55,6 +55,12 @@ export interface CaCertificate {
 
 export interface MeshConfig {
   readonly rootNamespace: string;
+  /**
+   * `localityLbSetting`, as written (default `{ enabled: true }`, pkg/config/mesh/mesh.go): the
+   * locality load balancing of every cluster whose DestinationRule sets none
+   * (compile/locality-lb.ts).
+   */
+  readonly localityLbSetting: Readonly<Record<string, unknown>>;
   readonly trustDomain: string;
   readonly trustDomainAliases: readonly string[];
   readonly pathNormalization: PathNormalization;
@@ -194,6 +200,7 @@ export const DEFAULT_PROXY_HEADERS: ProxyHeaders = Object.freeze({
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
+  localityLbSetting: Object.freeze({ enabled: true }),
   trustDomain: 'cluster.local',
   trustDomainAliases: Object.freeze([]),
   pathNormalization: 'BASE',

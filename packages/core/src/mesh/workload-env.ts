@@ -42,7 +42,8 @@ function readLabels(file: string): Record<string, string> {
 /**
  * The workload a proxy would know from its pod: `POD_NAME` (else the host name),
  * `POD_NAMESPACE` (else `default`), `SERVICE_ACCOUNT` (else `default`) and the
- * downward-API labels file, each overridden by what `given` sets.
+ * downward-API labels file, each overridden by what `given` sets; `given.locality` passes
+ * through (compile/workload.ts falls back to the labels' locality).
  */
 export function workloadFromEnv(
   given: Partial<WorkloadIdentity> | undefined,
@@ -58,5 +59,7 @@ export function workloadFromEnv(
     namespace: given?.namespace ?? envOr('POD_NAMESPACE', 'default'),
     serviceAccount: given?.serviceAccount ?? envOr('SERVICE_ACCOUNT', 'default'),
     labels: given?.labels ?? readLabels(labelsFile),
+    // Else read from the labels (an `istio-locality` label in the downward-API file).
+    ...(given?.locality !== undefined ? { locality: given.locality } : {}),
   };
 }

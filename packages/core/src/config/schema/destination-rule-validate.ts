@@ -150,11 +150,6 @@ function validateLoadBalancer(
 function warnUnappliedLoadBalancer(lb: LoadBalancerSettings, path: FieldPath, ctx: ValidationContext): void {
   const warn = (at: FieldPath, message: string) =>
     ctx.warn([...path, ...at], message, DIAGNOSTIC_CODES.unsupported);
-  if (lb.localityLbSetting !== undefined && lb.localityLbSetting.enabled !== false)
-    warn(
-      ['localityLbSetting'],
-      'locality load balancing is not applied by meshlet: endpoints are balanced without locality priority, distribution or failover',
-    );
   if (lb.zoneAwareLbSetting !== undefined)
     warn(
       ['zoneAwareLbSetting'],

@@ -8,6 +8,8 @@ import { eligibleHosts } from './healthy-hosts.js';
 import { HostState, hostId } from './host-state.js';
 import { createPicker, pickerKey } from './load-balancer.js';
 import { OutlierDetector } from './outlier-detector.js';
+import { PrioritySet } from './priority-set.js';
+import { assignLocalities } from '../../compile/locality-priority.js';
 import type { HostPicker, SkipHost } from './picker.js';
 import type {
   Admission,
@@ -58,6 +60,8 @@ export class RuntimeCluster implements UpstreamCluster {
   #eligibleVersion = -1;
   #picker: HostPicker;
   #pickerKey: string;
+  /** Hosts split by locality priority; null when locality load balancing does not apply. */
+  #priorities: PrioritySet | null = null;
   readonly #pool: ConnectionPool;
   #detector: OutlierDetector | null = null;
   #closed = false;
@@ -75,20 +79,30 @@ export class RuntimeCluster implements UpstreamCluster {
     this.#applyOutlier(cluster.policy);
   }
 
+  /** The priority set in use, null without locality load balancing (tests). */
+  get prioritySet(): PrioritySet | null {
+    return this.#priorities;
+  }
+
   /** A new plan (or new DNS answers) for the same cluster key. */
   update(cluster: Cluster, endpoints: readonly Endpoint[]): void {
     if (cluster === this.#cluster && endpoints === this.#endpoints) return;
-    const before = this.#cluster.policy;
+    const before = this.#cluster;
     this.#cluster = cluster;
-    if (cluster.policy !== before) this.#applyPolicy(cluster.policy);
+    if (cluster.policy !== before.policy) this.#applyPolicy(cluster.policy);
     if (!sameEndpoints(endpoints, this.#endpoints)) this.#setHosts(endpoints);
+    else if (cluster.policy !== before.policy || cluster.localityLb !== before.localityLb)
+      this.#applyLocality();
     this.#endpoints = endpoints;
   }
 
   pick(ctx: PickContext): UpstreamHost | null {
+    const od = this.#cluster.policy.outlierDetection;
+    const panicThreshold = od === null ? ENVOY_PANIC_THRESHOLD : od.minHealthPercent;
+    if (this.#priorities !== null)
+      return this.#priorities.pick(this.#version, panicThreshold, ctx.exclude, ctx.hashKey);
     if (this.#eligibleVersion !== this.#version) {
-      const od = this.#cluster.policy.outlierDetection;
-      this.#eligible = eligibleHosts(this.#hosts, od === null ? ENVOY_PANIC_THRESHOLD : od.minHealthPercent);
+      this.#eligible = eligibleHosts(this.#hosts, panicThreshold);
       this.#eligibleVersion = this.#version;
     }
     const hosts = this.#eligible;
@@ -173,6 +187,26 @@ export class RuntimeCluster implements UpstreamCluster {
     for (const h of next) this.#byId.set(h.id, h);
     this.#hosts = next;
     this.#version++;
+    this.#applyLocality();
+  }
+
+  /** Ranks the hosts by locality for the plan's workload (istiod's EDS priorities), when that applies. */
+  #applyLocality(): void {
+    const lb = this.#cluster.localityLb ?? null;
+    this.#priorities = null;
+    if (lb === null || this.#hosts.length === 0) return;
+    const assignment = assignLocalities(
+      this.#hosts.map((h) => h.endpoint),
+      lb,
+    );
+    if (!assignment.applies) return;
+    this.#priorities = new PrioritySet(
+      this.#hosts,
+      assignment,
+      lb.localityWeighted,
+      this.#cluster.policy.loadBalancer,
+      this.#deps.random,
+    );
   }
 
   #applyPolicy(policy: ClusterPolicy): void {

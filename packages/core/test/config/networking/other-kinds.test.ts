@@ -484,7 +484,6 @@ describe('networking webhook rules', () => {
     );
     const lb = ['spec', 'trafficPolicy', 'loadBalancer'];
     expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
-      ['Warning', 'MESHLET0004', formatPath([...lb, 'localityLbSetting'])],
       ['Warning', 'MESHLET0004', formatPath([...lb, 'warmupDurationSecs'])],
     ]);
   });

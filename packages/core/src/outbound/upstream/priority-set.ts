@@ -1,0 +1,216 @@
+import type { LocalityAssignment } from '../../compile/locality-priority.js';
+import type { LoadBalancerPolicy } from '../../compile/traffic-policy.js';
+import type { Random } from '../../runtime/random.js';
+import { createKeyHasher } from './hash.js';
+import { EdfScheduler } from './edf-scheduler.js';
+import type { HostState } from './host-state.js';
+import { createPicker } from './load-balancer.js';
+import type { HostPicker, SkipHost } from './picker.js';
+
+/** Envoy's default `overprovisioning_factor` (140%); Istio does not set it. */
+const OVERPROVISIONING = 140;
+
+interface Group {
+  readonly weight: number;
+  readonly hosts: HostState[];
+  healthy: HostState[];
+}
+
+interface Level {
+  readonly hosts: HostState[];
+  healthy: HostState[];
+  readonly groups: Map<string, Group>;
+  panic: boolean;
+  localities: EdfScheduler<Group> | null;
+}
+
+interface Pick {
+  readonly hosts: readonly HostState[];
+  readonly picker: HostPicker;
+}
+
+/** A group's weight scaled by its availability (envoy upstream_impl.cc `effectiveLocalityWeight`). */
+function effectiveWeight(g: Group): number {
+  return g.weight * Math.min(1, ((OVERPROVISIONING / 100) * g.healthy.length) / g.hosts.length);
+}
+
+/**
+ * The hosts of one cluster split by Envoy priority (istiod's locality ranking,
+ * compile/locality-priority.ts), with Envoy's choice among them (envoy
+ * load_balancer_impl.cc): each priority's health is `min(100, 140 × healthy / hosts)`; load
+ * goes to the first priorities until their health adds up to 100
+ * (`recalculatePerPriorityState`, `distributeLoad`); a priority whose healthy share is
+ * under the panic threshold uses all its hosts unless the total is 100
+ * (`recalculatePerPriorityPanic`); all in panic splits load by host count
+ * (`recalculateLoadInTotalPanic`). A request draws `1..100` against the cumulative loads
+ * (`choosePriority`; its hash key for consistent hashing, as thread_aware_lb_impl.cc does).
+ * With locality weighting a locality of that priority is then chosen by EDF on its
+ * availability-scaled weight; the cluster's LB policy picks the host. State is rebuilt only
+ * when the hosts or their ejections change.
+ */
+export class PrioritySet {
+  readonly #levels: Level[] = [];
+  readonly #loads: number[] = [];
+  readonly #policy: LoadBalancerPolicy;
+  readonly #random: Random;
+  readonly #localityWeighted: boolean;
+  readonly #pickers = new Map<object, HostPicker>();
+  readonly #hash = createKeyHasher();
+  #version = -1;
+  #rebuilds = 0;
+
+  constructor(
+    hosts: readonly HostState[],
+    assignment: LocalityAssignment,
+    localityWeighted: boolean,
+    policy: LoadBalancerPolicy,
+    random: Random,
+  ) {
+    this.#policy = policy;
+    this.#random = random;
+    // Consistent hashing keeps one ring per priority (thread_aware_lb_impl.cc); locality
+    // weights are not folded into it here.
+    this.#localityWeighted = localityWeighted && policy.consistentHash === null;
+    hosts.forEach((h, i) => {
+      const p = assignment.priorities[i]!;
+      if (p < 0) return;
+      while (this.#levels.length <= p)
+        this.#levels.push({ hosts: [], healthy: [], groups: new Map(), panic: false, localities: null });
+      const level = this.#levels[p]!;
+      level.hosts.push(h);
+      const key = assignment.groups[i]!;
+      let g = level.groups.get(key);
+      if (g === undefined) {
+        g = { weight: assignment.groupWeights.get(key) ?? 1, hosts: [], healthy: [] };
+        level.groups.set(key, g);
+      }
+      g.hosts.push(h);
+    });
+  }
+
+  /** How many priorities there are (tests, `/clusters`). */
+  get levels(): number {
+    return this.#levels.length;
+  }
+
+  /** The current load per priority, percent, summing to 100 (tests). */
+  loads(version: number, panicThreshold: number): readonly number[] {
+    this.#refresh(version, panicThreshold);
+    return this.#loads;
+  }
+
+  pick(
+    version: number,
+    panicThreshold: number,
+    exclude: ReadonlySet<string>,
+    hashKey: string | null,
+  ): HostState | null {
+    this.#refresh(version, panicThreshold);
+    if (this.#levels.length === 0) return null;
+    const chosen = this.#choose(hashKey);
+    if (chosen === null || chosen.hosts.length === 0) return null;
+    const hosts = chosen.hosts;
+    let skip: SkipHost = null;
+    if (exclude.size > 0 && hosts.some((h) => !exclude.has(h.id))) skip = (h) => exclude.has(h.id);
+    return chosen.picker.pick(hosts, this.#rebuilds, skip, hashKey);
+  }
+
+  #choose(hashKey: string | null): Pick | null {
+    let draw: number;
+    if (hashKey !== null && this.#policy.consistentHash !== null) {
+      // A 64-bit hash mod 100: (hi × 2^32 + lo) mod 100, with 2^32 ≡ 96 (mod 100).
+      const h = this.#hash(hashKey);
+      draw = ((h.hi % 100) * 96 + (h.lo % 100)) % 100;
+    } else draw = Math.floor(this.#random.next() * 100);
+    const target = draw + 1;
+    let sum = 0;
+    let p = 0;
+    for (; p < this.#loads.length; p++) {
+      sum += this.#loads[p]!;
+      if (target <= sum) break;
+    }
+    const level = this.#levels[Math.min(p, this.#levels.length - 1)]!;
+    if (level.panic) return this.#source(level, level.hosts);
+    if (level.localities !== null) {
+      const g = level.localities.pick(effectiveWeight, null);
+      if (g !== null) return this.#source(g, g.healthy);
+    }
+    return this.#source(level, level.healthy);
+  }
+
+  #source(owner: Level | Group, hosts: readonly HostState[]): Pick {
+    let picker = this.#pickers.get(owner);
+    if (picker === undefined) {
+      picker = createPicker(this.#policy, this.#random);
+      this.#pickers.set(owner, picker);
+    }
+    return { hosts, picker };
+  }
+
+  #refresh(version: number, panicThreshold: number): void {
+    if (version === this.#version) return;
+    this.#version = version;
+    this.#rebuilds++;
+    const health: number[] = [];
+    for (const level of this.#levels) {
+      level.healthy = level.hosts.filter((h) => !h.ejected);
+      for (const g of level.groups.values()) g.healthy = g.hosts.filter((h) => !h.ejected);
+      health.push(Math.min(100, Math.floor((OVERPROVISIONING * level.healthy.length) / level.hosts.length)));
+      level.panic = false;
+      level.localities = null;
+    }
+    const n = this.#levels.length;
+    this.#loads.length = 0;
+    for (let i = 0; i < n; i++) this.#loads.push(0);
+    if (n === 0) return;
+    const threshold = Math.min(100, panicThreshold);
+    const total = Math.min(
+      100,
+      health.reduce((a, b) => a + b, 0),
+    );
+    if (total === 0 && threshold === 0) {
+      // No healthy host and panic disabled: nothing is picked (503 UH).
+      this.#loads[0] = 100;
+      return;
+    }
+    let remaining = 100;
+    let first = -1;
+    if (total > 0) {
+      for (let i = 0; i < n; i++) {
+        const load = Math.min(remaining, Math.floor((health[i]! * 100) / total));
+        this.#loads[i] = load;
+        remaining -= load;
+        if (load > 0 && first === -1) first = i;
+      }
+      if (remaining > 0 && first !== -1) this.#loads[first]! += remaining;
+    }
+    let allPanic = true;
+    for (const level of this.#levels) {
+      level.panic = total === 100 ? false : (100 * level.healthy.length) / level.hosts.length < threshold;
+      allPanic &&= level.panic;
+    }
+    if (allPanic) this.#loadInTotalPanic();
+    if (!this.#localityWeighted) return;
+    for (const level of this.#levels) {
+      const groups = [...level.groups.values()].filter((g) => effectiveWeight(g) > 0);
+      if (groups.length > 0)
+        level.localities = new EdfScheduler(
+          groups,
+          effectiveWeight,
+          Math.floor(this.#random.next() * groups.length),
+        );
+    }
+  }
+
+  /** envoy `recalculateLoadInTotalPanic`: load by host count, the rest to priority 0. */
+  #loadInTotalPanic(): void {
+    const all = this.#levels.reduce((a, l) => a + l.hosts.length, 0);
+    let remaining = 100;
+    this.#levels.forEach((l, i) => {
+      const load = Math.floor((100 * l.hosts.length) / all);
+      this.#loads[i] = load;
+      remaining -= load;
+    });
+    this.#loads[0]! += remaining;
+  }
+}
