@@ -1,0 +1,103 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+
+// istio.io tasks/traffic-management/locality-load-balancing/failover, with real loopback
+// servers and the real transport: the caller in region1/zone1, helloworld in region1/zone1,
+// region1/zone2 and region2/zone3, a DestinationRule with outlierDetection and
+// `failover: [{ from: region1, to: region2 }]`. While the local pod is healthy every call stays
+// in the caller's zone; once it fails and is ejected, calls go to the same region's other zone.
+
+const tmp = useTmpDir();
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+/** A helloworld pod answering with its zone, or 503 while `failing`. */
+async function pod(zone: string, state: { failing: boolean }): Promise<number> {
+  const server = http.createServer((_req, res) => {
+    res.statusCode = state.failing ? 503 : 200;
+    res.end(zone);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+const CONFIG = `
+apiVersion: v1
+kind: Service
+metadata: { name: helloworld, namespace: sample }
+spec: { selector: { app: helloworld }, ports: [{ name: http, port: 5000 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: helloworld, namespace: sample }
+spec:
+  host: helloworld.sample.svc.cluster.local
+  trafficPolicy:
+    connectionPool: { http: { maxRequestsPerConnection: 1 } }
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        enabled: true
+        failover: [{ from: region1, to: region2 }]
+    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }
+`;
+
+describe('locality failover (istio.io locality-load-balancing/failover)', () => {
+  it('keeps calls in the caller zone, then fails over to the next zone when the local pod is ejected', async () => {
+    const local = { failing: false };
+    const zones = [
+      ['region1/zone1', await pod('region1/zone1', local)],
+      ['region1/zone2', await pod('region1/zone2', { failing: false })],
+      ['region2/zone3', await pod('region2/zone3', { failing: false })],
+    ] as const;
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'mesh.yaml'), CONFIG);
+    const mesh: Mesh = await createMesh({
+      config: dir,
+      workload: {
+        name: 'sleep',
+        namespace: 'sample',
+        serviceAccount: 'sleep',
+        labels: { app: 'sleep' },
+        locality: 'region1/zone1',
+      },
+      endpoints: {
+        'helloworld.sample.svc.cluster.local': zones.map(([locality, port]) => ({
+          address: '127.0.0.1',
+          port,
+          labels: { app: 'helloworld' },
+          locality,
+        })),
+      },
+    });
+    cleanup.push(() => mesh.close());
+
+    const call = async () => {
+      const res = await mesh.fetch('http://helloworld.sample:5000/hello');
+      return `${res.status} ${await res.text()}`;
+    };
+    const healthy = [];
+    for (let i = 0; i < 12; i++) healthy.push(await call());
+    expect(new Set(healthy)).toEqual(new Set(['200 region1/zone1']));
+
+    local.failing = true;
+    expect(await call()).toBe('503 region1/zone1'); // the 5xx that ejects it
+    const after = [];
+    for (let i = 0; i < 12; i++) after.push(await call());
+    expect(new Set(after)).toEqual(new Set(['200 region1/zone2']));
+  });
+});
