@@ -1,5 +1,6 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkloadIdentity } from '../../src/compile/workload.js';
 import { DEFAULT_MESH_CONFIG } from '../../src/config/mesh-config.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log/entry.js';
 import type { ResolvedTracing } from '../../src/telemetry/config/tracing-config.js';
@@ -18,10 +19,10 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.shutdown()));
 });
 
-function tracing(resolved?: ResolvedTracing) {
+function tracing(resolved?: ResolvedTracing, workload: WorkloadIdentity = REVIEWS_V2) {
   const exporter = new InMemorySpanExporter();
   const t = createMeshTracing({
-    workload: REVIEWS_V2,
+    workload,
     meshConfig: { ...DEFAULT_MESH_CONFIG, tracingSampling: 100 },
     ...(resolved === undefined ? {} : { tracing: resolved }),
     nodeId: NODE,
@@ -125,6 +126,12 @@ describe("Envoy's standard span tags", () => {
       node_id: NODE,
       'http.status_code': '201',
     });
+  });
+
+  it("tags zone with the proxy's locality zone (Envoy local_info zoneName, from the node's locality)", () => {
+    const { t, exporter } = tracing(undefined, { ...REVIEWS_V2, locality: 'us-east1/us-east1-b/rack1' });
+    t.startClientSpan({ method: 'GET', url: 'http://ratings:9080/', headers: {} }).end({ status: 200 });
+    expect(exporter.getFinishedSpans()[0]!.attributes['zone']).toBe('us-east1-b');
   });
 
   it('keeps node_id, zone and component when enableIstioTags is false (only istio.* go)', () => {

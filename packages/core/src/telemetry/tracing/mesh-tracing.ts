@@ -1,6 +1,7 @@
 // The tracing facade: `createMeshTracing` builds one workload's tracing (provider,
 // sampler, propagation, the per-workload state) and composes the SERVER and CLIENT span
 // starts (`server-span.ts`, `client-span-start.ts`).
+import { splitLocality } from '../../compile/locality.js';
 import type { Attributes, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { MeshConfig } from '../../config/mesh-config.js';
@@ -150,7 +151,9 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
   // zone; http_tracer_impl.cc setCommonTags: component).
   const envoyTags: Attributes = Object.freeze({
     node_id: nodeId,
-    zone: options.zone ?? '',
+    // Istio's bootstrap gives the node its locality; Envoy's zone name is its zone
+    // (local_info_impl.cc, without --service-zone).
+    zone: options.zone ?? (w.locality === undefined ? '' : splitLocality(w.locality).zone),
     component: 'proxy',
   });
   // The application's address, the egress listener's downstream peer (`peer.address` of a
