@@ -56,6 +56,32 @@ spec:
     outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }
 `;
 
+/** The caller in region1/zone1 with helloworld's pods at `zones`. */
+async function meshFor(config: string, zones: readonly (readonly [string, number])[]): Promise<Mesh> {
+  const dir = await tmp();
+  await writeFile(path.join(dir, 'mesh.yaml'), config);
+  const mesh = await createMesh({
+    config: dir,
+    workload: {
+      name: 'sleep',
+      namespace: 'sample',
+      serviceAccount: 'sleep',
+      labels: { app: 'sleep' },
+      locality: 'region1/zone1',
+    },
+    endpoints: {
+      'helloworld.sample.svc.cluster.local': zones.map(([locality, port]) => ({
+        address: '127.0.0.1',
+        port,
+        labels: { app: 'helloworld' },
+        locality,
+      })),
+    },
+  });
+  cleanup.push(() => mesh.close());
+  return mesh;
+}
+
 describe('locality failover (istio.io locality-load-balancing/failover)', () => {
   it('keeps calls in the caller zone, then fails over to the next zone when the local pod is ejected', async () => {
     const local = { failing: false };
@@ -64,27 +90,7 @@ describe('locality failover (istio.io locality-load-balancing/failover)', () => 
       ['region1/zone2', await pod('region1/zone2', { failing: false })],
       ['region2/zone3', await pod('region2/zone3', { failing: false })],
     ] as const;
-    const dir = await tmp();
-    await writeFile(path.join(dir, 'mesh.yaml'), CONFIG);
-    const mesh: Mesh = await createMesh({
-      config: dir,
-      workload: {
-        name: 'sleep',
-        namespace: 'sample',
-        serviceAccount: 'sleep',
-        labels: { app: 'sleep' },
-        locality: 'region1/zone1',
-      },
-      endpoints: {
-        'helloworld.sample.svc.cluster.local': zones.map(([locality, port]) => ({
-          address: '127.0.0.1',
-          port,
-          labels: { app: 'helloworld' },
-          locality,
-        })),
-      },
-    });
-    cleanup.push(() => mesh.close());
+    const mesh = await meshFor(CONFIG, zones);
 
     const call = async () => {
       const res = await mesh.fetch('http://helloworld.sample:5000/hello');
@@ -99,5 +105,27 @@ describe('locality failover (istio.io locality-load-balancing/failover)', () => 
     const after = [];
     for (let i = 0; i < 12; i++) after.push(await call());
     expect(new Set(after)).toEqual(new Set(['200 region1/zone2']));
+  });
+
+  it('keeps every call in the caller zone for a Service with trafficDistribution: PreferClose, no DestinationRule', async () => {
+    const zones = [
+      ['region1/zone1', await pod('region1/zone1', { failing: false })],
+      ['region1/zone2', await pod('region1/zone2', { failing: false })],
+      ['region2/zone3', await pod('region2/zone3', { failing: false })],
+    ] as const;
+    const service = `
+apiVersion: v1
+kind: Service
+metadata: { name: helloworld, namespace: sample }
+spec:
+  selector: { app: helloworld }
+  ports: [{ name: http, port: 5000 }]
+  trafficDistribution: PreferClose
+`;
+    const mesh = await meshFor(service, zones);
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++)
+      seen.add(await (await mesh.fetch('http://helloworld.sample:5000/hello')).text());
+    expect(seen).toEqual(new Set(['region1/zone1']));
   });
 });

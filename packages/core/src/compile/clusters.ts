@@ -53,6 +53,9 @@ export function buildCluster(
       namespace: r.metadata.namespace,
       name: r.metadata.name,
     })),
-    localityLb: status === 'ok' ? clusterLocalityLb(workload, { policy }, meshLocalityLb) : null,
+    localityLb:
+      status === 'ok'
+        ? clusterLocalityLb(workload, { policy }, meshLocalityLb, service?.trafficDistribution)
+        : null,
   };
 }

@@ -1,4 +1,4 @@
-import type { Cluster } from './plan-types.js';
+import type { Cluster, TrafficDistribution } from './plan-types.js';
 import { splitLocality, withTopologyLabels, type Locality } from './locality.js';
 import type { WorkloadIdentity } from './workload.js';
 
@@ -81,12 +81,19 @@ export function clusterLocalityLb(
   workload: WorkloadIdentity,
   cluster: Pick<Cluster, 'policy'>,
   meshSetting: Raw | null = DEFAULT_MESH_LOCALITY_LB,
+  trafficDistribution?: TrafficDistribution,
 ): ClusterLocalityLb | null {
   const lb = cluster.policy.loadBalancer;
   if (lb.simple === 'PASSTHROUGH') return null;
-  const setting = effectiveLocalitySetting(lb.localityLbSetting, meshSetting);
+  // loadbalancer.go GetEffectiveLbSetting: the DestinationRule's, else the Service's traffic
+  // distribution (failover forced on: endpoint health, not outlier detection, says when to
+  // spill over), else the mesh's.
+  const forced = lb.localityLbSetting === null && trafficDistribution !== undefined;
+  const setting = forced
+    ? distributionSetting(trafficDistribution)
+    : effectiveLocalitySetting(lb.localityLbSetting, meshSetting);
   if (setting === null) return null;
-  const failover = cluster.policy.outlierDetection !== null;
+  const failover = forced || cluster.policy.outlierDetection !== null;
   const proxy = workload.locality ?? '';
   return {
     proxy,
@@ -96,6 +103,17 @@ export function clusterLocalityLb(
     localityWeighted:
       (failover && (setting.failover.length > 0 || setting.failoverPriority.length > 0)) ||
       setting.distribute !== null,
+  };
+}
+
+/** The failoverPriority istiod uses for a Service's traffic distribution (loadbalancer.go). */
+function distributionSetting(d: TrafficDistribution): LocalityLbSetting {
+  const zone = ['topology.istio.io/network', 'topology.kubernetes.io/region', 'topology.kubernetes.io/zone'];
+  return {
+    distribute: null,
+    failover: [],
+    failoverPriority:
+      d === 'PreferSameZone' ? zone : [...zone, 'topology.istio.io/subzone', 'kubernetes.io/hostname'],
   };
 }
 

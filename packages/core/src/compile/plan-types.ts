@@ -225,7 +225,16 @@ export interface Service {
   /** Endpoints per service port number. */
   readonly endpoints: Readonly<Record<string, readonly Endpoint[]>>;
   readonly subjectAltNames: readonly string[];
+  /**
+   * A Kubernetes Service's traffic distribution (`spec.trafficDistribution`, else the
+   * `networking.istio.io/traffic-distribution` annotation of the Service, then of its
+   * Namespace; istio pilot/pkg/model/service.go GetTrafficDistribution); absent = Any.
+   */
+  readonly trafficDistribution?: TrafficDistribution;
 }
+
+/** Istio's `TrafficDistribution` other than Any (`PreferClose` is `PreferSameZone`). */
+export type TrafficDistribution = 'PreferSameZone' | 'PreferSameNode';
 
 /** An outbound cluster `outbound|<port>|<subset>|<host>`. */
 export interface Cluster {

@@ -1,6 +1,6 @@
 import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
-import type { Endpoint, Service, ServicePort, ServiceProtocol } from './plan-types.js';
+import type { Endpoint, Service, ServicePort, ServiceProtocol, TrafficDistribution } from './plan-types.js';
 import type { ServiceEntryIn, WorkloadEntryIn } from './spec-types.js';
 import { DOMAIN_SUFFIX, compareByCreation, isVisibleTo, resolveShortName } from './hosts.js';
 import { labelsMatch } from './workload.js';
@@ -100,6 +100,39 @@ interface MutableService {
   resolution: Service['resolution'];
   endpoints: Record<string, Endpoint[]>;
   subjectAltNames: readonly string[];
+  trafficDistribution?: TrafficDistribution;
+}
+
+const TRAFFIC_DISTRIBUTION_ANNOTATION = 'networking.istio.io/traffic-distribution';
+
+/** An annotation's value as GetTrafficDistribution reads it (case-insensitive); null = unset or unknown (Any). */
+function distributionOf(value: string | undefined): TrafficDistribution | null {
+  switch (value?.toLowerCase()) {
+    case 'preferclose':
+    case 'prefersamezone':
+      return 'PreferSameZone';
+    case 'prefersamenode':
+      return 'PreferSameNode';
+    default:
+      return null;
+  }
+}
+
+/**
+ * istio pilot/pkg/model/service.go GetTrafficDistribution: `spec.trafficDistribution`
+ * (PreferClose and PreferSameZone alike; another value falls through), else the Service's
+ * annotation, else its Namespace's; an unknown annotation value is Any.
+ */
+function trafficDistribution(
+  specValue: string | undefined,
+  annotations: Readonly<Record<string, string>>,
+  namespaceAnnotations: Readonly<Record<string, string>> | undefined,
+): TrafficDistribution | null {
+  if (specValue === 'PreferClose' || specValue === 'PreferSameZone') return 'PreferSameZone';
+  if (specValue === 'PreferSameNode') return 'PreferSameNode';
+  const own = annotations[TRAFFIC_DISTRIBUTION_ANNOTATION];
+  if (own !== undefined && own !== '') return distributionOf(own);
+  return distributionOf(namespaceAnnotations?.[TRAFFIC_DISTRIBUTION_ANNOTATION]);
 }
 
 function str(v: unknown): string | undefined {
@@ -115,7 +148,11 @@ function selectorOf(s: Record<string, unknown>): Record<string, string> | null {
   return Object.keys(out).length > 0 ? out : null;
 }
 
-function kubernetesService(p: PlatformResource, entries: readonly Resource[]): MutableService | null {
+function kubernetesService(
+  p: PlatformResource,
+  entries: readonly Resource[],
+  namespaceAnnotations: Readonly<Record<string, string>> | undefined,
+): MutableService | null {
   const spec = p.body['spec'];
   if (typeof spec !== 'object' || spec === null) return null;
   const s = spec as Record<string, unknown>;
@@ -148,7 +185,13 @@ function kubernetesService(p: PlatformResource, entries: readonly Resource[]): M
     selector === null || clusterIp === 'None'
       ? {}
       : withLabelLocalities(serviceWorkloadEntries(p.metadata.namespace, selector, kubePorts, entries));
+  const distribution = trafficDistribution(
+    str(s['trafficDistribution']),
+    p.metadata.annotations,
+    namespaceAnnotations,
+  );
   return {
+    ...(distribution === null ? {} : { trafficDistribution: distribution }),
     host: `${p.metadata.name}.${p.metadata.namespace}.svc.${DOMAIN_SUFFIX}`,
     namespace: p.metadata.namespace,
     source: 'Service',
@@ -277,10 +320,13 @@ export function buildRegistry(
       byHost.set(svc.host, svc);
   };
   const entries = resources.filter((r) => r.kind === 'WorkloadEntry');
+  const namespaces = new Map<string, Readonly<Record<string, string>>>();
+  for (const p of platform)
+    if (p.kind === 'Namespace') namespaces.set(p.metadata.name, p.metadata.annotations);
   for (const p of platform) {
     if (p.kind !== 'Service' || !isVisibleTo(exportToAnnotation(p), p.metadata.namespace, namespace))
       continue;
-    const svc = kubernetesService(p, entries);
+    const svc = kubernetesService(p, entries, namespaces.get(p.metadata.namespace));
     if (svc !== null) add(svc);
   }
   const ses = resources.filter((r) => r.kind === 'ServiceEntry').sort(compareByCreation);

@@ -49,7 +49,7 @@ function compiled(docs: string[], workload: object = { ...sleep, locality: 'regi
     endpoints: { helloworld: pods },
   });
   const cluster = plan.outbound.cluster(KEY) as Cluster;
-  return { plan, cluster, lb: clusterLocalityLb(plan.workload, cluster) };
+  return { plan, cluster, lb: cluster.localityLb ?? null };
 }
 
 function priorities(docs: string[], workload?: object): Record<string, number> {
@@ -182,5 +182,74 @@ describe('locality priorities (istio loadbalancer.go)', () => {
 `,
     );
     expect(priorities([SERVICE, dr])).toEqual({ '10.1.1.1': 1, '10.1.2.1': 1, '10.2.3.1': 0, '10.3.4.1': 1 });
+  });
+});
+
+// Kubernetes Service `spec.trafficDistribution` (or the networking.istio.io/traffic-distribution
+// annotation on the Service, then on its Namespace): istiod ranks endpoints by the caller's
+// network, region and zone (PreferSameNode adds subzone and node) and forces failover on,
+// without outlierDetection (pilot/pkg/model/service.go GetTrafficDistribution,
+// networking/core/loadbalancer/loadbalancer.go GetEffectiveLbSetting: DR > service > mesh).
+describe('Service trafficDistribution (istio GetEffectiveLbSetting)', () => {
+  const service = (extra: string, annotations = '') => `
+apiVersion: v1
+kind: Service
+metadata: { name: helloworld, namespace: sample${annotations} }
+spec:
+  selector: { app: helloworld }
+  ports: [{ name: http, port: 5000 }]
+${extra}`;
+
+  it('PreferClose ranks same zone, same region, then the rest, with no DestinationRule', () => {
+    const docs = [service('  trafficDistribution: PreferClose')];
+    const { cluster, lb } = compiled(docs);
+    expect(lb?.failover).toBe(true);
+    expect(lb?.setting.failoverPriority).toEqual([
+      'topology.istio.io/network',
+      'topology.kubernetes.io/region',
+      'topology.kubernetes.io/zone',
+    ]);
+    expect(assignLocalities(cluster.endpoints, lb!).applies).toBe(true);
+    const p = priorities(docs);
+    expect(p['10.1.1.1']).toBe(0);
+    expect(p['10.1.2.1']).toBe(1);
+    expect(p['10.2.3.1']).toBe(2);
+    expect(p['10.3.4.1']).toBe(2);
+  });
+
+  it('reads PreferSameZone from the Service annotation, then from its Namespace', () => {
+    const annotated = service(
+      '',
+      ', annotations: { networking.istio.io/traffic-distribution: PreferSameZone }',
+    );
+    expect(compiled([annotated]).lb?.failover).toBe(true);
+    const namespace = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: sample, annotations: { networking.istio.io/traffic-distribution: PreferClose } }
+`;
+    expect(compiled([namespace, service('')]).lb?.failover).toBe(true);
+    // Unknown values mean Any: no locality ranking without outlierDetection.
+    const unknown = service('', ', annotations: { networking.istio.io/traffic-distribution: Nearby }');
+    expect(compiled([unknown]).lb?.failover).toBe(false);
+    expect(compiled([service('')]).lb?.failover).toBe(false);
+  });
+
+  it("PreferSameNode adds subzone and the node's hostname label", () => {
+    const { lb } = compiled([service('  trafficDistribution: PreferSameNode')]);
+    expect(lb?.setting.failoverPriority).toEqual([
+      'topology.istio.io/network',
+      'topology.kubernetes.io/region',
+      'topology.kubernetes.io/zone',
+      'topology.istio.io/subzone',
+      'kubernetes.io/hostname',
+    ]);
+  });
+
+  it("a DestinationRule's localityLbSetting wins over the Service's trafficDistribution", () => {
+    const dr = FAILOVER_DR.replace(/\n {4}outlierDetection:.*\n/, '\n');
+    const { lb } = compiled([service('  trafficDistribution: PreferClose'), dr]);
+    expect(lb?.failover).toBe(false);
+    expect(lb?.setting.failover).toEqual([{ from: 'region1', to: 'region3' }]);
   });
 });
