@@ -30,13 +30,27 @@ export interface ConsistentHash {
     | { readonly kind: 'maglev'; readonly tableSize: number };
 }
 
+/**
+ * Envoy's `slow_start_config` as istio cluster_traffic_policy.go `setWarmup` /
+ * `setSlowStartConfig` write it from `warmup` / `warmupDurationSecs`.
+ */
+export interface SlowStartPolicy {
+  /** `slow_start_window`, > 0. */
+  readonly windowMs: number;
+  /** Default 1 (a linear ramp). */
+  readonly aggression: number;
+  /** `min_weight_percent`, 0..100, default 10. */
+  readonly minWeightPercent: number;
+}
+
 /** `trafficPolicy.loadBalancer` with Istio's default `LEAST_REQUEST`. */
 export interface LoadBalancerPolicy {
   /** null when `consistentHash` is used. */
   readonly simple: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'PASSTHROUGH' | 'LEAST_CONN' | null;
   readonly consistentHash: ConsistentHash | null;
   readonly localityLbSetting: Raw | null;
-  readonly warmupMs: number | null;
+  /** Slow start; null unless set and the policy is LEAST_REQUEST/LEAST_CONN or ROUND_ROBIN. */
+  readonly warmup: SlowStartPolicy | null;
 }
 
 /** `trafficPolicy.connectionPool`; Istio treats 0 as unset. */
@@ -237,21 +251,38 @@ function loadBalancer(lb: Raw | undefined): LoadBalancerPolicy {
           };
     consistentHash = { key, ring };
   }
-  const simple = text(lb?.['simple']);
-  const warmup = obj(lb?.['warmup']);
+  const raw = text(lb?.['simple']);
+  const simple: LoadBalancerPolicy['simple'] =
+    consistentHash !== null
+      ? null
+      : raw === 'ROUND_ROBIN' || raw === 'RANDOM' || raw === 'PASSTHROUGH' || raw === 'LEAST_CONN'
+        ? raw
+        : 'LEAST_REQUEST';
   return {
-    simple:
-      consistentHash !== null
-        ? null
-        : simple === 'ROUND_ROBIN' ||
-            simple === 'RANDOM' ||
-            simple === 'PASSTHROUGH' ||
-            simple === 'LEAST_CONN'
-          ? simple
-          : 'LEAST_REQUEST',
+    simple,
     consistentHash,
     localityLbSetting: obj(lb?.['localityLbSetting']) ?? null,
-    warmupMs: toMs(text(warmup?.['duration']) ?? text(lb?.['warmupDurationSecs'])),
+    warmup: simple === 'RANDOM' || simple === 'PASSTHROUGH' || simple === null ? null : slowStart(lb),
+  };
+}
+
+/**
+ * istio cluster_traffic_policy.go: only `applyRoundRobinLoadBalancer` and
+ * `applyLeastRequestLoadBalancer` write `slow_start_config` (consistent hashing then replaces
+ * the policy with RING_HASH/MAGLEV, which ignore it). `warmup` is tried before the
+ * deprecated `warmupDurationSecs`, whose config keeps Envoy's defaults.
+ */
+function slowStart(lb: Raw | undefined): SlowStartPolicy | null {
+  const warmup = obj(lb?.['warmup']);
+  const windowMs = toMs(text(warmup !== undefined ? warmup['duration'] : lb?.['warmupDurationSecs']));
+  // Envoy isSlowStartEnabled: a zero window is no slow start.
+  if (windowMs === null || windowMs <= 0) return null;
+  const aggression = num(warmup?.['aggression']);
+  return {
+    windowMs,
+    // Envoy falls back to 1.0 for an aggression <= 0 (rejected by validation anyway).
+    aggression: aggression !== undefined && aggression > 0 ? aggression : 1,
+    minWeightPercent: num(warmup?.['minimumPercent']) ?? 10,
   };
 }
 

@@ -155,11 +155,6 @@ function warnUnappliedLoadBalancer(lb: LoadBalancerSettings, path: FieldPath, ct
       ['zoneAwareLbSetting'],
       'zone-aware load balancing is not applied by meshlet: endpoints are balanced without zones',
     );
-  if (lb.warmupDurationSecs !== undefined || lb.warmup !== undefined)
-    warn(
-      [lb.warmup !== undefined ? 'warmup' : 'warmupDurationSecs'],
-      'slow-start warmup is not applied by meshlet: a new endpoint gets its full share at once',
-    );
 }
 
 /** `agent.ValidateTLS` for client TLS settings. */

@@ -1,6 +1,7 @@
 import type CircuitBreaker from 'opossum';
 import type { Endpoint } from '../../compile/plan-types.js';
 import type { EjectionCause } from './events.js';
+import type { SlowStart } from './slow-start.js';
 import type { UpstreamHost } from './types.js';
 
 /** `host:port`, an IPv6 address in brackets. */
@@ -14,8 +15,8 @@ export function hostId(e: Endpoint): string {
 }
 
 /**
- * The runtime state of one endpoint: the request counter LEAST_REQUEST reads, and Envoy's
- * `DetectorHostMonitorImpl` fields for outlier detection. Internal to the upstream folder;
+ * The runtime state of one endpoint: the request counter LEAST_REQUEST reads, Envoy's
+ * `DetectorHostMonitorImpl` fields for outlier detection, and its slow-start start. Internal to the upstream folder;
  * callers see it as an `UpstreamHost`.
  */
 export class HostState implements UpstreamHost {
@@ -37,6 +38,10 @@ export class HostState implements UpstreamHost {
   breaker: CircuitBreaker | null = null;
   /** Set just before `breaker.open()` so the `open` listener knows the ejection's cause. */
   pendingCause: EjectionCause | null = null;
+  /** The cluster's slow start (DestinationRule `warmup`), null without one. */
+  slowStart: SlowStart | null = null;
+  /** When this host started warming (Envoy `lastHcPassTime`); read only with `slowStart`. */
+  warmSince = 0;
 
   constructor(endpoint: Endpoint) {
     this.id = hostId(endpoint);

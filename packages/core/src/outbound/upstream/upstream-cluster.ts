@@ -11,6 +11,7 @@ import { OutlierDetector } from './outlier-detector.js';
 import { PrioritySet } from './priority-set.js';
 import { assignLocalities } from '../../compile/locality-priority.js';
 import type { HostPicker, SkipHost } from './picker.js';
+import { sameSlowStart, SlowStart } from './slow-start.js';
 import type {
   Admission,
   AttemptOutcome,
@@ -64,6 +65,8 @@ export class RuntimeCluster implements UpstreamCluster {
   #priorities: PrioritySet | null = null;
   readonly #pool: ConnectionPool;
   #detector: OutlierDetector | null = null;
+  /** `loadBalancer.warmup` (slow-start.ts); null without one. */
+  #slowStart: SlowStart | null = null;
   #closed = false;
   readonly #counts = { pendingOverflow: 0, maxRequestsOverflow: 0, retryOverflow: 0 };
 
@@ -76,6 +79,7 @@ export class RuntimeCluster implements UpstreamCluster {
     this.#pickerKey = pickerKey(cluster.policy.loadBalancer);
     this.#pool = new ConnectionPool(cluster.policy, (reason) => this.#overflow(reason));
     this.#setHosts(endpoints);
+    this.#applySlowStart(cluster.policy, true);
     this.#applyOutlier(cluster.policy);
   }
 
@@ -174,7 +178,11 @@ export class RuntimeCluster implements UpstreamCluster {
       const id = hostId(e);
       if (seen.has(id)) continue;
       seen.add(id);
-      const h = this.#byId.get(id) ?? new HostState(e);
+      let h = this.#byId.get(id);
+      if (h === undefined) {
+        h = new HostState(e);
+        this.#slowStart?.hostAdded(h);
+      }
       h.endpoint = e;
       next.push(h);
     }
@@ -211,14 +219,28 @@ export class RuntimeCluster implements UpstreamCluster {
 
   #applyPolicy(policy: ClusterPolicy): void {
     const key = pickerKey(policy.loadBalancer);
-    if (key !== this.#pickerKey) {
+    const newPicker = key !== this.#pickerKey;
+    if (newPicker) {
       this.#picker = createPicker(policy.loadBalancer, this.#deps.random);
       this.#pickerKey = key;
     }
+    this.#applySlowStart(policy, newPicker);
     this.#pool.setPolicy(policy);
     this.#applyOutlier(policy);
     // The panic threshold may have changed.
     this.#version++;
+  }
+
+  /**
+   * A new or changed slow-start setting is a new Envoy balancer (istiod pushes a changed
+   * cluster, which Envoy rebuilds): every current host starts warming now, together. An
+   * unchanged one keeps its hosts' starts. (Changing the picker changes the version.)
+   */
+  #applySlowStart(policy: ClusterPolicy, rebuilt: boolean): void {
+    const warmup = policy.loadBalancer.warmup;
+    if (!rebuilt && sameSlowStart(warmup, this.#slowStart?.policy ?? null)) return;
+    this.#slowStart = warmup === null ? null : new SlowStart(warmup, this.#deps.clock, this.#hosts);
+    if (this.#slowStart === null) for (const h of this.#hosts) h.slowStart = null;
   }
 
   #applyOutlier(policy: ClusterPolicy): void {

@@ -462,7 +462,7 @@ describe('networking webhook rules', () => {
     ]);
   });
 
-  it('warns (MESHLET0004) for load-balancer settings meshlet validates but does not apply', () => {
+  it('warns (MESHLET0004) only for load-balancer settings meshlet validates but does not apply', () => {
     const found = validate(
       'DestinationRule',
       dr({
@@ -477,14 +477,21 @@ describe('networking webhook rules', () => {
           {
             name: 'v1',
             labels: { version: 'v1' },
-            trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', localityLbSetting: { enabled: false } } },
+            trafficPolicy: {
+              loadBalancer: {
+                simple: 'ROUND_ROBIN',
+                zoneAwareLbSetting: { enabled: true },
+                warmup: { duration: '60s', minimumPercent: 20, aggression: 2 },
+              },
+            },
           },
         ],
       }),
     );
-    const lb = ['spec', 'trafficPolicy', 'loadBalancer'];
+    // Slow start (warmup / warmupDurationSecs) is applied: no warning for it.
+    const lb = ['spec', 'subsets', 0, 'trafficPolicy', 'loadBalancer'];
     expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
-      ['Warning', 'MESHLET0004', formatPath([...lb, 'warmupDurationSecs'])],
+      ['Warning', 'MESHLET0004', formatPath([...lb, 'zoneAwareLbSetting'])],
     ]);
   });
 
