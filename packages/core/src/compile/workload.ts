@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { isDns1123Label } from '../config/validate/names.js';
 import { localityFromLabels } from './locality.js';
@@ -19,6 +20,12 @@ export interface WorkloadIdentity {
    * `localityFromLabels`); absent when neither says.
    */
   readonly locality?: string;
+  /**
+   * The pod IP (Istio's injection sets `INSTANCE_IP` from `status.podIP`): the downstream
+   * address a sidecar sees on its outbound listener, which `consistentHash.useSourceIp`
+   * hashes (envoy hash_policy.cc IpHashMethod). Unset: see outbound/hash-key.ts `sourceAddress`.
+   */
+  readonly ip?: string;
 }
 
 function fail(message: string, details: Record<string, unknown>): never {
@@ -59,7 +66,17 @@ export function validateWorkload(input: unknown): WorkloadIdentity {
     fail('workload.locality must be a string "region/zone/subzone"', { locality: given });
   }
   const locality = given !== undefined && given !== '' ? given : localityFromLabels(out);
-  const base = { name, namespace, serviceAccount, labels: Object.freeze(out) };
+  const ip = w['ip'];
+  if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0)) {
+    fail(`workload.ip must be an IPv4 or IPv6 address (got ${JSON.stringify(ip)})`, { ip });
+  }
+  const base = {
+    name,
+    namespace,
+    serviceAccount,
+    labels: Object.freeze(out),
+    ...(ip !== undefined ? { ip } : {}),
+  };
   return Object.freeze(locality === null ? base : { ...base, locality });
 }
 

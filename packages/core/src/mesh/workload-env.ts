@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { WorkloadIdentity } from '../compile/workload.js';
 
@@ -41,9 +42,10 @@ function readLabels(file: string): Record<string, string> {
 
 /**
  * The workload a proxy would know from its pod: `POD_NAME` (else the host name),
- * `POD_NAMESPACE` (else `default`), `SERVICE_ACCOUNT` (else `default`) and the
- * downward-API labels file, each overridden by what `given` sets; `given.locality` passes
- * through (compile/workload.ts falls back to the labels' locality).
+ * `POD_NAMESPACE` (else `default`), `SERVICE_ACCOUNT` (else `default`), the
+ * downward-API labels file and `INSTANCE_IP` (the pod IP, from `status.podIP` in Istio's
+ * injection template; ignored unless an IP), each overridden by what `given` sets;
+ * `given.locality` passes through (compile/workload.ts falls back to the labels' locality).
  */
 export function workloadFromEnv(
   given: Partial<WorkloadIdentity> | undefined,
@@ -61,5 +63,11 @@ export function workloadFromEnv(
     labels: given?.labels ?? readLabels(labelsFile),
     // Else read from the labels (an `istio-locality` label in the downward-API file).
     ...(given?.locality !== undefined ? { locality: given.locality } : {}),
+    ...ipOf(given?.ip, env['INSTANCE_IP']),
   };
+}
+
+function ipOf(given: string | undefined, instanceIp: string | undefined): { ip?: string } {
+  if (given !== undefined) return { ip: given };
+  return instanceIp !== undefined && isIP(instanceIp) !== 0 ? { ip: instanceIp } : {};
 }

@@ -7,6 +7,7 @@ import { upstreamFor, type PipelineDeps } from './pipeline.js';
 import { hostPort } from './upstream/host-state.js';
 import { newCallState } from './call-state.js';
 import { hashKeyOf } from './hash-key.js';
+import { sourceAddress } from './source-address.js';
 import { runRouter } from './router.js';
 import { sendDirect } from './passthrough.js';
 import type { AttemptOutcome } from './upstream/types.js';
@@ -125,12 +126,15 @@ export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan)
         policy: null,
         timeoutMs: null,
         perTryMs: null,
-        hashKey: hashKeyOf(
-          cluster.policy.loadBalancer.consistentHash,
-          req.headers,
-          req.path,
-          plan.workload.name,
-        ),
+        hashKey:
+          cluster.policy.loadBalancer.consistentHash === null
+            ? null
+            : hashKeyOf(
+                cluster.policy.loadBalancer.consistentHash,
+                req.headers,
+                req.path,
+                sourceAddress(plan.workload),
+              ),
         callerSignal: req.signal,
         request: { method: req.method, path: req.path, headers: req.headers, body: req.body },
         tryContext: {

@@ -1,28 +1,29 @@
 import type { ConsistentHash } from '../compile/traffic-policy.js';
 import type { Random } from '../runtime/random.js';
-import { headerValue, type HeaderRecord } from './request-input.js';
-import { randomHash } from './upstream/hash.js';
+import { ipText } from './ip-text.js';
+import type { HeaderRecord } from './request-input.js';
+import { randomHash, type HashKey } from './upstream/hash.js';
 
 /**
  * The consistent-hash key of a request (`loadBalancer.consistentHash`), the text Envoy's
- * hash policy feeds to xxHash64 (envoy source/common/http/hash_policy.cc): a header, a
- * cookie, a query parameter, or the source IP — a client always has one source address,
- * so every call of this workload hashes alike. Null when Envoy computes no hash (it then
- * picks at random).
+ * hash policy feeds to xxHash64 (envoy source/common/http/hash_policy.cc): a header (every
+ * value when sent several times), a cookie, a query parameter, or the source IP. The
+ * source IP is `sourceKey` (this workload's {@link sourceAddress}) unless the request
+ * carries x-forwarded-for. Null when Envoy computes no hash (it then picks at random).
  */
 export function hashKeyOf(
   ch: ConsistentHash | null,
   headers: Readonly<HeaderRecord>,
   path: string,
   sourceKey: string,
-): string | null {
+): HashKey {
   if (ch === null) return null;
   const k = ch.key;
   switch (k.kind) {
     case 'header':
-      return headerValue(headers, k.name) ?? null;
+      return headerKey(headers[k.name]);
     case 'sourceIp':
-      return sourceKey;
+      return forwardedFor(headers['x-forwarded-for']) ?? sourceKey;
     case 'queryParameter':
       return queryParameter(path, k.name);
     case 'cookie': {
@@ -31,6 +32,33 @@ export function hashKeyOf(
       return value === null || value === '' ? null : value;
     }
   }
+}
+
+/**
+ * The downstream address a sidecar's outbound listener takes from x-forwarded-for: Istio
+ * leaves `use_remote_address` off there (pilot listener.go), so Envoy's
+ * conn_manager_utility.cc uses the last address in the header (http/utility.cc
+ * getLastAddressFromXFF with no trusted hops: the text after the last `,`, trimmed, when it
+ * parses as an IP; an inline header, so repeated lines are joined with `,` first), printed
+ * back as Envoy's `addressAsString`. Null when absent or not an IP.
+ */
+function forwardedFor(v: string | readonly string[] | undefined): string | null {
+  if (v === undefined) return null;
+  const all = typeof v === 'string' ? v : v.join(',');
+  const comma = all.lastIndexOf(',');
+  const last = comma !== -1 && comma + 1 < all.length ? all.slice(comma + 1) : all;
+  return ipText(last.replace(/^[ \t\f\v\n\r]+|[ \t\f\v\n\r]+$/g, ''));
+}
+
+/**
+ * Every value of the header: Envoy hashes each header line's entry, sorted and chained
+ * (hash_policy.cc HeaderHashMethod), and an array here is sent as one line per value. One
+ * value stays a plain string, hashed as such at no extra cost.
+ */
+function headerKey(v: string | readonly string[] | undefined): HashKey {
+  if (v === undefined) return null;
+  if (typeof v === 'string') return v;
+  return v.length === 0 ? null : v.length === 1 ? v[0]! : v;
 }
 
 /**

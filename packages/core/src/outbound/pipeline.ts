@@ -17,6 +17,7 @@ import { chooseDestination, callTimeouts, stripControlHeaders } from './route-re
 import { rewritePath } from './rewrite.js';
 import { applyRouteHeaderOps } from './header-ops.js';
 import { cookieToIssue, hashKeyOf } from './hash-key.js';
+import { sourceAddress } from './source-address.js';
 import { sendMirrors } from './mirror.js';
 import { runRouter } from './router.js';
 import { raceSignal } from './timeouts.js';
@@ -252,7 +253,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     policy,
     timeoutMs: timeouts.routeMs,
     perTryMs: timeouts.perTryMs,
-    hashKey: issued !== null ? issued.value : hashKeyOf(consistentHash, headers, path, plan.workload.name),
+    hashKey:
+      issued !== null
+        ? issued.value
+        : consistentHash === null
+          ? null
+          : hashKeyOf(consistentHash, headers, path, sourceAddress(plan.workload)),
     callerSignal: input.signal,
     request: { method: input.method, path, headers, body: data },
     tryContext: {

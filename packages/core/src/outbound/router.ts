@@ -2,6 +2,7 @@ import type { RetryPolicy } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import type { TransportResponse } from './transport.js';
+import type { HashKey } from './upstream/hash.js';
 import type { UpstreamCluster, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
 import { runTry, type TryContext, type TryRequest, type TryResult } from './attempt.js';
@@ -33,7 +34,7 @@ export interface RouterCall {
   /** Route timeout in ms (after `x-envoy-upstream-rq-timeout-ms`); null = none. */
   readonly timeoutMs: number | null;
   readonly perTryMs: number | null;
-  readonly hashKey: string | null;
+  readonly hashKey: HashKey;
   readonly callerSignal: AbortSignal | null;
   readonly request: TryRequest;
   readonly tryContext: Omit<TryContext, 'callerSignal' | 'deadline' | 'perTryMs' | 'state'>;
@@ -45,7 +46,7 @@ const NO_HOSTS: ReadonlySet<string> = new Set();
 function pickHost(
   upstream: UpstreamCluster,
   tried: Set<string> | null,
-  hashKey: string | null,
+  hashKey: HashKey,
 ): UpstreamHost | null {
   if (tried === null || tried.size === 0) return upstream.pick({ exclude: NO_HOSTS, hashKey });
   return upstream.pick({ exclude: tried, hashKey }) ?? upstream.pick({ exclude: NO_HOSTS, hashKey });

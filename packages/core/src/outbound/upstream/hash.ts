@@ -44,16 +44,29 @@ export function randomHash(random: Random): Hash64 {
 }
 
 /**
- * Remembers the hash of the last key, so a retry (or a burst of requests with the same
- * session key) does not hash it again.
+ * A request's consistent-hash key: one value (a cookie, query parameter, source IP or a
+ * header sent once), every value of a header sent several times, or null when the request
+ * has none (Envoy then hashes a random value).
  */
-export function createKeyHasher(): (key: string) => Hash64 {
-  let lastKey: string | null = null;
+export type HashKey = string | readonly string[] | null;
+
+/** The 64-bit hash Envoy computes for a key: {@link keyHash} or, for several values, {@link headerHash}. */
+export function hashOfKey(key: string | readonly string[]): Hash64 {
+  return typeof key === 'string' ? keyHash(key) : headerHash(key);
+}
+
+/**
+ * Remembers the hash of the last key, so a retry (or a burst of requests with the same
+ * session key) does not hash it again. A key of several values is remembered by identity:
+ * a request's retries pass the same array.
+ */
+export function createKeyHasher(): (key: string | readonly string[]) => Hash64 {
+  let lastKey: string | readonly string[] | null = null;
   let last: Hash64 = { hi: 0, lo: 0 };
   return (key) => {
     if (key !== lastKey) {
       lastKey = key;
-      last = keyHash(key);
+      last = hashOfKey(key);
     }
     return last;
   };

@@ -2,7 +2,7 @@ import type { Random } from '../../runtime/random.js';
 import { createKeyHasher, randomHash } from './hash.js';
 import type { HostState } from './host-state.js';
 import type { HostPicker, SkipHost } from './picker.js';
-import { HOST_SELECTION_RETRIES } from './ring-hash.js';
+import { HOST_SELECTION_RETRIES, normalizedWeights } from './ring-hash.js';
 import { xxHash64, type Hash64 } from './xxhash64.js';
 
 /** A filled Maglev lookup table: `slots[i]` indexes `hosts`. */
@@ -34,14 +34,25 @@ function mod64(h: Hash64, n: number): number {
  * order; each host's offset is xxHash64(address) % size and its skip
  * xxHash64(address, seed 1) % (size − 1) + 1; rounds fill one slot per host, a host of
  * normalized weight w taking a turn when `round × w ≥ its target` (target += max weight).
+ * `weights`, when given, are the hosts' normalized weights with locality weights folded in
+ * (thread_aware_lb_impl.cc normalizeWeights), used as they are.
  */
-export function buildMaglev(hosts: readonly HostState[], tableSize: number): MaglevTable {
-  const sorted = [...hosts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  let sum = 0;
-  for (const h of sorted) sum += h.weight;
+export function buildMaglev(
+  hosts: readonly HostState[],
+  tableSize: number,
+  weights: readonly number[] | null = null,
+): MaglevTable {
+  const norm = weights ?? normalizedWeights(hosts);
+  const order = Array.from(hosts, (_, i) => i);
+  order.sort((a, b) => {
+    const x = hosts[a]!.id;
+    const y = hosts[b]!.id;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const sorted = order.map((i) => hosts[i]!);
   let maxWeight = 0;
-  const entries: BuildEntry[] = sorted.map((h) => {
-    const weight = h.weight / sum;
+  const entries: BuildEntry[] = sorted.map((h, k) => {
+    const weight = norm[order[k]!]!;
     maxWeight = Math.max(maxWeight, weight);
     const offset = mod64(xxHash64(h.id), tableSize);
     const skip = mod64(xxHash64(h.id, { hi: 0, lo: 1 }), tableSize - 1) + 1;
@@ -92,10 +103,10 @@ export function createMaglev(tableSize: number, random: Random): HostPicker {
   let version = -1;
   let table: MaglevTable = { size: tableSize, slots: new Uint32Array(0), hosts: [] };
   return {
-    pick(hosts, v, skip, hashKey) {
+    pick(hosts, v, skip, hashKey, weights) {
       if (v !== version) {
         version = v;
-        table = buildMaglev(hosts, tableSize);
+        table = buildMaglev(hosts, tableSize, weights ?? null);
       }
       const h = hashKey === null ? randomHash(random) : hashOf(hashKey);
       return maglevPick(table, h, HOST_SELECTION_RETRIES, skip) ?? hosts[0]!;

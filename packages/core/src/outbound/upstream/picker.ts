@@ -1,3 +1,4 @@
+import type { HashKey } from './hash.js';
 import type { HostState } from './host-state.js';
 
 /** Hosts a retry must avoid (previous-hosts); null when nothing is excluded. */
@@ -9,7 +10,17 @@ export type SkipHost = ((host: HostState) => boolean) | null;
  * when the host set does. At least one host passes `skip`.
  */
 export interface HostPicker {
-  pick(hosts: readonly HostState[], version: number, skip: SkipHost, hashKey: string | null): HostState;
+  /**
+   * `weights`, when given, are the hosts' normalized weights (same index, not re-normalized),
+   * for a consistent-hash ring or table that folds in locality weights; other pickers ignore it.
+   */
+  pick(
+    hosts: readonly HostState[],
+    version: number,
+    skip: SkipHost,
+    hashKey: HashKey,
+    weights?: readonly number[] | null,
+  ): HostState;
 }
 
 /** True when every host has the same weight: Envoy then skips EDF for the cheap unweighted pick. */

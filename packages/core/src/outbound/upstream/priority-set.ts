@@ -1,7 +1,7 @@
 import type { LocalityAssignment } from '../../compile/locality-priority.js';
 import type { LoadBalancerPolicy } from '../../compile/traffic-policy.js';
 import type { Random } from '../../runtime/random.js';
-import { createKeyHasher } from './hash.js';
+import { createKeyHasher, type HashKey } from './hash.js';
 import { EdfScheduler } from './edf-scheduler.js';
 import type { HostState } from './host-state.js';
 import { createPicker } from './load-balancer.js';
@@ -22,11 +22,57 @@ interface Level {
   readonly groups: Map<string, Group>;
   panic: boolean;
   localities: EdfScheduler<Group> | null;
+  /** The consistent-hash ring's hosts and weights when locality weights fold into it. */
+  ring: WeightedHosts | null;
 }
 
 interface Pick {
   readonly hosts: readonly HostState[];
   readonly picker: HostPicker;
+  readonly weights: readonly number[] | null;
+}
+
+/** A locality's hosts and weight, as `localityWeightedHosts` reads them. */
+export interface LocalityHosts {
+  readonly weight: number;
+  readonly hosts: readonly HostState[];
+  readonly healthy: readonly HostState[];
+}
+
+/** Hosts with their normalized weights (same index). */
+export interface WeightedHosts {
+  readonly hosts: readonly HostState[];
+  readonly weights: readonly number[];
+}
+
+/**
+ * The hosts of one priority and their ring weights with locality weights folded in, as
+ * Envoy's ring hash and Maglev build them under `locality_weighted_lb_config` (envoy
+ * thread_aware_lb_impl.cc normalizeLocalityWeights / normalizeHostWeights): a host's weight
+ * over its locality's host weight sum, times its locality's weight over the sum of all the
+ * priority's locality weights. Healthy hosts only unless the priority is in panic; a
+ * locality of weight 0 is left out, and one without healthy hosts still counts in the sum
+ * (the weights then add up to less than 1, a smaller ring, as in Envoy). The raw locality
+ * weights are used, not scaled by availability (Envoy's TODO there).
+ */
+export function localityWeightedHosts(groups: readonly LocalityHosts[], panic: boolean): WeightedHosts {
+  const hosts: HostState[] = [];
+  const weights: number[] = [];
+  let sum = 0;
+  for (const g of groups) sum += g.weight;
+  if (sum === 0) return { hosts, weights };
+  for (const g of groups) {
+    if (g.weight === 0) continue;
+    const share = g.weight / sum;
+    const members = panic ? g.hosts : g.healthy;
+    let hostSum = 0;
+    for (const h of members) hostSum += h.weight;
+    for (const h of members) {
+      hosts.push(h);
+      weights.push((h.weight * share) / hostSum);
+    }
+  }
+  return { hosts, weights };
 }
 
 /** A group's weight scaled by its availability (envoy upstream_impl.cc `effectiveLocalityWeight`). */
@@ -54,6 +100,8 @@ export class PrioritySet {
   readonly #policy: LoadBalancerPolicy;
   readonly #random: Random;
   readonly #localityWeighted: boolean;
+  /** Consistent hashing with locality weights: one ring per priority, weights folded in. */
+  readonly #foldLocalityWeights: boolean;
   readonly #pickers = new Map<object, HostPicker>();
   readonly #hash = createKeyHasher();
   #version = -1;
@@ -68,14 +116,22 @@ export class PrioritySet {
   ) {
     this.#policy = policy;
     this.#random = random;
-    // Consistent hashing keeps one ring per priority (thread_aware_lb_impl.cc); locality
-    // weights are not folded into it here.
+    // Consistent hashing keeps one ring per priority (thread_aware_lb_impl.cc) and folds the
+    // locality weights into its host weights instead of choosing a locality first.
     this.#localityWeighted = localityWeighted && policy.consistentHash === null;
+    this.#foldLocalityWeights = localityWeighted && policy.consistentHash !== null;
     hosts.forEach((h, i) => {
       const p = assignment.priorities[i]!;
       if (p < 0) return;
       while (this.#levels.length <= p)
-        this.#levels.push({ hosts: [], healthy: [], groups: new Map(), panic: false, localities: null });
+        this.#levels.push({
+          hosts: [],
+          healthy: [],
+          groups: new Map(),
+          panic: false,
+          localities: null,
+          ring: null,
+        });
       const level = this.#levels[p]!;
       level.hosts.push(h);
       const key = assignment.groups[i]!;
@@ -103,7 +159,7 @@ export class PrioritySet {
     version: number,
     panicThreshold: number,
     exclude: ReadonlySet<string>,
-    hashKey: string | null,
+    hashKey: HashKey,
   ): HostState | null {
     this.#refresh(version, panicThreshold);
     if (this.#levels.length === 0) return null;
@@ -112,10 +168,10 @@ export class PrioritySet {
     const hosts = chosen.hosts;
     let skip: SkipHost = null;
     if (exclude.size > 0 && hosts.some((h) => !exclude.has(h.id))) skip = (h) => exclude.has(h.id);
-    return chosen.picker.pick(hosts, this.#rebuilds, skip, hashKey);
+    return chosen.picker.pick(hosts, this.#rebuilds, skip, hashKey, chosen.weights);
   }
 
-  #choose(hashKey: string | null): Pick | null {
+  #choose(hashKey: HashKey): Pick | null {
     let draw: number;
     if (hashKey !== null && this.#policy.consistentHash !== null) {
       // A 64-bit hash mod 100: (hi × 2^32 + lo) mod 100, with 2^32 ≡ 96 (mod 100).
@@ -130,6 +186,7 @@ export class PrioritySet {
       if (target <= sum) break;
     }
     const level = this.#levels[Math.min(p, this.#levels.length - 1)]!;
+    if (level.ring !== null) return this.#source(level, level.ring.hosts, level.ring.weights);
     if (level.panic) return this.#source(level, level.hosts);
     if (level.localities !== null) {
       const g = level.localities.pick(effectiveWeight, null);
@@ -138,13 +195,13 @@ export class PrioritySet {
     return this.#source(level, level.healthy);
   }
 
-  #source(owner: Level | Group, hosts: readonly HostState[]): Pick {
+  #source(owner: Level | Group, hosts: readonly HostState[], weights: readonly number[] | null = null): Pick {
     let picker = this.#pickers.get(owner);
     if (picker === undefined) {
       picker = createPicker(this.#policy, this.#random);
       this.#pickers.set(owner, picker);
     }
-    return { hosts, picker };
+    return { hosts, picker, weights };
   }
 
   #refresh(version: number, panicThreshold: number): void {
@@ -158,6 +215,7 @@ export class PrioritySet {
       health.push(Math.min(100, Math.floor((OVERPROVISIONING * level.healthy.length) / level.hosts.length)));
       level.panic = false;
       level.localities = null;
+      level.ring = null;
     }
     const n = this.#levels.length;
     this.#loads.length = 0;
@@ -190,6 +248,9 @@ export class PrioritySet {
       allPanic &&= level.panic;
     }
     if (allPanic) this.#loadInTotalPanic();
+    if (this.#foldLocalityWeights)
+      for (const level of this.#levels)
+        level.ring = localityWeightedHosts([...level.groups.values()], level.panic);
     if (!this.#localityWeighted) return;
     for (const level of this.#levels) {
       const groups = [...level.groups.values()].filter((g) => effectiveWeight(g) > 0);

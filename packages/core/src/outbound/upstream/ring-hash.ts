@@ -30,17 +30,19 @@ export interface Ring {
  * least `minimumRingSize` in all, capped at `maximumRingSize`; running sums hand each host
  * `scale × weight` entries (so fractions still add up); entry `i` of a host sits at
  * xxHash64("<address:port>_<i>"), the address being the host's (Istio leaves
- * `use_hostname_for_hashing` off).
+ * `use_hostname_for_hashing` off). `weights`, when given, are the hosts' normalized weights
+ * as they are, locality weights folded in (thread_aware_lb_impl.cc normalizeWeights); they
+ * may sum to less than 1 when a weighted locality has no healthy host, as in Envoy.
  */
 export function buildRing(
   hosts: readonly HostState[],
   minimumRingSize: number,
   maximumRingSize: number = DEFAULT_MAX_RING_SIZE,
+  weights: readonly number[] | null = null,
 ): Ring {
-  let sum = 0;
-  for (const h of hosts) sum += h.weight;
+  const norm = weights ?? normalizedWeights(hosts);
   let minWeight = 1;
-  for (const h of hosts) minWeight = Math.min(minWeight, h.weight / sum);
+  for (const w of norm) minWeight = Math.min(minWeight, w);
   const scale = Math.min(Math.ceil(minWeight * minimumRingSize) / minWeight, maximumRingSize);
 
   const his: number[] = [];
@@ -48,8 +50,9 @@ export function buildRing(
   const owners: HostState[] = [];
   let current = 0;
   let target = 0;
-  for (const h of hosts) {
-    target += scale * (h.weight / sum);
+  for (let k = 0; k < hosts.length; k++) {
+    const h = hosts[k]!;
+    target += scale * norm[k]!;
     for (let i = 0; current < target; i++, current++) {
       const pos = xxHash64(`${h.id}_${i}`);
       his.push(pos.hi);
@@ -71,6 +74,13 @@ export function buildRing(
     sorted[k] = owners[i]!;
   }
   return { hi, lo, hosts: sorted };
+}
+
+/** Host weights over their sum (envoy thread_aware_lb_impl.cc normalizeHostWeights, locality weight 1). */
+export function normalizedWeights(hosts: readonly HostState[]): number[] {
+  let sum = 0;
+  for (const h of hosts) sum += h.weight;
+  return hosts.map((h) => h.weight / sum);
 }
 
 /**
@@ -119,10 +129,10 @@ export function createRingHash(minimumRingSize: number, random: Random): HostPic
   let version = -1;
   let ring: Ring = { hi: new Uint32Array(0), lo: new Uint32Array(0), hosts: [] };
   return {
-    pick(hosts, v, skip, hashKey) {
+    pick(hosts, v, skip, hashKey, weights) {
       if (v !== version) {
         version = v;
-        ring = buildRing(hosts, minimumRingSize);
+        ring = buildRing(hosts, minimumRingSize, DEFAULT_MAX_RING_SIZE, weights ?? null);
       }
       const h = hashKey === null ? randomHash(random) : hashOf(hashKey);
       return ringPick(ring, h, HOST_SELECTION_RETRIES, skip) ?? hosts[0]!;

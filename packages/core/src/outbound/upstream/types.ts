@@ -1,4 +1,5 @@
 import type { Cluster, Endpoint } from '../../compile/plan-types.js';
+import type { HashKey } from './hash.js';
 
 /** One endpoint of one cluster, with its runtime state. */
 export interface UpstreamHost {
@@ -15,8 +16,11 @@ export interface UpstreamHost {
 export interface PickContext {
   /** Hosts already tried by this request (previous-hosts retry predicate). */
   readonly exclude: ReadonlySet<string>;
-  /** The consistent-hash key (header/cookie/query value, source IP), when the policy hashes. */
-  readonly hashKey: string | null;
+  /**
+   * The consistent-hash key (header/cookie/query value, source IP; every value of a header
+   * sent several times), when the policy hashes.
+   */
+  readonly hashKey: HashKey;
 }
 
 /** The result of one attempt, as outlier detection classifies it (spec/traffic.md §2 algorithm). */

@@ -1,4 +1,5 @@
 import type { Cluster, Endpoint } from '../../../../src/compile/plan-types.js';
+import type { HashKey } from '../../../../src/outbound/upstream/hash.js';
 import type {
   Admission,
   AttemptOutcome,
@@ -19,7 +20,7 @@ export interface FakeClusters extends ClusterManager {
   /** Retries allowed at once per cluster (default unlimited). */
   maxRetries: number;
   readonly active: Map<string, number>;
-  readonly picks: { cluster: string; exclude: string[]; hashKey: string | null }[];
+  readonly picks: { cluster: string; exclude: string[]; hashKey: HashKey }[];
 }
 
 export function createFakeClusters(): FakeClusters {
