@@ -23,7 +23,10 @@ export interface PodView {
   readonly namespace: string;
   readonly name: string;
   readonly labels: Labels;
+  readonly annotations: Labels;
   readonly nodeName: string;
+  /** An `istio-proxy` container (or init container) with an image: istio util.hasIstioProxy. */
+  readonly proxyContainer: boolean;
 }
 
 /** A Kubernetes Gateway API `Gateway` (gateway.networking.k8s.io), for VirtualService gateway refs. */
@@ -62,7 +65,9 @@ const DEFAULT_INGRESS_POD: PodView = Object.freeze({
   namespace: ISTIO_NAMESPACE,
   name: `${INGRESS_SERVICE}-dummypod`,
   labels: Object.freeze({ istio: 'ingressgateway' }),
+  annotations: Object.freeze({}),
   nodeName: '',
+  proxyContainer: false,
 });
 
 const DEFAULT_INGRESS_SERVICE: ServiceView = Object.freeze({
@@ -116,6 +121,13 @@ function toService(p: PlatformResource): ServiceView {
   });
 }
 
+function hasProxyContainer(podSpec: unknown): boolean {
+  const spec = obj(podSpec);
+  const containers = [...arr(spec['containers']), ...arr(spec['initContainers'])].map(obj);
+  const proxy = containers.find((c) => str(c['name']) === 'istio-proxy');
+  return proxy !== undefined && str(proxy['image']) !== '';
+}
+
 /**
  * The pods a set of files stands for. A `Pod` document is one pod. A workload
  * (Deployment, StatefulSet, ...) stands for the pods its template would create:
@@ -129,7 +141,9 @@ function podsOf(p: PlatformResource): PodView[] {
         namespace: p.metadata.namespace,
         name: p.metadata.name,
         labels: p.metadata.labels,
+        annotations: p.metadata.annotations,
         nodeName: str(obj(p.body['spec'])['nodeName']),
+        proxyContainer: hasProxyContainer(p.body['spec']),
       },
     ];
   }
@@ -143,7 +157,9 @@ function podsOf(p: PlatformResource): PodView[] {
       namespace: p.metadata.namespace,
       name: `${p.metadata.name}-template`,
       labels: strMap(obj(t['metadata'])['labels']),
+      annotations: strMap(obj(t['metadata'])['annotations']),
       nodeName: str(obj(t['spec'])['nodeName']),
+      proxyContainer: hasProxyContainer(t['spec']),
     },
   ];
 }

@@ -23,6 +23,7 @@ export interface AnalysisMessage {
 /** What an analyzer reports about: a resource with its identity and where it came from. */
 export interface Subject {
   readonly kind: string;
+  /** '' for a cluster-scoped resource (a Namespace). */
   readonly namespace: string;
   readonly name: string;
   readonly origin: Origin;
@@ -44,6 +45,11 @@ function lineOf(subject: Subject, path: FieldPath | undefined): number {
   }
 }
 
+/** istio `Origin.FriendlyName`: `Kind ns/name`, or `Kind name` for a cluster-scoped resource (namespace ''). */
+export function friendlyName(kind: string, namespace: string, name: string): string {
+  return namespace === '' ? `${kind} ${name}` : `${kind} ${namespace}/${name}`;
+}
+
 /** Build a frozen message about `subject`; `path` points the reference at the offending field. */
 export function newMessage(
   type: MessageType,
@@ -57,7 +63,7 @@ export function newMessage(
   return Object.freeze({
     code: type.code,
     level: type.level,
-    origin: `${subject.kind} ${subject.namespace}/${subject.name}`,
+    origin: friendlyName(subject.kind, subject.namespace, subject.name),
     ...(ref === undefined ? {} : { reference: ref }),
     file,
     line,

@@ -31,7 +31,10 @@ function annotationOf(m: AnalysisMessage, snapshot: ConfigSnapshot): string | un
   if (r === undefined) return undefined;
   const all = [...snapshot.resources, ...snapshot.platform];
   const found = all.find(
-    (x) => x.kind === r.kind && x.metadata.namespace === r.namespace && x.metadata.name === r.name,
+    (x) =>
+      x.kind === r.kind &&
+      (r.namespace === '' || x.metadata.namespace === r.namespace) &&
+      x.metadata.name === r.name,
   );
   return found?.metadata.annotations[SUPPRESS_ANNOTATION];
 }
@@ -52,6 +55,10 @@ export function isSuppressed(
   }
   const r = m.resource;
   if (r === undefined) return false;
-  const names = [`${r.kind} ${r.namespace}/${r.name}`, `${r.kind} ${r.name}.${r.namespace}`];
+  // A cluster-scoped resource (namespace '') is `Kind name`, as istio's FriendlyName.
+  const names =
+    r.namespace === ''
+      ? [`${r.kind} ${r.name}`]
+      : [`${r.kind} ${r.namespace}/${r.name}`, `${r.kind} ${r.name}.${r.namespace}`];
   return suppress.some((s) => s.code === m.code && names.some((n) => globMatches(s.resource, n)));
 }
