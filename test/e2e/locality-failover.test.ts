@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { helloworldService } from '../../packages/core/test/helpers/helloworld.js';
 
 // istio.io tasks/traffic-management/locality-load-balancing/failover, with real loopback
 // servers and the real transport: the caller in region1/zone1, helloworld in region1/zone1,
@@ -35,12 +36,7 @@ async function pod(zone: string, state: { failing: boolean }): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-const CONFIG = `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec: { selector: { app: helloworld }, ports: [{ name: http, port: 5000 }] }
----
+const CONFIG = `${helloworldService()}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: helloworld, namespace: sample }
@@ -113,15 +109,7 @@ describe('locality failover (istio.io locality-load-balancing/failover)', () => 
       ['region1/zone2', await pod('region1/zone2', { failing: false })],
       ['region2/zone3', await pod('region2/zone3', { failing: false })],
     ] as const;
-    const service = `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec:
-  selector: { app: helloworld }
-  ports: [{ name: http, port: 5000 }]
-  trafficDistribution: PreferClose
-`;
+    const service = helloworldService('  trafficDistribution: PreferClose\n');
     const mesh = await meshFor(service, zones);
     const seen = new Set<string>();
     for (let i = 0; i < 12; i++)

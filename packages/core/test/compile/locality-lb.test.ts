@@ -7,17 +7,11 @@ import type { StaticEndpoint } from '../../src/compile/registry.js';
 import { validateWorkload } from '../../src/compile/workload.js';
 import { workloadFromEnv } from '../../src/mesh/workload-env.js';
 import { snapshotOf } from './helpers.js';
+import { HELLOWORLD_CLUSTER, helloworldService } from '../helpers/helloworld.js';
 
 // The istio.io "Locality failover" task: sleep in region1/zone1 calls helloworld, deployed in
 // region1/zone1, region1/zone2, region2/zone3 and region3/zone4, with this DestinationRule.
-const SERVICE = `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec:
-  selector: { app: helloworld }
-  ports: [{ name: http, port: 5000 }]
-`;
+const SERVICE = helloworldService();
 const FAILOVER_DR = `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -33,7 +27,6 @@ spec:
         failover: [{ from: region1, to: region3 }]
     outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m }
 `;
-const KEY = 'outbound|5000||helloworld.sample.svc.cluster.local';
 const sleep = { name: 'sleep', namespace: 'sample', serviceAccount: 'sleep', labels: { app: 'sleep' } };
 
 const pods: StaticEndpoint[] = [
@@ -48,7 +41,7 @@ function compiled(docs: string[], workload: object = { ...sleep, locality: 'regi
   const plan = compilePlan(snapshotOf(...docs), workload as typeof sleep, {
     endpoints: { helloworld: pods },
   });
-  const cluster = plan.outbound.cluster(KEY) as Cluster;
+  const cluster = plan.outbound.cluster(HELLOWORLD_CLUSTER) as Cluster;
   return { plan, cluster, lb: cluster.localityLb ?? null };
 }
 
@@ -100,7 +93,9 @@ spec:
   labels: { app: helloworld, istio-locality: region2.zone3 }
 `;
     const plan = compilePlan(snapshotOf(SERVICE, we), sleep);
-    expect(plan.outbound.cluster(KEY)!.endpoints.map((e) => e.locality)).toEqual(['region2/zone3']);
+    expect(plan.outbound.cluster(HELLOWORLD_CLUSTER)!.endpoints.map((e) => e.locality)).toEqual([
+      'region2/zone3',
+    ]);
   });
 });
 
@@ -168,7 +163,7 @@ describe('locality priorities (istio loadbalancer.go)', () => {
       { ...sleep, labels: { app: 'sleep', version: 'v1' }, locality: 'region1/zone1' },
       { endpoints: { helloworld: labelled } },
     );
-    const cluster = plan.outbound.cluster(KEY)!;
+    const cluster = plan.outbound.cluster(HELLOWORLD_CLUSTER)!;
     const a = assignLocalities(cluster.endpoints, clusterLocalityLb(plan.workload, cluster)!);
     // region1 + v1: 0; region1 + v2: 1; other region: 2 (n - 0 with n = 2, compacted).
     expect(a.priorities).toEqual([0, 1, 2, 2]);

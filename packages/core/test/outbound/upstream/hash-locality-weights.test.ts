@@ -7,6 +7,7 @@ import { buildMaglev, maglevPick } from '../../../src/outbound/upstream/maglev.j
 import { localityWeightedHosts } from '../../../src/outbound/upstream/priority-set.js';
 import { buildRing, ringPick, type Ring } from '../../../src/outbound/upstream/ring-hash.js';
 import { ctx, h64, harness, loopbackEndpoints, tally } from './support.js';
+import { HELLOWORLD_CLUSTER, helloworldService } from '../../helpers/helloworld.js';
 
 // Consistent hashing with locality weights: Envoy folds each locality's weight into its hosts'
 // ring (or Maglev table) weights, `host weight / locality's host weight sum × locality weight /
@@ -146,14 +147,7 @@ describe('ring hash with locality weights (Envoy normalizeLocalityWeights)', () 
 });
 
 // The istio.io locality layout: the caller in region1/zone1, two pods per zone.
-const SERVICE = `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec:
-  selector: { app: helloworld }
-  ports: [{ name: http, port: 5000 }]
-`;
+const SERVICE = helloworldService();
 const ZONES = ['region1/zone1', 'region1/zone2', 'region2/zone3', 'region3/zone4'];
 const ADDR = ['10.1.1', '10.1.2', '10.2.3', '10.3.4'];
 const pods: StaticEndpoint[] = ZONES.flatMap((locality, z) =>
@@ -185,9 +179,7 @@ spec:
       locality: 'region1/zone1',
     };
     const plan = compilePlan(snap, workload, { endpoints: { helloworld: pods } });
-    const c = harness(5).manager.get(
-      plan.outbound.cluster('outbound|5000||helloworld.sample.svc.cluster.local')!,
-    );
+    const c = harness(5).manager.get(plan.outbound.cluster(HELLOWORLD_CLUSTER)!);
     const zones = tally(
       Array.from({ length: 4000 }, (_, i) => c.pick(ctx({ hashKey: `user-${i}` }))!.endpoint.locality ?? ''),
     );

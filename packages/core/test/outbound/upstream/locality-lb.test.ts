@@ -8,18 +8,12 @@ import type { UpstreamCluster, UpstreamHost } from '../../../src/outbound/upstre
 import type { RuntimeCluster } from '../../../src/outbound/upstream/upstream-cluster.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { ctx, harness, NO_CONTEXT, tally } from './support.js';
+import { HELLOWORLD_CLUSTER, helloworldService } from '../../helpers/helloworld.js';
 
 // The istio.io "Locality failover" layout: the caller in region1/zone1, helloworld with two
 // pods in each of region1/zone1, region1/zone2, region2/zone3 and region3/zone4.
-const SERVICE = `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec:
-  selector: { app: helloworld }
-  ports: [{ name: http, port: 5000 }]
-`;
-const KEY = 'outbound|5000||helloworld.sample.svc.cluster.local';
+const SERVICE = helloworldService();
+
 const OUTLIER = '{ consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }';
 
 const ZONES = ['region1/zone1', 'region1/zone2', 'region2/zone3', 'region3/zone4'];
@@ -56,7 +50,7 @@ ${trafficPolicy}
   };
   const plan = compilePlan(snap, workload, { endpoints: { helloworld: pods } });
   // The plan carries the cluster's locality load balancing (compile/clusters.ts).
-  return plan.outbound.cluster(KEY)!;
+  return plan.outbound.cluster(HELLOWORLD_CLUSTER)!;
 }
 
 const FAILOVER = `
@@ -245,11 +239,11 @@ describe('/clusters locality', () => {
       endpoints: { helloworld: [{ address: '10.1.1.1', port: 5000, locality: 'region1/zone1/rack7' }] },
     });
     const statuses = clusterStatuses(plan, undefined);
-    const host = statuses.find((s) => s.name === KEY)!.host_statuses[0]!;
+    const host = statuses.find((s) => s.name === HELLOWORLD_CLUSTER)!.host_statuses[0]!;
     expect(host.locality).toEqual({ region: 'region1', zone: 'zone1', sub_zone: 'rack7' });
     const text = clustersText(statuses);
-    expect(text).toContain(`${KEY}::10.1.1.1:5000::region::region1\n`);
-    expect(text).toContain(`${KEY}::10.1.1.1:5000::zone::zone1\n`);
-    expect(text).toContain(`${KEY}::10.1.1.1:5000::sub_zone::rack7\n`);
+    expect(text).toContain(`${HELLOWORLD_CLUSTER}::10.1.1.1:5000::region::region1\n`);
+    expect(text).toContain(`${HELLOWORLD_CLUSTER}::10.1.1.1:5000::zone::zone1\n`);
+    expect(text).toContain(`${HELLOWORLD_CLUSTER}::10.1.1.1:5000::sub_zone::rack7\n`);
   });
 });

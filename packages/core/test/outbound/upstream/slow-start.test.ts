@@ -5,6 +5,7 @@ import { loadConfigText } from '../../../src/config/load.js';
 import type { UpstreamCluster } from '../../../src/outbound/upstream/types.js';
 import type { RuntimeCluster } from '../../../src/outbound/upstream/upstream-cluster.js';
 import { endpoints, harness, NO_CONTEXT, reviewsCluster, tally, type Harness } from './support.js';
+import { HELLOWORLD_CLUSTER, helloworldService } from '../../helpers/helloworld.js';
 
 /**
  * DestinationRule `warmup` / `warmupDurationSecs` (istio cluster_traffic_policy.go
@@ -208,14 +209,7 @@ describe('slow start (DestinationRule warmup)', () => {
 /** The caller in region1/zone1; helloworld with three pods there and one in zone2. */
 function localityCluster(): Cluster {
   const docs = [
-    `
-apiVersion: v1
-kind: Service
-metadata: { name: helloworld, namespace: sample }
-spec:
-  selector: { app: helloworld }
-  ports: [{ name: http, port: 5000 }]
-`,
+    helloworldService(),
     `
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -254,5 +248,5 @@ spec:
       },
     },
   );
-  return plan.outbound.cluster('outbound|5000||helloworld.sample.svc.cluster.local')!;
+  return plan.outbound.cluster(HELLOWORLD_CLUSTER)!;
 }
