@@ -1,9 +1,8 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../../src/config/load.js';
 import type { ExtensionProvider } from '../../../src/config/mesh-config.js';
 import { localRateLimitYaml } from '../../helpers/local-rate-limit.js';
+import { useExtAuthzServers } from './ext-authz-http-server.js';
 import {
   engineFor,
   fakeJwt,
@@ -19,24 +18,11 @@ import {
 // buildHTTPConnectionManager): metadata exchange, the CUSTOM filters (a shadow RBAC filter and
 // ext_authz), jwt_authn, then the AUDIT, DENY and ALLOW RBAC filters, ..., the router.
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((r) => {
-          s.closeAllConnections();
-          s.close(() => r());
-        }),
-    ),
-  );
-});
+const { authzServer } = useExtAuthzServers();
 
 /** A real ext_authz HTTP server on loopback: allows with `setOnAllow` headers, or denies 403. */
 async function extAuthz(answer: { allow: boolean; setOnAllow?: Record<string, string> }) {
-  const seen: IncomingMessage['headers'][] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.headers);
+  const { port, seen } = await authzServer((_req, res) => {
     if (!answer.allow) {
       res.statusCode = 403;
       res.end('denied by ext_authz');
@@ -45,14 +31,12 @@ async function extAuthz(answer: { allow: boolean; setOnAllow?: Record<string, st
     for (const [k, v] of Object.entries(answer.setOnAllow ?? {})) res.setHeader(k, v);
     res.end();
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const provider: ExtensionProvider = {
     name: 'default',
     type: 'envoyExtAuthzHttp',
     config: {
       service: 'foo/127.0.0.1',
-      port: (server.address() as AddressInfo).port,
+      port,
       includeRequestHeadersInCheck: ['authorization', 'x-jwt-payload'],
       headersToUpstreamOnAllow: ['authorization'],
     },
@@ -85,7 +69,7 @@ describe('CUSTOM runs before jwt_authn, as istiod orders the chain', () => {
     );
     const d = await engine.decide(request({ url: '/httpbin1', headers: { authorization: 'Bearer forged' } }));
     expect(d.allow ? null : [d.status, d.flags, d.reason.stage]).toEqual([403, ['UAEX'], 'custom']);
-    expect(seen[0]?.['authorization']).toBe('Bearer forged');
+    expect(seen[0]?.headers['authorization']).toBe('Bearer forged');
     expect(jwt.calls).toBe(0);
   });
 
@@ -99,7 +83,7 @@ describe('CUSTOM runs before jwt_authn, as istiod orders the chain', () => {
     );
     const d = await engine.decide(request({ url: '/httpbin1', headers: { cookie: 'session=1' } }));
     expect(seen).toHaveLength(1);
-    expect(seen[0]?.['authorization']).toBeUndefined();
+    expect(seen[0]?.headers['authorization']).toBeUndefined();
     expect(verdict(d)).toBe('allow');
     if (!d.allow) return;
     expect(d.context.auth?.principal).toBe('https://issuer.example/alice');
@@ -121,7 +105,7 @@ describe('CUSTOM runs before jwt_authn, as istiod orders the chain', () => {
       },
     );
     const d = await engine.decide(request({ url: '/httpbin1', headers: { authorization: 'Bearer good' } }));
-    expect(seen[0]?.['x-jwt-payload']).toBeUndefined();
+    expect(seen[0]?.headers['x-jwt-payload']).toBeUndefined();
     expect(d.allow ? d.setHeaders['x-jwt-payload'] : null).toBe('e30');
   });
 });
