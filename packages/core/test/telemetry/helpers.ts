@@ -1,3 +1,5 @@
+import type { InboundDecision } from '../../src/inbound/engine-types.js';
+import type { PeerIdentity } from '../../src/inbound/request-context.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { ConfigSnapshot } from '../../src/config/snapshot.js';
 import type { WorkloadIdentity } from '../../src/compile/workload.js';
@@ -25,3 +27,22 @@ export function snapshotOf(yaml: string): ConfigSnapshot {
   if (errors.length > 0) throw new Error(errors.map((d) => `${d.code} ${d.message}`).join('\n'));
   return snap;
 }
+
+/** productpage's verified mTLS identity, the caller of reviews in Bookinfo. */
+export const PRODUCTPAGE_PEER: PeerIdentity = Object.freeze({
+  principal: 'cluster.local/ns/default/sa/bookinfo-productpage',
+  trustDomain: 'cluster.local',
+  namespace: 'default',
+  serviceAccount: 'bookinfo-productpage',
+});
+
+/** The inbound engine's decision letting productpage read `/reviews/1`. */
+export const ALLOW_PRODUCTPAGE: InboundDecision = Object.freeze({
+  allow: true,
+  url: '/reviews/1',
+  context: { peer: PRODUCTPAGE_PEER, auth: null },
+  removeHeaders: [],
+  setHeaders: {},
+  responseHeaders: {},
+  shadow: [],
+});

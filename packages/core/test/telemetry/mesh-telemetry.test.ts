@@ -4,15 +4,14 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../src/config/mesh-config.js';
-import type { InboundDecision } from '../../src/inbound/engine-types.js';
 import { createInboundObserver } from '../../src/inbound/node-observe.js';
 import { nodeConnectionOf, toInboundRequest } from '../../src/inbound/node-request.js';
-import type { PeerIdentity } from '../../src/inbound/request-context.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../../src/telemetry/mesh-telemetry.js';
 import { currentContext } from '../../src/telemetry/tracing/request-context.js';
 import { REVIEWS_V2, snapshotOf } from './helpers.js';
 import { samples } from './metrics-support.js';
 import { lineCollector } from '../helpers/line-collector.js';
+import { ALLOW_PRODUCTPAGE, PRODUCTPAGE_PEER } from './helpers.js';
 
 const open: MeshTelemetry[] = [];
 const servers: Server[] = [];
@@ -116,29 +115,13 @@ spec:
   });
 });
 
-const PEER: PeerIdentity = {
-  principal: 'cluster.local/ns/default/sa/bookinfo-productpage',
-  trustDomain: 'cluster.local',
-  namespace: 'default',
-  serviceAccount: 'bookinfo-productpage',
-};
-const ALLOW: InboundDecision = Object.freeze({
-  allow: true,
-  url: '/reviews/1',
-  context: { peer: PEER, auth: null },
-  removeHeaders: [],
-  setHeaders: {},
-  responseHeaders: {},
-  shadow: [],
-});
-
 describe('createInboundObserver', () => {
   async function serve(t: MeshTelemetry, seen: { requestId?: string; traced?: string }) {
     const observe = createInboundObserver(t);
     const server = createServer((req, res) => {
-      const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, PEER));
+      const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, PRODUCTPAGE_PEER));
       const o = observe(req, res, inbound);
-      o.decided(ALLOW);
+      o.decided(ALLOW_PRODUCTPAGE);
       o.run(() => {
         seen.requestId = req.headers['x-request-id'] as string;
         setImmediate(() => {

@@ -3,14 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MESH_CONFIG } from '../../../src/config/mesh-config.js';
-import type { InboundDecision } from '../../../src/inbound/engine-types.js';
 import { createInboundObserver } from '../../../src/inbound/node-observe.js';
 import { nodeConnectionOf, toInboundRequest } from '../../../src/inbound/node-request.js';
-import type { PeerIdentity } from '../../../src/inbound/request-context.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../../../src/telemetry/mesh-telemetry.js';
 import { lineCollector } from '../../helpers/line-collector.js';
 import { REVIEWS_V2, snapshotOf } from '../helpers.js';
 import { samples } from '../metrics-support.js';
+import { ALLOW_PRODUCTPAGE, PRODUCTPAGE_PEER } from '../helpers.js';
 
 // One Telemetry, real HTTP requests through the inbound observer: the access-log filter
 // runs as Envoy's CEL access-log filter (log only on `true`), the tag values as
@@ -21,23 +20,6 @@ const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
-
-const PEER: PeerIdentity = {
-  principal: 'cluster.local/ns/default/sa/bookinfo-productpage',
-  trustDomain: 'cluster.local',
-  namespace: 'default',
-  serviceAccount: 'bookinfo-productpage',
-};
-
-const ALLOW: InboundDecision = Object.freeze({
-  allow: true,
-  url: '/reviews/1',
-  context: { peer: PEER, auth: null },
-  removeHeaders: [],
-  setHeaders: {},
-  responseHeaders: {},
-  shadow: [],
 });
 
 const TELEMETRY = `apiVersion: v1
@@ -63,9 +45,9 @@ spec:
 async function serve(t: MeshTelemetry): Promise<number> {
   const observe = createInboundObserver(t);
   const server = createServer((req, res) => {
-    const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, PEER));
+    const inbound = toInboundRequest(req, nodeConnectionOf(req.socket, PRODUCTPAGE_PEER));
     const o = observe(req, res, inbound);
-    o.decided(ALLOW);
+    o.decided(ALLOW_PRODUCTPAGE);
     o.run(() => {
       res.statusCode = Number(req.headers['x-status'] ?? 200);
       res.end('hello');
