@@ -1,3 +1,4 @@
+import { metadataAnnotationProblem } from './validate/metadata-annotations.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
 import { formatPath, type Diagnostic, type FieldPath, type ResourceRef } from './diagnostic.js';
 import { findKind, isIstioGroup } from './kinds.js';
@@ -340,6 +341,12 @@ export function validatePending(
       });
       return null;
     }
+  }
+  // istiod's webhook checks the metadata first, and refuses the resource on a problem there.
+  const metaProblem = metadataAnnotationProblem(p.def.kind, p.metadata, p.spec);
+  if (metaProblem !== null) {
+    push(metaProblem);
+    return null;
   }
   const { findings, value } = validateSpec(p.def, p.spec ?? {}, p.metadata.namespace, rootNamespace);
   for (const f of findings) push(f);

@@ -367,10 +367,10 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let authzInput: AuthzInput = input;
     for (const { policy, provider } of c.custom) {
       if (policy.match(authzInput) < 0) continue;
-      // A dry-run CUSTOM policy is reported and never enforced or checked. istiod up to 1.29
-      // drops it from the CUSTOM filters; 1.30 puts it in the enforcing `rules` of a DENY
-      // RBAC filter (authz/builder builder.go buildHTTP, "limitation: dry-run CUSTOM policies
-      // still call ext_authz"), which would deny what it matches: not followed here.
+      // istiod's webhook refuses istio.io/dry-run on a CUSTOM policy (validation.go
+      // checkDryRunAnnotation), and so does config load; a plan built otherwise has it reported,
+      // never enforced or checked. (istiod's 1.30 builder would put it in the enforcing `rules`
+      // of a DENY RBAC filter, authz/builder builder.go buildHTTP: not followed here.)
       if (policy.dryRun) {
         shadow.push({ policy: policy.name, action: 'CUSTOM', result: 'audit' });
         f.shadow = shadow;
