@@ -129,9 +129,12 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
     suppress,
     ...(selected === undefined ? {} : { analyzers: selected }),
   });
-  // istioctl reports only on the selected namespace unless -A (messages without one are kept).
+  // istioctl reports only on the selected namespace unless -A; messages without a resource,
+  // and those on cluster-scoped resources (a Namespace), are kept (istiod_analyze.go filterMessages).
   if (!allNamespaces)
-    messages = messages.filter((m) => m.resource === undefined || m.resource.namespace === namespace);
+    messages = messages.filter(
+      (m) => m.resource === undefined || m.resource.namespace === '' || m.resource.namespace === namespace,
+    );
   const shown = messages.filter((m) => atLeast(m.level, outputThreshold));
   io.stdout(`${formatMessages(shown, fmt, color)}\n`);
 

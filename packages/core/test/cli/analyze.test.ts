@@ -163,6 +163,16 @@ describe('meshlet analyze', () => {
     expect(all.out).toContain('(VirtualService other/foo f.yaml:');
   });
 
+  it("keeps a cluster-scoped resource's message without -A, as istioctl does (istiod_analyze.go filterMessages)", async () => {
+    const dir = tempFiles({
+      'ns.yaml':
+        'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: staging\n  annotations:\n    networking.istio.io/exportTo: "."\n',
+    });
+    const r = await run(['ns.yaml'], dir);
+    expect(r.out).toContain('IST0107');
+    expect(r.out).toContain('(Namespace staging ns.yaml:');
+  });
+
   it('exits 65 when a file is not valid YAML', async () => {
     const dir = tempFiles({ 'broken.yaml': 'kind: VirtualService\nmetadata: [unclosed\n' });
     const r = await run(['broken.yaml'], dir);
