@@ -24,6 +24,7 @@ import {
   analyzeTelemetrySelectors,
 } from './analyzers/telemetry-selectors.js';
 import { analyzeDestinationHosts } from './analyzers/vs-destination-hosts.js';
+import { analyzeIngressSubsets } from './analyzers/vs-ingress-subsets.js';
 import { analyzeDestinationSubsets } from './analyzers/vs-destination-rules.js';
 import { analyzeJwtClaimRoutes } from './analyzers/vs-jwt-claim-routes.js';
 import { analyzeVirtualServiceGateways } from './analyzers/vs-gateways.js';
@@ -145,7 +146,7 @@ export const ANALYZERS: readonly Analyzer[] = Object.freeze([
   analyzer(
     'virtualservice.DestinationHostAnalyzer',
     'Checks the destination hosts associated with each virtual service',
-    analyzeDestinationHosts,
+    (ctx) => [...analyzeDestinationHosts(ctx), ...analyzeIngressSubsets(ctx)],
   ),
   analyzer(
     'virtualservice.DestinationRuleAnalyzer',

@@ -116,6 +116,12 @@ export const MESSAGE_TYPES = Object.freeze({
     'Info',
     'Annotation %q has been deprecated%s and may not work in future Istio versions.',
   ),
+  IngressRouteRulesNotAffected: type(
+    'IST0140',
+    'IngressRouteRulesNotAffected',
+    'Warning',
+    'Subset in virtual service %s has no effect on ingress gateway %s requests',
+  ),
   DeploymentConflictingPorts: type(
     'IST0137',
     'DeploymentConflictingPorts',

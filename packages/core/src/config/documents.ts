@@ -20,6 +20,8 @@ export interface PendingResource {
   readonly metadata: ResourceMetadata;
   readonly spec: unknown;
   readonly hasSpec: boolean;
+  /** The document's `status`, kept unvalidated; undefined when it has none. */
+  readonly status: unknown;
   readonly origin: Origin;
   /** Path of this document inside its YAML document (non-empty for List items). */
   readonly base: FieldPath;
@@ -275,6 +277,7 @@ function collectDocument(
     metadata: meta.metadata,
     spec: value['spec'],
     hasSpec: 'spec' in value,
+    status: value['status'],
     origin,
     base,
   });
@@ -364,6 +367,7 @@ export function validatePending(
     apiVersion: p.apiVersion,
     metadata: p.metadata,
     spec: deepFreeze(value),
+    ...(p.status === undefined ? {} : { status: deepFreeze(p.status) }),
     origin: p.origin,
   });
 }

@@ -27,5 +27,10 @@ export interface Resource<K extends string = string, S = unknown> {
   readonly apiVersion: string;
   readonly metadata: ResourceMetadata;
   readonly spec: S;
+  /**
+   * The document's `status`, as written: read-only, not validated, absent when the document
+   * has none. Analyzers read it (istio serviceentry/protocoladdresses.go `status.addresses`).
+   */
+  readonly status?: unknown;
   readonly origin: Origin;
 }

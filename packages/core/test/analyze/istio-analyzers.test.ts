@@ -19,8 +19,6 @@ import { rawSnapshot, SAMPLES } from './support/raw-snapshot.js';
  *
  * Sample files not in this table, and why:
  * - (gateway-no-port.yaml is in the table, but its IST0162 is not implemented: see gateway-workloads.ts.)
- * - serviceentry-address-allocated.yaml (+ -mesh-cfg): Istio skips a ServiceEntry whose
- *   `status.addresses` were allocated; meshlet's loader drops `status`, so it cannot.
  * Inputs /work/shared/istio-samples lacks (misannotated.yaml, the service port-name, deployment,
  * EnvoyFilter, Sidecar, UID,
  * k8sgateway-selector and telemetry-lightstep files) are cut down inline in
@@ -38,7 +36,7 @@ interface Case {
   readonly expected: readonly (readonly [string, string])[];
 }
 
-const VS_HOST = ['IST0101', 'IST0112'];
+const VS_HOST = ['IST0101', 'IST0112', 'IST0140'];
 const VS_GATEWAY = ['IST0101', 'IST0132', 'IST0165'];
 const GW_PORT = ['IST0101'];
 const GW_CONFLICT = ['IST0101', 'IST0145'];
@@ -107,6 +105,15 @@ const CASES: readonly Case[] = [
     analyzer: 'serviceentry.Analyzer',
     codes: SE_ADDRESSES,
     expected: [['IST0134', 'ServiceEntry default/address-missing-uppercase']],
+  },
+  {
+    // istio protocoladdresses.go addressAllocated: `status.addresses` exempts the entry.
+    name: 'ServiceEntry Addresses Allocated',
+    files: ['serviceentry-address-allocated.yaml'],
+    meshConfig: 'serviceentry-address-allocated-mesh-cfg.yaml',
+    analyzer: 'serviceentry.Analyzer',
+    codes: SE_ADDRESSES,
+    expected: [],
   },
   {
     name: 'ServiceEntry conflicting protocols on same host and port',
@@ -511,13 +518,11 @@ const CASES: readonly Case[] = [
     expected: [['IST0132', 'VirtualService default/testing-service-01-test-01']],
   })),
   {
-    // Istio expects only IST0140 (IngressRouteRulesNotAffected) here: not implemented
-    // (it would flag Bookinfo's gateway route, which test/cli/bookinfo.test.ts forbids).
     name: 'Route Rule no effect on Ingress',
     files: ['virtualservice_route_rule_no_effects_ingress.yaml'],
     analyzer: 'virtualservice.DestinationHostAnalyzer',
     codes: VS_HOST,
-    expected: [],
+    expected: [['IST0140', 'VirtualService default/testing-service-01-test-01']],
   },
   {
     name: 'authorizationpolicies',

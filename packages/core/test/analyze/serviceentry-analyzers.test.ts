@@ -47,6 +47,22 @@ describe('serviceentry.Analyzer (ProtocolAddressesAnalyzer)', () => {
     );
     expect(run('serviceentry.Analyzer', withAddresses)).toEqual([]);
   });
+
+  // istio protocoladdresses.go addressAllocated: addresses istiod allocated into the
+  // resource's status count as addresses; an empty status list does not.
+  it('skips an entry whose status carries allocated addresses, as loaded from YAML', () => {
+    const tcp = '  - number: 5432\n    name: tcp-pg\n    protocol: TCP';
+    const allocated = `${se('db', tcp)}status:\n  addresses:\n  - host: api.example.com\n    value: 240.240.0.1\n`;
+    const snapshot = loadConfigText(allocated, { file: 'se.yaml' });
+    // status is kept as written, not validated (istiod's own webhook warns on the spec only).
+    expect(snapshot.diagnostics.filter((d) => d.path.startsWith('status'))).toEqual([]);
+    expect(snapshot.resources[0]?.status).toEqual({
+      addresses: [{ host: 'api.example.com', value: '240.240.0.1' }],
+    });
+    expect(run('serviceentry.Analyzer', allocated)).toEqual([]);
+    const empty = `${se('db', tcp)}status:\n  addresses: []\n`;
+    expect(run('serviceentry.Analyzer', empty).map((m) => m.code)).toEqual(['IST0134']);
+  });
 });
 
 // istio pkg/config/analysis/analyzers/serviceentry/conflictingserviceentries.go; messages.yaml IST0177.

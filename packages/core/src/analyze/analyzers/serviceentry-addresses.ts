@@ -19,9 +19,8 @@ function proxiesAllocate(ctx: AnalysisContext): boolean {
 /**
  * istio serviceentry.ProtocolAddressesAnalyzer (registered as `serviceentry.Analyzer`):
  * IST0134 for each TCP (or protocol-less) port of a ServiceEntry without
- * `addresses`, unless proxies auto-allocate them. Istio also skips an entry whose
- * `status.addresses` were allocated; the loader does not keep `status`, so that
- * exemption is not applied here.
+ * `addresses`, unless proxies auto-allocate them or the entry's `status.addresses`
+ * holds addresses istiod allocated (istio addressAllocated).
  */
 export function analyzeServiceEntryAddresses(ctx: AnalysisContext): AnalysisMessage[] {
   if (proxiesAllocate(ctx)) return [];
@@ -29,6 +28,7 @@ export function analyzeServiceEntryAddresses(ctx: AnalysisContext): AnalysisMess
   for (const r of ctx.byKind('ServiceEntry')) {
     const spec = obj(r.spec);
     if (arr(spec['addresses']).length > 0) continue;
+    if (arr(obj(r.status)['addresses']).length > 0) continue;
     arr(spec['ports']).forEach((p, i) => {
       const protocol = str(obj(p)['protocol']);
       if (protocol !== '' && protocol.toUpperCase() !== 'TCP') return;

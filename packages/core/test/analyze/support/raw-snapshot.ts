@@ -26,6 +26,7 @@ export function rawSnapshot(files: readonly string[]): ConfigSnapshot {
     apiVersion: p.apiVersion,
     metadata: p.metadata,
     spec: p.spec,
+    ...(p.status === undefined ? {} : { status: p.status }),
     origin: p.origin,
   }));
   return {
