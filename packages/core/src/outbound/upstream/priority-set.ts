@@ -1,3 +1,4 @@
+import { splitLocality, type Locality } from '../../compile/locality.js';
 import type { LocalityAssignment } from '../../compile/locality-priority.js';
 import type { LoadBalancerPolicy } from '../../compile/traffic-policy.js';
 import type { Random } from '../../runtime/random.js';
@@ -11,6 +12,7 @@ import type { HostPicker, SkipHost } from './picker.js';
 const OVERPROVISIONING = 140;
 
 interface Group {
+  readonly locality: Locality;
   readonly weight: number;
   readonly hosts: HostState[];
   healthy: HostState[];
@@ -19,7 +21,8 @@ interface Group {
 interface Level {
   readonly hosts: HostState[];
   healthy: HostState[];
-  readonly groups: Map<string, Group>;
+  /** Envoy's order (see `envoyLocalityOrder`). */
+  groups: Group[];
   panic: boolean;
   localities: EdfScheduler<Group> | null;
   /** The consistent-hash ring's hosts and weights when locality weights fold into it. */
@@ -75,6 +78,32 @@ export function localityWeightedHosts(groups: readonly LocalityHosts[], panic: b
   return { hosts, weights };
 }
 
+/** Byte-wise string order, as C++ `std::string` compares (UTF-8). */
+function compareBytes(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** envoy locality.h `LocalityLess`: region, then zone, then sub_zone. */
+function compareLocalities(a: Locality, b: Locality): number {
+  return (
+    compareBytes(a.region, b.region) || compareBytes(a.zone, b.zone) || compareBytes(a.subzone, b.subzone)
+  );
+}
+
+/**
+ * A priority's localities in Envoy's order (envoy upstream_impl.cc
+ * `PriorityStateManager::updateClusterPrioritySet`): the proxy's own locality first when the
+ * priority has hosts there, then the others by `LocalityLess`. The locality-weighted ring
+ * and the locality scheduler take them in this order. (A proxy without a locality sorts the
+ * same: the empty locality comes first either way.)
+ */
+function envoyLocalityOrder(groups: Iterable<Group>, proxy: Locality): Group[] {
+  const isLocal = (g: Group): boolean => compareLocalities(g.locality, proxy) === 0;
+  return [...groups].sort(
+    (a, b) => Number(isLocal(b)) - Number(isLocal(a)) || compareLocalities(a.locality, b.locality),
+  );
+}
+
 /** A group's weight scaled by its availability (envoy upstream_impl.cc `effectiveLocalityWeight`). */
 function effectiveWeight(g: Group): number {
   return g.weight * Math.min(1, ((OVERPROVISIONING / 100) * g.healthy.length) / g.hosts.length);
@@ -107,8 +136,10 @@ export class PrioritySet {
   #version = -1;
   #rebuilds = 0;
 
+  /** `proxyLocality`: the caller's own `region/zone/subzone` (`ClusterLocalityLb.proxy`). */
   constructor(
     hosts: readonly HostState[],
+    proxyLocality: string,
     assignment: LocalityAssignment,
     localityWeighted: boolean,
     policy: LoadBalancerPolicy,
@@ -120,28 +151,36 @@ export class PrioritySet {
     // locality weights into its host weights instead of choosing a locality first.
     this.#localityWeighted = localityWeighted && policy.consistentHash === null;
     this.#foldLocalityWeights = localityWeighted && policy.consistentHash !== null;
-    hosts.forEach((h, i) => {
+    const groups: Map<string, Group>[] = [];
+    // The hosts of a priority as Envoy holds them, in the ClusterLoadAssignment's order:
+    // istiod lists the localities by their label string (pilot/pkg/xds/endpoints/
+    // endpoint_builder.go `generate`, sort.Strings), a locality's endpoints as found.
+    const byLabel = hosts
+      .map((h, i) => ({ h, i, label: h.endpoint.locality ?? '' }))
+      .sort((a, b) => compareBytes(a.label, b.label) || a.i - b.i);
+    for (const { h, i } of byLabel) {
       const p = assignment.priorities[i]!;
-      if (p < 0) return;
-      while (this.#levels.length <= p)
-        this.#levels.push({
+      if (p < 0) continue;
+      while (this.#levels.length <= p) {
+        this.#levels.push({ hosts: [], healthy: [], groups: [], panic: false, localities: null, ring: null });
+        groups.push(new Map());
+      }
+      this.#levels[p]!.hosts.push(h);
+      const key = assignment.groups[i]!;
+      let g = groups[p]!.get(key);
+      if (g === undefined) {
+        g = {
+          locality: splitLocality(h.endpoint.locality ?? ''),
+          weight: assignment.groupWeights.get(key) ?? 1,
           hosts: [],
           healthy: [],
-          groups: new Map(),
-          panic: false,
-          localities: null,
-          ring: null,
-        });
-      const level = this.#levels[p]!;
-      level.hosts.push(h);
-      const key = assignment.groups[i]!;
-      let g = level.groups.get(key);
-      if (g === undefined) {
-        g = { weight: assignment.groupWeights.get(key) ?? 1, hosts: [], healthy: [] };
-        level.groups.set(key, g);
+        };
+        groups[p]!.set(key, g);
       }
       g.hosts.push(h);
-    });
+    }
+    const proxy = splitLocality(proxyLocality);
+    this.#levels.forEach((level, p) => (level.groups = envoyLocalityOrder(groups[p]!.values(), proxy)));
   }
 
   /** How many priorities there are (tests, `/clusters`). */
@@ -211,7 +250,7 @@ export class PrioritySet {
     const health: number[] = [];
     for (const level of this.#levels) {
       level.healthy = level.hosts.filter((h) => !h.ejected);
-      for (const g of level.groups.values()) g.healthy = g.hosts.filter((h) => !h.ejected);
+      for (const g of level.groups) g.healthy = g.hosts.filter((h) => !h.ejected);
       health.push(Math.min(100, Math.floor((OVERPROVISIONING * level.healthy.length) / level.hosts.length)));
       level.panic = false;
       level.localities = null;
@@ -249,11 +288,10 @@ export class PrioritySet {
     }
     if (allPanic) this.#loadInTotalPanic();
     if (this.#foldLocalityWeights)
-      for (const level of this.#levels)
-        level.ring = localityWeightedHosts([...level.groups.values()], level.panic);
+      for (const level of this.#levels) level.ring = localityWeightedHosts(level.groups, level.panic);
     if (!this.#localityWeighted) return;
     for (const level of this.#levels) {
-      const groups = [...level.groups.values()].filter((g) => effectiveWeight(g) > 0);
+      const groups = level.groups.filter((g) => effectiveWeight(g) > 0);
       if (groups.length > 0)
         level.localities = new EdfScheduler(
           groups,

@@ -210,6 +210,7 @@ export class RuntimeCluster implements UpstreamCluster {
     if (!assignment.applies) return;
     this.#priorities = new PrioritySet(
       this.#hosts,
+      lb.proxy,
       assignment,
       lb.localityWeighted,
       this.#cluster.policy.loadBalancer,
