@@ -112,6 +112,43 @@ spec:
   });
 });
 
+describe('ServiceEntry resolution DNS with endpoints named by host', () => {
+  // STRICT_DNS (istio cluster.go convertResolution): Envoy resolves each endpoint's address and
+  // makes every address it gets a host of its own, with the endpoint's labels, locality and
+  // weight (envoy strict_dns_cluster.cc ResolveTarget), so calls spread over all of them.
+  it('balances over every address each endpoint resolves to', async () => {
+    const { port, hits } = await twoAddresses();
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: strict, namespace: default }
+spec:
+  hosts: [api.example.test]
+  ports: [{ number: ${port}, name: http, protocol: HTTP }]
+  resolution: DNS
+  location: MESH_EXTERNAL
+  endpoints: [{ address: backends.example.test }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: strict, namespace: default }
+spec:
+  host: api.example.test
+  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
+`;
+    const lookups: string[] = [];
+    const mesh = await meshWith(yaml, { 'backends.example.test': ['127.0.0.2', '127.0.0.3'] }, lookups);
+    const addresses = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await mesh.fetch(`http://api.example.test:${port}/`);
+      expect(res.status).toBe(200);
+      addresses.add(res.meshlet.upstream?.address ?? '');
+    }
+    expect(addresses).toEqual(new Set([`127.0.0.2:${port}`, `127.0.0.3:${port}`]));
+    expect([...new Set(hits)].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+    expect(lookups).toEqual(['backends.example.test']);
+  });
+});
+
 describe('ServiceEntry wildcard host, resolution DYNAMIC_DNS', () => {
   it("originates the DestinationRule's TLS to the address of the request's host", async () => {
     const ca = await createOpensslCa(await caDir);

@@ -67,23 +67,43 @@ export function createDnsEndpoints(resolve: ResolveDns, clock: Clock): DnsEndpoi
   const addressesOf = (host: string): Promise<readonly string[]> =>
     lookupHost(host).catch(() => NO_ADDRESSES);
 
-  const logicalDns = (cluster: Cluster): Promise<DnsAnswer> => {
+  /**
+   * The cluster's endpoints with each one named by host replaced by `expand` of the addresses
+   * its name resolves to (an address endpoint stays as it is).
+   */
+  const resolveNamed = (
+    cluster: Cluster,
+    key: string,
+    expand: (e: Endpoint, addresses: readonly string[]) => Endpoint[],
+  ): Promise<DnsAnswer> => {
     const named = cluster.endpoints;
     const lookups = named.map((e) =>
       isDnsName(e.address) ? addressesOf(e.address) : Promise.resolve<readonly string[] | null>(null),
     );
     return Promise.all(lookups).then((found) => ({
-      endpoints: remember(cluster.key, named, found, () =>
+      endpoints: remember(key, named, found, () =>
         named.flatMap((e, i) => {
           const addresses = found[i];
-          if (addresses === null || addresses === undefined) return [e];
-          const first = addresses[0];
-          return first === undefined ? [] : [{ ...e, address: first }];
+          return addresses === null || addresses === undefined ? [e] : expand(e, addresses);
         }),
       ),
       pinned: null,
     }));
   };
+  /** LOGICAL_DNS (`DNS_ROUND_ROBIN`): the first address an endpoint's name resolves to. */
+  const logicalDns = (cluster: Cluster): Promise<DnsAnswer> =>
+    resolveNamed(cluster, cluster.key, (e, addresses) =>
+      addresses[0] === undefined ? [] : [{ ...e, address: addresses[0] }],
+    );
+  /**
+   * STRICT_DNS (`resolution: DNS`) with endpoints named by host: every address an endpoint's
+   * name resolves to is a host of its own, with the endpoint's labels, locality and weight
+   * (envoy strict_dns_cluster.cc ResolveTarget).
+   */
+  const strictDns = (cluster: Cluster): Promise<DnsAnswer> =>
+    resolveNamed(cluster, `strict|${cluster.key}`, (e, addresses) =>
+      addresses.map((address) => ({ ...e, address })),
+    );
 
   return (cluster, service, call, authority) => {
     if (cluster.status !== 'ok') return null;
@@ -96,6 +116,8 @@ export function createDnsEndpoints(resolve: ResolveDns, clock: Clock): DnsEndpoi
     }
     if (resolution === 'DNS_ROUND_ROBIN')
       return cluster.endpoints.some((e) => isDnsName(e.address)) ? logicalDns(cluster) : null;
+    if (resolution === 'DNS' && cluster.endpoints.some((e) => isDnsName(e.address)))
+      return strictDns(cluster);
     if (cluster.endpoints.length > 0 || !isDnsName(cluster.host)) return null;
     // Only a service with no endpoints at all: a subset that selects none stays empty (`503 UH`).
     if (service !== undefined && (service.endpoints[String(cluster.port)]?.length ?? 0) > 0) return null;
