@@ -149,6 +149,29 @@ spec:
   });
 });
 
+describe('ServiceEntry resolution DNS with a workloadSelector', () => {
+  // istio serviceentry/conversion.go convertServiceEntryToInstances: the host itself becomes an
+  // endpoint only when the entry has no endpoints *and no workloadSelector*; a selector that
+  // picks no WorkloadEntry leaves the cluster without hosts, `503 UH`.
+  it('answers 503 UH, without resolving the host, when the selector picks no WorkloadEntry', async () => {
+    const yaml = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: vms, namespace: default }
+spec:
+  hosts: [vm.example.test]
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  resolution: DNS
+  location: MESH_INTERNAL
+  workloadSelector: { labels: { app: vm } }
+`;
+    const lookups: string[] = [];
+    const mesh = await meshWith(yaml, { 'vm.example.test': ['127.0.0.2'] }, lookups);
+    const res = await mesh.fetch('http://vm.example.test:8080/');
+    expect([res.status, await res.text(), res.meshlet.flags]).toEqual([503, 'no healthy upstream', ['UH']]);
+    expect(lookups).toEqual([]);
+  });
+});
+
 describe('ServiceEntry wildcard host, resolution DYNAMIC_DNS', () => {
   it("originates the DestinationRule's TLS to the address of the request's host", async () => {
     const ca = await createOpensslCa(await caDir);

@@ -231,6 +231,11 @@ export interface Service {
    * Namespace; istio pilot/pkg/model/service.go GetTrafficDistribution); absent = Any.
    */
   readonly trafficDistribution?: TrafficDistribution;
+  /**
+   * A ServiceEntry with a `workloadSelector`: its endpoints are the workloads it selects, and
+   * never its host name, even under DNS resolution (serviceentry/conversion.go).
+   */
+  readonly selectsWorkloads?: boolean;
 }
 
 /** Istio's `TrafficDistribution` other than Any (`PreferClose` is `PreferSameZone`). */

@@ -101,6 +101,7 @@ interface MutableService {
   endpoints: Record<string, Endpoint[]>;
   subjectAltNames: readonly string[];
   trafficDistribution?: TrafficDistribution;
+  selectsWorkloads?: boolean;
 }
 
 const TRAFFIC_DISTRIBUTION_ANNOTATION = 'networking.istio.io/traffic-distribution';
@@ -238,10 +239,12 @@ function serviceEntryServices(r: Resource, entries: readonly Resource[]): Mutabl
         .map((e) => endpointFromEntry(e, port, null))
         .filter((e): e is Endpoint => e !== null)
         .map(withLabelLocality);
-      // DNS resolution without endpoints resolves the host itself ([A-se]).
+      // DNS resolution without endpoints resolves the host itself ([A-se]), only for an entry
+      // without a workloadSelector (istio serviceentry/conversion.go convertServiceEntryToInstances).
       if (
         list.length === 0 &&
         source.length === 0 &&
+        spec.workloadSelector === undefined &&
         (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') &&
         !hostName.startsWith('*')
       ) {
@@ -260,6 +263,7 @@ function serviceEntryServices(r: Resource, entries: readonly Resource[]): Mutabl
       endpoints[String(port.number)] = list;
     }
     return {
+      ...(spec.workloadSelector === undefined ? {} : { selectsWorkloads: true }),
       host: hostName,
       namespace: ns,
       source: 'ServiceEntry' as const,

@@ -119,6 +119,8 @@ export function createDnsEndpoints(resolve: ResolveDns, clock: Clock): DnsEndpoi
     if (resolution === 'DNS' && cluster.endpoints.some((e) => isDnsName(e.address)))
       return strictDns(cluster);
     if (cluster.endpoints.length > 0 || !isDnsName(cluster.host)) return null;
+    // An entry that selects workloads has only them: none selected is `503 UH`, not DNS.
+    if (service?.selectsWorkloads === true) return null;
     // Only a service with no endpoints at all: a subset that selects none stays empty (`503 UH`).
     if (service !== undefined && (service.endpoints[String(cluster.port)]?.length ?? 0) > 0) return null;
     const port = service?.ports.find((p) => p.number === cluster.port)?.targetPort ?? cluster.port;
