@@ -129,10 +129,7 @@ export function createClusterCaller(deps: PipelineDeps, getPlan: () => MeshPlan)
         hashKey:
           cluster.policy.loadBalancer.consistentHash === null
             ? null
-            : hashKeyOf(
-                cluster.policy.loadBalancer.consistentHash,
-                req.headers,
-                req.path,
+            : hashKeyOf(cluster.policy.loadBalancer.consistentHash, req.headers, req.path, () =>
                 sourceAddress(plan.workload),
               ),
         callerSignal: req.signal,

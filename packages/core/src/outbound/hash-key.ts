@@ -1,4 +1,5 @@
 import type { ConsistentHash } from '../compile/traffic-policy.js';
+import { parseCookies } from '../runtime/envoy-cookies.js';
 import type { Random } from '../runtime/random.js';
 import { ipText } from './ip-text.js';
 import type { HeaderRecord } from './request-input.js';
@@ -8,14 +9,15 @@ import { randomHash, type HashKey } from './upstream/hash.js';
  * The consistent-hash key of a request (`loadBalancer.consistentHash`), the text Envoy's
  * hash policy feeds to xxHash64 (envoy source/common/http/hash_policy.cc): a header (every
  * value when sent several times), a cookie, a query parameter, or the source IP. The
- * source IP is `sourceKey` (this workload's {@link sourceAddress}) unless the request
- * carries x-forwarded-for. Null when Envoy computes no hash (it then picks at random).
+ * source IP is `sourceKey()` (this workload's address, source-address.ts), asked for only
+ * then, unless the request carries x-forwarded-for. Null when Envoy computes no hash (it
+ * then picks at random).
  */
 export function hashKeyOf(
   ch: ConsistentHash | null,
   headers: Readonly<HeaderRecord>,
   path: string,
-  sourceKey: string,
+  sourceKey: () => string,
 ): HashKey {
   if (ch === null) return null;
   const k = ch.key;
@@ -23,13 +25,14 @@ export function hashKeyOf(
     case 'header':
       return headerKey(headers[k.name]);
     case 'sourceIp':
-      return forwardedFor(headers['x-forwarded-for']) ?? sourceKey;
+      return forwardedFor(headers['x-forwarded-for']) ?? sourceKey();
     case 'queryParameter':
       return queryParameter(path, k.name);
     case 'cookie': {
       // An empty value hashes nothing (hash_policy.cc CookieHashMethod: `!value.empty()`).
-      const value = cookieValue(headers['cookie'], k.name);
-      return value === null || value === '' ? null : value;
+      const raw = headers['cookie'];
+      const value = raw === undefined ? undefined : parseCookies(raw).get(k.name);
+      return value === undefined || value === '' ? null : value;
     }
   }
 }
@@ -81,28 +84,6 @@ function queryParameter(path: string, name: string): string | null {
   return null;
 }
 
-/**
- * The first cookie called `name` across the `cookie` headers, as Envoy's `forEachCookie`
- * (utility.cc): split on `;`, leading spaces dropped, the name up to the first `=`, the
- * value the rest as it is, minus one pair of surrounding double quotes.
- */
-function cookieValue(raw: string | readonly string[] | undefined, name: string): string | null {
-  if (raw === undefined) return null;
-  const lines = typeof raw === 'string' ? [raw] : raw;
-  for (const line of lines) {
-    for (const part of line.split(';')) {
-      const eq = part.indexOf('=');
-      if (part === '' || eq === -1) continue;
-      let first = 0;
-      while (part.charCodeAt(first) === 0x20) first++;
-      if (part.slice(first, eq) !== name) continue;
-      const v = part.slice(eq + 1);
-      return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
-    }
-  }
-  return null;
-}
-
 /** A cookie the mesh issues for `httpCookie` with a `ttl`: its value (the hash key) and `Set-Cookie`. */
 export interface IssuedCookie {
   readonly value: string;
@@ -125,8 +106,9 @@ export function cookieToIssue(
 ): IssuedCookie | null {
   if (ch === null || ch.key.kind !== 'cookie' || ch.key.ttlMs === null) return null;
   const { name, path, ttlMs, attributes } = ch.key;
-  const sent = cookieValue(headers['cookie'], name);
-  if (sent !== null && sent !== '') return null;
+  const raw = headers['cookie'];
+  const sent = raw === undefined ? undefined : parseCookies(raw).get(name);
+  if (sent !== undefined && sent !== '') return null;
   const h = randomHash(random);
   const value = h.hi.toString(16).padStart(8, '0') + h.lo.toString(16).padStart(8, '0');
   let setCookie = `${name}="${value}"`;

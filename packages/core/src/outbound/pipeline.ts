@@ -258,7 +258,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
         ? issued.value
         : consistentHash === null
           ? null
-          : hashKeyOf(consistentHash, headers, path, sourceAddress(plan.workload)),
+          : hashKeyOf(consistentHash, headers, path, () => sourceAddress(plan.workload)),
     callerSignal: input.signal,
     request: { method: input.method, path, headers, body: data },
     tryContext: {

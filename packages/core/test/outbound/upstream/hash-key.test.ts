@@ -23,18 +23,18 @@ describe('hash key of a request', () => {
     // The first cookie of that name wins.
     ['user=alice; user=bob', 'alice'],
   ])('takes the cookie from %j as %j', (line, want) => {
-    expect(hashKeyOf(cookie, { cookie: line }, '/', 'sleep')).toBe(want);
+    expect(hashKeyOf(cookie, { cookie: line }, '/', () => 'sleep')).toBe(want);
   });
 
   it('reads every cookie header in order', () => {
-    expect(hashKeyOf(cookie, { cookie: ['a=1', 'user=bob'] }, '/', 'sleep')).toBe('bob');
+    expect(hashKeyOf(cookie, { cookie: ['a=1', 'user=bob'] }, '/', () => 'sleep')).toBe('bob');
   });
 
   it('has no key for an empty or missing cookie (Envoy then picks at random)', () => {
-    expect(hashKeyOf(cookie, { cookie: 'user=' }, '/', 'sleep')).toBeNull();
-    expect(hashKeyOf(cookie, { cookie: 'user=""' }, '/', 'sleep')).toBeNull();
-    expect(hashKeyOf(cookie, { cookie: 'other=1' }, '/', 'sleep')).toBeNull();
-    expect(hashKeyOf(cookie, {}, '/', 'sleep')).toBeNull();
+    expect(hashKeyOf(cookie, { cookie: 'user=' }, '/', () => 'sleep')).toBeNull();
+    expect(hashKeyOf(cookie, { cookie: 'user=""' }, '/', () => 'sleep')).toBeNull();
+    expect(hashKeyOf(cookie, { cookie: 'other=1' }, '/', () => 'sleep')).toBeNull();
+    expect(hashKeyOf(cookie, {}, '/', () => 'sleep')).toBeNull();
   });
 
   it.each([
@@ -47,17 +47,17 @@ describe('hash key of a request', () => {
     ['/p?user', ''],
     ['/p?user=', ''],
   ])('takes the query parameter from %j as %j', (path, want) => {
-    expect(hashKeyOf(query, {}, path, 'sleep')).toBe(want);
+    expect(hashKeyOf(query, {}, path, () => 'sleep')).toBe(want);
   });
 
   it('has no key without that query parameter', () => {
-    expect(hashKeyOf(query, {}, '/p', 'sleep')).toBeNull();
-    expect(hashKeyOf(query, {}, '/p?users=1', 'sleep')).toBeNull();
+    expect(hashKeyOf(query, {}, '/p', () => 'sleep')).toBeNull();
+    expect(hashKeyOf(query, {}, '/p?users=1', () => 'sleep')).toBeNull();
   });
 
   it('hashes a present header even when empty, and nothing when absent', () => {
-    expect(hashKeyOf(header, { 'x-user': '' }, '/', 'sleep')).toBe('');
-    expect(hashKeyOf(header, { 'x-user': 'alice' }, '/', 'sleep')).toBe('alice');
-    expect(hashKeyOf(header, {}, '/', 'sleep')).toBeNull();
+    expect(hashKeyOf(header, { 'x-user': '' }, '/', () => 'sleep')).toBe('');
+    expect(hashKeyOf(header, { 'x-user': 'alice' }, '/', () => 'sleep')).toBe('alice');
+    expect(hashKeyOf(header, {}, '/', () => 'sleep')).toBeNull();
   });
 });
