@@ -1,3 +1,4 @@
+import { DEFAULT_MESH_CONFIG } from '../config/mesh-config.js';
 import type { Cluster, TrafficDistribution } from './plan-types.js';
 import { splitLocality, withTopologyLabels, type Locality } from './locality.js';
 import type { WorkloadIdentity } from './workload.js';
@@ -32,9 +33,6 @@ export interface ClusterLocalityLb {
   /** Envoy `locality_weighted_lb_config`: pick a locality by weight, then a host in it (loadbalancer.go:139). */
   readonly localityWeighted: boolean;
 }
-
-/** Istio's default MeshConfig `localityLbSetting: { enabled: true }` (pkg/config/mesh/mesh.go:85). */
-export const DEFAULT_MESH_LOCALITY_LB: Raw = Object.freeze({ enabled: true });
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
@@ -80,7 +78,7 @@ export function effectiveLocalitySetting(dr: Raw | null, mesh: Raw | null): Loca
 export function clusterLocalityLb(
   workload: WorkloadIdentity,
   cluster: Pick<Cluster, 'policy'>,
-  meshSetting: Raw | null = DEFAULT_MESH_LOCALITY_LB,
+  meshSetting: Raw | null = DEFAULT_MESH_CONFIG.localityLbSetting,
   trafficDistribution?: TrafficDistribution,
 ): ClusterLocalityLb | null {
   const lb = cluster.policy.loadBalancer;

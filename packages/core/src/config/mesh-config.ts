@@ -200,6 +200,7 @@ export const DEFAULT_PROXY_HEADERS: ProxyHeaders = Object.freeze({
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
+  // Istio's default MeshConfig (pkg/config/mesh/mesh.go): locality load balancing on.
   localityLbSetting: Object.freeze({ enabled: true }),
   trustDomain: 'cluster.local',
   trustDomainAliases: Object.freeze([]),
