@@ -1,3 +1,4 @@
+import { parseGoBool } from '../config/validate/go-bool.js';
 import { isIP } from 'node:net';
 import { goQuote } from './go-format.js';
 
@@ -17,8 +18,8 @@ function parseUint(s: string, bits: number): string | null {
 
 const uint32: Check = (v) => parseUint(v, 32);
 
-const BOOLS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False']);
-const bool: Check = (v) => (BOOLS.has(v) ? null : `strconv.ParseBool: parsing ${goQuote(v)}: invalid syntax`);
+const bool: Check = (v) =>
+  parseGoBool(v) !== null ? null : `strconv.ParseBool: parsing ${goQuote(v)}: invalid syntax`;
 
 /** istio inject `parsePort`: a trimmed uint16. */
 function port(s: string): string | null {

@@ -1,3 +1,4 @@
+import { parseGoBool } from '../config/validate/go-bool.js';
 import { runsAsGateway } from './gateway-workload.js';
 import type { Resource } from '../config/resource.js';
 import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
@@ -130,15 +131,12 @@ function authorization(
   return out;
 }
 
-/** Go `strconv.ParseBool`'s true spellings. */
-const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-
 /**
  * `istio.io/dry-run` as istiod reads it (authz/builder/builder.go isDryRun):
  * `strconv.ParseBool`; a value it refuses is logged and the policy is enforced.
  */
 function parseDryRun(value: string | undefined): boolean {
-  return value !== undefined && PARSE_BOOL_TRUE.has(value);
+  return value !== undefined && parseGoBool(value) === true;
 }
 
 /**

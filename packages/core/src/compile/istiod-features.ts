@@ -1,3 +1,5 @@
+import { parseGoBool } from '../config/validate/go-bool.js';
+
 /**
  * The istiod feature flags meshlet honours, which istiod reads from its own environment
  * (pilot/pkg/features). meshlet compiles the configuration in the service's process, so it
@@ -17,34 +19,17 @@ export const DEFAULT_ISTIOD_FEATURES: IstiodFeatures = Object.freeze({
 });
 
 /**
- * Go's strconv.ParseBool, which istiod's env.Register uses for a boolean variable; a value it
- * does not parse leaves the default (pkg/env/var.go: logged and ignored).
+ * A boolean variable as istiod's env.Register reads it: Go's strconv.ParseBool, a value it
+ * does not parse leaving the default (pkg/env/var.go: logged and ignored).
  */
-function parseGoBool(value: string | undefined, fallback: boolean): boolean {
-  switch (value) {
-    case '1':
-    case 't':
-    case 'T':
-    case 'TRUE':
-    case 'true':
-    case 'True':
-      return true;
-    case '0':
-    case 'f':
-    case 'F':
-    case 'FALSE':
-    case 'false':
-    case 'False':
-      return false;
-    default:
-      return fallback;
-  }
+function envBool(value: string | undefined, fallback: boolean): boolean {
+  return value === undefined ? fallback : (parseGoBool(value) ?? fallback);
 }
 
 /** The flags as istiod would read them from `env`. */
 export function istiodFeaturesFromEnv(env: Readonly<Record<string, string | undefined>>): IstiodFeatures {
   return Object.freeze({
-    enableMultipleCustomAuthzProviders: parseGoBool(
+    enableMultipleCustomAuthzProviders: envBool(
       env['PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'],
       DEFAULT_ISTIOD_FEATURES.enableMultipleCustomAuthzProviders,
     ),

@@ -1,3 +1,4 @@
+import { parseGoBool } from './go-bool.js';
 import type { ResourceMetadata } from '../resource.js';
 import type { Finding } from './context.js';
 
@@ -9,11 +10,6 @@ const REFUSED: readonly (readonly [string, string])[] = [
   ['internal.istio.io/parent-namespace', 'annotation found, this may not be set by users'],
   ['internal.istio.io/parents', 'annotation found, this may not be set by users'],
 ];
-
-/** Go's strconv.ParseBool. */
-function goBool(v: string): boolean {
-  return ['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v);
-}
 
 function refuse(path: readonly (string | number)[], message: string): Finding {
   return { level: 'Error', code: 'IST0106', path: ['metadata', 'annotations', ...path], message };
@@ -43,7 +39,7 @@ export function metadataAnnotationProblem(
         [DRY_RUN],
         `the annotation ${DRY_RUN} currently only supports action ALLOW/DENY, found action ${action} in ${ref}`,
       );
-    if (!goBool(dryRun))
+    if (parseGoBool(dryRun) === null)
       return refuse(
         [DRY_RUN],
         `${ref} has annotation ${DRY_RUN} with invalid value (${dryRun}): strconv.ParseBool: parsing ${JSON.stringify(dryRun)}: invalid syntax`,
