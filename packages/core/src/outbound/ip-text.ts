@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { v6Bytes } from '../inbound/authz/ip.js';
 
 let lastIp = '';
 let lastText: string | null = null;
@@ -24,7 +25,8 @@ export function ipText(s: string): string | null {
  * glibc resolv/inet_ntop.c `inet_ntop6`.
  */
 function ipv6Text(s: string): string {
-  const words = ipv6Words(new URL(`http://[${s}]/`).hostname.slice(1, -1));
+  const b = v6Bytes(s);
+  const words = Array.from({ length: 8 }, (_, i) => (b[2 * i]! << 8) | b[2 * i + 1]!);
   const zero5 = words.slice(0, 5).every((w) => w === 0);
   const dotted = `${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.${words[7]! & 0xff}`;
   if (zero5 && words[5] === 0xffff) return `::ffff:${dotted}`;
@@ -47,13 +49,4 @@ function ipv6Text(s: string): string {
   const hex = words.map((w) => w.toString(16));
   if (bestLen < 2) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
-/** The eight 16-bit groups of a WHATWG-serialized IPv6 address (hex groups, `::` allowed). */
-function ipv6Words(text: string): number[] {
-  const [head = '', tail] = text.split('::');
-  const a = head === '' ? [] : head.split(':').map((h) => parseInt(h, 16));
-  const b = tail === undefined || tail === '' ? [] : tail.split(':').map((h) => parseInt(h, 16));
-  if (tail === undefined) return a;
-  return [...a, ...Array<number>(8 - a.length - b.length).fill(0), ...b];
 }

@@ -15,7 +15,8 @@ function v4Bytes(text: string): Uint8Array {
   return Uint8Array.from(text.split('.').map(Number));
 }
 
-function v6Bytes(text: string): Uint8Array {
+/** The 16 bytes of a valid IPv6 address in text (`::` and an embedded dotted IPv4 allowed). */
+export function v6Bytes(text: string): Uint8Array {
   let head = text;
   let tail4: Uint8Array | null = null;
   const lastColon = text.lastIndexOf(':');
