@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import { inboundTimingOf, watchInboundTiming } from '../telemetry/access-log/inbound-timing.js';
+import { jwtMetadata } from '../telemetry/access-log/operators-metadata.js';
+import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
 import { inboundClusterOf } from '../telemetry/inbound-services.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { requestProtocolOf } from '../telemetry/metrics/destination-service.js';
@@ -171,6 +174,11 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     }
     // The common GET has no body, so needs no counting.
     this.#body = declaresBody(request.headers) ? countPushedBytes(req) : NO_BODY;
+    // Only for an access log that prints request timing (`%RESPONSE_DURATION%`...).
+    if (t.accessLog.server.needsTiming === true) {
+      const start = this.#startMs;
+      watchInboundTiming(req, res, () => t.clock.now() - start);
+    }
     watchResponse(req, this);
   }
 
@@ -305,14 +313,51 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   ): AccessLogEntry {
     const request = this.#request;
     const d = this.#decision;
+    const allowed = d !== null && d.allow;
     const local = request.destinationIp === '' ? null : `${request.destinationIp}:${request.port}`;
+    const protocol = envoyProtocol(this.#req.httpVersion);
+    const socket = this.#req.socket as object | null;
+    const traceId = this.#span.span?.spanContext().traceId;
+    const timing = inboundTimingOf(this.#req);
+    // The response's status line and header block as sent (see #finish).
+    const headerText = (this.response as { _header?: unknown })._header;
+    const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
     return {
+      direction: 'INBOUND',
       startTime: Math.round(this.#startEpoch),
       method: request.method,
       path: request.url,
       authority: request.authority === '' ? null : request.authority,
       scheme: request.scheme,
-      protocol: `HTTP/${this.#req.httpVersion}`,
+      protocol,
+      // In-process, the application gets the request as it came (Istio's inbound cluster for
+      // an unnamed port uses the downstream protocol, cluster_builder.go setUpstreamProtocol).
+      upstreamProtocol: allowed ? protocol : null,
+      connection: socket,
+      downstreamTls: tlsConnectionOf(socket),
+      downstreamDirectRemoteAddress:
+        request.sourceIp === '' ? null : hostPort(request.sourceIp, request.sourcePort ?? 0),
+      traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
+      localReplyBody: d !== null && !d.allow ? d.body : '',
+      downstreamPeer: this.#peerMetadata,
+      // jwt_authn's payload_in_metadata, known for an allowed request (a refused one carries
+      // no context, so its verified token's claims are not at hand).
+      dynamicMetadata:
+        d !== null && d.allow && d.context.auth !== null ? jwtMetadata(d.context.auth.claims) : null,
+      wire: {
+        downstreamReceived: this.#requestHeadBytes + bytesReceived,
+        downstreamSent: responseHeaderBytes + bytesSent,
+        downstreamHeadersReceived: this.#requestHeadBytes,
+        downstreamHeadersSent: responseHeaderBytes,
+      },
+      timing: {
+        lastDownstreamRx: timing?.lastRequestByte ?? null,
+        // The application reads the request as it arrives.
+        lastUpstreamTx: allowed ? (timing?.lastRequestByte ?? null) : null,
+        firstUpstreamRx: allowed ? (timing?.responseStart ?? null) : null,
+        firstDownstreamTx: timing?.responseStart ?? null,
+        lastDownstreamTx: durationMs,
+      },
       responseCode: status,
       responseFlags: flags,
       responseCodeDetails:
@@ -334,6 +379,22 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     };
   }
 }
+
+/** Envoy's protocol string (http/utility.cc getProtocolString) for node's `httpVersion`. */
+function envoyProtocol(httpVersion: string): string {
+  switch (httpVersion) {
+    case '2.0':
+      return 'HTTP/2';
+    case '3.0':
+      return 'HTTP/3';
+    default:
+      return `HTTP/${httpVersion}`;
+  }
+}
+
+/** `ip:port`, `[ip6]:port`, as Envoy prints an address. */
+const hostPort = (ip: string, port: number): string =>
+  ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 
 /**
  * The `InboundHandle.observe` member for a mesh's telemetry: per request a SERVER span

@@ -1,7 +1,8 @@
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile/plan-types.js';
 import { operationOf } from '../compile/route-operation.js';
-import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import type { AccessLogEntry, EntryLocality } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import {
   BLACKHOLE_CLUSTER,
@@ -155,6 +156,15 @@ export class OutboundTelemetry {
   }
 }
 
+/**
+ * For an access log only, kept beside the call so a call without one carries nothing: when
+ * the response arrived (ms after the start) and a local reply's body.
+ */
+const LOGGED = new WeakMap<
+  object,
+  { readonly firstByteMs: number | null; readonly localBody: Buffer | null }
+>();
+
 /** One outbound call's telemetry, from start to the end of its response body. */
 export class OutboundCall implements CallObserver {
   readonly #owner: OutboundTelemetry;
@@ -257,6 +267,13 @@ export class OutboundCall implements CallObserver {
     body: Readable | Buffer,
   ): void {
     this.#takeOperation(state, headers);
+    const log = this.#t.accessLog.client;
+    if (log.enabled)
+      LOGGED.set(this, {
+        firstByteMs:
+          log.needsTiming === true && state.upstream !== null ? this.#t.clock.now() - this.#startMs : null,
+        localBody: state.upstream === null && Buffer.isBuffer(body) ? body : null,
+      });
     if (Buffer.isBuffer(body)) {
       this.#finish(state, plan, status, headers, body.length, null);
       return;
@@ -393,7 +410,38 @@ export class OutboundCall implements CallObserver {
     bytesSent: number,
   ): AccessLogEntry {
     const host = this.#headers['host'];
+    const endpoint = state.endpoint;
+    const traceId = this.#span.span?.spanContext().traceId;
+    const responseHead = status === 0 ? 0 : 17 + headerBlockBytes(resHeaders);
+    const answered = state.upstream !== null;
+    const logged = LOGGED.get(this);
     return {
+      direction: 'OUTBOUND',
+      // The application's connection to its sidecar has no TLS, and meshlet has no such
+      // connection: `%DOWNSTREAM_*%` addresses and `%CONNECTION_ID%` stay unset.
+      downstreamTls: null,
+      // meshlet's transports speak HTTP/1.1 upstream.
+      upstreamProtocol: answered ? 'HTTP/1.1' : null,
+      upstreamRemoteAddress: state.upstream?.address ?? null,
+      upstreamHostname: endpoint !== null && !isIP(endpoint.address) ? endpoint.address : null,
+      upstreamLocality: localityOf(endpoint),
+      upstreamPeer: state.upstreamPeer,
+      traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
+      localReplyBody: answered ? '' : (logged?.localBody?.toString('utf8') ?? ''),
+      wire: {
+        downstreamReceived: this.#requestHeadBytes + bytesReceived,
+        downstreamSent: responseHead + bytesSent,
+        downstreamHeadersReceived: this.#requestHeadBytes,
+        downstreamHeadersSent: responseHead,
+      },
+      timing: {
+        // A buffered request body (or none) was all there when the call started.
+        lastDownstreamRx: typeof this.#requestBody === 'number' ? 0 : null,
+        firstUpstreamRx: logged?.firstByteMs ?? null,
+        lastUpstreamRx: answered ? durationMs : null,
+        firstDownstreamTx: logged?.firstByteMs ?? null,
+        lastDownstreamTx: durationMs,
+      },
       startTime: this.#startEpoch,
       method: this.#method,
       path: this.#target.path,
@@ -420,6 +468,13 @@ export class OutboundCall implements CallObserver {
       attempts: state.attempts,
     };
   }
+}
+
+/** An endpoint's `region/zone/subzone` as Envoy's Locality (`upstream.locality`). */
+function localityOf(endpoint: Endpoint | null): EntryLocality | null {
+  if (endpoint === null) return null;
+  const [region = '', zone = '', subZone = ''] = (endpoint.locality ?? '').split('/');
+  return { region, zone, subZone };
 }
 
 /**

@@ -367,8 +367,9 @@ describe('createOutboundClient with telemetry', () => {
     await telemetry.accessLog.client.flush();
     const errno = osConstants.errno.ECONNREFUSED;
     // Istio's TEXT format: ... %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" ...
+    // The formatter prints the failure reason's spaces as `_` (envoy stream_info_formatter.cc).
     expect(lines.at(-1)).toContain(
-      ` 503 UF,URX upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_${errno}} - "delayed connect error: ${errno}" `,
+      ` 503 UF,URX upstream_reset_before_response_started{remote_connection_failure,delayed_connect_error:_${errno}} - "delayed_connect_error:_${errno}" `,
     );
   });
 

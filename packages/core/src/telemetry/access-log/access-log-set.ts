@@ -24,6 +24,7 @@ export function combineAccessLogs(logs: readonly AccessLog[]): AccessLog {
   const problems: FormatProblem[] = on.flatMap((l) => l.problems);
   return {
     enabled: true,
+    needsTiming: on.some((l) => l.needsTiming === true),
     problems: Object.freeze(problems),
     log(entry: AccessLogEntry) {
       for (const l of on) l.log(entry);

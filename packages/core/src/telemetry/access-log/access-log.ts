@@ -36,6 +36,12 @@ export interface AccessLog {
   format(entry: AccessLogEntry): string;
   /** Operators or filters meshlet could not apply. */
   readonly problems: readonly FormatProblem[];
+  /**
+   * Whether a line or the filter reads request timing (`%RESPONSE_DURATION%`,
+   * `%COMMON_DURATION(...)%`, `response.backend_latency`...): only then do the observers
+   * note when the response started.
+   */
+  readonly needsTiming?: boolean;
   flush(): Promise<void>;
   close(): Promise<void>;
   readonly dropped: number;
@@ -58,6 +64,13 @@ function formatterFor(options: AccessLogOptions, problems: FormatProblem[]): Lin
   return compileTextFormat(typeof f === 'string' && f !== '' ? f : ISTIO_TEXT_FORMAT, problems, omit);
 }
 
+const TIMING = /%(?:REQUEST|RESPONSE)(?:_TX)?_DURATION%|%COMMON_DURATION\(|backend_latency/;
+
+function readsTiming(text: string | Readonly<Record<string, unknown>> | null | undefined): boolean {
+  if (text === null || text === undefined) return false;
+  return TIMING.test(typeof text === 'string' ? text : JSON.stringify(text));
+}
+
 /**
  * An Envoy-compatible access log: Istio's TEXT line or JSON object per request
  * (meshConfig `accessLogFile`, `accessLogEncoding`, `accessLogFormat`), written through
@@ -73,12 +86,14 @@ export function createAccessLog(options: AccessLogOptions): AccessLog {
     if (compiled.problem !== null) problems.push({ operator: options.filter, message: compiled.problem });
   }
   const enabled = options.file !== '';
+  const needsTiming = enabled && (readsTiming(options.format) || readsTiming(options.filter));
   let sink: LineSink | null = null;
   const getSink = () => (sink ??= createLineSink(options.file, options));
   const format = (entry: AccessLogEntry) => formatter(entry);
   return {
     enabled,
     problems: Object.freeze(problems),
+    needsTiming,
     format,
     log(entry) {
       if (!enabled) return;

@@ -1,3 +1,32 @@
+import type { PeerMetadata } from '../metadata-exchange/peer-metadata.js';
+import type { TlsConnection } from './tls-fields.js';
+
+/**
+ * When parts of a request happened, in ms after its start (Envoy's downstream and upstream
+ * timing, stream_info.h TimingUtility); absent or null = not reached or not known.
+ */
+export interface AccessLogTiming {
+  /** Last byte of the request received from the downstream (`DS_RX_END`). */
+  readonly lastDownstreamRx?: number | null;
+  /** Last byte of the request sent upstream (`US_TX_END`). */
+  readonly lastUpstreamTx?: number | null;
+  /** First byte of the response received from upstream (`US_RX_BEG`). */
+  readonly firstUpstreamRx?: number | null;
+  /** Last byte of the response received from upstream (`US_RX_END`). */
+  readonly lastUpstreamRx?: number | null;
+  /** First byte of the response sent downstream (`DS_TX_BEG`). */
+  readonly firstDownstreamTx?: number | null;
+  /** Last byte of the response sent downstream (`DS_TX_END`). */
+  readonly lastDownstreamTx?: number | null;
+}
+
+/** An endpoint's locality (`upstream.locality`, envoy config.core.v3.Locality). */
+export interface EntryLocality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subZone: string;
+}
+
 /**
  * One finished request as the access log sees it: what Envoy's command operators read
  * (envoy `source/common/formatter/stream_info_formatter.cc`). Null = unset (`-`).
@@ -42,4 +71,50 @@ export interface AccessLogEntry {
   readonly routeName: string | null;
   /** `%UPSTREAM_REQUEST_ATTEMPT_COUNT%`. */
   readonly attempts?: number;
+  /**
+   * The listener's direction: `INBOUND` on the server, `OUTBOUND` for `mesh.fetch`
+   * (istiod's listener `traffic_direction`, CEL `xds.listener_direction`).
+   */
+  readonly direction?: 'INBOUND' | 'OUTBOUND';
+  /**
+   * The downstream connection's TLS (inbound mTLS): the socket itself, read only when an
+   * operator or attribute asks (`%DOWNSTREAM_PEER_URI_SAN%`, `connection.tls_version`...).
+   */
+  readonly downstreamTls?: TlsConnection | null;
+  /** The upstream connection's TLS, when the transport handed it over. */
+  readonly upstreamTls?: TlsConnection | null;
+  /** The downstream connection (an object per connection) for `%CONNECTION_ID%`. */
+  readonly connection?: object | null;
+  /** `%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%`: the connection's peer, whatever X-Forwarded-For says. */
+  readonly downstreamDirectRemoteAddress?: string | null;
+  /** `%REQUEST_HEADERS_BYTES%`: the request header map's byte size (names + values). */
+  readonly requestHeadersBytes?: number;
+  /** `%RESPONSE_HEADERS_BYTES%`: the response header map's byte size (names + values). */
+  readonly responseHeadersBytes?: number;
+  /** `%UPSTREAM_PROTOCOL%`: `HTTP/1.1`, `HTTP/2`; null without an upstream request. */
+  readonly upstreamProtocol?: string | null;
+  readonly timing?: AccessLogTiming;
+  /** The active span's trace id (`%TRACE_ID%`), null when tracing is off. */
+  readonly traceId?: string | null;
+  /** `%LOCAL_REPLY_BODY%`: the body of a reply the proxy itself sent; '' otherwise. */
+  readonly localReplyBody?: string;
+  /** The peer's metadata exchange, inbound (`downstream_peer` filter state). */
+  readonly downstreamPeer?: PeerMetadata | null;
+  /** The upstream's metadata exchange, outbound (`upstream_peer` filter state). */
+  readonly upstreamPeer?: PeerMetadata | null;
+  /** `%UPSTREAM_REMOTE_ADDRESS%`: the peer of the upstream connection; absent = `upstreamHost`. */
+  readonly upstreamRemoteAddress?: string | null;
+  /** The upstream host's name when it has one (a DNS endpoint), `%UPSTREAM_HOST_NAME%`. */
+  readonly upstreamHostname?: string | null;
+  /** The downstream bytes meter (`%DOWNSTREAM_WIRE_BYTES_*%`, `%DOWNSTREAM_HEADER_BYTES_*%`). */
+  readonly wire?: {
+    readonly downstreamReceived: number;
+    readonly downstreamSent: number;
+    readonly downstreamHeadersReceived: number;
+    readonly downstreamHeadersSent: number;
+  };
+  /** Dynamic metadata by filter namespace (`%DYNAMIC_METADATA(...)%`), as far as meshlet fills it. */
+  readonly dynamicMetadata?: Readonly<Record<string, unknown>> | null;
+  /** The locality of the endpoint that answered (`upstream.locality`). */
+  readonly upstreamLocality?: EntryLocality | null;
 }

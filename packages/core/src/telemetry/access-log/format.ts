@@ -10,29 +10,63 @@ export interface FormatProblem {
 /** A compiled access log format: one line (newline included) per entry. */
 export type LineFormatter = (entry: AccessLogEntry) => string;
 
-const OPERATOR = /%([A-Z][A-Z0-9_]*)(?:\(([^)]*)\))?(?::(\d+))?%/g;
+/** One command at the start of the text (envoy substitution_formatter.cc commandWithArgsRegex). */
+const COMMAND = /^%([A-Z0-9_]+)(?:\(([^)]*)\))?(?::(\d+))?%/;
 
 type Part = string | { readonly get: Extractor; readonly max: number | null };
 
+const UNSET: Extractor = () => null;
+
+/**
+ * Split a format into text and operators as Envoy's parser does: `%%` is a literal `%`; a
+ * `%` that starts no command makes Envoy refuse the format (meshlet keeps it as text and
+ * reports it).
+ */
 function parse(format: string, problems: FormatProblem[]): Part[] {
   const parts: Part[] = [];
-  let last = 0;
-  for (const m of format.matchAll(OPERATOR)) {
+  let text = '';
+  let i = 0;
+  while (i < format.length) {
+    const pc = format.indexOf('%', i);
+    if (pc < 0) {
+      text += format.slice(i);
+      break;
+    }
+    text += format.slice(i, pc);
+    if (format[pc + 1] === '%') {
+      text += '%';
+      i = pc + 2;
+      continue;
+    }
+    const m = COMMAND.exec(format.slice(pc));
+    if (m === null) {
+      problems.push({
+        operator: format.slice(pc, pc + 20),
+        message: `Envoy refuses the access log format: no valid command at position ${pc}; meshlet prints it as text`,
+      });
+      text += '%';
+      i = pc + 1;
+      continue;
+    }
+    if (text !== '') parts.push(text);
+    text = '';
     const [whole, name = '', arg, max] = m;
-    if (m.index > last) parts.push(format.slice(last, m.index));
-    last = m.index + whole.length;
-    const get = operator(name, arg ?? null);
-    if (get === null) {
+    i = pc + whole.length;
+    const got = operator(name, arg ?? null);
+    if (got === null || typeof got !== 'function') {
       problems.push({
         operator: whole,
-        message: `access log operator ${whole} is not supported by meshlet; it prints "-"`,
+        message:
+          got === null
+            ? `access log operator ${whole} is not supported by meshlet; it prints "-"`
+            : `access log operator ${whole}: ${got.problem}`,
       });
-      parts.push({ get: () => null, max: null });
+      parts.push({ get: UNSET, max: null });
     } else {
-      parts.push({ get, max: max === undefined ? null : Number(max) });
+      parts.push({ get: got, max: max === undefined ? null : Number(max) });
     }
   }
-  if (last < format.length) parts.push(format.slice(last));
+  if (text !== '') parts.push(text);
   return parts;
 }
 

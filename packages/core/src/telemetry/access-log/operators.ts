@@ -1,9 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { grpcResponseStatus, isGrpcContentType } from '../metrics/grpc-status.js';
 import type { AccessLogEntry } from './entry.js';
+import { connectionIdOf, requestHeadersBytes, responseHeadersBytes } from './entry-facts.js';
+import { grpcStatusName, longResponseFlags } from './names.js';
+import { metadataOperator } from './operators-metadata.js';
+import { celOperator, filterStateOperator } from './operators-state.js';
+import { timeOperator } from './operators-time.js';
+import { tlsOperator } from './operators-tls.js';
 
 /** An operator's value: a string, a number (typed in JSON), or null (unset: `-` in TEXT, null in JSON). */
 export type OperatorValue = string | number | null;
 export type Extractor = (entry: AccessLogEntry) => OperatorValue;
+/**
+ * A compiled operator: its extractor; null when meshlet does not know it; or why it cannot
+ * print what Envoy would (a load warning; the line prints `-` for it).
+ */
+export type OperatorResult = Extractor | null | { readonly problem: string };
 
 type Headers = AccessLogEntry['requestHeaders'];
 
@@ -40,60 +53,72 @@ function withoutQuery(v: string | null): string | null {
   return q < 0 ? v : v.slice(0, q);
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-
-/** `%START_TIME(fmt)%`: a strftime subset Envoy users write (%Y %m %d %H %M %S %z %s %f %3f %6f %9f %%). */
-function strftime(format: string, ms: number): string {
-  const d = new Date(ms);
-  return format.replace(/%([369]?f|[YmdHMSzsTF%])/g, (_, spec: string) => {
-    switch (spec) {
-      case 'Y':
-        return String(d.getUTCFullYear());
-      case 'm':
-        return pad(d.getUTCMonth() + 1);
-      case 'd':
-        return pad(d.getUTCDate());
-      case 'H':
-        return pad(d.getUTCHours());
-      case 'M':
-        return pad(d.getUTCMinutes());
-      case 'S':
-        return pad(d.getUTCSeconds());
-      case 'z':
-        return '+0000';
-      case 's':
-        return String(Math.floor(ms / 1000));
-      case 'F':
-        return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-      case 'T':
-        return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-      case '%':
-        return '%';
-      default: {
-        // %f is nanoseconds (9 digits); %3f / %6f truncate.
-        const digits = spec === 'f' ? 9 : Number(spec[0]);
-        const nanos = pad(Math.round((((ms % 1000) + 1000) % 1000) * 1e6), 9);
-        return nanos.slice(0, digits);
-      }
-    }
-  });
-}
-
 const nullIfEmpty = (v: string | null | undefined): string | null =>
   v === undefined || v === null || v === '' ? null : v;
 const withoutPort = (v: string | null): string | null =>
   v === null ? null : v.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+/** The port of `ip:port`, a number (typed in JSON, as Envoy's justPort). */
+const justPort = (v: string | null): number | null => {
+  const m = v === null ? null : /:(\d+)$/.exec(v);
+  return m === null || m === undefined ? null : Number(m[1]);
+};
+
+/** An address operator's three forms: `X`, `X_WITHOUT_PORT`, `X_PORT`. */
+function address(
+  name: string,
+  base: string,
+  get: (e: AccessLogEntry) => string | null | undefined,
+): Extractor | null {
+  if (name === base) return (e) => nullIfEmpty(get(e));
+  if (name === `${base}_WITHOUT_PORT`) return (e) => withoutPort(nullIfEmpty(get(e)));
+  if (name === `${base.replace(/_ADDRESS$/, '')}_PORT`) return (e) => justPort(nullIfEmpty(get(e)));
+  return null;
+}
+
+/** The addresses meshlet knows, by Envoy operator stem (stream_info_formatter.cc). */
+const ADDRESSES: readonly (readonly [string, (e: AccessLogEntry) => string | null | undefined])[] = [
+  ['DOWNSTREAM_LOCAL_ADDRESS', (e) => e.downstreamLocalAddress],
+  ['DOWNSTREAM_REMOTE_ADDRESS', (e) => e.downstreamRemoteAddress],
+  ['DOWNSTREAM_DIRECT_REMOTE_ADDRESS', (e) => e.downstreamDirectRemoteAddress],
+  ['UPSTREAM_LOCAL_ADDRESS', (e) => e.upstreamLocalAddress],
+  // The remote end of the upstream connection: the host's address.
+  [
+    'UPSTREAM_REMOTE_ADDRESS',
+    (e) => (e.upstreamRemoteAddress === undefined ? e.upstreamHost : e.upstreamRemoteAddress),
+  ],
+];
+
+/**
+ * `%GRPC_STATUS%` of a gRPC request (Envoy logs none for another, since
+ * `validate_grpc_header_before_log_grpc_status`): the response's grpc-status, any number
+ * kept (user-defined codes print as numbers), else the one its HTTP status maps to.
+ */
+function grpcStatus(e: AccessLogEntry): number | null {
+  if (!isGrpcContentType(e.requestHeaders['content-type'])) return null;
+  const raw = e.responseHeaders['grpc-status'];
+  const v = raw === undefined ? undefined : typeof raw === 'string' ? raw : raw.join(',');
+  if (v !== undefined && v.trim() !== '') return /^\d+$/.test(v.trim()) ? Number(v.trim()) : -1;
+  return e.responseCode === 0 ? null : grpcResponseStatus(undefined, e.responseCode);
+}
 
 /**
  * Build the extractor of one command operator, or null when meshlet does not know it.
  * Names and meaning: envoy docs `configuration/observability/access_log/usage`.
  */
-export function operator(name: string, arg: string | null): Extractor | null {
+export function operator(name: string, arg: string | null): OperatorResult {
+  const known = basic(name, arg) ?? timeOperator(name, arg);
+  if (known !== null) return known;
+  for (const [stem, get] of ADDRESSES) {
+    const a = arg === null ? address(name, stem, get) : null;
+    if (a !== null) return a;
+  }
+  // Only the downstream side: meshlet's transports do not hand the upstream TLS socket over.
+  const tls = name.startsWith('DOWNSTREAM_') ? tlsOperator(name, arg) : null;
+  return tls ?? more(name, arg);
+}
+
+function basic(name: string, arg: string | null): Extractor | null {
   switch (name) {
-    case 'START_TIME':
-      return arg === null || arg === ''
-        ? (e) => new Date(e.startTime).toISOString()
-        : (e) => strftime(arg, e.startTime);
     case 'REQ':
     case 'REQ_WITHOUT_QUERY':
     case 'RESP': {
@@ -112,12 +137,20 @@ export function operator(name: string, arg: string | null): Extractor | null {
       return (e) => e.responseCode;
     case 'RESPONSE_FLAGS':
       return (e) => (e.responseFlags.length === 0 ? '-' : e.responseFlags.join(','));
-    case 'RESPONSE_CODE_DETAILS':
-      return (e) => nullIfEmpty(e.responseCodeDetails);
+    case 'RESPONSE_CODE_DETAILS': {
+      // Whitespace becomes `_` unless `ALLOW_WHITESPACES` (stream_info_formatter.cc).
+      if (arg !== null && arg !== 'ALLOW_WHITESPACES') return null;
+      const keep = arg === 'ALLOW_WHITESPACES';
+      return (e) => {
+        const d = nullIfEmpty(e.responseCodeDetails);
+        return d === null || keep ? d : d.replace(/\s/g, '_');
+      };
+    }
     case 'CONNECTION_TERMINATION_DETAILS':
       return (e) => nullIfEmpty(e.connectionTerminationDetails);
     case 'UPSTREAM_TRANSPORT_FAILURE_REASON':
-      return (e) => nullIfEmpty(e.upstreamTransportFailureReason);
+      // Spaces become `_` (stream_info_formatter.cc: std::replace ' ' → '_').
+      return (e) => nullIfEmpty(e.upstreamTransportFailureReason)?.replace(/ /g, '_') ?? null;
     case 'BYTES_RECEIVED':
       return (e) => e.bytesReceived;
     case 'BYTES_SENT':
@@ -131,16 +164,6 @@ export function operator(name: string, arg: string | null): Extractor | null {
     case 'UPSTREAM_CLUSTER_RAW':
       // Istio sets no alt_stat_name by default, so the two print the same cluster name.
       return (e) => nullIfEmpty(e.upstreamCluster);
-    case 'UPSTREAM_LOCAL_ADDRESS':
-      return (e) => nullIfEmpty(e.upstreamLocalAddress);
-    case 'DOWNSTREAM_LOCAL_ADDRESS':
-      return (e) => nullIfEmpty(e.downstreamLocalAddress);
-    case 'DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT':
-      return (e) => withoutPort(nullIfEmpty(e.downstreamLocalAddress));
-    case 'DOWNSTREAM_REMOTE_ADDRESS':
-      return (e) => nullIfEmpty(e.downstreamRemoteAddress);
-    case 'DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT':
-      return (e) => withoutPort(nullIfEmpty(e.downstreamRemoteAddress));
     case 'REQUESTED_SERVER_NAME':
       return (e) => nullIfEmpty(e.requestedServerName);
     case 'ROUTE_NAME':
@@ -157,6 +180,75 @@ export function operator(name: string, arg: string | null): Extractor | null {
       const v = nullIfEmpty(process.env[arg]);
       return () => v;
     }
+    default:
+      return null;
+  }
+}
+
+function more(name: string, arg: string | null): OperatorResult {
+  switch (name) {
+    case 'CEL':
+      return celOperator(arg);
+    case 'FILTER_STATE':
+      return filterStateOperator(arg);
+    case 'DYNAMIC_METADATA':
+    case 'METADATA':
+      return metadataOperator(name, arg);
+    case 'RESPONSE_FLAGS_LONG':
+      return (e) => longResponseFlags(e.responseFlags);
+    case 'GRPC_STATUS':
+    case 'GRPC_STATUS_NUMBER': {
+      const style =
+        name === 'GRPC_STATUS_NUMBER' ? 'NUMBER' : arg === null || arg === '' ? 'CAMEL_STRING' : arg;
+      if (style !== 'CAMEL_STRING' && style !== 'SNAKE_STRING' && style !== 'NUMBER') return null;
+      return (e) => {
+        const s = grpcStatus(e);
+        if (s === null) return null;
+        return style === 'NUMBER' ? s : grpcStatusName(s, style);
+      };
+    }
+    case 'CONNECTION_ID':
+      return connectionIdOf;
+    case 'STREAM_ID':
+      // Envoy's stream id is its request id (the UUID extension): the request's x-request-id.
+      return (e) => nullIfEmpty(header(e.requestHeaders, 'x-request-id'));
+    case 'UNIQUE_ID':
+      return () => randomUUID();
+    case 'TRACE_ID':
+      return (e) => nullIfEmpty(e.traceId);
+    case 'UPSTREAM_PROTOCOL':
+      return (e) => e.upstreamProtocol ?? null;
+    case 'UPSTREAM_HOST_NAME':
+      return (e) => nullIfEmpty(e.upstreamHostname ?? e.upstreamHost);
+    case 'UPSTREAM_HOST_NAME_WITHOUT_PORT':
+      return (e) => {
+        const h = nullIfEmpty(e.upstreamHostname ?? e.upstreamHost);
+        return h === null ? null : h.replace(/:\d+$/, '');
+      };
+    case 'ACCESS_LOG_TYPE':
+      // A connection manager's log at the end of the stream (AccessLogType DownstreamEnd);
+      // istiod configures no periodic or upstream logs.
+      return () => 'DownstreamEnd';
+    case 'LOCAL_REPLY_BODY':
+      return (e) => e.localReplyBody ?? '';
+    case 'VIRTUAL_CLUSTER_NAME':
+      // istiod configures no virtual clusters.
+      return () => null;
+    case 'DOWNSTREAM_TRANSPORT_FAILURE_REASON':
+      // A request that was served had its handshake succeed.
+      return () => null;
+    case 'REQUEST_HEADERS_BYTES':
+      return requestHeadersBytes;
+    case 'RESPONSE_HEADERS_BYTES':
+      return responseHeadersBytes;
+    case 'DOWNSTREAM_WIRE_BYTES_RECEIVED':
+      return (e) => e.wire?.downstreamReceived ?? 0;
+    case 'DOWNSTREAM_WIRE_BYTES_SENT':
+      return (e) => e.wire?.downstreamSent ?? 0;
+    case 'DOWNSTREAM_HEADER_BYTES_RECEIVED':
+      return (e) => e.wire?.downstreamHeadersReceived ?? 0;
+    case 'DOWNSTREAM_HEADER_BYTES_SENT':
+      return (e) => e.wire?.downstreamHeadersSent ?? 0;
     default:
       return null;
   }

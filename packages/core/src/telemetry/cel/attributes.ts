@@ -30,8 +30,8 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     duration: BOTH,
     protocol: BOTH,
     size: LOG,
-    total_size: NONE,
-    headers_bytes: NONE,
+    total_size: LOG,
+    headers_bytes: LOG,
   },
   response: {
     code: BOTH,
@@ -41,24 +41,25 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     headers: LOG,
     trailers: NONE,
     size: LOG,
-    total_size: NONE,
-    headers_bytes: NONE,
+    total_size: LOG,
+    headers_bytes: LOG,
     backend_latency: NONE,
   },
   connection: {
-    mtls: ['metrics'],
+    mtls: BOTH,
     requested_server_name: LOG,
-    id: NONE,
+    id: LOG,
     termination_details: LOG,
-    transport_failure_reason: NONE,
-    tls_version: NONE,
-    subject_local_certificate: NONE,
-    subject_peer_certificate: NONE,
-    uri_san_local_certificate: NONE,
-    uri_san_peer_certificate: NONE,
-    dns_san_local_certificate: NONE,
-    dns_san_peer_certificate: NONE,
-    sha256_peer_certificate_digest: NONE,
+    transport_failure_reason: LOG,
+    tls_version: LOG,
+    subject_local_certificate: LOG,
+    subject_peer_certificate: LOG,
+    uri_san_local_certificate: LOG,
+    uri_san_peer_certificate: LOG,
+    dns_san_local_certificate: LOG,
+    dns_san_peer_certificate: LOG,
+    sha256_peer_certificate_digest: LOG,
+    peer_certificate: LOG,
   },
   upstream: {
     address: LOG,
@@ -66,7 +67,7 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     local_address: LOG,
     transport_failure_reason: LOG,
     request_attempt_count: LOG,
-    locality: NONE,
+    locality: LOG,
     cx_pool_ready_duration: NONE,
     num_endpoints: NONE,
     tls_version: NONE,
@@ -77,6 +78,7 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     dns_san_local_certificate: NONE,
     dns_san_peer_certificate: NONE,
     sha256_peer_certificate_digest: NONE,
+    peer_certificate: NONE,
   },
   source: { address: LOG, port: LOG },
   destination: { address: LOG, port: BOTH },
@@ -92,21 +94,29 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     upstream_host_locality_metadata: NONE,
     filter_chain_name: NONE,
     listener_metadata: NONE,
-    listener_direction: NONE,
+    listener_direction: BOTH,
   },
   // Istio's peer metadata (istio/proxy extensions/common/metadata_object.h DownstreamPeer,
   // UpstreamPeer; istio.io "Customizing Istio Metrics": `filter_state.upstream_peer.app`).
   // meshlet keeps no other filter state, nor dynamic metadata.
   filter_state: { downstream_peer: ['metrics'], upstream_peer: ['metrics'] },
-  metadata: {},
+  // Dynamic metadata (an envoy.config.core.v3.Metadata message): meshlet fills the
+  // namespaces in FILLED_METADATA, read as `metadata.filter_metadata['<namespace>']`.
+  metadata: { filter_metadata: LOG },
   upstream_filter_state: {},
 };
 
+/**
+ * The dynamic metadata namespaces meshlet fills: jwt_authn's verified payload (istiod's
+ * `payload_in_metadata: payload`, pilot/pkg/security/authn/policy_applier.go).
+ */
+export const FILLED_METADATA: ReadonlySet<string> = new Set(['envoy.filters.http.jwt_authn']);
+
 /** Roots whose whole value meshlet cannot provide (any read is reported). */
-export const OPAQUE_ROOTS: ReadonlySet<string> = new Set(['metadata', 'upstream_filter_state']);
+export const OPAQUE_ROOTS: ReadonlySet<string> = new Set(['upstream_filter_state']);
 
 /** Roots whose unlisted fields are state meshlet does not keep (reported), not "no such key". */
-export const CLOSED_ROOTS: ReadonlySet<string> = new Set(['filter_state']);
+export const CLOSED_ROOTS: ReadonlySet<string> = new Set(['filter_state', 'metadata']);
 
 /**
  * The fields of a peer metadata object (metadata_object.cc serializeAsProto), true for

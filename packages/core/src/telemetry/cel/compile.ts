@@ -3,6 +3,7 @@ import {
   ATTRIBUTES,
   AttributeMap,
   CLOSED_ROOTS,
+  FILLED_METADATA,
   OPAQUE_ROOTS,
   PEER_FIELDS,
   type Activation,
@@ -189,6 +190,24 @@ class Compiler {
     return isFilterState(o) && k.k === 'lit' && peer(k.v);
   }
 
+  /** `metadata.filter_metadata` / `metadata['filter_metadata']`. */
+  private isFilterMetadata(e: Expr, scope: ReadonlySet<string>): boolean {
+    const isMetadata = (o: Expr) => o.k === 'ident' && o.name === 'metadata' && this.isRoot(o.name, scope);
+    if (e.k === 'select') return !e.test && isMetadata(e.operand) && e.field === 'filter_metadata';
+    if (e.k !== 'call' || e.fn !== '_[_]') return false;
+    const [o, k] = e.args as [Expr, Expr];
+    return isMetadata(o) && k.k === 'lit' && k.v === 'filter_metadata';
+  }
+
+  /** A dynamic metadata namespace read: reported unless meshlet fills it. */
+  private metadataNamespace(ns: unknown): void {
+    if (typeof ns === 'string' && FILLED_METADATA.has(ns)) return;
+    this.fail(
+      'unsupported',
+      `meshlet cannot read the dynamic metadata ${typeof ns === 'string' ? ns : '(a computed namespace)'}; it fills ${[...FILLED_METADATA].join(', ')}`,
+    );
+  }
+
   private isRoot(name: string, scope: ReadonlySet<string>): boolean {
     return !scope.has(name) && Object.hasOwn(ATTRIBUTES, name);
   }
@@ -197,6 +216,11 @@ class Compiler {
     if (scope.has(name)) return (env) => env.locals?.[name] ?? null;
     if (Object.hasOwn(ATTRIBUTES, name)) {
       if (OPAQUE_ROOTS.has(name)) this.attribute(name, '*');
+      if (name === 'metadata')
+        this.fail(
+          'unsupported',
+          "meshlet reads dynamic metadata only as metadata.filter_metadata['<namespace>']",
+        );
       this.reads.add(`${name}.*`);
       return (env) => new AttributeMap(name, env.act);
     }
@@ -213,6 +237,7 @@ class Compiler {
       if (test) return (env) => env.act.field(root, field) !== undefined;
       return (env) => env.act.field(root, field) ?? noSuchKey(field);
     }
+    if (this.isFilterMetadata(operand, scope)) this.metadataNamespace(field);
     if (this.isPeerObject(operand, scope) && PEER_FIELDS[field] === false)
       this.fail('unsupported', `meshlet does not know the peer metadata field ${field}`);
     const target = this.node(operand, scope);
@@ -337,6 +362,7 @@ class Compiler {
       typeof key.v === 'string'
     )
       return this.select({ k: 'select', operand, field: key.v, test: false, at: e.at }, scope);
+    if (this.isFilterMetadata(operand, scope)) this.metadataNamespace(key.k === 'lit' ? key.v : undefined);
     const target = this.node(operand, scope);
     const index = this.node(key, scope);
     return (env) => {

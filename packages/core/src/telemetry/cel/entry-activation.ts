@@ -1,10 +1,12 @@
 import type { AccessLogEntry } from '../access-log/entry.js';
+import { connectionIdOf, requestHeadersBytes, responseHeadersBytes } from '../access-log/entry-facts.js';
+import { tlsFactsOf } from '../access-log/tls-fields.js';
 import { grpcResponseStatus } from '../metrics/grpc-status.js';
 import { portOf, queryOf, urlPathOf } from './address.js';
 import { HeaderMap, type Activation, type PseudoHeaders } from './attributes.js';
 import { responseFlagBits } from './response-flags.js';
 import { durationOfMs, timestampOfMs } from './time.js';
-import { CelUint, type CelValue } from './values.js';
+import { CelUint, LiteralMap, type CelValue } from './values.js';
 
 const orUndefined = <T>(v: T | null | undefined): T | undefined => v ?? undefined;
 
@@ -54,6 +56,11 @@ function requestField(e: AccessLogEntry, name: string): CelValue | undefined {
       return durationOfMs(e.durationMs);
     case 'protocol':
       return orUndefined(e.protocol);
+    case 'headers_bytes':
+      // context.cc HeadersBytes: the header map's byteSize, an int.
+      return BigInt(requestHeadersBytes(e));
+    case 'total_size':
+      return BigInt(e.bytesReceived + requestHeadersBytes(e));
     case 'size': {
       // context.cc Size: the Content-Length when sent (missing when malformed), else body bytes.
       const cl = header(e.requestHeaders, 'content-length');
@@ -84,9 +91,104 @@ function responseField(e: AccessLogEntry, name: string): CelValue | undefined {
       });
     case 'size':
       return BigInt(e.bytesSent);
+    case 'headers_bytes':
+      return BigInt(responseHeadersBytes(e));
+    case 'total_size':
+      return BigInt(e.bytesSent + responseHeadersBytes(e));
     default:
       return undefined;
   }
+}
+
+/**
+ * `connection.*` (context.cc ConnectionLookupValues, then the SSL extractors when the
+ * downstream connection is TLS): `mtls` only with a peer certificate; a SAN attribute is
+ * the first SAN, missing when there is none; subjects are present even when empty.
+ */
+function connectionField(e: AccessLogEntry, name: string): CelValue | undefined {
+  switch (name) {
+    case 'requested_server_name':
+      return e.requestedServerName ?? '';
+    case 'termination_details':
+      return orUndefined(e.connectionTerminationDetails);
+    case 'transport_failure_reason':
+      // A request was served: its connection's handshake did not fail.
+      return undefined;
+    case 'id': {
+      const id = connectionIdOf(e);
+      return id === 0 ? undefined : new CelUint(BigInt(id));
+    }
+    case 'mtls': {
+      const tls = e.downstreamTls;
+      return tls !== null && tls !== undefined && tlsFactsOf(tls).peer !== null;
+    }
+    default:
+      break;
+  }
+  const tls = e.downstreamTls;
+  if (tls === null || tls === undefined) return undefined;
+  const f = tlsFactsOf(tls);
+  switch (name) {
+    case 'tls_version':
+      return f.tlsVersion ?? '';
+    case 'subject_local_certificate':
+      return f.local?.subject ?? '';
+    case 'subject_peer_certificate':
+      return f.peer?.subject ?? '';
+    case 'uri_san_local_certificate':
+      return f.local?.uriSans[0];
+    case 'uri_san_peer_certificate':
+      return f.peer?.uriSans[0];
+    case 'dns_san_local_certificate':
+      return f.local?.dnsSans[0];
+    case 'dns_san_peer_certificate':
+      return f.peer?.dnsSans[0];
+    case 'sha256_peer_certificate_digest':
+      return f.peer === null || f.peer.sha256 === '' ? undefined : f.peer.sha256;
+    case 'peer_certificate':
+      return f.peer?.urlEncodedPem;
+    default:
+      return undefined;
+  }
+}
+
+/** `upstream.locality`: an envoy.config.core.v3.Locality message (unset fields read ''). */
+function localityOf(e: AccessLogEntry): CelValue | undefined {
+  if (e.upstreamHost === null) return undefined;
+  const l = e.upstreamLocality;
+  const m = new LiteralMap();
+  m.set('region', l?.region ?? '');
+  m.set('zone', l?.zone ?? '');
+  m.set('sub_zone', l?.subZone ?? '');
+  return m;
+}
+
+/**
+ * A protobuf Struct value as CEL reads it (cel-cpp's Value conversion): numbers are
+ * doubles, structs maps, lists lists.
+ */
+function structValue(v: unknown): CelValue {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v)) return v.map(structValue);
+  const m = new LiteralMap();
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) m.set(k, structValue(x));
+  return m;
+}
+
+/** `metadata.filter_metadata`: the namespaces meshlet fills, each a Struct. */
+function filterMetadata(e: AccessLogEntry): CelValue {
+  const m = new LiteralMap();
+  for (const [ns, v] of Object.entries(e.dynamicMetadata ?? {})) m.set(ns, structValue(v));
+  return m;
+}
+
+/** xds.listener_direction: envoy.config.core.v3.TrafficDirection as an int (INBOUND 1, OUTBOUND 2). */
+function listenerDirection(e: AccessLogEntry): CelValue | undefined {
+  if (e.direction === undefined) return undefined;
+  return e.direction === 'INBOUND' ? 1n : 2n;
 }
 
 function field(e: AccessLogEntry, root: string, name: string): CelValue | undefined {
@@ -96,9 +198,7 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
     case 'response':
       return responseField(e, name);
     case 'connection':
-      if (name === 'requested_server_name') return e.requestedServerName ?? '';
-      if (name === 'termination_details') return orUndefined(e.connectionTerminationDetails);
-      return undefined;
+      return connectionField(e, name);
     case 'upstream':
       switch (name) {
         case 'address':
@@ -111,6 +211,8 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
           return e.upstreamHost === null ? undefined : (e.upstreamTransportFailureReason ?? '');
         case 'request_attempt_count':
           return new CelUint(BigInt(e.attempts ?? 0));
+        case 'locality':
+          return localityOf(e);
         default:
           return undefined;
       }
@@ -120,8 +222,11 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
     case 'destination':
       if (name === 'address') return orUndefined(e.downstreamLocalAddress);
       return name === 'port' ? portOf(e.downstreamLocalAddress) : undefined;
+    case 'metadata':
+      return name === 'filter_metadata' ? filterMetadata(e) : undefined;
     case 'xds':
       if (name === 'cluster_name') return orUndefined(e.upstreamCluster);
+      if (name === 'listener_direction') return listenerDirection(e);
       return name === 'route_name' ? orUndefined(e.routeName) : undefined;
     default:
       return undefined;

@@ -122,6 +122,9 @@ function field(e: MetricEvent, root: string, name: string): CelValue | undefined
   // The downstream connection: mTLS on the server; the app's plaintext one on the client.
   if (root === 'connection' && name === 'mtls') return e.reporter === 'destination' && e.mtls;
   if (root === 'destination' && name === 'port') return BigInt(e.port);
+  // The listener the request came through: the virtual inbound one on the server, the
+  // outbound one on the client (istiod's traffic_direction; TrafficDirection INBOUND 1, OUTBOUND 2).
+  if (root === 'xds' && name === 'listener_direction') return e.reporter === 'destination' ? 1n : 2n;
   // Peer metadata: the caller on the server (downstream), the callee on the client (upstream).
   if (root === 'filter_state') {
     if (name === 'downstream_peer') return e.reporter === 'destination' ? peerObject(e.source) : undefined;

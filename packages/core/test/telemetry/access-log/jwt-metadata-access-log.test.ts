@@ -1,0 +1,64 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createMesh } from '../../../src/index.js';
+import { istioConfigMap } from '../../helpers/istio-config-map.js';
+import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { useCleanup } from '../../helpers/cleanup.js';
+import { useTmpDir } from '../../helpers/tmp.js';
+import { GROUPS_SCOPE_JWT, SAMPLE_ISSUER, SAMPLE_JWKS, yamlString } from '../../inbound/jwt/helpers.js';
+import { listenLikeAdapters, send } from '../mesh-app.js';
+
+// istiod configures jwt_authn with `payload_in_metadata: payload`
+// (pilot/pkg/security/authn/policy_applier.go, filters.EnvoyJwtFilterPayload), so a verified
+// token's claims are the dynamic metadata `envoy.filters.http.jwt_authn: {payload: ...}`
+// that %DYNAMIC_METADATA(...)% prints (envoy stream_info_formatter.cc MetadataFormatter:
+// a string as it is, a list or struct as JSON, `-` when absent).
+
+const tmp = useTmpDir();
+const cleanup = useCleanup();
+
+const FORMAT =
+  "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:sub)% %DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:groups)% %METADATA(DYNAMIC:envoy.filters.http.jwt_authn:payload:iss)% %RESPONSE_CODE% %CEL(metadata.filter_metadata['envoy.filters.http.jwt_authn'].payload.groups[0])%";
+
+describe('jwt_authn dynamic metadata in the access log', () => {
+  it("prints the verified token's claims, - for a request without one", async () => {
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'mesh.yaml'),
+      `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: ${SAMPLE_ISSUER}
+    jwks: ${yamlString(SAMPLE_JWKS)}
+`,
+    );
+    const lines: string[] = [];
+    const mesh = cleanup.mesh(
+      await createMesh({
+        config: dir,
+        workload: {
+          name: 'httpbin-1',
+          namespace: 'foo',
+          serviceAccount: 'httpbin',
+          labels: { app: 'httpbin' },
+        },
+        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
+      }),
+    );
+    const port = await listenLikeAdapters(mesh, (_req, res) => {
+      res.end('ok');
+    });
+    expect(await send(port, { headers: { authorization: `Bearer ${GROUPS_SCOPE_JWT}` } })).toBe(200);
+    await linesBeyond(lines, 0);
+    expect(await send(port)).toBe(200);
+    await linesBeyond(lines, 1);
+    expect(lines).toEqual([
+      `${SAMPLE_ISSUER} ["group1","group2"] ${SAMPLE_ISSUER} 200 group1`,
+      '- - - 200 -',
+    ]);
+  });
+});

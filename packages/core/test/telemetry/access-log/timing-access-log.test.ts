@@ -1,0 +1,88 @@
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createMesh } from '../../../src/index.js';
+import { istioConfigMap } from '../../helpers/istio-config-map.js';
+import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { useCleanup } from '../../helpers/cleanup.js';
+import { useTmpDir } from '../../helpers/tmp.js';
+import { listenLikeAdapters } from '../mesh-app.js';
+
+// Envoy's request timing on the inbound side, the application being the upstream
+// (stream_info_formatter.cc REQUEST_DURATION, RESPONSE_DURATION, RESPONSE_TX_DURATION,
+// COMMON_DURATION): the request's last byte received, the response's first byte from
+// the application, the last byte sent.
+
+const tmp = useTmpDir();
+const cleanup = useCleanup();
+
+const FORMAT =
+  '%REQUEST_DURATION% %RESPONSE_DURATION% %RESPONSE_TX_DURATION% %DURATION% %COMMON_DURATION(DS_RX_END:US_RX_BEG)% %UPSTREAM_PROTOCOL%';
+
+/** POSTs `body` in two parts, `gapMs` apart; resolves with the status once the response is read. */
+function post(port: number, gapMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/upload',
+        headers: { 'content-length': '10' },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.write('hello');
+    setTimeout(() => req.end('world'), gapMs);
+  });
+}
+
+describe('inbound request timing', () => {
+  it('prints when the body arrived and when the application answered, in whole ms', async () => {
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'mesh.yaml'),
+      istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`),
+    );
+    const lines: string[] = [];
+    const mesh = cleanup.mesh(
+      await createMesh({
+        config: dir,
+        workload: {
+          name: 'reviews-v1',
+          namespace: 'default',
+          serviceAccount: 'reviews',
+          labels: { app: 'reviews' },
+        },
+        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
+      }),
+    );
+    // The application reads the body, waits, answers its headers, waits, then ends.
+    const port = await listenLikeAdapters(mesh, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('a');
+          setTimeout(() => res.end('b'), 60);
+        }, 60);
+      });
+    });
+    expect(await post(port, 60)).toBe(200);
+    await linesBeyond(lines, 0);
+    const [requestMs, responseMs, txMs, totalMs, between, protocol] = lines[0]!.split(' ');
+    expect(Number(requestMs)).toBeGreaterThanOrEqual(55);
+    expect(Number(requestMs)).toBeLessThan(Number(responseMs));
+    expect(Number(responseMs)).toBeGreaterThanOrEqual(Number(requestMs) + 55);
+    expect(Number(txMs)).toBeGreaterThanOrEqual(55);
+    expect(Number(totalMs)).toBeGreaterThanOrEqual(Number(responseMs) + Number(txMs) - 1);
+    expect(Number(between)).toBeGreaterThanOrEqual(55);
+    expect(protocol).toBe('HTTP/1.1');
+  });
+});
