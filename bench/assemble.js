@@ -7,14 +7,18 @@ import path from 'node:path';
 const here = import.meta.dirname;
 const results = path.join(here, 'results');
 const order = [
-  'outbound.md',
-  'telemetry.md',
-  'inbound-authz.md',
+  'outbound-node20.md',
+  'outbound-node24.md',
+  'telemetry-node20.md',
+  'telemetry-node24.md',
+  'inbound-authz-node20.md',
+  'inbound-authz-node24.md',
   'inbound-fastify-node20.md',
   'inbound-fastify-node24.md',
   'inbound-instructions-node20.md',
   'inbound-instructions-node24.md',
-  'proxy-hop.md',
+  'proxy-hop-node20.md',
+  'proxy-hop-node24.md',
 ];
 const files = readdirSync(results)
   .filter((f) => f.endsWith('.md'))

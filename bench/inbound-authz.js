@@ -2,7 +2,7 @@
 // AuthorizationPolicies selecting the workload, side by side in interleaved rounds.
 // Core is loaded from source through jiti, so no build is needed.
 //   node bench/inbound-authz.js [--iterations 200000] [--rounds 5]
-// Writes bench/results/inbound-authz.md.
+// Writes bench/results/inbound-authz-node<major>.md for the node that runs it.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,7 +112,7 @@ const rows = COUNTS.map((n) => {
   const hit = median(samples.get(`${n}/repeated`));
   return `| ${n === 0 ? '0 (no policy)' : n} | ${Math.round(m)} | ${(m / base).toFixed(2)}× | ${Math.round(hit)} |`;
 });
-const md = `# Inbound authorization: cost of one decide
+const md = `# Inbound authorization: cost of one decide (Node ${process.versions.node.split('.')[0]})
 
 \`node bench/inbound-authz.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\` — one \`engine.decide(req)\`
 (BASE path normalization, no rate limit, no RequestAuthentication, then CUSTOM/DENY/ALLOW/AUDIT)
@@ -136,5 +136,5 @@ in the policies evaluated, since a request matching none of N ALLOW policies mus
 A repeated request costs the same whatever the number of policies.
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results/inbound-authz.md'), md);
+writeFileSync(path.join(here, 'results', `inbound-authz-node${process.versions.node.split('.')[0]}.md`), md);
 console.log(md);

@@ -59,6 +59,20 @@ spec:
 let app;
 if (mode === 'bare') {
   app = Fastify();
+} else if (mode === 'bare-onsend') {
+  // The same hook doing nothing: the baseline of `bare-headers`.
+  app = Fastify();
+  app.addHook('onSend', (_req, _reply, payload, done) => done(null, payload));
+} else if (mode === 'bare-headers') {
+  // Bare Fastify sending the three headers Istio's sidecar adds to a response the app
+  // answered (x-envoy-upstream-service-time, x-envoy-decorator-operation, server).
+  app = Fastify();
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    reply.header('x-envoy-upstream-service-time', String(Math.round(performance.now() % 3)));
+    reply.header('x-envoy-decorator-operation', 'httpbin.foo.svc.cluster.local:80/*');
+    reply.header('server', 'istio-envoy');
+    done(null, payload);
+  });
 } else if (mode === 'floor-hook' || mode === 'floor-als') {
   // What any Fastify plugin that decides before routing pays: one no-op onRequest hook;
   // with floor-als, the hook also runs the request in an AsyncLocalStorage context, the

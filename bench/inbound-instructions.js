@@ -53,6 +53,19 @@ const CONFIGS = [
   ['authz, requestContext: false', 'authz', { MESHLET_BENCH_CONTEXT: 'off' }, false, 'bare'],
   ['authz', 'authz', {}, false, 'bare'],
   ['authz-jwt', 'authz-jwt', {}, true, 'bare, same token sent'],
+  // What the three response headers Istio's sidecar adds cost any Fastify app that sends them.
+  ['bare + no-op onSend hook', 'bare-onsend', {}, false, 'bare'],
+  ["bare + the sidecar's three headers (onSend)", 'bare-headers', {}, false, 'bare'],
+  [
+    'authz, envoyDebugHeaders and server off',
+    'authz',
+    {
+      MESHLET_BENCH_EXTRA_YAML:
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: istio, namespace: istio-system }\ndata:\n  mesh: |\n    defaultConfig:\n      proxyHeaders:\n        envoyDebugHeaders: { disabled: true }\n        server: { disabled: true }\n',
+    },
+    false,
+    'bare',
+  ],
 ];
 
 /** Sends `n` GET /hello over CONCURRENCY keep-alive connections; rejects on any non-200. */

@@ -6,7 +6,7 @@
 //      one keep-alive node:http server in a child process, same concurrency, one run.
 // Build core first (`npx tsc -b`), then:
 //   node bench/outbound.js [--iterations 100000] [--rounds 5] [--seconds 3] [--concurrency 16]
-// Writes bench/results/outbound.md.
+// Writes bench/results/outbound-node<major>.md for the node that runs it.
 import { fork } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -199,7 +199,7 @@ const b = await loopback();
 
 const cpu = os.cpus();
 const lines = [];
-lines.push('# Outbound benchmarks');
+lines.push(`# Outbound benchmarks (Node ${process.versions.node.split('.')[0]})`);
 lines.push('');
 lines.push(`- Date: ${new Date().toISOString().slice(0, 10)}`);
 lines.push(
@@ -248,5 +248,5 @@ for (const [name, r] of Object.entries(b)) {
 lines.push('');
 const md = lines.join('\n') + '\n';
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'outbound.md'), md);
+writeFileSync(path.join(here, 'results', `outbound-node${process.versions.node.split('.')[0]}.md`), md);
 process.stdout.write(md);

@@ -1,7 +1,9 @@
 // Proxy hop: Fastify with the full mesh in-process vs the same bare Fastify behind nginx
 // (a stand-in for a sidecar) on the same machine. Server side (node, nginx) pinned to CPU 0,
 // wrk pinned to CPU 1; configurations measured in interleaved rounds, medians reported; the
-// capacity figure is server-side CPU per request from /proc. Writes bench/results/proxy-hop.md.
+// capacity figure is server-side CPU per request from /proc. Writes
+// bench/results/proxy-hop-node<major>.md for the node that runs it (the servers run on
+// process.execPath, so `/path/to/node24 bench/proxy-hop.js` measures Node 24).
 //   node bench/proxy-hop.js [--duration 10] [--rounds 3] [--connections 50]
 // Needs wrk and nginx (Debian packages `wrk`, `nginx`) and taskset (`util-linux`); not run in CI.
 import { spawn, spawnSync } from 'node:child_process';
@@ -251,7 +253,7 @@ const rows = CONFIGS.map((c) => {
   const cpu = med[c].cpu;
   return `| ${c} | ${what[c]} | ${last[c].processes} | ${rps[c].map((x) => Math.round(x)).join(' / ')} | ${Math.round(med[c].rps)} | ${cpuPerReq[c].map((x) => x.toFixed(1)).join(' / ')} | ${cpu.toFixed(1)} | ${Math.round(1e6 / cpu)} | ${last[c].p50} / ${last[c].p99} |`;
 });
-const md = `# Proxy hop: Fastify + meshlet vs Fastify behind nginx
+const md = `# Proxy hop: Fastify + meshlet vs Fastify behind nginx (Node ${process.versions.node.split('.')[0]})
 
 \`${process.env.MESHLET_BENCH_ROUTES === 'service' ? 'MESHLET_BENCH_ROUTES=service ' : ''}node bench/proxy-hop.js --duration ${DURATION} --rounds ${ROUNDS} --connections ${CONNECTIONS}\` (${process.env.MESHLET_BENCH_ROUTES === 'service' ? 'a four-route service' : 'a one-route hello world'}): each configuration runs
 in its own child processes with every server-side process (node, and nginx master + worker) pinned to
@@ -290,5 +292,5 @@ the machine is shared): median ${(median(foreign) * 100).toFixed(1)} %, max ${(M
 Responses in the last round: ${CONFIGS.map((c) => `${c}: ${last[c].requests} requests / ${last[c].non2xx} non-2xx / socket errors ${last[c].socketErrors}`).join('; ')}.
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'proxy-hop.md'), md);
+writeFileSync(path.join(here, 'results', `proxy-hop-node${process.versions.node.split('.')[0]}.md`), md);
 console.log(md);

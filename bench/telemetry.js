@@ -6,7 +6,7 @@
 //      the adapter's observation (SERVER span sampled out, istio_* at response finish).
 // Core is loaded from source through jiti, so no build is needed.
 //   node bench/telemetry.js [--iterations 100000] [--rounds 5]
-// Writes bench/results/telemetry.md.
+// Writes bench/results/telemetry-node<major>.md for the node that runs it.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -210,7 +210,7 @@ const inboundCost = inb.on.mean - inb.off.mean;
 const plainPipeline = outPlain.off.mean - outPlain.bare.mean;
 const plainTelemetry = outPlain.on.mean - outPlain.off.mean;
 const row = (name, s) => `| ${name} | ${us(s.mean)} | ${us(s.p50)} | ${us(s.p99)} |`;
-const md = `# Telemetry benchmarks
+const md = `# Telemetry benchmarks (Node ${process.versions.node.split('.')[0]})
 
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}
@@ -256,5 +256,5 @@ ${row('decide + observe', inb.on)}
 - Telemetry cost: **${us(inboundCost)} µs** per request, ${((100 * inboundCost) / inb.off.mean).toFixed(1)} % of the bare decide path (request objects included).
 `;
 mkdirSync(path.join(here, 'results'), { recursive: true });
-writeFileSync(path.join(here, 'results', 'telemetry.md'), md);
+writeFileSync(path.join(here, 'results', `telemetry-node${process.versions.node.split('.')[0]}.md`), md);
 process.stdout.write(md);
