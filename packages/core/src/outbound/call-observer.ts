@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile/plan-types.js';
 import { operationOf } from '../compile/route-operation.js';
 import type { AccessLogEntry, EntryLocality } from '../telemetry/access-log/entry.js';
+import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import {
   BLACKHOLE_CLUSTER,
@@ -420,6 +421,10 @@ export class OutboundCall implements CallObserver {
       // The application's connection to its sidecar has no TLS, and meshlet has no such
       // connection: `%DOWNSTREAM_*%` addresses and `%CONNECTION_ID%` stay unset.
       downstreamTls: null,
+      // The answering try's connection, as the transport handed it over: its TLS read only
+      // when an operator or attribute asks (`%UPSTREAM_PEER_URI_SAN%`, `upstream.tls_version`).
+      upstreamTls: tlsConnectionOf(state.upstreamConnection),
+      upstreamConnection: state.upstreamConnection,
       // meshlet's transports speak HTTP/1.1 upstream.
       upstreamProtocol: answered ? 'HTTP/1.1' : null,
       upstreamRemoteAddress: state.upstream?.address ?? null,

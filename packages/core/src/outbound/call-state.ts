@@ -27,6 +27,8 @@ export interface CallState {
   transportFailureReason: string | null;
   /** The local address of the connection the answering try used (`%UPSTREAM_LOCAL_ADDRESS%`), when the transport told it. */
   upstreamLocalAddress: string | null;
+  /** The connection (socket) the answering try used, when the transport handed it over; never read on the hot path. */
+  upstreamConnection: object | null;
   /** The cluster routing chose (`outbound|9080|v1|reviews...`, `PassthroughCluster`), set even for a local reply. */
   cluster: string | null;
   /** The service host of that cluster, when it has one. */
@@ -51,6 +53,7 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     details: null,
     transportFailureReason: null,
     upstreamLocalAddress: null,
+    upstreamConnection: null,
     cluster: null,
     service: null,
     endpoint: null,

@@ -67,6 +67,7 @@ export async function sendDirect(
       cluster,
     };
     state.upstreamLocalAddress = res.localAddress ?? null;
+    state.upstreamConnection = res.connection ?? null;
     return { kind: 'upstream', status: res.status, headers: res.headers, body: res.body };
   } catch (err) {
     if (signal !== null && signal.aborted) throw signal.reason;

@@ -276,6 +276,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
   state.upstreamLocalAddress = r.response.localAddress ?? null;
+  state.upstreamConnection = r.response.connection ?? null;
   state.endpoint = r.host.endpoint;
   const out = copyHeaders(r.response.headers);
   if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));

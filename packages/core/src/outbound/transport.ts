@@ -85,6 +85,12 @@ export interface TransportResponse {
    * IPv6), Envoy's `%UPSTREAM_LOCAL_ADDRESS%`; absent when the transport cannot tell.
    */
   readonly localAddress?: string | null;
+  /**
+   * The connection that carried the request (node's socket, a `TLSSocket` for TLS), kept
+   * as is and read only when an access log asks (`%UPSTREAM_TLS_VERSION%`,
+   * `%UPSTREAM_CONNECTION_ID%`...); absent when the transport cannot tell.
+   */
+  readonly connection?: object | null;
 }
 
 /**

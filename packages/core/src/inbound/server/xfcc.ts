@@ -2,6 +2,7 @@ import { createHash, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { ClientCertDetails, ForwardClientCert } from '../../config/mesh-config.js';
 import { dnsSans, uriSans } from '../../identity/spiffe.js';
+import { rfc2253Name, urlEncodePem } from '../../identity/x509-text.js';
 
 const XFCC = 'x-forwarded-client-cert';
 
@@ -16,47 +17,6 @@ export const GATEWAY_CLIENT_CERT_DETAILS: ClientCertDetails = Object.freeze({
   cert: true,
   chain: false,
 });
-
-/**
- * A subject as Envoy prints it: X509_NAME_print_ex with XN_FLAG_RFC2253 (envoy
- * source/common/tls/utility.cc getSubjectFromCertificate), from node's `X509Certificate.subject`,
- * which OpenSSL prints with the same RFC 2253 escapes but top-down, one RDN a line, ` + `
- * inside a multi-valued RDN, and UTF-8 left as it is. RFC 2253 order is bottom-up (within a
- * multi-valued RDN too), `,` and `+` bare, and ASN1_STRFLGS_ESC_MSB writes each byte past
- * ASCII as `\XX`. A ` + ` in a value is escaped (`\+`), so the split is unambiguous.
- */
-function rfc2253Subject(subject: string | undefined): string {
-  if (subject === undefined || subject === '') return '';
-  const rdns = subject.split('\n');
-  let out = '';
-  for (let i = rdns.length - 1; i >= 0; i--) {
-    const rdn = rdns[i] as string;
-    if (rdn === '') continue;
-    if (out !== '') out += ',';
-    out += rdn.includes(' + ') ? rdn.split(' + ').reverse().join('+') : rdn;
-  }
-  // eslint-disable-next-line no-control-regex
-  if (!/[^\x00-\x7f]/.test(out)) return out;
-  let escaped = '';
-  for (const byte of Buffer.from(out, 'utf8'))
-    escaped += byte < 0x80 ? String.fromCharCode(byte) : `\\${byte.toString(16).toUpperCase()}`;
-  return escaped;
-}
-
-/**
- * Envoy's url-encoding of a PEM certificate (source/common/tls/connection_info_impl_base.cc
- * urlEncodedPemEncodedPeerCertificate): exactly these five characters, nothing else. The
- * PEM is node's `X509Certificate.toString()`, 64-character base64 lines as OpenSSL's
- * PEM_write_bio_X509 writes them.
- */
-function urlEncodedPem(pem: string): string {
-  return pem
-    .replace(/\n/g, '%0A')
-    .replace(/ /g, '%20')
-    .replace(/\+/g, '%2B')
-    .replace(/\//g, '%2F')
-    .replace(/=/g, '%3D');
-}
 
 /**
  * The element Envoy's connection manager sets or appends for a verified client certificate
@@ -76,7 +36,7 @@ export function xfccElement(
   const parts: string[] = [];
   if (ownUri !== null) parts.push(`By=${ownUri}`);
   parts.push(`Hash=${createHash('sha256').update(client.raw).digest('hex')}`);
-  if (details.cert) parts.push(`Cert="${urlEncodedPem(client.toString())}"`);
+  if (details.cert) parts.push(`Cert="${urlEncodePem(client.toString())}"`);
   if (details.chain) {
     let pems = '';
     const seen = new Set<X509Certificate>();
@@ -88,11 +48,11 @@ export function xfccElement(
       seen.add(c);
       pems += c.toString();
     }
-    if (pems !== '') parts.push(`Chain="${urlEncodedPem(pems)}"`);
+    if (pems !== '') parts.push(`Chain="${urlEncodePem(pems)}"`);
   }
   // Present even when the subject is empty, as Envoy writes it; quoted as it is, the
   // RFC 2253 escapes (`\"`, `\\`) being the only ones.
-  if (details.subject) parts.push(`Subject="${rfc2253Subject(client.subject)}"`);
+  if (details.subject) parts.push(`Subject="${rfc2253Name(client.subject)}"`);
   if (details.uri) {
     const uris = uriSans(client.subjectAltName);
     // mutateXfccRequestHeader: "The URI key still exists even if the URI is empty".

@@ -8,6 +8,7 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from '../transport.js';
+import { keepTlsFacts, tlsConnectionOf } from '../../telemetry/access-log/tls-fields.js';
 import { mappedBody } from './body-stream.js';
 import { toTransportError } from './failure.js';
 import { headersFromRaw } from './headers.js';
@@ -49,9 +50,12 @@ class SendState {
   socket: Socket | null = null;
   connected = false;
   readonly #ready: PoolReadyListener | null;
+  /** The client certificate chain a new TLS connection presents (kept for the access log). */
+  readonly #localCert: string | Buffer | null;
 
-  constructor(ready: PoolReadyListener | null) {
+  constructor(ready: PoolReadyListener | null, localCert: string | Buffer | null) {
     this.#ready = ready;
+    this.#localCert = localCert;
   }
 
   watch(request: ClientRequest): void {
@@ -63,9 +67,11 @@ class SendState {
         return;
       }
       // An https socket is ready to carry the request only after the handshake.
-      const ready = 'encrypted' in socket ? 'secureConnect' : 'connect';
-      socket.once(ready, () => {
+      const tls = tlsConnectionOf(socket);
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         this.connected = true;
+        // Once per connection: what the access log may read of it after it closes.
+        if (tls !== null) keepTlsFacts(tls, this.#localCert);
         this.#ready?.poolReady();
       });
     });
@@ -112,7 +118,7 @@ export function createGotTransport(): Transport {
     }
     const endNow = req.body === null && !GOT_NO_BODY_METHODS.has(req.method);
 
-    const state = new SendState(req.onPoolReady ?? null);
+    const state = new SendState(req.onPoolReady ?? null, req.tls?.cert ?? null);
     const mapError = (err: unknown): TransportError =>
       toTransportError(err, {
         aborted: signal?.aborted === true,
@@ -132,6 +138,7 @@ export function createGotTransport(): Transport {
           headers: headersFromRaw(res.rawHeaders),
           body: mappedBody(stream, mapError),
           localAddress: socketAddress(state.socket),
+          connection: state.socket,
         });
       });
     });

@@ -274,6 +274,10 @@ export function createUndiciTransport(): Transport {
     } catch (err) {
       throw mapError(err);
     }
+    // No `connection`: undici hands a request's handler no socket (client-h1.js writeH1
+    // calls `onConnect(abort)` without context; only an upgrade gets one), and its
+    // `undici:client:sendHeaders` channel would publish for every undici request in the
+    // process. The `%UPSTREAM_*%` TLS operators and `%UPSTREAM_CONNECTION_ID%` print `-`/0.
     return {
       status: res.statusCode,
       headers: headersFromUndici(res.headers),

@@ -1,12 +1,14 @@
 import type { AccessLogEntry } from './entry.js';
 
-/** Connection ids, handed out the first time a connection's request is logged. */
+/**
+ * Connection ids, handed out the first time a connection's request is logged: one counter
+ * for downstream and upstream connections, as Envoy's (network/connection_impl.cc
+ * ConnectionImpl::next_global_id_).
+ */
 const CONNECTION_IDS = new WeakMap<object, number>();
 let nextConnectionId = 1;
 
-/** `%CONNECTION_ID%`, `connection.id`: 0 when the request came on no connection. */
-export function connectionIdOf(e: AccessLogEntry): number {
-  const c = e.connection;
+function idOf(c: object | null | undefined): number {
   if (c === null || c === undefined) return 0;
   let id = CONNECTION_IDS.get(c);
   if (id === undefined) {
@@ -14,6 +16,19 @@ export function connectionIdOf(e: AccessLogEntry): number {
     CONNECTION_IDS.set(c, id);
   }
   return id;
+}
+
+/** `%CONNECTION_ID%`, `connection.id`: 0 when the request came on no connection. */
+export function connectionIdOf(e: AccessLogEntry): number {
+  return idOf(e.connection);
+}
+
+/**
+ * `%UPSTREAM_CONNECTION_ID%`: the answering try's connection, 0 without one
+ * (stream_info_formatter.cc: `upstreamConnectionId().value_or(0)`).
+ */
+export function upstreamConnectionIdOf(e: AccessLogEntry): number {
+  return idOf(e.upstreamConnection);
 }
 
 /** A header map's byte size as Envoy counts it (HeaderMap::byteSize: names and values). */

@@ -81,8 +81,13 @@ export interface AccessLogEntry {
    * operator or attribute asks (`%DOWNSTREAM_PEER_URI_SAN%`, `connection.tls_version`...).
    */
   readonly downstreamTls?: TlsConnection | null;
-  /** The upstream connection's TLS, when the transport handed it over. */
+  /**
+   * The upstream connection's TLS (the answering try's socket when it is a TLS one), read
+   * only when an operator or attribute asks (`%UPSTREAM_PEER_URI_SAN%`, `upstream.tls_version`...).
+   */
   readonly upstreamTls?: TlsConnection | null;
+  /** The upstream connection (an object per connection) for `%UPSTREAM_CONNECTION_ID%`. */
+  readonly upstreamConnection?: object | null;
   /** The downstream connection (an object per connection) for `%CONNECTION_ID%`. */
   readonly connection?: object | null;
   /** `%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%`: the connection's peer, whatever X-Forwarded-For says. */

@@ -1,7 +1,7 @@
 import type { AccessLogEntry } from './entry.js';
 import { tlsFactsOf, type CertFacts, type TlsFacts } from './tls-fields.js';
 import { defaultTime, formatTime, TIME_FORMAT_NEWLINE } from './time-format.js';
-import type { Extractor } from './operators.js';
+import type { OperatorResult } from './operators.js';
 
 type Side = 'DOWNSTREAM' | 'UPSTREAM';
 type FactReader = (f: TlsFacts) => string | null;
@@ -28,8 +28,9 @@ const local =
 /**
  * The `%DOWNSTREAM_*%` / `%UPSTREAM_*%` TLS operators, by the name after the side (envoy
  * source/common/formatter/stream_info_formatter.cc, StreamInfoSslConnectionInfoFormatterProvider
- * and its upstream twin: `-` without TLS, and for an empty value). Envoy offers fewer on the
- * upstream side; those are listed under both.
+ * and StreamInfoUpstreamSslConnectionInfoFormatterProvider: `-` without TLS, and for an
+ * empty value). Envoy offers fewer on the upstream side: no LOCAL_SUBJECT, EMAIL SANs,
+ * fingerprints or serial; those list only DOWNSTREAM.
  */
 const FIELDS: Readonly<Record<string, { readonly sides: readonly Side[]; readonly read: FactReader }>> = {
   PEER_URI_SAN: { sides: ['DOWNSTREAM', 'UPSTREAM'], read: peer((c) => c.uriSans) },
@@ -55,8 +56,12 @@ const FIELDS: Readonly<Record<string, { readonly sides: readonly Side[]; readonl
 const connectionOf = (e: AccessLogEntry, side: Side) =>
   side === 'DOWNSTREAM' ? e.downstreamTls : e.upstreamTls;
 
-/** A TLS operator (`DOWNSTREAM_PEER_URI_SAN`...), or null when `name` is not one. */
-export function tlsOperator(name: string, arg: string | null): Extractor | null {
+/**
+ * A TLS operator (`DOWNSTREAM_PEER_URI_SAN`...), or null when `name` is not one. The
+ * upstream side reads the answering try's connection as the transport handed it over
+ * (got does; undici does not, so there they print `-`).
+ */
+export function tlsOperator(name: string, arg: string | null): OperatorResult {
   const side: Side | null = name.startsWith('DOWNSTREAM_')
     ? 'DOWNSTREAM'
     : name.startsWith('UPSTREAM_')
@@ -77,6 +82,12 @@ export function tlsOperator(name: string, arg: string | null): Extractor | null 
     };
   }
   const field = FIELDS[rest];
+  if (field !== undefined && !field.sides.includes(side) && arg === null) {
+    // stream_info_formatter.cc has no such command: Envoy refuses the whole format.
+    return {
+      problem: `Envoy has no %${name}% (only %DOWNSTREAM_${rest}%) and refuses the format; meshlet prints "-"`,
+    };
+  }
   if (field === undefined || !field.sides.includes(side) || arg !== null) return null;
   const read = field.read;
   return (e) => {

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { grpcResponseStatus, isGrpcContentType } from '../metrics/grpc-status.js';
 import type { AccessLogEntry } from './entry.js';
-import { connectionIdOf, requestHeadersBytes, responseHeadersBytes } from './entry-facts.js';
+import {
+  connectionIdOf,
+  requestHeadersBytes,
+  responseHeadersBytes,
+  upstreamConnectionIdOf,
+} from './entry-facts.js';
 import { grpcStatusName, longResponseFlags } from './names.js';
 import { metadataOperator } from './operators-metadata.js';
 import { celOperator, filterStateOperator } from './operators-state.js';
@@ -112,9 +117,7 @@ export function operator(name: string, arg: string | null): OperatorResult {
     const a = arg === null ? address(name, stem, get) : null;
     if (a !== null) return a;
   }
-  // Only the downstream side: meshlet's transports do not hand the upstream TLS socket over.
-  const tls = name.startsWith('DOWNSTREAM_') ? tlsOperator(name, arg) : null;
-  return tls ?? more(name, arg);
+  return tlsOperator(name, arg) ?? more(name, arg);
 }
 
 function basic(name: string, arg: string | null): Extractor | null {
@@ -209,6 +212,8 @@ function more(name: string, arg: string | null): OperatorResult {
     }
     case 'CONNECTION_ID':
       return connectionIdOf;
+    case 'UPSTREAM_CONNECTION_ID':
+      return upstreamConnectionIdOf;
     case 'STREAM_ID':
       // Envoy's stream id is its request id (the UUID extension): the request's x-request-id.
       return (e) => nullIfEmpty(header(e.requestHeaders, 'x-request-id'));

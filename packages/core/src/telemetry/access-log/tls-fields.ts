@@ -1,6 +1,7 @@
-import type { X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { dnsSans, uriSans } from '../../identity/spiffe.js';
+import { rfc2253Name, urlEncodePem } from '../../identity/x509-text.js';
 
 /** What the access log reads of a TLS connection: node's TLSSocket, read only when asked. */
 export type TlsConnection = Pick<
@@ -36,42 +37,6 @@ export interface CertFacts {
   readonly validTo: number | null;
   /** The DER, for CEL bytes attributes. */
   readonly raw: Uint8Array;
-}
-
-/**
- * A subject or issuer as Envoy prints it (X509_NAME_print_ex, XN_FLAG_RFC2253): node's
- * multi-line `X509Certificate.subject` read bottom-up, `,`-joined, a multi-valued RDN
- * `+`-joined bottom-up too, bytes past ASCII as `\XX` (ASN1_STRFLGS_ESC_MSB).
- */
-export function rfc2253Name(name: string | undefined): string {
-  if (name === undefined || name === '') return '';
-  const rdns = name.split('\n');
-  let out = '';
-  for (let i = rdns.length - 1; i >= 0; i--) {
-    const rdn = rdns[i] as string;
-    if (rdn === '') continue;
-    if (out !== '') out += ',';
-    out += rdn.includes(' + ') ? rdn.split(' + ').reverse().join('+') : rdn;
-  }
-  // eslint-disable-next-line no-control-regex
-  if (!/[^\x00-\x7f]/.test(out)) return out;
-  let escaped = '';
-  for (const byte of Buffer.from(out, 'utf8'))
-    escaped += byte < 0x80 ? String.fromCharCode(byte) : `\\${byte.toString(16).toUpperCase()}`;
-  return escaped;
-}
-
-/**
- * Envoy's url-encoding of a PEM (connection_info_impl_base.cc
- * urlEncodedPemEncodedPeerCertificate): newline, space, `+`, `/` and `=`, nothing else.
- */
-export function urlEncodePem(pem: string): string {
-  return pem
-    .replace(/\n/g, '%0A')
-    .replace(/ /g, '%20')
-    .replace(/\+/g, '%2B')
-    .replace(/\//g, '%2F')
-    .replace(/=/g, '%3D');
 }
 
 /** `IP Address:` / `email:` entries of node's subjectAltName text (neither is ever quoted). */
@@ -135,6 +100,44 @@ export function sessionIdOf(der: Uint8Array | undefined): string | null {
 }
 
 const FACTS = new WeakMap<TlsConnection, TlsFacts>();
+/** What {@link keepTlsFacts} saved of a connection, in place of the socket. */
+const KEPT = new WeakMap<TlsConnection, TlsConnection>();
+
+/**
+ * Keeps, unparsed, what node loses of a client TLS socket: its getters read the native
+ * handle, gone after `destroy`, and a client's `getPeerX509Certificate()` answers only
+ * once (node src/crypto/crypto_x509.cc GetPeerCert takes the certificates off OpenSSL's
+ * peer chain, the client's leaf included; see inbound/server/presented-chain.ts). Envoy's stream info holds the
+ * connection's Ssl::ConnectionInfo past the close, so a line written after the upstream
+ * closed the connection with its response still prints it. Once per connection, at the
+ * handshake, with the PEM of the local certificate chain it presented; {@link tlsFactsOf}
+ * then reads this instead of the socket.
+ */
+export function keepTlsFacts(socket: TlsConnection, localPem: string | Buffer | null): void {
+  const peer = socket.getPeerX509Certificate();
+  const protocol = socket.getProtocol();
+  const cipher = socket.getCipher();
+  let session: ReturnType<TlsConnection['getSession']>;
+  try {
+    session = socket.getSession();
+  } catch {
+    session = undefined;
+  }
+  const open = socket as TlsConnection & { readonly destroyed?: boolean };
+  KEPT.set(socket, {
+    getPeerX509Certificate: () => peer,
+    // Node's getX509Certificate() costs ~100 µs: not read at the handshake. Once the socket
+    // is closed, the certificate the connection was made with (its leaf) stands for it.
+    getX509Certificate: () => {
+      if (open.destroyed !== true) return socket.getX509Certificate();
+      return localPem === null ? undefined : new X509Certificate(localPem);
+    },
+    getProtocol: () => protocol,
+    getCipher: () => cipher,
+    // A TLS 1.3 session arrives after the handshake: the live one while the socket is open.
+    getSession: () => (open.destroyed === true ? session : (socket.getSession() ?? session)),
+  });
+}
 
 function read(socket: TlsConnection): TlsFacts {
   const peer = socket.getPeerX509Certificate();
@@ -164,7 +167,7 @@ function read(socket: TlsConnection): TlsFacts {
 export function tlsFactsOf(socket: TlsConnection): TlsFacts {
   let f = FACTS.get(socket);
   if (f === undefined) {
-    f = read(socket);
+    f = read(KEPT.get(socket) ?? socket);
     FACTS.set(socket, f);
   }
   return f;

@@ -1,6 +1,6 @@
 import type { AccessLogEntry } from '../access-log/entry.js';
 import { connectionIdOf, requestHeadersBytes, responseHeadersBytes } from '../access-log/entry-facts.js';
-import { tlsFactsOf } from '../access-log/tls-fields.js';
+import { tlsFactsOf, type TlsConnection } from '../access-log/tls-fields.js';
 import { grpcResponseStatus } from '../metrics/grpc-status.js';
 import { portOf, queryOf, urlPathOf } from './address.js';
 import { HeaderMap, type Activation, type PseudoHeaders } from './attributes.js';
@@ -123,9 +123,15 @@ function connectionField(e: AccessLogEntry, name: string): CelValue | undefined 
       return tls !== null && tls !== undefined && tlsFactsOf(tls).peer !== null;
     }
     default:
-      break;
+      return sslField(e.downstreamTls, name);
   }
-  const tls = e.downstreamTls;
+}
+
+/**
+ * The SSL extractors `connection.*` and `upstream.*` share (context.cc extractSslInfo),
+ * read from the downstream or the upstream connection; missing without TLS.
+ */
+function sslField(tls: TlsConnection | null | undefined, name: string): CelValue | undefined {
   if (tls === null || tls === undefined) return undefined;
   const f = tlsFactsOf(tls);
   switch (name) {
@@ -214,7 +220,8 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
         case 'locality':
           return localityOf(e);
         default:
-          return undefined;
+          // context.cc UpstreamWrapper: the upstream connection's SSL info.
+          return sslField(e.upstreamTls, name);
       }
     case 'source':
       if (name === 'address') return orUndefined(e.downstreamRemoteAddress);

@@ -93,11 +93,11 @@ describe('access log format syntax', () => {
 
   it('keeps the load warning for operators meshlet still cannot print', () => {
     const r = text(
-      '%UPSTREAM_PEER_URI_SAN% %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)%',
+      '%DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256% %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)%',
     );
     expect(r.line).toBe('- -');
     expect(r.problems.map((p) => p.operator)).toEqual([
-      '%UPSTREAM_PEER_URI_SAN%',
+      '%DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256%',
       '%DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)%',
     ]);
     expect(r.problems[0]?.message).toContain('is not supported by meshlet');

@@ -1,11 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
-import {
-  rfc2253Name,
-  sessionIdOf,
-  type TlsConnection,
-} from '../../../src/telemetry/access-log/tls-fields.js';
+import { rfc2253Name } from '../../../src/identity/x509-text.js';
+import { sessionIdOf, type TlsConnection } from '../../../src/telemetry/access-log/tls-fields.js';
 import { compileCel } from '../../../src/telemetry/cel/compile.js';
 import { entryActivation } from '../../../src/telemetry/cel/entry-activation.js';
 import { CelError, CelUint, type CelValue } from '../../../src/telemetry/cel/values.js';
@@ -185,7 +182,7 @@ describe('request, response, upstream and xds attributes', () => {
 
   it('still reports what meshlet cannot read', () => {
     for (const [expr, use] of [
-      ["upstream.tls_version == 'TLSv1.3'", 'accessLog'],
+      ["upstream.tls_version == 'TLSv1.3'", 'metrics'],
       ["xds.node.id == 'x'", 'accessLog'],
       ['response.backend_latency > duration("1s")', 'accessLog'],
       ["xds.virtual_host_name == 'x'", 'accessLog'],
