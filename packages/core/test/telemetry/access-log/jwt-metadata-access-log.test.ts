@@ -1,13 +1,11 @@
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMesh } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { GROUPS_SCOPE_JWT, SAMPLE_ISSUER, SAMPLE_JWKS, yamlString } from '../../inbound/jwt/helpers.js';
 import { listenLikeAdapters, send } from '../mesh-app.js';
+import { loggingMesh } from './support.js';
 
 // istiod configures jwt_authn with `payload_in_metadata: payload`
 // (pilot/pkg/security/authn/policy_applier.go, filters.EnvoyJwtFilterPayload), so a verified
@@ -24,8 +22,8 @@ const FORMAT =
 describe('jwt_authn dynamic metadata in the access log', () => {
   it("prints the verified token's claims, - for a request without one", async () => {
     const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'mesh.yaml'),
+    const { mesh, lines } = await loggingMesh(
+      dir,
       `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: jwt, namespace: foo }
@@ -35,20 +33,9 @@ spec:
   - issuer: ${SAMPLE_ISSUER}
     jwks: ${yamlString(SAMPLE_JWKS)}
 `,
+      { app: 'httpbin', namespace: 'foo' },
     );
-    const lines: string[] = [];
-    const mesh = cleanup.mesh(
-      await createMesh({
-        config: dir,
-        workload: {
-          name: 'httpbin-1',
-          namespace: 'foo',
-          serviceAccount: 'httpbin',
-          labels: { app: 'httpbin' },
-        },
-        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-      }),
-    );
+    cleanup.mesh(mesh);
     const port = await listenLikeAdapters(mesh, (_req, res) => {
       res.end('ok');
     });

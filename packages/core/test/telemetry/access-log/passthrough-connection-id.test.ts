@@ -1,13 +1,10 @@
-import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMesh } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { lineCollector } from '../../helpers/line-collector.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { useCleanup } from '../../helpers/cleanup.js';
+import { loggingMesh } from './support.js';
 
 const tmp = useTmpDir();
 const cleanup = useCleanup();
@@ -21,18 +18,13 @@ describe('outbound access log: %UPSTREAM_CONNECTION_ID% through the PassthroughC
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'mesh.yaml'),
+    const { mesh, lines } = await loggingMesh(
+      dir,
       istioConfigMap(
         'accessLogFile: /dev/stdout\naccessLogFormat: "%UPSTREAM_CLUSTER% %UPSTREAM_CONNECTION_ID%\\n"',
       ),
+      { app: 'front' },
     );
-    const lines: string[] = [];
-    const mesh = await createMesh({
-      config: dir,
-      workload: { name: 'front-v1', namespace: 'default', serviceAccount: 'front', labels: { app: 'front' } },
-      telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-    });
     cleanup.mesh(mesh);
     await (await mesh.fetch(`http://127.0.0.1:${port}/`)).text();
     await (await mesh.fetch(`http://127.0.0.1:${port}/`)).text();

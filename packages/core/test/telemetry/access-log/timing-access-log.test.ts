@@ -1,13 +1,11 @@
-import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMesh } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { listenLikeAdapters } from '../mesh-app.js';
+import { loggingMesh } from './support.js';
 
 // Envoy's request timing on the inbound side, the application being the upstream
 // (stream_info_formatter.cc REQUEST_DURATION, RESPONSE_DURATION, RESPONSE_TX_DURATION,
@@ -46,23 +44,12 @@ function post(port: number, gapMs: number): Promise<number> {
 describe('inbound request timing', () => {
   it('prints when the body arrived and when the application answered, in whole ms', async () => {
     const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'mesh.yaml'),
+    const { mesh, lines } = await loggingMesh(
+      dir,
       istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`),
+      { app: 'reviews' },
     );
-    const lines: string[] = [];
-    const mesh = cleanup.mesh(
-      await createMesh({
-        config: dir,
-        workload: {
-          name: 'reviews-v1',
-          namespace: 'default',
-          serviceAccount: 'reviews',
-          labels: { app: 'reviews' },
-        },
-        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-      }),
-    );
+    cleanup.mesh(mesh);
     // The application reads the body, waits, answers its headers, waits, then ends.
     const port = await listenLikeAdapters(mesh, (req, res) => {
       req.resume();

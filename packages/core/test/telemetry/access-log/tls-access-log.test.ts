@@ -1,16 +1,15 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../../src/index.js';
+import { type Mesh } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { certSourceFor, meshClient, tlsGet } from '../../inbound/server/support.js';
 import { listenLikeAdapters } from '../mesh-app.js';
+import { loggingMesh, textLogProvider } from './support.js';
 
 // An inbound mTLS request through the mesh server (the way the Express and Fastify
 // adapters serve), logged with a custom Telemetry `logFormat.text`: the TLS operators read
@@ -40,40 +39,15 @@ const FORMAT = [
   'direct=%DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT%',
 ].join(' | ');
 
-function yaml(filter: string): string {
-  return `${istioConfigMap(`extensionProviders:
-- name: tls-text
-  envoyFileAccessLog:
-    path: /dev/stdout
-    logFormat:
-      text: ${JSON.stringify(FORMAT)}`)}apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  accessLogging:
-  - providers: [{ name: tls-text }]
-    filter:
-      expression: ${JSON.stringify(filter)}
-`;
-}
-
 async function reviews(filter: string): Promise<{ mesh: Mesh; port: number; lines: string[] }> {
-  const dir = await tmp();
-  await writeFile(path.join(dir, 'mesh.yaml'), yaml(filter));
-  const lines: string[] = [];
-  const mesh = cleanup.mesh(
-    await createMesh({
-      config: dir,
-      workload: {
-        name: 'reviews-v1',
-        namespace: 'default',
-        serviceAccount: 'reviews',
-        labels: { app: 'reviews' },
-      },
-      certs: await certSourceFor('default', 'reviews'),
-      telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-    }),
+  const yaml = textLogProvider('tls-text', FORMAT, [`filter: { expression: ${JSON.stringify(filter)} }`]);
+  const { mesh, lines } = await loggingMesh(
+    await tmp(),
+    yaml,
+    { app: 'reviews' },
+    { certs: await certSourceFor('default', 'reviews') },
   );
+  cleanup.mesh(mesh);
   // tlsGet reads a JSON body.
   const port = await listenLikeAdapters(mesh, (_req, res) => {
     res.setHeader('content-type', 'application/json');
@@ -152,8 +126,8 @@ describe('outbound access log', () => {
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     const upstream = (echo.address() as AddressInfo).port;
     const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'mesh.yaml'),
+    const { mesh, lines } = await loggingMesh(
+      dir,
       `${istioConfigMap(`extensionProviders:
 - name: out-text
   envoyFileAccessLog:
@@ -179,20 +153,9 @@ spec:
   location: MESH_EXTERNAL
   endpoints: [{ address: 127.0.0.1, locality: us-east1/us-east1-b/rack1 }]
 `,
+      { app: 'front' },
     );
-    const lines: string[] = [];
-    const mesh = cleanup.mesh(
-      await createMesh({
-        config: dir,
-        workload: {
-          name: 'front-v1',
-          namespace: 'default',
-          serviceAccount: 'front',
-          labels: { app: 'front' },
-        },
-        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-      }),
-    );
+    cleanup.mesh(mesh);
     expect(await (await mesh.fetch(`http://echo.local:${upstream}/`)).text()).toBe('hi');
     await linesBeyond(lines, 0);
     expect(lines).toEqual([`us-east1 us-east1-b 2 ${upstream} HTTP/1.1 DownstreamEnd 0 -`]);
@@ -204,8 +167,8 @@ spec:
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'mesh.yaml'),
+    const { mesh, lines } = await loggingMesh(
+      dir,
       `${istioConfigMap(`accessLogFile: /dev/stdout
 accessLogFormat: "%RESPONSE_CODE% %RESPONSE_FLAGS_LONG% %UPSTREAM_PROTOCOL% %UPSTREAM_TRANSPORT_FAILURE_REASON% [%LOCAL_REPLY_BODY%]"`)}apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -217,20 +180,9 @@ spec:
   location: MESH_EXTERNAL
   endpoints: [{ address: 127.0.0.1 }]
 `,
+      { app: 'front' },
     );
-    const lines: string[] = [];
-    const mesh = cleanup.mesh(
-      await createMesh({
-        config: dir,
-        workload: {
-          name: 'front-v1',
-          namespace: 'default',
-          serviceAccount: 'front',
-          labels: { app: 'front' },
-        },
-        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-      }),
-    );
+    cleanup.mesh(mesh);
     const res = await mesh.fetch(`http://gone.local:${port}/`);
     const body = await res.text();
     expect(res.status).toBe(503);

@@ -1,16 +1,14 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../../src/index.js';
-import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { lineCollector, linesBeyond } from '../../helpers/line-collector.js';
+import { type Mesh } from '../../../src/index.js';
+import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { certSourceFor, meshClient } from '../../inbound/server/support.js';
+import { loggingMesh, textLogProvider } from './support.js';
 
 // An outbound ISTIO_MUTUAL call from `mesh.fetch` to a real TLS upstream on loopback,
 // logged with a custom client format: the `%UPSTREAM_*%` TLS operators read the upstream
@@ -51,20 +49,9 @@ const FORMAT = [
 ].join(' | ');
 
 function yaml(tlsPort: number, plainPort: number, filter: string | null): string {
-  const filterYaml = filter === null ? '' : `\n    filter:\n      expression: ${JSON.stringify(filter)}`;
-  return `${istioConfigMap(`extensionProviders:
-- name: out-text
-  envoyFileAccessLog:
-    path: /dev/stdout
-    logFormat:
-      text: ${JSON.stringify(FORMAT)}`)}apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  accessLogging:
-  - providers: [{ name: out-text }]
-    match: { mode: CLIENT }${filterYaml}
----
+  const spec = ['match: { mode: CLIENT }'];
+  if (filter !== null) spec.push(`filter: { expression: ${JSON.stringify(filter)} }`);
+  return `${textLogProvider('out-text', FORMAT, spec)}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: reviews, namespace: default }
@@ -120,17 +107,13 @@ async function setup(transport: 'got' | 'undici', filter: string | null, closeEa
   const tlsPort = (tls.address() as AddressInfo).port;
   const plainPort = (plain.address() as AddressInfo).port;
   const dir = await tmp();
-  await writeFile(path.join(dir, 'mesh.yaml'), yaml(tlsPort, plainPort, filter));
-  const lines: string[] = [];
-  const mesh = cleanup.mesh(
-    await createMesh({
-      config: dir,
-      transport,
-      workload: { name: 'sleep-1', namespace: 'default', serviceAccount: 'sleep', labels: { app: 'sleep' } },
-      certs: await certSourceFor('default', 'sleep'),
-      telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
-    }),
+  const { mesh, lines } = await loggingMesh(
+    dir,
+    yaml(tlsPort, plainPort, filter),
+    { app: 'sleep' },
+    { transport, certs: await certSourceFor('default', 'sleep') },
   );
+  cleanup.mesh(mesh);
   return { mesh, lines, tlsPort, plainPort, serverCert: new X509Certificate(reviews.cert!) };
 }
 
