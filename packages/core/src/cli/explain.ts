@@ -108,7 +108,10 @@ async function planFor(p: Parsed, io: CliIO): Promise<MeshPlan | number> {
     return EXIT.dataError;
   }
   try {
-    return compilePlan(snapshot, workload, { istiodFeatures: istiodFeaturesFromEnv(process.env) });
+    return compilePlan(snapshot, workload, {
+      istiodFeatures: istiodFeaturesFromEnv(process.env),
+      proxyEnv: process.env,
+    });
   } catch (err) {
     if (isMeshletError(err) && err.code === 'MESHLET_ERR_CONFIG_WORKLOAD') {
       io.stderr(`Error: ${err.message}\n`);

@@ -80,7 +80,10 @@ export const runRoutes: CliCommand = async (argv, io) => {
   }
   let plan;
   try {
-    plan = compilePlan(snapshot, workload, { istiodFeatures: istiodFeaturesFromEnv(process.env) });
+    plan = compilePlan(snapshot, workload, {
+      istiodFeatures: istiodFeaturesFromEnv(process.env),
+      proxyEnv: process.env,
+    });
   } catch (err) {
     if (isMeshletError(err) && err.code === 'MESHLET_ERR_CONFIG_WORKLOAD') {
       io.stderr(`Error: ${err.message}\n`);

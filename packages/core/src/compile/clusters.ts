@@ -1,6 +1,6 @@
 import type { Cluster, Endpoint, Service } from './plan-types.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
-import { clusterLocalityLb } from './locality-lb.js';
+import { clusterLocalityLb, type MeshLocalityInputs } from './locality-lb.js';
 import { mergePolicy, normalizePolicy } from './traffic-policy.js';
 import { labelsMatch, type WorkloadIdentity } from './workload.js';
 
@@ -22,7 +22,7 @@ export function buildCluster(
   service: Service | undefined,
   dr: EffectiveDestinationRule | null,
   workload: WorkloadIdentity,
-  meshLocalityLb: Readonly<Record<string, unknown>>,
+  meshLocality: MeshLocalityInputs,
 ): Cluster {
   const key = clusterKey(hostName, port, subset);
   const sub = subset === null ? undefined : dr?.subsets.find((s) => s.name === subset);
@@ -55,7 +55,17 @@ export function buildCluster(
     })),
     localityLb:
       status === 'ok'
-        ? clusterLocalityLb(workload, { policy }, meshLocalityLb, service?.trafficDistribution)
+        ? clusterLocalityLb(
+            workload,
+            { policy },
+            meshLocality.localityLbSetting,
+            service?.trafficDistribution,
+            {
+              dr: policy.loadBalancer.zoneAwareLbSetting,
+              mesh: meshLocality.zoneAwareLbSetting,
+              localCluster: meshLocality.localCluster,
+            },
+          )
         : null,
   };
 }

@@ -7,6 +7,7 @@ import { buildOutbound } from './outbound.js';
 import { buildInbound } from './inbound.js';
 import { serviceMtlsModes } from './service-mtls.js';
 import { deepFreeze } from './freeze.js';
+import { localClusterLocalities, localServiceEndpoints, selfDiscoveryEnabled } from './zone-aware.js';
 import { DEFAULT_ISTIOD_FEATURES, type IstiodFeatures } from './istiod-features.js';
 
 export interface CompilePlanOptions {
@@ -14,6 +15,11 @@ export interface CompilePlanOptions {
   readonly endpoints?: Readonly<Record<string, readonly StaticEndpoint[]>>;
   /** istiod's feature flags (istiod-features.ts); each defaults to istiod's default. */
   readonly istiodFeatures?: Partial<IstiodFeatures>;
+  /**
+   * The proxy's own environment, as pilot-agent reads it (`ISTIO_META_ENABLE_SELF_DISCOVERY`);
+   * none by default, so the plan depends on its arguments only.
+   */
+  readonly proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -39,13 +45,14 @@ export function compilePlan(
     workload: w,
     meshConfig: snapshot.meshConfig,
     outbound: {
-      ...buildOutbound(
-        snapshot.resources,
-        w,
-        registry,
-        destinationRule,
-        snapshot.meshConfig.localityLbSetting,
-      ),
+      ...buildOutbound(snapshot.resources, w, registry, destinationRule, {
+        localityLbSetting: snapshot.meshConfig.localityLbSetting,
+        zoneAwareLbSetting: snapshot.meshConfig.zoneAwareLbSetting,
+        // loadbalancer.go: with self-discovery, the proxy's own service endpoints in its region.
+        localCluster: selfDiscoveryEnabled(snapshot.meshConfig.defaultConfig, options.proxyEnv ?? {})
+          ? localClusterLocalities(localServiceEndpoints(snapshot.platform, registry, w), w)
+          : null,
+      }),
       serviceMtls: serviceMtlsModes(snapshot.resources, root),
     },
     inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {

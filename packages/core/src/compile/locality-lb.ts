@@ -2,6 +2,7 @@ import { DEFAULT_MESH_CONFIG } from '../config/mesh-config.js';
 import type { Cluster, TrafficDistribution } from './plan-types.js';
 import { splitLocality, withTopologyLabels, type Locality } from './locality.js';
 import type { WorkloadIdentity } from './workload.js';
+import { effectiveLbSetting, ENVOY_MIN_CLUSTER_SIZE, type ZoneAwareLbSetting } from './zone-aware.js';
 
 type Raw = Readonly<Record<string, unknown>>;
 
@@ -32,7 +33,50 @@ export interface ClusterLocalityLb {
   readonly failover: boolean;
   /** Envoy `locality_weighted_lb_config`: pick a locality by weight, then a host in it (loadbalancer.go:139). */
   readonly localityWeighted: boolean;
+  /**
+   * The effective `zoneAwareLbSetting` when it wins and is enabled: the priorities are then
+   * istiod's region buckets (compile/zone-aware.ts), not locality proximity.
+   */
+  readonly zoneAware?: ZoneAwareLbSetting | null;
+  /** Envoy's zone-aware routing within priority 0; null without a local cluster or when turned off. */
+  readonly zoneRouting?: ZoneRouting | null;
 }
+
+/**
+ * Envoy's zone-aware routing for a cluster (load_balancer_impl.cc `ZoneAwareLoadBalancerBase`),
+ * active whenever the proxy has a self-discovery `local_cluster` and the cluster has no
+ * `locality_weighted_lb_config`: Envoy does it by default (`routing_enabled` 100%), which is
+ * why istiod writes `routing_enabled: 0%` for `zoneAwareLbSetting.enabled: false`.
+ */
+export interface ZoneRouting {
+  /** `min_cluster_size`: fewer healthy priority-0 hosts and there is no zone routing. */
+  readonly minClusterSize: number;
+  /** The locality (`region/zone/subzone`) of each `local_cluster` host. */
+  readonly localCluster: readonly string[];
+}
+
+/**
+ * The mesh-wide locality inputs every cluster of a plan shares: meshConfig
+ * `localityLbSetting` and `zoneAwareLbSetting`, and the proxy's self-discovery
+ * `local_cluster` (null without self-discovery).
+ */
+export interface MeshLocalityInputs {
+  readonly localityLbSetting: Raw;
+  readonly zoneAwareLbSetting: Raw | null;
+  readonly localCluster: readonly string[] | null;
+}
+
+/** What zone-aware load balancing needs besides the DestinationRule's locality setting. */
+export interface ZoneAwareInputs {
+  /** The DestinationRule's `zoneAwareLbSetting` (null when unset). */
+  readonly dr: Raw | null;
+  /** MeshConfig `zoneAwareLbSetting` (null when unset). */
+  readonly mesh: Raw | null;
+  /** The localities of the self-discovery `local_cluster` (zone-aware.ts `localClusterLocalities`); null without self-discovery. */
+  readonly localCluster: readonly string[] | null;
+}
+
+const NO_LOCALITY_SETTING: LocalityLbSetting = { distribute: null, failover: [], failoverPriority: [] };
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
@@ -80,9 +124,59 @@ export function clusterLocalityLb(
   cluster: Pick<Cluster, 'policy'>,
   meshSetting: Raw | null = DEFAULT_MESH_CONFIG.localityLbSetting,
   trafficDistribution?: TrafficDistribution,
+  zone?: ZoneAwareInputs,
 ): ClusterLocalityLb | null {
   const lb = cluster.policy.loadBalancer;
   if (lb.simple === 'PASSTHROUGH') return null;
+  if (zone === undefined) return localityOnly(workload, cluster, meshSetting, trafficDistribution);
+  const proxy = workload.locality ?? '';
+  const eff = effectiveLbSetting(
+    { locality: lb.localityLbSetting, zoneAware: zone.dr },
+    trafficDistribution !== undefined,
+    { locality: meshSetting, zoneAware: zone.mesh },
+  );
+  if (eff?.kind === 'zoneAware') {
+    // `enabled: false`: no priorities and `routing_enabled: 0%` (loadbalancer.go ApplyToCluster).
+    if (!eff.setting.enabled) return null;
+    return {
+      proxy,
+      proxyLabels: withTopologyLabels(workload.labels, proxy),
+      setting: NO_LOCALITY_SETTING,
+      failover: true,
+      localityWeighted: false,
+      zoneAware: eff.setting,
+      zoneRouting:
+        zone.localCluster === null
+          ? null
+          : { minClusterSize: eff.setting.minClusterSize, localCluster: zone.localCluster },
+    };
+  }
+  const base = localityOnly(workload, cluster, meshSetting, trafficDistribution);
+  if (zone.localCluster === null || base?.localityWeighted === true) return base;
+  // No zone-aware setting, but a local cluster: Envoy's default zone routing applies.
+  const zoneRouting: ZoneRouting = {
+    minClusterSize: ENVOY_MIN_CLUSTER_SIZE,
+    localCluster: zone.localCluster,
+  };
+  if (base !== null) return { ...base, zoneRouting };
+  return {
+    proxy,
+    proxyLabels: withTopologyLabels(workload.labels, proxy),
+    setting: NO_LOCALITY_SETTING,
+    failover: false,
+    localityWeighted: false,
+    zoneRouting,
+  };
+}
+
+/** `clusterLocalityLb` without zone-aware inputs: locality load balancing only. */
+function localityOnly(
+  workload: WorkloadIdentity,
+  cluster: Pick<Cluster, 'policy'>,
+  meshSetting: Raw | null,
+  trafficDistribution: TrafficDistribution | undefined,
+): ClusterLocalityLb | null {
+  const lb = cluster.policy.loadBalancer;
   // loadbalancer.go GetEffectiveLbSetting: the DestinationRule's, else the Service's traffic
   // distribution (failover forced on: endpoint health, not outlier detection, says when to
   // spill over), else the mesh's.

@@ -1,6 +1,7 @@
 import type { Endpoint } from './plan-types.js';
 import { splitLocality, withTopologyLabels, type Locality } from './locality.js';
 import { lbPriority, localityMatch, type ClusterLocalityLb } from './locality-lb.js';
+import { zoneAwareRegionKey } from './zone-aware.js';
 
 /** The Envoy load assignment istiod gives one proxy for a cluster's endpoints. */
 export interface LocalityAssignment {
@@ -100,6 +101,28 @@ function distributeWeights(
 }
 
 /**
+ * istio loadbalancer.go `applyFailoverPriorities`: each endpoint's `failoverPriority` rank,
+ * all 0 when there are no names or no proxy labels (it returns early then, loadbalancer.go:551).
+ */
+function labelKeys(
+  endpoints: readonly Endpoint[],
+  lb: ClusterLocalityLb,
+  failoverPriority: readonly string[],
+): number[] {
+  if (failoverPriority.length === 0 || Object.keys(lb.proxyLabels).length === 0)
+    return endpoints.map(() => 0);
+  const overrides = new Map<string, string>();
+  const names = failoverPriority.map((entry) => {
+    const parts = entry.split('=');
+    if (parts.length === 2) overrides.set(parts[0]!, parts[1]!);
+    return parts[0]!;
+  });
+  return endpoints.map((e) =>
+    labelPriority(withTopologyLabels(e.labels, e.locality), lb.proxyLabels, names, overrides),
+  );
+}
+
+/**
  * The priority and locality group of each endpoint for one proxy
  * (istio loadbalancer.go `ApplyLocalityLoadBalancer`): `distribute` sets locality weights
  * (all at priority 0); otherwise, only with outlier detection, `failoverPriority` labels
@@ -114,23 +137,20 @@ export function assignLocalities(endpoints: readonly Endpoint[], lb: ClusterLoca
   for (let i = 0; i < endpoints.length; i++)
     localityWeights.set(localities[i]!, (localityWeights.get(localities[i]!) ?? 0) + weightOf(endpoints[i]!));
   let dropped: Set<string> | null = null;
-  if (distribute !== null) {
+  const zoneAware = lb.zoneAware ?? null;
+  if (zoneAware !== null) {
+    // loadbalancer.go ApplyZoneAwareLoadBalancer: failoverPriority labels (no outlier
+    // detection needed), then the region buckets under them, so every zone of the proxy's
+    // region shares priority 0, where Envoy's zone-aware routing balances them.
+    keys = labelKeys(endpoints, lb, zoneAware.failoverPriority);
+    keys = keys.map((k, i) =>
+      zoneAwareRegionKey(k, proxy.region, splitLocality(localities[i]!).region, zoneAware.failover),
+    );
+  } else if (distribute !== null) {
     dropped = distributeWeights(proxy, distribute, localityWeights);
     if (dropped !== null) keys = keys.map((k, i) => (dropped!.has(localities[i]!) ? -1 : k));
   } else if (lb.failover) {
-    // applyFailoverPriorities returns early without proxy labels (loadbalancer.go:551).
-    const byLabels = failoverPriority.length > 0 && Object.keys(lb.proxyLabels).length > 0;
-    if (byLabels) {
-      const overrides = new Map<string, string>();
-      const names = failoverPriority.map((entry) => {
-        const parts = entry.split('=');
-        if (parts.length === 2) overrides.set(parts[0]!, parts[1]!);
-        return parts[0]!;
-      });
-      keys = endpoints.map((e) =>
-        labelPriority(withTopologyLabels(e.labels, e.locality), lb.proxyLabels, names, overrides),
-      );
-    }
+    keys = labelKeys(endpoints, lb, failoverPriority);
     // With failoverPriority, locality failover joins only when `failover` is listed too.
     if (failoverPriority.length === 0 || failover.length > 0) {
       keys = keys.map((k, i) => k * 5 + localityPriority(proxy, splitLocality(localities[i]!), failover));
@@ -150,6 +170,7 @@ export function assignLocalities(endpoints: readonly Endpoint[], lb: ClusterLoca
         : (groupWeights.get(g) ?? 0) + weightOf(endpoints[i]!);
     groupWeights.set(g, w);
   }
-  const applies = lb.localityWeighted || priorities.some((p) => p !== 0);
+  // Envoy's zone-aware routing needs the localities even within a single priority.
+  const applies = lb.localityWeighted || (lb.zoneRouting ?? null) !== null || priorities.some((p) => p !== 0);
   return { priorities, groups, groupWeights, applies };
 }

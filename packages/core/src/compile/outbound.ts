@@ -1,4 +1,5 @@
 import type { Resource } from '../config/resource.js';
+import type { MeshLocalityInputs } from './locality-lb.js';
 import type {
   Cluster,
   CompiledRoute,
@@ -140,7 +141,7 @@ export function buildOutbound(
   workload: WorkloadIdentity,
   registry: Map<string, Service>,
   destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
-  meshLocalityLb: Readonly<Record<string, unknown>>,
+  meshLocality: MeshLocalityInputs,
 ): Omit<OutboundPlan, 'serviceMtls'> {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
@@ -269,7 +270,7 @@ export function buildOutbound(
       svc,
       destinationRule(w.host, svc?.namespace ?? workload.namespace),
       workload,
-      meshLocalityLb,
+      meshLocality,
     );
   }
   for (let i = 0; i < vhosts.length; i++) {

@@ -49,6 +49,8 @@ export interface LoadBalancerPolicy {
   readonly simple: 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'PASSTHROUGH' | 'LEAST_CONN' | null;
   readonly consistentHash: ConsistentHash | null;
   readonly localityLbSetting: Raw | null;
+  /** `zoneAwareLbSetting` (Istio 1.31), as written; null when unset. */
+  readonly zoneAwareLbSetting: Raw | null;
   /** Slow start; null unless set and the policy is LEAST_REQUEST/LEAST_CONN or ROUND_ROBIN. */
   readonly warmup: SlowStartPolicy | null;
 }
@@ -262,6 +264,7 @@ function loadBalancer(lb: Raw | undefined): LoadBalancerPolicy {
     simple,
     consistentHash,
     localityLbSetting: obj(lb?.['localityLbSetting']) ?? null,
+    zoneAwareLbSetting: obj(lb?.['zoneAwareLbSetting']) ?? null,
     warmup: simple === 'RANDOM' || simple === 'PASSTHROUGH' || simple === null ? null : slowStart(lb),
   };
 }

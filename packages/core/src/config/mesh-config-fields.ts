@@ -32,6 +32,7 @@ export const MESH_CONFIG_FIELDS: readonly string[] = [
   'defaultDestinationRuleExportTo',
   'rootNamespace',
   'localityLbSetting',
+  'zoneAwareLbSetting',
   'dnsRefreshRate',
   'h2UpgradePolicy',
   'inboundClusterStatName',

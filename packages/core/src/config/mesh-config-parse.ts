@@ -20,6 +20,7 @@ export type MeshConfigPatch = Mutable<MeshConfig>;
 const USED_FIELDS = new Set([
   'rootNamespace',
   'localityLbSetting',
+  'zoneAwareLbSetting',
   'trustDomain',
   'trustDomainAliases',
   'pathNormalization',
@@ -98,6 +99,11 @@ export function parseMeshConfig(
   if (locality !== undefined) {
     if (isRecord(locality)) patch.localityLbSetting = Object.freeze({ ...locality });
     else err(['localityLbSetting'], 'expected an object (LocalityLoadBalancerSetting)');
+  }
+  const zoneAware = value['zoneAwareLbSetting'];
+  if (zoneAware !== undefined && zoneAware !== null) {
+    if (isRecord(zoneAware)) patch.zoneAwareLbSetting = Object.freeze({ ...zoneAware });
+    else err(['zoneAwareLbSetting'], 'expected an object (ZoneAwareLoadBalancerSetting)');
   }
   const trustDomain = str('trustDomain');
   if (trustDomain !== undefined) patch.trustDomain = trustDomain;

@@ -61,6 +61,12 @@ export interface MeshConfig {
    * (compile/locality-lb.ts).
    */
   readonly localityLbSetting: Readonly<Record<string, unknown>>;
+  /**
+   * `zoneAwareLbSetting`, as written; null when unset (Istio 1.31). It wins over
+   * `localityLbSetting` for clusters whose DestinationRule and Service set neither
+   * (compile/zone-aware.ts `effectiveLbSetting`).
+   */
+  readonly zoneAwareLbSetting: Readonly<Record<string, unknown>> | null;
   readonly trustDomain: string;
   readonly trustDomainAliases: readonly string[];
   readonly pathNormalization: PathNormalization;
@@ -202,6 +208,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
   // Istio's default MeshConfig (pkg/config/mesh/mesh.go): locality load balancing on.
   localityLbSetting: Object.freeze({ enabled: true }),
+  zoneAwareLbSetting: null,
   trustDomain: 'cluster.local',
   trustDomainAliases: Object.freeze([]),
   pathNormalization: 'BASE',

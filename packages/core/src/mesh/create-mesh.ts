@@ -52,6 +52,8 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
       compile: {
         ...(options.endpoints !== undefined ? { endpoints: options.endpoints } : {}),
         istiodFeatures: { ...istiodFeaturesFromEnv(process.env), ...options.istiodFeatures },
+        // In-process, this process is the proxy: its ISTIO_META_* settings apply.
+        proxyEnv: process.env,
       },
       meshConfig: options.meshConfig,
       debounceMs: options.debounceMs,

@@ -1,4 +1,3 @@
-import { DIAGNOSTIC_CODES } from '../diagnostic-codes.js';
 import type { FieldPath } from '../diagnostic.js';
 import type { ValidationContext } from '../validate/context.js';
 import { isIpAddress } from '../validate/names.js';
@@ -140,21 +139,6 @@ function validateLoadBalancer(
   if (warm?.aggression !== undefined && warm.aggression <= 0) {
     ctx.error([...path, 'warmup', 'aggression'], 'aggression should be greater than 0');
   }
-  warnUnappliedLoadBalancer(lb, path, ctx);
-}
-
-/**
- * Load-balancer settings meshlet validates but does not act on: warned (MESHLET0004)
- * with what happens instead, never silently ignored.
- */
-function warnUnappliedLoadBalancer(lb: LoadBalancerSettings, path: FieldPath, ctx: ValidationContext): void {
-  const warn = (at: FieldPath, message: string) =>
-    ctx.warn([...path, ...at], message, DIAGNOSTIC_CODES.unsupported);
-  if (lb.zoneAwareLbSetting !== undefined)
-    warn(
-      ['zoneAwareLbSetting'],
-      'zone-aware load balancing is not applied by meshlet: endpoints are balanced without zones',
-    );
 }
 
 /** `agent.ValidateTLS` for client TLS settings. */

@@ -7,6 +7,8 @@ import { EdfScheduler } from './edf-scheduler.js';
 import type { HostState } from './host-state.js';
 import { createPicker } from './load-balancer.js';
 import type { HostPicker, SkipHost } from './picker.js';
+import type { ZoneRouting } from '../../compile/locality-lb.js';
+import { chooseZone, zoneRoutingState, type ZoneRoutingState } from './zone-aware.js';
 
 /** Envoy's default `overprovisioning_factor` (140%); Istio does not set it. */
 const OVERPROVISIONING = 140;
@@ -104,6 +106,8 @@ function envoyLocalityOrder(groups: Iterable<Group>, proxy: Locality): Group[] {
   );
 }
 
+const localityString = (l: Locality): string => `${l.region}/${l.zone}/${l.subzone}`;
+
 /** A group's weight scaled by its availability (envoy upstream_impl.cc `effectiveLocalityWeight`). */
 function effectiveWeight(g: Group): number {
   return g.weight * Math.min(1, ((OVERPROVISIONING / 100) * g.healthy.length) / g.hosts.length);
@@ -133,6 +137,10 @@ export class PrioritySet {
   readonly #foldLocalityWeights: boolean;
   readonly #pickers = new Map<object, HostPicker>();
   readonly #hash = createKeyHasher();
+  /** Envoy's zone-aware routing (zone-aware.ts); null when it cannot apply. */
+  readonly #zoneRouting: ZoneRouting | null;
+  readonly #proxyLocality: string;
+  #zone: ZoneRoutingState = { kind: 'none' };
   #version = -1;
   #rebuilds = 0;
 
@@ -144,8 +152,13 @@ export class PrioritySet {
     localityWeighted: boolean,
     policy: LoadBalancerPolicy,
     random: Random,
+    zoneRouting: ZoneRouting | null = null,
   ) {
     this.#policy = policy;
+    this.#proxyLocality = proxyLocality;
+    // Ring hash and Maglev are not zone-aware balancers (thread_aware_lb_impl.h derives from
+    // LoadBalancerBase); locality weighting takes precedence in hostSourceToUse.
+    this.#zoneRouting = policy.consistentHash === null && !localityWeighted ? zoneRouting : null;
     this.#random = random;
     // Consistent hashing keeps one ring per priority (thread_aware_lb_impl.cc) and folds the
     // locality weights into its host weights instead of choosing a locality first.
@@ -224,12 +237,18 @@ export class PrioritySet {
       sum += this.#loads[p]!;
       if (target <= sum) break;
     }
-    const level = this.#levels[Math.min(p, this.#levels.length - 1)]!;
+    const index = Math.min(p, this.#levels.length - 1);
+    const level = this.#levels[index]!;
     if (level.ring !== null) return this.#source(level, level.ring.hosts, level.ring.weights);
     if (level.panic) return this.#source(level, level.hosts);
     if (level.localities !== null) {
       const g = level.localities.pick(effectiveWeight, null);
       if (g !== null) return this.#source(g, g.healthy);
+    }
+    // Zone-aware routing is for priority 0 only (load_balancer_impl.cc).
+    if (index === 0 && this.#zone.kind !== 'none') {
+      const g = level.groups[chooseZone(this.#zone, this.#random)];
+      if (g !== undefined && g.healthy.length > 0) return this.#source(g, g.healthy);
     }
     return this.#source(level, level.healthy);
   }
@@ -247,6 +266,7 @@ export class PrioritySet {
     if (version === this.#version) return;
     this.#version = version;
     this.#rebuilds++;
+    this.#zone = { kind: 'none' };
     const health: number[] = [];
     for (const level of this.#levels) {
       level.healthy = level.hosts.filter((h) => !h.ejected);
@@ -287,6 +307,16 @@ export class PrioritySet {
       allPanic &&= level.panic;
     }
     if (allPanic) this.#loadInTotalPanic();
+    const p0 = this.#levels[0]!;
+    this.#zone =
+      this.#zoneRouting === null
+        ? { kind: 'none' }
+        : zoneRoutingState(
+            p0.groups.map((g) => ({ locality: localityString(g.locality), healthy: g.healthy.length })),
+            this.#proxyLocality,
+            this.#zoneRouting.localCluster,
+            this.#zoneRouting.minClusterSize,
+          );
     if (this.#foldLocalityWeights)
       for (const level of this.#levels) level.ring = localityWeightedHosts(level.groups, level.panic);
     if (!this.#localityWeighted) return;

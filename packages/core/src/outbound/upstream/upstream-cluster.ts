@@ -215,6 +215,7 @@ export class RuntimeCluster implements UpstreamCluster {
       lb.localityWeighted,
       this.#cluster.policy.loadBalancer,
       this.#deps.random,
+      lb.zoneRouting ?? null,
     );
   }
 

@@ -462,7 +462,7 @@ describe('networking webhook rules', () => {
     ]);
   });
 
-  it('warns (MESHLET0004) only for load-balancer settings meshlet validates but does not apply', () => {
+  it('does not warn for load-balancer settings meshlet applies (cookie ttl, locality, zone-aware, warmup)', () => {
     const found = validate(
       'DestinationRule',
       dr({
@@ -488,11 +488,8 @@ describe('networking webhook rules', () => {
         ],
       }),
     );
-    // Slow start (warmup / warmupDurationSecs) is applied: no warning for it.
-    const lb = ['spec', 'subsets', 0, 'trafficPolicy', 'loadBalancer'];
-    expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
-      ['Warning', 'MESHLET0004', formatPath([...lb, 'zoneAwareLbSetting'])],
-    ]);
+    // Slow start and zone-aware load balancing are applied: no warning for either.
+    expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([]);
   });
 
   it('warns (MESHLET0004) for traffic-policy settings meshlet validates but does not apply, at every level', () => {
