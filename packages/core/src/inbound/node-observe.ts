@@ -233,6 +233,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
+      // Built only when a log line, a span or a tagOverrides expression reads it.
+      const entry = () => this.#entry(status, flags, durationMs, requestBody, responseBody);
       if (t.metrics.enabled) {
         const fromCert = peerFromIdentity(request.peer);
         const protocol = requestProtocolOf(request.headers['content-type']);
@@ -260,6 +262,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
           method: request.method,
           path: request.url,
           httpVersion: this.#req.httpVersion,
+          entry,
         };
         t.metrics.record(event);
       }
@@ -268,10 +271,10 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         flags,
         requestBytes,
         responseBytes,
-        entry: () => this.#entry(status, flags, durationMs, requestBody, responseBody),
+        entry,
       });
       if (t.accessLog.server.enabled)
-        t.accessLog.server.log(this.#entry(status, flags, durationMs, requestBody, responseBody));
+        t.accessLog.server.log(entry());
     } catch {
       // Telemetry never throws into the application.
     }

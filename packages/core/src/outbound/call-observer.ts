@@ -352,6 +352,8 @@ export class OutboundCall implements CallObserver {
       const requestBody = typeof this.#requestBody === 'number' ? this.#requestBody : this.#requestBody.bytes;
       const target = this.#target;
       const cluster = state.cluster;
+      // Built only when a log line, a span or a tagOverrides expression reads it.
+      const entry = () => this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody);
       if (t.metrics.enabled) {
         const protocol = requestProtocolOf(this.#headers['content-type']);
         const event: MetricEvent = {
@@ -372,6 +374,7 @@ export class OutboundCall implements CallObserver {
           headers: this.#headers,
           method: this.#method,
           path: target.path,
+          entry,
         };
         t.metrics.record(event);
       }
@@ -385,12 +388,12 @@ export class OutboundCall implements CallObserver {
         upstreamCluster: cluster,
         responseBytes: responseBody,
         error,
-        entry: () => this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody),
+        entry,
         answeredOperation: this.#answered,
         operation: this.#operationAtEnd(state),
       });
       if (t.accessLog.client.enabled)
-        t.accessLog.client.log(this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody));
+        t.accessLog.client.log(entry());
     } catch {
       // Telemetry never throws into the application.
     }

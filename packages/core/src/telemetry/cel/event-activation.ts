@@ -4,6 +4,7 @@ import { queryOf, urlPathOf } from './address.js';
 import { HeaderMap, type Activation } from './attributes.js';
 import { responseFlagBits } from './response-flags.js';
 import { durationOfMs } from './time.js';
+import { entryActivation } from './entry-activation.js';
 import { LiteralMap, type CelValue } from './values.js';
 import { UNKNOWN, type PeerLabels } from '../peer-labels.js';
 
@@ -133,7 +134,40 @@ function field(e: MetricEvent, root: string, name: string): CelValue | undefined
   return undefined;
 }
 
-/** The attributes of one metric event, each computed only when an expression reads it. */
+/** What the event answers itself; every other attribute comes from its access-log entry. */
+const OWN: Readonly<Record<string, ReadonlySet<string>>> = {
+  request: new Set([
+    'path',
+    'url_path',
+    'host',
+    'method',
+    'headers',
+    'referer',
+    'useragent',
+    'id',
+    'query',
+    'duration',
+    'protocol',
+  ]),
+  response: new Set(['code', 'flags', 'grpc_status']),
+  connection: new Set(['mtls']),
+  destination: new Set(['port']),
+  xds: new Set(['listener_direction']),
+  filter_state: new Set(['downstream_peer', 'upstream_peer']),
+};
+
+/**
+ * The attributes of one metric event, each computed only when an expression reads it. An
+ * attribute the event does not carry is read from the request's access-log entry, built on
+ * the first such read: istio_stats and the access log read the same stream info.
+ */
 export function eventActivation(event: MetricEvent): Activation {
-  return { field: (root, name) => field(event, root, name) };
+  let fromEntry: Activation | null = null;
+  return {
+    field: (root, name) => {
+      if (OWN[root]?.has(name) === true || event.entry === undefined) return field(event, root, name);
+      fromEntry ??= entryActivation(event.entry());
+      return fromEntry.field(root, name);
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import type { AccessLogEntry } from '../access-log/entry.js';
 import type { PeerLabels } from '../peer-labels.js';
 
 /**
@@ -57,4 +58,10 @@ export interface MetricEvent {
   readonly path?: string;
   /** The request's HTTP version (`1.1`, `1.0`), read only by tagOverrides; `1.1` when absent. */
   readonly httpVersion?: string;
+  /**
+   * The request's access-log entry, built only when a tagOverrides expression reads an
+   * attribute the event does not carry (`connection.tls_version`, `upstream.locality`...):
+   * istio_stats evaluates over the same stream info as the access log.
+   */
+  readonly entry?: () => AccessLogEntry;
 }

@@ -185,7 +185,7 @@ describe('CEL runtimes and problems', () => {
   it('reports attributes meshlet cannot read in a use, and records what an expression reads', () => {
     expect(problem("filter_state['wasm.upstream_peer'] == 'x'")).toBe('unsupported');
     expect(problem('xds.node.id == "x"', 'accessLog')).toBe('unsupported');
-    expect(problem("response.code_details == 'x'", 'metrics')).toBe('unsupported');
+    expect(problem('xds.node.id == "x"', 'metrics')).toBe('unsupported');
     const c = compileCel("request.headers['x'] == 'y' && response.code == 200", 'accessLog');
     expect(c.ok && [...c.program.reads]).toEqual(['request.headers', 'response.code']);
     const k = compileCel("'v' + '1'", 'metrics');
