@@ -273,8 +273,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         responseBytes,
         entry,
       });
-      if (t.accessLog.server.enabled)
-        t.accessLog.server.log(entry());
+      if (t.accessLog.server.enabled) t.accessLog.server.log(entry());
     } catch {
       // Telemetry never throws into the application.
     }

@@ -392,8 +392,7 @@ export class OutboundCall implements CallObserver {
         answeredOperation: this.#answered,
         operation: this.#operationAtEnd(state),
       });
-      if (t.accessLog.client.enabled)
-        t.accessLog.client.log(entry());
+      if (t.accessLog.client.enabled) t.accessLog.client.log(entry());
     } catch {
       // Telemetry never throws into the application.
     }
