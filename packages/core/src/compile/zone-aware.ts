@@ -6,10 +6,11 @@
  * endpoint_builder.go `filterIstioEndpoint`).
  */
 import type { PlatformResource } from '../config/snapshot.js';
-import { DOMAIN_SUFFIX } from './hosts.js';
+import { parseGoBool } from '../config/validate/go-bool.js';
+import { isRecord } from '../config/validate/is-record.js';
 import type { Endpoint, Service } from './plan-types.js';
 import { splitLocality } from './locality.js';
-import { labelsMatch } from './workload.js';
+import { byAgeThenHost, selectingServices } from './selecting-services.js';
 
 type Raw = Readonly<Record<string, unknown>>;
 
@@ -100,13 +101,10 @@ export function zoneAwareRegionKey(
   return prior * 3 + bucket;
 }
 
-/** Go `strconv.ParseBool` true values, as Istio reads `ISTIO_META_ENABLE_SELF_DISCOVERY`. */
+/** Go `strconv.ParseBool`, as pilot-agent reads `ISTIO_META_ENABLE_SELF_DISCOVERY`; YAML may give a bool. */
 function parseBool(v: unknown): boolean | null {
   if (typeof v === 'boolean') return v;
-  if (typeof v !== 'string') return null;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return null;
+  return typeof v === 'string' ? parseGoBool(v) : null;
 }
 
 /** The proxy metadata env var that adds `local_cluster` (pilot-agent options.go). */
@@ -152,8 +150,6 @@ export function localClusterLocalities(
     .map((e) => e.locality ?? '');
 }
 
-const isRecord = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * The endpoints of the proxy's local service (model/context.go `SetServiceTargets`: the
  * oldest Kubernetes Service of its namespace whose selector matches its labels, ties by
@@ -166,27 +162,13 @@ export function localServiceEndpoints(
   workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> },
 ): readonly Endpoint[] | null {
   const candidates: { host: string; created: number | null; port: number }[] = [];
-  for (const p of platform) {
-    if (p.kind !== 'Service' || p.metadata.namespace !== workload.namespace) continue;
-    const spec = p.body['spec'];
-    if (!isRecord(spec) || !isRecord(spec['selector'])) continue;
-    const selector: Record<string, string> = {};
-    for (const [k, v] of Object.entries(spec['selector'])) if (typeof v === 'string') selector[k] = v;
-    if (Object.keys(selector).length === 0 || !labelsMatch(selector, workload.labels)) continue;
-    const ports = Array.isArray(spec['ports']) ? (spec['ports'] as unknown[]) : [];
+  for (const svc of selectingServices(workload, platform)) {
+    const ports = Array.isArray(svc.spec['ports']) ? (svc.spec['ports'] as unknown[]) : [];
     const first = ports.find((x): x is Raw => isRecord(x) && typeof x['port'] === 'number');
-    if (first === undefined) continue;
-    candidates.push({
-      host: `${p.metadata.name}.${workload.namespace}.svc.${DOMAIN_SUFFIX}`,
-      created: p.metadata.creationTimestamp,
-      port: first['port'] as number,
-    });
+    if (first !== undefined)
+      candidates.push({ host: svc.host, created: svc.created, port: first['port'] as number });
   }
-  candidates.sort(
-    (a, b) =>
-      (a.created ?? Number.MAX_SAFE_INTEGER) - (b.created ?? Number.MAX_SAFE_INTEGER) ||
-      (a.host < b.host ? -1 : a.host > b.host ? 1 : 0),
-  );
+  candidates.sort(byAgeThenHost);
   const chosen = candidates[0];
   if (chosen === undefined) return null;
   return registry.get(chosen.host)?.endpoints[String(chosen.port)] ?? [];

@@ -1,4 +1,5 @@
 import { DOMAIN_SUFFIX } from '../compile/hosts.js';
+import { byAgeThenHost, selectingServices } from '../compile/selecting-services.js';
 import { labelsMatch, type WorkloadIdentity } from '../compile/workload.js';
 import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
@@ -8,7 +9,7 @@ import type { DestinationService } from './metrics/metric-event.js';
 import { canonicalService } from './peer-labels.js';
 
 /** A Kubernetes Service or ServiceEntry selecting the local workload, and the pod ports it sends to. */
-interface SelectingService {
+interface ServiceTarget {
   /** The service's hostname (`<name>.<ns>.svc.<domain>`, or the ServiceEntry host). */
   readonly host: string;
   /** Its `destination_service_name`: a Service's name, a ServiceEntry's host. */
@@ -41,37 +42,15 @@ function podPortsOf(spec: Readonly<Record<string, unknown>>): { ports: Set<numbe
   return { ports: out, named };
 }
 
-/** Oldest first (an undated one after the dated), then by hostname: istio model/context.go SetServiceTargets. */
-function byAgeThenHost(a: SelectingService, b: SelectingService): number {
-  if (a.created !== b.created) {
-    if (a.created === null) return 1;
-    if (b.created === null) return -1;
-    return a.created - b.created;
-  }
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
-}
-
-/** The Services in the workload's namespace whose non-empty selector matches its labels. */
-function selectingServices(w: WorkloadIdentity, platform: readonly PlatformResource[]): SelectingService[] {
-  const out: SelectingService[] = [];
-  for (const p of platform) {
-    if (p.kind !== 'Service' || p.metadata.namespace !== w.namespace) continue;
-    const spec = p.body['spec'];
-    if (!isRecord(spec) || spec['type'] === 'ExternalName' || !isRecord(spec['selector'])) continue;
-    const selector: Record<string, string> = {};
-    for (const [k, v] of Object.entries(spec['selector'])) if (typeof v === 'string') selector[k] = v;
-    // An empty selector selects nothing in Kubernetes.
-    if (Object.keys(selector).length === 0 || !labelsMatch(selector, w.labels)) continue;
-    const { ports, named } = podPortsOf(spec);
-    out.push({
-      host: `${p.metadata.name}.${w.namespace}.svc.${DOMAIN_SUFFIX}`,
-      name: p.metadata.name,
-      created: p.metadata.creationTimestamp,
-      podPorts: ports,
-      named,
-    });
-  }
-  return out;
+/** The Services selecting the workload, with the pod ports each sends to. */
+function selectingKubernetesServices(
+  w: WorkloadIdentity,
+  platform: readonly PlatformResource[],
+): ServiceTarget[] {
+  return selectingServices(w, platform).map((svc) => {
+    const { ports, named } = podPortsOf(svc.spec);
+    return { host: svc.host, name: svc.name, created: svc.created, podPorts: ports, named };
+  });
 }
 
 /**
@@ -80,8 +59,8 @@ function selectingServices(w: WorkloadIdentity, platform: readonly PlatformResou
  * `targetPort`, else its `number`; each host is a service named by that host (the
  * `istio.services` metadata of the inbound cluster carries the host as its name).
  */
-function selectingServiceEntries(w: WorkloadIdentity, resources: readonly Resource[]): SelectingService[] {
-  const out: SelectingService[] = [];
+function selectingServiceEntries(w: WorkloadIdentity, resources: readonly Resource[]): ServiceTarget[] {
+  const out: ServiceTarget[] = [];
   for (const r of resources) {
     if (r.kind !== 'ServiceEntry' || r.metadata.namespace !== w.namespace) continue;
     const spec = r.spec as ServiceEntryIn;
@@ -158,7 +137,7 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
   const knowsServices = options.platform.some((p) => p.kind === 'Service' && p.metadata.namespace === ns);
   const fallback = knowsServices ? inboundPassthrough(w) : kube(canonicalService(w.labels, w.name));
   const selecting = [
-    ...selectingServices(w, options.platform),
+    ...selectingKubernetesServices(w, options.platform),
     ...selectingServiceEntries(w, options.resources ?? []),
   ].sort(byAgeThenHost);
   if (selecting.length === 0) return () => fallback;

@@ -1,0 +1,54 @@
+import type { PlatformResource } from '../config/snapshot.js';
+import { isRecord } from '../config/validate/is-record.js';
+import { DOMAIN_SUFFIX } from './hosts.js';
+import { labelsMatch } from './workload.js';
+
+/** A Kubernetes Service of the workload's namespace whose selector picks the workload. */
+export interface SelectingService {
+  /** `<name>.<namespace>.svc.<domain>`. */
+  readonly host: string;
+  readonly name: string;
+  /** `metadata.creationTimestamp`, epoch ms; null when the manifest has none. */
+  readonly created: number | null;
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The Services in the workload's namespace whose non-empty selector matches its labels: the
+ * pod's service targets (istio model/context.go SetServiceTargets). An empty selector selects
+ * nothing in Kubernetes, and an ExternalName Service has no pods.
+ */
+export function selectingServices(
+  workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> },
+  platform: readonly PlatformResource[],
+): SelectingService[] {
+  const out: SelectingService[] = [];
+  for (const p of platform) {
+    if (p.kind !== 'Service' || p.metadata.namespace !== workload.namespace) continue;
+    const spec = p.body['spec'];
+    if (!isRecord(spec) || spec['type'] === 'ExternalName' || !isRecord(spec['selector'])) continue;
+    const selector: Record<string, string> = {};
+    for (const [k, v] of Object.entries(spec['selector'])) if (typeof v === 'string') selector[k] = v;
+    if (Object.keys(selector).length === 0 || !labelsMatch(selector, workload.labels)) continue;
+    out.push({
+      host: `${p.metadata.name}.${workload.namespace}.svc.${DOMAIN_SUFFIX}`,
+      name: p.metadata.name,
+      created: p.metadata.creationTimestamp,
+      spec,
+    });
+  }
+  return out;
+}
+
+/** Oldest first (an undated one after the dated), then by hostname: istio model/context.go SetServiceTargets. */
+export function byAgeThenHost(
+  a: { readonly created: number | null; readonly host: string },
+  b: { readonly created: number | null; readonly host: string },
+): number {
+  if (a.created !== b.created) {
+    if (a.created === null) return 1;
+    if (b.created === null) return -1;
+    return a.created - b.created;
+  }
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
+}
