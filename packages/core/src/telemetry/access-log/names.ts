@@ -1,6 +1,7 @@
 /**
  * Names Envoy's access log prints for codes and flags.
  */
+import { GRPC_STATUS_CODES } from '../../config/schema/virtual-service-grpc-status.js';
 
 /** `%GRPC_STATUS(CAMEL_STRING)%` (envoy source/common/grpc/common.cc grpcStatusToString). */
 const GRPC_CAMEL = [
@@ -23,26 +24,10 @@ const GRPC_CAMEL = [
   'Unauthenticated',
 ];
 
-/** `%GRPC_STATUS(SNAKE_STRING)%` (absl::StatusCodeToString). */
-const GRPC_SNAKE = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
+/** `%GRPC_STATUS(SNAKE_STRING)%` (absl::StatusCodeToString): the codes' canonical names. */
+const GRPC_SNAKE: readonly string[] = Object.entries(GRPC_STATUS_CODES)
+  .sort((a, b) => a[1] - b[1])
+  .map(([name]) => name);
 
 /** A code's name, or the number itself for one without a name (`InvalidCode`, user-defined). */
 export function grpcStatusName(code: number, style: 'CAMEL_STRING' | 'SNAKE_STRING'): string {
@@ -55,7 +40,7 @@ export function grpcStatusName(code: number, style: 'CAMEL_STRING' | 'SNAKE_STRI
  * source/common/stream_info/utility.h CORE_RESPONSE_FLAGS): `%RESPONSE_FLAGS%` and
  * `%RESPONSE_FLAGS_LONG%` list the set flags in this order.
  */
-const FLAGS: readonly (readonly [string, string])[] = [
+export const RESPONSE_FLAGS: readonly (readonly [string, string])[] = [
   ['LH', 'FailedLocalHealthCheck'],
   ['UH', 'NoHealthyUpstream'],
   ['UT', 'UpstreamRequestTimeout'],
@@ -91,6 +76,6 @@ const FLAGS: readonly (readonly [string, string])[] = [
 export function longResponseFlags(flags: readonly string[]): string {
   if (flags.length === 0) return '-';
   const out: string[] = [];
-  for (const [short, long] of FLAGS) if (flags.includes(short)) out.push(long);
+  for (const [short, long] of RESPONSE_FLAGS) if (flags.includes(short)) out.push(long);
   return out.length === 0 ? '-' : out.join(',');
 }
