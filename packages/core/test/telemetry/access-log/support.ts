@@ -3,6 +3,8 @@ import path from 'node:path';
 import { createMesh, type Mesh, type MeshOptions } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { lineCollector } from '../../helpers/line-collector.js';
+import { certSourceFor } from '../../inbound/server/support.js';
+import { listenLikeAdapters } from '../mesh-app.js';
 
 /**
  * meshConfig with an `envoyFileAccessLog` provider `name` printing `format`, and the
@@ -49,3 +51,36 @@ export async function loggingMesh(
   });
   return { mesh, lines };
 }
+
+/**
+ * reviews (`default/reviews`, with its workload certificate) serving `{}` as JSON through the
+ * mesh server, as the adapters serve; `track` registers the mesh for closing.
+ */
+export async function servingReviews(
+  dir: string,
+  yaml: string,
+  track: (mesh: Mesh) => Mesh,
+): Promise<{ mesh: Mesh; port: number; lines: string[] }> {
+  const { mesh, lines } = await loggingMesh(
+    dir,
+    yaml,
+    { app: 'reviews' },
+    { certs: await certSourceFor('default', 'reviews') },
+  );
+  track(mesh);
+  // The test clients (tlsGet) read a JSON body.
+  const port = await listenLikeAdapters(mesh, (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end('{}');
+  });
+  return { mesh, port, lines };
+}
+
+/** The `key=value | key=value` fields of a line these tests log. */
+export const fields = (line: string): Record<string, string> =>
+  Object.fromEntries(
+    line
+      .trim()
+      .split(' | ')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );

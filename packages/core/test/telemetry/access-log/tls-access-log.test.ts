@@ -7,9 +7,8 @@ import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
-import { certSourceFor, meshClient, tlsGet } from '../../inbound/server/support.js';
-import { listenLikeAdapters } from '../mesh-app.js';
-import { loggingMesh, textLogProvider } from './support.js';
+import { meshClient, tlsGet } from '../../inbound/server/support.js';
+import { fields, loggingMesh, servingReviews, textLogProvider } from './support.js';
 
 // An inbound mTLS request through the mesh server (the way the Express and Fastify
 // adapters serve), logged with a custom Telemetry `logFormat.text`: the TLS operators read
@@ -41,28 +40,8 @@ const FORMAT = [
 
 async function reviews(filter: string): Promise<{ mesh: Mesh; port: number; lines: string[] }> {
   const yaml = textLogProvider('tls-text', FORMAT, [`filter: { expression: ${JSON.stringify(filter)} }`]);
-  const { mesh, lines } = await loggingMesh(
-    await tmp(),
-    yaml,
-    { app: 'reviews' },
-    { certs: await certSourceFor('default', 'reviews') },
-  );
-  cleanup.mesh(mesh);
-  // tlsGet reads a JSON body.
-  const port = await listenLikeAdapters(mesh, (_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end('{}');
-  });
-  return { mesh, port, lines };
+  return servingReviews(await tmp(), yaml, (m) => cleanup.mesh(m));
 }
-
-const fields = (line: string): Record<string, string> =>
-  Object.fromEntries(
-    line
-      .trim()
-      .split(' | ')
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
 
 describe('inbound mTLS access log', () => {
   it("prints the peer's and the local certificate's details, and the connection's TLS", async () => {

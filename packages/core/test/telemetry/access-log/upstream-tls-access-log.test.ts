@@ -8,7 +8,7 @@ import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { certSourceFor, meshClient } from '../../inbound/server/support.js';
-import { loggingMesh, textLogProvider } from './support.js';
+import { fields, loggingMesh, textLogProvider } from './support.js';
 
 // An outbound ISTIO_MUTUAL call from `mesh.fetch` to a real TLS upstream on loopback,
 // logged with a custom client format: the `%UPSTREAM_*%` TLS operators read the upstream
@@ -116,14 +116,6 @@ async function setup(transport: 'got' | 'undici', filter: string | null, closeEa
   cleanup.mesh(mesh);
   return { mesh, lines, tlsPort, plainPort, serverCert: new X509Certificate(reviews.cert!) };
 }
-
-const fields = (line: string): Record<string, string> =>
-  Object.fromEntries(
-    line
-      .trim()
-      .split(' | ')
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
 
 const urlEncodedPem = (c: X509Certificate): string =>
   c

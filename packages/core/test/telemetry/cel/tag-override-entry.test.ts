@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
-import { certSourceFor, meshClient, tlsGet } from '../../inbound/server/support.js';
-import { loggingMesh } from '../access-log/support.js';
-import { listenLikeAdapters } from '../mesh-app.js';
+import { meshClient, tlsGet } from '../../inbound/server/support.js';
+import { loggingMesh, servingReviews } from '../access-log/support.js';
 import { samples } from '../metrics-support.js';
 
 // istio_stats evaluates tagOverrides over the request's whole stream info, the same
@@ -39,17 +38,7 @@ describe('tagOverrides read the attributes the metric event does not carry', () 
       tls: 'connection.tls_version',
       head: 'string(request.headers_bytes > 0)',
     });
-    const { mesh } = await loggingMesh(
-      await tmp(),
-      yaml,
-      { app: 'reviews' },
-      { certs: await certSourceFor('default', 'reviews') },
-    );
-    cleanup.mesh(mesh);
-    const port = await listenLikeAdapters(mesh, (_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
-    });
+    const { mesh, port } = await servingReviews(await tmp(), yaml, (m) => cleanup.mesh(m));
     expect((await tlsGet(port, await meshClient('default', 'sleep'))).status).toBe(200);
     const rows = (await samples(mesh.metrics!, 'istio_requests_total')).filter(
       (r) => r.labels['reporter'] === 'destination',
