@@ -1,11 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { helloworldService } from '../../packages/core/test/helpers/helloworld.js';
+import { helloworldService, useZonePods } from '../../packages/core/test/helpers/helloworld.js';
 
 // istio.io tasks/traffic-management/locality-load-balancing/failover, with real loopback
 // servers and the real transport: the caller in region1/zone1, helloworld in region1/zone1,
@@ -19,22 +17,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-/** A helloworld pod answering with its zone, or 503 while `failing`. */
-async function pod(zone: string, state: { failing: boolean }): Promise<number> {
-  const server = http.createServer((_req, res) => {
-    res.statusCode = state.failing ? 503 : 200;
-    res.end(zone);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const pod = useZonePods();
 
 const CONFIG = `${helloworldService()}---
 apiVersion: networking.istio.io/v1

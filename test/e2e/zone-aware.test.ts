@@ -1,11 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, seededRandom, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { helloworldService } from '../../packages/core/test/helpers/helloworld.js';
+import { helloworldService, useZonePods } from '../../packages/core/test/helpers/helloworld.js';
 
 // Istio 1.31's zoneAwareLbSetting with self-discovery (pilot-agent
 // ISTIO_META_ENABLE_SELF_DISCOVERY): the caller's own service endpoints in its region are
@@ -20,19 +18,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-/** A helloworld pod answering with its zone. */
-async function pod(zone: string): Promise<number> {
-  const server = http.createServer((_req, res) => res.end(zone));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const pod = useZonePods();
 
 const CONFIG = `apiVersion: v1
 kind: ConfigMap

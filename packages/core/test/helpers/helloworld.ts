@@ -1,3 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+
 /**
  * Istio's samples/helloworld Service in the `sample` namespace, as the istio.io locality
  * load-balancing tasks deploy it; `extraSpec` adds indented `spec` lines.
@@ -15,3 +19,31 @@ ${extraSpec}`;
 
 /** Its outbound cluster. */
 export const HELLOWORLD_CLUSTER = 'outbound|5000||helloworld.sample.svc.cluster.local';
+
+/**
+ * Loopback helloworld pods for the locality tasks: each answers with its zone, or 503 while
+ * `state.failing`; all are closed after each test.
+ */
+export function useZonePods(): (zone: string, state?: { readonly failing: boolean }) => Promise<number> {
+  const servers: http.Server[] = [];
+  afterEach(async () => {
+    await Promise.all(
+      servers.splice(0).map(
+        (s) =>
+          new Promise<void>((r) => {
+            s.closeAllConnections();
+            s.close(() => r());
+          }),
+      ),
+    );
+  });
+  return async (zone, state = { failing: false }) => {
+    const server = http.createServer((_req, res) => {
+      res.statusCode = state.failing ? 503 : 200;
+      res.end(zone);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  };
+}
