@@ -1,6 +1,7 @@
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { ShadowResult } from './authz/evaluate.js';
+import type { DynamicMetadata } from './authz/rbac-metadata.js';
 import type { DenyReason, InboundDecision, ResponseHeaders } from './engine-types.js';
 
 /** Envoy's RBAC filter body (rbac_filter.cc). */
@@ -19,10 +20,12 @@ const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
  * A refusal, with the AUDIT and dry-run results recorded before the request stopped:
  * Envoy's RBAC filters each report as the request passes them, so one refused by DENY or
  * ALLOW still carries the AUDIT marks and the dry-run results of the filters it reached
- * (evaluate.ts evaluateRbac). Every refusal has the field; it is empty without results.
+ * (evaluate.ts evaluateRbac), and the dynamic metadata they wrote. Every refusal has both
+ * fields; empty (null) without results.
  */
 export type DeniedDecision = Extract<InboundDecision, { allow: false }> & {
   readonly shadow: readonly ShadowResult[];
+  readonly metadata: DynamicMetadata | null;
 };
 
 /** A refusal; a non-empty body is sent as `text/plain`, as Envoy's local replies are. */
@@ -33,6 +36,7 @@ export function denied(
   flags: readonly ResponseFlag[],
   reason: DenyReason,
   shadow: readonly ShadowResult[] = NO_SHADOW,
+  metadata: DynamicMetadata | null = null,
 ): DeniedDecision {
   const h =
     body !== '' && headers['content-type'] === undefined
@@ -46,6 +50,7 @@ export function denied(
     flags,
     reason: Object.freeze(reason),
     shadow: shadow.length === 0 ? NO_SHADOW : Object.isFrozen(shadow) ? shadow : Object.freeze([...shadow]),
+    metadata,
   });
 }
 

@@ -1,4 +1,5 @@
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { DynamicMetadata } from './authz/rbac-metadata.js';
 import type { MeshletRequestContext, PeerIdentity } from './request-context.js';
 import type { BodySource } from './request-body.js';
 
@@ -77,7 +78,13 @@ export type InboundDecision =
         readonly policy: string;
         readonly action: string;
         readonly result: 'allow' | 'deny' | 'audit';
-      }[];
+      }[]; /**
+       * The dynamic metadata Envoy's filters would have written on this request: the RBAC
+       * filters' dry-run results (`envoy.filters.http.rbac`: `istio_dry_run_deny_shadow_engine_result`,
+       * `..._shadow_effective_policy_id`, ...) and AUDIT's `envoy.common` `access_log_hint`.
+       * Absent or null when none.
+       */
+      readonly metadata?: DynamicMetadata | null;
     }
   | {
       readonly allow: false;
@@ -94,7 +101,8 @@ export type InboundDecision =
         readonly policy: string;
         readonly action: string;
         readonly result: 'allow' | 'deny' | 'audit';
-      }[];
+      }[]; /** The dynamic metadata the filters it passed wrote (see the allowed decision). */
+      readonly metadata?: DynamicMetadata | null;
     };
 
 /** The one framework-free inbound decision point; adapters translate, never decide. */

@@ -11,7 +11,10 @@ import type { ExtAuthzResult } from './authz/ext-authz-result.js';
 import { rbacDeniedDetails, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
-import { compileInbound, type CompiledInbound } from './engine-compile.js';
+import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
+import type { CompiledPolicy } from './authz/compile-policies.js';
+import { customShadowMetadata } from './authz/custom-shadow.js';
+import { mergeMetadata, type DynamicMetadata } from './authz/rbac-metadata.js';
 import {
   denied,
   type DeniedDecision,
@@ -255,6 +258,8 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     ext: CustomAllow | null;
     /** AUDIT and dry-run results of the filters passed so far; null while none. */
     shadow: readonly ShadowResult[] | null;
+    /** The dynamic metadata the filters passed so far wrote; null while none. */
+    metadata: DynamicMetadata | null;
   }
 
   /**
@@ -263,7 +268,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
    * of the authorization filters it passed.
    */
   const refuse = (f: Flow, d: DeniedDecision): InboundDecision =>
-    f.responseHeaders === null && f.shadow === null
+    f.responseHeaders === null && f.shadow === null && f.metadata === null
       ? d
       : denied(
           d.status,
@@ -272,6 +277,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           d.flags,
           d.reason,
           f.shadow ?? d.shadow,
+          f.metadata ?? d.metadata,
         );
 
   /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
@@ -288,6 +294,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         ['RL'],
         { stage: 'ratelimit', policy: rl.filter, detail: 'local rate limit token bucket is empty' },
         f.shadow ?? undefined,
+        f.metadata,
       );
     if (rl.requestHeaders !== null) {
       const added: HeaderEdits = {};
@@ -337,6 +344,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       responseHeaders: null,
       ext: null,
       shadow: null,
+      metadata: null,
     };
     const limited = limit(f, 'beforeCustom');
     if (limited !== null) return limited;
@@ -365,7 +373,18 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     /** The provider `allowed` came from: the next provider's policies are asked again. */
     let allowedBy: string | null = null;
     let authzInput: AuthzInput = input;
-    for (const { policy, provider } of c.custom) {
+    const list = c.custom;
+    for (let i = 0; i < list.length; i++) {
+      const { policy, provider } = list[i] as CustomPolicy;
+      const providerName = policy.provider ?? '';
+      // A provider's policies start: its shadow RBAC filter runs, on the request as the
+      // providers before it left it.
+      if (!('problem' in provider) && (i === 0 || list[i - 1]?.policy.provider !== policy.provider)) {
+        const group: CompiledPolicy[] = [];
+        for (let j = i; j < list.length && list[j]?.policy.provider === policy.provider; j++)
+          group.push((list[j] as CustomPolicy).policy);
+        f.metadata = mergeMetadata(f.metadata, customShadowMetadata(providerName, group, authzInput));
+      }
       if (policy.match(authzInput) < 0) continue;
       // istiod's webhook refuses istio.io/dry-run on a CUSTOM policy (validation.go
       // checkDryRunAnnotation), and so does config load; a plan built otherwise has it reported,
@@ -390,7 +409,6 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             ),
           }),
         );
-      const providerName = policy.provider ?? '';
       if (allowedBy === providerName) continue;
       // ext_authz runs before jwt_authn (listener_builder.go): the check carries the token as
       // sent and none of RequestAuthentication's output headers (istio/istio#35941).
@@ -520,6 +538,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const rbac = f.c.rbac(input);
     // The RBAC filters report as a request passes them, whether or not one refuses it.
     if (rbac.shadow.length > 0) f.shadow = f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow];
+    if (rbac.metadata !== null) f.metadata = mergeMetadata(f.metadata, rbac.metadata);
     if (!rbac.allow) {
       // A local rate limit between the DENY and ALLOW filters runs before ALLOW refuses.
       const limited = rbac.stage === 'allow' ? limit(f, 'beforeAllow') : null;
@@ -568,6 +587,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       setHeaders,
       responseHeaders: mergeHeaders(f.responseHeaders, ext?.responseHeaders),
       shadow: f.shadow ?? rbac.shadow,
+      metadata: f.metadata,
     };
   };
 

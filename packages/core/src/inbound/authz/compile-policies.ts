@@ -14,6 +14,13 @@ export interface CompiledPolicy {
   /** Index of the first matching rule, or -1 (always -1 when `rules` is absent). */
   readonly match: (input: AuthzInput) => number;
   /**
+   * The matching rule whose id (`envoyName`) sorts first, or -1: the one Envoy reports,
+   * since an RBAC engine keeps its policies in a `std::map` and stops at the first match
+   * (envoy filters/common/rbac engine_impl.cc checkPolicyMatch). `rule[10]` comes before
+   * `rule[2]`. For reporting only; `match` decides.
+   */
+  readonly leastMatch: (input: AuthzInput) => number;
+  /**
    * The name of the policy's rule `k` in the RBAC config istiod builds,
    * `ns[<ns>]-policy[<name>]-rule[<k>]` (authz/builder/builder.go policyName), which
    * Envoy puts in `rbac_access_denied_matched_policy[...]`.
@@ -52,6 +59,13 @@ function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): C
     for (let k = 0; k < rules.length; k++) if ((rules[k] as Match)(input)) return k;
     return -1;
   };
+  const leastMatch = (input: AuthzInput): number => {
+    if (gate !== null && !gate.matches(input.path)) return -1;
+    let best = -1;
+    for (let k = 0; k < rules.length; k++)
+      if ((rules[k] as Match)(input) && (best < 0 || String(k) < String(best))) best = k;
+    return best;
+  };
   const prefix = `ns[${p.policy.namespace}]-policy[${p.policy.name}]-rule[`;
   return Object.freeze({
     name: `${p.policy.namespace}/${p.policy.name}`,
@@ -59,6 +73,7 @@ function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): C
     dryRun: p.dryRun,
     provider: p.provider,
     match,
+    leastMatch,
     envoyName: (rule: number) => `${prefix}${rule}]`,
   });
 }

@@ -136,6 +136,28 @@ describe('several CUSTOM providers on one workload (PILOT_ENABLE_MULTIPLE_CUSTOM
     expect(one.seen.map((s: Seen) => s.url)).toEqual(['/check/httpbin1']);
   });
 
+  it("leaves each provider's shadow RBAC result in the request's metadata, the later provider's last", async () => {
+    // One `envoy.filters.http.rbac` struct: each provider's filter merges its fields into it
+    // (prefix istio_ext_authz_, authz/model/model.go), and the policy id names the provider
+    // (builder.go policyName). The effective policy id stays from the last filter that matched.
+    const { engine } = await overlapping();
+    const rbac = async (url: string) => {
+      const d = await engine.decide(request({ url }));
+      expect(verdict(d)).toBe('allow');
+      return d.metadata?.['envoy.filters.http.rbac'];
+    };
+    expect(await rbac('/api/admin')).toEqual({
+      istio_ext_authz_shadow_engine_result: 'denied',
+      istio_ext_authz_shadow_effective_policy_id: 'istio-ext-authz-z-oauth-ns[foo]-policy[api-broad]-rule[0]',
+    });
+    // Only a-ldap (first in name order) does not match: z-oauth's filter writes last.
+    expect(await rbac('/api/items')).toEqual({
+      istio_ext_authz_shadow_engine_result: 'denied',
+      istio_ext_authz_shadow_effective_policy_id: 'istio-ext-authz-z-oauth-ns[foo]-policy[api-broad]-rule[0]',
+    });
+    expect(await rbac('/elsewhere')).toEqual({ istio_ext_authz_shadow_engine_result: 'allowed' });
+  });
+
   it('keeps the one-provider rule when the flag is off (the default)', async () => {
     const one = await authzServer((_req, res) => res.end());
     const two = await authzServer((_req, res) => res.end());
