@@ -342,10 +342,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
       localReplyBody: d !== null && !d.allow ? d.body : '',
       downstreamPeer: this.#peerMetadata,
-      // jwt_authn's payload_in_metadata, known for an allowed request (a refused one carries
-      // no context, so its verified token's claims are not at hand).
-      dynamicMetadata:
-        d !== null && d.allow && d.context.auth !== null ? jwtMetadata(d.context.auth.claims) : null,
+      dynamicMetadata: dynamicMetadataOf(d),
       wire: {
         downstreamReceived: this.#requestHeadBytes + bytesReceived,
         downstreamSent: responseHeaderBytes + bytesSent,
@@ -380,6 +377,18 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       routeName: 'default',
     };
   }
+}
+
+/**
+ * The request's dynamic metadata: jwt_authn's payload_in_metadata, known for an allowed
+ * request (a refused one carries no context, so its verified token's claims are not at
+ * hand), and what the RBAC filters wrote (dry-run results, `access_log_hint`).
+ */
+function dynamicMetadataOf(d: InboundDecision | null): Readonly<Record<string, unknown>> | null {
+  if (d === null) return null;
+  const jwt = d.allow && d.context.auth !== null ? jwtMetadata(d.context.auth.claims) : null;
+  const rbac = d.metadata ?? null;
+  return jwt === null ? rbac : rbac === null ? jwt : { ...jwt, ...rbac };
 }
 
 /** Envoy's protocol string (http/utility.cc getProtocolString) for node's `httpVersion`. */

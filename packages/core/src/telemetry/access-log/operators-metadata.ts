@@ -1,15 +1,13 @@
 import type { AccessLogEntry } from './entry.js';
 import type { OperatorResult, OperatorValue } from './operators.js';
+import { FILLED_METADATA } from '../filled-metadata.js';
 
 /**
- * The dynamic metadata namespaces meshlet fills: Envoy's jwt_authn filter, which istiod
- * configures with `payload_in_metadata: payload` and the space-delimited claims normalised
- * (pilot/pkg/security/authn/policy_applier.go), so a verified token's claims are
- * `envoy.filters.http.jwt_authn: {payload: {...}}`.
+ * Envoy's jwt_authn filter, which istiod configures with `payload_in_metadata: payload` and
+ * the space-delimited claims normalised (pilot/pkg/security/authn/policy_applier.go), so a
+ * verified token's claims are `envoy.filters.http.jwt_authn: {payload: {...}}`.
  */
 const JWT_AUTHN = 'envoy.filters.http.jwt_authn';
-
-const KNOWN: ReadonlySet<string> = new Set([JWT_AUTHN]);
 
 /** The dynamic metadata of a request whose token jwt_authn verified: its (normalised) claims. */
 export function jwtMetadata(claims: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
@@ -21,6 +19,7 @@ function printed(v: unknown): OperatorValue {
   if (v === undefined || v === null) return null;
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return v;
+  // A bool (access_log_hint) prints as its JSON text.
   return JSON.stringify(v);
 }
 
@@ -37,8 +36,8 @@ function lookup(root: unknown, path: readonly string[]): unknown {
  * `%DYNAMIC_METADATA(NAMESPACE:KEY*)%` (envoy stream_info_formatter.cc
  * DynamicMetadataFormatter), and `%METADATA(DYNAMIC:NAMESPACE:KEY*)%` (the built-in
  * metadata formatter): the namespace's struct as JSON, or the value at the key path; `-`
- * when the namespace or a key is absent. Namespaces other filters write (rbac's shadow
- * results, ext_authz's...) are not filled by meshlet: reported.
+ * when the namespace or a key is absent. Namespaces meshlet does not fill (ext_authz's,
+ * ...) are reported.
  */
 export function metadataOperator(name: string, arg: string | null): OperatorResult {
   if (arg === null || arg === '') return { problem: `Envoy refuses %${name}% without a namespace` };
@@ -48,7 +47,7 @@ export function metadataOperator(name: string, arg: string | null): OperatorResu
     if (type !== 'DYNAMIC') return null;
   }
   const [namespace = '', ...path] = parts;
-  if (!KNOWN.has(namespace)) return null;
+  if (!FILLED_METADATA.has(namespace)) return null;
   return (e: AccessLogEntry) => {
     const ns = e.dynamicMetadata?.[namespace];
     if (ns === undefined) return null;

@@ -105,11 +105,7 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
   upstream_filter_state: {},
 };
 
-/**
- * The dynamic metadata namespaces meshlet fills: jwt_authn's verified payload (istiod's
- * `payload_in_metadata: payload`, pilot/pkg/security/authn/policy_applier.go).
- */
-export const FILLED_METADATA: ReadonlySet<string> = new Set(['envoy.filters.http.jwt_authn']);
+export { FILLED_METADATA } from '../filled-metadata.js';
 
 /** Roots whose whole value meshlet cannot provide (any read is reported). */
 export const OPAQUE_ROOTS: ReadonlySet<string> = new Set(['upstream_filter_state']);

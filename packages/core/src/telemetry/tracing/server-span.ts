@@ -4,6 +4,7 @@
 import { ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import type { AccessLogEntry } from '../access-log/entry.js';
 import { b3Deferred, b3FlagOnly, sampledParent } from './b3-sampling.js';
+import { setDryRunTags } from './dry-run-tags.js';
 import { envoyHttpUrl, flagsOf, setEnvoyRequestTags, setEnvoyResponseTags } from './envoy-tags.js';
 import { setFormatterTags } from './formatter-tags.js';
 import { methodAttributes, setHttpStatus, splitAuthority } from './http-semconv.js';
@@ -201,6 +202,7 @@ export function createStartServerSpan(state: TracingState): (req: ServerSpanRequ
               result.error instanceof Error ? result.error.name : null,
               grpcError,
             );
+            if (config.server.istioTags) setDryRunTags(span, e);
             if (e !== null) setFormatterTags(span, formatterTags.server, () => e);
           }
           span.end();

@@ -93,12 +93,12 @@ describe('access log format syntax', () => {
 
   it('keeps the load warning for operators meshlet still cannot print', () => {
     const r = text(
-      '%DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256% %DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)%',
+      '%DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256% %DYNAMIC_METADATA(envoy.filters.http.ext_authz:status)%',
     );
     expect(r.line).toBe('- -');
     expect(r.problems.map((p) => p.operator)).toEqual([
       '%DOWNSTREAM_PEER_CHAIN_FINGERPRINTS_256%',
-      '%DYNAMIC_METADATA(envoy.filters.http.rbac:shadow_effective_policy_id)%',
+      '%DYNAMIC_METADATA(envoy.filters.http.ext_authz:status)%',
     ]);
     expect(r.problems[0]?.message).toContain('is not supported by meshlet');
   });
@@ -312,10 +312,29 @@ describe('%CEL(...)% and %FILTER_STATE(...)%', () => {
     expect(json({ exp: '%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:exp)%' }, entry)).toEqual({
       exp: 1700000000,
     });
-    // Other filters' metadata (rbac shadow results, ext_authz) and other metadata types stay reported.
+    // Other filters' metadata (ext_authz's) and other metadata types stay reported.
     expect(
-      text('%METADATA(CLUSTER:istio)% %METADATA(DYNAMIC:envoy.filters.http.rbac)%').problems,
+      text('%METADATA(CLUSTER:istio)% %METADATA(DYNAMIC:envoy.filters.http.ext_authz)%').problems,
     ).toHaveLength(2);
+  });
+
+  it("prints the RBAC filters' dry-run results and AUDIT's access_log_hint (rbac_filter.cc, engine_impl.cc)", () => {
+    const entry = {
+      ...ENTRY,
+      dynamicMetadata: {
+        'envoy.filters.http.rbac': {
+          istio_dry_run_deny_shadow_engine_result: 'denied',
+          istio_dry_run_deny_shadow_effective_policy_id: 'ns[foo]-policy[deny-path-headers]-rule[0]',
+        },
+        'envoy.common': { access_log_hint: true },
+      },
+    };
+    const r = text(
+      '%DYNAMIC_METADATA(envoy.filters.http.rbac:istio_dry_run_deny_shadow_engine_result)% %DYNAMIC_METADATA(envoy.filters.http.rbac:istio_dry_run_deny_shadow_effective_policy_id)% %DYNAMIC_METADATA(envoy.filters.http.rbac:istio_dry_run_allow_shadow_engine_result)% %DYNAMIC_METADATA(envoy.common:access_log_hint)%',
+      entry,
+    );
+    expect(r.problems).toEqual([]);
+    expect(r.line).toBe('denied ns[foo]-policy[deny-path-headers]-rule[0] - true');
   });
 
   it("prints a field of Istio's peer object, - when there is no peer", () => {

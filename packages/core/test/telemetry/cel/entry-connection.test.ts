@@ -187,7 +187,7 @@ describe('request, response, upstream and xds attributes', () => {
       ['response.backend_latency > duration("1s")', 'metrics'],
       ['response.backend_latency > duration("1s")', 'accessLog'],
       ["xds.virtual_host_name == 'x'", 'accessLog'],
-      ["metadata.filter_metadata['envoy.filters.http.rbac'].shadow_effective_policy_id == 'x'", 'accessLog'],
+      ["metadata.filter_metadata['envoy.filters.http.ext_authz'].status == 'x'", 'accessLog'],
       ["metadata['filter_metadata']['istio_authn'] == 'x'", 'accessLog'],
       ['size(metadata) > 0', 'accessLog'],
       ['has(metadata.typed_filter_metadata)', 'accessLog'],
