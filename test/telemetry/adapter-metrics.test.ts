@@ -1,8 +1,4 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshTelemetry } from '../../packages/core/src/telemetry/mesh-telemetry.js';
 import {
@@ -17,8 +13,7 @@ import {
   type RunningService,
 } from './support/services.js';
 import { localRateLimitYaml } from '../../packages/core/test/helpers/local-rate-limit.js';
-
-const run = promisify(execFile);
+import { ISTIO_UNIT_LINT, promtool } from '../../packages/core/test/helpers/promtool.js';
 
 const PRODUCTPAGE = {
   name: 'productpage-v1',
@@ -78,24 +73,6 @@ spec:
       tcp: { maxConnections: 1 }
       http: { http1MaxPendingRequests: 1 }
 `;
-
-const ISTIO_UNIT_LINT =
-  'istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"';
-
-async function promtool(text: string): Promise<{ code: number; findings: string[] }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshlet-promtool-'));
-  try {
-    const file = path.join(dir, 'metrics.prom');
-    await writeFile(file, text);
-    const r = await run('sh', ['-c', `promtool check metrics < "${file}"`]).then(
-      (x) => ({ code: 0, out: x.stdout + x.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-    );
-    return { code: r.code, findings: r.out.split('\n').filter((l) => l.trim() !== '') };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 describe.each<Framework>(['fastify', 'express'])('istio metrics through a real %s service', (framework) => {
   let service: RunningService;

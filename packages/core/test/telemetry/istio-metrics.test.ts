@@ -1,7 +1,3 @@
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMeshMetrics } from '../../src/telemetry/metrics/istio-metrics.js';
@@ -10,11 +6,9 @@ import { destinationServiceOf, requestProtocolOf } from '../../src/telemetry/met
 import { ENVOY_DEFAULT_BUCKETS } from '../../src/telemetry/metrics/buckets.js';
 import type { MetricEvent } from '../../src/telemetry/metrics/metric-event.js';
 import { peerFromIdentity } from '../../src/telemetry/peer-labels.js';
-import { useTmpDir } from '../helpers/tmp.js';
+import { ISTIO_UNIT_LINT, promtool } from '../helpers/promtool.js';
 import { MESH, PRODUCTPAGE, REVIEWS_V2 } from './helpers.js';
 import { certificatePeer, outboundEvent, samples } from './metrics-support.js';
-
-const run = promisify(execFile);
 
 describe('createMeshMetrics', () => {
   it('labels an outbound call with reporter source, both workloads and connection_security_policy unknown', async () => {
@@ -263,20 +257,7 @@ describe('createMeshletMetrics', () => {
 });
 
 describe('exposition', () => {
-  const tmp = useTmpDir();
-  // promtool's lint asks for base units; Istio's own name `istio_request_duration_milliseconds`
-  // (which dashboards query) is the one finding it makes, on a sidecar's output too.
-  const ISTIO_UNIT_LINT =
-    'istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"';
-
   it("passes promtool check metrics, apart from the unit lint on Istio's own metric name", async () => {
-    const promtool = await run('sh', ['-c', 'command -v promtool']).then(
-      (r) => r.stdout.trim(),
-      () => '',
-    );
-    if (promtool === '') {
-      throw new Error('promtool not found on PATH: install the Debian package "prometheus" (CI installs it)');
-    }
     const registry = new Registry();
     const m = createMeshMetrics({ registry, workload: PRODUCTPAGE, meshConfig: MESH });
     const s = createMeshletMetrics({ registry });
@@ -286,14 +267,8 @@ describe('exposition', () => {
     s.retry('outbound|9080||reviews.default.svc.cluster.local');
     s.rateLimited(9080);
     s.certificateExpiry('root', 1_900_000_000_000);
-    const file = path.join(await tmp(), 'metrics.prom');
-    await writeFile(file, await registry.metrics());
-    const result = await run('sh', ['-c', `promtool check metrics < "${file}"`]).then(
-      (r) => ({ code: 0, out: r.stdout + r.stderr }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
-    );
-    const findings = result.out.split('\n').filter((l) => l.trim() !== '');
-    expect(findings).toEqual([ISTIO_UNIT_LINT]);
+    const result = await promtool(await registry.metrics());
+    expect(result.findings).toEqual([ISTIO_UNIT_LINT]);
     // Exit 3 is "lint problems"; a parse error would be 1.
     expect(result.code).toBe(3);
   });
