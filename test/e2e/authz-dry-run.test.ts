@@ -6,9 +6,10 @@ import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { createMesh, type Mesh, type MeshReloadEvent } from '../../packages/core/src/index.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { ISTIO_UNIT_LINT, promtool } from '../../packages/core/test/helpers/promtool.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
@@ -67,6 +68,7 @@ afterEach(async () => {
 
 interface Httpbin {
   readonly base: string;
+  readonly dir: string;
   readonly mesh: Mesh;
   readonly lines: string[];
   readonly exporter: InMemorySpanExporter;
@@ -85,9 +87,10 @@ async function httpbinMesh(extra = ''): Promise<Omit<Httpbin, 'base'>> {
       accessLogSink: { stream: lineCollector(lines) },
       spanProcessors: [new SimpleSpanProcessor(exporter)],
     },
+    debounceMs: 10,
   });
   closers.push(() => mesh.close());
-  return { mesh, lines, exporter };
+  return { dir, mesh, lines, exporter };
 }
 
 const servers = {
@@ -190,5 +193,74 @@ spec:
       cel: 'denied',
     });
     expect(r.span.attributes['istio.authorization.dry_run.deny_policy.result']).toBe('denied');
+  });
+});
+
+/** The samples of `family` in the mesh's exposition, `{labels} value` each, sorted. */
+async function samples(mesh: Mesh, family: string): Promise<string[]> {
+  const text = await mesh.metrics!.metrics();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${family}{`) || l.startsWith(`${family} `))
+    .map((l) => l.slice(family.length))
+    .sort();
+}
+
+describe("Envoy's RBAC stats, as istiod's bootstrap exposes them", () => {
+  it('counts the dry-run verdicts per inbound chain: inbound_0.0.0.0_<port>, or the passthrough chain', async () => {
+    const h = await servers.fastify(`---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-some, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: ALLOW
+  rules: [{ to: [{ operation: { paths: ["/headers", "/ip"] } }] }]
+`);
+    const port = Number(new URL(h.base).port);
+    // The task's loop: 20 requests to /headers, each let through.
+    for (let i = 0; i < 20; i++) expect((await fetch(`${h.base}/headers`)).status).toBe(200);
+    expect((await fetch(`${h.base}/status/418`)).status).toBe(403);
+    // pkg/bootstrap/config.go keeps rbac.allowed/denied and shadow_allowed/denied; the
+    // bootstrap's tag regexes make labels of their name parts. The DENY filter (all its
+    // policies dry-run) has no enforced rules, so only the ALLOW filter counts allowed.
+    // With no Service in the config, meshlet takes httpbin's own to target the port, so
+    // the request has the port's chain (listener_inbound.go StatPrefix).
+    const chain = `envoy_http_inbound_0_0_0_0_${port}_rbac`;
+    const first = [
+      '{authz_dry_run_action="deny",authz_dry_run_result="allowed"} 1',
+      '{authz_dry_run_action="deny",authz_dry_run_result="denied"} 20',
+      '{authz_enforce_result="allowed"} 20',
+      '{authz_enforce_result="denied"} 1',
+    ];
+    expect(await samples(h.mesh, chain)).toEqual(first);
+    expect(await h.mesh.metrics!.metrics()).toContain(`# TYPE ${chain} counter`);
+    // Envoy's names, which promtool's lint would have end in _total on a sidecar too: lint
+    // findings (exit 3), no parse error.
+    const checked = await promtool(await h.mesh.metrics!.metrics());
+    expect(checked.code).toBe(3);
+    expect(checked.findings.sort()).toEqual([
+      `${chain} counter metrics should have "_total" suffix`,
+      ISTIO_UNIT_LINT,
+    ]);
+
+    // httpbin's Service targets another port: this one has no chain of its own, and its
+    // requests take the passthrough chain, whose stat prefix is the cluster's name.
+    const reloaded = new Promise<MeshReloadEvent>((r) => h.mesh.on('reload', r));
+    await writeFile(
+      path.join(h.dir, 'service.yaml'),
+      `apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: foo }
+spec: { selector: { app: httpbin }, ports: [{ name: http, port: 8000, targetPort: 8080 }] }
+`,
+    );
+    await reloaded;
+    expect((await fetch(`${h.base}/ip`)).status).toBe(200);
+    expect(await samples(h.mesh, 'envoy_http_InboundPassthroughCluster_rbac')).toEqual([
+      '{authz_dry_run_action="deny",authz_dry_run_result="allowed"} 1',
+      '{authz_enforce_result="allowed"} 1',
+    ]);
+    expect(await samples(h.mesh, chain)).toEqual(first);
   });
 });

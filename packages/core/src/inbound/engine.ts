@@ -14,7 +14,8 @@ import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
 import { customShadowMetadata } from './authz/custom-shadow.js';
-import { mergeMetadata, type DynamicMetadata } from './authz/rbac-metadata.js';
+import { mergeMetadata, RBAC_METADATA, type DynamicMetadata } from './authz/rbac-metadata.js';
+import type { RbacStatsSink } from './authz/rbac-stats-sink.js';
 import {
   denied,
   type DeniedDecision,
@@ -67,6 +68,8 @@ export interface InboundEngineOptions {
     req: InboundRequest,
     url: string,
   ) => Promise<ExtAuthzResult>;
+  /** Counts the RBAC filters each request passes, as Envoy's RBAC stats (a mesh's telemetry). */
+  readonly rbacStats?: RbacStatsSink;
   /** Called with every decision; an exception thrown here is swallowed. */
   readonly onDecision?: (decision: InboundDecision, req: InboundRequest) => void;
   /**
@@ -383,7 +386,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         const group: CompiledPolicy[] = [];
         for (let j = i; j < list.length && list[j]?.policy.provider === policy.provider; j++)
           group.push((list[j] as CustomPolicy).policy);
-        f.metadata = mergeMetadata(f.metadata, customShadowMetadata(providerName, group, authzInput));
+        const shadow = customShadowMetadata(providerName, group, authzInput);
+        f.metadata = mergeMetadata(f.metadata, shadow);
+        options.rbacStats?.custom(
+          f.req.port,
+          shadow[RBAC_METADATA]?.['istio_ext_authz_shadow_engine_result'] === 'denied',
+        );
       }
       if (policy.match(authzInput) < 0) continue;
       // istiod's webhook refuses istio.io/dry-run on a CUSTOM policy (validation.go
@@ -536,6 +544,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const authorize = (f: Flow, input: AuthzInput, jwt: JwtResult, view: JwtView | null): InboundDecision => {
     f.at.stage = 'deny';
     const rbac = f.c.rbac(input);
+    options.rbacStats?.rbac(f.req.port, f.c.authz, rbac);
     // The RBAC filters report as a request passes them, whether or not one refuses it.
     if (rbac.shadow.length > 0) f.shadow = f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow];
     if (rbac.metadata !== null) f.metadata = mergeMetadata(f.metadata, rbac.metadata);

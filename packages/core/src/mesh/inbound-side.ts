@@ -66,7 +66,10 @@ export function createInboundSide(options: {
     ...(options.peerHeaders === undefined ? {} : { peerHeaders: options.peerHeaders }),
     ...(options.telemetry === null
       ? {}
-      : { extAuthzTracer: createExtAuthzTracer(() => options.telemetry?.tracing ?? null) }),
+      : {
+          extAuthzTracer: createExtAuthzTracer(() => options.telemetry?.tracing ?? null),
+          rbacStats: options.telemetry.rbacStats,
+        }),
   });
   const servers = new Set<MeshServer>();
   const now = (): number => options.clock.now();

@@ -1,3 +1,4 @@
+import type { RbacStatsSink } from '../inbound/authz/rbac-stats-sink.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Registry } from 'prom-client';
@@ -84,6 +85,8 @@ export interface MeshTelemetry {
   readonly accessLog: { readonly client: AccessLog; readonly server: AccessLog };
   /** Pass as `createClusterManager({ onEvent })`: pool/retry overflow and outlier ejections as metrics. */
   readonly onUpstreamEvent: UpstreamEventSink;
+  /** Pass as `createInboundEngine({ rbacStats })`: Envoy's RBAC filter stats (envoy-rbac-stats.ts). */
+  readonly rbacStats: RbacStatsSink;
   readonly workload: WorkloadIdentity;
   readonly trustDomain: string;
   readonly cluster: string;

@@ -1,3 +1,5 @@
+import type { RbacStatsSink } from '../inbound/authz/rbac-stats-sink.js';
+import { createEnvoyRbacStats } from './metrics/envoy-rbac-stats.js';
 import { Registry } from 'prom-client';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
@@ -37,6 +39,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
   readonly registry: Registry;
   readonly meshlet: MeshletMetrics;
   readonly onUpstreamEvent: UpstreamEventSink;
+  readonly rbacStats: RbacStatsSink;
   readonly workload: WorkloadIdentity;
   readonly trustDomain: string;
   readonly cluster: string;
@@ -76,6 +79,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
     this.accessLog = this.#buildLogs(r.logs);
     this.#keys = r.keys;
     this.#inboundService = this.#buildInboundService(snapshot);
+    this.rbacStats = createEnvoyRbacStats(this.registry, (port) => this.#inboundService(port));
   }
 
   inboundService(port: number): DestinationService {

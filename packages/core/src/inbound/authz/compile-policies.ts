@@ -33,6 +33,11 @@ export interface CompiledAuthorization {
   readonly deny: readonly CompiledPolicy[];
   readonly allow: readonly CompiledPolicy[];
   readonly audit: readonly CompiledPolicy[];
+  /**
+   * Which RBAC filters have enforced rules (a policy not in dry-run): istiod leaves a
+   * filter's `rules` out when all its policies are dry-run (builder.go build).
+   */
+  readonly enforced: { readonly audit: boolean; readonly deny: boolean; readonly allow: boolean };
 }
 
 export interface AuthorizationContext {
@@ -89,10 +94,16 @@ export function compileAuthorization(
 ): CompiledAuthorization {
   const each = (list: readonly AuthorizationPolicyPlan[]) =>
     Object.freeze(list.map((p) => compilePolicy(p, ctx)));
+  const enforced = (list: readonly AuthorizationPolicyPlan[]) => list.some((p) => !p.dryRun);
   return Object.freeze({
     custom: each(plan.custom),
     deny: each(plan.deny),
     allow: each(plan.allow),
     audit: each(plan.audit),
+    enforced: Object.freeze({
+      audit: enforced(plan.audit),
+      deny: enforced(plan.deny),
+      allow: enforced(plan.allow),
+    }),
   });
 }
