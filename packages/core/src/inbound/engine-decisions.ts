@@ -1,7 +1,7 @@
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { ShadowResult } from './authz/evaluate.js';
-import type { DynamicMetadata } from './authz/rbac-metadata.js';
+import type { DynamicMetadata } from './dynamic-metadata.js';
 import type { DenyReason, InboundDecision, ResponseHeaders } from './engine-types.js';
 
 /** Envoy's RBAC filter body (rbac_filter.cc). */

@@ -1,5 +1,5 @@
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
-import type { DynamicMetadata } from './authz/rbac-metadata.js';
+import type { DynamicMetadata } from './dynamic-metadata.js';
 import type { MeshletRequestContext, PeerIdentity } from './request-context.js';
 import type { BodySource } from './request-body.js';
 

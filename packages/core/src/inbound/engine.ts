@@ -14,7 +14,8 @@ import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
 import { customShadowMetadata } from './authz/custom-shadow.js';
-import { mergeMetadata, RBAC_METADATA, type DynamicMetadata } from './authz/rbac-metadata.js';
+import { RBAC_METADATA } from './authz/rbac-metadata.js';
+import { jwtMetadata, mergeMetadata, type DynamicMetadata } from './dynamic-metadata.js';
 import type { RbacStatsSink } from './authz/rbac-stats-sink.js';
 import {
   denied,
@@ -271,7 +272,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
    * of the authorization filters it passed.
    */
   const refuse = (f: Flow, d: DeniedDecision): InboundDecision =>
-    f.responseHeaders === null && f.shadow === null && f.metadata === null
+    f.responseHeaders === null && f.shadow === null && f.metadata === null && f.jwt?.kind !== 'ok'
       ? d
       : denied(
           d.status,
@@ -280,8 +281,16 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
           d.flags,
           d.reason,
           f.shadow ?? d.shadow,
-          f.metadata ?? d.metadata,
+          refusedMetadata(f) ?? d.metadata,
         );
+
+  /**
+   * The dynamic metadata of a request refused after `f`'s filters: jwt_authn's payload once
+   * it verified a token (the filter runs before the RBAC filters and the later rate limits,
+   * and writes the payload as it passes the request on), and what the RBAC filters wrote.
+   */
+  const refusedMetadata = (f: Flow): DynamicMetadata | null =>
+    f.jwt !== null && f.jwt.kind === 'ok' ? mergeMetadata(jwtMetadata(f.jwt.claims), f.metadata) : f.metadata;
 
   /** The local rate limit filters at `position`: a 429, or null with their edits kept. */
   const limit = (f: Flow, position: RateLimitPosition): InboundDecision | null => {
@@ -297,7 +306,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         ['RL'],
         { stage: 'ratelimit', policy: rl.filter, detail: 'local rate limit token bucket is empty' },
         f.shadow ?? undefined,
-        f.metadata,
+        refusedMetadata(f),
       );
     if (rl.requestHeaders !== null) {
       const added: HeaderEdits = {};

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import { inboundTimingOf, watchInboundTiming } from '../telemetry/access-log/inbound-timing.js';
-import { jwtMetadata } from '../telemetry/access-log/operators-metadata.js';
+import { jwtMetadata } from './dynamic-metadata.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
 import { inboundClusterOf } from '../telemetry/inbound-services.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
@@ -380,15 +380,16 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 }
 
 /**
- * The request's dynamic metadata: jwt_authn's payload_in_metadata, known for an allowed
- * request (a refused one carries no context, so its verified token's claims are not at
- * hand), and what the RBAC filters wrote (dry-run results, `access_log_hint`).
+ * The request's dynamic metadata: for an allowed request jwt_authn's payload, from its
+ * context (a refused decision carries the payload of a token verified before the refusal in
+ * its own metadata), and what the RBAC filters wrote (dry-run results, `access_log_hint`).
  */
 function dynamicMetadataOf(d: InboundDecision | null): Readonly<Record<string, unknown>> | null {
   if (d === null) return null;
-  const jwt = d.allow && d.context.auth !== null ? jwtMetadata(d.context.auth.claims) : null;
   const rbac = d.metadata ?? null;
-  return jwt === null ? rbac : rbac === null ? jwt : { ...jwt, ...rbac };
+  if (!d.allow || d.context.auth === null) return rbac;
+  const jwt = jwtMetadata(d.context.auth.claims);
+  return rbac === null ? jwt : { ...jwt, ...rbac };
 }
 
 /** Envoy's protocol string (http/utility.cc getProtocolString) for node's `httpVersion`. */

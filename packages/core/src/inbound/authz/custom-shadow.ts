@@ -1,6 +1,7 @@
 import type { CompiledPolicy } from './compile-policies.js';
 import type { AuthzInput } from './input.js';
-import { MetadataWriter, type DynamicMetadata } from './rbac-metadata.js';
+import type { DynamicMetadata } from '../dynamic-metadata.js';
+import { MetadataWriter } from './rbac-metadata.js';
 
 /** The metadata prefix of the RBAC filter in front of each ext_authz (authz/model/model.go). */
 const EXT_AUTHZ_PREFIX = 'istio_ext_authz_';

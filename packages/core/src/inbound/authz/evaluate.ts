@@ -1,6 +1,7 @@
 import type { CompiledAuthorization, CompiledPolicy } from './compile-policies.js';
 import type { AuthzInput } from './input.js';
-import { MetadataWriter, SHADOW_PREFIX, type DynamicMetadata } from './rbac-metadata.js';
+import type { DynamicMetadata } from '../dynamic-metadata.js';
+import { MetadataWriter, SHADOW_PREFIX } from './rbac-metadata.js';
 
 /** A policy evaluated in dry-run or AUDIT mode, reported and never enforced. */
 export interface ShadowResult {

@@ -1,9 +1,4 @@
-/**
- * The dynamic metadata Envoy's RBAC filters leave on a request, which access logs
- * (`%DYNAMIC_METADATA(envoy.filters.http.rbac:...)%`), CEL and Istio's
- * `istio.authorization.dry_run.*` span tags read. Namespace → field → value.
- */
-export type DynamicMetadata = Readonly<Record<string, Readonly<Record<string, string | boolean>>>>;
+import type { DynamicMetadata } from '../dynamic-metadata.js';
 
 /** The RBAC filter's namespace (envoy rbac_filter.cc). */
 export const RBAC_METADATA = 'envoy.filters.http.rbac';
@@ -42,24 +37,9 @@ export class MetadataWriter {
   /** Frozen, so a memoized decision can hand it to every request; null when nothing was written. */
   done(): DynamicMetadata | null {
     if (this.#rbac === null && this.#hint === null) return null;
-    const out: Record<string, Readonly<Record<string, string | boolean>>> = {};
+    const out: Record<string, Readonly<Record<string, unknown>>> = {};
     if (this.#hint !== null) out[COMMON_METADATA] = Object.freeze({ access_log_hint: this.#hint });
     if (this.#rbac !== null) out[RBAC_METADATA] = Object.freeze(this.#rbac);
     return Object.freeze(out);
   }
-}
-
-/**
- * `b` written after `a`: a namespace's fields merge, later ones winning (Envoy's
- * StreamInfo setDynamicMetadata merges into the filter's struct).
- */
-export function mergeMetadata(
-  a: DynamicMetadata | null | undefined,
-  b: DynamicMetadata | null | undefined,
-): DynamicMetadata | null {
-  if (a === null || a === undefined) return b ?? null;
-  if (b === null || b === undefined) return a;
-  const out: Record<string, Readonly<Record<string, string | boolean>>> = { ...a };
-  for (const ns in b) out[ns] = Object.freeze({ ...a[ns], ...b[ns] });
-  return Object.freeze(out);
 }

@@ -2,18 +2,6 @@ import type { AccessLogEntry } from './entry.js';
 import type { OperatorResult, OperatorValue } from './operators.js';
 import { FILLED_METADATA } from '../filled-metadata.js';
 
-/**
- * Envoy's jwt_authn filter, which istiod configures with `payload_in_metadata: payload` and
- * the space-delimited claims normalised (pilot/pkg/security/authn/policy_applier.go), so a
- * verified token's claims are `envoy.filters.http.jwt_authn: {payload: {...}}`.
- */
-const JWT_AUTHN = 'envoy.filters.http.jwt_authn';
-
-/** The dynamic metadata of a request whose token jwt_authn verified: its (normalised) claims. */
-export function jwtMetadata(claims: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  return { [JWT_AUTHN]: { payload: claims } };
-}
-
 /** A metadata value as Envoy's MetadataFormatter prints it: strings as they are, anything else as JSON. */
 function printed(v: unknown): OperatorValue {
   if (v === undefined || v === null) return null;

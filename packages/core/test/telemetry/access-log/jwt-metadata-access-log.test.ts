@@ -48,4 +48,47 @@ spec:
       '- - - 200 -',
     ]);
   });
+
+  it('keeps the claims of a request an AuthorizationPolicy refuses after jwt_authn verified its token', async () => {
+    // jwt_authn writes the payload before the RBAC filters run (listener_builder.go order),
+    // so a 403 still logs who it was.
+    const dir = await tmp();
+    const { mesh, lines } = await loggingMesh(
+      dir,
+      `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: ${SAMPLE_ISSUER}
+    jwks: ${yamlString(SAMPLE_JWKS)}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-group1, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: DENY
+  rules:
+  - when:
+    - key: request.auth.claims[groups]
+      values: ["group1"]
+`,
+      { app: 'httpbin', namespace: 'foo' },
+    );
+    cleanup.mesh(mesh);
+    const port = await listenLikeAdapters(mesh, (_req, res) => {
+      res.end('ok');
+    });
+    expect(await send(port, { headers: { authorization: `Bearer ${GROUPS_SCOPE_JWT}` } })).toBe(403);
+    await linesBeyond(lines, 0);
+    // A token jwt_authn refuses writes no payload.
+    expect(await send(port, { headers: { authorization: 'Bearer not.a.token' } })).toBe(401);
+    await linesBeyond(lines, 1);
+    expect(lines).toEqual([
+      `${SAMPLE_ISSUER} ["group1","group2"] ${SAMPLE_ISSUER} 403 group1`,
+      '- - - 401 -',
+    ]);
+  });
 });
