@@ -9,7 +9,7 @@ import {
   INBOUND_PASSTHROUGH_CLUSTER,
 } from '../../src/telemetry/metrics/destination-service.js';
 import { createEnvoyRbacStats } from '../../src/telemetry/metrics/envoy-rbac-stats.js';
-import { authzInput } from '../inbound/authz/support.js';
+import { authzInput, httpbinPolicy } from '../inbound/authz/support.js';
 import { planOf } from '../inbound/engine/support.js';
 
 /**
@@ -17,19 +17,6 @@ import { planOf } from '../inbound/engine/support.js';
  * shadow_allowed_, shadow_denied_), and istiod's bootstrap scrapes them with its tag
  * regexes (envoy_bootstrap.json). Istio builds one filter per action (AUDIT, DENY, ALLOW).
  */
-function policy(name: string, action: string, rules: string, dryRun = false): string {
-  return `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ${name}
-  namespace: foo
-${dryRun ? '  annotations: { "istio.io/dry-run": "true" }\n' : ''}spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: ${action}
-  rules: ${rules}
----
-`;
-}
 
 const ADMIN = '[{ to: [{ operation: { paths: ["/admin"] } }] }]';
 const SERVICE = destinationServiceOf('httpbin.foo.svc.cluster.local', { namespace: 'foo' });
@@ -51,9 +38,9 @@ function stats(yaml: string, service = SERVICE) {
 describe("Envoy's RBAC stats", () => {
   it('counts every enforced filter a request passes, and the one that refuses it', async () => {
     const s = stats(
-      policy('audit-all', 'AUDIT', '[{}]') +
-        policy('deny-admin', 'DENY', ADMIN) +
-        policy('allow-all', 'ALLOW', '[{}]'),
+      httpbinPolicy('audit-all', 'AUDIT', '[{}]') +
+        httpbinPolicy('deny-admin', 'DENY', ADMIN) +
+        httpbinPolicy('allow-all', 'ALLOW', '[{}]'),
     );
     s.send('/'); // AUDIT, DENY and ALLOW allow: 3
     s.send('/admin'); // AUDIT allows, DENY refuses; ALLOW never runs
@@ -64,7 +51,9 @@ describe("Envoy's RBAC stats", () => {
   });
 
   it('counts the ALLOW filter that refuses after the DENY filter let the request through', async () => {
-    const s = stats(policy('deny-admin', 'DENY', ADMIN) + policy('allow-admin', 'ALLOW', ADMIN));
+    const s = stats(
+      httpbinPolicy('deny-admin', 'DENY', ADMIN) + httpbinPolicy('allow-admin', 'ALLOW', ADMIN),
+    );
     s.send('/other');
     expect(await s.lines()).toEqual([
       'envoy_http_inbound_0_0_0_0_8080_rbac{authz_enforce_result="allowed"} 1',
@@ -73,7 +62,10 @@ describe("Envoy's RBAC stats", () => {
   });
 
   it('counts dry-run verdicts by action and result, and no enforced result for a filter of dry-run policies only', async () => {
-    const s = stats(policy('dry-deny', 'DENY', ADMIN, true) + policy('dry-allow', 'ALLOW', ADMIN, true));
+    const s = stats(
+      httpbinPolicy('dry-deny', 'DENY', ADMIN, { dryRun: true }) +
+        httpbinPolicy('dry-allow', 'ALLOW', ADMIN, { dryRun: true }),
+    );
     s.send('/admin');
     s.send('/other');
     expect(await s.lines()).toEqual([
@@ -86,7 +78,7 @@ describe("Envoy's RBAC stats", () => {
 
   it('names the chain by its port, or the passthrough cluster, and writes nothing without RBAC filters', async () => {
     const passthrough = destinationServiceOf(INBOUND_PASSTHROUGH_CLUSTER, { namespace: 'foo' });
-    const s = stats(policy('allow-all', 'ALLOW', '[{}]'), passthrough);
+    const s = stats(httpbinPolicy('allow-all', 'ALLOW', '[{}]'), passthrough);
     s.send('/', 9000);
     s.send('/', 9001);
     expect(await s.lines()).toEqual([

@@ -4,7 +4,7 @@ import { compileInbound } from '../../../src/inbound/engine-compile.js';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { seededRandom } from '../../../src/runtime/random.js';
 import { planOf } from '../engine/support.js';
-import { authzInput } from './support.js';
+import { authzInput, httpbinPolicy } from './support.js';
 
 /**
  * Istio builds AUDIT, DENY and ALLOW as three RBAC filters in that order (authz/builder
@@ -13,34 +13,25 @@ import { authzInput } from './support.js';
  * already been marked by AUDIT and by the dry-run DENY policies, and one refused by ALLOW
  * also by the dry-run ALLOW policies.
  */
-function policy(name: string, action: string, rules: string, dryRun = false): string {
-  return `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ${name}
-  namespace: foo
-${dryRun ? '  annotations: { "istio.io/dry-run": "true" }\n' : ''}spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: ${action}
-  rules: ${rules}
----
-`;
-}
 
-const AUDIT_ALL = policy('audit-all', 'AUDIT', '[{}]');
-const DENY_ADMIN = policy('deny-admin', 'DENY', '[{ to: [{ operation: { paths: ["/admin"] } }] }]');
-const DRY_DENY_ADMIN = policy(
+const AUDIT_ALL = httpbinPolicy('audit-all', 'AUDIT', '[{}]');
+const DENY_ADMIN = httpbinPolicy('deny-admin', 'DENY', '[{ to: [{ operation: { paths: ["/admin"] } }] }]');
+const DRY_DENY_ADMIN = httpbinPolicy(
   'dry-deny-admin',
   'DENY',
   '[{ to: [{ operation: { paths: ["/admin"] } }] }]',
-  true,
+  { dryRun: true },
 );
-const ALLOW_PUBLIC = policy('allow-public', 'ALLOW', '[{ to: [{ operation: { paths: ["/public"] } }] }]');
-const DRY_ALLOW_PRIVATE = policy(
+const ALLOW_PUBLIC = httpbinPolicy(
+  'allow-public',
+  'ALLOW',
+  '[{ to: [{ operation: { paths: ["/public"] } }] }]',
+);
+const DRY_ALLOW_PRIVATE = httpbinPolicy(
   'dry-allow-private',
   'ALLOW',
   '[{ to: [{ operation: { paths: ["/private"] } }] }]',
-  true,
+  { dryRun: true },
 );
 
 function decide(yaml: string, path: string): RbacOutcome[] {

@@ -4,7 +4,7 @@ import { compileInbound } from '../../../src/inbound/engine-compile.js';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import { seededRandom } from '../../../src/runtime/random.js';
 import { planOf } from '../engine/support.js';
-import { authzInput } from './support.js';
+import { authzInput, httpbinPolicy } from './support.js';
 
 /**
  * The dynamic metadata Envoy's RBAC filters leave on a request, which access logs, CEL and
@@ -20,19 +20,6 @@ import { authzInput } from './support.js';
  * - the matching policy is the first in the engine's `std::map`, so the least id in byte
  *   order: `ns[foo]-policy[a]-rule[10]` before `ns[foo]-policy[a]-rule[2]`.
  */
-function policy(name: string, action: string, rules: string, dryRun = false, created = ''): string {
-  return `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ${name}
-  namespace: foo
-${created === '' ? '' : `  creationTimestamp: "${created}"\n`}${dryRun ? '  annotations: { "istio.io/dry-run": "true" }\n' : ''}spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: ${action}
-  rules: ${rules}
----
-`;
-}
 
 const paths = (...p: string[]) => `{ to: [{ operation: { paths: ${JSON.stringify(p)} } }] }`;
 
@@ -47,13 +34,15 @@ const RBAC = 'envoy.filters.http.rbac';
 
 describe('the dynamic metadata of the RBAC filters', () => {
   it('is absent when no filter has shadow rules or AUDIT policies', () => {
-    const yaml = policy('deny-admin', 'DENY', `[${paths('/admin')}]`) + policy('allow-all', 'ALLOW', '[{}]');
+    const yaml =
+      httpbinPolicy('deny-admin', 'DENY', `[${paths('/admin')}]`) +
+      httpbinPolicy('allow-all', 'ALLOW', '[{}]');
     for (const r of decide(yaml, '/')) expect(r.metadata).toBeNull();
     for (const r of decide(yaml, '/admin')) expect(r.metadata).toBeNull();
   });
 
   it("records the istio.io task's dry-run DENY: denied with the rule's id on /headers, allowed elsewhere", () => {
-    const yaml = policy('deny-path-headers', 'DENY', `[${paths('/headers')}]`, true);
+    const yaml = httpbinPolicy('deny-path-headers', 'DENY', `[${paths('/headers')}]`, { dryRun: true });
     for (const r of decide(yaml, '/headers')) {
       expect(r.allow).toBe(true);
       expect(r.metadata).toEqual({
@@ -69,12 +58,12 @@ describe('the dynamic metadata of the RBAC filters', () => {
 
   it('records a dry-run ALLOW: allowed with the matching rule, denied without an id', () => {
     const yaml =
-      policy('allow-all', 'ALLOW', '[{}]') +
-      policy(
+      httpbinPolicy('allow-all', 'ALLOW', '[{}]') +
+      httpbinPolicy(
         'dry-allow-get',
         'ALLOW',
         `[${paths('/x')}, { to: [{ operation: { methods: ["GET"] } }] }]`,
-        true,
+        { dryRun: true },
       );
     for (const r of decide(yaml, '/ip'))
       expect(r.metadata).toEqual({
@@ -91,8 +80,8 @@ describe('the dynamic metadata of the RBAC filters', () => {
 
   it('merges the DENY and ALLOW filters under one namespace, as Envoy merges a filter name', () => {
     const yaml =
-      policy('dry-deny', 'DENY', `[${paths('/a')}]`, true) +
-      policy('dry-allow', 'ALLOW', `[${paths('/b')}]`, true);
+      httpbinPolicy('dry-deny', 'DENY', `[${paths('/a')}]`, { dryRun: true }) +
+      httpbinPolicy('dry-allow', 'ALLOW', `[${paths('/b')}]`, { dryRun: true });
     for (const r of decide(yaml, '/a'))
       expect(r.metadata).toEqual({
         [RBAC]: {
@@ -107,8 +96,8 @@ describe('the dynamic metadata of the RBAC filters', () => {
     // Twelve rules: rule[10] and rule[11] sort before rule[2].
     const rules = Array.from({ length: 12 }, (_, k) => paths(k === 2 || k >= 10 ? '/m' : `/other${k}`));
     const yaml =
-      policy('zeta', 'DENY', `[${paths('/m')}]`, true) +
-      policy('beta', 'DENY', `[${rules.join(', ')}]`, true);
+      httpbinPolicy('zeta', 'DENY', `[${paths('/m')}]`, { dryRun: true }) +
+      httpbinPolicy('beta', 'DENY', `[${rules.join(', ')}]`, { dryRun: true });
     for (const r of decide(yaml, '/m'))
       expect(r.metadata?.[RBAC]?.istio_dry_run_deny_shadow_effective_policy_id).toBe(
         'ns[foo]-policy[beta]-rule[10]',
@@ -117,8 +106,8 @@ describe('the dynamic metadata of the RBAC filters', () => {
 
   it('reports the enforced DENY that refused by the same order, not the oldest policy', () => {
     const yaml =
-      policy('zeta', 'DENY', `[${paths('/m')}]`, false, '2020-01-01T00:00:00Z') +
-      policy('alpha', 'DENY', `[${paths('/x')}, ${paths('/m')}]`, false, '2024-01-01T00:00:00Z');
+      httpbinPolicy('zeta', 'DENY', `[${paths('/m')}]`, { created: '2020-01-01T00:00:00Z' }) +
+      httpbinPolicy('alpha', 'DENY', `[${paths('/x')}, ${paths('/m')}]`, { created: '2024-01-01T00:00:00Z' });
     for (const r of decide(yaml, '/m'))
       expect(r).toMatchObject({
         allow: false,
@@ -129,7 +118,7 @@ describe('the dynamic metadata of the RBAC filters', () => {
   });
 
   it('sets access_log_hint for enforced AUDIT policies, whether one matched', () => {
-    const yaml = policy('audit-admin', 'AUDIT', `[${paths('/admin')}]`);
+    const yaml = httpbinPolicy('audit-admin', 'AUDIT', `[${paths('/admin')}]`);
     for (const r of decide(yaml, '/admin'))
       expect(r.metadata).toEqual({ 'envoy.common': { access_log_hint: true } });
     for (const r of decide(yaml, '/'))
@@ -138,10 +127,10 @@ describe('the dynamic metadata of the RBAC filters', () => {
 
   it('keeps what the filters before an enforced DENY wrote, and nothing of the ALLOW filter', () => {
     const yaml =
-      policy('audit-all', 'AUDIT', '[{}]') +
-      policy('dry-deny', 'DENY', `[${paths('/admin')}]`, true) +
-      policy('deny-admin', 'DENY', `[${paths('/admin')}]`) +
-      policy('dry-allow', 'ALLOW', '[{}]', true);
+      httpbinPolicy('audit-all', 'AUDIT', '[{}]') +
+      httpbinPolicy('dry-deny', 'DENY', `[${paths('/admin')}]`, { dryRun: true }) +
+      httpbinPolicy('deny-admin', 'DENY', `[${paths('/admin')}]`) +
+      httpbinPolicy('dry-allow', 'ALLOW', '[{}]', { dryRun: true });
     for (const r of decide(yaml, '/admin')) {
       expect(r.allow).toBe(false);
       expect(r.metadata).toEqual({
@@ -155,7 +144,7 @@ describe('the dynamic metadata of the RBAC filters', () => {
   });
 
   it('is frozen, so the memo can hand the same outcome to every request', () => {
-    const yaml = policy('deny-path-headers', 'DENY', `[${paths('/headers')}]`, true);
+    const yaml = httpbinPolicy('deny-path-headers', 'DENY', `[${paths('/headers')}]`, { dryRun: true });
     const [, kept] = decide(yaml, '/headers');
     expect(kept?.metadata).not.toBeNull();
     expect(Object.isFrozen(kept?.metadata)).toBe(true);

@@ -20,3 +20,27 @@ export function authzInput(over: Partial<AuthzInput> = {}): AuthzInput {
     ...over,
   };
 }
+
+/**
+ * An AuthorizationPolicy `name` in `foo` selecting `app: httpbin`, with `rules` as YAML flow
+ * text; `dryRun` adds `istio.io/dry-run: "true"`, `created` a creationTimestamp. Ends with a
+ * document separator.
+ */
+export function httpbinPolicy(
+  name: string,
+  action: string,
+  rules: string,
+  options: { readonly dryRun?: boolean; readonly created?: string } = {},
+): string {
+  return `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ${name}
+  namespace: foo
+${options.created === undefined ? '' : `  creationTimestamp: "${options.created}"\n`}${options.dryRun === true ? '  annotations: { "istio.io/dry-run": "true" }\n' : ''}spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: ${action}
+  rules: ${rules}
+---
+`;
+}

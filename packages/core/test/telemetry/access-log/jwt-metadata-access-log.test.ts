@@ -19,12 +19,11 @@ const cleanup = useCleanup();
 const FORMAT =
   "%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:sub)% %DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:groups)% %METADATA(DYNAMIC:envoy.filters.http.jwt_authn:payload:iss)% %RESPONSE_CODE% %CEL(metadata.filter_metadata['envoy.filters.http.jwt_authn'].payload.groups[0])%";
 
-describe('jwt_authn dynamic metadata in the access log', () => {
-  it("prints the verified token's claims, - for a request without one", async () => {
-    const dir = await tmp();
-    const { mesh, lines } = await loggingMesh(
-      dir,
-      `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
+/** httpbin in `foo` logging FORMAT, with the sample issuer's RequestAuthentication and `extra` YAML. */
+async function httpbin(extra = ''): Promise<{ port: number; lines: string[] }> {
+  const { mesh, lines } = await loggingMesh(
+    await tmp(),
+    `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: jwt, namespace: foo }
 spec:
@@ -32,13 +31,19 @@ spec:
   jwtRules:
   - issuer: ${SAMPLE_ISSUER}
     jwks: ${yamlString(SAMPLE_JWKS)}
-`,
-      { app: 'httpbin', namespace: 'foo' },
-    );
-    cleanup.mesh(mesh);
-    const port = await listenLikeAdapters(mesh, (_req, res) => {
-      res.end('ok');
-    });
+${extra}`,
+    { app: 'httpbin', namespace: 'foo' },
+  );
+  cleanup.mesh(mesh);
+  const port = await listenLikeAdapters(mesh, (_req, res) => {
+    res.end('ok');
+  });
+  return { port, lines };
+}
+
+describe('jwt_authn dynamic metadata in the access log', () => {
+  it("prints the verified token's claims, - for a request without one", async () => {
+    const { port, lines } = await httpbin();
     expect(await send(port, { headers: { authorization: `Bearer ${GROUPS_SCOPE_JWT}` } })).toBe(200);
     await linesBeyond(lines, 0);
     expect(await send(port)).toBe(200);
@@ -52,18 +57,7 @@ spec:
   it('keeps the claims of a request an AuthorizationPolicy refuses after jwt_authn verified its token', async () => {
     // jwt_authn writes the payload before the RBAC filters run (listener_builder.go order),
     // so a 403 still logs who it was.
-    const dir = await tmp();
-    const { mesh, lines } = await loggingMesh(
-      dir,
-      `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(FORMAT)}`)}apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  jwtRules:
-  - issuer: ${SAMPLE_ISSUER}
-    jwks: ${yamlString(SAMPLE_JWKS)}
----
+    const { port, lines } = await httpbin(`---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: deny-group1, namespace: foo }
@@ -74,13 +68,7 @@ spec:
   - when:
     - key: request.auth.claims[groups]
       values: ["group1"]
-`,
-      { app: 'httpbin', namespace: 'foo' },
-    );
-    cleanup.mesh(mesh);
-    const port = await listenLikeAdapters(mesh, (_req, res) => {
-      res.end('ok');
-    });
+`);
     expect(await send(port, { headers: { authorization: `Bearer ${GROUPS_SCOPE_JWT}` } })).toBe(403);
     await linesBeyond(lines, 0);
     // A token jwt_authn refuses writes no payload.
