@@ -13,7 +13,7 @@ import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
-import { customShadowMetadata } from './authz/custom-shadow.js';
+import { customMatchId, customShadowMetadata } from './authz/custom-shadow.js';
 import { RBAC_METADATA } from './authz/rbac-metadata.js';
 import { jwtMetadata, mergeMetadata, type DynamicMetadata } from './dynamic-metadata.js';
 import type { RbacStatsSink } from './authz/rbac-stats-sink.js';
@@ -386,15 +386,20 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let allowedBy: string | null = null;
     let authzInput: AuthzInput = input;
     const list = c.custom;
+    /** The CUSTOM policies of the provider whose filters the request is at. */
+    let group: CompiledPolicy[] = [];
     for (let i = 0; i < list.length; i++) {
       const { policy, provider } = list[i] as CustomPolicy;
       const providerName = policy.provider ?? '';
-      // A provider's policies start: its shadow RBAC filter runs, on the request as the
-      // providers before it left it.
-      if (!('problem' in provider) && (i === 0 || list[i - 1]?.policy.provider !== policy.provider)) {
-        const group: CompiledPolicy[] = [];
+      const starts = i === 0 || list[i - 1]?.policy.provider !== policy.provider;
+      if (starts) {
+        group = [];
         for (let j = i; j < list.length && list[j]?.policy.provider === policy.provider; j++)
           group.push((list[j] as CustomPolicy).policy);
+      }
+      // A provider's policies start: its shadow RBAC filter runs, on the request as the
+      // providers before it left it.
+      if (starts && !('problem' in provider)) {
         const shadow = customShadowMetadata(providerName, group, authzInput);
         f.metadata = mergeMetadata(f.metadata, shadow);
         options.rbacStats?.custom(
@@ -419,10 +424,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             stage: 'custom',
             policy: policy.name,
             detail: `CUSTOM policy fails closed: ${provider.problem}`,
-            // istiod turns the policy into an RBAC deny whose policies carry this suffix
-            // (authz/builder builder.go getBadCustomDenyRules, extauthz.go).
+            // istiod turns the provider's policies into an RBAC deny whose policies carry this
+            // suffix (authz/builder builder.go getBadCustomDenyRules, extauthz.go); Envoy
+            // names the least matching one.
             responseCodeDetails: rbacDeniedDetails(
-              `istio-ext-authz-${policy.provider ?? ''}-${policy.envoyName(policy.match(authzInput))}-deny-due-to-bad-CUSTOM-action`,
+              `${customMatchId(providerName, group, authzInput) ?? ''}-deny-due-to-bad-CUSTOM-action`,
             ),
           }),
         );

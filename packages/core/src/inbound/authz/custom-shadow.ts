@@ -7,17 +7,15 @@ import { MetadataWriter } from './rbac-metadata.js';
 const EXT_AUTHZ_PREFIX = 'istio_ext_authz_';
 
 /**
- * What the shadow RBAC filter istiod puts before one provider's ext_authz writes
- * (authz/builder builder.go buildHTTP: the provider's CUSTOM policies as the shadow rules
- * of a DENY filter, prefix `istio_ext_authz_`): `denied` and the matched rule, named
- * `istio-ext-authz-<provider>-ns[...]-policy[...]-rule[k]` (builder.go policyName), when one
- * matches, which is what makes ext_authz check the request; `allowed` otherwise.
+ * The id Envoy reports for the CUSTOM policies of `provider` that match: the least rule id
+ * (CompiledPolicy.leastMatch), named `istio-ext-authz-<provider>-ns[...]-policy[...]-rule[k]`
+ * (authz/builder builder.go policyName); null when none matches.
  */
-export function customShadowMetadata(
+export function customMatchId(
   provider: string,
   policies: readonly CompiledPolicy[],
   input: AuthzInput,
-): DynamicMetadata {
+): string | null {
   let id: string | null = null;
   for (const p of policies) {
     if (p.dryRun) continue;
@@ -26,6 +24,21 @@ export function customShadowMetadata(
     const name = `istio-ext-authz-${provider}-${p.envoyName(k)}`;
     if (id === null || name < id) id = name;
   }
+  return id;
+}
+
+/**
+ * What the shadow RBAC filter istiod puts before one provider's ext_authz writes
+ * (authz/builder builder.go buildHTTP: the provider's CUSTOM policies as the shadow rules
+ * of a DENY filter, prefix `istio_ext_authz_`): `denied` and the matched rule's id when one
+ * matches, which is what makes ext_authz check the request; `allowed` otherwise.
+ */
+export function customShadowMetadata(
+  provider: string,
+  policies: readonly CompiledPolicy[],
+  input: AuthzInput,
+): DynamicMetadata {
+  const id = customMatchId(provider, policies, input);
   const w = new MetadataWriter();
   w.shadow(EXT_AUTHZ_PREFIX, id === null, id);
   return w.done() as DynamicMetadata;

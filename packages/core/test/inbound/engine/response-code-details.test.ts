@@ -110,5 +110,17 @@ spec:
     expect(details(await missing.decide(request({ url: '/headers' })))).toBe(
       'rbac_access_denied_matched_policy[istio-ext-authz-nowhere-ns[foo]-policy[ext-authz]-rule[1]-deny-due-to-bad-CUSTOM-action]',
     );
+
+    // Two such policies match: Envoy's engine keeps them in a std::map and names the least
+    // id (engine_impl.cc checkPolicyMatch), not the older policy.
+    const older = custom('nowhere')
+      .replace('name: ext-authz,', 'name: zz-ext-authz, creationTimestamp: "2020-01-01T00:00:00Z",')
+      .replace('  - to: [{ operation: { paths: ["/other"] } }]\n', '');
+    const twice = engineFor(
+      planOf(`${older}---\n${custom('nowhere')}`, { meshConfig: { extensionProviders } }),
+    );
+    expect(details(await twice.decide(request({ url: '/headers' })))).toBe(
+      'rbac_access_denied_matched_policy[istio-ext-authz-nowhere-ns[foo]-policy[ext-authz]-rule[1]-deny-due-to-bad-CUSTOM-action]',
+    );
   });
 });
