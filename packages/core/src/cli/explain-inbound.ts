@@ -1,3 +1,5 @@
+import { COMMON_METADATA, RBAC_METADATA } from '../inbound/authz/rbac-metadata.js';
+import type { DynamicMetadata } from '../inbound/dynamic-metadata.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { clusterKey } from '../compile/clusters.js';
 import type { MtlsMode } from '../compile/inbound-types.js';
@@ -72,6 +74,12 @@ export interface InboundExplanation {
     readonly rule: number | null;
     readonly detail: string;
     readonly shadow: readonly string[];
+    /**
+     * What the RBAC filters wrote to the request's dynamic metadata, as the access log's
+     * `%DYNAMIC_METADATA(...)%` and Istio's dry-run span tags read it: one
+     * `<namespace>: key=value ...` line per namespace.
+     */
+    readonly rbacMetadata: readonly string[];
     /** The refusal as the sidecar's access log shows it: `%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%`; null when allowed. */
     readonly accessLog: string | null;
   };
@@ -289,6 +297,21 @@ function describeCustomProvider(plan: MeshPlan): string | null {
   return `${name}: ${where} ${via}, timeout ${p.timeoutMs} ms, sends ${body}, ${onError}`;
 }
 
+/** The RBAC filters' namespaces of a decision's dynamic metadata, a line each. */
+function rbacMetadataLines(metadata: DynamicMetadata | null | undefined): string[] {
+  const out: string[] = [];
+  for (const ns of [RBAC_METADATA, COMMON_METADATA]) {
+    const fields = metadata?.[ns];
+    if (fields === undefined) continue;
+    out.push(
+      `${ns}: ${Object.entries(fields)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ')}`,
+    );
+  }
+  return out;
+}
+
 function decisionOf(
   d: Awaited<ReturnType<ReturnType<typeof createInboundEngine>['decide']>>,
   walk: AuthzWalk,
@@ -302,6 +325,7 @@ function decisionOf(
       rule: null,
       detail: 'allowed',
       shadow: d.shadow.map((s) => `${s.action} ${s.policy}: ${s.result}`),
+      rbacMetadata: rbacMetadataLines(d.metadata),
       accessLog: null,
     };
   }
@@ -315,6 +339,7 @@ function decisionOf(
     rule: check === undefined || check.matchedRule < 0 ? null : check.matchedRule,
     detail: r.detail,
     shadow: d.shadow.map((s) => `${s.action} ${s.policy}: ${s.result}`),
+    rbacMetadata: rbacMetadataLines(d.metadata),
     accessLog: `${d.status} ${d.flags.length === 0 ? '-' : d.flags.join(',')} ${r.responseCodeDetails ?? '-'}`,
   };
 }

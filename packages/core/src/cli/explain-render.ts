@@ -97,5 +97,6 @@ export function renderInbound(e: InboundExplanation, io: CliIO): string {
       out.push('  (CUSTOM providers are not called by explain; it assumed they allow)');
   }
   if (e.decision.shadow.length > 0) out.push(`${label(io, 'Shadow')}${e.decision.shadow.join('; ')}`);
+  for (const line of e.decision.rbacMetadata) out.push(`${label(io, 'RBAC metadata')}${line}`);
   return `${out.join('\n')}\n`;
 }

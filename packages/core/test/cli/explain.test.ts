@@ -248,6 +248,33 @@ describe('meshlet explain (inbound)', () => {
     );
   });
 
+  it("shows a dry-run policy's verdict as the sidecar's access log and span tags read it", async () => {
+    // istio.io's dry-run task: the policy is evaluated, never enforced (rbac_filter.cc shadow
+    // rules, istiod's istio_dry_run_deny_ prefix).
+    const dir = tempFiles({
+      'dry-run.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-path-headers
+  namespace: foo
+  annotations: { "istio.io/dry-run": "true" }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/headers"] } }] }]
+`,
+    });
+    const r = await explain([dir, ...HTTPBIN, '--inbound', 'GET /headers']);
+    expect(r.out).toMatch(/^Verdict\s+ALLOWED/m);
+    expect(r.out).toMatch(
+      /^RBAC metadata\s+envoy\.filters\.http\.rbac: istio_dry_run_deny_shadow_engine_result=denied istio_dry_run_deny_shadow_effective_policy_id=ns\[foo\]-policy\[deny-path-headers\]-rule\[0\]$/m,
+    );
+    const e = await explainJson<InboundExplanation>([dir, ...HTTPBIN, '--inbound', 'GET /ip']);
+    expect(e.decision.rbacMetadata).toEqual([
+      'envoy.filters.http.rbac: istio_dry_run_deny_shadow_engine_result=allowed',
+    ]);
+  });
+
   it('reports a plaintext caller as refused at the connection under STRICT mTLS', async () => {
     const dir = tempFiles({
       'pa.yaml': readFileSync(
