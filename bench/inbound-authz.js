@@ -1,17 +1,15 @@
 // The cost of one inbound `decide` (normalization + authorization) with 1, 10 and 100
 // AuthorizationPolicies selecting the workload, side by side in interleaved rounds.
-// Core is loaded from source through jiti, so no build is needed.
+// It measures core's build (bench/support.js builtCore): run `npx tsc -b` first.
 //   node bench/inbound-authz.js [--iterations 200000] [--rounds 5]
 // Writes bench/results/inbound-authz-node<major>.md for the node that runs it.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createJiti } from 'jiti';
-import { arg, median } from './support.js';
+import { arg, builtCore, median } from './support.js';
 
 const here = import.meta.dirname;
-const jiti = createJiti(import.meta.url);
-const src = (p) => jiti.import(path.join(here, '../packages/core/src', p));
+const src = (p) => builtCore(p.replace(/\.ts$/, '.js'));
 const { loadConfigText } = await src('config/load.ts');
 const { compilePlan } = await src('compile/compile-plan.ts');
 const { createInboundEngine } = await src('inbound/engine.ts');

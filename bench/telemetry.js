@@ -4,7 +4,7 @@
 //      sampled out, access log off): the cost nobody scraping pays.
 //  (b) inbound: `decide` (authz, one ALLOW policy) for a node request, with and without
 //      the adapter's observation (SERVER span sampled out, istio_* at response finish).
-// Core is loaded from source through jiti, so no build is needed.
+// It measures core's build (bench/support.js builtCore): run `npx tsc -b` first.
 //   node bench/telemetry.js [--iterations 100000] [--rounds 5]
 // Writes bench/results/telemetry-node<major>.md for the node that runs it.
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,12 +12,10 @@ import { Socket } from 'node:net';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createJiti } from 'jiti';
-import { arg, drain, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
+import { arg, builtCore, drain, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
-const jiti = createJiti(import.meta.url);
-const src = (p) => jiti.import(path.join(here, '../packages/core/src', p));
+const src = (p) => builtCore(p.replace(/\.ts$/, '.js'));
 const { loadConfigText } = await src('config/load.ts');
 const { compilePlan } = await src('compile/compile-plan.ts');
 const { DEFAULT_MESH_CONFIG } = await src('config/mesh-config.ts');
@@ -215,7 +213,7 @@ const md = `# Telemetry benchmarks (Node ${process.versions.node.split('.')[0]})
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}
 - Node ${process.version}
-- Command: \`node bench/telemetry.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\`
+- Command: \`npx tsc -b && node bench/telemetry.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\` (core's build, as an application runs it)
 - Telemetry "on" = \`istio_*\` metrics recorded into a prom-client registry nobody scrapes,
   tracing sampled out (0 %: a non-recording span, W3C + B3 headers and x-request-id still
   propagated), no access log.
