@@ -50,7 +50,10 @@ export function compilePlan(
         zoneAwareLbSetting: snapshot.meshConfig.zoneAwareLbSetting,
         // loadbalancer.go: with self-discovery, the proxy's own service endpoints in its region.
         localCluster: selfDiscoveryEnabled(snapshot.meshConfig.defaultConfig, options.proxyEnv ?? {})
-          ? localClusterLocalities(localServiceEndpoints(snapshot.platform, registry, w), w)
+          ? localClusterLocalities(
+              localServiceEndpoints(snapshot.platform, registry, w, snapshot.resources),
+              w,
+            )
           : null,
       }),
       serviceMtls: serviceMtlsModes(snapshot.resources, root),

@@ -1,6 +1,8 @@
+import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
 import { isRecord } from '../config/validate/is-record.js';
 import { DOMAIN_SUFFIX } from './hosts.js';
+import type { ServiceEntryIn } from './spec-types.js';
 import { labelsMatch } from './workload.js';
 
 /** A Kubernetes Service of the workload's namespace whose selector picks the workload. */
@@ -36,6 +38,39 @@ export function selectingServices(
       created: p.metadata.creationTimestamp,
       spec,
     });
+  }
+  return out;
+}
+
+/** A ServiceEntry host whose `workloadSelector` picks the workload. */
+export interface SelectingEntry {
+  /** The entry's host, as written (not a wildcard). */
+  readonly host: string;
+  readonly created: number | null;
+  /** The entry's ports: `number`, and `targetPort` when set. */
+  readonly ports: readonly { readonly number: number; readonly targetPort: number | null }[];
+}
+
+/**
+ * The ServiceEntries in the workload's namespace whose `workloadSelector` picks it: the
+ * serviceentry controller makes them service targets of the pods they select, as of a VM
+ * (istio serviceentry controller GetProxyServiceTargets), one per non-wildcard host.
+ */
+export function selectingServiceEntries(
+  workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> },
+  resources: readonly Resource[],
+): SelectingEntry[] {
+  const out: SelectingEntry[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'ServiceEntry' || r.metadata.namespace !== workload.namespace) continue;
+    const spec = r.spec as ServiceEntryIn;
+    const selector = spec.workloadSelector?.labels ?? {};
+    if (Object.keys(selector).length === 0 || !labelsMatch(selector, workload.labels)) continue;
+    const ports = (spec.ports ?? []).map((p) => ({ number: p.number, targetPort: p.targetPort ?? null }));
+    for (const host of spec.hosts ?? []) {
+      if (host.startsWith('*')) continue;
+      out.push({ host, created: r.metadata.creationTimestamp, ports });
+    }
   }
   return out;
 }

@@ -5,12 +5,14 @@
  * `local_cluster` Envoy compares the upstream's zones with (pilot/pkg/xds/endpoints/
  * endpoint_builder.go `filterIstioEndpoint`).
  */
+import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
 import { parseGoBool } from '../config/validate/go-bool.js';
 import { isRecord } from '../config/validate/is-record.js';
 import type { Endpoint, Service } from './plan-types.js';
+import { resolveShortName } from './hosts.js';
 import { splitLocality } from './locality.js';
-import { byAgeThenHost, selectingServices } from './selecting-services.js';
+import { byAgeThenHost, selectingServiceEntries, selectingServices } from './selecting-services.js';
 
 type Raw = Readonly<Record<string, unknown>>;
 
@@ -152,16 +154,26 @@ export function localClusterLocalities(
 
 /**
  * The endpoints of the proxy's local service (model/context.go `SetServiceTargets`: the
- * oldest Kubernetes Service of its namespace whose selector matches its labels, ties by
- * hostname, on its first port), as the registry holds them; null when no Service selects it.
- * ServiceEntries with a `workloadSelector` are not considered.
+ * oldest of the Kubernetes Services and the ServiceEntries with a `workloadSelector` in its
+ * namespace that select it, ties by hostname, on its first port), as the registry holds
+ * them; null when nothing selects it.
  */
 export function localServiceEndpoints(
   platform: readonly PlatformResource[],
   registry: ReadonlyMap<string, Service>,
   workload: { readonly namespace: string; readonly labels: Readonly<Record<string, string>> },
+  resources: readonly Resource[] = [],
 ): readonly Endpoint[] | null {
   const candidates: { host: string; created: number | null; port: number }[] = [];
+  for (const e of selectingServiceEntries(workload, resources)) {
+    const first = e.ports[0];
+    if (first !== undefined)
+      candidates.push({
+        host: resolveShortName(e.host, workload.namespace),
+        created: e.created,
+        port: first.number,
+      });
+  }
   for (const svc of selectingServices(workload, platform)) {
     const ports = Array.isArray(svc.spec['ports']) ? (svc.spec['ports'] as unknown[]) : [];
     const first = ports.find((x): x is Raw => isRecord(x) && typeof x['port'] === 'number');

@@ -1,9 +1,8 @@
 import { DOMAIN_SUFFIX } from '../compile/hosts.js';
-import { byAgeThenHost, selectingServices } from '../compile/selecting-services.js';
-import { labelsMatch, type WorkloadIdentity } from '../compile/workload.js';
+import { byAgeThenHost, selectingServiceEntries, selectingServices } from '../compile/selecting-services.js';
+import type { WorkloadIdentity } from '../compile/workload.js';
 import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
-import type { ServiceEntryIn } from '../compile/spec-types.js';
 import { destinationServiceOf, INBOUND_PASSTHROUGH_CLUSTER } from './metrics/destination-service.js';
 import type { DestinationService } from './metrics/metric-event.js';
 import { canonicalService } from './peer-labels.js';
@@ -53,27 +52,17 @@ function selectingKubernetesServices(
   });
 }
 
-/**
- * The ServiceEntries in the workload's namespace whose `workloadSelector` picks it: Istio
- * makes them service targets of a pod as of a VM (serviceentry controller), on each port's
- * `targetPort`, else its `number`; each host is a service named by that host (the
- * `istio.services` metadata of the inbound cluster carries the host as its name).
- */
-function selectingServiceEntries(w: WorkloadIdentity, resources: readonly Resource[]): ServiceTarget[] {
-  const out: ServiceTarget[] = [];
-  for (const r of resources) {
-    if (r.kind !== 'ServiceEntry' || r.metadata.namespace !== w.namespace) continue;
-    const spec = r.spec as ServiceEntryIn;
-    const selector = spec.workloadSelector?.labels ?? {};
-    if (Object.keys(selector).length === 0 || !labelsMatch(selector, w.labels)) continue;
-    const ports = new Set<number>();
-    for (const p of spec.ports ?? []) ports.add(p.targetPort ?? p.number);
-    for (const host of spec.hosts ?? []) {
-      if (host.startsWith('*')) continue;
-      out.push({ host, name: host, created: r.metadata.creationTimestamp, podPorts: ports, named: false });
-    }
-  }
-  return out;
+/** The ServiceEntries selecting the workload, each host a service named by that host (the
+ * `istio.services` metadata of the inbound cluster carries the host as its name), on each
+ * port's `targetPort`, else its `number`. */
+function entryTargets(w: WorkloadIdentity, resources: readonly Resource[]): ServiceTarget[] {
+  return selectingServiceEntries(w, resources).map((e) => ({
+    host: e.host,
+    name: e.host,
+    created: e.created,
+    podPorts: new Set(e.ports.map((p) => p.targetPort ?? p.number)),
+    named: false,
+  }));
 }
 
 /**
@@ -138,7 +127,7 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
   const fallback = knowsServices ? inboundPassthrough(w) : kube(canonicalService(w.labels, w.name));
   const selecting = [
     ...selectingKubernetesServices(w, options.platform),
-    ...selectingServiceEntries(w, options.resources ?? []),
+    ...entryTargets(w, options.resources ?? []),
   ].sort(byAgeThenHost);
   if (selecting.length === 0) return () => fallback;
   // Keyed by the local port: a handful per process.

@@ -313,4 +313,47 @@ spec:
       localServiceEndpoints(snap.platform, registry, { namespace: 'sample', labels: { app: 'x' } }),
     ).toBeNull();
   });
+
+  it('counts a ServiceEntry whose workloadSelector picks the workload among its services, oldest first', () => {
+    // The serviceentry controller makes such an entry a service target of the pods it
+    // selects (model/context.go SetServiceTargets sorts them with the Kubernetes ones).
+    const se = (created: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: hello-se, namespace: sample, creationTimestamp: "${created}" }
+spec:
+  hosts: [hello.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ name: http, number: 8000, targetPort: 5000 }, { name: grpc, number: 7000 }]
+  workloadSelector: { labels: { app: helloworld } }
+`;
+    const svc = `
+apiVersion: v1
+kind: Service
+metadata: { name: hello-svc, namespace: sample, creationTimestamp: "2023-06-01T00:00:00Z" }
+spec:
+  selector: { app: helloworld }
+  ports: [{ name: http, port: 5000 }]
+`;
+    const pod = (address: string, locality: string) => ({
+      address,
+      port: 5000,
+      labels: { app: 'helloworld' },
+      locality,
+    });
+    const w = { namespace: 'sample', labels: { app: 'helloworld', version: 'v1' } };
+    const endpointsOf = (created: string) => {
+      const snap = loadConfigText([se(created), svc].map((text, i) => ({ text, file: `d${i}.yaml` })));
+      const registry = buildRegistry(
+        snap.resources,
+        snap.platform,
+        { 'hello.internal': [pod('10.0.1.1', 'r1/z1')], 'hello-svc': [pod('10.0.2.1', 'r1/z2')] },
+        'sample',
+      );
+      return localServiceEndpoints(snap.platform, registry, w, snap.resources)?.map((e) => e.address);
+    };
+    expect(endpointsOf('2023-01-01T00:00:00Z')).toEqual(['10.0.1.1']);
+    expect(endpointsOf('2024-01-01T00:00:00Z')).toEqual(['10.0.2.1']);
+  });
 });
