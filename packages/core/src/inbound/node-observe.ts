@@ -3,6 +3,8 @@ import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import { inboundTimingOf, watchInboundTiming } from '../telemetry/access-log/inbound-timing.js';
 import { jwtMetadata } from './dynamic-metadata.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
+import { once } from '../telemetry/access-log/xds-facts.js';
+import { inboundXds } from '../telemetry/access-log/xds-inbound.js';
 import { inboundClusterOf } from '../telemetry/inbound-services.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { requestProtocolOf } from '../telemetry/metrics/destination-service.js';
@@ -349,11 +351,15 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         downstreamHeadersReceived: this.#requestHeadBytes,
         downstreamHeadersSent: responseHeaderBytes,
       },
+      xds: once(() => inboundXds(this.#t, this.#services(request.port), request.port, allowed)),
       timing: {
         lastDownstreamRx: timing?.lastRequestByte ?? null,
-        // The application reads the request as it arrives.
+        // The application gets the request when it is allowed, and reads it as it arrives.
+        firstUpstreamTx: allowed ? 0 : null,
         lastUpstreamTx: allowed ? (timing?.lastRequestByte ?? null) : null,
         firstUpstreamRx: allowed ? (timing?.responseStart ?? null) : null,
+        // The application writes its response straight to the downstream.
+        lastUpstreamRx: allowed && status !== 0 && !flags.includes('DC') ? durationMs : null,
         firstDownstreamTx: timing?.responseStart ?? null,
         lastDownstreamTx: durationMs,
       },

@@ -4,6 +4,8 @@ import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile
 import { operationOf } from '../compile/route-operation.js';
 import type { AccessLogEntry, EntryLocality } from '../telemetry/access-log/entry.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
+import { once } from '../telemetry/access-log/xds-facts.js';
+import { outboundXds } from '../telemetry/access-log/xds-outbound.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import {
   BLACKHOLE_CLUSTER,
@@ -191,6 +193,11 @@ export class OutboundCall implements CallObserver {
   #answered: string | null = null;
   /** The matched route's operation, when `routed` was told the route; undefined before. */
   #operation: string | null | undefined = undefined;
+  /**
+   * When the try that got a response began, ms after the start (its first byte sent
+   * upstream, `US_TX_BEG`); noted only for an access log that reads timing.
+   */
+  #tryStartMs: number | null = null;
 
   constructor(
     owner: OutboundTelemetry,
@@ -235,7 +242,12 @@ export class OutboundCall implements CallObserver {
   }
 
   attempt(attempt: number, r: TryResult, durationMs: number): void {
-    if (r.kind === 'response') this.#istioMutual = isIstioMutual(r.tls);
+    if (r.kind === 'response') {
+      this.#istioMutual = isIstioMutual(r.tls);
+      // For `response.backend_latency`, when a log line or a metric tag reads it.
+      if (this.#t.accessLog.client.needsTiming === true || this.#t.metrics.readsTiming === true)
+        this.#tryStartMs = this.#t.clock.now() - this.#startMs - durationMs;
+    }
     if (r.kind === 'response' || r.kind === 'failure') this.#lastHost = r.host.id;
     const span = this.#span.span;
     if (span === null || !span.isRecording()) return;
@@ -353,7 +365,7 @@ export class OutboundCall implements CallObserver {
       const target = this.#target;
       const cluster = state.cluster;
       // Built only when a log line, a span or a tagOverrides expression reads it.
-      const entry = () => this.#entry(state, status, resHeaders, durationMs, requestBody, responseBody);
+      const entry = () => this.#entry(state, plan, status, resHeaders, durationMs, requestBody, responseBody);
       if (t.metrics.enabled) {
         const protocol = requestProtocolOf(this.#headers['content-type']);
         const event: MetricEvent = {
@@ -406,6 +418,7 @@ export class OutboundCall implements CallObserver {
 
   #entry(
     state: CallState,
+    plan: MeshPlan,
     status: number,
     resHeaders: Readonly<HeaderRecord>,
     durationMs: number,
@@ -418,8 +431,13 @@ export class OutboundCall implements CallObserver {
     const responseHead = status === 0 ? 0 : 17 + headerBlockBytes(resHeaders);
     const answered = state.upstream !== null;
     const logged = LOGGED.get(this);
+    const upstreamHost = state.upstream?.address ?? this.#lastHost;
+    const authority = typeof host === 'string' ? host : this.#target.authority;
     return {
       direction: 'OUTBOUND',
+      xds: once(() =>
+        outboundXds(this.#t, { plan, state, authority, port: this.#target.port, upstreamHost }),
+      ),
       // The application's connection to its sidecar has no TLS, and meshlet has no such
       // connection: `%DOWNSTREAM_*%` addresses and `%CONNECTION_ID%` stay unset.
       downstreamTls: null,
@@ -444,6 +462,8 @@ export class OutboundCall implements CallObserver {
       timing: {
         // A buffered request body (or none) was all there when the call started.
         lastDownstreamRx: typeof this.#requestBody === 'number' ? 0 : null,
+        // The answering try's start; a passthrough call (no router) goes upstream at once.
+        firstUpstreamTx: answered ? (this.#tryStartMs ?? (state.matchedRoute === null ? 0 : null)) : null,
         firstUpstreamRx: logged?.firstByteMs ?? null,
         lastUpstreamRx: answered ? durationMs : null,
         firstDownstreamTx: logged?.firstByteMs ?? null,
@@ -452,7 +472,7 @@ export class OutboundCall implements CallObserver {
       startTime: this.#startEpoch,
       method: this.#method,
       path: this.#target.path,
-      authority: typeof host === 'string' ? host : this.#target.authority,
+      authority,
       scheme: this.#target.scheme,
       protocol: 'HTTP/1.1',
       responseCode: status,
@@ -465,7 +485,7 @@ export class OutboundCall implements CallObserver {
       durationMs: Math.round(durationMs),
       requestHeaders: this.#headers,
       responseHeaders: resHeaders,
-      upstreamHost: state.upstream?.address ?? this.#lastHost,
+      upstreamHost,
       upstreamCluster: state.cluster,
       upstreamLocalAddress: state.upstreamLocalAddress,
       downstreamLocalAddress: null,

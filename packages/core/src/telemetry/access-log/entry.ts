@@ -1,5 +1,6 @@
 import type { PeerMetadata } from '../metadata-exchange/peer-metadata.js';
 import type { TlsConnection } from './tls-fields.js';
+import type { EntryXds } from './xds-facts.js';
 
 /**
  * When parts of a request happened, in ms after its start (Envoy's downstream and upstream
@@ -8,6 +9,8 @@ import type { TlsConnection } from './tls-fields.js';
 export interface AccessLogTiming {
   /** Last byte of the request received from the downstream (`DS_RX_END`). */
   readonly lastDownstreamRx?: number | null;
+  /** First byte of the request sent upstream, by the try that answered (`US_TX_BEG`). */
+  readonly firstUpstreamTx?: number | null;
   /** Last byte of the request sent upstream (`US_TX_END`). */
   readonly lastUpstreamTx?: number | null;
   /** First byte of the response received from upstream (`US_RX_BEG`). */
@@ -122,4 +125,9 @@ export interface AccessLogEntry {
   readonly dynamicMetadata?: Readonly<Record<string, unknown>> | null;
   /** The locality of the endpoint that answered (`upstream.locality`). */
   readonly upstreamLocality?: EntryLocality | null;
+  /**
+   * The node, listener, virtual host, route, cluster and host the request went through
+   * (`xds.*`, `%METADATA(ROUTE|CLUSTER|UPSTREAM_HOST...)%`), worked out on the first read.
+   */
+  readonly xds?: () => EntryXds;
 }

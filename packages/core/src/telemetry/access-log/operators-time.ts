@@ -18,6 +18,7 @@ const at =
 const POINTS: Readonly<Record<string, Point>> = {
   DS_RX_BEG: () => 0,
   DS_RX_END: at('lastDownstreamRx'),
+  US_TX_BEG: at('firstUpstreamTx'),
   US_TX_END: at('lastUpstreamTx'),
   US_RX_BEG: at('firstUpstreamRx'),
   US_RX_END: at('lastUpstreamRx'),

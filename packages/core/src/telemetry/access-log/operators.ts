@@ -196,6 +196,8 @@ function more(name: string, arg: string | null): OperatorResult {
       return filterStateOperator(arg);
     case 'DYNAMIC_METADATA':
     case 'METADATA':
+    case 'CLUSTER_METADATA':
+    case 'UPSTREAM_METADATA':
       return metadataOperator(name, arg);
     case 'RESPONSE_FLAGS_LONG':
       return (e) => longResponseFlags(e.responseFlags);
@@ -236,6 +238,9 @@ function more(name: string, arg: string | null): OperatorResult {
       return () => 'DownstreamEnd';
     case 'LOCAL_REPLY_BODY':
       return (e) => e.localReplyBody ?? '';
+    case 'FILTER_CHAIN_NAME':
+      // The listener filter chain's name, unset when it has none (istiod names inbound chains only).
+      return (e) => nullIfEmpty(e.xds?.().filterChainName);
     case 'VIRTUAL_CLUSTER_NAME':
       // istiod configures no virtual clusters.
       return () => null;

@@ -1,4 +1,5 @@
 import type { AccessLogEntry } from '../access-log/entry.js';
+import type { EntryXds, XdsMetadata } from '../access-log/xds-facts.js';
 import { connectionIdOf, requestHeadersBytes, responseHeadersBytes } from '../access-log/entry-facts.js';
 import { tlsFactsOf, type TlsConnection } from '../access-log/tls-fields.js';
 import { grpcResponseStatus } from '../metrics/grpc-status.js';
@@ -95,6 +96,14 @@ function responseField(e: AccessLogEntry, name: string): CelValue | undefined {
       return BigInt(responseHeadersBytes(e));
     case 'total_size':
       return BigInt(e.bytesSent + responseHeadersBytes(e));
+    case 'backend_latency': {
+      // context.cc BackendLatency: last byte from upstream - first byte sent upstream.
+      const sent = e.timing?.firstUpstreamTx;
+      const received = e.timing?.lastUpstreamRx;
+      if (sent === null || sent === undefined || received === null || received === undefined)
+        return undefined;
+      return durationOfMs(received - sent);
+    }
     default:
       return undefined;
   }
@@ -184,6 +193,69 @@ function structValue(v: unknown): CelValue {
   return m;
 }
 
+/** An envoy.config.core.v3.Metadata message: `filter_metadata`, a map of Structs. */
+function metadataMessage(md: XdsMetadata | null | undefined): CelValue | undefined {
+  if (md === null || md === undefined) return undefined;
+  const m = new LiteralMap();
+  m.set('filter_metadata', structValue(md));
+  return m;
+}
+
+/** `xds.node`: an envoy.config.core.v3.Node message. */
+function nodeMessage(x: EntryXds): CelValue {
+  const n = x.node;
+  const locality = new LiteralMap();
+  locality.set('region', n.locality.region);
+  locality.set('zone', n.locality.zone);
+  locality.set('sub_zone', n.locality.subZone);
+  const m = new LiteralMap();
+  m.set('id', n.id);
+  m.set('cluster', n.cluster);
+  m.set('metadata', structValue(n.metadata));
+  m.set('locality', locality);
+  m.set('user_agent_name', n.userAgentName);
+  return m;
+}
+
+/** `xds.*` (context.cc XDSLookupValues) from the entry's xDS facts. */
+function xdsField(e: AccessLogEntry, name: string): CelValue | undefined {
+  switch (name) {
+    case 'cluster_name':
+      return orUndefined(e.upstreamCluster);
+    case 'route_name':
+      return orUndefined(e.routeName);
+    case 'listener_direction':
+      return listenerDirection(e);
+    default:
+      break;
+  }
+  const x = e.xds?.();
+  if (x === undefined) return undefined;
+  switch (name) {
+    case 'node':
+      return nodeMessage(x);
+    case 'cluster_metadata':
+      return metadataMessage(x.clusterMetadata);
+    case 'route_metadata':
+      return metadataMessage(x.routeMetadata);
+    case 'virtual_host_name':
+      return orUndefined(x.virtualHostName);
+    case 'virtual_host_metadata':
+      return metadataMessage(x.virtualHostMetadata);
+    case 'upstream_host_metadata':
+      return metadataMessage(x.upstreamHostMetadata);
+    case 'upstream_host_locality_metadata':
+      // istiod writes no locality metadata: an empty message when there is a host.
+      return x.upstreamHostMetadata === null ? undefined : metadataMessage({});
+    case 'filter_chain_name':
+      return x.filterChainName;
+    case 'listener_metadata':
+      return metadataMessage(x.listenerMetadata);
+    default:
+      return undefined;
+  }
+}
+
 /** `metadata.filter_metadata`: the namespaces meshlet fills, each a Struct. */
 function filterMetadata(e: AccessLogEntry): CelValue {
   const m = new LiteralMap();
@@ -219,6 +291,11 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
           return new CelUint(BigInt(e.attempts ?? 0));
         case 'locality':
           return localityOf(e);
+        case 'num_endpoints': {
+          // context.cc UpstreamNumEndpoints: the cluster's membership_total, a uint.
+          const n = e.upstreamCluster === null ? null : (e.xds?.().numEndpoints ?? null);
+          return n === null ? undefined : new CelUint(BigInt(n));
+        }
         default:
           // context.cc UpstreamWrapper: the upstream connection's SSL info.
           return sslField(e.upstreamTls, name);
@@ -232,9 +309,7 @@ function field(e: AccessLogEntry, root: string, name: string): CelValue | undefi
     case 'metadata':
       return name === 'filter_metadata' ? filterMetadata(e) : undefined;
     case 'xds':
-      if (name === 'cluster_name') return orUndefined(e.upstreamCluster);
-      if (name === 'listener_direction') return listenerDirection(e);
-      return name === 'route_name' ? orUndefined(e.routeName) : undefined;
+      return xdsField(e, name);
     default:
       return undefined;
   }

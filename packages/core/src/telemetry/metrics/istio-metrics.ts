@@ -77,6 +77,11 @@ export interface MeshMetrics {
    * Its principal is reported only for an event with `mtls` (istio-labels.ts).
    */
   readonly local: PeerLabels;
+  /**
+   * Whether a CLIENT tagOverrides expression reads the upstream timing
+   * (`response.backend_latency`), which an outbound call then notes for its entry.
+   */
+  readonly readsTiming?: boolean;
   /** tagOverrides meshlet could not evaluate (the tag reads `unknown`). */
   readonly problems: readonly TagExpressionProblem[];
   /** Record one finished request. Never throws. */
@@ -161,6 +166,9 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
     }
     instruments.push({ metric, store, plan: Object.freeze(plan) });
   }
+  const readsTiming = HTTP_METRICS.some((m) =>
+    (config.overrides.CLIENT[m]?.tags ?? []).some((t) => !t.remove && t.value.includes('backend_latency')),
+  );
   const cache = new LabelCache();
   /**
    * The series each instrument added to for the last label set (null for an instrument
@@ -204,5 +212,13 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       // Telemetry never throws into the application (STYLE.md practice 9).
     }
   };
-  return Object.freeze({ registry, enabled: true, local, problems: Object.freeze(problems), record, stores });
+  return Object.freeze({
+    registry,
+    enabled: true,
+    local,
+    problems: Object.freeze(problems),
+    record,
+    stores,
+    readsTiming,
+  });
 }

@@ -76,6 +76,10 @@ export interface MeshTracing {
   readonly ownsProvider: boolean;
   /** Where meshlet's own provider exports: `provider:<name>`, `otlp`, `console`; empty otherwise. */
   readonly exporters: readonly string[];
+  /** The proxy's node id (spans' `node_id`; CEL's `xds.node.id`). */
+  readonly nodeId: string;
+  /** The mesh id (spans' `istio.mesh_id`; the node metadata's MESH_ID). */
+  readonly meshId: string;
   startServerSpan(req: ServerSpanRequest): ServerSpan;
   startClientSpan(req: ClientSpanRequest): ClientSpan;
   forceFlush(): Promise<void>;
@@ -139,10 +143,11 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     client: compileFormatterTags(config.client.customTags),
     server: compileFormatterTags(config.server.customTags),
   };
+  const meshId = options.meshId ?? proxyMeshId(options.meshConfig);
   const istioTags: Attributes = Object.freeze({
     'istio.canonical_service': service,
     'istio.canonical_revision': canonicalRevision(w.labels),
-    'istio.mesh_id': options.meshId ?? proxyMeshId(options.meshConfig),
+    'istio.mesh_id': meshId,
     'istio.namespace': w.namespace,
     'istio.cluster_id': options.clusterId ?? 'Kubernetes',
   });
@@ -193,6 +198,8 @@ export function createMeshTracing(options: MeshTracingOptions): MeshTracing {
     config,
     ownsProvider: setup.owned,
     exporters: setup.exporters,
+    nodeId,
+    meshId,
     startServerSpan,
     startClientSpan,
     forceFlush: () => setup.forceFlush(),

@@ -284,7 +284,7 @@ describe('%CEL(...)% and %FILTER_STATE(...)%', () => {
   });
 
   it('reports a CEL expression that does not parse or reads what meshlet cannot', () => {
-    const r = text('%CEL(request.path ==)% %CEL(xds.node.id)%');
+    const r = text('%CEL(request.path ==)% %CEL(upstream.cx_pool_ready_duration)%');
     expect(r.line).toBe('- -');
     expect(r.problems.map((p) => p.message)).toEqual([
       expect.stringContaining('Envoy refuses'),
@@ -312,9 +312,11 @@ describe('%CEL(...)% and %FILTER_STATE(...)%', () => {
     expect(json({ exp: '%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:exp)%' }, entry)).toEqual({
       exp: 1700000000,
     });
-    // Other filters' metadata (ext_authz's) and other metadata types stay reported.
+    // Other filters' metadata (ext_authz's) stays reported, and so does a type Envoy lacks;
+    // the xDS resources' metadata (CLUSTER, ROUTE...) is read (xds-metadata-operators.test.ts).
     expect(
-      text('%METADATA(CLUSTER:istio)% %METADATA(DYNAMIC:envoy.filters.http.ext_authz)%').problems,
+      text('%METADATA(CLUSTER:istio)% %METADATA(DYNAMIC:envoy.filters.http.ext_authz)% %METADATA(NOPE:x)%')
+        .problems,
     ).toHaveLength(2);
   });
 

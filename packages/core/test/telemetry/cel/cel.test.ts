@@ -184,8 +184,9 @@ describe('CEL runtimes and problems', () => {
 
   it('reports attributes meshlet cannot read in a use, and records what an expression reads', () => {
     expect(problem("filter_state['wasm.upstream_peer'] == 'x'")).toBe('unsupported');
-    expect(problem('xds.node.id == "x"', 'accessLog')).toBe('unsupported');
-    expect(problem('xds.node.id == "x"', 'metrics')).toBe('unsupported');
+    expect(problem('upstream.cx_pool_ready_duration > duration("1s")', 'accessLog')).toBe('unsupported');
+    expect(problem('upstream.cx_pool_ready_duration > duration("1s")', 'metrics')).toBe('unsupported');
+    expect(problem('xds.node.id == "x"', 'accessLog')).toBe(null);
     const c = compileCel("request.headers['x'] == 'y' && response.code == 200", 'accessLog');
     expect(c.ok && [...c.program.reads]).toEqual(['request.headers', 'response.code']);
     const k = compileCel("'v' + '1'", 'metrics');

@@ -182,11 +182,9 @@ describe('request, response, upstream and xds attributes', () => {
 
   it('still reports what meshlet cannot read', () => {
     for (const [expr, use] of [
-      ["xds.node.id == 'x'", 'accessLog'],
-      ["xds.node.id == 'x'", 'metrics'],
-      ['response.backend_latency > duration("1s")', 'metrics'],
-      ['response.backend_latency > duration("1s")', 'accessLog'],
-      ["xds.virtual_host_name == 'x'", 'accessLog'],
+      ['upstream.cx_pool_ready_duration > duration("1s")', 'accessLog'],
+      ['upstream.cx_pool_ready_duration > duration("1s")', 'metrics'],
+      ["response.trailers['grpc-status'] == '0'", 'accessLog'],
       ["metadata.filter_metadata['envoy.filters.http.ext_authz'].status == 'x'", 'accessLog'],
       ["metadata['filter_metadata']['istio_authn'] == 'x'", 'accessLog'],
       ['size(metadata) > 0', 'accessLog'],
