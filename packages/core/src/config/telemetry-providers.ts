@@ -13,12 +13,13 @@ type Signal = 'tracing' | 'metrics' | 'accessLogging';
 /**
  * The extension provider types meshlet acts on in-process, per Telemetry signal:
  * spans are exported to opentelemetry and zipkin providers, metrics are the
- * prometheus registry, access logs are envoyFileAccessLog files.
+ * prometheus registry, access logs are envoyFileAccessLog files and envoyOtelAls OTLP
+ * logs (telemetry/otel-access-log/).
  */
 const ACTED_ON: Record<Signal, readonly string[]> = {
   tracing: ['opentelemetry', 'zipkin'],
   metrics: ['prometheus'],
-  accessLogging: ['envoyFileAccessLog'],
+  accessLogging: ['envoyFileAccessLog', 'envoyOtelAls'],
 };
 
 const WHAT_HAPPENS: Record<Signal, string> = {

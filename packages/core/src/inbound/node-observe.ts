@@ -321,7 +321,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const local = request.destinationIp === '' ? null : `${request.destinationIp}:${request.port}`;
     const protocol = envoyProtocol(this.#req.httpVersion);
     const socket = this.#req.socket as object | null;
-    const traceId = this.#span.span?.spanContext().traceId;
+    const spanContext = this.#span.span?.spanContext();
+    const traceId = spanContext?.traceId;
     const timing = inboundTimingOf(this.#req);
     // The response's status line and header block as sent (see #finish).
     const headerText = (this.response as { _header?: unknown })._header;
@@ -342,6 +343,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       downstreamDirectRemoteAddress:
         request.sourceIp === '' ? null : hostPort(request.sourceIp, request.sourcePort ?? 0),
       traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
+      spanId: traceId === undefined || /^0*$/.test(traceId) ? null : (spanContext?.spanId ?? null),
       localReplyBody: d !== null && !d.allow ? d.body : '',
       downstreamPeer: this.#peerMetadata,
       dynamicMetadata: dynamicMetadataOf(d),

@@ -427,7 +427,8 @@ export class OutboundCall implements CallObserver {
   ): AccessLogEntry {
     const host = this.#headers['host'];
     const endpoint = state.endpoint;
-    const traceId = this.#span.span?.spanContext().traceId;
+    const spanContext = this.#span.span?.spanContext();
+    const traceId = spanContext?.traceId;
     const responseHead = status === 0 ? 0 : 17 + headerBlockBytes(resHeaders);
     const answered = state.upstream !== null;
     const logged = LOGGED.get(this);
@@ -452,6 +453,7 @@ export class OutboundCall implements CallObserver {
       upstreamLocality: localityOf(endpoint),
       upstreamPeer: state.upstreamPeer,
       traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
+      spanId: traceId === undefined || /^0*$/.test(traceId) ? null : (spanContext?.spanId ?? null),
       localReplyBody: answered ? '' : (logged?.localBody?.toString('utf8') ?? ''),
       wire: {
         downstreamReceived: this.#requestHeadBytes + bytesReceived,

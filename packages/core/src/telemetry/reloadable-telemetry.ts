@@ -7,7 +7,8 @@ import type { UpstreamEventSink } from '../outbound/upstream/events.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { createAccessLogFromSpec, type AccessLog } from './access-log/access-log.js';
 import { combineAccessLogs } from './access-log/access-log-set.js';
-import { resolveAccessLogs, type AccessLogSpec } from './config/access-log-config.js';
+import { resolveAccessLogs, type AccessLogSpec, type OtelAccessLogSpec } from './config/access-log-config.js';
+import { createOtelAccessLog } from './otel-access-log/otel-access-log.js';
 import { resolveMetricsConfig, type ResolvedMetricsConfig } from './config/metrics-config.js';
 import { applicableTelemetries } from './config/telemetry-scope.js';
 import { resolveTracing, type ResolvedTracing } from './config/tracing-config.js';
@@ -21,8 +22,16 @@ import type { MeshTelemetry, MeshTelemetryOptions, TelemetrySnapshot } from './m
 import { createMeshTracing, type MeshTracing } from './tracing/mesh-tracing.js';
 import { SharedProcessor } from './tracing/shared-processor.js';
 
-const specKey = (s: AccessLogSpec): string =>
-  JSON.stringify([s.path, s.encoding, s.text, s.json, s.filter, s.omitEmptyValues]);
+type AnyLogSpec = AccessLogSpec | OtelAccessLogSpec;
+
+/** The logs each direction writes: file logs, then OTel logs. */
+type DirectionLogs = { readonly client: readonly AnyLogSpec[]; readonly server: readonly AnyLogSpec[] };
+
+/** What makes two access logs different: a file log's output and format, an OTel log's collector and record. */
+const specKey = (s: AnyLogSpec): string =>
+  'kind' in s
+    ? JSON.stringify(['otel', s.service, s.port, s.logName, s.text, s.labels, s.filter])
+    : JSON.stringify([s.path, s.encoding, s.text, s.json, s.filter, s.omitEmptyValues]);
 
 /** How long a replaced TracerProvider lives on after a reload, so requests in flight end their spans on it. */
 const RETIRE_AFTER_MS = 30_000;
@@ -134,9 +143,11 @@ export class ReloadableTelemetry implements MeshTelemetry {
     const scoped = applicableTelemetries(snapshot, this.workload);
     const metrics = resolveMetricsConfig(scoped, meshConfig.defaultProviders.metrics, meshConfig);
     const tracing = resolveTracing(scoped, meshConfig, this.#env);
-    const logs = {
-      client: resolveAccessLogs(scoped, meshConfig, 'CLIENT').logs,
-      server: resolveAccessLogs(scoped, meshConfig, 'SERVER').logs,
+    const client = resolveAccessLogs(scoped, meshConfig, 'CLIENT');
+    const server = resolveAccessLogs(scoped, meshConfig, 'SERVER');
+    const logs: DirectionLogs = {
+      client: [...client.logs, ...client.otel],
+      server: [...server.logs, ...server.otel],
     };
     const keys = {
       metrics: JSON.stringify([metrics, meshConfig.trustDomain]),
@@ -186,14 +197,17 @@ export class ReloadableTelemetry implements MeshTelemetry {
     });
   }
 
-  #buildLogs(specs: { client: readonly AccessLogSpec[]; server: readonly AccessLogSpec[] }) {
-    const open = (list: readonly AccessLogSpec[]): AccessLog =>
+  #buildLogs(specs: DirectionLogs) {
+    const open = (list: readonly AnyLogSpec[]): AccessLog =>
       combineAccessLogs(
         list.map((spec) => {
           const key = specKey(spec);
           let log = this.#logs.get(key);
           if (log === undefined) {
-            log = createAccessLogFromSpec(spec, this.#options.accessLogSink ?? {});
+            log =
+              'kind' in spec
+                ? createOtelAccessLog(spec)
+                : createAccessLogFromSpec(spec, this.#options.accessLogSink ?? {});
             this.#logs.set(key, log);
           }
           return log;

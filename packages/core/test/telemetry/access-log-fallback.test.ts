@@ -66,7 +66,7 @@ describe('resolveAccessLogs fallback to meshConfig accessLogFile', () => {
     expect(providers(notALogger, mesh(), 'SERVER')).toEqual([['meshConfig', '/tmp/legacy.log']]);
   });
 
-  it('does not fall back when an OpenTelemetry ALS provider is configured, though meshlet cannot write it', () => {
+  it('does not fall back when an OpenTelemetry ALS provider is configured: it is the log', () => {
     const scoped = scopedOf(tel('istio-system', 'a', '  accessLogging:\n  - providers: [{ name: otel }]\n'));
     const m = mesh({
       extensionProviders: [
@@ -75,7 +75,24 @@ describe('resolveAccessLogs fallback to meshConfig accessLogFile', () => {
     });
     const r = resolveAccessLogs(scoped, m, 'SERVER');
     expect(r.logs).toEqual([]);
-    expect(r.unsupported).toEqual(['otel (envoyOtelAls)']);
+    expect(r.otel.map((o) => o.provider)).toEqual(['otel']);
+    expect(r.unsupported).toEqual([]);
+  });
+
+  it('still reports Envoy gRPC ALS providers (envoyHttpAls, envoyTcpAls), which meshlet cannot write, and does not fall back', () => {
+    const scoped = scopedOf(
+      tel('istio-system', 'a', '  accessLogging:\n  - providers: [{ name: http-als }, { name: tcp-als }]\n'),
+    );
+    const m = mesh({
+      extensionProviders: [
+        { name: 'http-als', type: 'envoyHttpAls', config: { service: 'als.svc', port: 9000 } },
+        { name: 'tcp-als', type: 'envoyTcpAls', config: { service: 'als.svc', port: 9000 } },
+      ],
+    });
+    const r = resolveAccessLogs(scoped, m, 'SERVER');
+    expect(r.logs).toEqual([]);
+    expect(r.otel).toEqual([]);
+    expect(r.unsupported).toEqual(['http-als (envoyHttpAls)', 'tcp-als (envoyTcpAls)']);
   });
 
   it('keeps the legacy log when defaultProviders names only an undefined provider', () => {

@@ -249,7 +249,7 @@ ${body}
     expect(resolveAccessLogs(scoped, m, 'SERVER').logs).toEqual([]);
   });
 
-  it('reads an envoyFileAccessLog provider with its own format and the filter, and reports non-file providers', () => {
+  it('reads an envoyFileAccessLog provider with its own format and the filter, and an envoyOtelAls provider as an OTel log', () => {
     const snap = snapshotOf(
       tel(
         'default',
@@ -279,7 +279,12 @@ ${body}
         omitEmptyValues: false,
       },
     ]);
-    expect(r.unsupported).toEqual(['otel (envoyOtelAls)']);
+    // telemetry_logging.go openTelemetryLog: istiod builds Envoy's OpenTelemetry access
+    // logger for it, with the same filter.
+    expect(r.unsupported).toEqual([]);
+    expect(r.otel.map((o) => [o.provider, o.service, o.port, o.filter])).toEqual([
+      ['otel', 'otel.svc', 4317, 'response.code >= 400'],
+    ]);
     const log = createAccessLogFromSpec(r.logs[0]!);
     expect(log.format(ENTRY)).toBe('{"code":503}\n');
   });

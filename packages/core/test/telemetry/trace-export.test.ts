@@ -206,7 +206,9 @@ defaultProviders:
 - name: sd
   stackdriver: {}
 - name: als
-  envoyOtelAls: { service: otel, port: 4317 }
+  envoyHttpAls: { service: als, port: 9000 }
+- name: otel
+  envoyOtelAls: { service: otel-collector, port: 4317 }
 defaultProviders:
   metrics: [prometheus, sd]`) +
         `apiVersion: telemetry.istio.io/v1
@@ -214,7 +216,7 @@ kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }
 spec:
   accessLogging:
-  - providers: [{ name: envoy }, { name: als }]
+  - providers: [{ name: envoy }, { name: als }, { name: otel }]
   tracing:
   - providers: [{ name: jaeger }]
 `,
@@ -232,16 +234,16 @@ spec:
       [
         'Warning',
         'telemetry.yaml',
-        21,
+        23,
         'spec.tracing[0].providers[0].name',
         expect.stringMatching(/"jaeger" is not defined in meshConfig extensionProviders/),
       ],
       [
         'Warning',
         'telemetry.yaml',
-        19,
+        21,
         'spec.accessLogging[0].providers[1].name',
-        expect.stringMatching(/"als" is envoyOtelAls.*meshlet writes no access log for it/),
+        expect.stringMatching(/"als" is envoyHttpAls.*meshlet writes no access log for it/),
       ],
     ]);
   });

@@ -66,7 +66,8 @@ function formatterFor(options: AccessLogOptions, problems: FormatProblem[]): Lin
 
 const TIMING = /%(?:REQUEST|RESPONSE)(?:_TX)?_DURATION%|%COMMON_DURATION\(|backend_latency/;
 
-function readsTiming(text: string | Readonly<Record<string, unknown>> | null | undefined): boolean {
+/** Whether a format or filter reads request timing (the observers then note when parts happened). */
+export function readsTiming(text: string | Readonly<Record<string, unknown>> | null | undefined): boolean {
   if (text === null || text === undefined) return false;
   return TIMING.test(typeof text === 'string' ? text : JSON.stringify(text));
 }

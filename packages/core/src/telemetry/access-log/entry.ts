@@ -104,6 +104,8 @@ export interface AccessLogEntry {
   readonly timing?: AccessLogTiming;
   /** The active span's trace id (`%TRACE_ID%`), null when tracing is off. */
   readonly traceId?: string | null;
+  /** The active span's id, with `traceId` (an OpenTelemetry access log's `span_id`). */
+  readonly spanId?: string | null;
   /** `%LOCAL_REPLY_BODY%`: the body of a reply the proxy itself sent; '' otherwise. */
   readonly localReplyBody?: string;
   /** The peer's metadata exchange, inbound (`downstream_peer` filter state). */

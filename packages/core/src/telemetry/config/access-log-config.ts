@@ -3,8 +3,9 @@ import type { ExtensionProvider, MeshConfig } from '../../config/mesh-config.js'
 import type { ScopedTelemetry } from './telemetry-scope.js';
 import { mergeLogs, type MergedLog } from './merge-logs.js';
 import { isRecord } from '../../config/validate/is-record.js';
+import { ISTIO_TEXT_FORMAT } from '../access-log/formats.js';
 
-/** One access log meshlet writes in-process (an `envoyFileAccessLog` provider or meshConfig). */
+/** One file access log meshlet writes in-process (an `envoyFileAccessLog` provider or meshConfig). */
 export interface AccessLogSpec {
   /** Provider name; `meshConfig` for the legacy `accessLogFile` setting. */
   readonly provider: string;
@@ -20,9 +21,32 @@ export interface AccessLogSpec {
   readonly omitEmptyValues: boolean;
 }
 
+/**
+ * An `envoyOtelAls` provider as istiod configures Envoy's OpenTelemetry access logger
+ * (istio pilot/pkg/model/telemetry_logging.go `openTelemetryLog`,
+ * `buildOpenTelemetryAccessLogConfig`): one OTLP LogRecord per request, sent over gRPC.
+ */
+export interface OtelAccessLogSpec {
+  readonly kind: 'otel';
+  readonly provider: string;
+  /** `[<Namespace>/]<Hostname>` of the collector. */
+  readonly service: string;
+  readonly port: number;
+  /** `logName`, default `otel_envoy_accesslog` (OtelEnvoyAccessLogFriendlyName). */
+  readonly logName: string;
+  /** The LogRecord body's format: `logFormat.text`, else Istio's text format (EnvoyTextLogFormat). */
+  readonly text: string;
+  /** `logFormat.labels` as attribute formats, keys sorted; a non-string value is ''. */
+  readonly labels: readonly (readonly [string, string])[];
+  /** `accessLogging[].filter.expression`, or null. */
+  readonly filter: string | null;
+}
+
 export interface ResolvedAccessLogs {
   readonly logs: readonly AccessLogSpec[];
-  /** Providers that apply but are not file logs meshlet can write (gRPC ALS, OTel logs). */
+  /** `envoyOtelAls` providers, sent as OTLP logs. */
+  readonly otel: readonly OtelAccessLogSpec[];
+  /** Providers that apply but meshlet cannot write (Envoy gRPC ALS: `envoyHttpAls`, `envoyTcpAls`). */
   readonly unsupported: readonly string[];
 }
 
@@ -79,6 +103,35 @@ function fromProvider(
   });
 }
 
+/** telemetry_logging.go OtelEnvoyAccessLogFriendlyName: the `logName` when the provider sets none. */
+export const OTEL_DEFAULT_LOG_NAME = 'otel_envoy_accesslog';
+
+function fromOtelProvider(p: ExtensionProvider, filter: string | null): OtelAccessLogSpec {
+  const c = p.config;
+  const logFormat = isRecord(c['logFormat']) ? c['logFormat'] : null;
+  const text = logFormat !== null && typeof logFormat['text'] === 'string' ? logFormat['text'] : '';
+  const rawLabels = logFormat !== null && isRecord(logFormat['labels']) ? logFormat['labels'] : {};
+  // ConvertStructToAttributeKeyValues: keys sorted, each value's GetStringValue() ('' unless a string).
+  const labels = Object.keys(rawLabels)
+    .sort()
+    .map((k) => {
+      const v = rawLabels[k];
+      return Object.freeze([k, typeof v === 'string' ? v : ''] as const);
+    });
+  const port = typeof c['port'] === 'string' ? Number(c['port']) : c['port'];
+  return Object.freeze({
+    kind: 'otel',
+    provider: p.name,
+    service: typeof c['service'] === 'string' ? c['service'] : '',
+    port: typeof port === 'number' ? port : 0,
+    logName: typeof c['logName'] === 'string' && c['logName'] !== '' ? c['logName'] : OTEL_DEFAULT_LOG_NAME,
+    // openTelemetryLog: an empty text means Istio's EnvoyTextLogFormat, newline included.
+    text: text !== '' ? text : ISTIO_TEXT_FORMAT,
+    labels: Object.freeze(labels),
+    filter,
+  });
+}
+
 /** Provider types istiod builds an access logger for (model/telemetry_logging.go telemetryAccessLog). */
 const LOGGER_TYPES: readonly string[] = ['envoyFileAccessLog', 'envoyHttpAls', 'envoyTcpAls', 'envoyOtelAls'];
 
@@ -109,18 +162,28 @@ export function resolveAccessLogs(
     // accesslog.go: no Telemetry access log config, fall back to the legacy setting.
     const logs =
       mesh.accessLogFile === '' ? [] : [fromMeshConfig('meshConfig', mesh.accessLogFile, mesh, null)];
-    return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze([]) });
+    return Object.freeze({
+      logs: Object.freeze(logs),
+      otel: Object.freeze([]),
+      unsupported: Object.freeze([]),
+    });
   }
   // Sorted by provider name, as AccessLogging sorts its result.
   configured.sort((a, b) =>
     a.provider.name < b.provider.name ? -1 : a.provider.name > b.provider.name ? 1 : 0,
   );
   const logs: AccessLogSpec[] = [];
+  const otel: OtelAccessLogSpec[] = [];
   const unsupported: string[] = [];
   for (const { provider: p, merged } of configured) {
     if (merged.disabled) continue;
-    if (p.type !== 'envoyFileAccessLog') unsupported.push(`${p.name} (${p.type})`);
-    else logs.push(fromProvider(p, mesh, merged.filter));
+    if (p.type === 'envoyFileAccessLog') logs.push(fromProvider(p, mesh, merged.filter));
+    else if (p.type === 'envoyOtelAls') otel.push(fromOtelProvider(p, merged.filter));
+    else unsupported.push(`${p.name} (${p.type})`);
   }
-  return Object.freeze({ logs: Object.freeze(logs), unsupported: Object.freeze(unsupported) });
+  return Object.freeze({
+    logs: Object.freeze(logs),
+    otel: Object.freeze(otel),
+    unsupported: Object.freeze(unsupported),
+  });
 }
