@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
-import {
-  compileJsonFormat,
-  compileTextFormat,
-  type FormatProblem,
-} from '../../../src/telemetry/access-log/format.js';
+import { compileJsonFormat } from '../../../src/telemetry/access-log/format.js';
+import { formatLine, formatText } from './fixtures.js';
 
 // Expectations from envoy source/common/formatter/stream_info_formatter.cc,
 // source/extensions/formatter/built_in_http/http_specific_formatter.cc (their unit tests:
@@ -66,17 +63,8 @@ const ENTRY: AccessLogEntry = {
   },
 };
 
-function text(format: string, entry: AccessLogEntry = ENTRY): { line: string; problems: FormatProblem[] } {
-  const problems: FormatProblem[] = [];
-  const line = compileTextFormat(`${format}\n`, problems)(entry).slice(0, -1);
-  return { line, problems };
-}
-
-const line = (format: string, entry: AccessLogEntry = ENTRY): string => {
-  const r = text(format, entry);
-  expect(r.problems).toEqual([]);
-  return r.line;
-};
+const text = (format: string, entry: AccessLogEntry = ENTRY) => formatText(format, entry);
+const line = (format: string, entry: AccessLogEntry = ENTRY): string => formatLine(format, entry);
 
 const json = (format: Record<string, string>, entry: AccessLogEntry = ENTRY): unknown =>
   JSON.parse(compileJsonFormat(format)(entry));

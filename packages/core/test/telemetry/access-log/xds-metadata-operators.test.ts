@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
-import type { EntryXds } from '../../../src/telemetry/access-log/xds-facts.js';
-import {
-  compileJsonFormat,
-  compileTextFormat,
-  type FormatProblem,
-} from '../../../src/telemetry/access-log/format.js';
+import { compileJsonFormat, type FormatProblem } from '../../../src/telemetry/access-log/format.js';
+import { formatLine, formatText, REVIEWS_XDS, reviewsCall } from './fixtures.js';
 
 // envoy source/extensions/formatter/metadata/metadata.cc (`%METADATA(TYPE:NAMESPACE:KEY*)%`
 // for DYNAMIC, CLUSTER, ROUTE, UPSTREAM_HOST, LISTENER, VIRTUAL_HOST) and
@@ -14,70 +10,11 @@ import {
 // path, strings as they are and anything else as JSON, `-` when the resource, the
 // namespace or a key is absent; `:Z` truncates.
 
-const XDS: EntryXds = {
-  node: {
-    id: 'sidecar~10.0.0.7~productpage-1.default~default.svc.cluster.local',
-    cluster: 'productpage.default',
-    metadata: {},
-    locality: { region: '', zone: '', subZone: '' },
-    userAgentName: 'envoy',
-  },
-  filterChainName: '',
-  listenerMetadata: {},
-  virtualHostName: 'reviews.default.svc.cluster.local:9080',
-  virtualHostMetadata: {},
-  routeMetadata: {
-    istio: { config: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' },
-  },
-  clusterMetadata: {
-    istio: {
-      config: '/apis/networking.istio.io/v1/namespaces/default/destination-rule/reviews',
-      services: [{ host: 'reviews.default.svc.cluster.local', name: 'reviews', namespace: 'default' }],
-      subset: 'v1',
-    },
-  },
-  upstreamHostMetadata: { istio: { workload: 'reviews-v1;default;reviews;v1;Kubernetes' } },
-  numEndpoints: 1,
-};
+const ENTRY = reviewsCall();
+const XDS = REVIEWS_XDS;
 
-const ENTRY: AccessLogEntry = {
-  direction: 'OUTBOUND',
-  startTime: 0,
-  method: 'GET',
-  path: '/reviews/1',
-  authority: 'reviews:9080',
-  protocol: 'HTTP/1.1',
-  responseCode: 200,
-  responseFlags: [],
-  responseCodeDetails: 'via_upstream',
-  connectionTerminationDetails: null,
-  upstreamTransportFailureReason: null,
-  bytesReceived: 0,
-  bytesSent: 2,
-  durationMs: 12,
-  requestHeaders: {},
-  responseHeaders: {},
-  upstreamHost: '10.0.0.9:9080',
-  upstreamCluster: 'outbound|9080|v1|reviews.default.svc.cluster.local',
-  upstreamLocalAddress: null,
-  downstreamLocalAddress: null,
-  downstreamRemoteAddress: null,
-  requestedServerName: null,
-  routeName: 'reviews',
-  xds: () => XDS,
-};
-
-function text(format: string, entry: AccessLogEntry = ENTRY): { line: string; problems: FormatProblem[] } {
-  const problems: FormatProblem[] = [];
-  const line = compileTextFormat(`${format}\n`, problems)(entry).slice(0, -1);
-  return { line, problems };
-}
-
-const line = (format: string, entry: AccessLogEntry = ENTRY): string => {
-  const r = text(format, entry);
-  expect(r.problems).toEqual([]);
-  return r.line;
-};
+const text = (format: string, entry: AccessLogEntry = ENTRY) => formatText(format, entry);
+const line = (format: string, entry: AccessLogEntry = ENTRY): string => formatLine(format, entry);
 
 describe('route, cluster and upstream host metadata in the access log', () => {
   it('prints the route and cluster metadata istiod writes', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
-import type { EntryXds } from '../../../src/telemetry/access-log/xds-facts.js';
+import { REVIEWS_XDS, reviewsCall } from '../access-log/fixtures.js';
 import { inboundXds } from '../../../src/telemetry/access-log/xds-inbound.js';
 import { xdsNodeOf } from '../../../src/telemetry/xds-node.js';
 import { compileCel } from '../../../src/telemetry/cel/compile.js';
@@ -17,63 +17,10 @@ import { UNKNOWN_PEER } from '../../../src/telemetry/peer-labels.js';
 // ResponseLookupValues `backend_latency` the duration from the first byte sent upstream to
 // the last byte received from it, missing unless both happened.
 
-const XDS: EntryXds = {
-  node: {
-    id: 'sidecar~10.0.0.7~productpage-1.default~default.svc.cluster.local',
-    cluster: 'productpage.default',
-    metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage' }, CLUSTER_ID: 'Kubernetes' },
-    locality: { region: 'us-east1', zone: 'us-east1-b', subZone: '' },
-    userAgentName: 'envoy',
-  },
-  filterChainName: '',
-  listenerMetadata: {},
-  virtualHostName: 'reviews.default.svc.cluster.local:9080',
-  virtualHostMetadata: {},
-  routeMetadata: {
-    istio: { config: '/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews' },
-  },
-  clusterMetadata: {
-    istio: {
-      config: '/apis/networking.istio.io/v1/namespaces/default/destination-rule/reviews',
-      services: [{ host: 'reviews.default.svc.cluster.local', name: 'reviews', namespace: 'default' }],
-      subset: 'v1',
-    },
-  },
-  upstreamHostMetadata: {
-    'envoy.transport_socket_match': { tlsMode: 'istio' },
-    istio: { workload: 'reviews-v1;default;reviews;v1;Kubernetes' },
-  },
-  numEndpoints: 3,
-};
-
-const ENTRY: AccessLogEntry = {
-  direction: 'OUTBOUND',
-  startTime: 0,
-  method: 'GET',
-  path: '/reviews/1',
-  authority: 'reviews:9080',
-  scheme: 'http',
-  protocol: 'HTTP/1.1',
-  responseCode: 200,
-  responseFlags: [],
-  responseCodeDetails: 'via_upstream',
-  connectionTerminationDetails: null,
-  upstreamTransportFailureReason: null,
-  bytesReceived: 0,
-  bytesSent: 2,
-  durationMs: 12,
-  requestHeaders: {},
-  responseHeaders: {},
-  upstreamHost: '10.0.0.9:9080',
-  upstreamCluster: 'outbound|9080|v1|reviews.default.svc.cluster.local',
-  upstreamLocalAddress: null,
-  downstreamLocalAddress: null,
-  downstreamRemoteAddress: null,
-  requestedServerName: null,
-  routeName: 'reviews',
+const XDS = REVIEWS_XDS;
+const ENTRY = reviewsCall({
   timing: { firstUpstreamTx: 2.5, firstUpstreamRx: 8, lastUpstreamRx: 11.25, lastDownstreamTx: 12 },
-  xds: () => XDS,
-};
+});
 
 function evaluate(expr: string, entry: AccessLogEntry = ENTRY): CelValue {
   const c = compileCel(expr, 'accessLog');
