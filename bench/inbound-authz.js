@@ -112,7 +112,7 @@ const rows = COUNTS.map((n) => {
 });
 const md = `# Inbound authorization: cost of one decide (Node ${process.versions.node.split('.')[0]})
 
-\`node bench/inbound-authz.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\` — one \`engine.decide(req)\`
+\`npx tsc -b && node bench/inbound-authz.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\` (core's build) — one \`engine.decide(req)\`
 (BASE path normalization, no rate limit, no RequestAuthentication, then CUSTOM/DENY/ALLOW/AUDIT)
 with N ALLOW AuthorizationPolicies selecting the workload. Each policy has a principal, a
 namespace, two methods, two paths and a header condition; the request matches only the last
