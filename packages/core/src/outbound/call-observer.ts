@@ -4,6 +4,7 @@ import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile
 import { operationOf } from '../compile/route-operation.js';
 import type { AccessLogEntry, EntryLocality } from '../telemetry/access-log/entry.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
+import { endpointWorkloadName } from '../telemetry/endpoint-workload.js';
 import { once } from '../telemetry/access-log/xds-facts.js';
 import { outboundXds } from '../telemetry/access-log/xds-outbound.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
@@ -133,8 +134,13 @@ export class OutboundTelemetry {
     if (endpoint === null) return UNKNOWN_PEER;
     let p = this.#peers.get(endpoint);
     if (p === undefined) {
-      const ns = host === null ? '' : (plan.outbound.services[host]?.namespace ?? '');
-      p = peerFromEndpoint(endpoint, ns, { trustDomain: this.#t.trustDomain, cluster: this.#t.cluster });
+      const svc = host === null ? undefined : plan.outbound.services[host];
+      p = peerFromEndpoint(
+        endpoint,
+        svc?.namespace ?? '',
+        { trustDomain: this.#t.trustDomain, cluster: this.#t.cluster },
+        endpointWorkloadName(endpoint, svc),
+      );
       this.#peers.set(endpoint, p);
     }
     return p;

@@ -144,9 +144,10 @@ export function peerFromEndpoint(
   },
   namespace: string,
   options: PeerLabelOptions,
+  workloadName?: string,
 ): PeerLabels {
   const labels = endpoint.labels;
-  const workload = labels['service.istio.io/workload-name'] ?? '';
+  const workload = workloadName ?? labels['service.istio.io/workload-name'] ?? '';
   const ns = namespace === '' ? UNKNOWN : namespace;
   return Object.freeze({
     workload: workload === '' ? UNKNOWN : workload,

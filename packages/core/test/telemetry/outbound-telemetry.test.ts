@@ -314,6 +314,33 @@ describe('createOutboundClient with telemetry', () => {
     expect(bytes!.value).toBe(2 * head + 'hello'.length);
   });
 
+  it("names a ServiceEntry endpoint's workload as istiod does when the upstream sends no peer metadata", async () => {
+    // serviceentry/conversion.go convertServiceEntryToInstances: an inline endpoint is the
+    // workload `<entry>-<index>`, which the endpoint's istio.workload metadata carries and
+    // the stats filter falls back to without a metadata exchange.
+    const { client, telemetry } = setup(() => ({ status: 200, body: 'ok' }), {
+      yaml: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: payments, namespace: default }
+spec:
+  hosts: [payments.internal]
+  ports: [{ number: 9080, name: http, protocol: HTTP }]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints: [{ address: 10.0.1.2, labels: { version: v3 } }]
+`,
+    });
+    await (await client.fetch('http://payments.internal:9080/pay')).text();
+    const [row] = await samples(telemetry.registry, 'istio_requests_total');
+    expect(row!.labels).toMatchObject({
+      destination_service: 'payments.internal',
+      destination_workload: 'payments-0',
+      destination_canonical_service: 'payments-0',
+      destination_version: 'v3',
+      destination_canonical_revision: 'v3',
+    });
+  });
+
   it('reports a local 404 NR, with its access log line', async () => {
     const { client, telemetry, lines } = setup(() => ({ status: 200 }));
     const res = await client.fetch('http://reviews:9080/other');

@@ -1,6 +1,7 @@
 import type { Endpoint, MeshPlan, Service } from '../../compile/plan-types.js';
 import type { CallState } from '../../outbound/call-state.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from '../metrics/destination-service.js';
+import { endpointWorkloadName } from '../endpoint-workload.js';
 import { cachedXdsNode, type XdsNodeSource } from '../xds-node.js';
 import { EMPTY_METADATA, istioConfigPath, type EntryXds, type XdsMetadata } from './xds-facts.js';
 
@@ -15,27 +16,6 @@ export interface OutboundXdsInput {
 }
 
 const nonEmpty = (v: string | undefined): v is string => v !== undefined && v !== '';
-
-/**
- * The workload name istiod gives an endpoint: its `service.istio.io/workload-name` label;
- * for a ServiceEntry's inline endpoint `<entry>-<index>` (serviceentry/conversion.go
- * convertServiceEntryToInstances, labels.WorkloadNameFromWorkloadEntry), for the host of a
- * DNS entry without endpoints the entry's name; '' where meshlet cannot tell (a pod's owner).
- */
-function workloadNameOf(endpoint: Endpoint, svc: Service | undefined, port: number): string {
-  const label = endpoint.labels['service.istio.io/workload-name'];
-  if (nonEmpty(label)) return label;
-  if (
-    svc === undefined ||
-    svc.source !== 'ServiceEntry' ||
-    svc.resource === null ||
-    svc.selectsWorkloads === true
-  )
-    return '';
-  if (endpoint.address === svc.host) return svc.resource.name;
-  const i = (svc.endpoints[String(port)] ?? []).indexOf(endpoint);
-  return i < 0 ? '' : `${svc.resource.name}-${i}`;
-}
 
 /**
  * An endpoint's TLS mode (model.IstioEndpoint TLSMode): its `security.istio.io/tlsMode`
@@ -55,14 +35,9 @@ function tlsModeOf(endpoint: Endpoint, svc: Service | undefined): string {
  * `<workload>;<namespace>;<canonical service>;<canonical revision>;<cluster>` with the
  * revision `latest` left empty (kube labels CanonicalService, CanonicalRevision).
  */
-function endpointMetadata(
-  endpoint: Endpoint,
-  svc: Service | undefined,
-  port: number,
-  cluster: string,
-): XdsMetadata {
+function endpointMetadata(endpoint: Endpoint, svc: Service | undefined, cluster: string): XdsMetadata {
   const l = endpoint.labels;
-  const workload = workloadNameOf(endpoint, svc, port);
+  const workload = endpointWorkloadName(endpoint, svc);
   const service =
     [l['service.istio.io/canonical-name'], l['app.kubernetes.io/name'], l['app']].find(nonEmpty) ?? workload;
   const revision =
@@ -133,14 +108,12 @@ export function outboundXds(
   else if (state.cluster === BLACKHOLE_CLUSTER) cluster = { metadata: EMPTY_METADATA, endpoints: 0 };
   else if (state.cluster !== null) cluster = clusterMetadata(plan, state.cluster);
   const svc = state.service === null ? undefined : plan.outbound.services[state.service];
-  const servicePort =
-    state.cluster === null ? input.port : (plan.outbound.cluster(state.cluster)?.port ?? input.port);
   const host =
     input.upstreamHost === null
       ? null
       : state.endpoint === null
         ? EMPTY_METADATA
-        : endpointMetadata(state.endpoint, svc, servicePort, t.cluster);
+        : endpointMetadata(state.endpoint, svc, t.cluster);
   const vhostName = vhost?.name ?? catchAll;
   return {
     node: cachedXdsNode(t),
