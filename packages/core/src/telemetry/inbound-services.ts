@@ -14,7 +14,8 @@ interface ServiceTarget {
   /** Its `destination_service_name`: a Service's name, a ServiceEntry's host. */
   readonly name: string;
   readonly created: number | null;
-  readonly podPorts: ReadonlySet<number>;
+  /** The pod ports it sends to, each with the service port that targets it (the first one listed). */
+  readonly podPorts: ReadonlyMap<number, number>;
   /** A port with a named `targetPort`, which may reach any container port. */
   readonly named: boolean;
 }
@@ -26,16 +27,19 @@ const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof 
  * (Kubernetes' default). A named `targetPort` resolves against the pod's container ports,
  * which meshlet is not told: `named` says the Service has one.
  */
-function podPortsOf(spec: Readonly<Record<string, unknown>>): { ports: Set<number>; named: boolean } {
-  const out = new Set<number>();
+function podPortsOf(spec: Readonly<Record<string, unknown>>): { ports: Map<number, number>; named: boolean } {
+  const out = new Map<number, number>();
+  const add = (pod: number, service: number) => {
+    if (!out.has(pod)) out.set(pod, service);
+  };
   let named = false;
   for (const p of Array.isArray(spec['ports']) ? (spec['ports'] as unknown[]) : []) {
     if (!isRecord(p) || typeof p['port'] !== 'number') continue;
     const protocol = p['protocol'];
     if (typeof protocol === 'string' && protocol.toUpperCase() !== 'TCP') continue;
     const target = p['targetPort'];
-    if (target === undefined || target === null) out.add(p['port']);
-    else if (typeof target === 'number') out.add(target);
+    if (target === undefined || target === null) add(p['port'], p['port']);
+    else if (typeof target === 'number') add(target, p['port']);
     else if (typeof target === 'string') named = true;
   }
   return { ports: out, named };
@@ -60,7 +64,7 @@ function entryTargets(w: WorkloadIdentity, resources: readonly Resource[]): Serv
     host: e.host,
     name: e.host,
     created: e.created,
-    podPorts: new Set(e.ports.map((p) => p.targetPort ?? p.number)),
+    podPorts: new Map(e.ports.map((p) => [p.targetPort ?? p.number, p.number] as const)),
     named: false,
   }));
 }
@@ -140,7 +144,11 @@ export function inboundServiceLookup(options: InboundServiceOptions): (port: num
       s =
         first === undefined
           ? fallback
-          : destinationServiceOf(first.host, { name: first.name, namespace: ns });
+          : destinationServiceOf(first.host, {
+              name: first.name,
+              namespace: ns,
+              port: first.podPorts.get(port) ?? port,
+            });
       byPort.set(port, s);
     }
     return s;

@@ -62,4 +62,25 @@ describe("the SERVER span's name", () => {
     t.reload(snapshotOf(everyTrace + service('reviews-v2-api')));
     expect(serverSpanName(t, exporter)).toBe('reviews-v2-api.default.svc.cluster.local:9080/*');
   });
+
+  it("names the Service's port, not the pod's target port (listener_inbound.go: the chain's port is the ServicePort)", () => {
+    const exporter = new InMemorySpanExporter();
+    const t = createMeshTelemetry({
+      workload: REVIEWS_V2,
+      snapshot: snapshotOf(
+        `${everyTrace}apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 80, targetPort: 9080 }] }
+`,
+      ),
+      meshConfig: DEFAULT_MESH_CONFIG,
+      registry: new Registry(),
+      otlp: false,
+      env: {},
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    open.push(t);
+    expect(serverSpanName(t, exporter)).toBe('reviews.default.svc.cluster.local:80/*');
+  });
 });

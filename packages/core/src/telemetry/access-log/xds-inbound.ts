@@ -13,7 +13,7 @@ function inboundClusterMetadata(service: DestinationService): XdsMetadata {
 /**
  * The xDS resources of an inbound request as istiod builds a sidecar's: the filter chain
  * `0.0.0.0_<port>` of the virtual inbound listener (listener_inbound.go inboundChainConfig
- * Name) with its route configuration's one virtual host `inbound|http|<port>` and default
+ * Name) with its route configuration's one virtual host `inbound|http|<service port>` and default
  * route (httproute.go buildSidecarInboundHTTPRouteConfig, no metadata), the inbound cluster
  * with `istio.services` and one endpoint, the application (no metadata). A port no
  * Service targets takes the passthrough chain `virtualInbound-catchall-http`, whose
@@ -31,7 +31,8 @@ export function inboundXds(
     node: cachedXdsNode(t),
     filterChainName: passthrough ? 'virtualInbound-catchall-http' : `0.0.0.0_${port}`,
     listenerMetadata: EMPTY_METADATA,
-    virtualHostName: `inbound|http|${passthrough ? 0 : port}`,
+    // The chain's ServicePort names the virtual host (httproute.go: `cc.port.Port`).
+    virtualHostName: `inbound|http|${passthrough ? 0 : (service.port ?? port)}`,
     virtualHostMetadata: EMPTY_METADATA,
     routeMetadata: EMPTY_METADATA,
     clusterMetadata: passthrough ? EMPTY_METADATA : inboundClusterMetadata(service),

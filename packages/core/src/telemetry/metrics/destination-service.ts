@@ -18,7 +18,7 @@ export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
  */
 export function destinationServiceOf(
   host: string | null,
-  known: { readonly name?: string; readonly namespace?: string } = {},
+  known: { readonly name?: string; readonly namespace?: string; readonly port?: number } = {},
 ): DestinationService {
   if (host === null || host === '') {
     return Object.freeze({
@@ -32,7 +32,12 @@ export function destinationServiceOf(
   }
   const parts = host.split('.');
   const svcName = parts.indexOf('svc') === 2 && parts.length > 3 ? (parts[0] as string) : host;
-  return Object.freeze({ host, name: known.name ?? svcName, namespace: known.namespace });
+  return Object.freeze({
+    host,
+    name: known.name ?? svcName,
+    namespace: known.namespace,
+    ...(known.port === undefined ? {} : { port: known.port }),
+  });
 }
 
 /** `request_protocol`: `grpc` when Envoy takes the request for gRPC (`isGrpcContentType`), else `http`. */

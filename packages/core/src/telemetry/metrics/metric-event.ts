@@ -13,6 +13,12 @@ export interface DestinationService {
   readonly name: string;
   /** `destination_service_namespace`. */
   readonly namespace: string;
+  /**
+   * Inbound, the Service's port that targets the local port: the port istiod names the
+   * inbound chain's route operation and virtual host after (listener_inbound.go, the
+   * chain's `ServicePort`). Absent when not known (then the local port stands for it).
+   */
+  readonly port?: number;
 }
 
 /**

@@ -122,13 +122,16 @@ export function setEnvoyResponseTags(
 }
 
 /**
- * The operation of the route istiod builds for an inbound port: `<service host>:<port>/*`
- * (pilot networking/telemetry TraceOperation, httproute.go
- * buildSidecarInboundHTTPRouteConfig). The passthrough chain has no service host, so its
- * operation is `:<port>/*`.
+ * The operation of the route istiod builds for an inbound port: `<service host>:<service
+ * port>/*` (pilot networking/telemetry TraceOperation, httproute.go
+ * buildSidecarInboundHTTPRouteConfig, with the chain's ServicePort: a Service's `port`, not
+ * its `targetPort`). The passthrough chain has no service host, so its operation is
+ * `:<port>/*`.
  */
 export function inboundTraceOperation(service: DestinationService, port: number): string {
-  return service.name === INBOUND_PASSTHROUGH_CLUSTER ? `:${port}/*` : `${service.host}:${port}/*`;
+  return service.name === INBOUND_PASSTHROUGH_CLUSTER
+    ? `:${port}/*`
+    : `${service.host}:${service.port ?? port}/*`;
 }
 
 /**
