@@ -30,6 +30,22 @@ metadata: { name: ${name}, namespace: default }
 spec: { selector: { app: reviews }, ports: [{ port: 9080 }] }
 `;
 
+/** reviews-v2's telemetry on `yaml`, its spans kept in memory. */
+function traced(yaml: string): { t: MeshTelemetry; exporter: InMemorySpanExporter } {
+  const exporter = new InMemorySpanExporter();
+  const t = createMeshTelemetry({
+    workload: REVIEWS_V2,
+    snapshot: snapshotOf(yaml),
+    meshConfig: DEFAULT_MESH_CONFIG,
+    registry: new Registry(),
+    otlp: false,
+    env: {},
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  open.push(t);
+  return { t, exporter };
+}
+
 function serverSpanName(t: MeshTelemetry, exporter: InMemorySpanExporter): string {
   t.tracing
     .startServerSpan({
@@ -47,40 +63,18 @@ function serverSpanName(t: MeshTelemetry, exporter: InMemorySpanExporter): strin
 
 describe("the SERVER span's name", () => {
   it("is the route operation of the config's Service for the port, and follows a reload", () => {
-    const exporter = new InMemorySpanExporter();
-    const t = createMeshTelemetry({
-      workload: REVIEWS_V2,
-      snapshot: snapshotOf(everyTrace + service('reviews-api')),
-      meshConfig: DEFAULT_MESH_CONFIG,
-      registry: new Registry(),
-      otlp: false,
-      env: {},
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
-    open.push(t);
+    const { t, exporter } = traced(everyTrace + service('reviews-api'));
     expect(serverSpanName(t, exporter)).toBe('reviews-api.default.svc.cluster.local:9080/*');
     t.reload(snapshotOf(everyTrace + service('reviews-v2-api')));
     expect(serverSpanName(t, exporter)).toBe('reviews-v2-api.default.svc.cluster.local:9080/*');
   });
 
   it("names the Service's port, not the pod's target port (listener_inbound.go: the chain's port is the ServicePort)", () => {
-    const exporter = new InMemorySpanExporter();
-    const t = createMeshTelemetry({
-      workload: REVIEWS_V2,
-      snapshot: snapshotOf(
-        `${everyTrace}apiVersion: v1
+    const { t, exporter } = traced(`${everyTrace}apiVersion: v1
 kind: Service
 metadata: { name: reviews, namespace: default }
 spec: { selector: { app: reviews }, ports: [{ name: http, port: 80, targetPort: 9080 }] }
-`,
-      ),
-      meshConfig: DEFAULT_MESH_CONFIG,
-      registry: new Registry(),
-      otlp: false,
-      env: {},
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
-    open.push(t);
+`);
     expect(serverSpanName(t, exporter)).toBe('reviews.default.svc.cluster.local:80/*');
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createManualClock } from '../../../src/index.js';
+import { createManualClock, type ManualClock } from '../../../src/index.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { linesBeyond } from '../../helpers/line-collector.js';
@@ -28,16 +28,21 @@ const get = (port: number): Promise<number> =>
     r.end();
   });
 
+/** A loopback upstream answering `ok` after `ms` of the returned manual clock. */
+async function slowUpstream(ms: number): Promise<{ clock: ManualClock; upstreamPort: number }> {
+  const clock = createManualClock();
+  const upstream = cleanup.server(
+    createServer((_req, res) => {
+      void clock.advance(ms).then(() => res.end('ok'));
+    }),
+  );
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  return { clock, upstreamPort: (upstream.address() as AddressInfo).port };
+}
+
 describe('response.backend_latency', () => {
   it("is the application's time on an inbound request and the answering try's on mesh.fetch", async () => {
-    const clock = createManualClock();
-    const upstream = cleanup.server(
-      createServer((_req, res) => {
-        void clock.advance(40).then(() => res.end('ok'));
-      }),
-    );
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const { clock, upstreamPort } = await slowUpstream(40);
     const { mesh, lines } = await loggingMesh(
       await tmp(),
       `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(`${FORMAT}\n`)}`)}---
@@ -72,14 +77,7 @@ spec:
 
   it('is in a metric tag that reads it on a routed call, with no access log', async () => {
     // CEL's string() of a duration is its seconds form (cel-spec: "0.025s").
-    const clock = createManualClock();
-    const upstream = cleanup.server(
-      createServer((_req, res) => {
-        void clock.advance(25).then(() => res.end('ok'));
-      }),
-    );
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const { clock, upstreamPort } = await slowUpstream(25);
     const { mesh } = await loggingMesh(
       await tmp(),
       `apiVersion: networking.istio.io/v1

@@ -1,5 +1,6 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import { describe, expect, it } from 'vitest';
+import { reviewsCall } from '../access-log/fixtures.js';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
 import type { OtelAccessLogSpec } from '../../../src/telemetry/config/access-log-config.js';
 import type { OtlpLogRecord } from '../../../src/telemetry/otel-access-log/logs-exporter.js';
@@ -16,31 +17,12 @@ const SPEC: OtelAccessLogSpec = {
   filter: 'response.code >= 400',
 };
 
-const entry = (code: number): AccessLogEntry => ({
-  startTime: 1_700_000_000_123.5,
-  method: 'GET',
-  path: '/',
-  authority: null,
-  protocol: 'HTTP/1.1',
-  responseCode: code,
-  responseFlags: [],
-  responseCodeDetails: null,
-  connectionTerminationDetails: null,
-  upstreamTransportFailureReason: null,
-  bytesReceived: 0,
-  bytesSent: 0,
-  durationMs: 1,
-  requestHeaders: {},
-  responseHeaders: {},
-  upstreamHost: null,
-  upstreamCluster: null,
-  upstreamLocalAddress: null,
-  downstreamLocalAddress: null,
-  downstreamRemoteAddress: null,
-  requestedServerName: null,
-  routeName: null,
-  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-});
+const entry = (code: number): AccessLogEntry =>
+  reviewsCall({
+    startTime: 1_700_000_000_123.5,
+    responseCode: code,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  });
 
 describe('createOtelAccessLog', () => {
   it("exports to the provider's host:port (namespace dropped) only the entries the filter accepts", async () => {

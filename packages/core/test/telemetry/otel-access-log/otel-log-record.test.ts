@@ -1,32 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessLogEntry } from '../../../src/telemetry/access-log/entry.js';
 import { compileOtelRecord, otlpTraceId } from '../../../src/telemetry/otel-access-log/otel-log-record.js';
+import { reviewsCall } from '../access-log/fixtures.js';
 
-const ENTRY: AccessLogEntry = {
+const ENTRY: AccessLogEntry = reviewsCall({
   startTime: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
-  method: 'GET',
-  path: '/reviews/1',
-  authority: 'reviews:9080',
-  protocol: 'HTTP/1.1',
-  responseCode: 200,
-  responseFlags: [],
-  responseCodeDetails: 'via_upstream',
-  connectionTerminationDetails: null,
-  upstreamTransportFailureReason: null,
-  bytesReceived: 0,
-  bytesSent: 2,
   durationMs: 3,
   requestHeaders: { 'user-agent': 'curl' },
-  responseHeaders: {},
-  upstreamHost: '10.0.0.1:9080',
-  upstreamCluster: 'inbound|9080||',
-  upstreamLocalAddress: null,
-  downstreamLocalAddress: null,
-  downstreamRemoteAddress: null,
-  requestedServerName: null,
   routeName: null,
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-};
+});
 
 // envoy source/extensions/access_loggers/open_telemetry/access_log_impl.cc emitLog,
 // substitution_formatter.cc (unset = "-", no newline added), otlp_log_utils.cc populateTraceContext.
