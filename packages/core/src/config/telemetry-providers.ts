@@ -6,6 +6,7 @@ import { toDiagnostic } from './documents.js';
 import { findExtensionProvider } from './extension-providers.js';
 import type { MeshConfig } from './mesh-config.js';
 import type { Resource } from './resource.js';
+import { accessLogFormatFindings } from '../telemetry/config/access-log-format-findings.js';
 import { telemetryFindings } from '../telemetry/config/telemetry-findings.js';
 
 type Signal = 'tracing' | 'metrics' | 'accessLogging';
@@ -47,9 +48,24 @@ function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, n
  */
 export function telemetryProviderDiagnostics(
   resources: readonly Resource[],
-  mesh: Pick<MeshConfig, 'extensionProviders' | 'defaultProviders'>,
+  mesh: Pick<MeshConfig, 'extensionProviders' | 'defaultProviders'> &
+    Partial<Pick<MeshConfig, 'accessLogFormat' | 'accessLogEncoding'>>,
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
+  for (const f of accessLogFormatFindings({
+    accessLogFormat: mesh.accessLogFormat ?? '',
+    accessLogEncoding: mesh.accessLogEncoding ?? 'TEXT',
+    extensionProviders: mesh.extensionProviders,
+  }))
+    out.push({
+      code: DIAGNOSTIC_CODES.unsupported,
+      level: 'Warning',
+      file: null,
+      line: null,
+      column: null,
+      path: formatPath(f.path),
+      message: f.message,
+    });
   for (const signal of ['tracing', 'metrics', 'accessLogging'] as const) {
     mesh.defaultProviders[signal].forEach((name, i) => {
       const message = problem(mesh, signal, name);

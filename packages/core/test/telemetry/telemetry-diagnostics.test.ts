@@ -84,4 +84,47 @@ spec:
       ],
     ]);
   });
+
+  it('warns at load for access-log format operators meshlet cannot print, in meshConfig and in providers', () => {
+    // Each prints "-" in meshlet where Envoy prints a value (or refuses the format); the
+    // user learns it when the config loads, not from a line of dashes.
+    const snap = loadConfigText(
+      `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    accessLogFile: /dev/stdout
+    accessLogFormat: "%UPSTREAM_WIRE_BYTES_SENT% %RESPONSE_CODE%\\n"
+    extensionProviders:
+    - name: file
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat: { labels: { code: "%RESPONSE_CODE%", pool: "%UPSTREAM_CONNECTION_POOL_READY_DURATION%" } }
+    - name: otel
+      envoyOtelAls:
+        service: collector
+        port: 4317
+        logFormat: { text: "%UPSTREAM_WIRE_BYTES_RECEIVED% %REQ(:PATH)%", labels: { ok: "%RESPONSE_CODE%" } }
+`,
+      { file: 'mesh.yaml' },
+    );
+    expect(snap.diagnostics.map((d) => [d.level, d.path, d.message])).toEqual([
+      [
+        'Warning',
+        'accessLogFormat',
+        expect.stringMatching(/%UPSTREAM_WIRE_BYTES_SENT% is not supported by meshlet; it prints "-"/),
+      ],
+      [
+        'Warning',
+        'extensionProviders[0].envoyFileAccessLog.logFormat.labels',
+        expect.stringMatching(/%UPSTREAM_CONNECTION_POOL_READY_DURATION% is not supported by meshlet/),
+      ],
+      [
+        'Warning',
+        'extensionProviders[1].envoyOtelAls.logFormat.text',
+        expect.stringMatching(/%UPSTREAM_WIRE_BYTES_RECEIVED% is not supported by meshlet/),
+      ],
+    ]);
+  });
 });

@@ -47,7 +47,11 @@ export interface AccessLog {
   readonly dropped: number;
 }
 
-function formatterFor(options: AccessLogOptions, problems: FormatProblem[]): LineFormatter {
+/** The line formatter of a log's format and encoding, with the problems of compiling it. */
+export function formatterFor(
+  options: Pick<AccessLogOptions, 'format' | 'encoding' | 'omitEmptyValues'>,
+  problems: FormatProblem[],
+): LineFormatter {
   const f = options.format ?? '';
   const omit = options.omitEmptyValues === true;
   if ((options.encoding ?? 'TEXT') === 'JSON') {
