@@ -17,6 +17,25 @@ import { createLocalRateLimiter, type LocalRateLimiter } from './ratelimit/local
 export interface CustomPolicy {
   readonly policy: CompiledPolicy;
   readonly provider: ExtAuthzProvider | { readonly problem: string };
+  /**
+   * Every CUSTOM policy of the same provider (one array shared by them), the rules of the
+   * RBAC filter istiod puts in front of that provider's ext_authz; set on the provider's
+   * first policy, null on the others.
+   */
+  readonly group: readonly CompiledPolicy[] | null;
+}
+
+/** Policies with their provider, each provider's group noted on its first policy. */
+function grouped(
+  providers: readonly string[],
+  policies: readonly CompiledPolicy[],
+  providerOf: (name: string) => CustomPolicy['provider'],
+): CustomPolicy[] {
+  return providers.flatMap((name) => {
+    const provider = providerOf(name);
+    const group = policies.filter((p) => (p.provider ?? '') === name);
+    return group.map((policy, i) => ({ policy, provider, group: i === 0 ? group : null }));
+  });
 }
 
 /** Everything the engine prepares once per plan. */
@@ -68,10 +87,9 @@ function byProvider(
   policies: readonly CompiledPolicy[],
   providers: readonly string[],
 ): CustomPolicy[] {
-  return providers.flatMap((name) => {
+  return grouped(providers, policies, (name) => {
     const resolved = resolveExtAuthzProvider(plan.meshConfig, name === '' ? null : name);
-    const provider = typeof resolved === 'string' ? { problem: resolved } : resolved;
-    return policies.filter((p) => (p.provider ?? '') === name).map((policy) => ({ policy, provider }));
+    return typeof resolved === 'string' ? { problem: resolved } : resolved;
   });
 }
 
@@ -87,7 +105,5 @@ function multipleProviders(
   providers: readonly string[],
 ): CustomPolicy[] {
   const problem = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.length} providers: ${providers.join(', ')}`;
-  return providers.flatMap((name) =>
-    policies.filter((p) => (p.provider ?? '') === name).map((policy) => ({ policy, provider: { problem } })),
-  );
+  return grouped(providers, policies, () => ({ problem }));
 }

@@ -14,7 +14,6 @@ import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
 import { customMatchId, customShadowMetadata } from './authz/custom-shadow.js';
-import { RBAC_METADATA } from './authz/rbac-metadata.js';
 import { jwtMetadata, mergeMetadata, type DynamicMetadata } from './dynamic-metadata.js';
 import type { RbacStatsSink } from './authz/rbac-stats-sink.js';
 import {
@@ -387,25 +386,18 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let authzInput: AuthzInput = input;
     const list = c.custom;
     /** The CUSTOM policies of the provider whose filters the request is at. */
-    let group: CompiledPolicy[] = [];
+    let group: readonly CompiledPolicy[] = [];
     for (let i = 0; i < list.length; i++) {
-      const { policy, provider } = list[i] as CustomPolicy;
+      const custom = list[i] as CustomPolicy;
+      const { policy, provider } = custom;
       const providerName = policy.provider ?? '';
-      const starts = i === 0 || list[i - 1]?.policy.provider !== policy.provider;
-      if (starts) {
-        group = [];
-        for (let j = i; j < list.length && list[j]?.policy.provider === policy.provider; j++)
-          group.push((list[j] as CustomPolicy).policy);
-      }
       // A provider's policies start: its shadow RBAC filter runs, on the request as the
       // providers before it left it.
-      if (starts && !('problem' in provider)) {
-        const shadow = customShadowMetadata(providerName, group, authzInput);
-        f.metadata = mergeMetadata(f.metadata, shadow);
-        options.rbacStats?.custom(
-          f.req.port,
-          shadow[RBAC_METADATA]?.['istio_ext_authz_shadow_engine_result'] === 'denied',
-        );
+      if (custom.group !== null) group = custom.group;
+      if (custom.group !== null && !('problem' in provider)) {
+        const matched = customMatchId(providerName, group, authzInput);
+        f.metadata = mergeMetadata(f.metadata, customShadowMetadata(matched));
+        options.rbacStats?.custom(f.req.port, matched !== null);
       }
       if (policy.match(authzInput) < 0) continue;
       // istiod's webhook refuses istio.io/dry-run on a CUSTOM policy (validation.go

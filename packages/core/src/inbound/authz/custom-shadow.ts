@@ -30,16 +30,12 @@ export function customMatchId(
 /**
  * What the shadow RBAC filter istiod puts before one provider's ext_authz writes
  * (authz/builder builder.go buildHTTP: the provider's CUSTOM policies as the shadow rules
- * of a DENY filter, prefix `istio_ext_authz_`): `denied` and the matched rule's id when one
- * matches, which is what makes ext_authz check the request; `allowed` otherwise.
+ * of a DENY filter, prefix `istio_ext_authz_`): `denied` and the matched rule's id
+ * ({@link customMatchId}) when one matches, which is what makes ext_authz check the
+ * request; `allowed` otherwise.
  */
-export function customShadowMetadata(
-  provider: string,
-  policies: readonly CompiledPolicy[],
-  input: AuthzInput,
-): DynamicMetadata {
-  const id = customMatchId(provider, policies, input);
+export function customShadowMetadata(matchedId: string | null): DynamicMetadata {
   const w = new MetadataWriter();
-  w.shadow(EXT_AUTHZ_PREFIX, id === null, id);
+  w.shadow(EXT_AUTHZ_PREFIX, matchedId === null, matchedId);
   return w.done() as DynamicMetadata;
 }
