@@ -206,7 +206,7 @@ export class ReloadableTelemetry implements MeshTelemetry {
           if (log === undefined) {
             log =
               'kind' in spec
-                ? createOtelAccessLog(spec)
+                ? createOtelAccessLog(spec, { clock: this.clock })
                 : createAccessLogFromSpec(spec, this.#options.accessLogSink ?? {});
             this.#logs.set(key, log);
           }

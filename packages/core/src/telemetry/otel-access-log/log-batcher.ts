@@ -1,4 +1,5 @@
 import { ExportResultCode } from '@opentelemetry/core';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { LogsExporter, OtlpLogRecord } from './logs-exporter.js';
 
 /**
@@ -12,6 +13,8 @@ export const DEFAULT_BUFFER_BYTES = 16384;
 export interface LogBatcherOptions {
   readonly flushIntervalMs?: number;
   readonly bufferBytes?: number;
+  /** The mesh's clock (DESIGN.md: time is injected); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -22,10 +25,11 @@ export class LogBatcher {
   readonly #exporter: () => LogsExporter;
   readonly #intervalMs: number;
   readonly #bufferBytes: number;
+  readonly #clock: Clock;
   readonly #inFlight = new Set<Promise<void>>();
   #buffer: OtlpLogRecord[] = [];
   #bytes = 0;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: unknown = null;
   #exporterInstance: LogsExporter | null = null;
   #dropped = 0;
   #closed = false;
@@ -34,6 +38,7 @@ export class LogBatcher {
     this.#exporter = exporter;
     this.#intervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.#bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get dropped(): number {
@@ -49,7 +54,7 @@ export class LogBatcher {
     this.#buffer.push(record);
     this.#bytes += size;
     if (this.#bytes >= this.#bufferBytes) this.#send();
-    else this.#timer ??= setTimeout(() => this.#send(), this.#intervalMs).unref();
+    else this.#timer ??= this.#clock.setTimeout(() => this.#send(), this.#intervalMs);
   }
 
   /** Sends what is buffered and resolves when every batch sent so far is done. */
@@ -68,7 +73,7 @@ export class LogBatcher {
 
   #send(): void {
     if (this.#timer !== null) {
-      clearTimeout(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = null;
     }
     if (this.#buffer.length === 0) return;

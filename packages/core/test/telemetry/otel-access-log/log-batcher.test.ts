@@ -1,6 +1,7 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { createManualClock } from '../../../src/runtime/clock.js';
 import { LogBatcher } from '../../../src/telemetry/otel-access-log/log-batcher.js';
 import type { LogsExporter, OtlpLogRecord } from '../../../src/telemetry/otel-access-log/logs-exporter.js';
 
@@ -30,23 +31,19 @@ function fakeExporter(code: ExportResultCode = ExportResultCode.SUCCESS) {
   return { exporter, batches, shutdowns: () => shutdowns };
 }
 
-afterEach(() => {
-  vi.useRealTimers();
-});
-
 // Envoy's gRPC access logger (source/extensions/access_loggers/common/grpc_access_logger.h):
 // entries buffered, sent every buffer_flush_interval (1s default) or once buffer_size_bytes
 // (16384 default) is reached; CommonGrpcAccessLogConfig defaults, which istiod does not set.
 describe('LogBatcher', () => {
   it('sends the buffer after the 1s flush interval, not before', async () => {
-    vi.useFakeTimers();
+    const clock = createManualClock();
     const f = fakeExporter();
-    const b = new LogBatcher(() => f.exporter);
+    const b = new LogBatcher(() => f.exporter, { clock });
     b.add(record('a'), 10);
     b.add(record('b'), 10);
-    await vi.advanceTimersByTimeAsync(999);
+    await clock.advance(999);
     expect(f.batches).toEqual([]);
-    await vi.advanceTimersByTimeAsync(1);
+    await clock.advance(1);
     expect(f.batches).toEqual([['a', 'b']]);
   });
 
