@@ -1,6 +1,6 @@
 import type { TelemetrySpec } from './schema/telemetry.js';
 import { DIAGNOSTIC_CODES } from './diagnostic-codes.js';
-import type { Diagnostic } from './diagnostic.js';
+import type { Diagnostic, FieldPath } from './diagnostic.js';
 import { formatPath } from './diagnostic.js';
 import { toDiagnostic } from './documents.js';
 import { findExtensionProvider } from './extension-providers.js';
@@ -48,37 +48,23 @@ function problem(mesh: Pick<MeshConfig, 'extensionProviders'>, signal: Signal, n
  */
 export function telemetryProviderDiagnostics(
   resources: readonly Resource[],
-  mesh: Pick<MeshConfig, 'extensionProviders' | 'defaultProviders'> &
-    Partial<Pick<MeshConfig, 'accessLogFormat' | 'accessLogEncoding'>>,
+  mesh: Pick<MeshConfig, 'extensionProviders' | 'defaultProviders' | 'accessLogFormat' | 'accessLogEncoding'>,
 ): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const f of accessLogFormatFindings({
-    accessLogFormat: mesh.accessLogFormat ?? '',
-    accessLogEncoding: mesh.accessLogEncoding ?? 'TEXT',
-    extensionProviders: mesh.extensionProviders,
-  }))
-    out.push({
-      code: DIAGNOSTIC_CODES.unsupported,
-      level: 'Warning',
-      file: null,
-      line: null,
-      column: null,
-      path: formatPath(f.path),
-      message: f.message,
-    });
+  // meshConfig fields: the mesh config carries no file or line.
+  const meshWarning = (path: FieldPath, message: string): Diagnostic => ({
+    code: DIAGNOSTIC_CODES.unsupported,
+    level: 'Warning',
+    file: null,
+    line: null,
+    column: null,
+    path: formatPath(path),
+    message,
+  });
+  const out: Diagnostic[] = accessLogFormatFindings(mesh).map((f) => meshWarning(f.path, f.message));
   for (const signal of ['tracing', 'metrics', 'accessLogging'] as const) {
     mesh.defaultProviders[signal].forEach((name, i) => {
       const message = problem(mesh, signal, name);
-      if (message !== null)
-        out.push({
-          code: DIAGNOSTIC_CODES.unsupported,
-          level: 'Warning',
-          file: null,
-          line: null,
-          column: null,
-          path: formatPath(['defaultProviders', signal, i]),
-          message,
-        });
+      if (message !== null) out.push(meshWarning(['defaultProviders', signal, i], message));
     });
   }
   for (const r of resources) {

@@ -2,6 +2,7 @@ import { DOMAIN_SUFFIX } from '../compile/hosts.js';
 import { byAgeThenHost, selectingServiceEntries, selectingServices } from '../compile/selecting-services.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { Resource } from '../config/resource.js';
+import { isRecord } from '../config/validate/is-record.js';
 import type { PlatformResource } from '../config/snapshot.js';
 import { destinationServiceOf, INBOUND_PASSTHROUGH_CLUSTER } from './metrics/destination-service.js';
 import type { DestinationService } from './metrics/metric-event.js';
@@ -19,8 +20,6 @@ interface ServiceTarget {
   /** A port with a named `targetPort`, which may reach any container port. */
   readonly named: boolean;
 }
-
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null;
 
 /**
  * The pod ports a Service reaches: each TCP port's numeric `targetPort`, else its `port`

@@ -6,6 +6,19 @@ export type CelUse = 'accessLog' | 'metrics';
 const BOTH: readonly CelUse[] = ['accessLog', 'metrics'];
 const NONE: readonly CelUse[] = [];
 
+/** The TLS fields `connection` (downstream) and `upstream` share (context.h). */
+const TLS: Readonly<Record<string, readonly CelUse[]>> = {
+  tls_version: BOTH,
+  subject_local_certificate: BOTH,
+  subject_peer_certificate: BOTH,
+  uri_san_local_certificate: BOTH,
+  uri_san_peer_certificate: BOTH,
+  dns_san_local_certificate: BOTH,
+  dns_san_peer_certificate: BOTH,
+  sha256_peer_certificate_digest: BOTH,
+  peer_certificate: BOTH,
+};
+
 /**
  * Envoy's attribute vocabulary (envoy docs intro/arch_overview/advanced/attributes;
  * source/extensions/filters/common/expr/context.h), with the uses meshlet can answer each
@@ -50,15 +63,7 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     id: BOTH,
     termination_details: BOTH,
     transport_failure_reason: BOTH,
-    tls_version: BOTH,
-    subject_local_certificate: BOTH,
-    subject_peer_certificate: BOTH,
-    uri_san_local_certificate: BOTH,
-    uri_san_peer_certificate: BOTH,
-    dns_san_local_certificate: BOTH,
-    dns_san_peer_certificate: BOTH,
-    sha256_peer_certificate_digest: BOTH,
-    peer_certificate: BOTH,
+    ...TLS,
   },
   upstream: {
     address: BOTH,
@@ -69,15 +74,7 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
     locality: BOTH,
     cx_pool_ready_duration: NONE,
     num_endpoints: BOTH,
-    tls_version: BOTH,
-    subject_local_certificate: BOTH,
-    subject_peer_certificate: BOTH,
-    uri_san_local_certificate: BOTH,
-    uri_san_peer_certificate: BOTH,
-    dns_san_local_certificate: BOTH,
-    dns_san_peer_certificate: BOTH,
-    sha256_peer_certificate_digest: BOTH,
-    peer_certificate: BOTH,
+    ...TLS,
   },
   source: { address: BOTH, port: BOTH },
   destination: { address: BOTH, port: BOTH },
@@ -104,8 +101,6 @@ export const ATTRIBUTES: Readonly<Record<string, Readonly<Record<string, readonl
   metadata: { filter_metadata: BOTH },
   upstream_filter_state: {},
 };
-
-export { FILLED_METADATA } from '../filled-metadata.js';
 
 /** Roots whose whole value meshlet cannot provide (any read is reported). */
 export const OPAQUE_ROOTS: ReadonlySet<string> = new Set(['upstream_filter_state']);

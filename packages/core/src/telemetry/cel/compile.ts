@@ -3,12 +3,12 @@ import {
   ATTRIBUTES,
   AttributeMap,
   CLOSED_ROOTS,
-  FILLED_METADATA,
   OPAQUE_ROOTS,
   PEER_FIELDS,
   type Activation,
   type CelUse,
 } from './attributes.js';
+import { FILLED_METADATA } from '../filled-metadata.js';
 import { ENVOY_RUNTIME, ISTIO_STATS_RUNTIME, lookupFunction, type CelRuntime } from './functions.js';
 import { CelSyntaxError } from './lexer.js';
 import {

@@ -1,11 +1,9 @@
 import type { FieldPath } from '../../config/diagnostic.js';
 import type { MeshConfig } from '../../config/mesh-config.js';
+import { isRecord } from '../../config/validate/is-record.js';
 import { formatterFor } from '../access-log/access-log.js';
 import { compileTextFormat, type FormatProblem } from '../access-log/format.js';
 import type { TelemetryFinding } from './telemetry-findings.js';
-
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** One finding per problem of compiling a format, at `path`. */
 function findings(path: FieldPath, problems: readonly FormatProblem[]): TelemetryFinding[] {
