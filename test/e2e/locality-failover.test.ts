@@ -3,7 +3,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { helloworldService, useZonePods } from '../../packages/core/test/helpers/helloworld.js';
+import {
+  helloworldService,
+  SLEEP_IN_ZONE1,
+  useZonePods,
+} from '../../packages/core/test/helpers/helloworld.js';
 
 // istio.io tasks/traffic-management/locality-load-balancing/failover, with real loopback
 // servers and the real transport: the caller in region1/zone1, helloworld in region1/zone1,
@@ -41,13 +45,7 @@ async function meshFor(config: string, zones: readonly (readonly [string, number
   await writeFile(path.join(dir, 'mesh.yaml'), config);
   const mesh = await createMesh({
     config: dir,
-    workload: {
-      name: 'sleep',
-      namespace: 'sample',
-      serviceAccount: 'sleep',
-      labels: { app: 'sleep' },
-      locality: 'region1/zone1',
-    },
+    workload: SLEEP_IN_ZONE1,
     endpoints: {
       'helloworld.sample.svc.cluster.local': zones.map(([locality, port]) => ({
         address: '127.0.0.1',

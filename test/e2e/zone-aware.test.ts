@@ -3,7 +3,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, seededRandom, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { helloworldService, useZonePods } from '../../packages/core/test/helpers/helloworld.js';
+import {
+  helloworldService,
+  SLEEP_IN_ZONE1,
+  useZonePods,
+} from '../../packages/core/test/helpers/helloworld.js';
 
 // Istio 1.31's zoneAwareLbSetting with self-discovery (pilot-agent
 // ISTIO_META_ENABLE_SELF_DISCOVERY): the caller's own service endpoints in its region are
@@ -68,13 +72,7 @@ async function meshFor(sleepZones: readonly string[]): Promise<Mesh> {
   const mesh = await createMesh({
     config: dir,
     random: seededRandom(7),
-    workload: {
-      name: 'sleep',
-      namespace: 'sample',
-      serviceAccount: 'sleep',
-      labels: { app: 'sleep' },
-      locality: 'region1/zone1',
-    },
+    workload: SLEEP_IN_ZONE1,
     endpoints: {
       'helloworld.sample.svc.cluster.local': helloworld,
       'sleep.sample.svc.cluster.local': sleepZones.map((locality, i) => ({

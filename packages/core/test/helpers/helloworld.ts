@@ -17,6 +17,15 @@ spec:
 ${extraSpec}`;
 }
 
+/** The tasks' caller: the sleep workload of `sample`, in region1/zone1. */
+export const SLEEP_IN_ZONE1 = {
+  name: 'sleep',
+  namespace: 'sample',
+  serviceAccount: 'sleep',
+  labels: { app: 'sleep' },
+  locality: 'region1/zone1',
+} as const;
+
 /** Its outbound cluster. */
 export const HELLOWORLD_CLUSTER = 'outbound|5000||helloworld.sample.svc.cluster.local';
 

@@ -7,7 +7,7 @@ import { useCleanup } from '../../helpers/cleanup.js';
 import { linesBeyond } from '../../helpers/line-collector.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { listenLikeAdapters } from '../mesh-app.js';
-import { loggingMesh } from './support.js';
+import { loggingMesh, loopbackEntry } from './support.js';
 
 // `response.backend_latency` (envoy context.cc BackendLatency): the last byte received from
 // the upstream minus the first byte sent to it (`US_TX_BEG`, `US_RX_END` of
@@ -46,16 +46,7 @@ describe('response.backend_latency', () => {
     const { mesh, lines } = await loggingMesh(
       await tmp(),
       `${istioConfigMap(`accessLogFile: /dev/stdout\naccessLogFormat: ${JSON.stringify(`${FORMAT}\n`)}`)}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: up, namespace: default }
-spec:
-  hosts: [up.example]
-  ports: [{ number: ${upstreamPort}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1 }]
-`,
+${loopbackEntry('up', 'up.example', upstreamPort)}`,
       { app: 'reviews' },
       { clock },
     );
@@ -80,16 +71,7 @@ spec:
     const { clock, upstreamPort } = await slowUpstream(25);
     const { mesh } = await loggingMesh(
       await tmp(),
-      `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: up, namespace: default }
-spec:
-  hosts: [up.example]
-  ports: [{ number: ${upstreamPort}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1 }]
----
+      `${loopbackEntry('up', 'up.example', upstreamPort)}---
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: latency-tag, namespace: default }

@@ -84,3 +84,20 @@ export const fields = (line: string): Record<string, string> =>
       .split(' | ')
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
+
+/**
+ * A STATIC, MESH_EXTERNAL ServiceEntry `name` for `host` whose one endpoint is 127.0.0.1 on
+ * `port`; `endpoint` adds fields to it (YAML flow text, e.g. `locality: us-east1/zone-b`).
+ */
+export function loopbackEntry(name: string, host: string, port: number, endpoint = ''): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: default }
+spec:
+  hosts: [${host}]
+  ports: [{ number: ${port}, name: http, protocol: HTTP }]
+  resolution: STATIC
+  location: MESH_EXTERNAL
+  endpoints: [{ address: 127.0.0.1${endpoint === '' ? '' : `, ${endpoint}`} }]
+`;
+}

@@ -8,7 +8,7 @@ import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { meshClient, tlsGet } from '../../inbound/server/support.js';
-import { fields, loggingMesh, servingReviews, textLogProvider } from './support.js';
+import { fields, loggingMesh, loopbackEntry, servingReviews, textLogProvider } from './support.js';
 
 // An inbound mTLS request through the mesh server (the way the Express and Fastify
 // adapters serve), logged with a custom Telemetry `logFormat.text`: the TLS operators read
@@ -122,15 +122,7 @@ spec:
     filter:
       expression: "upstream.locality.zone == 'us-east1-b'"
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: echo, namespace: default }
-spec:
-  hosts: [echo.local]
-  ports: [{ number: ${upstream}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1, locality: us-east1/us-east1-b/rack1 }]
+${loopbackEntry('echo', 'echo.local', upstream, 'locality: us-east1/us-east1-b/rack1')}
 `,
       { app: 'front' },
     );
@@ -149,15 +141,7 @@ spec:
     const { mesh, lines } = await loggingMesh(
       dir,
       `${istioConfigMap(`accessLogFile: /dev/stdout
-accessLogFormat: "%RESPONSE_CODE% %RESPONSE_FLAGS_LONG% %UPSTREAM_PROTOCOL% %UPSTREAM_TRANSPORT_FAILURE_REASON% [%LOCAL_REPLY_BODY%]"`)}apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: gone, namespace: default }
-spec:
-  hosts: [gone.local]
-  ports: [{ number: ${port}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1 }]
+accessLogFormat: "%RESPONSE_CODE% %RESPONSE_FLAGS_LONG% %UPSTREAM_PROTOCOL% %UPSTREAM_TRANSPORT_FAILURE_REASON% [%LOCAL_REPLY_BODY%]"`)}${loopbackEntry('gone', 'gone.local', port)}
 `,
       { app: 'front' },
     );

@@ -8,7 +8,7 @@ import { linesBeyond } from '../../helpers/line-collector.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { certSourceFor, meshClient } from '../../inbound/server/support.js';
-import { fields, loggingMesh, textLogProvider } from './support.js';
+import { fields, loggingMesh, loopbackEntry, textLogProvider } from './support.js';
 
 // An outbound ISTIO_MUTUAL call from `mesh.fetch` to a real TLS upstream on loopback,
 // logged with a custom client format: the `%UPSTREAM_*%` TLS operators read the upstream
@@ -69,15 +69,7 @@ spec:
   host: reviews.default.svc.cluster.local
   trafficPolicy: { tls: { mode: ISTIO_MUTUAL } }
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: plain, namespace: default }
-spec:
-  hosts: [plain.example]
-  ports: [{ number: ${plainPort}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1 }]
+${loopbackEntry('plain', 'plain.example', plainPort)}
 `;
 }
 

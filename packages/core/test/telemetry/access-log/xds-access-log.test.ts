@@ -7,7 +7,7 @@ import { linesBeyond } from '../../helpers/line-collector.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { samples } from '../metrics-support.js';
 import { listenLikeAdapters } from '../mesh-app.js';
-import { fields, loggingMesh, textLogProvider } from './support.js';
+import { fields, loggingMesh, loopbackEntry, textLogProvider } from './support.js';
 
 // The xDS facts of real requests as a sidecar's Envoy has them from istiod: the node
 // (tools/packaging/common/envoy_bootstrap.json), the virtual host, filter chain and route
@@ -55,15 +55,7 @@ spec:
         vhost: { value: "xds.virtual_host_name" }
         node_cluster: { value: "xds.node.cluster" }
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings, namespace: default }
-spec:
-  hosts: [ratings.example]
-  ports: [{ number: ${port}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1, labels: { app: ratings, version: v1 } }]
+${loopbackEntry('ratings', 'ratings.example', port, 'labels: { app: ratings, version: v1 }')}
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -11,6 +11,7 @@ import type { MetricEvent } from '../../../src/telemetry/metrics/metric-event.js
 import { compileTagExpression } from '../../../src/telemetry/metrics/tag-expression.js';
 import { UNKNOWN_PEER } from '../../../src/telemetry/peer-labels.js';
 import { sharedCa } from '../../identity/support.js';
+import { reviewsCall } from '../access-log/fixtures.js';
 
 // The access-log attributes of the downstream TLS connection and the upstream host, typed
 // as envoy source/extensions/filters/common/expr/context.cc gives them: `connection.id`
@@ -41,33 +42,17 @@ function socket(peer: X509Certificate | undefined, local: X509Certificate | unde
   };
 }
 
-const BASE: AccessLogEntry = {
-  direction: 'OUTBOUND',
-  startTime: 0,
-  method: 'GET',
+const BASE: AccessLogEntry = reviewsCall({
   path: '/a?b=1',
-  authority: 'reviews:9080',
-  scheme: 'http',
-  protocol: 'HTTP/1.1',
-  responseCode: 200,
-  responseFlags: [],
-  responseCodeDetails: 'via_upstream',
-  connectionTerminationDetails: null,
-  upstreamTransportFailureReason: null,
   bytesReceived: 3,
   bytesSent: 5,
   durationMs: 1,
   requestHeaders: { 'x-a': 'bc' },
   responseHeaders: { 'x-b': 'd' },
-  upstreamHost: '10.0.0.9:9080',
   upstreamCluster: 'outbound|9080||reviews.default.svc.cluster.local',
-  upstreamLocalAddress: null,
-  downstreamLocalAddress: null,
-  downstreamRemoteAddress: null,
-  requestedServerName: null,
   routeName: 'default',
   upstreamLocality: { region: 'us-east1', zone: 'us-east1-b', subZone: '' },
-};
+});
 
 function evaluate(expr: string, entry: AccessLogEntry): CelValue {
   const c = compileCel(expr, 'accessLog');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 import { meshClient, tlsGet } from '../../inbound/server/support.js';
-import { loggingMesh, servingReviews } from '../access-log/support.js';
+import { loggingMesh, loopbackEntry, servingReviews } from '../access-log/support.js';
 import { samples } from '../metrics-support.js';
 
 // istio_stats evaluates tagOverrides over the request's whole stream info, the same
@@ -53,15 +53,7 @@ describe('tagOverrides read the attributes the metric event does not carry', () 
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const upstream = (server.address() as AddressInfo).port;
     const yaml = `${telemetry('CLIENT', { zone: 'upstream.locality.zone', peer: 'upstream.address' })}---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: echo, namespace: default }
-spec:
-  hosts: [echo.local]
-  ports: [{ number: ${upstream}, name: http, protocol: HTTP }]
-  resolution: STATIC
-  location: MESH_EXTERNAL
-  endpoints: [{ address: 127.0.0.1, locality: us-east1/us-east1-b/rack1 }]
+${loopbackEntry('echo', 'echo.local', upstream, 'locality: us-east1/us-east1-b/rack1')}
 `;
     const { mesh } = await loggingMesh(await tmp(), yaml, { app: 'front' });
     cleanup.mesh(mesh);
