@@ -1,9 +1,16 @@
 import type { Registry } from 'prom-client';
+import type { CompiledAuthorization } from '../../inbound/authz/compile-policies.js';
+import type { RbacOutcome } from '../../inbound/authz/evaluate.js';
 import { RBAC_METADATA, SHADOW_PREFIX } from '../../inbound/authz/rbac-metadata.js';
 import type { RbacStatsSink } from '../../inbound/authz/rbac-stats-sink.js';
 import { INBOUND_PASSTHROUGH_CLUSTER } from './destination-service.js';
 import type { DestinationService } from './metric-event.js';
+import { neverThrows } from '../never-throws.js';
 import { SeriesStore, type Series } from './series-store.js';
+
+/** The shadow engine results the DENY and ALLOW filters write (rbac-metadata.ts). */
+const DENY_RESULT = `${SHADOW_PREFIX.DENY}shadow_engine_result`;
+const ALLOW_RESULT = `${SHADOW_PREFIX.ALLOW}shadow_engine_result`;
 
 /**
  * Envoy's RBAC filter stats as an Istio sidecar exposes them. istiod's bootstrap keeps
@@ -36,41 +43,36 @@ export function createEnvoyRbacStats(
     byPort.set(port, { service, chain });
     return chain;
   };
-  const safe = (fn: () => void): void => {
-    try {
-      fn();
-    } catch {
-      // Telemetry never throws into the request.
-    }
-  };
   return {
-    rbac: (port, authz, outcome) =>
-      safe(() => {
-        const e = authz.enforced;
-        // The filters a refused request reached: all before the refusing one, and that one.
-        const reachedAllow = outcome.allow || outcome.stage === 'allow';
-        let allowed = e.audit ? 1 : 0; // LOG never refuses.
-        if (e.deny && reachedAllow) allowed++;
-        if (e.allow && outcome.allow) allowed++;
-        const fields = outcome.metadata?.[RBAC_METADATA];
-        if (allowed === 0 && outcome.allow && fields === undefined) return;
-        const c = chainOf(port);
-        if (allowed > 0) c.enforce('allowed', allowed);
-        if (!outcome.allow) c.enforce('denied', 1);
-        if (fields === undefined) return;
-        const deny = fields[`${SHADOW_PREFIX.DENY}shadow_engine_result`];
-        if (typeof deny === 'string') c.dryRun('deny', deny);
-        const allow = fields[`${SHADOW_PREFIX.ALLOW}shadow_engine_result`];
-        if (typeof allow === 'string') c.dryRun('allow', allow);
-      }),
-    custom: (port, matched) => safe(() => chainOf(port).extAuthz(matched ? 'denied' : 'allowed')),
+    rbac: neverThrows((port: number, authz: CompiledAuthorization, outcome: RbacOutcome) => {
+      const e = authz.enforced;
+      // The filters a refused request reached: all before the refusing one, and that one.
+      const reachedAllow = outcome.allow || outcome.stage === 'allow';
+      let allowed = e.audit ? 1 : 0; // LOG never refuses.
+      if (e.deny && reachedAllow) allowed++;
+      if (e.allow && outcome.allow) allowed++;
+      const fields = outcome.metadata?.[RBAC_METADATA];
+      if (allowed === 0 && outcome.allow && fields === undefined) return;
+      const c = chainOf(port);
+      if (allowed > 0) c.enforce('allowed', allowed);
+      if (!outcome.allow) c.enforce('denied', 1);
+      if (fields === undefined) return;
+      const deny = fields[DENY_RESULT];
+      if (typeof deny === 'string') c.dryRun('deny', deny);
+      const allow = fields[ALLOW_RESULT];
+      if (typeof allow === 'string') c.dryRun('allow', allow);
+    }),
+    custom: neverThrows((port: number, matched: boolean) =>
+      chainOf(port).extAuthz(matched ? 'denied' : 'allowed'),
+    ),
   };
 }
 
 /** One inbound chain's RBAC stats, each series made when first counted. */
 class ChainStats {
   readonly #family: SeriesStore;
-  readonly #series = new Map<string, Series>();
+  readonly #enforced = new Map<string, Series>();
+  readonly #dryRun = new Map<string, Series>();
   readonly #extAuthz = new Map<string, Series>();
   readonly #registry: Registry;
   readonly #name: string;
@@ -86,13 +88,14 @@ class ChainStats {
     }).register(registry);
   }
 
+  /** `authz_enforce_result`: `allowed` or `denied`. */
   enforce(result: string, n: number): void {
-    this.#add(this.#series, this.#family, `e:${result}`, { authz_enforce_result: result }, n);
+    this.#family.addTo(this.#seriesOf(this.#enforced, result, { authz_enforce_result: result }), n);
   }
 
   dryRun(action: string, result: string): void {
     const labels = { authz_dry_run_action: action, authz_dry_run_result: result };
-    this.#add(this.#series, this.#family, `d:${action}:${result}`, labels, 1);
+    this.#family.addTo(this.#seriesOf(this.#dryRun, `${action}:${result}`, labels), 1);
   }
 
   extAuthz(result: string): void {
@@ -109,15 +112,10 @@ class ChainStats {
     s.value++;
   }
 
-  #add(
-    cache: Map<string, Series>,
-    store: SeriesStore,
-    key: string,
-    labels: Record<string, string>,
-    n: number,
-  ): void {
+  /** The family's series `key` of `cache`, made again after a registry reset dropped it. */
+  #seriesOf(cache: Map<string, Series>, key: string, labels: Record<string, string>): Series {
     let s = cache.get(key);
-    if (s === undefined || !s.live) cache.set(key, (s = store.series(key, labels)));
-    store.addTo(s, n);
+    if (s === undefined || !s.live) cache.set(key, (s = this.#family.series(JSON.stringify(labels), labels)));
+    return s;
   }
 }

@@ -1,3 +1,4 @@
+import { neverThrows } from '../never-throws.js';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 /**
@@ -102,15 +103,7 @@ export function createMeshletMetrics(options: { readonly registry?: Registry } =
     'Certificate notAfter, in seconds since the epoch',
     ['cert'],
   );
-  const safe =
-    <A extends unknown[]>(fn: (...args: A) => void) =>
-    (...args: A): void => {
-      try {
-        fn(...args);
-      } catch {
-        // Telemetry never throws into the application.
-      }
-    };
+  const safe = neverThrows;
   return Object.freeze({
     registry,
     poolOverflow: safe((cluster: string) => overflow.inc({ cluster })),
