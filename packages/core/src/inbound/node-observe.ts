@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import { inboundTimingOf, watchInboundTiming } from '../telemetry/access-log/inbound-timing.js';
 import { jwtMetadata } from './dynamic-metadata.js';
+import { traceIdsOf } from '../telemetry/access-log/entry-facts.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
+import { hostPort } from '../outbound/upstream/host-state.js';
 import { once } from '../telemetry/access-log/xds-facts.js';
 import { inboundXds } from '../telemetry/access-log/xds-inbound.js';
 import { inboundClusterOf } from '../telemetry/inbound-services.js';
@@ -236,7 +238,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
       // Built only when a log line, a span or a tagOverrides expression reads it.
-      const entry = () => this.#entry(status, flags, durationMs, requestBody, responseBody);
+      const entry = once(() => this.#entry(status, flags, durationMs, requestBody, responseBody));
       if (t.metrics.enabled) {
         const fromCert = peerFromIdentity(request.peer);
         const protocol = requestProtocolOf(request.headers['content-type']);
@@ -289,7 +291,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const request = this.#request;
     const t = this.#topology();
     const forwarded = forwardedClient(request.headers['x-forwarded-for'], t.numTrustedProxies, t.gateway);
-    if (forwarded !== null) return forwarded.includes(':') ? `[${forwarded}]:0` : `${forwarded}:0`;
+    if (forwarded !== null) return hostPort(forwarded, 0);
     return request.sourceIp === '' ? null : `${request.sourceIp}:${request.sourcePort}`;
   }
 
@@ -321,8 +323,6 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const local = request.destinationIp === '' ? null : `${request.destinationIp}:${request.port}`;
     const protocol = envoyProtocol(this.#req.httpVersion);
     const socket = this.#req.socket as object | null;
-    const spanContext = this.#span.span?.spanContext();
-    const traceId = spanContext?.traceId;
     const timing = inboundTimingOf(this.#req);
     // The response's status line and header block as sent (see #finish).
     const headerText = (this.response as { _header?: unknown })._header;
@@ -342,8 +342,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       downstreamTls: tlsConnectionOf(socket),
       downstreamDirectRemoteAddress:
         request.sourceIp === '' ? null : hostPort(request.sourceIp, request.sourcePort ?? 0),
-      traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
-      spanId: traceId === undefined || /^0*$/.test(traceId) ? null : (spanContext?.spanId ?? null),
+      ...traceIdsOf(this.#span.span),
       localReplyBody: d !== null && !d.allow ? d.body : '',
       downstreamPeer: this.#peerMetadata,
       dynamicMetadata: dynamicMetadataOf(d),
@@ -411,10 +410,6 @@ function envoyProtocol(httpVersion: string): string {
       return `HTTP/${httpVersion}`;
   }
 }
-
-/** `ip:port`, `[ip6]:port`, as Envoy prints an address. */
-const hostPort = (ip: string, port: number): string =>
-  ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 
 /**
  * The `InboundHandle.observe` member for a mesh's telemetry: per request a SERVER span

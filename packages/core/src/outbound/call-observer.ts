@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { CompiledRoute, Endpoint, MeshPlan, RouteRequest } from '../compile/plan-types.js';
 import { operationOf } from '../compile/route-operation.js';
 import type { AccessLogEntry, EntryLocality } from '../telemetry/access-log/entry.js';
+import { traceIdsOf } from '../telemetry/access-log/entry-facts.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
 import { endpointWorkloadName } from '../telemetry/endpoint-workload.js';
 import { once } from '../telemetry/access-log/xds-facts.js';
@@ -371,7 +372,9 @@ export class OutboundCall implements CallObserver {
       const target = this.#target;
       const cluster = state.cluster;
       // Built only when a log line, a span or a tagOverrides expression reads it.
-      const entry = () => this.#entry(state, plan, status, resHeaders, durationMs, requestBody, responseBody);
+      const entry = once(() =>
+        this.#entry(state, plan, status, resHeaders, durationMs, requestBody, responseBody),
+      );
       if (t.metrics.enabled) {
         const protocol = requestProtocolOf(this.#headers['content-type']);
         const event: MetricEvent = {
@@ -433,8 +436,6 @@ export class OutboundCall implements CallObserver {
   ): AccessLogEntry {
     const host = this.#headers['host'];
     const endpoint = state.endpoint;
-    const spanContext = this.#span.span?.spanContext();
-    const traceId = spanContext?.traceId;
     const responseHead = status === 0 ? 0 : 17 + headerBlockBytes(resHeaders);
     const answered = state.upstream !== null;
     const logged = LOGGED.get(this);
@@ -458,8 +459,7 @@ export class OutboundCall implements CallObserver {
       upstreamHostname: endpoint !== null && !isIP(endpoint.address) ? endpoint.address : null,
       upstreamLocality: localityOf(endpoint),
       upstreamPeer: state.upstreamPeer,
-      traceId: traceId === undefined || /^0*$/.test(traceId) ? null : traceId,
-      spanId: traceId === undefined || /^0*$/.test(traceId) ? null : (spanContext?.spanId ?? null),
+      ...traceIdsOf(this.#span.span),
       localReplyBody: answered ? '' : (logged?.localBody?.toString('utf8') ?? ''),
       wire: {
         downstreamReceived: this.#requestHeadBytes + bytesReceived,

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { AccessLogEntry } from './entry.js';
 
 /**
@@ -77,4 +78,15 @@ export function responseHeadersBytes(e: AccessLogEntry): number {
     e.responseHeadersBytes ??
     (e.responseCode === 0 ? 0 : headerMapBytes(e.responseHeaders, [':status', String(e.responseCode)]))
   );
+}
+
+/**
+ * The request span's ids as the entry carries them (`%TRACE_ID%`, an OpenTelemetry access
+ * log's trace and span ids): none without a span, or for the all-zero trace id of a span
+ * that belongs to no trace.
+ */
+export function traceIdsOf(span: Span | null): { traceId: string | null; spanId: string | null } {
+  const c = span?.spanContext();
+  if (c === undefined || /^0*$/.test(c.traceId)) return { traceId: null, spanId: null };
+  return { traceId: c.traceId, spanId: c.spanId };
 }
