@@ -14,7 +14,7 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-async function service(labels: Record<string, string>, numTrustedProxies = 0) {
+async function service(labels: Record<string, string>, numTrustedProxies = 0, host = '127.0.0.1') {
   const lines: string[] = [];
   const mesh: Mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels },
@@ -30,9 +30,9 @@ async function service(labels: Record<string, string>, numTrustedProxies = 0) {
   const app = Fastify();
   await app.register(meshlet, { mesh });
   app.get('/ip', () => 'ok');
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: 0, host });
   closers.push(() => app.close());
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${(app.server.address() as AddressInfo).port}`;
   const call = async (headers: Record<string, string> = {}) => {
     const before = lines.length;
     expect((await fetch(`${base}/ip`, { headers })).status).toBe(200);
@@ -56,5 +56,10 @@ describe("the inbound access log's downstream remote address", () => {
     expect(await call({ 'x-forwarded-for': '198.51.100.1, 203.0.113.7' })).toBe('203.0.113.7:0');
     const none = await service({ istio: 'ingressgateway' }, 0);
     expect(await none.call({ 'x-forwarded-for': '203.0.113.7' })).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('brackets an IPv6 peer, as Envoy prints an address', async () => {
+    const { call } = await service({ app: 'httpbin' }, 0, '::1');
+    expect(await call()).toMatch(/^\[::1\]:\d+$/);
   });
 });

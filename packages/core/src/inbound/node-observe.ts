@@ -292,7 +292,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const t = this.#topology();
     const forwarded = forwardedClient(request.headers['x-forwarded-for'], t.numTrustedProxies, t.gateway);
     if (forwarded !== null) return hostPort(forwarded, 0);
-    return request.sourceIp === '' ? null : `${request.sourceIp}:${request.sourcePort}`;
+    return request.sourceIp === '' ? null : hostPort(request.sourceIp, request.sourcePort ?? 0);
   }
 
   /**
