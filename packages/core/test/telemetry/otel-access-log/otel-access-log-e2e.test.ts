@@ -1,6 +1,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../../src/runtime/clock.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { useCleanup } from '../../helpers/cleanup.js';
 import { useTmpDir } from '../../helpers/tmp.js';
@@ -77,7 +78,9 @@ describe('envoyOtelAls: OTLP/gRPC access logs to a real collector', () => {
         ua: "%REQ(USER-AGENT)%"
 `,
     );
-    const { mesh, lines } = await loggingMesh(await tmp(), yaml, { app: 'reviews' });
+    // The batcher's flush interval runs on the mesh's clock.
+    const clock = createManualClock();
+    const { mesh, lines } = await loggingMesh(await tmp(), yaml, { app: 'reviews' }, { clock });
     cleanup.mesh(mesh);
     const port = await listenLikeAdapters(mesh, (_req, res) => {
       res.statusCode = 201;
@@ -88,6 +91,7 @@ describe('envoyOtelAls: OTLP/gRPC access logs to a real collector', () => {
     expect(await get(port, '/reviews/1', { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-01` })).toBe(201);
     const after = Date.now();
     // Batched: sent within Envoy's 1s buffer_flush_interval, without a flush.
+    await clock.advance(1000);
     const [record] = await until(() => {
       const r = collector.records();
       return r.length > 0 ? r : undefined;
