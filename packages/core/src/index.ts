@@ -66,6 +66,7 @@ export type { MeshletRequestContext, PeerIdentity, RequestAuth } from './inbound
 // Inbound: the framework-free engine contract and node helpers the adapters use
 export { decideThen, type InboundHandle, type InboundObservation } from './inbound/handle.js';
 export { decideNodeRequest } from './inbound/node-decide.js';
+export { writeDenial } from './inbound/node-deny.js';
 export { createInboundEngine, type InboundEngineOptions } from './inbound/engine.js';
 export type {
   InboundEngine,

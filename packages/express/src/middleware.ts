@@ -3,7 +3,7 @@ import {
   applyRequestHeaderEdits,
   decideNodeRequest,
   inboundHandleFrom,
-  type InboundDecision,
+  writeDenial,
   type InboundHandle,
   type MeshletRequestContext,
 } from '@meshlet/core';
@@ -38,14 +38,6 @@ interface ExpressRequestFields {
   baseUrl?: string;
 }
 
-function deny(res: ServerResponse, decision: Extract<InboundDecision, { allow: false }>): void {
-  res.statusCode = decision.status;
-  for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
-  if (!res.hasHeader('content-type')) res.setHeader('content-type', 'text/plain');
-  res.setHeader('content-length', Buffer.byteLength(decision.body));
-  res.end(decision.body);
-}
-
 /**
  * `app.use(meshlet({ mesh }))`, mounted first: enforces the mesh's inbound policy
  * (PeerAuthentication identity, RequestAuthentication, AuthorizationPolicy, local rate
@@ -70,7 +62,7 @@ export function meshlet(options: MeshletExpressOptions) {
       res,
       (decision, observation) => {
         if (!decision.allow) {
-          deny(res, decision);
+          writeDenial(res, decision);
           return;
         }
         if (decision.url !== target) {

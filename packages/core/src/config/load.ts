@@ -22,6 +22,8 @@ export interface TextSource {
   readonly text: string;
   /** Shown in diagnostics; null prints as `<inline>`. */
   readonly file?: string | null;
+  /** Namespace of this text's documents that name none (`kubectl apply -n`); default the load's. */
+  readonly namespace?: string;
 }
 
 function sameResource(a: Resource, b: Resource): boolean {
@@ -111,7 +113,13 @@ export function loadEntries(
     }
     const file = e.kind === 'file' ? e.file : (e.file ?? null);
     if (file !== null) files.push(file);
-    index = collectText(e.text, file, index, collected, ns);
+    index = collectText(
+      e.text,
+      file,
+      index,
+      collected,
+      (e.kind === undefined ? e.namespace : undefined) ?? ns,
+    );
   }
   return assemble(collected, files, options);
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import { validateWorkload } from '../compile/workload.js';
+import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { createOutboundClient, type MeshFetchInit } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
@@ -9,7 +9,7 @@ import { systemClock } from '../runtime/clock.js';
 import { systemRandom } from '../runtime/random.js';
 import { configSources } from './config-sources.js';
 import { createMeshGot } from './mesh-got.js';
-import { startPlanSource, type PlanSource } from './plan-source.js';
+import { startPlanSource, type PlanSource, type PlanSourceHooks } from './plan-source.js';
 import { resolveTransport } from './transport-option.js';
 import type { Mesh, MeshEvents, MeshOptions } from './types.js';
 import { workloadFromEnv } from './workload-env.js';
@@ -37,7 +37,21 @@ import { localPeerHeaders, sidecarNodeId } from '../telemetry/metadata-exchange/
  * `MESHLET_ERR_CONFIG_WORKLOAD` for a malformed workload, `MESHLET_ERR_MESH_OPTIONS`
  * for a bad option.
  */
-export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+export function createMesh(options: MeshOptions = {}): Promise<Mesh> {
+  return createMeshWith(options, {});
+}
+
+/** What a mesh can be built with besides its public options (the mock mesh's parts). */
+export interface MeshInternals {
+  /**
+   * Where the plan comes from instead of watched files: the mock mesh compiles every
+   * workload's plan from one in-memory topology. `options.config` is not read then.
+   */
+  readonly planSource?: (workload: WorkloadIdentity, hooks: PlanSourceHooks) => PlanSource;
+}
+
+/** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
+export async function createMeshWith(options: MeshOptions, internals: MeshInternals): Promise<Mesh> {
   const workload = validateWorkload(workloadFromEnv(options.workload));
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
@@ -45,32 +59,35 @@ export async function createMesh(options: MeshOptions = {}): Promise<Mesh> {
   // Set once the config has loaded (telemetry reads its Telemetry resources); the reload
   // hooks below only run after that.
   let telemetry: MeshTelemetry | null = null;
-  const source: PlanSource = await startPlanSource(
-    {
-      sources: configSources(options.config),
-      workload,
-      compile: {
-        ...(options.endpoints !== undefined ? { endpoints: options.endpoints } : {}),
-        istiodFeatures: { ...istiodFeaturesFromEnv(process.env), ...options.istiodFeatures },
-        // In-process, this process is the proxy: its ISTIO_META_* settings apply.
-        proxyEnv: process.env,
-      },
-      meshConfig: options.meshConfig,
-      debounceMs: options.debounceMs,
+  const hooks: PlanSourceHooks = {
+    reload: (next, previous) => {
+      telemetry?.meshlet.configReloaded(Date.now());
+      // Telemetry overrides, tracing and access logging follow the new config too.
+      telemetry?.reload(next.snapshot);
+      events.emit('reload', { plan: next.plan, snapshot: next.snapshot, previous: previous.plan });
     },
-    {
-      reload: (next, previous) => {
-        telemetry?.meshlet.configReloaded(Date.now());
-        // Telemetry overrides, tracing and access logging follow the new config too.
-        telemetry?.reload(next.snapshot);
-        events.emit('reload', { plan: next.plan, snapshot: next.snapshot, previous: previous.plan });
-      },
-      rejected: (snapshot, reasons) => {
-        telemetry?.meshlet.configReloadFailed();
-        events.emit('rejected', { reasons, diagnostics: snapshot.diagnostics, snapshot });
-      },
+    rejected: (snapshot, reasons) => {
+      telemetry?.meshlet.configReloadFailed();
+      events.emit('rejected', { reasons, diagnostics: snapshot.diagnostics, snapshot });
     },
-  );
+  };
+  const source: PlanSource =
+    internals.planSource?.(workload, hooks) ??
+    (await startPlanSource(
+      {
+        sources: configSources(options.config),
+        workload,
+        compile: {
+          ...(options.endpoints !== undefined ? { endpoints: options.endpoints } : {}),
+          istiodFeatures: { ...istiodFeaturesFromEnv(process.env), ...options.istiodFeatures },
+          // In-process, this process is the proxy: its ISTIO_META_* settings apply.
+          proxyEnv: process.env,
+        },
+        meshConfig: options.meshConfig,
+        debounceMs: options.debounceMs,
+      },
+      hooks,
+    ));
 
   let transport;
   let certWatcher: CertWatcher | null = null;
