@@ -33,13 +33,17 @@ export interface PlanSource {
 /** How many diagnostics a start-up error message lists before "and N more". */
 const LISTED = 5;
 
-function invalid(diagnostics: readonly Diagnostic[]): MeshletError {
+/**
+ * `MESHLET_ERR_CONFIG_INVALID` for a config with errors: `what` (the call refusing it) and
+ * the first errors in the message, every diagnostic in `details.diagnostics`.
+ */
+export function configInvalid(what: string, diagnostics: readonly Diagnostic[]): MeshletError {
   const errors = diagnostics.filter((d) => d.level === 'Error');
   const lines = errors.slice(0, LISTED).map((d) => `  ${formatDiagnostic(d)}`);
   if (errors.length > LISTED) lines.push(`  ... and ${errors.length - LISTED} more`);
   return new MeshletError(
     'MESHLET_ERR_CONFIG_INVALID',
-    `createMesh: the configuration has ${errors.length} error(s):\n${lines.join('\n')}`,
+    `${what}: the configuration has ${errors.length} error(s):\n${lines.join('\n')}`,
     { diagnostics },
   );
 }
@@ -85,7 +89,7 @@ export async function startPlanSource(options: SourceOptions, hooks: PlanSourceH
   const first = watcher.current.snapshot;
   if (hasErrors(first.diagnostics)) {
     await watcher.close();
-    throw invalid(first.diagnostics);
+    throw configInvalid('createMesh', first.diagnostics);
   }
   let state: PlanState;
   try {

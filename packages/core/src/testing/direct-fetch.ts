@@ -1,0 +1,89 @@
+import { resolveShortName } from '../compile/hosts.js';
+import type { MeshFetchInit } from '../outbound/client.js';
+import { createMeshResponse, type MeshResponse } from '../outbound/response.js';
+import { TransportError } from '../outbound/transport.js';
+import type { Random } from '../runtime/random.js';
+import type { MockCaller, MockNetwork } from './mock-network.js';
+import type { MockTopology } from './mock-topology.js';
+
+export interface DirectFetchContext {
+  readonly network: MockNetwork;
+  readonly topology: MockTopology;
+  readonly random: Random;
+  readonly caller: MockCaller;
+  /** The caller's namespace, for short names (`reviews` is `reviews.<ns>.svc.cluster.local`). */
+  readonly namespace: string;
+}
+
+/** `host`, `host.ns` or the full name, as Kubernetes DNS resolves them for a pod in `namespace`. */
+function serviceHost(hostname: string, namespace: string, known: Readonly<Record<string, unknown>>): string {
+  const candidates = [resolveShortName(hostname, namespace), `${hostname}.svc.cluster.local`, hostname];
+  return candidates.find((h) => known[h] !== undefined) ?? (candidates[0] as string);
+}
+
+function headersOf(init: MeshFetchInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const h = init?.headers;
+  if (h === undefined) return out;
+  if (h instanceof Headers) {
+    h.forEach((v, k) => (out[k] = v));
+    return out;
+  }
+  for (const [k, v] of Object.entries(h))
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  return out;
+}
+
+/** What Node's HTTP client rejects with for a connection that failed (`code` ECONNRESET, ...). */
+function socketError(err: TransportError): Error {
+  const code = err.failure === 'reset' ? 'ECONNRESET' : err.failure === 'tls' ? 'EPROTO' : 'ECONNREFUSED';
+  return Object.assign(new Error(`${code}: ${err.message}`, { cause: err }), { code });
+}
+
+/**
+ * A call from a pod without a sidecar: no routing rules, no retries, no mTLS. The
+ * Service's virtual IP picks one of its endpoints at random (kube-proxy), and the request
+ * goes there in plaintext. A connection the server closes (a STRICT port) rejects as
+ * Node's client would, with `code: 'ECONNRESET'`, not with an HTTP status.
+ */
+export async function directFetch(
+  ctx: DirectFetchContext,
+  url: string | URL,
+  init?: MeshFetchInit,
+): Promise<MeshResponse> {
+  const target = new URL(url);
+  const endpoints = ctx.topology.endpoints();
+  const host = serviceHost(target.hostname, ctx.namespace, endpoints);
+  const port = target.port === '' ? 80 : Number(target.port);
+  const list = (endpoints[host] ?? []).filter((e) => e.port === port);
+  if (list.length === 0) {
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${target.hostname} (no endpoint on port ${port})`), {
+      code: 'ENOTFOUND',
+    });
+  }
+  const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0];
+  const address = `${pick?.address}:${port}`;
+  const body = init?.body;
+  const res = await ctx.network
+    .send(ctx.caller, {
+      url: new URL(`http://${address}${target.pathname}${target.search}`),
+      method: (init?.method ?? 'GET').toUpperCase(),
+      headers: { host: target.host, ...headersOf(init) },
+      body: typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : null,
+      signal: init?.signal ?? null,
+      connectTimeoutMs: 10_000,
+      tls: null,
+      poolKey: `direct|${address}`,
+      pool: { maxConnections: 0, maxRequestsPerConnection: 0, idleTimeoutMs: 0 },
+    })
+    .catch((err: unknown) => {
+      throw err instanceof TransportError ? socketError(err) : err;
+    });
+  return createMeshResponse(res.status, res.headers, res.body, {
+    flags: [],
+    attempts: 1,
+    upstream: { host, subset: null, address, cluster: '' },
+    route: null,
+    retriesDisabled: null,
+  });
+}

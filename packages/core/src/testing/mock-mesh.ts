@@ -1,0 +1,259 @@
+import type { WorkloadIdentity } from '../compile/workload.js';
+import { hasErrors } from '../config/diagnostic.js';
+import { loadEntries, type TextSource } from '../config/load.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import { readSources, type SourceEntry } from '../config/sources.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import type { PeerIdentity } from '../inbound/request-context.js';
+import { createMeshWith } from '../mesh/create-mesh.js';
+import { configInvalid } from '../mesh/plan-source.js';
+import type { Mesh } from '../mesh/types.js';
+import type { MeshFetchInit } from '../outbound/client.js';
+import type { MeshResponse } from '../outbound/response.js';
+import { seededRandom } from '../runtime/random.js';
+import { appListener } from './app-listener.js';
+import { directFetch } from './direct-fetch.js';
+import { MockNetwork, type MockCaller } from './mock-network.js';
+import { MockTopology } from './mock-topology.js';
+import { sidecarListener } from './sidecar-listener.js';
+import type {
+  MockApp,
+  MockHop,
+  MockMesh,
+  MockMeshOptions,
+  MockService,
+  MockServiceOptions,
+  MockWorkload,
+} from './types.js';
+import { createVirtualClock } from './virtual-clock.js';
+import { virtualCertificates } from './virtual-certs.js';
+
+/** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
+const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
+
+type Fetch = (url: string | URL, init?: MeshFetchInit) => Promise<MeshResponse>;
+
+async function configEntries(config: MockMeshOptions['config']): Promise<(SourceEntry | TextSource)[]> {
+  const list = config === undefined ? [] : typeof config === 'string' ? [config] : config;
+  const out: (SourceEntry | TextSource)[] = [];
+  for (const [i, item] of list.entries()) {
+    if (/\r?\n/.test(item)) out.push({ text: item, file: `<config ${i}>` });
+    else out.push(...(await readSources([item])));
+  }
+  return out;
+}
+
+/**
+ * A whole mesh in one process, on virtual time (DESIGN.md "Mock mesh"): every workload
+ * runs meshlet's real outbound pipeline and inbound engine with its own compiled plan,
+ * and the calls between them travel over an in-memory network instead of sockets.
+ * Canaries, fault injection, retries, timeouts, outlier ejection, mTLS modes, JWT and
+ * AuthorizationPolicy behave as in a cluster with the same YAML, without waiting.
+ *
+ * @throws MeshletError (as a rejection) `MESHLET_ERR_CONFIG_INVALID` when the config has errors.
+ */
+export async function createMockMesh(options: MockMeshOptions = {}): Promise<MockMesh> {
+  const entries = await configEntries(options.config);
+  const applied: TextSource[] = [];
+  const load = (extra: readonly TextSource[]): ConfigSnapshot =>
+    loadEntries([...entries, ...applied, ...extra], {
+      defaultNamespace: options.namespace ?? 'default',
+      ...(options.meshConfig !== undefined ? { meshConfig: options.meshConfig } : {}),
+    });
+  const first = load([]);
+  if (hasErrors(first.diagnostics)) throw configInvalid('createMockMesh', first.diagnostics);
+
+  const topology = new MockTopology(first);
+  const random = seededRandom(options.seed ?? 1);
+  const network: MockNetwork = new MockNetwork(() => clock.touch());
+  const clock = createVirtualClock(() => network.inFlight > 0);
+  const log: MockHop[] = [];
+  const meshes: Promise<Mesh>[] = [];
+  let pods = 0;
+  let closed = false;
+
+  const nextAddress = (): string => {
+    pods++;
+    return `10.${Math.floor(pods / 65536) % 256}.${Math.floor(pods / 256) % 256}.${pods % 256}`;
+  };
+
+  const identityOf = (w: WorkloadIdentity): PeerIdentity => {
+    const trustDomain = topology.snapshot.meshConfig.trustDomain;
+    return {
+      principal: `${trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`,
+      trustDomain,
+      namespace: w.namespace,
+      serviceAccount: w.serviceAccount,
+    };
+  };
+
+  const startMesh = (workload: WorkloadIdentity, caller: MockCaller): Promise<Mesh> => {
+    if (closed) {
+      return Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', 'the mock mesh is closed', {}));
+    }
+    const mesh = createMeshWith(
+      {
+        workload,
+        transport: network.transportFor(caller),
+        clock,
+        random,
+        certs: virtualCertificates(caller.identity),
+        ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
+      },
+      { planSource: (w, hooks) => topology.source(w, hooks) },
+    );
+    meshes.push(mesh);
+    return mesh;
+  };
+
+  const logged = (source: string, fetch: Fetch): Fetch => {
+    return (url, init) =>
+      network.track(async () => {
+        const start = clock.now();
+        const hop = { source, method: (init?.method ?? 'GET').toUpperCase(), url: String(url), start };
+        try {
+          const res = await fetch(url, init);
+          const up = res.meshlet.upstream;
+          log.push({
+            ...hop,
+            destination:
+              up === null
+                ? null
+                : {
+                    host: up.host,
+                    subset: up.subset,
+                    address: up.address,
+                    workload: network.workloadAt(up.address),
+                  },
+            status: res.status,
+            flags: res.meshlet.flags,
+            attempts: res.meshlet.attempts,
+            duration: clock.now() - start,
+            error: null,
+          });
+          return res;
+        } catch (err) {
+          log.push({
+            ...hop,
+            destination: null,
+            status: null,
+            flags: [],
+            attempts: 0,
+            duration: clock.now() - start,
+            error: err instanceof Error ? err.message : String(err),
+          });
+          throw err;
+        }
+      });
+  };
+
+  const workloadOf = (name: string, o: MockServiceOptions): WorkloadIdentity => {
+    const meshed = o.mesh !== false;
+    return {
+      name,
+      namespace: o.namespace ?? 'default',
+      serviceAccount: o.serviceAccount ?? 'default',
+      labels: { ...(meshed ? { [TLS_MODE_LABEL]: 'istio' } : {}), ...o.labels },
+    };
+  };
+
+  /** A pod: its address, its mesh (started on first use) and its outbound calls. */
+  const pod = (workload: WorkloadIdentity, meshed: boolean) => {
+    const address = nextAddress();
+    const caller: MockCaller = { address, identity: meshed ? identityOf(workload) : null };
+    const id = `${workload.namespace}/${workload.name}`;
+    let mesh: Promise<Mesh> | null = null;
+    const meshOf = (): Promise<Mesh> => {
+      if (!meshed) {
+        return Promise.reject(
+          new MeshletError(
+            'MESHLET_ERR_MESH_OPTIONS',
+            `${id} runs without a sidecar (mesh: false): it has no mesh`,
+            {},
+          ),
+        );
+      }
+      return (mesh ??= startMesh({ ...workload, ip: address }, caller));
+    };
+    const fetch: Fetch = meshed
+      ? logged(id, async (url, init) => (await meshOf()).fetch(url, init))
+      : logged(id, (url, init) =>
+          directFetch({ network, topology, random, caller, namespace: workload.namespace }, url, init),
+        );
+    return { address, caller, id, meshOf, fetch };
+  };
+
+  const mock: MockMesh = {
+    service(name: string, o: MockServiceOptions, app: MockApp): MockService {
+      const meshed = o.mesh !== false;
+      const labels: Record<string, string> = { app: name, ...o.labels };
+      const version = labels['version'];
+      const workload = workloadOf(o.name ?? (version === undefined ? name : `${name}-${version}`), {
+        ...o,
+        labels,
+      });
+      const p = pod(workload, meshed);
+      const port = o.port ?? 80;
+      const host = `${name}.${workload.namespace}.svc.cluster.local`;
+      const listener = appListener(app, { fetch: p.fetch, workload });
+      network.add({
+        address: p.address,
+        port,
+        workload: p.id,
+        identity: p.caller.identity,
+        modeFor: async (at) =>
+          meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
+        listener: async () => (meshed ? sidecarListener((await p.meshOf()).inbound, listener) : listener),
+      });
+      topology.addEndpoint(host, {
+        address: p.address,
+        port,
+        labels: workload.labels,
+        ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
+      });
+      return {
+        workload,
+        host,
+        address: p.address,
+        port,
+        fetch: p.fetch,
+        mesh: p.meshOf,
+        stop: () => {
+          network.remove(p.address, port);
+          topology.removeEndpoint(host, p.address);
+        },
+      };
+    },
+    workload(o): MockWorkload {
+      const name = o.name ?? o.serviceAccount ?? 'default';
+      const workload = workloadOf(name, { ...o, labels: { app: name, ...o.labels } });
+      const p = pod(workload, o.mesh !== false);
+      return { workload, fetch: p.fetch, mesh: p.meshOf };
+    },
+    clock,
+    get log() {
+      return log;
+    },
+    get snapshot() {
+      return topology.snapshot;
+    },
+    apply(yaml: string, how = {}) {
+      const source: TextSource = {
+        text: yaml,
+        file: `<apply ${applied.length + 1}>`,
+        ...(how.namespace === undefined ? {} : { namespace: how.namespace }),
+      };
+      const next = load([source]);
+      if (hasErrors(next.diagnostics)) return Promise.reject(configInvalid('mm.apply', next.diagnostics));
+      applied.push(source);
+      topology.setSnapshot(next);
+      return Promise.resolve();
+    },
+    async close() {
+      closed = true;
+      const all = await Promise.allSettled(meshes);
+      for (const r of all) if (r.status === 'fulfilled') await r.value.close();
+    },
+  };
+  return mock;
+}

@@ -1,0 +1,197 @@
+import type { PeerCertificate } from 'node:tls';
+import { constants as osConstants } from 'node:os';
+import { Readable } from 'node:stream';
+import inject from 'light-my-request';
+import type { MtlsMode } from '../compile/inbound-types.js';
+import { recordConnectionPeer } from '../inbound/server/peer-registry.js';
+import type { PeerIdentity } from '../inbound/request-context.js';
+import {
+  TransportError,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from '../outbound/transport.js';
+import type { RequestListener } from './app-listener.js';
+
+/** One pod in the mock network. */
+export interface MockEndpoint {
+  readonly address: string;
+  readonly port: number;
+  /** `<namespace>/<workload name>`. */
+  readonly workload: string;
+  /** Its SPIFFE identity, presented as the server certificate's URI SAN; null without a sidecar. */
+  readonly identity: PeerIdentity | null;
+  /** PeerAuthentication mode of its port now; a pod without a sidecar takes plaintext only. */
+  modeFor(port: number): Promise<MtlsMode>;
+  /** The sidecar and application, once the pod's mesh is up. */
+  listener(): Promise<RequestListener>;
+}
+
+/** Who is calling: its identity when it has a sidecar, and its address. */
+export interface MockCaller {
+  readonly address: string;
+  readonly identity: PeerIdentity | null;
+}
+
+interface FakeSocket {
+  localAddress?: string;
+  localPort?: number;
+  remotePort?: number;
+  encrypted?: boolean;
+}
+
+const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
+
+/**
+ * The mock mesh's wire: routes each attempt by `address:port` to the pod there, and plays
+ * the connection the sidecars would make. An Istio client that offers mTLS presents its
+ * identity and checks the server's against what it expects (the SAN check of real TLS); a
+ * STRICT port closes a plaintext connection, as a sidecar does (the caller's sidecar reports
+ * `UC`); a pod without a sidecar cannot speak TLS, so an mTLS attempt fails its handshake
+ * (`UF`, `TLS error`). The request then goes through the pod's sidecar and application as
+ * an in-memory HTTP request (light-my-request), with no socket.
+ */
+export class MockNetwork {
+  readonly #endpoints = new Map<string, MockEndpoint>();
+  #inFlight = 0;
+  readonly #onActivity: () => void;
+
+  constructor(onActivity: () => void) {
+    this.#onActivity = onActivity;
+  }
+
+  /** Calls and dispatches under way (the virtual clock advances only while some are). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  add(endpoint: MockEndpoint): void {
+    this.#endpoints.set(`${endpoint.address}:${endpoint.port}`, endpoint);
+  }
+
+  remove(address: string, port: number): void {
+    this.#endpoints.delete(`${address}:${port}`);
+  }
+
+  /** The pod at `address:port`, for the hop log. */
+  workloadAt(endpoint: string): string | null {
+    return this.#endpoints.get(endpoint)?.workload ?? null;
+  }
+
+  /** Count `work` as in flight, so virtual time may pass while it waits on a timer. */
+  async track<T>(work: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    this.#onActivity();
+    try {
+      return await work();
+    } finally {
+      this.#inFlight--;
+      this.#onActivity();
+    }
+  }
+
+  /** The transport a caller's mesh sends through. */
+  transportFor(caller: MockCaller): Transport {
+    return {
+      name: 'mock',
+      request: (req) => this.track(() => this.#dispatch(caller, req)),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  /** A plaintext request from a pod without a sidecar, straight to an endpoint. */
+  send(caller: MockCaller, req: TransportRequest): Promise<TransportResponse> {
+    return this.track(() => this.#dispatch(caller, req));
+  }
+
+  async #dispatch(caller: MockCaller, req: TransportRequest): Promise<TransportResponse> {
+    const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
+    const key = `${req.url.hostname}:${port}`;
+    const endpoint = this.#endpoints.get(key);
+    if (endpoint === undefined) {
+      throw new TransportError('connect-failure', `connect ECONNREFUSED ${key} (mock mesh)`, true, {
+        transportFailureReason: REFUSED,
+      });
+    }
+    if (req.signal?.aborted === true) {
+      throw new TransportError('aborted', 'request aborted before it was sent', true);
+    }
+    const mode = await endpoint.modeFor(port);
+    const tls = req.tls;
+    let peer: PeerIdentity | null = null;
+    if (tls !== null) {
+      if (mode === 'DISABLE' || endpoint.identity === null) {
+        throw new TransportError(
+          'tls',
+          `TLS handshake with ${key} failed: the server speaks plaintext`,
+          true,
+          {
+            transportFailureReason: 'TLS error',
+          },
+        );
+      }
+      const san = `URI:spiffe://${endpoint.identity.principal}`;
+      const refused = tls.verifyPeer?.({ subjectaltname: san } as PeerCertificate) ?? null;
+      if (refused !== null) {
+        throw new TransportError('tls', `TLS handshake with ${key} failed: ${refused}`, true, {
+          transportFailureReason: 'TLS error',
+        });
+      }
+      peer = tls.cert !== null ? caller.identity : null;
+    } else if (mode === 'STRICT') {
+      // security.md §1: STRICT closes plaintext at the connection, with no HTTP response.
+      throw new TransportError('reset', 'socket hang up (STRICT mTLS port, plaintext connection)', false);
+    }
+    const listener = await endpoint.listener();
+    const body = req.body;
+    const run = inject(
+      (rq, rs) => {
+        const socket = rq.socket as unknown as FakeSocket;
+        socket.localAddress = endpoint.address;
+        socket.localPort = port;
+        socket.remotePort = 40000;
+        if (tls !== null) {
+          socket.encrypted = true;
+          recordConnectionPeer(rq.socket, { peer, xfccElement: null });
+        }
+        listener(rq, rs);
+      },
+      {
+        method: req.method as 'GET',
+        url: `${req.url.pathname}${req.url.search}`,
+        headers: req.headers as Record<string, string>,
+        remoteAddress: caller.address,
+        ...(body === null ? {} : { payload: body }),
+      },
+    );
+    const res = await abortable(run, req.signal);
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String) : String(value);
+    }
+    const out = new Readable({ read() {} });
+    if (res.rawPayload.length > 0) out.push(res.rawPayload);
+    out.push(null);
+    return { status: res.statusCode, headers, body: out };
+  }
+}
+
+function abortable<T>(work: Promise<T>, signal: AbortSignal | null): Promise<T> {
+  if (signal === null) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(new TransportError('aborted', 'request aborted', false, { cause: signal.reason }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}

@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WorkloadIdentity } from '../compile/workload.js';
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import type { PeerIdentity, RequestAuth } from '../inbound/request-context.js';
+import type { Mesh, MeshOptions } from '../mesh/types.js';
+import type { MeshFetchInit } from '../outbound/client.js';
+import type { MeshResponse } from '../outbound/response.js';
+import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import type { VirtualClock } from './virtual-clock.js';
+
+/** `createMockMesh(options)`. */
+export interface MockMeshOptions {
+  /**
+   * Istio YAML: text (anything with a line break) or file and directory paths, one or
+   * several. Documents that are not Istio's (Services, Deployments) are kept, as
+   * `loadConfig` keeps them: a Service gives its host the Service's ports.
+   */
+  readonly config?: string | readonly string[];
+  /** Namespace of documents that name none, as `kubectl apply -n`. Default `default`. */
+  readonly namespace?: string;
+  /** Seed of the one random source every workload draws from (splits, faults, jitter, load balancing). Default 1. */
+  readonly seed?: number;
+  /** MeshConfig fields given in code; they win over a MeshConfig in the config. */
+  readonly meshConfig?: Partial<MeshConfig>;
+  /** Each workload's telemetry (as `createMesh`'s `telemetry`; `false` turns it off). Default on. */
+  readonly telemetry?: MeshOptions['telemetry'];
+}
+
+/** Where and as whom a mock service instance runs. */
+export interface MockServiceOptions {
+  /** Default `default`. */
+  readonly namespace?: string;
+  /** Default `default`. */
+  readonly serviceAccount?: string;
+  /** Pod labels; `app` defaults to the service name. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The port the service and the container listen on. Default 80. */
+  readonly port?: number;
+  /** The workload (Deployment) name. Default `<service>-<labels.version>`, or the service name without a version. */
+  readonly name?: string;
+  /** false: no sidecar. No inbound policy, plaintext only, as a pod without injection. Default true. */
+  readonly mesh?: boolean;
+}
+
+/** What a mock handler receives. Header names are lower-case. */
+export interface MockRequest {
+  readonly method: string;
+  /** The path without the query, after the sidecar's normalization. */
+  readonly path: string;
+  /** Path and query. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  /** The request body as UTF-8 text ('' when none). */
+  readonly body: string;
+  /** The verified mTLS peer, or null (plaintext, or no sidecar). */
+  readonly peer: PeerIdentity | null;
+  /** The JWT identity RequestAuthentication verified, or null. */
+  readonly auth: RequestAuth | null;
+}
+
+/** What a mock handler answers. A `body` that is not a string or Buffer is sent as JSON. */
+export interface MockReply {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  readonly body?: unknown;
+}
+
+/** The second argument of a mock handler. */
+export interface MockContext {
+  /** Call onward as this workload, through its outbound pipeline. */
+  fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  readonly workload: WorkloadIdentity;
+}
+
+export type MockHandler = (req: MockRequest, ctx: MockContext) => MockReply | Promise<MockReply>;
+
+/** A Fastify instance, as far as the mock mesh needs one (it serves through `routing`). */
+export interface FastifyLike {
+  ready(): PromiseLike<unknown>;
+  routing(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** An Express app, or any Node request listener with Express's `handle`. */
+export type ExpressLike = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  readonly use: (...args: never[]) => unknown;
+};
+
+/** What serves a mock service instance. */
+export type MockApp = MockHandler | FastifyLike | ExpressLike;
+
+/** A caller in the mock mesh. */
+export interface MockWorkload {
+  readonly workload: WorkloadIdentity;
+  /** Through the workload's sidecar (outbound pipeline); straight to an endpoint for `mesh: false`. */
+  fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /** The workload's mesh (plan, metrics, telemetry); rejects for `mesh: false`. */
+  mesh(): Promise<Mesh>;
+}
+
+/** One instance (pod) serving a service. */
+export interface MockService extends MockWorkload {
+  /** `<name>.<namespace>.svc.cluster.local`. */
+  readonly host: string;
+  /** The pod address (`10.x.y.z`). */
+  readonly address: string;
+  readonly port: number;
+  /** Take the instance away: its endpoint leaves every plan, later calls to it fail to connect. */
+  stop(): void;
+}
+
+/** One call in the mock mesh, as the caller saw it. */
+export interface MockHop {
+  /** `<namespace>/<workload name>` of the caller. */
+  readonly source: string;
+  readonly method: string;
+  readonly url: string;
+  /** Where the call went (the last attempt's endpoint); null when it reached none. */
+  readonly destination: {
+    readonly host: string;
+    readonly subset: string | null;
+    /** `ip:port` of the endpoint. */
+    readonly address: string;
+    /** `<namespace>/<workload name>` of the instance at that address, null when none serves it. */
+    readonly workload: string | null;
+  } | null;
+  /** The response status; null when the call failed without one (connection refused, caller timeout). */
+  readonly status: number | null;
+  readonly flags: readonly ResponseFlag[];
+  readonly attempts: number;
+  /** Virtual milliseconds from the call to its response. */
+  readonly duration: number;
+  /** Virtual time the call started. */
+  readonly start: number;
+  /** The error the call rejected with, if it did. */
+  readonly error: string | null;
+}
+
+/** `createMockMesh` resolves with this. */
+export interface MockMesh {
+  /** Serve `name` in `options.namespace` with `app`; several calls with one name are several pods. */
+  service(name: string, options: MockServiceOptions, handler: MockHandler): MockService;
+  /** The same with a real app: a Fastify instance (without the meshlet plugin) or an Express app. */
+  service(name: string, options: MockServiceOptions, app: FastifyLike | ExpressLike): MockService;
+  /** A client-only workload; `{ mesh: false }` is a pod without a sidecar (no identity, plaintext). */
+  workload(options: Omit<MockServiceOptions, 'port'> & { readonly name?: string }): MockWorkload;
+  /** Virtual time: delays, timeouts, backoffs and ejections elapse here, not on the wall clock. */
+  readonly clock: VirtualClock;
+  /** Every call made so far, in the order they finished. */
+  readonly log: readonly MockHop[];
+  /** The config in force. */
+  readonly snapshot: ConfigSnapshot;
+  /**
+   * Apply more YAML, as `kubectl apply`: a resource with the kind, namespace and name of
+   * one in force replaces it. Every workload reloads. Rejects with
+   * `MESHLET_ERR_CONFIG_INVALID` (and changes nothing) when the YAML has errors.
+   */
+  apply(yaml: string, options?: { readonly namespace?: string }): Promise<void>;
+  /** Close every workload's mesh. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,183 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createMockMesh,
+  type MockMesh,
+  type MockRequest,
+  type MockWorkload,
+} from '../../src/testing/index.js';
+import { SAMPLES } from '../helpers/tmp.js';
+
+const AUTHN = path.join(SAMPLES, 'tasks/authn-policy');
+
+const open: MockMesh[] = [];
+afterEach(async () => {
+  for (const mm of open.splice(0)) await mm.close();
+});
+
+async function mock(config?: string | readonly string[]): Promise<MockMesh> {
+  const mm = await createMockMesh(config === undefined ? {} : { config });
+  open.push(mm);
+  return mm;
+}
+
+const sample = (file: string): Promise<string> => readFile(file, 'utf8');
+
+/** What httpbin answers here: who called, as the sidecar verified it. */
+function httpbin(req: MockRequest) {
+  return {
+    status: 200,
+    body: {
+      peer: req.peer?.principal ?? null,
+      auth: req.auth?.principal ?? null,
+      authorization: req.headers['authorization'] ?? null,
+    },
+  };
+}
+
+/** The authn-policy task's topology: sleep and httpbin in foo and bar (injected) and legacy (not). */
+function authnTopology(mm: MockMesh): Record<string, MockWorkload> {
+  const sleeps: Record<string, MockWorkload> = {};
+  for (const ns of ['foo', 'bar', 'legacy']) {
+    const mesh = ns !== 'legacy';
+    mm.service('httpbin', { namespace: ns, serviceAccount: 'httpbin', port: 8000, mesh }, httpbin);
+    sleeps[ns] = mm.workload({ namespace: ns, serviceAccount: 'sleep', mesh });
+  }
+  return sleeps;
+}
+
+/** `curl http://httpbin.<to>:8000/ip` from sleep in each namespace: the status, or the error code. */
+async function reach(
+  sleeps: Record<string, MockWorkload>,
+  to: string,
+): Promise<Record<string, number | string>> {
+  const out: Record<string, number | string> = {};
+  for (const [from, sleep] of Object.entries(sleeps)) {
+    out[from] = await sleep
+      .fetch(`http://httpbin.${to}:8000/ip`)
+      .then((r) => r.status)
+      .catch((e: { code?: string }) => e.code ?? 'error');
+  }
+  return out;
+}
+
+describe('mock mesh: the authn-policy task (PeerAuthentication)', () => {
+  it('lets everyone in under PERMISSIVE, with the peer identity only on mTLS calls', async () => {
+    const mm = await mock();
+    const sleeps = authnTopology(mm);
+    for (const to of ['foo', 'bar', 'legacy']) {
+      expect(await reach(sleeps, to)).toEqual({ foo: 200, bar: 200, legacy: 200 });
+    }
+    const fromFoo = await (await (sleeps['foo'] as MockWorkload).fetch('http://httpbin.bar:8000/')).json();
+    expect(fromFoo).toMatchObject({ peer: 'cluster.local/ns/foo/sa/sleep' });
+    // A pod without a sidecar has no identity; auto mTLS sends plaintext to a pod without one.
+    const fromLegacy = await (
+      await (sleeps['legacy'] as MockWorkload).fetch('http://httpbin.bar:8000/')
+    ).json();
+    expect(fromLegacy).toMatchObject({ peer: null });
+    const toLegacy = await (
+      await (sleeps['foo'] as MockWorkload).fetch('http://httpbin.legacy:8000/')
+    ).json();
+    expect(toLegacy).toMatchObject({ peer: null });
+  });
+
+  it('closes plaintext connections under mesh-wide STRICT: legacy clients get a connection reset, not a status', async () => {
+    const mm = await mock();
+    const sleeps = authnTopology(mm);
+    await mm.apply(await sample(path.join(AUTHN, '01-peerauthentication-mesh-strict.yaml')));
+    expect(await reach(sleeps, 'foo')).toEqual({ foo: 200, bar: 200, legacy: 'ECONNRESET' });
+    expect(await reach(sleeps, 'bar')).toEqual({ foo: 200, bar: 200, legacy: 'ECONNRESET' });
+    expect(await reach(sleeps, 'legacy')).toEqual({ foo: 200, bar: 200, legacy: 200 });
+    const refused = mm.log.filter((h) => h.error !== null);
+    expect(refused.map((h) => h.source)).toEqual(['legacy/sleep', 'legacy/sleep']);
+  });
+
+  it('applies namespace STRICT to its namespace only, and portLevelMtls DISABLE to its port', async () => {
+    const mm = await mock();
+    const sleeps = authnTopology(mm);
+    await mm.apply(await sample(path.join(AUTHN, '02-peerauthentication-namespace-foo-strict.yaml')));
+    expect(await reach(sleeps, 'foo')).toEqual({ foo: 200, bar: 200, legacy: 'ECONNRESET' });
+    expect(await reach(sleeps, 'bar')).toEqual({ foo: 200, bar: 200, legacy: 200 });
+    // httpbin.bar on 8080: workload STRICT with that port DISABLE lets legacy in; STRICT alone does not.
+    mm.service('httpbin', { namespace: 'bar', serviceAccount: 'httpbin', port: 8080 }, httpbin);
+    const legacy = sleeps['legacy'] as MockWorkload;
+    const call = () =>
+      legacy.fetch('http://httpbin.bar:8080/').then(
+        (r) => r.status,
+        (e: { code?: string }) => e.code,
+      );
+    await mm.apply(await sample(path.join(AUTHN, '03-peerauthentication-httpbin-bar-strict.yaml')));
+    expect(await call()).toBe('ECONNRESET');
+    await mm.apply(
+      await sample(path.join(AUTHN, '04-peerauthentication-httpbin-bar-port-8080-disable.yaml')),
+    );
+    expect(await call()).toBe(200);
+  });
+
+  it('counts the inbound request on the destination with the caller Istio would name', async () => {
+    const mm = await mock();
+    const sleeps = authnTopology(mm);
+    const target = mm.service(
+      'productpage',
+      { namespace: 'foo', serviceAccount: 'bookinfo-productpage', labels: { version: 'v1' }, port: 9080 },
+      () => ({ status: 204 }),
+    );
+    await (sleeps['bar'] as MockWorkload).fetch('http://productpage.foo:9080/');
+    const metrics = (await target.mesh()).metrics;
+    const text = (await metrics?.getSingleMetricAsString('istio_requests_total')) ?? '';
+    const line = text.split('\n').find((l) => l.includes('reporter="destination"')) ?? '';
+    expect(line).toContain('source_workload="sleep"');
+    expect(line).toContain('source_workload_namespace="bar"');
+    expect(line).toContain('source_principal="spiffe://cluster.local/ns/bar/sa/sleep"');
+    expect(line).toContain('destination_workload="productpage-v1"');
+    expect(line).toContain('connection_security_policy="mutual_tls"');
+    expect(line).toContain('response_code="204"');
+    expect(line).toMatch(/ 1$/);
+  });
+});
+
+describe('mock mesh: authorization and JWT', () => {
+  it("denies GET to httpbin in foo (authz-deny task) with Envoy's 403 body", async () => {
+    const mm = await mock(path.join(SAMPLES, 'tasks/authz-deny/01-deny-method-get.yaml'));
+    mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    const get = await sleep.fetch('http://httpbin:8000/get');
+    expect([get.status, await get.text()]).toEqual([403, 'RBAC: access denied']);
+    const post = await sleep.fetch('http://httpbin:8000/post', { method: 'POST', body: 'x' });
+    expect(post.status).toBe(200);
+  });
+
+  it('requires a JWT (authz-jwt task): none is 403, a bad one 401, the demo token passes with its principal and is removed', async () => {
+    const jwks = (await sample(path.join(SAMPLES, 'jwt/jwks.json'))).trim();
+    const token = (await sample(path.join(SAMPLES, 'jwt/demo.jwt'))).trim();
+    // The task's RequestAuthentication with the key set inline (the sample's jwksUri is on the internet).
+    const requestAuthn = (
+      await sample(path.join(SAMPLES, 'tasks/authz-jwt/01-requestauthentication-jwt-example.yaml'))
+    ).replace(/jwksUri: .*/, `jwks: '${jwks}'`);
+    const mm = await mock([
+      requestAuthn,
+      await sample(path.join(SAMPLES, 'tasks/authz-jwt/02-require-jwt.yaml')),
+    ]);
+    mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    const none = await sleep.fetch('http://httpbin:8000/headers');
+    expect([none.status, await none.text()]).toEqual([403, 'RBAC: access denied']);
+    const bad = await sleep.fetch('http://httpbin:8000/headers', {
+      headers: { authorization: 'Bearer invalidToken' },
+    });
+    expect(bad.status).toBe(401);
+    expect(await bad.text()).toBe(
+      'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+    );
+    const good = await sleep.fetch('http://httpbin:8000/headers', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toEqual({
+      peer: 'cluster.local/ns/foo/sa/sleep',
+      auth: 'testing@secure.istio.io/testing@secure.istio.io',
+      authorization: null,
+    });
+  });
+});

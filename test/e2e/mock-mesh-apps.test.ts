@@ -1,0 +1,108 @@
+import express from 'express';
+import Fastify from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+// The published entry point, as a user imports it (package.json "exports" → dist/testing).
+import { createMockMesh, type MockMesh } from '@meshlet/core/testing';
+
+const POLICY = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: reviews-viewer, namespace: default }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  action: ALLOW
+  rules:
+  - from: [{ source: { principals: [cluster.local/ns/default/sa/bookinfo-productpage] } }]
+    to: [{ operation: { methods: [GET], paths: [/reviews/*] } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ratings }
+spec:
+  hosts: [ratings]
+  http:
+  - route: [{ destination: { host: ratings } }]
+    fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }
+    match: [{ headers: { end-user: { exact: jason } } }]
+  - route: [{ destination: { host: ratings } }]
+`;
+
+const open: MockMesh[] = [];
+afterEach(async () => {
+  for (const mm of open.splice(0)) await mm.close();
+});
+
+describe('mock mesh with real Fastify and Express apps as services', () => {
+  it('serves each app behind its sidecar: policy before the routes, normalized paths, onward calls as the app', async () => {
+    const mm = await createMockMesh({ config: POLICY });
+    open.push(mm);
+
+    // ratings: an Express app.
+    const ratingsApp = express();
+    ratingsApp.get('/ratings/:id', (req, res) => {
+      res.json({ id: req.params['id'], stars: 4, xfcc: req.headers['x-forwarded-client-cert'] ?? null });
+    });
+    mm.service(
+      'ratings',
+      { serviceAccount: 'bookinfo-ratings', labels: { version: 'v1' }, port: 9080 },
+      ratingsApp,
+    );
+
+    // reviews: a Fastify app that calls ratings through its own sidecar, forwarding end-user.
+    const reviewsApp = Fastify();
+    const reviews = mm.service(
+      'reviews',
+      { serviceAccount: 'bookinfo-reviews', labels: { version: 'v2' }, port: 9080 },
+      reviewsApp,
+    );
+    let handled = 0;
+    reviewsApp.get('/reviews/:id', async (request) => {
+      handled++;
+      const user = request.headers['end-user'];
+      const r = await reviews.fetch(`http://ratings:9080/ratings/${(request.params as { id: string }).id}`, {
+        headers: typeof user === 'string' ? { 'end-user': user } : {},
+      });
+      return {
+        path: request.url,
+        ratingsStatus: r.status,
+        ratings: r.status === 200 ? await r.json() : null,
+      };
+    });
+
+    const productpage = mm.workload({ name: 'productpage-v1', serviceAccount: 'bookinfo-productpage' });
+    const ok = await productpage.fetch('http://reviews:9080/reviews/./0');
+    expect([ok.status, ok.status === 200 ? '' : await ok.text()]).toEqual([200, '']);
+    // Fastify routed on the path authorization checked: `/reviews/./0` normalized to `/reviews/0`.
+    expect(await ok.json()).toEqual({
+      path: '/reviews/0',
+      ratingsStatus: 200,
+      ratings: { id: '0', stars: 4, xfcc: null },
+    });
+    // The headers the two sidecars add: the server's upstream time, the client's `server`.
+    expect(ok.headers.get('server')).toBe('envoy');
+    expect(ok.headers.get('x-envoy-upstream-service-time')).toMatch(/^\d+$/);
+
+    // The fault on ratings is applied by reviews' sidecar to reviews' onward call.
+    const jason = await productpage.fetch('http://reviews:9080/reviews/1', {
+      headers: { 'end-user': 'jason' },
+    });
+    expect(await jason.json()).toMatchObject({ ratingsStatus: 503, ratings: null });
+
+    // Another caller is denied before any Fastify route runs.
+    const before = handled;
+    const sleep = mm.workload({ serviceAccount: 'sleep' });
+    const denied = await sleep.fetch('http://reviews:9080/reviews/0');
+    expect([denied.status, await denied.text()]).toEqual([403, 'RBAC: access denied']);
+    expect(handled).toBe(before);
+
+    // Every call is in the hop log, the onward ones under reviews' name.
+    expect(mm.log.map((h) => `${h.source} -> ${h.destination?.workload ?? '-'} ${h.status}`)).toEqual([
+      'default/reviews-v2 -> default/ratings-v1 200',
+      'default/productpage-v1 -> default/reviews-v2 200',
+      'default/reviews-v2 -> - 503',
+      'default/productpage-v1 -> default/reviews-v2 200',
+      'default/sleep -> default/reviews-v2 403',
+    ]);
+    expect(mm.log[2]?.flags).toEqual(['FI']);
+  });
+});
