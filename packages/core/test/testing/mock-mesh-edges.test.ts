@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
+import { localRateLimitYaml } from '../helpers/local-rate-limit.js';
+
+const open: MockMesh[] = [];
+afterEach(async () => {
+  for (const mm of open.splice(0)) await mm.close();
+});
+
+async function mock(config?: string): Promise<MockMesh> {
+  const mm = await createMockMesh(config === undefined ? {} : { config });
+  open.push(mm);
+  return mm;
+}
+
+describe('mock mesh: what tests lean on', () => {
+  it("refills the local rate limit's token bucket in virtual time (istio.io rate-limit task: 4 per 60 s)", async () => {
+    const mm = await mock(localRateLimitYaml());
+    mm.service('httpbin', { namespace: 'foo', port: 8000 }, () => ({ status: 200 }));
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    const burst = async () => {
+      const out: number[] = [];
+      for (let i = 0; i < 5; i++) out.push((await sleep.fetch('http://httpbin:8000/')).status);
+      return out;
+    };
+    expect(await burst()).toEqual([200, 200, 200, 200, 429]);
+    const limited = await sleep.fetch('http://httpbin:8000/');
+    expect(await limited.text()).toBe('local_rate_limited');
+    expect(limited.headers.get('x-local-rate-limit')).toBe('true');
+    await mm.clock.advance(60_000);
+    expect(await burst()).toEqual([200, 200, 200, 200, 429]);
+  });
+
+  it("rejects a call past the caller's own timeout on virtual time, and logs it with no status", async () => {
+    const mm = await mock();
+    mm.service('slow', { port: 8080 }, async () => {
+      await mm.clock.sleep(5_000);
+      return { status: 200 };
+    });
+    const client = mm.workload({ serviceAccount: 'client' });
+    const err = await client.fetch('http://slow:8080/', { timeout: 1_500 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MESHLET_ERR_OUTBOUND_TIMEOUT' });
+    expect(mm.clock.now()).toBe(1_500);
+    expect(mm.log).toMatchObject([
+      { source: 'default/client', status: null, duration: 1_500, error: expect.stringContaining('1500 ms') },
+    ]);
+  });
+
+  it('answers 500 for a handler that throws, as a Node server does, and retries it when the route says so', async () => {
+    const mm = await mock(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: flaky }
+spec:
+  hosts: [flaky]
+  http: [{ route: [{ destination: { host: flaky } }], retries: { attempts: 1, retryOn: 5xx } }]
+`);
+    let calls = 0;
+    mm.service('flaky', { port: 8080 }, () => {
+      calls++;
+      throw new Error('boom');
+    });
+    const res = await mm.workload({ serviceAccount: 'client' }).fetch('http://flaky:8080/');
+    expect([res.status, await res.text(), res.meshlet.attempts, calls]).toEqual([500, 'boom', 2, 2]);
+  });
+
+  it('says a pod without a sidecar has no mesh, and names it', async () => {
+    const mm = await mock();
+    const legacy = mm.workload({ namespace: 'legacy', serviceAccount: 'sleep', mesh: false });
+    await expect(legacy.mesh()).rejects.toMatchObject({
+      code: 'MESHLET_ERR_MESH_OPTIONS',
+      message: expect.stringContaining('legacy/sleep'),
+    });
+    // Calling a service nobody serves fails as DNS would, for a client without a sidecar.
+    await expect(legacy.fetch('http://nowhere:80/')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+  });
+
+  it('refuses new workloads once closed', async () => {
+    const mm = await mock();
+    await mm.close();
+    await expect(mm.workload({ serviceAccount: 'late' }).fetch('http://x:80/')).rejects.toMatchObject({
+      code: 'MESHLET_ERR_MESH_CLOSED',
+    });
+  });
+});
