@@ -31,8 +31,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function writeReply(res: ServerResponse, reply: MockReply): void {
   res.statusCode = reply.status;
-  for (const [name, value] of Object.entries(reply.headers ?? {}))
-    res.setHeader(name, value);
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   const body = reply.body;
   if (body === undefined || body === null) {
     res.end();

@@ -9,10 +9,28 @@ import type { MockTopology } from './mock-topology.js';
 export interface DirectFetchContext {
   readonly network: MockNetwork;
   readonly topology: MockTopology;
+  /** Addresses of the pods serving an external host name (`mm.service('api.example.com', ...)`). */
+  readonly external: (host: string) => readonly string[];
   readonly random: Random;
   readonly caller: MockCaller;
   /** The caller's namespace, for short names (`reviews` is `reviews.<ns>.svc.cluster.local`). */
   readonly namespace: string;
+}
+
+/**
+ * The container port behind `port` of `host`: the `targetPort` of a Kubernetes Service in
+ * the config (kube-proxy's mapping), else `port` itself.
+ */
+function targetPortOf(topology: MockTopology, host: string, port: number): number {
+  for (const p of topology.snapshot.platform) {
+    if (p.kind !== 'Service' || `${p.metadata.name}.${p.metadata.namespace}.svc.cluster.local` !== host)
+      continue;
+    const ports =
+      (p.body['spec'] as { ports?: { port?: unknown; targetPort?: unknown }[] } | undefined)?.ports ?? [];
+    const target = ports.find((x) => x.port === port)?.targetPort;
+    if (typeof target === 'number') return target;
+  }
+  return port;
 }
 
 /** `host`, `host.ns` or the full name, as Kubernetes DNS resolves them for a pod in `namespace`. */
@@ -55,14 +73,16 @@ export async function directFetch(
   const endpoints = ctx.topology.endpoints();
   const host = serviceHost(target.hostname, ctx.namespace, endpoints);
   const port = target.port === '' ? 80 : Number(target.port);
-  const list = (endpoints[host] ?? []).filter((e) => e.port === port);
+  const containerPort = targetPortOf(ctx.topology, host, port);
+  const external = ctx.external(target.hostname.toLowerCase()).map((address) => ({ address, port }));
+  const list = [...(endpoints[host] ?? []).filter((e) => e.port === containerPort), ...external];
   if (list.length === 0) {
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${target.hostname} (no endpoint on port ${port})`), {
       code: 'ENOTFOUND',
     });
   }
   const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0];
-  const address = `${pick?.address}:${port}`;
+  const address = `${pick?.address}:${pick?.port}`;
   const body = init?.body;
   const res = await ctx.network
     .send(ctx.caller, {

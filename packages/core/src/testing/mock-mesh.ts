@@ -65,9 +65,20 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
 
   const topology = new MockTopology(first);
   const random = seededRandom(options.seed ?? 1);
-  const network: MockNetwork = new MockNetwork(() => clock.touch());
+  // External host names served by mock pods (`mm.service('api.example.com', ...)`), as DNS has them.
+  const dns = new Map<string, string[]>();
+  const external = (host: string): readonly string[] => dns.get(host) ?? [];
+  const network: MockNetwork = new MockNetwork(() => clock.touch(), external);
   const clock = createVirtualClock(() => network.inFlight > 0);
   const log: MockHop[] = [];
+  const resolveDns = (host: string): Promise<string[]> => {
+    const found = dns.get(host.toLowerCase());
+    return found !== undefined && found.length > 0
+      ? Promise.resolve([...found])
+      : Promise.reject(
+          Object.assign(new Error(`getaddrinfo ENOTFOUND ${host} (mock mesh)`), { code: 'ENOTFOUND' }),
+        );
+  };
   const meshes: Promise<Mesh>[] = [];
   let pods = 0;
   let closed = false;
@@ -97,6 +108,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         transport: network.transportFor(caller),
         clock,
         random,
+        resolveDns,
         certs: virtualCertificates(caller.identity),
         ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
       },
@@ -158,8 +170,8 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
   };
 
   /** A pod: its address, its mesh (started on first use) and its outbound calls. */
-  const pod = (workload: WorkloadIdentity, meshed: boolean) => {
-    const address = nextAddress();
+  const pod = (workload: WorkloadIdentity, meshed: boolean, at?: string) => {
+    const address = at ?? nextAddress();
     const caller: MockCaller = { address, identity: meshed ? identityOf(workload) : null };
     const id = `${workload.namespace}/${workload.name}`;
     let mesh: Promise<Mesh> | null = null;
@@ -178,7 +190,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     const fetch: Fetch = meshed
       ? logged(id, async (url, init) => (await meshOf()).fetch(url, init))
       : logged(id, (url, init) =>
-          directFetch({ network, topology, random, caller, namespace: workload.namespace }, url, init),
+          directFetch(
+            { network, topology, external, random, caller, namespace: workload.namespace },
+            url,
+            init,
+          ),
         );
     return { address, caller, id, meshOf, fetch };
   };
@@ -192,9 +208,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         ...o,
         labels,
       });
-      const p = pod(workload, meshed);
+      const p = pod(workload, meshed, o.address);
       const port = o.port ?? 80;
-      const host = `${name}.${workload.namespace}.svc.cluster.local`;
+      // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
+      const isExternal = name.includes('.');
+      const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
       const listener = appListener(app, { fetch: p.fetch, workload });
       network.add({
         address: p.address,
@@ -205,12 +223,14 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
         listener: async () => (meshed ? sidecarListener((await p.meshOf()).inbound, listener) : listener),
       });
-      topology.addEndpoint(host, {
-        address: p.address,
-        port,
-        labels: workload.labels,
-        ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
-      });
+      if (isExternal) dns.set(host, [...external(host), p.address]);
+      else
+        topology.addEndpoint(host, {
+          address: p.address,
+          port,
+          labels: workload.labels,
+          ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
+        });
       return {
         workload,
         host,
@@ -220,14 +240,19 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         mesh: p.meshOf,
         stop: () => {
           network.remove(p.address, port);
-          topology.removeEndpoint(host, p.address);
+          if (isExternal)
+            dns.set(
+              host,
+              external(host).filter((a) => a !== p.address),
+            );
+          else topology.removeEndpoint(host, p.address);
         },
       };
     },
     workload(o): MockWorkload {
       const name = o.name ?? o.serviceAccount ?? 'default';
       const workload = workloadOf(name, { ...o, labels: { app: name, ...o.labels } });
-      const p = pod(workload, o.mesh !== false);
+      const p = pod(workload, o.mesh !== false, o.address);
       return { workload, fetch: p.fetch, mesh: p.meshOf };
     },
     clock,

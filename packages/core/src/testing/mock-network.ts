@@ -1,4 +1,5 @@
 import type { PeerCertificate } from 'node:tls';
+import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { Readable } from 'node:stream';
 import inject from 'light-my-request';
@@ -55,9 +56,12 @@ export class MockNetwork {
   readonly #endpoints = new Map<string, MockEndpoint>();
   #inFlight = 0;
   readonly #onActivity: () => void;
+  readonly #lookup: (host: string) => readonly string[];
 
-  constructor(onActivity: () => void) {
+  /** `lookup` is the mock DNS, for attempts addressed by name (a passthrough call). */
+  constructor(onActivity: () => void, lookup: (host: string) => readonly string[]) {
     this.#onActivity = onActivity;
+    this.#lookup = lookup;
   }
 
   /** Calls and dispatches under way (the virtual clock advances only while some are). */
@@ -106,7 +110,12 @@ export class MockNetwork {
 
   async #dispatch(caller: MockCaller, req: TransportRequest): Promise<TransportResponse> {
     const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
-    const key = `${req.url.hostname}:${port}`;
+    // An attempt addressed by name (the passthrough cluster) connects where DNS says, as the
+    // app's own resolver would have sent it.
+    const name = req.url.hostname;
+    const ip =
+      isIP(name.replace(/^\[|\]$/g, '')) !== 0 ? name : (this.#lookup(name.toLowerCase())[0] ?? name);
+    const key = `${ip}:${port}`;
     const endpoint = this.#endpoints.get(key);
     if (endpoint === undefined) {
       throw new TransportError('connect-failure', `connect ECONNREFUSED ${key} (mock mesh)`, true, {

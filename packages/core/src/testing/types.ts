@@ -35,8 +35,13 @@ export interface MockServiceOptions {
   readonly serviceAccount?: string;
   /** Pod labels; `app` defaults to the service name. */
   readonly labels?: Readonly<Record<string, string>>;
-  /** The port the service and the container listen on. Default 80. */
+  /**
+   * The container port. Default 80. A Kubernetes Service in the config maps its ports to it
+   * (`targetPort`); without one the service port is the same.
+   */
   readonly port?: number;
+  /** The pod address; default the next free `10.x.y.z`. Give one to serve a ServiceEntry's static endpoint. */
+  readonly address?: string;
   /** The workload (Deployment) name. Default `<service>-<labels.version>`, or the service name without a version. */
   readonly name?: string;
   /** false: no sidecar. No inbound policy, plaintext only, as a pod without injection. Default true. */
@@ -138,7 +143,11 @@ export interface MockHop {
 
 /** `createMockMesh` resolves with this. */
 export interface MockMesh {
-  /** Serve `name` in `options.namespace` with `app`; several calls with one name are several pods. */
+  /**
+   * Serve `name` in `options.namespace` with `app`; several calls with one name are several
+   * pods. A name with a dot (`api.example.com`) is an external host: no Kubernetes Service,
+   * its pods are found by DNS, as a ServiceEntry with `resolution: DNS` (or none) finds them.
+   */
   service(name: string, options: MockServiceOptions, handler: MockHandler): MockService;
   /** The same with a real app: a Fastify instance (without the meshlet plugin) or an Express app. */
   service(name: string, options: MockServiceOptions, app: FastifyLike | ExpressLike): MockService;

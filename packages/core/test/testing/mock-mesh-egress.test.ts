@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMockMesh, type MockMesh, type MockMeshOptions } from '../../src/testing/index.js';
+import { SAMPLES } from '../helpers/tmp.js';
+
+const MIRRORING = path.join(SAMPLES, 'tasks/mirroring');
+
+const open: MockMesh[] = [];
+afterEach(async () => {
+  for (const mm of open.splice(0)) await mm.close();
+});
+
+async function mock(options: MockMeshOptions): Promise<MockMesh> {
+  const mm = await createMockMesh(options);
+  open.push(mm);
+  return mm;
+}
+
+const API = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: api }
+spec:
+  hosts: [api.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api }
+spec:
+  hosts: [api.example.com]
+  http:
+  - match: [{ uri: { prefix: /teapot } }]
+    fault: { abort: { httpStatus: 418, percentage: { value: 100 } } }
+    route: [{ destination: { host: api.example.com } }]
+  - route: [{ destination: { host: api.example.com } }]
+    timeout: 2s
+`;
+
+describe('mock mesh: Kubernetes Services, mirroring and external hosts', () => {
+  it('reproduces the mirroring task: the Service maps 8000 to the pods on 80, and v2 gets a shadow copy of each call', async () => {
+    const mm = await mock({
+      config: [
+        path.join(MIRRORING, '00-httpbin-v1-v2-topology.yaml'),
+        path.join(MIRRORING, '01-httpbin-all-v1.yaml'),
+      ],
+    });
+    const seen: Record<string, string[]> = { v1: [], v2: [] };
+    for (const version of ['v1', 'v2']) {
+      mm.service('httpbin', { labels: { version }, port: 80 }, (req) => {
+        seen[version]?.push(String(req.headers['host']));
+        return { status: 200, body: version };
+      });
+    }
+    const sleep = mm.workload({ serviceAccount: 'sleep' });
+    expect(await (await sleep.fetch('http://httpbin:8000/headers')).text()).toBe('v1');
+    expect(seen).toEqual({ v1: ['httpbin:8000'], v2: [] });
+
+    await mm.apply(await readSample(path.join(MIRRORING, '02-httpbin-mirror-v2.yaml')));
+    const res = await sleep.fetch('http://httpbin:8000/headers');
+    expect(await res.text()).toBe('v1');
+    // The shadow copy is fire-and-forget; it arrives on the mock network's next turns.
+    await mm.clock.advance(0);
+    expect(seen).toEqual({ v1: ['httpbin:8000', 'httpbin:8000'], v2: ['httpbin-shadow:8000'] });
+    // A pod without a sidecar reaches the same pods through the Service's port mapping.
+    const legacy = mm.workload({ namespace: 'default', serviceAccount: 'legacy', mesh: false });
+    expect((await legacy.fetch('http://httpbin.default:8000/')).status).toBe(200);
+  });
+
+  it('serves an external host from a mock pod found by DNS, with the ServiceEntry and its VirtualService applied', async () => {
+    const mm = await mock({ config: API });
+    mm.service('api.example.com', { port: 80, mesh: false }, async (req) => {
+      if (req.path === '/slow') await mm.clock.sleep(3_000);
+      return { status: 200, body: `api saw ${String(req.headers['host'])}` };
+    });
+    const app = mm.workload({ serviceAccount: 'app' });
+    const ok = await app.fetch('http://api.example.com/items');
+    expect([ok.status, await ok.text(), ok.meshlet.upstream?.host]).toEqual([
+      200,
+      'api saw api.example.com',
+      'api.example.com',
+    ]);
+    const teapot = await app.fetch('http://api.example.com/teapot');
+    expect([teapot.status, teapot.meshlet.flags]).toEqual([418, ['FI']]);
+    const slow = await app.fetch('http://api.example.com/slow');
+    expect([slow.status, slow.meshlet.flags, mm.clock.now()]).toEqual([504, ['UT'], 2_000]);
+    // The hop log: the fault answered without an upstream; the timed-out call reports none either.
+    expect(mm.log.map((h) => [h.status, h.destination?.workload ?? null])).toEqual([
+      [200, 'default/api.example.com'],
+      [418, null],
+      [504, null],
+    ]);
+  });
+
+  it('blocks a host outside the registry under REGISTRY_ONLY, and passes it through under ALLOW_ANY', async () => {
+    const serve = (mm: MockMesh) =>
+      mm.service('unlisted.example.org', { port: 80, mesh: false }, () => ({ status: 200, body: 'reached' }));
+    const allow = await mock({});
+    serve(allow);
+    const through = await allow.workload({ serviceAccount: 'app' }).fetch('http://unlisted.example.org/');
+    expect([through.status, await through.text()]).toEqual([200, 'reached']);
+
+    const only = await mock({ meshConfig: { outboundTrafficPolicy: 'REGISTRY_ONLY' } });
+    serve(only);
+    const blocked = await only.workload({ serviceAccount: 'app' }).fetch('http://unlisted.example.org/');
+    expect(blocked.status).toBe(502);
+    expect(blocked.meshlet.upstream).toBeNull();
+  });
+});
+
+async function readSample(file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return readFile(file, 'utf8');
+}
