@@ -76,7 +76,14 @@ describe('mock mesh with real Fastify and Express apps as services', () => {
     expect(await ok.json()).toEqual({
       path: '/reviews/0',
       ratingsStatus: 200,
-      ratings: { id: '0', stars: 4, xfcc: null },
+      ratings: {
+        id: '0',
+        stars: 4,
+        // The sidecar's APPEND_FORWARD element for the mTLS caller (Istio's defaults: Subject, URI).
+        xfcc: expect.stringMatching(
+          /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-ratings;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-reviews$/,
+        ),
+      },
     });
     // The headers the two sidecars add: the server's upstream time, the client's `server`.
     expect(ok.headers.get('server')).toBe('envoy');

@@ -16,6 +16,7 @@ import { directFetch } from './direct-fetch.js';
 import { MockNetwork, type MockCaller } from './mock-network.js';
 import { MockTopology } from './mock-topology.js';
 import { sidecarListener } from './sidecar-listener.js';
+import { withXfcc } from './mock-xfcc.js';
 import type {
   MockApp,
   MockHop,
@@ -221,7 +222,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         identity: p.caller.identity,
         modeFor: async (at) =>
           meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
-        listener: async () => (meshed ? sidecarListener((await p.meshOf()).inbound, listener) : listener),
+        listener: async () => {
+          if (p.caller.identity === null) return listener;
+          const mesh = await p.meshOf();
+          return withXfcc(sidecarListener(mesh.inbound, listener), mesh, p.caller.identity);
+        },
       });
       if (isExternal) dns.set(host, [...external(host), p.address]);
       else

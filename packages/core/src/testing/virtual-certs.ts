@@ -3,6 +3,11 @@ import type { CertSource, WorkloadCertificates } from '../identity/types.js';
 
 const YEAR_MS = 365 * 86_400_000;
 
+/** The text a mock workload's certificate, key and root "PEM" hold. */
+export function virtualCertificateText(identity: PeerIdentity): string {
+  return `mock certificate of spiffe://${identity.principal} (no key material)`;
+}
+
 /**
  * A mock workload's certificates: its SPIFFE identity with no key material. The mock
  * network plays the handshake from the identities (mock-network.ts), so no key is made
@@ -12,7 +17,7 @@ const YEAR_MS = 365 * 86_400_000;
 export function virtualCertificates(identity: PeerIdentity | null): CertSource | undefined {
   if (identity === null) return undefined;
   const spiffeId = `spiffe://${identity.principal}`;
-  const placeholder = `mock certificate of ${spiffeId} (no key material)`;
+  const placeholder = virtualCertificateText(identity);
   const certs: WorkloadCertificates = Object.freeze({
     certChainPem: placeholder,
     keyPem: placeholder,

@@ -115,6 +115,29 @@ describe('mock mesh: the authn-policy task (PeerAuthentication)', () => {
     expect(await call()).toBe(200);
   });
 
+  it("never takes identity from X-Forwarded-Client-Cert: a plaintext caller's forged header is dropped, an mTLS caller's gets the sidecar's element", async () => {
+    const mm = await mock();
+    const sleeps = authnTopology(mm);
+    mm.service('echo', { namespace: 'foo', serviceAccount: 'echo', port: 8080 }, (req) => ({
+      status: 200,
+      body: { xfcc: req.headers['x-forwarded-client-cert'] ?? null, peer: req.peer?.principal ?? null },
+    }));
+    const forged = { 'x-forwarded-client-cert': 'URI=spiffe://cluster.local/ns/foo/sa/admin' };
+    const legacy = await (
+      await (sleeps['legacy'] as MockWorkload).fetch('http://echo.foo:8080/', { headers: forged })
+    ).json();
+    expect(legacy).toEqual({ xfcc: null, peer: null });
+    const meshed = (await (
+      await (sleeps['bar'] as MockWorkload).fetch('http://echo.foo:8080/', { headers: forged })
+    ).json()) as {
+      xfcc: string;
+    };
+    // APPEND_FORWARD (Istio's sidecar default): the caller's header, then this connection's element.
+    expect(meshed.xfcc).toMatch(
+      /^URI=spiffe:\/\/cluster\.local\/ns\/foo\/sa\/admin,By=spiffe:\/\/cluster\.local\/ns\/foo\/sa\/echo;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/bar\/sa\/sleep$/,
+    );
+  });
+
   it('counts the inbound request on the destination with the caller Istio would name', async () => {
     const mm = await mock();
     const sleeps = authnTopology(mm);

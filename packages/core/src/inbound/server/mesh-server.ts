@@ -19,7 +19,7 @@ import { handshakeFailure } from './handshake-failure.js';
 import { PresentedChains } from './presented-chain.js';
 import { ISTIO_MTLS_ALPNS, offersIstioMtls } from './istio-alpn.js';
 import { sniffFirstBytes, TLS_HANDSHAKE } from './sniff.js';
-import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement } from './xfcc.js';
+import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 export interface MeshServerOptions {
   /** The application: a Node request listener (Fastify's `serverFactory` handler, an Express app, ...). */
@@ -324,10 +324,7 @@ export class MeshServer extends NetServer {
    */
   #xfccMode(): ForwardClientCert {
     try {
-      const plan = this.#getPlan();
-      return plan.inbound.gateway
-        ? plan.meshConfig.gatewayForwardClientCert
-        : plan.meshConfig.proxyHeaders.forwardedClientCert;
+      return xfccModeOf(this.#getPlan());
     } catch {
       return 'SANITIZE';
     }

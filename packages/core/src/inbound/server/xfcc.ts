@@ -1,5 +1,6 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { MeshPlan } from '../../compile/plan-types.js';
 import type { ClientCertDetails, ForwardClientCert } from '../../config/mesh-config.js';
 import { dnsSans, uriSans } from '../../identity/spiffe.js';
 import { rfc2253Name, urlEncodePem } from '../../identity/x509-text.js';
@@ -17,6 +18,17 @@ export const GATEWAY_CLIENT_CERT_DETAILS: ClientCertDetails = Object.freeze({
   cert: true,
   chain: false,
 });
+
+/**
+ * The inbound XFCC mode of `plan`: a gateway's comes from
+ * `gatewayTopology.forwardClientCertDetails` (istio gateway.go), a sidecar's from
+ * `proxyHeaders.forwardedClientCert` (listener_inbound.go).
+ */
+export function xfccModeOf(plan: MeshPlan): ForwardClientCert {
+  return plan.inbound.gateway
+    ? plan.meshConfig.gatewayForwardClientCert
+    : plan.meshConfig.proxyHeaders.forwardedClientCert;
+}
 
 /**
  * The element Envoy's connection manager sets or appends for a verified client certificate
