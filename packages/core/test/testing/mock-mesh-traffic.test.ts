@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
 import { SAMPLES } from '../helpers/tmp.js';
@@ -246,6 +248,35 @@ spec:
     };
     expect(res.mine).toBe('req-42');
     expect(res.onward.requestId).toBe('req-42');
+  });
+
+  it('records one trace across three workloads when the test collects spans (100 % sampling from meshConfig)', async () => {
+    const exporter = new InMemorySpanExporter();
+    const mm = await createMockMesh({
+      config: [],
+      meshConfig: { tracingSampling: 100 },
+      telemetry: { spanProcessors: [new SimpleSpanProcessor(exporter)] },
+    });
+    open.push(mm);
+    mm.service('ratings', { port: 9080 }, () => ({ status: 200, body: '5' }));
+    mm.service('reviews', { port: 9080 }, async (_req, ctx) => ({
+      status: 200,
+      body: await (await ctx.fetch('http://ratings:9080/')).text(),
+    }));
+    expect(await (await productpage(mm).fetch('http://reviews:9080/')).text()).toBe('5');
+    const spans = exporter.getFinishedSpans();
+    // CLIENT and SERVER spans of productpage -> reviews and reviews -> ratings.
+    expect(
+      spans.map((s) => `${SpanKind[s.kind]} ${s.attributes['istio.canonical_service'] as string}`).sort(),
+    ).toEqual(['CLIENT productpage', 'CLIENT reviews', 'SERVER ratings', 'SERVER reviews']);
+    expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    const ratingsServer = spans.find(
+      (s) => s.kind === SpanKind.SERVER && s.attributes['istio.canonical_service'] === 'ratings',
+    );
+    const parent = byId.get(ratingsServer?.parentSpanContext?.spanId ?? '');
+    expect(parent?.kind).toBe(SpanKind.CLIENT);
+    expect(parent?.attributes['istio.canonical_service']).toBe('reviews');
   });
 
   it('switches a route while running (mm.apply) and rejects YAML with errors without changing anything', async () => {
