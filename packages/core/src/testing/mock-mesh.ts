@@ -26,7 +26,8 @@ import type {
   MockServiceOptions,
   MockWorkload,
 } from './types.js';
-import { createVirtualClock } from './virtual-clock.js';
+import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
+import { HandlerTracker } from './handler-tracker.js';
 import { virtualCertificates } from './virtual-certs.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
@@ -70,7 +71,16 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
   const dns = new Map<string, string[]>();
   const external = (host: string): readonly string[] => dns.get(host) ?? [];
   const network: MockNetwork = new MockNetwork(() => clock.touch(), external);
-  const clock = createVirtualClock(() => network.inFlight > 0);
+  const handlers = new HandlerTracker(() => clock.touch());
+  const clock = createVirtualClock(
+    () => network.inFlight > 0,
+    () => handlers.settled(),
+  );
+  // What tests and handlers see: a handler's sleep is time it waits on the mesh.
+  const userClock: VirtualClock = {
+    ...clock,
+    sleep: (ms, signal) => handlers.waiting(() => clock.sleep(ms, signal)),
+  };
   const log: MockHop[] = [];
   const resolveDns = (host: string): Promise<string[]> => {
     const found = dns.get(host.toLowerCase());
@@ -188,7 +198,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       }
       return (mesh ??= startMesh({ ...workload, ip: address }, caller));
     };
-    const fetch: Fetch = meshed
+    const call: Fetch = meshed
       ? logged(id, async (url, init) => (await meshOf()).fetch(url, init))
       : logged(id, (url, init) =>
           directFetch(
@@ -197,6 +207,8 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
             init,
           ),
         );
+    // From inside a handler, an onward call is time the handler waits on the mesh.
+    const fetch: Fetch = (url, init) => handlers.waiting(() => call(url, init));
     return { address, caller, id, meshOf, fetch };
   };
 
@@ -214,7 +226,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
       const isExternal = name.includes('.');
       const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
-      const listener = appListener(app, { fetch: p.fetch, workload });
+      const listener = handlers.serve(appListener(app, { fetch: p.fetch, workload }));
       network.add({
         address: p.address,
         port,
@@ -260,7 +272,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       const p = pod(workload, o.mesh !== false, o.address);
       return { workload, fetch: p.fetch, mesh: p.meshOf };
     },
-    clock,
+    clock: userClock,
     get log() {
       return log;
     },

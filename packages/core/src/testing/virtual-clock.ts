@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../runtime/clock.js';
 
 /** The mock mesh's clock: virtual milliseconds that pass only while the mesh has work. */
@@ -18,8 +19,15 @@ interface Timer {
 
 /** Event-loop turns with nothing new before the next timer may fire. */
 const IDLE_TURNS = 8;
+/**
+ * Real milliseconds a handler may work on its own, with nothing else happening, before
+ * virtual time moves anyway: a handler that never answers must not stop the clock that
+ * would time it out.
+ */
+const GRACE_MS = 250;
 
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+const pause = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, 1));
 
 /**
  * A clock that jumps to the next timer once the work in flight has settled: the
@@ -27,11 +35,16 @@ const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(re
  * time, so a test of a 7 s fault delay takes milliseconds. `busy()` says whether work is
  * in flight (a call, a `sleep`); with none, periodic timers (outlier sweeps) wait, so an
  * idle mock mesh does not spin. "Settled" means `IDLE_TURNS` event-loop turns passed with
- * no timer set, cleared or fired and no `touch()`: in-memory work progresses within a
- * turn or two. Real I/O a handler awaits (a socket, a file) is not seen; a timer due
- * meanwhile fires early in virtual time.
+ * no timer set, cleared or fired and no `touch()` (in-memory work progresses within a
+ * turn or two), and `settled()`: every running handler waits on the mesh, not on real
+ * work of its own. A handler busy on its own is waited for in real time, up to `GRACE_MS`
+ * without any activity.
  */
-export function createVirtualClock(busy: () => boolean, start = 0): VirtualClock & { touch(): void } {
+export function createVirtualClock(
+  busy: () => boolean,
+  settled: () => boolean = () => true,
+  start = 0,
+): VirtualClock & { touch(): void } {
   let now = start;
   let seq = 0;
   let activity = 0;
@@ -63,18 +76,24 @@ export function createVirtualClock(busy: () => boolean, start = 0): VirtualClock
     try {
       let seen = activity;
       let idle = 0;
+      let quietSince = performance.now();
       while (timers.size > 0 && working()) {
-        await turn();
+        // A handler working on its own (settled() false) is waited for in real time.
+        const handlersWait = settled();
+        if (handlersWait) await turn();
+        else await pause();
         if (activity !== seen) {
           seen = activity;
           idle = 0;
+          quietSince = performance.now();
           continue;
         }
-        if (++idle < IDLE_TURNS) continue;
+        if (handlersWait ? ++idle < IDLE_TURNS : performance.now() - quietSince < GRACE_MS) continue;
         const next = earliest(Number.POSITIVE_INFINITY);
         if (next !== null) fire(next);
         seen = activity;
         idle = 0;
+        quietSince = performance.now();
       }
     } finally {
       driving = false;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
 import { localRateLimitYaml } from '../helpers/local-rate-limit.js';
@@ -44,6 +45,33 @@ describe('mock mesh: what tests lean on', () => {
     expect(mm.log).toMatchObject([
       { source: 'default/client', status: null, duration: 1_500, error: expect.stringContaining('1500 ms') },
     ]);
+  });
+
+  it('does not let virtual time pass while a handler does real work of its own, and still times out a handler that never answers', async () => {
+    const mm = await mock(`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: db }
+spec:
+  hosts: [db]
+  http: [{ route: [{ destination: { host: db } }], timeout: 1s }]
+`);
+    let hang = false;
+    mm.service('db', { port: 5000 }, async () => {
+      if (hang) await new Promise(() => {});
+      // Real work: a real timer, as a database client or a file read would wait.
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      return { status: 200, body: 'rows' };
+    });
+    const app = mm.workload({ serviceAccount: 'app' });
+    const res = await app.fetch('http://db:5000/');
+    expect([res.status, await res.text(), mm.clock.now()]).toEqual([200, 'rows', 0]);
+    hang = true;
+    const wall = performance.now();
+    const hung = await app.fetch('http://db:5000/');
+    expect([hung.status, hung.meshlet.flags, mm.clock.now()]).toEqual([504, ['UT'], 1_000]);
+    // The clock waited its grace in real time for the handler before moving on.
+    expect(performance.now() - wall).toBeGreaterThanOrEqual(200);
   });
 
   it('answers 500 for a handler that throws, as a Node server does, and retries it when the route says so', async () => {
