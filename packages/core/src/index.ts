@@ -84,7 +84,7 @@ export type { ExtAuthzResult } from './inbound/authz/ext-authz-result.js';
 export type { BodySource } from './inbound/request-body.js';
 export { toInboundRequest, nodeConnectionOf, type NodeConnectionInfo } from './inbound/node-request.js';
 export { inboundHandleFrom } from './inbound/node-handle.js';
-export { applyRequestHeaderEdits } from './inbound/node-headers.js';
+export { admitNodeRequest, applyRequestHeaderEdits } from './inbound/node-headers.js';
 export {
   createJwtAuthenticator,
   CLOCK_SKEW_SECONDS,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  applyRequestHeaderEdits,
+  admitNodeRequest,
   decideNodeRequest,
   inboundHandleFrom,
   writeDenial,
@@ -72,10 +72,7 @@ export function meshlet(options: MeshletExpressOptions) {
           }
           req.url = decision.url;
         }
-        applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
-        for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
-        (req as MeshletRequest).meshlet = decision.context;
-        handle.forwarded?.(res);
+        admitNodeRequest(handle, req, res, decision);
         // The rest of the app runs in the request's trace context (mesh.fetch continues the trace).
         if (observation === null) next();
         else observation.run(next);

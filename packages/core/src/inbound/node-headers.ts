@@ -1,4 +1,7 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { InboundDecision } from './engine-types.js';
+import type { InboundHandle } from './handle.js';
+import type { MeshletRequestContext } from './request-context.js';
 
 /**
  * Applies an allow decision's request header edits to the node request the
@@ -62,4 +65,22 @@ function dropped(drop: readonly string[], name: string): boolean {
     if (d.length === name.length && (d === name || d === name.toLowerCase())) return true;
   }
   return false;
+}
+
+/**
+ * Hands an allowed request on to the application as every node-level sidecar does: the
+ * decision's request header edits, its response headers (a rate limit's, say), the
+ * caller's identity on `req.meshlet`, and the forwarded-response stamp
+ * (`x-envoy-upstream-service-time`, `server`).
+ */
+export function admitNodeRequest(
+  handle: InboundHandle,
+  req: IncomingMessage,
+  res: ServerResponse,
+  decision: Extract<InboundDecision, { allow: true }>,
+): void {
+  applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
+  for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
+  (req as IncomingMessage & { meshlet: MeshletRequestContext }).meshlet = decision.context;
+  handle.forwarded?.(res);
 }

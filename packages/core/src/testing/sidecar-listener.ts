@@ -1,9 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { InboundHandle } from '../inbound/handle.js';
 import { decideNodeRequest } from '../inbound/node-decide.js';
 import { writeDenial } from '../inbound/node-deny.js';
-import { applyRequestHeaderEdits } from '../inbound/node-headers.js';
-import type { MeshletRequestContext } from '../inbound/request-context.js';
+import { admitNodeRequest } from '../inbound/node-headers.js';
 import type { RequestListener } from './app-listener.js';
 
 /**
@@ -24,10 +22,7 @@ export function sidecarListener(handle: InboundHandle, app: RequestListener): Re
           return;
         }
         req.url = decision.url;
-        applyRequestHeaderEdits(req, decision.removeHeaders, decision.setHeaders);
-        for (const [name, value] of Object.entries(decision.responseHeaders)) res.setHeader(name, value);
-        (req as IncomingMessage & { meshlet: MeshletRequestContext }).meshlet = decision.context;
-        handle.forwarded?.(res);
+        admitNodeRequest(handle, req, res, decision);
         if (observation === null) app(req, res);
         else observation.run(() => app(req, res));
       },
