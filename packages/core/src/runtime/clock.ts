@@ -12,6 +12,12 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
   /** Resolves after `ms`; rejects with the signal's reason if it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: wall-clock milliseconds since the epoch on this clock's time, for what
+   * compares against real dates (JWT `exp`/`nbf`). A virtual clock maps its time onto
+   * the wall clock of its start. Absent: `now()` is taken as epoch time.
+   */
+  epochMs?(): number;
 }
 
 /**

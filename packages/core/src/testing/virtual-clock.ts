@@ -46,6 +46,8 @@ export function createVirtualClock(
   start = 0,
 ): VirtualClock & { touch(): void } {
   let now = start;
+  // Virtual time 0 is the wall clock when the mesh was made: tokens issued now are valid now.
+  const epoch = Date.now() - start;
   let seq = 0;
   let activity = 0;
   let driving = false;
@@ -107,6 +109,7 @@ export function createVirtualClock(
 
   const clock: VirtualClock & { touch(): void } = {
     now: () => now,
+    epochMs: () => epoch + now,
     setTimeout: (fn, ms) => {
       const id = ++seq;
       timers.set(id, { at: now + Math.max(0, ms), seq: id, fn });

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createMockMesh,
@@ -202,5 +203,37 @@ describe('mock mesh: authorization and JWT', () => {
       auth: 'testing@secure.istio.io/testing@secure.istio.io',
       authorization: null,
     });
+  });
+
+  it('checks a fresh token against the wall clock of virtual time: valid now, expired once virtual time passes exp and the 60 s skew', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const mm = await mock(`
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules: [{ issuer: https://issuer.example, jwks: '${JSON.stringify({ keys: [jwk] })}' }]
+`);
+    mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    // Issued now, valid from now, for 10 minutes: as a test's identity provider would mint it.
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('https://issuer.example')
+      .setSubject('alice')
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime('10m')
+      .sign(privateKey);
+    const call = () => sleep.fetch('http://httpbin:8000/', { headers: { authorization: `Bearer ${token}` } });
+    const now = await call();
+    expect(await now.json()).toMatchObject({ auth: 'https://issuer.example/alice' });
+    await mm.clock.advance(10 * 60_000 + 30_000);
+    expect((await call()).status).toBe(200); // inside Envoy's 60 s clock skew
+    await mm.clock.advance(31_000);
+    const late = await call();
+    expect([late.status, await late.text()]).toEqual([401, 'Jwt is expired']);
   });
 });

@@ -46,7 +46,8 @@ export interface JwtAuthenticatorOptions {
   /**
    * Wall-clock milliseconds since the epoch, for `exp`/`nbf`. Default: the wall clock
    * (`wallClockMs`, which follows `Date.now` within a second) with the system clock, else
-   * `clock.now()` (a manual clock in tests starts at an epoch time).
+   * the clock's `epochMs()` (the mock mesh's virtual clock), else `clock.now()` (a manual
+   * clock in tests starts at an epoch time).
    */
   readonly now?: () => number;
   /** Told about each failed JWKS fetch (`MESHLET_ERR_JWT_JWKS_FETCH`); must not throw. */
@@ -88,7 +89,13 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     }
   }
   const clock = options.clock;
-  const epochMs = options.now ?? (clock === systemClock ? wallClockMs : () => clock.now());
+  const epochMs =
+    options.now ??
+    (clock === systemClock
+      ? wallClockMs
+      : clock.epochMs !== undefined
+        ? () => (clock.epochMs as () => number)()
+        : () => clock.now());
   const remote = new RemoteJwks({
     clock,
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
