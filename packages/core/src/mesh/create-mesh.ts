@@ -48,6 +48,8 @@ export interface MeshInternals {
    * workload's plan from one in-memory topology. `options.config` is not read then.
    */
   readonly planSource?: (workload: WorkloadIdentity, hooks: PlanSourceHooks) => PlanSource;
+  /** How JWKS and OIDC discovery documents are fetched (default the global `fetch`). */
+  readonly jwksFetch?: typeof fetch;
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -155,6 +157,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     telemetry,
     upstream: client.cluster,
     peerHeaders,
+    ...(internals.jwksFetch === undefined ? {} : { jwksFetch: internals.jwksFetch }),
   });
 
   let admin: AdminServer | null = null;

@@ -55,8 +55,13 @@ export function createInboundSide(options: {
   upstream: ClusterCaller;
   /** This workload's metadata-exchange headers, answered to meshed callers. */
   peerHeaders?: LocalPeerHeaders;
+  /** How JWKS and discovery documents are fetched (default the global `fetch`). */
+  jwksFetch?: typeof fetch;
 }): InboundSide {
-  const jwt: JwtAuthenticator = createJwtAuthenticator({ clock: options.clock });
+  const jwt: JwtAuthenticator = createJwtAuthenticator({
+    clock: options.clock,
+    ...(options.jwksFetch === undefined ? {} : { fetch: options.jwksFetch }),
+  });
   const engine = createInboundEngine({
     getPlan: options.getPlan,
     jwt,

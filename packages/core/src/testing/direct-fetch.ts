@@ -58,6 +58,15 @@ function socketError(err: TransportError): Error {
   return Object.assign(new Error(`${code}: ${err.message}`, { cause: err }), { code });
 }
 
+/** Whether a mock pod serves `hostname` (a Service's name as a pod in `namespace` writes it, or an external host). */
+export function servesHost(ctx: DirectFetchContext, hostname: string): boolean {
+  const name = hostname.toLowerCase();
+  const endpoints = ctx.topology.endpoints();
+  return (
+    ctx.external(name).length > 0 || endpoints[serviceHost(name, ctx.namespace, endpoints)] !== undefined
+  );
+}
+
 /**
  * A call from a pod without a sidecar: no routing rules, no retries, no mTLS. The
  * Service's virtual IP picks one of its endpoints at random (kube-proxy), and the request
@@ -72,7 +81,7 @@ export async function directFetch(
   const target = new URL(url);
   const endpoints = ctx.topology.endpoints();
   const host = serviceHost(target.hostname, ctx.namespace, endpoints);
-  const port = target.port === '' ? 80 : Number(target.port);
+  const port = target.port !== '' ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
   const containerPort = targetPortOf(ctx.topology, host, port);
   const external = ctx.external(target.hostname.toLowerCase()).map((address) => ({ address, port }));
   const list = [...(endpoints[host] ?? []).filter((e) => e.port === containerPort), ...external];

@@ -8,10 +8,11 @@ interface HandlerRun {
 }
 
 /**
- * Which application handlers are running, and whether each is waiting on the mock mesh
- * (an onward call, a virtual sleep) or on something of its own (a real timer, a file, a
- * database). The virtual clock moves on only when every running handler waits on the
- * mesh: virtual time must not pass while a handler does real work, or a route timeout
+ * Which pods are serving a request (sidecar and application), and whether each is
+ * waiting on the mock mesh (a request it sent: an onward call, a JWKS or ext_authz
+ * fetch; a virtual sleep) or working on its own (a real timer, a file, a database, the
+ * WebCrypto work of verifying a token). The virtual clock moves on only when every such
+ * pod waits on the mesh: virtual time must not pass while one works, or a route timeout
  * would fire before a handler that takes 10 real milliseconds answers.
  */
 export class HandlerTracker {

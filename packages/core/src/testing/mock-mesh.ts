@@ -13,6 +13,7 @@ import type { MeshResponse } from '../outbound/response.js';
 import { seededRandom } from '../runtime/random.js';
 import { appListener } from './app-listener.js';
 import { directFetch } from './direct-fetch.js';
+import { istiodFetch } from './istiod-fetch.js';
 import { MockNetwork, type MockCaller } from './mock-network.js';
 import { MockTopology } from './mock-topology.js';
 import { sidecarListener } from './sidecar-listener.js';
@@ -70,8 +71,12 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
   // External host names served by mock pods (`mm.service('api.example.com', ...)`), as DNS has them.
   const dns = new Map<string, string[]>();
   const external = (host: string): readonly string[] => dns.get(host) ?? [];
-  const network: MockNetwork = new MockNetwork(() => clock.touch(), external);
   const handlers = new HandlerTracker(() => clock.touch());
+  const network: MockNetwork = new MockNetwork(
+    () => clock.touch(),
+    external,
+    (work) => handlers.waiting(work),
+  );
   const clock = createVirtualClock(
     () => network.inFlight > 0,
     () => handlers.settled(),
@@ -109,6 +114,16 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     };
   };
 
+  // istiod fetches JWKS for the whole mesh, from its own pod: no identity, no sidecar.
+  const jwksFetch = istiodFetch({
+    network,
+    topology,
+    external,
+    random,
+    caller: { address: '10.255.255.254', identity: null },
+    namespace: 'istio-system',
+  });
+
   const startMesh = (workload: WorkloadIdentity, caller: MockCaller): Promise<Mesh> => {
     if (closed) {
       return Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', 'the mock mesh is closed', {}));
@@ -123,7 +138,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         certs: virtualCertificates(caller.identity),
         ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
       },
-      { planSource: (w, hooks) => topology.source(w, hooks) },
+      { planSource: (w, hooks) => topology.source(w, hooks), jwksFetch },
     );
     meshes.push(mesh);
     return mesh;
@@ -226,7 +241,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
       const isExternal = name.includes('.');
       const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
-      const listener = handlers.serve(appListener(app, { fetch: p.fetch, workload }));
+      const listener = appListener(app, { fetch: p.fetch, workload });
       network.add({
         address: p.address,
         port,
@@ -234,10 +249,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         identity: p.caller.identity,
         modeFor: async (at) =>
           meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
+        // The pod (sidecar and app) counts as running until its response ends.
         listener: async () => {
-          if (p.caller.identity === null) return listener;
+          if (p.caller.identity === null) return handlers.serve(listener);
           const mesh = await p.meshOf();
-          return withXfcc(sidecarListener(mesh.inbound, listener), mesh, p.caller.identity);
+          return handlers.serve(withXfcc(sidecarListener(mesh.inbound, listener), mesh, p.caller.identity));
         },
       });
       if (isExternal) dns.set(host, [...external(host), p.address]);

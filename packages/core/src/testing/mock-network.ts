@@ -57,11 +57,20 @@ export class MockNetwork {
   #inFlight = 0;
   readonly #onActivity: () => void;
   readonly #lookup: (host: string) => readonly string[];
+  readonly #waiting: <T>(work: () => Promise<T>) => Promise<T>;
 
-  /** `lookup` is the mock DNS, for attempts addressed by name (a passthrough call). */
-  constructor(onActivity: () => void, lookup: (host: string) => readonly string[]) {
+  /**
+   * `lookup` is the mock DNS, for attempts addressed by name (a passthrough call);
+   * `waiting` marks a pod that sends a request as waiting on the mesh until the answer.
+   */
+  constructor(
+    onActivity: () => void,
+    lookup: (host: string) => readonly string[],
+    waiting: <T>(work: () => Promise<T>) => Promise<T>,
+  ) {
     this.#onActivity = onActivity;
     this.#lookup = lookup;
+    this.#waiting = waiting;
   }
 
   /** Calls and dispatches under way (the virtual clock advances only while some are). */
@@ -87,7 +96,7 @@ export class MockNetwork {
     this.#inFlight++;
     this.#onActivity();
     try {
-      return await work();
+      return await this.#waiting(work);
     } finally {
       this.#inFlight--;
       this.#onActivity();

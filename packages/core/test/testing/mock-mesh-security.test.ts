@@ -236,4 +236,59 @@ spec:
     const late = await call();
     expect([late.status, await late.text()]).toEqual([401, 'Jwt is expired']);
   });
+
+  it("fetches a jwksUri, or the issuer's OIDC discovery, from a mock identity provider pod, as istiod would", async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] };
+    const mm = await mock(`
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: jwt, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  jwtRules:
+  - issuer: https://idp.example
+    jwksUri: https://idp.example/keys
+  - issuer: http://keycloak.auth.svc.cluster.local/realms/mesh
+`);
+    const fetched: string[] = [];
+    // An identity provider outside the cluster, on 443, and Keycloak in the cluster.
+    mm.service('idp.example', { port: 443, mesh: false }, (req) => {
+      fetched.push(`idp.example${req.path}`);
+      return { status: 200, body: jwks };
+    });
+    mm.service('keycloak', { namespace: 'auth', port: 80, mesh: false }, (req) => {
+      fetched.push(`keycloak${req.path}`);
+      return req.path.endsWith('/.well-known/openid-configuration')
+        ? {
+            status: 200,
+            body: {
+              issuer: 'http://keycloak.auth.svc.cluster.local/realms/mesh',
+              jwks_uri: 'http://keycloak.auth.svc.cluster.local/realms/mesh/certs',
+            },
+          }
+        : { status: 200, body: jwks };
+    });
+    mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    for (const issuer of ['https://idp.example', 'http://keycloak.auth.svc.cluster.local/realms/mesh']) {
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer(issuer)
+        .setSubject('bob')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+      const res = await sleep.fetch('http://httpbin:8000/', {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(await res.json()).toMatchObject({ auth: `${issuer}/bob` });
+    }
+    // Fetching and importing the keys took real time, not virtual time (no refresh timer fired).
+    expect(mm.clock.now()).toBe(0);
+    expect(fetched).toEqual([
+      'idp.example/keys',
+      'keycloak/realms/mesh/.well-known/openid-configuration',
+      'keycloak/realms/mesh/certs',
+    ]);
+  });
 });
