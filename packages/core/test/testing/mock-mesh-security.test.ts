@@ -291,4 +291,54 @@ spec:
       'keycloak/realms/mesh/certs',
     ]);
   });
+
+  it('asks a CUSTOM provider that is itself a mock pod, as in the ext-authz task, and refuses when it says no', async () => {
+    const mm = await mock([
+      `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    extensionProviders:
+    - name: sample-ext-authz-http
+      envoyExtAuthzHttp:
+        service: ext-authz.foo.svc.cluster.local
+        port: "8000"
+        includeRequestHeadersInCheck: ["x-ext-authz"]
+`,
+      // The istio.io ext-authz task's policy.
+      `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: CUSTOM
+  provider: { name: sample-ext-authz-http }
+  rules: [{ to: [{ operation: { paths: [/headers] } }] }]
+`,
+    ]);
+    const checks: string[] = [];
+    // Istio's sample ext-authz server: allow when `x-ext-authz: allow`, else 403 with its body.
+    mm.service('ext-authz', { namespace: 'foo', serviceAccount: 'ext-authz', port: 8000 }, (req) => {
+      checks.push(`${req.method} ${req.path}`);
+      return req.headers['x-ext-authz'] === 'allow'
+        ? { status: 200 }
+        : {
+            status: 403,
+            body: 'denied by ext_authz for not found header `x-ext-authz: allow` in the request',
+          };
+    });
+    mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
+    const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
+    const denied = await sleep.fetch('http://httpbin:8000/headers', { headers: { 'x-ext-authz': 'deny' } });
+    expect([denied.status, await denied.text()]).toEqual([
+      403,
+      'denied by ext_authz for not found header `x-ext-authz: allow` in the request',
+    ]);
+    const allowed = await sleep.fetch('http://httpbin:8000/headers', { headers: { 'x-ext-authz': 'allow' } });
+    expect(allowed.status).toBe(200);
+    expect(checks).toEqual(['GET /headers', 'GET /headers']);
+  });
 });
