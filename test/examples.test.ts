@@ -34,6 +34,19 @@ describe('examples and the installed CLI', () => {
     );
     expect(stdout).toContain('sleep -> reviews: 403 RBAC: access denied');
     expect(stdout).toMatch(/plaintext curl from outside the mesh: connection closed with no HTTP response/);
+    // Step 6: the same YAML in a mock mesh, on virtual time and a fixed seed.
+    const mock =
+      /jason -> reviews v2 -> ratings \(2 s fault delay\): 200 after 2000 virtual ms, (\d+) ms of wall time/.exec(
+        stdout,
+      );
+    expect(mock).not.toBeNull();
+    expect(Number(mock![1])).toBeLessThan(2000);
+    expect(stdout).toContain('1000 anonymous calls: v1 903, v3 97, v2 0 (seed 1: the same every run)');
+    expect(stdout).toMatch(/6\. The same YAML[^]*sleep -> reviews: 403 RBAC: access denied/);
+    expect(stdout).toContain('a client without a sidecar, STRICT mTLS: ECONNRESET');
+    expect(stdout).toContain(
+      'hop log, 1101 calls, first: default/reviews-v2 -> default/ratings-v1 200 (2000 ms); default/productpage-v1 -> default/reviews-v2 200 (2000 ms)',
+    );
   });
 
   it('exits 79 from the meshlet bin when analysis finds an error, with istioctl-style lines', async () => {

@@ -3,6 +3,7 @@
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runMock } from './mock-run.js';
 import { runServices } from './run-services.js';
 import { fileURLToPath } from 'node:url';
 import {
@@ -173,6 +174,10 @@ await rm(mount, { recursive: true, force: true });
 // 5. The runtime: real services on loopback, each with its own mesh, same YAML.
 step(5, 'Run Bookinfo services with the mesh in-process (mTLS, routing, authorization)');
 await runServices({ meshDir, log: (line) => console.log(line) });
+
+// 6. The same YAML in a mock mesh: a whole topology in memory, on virtual time.
+step(6, 'The same YAML in a mock mesh (@meshlet/core/testing): unit tests on virtual time');
+await runMock({ meshDir, log: (line) => console.log(line) });
 
 console.log(`\n${bold('Try the CLI:')}  npx meshlet analyze examples/bookinfo/mesh`);
 console.log(
