@@ -192,6 +192,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       namespace: o.namespace ?? 'default',
       serviceAccount: o.serviceAccount ?? 'default',
       labels: { ...(meshed ? { [TLS_MODE_LABEL]: 'istio' } : {}), ...o.labels },
+      ...(o.locality === undefined ? {} : { locality: o.locality }),
     };
   };
 
@@ -263,6 +264,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           port,
           labels: workload.labels,
           ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
+          ...(o.locality === undefined ? {} : { locality: o.locality }),
         });
       return {
         workload,

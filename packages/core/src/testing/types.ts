@@ -46,6 +46,8 @@ export interface MockServiceOptions {
   readonly name?: string;
   /** false: no sidecar. No inbound policy, plaintext only, as a pod without injection. Default true. */
   readonly mesh?: boolean;
+  /** `region/zone/subzone` of the pod's node, for locality load balancing and failover. */
+  readonly locality?: string;
 }
 
 /** What a mock handler receives. Header names are lower-case. */
