@@ -20,11 +20,11 @@ function isExpress(app: MockApp): app is ExpressLike {
   );
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -58,7 +58,8 @@ function handlerListener(handler: MockHandler, ctx: MockContext): RequestListene
             path: url.split('?')[0] ?? url,
             url,
             headers: req.headers as Record<string, string | string[]>,
-            body,
+            body: body.toString('utf8'),
+            rawBody: body,
             peer: context.peer,
             auth: context.auth,
           },

@@ -60,6 +60,8 @@ export interface MockRequest {
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   /** The request body as UTF-8 text ('' when none). */
   readonly body: string;
+  /** The request body's bytes, for a body that is not text. */
+  readonly rawBody: Buffer;
   /** The verified mTLS peer, or null (plaintext, or no sidecar). */
   readonly peer: PeerIdentity | null;
   /** The JWT identity RequestAuthentication verified, or null. */

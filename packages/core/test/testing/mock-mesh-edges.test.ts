@@ -92,6 +92,25 @@ spec:
     expect([res.status, await res.text(), res.meshlet.attempts, calls]).toEqual([500, 'boom', 2, 2]);
   });
 
+  it('hands a handler the body as text and as bytes', async () => {
+    const mm = await mock();
+    mm.service('upload', { port: 8080 }, (req) => ({
+      status: 200,
+      body: { text: req.body, bytes: [...req.rawBody], type: req.headers['content-type'] },
+    }));
+    const bytes = Buffer.from([0xff, 0x00, 0x41]);
+    const res = await mm.workload({ serviceAccount: 'client' }).fetch('http://upload:8080/', {
+      method: 'PUT',
+      body: bytes,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    expect(await res.json()).toEqual({
+      text: bytes.toString('utf8'),
+      bytes: [0xff, 0x00, 0x41],
+      type: 'application/octet-stream',
+    });
+  });
+
   it('says a pod without a sidecar has no mesh, and names it', async () => {
     const mm = await mock();
     const legacy = mm.workload({ namespace: 'legacy', serviceAccount: 'sleep', mesh: false });
