@@ -1,4 +1,4 @@
-import type { WorkloadIdentity } from '../compile/workload.js';
+import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { hasErrors } from '../config/diagnostic.js';
 import { loadEntries, type TextSource } from '../config/load.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
@@ -197,7 +197,9 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
   };
 
   /** A pod: its address, its mesh (started on first use) and its outbound calls. */
-  const pod = (workload: WorkloadIdentity, meshed: boolean, at?: string) => {
+  const pod = (given: WorkloadIdentity, meshed: boolean, at?: string) => {
+    // Checked now, so a bad name fails at mm.service / mm.workload, naming the field.
+    const workload = validateWorkload(given);
     const address = at ?? nextAddress();
     const caller: MockCaller = { address, identity: meshed ? identityOf(workload) : null };
     const id = `${workload.namespace}/${workload.name}`;
@@ -237,8 +239,15 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         ...o,
         labels,
       });
-      const p = pod(workload, meshed, o.address);
       const port = o.port ?? 80;
+      if (o.address !== undefined && network.has(o.address, port)) {
+        throw new MeshletError(
+          'MESHLET_ERR_MESH_OPTIONS',
+          `mm.service('${name}'): ${o.address}:${port} is already served by ${String(network.workloadAt(`${o.address}:${port}`))}`,
+          { option: 'address' },
+        );
+      }
+      const p = pod(workload, meshed, o.address);
       // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
       const isExternal = name.includes('.');
       const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;

@@ -82,6 +82,10 @@ export class MockNetwork {
     this.#endpoints.set(`${endpoint.address}:${endpoint.port}`, endpoint);
   }
 
+  has(address: string, port: number): boolean {
+    return this.#endpoints.has(`${address}:${port}`);
+  }
+
   remove(address: string, port: number): void {
     this.#endpoints.delete(`${address}:${port}`);
   }

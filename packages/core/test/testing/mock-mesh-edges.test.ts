@@ -122,6 +122,23 @@ spec:
     await expect(legacy.fetch('http://nowhere:80/')).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 
+  it('refuses a bad workload name or a taken address when the pod is declared, naming the problem', async () => {
+    const mm = await mock();
+    expect(() => mm.workload({ namespace: 'Not_A_Label', serviceAccount: 'x' })).toThrow(
+      expect.objectContaining({
+        code: 'MESHLET_ERR_CONFIG_WORKLOAD',
+        message: expect.stringContaining('namespace'),
+      }),
+    );
+    mm.service('a', { address: '10.9.9.9', port: 80 }, () => ({ status: 200 }));
+    expect(() => mm.service('b', { address: '10.9.9.9', port: 80 }, () => ({ status: 200 }))).toThrow(
+      expect.objectContaining({
+        code: 'MESHLET_ERR_MESH_OPTIONS',
+        message: expect.stringContaining('default/a'),
+      }),
+    );
+  });
+
   it('refuses new workloads once closed', async () => {
     const mm = await mock();
     await mm.close();
