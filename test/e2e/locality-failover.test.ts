@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import {
+  HELLOWORLD_FAILOVER,
   helloworldService,
   SLEEP_IN_ZONE1,
   useZonePods,
@@ -23,21 +24,7 @@ afterEach(async () => {
 
 const pod = useZonePods();
 
-const CONFIG = `${helloworldService()}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: helloworld, namespace: sample }
-spec:
-  host: helloworld.sample.svc.cluster.local
-  trafficPolicy:
-    connectionPool: { http: { maxRequestsPerConnection: 1 } }
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failover: [{ from: region1, to: region2 }]
-    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }
-`;
+const CONFIG = HELLOWORLD_FAILOVER;
 
 /** The caller in region1/zone1 with helloworld's pods at `zones`. */
 async function meshFor(config: string, zones: readonly (readonly [string, number])[]): Promise<Mesh> {

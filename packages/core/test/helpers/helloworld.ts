@@ -56,3 +56,24 @@ export function useZonePods(): (zone: string, state?: { readonly failing: boolea
     return (server.address() as AddressInfo).port;
   };
 }
+
+/**
+ * The failover task's DestinationRule (locality-load-balancing/failover) beside the Service:
+ * locality load balancing with `failover: region1 -> region2`, and outlier detection that
+ * ejects a pod on its first 5xx for a minute.
+ */
+export const HELLOWORLD_FAILOVER = `${helloworldService()}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: helloworld, namespace: sample }
+spec:
+  host: helloworld.sample.svc.cluster.local
+  trafficPolicy:
+    connectionPool: { http: { maxRequestsPerConnection: 1 } }
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        enabled: true
+        failover: [{ from: region1, to: region2 }]
+    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }
+`;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
-import { helloworldService } from '../helpers/helloworld.js';
+import { HELLOWORLD_FAILOVER } from '../helpers/helloworld.js';
 
 const open: MockMesh[] = [];
 afterEach(async () => {
@@ -8,21 +8,7 @@ afterEach(async () => {
 });
 
 // istio.io tasks/traffic-management/locality-load-balancing/failover on the mock mesh.
-const FAILOVER = `${helloworldService()}---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: helloworld, namespace: sample }
-spec:
-  host: helloworld.sample.svc.cluster.local
-  trafficPolicy:
-    connectionPool: { http: { maxRequestsPerConnection: 1 } }
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failover: [{ from: region1, to: region2 }]
-    outlierDetection: { consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m, maxEjectionPercent: 100 }
-`;
+const FAILOVER = HELLOWORLD_FAILOVER;
 
 describe('mock mesh: locality failover task', () => {
   it('keeps calls in the caller zone, fails over zone by zone as pods fail, and comes back after the ejection', async () => {

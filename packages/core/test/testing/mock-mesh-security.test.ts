@@ -25,6 +25,22 @@ async function mock(config?: string | readonly string[]): Promise<MockMesh> {
 
 const sample = (file: string): Promise<string> => readFile(file, 'utf8');
 
+/** An ES256 signing key of a test identity provider, its JWKS, and tokens it mints now. */
+async function testIssuer() {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] };
+  const mint = (issuer: string, subject: string, expires: string) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(issuer)
+      .setSubject(subject)
+      .setIssuedAt()
+      .setNotBefore('0s')
+      .setExpirationTime(expires)
+      .sign(privateKey);
+  return { jwks, mint };
+}
+
 /** What httpbin answers here: who called, as the sidecar verified it. */
 function httpbin(req: MockRequest) {
   return {
@@ -206,27 +222,19 @@ describe('mock mesh: authorization and JWT', () => {
   });
 
   it('checks a fresh token against the wall clock of virtual time: valid now, expired once virtual time passes exp and the 60 s skew', async () => {
-    const { publicKey, privateKey } = await generateKeyPair('ES256');
-    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+    const { jwks, mint } = await testIssuer();
     const mm = await mock(`
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: { name: jwt, namespace: foo }
 spec:
   selector: { matchLabels: { app: httpbin } }
-  jwtRules: [{ issuer: https://issuer.example, jwks: '${JSON.stringify({ keys: [jwk] })}' }]
+  jwtRules: [{ issuer: https://issuer.example, jwks: '${JSON.stringify(jwks)}' }]
 `);
     mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
     const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
     // Issued now, valid from now, for 10 minutes: as a test's identity provider would mint it.
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-      .setIssuer('https://issuer.example')
-      .setSubject('alice')
-      .setIssuedAt()
-      .setNotBefore('0s')
-      .setExpirationTime('10m')
-      .sign(privateKey);
+    const token = await mint('https://issuer.example', 'alice', '10m');
     const call = () => sleep.fetch('http://httpbin:8000/', { headers: { authorization: `Bearer ${token}` } });
     const now = await call();
     expect(await now.json()).toMatchObject({ auth: 'https://issuer.example/alice' });
@@ -238,8 +246,7 @@ spec:
   });
 
   it("fetches a jwksUri, or the issuer's OIDC discovery, from a mock identity provider pod, as istiod would", async () => {
-    const { publicKey, privateKey } = await generateKeyPair('ES256');
-    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] };
+    const { jwks, mint } = await testIssuer();
     const mm = await mock(`
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -272,12 +279,7 @@ spec:
     mm.service('httpbin', { namespace: 'foo', serviceAccount: 'httpbin', port: 8000 }, httpbin);
     const sleep = mm.workload({ namespace: 'foo', serviceAccount: 'sleep' });
     for (const issuer of ['https://idp.example', 'http://keycloak.auth.svc.cluster.local/realms/mesh']) {
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .setIssuer(issuer)
-        .setSubject('bob')
-        .setExpirationTime('5m')
-        .sign(privateKey);
+      const token = await mint(issuer, 'bob', '5m');
       const res = await sleep.fetch('http://httpbin:8000/', {
         headers: { authorization: `Bearer ${token}` },
       });
