@@ -8,8 +8,6 @@ import type { PeerIdentity } from '../inbound/request-context.js';
 import { createMeshWith } from '../mesh/create-mesh.js';
 import { configInvalid } from '../mesh/plan-source.js';
 import type { Mesh } from '../mesh/types.js';
-import type { MeshFetchInit } from '../outbound/client.js';
-import type { MeshResponse } from '../outbound/response.js';
 import { seededRandom } from '../runtime/random.js';
 import { appListener } from './app-listener.js';
 import { directFetch } from './direct-fetch.js';
@@ -29,12 +27,11 @@ import type {
 } from './types.js';
 import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 import { HandlerTracker } from './handler-tracker.js';
+import { hopLogged, type Fetch } from './hop-log.js';
 import { virtualCertificates } from './virtual-certs.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
-
-type Fetch = (url: string | URL, init?: MeshFetchInit) => Promise<MeshResponse>;
 
 async function configEntries(config: MockMeshOptions['config']): Promise<(SourceEntry | TextSource)[]> {
   const list = config === undefined ? [] : typeof config === 'string' ? [config] : config;
@@ -144,46 +141,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     return mesh;
   };
 
-  const logged = (source: string, fetch: Fetch): Fetch => {
-    return (url, init) =>
-      network.track(async () => {
-        const start = clock.now();
-        const hop = { source, method: (init?.method ?? 'GET').toUpperCase(), url: String(url), start };
-        try {
-          const res = await fetch(url, init);
-          const up = res.meshlet.upstream;
-          log.push({
-            ...hop,
-            destination:
-              up === null
-                ? null
-                : {
-                    host: up.host,
-                    subset: up.subset,
-                    address: up.address,
-                    workload: network.workloadAt(up.address),
-                  },
-            status: res.status,
-            flags: res.meshlet.flags,
-            attempts: res.meshlet.attempts,
-            duration: clock.now() - start,
-            error: null,
-          });
-          return res;
-        } catch (err) {
-          log.push({
-            ...hop,
-            destination: null,
-            status: null,
-            flags: [],
-            attempts: 0,
-            duration: clock.now() - start,
-            error: err instanceof Error ? err.message : String(err),
-          });
-          throw err;
-        }
-      });
-  };
+  const logged = (source: string, fetch: Fetch): Fetch => hopLogged(source, fetch, { clock, network, log });
 
   const workloadOf = (name: string, o: MockServiceOptions): WorkloadIdentity => {
     const meshed = o.mesh !== false;

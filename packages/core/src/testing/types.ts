@@ -23,8 +23,12 @@ export interface MockMeshOptions {
   readonly seed?: number;
   /** MeshConfig fields given in code; they win over a MeshConfig in the config. */
   readonly meshConfig?: Partial<MeshConfig>;
-  /** Each workload's telemetry (as `createMesh`'s `telemetry`; `false` turns it off). Default on. */
-  readonly telemetry?: MeshOptions['telemetry'];
+  /**
+   * Each workload's telemetry (as `createMesh`'s `telemetry`; `false` turns it off). Default
+   * on. Every workload keeps its own metrics registry (`(await w.mesh()).metrics`), so none
+   * can be given; span processors and a tracer provider may be shared.
+   */
+  readonly telemetry?: false | Omit<Exclude<MeshOptions['telemetry'], false | undefined>, 'registry'>;
 }
 
 /** Where and as whom a mock service instance runs. */
