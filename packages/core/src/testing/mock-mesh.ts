@@ -28,6 +28,7 @@ import type {
 import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 import { HandlerTracker } from './handler-tracker.js';
 import { hopLogged, type Fetch } from './hop-log.js';
+import { sumMetric } from './mesh-metric.js';
 import { virtualCertificates } from './virtual-certs.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
@@ -275,6 +276,14 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       applied.push(source);
       topology.setSnapshot(next);
       return Promise.resolve();
+    },
+    async metric(name, labels) {
+      const started = await Promise.allSettled(meshes);
+      return sumMetric(
+        started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+        name,
+        labels,
+      );
     },
     async close() {
       closed = true;

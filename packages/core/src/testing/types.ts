@@ -173,6 +173,12 @@ export interface MockMesh {
    * `MESHLET_ERR_CONFIG_INVALID` (and changes nothing) when the YAML has errors.
    */
   apply(yaml: string, options?: { readonly namespace?: string }): Promise<void>;
+  /**
+   * What `sum(name{labels})` would give over every pod's metrics in Prometheus: e.g.
+   * `mm.metric('istio_requests_total', { reporter: 'destination', destination_version: 'v2' })`.
+   * Counters and gauges by name, histograms by their `_count`, `_sum` or `_bucket` series.
+   */
+  metric(name: string, labels?: Readonly<Record<string, string>>): Promise<number>;
   /** Close every workload's mesh. */
   close(): Promise<void>;
 }

@@ -52,7 +52,7 @@ describe('mock mesh: traffic management with Bookinfo YAML', () => {
         const body = await (await pp.fetch('http://reviews:9080/reviews/0')).text();
         seen[body] = (seen[body] ?? 0) + 1;
       }
-      return { seen, log: mm.log };
+      return { seen, log: mm.log, mm };
     };
     const a = await counts(7);
     expect(Object.keys(a.seen).sort()).toEqual(['v1', 'v2']);
@@ -64,6 +64,20 @@ describe('mock mesh: traffic management with Bookinfo YAML', () => {
     expect(toV2).toHaveLength(a.seen['v2'] as number);
     expect(toV2[0]?.destination?.workload).toBe('default/reviews-v2');
     expect(toV2[0]?.source).toBe('default/productpage-v1');
+    // Istio's metrics say the same, from both ends (what a dashboard's query would sum).
+    const v2 = a.seen['v2'] as number;
+    expect(await a.mm.metric('istio_requests_total', { reporter: 'source', destination_version: 'v2' })).toBe(
+      v2,
+    );
+    expect(
+      await a.mm.metric('istio_requests_total', {
+        reporter: 'destination',
+        destination_workload: 'reviews-v2',
+        source_workload: 'productpage-v1',
+        response_code: '200',
+      }),
+    ).toBe(v2);
+    expect(await a.mm.metric('istio_request_duration_milliseconds_count', { reporter: 'source' })).toBe(400);
     // Seeded: a second mesh with the same seed routes every call the same way.
     const b = await counts(7);
     expect(b.seen).toEqual(a.seen);
