@@ -3,6 +3,8 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 // The published entry point, as a user imports it (package.json "exports" → dist/testing).
 import { createMockMesh, type MockMesh } from '@meshlet/core/testing';
+import { meshlet as meshletExpress } from '@meshlet/express';
+import { meshlet as meshletFastify } from '@meshlet/fastify';
 
 const POLICY = `
 apiVersion: security.istio.io/v1
@@ -111,5 +113,53 @@ describe('mock mesh with real Fastify and Express apps as services', () => {
       'default/sleep -> default/reviews-v2 403',
     ]);
     expect(mm.log[2]?.flags).toEqual(['FI']);
+  });
+
+  it("serves apps that run @meshlet/fastify and @meshlet/express themselves, on their pod's mesh, as in production", async () => {
+    const mm = await createMockMesh({ config: POLICY });
+    open.push(mm);
+
+    // The production shape: the app registers meshlet's adapter with its mesh.
+    const reviewsApp = Fastify();
+    const reviews = mm.service(
+      'reviews',
+      { serviceAccount: 'bookinfo-reviews', labels: { version: 'v1' }, port: 9080, adapter: true },
+      reviewsApp,
+    );
+    await reviewsApp.register(meshletFastify, { mesh: await reviews.mesh() });
+    reviewsApp.get('/reviews/:id', (request) => ({
+      url: request.url,
+      peer: request.meshlet.peer?.principal,
+    }));
+
+    const ratingsApp = express();
+    const ratings = mm.service(
+      'ratings',
+      { serviceAccount: 'bookinfo-ratings', labels: { version: 'v1' }, port: 9080, adapter: true },
+      ratingsApp,
+    );
+    ratingsApp.use(meshletExpress({ mesh: await ratings.mesh() }));
+    ratingsApp.get('/ratings/:id', (req, res) => {
+      res.json({ peer: req.meshlet.peer?.principal ?? null });
+    });
+
+    const productpage = mm.workload({ name: 'productpage-v1', serviceAccount: 'bookinfo-productpage' });
+    // The plugin's pre-routing normalization and decision run: /reviews/./7 is routed as /reviews/7.
+    const ok = await productpage.fetch('http://reviews:9080/reviews/./7');
+    expect(await ok.json()).toEqual({
+      url: '/reviews/7',
+      peer: 'cluster.local/ns/default/sa/bookinfo-productpage',
+    });
+    const denied = await mm.workload({ serviceAccount: 'sleep' }).fetch('http://reviews:9080/reviews/7');
+    expect([denied.status, await denied.text()]).toEqual([403, 'RBAC: access denied']);
+    const viaExpress = await productpage.fetch('http://ratings:9080/ratings/7');
+    expect(await viaExpress.json()).toEqual({ peer: 'cluster.local/ns/default/sa/bookinfo-productpage' });
+    // The adapters' own telemetry counted the requests on each pod.
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'destination',
+        destination_workload: 'reviews-v1',
+      }),
+    ).toBe(2);
   });
 });

@@ -7,7 +7,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 
 function isFastify(app: MockApp): app is FastifyLike {
   const a = app as Partial<FastifyLike>;
-  return typeof a.routing === 'function' && typeof a.ready === 'function';
+  return typeof a.routing === 'function' && typeof a.ready === 'function' && typeof a.server === 'object';
 }
 
 function isExpress(app: MockApp): app is ExpressLike {
@@ -79,8 +79,9 @@ function handlerListener(handler: MockHandler, ctx: MockContext): RequestListene
 
 /**
  * The Node request listener behind a mock service: a mock handler, an Express app, or a
- * Fastify instance served through its router (`fastify.routing`, after `ready()`, which
- * runs on the first request so routes may be added after `mm.service`).
+ * Fastify instance served through its server's request listener, as a socket would reach
+ * it (so a plugin that wraps that listener, as `@meshlet/fastify` does, runs), after
+ * `ready()`, which runs on the first request so routes may be added after `mm.service`.
  */
 export function appListener(app: MockApp, ctx: MockContext): RequestListener {
   if (isFastify(app)) {
@@ -88,7 +89,7 @@ export function appListener(app: MockApp, ctx: MockContext): RequestListener {
     return (req, res) => {
       ready ??= Promise.resolve(app.ready());
       ready.then(
-        () => app.routing(req, res),
+        () => app.server.emit('request', req, res),
         (err: unknown) => {
           res.statusCode = 500;
           res.end(err instanceof Error ? err.message : String(err));

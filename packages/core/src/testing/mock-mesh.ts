@@ -222,7 +222,9 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         listener: async () => {
           if (p.caller.identity === null) return handlers.serve(listener);
           const mesh = await p.meshOf();
-          return handlers.serve(withXfcc(sidecarListener(mesh.inbound, listener), mesh, p.caller.identity));
+          // With its own adapter the app decides, as behind mesh.listen; else the mock sidecar does.
+          const decided = o.adapter === true ? listener : sidecarListener(mesh.inbound, listener);
+          return handlers.serve(withXfcc(decided, mesh, p.caller.identity));
         },
       });
       if (isExternal) dns.set(host, [...external(host), p.address]);

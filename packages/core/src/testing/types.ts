@@ -50,6 +50,13 @@ export interface MockServiceOptions {
   readonly name?: string;
   /** false: no sidecar. No inbound policy, plaintext only, as a pod without injection. Default true. */
   readonly mesh?: boolean;
+  /**
+   * The app runs meshlet's adapter itself (`@meshlet/fastify` or `@meshlet/express`,
+   * registered with this pod's `await service.mesh()`), as the service does in production:
+   * the mock then puts no sidecar of its own in front of it, only the connection (mTLS
+   * identity, `X-Forwarded-Client-Cert`) the mesh server would give it. Default false.
+   */
+  readonly adapter?: boolean;
   /** `region/zone/subzone` of the pod's node, for locality load balancing and failover. */
   readonly locality?: string;
 }
@@ -88,9 +95,10 @@ export interface MockContext {
 
 export type MockHandler = (req: MockRequest, ctx: MockContext) => MockReply | Promise<MockReply>;
 
-/** A Fastify instance, as far as the mock mesh needs one (it serves through `routing`). */
+/** A Fastify instance, as far as the mock mesh needs one (it hands requests to its server's listener). */
 export interface FastifyLike {
   ready(): PromiseLike<unknown>;
+  readonly server: { emit(event: 'request', req: IncomingMessage, res: ServerResponse): boolean };
   routing(req: IncomingMessage, res: ServerResponse): void;
 }
 
