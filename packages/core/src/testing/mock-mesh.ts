@@ -1,3 +1,4 @@
+import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { hasErrors } from '../config/diagnostic.js';
 import { loadEntries, type TextSource } from '../config/load.js';
@@ -64,7 +65,10 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
   const first = load([]);
   if (hasErrors(first.diagnostics)) throw configInvalid('createMockMesh', first.diagnostics);
 
-  const topology = new MockTopology(first);
+  const topology = new MockTopology(first, {
+    ...istiodFeaturesFromEnv(process.env),
+    ...options.istiodFeatures,
+  });
   const random = seededRandom(options.seed ?? 1);
   // External host names served by mock pods (`mm.service('api.example.com', ...)`), as DNS has them.
   const dns = new Map<string, string[]>();

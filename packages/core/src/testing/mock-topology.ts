@@ -1,4 +1,5 @@
 import { compilePlan } from '../compile/compile-plan.js';
+import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { StaticEndpoint } from '../compile/registry.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
@@ -22,8 +23,11 @@ export class MockTopology {
   readonly #endpoints = new Map<string, StaticEndpoint[]>();
   readonly #subscribers = new Set<Subscriber>();
 
-  constructor(snapshot: ConfigSnapshot) {
+  readonly #istiodFeatures: Partial<IstiodFeatures>;
+
+  constructor(snapshot: ConfigSnapshot, istiodFeatures: Partial<IstiodFeatures> = {}) {
     this.#snapshot = snapshot;
+    this.#istiodFeatures = istiodFeatures;
   }
 
   get snapshot(): ConfigSnapshot {
@@ -37,7 +41,10 @@ export class MockTopology {
 
   #compile(workload: WorkloadIdentity): PlanState {
     return {
-      plan: compilePlan(this.#snapshot, workload, { endpoints: this.endpoints() }),
+      plan: compilePlan(this.#snapshot, workload, {
+        endpoints: this.endpoints(),
+        istiodFeatures: this.#istiodFeatures,
+      }),
       snapshot: this.#snapshot,
       hash: `mock-${this.#version}`,
       loadedAt: Date.now(),

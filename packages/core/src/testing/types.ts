@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
@@ -23,6 +24,11 @@ export interface MockMeshOptions {
   readonly seed?: number;
   /** MeshConfig fields given in code; they win over a MeshConfig in the config. */
   readonly meshConfig?: Partial<MeshConfig>;
+  /**
+   * istiod's feature flags for every workload's plan, as `createMesh` takes them; unset ones
+   * come from the process environment under istiod's names, else istiod's defaults.
+   */
+  readonly istiodFeatures?: Partial<IstiodFeatures>;
   /**
    * Each workload's telemetry (as `createMesh`'s `telemetry`; `false` turns it off). Default
    * on. Every workload keeps its own metrics registry (`(await w.mesh()).metrics`), so none

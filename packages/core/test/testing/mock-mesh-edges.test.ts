@@ -139,6 +139,16 @@ spec:
     );
   });
 
+  it("compiles every pod's plan with the istiod feature flags given, else the environment's", async () => {
+    const flagged = await createMockMesh({ istiodFeatures: { enableMultipleCustomAuthzProviders: true } });
+    open.push(flagged);
+    const plain = await mock();
+    const planOf = async (mm: MockMesh) =>
+      (await mm.service('svc', { port: 80 }, () => ({ status: 200 })).mesh()).plan.inbound;
+    expect((await planOf(flagged)).multipleCustomAuthzProviders).toBe(true);
+    expect((await planOf(plain)).multipleCustomAuthzProviders).toBe(false);
+  });
+
   it('refuses new workloads once closed', async () => {
     const mm = await mock();
     await mm.close();
