@@ -398,6 +398,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         const matched = customMatchId(providerName, group, authzInput);
         f.metadata = mergeMetadata(f.metadata, customShadowMetadata(matched));
         options.rbacStats?.custom(f.req.port, matched !== null);
+      } else if (custom.group !== null && options.rbacStats !== undefined) {
+        // The provider istiod cannot use: its RBAC deny filter runs here instead, and counts.
+        options.rbacStats.badCustom(f.req.port, customMatchId(providerName, group, authzInput) !== null);
       }
       if (policy.match(authzInput) < 0) continue;
       // istiod's webhook refuses istio.io/dry-run on a CUSTOM policy (validation.go

@@ -10,4 +10,9 @@ export interface RbacStatsSink {
   rbac(port: number, authz: CompiledAuthorization, outcome: RbacOutcome): void;
   /** The shadow filter in front of one CUSTOM provider's ext_authz: whether a policy matched. */
   custom(port: number, matched: boolean): void;
+  /**
+   * The RBAC deny filter istiod builds instead of ext_authz for a CUSTOM provider it cannot
+   * use (builder.go getBadCustomDenyRules): whether its policies matched, refusing the request.
+   */
+  badCustom(port: number, denied: boolean): void;
 }

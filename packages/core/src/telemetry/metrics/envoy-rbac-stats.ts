@@ -65,6 +65,10 @@ export function createEnvoyRbacStats(
     custom: neverThrows((port: number, matched: boolean) =>
       chainOf(port).extAuthz(matched ? 'denied' : 'allowed'),
     ),
+    // An enforcing RBAC filter like the others: its result joins authz_enforce_result.
+    badCustom: neverThrows((port: number, denied: boolean) =>
+      chainOf(port).enforce(denied ? 'denied' : 'allowed', 1),
+    ),
   };
 }
 
