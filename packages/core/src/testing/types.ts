@@ -108,7 +108,7 @@ export interface FastifyLike {
   routing(req: IncomingMessage, res: ServerResponse): void;
 }
 
-/** An Express app, or any Node request listener with Express's `handle`. */
+/** An Express app: a Node request listener with `use` (and its router's `handle`, checked at run time). */
 export type ExpressLike = ((req: IncomingMessage, res: ServerResponse) => void) & {
   readonly use: (...args: never[]) => unknown;
 };
