@@ -186,7 +186,13 @@ export class MockNetwork {
         ...(body === null ? {} : { payload: body }),
       },
     );
-    const res = await abortable(run, req.signal);
+    // What a server that fails outside its handler does to the connection: a reset.
+    const res = await abortable(run, req.signal).catch((err: unknown) => {
+      if (err instanceof TransportError) throw err;
+      throw new TransportError('reset', err instanceof Error ? err.message : String(err), false, {
+        cause: err,
+      });
+    });
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(res.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String) : String(value);
