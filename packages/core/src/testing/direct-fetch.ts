@@ -101,7 +101,11 @@ export async function directFetch(
       body: typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : null,
       signal: init?.signal ?? null,
       connectTimeoutMs: 10_000,
-      tls: null,
+      // An https URL: the client's own TLS, checking the certificate against the URL's host.
+      tls:
+        target.protocol === 'https:'
+          ? { ca: null, cert: null, key: null, servername: target.hostname, verifyPeer: null }
+          : null,
       poolKey: `direct|${address}`,
       pool: { maxConnections: 0, maxRequestsPerConnection: 0, idleTimeoutMs: 0 },
     })

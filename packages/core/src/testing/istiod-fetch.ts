@@ -5,8 +5,8 @@ import { directFetch, servesHost, type DirectFetchContext } from './direct-fetch
  * How a mock mesh fetches JWKS and OIDC discovery documents: as istiod does for a
  * RequestAuthentication's `jwksUri` (it fetches, then inlines the keys; PILOT_JWT_ENABLE_REMOTE_JWKS
  * off by default), straight from the host with no sidecar. A host a mock pod serves
- * (`mm.service('issuer.example', { port: 443, mesh: false }, ...)`) answers from that
- * pod, `https` included (mock pods speak plaintext); any other host is fetched over the
+ * (`mm.service('issuer.example', { port: 443, mesh: false, tls: true }, ...)` for an
+ * https URL) answers from that pod; any other host is fetched over the
  * real network, as before, so a test's own identity provider on loopback still works.
  */
 export function istiodFetch(ctx: DirectFetchContext): typeof fetch {

@@ -220,6 +220,8 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         port,
         workload: p.id,
         identity: p.caller.identity,
+        serverTls: o.tls === true,
+        tlsName: host,
         modeFor: async (at) =>
           meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
         // The pod (sidecar and app) counts as running until its response ends.

@@ -9,6 +9,7 @@ import type { PeerIdentity } from '../inbound/request-context.js';
 import {
   TransportError,
   type Transport,
+  type TransportTls,
   type TransportRequest,
   type TransportResponse,
 } from '../outbound/transport.js';
@@ -22,6 +23,12 @@ export interface MockEndpoint {
   readonly workload: string;
   /** Its SPIFFE identity, presented as the server certificate's URI SAN; null without a sidecar. */
   readonly identity: PeerIdentity | null;
+  /**
+   * The app serves TLS itself (an HTTPS server), with a certificate for `tlsName` (a DNS
+   * SAN): callers must originate TLS to it (DestinationRule SIMPLE, or an https URL).
+   */
+  readonly serverTls: boolean;
+  readonly tlsName: string;
   /** PeerAuthentication mode of its port now; a pod without a sidecar takes plaintext only. */
   modeFor(port: number): Promise<MtlsMode>;
   /** The sidecar and application, once the pod's mesh is up. */
@@ -121,6 +128,38 @@ export class MockNetwork {
     return this.track(() => this.#dispatch(caller, req));
   }
 
+  /**
+   * A pod without a sidecar: plaintext, or its own TLS with a certificate for its host. A
+   * TLS client checks the name (`servername`, else the URL's host) unless told not to, and
+   * runs its SAN check on the certificate's DNS SAN.
+   */
+  #plainPod(endpoint: MockEndpoint, key: string, tls: TransportTls | null, urlHost: string | null): void {
+    const tlsFrom = tls !== null || urlHost !== null;
+    if (!endpoint.serverTls) {
+      if (tlsFrom) throw handshakeFailed(key, 'the server speaks plaintext');
+      return;
+    }
+    if (!tlsFrom) throw plaintextToTls(key);
+    if (tls === null) {
+      if (!certServes(endpoint.tlsName, urlHost ?? '')) {
+        throw handshakeFailed(key, `the certificate is for ${endpoint.tlsName}, not ${String(urlHost)}`);
+      }
+      return;
+    }
+    if (tls.insecureSkipVerify === true) return;
+    const refused =
+      tls.verifyPeer?.({ subjectaltname: `DNS:${endpoint.tlsName}` } as PeerCertificate) ?? null;
+    if (refused !== null) throw handshakeFailed(key, refused);
+    const name = tls.servername;
+    if (
+      tls.verifyPeer === null &&
+      tls.checkName !== false &&
+      (name === null || !certServes(endpoint.tlsName, name))
+    ) {
+      throw handshakeFailed(key, `the certificate is for ${endpoint.tlsName}, not ${String(name)}`);
+    }
+  }
+
   async #dispatch(caller: MockCaller, req: TransportRequest): Promise<TransportResponse> {
     const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
     // An attempt addressed by name (the passthrough cluster) connects where DNS says, as the
@@ -140,29 +179,26 @@ export class MockNetwork {
     }
     const mode = await endpoint.modeFor(port);
     const tls = req.tls;
+    // The caller's own TLS (an https URL the sidecar passes through to the app); with `tls`
+    // set, the https scheme is the sidecar's own origination instead.
+    const appTls = req.url.protocol === 'https:' && tls === null;
     let peer: PeerIdentity | null = null;
-    if (tls !== null) {
-      if (mode === 'DISABLE' || endpoint.identity === null) {
-        throw new TransportError(
-          'tls',
-          `TLS handshake with ${key} failed: the server speaks plaintext`,
-          true,
-          {
-            transportFailureReason: 'TLS error',
-          },
-        );
-      }
+    if (endpoint.identity === null) {
+      this.#plainPod(endpoint, key, tls, appTls ? req.url.hostname : null);
+    } else if (tls !== null) {
+      if (mode === 'DISABLE') throw handshakeFailed(key, 'the server speaks plaintext');
       const san = `URI:spiffe://${endpoint.identity.principal}`;
       const refused = tls.verifyPeer?.({ subjectaltname: san } as PeerCertificate) ?? null;
-      if (refused !== null) {
-        throw new TransportError('tls', `TLS handshake with ${key} failed: ${refused}`, true, {
-          transportFailureReason: 'TLS error',
-        });
-      }
+      if (refused !== null) throw handshakeFailed(key, refused);
       peer = tls.cert !== null ? caller.identity : null;
     } else if (mode === 'STRICT') {
       // security.md §1: STRICT closes plaintext at the connection, with no HTTP response.
       throw new TransportError('reset', 'socket hang up (STRICT mTLS port, plaintext connection)', false);
+    }
+    if (endpoint.identity !== null && appTls !== endpoint.serverTls) {
+      throw appTls
+        ? handshakeFailed(key, 'the app behind the sidecar speaks plaintext')
+        : plaintextToTls(key);
     }
     const listener = await endpoint.listener();
     const body = req.body;
@@ -202,6 +238,25 @@ export class MockNetwork {
     out.push(null);
     return { status: res.statusCode, headers, body: out };
   }
+}
+
+function handshakeFailed(key: string, why: string): TransportError {
+  return new TransportError('tls', `TLS handshake with ${key} failed: ${why}`, true, {
+    transportFailureReason: 'TLS error',
+  });
+}
+
+/** What an HTTPS server does with a plaintext request: it closes the connection. */
+function plaintextToTls(key: string): TransportError {
+  return new TransportError('reset', `socket hang up (plaintext to the TLS port ${key})`, false);
+}
+
+/** Whether a certificate for `certName` (a `*.` wildcard allowed) serves `name`, as TLS hostname checks go. */
+function certServes(certName: string, name: string): boolean {
+  const n = name.toLowerCase();
+  const c = certName.toLowerCase();
+  if (c.startsWith('*.')) return n.endsWith(c.slice(1)) && !n.slice(0, n.length - c.length + 1).includes('.');
+  return n === c;
 }
 
 function abortable<T>(work: Promise<T>, signal: AbortSignal | null): Promise<T> {

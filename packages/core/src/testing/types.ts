@@ -63,6 +63,12 @@ export interface MockServiceOptions {
    * identity, `X-Forwarded-Client-Cert`) the mesh server would give it. Default false.
    */
   readonly adapter?: boolean;
+  /**
+   * The app serves TLS itself (an HTTPS server, e.g. an external API on 443), with a
+   * certificate for the service's host: callers must originate TLS to it (a DestinationRule
+   * `SIMPLE`, or an https URL); plaintext is closed. Default false.
+   */
+  readonly tls?: boolean;
   /** `region/zone/subzone` of the pod's node, for locality load balancing and failover. */
   readonly locality?: string;
 }

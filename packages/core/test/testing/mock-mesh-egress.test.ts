@@ -108,6 +108,48 @@ describe('mock mesh: Kubernetes Services, mirroring and external hosts', () => {
     expect(blocked.status).toBe(502);
     expect(blocked.meshlet.upstream).toBeNull();
   });
+
+  it('originates TLS to an external HTTPS pod as the egress TLS-origination sample says, and fails plaintext or a wrong name', async () => {
+    const egress = await readSample(path.join(SAMPLES, 'bookinfo-networking/egress-rule-google-apis.yaml'));
+    const mm = await mock({ config: egress });
+    mm.service('www.googleapis.com', { port: 443, mesh: false, tls: true }, (req) => ({
+      status: 200,
+      body: `googleapis ${req.path}`,
+    }));
+    const app = mm.workload({ serviceAccount: 'app' });
+    // The app calls port 80 in plaintext; the VirtualService sends it to 443, where the
+    // DestinationRule originates TLS (SIMPLE, SNI and name check for the host).
+    const ok = await app.fetch('http://www.googleapis.com/books/v1/volumes');
+    expect([ok.status, await ok.text()]).toEqual([200, 'googleapis /books/v1/volumes']);
+    // The app's own TLS to 443 passes through the sidecar to the same pod.
+    const direct = await app.fetch('https://www.googleapis.com/books/v1/volumes');
+    expect(direct.status).toBe(200);
+    // So does a pod without a sidecar, and its plain http to 443 is closed.
+    const legacy = mm.workload({ serviceAccount: 'legacy', mesh: false });
+    expect((await legacy.fetch('https://www.googleapis.com/')).status).toBe(200);
+    await expect(legacy.fetch('http://www.googleapis.com:443/')).rejects.toMatchObject({
+      code: 'ECONNRESET',
+    });
+
+    // Without the DestinationRule the sidecar sends plaintext to the HTTPS port: the server
+    // closes the connection (503 UC, retried as a reset and still closed).
+    const noDr = await mock({ config: egress.split('---').slice(0, 2).join('---') });
+    noDr.service('www.googleapis.com', { port: 443, mesh: false, tls: true }, () => ({ status: 200 }));
+    const plain = await noDr.workload({ serviceAccount: 'app' }).fetch('http://www.googleapis.com/');
+    expect([plain.status, plain.meshlet.flags.includes('UC') || plain.meshlet.flags.includes('URX')]).toEqual(
+      [503, true],
+    );
+
+    // A DestinationRule expecting another name: the SAN check refuses the certificate (UF).
+    // (An explicit `sni` alone would pass: Istio then checks the chain, not the name.)
+    const wrongSni = await mock({
+      config: egress.replace('mode: SIMPLE', 'mode: SIMPLE\n        subjectAltNames: [other.example.com]'),
+    });
+    wrongSni.service('www.googleapis.com', { port: 443, mesh: false, tls: true }, () => ({ status: 200 }));
+    const refused = await wrongSni.workload({ serviceAccount: 'app' }).fetch('http://www.googleapis.com/');
+    // Istio's default retry policy retries the failed connect twice: UF, then URX.
+    expect([refused.status, refused.meshlet.flags]).toEqual([503, ['UF', 'URX']]);
+  });
 });
 
 async function readSample(file: string): Promise<string> {

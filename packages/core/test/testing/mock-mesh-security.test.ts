@@ -260,7 +260,7 @@ spec:
 `);
     const fetched: string[] = [];
     // An identity provider outside the cluster, on 443, and Keycloak in the cluster.
-    mm.service('idp.example', { port: 443, mesh: false }, (req) => {
+    mm.service('idp.example', { port: 443, mesh: false, tls: true }, (req) => {
       fetched.push(`idp.example${req.path}`);
       return { status: 200, body: jwks };
     });
