@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { resolveShortName } from '../compile/hosts.js';
 import type { MeshFetchInit } from '../outbound/client.js';
 import { createMeshResponse, type MeshResponse } from '../outbound/response.js';
@@ -52,6 +53,14 @@ function headersOf(init: MeshFetchInit | undefined): Record<string, string> {
   return out;
 }
 
+/** The request body as the network takes it: bytes, or the caller's stream as it is. */
+function bodyOf(body: MeshFetchInit['body']): Buffer | Readable | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Readable) return body;
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
 /** What Node's HTTP client rejects with for a connection that failed (`code` ECONNRESET, ...). */
 function socketError(err: TransportError): Error {
   const code = err.failure === 'reset' ? 'ECONNRESET' : err.failure === 'tls' ? 'EPROTO' : 'ECONNREFUSED';
@@ -98,7 +107,7 @@ export async function directFetch(
       url: new URL(`http://${address}${target.pathname}${target.search}`),
       method: (init?.method ?? 'GET').toUpperCase(),
       headers: { host: target.host, ...headersOf(init) },
-      body: typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : null,
+      body: bodyOf(body),
       signal: init?.signal ?? null,
       connectTimeoutMs: 10_000,
       // An https URL: the client's own TLS, checking the certificate against the URL's host.

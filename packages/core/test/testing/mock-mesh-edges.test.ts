@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
 import { localRateLimitYaml } from '../helpers/local-rate-limit.js';
@@ -109,6 +110,18 @@ spec:
       bytes: [0xff, 0x00, 0x41],
       type: 'application/octet-stream',
     });
+    // A client without a sidecar sends every body kind too: a stream, a Uint8Array.
+    const legacy = mm.workload({ serviceAccount: 'legacy', mesh: false });
+    const streamed = await legacy.fetch('http://upload:8080/', {
+      method: 'POST',
+      body: Readable.from([Buffer.from('str'), Buffer.from('eam')]),
+    });
+    expect(await streamed.json()).toMatchObject({ text: 'stream' });
+    const typed = await legacy.fetch('http://upload:8080/', {
+      method: 'POST',
+      body: new Uint8Array([0x68, 0x69]),
+    });
+    expect(await typed.json()).toMatchObject({ text: 'hi' });
   });
 
   it('says a pod without a sidecar has no mesh, and names it', async () => {
