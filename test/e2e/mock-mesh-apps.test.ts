@@ -162,4 +162,35 @@ describe('mock mesh with real Fastify and Express apps as services', () => {
       }),
     ).toBe(2);
   });
+
+  it('refuses, with a message saying what to do, an app whose own adapter and { adapter } disagree', async () => {
+    const mm = await createMockMesh({});
+    open.push(mm);
+    // The adapter registered, the option forgotten: both sidecars would decide and count.
+    const withPlugin = Fastify();
+    const a = mm.service('a', { port: 80 }, withPlugin);
+    await withPlugin.register(meshletFastify, { mesh: await a.mesh() });
+    withPlugin.get('/', () => 'a');
+    // The option given, no adapter: requests would go undecided.
+    const bare = express();
+    bare.get('/', (_req, res) => {
+      res.send('b');
+    });
+    mm.service('b', { port: 80, adapter: true }, bare);
+    const client = mm.workload({ serviceAccount: 'client' });
+    const ra = await client.fetch('http://a/');
+    expect([ra.status, await ra.text()]).toEqual([
+      500,
+      'mock pod default/a: the app registers @meshlet/fastify itself; give mm.service { adapter: true } and register it with { mesh: await service.mesh() }, or remove it and let the mock sidecar decide',
+    ]);
+    const rb = await client.fetch('http://b/');
+    expect(rb.status).toBe(500);
+    expect(await rb.text()).toContain(
+      'does not register @meshlet/express, so its requests would go undecided',
+    );
+    // A mock handler has no adapter to run.
+    expect(() => mm.service('c', { adapter: true }, () => ({ status: 200 }))).toThrow(
+      expect.objectContaining({ code: 'MESHLET_ERR_MESH_OPTIONS' }),
+    );
+  });
 });

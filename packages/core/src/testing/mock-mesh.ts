@@ -10,7 +10,7 @@ import { createMeshWith } from '../mesh/create-mesh.js';
 import { configInvalid } from '../mesh/plan-source.js';
 import type { Mesh } from '../mesh/types.js';
 import { seededRandom } from '../runtime/random.js';
-import { appListener } from './app-listener.js';
+import { AdapterCheck, appListener } from './app-listener.js';
 import { directFetch } from './direct-fetch.js';
 import { istiodFetch } from './istiod-fetch.js';
 import { MockNetwork, type MockCaller } from './mock-network.js';
@@ -214,7 +214,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
       const isExternal = name.includes('.');
       const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
-      const listener = appListener(app, { fetch: p.fetch, workload });
+      const listener = appListener(
+        app,
+        { fetch: p.fetch, workload },
+        new AdapterCheck(o.adapter === true, p.id),
+      );
       network.add({
         address: p.address,
         port,

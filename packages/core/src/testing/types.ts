@@ -110,6 +110,7 @@ export type MockHandler = (req: MockRequest, ctx: MockContext) => MockReply | Pr
 /** A Fastify instance, as far as the mock mesh needs one (it hands requests to its server's listener). */
 export interface FastifyLike {
   ready(): PromiseLike<unknown>;
+  hasPlugin?(name: string): boolean;
   readonly server: { emit(event: 'request', req: IncomingMessage, res: ServerResponse): boolean };
   routing(req: IncomingMessage, res: ServerResponse): void;
 }
