@@ -60,6 +60,8 @@ export interface ManualClock extends Clock {
   advance(ms: number): Promise<void>;
   /** Number of timers waiting. */
   pending(): number;
+  /** When the earliest waiting timer is due (`now()` terms); null with none. */
+  nextDue(): number | null;
 }
 
 export function createManualClock(start = 0): ManualClock {
@@ -112,6 +114,11 @@ export function createManualClock(start = 0): ManualClock {
       await flush();
     },
     pending: () => timers.size,
+    nextDue: () => {
+      let at: number | null = null;
+      for (const t of timers.values()) if (at === null || t.at < at) at = t.at;
+      return at;
+    },
   };
   return clock;
 }

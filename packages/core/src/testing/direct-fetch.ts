@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { resolveShortName } from '../compile/hosts.js';
 import type { MeshFetchInit } from '../outbound/client.js';
+import { normalizeHeaders } from '../outbound/request-input.js';
 import { createMeshResponse, type MeshResponse } from '../outbound/response.js';
 import { TransportError } from '../outbound/transport.js';
 import type { Random } from '../runtime/random.js';
@@ -38,19 +39,6 @@ function targetPortOf(topology: MockTopology, host: string, port: number): numbe
 function serviceHost(hostname: string, namespace: string, known: Readonly<Record<string, unknown>>): string {
   const candidates = [resolveShortName(hostname, namespace), `${hostname}.svc.cluster.local`, hostname];
   return candidates.find((h) => known[h] !== undefined) ?? (candidates[0] as string);
-}
-
-function headersOf(init: MeshFetchInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const h = init?.headers;
-  if (h === undefined) return out;
-  if (h instanceof Headers) {
-    h.forEach((v, k) => (out[k] = v));
-    return out;
-  }
-  for (const [k, v] of Object.entries(h))
-    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-  return out;
 }
 
 /** The request body as the network takes it: bytes, or the caller's stream as it is. */
@@ -106,7 +94,7 @@ export async function directFetch(
     .send(ctx.caller, {
       url: new URL(`http://${address}${target.pathname}${target.search}`),
       method: (init?.method ?? 'GET').toUpperCase(),
-      headers: { host: target.host, ...headersOf(init) },
+      headers: { host: target.host, ...normalizeHeaders(init?.headers) },
       body: bodyOf(body),
       signal: init?.signal ?? null,
       connectTimeoutMs: 10_000,

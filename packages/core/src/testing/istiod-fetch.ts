@@ -13,11 +13,9 @@ export function istiodFetch(ctx: DirectFetchContext): typeof fetch {
   return async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (!servesHost(ctx, url.hostname)) return globalThis.fetch(input, init);
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
     const call: MeshFetchInit = {
       method: init?.method ?? 'GET',
-      headers,
+      headers: new Headers(init?.headers),
       ...(init?.signal === undefined ? {} : { signal: init.signal }),
     };
     const res = await directFetch(ctx, url, call);

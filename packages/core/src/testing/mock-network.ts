@@ -1,9 +1,9 @@
 import type { PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import { Readable } from 'node:stream';
 import inject from 'light-my-request';
 import type { MtlsMode } from '../compile/inbound-types.js';
+import { REFUSED } from '../outbound/transports/memory-transport.js';
 import { recordConnectionPeer } from '../inbound/server/peer-registry.js';
 import type { PeerIdentity } from '../inbound/request-context.js';
 import {
@@ -47,8 +47,6 @@ interface FakeSocket {
   remotePort?: number;
   encrypted?: boolean;
 }
-
-const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
 
 /**
  * The mock mesh's wire: routes each attempt by `address:port` to the pod there, and plays

@@ -1,21 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../runtime/clock.js';
+import { createManualClock, type ManualClock } from '../runtime/clock.js';
 
-/** The mock mesh's clock: virtual milliseconds that pass only while the mesh has work. */
-export interface VirtualClock extends Clock {
-  /** Virtual time passes while `sleep` waits (for a handler that simulates work). */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** Run the timers due within `ms` of now, letting the work they start settle between them. */
-  advance(ms: number): Promise<void>;
-  /** Timers waiting. */
-  pending(): number;
-}
-
-interface Timer {
-  readonly at: number;
-  readonly seq: number;
-  readonly fn: () => void;
-}
+/**
+ * The mock mesh's clock: a manual clock whose virtual milliseconds pass on their own while
+ * the mesh has work (`createVirtualClock`); `sleep` lets a handler spend virtual time.
+ */
+export type VirtualClock = ManualClock;
 
 /** Event-loop turns with nothing new before the next timer may fire. */
 const IDLE_TURNS = 8;
@@ -45,31 +35,13 @@ export function createVirtualClock(
   settled: () => boolean = () => true,
   start = 0,
 ): VirtualClock & { touch(): void } {
-  let now = start;
+  // The timers and their order are a manual clock's; this adds when to move it.
+  const manual = createManualClock(start);
   // Virtual time 0 is the wall clock when the mesh was made: tokens issued now are valid now.
   const epoch = Date.now() - start;
-  let seq = 0;
   let activity = 0;
   let driving = false;
   let sleepers = 0;
-  const timers = new Map<number, Timer>();
-
-  const earliest = (until: number): [number, Timer] | null => {
-    let next: [number, Timer] | null = null;
-    for (const entry of timers) {
-      const t = entry[1];
-      if (t.at > until) continue;
-      if (next === null || t.at < next[1].at || (t.at === next[1].at && t.seq < next[1].seq)) next = entry;
-    }
-    return next;
-  };
-
-  const fire = ([id, t]: [number, Timer]): void => {
-    timers.delete(id);
-    now = Math.max(now, t.at);
-    activity++;
-    t.fn();
-  };
 
   const working = (): boolean => sleepers > 0 || busy();
 
@@ -79,7 +51,7 @@ export function createVirtualClock(
       let seen = activity;
       let idle = 0;
       let quietSince = performance.now();
-      while (timers.size > 0 && working()) {
+      while (manual.pending() > 0 && working()) {
         // A handler working on its own (settled() false) is waited for in real time.
         const handlersWait = settled();
         if (handlersWait) await turn();
@@ -91,8 +63,8 @@ export function createVirtualClock(
           continue;
         }
         if (handlersWait ? ++idle < IDLE_TURNS : performance.now() - quietSince < GRACE_MS) continue;
-        const next = earliest(Number.POSITIVE_INFINITY);
-        if (next !== null) fire(next);
+        const due = manual.nextDue();
+        if (due !== null) await manual.advance(Math.max(0, due - manual.now()));
         seen = activity;
         idle = 0;
         quietSince = performance.now();
@@ -104,55 +76,33 @@ export function createVirtualClock(
 
   const touch = (): void => {
     activity++;
-    if (!driving && timers.size > 0 && working()) void drive();
+    if (!driving && manual.pending() > 0 && working()) void drive();
   };
 
-  const clock: VirtualClock & { touch(): void } = {
-    now: () => now,
-    epochMs: () => epoch + now,
+  return {
+    now: () => manual.now(),
+    epochMs: () => epoch + manual.now(),
     setTimeout: (fn, ms) => {
-      const id = ++seq;
-      timers.set(id, { at: now + Math.max(0, ms), seq: id, fn });
+      const handle = manual.setTimeout(() => {
+        activity++;
+        fn();
+      }, ms);
       touch();
-      return id;
+      return handle;
     },
     clearTimeout: (handle) => {
-      if (timers.delete(handle as number)) activity++;
+      manual.clearTimeout(handle);
+      activity++;
     },
-    sleep: (ms, signal) =>
-      new Promise<void>((resolve, reject) => {
-        if (signal?.aborted === true) {
-          reject(signal.reason as Error);
-          return;
-        }
-        sleepers++;
-        const done = (): void => {
-          sleepers--;
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const id = clock.setTimeout(() => {
-          done();
-          resolve();
-        }, ms);
-        const onAbort = (): void => {
-          clock.clearTimeout(id);
-          done();
-          reject(signal?.reason as Error);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    advance: async (ms) => {
-      const until = now + Math.max(0, ms);
-      await turn();
-      for (let next = earliest(until); next !== null; next = earliest(until)) {
-        fire(next);
-        await turn();
-      }
-      now = Math.max(now, until);
-      await turn();
+    sleep: (ms, signal) => {
+      sleepers++;
+      const slept = manual.sleep(ms, signal).finally(() => sleepers--);
+      touch();
+      return slept;
     },
-    pending: () => timers.size,
+    advance: (ms) => manual.advance(ms),
+    pending: () => manual.pending(),
+    nextDue: () => manual.nextDue(),
     touch,
   };
-  return clock;
 }

@@ -8,7 +8,7 @@ import {
 } from '../transport.js';
 
 /** What a refused connect reports, as the socket transports do (`delayed connect error: 111`). */
-const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
+export const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
 
 /** What an in-process upstream answers. */
 export interface MemoryReply {
