@@ -1,6 +1,6 @@
-import { Readable } from 'node:stream';
 import { resolveShortName } from '../compile/hosts.js';
 import type { MeshFetchInit } from '../outbound/client.js';
+import { prepareBody } from '../outbound/request-body.js';
 import { normalizeHeaders } from '../outbound/request-input.js';
 import { createMeshResponse, type MeshResponse } from '../outbound/response.js';
 import { TransportError } from '../outbound/transport.js';
@@ -39,14 +39,6 @@ function targetPortOf(topology: MockTopology, host: string, port: number): numbe
 function serviceHost(hostname: string, namespace: string, known: Readonly<Record<string, unknown>>): string {
   const candidates = [resolveShortName(hostname, namespace), `${hostname}.svc.cluster.local`, hostname];
   return candidates.find((h) => known[h] !== undefined) ?? (candidates[0] as string);
-}
-
-/** The request body as the network takes it: bytes, or the caller's stream as it is. */
-function bodyOf(body: MeshFetchInit['body']): Buffer | Readable | null {
-  if (body === undefined || body === null) return null;
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body instanceof Readable) return body;
-  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 /** What Node's HTTP client rejects with for a connection that failed (`code` ECONNRESET, ...). */
@@ -89,13 +81,12 @@ export async function directFetch(
   }
   const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0];
   const address = `${pick?.address}:${pick?.port}`;
-  const body = init?.body;
   const res = await ctx.network
     .send(ctx.caller, {
       url: new URL(`http://${address}${target.pathname}${target.search}`),
       method: (init?.method ?? 'GET').toUpperCase(),
       headers: { host: target.host, ...normalizeHeaders(init?.headers) },
-      body: bodyOf(body),
+      body: prepareBody(init?.body).data,
       signal: init?.signal ?? null,
       connectTimeoutMs: 10_000,
       // An https URL: the client's own TLS, checking the certificate against the URL's host.
