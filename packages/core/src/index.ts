@@ -25,6 +25,8 @@ export type { WorkloadIdentity } from './compile/workload.js';
 export type {
   MeshPlan,
   OutboundPlan,
+  GatewayPlan,
+  GatewayServerInfo,
   VirtualHost,
   CompiledRoute,
   CompiledMatch,
@@ -117,7 +119,14 @@ export { systemRandom, seededRandom, type Random } from './runtime/random.js';
 
 // The mesh: createMesh and the outbound client it wraps
 export { createMesh } from './mesh/create-mesh.js';
-export type { Mesh, MeshOptions, MeshEvents, MeshReloadEvent, MeshRejectedEvent } from './mesh/types.js';
+export type {
+  Mesh,
+  MeshOptions,
+  MeshEvents,
+  MeshReloadEvent,
+  MeshRejectedEvent,
+  GatewayListenerOptions,
+} from './mesh/types.js';
 export type { TransportOption } from './mesh/transport-option.js';
 export {
   createOutboundClient,

@@ -4,6 +4,9 @@ import { validateWorkload, type WorkloadIdentity } from './workload.js';
 import { buildRegistry, type StaticEndpoint } from './registry.js';
 import { createDestinationRuleIndex } from './destination-rules.js';
 import { buildOutbound } from './outbound.js';
+import { runsAsGateway } from './gateway-workload.js';
+import { gatewayServers, gatewaysFor } from './gateway-binding.js';
+import { gatewayHostLookup } from './gateway-routes.js';
 import { buildInbound } from './inbound.js';
 import { serviceMtlsModes } from './service-mtls.js';
 import { deepFreeze } from './freeze.js';
@@ -41,23 +44,45 @@ export function compilePlan(
   const root = snapshot.meshConfig.rootNamespace;
   const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
   const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
+  const gateway = runsAsGateway(snapshot.resources, w) ? gatewaysFor(snapshot.resources, w) : null;
+  const servers = gateway === null ? [] : gatewayServers(gateway);
+  const { gatewayHosts, ...outbound } = buildOutbound(
+    snapshot.resources,
+    w,
+    registry,
+    destinationRule,
+    {
+      localityLbSetting: snapshot.meshConfig.localityLbSetting,
+      zoneAwareLbSetting: snapshot.meshConfig.zoneAwareLbSetting,
+      // loadbalancer.go: with self-discovery, the proxy's own service endpoints in its region.
+      localCluster: selfDiscoveryEnabled(snapshot.meshConfig.defaultConfig, options.proxyEnv ?? {})
+        ? localClusterLocalities(localServiceEndpoints(snapshot.platform, registry, w, snapshot.resources), w)
+        : null,
+    },
+    gateway === null ? null : { gateways: gateway, servers },
+  );
+  const serviceMtls = serviceMtlsModes(snapshot.resources, root);
   const plan: MeshPlan = {
     workload: w,
     meshConfig: snapshot.meshConfig,
-    outbound: {
-      ...buildOutbound(snapshot.resources, w, registry, destinationRule, {
-        localityLbSetting: snapshot.meshConfig.localityLbSetting,
-        zoneAwareLbSetting: snapshot.meshConfig.zoneAwareLbSetting,
-        // loadbalancer.go: with self-discovery, the proxy's own service endpoints in its region.
-        localCluster: selfDiscoveryEnabled(snapshot.meshConfig.defaultConfig, options.proxyEnv ?? {})
-          ? localClusterLocalities(
-              localServiceEndpoints(snapshot.platform, registry, w, snapshot.resources),
-              w,
-            )
-          : null,
-      }),
-      serviceMtls: serviceMtlsModes(snapshot.resources, root),
-    },
+    outbound: { ...outbound, serviceMtls },
+    gateway:
+      gateway === null || gatewayHosts === null
+        ? null
+        : {
+            gateways: gateway.map((g) => ({
+              namespace: g.resource.metadata.namespace,
+              name: g.resource.metadata.name,
+            })),
+            servers,
+            routes: {
+              ...outbound,
+              virtualHosts: gatewayHosts,
+              conflicts: [],
+              serviceMtls,
+              lookup: gatewayHostLookup(gatewayHosts),
+            },
+          },
     inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {
       ...DEFAULT_ISTIOD_FEATURES,
       ...options.istiodFeatures,

@@ -3,23 +3,24 @@ import type { MeshLocalityInputs } from './locality-lb.js';
 import type {
   Cluster,
   CompiledRoute,
+  GatewayServerInfo,
   OutboundPlan,
   RouteRequest,
   Service,
   VirtualHost,
 } from './plan-types.js';
-import type { HTTPRouteIn, VirtualServiceIn } from './spec-types.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
 import { compileRoute, type RouteContext } from './compile-route.js';
-import { mergeHTTPRoute } from './delegate.js';
 import { hostMatches, isWildcard } from './hosts.js';
 import { isHttpPort } from './registry.js';
 import { buildCluster, clusterKey } from './clusters.js';
 import { createHostIndex, hostAliases } from './domains.js';
 import { defaultRetryPolicy, forConsistentHash } from './retry.js';
+import { expandRules, type Expanded } from './vs-rules.js';
+import type { BoundGateway } from './gateway-binding.js';
+import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import {
-  delegateVisible,
   findConflicts,
   indexVirtualServices,
   selectVirtualServices,
@@ -31,43 +32,6 @@ const MESH_GATEWAYS: ReadonlySet<string> = new Set(['mesh']);
 
 /** Istio serves VirtualService hosts that match no service on port 80 only (route.go, "gross HACK"). */
 const NON_SERVICE_PORT = 80;
-
-interface Expanded {
-  readonly rule: HTTPRouteIn;
-  readonly id: string;
-  readonly namespace: string;
-  readonly delegate: CompiledRoute['delegate'];
-}
-
-/** A VirtualService's http rules with one level of `delegate` merged in. */
-function expandRules(vs: SelectedVirtualService, byName: Map<string, Resource>): Expanded[] {
-  const ns = vs.resource.metadata.namespace;
-  const base = `${ns}/${vs.resource.metadata.name}`;
-  const out: Expanded[] = [];
-  (vs.spec.http ?? []).forEach((rule, i) => {
-    if (rule.delegate === undefined) {
-      out.push({ rule, id: `${base}/${rule.name ?? i}`, namespace: ns, delegate: null });
-      return;
-    }
-    const dns = rule.delegate.namespace ?? ns;
-    const target = byName.get(`${dns}/${rule.delegate.name ?? ''}`);
-    // A missing or invisible delegate contributes no routes (istio mergeVirtualServicesIfNeeded).
-    if (target === undefined || !delegateVisible(target, ns)) return;
-    const leafSpec = target.spec as VirtualServiceIn;
-    (leafSpec.http ?? []).forEach((leaf, j) => {
-      if (leaf.delegate !== undefined) return; // one level only
-      const merged = mergeHTTPRoute(rule, leaf);
-      if (merged === null) return;
-      out.push({
-        rule: merged,
-        id: `${base}/${merged.name ?? `${i}.${j}`}`,
-        namespace: dns,
-        delegate: { namespace: dns, name: target.metadata.name },
-      });
-    });
-  });
-  return out;
-}
 
 /**
  * Istio decides the previous-hosts retry predicate when it builds the route (route.go
@@ -142,7 +106,11 @@ export function buildOutbound(
   registry: Map<string, Service>,
   destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
   meshLocality: MeshLocalityInputs,
-): Omit<OutboundPlan, 'serviceMtls'> {
+  gateway: {
+    readonly gateways: readonly BoundGateway[];
+    readonly servers: readonly GatewayServerInfo[];
+  } | null = null,
+): Omit<OutboundPlan, 'serviceMtls'> & { readonly gatewayHosts: readonly VirtualHost[] | null } {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
   const expanded = new Map<SelectedVirtualService, Expanded[]>();
@@ -156,15 +124,15 @@ export function buildOutbound(
   };
   const wanted = new Map<string, { host: string; port: number; subset: string | null }>();
   const contexts = new Map<string, RouteContext>();
-  const ctxFor = (namespace: string, port: number): RouteContext => {
-    const key = `${namespace}|${port}`;
+  const ctxFor = (namespace: string, port: number, gateways = MESH_GATEWAYS): RouteContext => {
+    const key = `${namespace}|${port}|${[...gateways].join(',')}`;
     let c = contexts.get(key);
     if (c === undefined) {
       c = {
         namespace,
         port,
         workload,
-        gateways: MESH_GATEWAYS,
+        gateways,
         service: (h) => registry.get(h),
         useCluster: (host, p, subset) => {
           const k = clusterKey(host, p, subset);
@@ -251,6 +219,19 @@ export function buildOutbound(
     }
   }
 
+  // A gateway's own route tables, from the VirtualServices bound to its Gateways.
+  const gatewayHosts =
+    gateway === null
+      ? null
+      : buildGatewayVirtualHosts(
+          resources,
+          workload.namespace,
+          gateway.gateways,
+          gateway.servers,
+          byName,
+          ctxFor,
+        );
+
   // Every service port gets its default cluster and one per DestinationRule subset.
   for (const svc of registry.values()) {
     const dr = destinationRule(svc.host, svc.namespace);
@@ -273,10 +254,12 @@ export function buildOutbound(
       meshLocality,
     );
   }
-  for (let i = 0; i < vhosts.length; i++) {
-    const v = vhosts[i]!;
-    const routes = v.routes.map((r) => withHashRetries(r, clusters));
-    if (routes.some((r, j) => r !== v.routes[j])) vhosts[i] = { ...v, routes };
+  for (const list of gatewayHosts === null ? [vhosts] : [vhosts, gatewayHosts]) {
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i]!;
+      const routes = v.routes.map((r) => withHashRetries(r, clusters));
+      if (routes.some((r, j) => r !== v.routes[j])) list[i] = { ...v, routes };
+    }
   }
   const services: Record<string, Service> = Object.create(null) as Record<string, Service>;
   for (const [h, s] of registry) services[h] = s;
@@ -293,5 +276,6 @@ export function buildOutbound(
       return null;
     },
     cluster: (key: string) => clusters[key] ?? null,
+    gatewayHosts,
   };
 }

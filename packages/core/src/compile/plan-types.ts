@@ -182,6 +182,11 @@ export interface VirtualHost {
   readonly virtualService: { readonly namespace: string; readonly name: string } | null;
   /** Ordered; first match wins. Empty with a VirtualService = everything is `404 NR`. */
   readonly routes: readonly CompiledRoute[];
+  /**
+   * A gateway virtual host for a server with `tls.httpsRedirect`: a plaintext request is
+   * redirected to https (Envoy `require_tls: ALL`).
+   */
+  readonly requireTls?: boolean;
 }
 
 /** A VirtualService that lost a host to an earlier one (first claim wins). */
@@ -282,10 +287,45 @@ export interface OutboundPlan {
   readonly cluster: (key: string) => Cluster | null;
 }
 
+/** One server of a Gateway that selects this workload. */
+export interface GatewayServerInfo {
+  readonly gateway: { readonly namespace: string; readonly name: string };
+  readonly port: number;
+  readonly portName: string;
+  readonly protocol: string;
+  /** `ns/host` entries as written, with `./` turned into the Gateway's namespace. */
+  readonly hosts: readonly string[];
+  /** The server's `tls.mode` (unset = PASSTHROUGH), or null without `tls`. */
+  readonly tlsMode: string | null;
+  readonly httpsRedirect: boolean;
+  /** Whether `http` VirtualService rules route this server's traffic (HTTP, or HTTPS terminated here). */
+  readonly http: boolean;
+}
+
+/**
+ * What a gateway workload runs (istio gateway.go `buildGatewayHTTPRouteConfig`): the
+ * Gateways that select it, their servers, and one route table per HTTP server port
+ * built from the VirtualServices bound to those Gateways. `routes` has the outbound
+ * plan's shape, so the outbound pipeline routes a gateway request; its clusters are the
+ * plan's clusters.
+ */
+export interface GatewayPlan {
+  readonly gateways: readonly { readonly namespace: string; readonly name: string }[];
+  readonly servers: readonly GatewayServerInfo[];
+  /**
+   * Virtual hosts keyed by server port. `lookup` ignores a port in the authority
+   * (Envoy's `ignore_port_in_host_matching`, which istiod sets on gateways) and answers a
+   * host no virtual host names with an empty one, so the request is `404 NR`.
+   */
+  readonly routes: OutboundPlan;
+}
+
 /** The compiled, frozen plan for one workload. */
 export interface MeshPlan {
   readonly workload: WorkloadIdentity;
   readonly meshConfig: MeshConfig;
   readonly outbound: OutboundPlan;
   readonly inbound: InboundPlan;
+  /** The ingress or egress gateway's routes; absent or null for a workload beside a sidecar. */
+  readonly gateway?: GatewayPlan | null;
 }

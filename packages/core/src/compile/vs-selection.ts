@@ -21,11 +21,14 @@ export function appliesToMesh(spec: VirtualServiceIn): boolean {
  * (push_context.go `initVirtualServices` + `SelectVirtualServices`): those
  * private to the caller's namespace (`exportTo: ["."]` or its own name), then
  * those exported to it by name, then public ones; each group oldest first,
- * then by name and namespace. Delegates (no hosts) are not selected here.
+ * then by name and namespace. Delegates (no hosts) are not selected here. `binds`
+ * picks the VirtualServices for this proxy: those for the mesh by default, those bound
+ * to its Gateways on a gateway (`VirtualServicesForGateway`, the same order).
  */
 export function selectVirtualServices(
   resources: readonly Resource[],
   namespace: string,
+  binds: (spec: VirtualServiceIn, vsNamespace: string) => boolean = appliesToMesh,
 ): SelectedVirtualService[] {
   const priv: Resource[] = [];
   const exported: Resource[] = [];
@@ -33,7 +36,7 @@ export function selectVirtualServices(
   for (const r of resources) {
     if (r.kind !== 'VirtualService') continue;
     const spec = r.spec as VirtualServiceIn;
-    if ((spec.hosts?.length ?? 0) === 0 || !appliesToMesh(spec)) continue;
+    if ((spec.hosts?.length ?? 0) === 0 || !binds(spec, r.metadata.namespace)) continue;
     const e = spec.exportTo;
     const ns = r.metadata.namespace;
     if (e === undefined || e.length === 0 || e.includes('*')) pub.push(r);

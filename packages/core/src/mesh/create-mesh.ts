@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
-import { createOutboundClient, type MeshFetchInit } from '../outbound/client.js';
+import { createOutboundClient, type MeshFetchInit, type OutboundClient } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
 import { createClusterManager } from '../outbound/upstream/cluster-manager.js';
 import { systemClock } from '../runtime/clock.js';
@@ -15,6 +15,7 @@ import type { Mesh, MeshEvents, MeshOptions } from './types.js';
 import { workloadFromEnv } from './workload-env.js';
 import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
+import { createGatewayListener, gatewayPort } from '../gateway/gateway-listener.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -50,6 +51,8 @@ export interface MeshInternals {
   readonly planSource?: (workload: WorkloadIdentity, hooks: PlanSourceHooks) => PlanSource;
   /** How JWKS and OIDC discovery documents are fetched (default the global `fetch`). */
   readonly jwksFetch?: typeof fetch;
+  /** Wraps what `mesh.gateway()` sends on with (the mock mesh logs each hop). */
+  readonly gatewayForward?: (forward: OutboundClient['forward']) => OutboundClient['forward'];
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -245,6 +248,16 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       return inbound.listen(app, port, host);
     },
     serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
+    gateway: (gatewayOptions = {}) =>
+      createGatewayListener(
+        {
+          getPlan,
+          forward: internals.gatewayForward?.(client.forward) ?? client.forward,
+          inbound: inbound.handle,
+          telemetry,
+        },
+        gatewayPort(workload, getPlan().gateway, gatewayOptions.port),
+      ),
   };
   return mesh;
 }

@@ -142,4 +142,24 @@ export interface Mesh {
    * http.Server Fastify expects.
    */
   readonly serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+  /**
+   * Run this workload as an Istio ingress gateway: a request listener for one Gateway
+   * server port (`options.port`, the server's `port.number`; optional when the Gateways
+   * that select this workload have one HTTP server port). Requests pass the gateway's
+   * RequestAuthentication, AuthorizationPolicy and local rate limits, then are routed by
+   * the VirtualServices bound to its Gateways and sent on through the outbound pipeline.
+   * Serve it with `http.createServer(mesh.gateway())` (or `https.createServer` for a
+   * server whose TLS the gateway terminates); a Gateway's listener does not apply
+   * PeerAuthentication, so not with `mesh.listen`.
+   *
+   * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` when no Gateway selects this workload
+   * or no HTTP server is on `port`.
+   */
+  gateway(options?: GatewayListenerOptions): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** Options of `mesh.gateway`. */
+export interface GatewayListenerOptions {
+  /** The Gateway server port (`servers[].port.number`) this listener serves. */
+  readonly port?: number;
 }

@@ -23,6 +23,9 @@ import { whenBodyDone } from './attempt.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
 import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
+import { gatewayHostLookup } from '../compile/gateway-routes.js';
+import { addFlag } from './flags.js';
+import type { ResponseFlag } from './meshlet-info.js';
 
 export type { MeshFetchInit } from './request-input.js';
 
@@ -63,6 +66,41 @@ export interface OutboundClient {
    * route or telemetry: how the mesh reaches extension providers (ext_authz).
    */
   readonly cluster: ClusterCaller;
+  /**
+   * A gateway's request: routed by the route tables of the plan's `gateway` (the
+   * VirtualServices bound to its Gateways, compile/gateway-routes.ts) instead of the
+   * sidecar's, and reported as the call is on a sidecar's outbound side, which is how
+   * istiod configures a gateway's telemetry (model/telemetry.go `workloadMode`: a gateway
+   * is a CLIENT). `answered`: the gateway's own filters replied (RBAC, JWT, rate limit, an
+   * https redirect); that reply is reported the same way, with no routing.
+   */
+  readonly forward: (
+    url: string | URL,
+    init?: MeshFetchInit,
+    answered?: GatewayReply | null,
+  ) => Promise<MeshResponse>;
+}
+
+/** A reply the gateway's filters made themselves. */
+export interface GatewayReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly body: string;
+  readonly flags: readonly ResponseFlag[];
+}
+
+/** The plan a gateway's request runs on: the plan with its gateway routes as the route tables. */
+const gatewayViews = new WeakMap<MeshPlan, MeshPlan>();
+const NO_GATEWAY_LOOKUP = gatewayHostLookup([]);
+function gatewayView(plan: MeshPlan): MeshPlan {
+  let view = gatewayViews.get(plan);
+  if (view === undefined) {
+    // A plan whose workload no Gateway selects any more (a reload) has no route: 404 NR.
+    const routes = plan.gateway?.routes ?? { ...plan.outbound, virtualHosts: [], lookup: NO_GATEWAY_LOOKUP };
+    view = { ...plan, outbound: routes };
+    gatewayViews.set(plan, view);
+  }
+  return view;
 }
 
 /** The caller's own signal and timeout, merged into one signal; null when the call has neither. */
@@ -157,11 +195,62 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       const headers = normalizeHeaders(init.headers);
       const method = (init.method ?? 'GET').toUpperCase();
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
-      return run(getPlan(), newCallState(call), call, target, method, headers, body, init);
+      return run(getPlan(), newCallState(call), call, target, method, headers, body, init, 'outbound');
     } catch (err) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects
       return Promise.reject(err);
     }
+  }
+
+  function forward(
+    url: string | URL,
+    init: MeshFetchInit = {},
+    answered: GatewayReply | null = null,
+  ): Promise<MeshResponse> {
+    try {
+      const target = parseTarget(url);
+      const body = prepareBody(init.body);
+      const headers = normalizeHeaders(init.headers);
+      const method = (init.method ?? 'GET').toUpperCase();
+      const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
+      const plan = gatewayView(getPlan());
+      const state = newCallState(call);
+      if (answered === null) return run(plan, state, call, target, method, headers, body, init, 'inbound');
+      for (const f of answered.flags) addFlag(state.flags, f);
+      const replyHeaders: HeaderRecord = {};
+      for (const [k, v] of Object.entries(answered.headers))
+        replyHeaders[k.toLowerCase()] = typeof v === 'string' ? v : [...v];
+      return Promise.resolve(
+        respond(
+          plan,
+          state,
+          call,
+          { status: answered.status, headers: replyHeaders, body: Buffer.from(answered.body) },
+          'inbound',
+        ),
+      );
+    } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects
+      return Promise.reject(err);
+    }
+  }
+
+  function respond(
+    plan: MeshPlan,
+    state: CallState,
+    call: OutboundCall | null,
+    p: Produced,
+    side: 'inbound' | 'outbound',
+  ): MeshResponse {
+    // The outbound connection manager overwrites `server` on every response it encodes,
+    // the upstream's and its own local replies, after the route's header operations
+    // (conn_manager_impl.cc ActiveStream::encodeHeaders; Istio leaves the sidecar's
+    // outbound name at Envoy's `envoy`, pilot/pkg/networking/util/proxy_headers.go, and
+    // gives a gateway's connection manager the inbound name, `istio-envoy`).
+    const server = plan.meshConfig.proxyHeaders.server;
+    if (server !== null && p.tcp !== true) p.headers['server'] = server[side];
+    if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
+    return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
   }
 
   // One async function per call, with or without telemetry: a failure is reported here.
@@ -174,6 +263,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     headers: HeaderRecord,
     body: RequestBody,
     init: MeshFetchInit,
+    side: 'inbound' | 'outbound',
   ): Promise<MeshResponse> {
     try {
       const scope = callerScope(init, deps.clock);
@@ -198,19 +288,12 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         if (Buffer.isBuffer(p.body)) scope.dispose();
         else armBody(p.body, scope);
       }
-      // The outbound connection manager overwrites `server` on every response it encodes,
-      // the upstream's and its own local replies, after the route's header operations
-      // (conn_manager_impl.cc ActiveStream::encodeHeaders; Istio leaves the sidecar's
-      // outbound name at Envoy's `envoy`, pilot/pkg/networking/util/proxy_headers.go).
-      const server = plan.meshConfig.proxyHeaders.server;
-      if (server !== null && p.tcp !== true) p.headers['server'] = server.outbound;
-      if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
-      return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
+      return respond(plan, state, call, p, side);
     } catch (err) {
       call?.failed(state, plan, err);
       throw err;
     }
   }
 
-  return Object.freeze({ fetch, cluster: createClusterCaller(deps, getPlan) });
+  return Object.freeze({ fetch, forward, cluster: createClusterCaller(deps, getPlan) });
 }

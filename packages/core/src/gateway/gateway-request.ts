@@ -1,0 +1,65 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { HeaderRecord } from '../outbound/request-input.js';
+
+/** Connection-level headers no proxy forwards (RFC 9110 §7.6.1; Envoy drops them upstream). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+]);
+
+/** Whether the gateway's client reached it over TLS. */
+export function isEncrypted(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket>).encrypted === true;
+}
+
+/**
+ * The request a gateway sends on, as Envoy's edge connection manager prepares it
+ * (`use_remote_address: true`, which istiod sets on every gateway listener; gateway.go,
+ * conn_manager_utility.cc mutateRequestHeaders): hop-by-hop headers dropped, the client's
+ * address appended to `x-forwarded-for`, and `x-forwarded-proto` set to the scheme the
+ * client used unless trusted proxies in front of the gateway
+ * (`gatewayTopology.numTrustedProxies`) already set it.
+ */
+export function gatewayRequestHeaders(req: IncomingMessage, trustedProxies: number): HeaderRecord {
+  const out: HeaderRecord = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
+    out[name] = value;
+  }
+  const remote = req.socket.remoteAddress;
+  if (remote !== undefined && remote !== '') {
+    const ip = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+    const xff = out['x-forwarded-for'];
+    const prior = xff === undefined ? '' : typeof xff === 'string' ? xff : xff.join(',');
+    out['x-forwarded-for'] = prior === '' ? ip : `${prior},${ip}`;
+  }
+  if (trustedProxies === 0 || out['x-forwarded-proto'] === undefined)
+    out['x-forwarded-proto'] = isEncrypted(req) ? 'https' : 'http';
+  return out;
+}
+
+/** Bodies of this size or less are read before the call, so a retry can send them again. */
+export const BUFFERED_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The body to send on: nothing for a request without one, the whole body when it
+ * declares a length within {@link BUFFERED_BODY_LIMIT} (Envoy buffers a request body for
+ * retries up to its buffer limit), else the request stream itself, sent once.
+ */
+export async function gatewayBody(req: IncomingMessage): Promise<Buffer | IncomingMessage | undefined> {
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) {
+    req.resume();
+    return undefined;
+  }
+  if (chunked || Number(length) > BUFFERED_BODY_LIMIT) return req;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

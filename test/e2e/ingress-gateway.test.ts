@@ -1,0 +1,387 @@
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
+import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+
+// meshlet as an Istio ingress gateway (mesh.gateway()), with Istio's own sample YAML:
+// a real http.Server runs the gateway listener, real loopback servers are the upstreams,
+// and a real HTTP client sends what a browser behind a load balancer would. What is
+// asserted is what Istio's ingress gateway does (istio.io tasks traffic-management/ingress,
+// security/authentication/authn-policy "End-user authentication"; gateway.go,
+// model/telemetry.go for the gateway's CLIENT-mode telemetry).
+
+const sample = (rel: string): string => readFileSync(path.join(SAMPLES, rel), 'utf8');
+const INGRESS = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+};
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+interface Upstream {
+  port: number;
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+async function upstream(
+  answer: (
+    req: Seen,
+    n: number,
+  ) => { status: number; body: string; headers?: Record<string, string | string[]> } = () => ({
+    status: 200,
+    body: 'hello from upstream',
+  }),
+): Promise<Upstream> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const s = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
+      seen.push(s);
+      const a = answer(s, seen.length);
+      res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
+      res.end(a.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const tmp = useTmpDir();
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function gateway(
+  yaml: string[],
+  endpoints: Record<string, Upstream>,
+  port?: number,
+): Promise<{ mesh: Mesh; url: string; port: number }> {
+  const dir = await tmp();
+  await Promise.all(yaml.map((y, i) => writeFile(path.join(dir, `${i}.yaml`), y)));
+  const mesh = await createMesh({
+    config: dir,
+    workload: INGRESS,
+    endpoints: Object.fromEntries(
+      Object.entries(endpoints).map(([host, u]) => [host, [{ address: '127.0.0.1', port: u.port }]]),
+    ),
+  });
+  const server = http.createServer(mesh.gateway(port === undefined ? {} : { port }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await mesh.close();
+  });
+  const p = (server.address() as AddressInfo).port;
+  return { mesh, url: `http://127.0.0.1:${p}`, port: p };
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+function send(
+  port: number,
+  host: string,
+  pathname: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathname,
+        method: init.method ?? 'GET',
+        headers: { host, ...init.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+async function requestsTotal(mesh: Mesh, labels: Record<string, string>): Promise<number> {
+  const metric = (await mesh.metrics!.getMetricsAsJSON()).find((m) => m.name === 'istio_requests_total');
+  let n = 0;
+  for (const v of metric?.values ?? []) {
+    if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) n += v.value;
+  }
+  return n;
+}
+
+const BOOKINFO = [
+  sample('bookinfo-platform/bookinfo.yaml'),
+  sample('bookinfo-networking/bookinfo-gateway.yaml'),
+];
+const PRODUCTPAGE = 'productpage.default.svc.cluster.local';
+
+describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
+  it('routes /productpage to productpage:9080 keeping the Host, adding the edge proxy headers', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    const r = await send(gw.port, 'bookinfo.example.com', '/productpage?u=normal', {
+      headers: { 'x-forwarded-for': '203.0.113.7', connection: 'keep-alive', 'x-envoy-retry-on': '5xx' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('hello from upstream');
+    expect(r.headers['server']).toBe('istio-envoy');
+    expect(r.headers['x-envoy-upstream-service-time']).toMatch(/^\d+$/);
+    const s = pp.seen[0]!;
+    expect(s.url).toBe('/productpage?u=normal');
+    expect(s.headers.host).toBe('bookinfo.example.com');
+    // use_remote_address: the gateway appends its client to the chain.
+    expect(s.headers['x-forwarded-for']).toBe('203.0.113.7,127.0.0.1');
+    expect(s.headers['x-forwarded-proto']).toBe('http');
+    expect(s.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // An external client's Envoy control headers are not obeyed or passed on.
+    expect(s.headers['x-envoy-retry-on']).toBeUndefined();
+  });
+
+  it('answers 404 NR for a path no VirtualService rule matches, and measures it once, as reporter="source"', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    expect((await send(gw.port, 'bookinfo.example.com', '/')).status).toBe(404);
+    expect((await send(gw.port, 'bookinfo.example.com', '/productpage')).status).toBe(200);
+    expect(pp.seen).toHaveLength(1);
+    expect(
+      await requestsTotal(gw.mesh, {
+        reporter: 'source',
+        response_code: '404',
+        response_flags: 'NR',
+        source_workload: 'istio-ingressgateway',
+      }),
+    ).toBe(1);
+    expect(
+      await requestsTotal(gw.mesh, {
+        reporter: 'source',
+        response_code: '200',
+        source_workload: 'istio-ingressgateway',
+        source_canonical_service: 'istio-ingressgateway',
+        destination_service: PRODUCTPAGE,
+        destination_service_name: 'productpage',
+      }),
+    ).toBe(1);
+    // A gateway reports as a client only: nothing with reporter="destination".
+    expect(await requestsTotal(gw.mesh, { reporter: 'destination' })).toBe(0);
+  });
+
+  it("keeps Istio's default retry policy (a 503 is not retried) and a VirtualService's retries, sending a posted body again", async () => {
+    const answer = (_s: Seen, n: number) =>
+      n % 2 === 1 ? { status: 503, body: 'busy' } : { status: 200, body: 'ok' };
+    const login = {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'username=jason&passwd=x',
+    };
+    const pp = await upstream(answer);
+    cleanup.push(() => pp.close());
+    // Istio's default retryOn lost 503 in 2024 (pilot route/retry/retry.go DefaultPolicy).
+    const plain = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    expect(await send(plain.port, 'bookinfo.example.com', '/login', login)).toMatchObject({
+      status: 503,
+      body: 'busy',
+    });
+    expect(pp.seen).toHaveLength(1);
+    pp.seen.length = 0;
+    const retrying = BOOKINFO[1]!.replace(
+      '    route:\n    - destination:\n        host: productpage',
+      '    retries: { attempts: 2, retryOn: 5xx }\n    route:\n    - destination:\n        host: productpage',
+    );
+    expect(retrying).toContain('retryOn: 5xx');
+    const pp2 = await upstream(answer);
+    cleanup.push(() => pp2.close());
+    const gw = await gateway([BOOKINFO[0]!, retrying], { [PRODUCTPAGE]: pp2 });
+    expect(await send(gw.port, 'bookinfo.example.com', '/login', login)).toMatchObject({
+      status: 200,
+      body: 'ok',
+    });
+    expect(pp2.seen.map((s) => [s.method, s.body, s.headers['x-envoy-attempt-count']])).toEqual([
+      ['POST', 'username=jason&passwd=x', '1'],
+      ['POST', 'username=jason&passwd=x', '2'],
+    ]);
+  });
+
+  it("continues the caller's W3C trace", async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await send(gw.port, 'bookinfo.example.com', '/productpage', {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    const tp = String(pp.seen[0]!.headers['traceparent']);
+    expect(tp.split('-')[1]).toBe(traceId);
+    expect(tp.split('-')[2]).not.toBe('00f067aa0ba902b7');
+  });
+});
+
+describe('mesh.gateway(): the ingress-control task', () => {
+  const HTTPBIN = 'httpbin.default.svc.cluster.local';
+  const TASK = [
+    sample('httpbin/httpbin.yaml'),
+    sample('tasks/ingress-control/01-httpbin-gateway.yaml'),
+    sample('tasks/ingress-control/02-httpbin-virtualservice.yaml'),
+  ];
+
+  it('routes httpbin.example.com /status and /delay; another host or path is 404', async () => {
+    const hb = await upstream((s) => ({
+      status: s.url.startsWith('/status/') ? Number(s.url.slice(8)) : 200,
+      body: '',
+    }));
+    cleanup.push(() => hb.close());
+    const gw = await gateway(TASK, { [HTTPBIN]: hb });
+    // The task's curl: -H "Host:httpbin.example.com" "http://$INGRESS_HOST:$INGRESS_PORT/status/200"
+    expect((await send(gw.port, 'httpbin.example.com', '/status/200')).status).toBe(200);
+    expect((await send(gw.port, `httpbin.example.com:${gw.port}`, '/status/418')).status).toBe(418);
+    expect((await send(gw.port, 'httpbin.example.com', '/headers')).status).toBe(404);
+    expect((await send(gw.port, 'other.example.com', '/status/200')).status).toBe(404);
+    expect(hb.seen.map((s) => s.url)).toEqual(['/status/200', '/status/418']);
+  });
+});
+
+describe('mesh.gateway(): end-user authentication at the ingress (authn-policy task)', () => {
+  const jwks = sample('jwt/jwks.json');
+  const token = sample('jwt/demo.jwt').trim();
+  let jwksServer: http.Server;
+  let jwksUrl: string;
+  beforeAll(async () => {
+    jwksServer = http.createServer((_req, res) => res.end(jwks));
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((r) => jwksServer.close(() => r())));
+
+  it('07: no token 403, a bad token 401, the sample token 200 without the token forwarded; each measured at the gateway', async () => {
+    const hb = await upstream();
+    cleanup.push(() => hb.close());
+    const ra = sample('tasks/authn-policy/06-requestauthentication-ingress-jwt-example.yaml').replace(
+      /jwksUri: ".*"/,
+      `jwksUri: "${jwksUrl}"`,
+    );
+    const gw = await gateway(
+      [
+        sample('httpbin/httpbin.yaml'),
+        sample('httpbin/httpbin-gateway.yaml'),
+        ra,
+        sample('tasks/authn-policy/07-authorizationpolicy-frontend-ingress-require-token.yaml'),
+      ],
+      { 'httpbin.default.svc.cluster.local': hb },
+    );
+    const denied = await send(gw.port, 'httpbin.example.com', '/headers');
+    expect(denied).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+    expect(denied.headers['server']).toBe('istio-envoy');
+    const bad = await send(gw.port, 'httpbin.example.com', '/headers', {
+      headers: { authorization: 'Bearer deadbeef' },
+    });
+    expect(bad.status).toBe(401);
+    expect(bad.headers['www-authenticate']).toBe(
+      'Bearer realm="http://httpbin.example.com/headers", error="invalid_token"',
+    );
+    const ok = await send(gw.port, 'httpbin.example.com', '/headers', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(ok.status).toBe(200);
+    expect(hb.seen).toHaveLength(1);
+    // forwardOriginalToken defaults to false: the upstream never sees the token.
+    expect(hb.seen[0]!.headers['authorization']).toBeUndefined();
+    expect(await requestsTotal(gw.mesh, { reporter: 'source', response_code: '403' })).toBe(1);
+    expect(await requestsTotal(gw.mesh, { reporter: 'source', response_code: '401' })).toBe(1);
+    expect(
+      await requestsTotal(gw.mesh, {
+        reporter: 'source',
+        response_code: '200',
+        destination_service: 'httpbin.default.svc.cluster.local',
+      }),
+    ).toBe(1);
+  });
+});
+
+describe('mesh.gateway(): servers and errors', () => {
+  it('redirects plaintext to https for a server with tls.httpsRedirect', async () => {
+    const gw = await gateway(
+      [
+        `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: shop, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: [shop.example.com]
+    tls: { httpsRedirect: true }
+`,
+      ],
+      {},
+    );
+    const r = await send(gw.port, 'shop.example.com', '/cart?id=1');
+    expect(r.status).toBe(301);
+    expect(r.headers['location']).toBe('https://shop.example.com/cart?id=1');
+  });
+
+  it('refuses a workload no Gateway selects, and a port with no HTTP server, saying what to fix', async () => {
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'gw.yaml'), sample('bookinfo-networking/bookinfo-gateway.yaml'));
+    const sidecar = await createMesh({
+      config: dir,
+      workload: {
+        name: 'productpage-v1',
+        namespace: 'default',
+        serviceAccount: 'bookinfo-productpage',
+        labels: { app: 'productpage' },
+      },
+    });
+    cleanup.push(() => sidecar.close());
+    expect(() => sidecar.gateway()).toThrow(MeshletError);
+    expect(() => sidecar.gateway()).toThrow(
+      /default\/productpage-v1 is not a gateway; give it the labels a Gateway's selector names/,
+    );
+    const ingress = await createMesh({ config: dir, workload: INGRESS });
+    cleanup.push(() => ingress.close());
+    expect(() => ingress.gateway({ port: 80 })).toThrow(
+      /no Gateway server serves HTTP on port 80 \(HTTP server ports: 8080\)/,
+    );
+    expect(typeof ingress.gateway()).toBe('function');
+  });
+});
