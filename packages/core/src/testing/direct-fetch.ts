@@ -80,9 +80,24 @@ export async function directFetch(
     });
   }
   const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0];
-  const address = `${pick?.address}:${pick?.port}`;
-  const res = await ctx.network
-    .send(ctx.caller, {
+  return sendTo(ctx.network, ctx.caller, `${pick?.address}:${pick?.port}`, target, host, init);
+}
+
+/**
+ * Sends `target`'s path to the pod at `address` (`ip:port`) as a client without a
+ * sidecar does: the URL's host in `Host`, plaintext (or the client's own TLS for an
+ * https URL), a refused or reset connection as Node's socket error.
+ */
+export async function sendTo(
+  network: MockNetwork,
+  caller: MockCaller,
+  address: string,
+  target: URL,
+  host: string,
+  init?: MeshFetchInit,
+): Promise<MeshResponse> {
+  const res = await network
+    .send(caller, {
       url: new URL(`http://${address}${target.pathname}${target.search}`),
       method: (init?.method ?? 'GET').toUpperCase(),
       headers: { host: target.host, ...normalizeHeaders(init?.headers) },

@@ -5,6 +5,8 @@ export type {
   FastifyLike,
   MockApp,
   MockContext,
+  MockGateway,
+  MockGatewayOptions,
   MockHandler,
   MockHop,
   MockMesh,

@@ -6,7 +6,7 @@ import type { ConfigSnapshot } from '../config/snapshot.js';
 import { readSources, type SourceEntry } from '../config/sources.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { PeerIdentity } from '../inbound/request-context.js';
-import { createMeshWith } from '../mesh/create-mesh.js';
+import { createMeshWith, type MeshInternals } from '../mesh/create-mesh.js';
 import { configInvalid } from '../mesh/plan-source.js';
 import type { Mesh } from '../mesh/types.js';
 import { seededRandom } from '../runtime/random.js';
@@ -19,6 +19,8 @@ import { sidecarListener } from './sidecar-listener.js';
 import { withXfcc } from './mock-xfcc.js';
 import type {
   MockApp,
+  MockGateway,
+  MockGatewayOptions,
   MockHop,
   MockMesh,
   MockMeshOptions,
@@ -31,6 +33,7 @@ import { HandlerTracker } from './handler-tracker.js';
 import { hopLogged, type Fetch } from './hop-log.js';
 import { sumMetric } from './mesh-metric.js';
 import { virtualCertificates } from './virtual-certs.js';
+import { mockGateway } from './mock-gateway.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -105,6 +108,18 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     pods++;
     return `10.${Math.floor(pods / 65536) % 256}.${Math.floor(pods / 256) % 256}.${pods % 256}`;
   };
+  /** `given` when no pod serves `given:port` yet, a new address when none is given. */
+  const freeAddress = (given: string | undefined, port: number, what: string): string => {
+    if (given === undefined) return nextAddress();
+    if (network.has(given, port)) {
+      throw new MeshletError(
+        'MESHLET_ERR_MESH_OPTIONS',
+        `${what}: ${given}:${port} is already served by ${String(network.workloadAt(`${given}:${port}`))}`,
+        { option: 'address' },
+      );
+    }
+    return given;
+  };
 
   const identityOf = (w: WorkloadIdentity): PeerIdentity => {
     const trustDomain = topology.snapshot.meshConfig.trustDomain;
@@ -126,7 +141,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     namespace: 'istio-system',
   });
 
-  const startMesh = (workload: WorkloadIdentity, caller: MockCaller): Promise<Mesh> => {
+  const startMesh = (
+    workload: WorkloadIdentity,
+    caller: MockCaller,
+    gatewayForward?: MeshInternals['gatewayForward'],
+  ): Promise<Mesh> => {
     if (closed) {
       return Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', 'the mock mesh is closed', {}));
     }
@@ -140,7 +159,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         certs: virtualCertificates(caller.identity),
         ...(options.telemetry !== undefined ? { telemetry: options.telemetry } : {}),
       },
-      { planSource: (w, hooks) => topology.source(w, hooks), jwksFetch },
+      {
+        planSource: (w, hooks) => topology.source(w, hooks),
+        jwksFetch,
+        ...(gatewayForward === undefined ? {} : { gatewayForward }),
+      },
     );
     meshes.push(mesh);
     return mesh;
@@ -203,14 +226,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         labels,
       });
       const port = o.port ?? 80;
-      if (o.address !== undefined && network.has(o.address, port)) {
-        throw new MeshletError(
-          'MESHLET_ERR_MESH_OPTIONS',
-          `mm.service('${name}'): ${o.address}:${port} is already served by ${String(network.workloadAt(`${o.address}:${port}`))}`,
-          { option: 'address' },
-        );
-      }
-      const p = pod(workload, meshed, o.address);
+      const p = pod(workload, meshed, freeAddress(o.address, port, `mm.service('${name}')`));
       // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
       const isExternal = name.includes('.');
       const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
@@ -263,6 +279,28 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           else topology.removeEndpoint(host, p.address);
         },
       };
+    },
+    gateway(name = 'istio-ingressgateway', o: MockGatewayOptions = {}): MockGateway {
+      return mockGateway(
+        {
+          network,
+          handlers,
+          snapshot: () => topology.snapshot,
+          address: freeAddress,
+          startMesh,
+          logged,
+          identity: identityOf,
+          addEndpoint: (host, address, port, workload) =>
+            topology.addEndpoint(host, {
+              address,
+              port,
+              labels: workload.labels,
+              serviceAccount: workload.serviceAccount,
+            }),
+        },
+        name,
+        o,
+      );
     },
     workload(o): MockWorkload {
       const name = o.name ?? o.serviceAccount ?? 'default';

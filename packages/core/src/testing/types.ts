@@ -132,6 +132,39 @@ export interface MockWorkload {
   mesh(): Promise<Mesh>;
 }
 
+/** Where an ingress gateway pod runs and which Gateway server port it serves. */
+export interface MockGatewayOptions {
+  /** Default `istio-system`. */
+  readonly namespace?: string;
+  /** Default `<name>-service-account`. */
+  readonly serviceAccount?: string;
+  /** Added to `{ istio: 'ingressgateway', app: <name> }`, the labels of Istio's gateway chart. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The Gateway server port (`servers[].port.number`); default: its only HTTP server port. */
+  readonly port?: number;
+  readonly address?: string;
+  readonly locality?: string;
+}
+
+/** An ingress gateway pod of the mock mesh. */
+export interface MockGateway {
+  readonly workload: WorkloadIdentity;
+  /** `<name>.<namespace>.svc.cluster.local`. */
+  readonly host: string;
+  readonly address: string;
+  /** The Gateway server port it serves. */
+  readonly port: number;
+  /**
+   * A request from a client outside the mesh (a browser, the tasks' `curl`), sent to the
+   * gateway's port with the URL's host as `Host` (`http://bookinfo.example.com/productpage`
+   * is `curl -H "Host: bookinfo.example.com" http://$GATEWAY_URL/productpage`). Plain
+   * HTTP only: the mock does not terminate a Gateway server's TLS.
+   */
+  fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /** The gateway's mesh (plan, metrics, telemetry). */
+  mesh(): Promise<Mesh>;
+}
+
 /** One instance (pod) serving a service. */
 export interface MockService extends MockWorkload {
   /** `<name>.<namespace>.svc.cluster.local`. */
@@ -182,6 +215,13 @@ export interface MockMesh {
   service(name: string, options: MockServiceOptions, app: FastifyLike | ExpressLike): MockService;
   /** A client-only workload; `{ mesh: false }` is a pod without a sidecar (no identity, plaintext). */
   workload(options: Omit<MockServiceOptions, 'port'> & { readonly name?: string }): MockWorkload;
+  /**
+   * An ingress gateway pod (default `istio-ingressgateway` in `istio-system`, labelled
+   * `istio: ingressgateway`) running `mesh.gateway()`: the Gateways that select it and the
+   * VirtualServices bound to them route what `gateway.fetch` sends, as from a client on
+   * the internet.
+   */
+  gateway(name?: string, options?: MockGatewayOptions): MockGateway;
   /** Virtual time: delays, timeouts, backoffs and ejections elapse here, not on the wall clock. */
   readonly clock: VirtualClock;
   /** Every call made so far, in the order they finished. */

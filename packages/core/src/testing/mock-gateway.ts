@@ -1,0 +1,98 @@
+import { gatewayServers, gatewaysFor } from '../compile/gateway-binding.js';
+import { runsAsGateway } from '../compile/gateway-workload.js';
+import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import { gatewayPort } from '../gateway/gateway-listener.js';
+import type { Mesh } from '../mesh/types.js';
+import type { OutboundClient } from '../outbound/client.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import { sendTo } from './direct-fetch.js';
+import type { HandlerTracker } from './handler-tracker.js';
+import type { Fetch } from './hop-log.js';
+import type { MockCaller, MockNetwork } from './mock-network.js';
+import type { MockGateway, MockGatewayOptions } from './types.js';
+
+/** A client on the internet (TEST-NET-3), as the gateway's `x-forwarded-for` shows it. */
+const INTERNET_CLIENT: MockCaller = { address: '203.0.113.10', identity: null };
+
+/** What the mock mesh lends a gateway pod. */
+export interface MockGatewayDeps {
+  readonly network: MockNetwork;
+  readonly handlers: HandlerTracker;
+  readonly snapshot: () => ConfigSnapshot;
+  /** A free pod address, or `given` once checked. */
+  readonly address: (given: string | undefined, port: number, what: string) => string;
+  /** Starts the pod's mesh; `forward` wraps what the gateway sends on (the hop log). */
+  readonly startMesh: (
+    workload: WorkloadIdentity,
+    caller: MockCaller,
+    gatewayForward: (forward: OutboundClient['forward']) => OutboundClient['forward'],
+  ) => Promise<Mesh>;
+  readonly logged: (source: string, fetch: Fetch) => Fetch;
+  readonly addEndpoint: (host: string, address: string, port: number, workload: WorkloadIdentity) => void;
+  readonly identity: (workload: WorkloadIdentity) => MockCaller['identity'];
+}
+
+/**
+ * An ingress gateway pod: its mesh runs `mesh.gateway()` on the Gateway server port, behind
+ * no sidecar of its own (a Gateway's listener applies no PeerAuthentication), with the
+ * gateway's identity for mTLS to the services it routes to. Each request it forwards is
+ * a hop in the log, from the gateway.
+ */
+export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayOptions): MockGateway {
+  const workload = validateWorkload({
+    name,
+    namespace: o.namespace ?? 'istio-system',
+    serviceAccount: o.serviceAccount ?? `${name}-service-account`,
+    labels: { istio: 'ingressgateway', app: name, ...o.labels },
+    ...(o.locality === undefined ? {} : { locality: o.locality }),
+  });
+  const resources = deps.snapshot().resources;
+  const gateways = runsAsGateway(resources, workload) ? gatewaysFor(resources, workload) : null;
+  const bound =
+    gateways === null
+      ? null
+      : {
+          gateways: gateways.map((g) => ({
+            namespace: g.resource.metadata.namespace,
+            name: g.resource.metadata.name,
+          })),
+          servers: gatewayServers(gateways),
+        };
+  // Checked now, from the config in force, so a gateway no Gateway selects fails here.
+  const port = gatewayPort(workload, bound, o.port);
+  const address = deps.address(o.address, port, `mm.gateway('${name}')`);
+  const id = `${workload.namespace}/${workload.name}`;
+  const caller: MockCaller = { address, identity: deps.identity(workload) };
+  let mesh: Promise<Mesh> | null = null;
+  const meshOf = (): Promise<Mesh> =>
+    (mesh ??= deps.startMesh(
+      { ...workload, ip: address },
+      caller,
+      (forward) => (url, init, answered) => deps.logged(id, (u, i) => forward(u, i, answered))(url, init),
+    ));
+  const host = `${name}.${workload.namespace}.svc.cluster.local`;
+  deps.network.add({
+    address,
+    port,
+    workload: id,
+    identity: caller.identity,
+    serverTls: false,
+    tlsName: host,
+    modeFor: () => Promise.resolve('DISABLE'),
+    listener: async () => deps.handlers.serve((await meshOf()).gateway({ port })),
+  });
+  deps.addEndpoint(host, address, port, workload);
+  const fetch: Fetch = deps.logged('external', (url, init) => {
+    const target = new URL(url);
+    if (target.protocol !== 'http:') {
+      throw new MeshletError(
+        'MESHLET_ERR_OUTBOUND_SCHEME',
+        `gateway.fetch: ${target.protocol} is not served; the mock gateway speaks plain HTTP (use an http:// URL)`,
+        { url: target.href },
+      );
+    }
+    return sendTo(deps.network, INTERNET_CLIENT, `${address}:${port}`, target, host, init);
+  });
+  return { workload, host, address, port, fetch, mesh: meshOf };
+}

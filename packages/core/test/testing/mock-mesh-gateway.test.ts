@@ -1,0 +1,202 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMockMesh, type MockMesh, type MockRequest } from '../../src/testing/index.js';
+import { SAMPLES } from '../helpers/tmp.js';
+
+// The istio.io tasks go through the ingress gateway (`curl -H "Host: ..." $GATEWAY_URL/...`);
+// mm.gateway() runs one on the mock mesh with the samples' Gateway and VirtualService YAML.
+
+const open: MockMesh[] = [];
+afterEach(async () => {
+  for (const mm of open.splice(0)) await mm.close();
+});
+async function mock(config: readonly string[]): Promise<MockMesh> {
+  const mm = await createMockMesh({ config, seed: 1 });
+  open.push(mm);
+  return mm;
+}
+const sample = (rel: string): Promise<string> => readFile(path.join(SAMPLES, rel), 'utf8');
+
+/** What productpage answers here: who called and what the gateway sent on. */
+const productpage = (req: MockRequest) => ({
+  status: 200,
+  body: {
+    path: req.url,
+    peer: req.peer?.principal ?? null,
+    host: req.headers['host'],
+    xff: req.headers['x-forwarded-for'] ?? null,
+    proto: req.headers['x-forwarded-proto'] ?? null,
+  },
+});
+
+describe('mm.gateway(): Bookinfo through the ingress gateway', () => {
+  it('routes /productpage to productpage over mTLS with the gateway identity; / is 404; both are logged', async () => {
+    const mm = await mock([
+      path.join(SAMPLES, 'bookinfo-platform/bookinfo.yaml'),
+      path.join(SAMPLES, 'bookinfo-networking/bookinfo-gateway.yaml'),
+    ]);
+    mm.service(
+      'productpage',
+      { serviceAccount: 'bookinfo-productpage', labels: { version: 'v1' }, port: 9080 },
+      productpage,
+    );
+    const gw = mm.gateway();
+    expect(gw.port).toBe(8080);
+    const res = await gw.fetch('http://bookinfo.example.com/productpage?u=normal');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('server')).toBe('istio-envoy');
+    expect(await res.json()).toEqual({
+      path: '/productpage?u=normal',
+      peer: 'cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+      host: 'bookinfo.example.com',
+      xff: '203.0.113.10',
+      proto: 'http',
+    });
+    const missing = await gw.fetch('http://bookinfo.example.com/');
+    expect(missing.status).toBe(404);
+    const hops = mm.log.map((h) => [h.source, h.destination?.workload ?? null, h.status, h.flags.join(',')]);
+    expect(hops).toEqual([
+      ['istio-system/istio-ingressgateway', 'default/productpage-v1', 200, ''],
+      ['external', 'istio-system/istio-ingressgateway', 200, ''],
+      ['istio-system/istio-ingressgateway', null, 404, 'NR'],
+      ['external', 'istio-system/istio-ingressgateway', 404, ''],
+    ]);
+    // Measured once at the gateway, as a client; and once at productpage, as its destination.
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'source',
+        source_workload: 'istio-ingressgateway',
+      }),
+    ).toBe(2);
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'destination',
+        source_workload: 'istio-ingressgateway',
+        destination_workload: 'productpage-v1',
+        connection_security_policy: 'mutual_tls',
+      }),
+    ).toBe(1);
+  });
+
+  it("a gateway-bound VirtualService's fault delay passes in virtual time, and its timeout answers 504 UT", async () => {
+    const mm = await mock([
+      path.join(SAMPLES, 'bookinfo-platform/bookinfo.yaml'),
+      (await sample('bookinfo-networking/bookinfo-gateway.yaml')).replace(
+        '    route:\n    - destination:\n        host: productpage',
+        '    fault: { delay: { fixedDelay: 7s, percentage: { value: 100 } } }\n    route:\n    - destination:\n        host: productpage',
+      ),
+    ]);
+    mm.service('productpage', { labels: { version: 'v1' }, port: 9080 }, productpage);
+    const gw = mm.gateway();
+    const wall = Date.now();
+    const res = await gw.fetch('http://bookinfo.example.com/productpage');
+    expect(res.status).toBe(200);
+    expect(mm.clock.now()).toBe(7000);
+    expect(Date.now() - wall).toBeLessThan(2000);
+    expect(mm.log[0]).toMatchObject({
+      source: 'istio-system/istio-ingressgateway',
+      flags: ['DI'],
+      duration: 7000,
+    });
+
+    await mm.apply(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bookinfo, namespace: default }
+spec:
+  hosts: ["*"]
+  gateways: [bookinfo-gateway]
+  http:
+  - timeout: 1s
+    route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+`);
+    mm.service(
+      'productpage',
+      { labels: { version: 'v1' }, port: 9080, name: 'productpage-slow' },
+      async (req) => {
+        await mm.clock.sleep(5000);
+        return productpage(req);
+      },
+    );
+    const slow = [];
+    for (let i = 0; i < 6; i++) slow.push((await gw.fetch('http://bookinfo.example.com/productpage')).status);
+    // Round robin over the two pods: the slow one times out at the gateway after 1 virtual second.
+    expect(slow.filter((s) => s === 504).length).toBeGreaterThan(0);
+    expect(slow.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(
+      mm.log
+        .filter((h) => h.source === 'istio-system/istio-ingressgateway' && h.status === 504)
+        .every((h) => h.flags.includes('UT') && h.duration === 1000),
+    ).toBe(true);
+  });
+
+  it('end-user authentication at the ingress (authn-policy 06, 07): the JWKS comes from the issuer host, served by a mock pod', async () => {
+    const jwks = await sample('jwt/jwks.json');
+    const token = (await sample('jwt/demo.jwt')).trim();
+    const mm = await mock([
+      path.join(SAMPLES, 'httpbin/httpbin.yaml'),
+      path.join(SAMPLES, 'httpbin/httpbin-gateway.yaml'),
+      path.join(SAMPLES, 'tasks/authn-policy/06-requestauthentication-ingress-jwt-example.yaml'),
+      path.join(SAMPLES, 'tasks/authn-policy/07-authorizationpolicy-frontend-ingress-require-token.yaml'),
+    ]);
+    // The task's jwksUri, https://raw.githubusercontent.com/.../jwks.json, as a pod serving TLS.
+    mm.service('raw.githubusercontent.com', { tls: true, port: 443, mesh: false }, () => ({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: jwks,
+    }));
+    mm.service('httpbin', { port: 8000, labels: { version: 'v1' } }, (req) => ({
+      status: 200,
+      body: { authorization: req.headers['authorization'] ?? null },
+    }));
+    const gw = mm.gateway();
+    expect(gw.port).toBe(80);
+    const none = await gw.fetch('http://httpbin.example.com/headers');
+    expect([none.status, await none.text()]).toEqual([403, 'RBAC: access denied']);
+    const bad = await gw.fetch('http://httpbin.example.com/headers', {
+      headers: { authorization: 'Bearer deadbeef' },
+    });
+    expect(bad.status).toBe(401);
+    const ok = await gw.fetch('http://httpbin.example.com/headers', {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ authorization: null });
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'source',
+        response_code: '403',
+        source_workload: 'istio-ingressgateway',
+      }),
+    ).toBe(1);
+  });
+
+  it('under mesh-wide STRICT mTLS the internet still reaches the gateway, which reaches the services', async () => {
+    const mm = await mock([
+      path.join(SAMPLES, 'bookinfo-platform/bookinfo.yaml'),
+      path.join(SAMPLES, 'bookinfo-networking/bookinfo-gateway.yaml'),
+      path.join(SAMPLES, 'tasks/authn-policy/01-peerauthentication-mesh-strict.yaml'),
+    ]);
+    mm.service('productpage', { labels: { version: 'v1' }, port: 9080 }, productpage);
+    const outside = mm.workload({ name: 'curl', mesh: false });
+    await expect(outside.fetch('http://productpage:9080/productpage')).rejects.toMatchObject({
+      code: 'ECONNRESET',
+    });
+    expect((await mm.gateway().fetch('http://bookinfo.example.com/productpage')).status).toBe(200);
+  });
+
+  it('refuses a gateway no Gateway selects, or a port its Gateways do not serve, saying what to fix', async () => {
+    const mm = await mock([path.join(SAMPLES, 'bookinfo-networking/bookinfo-gateway.yaml')]);
+    expect(() => mm.gateway('edge', { labels: { istio: 'egressgateway' } })).toThrow(
+      /no Gateway selecting istio-system\/edge has an HTTP server \(Gateways: none\)/,
+    );
+    expect(() => mm.gateway('istio-ingressgateway', { port: 443, address: '10.9.9.9' })).toThrow(
+      /no Gateway server serves HTTP on port 443 \(HTTP server ports: 8080\)/,
+    );
+    const empty = await mock([]);
+    expect(() => empty.gateway('router', { labels: { istio: 'router' } })).toThrow(
+      /istio-system\/router is not a gateway/,
+    );
+    await expect(mm.gateway().fetch('https://bookinfo.example.com/')).rejects.toThrow(/plain HTTP/);
+  });
+});
