@@ -34,6 +34,11 @@ describe('examples and the installed CLI', () => {
     );
     expect(stdout).toContain('sleep -> reviews: 403 RBAC: access denied');
     expect(stdout).toMatch(/plaintext curl from outside the mesh: connection closed with no HTTP response/);
+    // The ingress gateway (mesh.gateway()) in front of productpage, over mTLS with its identity.
+    expect(stdout).toContain(
+      `curl -H "Host: bookinfo.example.com" <ingress gateway>/productpage as jason: 200, reviews v2; productpage's caller: cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account`,
+    );
+    expect(stdout).toContain("the same host, path /: 404 (no route in the gateway's VirtualService)");
     // Step 6: the same YAML in a mock mesh, on virtual time and a fixed seed.
     const mock =
       /jason -> reviews v2 -> ratings \(2 s fault delay\): 200 after 2000 virtual ms, (\d+) ms of wall time/.exec(
@@ -45,7 +50,10 @@ describe('examples and the installed CLI', () => {
     expect(stdout).toMatch(/6\. The same YAML[^]*sleep -> reviews: 403 RBAC: access denied/);
     expect(stdout).toContain('a client without a sidecar, STRICT mTLS: ECONNRESET');
     expect(stdout).toContain(
-      'hop log, 1101 calls, first: default/reviews-v2 -> default/ratings-v1 200 (2000 ms); default/productpage-v1 -> default/reviews-v2 200 (2000 ms)',
+      'curl -H "Host: bookinfo.example.com" $GATEWAY_URL/productpage as jason: 200, reviews v2, after 2000 virtual ms; x-forwarded-for at productpage: 203.0.113.10',
+    );
+    expect(stdout).toContain(
+      'hop log, 1105 calls, first: default/reviews-v2 -> default/ratings-v1 200 (2000 ms); default/productpage-v1 -> default/reviews-v2 200 (2000 ms)',
     );
   });
 

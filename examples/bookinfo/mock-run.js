@@ -32,11 +32,21 @@ export async function runMock({ meshDir, log }) {
         },
       );
     }
-    const productpage = mm.workload({
-      name: 'productpage-v1',
-      serviceAccount: 'bookinfo-productpage',
-      labels: { app: 'productpage', version: 'v1' },
-    });
+    // productpage serves /productpage by calling reviews; the tests below also call as it.
+    const productpage = mm.service(
+      'productpage',
+      { serviceAccount: 'bookinfo-productpage', labels: { version: 'v1' }, port: 9080 },
+      async (req, ctx) => {
+        const user = req.headers['end-user'];
+        const r = await ctx.fetch('http://reviews:9080/reviews/0', {
+          headers: typeof user === 'string' ? { 'end-user': user } : {},
+        });
+        return {
+          status: 200,
+          body: { reviews: (await r.json()).version, xff: req.headers['x-forwarded-for'] },
+        };
+      },
+    );
 
     const wall = performance.now();
     const jason = await productpage.fetch('http://reviews:9080/reviews/0', {
@@ -63,6 +73,18 @@ export async function runMock({ meshDir, log }) {
     const outside = mm.workload({ namespace: 'legacy', serviceAccount: 'curl', mesh: false });
     const refused = await outside.fetch('http://reviews.default:9080/reviews/0').catch((e) => e.code);
     log(`   a client without a sidecar, STRICT mTLS: ${refused}`);
+
+    // The internet, through Bookinfo's Gateway (mesh/gateway.yaml), as the tasks' curl.
+    const gateway = mm.gateway();
+    const start = mm.clock.now();
+    const page = await gateway.fetch('http://bookinfo.example.com/productpage', {
+      headers: { 'end-user': 'jason' },
+    });
+    const shown = await page.json();
+    log(
+      `   curl -H "Host: bookinfo.example.com" $GATEWAY_URL/productpage as jason: ${page.status}, ` +
+        `reviews ${shown.reviews}, after ${mm.clock.now() - start} virtual ms; x-forwarded-for at productpage: ${shown.xff}`,
+    );
 
     const first = mm.log
       .slice(0, 2)

@@ -1,5 +1,6 @@
 // Step 5 of the demo: the same YAML, enforced between real processes' worth of services
 // on loopback — mTLS between meshes, a canary, a split, and an authorization denial.
+import http from 'node:http';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,21 +14,21 @@ export async function runServices({ meshDir, log }) {
   const scratch = await mkdtemp(path.join(tmpdir(), 'meshlet-demo-certs-'));
   const ca = await createDevCa();
   let n = 0;
-  const certsFor = async (serviceAccount) => {
+  const certsFor = async (serviceAccount, namespace) => {
     const dir = path.join(scratch, `${n++}-${serviceAccount}`);
     await mkdir(dir);
     await writeWorkloadCertificates(
       dir,
-      await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount, ttl: '1h' }),
+      await issueWorkloadCertificate({ ca, namespace, serviceAccount, ttl: '1h' }),
     );
     return dir;
   };
   const meshes = [];
-  const newMesh = async (name, serviceAccount, labels, endpoints) => {
+  const newMesh = async (name, serviceAccount, labels, endpoints, namespace = 'default') => {
     const mesh = await createMesh({
       config: meshDir,
-      workload: { name, namespace: 'default', serviceAccount, labels },
-      certs: await certsFor(serviceAccount),
+      workload: { name, namespace, serviceAccount, labels },
+      certs: await certsFor(serviceAccount, namespace),
       ...(endpoints ? { endpoints } : {}),
     });
     meshes.push(mesh);
@@ -111,6 +112,61 @@ export async function runServices({ meshDir, log }) {
       (err) => `connection closed with no HTTP response (${err.cause?.code ?? err.message})`,
     );
     log(`   plaintext curl from outside the mesh: ${plain} (PeerAuthentication STRICT)`);
+
+    // productpage serves /productpage (it calls reviews as it serves), and an ingress
+    // gateway runs Bookinfo's Gateway and VirtualService (mesh/gateway.yaml) in front of it.
+    const page = express();
+    page.use(meshletExpress({ mesh: productpage }));
+    page.get('/productpage', async (req, res) => {
+      const user = req.headers['end-user'];
+      const r = await productpage.fetch('http://reviews:9080/reviews/0', {
+        headers: typeof user === 'string' ? { 'end-user': user } : {},
+      });
+      res.json({ reviews: (await r.json()).version, caller: req.meshlet.peer?.principal ?? null });
+    });
+    const pagePort = (await productpage.listen(page, 0, '127.0.0.1')).address().port;
+    const ingress = await newMesh(
+      'istio-ingressgateway',
+      'istio-ingressgateway-service-account',
+      { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+      {
+        'productpage.default.svc.cluster.local': [
+          {
+            address: '127.0.0.1',
+            port: pagePort,
+            labels: { app: 'productpage', version: 'v1' },
+            serviceAccount: 'bookinfo-productpage',
+          },
+        ],
+      },
+      'istio-system',
+    );
+    const edge = http.createServer(ingress.gateway());
+    await new Promise((resolve) => edge.listen(0, '127.0.0.1', resolve));
+    meshes.push({ close: () => new Promise((resolve) => edge.close(resolve)) });
+    const curl = (urlPath, headers = {}) =>
+      new Promise((resolve, reject) => {
+        const req = http.get(
+          {
+            host: '127.0.0.1',
+            port: edge.address().port,
+            path: urlPath,
+            headers: { host: 'bookinfo.example.com', ...headers },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode, text }));
+          },
+        );
+        req.on('error', reject);
+      });
+    const viaGateway = await curl('/productpage', { 'end-user': 'jason' });
+    const shown = JSON.parse(viaGateway.text);
+    log(
+      `   curl -H "Host: bookinfo.example.com" <ingress gateway>/productpage as jason: ${viaGateway.status}, reviews ${shown.reviews}; productpage's caller: ${shown.caller}`,
+    );
+    log(`   the same host, path /: ${(await curl('/')).status} (no route in the gateway's VirtualService)`);
   } finally {
     for (const m of meshes.reverse()) await m.close();
     await rm(scratch, { recursive: true, force: true });
