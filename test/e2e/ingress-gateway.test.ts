@@ -82,6 +82,7 @@ async function gateway(
   yaml: string[],
   endpoints: Record<string, Upstream>,
   port?: number,
+  extra: Parameters<typeof createMesh>[0] = {},
 ): Promise<{ mesh: Mesh; url: string; port: number }> {
   const dir = await tmp();
   await Promise.all(yaml.map((y, i) => writeFile(path.join(dir, `${i}.yaml`), y)));
@@ -91,6 +92,7 @@ async function gateway(
     endpoints: Object.fromEntries(
       Object.entries(endpoints).map(([host, u]) => [host, [{ address: '127.0.0.1', port: u.port }]]),
     ),
+    ...extra,
   });
   const server = http.createServer(mesh.gateway(port === undefined ? {} : { port }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -241,6 +243,16 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
       ['POST', 'username=jason&passwd=x', '1'],
       ['POST', 'username=jason&passwd=x', '2'],
     ]);
+  });
+
+  it('routes and forwards the path as meshConfig pathNormalization makes it (MERGE_SLASHES)', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp }, undefined, {
+      meshConfig: { pathNormalization: 'MERGE_SLASHES' },
+    });
+    expect((await send(gw.port, 'bookinfo.example.com', '//productpage?x=1')).status).toBe(200);
+    expect(pp.seen.map((s) => s.url)).toEqual(['/productpage?x=1']);
   });
 
   it("continues the caller's W3C trace", async () => {

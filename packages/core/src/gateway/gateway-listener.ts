@@ -105,6 +105,9 @@ async function forward(
   decision: InboundDecision,
 ): Promise<void> {
   const plan = parts.getPlan();
+  // The path as meshConfig pathNormalization made it: what authorization checked, what the
+  // routes match and what goes upstream (Envoy's connection manager rewrites :path).
+  const target = decision.allow ? decision.url : (req.url ?? '/');
   let answered: GatewayReply | null = null;
   if (!decision.allow) {
     answered = {
@@ -123,7 +126,7 @@ async function forward(
     if (vhost?.requireTls === true && !isEncrypted(req)) {
       answered = {
         status: 301,
-        headers: { location: `https://${authority}${req.url ?? '/'}` },
+        headers: { location: `https://${authority}${target}` },
         body: '',
         flags: [],
       };
@@ -132,7 +135,7 @@ async function forward(
   const headers = gatewayRequestHeaders(req, plan.meshConfig.numTrustedProxies);
   const host = splitAuthority(req.headers.host ?? '').host;
   const urlHost = /^[a-z0-9.-]+$/.test(host) ? host : 'gateway.invalid';
-  const url = `${isEncrypted(req) ? 'https' : 'http'}://${urlHost}:${port}${req.url ?? '/'}`;
+  const url = `${isEncrypted(req) ? 'https' : 'http'}://${urlHost}:${port}${target}`;
   const abort = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
