@@ -29,9 +29,9 @@ function domainsSummary(domains: readonly string[]): string {
  */
 export function renderRoutesTable(view: RoutesView, io: CliIO): string {
   const rows: Row[] = [];
-  for (const vh of view.virtualHosts) {
+  for (const vh of [...(view.gateway ?? []), ...view.virtualHosts]) {
     const base = [
-      { text: String(vh.port) },
+      { text: vh.routeName },
       { text: `${shortHost(vh.host)}:${vh.port}` },
       { text: domainsSummary(vh.domains) },
     ];

@@ -1,5 +1,11 @@
 import type { MeshConfig } from '../config/mesh-config.js';
-import type { CompiledRoute, MeshPlan, RouteAction, VirtualHost } from '../compile/plan-types.js';
+import type {
+  CompiledRoute,
+  GatewayPlan,
+  MeshPlan,
+  RouteAction,
+  VirtualHost,
+} from '../compile/plan-types.js';
 import { describeRetries } from '../compile/retry.js';
 
 /** One row of the route table (also the JSON shape of a route). */
@@ -21,6 +27,8 @@ export interface RouteRow {
 }
 
 export interface VirtualHostView {
+  /** The route configuration it belongs to: the port on a sidecar, `http.<port>` on a gateway (istioctl's NAME). */
+  readonly routeName: string;
   readonly name: string;
   readonly host: string;
   readonly port: number;
@@ -39,6 +47,8 @@ export interface RoutesView {
     readonly labels: Readonly<Record<string, string>>;
   };
   readonly virtualHosts: readonly VirtualHostView[];
+  /** A gateway's route tables (compile/gateway-routes.ts); absent for a workload beside a sidecar. */
+  readonly gateway?: readonly VirtualHostView[];
   readonly conflicts: readonly string[];
   readonly fallback: { readonly domains: string; readonly action: string };
 }
@@ -108,9 +118,10 @@ function row(r: CompiledRoute): RouteRow {
   };
 }
 
-function vhostView(vh: VirtualHost): VirtualHostView {
+function vhostView(vh: VirtualHost, routeName = String(vh.port)): VirtualHostView {
   const last = vh.routes[vh.routes.length - 1];
   return {
+    routeName,
     name: vh.name,
     host: vh.host,
     port: vh.port,
@@ -128,11 +139,25 @@ function fallback(mesh: MeshConfig): RoutesView['fallback'] {
     : { domains: '*', action: 'PassthroughCluster (ALLOW_ANY)' };
 }
 
-/** The plan's outbound side as plain data, sorted like istioctl (port, then host). */
+const byPortThenHost = (a: VirtualHost, b: VirtualHost): number =>
+  a.port - b.port || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
+
+/**
+ * istiod's route configuration name for a gateway port (gateway.go `gatewayRDSRouteName`):
+ * `http.<port>` for plain HTTP, `https.<port>.<port name>.<gateway>.<namespace>` for a
+ * server whose TLS the gateway terminates.
+ */
+function gatewayRouteName(gateway: GatewayPlan, port: number): string {
+  const s = gateway.servers.find((x) => x.http && x.port === port && x.tlsMode !== null);
+  return s === undefined
+    ? `http.${port}`
+    : `https.${port}.${s.portName}.${s.gateway.name}.${s.gateway.namespace}`;
+}
+
+/** The plan's outbound side (and a gateway's routes) as plain data, sorted like istioctl (port, then host). */
 export function routesView(plan: MeshPlan): RoutesView {
-  const vhosts = [...plan.outbound.virtualHosts].sort(
-    (a, b) => a.port - b.port || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0),
-  );
+  const vhosts = [...plan.outbound.virtualHosts].sort(byPortThenHost);
+  const gw = plan.gateway ?? null;
   return {
     workload: {
       namespace: plan.workload.namespace,
@@ -140,7 +165,14 @@ export function routesView(plan: MeshPlan): RoutesView {
       serviceAccount: plan.workload.serviceAccount,
       labels: plan.workload.labels,
     },
-    virtualHosts: vhosts.map(vhostView),
+    virtualHosts: vhosts.map((v) => vhostView(v)),
+    ...(gw === null
+      ? {}
+      : {
+          gateway: [...gw.routes.virtualHosts]
+            .sort(byPortThenHost)
+            .map((v) => vhostView(v, gatewayRouteName(gw, v.port))),
+        }),
     conflicts: plan.outbound.conflicts.map(
       (c) =>
         `VirtualService ${c.dropped.name}.${c.dropped.namespace} is ignored for host ${c.host}: ${c.winner.name}.${c.winner.namespace} claimed it first`,

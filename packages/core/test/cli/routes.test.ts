@@ -100,3 +100,28 @@ describe('runRoutes', () => {
     expect(io.err()).toMatch(/validation\/.+\.yaml:\d+/);
   });
 });
+
+describe('runRoutes for an ingress gateway', () => {
+  // istioctl proxy-config routes on a gateway lists its gateway route tables, named
+  // `http.<port>` (HTTPS servers `https.<port>.<port name>.<gateway>.<namespace>`).
+  it('lists the routes of the VirtualServices bound to its Gateway, named http.<port>, 404 NR past them', async () => {
+    const io = fakeIO();
+    const code = await runRoutes(
+      [
+        'bookinfo-platform/bookinfo.yaml',
+        'bookinfo-networking/bookinfo-gateway.yaml',
+        '--workload',
+        'istio-system/istio-ingressgateway:istio=ingressgateway',
+      ],
+      io,
+    );
+    expect(code).toBe(0);
+    const lines = io.out().trimEnd().split('\n');
+    const gateway = lines.filter((l) => l.startsWith('http.8080'));
+    expect(gateway).toHaveLength(2);
+    expect(gateway[0]).toMatch(
+      /^http\.8080\s+\*:8080\s+\*\s+uri exact "\/productpage" OR uri prefix "\/static".*productpage\.default:9080 100%.*bookinfo\.default$/,
+    );
+    expect(gateway[1]).toMatch(/^http\.8080\s+\*:8080\s+\*\s+\(anything else\)\s+404 NR/);
+  });
+});
