@@ -290,13 +290,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           startMesh,
           logged,
           identity: identityOf,
+          // No service account and no tlsMode label, as on Istio's gateway pods (the gateway
+          // injection template sets neither): sidecars reach a gateway's plain HTTP server in
+          // plaintext, as auto mTLS decides from that label.
           addEndpoint: (host, address, port, workload) =>
-            topology.addEndpoint(host, {
-              address,
-              port,
-              labels: workload.labels,
-              serviceAccount: workload.serviceAccount,
-            }),
+            topology.addEndpoint(host, { address, port, labels: workload.labels }),
         },
         name,
         o,

@@ -200,3 +200,91 @@ spec:
     await expect(mm.gateway().fetch('https://bookinfo.example.com/')).rejects.toThrow(/plain HTTP/);
   });
 });
+
+describe('mm.gateway(): an egress gateway (istio.io egress-gateway task, HTTP)', () => {
+  // The task's YAML (tasks/traffic-management/egress/egress-gateway): sidecars send
+  // edition.cnn.com to the egress gateway, which sends it out.
+  const TASK = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cnn }
+spec:
+  hosts: [edition.cnn.com]
+  ports:
+  - { number: 80, name: http-port, protocol: HTTP }
+  - { number: 443, name: https, protocol: HTTPS }
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: istio-egressgateway }
+spec:
+  selector: { istio: egressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: [edition.cnn.com]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: egressgateway-for-cnn }
+spec:
+  host: istio-egressgateway.istio-system.svc.cluster.local
+  subsets: [{ name: cnn }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: direct-cnn-through-egress-gateway }
+spec:
+  hosts: [edition.cnn.com]
+  gateways: [istio-egressgateway, mesh]
+  http:
+  - match: [{ gateways: [mesh], port: 80 }]
+    route:
+    - destination: { host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: { number: 80 } }
+      weight: 100
+  - match: [{ gateways: [istio-egressgateway], port: 80 }]
+    route:
+    - destination: { host: edition.cnn.com, port: { number: 80 } }
+      weight: 100
+`;
+
+  it('sleep -> egress gateway -> edition.cnn.com, in plaintext to the gateway (its pods carry no tlsMode label)', async () => {
+    const mm = await mock([TASK]);
+    mm.service('edition.cnn.com', { mesh: false, port: 80 }, (req) => ({
+      status: 200,
+      body: { path: req.url, xff: req.headers['x-forwarded-for'] ?? null },
+    }));
+    const egress = mm.gateway('istio-egressgateway', { labels: { istio: 'egressgateway' } });
+    expect(egress.port).toBe(80);
+    const sleep = mm.workload({ name: 'sleep', serviceAccount: 'sleep' });
+    const res = await sleep.fetch('http://edition.cnn.com/politics');
+    expect(res.status).toBe(200);
+    // The egress gateway appends its caller (sleep's pod) to x-forwarded-for.
+    expect(await res.json()).toEqual({ path: '/politics', xff: expect.stringMatching(/^10\.0\.0\.\d+$/) });
+    expect(
+      mm.log.map((h) => [h.source, h.destination?.host ?? null, h.destination?.workload ?? null, h.status]),
+    ).toEqual([
+      ['istio-system/istio-egressgateway', 'edition.cnn.com', 'default/edition.cnn.com', 200],
+      [
+        'default/sleep',
+        'istio-egressgateway.istio-system.svc.cluster.local',
+        'istio-system/istio-egressgateway',
+        200,
+      ],
+    ]);
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'source',
+        source_workload: 'istio-egressgateway',
+        destination_service: 'edition.cnn.com',
+      }),
+    ).toBe(1);
+    expect(
+      await mm.metric('istio_requests_total', {
+        reporter: 'source',
+        source_workload: 'sleep',
+        connection_security_policy: 'unknown',
+        destination_service: 'istio-egressgateway.istio-system.svc.cluster.local',
+      }),
+    ).toBe(1);
+  });
+});
