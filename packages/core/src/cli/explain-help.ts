@@ -9,11 +9,16 @@ rule that decided it.
 Usage:
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --request "<METHOD> <url>" [options]
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --inbound "<METHOD> <path|url>" [options]
+  meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --gateway "<METHOD> <url>" [options]
 
 Examples:
   # Where does productpage's call for jason go?
   meshlet explain samples/bookinfo --workload default/productpage-v1:app=productpage,version=v1 \\
     --request "GET http://reviews:9080/reviews/0" -H "end-user: jason"
+
+  # Where does the ingress gateway send this request? (the URL's host is the Host header)
+  meshlet explain samples/bookinfo --workload istio-system/istio-ingressgateway:istio=ingressgateway \\
+    --gateway "GET http://bookinfo.example.com/productpage"
 
   # Why is this request to httpbin denied?
   meshlet explain policies/ --workload foo/httpbin:app=httpbin --inbound "GET /headers" \\
@@ -24,11 +29,14 @@ Options:
       --service-account <sa>            The workload's service account (default "default").
       --request "<METHOD> <url>"        An outbound call, e.g. "GET http://reviews:9080/".
       --inbound "<METHOD> <path|url>"   An inbound request, e.g. "GET /admin" or "POST http://httpbin:8000/post".
+      --gateway "<METHOD> <url>"        A request arriving at a gateway workload, routed by the VirtualServices
+                                        bound to its Gateways.
   -H, --header "<name>: <value>"        A request header (repeatable).
       --peer <spiffe id>                The caller's mTLS identity (inbound); none = plaintext.
       --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).
       --source-ip <ip>                  The caller's address (inbound; default 127.0.0.1).
-      --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80).
+      --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80),
+                                        or the Gateway server port (--gateway; default its only HTTP server port).
   -o, --output <format>                 "" (text, default) or "json".
   -h, --help                            Show this help.
 

@@ -2,6 +2,7 @@ import type { CompiledRoute, MeshPlan, RouteRequest, VirtualHost } from '../comp
 import { describeRetries } from '../compile/retry.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 import { parseTarget } from '../outbound/request-input.js';
+import { gatewayPort } from '../gateway/gateway-listener.js';
 import { callTimeouts } from '../outbound/route-request.js';
 import { describeFaultPolicy, summarizePolicy, type PolicySummary } from './explain-policy.js';
 
@@ -47,6 +48,8 @@ export interface OutboundExplanation {
     readonly authority: string;
     readonly port: number;
   };
+  /** For `--gateway`: the Gateway server port whose route table decided (`explainGateway`). */
+  readonly gatewayPort?: number;
   readonly virtualHost: { readonly name: string; readonly virtualService: string | null } | null;
   /** Routes checked in order; the last one matched unless `route` is null. */
   readonly routes: readonly RouteCheck[];
@@ -237,4 +240,29 @@ export function explainOutbound(
             .filter((s) => s !== '')
             .join(', '),
   };
+}
+
+/**
+ * A request arriving at a gateway workload (`meshlet explain --gateway`), walked through the
+ * route table of one Gateway server port (`port`, else its only HTTP server port), as
+ * `mesh.gateway()` routes it: the URL's host is the request's `Host`, its port is ignored.
+ * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` when the workload is not a gateway or
+ * no Gateway server serves HTTP on `port`; `MESHLET_ERR_OUTBOUND_URL` for a bad URL.
+ */
+export function explainGateway(
+  plan: MeshPlan,
+  input: {
+    readonly method: string;
+    readonly url: string;
+    readonly headers: Readonly<HeaderRecord>;
+    readonly port?: number | undefined;
+  },
+): OutboundExplanation {
+  const port = gatewayPort(plan.workload, plan.gateway, input.port);
+  const target = parseTarget(input.url);
+  const headers: HeaderRecord = { host: target.authority, ...input.headers };
+  const url = `${target.scheme}://${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${port}${target.path}`;
+  const routes = plan.gateway!.routes;
+  const e = explainOutbound({ ...plan, outbound: routes }, { method: input.method, url, headers });
+  return { ...e, request: { ...e.request, url: input.url }, gatewayPort: port };
 }

@@ -9,7 +9,11 @@ const label = (io: CliIO, name: string): string => paint(io, 'bold', name.padEnd
 export function renderOutbound(e: OutboundExplanation, io: CliIO): string {
   const out: string[] = [];
   const r = e.request;
-  out.push(`${label(io, 'Request')}${r.method} ${r.url} from ${e.workload}`);
+  out.push(
+    e.gatewayPort === undefined
+      ? `${label(io, 'Request')}${r.method} ${r.url} from ${e.workload}`
+      : `${label(io, 'Request')}${r.method} ${r.url} at ${e.workload}, Gateway port ${e.gatewayPort}`,
+  );
   out.push(`${label(io, 'Result')}${paint(io, e.route === null ? 'yellow' : 'green', e.outcome)}`);
   if (e.virtualHost === null) {
     out.push(`${label(io, 'Virtual host')}none for ${r.authority} on port ${r.port}`);

@@ -11,7 +11,7 @@ import { lastValue, parseArgs, type OptionSpec, type ParsedArgs, usage } from '.
 import { EXIT } from './exit-codes.js';
 import { EXPLAIN_HELP } from './explain-help.js';
 import { explainInbound } from './explain-inbound.js';
-import { explainOutbound } from './explain-outbound.js';
+import { explainGateway, explainOutbound } from './explain-outbound.js';
 import { renderInbound, renderOutbound } from './explain-render.js';
 import { paint, type CliCommand, type CliIO } from './io.js';
 import { parseWorkloadArg } from './routes.js';
@@ -21,6 +21,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'service-account', value: true },
   { name: 'request', value: true },
   { name: 'inbound', value: true },
+  { name: 'gateway', value: true },
   { name: 'header', short: 'H', value: true },
   { name: 'peer', value: true },
   { name: 'token', value: true },
@@ -65,7 +66,7 @@ interface Parsed {
   readonly args: ParsedArgs;
   readonly sources: readonly string[];
   readonly json: boolean;
-  readonly direction: 'outbound' | 'inbound';
+  readonly direction: 'outbound' | 'inbound' | 'gateway';
   readonly line: { method: string; target: string };
 }
 
@@ -78,8 +79,12 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   if (lastValue(args, 'workload') === undefined) throw usage('--workload <ns>/<name>[:labels] is required');
   const outbound = lastValue(args, 'request');
   const inbound = lastValue(args, 'inbound');
-  if ((outbound === undefined) === (inbound === undefined))
-    throw usage('give exactly one of --request "<METHOD> <url>" (outbound) or --inbound "<METHOD> <path>"');
+  const gateway = lastValue(args, 'gateway');
+  const given = [outbound, inbound, gateway].filter((x) => x !== undefined);
+  if (given.length !== 1)
+    throw usage(
+      'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>" or --gateway "<METHOD> <url>"',
+    );
   if (args.positionals.length === 0) throw usage('give at least one file or directory of Istio YAML');
   const peer = lastValue(args, 'peer');
   if (peer !== undefined && parseSpiffeId(peer) === null)
@@ -90,8 +95,11 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     args,
     sources: args.positionals,
     json: output === 'json',
-    direction: outbound !== undefined ? 'outbound' : 'inbound',
-    line: requestLine((outbound ?? inbound) as string, outbound !== undefined ? 'request' : 'inbound'),
+    direction: outbound !== undefined ? 'outbound' : inbound !== undefined ? 'inbound' : 'gateway',
+    line: requestLine(
+      given[0] as string,
+      outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
+    ),
   };
 }
 
@@ -147,19 +155,23 @@ export const runExplain: CliCommand = async (argv, io) => {
   if (typeof plan === 'number') return plan;
   const print = (value: unknown, text: string) =>
     io.stdout(p.json ? `${JSON.stringify(value, null, 2)}\n` : text);
-  if (p.direction === 'outbound') {
+  const port = lastValue(p.args, 'port');
+  if (p.direction !== 'inbound') {
     let e;
     try {
-      e = explainOutbound(plan, { method: p.line.method, url: p.line.target, headers });
+      const input = { method: p.line.method, url: p.line.target, headers };
+      e =
+        p.direction === 'outbound'
+          ? explainOutbound(plan, input)
+          : explainGateway(plan, { ...input, port: port === undefined ? undefined : Number(port) });
     } catch (err) {
       if (!isMeshletError(err)) throw err;
-      io.stderr(`Error: --request: ${err.message}\n`);
+      io.stderr(`Error: --${p.direction === 'outbound' ? 'request' : 'gateway'}: ${err.message}\n`);
       return EXIT.usage;
     }
     print(e, renderOutbound(e, io));
     return EXIT.ok;
   }
-  const port = lastValue(p.args, 'port');
   const e = await explainInbound(plan, {
     method: p.line.method,
     target: p.line.target,

@@ -354,3 +354,60 @@ spec: { host: authz.foo.svc.cluster.local, trafficPolicy: { tls: { mode: ISTIO_M
     expect(r.err).toContain('give exactly one of --request');
   });
 });
+
+describe('meshlet explain --gateway (a request arriving at an ingress gateway)', () => {
+  const GATEWAY = ['--workload', 'istio-system/istio-ingressgateway:istio=ingressgateway'];
+  const files = [
+    sample('bookinfo-platform/bookinfo.yaml'),
+    sample('bookinfo-networking/bookinfo-gateway.yaml'),
+  ];
+
+  it("routes by the Gateway-bound VirtualService on the Gateway's only HTTP port", async () => {
+    const r = await explain([
+      ...files,
+      ...GATEWAY,
+      '--gateway',
+      'GET http://bookinfo.example.com/productpage',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /^Request\s+GET http:\/\/bookinfo\.example\.com\/productpage at istio-system\/istio-ingressgateway, Gateway port 8080$/m,
+    );
+    expect(r.out).toMatch(/^Result\s+productpage\.default\.svc\.cluster\.local:9080$/m);
+    expect(r.out).toMatch(/^Virtual host\s+\*:8080 \(VirtualService bookinfo\.default\)$/m);
+    expect(r.out).toMatch(/^Route\s+default\/bookinfo\/0 matched: uri exact "\/productpage"$/m);
+  });
+
+  it('says 404 NR for a path none of its routes match, with the conditions that failed', async () => {
+    const e = await explainJson<OutboundExplanation>([
+      ...files,
+      ...GATEWAY,
+      '--gateway',
+      'GET http://bookinfo.example.com/admin',
+    ]);
+    expect(e.outcome).toBe('404 NR: no route matched');
+    expect(e.gatewayPort).toBe(8080);
+    expect(e.routes[0]?.matches[0]?.failed).toEqual(['uri exact "/productpage" (got "/admin")']);
+  });
+
+  it('refuses a workload that is not a gateway, and a port without an HTTP server', async () => {
+    const notGateway = await explain([
+      ...files,
+      ...PRODUCTPAGE,
+      '--gateway',
+      'GET http://bookinfo.example.com/',
+    ]);
+    expect(notGateway.code).toBe(64);
+    expect(notGateway.err).toMatch(/default\/productpage-v1 is not a gateway/);
+    const badPort = await explain([
+      ...files,
+      ...GATEWAY,
+      '--gateway',
+      'GET http://bookinfo.example.com/',
+      '--port',
+      '80',
+    ]);
+    expect(badPort.code).toBe(64);
+    expect(badPort.err).toMatch(/no Gateway server serves HTTP on port 80 \(HTTP server ports: 8080\)/);
+  });
+});
