@@ -125,7 +125,8 @@ export function buildOutbound(
   const wanted = new Map<string, { host: string; port: number; subset: string | null }>();
   const contexts = new Map<string, RouteContext>();
   const ctxFor = (namespace: string, port: number, gateways = MESH_GATEWAYS): RouteContext => {
-    const key = `${namespace}|${port}|${[...gateways].join(',')}`;
+    const key =
+      gateways === MESH_GATEWAYS ? `${namespace}|${port}` : `${namespace}|${port}|${[...gateways].join(',')}`;
     let c = contexts.get(key);
     if (c === undefined) {
       c = {

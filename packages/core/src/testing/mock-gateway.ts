@@ -7,6 +7,7 @@ import type { Mesh } from '../mesh/types.js';
 import type { OutboundClient } from '../outbound/client.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import { sendTo } from './direct-fetch.js';
+import type { RequestListener } from './app-listener.js';
 import type { HandlerTracker } from './handler-tracker.js';
 import type { Fetch } from './hop-log.js';
 import type { MockCaller, MockNetwork } from './mock-network.js';
@@ -34,7 +35,7 @@ export interface MockGatewayDeps {
 }
 
 /**
- * An ingress gateway pod: its mesh runs `mesh.gateway()` on the Gateway server port, behind
+ * A gateway pod (an ingress gateway unless its labels say otherwise): its mesh runs `mesh.gateway()` on the Gateway server port, behind
  * no sidecar of its own (a Gateway's listener applies no PeerAuthentication), with the
  * gateway's identity for mTLS to the services it routes to. Each request it forwards is
  * a hop in the log, from the gateway.
@@ -72,6 +73,7 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       (forward) => (url, init, answered) => deps.logged(id, (u, i) => forward(u, i, answered))(url, init),
     ));
   const host = `${name}.${workload.namespace}.svc.cluster.local`;
+  let listener: RequestListener | null = null;
   deps.network.add({
     address,
     port,
@@ -80,7 +82,7 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     serverTls: false,
     tlsName: host,
     modeFor: () => Promise.resolve('DISABLE'),
-    listener: async () => deps.handlers.serve((await meshOf()).gateway({ port })),
+    listener: async () => (listener ??= deps.handlers.serve((await meshOf()).gateway({ port }))),
   });
   deps.addEndpoint(host, address, port, workload);
   const fetch: Fetch = deps.logged('external', (url, init) => {
