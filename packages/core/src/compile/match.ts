@@ -32,11 +32,14 @@ function queryValue(path: string, name: string): string | undefined {
 
 const CLAIM = /^@request\.auth\.claims(?:\.([^[\]]+)|((?:\[[^[\]]+\])+))$/;
 
-/** `@request.auth.claims[a][b]` / `@request.auth.claims.a` -> ['a','b']. */
+/**
+ * `@request.auth.claims[a][b]` / `@request.auth.claims.a.b` -> ['a','b']: both separators
+ * nest (istio pkg/jwt/routing.go ToRoutingClaim splits the dotted form on every `.`).
+ */
 export function claimPath(header: string): readonly string[] | null {
   const m = CLAIM.exec(header);
   if (m === null) return null;
-  if (m[1] !== undefined) return [m[1]];
+  if (m[1] !== undefined) return m[1].split('.');
   return (m[2] ?? '')
     .slice(1, -1)
     .split('][')

@@ -240,4 +240,36 @@ spec:
 `);
     expect(compilePlan(snap, ingress).gateway?.gateways).toEqual([{ namespace: 'apps', name: 'any' }]);
   });
+
+  it('matches @request.auth.claims nested with either separator, as istio pkg/jwt ToRoutingClaim splits them', () => {
+    const snap = snapshotOf(
+      base,
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: claims, namespace: prod }
+spec:
+  hosts: [claims.example.com]
+  gateways: [edge/gw]
+  http:
+  - match: [{ headers: { "@request.auth.claims.org.team": { exact: blue } } }]
+    route: [{ destination: { host: web } }]
+  - match: [{ headers: { "@request.auth.claims[org][role]": { prefix: adm } } }]
+    route: [{ destination: { host: api } }]
+`,
+    );
+    const plan = compilePlan(snap, ingress);
+    const routed = (claims: Record<string, unknown> | null) => {
+      const routes = plan.gateway!.routes;
+      const r = routes.route(
+        routes.lookup('claims.example.com', 80)!,
+        request({ authority: 'claims.example.com', path: '/', claims }),
+      );
+      return r === null ? null : r.action.kind === 'route' ? r.action.destinations[0]!.host : r.action.kind;
+    };
+    expect(routed({ org: { team: 'blue' } })).toBe('web.prod.svc.cluster.local');
+    expect(routed({ 'org.team': 'blue' })).toBeNull();
+    expect(routed({ org: { role: 'admin' } })).toBe('api.prod.svc.cluster.local');
+    expect(routed({ org: { team: ['red', 'blue'] } })).toBe('web.prod.svc.cluster.local');
+    expect(routed(null)).toBeNull();
+  });
 });
