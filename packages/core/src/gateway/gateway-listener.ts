@@ -147,7 +147,8 @@ async function forward(
     signal: abort.signal,
     ...(body === undefined ? {} : { body }),
   };
-  const call = (): Promise<MeshResponse> => parts.forward(url, init, answered);
+  const claims = decision.allow ? (decision.context.auth?.claims ?? null) : null;
+  const call = (): Promise<MeshResponse> => parts.forward(url, init, { answered, claims });
   // A trace the client started continues through the gateway.
   const extracted = parts.telemetry?.tracing.propagation.extract(headers, false) ?? null;
   const response =

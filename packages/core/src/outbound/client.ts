@@ -71,14 +71,18 @@ export interface OutboundClient {
    * VirtualServices bound to its Gateways, compile/gateway-routes.ts) instead of the
    * sidecar's, and reported as the call is on a sidecar's outbound side, which is how
    * istiod configures a gateway's telemetry (model/telemetry.go `workloadMode`: a gateway
-   * is a CLIENT). `answered`: the gateway's own filters replied (RBAC, JWT, rate limit, an
-   * https redirect); that reply is reported the same way, with no routing.
+   * is a CLIENT). `at.answered`: the gateway's own filters replied (RBAC, JWT, rate limit,
+   * an https redirect); that reply is reported the same way, with no routing.
    */
-  readonly forward: (
-    url: string | URL,
-    init?: MeshFetchInit,
-    answered?: GatewayReply | null,
-  ) => Promise<MeshResponse>;
+  readonly forward: (url: string | URL, init?: MeshFetchInit, at?: GatewayForward) => Promise<MeshResponse>;
+}
+
+/** What the gateway's own filters decided about a request it forwards. */
+export interface GatewayForward {
+  /** They replied themselves (RBAC, JWT, rate limit, an https redirect): no routing. */
+  readonly answered?: GatewayReply | null;
+  /** The verified JWT payload, for routes matching `@request.auth.claims`. */
+  readonly claims?: Readonly<Record<string, unknown>> | null;
 }
 
 /** A reply the gateway's filters made themselves. */
@@ -205,8 +209,9 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
   function forward(
     url: string | URL,
     init: MeshFetchInit = {},
-    answered: GatewayReply | null = null,
+    at: GatewayForward = {},
   ): Promise<MeshResponse> {
+    const answered = at.answered ?? null;
     try {
       const target = parseTarget(url);
       const body = prepareBody(init.body);
@@ -215,7 +220,8 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
       const plan = gatewayView(getPlan());
       const state = newCallState(call);
-      if (answered === null) return run(plan, state, call, target, method, headers, body, init, 'inbound');
+      if (answered === null)
+        return run(plan, state, call, target, method, headers, body, init, 'inbound', at.claims ?? null);
       for (const f of answered.flags) addFlag(state.flags, f);
       const replyHeaders: HeaderRecord = {};
       for (const [k, v] of Object.entries(answered.headers))
@@ -264,6 +270,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     body: RequestBody,
     init: MeshFetchInit,
     side: 'inbound' | 'outbound',
+    claims: Readonly<Record<string, unknown>> | null = null,
   ): Promise<MeshResponse> {
     try {
       const scope = callerScope(init, deps.clock);
@@ -275,6 +282,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         body,
         signal: scope?.signal ?? null,
         state,
+        claims,
       });
       let p: Produced;
       if (scope === null) p = await work;

@@ -50,6 +50,11 @@ export interface PipelineInput {
   /** The caller's signal and timeout; null when the call has neither. */
   readonly signal: AbortSignal | null;
   readonly state: CallState;
+  /**
+   * The verified JWT payload a gateway's RequestAuthentication wrote, for routes matching
+   * `@request.auth.claims` (only gateways route on claims: istiod's jwt_authn metadata).
+   */
+  readonly claims?: Readonly<Record<string, unknown>> | null;
 }
 
 /** The response the pipeline produced, before it becomes a `MeshResponse`. */
@@ -168,6 +173,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     authority,
     path: target.path,
     headers,
+    claims: input.claims ?? null,
   };
   const route = plan.outbound.route(vhost, rreq);
   if (route === null) return local(state, noRoute());

@@ -70,7 +70,7 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     (mesh ??= deps.startMesh(
       { ...workload, ip: address },
       caller,
-      (forward) => (url, init, answered) => deps.logged(id, (u, i) => forward(u, i, answered))(url, init),
+      (forward) => (url, init, at) => deps.logged(id, (u, i) => forward(u, i, at))(url, init),
     ));
   const host = `${name}.${workload.namespace}.svc.cluster.local`;
   let listener: RequestListener | null = null;

@@ -288,3 +288,63 @@ spec:
     ).toBe(1);
   });
 });
+
+describe('mm.gateway(): JWT claim based routing (istio.io task security/authentication/jwt-route)', () => {
+  // The task's YAML: RequestAuthentication on the ingress gateway, and a gateway-bound
+  // VirtualService matching `@request.auth.claims.groups`, which only a verified token sets.
+  const TASK = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: ingress-jwt, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwksUri: "https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json"
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin, namespace: foo }
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/httpbin-gateway]
+  http:
+  - match:
+    - uri: { prefix: /headers }
+      headers:
+        "@request.auth.claims.groups": { exact: group1 }
+    route:
+    - destination: { port: { number: 8000 }, host: httpbin }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: httpbin-gateway, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: foo }
+spec: { selector: { app: httpbin }, ports: [{ name: http, port: 8000, targetPort: 8080 }] }
+`;
+
+  it('routes a token whose groups claim has group1; 404 without a token or for a token without it', async () => {
+    const jwks = await sample('jwt/jwks.json');
+    const mm = await mock([TASK]);
+    mm.service('raw.githubusercontent.com', { tls: true, port: 443, mesh: false }, () => ({
+      status: 200,
+      body: jwks,
+    }));
+    mm.service('httpbin', { namespace: 'foo', port: 8080 }, () => ({ status: 200, body: 'headers' }));
+    const gw = mm.gateway();
+    const as = async (token?: string) =>
+      (
+        await gw.fetch('http://httpbin.example.com/headers', {
+          headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        })
+      ).status;
+    expect(await as((await sample('jwt/groups-scope.jwt')).trim())).toBe(200);
+    expect(await as()).toBe(404);
+    expect(await as((await sample('jwt/demo.jwt')).trim())).toBe(404);
+  });
+});
