@@ -127,6 +127,8 @@ export type {
   MeshRejectedEvent,
   GatewayListenerOptions,
 } from './mesh/types.js';
+export type { GatewayServerOptions } from './gateway/gateway-server.js';
+export type { GatewayCredentials } from './gateway/gateway-tls.js';
 export type { TransportOption } from './mesh/transport-option.js';
 export {
   createOutboundClient,

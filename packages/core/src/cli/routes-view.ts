@@ -148,7 +148,7 @@ const byPortThenHost = (a: VirtualHost, b: VirtualHost): number =>
  * server whose TLS the gateway terminates.
  */
 function gatewayRouteName(gateway: GatewayPlan, port: number): string {
-  const s = gateway.servers.find((x) => x.http && x.port === port && x.tlsMode !== null);
+  const s = gateway.servers.find((x) => x.port === port && x.terminatesTls);
   return s === undefined
     ? `http.${port}`
     : `https.${port}.${s.portName}.${s.gateway.name}.${s.gateway.namespace}`;

@@ -60,7 +60,7 @@ export function gatewayServers(gateways: readonly BoundGateway[]): GatewayServer
       const protocol = parseProtocol(s.port.protocol);
       // An HTTPS server's tls is required by validation; an unset mode is PASSTHROUGH.
       const tlsMode = s.tls === undefined ? null : (s.tls.mode ?? 'PASSTHROUGH');
-      const terminated = tlsMode !== 'PASSTHROUGH' && tlsMode !== 'AUTO_PASSTHROUGH';
+      const terminated = protocol === 'HTTPS' && tlsMode !== 'PASSTHROUGH' && tlsMode !== 'AUTO_PASSTHROUGH';
       out.push({
         gateway: { namespace: ns, name: g.resource.metadata.name },
         port: s.port.number,
@@ -69,7 +69,9 @@ export function gatewayServers(gateways: readonly BoundGateway[]): GatewayServer
         hosts: serverHosts(s.hosts, ns),
         tlsMode,
         httpsRedirect: s.tls?.httpsRedirect === true,
-        http: isHttpProtocol(protocol) || (protocol === 'HTTPS' && terminated),
+        terminatesTls: terminated,
+        tls: s.tls ?? null,
+        http: isHttpProtocol(protocol) || terminated,
       });
     }
   }

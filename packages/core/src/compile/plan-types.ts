@@ -1,4 +1,5 @@
 import type { MeshConfig } from '../config/mesh-config.js';
+import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
 import type { ClusterLocalityLb } from './locality-lb.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { InboundPlan } from './inbound-types.js';
@@ -298,6 +299,10 @@ export interface GatewayServerInfo {
   /** The server's `tls.mode` (unset = PASSTHROUGH), or null without `tls`. */
   readonly tlsMode: string | null;
   readonly httpsRedirect: boolean;
+  /** Whether the gateway terminates the server's TLS: an HTTPS server in any mode but (AUTO_)PASSTHROUGH. */
+  readonly terminatesTls: boolean;
+  /** The server's `tls` settings as written (certificates, versions, ciphers), or null. */
+  readonly tls: ServerTLSSettings | null;
   /** Whether `http` VirtualService rules route this server's traffic (HTTP, or HTTPS terminated here). */
   readonly http: boolean;
 }

@@ -16,6 +16,7 @@ import { workloadFromEnv } from './workload-env.js';
 import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
 import { createGatewayListener, gatewayPort } from '../gateway/gateway-listener.js';
+import { createGatewayServer } from '../gateway/gateway-server.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -195,6 +196,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   }
 
   let closing: Promise<void> | null = null;
+  const gatewayServers = new Set<Server>();
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
     if (closing !== null) {
       return Promise.reject(
@@ -223,6 +225,15 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     },
     close() {
       closing ??= (async () => {
+        await Promise.all(
+          [...gatewayServers].map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeAllConnections();
+              }),
+          ),
+        );
         await admin?.close();
         await source.close();
         await inbound.close();
@@ -248,6 +259,26 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       return inbound.listen(app, port, host);
     },
     serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
+    listenGateway: async (gatewayOptions = {}) => {
+      if (closing !== null)
+        throw new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGateway: the mesh is closed', {});
+      const { server, port } = await createGatewayServer(
+        getPlan(),
+        certs,
+        (p) => mesh.gateway({ port: p }),
+        gatewayOptions,
+      );
+      gatewayServers.add(server);
+      server.once('close', () => gatewayServers.delete(server));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(gatewayOptions.listenPort ?? port, gatewayOptions.host ?? '0.0.0.0', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return server;
+    },
     gateway: (gatewayOptions = {}) =>
       createGatewayListener(
         {

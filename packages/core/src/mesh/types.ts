@@ -15,6 +15,7 @@ import type { TransportOption } from './transport-option.js';
 import type { CertSource } from '../identity/types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
+import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { MeshTelemetry, MeshTelemetryOptions } from '../telemetry/mesh-telemetry.js';
@@ -156,6 +157,18 @@ export interface Mesh {
    * or no HTTP server is on `port`.
    */
   gateway(options?: GatewayListenerOptions): (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * `mesh.gateway()` served on its own listener, with the TLS its Gateway servers ask for:
+   * plain HTTP, or HTTPS terminated with the `credentialName` secrets mounted under
+   * `options.credentials` (SIMPLE, MUTUAL, OPTIONAL_MUTUAL), or with the workload
+   * certificates (ISTIO_MUTUAL), chosen by SNI among the port's servers. Closed by
+   * `mesh.close()`.
+   *
+   * @throws MeshletError (as a rejection) `MESHLET_ERR_MESH_OPTIONS` for a workload no
+   * Gateway selects, a port without an HTTP(S) server, a missing credential or a TLS setting
+   * meshlet cannot apply, naming the Gateway and field.
+   */
+  listenGateway(options?: GatewayServerOptions): Promise<Server>;
 }
 
 /** Options of `mesh.gateway`. */

@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
+import type { GatewayServerInfo } from '../compile/plan-types.js';
+import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import type { CertSource } from '../identity/types.js';
+
+/** Where `credentialName` secrets are mounted: one directory per name under a root, or a map. */
+export type GatewayCredentials = string | Readonly<Record<string, string>>;
+
+/** What one terminating server's TLS needs: its certificates, and whether clients must present one. */
+export interface ServerTlsMaterial {
+  readonly context: SecureContextOptions;
+  /** MUTUAL and ISTIO_MUTUAL require a client certificate; OPTIONAL_MUTUAL asks for one. */
+  readonly clientCert: 'none' | 'optional' | 'required';
+}
+
+/** Settings meshlet's gateway applies; any other one set on a server is refused, never ignored. */
+const APPLIED: ReadonlySet<keyof ServerTLSSettings> = new Set([
+  'mode',
+  'httpsRedirect',
+  'credentialName',
+  'credentialNames',
+  'caCertCredentialName',
+  'serverCertificate',
+  'privateKey',
+  'caCertificates',
+  'minProtocolVersion',
+  'maxProtocolVersion',
+  'cipherSuites',
+  'ecdhCurves',
+]);
+
+/** Istio's TLS version names as Node's (`TLS_AUTO` leaves Node's default). */
+const VERSIONS: Readonly<Record<string, SecureContextOptions['minVersion']>> = {
+  TLSV1_0: 'TLSv1',
+  TLSV1_1: 'TLSv1.1',
+  TLSV1_2: 'TLSv1.2',
+  TLSV1_3: 'TLSv1.3',
+};
+
+function refuse(server: GatewayServerInfo, problem: string): never {
+  throw new MeshletError(
+    'MESHLET_ERR_MESH_OPTIONS',
+    `mesh.listenGateway: Gateway ${server.gateway.namespace}/${server.gateway.name} server on port ${server.port}: ${problem}`,
+    { option: 'gateway', gateway: `${server.gateway.namespace}/${server.gateway.name}`, port: server.port },
+  );
+}
+
+async function readFirst(dir: string, names: readonly string[]): Promise<string | null> {
+  for (const name of names) {
+    try {
+      return await readFile(path.join(dir, name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return null;
+}
+
+function credentialDir(credentials: GatewayCredentials | undefined, name: string): string | null {
+  if (credentials === undefined) return null;
+  if (typeof credentials === 'string') return path.join(credentials, name);
+  return credentials[name] ?? null;
+}
+
+/**
+ * A Kubernetes TLS secret as istiod reads it for a gateway (pilot/pkg/credentials/kube
+ * secrets.go): `tls.crt`/`tls.key` (or `cert`/`key`) and, for mutual TLS, `ca.crt` (or
+ * `cacert`) in the same secret or in `<name>-cacert`.
+ */
+async function readCredential(
+  server: GatewayServerInfo,
+  credentials: GatewayCredentials | undefined,
+  name: string,
+): Promise<{ cert: string; key: string; ca: string | null }> {
+  const dir = credentialDir(credentials, name);
+  if (dir === null) {
+    refuse(
+      server,
+      `credentialName "${name}" needs its secret mounted: pass { credentials: '<dir>' } holding ${name}/tls.crt and ${name}/tls.key, or { credentials: { '${name}': '<dir>' } }`,
+    );
+  }
+  const cert = await readFirst(dir, ['tls.crt', 'cert']);
+  const key = await readFirst(dir, ['tls.key', 'key']);
+  if (cert === null || key === null)
+    refuse(server, `credential "${name}" in ${dir} has no tls.crt and tls.key (nor cert and key)`);
+  const ca = await readFirst(dir, ['ca.crt', 'cacert']);
+  return { cert, key, ca };
+}
+
+async function caFor(
+  server: GatewayServerInfo,
+  tls: ServerTLSSettings,
+  credentials: GatewayCredentials | undefined,
+  fromSecret: string | null,
+  name: string | null,
+): Promise<string> {
+  if (tls.caCertCredentialName !== undefined) {
+    const dir = credentialDir(credentials, tls.caCertCredentialName);
+    const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
+    if (ca === null)
+      refuse(server, `caCertCredentialName "${tls.caCertCredentialName}" has no ca.crt mounted`);
+    return ca;
+  }
+  if (fromSecret !== null) return fromSecret;
+  if (name !== null) {
+    const dir = credentialDir(credentials, `${name}-cacert`);
+    const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
+    if (ca !== null) return ca;
+  }
+  if (tls.caCertificates !== undefined) return readFile(tls.caCertificates, 'utf8');
+  return refuse(
+    server,
+    `${tls.mode ?? ''} needs the CA that client certificates chain to: ca.crt in the credential, a "<credentialName>-cacert" credential, caCertCredentialName or caCertificates`,
+  );
+}
+
+/**
+ * The TLS a gateway server terminates with, as istiod configures its listener
+ * (gateway.go buildGatewayListenerTLSContext): SIMPLE with the server's certificate;
+ * MUTUAL also verifying the client's against the CA; OPTIONAL_MUTUAL asking for one;
+ * ISTIO_MUTUAL with the workload's own certificates and the mesh root.
+ */
+export async function serverTlsMaterial(
+  server: GatewayServerInfo,
+  credentials: GatewayCredentials | undefined,
+  certs: CertSource | null,
+): Promise<ServerTlsMaterial> {
+  const tls = server.tls ?? refuse(server, 'has no tls settings');
+  for (const field of Object.keys(tls) as (keyof ServerTLSSettings)[]) {
+    if (!APPLIED.has(field) && tls[field] !== undefined)
+      refuse(
+        server,
+        `tls.${field} is not supported by meshlet's gateway; remove it or terminate TLS in front of it`,
+      );
+  }
+  const versions: SecureContextOptions = {
+    ...(tls.minProtocolVersion !== undefined && VERSIONS[tls.minProtocolVersion] !== undefined
+      ? { minVersion: VERSIONS[tls.minProtocolVersion] }
+      : {}),
+    ...(tls.maxProtocolVersion !== undefined && VERSIONS[tls.maxProtocolVersion] !== undefined
+      ? { maxVersion: VERSIONS[tls.maxProtocolVersion] }
+      : {}),
+    ...(tls.cipherSuites !== undefined ? { ciphers: tls.cipherSuites.join(':') } : {}),
+    ...(tls.ecdhCurves !== undefined ? { ecdhCurve: tls.ecdhCurves.join(':') } : {}),
+  };
+  const mode = tls.mode ?? 'PASSTHROUGH';
+  if (mode === 'ISTIO_MUTUAL') {
+    if (certs === null) refuse(server, 'ISTIO_MUTUAL needs the workload certificates: createMesh({ certs })');
+    const c = certs.current();
+    return {
+      context: { ...versions, key: c.keyPem, cert: c.certChainPem, ca: c.rootCertPem },
+      clientCert: 'required',
+    };
+  }
+  const names = tls.credentialNames ?? (tls.credentialName === undefined ? [] : [tls.credentialName]);
+  let keys: string[];
+  let chains: string[];
+  let secretCa: string | null = null;
+  if (names.length > 0) {
+    const read = await Promise.all(names.map((n) => readCredential(server, credentials, n)));
+    keys = read.map((r) => r.key);
+    chains = read.map((r) => r.cert);
+    secretCa = read[0]?.ca ?? null;
+  } else if (tls.serverCertificate !== undefined && tls.privateKey !== undefined) {
+    keys = [await readFile(tls.privateKey, 'utf8')];
+    chains = [await readFile(tls.serverCertificate, 'utf8')];
+  } else {
+    return refuse(server, `${mode} needs a certificate: credentialName, or serverCertificate and privateKey`);
+  }
+  const context: SecureContextOptions = { ...versions, key: keys, cert: chains };
+  if (mode === 'SIMPLE') return { context, clientCert: 'none' };
+  const ca = await caFor(server, tls, credentials, secretCa, names[0] ?? null);
+  return { context: { ...context, ca }, clientCert: mode === 'OPTIONAL_MUTUAL' ? 'optional' : 'required' };
+}

@@ -1,0 +1,291 @@
+import http from 'node:http';
+import https from 'node:https';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+} from '../../packages/core/src/identity/dev-ca.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+
+// mesh.listenGateway(): the gateway's listener with the TLS its Gateway servers ask for,
+// real handshakes on loopback (istio.io tasks traffic-management/ingress/secure-ingress:
+// SIMPLE, several hosts by SNI, MUTUAL; and ISTIO_MUTUAL with the workload certificates).
+
+const INGRESS = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway' },
+};
+
+const tmp = useTmpDir();
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+let ca: CertificateAuthority;
+let otherCa: CertificateAuthority;
+beforeAll(async () => {
+  ca = await createDevCa();
+  otherCa = await createDevCa({ commonName: 'not the gateway CA' });
+});
+
+/** A certificate for `dnsName` from `authority`, as a Kubernetes TLS secret's files. */
+async function secret(dir: string, dnsName: string, withCa = false, authority = ca): Promise<void> {
+  const c = await issueWorkloadCertificate({
+    ca: authority,
+    namespace: 'istio-system',
+    serviceAccount: 'cert',
+    dnsNames: [dnsName],
+  });
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'tls.crt'), c.certChainPem);
+  await writeFile(path.join(dir, 'tls.key'), c.keyPem);
+  if (withCa) await writeFile(path.join(dir, 'ca.crt'), authority.rootCertPem);
+}
+
+async function httpbin(): Promise<number> {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end(`httpbin ${req.url ?? ''} proto=${String(req.headers['x-forwarded-proto'])}`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+async function gatewayMesh(yaml: string, upstreamPort: number, certs?: string): Promise<Mesh> {
+  const dir = await tmp();
+  await writeFile(path.join(dir, 'gw.yaml'), yaml);
+  const mesh = await createMesh({
+    config: dir,
+    workload: INGRESS,
+    endpoints: { 'httpbin.default.svc.cluster.local': [{ address: '127.0.0.1', port: upstreamPort }] },
+    ...(certs === undefined ? {} : { certs }),
+  });
+  cleanup.push(() => mesh.close());
+  return mesh;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  san: string | undefined;
+}
+function get(
+  port: number,
+  host: string,
+  urlPath: string,
+  tls: { ca?: string; cert?: string; key?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        servername: host,
+        headers: { host },
+        ca: tls.ca ?? ca.rootCertPem,
+        ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
+        agent: false,
+      },
+      (res) => {
+        const san = (res.socket as TLSSocket).getPeerCertificate().subjectaltname;
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, san }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const SERVICE = `apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: default }
+spec: { ports: [{ name: http, port: 8000 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin, namespace: default }
+spec:
+  hosts: [httpbin.example.com, helloworld.example.com]
+  gateways: [istio-system/mygateway]
+  http:
+  - match: [{ uri: { prefix: /status } }, { uri: { prefix: /delay } }]
+    route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
+`;
+const gateway = (servers: string) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: mygateway, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+${servers}
+---
+${SERVICE}`;
+
+describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
+  it('SIMPLE: serves the credential for each host by SNI and routes the decrypted request', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com');
+    await secret(path.join(creds, 'helloworld-credential'), 'helloworld.example.com');
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https-httpbin, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]
+  - port: { number: 443, name: https-helloworld, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: helloworld-credential }
+    hosts: [helloworld.example.com]`),
+      await httpbin(),
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const port = (server.address() as AddressInfo).port;
+    const a = await get(port, 'httpbin.example.com', '/status/418');
+    expect(a).toMatchObject({ status: 200, body: 'httpbin /status/418 proto=https' });
+    expect(a.san).toContain('DNS:httpbin.example.com');
+    const b = await get(port, 'helloworld.example.com', '/status/200');
+    expect(b.san).toContain('DNS:helloworld.example.com');
+    // A client trusting another CA refuses the gateway's certificate.
+    await expect(
+      get(port, 'httpbin.example.com', '/status/200', { ca: otherCa.rootCertPem }),
+    ).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
+  });
+
+  it('MUTUAL: a client without a certificate from the credential CA is refused; one with it is served', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com', true);
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    const server = await mesh.listenGateway({
+      listenPort: 0,
+      host: '127.0.0.1',
+      credentials: { 'httpbin-credential': path.join(creds, 'httpbin-credential') },
+    });
+    const port = (server.address() as AddressInfo).port;
+    await expect(get(port, 'httpbin.example.com', '/status/200')).rejects.toThrow();
+    const client = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'curl' });
+    const stranger = await issueWorkloadCertificate({
+      ca: otherCa,
+      namespace: 'default',
+      serviceAccount: 'curl',
+    });
+    await expect(
+      get(port, 'httpbin.example.com', '/status/200', { cert: stranger.certChainPem, key: stranger.keyPem }),
+    ).rejects.toThrow();
+    expect(
+      await get(port, 'httpbin.example.com', '/status/200', {
+        cert: client.certChainPem,
+        key: client.keyPem,
+      }),
+    ).toMatchObject({ status: 200, body: 'httpbin /status/200 proto=https' });
+  });
+
+  it('ISTIO_MUTUAL: terminates with the workload certificates and requires a mesh client certificate', async () => {
+    const certDir = await tmp();
+    const own = await issueWorkloadCertificate({
+      ca,
+      namespace: 'istio-system',
+      serviceAccount: 'istio-ingressgateway-service-account',
+      dnsNames: ['httpbin.example.com'],
+    });
+    await writeFile(path.join(certDir, 'cert-chain.pem'), own.certChainPem);
+    await writeFile(path.join(certDir, 'key.pem'), own.keyPem);
+    await writeFile(path.join(certDir, 'root-cert.pem'), own.rootCertPem);
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: tls, protocol: HTTPS }
+    tls: { mode: ISTIO_MUTUAL }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+      certDir,
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    await expect(get(port, 'httpbin.example.com', '/status/200')).rejects.toThrow();
+    const sleep = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'sleep' });
+    const r = await get(port, 'httpbin.example.com', '/status/200', {
+      cert: sleep.certChainPem,
+      key: sleep.keyPem,
+    });
+    expect(r).toMatchObject({ status: 200 });
+    expect(r.san).toContain(
+      'URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+    );
+  });
+
+  it('plain HTTP servers get an HTTP listener; mesh.close() closes it', async () => {
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: ["*"]`),
+      await httpbin(),
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http
+        .get(
+          { host: '127.0.0.1', port, path: '/status/200', headers: { host: 'httpbin.example.com' } },
+          (r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+          },
+        )
+        .on('error', reject);
+    });
+    expect(res).toEqual({ status: 200, body: 'httpbin /status/200 proto=http' });
+    await mesh.close();
+    expect(server.listening).toBe(false);
+  });
+
+  it('refuses what it cannot serve, naming the Gateway, port and what to do', async () => {
+    const missing = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    await expect(missing.listenGateway({ listenPort: 0, host: '127.0.0.1' })).rejects.toThrow(
+      /Gateway istio-system\/mygateway server on port 443: credentialName "httpbin-credential" needs its secret mounted/,
+    );
+    const spki = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: c, verifyCertificateSpki: ["abc="] }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    await expect(
+      spki.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: await tmp() }),
+    ).rejects.toThrow(/tls\.verifyCertificateSpki is not supported by meshlet's gateway/);
+    const noCa = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    const creds = await tmp();
+    await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com');
+    await expect(
+      noCa.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds }),
+    ).rejects.toThrow(/MUTUAL needs the CA that client certificates chain to/);
+  });
+});
