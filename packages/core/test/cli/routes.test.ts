@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -123,5 +125,45 @@ describe('runRoutes for an ingress gateway', () => {
       /^http\.8080\s+\*:8080\s+\*\s+uri exact "\/productpage" OR uri prefix "\/static".*productpage\.default:9080 100%.*bookinfo\.default$/,
     );
     expect(gateway[1]).toMatch(/^http\.8080\s+\*:8080\s+\*\s+\(anything else\)\s+404 NR/);
+  });
+
+  it('names an HTTPS server https.<port>.<port name>.<gateway>.<namespace>, and an httpsRedirect HTTP one http.<port>', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-routes-'));
+    try {
+      await writeFile(
+        path.join(dir, 'gw.yaml'),
+        `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: shop, namespace: edge }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: [shop.example.com]
+    tls: { httpsRedirect: true }
+  - port: { number: 443, name: https-shop, protocol: HTTPS }
+    hosts: [shop.example.com]
+    tls: { mode: SIMPLE, credentialName: shop-cert }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: shop, namespace: edge }
+spec:
+  hosts: [shop.example.com]
+  gateways: [shop]
+  http: [{ route: [{ destination: { host: shop.edge.svc.cluster.local, port: { number: 80 } } }] }]
+`,
+      );
+      const io = fakeIO();
+      expect(await runRoutes([dir, '--workload', 'edge/ingress:istio=ingressgateway'], io)).toBe(0);
+      const names = io
+        .out()
+        .split('\n')
+        .map((l) => l.split(/\s+/)[0]);
+      expect(names).toContain('http.80');
+      expect(names).toContain('https.443.https-shop.shop.edge');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
