@@ -12,6 +12,7 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { send as rawSend } from '../adapters/support/http.js';
 
 // mesh.listenGateway(): the gateway's listener with the TLS its Gateway servers ask for,
 // real handshakes on loopback (istio.io tasks traffic-management/ingress/secure-ingress:
@@ -240,19 +241,12 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     );
     const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
     const port = (server.address() as AddressInfo).port;
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http
-        .get(
-          { host: '127.0.0.1', port, path: '/status/200', headers: { host: 'httpbin.example.com' } },
-          (r) => {
-            let body = '';
-            r.on('data', (c: Buffer) => (body += c.toString()));
-            r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-          },
-        )
-        .on('error', reject);
+    const res = await rawSend(port, {
+      method: 'GET',
+      path: '/status/200',
+      headers: { host: 'httpbin.example.com' },
     });
-    expect(res).toEqual({ status: 200, body: 'httpbin /status/200 proto=http' });
+    expect([res.status, res.body]).toEqual([200, 'httpbin /status/200 proto=http']);
     await mesh.close();
     expect(server.listening).toBe(false);
   });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { send as rawSend, type RawResponse } from '../adapters/support/http.js';
 
 // meshlet as an Istio ingress gateway (mesh.gateway()), with Istio's own sample YAML:
 // a real http.Server runs the gateway listener, real loopback servers are the upstreams,
@@ -105,40 +106,18 @@ async function gateway(
   return { mesh, url: `http://127.0.0.1:${p}`, port: p };
 }
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+/** A request to the gateway as a client behind a load balancer sends it: `host` in Host. */
 function send(
   port: number,
   host: string,
   pathname: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: pathname,
-        method: init.method ?? 'GET',
-        headers: { host, ...init.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body);
+): Promise<RawResponse> {
+  return rawSend(port, {
+    method: init.method ?? 'GET',
+    path: pathname,
+    headers: { host, ...init.headers },
+    ...(init.body === undefined ? {} : { body: init.body }),
   });
 }
 

@@ -1,11 +1,11 @@
 import type { Resource } from '../config/resource.js';
 import type { BoundGateway } from './gateway-binding.js';
-import type { CompiledRoute, GatewayServerInfo, VirtualHost } from './plan-types.js';
+import type { GatewayServerInfo, VirtualHost } from './plan-types.js';
 import type { VirtualServiceIn } from './spec-types.js';
-import { compileRoute, type RouteContext } from './compile-route.js';
+import type { RouteContext } from './compile-route.js';
 import { createHostIndex, splitAuthority } from './domains.js';
 import { hostMatches } from './hosts.js';
-import { expandRules } from './vs-rules.js';
+import { compileRules, expandRules, type RuleRoute } from './vs-rules.js';
 import { selectVirtualServices, type SelectedVirtualService } from './vs-selection.js';
 
 /**
@@ -54,12 +54,6 @@ function intersect(serverHosts: readonly string[], vsHosts: readonly string[]): 
   return out;
 }
 
-interface GatewayRoute {
-  readonly route: CompiledRoute;
-  /** istio route.go `IsCatchAllRoute`: no match, or a `/` prefix with no header or query match. */
-  readonly catchAll: boolean;
-}
-
 /** The context a gateway's route compiles in: its server port and its Gateway's names. */
 export type GatewayContext = (namespace: string, port: number, gateways: ReadonlySet<string>) => RouteContext;
 
@@ -98,9 +92,9 @@ export function buildGatewayVirtualHosts(
   for (const port of ports) {
     const byHost = new Map<
       string,
-      { routes: GatewayRoute[]; vs: VirtualHost['virtualService']; tls: boolean }
+      { routes: RuleRoute[]; vs: VirtualHost['virtualService']; tls: boolean }
     >();
-    const compiled = new Map<string, GatewayRoute[]>();
+    const compiled = new Map<string, RuleRoute[]>();
     for (const server of servers) {
       if (!server.http || server.port !== port) continue;
       const gw = `${server.gateway.namespace}/${server.gateway.name}`;
@@ -112,7 +106,7 @@ export function buildGatewayVirtualHosts(
         const key = `${gw}|${vsNs}/${vs.resource.metadata.name}`;
         let routes = compiled.get(key);
         if (routes === undefined) {
-          routes = compileGatewayRules(vs, byName, (ns) =>
+          routes = compileRules(vs, expandRules(vs, byName), (ns) =>
             ctxFor(ns, port, gatewayNames(server.gateway, ns)),
           );
           compiled.set(key, routes);
@@ -161,36 +155,6 @@ function gatewayNames(gw: { namespace: string; name: string }, namespace: string
   const names = new Set([`${gw.namespace}/${gw.name}`]);
   if (gw.namespace === namespace) names.add(gw.name);
   return names;
-}
-
-function compileGatewayRules(
-  vs: SelectedVirtualService,
-  byName: Map<string, Resource>,
-  ctxFor: (ns: string) => RouteContext,
-): GatewayRoute[] {
-  const owner = { namespace: vs.resource.metadata.namespace, name: vs.resource.metadata.name };
-  const out: GatewayRoute[] = [];
-  for (const e of expandRules(vs, byName)) {
-    const r = compileRoute(
-      e.rule,
-      e.id,
-      { virtualService: owner, delegate: e.delegate },
-      ctxFor(e.namespace),
-    );
-    if (r === null) continue;
-    const first = r.route.matches[0];
-    out.push({
-      route: r.route,
-      catchAll: r.route.matches.length === 0 || (first !== undefined && isCatchAllMatch(first)),
-    });
-    if (r.catchAll) break;
-  }
-  return out;
-}
-
-/** compileMatch marks the entries istio's `isCatchAllMatch` would (match.ts). */
-function isCatchAllMatch(m: CompiledRoute['matches'][number]): boolean {
-  return (m as { readonly catchAll?: boolean }).catchAll === true;
 }
 
 function blackhole(port: number): VirtualHost {

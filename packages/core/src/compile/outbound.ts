@@ -11,13 +11,13 @@ import type {
 } from './plan-types.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
-import { compileRoute, type RouteContext } from './compile-route.js';
+import type { RouteContext } from './compile-route.js';
 import { hostMatches, isWildcard } from './hosts.js';
 import { isHttpPort } from './registry.js';
 import { buildCluster, clusterKey } from './clusters.js';
 import { createHostIndex, hostAliases } from './domains.js';
 import { defaultRetryPolicy, forConsistentHash } from './retry.js';
-import { expandRules, type Expanded } from './vs-rules.js';
+import { compileRules, expandRules, type Expanded } from './vs-rules.js';
 import type { BoundGateway } from './gateway-binding.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import {
@@ -46,27 +46,6 @@ function withHashRetries(r: CompiledRoute, clusters: Readonly<Record<string, Clu
   if (clusters[dest.cluster]?.policy.loadBalancer.consistentHash == null) return r;
   const retries = forConsistentHash(r.retries);
   return retries === r.retries ? r : { ...r, retries };
-}
-
-function compileRules(
-  vs: SelectedVirtualService,
-  rules: readonly Expanded[],
-  ctxFor: (ns: string) => RouteContext,
-): CompiledRoute[] {
-  const owner = { namespace: vs.resource.metadata.namespace, name: vs.resource.metadata.name };
-  const routes: CompiledRoute[] = [];
-  for (const e of rules) {
-    const r = compileRoute(
-      e.rule,
-      e.id,
-      { virtualService: owner, delegate: e.delegate },
-      ctxFor(e.namespace),
-    );
-    if (r === null) continue;
-    routes.push(r.route);
-    if (r.catchAll) break;
-  }
-  return routes;
 }
 
 function defaultRoute(hostName: string, port: number): CompiledRoute {
@@ -175,7 +154,7 @@ export function buildOutbound(
       let owner: SelectedVirtualService | null = null;
       let routes: CompiledRoute[] = [];
       for (const vs of candidates) {
-        routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, port.number));
+        routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, port.number)).map((r) => r.route);
         if (routes.length > 0) {
           owner = vs;
           break;
@@ -205,7 +184,7 @@ export function buildOutbound(
   for (const vs of selected) {
     for (const h of new Set(vs.hosts)) {
       if (registry.has(h) || claimedByService.has(h) || seenPatterns.has(h)) continue;
-      const routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, NON_SERVICE_PORT));
+      const routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, NON_SERVICE_PORT)).map((r) => r.route);
       if (routes.length === 0) continue;
       seenPatterns.add(h);
       const aliases = hostAliases(h, workload.namespace, []);

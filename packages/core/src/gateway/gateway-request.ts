@@ -1,16 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { HOP_BY_HOP_HEADERS } from '../outbound/hop-by-hop.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 
-/** Connection-level headers no proxy forwards (RFC 9110 §7.6.1; Envoy drops them upstream). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-]);
+/** What the gateway does not forward: the hop-by-hop headers, and `te`, which Envoy drops too. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'te']);
 
 /** Whether the gateway's client reached it over TLS. */
 export function isEncrypted(req: IncomingMessage): boolean {

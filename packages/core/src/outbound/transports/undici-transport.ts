@@ -12,19 +12,14 @@ import { mappedBody } from './body-stream.js';
 import { toTransportError } from './failure.js';
 import { headersFromUndici } from './headers.js';
 import type { PoolEntry } from './pool-registry.js';
+import { HOP_BY_HOP_HEADERS } from '../hop-by-hop.js';
 import { PoolRegistry } from './pool-registry.js';
 import type { PoolSettings } from './pool-settings.js';
 import { clientTlsOptions, type ClientTlsOptions, type PeerCheck } from './tls-options.js';
 import { withConnectionAge } from './undici-connection-age.js';
 
 /** Hop-by-hop headers undici refuses to send; Envoy drops them too. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = HOP_BY_HOP_HEADERS;
 
 /** A day: undici needs a number, and `idleTimeout: 0s` means "never close idle". */
 const NEVER_MS = 86_400_000;
