@@ -55,7 +55,8 @@ async function secret(dir: string, dnsName: string, withCa = false, authority = 
 async function httpbin(): Promise<number> {
   const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end(`httpbin ${req.url ?? ''} proto=${String(req.headers['x-forwarded-proto'])}`);
+    if (req.url === '/xfcc') res.end(String(req.headers['x-forwarded-client-cert'] ?? '(none)'));
+    else res.end(`httpbin ${req.url ?? ''} proto=${String(req.headers['x-forwarded-proto'])}`);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanup.push(
@@ -90,7 +91,7 @@ function get(
   port: number,
   host: string,
   urlPath: string,
-  tls: { ca?: string; cert?: string; key?: string } = {},
+  tls: { ca?: string; cert?: string; key?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -99,7 +100,7 @@ function get(
         port,
         path: urlPath,
         servername: host,
-        headers: { host },
+        headers: { host, ...tls.headers },
         ca: tls.ca ?? ca.rootCertPem,
         ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
         agent: false,
@@ -128,7 +129,7 @@ spec:
   hosts: [httpbin.example.com, helloworld.example.com]
   gateways: [istio-system/mygateway]
   http:
-  - match: [{ uri: { prefix: /status } }, { uri: { prefix: /delay } }]
+  - match: [{ uri: { prefix: /status } }, { uri: { prefix: /delay } }, { uri: { exact: /xfcc } }]
     route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
 `;
 const gateway = (servers: string) => `apiVersion: networking.istio.io/v1
@@ -199,6 +200,21 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
         key: client.keyPem,
       }),
     ).toMatchObject({ status: 200, body: 'httpbin /status/200 proto=https' });
+    // gatewayTopology.forwardClientCertDetails unset: SANITIZE_SET (istio gateway.go), so the
+    // client's own header is replaced by the gateway's element for the verified certificate,
+    // with Subject, Cert, URI and DNS, and By= the URI SAN of the certificate the gateway
+    // served (this test's credentials carry one).
+    const xfcc = await get(port, 'httpbin.example.com', '/xfcc', {
+      cert: client.certChainPem,
+      key: client.keyPem,
+      headers: {
+        'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/prod/sa/admin;URI=spiffe://forged',
+      },
+    });
+    expect(xfcc.body).not.toContain('forged');
+    expect(xfcc.body).toMatch(
+      /^By=spiffe:\/\/cluster\.local\/ns\/istio-system\/sa\/cert;Hash=[0-9a-f]{64};Cert="-----BEGIN%20CERTIFICATE-----[^"]+";Subject="[^"]*";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/curl$/,
+    );
   });
 
   it('ISTIO_MUTUAL: terminates with the workload certificates and requires a mesh client certificate', async () => {
@@ -215,7 +231,17 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     const mesh = await gatewayMesh(
       gateway(`  - port: { number: 443, name: tls, protocol: HTTPS }
     tls: { mode: ISTIO_MUTUAL }
-    hosts: [httpbin.example.com]`),
+    hosts: [httpbin.example.com]`) +
+        // An egress-gateway-style policy: only sleep's identity may pass the gateway.
+        `---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: only-sleep, namespace: istio-system }
+spec:
+  selector: { matchLabels: { istio: ingressgateway } }
+  action: ALLOW
+  rules: [{ from: [{ source: { principals: [cluster.local/ns/default/sa/sleep] } }] }]
+`,
       await httpbin(),
       certDir,
     );
@@ -231,6 +257,11 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     expect(r.san).toContain(
       'URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
     );
+    // The peer the gateway's AuthorizationPolicy sees is the verified client certificate's.
+    const other = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'productpage' });
+    expect(
+      await get(port, 'httpbin.example.com', '/status/200', { cert: other.certChainPem, key: other.keyPem }),
+    ).toMatchObject({ status: 403, body: 'RBAC: access denied' });
   });
 
   it('plain HTTP servers get an HTTP listener; mesh.close() closes it', async () => {

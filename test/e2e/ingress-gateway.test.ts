@@ -142,7 +142,12 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
     cleanup.push(() => pp.close());
     const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
     const r = await send(gw.port, 'bookinfo.example.com', '/productpage?u=normal', {
-      headers: { 'x-forwarded-for': '203.0.113.7', connection: 'keep-alive', 'x-envoy-retry-on': '5xx' },
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        connection: 'keep-alive',
+        'x-envoy-retry-on': '5xx',
+        'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/productpage;URI=spiffe://forged',
+      },
     });
     expect(r.status).toBe(200);
     expect(r.body).toBe('hello from upstream');
@@ -157,6 +162,8 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
     expect(s.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     // An external client's Envoy control headers are not obeyed or passed on.
     expect(s.headers['x-envoy-retry-on']).toBeUndefined();
+    // SANITIZE_SET, a gateway's default: a plaintext client's X-Forwarded-Client-Cert is dropped.
+    expect(s.headers['x-forwarded-client-cert']).toBeUndefined();
   });
 
   it('answers 404 NR for a path no VirtualService rule matches, and measures it once, as reporter="source"', async () => {

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { trace } from '@opentelemetry/api';
 import type { GatewayPlan, MeshPlan } from '../compile/plan-types.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
@@ -8,6 +10,9 @@ import { MeshletError } from '../errors/meshlet-error.js';
 import type { InboundDecision } from '../inbound/engine-types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import { decideNodeRequest } from '../inbound/node-decide.js';
+import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from '../inbound/server/xfcc.js';
+import { parseSpiffeId, uriSans } from '../identity/spiffe.js';
+import type { PeerIdentity } from '../inbound/request-context.js';
 import { applyRequestHeaderEdits } from '../inbound/node-headers.js';
 import type { GatewayReply, OutboundClient } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
@@ -81,10 +86,15 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
   const inbound = parts.inbound;
   const handle: InboundHandle = {
     decide: (r) => inbound.decide(r),
-    peerOf: (s) => inbound.peerOf(s),
+    // A socket the mesh server accepted has its peer registered; the gateway's own TLS
+    // listener (listenGateway) knows it from the verified client certificate.
+    peerOf: (s) => inbound.peerOf(s) ?? tlsPeer(s),
     ...(inbound.decideNow === undefined ? {} : { decideNow: (r) => inbound.decideNow!(r) }),
   };
   return (req, res) => {
+    // The connection manager's X-Forwarded-Client-Cert handling runs before any filter:
+    // gatewayTopology.forwardClientCertDetails, SANITIZE_SET when unset (istio gateway.go).
+    rewriteXfcc(req, clientCertElement(req.socket), () => xfccModeOf(parts.getPlan()));
     decideNodeRequest(
       handle,
       req,
@@ -95,6 +105,56 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
       (err) => fail(res, err),
     );
   };
+}
+
+/** The SPIFFE identity of each TLS connection's verified client certificate. */
+const peers = new WeakMap<Socket, PeerIdentity | null>();
+
+/**
+ * The caller's identity on a connection whose client certificate the gateway verified
+ * (MUTUAL, ISTIO_MUTUAL): its first SPIFFE URI SAN, as Envoy's RBAC reads `source.principal`
+ * from the peer certificate; null on plaintext or without one.
+ */
+function tlsPeer(socket: Socket): PeerIdentity | null {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.encrypted !== true || tls.authorized !== true) return null;
+  let peer = peers.get(socket);
+  if (peer === undefined) {
+    const cert = tls.getPeerX509Certificate?.();
+    const uri =
+      cert === undefined ? undefined : uriSans(cert.subjectAltName).find((u) => u.startsWith('spiffe://'));
+    peer = uri === undefined ? null : parseSpiffeId(uri);
+    peers.set(socket, peer);
+  }
+  return peer;
+}
+
+/** The XFCC element of each TLS connection that presented a verified client certificate. */
+const elements = new WeakMap<Socket, string | null>();
+
+/**
+ * The element Envoy writes for a verified client certificate (xfcc.ts `xfccElement`), with
+ * the Subject, Cert, URI and DNS details istiod asks of a gateway and `By=` the URI SAN of
+ * the certificate the gateway served; null on plaintext or without a verified certificate.
+ */
+function clientCertElement(socket: Socket): string | null {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.encrypted !== true || tls.authorized !== true) return null;
+  let element = elements.get(socket);
+  if (element === undefined) {
+    const peer = tls.getPeerX509Certificate?.();
+    const own = tls.getX509Certificate?.();
+    element =
+      peer === undefined
+        ? null
+        : xfccElement(
+            peer,
+            own === undefined ? null : (uriSans(own.subjectAltName)[0] ?? null),
+            GATEWAY_CLIENT_CERT_DETAILS,
+          );
+    elements.set(socket, element);
+  }
+  return element;
 }
 
 async function forward(
