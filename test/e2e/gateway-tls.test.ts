@@ -169,6 +169,53 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     ).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
   });
 
+  it('follows a rotation of the mounted secret for new handshakes, and keeps the old certificate when the new files are broken', async () => {
+    const creds = await tmp();
+    const dir = path.join(creds, 'httpbin-credential');
+    await secret(dir, 'httpbin.example.com');
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    const events: string[] = [];
+    const next = () =>
+      new Promise<void>((resolve) => {
+        mesh.on('gatewayTls', function once(e) {
+          events.push(e.type === 'rotated' ? 'rotated' : `rejected: ${e.reason}`);
+          mesh.off('gatewayTls', once);
+          resolve();
+        });
+      });
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const port = (server.address() as AddressInfo).port;
+    expect((await get(port, 'httpbin.example.com', '/status/200')).san).not.toContain('v2.example.com');
+
+    // cert-manager renews the secret: the kubelet swaps the volume's files.
+    let event = next();
+    const renewed = await issueWorkloadCertificate({
+      ca,
+      namespace: 'istio-system',
+      serviceAccount: 'cert',
+      dnsNames: ['httpbin.example.com', 'v2.example.com'],
+    });
+    await writeFile(path.join(dir, 'tls.key'), renewed.keyPem);
+    await writeFile(path.join(dir, 'tls.crt'), renewed.certChainPem);
+    await event;
+    expect(events).toEqual(['rotated']);
+    expect((await get(port, 'httpbin.example.com', '/status/200')).san).toContain('DNS:v2.example.com');
+
+    // A half-written certificate is refused; the renewed one stays in use.
+    event = next();
+    await writeFile(path.join(dir, 'tls.crt'), '-----BEGIN CERTIFICATE-----\nMIIB');
+    await event;
+    expect(events[1]).toMatch(/^rejected: .*server on port 443: its certificate or key is unusable/);
+    const still = await get(port, 'httpbin.example.com', '/status/200');
+    expect(still.status).toBe(200);
+    expect(still.san).toContain('DNS:v2.example.com');
+  });
+
   it('MUTUAL: a client without a certificate from the credential CA is refused; one with it is served', async () => {
     const creds = await tmp();
     await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com', true);

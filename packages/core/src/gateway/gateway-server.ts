@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { hostMatches } from '../compile/hosts.js';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
@@ -47,6 +47,80 @@ function bySni(
   return best;
 }
 
+interface PortTls {
+  readonly clientCert: ServerTlsMaterial['clientCert'];
+  readonly contexts: { names: string[]; context: SecureContext }[];
+  /** The first server's, for clients that send no SNI. */
+  readonly defaults: SecureContextOptions;
+  readonly sources: readonly string[];
+  /** The certificates in use, to tell a rotation from a re-read of the same files. */
+  readonly fingerprint: string;
+}
+
+/** The TLS of one Gateway server port from `plan`; null when its servers terminate none. */
+async function portTls(
+  plan: MeshPlan,
+  port: number,
+  certs: CertSource | null,
+  credentials: GatewayCredentials | undefined,
+): Promise<PortTls | null> {
+  const servers = (plan.gateway?.servers ?? []).filter((s) => s.http && s.port === port);
+  const tls = servers.filter((s) => s.terminatesTls);
+  if (tls.length === 0) return null;
+  if (tls.length !== servers.length) {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      `mesh.listenGateway: port ${port} has both HTTP and HTTPS servers; one listener cannot serve both`,
+      { option: 'gateway.port' },
+    );
+  }
+  const material: ServerTlsMaterial[] = [];
+  for (const s of tls) material.push(await serverTlsMaterial(s, credentials, certs));
+  const clientCert = material[0]!.clientCert;
+  if (material.some((m) => m.clientCert !== clientCert)) {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      `mesh.listenGateway: the HTTPS servers on port ${port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
+      { option: 'gateway.port' },
+    );
+  }
+  return {
+    clientCert,
+    contexts: tls.map((s, i) => ({ names: sniNames(s), context: secureContext(s, material[i]!) })),
+    defaults: material[0]!.context,
+    sources: [...new Set(material.flatMap((m) => m.sources))],
+    fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
+  };
+}
+
+/** Node's secure context for a server, or an error naming it when its files are unusable. */
+function secureContext(s: GatewayServerInfo, m: ServerTlsMaterial): SecureContext {
+  try {
+    return createSecureContext(m.context);
+  } catch (err) {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      `mesh.listenGateway: Gateway ${s.gateway.namespace}/${s.gateway.name} server on port ${s.port}: its certificate or key is unusable (${(err as Error).message}); check the mounted secret`,
+      { option: 'gateway', gateway: `${s.gateway.namespace}/${s.gateway.name}`, port: s.port },
+    );
+  }
+}
+
+/** What `createGatewayServer` gives: the server, its Gateway port, and how to follow changes. */
+export interface GatewayServerHandle {
+  readonly server: http.Server;
+  readonly port: number;
+  /** Directories whose files the server's certificates came from. */
+  readonly sources: () => readonly string[];
+  /**
+   * Re-read the port's certificates from `plan` (a rotation, a changed Gateway): resolves
+   * true when they changed and new handshakes use them, false when nothing changed; rejects
+   * with the reason, the old certificates staying in use, when the new ones are unusable or
+   * would need another kind of listener.
+   */
+  refresh(plan: MeshPlan): Promise<boolean>;
+}
+
 /**
  * An HTTP or HTTPS server for one Gateway server port, as the gateway's listener on that
  * port: plain HTTP when its servers terminate no TLS, else TLS with each server's
@@ -60,42 +134,58 @@ export async function createGatewayServer(
   certs: CertSource | null,
   listener: (port: number) => RequestListener,
   options: GatewayServerOptions,
-): Promise<{ server: http.Server; port: number }> {
+): Promise<GatewayServerHandle> {
   const port = gatewayPort(plan.workload, plan.gateway, options.port);
-  const servers = (plan.gateway?.servers ?? []).filter((s) => s.http && s.port === port);
-  const tls = servers.filter((s) => s.terminatesTls);
-  if (tls.length === 0) return { server: http.createServer(listener(port)), port };
-  if (tls.length !== servers.length) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGateway: port ${port} has both HTTP and HTTPS servers; one listener cannot serve both`,
-      { option: 'gateway.port' },
-    );
+  let current = await portTls(plan, port, certs, options.credentials);
+  if (current === null) {
+    const server = http.createServer(listener(port));
+    return {
+      server,
+      port,
+      sources: () => [],
+      refresh: async (next) => {
+        if ((await portTls(next, port, certs, options.credentials)) !== null)
+          throw restart(port, 'its servers now terminate TLS');
+        return false;
+      },
+    };
   }
-  const material: ServerTlsMaterial[] = [];
-  for (const s of tls) material.push(await serverTlsMaterial(s, options.credentials, certs));
-  const clientCert = material[0]!.clientCert;
-  if (material.some((m) => m.clientCert !== clientCert)) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGateway: the HTTPS servers on port ${port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
-      { option: 'gateway.port' },
-    );
-  }
-  const contexts: { names: string[]; context: SecureContext }[] = tls.map((s, i) => ({
-    names: sniNames(s),
-    context: createSecureContext(material[i]!.context),
-  }));
+  const contexts = [...current.contexts];
   const server = https.createServer(
     {
-      ...material[0]!.context,
-      requestCert: clientCert !== 'none',
-      rejectUnauthorized: clientCert === 'required',
+      ...current.defaults,
+      requestCert: current.clientCert !== 'none',
+      rejectUnauthorized: current.clientCert === 'required',
       SNICallback: (servername, cb) => {
         cb(null, bySni(contexts, servername.toLowerCase()));
       },
     },
     listener(port),
   );
-  return { server, port };
+  return {
+    server,
+    port,
+    sources: () => current?.sources ?? [],
+    refresh: async (next) => {
+      const tls = await portTls(next, port, certs, options.credentials);
+      if (tls === null) throw restart(port, 'its servers no longer terminate TLS');
+      if (tls.clientCert !== current?.clientCert)
+        throw restart(port, 'its servers now ask for client certificates differently');
+      if (tls.fingerprint === current.fingerprint && tls.contexts.length === contexts.length) return false;
+      // Envoy's SDS swaps a listener's certificates for new handshakes; connections made
+      // stay as they are. So do Node's secure contexts.
+      server.setSecureContext(tls.defaults);
+      contexts.splice(0, contexts.length, ...tls.contexts);
+      current = tls;
+      return true;
+    },
+  };
+}
+
+function restart(port: number, why: string): MeshletError {
+  return new MeshletError(
+    'MESHLET_ERR_MESH_OPTIONS',
+    `mesh.listenGateway: port ${port} keeps its listener: ${why}; call listenGateway again to serve the change`,
+    { option: 'gateway.port' },
+  );
 }

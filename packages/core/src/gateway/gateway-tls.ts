@@ -14,6 +14,8 @@ export interface ServerTlsMaterial {
   readonly context: SecureContextOptions;
   /** MUTUAL and ISTIO_MUTUAL require a client certificate; OPTIONAL_MUTUAL asks for one. */
   readonly clientCert: 'none' | 'optional' | 'required';
+  /** The directories the certificates were read from, to watch for rotations. */
+  readonly sources: readonly string[];
 }
 
 /** Settings meshlet's gateway applies; any other one set on a server is refused, never ignored. */
@@ -74,7 +76,7 @@ async function readCredential(
   server: GatewayServerInfo,
   credentials: GatewayCredentials | undefined,
   name: string,
-): Promise<{ cert: string; key: string; ca: string | null }> {
+): Promise<{ cert: string; key: string; ca: string | null; dir: string }> {
   const dir = credentialDir(credentials, name);
   if (dir === null) {
     refuse(
@@ -87,7 +89,7 @@ async function readCredential(
   if (cert === null || key === null)
     refuse(server, `credential "${name}" in ${dir} has no tls.crt and tls.key (nor cert and key)`);
   const ca = await readFirst(dir, ['ca.crt', 'cacert']);
-  return { cert, key, ca };
+  return { cert, key, ca, dir };
 }
 
 async function caFor(
@@ -96,21 +98,22 @@ async function caFor(
   credentials: GatewayCredentials | undefined,
   fromSecret: string | null,
   name: string | null,
-): Promise<string> {
+): Promise<{ ca: string; source: string | null }> {
   if (tls.caCertCredentialName !== undefined) {
     const dir = credentialDir(credentials, tls.caCertCredentialName);
     const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
-    if (ca === null)
+    if (ca === null || dir === null)
       refuse(server, `caCertCredentialName "${tls.caCertCredentialName}" has no ca.crt mounted`);
-    return ca;
+    return { ca, source: dir };
   }
-  if (fromSecret !== null) return fromSecret;
+  if (fromSecret !== null) return { ca: fromSecret, source: null };
   if (name !== null) {
     const dir = credentialDir(credentials, `${name}-cacert`);
     const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
-    if (ca !== null) return ca;
+    if (ca !== null && dir !== null) return { ca, source: dir };
   }
-  if (tls.caCertificates !== undefined) return readFile(tls.caCertificates, 'utf8');
+  if (tls.caCertificates !== undefined)
+    return { ca: await readFile(tls.caCertificates, 'utf8'), source: path.dirname(tls.caCertificates) };
   return refuse(
     server,
     `${tls.mode ?? ''} needs the CA that client certificates chain to: ca.crt in the credential, a "<credentialName>-cacert" credential, caCertCredentialName or caCertificates`,
@@ -153,25 +156,35 @@ export async function serverTlsMaterial(
     return {
       context: { ...versions, key: c.keyPem, cert: c.certChainPem, ca: c.rootCertPem },
       clientCert: 'required',
+      // The workload certificates rotate through the mesh's own watcher.
+      sources: [],
     };
   }
   const names = tls.credentialNames ?? (tls.credentialName === undefined ? [] : [tls.credentialName]);
   let keys: string[];
   let chains: string[];
   let secretCa: string | null = null;
+  const sources: string[] = [];
   if (names.length > 0) {
     const read = await Promise.all(names.map((n) => readCredential(server, credentials, n)));
     keys = read.map((r) => r.key);
     chains = read.map((r) => r.cert);
     secretCa = read[0]?.ca ?? null;
+    sources.push(...read.map((r) => r.dir));
   } else if (tls.serverCertificate !== undefined && tls.privateKey !== undefined) {
     keys = [await readFile(tls.privateKey, 'utf8')];
     chains = [await readFile(tls.serverCertificate, 'utf8')];
+    sources.push(path.dirname(tls.serverCertificate), path.dirname(tls.privateKey));
   } else {
     return refuse(server, `${mode} needs a certificate: credentialName, or serverCertificate and privateKey`);
   }
   const context: SecureContextOptions = { ...versions, key: keys, cert: chains };
-  if (mode === 'SIMPLE') return { context, clientCert: 'none' };
-  const ca = await caFor(server, tls, credentials, secretCa, names[0] ?? null);
-  return { context: { ...context, ca }, clientCert: mode === 'OPTIONAL_MUTUAL' ? 'optional' : 'required' };
+  if (mode === 'SIMPLE') return { context, clientCert: 'none', sources };
+  const { ca, source } = await caFor(server, tls, credentials, secretCa, names[0] ?? null);
+  if (source !== null) sources.push(source);
+  return {
+    context: { ...context, ca },
+    clientCert: mode === 'OPTIONAL_MUTUAL' ? 'optional' : 'required',
+    sources: [...new Set(sources)],
+  };
 }

@@ -16,7 +16,7 @@ import { workloadFromEnv } from './workload-env.js';
 import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
 import { createGatewayListener, gatewayPort } from '../gateway/gateway-listener.js';
-import { createGatewayServer } from '../gateway/gateway-server.js';
+import { listenGateway } from '../gateway/listen-gateway.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -259,25 +259,24 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       return inbound.listen(app, port, host);
     },
     serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
-    listenGateway: async (gatewayOptions = {}) => {
-      if (closing !== null)
-        throw new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGateway: the mesh is closed', {});
-      const { server, port } = await createGatewayServer(
-        getPlan(),
-        certs,
-        (p) => mesh.gateway({ port: p }),
+    listenGateway: (gatewayOptions = {}) => {
+      if (closing !== null) {
+        return Promise.reject(
+          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGateway: the mesh is closed', {}),
+        );
+      }
+      return listenGateway(
+        {
+          getPlan,
+          certs,
+          certWatcher,
+          clock,
+          events,
+          servers: gatewayServers,
+          listener: (port) => mesh.gateway({ port }),
+        },
         gatewayOptions,
       );
-      gatewayServers.add(server);
-      server.once('close', () => gatewayServers.delete(server));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(gatewayOptions.listenPort ?? port, gatewayOptions.host ?? '0.0.0.0', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return server;
     },
     gateway: (gatewayOptions = {}) =>
       createGatewayListener(

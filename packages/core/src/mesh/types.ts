@@ -16,6 +16,7 @@ import type { CertSource } from '../identity/types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
+import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { MeshTelemetry, MeshTelemetryOptions } from '../telemetry/mesh-telemetry.js';
@@ -95,6 +96,8 @@ export interface MeshRejectedEvent {
 export interface MeshEvents {
   reload: [event: MeshReloadEvent];
   rejected: [event: MeshRejectedEvent];
+  /** `listenGateway`'s certificates were rotated, or a rotation was rejected (the old ones stay). */
+  gatewayTls: [event: GatewayTlsEvent];
 }
 
 /** What `createMesh` returns. */
@@ -161,8 +164,10 @@ export interface Mesh {
    * `mesh.gateway()` served on its own listener, with the TLS its Gateway servers ask for:
    * plain HTTP, or HTTPS terminated with the `credentialName` secrets mounted under
    * `options.credentials` (SIMPLE, MUTUAL, OPTIONAL_MUTUAL), or with the workload
-   * certificates (ISTIO_MUTUAL), chosen by SNI among the port's servers. Closed by
-   * `mesh.close()`.
+   * certificates (ISTIO_MUTUAL), chosen by SNI among the port's servers. The credential
+   * directories are watched, and a config reload or workload certificate rotation re-reads
+   * them: new handshakes use new certificates (`gatewayTls` event `rotated`); unusable ones
+   * are `rejected` and the old ones stay. Closed by `mesh.close()`.
    *
    * @throws MeshletError (as a rejection) `MESHLET_ERR_MESH_OPTIONS` for a workload no
    * Gateway selects, a port without an HTTP(S) server, a missing credential or a TLS setting

@@ -1,0 +1,68 @@
+import type { EventEmitter } from 'node:events';
+import type { Server } from 'node:http';
+import type { MeshPlan } from '../compile/plan-types.js';
+import type { CertWatcher } from '../identity/cert-watcher.js';
+import type { CertSource } from '../identity/types.js';
+import type { MeshEvents } from '../mesh/types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { RequestListener } from './gateway-listener.js';
+import { createGatewayServer, type GatewayServerOptions } from './gateway-server.js';
+import { followGatewayTls } from './gateway-tls-watch.js';
+
+/** The mesh's parts `mesh.listenGateway` runs on. */
+export interface ListenGatewayParts {
+  readonly getPlan: () => MeshPlan;
+  readonly certs: CertSource | null;
+  /** The mounted workload certificates, when watched: ISTIO_MUTUAL servers follow their rotation. */
+  readonly certWatcher: CertWatcher | null;
+  readonly clock: Clock;
+  readonly events: EventEmitter<MeshEvents>;
+  /** The open gateway listeners, which `mesh.close()` closes. */
+  readonly servers: Set<Server>;
+  /** `mesh.gateway({ port })`. */
+  readonly listener: (port: number) => RequestListener;
+}
+
+/**
+ * `mesh.listenGateway`: the gateway's listener for one Gateway server port, listening, with
+ * its certificates followed (gateway-tls-watch.ts) through credential file changes, config
+ * reloads and workload certificate rotations until it closes.
+ */
+export async function listenGateway(
+  parts: ListenGatewayParts,
+  options: GatewayServerOptions,
+): Promise<Server> {
+  const handle = await createGatewayServer(parts.getPlan(), parts.certs, parts.listener, options);
+  const { server } = handle;
+  const follow = followGatewayTls({
+    handle,
+    getPlan: parts.getPlan,
+    clock: parts.clock,
+    onEvent: (e) => parts.events.emit('gatewayTls', e),
+  });
+  parts.events.on('reload', follow.trigger);
+  const unsubscribe = parts.certWatcher?.onEvent((e) => {
+    if (e.type === 'rotated') follow.trigger();
+  });
+  const stop = (): void => {
+    parts.servers.delete(server);
+    follow.close();
+    parts.events.off('reload', follow.trigger);
+    unsubscribe?.();
+  };
+  parts.servers.add(server);
+  server.once('close', stop);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.listenPort ?? handle.port, options.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return server;
+}
