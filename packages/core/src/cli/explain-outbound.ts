@@ -2,7 +2,7 @@ import type { CompiledRoute, MeshPlan, RouteRequest, VirtualHost } from '../comp
 import { describeRetries } from '../compile/retry.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 import { parseTarget } from '../outbound/request-input.js';
-import { gatewayPort } from '../gateway/gateway-listener.js';
+import { gatewayPort } from '../gateway/gateway-port.js';
 import { callTimeouts } from '../outbound/route-request.js';
 import { describeFaultPolicy, summarizePolicy, type PolicySummary } from './explain-policy.js';
 

@@ -1,18 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { trace } from '@opentelemetry/api';
-import type { GatewayPlan, MeshPlan } from '../compile/plan-types.js';
-import type { WorkloadIdentity } from '../compile/workload.js';
+import type { MeshPlan } from '../compile/plan-types.js';
 import { splitAuthority } from '../compile/domains.js';
-import { MeshletError } from '../errors/meshlet-error.js';
 import type { InboundDecision } from '../inbound/engine-types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import { decideNodeRequest } from '../inbound/node-decide.js';
-import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from '../inbound/server/xfcc.js';
-import { parseSpiffeId, uriSans } from '../identity/spiffe.js';
-import type { PeerIdentity } from '../inbound/request-context.js';
+import { rewriteXfcc, xfccModeOf } from '../inbound/server/xfcc.js';
+import { clientCertElement, tlsPeer } from './gateway-peer.js';
 import { applyRequestHeaderEdits } from '../inbound/node-headers.js';
 import type { GatewayReply, OutboundClient } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
@@ -33,44 +28,6 @@ export interface GatewayParts {
 
 /** Response headers a proxy does not copy from the upstream's response. */
 const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
-
-/**
- * The Gateway server port a listener for workload `w` serves: `port` when one of its
- * Gateways (`gw`, the plan's) has an HTTP server there, else the only HTTP server port.
- * Throws `MESHLET_ERR_MESH_OPTIONS` saying what to fix.
- */
-export function gatewayPort(
-  w: WorkloadIdentity,
-  gw: Pick<GatewayPlan, 'gateways' | 'servers'> | null | undefined,
-  port: number | undefined,
-): number {
-  if (gw === null || gw === undefined) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.gateway: workload ${w.namespace}/${w.name} is not a gateway; give it the labels a Gateway's selector names (e.g. istio: ingressgateway)`,
-      { option: 'gateway' },
-    );
-  }
-  const ports = [...new Set(gw.servers.filter((s) => s.http).map((s) => s.port))].sort((a, b) => a - b);
-  if (port === undefined) {
-    if (ports.length === 1) return ports[0]!;
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      ports.length === 0
-        ? `mesh.gateway: no Gateway selecting ${w.namespace}/${w.name} has an HTTP server (Gateways: ${gw.gateways.map((g) => `${g.namespace}/${g.name}`).join(', ') || 'none'})`
-        : `mesh.gateway: the Gateways have HTTP servers on ports ${ports.join(', ')}; pass { port } to say which one this listener serves`,
-      { option: 'gateway.port' },
-    );
-  }
-  if (!Number.isInteger(port) || !ports.includes(port)) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.gateway: no Gateway server serves HTTP on port ${String(port)} (HTTP server ports: ${ports.join(', ') || 'none'})`,
-      { option: 'gateway.port' },
-    );
-  }
-  return port;
-}
 
 /**
  * A Node request listener that runs this workload as an Istio ingress gateway on one
@@ -105,56 +62,6 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
       (err) => fail(res, err),
     );
   };
-}
-
-/** The SPIFFE identity of each TLS connection's verified client certificate. */
-const peers = new WeakMap<Socket, PeerIdentity | null>();
-
-/**
- * The caller's identity on a connection whose client certificate the gateway verified
- * (MUTUAL, ISTIO_MUTUAL): its first SPIFFE URI SAN, as Envoy's RBAC reads `source.principal`
- * from the peer certificate; null on plaintext or without one.
- */
-function tlsPeer(socket: Socket): PeerIdentity | null {
-  const tls = socket as Partial<TLSSocket>;
-  if (tls.encrypted !== true || tls.authorized !== true) return null;
-  let peer = peers.get(socket);
-  if (peer === undefined) {
-    const cert = tls.getPeerX509Certificate?.();
-    const uri =
-      cert === undefined ? undefined : uriSans(cert.subjectAltName).find((u) => u.startsWith('spiffe://'));
-    peer = uri === undefined ? null : parseSpiffeId(uri);
-    peers.set(socket, peer);
-  }
-  return peer;
-}
-
-/** The XFCC element of each TLS connection that presented a verified client certificate. */
-const elements = new WeakMap<Socket, string | null>();
-
-/**
- * The element Envoy writes for a verified client certificate (xfcc.ts `xfccElement`), with
- * the Subject, Cert, URI and DNS details istiod asks of a gateway and `By=` the URI SAN of
- * the certificate the gateway served; null on plaintext or without a verified certificate.
- */
-function clientCertElement(socket: Socket): string | null {
-  const tls = socket as Partial<TLSSocket>;
-  if (tls.encrypted !== true || tls.authorized !== true) return null;
-  let element = elements.get(socket);
-  if (element === undefined) {
-    const peer = tls.getPeerX509Certificate?.();
-    const own = tls.getX509Certificate?.();
-    element =
-      peer === undefined
-        ? null
-        : xfccElement(
-            peer,
-            own === undefined ? null : (uriSans(own.subjectAltName)[0] ?? null),
-            GATEWAY_CLIENT_CERT_DETAILS,
-          );
-    elements.set(socket, element);
-  }
-  return element;
 }
 
 async function forward(

@@ -5,7 +5,8 @@ import { hostMatches } from '../compile/hosts.js';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
-import { gatewayPort, type RequestListener } from './gateway-listener.js';
+import type { RequestListener } from './gateway-listener.js';
+import { gatewayPort } from './gateway-port.js';
 import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
 
 /** Options of `mesh.listenGateway`. */

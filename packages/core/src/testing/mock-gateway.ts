@@ -2,7 +2,7 @@ import { gatewayServers, gatewaysFor } from '../compile/gateway-binding.js';
 import { runsAsGateway } from '../compile/gateway-workload.js';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
-import { gatewayPort } from '../gateway/gateway-listener.js';
+import { gatewayPort } from '../gateway/gateway-port.js';
 import type { Mesh } from '../mesh/types.js';
 import type { OutboundClient } from '../outbound/client.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
