@@ -191,50 +191,39 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       ? null
       : new OutboundTelemetry(options.telemetry);
 
-  // Not async itself (one promise less per call), so it must turn a throw into a rejection.
-  function fetch(url: string | URL, init: MeshFetchInit = {}): Promise<MeshResponse> {
-    try {
-      const target = parseTarget(url);
-      const body = prepareBody(init.body);
-      const headers = normalizeHeaders(init.headers);
-      const method = (init.method ?? 'GET').toUpperCase();
-      const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
-      return run(getPlan(), newCallState(call), call, target, method, headers, body, init, 'outbound');
-    } catch (err) {
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects
-      return Promise.reject(err);
-    }
-  }
+  const fetch = (url: string | URL, init: MeshFetchInit = {}): Promise<MeshResponse> =>
+    begin(getPlan(), url, init, 'outbound', null, null);
 
-  function forward(
+  const forward = (
     url: string | URL,
     init: MeshFetchInit = {},
     at: GatewayForward = {},
+  ): Promise<MeshResponse> =>
+    begin(gatewayView(getPlan()), url, init, 'inbound', at.answered ?? null, at.claims ?? null);
+
+  // Not async itself (one promise less per call), so it must turn a throw into a rejection.
+  function begin(
+    plan: MeshPlan,
+    url: string | URL,
+    init: MeshFetchInit,
+    side: 'inbound' | 'outbound',
+    answered: GatewayReply | null,
+    claims: Readonly<Record<string, unknown>> | null,
   ): Promise<MeshResponse> {
-    const answered = at.answered ?? null;
     try {
       const target = parseTarget(url);
       const body = prepareBody(init.body);
       const headers = normalizeHeaders(init.headers);
       const method = (init.method ?? 'GET').toUpperCase();
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
-      const plan = gatewayView(getPlan());
       const state = newCallState(call);
-      if (answered === null)
-        return run(plan, state, call, target, method, headers, body, init, 'inbound', at.claims ?? null);
+      if (answered === null) return run(plan, state, call, target, method, headers, body, init, side, claims);
       for (const f of answered.flags) addFlag(state.flags, f);
       const replyHeaders: HeaderRecord = {};
       for (const [k, v] of Object.entries(answered.headers))
         replyHeaders[k.toLowerCase()] = typeof v === 'string' ? v : [...v];
-      return Promise.resolve(
-        respond(
-          plan,
-          state,
-          call,
-          { status: answered.status, headers: replyHeaders, body: Buffer.from(answered.body) },
-          'inbound',
-        ),
-      );
+      const reply = { status: answered.status, headers: replyHeaders, body: Buffer.from(answered.body) };
+      return Promise.resolve(respond(plan, state, call, reply, side));
     } catch (err) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects
       return Promise.reject(err);
