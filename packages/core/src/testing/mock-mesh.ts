@@ -290,9 +290,9 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           startMesh,
           logged,
           identity: identityOf,
-          // No service account and no tlsMode label, as on Istio's gateway pods (the gateway
-          // injection template sets neither): sidecars reach a gateway's plain HTTP server in
-          // plaintext, as auto mTLS decides from that label.
+          // No tlsMode label, as on Istio's gateway pods (the gateway injection template sets
+          // none), and no service account, which meshlet's registry takes as a mesh workload:
+          // auto mTLS reaches a gateway's plain HTTP server in plaintext, as istiod decides it.
           addEndpoint: (host, address, port, workload) =>
             topology.addEndpoint(host, { address, port, labels: workload.labels }),
         },
