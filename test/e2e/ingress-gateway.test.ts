@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { sumMetric } from '../../packages/core/src/testing/mesh-metric.js';
 import { send as rawSend, type RawResponse } from '../adapters/support/http.js';
 
 // meshlet as an Istio ingress gateway (mesh.gateway()), with Istio's own sample YAML:
@@ -121,14 +122,9 @@ function send(
   });
 }
 
-async function requestsTotal(mesh: Mesh, labels: Record<string, string>): Promise<number> {
-  const metric = (await mesh.metrics!.getMetricsAsJSON()).find((m) => m.name === 'istio_requests_total');
-  let n = 0;
-  for (const v of metric?.values ?? []) {
-    if (Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want)) n += v.value;
-  }
-  return n;
-}
+/** `sum(istio_requests_total{labels})` over the gateway's metrics. */
+const requestsTotal = (mesh: Mesh, labels: Record<string, string>): Promise<number> =>
+  sumMetric([mesh], 'istio_requests_total', labels);
 
 const BOOKINFO = [
   sample('bookinfo-platform/bookinfo.yaml'),

@@ -4,8 +4,7 @@ import { validateWorkload, type WorkloadIdentity } from './workload.js';
 import { buildRegistry, type StaticEndpoint } from './registry.js';
 import { createDestinationRuleIndex } from './destination-rules.js';
 import { buildOutbound } from './outbound.js';
-import { runsAsGateway } from './gateway-workload.js';
-import { gatewayServers, gatewaysFor } from './gateway-binding.js';
+import { gatewayInfo } from './gateway-binding.js';
 import { gatewayHostLookup } from './gateway-routes.js';
 import { buildInbound } from './inbound.js';
 import { serviceMtlsModes } from './service-mtls.js';
@@ -44,8 +43,7 @@ export function compilePlan(
   const root = snapshot.meshConfig.rootNamespace;
   const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
   const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
-  const gateway = runsAsGateway(snapshot.resources, w) ? gatewaysFor(snapshot.resources, w) : null;
-  const servers = gateway === null ? [] : gatewayServers(gateway);
+  const gateway = gatewayInfo(snapshot.resources, w);
   const { gatewayHosts, ...outbound } = buildOutbound(
     snapshot.resources,
     w,
@@ -59,7 +57,7 @@ export function compilePlan(
         ? localClusterLocalities(localServiceEndpoints(snapshot.platform, registry, w, snapshot.resources), w)
         : null,
     },
-    gateway === null ? null : { gateways: gateway, servers },
+    gateway?.servers ?? null,
   );
   const serviceMtls = serviceMtlsModes(snapshot.resources, root);
   const plan: MeshPlan = {
@@ -70,11 +68,7 @@ export function compilePlan(
       gateway === null || gatewayHosts === null
         ? null
         : {
-            gateways: gateway.map((g) => ({
-              namespace: g.resource.metadata.namespace,
-              name: g.resource.metadata.name,
-            })),
-            servers,
+            ...gateway,
             routes: {
               ...outbound,
               virtualHosts: gatewayHosts,

@@ -2,15 +2,9 @@ import type { Resource } from '../config/resource.js';
 import type { GatewaySpec } from '../config/schema/gateway.js';
 import { isHttpProtocol, parseProtocol } from '../config/schema/networking-common-rules.js';
 import { compareByCreation } from './hosts.js';
-import type { GatewayServerInfo } from './plan-types.js';
+import type { GatewayPlan, GatewayServerInfo } from './plan-types.js';
+import { runsAsGateway } from './gateway-workload.js';
 import { labelsMatch, type WorkloadIdentity } from './workload.js';
-
-/** A networking.istio.io Gateway that selects this workload. */
-export interface BoundGateway {
-  readonly resource: Resource;
-  /** `namespace/name`, the form VirtualService `gateways` resolve to. */
-  readonly fullName: string;
-}
 
 /**
  * The Gateways whose servers this gateway workload runs, oldest first (istio
@@ -20,7 +14,7 @@ export interface BoundGateway {
  * namespace (istiod's default, `PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false`). Kubernetes
  * Gateway API resources are not networking Gateways and are skipped.
  */
-export function gatewaysFor(resources: readonly Resource[], workload: WorkloadIdentity): BoundGateway[] {
+export function gatewaysFor(resources: readonly Resource[], workload: WorkloadIdentity): Resource[] {
   const out: Resource[] = [];
   for (const r of resources) {
     if (r.kind !== 'Gateway' || !r.apiVersion.startsWith('networking.istio.io/')) continue;
@@ -32,9 +26,7 @@ export function gatewaysFor(resources: readonly Resource[], workload: WorkloadId
     )
       out.push(r);
   }
-  return out
-    .sort(compareByCreation)
-    .map((resource) => ({ resource, fullName: `${resource.metadata.namespace}/${resource.metadata.name}` }));
+  return out.sort(compareByCreation);
 }
 
 /**
@@ -52,17 +44,17 @@ function serverHosts(hosts: readonly string[], namespace: string): string[] {
  * istio gateway.go `buildGatewayListeners`). TLS and TCP servers take `tls` and `tcp`
  * routes, which meshlet's gateway does not serve.
  */
-export function gatewayServers(gateways: readonly BoundGateway[]): GatewayServerInfo[] {
+export function gatewayServers(gateways: readonly Resource[]): GatewayServerInfo[] {
   const out: GatewayServerInfo[] = [];
   for (const g of gateways) {
-    const ns = g.resource.metadata.namespace;
-    for (const s of (g.resource.spec as GatewaySpec).servers ?? []) {
+    const ns = g.metadata.namespace;
+    for (const s of (g.spec as GatewaySpec).servers ?? []) {
       const protocol = parseProtocol(s.port.protocol);
       // An HTTPS server's tls is required by validation; an unset mode is PASSTHROUGH.
       const tlsMode = s.tls === undefined ? null : (s.tls.mode ?? 'PASSTHROUGH');
       const terminated = protocol === 'HTTPS' && tlsMode !== 'PASSTHROUGH' && tlsMode !== 'AUTO_PASSTHROUGH';
       out.push({
-        gateway: { namespace: ns, name: g.resource.metadata.name },
+        gateway: { namespace: ns, name: g.metadata.name },
         port: s.port.number,
         portName: s.port.name,
         protocol: s.port.protocol,
@@ -76,4 +68,24 @@ export function gatewayServers(gateways: readonly BoundGateway[]): GatewayServer
     }
   }
   return out;
+}
+
+/**
+ * The Gateways a workload runs and their servers, or null for a workload beside a sidecar
+ * (gateway-workload.ts `runsAsGateway`): what the plan's `gateway` part and the choice of
+ * a listener's port are made from.
+ */
+export function gatewayInfo(
+  resources: readonly Resource[],
+  workload: WorkloadIdentity,
+): Pick<GatewayPlan, 'gateways' | 'servers'> | null {
+  if (!runsAsGateway(resources, workload)) return null;
+  const bound = gatewaysFor(resources, workload);
+  return {
+    gateways: bound.map((g) => ({
+      namespace: g.metadata.namespace,
+      name: g.metadata.name,
+    })),
+    servers: gatewayServers(bound),
+  };
 }

@@ -1,5 +1,4 @@
 import type { Resource } from '../config/resource.js';
-import type { BoundGateway } from './gateway-binding.js';
 import type { GatewayServerInfo, VirtualHost } from './plan-types.js';
 import type { VirtualServiceIn } from './spec-types.js';
 import type { RouteContext } from './compile-route.js';
@@ -70,7 +69,6 @@ export type GatewayContext = (namespace: string, port: number, gateways: Readonl
 export function buildGatewayVirtualHosts(
   resources: readonly Resource[],
   proxyNamespace: string,
-  gateways: readonly BoundGateway[],
   servers: readonly GatewayServerInfo[],
   byName: Map<string, Resource>,
   ctxFor: GatewayContext,
@@ -86,7 +84,6 @@ export function buildGatewayVirtualHosts(
     }
     return list;
   };
-  const known = new Set(gateways.map((g) => g.fullName));
   const vhosts: VirtualHost[] = [];
   const ports = [...new Set(servers.filter((s) => s.http).map((s) => s.port))];
   for (const port of ports) {
@@ -98,7 +95,6 @@ export function buildGatewayVirtualHosts(
     for (const server of servers) {
       if (!server.http || server.port !== port) continue;
       const gw = `${server.gateway.namespace}/${server.gateway.name}`;
-      if (!known.has(gw)) continue;
       for (const vs of boundTo(gw)) {
         const vsNs = vs.resource.metadata.namespace;
         const hosts = intersect(namesForNamespace(server.hosts, vsNs), vs.hosts);

@@ -18,7 +18,6 @@ import { buildCluster, clusterKey } from './clusters.js';
 import { createHostIndex, hostAliases } from './domains.js';
 import { defaultRetryPolicy, forConsistentHash } from './retry.js';
 import { compileRules, expandRules, type Expanded } from './vs-rules.js';
-import type { BoundGateway } from './gateway-binding.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import {
   findConflicts,
@@ -85,10 +84,8 @@ export function buildOutbound(
   registry: Map<string, Service>,
   destinationRule: (hostName: string, serviceNamespace: string) => EffectiveDestinationRule | null,
   meshLocality: MeshLocalityInputs,
-  gateway: {
-    readonly gateways: readonly BoundGateway[];
-    readonly servers: readonly GatewayServerInfo[];
-  } | null = null,
+  /** The servers of the Gateways that select a gateway workload; null beside a sidecar. */
+  gatewayServers: readonly GatewayServerInfo[] | null = null,
 ): Omit<OutboundPlan, 'serviceMtls'> & { readonly gatewayHosts: readonly VirtualHost[] | null } {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
@@ -201,16 +198,9 @@ export function buildOutbound(
 
   // A gateway's own route tables, from the VirtualServices bound to its Gateways.
   const gatewayHosts =
-    gateway === null
+    gatewayServers === null
       ? null
-      : buildGatewayVirtualHosts(
-          resources,
-          workload.namespace,
-          gateway.gateways,
-          gateway.servers,
-          byName,
-          ctxFor,
-        );
+      : buildGatewayVirtualHosts(resources, workload.namespace, gatewayServers, byName, ctxFor);
 
   // Every service port gets its default cluster and one per DestinationRule subset.
   for (const svc of registry.values()) {

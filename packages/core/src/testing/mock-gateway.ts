@@ -1,5 +1,4 @@
-import { gatewayServers, gatewaysFor } from '../compile/gateway-binding.js';
-import { runsAsGateway } from '../compile/gateway-workload.js';
+import { gatewayInfo } from '../compile/gateway-binding.js';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
@@ -48,20 +47,8 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     labels: { istio: 'ingressgateway', app: name, ...o.labels },
     ...(o.locality === undefined ? {} : { locality: o.locality }),
   });
-  const resources = deps.snapshot().resources;
-  const gateways = runsAsGateway(resources, workload) ? gatewaysFor(resources, workload) : null;
-  const bound =
-    gateways === null
-      ? null
-      : {
-          gateways: gateways.map((g) => ({
-            namespace: g.resource.metadata.namespace,
-            name: g.resource.metadata.name,
-          })),
-          servers: gatewayServers(gateways),
-        };
   // Checked now, from the config in force, so a gateway no Gateway selects fails here.
-  const port = gatewayPort(workload, bound, o.port);
+  const port = gatewayPort(workload, gatewayInfo(deps.snapshot().resources, workload), o.port);
   const address = deps.address(o.address, port, `mm.gateway('${name}')`);
   const id = `${workload.namespace}/${workload.name}`;
   const caller: MockCaller = { address, identity: deps.identity(workload) };

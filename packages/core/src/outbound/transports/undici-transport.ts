@@ -18,9 +18,6 @@ import type { PoolSettings } from './pool-settings.js';
 import { clientTlsOptions, type ClientTlsOptions, type PeerCheck } from './tls-options.js';
 import { withConnectionAge } from './undici-connection-age.js';
 
-/** Hop-by-hop headers undici refuses to send; Envoy drops them too. */
-const HOP_BY_HOP = HOP_BY_HOP_HEADERS;
-
 /** A day: undici needs a number, and `idleTimeout: 0s` means "never close idle". */
 const NEVER_MS = 86_400_000;
 
@@ -212,7 +209,7 @@ function createPool(origin: string, settings: PoolSettings): UndiciPool {
 function sendableHeaders(headers: TransportRequest['headers']): Record<string, string | string[]> {
   let hop = false;
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name)) {
+    if (HOP_BY_HOP_HEADERS.has(name)) {
       hop = true;
       break;
     }
@@ -220,7 +217,7 @@ function sendableHeaders(headers: TransportRequest['headers']): Record<string, s
   if (!hop) return headers as Record<string, string | string[]>;
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
-    if (!HOP_BY_HOP.has(name)) out[name] = headers[name] as string | string[];
+    if (!HOP_BY_HOP_HEADERS.has(name)) out[name] = headers[name] as string | string[];
   }
   return out;
 }
