@@ -306,6 +306,9 @@ describe('mesh.gateway(): end-user authentication at the ingress (authn-policy t
     const denied = await send(gw.port, 'httpbin.example.com', '/headers');
     expect(denied).toMatchObject({ status: 403, body: 'RBAC: access denied' });
     expect(denied.headers['server']).toBe('istio-envoy');
+    // A local reply as Envoy sends it: plain text with its length.
+    expect(denied.headers['content-type']).toBe('text/plain');
+    expect(denied.headers['content-length']).toBe('19');
     const bad = await send(gw.port, 'httpbin.example.com', '/headers', {
       headers: { authorization: 'Bearer deadbeef' },
     });

@@ -25,6 +25,7 @@ import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
 import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
 import { gatewayHostLookup } from '../compile/gateway-routes.js';
 import { addFlag } from './flags.js';
+import { localReply } from './local-reply.js';
 import type { ResponseFlag } from './meshlet-info.js';
 
 export type { MeshFetchInit } from './request-input.js';
@@ -219,10 +220,10 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       const state = newCallState(call);
       if (answered === null) return run(plan, state, call, target, method, headers, body, init, side, claims);
       for (const f of answered.flags) addFlag(state.flags, f);
-      const replyHeaders: HeaderRecord = {};
-      for (const [k, v] of Object.entries(answered.headers))
-        replyHeaders[k.toLowerCase()] = typeof v === 'string' ? v : [...v];
-      const reply = { status: answered.status, headers: replyHeaders, body: Buffer.from(answered.body) };
+      // Envoy's local reply: plain text with its length, the filter's own headers over them.
+      const own: Record<string, string | readonly string[]> = {};
+      for (const [k, v] of Object.entries(answered.headers)) own[k.toLowerCase()] = v;
+      const reply = localReply(answered.status, answered.body, null, own);
       return Promise.resolve(respond(plan, state, call, reply, side));
     } catch (err) {
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- whatever was thrown, as an async function rejects

@@ -26,10 +26,10 @@ export function localReply(
   status: number,
   body: string,
   flag: ResponseFlag | null,
-  extra?: Record<string, string>,
+  extra?: Readonly<Record<string, string | readonly string[]>>,
 ): LocalReply {
   const buf = Buffer.from(body);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | readonly string[]> = {};
   if (buf.length > 0) headers['content-type'] = 'text/plain';
   headers['content-length'] = String(buf.length);
   if (extra !== undefined) Object.assign(headers, extra);
