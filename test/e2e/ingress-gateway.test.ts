@@ -275,6 +275,96 @@ describe('mesh.gateway(): the ingress-control task', () => {
   });
 });
 
+describe('mesh.gateway(): a browser app calling an API through the ingress (VirtualService corsPolicy)', () => {
+  // The CORS filter istiod puts on every gateway connection manager, after RBAC and fault,
+  // before the router (listener_builder.go), with the route's corsPolicy (route.go
+  // TranslateCORSPolicy; Envoy cors_filter.cc).
+  const API = [
+    sample('bookinfo-platform/bookinfo.yaml'),
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: api-gateway, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: [api.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [api.example.com]
+  gateways: [api-gateway]
+  http:
+  - match: [{ uri: { prefix: /api/ } }]
+    corsPolicy:
+      allowOrigins: [{ exact: "https://shop.example.com" }]
+      allowMethods: [GET, PUT]
+      allowHeaders: [content-type, authorization]
+      exposeHeaders: [x-request-id]
+      allowCredentials: true
+      maxAge: 10m
+    route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+`,
+  ];
+
+  it('answers the preflight itself, adds the headers to the actual call, forwards a preflight from another origin', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(API, { [PRODUCTPAGE]: pp });
+    const preflight = await send(gw.port, 'api.example.com', '/api/v1/products/1', {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example.com',
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight).toMatchObject({
+      status: 200,
+      body: '',
+      headers: {
+        'access-control-allow-origin': 'https://shop.example.com',
+        'access-control-allow-methods': 'GET,PUT',
+        'access-control-allow-headers': 'content-type,authorization',
+        'access-control-allow-credentials': 'true',
+        'access-control-max-age': '600',
+        'content-length': '0',
+        server: 'istio-envoy',
+      },
+    });
+    expect(pp.seen).toEqual([]);
+
+    const actual = await send(gw.port, 'api.example.com', '/api/v1/products/1', {
+      method: 'PUT',
+      headers: { origin: 'https://shop.example.com', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect([actual.status, actual.body]).toEqual([200, 'hello from upstream']);
+    expect(actual.headers).toMatchObject({
+      'access-control-allow-origin': 'https://shop.example.com',
+      'access-control-allow-credentials': 'true',
+      'access-control-expose-headers': 'x-request-id',
+    });
+    expect(actual.headers['access-control-allow-methods']).toBeUndefined();
+
+    const other = await send(gw.port, 'api.example.com', '/api/v1/products/1', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' },
+    });
+    expect([other.status, other.headers['access-control-allow-origin']]).toEqual([200, undefined]);
+    expect(pp.seen.map((s) => [s.method, s.headers.origin])).toEqual([
+      ['PUT', 'https://shop.example.com'],
+      ['OPTIONS', 'https://evil.example'],
+    ]);
+    // Each is one request the gateway reports (reporter="source"), the preflight included.
+    expect(
+      await requestsTotal(gw.mesh, { reporter: 'source', response_code: '200', response_flags: '-' }),
+    ).toBe(3);
+  });
+});
+
 describe('mesh.gateway(): end-user authentication at the ingress (authn-policy task)', () => {
   const jwks = sample('jwt/jwks.json');
   const token = sample('jwt/demo.jwt').trim();

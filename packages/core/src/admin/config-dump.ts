@@ -42,11 +42,8 @@ export interface RouteDump {
   readonly fault: CompiledRoute['fault'];
   readonly mirrors: CompiledRoute['mirrors'];
   readonly headers: CompiledRoute['headers'];
-  readonly cors: {
-    readonly allowOrigins: readonly string[];
-    readonly allowMethods: readonly string[];
-    readonly allowHeaders: readonly string[];
-  } | null;
+  /** The route's corsPolicy (Envoy's per-route CORS filter config), its origins described. */
+  readonly cors: Omit<NonNullable<CompiledRoute['cors']>, 'originAllowed'> | null;
 }
 
 export interface VirtualHostDump {
@@ -129,15 +126,12 @@ function routeDump(r: CompiledRoute): RouteDump {
     fault: r.fault,
     mirrors: r.mirrors,
     headers: r.headers,
-    cors:
-      r.cors === null
-        ? null
-        : {
-            allowOrigins: r.cors.allowOrigins,
-            allowMethods: r.cors.allowMethods,
-            allowHeaders: r.cors.allowHeaders,
-          },
+    cors: r.cors === null ? null : corsDump(r.cors),
   };
+}
+
+function corsDump({ originAllowed: _, ...policy }: NonNullable<CompiledRoute['cors']>): RouteDump['cors'] {
+  return policy;
 }
 
 function vhostDump(vh: VirtualHost): VirtualHostDump {

@@ -143,18 +143,22 @@ export function compileDirectResponse(d: HTTPDirectResponseIn): RouteAction {
   return { kind: 'directResponse', status: d.status, body };
 }
 
-/** `HTTPRoute.corsPolicy`; deprecated `allowOrigin` entries are exact matches. */
+/**
+ * `HTTPRoute.corsPolicy`. istiod (route.go TranslateCORSPolicy) takes `allowOrigins`, or when
+ * it is empty the deprecated `allowOrigin` as exact matches. Envoy allows an origin when a
+ * matcher matches it or matches `*` (cors_filter.cc isOriginAllowed), so `exact: "*"` or
+ * `regex: ".*"` allow every origin.
+ */
 export function compileCors(c: CorsPolicyIn | undefined): CorsPolicy | null {
   if (c === undefined) return null;
-  const origins = [...(c.allowOrigins ?? []), ...(c.allowOrigin ?? []).map((o) => ({ exact: o }))].map(
-    (m) => {
-      const sm = m.exact === '*' ? compileStringMatch({}) : compileStringMatch(m);
-      return { test: (origin: string) => sm.test(origin), describe: sm.describe };
-    },
-  );
+  const given =
+    (c.allowOrigins?.length ?? 0) > 0
+      ? (c.allowOrigins ?? [])
+      : (c.allowOrigin ?? []).map((o) => ({ exact: o }));
+  const origins = given.map((m) => compileStringMatch(m));
   return {
     allowOrigins: origins.map((o) => o.describe()),
-    originAllowed: (origin) => origins.some((o) => o.test(origin)),
+    originAllowed: (origin) => origins.some((o) => o.test('*') || o.test(origin)),
     allowMethods: c.allowMethods ?? [],
     allowHeaders: c.allowHeaders ?? [],
     exposeHeaders: c.exposeHeaders ?? [],

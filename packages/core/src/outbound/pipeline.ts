@@ -13,6 +13,7 @@ import { addFlag } from './flags.js';
 import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
 import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
+import { addCorsHeaders, corsRequest } from './cors.js';
 import { chooseDestination, callTimeouts, stripControlHeaders } from './route-request.js';
 import { rewritePath } from './rewrite.js';
 import { applyRouteHeaderOps } from './header-ops.js';
@@ -155,10 +156,11 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
 /**
  * The outbound pipeline in Envoy's order (DESIGN.md "Envoy order of policies",
  * spec/traffic.md §1, §3, §4): virtual host → route (`404 NR`) → redirect /
- * directResponse → fault (delay, then abort; outside the route timeout) → weighted
- * destination → cluster (`503 NC`) → endpoints (DNS when none) → rewrite and request
- * header operations → mirrors → router (timeouts, retries, pool, transport) →
- * `x-envoy-upstream-service-time` and response header operations.
+ * directResponse → fault (delay, then abort; outside the route timeout) → CORS (a
+ * preflight answered) → weighted destination → cluster (`503 NC`) → endpoints (DNS when
+ * none) → rewrite and request header operations → mirrors → router (timeouts, retries,
+ * pool, transport) → `x-envoy-upstream-service-time`, response header operations, and
+ * the CORS response headers.
  */
 export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state, headers } = input;
@@ -185,11 +187,18 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   state.observer?.routed(route, rreq, headers);
   const ruleOps = route.headers?.response ?? null;
   const action = route.action;
-  if (action.kind === 'redirect') {
-    return local(state, redirectReply(action, target, authority, route, rreq), ruleOps);
-  }
-  if (action.kind === 'directResponse') {
-    return local(state, localReply(action.status, action.body ?? '', null), ruleOps);
+  // istiod's filter order puts fault before CORS before the router (listener_builder.go);
+  // validation keeps faults off redirect and directResponse routes.
+  if (action.kind === 'redirect' || action.kind === 'directResponse') {
+    const cors = corsRequest(route.cors, input.method, headers);
+    if (cors?.preflight != null) return local(state, cors.preflight);
+    const reply =
+      action.kind === 'redirect'
+        ? redirectReply(action, target, authority, route, rreq)
+        : localReply(action.status, action.body ?? '', null);
+    const produced = local(state, reply, ruleOps);
+    addCorsHeaders(produced.headers, cors);
+    return produced;
   }
 
   const fault = decideFault(route.fault, deps.random);
@@ -208,10 +217,20 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     // finalizeResponseHeaders on every local reply, the fault filter's abort included.
     return local(state, fault.abort, ruleOps, dest?.headers?.response ?? null, action.weighted);
   }
+  const cors = route.cors === null ? null : corsRequest(route.cors, input.method, headers);
+  if (cors?.preflight != null) {
+    // Not a local reply through the filter chain (the filter encodes its headers itself),
+    // so no route header operations; reported against the route's cluster as an abort is.
+    if (dest !== undefined) state.cluster = dest.cluster;
+    if (cluster !== null) state.service = cluster.host;
+    return local(state, cors.preflight);
+  }
   const destOps = dest?.headers?.response ?? null;
   if (dest === undefined || cluster === null || cluster.status !== 'ok') {
     if (dest !== undefined) state.cluster = dest.cluster;
-    return local(state, noCluster(), ruleOps, destOps, action.weighted);
+    const produced = local(state, noCluster(), ruleOps, destOps, action.weighted);
+    addCorsHeaders(produced.headers, cors);
+    return produced;
   }
   state.cluster = cluster.key;
   state.service = cluster.host;
@@ -278,7 +297,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   });
   if (r.kind === 'local') {
     if (!debugHeaders) delete r.reply.headers['x-envoy-overloaded'];
-    return local(state, r.reply, ruleOps, destOps, action.weighted);
+    const produced = local(state, r.reply, ruleOps, destOps, action.weighted);
+    addCorsHeaders(produced.headers, cors);
+    return produced;
   }
   state.upstream = { host: cluster.host, subset: cluster.subset, address: r.host.id, cluster: cluster.key };
   state.upstreamLocalAddress = r.response.localAddress ?? null;
@@ -287,6 +308,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const out = copyHeaders(r.response.headers);
   if (debugHeaders) out['x-envoy-upstream-service-time'] = String(Math.round(deps.clock.now() - started));
   applyRouteHeaderOps(out, ruleOps, destOps, action.weighted);
+  addCorsHeaders(out, cors);
   // The router adds the cookie it issued to the upstream's response (router.cc onUpstreamHeaders).
   if (issued !== null) {
     const had = out['set-cookie'];

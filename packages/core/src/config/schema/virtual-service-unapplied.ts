@@ -23,14 +23,6 @@ export function warnUnappliedVirtualService(spec: VirtualServiceSpec, ctx: Valid
   // istio route.go translateRoute: statPrefix names the route's Envoy stats
   // (vhost.<vhost>.route.<statPrefix>.*).
   for (const [i, r] of (spec.http ?? []).entries()) {
-    // istio adds the CORS filter to every HTTP connection manager (route.go
-    // TranslateCORSPolicy); meshlet's outbound pipeline has no CORS step.
-    if (r.corsPolicy !== undefined)
-      warn(
-        ['spec', 'http', i, 'corsPolicy'],
-        'corsPolicy is not applied by meshlet: a preflight (OPTIONS) request is routed and forwarded upstream like any other request, and no Access-Control-* headers are added to responses',
-        ctx,
-      );
     for (const [j, m] of (r.match ?? []).entries()) {
       if (m.statPrefix === undefined || m.statPrefix === '') continue;
       warn(
