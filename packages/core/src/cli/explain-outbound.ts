@@ -4,6 +4,7 @@ import type { HeaderRecord } from '../outbound/request-input.js';
 import { parseTarget } from '../outbound/request-input.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { callTimeouts } from '../outbound/route-request.js';
+import { corsRequest } from '../outbound/cors.js';
 import { describeFaultPolicy, summarizePolicy, type PolicySummary } from './explain-policy.js';
 
 /** One `HTTPMatchRequest` of a route checked against the request. */
@@ -64,6 +65,8 @@ export interface OutboundExplanation {
   readonly timeout: string;
   readonly retries: string;
   readonly fault: string;
+  /** What the route's corsPolicy does with this request; null when the route has none. */
+  readonly cors: string | null;
   readonly mirrors: readonly string[];
   readonly rewrite: string | null;
 }
@@ -138,6 +141,30 @@ function outcomeOf(r: CompiledRoute, dests: readonly DestinationExplanation[]): 
   return parts.join(', ');
 }
 
+const PREFLIGHT_ANSWERED = 'CORS preflight answered by the route';
+
+/** The route's corsPolicy applied to this request, as the pipeline's CORS step (outbound/cors.ts) does. */
+function describeCors(route: CompiledRoute, method: string, headers: HeaderRecord): string | null {
+  if (route.cors === null) return null;
+  const c = corsRequest(route.cors, method, headers);
+  if (c === null) return 'the route has a corsPolicy; this request has no Origin, so it is no CORS request';
+  const origin = headers['origin'];
+  const named = JSON.stringify(typeof origin === 'string' ? origin : origin?.[0]);
+  if (c.preflight !== null) {
+    const allowed =
+      c.origin === null
+        ? `origin ${named} not allowed (unmatchedPreflights IGNORE)`
+        : `origin ${named} allowed`;
+    return `${PREFLIGHT_ANSWERED} (${allowed}); nothing goes upstream`;
+  }
+  const preflight = method === 'OPTIONS' && headers['access-control-request-method'] !== undefined;
+  if (c.origin === null)
+    return preflight
+      ? `origin ${named} not allowed: the preflight goes upstream (unmatchedPreflights FORWARD) and its response gets no CORS headers`
+      : `origin ${named} not allowed: the response gets no CORS headers`;
+  return `origin ${named} allowed: the response gets access-control-allow-origin`;
+}
+
 /** A host and port without route configuration (the pipeline's `noVirtualHost`). */
 function noVirtualHost(plan: MeshPlan, hostname: string, port: number): string {
   const svc = plan.outbound.services[hostname];
@@ -168,7 +195,15 @@ export function explainOutbound(
     workload: `${w.namespace}/${w.name}`,
     request: { method: input.method, url: input.url, authority, port: target.port },
   };
-  const empty = { destinations: [], timeout: '-', retries: '-', fault: '-', mirrors: [], rewrite: null };
+  const empty = {
+    destinations: [],
+    timeout: '-',
+    retries: '-',
+    fault: '-',
+    cors: null,
+    mirrors: [],
+    rewrite: null,
+  };
   const vhost: VirtualHost | null = plan.outbound.lookup(authority, target.port);
   if (vhost === null) {
     return {
@@ -212,12 +247,13 @@ export function explainOutbound(
   const dests = destinations(plan, chosen);
   const timeouts = callTimeouts(chosen, { ...headers });
   const retries = chosen.action.kind === 'route' ? describeRetries(chosen.retries) : '-';
+  const cors = describeCors(chosen, input.method, headers);
   return {
     ...base,
     virtualHost,
     routes: checks,
     route: { id: chosen.id, virtualService: keyName(chosen.virtualService), matchedBy },
-    outcome: outcomeOf(chosen, dests),
+    outcome: cors?.startsWith(PREFLIGHT_ANSWERED) === true ? `200 ${cors}` : outcomeOf(chosen, dests),
     destinations: dests,
     timeout:
       timeouts.routeMs === null
@@ -228,6 +264,7 @@ export function explainOutbound(
         ? retries
         : `${retries} (per try ${timeouts.perTryMs}ms)`,
     fault: describeFaultPolicy(chosen.fault),
+    cors,
     mirrors: chosen.mirrors.map((m) => `${m.percent}% to ${m.cluster}`),
     rewrite:
       chosen.rewrite === null

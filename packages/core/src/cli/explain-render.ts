@@ -53,6 +53,7 @@ export function renderOutbound(e: OutboundExplanation, io: CliIO): string {
   out.push(`${label(io, 'Timeout')}${e.timeout}`);
   out.push(`${label(io, 'Retries')}${e.retries}`);
   out.push(`${label(io, 'Fault')}${e.fault === 'none' ? e.fault : paint(io, 'yellow', e.fault)}`);
+  if (e.cors !== null) out.push(`${label(io, 'CORS')}${e.cors}`);
   if (e.mirrors.length > 0) out.push(`${label(io, 'Mirror')}${e.mirrors.join(', ')}`);
   if (e.rewrite !== null) out.push(`${label(io, 'Rewrite')}${e.rewrite}`);
   return `${out.join('\n')}\n`;

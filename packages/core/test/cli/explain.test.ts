@@ -390,6 +390,43 @@ describe('meshlet explain --gateway (a request arriving at an ingress gateway)',
     expect(e.routes[0]?.matches[0]?.failed).toEqual(['uri exact "/productpage" (got "/admin")']);
   });
 
+  it("says what the route's corsPolicy does: a preflight answered, another origin's forwarded", async () => {
+    const dir = tempFiles({
+      'cors.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [bookinfo.example.com]
+  gateways: [bookinfo-gateway]
+  http:
+  - match: [{ uri: { prefix: /api/ } }]
+    corsPolicy: { allowOrigins: [{ exact: "https://shop.example.com" }], allowMethods: [GET] }
+    route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+`,
+    });
+    const ask = (origin: string) =>
+      explain([
+        ...files,
+        dir,
+        ...GATEWAY,
+        '--gateway',
+        'OPTIONS http://bookinfo.example.com/api/v1/products',
+        '-H',
+        `origin: ${origin}`,
+        '-H',
+        'access-control-request-method: GET',
+      ]);
+    const shop = await ask('https://shop.example.com');
+    expect(shop.out).toMatch(
+      /^Result\s+200 CORS preflight answered by the route \(origin "https:\/\/shop\.example\.com" allowed\); nothing goes upstream$/m,
+    );
+    const evil = await ask('https://evil.example');
+    expect(evil.out).toMatch(/^Result\s+productpage\.default\.svc\.cluster\.local:9080$/m);
+    expect(evil.out).toMatch(
+      /^CORS\s+origin "https:\/\/evil\.example" not allowed: the preflight goes upstream \(unmatchedPreflights FORWARD\)/m,
+    );
+  });
+
   it('refuses a workload that is not a gateway, and a port without an HTTP server', async () => {
     const notGateway = await explain([
       ...files,
