@@ -348,3 +348,46 @@ spec: { selector: { app: httpbin }, ports: [{ name: http, port: 8000, targetPort
     expect(await as((await sample('jwt/demo.jwt')).trim())).toBe(404);
   });
 });
+
+describe('mm.gateway(): a corsPolicy tested before it ships', () => {
+  it('answers the preflight at the gateway, lets the allowed origin read the response, and logs both', async () => {
+    const mm = await mock([
+      path.join(SAMPLES, 'bookinfo-platform/bookinfo.yaml'),
+      path.join(SAMPLES, 'bookinfo-networking/bookinfo-gateway.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: api, namespace: default }
+spec:
+  hosts: [bookinfo.example.com]
+  gateways: [bookinfo-gateway]
+  http:
+  - match: [{ uri: { prefix: /api/v1/products } }]
+    corsPolicy:
+      allowOrigins: [{ regex: "https://[a-z]+\\\\.shop\\\\.example" }]
+      allowMethods: [GET]
+    route: [{ destination: { host: productpage, port: { number: 9080 } } }]
+`,
+    ]);
+    mm.service('productpage', { serviceAccount: 'bookinfo-productpage', port: 9080 }, productpage);
+    const gw = mm.gateway();
+    const origin = 'https://eu.shop.example';
+    const pre = await gw.fetch('http://bookinfo.example.com/api/v1/products', {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'GET' },
+    });
+    expect([
+      pre.status,
+      pre.headers.get('access-control-allow-origin'),
+      pre.headers.get('access-control-allow-methods'),
+    ]).toEqual([200, origin, 'GET']);
+    const get = await gw.fetch('http://bookinfo.example.com/api/v1/products', { headers: { origin } });
+    expect([get.status, get.headers.get('access-control-allow-origin')]).toEqual([200, origin]);
+    // The preflight never left the gateway; the GET reached productpage.
+    expect(mm.log.map((h) => [h.source, h.destination?.workload ?? null, h.method, h.status])).toEqual([
+      ['istio-system/istio-ingressgateway', null, 'OPTIONS', 200],
+      ['external', 'istio-system/istio-ingressgateway', 'OPTIONS', 200],
+      ['istio-system/istio-ingressgateway', 'default/productpage', 'GET', 200],
+      ['external', 'istio-system/istio-ingressgateway', 'GET', 200],
+    ]);
+  });
+});
