@@ -3,7 +3,7 @@ import https from 'node:https';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import {
@@ -309,6 +309,60 @@ spec:
     expect(
       await get(port, 'httpbin.example.com', '/status/200', { cert: other.certChainPem, key: other.keyPem }),
     ).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+  });
+
+  it('applies meshConfig tlsDefaults to SIMPLE servers, under the server settings (listener.go applyDownstreamTLSDefaults)', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com');
+    const meshConfig = `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    tlsDefaults:
+      minProtocolVersion: TLSV1_3
+---
+`;
+    const mesh = await gatewayMesh(
+      meshConfig +
+        gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]
+  - port: { number: 8443, name: https-legacy, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential, minProtocolVersion: TLSV1_2 }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    const listen = async (gatewayPort: number) => {
+      const server = await mesh.listenGateway({
+        port: gatewayPort,
+        listenPort: 0,
+        host: '127.0.0.1',
+        credentials: creds,
+      });
+      return (server.address() as AddressInfo).port;
+    };
+    /** The protocol a client offering at most `max` negotiates, or the handshake error. */
+    const negotiate = (port: number, max: 'TLSv1.2' | 'TLSv1.3') =>
+      new Promise<string>((resolve) => {
+        const socket = tlsConnect({
+          host: '127.0.0.1',
+          port,
+          servername: 'httpbin.example.com',
+          ca: ca.rootCertPem,
+          maxVersion: max,
+        });
+        socket.on('secureConnect', () => {
+          resolve(socket.getProtocol() ?? '?');
+          socket.end();
+        });
+        socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+    const strict = await listen(443);
+    const legacy = await listen(8443);
+    expect(await negotiate(strict, 'TLSv1.3')).toBe('TLSv1.3');
+    expect(await negotiate(strict, 'TLSv1.2')).toMatch(/ALERT_PROTOCOL_VERSION/);
+    expect(await negotiate(legacy, 'TLSv1.2')).toBe('TLSv1.2');
   });
 
   it('plain HTTP servers get an HTTP listener; mesh.close() closes it', async () => {

@@ -31,17 +31,10 @@ export function parseMeshTls(
   }
   const defaults = tlsConfig(value['tlsDefaults'], ['tlsDefaults'], err, findings, base);
   if (defaults !== null) {
-    if (defaults.minVersion !== null)
-      findings.push({
-        level: 'Info',
-        code: DIAGNOSTIC_CODES.meshConfigUnused,
-        path: [...base, 'tlsDefaults', 'minProtocolVersion'],
-        message:
-          'tlsDefaults.minProtocolVersion applies to gateway TLS listeners, which meshlet does not serve',
-      });
     patch.tlsDefaults = Object.freeze({
       ecdhCurves: Object.freeze(defaults.ecdhCurves ?? []),
       cipherSuites: Object.freeze(defaults.cipherSuites ?? []),
+      minProtocolVersion: defaults.minVersion,
     });
   }
   const cas = value['caCertificates'];

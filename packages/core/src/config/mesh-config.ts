@@ -33,11 +33,15 @@ export interface MeshTlsConfig {
 /**
  * `tlsDefaults`: ECDH curves and cipher suites of non-ISTIO_MUTUAL upstream TLS, i.e.
  * DestinationRule SIMPLE and MUTUAL (istio pilot/pkg/networking/core/cluster_tls.go
- * applyTLSDefaults).
+ * applyTLSDefaults), and those plus the minimum version of a gateway's SIMPLE, MUTUAL and
+ * OPTIONAL_MUTUAL servers, under the server's own settings (listener.go
+ * applyDownstreamTLSDefaults).
  */
 export interface TlsDefaults {
   readonly ecdhCurves: readonly string[];
   readonly cipherSuites: readonly string[];
+  /** `minProtocolVersion`; unset (or null) leaves the TLS library's minimum, TLS 1.2. */
+  readonly minProtocolVersion?: 'TLSv1.2' | 'TLSv1.3' | null;
 }
 
 /**

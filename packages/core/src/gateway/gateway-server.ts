@@ -76,7 +76,8 @@ async function portTls(
     );
   }
   const material: ServerTlsMaterial[] = [];
-  for (const s of tls) material.push(await serverTlsMaterial(s, credentials, certs));
+  for (const s of tls)
+    material.push(await serverTlsMaterial(s, credentials, certs, plan.meshConfig.tlsDefaults));
   const clientCert = material[0]!.clientCert;
   if (material.some((m) => m.clientCert !== clientCert)) {
     throw new MeshletError(

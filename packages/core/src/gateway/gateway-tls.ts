@@ -5,6 +5,7 @@ import type { GatewayServerInfo } from '../compile/plan-types.js';
 import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
+import type { TlsDefaults } from '../config/mesh-config.js';
 
 /** Where `credentialName` secrets are mounted: one directory per name under a root, or a map. */
 export type GatewayCredentials = string | Readonly<Record<string, string>>;
@@ -33,6 +34,19 @@ const APPLIED: ReadonlySet<keyof ServerTLSSettings> = new Set([
   'cipherSuites',
   'ecdhCurves',
 ]);
+
+/**
+ * meshConfig `tlsDefaults` for a SIMPLE, MUTUAL or OPTIONAL_MUTUAL server, which its own
+ * settings override (istio listener.go: applyDownstreamTLSDefaults, then
+ * applyServerTLSSettings, both for those modes only).
+ */
+function meshDefaults(d: TlsDefaults): SecureContextOptions {
+  return {
+    ...(d.minProtocolVersion == null ? {} : { minVersion: d.minProtocolVersion }),
+    ...(d.cipherSuites.length === 0 ? {} : { ciphers: d.cipherSuites.join(':') }),
+    ...(d.ecdhCurves.length === 0 ? {} : { ecdhCurve: d.ecdhCurves.join(':') }),
+  };
+}
 
 /** Istio's TLS version names as Node's (`TLS_AUTO` leaves Node's default). */
 const VERSIONS: Readonly<Record<string, SecureContextOptions['minVersion']>> = {
@@ -130,6 +144,7 @@ export async function serverTlsMaterial(
   server: GatewayServerInfo,
   credentials: GatewayCredentials | undefined,
   certs: CertSource | null,
+  defaults: TlsDefaults,
 ): Promise<ServerTlsMaterial> {
   const tls = server.tls ?? refuse(server, 'has no tls settings');
   for (const field of Object.keys(tls) as (keyof ServerTLSSettings)[]) {
@@ -178,7 +193,7 @@ export async function serverTlsMaterial(
   } else {
     return refuse(server, `${mode} needs a certificate: credentialName, or serverCertificate and privateKey`);
   }
-  const context: SecureContextOptions = { ...versions, key: keys, cert: chains };
+  const context: SecureContextOptions = { ...meshDefaults(defaults), ...versions, key: keys, cert: chains };
   if (mode === 'SIMPLE') return { context, clientCert: 'none', sources };
   const { ca, source } = await caFor(server, tls, credentials, secretCa, names[0] ?? null);
   if (source !== null) sources.push(source);

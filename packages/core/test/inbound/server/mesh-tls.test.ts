@@ -86,7 +86,11 @@ describe('parsing meshMTLS and tlsDefaults', () => {
       minVersion: 'TLSv1.3',
       cipherSuites: ['ECDHE-RSA-AES256-GCM-SHA384'],
     });
-    expect(ok.meshConfig.tlsDefaults).toEqual({ ecdhCurves: ['X25519', 'P-256'], cipherSuites: [] });
+    expect(ok.meshConfig.tlsDefaults).toEqual({
+      ecdhCurves: ['X25519', 'P-256'],
+      cipherSuites: [],
+      minProtocolVersion: null,
+    });
   });
 
   it("reports what istio's mesh config validation reports", async () => {
@@ -103,12 +107,9 @@ describe('parsing meshMTLS and tlsDefaults', () => {
       ['Error', 'meshMTLS.ecdhCurves', 'mesh TLS does not support ECDH curves configuration'],
       ['Warning', 'tlsDefaults.ecdhCurves', 'detected unrecognized ECDH curves: [P-999]'],
       ['Warning', 'tlsDefaults.ecdhCurves', 'detected duplicate ECDH curves: [X25519]'],
-      [
-        'Info',
-        'tlsDefaults.minProtocolVersion',
-        'tlsDefaults.minProtocolVersion applies to gateway TLS listeners, which meshlet does not serve',
-      ],
     ]);
+    // Read, not reported: it applies to a gateway's SIMPLE and MUTUAL servers (test/e2e/gateway-tls.test.ts).
+    expect(bad.meshConfig.tlsDefaults.minProtocolVersion).toBe('TLSv1.3');
   });
 
   it('reads caCertificates and reports entries it cannot use', async () => {
