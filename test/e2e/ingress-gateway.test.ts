@@ -143,6 +143,9 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
         connection: 'keep-alive',
         'x-envoy-retry-on': '5xx',
         'x-forwarded-client-cert': 'By=spiffe://cluster.local/ns/default/sa/productpage;URI=spiffe://forged',
+        'x-request-id': 'chosen-by-the-client',
+        'x-envoy-external-address': '10.9.9.9',
+        'x-envoy-downstream-service-cluster': 'forged',
       },
     });
     expect(r.status).toBe(200);
@@ -155,11 +158,30 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
     // use_remote_address: the gateway appends its client to the chain.
     expect(s.headers['x-forwarded-for']).toBe('203.0.113.7,127.0.0.1');
     expect(s.headers['x-forwarded-proto']).toBe('http');
+    // An edge request (Envoy 1.33+ counts no address as internal unless istiod configures
+    // internal networks, gateway.go): a fresh x-request-id over the client's
+    // (preserve_external_request_id is false), and the client's address as
+    // x-envoy-external-address (conn_manager_utility.cc mutateRequestHeaders).
     expect(s.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(s.headers['x-envoy-external-address']).toBe('127.0.0.1');
     // An external client's Envoy control headers are not obeyed or passed on.
     expect(s.headers['x-envoy-retry-on']).toBeUndefined();
+    expect(s.headers['x-envoy-downstream-service-cluster']).toBeUndefined();
     // SANITIZE_SET, a gateway's default: a plaintext client's X-Forwarded-Client-Cert is dropped.
     expect(s.headers['x-forwarded-client-cert']).toBeUndefined();
+  });
+
+  it('names the client found through trusted proxies (numTrustedProxies) in x-envoy-external-address', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp }, undefined, {
+      meshConfig: { numTrustedProxies: 1 },
+    });
+    await send(gw.port, 'bookinfo.example.com', '/productpage', {
+      headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' },
+    });
+    expect(pp.seen[0]?.headers['x-envoy-external-address']).toBe('203.0.113.7');
+    expect(pp.seen[0]?.headers['x-forwarded-for']).toBe('198.51.100.1, 203.0.113.7,127.0.0.1');
   });
 
   it('answers 404 NR for a path no VirtualService rule matches, and measures it once, as reporter="source"', async () => {

@@ -99,7 +99,11 @@ async function forward(
       };
     }
   }
-  const headers = gatewayRequestHeaders(req, plan.meshConfig.numTrustedProxies);
+  const headers = gatewayRequestHeaders(
+    req,
+    plan.meshConfig.numTrustedProxies,
+    plan.meshConfig.proxyHeaders.requestId,
+  );
   const host = splitAuthority(req.headers.host ?? '').host;
   const urlHost = /^[a-z0-9.-]+$/.test(host) ? host : 'gateway.invalid';
   const url = `${isEncrypted(req) ? 'https' : 'http'}://${urlHost}:${port}${target}`;

@@ -2,9 +2,21 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { HOP_BY_HOP_HEADERS } from '../outbound/hop-by-hop.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
+import { forwardedClient } from '../inbound/authz/remote-ip.js';
+import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 
-/** What the gateway does not forward: the hop-by-hop headers, and `te`, which Envoy drops too. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'te']);
+/**
+ * What the gateway does not forward: the hop-by-hop headers, `te`, which Envoy drops too,
+ * and what Envoy's connection manager takes off an edge request besides the control headers
+ * the outbound pipeline strips (conn_manager_utility.cc cleanInternalHeaders).
+ */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_HEADERS,
+  'te',
+  'x-envoy-decorator-operation',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+]);
 
 /** Whether the gateway's client reached it over TLS. */
 export function isEncrypted(req: IncomingMessage): boolean {
@@ -18,22 +30,37 @@ export function isEncrypted(req: IncomingMessage): boolean {
  * address appended to `x-forwarded-for`, and `x-forwarded-proto` set to the scheme the
  * client used unless trusted proxies in front of the gateway
  * (`gatewayTopology.numTrustedProxies`) already set it.
+ *
+ * Every request is an edge request: since Envoy 1.33 no address is internal unless
+ * istiod writes `internal_address_config` (only with ENABLE_HCM_INTERNAL_NETWORKS and
+ * meshNetworks, gateway.go). So the client's address, found through the trusted hops as
+ * for `remoteIpBlocks`, goes up as `x-envoy-external-address`, and `x-request-id` is a
+ * fresh one over the client's (`preserve_external_request_id` is false) unless
+ * `proxyHeaders.requestId` is disabled.
  */
-export function gatewayRequestHeaders(req: IncomingMessage, trustedProxies: number): HeaderRecord {
+export function gatewayRequestHeaders(
+  req: IncomingMessage,
+  trustedProxies: number,
+  generateRequestId: boolean,
+): HeaderRecord {
   const out: HeaderRecord = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     out[name] = value;
   }
   const remote = req.socket.remoteAddress;
+  const received = out['x-forwarded-for'];
+  const client = forwardedClient(received, trustedProxies, true);
   if (remote !== undefined && remote !== '') {
     const ip = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
-    const xff = out['x-forwarded-for'];
-    const prior = xff === undefined ? '' : typeof xff === 'string' ? xff : xff.join(',');
+    const prior = received === undefined ? '' : typeof received === 'string' ? received : received.join(',');
     out['x-forwarded-for'] = prior === '' ? ip : `${prior},${ip}`;
-  }
+    out['x-envoy-external-address'] = client ?? ip;
+  } else if (client !== null) out['x-envoy-external-address'] = client;
+  else delete out['x-envoy-external-address'];
   if (trustedProxies === 0 || out['x-forwarded-proto'] === undefined)
     out['x-forwarded-proto'] = isEncrypted(req) ? 'https' : 'http';
+  if (generateRequestId) out['x-request-id'] = requestUuid();
   return out;
 }
 
