@@ -1,27 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { configDump } from '../../../src/admin/config-dump.js';
 import { bookinfo, echoAddress, harness, planOf } from './support/setup.js';
-import { threeV1 } from './support/yaml.js';
+import { reviewsVs, threeV1 } from './support/yaml.js';
 
 // Istio puts `http[].corsPolicy` on the route for Envoy's CORS filter (pilot route.go
 // TranslateCORSPolicy), which every outbound and gateway connection manager runs after the
 // fault filter and before the router (listener_builder.go). The filter's behaviour is
 // source/extensions/filters/http/cors/cors_filter.cc.
 function vs(cors: string, extra = ''): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews, namespace: default }
-spec:
-  hosts: [reviews]
-  http:
-  - corsPolicy:
-${cors
-  .split('\n')
-  .map((l) => `      ${l}`)
-  .join('\n')}
-${extra}    route:
-    - destination: { host: reviews, subset: v1 }
-`;
+  const policy = cors
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
+  return reviewsVs(`    corsPolicy:\n${policy}\n${extra}`);
 }
 
 const ISTIO_DOCS = `allowOrigins:
