@@ -44,7 +44,7 @@ export function compilePlan(
   const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
   const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
   const gateway = gatewayInfo(snapshot.resources, w);
-  const { gatewayHosts, ...outbound } = buildOutbound(
+  const { gatewayHosts, gatewayTcp, ...outbound } = buildOutbound(
     snapshot.resources,
     w,
     registry,
@@ -76,6 +76,7 @@ export function compilePlan(
               serviceMtls,
               lookup: gatewayHostLookup(gatewayHosts),
             },
+            tcp: gatewayTcp,
           },
     inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {
       ...DEFAULT_ISTIOD_FEATURES,

@@ -25,7 +25,7 @@ export function resolveGatewayName(name: string, vsNamespace: string): string {
 }
 
 /** istio `host.NamesForNamespace`: the server hosts a VirtualService in `namespace` may bind. */
-function namesForNamespace(hosts: readonly string[], namespace: string): string[] {
+export function namesForNamespace(hosts: readonly string[], namespace: string): string[] {
   const out: string[] = [];
   for (const h of hosts) {
     const slash = h.indexOf('/');
@@ -42,7 +42,7 @@ function namesForNamespace(hosts: readonly string[], namespace: string): string[
  * istio `host.Names.Intersection`: each pair of a server host and a VirtualService host
  * where one falls under the other contributes the more specific of the two.
  */
-function intersect(serverHosts: readonly string[], vsHosts: readonly string[]): string[] {
+export function intersect(serverHosts: readonly string[], vsHosts: readonly string[]): string[] {
   const out: string[] = [];
   for (const s of serverHosts) {
     for (const v of vsHosts) {
@@ -147,7 +147,10 @@ export function buildGatewayVirtualHosts(
 }
 
 /** The names a route's `match.gateways` may use for this Gateway, seen from `namespace`. */
-function gatewayNames(gw: { namespace: string; name: string }, namespace: string): ReadonlySet<string> {
+export function gatewayNames(
+  gw: { namespace: string; name: string },
+  namespace: string,
+): ReadonlySet<string> {
   const names = new Set([`${gw.namespace}/${gw.name}`]);
   if (gw.namespace === namespace) names.add(gw.name);
   return names;

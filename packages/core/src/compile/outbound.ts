@@ -8,6 +8,7 @@ import type {
   RouteRequest,
   Service,
   VirtualHost,
+  GatewayTcpRoute,
 } from './plan-types.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
@@ -19,6 +20,7 @@ import { createHostIndex, hostAliases } from './domains.js';
 import { defaultRetryPolicy, forConsistentHash } from './retry.js';
 import { compileRules, expandRules, type Expanded } from './vs-rules.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
+import { buildGatewayTcpRoutes } from './gateway-tcp-routes.js';
 import {
   findConflicts,
   indexVirtualServices,
@@ -86,7 +88,10 @@ export function buildOutbound(
   meshLocality: MeshLocalityInputs,
   /** The servers of the Gateways that select a gateway workload; null beside a sidecar. */
   gatewayServers: readonly GatewayServerInfo[] | null = null,
-): Omit<OutboundPlan, 'serviceMtls'> & { readonly gatewayHosts: readonly VirtualHost[] | null } {
+): Omit<OutboundPlan, 'serviceMtls'> & {
+  readonly gatewayHosts: readonly VirtualHost[] | null;
+  readonly gatewayTcp: readonly GatewayTcpRoute[];
+} {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
   const expanded = new Map<SelectedVirtualService, Expanded[]>();
@@ -201,6 +206,10 @@ export function buildOutbound(
     gatewayServers === null
       ? null
       : buildGatewayVirtualHosts(resources, workload.namespace, gatewayServers, byName, ctxFor);
+  const gatewayTcp =
+    gatewayServers === null
+      ? []
+      : buildGatewayTcpRoutes(resources, workload.namespace, gatewayServers, ctxFor);
 
   // Every service port gets its default cluster and one per DestinationRule subset.
   for (const svc of registry.values()) {
@@ -247,5 +256,6 @@ export function buildOutbound(
     },
     cluster: (key: string) => clusters[key] ?? null,
     gatewayHosts,
+    gatewayTcp,
   };
 }

@@ -323,6 +323,21 @@ export interface GatewayPlan {
    * host no virtual host names with an empty one, so the request is `404 NR`.
    */
   readonly routes: OutboundPlan;
+  /**
+   * The route of each plain TCP server port (compile/gateway-tcp-routes.ts); a route
+   * without destinations closes its connections.
+   */
+  readonly tcp: readonly GatewayTcpRoute[];
+}
+
+/** A gateway's TCP server port and the `tcp` rule that routes its connections. */
+export interface GatewayTcpRoute {
+  readonly port: number;
+  /** `<vs-ns>/<vs-name>/tcp/<index>`; null when no rule routes the port. */
+  readonly id: string | null;
+  readonly virtualService: { readonly namespace: string; readonly name: string } | null;
+  /** Weighted as an HTTP route's; empty when no rule routes the port. */
+  readonly destinations: readonly RouteDestination[];
 }
 
 /** The compiled, frozen plan for one workload. */

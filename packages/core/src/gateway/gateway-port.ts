@@ -1,4 +1,5 @@
-import type { GatewayPlan } from '../compile/plan-types.js';
+import type { GatewayPlan, GatewayServerInfo } from '../compile/plan-types.js';
+import { isTcpServer } from '../compile/gateway-tcp-routes.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 
@@ -12,28 +13,48 @@ export function gatewayPort(
   gw: Pick<GatewayPlan, 'gateways' | 'servers'> | null | undefined,
   port: number | undefined,
 ): number {
+  return serverPort(w, gw, port, (s) => s.http, 'mesh.gateway', 'HTTP');
+}
+
+/** The same for a plain TCP server port (`mesh.listenGatewayTcp`). */
+export function gatewayTcpPort(
+  w: WorkloadIdentity,
+  gw: Pick<GatewayPlan, 'gateways' | 'servers'> | null | undefined,
+  port: number | undefined,
+): number {
+  return serverPort(w, gw, port, isTcpServer, 'mesh.listenGatewayTcp', 'TCP');
+}
+
+function serverPort(
+  w: WorkloadIdentity,
+  gw: Pick<GatewayPlan, 'gateways' | 'servers'> | null | undefined,
+  port: number | undefined,
+  serves: (s: GatewayServerInfo) => boolean,
+  api: string,
+  kind: string,
+): number {
   if (gw === null || gw === undefined) {
     throw new MeshletError(
       'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.gateway: workload ${w.namespace}/${w.name} is not a gateway; give it the labels a Gateway's selector names (e.g. istio: ingressgateway)`,
+      `${api}: workload ${w.namespace}/${w.name} is not a gateway; give it the labels a Gateway's selector names (e.g. istio: ingressgateway)`,
       { option: 'gateway' },
     );
   }
-  const ports = [...new Set(gw.servers.filter((s) => s.http).map((s) => s.port))].sort((a, b) => a - b);
+  const ports = [...new Set(gw.servers.filter(serves).map((s) => s.port))].sort((a, b) => a - b);
   if (port === undefined) {
     if (ports.length === 1) return ports[0]!;
     throw new MeshletError(
       'MESHLET_ERR_MESH_OPTIONS',
       ports.length === 0
-        ? `mesh.gateway: no Gateway selecting ${w.namespace}/${w.name} has an HTTP server (Gateways: ${gw.gateways.map((g) => `${g.namespace}/${g.name}`).join(', ') || 'none'})`
-        : `mesh.gateway: the Gateways have HTTP servers on ports ${ports.join(', ')}; pass { port } to say which one this listener serves`,
+        ? `${api}: no Gateway selecting ${w.namespace}/${w.name} has ${kind === 'HTTP' ? 'an' : 'a'} ${kind} server (Gateways: ${gw.gateways.map((g) => `${g.namespace}/${g.name}`).join(', ') || 'none'})`
+        : `${api}: the Gateways have ${kind} servers on ports ${ports.join(', ')}; pass { port } to say which one this listener serves`,
       { option: 'gateway.port' },
     );
   }
   if (!Number.isInteger(port) || !ports.includes(port)) {
     throw new MeshletError(
       'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.gateway: no Gateway server serves HTTP on port ${String(port)} (HTTP server ports: ${ports.join(', ') || 'none'})`,
+      `${api}: no Gateway server serves ${kind} on port ${String(port)} (${kind} server ports: ${ports.join(', ') || 'none'})`,
       { option: 'gateway.port' },
     );
   }

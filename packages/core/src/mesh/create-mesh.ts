@@ -18,6 +18,7 @@ import { createInboundSide } from './inbound-side.js';
 import { createGatewayListener } from '../gateway/gateway-listener.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { listenGateway } from '../gateway/listen-gateway.js';
+import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -143,6 +144,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     random,
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
+  const tlsFor = createTlsFor(getPlan, certs);
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
     clusters,
@@ -150,7 +152,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     clock,
     random,
     ...(options.resolveDns !== undefined ? { resolveDns: options.resolveDns } : {}),
-    tlsFor: createTlsFor(getPlan, certs),
+    tlsFor,
     ...(telemetry === null ? {} : { telemetry }),
     peerHeaders,
   });
@@ -198,6 +200,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
 
   let closing: Promise<void> | null = null;
   const gatewayServers = new Set<Server>();
+  const gatewayTcpClosers = new Set<() => Promise<void>>();
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
     if (closing !== null) {
       return Promise.reject(
@@ -226,6 +229,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     },
     close() {
       closing ??= (async () => {
+        await Promise.all([...gatewayTcpClosers].map((close) => close()));
         await Promise.all(
           [...gatewayServers].map(
             (s) =>
@@ -277,6 +281,17 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           listener: (port) => mesh.gateway({ port }),
         },
         gatewayOptions,
+      );
+    },
+    listenGatewayTcp: (tcpOptions = {}) => {
+      if (closing !== null) {
+        return Promise.reject(
+          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGatewayTcp: the mesh is closed', {}),
+        );
+      }
+      return listenGatewayTcp(
+        { getPlan, clusters, random, tlsFor, workload, closers: gatewayTcpClosers },
+        tcpOptions,
       );
     },
     gateway: (gatewayOptions = {}) =>

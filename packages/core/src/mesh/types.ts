@@ -17,6 +17,8 @@ import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
+import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
+import type { Server as NetServer } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { MeshTelemetry, MeshTelemetryOptions } from '../telemetry/mesh-telemetry.js';
@@ -174,6 +176,17 @@ export interface Mesh {
    * meshlet cannot apply, naming the Gateway and field.
    */
   listenGateway(options?: GatewayServerOptions): Promise<Server>;
+  /**
+   * A listener for a plain TCP Gateway server port (protocol TCP, MONGO, REDIS, MYSQL), the
+   * istio.io TCP traffic-shifting task's: each connection goes where the port's VirtualService
+   * `tcp` rule sends it (weighted destinations, the cluster's load balancer, auto mTLS with the
+   * gateway's identity to mesh workloads, or plain TCP), as Envoy's tcp_proxy sends it. A port
+   * no rule routes closes its connections. Closed by `mesh.close()`.
+   *
+   * @throws MeshletError (as a rejection) `MESHLET_ERR_MESH_OPTIONS` for a workload no
+   * Gateway selects or a port without a plain TCP server.
+   */
+  listenGatewayTcp(options?: GatewayTcpServerOptions): Promise<NetServer>;
 }
 
 /** Options of `mesh.gateway`. */

@@ -35,6 +35,13 @@ describe('VirtualService settings meshlet does not apply', () => {
     for (const f of found) expect(f.message).toMatch(/HTTP only.*straight to the host and port of its URL/);
   });
 
+  it("does not warn for tcp routes bound only to a Gateway: a gateway's TCP servers apply them", () => {
+    const found = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway'] });
+    expect(found.map((f) => formatPath(f.path))).toEqual(['spec.tls']);
+    const both = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway', 'mesh'] });
+    expect(both.map((f) => formatPath(f.path))).toEqual(['spec.tls', 'spec.tcp']);
+  });
+
   it('warns for every statPrefix, at its match entry', () => {
     const found = validate('VirtualService', {
       hosts: ['reviews'],

@@ -1,0 +1,245 @@
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import path from 'node:path';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
+import {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+} from '../../packages/core/src/identity/dev-ca.js';
+import { seededRandom } from '../../packages/core/src/runtime/random.js';
+import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+
+// mesh.listenGatewayTcp(): the istio.io TCP traffic-shifting task through meshlet's ingress
+// gateway, with Istio's tcp-echo samples (samples/tcp-echo): a Gateway TCP server on 31400,
+// a VirtualService `tcp` rule sending everything to v1, then 80/20 to v1/v2
+// (gateway.go buildGatewayNetworkFiltersFromTCPRoutes; Envoy's tcp_proxy). Real sockets on
+// loopback: the upstreams are tcp-echo's behaviour (each line echoed with a prefix), the
+// client is the task's `nc`.
+
+const sample = (rel: string): string => readFileSync(path.join(SAMPLES, rel), 'utf8');
+const INGRESS = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway' },
+};
+const TCP_ECHO = 'tcp-echo.default.svc.cluster.local';
+
+const tmp = useTmpDir();
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+let ca: CertificateAuthority;
+beforeAll(async () => {
+  ca = await createDevCa();
+});
+
+/** tcp-echo: answers each line with `<prefix> <line>`, and ends when the client does. */
+async function tcpEcho(
+  prefix: string,
+  tls?: { key: string; cert: string; ca: string },
+): Promise<{ port: number; peers: string[]; alpn: (string | false | null)[] }> {
+  const peers: string[] = [];
+  const alpn: (string | false | null)[] = [];
+  const serve = (socket: Socket): void => {
+    let buffered = '';
+    socket.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        socket.write(`${prefix} ${buffered.slice(0, nl)}\n`);
+        buffered = buffered.slice(nl + 1);
+      }
+    });
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer({ allowHalfOpen: true }, serve)
+      : createTlsServer(
+          {
+            ...tls,
+            requestCert: true,
+            rejectUnauthorized: true,
+            allowHalfOpen: true,
+            ALPNProtocols: ['istio-peer-exchange', 'istio'],
+          },
+          (s: TLSSocket) => {
+            const uri = s.getPeerCertificate().subjectaltname ?? '';
+            peers.push(uri);
+            alpn.push(s.alpnProtocol);
+            serve(s);
+          },
+        );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as AddressInfo).port, peers, alpn };
+}
+
+/** The task's `echo hello | nc <gateway> <port>`: what came back before the gateway closed. */
+function nc(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.on('close', () => resolve(got));
+    s.on('error', reject);
+    s.end(`${line}\n`);
+  });
+}
+
+async function gatewayMesh(
+  files: Record<string, string>,
+  endpoints: object,
+  extra: object = {},
+): Promise<{ mesh: Mesh; dir: string }> {
+  const dir = await tmp();
+  await Promise.all(Object.entries(files).map(([f, text]) => writeFile(path.join(dir, f), text)));
+  const mesh = await createMesh({
+    config: dir,
+    workload: INGRESS,
+    endpoints: endpoints as never,
+    random: seededRandom(3),
+    ...extra,
+  });
+  cleanup.push(() => mesh.close());
+  return { mesh, dir };
+}
+
+const [GATEWAY_AND_DR, ALL_V1] = ((): [string, string] => {
+  const all = sample('tcp-echo/tcp-echo-all-v1.yaml');
+  const vs = all.indexOf('apiVersion: networking.istio.io/v1\nkind: VirtualService');
+  return [all.slice(0, vs), all.slice(vs)];
+})();
+
+describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
+  it('sends every connection to v1, then 80/20 after the VirtualService changes', async () => {
+    const v1 = await tcpEcho('one');
+    const v2 = await tcpEcho('two');
+    const { mesh, dir } = await gatewayMesh(
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'gateway.yaml': GATEWAY_AND_DR,
+        'vs.yaml': ALL_V1,
+      },
+      {
+        [TCP_ECHO]: [
+          { address: '127.0.0.1', port: v1.port, labels: { app: 'tcp-echo', version: 'v1' } },
+          { address: '127.0.0.1', port: v2.port, labels: { app: 'tcp-echo', version: 'v2' } },
+        ],
+      },
+    );
+    expect(
+      mesh.plan.gateway?.tcp.map((r) => [r.port, r.id, r.destinations.map((d) => [d.cluster, d.weight])]),
+    ).toEqual([[31400, 'default/tcp-echo/tcp/0', [[`outbound|9000|v1|${TCP_ECHO}`, 100]]]]);
+    const server = await mesh.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    const first = await Promise.all(Array.from({ length: 10 }, (_, i) => nc(port, `hello ${i}`)));
+    expect(first).toEqual(Array.from({ length: 10 }, (_, i) => `one hello ${i}\n`));
+
+    const reloaded = new Promise<void>((r) => mesh.on('reload', () => r()));
+    await writeFile(path.join(dir, 'vs.yaml'), sample('tcp-echo/tcp-echo-20-v2.yaml'));
+    await reloaded;
+    const answers: string[] = [];
+    for (let i = 0; i < 100; i++) answers.push(await nc(port, 'hello'));
+    const ones = answers.filter((a) => a === 'one hello\n').length;
+    const twos = answers.filter((a) => a === 'two hello\n').length;
+    expect(ones + twos).toBe(100);
+    expect(twos).toBeGreaterThanOrEqual(10);
+    expect(twos).toBeLessThanOrEqual(30);
+  });
+
+  it('closes the connections of a TCP server port no tcp rule routes, and of a cluster with no endpoint', async () => {
+    const gateway = GATEWAY_AND_DR.replace(
+      '    hosts:\n    - "*"',
+      '    hosts:\n    - "*"\n  - port: { number: 31401, name: tcp-other, protocol: TCP }\n    hosts: ["*"]',
+    );
+    const { mesh } = await gatewayMesh(
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'gateway.yaml': gateway,
+        'vs.yaml': ALL_V1,
+      },
+      { [TCP_ECHO]: [] },
+    );
+    // The sample's rule matches port 31400 only.
+    expect(mesh.plan.gateway?.tcp.find((r) => r.port === 31401)).toEqual({
+      port: 31401,
+      id: null,
+      virtualService: null,
+      destinations: [],
+    });
+    for (const gatewayPort of [31400, 31401]) {
+      const server = await mesh.listenGatewayTcp({ port: gatewayPort, listenPort: 0, host: '127.0.0.1' });
+      expect(await nc((server.address() as AddressInfo).port, 'hello')).toBe('');
+    }
+  });
+
+  it('reaches a mesh workload over mTLS with the gateway identity (ALPN istio)', async () => {
+    const certDir = await tmp();
+    const own = await issueWorkloadCertificate({
+      ca,
+      namespace: 'istio-system',
+      serviceAccount: 'istio-ingressgateway-service-account',
+    });
+    await writeFile(path.join(certDir, 'cert-chain.pem'), own.certChainPem);
+    await writeFile(path.join(certDir, 'key.pem'), own.keyPem);
+    await writeFile(path.join(certDir, 'root-cert.pem'), own.rootCertPem);
+    const echo = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'tcp-echo' });
+    const v1 = await tcpEcho('one', { key: echo.keyPem, cert: echo.certChainPem, ca: echo.rootCertPem });
+    const { mesh } = await gatewayMesh(
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'gateway.yaml': GATEWAY_AND_DR,
+        'vs.yaml': ALL_V1,
+      },
+      {
+        [TCP_ECHO]: [
+          {
+            address: '127.0.0.1',
+            port: v1.port,
+            labels: { app: 'tcp-echo', version: 'v1', 'security.istio.io/tlsMode': 'istio' },
+            serviceAccount: 'tcp-echo',
+          },
+        ],
+      },
+      { certs: certDir },
+    );
+    const server = await mesh.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    expect(await nc((server.address() as AddressInfo).port, 'over mtls')).toBe('one over mtls\n');
+    expect(v1.peers).toEqual([
+      'URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+    ]);
+    expect(v1.alpn).toEqual(['istio']);
+  });
+
+  it('refuses a port without a plain TCP server, and a workload no Gateway selects', async () => {
+    const { mesh } = await gatewayMesh(
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'gateway.yaml': GATEWAY_AND_DR,
+        'vs.yaml': ALL_V1,
+      },
+      { [TCP_ECHO]: [] },
+    );
+    const err = await mesh.listenGatewayTcp({ port: 80 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshletError);
+    expect((err as MeshletError).code).toBe('MESHLET_ERR_MESH_OPTIONS');
+    expect((err as Error).message).toBe(
+      'mesh.listenGatewayTcp: no Gateway server serves TCP on port 80 (TCP server ports: 31400)',
+    );
+    const sidecar = await createMesh({
+      config: path.join(SAMPLES, 'tcp-echo/tcp-echo-services.yaml'),
+      workload: { name: 'sleep', namespace: 'default', serviceAccount: 'sleep', labels: { app: 'sleep' } },
+    });
+    cleanup.push(() => sidecar.close());
+    await expect(sidecar.listenGatewayTcp()).rejects.toThrow(/default\/sleep is not a gateway/);
+  });
+});
