@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import path from 'node:path';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
 import {
@@ -233,7 +233,7 @@ describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
     expect(err).toBeInstanceOf(MeshletError);
     expect((err as MeshletError).code).toBe('MESHLET_ERR_MESH_OPTIONS');
     expect((err as Error).message).toBe(
-      'mesh.listenGatewayTcp: no Gateway server serves TCP on port 80 (TCP server ports: 31400)',
+      'mesh.listenGatewayTcp: no Gateway server serves TCP or TLS passthrough on port 80 (TCP or TLS passthrough server ports: 31400)',
     );
     const sidecar = await createMesh({
       config: path.join(SAMPLES, 'tcp-echo/tcp-echo-services.yaml'),
@@ -241,5 +241,101 @@ describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
     });
     cleanup.push(() => sidecar.close());
     await expect(sidecar.listenGatewayTcp()).rejects.toThrow(/default\/sleep is not a gateway/);
+  });
+});
+
+describe('mesh.listenGatewayTcp(): TLS passthrough by SNI (the ingress-sni-passthrough task)', () => {
+  const NGINX = 'my-nginx.default.svc.cluster.local';
+  const CONFIG = `apiVersion: v1
+kind: Service
+metadata: { name: my-nginx, namespace: default }
+spec: { ports: [{ name: https, port: 443 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: mygateway, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: PASSTHROUGH }
+    hosts: [nginx.example.com, "*.wild.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: nginx, namespace: default }
+spec:
+  hosts: [nginx.example.com, "*.wild.example.com"]
+  gateways: [mygateway]
+  tls:
+  - match: [{ port: 443, sniHosts: [nginx.example.com] }]
+    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
+  - match: [{ port: 443, sniHosts: ["*.wild.example.com"] }]
+    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
+`;
+
+  /** A TLS handshake through the gateway with `servername`: the upstream's certificate SANs and its echo, or the error. */
+  function hello(port: number, servername: string | undefined, trusted: string): Promise<string> {
+    return new Promise((resolve) => {
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        ca: trusted,
+        ...(servername === undefined ? {} : { servername }),
+      });
+      let got = '';
+      s.on('secureConnect', () => {
+        got += `${s.getPeerCertificate().subjectaltname ?? ''}|`;
+        s.end('ping\n');
+      });
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+  }
+
+  it("relays the client's own TLS to the upstream the SNI names; other names are closed", async () => {
+    // nginx's own certificate, from a CA the mesh knows nothing of: the gateway never decrypts.
+    const nginxCa = await createDevCa({ commonName: 'nginx example CA' });
+    const cert = await issueWorkloadCertificate({
+      ca: nginxCa,
+      namespace: 'default',
+      serviceAccount: 'nginx',
+      dnsNames: ['nginx.example.com', 'a.wild.example.com'],
+    });
+    const upstream = await new Promise<Server>((resolve) => {
+      const server = createTlsServer({ key: cert.keyPem, cert: cert.certChainPem }, (s: TLSSocket) => {
+        s.on('data', (d: Buffer) => s.write(`nginx says ${String(s.servername)} ${d.toString()}`));
+        s.on('end', () => s.end());
+        s.on('error', () => s.destroy());
+      });
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    cleanup.push(() => new Promise<void>((r) => upstream.close(() => r())));
+    const { mesh } = await gatewayMesh(
+      { 'nginx.yaml': CONFIG },
+      { [NGINX]: [{ address: '127.0.0.1', port: (upstream.address() as AddressInfo).port }] },
+    );
+    expect(mesh.plan.gateway?.tls.map((t) => [t.port, t.chains.map((c) => [c.id, c.sniHosts])])).toEqual([
+      [
+        443,
+        [
+          ['default/nginx/tls/0', ['nginx.example.com']],
+          ['default/nginx/tls/1', ['*.wild.example.com']],
+        ],
+      ],
+    ]);
+    const server = await mesh.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    const trusted = nginxCa.rootCertPem;
+    expect(await hello(port, 'nginx.example.com', trusted)).toBe(
+      'URI:spiffe://cluster.local/ns/default/sa/nginx, DNS:nginx.example.com, DNS:a.wild.example.com|nginx says nginx.example.com ping\n',
+    );
+    expect(await hello(port, 'a.wild.example.com', trusted)).toMatch(
+      /\|nginx says a\.wild\.example\.com ping\n$/,
+    );
+    // No chain for the name, or no SNI at all: the connection is closed before any handshake.
+    expect(await hello(port, 'other.example.com', trusted)).toBe('ECONNRESET');
+    expect(await hello(port, undefined, trusted)).toBe('ECONNRESET');
   });
 });

@@ -44,7 +44,7 @@ export function compilePlan(
   const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
   const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
   const gateway = gatewayInfo(snapshot.resources, w);
-  const { gatewayHosts, gatewayTcp, ...outbound } = buildOutbound(
+  const { gatewayHosts, gatewayTcp, gatewayTls, ...outbound } = buildOutbound(
     snapshot.resources,
     w,
     registry,
@@ -77,6 +77,7 @@ export function compilePlan(
               lookup: gatewayHostLookup(gatewayHosts),
             },
             tcp: gatewayTcp,
+            tls: gatewayTls,
           },
     inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {
       ...DEFAULT_ISTIOD_FEATURES,

@@ -1,5 +1,5 @@
 import type { Resource } from '../config/resource.js';
-import type { L4MatchAttributes, TCPRoute } from '../config/schema/virtual-service.js';
+import type { L4MatchAttributes, TCPRoute, TLSRoute } from '../config/schema/virtual-service.js';
 import { compileRoute } from './compile-route.js';
 import {
   gatewayNames,
@@ -8,8 +8,15 @@ import {
   resolveGatewayName,
   type GatewayContext,
 } from './gateway-routes.js';
-import type { GatewayServerInfo, GatewayTcpRoute } from './plan-types.js';
-import { selectVirtualServices } from './vs-selection.js';
+import type {
+  GatewayServerInfo,
+  GatewayTcpRoute,
+  GatewayTlsChain,
+  GatewayTlsPort,
+  RouteDestination,
+} from './plan-types.js';
+import type { RouteContext } from './compile-route.js';
+import { selectVirtualServices, type SelectedVirtualService } from './vs-selection.js';
 
 /** Server protocols whose connections a gateway proxies as plain TCP (istio protocol.IsTCP, less TLS). */
 const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'MONGO', 'REDIS', 'MYSQL']);
@@ -17,6 +24,14 @@ const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'MONGO', 'REDIS', 'MY
 /** Whether a Gateway server is a plain TCP one, routed by VirtualService `tcp` rules. */
 export function isTcpServer(server: GatewayServerInfo): boolean {
   return TCP_PROTOCOLS.has(server.protocol.toUpperCase()) && server.tls === null;
+}
+
+/** Whether a Gateway server passes TLS through to be routed by SNI (HTTPS or TLS, mode PASSTHROUGH). */
+export function isPassthroughServer(server: GatewayServerInfo): boolean {
+  const protocol = server.protocol.toUpperCase();
+  return (
+    (protocol === 'TLS' || protocol === 'HTTPS') && server.tls !== null && server.tlsMode === 'PASSTHROUGH'
+  );
 }
 
 /**
@@ -68,6 +83,23 @@ export function buildGatewayTcpRoutes(
   return out;
 }
 
+/**
+ * The VirtualServices bound to the server's Gateway (istio `VirtualServicesForGateway`, in
+ * its order) whose hosts meet the server's (`pickMatchingGatewayHosts`).
+ */
+function boundVirtualServices(
+  resources: readonly Resource[],
+  proxyNamespace: string,
+  server: GatewayServerInfo,
+): SelectedVirtualService[] {
+  const gw = `${server.gateway.namespace}/${server.gateway.name}`;
+  return selectVirtualServices(resources, proxyNamespace, (spec, ns) =>
+    (spec.gateways ?? []).some((g) => resolveGatewayName(g, ns) === gw),
+  ).filter(
+    (vs) => intersect(namesForNamespace(server.hosts, vs.resource.metadata.namespace), vs.hosts).length > 0,
+  );
+}
+
 function routeFor(
   resources: readonly Resource[],
   proxyNamespace: string,
@@ -78,32 +110,84 @@ function routeFor(
   for (const server of servers) {
     if (!isTcpServer(server) || server.port !== port) continue;
     const gw = `${server.gateway.namespace}/${server.gateway.name}`;
-    const bound = selectVirtualServices(resources, proxyNamespace, (spec, ns) =>
-      (spec.gateways ?? []).some((g) => resolveGatewayName(g, ns) === gw),
-    );
-    for (const vs of bound) {
+    for (const vs of boundVirtualServices(resources, proxyNamespace, server)) {
       const vsNs = vs.resource.metadata.namespace;
-      if (intersect(namesForNamespace(server.hosts, vsNs), vs.hosts).length === 0) continue;
       const rules = (vs.resource.spec as { tcp?: readonly TCPRoute[] }).tcp ?? [];
       for (const [i, rule] of rules.entries()) {
         if (!l4Matches(rule.match, port, gw, vsNs)) continue;
         const owner = { namespace: vsNs, name: vs.resource.metadata.name };
         const id = `${vsNs}/${owner.name}/tcp/${i}`;
-        const compiled = compileRoute(
-          { route: rule.route ?? [] },
+        const destinations = compileDestinations(
+          rule.route ?? [],
           id,
-          { virtualService: owner, delegate: null },
+          owner,
           ctxFor(vsNs, port, gatewayNames(server.gateway, vsNs)),
         );
-        const action = compiled?.route.action;
-        return {
-          port,
-          id,
-          virtualService: owner,
-          destinations: action?.kind === 'route' ? action.destinations : [],
-        };
+        return { port, id, virtualService: owner, destinations };
       }
     }
   }
   return null;
+}
+
+/** A `tcp`/`tls` rule's weighted destinations, compiled as an HTTP route's would be. */
+function compileDestinations(
+  route: NonNullable<TCPRoute['route']>,
+  id: string,
+  owner: { readonly namespace: string; readonly name: string },
+  ctx: RouteContext,
+): readonly RouteDestination[] {
+  const compiled = compileRoute({ route }, id, { virtualService: owner, delegate: null }, ctx);
+  const action = compiled?.route.action;
+  return action?.kind === 'route' ? action.destinations : [];
+}
+
+/**
+ * The SNI filter chains of each TLS PASSTHROUGH server port, as istiod builds them
+ * (gateway.go `createGatewayTCPFilterChainOpts`): for the VirtualServices bound to the
+ * server's Gateway whose hosts meet the server's, each `tls` rule with a route and each of
+ * its matches that fits the server's port and Gateway makes a chain for the match's
+ * `sniHosts`; a chain naming an SNI host an earlier one claimed is skipped, as istiod skips
+ * it. AUTO_PASSTHROUGH servers (SNI-encoded cluster names, multi-network) are not built.
+ */
+export function buildGatewayTlsRoutes(
+  resources: readonly Resource[],
+  proxyNamespace: string,
+  servers: readonly GatewayServerInfo[],
+  ctxFor: GatewayContext,
+): GatewayTlsPort[] {
+  const out: GatewayTlsPort[] = [];
+  const ports = [...new Set(servers.filter(isPassthroughServer).map((s) => s.port))];
+  for (const port of ports) {
+    const chains: GatewayTlsChain[] = [];
+    const claimed = new Set<string>();
+    for (const server of servers) {
+      if (!isPassthroughServer(server) || server.port !== port) continue;
+      const gw = `${server.gateway.namespace}/${server.gateway.name}`;
+      for (const vs of boundVirtualServices(resources, proxyNamespace, server)) {
+        const vsNs = vs.resource.metadata.namespace;
+        const rules = (vs.resource.spec as { tls?: readonly TLSRoute[] }).tls ?? [];
+        for (const [i, rule] of rules.entries()) {
+          if ((rule.route?.length ?? 0) === 0) continue;
+          for (const match of rule.match) {
+            if (!l4Matches([match], port, gw, vsNs)) continue;
+            const sni = match.sniHosts.map((h) => h.toLowerCase());
+            if (sni.some((h) => claimed.has(h))) continue;
+            for (const h of sni) claimed.add(h);
+            const owner = { namespace: vsNs, name: vs.resource.metadata.name };
+            const id = `${vsNs}/${owner.name}/tls/${i}`;
+            const ctx = ctxFor(vsNs, port, gatewayNames(server.gateway, vsNs));
+            chains.push({
+              sniHosts: sni,
+              id,
+              virtualService: owner,
+              destinations: compileDestinations(rule.route ?? [], id, owner, ctx),
+            });
+          }
+        }
+      }
+    }
+    out.push({ port, chains });
+  }
+  return out;
 }

@@ -9,6 +9,7 @@ import type {
   Service,
   VirtualHost,
   GatewayTcpRoute,
+  GatewayTlsPort,
 } from './plan-types.js';
 import type { WorkloadIdentity } from './workload.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
@@ -20,7 +21,7 @@ import { createHostIndex, hostAliases } from './domains.js';
 import { defaultRetryPolicy, forConsistentHash } from './retry.js';
 import { compileRules, expandRules, type Expanded } from './vs-rules.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
-import { buildGatewayTcpRoutes } from './gateway-tcp-routes.js';
+import { buildGatewayTcpRoutes, buildGatewayTlsRoutes } from './gateway-tcp-routes.js';
 import {
   findConflicts,
   indexVirtualServices,
@@ -91,6 +92,7 @@ export function buildOutbound(
 ): Omit<OutboundPlan, 'serviceMtls'> & {
   readonly gatewayHosts: readonly VirtualHost[] | null;
   readonly gatewayTcp: readonly GatewayTcpRoute[];
+  readonly gatewayTls: readonly GatewayTlsPort[];
 } {
   const selected = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
@@ -210,6 +212,10 @@ export function buildOutbound(
     gatewayServers === null
       ? []
       : buildGatewayTcpRoutes(resources, workload.namespace, gatewayServers, ctxFor);
+  const gatewayTls =
+    gatewayServers === null
+      ? []
+      : buildGatewayTlsRoutes(resources, workload.namespace, gatewayServers, ctxFor);
 
   // Every service port gets its default cluster and one per DestinationRule subset.
   for (const svc of registry.values()) {
@@ -257,5 +263,6 @@ export function buildOutbound(
     cluster: (key: string) => clusters[key] ?? null,
     gatewayHosts,
     gatewayTcp,
+    gatewayTls,
   };
 }

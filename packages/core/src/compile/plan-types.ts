@@ -328,6 +328,28 @@ export interface GatewayPlan {
    * without destinations closes its connections.
    */
   readonly tcp: readonly GatewayTcpRoute[];
+  /**
+   * The SNI filter chains of each TLS PASSTHROUGH server port, from VirtualService `tls`
+   * rules (compile/gateway-tcp-routes.ts).
+   */
+  readonly tls: readonly GatewayTlsPort[];
+}
+
+/** A gateway's TLS passthrough server port and its SNI-matched routes. */
+export interface GatewayTlsPort {
+  readonly port: number;
+  /** One per `tls[].match` entry that fits the server, in istiod's order; first SNI claim wins. */
+  readonly chains: readonly GatewayTlsChain[];
+}
+
+/** One `tls` rule match: the SNI names it claims and where its connections go. */
+export interface GatewayTlsChain {
+  /** `match.sniHosts` as written (`*.example.com` wildcards; `*` for any name). */
+  readonly sniHosts: readonly string[];
+  /** `<vs-ns>/<vs-name>/tls/<index>`. */
+  readonly id: string;
+  readonly virtualService: { readonly namespace: string; readonly name: string };
+  readonly destinations: readonly RouteDestination[];
 }
 
 /** A gateway's TCP server port and the `tcp` rule that routes its connections. */

@@ -1,5 +1,5 @@
 import type { GatewayPlan, GatewayServerInfo } from '../compile/plan-types.js';
-import { isTcpServer } from '../compile/gateway-tcp-routes.js';
+import { isPassthroughServer, isTcpServer } from '../compile/gateway-tcp-routes.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 
@@ -16,13 +16,20 @@ export function gatewayPort(
   return serverPort(w, gw, port, (s) => s.http, 'mesh.gateway', 'HTTP');
 }
 
-/** The same for a plain TCP server port (`mesh.listenGatewayTcp`). */
+/** The same for a plain TCP or a TLS PASSTHROUGH server port (`mesh.listenGatewayTcp`). */
 export function gatewayTcpPort(
   w: WorkloadIdentity,
   gw: Pick<GatewayPlan, 'gateways' | 'servers'> | null | undefined,
   port: number | undefined,
 ): number {
-  return serverPort(w, gw, port, isTcpServer, 'mesh.listenGatewayTcp', 'TCP');
+  return serverPort(
+    w,
+    gw,
+    port,
+    (s) => isTcpServer(s) || isPassthroughServer(s),
+    'mesh.listenGatewayTcp',
+    'TCP or TLS passthrough',
+  );
 }
 
 function serverPort(

@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import type { Cluster, GatewayTlsChain, MeshPlan, RouteDestination } from '../compile/plan-types.js';
+import { sniffFirstBytes } from '../inbound/server/sniff.js';
 import { chooseDestination } from '../outbound/route-request.js';
 import type { TransportTls } from '../outbound/transport.js';
 import { clientTlsOptions } from '../outbound/transports/tls-options.js';
@@ -18,60 +19,119 @@ export interface GatewayTcpParts {
 /** The ALPN of Istio's mTLS for TCP without metadata exchange (istio util.ALPNInMesh). */
 const ISTIO_TCP_ALPN = ['istio'];
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
+/** Envoy's default listener_filters_timeout: a client that sends no ClientHello within it is closed. */
+const LISTENER_FILTER_TIMEOUT_MS = 15_000;
 
 /**
- * The connection handler of one TCP server port: Envoy's tcp_proxy with the weighted
+ * The connection handler of one plain TCP server port: Envoy's tcp_proxy with the weighted
  * clusters of the port's `tcp` route (gateway.go buildGatewayNetworkFiltersFromTCPRoutes).
- * Each connection picks a destination by weight and an endpoint by the cluster's load
- * balancer, reaches it over the cluster's TLS (auto mTLS with the gateway's identity to a
- * mesh workload) or plain TCP, and relays bytes both ways until either side ends. A port
- * no rule routes, a missing cluster or no healthy endpoint closes the connection, as Envoy
- * does without a filter chain or with `UH`.
+ * A port no rule routes closes its connections, as Envoy does without a filter chain.
  */
 export function gatewayTcpHandler(parts: GatewayTcpParts, port: number): (socket: Socket) => void {
   return (socket) => {
     socket.on('error', () => socket.destroy());
     const plan = parts.getPlan();
     const route = plan.gateway?.tcp.find((r) => r.port === port);
-    const dest = route === undefined ? undefined : chooseDestination(route.destinations, parts.random);
-    const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
-    if (cluster === null || cluster.status !== 'ok') {
-      socket.destroy();
-      return;
-    }
-    const upstream = parts.clusters.get(cluster);
-    const host = upstream.pick({ exclude: NOTHING_TRIED, hashKey: null });
-    if (host === null) {
-      socket.destroy();
-      return;
-    }
-    const idle = upstream.begin(host);
-    const tls = parts.tlsFor(cluster, host);
-    const { address, port: upstreamPort } = host.endpoint;
-    const conn =
-      tls === null
-        ? netConnect({ host: address, port: upstreamPort })
-        : tlsConnect({
-            ...clientTlsOptions(
-              // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
-              tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
-              { verifyPeer: tls.verifyPeer },
-            ),
-            host: address,
-            port: upstreamPort,
-          });
-    let closed = false;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      idle();
-      socket.destroy();
-      conn.destroy();
-    };
-    conn.on('error', close);
-    conn.on('close', close);
-    socket.on('close', close);
-    socket.pipe(conn);
-    conn.pipe(socket);
+    proxy(parts, plan, socket, route?.destinations ?? []);
   };
+}
+
+/**
+ * The connection handler of one TLS PASSTHROUGH server port: Envoy's tls_inspector reads the
+ * ClientHello's SNI (within the listener filter timeout, 15 s), the filter chain whose
+ * `sniHosts` name it (an exact name, else the longest `*.` wildcard, else `*`) is chosen,
+ * and its tcp_proxy relays the still-encrypted stream, hello included. No SNI or no chain
+ * closes the connection.
+ */
+export function gatewayPassthroughHandler(parts: GatewayTcpParts, port: number): (socket: Socket) => void {
+  return (socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(LISTENER_FILTER_TIMEOUT_MS, () => socket.destroy());
+    sniffFirstBytes(socket, (hello) => {
+      socket.setTimeout(0);
+      if (socket.destroyed) return;
+      const plan = parts.getPlan();
+      const chains = plan.gateway?.tls.find((t) => t.port === port)?.chains ?? [];
+      const chain = hello.serverName === null ? null : chainFor(chains, hello.serverName);
+      proxy(parts, plan, socket, chain?.destinations ?? []);
+    });
+  };
+}
+
+/** Envoy's filter chain match on server names: exact, then the longest wildcard suffix, then `*`. */
+function chainFor(chains: readonly GatewayTlsChain[], name: string): GatewayTlsChain | null {
+  let best: GatewayTlsChain | null = null;
+  let bestScore = -1;
+  for (const c of chains) {
+    for (const h of c.sniHosts) {
+      const score =
+        h === name
+          ? Number.MAX_SAFE_INTEGER
+          : h === '*'
+            ? 0
+            : h.startsWith('*.') && name.endsWith(h.slice(1))
+              ? h.length
+              : -1;
+      if (score > bestScore) {
+        best = c;
+        bestScore = score;
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Relays `socket` to one of `destinations`, picked by weight, at an endpoint the cluster's
+ * load balancer picks, over the cluster's TLS (auto mTLS with the gateway's identity to a
+ * mesh workload) or plain TCP, bytes both ways until either side ends; half-closes pass
+ * through. No destination, a missing cluster or no healthy endpoint closes the connection
+ * (Envoy: no filter chain, or `UH`).
+ */
+function proxy(
+  parts: GatewayTcpParts,
+  plan: MeshPlan,
+  socket: Socket,
+  destinations: readonly RouteDestination[],
+): void {
+  const dest = chooseDestination(destinations, parts.random);
+  const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
+  if (cluster === null || cluster.status !== 'ok') {
+    socket.destroy();
+    return;
+  }
+  const upstream = parts.clusters.get(cluster);
+  const host = upstream.pick({ exclude: NOTHING_TRIED, hashKey: null });
+  if (host === null) {
+    socket.destroy();
+    return;
+  }
+  const idle = upstream.begin(host);
+  const tls = parts.tlsFor(cluster, host);
+  const { address, port: upstreamPort } = host.endpoint;
+  const conn =
+    tls === null
+      ? netConnect({ host: address, port: upstreamPort })
+      : tlsConnect({
+          ...clientTlsOptions(
+            // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
+            tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
+            { verifyPeer: tls.verifyPeer },
+          ),
+          host: address,
+          port: upstreamPort,
+        });
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    idle();
+    socket.destroy();
+    conn.destroy();
+  };
+  conn.on('error', close);
+  conn.on('close', close);
+  socket.on('close', close);
+  socket.pipe(conn);
+  conn.pipe(socket);
 }

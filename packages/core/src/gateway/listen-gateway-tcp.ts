@@ -1,11 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { gatewayTcpPort } from './gateway-port.js';
-import { gatewayTcpHandler, type GatewayTcpParts } from './gateway-tcp.js';
+import { gatewayPassthroughHandler, gatewayTcpHandler, type GatewayTcpParts } from './gateway-tcp.js';
 
 /** Options of `mesh.listenGatewayTcp`. */
 export interface GatewayTcpServerOptions {
-  /** The Gateway server port (`servers[].port.number`); default its only plain TCP server port. */
+  /** The Gateway server port (`servers[].port.number`); default its only plain TCP or TLS passthrough server port. */
   readonly port?: number;
   /** The port to listen on (the pod's container port); default `port`. 0 picks a free one. */
   readonly listenPort?: number;
@@ -26,8 +26,10 @@ export async function listenGatewayTcp(
   },
   options: GatewayTcpServerOptions,
 ): Promise<Server> {
-  const port = gatewayTcpPort(parts.workload, parts.getPlan().gateway, options.port);
-  const handle = gatewayTcpHandler(parts, port);
+  const plan = parts.getPlan();
+  const port = gatewayTcpPort(parts.workload, plan.gateway, options.port);
+  const passthrough = plan.gateway?.tls.some((t) => t.port === port) === true;
+  const handle = passthrough ? gatewayPassthroughHandler(parts, port) : gatewayTcpHandler(parts, port);
   const open = new Set<Socket>();
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     open.add(socket);

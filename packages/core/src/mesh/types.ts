@@ -180,11 +180,13 @@ export interface Mesh {
    * A listener for a plain TCP Gateway server port (protocol TCP, MONGO, REDIS, MYSQL), the
    * istio.io TCP traffic-shifting task's: each connection goes where the port's VirtualService
    * `tcp` rule sends it (weighted destinations, the cluster's load balancer, auto mTLS with the
-   * gateway's identity to mesh workloads, or plain TCP), as Envoy's tcp_proxy sends it. A port
-   * no rule routes closes its connections. Closed by `mesh.close()`.
+   * gateway's identity to mesh workloads, or plain TCP), as Envoy's tcp_proxy sends it. A TLS
+   * PASSTHROUGH server port (HTTPS or TLS) routes each connection by its ClientHello's SNI to
+   * the VirtualService `tls` rule naming it, and relays the encrypted stream. A port no rule
+   * routes closes its connections. Closed by `mesh.close()`.
    *
    * @throws MeshletError (as a rejection) `MESHLET_ERR_MESH_OPTIONS` for a workload no
-   * Gateway selects or a port without a plain TCP server.
+   * Gateway selects or a port without a plain TCP or TLS passthrough server.
    */
   listenGatewayTcp(options?: GatewayTcpServerOptions): Promise<NetServer>;
 }

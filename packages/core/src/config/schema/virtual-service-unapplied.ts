@@ -14,13 +14,18 @@ export function warnUnappliedVirtualService(spec: VirtualServiceSpec, ctx: Valid
   // A non-HTTP port has no virtual host in meshlet's plan (compile/outbound.ts), so the
   // call is sent directly (outbound/passthrough.ts sendDirect), where Envoy's tcp_proxy
   // or SNI filter chain would apply these routes' weights and subsets.
-  // A gateway's plain TCP servers take `tcp` routes (mesh.listenGatewayTcp,
-  // compile/gateway-tcp-routes.ts), so only a VirtualService for the sidecars is warned.
+  // A gateway's plain TCP servers take `tcp` routes and its TLS PASSTHROUGH servers `tls`
+  // routes (mesh.listenGatewayTcp, compile/gateway-tcp-routes.ts), so only a VirtualService
+  // for the sidecars is warned.
   const forMesh = spec.gateways === undefined || spec.gateways.length === 0 || spec.gateways.includes('mesh');
-  if ((spec.hosts?.length ?? 0) > 0) {
+  if ((spec.hosts?.length ?? 0) > 0 && forMesh) {
     if ((spec.tls?.length ?? 0) > 0)
-      warn(['spec', 'tls'], `tls routes are not applied by meshlet: ${HTTP_ONLY}, with no SNI routing`, ctx);
-    if ((spec.tcp?.length ?? 0) > 0 && forMesh)
+      warn(
+        ['spec', 'tls'],
+        `tls routes are not applied by meshlet's sidecar (a gateway applies them to its TLS passthrough servers): ${HTTP_ONLY}, with no SNI routing`,
+        ctx,
+      );
+    if ((spec.tcp?.length ?? 0) > 0)
       warn(
         ['spec', 'tcp'],
         `tcp routes are not applied by meshlet's sidecar (a gateway applies them to its TCP servers): ${HTTP_ONLY}`,

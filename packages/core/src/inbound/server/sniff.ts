@@ -18,9 +18,15 @@ export interface FirstBytes {
    * is larger than {@link MAX_CLIENT_HELLO}).
    */
   readonly alpn: readonly string[] | null;
+  /**
+   * The host name of the ClientHello's server_name extension (RFC 6066 §3), lower-cased, as
+   * Envoy's tls_inspector reports it for filter chain matching; null without one, or when
+   * the whole hello was not read.
+   */
+  readonly serverName: string | null;
 }
 
-const NOTHING: FirstBytes = Object.freeze({ first: null, clientHello: false, alpn: null });
+const NOTHING: FirstBytes = Object.freeze({ first: null, clientHello: false, alpn: null, serverName: null });
 const RECORD_HEADER = 5;
 /**
  * The most of the stream read for the hello: Envoy tls_inspector's largest
@@ -53,7 +59,12 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
     finish(
       buffered === null
         ? NOTHING
-        : { first: buffered[0] ?? null, clientHello: buffered[0] === TLS_HANDSHAKE, alpn: null },
+        : {
+            first: buffered[0] ?? null,
+            clientHello: buffered[0] === TLS_HANDSHAKE,
+            alpn: null,
+            serverName: null,
+          },
     );
   const onReadable = () => {
     let chunk: Buffer | null;
@@ -64,7 +75,7 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
     if (buffered === null) return;
     const first = buffered[0] as number;
     if (first !== TLS_HANDSHAKE) {
-      finish({ first, clientHello: false, alpn: null });
+      finish({ first, clientHello: false, alpn: null, serverName: null });
       return;
     }
     const hello = helloBytes(buffered);
@@ -76,7 +87,7 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
 }
 
 const WAIT = Symbol('wait');
-const NOT_A_HELLO = Object.freeze({ clientHello: false, alpn: null });
+const NOT_A_HELLO = Object.freeze({ clientHello: false, alpn: null, serverName: null });
 const UNREADABLE = Buffer.alloc(0);
 
 /**
@@ -109,7 +120,7 @@ function helloBytes(data: Buffer): Buffer | typeof WAIT | null {
   }
 }
 
-const HELLO_UNREAD = Object.freeze({ clientHello: true, alpn: null });
+const HELLO_UNREAD = Object.freeze({ clientHello: true, alpn: null, serverName: null });
 const NO_ALPN: readonly string[] = Object.freeze([]);
 
 /**
@@ -119,6 +130,7 @@ const NO_ALPN: readonly string[] = Object.freeze([]);
 function readHello(hello: Buffer): {
   readonly clientHello: boolean;
   readonly alpn: readonly string[] | null;
+  readonly serverName: string | null;
 } {
   if (hello === UNREADABLE) return HELLO_UNREAD;
   const end = hello.length;
@@ -131,11 +143,12 @@ function readHello(hello: Buffer): {
   };
   // session id, cipher suites, compression methods; extensions may be absent.
   if (end < 38 || !skip(1) || !skip(2) || !skip(1)) return NOT_A_HELLO;
-  if (at === end) return { clientHello: true, alpn: NO_ALPN };
+  if (at === end) return { clientHello: true, alpn: NO_ALPN, serverName: null };
   if (at + 2 > end) return NOT_A_HELLO;
   const extensionsEnd = at + 2 + hello.readUInt16BE(at);
   if (extensionsEnd > end) return NOT_A_HELLO;
   let alpn: readonly string[] = NO_ALPN;
+  let serverName: string | null = null;
   for (at += 2; at < extensionsEnd;) {
     if (at + 4 > extensionsEnd) return NOT_A_HELLO;
     const type = hello.readUInt16BE(at);
@@ -151,8 +164,21 @@ function readHello(hello: Buffer): {
         if (p + 1 + n <= listEnd) names.push(hello.toString('latin1', p + 1, p + 1 + n));
       }
       alpn = names;
+    } else if (type === 0 && length >= 5) {
+      // server_name: uint16 list length, then name_type(1) and a uint16-prefixed name; the
+      // first host_name(0) entry is the SNI.
+      const listEnd = Math.min(at + length, at + 2 + hello.readUInt16BE(at));
+      for (let p = at + 2; p + 3 <= listEnd;) {
+        const n = hello.readUInt16BE(p + 1);
+        if (p + 3 + n > listEnd) break;
+        if (hello[p] === 0) {
+          serverName = hello.toString('latin1', p + 3, p + 3 + n).toLowerCase();
+          break;
+        }
+        p += 3 + n;
+      }
     }
     at += length;
   }
-  return { clientHello: true, alpn };
+  return { clientHello: true, alpn, serverName };
 }

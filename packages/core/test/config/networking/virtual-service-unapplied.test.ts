@@ -35,9 +35,9 @@ describe('VirtualService settings meshlet does not apply', () => {
     for (const f of found) expect(f.message).toMatch(/HTTP only.*straight to the host and port of its URL/);
   });
 
-  it("does not warn for tcp routes bound only to a Gateway: a gateway's TCP servers apply them", () => {
+  it("does not warn for tcp and tls routes bound only to Gateways: a gateway's TCP and passthrough servers apply them", () => {
     const found = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway'] });
-    expect(found.map((f) => formatPath(f.path))).toEqual(['spec.tls']);
+    expect(found).toEqual([]);
     const both = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway', 'mesh'] });
     expect(both.map((f) => formatPath(f.path))).toEqual(['spec.tls', 'spec.tcp']);
   });
