@@ -11,6 +11,7 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { seededRandom } from '../../packages/core/src/runtime/random.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 
 // mesh.listenGatewayTcp(): the istio.io TCP traffic-shifting task through meshlet's ingress
@@ -189,9 +190,7 @@ describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
       namespace: 'istio-system',
       serviceAccount: 'istio-ingressgateway-service-account',
     });
-    await writeFile(path.join(certDir, 'cert-chain.pem'), own.certChainPem);
-    await writeFile(path.join(certDir, 'key.pem'), own.keyPem);
-    await writeFile(path.join(certDir, 'root-cert.pem'), own.rootCertPem);
+    await writeWorkloadCertificates(certDir, own, 'istio');
     const echo = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'tcp-echo' });
     const v1 = await tcpEcho('one', { key: echo.keyPem, cert: echo.certChainPem, ca: echo.rootCertPem });
     const { mesh } = await gatewayMesh(

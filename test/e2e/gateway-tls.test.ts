@@ -11,6 +11,7 @@ import {
   issueWorkloadCertificate,
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { send as rawSend } from '../adapters/support/http.js';
 
@@ -272,9 +273,7 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
       serviceAccount: 'istio-ingressgateway-service-account',
       dnsNames: ['httpbin.example.com'],
     });
-    await writeFile(path.join(certDir, 'cert-chain.pem'), own.certChainPem);
-    await writeFile(path.join(certDir, 'key.pem'), own.keyPem);
-    await writeFile(path.join(certDir, 'root-cert.pem'), own.rootCertPem);
+    await writeWorkloadCertificates(certDir, own, 'istio');
     const mesh = await gatewayMesh(
       gateway(`  - port: { number: 443, name: tls, protocol: HTTPS }
     tls: { mode: ISTIO_MUTUAL }

@@ -24,6 +24,20 @@ export function resolveGatewayName(name: string, vsNamespace: string): string {
   return `${vsNamespace}/${name}`;
 }
 
+/**
+ * istio `VirtualServicesForGateway`: the VirtualServices whose `gateways` name `gateway`
+ * (`ns/name`), in istiod's order, for a proxy in `proxyNamespace`.
+ */
+export function virtualServicesForGateway(
+  resources: readonly Resource[],
+  proxyNamespace: string,
+  gateway: string,
+): SelectedVirtualService[] {
+  return selectVirtualServices(resources, proxyNamespace, (spec: VirtualServiceIn, ns: string) =>
+    (spec.gateways ?? []).some((g) => resolveGatewayName(g, ns) === gateway),
+  );
+}
+
 /** istio `host.NamesForNamespace`: the server hosts a VirtualService in `namespace` may bind. */
 export function namesForNamespace(hosts: readonly string[], namespace: string): string[] {
   const out: string[] = [];
@@ -77,9 +91,7 @@ export function buildGatewayVirtualHosts(
   const boundTo = (gw: string): SelectedVirtualService[] => {
     let list = bound.get(gw);
     if (list === undefined) {
-      const binds = (spec: VirtualServiceIn, ns: string): boolean =>
-        (spec.gateways ?? []).some((g) => resolveGatewayName(g, ns) === gw);
-      list = selectVirtualServices(resources, proxyNamespace, binds);
+      list = virtualServicesForGateway(resources, proxyNamespace, gw);
       bound.set(gw, list);
     }
     return list;

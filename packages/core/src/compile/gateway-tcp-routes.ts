@@ -6,6 +6,7 @@ import {
   intersect,
   namesForNamespace,
   resolveGatewayName,
+  virtualServicesForGateway,
   type GatewayContext,
 } from './gateway-routes.js';
 import type {
@@ -16,7 +17,7 @@ import type {
   RouteDestination,
 } from './plan-types.js';
 import type { RouteContext } from './compile-route.js';
-import { selectVirtualServices, type SelectedVirtualService } from './vs-selection.js';
+import type { SelectedVirtualService } from './vs-selection.js';
 
 /** Server protocols whose connections a gateway proxies as plain TCP (istio protocol.IsTCP, less TLS). */
 const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'MONGO', 'REDIS', 'MYSQL']);
@@ -93,9 +94,7 @@ function boundVirtualServices(
   server: GatewayServerInfo,
 ): SelectedVirtualService[] {
   const gw = `${server.gateway.namespace}/${server.gateway.name}`;
-  return selectVirtualServices(resources, proxyNamespace, (spec, ns) =>
-    (spec.gateways ?? []).some((g) => resolveGatewayName(g, ns) === gw),
-  ).filter(
+  return virtualServicesForGateway(resources, proxyNamespace, gw).filter(
     (vs) => intersect(namesForNamespace(server.hosts, vs.resource.metadata.namespace), vs.hosts).length > 0,
   );
 }

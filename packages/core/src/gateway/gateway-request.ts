@@ -49,15 +49,15 @@ export function gatewayRequestHeaders(
     out[name] = value;
   }
   const remote = req.socket.remoteAddress;
+  const ip = remote === undefined || remote === '' ? null : remote.replace(/^::ffff:/, '');
   const received = out['x-forwarded-for'];
-  const client = forwardedClient(received, trustedProxies, true);
-  if (remote !== undefined && remote !== '') {
-    const ip = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+  const external = forwardedClient(received, trustedProxies, true) ?? ip;
+  if (ip !== null) {
     const prior = received === undefined ? '' : typeof received === 'string' ? received : received.join(',');
     out['x-forwarded-for'] = prior === '' ? ip : `${prior},${ip}`;
-    out['x-envoy-external-address'] = client ?? ip;
-  } else if (client !== null) out['x-envoy-external-address'] = client;
-  else delete out['x-envoy-external-address'];
+  }
+  if (external === null) delete out['x-envoy-external-address'];
+  else out['x-envoy-external-address'] = external;
   if (trustedProxies === 0 || out['x-forwarded-proto'] === undefined)
     out['x-forwarded-proto'] = isEncrypted(req) ? 'https' : 'http';
   if (generateRequestId) out['x-request-id'] = requestUuid();
