@@ -280,7 +280,8 @@ spec:
         host: '127.0.0.1',
         port,
         ca: trusted,
-        ...(servername === undefined ? {} : { servername }),
+        // Without SNI the name cannot be checked (the address is no SAN); the chain still is.
+        ...(servername === undefined ? { checkServerIdentity: () => undefined } : { servername }),
       });
       let got = '';
       s.on('secureConnect', () => {
@@ -293,15 +294,8 @@ spec:
     });
   }
 
-  it("relays the client's own TLS to the upstream the SNI names; other names are closed", async () => {
-    // nginx's own certificate, from a CA the mesh knows nothing of: the gateway never decrypts.
-    const nginxCa = await createDevCa({ commonName: 'nginx example CA' });
-    const cert = await issueWorkloadCertificate({
-      ca: nginxCa,
-      namespace: 'default',
-      serviceAccount: 'nginx',
-      dnsNames: ['nginx.example.com', 'a.wild.example.com'],
-    });
+  /** nginx with its own certificate: answers each read with the SNI it was asked for. */
+  async function nginx(cert: { keyPem: string; certChainPem: string }): Promise<Server> {
     const upstream = await new Promise<Server>((resolve) => {
       const server = createTlsServer({ key: cert.keyPem, cert: cert.certChainPem }, (s: TLSSocket) => {
         s.on('data', (d: Buffer) => s.write(`nginx says ${String(s.servername)} ${d.toString()}`));
@@ -311,6 +305,19 @@ spec:
       server.listen(0, '127.0.0.1', () => resolve(server));
     });
     cleanup.push(() => new Promise<void>((r) => upstream.close(() => r())));
+    return upstream;
+  }
+
+  it("relays the client's own TLS to the upstream the SNI names; other names are closed", async () => {
+    // nginx's own certificate, from a CA the mesh knows nothing of: the gateway never decrypts.
+    const nginxCa = await createDevCa({ commonName: 'nginx example CA' });
+    const cert = await issueWorkloadCertificate({
+      ca: nginxCa,
+      namespace: 'default',
+      serviceAccount: 'nginx',
+      dnsNames: ['nginx.example.com', 'a.wild.example.com'],
+    });
+    const upstream = await nginx(cert);
     const { mesh } = await gatewayMesh(
       { 'nginx.yaml': CONFIG },
       { [NGINX]: [{ address: '127.0.0.1', port: (upstream.address() as AddressInfo).port }] },
@@ -336,5 +343,31 @@ spec:
     // No chain for the name, or no SNI at all: the connection is closed before any handshake.
     expect(await hello(port, 'other.example.com', trusted)).toBe('ECONNRESET');
     expect(await hello(port, undefined, trusted)).toBe('ECONNRESET');
+  });
+
+  it('sends a connection without SNI to a `*` rule, which istiod writes without server names', async () => {
+    const nginxCa = await createDevCa({ commonName: 'nginx example CA' });
+    const cert = await issueWorkloadCertificate({
+      ca: nginxCa,
+      namespace: 'default',
+      serviceAccount: 'nginx',
+      dnsNames: ['any.example.org'],
+    });
+    const upstream = await nginx(cert);
+    const catchAll = CONFIG.replace(
+      /hosts: \[nginx\.example\.com, "\*\.wild\.example\.com"\]/g,
+      'hosts: ["*"]',
+    ).replace(/sniHosts: \["\*\.wild\.example\.com"\]/, 'sniHosts: ["*"]');
+    const { mesh } = await gatewayMesh(
+      { 'nginx.yaml': catchAll },
+      { [NGINX]: [{ address: '127.0.0.1', port: (upstream.address() as AddressInfo).port }] },
+    );
+    expect(mesh.plan.gateway?.tls[0]?.chains.map((c) => c.sniHosts)).toEqual([['nginx.example.com'], ['*']]);
+    const server = await mesh.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    expect(await hello(port, undefined, nginxCa.rootCertPem)).toMatch(/\|nginx says false ping\n$/);
+    expect(await hello(port, 'any.example.org', nginxCa.rootCertPem)).toMatch(
+      /\|nginx says any\.example\.org ping\n$/,
+    );
   });
 });

@@ -40,8 +40,8 @@ export function gatewayTcpHandler(parts: GatewayTcpParts, port: number): (socket
  * The connection handler of one TLS PASSTHROUGH server port: Envoy's tls_inspector reads the
  * ClientHello's SNI (within the listener filter timeout, 15 s), the filter chain whose
  * `sniHosts` name it (an exact name, else the longest `*.` wildcard, else `*`) is chosen,
- * and its tcp_proxy relays the still-encrypted stream, hello included. No SNI or no chain
- * closes the connection.
+ * and its tcp_proxy relays the still-encrypted stream, hello included. A connection no
+ * chain takes (no SNI and no `*` chain, or a name none claims) is closed.
  */
 export function gatewayPassthroughHandler(parts: GatewayTcpParts, port: number): (socket: Socket) => void {
   return (socket) => {
@@ -52,26 +52,31 @@ export function gatewayPassthroughHandler(parts: GatewayTcpParts, port: number):
       if (socket.destroyed) return;
       const plan = parts.getPlan();
       const chains = plan.gateway?.tls.find((t) => t.port === port)?.chains ?? [];
-      const chain = hello.serverName === null ? null : chainFor(chains, hello.serverName);
+      const chain = chainFor(chains, hello.serverName);
       proxy(parts, plan, socket, chain?.destinations ?? []);
     });
   };
 }
 
-/** Envoy's filter chain match on server names: exact, then the longest wildcard suffix, then `*`. */
-function chainFor(chains: readonly GatewayTlsChain[], name: string): GatewayTlsChain | null {
+/** How well `sniHost` claims `name`: exact beats the longest wildcard beats `*`; -1 not at all. */
+function sniScore(sniHost: string, name: string | null): number {
+  if (sniHost === '*') return 0;
+  if (name === null) return -1;
+  if (sniHost === name) return Number.MAX_SAFE_INTEGER;
+  return sniHost.startsWith('*.') && name.endsWith(sniHost.slice(1)) ? sniHost.length : -1;
+}
+
+/**
+ * Envoy's filter chain match on server names: exact, then the longest wildcard suffix, then a
+ * chain with `*`, for which istiod writes no server_names (listener.go), so it also takes a
+ * connection without SNI.
+ */
+function chainFor(chains: readonly GatewayTlsChain[], name: string | null): GatewayTlsChain | null {
   let best: GatewayTlsChain | null = null;
   let bestScore = -1;
   for (const c of chains) {
     for (const h of c.sniHosts) {
-      const score =
-        h === name
-          ? Number.MAX_SAFE_INTEGER
-          : h === '*'
-            ? 0
-            : h.startsWith('*.') && name.endsWith(h.slice(1))
-              ? h.length
-              : -1;
+      const score = sniScore(h, name);
       if (score > bestScore) {
         best = c;
         bestScore = score;
