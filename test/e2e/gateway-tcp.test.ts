@@ -1,18 +1,26 @@
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
+import { createMesh, MeshletError } from '../../packages/core/src/index.js';
 import {
   createDevCa,
   issueWorkloadCertificate,
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
-import { seededRandom } from '../../packages/core/src/runtime/random.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import {
+  ALL_V1,
+  gatewayMesh as meshOver,
+  GATEWAY_AND_DR,
+  nc,
+  sample,
+  tcpEcho as echoServer,
+  TCP_ECHO,
+  type Cleanup,
+} from './support/tcp-echo.js';
 
 // mesh.listenGatewayTcp(): the istio.io TCP traffic-shifting task through meshlet's ingress
 // gateway, with Istio's tcp-echo samples (samples/tcp-echo): a Gateway TCP server on 31400,
@@ -21,104 +29,20 @@ import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 // loopback: the upstreams are tcp-echo's behaviour (each line echoed with a prefix), the
 // client is the task's `nc`.
 
-const sample = (rel: string): string => readFileSync(path.join(SAMPLES, rel), 'utf8');
-const INGRESS = {
-  name: 'istio-ingressgateway',
-  namespace: 'istio-system',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { istio: 'ingressgateway' },
-};
-const TCP_ECHO = 'tcp-echo.default.svc.cluster.local';
-
 const tmp = useTmpDir();
-const cleanup: (() => Promise<void>)[] = [];
+const cleanup: Cleanup = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
+const tcpEcho = (prefix: string, tls?: { key: string; cert: string; ca: string }) =>
+  echoServer(cleanup, prefix, tls);
+const gatewayMesh = (files: Record<string, string>, endpoints: object, extra: object = {}) =>
+  meshOver(cleanup, tmp, files, endpoints, extra);
 
 let ca: CertificateAuthority;
 beforeAll(async () => {
   ca = await createDevCa();
 });
-
-/** tcp-echo: answers each line with `<prefix> <line>`, and ends when the client does. */
-async function tcpEcho(
-  prefix: string,
-  tls?: { key: string; cert: string; ca: string },
-): Promise<{ port: number; peers: string[]; alpn: (string | false | null)[] }> {
-  const peers: string[] = [];
-  const alpn: (string | false | null)[] = [];
-  const serve = (socket: Socket): void => {
-    let buffered = '';
-    socket.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        socket.write(`${prefix} ${buffered.slice(0, nl)}\n`);
-        buffered = buffered.slice(nl + 1);
-      }
-    });
-    socket.on('end', () => socket.end());
-    socket.on('error', () => socket.destroy());
-  };
-  const server: Server =
-    tls === undefined
-      ? createServer({ allowHalfOpen: true }, serve)
-      : createTlsServer(
-          {
-            ...tls,
-            requestCert: true,
-            rejectUnauthorized: true,
-            allowHalfOpen: true,
-            ALPNProtocols: ['istio-peer-exchange', 'istio'],
-          },
-          (s: TLSSocket) => {
-            const uri = s.getPeerCertificate().subjectaltname ?? '';
-            peers.push(uri);
-            alpn.push(s.alpnProtocol);
-            serve(s);
-          },
-        );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  return { port: (server.address() as AddressInfo).port, peers, alpn };
-}
-
-/** The task's `echo hello | nc <gateway> <port>`: what came back before the gateway closed. */
-function nc(port: number, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-    let got = '';
-    s.on('data', (d: Buffer) => (got += d.toString()));
-    s.on('close', () => resolve(got));
-    s.on('error', reject);
-    s.end(`${line}\n`);
-  });
-}
-
-async function gatewayMesh(
-  files: Record<string, string>,
-  endpoints: object,
-  extra: object = {},
-): Promise<{ mesh: Mesh; dir: string }> {
-  const dir = await tmp();
-  await Promise.all(Object.entries(files).map(([f, text]) => writeFile(path.join(dir, f), text)));
-  const mesh = await createMesh({
-    config: dir,
-    workload: INGRESS,
-    endpoints: endpoints as never,
-    random: seededRandom(3),
-    ...extra,
-  });
-  cleanup.push(() => mesh.close());
-  return { mesh, dir };
-}
-
-const [GATEWAY_AND_DR, ALL_V1] = ((): [string, string] => {
-  const all = sample('tcp-echo/tcp-echo-all-v1.yaml');
-  const vs = all.indexOf('apiVersion: networking.istio.io/v1\nkind: VirtualService');
-  return [all.slice(0, vs), all.slice(vs)];
-})();
 
 describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
   it('sends every connection to v1, then 80/20 after the VirtualService changes', async () => {
