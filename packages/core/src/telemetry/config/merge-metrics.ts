@@ -1,4 +1,5 @@
 import type { Metrics, MetricsOverrides } from '../../config/schema/telemetry.js';
+import { toMs } from '../../compile/duration.js';
 
 /** `CLIENT` = reporter `source` (outbound); `SERVER` = reporter `destination` (inbound). */
 export type MetricMode = 'CLIENT' | 'SERVER';
@@ -22,6 +23,8 @@ export interface MergedProvider {
   /** Modes where ALL_METRICS was disabled and nothing later enabled them again. */
   readonly allDisabled: Set<MetricMode>;
   readonly metrics: Record<MetricMode, Map<string, MergedMetric>>;
+  /** The last `reportingInterval` (ms) of an entry applying to this provider; null when none. */
+  reportingIntervalMs: number | null;
 }
 
 /** Every IstioMetric but ALL_METRICS, as istiod's `allMetrics` lists them. */
@@ -55,6 +58,7 @@ const namesOf = (o: MetricsOverrides): readonly string[] =>
 const emptyProvider = (): MergedProvider => ({
   allDisabled: new Set(),
   metrics: { CLIENT: new Map(), SERVER: new Map() },
+  reportingIntervalMs: null,
 });
 
 function applyOverride(p: MergedProvider, o: MetricsOverrides): void {
@@ -109,6 +113,9 @@ export function mergeMetrics(
       if (!inScope.has(name)) continue;
       let p = out.get(name);
       if (p === undefined) out.set(name, (p = emptyProvider()));
+      // The more specific entry's interval wins (telemetry.go mergeMetrics reportingIntervals).
+      const interval = toMs(m.reportingInterval);
+      if (interval !== null) p.reportingIntervalMs = interval;
       for (const o of m.overrides ?? []) applyOverride(p, o);
     }
   }

@@ -18,6 +18,25 @@ export const HTTP_METRICS: readonly HttpMetric[] = Object.freeze([
   'RESPONSE_SIZE',
 ]);
 
+/**
+ * The four TCP metrics, reported for connections the gateway proxies as TCP (plain TCP
+ * servers and TLS passthrough): Istio's stats filter on tcp_proxy chains.
+ */
+export type TcpMetric =
+  | 'TCP_OPENED_CONNECTIONS'
+  | 'TCP_CLOSED_CONNECTIONS'
+  | 'TCP_SENT_BYTES'
+  | 'TCP_RECEIVED_BYTES';
+export const TCP_METRICS: readonly TcpMetric[] = Object.freeze([
+  'TCP_OPENED_CONNECTIONS',
+  'TCP_CLOSED_CONNECTIONS',
+  'TCP_SENT_BYTES',
+  'TCP_RECEIVED_BYTES',
+]);
+
+/** A standard metric meshlet records. */
+export type IstioMetric = HttpMetric | TcpMetric;
+
 export type { MetricMode, ResolvedTagOverride } from './merge-metrics.js';
 
 export interface ResolvedMetricOverride {
@@ -33,8 +52,14 @@ export interface ResolvedMetricsConfig {
   /** The prometheus-typed provider meshlet's registry stands for, null when none is in scope. */
   readonly provider: string | null;
   readonly overrides: Readonly<
-    Record<MetricMode, Readonly<Partial<Record<HttpMetric, ResolvedMetricOverride>>>>
+    Record<MetricMode, Readonly<Partial<Record<IstioMetric, ResolvedMetricOverride>>>>
   >;
+  /**
+   * Telemetry `metrics[].reportingInterval` for the provider (ms), null when none is set:
+   * how often the TCP metrics of an open connection are reported (the stats filter's
+   * `tcp_reporting_duration`, istio model/telemetry.go).
+   */
+  readonly reportingIntervalMs: number | null;
 }
 
 /** The provider meshlet's registry stands for (Istio's default `defaultProviders.metrics`). */
@@ -44,25 +69,29 @@ export const PROMETHEUS_PROVIDER = 'prometheus';
  * The stats filter's metric names (istio model/telemetry.go metricToPrometheusMetric): a
  * `customMetric` is matched against these, an IstioMetric is mapped to them.
  */
-export const STATS_METRIC_NAMES: Readonly<Record<HttpMetric, string>> = Object.freeze({
+export const STATS_METRIC_NAMES: Readonly<Record<IstioMetric, string>> = Object.freeze({
   REQUEST_COUNT: 'requests_total',
   REQUEST_DURATION: 'request_duration_milliseconds',
   REQUEST_SIZE: 'request_bytes',
   RESPONSE_SIZE: 'response_bytes',
+  TCP_OPENED_CONNECTIONS: 'tcp_connections_opened_total',
+  TCP_CLOSED_CONNECTIONS: 'tcp_connections_closed_total',
+  TCP_SENT_BYTES: 'tcp_sent_bytes_total',
+  TCP_RECEIVED_BYTES: 'tcp_received_bytes_total',
 });
 
 const byName = (a: ResolvedTagOverride, b: ResolvedTagOverride) =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
 /**
- * The overrides of one HTTP metric: its IstioMetric entry, then a customMetric naming
+ * The overrides of one metric: its IstioMetric entry, then a customMetric naming
  * its stats name (both reach the stats filter as configs for that metric; either one
  * dropping it drops it).
  */
 function overrideOf(
   merged: MergedProvider,
   mode: MetricMode,
-  metric: HttpMetric,
+  metric: IstioMetric,
 ): ResolvedMetricOverride | undefined {
   const entries = [
     merged.metrics[mode].get(metric),
@@ -100,9 +129,9 @@ export function resolveMetricsConfig(
     .find((n) => findExtensionProvider(mesh, n)?.type === PROMETHEUS_PROVIDER);
   const ours = name === undefined ? undefined : merged.get(name);
   const freezeMode = (md: MetricMode) => {
-    const out: Partial<Record<HttpMetric, ResolvedMetricOverride>> = {};
+    const out: Partial<Record<IstioMetric, ResolvedMetricOverride>> = {};
     if (ours === undefined) return Object.freeze(out);
-    for (const metric of HTTP_METRICS) {
+    for (const metric of [...HTTP_METRICS, ...TCP_METRICS]) {
       const o = ours.allDisabled.has(md)
         ? Object.freeze({ disabled: true, tags: Object.freeze([]) })
         : overrideOf(ours, md, metric);
@@ -114,5 +143,6 @@ export function resolveMetricsConfig(
     enabled: ours !== undefined && !(ours.allDisabled.has('CLIENT') && ours.allDisabled.has('SERVER')),
     provider: name ?? null,
     overrides: Object.freeze({ CLIENT: freezeMode('CLIENT'), SERVER: freezeMode('SERVER') }),
+    reportingIntervalMs: name === undefined ? null : (ours?.reportingIntervalMs ?? null),
   });
 }

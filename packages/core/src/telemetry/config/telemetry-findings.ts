@@ -3,7 +3,7 @@ import type { FieldPath } from '../../config/diagnostic.js';
 import { compileEntryFilter } from '../access-log/filter.js';
 import { isPrometheusLabelName } from '../metrics/label-plan.js';
 import { compileTagExpression } from '../metrics/tag-expression.js';
-import { HTTP_METRICS, STATS_METRIC_NAMES } from './metrics-config.js';
+import { HTTP_METRICS, STATS_METRIC_NAMES, TCP_METRICS } from './metrics-config.js';
 
 /** Something a Telemetry asks for that meshlet cannot evaluate or match in-process. */
 export interface TelemetryFinding {
@@ -12,9 +12,10 @@ export interface TelemetryFinding {
 }
 
 /** Names a customMetric can match: the IstioMetric and stats names of what meshlet records. */
+const RECORDED = [...HTTP_METRICS, ...TCP_METRICS];
 const KNOWN_METRICS: ReadonlySet<string> = new Set([
-  ...HTTP_METRICS,
-  ...HTTP_METRICS.map((m) => STATS_METRIC_NAMES[m]),
+  ...RECORDED,
+  ...RECORDED.map((m) => STATS_METRIC_NAMES[m]),
 ]);
 
 /**
@@ -36,7 +37,7 @@ export function telemetryFindings(spec: TelemetrySpec): TelemetryFinding[] {
       if (custom !== undefined && !KNOWN_METRICS.has(custom)) {
         out.push({
           path: [...at, 'match', 'customMetric'],
-          message: `customMetric ${JSON.stringify(custom)} names no metric meshlet records (it records ${HTTP_METRICS.map((h) => STATS_METRIC_NAMES[h]).join(', ')}); this override has no effect`,
+          message: `customMetric ${JSON.stringify(custom)} names no metric meshlet records (it records ${RECORDED.map((h) => STATS_METRIC_NAMES[h]).join(', ')}); this override has no effect`,
         });
       }
       for (const [name, t] of Object.entries(o.tagOverrides ?? {})) {

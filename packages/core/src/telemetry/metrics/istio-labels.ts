@@ -74,6 +74,18 @@ export function istioLabels(event: MetricEvent): LabelSet {
   );
 }
 
+/**
+ * The labels of the TCP metrics: the HTTP set without `response_code` and
+ * `grpc_response_status`, `request_protocol` `tcp` (istio/proxy
+ * testdata/metric/tcp_client_connection_open.yaml.tmpl).
+ */
+export function istioTcpLabels(event: MetricEvent): LabelSet {
+  const all = istioLabels(event);
+  const out: Record<string, string> = {};
+  for (const k in all) if (k !== 'response_code' && k !== 'grpc_response_status') out[k] = all[k] as string;
+  return Object.freeze(out);
+}
+
 interface Variant {
   readonly protocol: string;
   readonly code: string;

@@ -7,13 +7,15 @@ import {
   HTTP_METRICS,
   resolveMetricsConfig,
   STATS_METRIC_NAMES,
+  TCP_METRICS,
   type HttpMetric,
   type MetricMode,
   type ResolvedMetricsConfig,
+  type TcpMetric,
 } from '../config/metrics-config.js';
 import { peerFromWorkload, type PeerLabels } from '../peer-labels.js';
 import { ENVOY_DEFAULT_BUCKETS } from './buckets.js';
-import { LabelCache, type LabelSet } from './istio-labels.js';
+import { istioTcpLabels, LabelCache, type LabelSet } from './istio-labels.js';
 import { compileLabelPlan, type LabelPlan } from './label-plan.js';
 import { labelKey, SeriesStore, type Series } from './series-store.js';
 import type { MetricEvent } from './metric-event.js';
@@ -30,12 +32,30 @@ export const ISTIO_METRIC_NAMES: Readonly<Record<HttpMetric, string>> = Object.f
   RESPONSE_SIZE: `istio_${STATS_METRIC_NAMES.RESPONSE_SIZE}`,
 });
 
-const HELP: Readonly<Record<HttpMetric, string>> = {
+const HELP: Readonly<Record<HttpMetric | TcpMetric, string>> = {
   REQUEST_COUNT: 'Number of requests, as Istio reports them',
   REQUEST_DURATION: 'Request duration in milliseconds, as Istio reports it',
   REQUEST_SIZE: 'Request size in bytes, as Istio reports it',
   RESPONSE_SIZE: 'Response size in bytes, as Istio reports it',
+  TCP_OPENED_CONNECTIONS: 'Number of TCP connections opened, as Istio reports them',
+  TCP_CLOSED_CONNECTIONS: 'Number of TCP connections closed, as Istio reports them',
+  TCP_SENT_BYTES: 'Bytes sent to the downstream over TCP connections, as Istio reports them',
+  TCP_RECEIVED_BYTES: 'Bytes received from the downstream over TCP connections, as Istio reports them',
 };
+
+/**
+ * One periodic or final report of a proxied TCP connection (Istio's stats filter on a
+ * tcp_proxy chain): whether it is the connection's first report (`opened`) or its last
+ * (`closed`), and the bytes since the previous report.
+ */
+export interface TcpReport {
+  readonly opened: boolean;
+  readonly closed: boolean;
+  /** Bytes sent to the downstream since the last report (`istio_tcp_sent_bytes_total`). */
+  readonly sent: number;
+  /** Bytes received from the downstream since the last report (`istio_tcp_received_bytes_total`). */
+  readonly received: number;
+}
 
 export interface MeshMetricsOptions {
   /** Where to register; a new Registry when absent. */
@@ -86,12 +106,20 @@ export interface MeshMetrics {
   readonly problems: readonly TagExpressionProblem[];
   /** Record one finished request. Never throws. */
   record(event: MetricEvent): void;
+  /**
+   * Record one report of a proxied TCP connection; `event.protocol` is `tcp` and its
+   * status is 0. The `istio_tcp_*` counters, with the HTTP labels but `response_code`
+   * and `grpc_response_status`. Never throws.
+   */
+  recordTcp(event: MetricEvent, report: TcpReport): void;
+  /** Telemetry `reportingInterval` (ms) for open TCP connections, null when unset. */
+  readonly reportingIntervalMs: number | null;
   /** The series stores by metric name, registered in `registry` (for `previous`). */
   readonly stores: ReadonlyMap<string, SeriesStore>;
 }
 
-interface Instrument {
-  readonly metric: HttpMetric;
+interface Instrument<M extends HttpMetric | TcpMetric = HttpMetric> {
+  readonly metric: M;
   readonly store: SeriesStore;
   readonly plan: Readonly<Record<MetricMode, LabelPlan | null>>;
 }
@@ -109,6 +137,57 @@ function valueOf(metric: HttpMetric, e: MetricEvent): number {
     default:
       return 1;
   }
+}
+
+function tcpValueOf(metric: TcpMetric, r: TcpReport): number {
+  switch (metric) {
+    case 'TCP_OPENED_CONNECTIONS':
+      return r.opened ? 1 : 0;
+    case 'TCP_CLOSED_CONNECTIONS':
+      return r.closed ? 1 : 0;
+    case 'TCP_SENT_BYTES':
+      return r.sent;
+    default:
+      return r.received;
+  }
+}
+
+/** A store per metric, taken over from an earlier MeshMetrics (a reload) or registered. */
+function storeFor(
+  stores: Map<string, SeriesStore>,
+  registry: Registry,
+  metric: HttpMetric | TcpMetric,
+  buckets: number[],
+): SeriesStore {
+  const name = `istio_${STATS_METRIC_NAMES[metric]}`;
+  let store = stores.get(name);
+  if (store === undefined) {
+    store = new SeriesStore({
+      name,
+      help: HELP[metric],
+      type:
+        metric === 'REQUEST_DURATION' || metric === 'REQUEST_SIZE' || metric === 'RESPONSE_SIZE'
+          ? 'histogram'
+          : 'counter',
+      buckets,
+    }).register(registry);
+    stores.set(name, store);
+  }
+  return store;
+}
+
+/** The label plans of one metric in both modes; null for a mode that disabled it. */
+function plansOf(
+  config: ResolvedMetricsConfig,
+  metric: HttpMetric | TcpMetric,
+  problems: TagExpressionProblem[],
+): Readonly<Record<MetricMode, LabelPlan | null>> {
+  const plan: Record<MetricMode, LabelPlan | null> = { CLIENT: null, SERVER: null };
+  for (const mode of ['CLIENT', 'SERVER'] as const) {
+    const o = config.overrides[mode][metric];
+    plan[mode] = o?.disabled === true ? null : compileLabelPlan(o, problems);
+  }
+  return Object.freeze(plan);
 }
 
 /**
@@ -141,30 +220,23 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       local,
       problems: Object.freeze(problems),
       record: () => undefined,
+      recordTcp: () => undefined,
+      reportingIntervalMs: null,
       stores,
     });
   }
   const buckets = [...(options.buckets ?? ENVOY_DEFAULT_BUCKETS)];
   const instruments: Instrument[] = [];
   for (const metric of HTTP_METRICS) {
-    const plan: Record<MetricMode, LabelPlan | null> = { CLIENT: null, SERVER: null };
-    for (const mode of ['CLIENT', 'SERVER'] as const) {
-      const o = config.overrides[mode][metric];
-      plan[mode] = o?.disabled === true ? null : compileLabelPlan(o, problems);
-    }
+    const plan = plansOf(config, metric, problems);
     if (plan.CLIENT === null && plan.SERVER === null) continue;
-    const name = ISTIO_METRIC_NAMES[metric];
-    let store = stores.get(name);
-    if (store === undefined) {
-      store = new SeriesStore({
-        name,
-        help: HELP[metric],
-        type: metric === 'REQUEST_COUNT' ? 'counter' : 'histogram',
-        buckets,
-      }).register(registry);
-      stores.set(name, store);
-    }
-    instruments.push({ metric, store, plan: Object.freeze(plan) });
+    instruments.push({ metric, store: storeFor(stores, registry, metric, buckets), plan });
+  }
+  const tcpInstruments: Instrument<TcpMetric>[] = [];
+  for (const metric of TCP_METRICS) {
+    const plan = plansOf(config, metric, problems);
+    if (plan.CLIENT === null && plan.SERVER === null) continue;
+    tcpInstruments.push({ metric, store: storeFor(stores, registry, metric, buckets), plan });
   }
   const readsTiming = HTTP_METRICS.some((m) =>
     (config.overrides.CLIENT[m]?.tags ?? []).some((t) => !t.remove && t.value.includes('backend_latency')),
@@ -212,12 +284,37 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       // Telemetry never throws into the application (STYLE.md practice 9).
     }
   };
+  const recordTcp = (event: MetricEvent, report: TcpReport): void => {
+    try {
+      const base = istioTcpLabels(event);
+      const mode: MetricMode = event.reporter === 'source' ? 'CLIENT' : 'SERVER';
+      for (const inst of tcpInstruments) {
+        const plan = inst.plan[mode];
+        const value = tcpValueOf(inst.metric, report);
+        // The byte counters are reported with every report, 0 included (istio/proxy
+        // testdata/metric/tcp_client_sent_bytes_unknown.yaml.tmpl); a connection counter
+        // only when the connection opened or closed.
+        if (
+          plan === null ||
+          (value === 0 &&
+            (inst.metric === 'TCP_OPENED_CONNECTIONS' || inst.metric === 'TCP_CLOSED_CONNECTIONS'))
+        )
+          continue;
+        const labels = plan.apply(base, event);
+        inst.store.add(labelKey(labels), labels, value);
+      }
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  };
   return Object.freeze({
     registry,
     enabled: true,
     local,
     problems: Object.freeze(problems),
     record,
+    recordTcp,
+    reportingIntervalMs: config.reportingIntervalMs,
     stores,
     readsTiming,
   });

@@ -33,8 +33,11 @@ export interface MetricEvent {
   readonly destinationService: DestinationService;
   /** The destination port (service port on the client, workload port on the server). */
   readonly port: number;
-  /** `grpc` when the request content-type is application/grpc, else `http`. */
-  readonly protocol: 'http' | 'grpc';
+  /**
+   * `grpc` when the request content-type is application/grpc, else `http`; `tcp` for a
+   * proxied TCP connection (tcp-report.ts).
+   */
+  readonly protocol: 'http' | 'grpc' | 'tcp';
   /** The response status; 0 when no response was sent (Envoy reports `"0"`). */
   readonly status: number;
   /**
