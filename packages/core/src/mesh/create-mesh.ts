@@ -19,6 +19,7 @@ import { createGatewayListener } from '../gateway/gateway-listener.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { listenGateway } from '../gateway/listen-gateway.js';
 import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
+import { tcpObserverFactory } from '../gateway/gateway-tcp-observer.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -290,7 +291,15 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
         );
       }
       return listenGatewayTcp(
-        { getPlan, clusters, random, tlsFor, workload, closers: gatewayTcpClosers },
+        {
+          getPlan,
+          clusters,
+          random,
+          tlsFor,
+          workload,
+          closers: gatewayTcpClosers,
+          ...(telemetry === null ? {} : { observe: tcpObserverFactory(telemetry, clock) }),
+        },
         tcpOptions,
       );
     },

@@ -37,10 +37,10 @@ export interface EntryLocality {
 export interface AccessLogEntry {
   /** Start of the request, epoch ms (`%START_TIME%`). */
   readonly startTime: number;
-  /** `:method`. */
-  readonly method: string;
-  /** `:path` as received, query included. */
-  readonly path: string;
+  /** `:method`; null for a TCP connection (Envoy prints `-`). */
+  readonly method: string | null;
+  /** `:path` as received, query included; null for a TCP connection. */
+  readonly path: string | null;
   /** `:authority` (Host). */
   readonly authority: string | null;
   /** `:scheme`. */

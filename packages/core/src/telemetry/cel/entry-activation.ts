@@ -32,15 +32,15 @@ function requestPseudo(e: AccessLogEntry): PseudoHeaders {
 function requestField(e: AccessLogEntry, name: string): CelValue | undefined {
   switch (name) {
     case 'path':
-      return e.path;
+      return orUndefined(e.path);
     case 'url_path':
-      return urlPathOf(e.path);
+      return e.path === null ? undefined : urlPathOf(e.path);
     case 'host':
       return orUndefined(e.authority);
     case 'scheme':
       return orUndefined(e.scheme);
     case 'method':
-      return e.method;
+      return orUndefined(e.method);
     case 'headers':
       return new HeaderMap(e.requestHeaders, requestPseudo(e));
     case 'referer':
@@ -50,7 +50,7 @@ function requestField(e: AccessLogEntry, name: string): CelValue | undefined {
     case 'id':
       return header(e.requestHeaders, 'x-request-id');
     case 'query':
-      return queryOf(e.path);
+      return e.path === null ? undefined : queryOf(e.path);
     case 'time':
       return timestampOfMs(e.startTime);
     case 'duration':

@@ -221,7 +221,7 @@ describe('request, response and connection operators', () => {
 
   it('counts header bytes as Envoy HeaderMap::byteSize does (names and values, pseudo-headers included)', () => {
     // :method POST, :path, :authority, :scheme + three headers.
-    const request = 7 + 4 + 5 + ENTRY.path.length + 10 + 12 + 7 + 4 + 12 + 16 + 12 + 36 + 6 + 5;
+    const request = 7 + 4 + 5 + ENTRY.path!.length + 10 + 12 + 7 + 4 + 12 + 16 + 12 + 36 + 6 + 5;
     const response = 7 + 3 + 11 + 1 + 12 + 16;
     expect(line('%REQUEST_HEADERS_BYTES% %RESPONSE_HEADERS_BYTES%')).toBe(`${request} ${response}`);
     expect(line('%RESPONSE_HEADERS_BYTES%', { ...ENTRY, responseCode: 0, responseHeaders: {} })).toBe('0');

@@ -1,0 +1,242 @@
+import type { Socket } from 'node:net';
+import type { Cluster, MeshPlan } from '../compile/plan-types.js';
+import { OutboundTelemetry } from '../outbound/call-observer.js';
+import type { ResponseFlag } from '../outbound/meshlet-info.js';
+import { hostPort } from '../outbound/upstream/host-state.js';
+import type { UpstreamHost } from '../outbound/upstream/types.js';
+import type { Clock } from '../runtime/clock.js';
+import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import { destinationServiceOf } from '../telemetry/metrics/destination-service.js';
+import type { MetricEvent } from '../telemetry/metrics/metric-event.js';
+import { UNKNOWN_PEER } from '../telemetry/peer-labels.js';
+
+/**
+ * The stats filter's default `tcp_reporting_duration` (istio/proxy istio_stats.cc:
+ * `PROTOBUF_GET_MS_OR_DEFAULT(proto_config, tcp_reporting_duration, 5000)`); Telemetry
+ * `metrics[].reportingInterval` overrides it.
+ */
+const DEFAULT_REPORT_MS = 5_000;
+
+/** What a connection's upstream turned out to be, once the proxy chose it. */
+interface Upstream {
+  readonly plan: MeshPlan;
+  readonly cluster: Cluster;
+  readonly host: UpstreamHost | null;
+}
+
+/** Makes the observer of one accepted connection. */
+export type TcpObserverFactory = (downstream: Socket) => TcpConnectionObserver;
+
+/**
+ * The gateway's TCP observers: one `OutboundTelemetry` (its per-endpoint peer labels
+ * cached) for every connection, reporting into the mesh's telemetry as it is at the time.
+ */
+export function tcpObserverFactory(telemetry: MeshTelemetry, clock: Clock): TcpObserverFactory {
+  const labels = new OutboundTelemetry(telemetry);
+  return (downstream) => new TcpConnectionObserver(telemetry, labels, clock, downstream);
+}
+
+/** `ip:port` of a socket's end, null when it has none (closed before it was read). */
+function addressOf(address: string | undefined, port: number | undefined): string | null {
+  return address === undefined || port === undefined ? null : hostPort(address, port);
+}
+
+/**
+ * One proxied TCP connection's telemetry. Its `istio_tcp_*` metrics, as Istio's stats
+ * filter reports a tcp_proxy connection on the client side (reporter `source`,
+ * istio_stats.cc `reportHelper`): the labels are fixed at the first report, which also
+ * counts the connection opened; every report adds the bytes since the previous one; the
+ * last, when the connection closes, counts it closed. And its access log line when the
+ * connection closes, as tcp_proxy's access log writes one (the CLIENT log, a gateway's
+ * mode: istio model/telemetry.go): no request, so method, path and protocol print `-`
+ * and the response code `0`.
+ *
+ * Istio makes its first report once the peer's metadata is known (TCP metadata
+ * exchange) or, failing that, at close. meshlet takes the peer from the endpoint's
+ * registry entry (the stats filter's own client-side fallback), known as soon as the
+ * upstream connects; so an open connection reports every interval from then on, as a
+ * connection whose metadata exchange succeeded does on a sidecar.
+ */
+export class TcpConnectionObserver {
+  readonly #t: MeshTelemetry;
+  readonly #labels: OutboundTelemetry;
+  readonly #clock: Clock;
+  /** The downstream's addresses, read while it is connected. */
+  readonly #downstreamLocal: string | null;
+  readonly #downstreamRemote: string | null;
+  readonly #connection: object;
+  readonly #startMs: number;
+  readonly #startEpoch = Date.now();
+  readonly #flags: ResponseFlag[] = [];
+  #upstream: Upstream | null = null;
+  #upstreamLocal: string | null = null;
+  #failureReason: string | null = null;
+  #serverName: string | null = null;
+  /** False for a connection no filter chain took: Envoy logs it (`NR`) but no stats filter ran. */
+  #metered = true;
+  #mtls = false;
+  #received = 0;
+  #sent = 0;
+  #reportedReceived = 0;
+  #reportedSent = 0;
+  #event: MetricEvent | null = null;
+  #timer: unknown = null;
+  #closed = false;
+
+  constructor(telemetry: MeshTelemetry, labels: OutboundTelemetry, clock: Clock, downstream: Socket) {
+    this.#t = telemetry;
+    this.#labels = labels;
+    this.#clock = clock;
+    this.#downstreamLocal = addressOf(downstream.localAddress, downstream.localPort);
+    this.#downstreamRemote = addressOf(downstream.remoteAddress, downstream.remotePort);
+    this.#connection = downstream;
+    this.#startMs = clock.now();
+  }
+
+  /**
+   * No filter chain takes the connection (no route for the port or SNI): only the
+   * listener's access log hears of it, with `NR` (istiod's listener access log).
+   */
+  noRoute(): void {
+    this.#metered = false;
+    this.flag('NR');
+  }
+
+  /** The SNI the ClientHello named (`%REQUESTED_SERVER_NAME%`). */
+  serverName(name: string | null): void {
+    this.#serverName = name;
+  }
+
+  /** Why the upstream connection failed (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */
+  failed(reason: string | null): void {
+    this.#failureReason = reason;
+  }
+
+  /** The cluster (and endpoint, when one was picked) the connection goes to. */
+  routed(plan: MeshPlan, cluster: Cluster, host: UpstreamHost | null): void {
+    this.#upstream = { plan, cluster, host };
+  }
+
+  /** A response flag (`UH`, `UF`, `UO`, `NC`), in the order they were set. */
+  flag(flag: ResponseFlag): void {
+    if (!this.#flags.includes(flag)) this.#flags.push(flag);
+  }
+
+  /** The upstream connection is up (`mtls`: Istio mTLS with the gateway's certificate). */
+  connected(mtls: boolean, upstream: Socket): void {
+    this.#mtls = mtls;
+    this.#upstreamLocal = addressOf(upstream.localAddress, upstream.localPort);
+    if (this.#closed) return;
+    this.#schedule();
+  }
+
+  /** Bytes read from the downstream. */
+  received(bytes: number): void {
+    this.#received += bytes;
+  }
+
+  /** Bytes written to the downstream. */
+  sent(bytes: number): void {
+    this.#sent += bytes;
+  }
+
+  /** The connection closed: its last report. Once. */
+  closed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#metered) this.#report(true);
+    const log = this.#t.accessLog.client;
+    if (log.enabled) log.log(this.#entry());
+  }
+
+  #schedule(): void {
+    const ms = this.#t.metrics.reportingIntervalMs ?? DEFAULT_REPORT_MS;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = null;
+      if (this.#closed) return;
+      this.#report(false);
+      this.#schedule();
+    }, ms);
+  }
+
+  #report(closing: boolean): void {
+    const metrics = this.#t.metrics;
+    if (!metrics.enabled) return;
+    const opened = this.#event === null;
+    const event = (this.#event ??= this.#metricEvent());
+    metrics.recordTcp(event, {
+      opened,
+      closed: closing,
+      sent: this.#sent - this.#reportedSent,
+      received: this.#received - this.#reportedReceived,
+    });
+    this.#reportedSent = this.#sent;
+    this.#reportedReceived = this.#received;
+  }
+
+  /** The labels' event, fixed at the first report (istio_stats.cc evaluates TCP tags once). */
+  #metricEvent(): MetricEvent {
+    const u = this.#upstream;
+    const svc =
+      u === null
+        ? destinationServiceOf(null)
+        : destinationServiceOf(
+            u.cluster.host,
+            withNamespace(u.plan.outbound.services[u.cluster.host]?.namespace),
+          );
+    return {
+      reporter: 'source',
+      source: this.#t.metrics.local,
+      destination:
+        u === null
+          ? UNKNOWN_PEER
+          : this.#labels.peerOf(u.host?.endpoint ?? null, u.plan, u.cluster.host, null),
+      destinationService: svc,
+      port: u?.cluster.port ?? 0,
+      protocol: 'tcp',
+      status: 0,
+      grpcStatus: null,
+      flags: [...this.#flags],
+      mtls: this.#mtls,
+      durationMs: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+    };
+  }
+
+  #entry(): AccessLogEntry {
+    const u = this.#upstream;
+    return {
+      startTime: this.#startEpoch,
+      method: null,
+      path: null,
+      authority: null,
+      protocol: null,
+      responseCode: 0,
+      responseFlags: [...this.#flags],
+      responseCodeDetails: null,
+      connectionTerminationDetails: null,
+      upstreamTransportFailureReason: this.#failureReason,
+      bytesReceived: this.#received,
+      bytesSent: this.#sent,
+      durationMs: this.#clock.now() - this.#startMs,
+      requestHeaders: {},
+      responseHeaders: {},
+      upstreamHost: u?.host == null ? null : hostPort(u.host.endpoint.address, u.host.endpoint.port),
+      upstreamCluster: u?.cluster.key ?? null,
+      upstreamLocalAddress: this.#upstreamLocal,
+      downstreamLocalAddress: this.#downstreamLocal,
+      downstreamRemoteAddress: this.#downstreamRemote,
+      downstreamDirectRemoteAddress: this.#downstreamRemote,
+      requestedServerName: this.#serverName,
+      routeName: null,
+      direction: 'OUTBOUND',
+      connection: this.#connection,
+    };
+  }
+}
+
+const withNamespace = (ns: string | undefined) => (ns === undefined ? {} : { namespace: ns });
