@@ -2,6 +2,7 @@ import type {
   Cluster,
   CompiledRoute,
   Endpoint,
+  GatewayPlan,
   MeshPlan,
   RetryPolicy,
   RouteAction,
@@ -10,6 +11,7 @@ import type {
 } from '../compile/plan-types.js';
 import type { ClusterPolicy } from '../compile/traffic-policy.js';
 import type { InboundPlan, MtlsMode } from '../compile/inbound-types.js';
+import { listenersView, type ListenerRow } from '../cli/listeners-view.js';
 import { routesView, type RoutesView } from '../cli/routes-view.js';
 import type { TelemetryDump } from './telemetry-dump.js';
 
@@ -85,6 +87,15 @@ export interface InboundDump {
   readonly rateLimits: InboundPlan['rateLimits'];
 }
 
+/** A gateway's servers and its TCP and TLS passthrough routes (its HTTP routes are in `routeTable.gateway`). */
+export interface GatewayDump {
+  /** `name.namespace` of each Gateway selecting the workload. */
+  readonly gateways: readonly string[];
+  readonly servers: GatewayPlan['servers'];
+  readonly tcp: GatewayPlan['tcp'];
+  readonly tls: GatewayPlan['tls'];
+}
+
 /** `/config_dump`: the active plan as JSON, with the config hash and load time. */
 export interface ConfigDump {
   readonly configHash: string;
@@ -97,6 +108,10 @@ export interface ConfigDump {
   readonly conflicts: MeshPlan['outbound']['conflicts'];
   /** The route table exactly as `meshlet routes -o json` prints it (what `proxy-config routes` renders). */
   readonly routeTable: RoutesView;
+  /** The listeners as `meshlet proxy-config listeners` prints them. */
+  readonly listeners: readonly ListenerRow[];
+  /** The gateway's servers and TCP/TLS routes; null for a workload beside a sidecar. */
+  readonly gateway: GatewayDump | null;
   readonly inbound: InboundDump;
   /** Metrics, tracing (sampling, provider and export target) and access logs in force; null with telemetry off. */
   readonly telemetry: TelemetryDump | null;
@@ -207,6 +222,16 @@ export function configDump(
     clusters,
     conflicts: plan.outbound.conflicts,
     routeTable: routesView(plan),
+    listeners: listenersView(plan),
+    gateway:
+      plan.gateway === undefined || plan.gateway === null
+        ? null
+        : {
+            gateways: plan.gateway.gateways.map((g) => `${g.name}.${g.namespace}`),
+            servers: plan.gateway.servers,
+            tcp: plan.gateway.tcp,
+            tls: plan.gateway.tls,
+          },
     inbound: {
       peerAuthentication: { mode: pa.mode, portLevel: pa.portLevel, sources: pa.sources },
       requestAuthentications: plan.inbound.requestAuthentications,

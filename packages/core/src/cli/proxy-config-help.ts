@@ -3,13 +3,16 @@ export const PROXY_CONFIG_HELP = `Show the configuration a running meshlet insta
 server, with istioctl proxy-config's columns.
 
 Usage:
-  meshlet proxy-config routes|clusters|endpoints <admin url> [-o json]
+  meshlet proxy-config routes|clusters|endpoints|listeners <admin url> [-o json]
 
 Types:
   routes      NAME, VHOST NAME, DOMAINS, MATCH, then DESTINATION, TIMEOUT, RETRIES, FAULT
               and VIRTUAL SERVICE, as meshlet routes prints them (from /config_dump)
   clusters    SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE (from /config_dump)
   endpoints   ENDPOINT, STATUS, OUTLIER CHECK (FAILED while ejected), CLUSTER (from /clusters)
+  listeners   ADDRESS, PORT, MATCH, DESTINATION: a gateway's servers (HTTP and HTTPS routes,
+              TCP and TLS passthrough clusters, by SNI), else the outbound route ports
+              (from /config_dump)
 
 Examples:
   meshlet proxy-config routes 127.0.0.1:15000

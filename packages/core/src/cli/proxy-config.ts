@@ -7,6 +7,7 @@ import { EXIT } from './exit-codes.js';
 import type { CliCommand, CliIO } from './io.js';
 import { PROXY_CONFIG_HELP } from './proxy-config-help.js';
 import { renderTable, type Cell } from './table.js';
+import type { ListenerRow } from './listeners-view.js';
 import { renderRoutesTable } from './routes-table.js';
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -15,7 +16,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', short: 'h', value: false },
 ];
 
-const TYPES = ['routes', 'clusters', 'endpoints'] as const;
+const TYPES = ['routes', 'clusters', 'endpoints', 'listeners'] as const;
 type ConfigType = (typeof TYPES)[number];
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -109,6 +110,27 @@ async function show(
     else io.stdout(renderRoutesTable(dump.routeTable, io));
     return EXIT.ok;
   }
+  if (type === 'listeners') {
+    // An instance older than this command has no listeners in its dump.
+    const listeners = dump.listeners as readonly ListenerRow[] | undefined;
+    if (listeners === undefined)
+      return fail(io, url, '/config_dump has no listeners (a meshlet older than proxy-config listeners)');
+    if (json) print(listeners);
+    else
+      io.stdout(
+        renderTable(
+          ['ADDRESS', 'PORT', 'MATCH', 'DESTINATION'],
+          listeners.map((l) => [
+            { text: l.address },
+            { text: String(l.port) },
+            { text: l.match },
+            { text: l.destination },
+          ]),
+          io,
+        ),
+      );
+    return EXIT.ok;
+  }
   if (json) print(dump.clusters);
   else
     io.stdout(
@@ -127,7 +149,7 @@ function fail(io: CliIO, url: string, error: string): number {
 }
 
 /**
- * `meshlet proxy-config routes|clusters|endpoints <admin url> [-o json]`: what a running
+ * `meshlet proxy-config routes|clusters|endpoints|listeners <admin url> [-o json]`: what a running
  * instance uses, read from its admin server, in istioctl proxy-config's columns.
  */
 export const runProxyConfig: CliCommand = async (argv, io) => {

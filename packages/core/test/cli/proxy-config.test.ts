@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
 import type { MeshPlan } from '../../src/compile/plan-types.js';
+import { compilePlan } from '../../src/compile/compile-plan.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { SAMPLES } from '../helpers/tmp.js';
 import { runProxyConfig } from '../../src/cli/proxy-config.js';
 import { createClusterManager } from '../../src/outbound/upstream/cluster-manager.js';
 import type { ClusterManager } from '../../src/outbound/upstream/types.js';
@@ -108,7 +113,120 @@ describe('meshlet proxy-config', () => {
 
   it('exits 64 for an unknown type', async () => {
     const io = captureIO();
-    expect(await runProxyConfig(['listeners', 'http://127.0.0.1:1'], io)).toBe(64);
-    expect(io.err()).toContain('give a type: routes, clusters, endpoints');
+    expect(await runProxyConfig(['secrets', 'http://127.0.0.1:1'], io)).toBe(64);
+    expect(io.err()).toContain('give a type: routes, clusters, endpoints, listeners (got "secrets")');
+  });
+});
+
+const INGRESS = {
+  name: 'istio-ingressgateway',
+  namespace: 'istio-system',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { istio: 'ingressgateway' },
+};
+
+describe('meshlet proxy-config listeners', () => {
+  // The ingress gateway of three istio.io tasks at once: Bookinfo's HTTP server, an HTTPS
+  // server terminating TLS for one host, tcp-echo's TCP server at 80/20 (traffic shifting)
+  // and an SNI passthrough server (ingress-sni-passthrough).
+  const extra = `apiVersion: v1
+kind: Service
+metadata: { name: my-nginx, namespace: default }
+spec: { ports: [{ name: https, port: 443 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https-secure, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: secure-cert }
+    hosts: [secure.example.com]
+  - port: { number: 8443, name: tls-pass, protocol: TLS }
+    tls: { mode: PASSTHROUGH }
+    hosts: [nginx.example.com, "*.wild.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: nginx, namespace: default }
+spec:
+  hosts: [nginx.example.com, "*.wild.example.com"]
+  gateways: [edge]
+  tls:
+  - match: [{ port: 8443, sniHosts: [nginx.example.com] }]
+    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
+  - match: [{ port: 8443, sniHosts: ["*.wild.example.com"] }]
+    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
+`;
+  const gatewayPlan = (): MeshPlan => {
+    const read = (f: string) => ({ file: f, text: readFileSync(path.join(SAMPLES, f), 'utf8') });
+    const snap = loadConfigText([
+      read('bookinfo-platform/bookinfo.yaml'),
+      read('bookinfo-networking/bookinfo-gateway.yaml'),
+      read('tcp-echo/tcp-echo-services.yaml'),
+      // tcp-echo-all-v1.yaml's Gateway and DestinationRule, without its VirtualService.
+      {
+        ...read('tcp-echo/tcp-echo-all-v1.yaml'),
+        text: read('tcp-echo/tcp-echo-all-v1.yaml')
+          .text.split(/^---$/m)
+          .filter((d) => !d.includes('kind: VirtualService'))
+          .join('---'),
+      },
+      read('tcp-echo/tcp-echo-20-v2.yaml'),
+      { file: 'edge.yaml', text: extra },
+    ]);
+    expect(snap.diagnostics.filter((d) => d.level === 'Error')).toEqual([]);
+    return compilePlan(snap, INGRESS);
+  };
+
+  it("prints each server's listener chain with istioctl's columns, and -o json", async () => {
+    const url = await adminFor(gatewayPlan());
+    const io = captureIO();
+    expect(await runProxyConfig(['listeners', url], io)).toBe(0);
+    const rows = io
+      .out()
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
+    expect(rows).toEqual([
+      ['ADDRESS', 'PORT', 'MATCH', 'DESTINATION'],
+      ['0.0.0.0', '443', 'SNI: secure.example.com', 'Route: https.443.https-secure.edge.default'],
+      ['0.0.0.0', '8080', 'ALL', 'Route: http.8080'],
+      [
+        '0.0.0.0',
+        '8443',
+        'SNI: nginx.example.com',
+        'Cluster: outbound|443||my-nginx.default.svc.cluster.local',
+      ],
+      [
+        '0.0.0.0',
+        '8443',
+        'SNI: *.wild.example.com',
+        'Cluster: outbound|443||my-nginx.default.svc.cluster.local',
+      ],
+      [
+        '0.0.0.0',
+        '31400',
+        'ALL',
+        'WeightedClusters: outbound|9000|v1|tcp-echo.default.svc.cluster.local 80%, outbound|9000|v2|tcp-echo.default.svc.cluster.local 20%',
+      ],
+    ]);
+    const json = captureIO();
+    expect(await runProxyConfig(['listeners', url, '-o', 'json'], json)).toBe(0);
+    expect(JSON.parse(json.out())).toContainEqual({
+      address: '0.0.0.0',
+      port: 31400,
+      match: 'ALL',
+      destination: expect.stringMatching(/^WeightedClusters: /) as unknown,
+    });
+  });
+
+  it('prints the outbound route ports of a workload beside a sidecar', async () => {
+    const io = captureIO();
+    expect(await runProxyConfig(['listeners', await adminFor(bookinfoPlan())], io)).toBe(0);
+    expect(io.out().trimEnd().split('\n').slice(1)).toEqual([
+      expect.stringMatching(/^0\.0\.0\.0\s+9080\s+ALL\s+Route: 9080$/),
+    ]);
   });
 });
