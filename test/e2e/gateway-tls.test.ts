@@ -414,3 +414,125 @@ data:
     ).rejects.toThrow(/MUTUAL needs the CA that client certificates chain to/);
   });
 });
+
+describe('mesh.listenGateway(): each HTTPS server routes with its own route configuration', () => {
+  // Two teams' Gateways on 443, each host with its own certificate and VirtualService.
+  // istiod gives each server a filter chain matched by its hosts (SNI) and its own RDS
+  // `https.443.<port name>.<gateway>.<namespace>` (gateway.go gatewayRDSRouteName), so a
+  // request reaches only the virtual hosts of the server its TLS connection chose.
+  const TWO_TEAMS = `${['a', 'b']
+    .map(
+      (t) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw-${t}, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https-${t}, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: cert-${t} }
+    hosts: [${t}.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: vs-${t}, namespace: default }
+spec:
+  hosts: [${t}.example.com]
+  gateways: [istio-system/gw-${t}]
+  http:
+  - rewrite: { uri: /team-${t} }
+    route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
+---
+`,
+    )
+    .join('')}apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: default }
+spec: { ports: [{ name: http, port: 8000 }] }
+`;
+
+  /** One request with `servername` for SNI and `host` for the Host header (both checked against the certificate of `servername`). */
+  function sniRequest(port: number, servername: string, host: string): Promise<Reply | string> {
+    return new Promise((resolve) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/',
+          headers: { host },
+          ca: ca.rootCertPem,
+          agent: false,
+          servername,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, san: undefined }));
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end();
+    });
+  }
+
+  it('answers a Host another server serves 404, and refuses an unknown SNI and a client without SNI', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'cert-a'), 'a.example.com');
+    await secret(path.join(creds, 'cert-b'), 'b.example.com');
+    const mesh = await gatewayMesh(TWO_TEAMS, await httpbin());
+    expect(mesh.plan.gateway?.servers.map((s) => s.routeName)).toEqual([
+      'https.443.https-a.gw-a.istio-system',
+      'https.443.https-b.gw-b.istio-system',
+    ]);
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const port = (server.address() as AddressInfo).port;
+    expect(await sniRequest(port, 'a.example.com', 'a.example.com')).toMatchObject({
+      status: 200,
+      body: 'httpbin /team-a proto=https',
+    });
+    expect(await sniRequest(port, 'b.example.com', 'b.example.com')).toMatchObject({
+      status: 200,
+      body: 'httpbin /team-b proto=https',
+    });
+    // b's host over a's connection: not in a's route configuration.
+    expect(await sniRequest(port, 'a.example.com', 'b.example.com')).toMatchObject({ status: 404 });
+    // No filter chain claims c.example.com; none takes a client without SNI.
+    expect(await sniRequest(port, 'c.example.com', 'c.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
+    // https.request would send the Host header as SNI: a raw TLS client sends none.
+    expect(await withoutSni(port)).toBe('');
+  });
+
+  /** A TLS client that sends no SNI, then an HTTP request: what came back before the close. */
+  function withoutSni(port: number): Promise<string> {
+    return new Promise((resolve) => {
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        ca: ca.rootCertPem,
+        checkServerIdentity: () => undefined,
+      });
+      let got = '';
+      s.on('secureConnect', () =>
+        s.write('GET /status/200 HTTP/1.1\r\nhost: httpbin.example.com\r\nconnection: close\r\n\r\n'),
+      );
+      s.on('data', (d: Buffer) => (got += d.toString()));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(got));
+    });
+  }
+
+  it('lets a server with host "*" take a client without SNI', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'any-credential'), 'any.example.com');
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: any-credential }
+    hosts: ["*"]`),
+      await httpbin(),
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const port = (server.address() as AddressInfo).port;
+    const answer = await withoutSni(port);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer).toContain('httpbin /status/200 proto=https');
+  });
+});

@@ -40,16 +40,12 @@ function gatewayListeners(gateway: GatewayPlan): ListenerRow[] {
   const seenHttp = new Set<number>();
   for (const s of gateway.servers) {
     if (!s.http) continue;
+    const route = `Route: ${s.routeName ?? `http.${s.port}`}`;
     if (s.terminatesTls) {
-      rows.push({
-        address: ANY_ADDRESS,
-        port: s.port,
-        match: sni(s.hosts),
-        destination: `Route: https.${s.port}.${s.portName}.${s.gateway.name}.${s.gateway.namespace}`,
-      });
+      rows.push({ address: ANY_ADDRESS, port: s.port, match: sni(s.hosts), destination: route });
     } else if (!seenHttp.has(s.port)) {
       seenHttp.add(s.port);
-      rows.push({ address: ANY_ADDRESS, port: s.port, match: 'ALL', destination: `Route: http.${s.port}` });
+      rows.push({ address: ANY_ADDRESS, port: s.port, match: 'ALL', destination: route });
     }
   }
   for (const t of gateway.tcp)

@@ -142,16 +142,12 @@ function fallback(mesh: MeshConfig): RoutesView['fallback'] {
 const byPortThenHost = (a: VirtualHost, b: VirtualHost): number =>
   a.port - b.port || (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 
-/**
- * istiod's route configuration name for a gateway port (gateway.go `gatewayRDSRouteName`):
- * `http.<port>` for plain HTTP, `https.<port>.<port name>.<gateway>.<namespace>` for a
- * server whose TLS the gateway terminates.
- */
-function gatewayRouteName(gateway: GatewayPlan, port: number): string {
-  const s = gateway.servers.find((x) => x.port === port && x.terminatesTls);
-  return s === undefined
-    ? `http.${port}`
-    : `https.${port}.${s.portName}.${s.gateway.name}.${s.gateway.namespace}`;
+/** The route configurations of a gateway port's servers (istiod's `gatewayRDSRouteName`). */
+function portRouteNames(gateway: GatewayPlan, port: number): string[] {
+  const names = gateway.servers
+    .filter((s) => s.port === port && s.routeName !== null)
+    .map((s) => s.routeName!);
+  return names.length === 0 ? [`http.${port}`] : [...new Set(names)];
 }
 
 /** The plan's outbound side (and a gateway's routes) as plain data, sorted like istioctl (port, then host). */
@@ -169,9 +165,14 @@ export function routesView(plan: MeshPlan): RoutesView {
     ...(gw === null
       ? {}
       : {
+          // One table per route configuration, as istioctl lists a gateway's RDS.
           gateway: [...gw.routes.virtualHosts]
             .sort(byPortThenHost)
-            .map((v) => vhostView(v, gatewayRouteName(gw, v.port))),
+            .flatMap((v) => (v.routeNames ?? portRouteNames(gw, v.port)).map((name) => vhostView(v, name)))
+            .sort(
+              (a, b) =>
+                a.port - b.port || (a.routeName < b.routeName ? -1 : a.routeName > b.routeName ? 1 : 0),
+            ),
         }),
     conflicts: plan.outbound.conflicts.map(
       (c) =>

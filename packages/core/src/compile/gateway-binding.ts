@@ -64,6 +64,11 @@ export function gatewayServers(gateways: readonly Resource[]): GatewayServerInfo
         terminatesTls: terminated,
         tls: s.tls ?? null,
         http: isHttpProtocol(protocol) || terminated,
+        routeName: isHttpProtocol(protocol)
+          ? `http.${s.port.number}`
+          : terminated
+            ? `https.${s.port.number}.${s.port.name}.${g.metadata.name}.${ns}`
+            : null,
       });
     }
   }

@@ -101,12 +101,13 @@ export function buildGatewayVirtualHosts(
   for (const port of ports) {
     const byHost = new Map<
       string,
-      { routes: RuleRoute[]; vs: VirtualHost['virtualService']; tls: boolean }
+      { routes: RuleRoute[]; vs: VirtualHost['virtualService']; tls: boolean; routeNames: Set<string> }
     >();
     const compiled = new Map<string, RuleRoute[]>();
     for (const server of servers) {
       if (!server.http || server.port !== port) continue;
       const gw = `${server.gateway.namespace}/${server.gateway.name}`;
+      const routeName = server.routeName ?? `http.${port}`;
       for (const vs of boundTo(gw)) {
         const vsNs = vs.resource.metadata.namespace;
         const hosts = intersect(namesForNamespace(server.hosts, vsNs), vs.hosts);
@@ -123,9 +124,15 @@ export function buildGatewayVirtualHosts(
           const entry = byHost.get(h);
           const owner = { namespace: vsNs, name: vs.resource.metadata.name };
           if (entry === undefined)
-            byHost.set(h, { routes: [...routes], vs: owner, tls: server.httpsRedirect });
+            byHost.set(h, {
+              routes: [...routes],
+              vs: owner,
+              tls: server.httpsRedirect,
+              routeNames: new Set([routeName]),
+            });
           else {
             entry.routes.push(...routes);
+            entry.routeNames.add(routeName);
             if (server.httpsRedirect) entry.tls = true;
           }
         }
@@ -134,8 +141,12 @@ export function buildGatewayVirtualHosts(
       for (const raw of server.hosts) {
         const h = raw.slice(raw.indexOf('/') + 1).toLowerCase();
         const entry = byHost.get(h);
-        if (entry === undefined) byHost.set(h, { routes: [], vs: null, tls: true });
-        else entry.tls = true;
+        if (entry === undefined)
+          byHost.set(h, { routes: [], vs: null, tls: true, routeNames: new Set([routeName]) });
+        else {
+          entry.tls = true;
+          entry.routeNames.add(routeName);
+        }
       }
     }
     if (byHost.size === 0) {
@@ -152,6 +163,7 @@ export function buildGatewayVirtualHosts(
         virtualService: e.vs,
         routes: sorted.map((r) => r.route),
         ...(e.tls ? { requireTls: true } : {}),
+        routeNames: [...e.routeNames],
       });
     }
   }

@@ -188,6 +188,12 @@ export interface VirtualHost {
    * redirected to https (Envoy `require_tls: ALL`).
    */
   readonly requireTls?: boolean;
+  /**
+   * A gateway virtual host: the route configurations (`GatewayServerInfo.routeName`) it is
+   * in. A request on a connection whose server uses another one does not see it (`404 NR`),
+   * as each HTTPS server's filter chain has its own RDS on Envoy. Absent = every one.
+   */
+  readonly routeNames?: readonly string[];
 }
 
 /** A VirtualService that lost a host to an earlier one (first claim wins). */
@@ -305,6 +311,12 @@ export interface GatewayServerInfo {
   readonly tls: ServerTLSSettings | null;
   /** Whether `http` VirtualService rules route this server's traffic (HTTP, or HTTPS terminated here). */
   readonly http: boolean;
+  /**
+   * istiod's route configuration name for the server (gateway.go `gatewayRDSRouteName`):
+   * `http.<port>` for plain HTTP, `https.<port>.<port name>.<gateway>.<namespace>` for an
+   * HTTPS server the gateway terminates; null for the others (no HTTP routes).
+   */
+  readonly routeName: string | null;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { MeshResponse } from '../outbound/response.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { runWithInboundContext } from '../telemetry/tracing/request-context.js';
 import { gatewayBody, gatewayRequestHeaders, isEncrypted } from './gateway-request.js';
+import { connectionRouteName } from './server-route.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -119,7 +120,8 @@ async function forward(
     ...(body === undefined ? {} : { body }),
   };
   const claims = decision.allow ? (decision.context.auth?.claims ?? null) : null;
-  const call = (): Promise<MeshResponse> => parts.forward(url, init, { answered, claims });
+  const routeName = connectionRouteName(plan, port, req.socket);
+  const call = (): Promise<MeshResponse> => parts.forward(url, init, { answered, claims, routeName });
   // A trace the client started continues through the gateway.
   const extracted = parts.telemetry?.tracing.propagation.extract(headers, false) ?? null;
   const response =

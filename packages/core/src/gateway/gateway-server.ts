@@ -1,13 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import { hostMatches } from '../compile/hosts.js';
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
 import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
+import { serverNames } from './server-route.js';
+import { matchServerName } from './sni-match.js';
 
 /** Options of `mesh.listenGateway`. */
 export interface GatewayServerOptions {
@@ -24,35 +25,13 @@ export interface GatewayServerOptions {
   readonly credentials?: GatewayCredentials;
 }
 
-/** The server's host names without their `ns/` part, for SNI. */
-function sniNames(s: GatewayServerInfo): string[] {
-  return s.hosts.map((h) => h.slice(h.indexOf('/') + 1).toLowerCase());
-}
-
-/** The most specific server for `name`: an exact host, else the longest wildcard, else the first. */
-function bySni(
-  contexts: readonly { names: string[]; context: SecureContext }[],
-  name: string,
-): SecureContext {
-  let best = contexts[0]!.context;
-  let bestScore = -1;
-  for (const c of contexts) {
-    for (const h of c.names) {
-      const score = h === name ? Number.MAX_SAFE_INTEGER : hostMatches(h, name) ? h.length : -1;
-      if (score > bestScore) {
-        best = c.context;
-        bestScore = score;
-      }
-    }
-  }
-  return best;
-}
-
 interface PortTls {
   readonly clientCert: ServerTlsMaterial['clientCert'];
-  readonly contexts: { names: string[]; context: SecureContext }[];
-  /** The first server's, for clients that send no SNI. */
+  readonly contexts: { names: string[]; value: SecureContext }[];
+  /** The `*` server's (which also takes clients that send no SNI), else the first server's. */
   readonly defaults: SecureContextOptions;
+  /** Whether a server has host `*`: without one, a client that sends no SNI is refused. */
+  readonly catchAll: boolean;
   readonly sources: readonly string[];
   /** The certificates in use, to tell a rotation from a re-read of the same files. */
   readonly fingerprint: string;
@@ -86,10 +65,12 @@ async function portTls(
       { option: 'gateway.port' },
     );
   }
+  const catchAll = tls.findIndex((s) => serverNames(s).includes('*'));
   return {
     clientCert,
-    contexts: tls.map((s, i) => ({ names: sniNames(s), context: secureContext(s, material[i]!) })),
-    defaults: material[0]!.context,
+    contexts: tls.map((s, i) => ({ names: serverNames(s), value: secureContext(s, material[i]!) })),
+    defaults: material[Math.max(catchAll, 0)]!.context,
+    catchAll: catchAll >= 0,
     sources: [...new Set(material.flatMap((m) => m.sources))],
     fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
   };
@@ -127,7 +108,8 @@ export interface GatewayServerHandle {
  * An HTTP or HTTPS server for one Gateway server port, as the gateway's listener on that
  * port: plain HTTP when its servers terminate no TLS, else TLS with each server's
  * certificates, the one for the client's SNI picked by the servers' hosts (Envoy's filter
- * chain match on `server_names`), the first server's otherwise. Servers on one port must
+ * chain match on `server_names`); a name no server claims, or no SNI without a `*` server,
+ * is refused. Servers on one port must
  * agree on whether client certificates are required. Throws `MESHLET_ERR_MESH_OPTIONS`
  * for settings meshlet cannot apply, naming the Gateway, port and field.
  */
@@ -158,12 +140,20 @@ export async function createGatewayServer(
       ...current.defaults,
       requestCert: current.clientCert !== 'none',
       rejectUnauthorized: current.clientCert === 'required',
+      // Envoy's filter chain match: a name no server claims finds no chain and the
+      // connection is closed, in the handshake here.
       SNICallback: (servername, cb) => {
-        cb(null, bySni(contexts, servername.toLowerCase()));
+        const context = matchServerName(contexts, servername.toLowerCase());
+        if (context === null) cb(new Error(`no Gateway server on port ${port} serves ${servername}`));
+        else cb(null, context);
       },
     },
     listener(port),
   );
+  // A client that sends no SNI takes only a `*` server's chain.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (typeof socket.servername !== 'string' && current?.catchAll !== true) socket.destroy();
+  });
   return {
     server,
     port,

@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { Cluster, GatewayTlsChain, MeshPlan, RouteDestination } from '../compile/plan-types.js';
+import type { Cluster, MeshPlan, RouteDestination } from '../compile/plan-types.js';
 import { sniffFirstBytes } from '../inbound/server/sniff.js';
 import { chooseDestination } from '../outbound/route-request.js';
 import type { TransportTls } from '../outbound/transport.js';
@@ -10,6 +10,7 @@ import type { ClusterManager, UpstreamHost } from '../outbound/upstream/types.js
 import type { Random } from '../runtime/random.js';
 import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import type { TcpConnectionObserver, TcpObserverFactory } from './gateway-tcp-observer.js';
+import { matchServerName } from './sni-match.js';
 
 /** What a gateway's TCP proxy runs on: the mesh's plan, clusters, random source and upstream TLS. */
 export interface GatewayTcpParts {
@@ -57,38 +58,13 @@ export function gatewayPassthroughHandler(parts: GatewayTcpParts, port: number):
       if (socket.destroyed) return;
       const plan = parts.getPlan();
       const chains = plan.gateway?.tls.find((t) => t.port === port)?.chains ?? [];
-      const chain = chainFor(chains, hello.serverName);
+      const chain = matchServerName(
+        chains.map((c) => ({ names: c.sniHosts, value: c })),
+        hello.serverName,
+      );
       proxy(parts, plan, socket, chain?.destinations ?? [], hello.serverName);
     });
   };
-}
-
-/** How well `sniHost` claims `name`: exact beats the longest wildcard beats `*`; -1 not at all. */
-function sniScore(sniHost: string, name: string | null): number {
-  if (sniHost === '*') return 0;
-  if (name === null) return -1;
-  if (sniHost === name) return Number.MAX_SAFE_INTEGER;
-  return sniHost.startsWith('*.') && name.endsWith(sniHost.slice(1)) ? sniHost.length : -1;
-}
-
-/**
- * Envoy's filter chain match on server names: exact, then the longest wildcard suffix, then a
- * chain with `*`, for which istiod writes no server_names (listener.go), so it also takes a
- * connection without SNI.
- */
-function chainFor(chains: readonly GatewayTlsChain[], name: string | null): GatewayTlsChain | null {
-  let best: GatewayTlsChain | null = null;
-  let bestScore = -1;
-  for (const c of chains) {
-    for (const h of c.sniHosts) {
-      const score = sniScore(h, name);
-      if (score > bestScore) {
-        best = c;
-        bestScore = score;
-      }
-    }
-  }
-  return best;
 }
 
 /**

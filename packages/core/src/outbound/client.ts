@@ -84,6 +84,11 @@ export interface GatewayForward {
   readonly answered?: GatewayReply | null;
   /** The verified JWT payload, for routes matching `@request.auth.claims`. */
   readonly claims?: Readonly<Record<string, unknown>> | null;
+  /**
+   * The route configuration of the server the connection came in on
+   * (`GatewayServerInfo.routeName`): only its virtual hosts route the request. Absent: all.
+   */
+  readonly routeName?: string | null;
 }
 
 /** A reply the gateway's filters made themselves. */
@@ -94,16 +99,41 @@ export interface GatewayReply {
   readonly flags: readonly ResponseFlag[];
 }
 
-/** The plan a gateway's request runs on: the plan with its gateway routes as the route tables. */
-const gatewayViews = new WeakMap<MeshPlan, MeshPlan>();
+/**
+ * The plan a gateway's request runs on: the plan with its gateway routes as the route
+ * tables, seen from one route configuration when `routeName` is given (a virtual host of
+ * another server's is a host no virtual host names: `404 NR`).
+ */
+const gatewayViews = new WeakMap<MeshPlan, Map<string, MeshPlan>>();
 const NO_GATEWAY_LOOKUP = gatewayHostLookup([]);
-function gatewayView(plan: MeshPlan): MeshPlan {
-  let view = gatewayViews.get(plan);
+function gatewayView(plan: MeshPlan, routeName: string | null): MeshPlan {
+  let views = gatewayViews.get(plan);
+  if (views === undefined) {
+    views = new Map();
+    gatewayViews.set(plan, views);
+  }
+  const key = routeName ?? '';
+  let view = views.get(key);
   if (view === undefined) {
     // A plan whose workload no Gateway selects any more (a reload) has no route: 404 NR.
     const routes = plan.gateway?.routes ?? { ...plan.outbound, virtualHosts: [], lookup: NO_GATEWAY_LOOKUP };
-    view = { ...plan, outbound: routes };
-    gatewayViews.set(plan, view);
+    const lookup = routes.lookup;
+    view = {
+      ...plan,
+      outbound:
+        routeName === null
+          ? routes
+          : {
+              ...routes,
+              lookup: (authority, port) => {
+                const vh = lookup(authority, port);
+                return vh === null || vh.routeNames === undefined || vh.routeNames.includes(routeName)
+                  ? vh
+                  : NO_GATEWAY_LOOKUP(authority, port);
+              },
+            },
+    };
+    views.set(key, view);
   }
   return view;
 }
@@ -200,7 +230,14 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     init: MeshFetchInit = {},
     at: GatewayForward = {},
   ): Promise<MeshResponse> =>
-    begin(gatewayView(getPlan()), url, init, 'inbound', at.answered ?? null, at.claims ?? null);
+    begin(
+      gatewayView(getPlan(), at.routeName ?? null),
+      url,
+      init,
+      'inbound',
+      at.answered ?? null,
+      at.claims ?? null,
+    );
 
   // Not async itself (one promise less per call), so it must turn a throw into a rejection.
   function begin(

@@ -1,0 +1,29 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
+import { matchServerName } from './sni-match.js';
+
+/** A server's host names without their `ns/` part, lower-case: its filter chain's server names. */
+export function serverNames(s: GatewayServerInfo): string[] {
+  return s.hosts.map((h) => h.slice(h.indexOf('/') + 1).toLowerCase());
+}
+
+/**
+ * The route configuration a gateway request uses (istiod gives each HTTPS server's filter
+ * chain its own RDS, gateway.go `buildGatewayListeners`): on a TLS connection, that of the
+ * TLS-terminating server on `port` whose hosts the connection's SNI matches (Envoy's chain
+ * match, sni-match.ts), `''` (no route at all) when none does; null on plain HTTP, where
+ * every server of the port shares `http.<port>`.
+ */
+export function connectionRouteName(plan: MeshPlan, port: number, socket: Socket): string | null {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.encrypted !== true) return null;
+  const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
+  const sni = typeof tls.servername === 'string' ? tls.servername.toLowerCase() : null;
+  return (
+    matchServerName(
+      servers.map((s) => ({ names: serverNames(s), value: s.routeName ?? '' })),
+      sni,
+    ) ?? ''
+  );
+}
