@@ -23,10 +23,7 @@ export const HTTP_METRICS: readonly HttpMetric[] = Object.freeze([
  * servers and TLS passthrough): Istio's stats filter on tcp_proxy chains.
  */
 export type TcpMetric =
-  | 'TCP_OPENED_CONNECTIONS'
-  | 'TCP_CLOSED_CONNECTIONS'
-  | 'TCP_SENT_BYTES'
-  | 'TCP_RECEIVED_BYTES';
+  'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES';
 export const TCP_METRICS: readonly TcpMetric[] = Object.freeze([
   'TCP_OPENED_CONNECTIONS',
   'TCP_CLOSED_CONNECTIONS',
