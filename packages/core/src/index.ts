@@ -129,6 +129,7 @@ export type {
 } from './mesh/types.js';
 export type { GatewayServerOptions } from './gateway/gateway-server.js';
 export type { GatewayTcpServerOptions } from './gateway/listen-gateway-tcp.js';
+export type { MeshConnectTarget } from './outbound/tcp-connect.js';
 export type { GatewayCredentials } from './gateway/gateway-tls.js';
 export type { GatewayTlsEvent } from './gateway/gateway-tls-watch.js';
 export type { TransportOption } from './mesh/transport-option.js';

@@ -64,10 +64,24 @@ function gatewayListeners(gateway: GatewayPlan): ListenerRow[] {
 /**
  * The listeners of the plan: a gateway's servers (gatewayListeners); for a workload beside a
  * sidecar, one outbound listener per port its route tables serve (`Route: <port>`, what
- * `mesh.fetch` routes by).
+ * `mesh.fetch` routes by), and one per TCP service port on the service's address with its
+ * tcp_proxy clusters (what `mesh.connect` connects to).
  */
 export function listenersView(plan: MeshPlan): ListenerRow[] {
   if (plan.gateway !== undefined && plan.gateway !== null) return gatewayListeners(plan.gateway);
-  const ports = [...new Set(plan.outbound.virtualHosts.map((v) => v.port))].sort((a, b) => a - b);
-  return ports.map((port) => ({ address: ANY_ADDRESS, port, match: 'ALL', destination: `Route: ${port}` }));
+  const ports = [...new Set(plan.outbound.virtualHosts.map((v) => v.port))];
+  const rows: ListenerRow[] = ports.map((port) => ({
+    address: ANY_ADDRESS,
+    port,
+    match: 'ALL',
+    destination: `Route: ${port}`,
+  }));
+  for (const r of plan.outbound.tcp?.routes ?? [])
+    rows.push({
+      address: plan.outbound.services[r.host]?.addresses[0] ?? ANY_ADDRESS,
+      port: r.port,
+      match: 'ALL',
+      destination: clusters(r.destinations),
+    });
+  return rows.sort((a, b) => a.port - b.port || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }

@@ -116,7 +116,7 @@ function routeFor(
         if (!l4Matches(rule.match, port, gw, vsNs)) continue;
         const owner = { namespace: vsNs, name: vs.resource.metadata.name };
         const id = `${vsNs}/${owner.name}/tcp/${i}`;
-        const destinations = compileDestinations(
+        const destinations = compileTcpDestinations(
           rule.route ?? [],
           id,
           owner,
@@ -130,7 +130,7 @@ function routeFor(
 }
 
 /** A `tcp`/`tls` rule's weighted destinations, compiled as an HTTP route's would be. */
-function compileDestinations(
+export function compileTcpDestinations(
   route: NonNullable<TCPRoute['route']>,
   id: string,
   owner: { readonly namespace: string; readonly name: string },
@@ -180,7 +180,7 @@ export function buildGatewayTlsRoutes(
               sniHosts: sni,
               id,
               virtualService: owner,
-              destinations: compileDestinations(rule.route ?? [], id, owner, ctx),
+              destinations: compileTcpDestinations(rule.route ?? [], id, owner, ctx),
             });
           }
         }

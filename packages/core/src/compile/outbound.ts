@@ -1,6 +1,7 @@
 import type { Resource } from '../config/resource.js';
 import type { MeshLocalityInputs } from './locality-lb.js';
 import type {
+  TcpRoute,
   Cluster,
   CompiledRoute,
   GatewayServerInfo,
@@ -22,6 +23,7 @@ import { defaultRetryPolicy, forConsistentHash } from './retry.js';
 import { compileRules, expandRules, type Expanded } from './vs-rules.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import { buildGatewayTcpRoutes, buildGatewayTlsRoutes } from './gateway-tcp-routes.js';
+import { isTcpRoutePort, sidecarTcpRoute } from './sidecar-tcp-routes.js';
 import {
   findConflicts,
   indexVirtualServices,
@@ -144,6 +146,8 @@ export function buildOutbound(
   wildcardClaims.sort((a, b) => b.pattern.length - a.pattern.length || a.order - b.order);
 
   const vhosts: VirtualHost[] = [];
+  const tcpRoutes: TcpRoute[] = [];
+  const tcpIndex = new Map<string, TcpRoute>();
   const claimedByService = new Set<string>();
   for (const svc of registry.values()) {
     const candidates = [...(exactClaims.get(svc.host) ?? [])];
@@ -154,6 +158,12 @@ export function buildOutbound(
       }
     }
     for (const port of svc.ports) {
+      if (isTcpRoutePort(port)) {
+        const r = sidecarTcpRoute(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p));
+        tcpRoutes.push(r);
+        for (const a of hostAliases(svc.host, workload.namespace, svc.addresses))
+          if (!tcpIndex.has(`${a}:${port.number}`)) tcpIndex.set(`${a}:${port.number}`, r);
+      }
       if (!isHttpPort(port)) continue;
       let owner: SelectedVirtualService | null = null;
       let routes: CompiledRoute[] = [];
@@ -252,6 +262,10 @@ export function buildOutbound(
   const lookup = createHostIndex(vhosts);
   return {
     virtualHosts: vhosts,
+    tcp: {
+      routes: tcpRoutes,
+      lookup: (host: string, port: number) => tcpIndex.get(`${host.toLowerCase()}:${port}`) ?? null,
+    },
     clusters,
     services,
     conflicts: findConflicts(selected),

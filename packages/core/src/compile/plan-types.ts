@@ -274,8 +274,28 @@ export interface Cluster {
   readonly localityLb?: ClusterLocalityLb | null;
 }
 
+/** Where a sidecar's tcp_proxy sends connections to one service port (compile/sidecar-tcp-routes.ts). */
+export interface TcpRoute {
+  readonly host: string;
+  readonly port: number;
+  /** `<vs-ns>/<vs-name>/tcp/<index>`; null for the service port's default cluster. */
+  readonly id: string | null;
+  readonly virtualService: { readonly namespace: string; readonly name: string } | null;
+  /** Weighted as an HTTP route's. */
+  readonly destinations: readonly RouteDestination[];
+}
+
+/** The TCP routes of a sidecar's service ports, and their lookup by the name a client dials. */
+export interface TcpRouteTable {
+  readonly routes: readonly TcpRoute[];
+  /** The route for `host` (a short name, `name.ns`, the FQDN or a VIP) and port; null when none. */
+  readonly lookup: (host: string, port: number) => TcpRoute | null;
+}
+
 export interface OutboundPlan {
   readonly virtualHosts: readonly VirtualHost[];
+  /** TCP service ports' routes (`mesh.connect`); absent in plans built by hand. */
+  readonly tcp?: TcpRouteTable;
   readonly clusters: Readonly<Record<string, Cluster>>;
   readonly services: Readonly<Record<string, Service>>;
   readonly conflicts: readonly VirtualServiceConflict[];

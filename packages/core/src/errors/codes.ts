@@ -15,6 +15,8 @@ export const ERROR_CODES = {
     "The route's timeout expired while the response body was still streaming: the body fails with this error (Envoy resets the stream, flag UT).",
   MESHLET_ERR_OUTBOUND_BODY:
     'The request body of an outbound call has an unsupported type or its stream failed.',
+  MESHLET_ERR_OUTBOUND_CONNECT:
+    "mesh.connect could not open the TCP connection: details.flags holds Envoy's response flag (NC, UH, UO, UF), or the host is outside the registry under REGISTRY_ONLY.",
   MESHLET_ERR_JWT_OPTIONS: 'createJwtAuthenticator was given an option that is not a non-negative number.',
   MESHLET_ERR_JWT_JWKS_FETCH:
     'A JWKS (or its OIDC discovery document) could not be fetched or held no usable key; tokens of that issuer are rejected.',

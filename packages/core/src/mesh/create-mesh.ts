@@ -19,7 +19,8 @@ import { createGatewayListener } from '../gateway/gateway-listener.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { listenGateway } from '../gateway/listen-gateway.js';
 import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
-import { tcpObserverFactory } from '../gateway/gateway-tcp-observer.js';
+import { tcpObserverFactory, type TcpObserverFactory } from '../outbound/tcp-observer.js';
+import { connectTcp } from '../outbound/tcp-connect.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -146,6 +147,10 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
   const tlsFor = createTlsFor(getPlan, certs);
+  // One factory (its peer labels cached) for the gateway's TCP listeners and mesh.connect.
+  let tcpObservers: TcpObserverFactory | null = null;
+  const tcpObserver = (t: NonNullable<typeof telemetry>): TcpObserverFactory =>
+    (tcpObservers ??= tcpObserverFactory(t, clock));
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
     clusters,
@@ -298,9 +303,26 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           tlsFor,
           workload,
           closers: gatewayTcpClosers,
-          ...(telemetry === null ? {} : { observe: tcpObserverFactory(telemetry, clock) }),
+          ...(telemetry === null ? {} : { observe: tcpObserver(telemetry) }),
         },
         tcpOptions,
+      );
+    },
+    connect: (target) => {
+      if (closing !== null) {
+        return Promise.reject(
+          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.connect: the mesh is closed', {}),
+        );
+      }
+      return connectTcp(
+        {
+          getPlan,
+          clusters,
+          random,
+          tlsFor,
+          ...(telemetry === null ? {} : { observe: tcpObserver(telemetry) }),
+        },
+        target,
       );
     },
     gateway: (gatewayOptions = {}) =>

@@ -18,7 +18,8 @@ import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
-import type { Server as NetServer } from 'node:net';
+import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
+import type { Server as NetServer, Socket as NetSocket } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { MeshTelemetry, MeshTelemetryOptions } from '../telemetry/mesh-telemetry.js';
@@ -189,6 +190,20 @@ export interface Mesh {
    * Gateway selects or a port without a plain TCP or TLS passthrough server.
    */
   listenGatewayTcp(options?: GatewayTcpServerOptions): Promise<NetServer>;
+  /**
+   * A TCP connection through the mesh, as the sidecar's outbound tcp_proxy makes it: a
+   * service's TCP port (TCP, MONGO, REDIS, MYSQL, or an undeclared protocol) goes where its
+   * VirtualService `tcp` route sends it (weighted, `match` on port, sourceLabels,
+   * sourceNamespace), else to its default cluster, through the DestinationRule's load
+   * balancer, `maxConnections`, `connectTimeout` and outlier detection, over auto mTLS to
+   * mesh workloads. Resolves with the connected socket (plaintext to read and write; hand
+   * it to a client library that takes one); `istio_tcp_*` metrics and an access log line
+   * are reported for it. A host outside the registry is dialled directly (ALLOW_ANY).
+   *
+   * @throws MeshletError (as a rejection) `MESHLET_ERR_OUTBOUND_CONNECT` with `details.flags`
+   * (NC, UH, UO, UF), or for a host outside the registry under REGISTRY_ONLY.
+   */
+  connect(target: MeshConnectTarget): Promise<NetSocket>;
 }
 
 /** Options of `mesh.gateway`. */

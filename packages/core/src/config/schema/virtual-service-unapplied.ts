@@ -11,27 +11,19 @@ const HTTP_ONLY =
  * with what happens instead, never silently ignored (DESIGN.md "Istio is the spec").
  */
 export function warnUnappliedVirtualService(spec: VirtualServiceSpec, ctx: ValidationContext): void {
-  // A non-HTTP port has no virtual host in meshlet's plan (compile/outbound.ts), so the
-  // call is sent directly (outbound/passthrough.ts sendDirect), where Envoy's tcp_proxy
-  // or SNI filter chain would apply these routes' weights and subsets.
-  // A gateway's plain TCP servers take `tcp` routes and its TLS PASSTHROUGH servers `tls`
-  // routes (mesh.listenGatewayTcp, compile/gateway-tcp-routes.ts), so only a VirtualService
-  // for the sidecars is warned.
+  // A TLS port has no virtual host in meshlet's plan (compile/outbound.ts), so the call is
+  // sent directly (outbound/passthrough.ts sendDirect), where Envoy's SNI filter chain
+  // would apply these routes' weights and subsets. `tcp` routes apply to `mesh.connect`
+  // (compile/sidecar-tcp-routes.ts) and to a gateway's TCP servers; a gateway's TLS
+  // PASSTHROUGH servers take `tls` routes (mesh.listenGatewayTcp), so only a VirtualService
+  // for the sidecars is warned about its `tls` routes.
   const forMesh = spec.gateways === undefined || spec.gateways.length === 0 || spec.gateways.includes('mesh');
-  if ((spec.hosts?.length ?? 0) > 0 && forMesh) {
-    if ((spec.tls?.length ?? 0) > 0)
-      warn(
-        ['spec', 'tls'],
-        `tls routes are not applied by meshlet's sidecar (a gateway applies them to its TLS passthrough servers): ${HTTP_ONLY}, with no SNI routing`,
-        ctx,
-      );
-    if ((spec.tcp?.length ?? 0) > 0)
-      warn(
-        ['spec', 'tcp'],
-        `tcp routes are not applied by meshlet's sidecar (a gateway applies them to its TCP servers): ${HTTP_ONLY}`,
-        ctx,
-      );
-  }
+  if ((spec.hosts?.length ?? 0) > 0 && forMesh && (spec.tls?.length ?? 0) > 0)
+    warn(
+      ['spec', 'tls'],
+      `tls routes are not applied by meshlet's sidecar (a gateway applies them to its TLS passthrough servers): ${HTTP_ONLY}, with no SNI routing`,
+      ctx,
+    );
   // istio route.go translateRoute: statPrefix names the route's Envoy stats
   // (vhost.<vhost>.route.<statPrefix>.*).
   for (const [i, r] of (spec.http ?? []).entries()) {

@@ -26,11 +26,10 @@ const TCP_TLS = {
 };
 
 describe('VirtualService settings meshlet does not apply', () => {
-  it('warns (MESHLET0004) for tcp and tls routes, saying where such a call goes instead', () => {
+  it('warns (MESHLET0004) for tls routes, saying where such a call goes instead; tcp routes apply to mesh.connect', () => {
     const found = validate('VirtualService', TCP_TLS);
     expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
       ['Warning', 'MESHLET0004', 'spec.tls'],
-      ['Warning', 'MESHLET0004', 'spec.tcp'],
     ]);
     for (const f of found) expect(f.message).toMatch(/HTTP only.*straight to the host and port of its URL/);
   });
@@ -39,7 +38,7 @@ describe('VirtualService settings meshlet does not apply', () => {
     const found = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway'] });
     expect(found).toEqual([]);
     const both = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway', 'mesh'] });
-    expect(both.map((f) => formatPath(f.path))).toEqual(['spec.tls', 'spec.tcp']);
+    expect(both.map((f) => formatPath(f.path))).toEqual(['spec.tls']);
   });
 
   it('warns for every statPrefix, at its match entry', () => {
@@ -83,13 +82,14 @@ spec:
     - uri: { prefix: /status }
       statPrefix: status
     route: [{ destination: { host: mongo.example.com } }]
-  tcp:
-  - route: [{ destination: { host: mongo.example.com, port: { number: 27017 } } }]
+  tls:
+  - match: [{ port: 27017, sniHosts: [mongo.example.com] }]
+    route: [{ destination: { host: mongo.example.com, port: { number: 27017 } } }]
 `,
       { file: 'mesh/mongo.yaml' },
     );
     expect(snap.diagnostics.map((d) => [d.code, d.file, d.line, d.path])).toEqual([
-      ['MESHLET0004', 'mesh/mongo.yaml', 11, 'spec.tcp'],
+      ['MESHLET0004', 'mesh/mongo.yaml', 11, 'spec.tls'],
       ['MESHLET0004', 'mesh/mongo.yaml', 9, 'spec.http[0].match[0].statPrefix'],
     ]);
     expect(snap.resources).toHaveLength(1);

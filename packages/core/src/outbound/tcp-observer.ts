@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
-import { OutboundTelemetry } from '../outbound/call-observer.js';
-import type { ResponseFlag } from '../outbound/meshlet-info.js';
-import { hostPort } from '../outbound/upstream/host-state.js';
-import type { UpstreamHost } from '../outbound/upstream/types.js';
+import { OutboundTelemetry } from './call-observer.js';
+import type { ResponseFlag } from './meshlet-info.js';
+import { hostPort } from './upstream/host-state.js';
+import type { UpstreamHost } from './upstream/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
@@ -25,12 +25,19 @@ interface Upstream {
   readonly host: UpstreamHost | null;
 }
 
-/** Makes the observer of one accepted connection. */
-export type TcpObserverFactory = (downstream: Socket) => TcpConnectionObserver;
+/**
+ * Makes the observer of one proxied connection: `downstream` is the client's socket at a
+ * gateway, null for `mesh.connect` (the application is the downstream).
+ */
+export type TcpObserverFactory = (downstream: Socket | null) => TcpConnectionObserver;
+
+/** Bytes so far each way, as the downstream sees them (Envoy's downstream bytes meter). */
+export type TcpMeter = () => { readonly received: number; readonly sent: number };
 
 /**
- * The gateway's TCP observers: one `OutboundTelemetry` (its per-endpoint peer labels
- * cached) for every connection, reporting into the mesh's telemetry as it is at the time.
+ * The TCP observers of a gateway or of `mesh.connect`: one `OutboundTelemetry` (its
+ * per-endpoint peer labels cached) for every connection, reporting into the mesh's
+ * telemetry as it is at the time.
  */
 export function tcpObserverFactory(telemetry: MeshTelemetry, clock: Clock): TcpObserverFactory {
   const labels = new OutboundTelemetry(telemetry);
@@ -76,21 +83,20 @@ export class TcpConnectionObserver {
   /** False for a connection no filter chain took: Envoy logs it (`NR`) but no stats filter ran. */
   #metered = true;
   #mtls = false;
-  #received = 0;
-  #sent = 0;
+  #meter: TcpMeter = () => ({ received: 0, sent: 0 });
   #reportedReceived = 0;
   #reportedSent = 0;
   #event: MetricEvent | null = null;
   #timer: unknown = null;
   #closed = false;
 
-  constructor(telemetry: MeshTelemetry, labels: OutboundTelemetry, clock: Clock, downstream: Socket) {
+  constructor(telemetry: MeshTelemetry, labels: OutboundTelemetry, clock: Clock, downstream: Socket | null) {
     this.#t = telemetry;
     this.#labels = labels;
     this.#clock = clock;
-    this.#downstreamLocal = addressOf(downstream.localAddress, downstream.localPort);
-    this.#downstreamRemote = addressOf(downstream.remoteAddress, downstream.remotePort);
-    this.#connection = downstream;
+    this.#downstreamLocal = addressOf(downstream?.localAddress, downstream?.localPort);
+    this.#downstreamRemote = addressOf(downstream?.remoteAddress, downstream?.remotePort);
+    this.#connection = downstream ?? this;
     this.#startMs = clock.now();
   }
 
@@ -131,14 +137,9 @@ export class TcpConnectionObserver {
     this.#schedule();
   }
 
-  /** Bytes read from the downstream. */
-  received(bytes: number): void {
-    this.#received += bytes;
-  }
-
-  /** Bytes written to the downstream. */
-  sent(bytes: number): void {
-    this.#sent += bytes;
+  /** Where the connection's bytes are read from when it reports. */
+  meter(meter: TcpMeter): void {
+    this.#meter = meter;
   }
 
   /** The connection closed: its last report. Once. */
@@ -167,14 +168,15 @@ export class TcpConnectionObserver {
     if (!metrics.enabled) return;
     const opened = this.#event === null;
     const event = (this.#event ??= this.#metricEvent());
+    const { received, sent } = this.#meter();
     metrics.recordTcp(event, {
       opened,
       closed: closing,
-      sent: this.#sent - this.#reportedSent,
-      received: this.#received - this.#reportedReceived,
+      sent: sent - this.#reportedSent,
+      received: received - this.#reportedReceived,
     });
-    this.#reportedSent = this.#sent;
-    this.#reportedReceived = this.#received;
+    this.#reportedSent = sent;
+    this.#reportedReceived = received;
   }
 
   /** The labels' event, fixed at the first report (istio_stats.cc evaluates TCP tags once). */
@@ -209,6 +211,7 @@ export class TcpConnectionObserver {
 
   #entry(): AccessLogEntry {
     const u = this.#upstream;
+    const bytes = this.#meter();
     return {
       startTime: this.#startEpoch,
       method: null,
@@ -220,8 +223,8 @@ export class TcpConnectionObserver {
       responseCodeDetails: null,
       connectionTerminationDetails: null,
       upstreamTransportFailureReason: this.#failureReason,
-      bytesReceived: this.#received,
-      bytesSent: this.#sent,
+      bytesReceived: bytes.received,
+      bytesSent: bytes.sent,
       durationMs: this.#clock.now() - this.#startMs,
       requestHeaders: {},
       responseHeaders: {},

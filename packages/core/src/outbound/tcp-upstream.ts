@@ -1,0 +1,123 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Cluster, MeshPlan, RouteDestination } from '../compile/plan-types.js';
+import type { Random } from '../runtime/random.js';
+import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
+import { chooseDestination } from './route-request.js';
+import type { TcpConnectionObserver } from './tcp-observer.js';
+import type { TransportTls } from './transport.js';
+import { toTransportError } from './transports/failure.js';
+import { clientTlsOptions } from './transports/tls-options.js';
+import type { ClusterManager, UpstreamHost } from './upstream/types.js';
+
+/** What a tcp_proxy runs on: the mesh's clusters, random source and upstream TLS. */
+export interface TcpUpstreamParts {
+  readonly clusters: ClusterManager;
+  readonly random: Random;
+  readonly tlsFor: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
+}
+
+/** The flags of a connection tcp_proxy gives up on before it has an upstream. */
+export type TcpRefusal = 'NC' | 'UH' | 'UO';
+
+/**
+ * An upstream connection on its way: `conn` (writes are buffered until it is up) and
+ * `connected`, true once it is, false when it failed (`UF`, reason on the observer).
+ */
+export type TcpUpstream =
+  | { readonly ok: true; readonly conn: Socket; readonly connected: Promise<boolean> }
+  | { readonly ok: false; readonly flag: TcpRefusal };
+
+/** The ALPN of Istio's mTLS for TCP without metadata exchange (istio util.ALPNInMesh). */
+const ISTIO_TCP_ALPN = ['istio'];
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
+
+/**
+ * Envoy's tcp_proxy up to its upstream connection (tcp_proxy.cc): a destination by
+ * weight; `NC` when the plan lacks its cluster; an endpoint by the cluster's load
+ * balancer, `UH` without a healthy one; `UO` at the cluster's `maxConnections` (no queue:
+ * tcp_proxy checks `connections().canCreate()`); then the connection, over the cluster's
+ * TLS (auto mTLS with the local identity, ALPN `istio`, to a mesh workload) or plain TCP,
+ * `UF` when it is refused, reset or not up within `connectTimeout`. Outlier detection
+ * hears the connect failure or timeout, and a connection made
+ * (`LocalOriginConnectSuccessFinal`). The endpoint's busy mark and pool slot are released
+ * when the connection closes.
+ */
+export function openTcpUpstream(
+  parts: TcpUpstreamParts,
+  plan: MeshPlan,
+  destinations: readonly RouteDestination[],
+  observer: TcpConnectionObserver | null,
+): TcpUpstream {
+  const dest = chooseDestination(destinations, parts.random);
+  const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
+  if (cluster === null || cluster.status !== 'ok') return refuse(observer, 'NC');
+  const upstream = parts.clusters.get(cluster);
+  const host = upstream.pick({ exclude: NOTHING_TRIED, hashKey: null });
+  observer?.routed(plan, cluster, host);
+  if (host === null) return refuse(observer, 'UH');
+  const admission = upstream.tryAdmit?.() ?? null;
+  // A pool that would queue the connection is full for tcp_proxy, which never waits.
+  if ((admission !== null && !admission.ok) || (admission === null && upstream.tryAdmit !== undefined))
+    return refuse(observer, 'UO');
+  const ticket = admission?.ok === true ? admission.ticket : null;
+  const idle = upstream.begin(host);
+  const tls = parts.tlsFor(cluster, host);
+  const { address, port } = host.endpoint;
+  const conn =
+    tls === null
+      ? netConnect({ host: address, port })
+      : tlsConnect({
+          ...clientTlsOptions(
+            // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
+            tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
+            { verifyPeer: tls.verifyPeer },
+          ),
+          host: address,
+          port,
+        });
+  let settle: (up: boolean) => void = () => undefined;
+  const connected = new Promise<boolean>((resolve) => (settle = resolve));
+  let up = false;
+  const timeoutMs = cluster.policy.connectionPool.tcp.connectTimeoutMs;
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          upstream.record(host, { kind: 'local-failure', failure: 'connect-timeout' });
+          observer?.flag('UF');
+          settle(false);
+          conn.destroy();
+        }, timeoutMs)
+      : null;
+  timer?.unref();
+  conn.once(tls === null ? 'connect' : 'secureConnect', () => {
+    up = true;
+    if (timer !== null) clearTimeout(timer);
+    upstream.record(host, { kind: 'response', status: 200 });
+    observer?.connected(isIstioMutual(tls), conn);
+    settle(true);
+  });
+  conn.on('error', (err) => {
+    if (up) return;
+    const failure = toTransportError(err, { aborted: false, beforeRequestSent: true });
+    upstream.record(host, {
+      kind: 'local-failure',
+      failure: failure.failure === 'connect-timeout' ? 'connect-timeout' : 'connect-failure',
+    });
+    observer?.flag('UF');
+    observer?.failed(failure.transportFailureReason);
+    settle(false);
+  });
+  conn.once('close', () => {
+    if (timer !== null) clearTimeout(timer);
+    idle();
+    ticket?.release();
+    settle(false);
+  });
+  return { ok: true, conn, connected };
+}
+
+function refuse(observer: TcpConnectionObserver | null, flag: TcpRefusal): TcpUpstream {
+  observer?.flag(flag);
+  return { ok: false, flag };
+}
