@@ -230,3 +230,56 @@ describe('mesh.connect(): TCP through the mesh', () => {
     expect(await exchange(plain, 'plain')).toBe('outside plain\n');
   });
 });
+
+describe("mesh.connect(): the DestinationRule's connection limits", () => {
+  const drWith = (tcp: string) => `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: tcp-echo, namespace: default }
+spec:
+  host: tcp-echo
+  trafficPolicy: { connectionPool: { tcp: { ${tcp} } } }
+`;
+
+  /** Opens a connection, sees one echo, then waits for the mesh to close it: how long that took. */
+  async function heldUntilClosed(mesh: Mesh): Promise<number> {
+    const socket = await mesh.connect({ host: 'tcp-echo', port: 9000 });
+    cleanup.push(() => Promise.resolve(void socket.destroy()));
+    await new Promise<void>((resolve) => {
+      socket.once('data', () => resolve());
+      socket.write('hi\n');
+    });
+    const start = Date.now();
+    await new Promise((r) => socket.once('close', r));
+    return Date.now() - start;
+  }
+
+  it('closes an idle connection after idleTimeout, and any connection at maxConnectionDuration (DT)', async () => {
+    const v1 = await tcpEcho(cleanup, 'one');
+    const endpoints = {
+      [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: { app: 'tcp-echo', version: 'v1' } }],
+    };
+    const idle = await sidecar(
+      { 'services.yaml': SERVICES, 'dr.yaml': drWith('idleTimeout: 0.2s') },
+      endpoints,
+    );
+    const idleMs = await heldUntilClosed(idle);
+    expect(idleMs).toBeGreaterThanOrEqual(150);
+    expect(idleMs).toBeLessThan(2_000);
+
+    const aged = await sidecar(
+      { 'services.yaml': SERVICES, 'dr.yaml': drWith('maxConnectionDuration: 0.3s') },
+      endpoints,
+    );
+    const agedMs = await heldUntilClosed(aged);
+    expect(agedMs).toBeGreaterThanOrEqual(150);
+    expect(agedMs).toBeLessThan(2_000);
+    // The connection's metrics carry the flag Envoy's tcp_proxy sets for it.
+    await expect
+      .poll(async () =>
+        (await aged.metrics!.getSingleMetric('istio_tcp_connections_closed_total')!.get()).values.map(
+          (v) => v.labels['response_flags'],
+        ),
+      )
+      .toEqual(['DT']);
+  });
+});

@@ -78,7 +78,7 @@ function proxy(
     socket.destroy();
     return;
   }
-  const upstream = openTcpUpstream(parts, plan, destinations, observer);
+  const upstream = openTcpUpstream(parts, plan, destinations, observer, socket);
   if (!upstream.ok) {
     socket.destroy();
     return;

@@ -19,6 +19,7 @@ const ORDER: readonly ResponseFlag[] = [
   'UAEX',
   'DC',
   'URX',
+  'DT',
   'NC',
 ];
 

@@ -1,6 +1,21 @@
 /** Envoy response flags meshlet sets (spec/traffic.md §4). */
 export type ResponseFlag =
-  'UH' | 'UF' | 'UO' | 'NR' | 'NC' | 'URX' | 'UT' | 'UC' | 'UR' | 'LR' | 'DI' | 'FI' | 'RL' | 'UAEX' | 'DC';
+  | 'UH'
+  | 'UF'
+  | 'UO'
+  | 'NR'
+  | 'NC'
+  | 'URX'
+  | 'UT'
+  | 'UC'
+  | 'UR'
+  | 'LR'
+  | 'DI'
+  | 'FI'
+  | 'RL'
+  | 'UAEX'
+  | 'DC'
+  | 'DT';
 
 /** `res.meshlet`: what the mesh did with a call. */
 export interface MeshletInfo {

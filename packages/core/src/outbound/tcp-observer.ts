@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
 import { OutboundTelemetry } from './call-observer.js';
+import { addFlag } from './flags.js';
 import type { ResponseFlag } from './meshlet-info.js';
 import { hostPort } from './upstream/host-state.js';
 import type { UpstreamHost } from './upstream/types.js';
@@ -124,9 +125,9 @@ export class TcpConnectionObserver {
     this.#upstream = { plan, cluster, host };
   }
 
-  /** A response flag (`UH`, `UF`, `UO`, `NC`), in the order they were set. */
+  /** A response flag (`UH`, `UF`, `UO`, `NC`, `DT`), kept in Envoy's order. */
   flag(flag: ResponseFlag): void {
-    if (!this.#flags.includes(flag)) this.#flags.push(flag);
+    addFlag(this.#flags, flag);
   }
 
   /** The upstream connection is up (`mtls`: Istio mTLS with the gateway's certificate). */

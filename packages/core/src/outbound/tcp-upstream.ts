@@ -48,6 +48,7 @@ export function openTcpUpstream(
   plan: MeshPlan,
   destinations: readonly RouteDestination[],
   observer: TcpConnectionObserver | null,
+  downstream: Socket | null = null,
 ): TcpUpstream {
   const dest = chooseDestination(destinations, parts.random);
   const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
@@ -108,13 +109,49 @@ export function openTcpUpstream(
     observer?.failed(failure.transportFailureReason);
     settle(false);
   });
+  const stopLimits = connectionLimits(cluster, conn, downstream, observer);
   conn.once('close', () => {
     if (timer !== null) clearTimeout(timer);
+    stopLimits();
     idle();
     ticket?.release();
     settle(false);
   });
   return { ok: true, conn, connected };
+}
+
+/**
+ * The tcp_proxy's own limits, as istiod sets them from the DestinationRule
+ * (networkfilter.go `buildOutboundNetworkFiltersWithSingleDestination`): `idleTimeout`
+ * (1 h by default) closes a connection that carried no byte either way for that long
+ * (Node's per-socket inactivity, on both sockets, stands for Envoy's), and
+ * `maxConnectionDuration` closes it once it is that old, flag `DT`. The upstream socket
+ * gets `tcpKeepalive.time`. Returns what stops the duration timer.
+ */
+function connectionLimits(
+  cluster: Cluster,
+  conn: Socket,
+  downstream: Socket | null,
+  observer: TcpConnectionObserver | null,
+): () => void {
+  const tcp = cluster.policy.connectionPool.tcp;
+  const end = (): void => {
+    conn.destroy();
+    downstream?.destroy();
+  };
+  if (tcp.idleTimeoutMs > 0) {
+    conn.setTimeout(tcp.idleTimeoutMs, end);
+    downstream?.setTimeout(tcp.idleTimeoutMs, end);
+  }
+  if (tcp.keepaliveTimeMs !== null) conn.setKeepAlive(true, tcp.keepaliveTimeMs);
+  const max = tcp.maxConnectionDurationMs;
+  if (max === null || max <= 0) return () => undefined;
+  const timer = setTimeout(() => {
+    observer?.flag('DT');
+    end();
+  }, max);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 function refuse(observer: TcpConnectionObserver | null, flag: TcpRefusal): TcpUpstream {
