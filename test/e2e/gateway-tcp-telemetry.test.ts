@@ -47,6 +47,15 @@ const FILES = {
 };
 const V1_LABELS = { app: 'tcp-echo', version: 'v1' };
 
+/** The mesh-wide Telemetry with one `metrics` entry for the prometheus provider, `rest` its other fields. */
+const meshTelemetry = (rest: string) => `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  metrics:
+  - providers: [{ name: prometheus }]
+${rest}`;
+
 /** Every sample of `name` as `{labels} value`, sorted. */
 async function samples(
   mesh: Mesh,
@@ -187,14 +196,7 @@ describe('istio_tcp_* metrics of the gateway TCP proxy', () => {
 
   it('reports an open connection every reportingInterval, before it closes', async () => {
     const v1 = await tcpEcho(cleanup, 'one');
-    const telemetry = `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  metrics:
-  - providers: [{ name: prometheus }]
-    reportingInterval: 0.1s
-`;
+    const telemetry = meshTelemetry('    reportingInterval: 0.1s\n');
     const { mesh } = await gatewayMesh(
       { ...FILES, 'telemetry.yaml': telemetry },
       { [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: V1_LABELS }] },
@@ -302,20 +304,14 @@ spec:
 
   it('applies Telemetry overrides to the TCP metrics: disabled, and a tag upserted', async () => {
     const v1 = await tcpEcho(cleanup, 'one');
-    const telemetry = `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  metrics:
-  - providers: [{ name: prometheus }]
-    overrides:
+    const telemetry = meshTelemetry(`    overrides:
     - match: { metric: TCP_SENT_BYTES }
       disabled: true
     - match: { metric: TCP_OPENED_CONNECTIONS, mode: CLIENT }
       tagOverrides:
         gateway_port: { value: "'31400'" }
         source_cluster: { operation: REMOVE }
-`;
+`);
     const { mesh } = await gatewayMesh(
       { ...FILES, 'telemetry.yaml': telemetry },
       { [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: V1_LABELS }] },

@@ -147,10 +147,16 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
   const tlsFor = createTlsFor(getPlan, certs);
-  // One factory (its peer labels cached) for the gateway's TCP listeners and mesh.connect.
+  // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
+  // (its peer labels cached) for both.
   let tcpObservers: TcpObserverFactory | null = null;
-  const tcpObserver = (t: NonNullable<typeof telemetry>): TcpObserverFactory =>
-    (tcpObservers ??= tcpObserverFactory(t, clock));
+  const tcpParts = () => ({
+    getPlan,
+    clusters,
+    random,
+    tlsFor,
+    ...(telemetry === null ? {} : { observe: (tcpObservers ??= tcpObserverFactory(telemetry, clock)) }),
+  });
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
     clusters,
@@ -207,12 +213,10 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   let closing: Promise<void> | null = null;
   const gatewayServers = new Set<Server>();
   const gatewayTcpClosers = new Set<() => Promise<void>>();
+  const closedMesh = (method: string): Promise<never> =>
+    Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', `mesh.${method}: the mesh is closed`, {}));
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
-    if (closing !== null) {
-      return Promise.reject(
-        new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.fetch: the mesh is closed', {}),
-      );
-    }
+    if (closing !== null) return closedMesh('fetch');
     return client.fetch(url, init);
   };
 
@@ -262,20 +266,12 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     admin: adminAddress,
     certs,
     listen: (app, port, host) => {
-      if (closing !== null) {
-        return Promise.reject(
-          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listen: the mesh is closed', {}),
-        );
-      }
+      if (closing !== null) return closedMesh('listen');
       return inbound.listen(app, port, host);
     },
     serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
     listenGateway: (gatewayOptions = {}) => {
-      if (closing !== null) {
-        return Promise.reject(
-          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGateway: the mesh is closed', {}),
-        );
-      }
+      if (closing !== null) return closedMesh('listenGateway');
       return listenGateway(
         {
           getPlan,
@@ -290,40 +286,12 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       );
     },
     listenGatewayTcp: (tcpOptions = {}) => {
-      if (closing !== null) {
-        return Promise.reject(
-          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.listenGatewayTcp: the mesh is closed', {}),
-        );
-      }
-      return listenGatewayTcp(
-        {
-          getPlan,
-          clusters,
-          random,
-          tlsFor,
-          workload,
-          closers: gatewayTcpClosers,
-          ...(telemetry === null ? {} : { observe: tcpObserver(telemetry) }),
-        },
-        tcpOptions,
-      );
+      if (closing !== null) return closedMesh('listenGatewayTcp');
+      return listenGatewayTcp({ ...tcpParts(), workload, closers: gatewayTcpClosers }, tcpOptions);
     },
     connect: (target) => {
-      if (closing !== null) {
-        return Promise.reject(
-          new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.connect: the mesh is closed', {}),
-        );
-      }
-      return connectTcp(
-        {
-          getPlan,
-          clusters,
-          random,
-          tlsFor,
-          ...(telemetry === null ? {} : { observe: tcpObserver(telemetry) }),
-        },
-        target,
-      );
+      if (closing !== null) return closedMesh('connect');
+      return connectTcp(tcpParts(), target);
     },
     gateway: (gatewayOptions = {}) =>
       createGatewayListener(
