@@ -10,6 +10,7 @@ Usage:
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --request "<METHOD> <url>" [options]
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --inbound "<METHOD> <path|url>" [options]
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --gateway "<METHOD> <url>" [options]
+  meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --connect <host>:<port> [options]
 
 Examples:
   # Where does productpage's call for jason go?
@@ -19,6 +20,9 @@ Examples:
   # Where does the ingress gateway send this request? (the URL's host is the Host header)
   meshlet explain samples/bookinfo --workload istio-system/istio-ingressgateway:istio=ingressgateway \\
     --gateway "GET http://bookinfo.example.com/productpage"
+
+  # Where does a TCP connection to tcp-echo go (mesh.connect)?
+  meshlet explain samples/tcp-echo --workload default/sleep:app=sleep --connect tcp-echo:9000
 
   # Why is this request to httpbin denied?
   meshlet explain policies/ --workload foo/httpbin:app=httpbin --inbound "GET /headers" \\
@@ -31,6 +35,8 @@ Options:
       --inbound "<METHOD> <path|url>"   An inbound request, e.g. "GET /admin" or "POST http://httpbin:8000/post".
       --gateway "<METHOD> <url>"        A request arriving at a gateway workload, routed by the VirtualServices
                                         bound to its Gateways.
+      --connect <host>:<port>           A TCP connection (mesh.connect): its VirtualService tcp route or default
+                                        cluster, and each destination's cluster and policy.
   -H, --header "<name>: <value>"        A request header (repeatable).
       --peer <spiffe id>                The caller's mTLS identity (inbound); none = plaintext.
       --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).

@@ -1,4 +1,10 @@
-import type { CompiledRoute, MeshPlan, RouteRequest, VirtualHost } from '../compile/plan-types.js';
+import type {
+  CompiledRoute,
+  MeshPlan,
+  RouteDestination,
+  RouteRequest,
+  VirtualHost,
+} from '../compile/plan-types.js';
 import { describeRetries } from '../compile/retry.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 import { parseTarget } from '../outbound/request-input.js';
@@ -110,8 +116,15 @@ function checkRoute(r: CompiledRoute, req: RouteRequest): RouteCheck {
 }
 
 function destinations(plan: MeshPlan, r: CompiledRoute): DestinationExplanation[] {
-  if (r.action.kind !== 'route') return [];
-  return r.action.destinations.map((d) => {
+  return r.action.kind === 'route' ? explainDestinations(plan, r.action.destinations) : [];
+}
+
+/** Each weighted destination with its cluster, endpoints and effective policy. */
+export function explainDestinations(
+  plan: MeshPlan,
+  dests: readonly RouteDestination[],
+): DestinationExplanation[] {
+  return dests.map((d) => {
     const c = plan.outbound.cluster(d.cluster);
     return {
       host: d.host,

@@ -1,6 +1,7 @@
 import { paint, type CliIO } from './io.js';
 import type { PolicyCheck } from './explain-authz.js';
 import type { InboundExplanation } from './explain-inbound.js';
+import type { ConnectExplanation } from './explain-connect.js';
 import type { OutboundExplanation } from './explain-outbound.js';
 
 const label = (io: CliIO, name: string): string => paint(io, 'bold', name.padEnd(14));
@@ -34,22 +35,7 @@ export function renderOutbound(e: OutboundExplanation, io: CliIO): string {
     });
   }
   if (e.route === null) return `${out.join('\n')}\n`;
-  for (const d of e.destinations) {
-    const share = e.destinations.length > 1 ? `${d.weight}% ` : '';
-    const subset =
-      d.subset === null ? '' : ` subset ${d.subset} ${JSON.stringify(d.subsetLabels).replace(/"/g, '')}`;
-    out.push(
-      `${label(io, 'Destination')}${share}${d.host}:${d.port}${subset} → ${d.cluster} (${d.endpoints} endpoint${d.endpoints === 1 ? '' : 's'}${d.status === 'ok' ? '' : `, ${paint(io, 'red', `503 NC: ${d.status}`)}`})`,
-    );
-    if (d.policy !== null) {
-      const dr =
-        d.destinationRules.length === 0
-          ? 'no DestinationRule'
-          : `DestinationRule ${d.destinationRules.join(', ')}`;
-      out.push(`${''.padEnd(16)}${dr}; LB ${d.policy.loadBalancer}; pool ${d.policy.connectionPool}`);
-      out.push(`${''.padEnd(16)}outlier detection ${d.policy.outlierDetection}; TLS ${d.policy.tls}`);
-    }
-  }
+  out.push(...destinationLines(e.destinations, io));
   out.push(`${label(io, 'Timeout')}${e.timeout}`);
   out.push(`${label(io, 'Retries')}${e.retries}`);
   out.push(`${label(io, 'Fault')}${e.fault === 'none' ? e.fault : paint(io, 'yellow', e.fault)}`);
@@ -66,6 +52,42 @@ function policyLines(p: PolicyCheck, io: CliIO): string[] {
   const lines = [`  ${tag}: no rule matched`];
   for (const r of p.rules) lines.push(`    rule[${r.index}]: ${r.failed.join('; ')}`);
   return lines;
+}
+
+/** Each weighted destination: its share, subset, cluster and endpoints, then its policy. */
+function destinationLines(dests: OutboundExplanation['destinations'], io: CliIO): string[] {
+  const out: string[] = [];
+  for (const d of dests) {
+    const share = dests.length > 1 ? `${d.weight}% ` : '';
+    const subset =
+      d.subset === null ? '' : ` subset ${d.subset} ${JSON.stringify(d.subsetLabels).replace(/"/g, '')}`;
+    out.push(
+      `${label(io, 'Destination')}${share}${d.host}:${d.port}${subset} → ${d.cluster} (${d.endpoints} endpoint${d.endpoints === 1 ? '' : 's'}${d.status === 'ok' ? '' : `, ${paint(io, 'red', `503 NC: ${d.status}`)}`})`,
+    );
+    if (d.policy !== null) {
+      const dr =
+        d.destinationRules.length === 0
+          ? 'no DestinationRule'
+          : `DestinationRule ${d.destinationRules.join(', ')}`;
+      out.push(`${''.padEnd(16)}${dr}; LB ${d.policy.loadBalancer}; pool ${d.policy.connectionPool}`);
+      out.push(`${''.padEnd(16)}outlier detection ${d.policy.outlierDetection}; TLS ${d.policy.tls}`);
+    }
+  }
+  return out;
+}
+
+/** `meshlet explain --connect` as text: the outcome, the tcp route, then each destination. */
+export function renderConnect(e: ConnectExplanation, io: CliIO): string {
+  const out = [
+    `${label(io, 'Connection')}tcp ${e.target.host}:${e.target.port} from ${e.workload}`,
+    `${label(io, 'Result')}${paint(io, e.outcome.startsWith('refused') ? 'yellow' : 'green', e.outcome)}`,
+  ];
+  if (e.route !== null)
+    out.push(
+      `${label(io, 'TCP route')}${e.route.id === null ? 'default cluster (no VirtualService tcp route)' : `${paint(io, 'cyan', e.route.id)} (VirtualService ${e.route.virtualService ?? ''})`}`,
+    );
+  out.push(...destinationLines(e.destinations, io));
+  return `${out.join('\n')}\n`;
 }
 
 /** `meshlet explain --inbound` as text: the verdict first, then each stage. */

@@ -12,7 +12,8 @@ import { EXIT } from './exit-codes.js';
 import { EXPLAIN_HELP } from './explain-help.js';
 import { explainInbound } from './explain-inbound.js';
 import { explainGateway, explainOutbound } from './explain-outbound.js';
-import { renderInbound, renderOutbound } from './explain-render.js';
+import { explainConnect } from './explain-connect.js';
+import { renderConnect, renderInbound, renderOutbound } from './explain-render.js';
 import { paint, type CliCommand, type CliIO } from './io.js';
 import { parseWorkloadArg } from './routes.js';
 
@@ -22,6 +23,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'request', value: true },
   { name: 'inbound', value: true },
   { name: 'gateway', value: true },
+  { name: 'connect', value: true },
   { name: 'header', short: 'H', value: true },
   { name: 'peer', value: true },
   { name: 'token', value: true },
@@ -66,7 +68,7 @@ interface Parsed {
   readonly args: ParsedArgs;
   readonly sources: readonly string[];
   readonly json: boolean;
-  readonly direction: 'outbound' | 'inbound' | 'gateway';
+  readonly direction: 'outbound' | 'inbound' | 'gateway' | 'connect';
   readonly line: { method: string; target: string };
 }
 
@@ -80,11 +82,14 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   const outbound = lastValue(args, 'request');
   const inbound = lastValue(args, 'inbound');
   const gateway = lastValue(args, 'gateway');
-  const given = [outbound, inbound, gateway].filter((x) => x !== undefined);
+  const connect = lastValue(args, 'connect');
+  const given = [outbound, inbound, gateway, connect].filter((x) => x !== undefined);
   if (given.length !== 1)
     throw usage(
-      'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>" or --gateway "<METHOD> <url>"',
+      'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>", --gateway "<METHOD> <url>" or --connect <host>:<port>',
     );
+  if (connect !== undefined && !/^[^\s:]+:\d+$/.test(connect))
+    throw usage(`--connect must look like <host>:<port>, e.g. mongodb:27017, got ${JSON.stringify(connect)}`);
   if (args.positionals.length === 0) throw usage('give at least one file or directory of Istio YAML');
   const peer = lastValue(args, 'peer');
   if (peer !== undefined && parseSpiffeId(peer) === null)
@@ -95,11 +100,21 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     args,
     sources: args.positionals,
     json: output === 'json',
-    direction: outbound !== undefined ? 'outbound' : inbound !== undefined ? 'inbound' : 'gateway',
-    line: requestLine(
-      given[0] as string,
-      outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
-    ),
+    direction:
+      outbound !== undefined
+        ? 'outbound'
+        : inbound !== undefined
+          ? 'inbound'
+          : gateway !== undefined
+            ? 'gateway'
+            : 'connect',
+    line:
+      connect !== undefined
+        ? { method: 'CONNECT', target: connect }
+        : requestLine(
+            given[0] as string,
+            outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
+          ),
   };
 }
 
@@ -156,6 +171,12 @@ export const runExplain: CliCommand = async (argv, io) => {
   const print = (value: unknown, text: string) =>
     io.stdout(p.json ? `${JSON.stringify(value, null, 2)}\n` : text);
   const port = lastValue(p.args, 'port');
+  if (p.direction === 'connect') {
+    const colon = p.line.target.lastIndexOf(':');
+    const e = explainConnect(plan, p.line.target.slice(0, colon), Number(p.line.target.slice(colon + 1)));
+    print(e, renderConnect(e, io));
+    return EXIT.ok;
+  }
   if (p.direction !== 'inbound') {
     let e;
     try {
