@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -164,6 +164,74 @@ describe('mesh.listenGatewayTcp(): the TCP traffic-shifting task', () => {
     });
     cleanup.push(() => sidecar.close());
     await expect(sidecar.listenGatewayTcp()).rejects.toThrow(/default\/sleep is not a gateway/);
+  });
+});
+
+describe('mesh.listenGatewayTcp(): a TLS server the gateway terminates, then tcp routes', () => {
+  // gateway.go createGatewayTCPFilterChainOpts: a TLS (not HTTPS) server in SIMPLE mode gets
+  // a filter chain with its certificate, matched by its hosts, and the tcp_proxy of its
+  // VirtualService `tcp` route behind it: the client's TLS ends at the gateway.
+  const CONFIG = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: echo-tls, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 31443, name: tls-echo, protocol: TLS }
+    tls: { mode: SIMPLE, credentialName: echo-cert }
+    hosts: [echo.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo-tls, namespace: default }
+spec:
+  hosts: [echo.example.com]
+  gateways: [echo-tls]
+  tcp:
+  - match: [{ port: 31443 }]
+    route: [{ destination: { host: tcp-echo, port: { number: 9000 }, subset: v1 } }]
+`;
+
+  it('terminates the client TLS with the credential for its SNI and relays the plaintext to the tcp route', async () => {
+    const creds = await tmp();
+    const cert = await issueWorkloadCertificate({
+      ca,
+      namespace: 'default',
+      serviceAccount: 'echo',
+      dnsNames: ['echo.example.com'],
+    });
+    await mkdir(path.join(creds, 'echo-cert'));
+    await writeFile(path.join(creds, 'echo-cert', 'tls.crt'), cert.certChainPem);
+    await writeFile(path.join(creds, 'echo-cert', 'tls.key'), cert.keyPem);
+    const v1 = await tcpEcho('one');
+    const { mesh } = await gatewayMesh(
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'dr.yaml': GATEWAY_AND_DR,
+        'echo-tls.yaml': CONFIG,
+      },
+      { [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: { app: 'tcp-echo', version: 'v1' } }] },
+    );
+    expect(mesh.plan.gateway?.tcp.find((r) => r.port === 31443)?.id).toBe('default/echo-tls/tcp/0');
+    const server = await mesh.listenGatewayTcp({
+      port: 31443,
+      listenPort: 0,
+      host: '127.0.0.1',
+      credentials: creds,
+    });
+    const port = (server.address() as AddressInfo).port;
+    const talk = (servername: string) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername, ca: ca.rootCertPem });
+        let got = '';
+        s.on('secureConnect', () => s.end('hello\n'));
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => resolve(got));
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+    expect(await talk('echo.example.com')).toBe('one hello\n');
+    // No server claims other.example.com: the handshake fails.
+    expect(await talk('other.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
   });
 });
 

@@ -22,9 +22,27 @@ import type { SelectedVirtualService } from './vs-selection.js';
 /** Server protocols whose connections a gateway proxies as plain TCP (istio protocol.IsTCP, less TLS). */
 const TCP_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'MONGO', 'REDIS', 'MYSQL']);
 
-/** Whether a Gateway server is a plain TCP one, routed by VirtualService `tcp` rules. */
+/**
+ * Whether a Gateway server's connections are routed by VirtualService `tcp` rules: a plain
+ * TCP one, or a TLS one whose TLS the gateway terminates (any mode but PASSTHROUGH and
+ * AUTO_PASSTHROUGH: gateway.go `createGatewayTCPFilterChainOpts` then puts the tcp routes
+ * behind the server's TLS context).
+ */
 export function isTcpServer(server: GatewayServerInfo): boolean {
-  return TCP_PROTOCOLS.has(server.protocol.toUpperCase()) && server.tls === null;
+  return (
+    (TCP_PROTOCOLS.has(server.protocol.toUpperCase()) && server.tls === null) ||
+    isTlsTerminatedTcpServer(server)
+  );
+}
+
+/** A TLS server (not HTTPS) the gateway terminates, its stream then routed by `tcp` rules. */
+export function isTlsTerminatedTcpServer(server: GatewayServerInfo): boolean {
+  return (
+    server.protocol.toUpperCase() === 'TLS' &&
+    server.tls !== null &&
+    server.tlsMode !== 'PASSTHROUGH' &&
+    server.tlsMode !== 'AUTO_PASSTHROUGH'
+  );
 }
 
 /** Whether a Gateway server passes TLS through to be routed by SNI (HTTPS or TLS, mode PASSTHROUGH). */

@@ -287,7 +287,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     },
     listenGatewayTcp: (tcpOptions = {}) => {
       if (closing !== null) return closedMesh('listenGatewayTcp');
-      return listenGatewayTcp({ ...tcpParts(), workload, closers: gatewayTcpClosers }, tcpOptions);
+      return listenGatewayTcp({ ...tcpParts(), workload, closers: gatewayTcpClosers, certs }, tcpOptions);
     },
     connect: (target) => {
       if (closing !== null) return closedMesh('connect');
