@@ -232,6 +232,35 @@ spec:
     expect(await talk('echo.example.com')).toBe('one hello\n');
     // No server claims other.example.com: the handshake fails.
     expect(await talk('other.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
+
+    // cert-manager renews the secret: new handshakes get the new certificate (Envoy's SDS).
+    const serial = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'echo.example.com', ca: ca.rootCertPem });
+        s.on('secureConnect', () => {
+          resolve(s.getPeerCertificate().serialNumber);
+          s.destroy();
+        });
+        s.on('error', reject);
+      });
+    const before = await serial();
+    // The two files are written one after the other: a read between them is rejected, then the pair rotates.
+    const rotated = new Promise<string>((resolve) =>
+      mesh.on('gatewayTls', (e) => {
+        if (e.type === 'rotated') resolve(e.type);
+      }),
+    );
+    const renewed = await issueWorkloadCertificate({
+      ca,
+      namespace: 'default',
+      serviceAccount: 'echo',
+      dnsNames: ['echo.example.com'],
+    });
+    await writeFile(path.join(creds, 'echo-cert', 'tls.key'), renewed.keyPem);
+    await writeFile(path.join(creds, 'echo-cert', 'tls.crt'), renewed.certChainPem);
+    expect(await rotated).toBe('rotated');
+    expect(await serial()).not.toBe(before);
+    expect(await talk('echo.example.com')).toBe('one hello\n');
   });
 });
 

@@ -24,7 +24,7 @@ const DEBOUNCE_MS = 100;
  * `rejected` with the reason and the old set stays.
  */
 export function followGatewayTls(options: {
-  readonly handle: GatewayServerHandle;
+  readonly handle: Pick<GatewayServerHandle, 'port' | 'sources' | 'refresh'>;
   readonly getPlan: () => MeshPlan;
   readonly clock: Clock;
   readonly onEvent: (event: GatewayTlsEvent) => void;

@@ -1,15 +1,15 @@
+import type { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, createSecureContext, type TLSSocket } from 'node:tls';
-import { isTlsTerminatedTcpServer } from '../compile/gateway-tcp-routes.js';
-import type { MeshPlan } from '../compile/plan-types.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
-import { MeshletError } from '../errors/meshlet-error.js';
+import type { CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
+import type { MeshEvents } from '../mesh/types.js';
+import type { Clock } from '../runtime/clock.js';
 import { gatewayTcpPort } from './gateway-port.js';
 import { gatewayPassthroughHandler, gatewayTcpHandler, type GatewayTcpParts } from './gateway-tcp.js';
-import { serverTlsMaterial, type GatewayCredentials } from './gateway-tls.js';
-import { serverNames } from './server-route.js';
-import { matchServerName } from './sni-match.js';
+import { createTcpTlsServer } from './gateway-tcp-tls.js';
+import type { GatewayCredentials } from './gateway-tls.js';
+import { followGatewayTls } from './gateway-tls-watch.js';
 
 /** Options of `mesh.listenGatewayTcp`. */
 export interface GatewayTcpServerOptions {
@@ -37,6 +37,10 @@ export async function listenGatewayTcp(
     readonly workload: WorkloadIdentity;
     readonly closers: Set<() => Promise<void>>;
     readonly certs: CertSource | null;
+    /** For a TLS-terminating port: its certificates follow these, as `listenGateway`'s do. */
+    readonly certWatcher: CertWatcher | null;
+    readonly clock: Clock;
+    readonly events: EventEmitter<MeshEvents>;
   },
   options: GatewayTcpServerOptions,
 ): Promise<Server> {
@@ -49,26 +53,45 @@ export async function listenGatewayTcp(
     open.add(socket);
     socket.once('close', () => open.delete(socket));
   };
-  const terminating = await terminatedTls(plan, port, parts.certs, options.credentials);
+  const tls = await createTcpTlsServer(plan, port, parts.certs, options.credentials, handle);
   const server =
-    terminating === null
-      ? createServer({ allowHalfOpen: true }, (socket) => {
-          track(socket);
-          handle(socket);
-        })
-      : createTlsServer({ ...terminating.options, allowHalfOpen: true }, (socket: TLSSocket) => {
-          // A client without SNI takes only a `*` server's chain.
-          if (typeof socket.servername !== 'string' && !terminating.catchAll) socket.destroy();
-          else handle(socket);
+    tls?.server ??
+    createServer({ allowHalfOpen: true }, (socket) => {
+      track(socket);
+      handle(socket);
+    });
+  if (tls !== null) server.on('connection', track);
+  // A TLS-terminating port follows its certificates (credential files, reloads, workload
+  // certificate rotations), reporting `gatewayTls` events as listenGateway does.
+  const follow =
+    tls === null
+      ? null
+      : followGatewayTls({
+          handle: tls,
+          getPlan: parts.getPlan,
+          clock: parts.clock,
+          onEvent: (e) => parts.events.emit('gatewayTls', e),
         });
-  if (terminating !== null) server.on('connection', track);
+  const unsubscribe =
+    follow === null
+      ? undefined
+      : parts.certWatcher?.onEvent((e) => {
+          if (e.type === 'rotated') follow.trigger();
+        });
+  if (follow !== null) parts.events.on('reload', follow.trigger);
   const close = (): Promise<void> =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const s of open) s.destroy();
     });
+  const stop = (): void => {
+    parts.closers.delete(close);
+    follow?.close();
+    if (follow !== null) parts.events.off('reload', follow.trigger);
+    unsubscribe?.();
+  };
   parts.closers.add(close);
-  server.once('close', () => parts.closers.delete(close));
+  server.once('close', stop);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.listenPort ?? port, options.host ?? '0.0.0.0', () => {
@@ -76,53 +99,8 @@ export async function listenGatewayTcp(
       resolve();
     });
   }).catch((err: unknown) => {
-    parts.closers.delete(close);
+    stop();
     throw err;
   });
   return server;
-}
-
-/**
- * The TLS a port's TLS-terminating servers need (gateway.go `createGatewayTCPFilterChainOpts`:
- * each server a filter chain matched by its hosts, with its TLS context, then its tcp
- * route): each server's certificate by SNI (a name no server claims fails the handshake);
- * null when the port's servers terminate none.
- */
-async function terminatedTls(
-  plan: MeshPlan,
-  port: number,
-  certs: CertSource | null,
-  credentials: GatewayCredentials | undefined,
-): Promise<{ readonly options: Parameters<typeof createTlsServer>[0]; readonly catchAll: boolean } | null> {
-  const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && isTlsTerminatedTcpServer(s));
-  if (servers.length === 0) return null;
-  const material = await Promise.all(
-    servers.map((s) => serverTlsMaterial(s, credentials, certs, plan.meshConfig.tlsDefaults)),
-  );
-  const clientCert = material[0]!.clientCert;
-  if (material.some((m) => m.clientCert !== clientCert)) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGatewayTcp: the TLS servers on port ${port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
-      { option: 'gateway.port' },
-    );
-  }
-  const contexts = servers.map((s, i) => ({
-    names: serverNames(s),
-    value: createSecureContext(material[i]!.context),
-  }));
-  const catchAll = servers.findIndex((s) => serverNames(s).includes('*'));
-  return {
-    options: {
-      ...material[Math.max(catchAll, 0)]!.context,
-      requestCert: clientCert !== 'none',
-      rejectUnauthorized: clientCert === 'required',
-      SNICallback: (name, cb) => {
-        const context = matchServerName(contexts, name.toLowerCase());
-        if (context === null) cb(new Error(`no Gateway server on port ${port} serves ${name}`));
-        else cb(null, context);
-      },
-    },
-    catchAll: catchAll >= 0,
-  };
 }

@@ -287,7 +287,10 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     },
     listenGatewayTcp: (tcpOptions = {}) => {
       if (closing !== null) return closedMesh('listenGatewayTcp');
-      return listenGatewayTcp({ ...tcpParts(), workload, closers: gatewayTcpClosers, certs }, tcpOptions);
+      return listenGatewayTcp(
+        { ...tcpParts(), workload, closers: gatewayTcpClosers, certs, certWatcher, clock, events },
+        tcpOptions,
+      );
     },
     connect: (target) => {
       if (closing !== null) return closedMesh('connect');
