@@ -13,12 +13,15 @@ export function serverNames(s: GatewayServerInfo): string[] {
  * chain its own RDS, gateway.go `buildGatewayListeners`): on a TLS connection, that of the
  * TLS-terminating server on `port` whose hosts the connection's SNI matches (Envoy's chain
  * match, sni-match.ts), `''` (no route at all) when none does; null on plain HTTP, where
- * every server of the port shares `http.<port>`.
+ * every server of the port shares `http.<port>`, and on TLS the port's servers do not
+ * terminate (the application's own HTTPS server in front of `mesh.gateway()`).
  */
 export function connectionRouteName(plan: MeshPlan, port: number, socket: Socket): string | null {
   const tls = socket as Partial<TLSSocket>;
   if (tls.encrypted !== true) return null;
   const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
+  // TLS the application's own server terminated in front of an HTTP Gateway server: http.<port>.
+  if (servers.length === 0) return null;
   const sni = typeof tls.servername === 'string' ? tls.servername.toLowerCase() : null;
   return (
     matchServerName(
