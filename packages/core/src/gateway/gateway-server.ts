@@ -1,13 +1,13 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
+import type { TLSSocket } from 'node:tls';
+import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
-import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
-import { serverNames } from './server-route.js';
+import type { GatewayCredentials } from './gateway-tls.js';
+import { serversTls, type ServersTls } from './servers-tls.js';
 import { matchServerName } from './sni-match.js';
 
 /** Options of `mesh.listenGateway`. */
@@ -25,25 +25,13 @@ export interface GatewayServerOptions {
   readonly credentials?: GatewayCredentials;
 }
 
-interface PortTls {
-  readonly clientCert: ServerTlsMaterial['clientCert'];
-  readonly contexts: { names: string[]; value: SecureContext }[];
-  /** The `*` server's (which also takes clients that send no SNI), else the first server's. */
-  readonly defaults: SecureContextOptions;
-  /** Whether a server has host `*`: without one, a client that sends no SNI is refused. */
-  readonly catchAll: boolean;
-  readonly sources: readonly string[];
-  /** The certificates in use, to tell a rotation from a re-read of the same files. */
-  readonly fingerprint: string;
-}
-
 /** The TLS of one Gateway server port from `plan`; null when its servers terminate none. */
 async function portTls(
   plan: MeshPlan,
   port: number,
   certs: CertSource | null,
   credentials: GatewayCredentials | undefined,
-): Promise<PortTls | null> {
+): Promise<ServersTls | null> {
   const servers = (plan.gateway?.servers ?? []).filter((s) => s.http && s.port === port);
   const tls = servers.filter((s) => s.terminatesTls);
   if (tls.length === 0) return null;
@@ -54,39 +42,7 @@ async function portTls(
       { option: 'gateway.port' },
     );
   }
-  const material: ServerTlsMaterial[] = [];
-  for (const s of tls)
-    material.push(await serverTlsMaterial(s, credentials, certs, plan.meshConfig.tlsDefaults));
-  const clientCert = material[0]!.clientCert;
-  if (material.some((m) => m.clientCert !== clientCert)) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGateway: the HTTPS servers on port ${port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
-      { option: 'gateway.port' },
-    );
-  }
-  const catchAll = tls.findIndex((s) => serverNames(s).includes('*'));
-  return {
-    clientCert,
-    contexts: tls.map((s, i) => ({ names: serverNames(s), value: secureContext(s, material[i]!) })),
-    defaults: material[Math.max(catchAll, 0)]!.context,
-    catchAll: catchAll >= 0,
-    sources: [...new Set(material.flatMap((m) => m.sources))],
-    fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
-  };
-}
-
-/** Node's secure context for a server, or an error naming it when its files are unusable. */
-function secureContext(s: GatewayServerInfo, m: ServerTlsMaterial): SecureContext {
-  try {
-    return createSecureContext(m.context);
-  } catch (err) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGateway: Gateway ${s.gateway.namespace}/${s.gateway.name} server on port ${s.port}: its certificate or key is unusable (${(err as Error).message}); check the mounted secret`,
-      { option: 'gateway', gateway: `${s.gateway.namespace}/${s.gateway.name}`, port: s.port },
-    );
-  }
+  return serversTls(tls, plan, certs, credentials, 'mesh.listenGateway', 'HTTPS');
 }
 
 /** What `createGatewayServer` gives: the server, its Gateway port, and how to follow changes. */

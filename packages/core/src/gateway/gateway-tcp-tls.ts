@@ -1,50 +1,23 @@
 import type { Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server, type TLSSocket } from 'node:tls';
 import { isTlsTerminatedTcpServer } from '../compile/gateway-tcp-routes.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
-import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
-import { serverNames } from './server-route.js';
+import type { GatewayCredentials } from './gateway-tls.js';
+import { serversTls, type ServersTls } from './servers-tls.js';
 import { matchServerName } from './sni-match.js';
 
-/** The TLS of one port's TLS-terminating TCP servers, as read from a plan. */
-interface PortTls {
-  readonly material: readonly ServerTlsMaterial[];
-  readonly names: readonly string[][];
-  readonly clientCert: ServerTlsMaterial['clientCert'];
-  /** The index of a server with host `*` (which takes clients without SNI), or -1. */
-  readonly catchAll: number;
-  readonly fingerprint: string;
-}
-
+/** The TLS of one port's TLS-terminating TCP servers from `plan`; null when there are none. */
 async function portTls(
   plan: MeshPlan,
   port: number,
   certs: CertSource | null,
   credentials: GatewayCredentials | undefined,
-): Promise<PortTls | null> {
+): Promise<ServersTls | null> {
   const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && isTlsTerminatedTcpServer(s));
   if (servers.length === 0) return null;
-  const material = await Promise.all(
-    servers.map((s) => serverTlsMaterial(s, credentials, certs, plan.meshConfig.tlsDefaults)),
-  );
-  const clientCert = material[0]!.clientCert;
-  if (material.some((m) => m.clientCert !== clientCert)) {
-    throw new MeshletError(
-      'MESHLET_ERR_MESH_OPTIONS',
-      `mesh.listenGatewayTcp: the TLS servers on port ${port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
-      { option: 'gateway.port' },
-    );
-  }
-  const names = servers.map(serverNames);
-  return {
-    material,
-    names,
-    clientCert,
-    catchAll: names.findIndex((n) => n.includes('*')),
-    fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
-  };
+  return serversTls(servers, plan, certs, credentials, 'mesh.listenGatewayTcp', 'TLS');
 }
 
 /** A TLS-terminating TCP listener and how to follow its certificates (gateway-tls-watch.ts). */
@@ -72,13 +45,10 @@ export async function createTcpTlsServer(
 ): Promise<TcpTlsServerHandle | null> {
   let current = await portTls(plan, port, certs, credentials);
   if (current === null) return null;
-  const contextsOf = (t: PortTls) =>
-    t.names.map((names, i) => ({ names, value: createSecureContext(t.material[i]!.context) }));
-  let contexts = contextsOf(current);
-  const defaults = (t: PortTls) => t.material[Math.max(t.catchAll, 0)]!.context;
+  let contexts = current.contexts;
   const server = createTlsServer(
     {
-      ...defaults(current),
+      ...current.defaults,
       allowHalfOpen: true,
       requestCert: current.clientCert !== 'none',
       rejectUnauthorized: current.clientCert === 'required',
@@ -89,14 +59,14 @@ export async function createTcpTlsServer(
       },
     },
     (socket: TLSSocket) => {
-      if (typeof socket.servername !== 'string' && current?.catchAll === -1) socket.destroy();
+      if (typeof socket.servername !== 'string' && current?.catchAll !== true) socket.destroy();
       else handle(socket);
     },
   );
   return {
     server,
     port,
-    sources: () => [...new Set(current?.material.flatMap((m) => m.sources) ?? [])],
+    sources: () => current?.sources ?? [],
     refresh: async (next) => {
       const tls = await portTls(next, port, certs, credentials);
       if (tls === null || tls.clientCert !== current?.clientCert)
@@ -105,9 +75,10 @@ export async function createTcpTlsServer(
           `mesh.listenGatewayTcp: port ${port} keeps its listener: its servers now terminate TLS differently; call listenGatewayTcp again to serve the change`,
           { option: 'gateway.port' },
         );
-      if (tls.fingerprint === current.fingerprint && tls.names.length === current.names.length) return false;
-      server.setSecureContext(defaults(tls));
-      contexts = contextsOf(tls);
+      if (tls.fingerprint === current.fingerprint && tls.contexts.length === current.contexts.length)
+        return false;
+      server.setSecureContext(tls.defaults);
+      contexts = tls.contexts;
       current = tls;
       return true;
     },

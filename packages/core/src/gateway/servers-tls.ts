@@ -1,0 +1,68 @@
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
+import { MeshletError } from '../errors/meshlet-error.js';
+import type { CertSource } from '../identity/types.js';
+import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
+import { serverNames } from './server-route.js';
+
+/** The TLS of the servers one gateway listener terminates: a filter chain per server. */
+export interface ServersTls {
+  readonly clientCert: ServerTlsMaterial['clientCert'];
+  /** Each server's names (its hosts) and secure context, for Envoy's chain match by SNI. */
+  readonly contexts: { readonly names: readonly string[]; readonly value: SecureContext }[];
+  /** The `*` server's (which also takes clients that send no SNI), else the first server's. */
+  readonly defaults: SecureContextOptions;
+  /** Whether a server has host `*`: without one, a client that sends no SNI is refused. */
+  readonly catchAll: boolean;
+  readonly sources: readonly string[];
+  /** The certificates in use, to tell a rotation from a re-read of the same files. */
+  readonly fingerprint: string;
+}
+
+/**
+ * Reads the certificates of `servers` (one listener's TLS-terminating servers, at least
+ * one), which must agree on client certificates: one Node listener asks for them or not.
+ * `api` and `kind` name the listener in errors (`mesh.listenGateway`, `HTTPS`).
+ */
+export async function serversTls(
+  servers: readonly GatewayServerInfo[],
+  plan: MeshPlan,
+  certs: CertSource | null,
+  credentials: GatewayCredentials | undefined,
+  api: string,
+  kind: string,
+): Promise<ServersTls> {
+  const material: ServerTlsMaterial[] = [];
+  for (const s of servers)
+    material.push(await serverTlsMaterial(s, credentials, certs, plan.meshConfig.tlsDefaults));
+  const clientCert = material[0]!.clientCert;
+  if (material.some((m) => m.clientCert !== clientCert)) {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      `${api}: the ${kind} servers on port ${servers[0]!.port} disagree on client certificates (SIMPLE, MUTUAL, OPTIONAL_MUTUAL, ISTIO_MUTUAL); give each its own port`,
+      { option: 'gateway.port' },
+    );
+  }
+  const catchAll = servers.findIndex((s) => serverNames(s).includes('*'));
+  return {
+    clientCert,
+    contexts: servers.map((s, i) => ({ names: serverNames(s), value: secureContext(s, material[i]!, api) })),
+    defaults: material[Math.max(catchAll, 0)]!.context,
+    catchAll: catchAll >= 0,
+    sources: [...new Set(material.flatMap((m) => m.sources))],
+    fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
+  };
+}
+
+/** Node's secure context for a server, or an error naming it when its files are unusable. */
+function secureContext(s: GatewayServerInfo, m: ServerTlsMaterial, api: string): SecureContext {
+  try {
+    return createSecureContext(m.context);
+  } catch (err) {
+    throw new MeshletError(
+      'MESHLET_ERR_MESH_OPTIONS',
+      `${api}: Gateway ${s.gateway.namespace}/${s.gateway.name} server on port ${s.port}: its certificate or key is unusable (${(err as Error).message}); check the mounted secret`,
+      { option: 'gateway', gateway: `${s.gateway.namespace}/${s.gateway.name}`, port: s.port },
+    );
+  }
+}
