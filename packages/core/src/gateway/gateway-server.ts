@@ -7,8 +7,7 @@ import type { CertSource } from '../identity/types.js';
 import type { RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
 import type { GatewayCredentials } from './gateway-tls.js';
-import { serversTls, type ServersTls } from './servers-tls.js';
-import { matchServerName } from './sni-match.js';
+import { refusedWithoutSni, serversTls, sniCallback, type ServersTls } from './servers-tls.js';
 
 /** Options of `mesh.listenGateway`. */
 export interface GatewayServerOptions {
@@ -76,7 +75,7 @@ export async function createGatewayServer(
   options: GatewayServerOptions,
 ): Promise<GatewayServerHandle> {
   const port = gatewayPort(plan.workload, plan.gateway, options.port);
-  let current = await portTls(plan, port, certs, options.credentials);
+  const current = await portTls(plan, port, certs, options.credentials);
   if (current === null) {
     const server = http.createServer(listener(port));
     return {
@@ -90,41 +89,34 @@ export async function createGatewayServer(
       },
     };
   }
-  const contexts = [...current.contexts];
+  let active: ServersTls = current;
   const server = https.createServer(
     {
-      ...current.defaults,
-      requestCert: current.clientCert !== 'none',
-      rejectUnauthorized: current.clientCert === 'required',
-      // Envoy's filter chain match: a name no server claims finds no chain and the
-      // connection is closed, in the handshake here.
-      SNICallback: (servername, cb) => {
-        const context = matchServerName(contexts, servername.toLowerCase());
-        if (context === null) cb(new Error(`no Gateway server on port ${port} serves ${servername}`));
-        else cb(null, context);
-      },
+      ...active.defaults,
+      requestCert: active.clientCert !== 'none',
+      rejectUnauthorized: active.clientCert === 'required',
+      SNICallback: sniCallback(port, () => active),
     },
     listener(port),
   );
-  // A client that sends no SNI takes only a `*` server's chain.
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (typeof socket.servername !== 'string' && current?.catchAll !== true) socket.destroy();
+    if (refusedWithoutSni(socket, active)) socket.destroy();
   });
   return {
     server,
     port,
-    sources: () => current?.sources ?? [],
+    sources: () => active.sources,
     refresh: async (next) => {
       const tls = await portTls(next, port, certs, options.credentials);
       if (tls === null) throw restart(port, 'its servers no longer terminate TLS');
-      if (tls.clientCert !== current?.clientCert)
+      if (tls.clientCert !== active.clientCert)
         throw restart(port, 'its servers now ask for client certificates differently');
-      if (tls.fingerprint === current.fingerprint && tls.contexts.length === contexts.length) return false;
+      if (tls.fingerprint === active.fingerprint && tls.contexts.length === active.contexts.length)
+        return false;
       // Envoy's SDS swaps a listener's certificates for new handshakes; connections made
       // stay as they are. So do Node's secure contexts.
       server.setSecureContext(tls.defaults);
-      contexts.splice(0, contexts.length, ...tls.contexts);
-      current = tls;
+      active = tls;
       return true;
     },
   };

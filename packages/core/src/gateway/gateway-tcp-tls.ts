@@ -5,8 +5,7 @@ import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { GatewayCredentials } from './gateway-tls.js';
-import { serversTls, type ServersTls } from './servers-tls.js';
-import { matchServerName } from './sni-match.js';
+import { refusedWithoutSni, serversTls, sniCallback, type ServersTls } from './servers-tls.js';
 
 /** The TLS of one port's TLS-terminating TCP servers from `plan`; null when there are none. */
 async function portTls(
@@ -43,43 +42,38 @@ export async function createTcpTlsServer(
   credentials: GatewayCredentials | undefined,
   handle: (socket: Socket) => void,
 ): Promise<TcpTlsServerHandle | null> {
-  let current = await portTls(plan, port, certs, credentials);
+  const current = await portTls(plan, port, certs, credentials);
   if (current === null) return null;
-  let contexts = current.contexts;
+  let active: ServersTls = current;
   const server = createTlsServer(
     {
-      ...current.defaults,
+      ...active.defaults,
       allowHalfOpen: true,
-      requestCert: current.clientCert !== 'none',
-      rejectUnauthorized: current.clientCert === 'required',
-      SNICallback: (name, cb) => {
-        const context = matchServerName(contexts, name.toLowerCase());
-        if (context === null) cb(new Error(`no Gateway server on port ${port} serves ${name}`));
-        else cb(null, context);
-      },
+      requestCert: active.clientCert !== 'none',
+      rejectUnauthorized: active.clientCert === 'required',
+      SNICallback: sniCallback(port, () => active),
     },
     (socket: TLSSocket) => {
-      if (typeof socket.servername !== 'string' && current?.catchAll !== true) socket.destroy();
+      if (refusedWithoutSni(socket, active)) socket.destroy();
       else handle(socket);
     },
   );
   return {
     server,
     port,
-    sources: () => current?.sources ?? [],
+    sources: () => active.sources,
     refresh: async (next) => {
       const tls = await portTls(next, port, certs, credentials);
-      if (tls === null || tls.clientCert !== current?.clientCert)
+      if (tls === null || tls.clientCert !== active.clientCert)
         throw new MeshletError(
           'MESHLET_ERR_MESH_OPTIONS',
           `mesh.listenGatewayTcp: port ${port} keeps its listener: its servers now terminate TLS differently; call listenGatewayTcp again to serve the change`,
           { option: 'gateway.port' },
         );
-      if (tls.fingerprint === current.fingerprint && tls.contexts.length === current.contexts.length)
+      if (tls.fingerprint === active.fingerprint && tls.contexts.length === active.contexts.length)
         return false;
       server.setSecureContext(tls.defaults);
-      contexts = tls.contexts;
-      current = tls;
+      active = tls;
       return true;
     },
   };

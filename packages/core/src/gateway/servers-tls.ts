@@ -1,9 +1,16 @@
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import {
+  createSecureContext,
+  type SecureContext,
+  type SecureContextOptions,
+  type TlsOptions,
+  type TLSSocket,
+} from 'node:tls';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import { serverTlsMaterial, type GatewayCredentials, type ServerTlsMaterial } from './gateway-tls.js';
 import { serverNames } from './server-route.js';
+import { matchServerName } from './sni-match.js';
 
 /** The TLS of the servers one gateway listener terminates: a filter chain per server. */
 export interface ServersTls {
@@ -65,4 +72,22 @@ function secureContext(s: GatewayServerInfo, m: ServerTlsMaterial, api: string):
       { option: 'gateway', gateway: `${s.gateway.namespace}/${s.gateway.name}`, port: s.port },
     );
   }
+}
+
+/**
+ * Envoy's filter chain match as Node's `SNICallback`: the context of the server the name
+ * picks (sni-match.ts); a name no server claims finds no chain, and the connection is
+ * closed, in the handshake here. `current` is read per handshake, so a rotation applies.
+ */
+export function sniCallback(port: number, current: () => ServersTls): NonNullable<TlsOptions['SNICallback']> {
+  return (name, cb) => {
+    const context = matchServerName(current().contexts, name.toLowerCase());
+    if (context === null) cb(new Error(`no Gateway server on port ${port} serves ${name}`));
+    else cb(null, context);
+  };
+}
+
+/** Whether a connection that sent no SNI finds no chain: only a `*` server's takes it. */
+export function refusedWithoutSni(socket: TLSSocket, tls: ServersTls): boolean {
+  return typeof socket.servername !== 'string' && !tls.catchAll;
 }
