@@ -19,6 +19,20 @@ export function serverNames(s: GatewayServerInfo): string[] {
 export function connectionRouteName(plan: MeshPlan, port: number, socket: Socket): string | null {
   const tls = socket as Partial<TLSSocket>;
   if (tls.encrypted !== true) return null;
+  // Worked out once per connection and plan: a kept-alive connection's requests share it.
+  const known = perConnection.get(socket);
+  if (known !== undefined && known.plan === plan && known.port === port) return known.name;
+  const name = routeNameFor(plan, port, tls);
+  perConnection.set(socket, { plan, port, name });
+  return name;
+}
+
+const perConnection = new WeakMap<
+  Socket,
+  { readonly plan: MeshPlan; readonly port: number; readonly name: string | null }
+>();
+
+function routeNameFor(plan: MeshPlan, port: number, tls: Partial<TLSSocket>): string | null {
   const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
   // TLS the application's own server terminated in front of an HTTP Gateway server: http.<port>.
   if (servers.length === 0) return null;
