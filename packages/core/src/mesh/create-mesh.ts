@@ -153,6 +153,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   const tcpParts = () => ({
     getPlan,
     clusters,
+    clock,
     random,
     tlsFor,
     ...(telemetry === null ? {} : { observe: (tcpObservers ??= tcpObserverFactory(telemetry, clock)) }),

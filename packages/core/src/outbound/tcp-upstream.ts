@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Cluster, MeshPlan, RouteDestination } from '../compile/plan-types.js';
+import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import { chooseDestination } from './route-request.js';
@@ -10,9 +11,11 @@ import { toTransportError } from './transports/failure.js';
 import { clientTlsOptions } from './transports/tls-options.js';
 import type { ClusterManager, UpstreamHost } from './upstream/types.js';
 
-/** What a tcp_proxy runs on: the mesh's clusters, random source and upstream TLS. */
+/** What a tcp_proxy runs on: the mesh's clusters, clock, random source and upstream TLS. */
 export interface TcpUpstreamParts {
   readonly clusters: ClusterManager;
+  /** The connect timeout and `maxConnectionDuration` run on it. */
+  readonly clock: Clock;
   readonly random: Random;
   readonly tlsFor: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
 }
@@ -81,19 +84,19 @@ export function openTcpUpstream(
   const connected = new Promise<boolean>((resolve) => (settle = resolve));
   let up = false;
   const timeoutMs = cluster.policy.connectionPool.tcp.connectTimeoutMs;
+  const { clock } = parts;
   const timer =
     timeoutMs > 0
-      ? setTimeout(() => {
+      ? clock.setTimeout(() => {
           upstream.record(host, { kind: 'local-failure', failure: 'connect-timeout' });
           observer?.flag('UF');
           settle(false);
           conn.destroy();
         }, timeoutMs)
       : null;
-  timer?.unref();
   conn.once(tls === null ? 'connect' : 'secureConnect', () => {
     up = true;
-    if (timer !== null) clearTimeout(timer);
+    if (timer !== null) clock.clearTimeout(timer);
     upstream.record(host, { kind: 'response', status: 200 });
     observer?.connected(isIstioMutual(tls), conn);
     settle(true);
@@ -109,9 +112,9 @@ export function openTcpUpstream(
     observer?.failed(failure.transportFailureReason);
     settle(false);
   });
-  const stopLimits = connectionLimits(cluster, conn, downstream, observer);
+  const stopLimits = connectionLimits(cluster, clock, conn, downstream, observer);
   conn.once('close', () => {
-    if (timer !== null) clearTimeout(timer);
+    if (timer !== null) clock.clearTimeout(timer);
     stopLimits();
     idle();
     ticket?.release();
@@ -130,6 +133,7 @@ export function openTcpUpstream(
  */
 function connectionLimits(
   cluster: Cluster,
+  clock: Clock,
   conn: Socket,
   downstream: Socket | null,
   observer: TcpConnectionObserver | null,
@@ -146,12 +150,11 @@ function connectionLimits(
   if (tcp.keepaliveTimeMs !== null) conn.setKeepAlive(true, tcp.keepaliveTimeMs);
   const max = tcp.maxConnectionDurationMs;
   if (max === null || max <= 0) return () => undefined;
-  const timer = setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     observer?.flag('DT');
     end();
   }, max);
-  timer.unref();
-  return () => clearTimeout(timer);
+  return () => clock.clearTimeout(timer);
 }
 
 function refuse(observer: TcpConnectionObserver | null, flag: TcpRefusal): TcpUpstream {
