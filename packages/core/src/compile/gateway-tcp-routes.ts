@@ -186,20 +186,22 @@ export function buildGatewayTlsRoutes(
         const rules = (vs.resource.spec as { tls?: readonly TLSRoute[] }).tls ?? [];
         for (const [i, rule] of rules.entries()) {
           if ((rule.route?.length ?? 0) === 0) continue;
+          const owner = { namespace: vsNs, name: vs.resource.metadata.name };
+          const id = `${vsNs}/${owner.name}/tls/${i}`;
+          // The rule's destinations, compiled once for every match that makes a chain.
+          let destinations: readonly RouteDestination[] | null = null;
           for (const match of rule.match) {
             if (!l4Matches([match], port, gw, vsNs)) continue;
             const sni = match.sniHosts.map((h) => h.toLowerCase());
             if (sni.some((h) => claimed.has(h))) continue;
             for (const h of sni) claimed.add(h);
-            const owner = { namespace: vsNs, name: vs.resource.metadata.name };
-            const id = `${vsNs}/${owner.name}/tls/${i}`;
-            const ctx = ctxFor(vsNs, port, gatewayNames(server.gateway, vsNs));
-            chains.push({
-              sniHosts: sni,
+            destinations ??= compileTcpDestinations(
+              rule.route ?? [],
               id,
-              virtualService: owner,
-              destinations: compileTcpDestinations(rule.route ?? [], id, owner, ctx),
-            });
+              owner,
+              ctxFor(vsNs, port, gatewayNames(server.gateway, vsNs)),
+            );
+            chains.push({ sniHosts: sni, id, virtualService: owner, destinations });
           }
         }
       }

@@ -157,11 +157,12 @@ export function buildOutbound(
         claimedByService.add(w.pattern);
       }
     }
+    const aliases = hostAliases(svc.host, workload.namespace, svc.addresses);
     for (const port of svc.ports) {
       if (isTcpRoutePort(port)) {
         const r = sidecarTcpRoute(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p));
         tcpRoutes.push(r);
-        for (const a of hostAliases(svc.host, workload.namespace, svc.addresses))
+        for (const a of aliases)
           if (!tcpIndex.has(`${a}:${port.number}`)) tcpIndex.set(`${a}:${port.number}`, r);
       }
       if (!isHttpPort(port)) continue;
@@ -178,7 +179,6 @@ export function buildOutbound(
         routes = [defaultRoute(svc.host, port.number)];
         ctxFor(svc.namespace, port.number).useCluster(svc.host, port.number, null);
       }
-      const aliases = hostAliases(svc.host, workload.namespace, svc.addresses);
       vhosts.push({
         name: `${svc.host}:${port.number}`,
         host: svc.host,
