@@ -7,6 +7,7 @@ import {
   issueWorkloadCertificate,
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
+import { createManualClock } from '../../packages/core/src/runtime/clock.js';
 import { promtool, ISTIO_UNIT_LINT } from '../../packages/core/test/helpers/promtool.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import {
@@ -197,9 +198,12 @@ describe('istio_tcp_* metrics of the gateway TCP proxy', () => {
   it('reports an open connection every reportingInterval, before it closes', async () => {
     const v1 = await tcpEcho(cleanup, 'one');
     const telemetry = meshTelemetry('    reportingInterval: 0.1s\n');
+    // The reports run on the mesh's clock: virtual time moves them, the sockets stay real.
+    const clock = createManualClock();
     const { mesh } = await gatewayMesh(
       { ...FILES, 'telemetry.yaml': telemetry },
       { [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: V1_LABELS }] },
+      { clock },
     );
     const port = await listen(mesh);
     const client = connect({ port, host: '127.0.0.1' });
@@ -219,7 +223,9 @@ describe('istio_tcp_* metrics of the gateway TCP proxy', () => {
     let wait = echoed(1);
     client.write('first\n');
     await wait;
-    await eventually(async () => expect((await only(mesh, 'istio_tcp_received_bytes_total')).value).toBe(6));
+    expect(await samples(mesh, 'istio_tcp_received_bytes_total')).toEqual([]);
+    await clock.advance(100);
+    expect((await only(mesh, 'istio_tcp_received_bytes_total')).value).toBe(6);
     expect(await only(mesh, 'istio_tcp_connections_opened_total')).toEqual({ labels: v1Labels(), value: 1 });
     expect(await only(mesh, 'istio_tcp_sent_bytes_total')).toEqual({ labels: v1Labels(), value: 10 });
     expect(await samples(mesh, 'istio_tcp_connections_closed_total')).toEqual([]);
@@ -227,7 +233,8 @@ describe('istio_tcp_* metrics of the gateway TCP proxy', () => {
     wait = echoed(1);
     client.write('second\n');
     await wait;
-    await eventually(async () => expect((await only(mesh, 'istio_tcp_received_bytes_total')).value).toBe(13));
+    await clock.advance(100);
+    expect((await only(mesh, 'istio_tcp_received_bytes_total')).value).toBe(13);
     client.end();
     await eventually(async () =>
       expect(await only(mesh, 'istio_tcp_connections_closed_total')).toEqual({
