@@ -1,8 +1,9 @@
 import type { AuthorizationPlan, AuthorizationPolicyPlan } from '../../compile/inbound-types.js';
 import type { AuthzInput } from './input.js';
-import { compileGatedRule, type RuleContext } from './compile-rule.js';
+import { compileGatedRule, type GatedRule, type RuleContext } from './compile-rule.js';
 import { AnyOfStrings } from './string-set.js';
 import type { Match } from './source-match.js';
+import { tcpRule } from './tcp-rules.js';
 
 /** One AuthorizationPolicy with its rules compiled to closures. */
 export interface CompiledPolicy {
@@ -42,7 +43,15 @@ export interface CompiledAuthorization {
 
 export interface AuthorizationContext {
   readonly trustDomains: readonly string[];
+  /**
+   * Compile for a TCP filter chain's network RBAC filter: HTTP-only fields drop an ALLOW
+   * rule, and are dropped from DENY, AUDIT and CUSTOM rules (tcp-rules.ts).
+   */
+  readonly tcp?: boolean;
 }
+
+/** An ALLOW rule a TCP chain leaves out: it keeps its index (`rule[k]` names) and matches nothing. */
+const LEFT_OUT: GatedRule = Object.freeze({ match: () => false, paths: null });
 
 function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): CompiledPolicy {
   const ruleCtx: RuleContext = {
@@ -51,7 +60,10 @@ function compilePolicy(p: AuthorizationPolicyPlan, ctx: AuthorizationContext): C
     strict: p.action === 'ALLOW',
   };
   // `rules` absent: an ALLOW that matches nothing (`spec: {}` denies all in scope).
-  const gated = (p.rules ?? []).map((r) => compileGatedRule(r, ruleCtx));
+  const gated = (p.rules ?? []).map((r) => {
+    const rule = ctx.tcp === true ? tcpRule(r, p.action) : r;
+    return rule === null ? LEFT_OUT : compileGatedRule(rule, ruleCtx);
+  });
   const rules: readonly Match[] = gated.map((r) => r.match);
   // When every rule requires a path from its `paths`, a request on none of them cannot
   // match the policy: one test rules it out before any rule runs.
