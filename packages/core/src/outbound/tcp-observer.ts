@@ -10,14 +10,10 @@ import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { destinationServiceOf } from '../telemetry/metrics/destination-service.js';
 import type { MetricEvent } from '../telemetry/metrics/metric-event.js';
+import { TcpReports, type TcpMeter } from '../telemetry/metrics/tcp-reports.js';
 import { UNKNOWN_PEER } from '../telemetry/peer-labels.js';
 
-/**
- * The stats filter's default `tcp_reporting_duration` (istio/proxy istio_stats.cc:
- * `PROTOBUF_GET_MS_OR_DEFAULT(proto_config, tcp_reporting_duration, 5000)`); Telemetry
- * `metrics[].reportingInterval` overrides it.
- */
-const DEFAULT_REPORT_MS = 5_000;
+export type { TcpMeter } from '../telemetry/metrics/tcp-reports.js';
 
 /** What a connection's upstream turned out to be, once the proxy chose it. */
 interface Upstream {
@@ -32,9 +28,6 @@ interface Upstream {
  */
 export type TcpObserverFactory = (downstream: Socket | null) => TcpConnectionObserver;
 
-/** Bytes so far each way, as the downstream sees them (Envoy's downstream bytes meter). */
-export type TcpMeter = () => { readonly received: number; readonly sent: number };
-
 /**
  * The TCP observers of a gateway or of `mesh.connect`: one `OutboundTelemetry` (its
  * per-endpoint peer labels cached) for every connection, reporting into the mesh's
@@ -46,7 +39,7 @@ export function tcpObserverFactory(telemetry: MeshTelemetry, clock: Clock): TcpO
 }
 
 /** `ip:port` of a socket's end, null when it has none (closed before it was read). */
-function addressOf(address: string | undefined, port: number | undefined): string | null {
+export function addressOf(address: string | undefined, port: number | undefined): string | null {
   return address === undefined || port === undefined ? null : hostPort(address, port);
 }
 
@@ -85,10 +78,7 @@ export class TcpConnectionObserver {
   #metered = true;
   #mtls = false;
   #meter: TcpMeter = () => ({ received: 0, sent: 0 });
-  #reportedReceived = 0;
-  #reportedSent = 0;
-  #event: MetricEvent | null = null;
-  #timer: unknown = null;
+  readonly #reports: TcpReports;
   #closed = false;
 
   constructor(telemetry: MeshTelemetry, labels: OutboundTelemetry, clock: Clock, downstream: Socket | null) {
@@ -99,6 +89,11 @@ export class TcpConnectionObserver {
     this.#downstreamRemote = addressOf(downstream?.remoteAddress, downstream?.remotePort);
     this.#connection = downstream ?? this;
     this.#startMs = clock.now();
+    this.#reports = new TcpReports(
+      () => telemetry.metrics,
+      clock,
+      () => this.#metricEvent(),
+    );
   }
 
   /**
@@ -134,50 +129,22 @@ export class TcpConnectionObserver {
   connected(mtls: boolean, upstream: Socket): void {
     this.#mtls = mtls;
     this.#upstreamLocal = addressOf(upstream.localAddress, upstream.localPort);
-    if (this.#closed) return;
-    this.#schedule();
+    this.#reports.start();
   }
 
   /** Where the connection's bytes are read from when it reports. */
   meter(meter: TcpMeter): void {
     this.#meter = meter;
+    this.#reports.meter(meter);
   }
 
   /** The connection closed: its last report. Once. */
   closed(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    if (this.#metered) this.#report(true);
+    this.#reports.close(this.#metered);
     const log = this.#t.accessLog.client;
     if (log.enabled) log.log(this.#entry());
-  }
-
-  #schedule(): void {
-    const ms = this.#t.metrics.reportingIntervalMs ?? DEFAULT_REPORT_MS;
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = null;
-      if (this.#closed) return;
-      this.#report(false);
-      this.#schedule();
-    }, ms);
-  }
-
-  #report(closing: boolean): void {
-    const metrics = this.#t.metrics;
-    if (!metrics.enabled) return;
-    const opened = this.#event === null;
-    const event = (this.#event ??= this.#metricEvent());
-    const { received, sent } = this.#meter();
-    metrics.recordTcp(event, {
-      opened,
-      closed: closing,
-      sent: sent - this.#reportedSent,
-      received: received - this.#reportedReceived,
-    });
-    this.#reportedSent = sent;
-    this.#reportedReceived = received;
   }
 
   /** The labels' event, fixed at the first report (istio_stats.cc evaluates TCP tags once). */
