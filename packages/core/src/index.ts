@@ -178,6 +178,15 @@ export {
   type RefusalReason,
 } from './inbound/server/mesh-server.js';
 export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
+export {
+  createMeshTcpServer,
+  MeshTcpServer,
+  type MeshTcpServerOptions,
+  type MeshTcpHandler,
+  type MeshTcpConnectionInfo,
+  type ConnectionDenial,
+} from './inbound/tcp/mesh-tcp-server.js';
+export type { ConnectionDecision } from './inbound/tcp/connection-authz.js';
 
 // Admin server (Envoy's 15000 / Istio's 15020)
 export { createAdminServer, type AdminServer, type AdminServerOptions } from './admin/admin-server.js';

@@ -270,6 +270,10 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       if (closing !== null) return closedMesh('listen');
       return inbound.listen(app, port, host);
     },
+    listenTcp: (handler, port, host) => {
+      if (closing !== null) return closedMesh('listenTcp');
+      return inbound.listenTcp(handler, port, host);
+    },
     serverFactory: (handler) => inbound.serverFactory(handler) as unknown as Server,
     listenGateway: (gatewayOptions = {}) => {
       if (closing !== null) return closedMesh('listenGateway');

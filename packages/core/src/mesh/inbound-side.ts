@@ -8,6 +8,11 @@ import { createJwtAuthenticator } from '../inbound/jwt/authenticator.js';
 import type { JwtAuthenticator } from '../inbound/jwt/types.js';
 import { createMeshServer, type MeshServer } from '../inbound/server/mesh-server.js';
 import { peerFromSocket } from '../inbound/server/peer-registry.js';
+import {
+  createMeshTcpServer,
+  type MeshTcpHandler,
+  type MeshTcpServer,
+} from '../inbound/tcp/mesh-tcp-server.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { MeshletError } from '../errors/meshlet-error.js';
@@ -28,6 +33,8 @@ export interface InboundSide {
   /** A server that applies PeerAuthentication per port; for Fastify's `serverFactory`. */
   serverFactory(handler: RequestListener): MeshServer;
   listen(app: RequestListener | Server, port: number, host?: string): Promise<MeshServer>;
+  /** A TCP listener applying PeerAuthentication and AuthorizationPolicy per connection. */
+  listenTcp(handler: MeshTcpHandler, port: number, host?: string): Promise<MeshTcpServer>;
   close(): Promise<void>;
 }
 
@@ -76,7 +83,7 @@ export function createInboundSide(options: {
           rbacStats: options.telemetry.rbacStats,
         }),
   });
-  const servers = new Set<MeshServer>();
+  const servers = new Set<MeshServer | MeshTcpServer>();
   const now = (): number => options.clock.now();
   // What a forwarded response gets, worked out once per meshConfig.
   let stampOf: ProxyHeaders | null = null;
@@ -92,6 +99,17 @@ export function createInboundSide(options: {
     server.once('close', () => servers.delete(server));
     return server;
   };
+  /** Listen on `port`; rejects with the listen error (EADDRINUSE...). */
+  const listening = <S extends MeshServer | MeshTcpServer>(server: S, port: number, host: string) =>
+    new Promise<S>((resolve, reject) => {
+      servers.add(server);
+      server.once('close', () => servers.delete(server));
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
   return {
     handle: {
       decide: (req) => engine.decide(req),
@@ -124,21 +142,34 @@ export function createInboundSide(options: {
     },
     engine,
     serverFactory,
-    listen: (app, port, host = '0.0.0.0') =>
-      new Promise<MeshServer>((resolve, reject) => {
-        let server: MeshServer;
-        try {
-          server = serverFactory(listenerOf(app));
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server);
-        });
-      }),
+    listen: (app, port, host = '0.0.0.0') => {
+      let server: MeshServer;
+      try {
+        server = serverFactory(listenerOf(app));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return listening(server, port, host);
+    },
+    listenTcp: (handler, port, host = '0.0.0.0') => {
+      if (typeof handler !== 'function')
+        return Promise.reject(
+          new MeshletError(
+            'MESHLET_ERR_MESH_OPTIONS',
+            'mesh.listenTcp: pass a connection handler `(socket, info) => …`',
+            { option: 'listenTcp' },
+          ),
+        );
+      const telemetry = options.telemetry;
+      const server = createMeshTcpServer({
+        handler,
+        getPlan: options.getPlan,
+        certs: options.certs,
+        clock: options.clock,
+        telemetry: () => telemetry,
+      });
+      return listening(server, port, host);
+    },
     close: async () => {
       await Promise.all(
         [...servers].map(

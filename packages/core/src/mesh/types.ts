@@ -15,6 +15,7 @@ import type { TransportOption } from './transport-option.js';
 import type { CertSource } from '../identity/types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
+import type { MeshTcpHandler, MeshTcpServer } from '../inbound/tcp/mesh-tcp-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
@@ -142,6 +143,18 @@ export interface Mesh {
     port: number,
     host?: string,
   ): Promise<MeshServer>;
+  /**
+   * Serve a TCP port of this workload (a Service port with protocol TCP, MONGO, REDIS, MYSQL
+   * or none declared) as the sidecar's inbound tcp_proxy chain does: PeerAuthentication per
+   * port (STRICT: mTLS only; PERMISSIVE: mTLS, plaintext, and TLS the application terminates
+   * itself; DISABLE), then the AuthorizationPolicies as Istio applies them to TCP (rules with
+   * HTTP-only fields left out of ALLOW, those fields dropped from DENY and AUDIT). An admitted
+   * connection goes to `handler` with its verified peer; a refused one is closed before the
+   * application sees it (`meshConnectionRefused`, reason `rbac-denied`, and
+   * `meshConnectionDenied` on the server). `istio_tcp_*` (reporter `destination`) and an
+   * access log line are reported for each connection. Closed by `mesh.close()`.
+   */
+  listenTcp(handler: MeshTcpHandler, port: number, host?: string): Promise<MeshTcpServer>;
   /**
    * For Fastify: `Fastify({ serverFactory: mesh.serverFactory })`. The server is a
    * `MeshServer` (a net.Server that sniffs TLS and speaks HTTP/1.1 through an inner

@@ -158,8 +158,11 @@ export abstract class MtlsListener extends NetServer {
     this.on('connection', (socket: Socket) => this.#accept(socket));
   }
 
-  /** Serve a plaintext connection (DISABLE, or plaintext on a PERMISSIVE port). */
-  protected abstract servePlain(raw: Socket, mode: MtlsMode): void;
+  /**
+   * Serve a connection the mesh does not terminate: plaintext (DISABLE, or plaintext on a
+   * PERMISSIVE port), or TLS passed through (`serverName`: its ClientHello's SNI).
+   */
+  protected abstract servePlain(raw: Socket, mode: MtlsMode, serverName: string | null): void;
 
   /** Serve a connection whose mTLS handshake verified. */
   protected abstract serveSecured(c: SecuredConnection): void;
@@ -219,7 +222,7 @@ export abstract class MtlsListener extends NetServer {
       return;
     }
     if (mode === 'DISABLE') {
-      this.servePlain(raw, mode);
+      this.servePlain(raw, mode, null);
       return;
     }
     const key = remoteKey(raw);
@@ -251,7 +254,7 @@ export abstract class MtlsListener extends NetServer {
         });
       });
     });
-    sniffFirstBytes(raw, ({ first, clientHello, alpn }) => {
+    sniffFirstBytes(raw, ({ first, clientHello, alpn, serverName }) => {
       if (first === null) {
         this.#settle(key, pending);
         raw.destroy();
@@ -272,7 +275,7 @@ export abstract class MtlsListener extends NetServer {
           });
           return;
         }
-        this.servePlain(raw, mode);
+        this.servePlain(raw, mode, null);
         return;
       }
       // A PERMISSIVE port's mTLS chain matches Istio's ALPN values; a ClientHello offering
@@ -283,7 +286,7 @@ export abstract class MtlsListener extends NetServer {
       if (mode === 'PERMISSIVE' && alpn !== null && !offersIstioMtls(alpn)) {
         this.#settle(key, pending);
         if (this.passesForeignTls) {
-          this.servePlain(raw, mode);
+          this.servePlain(raw, mode, serverName);
           return;
         }
         this.refuse(raw, {

@@ -1,0 +1,127 @@
+import type { Socket } from 'node:net';
+import { addressOf } from '../../outbound/tcp-observer.js';
+import type { AccessLogEntry } from '../../telemetry/access-log/entry.js';
+import { inboundClusterOf } from '../../telemetry/inbound-services.js';
+import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
+import type { MetricEvent } from '../../telemetry/metrics/metric-event.js';
+import { TcpReports } from '../../telemetry/metrics/tcp-reports.js';
+import { peerFromIdentity } from '../../telemetry/peer-labels.js';
+import type { PeerIdentity } from '../request-context.js';
+
+/**
+ * One inbound TCP connection's telemetry, as a sidecar's inbound TCP chain reports it:
+ * `istio_tcp_*` with reporter `destination` (the stats filter after the network RBAC
+ * filter; it hears every connection the chain took, a refused one too, at its close),
+ * source labels from the verified peer's certificate (`connection_security_policy`
+ * `mutual_tls`) or `unknown` for plaintext, `destination_service` the Service selecting
+ * the workload on the port; and one access log line at close (the SERVER log), with
+ * `%CONNECTION_TERMINATION_DETAILS%` `rbac_access_denied_matched_policy[...]` for a
+ * connection the RBAC filter closed.
+ */
+export class TcpInboundObserver {
+  readonly #t: MeshTelemetry;
+  readonly #socket: Socket;
+  readonly #port: number;
+  readonly #peer: PeerIdentity | null;
+  readonly #sni: string | null;
+  readonly #local: string | null;
+  readonly #remote: string | null;
+  readonly #startMs: number;
+  readonly #startEpoch = Date.now();
+  readonly #reports: TcpReports;
+  #terminationDetails: string | null = null;
+  #served = false;
+  #closed = false;
+
+  constructor(t: MeshTelemetry, socket: Socket, port: number, peer: PeerIdentity | null, sni: string | null) {
+    this.#t = t;
+    this.#socket = socket;
+    this.#port = port;
+    this.#peer = peer;
+    this.#sni = sni;
+    this.#local = addressOf(socket.localAddress, socket.localPort);
+    this.#remote = addressOf(socket.remoteAddress, socket.remotePort);
+    this.#startMs = t.clock.now();
+    this.#reports = new TcpReports(
+      () => t.metrics,
+      t.clock,
+      () => this.#metricEvent(),
+    );
+    this.#reports.meter(() => ({ received: socket.bytesRead, sent: socket.bytesWritten }));
+    socket.once('close', () => this.#close());
+  }
+
+  /** The application has the connection: reports every interval while it is open. */
+  served(): void {
+    this.#served = true;
+    this.#reports.start();
+  }
+
+  /** The network RBAC filter closed the connection (`rbac_access_denied_matched_policy[...]`). */
+  denied(terminationDetails: string): void {
+    this.#terminationDetails = terminationDetails;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#reports.close(true);
+      const log = this.#t.accessLog.server;
+      if (log.enabled) log.log(this.#entry());
+    } catch {
+      // Telemetry never throws into the application.
+    }
+  }
+
+  #metricEvent(): MetricEvent {
+    const t = this.#t;
+    return {
+      reporter: 'destination',
+      source: peerFromIdentity(this.#peer),
+      destination: t.metrics.local,
+      destinationService: t.inboundService(this.#port),
+      port: this.#port,
+      protocol: 'tcp',
+      status: 0,
+      grpcStatus: null,
+      flags: [],
+      mtls: this.#peer !== null,
+      durationMs: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+    };
+  }
+
+  #entry(): AccessLogEntry {
+    const socket = this.#socket;
+    return {
+      startTime: this.#startEpoch,
+      method: null,
+      path: null,
+      authority: null,
+      protocol: null,
+      responseCode: 0,
+      responseFlags: [],
+      responseCodeDetails: null,
+      connectionTerminationDetails: this.#terminationDetails,
+      upstreamTransportFailureReason: null,
+      bytesReceived: socket.bytesRead,
+      bytesSent: socket.bytesWritten,
+      durationMs: Math.round(this.#t.clock.now() - this.#startMs),
+      requestHeaders: {},
+      responseHeaders: {},
+      // The application is the inbound cluster's one endpoint, at the address it was reached on.
+      upstreamHost: this.#served ? this.#local : null,
+      upstreamCluster: inboundClusterOf(this.#t.inboundService(this.#port), this.#port),
+      upstreamLocalAddress: null,
+      downstreamLocalAddress: this.#local,
+      downstreamRemoteAddress: this.#remote,
+      downstreamDirectRemoteAddress: this.#remote,
+      requestedServerName: this.#sni,
+      routeName: null,
+      direction: 'INBOUND',
+      connection: socket,
+    };
+  }
+}

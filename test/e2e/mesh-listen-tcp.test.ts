@@ -1,0 +1,384 @@
+import { writeFile } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import path from 'node:path';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createMesh,
+  type ConnectionDenial,
+  type ConnectionRefusal,
+  type Mesh,
+  type MeshTcpConnectionInfo,
+} from '../../packages/core/src/index.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../../packages/core/src/identity/dev-ca.js';
+import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { sample, type Cleanup } from './support/tcp-echo.js';
+
+// mesh.listenTcp(): a workload's TCP ports as the sidecar's inbound tcp_proxy chain serves
+// them. The istio.io task "Authorization for TCP traffic" (tasks/security/authorization/
+// authz-tcp) with Istio's tcp-echo sample: sleep reaches tcp-echo's ports over mTLS through
+// meshlet (mesh.connect), tcp-echo serves them with meshlet, and the task's three policies
+// decide, including the two whose `methods` only an HTTP request has. Real sockets and real
+// mTLS handshakes on loopback.
+
+const tmp = useTmpDir();
+const cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+let ca: CertificateAuthority;
+let sleepCert: IssuedCertificate;
+let echoCert: IssuedCertificate;
+beforeAll(async () => {
+  ca = await createDevCa();
+  sleepCert = await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'sleep' });
+  echoCert = await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'tcp-echo' });
+});
+
+const TCP_ECHO = 'tcp-echo.foo.svc.cluster.local';
+const TCP_ECHO_WORKLOAD = {
+  name: 'tcp-echo-v1',
+  namespace: 'foo',
+  serviceAccount: 'tcp-echo',
+  labels: { app: 'tcp-echo', version: 'v1' },
+};
+const SLEEP = { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } };
+
+/** Three free loopback ports, standing for the task's 9000, 9001 and 9002. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const s = createServer();
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      return s;
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+/** Istio's tcp-echo Service in `foo`, its ports 9000 and 9001 renumbered; 9002 stays out of it. */
+function services(p: readonly number[]): string {
+  const all = sample('tcp-echo/tcp-echo-services.yaml');
+  const service = all.slice(all.indexOf('apiVersion: v1'), all.indexOf('---', all.indexOf('apiVersion: v1')));
+  return service
+    .replace('  name: tcp-echo\n', '  name: tcp-echo\n  namespace: foo\n')
+    .replace('port: 9000', `port: ${p[0]}`)
+    .replace('port: 9001', `port: ${p[1]}`);
+}
+
+/** The task's `tcp-policy`, with its `ports` renumbered as the Service's. */
+function tcpPolicy(action: string, operation: string, p: readonly number[]): string {
+  return `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: tcp-policy, namespace: foo }
+spec:
+  selector: { matchLabels: { app: tcp-echo } }
+  action: ${action}
+  rules:
+  - to:
+    - operation: ${operation.replaceAll('9000', String(p[0])).replaceAll('9001', String(p[1]))}
+`;
+}
+
+async function certDir(cert: IssuedCertificate): Promise<string> {
+  const dir = await tmp();
+  await writeWorkloadCertificates(dir, cert, 'istio');
+  return dir;
+}
+
+/** tcp-echo under meshlet: `hello <line>` for each line, on each of `ports`. */
+async function tcpEchoMesh(
+  ports: readonly number[],
+  files: Record<string, string>,
+  extra: object = {},
+): Promise<{
+  mesh: Mesh;
+  dir: string;
+  seen: MeshTcpConnectionInfo[];
+  refused: ConnectionRefusal[];
+  denied: ConnectionDenial[];
+}> {
+  const dir = await tmp();
+  await Promise.all(Object.entries(files).map(([f, text]) => writeFile(path.join(dir, f), text)));
+  const mesh = await createMesh({
+    config: dir,
+    workload: TCP_ECHO_WORKLOAD,
+    certs: await certDir(echoCert),
+    debounceMs: 10,
+    ...extra,
+  });
+  cleanup.push(() => mesh.close());
+  const seen: MeshTcpConnectionInfo[] = [];
+  const refused: ConnectionRefusal[] = [];
+  const denied: ConnectionDenial[] = [];
+  for (const port of ports) {
+    const server = await mesh.listenTcp(
+      (socket, info) => {
+        seen.push(info);
+        let buffered = '';
+        socket.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            socket.write(`hello ${buffered.slice(0, nl)}\n`);
+            buffered = buffered.slice(nl + 1);
+          }
+        });
+        socket.on('end', () => socket.end());
+        socket.on('error', () => socket.destroy());
+      },
+      port,
+      '127.0.0.1',
+    );
+    server.on('meshConnectionRefused', (r: ConnectionRefusal) => refused.push(r));
+    server.on('meshConnectionDenied', (d: ConnectionDenial) => denied.push(d));
+  }
+  return { mesh, dir, seen, refused, denied };
+}
+
+/** sleep, meshed: tcp-echo's endpoints are mesh workloads, so mesh.connect uses Istio mTLS. */
+async function sleepMesh(p: readonly number[]): Promise<Mesh> {
+  const dir = await tmp();
+  await writeFile(path.join(dir, 'services.yaml'), services(p));
+  const endpoint = (port: number) => ({
+    address: '127.0.0.1',
+    port,
+    labels: { app: 'tcp-echo', version: 'v1', 'security.istio.io/tlsMode': 'istio' },
+    serviceAccount: 'tcp-echo',
+  });
+  const mesh = await createMesh({
+    config: dir,
+    workload: SLEEP,
+    certs: await certDir(sleepCert),
+    endpoints: { [TCP_ECHO]: [endpoint(p[0]!), endpoint(p[1]!)] },
+  });
+  cleanup.push(() => mesh.close());
+  return mesh;
+}
+
+/**
+ * The task's `echo "port 9000" | nc tcp-echo 9000 | grep "hello" && echo 'connection
+ * succeeded' || echo 'connection rejected'`: what came back before the connection closed.
+ */
+function nc(socket: Socket, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    // A refused connection may be reset rather than closed: nothing came back either way.
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(got));
+    socket.end(`${line}\n`);
+  });
+}
+
+async function reach(sleep: Mesh, port: number, host = 'tcp-echo'): Promise<'succeeded' | 'rejected'> {
+  const socket = await sleep.connect({ host, port });
+  return (await nc(socket, `port ${port}`)).includes('hello') ? 'succeeded' : 'rejected';
+}
+
+/** The next reload of `mesh`'s config (a rejected one fails the test). */
+function reloaded(mesh: Mesh): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ok = () => {
+      mesh.off('reload', ok).off('rejected', bad);
+      resolve();
+    };
+    const bad = (e: { reasons: readonly string[] }) => {
+      mesh.off('reload', ok).off('rejected', bad);
+      reject(new Error(e.reasons.join('\n')));
+    };
+    mesh.on('reload', ok).on('rejected', bad);
+  });
+}
+
+describe('mesh.listenTcp(): the istio.io TCP authorization task', () => {
+  it('ALLOW ports 9000/9001 admits them and not 9002; an ALLOW of `methods` admits nothing; a DENY of it refuses 9000', async () => {
+    const p = await freePorts(3);
+    const server = await tcpEchoMesh(p, {
+      'services.yaml': services(p),
+      'policy.yaml': tcpPolicy('ALLOW', '{ ports: ["9000", "9001"] }', p),
+    });
+    const sleep = await sleepMesh(p);
+
+    // Step 1: ports 9000 and 9001 allowed; 9002, outside the Service, reached directly
+    // (sleep's passthrough, plaintext), is not.
+    expect(await reach(sleep, p[0]!)).toBe('succeeded');
+    expect(await reach(sleep, p[1]!)).toBe('succeeded');
+    expect(await reach(sleep, p[2]!, '127.0.0.1')).toBe('rejected');
+    // The sleep's identity came over mTLS.
+    expect(server.seen.map((s) => s.peer?.principal)).toEqual([
+      'cluster.local/ns/foo/sa/sleep',
+      'cluster.local/ns/foo/sa/sleep',
+    ]);
+
+    // Step 2: `methods` is HTTP only, so the ALLOW rule is left out: nothing is admitted.
+    let next = reloaded(server.mesh);
+    await writeFile(
+      path.join(server.dir, 'policy.yaml'),
+      tcpPolicy('ALLOW', '{ methods: ["GET"], ports: ["9000"] }', p),
+    );
+    await next;
+    expect(await reach(sleep, p[0]!)).toBe('rejected');
+    expect(await reach(sleep, p[1]!)).toBe('rejected');
+
+    // Step 3: a DENY drops only `methods`, so it refuses every connection to 9000.
+    next = reloaded(server.mesh);
+    await writeFile(
+      path.join(server.dir, 'policy.yaml'),
+      tcpPolicy('DENY', '{ methods: ["GET"], ports: ["9000"] }', p),
+    );
+    await next;
+    expect(await reach(sleep, p[0]!)).toBe('rejected');
+    expect(await reach(sleep, p[1]!)).toBe('succeeded');
+    expect(server.seen).toHaveLength(3);
+  });
+});
+
+describe('mesh.listenTcp(): PeerAuthentication on a TCP port', () => {
+  const strict = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: foo }
+spec: { mtls: { mode: STRICT } }
+`;
+
+  it('STRICT closes plaintext at the connection and serves mTLS with the peer', async () => {
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p), 'pa.yaml': strict });
+    const sleep = await sleepMesh(p);
+    const plain = connect({ port: p[0]!, host: '127.0.0.1' });
+    await new Promise<void>((r) => plain.once('connect', () => r()));
+    expect(await nc(plain, 'plain')).toBe('');
+    expect(server.refused).toEqual([
+      expect.objectContaining({ reason: 'plaintext-in-strict', mode: 'STRICT', port: p[0] }),
+    ]);
+    expect(await reach(sleep, p[0]!)).toBe('succeeded');
+    expect(server.seen).toEqual([
+      {
+        peer: expect.objectContaining({ principal: 'cluster.local/ns/foo/sa/sleep' }),
+        port: p[0],
+        mode: 'STRICT',
+      },
+    ]);
+  });
+
+  it('PERMISSIVE serves plaintext, without a peer', async () => {
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p) });
+    const plain = connect({ port: p[0]!, host: '127.0.0.1' });
+    expect(await nc(plain, 'plain')).toBe('hello plain\n');
+    expect(server.seen).toEqual([{ peer: null, port: p[0], mode: 'PERMISSIVE' }]);
+  });
+
+  it('PERMISSIVE passes TLS that is not Istio mTLS to the application, which terminates it', async () => {
+    const p = await freePorts(2);
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'services.yaml'), services(p));
+    const mesh = await createMesh({
+      config: dir,
+      workload: TCP_ECHO_WORKLOAD,
+      certs: await certDir(echoCert),
+    });
+    cleanup.push(() => mesh.close());
+    const app = await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'app-own-tls' });
+    const infos: MeshTcpConnectionInfo[] = [];
+    await mesh.listenTcp(
+      (socket, info) => {
+        infos.push(info);
+        // The application's own TLS server on the same port: an HTTPS-like one-way TLS client.
+        const tls = new TLSSocket(socket, { isServer: true, key: app.keyPem, cert: app.certChainPem });
+        tls.on('data', (d: Buffer) => tls.end(`own-tls ${d.toString()}`));
+        tls.on('error', () => tls.destroy());
+      },
+      p[0]!,
+      '127.0.0.1',
+    );
+    const client = tlsConnect({
+      port: p[0]!,
+      host: '127.0.0.1',
+      ca: app.rootCertPem,
+      servername: 'localhost',
+      checkServerIdentity: () => undefined,
+      ALPNProtocols: ['h2'],
+    });
+    await new Promise<void>((r, j) => client.once('secureConnect', () => r()).once('error', j));
+    expect(await nc(client, 'hi')).toBe('own-tls hi\n');
+    expect(infos).toEqual([{ peer: null, port: p[0], mode: 'PERMISSIVE' }]);
+  });
+});
+
+describe('mesh.listenTcp(): telemetry and events', () => {
+  it('reports istio_tcp_* as the destination, a refused connection too, with the access log and denial', async () => {
+    const p = await freePorts(2);
+    const lines: string[] = [];
+    const server = await tcpEchoMesh(
+      [p[0]!, p[1]!],
+      {
+        'services.yaml': services(p),
+        'policy.yaml': tcpPolicy('ALLOW', '{ ports: ["9000"] }', p),
+      },
+      {
+        meshConfig: { accessLogFile: '/dev/stdout' },
+        telemetry: { otlp: false, accessLogSink: { stream: lineCollector(lines) } },
+      },
+    );
+    const sleep = await sleepMesh(p);
+    expect(await reach(sleep, p[0]!)).toBe('succeeded');
+    expect(await reach(sleep, p[1]!)).toBe('rejected');
+    await linesBeyond(lines, 1);
+    expect(server.denied).toEqual([
+      expect.objectContaining({
+        port: p[1],
+        peer: expect.objectContaining({ principal: 'cluster.local/ns/foo/sa/sleep' }),
+        decision: expect.objectContaining({
+          stage: 'allow',
+          terminationDetails: 'rbac_access_denied_matched_policy[none]',
+        }),
+      }),
+    ]);
+    expect(server.refused).toEqual([expect.objectContaining({ reason: 'rbac-denied', port: p[1] })]);
+
+    // Both connections, the refused one too: the stats filter follows the RBAC filter in the
+    // chain and reports every connection the chain took when it closes.
+    const closed = await server.mesh.metrics!.getSingleMetric('istio_tcp_connections_closed_total')!.get();
+    expect(closed.values.map((v) => v.labels)).toEqual([
+      expect.objectContaining({
+        reporter: 'destination',
+        source_workload: 'unknown',
+        source_principal: 'spiffe://cluster.local/ns/foo/sa/sleep',
+        source_workload_namespace: 'foo',
+        destination_workload: 'tcp-echo-v1',
+        destination_workload_namespace: 'foo',
+        destination_principal: 'spiffe://cluster.local/ns/foo/sa/tcp-echo',
+        destination_service: TCP_ECHO,
+        destination_app: 'tcp-echo',
+        destination_version: 'v1',
+        request_protocol: 'tcp',
+        response_flags: '-',
+        connection_security_policy: 'mutual_tls',
+      }),
+    ]);
+    expect(closed.values[0]!.value).toBe(2);
+    const received = await server.mesh.metrics!.getSingleMetric('istio_tcp_received_bytes_total')!.get();
+    const sent = await server.mesh.metrics!.getSingleMetric('istio_tcp_sent_bytes_total')!.get();
+    // `port <p0>\n` in and `hello port <p0>\n` out on the admitted connection; the refused one
+    // carried none to the application.
+    const line = `port ${p[0]}\n`;
+    expect(received.values[0]!.value).toBe(line.length);
+    expect(sent.values[0]!.value).toBe(`hello ${line}`.length);
+    const denied = await server.mesh.metrics!.getSingleMetric('meshlet_authz_denied_total')!.get();
+    expect(denied.values).toEqual([
+      expect.objectContaining({ labels: { policy: '-', action: 'ALLOW' }, value: 1 }),
+    ]);
+    expect(lines.join('\n')).toMatch(/rbac_access_denied_matched_policy\[none\]/);
+  });
+});
