@@ -2,6 +2,7 @@ import type { AuthorizationPlan, AuthorizationPolicyPlan } from '../compile/inbo
 import type { Condition, Operation, Rule, Source } from '../config/schema/authorization-policy.js';
 import { compileRule, type RuleContext } from '../inbound/authz/compile-rule.js';
 import { headerOf, type AuthzInput } from '../inbound/authz/input.js';
+import { httpOnlyFieldsOf, tcpRule } from '../inbound/authz/tcp-rules.js';
 
 /** One rule of a policy checked against the request. */
 export interface RuleCheck {
@@ -9,6 +10,8 @@ export interface RuleCheck {
   readonly matched: boolean;
   /** Why it did not match: each failing clause with the value the request had. */
   readonly failed: readonly string[];
+  /** On a TCP connection, the HTTP-only fields the rule's DENY, AUDIT or CUSTOM policy dropped. */
+  readonly dropped?: readonly string[];
 }
 
 /** One AuthorizationPolicy checked rule by rule. */
@@ -31,7 +34,8 @@ export interface AuthzWalk {
   readonly audit: readonly PolicyCheck[];
 }
 
-type Ctx = Omit<RuleContext, 'policyNamespace' | 'strict'>;
+/** `tcp`: check the rules as a TCP chain's network RBAC filter has them (tcp-rules.ts). */
+type Ctx = Omit<RuleContext, 'policyNamespace' | 'strict'> & { readonly tcp?: boolean };
 
 function ipText(ip: AuthzInput['sourceIp']): string {
   if (ip === null) return 'none';
@@ -138,9 +142,37 @@ function checkRule(rule: Rule, index: number, ctx: RuleContext, input: AuthzInpu
   return { index, matched: false, failed };
 }
 
+/** One rule on a TCP connection: left out of an ALLOW, or checked without its HTTP-only fields. */
+function checkTcpRule(
+  rule: Rule,
+  index: number,
+  action: string,
+  ctx: RuleContext,
+  input: AuthzInput,
+): RuleCheck {
+  const fields = httpOnlyFieldsOf(rule);
+  const t = tcpRule(rule, action as AuthorizationPolicyPlan['action']);
+  if (t === null)
+    return {
+      index,
+      matched: false,
+      failed: [
+        `left out on TCP: an ALLOW rule with an HTTP-only field (${fields.join(', ')}) matches no connection`,
+      ],
+    };
+  const check = checkRule(t, index, ctx, input);
+  return fields.length === 0 ? check : { ...check, dropped: fields };
+}
+
 function checkPolicy(p: AuthorizationPolicyPlan, base: Ctx, input: AuthzInput): PolicyCheck {
-  const ctx: RuleContext = { ...base, policyNamespace: p.policy.namespace, strict: p.action === 'ALLOW' };
-  const rules = p.rules === null ? null : p.rules.map((r, k) => checkRule(r, k, ctx, input));
+  const { tcp, ...rest } = base;
+  const ctx: RuleContext = { ...rest, policyNamespace: p.policy.namespace, strict: p.action === 'ALLOW' };
+  const rules =
+    p.rules === null
+      ? null
+      : p.rules.map((r, k) =>
+          tcp === true ? checkTcpRule(r, k, p.action, ctx, input) : checkRule(r, k, ctx, input),
+        );
   return {
     policy: `${p.policy.namespace}/${p.policy.name}`,
     action: p.action,

@@ -11,6 +11,7 @@ Usage:
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --inbound "<METHOD> <path|url>" [options]
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --gateway "<METHOD> <url>" [options]
   meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --connect <host>:<port> [options]
+  meshlet explain <file|dir>... --workload <ns>/<name>[:labels] --tcp <port> [options]
 
 Examples:
   # Where does productpage's call for jason go?
@@ -23,6 +24,10 @@ Examples:
 
   # Where does a TCP connection to tcp-echo go (mesh.connect)?
   meshlet explain samples/tcp-echo --workload default/sleep:app=sleep --connect tcp-echo:9000
+
+  # Is sleep's TCP connection to tcp-echo's port 9000 admitted (mesh.listenTcp)?
+  meshlet explain policies/ --workload foo/tcp-echo:app=tcp-echo --tcp 9000 \\
+    --peer spiffe://cluster.local/ns/foo/sa/sleep
 
   # Why is this request to httpbin denied?
   meshlet explain policies/ --workload foo/httpbin:app=httpbin --inbound "GET /headers" \\
@@ -37,10 +42,13 @@ Options:
                                         bound to its Gateways.
       --connect <host>:<port>           A TCP connection (mesh.connect): its VirtualService tcp route or default
                                         cluster, and each destination's cluster and policy.
+      --tcp <port>                      A TCP connection arriving on this workload port (mesh.listenTcp): the mTLS
+                                        mode and the AuthorizationPolicies as Istio applies them to TCP.
   -H, --header "<name>: <value>"        A request header (repeatable).
-      --peer <spiffe id>                The caller's mTLS identity (inbound); none = plaintext.
+      --peer <spiffe id>                The caller's mTLS identity (inbound, --tcp); none = plaintext.
       --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).
-      --source-ip <ip>                  The caller's address (inbound; default 127.0.0.1).
+      --source-ip <ip>                  The caller's address (inbound, --tcp; default 127.0.0.1).
+      --sni <name>                      The SNI of the caller's TLS handshake (--tcp; connection.sni).
       --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80),
                                         or the Gateway server port (--gateway; default its only HTTP server port).
   -o, --output <format>                 "" (text, default) or "json".

@@ -87,7 +87,7 @@ export interface InboundExplanation {
   readonly verdict: string;
 }
 
-function peerSection(
+export function peerSection(
   plan: MeshPlan,
   port: number,
   peer: PeerIdentity | null,

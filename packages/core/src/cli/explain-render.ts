@@ -2,6 +2,7 @@ import { paint, type CliIO } from './io.js';
 import type { PolicyCheck } from './explain-authz.js';
 import type { InboundExplanation } from './explain-inbound.js';
 import type { ConnectExplanation } from './explain-connect.js';
+import type { TcpExplanation } from './explain-tcp.js';
 import type { OutboundExplanation } from './explain-outbound.js';
 
 const label = (io: CliIO, name: string): string => paint(io, 'bold', name.padEnd(14));
@@ -54,6 +55,13 @@ function policyLines(p: PolicyCheck, io: CliIO): string[] {
   return lines;
 }
 
+/** The HTTP-only fields a TCP chain dropped from a policy's rules (DENY, AUDIT, CUSTOM). */
+function droppedLines(p: PolicyCheck): string[] {
+  return (p.rules ?? [])
+    .filter((r) => r.dropped !== undefined)
+    .map((r) => `    rule[${r.index}] on TCP without ${(r.dropped ?? []).join(', ')} (HTTP only)`);
+}
+
 /** Each weighted destination: its share, subset, cluster and endpoints, then its policy. */
 function destinationLines(dests: OutboundExplanation['destinations'], io: CliIO): string[] {
   const out: string[] = [];
@@ -87,6 +95,32 @@ export function renderConnect(e: ConnectExplanation, io: CliIO): string {
       `${label(io, 'TCP route')}${e.route.id === null ? 'default cluster (no VirtualService tcp route)' : `${paint(io, 'cyan', e.route.id)} (VirtualService ${e.route.virtualService ?? ''})`}`,
     );
   out.push(...destinationLines(e.destinations, io));
+  return `${out.join('\n')}\n`;
+}
+
+/** `meshlet explain --tcp` as text: the verdict, the mTLS mode, then each policy as TCP has it. */
+export function renderTcp(e: TcpExplanation, io: CliIO): string {
+  const c = e.connection;
+  const who = c.peer === null ? 'a caller without mTLS' : c.peer;
+  const sni = c.sni === null ? '' : ` (SNI ${c.sni})`;
+  const out = [
+    `${label(io, 'Connection')}tcp to ${e.workload} port ${c.port} from ${who} (${c.sourceIp})${sni}`,
+    `${label(io, 'Verdict')}${paint(io, e.decision.allow ? 'green' : 'red', e.verdict)}`,
+  ];
+  if (e.decision.terminationDetails !== null)
+    out.push(`${label(io, 'Access log')}${e.decision.terminationDetails}`);
+  const pa = e.peerAuthentication;
+  out.push(`${label(io, 'mTLS')}${pa.mode} from ${pa.decidedBy}: ${pa.note}`);
+  const a = e.authorization;
+  const all = [...a.custom, ...a.deny, ...a.allow, ...a.audit];
+  if (all.length === 0) out.push(`${label(io, 'Authorization')}no AuthorizationPolicy selects this workload`);
+  else {
+    out.push(
+      `${label(io, 'Authorization')}as a TCP chain has it (HTTP-only fields: ALLOW rule left out, DENY/AUDIT field dropped):`,
+    );
+    for (const p of all) out.push(...policyLines(p, io), ...droppedLines(p));
+  }
+  if (e.decision.shadow.length > 0) out.push(`${label(io, 'Shadow')}${e.decision.shadow.join('; ')}`);
   return `${out.join('\n')}\n`;
 }
 

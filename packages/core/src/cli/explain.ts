@@ -13,7 +13,8 @@ import { EXPLAIN_HELP } from './explain-help.js';
 import { explainInbound } from './explain-inbound.js';
 import { explainGateway, explainOutbound } from './explain-outbound.js';
 import { explainConnect } from './explain-connect.js';
-import { renderConnect, renderInbound, renderOutbound } from './explain-render.js';
+import { renderConnect, renderInbound, renderOutbound, renderTcp } from './explain-render.js';
+import { explainTcp } from './explain-tcp.js';
 import { paint, type CliCommand, type CliIO } from './io.js';
 import { parseWorkloadArg } from './routes.js';
 
@@ -24,6 +25,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'inbound', value: true },
   { name: 'gateway', value: true },
   { name: 'connect', value: true },
+  { name: 'tcp', value: true },
+  { name: 'sni', value: true },
   { name: 'header', short: 'H', value: true },
   { name: 'peer', value: true },
   { name: 'token', value: true },
@@ -68,7 +71,7 @@ interface Parsed {
   readonly args: ParsedArgs;
   readonly sources: readonly string[];
   readonly json: boolean;
-  readonly direction: 'outbound' | 'inbound' | 'gateway' | 'connect';
+  readonly direction: 'outbound' | 'inbound' | 'gateway' | 'connect' | 'tcp';
   readonly line: { method: string; target: string };
 }
 
@@ -83,10 +86,15 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   const inbound = lastValue(args, 'inbound');
   const gateway = lastValue(args, 'gateway');
   const connect = lastValue(args, 'connect');
-  const given = [outbound, inbound, gateway, connect].filter((x) => x !== undefined);
+  const tcp = lastValue(args, 'tcp');
+  const given = [outbound, inbound, gateway, connect, tcp].filter((x) => x !== undefined);
   if (given.length !== 1)
     throw usage(
-      'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>", --gateway "<METHOD> <url>" or --connect <host>:<port>',
+      'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>", --gateway "<METHOD> <url>", --connect <host>:<port> or --tcp <port> (an inbound TCP connection)',
+    );
+  if (tcp !== undefined && !/^\d+$/.test(tcp))
+    throw usage(
+      `--tcp must be the workload port a TCP connection arrives on, e.g. 9000, got ${JSON.stringify(tcp)}`,
     );
   if (connect !== undefined && !/^[^\s:]+:\d+$/.test(connect))
     throw usage(`--connect must look like <host>:<port>, e.g. mongodb:27017, got ${JSON.stringify(connect)}`);
@@ -107,14 +115,18 @@ function parse(argv: readonly string[]): Parsed | 'help' {
           ? 'inbound'
           : gateway !== undefined
             ? 'gateway'
-            : 'connect',
+            : connect !== undefined
+              ? 'connect'
+              : 'tcp',
     line:
-      connect !== undefined
-        ? { method: 'CONNECT', target: connect }
-        : requestLine(
-            given[0] as string,
-            outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
-          ),
+      tcp !== undefined
+        ? { method: 'TCP', target: tcp }
+        : connect !== undefined
+          ? { method: 'CONNECT', target: connect }
+          : requestLine(
+              given[0] as string,
+              outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
+            ),
   };
 }
 
@@ -175,6 +187,16 @@ export const runExplain: CliCommand = async (argv, io) => {
     const colon = p.line.target.lastIndexOf(':');
     const e = explainConnect(plan, p.line.target.slice(0, colon), Number(p.line.target.slice(colon + 1)));
     print(e, renderConnect(e, io));
+    return EXIT.ok;
+  }
+  if (p.direction === 'tcp') {
+    const e = explainTcp(plan, {
+      port: Number(p.line.target),
+      peer: lastValue(p.args, 'peer') ?? null,
+      sourceIp: lastValue(p.args, 'source-ip') ?? '127.0.0.1',
+      sni: lastValue(p.args, 'sni') ?? null,
+    });
+    print(e, renderTcp(e, io));
     return EXIT.ok;
   }
   if (p.direction !== 'inbound') {

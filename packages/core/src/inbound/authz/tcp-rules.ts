@@ -35,6 +35,23 @@ export function ruleHasHttpOnlyField(rule: Rule): boolean {
   );
 }
 
+/** The rule's HTTP-only fields by path (`to[0].operation.methods`, `when[1] request.headers[x]`). */
+export function httpOnlyFieldsOf(rule: Rule): string[] {
+  const out: string[] = [];
+  (rule.from ?? []).forEach((f, i) => {
+    for (const k of HTTP_ONLY_SOURCE)
+      if (f.source !== undefined && set(f.source[k])) out.push(`from[${i}].source.${k}`);
+  });
+  (rule.to ?? []).forEach((t, i) => {
+    for (const k of HTTP_ONLY_OPERATION)
+      if (t.operation !== undefined && set(t.operation[k])) out.push(`to[${i}].operation.${k}`);
+  });
+  (rule.when ?? []).forEach((c, i) => {
+    if (conditionHasHttp(c)) out.push(`when[${i}] ${c.key}`);
+  });
+  return out;
+}
+
 function without<T extends object>(o: T, keys: readonly string[]): T {
   const out = { ...o } as Record<string, unknown>;
   for (const k of keys) delete out[k];
