@@ -316,6 +316,29 @@ spec: { mtls: { mode: STRICT } }
   });
 });
 
+describe('mesh.listenTcp(): lifecycle', () => {
+  it('mesh.close() closes its TCP listeners and open connections; a closed mesh refuses listenTcp', async () => {
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p) });
+    const open = connect({ port: p[0]!, host: '127.0.0.1' });
+    const closedByMesh = new Promise<void>((r) => open.once('close', () => r()));
+    open.on('error', () => undefined);
+    open.write('hold\n');
+    await new Promise<void>((r) => open.once('data', () => r()));
+    await server.mesh.close();
+    await closedByMesh;
+    const refused = await new Promise<string>((r) => {
+      const s = connect({ port: p[0]!, host: '127.0.0.1' });
+      s.once('connect', () => r('connected'));
+      s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
+    await expect(server.mesh.listenTcp(() => undefined, p[1]!)).rejects.toMatchObject({
+      code: 'MESHLET_ERR_MESH_CLOSED',
+    });
+  });
+});
+
 describe('mesh.listenTcp(): telemetry and events', () => {
   it('reports istio_tcp_* as the destination, a refused connection too, with the access log and denial', async () => {
     const p = await freePorts(2);
