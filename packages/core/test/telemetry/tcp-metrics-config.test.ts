@@ -69,4 +69,22 @@ describe('TCP metrics configuration', () => {
     expect((await samples(m.registry, 'istio_tcp_connections_opened_total'))[0]!.value).toBe(1);
     expect((await samples(m.registry, 'istio_tcp_connections_closed_total'))[0]!.value).toBe(1);
   });
+
+  it('adds connections between the same peers to one series, counts again after a registry reset, and makes no series before its first count', async () => {
+    const m = createMeshMetrics({ workload: PRODUCTPAGE, meshConfig: MESH });
+    // Each connection has its own event; its peers' and service's labels are the same objects.
+    const peers = outboundEvent({ source: m.local, ...tcp });
+    const open = { opened: true, closed: false, sent: 2, received: 1 };
+    m.recordTcp({ ...peers }, open);
+    // Opened, not closed: no closed-connections series yet, as the stats filter reports none.
+    expect(await samples(m.registry, 'istio_tcp_connections_closed_total')).toEqual([]);
+    m.recordTcp({ ...peers }, report);
+    expect((await samples(m.registry, 'istio_tcp_connections_opened_total'))[0]!.value).toBe(2);
+    expect((await samples(m.registry, 'istio_tcp_sent_bytes_total'))[0]!.value).toBe(7);
+    m.registry.resetMetrics();
+    expect(await samples(m.registry, 'istio_tcp_sent_bytes_total')).toEqual([]);
+    m.recordTcp({ ...peers }, report);
+    expect((await samples(m.registry, 'istio_tcp_sent_bytes_total'))[0]!.value).toBe(5);
+    expect((await samples(m.registry, 'istio_tcp_connections_closed_total'))[0]!.value).toBe(1);
+  });
 });

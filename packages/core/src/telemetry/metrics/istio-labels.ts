@@ -80,7 +80,11 @@ export function istioLabels(event: MetricEvent): LabelSet {
  * testdata/metric/tcp_client_connection_open.yaml.tmpl).
  */
 export function istioTcpLabels(event: MetricEvent): LabelSet {
-  const all = istioLabels(event);
+  return withoutHttpOnlyLabels(istioLabels(event));
+}
+
+/** An HTTP label set without `response_code` and `grpc_response_status`: the TCP metrics' set. */
+export function withoutHttpOnlyLabels(all: LabelSet): LabelSet {
   const out: Record<string, string> = {};
   for (const k in all) if (k !== 'response_code' && k !== 'grpc_response_status') out[k] = all[k] as string;
   return Object.freeze(out);

@@ -15,7 +15,7 @@ import {
 } from '../config/metrics-config.js';
 import { peerFromWorkload, type PeerLabels } from '../peer-labels.js';
 import { ENVOY_DEFAULT_BUCKETS } from './buckets.js';
-import { istioTcpLabels, LabelCache, type LabelSet } from './istio-labels.js';
+import { istioTcpLabels, LabelCache, withoutHttpOnlyLabels, type LabelSet } from './istio-labels.js';
 import { compileLabelPlan, type LabelPlan } from './label-plan.js';
 import { labelKey, SeriesStore, type Series } from './series-store.js';
 import type { MetricEvent } from './metric-event.js';
@@ -284,11 +284,43 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
       // Telemetry never throws into the application (STYLE.md practice 9).
     }
   };
+  /**
+   * The TCP label sets of each instrument per HTTP label set (LabelCache's, interned per peer
+   * pair and outcome) and mode, with their series once one was added to: connections
+   * between the same peers add to them directly, without building and keying their labels
+   * again. A series is made on its first add, so a counter nothing counted yet has none.
+   * null for an instrument with dynamic tags or disabled.
+   */
+  interface TcpSeries {
+    readonly labels: readonly (LabelSet | null)[];
+    readonly series: (Series | null)[];
+  }
+  const tcpSeries = new WeakMap<LabelSet, Partial<Record<MetricMode, TcpSeries>>>();
+  const tcpSeriesOf = (base: LabelSet, mode: MetricMode): TcpSeries => {
+    let byMode = tcpSeries.get(base);
+    if (byMode === undefined) {
+      byMode = {};
+      tcpSeries.set(base, byMode);
+    }
+    let entry = byMode[mode];
+    if (entry === undefined) {
+      const tcpBase = withoutHttpOnlyLabels(base);
+      const labels = tcpInstruments.map((inst) => {
+        const plan = inst.plan[mode];
+        return plan === null || plan.dynamic ? null : plan.applyStatic(tcpBase);
+      });
+      entry = { labels, series: labels.map(() => null) };
+      byMode[mode] = entry;
+    }
+    return entry;
+  };
   const recordTcp = (event: MetricEvent, report: TcpReport): void => {
     try {
-      const base = istioTcpLabels(event);
       const mode: MetricMode = event.reporter === 'source' ? 'CLIENT' : 'SERVER';
-      for (const inst of tcpInstruments) {
+      const entry = tcpSeriesOf(cache.labels(event), mode);
+      let base: LabelSet | null = null;
+      for (let i = 0; i < tcpInstruments.length; i++) {
+        const inst = tcpInstruments[i] as Instrument<TcpMetric>;
         const plan = inst.plan[mode];
         const value = tcpValueOf(inst.metric, report);
         // The byte counters are reported with every report, 0 included (istio/proxy
@@ -300,8 +332,17 @@ export function createMeshMetrics(options: MeshMetricsOptions): MeshMetrics {
             (inst.metric === 'TCP_OPENED_CONNECTIONS' || inst.metric === 'TCP_CLOSED_CONNECTIONS'))
         )
           continue;
-        const labels = plan.apply(base, event);
-        inst.store.add(labelKey(labels), labels, value);
+        const labels = entry.labels[i] ?? null;
+        if (labels !== null) {
+          let s = entry.series[i] ?? null;
+          // A registry reset drops a store's series: a dropped one is found (made) again.
+          if (s === null || !s.live) s = entry.series[i] = inst.store.series(labelKey(labels), labels);
+          inst.store.addTo(s, value);
+        } else {
+          base ??= istioTcpLabels(event);
+          const made = plan.apply(base, event);
+          inst.store.add(labelKey(made), made, value);
+        }
       }
     } catch {
       // Telemetry never throws into the application.
