@@ -19,6 +19,8 @@ const order = [
   'inbound-instructions-node24.md',
   'proxy-hop-node20.md',
   'proxy-hop-node24.md',
+  'tcp-inbound-node20.md',
+  'tcp-inbound-node24.md',
 ];
 const files = readdirSync(results)
   .filter((f) => f.endsWith('.md'))
