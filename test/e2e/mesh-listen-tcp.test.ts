@@ -19,7 +19,14 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { sample, type Cleanup } from './support/tcp-echo.js';
+import {
+  ALL_V1,
+  GATEWAY_AND_DR,
+  gatewayMesh,
+  nc as ncPort,
+  sample,
+  type Cleanup,
+} from './support/tcp-echo.js';
 
 // mesh.listenTcp(): a workload's TCP ports as the sidecar's inbound tcp_proxy chain serves
 // them. The istio.io task "Authorization for TCP traffic" (tasks/security/authorization/
@@ -313,6 +320,92 @@ spec: { mtls: { mode: STRICT } }
     await new Promise<void>((r, j) => client.once('secureConnect', () => r()).once('error', j));
     expect(await nc(client, 'hi')).toBe('own-tls hi\n');
     expect(infos).toEqual([{ peer: null, port: p[0], mode: 'PERMISSIVE' }]);
+  });
+});
+
+describe('mesh.listenTcp() behind the ingress gateway (the TCP traffic-shifting task, meshlet at both ends)', () => {
+  it("admits the gateway's mTLS identity under STRICT and an ALLOW for it, and refuses sleep", async () => {
+    const [port] = await freePorts(1);
+    // tcp-echo v1 in `default`, as the task deploys it, served by meshlet.
+    const echoV1 = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'tcp-echo' });
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'policy.yaml'),
+      `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: default }
+spec: { mtls: { mode: STRICT } }
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingress-only, namespace: default }
+spec:
+  selector: { matchLabels: { app: tcp-echo } }
+  action: ALLOW
+  rules:
+  - from: [{ source: { principals: ["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"] } }]
+`,
+    );
+    await writeFile(path.join(dir, 'services.yaml'), sample('tcp-echo/tcp-echo-services.yaml'));
+    const server = await createMesh({
+      config: dir,
+      workload: { ...TCP_ECHO_WORKLOAD, namespace: 'default' },
+      certs: await certDir(echoV1),
+    });
+    cleanup.push(() => server.close());
+    const peers: (string | undefined)[] = [];
+    await server.listenTcp(
+      (socket, info) => {
+        peers.push(info.peer?.principal);
+        socket.on('data', (d: Buffer) => socket.write(`one ${d.toString()}`));
+        socket.on('end', () => socket.end());
+      },
+      port!,
+      '127.0.0.1',
+    );
+    const endpoint = {
+      address: '127.0.0.1',
+      port: port!,
+      labels: { app: 'tcp-echo', version: 'v1', 'security.istio.io/tlsMode': 'istio' },
+      serviceAccount: 'tcp-echo',
+    };
+    const gwCerts = await certDir(
+      await issueWorkloadCertificate({
+        ca,
+        namespace: 'istio-system',
+        serviceAccount: 'istio-ingressgateway-service-account',
+      }),
+    );
+    const { mesh: gateway } = await gatewayMesh(
+      cleanup,
+      tmp,
+      {
+        'services.yaml': sample('tcp-echo/tcp-echo-services.yaml'),
+        'gateway.yaml': GATEWAY_AND_DR,
+        'vs.yaml': ALL_V1,
+      },
+      { 'tcp-echo.default.svc.cluster.local': [endpoint] },
+      { certs: gwCerts },
+    );
+    const listener = await gateway.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    // The task's `echo hello | nc $INGRESS_HOST $TCP_INGRESS_PORT`.
+    expect(await ncPort((listener.address() as AddressInfo).port, 'hello')).toBe('one hello\n');
+    expect(peers).toEqual(['cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account']);
+
+    // sleep, in `default` with its own identity, is not the ingress gateway.
+    const sleepDir = await tmp();
+    await writeFile(path.join(sleepDir, 'services.yaml'), sample('tcp-echo/tcp-echo-services.yaml'));
+    const sleep = await createMesh({
+      config: sleepDir,
+      workload: { ...SLEEP, namespace: 'default' },
+      certs: await certDir(
+        await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'sleep' }),
+      ),
+      endpoints: { 'tcp-echo.default.svc.cluster.local': [endpoint] },
+    });
+    cleanup.push(() => sleep.close());
+    expect(await nc(await sleep.connect({ host: 'tcp-echo', port: 9000 }), 'hello')).toBe('');
+    expect(peers).toHaveLength(1);
   });
 });
 
