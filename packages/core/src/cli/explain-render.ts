@@ -119,6 +119,7 @@ export function renderTcp(e: TcpExplanation, io: CliIO): string {
       `${label(io, 'Authorization')}as a TCP chain has it (HTTP-only fields: ALLOW rule left out, DENY/AUDIT field dropped):`,
     );
     for (const p of all) out.push(...policyLines(p, io), ...droppedLines(p));
+    for (const note of e.custom) out.push(`  ${note}`);
   }
   if (e.decision.shadow.length > 0) out.push(`${label(io, 'Shadow')}${e.decision.shadow.join('; ')}`);
   return `${out.join('\n')}\n`;

@@ -2,7 +2,7 @@ import type { MeshPlan } from '../compile/plan-types.js';
 import { parseSpiffeId } from '../identity/spiffe.js';
 import type { AuthzInput } from '../inbound/authz/input.js';
 import { parseIp } from '../inbound/authz/ip.js';
-import { compileConnectionAuthorization } from '../inbound/tcp/connection-authz.js';
+import { compileConnectionAuthorization, tcpCustomNotes } from '../inbound/tcp/connection-authz.js';
 import { walkAuthorization, type AuthzWalk } from './explain-authz.js';
 import { peerSection, type InboundExplanation } from './explain-inbound.js';
 
@@ -30,6 +30,8 @@ export interface TcpExplanation {
   readonly peerAuthentication: InboundExplanation['peerAuthentication'];
   /** Every policy rule by rule, as the TCP chain has them (HTTP-only fields left out or dropped). */
   readonly authorization: AuthzWalk;
+  /** What the TCP chain does with each CUSTOM policy (its provider decides). */
+  readonly custom: readonly string[];
   readonly decision: {
     readonly allow: boolean;
     readonly stage: string;
@@ -61,6 +63,7 @@ export function explainTcp(plan: MeshPlan, input: TcpInput): TcpExplanation {
     workload: `${w.namespace}/${w.name}`,
     connection: { port: input.port, sourceIp: input.sourceIp, peer: input.peer, sni: input.sni },
     peerAuthentication,
+    custom: tcpCustomNotes(plan),
   };
   const source = parseIp(input.sourceIp);
   const authzInput: AuthzInput = {

@@ -75,6 +75,35 @@ describe('meshlet explain --tcp', () => {
     expect(other.out).toContain('    rule[0] on TCP without to[0].operation.methods (HTTP only)');
   });
 
+  it('says a CUSTOM policy with an HTTP provider is not applied to TCP', async () => {
+    const dir = tempFiles({
+      'mesh.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    extensionProviders:
+    - name: ext-authz-http
+      envoyExtAuthzHttp: { service: ext-authz.foo.svc.cluster.local, port: 8000 }
+`,
+      'p.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext, namespace: foo }
+spec:
+  selector: { matchLabels: { app: tcp-echo } }
+  action: CUSTOM
+  provider: { name: ext-authz-http }
+  rules: [{ to: [{ operation: { ports: ["9000"] } }] }]
+`,
+    });
+    const r = await explain([dir, ...TCP_ECHO, '--tcp', '9000', ...SLEEP]);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('Verdict       ADMITTED');
+    expect(r.out).toContain(
+      '  CUSTOM foo/ext: its provider is HTTP, which has no TCP filter: not applied to TCP connections (istiod builds none)',
+    );
+  });
+
   it('refuses a plaintext caller on a STRICT port before any policy', async () => {
     const dir = tempFiles({
       'pa.yaml': `apiVersion: security.istio.io/v1

@@ -66,6 +66,22 @@ function tcpCustom(plan: MeshPlan, policies: readonly CompiledPolicy[]): TcpCust
 
 const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
 
+/**
+ * What a TCP chain does with each CUSTOM policy of the plan, one line each: not applied
+ * (an HTTP provider) or refusing what it matches, and why (`meshlet explain --tcp`).
+ */
+export function tcpCustomNotes(plan: MeshPlan): string[] {
+  const custom = compileAuthorization(
+    { ...plan.inbound.authorization, deny: [], allow: [], audit: [] },
+    { trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases], tcp: true },
+  ).custom;
+  return tcpCustom(plan, custom).map((c) =>
+    c.refusal === null
+      ? `CUSTOM ${c.policy.name}: its provider is HTTP, which has no TCP filter: not applied to TCP connections (istiod builds none)`
+      : `CUSTOM ${c.policy.name}: refuses the connections it matches: ${c.refusal}`,
+  );
+}
+
 /** The authorization of a TCP port's connections, compiled once per plan. */
 export interface ConnectionAuthorization {
   decide(facts: ConnectionFacts): ConnectionDecision;
