@@ -430,6 +430,18 @@ describe('mesh.listenTcp(): lifecycle', () => {
       code: 'MESHLET_ERR_MESH_CLOSED',
     });
   });
+
+  it('rejects a port already in use, and a handler that is not a function', async () => {
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p) });
+    await expect(server.mesh.listenTcp(() => undefined, p[0]!, '127.0.0.1')).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
+    await expect(server.mesh.listenTcp('echo' as never, p[1]!)).rejects.toMatchObject({
+      code: 'MESHLET_ERR_MESH_OPTIONS',
+      message: expect.stringContaining('mesh.listenTcp: pass a connection handler'),
+    });
+  });
 });
 
 describe('mesh.listenTcp(): telemetry and events', () => {

@@ -99,14 +99,18 @@ export function createInboundSide(options: {
     server.once('close', () => servers.delete(server));
     return server;
   };
-  /** Listen on `port`; rejects with the listen error (EADDRINUSE...). */
+  /** Listen on `port`; rejects with the listen error (EADDRINUSE...), forgetting the server. */
   const listening = <S extends MeshServer | MeshTcpServer>(server: S, port: number, host: string) =>
     new Promise<S>((resolve, reject) => {
       servers.add(server);
       server.once('close', () => servers.delete(server));
-      server.once('error', reject);
+      const failed = (err: Error) => {
+        servers.delete(server);
+        reject(err);
+      };
+      server.once('error', failed);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve(server);
       });
     });
