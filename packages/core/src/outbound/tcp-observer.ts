@@ -10,7 +10,8 @@ import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { destinationServiceOf } from '../telemetry/metrics/destination-service.js';
 import type { MetricEvent } from '../telemetry/metrics/metric-event.js';
-import { TcpReports, type TcpMeter } from '../telemetry/metrics/tcp-reports.js';
+import { tcpEvent, TcpReports, type TcpMeter } from '../telemetry/metrics/tcp-reports.js';
+import { tcpEntry } from '../telemetry/access-log/tcp-entry.js';
 import { UNKNOWN_PEER } from '../telemetry/peer-labels.js';
 
 export type { TcpMeter } from '../telemetry/metrics/tcp-reports.js';
@@ -157,7 +158,7 @@ export class TcpConnectionObserver {
             u.cluster.host,
             withNamespace(u.plan.outbound.services[u.cluster.host]?.namespace),
           );
-    return {
+    return tcpEvent({
       reporter: 'source',
       source: this.#t.metrics.local,
       destination:
@@ -166,36 +167,22 @@ export class TcpConnectionObserver {
           : this.#labels.peerOf(u.host?.endpoint ?? null, u.plan, u.cluster.host, null),
       destinationService: svc,
       port: u?.cluster.port ?? 0,
-      protocol: 'tcp',
-      status: 0,
-      grpcStatus: null,
       flags: [...this.#flags],
       mtls: this.#mtls,
-      durationMs: 0,
-      requestBytes: 0,
-      responseBytes: 0,
-    };
+    });
   }
 
   #entry(): AccessLogEntry {
     const u = this.#upstream;
     const bytes = this.#meter();
-    return {
+    return tcpEntry({
       startTime: this.#startEpoch,
-      method: null,
-      path: null,
-      authority: null,
-      protocol: null,
-      responseCode: 0,
       responseFlags: [...this.#flags],
-      responseCodeDetails: null,
       connectionTerminationDetails: null,
       upstreamTransportFailureReason: this.#failureReason,
       bytesReceived: bytes.received,
       bytesSent: bytes.sent,
       durationMs: this.#clock.now() - this.#startMs,
-      requestHeaders: {},
-      responseHeaders: {},
       upstreamHost: u?.host == null ? null : hostPort(u.host.endpoint.address, u.host.endpoint.port),
       upstreamCluster: u?.cluster.key ?? null,
       upstreamLocalAddress: this.#upstreamLocal,
@@ -203,10 +190,9 @@ export class TcpConnectionObserver {
       downstreamRemoteAddress: this.#downstreamRemote,
       downstreamDirectRemoteAddress: this.#downstreamRemote,
       requestedServerName: this.#serverName,
-      routeName: null,
       direction: 'OUTBOUND',
       connection: this.#connection,
-    };
+    });
   }
 }
 

@@ -4,7 +4,8 @@ import type { AccessLogEntry } from '../../telemetry/access-log/entry.js';
 import { inboundClusterOf } from '../../telemetry/inbound-services.js';
 import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
 import type { MetricEvent } from '../../telemetry/metrics/metric-event.js';
-import { TcpReports } from '../../telemetry/metrics/tcp-reports.js';
+import { tcpEvent, TcpReports } from '../../telemetry/metrics/tcp-reports.js';
+import { tcpEntry } from '../../telemetry/access-log/tcp-entry.js';
 import { peerFromIdentity } from '../../telemetry/peer-labels.js';
 import type { PeerIdentity } from '../request-context.js';
 
@@ -76,41 +77,27 @@ export class TcpInboundObserver {
 
   #metricEvent(): MetricEvent {
     const t = this.#t;
-    return {
+    return tcpEvent({
       reporter: 'destination',
       source: peerFromIdentity(this.#peer),
       destination: t.metrics.local,
       destinationService: t.inboundService(this.#port),
       port: this.#port,
-      protocol: 'tcp',
-      status: 0,
-      grpcStatus: null,
       flags: [],
       mtls: this.#peer !== null,
-      durationMs: 0,
-      requestBytes: 0,
-      responseBytes: 0,
-    };
+    });
   }
 
   #entry(): AccessLogEntry {
     const socket = this.#socket;
-    return {
+    return tcpEntry({
       startTime: this.#startEpoch,
-      method: null,
-      path: null,
-      authority: null,
-      protocol: null,
-      responseCode: 0,
       responseFlags: [],
-      responseCodeDetails: null,
       connectionTerminationDetails: this.#terminationDetails,
       upstreamTransportFailureReason: null,
       bytesReceived: socket.bytesRead,
       bytesSent: socket.bytesWritten,
       durationMs: Math.round(this.#t.clock.now() - this.#startMs),
-      requestHeaders: {},
-      responseHeaders: {},
       // The application is the inbound cluster's one endpoint, at the address it was reached on.
       upstreamHost: this.#served ? this.#local : null,
       upstreamCluster: inboundClusterOf(this.#t.inboundService(this.#port), this.#port),
@@ -119,9 +106,8 @@ export class TcpInboundObserver {
       downstreamRemoteAddress: this.#remote,
       downstreamDirectRemoteAddress: this.#remote,
       requestedServerName: this.#sni,
-      routeName: null,
       direction: 'INBOUND',
       connection: socket,
-    };
+    });
   }
 }

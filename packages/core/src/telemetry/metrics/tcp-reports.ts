@@ -9,6 +9,27 @@ import type { MetricEvent } from './metric-event.js';
  */
 export const DEFAULT_TCP_REPORT_MS = 5_000;
 
+/**
+ * The metric event of a TCP connection, fixed at its first report (istio_stats.cc evaluates
+ * TCP tags once): no request, so protocol `tcp`, no status, no durations or request sizes.
+ */
+export function tcpEvent(
+  fields: Pick<
+    MetricEvent,
+    'reporter' | 'source' | 'destination' | 'destinationService' | 'port' | 'flags' | 'mtls'
+  >,
+): MetricEvent {
+  return {
+    ...fields,
+    protocol: 'tcp',
+    status: 0,
+    grpcStatus: null,
+    durationMs: 0,
+    requestBytes: 0,
+    responseBytes: 0,
+  };
+}
+
 /** Bytes so far each way, as the downstream sees them (Envoy's downstream bytes meter). */
 export type TcpMeter = () => { readonly received: number; readonly sent: number };
 
