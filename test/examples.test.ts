@@ -39,6 +39,13 @@ describe('examples and the installed CLI', () => {
       `curl -H "Host: bookinfo.example.com" <ingress gateway>/productpage as jason: 200, reviews v2; productpage's caller: cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account`,
     );
     expect(stdout).toContain("the same host, path /: 404 (no route in the gateway's VirtualService)");
+    // TCP: mesh.connect to mongodb's mesh.listenTcp over mTLS; the AuthorizationPolicy admits ratings v2 only.
+    expect(stdout).toContain(
+      'ratings v2 -> mongodb:27017 (mesh.connect, mTLS): {"ratings":{"Reviewer1":5},"caller":"cluster.local/ns/default/sa/bookinfo-ratings-v2"}',
+    );
+    expect(stdout).toContain(
+      'reviews -> mongodb:27017: connection closed before any reply (rbac_access_denied_matched_policy[none]; only ratings v2 may connect)',
+    );
     // Step 6: the same YAML in a mock mesh, on virtual time and a fixed seed.
     const mock =
       /jason -> reviews v2 -> ratings \(2 s fault delay\): 200 after 2000 virtual ms, (\d+) ms of wall time/.exec(

@@ -172,7 +172,7 @@ await watcher.close();
 await rm(mount, { recursive: true, force: true });
 
 // 5. The runtime: real services on loopback, each with its own mesh, same YAML.
-step(5, 'Run Bookinfo services with the mesh in-process (mTLS, routing, authorization)');
+step(5, 'Run Bookinfo services with the mesh in-process (mTLS, routing, authorization, TCP)');
 await runServices({ meshDir, log: (line) => console.log(line) });
 
 // 6. The same YAML in a mock mesh: a whole topology in memory, on virtual time.

@@ -1,5 +1,6 @@
 // Step 5 of the demo: the same YAML, enforced between real processes' worth of services
-// on loopback — mTLS between meshes, a canary, a split, and an authorization denial.
+// on loopback — mTLS between meshes, a canary, a split, an authorization denial, the ingress
+// gateway, and a TCP service (mongodb) with its own AuthorizationPolicy.
 import http from 'node:http';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -167,6 +168,58 @@ export async function runServices({ meshDir, log }) {
       `   curl -H "Host: bookinfo.example.com" <ingress gateway>/productpage as jason: ${viaGateway.status}, reviews ${shown.reviews}; productpage's caller: ${shown.caller}`,
     );
     log(`   the same host, path /: ${(await curl('/')).status} (no route in the gateway's VirtualService)`);
+
+    // TCP: mongodb serves its port with mesh.listenTcp (a one-line stand-in for the database),
+    // ratings v2 and reviews reach it with mesh.connect; mesh/security.yaml admits ratings v2 only.
+    const mongodb = await newMesh('mongodb-v1', 'bookinfo-mongodb', { app: 'mongodb', version: 'v1' });
+    const refusals = [];
+    const db = await mongodb.listenTcp(
+      (socket, { peer }) => {
+        socket.once('data', () =>
+          socket.end(`{"ratings":{"Reviewer1":5},"caller":"${peer?.principal ?? '-'}"}\n`),
+        );
+      },
+      0,
+      '127.0.0.1',
+    );
+    db.on('meshConnectionDenied', (d) => refusals.push(d.decision.terminationDetails));
+    const dbEndpoints = {
+      'mongodb.default.svc.cluster.local': [
+        {
+          address: '127.0.0.1',
+          port: db.address().port,
+          labels: { app: 'mongodb', version: 'v1' },
+          serviceAccount: 'bookinfo-mongodb',
+        },
+      ],
+    };
+    const query = async (mesh) => {
+      const socket = await mesh.connect({ host: 'mongodb', port: 27017 });
+      return new Promise((resolve) => {
+        let text = '';
+        socket.on('data', (c) => (text += c));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(text.trim()));
+        socket.write('find ratings\n');
+      });
+    };
+    const ratingsV2 = await newMesh(
+      'ratings-v2',
+      'bookinfo-ratings-v2',
+      { app: 'ratings', version: 'v2' },
+      dbEndpoints,
+    );
+    log(`   ratings v2 -> mongodb:27017 (mesh.connect, mTLS): ${await query(ratingsV2)}`);
+    const reviewsDb = await newMesh(
+      'reviews-v1',
+      'bookinfo-reviews',
+      { app: 'reviews', version: 'v1' },
+      dbEndpoints,
+    );
+    const answer = await query(reviewsDb);
+    log(
+      `   reviews -> mongodb:27017: ${answer === '' ? 'connection closed before any reply' : answer} (${refusals[0] ?? 'admitted'}; only ratings v2 may connect)`,
+    );
   } finally {
     for (const m of meshes.reverse()) await m.close();
     await rm(scratch, { recursive: true, force: true });
