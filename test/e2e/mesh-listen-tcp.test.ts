@@ -409,6 +409,55 @@ spec:
   });
 });
 
+describe('mesh.listenTcp(): a server-first protocol and meshConfig protocolDetectionTimeout', () => {
+  /** A MySQL-like server: it greets first. What a client that sends nothing hears in `ms`. */
+  async function greeting(meshConfig: object, files: Record<string, string> = {}): Promise<string> {
+    const [port, other] = await freePorts(2);
+    const server = await tcpEchoMesh(
+      [],
+      { 'services.yaml': services([port!, other!]), ...files },
+      { meshConfig },
+    );
+    await server.mesh.listenTcp((socket) => socket.end('220 hello\n'), port!, '127.0.0.1');
+    const client = connect({ port: port!, host: '127.0.0.1' });
+    client.on('error', () => undefined);
+    let heard = '';
+    client.on('data', (d: Buffer) => (heard += d.toString()));
+    await new Promise((r) => setTimeout(r, 600));
+    client.destroy();
+    return heard;
+  }
+
+  it('PERMISSIVE waits for the client without one (Istio default 0s), so a server-first greeting never comes', async () => {
+    expect(await greeting({})).toBe('');
+  });
+
+  it('PERMISSIVE with a timeout goes on as plaintext, and the server greets first', async () => {
+    expect(await greeting({ protocolDetectionTimeoutMs: 100 })).toBe('220 hello\n');
+  });
+
+  it('STRICT has no plaintext to go on to: still nothing', async () => {
+    const strict = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: foo }
+spec: { mtls: { mode: STRICT } }
+`;
+    expect(await greeting({ protocolDetectionTimeoutMs: 100 }, { 'pa.yaml': strict })).toBe('');
+  });
+
+  it('an mTLS client is still served over mTLS with the timeout set', async () => {
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh(
+      [p[0]!],
+      { 'services.yaml': services(p) },
+      { meshConfig: { protocolDetectionTimeoutMs: 100 } },
+    );
+    const sleep = await sleepMesh(p);
+    expect(await reach(sleep, p[0]!)).toBe('succeeded');
+    expect(server.seen.map((s) => s.peer?.principal)).toEqual(['cluster.local/ns/foo/sa/sleep']);
+  });
+});
+
 describe('mesh.listenTcp(): lifecycle', () => {
   it('mesh.close() closes its TCP listeners and open connections; a closed mesh refuses listenTcp', async () => {
     const p = await freePorts(2);

@@ -8,6 +8,7 @@ import {
   type PathNormalization,
 } from './mesh-config.js';
 import { MESH_CONFIG_FIELDS } from './mesh-config-fields.js';
+import { parseGoDuration } from './validate/duration.js';
 import { parseMeshTls } from './mesh-config-tls.js';
 import { parseProxyHeaders } from './mesh-config-proxy-headers.js';
 import type { Finding } from './validate/context.js';
@@ -33,6 +34,7 @@ const USED_FIELDS = new Set([
   'defaultProviders',
   'enableTracing',
   'enableAutoMtls',
+  'protocolDetectionTimeout',
   'meshMTLS',
   'tlsDefaults',
   'caCertificates',
@@ -137,6 +139,20 @@ export function parseMeshConfig(
       );
   }
   parseMeshTls(value, patch, err, findings, base);
+  const detection = str('protocolDetectionTimeout');
+  if (detection !== undefined) {
+    const ms = parseGoDuration(detection);
+    // istio pkg/config/validation/agent ValidateProtocolDetectionTimeout: 0s disables it;
+    // otherwise a whole number of milliseconds.
+    if (ms === null || ms < 0)
+      err(
+        ['protocolDetectionTimeout'],
+        `${JSON.stringify(detection)} is not a duration (e.g. "5s", "100ms")`,
+      );
+    else if (ms !== 0 && !Number.isInteger(ms))
+      err(['protocolDetectionTimeout'], 'only durations to ms precision are supported');
+    else patch.protocolDetectionTimeoutMs = ms;
+  }
   const enableAutoMtls = value['enableAutoMtls'];
   if (enableAutoMtls !== undefined) {
     if (typeof enableAutoMtls === 'boolean') patch.enableAutoMtls = enableAutoMtls;

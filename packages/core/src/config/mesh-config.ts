@@ -85,6 +85,14 @@ export interface MeshConfig {
    * ISTIO_MUTUAL to endpoints that run in the mesh; false sends plaintext unless a rule says.
    */
   readonly enableAutoMtls: boolean;
+  /**
+   * `protocolDetectionTimeout` in ms (Istio's default 0: none). How long an inbound port
+   * waits for a client's first bytes to tell TLS from plaintext before it goes on as
+   * plaintext (the inbound listener's `listener_filters_timeout` with
+   * `continue_on_listener_filters_timeout`, istio listener_inbound.go), which lets a
+   * server-first protocol (MySQL, MongoDB) work on a PERMISSIVE port.
+   */
+  readonly protocolDetectionTimeoutMs: number;
   /** defaultConfig.tracing.sampling, percent 0-100; Istio's default is 1. */
   readonly tracingSampling: number;
   readonly extensionProviders: readonly ExtensionProvider[];
@@ -219,6 +227,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   outboundTrafficPolicy: 'ALLOW_ANY',
   enableTracing: true,
   enableAutoMtls: true,
+  protocolDetectionTimeoutMs: 0,
   tracingSampling: 1,
   extensionProviders: Object.freeze([]),
   defaultProviders: Object.freeze({

@@ -254,7 +254,15 @@ export abstract class MtlsListener extends NetServer {
         });
       });
     });
-    sniffFirstBytes(raw, ({ first, clientHello, alpn, serverName }) => {
+    // PERMISSIVE's protocol detection timeout (meshConfig `protocolDetectionTimeout`): a
+    // client that has sent nothing by then is taken as plaintext, as the inbound listener's
+    // `continue_on_listener_filters_timeout` goes on with transport `raw_buffer` (istio
+    // listener_inbound.go): a server-first protocol's server speaks first. STRICT has no
+    // plaintext chain to go on to.
+    const detectMs = mode === 'PERMISSIVE' ? this.meshConfig().protocolDetectionTimeoutMs : 0;
+    let detectTimer: unknown = null;
+    const stopSniffing = sniffFirstBytes(raw, ({ first, clientHello, alpn, serverName }) => {
+      if (detectTimer !== null) this.#clock.clearTimeout(detectTimer);
       if (first === null) {
         this.#settle(key, pending);
         raw.destroy();
@@ -312,6 +320,13 @@ export abstract class MtlsListener extends NetServer {
         this.#tlsHttp11 !== null && alpn?.includes('http/1.1') === true ? this.#tlsHttp11 : this.#tls;
       server.emit('connection', raw);
     });
+    if (detectMs > 0)
+      detectTimer = this.#clock.setTimeout(() => {
+        if (pending.done) return;
+        stopSniffing();
+        this.#settle(key, pending);
+        this.servePlain(raw, mode, null);
+      }, detectMs);
   }
 
   #settle(key: string, pending: Pending): void {

@@ -41,19 +41,23 @@ export const MAX_CLIENT_HELLO = 65_536;
  * handshake record is decided on its first byte; a TLS one is read up to the end of the
  * ClientHello, across as many handshake records as it spans, as Envoy's tls_inspector reads
  * the whole hello before the filter chain (and its ALPN) is chosen. A stalled hello waits:
- * the caller's handshake timeout bounds it.
+ * the caller's handshake timeout bounds it. The returned function stops waiting without
+ * calling `done` (the protocol detection timeout), putting back whatever was read.
  */
-export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => void): void {
+export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => void): () => void {
   let finished = false;
   let buffered: Buffer | null = null;
-  const finish = (result: FirstBytes) => {
-    if (finished) return;
+  const stop = (): boolean => {
+    if (finished) return false;
     finished = true;
     socket.removeListener('readable', onReadable);
     socket.removeListener('end', onEnd);
     socket.removeListener('close', onEnd);
     if (buffered !== null) socket.unshift(buffered);
-    done(result);
+    return true;
+  };
+  const finish = (result: FirstBytes) => {
+    if (stop()) done(result);
   };
   const onEnd = () =>
     finish(
@@ -84,6 +88,9 @@ export function sniffFirstBytes(socket: Socket, done: (result: FirstBytes) => vo
   socket.on('readable', onReadable);
   socket.once('end', onEnd);
   socket.once('close', onEnd);
+  return () => {
+    stop();
+  };
 }
 
 const WAIT = Symbol('wait');
