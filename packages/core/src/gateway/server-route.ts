@@ -33,14 +33,22 @@ const perConnection = new WeakMap<
 >();
 
 function routeNameFor(plan: MeshPlan, port: number, tls: Partial<TLSSocket>): string | null {
+  return routeNameForSni(plan, port, typeof tls.servername === 'string' ? tls.servername : null);
+}
+
+/**
+ * The route configuration of a TLS connection to `port` that sent `sni` (null: none): the
+ * matching TLS-terminating server's, `''` when no server takes the name (the handshake
+ * fails), null when the port's servers terminate no TLS (`http.<port>`).
+ */
+export function routeNameForSni(plan: MeshPlan, port: number, sni: string | null): string | null {
   const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
   // TLS the application's own server terminated in front of an HTTP Gateway server: http.<port>.
   if (servers.length === 0) return null;
-  const sni = typeof tls.servername === 'string' ? tls.servername.toLowerCase() : null;
   return (
     matchServerName(
       servers.map((s) => ({ names: serverNames(s), value: s.routeName ?? '' })),
-      sni,
+      sni === null ? null : sni.toLowerCase(),
     ) ?? ''
   );
 }
