@@ -48,7 +48,8 @@ Options:
       --peer <spiffe id>                The caller's mTLS identity (inbound, --tcp); none = plaintext.
       --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).
       --source-ip <ip>                  The caller's address (inbound, --tcp; default 127.0.0.1).
-      --sni <name>                      The SNI of the caller's TLS handshake (--tcp; connection.sni).
+      --sni <name>                      The SNI of the caller's TLS handshake: connection.sni (--tcp), or the
+                                        HTTPS Gateway server it picks (--gateway; default the URL's host).
       --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80),
                                         or the Gateway server port (--gateway; default its only HTTP server port).
   -o, --output <format>                 "" (text, default) or "json".

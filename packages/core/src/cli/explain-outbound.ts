@@ -8,7 +8,10 @@ import type {
 import { describeRetries } from '../compile/retry.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 import { parseTarget } from '../outbound/request-input.js';
+import { isIP } from 'node:net';
 import { gatewayPort } from '../gateway/gateway-port.js';
+import { gatewayView } from '../gateway/gateway-view.js';
+import { routeNameForSni } from '../gateway/server-route.js';
 import { callTimeouts } from '../outbound/route-request.js';
 import { corsRequest } from '../outbound/cors.js';
 import { describeFaultPolicy, summarizePolicy, type PolicySummary } from './explain-policy.js';
@@ -57,6 +60,12 @@ export interface OutboundExplanation {
   };
   /** For `--gateway`: the Gateway server port whose route table decided (`explainGateway`). */
   readonly gatewayPort?: number;
+  /**
+   * For `--gateway` on a port whose servers terminate TLS: the SNI the client sends and the
+   * route configuration of the server it picks (`https.<port>.<name>.<gateway>.<ns>`), null
+   * when no server takes the name and the handshake fails.
+   */
+  readonly gatewayTls?: { readonly sni: string | null; readonly routeName: string | null };
   readonly virtualHost: { readonly name: string; readonly virtualService: string | null } | null;
   /** Routes checked in order; the last one matched unless `route` is null. */
   readonly routes: readonly RouteCheck[];
@@ -306,13 +315,40 @@ export function explainGateway(
     readonly url: string;
     readonly headers: Readonly<HeaderRecord>;
     readonly port?: number | undefined;
+    /** The client's SNI on a TLS-terminating port; default the URL's host (none for an IP). */
+    readonly sni?: string | null | undefined;
   },
 ): OutboundExplanation {
   const port = gatewayPort(plan.workload, plan.gateway, input.port);
   const target = parseTarget(input.url);
   const headers: HeaderRecord = { host: target.authority, ...input.headers };
   const url = `${target.scheme}://${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${port}${target.path}`;
-  const routes = plan.gateway!.routes;
-  const e = explainOutbound({ ...plan, outbound: routes }, { method: input.method, url, headers });
-  return { ...e, request: { ...e.request, url: input.url }, gatewayPort: port };
+  const sni = input.sni !== undefined ? input.sni : isIP(target.hostname) === 0 ? target.hostname : null;
+  // The server's own route configuration on a TLS port (gateway/server-route.ts), as the
+  // listener picks it by SNI; '' when no server takes the name.
+  const routeName = routeNameForSni(plan, port, sni);
+  if (routeName === '') {
+    const e = explainOutbound(
+      { ...plan, outbound: { ...plan.outbound, virtualHosts: [], lookup: () => null } },
+      {
+        method: input.method,
+        url,
+        headers,
+      },
+    );
+    return {
+      ...e,
+      request: { ...e.request, url: input.url },
+      gatewayPort: port,
+      gatewayTls: { sni, routeName: null },
+      outcome: `refused at the TLS handshake: no server on port ${port} takes SNI ${sni === null ? '(none sent)' : sni}`,
+    };
+  }
+  const e = explainOutbound(gatewayView(plan, routeName), { method: input.method, url, headers });
+  return {
+    ...e,
+    request: { ...e.request, url: input.url },
+    gatewayPort: port,
+    ...(routeName === null ? {} : { gatewayTls: { sni, routeName } }),
+  };
 }

@@ -16,6 +16,10 @@ export function renderOutbound(e: OutboundExplanation, io: CliIO): string {
       ? `${label(io, 'Request')}${r.method} ${r.url} from ${e.workload}`
       : `${label(io, 'Request')}${r.method} ${r.url} at ${e.workload}, Gateway port ${e.gatewayPort}`,
   );
+  if (e.gatewayTls !== undefined)
+    out.push(
+      `${label(io, 'TLS')}SNI ${e.gatewayTls.sni ?? '(none)'}: ${e.gatewayTls.routeName === null ? 'no server takes it' : `server route configuration ${e.gatewayTls.routeName}`}`,
+    );
   out.push(`${label(io, 'Result')}${paint(io, e.route === null ? 'yellow' : 'green', e.outcome)}`);
   if (e.virtualHost === null) {
     out.push(`${label(io, 'Virtual host')}none for ${r.authority} on port ${r.port}`);

@@ -206,7 +206,11 @@ export const runExplain: CliCommand = async (argv, io) => {
       e =
         p.direction === 'outbound'
           ? explainOutbound(plan, input)
-          : explainGateway(plan, { ...input, port: port === undefined ? undefined : Number(port) });
+          : explainGateway(plan, {
+              ...input,
+              port: port === undefined ? undefined : Number(port),
+              ...(lastValue(p.args, 'sni') === undefined ? {} : { sni: lastValue(p.args, 'sni') ?? null }),
+            });
     } catch (err) {
       if (!isMeshletError(err)) throw err;
       io.stderr(`Error: --${p.direction === 'outbound' ? 'request' : 'gateway'}: ${err.message}\n`);

@@ -427,6 +427,65 @@ spec:
     );
   });
 
+  it("on an HTTPS port, routes in the route configuration of the server the SNI picks (istiod's per-server RDS)", async () => {
+    // Two teams' Gateways on 443, each host with its own VirtualService.
+    const teams = ['a', 'b']
+      .map(
+        (t) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw-${t}, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https-${t}, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: cert-${t} }
+    hosts: [${t}.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: vs-${t}, namespace: default }
+spec:
+  hosts: [${t}.example.com]
+  gateways: [istio-system/gw-${t}]
+  http:
+  - route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
+---
+`,
+      )
+      .join('');
+    const dir = tempFiles({
+      'teams.yaml': `${teams}apiVersion: v1
+kind: Service
+metadata: { name: httpbin, namespace: default }
+spec: { ports: [{ name: http, port: 8000 }] }
+`,
+    });
+    const own = await explain([dir, ...GATEWAY, '--gateway', 'GET https://a.example.com/']);
+    expect(own.err).toBe('');
+    expect(own.out).toMatch(
+      /^TLS\s+SNI a\.example\.com: server route configuration https\.443\.https-a\.gw-a\.istio-system$/m,
+    );
+    expect(own.out).toMatch(/^Result\s+httpbin\.default\.svc\.cluster\.local:8000$/m);
+    // Team b's connection (its SNI) carrying team a's Host: not in b's route configuration.
+    const other = await explainJson<OutboundExplanation>([
+      dir,
+      ...GATEWAY,
+      '--gateway',
+      'GET https://a.example.com/',
+      '--sni',
+      'b.example.com',
+    ]);
+    expect(other.gatewayTls).toEqual({
+      sni: 'b.example.com',
+      routeName: 'https.443.https-b.gw-b.istio-system',
+    });
+    expect(other.outcome).toMatch(/^404 NR/);
+    const none = await explain([dir, ...GATEWAY, '--gateway', 'GET https://c.example.com/']);
+    expect(none.out).toMatch(
+      /^Result\s+refused at the TLS handshake: no server on port 443 takes SNI c\.example\.com$/m,
+    );
+  });
+
   it('refuses a workload that is not a gateway, and a port without an HTTP server', async () => {
     const notGateway = await explain([
       ...files,
