@@ -6,7 +6,7 @@ import type { MeshPlan } from '../compile/plan-types.js';
  * tables, seen from one route configuration when `routeName` is given (a virtual host of
  * another server's is a host no virtual host names: `404 NR`).
  */
-const gatewayViews = new WeakMap<MeshPlan, Map<string, MeshPlan>>();
+const gatewayViews = new WeakMap<MeshPlan, Map<string | null, MeshPlan>>();
 const NO_GATEWAY_LOOKUP = gatewayHostLookup([]);
 export function gatewayView(plan: MeshPlan, routeName: string | null): MeshPlan {
   let views = gatewayViews.get(plan);
@@ -14,8 +14,8 @@ export function gatewayView(plan: MeshPlan, routeName: string | null): MeshPlan 
     views = new Map();
     gatewayViews.set(plan, views);
   }
-  const key = routeName ?? '';
-  let view = views.get(key);
+  // null (the port's merged tables) and '' (no server's: nothing routes) are different views.
+  let view = views.get(routeName);
   if (view === undefined) {
     // A plan whose workload no Gateway selects any more (a reload) has no route: 404 NR.
     const routes = plan.gateway?.routes ?? { ...plan.outbound, virtualHosts: [], lookup: NO_GATEWAY_LOOKUP };
@@ -35,7 +35,7 @@ export function gatewayView(plan: MeshPlan, routeName: string | null): MeshPlan 
               },
             },
     };
-    views.set(key, view);
+    views.set(routeName, view);
   }
   return view;
 }
