@@ -327,28 +327,13 @@ export function explainGateway(
   // The server's own route configuration on a TLS port (gateway/server-route.ts), as the
   // listener picks it by SNI; '' when no server takes the name.
   const routeName = routeNameForSni(plan, port, sni);
-  if (routeName === '') {
-    const e = explainOutbound(
-      { ...plan, outbound: { ...plan.outbound, virtualHosts: [], lookup: () => null } },
-      {
-        method: input.method,
-        url,
-        headers,
-      },
-    );
-    return {
-      ...e,
-      request: { ...e.request, url: input.url },
-      gatewayPort: port,
-      gatewayTls: { sni, routeName: null },
-      outcome: `refused at the TLS handshake: no server on port ${port} takes SNI ${sni === null ? '(none sent)' : sni}`,
-    };
-  }
   const e = explainOutbound(gatewayView(plan, routeName), { method: input.method, url, headers });
+  const explained = { ...e, request: { ...e.request, url: input.url }, gatewayPort: port };
+  if (routeName === null) return explained;
+  if (routeName !== '') return { ...explained, gatewayTls: { sni, routeName } };
   return {
-    ...e,
-    request: { ...e.request, url: input.url },
-    gatewayPort: port,
-    ...(routeName === null ? {} : { gatewayTls: { sni, routeName } }),
+    ...explained,
+    gatewayTls: { sni, routeName: null },
+    outcome: `refused at the TLS handshake: no server on port ${port} takes SNI ${sni === null ? '(none sent)' : sni}`,
   };
 }

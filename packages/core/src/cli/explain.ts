@@ -36,6 +36,15 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', short: 'h', value: false },
 ];
 
+/** The options that ask the question, and what each asks about. */
+const DIRECTIONS = [
+  ['request', 'outbound'],
+  ['inbound', 'inbound'],
+  ['gateway', 'gateway'],
+  ['connect', 'connect'],
+  ['tcp', 'tcp'],
+] as const;
+
 /** `"GET http://x/"` → method and target; a bare target means GET. */
 function requestLine(text: string, option: string): { method: string; target: string } {
   const parts = text.trim().split(/\s+/);
@@ -71,7 +80,7 @@ interface Parsed {
   readonly args: ParsedArgs;
   readonly sources: readonly string[];
   readonly json: boolean;
-  readonly direction: 'outbound' | 'inbound' | 'gateway' | 'connect' | 'tcp';
+  readonly direction: (typeof DIRECTIONS)[number][1];
   readonly line: { method: string; target: string };
 }
 
@@ -82,22 +91,20 @@ function parse(argv: readonly string[]): Parsed | 'help' {
   if (output !== '' && output !== 'json')
     throw usage(`unsupported output format ${JSON.stringify(output)} (use "json")`);
   if (lastValue(args, 'workload') === undefined) throw usage('--workload <ns>/<name>[:labels] is required');
-  const outbound = lastValue(args, 'request');
-  const inbound = lastValue(args, 'inbound');
-  const gateway = lastValue(args, 'gateway');
-  const connect = lastValue(args, 'connect');
-  const tcp = lastValue(args, 'tcp');
-  const given = [outbound, inbound, gateway, connect, tcp].filter((x) => x !== undefined);
-  if (given.length !== 1)
+  // Which question is asked: the one option of these that is given.
+  const asked = DIRECTIONS.filter(([option]) => lastValue(args, option) !== undefined);
+  if (asked.length !== 1)
     throw usage(
       'give exactly one of --request "<METHOD> <url>" (outbound), --inbound "<METHOD> <path>", --gateway "<METHOD> <url>", --connect <host>:<port> or --tcp <port> (an inbound TCP connection)',
     );
-  if (tcp !== undefined && !/^\d+$/.test(tcp))
+  const [option, direction] = asked[0] as (typeof DIRECTIONS)[number];
+  const text = lastValue(args, option) as string;
+  if (direction === 'tcp' && !/^\d+$/.test(text))
     throw usage(
-      `--tcp must be the workload port a TCP connection arrives on, e.g. 9000, got ${JSON.stringify(tcp)}`,
+      `--tcp must be the workload port a TCP connection arrives on, e.g. 9000, got ${JSON.stringify(text)}`,
     );
-  if (connect !== undefined && !/^[^\s:]+:\d+$/.test(connect))
-    throw usage(`--connect must look like <host>:<port>, e.g. mongodb:27017, got ${JSON.stringify(connect)}`);
+  if (direction === 'connect' && !/^[^\s:]+:\d+$/.test(text))
+    throw usage(`--connect must look like <host>:<port>, e.g. mongodb:27017, got ${JSON.stringify(text)}`);
   if (args.positionals.length === 0) throw usage('give at least one file or directory of Istio YAML');
   const peer = lastValue(args, 'peer');
   if (peer !== undefined && parseSpiffeId(peer) === null)
@@ -108,25 +115,13 @@ function parse(argv: readonly string[]): Parsed | 'help' {
     args,
     sources: args.positionals,
     json: output === 'json',
-    direction:
-      outbound !== undefined
-        ? 'outbound'
-        : inbound !== undefined
-          ? 'inbound'
-          : gateway !== undefined
-            ? 'gateway'
-            : connect !== undefined
-              ? 'connect'
-              : 'tcp',
+    direction,
     line:
-      tcp !== undefined
-        ? { method: 'TCP', target: tcp }
-        : connect !== undefined
-          ? { method: 'CONNECT', target: connect }
-          : requestLine(
-              given[0] as string,
-              outbound !== undefined ? 'request' : inbound !== undefined ? 'inbound' : 'gateway',
-            ),
+      direction === 'tcp'
+        ? { method: 'TCP', target: text }
+        : direction === 'connect'
+          ? { method: 'CONNECT', target: text }
+          : requestLine(text, option),
   };
 }
 
@@ -209,7 +204,7 @@ export const runExplain: CliCommand = async (argv, io) => {
           : explainGateway(plan, {
               ...input,
               port: port === undefined ? undefined : Number(port),
-              ...(lastValue(p.args, 'sni') === undefined ? {} : { sni: lastValue(p.args, 'sni') ?? null }),
+              sni: lastValue(p.args, 'sni'),
             });
     } catch (err) {
       if (!isMeshletError(err)) throw err;
