@@ -7,7 +7,13 @@ import type { CertSource } from '../identity/types.js';
 import type { RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
 import type { GatewayCredentials } from './gateway-tls.js';
-import { refusedWithoutSni, serversTls, sniCallback, type ServersTls } from './servers-tls.js';
+import {
+  refusedWithoutSni,
+  sameCertificates,
+  serversTls,
+  serversTlsOptions,
+  type ServersTls,
+} from './servers-tls.js';
 
 /** Options of `mesh.listenGateway`. */
 export interface GatewayServerOptions {
@@ -91,12 +97,7 @@ export async function createGatewayServer(
   }
   let active: ServersTls = current;
   const server = https.createServer(
-    {
-      ...active.defaults,
-      requestCert: active.clientCert !== 'none',
-      rejectUnauthorized: active.clientCert === 'required',
-      SNICallback: sniCallback(port, () => active),
-    },
+    serversTlsOptions(port, () => active),
     listener(port),
   );
   server.on('secureConnection', (socket: TLSSocket) => {
@@ -111,8 +112,7 @@ export async function createGatewayServer(
       if (tls === null) throw restart(port, 'its servers no longer terminate TLS');
       if (tls.clientCert !== active.clientCert)
         throw restart(port, 'its servers now ask for client certificates differently');
-      if (tls.fingerprint === active.fingerprint && tls.contexts.length === active.contexts.length)
-        return false;
+      if (sameCertificates(active, tls)) return false;
       // Envoy's SDS swaps a listener's certificates for new handshakes; connections made
       // stay as they are. So do Node's secure contexts.
       server.setSecureContext(tls.defaults);

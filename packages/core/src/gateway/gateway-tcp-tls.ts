@@ -5,7 +5,13 @@ import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { GatewayCredentials } from './gateway-tls.js';
-import { refusedWithoutSni, serversTls, sniCallback, type ServersTls } from './servers-tls.js';
+import {
+  refusedWithoutSni,
+  sameCertificates,
+  serversTls,
+  serversTlsOptions,
+  type ServersTls,
+} from './servers-tls.js';
 
 /** The TLS of one port's TLS-terminating TCP servers from `plan`; null when there are none. */
 async function portTls(
@@ -46,13 +52,7 @@ export async function createTcpTlsServer(
   if (current === null) return null;
   let active: ServersTls = current;
   const server = createTlsServer(
-    {
-      ...active.defaults,
-      allowHalfOpen: true,
-      requestCert: active.clientCert !== 'none',
-      rejectUnauthorized: active.clientCert === 'required',
-      SNICallback: sniCallback(port, () => active),
-    },
+    { ...serversTlsOptions(port, () => active), allowHalfOpen: true },
     (socket: TLSSocket) => {
       if (refusedWithoutSni(socket, active)) socket.destroy();
       else handle(socket);
@@ -70,8 +70,7 @@ export async function createTcpTlsServer(
           `mesh.listenGatewayTcp: port ${port} keeps its listener: its servers now terminate TLS differently; call listenGatewayTcp again to serve the change`,
           { option: 'gateway.port' },
         );
-      if (tls.fingerprint === active.fingerprint && tls.contexts.length === active.contexts.length)
-        return false;
+      if (sameCertificates(active, tls)) return false;
       server.setSecureContext(tls.defaults);
       active = tls;
       return true;

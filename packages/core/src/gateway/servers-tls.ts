@@ -87,6 +87,25 @@ export function sniCallback(port: number, current: () => ServersTls): NonNullabl
   };
 }
 
+/**
+ * A listener's Node TLS options for the servers `current()` holds: client certificates asked
+ * for (and required) as they say, the context picked by SNI per handshake.
+ */
+export function serversTlsOptions(port: number, current: () => ServersTls): TlsOptions {
+  const active = current();
+  return {
+    ...active.defaults,
+    requestCert: active.clientCert !== 'none',
+    rejectUnauthorized: active.clientCert === 'required',
+    SNICallback: sniCallback(port, current),
+  };
+}
+
+/** Whether a re-read found the certificates already in use: nothing to swap. */
+export function sameCertificates(active: ServersTls, next: ServersTls): boolean {
+  return next.fingerprint === active.fingerprint && next.contexts.length === active.contexts.length;
+}
+
 /** Whether a connection that sent no SNI finds no chain: only a `*` server's takes it. */
 export function refusedWithoutSni(socket: TLSSocket, tls: ServersTls): boolean {
   return typeof socket.servername !== 'string' && !tls.catchAll;
