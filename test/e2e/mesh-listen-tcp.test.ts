@@ -19,6 +19,7 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { createManualClock } from '../../packages/core/src/runtime/clock.js';
 import {
   ALL_V1,
   GATEWAY_AND_DR,
@@ -410,30 +411,52 @@ spec:
 });
 
 describe('mesh.listenTcp(): a server-first protocol and meshConfig protocolDetectionTimeout', () => {
-  /** A MySQL-like server: it greets first. What a client that sends nothing hears in `ms`. */
-  async function greeting(meshConfig: object, files: Record<string, string> = {}): Promise<string> {
+  /**
+   * A MySQL-like server (it greets first) and a client that sends nothing, on the mesh's
+   * manual clock: the protocol detection timer moves with it, the sockets stay real.
+   */
+  async function silentClient(meshConfig: object, files: Record<string, string> = {}) {
+    const clock = createManualClock();
     const [port, other] = await freePorts(2);
     const server = await tcpEchoMesh(
       [],
       { 'services.yaml': services([port!, other!]), ...files },
-      { meshConfig },
+      { meshConfig, clock },
     );
-    await server.mesh.listenTcp((socket) => socket.end('220 hello\n'), port!, '127.0.0.1');
+    let greeted = 0;
+    const listener = await server.mesh.listenTcp(
+      (socket) => {
+        greeted++;
+        socket.end('220 hello\n');
+      },
+      port!,
+      '127.0.0.1',
+    );
+    const accepted = new Promise<void>((r) => listener.once('connection', () => r()));
     const client = connect({ port: port!, host: '127.0.0.1' });
     client.on('error', () => undefined);
-    let heard = '';
-    client.on('data', (d: Buffer) => (heard += d.toString()));
-    await new Promise((r) => setTimeout(r, 600));
-    client.destroy();
-    return heard;
+    cleanup.push(() => Promise.resolve(void client.destroy()));
+    const heard = new Promise<string>((resolve) => {
+      let text = '';
+      client.on('data', (d: Buffer) => (text += d.toString()));
+      client.on('close', () => resolve(text));
+    });
+    await accepted;
+    return { clock, greeted: () => greeted, heard };
   }
 
   it('PERMISSIVE waits for the client without one (Istio default 0s), so a server-first greeting never comes', async () => {
-    expect(await greeting({})).toBe('');
+    const s = await silentClient({});
+    // Short of meshlet's own 10 s handshake bound: the server is still waiting for the client.
+    await s.clock.advance(9_000);
+    expect(s.greeted()).toBe(0);
   });
 
   it('PERMISSIVE with a timeout goes on as plaintext, and the server greets first', async () => {
-    expect(await greeting({ protocolDetectionTimeoutMs: 100 })).toBe('220 hello\n');
+    const s = await silentClient({ protocolDetectionTimeoutMs: 100 });
+    await s.clock.advance(100);
+    expect(await s.heard).toBe('220 hello\n');
+    expect(s.greeted()).toBe(1);
   });
 
   it('STRICT has no plaintext to go on to: still nothing', async () => {
@@ -442,7 +465,9 @@ kind: PeerAuthentication
 metadata: { name: default, namespace: foo }
 spec: { mtls: { mode: STRICT } }
 `;
-    expect(await greeting({ protocolDetectionTimeoutMs: 100 }, { 'pa.yaml': strict })).toBe('');
+    const s = await silentClient({ protocolDetectionTimeoutMs: 100 }, { 'pa.yaml': strict });
+    await s.clock.advance(9_000);
+    expect(s.greeted()).toBe(0);
   });
 
   it('an mTLS client is still served over mTLS with the timeout set', async () => {
