@@ -21,6 +21,7 @@ import { listenGateway } from '../gateway/listen-gateway.js';
 import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
 import { tcpObserverFactory, type TcpObserverFactory } from '../outbound/tcp-observer.js';
 import { connectTcp } from '../outbound/tcp-connect.js';
+import type { TcpDial } from '../outbound/tcp-dial.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -58,6 +59,8 @@ export interface MeshInternals {
   readonly jwksFetch?: typeof fetch;
   /** Wraps what `mesh.gateway()` sends on with (the mock mesh logs each hop). */
   readonly gatewayForward?: (forward: OutboundClient['forward']) => OutboundClient['forward'];
+  /** How `mesh.connect` and gateway TCP listeners open upstream connections (the mock mesh's wire). */
+  readonly tcpDial?: TcpDial;
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -156,6 +159,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     clock,
     random,
     tlsFor,
+    ...(internals.tcpDial === undefined ? {} : { dial: internals.tcpDial }),
     ...(telemetry === null ? {} : { observe: (tcpObservers ??= tcpObserverFactory(telemetry, clock)) }),
   });
   const client = createOutboundClient({

@@ -1,6 +1,7 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
+import { netDial, type TcpDial } from './tcp-dial.js';
 import type { TcpObserverFactory } from './tcp-observer.js';
 import { openTcpUpstream, type TcpUpstreamParts } from './tcp-upstream.js';
 
@@ -40,7 +41,7 @@ export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarg
         { host: target.host, port: target.port, cluster: 'BlackHoleCluster', flags: [] },
       );
     }
-    return direct(target);
+    return direct(parts.dial ?? netDial, target);
   }
   const observer = parts.observe?.(null) ?? null;
   const upstream = openTcpUpstream(parts, plan, route.destinations, observer);
@@ -82,10 +83,10 @@ function refused(where: string, flag: string, reason: string | null, route: stri
 }
 
 /** PassthroughCluster: a plain connection to the host itself. */
-function direct(target: MeshConnectTarget): Promise<Socket> {
+function direct(dial: TcpDial, target: MeshConnectTarget): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = netConnect({ host: target.host, port: target.port });
-    s.once('connect', () => {
+    const { socket: s, up } = dial({ address: target.host, port: target.port }, null);
+    s.once(up, () => {
       s.off('error', onError);
       resolve(s);
     });

@@ -1,14 +1,13 @@
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Cluster, MeshPlan, RouteDestination } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import { chooseDestination } from './route-request.js';
+import { netDial, type TcpDial } from './tcp-dial.js';
 import type { TcpConnectionObserver } from './tcp-observer.js';
 import type { TransportTls } from './transport.js';
 import { toTransportError } from './transports/failure.js';
-import { clientTlsOptions } from './transports/tls-options.js';
 import type { ClusterManager, UpstreamHost } from './upstream/types.js';
 
 /** What a tcp_proxy runs on: the mesh's clusters, clock, random source and upstream TLS. */
@@ -18,6 +17,8 @@ export interface TcpUpstreamParts {
   readonly clock: Clock;
   readonly random: Random;
   readonly tlsFor: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
+  /** How connections are opened (default: the network). */
+  readonly dial?: TcpDial;
 }
 
 /** The flags of a connection tcp_proxy gives up on before it has an upstream. */
@@ -67,19 +68,12 @@ export function openTcpUpstream(
   const ticket = admission?.ok === true ? admission.ticket : null;
   const idle = upstream.begin(host);
   const tls = parts.tlsFor(cluster, host);
-  const { address, port } = host.endpoint;
-  const conn =
-    tls === null
-      ? netConnect({ host: address, port })
-      : tlsConnect({
-          ...clientTlsOptions(
-            // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
-            tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
-            { verifyPeer: tls.verifyPeer },
-          ),
-          host: address,
-          port,
-        });
+  // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
+  const dialed = (parts.dial ?? netDial)(
+    host.endpoint,
+    tls !== null && tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
+  );
+  const conn = dialed.socket;
   let settle: (up: boolean) => void = () => undefined;
   const connected = new Promise<boolean>((resolve) => (settle = resolve));
   let up = false;
@@ -94,7 +88,7 @@ export function openTcpUpstream(
           conn.destroy();
         }, timeoutMs)
       : null;
-  conn.once(tls === null ? 'connect' : 'secureConnect', () => {
+  conn.once(dialed.up, () => {
     up = true;
     if (timer !== null) clock.clearTimeout(timer);
     upstream.record(host, { kind: 'response', status: 200 });

@@ -1,0 +1,36 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { TransportTls } from './transport.js';
+import { clientTlsOptions } from './transports/tls-options.js';
+
+/** Where a TCP connection goes: an endpoint's address (or, for PassthroughCluster, a host name) and port. */
+export interface DialTarget {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * A connection on its way: `socket` buffers writes until it is up, and emits `up` once it
+ * is (`connect` for plain TCP, `secureConnect` once a TLS handshake is done), else `error`.
+ */
+export interface DialedConnection {
+  readonly socket: Socket;
+  readonly up: 'connect' | 'secureConnect';
+}
+
+/**
+ * How `mesh.connect` and the gateway's tcp_proxy open an upstream connection: over the
+ * network by default; the mock mesh swaps in its own wire.
+ */
+export type TcpDial = (to: DialTarget, tls: TransportTls | null) => DialedConnection;
+
+/** Real sockets: plain TCP, or TLS with the cluster's client context. */
+export const netDial: TcpDial = (to, tls) => {
+  if (tls === null) return { socket: netConnect({ host: to.address, port: to.port }), up: 'connect' };
+  const socket = tlsConnect({
+    ...clientTlsOptions(tls, { verifyPeer: tls.verifyPeer }),
+    host: to.address,
+    port: to.port,
+  });
+  return { socket, up: 'secureConnect' };
+};
