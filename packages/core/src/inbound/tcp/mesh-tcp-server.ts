@@ -1,48 +1,18 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { MtlsMode } from '../../compile/inbound-types.js';
-import type { MeshPlan } from '../../compile/plan-types.js';
 import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
 import type { PeerIdentity } from '../request-context.js';
 import { MtlsListener, type MtlsListenerOptions, type SecuredConnection } from '../server/mtls-listener.js';
-import {
-  compileConnectionAuthorization,
-  type ConnectionAuthorization,
-  type ConnectionDecision,
-} from './connection-authz.js';
-import { TcpInboundObserver } from './tcp-inbound-observer.js';
+import { TcpInboundChain, type MeshTcpHandler } from './tcp-inbound-chain.js';
 
-/** What the application learns of an inbound TCP connection. */
-export interface MeshTcpConnectionInfo {
-  /** The verified mTLS peer; null for plaintext (and for TLS the application terminates itself). */
-  readonly peer: PeerIdentity | null;
-  /** The local port the connection arrived on. */
-  readonly port: number;
-  /** The PeerAuthentication mode the port was under. */
-  readonly mode: MtlsMode;
-}
-
-/**
- * The application's side of an inbound TCP connection: `socket` is plaintext to read and
- * write (the mesh terminated mTLS); end or destroy it as with any net.Socket.
- */
-export type MeshTcpHandler = (socket: Socket, info: MeshTcpConnectionInfo) => void;
+export type { ConnectionDenial, MeshTcpConnectionInfo, MeshTcpHandler } from './tcp-inbound-chain.js';
 
 export interface MeshTcpServerOptions extends MtlsListenerOptions {
   readonly handler: MeshTcpHandler;
   /** The mesh's telemetry (`istio_tcp_*` reporter destination, access log); null: none. */
   readonly telemetry?: () => MeshTelemetry | null;
 }
-
-/** Payload of the `meshConnectionDenied` event: the connection AuthorizationPolicy refused. */
-export interface ConnectionDenial {
-  readonly port: number;
-  readonly remoteAddress: string | null;
-  readonly peer: PeerIdentity | null;
-  readonly decision: Extract<ConnectionDecision, { allow: false }>;
-}
-
-const ACTION = { custom: 'CUSTOM', deny: 'DENY', allow: 'ALLOW' } as const;
 
 /**
  * A `net.Server` for a workload's TCP ports (protocol TCP, MONGO, REDIS, MYSQL, or
@@ -56,14 +26,12 @@ const ACTION = { custom: 'CUSTOM', deny: 'DENY', allow: 'ALLOW' } as const;
  */
 export class MeshTcpServer extends MtlsListener {
   protected readonly passesForeignTls = true;
-  readonly #handler: MeshTcpHandler;
-  readonly #telemetry: () => MeshTelemetry | null;
-  #compiled: { readonly plan: MeshPlan; readonly authz: ConnectionAuthorization } | null = null;
+  readonly #chain: TcpInboundChain;
 
   constructor(options: MeshTcpServerOptions) {
     super(options, false);
-    this.#handler = options.handler;
-    this.#telemetry = options.telemetry ?? (() => null);
+    const telemetry = options.telemetry ?? (() => null);
+    this.#chain = new TcpInboundChain({ plan: () => this.plan(), telemetry, handler: options.handler });
   }
 
   protected servePlain(raw: Socket, mode: MtlsMode, serverName: string | null): void {
@@ -75,46 +43,12 @@ export class MeshTcpServer extends MtlsListener {
     this.#serve(c.socket, c.mode, c.peer, typeof sni === 'string' && sni !== '' ? sni : null);
   }
 
-  #authorization(plan: MeshPlan): ConnectionAuthorization {
-    if (this.#compiled?.plan !== plan) this.#compiled = { plan, authz: compileConnectionAuthorization(plan) };
-    return this.#compiled.authz;
-  }
-
   #serve(socket: Socket, mode: MtlsMode, peer: PeerIdentity | null, sni: string | null): void {
     const port = socket.localPort ?? 0;
-    const plan = this.plan();
-    if (plan === null) {
-      this.refuse(socket, {
-        reason: 'no-plan',
-        mode,
-        port,
-        detail: 'the plan could not be read; failing closed',
-      });
-      return;
-    }
-    const telemetry = this.#telemetry();
-    const observer = telemetry === null ? null : new TcpInboundObserver(telemetry, socket, port, peer, sni);
-    const decision = this.#authorization(plan).decide({
-      peer,
-      port,
-      sourceIp: socket.remoteAddress ?? '',
-      destinationIp: socket.localAddress ?? '',
-      sni,
-    });
-    if (!decision.allow) {
-      observer?.denied(decision.terminationDetails);
-      telemetry?.meshlet.authzDenied(decision.policy, ACTION[decision.stage]);
-      this.emit('meshConnectionDenied', {
-        port,
-        remoteAddress: socket.remoteAddress ?? null,
-        peer,
-        decision,
-      } satisfies ConnectionDenial);
-      this.refuse(socket, { reason: 'rbac-denied', mode, port, detail: decision.detail });
-      return;
-    }
-    observer?.served();
-    this.#handler(socket, Object.freeze({ peer, port, mode }));
+    const outcome = this.#chain.serve({ socket, mode, peer, sni, port });
+    if (outcome.served) return;
+    if (outcome.denial !== null) this.emit('meshConnectionDenied', outcome.denial);
+    this.refuse(socket, { reason: outcome.reason, mode, port, detail: outcome.detail });
   }
 
   /** Destroy every connection (the application's included). */

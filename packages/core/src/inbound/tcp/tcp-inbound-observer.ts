@@ -9,6 +9,12 @@ import { tcpEntry } from '../../telemetry/access-log/tcp-entry.js';
 import { peerFromIdentity } from '../../telemetry/peer-labels.js';
 import type { PeerIdentity } from '../request-context.js';
 
+/** Both ends of a connection as the access log reports them. */
+export interface ConnectionAddresses {
+  readonly local: { readonly address: string | undefined; readonly port: number | undefined };
+  readonly remote: { readonly address: string | undefined; readonly port: number | undefined };
+}
+
 /**
  * One inbound TCP connection's telemetry, as a sidecar's inbound TCP chain reports it:
  * `istio_tcp_*` with reporter `destination` (the stats filter after the network RBAC
@@ -34,14 +40,21 @@ export class TcpInboundObserver {
   #served = false;
   #closed = false;
 
-  constructor(t: MeshTelemetry, socket: Socket, port: number, peer: PeerIdentity | null, sni: string | null) {
+  constructor(
+    t: MeshTelemetry,
+    socket: Socket,
+    port: number,
+    peer: PeerIdentity | null,
+    sni: string | null,
+    addresses: ConnectionAddresses,
+  ) {
     this.#t = t;
     this.#socket = socket;
     this.#port = port;
     this.#peer = peer;
     this.#sni = sni;
-    this.#local = addressOf(socket.localAddress, socket.localPort);
-    this.#remote = addressOf(socket.remoteAddress, socket.remotePort);
+    this.#local = addressOf(addresses.local.address, addresses.local.port);
+    this.#remote = addressOf(addresses.remote.address, addresses.remote.port);
     this.#startMs = t.clock.now();
     this.#reports = new TcpReports(
       () => t.metrics,
