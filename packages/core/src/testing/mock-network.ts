@@ -1,7 +1,7 @@
-import type { PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import inject from 'light-my-request';
+import { mockHandshake } from './mock-handshake.js';
 import type { MtlsMode } from '../compile/inbound-types.js';
 import { REFUSED } from '../outbound/transports/memory-transport.js';
 import { recordConnectionPeer } from '../inbound/server/peer-registry.js';
@@ -9,7 +9,6 @@ import type { PeerIdentity } from '../inbound/request-context.js';
 import {
   TransportError,
   type Transport,
-  type TransportTls,
   type TransportRequest,
   type TransportResponse,
 } from '../outbound/transport.js';
@@ -126,38 +125,6 @@ export class MockNetwork {
     return this.track(() => this.#dispatch(caller, req));
   }
 
-  /**
-   * A pod without a sidecar: plaintext, or its own TLS with a certificate for its host. A
-   * TLS client checks the name (`servername`, else the URL's host) unless told not to, and
-   * runs its SAN check on the certificate's DNS SAN.
-   */
-  #plainPod(endpoint: MockEndpoint, key: string, tls: TransportTls | null, urlHost: string | null): void {
-    const tlsFrom = tls !== null || urlHost !== null;
-    if (!endpoint.serverTls) {
-      if (tlsFrom) throw handshakeFailed(key, 'the server speaks plaintext');
-      return;
-    }
-    if (!tlsFrom) throw plaintextToTls(key);
-    if (tls === null) {
-      if (!certServes(endpoint.tlsName, urlHost ?? '')) {
-        throw handshakeFailed(key, `the certificate is for ${endpoint.tlsName}, not ${String(urlHost)}`);
-      }
-      return;
-    }
-    if (tls.insecureSkipVerify === true) return;
-    const refused =
-      tls.verifyPeer?.({ subjectaltname: `DNS:${endpoint.tlsName}` } as PeerCertificate) ?? null;
-    if (refused !== null) throw handshakeFailed(key, refused);
-    const name = tls.servername;
-    if (
-      tls.verifyPeer === null &&
-      tls.checkName !== false &&
-      (name === null || !certServes(endpoint.tlsName, name))
-    ) {
-      throw handshakeFailed(key, `the certificate is for ${endpoint.tlsName}, not ${String(name)}`);
-    }
-  }
-
   async #dispatch(caller: MockCaller, req: TransportRequest): Promise<TransportResponse> {
     const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
     // An attempt addressed by name (the passthrough cluster) connects where DNS says, as the
@@ -180,24 +147,7 @@ export class MockNetwork {
     // The caller's own TLS (an https URL the sidecar passes through to the app); with `tls`
     // set, the https scheme is the sidecar's own origination instead.
     const appTls = req.url.protocol === 'https:' && tls === null;
-    let peer: PeerIdentity | null = null;
-    if (endpoint.identity === null) {
-      this.#plainPod(endpoint, key, tls, appTls ? req.url.hostname : null);
-    } else if (tls !== null) {
-      if (mode === 'DISABLE') throw handshakeFailed(key, 'the server speaks plaintext');
-      const san = `URI:spiffe://${endpoint.identity.principal}`;
-      const refused = tls.verifyPeer?.({ subjectaltname: san } as PeerCertificate) ?? null;
-      if (refused !== null) throw handshakeFailed(key, refused);
-      peer = tls.cert !== null ? caller.identity : null;
-    } else if (mode === 'STRICT') {
-      // security.md §1: STRICT closes plaintext at the connection, with no HTTP response.
-      throw new TransportError('reset', 'socket hang up (STRICT mTLS port, plaintext connection)', false);
-    }
-    if (endpoint.identity !== null && appTls !== endpoint.serverTls) {
-      throw appTls
-        ? handshakeFailed(key, 'the app behind the sidecar speaks plaintext')
-        : plaintextToTls(key);
-    }
+    const peer = mockHandshake(caller, endpoint, key, mode, tls, appTls ? req.url.hostname : null);
     const listener = await endpoint.listener();
     const body = req.body;
     const run = inject(
@@ -236,25 +186,6 @@ export class MockNetwork {
     out.push(null);
     return { status: res.statusCode, headers, body: out };
   }
-}
-
-function handshakeFailed(key: string, why: string): TransportError {
-  return new TransportError('tls', `TLS handshake with ${key} failed: ${why}`, true, {
-    transportFailureReason: 'TLS error',
-  });
-}
-
-/** What an HTTPS server does with a plaintext request: it closes the connection. */
-function plaintextToTls(key: string): TransportError {
-  return new TransportError('reset', `socket hang up (plaintext to the TLS port ${key})`, false);
-}
-
-/** Whether a certificate for `certName` (a `*.` wildcard allowed) serves `name`, as TLS hostname checks go. */
-function certServes(certName: string, name: string): boolean {
-  const n = name.toLowerCase();
-  const c = certName.toLowerCase();
-  if (c.startsWith('*.')) return n.endsWith(c.slice(1)) && !n.slice(0, n.length - c.length + 1).includes('.');
-  return n === c;
 }
 
 function abortable<T>(work: Promise<T>, signal: AbortSignal | null): Promise<T> {
