@@ -24,15 +24,7 @@ export interface DirectFetchContext {
  * the config (kube-proxy's mapping), else `port` itself.
  */
 function targetPortOf(topology: MockTopology, host: string, port: number): number {
-  for (const p of topology.snapshot.platform) {
-    if (p.kind !== 'Service' || `${p.metadata.name}.${p.metadata.namespace}.svc.cluster.local` !== host)
-      continue;
-    const ports =
-      (p.body['spec'] as { ports?: { port?: unknown; targetPort?: unknown }[] } | undefined)?.ports ?? [];
-    const target = ports.find((x) => x.port === port)?.targetPort;
-    if (typeof target === 'number') return target;
-  }
-  return port;
+  return topology.servicePorts(host)?.find((x) => x.port === port)?.targetPort ?? port;
 }
 
 /** `host`, `host.ns` or the full name, as Kubernetes DNS resolves them for a pod in `namespace`. */
@@ -57,6 +49,31 @@ export function servesHost(ctx: DirectFetchContext, hostname: string): boolean {
 }
 
 /**
+ * Where a client without a sidecar connects for `hostname:port`: the Service's virtual IP
+ * picks one of its endpoints on the `targetPort` at random (kube-proxy); an external host
+ * is its pods' addresses (DNS). `address` is `ip:port`.
+ * @throws Error `code: 'ENOTFOUND'` when nothing serves the name on that port.
+ */
+export function pickEndpoint(
+  ctx: DirectFetchContext,
+  hostname: string,
+  port: number,
+): { readonly host: string; readonly ip: string; readonly port: number; readonly address: string } {
+  const endpoints = ctx.topology.endpoints();
+  const host = serviceHost(hostname, ctx.namespace, endpoints);
+  const containerPort = targetPortOf(ctx.topology, host, port);
+  const external = ctx.external(hostname.toLowerCase()).map((address) => ({ address, port }));
+  const list = [...(endpoints[host] ?? []).filter((e) => e.port === containerPort), ...external];
+  if (list.length === 0) {
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname} (no endpoint on port ${port})`), {
+      code: 'ENOTFOUND',
+    });
+  }
+  const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0]!;
+  return { host, ip: pick.address, port: pick.port, address: `${pick.address}:${pick.port}` };
+}
+
+/**
  * A call from a pod without a sidecar: no routing rules, no retries, no mTLS. The
  * Service's virtual IP picks one of its endpoints at random (kube-proxy), and the request
  * goes there in plaintext. A connection the server closes (a STRICT port) rejects as
@@ -68,19 +85,9 @@ export async function directFetch(
   init?: MeshFetchInit,
 ): Promise<MeshResponse> {
   const target = new URL(url);
-  const endpoints = ctx.topology.endpoints();
-  const host = serviceHost(target.hostname, ctx.namespace, endpoints);
   const port = target.port !== '' ? Number(target.port) : target.protocol === 'https:' ? 443 : 80;
-  const containerPort = targetPortOf(ctx.topology, host, port);
-  const external = ctx.external(target.hostname.toLowerCase()).map((address) => ({ address, port }));
-  const list = [...(endpoints[host] ?? []).filter((e) => e.port === containerPort), ...external];
-  if (list.length === 0) {
-    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${target.hostname} (no endpoint on port ${port})`), {
-      code: 'ENOTFOUND',
-    });
-  }
-  const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0];
-  return sendTo(ctx.network, ctx.caller, `${pick?.address}:${pick?.port}`, target, host, init);
+  const { host, address } = pickEndpoint(ctx, target.hostname, port);
+  return sendTo(ctx.network, ctx.caller, address, target, host, init);
 }
 
 /**

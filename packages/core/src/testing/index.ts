@@ -4,6 +4,7 @@ export type {
   ExpressLike,
   FastifyLike,
   MockApp,
+  MockConnection,
   MockContext,
   MockGateway,
   MockGatewayOptions,
@@ -15,5 +16,8 @@ export type {
   MockRequest,
   MockService,
   MockServiceOptions,
+  MockTcpHandler,
+  MockTcpService,
+  MockTcpServiceOptions,
   MockWorkload,
 } from './types.js';

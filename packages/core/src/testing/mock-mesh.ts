@@ -19,6 +19,7 @@ import { sidecarListener } from './sidecar-listener.js';
 import { withXfcc } from './mock-xfcc.js';
 import type {
   MockApp,
+  MockConnection,
   MockGateway,
   MockGatewayOptions,
   MockHop,
@@ -34,6 +35,10 @@ import { hopLogged, type Fetch } from './hop-log.js';
 import { sumMetric } from './mesh-metric.js';
 import { virtualCertificates } from './virtual-certs.js';
 import { mockGateway } from './mock-gateway.js';
+import { connectionLogged, directConnect, type Connect, type DialedPods } from './mock-connections.js';
+import { mockTcpDial } from './mock-tcp-dial.js';
+import { mockTcpService, type PlaceInstance } from './mock-tcp-service.js';
+import { MockWire } from './mock-wire.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -82,10 +87,14 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     external,
     (work) => handlers.waiting(work),
   );
+  // A TCP connection being made on the wire is real work: virtual time waits for it.
   const clock = createVirtualClock(
     () => network.inFlight > 0,
-    () => handlers.settled(),
+    () => handlers.settled() && network.connecting === 0,
   );
+  const wire = new MockWire();
+  const dialed: DialedPods = new WeakMap();
+  const connections: MockConnection[] = [];
   // What tests and handlers see: a handler's sleep is time it waits on the mesh.
   const userClock: VirtualClock = {
     ...clock,
@@ -163,6 +172,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         planSource: (w, hooks) => topology.source(w, hooks),
         jwksFetch,
         ...(gatewayForward === undefined ? {} : { gatewayForward }),
+        tcpDial: mockTcpDial(network, wire, caller, dialed),
       },
     );
     meshes.push(mesh);
@@ -213,37 +223,97 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         );
     // From inside a handler, an onward call is time the handler waits on the mesh.
     const fetch: Fetch = (url, init) => handlers.waiting(() => call(url, init));
-    return { address, caller, id, meshOf, fetch };
+    const direct = { network, topology, external, random, caller, namespace: workload.namespace };
+    const connect: Connect = connectionLogged(
+      id,
+      meshed
+        ? async (target) => (await meshOf()).connect(target)
+        : (target) => directConnect(direct, mockTcpDial(network, wire, caller, dialed), target),
+      { clock, log: connections, dialed },
+    );
+    return { address, caller, id, meshOf, fetch, connect };
+  };
+
+  /**
+   * Whether the Service of `host` has `port` among its endpoints' ports: a container port
+   * its Service does not list is no endpoint (tcp-echo's 9002; Kubernetes EndpointSlices
+   * carry the Service's ports only). With one port, or no Service in the config, the
+   * Service port is the pod's (the mock's shorthand).
+   */
+  const exposes = (host: string, port: number): boolean => {
+    const ports = topology.servicePorts(host);
+    return ports === null || ports.length <= 1 || ports.some((x) => x.port === port || x.targetPort === port);
+  };
+
+  /**
+   * A pod serving `name` on `ports`: its workload (labels, `<name>-<version>`), address,
+   * mesh and calls, the host it serves, how a port joins the network and the registry (a
+   * name with a dot is an external host, a ServiceEntry's or none: DNS finds the pod),
+   * and how it leaves them.
+   */
+  const instance: PlaceInstance = (what, name, o, ports) => {
+    const meshed = o.mesh !== false;
+    const labels: Record<string, string> = { app: name, ...o.labels };
+    const version = labels['version'];
+    const workload = workloadOf(o.name ?? (version === undefined ? name : `${name}-${version}`), {
+      ...o,
+      labels,
+    });
+    const given = o.address;
+    for (const port of ports) if (given !== undefined) freeAddress(given, port, `${what}('${name}')`);
+    const p = pod(workload, meshed, given ?? nextAddress());
+    const isExternal = name.includes('.');
+    const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
+    return {
+      workload,
+      p,
+      host,
+      join: (port, serve) => {
+        network.add({
+          address: p.address,
+          port,
+          workload: p.id,
+          identity: p.caller.identity,
+          tlsName: host,
+          modeFor: async (at) =>
+            meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
+          ...serve,
+        });
+        if (isExternal) {
+          if (!external(host).includes(p.address)) dns.set(host, [...external(host), p.address]);
+        } else if (exposes(host, port))
+          topology.addEndpoint(host, {
+            address: p.address,
+            port,
+            labels: workload.labels,
+            ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
+            ...(o.locality === undefined ? {} : { locality: o.locality }),
+          });
+      },
+      stop: () => {
+        for (const port of ports) network.remove(p.address, port);
+        if (isExternal)
+          dns.set(
+            host,
+            external(host).filter((a) => a !== p.address),
+          );
+        else topology.removeEndpoint(host, p.address);
+      },
+    };
   };
 
   const mock: MockMesh = {
     service(name: string, o: MockServiceOptions, app: MockApp): MockService {
-      const meshed = o.mesh !== false;
-      const labels: Record<string, string> = { app: name, ...o.labels };
-      const version = labels['version'];
-      const workload = workloadOf(o.name ?? (version === undefined ? name : `${name}-${version}`), {
-        ...o,
-        labels,
-      });
       const port = o.port ?? 80;
-      const p = pod(workload, meshed, freeAddress(o.address, port, `mm.service('${name}')`));
-      // A name with a dot is an external host (a ServiceEntry's, or none): DNS finds the pod.
-      const isExternal = name.includes('.');
-      const host = isExternal ? name.toLowerCase() : `${name}.${workload.namespace}.svc.cluster.local`;
+      const it = instance('mm.service', name, o, [port]);
+      const { p, workload } = it;
       const listener = appListener(
         app,
-        { fetch: p.fetch, workload },
+        { fetch: p.fetch, connect: p.connect, workload },
         new AdapterCheck(o.adapter === true, p.id),
       );
-      network.add({
-        address: p.address,
-        port,
-        workload: p.id,
-        identity: p.caller.identity,
+      it.join(port, {
         serverTls: o.tls === true,
-        tlsName: host,
-        modeFor: async (at) =>
-          meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
         // The pod (sidecar and app) counts as running until its response ends.
         listener: async () => {
           if (p.caller.identity === null) return handlers.serve(listener);
@@ -253,33 +323,18 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           return handlers.serve(withXfcc(decided, mesh, p.caller.identity));
         },
       });
-      if (isExternal) dns.set(host, [...external(host), p.address]);
-      else
-        topology.addEndpoint(host, {
-          address: p.address,
-          port,
-          labels: workload.labels,
-          ...(meshed ? { serviceAccount: workload.serviceAccount } : {}),
-          ...(o.locality === undefined ? {} : { locality: o.locality }),
-        });
       return {
         workload,
-        host,
+        host: it.host,
         address: p.address,
         port,
         fetch: p.fetch,
+        connect: p.connect,
         mesh: p.meshOf,
-        stop: () => {
-          network.remove(p.address, port);
-          if (isExternal)
-            dns.set(
-              host,
-              external(host).filter((a) => a !== p.address),
-            );
-          else topology.removeEndpoint(host, p.address);
-        },
+        stop: it.stop,
       };
     },
+    tcpService: (name, o, handler) => mockTcpService(instance, name, o, handler),
     gateway(name = 'istio-ingressgateway', o: MockGatewayOptions = {}): MockGateway {
       return mockGateway(
         {
@@ -304,11 +359,14 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       const name = o.name ?? o.serviceAccount ?? 'default';
       const workload = workloadOf(name, { ...o, labels: { app: name, ...o.labels } });
       const p = pod(workload, o.mesh !== false, o.address);
-      return { workload, fetch: p.fetch, mesh: p.meshOf };
+      return { workload, fetch: p.fetch, connect: p.connect, mesh: p.meshOf };
     },
     clock: userClock,
     get log() {
       return log;
+    },
+    get connections() {
+      return connections;
     },
     get snapshot() {
       return topology.snapshot;
@@ -337,6 +395,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       closed = true;
       const all = await Promise.allSettled(meshes);
       for (const r of all) if (r.status === 'fulfilled') await r.value.close();
+      await wire.close();
     },
   };
   return mock;

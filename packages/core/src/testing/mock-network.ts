@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import inject from 'light-my-request';
 import { mockHandshake } from './mock-handshake.js';
@@ -32,6 +32,20 @@ export interface MockEndpoint {
   modeFor(port: number): Promise<MtlsMode>;
   /** The sidecar and application, once the pod's mesh is up. */
   listener(): Promise<RequestListener>;
+  /** A TCP pod (`mm.tcpService`): takes the server's end of each connection; absent for an HTTP pod. */
+  readonly tcp?: (socket: Socket, arrival: MockTcpArrival) => void;
+}
+
+/** What a mock TCP pod learns of a connection the network made to it. */
+export interface MockTcpArrival {
+  /** The verified mTLS peer; null for plaintext. */
+  readonly peer: PeerIdentity | null;
+  readonly mode: MtlsMode;
+  readonly port: number;
+  /** The caller's pod address. */
+  readonly remote: string;
+  /** The SNI the caller's sidecar sent (auto mTLS: `outbound_.<port>_.<subset>_.<host>`). */
+  readonly sni: string | null;
 }
 
 /** Who is calling: its identity when it has a sidecar, and its address. */
@@ -59,6 +73,7 @@ interface FakeSocket {
 export class MockNetwork {
   readonly #endpoints = new Map<string, MockEndpoint>();
   #inFlight = 0;
+  #connecting = 0;
   readonly #onActivity: () => void;
   readonly #lookup: (host: string) => readonly string[];
   readonly #waiting: <T>(work: () => Promise<T>) => Promise<T>;
@@ -80,6 +95,33 @@ export class MockNetwork {
   /** Calls and dispatches under way (the virtual clock advances only while some are). */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** TCP connections being made on the wire: real work the virtual clock waits for. */
+  get connecting(): number {
+    return this.#connecting;
+  }
+
+  /** Count a TCP connection being made until `done` is called (once is enough). */
+  beginConnect(): () => void {
+    this.#connecting++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.#connecting--;
+      this.#onActivity();
+    };
+  }
+
+  /** The pod at `ip:port`. */
+  endpointAt(key: string): MockEndpoint | undefined {
+    return this.#endpoints.get(key);
+  }
+
+  /** An IP as it is, a name as the mock DNS resolves it (the first address), else the name. */
+  resolve(name: string): string {
+    return isIP(name.replace(/^\[|\]$/g, '')) !== 0 ? name : (this.#lookup(name.toLowerCase())[0] ?? name);
   }
 
   add(endpoint: MockEndpoint): void {
@@ -129,15 +171,20 @@ export class MockNetwork {
     const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
     // An attempt addressed by name (the passthrough cluster) connects where DNS says, as the
     // app's own resolver would have sent it.
-    const name = req.url.hostname;
-    const ip =
-      isIP(name.replace(/^\[|\]$/g, '')) !== 0 ? name : (this.#lookup(name.toLowerCase())[0] ?? name);
-    const key = `${ip}:${port}`;
+    const key = `${this.resolve(req.url.hostname)}:${port}`;
     const endpoint = this.#endpoints.get(key);
     if (endpoint === undefined) {
       throw new TransportError('connect-failure', `connect ECONNREFUSED ${key} (mock mesh)`, true, {
         transportFailureReason: REFUSED,
       });
+    }
+    if (endpoint.tcp !== undefined) {
+      // An HTTP request to a raw TCP server gets no HTTP response back.
+      throw new TransportError(
+        'reset',
+        `socket hang up (${key} is ${endpoint.workload}'s TCP port (mm.tcpService): it does not speak HTTP)`,
+        false,
+      );
     }
     if (req.signal?.aborted === true) {
       throw new TransportError('aborted', 'request aborted before it was sent', true);

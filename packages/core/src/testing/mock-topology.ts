@@ -34,6 +34,27 @@ export class MockTopology {
     return this.#snapshot;
   }
 
+  /**
+   * The ports of the Kubernetes Service for `host` in the config (`port`, and `targetPort`
+   * when it is a number), or null when the config has none.
+   */
+  servicePorts(
+    host: string,
+  ): readonly { readonly port: number; readonly targetPort: number | null }[] | null {
+    for (const p of this.#snapshot.platform) {
+      if (p.kind !== 'Service' || `${p.metadata.name}.${p.metadata.namespace}.svc.cluster.local` !== host)
+        continue;
+      const ports = (p.body['spec'] as { ports?: { port?: unknown; targetPort?: unknown }[] } | undefined)
+        ?.ports;
+      return (ports ?? []).flatMap((x) =>
+        typeof x.port === 'number'
+          ? [{ port: x.port, targetPort: typeof x.targetPort === 'number' ? x.targetPort : null }]
+          : [],
+      );
+    }
+    return null;
+  }
+
   /** The static endpoints every plan is compiled with, by service host. */
   endpoints(): Readonly<Record<string, readonly StaticEndpoint[]>> {
     return Object.fromEntries(this.#endpoints);

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import type { PeerIdentity, RequestAuth } from '../inbound/request-context.js';
+import type { MeshTcpConnectionInfo } from '../inbound/tcp/tcp-inbound-chain.js';
 import type { Mesh, MeshOptions } from '../mesh/types.js';
 import type { MeshFetchInit } from '../outbound/client.js';
+import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
 import type { MeshResponse } from '../outbound/response.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { VirtualClock } from './virtual-clock.js';
@@ -102,6 +105,8 @@ export interface MockReply {
 export interface MockContext {
   /** Call onward as this workload, through its outbound pipeline. */
   fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /** Connect onward over TCP as this workload (`mesh.connect`); logged in `mm.connections`. */
+  connect(target: MeshConnectTarget): Promise<Socket>;
   readonly workload: WorkloadIdentity;
 }
 
@@ -123,11 +128,36 @@ export type ExpressLike = ((req: IncomingMessage, res: ServerResponse) => void) 
 /** What serves a mock service instance. */
 export type MockApp = MockHandler | FastifyLike | ExpressLike;
 
+/**
+ * What serves a mock TCP service instance: `mesh.listenTcp`'s handler, with the pod's
+ * `ctx` beside. The socket is a real `net.Socket` (one end of a loopback pair the mock
+ * makes); its addresses are loopback's, the connection's facts are in `info`.
+ */
+export type MockTcpHandler = (socket: Socket, info: MeshTcpConnectionInfo, ctx: MockContext) => void;
+
+/** Where and as whom a mock TCP service instance runs. */
+export interface MockTcpServiceOptions extends Omit<MockServiceOptions, 'port' | 'adapter' | 'tls'> {
+  /** The container port, when it serves one. Default 80 (without `ports`). */
+  readonly port?: number;
+  /** The container ports it serves, when several (tcp-echo serves 9000, 9001 and 9002). */
+  readonly ports?: readonly number[];
+}
+
 /** A caller in the mock mesh. */
 export interface MockWorkload {
   readonly workload: WorkloadIdentity;
   /** Through the workload's sidecar (outbound pipeline); straight to an endpoint for `mesh: false`. */
   fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /**
+   * A TCP connection as the workload's sidecar makes it (`mesh.connect`: VirtualService
+   * `tcp` routes, the cluster's load balancer and limits, auto mTLS); for `mesh: false`,
+   * plaintext straight to one of the Service's endpoints (kube-proxy). Resolves with the
+   * connected socket. A pod that closes the connection at once (STRICT to a plaintext
+   * client, an AuthorizationPolicy) still connects, as with a sidecar: the socket closes
+   * without data.
+   * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT` (`details.flags`), or for `mesh: false` a socket error (`code` ECONNREFUSED, ENOTFOUND).
+   */
+  connect(target: MeshConnectTarget): Promise<Socket>;
   /** The workload's mesh (plan, metrics, telemetry); rejects for `mesh: false`. */
   mesh(): Promise<Mesh>;
 }
@@ -176,6 +206,34 @@ export interface MockService extends MockWorkload {
   stop(): void;
 }
 
+/** One TCP service instance (pod). */
+export interface MockTcpService extends MockWorkload {
+  /** `<name>.<namespace>.svc.cluster.local`. */
+  readonly host: string;
+  /** The pod address (`10.x.y.z`). */
+  readonly address: string;
+  /** The container ports it serves. */
+  readonly ports: readonly number[];
+  /** Take the instance away: its endpoints leave every plan, later connections to it are refused. */
+  stop(): void;
+}
+
+/** One TCP connection in the mock mesh, as the caller saw it when it was made (or failed). */
+export interface MockConnection {
+  /** `<namespace>/<workload name>` of the caller. */
+  readonly source: string;
+  /** `host:port` as the caller dialled it. */
+  readonly target: string;
+  /** The pod it reached (`ip:port` and its workload); null when it reached none. */
+  readonly destination: { readonly address: string; readonly workload: string | null } | null;
+  /** Envoy's flags of a connection the sidecar gave up on (`UH`, `UO`, `UF`, `NC`); empty when made. */
+  readonly flags: readonly string[];
+  /** Virtual time of the attempt. */
+  readonly start: number;
+  /** The error the connect rejected with, if it did. */
+  readonly error: string | null;
+}
+
 /** One call in the mock mesh, as the caller saw it. */
 export interface MockHop {
   /** `<namespace>/<workload name>` of the caller. */
@@ -213,6 +271,14 @@ export interface MockMesh {
   service(name: string, options: MockServiceOptions, handler: MockHandler): MockService;
   /** The same with a real app: a Fastify instance (without the meshlet plugin) or an Express app. */
   service(name: string, options: MockServiceOptions, app: FastifyLike | ExpressLike): MockService;
+  /**
+   * Serve `name`'s TCP ports with `handler`, as `mesh.listenTcp` serves them in the pod:
+   * PeerAuthentication per port, AuthorizationPolicy as Istio compiles it for TCP (a
+   * refused connection is closed before the handler sees it), `istio_tcp_*` with reporter
+   * `destination`. Several calls with one name are several pods.
+   * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` for no port, or a handler that is not a function.
+   */
+  tcpService(name: string, options: MockTcpServiceOptions, handler: MockTcpHandler): MockTcpService;
   /** A client-only workload; `{ mesh: false }` is a pod without a sidecar (no identity, plaintext). */
   workload(options: Omit<MockServiceOptions, 'port'> & { readonly name?: string }): MockWorkload;
   /**
@@ -226,6 +292,8 @@ export interface MockMesh {
   readonly clock: VirtualClock;
   /** Every call made so far, in the order they finished. */
   readonly log: readonly MockHop[];
+  /** Every TCP connection made or refused so far, in the order they were settled. */
+  readonly connections: readonly MockConnection[];
   /** The config in force. */
   readonly snapshot: ConfigSnapshot;
   /**
