@@ -1,7 +1,9 @@
 import { gatewayInfo } from '../compile/gateway-binding.js';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
-import { gatewayPort } from '../gateway/gateway-port.js';
+import { gatewayPort, gatewayTcpPort } from '../gateway/gateway-port.js';
+import type { AddressInfo, Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import type { Mesh } from '../mesh/types.js';
 import type { OutboundClient } from '../outbound/client.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
@@ -48,7 +50,7 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     ...(o.locality === undefined ? {} : { locality: o.locality }),
   });
   // Checked now, from the config in force, so a gateway no Gateway selects fails here.
-  const port = gatewayPort(workload, gatewayInfo(deps.snapshot().resources, workload), o.port);
+  const { port, tcp } = serverPortOf(workload, gatewayInfo(deps.snapshot().resources, workload), o.port);
   const address = deps.address(o.address, port, `mm.gateway('${name}')`);
   const id = `${workload.namespace}/${workload.name}`;
   const caller: MockCaller = { address, identity: deps.identity(workload) };
@@ -60,6 +62,7 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       (forward) => (url, init, at) => deps.logged(id, (u, i) => forward(u, i, at))(url, init),
     ));
   const host = `${name}.${workload.namespace}.svc.cluster.local`;
+  if (tcp) return tcpGateway({ workload, host, address, port, mesh: meshOf });
   let listener: RequestListener | null = null;
   deps.network.add({
     address,
@@ -83,5 +86,78 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     }
     return sendTo(deps.network, INTERNET_CLIENT, `${address}:${port}`, target, host, init);
   });
-  return { workload, host, address, port, fetch, mesh: meshOf };
+  return {
+    workload,
+    host,
+    address,
+    port,
+    fetch,
+    connect: () =>
+      Promise.reject(
+        new MeshletError(
+          'MESHLET_ERR_MESH_OPTIONS',
+          `gateway.connect: port ${port} is an HTTP server; connect to a TCP or TLS passthrough server port (mm.gateway(name, { port }))`,
+          { option: 'gateway.port' },
+        ),
+      ),
+    mesh: meshOf,
+  };
+}
+
+/**
+ * The port a mock gateway serves, and whether it is a plain TCP or TLS passthrough server:
+ * `port` when a Gateway has a server there, else the only HTTP server port, else the only
+ * TCP one. An error says what to fix, as `mesh.gateway` and `mesh.listenGatewayTcp` say it.
+ */
+function serverPortOf(
+  w: WorkloadIdentity,
+  gw: Parameters<typeof gatewayPort>[1],
+  port: number | undefined,
+): { port: number; tcp: boolean } {
+  try {
+    return { port: gatewayPort(w, gw, port), tcp: false };
+  } catch (httpError) {
+    try {
+      return { port: gatewayTcpPort(w, gw, port), tcp: true };
+    } catch {
+      throw httpError;
+    }
+  }
+}
+
+/**
+ * A gateway pod on a plain TCP or TLS passthrough server port: its mesh runs the real
+ * `mesh.listenGatewayTcp` on a loopback port, which `connect` reaches as a client on the
+ * internet would (the tasks' `nc $INGRESS_HOST $TCP_INGRESS_PORT`); the connections it
+ * proxies go over the mock network (auto mTLS, the pods' policies and telemetry).
+ */
+function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
+  let listening: Promise<number> | null = null;
+  const listen = (): Promise<number> =>
+    (listening ??= g
+      .mesh()
+      .then((mesh) => mesh.listenGatewayTcp({ port: g.port, listenPort: 0, host: '127.0.0.1' }))
+      .then((server) => (server.address() as AddressInfo).port));
+  return {
+    ...g,
+    fetch: () =>
+      Promise.reject(
+        new MeshletError(
+          'MESHLET_ERR_MESH_OPTIONS',
+          `gateway.fetch: port ${g.port} is a TCP server; use gateway.connect(), or a gateway on an HTTP server port`,
+          { option: 'gateway.port' },
+        ),
+      ),
+    connect: async () => {
+      const at = await listen();
+      return new Promise<Socket>((resolve, reject) => {
+        const socket = netConnect({ port: at, host: '127.0.0.1', allowHalfOpen: true });
+        socket.once('error', reject);
+        socket.once('connect', () => {
+          socket.off('error', reject);
+          resolve(socket);
+        });
+      });
+    },
+  };
 }

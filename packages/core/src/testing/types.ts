@@ -170,7 +170,10 @@ export interface MockGatewayOptions {
   readonly serviceAccount?: string;
   /** Added to `{ istio: 'ingressgateway', app: <name> }`, the labels of Istio's gateway chart. */
   readonly labels?: Readonly<Record<string, string>>;
-  /** The Gateway server port (`servers[].port.number`); default: its only HTTP server port. */
+  /**
+   * The Gateway server port (`servers[].port.number`); default: its only HTTP server port,
+   * else its only TCP or TLS passthrough one.
+   */
   readonly port?: number;
   readonly address?: string;
   readonly locality?: string;
@@ -191,6 +194,13 @@ export interface MockGateway {
    * HTTP only: the mock does not terminate a Gateway server's TLS.
    */
   fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
+  /**
+   * A TCP connection from a client on the internet to the gateway's plain TCP or TLS
+   * passthrough server port (the TCP traffic-shifting task's `nc $INGRESS_HOST
+   * $TCP_INGRESS_PORT`), proxied by its VirtualService `tcp` (or `tls`) routes. Rejects
+   * (`MESHLET_ERR_MESH_OPTIONS`) on an HTTP server port.
+   */
+  connect(): Promise<Socket>;
   /** The gateway's mesh (plan, metrics, telemetry). */
   mesh(): Promise<Mesh>;
 }

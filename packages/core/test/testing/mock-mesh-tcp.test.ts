@@ -325,3 +325,45 @@ spec: { ports: [{ port: 27017, name: mongo }], selector: { app: mongodb } }
     expect(res.meshlet.flags).toEqual(['UC']);
   });
 });
+
+describe('mm.gateway(): the TCP traffic-shifting task through the ingress gateway', () => {
+  it('routes port 31400 to v1 (tcp-echo-all-v1.yaml), then 80/20 (tcp-echo-20-v2.yaml)', async () => {
+    const mm = await mock([await services(), path.join(SAMPLES, 'tcp-echo/tcp-echo-all-v1.yaml')]);
+    tcpEchoPods(mm);
+    const gw = mm.gateway();
+    expect(gw.port).toBe(31400);
+    for (let i = 0; i < 10; i++) expect(await nc(await gw.connect(), `world ${i}`)).toBe(`one world ${i}\n`);
+
+    await mm.apply(await readFile(path.join(SAMPLES, 'tcp-echo/tcp-echo-20-v2.yaml'), 'utf8'));
+    const replies: string[] = [];
+    for (let i = 0; i < 100; i++) replies.push(await nc(await gw.connect(), 'hello'));
+    const two = replies.filter((r) => r === 'two hello\n').length;
+    expect(replies.filter((r) => r === 'one hello\n').length + two).toBe(100);
+    expect(two).toBeGreaterThan(8);
+    expect(two).toBeLessThan(32);
+    // The gateway reached v2 over mTLS with its own identity.
+    expect(
+      await mm.metric('istio_tcp_connections_opened_total', {
+        reporter: 'destination',
+        destination_version: 'v2',
+        source_principal: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+      }),
+    ).toBe(two);
+    await expect(gw.fetch('http://tcp-echo/')).rejects.toThrow(/TCP server; use gateway.connect/);
+  });
+
+  it('refuses connect on an HTTP server port, and a port no Gateway server has', async () => {
+    const mm = await mock([
+      await services(),
+      path.join(SAMPLES, 'tcp-echo/tcp-echo-all-v1.yaml'),
+      path.join(SAMPLES, 'bookinfo-networking/bookinfo-gateway.yaml'),
+    ]);
+    const http = mm.gateway();
+    expect(http.port).toBe(8080);
+    await expect(http.connect()).rejects.toThrow(/port 8080 is an HTTP server/);
+    expect(() => mm.gateway('other-gateway', { port: 9999, labels: { istio: 'ingressgateway' } })).toThrow(
+      /no Gateway server serves HTTP on port 9999/,
+    );
+    expect(mm.gateway('tcp-gateway', { port: 31400 }).port).toBe(31400);
+  });
+});
