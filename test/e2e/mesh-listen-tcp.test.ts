@@ -550,12 +550,15 @@ describe('mesh.listenTcp(): telemetry and events', () => {
     expect(server.refused).toEqual([expect.objectContaining({ reason: 'rbac-denied', port: p[1] })]);
 
     // Both connections, the refused one too: the stats filter follows the RBAC filter in the
-    // chain and reports every connection the chain took when it closes.
+    // chain and reports every connection the chain took when it closes. The source's workload
+    // labels come from its TCP metadata exchange frame, read before the RBAC filter decides.
     const closed = await server.mesh.metrics!.getSingleMetric('istio_tcp_connections_closed_total')!.get();
     expect(closed.values.map((v) => v.labels)).toEqual([
       expect.objectContaining({
         reporter: 'destination',
-        source_workload: 'unknown',
+        source_workload: 'sleep',
+        source_app: 'sleep',
+        source_canonical_service: 'sleep',
         source_principal: 'spiffe://cluster.local/ns/foo/sa/sleep',
         source_workload_namespace: 'foo',
         destination_workload: 'tcp-echo-v1',
@@ -582,5 +585,104 @@ describe('mesh.listenTcp(): telemetry and events', () => {
       expect.objectContaining({ labels: { policy: '-', action: 'ALLOW' }, value: 1 }),
     ]);
     expect(lines.join('\n')).toMatch(/rbac_access_denied_matched_policy\[none\]/);
+  });
+});
+
+/** The series of `name` in `mesh`'s registry, once one with `labels` has counted `value`. */
+async function seriesOnce(
+  mesh: Mesh,
+  name: string,
+  labels: Record<string, string>,
+): Promise<Record<string, string | number>> {
+  for (let i = 0; i < 200; i++) {
+    const got = await mesh.metrics!.getSingleMetric(name)?.get();
+    const hit = got?.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+    if (hit !== undefined) return { ...hit.labels, value: hit.value };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no ${name} series with ${JSON.stringify(labels)}`);
+}
+
+describe('mesh.connect() to mesh.listenTcp(): Istio TCP metadata exchange (ALPN istio-peer-exchange)', () => {
+  /** sleep v2, whose registry has tcp-echo's endpoint without a version: only the exchange tells it v1. */
+  async function sleepV2(p: readonly number[], extra: object = {}): Promise<Mesh> {
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'services.yaml'), services(p));
+    const mesh = await createMesh({
+      config: dir,
+      workload: { ...SLEEP, name: 'sleep-v2', labels: { app: 'sleep', version: 'v2' } },
+      certs: await certDir(sleepCert),
+      endpoints: {
+        [TCP_ECHO]: [
+          {
+            address: '127.0.0.1',
+            port: p[0]!,
+            labels: { app: 'tcp-echo', 'security.istio.io/tlsMode': 'istio' },
+            serviceAccount: 'tcp-echo',
+          },
+        ],
+      },
+      ...extra,
+    });
+    cleanup.push(() => mesh.close());
+    return mesh;
+  }
+
+  it("labels each side's istio_tcp_* with the other's workload, and counts only the application's bytes", async () => {
+    const p = await freePorts(1);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p) });
+    const sleep = await sleepV2(p);
+    const socket = await sleep.connect({ host: 'tcp-echo', port: p[0]! });
+    expect(await nc(socket, 'port 9000')).toBe('hello port 9000\n');
+
+    const atServer = await seriesOnce(server.mesh, 'istio_tcp_received_bytes_total', {
+      reporter: 'destination',
+    });
+    expect(atServer).toMatchObject({
+      source_workload: 'sleep-v2',
+      source_workload_namespace: 'foo',
+      source_app: 'sleep',
+      source_version: 'v2',
+      source_canonical_service: 'sleep',
+      source_canonical_revision: 'v2',
+      source_principal: 'spiffe://cluster.local/ns/foo/sa/sleep',
+      destination_workload: 'tcp-echo-v1',
+      value: 'port 9000\n'.length,
+    });
+    const atClient = await seriesOnce(sleep, 'istio_tcp_sent_bytes_total', { reporter: 'source' });
+    expect(atClient).toMatchObject({
+      source_workload: 'sleep-v2',
+      destination_workload: 'tcp-echo-v1',
+      destination_app: 'tcp-echo',
+      destination_version: 'v1',
+      destination_canonical_revision: 'v1',
+      value: 'hello port 9000\n'.length,
+    });
+    expect((await seriesOnce(sleep, 'istio_tcp_received_bytes_total', { reporter: 'source' }))['value']).toBe(
+      'port 9000\n'.length,
+    );
+  });
+
+  it('PILOT_DISABLE_MX_ALPN: the client offers only `istio`, and the server knows the source by its certificate alone', async () => {
+    const p = await freePorts(1);
+    const server = await tcpEchoMesh([p[0]!], { 'services.yaml': services(p) });
+    const sleep = await sleepV2(p, { istiodFeatures: { disableMxAlpn: true } });
+    const socket = await sleep.connect({ host: 'tcp-echo', port: p[0]! });
+    expect((socket as TLSSocket).alpnProtocol).toBe(false);
+    expect(await nc(socket, 'port 9000')).toBe('hello port 9000\n');
+    expect(
+      await seriesOnce(server.mesh, 'istio_tcp_received_bytes_total', { reporter: 'destination' }),
+    ).toMatchObject({
+      source_workload: 'unknown',
+      source_app: 'unknown',
+      source_principal: 'spiffe://cluster.local/ns/foo/sa/sleep',
+      value: 'port 9000\n'.length,
+    });
+    // The client has only its registry's entry: the endpoint's labels, no workload name.
+    expect(await seriesOnce(sleep, 'istio_tcp_sent_bytes_total', { reporter: 'source' })).toMatchObject({
+      destination_workload: 'unknown',
+      destination_app: 'tcp-echo',
+      destination_version: 'unknown',
+    });
   });
 });

@@ -60,9 +60,11 @@ export function compilePlan(
     gateway?.servers ?? null,
   );
   const serviceMtls = serviceMtlsModes(snapshot.resources, root);
+  const istiodFeatures: IstiodFeatures = { ...DEFAULT_ISTIOD_FEATURES, ...options.istiodFeatures };
   const plan: MeshPlan = {
     workload: w,
     meshConfig: snapshot.meshConfig,
+    istiodFeatures,
     outbound: { ...outbound, serviceMtls },
     gateway:
       gateway === null || gatewayHosts === null
@@ -79,10 +81,7 @@ export function compilePlan(
             tcp: gatewayTcp,
             tls: gatewayTls,
           },
-    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, {
-      ...DEFAULT_ISTIOD_FEATURES,
-      ...options.istiodFeatures,
-    }),
+    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, istiodFeatures),
   };
   return deepFreeze(plan);
 }

@@ -12,11 +12,28 @@ export interface IstiodFeatures {
    * its own policies' requests. Off, several providers turn every CUSTOM policy into a deny.
    */
   readonly enableMultipleCustomAuthzProviders: boolean;
+  /**
+   * `PILOT_ENABLE_METADATA_EXCHANGE` (default true; features/telemetry.go): TCP over Istio
+   * mTLS offers and selects ALPN `istio-peer-exchange` and exchanges workload metadata.
+   */
+  readonly metadataExchange: boolean;
+  /**
+   * `PILOT_DISABLE_MX_ALPN` (default false; features/pilot.go): `istio-peer-exchange` left
+   * out of the ALPN lists, so no TCP metadata exchange takes place.
+   */
+  readonly disableMxAlpn: boolean;
 }
 
 export const DEFAULT_ISTIOD_FEATURES: IstiodFeatures = Object.freeze({
   enableMultipleCustomAuthzProviders: false,
+  metadataExchange: true,
+  disableMxAlpn: false,
 });
+
+/** Whether TCP over Istio mTLS runs the metadata exchange (cluster_tls.go, authn utils.go BuildInboundTLS). */
+export function tcpMetadataExchange(f: IstiodFeatures): boolean {
+  return f.metadataExchange && !f.disableMxAlpn;
+}
 
 /**
  * A boolean variable as istiod's env.Register reads it: Go's strconv.ParseBool, a value it
@@ -33,5 +50,10 @@ export function istiodFeaturesFromEnv(env: Readonly<Record<string, string | unde
       env['PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS'],
       DEFAULT_ISTIOD_FEATURES.enableMultipleCustomAuthzProviders,
     ),
+    metadataExchange: envBool(
+      env['PILOT_ENABLE_METADATA_EXCHANGE'],
+      DEFAULT_ISTIOD_FEATURES.metadataExchange,
+    ),
+    disableMxAlpn: envBool(env['PILOT_DISABLE_MX_ALPN'], DEFAULT_ISTIOD_FEATURES.disableMxAlpn),
   });
 }

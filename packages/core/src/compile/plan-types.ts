@@ -1,3 +1,4 @@
+import type { IstiodFeatures } from './istiod-features.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
 import type { ClusterLocalityLb } from './locality-lb.js';
@@ -398,6 +399,8 @@ export interface GatewayTcpRoute {
 export interface MeshPlan {
   readonly workload: WorkloadIdentity;
   readonly meshConfig: MeshConfig;
+  /** The istiod feature flags it was compiled with. */
+  readonly istiodFeatures: IstiodFeatures;
   readonly outbound: OutboundPlan;
   readonly inbound: InboundPlan;
   /** The ingress or egress gateway's routes; absent or null for a workload beside a sidecar. */

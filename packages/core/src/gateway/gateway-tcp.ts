@@ -91,6 +91,10 @@ function proxy(
   conn.on('error', close);
   conn.on('close', close);
   socket.on('close', close);
-  socket.pipe(conn);
   conn.pipe(socket);
+  // tcp_proxy reads the downstream once the upstream is up (its readDisable until
+  // onUpstreamConnected), so an upstream metadata exchange frame goes out first.
+  void upstream.connected.then((up) => {
+    if (up) socket.pipe(conn);
+  });
 }

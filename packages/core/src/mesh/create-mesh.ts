@@ -22,6 +22,7 @@ import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
 import { tcpObserverFactory, type TcpObserverFactory } from '../outbound/tcp-observer.js';
 import { connectTcp } from '../outbound/tcp-connect.js';
 import type { TcpDial } from '../outbound/tcp-dial.js';
+import { tcpExchangeFrame } from '../telemetry/metadata-exchange/tcp-exchange.js';
 import { createTlsFor } from './outbound-tls.js';
 import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
@@ -153,7 +154,9 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
   // (its peer labels cached) for both.
   let tcpObservers: TcpObserverFactory | null = null;
+  const exchangeFrame = tcpExchangeFrame(peerHeaders);
   const tcpParts = () => ({
+    exchangeFrame,
     getPlan,
     clusters,
     clock,

@@ -23,6 +23,7 @@ import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
 import { stampForwardedResponse, type ForwardedStamp } from '../inbound/forwarded-response.js';
 import type { ProxyHeaders } from '../config/mesh-config.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
+import { tcpExchangeFrame } from '../telemetry/metadata-exchange/tcp-exchange.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -69,6 +70,8 @@ export function createInboundSide(options: {
     clock: options.clock,
     ...(options.jwksFetch === undefined ? {} : { fetch: options.jwksFetch }),
   });
+  // The TCP metadata-exchange frame mesh.listenTcp answers meshed clients with.
+  const exchangeFrame = options.peerHeaders === undefined ? null : tcpExchangeFrame(options.peerHeaders);
   const engine = createInboundEngine({
     getPlan: options.getPlan,
     jwt,
@@ -171,6 +174,7 @@ export function createInboundSide(options: {
         certs: options.certs,
         clock: options.clock,
         telemetry: () => telemetry,
+        exchangeFrame,
       });
       return listening(server, port, host);
     },

@@ -52,7 +52,9 @@ export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarg
   const conn = upstream.conn;
   if (observer !== null) {
     // The application is the downstream: what it writes is received, what it reads is sent.
-    observer.meter(() => ({ received: conn.bytesWritten, sent: conn.bytesRead }));
+    // Less the metadata exchange's frames, which are the filter's, not the application's.
+    const ex = upstream.exchange;
+    observer.meter(() => ({ received: conn.bytesWritten - ex.sent, sent: conn.bytesRead - ex.received }));
     conn.once('close', () => observer.closed());
   }
   let reason: string | null = null;

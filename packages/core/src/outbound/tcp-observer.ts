@@ -13,6 +13,7 @@ import type { MetricEvent } from '../telemetry/metrics/metric-event.js';
 import { tcpEvent, TcpReports, type TcpMeter } from '../telemetry/metrics/tcp-reports.js';
 import { tcpEntry } from '../telemetry/access-log/tcp-entry.js';
 import { UNKNOWN_PEER } from '../telemetry/peer-labels.js';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 
 export type { TcpMeter } from '../telemetry/metrics/tcp-reports.js';
 
@@ -72,6 +73,8 @@ export class TcpConnectionObserver {
   readonly #startEpoch = Date.now();
   readonly #flags: ResponseFlag[] = [];
   #upstream: Upstream | null = null;
+  /** The upstream's metadata, once its TCP metadata-exchange frame arrived. */
+  #peerMetadata: PeerMetadata | null = null;
   #upstreamLocal: string | null = null;
   #failureReason: string | null = null;
   #serverName: string | null = null;
@@ -139,6 +142,11 @@ export class TcpConnectionObserver {
     this.#reports.meter(meter);
   }
 
+  /** The upstream's metadata from the TCP metadata exchange (null: none came). */
+  peerMetadata(m: PeerMetadata | null): void {
+    this.#peerMetadata = m;
+  }
+
   /** The connection closed: its last report. Once. */
   closed(): void {
     if (this.#closed) return;
@@ -164,7 +172,7 @@ export class TcpConnectionObserver {
       destination:
         u === null
           ? UNKNOWN_PEER
-          : this.#labels.peerOf(u.host?.endpoint ?? null, u.plan, u.cluster.host, null),
+          : this.#labels.peerOf(u.host?.endpoint ?? null, u.plan, u.cluster.host, this.#peerMetadata),
       destinationService: svc,
       port: u?.cluster.port ?? 0,
       flags: [...this.#flags],

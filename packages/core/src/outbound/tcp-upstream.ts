@@ -1,4 +1,12 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { tcpMetadataExchange } from '../compile/istiod-features.js';
+import {
+  exchangeTcpMetadata,
+  MX_ALPN,
+  noExchangeBytes,
+  type ExchangeBytes,
+} from '../telemetry/metadata-exchange/tcp-exchange.js';
 import type { Cluster, MeshPlan, RouteDestination } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
@@ -19,6 +27,8 @@ export interface TcpUpstreamParts {
   readonly tlsFor: (cluster: Cluster, host: UpstreamHost) => TransportTls | null;
   /** How connections are opened (default: the network). */
   readonly dial?: TcpDial;
+  /** This workload's TCP metadata-exchange frame (tcp-exchange.ts); absent or null: no exchange. */
+  readonly exchangeFrame?: Buffer | null;
 }
 
 /** The flags of a connection tcp_proxy gives up on before it has an upstream. */
@@ -29,11 +39,21 @@ export type TcpRefusal = 'NC' | 'UH' | 'UO';
  * `connected`, true once it is, false when it failed (`UF`, reason on the observer).
  */
 export type TcpUpstream =
-  | { readonly ok: true; readonly conn: Socket; readonly connected: Promise<boolean> }
+  | {
+      readonly ok: true;
+      readonly conn: Socket;
+      readonly connected: Promise<boolean>;
+      /** The metadata exchange's own bytes on `conn` (zero without one). */
+      readonly exchange: ExchangeBytes;
+    }
   | { readonly ok: false; readonly flag: TcpRefusal };
 
-/** The ALPN of Istio's mTLS for TCP without metadata exchange (istio util.ALPNInMesh). */
+/**
+ * The ALPN of Istio's mTLS for TCP: util.ALPNInMeshWithMxc with the metadata exchange,
+ * util.ALPNInMesh without (cluster_tls.go).
+ */
 const ISTIO_TCP_ALPN = ['istio'];
+const ISTIO_TCP_ALPN_MX = [MX_ALPN, 'istio'];
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
 /**
@@ -68,12 +88,17 @@ export function openTcpUpstream(
   const ticket = admission?.ok === true ? admission.ticket : null;
   const idle = upstream.begin(host);
   const tls = parts.tlsFor(cluster, host);
-  // Istio's own mTLS carries a TCP stream under ALPN `istio`; other TLS keeps its own.
+  // Istio's own mTLS carries a TCP stream under ALPN `istio` (and `istio-peer-exchange`);
+  // other TLS keeps its own.
+  const istioMtls = tls !== null && tls.alpn?.includes('istio') === true;
+  const exchange =
+    istioMtls && (parts.exchangeFrame ?? null) !== null && tcpMetadataExchange(plan.istiodFeatures);
   const dialed = (parts.dial ?? netDial)(
     host.endpoint,
-    tls !== null && tls.alpn?.includes('istio') === true ? { ...tls, alpn: ISTIO_TCP_ALPN } : tls,
+    istioMtls ? { ...tls, alpn: exchange ? ISTIO_TCP_ALPN_MX : ISTIO_TCP_ALPN } : tls,
   );
   const conn = dialed.socket;
+  const exchangeBytes = noExchangeBytes();
   let settle: (up: boolean) => void = () => undefined;
   const connected = new Promise<boolean>((resolve) => (settle = resolve));
   let up = false;
@@ -90,6 +115,11 @@ export function openTcpUpstream(
       : null;
   conn.once(dialed.up, () => {
     up = true;
+    // The upstream metadata_exchange filter: its frame goes out first, the peer's is read
+    // off the front of what comes back (tcp-exchange.ts).
+    const frame = parts.exchangeFrame ?? null;
+    if (exchange && frame !== null && (conn as TLSSocket).alpnProtocol === MX_ALPN)
+      exchangeTcpMetadata(conn, frame, (m) => observer?.peerMetadata(m), exchangeBytes);
     if (timer !== null) clock.clearTimeout(timer);
     upstream.record(host, { kind: 'response', status: 200 });
     observer?.connected(isIstioMutual(tls), conn);
@@ -114,7 +144,7 @@ export function openTcpUpstream(
     ticket?.release();
     settle(false);
   });
-  return { ok: true, conn, connected };
+  return { ok: true, conn, connected, exchange: exchangeBytes };
 }
 
 /**

@@ -32,7 +32,7 @@ export class MeshServer extends MtlsListener {
   protected readonly passesForeignTls = false;
 
   constructor(options: MeshServerOptions) {
-    super(options, true);
+    super(options, ['http/1.1']);
     const handler = options.handler;
     const xfccMode = () => this.#xfccMode();
     this.http = createHttpServer((req, res) => {

@@ -107,8 +107,9 @@ export abstract class MtlsListener extends NetServer {
   readonly #clock: Clock;
   readonly #handshakeTimeoutMs: number;
   readonly #tls: TlsServer;
-  /** The same, selecting ALPN `http/1.1`: for a ClientHello that offers it, when `#http11` is set. */
-  readonly #tlsHttp11: TlsServer | null;
+  /** The same, selecting an ALPN of `#alpn`: for a ClientHello that offers one. */
+  readonly #tlsAlpn: TlsServer | null;
+  readonly #alpn: readonly string[] | null;
   /** The chains clients present, for XFCC `Chain`: captured only while meshConfig asks for it. */
   readonly #presented: PresentedChains;
   #applied: WorkloadCertificates | null = null;
@@ -118,8 +119,11 @@ export abstract class MtlsListener extends NetServer {
   readonly #keys = new WeakMap<Socket, string>();
   readonly #sockets = new Set<Socket>();
 
-  /** `http11`: select ALPN `http/1.1` for a ClientHello offering it (an HTTP listener). */
-  protected constructor(options: MtlsListenerOptions, http11: boolean) {
+  /**
+   * `alpn`: the ALPN values the listener's chains advertise, selected for a ClientHello
+   * offering one of them (`http/1.1` for HTTP; `istio-peer-exchange` and `istio` for TCP).
+   */
+  protected constructor(options: MtlsListenerOptions, alpn: readonly string[] | null) {
     // Accept as node's http.Server does. Nagle's algorithm off (its `noDelay` option,
     // default true): a bare net.Server leaves it on, and a response written in two pieces
     // (a `res.write`, then `res.end` a moment later) then waited for the client's delayed
@@ -148,8 +152,9 @@ export abstract class MtlsListener extends NetServer {
     // served here) goes to a server that selects it, any other to one that ignores ALPN.
     const tlsOptions = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
     this.#tls = createTlsServer(tlsOptions);
-    this.#tlsHttp11 = http11 ? createTlsServer({ ...tlsOptions, ALPNProtocols: ['http/1.1'] }) : null;
-    const servers = this.#tlsHttp11 === null ? [this.#tls] : [this.#tls, this.#tlsHttp11];
+    this.#alpn = alpn;
+    this.#tlsAlpn = alpn === null ? null : createTlsServer({ ...tlsOptions, ALPNProtocols: [...alpn] });
+    const servers = this.#tlsAlpn === null ? [this.#tls] : [this.#tls, this.#tlsAlpn];
     this.#presented = new PresentedChains(servers);
     for (const tls of servers) {
       tls.on('secureConnection', (s: TLSSocket) => this.#secured(s));
@@ -182,6 +187,16 @@ export abstract class MtlsListener extends NetServer {
     });
     socket.destroy();
     this.emit('meshConnectionRefused', event);
+  }
+
+  /** The listener's clock (timeouts). */
+  protected get clock(): Clock {
+    return this.#clock;
+  }
+
+  /** How long a connection may take to show what it is (handshake, first bytes) before it is closed. */
+  protected get handshakeTimeoutMs(): number {
+    return this.#handshakeTimeoutMs;
   }
 
   /** The plan in force, or null when it cannot be read. */
@@ -317,7 +332,9 @@ export abstract class MtlsListener extends NetServer {
         return;
       }
       const server =
-        this.#tlsHttp11 !== null && alpn?.includes('http/1.1') === true ? this.#tlsHttp11 : this.#tls;
+        this.#tlsAlpn !== null && alpn?.some((p) => this.#alpn?.includes(p) === true) === true
+          ? this.#tlsAlpn
+          : this.#tls;
       server.emit('connection', raw);
     });
     if (detectMs > 0)
@@ -351,10 +368,10 @@ export abstract class MtlsListener extends NetServer {
       };
       // The ALPN list is the server's own (set at creation); a new context keeps it.
       this.#tls.setSecureContext(context);
-      if (this.#tlsHttp11 !== null) {
-        this.#tlsHttp11.setSecureContext(context);
+      if (this.#tlsAlpn !== null) {
+        this.#tlsAlpn.setSecureContext(context);
         // One listener to the client: a ticket from either resumes on the other.
-        this.#tlsHttp11.setTicketKeys(this.#tls.getTicketKeys());
+        this.#tlsAlpn.setTicketKeys(this.#tls.getTicketKeys());
       }
       this.#presented.capture(mesh.proxyHeaders.clientCertDetails.chain);
       this.#applied = certs;

@@ -4,6 +4,14 @@ import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
 import type { PeerIdentity } from '../request-context.js';
 import { MtlsListener, type MtlsListenerOptions, type SecuredConnection } from '../server/mtls-listener.js';
+import { tcpMetadataExchange } from '../../compile/istiod-features.js';
+import type { PeerMetadata } from '../../telemetry/metadata-exchange/peer-metadata.js';
+import {
+  exchangeTcpMetadata,
+  MX_ALPN,
+  noExchangeBytes,
+  type TcpExchangeState,
+} from '../../telemetry/metadata-exchange/tcp-exchange.js';
 import { TcpInboundChain, type MeshTcpHandler } from './tcp-inbound-chain.js';
 
 export type { ConnectionDenial, MeshTcpConnectionInfo, MeshTcpHandler } from './tcp-inbound-chain.js';
@@ -12,6 +20,16 @@ export interface MeshTcpServerOptions extends MtlsListenerOptions {
   readonly handler: MeshTcpHandler;
   /** The mesh's telemetry (`istio_tcp_*` reporter destination, access log); null: none. */
   readonly telemetry?: () => MeshTelemetry | null;
+  /** This workload's TCP metadata-exchange frame (tcp-exchange.ts); null: no exchange. */
+  readonly exchangeFrame?: Buffer | null;
+}
+
+/**
+ * The ALPN values an inbound TCP chain's TLS context advertises (authn utils.go
+ * BuildInboundTLS: util.ALPNDownstreamWithMxc, or ALPNDownstream without the exchange).
+ */
+function tcpChainAlpn(exchange: boolean): readonly string[] {
+  return exchange ? [MX_ALPN, 'h2', 'http/1.1'] : ['h2', 'http/1.1'];
 }
 
 /**
@@ -27,25 +45,74 @@ export interface MeshTcpServerOptions extends MtlsListenerOptions {
 export class MeshTcpServer extends MtlsListener {
   protected readonly passesForeignTls = true;
   readonly #chain: TcpInboundChain;
+  /** Null when the exchange is off (no frame, or istiod's flags turn it off). */
+  readonly #exchangeFrame: Buffer | null;
 
   constructor(options: MeshTcpServerOptions) {
-    super(options, false);
+    const exchange =
+      (options.exchangeFrame ?? null) !== null && tcpMetadataExchange(options.getPlan().istiodFeatures);
+    super(options, tcpChainAlpn(exchange));
+    this.#exchangeFrame = exchange ? (options.exchangeFrame ?? null) : null;
     const telemetry = options.telemetry ?? (() => null);
     this.#chain = new TcpInboundChain({ plan: () => this.plan(), telemetry, handler: options.handler });
   }
 
   protected servePlain(raw: Socket, mode: MtlsMode, serverName: string | null): void {
-    this.#serve(raw, mode, null, serverName);
+    this.#serve(raw, mode, null, serverName, null);
   }
 
   protected serveSecured(c: SecuredConnection): void {
-    const sni = (c.socket as TLSSocket & { servername?: string | false }).servername;
-    this.#serve(c.socket, c.mode, c.peer, typeof sni === 'string' && sni !== '' ? sni : null);
+    const tls = c.socket as TLSSocket & { servername?: string | false };
+    const sni = typeof tls.servername === 'string' && tls.servername !== '' ? tls.servername : null;
+    const frame = this.#exchangeFrame;
+    if (frame === null || tls.alpnProtocol !== MX_ALPN) {
+      this.#serve(c.socket, c.mode, c.peer, sni, null);
+      return;
+    }
+    // The metadata exchange is the inbound TCP chain's first filter, and the network RBAC
+    // filter after it decides on the connection's first data, which with the exchange is
+    // the peer's frame: the policy (and the stats) see the peer's metadata. So the chain
+    // goes on once the frame is read, or the peer showed it sends none, or after the
+    // handshake bound. Our frame goes out at once: a peer's sidecar answers it with its own
+    // (its filter writes on the first data it reads), whichever side's application speaks
+    // first.
+    let exchanged: PeerMetadata | null = null;
+    let served = false;
+    const bytes = noExchangeBytes();
+    const serve = (): void => {
+      if (served) return;
+      served = true;
+      this.clock.clearTimeout(timer);
+      this.#serve(c.socket, c.mode, c.peer, sni, { peer: () => exchanged, bytes });
+    };
+    const timer = this.clock.setTimeout(serve, this.handshakeTimeoutMs);
+    exchangeTcpMetadata(
+      tls,
+      frame,
+      (m) => {
+        exchanged = m;
+        serve();
+      },
+      bytes,
+    );
   }
 
-  #serve(socket: Socket, mode: MtlsMode, peer: PeerIdentity | null, sni: string | null): void {
+  #serve(
+    socket: Socket,
+    mode: MtlsMode,
+    peer: PeerIdentity | null,
+    sni: string | null,
+    exchange: TcpExchangeState | null,
+  ): void {
     const port = socket.localPort ?? 0;
-    const outcome = this.#chain.serve({ socket, mode, peer, sni, port });
+    const outcome = this.#chain.serve({
+      socket,
+      mode,
+      peer,
+      sni,
+      port,
+      ...(exchange === null ? {} : { exchange }),
+    });
     if (outcome.served) return;
     if (outcome.denial !== null) this.emit('meshConnectionDenied', outcome.denial);
     this.refuse(socket, { reason: outcome.reason, mode, port, detail: outcome.detail });

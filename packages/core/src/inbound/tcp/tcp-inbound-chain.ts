@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { MtlsMode } from '../../compile/inbound-types.js';
 import type { MeshPlan } from '../../compile/plan-types.js';
 import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
+import type { TcpExchangeState } from '../../telemetry/metadata-exchange/tcp-exchange.js';
 import type { PeerIdentity } from '../request-context.js';
 import {
   compileConnectionAuthorization,
@@ -43,6 +44,8 @@ export interface InboundConnection {
   readonly port: number;
   /** The downstream's and the local address; default the socket's. */
   readonly addresses?: ConnectionAddresses;
+  /** The connection's TCP metadata exchange, when it ran one. */
+  readonly exchange?: TcpExchangeState;
 }
 
 /** What the chain did with a connection; a refused one is the caller's to close. */
@@ -98,7 +101,9 @@ export class TcpInboundChain {
     };
     const telemetry = this.#options.telemetry();
     const observer =
-      telemetry === null ? null : new TcpInboundObserver(telemetry, socket, port, peer, c.sni, addresses);
+      telemetry === null
+        ? null
+        : new TcpInboundObserver(telemetry, socket, port, peer, c.sni, addresses, c.exchange ?? null);
     const decision = this.#authorization(plan).decide({
       peer,
       port,

@@ -6,7 +6,8 @@ import type { MeshTelemetry } from '../../telemetry/mesh-telemetry.js';
 import type { MetricEvent } from '../../telemetry/metrics/metric-event.js';
 import { tcpEvent, TcpReports } from '../../telemetry/metrics/tcp-reports.js';
 import { tcpEntry } from '../../telemetry/access-log/tcp-entry.js';
-import { peerFromIdentity } from '../../telemetry/peer-labels.js';
+import type { TcpExchangeState } from '../../telemetry/metadata-exchange/tcp-exchange.js';
+import { peerFromIdentity, peerWithMetadata, type PeerLabels } from '../../telemetry/peer-labels.js';
 import type { PeerIdentity } from '../request-context.js';
 
 /** Both ends of a connection as the access log reports them. */
@@ -31,6 +32,7 @@ export class TcpInboundObserver {
   readonly #port: number;
   readonly #peer: PeerIdentity | null;
   readonly #sni: string | null;
+  readonly #exchange: TcpExchangeState | null;
   readonly #local: string | null;
   readonly #remote: string | null;
   readonly #startMs: number;
@@ -47,7 +49,9 @@ export class TcpInboundObserver {
     peer: PeerIdentity | null,
     sni: string | null,
     addresses: ConnectionAddresses,
+    exchange: TcpExchangeState | null,
   ) {
+    this.#exchange = exchange;
     this.#t = t;
     this.#socket = socket;
     this.#port = port;
@@ -61,7 +65,7 @@ export class TcpInboundObserver {
       t.clock,
       () => this.#metricEvent(),
     );
-    this.#reports.meter(() => ({ received: socket.bytesRead, sent: socket.bytesWritten }));
+    this.#reports.meter(() => this.#bytes());
     socket.once('close', () => this.#close());
   }
 
@@ -92,7 +96,7 @@ export class TcpInboundObserver {
     const t = this.#t;
     return tcpEvent({
       reporter: 'destination',
-      source: peerFromIdentity(this.#peer),
+      source: this.#source(),
       destination: t.metrics.local,
       destinationService: t.inboundService(this.#port),
       port: this.#port,
@@ -101,15 +105,33 @@ export class TcpInboundObserver {
     });
   }
 
+  /** The certificate's peer, with the workload labels its metadata exchange sent (istio_stats.cc). */
+  #source(): PeerLabels {
+    const base = peerFromIdentity(this.#peer);
+    const m = this.#exchange?.peer() ?? null;
+    return m === null ? base : peerWithMetadata(base, m);
+  }
+
+  /** The application's bytes each way: the exchange frames are the filter's, not tcp_proxy's. */
+  #bytes(): { received: number; sent: number } {
+    const ex = this.#exchange?.bytes;
+    const socket = this.#socket;
+    return {
+      received: socket.bytesRead - (ex?.received ?? 0),
+      sent: socket.bytesWritten - (ex?.sent ?? 0),
+    };
+  }
+
   #entry(): AccessLogEntry {
     const socket = this.#socket;
+    const bytes = this.#bytes();
     return tcpEntry({
       startTime: this.#startEpoch,
       responseFlags: [],
       connectionTerminationDetails: this.#terminationDetails,
       upstreamTransportFailureReason: null,
-      bytesReceived: socket.bytesRead,
-      bytesSent: socket.bytesWritten,
+      bytesReceived: bytes.received,
+      bytesSent: bytes.sent,
       durationMs: Math.round(this.#t.clock.now() - this.#startMs),
       // The application is the inbound cluster's one endpoint, at the address it was reached on.
       upstreamHost: this.#served ? this.#local : null,

@@ -251,3 +251,37 @@ function decodeFields(buf: Buffer, start: number, end: number, depth: number): S
 export function decodeStruct(bytes: Buffer): StructFields {
   return decodeFields(bytes, 0, bytes.length, 0);
 }
+
+// ---- google.protobuf.Any ---------------------------------------------------------------
+
+/** A `google.protobuf.Any`: `type_url` (field 1) and the message's bytes (`value`, field 2). */
+export interface AnyMessage {
+  readonly typeUrl: string;
+  readonly value: Buffer;
+}
+
+/** The Any's wire bytes. */
+export function encodeAny(any: AnyMessage): Buffer {
+  const w = new Writer();
+  w.bytes(1, Buffer.from(any.typeUrl, 'utf8'));
+  w.bytes(2, any.value);
+  return w.done();
+}
+
+/** An Any from its wire bytes (unknown fields skipped). Throws `StructWireError` for bytes that are not one. */
+export function decodeAny(bytes: Buffer): AnyMessage {
+  const r = new Reader(bytes, 0, bytes.length);
+  let typeUrl = '';
+  let value: Buffer = Buffer.alloc(0);
+  while (r.more()) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    if ((field === 1 || field === 2) && wire === LEN) {
+      const { start, end } = r.span();
+      if (field === 1) typeUrl = bytes.toString('utf8', start, end);
+      else value = bytes.subarray(start, end);
+    } else r.skip(wire);
+  }
+  return { typeUrl, value };
+}
