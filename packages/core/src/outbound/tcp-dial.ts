@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import type { TransportTls } from './transport.js';
 import { clientTlsOptions } from './transports/tls-options.js';
 
@@ -16,6 +17,13 @@ export interface DialTarget {
 export interface DialedConnection {
   readonly socket: Socket;
   readonly up: 'connect' | 'secureConnect';
+  /**
+   * For a wire that stands in for the TLS handshake (the mock mesh's): what Istio's TCP
+   * metadata exchange would have learnt of the peer once the connection is up, when the
+   * connection offered it (ALPN `istio-peer-exchange`) to a sidecar. Absent on the network,
+   * where the exchange itself runs.
+   */
+  readonly exchangedPeer?: () => PeerMetadata | null;
 }
 
 /**

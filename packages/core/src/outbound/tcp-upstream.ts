@@ -118,7 +118,8 @@ export function openTcpUpstream(
     // The upstream metadata_exchange filter: its frame goes out first, the peer's is read
     // off the front of what comes back (tcp-exchange.ts).
     const frame = parts.exchangeFrame ?? null;
-    if (exchange && frame !== null && (conn as TLSSocket).alpnProtocol === MX_ALPN)
+    if (exchange && dialed.exchangedPeer !== undefined) observer?.peerMetadata(dialed.exchangedPeer());
+    else if (exchange && frame !== null && (conn as TLSSocket).alpnProtocol === MX_ALPN)
       exchangeTcpMetadata(conn, frame, (m) => observer?.peerMetadata(m), exchangeBytes);
     if (timer !== null) clock.clearTimeout(timer);
     upstream.record(host, { kind: 'response', status: 200 });

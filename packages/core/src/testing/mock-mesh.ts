@@ -10,6 +10,7 @@ import { createMeshWith, type MeshInternals } from '../mesh/create-mesh.js';
 import { configInvalid } from '../mesh/plan-source.js';
 import type { Mesh } from '../mesh/types.js';
 import { seededRandom } from '../runtime/random.js';
+import { localMetadata, type PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { AdapterCheck, appListener } from './app-listener.js';
 import { directFetch } from './direct-fetch.js';
 import { istiodFetch } from './istiod-fetch.js';
@@ -110,6 +111,9 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         );
   };
   const meshes: Promise<Mesh>[] = [];
+  // A workload's metadata as its sidecar's exchange sends it (the mesh's cluster id).
+  const cluster = (options.telemetry === false ? undefined : options.telemetry?.cluster) ?? 'Kubernetes';
+  const metadataOf = (w: WorkloadIdentity): PeerMetadata => localMetadata(w, cluster);
   let pods = 0;
   let closed = false;
 
@@ -172,7 +176,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         planSource: (w, hooks) => topology.source(w, hooks),
         jwksFetch,
         ...(gatewayForward === undefined ? {} : { gatewayForward }),
-        tcpDial: mockTcpDial(network, wire, caller, dialed),
+        tcpDial: mockTcpDial(network, wire, caller, dialed, metadataOf(workload)),
       },
     );
     meshes.push(mesh);
@@ -277,6 +281,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
           tlsName: host,
           modeFor: async (at) =>
             meshed ? (await p.meshOf()).plan.inbound.peerAuthentication.modeFor(at) : 'DISABLE',
+          ...(meshed ? { metadata: metadataOf(workload) } : {}),
           ...serve,
         });
         if (isExternal) {

@@ -6,6 +6,7 @@ import type { MtlsMode } from '../compile/inbound-types.js';
 import { REFUSED } from '../outbound/transports/memory-transport.js';
 import { recordConnectionPeer } from '../inbound/server/peer-registry.js';
 import type { PeerIdentity } from '../inbound/request-context.js';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import {
   TransportError,
   type Transport,
@@ -32,6 +33,8 @@ export interface MockEndpoint {
   modeFor(port: number): Promise<MtlsMode>;
   /** The sidecar and application, once the pod's mesh is up. */
   listener(): Promise<RequestListener>;
+  /** Its workload's metadata (a sidecar's TCP metadata exchange frame); absent without a sidecar. */
+  readonly metadata?: PeerMetadata;
   /** A TCP pod (`mm.tcpService`): takes the server's end of each connection; absent for an HTTP pod. */
   readonly tcp?: (socket: Socket, arrival: MockTcpArrival) => void;
 }
@@ -46,6 +49,8 @@ export interface MockTcpArrival {
   readonly remote: string;
   /** The SNI the caller's sidecar sent (auto mTLS: `outbound_.<port>_.<subset>_.<host>`). */
   readonly sni: string | null;
+  /** The caller's metadata, as its TCP metadata exchange frame would carry it; null without one. */
+  readonly metadata: PeerMetadata | null;
 }
 
 /** Who is calling: its identity when it has a sidecar, and its address. */

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TcpDial } from '../outbound/tcp-dial.js';
+import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
+import { MX_ALPN } from '../telemetry/metadata-exchange/tcp-exchange.js';
 import { TransportError } from '../outbound/transport.js';
 import { mockHandshake } from './mock-handshake.js';
 import type { MockCaller, MockNetwork } from './mock-network.js';
@@ -17,16 +19,22 @@ function socketError(code: string, message: string): Error {
  * to a pod without a sidecar, a SAN the caller does not expect): a TLS error before the
  * connection is up (`UF`, `TLS error`). A port that closes the connection (STRICT to a
  * plaintext client): it connects and is closed at once, as a sidecar's listener does with
- * a connection no filter chain takes. `dialed` learns which pod each socket reached.
+ * a connection no filter chain takes. `dialed` learns which pod each socket reached;
+ * `metadata` is the caller's, for the metadata exchange this wire stands in for.
  */
 export function mockTcpDial(
   network: MockNetwork,
   wire: MockWire,
   caller: MockCaller,
   dialed: WeakMap<Socket, { address: string; workload: string }>,
+  metadata: PeerMetadata | null = null,
 ): TcpDial {
   return (to, tls) => {
     const { client, connect } = wire.socket();
+    // Istio's TCP metadata exchange, as the two sidecars would run it over the mTLS this
+    // wire stands for: a client offering `istio-peer-exchange` to a sidecar's port.
+    let exchanged: PeerMetadata | null = null;
+    const offersExchange = tls?.alpn?.includes(MX_ALPN) === true;
     const done = network.beginConnect();
     client.once('close', done);
     const key = `${network.resolve(to.address)}:${to.port}`;
@@ -52,6 +60,8 @@ export function mockTcpDial(
         closeAtOnce = true;
       }
       dialed.set(client, { address: key, workload: endpoint.workload });
+      const exchange = offersExchange && peer !== null && endpoint.metadata !== undefined;
+      if (exchange) exchanged = endpoint.metadata ?? null;
       connect((serverEnd) => {
         done();
         if (closeAtOnce) {
@@ -64,11 +74,12 @@ export function mockTcpDial(
           port: to.port,
           remote: caller.address,
           sni: tls?.servername ?? null,
+          metadata: exchange ? metadata : null,
         });
       });
     })().catch((err: unknown) => {
       client.destroy(err instanceof Error ? err : new Error(String(err)));
     });
-    return { socket: client, up: 'connect' };
+    return { socket: client, up: 'connect', exchangedPeer: () => exchanged };
   };
 }

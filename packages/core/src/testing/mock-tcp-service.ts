@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { TcpInboundChain } from '../inbound/tcp/tcp-inbound-chain.js';
+import { noExchangeBytes } from '../telemetry/metadata-exchange/tcp-exchange.js';
 import type { Mesh } from '../mesh/types.js';
 import type { Fetch } from './hop-log.js';
 import type { Connect } from './mock-connections.js';
@@ -114,6 +115,9 @@ export function mockTcpService(
             local: { address: p.address, port },
             remote: { address: arrival.remote, port: socket.remotePort },
           },
+          ...(arrival.metadata === null
+            ? {}
+            : { exchange: { peer: () => arrival.metadata, bytes: noExchangeBytes() } }),
         });
         if (!outcome.served) socket.destroy();
       },

@@ -143,10 +143,20 @@ describe('mock mesh: TCP traffic shifting (istio.io tasks/traffic-management/tcp
         destination_version: 'v2',
       }),
     ).toBe(two);
+    // Each side labelled with the other's workload, as the sidecars' TCP metadata exchange does.
     expect(
       await mm.metric('istio_tcp_connections_opened_total', {
         reporter: 'destination',
         destination_version: 'v2',
+        source_workload: 'sleep',
+        source_app: 'sleep',
+      }),
+    ).toBe(two);
+    expect(
+      await mm.metric('istio_tcp_connections_opened_total', {
+        reporter: 'source',
+        destination_workload: 'tcp-echo-v2',
+        source_workload: 'sleep',
       }),
     ).toBe(two);
 
@@ -347,6 +357,7 @@ describe('mm.gateway(): the TCP traffic-shifting task through the ingress gatewa
         reporter: 'destination',
         destination_version: 'v2',
         source_principal: 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account',
+        source_workload: 'istio-ingressgateway',
       }),
     ).toBe(two);
     await expect(gw.fetch('http://tcp-echo/')).rejects.toThrow(/TCP server; use gateway.connect/);
