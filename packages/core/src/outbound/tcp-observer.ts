@@ -56,10 +56,10 @@ export function addressOf(address: string | undefined, port: number | undefined)
  * and the response code `0`.
  *
  * Istio makes its first report once the peer's metadata is known (TCP metadata
- * exchange) or, failing that, at close. meshlet takes the peer from the endpoint's
- * registry entry (the stats filter's own client-side fallback), known as soon as the
- * upstream connects; so an open connection reports every interval from then on, as a
- * connection whose metadata exchange succeeded does on a sidecar.
+ * exchange) or, failing that, at close. meshlet reports every interval from the upstream's
+ * connect on, with the peer's metadata from the exchange when its frame has come by the
+ * first report (tcp-exchange.ts), else from the endpoint's registry entry (the stats
+ * filter's own client-side fallback).
  */
 export class TcpConnectionObserver {
   readonly #t: MeshTelemetry;

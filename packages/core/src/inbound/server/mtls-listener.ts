@@ -121,7 +121,7 @@ export abstract class MtlsListener extends NetServer {
 
   /**
    * `alpn`: the ALPN values the listener's chains advertise, selected for a ClientHello
-   * offering one of them (`http/1.1` for HTTP; `istio-peer-exchange` and `istio` for TCP).
+   * offering one of them (`http/1.1` for HTTP; `istio-peer-exchange`, `h2`, `http/1.1` for TCP).
    */
   protected constructor(options: MtlsListenerOptions, alpn: readonly string[] | null) {
     // Accept as node's http.Server does. Nagle's algorithm off (its `noDelay` option,
