@@ -302,7 +302,11 @@ export interface MockMesh {
   readonly clock: VirtualClock;
   /** Every call made so far, in the order they finished. */
   readonly log: readonly MockHop[];
-  /** Every TCP connection made or refused so far, in the order they were settled. */
+  /**
+   * Every TCP connection a workload's `connect` (or a handler's `ctx.connect`) made or was
+   * refused, in the order they settled. What a gateway proxies from `gateway.connect` shows
+   * in its `istio_tcp_*` metrics, not here.
+   */
   readonly connections: readonly MockConnection[];
   /** The config in force. */
   readonly snapshot: ConfigSnapshot;
