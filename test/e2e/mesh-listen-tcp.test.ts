@@ -18,6 +18,7 @@ import {
   type IssuedCertificate,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { lineEcho } from '../../packages/core/test/helpers/line-echo.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { createManualClock } from '../../packages/core/src/runtime/clock.js';
 import {
@@ -133,17 +134,7 @@ async function tcpEchoMesh(
     const server = await mesh.listenTcp(
       (socket, info) => {
         seen.push(info);
-        let buffered = '';
-        socket.on('data', (d: Buffer) => {
-          buffered += d.toString();
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            socket.write(`hello ${buffered.slice(0, nl)}\n`);
-            buffered = buffered.slice(nl + 1);
-          }
-        });
-        socket.on('end', () => socket.end());
-        socket.on('error', () => socket.destroy());
+        lineEcho(socket, 'hello');
       },
       port,
       '127.0.0.1',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createMesh, type Mesh } from '../../../packages/core/src/index.js';
 import { seededRandom } from '../../../packages/core/src/runtime/random.js';
+import { lineEcho } from '../../../packages/core/test/helpers/line-echo.js';
 import { SAMPLES } from '../../../packages/core/test/helpers/tmp.js';
 
 // Istio's tcp-echo samples (samples/tcp-echo) behind meshlet's ingress gateway, for the
@@ -37,19 +38,7 @@ export async function tcpEcho(
 ): Promise<{ port: number; peers: string[]; alpn: (string | false | null)[] }> {
   const peers: string[] = [];
   const alpn: (string | false | null)[] = [];
-  const serve = (socket: Socket): void => {
-    let buffered = '';
-    socket.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        socket.write(`${prefix} ${buffered.slice(0, nl)}\n`);
-        buffered = buffered.slice(nl + 1);
-      }
-    });
-    socket.on('end', () => socket.end());
-    socket.on('error', () => socket.destroy());
-  };
+  const serve = (socket: Socket): void => lineEcho(socket, prefix);
   const server: Server =
     tls === undefined
       ? createServer({ allowHalfOpen: true }, serve)

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MeshletError } from '../../src/errors/meshlet-error.js';
 import type { MeshTcpConnectionInfo } from '../../src/index.js';
 import { createMockMesh, type MockMesh, type MockWorkload } from '../../src/testing/index.js';
+import { lineEcho } from '../helpers/line-echo.js';
 import { SAMPLES } from '../helpers/tmp.js';
 
 // TCP in the mock mesh: `mm.tcpService` serves a workload's TCP ports as `mesh.listenTcp`
@@ -33,20 +34,11 @@ async function services(): Promise<string> {
   return all.slice(0, all.indexOf('---', all.indexOf('kind: Service')));
 }
 
-/** tcp-echo's server (tcp-echo-server:1.3): `<prefix> <line>` for each line, then it ends when the client does. */
+/** tcp-echo's server, noting what each connection's handler was told. */
 function tcpEcho(prefix: string, seen: MeshTcpConnectionInfo[] = []) {
   return (socket: Duplex, info: MeshTcpConnectionInfo): void => {
     seen.push(info);
-    let buffered = '';
-    socket.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        socket.write(`${prefix} ${buffered.slice(0, nl)}\n`);
-        buffered = buffered.slice(nl + 1);
-      }
-    });
-    socket.on('end', () => socket.end());
+    lineEcho(socket, prefix);
   };
 }
 
@@ -63,6 +55,20 @@ function nc(socket: Socket, line: string): Promise<string> {
 
 async function echoOnce(client: MockWorkload, host: string, port: number, line = 'hello'): Promise<string> {
   return nc(await client.connect({ host, port }), line);
+}
+
+/**
+ * How many of 100 connections `open` answered from v2 ("two"), checking that each came from
+ * v1 or v2: about 20 for tcp-echo-20-v2.yaml (the seeded split gives the same count each run).
+ */
+async function v2Of100(open: () => Promise<Socket>): Promise<number> {
+  const replies: string[] = [];
+  for (let i = 0; i < 100; i++) replies.push(await nc(await open(), 'hello'));
+  const two = replies.filter((r) => r === 'two hello\n').length;
+  expect(replies.filter((r) => r === 'one hello\n').length + two).toBe(100);
+  expect(two).toBeGreaterThan(8);
+  expect(two).toBeLessThan(32);
+  return two;
 }
 
 /** tcp-echo v1 ("one") and v2 ("two") on 9000, 9001 and 9002, as the sample's Deployments run them. */
@@ -130,13 +136,7 @@ describe('mock mesh: TCP traffic shifting (istio.io tasks/traffic-management/tcp
       expect(await echoOnce(sleep, 'tcp-echo', 9000, `world ${i}`)).toBe(`one world ${i}\n`);
 
     await mm.apply(SHIFT_20_V2);
-    const replies: string[] = [];
-    for (let i = 0; i < 100; i++) replies.push(await echoOnce(sleep, 'tcp-echo', 9000));
-    const two = replies.filter((r) => r === 'two hello\n').length;
-    expect(replies.filter((r) => r === 'one hello\n').length + two).toBe(100);
-    // 20 of 100 on average; the seeded split gives the same count on every run.
-    expect(two).toBeGreaterThan(8);
-    expect(two).toBeLessThan(32);
+    const two = await v2Of100(() => sleep.connect({ host: 'tcp-echo', port: 9000 }));
     expect(
       await mm.metric('istio_tcp_connections_opened_total', {
         reporter: 'source',
@@ -345,12 +345,7 @@ describe('mm.gateway(): the TCP traffic-shifting task through the ingress gatewa
     for (let i = 0; i < 10; i++) expect(await nc(await gw.connect(), `world ${i}`)).toBe(`one world ${i}\n`);
 
     await mm.apply(await readFile(path.join(SAMPLES, 'tcp-echo/tcp-echo-20-v2.yaml'), 'utf8'));
-    const replies: string[] = [];
-    for (let i = 0; i < 100; i++) replies.push(await nc(await gw.connect(), 'hello'));
-    const two = replies.filter((r) => r === 'two hello\n').length;
-    expect(replies.filter((r) => r === 'one hello\n').length + two).toBe(100);
-    expect(two).toBeGreaterThan(8);
-    expect(two).toBeLessThan(32);
+    const two = await v2Of100(() => gw.connect());
     // The gateway reached v2 over mTLS with its own identity.
     expect(
       await mm.metric('istio_tcp_connections_opened_total', {
