@@ -1,7 +1,10 @@
 import { gatewayInfo } from '../compile/gateway-binding.js';
 import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js';
 import { MeshletError } from '../errors/meshlet-error.js';
+import type { MeshPlan } from '../compile/plan-types.js';
 import { gatewayPort, gatewayTcpPort } from '../gateway/gateway-port.js';
+import { serverNames } from '../gateway/server-route.js';
+import { matchServerName } from '../gateway/sni-match.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { Mesh } from '../mesh/types.js';
@@ -73,14 +76,15 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     tlsName: host,
     modeFor: () => Promise.resolve('DISABLE'),
     listener: async () => (listener ??= deps.handlers.serve((await meshOf()).gateway({ port }))),
+    downstreamTls: async (tls, sni) => downstreamTls((await meshOf()).plan, port, tls, sni),
   });
   deps.addEndpoint(host, address, port, workload);
   const fetch: Fetch = deps.logged('external', (url, init) => {
     const target = new URL(url);
-    if (target.protocol !== 'http:') {
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       throw new MeshletError(
         'MESHLET_ERR_OUTBOUND_SCHEME',
-        `gateway.fetch: ${target.protocol} is not served; the mock gateway speaks plain HTTP (use an http:// URL)`,
+        `gateway.fetch: ${target.protocol} is not served; use an http:// or https:// URL`,
         { url: target.href },
       );
     }
@@ -102,6 +106,34 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       ),
     mesh: meshOf,
   };
+}
+
+/**
+ * What the gateway's listener on `port` does with a client's TLS (`sni`) or plaintext, as
+ * Envoy's filter chains decide it (gateway.go `buildGatewayListeners`): a port of
+ * TLS-terminating servers takes TLS whose SNI a server's hosts match (sni-match.ts; no SNI
+ * only with a `*` server) and closes plaintext; a plain HTTP port has no TLS to offer. A
+ * server in mode MUTUAL or ISTIO_MUTUAL requires a client certificate, which the mock's
+ * client does not present; the servers' `credentialName` secrets are taken as present.
+ * Null when the connection is served, else why it is refused.
+ */
+function downstreamTls(plan: MeshPlan, port: number, tls: boolean, sni: string | null): string | null {
+  const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port);
+  const terminating = servers.filter((s) => s.terminatesTls);
+  if (!tls)
+    return terminating.length > 0 && terminating.length === servers.length
+      ? `port ${port}'s servers terminate TLS: a plaintext connection is closed`
+      : null;
+  if (terminating.length === 0) return `port ${port} serves plain HTTP: there is no TLS to handshake with`;
+  const server = matchServerName(
+    terminating.map((s) => ({ names: serverNames(s), value: s })),
+    sni === null ? null : sni.toLowerCase(),
+  );
+  if (server === null)
+    return `no server on port ${port} takes SNI ${sni ?? '(none)'} (server hosts: ${terminating.flatMap(serverNames).join(', ')})`;
+  if (server.tlsMode === 'MUTUAL' || server.tlsMode === 'ISTIO_MUTUAL')
+    return `${server.gateway.namespace}/${server.gateway.name}'s server ${server.portName} (tls.mode ${server.tlsMode}) requires a client certificate, which gateway.fetch does not present`;
+  return null;
 }
 
 /**

@@ -35,6 +35,12 @@ export interface MockEndpoint {
   listener(): Promise<RequestListener>;
   /** Its workload's metadata (a sidecar's TCP metadata exchange frame); absent without a sidecar. */
   readonly metadata?: PeerMetadata;
+  /**
+   * A gateway pod, whose listener takes the client's own TLS (or plaintext): null when it
+   * serves the connection, else why it refuses it. `sni` is the ClientHello's name; null
+   * with `tls` false. Replaces the sidecar handshake for its port.
+   */
+  readonly downstreamTls?: (tls: boolean, sni: string | null) => Promise<string | null>;
   /** A TCP pod (`mm.tcpService`): takes the server's end of each connection; absent for an HTTP pod. */
   readonly tcp?: (socket: Socket, arrival: MockTcpArrival) => void;
 }
@@ -64,6 +70,7 @@ interface FakeSocket {
   localPort?: number;
   remotePort?: number;
   encrypted?: boolean;
+  servername?: string | false;
 }
 
 /**
@@ -199,7 +206,13 @@ export class MockNetwork {
     // The caller's own TLS (an https URL the sidecar passes through to the app); with `tls`
     // set, the https scheme is the sidecar's own origination instead.
     const appTls = req.url.protocol === 'https:' && tls === null;
-    const peer = mockHandshake(caller, endpoint, key, mode, tls, appTls ? req.url.hostname : null);
+    // A gateway terminates the client's own TLS (its servers' certificates), else a sidecar
+    // decides the connection.
+    const terminated = endpoint.downstreamTls !== undefined && tls !== null ? tls.servername : undefined;
+    const peer =
+      endpoint.downstreamTls !== undefined
+        ? await gatewayHandshake(endpoint.downstreamTls, key, tls)
+        : mockHandshake(caller, endpoint, key, mode, tls, appTls ? req.url.hostname : null);
     const listener = await endpoint.listener();
     const body = req.body;
     const run = inject(
@@ -208,7 +221,10 @@ export class MockNetwork {
         socket.localAddress = endpoint.address;
         socket.localPort = port;
         socket.remotePort = 40000;
-        if (tls !== null) {
+        if (terminated !== undefined) {
+          socket.encrypted = true;
+          socket.servername = terminated ?? false;
+        } else if (tls !== null) {
           socket.encrypted = true;
           recordConnectionPeer(rq.socket, { peer, xfccElement: null });
         }
@@ -238,6 +254,24 @@ export class MockNetwork {
     out.push(null);
     return { status: res.statusCode, headers, body: out };
   }
+}
+
+/**
+ * A client's connection to a gateway pod: its own TLS (or plaintext) as the gateway's
+ * listener takes it. No peer: the client is outside the mesh.
+ * @throws TransportError `tls` (a refused handshake) or `reset` (plaintext closed by a TLS port).
+ */
+async function gatewayHandshake(
+  downstreamTls: NonNullable<MockEndpoint['downstreamTls']>,
+  key: string,
+  tls: TransportRequest['tls'],
+): Promise<null> {
+  const refused = await downstreamTls(tls !== null, tls?.servername ?? null);
+  if (refused === null) return null;
+  if (tls === null) throw new TransportError('reset', `socket hang up (${key}: ${refused})`, false);
+  throw new TransportError('tls', `TLS handshake with ${key} failed: ${refused}`, true, {
+    transportFailureReason: 'TLS error',
+  });
 }
 
 function abortable<T>(work: Promise<T>, signal: AbortSignal | null): Promise<T> {

@@ -190,8 +190,12 @@ export interface MockGateway {
   /**
    * A request from a client outside the mesh (a browser, the tasks' `curl`), sent to the
    * gateway's port with the URL's host as `Host` (`http://bookinfo.example.com/productpage`
-   * is `curl -H "Host: bookinfo.example.com" http://$GATEWAY_URL/productpage`). Plain
-   * HTTP only: the mock does not terminate a Gateway server's TLS.
+   * is `curl -H "Host: bookinfo.example.com" http://$GATEWAY_URL/productpage`). An https
+   * URL is the client's own TLS with the URL's host as SNI (`curl --resolve`): the HTTPS
+   * server whose hosts take the name terminates it and routes in its own route
+   * configuration; a name no server takes, plaintext to a TLS port, or a MUTUAL server
+   * (the mock's client has no certificate) is refused as a connection error. The servers'
+   * `credentialName` secrets are taken as present.
    */
   fetch(url: string | URL, init?: MeshFetchInit): Promise<MeshResponse>;
   /**

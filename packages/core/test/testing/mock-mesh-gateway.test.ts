@@ -197,7 +197,9 @@ spec:
     expect(() => empty.gateway('router', { labels: { istio: 'router' } })).toThrow(
       /istio-system\/router is not a gateway/,
     );
-    await expect(mm.gateway().fetch('https://bookinfo.example.com/')).rejects.toThrow(/plain HTTP/);
+    await expect(mm.gateway().fetch('https://bookinfo.example.com/')).rejects.toThrow(
+      /port 8080 serves plain HTTP: there is no TLS/,
+    );
   });
 });
 
@@ -389,5 +391,94 @@ spec:
       ['istio-system/istio-ingressgateway', 'default/productpage', 'GET', 200],
       ['external', 'istio-system/istio-ingressgateway', 'GET', 200],
     ]);
+  });
+});
+
+describe('mm.gateway(): HTTPS servers (istio.io tasks/traffic-management/ingress/secure-ingress)', () => {
+  // The task's Gateway with two SIMPLE servers on 443 (httpbin and helloworld, each with its
+  // own credentialName) and a MUTUAL one; the mock takes the credentials as present.
+  const SECURE = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: mygateway }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https-httpbin, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]
+  - port: { number: 443, name: https-helloworld, protocol: HTTPS }
+    tls: { mode: SIMPLE, credentialName: helloworld-credential }
+    hosts: [helloworld.example.com]
+  - port: { number: 443, name: https-mutual, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: mutual-credential }
+    hosts: [mutual.example.com]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin }
+spec:
+  hosts: [httpbin.example.com]
+  gateways: [mygateway]
+  http:
+  - match: [{ uri: { prefix: /status } }]
+    route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: helloworld }
+spec:
+  hosts: [helloworld.example.com]
+  gateways: [mygateway]
+  http:
+  - match: [{ uri: { exact: /hello } }]
+    route: [{ destination: { port: { number: 5000 }, host: helloworld } }]
+`;
+  const answer = (name: string) => (req: MockRequest) => ({
+    status: 200,
+    body: { name, proto: req.headers['x-forwarded-proto'] ?? null, host: req.headers['host'] },
+  });
+
+  it("routes each SNI in its server's route configuration, as the task's curl --resolve does", async () => {
+    const mm = await mock([SECURE]);
+    mm.service('httpbin', { port: 8000 }, answer('httpbin'));
+    mm.service('helloworld', { port: 5000 }, answer('helloworld'));
+    const gw = mm.gateway();
+    expect(gw.port).toBe(443);
+
+    const httpbin = await gw.fetch('https://httpbin.example.com/status/418');
+    expect(httpbin.status).toBe(200);
+    expect(await httpbin.json()).toEqual({ name: 'httpbin', proto: 'https', host: 'httpbin.example.com' });
+    const hello = await gw.fetch('https://helloworld.example.com/hello');
+    expect(await hello.json()).toMatchObject({ name: 'helloworld', proto: 'https' });
+
+    // httpbin's Host over helloworld's connection: helloworld's server has no route for it.
+    const crossed = await gw.fetch('https://helloworld.example.com/status/200', {
+      headers: { host: 'httpbin.example.com' },
+    });
+    expect(crossed.status).toBe(404);
+    const gatewayHops = mm.log.filter((h) => h.source === 'istio-system/istio-ingressgateway');
+    expect(gatewayHops.map((h) => [h.destination?.workload ?? null, h.status, h.flags])).toEqual([
+      ['default/httpbin', 200, []],
+      ['default/helloworld', 200, []],
+      [null, 404, ['NR']],
+    ]);
+  });
+
+  it('refuses a name no server takes, plaintext to the TLS port, and a MUTUAL server without a client certificate', async () => {
+    const mm = await mock([SECURE]);
+    mm.service('httpbin', { port: 8000 }, answer('httpbin'));
+    const gw = mm.gateway();
+    await expect(gw.fetch('https://unknown.example.com/status/200')).rejects.toMatchObject({
+      code: 'EPROTO',
+      message: expect.stringMatching(/no server on port 443 takes SNI unknown\.example\.com/),
+    });
+    await expect(gw.fetch('http://httpbin.example.com:443/status/200')).rejects.toMatchObject({
+      code: 'ECONNRESET',
+    });
+    await expect(gw.fetch('https://mutual.example.com/status/200')).rejects.toThrow(
+      /MUTUAL.*client certificate/,
+    );
+    // The refused attempts reached no service.
+    expect(mm.log.filter((h) => h.source !== 'external')).toEqual([]);
   });
 });
