@@ -66,7 +66,9 @@ describe('x-request-id generation (proxyHeaders.requestId)', () => {
     const up = await recorder();
     const port = await front(await meshOf(false), up.port);
     const id = await call(port);
-    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    // A version 4 UUID; when the 1 % default sampling draws this request, Envoy's UUID
+    // extension marks it sampled in the version digit (`b`, request-id-sampling.ts).
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[4b][0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(up.seen[0]!['x-request-id']).toBe(id);
     // A call outside any request gets its own.
     const alone = await (await meshOf(false)).fetch(`http://127.0.0.1:${up.port}/`);
