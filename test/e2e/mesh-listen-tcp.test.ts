@@ -19,6 +19,8 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { lineEcho } from '../../packages/core/test/helpers/line-echo.js';
+import { startExtAuthzGrpcServer } from '../../packages/core/test/helpers/ext-authz-grpc-server.js';
+import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { createManualClock } from '../../packages/core/src/runtime/clock.js';
 import {
@@ -675,5 +677,52 @@ describe('mesh.connect() to mesh.listenTcp(): Istio TCP metadata exchange (ALPN 
       destination_app: 'tcp-echo',
       destination_version: 'unknown',
     });
+  });
+});
+
+describe("mesh.listenTcp(): CUSTOM with a gRPC provider (Envoy's network ext_authz)", () => {
+  it('asks the provider about each connection a CUSTOM rule matches and closes the ones it refuses (UAEX)', async () => {
+    let allow = true;
+    const authz = await startExtAuthzGrpcServer(() => ({ status: { code: allow ? 0 : 7 } }));
+    cleanup.push(() => authz.close());
+    const p = await freePorts(2);
+    const server = await tcpEchoMesh([p[0]!, p[1]!], {
+      'mesh.yaml': istioConfigMap(`extensionProviders:
+- name: tcp-authz
+  envoyExtAuthzGrpc:
+    service: 127.0.0.1
+    port: "${authz.port}"`),
+      'services.yaml': services(p),
+      'policy.yaml': tcpPolicy('CUSTOM', '{ ports: ["9000"] }', p).replace(
+        'action: CUSTOM',
+        'action: CUSTOM\n  provider: { name: tcp-authz }',
+      ),
+    });
+    const sleep = await sleepMesh(p);
+    expect(await reach(sleep, p[0]!)).toBe('succeeded');
+    // Port p1 is no CUSTOM rule's: the provider is not asked.
+    expect(await reach(sleep, p[1]!)).toBe('succeeded');
+    expect(authz.seen).toHaveLength(1);
+    const attrs = authz.seen[0]!.attributes;
+    expect(attrs.source?.principal).toBe('spiffe://cluster.local/ns/foo/sa/sleep');
+    expect(attrs.source?.address?.socket_address?.address).toBe('127.0.0.1');
+    expect(attrs.destination?.principal).toBe('spiffe://cluster.local/ns/foo/sa/tcp-echo');
+    expect(attrs.destination?.address?.socket_address?.port_value).toBe(p[0]);
+    // A connection check carries no request.
+    expect(attrs.request?.http?.method ?? '').toBe('');
+
+    allow = false;
+    expect(await reach(sleep, p[0]!)).toBe('rejected');
+    expect(server.refused).toEqual([expect.objectContaining({ reason: 'ext-authz-denied', port: p[0] })]);
+    expect(server.denied[0]!.decision).toMatchObject({ stage: 'custom', flags: ['UAEX'] });
+    expect(server.seen).toHaveLength(2);
+    const closed = await seriesOnce(server.mesh, 'istio_tcp_connections_closed_total', {
+      response_flags: 'UAEX',
+    });
+    expect(closed).toMatchObject({ reporter: 'destination', value: 1 });
+    const denied = await server.mesh.metrics!.getSingleMetric('meshlet_authz_denied_total')!.get();
+    expect(denied.values).toEqual([
+      expect.objectContaining({ labels: { policy: 'foo/tcp-policy', action: 'CUSTOM' }, value: 1 }),
+    ]);
   });
 });

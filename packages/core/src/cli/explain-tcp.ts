@@ -126,6 +126,9 @@ export function explainTcp(plan: MeshPlan, input: TcpInput): TcpExplanation {
       shadow,
       terminationDetails: d.terminationDetails,
     },
-    verdict: `REFUSED: ${d.detail}; closed before the application sees it`,
+    verdict:
+      d.asks !== undefined
+        ? `ASKS gRPC ext_authz provider ${JSON.stringify(d.asks)} (Envoy's network ext_authz, CUSTOM policy ${String(d.policy)}): admitted only if it answers OK, else closed (UAEX)`
+        : `REFUSED: ${d.detail}; closed before the application sees it`,
   };
 }

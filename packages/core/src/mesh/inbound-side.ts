@@ -24,6 +24,8 @@ import { stampForwardedResponse, type ForwardedStamp } from '../inbound/forwarde
 import type { ProxyHeaders } from '../config/mesh-config.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { tcpExchangeFrame } from '../telemetry/metadata-exchange/tcp-exchange.js';
+import { ExtAuthzGrpcClients } from '../inbound/authz/ext-authz-grpc.js';
+import { connectionCheckGrpc } from '../inbound/tcp/connection-ext-authz.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -72,6 +74,13 @@ export function createInboundSide(options: {
   });
   // The TCP metadata-exchange frame mesh.listenTcp answers meshed clients with.
   const exchangeFrame = options.peerHeaders === undefined ? null : tcpExchangeFrame(options.peerHeaders);
+  // The network ext_authz of mesh.listenTcp's ports: its own gRPC channels to the providers.
+  const tcpGrpcClients = new ExtAuthzGrpcClients();
+  const connectionCheck = connectionCheckGrpc({
+    clients: tcpGrpcClients,
+    upstream: options.upstream,
+    clock: options.clock,
+  });
   const engine = createInboundEngine({
     getPlan: options.getPlan,
     jwt,
@@ -175,6 +184,7 @@ export function createInboundSide(options: {
         clock: options.clock,
         telemetry: () => telemetry,
         exchangeFrame,
+        check: connectionCheck,
       });
       return listening(server, port, host);
     },
@@ -189,6 +199,7 @@ export function createInboundSide(options: {
         ),
       );
       await engine.close();
+      tcpGrpcClients.close();
       jwt.close();
     },
   };

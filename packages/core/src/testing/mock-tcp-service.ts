@@ -119,7 +119,9 @@ export function mockTcpService(
             ? {}
             : { exchange: { peer: () => arrival.metadata, bytes: noExchangeBytes() } }),
         });
-        if (!outcome.served) socket.destroy();
+        void Promise.resolve(outcome).then((o) => {
+          if (!o.served) socket.destroy();
+        });
       },
       () => socket.destroy(),
     );

@@ -104,6 +104,40 @@ spec:
     );
   });
 
+  it('says a CUSTOM policy with a gRPC provider sends the connections it matches to the provider', async () => {
+    const dir = tempFiles({
+      'mesh.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    extensionProviders:
+    - name: ext-authz-grpc
+      envoyExtAuthzGrpc: { service: ext-authz.foo.svc.cluster.local, port: 9000 }
+`,
+      'p.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext, namespace: foo }
+spec:
+  selector: { matchLabels: { app: tcp-echo } }
+  action: CUSTOM
+  provider: { name: ext-authz-grpc }
+  rules: [{ to: [{ operation: { ports: ["9000"] } }] }]
+`,
+    });
+    const r = await explain([dir, ...TCP_ECHO, '--tcp', '9000', ...SLEEP]);
+    expect(r.err).toBe('');
+    expect(r.out).toContain(
+      'Verdict       ASKS gRPC ext_authz provider "ext-authz-grpc" (Envoy\'s network ext_authz, CUSTOM policy foo/ext): admitted only if it answers OK, else closed (UAEX)',
+    );
+    expect(r.out).toContain(
+      '  CUSTOM foo/ext: the connections it matches are sent to gRPC provider "ext-authz-grpc" (Envoy\'s network ext_authz), admitted only if it answers OK',
+    );
+    // Another port is no rule's: admitted without asking.
+    const other = await explain([dir, ...TCP_ECHO, '--tcp', '9001', ...SLEEP]);
+    expect(other.out).toContain('Verdict       ADMITTED');
+  });
+
   it('refuses a plaintext caller on a STRICT port before any policy', async () => {
     const dir = tempFiles({
       'pa.yaml': `apiVersion: security.istio.io/v1

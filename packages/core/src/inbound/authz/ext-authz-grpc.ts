@@ -327,14 +327,36 @@ export function checkExtAuthzGrpc(
     body: body === null ? null : body.bytes,
     packAsBytes: p.body?.packAsBytes === true,
   });
+  return grpcCheckCall(
+    p,
+    message,
+    deps,
+    (res) => toResult(p, req, url, res),
+    (why) => extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`),
+  );
+}
+
+/**
+ * One Check call to provider `p` with the encoded `message`: an endpoint of the provider's
+ * cluster (outlier detection hears the outcome), the provider's timeout on the clock, the
+ * call's span; `answer` reads the CheckResponse, `fail` makes the result of a transport
+ * error, a gRPC error status or a timeout.
+ */
+export function grpcCheckCall<T>(
+  p: ExtAuthzGrpcProvider,
+  message: Buffer,
+  deps: GrpcCheckDeps,
+  answer: (res: CheckResponse) => T,
+  failed: (why: string) => T,
+): Promise<T> {
   const cluster = `outbound|${p.port}||${p.host}`;
   let span =
     deps.tracer?.({ name: CHECK_SPAN, method: 'POST', url: `http://${p.target}${CHECK}`, cluster }) ?? null;
-  return new Promise<ExtAuthzResult>((resolve) => {
+  return new Promise<T>((resolve) => {
     let settled = false;
     let timedOut = false;
     let call: { cancel(): void } | null = null;
-    const finish = (r: ExtAuthzResult): void => {
+    const finish = (r: T): void => {
       if (settled) return;
       settled = true;
       deps.clock.clearTimeout(timer);
@@ -343,7 +365,7 @@ export function checkExtAuthzGrpc(
     const fail = (why: string): void => {
       span?.end({ status: 0, tags: {}, error: why });
       span = null;
-      finish(extAuthzFailure(p, `ext_authz provider ${p.name} failed: ${why}`));
+      finish(failed(why));
     };
     // The provider's timeout covers finding the endpoint as well as the call.
     const timer = deps.clock.setTimeout(() => {
@@ -380,7 +402,7 @@ export function checkExtAuthzGrpc(
           span = null;
           if (err !== null || res === undefined)
             fail(timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response'));
-          else finish(toResult(p, req, url, res));
+          else finish(answer(res));
         },
       );
     };

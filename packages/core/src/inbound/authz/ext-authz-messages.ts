@@ -70,6 +70,20 @@ export function encodeCheckRequest(r: CheckRequestFields): Buffer {
 }
 
 /**
+ * The CheckRequest of Envoy's network ext_authz filter (check_request_utils.cc
+ * `createTcpCheck`): the connection's source and destination, each with its address and
+ * its certificate's URI SAN; no request, and no TLS session unless `include_tls_session`,
+ * which istiod does not set.
+ */
+export function encodeConnectionCheckRequest(r: {
+  readonly source: CheckPeer;
+  readonly destination: CheckPeer;
+}): Buffer {
+  const attributes = new ProtoWriter().message(1, peer(r.source)).message(2, peer(r.destination));
+  return new ProtoWriter().message(1, attributes).finish();
+}
+
+/**
  * config.core.v3.HeaderValueOption.HeaderAppendAction, with the deprecated `append`
  * BoolValue mapped as Envoy maps it (ext_authz_grpc_impl.cc `getAppendAction`): set and
  * true appends, set and false overwrites.

@@ -39,7 +39,8 @@ export type RefusalReason =
   | 'no-client-certificate'
   | 'untrusted-peer'
   | 'no-plan'
-  | 'rbac-denied';
+  | 'rbac-denied'
+  | 'ext-authz-denied';
 
 /** Payload of the `meshConnectionRefused` event. */
 export interface ConnectionRefusal {

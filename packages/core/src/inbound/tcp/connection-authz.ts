@@ -2,7 +2,7 @@ import type { MeshPlan } from '../../compile/plan-types.js';
 import { peerCertificateNames } from '../../identity/spiffe.js';
 import { compileAuthorization, type CompiledPolicy } from '../authz/compile-policies.js';
 import { evaluateRbac, rbacDeniedDetails, type ShadowResult } from '../authz/evaluate.js';
-import { resolveExtAuthzProvider } from '../authz/ext-authz-provider.js';
+import { resolveExtAuthzProvider, type ExtAuthzGrpcProvider } from '../authz/ext-authz-provider.js';
 import type { AuthzInput } from '../authz/input.js';
 import { parseIp } from '../authz/ip.js';
 import type { PeerIdentity } from '../request-context.js';
@@ -17,6 +17,8 @@ export interface ConnectionFacts {
   readonly destinationIp: string;
   /** The SNI of the mTLS handshake (`connection.sni`), null without one. */
   readonly sni: string | null;
+  /** The downstream's port, for an ext_authz CheckRequest (0 when unknown). */
+  readonly sourcePort?: number;
 }
 
 export type ConnectionDecision =
@@ -27,44 +29,94 @@ export type ConnectionDecision =
       /** `ns/name` of the deciding policy; null when no ALLOW policy matched. */
       readonly policy: string | null;
       readonly detail: string;
-      /** Envoy's `%CONNECTION_TERMINATION_DETAILS%`: `rbac_access_denied_matched_policy[...]`. */
-      readonly terminationDetails: string;
+      /**
+       * Envoy's `%CONNECTION_TERMINATION_DETAILS%`: `rbac_access_denied_matched_policy[...]`
+       * from the RBAC filter; null when the network ext_authz filter closed it.
+       */
+      readonly terminationDetails: string | null;
+      /** Response flags: `UAEX` when the ext_authz provider refused it. */
+      readonly flags: readonly string[];
+      /**
+       * The gRPC ext_authz provider a matched CUSTOM policy sends the connection to, when
+       * the decision was made without asking it (no `check`: `meshlet explain`).
+       */
+      readonly asks?: string;
       readonly shadow: readonly ShadowResult[];
     };
 
-/** A CUSTOM policy on a TCP chain, and what Envoy's chain does when it matches. */
+/** What an ext_authz provider answered for a connection (network ext_authz). */
+export type ConnectionCheckResult =
+  { readonly allow: true } | { readonly allow: false; readonly failed: boolean; readonly detail: string };
+
+/** The peers of a connection as a network ext_authz CheckRequest carries them. */
+export interface ConnectionCheckFacts extends ConnectionFacts {
+  /** `spiffe://…` of the local workload, sent as the destination principal over mTLS. */
+  readonly localPrincipal: string;
+}
+
+/** Asks a gRPC ext_authz provider about a connection (connection-ext-authz.ts). */
+export type ConnectionCheck = (
+  provider: ExtAuthzGrpcProvider,
+  facts: ConnectionCheckFacts,
+) => Promise<ConnectionCheckResult>;
+
+/** One provider's CUSTOM policies on a TCP chain, and what Envoy's chain does when they match. */
 interface TcpCustom {
-  readonly policy: CompiledPolicy;
-  /** null: the policy is ignored (an HTTP provider); else why the matched connection is refused. */
-  readonly refusal: string | null;
+  readonly policies: readonly CompiledPolicy[];
+  /**
+   * `ignored`: an HTTP provider, no filter; `refuse`: a deny RBAC filter, with why;
+   * `check`: a gRPC provider, asked by the network ext_authz filter.
+   */
+  readonly action:
+    | { readonly kind: 'ignored' }
+    | { readonly kind: 'refuse'; readonly why: string }
+    | { readonly kind: 'check'; readonly provider: ExtAuthzGrpcProvider };
 }
 
 /**
- * The CUSTOM policies of a TCP chain (istio authz/builder builder.go `buildTCP`): an HTTP
- * provider has no network filter and is left out ("ignored CUSTOM action with HTTP provider
- * on TCP filter chain"); a provider istiod cannot resolve, or several providers without
- * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, turn the policy into a deny of what it
- * matches. A gRPC provider is asked by Envoy's network ext_authz, which meshlet does not
- * have: its matches are refused (closed, never an unchecked allow), and said so.
+ * The CUSTOM policies of a TCP chain, by provider in name order (istio authz/builder
+ * builder.go `buildTCP`): an HTTP provider has no network filter and is left out
+ * ("ignored CUSTOM action with HTTP provider on TCP filter chain"); a provider istiod
+ * cannot resolve, or several providers without PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS,
+ * turn the policies into a deny of what they match; a gRPC provider gets a shadow RBAC
+ * filter and Envoy's network ext_authz filter, which asks it about each connection its
+ * policies match (extauthz.go `generateGRPCConfig`, `tcp`).
  */
 function tcpCustom(plan: MeshPlan, policies: readonly CompiledPolicy[]): TcpCustom[] {
   const providers = [...new Set(policies.map((p) => p.provider ?? ''))].sort();
+  const of = (provider: string) => policies.filter((p) => (p.provider ?? '') === provider);
   if (providers.length > 1 && !plan.inbound.multipleCustomAuthzProviders) {
-    const problem = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.length} providers: ${providers.join(', ')}`;
-    return policies.map((policy) => ({ policy, refusal: problem }));
+    const why = `multiple CUSTOM authorization providers per workload requires PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS, found ${providers.length} providers: ${providers.join(', ')}`;
+    return providers.map((provider) => ({ policies: of(provider), action: { kind: 'refuse', why } }));
   }
-  return policies.map((policy) => {
-    const resolved = resolveExtAuthzProvider(plan.meshConfig, policy.provider);
-    if (typeof resolved === 'string') return { policy, refusal: resolved };
-    if (resolved.kind === 'http') return { policy, refusal: null };
-    return {
-      policy,
-      refusal: `CUSTOM provider ${JSON.stringify(resolved.name)} is gRPC: Envoy checks a TCP connection with its network ext_authz filter, which meshlet does not run, so the connection is refused`,
-    };
+  return providers.map((provider) => {
+    const resolved = resolveExtAuthzProvider(plan.meshConfig, provider);
+    if (typeof resolved === 'string')
+      return { policies: of(provider), action: { kind: 'refuse', why: resolved } };
+    if (resolved.kind === 'http') return { policies: of(provider), action: { kind: 'ignored' } };
+    return { policies: of(provider), action: { kind: 'check', provider: resolved } };
   });
 }
 
+/** The matched CUSTOM policy with the least rule id (dry-run ones left out, as on HTTP), or null. */
+function customMatch(
+  policies: readonly CompiledPolicy[],
+  input: AuthzInput,
+): { readonly policy: CompiledPolicy; readonly rule: number } | null {
+  let best: { policy: CompiledPolicy; rule: number; id: string } | null = null;
+  for (const policy of policies) {
+    if (policy.dryRun) continue;
+    const rule = policy.leastMatch(input);
+    if (rule < 0) continue;
+    const id = policy.envoyName(rule);
+    if (best === null || id < best.id) best = { policy, rule, id };
+  }
+  return best;
+}
+
 const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
+const NO_FLAGS: readonly string[] = Object.freeze([]);
+const UAEX: readonly string[] = Object.freeze(['UAEX']);
 
 /**
  * What a TCP chain does with each CUSTOM policy of the plan, one line each: not applied
@@ -75,16 +127,26 @@ export function tcpCustomNotes(plan: MeshPlan): string[] {
     { ...plan.inbound.authorization, deny: [], allow: [], audit: [] },
     { trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases], tcp: true },
   ).custom;
-  return tcpCustom(plan, custom).map((c) =>
-    c.refusal === null
-      ? `CUSTOM ${c.policy.name}: its provider is HTTP, which has no TCP filter: not applied to TCP connections (istiod builds none)`
-      : `CUSTOM ${c.policy.name}: refuses the connections it matches: ${c.refusal}`,
+  return tcpCustom(plan, custom).flatMap((c) =>
+    c.policies.map((p) =>
+      c.action.kind === 'ignored'
+        ? `CUSTOM ${p.name}: its provider is HTTP, which has no TCP filter: not applied to TCP connections (istiod builds none)`
+        : c.action.kind === 'check'
+          ? `CUSTOM ${p.name}: the connections it matches are sent to gRPC provider ${JSON.stringify(c.action.provider.name)} (Envoy's network ext_authz), admitted only if it answers OK`
+          : `CUSTOM ${p.name}: refuses the connections it matches: ${c.action.why}`,
+    ),
   );
 }
 
 /** The authorization of a TCP port's connections, compiled once per plan. */
 export interface ConnectionAuthorization {
+  /**
+   * Without `check`, a connection a gRPC provider's CUSTOM policy matches is refused (with
+   * `asks` naming the provider); with it, the provider is asked and the decision may be a
+   * promise.
+   */
   decide(facts: ConnectionFacts): ConnectionDecision;
+  decide(facts: ConnectionFacts, check: ConnectionCheck): ConnectionDecision | Promise<ConnectionDecision>;
 }
 
 function inputOf(f: ConnectionFacts): AuthzInput {
@@ -121,32 +183,74 @@ export function compileConnectionAuthorization(plan: MeshPlan): ConnectionAuthor
     tcp: true,
   });
   const custom = tcpCustom(plan, authz.custom);
-  return {
-    decide(facts) {
-      const input = inputOf(facts);
-      for (const c of custom) {
-        if (c.refusal === null || c.policy.dryRun) continue;
-        const k = c.policy.leastMatch(input);
-        if (k < 0) continue;
+  const localPrincipal = `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`;
+  const rbac = (input: AuthzInput): ConnectionDecision => {
+    const outcome = evaluateRbac(authz, input);
+    if (outcome.allow) return { allow: true, shadow: outcome.shadow };
+    return {
+      allow: false,
+      stage: outcome.stage,
+      policy: outcome.policy,
+      detail: outcome.detail,
+      terminationDetails: outcome.responseCodeDetails,
+      flags: NO_FLAGS,
+      shadow: outcome.shadow,
+    };
+  };
+  /** The CUSTOM filters from the `i`th provider on, then the RBAC filter, in the chain's order. */
+  const from = (
+    i: number,
+    facts: ConnectionFacts,
+    input: AuthzInput,
+    check: ConnectionCheck | undefined,
+  ): ConnectionDecision | Promise<ConnectionDecision> => {
+    for (let at = i; at < custom.length; at++) {
+      const c = custom[at]!;
+      if (c.action.kind === 'ignored') continue;
+      const m = customMatch(c.policies, input);
+      if (m === null) continue;
+      const matched = `CUSTOM policy ${m.policy.name} rule[${m.rule}] matched`;
+      if (c.action.kind === 'refuse')
         return {
           allow: false,
           stage: 'custom',
-          policy: c.policy.name,
-          detail: `CUSTOM policy ${c.policy.name} rule[${k}] matched: ${c.refusal}`,
-          terminationDetails: rbacDeniedDetails(c.policy.envoyName(k)),
+          policy: m.policy.name,
+          detail: `${matched}: ${c.action.why}`,
+          terminationDetails: rbacDeniedDetails(m.policy.envoyName(m.rule)),
+          flags: NO_FLAGS,
           shadow: NO_SHADOW,
         };
-      }
-      const outcome = evaluateRbac(authz, input);
-      if (outcome.allow) return { allow: true, shadow: outcome.shadow };
-      return {
-        allow: false,
-        stage: outcome.stage,
-        policy: outcome.policy,
-        detail: outcome.detail,
-        terminationDetails: outcome.responseCodeDetails,
-        shadow: outcome.shadow,
-      };
-    },
+      const provider = c.action.provider;
+      if (check === undefined)
+        return {
+          allow: false,
+          stage: 'custom',
+          policy: m.policy.name,
+          detail: `${matched}: the connection goes to gRPC ext_authz provider ${JSON.stringify(provider.name)}, which was not asked here`,
+          terminationDetails: null,
+          flags: UAEX,
+          asks: provider.name,
+          shadow: NO_SHADOW,
+        };
+      return check(provider, { ...facts, localPrincipal }).then(
+        (r): ConnectionDecision | Promise<ConnectionDecision> =>
+          r.allow
+            ? from(at + 1, facts, input, check)
+            : {
+                allow: false,
+                stage: 'custom',
+                policy: m.policy.name,
+                detail: `${matched}: ${r.detail}`,
+                terminationDetails: null,
+                flags: UAEX,
+                shadow: NO_SHADOW,
+              },
+      );
+    }
+    return rbac(input);
+  };
+  return {
+    decide: ((facts: ConnectionFacts, check?: ConnectionCheck) =>
+      from(0, facts, inputOf(facts), check)) as ConnectionAuthorization['decide'],
   };
 }

@@ -12,7 +12,8 @@ import {
   noExchangeBytes,
   type TcpExchangeState,
 } from '../../telemetry/metadata-exchange/tcp-exchange.js';
-import { TcpInboundChain, type MeshTcpHandler } from './tcp-inbound-chain.js';
+import { TcpInboundChain, type ChainOutcome, type MeshTcpHandler } from './tcp-inbound-chain.js';
+import type { ConnectionCheck } from './connection-authz.js';
 
 export type { ConnectionDenial, MeshTcpConnectionInfo, MeshTcpHandler } from './tcp-inbound-chain.js';
 
@@ -22,6 +23,8 @@ export interface MeshTcpServerOptions extends MtlsListenerOptions {
   readonly telemetry?: () => MeshTelemetry | null;
   /** This workload's TCP metadata-exchange frame (tcp-exchange.ts); null: no exchange. */
   readonly exchangeFrame?: Buffer | null;
+  /** Asks CUSTOM policies' gRPC providers about connections (network ext_authz). */
+  readonly check?: ConnectionCheck;
 }
 
 /**
@@ -54,7 +57,12 @@ export class MeshTcpServer extends MtlsListener {
     super(options, tcpChainAlpn(exchange));
     this.#exchangeFrame = exchange ? (options.exchangeFrame ?? null) : null;
     const telemetry = options.telemetry ?? (() => null);
-    this.#chain = new TcpInboundChain({ plan: () => this.plan(), telemetry, handler: options.handler });
+    this.#chain = new TcpInboundChain({
+      plan: () => this.plan(),
+      telemetry,
+      handler: options.handler,
+      ...(options.check === undefined ? {} : { check: options.check }),
+    });
   }
 
   protected servePlain(raw: Socket, mode: MtlsMode, serverName: string | null): void {
@@ -113,6 +121,11 @@ export class MeshTcpServer extends MtlsListener {
       port,
       ...(exchange === null ? {} : { exchange }),
     });
+    if (outcome instanceof Promise) void outcome.then((o) => this.#after(o, socket, mode, port));
+    else this.#after(outcome, socket, mode, port);
+  }
+
+  #after(outcome: ChainOutcome, socket: Socket, mode: MtlsMode, port: number): void {
     if (outcome.served) return;
     if (outcome.denial !== null) this.emit('meshConnectionDenied', outcome.denial);
     this.refuse(socket, { reason: outcome.reason, mode, port, detail: outcome.detail });

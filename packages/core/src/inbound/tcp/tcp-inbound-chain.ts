@@ -7,6 +7,7 @@ import type { PeerIdentity } from '../request-context.js';
 import {
   compileConnectionAuthorization,
   type ConnectionAuthorization,
+  type ConnectionCheck,
   type ConnectionDecision,
 } from './connection-authz.js';
 import { TcpInboundObserver, type ConnectionAddresses } from './tcp-inbound-observer.js';
@@ -53,7 +54,7 @@ export type ChainOutcome =
   | { readonly served: true }
   | {
       readonly served: false;
-      readonly reason: 'no-plan' | 'rbac-denied';
+      readonly reason: 'no-plan' | 'rbac-denied' | 'ext-authz-denied';
       readonly detail: string;
       readonly denial: ConnectionDenial | null;
     };
@@ -62,6 +63,8 @@ export interface TcpInboundChainOptions {
   readonly plan: () => MeshPlan | null;
   readonly telemetry: () => MeshTelemetry | null;
   readonly handler: MeshTcpHandler;
+  /** Asks a CUSTOM policy's gRPC provider (Envoy's network ext_authz); absent: such connections are refused. */
+  readonly check?: ConnectionCheck;
 }
 
 const ACTION = { custom: 'CUSTOM', deny: 'DENY', allow: 'ALLOW' } as const;
@@ -84,7 +87,8 @@ export class TcpInboundChain {
     return this.#compiled.authz;
   }
 
-  serve(c: InboundConnection): ChainOutcome {
+  /** The outcome, or its promise while an ext_authz provider is asked. */
+  serve(c: InboundConnection): ChainOutcome | Promise<ChainOutcome> {
     const { socket, port, peer } = c;
     const plan = this.#options.plan();
     if (plan === null) {
@@ -104,25 +108,44 @@ export class TcpInboundChain {
       telemetry === null
         ? null
         : new TcpInboundObserver(telemetry, socket, port, peer, c.sni, addresses, c.exchange ?? null);
-    const decision = this.#authorization(plan).decide({
+    const facts = {
       peer,
       port,
       sourceIp: addresses.remote.address ?? '',
+      sourcePort: addresses.remote.port ?? 0,
       destinationIp: addresses.local.address ?? '',
       sni: c.sni,
-    });
-    if (!decision.allow) {
-      observer?.denied(decision.terminationDetails);
-      telemetry?.meshlet.authzDenied(decision.policy, ACTION[decision.stage]);
-      return {
-        served: false,
-        reason: 'rbac-denied',
-        detail: decision.detail,
-        denial: { port, remoteAddress: addresses.remote.address ?? null, peer, decision },
-      };
-    }
-    observer?.served();
-    this.#options.handler(socket, Object.freeze({ peer, port, mode: c.mode }));
-    return { served: true };
+    };
+    const authz = this.#authorization(plan);
+    const check = this.#options.check;
+    const decided = check === undefined ? authz.decide(facts) : authz.decide(facts, check);
+    const finish = (decision: ConnectionDecision): ChainOutcome => {
+      if (!decision.allow) {
+        observer?.denied(decision.terminationDetails, decision.flags);
+        telemetry?.meshlet.authzDenied(decision.policy, ACTION[decision.stage]);
+        return {
+          served: false,
+          reason: decision.flags.includes('UAEX') ? 'ext-authz-denied' : 'rbac-denied',
+          detail: decision.detail,
+          denial: { port, remoteAddress: addresses.remote.address ?? null, peer, decision },
+        };
+      }
+      observer?.served();
+      this.#options.handler(socket, Object.freeze({ peer, port, mode: c.mode }));
+      return { served: true };
+    };
+    if (!(decided instanceof Promise)) return finish(decided);
+    // The network ext_authz filter holds the connection until its provider answers.
+    return decided.then(finish, (err: unknown) =>
+      finish({
+        allow: false,
+        stage: 'custom',
+        policy: null,
+        detail: `the ext_authz check failed: ${err instanceof Error ? err.message : String(err)}`,
+        terminationDetails: null,
+        flags: ['UAEX'],
+        shadow: [],
+      }),
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { ResponseFlag } from '../../outbound/meshlet-info.js';
 import { addressOf } from '../../outbound/tcp-observer.js';
 import type { AccessLogEntry } from '../../telemetry/access-log/entry.js';
 import { inboundClusterOf } from '../../telemetry/inbound-services.js';
@@ -39,6 +40,8 @@ export class TcpInboundObserver {
   readonly #startEpoch = Date.now();
   readonly #reports: TcpReports;
   #terminationDetails: string | null = null;
+  /** `UAEX` once the network ext_authz filter refused the connection. */
+  #flags: readonly string[] = [];
   #served = false;
   #closed = false;
 
@@ -76,8 +79,9 @@ export class TcpInboundObserver {
   }
 
   /** The network RBAC filter closed the connection (`rbac_access_denied_matched_policy[...]`). */
-  denied(terminationDetails: string): void {
+  denied(terminationDetails: string | null, flags: readonly string[]): void {
     this.#terminationDetails = terminationDetails;
+    this.#flags = flags;
   }
 
   #close(): void {
@@ -100,7 +104,7 @@ export class TcpInboundObserver {
       destination: t.metrics.local,
       destinationService: t.inboundService(this.#port),
       port: this.#port,
-      flags: [],
+      flags: [...this.#flags] as ResponseFlag[],
       mtls: this.#peer !== null,
     });
   }
@@ -127,7 +131,7 @@ export class TcpInboundObserver {
     const bytes = this.#bytes();
     return tcpEntry({
       startTime: this.#startEpoch,
-      responseFlags: [],
+      responseFlags: [...this.#flags] as ResponseFlag[],
       connectionTerminationDetails: this.#terminationDetails,
       upstreamTransportFailureReason: null,
       bytesReceived: bytes.received,

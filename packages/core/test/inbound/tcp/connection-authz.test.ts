@@ -1,3 +1,8 @@
+import type {
+  ConnectionCheck,
+  ConnectionCheckFacts,
+  ConnectionCheckResult,
+} from '../../../src/inbound/tcp/connection-authz.js';
 import { describe, expect, it } from 'vitest';
 import {
   compileConnectionAuthorization,
@@ -149,11 +154,45 @@ extensionProviders:
       expect(authz.decide(connection()).allow).toBe(true);
     });
 
-    it('a gRPC provider cannot be asked in-process: a matched connection is refused, never let through', () => {
+    it('a gRPC provider is asked about a matched connection (network ext_authz); unasked, it is refused', async () => {
       const authz = tcpAuthz('custom-both-http-tcp-in.yaml', providers('envoyExtAuthzGrpc'));
-      const d = authz.decide(connection());
-      expect(d).toMatchObject({ allow: false, stage: 'custom', policy: 'foo/httpbin-deny' });
-      expect(d.allow === false && d.detail).toMatch(/network ext_authz/);
+      // Without a check (meshlet explain): refused, naming the provider it would ask.
+      const unasked = authz.decide(connection());
+      expect(unasked).toMatchObject({
+        allow: false,
+        stage: 'custom',
+        policy: 'foo/httpbin-deny',
+        flags: ['UAEX'],
+      });
+      expect(unasked.allow === false && unasked.asks).toBe('default');
+
+      const asked: ConnectionCheckFacts[] = [];
+      const answering =
+        (answer: ConnectionCheckResult): ConnectionCheck =>
+        (provider, facts) => {
+          expect(provider.kind).toBe('grpc');
+          asked.push(facts);
+          return Promise.resolve(answer);
+        };
+      expect(await authz.decide(connection(), answering({ allow: true }))).toMatchObject({ allow: true });
+      const refused = await authz.decide(
+        connection(),
+        answering({ allow: false, failed: false, detail: 'denied with gRPC status 7' }),
+      );
+      expect(refused).toMatchObject({
+        allow: false,
+        stage: 'custom',
+        policy: 'foo/httpbin-deny',
+        flags: ['UAEX'],
+        terminationDetails: null,
+      });
+      expect(refused.allow === false && refused.detail).toMatch(
+        /rule\[0\] matched: denied with gRPC status 7/,
+      );
+      expect(asked.map((f) => f.localPrincipal)).toEqual([
+        'spiffe://cluster.local/ns/foo/sa/httpbin',
+        'spiffe://cluster.local/ns/foo/sa/httpbin',
+      ]);
     });
 
     it('a provider meshConfig does not define denies what the policy matches', () => {
