@@ -149,8 +149,9 @@ export abstract class MtlsListener extends NetServer {
     // ALPN: Istio's inbound HTTP chain advertises h2 and http/1.1 (authn/utils/utils.go
     // BuildInboundTLS) and Envoy, finding none of them offered, goes on without ALPN
     // (server_context_impl.cc alpnSelectCallback, SSL_TLSEXT_ERR_NOACK), where node would end
-    // the handshake with a fatal alert. So a ClientHello offering http/1.1 (the one protocol
-    // served here) goes to a server that selects it, any other to one that ignores ALPN.
+    // the handshake with a fatal alert. So a ClientHello offering one of the listener's values
+    // (http/1.1 for HTTP; istio-peer-exchange for TCP, which then runs the metadata exchange)
+    // goes to a server that selects it, any other to one that ignores ALPN.
     const tlsOptions = { requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' } as const;
     this.#tls = createTlsServer(tlsOptions);
     this.#alpn = alpn;
