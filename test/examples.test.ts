@@ -62,6 +62,13 @@ describe('examples and the installed CLI', () => {
     expect(stdout).toContain(
       'hop log, 1105 calls, first: default/reviews-v2 -> default/ratings-v1 200 (2000 ms); default/productpage-v1 -> default/reviews-v2 200 (2000 ms)',
     );
+    // The mock mesh's TCP: mongodb as mm.tcpService under the same AuthorizationPolicy.
+    expect(stdout).toContain(
+      'ratings v2 -> mongodb:27017 (mm.tcpService, workload.connect): {"ratings":{"Reviewer1":5},"caller":"cluster.local/ns/default/sa/bookinfo-ratings-v2"}; reviews: connection closed before any reply',
+    );
+    expect(stdout).toContain(
+      'istio_tcp_connections_opened_total at mongodb: 1 from ratings-v2 (TCP metadata exchange), 1 from reviews-v1 (refused)',
+    );
   });
 
   it('exits 79 from the meshlet bin when analysis finds an error, with istioctl-style lines', async () => {

@@ -4,7 +4,7 @@ import { createMockMesh } from '@meshlet/core/testing';
 
 /**
  * Bookinfo in memory on virtual time: reviews v1/v2/v3 and ratings as mock handlers,
- * productpage and sleep as callers, and a client without a sidecar.
+ * productpage and sleep as callers, a client without a sidecar, and mongodb's TCP port.
  */
 export async function runMock({ meshDir, log }) {
   const mm = await createMockMesh({ config: [meshDir], seed: 1 });
@@ -84,6 +84,53 @@ export async function runMock({ meshDir, log }) {
     log(
       `   curl -H "Host: bookinfo.example.com" $GATEWAY_URL/productpage as jason: ${page.status}, ` +
         `reviews ${shown.reviews}, after ${mm.clock.now() - start} virtual ms; x-forwarded-for at productpage: ${shown.xff}`,
+    );
+
+    // TCP: mongodb as a mock TCP pod under mesh/security.yaml's mongodb-readers.
+    mm.tcpService(
+      'mongodb',
+      { serviceAccount: 'bookinfo-mongodb', labels: { version: 'v1' }, port: 27017 },
+      (socket, { peer }) => {
+        socket.once('data', () =>
+          socket.end(`{"ratings":{"Reviewer1":5},"caller":"${peer?.principal ?? '-'}"}\n`),
+        );
+      },
+    );
+    const query = async (workload) => {
+      const socket = await workload.connect({ host: 'mongodb', port: 27017 });
+      return new Promise((resolve) => {
+        let text = '';
+        socket.on('data', (c) => (text += c));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve(text.trim()));
+        socket.write('find ratings\n');
+      });
+    };
+    const ratingsV2 = mm.workload({
+      name: 'ratings-v2',
+      serviceAccount: 'bookinfo-ratings-v2',
+      labels: { app: 'ratings', version: 'v2' },
+    });
+    const reviewsV1 = mm.workload({
+      name: 'reviews-v1',
+      serviceAccount: 'bookinfo-reviews',
+      labels: { app: 'reviews', version: 'v1' },
+    });
+    const fromRatings = await query(ratingsV2);
+    const fromReviews = await query(reviewsV1);
+    log(
+      `   ratings v2 -> mongodb:27017 (mm.tcpService, workload.connect): ${fromRatings}; reviews: ` +
+        `${fromReviews === '' ? 'connection closed before any reply' : fromReviews}`,
+    );
+    const opened = (source) =>
+      mm.metric('istio_tcp_connections_opened_total', {
+        reporter: 'destination',
+        destination_workload: 'mongodb-v1',
+        source_workload: source,
+      });
+    log(
+      `   istio_tcp_connections_opened_total at mongodb: ${await opened('ratings-v2')} from ratings-v2 ` +
+        `(TCP metadata exchange), ${await opened('reviews-v1')} from reviews-v1 (refused)`,
     );
 
     const first = mm.log

@@ -57,7 +57,8 @@ export class MockWire {
     readonly client: Socket;
     readonly connect: (onServerEnd: (serverEnd: Socket) => void) => void;
   } {
-    const client = new Socket({ allowHalfOpen: true });
+    // As net.connect and tls.connect make it: an end from the server closes the client too.
+    const client = new Socket();
     return {
       client,
       connect: (onServerEnd) => {

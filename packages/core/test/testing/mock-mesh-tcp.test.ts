@@ -313,6 +313,21 @@ spec: { ports: [{ port: 27017, name: mongo }], selector: { app: mongodb } }
     expect(seen.map((s) => s.peer?.principal)).toEqual(['cluster.local/ns/default/sa/bookinfo-ratings-v2']);
   });
 
+  it('closes the client when the server ends, as net.connect and mesh.connect sockets do', async () => {
+    const mm = await mock([await services()]);
+    mm.tcpService('tcp-echo', { ports: [9000] }, (socket) => {
+      socket.once('data', () => socket.end('bye\n'));
+    });
+    const socket = await mm.workload({ serviceAccount: 'sleep' }).connect({ host: 'tcp-echo', port: 9000 });
+    const got = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('close', () => resolve(text));
+      socket.write('hello\n'); // and no end: the server's end alone closes it
+    });
+    expect(got).toBe('bye\n');
+  });
+
   it('connects in plaintext to a pod without a sidecar; its handler sees no peer and DISABLE', async () => {
     const mm = await mock([await services()]);
     const seen: MeshTcpConnectionInfo[] = [];
