@@ -183,7 +183,7 @@ function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
     connect: async () => {
       const at = await listen();
       return new Promise<Socket>((resolve, reject) => {
-        const socket = netConnect({ port: at, host: '127.0.0.1', allowHalfOpen: true });
+        const socket = netConnect({ port: at, host: '127.0.0.1' });
         socket.once('error', reject);
         socket.once('connect', () => {
           socket.off('error', reject);
