@@ -497,9 +497,15 @@ spec: { ports: [{ name: http, port: 8000 }] }
     expect(await sniRequest(port, 'a.example.com', 'b.example.com')).toMatchObject({ status: 404 });
     // No filter chain claims c.example.com; none takes a client without SNI.
     expect(await sniRequest(port, 'c.example.com', 'c.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
-    // https.request would send the Host header as SNI: a raw TLS client sends none.
+    // https.request would send the Host header as SNI: a raw TLS client sends none. Envoy's
+    // filter chain match runs on the ClientHello, so the connection is closed before any
+    // handshake: no certificate of any server is shown to it.
     expect(await withoutSni(port)).toBe('');
+    expect(handshakes.at(-1)).toBe(false);
   });
+
+  /** Whether each `withoutSni` client completed a TLS handshake. */
+  const handshakes: boolean[] = [];
 
   /** A TLS client that sends no SNI, then an HTTP request: what came back before the close. */
   function withoutSni(port: number): Promise<string> {
@@ -511,12 +517,17 @@ spec: { ports: [{ name: http, port: 8000 }] }
         checkServerIdentity: () => undefined,
       });
       let got = '';
-      s.on('secureConnect', () =>
-        s.write('GET /status/200 HTTP/1.1\r\nhost: httpbin.example.com\r\nconnection: close\r\n\r\n'),
-      );
+      let secured = false;
+      s.on('secureConnect', () => {
+        secured = true;
+        s.write('GET /status/200 HTTP/1.1\r\nhost: httpbin.example.com\r\nconnection: close\r\n\r\n');
+      });
       s.on('data', (d: Buffer) => (got += d.toString()));
       s.on('error', () => undefined);
-      s.on('close', () => resolve(got));
+      s.on('close', () => {
+        handshakes.push(secured);
+        resolve(got);
+      });
     });
   }
 
