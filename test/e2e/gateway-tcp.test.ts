@@ -232,6 +232,23 @@ spec:
     expect(await talk('echo.example.com')).toBe('one hello\n');
     // No server claims other.example.com: the handshake fails.
     expect(await talk('other.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
+    // No SNI (a client dialling the address): closed before the handshake, no certificate shown.
+    const noSni = await new Promise<{ secured: boolean }>((resolve) => {
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        ca: ca.rootCertPem,
+        checkServerIdentity: () => undefined,
+      });
+      let secured = false;
+      s.on('secureConnect', () => {
+        secured = true;
+        s.end('hello\n');
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ secured }));
+    });
+    expect(noSni.secured).toBe(false);
 
     // cert-manager renews the secret: new handshakes get the new certificate (Envoy's SDS).
     const serial = () =>

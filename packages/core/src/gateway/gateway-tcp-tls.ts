@@ -6,6 +6,7 @@ import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { GatewayCredentials } from './gateway-tls.js';
 import {
+  matchChainBeforeHandshake,
   refusedWithoutSni,
   sameCertificates,
   serversTls,
@@ -37,7 +38,7 @@ export interface TcpTlsServerHandle {
  * The listener of a port whose TLS servers the gateway terminates before their tcp route
  * (gateway.go `createGatewayTCPFilterChainOpts`): each server's certificate by SNI, as
  * Envoy's chain match picks it (a name no server claims fails the handshake; no SNI takes
- * only a `*` server), then `handle` with the decrypted stream. `refresh` takes new
+ * only a `*` server, else the connection is closed before the handshake), then `handle` with the decrypted stream. `refresh` takes new
  * certificates for new handshakes, as Envoy's SDS does; null when the port's servers
  * terminate no TLS.
  */
@@ -58,6 +59,7 @@ export async function createTcpTlsServer(
       else handle(socket);
     },
   );
+  matchChainBeforeHandshake(server, () => active);
   return {
     server,
     port,

@@ -1,10 +1,13 @@
+import type { Socket } from 'node:net';
 import {
   createSecureContext,
   type SecureContext,
   type SecureContextOptions,
+  type Server as TlsServer,
   type TlsOptions,
   type TLSSocket,
 } from 'node:tls';
+import { sniffFirstBytes } from '../inbound/server/sniff.js';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
@@ -109,4 +112,34 @@ export function sameCertificates(active: ServersTls, next: ServersTls): boolean 
 /** Whether a connection that sent no SNI finds no chain: only a `*` server's takes it. */
 export function refusedWithoutSni(socket: TLSSocket, tls: ServersTls): boolean {
   return typeof socket.servername !== 'string' && !tls.catchAll;
+}
+
+/** Envoy's default listener_filters_timeout: a client that sends no ClientHello within it is closed. */
+const LISTENER_FILTER_TIMEOUT_MS = 15_000;
+
+/**
+ * Envoy picks a gateway's filter chain from the ClientHello (tls_inspector, before any
+ * handshake), so a client that sends no SNI, where no server has host `*`, is closed
+ * without seeing a certificate. Node's SNICallback is not called without SNI, and its
+ * default context would answer with the first server's certificate: so the hello is read
+ * first (sniff.ts), and the TLS server's own connection handler gets the connection only
+ * when a chain takes it. A client that sends nothing within Envoy's listener filter
+ * timeout is closed; anything not a ClientHello goes to TLS, which refuses it as before.
+ */
+export function matchChainBeforeHandshake(server: TlsServer, current: () => ServersTls): void {
+  const tlsAccept = server.listeners('connection')[0] as ((socket: Socket) => void) | undefined;
+  if (tlsAccept === undefined) return;
+  server.removeListener('connection', tlsAccept);
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(LISTENER_FILTER_TIMEOUT_MS, () => socket.destroy());
+    sniffFirstBytes(socket, (hello) => {
+      socket.setTimeout(0);
+      if (socket.destroyed) return;
+      if (hello.clientHello && hello.alpn !== null && hello.serverName === null && !current().catchAll) {
+        socket.destroy();
+        return;
+      }
+      tlsAccept.call(server, socket);
+    });
+  });
 }
