@@ -1,6 +1,7 @@
 // Step 6 of the demo: the same YAML in a mock mesh, as a unit test would run it.
 import { performance } from 'node:perf_hooks';
 import { createMockMesh } from '@meshlet/core/testing';
+import { findRatings, mongodbStandIn } from './mongodb.js';
 
 /**
  * Bookinfo in memory on virtual time: reviews v1/v2/v3 and ratings as mock handlers,
@@ -90,22 +91,8 @@ export async function runMock({ meshDir, log }) {
     mm.tcpService(
       'mongodb',
       { serviceAccount: 'bookinfo-mongodb', labels: { version: 'v1' }, port: 27017 },
-      (socket, { peer }) => {
-        socket.once('data', () =>
-          socket.end(`{"ratings":{"Reviewer1":5},"caller":"${peer?.principal ?? '-'}"}\n`),
-        );
-      },
+      mongodbStandIn,
     );
-    const query = async (workload) => {
-      const socket = await workload.connect({ host: 'mongodb', port: 27017 });
-      return new Promise((resolve) => {
-        let text = '';
-        socket.on('data', (c) => (text += c));
-        socket.on('error', () => {});
-        socket.on('close', () => resolve(text.trim()));
-        socket.write('find ratings\n');
-      });
-    };
     const ratingsV2 = mm.workload({
       name: 'ratings-v2',
       serviceAccount: 'bookinfo-ratings-v2',
@@ -116,8 +103,8 @@ export async function runMock({ meshDir, log }) {
       serviceAccount: 'bookinfo-reviews',
       labels: { app: 'reviews', version: 'v1' },
     });
-    const fromRatings = await query(ratingsV2);
-    const fromReviews = await query(reviewsV1);
+    const fromRatings = await findRatings(ratingsV2);
+    const fromReviews = await findRatings(reviewsV1);
     log(
       `   ratings v2 -> mongodb:27017 (mm.tcpService, workload.connect): ${fromRatings}; reviews: ` +
         `${fromReviews === '' ? 'connection closed before any reply' : fromReviews}`,

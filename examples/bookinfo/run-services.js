@@ -10,6 +10,7 @@ import Fastify from 'fastify';
 import { createDevCa, createMesh, issueWorkloadCertificate, writeWorkloadCertificates } from '@meshlet/core';
 import { meshlet as meshletExpress } from '@meshlet/express';
 import { meshlet as meshletFastify } from '@meshlet/fastify';
+import { findRatings, mongodbStandIn } from './mongodb.js';
 
 export async function runServices({ meshDir, log }) {
   const scratch = await mkdtemp(path.join(tmpdir(), 'meshlet-demo-certs-'));
@@ -173,15 +174,7 @@ export async function runServices({ meshDir, log }) {
     // ratings v2 and reviews reach it with mesh.connect; mesh/security.yaml admits ratings v2 only.
     const mongodb = await newMesh('mongodb-v1', 'bookinfo-mongodb', { app: 'mongodb', version: 'v1' });
     const refusals = [];
-    const db = await mongodb.listenTcp(
-      (socket, { peer }) => {
-        socket.once('data', () =>
-          socket.end(`{"ratings":{"Reviewer1":5},"caller":"${peer?.principal ?? '-'}"}\n`),
-        );
-      },
-      0,
-      '127.0.0.1',
-    );
+    const db = await mongodb.listenTcp(mongodbStandIn, 0, '127.0.0.1');
     db.on('meshConnectionDenied', (d) => refusals.push(d.decision.terminationDetails));
     const dbEndpoints = {
       'mongodb.default.svc.cluster.local': [
@@ -193,30 +186,20 @@ export async function runServices({ meshDir, log }) {
         },
       ],
     };
-    const query = async (mesh) => {
-      const socket = await mesh.connect({ host: 'mongodb', port: 27017 });
-      return new Promise((resolve) => {
-        let text = '';
-        socket.on('data', (c) => (text += c));
-        socket.on('error', () => {});
-        socket.on('close', () => resolve(text.trim()));
-        socket.write('find ratings\n');
-      });
-    };
     const ratingsV2 = await newMesh(
       'ratings-v2',
       'bookinfo-ratings-v2',
       { app: 'ratings', version: 'v2' },
       dbEndpoints,
     );
-    log(`   ratings v2 -> mongodb:27017 (mesh.connect, mTLS): ${await query(ratingsV2)}`);
+    log(`   ratings v2 -> mongodb:27017 (mesh.connect, mTLS): ${await findRatings(ratingsV2)}`);
     const reviewsDb = await newMesh(
       'reviews-v1',
       'bookinfo-reviews',
       { app: 'reviews', version: 'v1' },
       dbEndpoints,
     );
-    const answer = await query(reviewsDb);
+    const answer = await findRatings(reviewsDb);
     log(
       `   reviews -> mongodb:27017: ${answer === '' ? 'connection closed before any reply' : answer} (${refusals[0] ?? 'admitted'}; only ratings v2 may connect)`,
     );

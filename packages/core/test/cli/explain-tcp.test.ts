@@ -23,6 +23,30 @@ spec:
 `;
 }
 
+/** A config dir with one extension provider and a CUSTOM policy `foo/ext` on port 9000 using it. */
+function customOn9000(provider: string, kind: string, port: number): string {
+  return tempFiles({
+    'mesh.yaml': `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    extensionProviders:
+    - name: ${provider}
+      ${kind}: { service: ext-authz.foo.svc.cluster.local, port: ${port} }
+`,
+    'p.yaml': `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext, namespace: foo }
+spec:
+  selector: { matchLabels: { app: tcp-echo } }
+  action: CUSTOM
+  provider: { name: ${provider} }
+  rules: [{ to: [{ operation: { ports: ["9000"] } }] }]
+`,
+  });
+}
+
 async function explain(argv: string[]) {
   const io = captureIO();
   const code = await runExplain(argv, io);
@@ -76,26 +100,7 @@ describe('meshlet explain --tcp', () => {
   });
 
   it('says a CUSTOM policy with an HTTP provider is not applied to TCP', async () => {
-    const dir = tempFiles({
-      'mesh.yaml': `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    extensionProviders:
-    - name: ext-authz-http
-      envoyExtAuthzHttp: { service: ext-authz.foo.svc.cluster.local, port: 8000 }
-`,
-      'p.yaml': `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ext, namespace: foo }
-spec:
-  selector: { matchLabels: { app: tcp-echo } }
-  action: CUSTOM
-  provider: { name: ext-authz-http }
-  rules: [{ to: [{ operation: { ports: ["9000"] } }] }]
-`,
-    });
+    const dir = customOn9000('ext-authz-http', 'envoyExtAuthzHttp', 8000);
     const r = await explain([dir, ...TCP_ECHO, '--tcp', '9000', ...SLEEP]);
     expect(r.err).toBe('');
     expect(r.out).toContain('Verdict       ADMITTED');
@@ -105,26 +110,7 @@ spec:
   });
 
   it('says a CUSTOM policy with a gRPC provider sends the connections it matches to the provider', async () => {
-    const dir = tempFiles({
-      'mesh.yaml': `apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |-
-    extensionProviders:
-    - name: ext-authz-grpc
-      envoyExtAuthzGrpc: { service: ext-authz.foo.svc.cluster.local, port: 9000 }
-`,
-      'p.yaml': `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ext, namespace: foo }
-spec:
-  selector: { matchLabels: { app: tcp-echo } }
-  action: CUSTOM
-  provider: { name: ext-authz-grpc }
-  rules: [{ to: [{ operation: { ports: ["9000"] } }] }]
-`,
-    });
+    const dir = customOn9000('ext-authz-grpc', 'envoyExtAuthzGrpc', 9000);
     const r = await explain([dir, ...TCP_ECHO, '--tcp', '9000', ...SLEEP]);
     expect(r.err).toBe('');
     expect(r.out).toContain(
