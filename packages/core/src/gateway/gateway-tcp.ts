@@ -3,6 +3,7 @@ import type { MeshPlan, RouteDestination } from '../compile/plan-types.js';
 import { sniffFirstBytes } from '../inbound/server/sniff.js';
 import type { TcpObserverFactory } from '../outbound/tcp-observer.js';
 import { openTcpUpstream, type TcpUpstreamParts } from '../outbound/tcp-upstream.js';
+import { LISTENER_FILTER_TIMEOUT_MS } from './servers-tls.js';
 import { matchServerName } from './sni-match.js';
 
 /** What a gateway's TCP proxy runs on: the mesh's plan, clusters, random source and upstream TLS. */
@@ -11,9 +12,6 @@ export interface GatewayTcpParts extends TcpUpstreamParts {
   /** Each proxied connection's `istio_tcp_*` metrics and access log; absent when telemetry is off. */
   readonly observe?: TcpObserverFactory;
 }
-
-/** Envoy's default listener_filters_timeout: a client that sends no ClientHello within it is closed. */
-const LISTENER_FILTER_TIMEOUT_MS = 15_000;
 
 /**
  * The connection handler of one plain TCP server port: Envoy's tcp_proxy with the weighted

@@ -115,7 +115,7 @@ export function refusedWithoutSni(socket: TLSSocket, tls: ServersTls): boolean {
 }
 
 /** Envoy's default listener_filters_timeout: a client that sends no ClientHello within it is closed. */
-const LISTENER_FILTER_TIMEOUT_MS = 15_000;
+export const LISTENER_FILTER_TIMEOUT_MS = 15_000;
 
 /**
  * Envoy picks a gateway's filter chain from the ClientHello (tls_inspector, before any
@@ -131,9 +131,15 @@ export function matchChainBeforeHandshake(server: TlsServer, current: () => Serv
   if (tlsAccept === undefined) return;
   server.removeListener('connection', tlsAccept);
   server.on('connection', (socket: Socket) => {
-    socket.setTimeout(LISTENER_FILTER_TIMEOUT_MS, () => socket.destroy());
+    const silent = (): void => {
+      socket.destroy();
+    };
+    socket.setTimeout(LISTENER_FILTER_TIMEOUT_MS);
+    socket.once('timeout', silent);
     sniffFirstBytes(socket, (hello) => {
+      // The socket goes on to TLS with no timer and no listener of ours left on it.
       socket.setTimeout(0);
+      socket.off('timeout', silent);
       if (socket.destroyed) return;
       if (hello.clientHello && hello.alpn !== null && hello.serverName === null && !current().catchAll) {
         socket.destroy();
