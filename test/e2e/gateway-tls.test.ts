@@ -14,6 +14,7 @@ import {
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { send as rawSend } from '../adapters/support/http.js';
+import { twoTeamsGateways } from '../../packages/core/test/helpers/two-teams-gateways.js';
 
 // mesh.listenGateway(): the gateway's listener with the TLS its Gateway servers ask for,
 // real handshakes on loopback (istio.io tasks traffic-management/ingress/secure-ingress:
@@ -420,35 +421,7 @@ describe('mesh.listenGateway(): each HTTPS server routes with its own route conf
   // istiod gives each server a filter chain matched by its hosts (SNI) and its own RDS
   // `https.443.<port name>.<gateway>.<namespace>` (gateway.go gatewayRDSRouteName), so a
   // request reaches only the virtual hosts of the server its TLS connection chose.
-  const TWO_TEAMS = `${['a', 'b']
-    .map(
-      (t) => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw-${t}, namespace: istio-system }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 443, name: https-${t}, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: cert-${t} }
-    hosts: [${t}.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: vs-${t}, namespace: default }
-spec:
-  hosts: [${t}.example.com]
-  gateways: [istio-system/gw-${t}]
-  http:
-  - rewrite: { uri: /team-${t} }
-    route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
----
-`,
-    )
-    .join('')}apiVersion: v1
-kind: Service
-metadata: { name: httpbin, namespace: default }
-spec: { ports: [{ name: http, port: 8000 }] }
-`;
+  const TWO_TEAMS = twoTeamsGateways({ rewrite: true });
 
   /** One request with `servername` for SNI and `host` for the Host header (both checked against the certificate of `servername`). */
   function sniRequest(port: number, servername: string, host: string): Promise<Reply | string> {

@@ -38,9 +38,9 @@ export interface TcpTlsServerHandle {
  * The listener of a port whose TLS servers the gateway terminates before their tcp route
  * (gateway.go `createGatewayTCPFilterChainOpts`): each server's certificate by SNI, as
  * Envoy's chain match picks it (a name no server claims fails the handshake; no SNI takes
- * only a `*` server, else the connection is closed before the handshake), then `handle` with the decrypted stream. `refresh` takes new
- * certificates for new handshakes, as Envoy's SDS does; null when the port's servers
- * terminate no TLS.
+ * only a `*` server, else the connection is closed before the handshake), then `handle`
+ * with the decrypted stream. `refresh` takes new certificates for new handshakes, as
+ * Envoy's SDS does; null when the port's servers terminate no TLS.
  */
 export async function createTcpTlsServer(
   plan: MeshPlan,

@@ -1,13 +1,14 @@
 import { gatewayHostLookup } from '../compile/gateway-routes.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 
+const gatewayViews = new WeakMap<MeshPlan, Map<string | null, MeshPlan>>();
+const NO_GATEWAY_LOOKUP = gatewayHostLookup([]);
+
 /**
  * The plan a gateway's request runs on: the plan with its gateway routes as the route
  * tables, seen from one route configuration when `routeName` is given (a virtual host of
  * another server's is a host no virtual host names: `404 NR`).
  */
-const gatewayViews = new WeakMap<MeshPlan, Map<string | null, MeshPlan>>();
-const NO_GATEWAY_LOOKUP = gatewayHostLookup([]);
 export function gatewayView(plan: MeshPlan, routeName: string | null): MeshPlan {
   let views = gatewayViews.get(plan);
   if (views === undefined) {

@@ -42,13 +42,26 @@ function routeNameFor(plan: MeshPlan, port: number, tls: Partial<TLSSocket>): st
  * fails), null when the port's servers terminate no TLS (`http.<port>`).
  */
 export function routeNameForSni(plan: MeshPlan, port: number, sni: string | null): string | null {
-  const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
+  const server = tlsServerForSni(plan, port, sni);
   // TLS the application's own server terminated in front of an HTTP Gateway server: http.<port>.
-  if (servers.length === 0) return null;
-  return (
-    matchServerName(
-      servers.map((s) => ({ names: serverNames(s), value: s.routeName ?? '' })),
-      sni === null ? null : sni.toLowerCase(),
-    ) ?? ''
+  if (server === undefined) return null;
+  return server?.routeName ?? '';
+}
+
+/**
+ * The TLS-terminating server on `port` whose filter chain a ClientHello with `sni` (null:
+ * none) matches (Envoy's chain match on server names, sni-match.ts); null when none does
+ * (the handshake fails), undefined when the port's servers terminate no TLS.
+ */
+export function tlsServerForSni(
+  plan: MeshPlan,
+  port: number,
+  sni: string | null,
+): GatewayServerInfo | null | undefined {
+  const servers = (plan.gateway?.servers ?? []).filter((s) => s.port === port && s.terminatesTls);
+  if (servers.length === 0) return undefined;
+  return matchServerName(
+    servers.map((s) => ({ names: serverNames(s), value: s })),
+    sni === null ? null : sni.toLowerCase(),
   );
 }

@@ -184,6 +184,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     telemetry,
     upstream: client.cluster,
     peerHeaders,
+    exchangeFrame,
     ...(internals.jwksFetch === undefined ? {} : { jwksFetch: internals.jwksFetch }),
   });
 

@@ -23,7 +23,6 @@ import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
 import { stampForwardedResponse, type ForwardedStamp } from '../inbound/forwarded-response.js';
 import type { ProxyHeaders } from '../config/mesh-config.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
-import { tcpExchangeFrame } from '../telemetry/metadata-exchange/tcp-exchange.js';
 import { ExtAuthzGrpcClients } from '../inbound/authz/ext-authz-grpc.js';
 import { connectionCheckGrpc } from '../inbound/tcp/connection-ext-authz.js';
 
@@ -65,6 +64,8 @@ export function createInboundSide(options: {
   upstream: ClusterCaller;
   /** This workload's metadata-exchange headers, answered to meshed callers. */
   peerHeaders?: LocalPeerHeaders;
+  /** The same metadata as the TCP exchange frame `mesh.listenTcp` answers meshed clients with. */
+  exchangeFrame?: Buffer;
   /** How JWKS and discovery documents are fetched (default the global `fetch`). */
   jwksFetch?: typeof fetch;
 }): InboundSide {
@@ -72,8 +73,6 @@ export function createInboundSide(options: {
     clock: options.clock,
     ...(options.jwksFetch === undefined ? {} : { fetch: options.jwksFetch }),
   });
-  // The TCP metadata-exchange frame mesh.listenTcp answers meshed clients with.
-  const exchangeFrame = options.peerHeaders === undefined ? null : tcpExchangeFrame(options.peerHeaders);
   // The network ext_authz of mesh.listenTcp's ports: its own gRPC channels to the providers.
   const tcpGrpcClients = new ExtAuthzGrpcClients();
   const connectionCheck = connectionCheckGrpc({
@@ -183,7 +182,7 @@ export function createInboundSide(options: {
         certs: options.certs,
         clock: options.clock,
         telemetry: () => telemetry,
-        exchangeFrame,
+        exchangeFrame: options.exchangeFrame ?? null,
         check: connectionCheck,
       });
       return listening(server, port, host);

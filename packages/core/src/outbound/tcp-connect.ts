@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
-import { netDial, type TcpDial } from './tcp-dial.js';
+import { netDial, untilUp, type TcpDial } from './tcp-dial.js';
 import type { TcpObserverFactory } from './tcp-observer.js';
 import { openTcpUpstream, type TcpUpstreamParts } from './tcp-upstream.js';
 
@@ -86,21 +86,12 @@ function refused(where: string, flag: string, reason: string | null, route: stri
 
 /** PassthroughCluster: a plain connection to the host itself. */
 function direct(dial: TcpDial, target: MeshConnectTarget): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const { socket: s, up } = dial({ address: target.host, port: target.port }, null);
-    s.once(up, () => {
-      s.off('error', onError);
-      resolve(s);
-    });
-    const onError = (err: Error): void =>
-      reject(
-        new MeshletError(
-          'MESHLET_ERR_OUTBOUND_CONNECT',
-          `mesh.connect: ${target.host}:${target.port}: the connection failed (${err.message}) (UF)`,
-          { flags: ['UF'], cluster: 'PassthroughCluster', reason: err.message },
-          { cause: err },
-        ),
-      );
-    s.once('error', onError);
+  return untilUp(dial({ address: target.host, port: target.port }, null)).catch((err: Error) => {
+    throw new MeshletError(
+      'MESHLET_ERR_OUTBOUND_CONNECT',
+      `mesh.connect: ${target.host}:${target.port}: the connection failed (${err.message}) (UF)`,
+      { flags: ['UF'], cluster: 'PassthroughCluster', reason: err.message },
+      { cause: err },
+    );
   });
 }

@@ -42,3 +42,15 @@ export const netDial: TcpDial = (to, tls) => {
   });
   return { socket, up: 'secureConnect' };
 };
+
+/** The dialled socket once it is up; rejects with the socket's error when it fails first. */
+export function untilUp(d: DialedConnection): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    d.socket.once('error', onError);
+    d.socket.once(d.up, () => {
+      d.socket.off('error', onError);
+      resolve(d.socket);
+    });
+  });
+}

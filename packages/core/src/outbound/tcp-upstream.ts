@@ -91,11 +91,11 @@ export function openTcpUpstream(
   // Istio's own mTLS carries a TCP stream under ALPN `istio` (and `istio-peer-exchange`);
   // other TLS keeps its own.
   const istioMtls = tls !== null && tls.alpn?.includes('istio') === true;
-  const exchange =
-    istioMtls && (parts.exchangeFrame ?? null) !== null && tcpMetadataExchange(plan.istiodFeatures);
+  // This workload's exchange frame when the connection offers the exchange, else null.
+  const frame = istioMtls && tcpMetadataExchange(plan.istiodFeatures) ? (parts.exchangeFrame ?? null) : null;
   const dialed = (parts.dial ?? netDial)(
     host.endpoint,
-    istioMtls ? { ...tls, alpn: exchange ? ISTIO_TCP_ALPN_MX : ISTIO_TCP_ALPN } : tls,
+    istioMtls ? { ...tls, alpn: frame !== null ? ISTIO_TCP_ALPN_MX : ISTIO_TCP_ALPN } : tls,
   );
   const conn = dialed.socket;
   const exchangeBytes = noExchangeBytes();
@@ -117,10 +117,11 @@ export function openTcpUpstream(
     up = true;
     // The upstream metadata_exchange filter: its frame goes out first, the peer's is read
     // off the front of what comes back (tcp-exchange.ts).
-    const frame = parts.exchangeFrame ?? null;
-    if (exchange && dialed.exchangedPeer !== undefined) observer?.peerMetadata(dialed.exchangedPeer());
-    else if (exchange && frame !== null && (conn as TLSSocket).alpnProtocol === MX_ALPN)
-      exchangeTcpMetadata(conn, frame, (m) => observer?.peerMetadata(m), exchangeBytes);
+    if (frame !== null) {
+      if (dialed.exchangedPeer !== undefined) observer?.peerMetadata(dialed.exchangedPeer());
+      else if ((conn as TLSSocket).alpnProtocol === MX_ALPN)
+        exchangeTcpMetadata(conn, frame, (m) => observer?.peerMetadata(m), exchangeBytes);
+    }
     if (timer !== null) clock.clearTimeout(timer);
     upstream.record(host, { kind: 'response', status: 200 });
     observer?.connected(isIstioMutual(tls), conn);

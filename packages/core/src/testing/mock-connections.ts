@@ -1,7 +1,7 @@
 import { isIP, type Socket } from 'node:net';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
-import type { DialTarget, TcpDial } from '../outbound/tcp-dial.js';
+import { untilUp, type DialTarget, type TcpDial } from '../outbound/tcp-dial.js';
 import type { Clock } from '../runtime/clock.js';
 import { pickEndpoint, type DirectFetchContext } from './direct-fetch.js';
 import type { MockConnection } from './types.js';
@@ -52,13 +52,5 @@ export async function directConnect(
     const picked = pickEndpoint(ctx, target.host, target.port);
     to = { address: picked.ip, port: picked.port };
   }
-  const { socket, up } = dial(to, null);
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.once(up, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
+  return untilUp(dial(to, null));
 }

@@ -3,12 +3,11 @@ import { validateWorkload, type WorkloadIdentity } from '../compile/workload.js'
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { gatewayPort, gatewayTcpPort } from '../gateway/gateway-port.js';
-import { serverNames } from '../gateway/server-route.js';
-import { matchServerName } from '../gateway/sni-match.js';
-import type { AddressInfo, Socket } from 'node:net';
-import { connect as netConnect } from 'node:net';
+import { serverNames, tlsServerForSni } from '../gateway/server-route.js';
+import type { AddressInfo } from 'node:net';
 import type { Mesh } from '../mesh/types.js';
 import type { OutboundClient } from '../outbound/client.js';
+import { netDial, untilUp } from '../outbound/tcp-dial.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import { sendTo } from './direct-fetch.js';
 import type { RequestListener } from './app-listener.js';
@@ -124,11 +123,8 @@ function downstreamTls(plan: MeshPlan, port: number, tls: boolean, sni: string |
     return terminating.length > 0 && terminating.length === servers.length
       ? `port ${port}'s servers terminate TLS: a plaintext connection is closed`
       : null;
-  if (terminating.length === 0) return `port ${port} serves plain HTTP: there is no TLS to handshake with`;
-  const server = matchServerName(
-    terminating.map((s) => ({ names: serverNames(s), value: s })),
-    sni === null ? null : sni.toLowerCase(),
-  );
+  const server = tlsServerForSni(plan, port, sni);
+  if (server === undefined) return `port ${port} serves plain HTTP: there is no TLS to handshake with`;
   if (server === null)
     return `no server on port ${port} takes SNI ${sni ?? '(none)'} (server hosts: ${terminating.flatMap(serverNames).join(', ')})`;
   if (server.tlsMode === 'MUTUAL' || server.tlsMode === 'ISTIO_MUTUAL')
@@ -182,14 +178,7 @@ function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
       ),
     connect: async () => {
       const at = await listen();
-      return new Promise<Socket>((resolve, reject) => {
-        const socket = netConnect({ port: at, host: '127.0.0.1' });
-        socket.once('error', reject);
-        socket.once('connect', () => {
-          socket.off('error', reject);
-          resolve(socket);
-        });
-      });
+      return untilUp(netDial({ address: '127.0.0.1', port: at }, null));
     },
   };
 }

@@ -228,11 +228,12 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     // From inside a handler, an onward call is time the handler waits on the mesh.
     const fetch: Fetch = (url, init) => handlers.waiting(() => call(url, init));
     const direct = { network, topology, external, random, caller, namespace: workload.namespace };
+    const dial = meshed ? null : mockTcpDial(network, wire, caller, dialed);
     const connect: Connect = connectionLogged(
       id,
-      meshed
+      dial === null
         ? async (target) => (await meshOf()).connect(target)
-        : (target) => directConnect(direct, mockTcpDial(network, wire, caller, dialed), target),
+        : (target) => directConnect(direct, dial, target),
       { clock, log: connections, dialed },
     );
     return { address, caller, id, meshOf, fetch, connect };

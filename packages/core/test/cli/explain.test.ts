@@ -6,6 +6,7 @@ import type { InboundExplanation } from '../../src/cli/explain-inbound.js';
 import type { OutboundExplanation } from '../../src/cli/explain-outbound.js';
 import { SAMPLES } from '../helpers/tmp.js';
 import { captureIO, tempFiles } from './support.js';
+import { twoTeamsGateways } from '../helpers/two-teams-gateways.js';
 
 const PRODUCTPAGE = ['--workload', 'default/productpage-v1:app=productpage,version=v1'];
 const HTTPBIN = ['--workload', 'foo/httpbin:app=httpbin'];
@@ -429,37 +430,7 @@ spec:
 
   it("on an HTTPS port, routes in the route configuration of the server the SNI picks (istiod's per-server RDS)", async () => {
     // Two teams' Gateways on 443, each host with its own VirtualService.
-    const teams = ['a', 'b']
-      .map(
-        (t) => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw-${t}, namespace: istio-system }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 443, name: https-${t}, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: cert-${t} }
-    hosts: [${t}.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: vs-${t}, namespace: default }
-spec:
-  hosts: [${t}.example.com]
-  gateways: [istio-system/gw-${t}]
-  http:
-  - route: [{ destination: { port: { number: 8000 }, host: httpbin } }]
----
-`,
-      )
-      .join('');
-    const dir = tempFiles({
-      'teams.yaml': `${teams}apiVersion: v1
-kind: Service
-metadata: { name: httpbin, namespace: default }
-spec: { ports: [{ name: http, port: 8000 }] }
-`,
-    });
+    const dir = tempFiles({ 'teams.yaml': twoTeamsGateways({ rewrite: false }) });
     const own = await explain([dir, ...GATEWAY, '--gateway', 'GET https://a.example.com/']);
     expect(own.err).toBe('');
     expect(own.out).toMatch(

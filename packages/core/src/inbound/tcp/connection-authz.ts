@@ -1,4 +1,5 @@
 import type { MeshPlan } from '../../compile/plan-types.js';
+import type { ResponseFlag } from '../../outbound/meshlet-info.js';
 import { peerCertificateNames } from '../../identity/spiffe.js';
 import { compileAuthorization, type CompiledPolicy } from '../authz/compile-policies.js';
 import { evaluateRbac, rbacDeniedDetails, type ShadowResult } from '../authz/evaluate.js';
@@ -35,7 +36,7 @@ export type ConnectionDecision =
        */
       readonly terminationDetails: string | null;
       /** Response flags: `UAEX` when the ext_authz provider refused it. */
-      readonly flags: readonly string[];
+      readonly flags: readonly ResponseFlag[];
       /**
        * The gRPC ext_authz provider a matched CUSTOM policy sends the connection to, when
        * the decision was made without asking it (no `check`: `meshlet explain`).
@@ -115,8 +116,8 @@ function customMatch(
 }
 
 const NO_SHADOW: readonly ShadowResult[] = Object.freeze([]);
-const NO_FLAGS: readonly string[] = Object.freeze([]);
-const UAEX: readonly string[] = Object.freeze(['UAEX']);
+const NO_FLAGS: readonly ResponseFlag[] = Object.freeze([]);
+const UAEX: readonly ResponseFlag[] = Object.freeze(['UAEX']);
 
 /**
  * What a TCP chain does with each CUSTOM policy of the plan, one line each: not applied

@@ -41,7 +41,7 @@ export class TcpInboundObserver {
   readonly #reports: TcpReports;
   #terminationDetails: string | null = null;
   /** `UAEX` once the network ext_authz filter refused the connection. */
-  #flags: readonly string[] = [];
+  #flags: readonly ResponseFlag[] = [];
   #served = false;
   #closed = false;
 
@@ -79,7 +79,7 @@ export class TcpInboundObserver {
   }
 
   /** The network RBAC filter closed the connection (`rbac_access_denied_matched_policy[...]`). */
-  denied(terminationDetails: string | null, flags: readonly string[]): void {
+  denied(terminationDetails: string | null, flags: readonly ResponseFlag[]): void {
     this.#terminationDetails = terminationDetails;
     this.#flags = flags;
   }
@@ -104,7 +104,7 @@ export class TcpInboundObserver {
       destination: t.metrics.local,
       destinationService: t.inboundService(this.#port),
       port: this.#port,
-      flags: [...this.#flags] as ResponseFlag[],
+      flags: [...this.#flags],
       mtls: this.#peer !== null,
     });
   }
@@ -131,7 +131,7 @@ export class TcpInboundObserver {
     const bytes = this.#bytes();
     return tcpEntry({
       startTime: this.#startEpoch,
-      responseFlags: [...this.#flags] as ResponseFlag[],
+      responseFlags: [...this.#flags],
       connectionTerminationDetails: this.#terminationDetails,
       upstreamTransportFailureReason: null,
       bytesReceived: bytes.received,
