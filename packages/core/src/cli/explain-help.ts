@@ -40,16 +40,18 @@ Options:
       --inbound "<METHOD> <path|url>"   An inbound request, e.g. "GET /admin" or "POST http://httpbin:8000/post".
       --gateway "<METHOD> <url>"        A request arriving at a gateway workload, routed by the VirtualServices
                                         bound to its Gateways.
-      --connect <host>:<port>           A TCP connection (mesh.connect): its VirtualService tcp route or default
-                                        cluster, and each destination's cluster and policy.
+      --connect <host>:<port>           A TCP connection (mesh.connect): its VirtualService tcp route, or on a
+                                        TLS port the tls rule for its SNI, or the default cluster, and each
+                                        destination's cluster and policy.
       --tcp <port>                      A TCP connection arriving on this workload port (mesh.listenTcp): the mTLS
                                         mode and the AuthorizationPolicies as Istio applies them to TCP.
   -H, --header "<name>: <value>"        A request header (repeatable).
       --peer <spiffe id>                The caller's mTLS identity (inbound, --tcp); none = plaintext.
       --token <jwt|file>                A JWT (or a file holding one), sent as Authorization: Bearer (inbound).
       --source-ip <ip>                  The caller's address (inbound, --tcp; default 127.0.0.1).
-      --sni <name>                      The SNI of the caller's TLS handshake: connection.sni (--tcp), or the
-                                        HTTPS Gateway server it picks (--gateway; default the URL's host).
+      --sni <name>                      The SNI of the caller's TLS handshake: connection.sni (--tcp), the
+                                        HTTPS Gateway server it picks (--gateway; default the URL's host), or
+                                        the TLS port's filter chain (--connect; default the host).
       --port <n>                        The workload port the request arrives on (inbound; default the URL's, else 80),
                                         or the Gateway server port (--gateway; default its only HTTP server port).
   -o, --output <format>                 "" (text, default) or "json".

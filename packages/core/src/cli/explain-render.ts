@@ -91,12 +91,12 @@ function destinationLines(dests: OutboundExplanation['destinations'], io: CliIO)
 /** `meshlet explain --connect` as text: the outcome, the tcp route, then each destination. */
 export function renderConnect(e: ConnectExplanation, io: CliIO): string {
   const out = [
-    `${label(io, 'Connection')}tcp ${e.target.host}:${e.target.port} from ${e.workload}`,
+    `${label(io, 'Connection')}tcp ${e.target.host}:${e.target.port} from ${e.workload}${e.sni === undefined ? '' : `, SNI ${e.sni ?? '(none)'}`}`,
     `${label(io, 'Result')}${paint(io, e.outcome.startsWith('refused') ? 'yellow' : 'green', e.outcome)}`,
   ];
   if (e.route !== null)
     out.push(
-      `${label(io, 'TCP route')}${e.route.id === null ? 'default cluster (no VirtualService tcp route)' : `${paint(io, 'cyan', e.route.id)} (VirtualService ${e.route.virtualService ?? ''})`}`,
+      `${label(io, `${e.route.kind.toUpperCase()} route`)}${e.route.id === null ? `default cluster (no VirtualService ${e.route.kind} route)` : `${paint(io, 'cyan', e.route.id)} (VirtualService ${e.route.virtualService ?? ''})`}`,
     );
   out.push(...destinationLines(e.destinations, io));
   return `${out.join('\n')}\n`;

@@ -180,7 +180,12 @@ export const runExplain: CliCommand = async (argv, io) => {
   const port = lastValue(p.args, 'port');
   if (p.direction === 'connect') {
     const colon = p.line.target.lastIndexOf(':');
-    const e = explainConnect(plan, p.line.target.slice(0, colon), Number(p.line.target.slice(colon + 1)));
+    const e = explainConnect(
+      plan,
+      p.line.target.slice(0, colon),
+      Number(p.line.target.slice(colon + 1)),
+      lastValue(p.args, 'sni'),
+    );
     print(e, renderConnect(e, io));
     return EXIT.ok;
   }

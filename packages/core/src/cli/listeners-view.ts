@@ -64,8 +64,9 @@ function gatewayListeners(gateway: GatewayPlan): ListenerRow[] {
 /**
  * The listeners of the plan: a gateway's servers (gatewayListeners); for a workload beside a
  * sidecar, one outbound listener per port its route tables serve (`Route: <port>`, what
- * `mesh.fetch` routes by), and one per TCP service port on the service's address with its
- * tcp_proxy clusters (what `mesh.connect` connects to).
+ * `mesh.fetch` routes by), one per TCP service port on the service's address with its
+ * tcp_proxy clusters (what `mesh.connect` connects to), and the SNI chains of its TLS
+ * ports (what `mesh.connect` and https calls take by server name).
  */
 export function listenersView(plan: MeshPlan): ListenerRow[] {
   if (plan.gateway !== undefined && plan.gateway !== null) return gatewayListeners(plan.gateway);
@@ -82,6 +83,13 @@ export function listenersView(plan: MeshPlan): ListenerRow[] {
       port: r.port,
       match: 'ALL',
       destination: clusters(r.destinations),
+    });
+  for (const c of plan.outbound.tls?.chains ?? [])
+    rows.push({
+      address: plan.outbound.services[c.route.host]?.addresses[0] ?? ANY_ADDRESS,
+      port: c.route.port,
+      match: sni(c.sniHosts),
+      destination: clusters(c.route.destinations),
     });
   return rows.sort((a, b) => a.port - b.port || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }

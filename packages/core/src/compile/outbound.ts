@@ -24,6 +24,7 @@ import { compileRules, expandRules, type Expanded } from './vs-rules.js';
 import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import { buildGatewayTcpRoutes, buildGatewayTlsRoutes } from './gateway-tcp-routes.js';
 import { isTcpRoutePort, sidecarTcpRoute } from './sidecar-tcp-routes.js';
+import { isTlsRoutePort, sidecarTlsChains, SidecarTlsListeners } from './sidecar-tls-routes.js';
 import {
   findConflicts,
   indexVirtualServices,
@@ -148,6 +149,7 @@ export function buildOutbound(
   const vhosts: VirtualHost[] = [];
   const tcpRoutes: TcpRoute[] = [];
   const tcpIndex = new Map<string, TcpRoute>();
+  const tlsListeners = new SidecarTlsListeners();
   const claimedByService = new Set<string>();
   for (const svc of registry.values()) {
     const candidates = [...(exactClaims.get(svc.host) ?? [])];
@@ -165,6 +167,13 @@ export function buildOutbound(
         for (const a of aliases)
           if (!tcpIndex.has(`${a}:${port.number}`)) tcpIndex.set(`${a}:${port.number}`, r);
       }
+      if (isTlsRoutePort(port))
+        tlsListeners.add(
+          svc,
+          port.number,
+          aliases,
+          sidecarTlsChains(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p)),
+        );
       if (!isHttpPort(port)) continue;
       let owner: SelectedVirtualService | null = null;
       let routes: CompiledRoute[] = [];
@@ -266,6 +275,7 @@ export function buildOutbound(
       routes: tcpRoutes,
       lookup: (host: string, port: number) => tcpIndex.get(`${host.toLowerCase()}:${port}`) ?? null,
     },
+    tls: tlsListeners.table(),
     clusters,
     services,
     conflicts: findConflicts(selected),

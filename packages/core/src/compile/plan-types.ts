@@ -293,10 +293,37 @@ export interface TcpRouteTable {
   readonly lookup: (host: string, port: number) => TcpRoute | null;
 }
 
+/** One SNI filter chain of a sidecar's outbound TLS listener (compile/sidecar-tls-routes.ts). */
+export interface TlsChain {
+  /** Server names, lower case (`*.example.com` wildcards; `*` takes any name, and none). */
+  readonly sniHosts: readonly string[];
+  /** `match.destinationSubnets`; empty = any destination address. */
+  readonly destinationSubnets: readonly string[];
+  /** The rule's destinations (id `<vs-ns>/<vs-name>/tls/<index>`), or the default cluster's. */
+  readonly route: TcpRoute;
+}
+
+/** The TLS routes of a sidecar's TLS and HTTPS service ports, looked up by address and SNI. */
+export interface TlsRouteTable {
+  readonly chains: readonly TlsChain[];
+  /**
+   * The chain a connection to `host:port` that sends `sni` takes: null when no TLS listener
+   * has the address; `chain: null` when the listener has no chain for it (Istio's
+   * PassthroughFilterChain: the original destination, or BlackHoleCluster under REGISTRY_ONLY).
+   */
+  readonly lookup: (
+    host: string,
+    port: number,
+    sni: string | null,
+  ) => { readonly chain: TlsChain | null } | null;
+}
+
 export interface OutboundPlan {
   readonly virtualHosts: readonly VirtualHost[];
   /** TCP service ports' routes (`mesh.connect`); absent in plans built by hand. */
   readonly tcp?: TcpRouteTable;
+  /** TLS and HTTPS service ports' SNI routes (`mesh.connect`); absent in plans built by hand. */
+  readonly tls?: TlsRouteTable;
   readonly clusters: Readonly<Record<string, Cluster>>;
   readonly services: Readonly<Record<string, Service>>;
   readonly conflicts: readonly VirtualServiceConflict[];

@@ -18,11 +18,15 @@ export function isTcpRoutePort(p: ServicePort): boolean {
 }
 
 /**
- * istio tls.go `matchTCP`: every field given must hold for the proxy: its `gateways` name
- * `mesh`, its labels include `sourceLabels`, `port` is the service port, `sourceNamespace`
- * is the proxy's namespace.
+ * istio tls.go `matchTCP` and `matchTLS`: every field given must hold for the proxy: its
+ * `gateways` name `mesh`, its labels include `sourceLabels`, `port` is the service port,
+ * `sourceNamespace` is the proxy's namespace.
  */
-function matchTcp(m: L4MatchAttributes, workload: WorkloadIdentity, port: number): boolean {
+export function matchL4(
+  m: Pick<L4MatchAttributes, 'gateways' | 'sourceLabels' | 'port' | 'sourceNamespace'>,
+  workload: WorkloadIdentity,
+  port: number,
+): boolean {
   const gatewayMatch = m.gateways === undefined || m.gateways.length === 0 || m.gateways.includes('mesh');
   const labelMatch = Object.entries(m.sourceLabels ?? {}).every(([k, v]) => workload.labels[k] === v);
   const portMatch = m.port === undefined || m.port === 0 || m.port === port;
@@ -68,7 +72,7 @@ export function sidecarTcpRoute(
         matches.length === 0 ||
         matches.some(
           (m) =>
-            matchTcp(m, workload, port.number) &&
+            matchL4(m, workload, port.number) &&
             ((m.destinationSubnets?.length ?? 0) === 0 || subnetsHold(m.destinationSubnets ?? [], svc)),
         );
       if (!holds) continue;

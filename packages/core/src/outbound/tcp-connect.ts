@@ -1,9 +1,10 @@
-import type { Socket } from 'node:net';
-import type { MeshPlan } from '../compile/plan-types.js';
+import { isIP, type Socket } from 'node:net';
+import type { Cluster, MeshPlan, TcpRoute } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { netDial, untilUp, type TcpDial } from './tcp-dial.js';
 import type { TcpObserverFactory } from './tcp-observer.js';
 import { openTcpUpstream, type TcpUpstreamParts } from './tcp-upstream.js';
+import type { UpstreamHost } from './upstream/types.js';
 
 /** What `mesh.connect` runs on. */
 export interface TcpConnectParts extends TcpUpstreamParts {
@@ -17,12 +18,20 @@ export interface MeshConnectTarget {
   /** A short name (`mongodb`), `name.namespace`, the FQDN, a VIP, or any other host. */
   readonly host: string;
   readonly port: number;
+  /**
+   * The server name the client's TLS will send over the connection (tls.connect's
+   * `servername`), which routes a TLS or HTTPS service port as Envoy's tls_inspector reads it
+   * off the ClientHello. Default: `host` when it is a name, no SNI for an address.
+   */
+  readonly servername?: string | null;
 }
 
 /**
  * `mesh.connect`: a TCP connection as the sidecar's outbound tcp_proxy makes it (tls.go
  * `buildSidecarOutboundTCPFilterChainOpts`): a service's TCP port goes where its
- * VirtualService `tcp` route sends it (else its default cluster), through the cluster's
+ * VirtualService `tcp` route sends it (else its default cluster), a TLS or HTTPS port where
+ * the `tls` rule for the client's SNI does (tls.go `buildSidecarOutboundTLSFilterChainOpts`;
+ * the client's TLS goes through as it is), through the cluster's
  * load balancer, limits and outlier detection, over auto mTLS to mesh workloads; the
  * socket resolves once the upstream is up, and reads and writes the plaintext stream. A
  * host outside the registry goes straight to it (PassthroughCluster) unless meshConfig
@@ -31,28 +40,52 @@ export interface MeshConnectTarget {
  */
 export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarget): Promise<Socket> {
   const plan = parts.getPlan();
-  const route = plan.outbound.tcp?.lookup(target.host, target.port) ?? null;
   const where = `${target.host}:${target.port}`;
+  const sni =
+    target.servername !== undefined ? target.servername : isIP(target.host) === 0 ? target.host : null;
+  const route = routeOf(plan, target, sni);
   if (route === null) {
     if (plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY') {
       throw new MeshletError(
         'MESHLET_ERR_OUTBOUND_CONNECT',
-        `mesh.connect: ${where} is no TCP service port in the registry, and outboundTrafficPolicy is REGISTRY_ONLY (BlackHoleCluster); add a ServiceEntry for it`,
+        `mesh.connect: ${where} is no TCP service port in the registry (nor a TLS port with a chain for the SNI), and outboundTrafficPolicy is REGISTRY_ONLY (BlackHoleCluster); add a ServiceEntry for it`,
         { host: target.host, port: target.port, cluster: 'BlackHoleCluster', flags: [] },
       );
     }
     return direct(parts.dial ?? netDial, target);
   }
+  return (await openRouted(parts, plan, route, sni, `mesh.connect: ${where}`)).conn;
+}
+
+/** A connection `openRouted` made: the socket, up, and where it went. */
+export interface RoutedConnection {
+  readonly conn: Socket;
+  readonly cluster: Cluster;
+  readonly host: UpstreamHost;
+}
+
+/**
+ * A tcp_proxy connection along `route` (tcp-upstream.ts), with its `istio_tcp_*` and access
+ * log line (the application is the downstream: what it writes is received, what it reads
+ * is sent, less the metadata exchange's frames), resolved once it is up.
+ * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`, its message led by `what`.
+ */
+export async function openRouted(
+  parts: Omit<TcpConnectParts, 'getPlan'>,
+  plan: MeshPlan,
+  route: TcpRoute,
+  sni: string | null,
+  what: string,
+): Promise<RoutedConnection> {
   const observer = parts.observe?.(null) ?? null;
+  observer?.serverName(sni);
   const upstream = openTcpUpstream(parts, plan, route.destinations, observer);
   if (!upstream.ok) {
     observer?.closed();
-    throw refused(where, upstream.flag, null, route.id);
+    throw refused(what, upstream.flag, null, route.id);
   }
   const conn = upstream.conn;
   if (observer !== null) {
-    // The application is the downstream: what it writes is received, what it reads is sent.
-    // Less the metadata exchange's frames, which are the filter's, not the application's.
     const ex = upstream.exchange;
     observer.meter(() => ({ received: conn.bytesWritten - ex.sent, sent: conn.bytesRead - ex.received }));
     conn.once('close', () => observer.closed());
@@ -61,27 +94,34 @@ export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarg
   conn.once('error', (err) => (reason = err.message));
   if (!(await upstream.connected)) {
     conn.destroy();
-    throw refused(where, 'UF', reason, route.id);
+    throw refused(what, 'UF', reason, route.id);
   }
-  return conn;
+  return { conn, cluster: upstream.cluster, host: upstream.host };
 }
 
-function refused(where: string, flag: string, reason: string | null, route: string | null): MeshletError {
+/**
+ * The route of a connection: a TCP service port's (sidecar-tcp-routes.ts), else the SNI
+ * chain of the TLS listener the address has (sidecar-tls-routes.ts); null when none routes
+ * it (the PassthroughFilterChain's original destination, or BlackHoleCluster).
+ */
+function routeOf(plan: MeshPlan, target: MeshConnectTarget, sni: string | null): TcpRoute | null {
+  const tcp = plan.outbound.tcp?.lookup(target.host, target.port) ?? null;
+  if (tcp !== null) return tcp;
+  return plan.outbound.tls?.lookup(target.host, target.port, sni)?.chain?.route ?? null;
+}
+
+function refused(what: string, flag: string, reason: string | null, route: string | null): MeshletError {
   const why: Readonly<Record<string, string>> = {
     NC: 'the route names a cluster the registry does not have',
     UH: 'no healthy endpoint',
     UO: "the cluster's connectionPool.tcp.maxConnections is reached",
     UF: `the upstream connection failed${reason === null ? '' : ` (${reason})`}`,
   };
-  return new MeshletError(
-    'MESHLET_ERR_OUTBOUND_CONNECT',
-    `mesh.connect: ${where}: ${why[flag] ?? flag} (${flag})`,
-    {
-      flags: [flag],
-      route,
-      ...(reason === null ? {} : { reason }),
-    },
-  );
+  return new MeshletError('MESHLET_ERR_OUTBOUND_CONNECT', `${what}: ${why[flag] ?? flag} (${flag})`, {
+    flags: [flag],
+    route,
+    ...(reason === null ? {} : { reason }),
+  });
 }
 
 /** PassthroughCluster: a plain connection to the host itself. */

@@ -42,6 +42,9 @@ export type TcpUpstream =
   | {
       readonly ok: true;
       readonly conn: Socket;
+      /** The cluster the weighted pick chose, and the endpoint its load balancer picked. */
+      readonly cluster: Cluster;
+      readonly host: UpstreamHost;
       readonly connected: Promise<boolean>;
       /** The metadata exchange's own bytes on `conn` (zero without one). */
       readonly exchange: ExchangeBytes;
@@ -146,7 +149,7 @@ export function openTcpUpstream(
     ticket?.release();
     settle(false);
   });
-  return { ok: true, conn, connected, exchange: exchangeBytes };
+  return { ok: true, conn, cluster, host, connected, exchange: exchangeBytes };
 }
 
 /**

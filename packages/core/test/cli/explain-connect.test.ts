@@ -69,7 +69,7 @@ describe('meshlet explain --connect', () => {
       'json',
     ]);
     const e = JSON.parse(other.out) as ConnectExplanation;
-    expect(e.route).toEqual({ id: null, virtualService: null });
+    expect(e.route).toEqual({ kind: 'tcp', id: null, virtualService: null });
     expect(e.destinations.map((d) => d.cluster)).toEqual([
       'outbound|9000||tcp-echo.default.svc.cluster.local',
     ]);
@@ -80,5 +80,56 @@ describe('meshlet explain --connect', () => {
     const bad = await explain([SERVICES, ...SLEEP, '--connect', 'tcp-echo']);
     expect(bad.code).toBe(64);
     expect(bad.err).toContain('--connect must look like <host>:<port>');
+  });
+
+  // The egress gateway task's sidecar half (egress/egress-gateway, HTTPS traffic).
+  const EGRESS_TLS = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: cnn, namespace: default }
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{ number: 443, name: tls, protocol: TLS }]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: direct-cnn-through-egress-gateway, namespace: default }
+spec:
+  hosts: [edition.cnn.com]
+  gateways: [mesh, istio-egressgateway]
+  tls:
+  - match: [{ gateways: [mesh], port: 443, sniHosts: [edition.cnn.com] }]
+    route:
+    - destination: { host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: { number: 443 } }
+`;
+
+  it('matches a TLS port by the SNI (default: the host): the tls rule, or the PassthroughFilterChain', async () => {
+    const dir = tempFiles({ 'cnn.yaml': EGRESS_TLS });
+    const r = await explain([dir, ...SLEEP, '--connect', 'edition.cnn.com:443']);
+    expect(r.code).toBe(0);
+    expect(r.out.trimEnd().split('\n').slice(0, 3)).toEqual([
+      'Connection    tcp edition.cnn.com:443 from default/sleep, SNI edition.cnn.com',
+      "Result        refused: the route's clusters are unknown to the registry (NC)",
+      'TLS route     default/direct-cnn-through-egress-gateway/tls/0 (VirtualService direct-cnn-through-egress-gateway.default)',
+    ]);
+    const other = JSON.parse(
+      (
+        await explain([
+          dir,
+          ...SLEEP,
+          '--connect',
+          'edition.cnn.com:443',
+          '--sni',
+          'www.cnn.com',
+          '-o',
+          'json',
+        ])
+      ).out,
+    ) as ConnectExplanation;
+    expect([other.sni, other.route, other.outcome]).toEqual([
+      'www.cnn.com',
+      null,
+      'connects directly: no filter chain of the TLS listener takes SNI www.cnn.com (PassthroughCluster, ALLOW_ANY)',
+    ]);
   });
 });

@@ -5,8 +5,8 @@ import { validate } from './helpers.js';
 
 // VirtualService fields meshlet accepts but does not act on are warned (MESHLET0004) at
 // their path, never silently ignored (DESIGN.md "Istio is the spec"). `tcp` and `tls`
-// routes go to Envoy's tcp_proxy / SNI filter chains (istio route.go, tcp.go); meshlet
-// routes HTTP only. `statPrefix` names a route's Envoy stats (istio route.go
+// routes are applied (mesh.connect, https calls, a gateway's TCP and passthrough servers),
+// so they are not warned about. `statPrefix` names a route's Envoy stats (istio route.go
 // translateRoute sets route.stat_prefix).
 
 const TCP_TLS = {
@@ -26,19 +26,11 @@ const TCP_TLS = {
 };
 
 describe('VirtualService settings meshlet does not apply', () => {
-  it('warns (MESHLET0004) for tls routes, saying where such a call goes instead; tcp routes apply to mesh.connect', () => {
-    const found = validate('VirtualService', TCP_TLS);
-    expect(found.map((f) => [f.level, f.code, formatPath(f.path)])).toEqual([
-      ['Warning', 'MESHLET0004', 'spec.tls'],
-    ]);
-    for (const f of found) expect(f.message).toMatch(/HTTP only.*straight to the host and port of its URL/);
-  });
-
-  it("does not warn for tcp and tls routes bound only to Gateways: a gateway's TCP and passthrough servers apply them", () => {
-    const found = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway'] });
-    expect(found).toEqual([]);
-    const both = validate('VirtualService', { ...TCP_TLS, gateways: ['tcp-echo-gateway', 'mesh'] });
-    expect(both.map((f) => formatPath(f.path))).toEqual(['spec.tls']);
+  it('does not warn for tcp and tls routes, for the mesh or for Gateways: both are applied', () => {
+    for (const gateways of [undefined, ['mesh'], ['tcp-echo-gateway'], ['tcp-echo-gateway', 'mesh']]) {
+      const spec = gateways === undefined ? TCP_TLS : { ...TCP_TLS, gateways };
+      expect(validate('VirtualService', spec)).toEqual([]);
+    }
   });
 
   it('warns for every statPrefix, at its match entry', () => {
@@ -89,7 +81,6 @@ spec:
       { file: 'mesh/mongo.yaml' },
     );
     expect(snap.diagnostics.map((d) => [d.code, d.file, d.line, d.path])).toEqual([
-      ['MESHLET0004', 'mesh/mongo.yaml', 11, 'spec.tls'],
       ['MESHLET0004', 'mesh/mongo.yaml', 9, 'spec.http[0].match[0].statPrefix'],
     ]);
     expect(snap.resources).toHaveLength(1);
