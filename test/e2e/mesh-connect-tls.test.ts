@@ -323,3 +323,78 @@ spec:
     expect(pods.v1() + pods.v2()).toBe(2);
   });
 });
+
+describe("mesh.fetch(): an https call a tls rule routes runs the application's TLS through the tcp_proxy", () => {
+  async function egressTask() {
+    const cnn = await website('cnn', ['edition.cnn.com']);
+    const gateway = await mesh(
+      EGRESS,
+      { 'cnn.yaml': CNN, 'egress.yaml': THROUGH_EGRESS },
+      { 'edition.cnn.com': [{ address: '127.0.0.1', port: cnn.port }] },
+    );
+    const gw = await gateway.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+    let throughGateway = 0;
+    gw.on('connection', () => throughGateway++);
+    const sleep = await mesh(
+      SLEEP,
+      { 'cnn.yaml': CNN, 'egress-svc.yaml': EGRESS_SERVICE, 'egress.yaml': THROUGH_EGRESS },
+      {
+        [EGRESS_HOST]: [
+          {
+            address: '127.0.0.1',
+            port: (gw.address() as AddressInfo).port,
+            labels: { istio: 'egressgateway' },
+          },
+        ],
+      },
+    );
+    return { cnn, sleep, gateway, through: () => throughGateway };
+  }
+
+  it("runs the egress gateway task's curl: the response comes through the gateway, reported as TCP", async () => {
+    const { cnn, sleep, through } = await egressTask();
+    const res = await sleep.fetch('https://edition.cnn.com/politics', { ca: outsideCa.rootCertPem });
+    expect([res.status, await res.text()]).toEqual([200, 'cnn edition.cnn.com /politics']);
+    expect(res.meshlet).toMatchObject({
+      route: 'default/direct-cnn-through-egress-gateway/tls/0',
+      attempts: 1,
+      flags: [],
+      upstream: { cluster: `outbound|443|cnn|${EGRESS_HOST}`, host: EGRESS_HOST, subset: 'cnn' },
+    });
+    expect([through(), cnn.connections()]).toEqual([1, 1]);
+    // The sidecar saw a TLS stream: istio_tcp_* for the connection, no istio_requests_total.
+    await expect
+      .poll(async () => (await tcpLabels(sleep)).map((l) => [l['reporter'], l['destination_service']]))
+      .toEqual([['source', EGRESS_HOST]]);
+    const requests = await sleep.metrics!.getSingleMetric('istio_requests_total')!.get();
+    expect(requests.values).toEqual([]);
+  });
+
+  it("fails with the application's TLS error when the server's certificate is not trusted, and checks init.ca's type", async () => {
+    const { sleep, cnn } = await egressTask();
+    const err = await rejection(sleep.fetch('https://edition.cnn.com/'));
+    expect(err.message).toMatch(/^mesh\.fetch: https:\/\/edition\.cnn\.com: the application's TLS or HTTP/);
+    expect(err.details).toMatchObject({
+      flags: [],
+      route: 'default/direct-cnn-through-egress-gateway/tls/0',
+    });
+    // The handshake reached the website and was refused by the client, not by the mesh.
+    expect(cnn.connections()).toBe(0);
+    await expect(sleep.fetch('https://edition.cnn.com/', { ca: 42 as never })).rejects.toMatchObject({
+      code: 'MESHLET_ERR_OUTBOUND_OPTIONS',
+      details: { option: 'ca' },
+    });
+  });
+
+  it('trusts init.ca on an https host outside the registry too (ALLOW_ANY passes it through)', async () => {
+    const site = await website('local', ['localhost']);
+    for (const transport of ['got', 'undici'] as const) {
+      const m = await mesh(SLEEP, {}, {}, { transport });
+      const res = await m.fetch(`https://localhost:${site.port}/here`, { ca: outsideCa.rootCertPem });
+      expect([transport, res.status, await res.text()]).toEqual([transport, 200, 'local localhost /here']);
+      // Without it, Node's roots do not know the CA: the call fails as a passthrough's does.
+      const untrusted = await m.fetch(`https://localhost:${site.port}/here`);
+      expect([transport, untrusted.status, untrusted.meshlet.upstream]).toEqual([transport, 503, null]);
+    }
+  });
+});

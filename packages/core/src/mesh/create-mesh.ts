@@ -175,6 +175,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     tlsFor,
     ...(telemetry === null ? {} : { telemetry }),
     peerHeaders,
+    tcp: tcpParts(),
   });
   const inbound = createInboundSide({
     getPlan,

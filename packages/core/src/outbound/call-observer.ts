@@ -375,7 +375,7 @@ export class OutboundCall implements CallObserver {
       const entry = once(() =>
         this.#entry(state, plan, status, resHeaders, durationMs, requestBody, responseBody),
       );
-      if (t.metrics.enabled) {
+      if (t.metrics.enabled && !state.viaTcpProxy) {
         const protocol = requestProtocolOf(this.#headers['content-type']);
         const event: MetricEvent = {
           reporter: 'source',
@@ -413,7 +413,7 @@ export class OutboundCall implements CallObserver {
         answeredOperation: this.#answered,
         operation: this.#operationAtEnd(state),
       });
-      if (t.accessLog.client.enabled) t.accessLog.client.log(entry());
+      if (t.accessLog.client.enabled && !state.viaTcpProxy) t.accessLog.client.log(entry());
     } catch {
       // Telemetry never throws into the application.
     }

@@ -37,6 +37,12 @@ export interface CallState {
   endpoint: Endpoint | null;
   /** What the upstream's metadata-exchange headers said about it, when it sent them. */
   upstreamPeer: PeerMetadata | null;
+  /**
+   * Carried by a tcp_proxy inside the application's own TLS (a `tls` rule's chain,
+   * tls-chain-call.ts): the connection reports `istio_tcp_*`; no HTTP metric or access log
+   * line is written for the request, which no sidecar would see.
+   */
+  viaTcpProxy: boolean;
   /** Telemetry for this call; null when the client has none (then nothing is built). */
   readonly observer: CallObserver | null;
 }
@@ -58,6 +64,7 @@ export function newCallState(observer: CallObserver | null = null): CallState {
     service: null,
     endpoint: null,
     upstreamPeer: null,
+    viaTcpProxy: false,
     observer,
   };
 }

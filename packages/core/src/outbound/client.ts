@@ -22,6 +22,7 @@ import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
+import type { TlsChainParts } from './tls-chain-call.js';
 import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
 import { gatewayView } from '../gateway/gateway-view.js';
 import { addFlag } from './flags.js';
@@ -57,6 +58,11 @@ export interface OutboundClientOptions {
    * are still taken off its response.
    */
   readonly peerHeaders?: LocalPeerHeaders | null;
+  /**
+   * The tcp_proxy an https call runs through when a VirtualService `tls` rule routes it
+   * (`mesh.connect`'s parts; tls-chain-call.ts). Absent: such calls go to the URL's host.
+   */
+  readonly tcp?: TlsChainParts | null;
 }
 
 /** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
@@ -176,6 +182,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     dnsEndpoints: createDnsEndpoints(options.resolveDns ?? systemResolveDns, options.clock),
     tlsFor: options.tlsFor ?? null,
     peerHeaders: options.peerHeaders ?? null,
+    tcp: options.tcp ?? null,
   });
   const getPlan = options.getPlan;
   const telemetry =
@@ -214,6 +221,14 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       const body = prepareBody(init.body);
       const headers = normalizeHeaders(init.headers);
       const method = (init.method ?? 'GET').toUpperCase();
+      if (init.ca !== undefined && typeof init.ca !== 'string' && !Buffer.isBuffer(init.ca))
+        throw new MeshletError(
+          'MESHLET_ERR_OUTBOUND_OPTIONS',
+          'mesh.fetch: init.ca must be PEM text or a Buffer',
+          {
+            option: 'ca',
+          },
+        );
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
       const state = newCallState(call);
       if (answered === null) return run(plan, state, call, target, method, headers, body, init, side, claims);
@@ -271,6 +286,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         signal: scope?.signal ?? null,
         state,
         claims,
+        ca: init.ca ?? null,
       });
       let p: Produced;
       if (scope === null) p = await work;

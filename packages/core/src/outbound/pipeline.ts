@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Cluster, HeaderOperations, MeshPlan, RouteRequest } from '../compile/plan-types.js';
+import type { Cluster, HeaderOperations, MeshPlan, RouteRequest, TcpRoute } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import type { Transport, TransportTls } from './transport.js';
@@ -8,7 +8,7 @@ import type { CallState } from './call-state.js';
 import type { CallHost, DnsEndpoints } from './endpoints-dns.js';
 import { pinnedHost } from './pinned-host.js';
 import type { RequestBody } from './request-body.js';
-import { copyHeaders, headerValue, type HeaderRecord, type Target } from './request-input.js';
+import { copyHeaders, headerValue, sniOf, type HeaderRecord, type Target } from './request-input.js';
 import { addFlag } from './flags.js';
 import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
 import { redirectReply } from './redirect.js';
@@ -27,6 +27,7 @@ import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
 import { forwardPort, rewriteHost } from './forwarded-headers.js';
+import { sendThroughTlsChain, type TlsChainParts } from './tls-chain-call.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   readonly tlsFor: ((cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null) | null;
   /** This workload's metadata-exchange headers (peer-exchange.ts); null sends none. */
   readonly peerHeaders: LocalPeerHeaders | null;
+  /** The tcp_proxy an https call a `tls` rule routes runs on (tls-chain-call.ts); null: none. */
+  readonly tcp: TlsChainParts | null;
 }
 
 /** One call, validated. */
@@ -56,6 +59,8 @@ export interface PipelineInput {
    * `@request.auth.claims` (only gateways route on claims: istiod's jwt_authn metadata).
    */
   readonly claims?: Readonly<Record<string, unknown>> | null;
+  /** `init.ca`: what the application's own TLS trusts on an https URL it carries itself. */
+  readonly ca?: string | Buffer | null;
 }
 
 /** The response the pipeline produced, before it becomes a `MeshResponse`. */
@@ -115,9 +120,32 @@ export function upstreamFor(
   });
 }
 
+/**
+ * The `tls` rule that routes an https call by its SNI on a TLS or HTTPS service port
+ * (sidecar-tls-routes.ts); null when none does: no TLS listener has the address, its
+ * chain for the name is the service's default one, or none takes the name
+ * (PassthroughFilterChain).
+ */
+function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
+  if (target.scheme !== 'https') return null;
+  const route = plan.outbound.tls?.lookup(target.hostname, target.port, sniOf(target.hostname))?.chain?.route;
+  return route === undefined || route.id === null ? null : route;
+}
+
 /** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
 async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state } = input;
+  const tlsRule = deps.tcp === null ? null : tlsRuleFor(plan, target);
+  if (tlsRule !== null && deps.tcp !== null) {
+    const r = await sendThroughTlsChain(deps.tcp, plan, state, target, tlsRule, {
+      method: input.method,
+      headers: input.headers,
+      body: input.body.data,
+      signal: input.signal,
+      ca: input.ca ?? null,
+    });
+    return { status: r.status, headers: { ...r.headers }, body: r.body, tcp: true };
+  }
   const svc = plan.outbound.services[target.hostname];
   const known = svc?.ports.some((p) => p.number === target.port) === true;
   if (!known && plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY') {
@@ -145,6 +173,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
     input.headers,
     input.body.data,
     input.signal,
+    input.ca ?? null,
   );
   if (r.kind === 'local') return local(state, r.reply);
   const produced = { status: r.status, headers: { ...r.headers }, body: r.body };

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { RequestBodyInput } from './request-body.js';
 
@@ -13,6 +14,14 @@ export interface MeshFetchInit {
   readonly timeout?: number;
   /** Aborting rejects the call with the signal's reason, as `fetch` does. */
   readonly signal?: AbortSignal | null;
+  /**
+   * PEM certificate authorities the application's own TLS trusts on an https URL that the
+   * sidecar passes through rather than originating TLS itself (a TLS or HTTPS service port,
+   * a host outside the registry): the server's name is checked against the URL's host.
+   * Default: Node's roots. A call the mesh originates TLS for (DestinationRule `tls`, Istio
+   * mTLS) goes over plain http and uses the DestinationRule's trust instead.
+   */
+  readonly ca?: string | Buffer;
 }
 
 /** A validated target: scheme, authority and the port the client called. */
@@ -133,4 +142,10 @@ export function copyHeaders(h: Readonly<HeaderRecord>): HeaderRecord {
 export function headerValue(h: Readonly<HeaderRecord>, name: string): string | undefined {
   const v = h[name];
   return v === undefined ? undefined : typeof v === 'string' ? v : v[0];
+}
+
+/** The server name an https client sends for `hostname`: none for an address (RFC 6066 §3). */
+export function sniOf(hostname: string): string | null {
+  const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  return isIP(bare) === 0 ? bare : null;
 }
