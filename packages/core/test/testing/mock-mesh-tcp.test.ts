@@ -351,6 +351,77 @@ spec: { ports: [{ port: 27017, name: mongo }], selector: { app: mongodb } }
   });
 });
 
+describe('mock mesh: TLS ports routed by SNI', () => {
+  it('sends a connection to an HTTPS port where the tls rule for its servername says; other names pass through', async () => {
+    const mm = await mock([
+      `apiVersion: v1
+kind: Service
+metadata: { name: my-nginx, labels: { app: my-nginx } }
+spec: { ports: [{ port: 443, name: https }], selector: { app: my-nginx } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: my-nginx }
+spec:
+  host: my-nginx
+  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: my-nginx }
+spec:
+  hosts: [my-nginx, "*.example.com"]
+  tls:
+  - match: [{ port: 443, sniHosts: [a.example.com] }]
+    route: [{ destination: { host: my-nginx, subset: v1 } }]
+  - match: [{ port: 443, sniHosts: ["*.example.com"] }]
+    route: [{ destination: { host: my-nginx, subset: v2 } }]
+`,
+    ]);
+    // The pods' handlers stand for nginx; the mock carries the client's bytes as they are.
+    mm.tcpService('my-nginx', { labels: { version: 'v1' }, ports: [443] }, tcpEcho('one'));
+    mm.tcpService('my-nginx', { labels: { version: 'v2' }, ports: [443] }, tcpEcho('two'));
+    const sleep = mm.workload({ serviceAccount: 'sleep' });
+    const via = async (servername: string) =>
+      nc(await sleep.connect({ host: 'my-nginx', port: 443, servername }), 'hello');
+    expect(await via('a.example.com')).toBe('one hello\n');
+    expect(await via('b.example.com')).toBe('two hello\n');
+    // No chain takes the name: the original destination, which no pod of the mock answers.
+    await expect(via('other.org')).rejects.toMatchObject({
+      code: 'MESHLET_ERR_OUTBOUND_CONNECT',
+      details: { cluster: 'PassthroughCluster', flags: ['UF'] },
+    });
+  });
+
+  it('refuses an https call a tls rule routes to a pod that serves HTTP in memory, saying so', async () => {
+    const mm = await mock([
+      `apiVersion: v1
+kind: Service
+metadata: { name: web, labels: { app: web } }
+spec: { ports: [{ port: 443, name: https }], selector: { app: web } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: web }
+spec:
+  hosts: [web]
+  tls:
+  - match: [{ port: 443, sniHosts: [web] }]
+    route: [{ destination: { host: web } }]
+`,
+    ]);
+    mm.service('web', { port: 443, tls: true }, () => ({ status: 200 }));
+    const err = await mm
+      .workload({ serviceAccount: 'sleep' })
+      .fetch('https://web/')
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MESHLET_ERR_OUTBOUND_CONNECT', details: { flags: ['UF'] } });
+    expect((err as Error).message).toMatch(
+      /serves HTTP there \(mm\.service\); TCP connections reach mm\.tcpService pods/,
+    );
+  });
+});
+
 describe('mm.gateway(): the TCP traffic-shifting task through the ingress gateway', () => {
   it('routes port 31400 to v1 (tcp-echo-all-v1.yaml), then 80/20 (tcp-echo-20-v2.yaml)', async () => {
     const mm = await mock([await services(), path.join(SAMPLES, 'tcp-echo/tcp-echo-all-v1.yaml')]);
