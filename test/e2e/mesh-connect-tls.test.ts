@@ -9,6 +9,12 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { listenersView } from '../../packages/core/src/cli/listeners-view.js';
+import {
+  CNN,
+  EGRESS_HOST,
+  EGRESS_SERVICE,
+  THROUGH_EGRESS,
+} from '../../packages/core/test/helpers/egress-gateway-task.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { gatewayMesh, type Cleanup } from './support/tcp-echo.js';
 
@@ -38,69 +44,6 @@ const EGRESS = {
   serviceAccount: 'istio-egressgateway-service-account',
   labels: { istio: 'egressgateway' },
 };
-const EGRESS_HOST = 'istio-egressgateway.istio-system.svc.cluster.local';
-
-// istio.io/latest/docs/tasks/traffic-management/egress/egress-gateway/ (HTTPS traffic).
-const CNN = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cnn, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  ports:
-  - { number: 443, name: tls, protocol: TLS }
-  resolution: DNS
-`;
-const EGRESS_SERVICE = `apiVersion: v1
-kind: Service
-metadata: { name: istio-egressgateway, namespace: istio-system }
-spec:
-  selector: { istio: egressgateway }
-  ports: [{ name: http2, port: 80 }, { name: https, port: 443 }]
-`;
-const THROUGH_EGRESS = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: istio-egressgateway, namespace: default }
-spec:
-  selector: { istio: egressgateway }
-  servers:
-  - port: { number: 443, name: tls, protocol: TLS }
-    hosts: [edition.cnn.com]
-    tls: { mode: PASSTHROUGH }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: egressgateway-for-cnn, namespace: default }
-spec:
-  host: ${EGRESS_HOST}
-  subsets: [{ name: cnn }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: direct-cnn-through-egress-gateway, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  gateways: [mesh, istio-egressgateway]
-  tls:
-  - match:
-    - gateways: [mesh]
-      port: 443
-      sniHosts: [edition.cnn.com]
-    route:
-    - destination:
-        host: ${EGRESS_HOST}
-        subset: cnn
-        port: { number: 443 }
-  - match:
-    - gateways: [istio-egressgateway]
-      port: 443
-      sniHosts: [edition.cnn.com]
-    route:
-    - destination:
-        host: edition.cnn.com
-        port: { number: 443 }
-      weight: 100
-`;
-
 /** An HTTPS server with a certificate for `names` from the public CA: answers with the SNI and path it was asked. */
 async function website(
   prefix: string,
@@ -158,30 +101,36 @@ async function tcpLabels(m: Mesh): Promise<Record<string, string | number>[]> {
   return opened.values.map((v) => v.labels as Record<string, string | number>);
 }
 
+/** The task's two workloads: the egress gateway (listening on loopback) and sleep, with the site behind. */
+async function egressTask() {
+  const cnn = await website('cnn', ['edition.cnn.com']);
+  const gateway = await mesh(
+    EGRESS,
+    { 'cnn.yaml': CNN, 'egress.yaml': THROUGH_EGRESS },
+    { 'edition.cnn.com': [{ address: '127.0.0.1', port: cnn.port }] },
+  );
+  const gw = await gateway.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
+  let throughGateway = 0;
+  gw.on('connection', () => throughGateway++);
+  const sleep = await mesh(
+    SLEEP,
+    { 'cnn.yaml': CNN, 'egress-svc.yaml': EGRESS_SERVICE, 'egress.yaml': THROUGH_EGRESS },
+    {
+      [EGRESS_HOST]: [
+        {
+          address: '127.0.0.1',
+          port: (gw.address() as AddressInfo).port,
+          labels: { istio: 'egressgateway' },
+        },
+      ],
+    },
+  );
+  return { cnn, sleep, gateway, through: () => throughGateway };
+}
+
 describe('mesh.connect(): TLS ports routed by SNI', () => {
   it('runs the egress gateway task: the SNI edition.cnn.com goes to the egress gateway, which passes the TLS through', async () => {
-    const cnn = await website('cnn', ['edition.cnn.com']);
-    const gateway = await mesh(
-      EGRESS,
-      { 'cnn.yaml': CNN, 'egress.yaml': THROUGH_EGRESS },
-      { 'edition.cnn.com': [{ address: '127.0.0.1', port: cnn.port }] },
-    );
-    const gw = await gateway.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
-    let throughGateway = 0;
-    gw.on('connection', () => throughGateway++);
-    const sleep = await mesh(
-      SLEEP,
-      { 'cnn.yaml': CNN, 'egress-svc.yaml': EGRESS_SERVICE, 'egress.yaml': THROUGH_EGRESS },
-      {
-        [EGRESS_HOST]: [
-          {
-            address: '127.0.0.1',
-            port: (gw.address() as AddressInfo).port,
-            labels: { istio: 'egressgateway' },
-          },
-        ],
-      },
-    );
+    const { cnn, sleep, gateway, through } = await egressTask();
     // The sidecar's chain for the SNI is the VirtualService's first tls rule (gateways: mesh).
     expect(
       sleep.plan.outbound.tls?.lookup('edition.cnn.com', 443, 'edition.cnn.com')?.chain?.route,
@@ -205,7 +154,7 @@ describe('mesh.connect(): TLS ports routed by SNI', () => {
     // The application's TLS reached the website end to end: its certificate verified for
     // the name, through a gateway that never held a key for it.
     expect(await httpsGet(socket, 'edition.cnn.com', '/politics')).toBe('cnn edition.cnn.com /politics');
-    expect([throughGateway, cnn.connections()]).toEqual([1, 1]);
+    expect([through(), cnn.connections()]).toEqual([1, 1]);
     expect((await tcpLabels(sleep)).map((l) => [l['reporter'], l['destination_service']])).toEqual([
       ['source', EGRESS_HOST],
     ]);
@@ -325,32 +274,6 @@ spec:
 });
 
 describe("mesh.fetch(): an https call a tls rule routes runs the application's TLS through the tcp_proxy", () => {
-  async function egressTask() {
-    const cnn = await website('cnn', ['edition.cnn.com']);
-    const gateway = await mesh(
-      EGRESS,
-      { 'cnn.yaml': CNN, 'egress.yaml': THROUGH_EGRESS },
-      { 'edition.cnn.com': [{ address: '127.0.0.1', port: cnn.port }] },
-    );
-    const gw = await gateway.listenGatewayTcp({ listenPort: 0, host: '127.0.0.1' });
-    let throughGateway = 0;
-    gw.on('connection', () => throughGateway++);
-    const sleep = await mesh(
-      SLEEP,
-      { 'cnn.yaml': CNN, 'egress-svc.yaml': EGRESS_SERVICE, 'egress.yaml': THROUGH_EGRESS },
-      {
-        [EGRESS_HOST]: [
-          {
-            address: '127.0.0.1',
-            port: (gw.address() as AddressInfo).port,
-            labels: { istio: 'egressgateway' },
-          },
-        ],
-      },
-    );
-    return { cnn, sleep, gateway, through: () => throughGateway };
-  }
-
   it("runs the egress gateway task's curl: the response comes through the gateway, reported as TCP", async () => {
     const { cnn, sleep, through } = await egressTask();
     const res = await sleep.fetch('https://edition.cnn.com/politics', { ca: outsideCa.rootCertPem });

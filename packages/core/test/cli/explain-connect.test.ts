@@ -2,6 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConnectExplanation } from '../../src/cli/explain-connect.js';
 import { runExplain } from '../../src/cli/explain.js';
+import { CNN, THROUGH_EGRESS } from '../helpers/egress-gateway-task.js';
 import { SAMPLES } from '../helpers/tmp.js';
 import { captureIO, tempFiles } from './support.js';
 
@@ -82,29 +83,9 @@ describe('meshlet explain --connect', () => {
     expect(bad.err).toContain('--connect must look like <host>:<port>');
   });
 
-  // The egress gateway task's sidecar half (egress/egress-gateway, HTTPS traffic).
-  const EGRESS_TLS = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cnn, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  ports: [{ number: 443, name: tls, protocol: TLS }]
-  resolution: DNS
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: direct-cnn-through-egress-gateway, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  gateways: [mesh, istio-egressgateway]
-  tls:
-  - match: [{ gateways: [mesh], port: 443, sniHosts: [edition.cnn.com] }]
-    route:
-    - destination: { host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: { number: 443 } }
-`;
-
   it('matches a TLS port by the SNI (default: the host): the tls rule, or the PassthroughFilterChain', async () => {
-    const dir = tempFiles({ 'cnn.yaml': EGRESS_TLS });
+    // The egress gateway task without the gateway's Service: its clusters are unknown here.
+    const dir = tempFiles({ 'cnn.yaml': CNN, 'egress.yaml': THROUGH_EGRESS });
     const r = await explain([dir, ...SLEEP, '--connect', 'edition.cnn.com:443']);
     expect(r.code).toBe(0);
     expect(r.out.trimEnd().split('\n').slice(0, 3)).toEqual([

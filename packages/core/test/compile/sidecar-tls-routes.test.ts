@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePlan } from '../../src/compile/compile-plan.js';
 import type { WorkloadIdentity } from '../../src/compile/workload.js';
+import { CNN } from '../helpers/egress-gateway-task.js';
 import { snapshotOf } from './helpers.js';
 
 // A sidecar's outbound TLS listeners as istiod builds them (tls.go
@@ -16,7 +17,8 @@ const sleep: WorkloadIdentity = {
 };
 
 // The wildcard egress task (egress/wildcard-egress-hosts): one ServiceEntry for
-// *.wikipedia.org, no addresses, resolution NONE; and a second external host on 443.
+// *.wikipedia.org, no addresses, resolution NONE; a host with a VIP; and (CNN) a second
+// external host on 443.
 const WIKIPEDIA = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: wikipedia, namespace: default }
@@ -24,14 +26,6 @@ spec:
   hosts: ["*.wikipedia.org"]
   ports: [{ number: 443, name: tls, protocol: TLS }]
   resolution: NONE
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: cnn, namespace: default }
-spec:
-  hosts: [edition.cnn.com]
-  ports: [{ number: 443, name: tls, protocol: TLS }]
-  resolution: DNS
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -44,7 +38,7 @@ spec:
   endpoints: [{ address: 10.0.0.1 }, { address: 10.0.0.2, labels: { pool: b } }]
 `;
 
-const plan = (...texts: string[]) => compilePlan(snapshotOf(WIKIPEDIA, ...texts), sleep);
+const plan = (...texts: string[]) => compilePlan(snapshotOf(WIKIPEDIA, CNN, ...texts), sleep);
 
 describe('sidecar TLS routes', () => {
   it('merges the chains of services without a VIP into the port’s shared listener, matched by SNI whatever host was dialled', () => {
