@@ -55,7 +55,7 @@ export function servesHost(ctx: DirectFetchContext, hostname: string): boolean {
  * @throws Error `code: 'ENOTFOUND'` when nothing serves the name on that port.
  */
 export function pickEndpoint(
-  ctx: DirectFetchContext,
+  ctx: Pick<DirectFetchContext, 'topology' | 'external' | 'random' | 'namespace'>,
   hostname: string,
   port: number,
 ): { readonly host: string; readonly ip: string; readonly port: number; readonly address: string } {
@@ -71,6 +71,25 @@ export function pickEndpoint(
   }
   const pick = list[Math.floor(ctx.random.next() * list.length)] ?? list[0]!;
   return { host, ip: pick.address, port: pick.port, address: `${pick.address}:${pick.port}` };
+}
+
+/**
+ * Cluster DNS and kube-proxy for a name a sidecar passes through (mock-network.ts
+ * `KubeProxy`): a Kubernetes Service's endpoint as `pickEndpoint` chooses it; null for
+ * anything else (an external name has its own DNS entry in the mock).
+ */
+export function kubeProxy(
+  ctx: Pick<DirectFetchContext, 'topology' | 'external' | 'random' | 'namespace'>,
+  hostname: string,
+  port: number,
+): string | null {
+  const endpoints = ctx.topology.endpoints();
+  if (endpoints[serviceHost(hostname.toLowerCase(), ctx.namespace, endpoints)] === undefined) return null;
+  try {
+    return pickEndpoint(ctx, hostname, port).address;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Mesh } from '../mesh/types.js';
 import { seededRandom } from '../runtime/random.js';
 import { localMetadata, type PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { AdapterCheck, appListener } from './app-listener.js';
-import { directFetch } from './direct-fetch.js';
+import { directFetch, kubeProxy } from './direct-fetch.js';
 import { istiodFetch } from './istiod-fetch.js';
 import { MockNetwork, type MockCaller } from './mock-network.js';
 import { MockTopology } from './mock-topology.js';
@@ -87,6 +87,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     () => clock.touch(),
     external,
     (work) => handlers.waiting(work),
+    (hostname, port, namespace) => kubeProxy({ topology, external, random, namespace }, hostname, port),
   );
   // A TCP connection being made on the wire is real work: virtual time waits for it.
   const clock = createVirtualClock(
@@ -201,7 +202,11 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     // Checked now, so a bad name fails at mm.service / mm.workload, naming the field.
     const workload = validateWorkload(given);
     const address = at ?? nextAddress();
-    const caller: MockCaller = { address, identity: meshed ? identityOf(workload) : null };
+    const caller: MockCaller = {
+      address,
+      identity: meshed ? identityOf(workload) : null,
+      namespace: workload.namespace,
+    };
     const id = `${workload.namespace}/${workload.name}`;
     let mesh: Promise<Mesh> | null = null;
     const meshOf = (): Promise<Mesh> => {

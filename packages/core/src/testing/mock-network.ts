@@ -63,7 +63,16 @@ export interface MockTcpArrival {
 export interface MockCaller {
   readonly address: string;
   readonly identity: PeerIdentity | null;
+  /** The pod's namespace, where its DNS search path resolves a Service's short name. */
+  readonly namespace?: string;
 }
+
+/**
+ * Cluster DNS and kube-proxy for a name the sidecar passes through (PassthroughCluster): the
+ * `ip:port` of one of the Service's endpoints, on its `targetPort`; null when no Service
+ * of the caller's cluster DNS has the name.
+ */
+export type KubeProxy = (hostname: string, port: number, namespace: string) => string | null;
 
 interface FakeSocket {
   localAddress?: string;
@@ -88,6 +97,7 @@ export class MockNetwork {
   #connecting = 0;
   readonly #onActivity: () => void;
   readonly #lookup: (host: string) => readonly string[];
+  readonly #kubeProxy: KubeProxy;
   readonly #waiting: <T>(work: () => Promise<T>) => Promise<T>;
 
   /**
@@ -98,10 +108,12 @@ export class MockNetwork {
     onActivity: () => void,
     lookup: (host: string) => readonly string[],
     waiting: <T>(work: () => Promise<T>) => Promise<T>,
+    kubeProxy: KubeProxy = () => null,
   ) {
     this.#onActivity = onActivity;
     this.#lookup = lookup;
     this.#waiting = waiting;
+    this.#kubeProxy = kubeProxy;
   }
 
   /** Calls and dispatches under way (the virtual clock advances only while some are). */
@@ -134,6 +146,18 @@ export class MockNetwork {
   /** An IP as it is, a name as the mock DNS resolves it (the first address), else the name. */
   resolve(name: string): string {
     return isIP(name.replace(/^\[|\]$/g, '')) !== 0 ? name : (this.#lookup(name.toLowerCase())[0] ?? name);
+  }
+
+  /**
+   * Where `caller` reaches `hostname:port` on its own (the sidecar's PassthroughCluster): an
+   * address as it is, an external name where DNS says, a Service's name through kube-proxy
+   * (one of its endpoints on the targetPort). `ip:port`, or `name:port` when nothing has it.
+   */
+  addressFor(caller: MockCaller, hostname: string, port: number): string {
+    const ip = this.resolve(hostname);
+    if (ip !== hostname || isIP(hostname.replace(/^\[|\]$/g, '')) !== 0) return `${ip}:${port}`;
+    const picked = caller.namespace === undefined ? null : this.#kubeProxy(hostname, port, caller.namespace);
+    return picked ?? `${hostname}:${port}`;
   }
 
   add(endpoint: MockEndpoint): void {
@@ -183,7 +207,7 @@ export class MockNetwork {
     const port = Number(req.url.port === '' ? (req.url.protocol === 'https:' ? 443 : 80) : req.url.port);
     // An attempt addressed by name (the passthrough cluster) connects where DNS says, as the
     // app's own resolver would have sent it.
-    const key = `${this.resolve(req.url.hostname)}:${port}`;
+    const key = this.addressFor(caller, req.url.hostname, port);
     const endpoint = this.#endpoints.get(key);
     if (endpoint === undefined) {
       throw new TransportError('connect-failure', `connect ECONNREFUSED ${key} (mock mesh)`, true, {

@@ -37,7 +37,7 @@ export function mockTcpDial(
     const offersExchange = tls?.alpn?.includes(MX_ALPN) === true;
     const done = network.beginConnect();
     client.once('close', done);
-    const key = `${network.resolve(to.address)}:${to.port}`;
+    const key = network.addressFor(caller, to.address, to.port);
     void (async () => {
       const endpoint = network.endpointAt(key);
       if (endpoint === undefined)
