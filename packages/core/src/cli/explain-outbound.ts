@@ -192,9 +192,12 @@ function noVirtualHost(plan: MeshPlan, hostname: string, port: number): string {
   const svc = plan.outbound.services[hostname];
   if (svc?.ports.some((p) => p.number === port) === true)
     return `sent as is to outbound|${port}||${hostname} (a service port without HTTP routes)`;
+  // A Sidecar resource scopes what the workload sees, and can set the policy itself.
+  const sidecar = plan.sidecar ?? null;
+  const scoped = sidecar === null ? '' : ` (Sidecar ${sidecar.namespace}/${sidecar.name} scopes it)`;
   if (plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY')
-    return '502 from BlackHoleCluster: the host is not in the registry (REGISTRY_ONLY)';
-  return 'PassthroughCluster: no route config for this host and port, sent directly (ALLOW_ANY)';
+    return `502 from BlackHoleCluster: the host is not in the registry this workload sees (REGISTRY_ONLY)${scoped}`;
+  return `PassthroughCluster: no route config for this host and port, sent directly (ALLOW_ANY)${scoped}`;
 }
 
 /**

@@ -4,6 +4,7 @@ import { validateWorkload, type WorkloadIdentity } from './workload.js';
 import { buildRegistry, type StaticEndpoint } from './registry.js';
 import { createDestinationRuleIndex } from './destination-rules.js';
 import { buildOutbound } from './outbound.js';
+import { sidecarScope } from './sidecar-scope.js';
 import { gatewayInfo } from './gateway-binding.js';
 import { gatewayHostLookup } from './gateway-routes.js';
 import { buildInbound } from './inbound.js';
@@ -44,6 +45,8 @@ export function compilePlan(
   const registry = buildRegistry(snapshot.resources, snapshot.platform, options.endpoints, w.namespace);
   const destinationRule = createDestinationRuleIndex(snapshot.resources, w, root);
   const gateway = gatewayInfo(snapshot.resources, w);
+  // A gateway has no Sidecar scope (push_context.go DefaultSidecarScopeForGateway).
+  const scope = gateway === null ? sidecarScope(snapshot.resources, w, root) : null;
   const { gatewayHosts, gatewayTcp, gatewayTls, ...outbound } = buildOutbound(
     snapshot.resources,
     w,
@@ -58,12 +61,17 @@ export function compilePlan(
         : null,
     },
     gateway?.servers ?? null,
+    scope,
   );
   const serviceMtls = serviceMtlsModes(snapshot.resources, root);
   const istiodFeatures: IstiodFeatures = { ...DEFAULT_ISTIOD_FEATURES, ...options.istiodFeatures };
   const plan: MeshPlan = {
     workload: w,
-    meshConfig: snapshot.meshConfig,
+    meshConfig:
+      scope?.outboundTrafficPolicy == null
+        ? snapshot.meshConfig
+        : { ...snapshot.meshConfig, outboundTrafficPolicy: scope.outboundTrafficPolicy },
+    sidecar: scope?.sidecar ?? null,
     istiodFeatures,
     outbound: { ...outbound, serviceMtls },
     gateway:

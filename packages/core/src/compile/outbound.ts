@@ -25,6 +25,7 @@ import { buildGatewayVirtualHosts } from './gateway-routes.js';
 import { buildGatewayTcpRoutes, buildGatewayTlsRoutes } from './gateway-tcp-routes.js';
 import { isTcpRoutePort, sidecarTcpRoute } from './sidecar-tcp-routes.js';
 import { isTlsRoutePort, sidecarTlsChains, SidecarTlsListeners } from './sidecar-tls-routes.js';
+import type { SidecarScope } from './sidecar-scope.js';
 import {
   findConflicts,
   indexVirtualServices,
@@ -92,13 +93,17 @@ export function buildOutbound(
   meshLocality: MeshLocalityInputs,
   /** The servers of the Gateways that select a gateway workload; null beside a sidecar. */
   gatewayServers: readonly GatewayServerInfo[] | null = null,
+  /** The workload's Sidecar scope (sidecar-scope.ts): what it imports; null: everything. */
+  scope: SidecarScope | null = null,
 ): Omit<OutboundPlan, 'serviceMtls'> & {
   readonly gatewayHosts: readonly VirtualHost[] | null;
   readonly gatewayTcp: readonly GatewayTcpRoute[];
   readonly gatewayTls: readonly GatewayTlsPort[];
 } {
-  const selected = selectVirtualServices(resources, workload.namespace);
+  const visible = selectVirtualServices(resources, workload.namespace);
   const byName = indexVirtualServices(resources);
+  const selected = scope === null ? visible : scope.virtualServices(visible);
+  if (scope !== null) registry = scope.services(registry, selected, byName);
   const expanded = new Map<SelectedVirtualService, Expanded[]>();
   const rulesOf = (vs: SelectedVirtualService): Expanded[] => {
     let e = expanded.get(vs);

@@ -425,7 +425,13 @@ export interface GatewayTcpRoute {
 /** The compiled, frozen plan for one workload. */
 export interface MeshPlan {
   readonly workload: WorkloadIdentity;
+  /** meshConfig, with `outboundTrafficPolicy` as the workload's Sidecar sets it. */
   readonly meshConfig: MeshConfig;
+  /**
+   * The Sidecar resource that scopes this workload's outbound services and VirtualServices
+   * (compile/sidecar-scope.ts); absent or null when none applies.
+   */
+  readonly sidecar?: { readonly namespace: string; readonly name: string } | null;
   /** The istiod feature flags it was compiled with. */
   readonly istiodFeatures: IstiodFeatures;
   readonly outbound: OutboundPlan;

@@ -94,7 +94,7 @@ export const NETWORKING_KINDS: readonly KindDefinition[] = Object.freeze([
       spec: sidecarSpec,
       specRequired: true,
       validate: validateSidecar,
-      support: 'unsupported',
+      support: 'full',
     }),
   ),
 ]);

@@ -20,8 +20,13 @@ import {
   validateDestination,
 } from './networking-common-rules.js';
 import { validateSidecarEgressHosts } from './sidecar-egress-hosts.js';
+import { warnUnappliedSidecar } from './sidecar-unapplied.js';
 
-/** Sidecar `spec` (istio/api networking/v1alpha3/sidecar.proto). meshlet validates it but does not act on it. */
+/**
+ * Sidecar `spec` (istio/api networking/v1alpha3/sidecar.proto). meshlet applies its workload
+ * selection, egress hosts and outbound traffic policy (compile/sidecar-scope.ts) and warns
+ * about the rest (sidecar-unapplied.ts).
+ */
 
 const captureMode = z.enum(['DEFAULT', 'IPTABLES', 'NONE']);
 
@@ -131,6 +136,7 @@ function validateDefaultEndpoint(ep: string, path: FieldPath, ctx: ValidationCon
 
 /** Cross-field webhook rules of a Sidecar (`ValidateSidecar`). */
 export function validateSidecar(spec: SidecarSpec, ctx: ValidationContext): void {
+  warnUnappliedSidecar(spec, ctx);
   if (spec.workloadSelector !== undefined) {
     const empty = validateAlphaWorkloadSelector(
       spec.workloadSelector.labels,
