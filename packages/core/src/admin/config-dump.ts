@@ -102,7 +102,10 @@ export interface ConfigDump {
   readonly loadedAt: number;
   readonly files: readonly string[];
   readonly workload: MeshPlan['workload'];
+  /** meshConfig, `outboundTrafficPolicy` as the workload's Sidecar sets it. */
   readonly meshConfig: MeshPlan['meshConfig'];
+  /** `name.namespace` of the Sidecar resource that scopes the workload; null when none does. */
+  readonly sidecar: string | null;
   readonly virtualHosts: readonly VirtualHostDump[];
   readonly clusters: readonly ClusterDump[];
   readonly conflicts: MeshPlan['outbound']['conflicts'];
@@ -218,6 +221,7 @@ export function configDump(
     files: config.files,
     workload: plan.workload,
     meshConfig: plan.meshConfig,
+    sidecar: keyName(plan.sidecar ?? null),
     virtualHosts: plan.outbound.virtualHosts.map(vhostDump),
     clusters,
     conflicts: plan.outbound.conflicts,

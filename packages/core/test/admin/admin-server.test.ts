@@ -104,7 +104,12 @@ describe('createAdminServer', () => {
     const res = await get('/config_dump');
     expect(res.status).toBe(200);
     const dump = (await res.json()) as ConfigDump;
-    expect(dump).toMatchObject({ configHash: CONFIG.hash, loadedAt: CONFIG.loadedAt, files: CONFIG.files });
+    expect(dump).toMatchObject({
+      configHash: CONFIG.hash,
+      loadedAt: CONFIG.loadedAt,
+      files: CONFIG.files,
+      sidecar: null,
+    });
     const reviews = dump.virtualHosts.find((v) => v.host === 'reviews.default.svc.cluster.local');
     expect(reviews?.virtualService).toBe('reviews.default');
     expect(reviews?.routes.map((r) => r.match)).toEqual([['header end-user exact "jason"'], []]);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { configDump } from '../../src/admin/config-dump.js';
 import { explainOutbound } from '../../src/cli/explain-outbound.js';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
 
@@ -38,6 +39,9 @@ describe('mock mesh: the Sidecar resource', () => {
 
     await mm.apply(ROOT_DEFAULT);
     expect((await sleep.mesh()).plan.sidecar).toEqual({ namespace: 'istio-system', name: 'default' });
+    expect(configDump((await sleep.mesh()).plan, { hash: 'h', loadedAt: 0, files: [] }).sidecar).toBe(
+      'default.istio-system',
+    );
     const blocked = await sleep.fetch('http://httpbin.other:8000/');
     // Not imported, so unknown to this sidecar: the BlackHoleCluster's 502.
     expect([blocked.status, blocked.meshlet.route, blocked.meshlet.upstream]).toEqual([
