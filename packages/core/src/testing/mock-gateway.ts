@@ -4,7 +4,7 @@ import { MeshletError } from '../errors/meshlet-error.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { gatewayPort, gatewayTcpPort } from '../gateway/gateway-port.js';
 import { serverNames, tlsServerForSni } from '../gateway/server-route.js';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import type { Mesh } from '../mesh/types.js';
 import type { OutboundClient } from '../outbound/client.js';
 import { netDial, untilUp } from '../outbound/tcp-dial.js';
@@ -64,7 +64,24 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       (forward) => (url, init, at) => deps.logged(id, (u, i) => forward(u, i, at))(url, init),
     ));
   const host = `${name}.${workload.namespace}.svc.cluster.local`;
-  if (tcp) return tcpGateway({ workload, host, address, port, mesh: meshOf });
+  if (tcp) {
+    const gateway = tcpGateway({ workload, host, address, port, mesh: meshOf });
+    // Sidecars reach it at its pod address too (an egress gateway's TLS passthrough port):
+    // each connection the mock network makes to it goes on to its listener.
+    deps.network.add({
+      address,
+      port,
+      workload: id,
+      identity: caller.identity,
+      serverTls: false,
+      tlsName: host,
+      modeFor: () => Promise.resolve('DISABLE'),
+      listener: () => Promise.reject(new Error(`${id}:${port} is a TCP server port`)),
+      tcp: (socket) => relay(socket, gateway.listenPort),
+    });
+    deps.addEndpoint(host, address, port, workload);
+    return gateway;
+  }
   let listener: RequestListener | null = null;
   deps.network.add({
     address,
@@ -159,7 +176,9 @@ function serverPortOf(
  * internet would (the tasks' `nc $INGRESS_HOST $TCP_INGRESS_PORT`); the connections it
  * proxies go over the mock network (auto mTLS, the pods' policies and telemetry).
  */
-function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
+function tcpGateway(
+  g: Omit<MockGateway, 'fetch' | 'connect'>,
+): MockGateway & { readonly listenPort: () => Promise<number> } {
   let listening: Promise<number> | null = null;
   const listen = (): Promise<number> =>
     (listening ??= g
@@ -168,6 +187,7 @@ function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
       .then((server) => (server.address() as AddressInfo).port));
   return {
     ...g,
+    listenPort: listen,
     fetch: () =>
       Promise.reject(
         new MeshletError(
@@ -181,4 +201,20 @@ function tcpGateway(g: Omit<MockGateway, 'fetch' | 'connect'>): MockGateway {
       return untilUp(netDial({ address: '127.0.0.1', port: at }, null));
     },
   };
+}
+
+/** Bytes both ways between a connection the mock network made and the gateway's listener; either end closing closes both. */
+function relay(socket: Socket, listenPort: () => Promise<number>): void {
+  socket.on('error', () => socket.destroy());
+  listenPort().then(
+    (at) => {
+      const up = netConnect({ host: '127.0.0.1', port: at });
+      up.on('error', () => up.destroy());
+      up.on('close', () => socket.destroy());
+      socket.on('close', () => up.destroy());
+      socket.pipe(up);
+      up.pipe(socket);
+    },
+    () => socket.destroy(),
+  );
 }

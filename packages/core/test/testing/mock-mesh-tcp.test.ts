@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeshletError } from '../../src/errors/meshlet-error.js';
+import { createDevCa, issueWorkloadCertificate } from '../../src/identity/dev-ca.js';
 import type { MeshTcpConnectionInfo } from '../../src/index.js';
 import { createMockMesh, type MockMesh, type MockWorkload } from '../../src/testing/index.js';
 import { lineEcho } from '../helpers/line-echo.js';
+import { CNN, EGRESS_SERVICE, THROUGH_EGRESS } from '../helpers/egress-gateway-task.js';
 import { SAMPLES } from '../helpers/tmp.js';
 
 // TCP in the mock mesh: `mm.tcpService` serves a workload's TCP ports as `mesh.listenTcp`
@@ -391,6 +394,36 @@ spec:
     const passed = await via('other.org');
     expect(['one hello\n', 'two hello\n']).toContain(passed);
     expect(mm.connections.at(-1)).toMatchObject({ target: 'my-nginx:443', flags: [], error: null });
+  });
+
+  it('runs the egress gateway task for HTTPS: the TLS goes through the egress gateway to the site, undecrypted', async () => {
+    const mm = await createMockMesh({ config: [CNN, EGRESS_SERVICE, THROUGH_EGRESS] });
+    open.push(mm);
+    // edition.cnn.com with a certificate from a CA the mesh knows nothing of.
+    const ca = await createDevCa({ commonName: 'public web CA' });
+    const cert = await issueWorkloadCertificate({
+      ca,
+      namespace: 'web',
+      serviceAccount: 'cnn',
+      dnsNames: ['edition.cnn.com'],
+    });
+    const context = createSecureContext({ key: cert.keyPem, cert: cert.certChainPem });
+    mm.tcpService('edition.cnn.com', { ports: [443], mesh: false }, (socket) => {
+      const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
+      lineEcho(tls, 'cnn');
+    });
+    const egress = mm.gateway('istio-egressgateway', { labels: { istio: 'egressgateway' } });
+    const sleep = mm.workload({ name: 'sleep', serviceAccount: 'sleep' });
+    const socket = await sleep.connect({ host: 'edition.cnn.com', port: 443 });
+    const tls = tlsConnect({ socket, servername: 'edition.cnn.com', ca: ca.rootCertPem });
+    expect(await nc(tls as unknown as Socket, 'hello')).toBe('cnn hello\n');
+    expect(mm.connections.map((c) => [c.source, c.target, c.destination?.workload])).toEqual([
+      ['default/sleep', 'edition.cnn.com:443', `istio-system/${egress.workload.name}`],
+    ]);
+    // The gateway's own upstream connection, to the site, in its istio_tcp_* (reporter source).
+    await expect
+      .poll(() => mm.metric('istio_tcp_connections_closed_total', { destination_service: 'edition.cnn.com' }))
+      .toBe(1);
   });
 
   it('refuses an https call a tls rule routes to a pod that serves HTTP in memory, saying so', async () => {
