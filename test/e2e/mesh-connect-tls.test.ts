@@ -315,6 +315,11 @@ describe("mesh.fetch(): an https call a tls rule routes runs the application's T
       const m = await mesh(SLEEP, {}, {}, { transport });
       const res = await m.fetch(`https://localhost:${site.port}/here`, { ca: outsideCa.rootCertPem });
       expect([transport, res.status, await res.text()]).toEqual([transport, 200, 'local localhost /here']);
+      // mesh.got passes got's https.certificateAuthority on as init.ca.
+      const viaGot = await m.got(`https://localhost:${site.port}/got`, {
+        https: { certificateAuthority: outsideCa.rootCertPem },
+      });
+      expect(viaGot.body).toBe('local localhost /got');
       // Without it, Node's roots do not know the CA: the call fails as a passthrough's does.
       const untrusted = await m.fetch(`https://localhost:${site.port}/here`);
       expect([transport, untrusted.status, untrusted.meshlet.upstream]).toEqual([transport, 503, null]);

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { got, type Got, type NormalizedOptions, type Response } from 'got';
 import type { MeshFetchInit } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
@@ -30,7 +30,13 @@ function nodeHeaders(h: Headers): { headers: Record<string, string | string[]>; 
  */
 function responseLike(res: MeshResponse, url: URL): Response {
   const { headers, raw } = nodeHeaders(res.headers);
-  const body: Readable = res.body;
+  // got ends the object a hook returns as if it were its request (core/index.js
+  // endRequest): a body that is also writable (undici's, a PassThrough) must not be
+  // handed over as it is, or its source's next chunk fails with "write after end".
+  const body: Readable =
+    'writable' in res.body && res.body.writable === true
+      ? Readable.from(res.body, { objectMode: false })
+      : res.body;
   return Object.assign(body, {
     statusCode: res.status,
     statusMessage: STATUS_CODES[res.status] ?? '',
@@ -79,6 +85,7 @@ export function createMeshGot(fetch: Fetch): Got {
             body?: MeshFetchInit['body'];
             timeout?: number;
             signal?: AbortSignal;
+            ca?: string | Buffer;
           } = { method: options.method, headers: headersOf(options) };
           const body = options.body;
           if (typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array) {
@@ -89,6 +96,9 @@ export function createMeshGot(fetch: Fetch): Got {
           options.body = undefined;
           if (options.timeout.request !== undefined) init.timeout = options.timeout.request;
           if (options.signal !== undefined) init.signal = options.signal;
+          // The application's own TLS trust, for an https URL the sidecar passes through.
+          const ca = options.https.certificateAuthority;
+          if (ca !== undefined) init.ca = Array.isArray(ca) ? ca.map(String).join('\n') : ca;
           return responseLike(await fetch(url, init), url);
         },
       ],

@@ -90,6 +90,17 @@ describe('createMesh', () => {
     );
   });
 
+  it('runs mesh.got over either transport (undici hands over a stream got must not end)', async () => {
+    for (const transport of ['got', 'undici'] as const) {
+      const mesh = await start(await bookinfo('virtual-service-reviews-test-v2.yaml'), { transport });
+      const res = await mesh.got('http://reviews:9080/reviews/3', { headers: { 'end-user': 'jason' } });
+      expect([transport, JSON.parse(res.body)]).toEqual([
+        transport,
+        { version: 'v2', path: '/reviews/3', user: 'jason' },
+      ]);
+    }
+  });
+
   it('sends a got json body and returns an upstream error status as got would', async () => {
     const echo = await httpServer((req, res) => {
       const chunks: Buffer[] = [];
