@@ -164,7 +164,12 @@ export function buildOutbound(
         claimedByService.add(w.pattern);
       }
     }
-    const aliases = hostAliases(svc.host, workload.namespace, svc.addresses);
+    // The service's names, and those of the ExternalName Services that alias it (httproute.go
+    // generateVirtualHostDomains).
+    const aliases = [
+      ...hostAliases(svc.host, workload.namespace, svc.addresses),
+      ...(svc.aliases ?? []).flatMap((a) => hostAliases(a, workload.namespace, [])),
+    ];
     for (const port of svc.ports) {
       if (isTcpRoutePort(port)) {
         const r = sidecarTcpRoute(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p));

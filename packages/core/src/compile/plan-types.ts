@@ -249,6 +249,12 @@ export interface Service {
    * never its host name, even under DNS resolution (serviceentry/conversion.go).
    */
   readonly selectsWorkloads?: boolean;
+  /**
+   * The Kubernetes ExternalName Services that name this host (`my-httpbin.default.svc...`
+   * for `externalName: httpbin.org`): their names route as this service's
+   * (compile/external-name-aliases.ts).
+   */
+  readonly aliases?: readonly string[];
 }
 
 /** Istio's `TrafficDistribution` other than Any (`PreferClose` is `PreferSameZone`). */

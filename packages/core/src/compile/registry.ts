@@ -1,5 +1,6 @@
 import type { Resource } from '../config/resource.js';
 import type { PlatformResource } from '../config/snapshot.js';
+import { externalNameAliases } from './external-name-aliases.js';
 import type { Endpoint, Service, ServicePort, ServiceProtocol, TrafficDistribution } from './plan-types.js';
 import type { ServiceEntryIn, WorkloadEntryIn } from './spec-types.js';
 import { DOMAIN_SUFFIX, compareByCreation, isVisibleTo, resolveShortName } from './hosts.js';
@@ -102,6 +103,7 @@ interface MutableService {
   subjectAltNames: readonly string[];
   trafficDistribution?: TrafficDistribution;
   selectsWorkloads?: boolean;
+  aliases?: readonly string[];
 }
 
 const TRAFFIC_DISTRIBUTION_ANNOTATION = 'networking.istio.io/traffic-distribution';
@@ -364,6 +366,13 @@ export function buildRegistry(
       byHost.set(hostName, svc);
     }
     attachStatic(svc, list);
+  }
+  const aliases = externalNameAliases(platform, (p) =>
+    isVisibleTo(exportToAnnotation(p), p.metadata.namespace, namespace),
+  );
+  for (const [concrete, list] of aliases) {
+    const svc = byHost.get(concrete);
+    if (svc !== undefined) svc.aliases = list;
   }
   return byHost;
 }

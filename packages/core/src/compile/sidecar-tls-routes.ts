@@ -2,6 +2,7 @@ import type { TLSRoute } from '../config/schema/virtual-service.js';
 import { matchServerName } from '../gateway/sni-match.js';
 import { cidrContains, parseCidr, parseIp, type Ip } from '../inbound/authz/ip.js';
 import { clusterKey } from './clusters.js';
+import { hostAliases } from './domains.js';
 import type { RouteContext } from './compile-route.js';
 import { compileTcpDestinations } from './gateway-tcp-routes.js';
 import type { Service, ServicePort, TcpRoute, TlsChain, TlsRouteTable } from './plan-types.js';
@@ -85,8 +86,17 @@ export function sidecarTlsChains(
       },
     ],
   };
-  // A chain without server names takes any SNI, and none (sni-match.ts writes it `*`).
-  return [{ sniHosts: hasVip(svc) ? ['*'] : [svc.host], destinationSubnets: [], route }];
+  // A chain without server names takes any SNI, and none (sni-match.ts writes it `*`); on
+  // the shared listener, the host's name and its ExternalName aliases' (tls.go).
+  return [
+    {
+      sniHosts: hasVip(svc)
+        ? ['*']
+        : [svc.host, ...(svc.aliases ?? []).flatMap((a) => hostAliases(a, workload.namespace, []))],
+      destinationSubnets: [],
+      route,
+    },
+  ];
 }
 
 /**

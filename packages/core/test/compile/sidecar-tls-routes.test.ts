@@ -114,4 +114,23 @@ spec:
     // With a tls rule for the VIP, a name no rule takes has no chain: not the default cluster.
     expect(tls.lookup('db.internal', 443, 'other.example')).toEqual({ chain: null });
   });
+
+  it("adds an ExternalName Service's names to the chain of the host it aliases on the shared listener", () => {
+    const tls = plan(`apiVersion: v1
+kind: Service
+metadata: { name: my-cnn, namespace: default }
+spec: { type: ExternalName, externalName: edition.cnn.com, ports: [{ name: tls, port: 443 }] }
+`).outbound.tls!;
+    const cnn = tls.chains.find((c) => c.route.host === 'edition.cnn.com');
+    expect(cnn?.sniHosts).toEqual([
+      'edition.cnn.com',
+      'my-cnn.default.svc.cluster.local',
+      'my-cnn',
+      'my-cnn.default',
+      'my-cnn.default.svc',
+    ]);
+    expect(tls.lookup('my-cnn', 443, 'my-cnn.default.svc.cluster.local')?.chain?.route.host).toBe(
+      'edition.cnn.com',
+    );
+  });
 });
