@@ -169,9 +169,17 @@ function importServices(
   };
   const onListener = (svc: Service, l: EgressListener): number[] =>
     svc.ports.map((p) => p.number).filter((n) => l.port === null || n === l.port);
+  // sidecar.go matchingAliasService: an imported service keeps the ExternalName aliases the
+  // listener imports too (an alias's namespace is its Service's).
+  const aliases = new Map<string, Set<string>>();
   for (const l of listeners)
-    for (const svc of registry.values())
-      if (importsHost(l.hosts, svc.namespace, svc.host)) add(svc, onListener(svc, l));
+    for (const svc of registry.values()) {
+      if (!importsHost(l.hosts, svc.namespace, svc.host)) continue;
+      add(svc, onListener(svc, l));
+      const kept = aliases.get(svc.host) ?? new Set<string>();
+      for (const a of svc.aliases ?? []) if (importsHost(l.hosts, a.split('.')[1] ?? '', a)) kept.add(a);
+      aliases.set(svc.host, kept);
+    }
   const named = new Set(ports.keys());
   for (const l of listeners) {
     for (const vs of virtualServices) {
@@ -188,11 +196,16 @@ function importServices(
   for (const [host, svc] of registry) {
     const visible = ports.get(host);
     if (visible === undefined) continue;
+    const kept = aliases.get(host);
+    const trimmed =
+      kept === undefined || svc.aliases === undefined || kept.size === svc.aliases.length
+        ? {}
+        : { aliases: svc.aliases.filter((a) => kept.has(a)) };
     out.set(
       host,
-      visible.size === svc.ports.length
+      visible.size === svc.ports.length && Object.keys(trimmed).length === 0
         ? svc
-        : { ...svc, ports: svc.ports.filter((p) => visible.has(p.number)) },
+        : { ...svc, ...trimmed, ports: svc.ports.filter((p) => visible.has(p.number)) },
     );
   }
   return out;

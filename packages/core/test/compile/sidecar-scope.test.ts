@@ -195,4 +195,23 @@ spec:
     );
     expect([p.sidecar, p.meshConfig.outboundTrafficPolicy, hosts(p).length]).toEqual([null, 'ALLOW_ANY', 5]);
   });
+
+  it('keeps the ExternalName aliases of an imported service that the listener imports too', () => {
+    const alias = (name: string, namespace: string) => `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: ${namespace} }
+spec: { type: ExternalName, externalName: payments.prod-apis.svc.cluster.local }
+`;
+    const p = plan(
+      ratings,
+      alias('pay', 'prod-us1'),
+      alias('pay', 'finance'),
+      sidecar('default', 'prod-us1', '  egress:\n  - hosts: ["./*", "prod-apis/*"]'),
+    );
+    expect(p.outbound.services['payments.prod-apis.svc.cluster.local']?.aliases).toEqual([
+      'pay.prod-us1.svc.cluster.local',
+    ]);
+    expect(p.outbound.lookup('pay', 9080)?.host).toBe('payments.prod-apis.svc.cluster.local');
+    expect(p.outbound.lookup('pay.finance', 9080)).toBeNull();
+  });
 });
