@@ -87,7 +87,7 @@ export function sidecarScope(
   const spec = resource.spec as SidecarSpec;
   const egress = (spec.egress?.length ?? 0) > 0 ? (spec.egress ?? []) : [{ hosts: ['*/*'] }];
   const listeners: EgressListener[] = egress.map((e) => ({
-    port: 'port' in e && e.port?.number !== undefined && e.port.number !== 0 ? e.port.number : null,
+    port: matchedPort('port' in e ? e.port : undefined),
     hosts: classify(e.hosts, workload.namespace),
   }));
   const tp = spec.outboundTrafficPolicy;
@@ -99,6 +99,15 @@ export function sidecarScope(
     services: (registry, virtualServices, byName) =>
       importServices(registry, virtualServices, byName, listeners, workload),
   };
+}
+
+/**
+ * The port a listener limits its services to (sidecar.go `needsPortMatch`): none without a
+ * port, or on an HTTP_PROXY listener, which proxies for any port.
+ */
+function matchedPort(port: { number?: number; protocol?: string } | undefined): number | null {
+  if (port?.number === undefined || port.number === 0) return null;
+  return port.protocol?.toUpperCase() === 'HTTP_PROXY' ? null : port.number;
 }
 
 /** sidecar.go `convertIstioListenerToWrapper`: `ns/host` entries by namespace, `~` excluding. */

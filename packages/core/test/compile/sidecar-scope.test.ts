@@ -129,6 +129,18 @@ describe('Sidecar scope', () => {
     ]);
   });
 
+  it('does not limit an HTTP_PROXY listener to its port', () => {
+    const p = plan(
+      ratings,
+      sidecar(
+        'default',
+        'prod-us1',
+        '  egress:\n  - port: { number: 15080, protocol: HTTP_PROXY, name: egress-proxy }\n    hosts: ["./*"]',
+      ),
+    );
+    expect(hosts(p)).toEqual(['*.wikipedia.org:443', 'details.prod-us1.svc.cluster.local:9080,9090']);
+  });
+
   it('imports the services the imported VirtualServices route to, with their ports, and no other VirtualService', () => {
     const vs = (
       name: string,
