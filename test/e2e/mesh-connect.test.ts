@@ -231,6 +231,54 @@ describe('mesh.connect(): TCP through the mesh', () => {
   });
 });
 
+describe('mesh.connect(): PassthroughCluster and BlackHoleCluster telemetry', () => {
+  // istio.io blog "Monitoring blocked and passthrough external service traffic" (Istio 1.3):
+  // a TCP connection through the PassthroughCluster counts in istio_tcp_* with
+  // destination_service "unknown" and destination_service_name "PassthroughCluster"; one the
+  // BlackHoleCluster takes counts as closed only, as no connection was made.
+  const labels = async (mesh: Mesh, name: string) =>
+    (await mesh.metrics!.getSingleMetric(name)!.get()).values.map((v) => ({ ...v.labels, value: v.value }));
+
+  it('reports a passthrough connection with its bytes, and a blackholed one as closed only', async () => {
+    const outside = await tcpEcho(cleanup, 'outside');
+    const allowAny = await sidecar({ 'services.yaml': SERVICES }, { [TCP_ECHO]: [] });
+    const socket = await allowAny.connect({ host: '127.0.0.1', port: outside.port });
+    expect(await exchange(socket, 'hi')).toBe('outside hi\n');
+    await new Promise((r) => socket.once('close', r));
+    const expected = {
+      reporter: 'source',
+      source_workload: 'sleep',
+      destination_service: 'unknown',
+      destination_service_name: 'PassthroughCluster',
+      destination_workload: 'unknown',
+      request_protocol: 'tcp',
+      response_flags: '-',
+      connection_security_policy: 'unknown',
+      value: 1,
+    };
+    expect(await labels(allowAny, 'istio_tcp_connections_opened_total')).toEqual([
+      expect.objectContaining(expected),
+    ]);
+    expect(await labels(allowAny, 'istio_tcp_connections_closed_total')).toEqual([
+      expect.objectContaining(expected),
+    ]);
+    expect((await labels(allowAny, 'istio_tcp_received_bytes_total'))[0]?.value).toBe(3);
+
+    const registryOnly = await sidecar(
+      { 'services.yaml': SERVICES },
+      { [TCP_ECHO]: [] },
+      { meshConfig: { outboundTrafficPolicy: 'REGISTRY_ONLY' } },
+    );
+    await expect(registryOnly.connect({ host: '127.0.0.1', port: outside.port })).rejects.toMatchObject({
+      details: { cluster: 'BlackHoleCluster' },
+    });
+    expect(await labels(registryOnly, 'istio_tcp_connections_closed_total')).toEqual([
+      expect.objectContaining({ ...expected, destination_service_name: 'BlackHoleCluster' }),
+    ]);
+    expect(await labels(registryOnly, 'istio_tcp_connections_opened_total')).toEqual([]);
+  });
+});
+
 describe("mesh.connect(): the DestinationRule's connection limits", () => {
   const drWith = (tcp: string) => `apiVersion: networking.istio.io/v1
 kind: DestinationRule

@@ -1,7 +1,8 @@
 import { isIP, type Socket } from 'node:net';
 import type { Cluster, MeshPlan, TcpRoute } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
-import { netDial, untilUp, type TcpDial } from './tcp-dial.js';
+import { netDial, untilUp } from './tcp-dial.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from './passthrough.js';
 import type { TcpObserverFactory } from './tcp-observer.js';
 import { openTcpUpstream, type TcpUpstreamParts } from './tcp-upstream.js';
 import type { UpstreamHost } from './upstream/types.js';
@@ -46,13 +47,17 @@ export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarg
   const route = routeOf(plan, target, sni);
   if (route === null) {
     if (plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY') {
+      const observer = parts.observe?.(null) ?? null;
+      observer?.serverName(sni);
+      observer?.special(BLACKHOLE_CLUSTER, target.port, null);
+      observer?.closed();
       throw new MeshletError(
         'MESHLET_ERR_OUTBOUND_CONNECT',
         `mesh.connect: ${where} is no TCP service port in the registry (nor a TLS port with a chain for the SNI), and outboundTrafficPolicy is REGISTRY_ONLY (BlackHoleCluster); add a ServiceEntry for it`,
         { host: target.host, port: target.port, cluster: 'BlackHoleCluster', flags: [] },
       );
     }
-    return direct(parts.dial ?? netDial, target);
+    return direct(parts, target, sni);
   }
   return (await openRouted(parts, plan, route, sni, `mesh.connect: ${where}`)).conn;
 }
@@ -124,9 +129,28 @@ function refused(what: string, flag: string, reason: string | null, route: strin
   });
 }
 
-/** PassthroughCluster: a plain connection to the host itself. */
-function direct(dial: TcpDial, target: MeshConnectTarget): Promise<Socket> {
-  return untilUp(dial({ address: target.host, port: target.port }, null)).catch((err: Error) => {
+/** PassthroughCluster: a plain connection to the host itself, reported as Istio reports it. */
+function direct(parts: TcpConnectParts, target: MeshConnectTarget, sni: string | null): Promise<Socket> {
+  const dialed = (parts.dial ?? netDial)({ address: target.host, port: target.port }, null);
+  const observer = parts.observe?.(null) ?? null;
+  if (observer !== null) {
+    const conn = dialed.socket;
+    observer.serverName(sni);
+    observer.special(PASSTHROUGH_CLUSTER, target.port, `${target.host}:${target.port}`);
+    observer.meter(() => ({ received: conn.bytesWritten, sent: conn.bytesRead }));
+    let up = false;
+    conn.once(dialed.up, () => {
+      up = true;
+      observer.connected(false, conn);
+    });
+    conn.once('error', (err) => {
+      if (up) return;
+      observer.flag('UF');
+      observer.failed(err.message);
+    });
+    conn.once('close', () => observer.closed());
+  }
+  return untilUp(dialed).catch((err: Error) => {
     throw new MeshletError(
       'MESHLET_ERR_OUTBOUND_CONNECT',
       `mesh.connect: ${target.host}:${target.port}: the connection failed (${err.message}) (UF)`,

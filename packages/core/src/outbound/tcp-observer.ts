@@ -8,7 +8,11 @@ import type { UpstreamHost } from './upstream/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
-import { destinationServiceOf } from '../telemetry/metrics/destination-service.js';
+import {
+  BLACKHOLE_CLUSTER,
+  destinationServiceOf,
+  type PASSTHROUGH_CLUSTER,
+} from '../telemetry/metrics/destination-service.js';
 import type { MetricEvent } from '../telemetry/metrics/metric-event.js';
 import { tcpEvent, TcpReports, type TcpMeter } from '../telemetry/metrics/tcp-reports.js';
 import { tcpEntry } from '../telemetry/access-log/tcp-entry.js';
@@ -16,6 +20,9 @@ import { UNKNOWN_PEER } from '../telemetry/peer-labels.js';
 import type { PeerMetadata } from '../telemetry/metadata-exchange/peer-metadata.js';
 
 export type { TcpMeter } from '../telemetry/metrics/tcp-reports.js';
+
+/** The clusters Istio adds for traffic outside the registry. */
+export type SpecialCluster = typeof PASSTHROUGH_CLUSTER | typeof BLACKHOLE_CLUSTER;
 
 /** What a connection's upstream turned out to be, once the proxy chose it. */
 interface Upstream {
@@ -73,6 +80,12 @@ export class TcpConnectionObserver {
   readonly #startEpoch = Date.now();
   readonly #flags: ResponseFlag[] = [];
   #upstream: Upstream | null = null;
+  /** Istio's PassthroughCluster or BlackHoleCluster, when the connection goes to one. */
+  #special: {
+    readonly cluster: SpecialCluster;
+    readonly port: number;
+    readonly address: string | null;
+  } | null = null;
   /** The upstream's metadata, once its TCP metadata-exchange frame arrived. */
   #peerMetadata: PeerMetadata | null = null;
   #upstreamLocal: string | null = null;
@@ -124,6 +137,15 @@ export class TcpConnectionObserver {
     this.#upstream = { plan, cluster, host };
   }
 
+  /**
+   * The connection goes to the PassthroughCluster (its original destination, `address`) or
+   * the BlackHoleCluster: `destination_service` unknown, `destination_service_name` the
+   * cluster's (Istio 1.3's passthrough and blackhole metrics).
+   */
+  special(cluster: SpecialCluster, port: number, address: string | null): void {
+    this.#special = { cluster, port, address };
+  }
+
   /** A response flag (`UH`, `UF`, `UO`, `NC`, `DT`), kept in Envoy's order. */
   flag(flag: ResponseFlag): void {
     addFlag(this.#flags, flag);
@@ -151,13 +173,25 @@ export class TcpConnectionObserver {
   closed(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#reports.close(this.#metered);
+    // The BlackHoleCluster makes no connection: closed is counted, opened is not.
+    this.#reports.close(this.#metered, this.#special?.cluster !== BLACKHOLE_CLUSTER);
     const log = this.#t.accessLog.client;
     if (log.enabled) log.log(this.#entry());
   }
 
   /** The labels' event, fixed at the first report (istio_stats.cc evaluates TCP tags once). */
   #metricEvent(): MetricEvent {
+    const special = this.#special;
+    if (special !== null)
+      return tcpEvent({
+        reporter: 'source',
+        source: this.#t.metrics.local,
+        destination: UNKNOWN_PEER,
+        destinationService: destinationServiceOf(null, { name: special.cluster }),
+        port: special.port,
+        flags: [...this.#flags],
+        mtls: false,
+      });
     const u = this.#upstream;
     const svc =
       u === null
@@ -191,8 +225,10 @@ export class TcpConnectionObserver {
       bytesReceived: bytes.received,
       bytesSent: bytes.sent,
       durationMs: this.#clock.now() - this.#startMs,
-      upstreamHost: u?.host == null ? null : hostPort(u.host.endpoint.address, u.host.endpoint.port),
-      upstreamCluster: u?.cluster.key ?? null,
+      upstreamHost:
+        this.#special?.address ??
+        (u?.host == null ? null : hostPort(u.host.endpoint.address, u.host.endpoint.port)),
+      upstreamCluster: this.#special?.cluster ?? u?.cluster.key ?? null,
       upstreamLocalAddress: this.#upstreamLocal,
       downstreamLocalAddress: this.#downstreamLocal,
       downstreamRemoteAddress: this.#downstreamRemote,

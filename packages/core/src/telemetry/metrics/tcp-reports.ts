@@ -74,19 +74,22 @@ export class TcpReports {
     }, ms);
   }
 
-  /** The connection closed: its last report (`metered`: a stats filter ran for it). Once. */
-  close(metered: boolean): void {
+  /**
+   * The connection closed: its last report (`metered`: a stats filter ran for it; `opened`
+   * false: counted closed only, as a connection the BlackHoleCluster took). Once.
+   */
+  close(metered: boolean, opened = true): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
-    if (metered) this.#report(true);
+    if (metered) this.#report(true, opened);
   }
 
-  #report(closing: boolean): void {
+  #report(closing: boolean, countOpened = true): void {
     const metrics = this.#metrics();
     if (!metrics.enabled) return;
-    const opened = this.#event === null;
+    const opened = this.#event === null && countOpened;
     const event = (this.#event ??= this.#eventOf());
     const { received, sent } = this.#meter();
     metrics.recordTcp(event, {
