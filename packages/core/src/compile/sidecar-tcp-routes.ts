@@ -87,6 +87,11 @@ export function sidecarTcpRoute(
       };
     }
   }
+  return defaultTcpRoute(svc, port);
+}
+
+/** A service port's default cluster as a tcp_proxy route (no VirtualService rule). */
+export function defaultTcpRoute(svc: Service, port: ServicePort): TcpRoute {
   const destination: RouteDestination = {
     host: svc.host,
     subset: null,

@@ -1,12 +1,11 @@
 import type { TLSRoute } from '../config/schema/virtual-service.js';
 import { matchServerName } from '../gateway/sni-match.js';
 import { cidrContains, parseCidr, parseIp, type Ip } from '../inbound/authz/ip.js';
-import { clusterKey } from './clusters.js';
 import { hostAliases } from './domains.js';
 import type { RouteContext } from './compile-route.js';
 import { compileTcpDestinations } from './gateway-tcp-routes.js';
 import type { Service, ServicePort, TcpRoute, TlsChain, TlsRouteTable } from './plan-types.js';
-import { matchL4 } from './sidecar-tcp-routes.js';
+import { defaultTcpRoute, matchL4 } from './sidecar-tcp-routes.js';
 import type { SelectedVirtualService } from './vs-selection.js';
 import type { WorkloadIdentity } from './workload.js';
 
@@ -70,22 +69,7 @@ export function sidecarTlsChains(
   }
   if (chains.length > 0) return chains;
   ctxFor(svc.namespace, port.number).useCluster(svc.host, port.number, null);
-  const route: TcpRoute = {
-    host: svc.host,
-    port: port.number,
-    id: null,
-    virtualService: null,
-    destinations: [
-      {
-        host: svc.host,
-        subset: null,
-        port: port.number,
-        weight: 100,
-        cluster: clusterKey(svc.host, port.number, null),
-        headers: null,
-      },
-    ],
-  };
+  const route = defaultTcpRoute(svc, port);
   // A chain without server names takes any SNI, and none (sni-match.ts writes it `*`); on
   // the shared listener, the host's name and its ExternalName aliases' (tls.go).
   return [

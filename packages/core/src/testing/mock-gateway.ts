@@ -13,7 +13,7 @@ import { sendTo } from './direct-fetch.js';
 import type { RequestListener } from './app-listener.js';
 import type { HandlerTracker } from './handler-tracker.js';
 import type { Fetch } from './hop-log.js';
-import type { MockCaller, MockNetwork } from './mock-network.js';
+import type { MockCaller, MockEndpoint, MockNetwork } from './mock-network.js';
 import type { MockGateway, MockGatewayOptions } from './types.js';
 
 /** A client on the internet (TEST-NET-3), as the gateway's `x-forwarded-for` shows it. */
@@ -64,10 +64,9 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       (forward) => (url, init, at) => deps.logged(id, (u, i) => forward(u, i, at))(url, init),
     ));
   const host = `${name}.${workload.namespace}.svc.cluster.local`;
-  if (tcp) {
-    const gateway = tcpGateway({ workload, host, address, port, mesh: meshOf });
-    // Sidecars reach it at its pod address too (an egress gateway's TLS passthrough port):
-    // each connection the mock network makes to it goes on to its listener.
+  // The gateway pod on the mock network, an endpoint of its Service; no sidecar of its own
+  // (a Gateway's listener applies no PeerAuthentication).
+  const join = (serve: Pick<MockEndpoint, 'listener' | 'downstreamTls' | 'tcp'>): void => {
     deps.network.add({
       address,
       port,
@@ -76,25 +75,25 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
       serverTls: false,
       tlsName: host,
       modeFor: () => Promise.resolve('DISABLE'),
+      ...serve,
+    });
+    deps.addEndpoint(host, address, port, workload);
+  };
+  if (tcp) {
+    const gateway = tcpGateway({ workload, host, address, port, mesh: meshOf });
+    // Sidecars reach it at its pod address too (an egress gateway's TLS passthrough port):
+    // each connection the mock network makes to it goes on to its listener.
+    join({
       listener: () => Promise.reject(new Error(`${id}:${port} is a TCP server port`)),
       tcp: (socket) => relay(socket, gateway.listenPort),
     });
-    deps.addEndpoint(host, address, port, workload);
     return gateway;
   }
   let listener: RequestListener | null = null;
-  deps.network.add({
-    address,
-    port,
-    workload: id,
-    identity: caller.identity,
-    serverTls: false,
-    tlsName: host,
-    modeFor: () => Promise.resolve('DISABLE'),
+  join({
     listener: async () => (listener ??= deps.handlers.serve((await meshOf()).gateway({ port }))),
     downstreamTls: async (tls, sni) => downstreamTls((await meshOf()).plan, port, tls, sni),
   });
-  deps.addEndpoint(host, address, port, workload);
   const fetch: Fetch = deps.logged('external', (url, init) => {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
