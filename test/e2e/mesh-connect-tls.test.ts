@@ -309,20 +309,36 @@ describe("mesh.fetch(): an https call a tls rule routes runs the application's T
     });
   });
 
-  it('trusts init.ca on an https host outside the registry too (ALLOW_ANY passes it through)', async () => {
+  it('carries https to a host outside the registry through the PassthroughCluster, trusting init.ca; REGISTRY_ONLY refuses it', async () => {
     const site = await website('local', ['localhost']);
-    for (const transport of ['got', 'undici'] as const) {
-      const m = await mesh(SLEEP, {}, {}, { transport });
-      const res = await m.fetch(`https://localhost:${site.port}/here`, { ca: outsideCa.rootCertPem });
-      expect([transport, res.status, await res.text()]).toEqual([transport, 200, 'local localhost /here']);
-      // mesh.got passes got's https.certificateAuthority on as init.ca.
-      const viaGot = await m.got(`https://localhost:${site.port}/got`, {
-        https: { certificateAuthority: outsideCa.rootCertPem },
-      });
-      expect(viaGot.body).toBe('local localhost /got');
-      // Without it, Node's roots do not know the CA: the call fails as a passthrough's does.
-      const untrusted = await m.fetch(`https://localhost:${site.port}/here`);
-      expect([transport, untrusted.status, untrusted.meshlet.upstream]).toEqual([transport, 503, null]);
-    }
+    const m = await mesh(SLEEP, {}, {});
+    const res = await m.fetch(`https://localhost:${site.port}/here`, { ca: outsideCa.rootCertPem });
+    expect([res.status, await res.text()]).toEqual([200, 'local localhost /here']);
+    expect(res.meshlet).toMatchObject({
+      route: null,
+      upstream: { cluster: 'PassthroughCluster', address: `localhost:${site.port}` },
+    });
+    // As Istio reports TLS it passes through: istio_tcp_* (PassthroughCluster), no request metric.
+    await expect
+      .poll(async () => (await tcpLabels(m)).map((l) => l['destination_service_name']))
+      .toEqual(['PassthroughCluster']);
+    expect((await m.metrics!.getSingleMetric('istio_requests_total')!.get()).values).toEqual([]);
+    // mesh.got passes got's https.certificateAuthority on as init.ca.
+    const viaGot = await m.got(`https://localhost:${site.port}/got`, {
+      https: { certificateAuthority: outsideCa.rootCertPem },
+    });
+    expect(viaGot.body).toBe('local localhost /got');
+    // Without it, Node's roots do not know the CA: the application's TLS fails.
+    const untrusted = await rejection(m.fetch(`https://localhost:${site.port}/here`));
+    expect(untrusted.details).toMatchObject({ flags: [], route: null });
+    expect(untrusted.message).toMatch(/the application's TLS or HTTP on the connection failed/);
+
+    // Under REGISTRY_ONLY the BlackHoleCluster takes it: no HTTP 502, the connection is refused.
+    const only = await mesh(SLEEP, {}, {}, { meshConfig: { outboundTrafficPolicy: 'REGISTRY_ONLY' } });
+    const blocked = await rejection(
+      only.fetch(`https://localhost:${site.port}/here`, { ca: outsideCa.rootCertPem }),
+    );
+    expect(blocked.details).toMatchObject({ cluster: 'BlackHoleCluster' });
+    expect(site.connections()).toBe(2);
   });
 });

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   MESHLET_ERR_OUTBOUND_BODY:
     'The request body of an outbound call has an unsupported type or its stream failed.',
   MESHLET_ERR_OUTBOUND_CONNECT:
-    "mesh.connect could not open the TCP connection, or mesh.fetch could not carry an https call a tls rule routes: details.flags holds Envoy's response flag (NC, UH, UO, UF), the host is outside the registry under REGISTRY_ONLY, or (no flag) the application's TLS failed.",
+    "mesh.connect could not open the TCP connection, or mesh.fetch could not carry an https call over the application's own TLS: details.flags holds Envoy's response flag (NC, UH, UO, UF), the host is outside the registry under REGISTRY_ONLY, or (no flag) the application's TLS failed.",
   MESHLET_ERR_OUTBOUND_OPTIONS: 'A mesh.fetch option has the wrong type (details.option names it).',
   MESHLET_ERR_JWT_OPTIONS: 'createJwtAuthenticator was given an option that is not a non-negative number.',
   MESHLET_ERR_JWT_JWKS_FETCH:

@@ -62,6 +62,11 @@ export interface MeshInternals {
   readonly gatewayForward?: (forward: OutboundClient['forward']) => OutboundClient['forward'];
   /** How `mesh.connect` and gateway TCP listeners open upstream connections (the mock mesh's wire). */
   readonly tcpDial?: TcpDial;
+  /**
+   * Only https calls a VirtualService `tls` rule routes carry the application's TLS over the
+   * tcp_proxy; the others go through the transport (the mock mesh simulates its pods' TLS).
+   */
+  readonly tcpForTlsRulesOnly?: boolean;
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -176,6 +181,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     ...(telemetry === null ? {} : { telemetry }),
     peerHeaders,
     tcp: tcpParts(),
+    ...(internals.tcpForTlsRulesOnly === true ? { tcpForTlsRulesOnly: true } : {}),
   });
   const inbound = createInboundSide({
     getPlan,

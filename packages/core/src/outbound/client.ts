@@ -59,10 +59,13 @@ export interface OutboundClientOptions {
    */
   readonly peerHeaders?: LocalPeerHeaders | null;
   /**
-   * The tcp_proxy an https call runs through when a VirtualService `tls` rule routes it
-   * (`mesh.connect`'s parts; tls-chain-call.ts). Absent: such calls go to the URL's host.
+   * The tcp_proxy an https call the mesh does not originate TLS for runs through, with the
+   * application's own TLS (`mesh.connect`'s parts; tls-chain-call.ts). Absent: such calls
+   * go through the transport to the URL's host.
    */
   readonly tcp?: TlsChainParts | null;
+  /** Only https calls a `tls` rule routes take `tcp` (the mock mesh); default: all of them. */
+  readonly tcpForTlsRulesOnly?: boolean;
 }
 
 /** The mesh's HTTP client: `fetch` through Istio's routing and resilience policies. */
@@ -183,6 +186,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     tlsFor: options.tlsFor ?? null,
     peerHeaders: options.peerHeaders ?? null,
     tcp: options.tcp ?? null,
+    tcpForTlsRulesOnly: options.tcpForTlsRulesOnly === true,
   });
   const getPlan = options.getPlan;
   const telemetry =

@@ -27,7 +27,7 @@ import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
 import { forwardPort, rewriteHost } from './forwarded-headers.js';
-import { sendThroughTlsChain, type TlsChainParts } from './tls-chain-call.js';
+import { sendOverApplicationTls, type TlsChainParts } from './tls-chain-call.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -39,8 +39,17 @@ export interface PipelineDeps {
   readonly tlsFor: ((cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null) | null;
   /** This workload's metadata-exchange headers (peer-exchange.ts); null sends none. */
   readonly peerHeaders: LocalPeerHeaders | null;
-  /** The tcp_proxy an https call a `tls` rule routes runs on (tls-chain-call.ts); null: none. */
+  /**
+   * The tcp_proxy an https call the mesh does not originate TLS for runs on, with the
+   * application's own TLS over it (tls-chain-call.ts); null: such calls go through the
+   * transport to the URL's host.
+   */
   readonly tcp: TlsChainParts | null;
+  /**
+   * Only calls a VirtualService `tls` rule routes take `tcp` (the mock mesh, whose pods'
+   * TLS is simulated in its transport); false: every such call.
+   */
+  readonly tcpForTlsRulesOnly?: boolean;
 }
 
 /** One call, validated. */
@@ -135,9 +144,12 @@ function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
 /** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
 async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state } = input;
-  const tlsRule = deps.tcp === null ? null : tlsRuleFor(plan, target);
-  if (tlsRule !== null && deps.tcp !== null) {
-    const r = await sendThroughTlsChain(deps.tcp, plan, state, target, tlsRule, {
+  if (
+    deps.tcp !== null &&
+    target.scheme === 'https' &&
+    (deps.tcpForTlsRulesOnly !== true || tlsRuleFor(plan, target) !== null)
+  ) {
+    const r = await sendOverApplicationTls(deps.tcp, plan, state, target, {
       method: input.method,
       headers: input.headers,
       body: input.body.data,

@@ -41,7 +41,29 @@ export interface MeshConnectTarget {
  */
 export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarget): Promise<Socket> {
   const plan = parts.getPlan();
-  const where = `${target.host}:${target.port}`;
+  return (await openConnection(parts, plan, target, `mesh.connect: ${target.host}:${target.port}`)).conn;
+}
+
+/** A connection `openConnection` made: the socket, up, and where it went. */
+export interface OpenedConnection {
+  readonly conn: Socket;
+  /** The tcp or tls route that took it; null for the PassthroughCluster. */
+  readonly route: TcpRoute | null;
+  /** The cluster and endpoint; null for the PassthroughCluster (the original destination). */
+  readonly upstream: RoutedConnection | null;
+}
+
+/**
+ * `mesh.connect`'s connection, for it and for an https call the application's own TLS
+ * carries (tls-chain-call.ts): routed, passed through, or refused by the BlackHoleCluster.
+ * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`, its message led by `what`.
+ */
+export async function openConnection(
+  parts: Omit<TcpConnectParts, 'getPlan'>,
+  plan: MeshPlan,
+  target: MeshConnectTarget,
+  what: string,
+): Promise<OpenedConnection> {
   const sni =
     target.servername !== undefined ? target.servername : isIP(target.host) === 0 ? target.host : null;
   const route = routeOf(plan, target, sni);
@@ -53,13 +75,14 @@ export async function connectTcp(parts: TcpConnectParts, target: MeshConnectTarg
       observer?.closed();
       throw new MeshletError(
         'MESHLET_ERR_OUTBOUND_CONNECT',
-        `mesh.connect: ${where} is no TCP service port in the registry (nor a TLS port with a chain for the SNI), and outboundTrafficPolicy is REGISTRY_ONLY (BlackHoleCluster); add a ServiceEntry for it`,
+        `${what} is no TCP service port in the registry (nor a TLS port with a chain for the SNI), and outboundTrafficPolicy is REGISTRY_ONLY (BlackHoleCluster); add a ServiceEntry for it`,
         { host: target.host, port: target.port, cluster: 'BlackHoleCluster', flags: [] },
       );
     }
-    return direct(parts, target, sni);
+    return { conn: await direct(parts, target, sni, what), route: null, upstream: null };
   }
-  return (await openRouted(parts, plan, route, sni, `mesh.connect: ${where}`)).conn;
+  const upstream = await openRouted(parts, plan, route, sni, what);
+  return { conn: upstream.conn, route, upstream };
 }
 
 /** A connection `openRouted` made: the socket, up, and where it went. */
@@ -130,7 +153,12 @@ function refused(what: string, flag: string, reason: string | null, route: strin
 }
 
 /** PassthroughCluster: a plain connection to the host itself, reported as Istio reports it. */
-function direct(parts: TcpConnectParts, target: MeshConnectTarget, sni: string | null): Promise<Socket> {
+function direct(
+  parts: Omit<TcpConnectParts, 'getPlan'>,
+  target: MeshConnectTarget,
+  sni: string | null,
+  what: string,
+): Promise<Socket> {
   const dialed = (parts.dial ?? netDial)({ address: target.host, port: target.port }, null);
   const observer = parts.observe?.(null) ?? null;
   if (observer !== null) {
@@ -153,7 +181,7 @@ function direct(parts: TcpConnectParts, target: MeshConnectTarget, sni: string |
   return untilUp(dialed).catch((err: Error) => {
     throw new MeshletError(
       'MESHLET_ERR_OUTBOUND_CONNECT',
-      `mesh.connect: ${target.host}:${target.port}: the connection failed (${err.message}) (UF)`,
+      `${what}: the connection failed (${err.message}) (UF)`,
       { flags: ['UF'], cluster: 'PassthroughCluster', reason: err.message },
       { cause: err },
     );

@@ -1,34 +1,37 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import type { MeshPlan, TcpRoute } from '../compile/plan-types.js';
+import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CallState } from './call-state.js';
-import type { UpstreamResult } from './passthrough.js';
+import { PASSTHROUGH_CLUSTER, type UpstreamResult } from './passthrough.js';
 import { sniOf, type HeaderRecord, type Target } from './request-input.js';
-import { openRouted, type TcpConnectParts } from './tcp-connect.js';
+import { openConnection, type TcpConnectParts } from './tcp-connect.js';
 
-/** What an https call through a sidecar's TLS chain runs on: `mesh.connect`'s parts. */
+/** What an https call carried by the application's own TLS runs on: `mesh.connect`'s parts. */
 export type TlsChainParts = Omit<TcpConnectParts, 'getPlan'>;
 
 /**
- * An https call on a TLS or HTTPS service port that a VirtualService `tls` rule routes for
- * its SNI (sidecar-tls-routes.ts). A sidecar sees only the application's TLS there: its
- * tcp_proxy takes the connection to the rule's destination (weights, load balancer,
- * `maxConnections`, auto mTLS, `istio_tcp_*` as the source), and the TLS inside is the
- * application's own, end to end with the server, which must prove the URL's name against
- * `ca` (else Node's roots). One connection per call (`Connection: close`), as an
- * application's client without keep-alive makes. No HTTP-level mesh work happens on it:
- * no retries, timeouts, header operations, metadata exchange or `istio_requests_total`.
+ * An https call the mesh does not originate TLS for (no HTTP route configuration for its
+ * host and port): a sidecar sees only the application's TLS there. Its connection goes
+ * where `mesh.connect`'s would (tcp-connect.ts): a TCP port's route, the chain of a TLS
+ * port's listener for the SNI (a VirtualService `tls` rule's destinations, else the
+ * service's default cluster), else the PassthroughCluster (the URL's host), or the
+ * BlackHoleCluster under REGISTRY_ONLY; reported in `istio_tcp_*` as the source. The TLS
+ * inside is the application's own, end to end with the server, which must prove the URL's
+ * name against `ca` (else Node's roots). One connection per call (`Connection: close`),
+ * as an application's client without keep-alive makes. No HTTP-level mesh work happens
+ * on it: no retries, timeouts, header operations, request id, metadata exchange headers or
+ * `istio_requests_total`.
  * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`: refused by the tcp_proxy (`NC`,
- * `UH`, `UO`, `UF`), or the application's TLS or HTTP failed on the connection.
+ * `UH`, `UO`, `UF`, BlackHoleCluster), or the application's TLS or HTTP failed on the
+ * connection.
  */
-export async function sendThroughTlsChain(
+export async function sendOverApplicationTls(
   parts: TlsChainParts,
   plan: MeshPlan,
   state: CallState,
   target: Target,
-  route: TcpRoute,
   request: {
     readonly method: string;
     readonly headers: HeaderRecord;
@@ -39,15 +42,22 @@ export async function sendThroughTlsChain(
 ): Promise<UpstreamResult> {
   const sni = sniOf(target.hostname);
   const where = `mesh.fetch: https://${target.authority}`;
-  state.route = route.id;
   state.viaTcpProxy = true;
-  const routed = await openRouted(parts, plan, route, sni, where);
-  const { conn, cluster, host } = routed;
+  const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+  const opened = await openConnection(parts, plan, { host, port: target.port, servername: sni }, where);
+  const { conn, route, upstream } = opened;
   state.attempts = 1;
-  state.cluster = cluster.key;
-  state.service = cluster.host;
-  state.endpoint = host.endpoint;
-  state.upstream = { host: cluster.host, subset: cluster.subset, address: host.id, cluster: cluster.key };
+  state.route = route?.id ?? null;
+  if (upstream === null) {
+    state.cluster = PASSTHROUGH_CLUSTER;
+    state.upstream = { host, subset: null, address: `${host}:${target.port}`, cluster: PASSTHROUGH_CLUSTER };
+  } else {
+    const { cluster, host: picked } = upstream;
+    state.cluster = cluster.key;
+    state.service = cluster.host;
+    state.endpoint = picked.endpoint;
+    state.upstream = { host: cluster.host, subset: cluster.subset, address: picked.id, cluster: cluster.key };
+  }
   const secure = tlsConnect({
     socket: conn,
     host: target.hostname,
@@ -65,7 +75,7 @@ export async function sendThroughTlsChain(
           new MeshletError(
             'MESHLET_ERR_OUTBOUND_CONNECT',
             `${where}: the application's TLS or HTTP on the connection failed (${err.message})`,
-            { flags: [], route: route.id, reason: err.message },
+            { flags: [], route: route?.id ?? null, reason: err.message },
             { cause: err },
           ),
         );

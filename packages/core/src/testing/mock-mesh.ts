@@ -178,6 +178,8 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         jwksFetch,
         ...(gatewayForward === undefined ? {} : { gatewayForward }),
         tcpDial: mockTcpDial(network, wire, caller, dialed, metadataOf(workload)),
+        // Its pods' TLS is simulated in the mock transport, not spoken on the wire.
+        tcpForTlsRulesOnly: true,
       },
     );
     meshes.push(mesh);
