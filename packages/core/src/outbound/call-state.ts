@@ -38,9 +38,9 @@ export interface CallState {
   /** What the upstream's metadata-exchange headers said about it, when it sent them. */
   upstreamPeer: PeerMetadata | null;
   /**
-   * Carried by a tcp_proxy inside the application's own TLS (a `tls` rule's chain,
-   * tls-chain-call.ts): the connection reports `istio_tcp_*`; no HTTP metric or access log
-   * line is written for the request, which no sidecar would see.
+   * The application's own TLS carried by a tcp_proxy (an https call the mesh does not
+   * originate TLS for, app-tls-call.ts): the connection reports `istio_tcp_*`; no HTTP
+   * metric or access log line is written for the request, which no sidecar would see.
    */
   viaTcpProxy: boolean;
   /** Telemetry for this call; null when the client has none (then nothing is built). */

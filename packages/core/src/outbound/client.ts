@@ -22,7 +22,7 @@ import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
-import type { TlsChainParts } from './tls-chain-call.js';
+import type { AppTlsParts } from './app-tls-call.js';
 import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
 import { gatewayView } from '../gateway/gateway-view.js';
 import { addFlag } from './flags.js';
@@ -60,10 +60,10 @@ export interface OutboundClientOptions {
   readonly peerHeaders?: LocalPeerHeaders | null;
   /**
    * The tcp_proxy an https call the mesh does not originate TLS for runs through, with the
-   * application's own TLS (`mesh.connect`'s parts; tls-chain-call.ts). Absent: such calls
+   * application's own TLS (`mesh.connect`'s parts; app-tls-call.ts). Absent: such calls
    * go through the transport to the URL's host.
    */
-  readonly tcp?: TlsChainParts | null;
+  readonly tcp?: AppTlsParts | null;
   /** Only https calls a `tls` rule routes take `tcp` (the mock mesh); default: all of them. */
   readonly tcpForTlsRulesOnly?: boolean;
 }

@@ -27,7 +27,7 @@ import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
 import { forwardPort, rewriteHost } from './forwarded-headers.js';
-import { sendOverApplicationTls, type TlsChainParts } from './tls-chain-call.js';
+import { sendOverApplicationTls, type AppTlsParts } from './app-tls-call.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -41,10 +41,10 @@ export interface PipelineDeps {
   readonly peerHeaders: LocalPeerHeaders | null;
   /**
    * The tcp_proxy an https call the mesh does not originate TLS for runs on, with the
-   * application's own TLS over it (tls-chain-call.ts); null: such calls go through the
+   * application's own TLS over it (app-tls-call.ts); null: such calls go through the
    * transport to the URL's host.
    */
-  readonly tcp: TlsChainParts | null;
+  readonly tcp: AppTlsParts | null;
   /**
    * Only calls a VirtualService `tls` rule routes take `tcp` (the mock mesh, whose pods'
    * TLS is simulated in its transport); false: every such call.
@@ -141,7 +141,10 @@ function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
   return route === undefined || route.id === null ? null : route;
 }
 
-/** A host with no route configuration: a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY. */
+/**
+ * A host with no route configuration: an https call the application's own TLS carries
+ * (app-tls-call.ts), else a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY.
+ */
 async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state } = input;
   if (

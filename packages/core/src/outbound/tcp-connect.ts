@@ -55,7 +55,7 @@ export interface OpenedConnection {
 
 /**
  * `mesh.connect`'s connection, for it and for an https call the application's own TLS
- * carries (tls-chain-call.ts): routed, passed through, or refused by the BlackHoleCluster.
+ * carries (app-tls-call.ts): routed, passed through, or refused by the BlackHoleCluster.
  * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`, its message led by `what`.
  */
 export async function openConnection(

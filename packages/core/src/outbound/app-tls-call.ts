@@ -9,7 +9,7 @@ import { sniOf, type HeaderRecord, type Target } from './request-input.js';
 import { openConnection, type TcpConnectParts } from './tcp-connect.js';
 
 /** What an https call carried by the application's own TLS runs on: `mesh.connect`'s parts. */
-export type TlsChainParts = Omit<TcpConnectParts, 'getPlan'>;
+export type AppTlsParts = Omit<TcpConnectParts, 'getPlan'>;
 
 /**
  * An https call the mesh does not originate TLS for (no HTTP route configuration for its
@@ -28,7 +28,7 @@ export type TlsChainParts = Omit<TcpConnectParts, 'getPlan'>;
  * connection.
  */
 export async function sendOverApplicationTls(
-  parts: TlsChainParts,
+  parts: AppTlsParts,
   plan: MeshPlan,
   state: CallState,
   target: Target,
