@@ -80,12 +80,12 @@ export function mockGateway(deps: MockGatewayDeps, name: string, o: MockGatewayO
     deps.addEndpoint(host, address, port, workload);
   };
   if (tcp) {
-    const gateway = tcpGateway({ workload, host, address, port, mesh: meshOf });
+    const { listenPort, ...gateway } = tcpGateway({ workload, host, address, port, mesh: meshOf });
     // Sidecars reach it at its pod address too (an egress gateway's TLS passthrough port):
     // each connection the mock network makes to it goes on to its listener.
     join({
       listener: () => Promise.reject(new Error(`${id}:${port} is a TCP server port`)),
-      tcp: (socket) => relay(socket, gateway.listenPort),
+      tcp: (socket) => relay(socket, listenPort),
     });
     return gateway;
   }
