@@ -48,6 +48,7 @@ const EGRESS = {
 async function website(
   prefix: string,
   names: string[],
+  keepAlive = false,
 ): Promise<{ port: number; connections: () => number }> {
   const cert = await issueWorkloadCertificate({
     ca: outsideCa,
@@ -57,11 +58,19 @@ async function website(
   });
   let connections = 0;
   const server = createHttpsServer({ key: cert.keyPem, cert: cert.certChainPem }, (req, res) => {
+    // Closing after each response by default, so a connection's istio_tcp_* are reported at once.
+    if (!keepAlive) res.setHeader('connection', 'close');
     res.end(`${prefix} ${String((req.socket as TLSSocket).servername)} ${req.url ?? ''}`);
   });
   server.on('secureConnection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  cleanup.push(
+    () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  );
   return { port: (server.address() as AddressInfo).port, connections: () => connections };
 }
 
@@ -307,6 +316,26 @@ describe("mesh.fetch(): an https call a tls rule routes runs the application's T
       code: 'MESHLET_ERR_OUTBOUND_OPTIONS',
       details: { option: 'ca' },
     });
+  });
+
+  it("keeps the application's https connections alive, as its own client would through a sidecar", async () => {
+    const site = await website('local', ['localhost'], true);
+    const m = await mesh(SLEEP, {}, {});
+    for (const path of ['/one', '/two', '/three']) {
+      const res = await m.fetch(`https://localhost:${site.port}${path}`, { ca: outsideCa.rootCertPem });
+      expect([res.status, await res.text(), res.meshlet.upstream?.cluster]).toEqual([
+        200,
+        `local localhost ${path}`,
+        'PassthroughCluster',
+      ]);
+    }
+    // One connection through the tcp_proxy for the three calls.
+    expect(site.connections()).toBe(1);
+    // Another trust is another pool: its own connection.
+    const other = await createDevCa({ commonName: 'another CA' });
+    const both = `${outsideCa.rootCertPem}\n${other.rootCertPem}`;
+    expect((await m.fetch(`https://localhost:${site.port}/four`, { ca: both })).status).toBe(200);
+    expect(site.connections()).toBe(2);
   });
 
   it('carries https to a host outside the registry through the PassthroughCluster, trusting init.ca; REGISTRY_ONLY refuses it', async () => {

@@ -21,6 +21,7 @@ import { listenGateway } from '../gateway/listen-gateway.js';
 import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
 import { tcpObserverFactory, type TcpObserverFactory } from '../outbound/tcp-observer.js';
 import { connectTcp } from '../outbound/tcp-connect.js';
+import { AppTlsPool } from '../outbound/app-tls-call.js';
 import type { TcpDial } from '../outbound/tcp-dial.js';
 import { tcpExchangeFrame } from '../telemetry/metadata-exchange/tcp-exchange.js';
 import { createTlsFor } from './outbound-tls.js';
@@ -170,6 +171,8 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     ...(internals.tcpDial === undefined ? {} : { dial: internals.tcpDial }),
     ...(telemetry === null ? {} : { observe: (tcpObservers ??= tcpObserverFactory(telemetry, clock)) }),
   });
+  // The application's own https connections, kept alive across calls (app-tls-call.ts).
+  const appTls = new AppTlsPool(tcpParts());
   const client = createOutboundClient({
     getPlan: () => source.current.plan,
     clusters,
@@ -180,7 +183,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     tlsFor,
     ...(telemetry === null ? {} : { telemetry }),
     peerHeaders,
-    tcp: tcpParts(),
+    tcp: appTls,
     ...(internals.tcpForTlsRulesOnly === true ? { tcpForTlsRulesOnly: true } : {}),
   });
   const inbound = createInboundSide({
@@ -268,6 +271,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
         await admin?.close();
         await source.close();
         await inbound.close();
+        appTls.close();
         certWatcher?.close();
         clusters.close();
         await telemetry?.close();

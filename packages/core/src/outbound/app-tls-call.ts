@@ -1,15 +1,95 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { MeshPlan } from '../compile/plan-types.js';
-import { MeshletError } from '../errors/meshlet-error.js';
+import { isMeshletError, MeshletError } from '../errors/meshlet-error.js';
 import type { CallState } from './call-state.js';
 import { PASSTHROUGH_CLUSTER, type UpstreamResult } from './passthrough.js';
 import { sniOf, type HeaderRecord, type Target } from './request-input.js';
-import { openConnection, type TcpConnectParts } from './tcp-connect.js';
+import { openConnection, type OpenedConnection, type TcpConnectParts } from './tcp-connect.js';
 
 /** What an https call carried by the application's own TLS runs on: `mesh.connect`'s parts. */
 export type AppTlsParts = Omit<TcpConnectParts, 'getPlan'>;
+
+/** What a new connection needs, passed along the request options to `createConnection`. */
+interface Dial {
+  readonly plan: MeshPlan;
+  readonly host: string;
+  readonly port: number;
+  readonly sni: string | null;
+  readonly ca: string | Buffer | null;
+  readonly where: string;
+}
+
+/** An idle kept-alive connection is closed after this long (an application client's own choice). */
+const IDLE_MS = 60_000;
+
+/**
+ * The application's https connections, kept alive as its own client keeps them: one agent per
+ * host, port and trust, whose new connections each go through the tcp_proxy as
+ * `mesh.connect`'s do (tcp-connect.ts `openConnection`), with the application's TLS on top.
+ */
+export class AppTlsPool {
+  readonly #parts: AppTlsParts;
+  readonly #agents = new Map<string, Agent>();
+  /** Where each connection went, by its TLS socket, for the calls it carries. */
+  readonly #opened = new WeakMap<object, OpenedConnection>();
+
+  constructor(parts: AppTlsParts) {
+    this.#parts = parts;
+  }
+
+  agentFor(host: string, port: number, ca: string | Buffer | null): Agent {
+    const key = `${host}:${port}${ca === null ? '' : `|${createHash('sha256').update(ca).digest('hex')}`}`;
+    let agent = this.#agents.get(key);
+    if (agent === undefined) {
+      agent = new Agent({ keepAlive: true, timeout: IDLE_MS });
+      (agent as unknown as { createConnection: unknown }).createConnection = (
+        options: { meshletDial: Dial },
+        done: (err: Error | null, socket?: Duplex) => void,
+      ): undefined => {
+        this.#dial(options.meshletDial).then(
+          (socket) => done(null, socket),
+          (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+        );
+        return undefined;
+      };
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Where the connection behind `socket` went; undefined before it is up. */
+  openedOf(socket: object): OpenedConnection | undefined {
+    return this.#opened.get(socket);
+  }
+
+  close(): void {
+    for (const agent of this.#agents.values()) agent.destroy();
+    this.#agents.clear();
+  }
+
+  async #dial(d: Dial): Promise<Socket> {
+    const opened = await openConnection(
+      this.#parts,
+      d.plan,
+      { host: d.host, port: d.port, servername: d.sni },
+      d.where,
+    );
+    const secure = tlsConnect({
+      socket: opened.conn,
+      host: d.host,
+      ...(d.sni === null ? {} : { servername: d.sni }),
+      ...(d.ca === null ? {} : { ca: d.ca }),
+      ALPNProtocols: ['http/1.1'],
+    });
+    secure.once('close', () => opened.conn.destroy());
+    this.#opened.set(secure, opened);
+    return secure;
+  }
+}
 
 /**
  * An https call the mesh does not originate TLS for (no HTTP route configuration for its
@@ -19,16 +99,16 @@ export type AppTlsParts = Omit<TcpConnectParts, 'getPlan'>;
  * service's default cluster), else the PassthroughCluster (the URL's host), or the
  * BlackHoleCluster under REGISTRY_ONLY; reported in `istio_tcp_*` as the source. The TLS
  * inside is the application's own, end to end with the server, which must prove the URL's
- * name against `ca` (else Node's roots). One connection per call (`Connection: close`),
- * as an application's client without keep-alive makes. No HTTP-level mesh work happens
- * on it: no retries, timeouts, header operations, request id, metadata exchange headers or
+ * name against `ca` (else Node's roots); its connections are kept alive, as an application's
+ * client keeps them through a sidecar (AppTlsPool). No HTTP-level mesh work happens on it:
+ * no retries, timeouts, header operations, request id, metadata exchange headers or
  * `istio_requests_total`.
  * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`: refused by the tcp_proxy (`NC`,
  * `UH`, `UO`, `UF`, BlackHoleCluster), or the application's TLS or HTTP failed on the
  * connection.
  */
-export async function sendOverApplicationTls(
-  parts: AppTlsParts,
+export function sendOverApplicationTls(
+  pool: AppTlsPool,
   plan: MeshPlan,
   state: CallState,
   target: Target,
@@ -40,42 +120,23 @@ export async function sendOverApplicationTls(
     readonly ca: string | Buffer | null;
   },
 ): Promise<UpstreamResult> {
-  const sni = sniOf(target.hostname);
   const where = `mesh.fetch: https://${target.authority}`;
   state.viaTcpProxy = true;
-  const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
-  const opened = await openConnection(parts, plan, { host, port: target.port, servername: sni }, where);
-  const { conn, route, upstream } = opened;
   state.attempts = 1;
-  state.route = route?.id ?? null;
-  if (upstream === null) {
-    state.cluster = PASSTHROUGH_CLUSTER;
-    state.upstream = { host, subset: null, address: `${host}:${target.port}`, cluster: PASSTHROUGH_CLUSTER };
-  } else {
-    const { cluster, host: picked } = upstream;
-    state.cluster = cluster.key;
-    state.service = cluster.host;
-    state.endpoint = picked.endpoint;
-    state.upstream = { host: cluster.host, subset: cluster.subset, address: picked.id, cluster: cluster.key };
-  }
-  const secure = tlsConnect({
-    socket: conn,
-    host: target.hostname,
-    ...(sni === null ? {} : { servername: sni }),
-    ...(request.ca === null ? {} : { ca: request.ca }),
-    ALPNProtocols: ['http/1.1'],
-  });
-  state.upstreamConnection = secure;
+  const host = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;
+  const dial: Dial = { plan, host, port: target.port, sni: sniOf(target.hostname), ca: request.ca, where };
   return new Promise<UpstreamResult>((resolve, reject) => {
+    let opened: OpenedConnection | undefined;
     const fail = (err: Error): void => {
-      conn.destroy();
       if (request.signal?.aborted === true) reject(request.signal.reason as Error);
+      // The tcp_proxy's own refusal (a flag, or the BlackHoleCluster) as mesh.connect gives it.
+      else if (isMeshletError(err)) reject(err);
       else
         reject(
           new MeshletError(
             'MESHLET_ERR_OUTBOUND_CONNECT',
             `${where}: the application's TLS or HTTP on the connection failed (${err.message})`,
-            { flags: [], route: route?.id ?? null, reason: err.message },
+            { flags: [], route: opened?.route?.id ?? null, reason: err.message },
             { cause: err },
           ),
         );
@@ -83,14 +144,23 @@ export async function sendOverApplicationTls(
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(request.headers)) headers[k] = typeof v === 'string' ? v : [...v];
     headers['host'] = target.authority;
-    const req = httpRequest({
+    const options: ClientRequestArgs & { meshletDial: Dial } = {
+      host,
+      port: target.port,
       method: request.method,
       path: target.path,
       headers,
-      // No agent: the request runs on this connection alone and asks to close it.
-      createConnection: () => secure,
-    });
+      agent: pool.agentFor(host, target.port, request.ca),
+      meshletDial: dial,
+    };
+    const req = httpRequest(options);
     req.on('error', fail);
+    req.on('socket', (socket) => {
+      state.upstreamConnection = socket;
+      // The agent hands over a connection once the pool has opened it, new or kept alive.
+      opened = pool.openedOf(socket);
+      if (opened !== undefined) record(state, opened, host, target.port);
+    });
     req.on('response', (res) => {
       resolve({
         kind: 'upstream',
@@ -106,13 +176,29 @@ export async function sendOverApplicationTls(
       };
       if (signal.aborted) abort();
       else signal.addEventListener('abort', abort, { once: true });
-      conn.once('close', () => signal.removeEventListener('abort', abort));
+      req.once('close', () => signal.removeEventListener('abort', abort));
     }
     const body = request.body;
     if (body === null) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
     else body.pipe(req);
   });
+}
+
+/** `res.meshlet` for the connection a call went over. */
+function record(state: CallState, opened: OpenedConnection, host: string, port: number): void {
+  state.route = opened.route?.id ?? null;
+  const upstream = opened.upstream;
+  if (upstream === null) {
+    state.cluster = PASSTHROUGH_CLUSTER;
+    state.upstream = { host, subset: null, address: `${host}:${port}`, cluster: PASSTHROUGH_CLUSTER };
+    return;
+  }
+  const { cluster, host: picked } = upstream;
+  state.cluster = cluster.key;
+  state.service = cluster.host;
+  state.endpoint = picked.endpoint;
+  state.upstream = { host: cluster.host, subset: cluster.subset, address: picked.id, cluster: cluster.key };
 }
 
 function headerRecord(h: IncomingHttpHeaders): HeaderRecord {

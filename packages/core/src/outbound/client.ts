@@ -22,7 +22,7 @@ import { raceSignal } from './timeouts.js';
 import { whenBodyDone } from './attempt.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { OutboundTelemetry, type OutboundCall } from './call-observer.js';
-import type { AppTlsParts } from './app-tls-call.js';
+import type { AppTlsPool } from './app-tls-call.js';
 import { createClusterCaller, type ClusterCaller } from './cluster-call.js';
 import { gatewayView } from '../gateway/gateway-view.js';
 import { addFlag } from './flags.js';
@@ -63,7 +63,7 @@ export interface OutboundClientOptions {
    * application's own TLS (`mesh.connect`'s parts; app-tls-call.ts). Absent: such calls
    * go through the transport to the URL's host.
    */
-  readonly tcp?: AppTlsParts | null;
+  readonly tcp?: AppTlsPool | null;
   /** Only https calls a `tls` rule routes take `tcp` (the mock mesh); default: all of them. */
   readonly tcpForTlsRulesOnly?: boolean;
 }

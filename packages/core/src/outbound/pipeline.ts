@@ -27,7 +27,7 @@ import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
 import { forwardPort, rewriteHost } from './forwarded-headers.js';
-import { sendOverApplicationTls, type AppTlsParts } from './app-tls-call.js';
+import { sendOverApplicationTls, type AppTlsPool } from './app-tls-call.js';
 
 /** The client's collaborators, fixed at creation. */
 export interface PipelineDeps {
@@ -44,7 +44,7 @@ export interface PipelineDeps {
    * application's own TLS over it (app-tls-call.ts); null: such calls go through the
    * transport to the URL's host.
    */
-  readonly tcp: AppTlsParts | null;
+  readonly tcp: AppTlsPool | null;
   /**
    * Only calls a VirtualService `tls` rule routes take `tcp` (the mock mesh, whose pods'
    * TLS is simulated in its transport); false: every such call.
