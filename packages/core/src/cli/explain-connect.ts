@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import type { MeshPlan, TcpRoute } from '../compile/plan-types.js';
+import { sniOf } from '../outbound/request-input.js';
 import { explainDestinations, type DestinationExplanation } from './explain-outbound.js';
 
 /** Why a TCP connection goes where it goes (`meshlet explain --connect`, `mesh.connect`). */
@@ -45,7 +45,7 @@ export function explainConnect(
       : `connects directly: ${why} (PassthroughCluster, ALLOW_ANY)`;
   const tcp = plan.outbound.tcp?.lookup(host, port) ?? null;
   if (tcp !== null) return routed(plan, base, 'tcp', tcp);
-  const sni = sniOption !== undefined ? sniOption : isIP(host) === 0 ? host : null;
+  const sni = sniOption !== undefined ? sniOption : sniOf(host);
   const tls = plan.outbound.tls?.lookup(host, port, sni) ?? null;
   if (tls === null)
     return {

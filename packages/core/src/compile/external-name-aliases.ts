@@ -42,11 +42,16 @@ export function externalNameAliases(
   }
   const sorted = new Map<string, string[]>();
   for (const [concrete, list] of out) {
-    list.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.host.localeCompare(b.host));
+    list.sort((a, b) => byteOrder(a.namespace, b.namespace) || byteOrder(a.host, b.host));
     sorted.set(
       concrete,
       list.map((a) => a.host),
     );
   }
   return sorted;
+}
+
+/** Go's strings.Compare (byte order), which istiod sorts aliases by; not the locale's. */
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

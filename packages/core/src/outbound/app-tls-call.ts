@@ -36,13 +36,16 @@ export class AppTlsPool {
   readonly #agents = new Map<string, Agent>();
   /** Where each connection went, by its TLS socket, for the calls it carries. */
   readonly #opened = new WeakMap<object, OpenedConnection>();
+  /** A digest of each CA bundle seen, so a call does not hash its `ca` again. */
+  readonly #bufferKeys = new WeakMap<Buffer, string>();
+  readonly #textKeys = new Map<string, string>();
 
   constructor(parts: AppTlsParts) {
     this.#parts = parts;
   }
 
   agentFor(host: string, port: number, ca: string | Buffer | null): Agent {
-    const key = `${host}:${port}${ca === null ? '' : `|${createHash('sha256').update(ca).digest('hex')}`}`;
+    const key = `${host}:${port}${ca === null ? '' : `|${this.#caKey(ca)}`}`;
     let agent = this.#agents.get(key);
     if (agent === undefined) {
       agent = new Agent({ keepAlive: true, timeout: IDLE_MS });
@@ -59,6 +62,19 @@ export class AppTlsPool {
       this.#agents.set(key, agent);
     }
     return agent;
+  }
+
+  #caKey(ca: string | Buffer): string {
+    const known = typeof ca === 'string' ? this.#textKeys.get(ca) : this.#bufferKeys.get(ca);
+    if (known !== undefined) return known;
+    const key = createHash('sha256').update(ca).digest('hex');
+    if (typeof ca !== 'string') this.#bufferKeys.set(ca, key);
+    else {
+      // A few bundles at most; a caller minting new text each call must not grow this.
+      if (this.#textKeys.size >= 64) this.#textKeys.clear();
+      this.#textKeys.set(ca, key);
+    }
+    return key;
   }
 
   /** Where the connection behind `socket` went; undefined before it is up. */

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { UNLIMITED } from '../compile/traffic-policy.js';
-import type { Transport, TransportTls } from './transport.js';
+import type { Transport } from './transport.js';
 import { TransportError } from './transport.js';
 import type { CallState } from './call-state.js';
-import { sniOf, type HeaderRecord, type Target } from './request-input.js';
+import type { HeaderRecord, Target } from './request-input.js';
 import { transportFailureReply, localReply, type LocalReply } from './local-reply.js';
 import { bodyStreamError } from './request-body.js';
 
@@ -22,29 +21,6 @@ export interface UpstreamResult {
 
 /** What a direct call produced. */
 export type DirectResult = UpstreamResult | { readonly kind: 'local'; readonly reply: LocalReply };
-
-/**
- * The application's own TLS on an https URL the sidecar passes through (no mesh TLS): the
- * server's chain checked against `ca` and its name against the URL's host, as Node's https
- * does; null (Node's roots, the same checks) when the call gave no `ca`.
- */
-function applicationTls(target: Target, ca: string | Buffer | null): TransportTls | null {
-  if (ca === null || target.scheme !== 'https') return null;
-  return { ca, cert: null, key: null, servername: sniOf(target.hostname), verifyPeer: null };
-}
-
-const caKeys = new WeakMap<Buffer, string>();
-
-/** A short stable key for a CA bundle (pool keys). */
-function caKey(ca: string | Buffer): string {
-  if (typeof ca === 'string') return createHash('sha256').update(ca).digest('hex').slice(0, 16);
-  let key = caKeys.get(ca);
-  if (key === undefined) {
-    key = createHash('sha256').update(ca).digest('hex').slice(0, 16);
-    caKeys.set(ca, key);
-  }
-  return key;
-}
 
 /**
  * `REGISTRY_ONLY`: a host the registry does not know is answered `502` by the
@@ -69,7 +45,6 @@ export async function sendDirect(
   headers: HeaderRecord,
   body: Buffer | Readable | null,
   signal: AbortSignal | null,
-  ca: string | Buffer | null = null,
 ): Promise<DirectResult> {
   if (cluster === PASSTHROUGH_CLUSTER) state.route = 'allow_any';
   headers['host'] = target.authority;
@@ -82,9 +57,8 @@ export async function sendDirect(
       body,
       signal,
       connectTimeoutMs: 10_000,
-      tls: applicationTls(target, ca),
-      // A call with its own trust gets its own pool: a pool's connections keep the first's.
-      poolKey: `${cluster}|${target.hostname}:${target.port}${ca === null ? '' : `|ca:${caKey(ca)}`}`,
+      tls: null,
+      poolKey: `${cluster}|${target.hostname}:${target.port}`,
       pool: { maxConnections: UNLIMITED, maxRequestsPerConnection: 0, idleTimeoutMs: 3_600_000 },
     });
     state.upstream = {

@@ -188,7 +188,6 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
     input.headers,
     input.body.data,
     input.signal,
-    input.ca ?? null,
   );
   if (r.kind === 'local') return local(state, r.reply);
   const produced = { status: r.status, headers: { ...r.headers }, body: r.body };

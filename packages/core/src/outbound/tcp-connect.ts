@@ -1,4 +1,5 @@
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { sniOf } from './request-input.js';
 import type { Cluster, MeshPlan, TcpRoute } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { netDial, untilUp } from './tcp-dial.js';
@@ -64,8 +65,7 @@ export async function openConnection(
   target: MeshConnectTarget,
   what: string,
 ): Promise<OpenedConnection> {
-  const sni =
-    target.servername !== undefined ? target.servername : isIP(target.host) === 0 ? target.host : null;
+  const sni = target.servername !== undefined ? target.servername : sniOf(target.host);
   const route = routeOf(plan, target, sni);
   if (route === null) {
     if (plan.meshConfig.outboundTrafficPolicy === 'REGISTRY_ONLY') {
@@ -98,7 +98,7 @@ export interface RoutedConnection {
  * is sent, less the metadata exchange's frames), resolved once it is up.
  * @throws MeshletError `MESHLET_ERR_OUTBOUND_CONNECT`, its message led by `what`.
  */
-export async function openRouted(
+async function openRouted(
   parts: Omit<TcpConnectParts, 'getPlan'>,
   plan: MeshPlan,
   route: TcpRoute,
