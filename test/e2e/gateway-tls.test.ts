@@ -266,6 +266,40 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     );
   });
 
+  it('MUTUAL: the CA of a "<name>-cacert" secret wins over the credential\'s own ca.crt (secrets.go GetCaCert)', async () => {
+    const creds = await tmp();
+    const dir = path.join(creds, 'httpbin-credential');
+    await secret(dir, 'httpbin.example.com');
+    await writeFile(path.join(dir, 'ca.crt'), otherCa.rootCertPem);
+    await mkdir(path.join(creds, 'httpbin-credential-cacert'));
+    await writeFile(path.join(creds, 'httpbin-credential-cacert', 'ca.crt'), ca.rootCertPem);
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const port = (server.address() as AddressInfo).port;
+    const stranger = await issueWorkloadCertificate({
+      ca: otherCa,
+      namespace: 'default',
+      serviceAccount: 'curl',
+    });
+    await expect(
+      get(port, 'httpbin.example.com', '/status/200', { cert: stranger.certChainPem, key: stranger.keyPem }),
+    ).rejects.toThrow();
+    const client = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'curl' });
+    expect(
+      (
+        await get(port, 'httpbin.example.com', '/status/200', {
+          cert: client.certChainPem,
+          key: client.keyPem,
+        })
+      ).status,
+    ).toBe(200);
+  });
+
   it('ISTIO_MUTUAL: terminates with the workload certificates and requires a mesh client certificate', async () => {
     const certDir = await tmp();
     const own = await issueWorkloadCertificate({

@@ -6,9 +6,16 @@ import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { TlsDefaults } from '../config/mesh-config.js';
+import {
+  credentialDir,
+  readCaSecret,
+  readCertSecret,
+  readCredentialCa,
+  type MountedCredentials,
+} from '../identity/mounted-secret.js';
 
 /** Where `credentialName` secrets are mounted: one directory per name under a root, or a map. */
-export type GatewayCredentials = string | Readonly<Record<string, string>>;
+export type GatewayCredentials = MountedCredentials;
 
 /** What one terminating server's TLS needs: its certificates, and whether clients must present one. */
 export interface ServerTlsMaterial {
@@ -64,33 +71,16 @@ function refuse(server: GatewayServerInfo, problem: string): never {
   );
 }
 
-async function readFirst(dir: string, names: readonly string[]): Promise<string | null> {
-  for (const name of names) {
-    try {
-      return await readFile(path.join(dir, name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return null;
-}
-
-function credentialDir(credentials: GatewayCredentials | undefined, name: string): string | null {
-  if (credentials === undefined) return null;
-  if (typeof credentials === 'string') return path.join(credentials, name);
-  return credentials[name] ?? null;
-}
-
 /**
  * A Kubernetes TLS secret as istiod reads it for a gateway (pilot/pkg/credentials/kube
- * secrets.go): `tls.crt`/`tls.key` (or `cert`/`key`) and, for mutual TLS, `ca.crt` (or
- * `cacert`) in the same secret or in `<name>-cacert`.
+ * secrets.go `ExtractCertInfo`): `cert`/`key`, else `tls.crt`/`tls.key`; its own CA is
+ * read apart (`caFor`).
  */
-async function readCredential(
+function readCredential(
   server: GatewayServerInfo,
   credentials: GatewayCredentials | undefined,
   name: string,
-): Promise<{ cert: string; key: string; ca: string | null; dir: string }> {
+): { cert: string; key: string; dir: string } {
   const dir = credentialDir(credentials, name);
   if (dir === null) {
     refuse(
@@ -98,33 +88,33 @@ async function readCredential(
       `credentialName "${name}" needs its secret mounted: pass { credentials: '<dir>' } holding ${name}/tls.crt and ${name}/tls.key, or { credentials: { '${name}': '<dir>' } }`,
     );
   }
-  const cert = await readFirst(dir, ['tls.crt', 'cert']);
-  const key = await readFirst(dir, ['tls.key', 'key']);
-  if (cert === null || key === null)
+  const secret = readCertSecret(dir);
+  if (secret === null)
     refuse(server, `credential "${name}" in ${dir} has no tls.crt and tls.key (nor cert and key)`);
-  const ca = await readFirst(dir, ['ca.crt', 'cacert']);
-  return { cert, key, ca, dir };
+  return { cert: secret.cert, key: secret.key, dir };
 }
 
+/**
+ * The CA client certificates must chain to: `caCertCredentialName`'s, else the
+ * `<name>-cacert` resource istiod serves (that secret, else the credential's own CA:
+ * secrets.go `GetCaCert`), else the `caCertificates` file.
+ */
 async function caFor(
   server: GatewayServerInfo,
   tls: ServerTLSSettings,
   credentials: GatewayCredentials | undefined,
-  fromSecret: string | null,
   name: string | null,
 ): Promise<{ ca: string; source: string | null }> {
   if (tls.caCertCredentialName !== undefined) {
     const dir = credentialDir(credentials, tls.caCertCredentialName);
-    const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
+    const ca = dir === null ? null : readCaSecret(dir);
     if (ca === null || dir === null)
       refuse(server, `caCertCredentialName "${tls.caCertCredentialName}" has no ca.crt mounted`);
-    return { ca, source: dir };
+    return { ca: ca.ca, source: dir };
   }
-  if (fromSecret !== null) return { ca: fromSecret, source: null };
   if (name !== null) {
-    const dir = credentialDir(credentials, `${name}-cacert`);
-    const ca = dir === null ? null : await readFirst(dir, ['ca.crt', 'cacert']);
-    if (ca !== null && dir !== null) return { ca, source: dir };
+    const found = readCredentialCa(credentials, name);
+    if (found !== null) return { ca: found.ca, source: found.dir };
   }
   if (tls.caCertificates !== undefined)
     return { ca: await readFile(tls.caCertificates, 'utf8'), source: path.dirname(tls.caCertificates) };
@@ -178,13 +168,11 @@ export async function serverTlsMaterial(
   const names = tls.credentialNames ?? (tls.credentialName === undefined ? [] : [tls.credentialName]);
   let keys: string[];
   let chains: string[];
-  let secretCa: string | null = null;
   const sources: string[] = [];
   if (names.length > 0) {
-    const read = await Promise.all(names.map((n) => readCredential(server, credentials, n)));
+    const read = names.map((n) => readCredential(server, credentials, n));
     keys = read.map((r) => r.key);
     chains = read.map((r) => r.cert);
-    secretCa = read[0]?.ca ?? null;
     sources.push(...read.map((r) => r.dir));
   } else if (tls.serverCertificate !== undefined && tls.privateKey !== undefined) {
     keys = [await readFile(tls.privateKey, 'utf8')];
@@ -195,7 +183,7 @@ export async function serverTlsMaterial(
   }
   const context: SecureContextOptions = { ...meshDefaults(defaults), ...versions, key: keys, cert: chains };
   if (mode === 'SIMPLE') return { context, clientCert: 'none', sources };
-  const { ca, source } = await caFor(server, tls, credentials, secretCa, names[0] ?? null);
+  const { ca, source } = await caFor(server, tls, credentials, names[0] ?? null);
   if (source !== null) sources.push(source);
   return {
     context: { ...context, ca },
