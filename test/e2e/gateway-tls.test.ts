@@ -71,7 +71,12 @@ async function httpbin(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-async function gatewayMesh(yaml: string, upstreamPort: number, certs?: string): Promise<Mesh> {
+async function gatewayMesh(
+  yaml: string,
+  upstreamPort: number,
+  certs?: string,
+  credentials?: string,
+): Promise<Mesh> {
   const dir = await tmp();
   await writeFile(path.join(dir, 'gw.yaml'), yaml);
   const mesh = await createMesh({
@@ -79,6 +84,7 @@ async function gatewayMesh(yaml: string, upstreamPort: number, certs?: string): 
     workload: INGRESS,
     endpoints: { 'httpbin.default.svc.cluster.local': [{ address: '127.0.0.1', port: upstreamPort }] },
     ...(certs === undefined ? {} : { certs }),
+    ...(credentials === undefined ? {} : { credentials }),
   });
   cleanup.push(() => mesh.close());
   return mesh;
@@ -266,7 +272,7 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     );
   });
 
-  it('MUTUAL: the CA of a "<name>-cacert" secret wins over the credential\'s own ca.crt (secrets.go GetCaCert)', async () => {
+  it('MUTUAL: the CA of a "<name>-cacert" secret wins over the credential\'s own ca.crt (secrets.go GetCaCert); createMesh({ credentials }) serves a listener given none', async () => {
     const creds = await tmp();
     const dir = path.join(creds, 'httpbin-credential');
     await secret(dir, 'httpbin.example.com');
@@ -278,8 +284,10 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     tls: { mode: MUTUAL, credentialName: httpbin-credential }
     hosts: [httpbin.example.com]`),
       await httpbin(),
+      undefined,
+      creds,
     );
-    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1', credentials: creds });
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
     const port = (server.address() as AddressInfo).port;
     const stranger = await issueWorkloadCertificate({
       ca: otherCa,

@@ -1,5 +1,6 @@
 import type { Cluster, Endpoint, Service } from './plan-types.js';
 import type { EffectiveDestinationRule } from './destination-rules.js';
+import type { DestinationRuleIn } from './spec-types.js';
 import { clusterLocalityLb, type MeshLocalityInputs } from './locality-lb.js';
 import { mergePolicy, normalizePolicy } from './traffic-policy.js';
 import { labelsMatch, type WorkloadIdentity } from './workload.js';
@@ -53,6 +54,9 @@ export function buildCluster(
       namespace: r.metadata.namespace,
       name: r.metadata.name,
     })),
+    ...((dr?.rules[0]?.spec as DestinationRuleIn | undefined)?.workloadSelector === undefined
+      ? {}
+      : { destinationRuleSelectsWorkload: true }),
     localityLb:
       status === 'ok'
         ? clusterLocalityLb(

@@ -275,6 +275,11 @@ export interface Cluster {
   /** The DestinationRule(s) that shaped the policy, first one first. */
   readonly destinationRules: readonly { readonly namespace: string; readonly name: string }[];
   /**
+   * Whether the first of them has a `workloadSelector` (istio cluster_builder.go
+   * `isDrWithSelector`): a sidecar reads a `tls.credentialName` secret only then.
+   */
+  readonly destinationRuleSelectsWorkload?: boolean;
+  /**
    * Locality load balancing for the plan's workload (compile/locality-lb.ts
    * `clusterLocalityLb`); absent or null = endpoints balanced without locality.
    */

@@ -27,6 +27,7 @@ export interface GatewayServerOptions {
   /**
    * Where the secrets `credentialName` names are mounted: a directory with one directory per
    * name (`<dir>/<name>/tls.crt`, `tls.key`, `ca.crt`), or a map from name to directory.
+   * Default: `createMesh`'s `credentials`.
    */
   readonly credentials?: GatewayCredentials;
 }

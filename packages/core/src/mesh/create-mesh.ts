@@ -30,6 +30,9 @@ import type { CertSource } from '../identity/types.js';
 import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { telemetryDump } from '../admin/telemetry-dump.js';
 import { MESHLET_VERSION } from '../version.js';
+import type { MountedCredentials } from '../identity/mounted-secret.js';
+import { ClientCredentials } from './client-credentials.js';
+import { credentialsOption } from './credentials-option.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { localPeerHeaders, sidecarNodeId } from '../telemetry/metadata-exchange/peer-metadata.js';
 
@@ -112,8 +115,10 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   let transport;
   let certWatcher: CertWatcher | null = null;
   let certs: CertSource | null = null;
+  let credentials: MountedCredentials | undefined;
   try {
     transport = resolveTransport(options.transport);
+    credentials = credentialsOption(options.credentials);
     const certOption = options.certs ?? process.env['MESHLET_CERTS'];
     if (typeof certOption === 'string' && certOption !== '') {
       certWatcher = await watchCertDir(certOption, { clock });
@@ -126,6 +131,9 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     throw err;
   }
   const getPlan = () => source.current.plan;
+  // A gateway listener reads its credentialName secrets where the mesh's are, unless told.
+  const withCredentials = <O extends { readonly credentials?: MountedCredentials }>(o: O): O =>
+    o.credentials !== undefined || credentials === undefined ? o : { ...o, credentials };
   telemetry =
     options.telemetry === false
       ? null
@@ -156,7 +164,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     random,
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
-  const tlsFor = createTlsFor(getPlan, certs);
+  const tlsFor = createTlsFor(getPlan, certs, new ClientCredentials(credentials, clock));
   // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
   // (its peer labels cached) for both.
   let tcpObservers: TcpObserverFactory | null = null;
@@ -306,14 +314,14 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           servers: gatewayServers,
           listener: (port) => mesh.gateway({ port }),
         },
-        gatewayOptions,
+        withCredentials(gatewayOptions),
       );
     },
     listenGatewayTcp: (tcpOptions = {}) => {
       if (closing !== null) return closedMesh('listenGatewayTcp');
       return listenGatewayTcp(
         { ...tcpParts(), workload, closers: gatewayTcpClosers, certs, certWatcher, clock, events },
-        tcpOptions,
+        withCredentials(tcpOptions),
       );
     },
     connect: (target) => {

@@ -9,6 +9,8 @@ import { tlsDefaultsClientOptions } from '../identity/mesh-tls.js';
 import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
 import type { UpstreamHost } from '../outbound/upstream/types.js';
+import { systemClock } from '../runtime/clock.js';
+import { ClientCredentials, CONFIGMAP_PREFIX, type ClientCredential } from './client-credentials.js';
 
 /** Istio's client ALPN for HTTP/1.1 over mTLS (pilot/pkg/xds/filters/filters.go mtlsHTTP11ALPN). */
 const ISTIO_HTTP11_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'istio', 'http/1.1']);
@@ -102,11 +104,13 @@ function str(v: unknown): string | null {
  * no DestinationRule TLS = auto mTLS (ISTIO_MUTUAL to endpoints that run in the mesh,
  * plaintext to the rest); ISTIO_MUTUAL presents the workload certificate and checks the
  * server's SPIFFE identity against the endpoint's service account, or the rule's
- * `subjectAltNames`; SIMPLE/MUTUAL use the files the rule names.
+ * `subjectAltNames`; SIMPLE/MUTUAL use the files the rule names, or the secret its
+ * `credentialName` names (`credentials`).
  */
 export function createTlsFor(
   getPlan: () => MeshPlan,
   certs: CertSource | null,
+  credentials: ClientCredentials = new ClientCredentials(undefined, systemClock),
 ): (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null {
   const files = new Map<string, string>();
   const read = (path: string | null): string | null => {
@@ -165,18 +169,34 @@ export function createTlsFor(
         const s = policy.settings;
         const plan = getPlan();
         const insecure = policy.insecureSkipVerify;
+        const name = policy.credentialName;
+        let secret: ClientCredential | null = null;
+        if (name !== null) {
+          // istio cluster_tls.go buildUpstreamClusterTLSContext: a sidecar reads a secret
+          // only for a DestinationRule with a workloadSelector; for any other, istiod
+          // builds the cluster with no TLS context at all, so it speaks plaintext.
+          if (
+            plan.gateway == null &&
+            cluster.destinationRuleSelectsWorkload !== true &&
+            !name.startsWith(CONFIGMAP_PREFIX)
+          )
+            return null;
+          secret = credentials.get(name, policy.mode === 'MUTUAL');
+        }
+        const mutual = policy.mode === 'MUTUAL';
+        const crl = secret !== null ? secret.crl : policy.caCrl === null ? null : read(policy.caCrl);
         return {
           // insecureSkipVerify: no validation context at all, so the CA, the CRL and the
           // SANs go unused (istio cluster_tls.go constructUpstreamTLS).
-          ca: insecure ? null : read(str(s['caCertificates'])),
-          cert: policy.mode === 'MUTUAL' ? read(str(s['clientCertificate'])) : null,
-          key: policy.mode === 'MUTUAL' ? read(str(s['privateKey'])) : null,
+          ca: insecure ? null : secret !== null ? secret.ca : read(str(s['caCertificates'])),
+          cert: !mutual ? null : secret !== null ? secret.cert : read(str(s['clientCertificate'])),
+          key: !mutual ? null : secret !== null ? secret.key : read(str(s['privateKey'])),
           // No `sni`: Envoy's auto_sni, the name the request's Host header carries
           // (istio setAutoSniAndAutoSanValidation); a wildcard cluster has no other.
           servername: policy.sni ?? hostNameOf(authority) ?? cluster.host,
           verifyPeer: insecure ? null : sanCheck(simpleSans(policy, plan, cluster)),
           ...(insecure ? { insecureSkipVerify: true } : {}),
-          ...(insecure || policy.caCrl === null ? {} : { crl: read(policy.caCrl) as string }),
+          ...(insecure || crl === null ? {} : { crl }),
           // With an explicit `sni` and no SANs Istio sets neither auto_sni nor
           // auto_san_validation (setAutoSniAndAutoSanValidation): the chain is checked, the
           // name is not. Without `sni`, the server's name is checked against the host.

@@ -1,3 +1,4 @@
+import type { MountedCredentials } from '../identity/mounted-secret.js';
 import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { Got } from 'got';
 import type { StaticEndpoint } from '../compile/registry.js';
@@ -64,6 +65,15 @@ export interface MeshOptions {
    * mTLS (plaintext out, and STRICT ports accept nothing).
    */
   readonly certs?: string | CertSource;
+  /**
+   * Where the Kubernetes secrets a `credentialName` names are mounted: a directory with one
+   * directory per secret (`<name>/tls.crt`, `tls.key`, `ca.crt`, or `cert`, `key`,
+   * `cacert`), or a map from secret name to its directory. DestinationRule
+   * `tls.credentialName` reads them for TLS origination (a gateway, or a sidecar whose
+   * DestinationRule has a `workloadSelector`, as istiod allows), re-read within a second
+   * of a renewal; `listenGateway` and `listenGatewayTcp` take them unless given their own.
+   */
+  readonly credentials?: MountedCredentials;
   /**
    * Start the admin server (Envoy's 15000 / Istio's 15020 in one): `/stats/prometheus`,
    * `/config_dump`, `/clusters`, `/ready`, `/server_info`. Bound to 127.0.0.1 unless `host`

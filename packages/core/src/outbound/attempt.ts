@@ -213,29 +213,31 @@ export async function runTry(
     ticket.release();
     timer?.dispose();
   };
-  const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host, headerValue(req.headers, 'host'));
   const headers = copyHeaders(req.headers);
   if (ctx.countAttempts !== false) headers['x-envoy-attempt-count'] = String(attempt);
   if (attempt > 1 && headers[EXPECTED_TIMEOUT] !== undefined) {
     headers[EXPECTED_TIMEOUT] = String(expectedTimeoutMs(ctx.perTryMs, deadline, startedAt));
   }
-  const treq: TransportRequest = {
-    url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
-    method: req.method,
-    headers,
-    body: req.body,
-    signal,
-    connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
-    // Only a per-try timeout waits for the connection (a transport may pay for telling).
-    onPoolReady: perTryMs === null ? null : timer,
-    tls,
-    // The SNI is part of the key: Envoy's auto_sni pools connections per name too.
-    poolKey:
-      tls?.servername == null ? `${cluster.key}|${host.id}` : `${cluster.key}|${host.id}|${tls.servername}`,
-    pool: poolOf(cluster),
-  };
   if (ctx.state !== null) ctx.state.attempts = attempt;
   try {
+    // A TLS context that cannot be built (a credential not mounted) fails the try as a
+    // connection failure (TransportError), as Envoy's not-ready TLS socket does.
+    const tls = ctx.tlsFor === null ? null : ctx.tlsFor(cluster, host, headerValue(req.headers, 'host'));
+    const treq: TransportRequest = {
+      url: hostUrl(tls === null ? 'http' : 'https', host, req.path),
+      method: req.method,
+      headers,
+      body: req.body,
+      signal,
+      connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
+      // Only a per-try timeout waits for the connection (a transport may pay for telling).
+      onPoolReady: perTryMs === null ? null : timer,
+      tls,
+      // The SNI is part of the key: Envoy's auto_sni pools connections per name too.
+      poolKey:
+        tls?.servername == null ? `${cluster.key}|${host.id}` : `${cluster.key}|${host.id}|${tls.servername}`,
+      pool: poolOf(cluster),
+    };
     const response = await ctx.transport.request(treq);
     timer?.responded(response.body);
     upstream.record(host, { kind: 'response', status: response.status });

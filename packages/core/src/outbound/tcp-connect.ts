@@ -110,7 +110,7 @@ async function openRouted(
   const upstream = openTcpUpstream(parts, plan, route.destinations, observer);
   if (!upstream.ok) {
     observer?.closed();
-    throw refused(what, upstream.flag, null, route.id);
+    throw refused(what, upstream.flag, upstream.reason ?? null, route.id);
   }
   const conn = upstream.conn;
   if (observer !== null) {

@@ -14,7 +14,7 @@ import { isIstioMutual } from '../telemetry/metrics/upstream-mtls.js';
 import { chooseDestination } from './route-request.js';
 import { netDial, type TcpDial } from './tcp-dial.js';
 import type { TcpConnectionObserver } from './tcp-observer.js';
-import type { TransportTls } from './transport.js';
+import { TransportError, type TransportTls } from './transport.js';
 import { toTransportError } from './transports/failure.js';
 import type { ClusterManager, UpstreamHost } from './upstream/types.js';
 
@@ -32,7 +32,7 @@ export interface TcpUpstreamParts {
 }
 
 /** The flags of a connection tcp_proxy gives up on before it has an upstream. */
-export type TcpRefusal = 'NC' | 'UH' | 'UO';
+export type TcpRefusal = 'NC' | 'UH' | 'UO' | 'UF';
 
 /**
  * An upstream connection on its way: `conn` (writes are buffered until it is up) and
@@ -49,7 +49,12 @@ export type TcpUpstream =
       /** The metadata exchange's own bytes on `conn` (zero without one). */
       readonly exchange: ExchangeBytes;
     }
-  | { readonly ok: false; readonly flag: TcpRefusal };
+  | {
+      readonly ok: false;
+      readonly flag: TcpRefusal;
+      /** `UF` before any connection: the TLS context could not be built (`%UPSTREAM_TRANSPORT_FAILURE_REASON%`). */
+      readonly reason?: string;
+    };
 
 /**
  * The ALPN of Istio's mTLS for TCP: util.ALPNInMeshWithMxc with the metadata exchange,
@@ -90,7 +95,20 @@ export function openTcpUpstream(
     return refuse(observer, 'UO');
   const ticket = admission?.ok === true ? admission.ticket : null;
   const idle = upstream.begin(host);
-  const tls = parts.tlsFor(cluster, host);
+  let built: TransportTls | null;
+  try {
+    built = parts.tlsFor(cluster, host);
+  } catch (err) {
+    // A credential not mounted: Envoy's not-ready TLS socket fails the connection (UF).
+    idle();
+    ticket?.release();
+    upstream.record(host, { kind: 'local-failure', failure: 'connect-failure' });
+    const reason = err instanceof TransportError ? err.transportFailureReason : null;
+    observer?.flag('UF');
+    observer?.failed(reason);
+    return { ok: false, flag: 'UF', ...(reason === null ? {} : { reason }) };
+  }
+  const tls = built;
   // Istio's own mTLS carries a TCP stream under ALPN `istio` (and `istio-peer-exchange`);
   // other TLS keeps its own.
   const istioMtls = tls !== null && tls.alpn?.includes('istio') === true;

@@ -198,6 +198,17 @@ describe('createMesh', () => {
     expect(err.message).toContain('curl');
   });
 
+  it('rejects credentials that are neither a directory nor a map of directories', async () => {
+    for (const credentials of [42, '', { 'client-credential': 7 }, ['/etc/creds']]) {
+      const err = (await createMesh({
+        workload: WORKLOAD,
+        credentials: credentials as unknown as string,
+      }).catch((e: unknown) => e)) as MeshletError;
+      expect(err.code).toBe('MESHLET_ERR_MESH_OPTIONS');
+      expect(err.details['option']).toBe('credentials');
+    }
+  });
+
   it('sends through the undici transport or a given Transport when asked', async () => {
     const viaUndici = await start(await bookinfo('virtual-service-reviews-v3.yaml'), { transport: 'undici' });
     expect(await (await viaUndici.fetch('http://reviews:9080/')).json()).toMatchObject({ version: 'v3' });

@@ -2,7 +2,6 @@ import { DIAGNOSTIC_CODES } from '../diagnostic-codes.js';
 import type { FieldPath } from '../diagnostic.js';
 import type { ValidationContext } from '../validate/context.js';
 import type {
-  ClientTLSSettings,
   ConnectionPoolSettings,
   PortTrafficPolicy,
   TrafficPolicy,
@@ -21,7 +20,6 @@ export function warnUnappliedTrafficPolicy(
   const warn = (at: FieldPath, message: string) =>
     ctx.warn([...path, ...at], message, DIAGNOSTIC_CODES.unsupported);
   warnConnectionPool(tp.connectionPool, warn);
-  warnClientTls(tp.tls, warn);
   if ('tunnel' in tp && tp.tunnel !== undefined)
     warn(
       ['tunnel'],
@@ -53,15 +51,5 @@ function warnConnectionPool(cp: ConnectionPoolSettings | undefined, warn: Warn):
     warn(
       ['connectionPool', 'http', 'h2UpgradePolicy'],
       'h2UpgradePolicy UPGRADE is not applied by meshlet: its client speaks HTTP/1.1 to every upstream',
-    );
-}
-
-function warnClientTls(tls: ClientTLSSettings | undefined, warn: Warn): void {
-  // istio cluster_tls.go buildUpstreamClusterTLSContext: a sidecar reads credentialName
-  // only from a DestinationRule with a workloadSelector, and a gateway from the secret.
-  if (tls?.credentialName !== undefined && tls.credentialName !== '')
-    warn(
-      ['tls', 'credentialName'],
-      'credentialName names a Kubernetes secret, which meshlet cannot read: give caCertificates (and for MUTUAL clientCertificate and privateKey) as mounted files; without them meshlet checks the server against the system roots and presents no client certificate',
     );
 }

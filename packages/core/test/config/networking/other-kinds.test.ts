@@ -519,14 +519,13 @@ describe('networking webhook rules', () => {
     expect(found.filter((f) => f.code === 'MESHLET0004').map((f) => formatPath(f.path))).toEqual([
       formatPath([...top, 'connectionPool', 'tcp', 'tcpKeepalive', 'probes']),
       formatPath([...top, 'connectionPool', 'http', 'h2UpgradePolicy']),
-      formatPath([...top, 'tls', 'credentialName']),
       formatPath([...top, 'proxyProtocol']),
       formatPath([...top, 'retryBudget', 'budgetInterval']),
-      formatPath([...top, 'portLevelSettings', 0, 'tls', 'credentialName']),
       formatPath(['spec', 'subsets', 0, 'trafficPolicy', 'tunnel']),
     ]);
     expect(found.every((f) => f.level === 'Warning')).toBe(true);
-    // What is applied draws no warning: tcpKeepalive.time, maxConnectionDuration, SIMPLE files.
+    // What is applied draws no warning: tcpKeepalive.time, maxConnectionDuration, SIMPLE
+    // files, a credentialName (read from createMesh({ credentials })).
     const applied = validate(
       'DestinationRule',
       tp({
@@ -534,6 +533,7 @@ describe('networking webhook rules', () => {
           tcp: { maxConnectionDuration: '1m', tcpKeepalive: { time: '10s' }, idleTimeout: '5s' },
         },
         tls: { mode: 'SIMPLE', caCertificates: '/etc/ca.pem', caCrl: '/etc/crl.pem', sni: 'api.example.com' },
+        portLevelSettings: [{ port: { number: 9080 }, tls: { mode: 'MUTUAL', credentialName: 'other' } }],
       }),
     );
     expect(applied).toEqual([]);

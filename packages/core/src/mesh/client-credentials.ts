@@ -1,0 +1,138 @@
+import { createSecureContext } from 'node:tls';
+import {
+  credentialDir,
+  readCaSecret,
+  readCertSecret,
+  readCredentialCa,
+  type MountedCredentials,
+} from '../identity/mounted-secret.js';
+import { TransportError } from '../outbound/transport.js';
+import type { Clock } from '../runtime/clock.js';
+
+/** What a DestinationRule's `credentialName` gives one upstream TLS context. */
+export interface ClientCredential {
+  /** The client certificate chain and key (MUTUAL); null for SIMPLE. */
+  readonly cert: string | null;
+  readonly key: string | null;
+  /** The CA the server's chain must reach, with its CRL. */
+  readonly ca: string;
+  readonly crl: string | null;
+}
+
+/** `configmap://<name>`: a CA bundle from a ConfigMap (credentials.KubernetesConfigMapTypeURI). */
+export const CONFIGMAP_PREFIX = 'configmap://';
+
+/**
+ * How often a mounted credential is read again: a renewed secret (cert-manager, a
+ * Kubernetes `..data` swap) is in use for new connections within this time, as istiod
+ * pushes a changed secret to the proxy's SDS.
+ */
+const REFRESH_MS = 1_000;
+
+/**
+ * Envoy's `%UPSTREAM_TRANSPORT_FAILURE_REASON%` when a cluster's TLS context waits for a
+ * secret SDS never supplied (envoy ssl_socket.cc `NotReadySslSocket::failureReason`; the
+ * text istio issues 34903 and envoyproxy/gateway 3838 quote).
+ */
+export const SECRET_NOT_SUPPLIED = 'TLS error: Secret is not supplied by SDS';
+
+interface Entry {
+  readonly key: string;
+  value: ClientCredential | null;
+  /** Why `value` is null, for the error's message. */
+  problem: string;
+  readAt: number;
+}
+
+/**
+ * The secrets DestinationRule `credentialName`s name, for upstream TLS, read from where
+ * they are mounted (`createMesh({ credentials })`) as istiod's SDS serves them
+ * (pilot/pkg/xds/sds.go): for MUTUAL the secret's key and chain, and the CA of
+ * `<name>-cacert` (else of the secret itself; istiod's validation refuses
+ * `insecureSkipVerify` beside a credentialName, so a CA is always asked for). A secret
+ * that cannot be read fails each connection as Envoy's not-ready TLS socket does; a
+ * renewal that does not load (a half-written key) keeps the last good one.
+ */
+export class ClientCredentials {
+  readonly #credentials: MountedCredentials | undefined;
+  readonly #clock: Clock;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(credentials: MountedCredentials | undefined, clock: Clock) {
+    this.#credentials = credentials;
+    this.#clock = clock;
+  }
+
+  /** The credential, or a TransportError (`tls`, before the request) when it is not there. */
+  get(name: string, mutual: boolean): ClientCredential {
+    const key = `${mutual ? 'm' : 's'}|${name}`;
+    const now = this.#clock.now();
+    let entry = this.#entries.get(key);
+    if (entry === undefined || now - entry.readAt >= REFRESH_MS) {
+      entry ??= { key, value: null, problem: '', readAt: now };
+      entry.readAt = now;
+      this.#read(entry, name, mutual);
+      this.#entries.set(key, entry);
+    }
+    if (entry.value !== null) return entry.value;
+    throw new TransportError('tls', `DestinationRule credentialName "${name}": ${entry.problem}`, true, {
+      transportFailureReason: SECRET_NOT_SUPPLIED,
+    });
+  }
+
+  #read(entry: Entry, name: string, mutual: boolean): void {
+    let next: ClientCredential;
+    try {
+      next = this.#load(name, mutual);
+    } catch (err) {
+      // Unreadable now: a good credential read before stays in use.
+      if (entry.value === null) entry.problem = (err as Error).message;
+      return;
+    }
+    const last = entry.value;
+    if (last !== null && last.cert === next.cert && last.key === next.key && last.ca === next.ca) return;
+    try {
+      // A key that does not match its chain, or a PEM cut short, never replaces a good one.
+      createSecureContext({
+        ...(next.cert === null ? {} : { cert: next.cert, key: next.key ?? '' }),
+        ca: next.ca,
+      });
+    } catch (err) {
+      if (last === null) entry.problem = `the mounted secret does not load: ${(err as Error).message}`;
+      return;
+    }
+    entry.value = next;
+  }
+
+  #load(name: string, mutual: boolean): ClientCredential {
+    const where = this.#credentials;
+    if (where === undefined)
+      throw new Error(
+        `no secret is mounted: pass createMesh({ credentials: '<dir>' }) holding ${name}/tls.crt and ${name}/tls.key (and ca.crt), or { credentials: { '${name}': '<dir>' } }`,
+      );
+    if (name.startsWith(CONFIGMAP_PREFIX)) {
+      // A ConfigMap holds a CA only (secrets.go GetConfigMapCaCert, same keys as a secret's).
+      const map = name.slice(CONFIGMAP_PREFIX.length);
+      const dir = credentialDir(where, map);
+      const ca = dir === null ? null : readCaSecret(dir);
+      if (ca === null) throw new Error(`ConfigMap ${map} has no ca.crt (nor cacert) mounted`);
+      return { cert: null, key: null, ca: ca.ca, crl: ca.crl };
+    }
+    let cert: string | null = null;
+    let key: string | null = null;
+    if (mutual) {
+      const dir = credentialDir(where, name);
+      const secret = dir === null ? null : readCertSecret(dir);
+      if (secret === null)
+        throw new Error(`secret ${name} is not mounted with tls.crt and tls.key (nor cert and key)`);
+      cert = secret.cert;
+      key = secret.key;
+    }
+    const ca = readCredentialCa(where, name);
+    if (ca === null)
+      throw new Error(
+        `no CA for ${name}: neither a ${name}-cacert secret nor ca.crt (cacert) in ${name} is mounted`,
+      );
+    return { cert, key, ca: ca.ca, crl: ca.crl };
+  }
+}
