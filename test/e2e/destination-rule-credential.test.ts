@@ -257,6 +257,22 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     expect((await call(refused)).status).toBe(503);
   });
 
+  it('configmap:// names a CA bundle, which a sidecar reads without a workloadSelector (not a secret)', async () => {
+    const port = await nginx(false);
+    const credentials = await tmp();
+    await secret(path.join(credentials, 'nginx-ca'), { 'ca.crt': serverCa.rootCertPem });
+    const simple = await mesh(
+      config(port, `mode: SIMPLE, credentialName: "configmap://default/nginx-ca", sni: ${NGINX}`, false),
+      { credentials },
+    );
+    expect(await call(simple)).toMatchObject({ status: 200, body: 'tls client=none' });
+    const mutual = await mesh(
+      config(port, `mode: MUTUAL, credentialName: "configmap://nginx-ca", sni: ${NGINX}`, false),
+      { credentials },
+    );
+    expect((await call(mutual)).body).toContain('TLS error: Secret is not supplied by SDS');
+  });
+
   it('a renewed secret is used for new connections; one that does not load keeps the last good one', async () => {
     const port = await nginx();
     const credentials = await tmp();

@@ -111,8 +111,10 @@ export class ClientCredentials {
         `no secret is mounted: pass createMesh({ credentials: '<dir>' }) holding ${name}/tls.crt and ${name}/tls.key (and ca.crt), or { credentials: { '${name}': '<dir>' } }`,
       );
     if (name.startsWith(CONFIGMAP_PREFIX)) {
-      // A ConfigMap holds a CA only (secrets.go GetConfigMapCaCert, same keys as a secret's).
-      const map = name.slice(CONFIGMAP_PREFIX.length);
+      // `configmap://[<ns>/]<name>`, in the rule's own namespace: a CA only (secrets.go
+      // GetConfigMapCaCert, the same keys as a secret's); no SDS serves a certificate from one.
+      const map = name.slice(CONFIGMAP_PREFIX.length).split('/').pop() ?? '';
+      if (mutual) throw new Error(`ConfigMap ${map} holds no client certificate for MUTUAL`);
       const dir = credentialDir(where, map);
       const ca = dir === null ? null : readCaSecret(dir);
       if (ca === null) throw new Error(`ConfigMap ${map} has no ca.crt (nor cacert) mounted`);
