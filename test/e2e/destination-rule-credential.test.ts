@@ -315,3 +315,38 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     expect((err as MeshletError).message).toContain('(UF)');
   });
 });
+
+describe('DestinationRule tls files (clientCertificate, privateKey, caCertificates)', () => {
+  const files = (dir: string) =>
+    `mode: MUTUAL, clientCertificate: ${dir}/cert.pem, privateKey: ${dir}/key.pem, caCertificates: ${dir}/ca.pem, sni: ${NGINX}`;
+
+  it('are read again as the istio-agent serves them, so a renewed client certificate is used without a restart', async () => {
+    const port = await nginx();
+    const dir = await tmp();
+    // The mounted certificate is one my-nginx does not accept (about to be renewed).
+    const old = await issue(strangerCa, 'curl');
+    await secret(dir, {
+      'cert.pem': old.certChainPem,
+      'key.pem': old.keyPem,
+      'ca.pem': serverCa.rootCertPem,
+    });
+    const m = await mesh(config(port, files(dir), false));
+    expect((await call(m)).status).toBe(503);
+    const renewed = await issue(clientCa, 'curl');
+    await secret(dir, { 'cert.pem': renewed.certChainPem, 'key.pem': renewed.keyPem });
+    await sleep(1_100);
+    expect(await call(m)).toMatchObject({
+      status: 200,
+      body: 'tls client=URI:spiffe://cluster.local/ns/default/sa/curl',
+    });
+  });
+
+  it('a file that is not there fails each connection as a secret SDS never supplied', async () => {
+    const port = await nginx();
+    const dir = await tmp();
+    const m = await mesh(config(port, files(dir), false));
+    const r = await call(m);
+    expect(r).toMatchObject({ status: 503, flags: ['UF', 'URX'] });
+    expect(r.body).toContain('transport failure reason: TLS error: Secret is not supplied by SDS');
+  });
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import {
   credentialDir,
@@ -14,8 +15,8 @@ export interface ClientCredential {
   /** The client certificate chain and key (MUTUAL); null for SIMPLE. */
   readonly cert: string | null;
   readonly key: string | null;
-  /** The CA the server's chain must reach, with its CRL. */
-  readonly ca: string;
+  /** The CA the server's chain must reach (null: the system roots), with its CRL. */
+  readonly ca: string | null;
   readonly crl: string | null;
 }
 
@@ -37,21 +38,31 @@ const REFRESH_MS = 1_000;
 export const SECRET_NOT_SUPPLIED = 'TLS error: Secret is not supplied by SDS';
 
 interface Entry {
-  readonly key: string;
   value: ClientCredential | null;
   /** Why `value` is null, for the error's message. */
   problem: string;
   readAt: number;
 }
 
+/** The files a DestinationRule's SIMPLE or MUTUAL settings name; null for those not used. */
+export interface CredentialFiles {
+  readonly cert: string | null;
+  readonly key: string | null;
+  readonly ca: string | null;
+  readonly crl: string | null;
+}
+
 /**
- * The secrets DestinationRule `credentialName`s name, for upstream TLS, read from where
- * they are mounted (`createMesh({ credentials })`) as istiod's SDS serves them
- * (pilot/pkg/xds/sds.go): for MUTUAL the secret's key and chain, and the CA of
- * `<name>-cacert` (else of the secret itself; istiod's validation refuses
- * `insecureSkipVerify` beside a credentialName, so a CA is always asked for). A secret
- * that cannot be read fails each connection as Envoy's not-ready TLS socket does; a
- * renewal that does not load (a half-written key) keeps the last good one.
+ * The certificates of DestinationRule TLS origination, as Istio serves them to Envoy over
+ * SDS and so keeps them current: the secrets `credentialName`s name, read where they are
+ * mounted (`createMesh({ credentials })`) as istiod's SDS serves them (pilot/pkg/xds/sds.go:
+ * for MUTUAL the secret's key and chain, and the CA of `<name>-cacert`, else of the secret
+ * itself; istiod's validation refuses `insecureSkipVerify` beside a credentialName), and
+ * the files `clientCertificate`, `privateKey`, `caCertificates` and `caCrl` name, which the
+ * istio-agent serves from disk so they rotate too (cluster_tls.go constructUpstreamTLS:
+ * "Rather than reading directly in Envoy, which does not support rotation"). What cannot
+ * be read fails each connection as Envoy's not-ready TLS socket does; a renewal that does
+ * not load (a half-written key) keeps the last good one.
  */
 export class ClientCredentials {
   readonly #credentials: MountedCredentials | undefined;
@@ -63,45 +74,37 @@ export class ClientCredentials {
     this.#clock = clock;
   }
 
-  /** The credential, or a TransportError (`tls`, before the request) when it is not there. */
+  /** The secret's credential, or a TransportError (`tls`, before the request) when it is not there. */
   get(name: string, mutual: boolean): ClientCredential {
-    const key = `${mutual ? 'm' : 's'}|${name}`;
+    return this.#current(`${mutual ? 'm' : 's'}|${name}`, `DestinationRule credentialName "${name}"`, () =>
+      this.#load(name, mutual),
+    );
+  }
+
+  /** The credential of the files, or a TransportError as `get`'s. */
+  files(files: CredentialFiles): ClientCredential {
+    const key = `f|${files.cert ?? ''}|${files.key ?? ''}|${files.ca ?? ''}|${files.crl ?? ''}`;
+    return this.#current(key, 'DestinationRule tls', () => ({
+      cert: readFile(files.cert),
+      key: readFile(files.key),
+      ca: readFile(files.ca),
+      crl: readFile(files.crl),
+    }));
+  }
+
+  #current(key: string, what: string, load: () => ClientCredential): ClientCredential {
     const now = this.#clock.now();
     let entry = this.#entries.get(key);
     if (entry === undefined || now - entry.readAt >= REFRESH_MS) {
-      entry ??= { key, value: null, problem: '', readAt: now };
+      entry ??= { value: null, problem: '', readAt: now };
       entry.readAt = now;
-      this.#read(entry, name, mutual);
+      refresh(entry, load);
       this.#entries.set(key, entry);
     }
     if (entry.value !== null) return entry.value;
-    throw new TransportError('tls', `DestinationRule credentialName "${name}": ${entry.problem}`, true, {
+    throw new TransportError('tls', `${what}: ${entry.problem}`, true, {
       transportFailureReason: SECRET_NOT_SUPPLIED,
     });
-  }
-
-  #read(entry: Entry, name: string, mutual: boolean): void {
-    let next: ClientCredential;
-    try {
-      next = this.#load(name, mutual);
-    } catch (err) {
-      // Unreadable now: a good credential read before stays in use.
-      if (entry.value === null) entry.problem = (err as Error).message;
-      return;
-    }
-    const last = entry.value;
-    if (last !== null && last.cert === next.cert && last.key === next.key && last.ca === next.ca) return;
-    try {
-      // A key that does not match its chain, or a PEM cut short, never replaces a good one.
-      createSecureContext({
-        ...(next.cert === null ? {} : { cert: next.cert, key: next.key ?? '' }),
-        ca: next.ca,
-      });
-    } catch (err) {
-      if (last === null) entry.problem = `the mounted secret does not load: ${(err as Error).message}`;
-      return;
-    }
-    entry.value = next;
   }
 
   #load(name: string, mutual: boolean): ClientCredential {
@@ -137,4 +140,40 @@ export class ClientCredentials {
       );
     return { cert, key, ca: ca.ca, crl: ca.crl };
   }
+}
+
+function readFile(path: string | null): string | null {
+  return path === null ? null : readFileSync(path, 'utf8');
+}
+
+function refresh(entry: Entry, load: () => ClientCredential): void {
+  let next: ClientCredential;
+  try {
+    next = load();
+  } catch (err) {
+    // Unreadable now: a good credential read before stays in use.
+    if (entry.value === null) entry.problem = (err as Error).message;
+    return;
+  }
+  const last = entry.value;
+  if (
+    last !== null &&
+    last.cert === next.cert &&
+    last.key === next.key &&
+    last.ca === next.ca &&
+    last.crl === next.crl
+  )
+    return;
+  try {
+    // A key that does not match its chain, or a PEM cut short, never replaces a good one.
+    createSecureContext({
+      ...(next.cert === null ? {} : { cert: next.cert, key: next.key ?? '' }),
+      ...(next.ca === null ? {} : { ca: next.ca }),
+      ...(next.crl === null ? {} : { crl: next.crl }),
+    });
+  } catch (err) {
+    if (last === null) entry.problem = `it does not load: ${(err as Error).message}`;
+    return;
+  }
+  entry.value = next;
 }

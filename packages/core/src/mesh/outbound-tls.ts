@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import type { Cluster, MeshPlan } from '../compile/plan-types.js';
@@ -112,17 +111,6 @@ export function createTlsFor(
   certs: CertSource | null,
   credentials: ClientCredentials = new ClientCredentials(undefined, systemClock),
 ): (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null {
-  const files = new Map<string, string>();
-  const read = (path: string | null): string | null => {
-    if (path === null) return null;
-    let text = files.get(path);
-    if (text === undefined) {
-      text = readFileSync(path, 'utf8');
-      files.set(path, text);
-    }
-    return text;
-  };
-
   const istioMutual = (cluster: Cluster, host: UpstreamHost, policy: TlsPolicy | null): TransportTls => {
     const plan = getPlan();
     const current = certs?.current() ?? null;
@@ -170,7 +158,8 @@ export function createTlsFor(
         const plan = getPlan();
         const insecure = policy.insecureSkipVerify;
         const name = policy.credentialName;
-        let secret: ClientCredential | null = null;
+        const mutual = policy.mode === 'MUTUAL';
+        let material: ClientCredential;
         if (name !== null) {
           // istio cluster_tls.go buildUpstreamClusterTLSContext: a sidecar reads a secret
           // only for a DestinationRule with a workloadSelector; for any other, istiod
@@ -181,22 +170,28 @@ export function createTlsFor(
             !name.startsWith(CONFIGMAP_PREFIX)
           )
             return null;
-          secret = credentials.get(name, policy.mode === 'MUTUAL');
-        }
-        const mutual = policy.mode === 'MUTUAL';
-        const crl = secret !== null ? secret.crl : policy.caCrl === null ? null : read(policy.caCrl);
-        return {
+          material = credentials.get(name, mutual);
+        } else {
           // insecureSkipVerify: no validation context at all, so the CA, the CRL and the
-          // SANs go unused (istio cluster_tls.go constructUpstreamTLS).
-          ca: insecure ? null : secret !== null ? secret.ca : read(str(s['caCertificates'])),
-          cert: !mutual ? null : secret !== null ? secret.cert : read(str(s['clientCertificate'])),
-          key: !mutual ? null : secret !== null ? secret.key : read(str(s['privateKey'])),
+          // SANs go unused (istio cluster_tls.go constructUpstreamTLS); without
+          // caCertificates the server is checked against the system roots.
+          material = credentials.files({
+            cert: mutual ? str(s['clientCertificate']) : null,
+            key: mutual ? str(s['privateKey']) : null,
+            ca: insecure ? null : str(s['caCertificates']),
+            crl: insecure ? null : policy.caCrl,
+          });
+        }
+        return {
+          ca: material.ca,
+          cert: material.cert,
+          key: material.key,
           // No `sni`: Envoy's auto_sni, the name the request's Host header carries
           // (istio setAutoSniAndAutoSanValidation); a wildcard cluster has no other.
           servername: policy.sni ?? hostNameOf(authority) ?? cluster.host,
           verifyPeer: insecure ? null : sanCheck(simpleSans(policy, plan, cluster)),
           ...(insecure ? { insecureSkipVerify: true } : {}),
-          ...(insecure || crl === null ? {} : { crl }),
+          ...(material.crl === null ? {} : { crl: material.crl }),
           // With an explicit `sni` and no SANs Istio sets neither auto_sni nor
           // auto_san_validation (setAutoSniAndAutoSanValidation): the chain is checked, the
           // name is not. Without `sni`, the server's name is checked against the host.

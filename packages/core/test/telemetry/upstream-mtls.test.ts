@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePlan } from '../../src/compile/compile-plan.js';
 import type { CertSource } from '../../src/identity/types.js';
+import { createDevCa, issueWorkloadCertificate } from '../../src/identity/dev-ca.js';
 import { createTlsFor } from '../../src/mesh/outbound-tls.js';
 import type { UpstreamHost } from '../../src/outbound/upstream/types.js';
 import { isIstioMutual } from '../../src/telemetry/metrics/upstream-mtls.js';
@@ -38,15 +39,28 @@ spec: { host: ${host}, trafficPolicy: { tls: ${tls} } }
 describe('isIstioMutual', () => {
   it('is true for auto mTLS and ISTIO_MUTUAL, false for SIMPLE, MUTUAL, DISABLE and plaintext', async () => {
     const dir = await tmp();
-    const pem = path.join(dir, 'file.pem');
-    await writeFile(pem, 'pem');
+    // MUTUAL's files must load (a pair that does not is refused, as the agent's SDS refuses it).
+    const ca = await createDevCa();
+    const issued = await issueWorkloadCertificate({
+      ca,
+      namespace: 'default',
+      serviceAccount: 'productpage',
+    });
+    const [cert, key, root] = ['cert.pem', 'key.pem', 'ca.pem'].map((f) => path.join(dir, f)) as [
+      string,
+      string,
+      string,
+    ];
+    await writeFile(cert, issued.certChainPem);
+    await writeFile(key, issued.keyPem);
+    await writeFile(root, ca.rootCertPem);
     const hosts = ['auto', 'istio', 'simple', 'mutual', 'disable', 'nosidecar'];
     const yaml = [
       rule('istio', '{ mode: ISTIO_MUTUAL }'),
       rule('simple', '{ mode: SIMPLE }'),
       rule(
         'mutual',
-        `{ mode: MUTUAL, clientCertificate: ${pem}, privateKey: ${pem}, caCertificates: ${pem} }`,
+        `{ mode: MUTUAL, clientCertificate: ${cert}, privateKey: ${key}, caCertificates: ${root} }`,
       ),
       rule('disable', '{ mode: DISABLE }'),
     ].join('');
