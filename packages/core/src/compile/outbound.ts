@@ -171,8 +171,11 @@ export function buildOutbound(
       ...(svc.aliases ?? []).flatMap((a) => hostAliases(a, workload.namespace, [])),
     ];
     for (const port of svc.ports) {
+      // Under a Sidecar, each port routes by its own egress listener's VirtualServices.
+      const onPort =
+        scope === null ? candidates : candidates.filter((vs) => scope.importsVsOn(vs, port.number));
       if (isTcpRoutePort(port)) {
-        const r = sidecarTcpRoute(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p));
+        const r = sidecarTcpRoute(svc, port, onPort, workload, (ns, p) => ctxFor(ns, p));
         tcpRoutes.push(r);
         for (const a of aliases)
           if (!tcpIndex.has(`${a}:${port.number}`)) tcpIndex.set(`${a}:${port.number}`, r);
@@ -182,12 +185,12 @@ export function buildOutbound(
           svc,
           port.number,
           aliases,
-          sidecarTlsChains(svc, port, candidates, workload, (ns, p) => ctxFor(ns, p)),
+          sidecarTlsChains(svc, port, onPort, workload, (ns, p) => ctxFor(ns, p)),
         );
       if (!isHttpPort(port)) continue;
       let owner: SelectedVirtualService | null = null;
       let routes: CompiledRoute[] = [];
-      for (const vs of candidates) {
+      for (const vs of onPort) {
         routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, port.number)).map((r) => r.route);
         if (routes.length > 0) {
           owner = vs;
@@ -217,6 +220,7 @@ export function buildOutbound(
   for (const vs of selected) {
     for (const h of new Set(vs.hosts)) {
       if (registry.has(h) || claimedByService.has(h) || seenPatterns.has(h)) continue;
+      if (scope !== null && !scope.importsVsOn(vs, NON_SERVICE_PORT)) continue;
       const routes = compileRules(vs, rulesOf(vs), (ns) => ctxFor(ns, NON_SERVICE_PORT)).map((r) => r.route);
       if (routes.length === 0) continue;
       seenPatterns.add(h);

@@ -12,9 +12,13 @@ interface HostsByNamespace {
   readonly excluded: Map<string, string[]>;
 }
 
-/** One `egress` listener: its port (null: every port no other listener names) and hosts. */
+/**
+ * One `egress` listener: its port (null: every port no other listener names) and hosts. An
+ * HTTP_PROXY listener proxies for every port, beside the others.
+ */
 interface EgressListener {
   readonly port: number | null;
+  readonly httpProxy: boolean;
   readonly hosts: HostsByNamespace;
 }
 
@@ -26,6 +30,11 @@ export interface SidecarScope {
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY' | null;
   /** The VirtualServices this workload's egress listeners import, in the order given. */
   virtualServices(selected: readonly SelectedVirtualService[]): SelectedVirtualService[];
+  /**
+   * Whether the listener that serves `port` imports `vs`: each port's routes come from its
+   * own listener's VirtualServices (sidecar.go `GetEgressListenerForRDS`).
+   */
+  importsVsOn(vs: SelectedVirtualService, port: number): boolean;
   /**
    * The services (with the ports) its egress listeners and those VirtualServices import;
    * `byName` finds a delegate VirtualService (`ns/name`), whose routes count as its root's.
@@ -41,6 +50,7 @@ const ALL_VISIBLE: SidecarScope = {
   sidecar: null,
   outboundTrafficPolicy: null,
   virtualServices: (selected) => [...selected],
+  importsVsOn: () => true,
   services: (registry) => new Map(registry),
 };
 
@@ -86,28 +96,38 @@ export function sidecarScope(
   if (resource === null) return ALL_VISIBLE;
   const spec = resource.spec as SidecarSpec;
   const egress = (spec.egress?.length ?? 0) > 0 ? (spec.egress ?? []) : [{ hosts: ['*/*'] }];
-  const listeners: EgressListener[] = egress.map((e) => ({
-    port: matchedPort('port' in e ? e.port : undefined),
-    hosts: classify(e.hosts, workload.namespace),
-  }));
+  const listeners: EgressListener[] = egress.map((e) => {
+    const port = 'port' in e ? e.port : undefined;
+    const httpProxy = port?.protocol?.toUpperCase() === 'HTTP_PROXY';
+    return {
+      port: httpProxy || port?.number === undefined || port.number === 0 ? null : port.number,
+      httpProxy,
+      hosts: classify(e.hosts, workload.namespace),
+    };
+  });
   const tp = spec.outboundTrafficPolicy;
   return {
     sidecar: { namespace: resource.metadata.namespace, name: resource.metadata.name },
     // The proto's default mode is REGISTRY_ONLY (sidecar.proto OutboundTrafficPolicy.Mode).
     outboundTrafficPolicy: tp === undefined ? null : (tp.mode ?? 'REGISTRY_ONLY'),
     virtualServices: (selected) => selected.filter((vs) => listeners.some((l) => importsVs(l.hosts, vs))),
+    importsVsOn: (vs, port) => listenersOn(listeners, port).some((l) => importsVs(l.hosts, vs)),
     services: (registry, virtualServices, byName) =>
       importServices(registry, virtualServices, byName, listeners, workload),
   };
 }
 
 /**
- * The port a listener limits its services to (sidecar.go `needsPortMatch`): none without a
- * port, or on an HTTP_PROXY listener, which proxies for any port.
+ * The listeners that serve `port` (sidecar.go `GetEgressListenerForRDS`): the one naming the
+ * port, else the one without a port; and any HTTP_PROXY listener, which proxies for every
+ * port (`needsPortMatch` is false for it).
  */
-function matchedPort(port: { number?: number; protocol?: string } | undefined): number | null {
-  if (port?.number === undefined || port.number === 0) return null;
-  return port.protocol?.toUpperCase() === 'HTTP_PROXY' ? null : port.number;
+function listenersOn(listeners: readonly EgressListener[], port: number): EgressListener[] {
+  const own =
+    listeners.find((l) => !l.httpProxy && l.port === port) ??
+    listeners.find((l) => !l.httpProxy && l.port === null);
+  const proxies = listeners.filter((l) => l.httpProxy);
+  return own === undefined ? proxies : [own, ...proxies];
 }
 
 /** sidecar.go `convertIstioListenerToWrapper`: `ns/host` entries by namespace, `~` excluding. */
@@ -176,8 +196,9 @@ function importServices(
     for (const n of numbers) set.add(n);
     ports.set(svc.host, set);
   };
+  // The service's ports this listener serves.
   const onListener = (svc: Service, l: EgressListener): number[] =>
-    svc.ports.map((p) => p.number).filter((n) => l.port === null || n === l.port);
+    svc.ports.map((p) => p.number).filter((n) => listenersOn(listeners, n).includes(l));
   // sidecar.go matchingAliasService: an imported service keeps the ExternalName aliases the
   // listener imports too (an alias's namespace is its Service's).
   const aliases = new Map<string, Set<string>>();

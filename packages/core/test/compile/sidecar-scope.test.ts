@@ -175,6 +175,56 @@ spec:
     ]);
   });
 
+  it("routes each port by its own egress listener's VirtualServices, as istiod builds a route table per listener", () => {
+    const p = plan(
+      ratings,
+      sidecar(
+        'default',
+        'prod-us1',
+        `  egress:
+  - port: { number: 9080, protocol: HTTP, name: egresshttp }
+    hosts: ["prod-us1/*"]
+  - hosts: ["istio-system/*", "prod-us1/*"]`,
+      ),
+      // A VirtualService the catch-all listener imports (its namespace is istio-system), not
+      // the listener for 9080 (sidecar.go GetEgressListenerForRDS picks that one for 9080).
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: details-ops, namespace: istio-system }
+spec:
+  hosts: [details.prod-us1.svc.cluster.local]
+  http:
+  - headers: { request: { set: { x-ops: "true" } } }
+    route: [{ destination: { host: details.prod-us1.svc.cluster.local } }]
+`,
+    );
+    const owner = (port: number) =>
+      p.outbound.virtualHosts.find((v) => v.host === 'details.prod-us1.svc.cluster.local' && v.port === port)
+        ?.virtualService?.name ?? null;
+    expect(owner(9080)).toBeNull();
+    expect(owner(9090)).toBe('details-ops');
+  });
+
+  it('leaves a port with its own listener to that listener: the catch-all does not import services there', () => {
+    const p = plan(
+      ratings,
+      sidecar(
+        'default',
+        'prod-us1',
+        `  egress:
+  - port: { number: 9080, protocol: HTTP, name: egresshttp }
+    hosts: ["prod-apis/*"]
+  - hosts: ["./*"]`,
+      ),
+    );
+    expect(hosts(p)).toEqual([
+      '*.wikipedia.org:443',
+      'details.prod-us1.svc.cluster.local:9090',
+      'payments.prod-apis.svc.cluster.local:9080',
+    ]);
+    expect(p.outbound.lookup('details.prod-us1', 9080)).toBeNull();
+  });
+
   it("sets the workload's outboundTrafficPolicy: the Sidecar's mode, REGISTRY_ONLY when it names none", () => {
     const mode = (spec: string) =>
       plan(ratings, sidecar('default', 'prod-us1', spec)).meshConfig.outboundTrafficPolicy;
