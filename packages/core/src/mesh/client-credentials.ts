@@ -52,6 +52,14 @@ export interface CredentialFiles {
   readonly crl: string | null;
 }
 
+/** Where DestinationRule TLS origination gets its certificates (`ClientCredentials`, or the mock mesh's). */
+export interface ClientCredentialSource {
+  /** A `credentialName` secret's; throws TransportError (`tls`, before the request) when it is not there. */
+  get(name: string, mutual: boolean): ClientCredential;
+  /** The files the rule names; throws as `get` does. */
+  files(files: CredentialFiles): ClientCredential;
+}
+
 /**
  * The certificates of DestinationRule TLS origination, as Istio serves them to Envoy over
  * SDS and so keeps them current: the secrets `credentialName`s name, read where they are
@@ -64,7 +72,7 @@ export interface CredentialFiles {
  * be read fails each connection as Envoy's not-ready TLS socket does; a renewal that does
  * not load (a half-written key) keeps the last good one.
  */
-export class ClientCredentials {
+export class ClientCredentials implements ClientCredentialSource {
   readonly #credentials: MountedCredentials | undefined;
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();

@@ -31,7 +31,7 @@ import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { telemetryDump } from '../admin/telemetry-dump.js';
 import { MESHLET_VERSION } from '../version.js';
 import type { MountedCredentials } from '../identity/mounted-secret.js';
-import { ClientCredentials } from './client-credentials.js';
+import { ClientCredentials, type ClientCredentialSource } from './client-credentials.js';
 import { credentialsOption } from './credentials-option.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { localPeerHeaders, sidecarNodeId } from '../telemetry/metadata-exchange/peer-metadata.js';
@@ -71,6 +71,8 @@ export interface MeshInternals {
    * tcp_proxy; the others go through the transport (the mock mesh simulates its pods' TLS).
    */
   readonly tcpForTlsRulesOnly?: boolean;
+  /** Where DestinationRule TLS origination gets its certificates (the mock mesh simulates them). */
+  readonly clientCredentials?: ClientCredentialSource;
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -164,7 +166,11 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     random,
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
-  const tlsFor = createTlsFor(getPlan, certs, new ClientCredentials(credentials, clock));
+  const tlsFor = createTlsFor(
+    getPlan,
+    certs,
+    internals.clientCredentials ?? new ClientCredentials(credentials, clock),
+  );
   // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
   // (its peer labels cached) for both.
   let tcpObservers: TcpObserverFactory | null = null;

@@ -9,7 +9,12 @@ import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
 import type { UpstreamHost } from '../outbound/upstream/types.js';
 import { systemClock } from '../runtime/clock.js';
-import { ClientCredentials, CONFIGMAP_PREFIX, type ClientCredential } from './client-credentials.js';
+import {
+  ClientCredentials,
+  CONFIGMAP_PREFIX,
+  type ClientCredential,
+  type ClientCredentialSource,
+} from './client-credentials.js';
 
 /** Istio's client ALPN for HTTP/1.1 over mTLS (pilot/pkg/xds/filters/filters.go mtlsHTTP11ALPN). */
 const ISTIO_HTTP11_ALPN: readonly string[] = Object.freeze(['istio-http/1.1', 'istio', 'http/1.1']);
@@ -109,7 +114,7 @@ function str(v: unknown): string | null {
 export function createTlsFor(
   getPlan: () => MeshPlan,
   certs: CertSource | null,
-  credentials: ClientCredentials = new ClientCredentials(undefined, systemClock),
+  credentials: ClientCredentialSource = new ClientCredentials(undefined, systemClock),
 ): (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null {
   const istioMutual = (cluster: Cluster, host: UpstreamHost, policy: TlsPolicy | null): TransportTls => {
     const plan = getPlan();

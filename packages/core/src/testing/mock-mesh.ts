@@ -34,7 +34,7 @@ import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 import { HandlerTracker } from './handler-tracker.js';
 import { hopLogged, type Fetch } from './hop-log.js';
 import { sumMetric } from './mesh-metric.js';
-import { virtualCertificates } from './virtual-certs.js';
+import { VIRTUAL_CLIENT_CREDENTIALS, virtualCertificates } from './virtual-certs.js';
 import { mockGateway } from './mock-gateway.js';
 import { connectionLogged, directConnect, type Connect, type DialedPods } from './mock-connections.js';
 import { mockTcpDial } from './mock-tcp-dial.js';
@@ -180,6 +180,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         tcpDial: mockTcpDial(network, wire, caller, dialed, metadataOf(workload)),
         // Its pods' TLS is simulated in the mock transport, not spoken on the wire.
         tcpForTlsRulesOnly: true,
+        clientCredentials: VIRTUAL_CLIENT_CREDENTIALS,
       },
     );
     meshes.push(mesh);

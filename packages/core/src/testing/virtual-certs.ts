@@ -1,5 +1,6 @@
 import type { PeerIdentity } from '../inbound/request-context.js';
 import type { CertSource, WorkloadCertificates } from '../identity/types.js';
+import type { ClientCredentialSource, CredentialFiles } from '../mesh/client-credentials.js';
 
 const YEAR_MS = 365 * 86_400_000;
 
@@ -30,3 +31,26 @@ export function virtualCertificates(identity: PeerIdentity | null): CertSource |
   });
   return { current: () => certs };
 }
+
+const secretText = (what: string) => `mock ${what} (no key material)`;
+
+/**
+ * The mock cluster's secrets and mounted files for DestinationRule TLS origination: every
+ * `credentialName` and file a rule names is there (the mock network plays the handshake and
+ * reads no PEM), so a rule behaves as it does once its secret exists; who reads it (a
+ * gateway, a sidecar whose rule has a workloadSelector) stays outbound-tls.ts's decision.
+ */
+export const VIRTUAL_CLIENT_CREDENTIALS: ClientCredentialSource = Object.freeze({
+  get: (name: string, mutual: boolean) => ({
+    cert: mutual ? secretText(`certificate of secret ${name}`) : null,
+    key: mutual ? secretText(`key of secret ${name}`) : null,
+    ca: secretText(`CA of secret ${name}`),
+    crl: null,
+  }),
+  files: (f: CredentialFiles) => ({
+    cert: f.cert === null ? null : secretText(f.cert),
+    key: f.key === null ? null : secretText(f.key),
+    ca: f.ca === null ? null : secretText(f.ca),
+    crl: null,
+  }),
+});

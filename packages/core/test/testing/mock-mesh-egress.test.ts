@@ -156,3 +156,44 @@ async function readSample(file: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(file, 'utf8');
 }
+
+describe('mock mesh: DestinationRule credentialName', () => {
+  // istio.io "Egress TLS Origination", mutual TLS at the sidecar: the rule's workloadSelector
+  // is what lets a sidecar read the secret (cluster_tls.go); the mock cluster has the secret.
+  const config = (selector: boolean) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: originate-mtls-for-nginx }
+spec:
+  hosts: [my-nginx.mesh-external.svc.cluster.local]
+  ports:
+  - { number: 80, name: http-port, protocol: HTTP, targetPort: 443 }
+  - { number: 443, name: https-port, protocol: HTTPS }
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: originate-mtls-for-nginx }
+spec:
+${selector ? '  workloadSelector: { matchLabels: { app: curl } }\n' : ''}  host: my-nginx.mesh-external.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: { simple: ROUND_ROBIN }
+    portLevelSettings:
+    - port: { number: 80 }
+      tls: { mode: MUTUAL, credentialName: client-credential, sni: my-nginx.mesh-external.svc.cluster.local }
+`;
+
+  it('originates mutual TLS from a sidecar whose rule selects it, and sends plaintext (closed by the TLS port) otherwise', async () => {
+    for (const selector of [true, false]) {
+      const mm = await mock({ config: config(selector) });
+      mm.service('my-nginx.mesh-external.svc.cluster.local', { port: 443, mesh: false, tls: true }, () => ({
+        status: 200,
+        body: 'nginx',
+      }));
+      const curl = mm.workload({ serviceAccount: 'curl', labels: { app: 'curl' } });
+      const res = await curl.fetch('http://my-nginx.mesh-external.svc.cluster.local/');
+      if (selector) expect([res.status, await res.text()]).toEqual([200, 'nginx']);
+      else expect(res.status).toBe(503);
+    }
+  });
+});
