@@ -18,6 +18,9 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import { runProxyConfig } from '../../packages/core/src/cli/proxy-config.js';
+import { captureIO } from '../../packages/core/test/cli/support.js';
 
 // DestinationRule `tls.credentialName`: TLS origination with a Kubernetes secret, as in
 // istio.io's "Egress TLS Origination" task (mutual TLS origination at the sidecar, its
@@ -142,6 +145,8 @@ async function mesh(
     workload?: WorkloadIdentity;
     credentials?: MountedCredentials;
     transport?: 'got' | 'undici';
+    certs?: string;
+    admin?: boolean;
   } = {},
 ): Promise<Mesh> {
   const dir = await tmp();
@@ -151,6 +156,8 @@ async function mesh(
     workload: options.workload ?? CURL,
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.transport === undefined ? {} : { transport: options.transport }),
+    ...(options.certs === undefined ? {} : { certs: options.certs }),
+    ...(options.admin === true ? { admin: { port: 0 } } : {}),
   });
   cleanup.push(() => m.close());
   return m;
@@ -348,5 +355,54 @@ describe('DestinationRule tls files (clientCertificate, privateKey, caCertificat
     const r = await call(m);
     expect(r).toMatchObject({ status: 503, flags: ['UF', 'URX'] });
     expect(r.body).toContain('transport failure reason: TLS error: Secret is not supplied by SDS');
+  });
+});
+
+describe('meshlet proxy-config secret', () => {
+  it("lists the workload's certificates and the credentials DestinationRules asked for, WARMING while one is not mounted", async () => {
+    const port = await nginx();
+    const certs = await tmp();
+    await writeWorkloadCertificates(certs, await issue(clientCa, 'curl'), 'istio');
+    const credentials = await tmp();
+    await clientCredential(credentials);
+    const m = await mesh(config(port, MUTUAL, true), { credentials, certs, admin: true });
+    expect((await call(m)).status).toBe(200);
+    const io = captureIO();
+    expect(await runProxyConfig(['secret', m.admin?.url ?? ''], io)).toBe(0);
+    const [header, ...rows] = io.out().trimEnd().split('\n');
+    expect(header).toMatch(
+      /^RESOURCE NAME\s+TYPE\s+STATUS\s+VALID CERT\s+SERIAL NUMBER\s+NOT AFTER\s+NOT BEFORE$/,
+    );
+    const cells = rows.map((r) => r.split(/\s{2,}/));
+    expect(cells.map((c) => c.slice(0, 4))).toEqual([
+      ['default', 'Cert Chain', 'ACTIVE', 'true'],
+      ['ROOTCA', 'CA', 'ACTIVE', 'true'],
+      ['kubernetes://client-credential', 'Cert Chain', 'ACTIVE', 'true'],
+      ['kubernetes://client-credential-cacert', 'CA', 'ACTIVE', 'true'],
+    ]);
+    for (const c of cells) {
+      expect(c[4]).toMatch(/^[0-9a-f]{32}$/);
+      expect(c[5]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    }
+
+    // A secret the rule names that is not mounted: istioctl's WARMING line, nothing else known.
+    const missing = await mesh(config(port, MUTUAL.replace('client-credential', 'absent'), true), {
+      credentials,
+      admin: true,
+    });
+    expect((await call(missing)).status).toBe(503);
+    const warm = captureIO();
+    expect(await runProxyConfig(['secrets', missing.admin?.url ?? ''], warm)).toBe(0);
+    expect(
+      warm
+        .out()
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((r) => r.trim().split(/\s+/)),
+    ).toEqual([
+      ['kubernetes://absent', 'WARMING', 'false'],
+      ['kubernetes://absent-cacert', 'WARMING', 'false'],
+    ]);
   });
 });

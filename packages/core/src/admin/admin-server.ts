@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { SecretDump } from './secrets-dump.js';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { MeshPlan } from '../compile/plan-types.js';
@@ -18,6 +19,8 @@ export interface AdminServerOptions {
   readonly clusters?: ClusterStateSource;
   /** The telemetry in force, for `/config_dump`; absent = null there. */
   readonly getTelemetry?: () => TelemetryDump;
+  /** The certificates in use and awaited, for `/config_dump`'s `secrets`; absent = none. */
+  readonly getSecrets?: () => readonly SecretDump[];
   /** The metrics registry `/stats/prometheus` exposes; absent = an empty exposition. */
   readonly registry?: Pick<Registry, 'metrics'>;
   readonly serverInfo: {
@@ -136,7 +139,12 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       case '/config_dump':
         return json(
           res,
-          configDump(options.getPlan(), options.getConfig(), options.getTelemetry?.() ?? null),
+          configDump(
+            options.getPlan(),
+            options.getConfig(),
+            options.getTelemetry?.() ?? null,
+            options.getSecrets?.() ?? [],
+          ),
         );
       case '/clusters': {
         const statuses = clusterStatuses(options.getPlan(), options.clusters);

@@ -1,3 +1,4 @@
+import type { SecretDump } from './secrets-dump.js';
 import type {
   Cluster,
   CompiledRoute,
@@ -118,6 +119,8 @@ export interface ConfigDump {
   readonly inbound: InboundDump;
   /** Metrics, tracing (sampling, provider and export target) and access logs in force; null with telemetry off. */
   readonly telemetry: TelemetryDump | null;
+  /** The certificates in use and awaited, as `meshlet proxy-config secret` prints them. */
+  readonly secrets: readonly SecretDump[];
 }
 
 const keyName = (k: { readonly namespace: string; readonly name: string } | null): string | null =>
@@ -209,6 +212,7 @@ export function configDump(
   plan: MeshPlan,
   config: ConfigInfo,
   telemetry: TelemetryDump | null = null,
+  secrets: readonly SecretDump[] = [],
 ): ConfigDump {
   const pa = plan.inbound.peerAuthentication;
   const clusters = Object.values(plan.outbound.clusters).map((c) =>
@@ -244,5 +248,6 @@ export function configDump(
       rateLimits: plan.inbound.rateLimits,
     },
     telemetry,
+    secrets,
   };
 }

@@ -11,7 +11,7 @@ Commands:
   certs     Create a development CA and issue SPIFFE workload certificates
   explain   Explain one request: its route, subset and policies, or why it was denied
   proxy-status  Show which config hash each running instance has loaded (SYNCED/STALE)
-  proxy-config  Show a running instance's routes, clusters, endpoints or listeners (from its admin port)
+  proxy-config  Show a running instance's routes, clusters, endpoints, listeners or secrets (from its admin port)
 
 Options:
   -h, --help      Show help (also: meshlet <command> --help)

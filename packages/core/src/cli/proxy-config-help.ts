@@ -3,7 +3,7 @@ export const PROXY_CONFIG_HELP = `Show the configuration a running meshlet insta
 server, with istioctl proxy-config's columns.
 
 Usage:
-  meshlet proxy-config routes|clusters|endpoints|listeners <admin url> [-o json]
+  meshlet proxy-config routes|clusters|endpoints|listeners|secret <admin url> [-o json]
 
 Types:
   routes      NAME, VHOST NAME, DOMAINS, MATCH, then DESTINATION, TIMEOUT, RETRIES, FAULT
@@ -13,6 +13,10 @@ Types:
   listeners   ADDRESS, PORT, MATCH, DESTINATION: a gateway's servers (HTTP and HTTPS routes,
               TCP and TLS passthrough clusters, by SNI), else the outbound route ports
               (from /config_dump)
+  secret      RESOURCE NAME, TYPE, STATUS, VALID CERT, SERIAL NUMBER, NOT AFTER, NOT BEFORE:
+              the workload certificate (default) and root (ROOTCA), and the DestinationRule
+              credentials (kubernetes://<name>, <name>-cacert, file-cert:, file-root:) the
+              instance has used, WARMING while one is not mounted (from /config_dump)
 
 Examples:
   meshlet proxy-config routes 127.0.0.1:15000

@@ -9,6 +9,8 @@ import { PROXY_CONFIG_HELP } from './proxy-config-help.js';
 import { renderTable, type Cell } from './table.js';
 import type { ListenerRow } from './listeners-view.js';
 import { renderRoutesTable } from './routes-table.js';
+import type { SecretDump } from '../admin/secrets-dump.js';
+import { SECRET_COLUMNS, secretRows } from './secrets-table.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: 'output', short: 'o', value: true },
@@ -16,7 +18,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', short: 'h', value: false },
 ];
 
-const TYPES = ['routes', 'clusters', 'endpoints', 'listeners'] as const;
+const TYPES = ['routes', 'clusters', 'endpoints', 'listeners', 'secret'] as const;
 type ConfigType = (typeof TYPES)[number];
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -110,6 +112,16 @@ async function show(
     else io.stdout(renderRoutesTable(dump.routeTable, io));
     return EXIT.ok;
   }
+  if (type === 'secret') {
+    // An instance older than this command has no secrets in its dump.
+    const secrets = dump.secrets as readonly SecretDump[] | undefined;
+    if (secrets === undefined)
+      return fail(io, url, '/config_dump has no secrets (a meshlet older than proxy-config secret)');
+    if (json) print(secrets);
+    else if (secrets.length === 0) io.stdout('No secret items to show.\n');
+    else io.stdout(renderTable([...SECRET_COLUMNS], secretRows(secrets), io));
+    return EXIT.ok;
+  }
   if (type === 'listeners') {
     // An instance older than this command has no listeners in its dump.
     const listeners = dump.listeners as readonly ListenerRow[] | undefined;
@@ -149,7 +161,7 @@ function fail(io: CliIO, url: string, error: string): number {
 }
 
 /**
- * `meshlet proxy-config routes|clusters|endpoints|listeners <admin url> [-o json]`: what a running
+ * `meshlet proxy-config routes|clusters|endpoints|listeners|secret <admin url> [-o json]`: what a running
  * instance uses, read from its admin server, in istioctl proxy-config's columns.
  */
 export const runProxyConfig: CliCommand = async (argv, io) => {
@@ -165,13 +177,15 @@ export const runProxyConfig: CliCommand = async (argv, io) => {
     }
     ({ json, timeoutMs } = jsonAndTimeout(args));
     const [first, second, ...extra] = args.positionals;
-    if (first === undefined || !(TYPES as readonly string[]).includes(first))
+    // istioctl takes `secret` and its plural.
+    const given = first === 'secrets' ? 'secret' : first;
+    if (given === undefined || !(TYPES as readonly string[]).includes(given))
       throw usage(
         `give a type: ${TYPES.join(', ')}${first === undefined ? '' : ` (got ${JSON.stringify(first)})`}`,
       );
     if (second === undefined) throw usage('give the admin URL of the instance, e.g. 127.0.0.1:15000');
     if (extra.length > 0) throw usage(`one admin URL at a time (got ${extra.length + 1})`);
-    type = first as ConfigType;
+    type = given as ConfigType;
     url = second;
   } catch (err) {
     if (!isMeshletError(err)) throw err;

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import {
+  CA_SUFFIX,
   credentialDir,
   readCaSecret,
   readCertSecret,
   readCredentialCa,
   type MountedCredentials,
 } from '../identity/mounted-secret.js';
+import type { SecretDump } from '../admin/secrets-dump.js';
 import { TransportError } from '../outbound/transport.js';
 import type { Clock } from '../runtime/clock.js';
 
@@ -38,6 +40,9 @@ const REFRESH_MS = 1_000;
 export const SECRET_NOT_SUPPLIED = 'TLS error: Secret is not supplied by SDS';
 
 interface Entry {
+  /** The SDS resource names Istio gives the certificate and the CA (null: not asked for). */
+  readonly certName: string | null;
+  readonly caName: string | null;
   value: ClientCredential | null;
   /** Why `value` is null, for the error's message. */
   problem: string;
@@ -58,6 +63,8 @@ export interface ClientCredentialSource {
   get(name: string, mutual: boolean): ClientCredential;
   /** The files the rule names; throws as `get` does. */
   files(files: CredentialFiles): ClientCredential;
+  /** What was asked for so far, supplied or awaited, as Envoy's config dump lists secrets. */
+  resources?(): SecretDump[];
 }
 
 /**
@@ -84,15 +91,25 @@ export class ClientCredentials implements ClientCredentialSource {
 
   /** The secret's credential, or a TransportError (`tls`, before the request) when it is not there. */
   get(name: string, mutual: boolean): ClientCredential {
-    return this.#current(`${mutual ? 'm' : 's'}|${name}`, `DestinationRule credentialName "${name}"`, () =>
-      this.#load(name, mutual),
+    // ConstructSdsSecretConfigForCredential: `kubernetes://<name>`, unless the name has a scheme.
+    const resource = name.includes('://') ? name : `kubernetes://${name}`;
+    return this.#current(
+      `${mutual ? 'm' : 's'}|${name}`,
+      { certName: mutual ? resource : null, caName: `${resource}${CA_SUFFIX}` },
+      `DestinationRule credentialName "${name}"`,
+      () => this.#load(name, mutual),
     );
   }
 
   /** The credential of the files, or a TransportError as `get`'s. */
   files(files: CredentialFiles): ClientCredential {
     const key = `f|${files.cert ?? ''}|${files.key ?? ''}|${files.ca ?? ''}|${files.crl ?? ''}`;
-    return this.#current(key, 'DestinationRule tls', () => ({
+    // security.SdsCertificateConfig GetResourceName / GetRootResourceName.
+    const names = {
+      certName: files.cert === null ? null : `file-cert:${files.cert}~${files.key ?? ''}`,
+      caName: files.ca === null ? null : `file-root:${files.ca}`,
+    };
+    return this.#current(key, names, 'DestinationRule tls', () => ({
       cert: readFile(files.cert),
       key: readFile(files.key),
       ca: readFile(files.ca),
@@ -100,11 +117,28 @@ export class ClientCredentials implements ClientCredentialSource {
     }));
   }
 
-  #current(key: string, what: string, load: () => ClientCredential): ClientCredential {
+  resources(): SecretDump[] {
+    const out = new Map<string, SecretDump>();
+    for (const e of this.#entries.values()) {
+      const state = e.value === null ? 'WARMING' : 'ACTIVE';
+      if (e.certName !== null && !out.has(e.certName))
+        out.set(e.certName, { name: e.certName, state, certificate: e.value?.cert ?? null });
+      if (e.caName !== null && !out.has(e.caName))
+        out.set(e.caName, { name: e.caName, state, certificate: e.value?.ca ?? null });
+    }
+    return [...out.values()];
+  }
+
+  #current(
+    key: string,
+    names: Pick<Entry, 'certName' | 'caName'>,
+    what: string,
+    load: () => ClientCredential,
+  ): ClientCredential {
     const now = this.#clock.now();
     let entry = this.#entries.get(key);
     if (entry === undefined || now - entry.readAt >= REFRESH_MS) {
-      entry ??= { value: null, problem: '', readAt: now };
+      entry ??= { ...names, value: null, problem: '', readAt: now };
       entry.readAt = now;
       refresh(entry, load);
       this.#entries.set(key, entry);

@@ -29,6 +29,7 @@ import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
 import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { telemetryDump } from '../admin/telemetry-dump.js';
+import { workloadSecrets } from '../admin/secrets-dump.js';
 import { MESHLET_VERSION } from '../version.js';
 import type { MountedCredentials } from '../identity/mounted-secret.js';
 import { ClientCredentials, type ClientCredentialSource } from './client-credentials.js';
@@ -166,11 +167,8 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     random,
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
-  const tlsFor = createTlsFor(
-    getPlan,
-    certs,
-    internals.clientCredentials ?? new ClientCredentials(credentials, clock),
-  );
+  const clientCredentials = internals.clientCredentials ?? new ClientCredentials(credentials, clock);
+  const tlsFor = createTlsFor(getPlan, certs, clientCredentials);
   // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
   // (its peer labels cached) for both.
   let tcpObservers: TcpObserverFactory | null = null;
@@ -224,6 +222,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
         files: source.current.snapshot.files,
       }),
       clusters,
+      getSecrets: () => [...workloadSecrets(certs), ...(clientCredentials.resources?.() ?? [])],
       ...(telemetry === null
         ? {}
         : { registry: telemetry.registry, getTelemetry: () => telemetryDump(telemetry) }),

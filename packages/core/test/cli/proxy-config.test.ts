@@ -113,8 +113,10 @@ describe('meshlet proxy-config', () => {
 
   it('exits 64 for an unknown type', async () => {
     const io = captureIO();
-    expect(await runProxyConfig(['secrets', 'http://127.0.0.1:1'], io)).toBe(64);
-    expect(io.err()).toContain('give a type: routes, clusters, endpoints, listeners (got "secrets")');
+    expect(await runProxyConfig(['bootstrap', 'http://127.0.0.1:1'], io)).toBe(64);
+    expect(io.err()).toContain(
+      'give a type: routes, clusters, endpoints, listeners, secret (got "bootstrap")',
+    );
   });
 });
 
