@@ -11,6 +11,8 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { runProxyConfig } from '../../packages/core/src/cli/proxy-config.js';
+import { captureIO } from '../../packages/core/test/cli/support.js';
 import {
   ALL_V1,
   gatewayMesh as meshOver,
@@ -211,6 +213,7 @@ spec:
         'echo-tls.yaml': CONFIG,
       },
       { [TCP_ECHO]: [{ address: '127.0.0.1', port: v1.port, labels: { app: 'tcp-echo', version: 'v1' } }] },
+      { admin: { port: 0 } },
     );
     expect(mesh.plan.gateway?.tcp.find((r) => r.port === 31443)?.id).toBe('default/echo-tls/tcp/0');
     const server = await mesh.listenGatewayTcp({
@@ -230,6 +233,10 @@ spec:
         s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       });
     expect(await talk('echo.example.com')).toBe('one hello\n');
+    // istioctl proxy-config secret: the listener's credential under its SDS name.
+    const io = captureIO();
+    expect(await runProxyConfig(['secret', mesh.admin?.url ?? ''], io)).toBe(0);
+    expect(io.out()).toMatch(/^kubernetes:\/\/echo-cert\s+Cert Chain\s+ACTIVE\s+true\s/m);
     // No server claims other.example.com: the handshake fails.
     expect(await talk('other.example.com')).toMatch(/ECONNRESET|alert|handshake/i);
     // No SNI (a client dialling the address): closed before the handshake, no certificate shown.

@@ -13,6 +13,8 @@ import {
 } from '../../packages/core/src/identity/dev-ca.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { runProxyConfig } from '../../packages/core/src/cli/proxy-config.js';
+import { captureIO } from '../../packages/core/test/cli/support.js';
 import { send as rawSend } from '../adapters/support/http.js';
 import { twoTeamsGateways } from '../../packages/core/test/helpers/two-teams-gateways.js';
 
@@ -76,6 +78,7 @@ async function gatewayMesh(
   upstreamPort: number,
   certs?: string,
   credentials?: string,
+  admin = false,
 ): Promise<Mesh> {
   const dir = await tmp();
   await writeFile(path.join(dir, 'gw.yaml'), yaml);
@@ -85,6 +88,7 @@ async function gatewayMesh(
     endpoints: { 'httpbin.default.svc.cluster.local': [{ address: '127.0.0.1', port: upstreamPort }] },
     ...(certs === undefined ? {} : { certs }),
     ...(credentials === undefined ? {} : { credentials }),
+    ...(admin ? { admin: { port: 0 } } : {}),
   });
   cleanup.push(() => mesh.close());
   return mesh;
@@ -286,6 +290,7 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
       await httpbin(),
       undefined,
       creds,
+      true,
     );
     const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
     const port = (server.address() as AddressInfo).port;
@@ -306,6 +311,21 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
         })
       ).status,
     ).toBe(200);
+    // istioctl proxy-config secret on the gateway: the server's certificate and the CA it
+    // checks clients against, under the SDS names istiod gives them.
+    const io = captureIO();
+    expect(await runProxyConfig(['secret', mesh.admin?.url ?? ''], io)).toBe(0);
+    expect(
+      io
+        .out()
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((r) => r.split(/\s{2,}/).slice(0, 4)),
+    ).toEqual([
+      ['kubernetes://httpbin-credential', 'Cert Chain', 'ACTIVE', 'true'],
+      ['kubernetes://httpbin-credential-cacert', 'CA', 'ACTIVE', 'true'],
+    ]);
   });
 
   it('ISTIO_MUTUAL: terminates with the workload certificates and requires a mesh client certificate', async () => {

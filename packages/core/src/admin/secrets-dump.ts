@@ -21,3 +21,15 @@ export function workloadSecrets(certs: CertSource | null): SecretDump[] {
     { name: 'ROOTCA', state: 'ACTIVE', certificate: c.rootCertPem },
   ];
 }
+
+/** Each name once (the first), as Envoy holds one resource per name however many use it. */
+export function uniqueSecrets(all: readonly SecretDump[]): SecretDump[] {
+  const seen = new Set<string>();
+  const out: SecretDump[] = [];
+  for (const s of all) {
+    if (seen.has(s.name)) continue;
+    seen.add(s.name);
+    out.push(s);
+  }
+  return out;
+}

@@ -14,9 +14,10 @@ Types:
               TCP and TLS passthrough clusters, by SNI), else the outbound route ports
               (from /config_dump)
   secret      RESOURCE NAME, TYPE, STATUS, VALID CERT, SERIAL NUMBER, NOT AFTER, NOT BEFORE:
-              the workload certificate (default) and root (ROOTCA), and the DestinationRule
-              credentials (kubernetes://<name>, <name>-cacert, file-cert:, file-root:) the
-              instance has used, WARMING while one is not mounted (from /config_dump)
+              the workload certificate (default) and root (ROOTCA), the gateway listeners'
+              certificates, and the DestinationRule credentials (kubernetes://<name>,
+              <name>-cacert, file-cert:, file-root:) the instance has used, WARMING while one
+              is not mounted (from /config_dump)
 
 Examples:
   meshlet proxy-config routes 127.0.0.1:15000

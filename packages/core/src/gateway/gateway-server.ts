@@ -1,3 +1,4 @@
+import type { SecretDump } from '../admin/secrets-dump.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -58,6 +59,8 @@ export interface GatewayServerHandle {
   readonly port: number;
   /** Directories whose files the server's certificates came from. */
   readonly sources: () => readonly string[];
+  /** The certificates in use, under Istio's SDS names (none for plain HTTP). */
+  readonly secrets: () => readonly SecretDump[];
   /**
    * Re-read the port's certificates from `plan` (a rotation, a changed Gateway): resolves
    * true when they changed and new handshakes use them, false when nothing changed; rejects
@@ -90,6 +93,7 @@ export async function createGatewayServer(
       server,
       port,
       sources: () => [],
+      secrets: () => [],
       refresh: async (next) => {
         if ((await portTls(next, port, certs, options.credentials)) !== null)
           throw restart(port, 'its servers now terminate TLS');
@@ -110,6 +114,7 @@ export async function createGatewayServer(
     server,
     port,
     sources: () => active.sources,
+    secrets: () => active.secrets,
     refresh: async (next) => {
       const tls = await portTls(next, port, certs, options.credentials);
       if (tls === null) throw restart(port, 'its servers no longer terminate TLS');

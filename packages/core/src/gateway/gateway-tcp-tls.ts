@@ -1,3 +1,4 @@
+import type { SecretDump } from '../admin/secrets-dump.js';
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server, type TLSSocket } from 'node:tls';
 import { isTlsTerminatedTcpServer } from '../compile/gateway-tcp-routes.js';
@@ -31,6 +32,8 @@ export interface TcpTlsServerHandle {
   readonly server: Server;
   readonly port: number;
   readonly sources: () => readonly string[];
+  /** The certificates in use, under Istio's SDS names. */
+  readonly secrets: () => readonly SecretDump[];
   refresh(plan: MeshPlan): Promise<boolean>;
 }
 
@@ -64,6 +67,7 @@ export async function createTcpTlsServer(
     server,
     port,
     sources: () => active.sources,
+    secrets: () => active.secrets,
     refresh: async (next) => {
       const tls = await portTls(next, port, certs, credentials);
       if (tls === null || tls.clientCert !== active.clientCert)

@@ -6,7 +6,9 @@ import type { ServerTLSSettings } from '../config/schema/gateway-tls.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { TlsDefaults } from '../config/mesh-config.js';
+import type { SecretDump } from '../admin/secrets-dump.js';
 import {
+  CA_SUFFIX,
   credentialDir,
   readCaSecret,
   readCertSecret,
@@ -24,6 +26,8 @@ export interface ServerTlsMaterial {
   readonly clientCert: 'none' | 'optional' | 'required';
   /** The directories the certificates were read from, to watch for rotations. */
   readonly sources: readonly string[];
+  /** Its certificates under Istio's SDS names (`kubernetes://<name>`, `file-cert:`...), for the config dump. */
+  readonly secrets: readonly SecretDump[];
 }
 
 /** Settings meshlet's gateway applies; any other one set on a server is refused, never ignored. */
@@ -104,20 +108,25 @@ async function caFor(
   tls: ServerTLSSettings,
   credentials: GatewayCredentials | undefined,
   name: string | null,
-): Promise<{ ca: string; source: string | null }> {
+): Promise<{ ca: string; source: string | null; resource: string }> {
   if (tls.caCertCredentialName !== undefined) {
     const dir = credentialDir(credentials, tls.caCertCredentialName);
     const ca = dir === null ? null : readCaSecret(dir);
     if (ca === null || dir === null)
       refuse(server, `caCertCredentialName "${tls.caCertCredentialName}" has no ca.crt mounted`);
-    return { ca: ca.ca, source: dir };
+    return { ca: ca.ca, source: dir, resource: `kubernetes://${tls.caCertCredentialName}` };
   }
   if (name !== null) {
     const found = readCredentialCa(credentials, name);
-    if (found !== null) return { ca: found.ca, source: found.dir };
+    if (found !== null)
+      return { ca: found.ca, source: found.dir, resource: `kubernetes://${name}${CA_SUFFIX}` };
   }
   if (tls.caCertificates !== undefined)
-    return { ca: await readFile(tls.caCertificates, 'utf8'), source: path.dirname(tls.caCertificates) };
+    return {
+      ca: await readFile(tls.caCertificates, 'utf8'),
+      source: path.dirname(tls.caCertificates),
+      resource: `file-root:${tls.caCertificates}`,
+    };
   return refuse(
     server,
     `${tls.mode ?? ''} needs the CA that client certificates chain to: ca.crt in the credential, a "<credentialName>-cacert" credential, caCertCredentialName or caCertificates`,
@@ -163,31 +172,44 @@ export async function serverTlsMaterial(
       clientCert: 'required',
       // The workload certificates rotate through the mesh's own watcher.
       sources: [],
+      // `default` and `ROOTCA`, which the workload's own list already has.
+      secrets: [],
     };
   }
   const names = tls.credentialNames ?? (tls.credentialName === undefined ? [] : [tls.credentialName]);
   let keys: string[];
   let chains: string[];
   const sources: string[] = [];
+  const secrets: SecretDump[] = [];
   if (names.length > 0) {
     const read = names.map((n) => readCredential(server, credentials, n));
     keys = read.map((r) => r.key);
     chains = read.map((r) => r.cert);
     sources.push(...read.map((r) => r.dir));
+    names.forEach((n, i) =>
+      secrets.push({ name: `kubernetes://${n}`, state: 'ACTIVE', certificate: chains[i] ?? null }),
+    );
   } else if (tls.serverCertificate !== undefined && tls.privateKey !== undefined) {
     keys = [await readFile(tls.privateKey, 'utf8')];
     chains = [await readFile(tls.serverCertificate, 'utf8')];
     sources.push(path.dirname(tls.serverCertificate), path.dirname(tls.privateKey));
+    secrets.push({
+      name: `file-cert:${tls.serverCertificate}~${tls.privateKey}`,
+      state: 'ACTIVE',
+      certificate: chains[0] ?? null,
+    });
   } else {
     return refuse(server, `${mode} needs a certificate: credentialName, or serverCertificate and privateKey`);
   }
   const context: SecureContextOptions = { ...meshDefaults(defaults), ...versions, key: keys, cert: chains };
-  if (mode === 'SIMPLE') return { context, clientCert: 'none', sources };
-  const { ca, source } = await caFor(server, tls, credentials, names[0] ?? null);
+  if (mode === 'SIMPLE') return { context, clientCert: 'none', sources, secrets };
+  const { ca, source, resource } = await caFor(server, tls, credentials, names[0] ?? null);
   if (source !== null) sources.push(source);
+  secrets.push({ name: resource, state: 'ACTIVE', certificate: ca });
   return {
     context: { ...context, ca },
     clientCert: mode === 'OPTIONAL_MUTUAL' ? 'optional' : 'required',
     sources: [...new Set(sources)],
+    secrets,
   };
 }

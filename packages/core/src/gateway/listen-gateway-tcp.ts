@@ -1,3 +1,4 @@
+import type { SecretDump } from '../admin/secrets-dump.js';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { WorkloadIdentity } from '../compile/workload.js';
@@ -41,6 +42,8 @@ export async function listenGatewayTcp(
     readonly certWatcher: CertWatcher | null;
     readonly clock: Clock;
     readonly events: EventEmitter<MeshEvents>;
+    /** What each open listener's certificates are, for the config dump (registered while open). */
+    readonly secrets?: Set<() => readonly SecretDump[]>;
   },
   options: GatewayTcpServerOptions,
 ): Promise<Server> {
@@ -84,13 +87,16 @@ export async function listenGatewayTcp(
       server.close(() => resolve());
       for (const s of open) s.destroy();
     });
+  const secrets = tls?.secrets ?? null;
   const stop = (): void => {
     parts.closers.delete(close);
+    if (secrets !== null) parts.secrets?.delete(secrets);
     follow?.close();
     if (follow !== null) parts.events.off('reload', follow.trigger);
     unsubscribe?.();
   };
   parts.closers.add(close);
+  if (secrets !== null) parts.secrets?.add(secrets);
   server.once('close', stop);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

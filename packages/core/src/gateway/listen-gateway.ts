@@ -1,3 +1,4 @@
+import type { SecretDump } from '../admin/secrets-dump.js';
 import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { MeshPlan } from '../compile/plan-types.js';
@@ -21,6 +22,8 @@ export interface ListenGatewayParts {
   readonly servers: Set<Server>;
   /** `mesh.gateway({ port })`. */
   readonly listener: (port: number) => RequestListener;
+  /** What each open listener's certificates are, for the config dump (registered while open). */
+  readonly secrets?: Set<() => readonly SecretDump[]>;
 }
 
 /**
@@ -44,13 +47,16 @@ export async function listenGateway(
   const unsubscribe = parts.certWatcher?.onEvent((e) => {
     if (e.type === 'rotated') follow.trigger();
   });
+  const secrets = handle.secrets;
   const stop = (): void => {
     parts.servers.delete(server);
+    parts.secrets?.delete(secrets);
     follow.close();
     parts.events.off('reload', follow.trigger);
     unsubscribe?.();
   };
   parts.servers.add(server);
+  parts.secrets?.add(secrets);
   server.once('close', stop);
   try {
     await new Promise<void>((resolve, reject) => {

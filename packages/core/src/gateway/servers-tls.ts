@@ -7,6 +7,7 @@ import {
   type TlsOptions,
   type TLSSocket,
 } from 'node:tls';
+import type { SecretDump } from '../admin/secrets-dump.js';
 import { sniffFirstBytes } from '../inbound/server/sniff.js';
 import type { GatewayServerInfo, MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
@@ -25,6 +26,8 @@ export interface ServersTls {
   /** Whether a server has host `*`: without one, a client that sends no SNI is refused. */
   readonly catchAll: boolean;
   readonly sources: readonly string[];
+  /** The servers' certificates under Istio's SDS names, each name once. */
+  readonly secrets: readonly SecretDump[];
   /** The certificates in use, to tell a rotation from a re-read of the same files. */
   readonly fingerprint: string;
 }
@@ -60,6 +63,7 @@ export async function serversTls(
     defaults: material[Math.max(catchAll, 0)]!.context,
     catchAll: catchAll >= 0,
     sources: [...new Set(material.flatMap((m) => m.sources))],
+    secrets: [...new Map(material.flatMap((m) => m.secrets).map((x) => [x.name, x])).values()],
     fingerprint: JSON.stringify(material.map((m) => [m.context.cert, m.context.key, m.context.ca])),
   };
 }

@@ -29,7 +29,7 @@ import { watchCertDir, type CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
 import { createAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { telemetryDump } from '../admin/telemetry-dump.js';
-import { workloadSecrets } from '../admin/secrets-dump.js';
+import { uniqueSecrets, workloadSecrets, type SecretDump } from '../admin/secrets-dump.js';
 import { MESHLET_VERSION } from '../version.js';
 import type { MountedCredentials } from '../identity/mounted-secret.js';
 import { ClientCredentials, type ClientCredentialSource } from './client-credentials.js';
@@ -222,7 +222,12 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
         files: source.current.snapshot.files,
       }),
       clusters,
-      getSecrets: () => [...workloadSecrets(certs), ...(clientCredentials.resources?.() ?? [])],
+      getSecrets: () =>
+        uniqueSecrets([
+          ...workloadSecrets(certs),
+          ...[...gatewaySecrets].flatMap((list) => list()),
+          ...(clientCredentials.resources?.() ?? []),
+        ]),
       ...(telemetry === null
         ? {}
         : { registry: telemetry.registry, getTelemetry: () => telemetryDump(telemetry) }),
@@ -245,6 +250,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   let closing: Promise<void> | null = null;
   const gatewayServers = new Set<Server>();
   const gatewayTcpClosers = new Set<() => Promise<void>>();
+  const gatewaySecrets = new Set<() => readonly SecretDump[]>();
   const closedMesh = (method: string): Promise<never> =>
     Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', `mesh.${method}: the mesh is closed`, {}));
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
@@ -317,6 +323,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           clock,
           events,
           servers: gatewayServers,
+          secrets: gatewaySecrets,
           listener: (port) => mesh.gateway({ port }),
         },
         withCredentials(gatewayOptions),
@@ -325,7 +332,16 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     listenGatewayTcp: (tcpOptions = {}) => {
       if (closing !== null) return closedMesh('listenGatewayTcp');
       return listenGatewayTcp(
-        { ...tcpParts(), workload, closers: gatewayTcpClosers, certs, certWatcher, clock, events },
+        {
+          ...tcpParts(),
+          workload,
+          closers: gatewayTcpClosers,
+          secrets: gatewaySecrets,
+          certs,
+          certWatcher,
+          clock,
+          events,
+        },
         withCredentials(tcpOptions),
       );
     },
