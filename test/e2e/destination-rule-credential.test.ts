@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createMesh,
   MeshletError,
+  type ClientTlsEvent,
   type Mesh,
   type GatewayCredentials as MountedCredentials,
   type WorkloadIdentity,
@@ -215,8 +216,18 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     const port = await nginx();
     const credentials = await tmp();
     const m = await mesh(config(port, MUTUAL, true), { credentials });
+    const events: ClientTlsEvent[] = [];
+    m.on('clientTls', (e) => events.push(e));
     const missing = await call(m);
     // The sidecar's default retries (connect-failure) try twice more: URX.
+    // The mesh says why, once, and what to do.
+    expect(events).toEqual([
+      {
+        type: 'unavailable',
+        resource: 'kubernetes://client-credential',
+        reason: expect.stringContaining('secret client-credential is not mounted with tls.crt and tls.key'),
+      },
+    ]);
     expect(missing).toMatchObject({ status: 503, flags: ['UF', 'URX'] });
     expect(missing.body).toBe(
       'upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: TLS error: Secret is not supplied by SDS',
@@ -228,6 +239,7 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     await clientCredential(credentials);
     await sleep(1_100);
     expect((await call(m)).status).toBe(200);
+    expect(events.map((e) => e.type)).toEqual(['unavailable', 'loaded']);
   });
 
   it('the CA comes from the "<name>-cacert" secret before the secret\'s own ca.crt (secrets.go GetCaCert)', async () => {
@@ -285,6 +297,8 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     const credentials = await tmp();
     await clientCredential(credentials);
     const m = await mesh(config(port, MUTUAL, true), { credentials });
+    const events: ClientTlsEvent[] = [];
+    m.on('clientTls', (e) => events.push(e));
     expect((await call(m)).status).toBe(200);
     const dir = path.join(credentials, 'client-credential');
     // Half-written: a key cut short. The last good certificate stays.
@@ -303,6 +317,8 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     await clientCredential(credentials);
     await sleep(1_100);
     expect((await call(m)).status).toBe(200);
+    expect(events.map((e) => e.type)).toEqual(['loaded', 'rejected', 'rotated', 'rotated']);
+    expect(events[1]).toMatchObject({ resource: 'kubernetes://client-credential', reason: /does not load/ });
   });
 
   it('mesh.connect to a TCP port whose credential is not mounted is refused with the reason', async () => {

@@ -132,6 +132,7 @@ export type { GatewayTcpServerOptions } from './gateway/listen-gateway-tcp.js';
 export type { MeshConnectTarget } from './outbound/tcp-connect.js';
 export type { GatewayCredentials } from './gateway/gateway-tls.js';
 export type { GatewayTlsEvent } from './gateway/gateway-tls-watch.js';
+export type { ClientTlsEvent } from './mesh/client-credentials.js';
 export type { TransportOption } from './mesh/transport-option.js';
 export {
   createOutboundClient,

@@ -39,12 +39,22 @@ const REFRESH_MS = 1_000;
  */
 export const SECRET_NOT_SUPPLIED = 'TLS error: Secret is not supplied by SDS';
 
+/**
+ * What happens to a DestinationRule credential (the mesh's `clientTls` event), named by its
+ * SDS resource: first `loaded`; `rotated` when a renewal replaced it; `rejected` when a
+ * renewal did not load and the last good one stays; `unavailable` while there is nothing to
+ * use (each connection then fails: `503 UF`), with the reason and what to do.
+ */
+export type ClientTlsEvent =
+  | { readonly type: 'loaded' | 'rotated'; readonly resource: string }
+  | { readonly type: 'rejected' | 'unavailable'; readonly resource: string; readonly reason: string };
+
 interface Entry {
   /** The SDS resource names Istio gives the certificate and the CA (null: not asked for). */
   readonly certName: string | null;
   readonly caName: string | null;
   value: ClientCredential | null;
-  /** Why `value` is null, for the error's message. */
+  /** Why `value` is null (the error's message), or why the last renewal was rejected. */
   problem: string;
   readAt: number;
 }
@@ -83,10 +93,16 @@ export class ClientCredentials implements ClientCredentialSource {
   readonly #credentials: MountedCredentials | undefined;
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();
+  readonly #onEvent: (event: ClientTlsEvent) => void;
 
-  constructor(credentials: MountedCredentials | undefined, clock: Clock) {
+  constructor(
+    credentials: MountedCredentials | undefined,
+    clock: Clock,
+    onEvent: (event: ClientTlsEvent) => void = () => undefined,
+  ) {
     this.#credentials = credentials;
     this.#clock = clock;
+    this.#onEvent = onEvent;
   }
 
   /** The secret's credential, or a TransportError (`tls`, before the request) when it is not there. */
@@ -140,8 +156,9 @@ export class ClientCredentials implements ClientCredentialSource {
     if (entry === undefined || now - entry.readAt >= REFRESH_MS) {
       entry ??= { ...names, value: null, problem: '', readAt: now };
       entry.readAt = now;
-      refresh(entry, load);
+      const event = refresh(entry, load);
       this.#entries.set(key, entry);
+      if (event !== null) this.#onEvent(event);
     }
     if (entry.value !== null) return entry.value;
     throw new TransportError('tls', `${what}: ${entry.problem}`, true, {
@@ -188,14 +205,21 @@ function readFile(path: string | null): string | null {
   return path === null ? null : readFileSync(path, 'utf8');
 }
 
-function refresh(entry: Entry, load: () => ClientCredential): void {
+/** Reads the entry again; what changed, as the event to report (null: nothing new). */
+function refresh(entry: Entry, load: () => ClientCredential): ClientTlsEvent | null {
+  const resource = entry.certName ?? entry.caName ?? '';
+  const failed = (reason: string): ClientTlsEvent | null => {
+    // Reported once per reason, not on every read while it lasts.
+    if (entry.problem === reason) return null;
+    entry.problem = reason;
+    return { type: entry.value === null ? 'unavailable' : 'rejected', resource, reason };
+  };
   let next: ClientCredential;
   try {
     next = load();
   } catch (err) {
-    // Unreadable now: a good credential read before stays in use.
-    if (entry.value === null) entry.problem = (err as Error).message;
-    return;
+    // Unreadable now (a renewal half way through its swap): a good credential stays in use.
+    return entry.value === null ? failed((err as Error).message) : null;
   }
   const last = entry.value;
   if (
@@ -205,7 +229,7 @@ function refresh(entry: Entry, load: () => ClientCredential): void {
     last.ca === next.ca &&
     last.crl === next.crl
   )
-    return;
+    return null;
   try {
     // A key that does not match its chain, or a PEM cut short, never replaces a good one.
     createSecureContext({
@@ -214,8 +238,9 @@ function refresh(entry: Entry, load: () => ClientCredential): void {
       ...(next.crl === null ? {} : { crl: next.crl }),
     });
   } catch (err) {
-    if (last === null) entry.problem = `it does not load: ${(err as Error).message}`;
-    return;
+    return failed(`it does not load: ${(err as Error).message}`);
   }
   entry.value = next;
+  entry.problem = '';
+  return { type: last === null ? 'loaded' : 'rotated', resource };
 }

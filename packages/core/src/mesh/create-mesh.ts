@@ -167,7 +167,9 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     random,
     ...(telemetry === null ? {} : { onEvent: telemetry.onUpstreamEvent }),
   });
-  const clientCredentials = internals.clientCredentials ?? new ClientCredentials(credentials, clock);
+  const clientCredentials =
+    internals.clientCredentials ??
+    new ClientCredentials(credentials, clock, (e) => events.emit('clientTls', e));
   const tlsFor = createTlsFor(getPlan, certs, clientCredentials);
   // What the gateway's TCP listeners and mesh.connect run on, with one observer factory
   // (its peer labels cached) for both.

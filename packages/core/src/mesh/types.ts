@@ -1,4 +1,5 @@
 import type { MountedCredentials } from '../identity/mounted-secret.js';
+import type { ClientTlsEvent } from './client-credentials.js';
 import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { Got } from 'got';
 import type { StaticEndpoint } from '../compile/registry.js';
@@ -112,6 +113,11 @@ export interface MeshEvents {
   rejected: [event: MeshRejectedEvent];
   /** `listenGateway`'s certificates were rotated, or a rotation was rejected (the old ones stay). */
   gatewayTls: [event: GatewayTlsEvent];
+  /**
+   * A DestinationRule credential (`credentialName` secret or files) was loaded, rotated, a
+   * renewal rejected (the last good one stays), or is unavailable, with the reason.
+   */
+  clientTls: [event: ClientTlsEvent];
 }
 
 /** What `createMesh` returns. */
