@@ -1,4 +1,5 @@
 import type { GatewayPlan, MeshPlan, RouteDestination } from '../compile/plan-types.js';
+import { inboundListenerRows } from './inbound-listeners.js';
 
 /** One row of `meshlet proxy-config listeners` (istioctl's ADDRESS, PORT, MATCH, DESTINATION). */
 export interface ListenerRow {
@@ -65,8 +66,9 @@ function gatewayListeners(gateway: GatewayPlan): ListenerRow[] {
  * The listeners of the plan: a gateway's servers (gatewayListeners); for a workload beside a
  * sidecar, one outbound listener per port its route tables serve (`Route: <port>`, what
  * `mesh.fetch` routes by), one per TCP service port on the service's address with its
- * tcp_proxy clusters (what `mesh.connect` connects to), and the SNI chains of its TLS
- * ports (what `mesh.connect` and https calls take by server name).
+ * tcp_proxy clusters (what `mesh.connect` connects to), the SNI chains of its TLS
+ * ports (what `mesh.connect` and https calls take by server name), and its virtual inbound
+ * listener's chains on 15006 (what `mesh.listen` and `mesh.listenTcp` apply per port).
  */
 export function listenersView(plan: MeshPlan): ListenerRow[] {
   if (plan.gateway !== undefined && plan.gateway !== null) return gatewayListeners(plan.gateway);
@@ -91,5 +93,7 @@ export function listenersView(plan: MeshPlan): ListenerRow[] {
       match: sni(c.sniHosts),
       destination: clusters(c.route.destinations),
     });
+  // The virtual inbound listener's chains keep istiod's order (the sort is stable).
+  rows.push(...inboundListenerRows(plan));
   return rows.sort((a, b) => a.port - b.port || (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }

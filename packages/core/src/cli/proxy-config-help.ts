@@ -11,7 +11,8 @@ Types:
   clusters    SERVICE FQDN, PORT, SUBSET, DIRECTION, TYPE, DESTINATION RULE (from /config_dump)
   endpoints   ENDPOINT, STATUS, OUTLIER CHECK (FAILED while ejected), CLUSTER (from /clusters)
   listeners   ADDRESS, PORT, MATCH, DESTINATION: a gateway's servers (HTTP and HTTPS routes,
-              TCP and TLS passthrough clusters, by SNI), else the outbound route ports
+              TCP and TLS passthrough clusters, by SNI), else the outbound route ports and
+              the virtual inbound listener's chains on 15006 per Service port and mTLS mode
               (from /config_dump)
   secret      RESOURCE NAME, TYPE, STATUS, VALID CERT, SERIAL NUMBER, NOT AFTER, NOT BEFORE:
               the workload certificate (default) and root (ROOTCA), the gateway listeners'

@@ -5,6 +5,7 @@ import { buildRegistry, type StaticEndpoint } from './registry.js';
 import { createDestinationRuleIndex } from './destination-rules.js';
 import { buildOutbound } from './outbound.js';
 import { sidecarScope } from './sidecar-scope.js';
+import { inboundPorts } from './inbound-ports.js';
 import { gatewayInfo } from './gateway-binding.js';
 import { gatewayHostLookup } from './gateway-routes.js';
 import { buildInbound } from './inbound.js';
@@ -89,7 +90,10 @@ export function compilePlan(
             tcp: gatewayTcp,
             tls: gatewayTls,
           },
-    inbound: buildInbound(snapshot.resources, w, root, snapshot.meshConfig, istiodFeatures),
+    inbound: {
+      ...buildInbound(snapshot.resources, w, root, snapshot.meshConfig, istiodFeatures),
+      ports: inboundPorts(w, snapshot.platform, snapshot.resources, registry),
+    },
   };
   return deepFreeze(plan);
 }

@@ -65,6 +65,16 @@ export interface RateLimitPlan {
   readonly position: RateLimitPosition | null;
 }
 
+/** A port the workload serves for a Service that selects it (compile/inbound-ports.ts). */
+export interface InboundPort {
+  /** The target port: where the application listens. */
+  readonly port: number;
+  /** The chain that serves it: HTTP, TCP, or protocol detection (no protocol declared). */
+  readonly protocol: 'HTTP' | 'TCP' | 'AUTO';
+  /** The Service (or ServiceEntry host) it belongs to. */
+  readonly service: string;
+}
+
 export interface InboundPlan {
   /**
    * The workload runs as a gateway (compile/gateway-workload.ts): `remote.ip` follows
@@ -82,4 +92,6 @@ export interface InboundPlan {
    */
   readonly multipleCustomAuthzProviders: boolean;
   readonly rateLimits: readonly RateLimitPlan[];
+  /** The ports of the Services that select the workload; absent in plans made by hand. */
+  readonly ports?: readonly InboundPort[];
 }

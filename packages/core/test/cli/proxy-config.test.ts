@@ -224,11 +224,37 @@ spec:
     });
   });
 
-  it('prints the outbound route ports of a workload beside a sidecar', async () => {
+  it('prints the outbound route ports of a workload beside a sidecar, then its virtual inbound chains', async () => {
     const io = captureIO();
     expect(await runProxyConfig(['listeners', await adminFor(bookinfoPlan())], io)).toBe(0);
-    expect(io.out().trimEnd().split('\n').slice(1)).toEqual([
-      expect.stringMatching(/^0\.0\.0\.0\s+9080\s+ALL\s+Route: 9080$/),
+    // productpage: no PeerAuthentication (PERMISSIVE), its Service's port 9080 named http.
+    expect(
+      io
+        .out()
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s{2,}/)),
+    ).toEqual([
+      ['0.0.0.0', '9080', 'ALL', 'Route: 9080'],
+      ['0.0.0.0', '15006', 'Addr: *:15006', 'Non-HTTP/Non-TCP'],
+      [
+        '0.0.0.0',
+        '15006',
+        'Trans: tls; App: istio-http/1.0,istio-http/1.1,istio-h2',
+        'InboundPassthroughCluster',
+      ],
+      ['0.0.0.0', '15006', 'Trans: raw_buffer; App: http/1.1,h2c', 'InboundPassthroughCluster'],
+      ['0.0.0.0', '15006', 'Trans: tls; App: TCP TLS', 'InboundPassthroughCluster'],
+      ['0.0.0.0', '15006', 'Trans: raw_buffer', 'InboundPassthroughCluster'],
+      ['0.0.0.0', '15006', 'Trans: tls', 'InboundPassthroughCluster'],
+      [
+        '0.0.0.0',
+        '15006',
+        'Trans: tls; App: istio,istio-peer-exchange,istio-http/1.0,istio-http/1.1,istio-h2; Addr: *:9080',
+        'Cluster: inbound|9080||',
+      ],
+      ['0.0.0.0', '15006', 'Trans: raw_buffer; Addr: *:9080', 'Cluster: inbound|9080||'],
     ]);
   });
 });
