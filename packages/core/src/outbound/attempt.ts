@@ -132,16 +132,18 @@ function hostUrl(scheme: string, host: UpstreamHost, path: string): URL {
 /**
  * Holds the pool ticket and the busy mark until the response body is done with: read
  * to the end, or destroyed. Plain events rather than `stream.finished`, which builds an
- * `ERR_STREAM_PREMATURE_CLOSE` error (a stack trace) for every discarded body.
+ * `ERR_STREAM_PREMATURE_CLOSE` error (a stack trace) for every discarded body, and plain
+ * `on` listeners rather than `once` wrappers (a closure each): `done` is called again by
+ * the `close` that follows `end`, and must tolerate it.
  */
 export function whenBodyDone(body: Readable, done: () => void): void {
   if (body.destroyed || body.readableEnded) {
     done();
     return;
   }
-  body.once('end', done);
-  body.once('close', done);
-  body.once('error', done);
+  body.on('end', done);
+  body.on('close', done);
+  body.on('error', done);
 }
 
 const releaseLate = (late: Admission): void => {

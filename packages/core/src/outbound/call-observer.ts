@@ -35,6 +35,7 @@ import type { TryResult } from './attempt.js';
 import { transportFailureFlag } from './local-reply.js';
 import { isResponseTimeout } from './timeouts.js';
 import { addFlag } from './flags.js';
+import { wallClockMs } from '../runtime/wall-clock.js';
 
 /** Envoy's `%RESPONSE_CODE_DETAILS%` for the local replies meshlet's router sends. */
 const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
@@ -220,7 +221,7 @@ export class OutboundCall implements CallObserver {
     this.#method = method;
     this.#headers = headers;
     this.#startMs = t.clock.now();
-    this.#startEpoch = Date.now();
+    this.#startEpoch = wallClockMs();
     // Istio's istio_request_bytes on the client is the downstream wire bytes: the request as
     // the application sent it to its sidecar (istio_stats.cc getDownstreamBytesMeter), so
     // measured before the span's trace headers and the pipeline's own headers are added.
