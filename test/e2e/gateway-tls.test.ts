@@ -328,6 +328,37 @@ describe('mesh.listenGateway(): TLS termination at the ingress gateway', () => {
     ]);
   });
 
+  it('MUTUAL: a "<name>-cacert" secret mounted later takes over the client CA for new handshakes', async () => {
+    const creds = await tmp();
+    await secret(path.join(creds, 'httpbin-credential'), 'httpbin.example.com', true);
+    const mesh = await gatewayMesh(
+      gateway(`  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: MUTUAL, credentialName: httpbin-credential }
+    hosts: [httpbin.example.com]`),
+      await httpbin(),
+      undefined,
+      creds,
+    );
+    const server = await mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    const client = await issueWorkloadCertificate({ ca, namespace: 'default', serviceAccount: 'curl' });
+    const stranger = await issueWorkloadCertificate({
+      ca: otherCa,
+      namespace: 'default',
+      serviceAccount: 'curl',
+    });
+    const as = (c: { certChainPem: string; keyPem: string }) =>
+      get(port, 'httpbin.example.com', '/status/200', { cert: c.certChainPem, key: c.keyPem });
+    expect((await as(client)).status).toBe(200);
+    await expect(as(stranger)).rejects.toThrow();
+    const rotated = new Promise<string>((resolve) => mesh.on('gatewayTls', (e) => resolve(e.type)));
+    await mkdir(path.join(creds, 'httpbin-credential-cacert'));
+    await writeFile(path.join(creds, 'httpbin-credential-cacert', 'ca.crt'), otherCa.rootCertPem);
+    expect(await rotated).toBe('rotated');
+    expect((await as(stranger)).status).toBe(200);
+    await expect(as(client)).rejects.toThrow();
+  });
+
   it('ISTIO_MUTUAL: terminates with the workload certificates and requires a mesh client certificate', async () => {
     const certDir = await tmp();
     const own = await issueWorkloadCertificate({

@@ -205,6 +205,10 @@ export async function serverTlsMaterial(
   if (mode === 'SIMPLE') return { context, clientCert: 'none', sources, secrets };
   const { ca, source, resource } = await caFor(server, tls, credentials, names[0] ?? null);
   if (source !== null) sources.push(source);
+  // A `<name>-cacert` secret mounted later takes over the CA (secrets.go GetCaCert): watch
+  // the directory it would appear in.
+  if (names.length > 0 && tls.caCertCredentialName === undefined && typeof credentials === 'string')
+    sources.push(credentials);
   secrets.push({ name: resource, state: 'ACTIVE', certificate: ca });
   return {
     context: { ...context, ca },
