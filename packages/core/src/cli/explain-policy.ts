@@ -52,19 +52,38 @@ function outlier(p: ClusterPolicy['outlierDetection']): string {
   return parts.join(', ');
 }
 
-function tls(p: ClusterPolicy['tls']): string {
+/** Who reads a `credentialName` secret: a gateway, or a sidecar whose DestinationRule selects it. */
+export interface CredentialReader {
+  readonly gateway: boolean;
+  readonly destinationRuleSelectsWorkload: boolean;
+}
+
+function tls(p: ClusterPolicy['tls'], reader: CredentialReader): string {
   if (p === null)
     return 'auto mTLS (ISTIO_MUTUAL to mesh workloads unless the service is MESH_EXTERNAL or its namespace DISABLEs mTLS; plaintext otherwise)';
-  return `${p.mode}${p.sni === null ? '' : ` sni ${p.sni}`}${p.insecureSkipVerify ? ' insecureSkipVerify' : ''}${p.caCrl === null ? '' : ` caCrl ${p.caCrl}`}`;
+  const name = p.credentialName;
+  // istio cluster_tls.go buildUpstreamClusterTLSContext (mesh/outbound-tls.ts).
+  if (
+    name !== null &&
+    (p.mode === 'SIMPLE' || p.mode === 'MUTUAL') &&
+    !reader.gateway &&
+    !reader.destinationRuleSelectsWorkload &&
+    !name.startsWith('configmap://')
+  )
+    return `none: credentialName ${name} is read by gateways and by sidecars whose DestinationRule has a workloadSelector; istiod gives this sidecar the cluster without TLS`;
+  return `${p.mode}${name === null ? '' : ` with secret ${name}`}${p.sni === null ? '' : ` sni ${p.sni}`}${p.insecureSkipVerify ? ' insecureSkipVerify' : ''}${p.caCrl === null ? '' : ` caCrl ${p.caCrl}`}`;
 }
 
 /** Summarises a cluster policy for `meshlet explain`. */
-export function summarizePolicy(p: ClusterPolicy): PolicySummary {
+export function summarizePolicy(
+  p: ClusterPolicy,
+  reader: CredentialReader = { gateway: false, destinationRuleSelectsWorkload: false },
+): PolicySummary {
   return {
     loadBalancer: lb(p.loadBalancer),
     connectionPool: pool(p.connectionPool),
     outlierDetection: outlier(p.outlierDetection),
-    tls: tls(p.tls),
+    tls: tls(p.tls, reader),
   };
 }
 

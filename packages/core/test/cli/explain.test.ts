@@ -477,4 +477,39 @@ spec:
     expect(badPort.code).toBe(64);
     expect(badPort.err).toMatch(/no Gateway server serves HTTP on port 80 \(HTTP server ports: 8080\)/);
   });
+
+  it("says a sidecar's cluster gets no TLS from a credentialName its DestinationRule cannot give it, and names the secret when it can", async () => {
+    const rule = (selector: string) => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: nginx, namespace: default }
+spec:
+  hosts: [my-nginx.mesh-external.svc.cluster.local]
+  ports: [{ number: 80, name: http-port, protocol: HTTP, targetPort: 443 }]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: nginx, namespace: default }
+spec:
+${selector}  host: my-nginx.mesh-external.svc.cluster.local
+  trafficPolicy:
+    tls: { mode: MUTUAL, credentialName: client-credential }
+`;
+    const run = async (selector: string) =>
+      (
+        await explain([
+          tempFiles({ 'mesh.yaml': rule(selector) }),
+          '--workload',
+          'default/curl:app=curl',
+          '--request',
+          'GET http://my-nginx.mesh-external.svc.cluster.local/',
+        ])
+      ).out;
+    expect(await run('')).toContain(
+      'TLS none: credentialName client-credential is read by gateways and by sidecars whose DestinationRule has a workloadSelector',
+    );
+    expect(await run('  workloadSelector: { matchLabels: { app: curl } }\n')).toContain(
+      'TLS MUTUAL with secret client-credential',
+    );
+  });
 });
