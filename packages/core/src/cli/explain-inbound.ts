@@ -293,12 +293,7 @@ function describeCustomProvider(plan: MeshPlan): string | null {
   const via =
     cluster === null
       ? 'directly by DNS in plaintext (the service is not in the registry)'
-      : `via ${cluster.key}, TLS ${
-          summarizePolicy(cluster.policy, {
-            gateway: plan.gateway != null,
-            destinationRuleSelectsWorkload: cluster.destinationRuleSelectsWorkload === true,
-          }).tls
-        }`;
+      : `via ${cluster.key}, TLS ${summarizePolicy(cluster, plan).tls}`;
   return `${name}: ${where} ${via}, timeout ${p.timeoutMs} ms, sends ${body}, ${onError}`;
 }
 

@@ -145,13 +145,7 @@ export function explainDestinations(
       endpoints: c?.endpoints.length ?? 0,
       subsetLabels: c?.subsetLabels ?? {},
       destinationRules: c?.destinationRules.map((k) => `${k.name}.${k.namespace}`) ?? [],
-      policy:
-        c === null
-          ? null
-          : summarizePolicy(c.policy, {
-              gateway: plan.gateway != null,
-              destinationRuleSelectsWorkload: c.destinationRuleSelectsWorkload === true,
-            }),
+      policy: c === null ? null : summarizePolicy(c, plan),
     };
   });
 }

@@ -1,4 +1,5 @@
-import type { Fault } from '../compile/plan-types.js';
+import { readsCredential } from '../compile/credential-reader.js';
+import type { Cluster, Fault, MeshPlan } from '../compile/plan-types.js';
 import { UNLIMITED, type ClusterPolicy } from '../compile/traffic-policy.js';
 
 /** A cluster's effective DestinationRule `trafficPolicy`, one line per component. */
@@ -52,38 +53,27 @@ function outlier(p: ClusterPolicy['outlierDetection']): string {
   return parts.join(', ');
 }
 
-/** Who reads a `credentialName` secret: a gateway, or a sidecar whose DestinationRule selects it. */
-export interface CredentialReader {
-  readonly gateway: boolean;
-  readonly destinationRuleSelectsWorkload: boolean;
-}
-
-function tls(p: ClusterPolicy['tls'], reader: CredentialReader): string {
+/**
+ * The cluster's TLS in words; `readsCredential` says whether the proxy may read the secret
+ * its `credentialName` names (compile/credential-reader.ts).
+ */
+function tls(p: ClusterPolicy['tls'], readsCredential: (name: string) => boolean): string {
   if (p === null)
     return 'auto mTLS (ISTIO_MUTUAL to mesh workloads unless the service is MESH_EXTERNAL or its namespace DISABLEs mTLS; plaintext otherwise)';
   const name = p.credentialName;
-  // istio cluster_tls.go buildUpstreamClusterTLSContext (mesh/outbound-tls.ts).
-  if (
-    name !== null &&
-    (p.mode === 'SIMPLE' || p.mode === 'MUTUAL') &&
-    !reader.gateway &&
-    !reader.destinationRuleSelectsWorkload &&
-    !name.startsWith('configmap://')
-  )
+  if (name !== null && (p.mode === 'SIMPLE' || p.mode === 'MUTUAL') && !readsCredential(name))
     return `none: credentialName ${name} is read by gateways and by sidecars whose DestinationRule has a workloadSelector; istiod gives this sidecar the cluster without TLS`;
   return `${p.mode}${name === null ? '' : ` with secret ${name}`}${p.sni === null ? '' : ` sni ${p.sni}`}${p.insecureSkipVerify ? ' insecureSkipVerify' : ''}${p.caCrl === null ? '' : ` caCrl ${p.caCrl}`}`;
 }
 
 /** Summarises a cluster policy for `meshlet explain`. */
-export function summarizePolicy(
-  p: ClusterPolicy,
-  reader: CredentialReader = { gateway: false, destinationRuleSelectsWorkload: false },
-): PolicySummary {
+export function summarizePolicy(cluster: Cluster, plan: Pick<MeshPlan, 'gateway'>): PolicySummary {
+  const p = cluster.policy;
   return {
     loadBalancer: lb(p.loadBalancer),
     connectionPool: pool(p.connectionPool),
     outlierDetection: outlier(p.outlierDetection),
-    tls: tls(p.tls, reader),
+    tls: tls(p.tls, (name) => readsCredential(plan, cluster, name)),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type MountedCredentials,
 } from '../identity/mounted-secret.js';
 import type { SecretDump } from '../admin/secrets-dump.js';
+import { CONFIGMAP_PREFIX } from '../compile/credential-reader.js';
 import { TransportError } from '../outbound/transport.js';
 import type { Clock } from '../runtime/clock.js';
 
@@ -21,9 +22,6 @@ export interface ClientCredential {
   readonly ca: string | null;
   readonly crl: string | null;
 }
-
-/** `configmap://<name>`: a CA bundle from a ConfigMap (credentials.KubernetesConfigMapTypeURI). */
-export const CONFIGMAP_PREFIX = 'configmap://';
 
 /**
  * How often a mounted credential is read again: a renewed secret (cert-manager, a

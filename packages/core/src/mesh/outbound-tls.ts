@@ -9,9 +9,9 @@ import type { CertSource } from '../identity/types.js';
 import type { TransportTls } from '../outbound/transport.js';
 import type { UpstreamHost } from '../outbound/upstream/types.js';
 import { systemClock } from '../runtime/clock.js';
+import { readsCredential } from '../compile/credential-reader.js';
 import {
   ClientCredentials,
-  CONFIGMAP_PREFIX,
   type ClientCredential,
   type ClientCredentialSource,
 } from './client-credentials.js';
@@ -166,15 +166,8 @@ export function createTlsFor(
         const mutual = policy.mode === 'MUTUAL';
         let material: ClientCredential;
         if (name !== null) {
-          // istio cluster_tls.go buildUpstreamClusterTLSContext: a sidecar reads a secret
-          // only for a DestinationRule with a workloadSelector; for any other, istiod
-          // builds the cluster with no TLS context at all, so it speaks plaintext.
-          if (
-            plan.gateway == null &&
-            cluster.destinationRuleSelectsWorkload !== true &&
-            !name.startsWith(CONFIGMAP_PREFIX)
-          )
-            return null;
+          // A sidecar that may not read the secret gets the cluster without TLS.
+          if (!readsCredential(plan, cluster, name)) return null;
           material = credentials.get(name, mutual);
         } else {
           // insecureSkipVerify: no validation context at all, so the CA, the CRL and the

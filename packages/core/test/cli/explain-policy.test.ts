@@ -5,7 +5,7 @@ import { snapshotOf } from '../compile/helpers.js';
 
 const client = { name: 'c', namespace: 'default', serviceAccount: 'c', labels: { app: 'c' } };
 
-function policyOf(trafficPolicy: string) {
+function summaryOf(trafficPolicy: string) {
   const plan = compilePlan(
     snapshotOf(`apiVersion: v1
 kind: Service
@@ -19,20 +19,18 @@ spec: { host: api.default.svc.cluster.local, trafficPolicy: ${trafficPolicy} }
 `),
     client,
   );
-  return plan.outbound.cluster('outbound|80||api.default.svc.cluster.local')!.policy;
+  return summarizePolicy(plan.outbound.cluster('outbound|80||api.default.svc.cluster.local')!, plan);
 }
 
 describe('meshlet explain: the cluster policy in words', () => {
   it('names maxConnectionDuration, the outlier error codes and the TLS checks a rule changes', () => {
-    const summary = summarizePolicy(
-      policyOf(`{ connectionPool: { tcp: { maxConnections: 5, maxConnectionDuration: 30s } },
+    const summary = summaryOf(`{ connectionPool: { tcp: { maxConnections: 5, maxConnectionDuration: 30s } },
         outlierDetection: { consecutive5xxErrors: 2, outlierDetectionHttpErrorCodes: [429, 503] },
-        tls: { mode: SIMPLE, caCertificates: /etc/ca.pem, caCrl: /etc/crl.pem, sni: api.example.com } }`),
-    );
+        tls: { mode: SIMPLE, caCertificates: /etc/ca.pem, caCrl: /etc/crl.pem, sni: api.example.com } }`);
     expect(summary.connectionPool).toBe('maxConnections 5, maxConnectionDuration 30000ms');
     expect(summary.outlierDetection).toContain('error codes 429 503');
     expect(summary.tls).toBe('SIMPLE sni api.example.com caCrl /etc/crl.pem');
-    expect(summarizePolicy(policyOf('{ tls: { mode: SIMPLE, insecureSkipVerify: true } }')).tls).toBe(
+    expect(summaryOf('{ tls: { mode: SIMPLE, insecureSkipVerify: true } }').tls).toBe(
       'SIMPLE insecureSkipVerify',
     );
   });
