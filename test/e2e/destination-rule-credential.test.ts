@@ -19,6 +19,7 @@ import {
   type CertificateAuthority,
 } from '../../packages/core/src/identity/dev-ca.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { systemClock, type Clock } from '../../packages/core/src/runtime/clock.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { runProxyConfig } from '../../packages/core/src/cli/proxy-config.js';
 import { captureIO } from '../../packages/core/test/cli/support.js';
@@ -154,6 +155,7 @@ async function mesh(
   await writeFile(path.join(dir, 'config.yaml'), yaml);
   const m = await createMesh({
     config: dir,
+    clock,
     workload: options.workload ?? CURL,
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.transport === undefined ? {} : { transport: options.transport }),
@@ -169,7 +171,16 @@ async function call(m: Mesh) {
   return { status: res.status, flags: res.meshlet.flags, body: await res.text() };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The system clock with a `now()` the test moves on: a mounted credential is read again once
+ * a second of the mesh's clock has passed (client-credentials.ts), so no test waits on the wall.
+ * Timers stay real; the step comes between calls.
+ */
+let skewMs = 0;
+const clock: Clock = { ...systemClock, now: () => systemClock.now() + skewMs };
+const aSecondLater = (): void => {
+  skewMs += 1_000;
+};
 
 describe.each(['got', 'undici'] as const)('DestinationRule credentialName over %s', (transport) => {
   it("MUTUAL at the sidecar, its DestinationRule selecting the workload: the secret's certificate is presented and my-nginx is checked against its CA", async () => {
@@ -237,7 +248,7 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     expect((await call(none)).body).toContain('TLS error: Secret is not supplied by SDS');
     // Mounted later (a secret created after the DestinationRule): read within a second.
     await clientCredential(credentials);
-    await sleep(1_100);
+    aSecondLater();
     expect((await call(m)).status).toBe(200);
     expect(events.map((e) => e.type)).toEqual(['unavailable', 'loaded']);
   });
@@ -303,19 +314,19 @@ describe('DestinationRule credentialName: where istiod reads the secret', () => 
     const dir = path.join(credentials, 'client-credential');
     // Half-written: a key cut short. The last good certificate stays.
     await writeFile(path.join(dir, 'tls.key'), '-----BEGIN PRIVATE KEY-----\nMIIE');
-    await sleep(1_100);
+    aSecondLater();
     expect((await call(m)).status).toBe(200);
     // Renewed with a certificate my-nginx does not trust: new connections present it, and
     // my-nginx closes them (under TLS 1.3 after the client's handshake is done: UC).
     const stranger = await issue(strangerCa, 'curl');
     await writeFile(path.join(dir, 'tls.crt'), stranger.certChainPem);
     await writeFile(path.join(dir, 'tls.key'), stranger.keyPem);
-    await sleep(1_100);
+    aSecondLater();
     expect((await call(m)).status).toBe(503);
     // Renewed again with a good one.
     await rm(dir, { recursive: true });
     await clientCredential(credentials);
-    await sleep(1_100);
+    aSecondLater();
     expect((await call(m)).status).toBe(200);
     expect(events.map((e) => e.type)).toEqual(['loaded', 'rejected', 'rotated', 'rotated']);
     expect(events[1]).toMatchObject({ resource: 'kubernetes://client-credential', reason: /does not load/ });
@@ -357,7 +368,7 @@ describe('DestinationRule tls files (clientCertificate, privateKey, caCertificat
     expect((await call(m)).status).toBe(503);
     const renewed = await issue(clientCa, 'curl');
     await secret(dir, { 'cert.pem': renewed.certChainPem, 'key.pem': renewed.keyPem });
-    await sleep(1_100);
+    aSecondLater();
     expect(await call(m)).toMatchObject({
       status: 200,
       body: 'tls client=URI:spiffe://cluster.local/ns/default/sa/curl',
