@@ -65,12 +65,18 @@ export interface CredentialFiles {
   readonly crl: string | null;
 }
 
-/** Where DestinationRule TLS origination gets its certificates (`ClientCredentials`, or the mock mesh's). */
+/** The current credential of one rule; throws TransportError (`tls`, before the request) when there is none. */
+export type CredentialHandle = () => ClientCredential;
+
+/**
+ * Where DestinationRule TLS origination gets its certificates (`ClientCredentials`, or the
+ * mock mesh's): a handle per rule, made once, which each try calls.
+ */
 export interface ClientCredentialSource {
-  /** A `credentialName` secret's; throws TransportError (`tls`, before the request) when it is not there. */
-  get(name: string, mutual: boolean): ClientCredential;
-  /** The files the rule names; throws as `get` does. */
-  files(files: CredentialFiles): ClientCredential;
+  /** A `credentialName` secret's. */
+  secret(name: string, mutual: boolean): CredentialHandle;
+  /** The files the rule names. */
+  files(files: CredentialFiles): CredentialHandle;
   /** What was asked for so far, supplied or awaited, as Envoy's config dump lists secrets. */
   resources?(): SecretDump[];
 }
@@ -103,11 +109,10 @@ export class ClientCredentials implements ClientCredentialSource {
     this.#onEvent = onEvent;
   }
 
-  /** The secret's credential, or a TransportError (`tls`, before the request) when it is not there. */
-  get(name: string, mutual: boolean): ClientCredential {
+  secret(name: string, mutual: boolean): CredentialHandle {
     // ConstructSdsSecretConfigForCredential: `kubernetes://<name>`, unless the name has a scheme.
     const resource = name.includes('://') ? name : `kubernetes://${name}`;
-    return this.#current(
+    return this.#handle(
       `${mutual ? 'm' : 's'}|${name}`,
       { certName: mutual ? resource : null, caName: `${resource}${CA_SUFFIX}` },
       `DestinationRule credentialName "${name}"`,
@@ -115,20 +120,23 @@ export class ClientCredentials implements ClientCredentialSource {
     );
   }
 
-  /** The credential of the files, or a TransportError as `get`'s. */
-  files(files: CredentialFiles): ClientCredential {
-    const key = `f|${files.cert ?? ''}|${files.key ?? ''}|${files.ca ?? ''}|${files.crl ?? ''}`;
+  files(files: CredentialFiles): CredentialHandle {
     // security.SdsCertificateConfig GetResourceName / GetRootResourceName.
     const names = {
       certName: files.cert === null ? null : `file-cert:${files.cert}~${files.key ?? ''}`,
       caName: files.ca === null ? null : `file-root:${files.ca}`,
     };
-    return this.#current(key, names, 'DestinationRule tls', () => ({
-      cert: readFile(files.cert),
-      key: readFile(files.key),
-      ca: readFile(files.ca),
-      crl: readFile(files.crl),
-    }));
+    return this.#handle(
+      `f|${files.cert ?? ''}|${files.key ?? ''}|${files.ca ?? ''}|${files.crl ?? ''}`,
+      names,
+      'DestinationRule tls',
+      () => ({
+        cert: readFile(files.cert),
+        key: readFile(files.key),
+        ca: readFile(files.ca),
+        crl: readFile(files.crl),
+      }),
+    );
   }
 
   resources(): SecretDump[] {
@@ -143,25 +151,31 @@ export class ClientCredentials implements ClientCredentialSource {
     return [...out.values()];
   }
 
-  #current(
+  /** One entry per credential, shared by the rules that name it (and kept across reloads). */
+  #handle(
     key: string,
     names: Pick<Entry, 'certName' | 'caName'>,
     what: string,
     load: () => ClientCredential,
-  ): ClientCredential {
-    const now = this.#clock.now();
+  ): CredentialHandle {
     let entry = this.#entries.get(key);
-    if (entry === undefined || now - entry.readAt >= REFRESH_MS) {
-      entry ??= { ...names, value: null, problem: '', readAt: now };
-      entry.readAt = now;
-      const event = refresh(entry, load);
+    if (entry === undefined) {
+      entry = { ...names, value: null, problem: '', readAt: -Infinity };
       this.#entries.set(key, entry);
-      if (event !== null) this.#onEvent(event);
     }
-    if (entry.value !== null) return entry.value;
-    throw new TransportError('tls', `${what}: ${entry.problem}`, true, {
-      transportFailureReason: SECRET_NOT_SUPPLIED,
-    });
+    const e = entry;
+    return () => {
+      const now = this.#clock.now();
+      if (now - e.readAt >= REFRESH_MS) {
+        e.readAt = now;
+        const event = refresh(e, load);
+        if (event !== null) this.#onEvent(event);
+      }
+      if (e.value !== null) return e.value;
+      throw new TransportError('tls', `${what}: ${e.problem}`, true, {
+        transportFailureReason: SECRET_NOT_SUPPLIED,
+      });
+    };
   }
 
   #load(name: string, mutual: boolean): ClientCredential {

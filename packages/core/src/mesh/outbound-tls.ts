@@ -12,8 +12,8 @@ import { systemClock } from '../runtime/clock.js';
 import { readsCredential } from '../compile/credential-reader.js';
 import {
   ClientCredentials,
-  type ClientCredential,
   type ClientCredentialSource,
+  type CredentialHandle,
 } from './client-credentials.js';
 
 /** Istio's client ALPN for HTTP/1.1 over mTLS (pilot/pkg/xds/filters/filters.go mtlsHTTP11ALPN). */
@@ -116,6 +116,32 @@ export function createTlsFor(
   certs: CertSource | null,
   credentials: ClientCredentialSource = new ClientCredentials(undefined, systemClock),
 ): (cluster: Cluster, host: UpstreamHost, authority?: string) => TransportTls | null {
+  // Each SIMPLE or MUTUAL rule's credential handle, made on its first try (a reload brings
+  // new policy objects, whose handles share the source's entries).
+  const handles = new WeakMap<TlsPolicy, CredentialHandle>();
+  const handleOf = (policy: TlsPolicy): CredentialHandle => {
+    let handle = handles.get(policy);
+    if (handle === undefined) {
+      const mutual = policy.mode === 'MUTUAL';
+      const s = policy.settings;
+      const insecure = policy.insecureSkipVerify;
+      handle =
+        policy.credentialName !== null
+          ? credentials.secret(policy.credentialName, mutual)
+          : // insecureSkipVerify: no validation context at all, so the CA, the CRL and the SANs
+            // go unused (istio cluster_tls.go constructUpstreamTLS); without caCertificates the
+            // server is checked against the system roots.
+            credentials.files({
+              cert: mutual ? str(s['clientCertificate']) : null,
+              key: mutual ? str(s['privateKey']) : null,
+              ca: insecure ? null : str(s['caCertificates']),
+              crl: insecure ? null : policy.caCrl,
+            });
+      handles.set(policy, handle);
+    }
+    return handle;
+  };
+
   const istioMutual = (cluster: Cluster, host: UpstreamHost, policy: TlsPolicy | null): TransportTls => {
     const plan = getPlan();
     const current = certs?.current() ?? null;
@@ -159,27 +185,12 @@ export function createTlsFor(
         return istioMutual(cluster, host, policy);
       case 'SIMPLE':
       case 'MUTUAL': {
-        const s = policy.settings;
         const plan = getPlan();
         const insecure = policy.insecureSkipVerify;
         const name = policy.credentialName;
-        const mutual = policy.mode === 'MUTUAL';
-        let material: ClientCredential;
-        if (name !== null) {
-          // A sidecar that may not read the secret gets the cluster without TLS.
-          if (!readsCredential(plan, cluster, name)) return null;
-          material = credentials.get(name, mutual);
-        } else {
-          // insecureSkipVerify: no validation context at all, so the CA, the CRL and the
-          // SANs go unused (istio cluster_tls.go constructUpstreamTLS); without
-          // caCertificates the server is checked against the system roots.
-          material = credentials.files({
-            cert: mutual ? str(s['clientCertificate']) : null,
-            key: mutual ? str(s['privateKey']) : null,
-            ca: insecure ? null : str(s['caCertificates']),
-            crl: insecure ? null : policy.caCrl,
-          });
-        }
+        // A sidecar that may not read the secret gets the cluster without TLS.
+        if (name !== null && !readsCredential(plan, cluster, name)) return null;
+        const material = handleOf(policy)();
         return {
           ca: material.ca,
           cert: material.cert,

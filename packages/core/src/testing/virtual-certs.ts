@@ -41,16 +41,22 @@ const secretText = (what: string) => `mock ${what} (no key material)`;
  * gateway, a sidecar whose rule has a workloadSelector) stays outbound-tls.ts's decision.
  */
 export const VIRTUAL_CLIENT_CREDENTIALS: ClientCredentialSource = Object.freeze({
-  get: (name: string, mutual: boolean) => ({
-    cert: mutual ? secretText(`certificate of secret ${name}`) : null,
-    key: mutual ? secretText(`key of secret ${name}`) : null,
-    ca: secretText(`CA of secret ${name}`),
-    crl: null,
-  }),
-  files: (f: CredentialFiles) => ({
-    cert: f.cert === null ? null : secretText(f.cert),
-    key: f.key === null ? null : secretText(f.key),
-    ca: f.ca === null ? null : secretText(f.ca),
-    crl: null,
-  }),
+  secret: (name: string, mutual: boolean) => {
+    const credential = {
+      cert: mutual ? secretText(`certificate of secret ${name}`) : null,
+      key: mutual ? secretText(`key of secret ${name}`) : null,
+      ca: secretText(`CA of secret ${name}`),
+      crl: null,
+    };
+    return () => credential;
+  },
+  files: (f: CredentialFiles) => {
+    const credential = {
+      cert: f.cert === null ? null : secretText(f.cert),
+      key: f.key === null ? null : secretText(f.key),
+      ca: f.ca === null ? null : secretText(f.ca),
+      crl: null,
+    };
+    return () => credential;
+  },
 });
