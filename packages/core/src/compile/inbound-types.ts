@@ -2,6 +2,8 @@ import type { JWTRule } from '../config/schema/request-authentication.js';
 import type { Rule } from '../config/schema/authorization-policy.js';
 import type { LocalRateLimitConfig } from '../config/schema/local-rate-limit.js';
 import type { RateLimitPosition } from './inbound-filter-chain.js';
+import type { GlobalRateLimitConfig } from '../config/schema/rate-limit-filter.js';
+import type { RateLimitEntry } from '../config/schema/rate-limit-actions.js';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 
@@ -65,6 +67,47 @@ export interface RateLimitPlan {
   readonly position: RateLimitPosition | null;
 }
 
+/** Where a global rate limit filter sends ShouldRateLimit. */
+export type RateLimitServicePlan =
+  | {
+      /** An Istio outbound cluster `outbound|<port>|<subset>|<host>`: the mesh's cluster, its TLS. */
+      readonly kind: 'mesh';
+      readonly host: string;
+      readonly port: number;
+      readonly authority: string;
+    }
+  | {
+      /** A cluster an EnvoyFilter CLUSTER ADD patch creates: plaintext to its endpoints. */
+      readonly kind: 'static';
+      readonly endpoints: readonly { readonly address: string; readonly port: number }[];
+      readonly authority: string;
+    }
+  /** A cluster the proxy does not have: every call fails (the filter's failure mode decides). */
+  | { readonly kind: 'unknown'; readonly clusterName: string };
+
+/** A global rate limit filter (`envoy.filters.http.ratelimit`) from an EnvoyFilter. */
+export interface GlobalRateLimitPlan {
+  readonly envoyFilter: ResourceKey;
+  /** Listener port the patch is restricted to, null = any. */
+  readonly portNumber: number | null;
+  readonly position: RateLimitPosition;
+  readonly config: GlobalRateLimitConfig;
+  readonly service: RateLimitServicePlan;
+}
+
+/**
+ * `rate_limits` an EnvoyFilter merged into the inbound virtual host or route (a gateway's:
+ * every route of the port), in patch order.
+ */
+export interface RateLimitPolicyPlan {
+  readonly envoyFilter: ResourceKey;
+  readonly portNumber: number | null;
+  readonly level: 'vhost' | 'route';
+  readonly entries: readonly RateLimitEntry[];
+  /** A route patch's `include_vh_rate_limits`; null when it sets none. */
+  readonly includeVhRateLimits: boolean | null;
+}
+
 /** A port the workload serves for a Service that selects it (compile/inbound-ports.ts). */
 export interface InboundPort {
   /** The target port: where the application listens. */
@@ -92,6 +135,10 @@ export interface InboundPlan {
    */
   readonly multipleCustomAuthzProviders: boolean;
   readonly rateLimits: readonly RateLimitPlan[];
+  /** Global rate limit filters in chain order; absent in plans made by hand. */
+  readonly globalRateLimits?: readonly GlobalRateLimitPlan[];
+  /** Route and virtual host `rate_limits` that build their descriptors; absent in plans made by hand. */
+  readonly rateLimitPolicies?: readonly RateLimitPolicyPlan[];
   /** The ports of the Services that select the workload; absent in plans made by hand. */
   readonly ports?: readonly InboundPort[];
 }

@@ -2,7 +2,8 @@ import { parseGoBool } from '../config/validate/go-bool.js';
 import { runsAsGateway } from './gateway-workload.js';
 import type { Resource } from '../config/resource.js';
 import type { EnvoyFilterSpec } from '../config/schema/envoy-filter.js';
-import { extractLocalRateLimits } from '../config/schema/local-rate-limit-patches.js';
+import { scanEnvoyFilter } from '../config/schema/local-rate-limit-patches.js';
+import { rateLimitService } from './rate-limit-service.js';
 import { inboundScope } from '../config/schema/local-rate-limit-scope.js';
 import { extAuthzProviderProblem } from '../config/ext-authz-provider-config.js';
 import type { MeshConfig } from '../config/mesh-config.js';
@@ -12,6 +13,7 @@ import {
   placeRateLimits,
   type ChainShape,
   type FilterPatch,
+  type RateLimitPosition,
 } from './inbound-filter-chain.js';
 import type {
   AuthorizationPlan,
@@ -19,8 +21,10 @@ import type {
   InboundPlan,
   JwtRulePlan,
   MtlsMode,
+  GlobalRateLimitPlan,
   PeerAuthenticationPlan,
   RateLimitPlan,
+  RateLimitPolicyPlan,
   ResourceKey,
 } from './inbound-types.js';
 import type {
@@ -140,7 +144,7 @@ function parseDryRun(value: string | undefined): boolean {
 }
 
 /**
- * Local rate limit EnvoyFilters for this workload's inbound side: filters in
+ * Local and global rate limit EnvoyFilters for this workload's inbound side: filters in
  * the root namespace apply to every workload, others only in their namespace;
  * `workloadSelector.labels` narrows. Order follows Istio's EnvoyFilter order:
  * priority, root namespace first, then age. Each HTTP filter goes where its patch puts it
@@ -151,7 +155,7 @@ function rateLimits(
   workload: WorkloadIdentity,
   rootNamespace: string,
   shape: ChainShape,
-): RateLimitPlan[] {
+): { local: RateLimitPlan[]; global: GlobalRateLimitPlan[]; policies: RateLimitPolicyPlan[] } {
   const filters = resources
     .filter((r) => r.kind === 'EnvoyFilter')
     .filter((r) => r.metadata.namespace === rootNamespace || r.metadata.namespace === workload.namespace)
@@ -166,10 +170,20 @@ function rateLimits(
       const rb = b.metadata.namespace === rootNamespace ? 0 : 1;
       return ra !== rb ? ra - rb : compareByAge(a, b);
     });
-  const inserted: (Omit<RateLimitPlan, 'position'> & FilterPatch)[] = [];
+  const inserted: (FilterPatch & { make: (position: RateLimitPosition) => void })[] = [];
+  const local: RateLimitPlan[] = [];
+  const global: GlobalRateLimitPlan[] = [];
   const routes: RateLimitPlan[] = [];
-  for (const r of filters) {
-    for (const p of extractLocalRateLimits(r.spec as EnvoyFilterSpec).patches) {
+  const policies: RateLimitPolicyPlan[] = [];
+  const scans = filters.map((r) => ({ r, scan: scanEnvoyFilter(r.spec as EnvoyFilterSpec) }));
+  // Clusters ADD patches create for this proxy (istio envoyfilter/cluster_patch.go
+  // InsertedClusters: only the context and proxy match apply to an ADD).
+  const clusterContexts = shape.gateway ? ['ANY', 'GATEWAY'] : ['ANY', 'SIDECAR_INBOUND', 'SIDECAR_OUTBOUND'];
+  const clusters = scans.flatMap(({ scan }) =>
+    scan.clusters.filter((c) => clusterContexts.includes(c.context)).map((c) => c.cluster),
+  );
+  for (const { r, scan } of scans) {
+    for (const p of scan.patches) {
       // Context, proxy version and route configuration as istiod matches them for a
       // sidecar's inbound side or a gateway; what meshlet cannot apply is warned at load.
       const scope = inboundScope(p, shape.gateway);
@@ -184,20 +198,39 @@ function rateLimits(
       if (p.applyTo === 'HTTP_ROUTE') routes.push({ ...plan, position: null });
       else
         inserted.push({
-          ...plan,
           operation: p.operation,
           subFilter: p.match?.listener?.filterChain?.filter?.subFilter?.name,
           name: p.filterName,
+          make: (position) => local.push({ ...plan, position }),
         });
     }
+    for (const p of scan.globals) {
+      const scope = inboundScope(p, shape.gateway);
+      if (!scope.applies || p.config.service === null) continue;
+      const service = rateLimitService(p.config.service, clusters);
+      inserted.push({
+        operation: p.operation,
+        subFilter: p.match?.listener?.filterChain?.filter?.subFilter?.name,
+        name: p.filterName,
+        make: (position) =>
+          global.push({ envoyFilter: key(r), portNumber: scope.port, position, config: p.config, service }),
+      });
+    }
+    for (const p of scan.rateLimits) {
+      const scope = inboundScope(p, shape.gateway);
+      if (!scope.applies) continue;
+      policies.push({
+        envoyFilter: key(r),
+        portNumber: scope.port,
+        level: p.applyTo === 'VIRTUAL_HOST' ? 'vhost' : 'route',
+        entries: p.rateLimits,
+        includeVhRateLimits: p.includeVhRateLimits,
+      });
+    }
   }
-  const placed = placeRateLimits(baseInboundChain(shape), inserted).map(
-    ({ patch, position }): RateLimitPlan => {
-      const { envoyFilter, applyTo, context, portNumber, config } = inserted[patch]!;
-      return { envoyFilter, applyTo, context, portNumber, config, position };
-    },
-  );
-  return [...placed, ...routes];
+  for (const { patch, position } of placeRateLimits(baseInboundChain(shape), inserted))
+    inserted[patch]?.make(position);
+  return { local: [...local, ...routes], global, policies };
 }
 
 /**
@@ -240,6 +273,12 @@ export function buildInbound(
   const ra = requestAuthentication(resources, workload, rootNamespace);
   const gateway = runsAsGateway(resources, workload);
   const authz = authorization(resources, workload, rootNamespace);
+  const limits = rateLimits(
+    resources,
+    workload,
+    rootNamespace,
+    chainShape(authz, ra.jwtRules, gateway, meshConfig, features.enableMultipleCustomAuthzProviders),
+  );
   return {
     gateway,
     peerAuthentication: composePeerAuthentication(resources, workload, rootNamespace),
@@ -247,11 +286,8 @@ export function buildInbound(
     requestAuthentications: ra.policies,
     authorization: authz,
     multipleCustomAuthzProviders: features.enableMultipleCustomAuthzProviders,
-    rateLimits: rateLimits(
-      resources,
-      workload,
-      rootNamespace,
-      chainShape(authz, ra.jwtRules, gateway, meshConfig, features.enableMultipleCustomAuthzProviders),
-    ),
+    rateLimits: limits.local,
+    globalRateLimits: limits.global,
+    rateLimitPolicies: limits.policies,
   };
 }

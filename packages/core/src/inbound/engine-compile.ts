@@ -12,6 +12,12 @@ import { resolveExtAuthzProvider, type ExtAuthzProvider } from './authz/ext-auth
 import { rbacFootprint } from './authz/footprint.js';
 import type { AuthzInput } from './authz/input.js';
 import { createLocalRateLimiter, type LocalRateLimiter } from './ratelimit/local-rate-limit.js';
+import {
+  createGlobalRateLimiter,
+  type GlobalRateLimitDeps,
+  type GlobalRateLimiter,
+} from './ratelimit/global-rate-limit.js';
+import { serviceClusterApp } from '../telemetry/tracing/proxy-identity.js';
 
 /** A CUSTOM policy with its provider resolved, or the reason it fails closed. */
 export interface CustomPolicy {
@@ -47,6 +53,10 @@ export interface CompiledInbound {
   readonly rateLimiter: LocalRateLimiter;
   /** Whether any local rate limit filter runs: without one no stage asks the limiter. */
   readonly rateLimited: boolean;
+  /** The global rate limit filters; null when the plan has none. */
+  readonly globalLimiter: GlobalRateLimiter | null;
+  /** This proxy's service cluster (`source_cluster`; pkg/bootstrap/config.go serviceClusterOrDefault). */
+  readonly serviceCluster: string;
   /** The local workload's SPIFFE URI: the destination principal a gRPC ext_authz check carries. */
   readonly localPrincipal: string;
 }
@@ -55,7 +65,12 @@ export interface CompiledInbound {
  * Prepares a plan for `decide`: authorization matchers, CUSTOM providers and the
  * rate limit buckets.
  */
-export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): CompiledInbound {
+export function compileInbound(
+  plan: MeshPlan,
+  clock: Clock,
+  random: Random,
+  global: GlobalRateLimitDeps | null = null,
+): CompiledInbound {
   const authz = compileAuthorization(plan.inbound.authorization, {
     trustDomains: [plan.meshConfig.trustDomain, ...plan.meshConfig.trustDomainAliases],
   });
@@ -71,6 +86,11 @@ export function compileInbound(plan: MeshPlan, clock: Clock, random: Random): Co
     custom,
     rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
     rateLimited: plan.inbound.rateLimits.some((p) => p.position !== null),
+    globalLimiter:
+      global === null || (plan.inbound.globalRateLimits?.length ?? 0) === 0
+        ? null
+        : createGlobalRateLimiter(plan.inbound, global),
+    serviceCluster: `${serviceClusterApp(plan.workload)}.${plan.workload.namespace}`,
     localPrincipal: `spiffe://${plan.meshConfig.trustDomain}/ns/${plan.workload.namespace}/sa/${plan.workload.serviceAccount}`,
   };
 }

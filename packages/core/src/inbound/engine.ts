@@ -8,10 +8,11 @@ import { checkExtAuthzGrpc, ExtAuthzGrpcClients } from './authz/ext-authz-grpc.j
 import type { ExtAuthzTracer } from './authz/ext-authz-span.js';
 import type { ExtAuthzProvider } from './authz/ext-authz-provider.js';
 import type { ExtAuthzResult } from './authz/ext-authz-result.js';
-import { rbacDeniedDetails, type ShadowResult } from './authz/evaluate.js';
+import { rbacDeniedDetails, type RbacOutcome, type ShadowResult } from './authz/evaluate.js';
 import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
+import type { DescriptorRequest } from './ratelimit/descriptors.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
 import { customMatchId, customShadowMetadata } from './authz/custom-shadow.js';
 import { jwtMetadata, mergeMetadata, type DynamicMetadata } from './dynamic-metadata.js';
@@ -198,7 +199,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const compiledFor = (plan: MeshPlan): CompiledInbound => {
     let c = compiled.get(plan);
     if (c === undefined) {
-      c = compileInbound(plan, options.clock, options.random);
+      c = compileInbound(plan, options.clock, options.random, {
+        clock: options.clock,
+        upstream: options.upstream ?? null,
+        channels: grpcClients,
+      });
       compiled.set(plan, c);
     }
     return c;
@@ -318,6 +323,69 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return null;
   };
 
+  /** The request as a global rate limit filter at this point of the chain reads it. */
+  const descriptorRequest = (f: Flow): DescriptorRequest & { port: number } => {
+    const edits =
+      f.edits === null && f.lateEdits === null && f.jwt === null
+        ? null
+        : netEdits(f.edits, f.jwt ?? NO_TOKEN, f.lateEdits);
+    return {
+      method: f.req.method,
+      url: f.url,
+      authority: f.req.authority,
+      scheme: f.req.scheme,
+      headers: edits === null ? f.req.headers : withEdits(f.req, edits, f.url).headers,
+      sourceIp: f.req.sourceIp,
+      // The sidecar's inbound route goes to `inbound|<port>||`; a gateway's route is chosen
+      // after these filters in meshlet, so a gateway has none to offer yet.
+      destinationCluster: f.plan.inbound.gateway ? null : `inbound|${f.req.port}||`,
+      localCluster: f.c.serviceCluster,
+      numTrustedProxies: f.plan.meshConfig.numTrustedProxies,
+      gateway: f.plan.inbound.gateway,
+      port: f.req.port,
+    };
+  };
+
+  /**
+   * The global rate limit filters at `position` (ratelimit/global-rate-limit.ts): null when
+   * none sends a descriptor; else the refusal, or null with their edits kept, once the
+   * service answered.
+   */
+  const globalLimit = (f: Flow, position: RateLimitPosition): Promise<InboundDecision | null> | null => {
+    const g = f.c.globalLimiter;
+    if (g === null || !g.has(position)) return null;
+    const pending = g.check(descriptorRequest(f), position);
+    if (pending === null) return null;
+    const stage = f.at.stage;
+    f.at.stage = 'ratelimit';
+    return pending.then((out) => {
+      if (out.kind === 'limited')
+        return denied(
+          out.status,
+          out.body,
+          { ...f.responseHeaders, ...out.headers },
+          [out.flag],
+          {
+            stage: 'ratelimit',
+            policy: out.filter,
+            detail: out.detail,
+            responseCodeDetails: out.responseCodeDetails,
+          },
+          f.shadow ?? undefined,
+          refusedMetadata(f),
+        );
+      if (out.requestHeaders !== null) {
+        const added: HeaderEdits = {};
+        for (const k in out.requestHeaders) added[k.toLowerCase()] = out.requestHeaders[k];
+        if (f.jwt === null) f.edits = { ...f.edits, ...added };
+        else f.lateEdits = { ...f.lateEdits, ...added };
+      }
+      if (out.responseHeaders !== null) f.responseHeaders = { ...f.responseHeaders, ...out.responseHeaders };
+      f.at.stage = stage;
+      return null;
+    });
+  };
+
   // Synchronous until a stage really waits (a JWT check, a CUSTOM provider): every promise
   // costs the request a microtask, and more while telemetry's async context tracking is on.
   // The order is the chain istiod builds (listener_builder.go): CUSTOM (ext_authz), then
@@ -359,8 +427,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     };
     const limited = limit(f, 'beforeCustom');
     if (limited !== null) return limited;
-    at.stage = 'custom';
-    if (c.custom.length === 0) return afterCustom(f);
+    const global = globalLimit(f, 'beforeCustom');
+    if (global !== null) return global.then((d) => d ?? customStage(f));
+    return customStage(f);
+  };
+
+  const customStage = (f: Flow): Pending => {
+    f.at.stage = 'custom';
+    if (f.c.custom.length === 0) return afterCustom(f);
     return custom(f).then((d) => d ?? afterCustom(f));
   };
 
@@ -496,6 +570,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const afterCustom = (f: Flow): Pending => {
     const limited = limit(f, 'beforeJwt');
     if (limited !== null) return limited;
+    const global = globalLimit(f, 'beforeJwt');
+    if (global !== null) return global.then((d) => d ?? jwtStage(f));
+    return jwtStage(f);
+  };
+
+  const jwtStage = (f: Flow): Pending => {
     f.at.stage = 'jwt';
     const rules = f.plan.inbound.jwtRules;
     if (rules.length === 0) return afterJwt(f, NO_TOKEN);
@@ -530,6 +610,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       f.url = withoutQueryParams(f.url, jwt.removeParams);
     const limited = limit(f, 'beforeRbac');
     if (limited !== null) return limited;
+    const global = globalLimit(f, 'beforeRbac');
+    if (global !== null) return global.then((d) => d ?? rbacStage(f, jwt));
+    return rbacStage(f, jwt);
+  };
+
+  const rbacStage = (f: Flow, jwt: JwtResult): Pending => {
     const view = jwt.kind === 'ok' ? jwtView(jwt) : null;
     // The headers authorization reads are the ones the filters before it left: a token's
     // output headers, the forged ones jwt_authn stripped, ext_authz's and rate limits' edits.
@@ -551,7 +637,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   };
 
   /** AUDIT, DENY, then ALLOW; an allow carries the header edits of every earlier stage. */
-  const authorize = (f: Flow, input: AuthzInput, jwt: JwtResult, view: JwtView | null): InboundDecision => {
+  const authorize = (f: Flow, input: AuthzInput, jwt: JwtResult, view: JwtView | null): Pending => {
     f.at.stage = 'deny';
     const rbac = f.c.rbac(input);
     options.rbacStats?.rbac(f.req.port, f.c.authz, rbac);
@@ -559,10 +645,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     if (rbac.shadow.length > 0) f.shadow = f.shadow === null ? rbac.shadow : [...f.shadow, ...rbac.shadow];
     if (rbac.metadata !== null) f.metadata = mergeMetadata(f.metadata, rbac.metadata);
     if (!rbac.allow) {
-      // A local rate limit between the DENY and ALLOW filters runs before ALLOW refuses.
-      const limited = rbac.stage === 'allow' ? limit(f, 'beforeAllow') : null;
-      return (
-        limited ??
+      const refusal = (): InboundDecision =>
         refuse(
           f,
           denied(403, RBAC_DENIED_BODY, EMPTY, [], {
@@ -571,12 +654,31 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
             detail: rbac.detail,
             responseCodeDetails: rbac.responseCodeDetails,
           }),
-        )
-      );
+        );
+      if (rbac.stage !== 'allow') return refusal();
+      // A rate limit between the DENY and ALLOW filters runs before ALLOW refuses.
+      const limited = limit(f, 'beforeAllow');
+      if (limited !== null) return limited;
+      const global = globalLimit(f, 'beforeAllow');
+      return global === null ? refusal() : global.then((d) => d ?? refusal());
     }
-    const limited = limit(f, 'beforeAllow') ?? limit(f, 'beforeRouter');
+    const limited = limit(f, 'beforeAllow');
     if (limited !== null) return limited;
+    const global = globalLimit(f, 'beforeAllow');
+    if (global !== null) return global.then((d) => d ?? routerStage(f, jwt, view, rbac));
+    return routerStage(f, jwt, view, rbac);
+  };
 
+  const routerStage = (f: Flow, jwt: JwtResult, view: JwtView | null, rbac: RbacOutcome): Pending => {
+    const limited = limit(f, 'beforeRouter');
+    if (limited !== null) return limited;
+    const global = globalLimit(f, 'beforeRouter');
+    if (global !== null) return global.then((d) => d ?? allowed(f, jwt, view, rbac));
+    return allowed(f, jwt, view, rbac);
+  };
+
+  /** The allow: it carries the header edits of every stage. */
+  const allowed = (f: Flow, jwt: JwtResult, view: JwtView | null, rbac: RbacOutcome): InboundDecision => {
     const ext = f.ext;
     let removeHeaders: readonly string[];
     let setHeaders: Readonly<Record<string, string>>;

@@ -13,6 +13,7 @@ export type ResponseFlag =
   | 'DI'
   | 'FI'
   | 'RL'
+  | 'RLSE'
   | 'UAEX'
   | 'DC'
   | 'DT';

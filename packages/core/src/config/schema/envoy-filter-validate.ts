@@ -11,8 +11,9 @@ const HCM = ['envoy.filters.network.http_connection_manager', 'envoy.http_connec
 
 /**
  * Webhook rules of istio pkg/config/validation/envoyfilter/envoyfilter.go, then
- * what meshlet does with each patch: a local rate limit config is validated in
- * depth (Errors at its fields); any other patch is an unsupported-feature warning (MESHLET0004).
+ * what meshlet does with each patch: a local or global rate limit config, route and virtual
+ * host `rate_limits` and an added cluster are validated in depth (Errors at their fields);
+ * any other patch is an unsupported-feature warning (MESHLET0004).
  */
 export function validateEnvoyFilter(spec: EnvoyFilterSpec, ctx: ValidationContext): void {
   const labels = spec.workloadSelector?.labels;
@@ -51,9 +52,10 @@ export function validateEnvoyFilter(spec: EnvoyFilterSpec, ctx: ValidationContex
   for (const p of scan.errors) ctx.error(p.path, p.message);
   for (const p of scan.warnings) ctx.warn(p.path, p.message, DIAGNOSTIC_CODES.unsupported);
   for (const u of scan.unsupported) ctx.warn(u.path, u.reason, DIAGNOSTIC_CODES.unsupported);
+  for (const p of scan.notices) ctx.warn(p.path, p.message, DIAGNOSTIC_CODES.surprising);
   // An HTTP_ROUTE patch yields one entry per per-filter config; its match is warned once.
   const warned = new Set<number>();
-  for (const p of scan.patches) {
+  for (const p of [...scan.patches, ...scan.globals, ...scan.rateLimits]) {
     if (warned.has(p.index)) continue;
     warned.add(p.index);
     for (const w of unappliedLocalRateLimit(p)) ctx.warn(w.path, w.message, DIAGNOSTIC_CODES.unsupported);

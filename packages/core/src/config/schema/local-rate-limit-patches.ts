@@ -5,7 +5,16 @@ import type {
   PatchContext,
   PatchOperation,
 } from './envoy-filter.js';
-import { isObject, type Problem } from './local-rate-limit-read.js';
+import { isObject, type Problem, type Reader } from './local-rate-limit-read.js';
+import {
+  RATE_LIMIT_FILTER,
+  RATE_LIMIT_FILTER_NAMES,
+  parseGlobalRateLimit,
+  rateLimitBody,
+  type GlobalRateLimitConfig,
+} from './rate-limit-filter.js';
+import { readRateLimits, type RateLimitEntry } from './rate-limit-actions.js';
+import { readPatchedCluster, type PatchedCluster } from './envoy-filter-cluster.js';
 import {
   LOCAL_RATE_LIMIT_FILTER,
   localRateLimitBody,
@@ -36,6 +45,35 @@ export interface LocalRateLimitPatch {
   readonly config: LocalRateLimitConfig;
 }
 
+/** Where a patch applies, common to every kind. */
+interface PatchBase {
+  readonly index: number;
+  readonly path: FieldPath;
+  readonly operation: PatchOperation;
+  readonly context: PatchContext;
+  readonly match: EnvoyConfigObjectMatch | null;
+}
+
+/** An `envoy.filters.http.ratelimit` HTTP filter inserted (the global rate limit). */
+export interface GlobalRateLimitPatch extends PatchBase {
+  readonly applyTo: 'HTTP_FILTER';
+  readonly filterName: string;
+  readonly config: GlobalRateLimitConfig;
+}
+
+/** `rate_limits` merged into virtual hosts (VIRTUAL_HOST) or routes (HTTP_ROUTE `route`). */
+export interface RateLimitsPatch extends PatchBase {
+  readonly applyTo: 'VIRTUAL_HOST' | 'HTTP_ROUTE';
+  readonly rateLimits: readonly RateLimitEntry[];
+  /** A route's `include_vh_rate_limits`, when the patch sets it. */
+  readonly includeVhRateLimits: boolean | null;
+}
+
+/** A cluster an `ADD` CLUSTER patch creates. */
+export interface ClusterPatch extends PatchBase {
+  readonly cluster: PatchedCluster;
+}
+
 export interface UnsupportedPatch {
   readonly path: FieldPath;
   readonly reason: string;
@@ -43,13 +81,18 @@ export interface UnsupportedPatch {
 
 export interface EnvoyFilterScan {
   readonly patches: readonly LocalRateLimitPatch[];
+  readonly globals: readonly GlobalRateLimitPatch[];
+  readonly rateLimits: readonly RateLimitsPatch[];
+  readonly clusters: readonly ClusterPatch[];
   readonly unsupported: readonly UnsupportedPatch[];
-  /** Invalid local rate limit configs (errors) and ignored fields inside them (warnings). */
+  /** Invalid rate limit configs (errors) and ignored fields inside them (warnings). */
   readonly errors: readonly Problem[];
   readonly warnings: readonly Problem[];
+  /** Valid config that the proxy refuses or that does not do what it says (MESHLET0007). */
+  readonly notices: readonly Problem[];
 }
 
-const IGNORED = 'is not supported by meshlet: only the envoy.filters.http.local_ratelimit patch is applied';
+const IGNORED = `is not supported by meshlet: only the envoy.filters.http.local_ratelimit and ${RATE_LIMIT_FILTER} filters, their route and virtual host rate_limits, and the clusters ADD patches create are applied`;
 const INSERTS: readonly PatchOperation[] = ['INSERT_BEFORE', 'INSERT_AFTER', 'INSERT_FIRST', 'ADD'];
 
 /**
@@ -68,10 +111,15 @@ export function extractLocalRateLimits(spec: EnvoyFilterSpec): {
 export function scanEnvoyFilter(spec: EnvoyFilterSpec): EnvoyFilterScan {
   const out = {
     patches: [] as LocalRateLimitPatch[],
+    globals: [] as GlobalRateLimitPatch[],
+    rateLimits: [] as RateLimitsPatch[],
+    clusters: [] as ClusterPatch[],
     unsupported: [] as UnsupportedPatch[],
     errors: [] as Problem[],
     warnings: [] as Problem[],
+    notices: [] as Problem[],
   };
+  const reader: Reader = { errors: out.errors, warnings: out.warnings };
   (spec.configPatches ?? []).forEach((cp, index) => {
     const path: FieldPath = ['spec', 'configPatches', index];
     const op = cp.patch?.operation;
@@ -91,6 +139,29 @@ export function scanEnvoyFilter(spec: EnvoyFilterSpec): EnvoyFilterScan {
     if (cp.applyTo === 'HTTP_FILTER') {
       const typedKey = 'typed_config' in value ? 'typed_config' : 'typedConfig';
       const typed = value[typedKey];
+      const isGlobal =
+        (name !== undefined && RATE_LIMIT_FILTER_NAMES.has(name)) || rateLimitBody(typed, []) !== null;
+      if (isGlobal && INSERTS.includes(op)) {
+        if (typed === undefined) {
+          out.errors.push({
+            path: [...valuePath, 'typed_config'],
+            message: `Required value: typed_config is required for ${RATE_LIMIT_FILTER}`,
+          });
+          return;
+        }
+        const parsed = parseGlobalRateLimit(typed, [...valuePath, typedKey]);
+        out.errors.push(...parsed.errors);
+        out.warnings.push(...parsed.warnings);
+        out.notices.push(...parsed.notices);
+        if (parsed.config !== null)
+          out.globals.push({
+            ...base,
+            applyTo: 'HTTP_FILTER',
+            filterName: name ?? RATE_LIMIT_FILTER,
+            config: parsed.config,
+          });
+        return;
+      }
       const isLrl = name === LOCAL_RATE_LIMIT_FILTER || localRateLimitBody(typed, []) !== null;
       if (!isLrl || !INSERTS.includes(op)) {
         const what = `applyTo HTTP_FILTER with operation ${op}${name === undefined ? '' : ` of ${name}`}`;
@@ -126,28 +197,75 @@ export function scanEnvoyFilter(spec: EnvoyFilterSpec): EnvoyFilterScan {
       return;
     }
 
+    if (cp.applyTo === 'CLUSTER' && op === 'ADD') {
+      const cluster = readPatchedCluster(reader, value, valuePath);
+      if (cluster !== null) out.clusters.push({ ...base, cluster });
+      return;
+    }
+    const vhostLimits = rateLimitsKey(value);
+    if (cp.applyTo === 'VIRTUAL_HOST' && op === 'MERGE' && vhostLimits !== null) {
+      for (const key of Object.keys(value))
+        if (key !== vhostLimits)
+          out.unsupported.push({
+            path: [...valuePath, key],
+            reason: `virtual host field ${JSON.stringify(key)} ${IGNORED}; this field is ignored`,
+          });
+      const rateLimits = readRateLimits(reader, value[vhostLimits], [...valuePath, vhostLimits]);
+      out.rateLimits.push({ ...base, applyTo: 'VIRTUAL_HOST', rateLimits, includeVhRateLimits: null });
+      return;
+    }
     const perFilterKey =
       'typed_per_filter_config' in value ? 'typed_per_filter_config' : 'typedPerFilterConfig';
     const perFilter = value[perFilterKey];
     const lrlEntries = isObject(perFilter)
       ? Object.entries(perFilter).filter(([, cfg]) => localRateLimitBody(cfg, []) !== null)
       : [];
-    if (cp.applyTo !== 'HTTP_ROUTE' || op !== 'MERGE' || lrlEntries.length === 0) {
+    const route = value['route'];
+    const routeLimits = isObject(route) ? routeRateLimitKeys(route) : [];
+    if (
+      cp.applyTo !== 'HTTP_ROUTE' ||
+      op !== 'MERGE' ||
+      (lrlEntries.length === 0 && routeLimits.length === 0)
+    ) {
       out.unsupported.push({
         path,
         reason: `applyTo ${cp.applyTo} with operation ${op} ${IGNORED}; this patch is ignored`,
       });
       return;
     }
+    if (routeLimits.length > 0 && isObject(route)) {
+      const routePath: FieldPath = [...valuePath, 'route'];
+      for (const key of Object.keys(route))
+        if (!routeLimits.includes(key))
+          out.unsupported.push({
+            path: [...routePath, key],
+            reason: `route action field ${JSON.stringify(key)} ${IGNORED}; this field is ignored`,
+          });
+      const rl = routeLimits.find((k) => k === 'rate_limits' || k === 'rateLimits');
+      const inc = routeLimits.find((k) => k !== rl);
+      const include = inc === undefined ? undefined : route[inc];
+      if (include !== undefined && typeof include !== 'boolean')
+        out.errors.push({
+          path: [...routePath, inc ?? ''],
+          message: `expected a boolean (true or false), got ${JSON.stringify(include)}`,
+        });
+      out.rateLimits.push({
+        ...base,
+        applyTo: 'HTTP_ROUTE',
+        rateLimits: rl === undefined ? [] : readRateLimits(reader, route[rl], [...routePath, rl]),
+        includeVhRateLimits: typeof include === 'boolean' ? include : null,
+      });
+    }
     for (const key of Object.keys(value)) {
-      if (key !== perFilterKey) {
+      if (key !== perFilterKey && !(key === 'route' && routeLimits.length > 0)) {
         out.unsupported.push({
           path: [...valuePath, key],
           reason: `route field ${JSON.stringify(key)} ${IGNORED}; this field is ignored`,
         });
       }
     }
-    for (const [filterName, cfg] of Object.entries(perFilter as Record<string, unknown>)) {
+    if (!isObject(perFilter)) return;
+    for (const [filterName, cfg] of Object.entries(perFilter)) {
       const entryPath: FieldPath = [...valuePath, perFilterKey, filterName];
       if (localRateLimitBody(cfg, []) === null) {
         out.unsupported.push({
@@ -164,4 +282,17 @@ export function scanEnvoyFilter(spec: EnvoyFilterSpec): EnvoyFilterScan {
     }
   });
   return Object.freeze(out);
+}
+
+/** The key of a virtual host's `rate_limits` (proto or JSON name), or null. */
+function rateLimitsKey(value: Readonly<Record<string, unknown>>): string | null {
+  if ('rate_limits' in value) return 'rate_limits';
+  return 'rateLimits' in value ? 'rateLimits' : null;
+}
+
+/** The keys of a route action's `rate_limits` and `include_vh_rate_limits` (proto or JSON names). */
+function routeRateLimitKeys(route: Readonly<Record<string, unknown>>): string[] {
+  return ['rate_limits', 'rateLimits', 'include_vh_rate_limits', 'includeVhRateLimits'].filter(
+    (k) => k in route,
+  );
 }

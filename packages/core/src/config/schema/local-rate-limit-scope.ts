@@ -1,5 +1,5 @@
 import type { RouteConfigurationMatch } from './envoy-filter.js';
-import type { LocalRateLimitPatch } from './local-rate-limit-patches.js';
+import type { EnvoyConfigObjectMatch, PatchContext } from './envoy-filter.js';
 
 /** istio pilot/pkg/model/envoyfilter.go `maxProxyVersionLen`. */
 export const MAX_PROXY_VERSION_LEN = 1024;
@@ -23,7 +23,14 @@ export type InboundScope =
 const SIDECAR_CONTEXTS: ReadonlySet<string> = new Set(['ANY', 'SIDECAR_INBOUND']);
 const GATEWAY_CONTEXTS: ReadonlySet<string> = new Set(['ANY', 'GATEWAY']);
 
-export function inboundScope(p: LocalRateLimitPatch, gateway = false): InboundScope {
+/** What scoping reads of a patch: any rate limit patch kind. */
+export interface ScopedPatch {
+  readonly applyTo: string;
+  readonly context: PatchContext;
+  readonly match: EnvoyConfigObjectMatch | null;
+}
+
+export function inboundScope(p: ScopedPatch, gateway = false): InboundScope {
   if (!(gateway ? GATEWAY_CONTEXTS : SIDECAR_CONTEXTS).has(p.context))
     return { applies: false, why: 'context' };
   // envoyfilter.go convertToEnvoyFilterWrapper: a pattern too long to compile matches no

@@ -1,6 +1,13 @@
 import type { Problem } from './local-rate-limit-read.js';
-import type { LocalRateLimitPatch } from './local-rate-limit-patches.js';
-import { inboundScope } from './local-rate-limit-scope.js';
+import type { FieldPath } from '../diagnostic.js';
+import type { PatchOperation } from './envoy-filter.js';
+import { inboundScope, type ScopedPatch } from './local-rate-limit-scope.js';
+
+/** What the checks read of a rate limit patch, local or global. */
+export interface UnappliedInput extends ScopedPatch {
+  readonly path: FieldPath;
+  readonly operation: PatchOperation;
+}
 
 const IGNORED = 'this patch is ignored';
 
@@ -15,7 +22,7 @@ const CONTEXT: Readonly<Record<string, string>> = {
  * (MESHLET0004) at its field, never silently dropped (DESIGN.md "Istio is the spec").
  * Where the patch applies is local-rate-limit-scope.ts.
  */
-export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
+export function unappliedLocalRateLimit(p: UnappliedInput): Problem[] {
   const match: readonly (string | number)[] = [...p.path, 'match'];
   // GATEWAY applies on a workload that runs as a gateway (and, as in Istio, nowhere else).
   const scope = inboundScope(p, p.context === 'GATEWAY');
@@ -40,7 +47,7 @@ export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
       return [
         {
           path: [...match, 'routeConfiguration'],
-          message: `this routeConfiguration matches no route of a sidecar’s inbound side, and meshlet applies local rate limits only on a sidecar’s inbound route, not on outbound or gateway routes; ${IGNORED}`,
+          message: `this routeConfiguration matches no route of a sidecar’s inbound side, and meshlet applies rate limits only on a sidecar’s inbound route, not on outbound or gateway routes; ${IGNORED}`,
         },
       ];
     return [];
@@ -71,7 +78,7 @@ export function unappliedLocalRateLimit(p: LocalRateLimitPatch): Problem[] {
  * patchHTTPFilters), as INSERT_AFTER the router does. Envoy refuses a chain whose router is
  * not last (config/utility.cc validateTerminalFilters), so the sidecar rejects the listener.
  */
-function afterTheRouter(p: LocalRateLimitPatch): string | null {
+function afterTheRouter(p: UnappliedInput): string | null {
   if (p.applyTo !== 'HTTP_FILTER') return null;
   const sub = p.match?.listener?.filterChain?.filter?.subFilter?.name;
   const appends = p.operation === 'ADD' || (p.operation === 'INSERT_AFTER' && sub === undefined);

@@ -204,8 +204,11 @@ function missing(r: Reader, path: FieldPath): string {
   return '';
 }
 
-/** `type.v3.HttpStatus` `{ code }`, by number or by Envoy's StatusCode name. */
-function readStatus(r: Reader, v: unknown, path: FieldPath): number {
+/**
+ * `type.v3.HttpStatus` `{ code }`, by number or by Envoy's StatusCode name; a code below 400
+ * becomes 429 (local_ratelimit.cc and ratelimit.h `toErrorCode`).
+ */
+export function readStatus(r: Reader, v: unknown, path: FieldPath): number {
   const obj = readObject(r, v, path);
   if (obj === null) return 429;
   const f = fields(r, obj, path, ['code']);
@@ -301,7 +304,8 @@ const APPEND_ACTIONS = [
   'OVERWRITE_IF_EXISTS',
 ] as const;
 
-function readHeaders(r: Reader, v: unknown, path: FieldPath): HeaderToAdd[] {
+/** `response_headers_to_add` and the like: at most ten `config.core.v3.HeaderValueOption`s. */
+export function readHeaders(r: Reader, v: unknown, path: FieldPath): HeaderToAdd[] {
   const out: HeaderToAdd[] = [];
   readList(r, v, path, 10).forEach((item, i) => {
     const p = [...path, i];
@@ -390,7 +394,7 @@ function readDescriptors(r: Reader, v: unknown, path: FieldPath): LocalRateLimit
   return out;
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);

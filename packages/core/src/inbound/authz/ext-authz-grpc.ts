@@ -4,11 +4,10 @@ import { createSecureContext } from 'node:tls';
 import type { Clock } from '../../runtime/clock.js';
 import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
 import type { TransportTls } from '../../outbound/transport.js';
-import { grpcOutcome } from '../../outbound/upstream/grpc-outcome.js';
-import type { AttemptOutcome } from '../../outbound/upstream/types.js';
 import { sameTls } from '../../outbound/transports/pool-settings.js';
 import { clientTlsOptions, type PeerCheck } from '../../outbound/transports/tls-options.js';
 import { grpcJs } from '../../runtime/grpc-js.js';
+import { grpcUnaryCall } from '../grpc-unary-call.js';
 import type { InboundRequest } from '../engine-types.js';
 import {
   decodeCheckResponse,
@@ -35,7 +34,6 @@ import {
 const CHECK = '/envoy.service.auth.v3.Authorization/Check';
 /** Envoy's gRPC async client span name: `async <service>.<method> egress`. */
 const CHECK_SPAN = 'async envoy.service.auth.v3.Authorization.Check egress';
-const TIMED_OUT: AttemptOutcome = Object.freeze({ kind: 'local-failure', failure: 'timeout' });
 /** The most of a denial body passed on to the client, as for the HTTP provider. */
 const MAX_BODY = 64 * 1024;
 
@@ -49,14 +47,18 @@ interface Channel {
 }
 
 /**
- * One gRPC channel per ext_authz endpoint and client TLS, reused across checks and plan
- * reloads; a rotated workload certificate (other TLS settings) replaces the channel.
+ * One gRPC channel per endpoint and client TLS, reused across calls and plan reloads (ext_authz
+ * checks, rate limit service calls); a rotated workload certificate (other TLS settings)
+ * replaces the channel.
  */
 export class ExtAuthzGrpcClients {
   readonly #channels = new Map<string, Channel>();
 
   /** The channel to `endpoint` (the cluster's pick, with its TLS), else to `service:port` in plaintext. */
-  get(p: ExtAuthzGrpcProvider, endpoint: Pick<ClusterEndpoint, 'address' | 'tls'> | null): Client {
+  get(
+    p: Pick<ExtAuthzGrpcProvider, 'target' | 'authority'>,
+    endpoint: Pick<ClusterEndpoint, 'address' | 'tls'> | null,
+  ): Client {
     const target = endpoint?.address ?? p.target;
     const tls = endpoint?.tls ?? null;
     const key = `${target}|${p.authority}`;
@@ -349,67 +351,21 @@ export function grpcCheckCall<T>(
   answer: (res: CheckResponse) => T,
   failed: (why: string) => T,
 ): Promise<T> {
-  const cluster = `outbound|${p.port}||${p.host}`;
-  let span =
-    deps.tracer?.({ name: CHECK_SPAN, method: 'POST', url: `http://${p.target}${CHECK}`, cluster }) ?? null;
-  return new Promise<T>((resolve) => {
-    let settled = false;
-    let timedOut = false;
-    let call: { cancel(): void } | null = null;
-    const finish = (r: T): void => {
-      if (settled) return;
-      settled = true;
-      deps.clock.clearTimeout(timer);
-      resolve(r);
-    };
-    const fail = (why: string): void => {
-      span?.end({ status: 0, tags: {}, error: why });
-      span = null;
-      finish(failed(why));
-    };
-    // The provider's timeout covers finding the endpoint as well as the call.
-    const timer = deps.clock.setTimeout(() => {
-      timedOut = true;
-      if (call === null) fail(`timed out after ${p.timeoutMs}ms`);
-      else call.cancel();
-    }, p.timeoutMs);
-    const start = (endpoint: ClusterEndpoint | null): void => {
-      if (settled) {
-        endpoint?.done(null);
-        return;
-      }
-      let client: Client;
-      try {
-        client = deps.clients.get(p, endpoint);
-      } catch (err) {
-        endpoint?.done(null);
-        fail(err instanceof Error ? err.message : String(err));
-        return;
-      }
-      const metadata = new (grpcJs().Metadata)();
-      if (span !== null) for (const [k, v] of Object.entries(span.headers)) metadata.set(k, v);
-      call = client.makeUnaryRequest<Buffer, CheckResponse>(
-        CHECK,
-        (b) => b,
-        (b) => decodeCheckResponse(b),
-        message,
-        metadata,
-        (err: ServiceError | null, res?: CheckResponse) => {
-          // The cluster's outlier detection counts the call as Envoy's router does: the
-          // gRPC status mapped to HTTP, the provider's timeout as a local-origin timeout.
-          endpoint?.done(timedOut ? TIMED_OUT : grpcOutcome(err === null ? 0 : err.code));
-          span?.end(grpcCheckSpanResult(err, res, timedOut ? `timed out after ${p.timeoutMs}ms` : null));
-          span = null;
-          if (err !== null || res === undefined)
-            fail(timedOut ? `timed out after ${p.timeoutMs}ms` : (err?.details ?? 'no response'));
-          else finish(answer(res));
-        },
-      );
-    };
-    if (deps.upstream === null) start(null);
-    else
-      deps.upstream.endpoint(p.host, p.port, null).then(start, (err: unknown) => {
-        fail(err instanceof Error ? err.message : String(err));
-      });
-  });
+  return grpcUnaryCall(
+    {
+      host: p.host,
+      port: p.port,
+      timeoutMs: p.timeoutMs,
+      method: CHECK,
+      spanName: CHECK_SPAN,
+      decode: decodeCheckResponse,
+      spanResult: grpcCheckSpanResult,
+      client: (endpoint) => deps.clients.get(p, endpoint),
+      target: p.target,
+    },
+    message,
+    { upstream: deps.upstream, clock: deps.clock, tracer: deps.tracer ?? null },
+    answer,
+    failed,
+  );
 }

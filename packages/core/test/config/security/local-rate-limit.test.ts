@@ -156,7 +156,7 @@ describe('extractLocalRateLimits', () => {
     const s = spec(`
 configPatches:
   - applyTo: CLUSTER
-    patch: { operation: ADD, value: { name: c } }
+    patch: { operation: MERGE, value: { name: c } }
   - applyTo: HTTP_FILTER
     patch: { operation: INSERT_BEFORE, value: { name: envoy.filters.http.ext_authz, typed_config: { "@type": x } } }
 `);
@@ -312,18 +312,19 @@ describe('EnvoyFilter validate', () => {
     ]);
   });
 
-  it('warns unsupported (MESHLET0004) for the global rate limit sample patches', () => {
+  it('refuses a global rate limit filter without its typed_config, at the field', () => {
     const s = parseDocument(`
 configPatches:
   - applyTo: HTTP_FILTER
     patch: { operation: INSERT_BEFORE, value: { name: envoy.filters.http.ratelimit } }
 `).toJS();
     const f = validate('EnvoyFilter', s);
-    expect(f.map((x) => [x.level, x.code, formatPath(x.path)])).toEqual([
-      ['Warning', 'MESHLET0004', 'spec.configPatches[0]'],
+    expect(f.map((x) => [x.level, formatPath(x.path), x.message])).toEqual([
+      [
+        'Error',
+        'spec.configPatches[0].patch.value.typed_config',
+        'Required value: typed_config is required for envoy.filters.http.ratelimit',
+      ],
     ]);
-    expect(f[0]!.message).toMatch(
-      /is not supported by meshlet: only the envoy.filters.http.local_ratelimit patch is applied; this patch is ignored$/,
-    );
   });
 });
