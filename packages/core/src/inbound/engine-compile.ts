@@ -84,7 +84,12 @@ export function compileInbound(
     authz,
     rbac: memoizeRbac(authz, rbacFootprint([...policies.deny, ...policies.allow, ...policies.audit])),
     custom,
-    rateLimiter: createLocalRateLimiter(plan.inbound.rateLimits, clock, random),
+    rateLimiter: createLocalRateLimiter(
+      plan.inbound.rateLimits,
+      clock,
+      random,
+      plan.inbound.rateLimitPolicies ?? [],
+    ),
     rateLimited: plan.inbound.rateLimits.some((p) => p.position !== null),
     globalLimiter:
       global === null || (plan.inbound.globalRateLimits?.length ?? 0) === 0

@@ -301,7 +301,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     if (!f.c.rateLimited || !f.c.rateLimiter.has(position)) return null;
     const stage = f.at.stage;
     f.at.stage = 'ratelimit';
-    const rl = f.c.rateLimiter.check(f.req, position);
+    const rl = f.c.rateLimiter.check(f.req, position, () => descriptorRequest(f));
     if (rl.kind === 'limited')
       return denied(
         rl.status,

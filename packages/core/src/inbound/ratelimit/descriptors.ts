@@ -1,4 +1,5 @@
 import type { HeaderMatch, RateLimitAction, RateLimitEntry } from '../../config/schema/rate-limit-actions.js';
+import type { RateLimitPolicyPlan } from '../../compile/inbound-types.js';
 import { parseIp } from '../authz/ip.js';
 import { forwardedClient } from '../authz/remote-ip.js';
 import { ipText } from '../../outbound/ip-text.js';
@@ -24,6 +25,33 @@ export interface DescriptorRequest {
   readonly localCluster: string;
   readonly numTrustedProxies: number;
   readonly gateway: boolean;
+}
+
+/**
+ * The `rate_limits` entries a rate limit filter reads on `port`: the route's, then the virtual
+ * host's as `vh` says (envoy ratelimit.cc and local_ratelimit.cc populateDescriptors): OVERRIDE
+ * (the default) when the route has none, INCLUDE always, IGNORE never; a route patch's
+ * `include_vh_rate_limits: true` makes it INCLUDE.
+ */
+export function policyEntries(
+  policies: readonly RateLimitPolicyPlan[],
+  port: number,
+  vh: 'OVERRIDE' | 'INCLUDE' | 'IGNORE',
+): RateLimitEntry[] {
+  const route: RateLimitEntry[] = [];
+  const vhost: RateLimitEntry[] = [];
+  let include = false;
+  for (const p of policies) {
+    if (p.portNumber !== null && p.portNumber !== port) continue;
+    if (p.level === 'vhost') vhost.push(...p.entries);
+    else {
+      route.push(...p.entries);
+      if (p.includeVhRateLimits !== null) include = p.includeVhRateLimits;
+    }
+  }
+  const option = include ? 'INCLUDE' : vh;
+  if (option === 'INCLUDE' || (option === 'OVERRIDE' && route.length === 0)) route.push(...vhost);
+  return route;
 }
 
 /**

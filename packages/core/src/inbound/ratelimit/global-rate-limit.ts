@@ -1,4 +1,4 @@
-import type { GlobalRateLimitPlan, InboundPlan, RateLimitPolicyPlan } from '../../compile/inbound-types.js';
+import type { GlobalRateLimitPlan, InboundPlan } from '../../compile/inbound-types.js';
 import type { RateLimitPosition } from '../../compile/inbound-filter-chain.js';
 import type { RateLimitEntry } from '../../config/schema/rate-limit-actions.js';
 import type { Clock } from '../../runtime/clock.js';
@@ -6,7 +6,7 @@ import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call
 import type { ExtAuthzGrpcClients } from '../authz/ext-authz-grpc.js';
 import { grpcUnaryCall } from '../grpc-unary-call.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
-import { buildDescriptors, type DescriptorRequest } from './descriptors.js';
+import { buildDescriptors, policyEntries, type DescriptorRequest } from './descriptors.js';
 import {
   decodeRateLimitResponse,
   encodeRateLimitRequest,
@@ -64,33 +64,6 @@ const PASS: GlobalOutcome = Object.freeze({ kind: 'pass', requestHeaders: null, 
 
 const applies = (p: { portNumber: number | null }, port: number) =>
   p.portNumber === null || p.portNumber === port;
-
-/**
- * The descriptors the route and virtual host `rate_limits` give a filter of `stage`: the
- * route's, and the virtual host's when the route has none, or also with the route's
- * `include_vh_rate_limits` (envoy ratelimit.cc initiateCall, VhRateLimitOptions OVERRIDE).
- */
-function entriesFor(
-  policies: readonly RateLimitPolicyPlan[],
-  port: number,
-): {
-  route: RateLimitEntry[];
-  vhost: RateLimitEntry[];
-  include: boolean;
-} {
-  const route: RateLimitEntry[] = [];
-  const vhost: RateLimitEntry[] = [];
-  let include = false;
-  for (const p of policies) {
-    if (!applies(p, port)) continue;
-    if (p.level === 'vhost') vhost.push(...p.entries);
-    else {
-      route.push(...p.entries);
-      if (p.includeVhRateLimits !== null) include = p.includeVhRateLimits;
-    }
-  }
-  return { route, vhost, include };
-}
 
 const UNIT_SECONDS: Readonly<Record<RlsUnit, number>> = {
   UNKNOWN: 0,
@@ -239,8 +212,8 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
         (f) => f.position === position && applies(f, req.port) && f.config.requestType !== 'internal',
       );
       if (here.length === 0) return null;
-      const e = entriesFor(policies, req.port);
-      const entries = e.route.length === 0 || e.include ? [...e.route, ...e.vhost] : e.route;
+      // RateLimitPerRoute is not read: OVERRIDE, Envoy's default.
+      const entries = policyEntries(policies, req.port, 'OVERRIDE');
       if (entries.length === 0) return null;
       return (async () => {
         let requestHeaders: Record<string, string> | null = null;

@@ -1,11 +1,21 @@
-import type { RateLimitPlan } from '../../compile/inbound-types.js';
+import type { RateLimitPlan, RateLimitPolicyPlan } from '../../compile/inbound-types.js';
 import type { RateLimitPosition } from '../../compile/inbound-filter-chain.js';
-import type { LocalRateLimitConfig } from '../../config/schema/local-rate-limit.js';
+import type {
+  LocalRateLimitConfig,
+  LocalRateLimitDescriptor,
+  TokenBucket,
+} from '../../config/schema/local-rate-limit.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Random } from '../../runtime/random.js';
 import type { InboundRequest } from '../engine-types.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
-import { ConnectionBuckets } from './per-connection.js';
+import { ConnectionBuckets, connectionOf } from './per-connection.js';
+import {
+  buildDescriptors,
+  policyEntries,
+  type DescriptorRequest,
+  type RateLimitDescriptor,
+} from './descriptors.js';
 import { consume, createBucket, remainingTokens, type BucketState } from './token-bucket.js';
 
 export type RateLimitOutcome =
@@ -25,8 +35,16 @@ export type RateLimitOutcome =
     };
 
 export interface LocalRateLimiter {
-  /** The filters at one place of the chain (compile/inbound-filter-chain.ts), in chain order. */
-  check(req: InboundRequest, position: RateLimitPosition): RateLimitOutcome;
+  /**
+   * The filters at one place of the chain (compile/inbound-filter-chain.ts), in chain order.
+   * `describe` gives the request as the route's `rate_limits` actions read it there, for a
+   * filter with descriptors.
+   */
+  check(
+    req: InboundRequest,
+    position: RateLimitPosition,
+    describe?: () => DescriptorRequest,
+  ): RateLimitOutcome;
   /** Whether any filter runs at `position` on some port: the engine skips the others. */
   has(position: RateLimitPosition): boolean;
 }
@@ -48,9 +66,12 @@ function appliesTo(p: RateLimitPlan, port: number): boolean {
  * Per port: the HTTP_FILTER patches install the filter; an HTTP_ROUTE patch's
  * `typed_per_filter_config` (the last one) replaces their config on the inbound
  * route, as Envoy's per-route config does; without an HTTP_FILTER the route config
- * has no filter to configure and nothing is limited. Descriptors need route
- * `rate_limits` actions, which no inbound patch can add, so only the default bucket
- * applies. `filter_enabled` / `filter_enforced` are drawn from `random`. With
+ * has no filter to configure and nothing is limited. A config's `descriptors` match the
+ * descriptors the route's and virtual host's `rate_limits` build for its stage (VIRTUAL_HOST and
+ * HTTP_ROUTE patches): each matched one takes a token from its own bucket, the slowest-filling
+ * first, and the default bucket is drawn too when none matched or with
+ * `always_consume_default_token_bucket` (envoy local_ratelimit_impl.cc requestAllowed).
+ * `filter_enabled` / `filter_enforced` are drawn from `random`. With
  * `local_rate_limit_per_downstream_connection` each downstream connection has its own bucket
  * (see {@link ConnectionBuckets}) instead of the filter's shared one.
  */
@@ -58,8 +79,10 @@ export function createLocalRateLimiter(
   limits: readonly RateLimitPlan[],
   clock: Clock,
   random: Random,
+  policies: readonly RateLimitPolicyPlan[] = [],
 ): LocalRateLimiter {
   const buckets = new Map<LocalRateLimitConfig, BucketState>();
+  const descriptorBuckets = new DescriptorBuckets();
   const perConnection = new ConnectionBuckets();
   const byPort = new Map<number, readonly Applied[]>();
   const name = (p: RateLimitPlan) => `${p.envoyFilter.namespace}/${p.envoyFilter.name}`;
@@ -97,7 +120,7 @@ export function createLocalRateLimiter(
     has(position) {
       return positions.has(position);
     },
-    check(req, position) {
+    check(req, position, describe) {
       if (!positions.has(position)) return PASS;
       const applied = configsFor(req.port);
       let requestHeaders: Record<string, string> | null = null;
@@ -105,18 +128,47 @@ export function createLocalRateLimiter(
       for (const { config, filter, position: at } of applied) {
         if (at !== position) continue;
         const configured = config.tokenBucket;
-        if (configured === null || !draw(config.filterEnabled)) continue;
+        if ((configured === null && config.descriptors.length === 0) || !draw(config.filterEnabled)) continue;
         const now = clock.now();
-        let bucket = configured;
-        let state = buckets.get(config);
-        if (config.localRateLimitPerDownstreamConnection) {
-          // envoy local_ratelimit Filter::requestAllowed: the connection's limiter, not the filter's.
-          ({ bucket, state } = perConnection.get(req, configured, now));
-        } else if (state === undefined) {
-          state = createBucket(now, bucket);
-          buckets.set(config, state);
+        const matched =
+          config.descriptors.length === 0 || describe === undefined
+            ? []
+            : matching(
+                config.descriptors,
+                buildDescriptors(
+                  policyEntries(policies, req.port, config.vhRateLimits),
+                  config.stage,
+                  describe(),
+                ),
+              );
+        if (configured === null && matched.length === 0) continue;
+        let ok = true;
+        /** The bucket the x-ratelimit-* headers report: the first matched descriptor's, else the default. */
+        let reported: { bucket: TokenBucket; state: BucketState } | null = null;
+        for (const d of matched) {
+          const state = descriptorBuckets.get(config, d, req, now);
+          reported ??= { bucket: d.tokenBucket, state };
+          if (!consume(state, d.tokenBucket, now)) {
+            ok = false;
+            reported = { bucket: d.tokenBucket, state };
+            break;
+          }
         }
-        const ok = consume(state, bucket, now);
+        if (ok && configured !== null && (matched.length === 0 || config.alwaysConsumeDefaultTokenBucket)) {
+          let bucket = configured;
+          let state = buckets.get(config);
+          if (config.localRateLimitPerDownstreamConnection) {
+            // envoy local_ratelimit Filter::requestAllowed: the connection's limiter, not the filter's.
+            ({ bucket, state } = perConnection.get(req, configured, now));
+          } else if (state === undefined) {
+            state = createBucket(now, bucket);
+            buckets.set(config, state);
+          }
+          ok = consume(state, bucket, now);
+          if (!ok || reported === null) reported = { bucket, state };
+        }
+        if (reported === null) continue;
+        const { bucket, state } = reported;
         if (config.enableXRateLimitHeaders === 'DRAFT_VERSION_03') {
           responseHeaders ??= {};
           responseHeaders['x-ratelimit-limit'] = String(bucket.maxTokens);
@@ -143,4 +195,59 @@ export function createLocalRateLimiter(
         : { kind: 'pass', requestHeaders, responseHeaders };
     },
   };
+}
+
+const sameEntries = (a: LocalRateLimitDescriptor['entries'], b: RateLimitDescriptor['entries']): boolean =>
+  a.length === b.length && a.every((e, i) => e.key === b[i]?.key && e.value === b[i]?.value);
+
+/**
+ * The configured descriptors equal to one the request built (entries equal in order), the one
+ * whose bucket fills slowest first (local_ratelimit_impl.cc requestAllowed sorts by fill rate).
+ */
+function matching(
+  configured: readonly LocalRateLimitDescriptor[],
+  built: readonly RateLimitDescriptor[],
+): LocalRateLimitDescriptor[] {
+  const out = configured.filter((d) => built.some((b) => sameEntries(d.entries, b.entries)));
+  const rate = (d: LocalRateLimitDescriptor) => d.tokenBucket.tokensPerFill / d.tokenBucket.fillIntervalMs;
+  return out.sort((a, b) => rate(a) - rate(b));
+}
+
+/**
+ * The descriptors' buckets: one per filter config and descriptor, or per downstream connection
+ * too under `local_rate_limit_per_downstream_connection` (the connection's limiter has its own).
+ */
+class DescriptorBuckets {
+  readonly #shared = new Map<LocalRateLimitConfig, Map<LocalRateLimitDescriptor, BucketState>>();
+  readonly #perSocket = new WeakMap<object, Map<LocalRateLimitDescriptor, BucketState>>();
+  readonly #perAddress = new Map<string, Map<LocalRateLimitDescriptor, BucketState>>();
+
+  get(
+    config: LocalRateLimitConfig,
+    d: LocalRateLimitDescriptor,
+    req: InboundRequest,
+    now: number,
+  ): BucketState {
+    let states: Map<LocalRateLimitDescriptor, BucketState> | undefined;
+    if (!config.localRateLimitPerDownstreamConnection) {
+      states = this.#shared.get(config);
+      if (states === undefined) {
+        states = new Map<LocalRateLimitDescriptor, BucketState>();
+        this.#shared.set(config, states);
+      }
+    } else {
+      const conn = connectionOf(req);
+      states = typeof conn === 'string' ? this.#perAddress.get(conn) : this.#perSocket.get(conn);
+      if (states === undefined) {
+        states = new Map<LocalRateLimitDescriptor, BucketState>();
+        if (typeof conn === 'string') {
+          if (this.#perAddress.size >= 10_000) this.#perAddress.clear();
+          this.#perAddress.set(conn, states);
+        } else this.#perSocket.set(conn, states);
+      }
+    }
+    let state = states.get(d);
+    if (state === undefined) states.set(d, (state = createBucket(now, d.tokenBucket)));
+    return state;
+  }
 }
