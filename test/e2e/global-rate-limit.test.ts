@@ -113,8 +113,9 @@ afterEach(async () => {
 });
 
 let framework: 'fastify' | 'express' = 'fastify';
+const meshes: Mesh[] = [];
 
-async function productpage(config: string, rlsPort = rls.port): Promise<string> {
+async function productpage(config: string, rlsPort = rls.port, telemetry = false): Promise<string> {
   const dir = await tmp();
   await writeFile(path.join(dir, 'mesh.yaml'), config);
   const mesh: Mesh = await createMesh({
@@ -130,8 +131,9 @@ async function productpage(config: string, rlsPort = rls.port): Promise<string> 
         { address: '127.0.0.1', port: rlsPort, labels: { app: 'ratelimit' } },
       ],
     },
-    telemetry: false,
+    ...(telemetry ? {} : { telemetry: false }),
   });
+  meshes.push(mesh);
   closers.push(() => mesh.close());
   const port = framework === 'fastify' ? await fastifyApp(mesh) : await expressApp(mesh);
   return `http://127.0.0.1:${port}`;
@@ -207,6 +209,21 @@ describe.each(['fastify', 'express'] as const)(
       closers.push(() => decorating.close());
       const base = await productpage(filter(), decorating.port);
       expect(await (await fetch(`${base}/productpage`)).json()).toEqual({ page: true, quota: 'gold' });
+    });
+
+    it('reports a refusal in istio_requests_total with flag RL and in meshlet_ratelimited_requests_total', async () => {
+      const base = await productpage(filter(), rls.port, true);
+      await (await fetch(`${base}/productpage`)).text();
+      await (await fetch(`${base}/productpage`)).text();
+      const registry = meshes.at(-1)?.metrics;
+      if (registry === undefined || registry === null) throw new Error('no metrics');
+      const text = await registry.metrics();
+      const limited = text
+        .split('\n')
+        .find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="429"'));
+      expect(limited).toContain('response_flags="RL"');
+      expect(limited).toMatch(/ 1$/);
+      expect(text).toMatch(/meshlet_ratelimited_requests_total\{port="\d+"\} 1/);
     });
 
     it('lets requests through when the service fails, and refuses them with 500 under failure_mode_deny', async () => {

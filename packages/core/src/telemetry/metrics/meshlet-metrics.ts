@@ -15,7 +15,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
  * | `meshlet_upstream_rq_retry_total` | counter | cluster | retries made (not counting first tries) |
  * | `meshlet_upstream_rq_retry_limit_exceeded_total` | counter | cluster | calls that gave up with retries left to want (`URX`) |
  * | `meshlet_upstream_rq_retry_overflow_total` | counter | cluster | retries refused by `maxRetries` / `retryBudget` (Envoy `upstream_rq_retry_overflow`, flag `UO`) |
- * | `meshlet_ratelimited_requests_total` | counter | port | inbound requests refused by a local rate limit (429 `RL`) |
+ * | `meshlet_ratelimited_requests_total` | counter | port | inbound requests refused by a rate limit filter: local (429 `RL`) or global (429 `RL`, or `RLSE` under `failure_mode_deny`) |
  * | `meshlet_authz_denied_total` | counter | policy, action | inbound requests denied by authorization; policy `ns/name`, or `-` for ALLOW with no match |
  * | `meshlet_config_reloads_total` | counter | | config reloads that produced a new plan |
  * | `meshlet_config_reload_failures_total` | counter | | reloads rejected (the last good plan stays) |
@@ -82,7 +82,7 @@ export function createMeshletMetrics(options: { readonly registry?: Registry } =
   );
   const rateLimited = counter(
     'meshlet_ratelimited_requests_total',
-    'Inbound requests refused by a local rate limit (429 RL)',
+    'Inbound requests refused by a local or global rate limit filter (429 RL, or RLSE)',
     ['port'],
   );
   const denied = counter('meshlet_authz_denied_total', 'Inbound requests denied by authorization policy', [
