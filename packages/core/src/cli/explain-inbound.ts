@@ -19,6 +19,7 @@ import { createManualClock, systemClock } from '../runtime/clock.js';
 import { seededRandom } from '../runtime/random.js';
 import { walkAuthorization, type AuthzWalk } from './explain-authz.js';
 import { summarizePolicy } from './explain-policy.js';
+import { RateLimitRecorder, rateLimitLines } from './explain-rate-limits.js';
 
 /** The inbound request to explain, as given on the command line. */
 export interface InboundInput {
@@ -66,6 +67,11 @@ export interface InboundExplanation {
    * meshlet would call it, or why those policies fail closed; null without CUSTOM policies.
    */
   readonly customProvider: string | null;
+  /**
+   * The rate limit filters on the port: local buckets, and what each global filter would send
+   * its service (explain answers for the service: OK).
+   */
+  readonly rateLimits: readonly string[];
   readonly decision: {
     readonly allow: boolean;
     readonly status: number;
@@ -162,8 +168,8 @@ function targetOf(input: InboundInput, plan: MeshPlan): { url: string; authority
  * Runs one inbound request through the real inbound engine (manual clock, so rate-limit
  * buckets start full) and explains each stage: the effective PeerAuthentication mode, path
  * normalization, RequestAuthentication, and every AuthorizationPolicy rule by rule, ending
- * with the stage, policy and rule that decided. CUSTOM providers are not called: the
- * engine is given a provider answer of "allow" and the output says so.
+ * with the stage, policy and rule that decided. CUSTOM providers and rate limit services are
+ * not called: the engine is given an "allow" and an OK, and the output says so.
  */
 export async function explainInbound(plan: MeshPlan, input: InboundInput): Promise<InboundExplanation> {
   const { url, authority, port } = targetOf(input, plan);
@@ -188,12 +194,14 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
   };
   // Real time for token exp/nbf and JWKS fetch deadlines; the engine's own clock is virtual.
   const jwt = createJwtAuthenticator({ clock: systemClock, now: Date.now });
+  const recorder = new RateLimitRecorder();
   const engine = createInboundEngine({
     getPlan: () => plan,
     jwt,
     clock: createManualClock(),
     random: seededRandom(1),
     extAuthz: () => Promise.resolve(PLAIN_ALLOW),
+    rateLimitAnswer: recorder.answer,
   });
   try {
     const decision = await engine.decide(req);
@@ -263,6 +271,7 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
       requestAuthentication: jwtSection(plan, jwtResult),
       authorization: walk,
       customProvider: describeCustomProvider(plan),
+      rateLimits: rateLimitLines(plan, port, recorder),
       decision: decisionPart,
       verdict: verdictOf(peerSec, decisionPart, walk),
     };

@@ -162,6 +162,7 @@ export function renderInbound(e: InboundExplanation, io: CliIO): string {
     if (a.custom.some((p) => p.matchedRule >= 0))
       out.push('  (CUSTOM providers are not called by explain; it assumed they allow)');
   }
+  for (const line of e.rateLimits) out.push(`${label(io, 'Rate limit')}${line}`);
   if (e.decision.shadow.length > 0) out.push(`${label(io, 'Shadow')}${e.decision.shadow.join('; ')}`);
   for (const line of e.decision.rbacMetadata) out.push(`${label(io, 'RBAC metadata')}${line}`);
   return `${out.join('\n')}\n`;

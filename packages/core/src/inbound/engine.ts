@@ -13,6 +13,7 @@ import type { AuthzInput } from './authz/input.js';
 import { RequestAuthzInput } from './authz/request-input.js';
 import { compileInbound, type CompiledInbound, type CustomPolicy } from './engine-compile.js';
 import type { DescriptorRequest } from './ratelimit/descriptors.js';
+import type { RateLimitAnswer } from './ratelimit/global-rate-limit.js';
 import type { CompiledPolicy } from './authz/compile-policies.js';
 import { customMatchId, customShadowMetadata } from './authz/custom-shadow.js';
 import { jwtMetadata, mergeMetadata, type DynamicMetadata } from './dynamic-metadata.js';
@@ -69,6 +70,11 @@ export interface InboundEngineOptions {
     req: InboundRequest,
     url: string,
   ) => Promise<ExtAuthzResult>;
+  /**
+   * Answers global rate limit filters instead of their rate limit service (`meshlet explain`
+   * records what would be sent and assumes OK).
+   */
+  readonly rateLimitAnswer?: RateLimitAnswer;
   /** Counts the RBAC filters each request passes, as Envoy's RBAC stats (a mesh's telemetry). */
   readonly rbacStats?: RbacStatsSink;
   /** Called with every decision; an exception thrown here is swallowed. */
@@ -203,6 +209,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         clock: options.clock,
         upstream: options.upstream ?? null,
         channels: grpcClients,
+        ...(options.rateLimitAnswer === undefined ? {} : { answer: options.rateLimitAnswer }),
       });
       compiled.set(plan, c);
     }

@@ -513,3 +513,56 @@ ${selector}  host: my-nginx.mesh-external.svc.cluster.local
     );
   });
 });
+
+describe('meshlet explain (inbound rate limits)', () => {
+  const filters = `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: { name: filter-ratelimit, namespace: foo }
+spec:
+  workloadSelector: { labels: { app: httpbin } }
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: SIDECAR_INBOUND
+      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: envoy.filters.http.router } } } }
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.ratelimit
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
+          domain: ratelimit
+          failure_mode_deny: true
+          rate_limit_service:
+            grpc_service: { envoy_grpc: { cluster_name: outbound|8081||ratelimit.default.svc.cluster.local } }
+            transport_api_version: V3
+  - applyTo: VIRTUAL_HOST
+    match: { context: SIDECAR_INBOUND, routeConfiguration: { vhost: { route: { action: ANY } } } }
+    patch:
+      operation: MERGE
+      value: { rate_limits: [{ actions: [{ request_headers: { header_name: ":path", descriptor_key: PATH } }] }] }
+`;
+
+  it('says what a global rate limit filter would send its service, without calling it', async () => {
+    const dir = tempFiles({ 'ratelimit.yaml': filters });
+    const r = await explain([dir, ...HTTPBIN, '--inbound', 'GET /productpage?x=1']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Verdict\s+ALLOWED/m);
+    expect(r.out).toMatch(
+      /^Rate limit\s+global foo\/filter-ratelimit domain ratelimit via outbound\|8081\|\|ratelimit\.default\.svc\.cluster\.local: sends \[PATH=\/productpage\?x=1\]; a failure answers 500; not called by explain \(assumed OK\)$/m,
+    );
+  });
+
+  it('says when a global filter sends nothing for the request', async () => {
+    const noLimits = filters.slice(0, filters.indexOf('  - applyTo: VIRTUAL_HOST'));
+    const e = await explainJson<InboundExplanation>([
+      tempFiles({ 'ratelimit.yaml': noLimits }),
+      ...HTTPBIN,
+      '--inbound',
+      'GET /ip',
+    ]);
+    expect(e.rateLimits).toEqual([
+      'global foo/filter-ratelimit domain ratelimit via outbound|8081||ratelimit.default.svc.cluster.local: sends nothing for this request (no rate_limits descriptor of its stage); a failure answers 500; not called by explain (assumed OK)',
+    ]);
+  });
+});

@@ -6,7 +6,12 @@ import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call
 import type { ExtAuthzGrpcClients } from '../authz/ext-authz-grpc.js';
 import { grpcUnaryCall } from '../grpc-unary-call.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
-import { buildDescriptors, policyEntries, type DescriptorRequest } from './descriptors.js';
+import {
+  buildDescriptors,
+  policyEntries,
+  type DescriptorRequest,
+  type RateLimitDescriptor,
+} from './descriptors.js';
 import {
   decodeRateLimitResponse,
   encodeRateLimitRequest,
@@ -52,8 +57,16 @@ export interface GlobalRateLimiter {
   ): Promise<GlobalOutcome> | null;
 }
 
+/** Answers a filter's call instead of its service (`meshlet explain`): the response, or why it failed. */
+export type RateLimitAnswer = (
+  filter: GlobalRateLimitPlan,
+  descriptors: readonly RateLimitDescriptor[],
+) => Promise<RateLimitResponse | string>;
+
 export interface GlobalRateLimitDeps {
   readonly clock: Clock;
+  /** Answers in place of the service; absent: the service is called. */
+  readonly answer?: RateLimitAnswer;
   /** The mesh's clusters, for a service named by its Istio cluster; null: straight to `host:port`. */
   readonly upstream: ClusterCaller | null;
   /** The gRPC channels (shared with ext_authz): one per endpoint and client TLS. */
@@ -164,7 +177,10 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
   ): Promise<GlobalOutcome> => {
     const descriptors = buildDescriptors(entries, f.config.stage, req);
     if (descriptors.length === 0) return PASS;
-    const res = await call(f, encodeRateLimitRequest({ domain: f.config.domain, descriptors }));
+    const res =
+      deps.answer === undefined
+        ? await call(f, encodeRateLimitRequest({ domain: f.config.domain, descriptors }))
+        : await deps.answer(f, descriptors);
     const c = f.config;
     // Only a failed call is an error: an answer other than OVER_LIMIT, UNKNOWN included, is
     // OK (envoy filters/common/ratelimit/ratelimit_impl.cc onSuccess; UNKNOWN is only asserted).
