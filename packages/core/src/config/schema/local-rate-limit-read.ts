@@ -140,3 +140,26 @@ export function readList(r: Reader, v: unknown, path: FieldPath, max?: number): 
     r.errors.push({ path, message: `value must contain no more than ${max} item(s)` });
   return v as readonly unknown[];
 }
+
+const TYPED_STRUCT_URLS = [
+  'type.googleapis.com/udpa.type.v1.TypedStruct',
+  'type.googleapis.com/xds.type.v3.TypedStruct',
+];
+
+/**
+ * Where the message of `typeUrl` sits inside a filter's `typed_config`: the object itself
+ * (`@type: typeUrl`), or a TypedStruct's `value` whose `type_url` is `typeUrl`; null otherwise.
+ */
+export function typedConfigBody(
+  typedConfig: unknown,
+  path: FieldPath,
+  typeUrl: string,
+): { body: unknown; path: FieldPath } | null {
+  if (!isObject(typedConfig)) return null;
+  const type = typedConfig['@type'];
+  if (type === typeUrl) return { body: typedConfig, path };
+  const inner = typedConfig['type_url'] ?? typedConfig['typeUrl'];
+  if (typeof type === 'string' && TYPED_STRUCT_URLS.includes(type) && inner === typeUrl)
+    return { body: typedConfig['value'] ?? {}, path: [...path, 'value'] };
+  return null;
+}

@@ -1,7 +1,6 @@
 import type { FieldPath } from '../diagnostic.js';
 import {
   fields,
-  isObject,
   readBool,
   readDuration,
   readEnum,
@@ -9,6 +8,7 @@ import {
   readObject,
   readString,
   readUint32,
+  typedConfigBody,
   type Problem,
   type Reader,
 } from './local-rate-limit-read.js';
@@ -24,10 +24,6 @@ import { HTTP_STATUS_CODES } from './local-rate-limit-status.js';
 export const LOCAL_RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 export const LOCAL_RATE_LIMIT_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
-const TYPED_STRUCT_URLS = [
-  'type.googleapis.com/udpa.type.v1.TypedStruct',
-  'type.googleapis.com/xds.type.v3.TypedStruct',
-];
 
 /** `type.v3.TokenBucket`, durations in ms. */
 export interface TokenBucket {
@@ -88,14 +84,7 @@ export function localRateLimitBody(
   typedConfig: unknown,
   path: FieldPath,
 ): { body: unknown; path: FieldPath } | null {
-  if (!isObject(typedConfig)) return null;
-  const type = typedConfig['@type'];
-  if (type === LOCAL_RATE_LIMIT_TYPE_URL) return { body: typedConfig, path };
-  const typeUrl = typedConfig['type_url'] ?? typedConfig['typeUrl'];
-  if (typeof type === 'string' && TYPED_STRUCT_URLS.includes(type) && typeUrl === LOCAL_RATE_LIMIT_TYPE_URL) {
-    return { body: typedConfig['value'] ?? {}, path: [...path, 'value'] };
-  }
-  return null;
+  return typedConfigBody(typedConfig, path, LOCAL_RATE_LIMIT_TYPE_URL);
 }
 
 const KNOWN = [

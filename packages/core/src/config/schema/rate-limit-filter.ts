@@ -1,13 +1,13 @@
 import type { FieldPath } from '../diagnostic.js';
 import {
   fields,
-  isObject,
   readBool,
   readDuration,
   readEnum,
   readObject,
   readString,
   readUint32,
+  typedConfigBody,
   type Problem,
   type Reader,
 } from './local-rate-limit-read.js';
@@ -29,10 +29,6 @@ export const RATE_LIMIT_FILTER_NAMES: ReadonlySet<string> = new Set([
   'envoy.rate_limit',
 ]);
 export const RATE_LIMIT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
-const TYPED_STRUCT_URLS = [
-  'type.googleapis.com/udpa.type.v1.TypedStruct',
-  'type.googleapis.com/xds.type.v3.TypedStruct',
-];
 
 /** Where the filter sends ShouldRateLimit: `grpc_service.envoy_grpc`. */
 export interface RateLimitServiceRef {
@@ -76,13 +72,7 @@ export function rateLimitBody(
   typedConfig: unknown,
   path: FieldPath,
 ): { body: unknown; path: FieldPath } | null {
-  if (!isObject(typedConfig)) return null;
-  const type = typedConfig['@type'];
-  if (type === RATE_LIMIT_TYPE_URL) return { body: typedConfig, path };
-  const typeUrl = typedConfig['type_url'] ?? typedConfig['typeUrl'];
-  if (typeof type === 'string' && TYPED_STRUCT_URLS.includes(type) && typeUrl === RATE_LIMIT_TYPE_URL)
-    return { body: typedConfig['value'] ?? {}, path: [...path, 'value'] };
-  return null;
+  return typedConfigBody(typedConfig, path, RATE_LIMIT_TYPE_URL);
 }
 
 const KNOWN = [
