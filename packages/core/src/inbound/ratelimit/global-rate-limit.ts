@@ -127,8 +127,8 @@ function headerMap(list: readonly { key: string; value: string }[]): Record<stri
  * OVER_LIMIT is a local reply with `rate_limited_status` (429), the service's raw body and
  * headers and `x-envoy-ratelimited: true`, flag `RL`; an error (a failed call, a timeout, an
  * unknown cluster) lets the request through unless `failure_mode_deny`, then
- * `status_on_error` (500) with flag `RLSE`. `request_type: internal` filters never run on a
- * request from outside the proxy, which every inbound request is.
+ * `status_on_error` (500) with flag `RLSE`. `request_type` picks requests by
+ * `x-envoy-internal: true` (internal) or its absence (external).
  */
 export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimitDeps): GlobalRateLimiter {
   const filters = plan.globalRateLimits ?? [];
@@ -224,8 +224,13 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
   return {
     has: (position) => positions.has(position),
     check(req, position) {
+      // ratelimit.cc initiateCall: HeaderUtility::isEnvoyInternalRequest, `x-envoy-internal: true`.
+      const internal = req.headers['x-envoy-internal'] === 'true';
       const here = filters.filter(
-        (f) => f.position === position && applies(f, req.port) && f.config.requestType !== 'internal',
+        (f) =>
+          f.position === position &&
+          applies(f, req.port) &&
+          (f.config.requestType === 'both' || (f.config.requestType === 'internal') === internal),
       );
       if (here.length === 0) return null;
       // RateLimitPerRoute is not read: OVERRIDE, Envoy's default.

@@ -355,12 +355,18 @@ describe('which descriptors a filter sends', () => {
     expect(rls.seen.length).toBe(before);
   });
 
-  it('skips a request_type internal filter: no inbound request comes from inside the proxy', async () => {
+  it('runs a request_type internal filter only on requests marked x-envoy-internal: true, an external one on the others', async () => {
+    const internal = engine(yaml({ config: 'request_type: internal' }, VHOST_PATH));
     const before = rls.seen.length;
-    expect(
-      summary(await engine(yaml({ config: 'request_type: internal' }, VHOST_PATH)).decide(request())),
-    ).toBe('allow');
+    await internal.decide(request());
     expect(rls.seen.length).toBe(before);
+    await internal.decide(request({ headers: { 'x-envoy-internal': 'true' } }));
+    expect(rls.seen.length).toBe(before + 1);
+    const external = engine(yaml({ config: 'request_type: external' }, VHOST_PATH));
+    await external.decide(request({ headers: { 'x-envoy-internal': 'true' } }));
+    expect(rls.seen.length).toBe(before + 1);
+    await external.decide(request());
+    expect(rls.seen.length).toBe(before + 2);
   });
 
   it('sends the inbound cluster as destination_cluster and the proxy service cluster as source_cluster', async () => {
