@@ -187,8 +187,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   }
 
   /** `ResponseWatcher`: the response finished, or its connection closed before it did. */
-  responseDone(wireBytes: number | null): void {
-    this.#finish(wireBytes);
+  responseDone(wireBytes: number | null, finished: boolean): void {
+    this.#finish(wireBytes, finished);
   }
 
   decided(decision: InboundDecision): void {
@@ -214,7 +214,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     return this.#t.requestContext ? this.#span.run(fn) : fn();
   }
 
-  #finish(wireBytes: number | null): void {
+  #finish(wireBytes: number | null, finished: boolean): void {
     if (this.#done) return;
     this.#done = true;
     try {
@@ -225,8 +225,10 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const durationMs = t.clock.now() - this.#startMs;
       const status = res.headersSent ? res.statusCode : 0;
       let flags = d === null || d.allow ? NO_FLAGS : d.flags;
-      // The client went away before the response was complete: Envoy's `DC`.
-      if (!res.writableFinished) flags = [...flags, 'DC'];
+      // The client went away before the response was complete: Envoy's `DC`. Whether it was
+      // is the event's to say: a response can finish with bytes still in its socket's buffer
+      // (writableFinished false), as the mock mesh's in-memory sockets hold them.
+      if (!finished) flags = [...flags, 'DC'];
       const headerText = (res as { _header?: unknown })._header;
       const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
       const contentLength = Number(res.getHeader('content-length'));

@@ -9,9 +9,10 @@ export interface ResponseWatcher {
   /**
    * `wireBytes`: the bytes the connection carried for this response (status line,
    * headers, body, chunk framing), when known; null when the connection closed first
-   * or no connection was watched.
+   * or no connection was watched. `finished`: the response was complete; false when the
+   * connection (or the response) closed before it was (Envoy's `DC`).
    */
-  responseDone(wireBytes: number | null): void;
+  responseDone(wireBytes: number | null, finished: boolean): void;
 }
 
 const kPending = Symbol('meshlet.pendingResponses');
@@ -47,7 +48,7 @@ function onResponseFinish(message: unknown): void {
   const written = socket!.bytesWritten;
   const bytes = written - (socket![kWritten] ?? 0);
   socket![kWritten] = written;
-  watcher.responseDone(bytes);
+  watcher.responseDone(bytes, true);
 }
 
 /**
@@ -65,9 +66,15 @@ function onResponseFinish(message: unknown): void {
 export function watchResponse(req: IncomingMessage, watcher: ResponseWatcher): void {
   const socket = req.socket as WatchedSocket | null;
   if (socket === null || socket.server === undefined) {
-    const done = (): void => watcher.responseDone(null);
-    watcher.response.on('finish', done);
-    watcher.response.on('close', done);
+    // A response `close`s after its `finish` too: the first of the two says which it was.
+    let told = false;
+    const done = (finished: boolean): void => {
+      if (told) return;
+      told = true;
+      watcher.responseDone(null, finished);
+    };
+    watcher.response.on('finish', () => done(true));
+    watcher.response.on('close', () => done(false));
     return;
   }
   if (!subscribed) {
@@ -79,7 +86,7 @@ export function watchResponse(req: IncomingMessage, watcher: ResponseWatcher): v
     const queue: ResponseWatcher[] = [];
     socket[kPending] = pending = queue;
     socket.once('close', () => {
-      for (const w of queue.splice(0)) w.responseDone(null);
+      for (const w of queue.splice(0)) w.responseDone(null, false);
     });
   }
   pending.push(watcher);

@@ -1,15 +1,21 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { connect, Socket, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { watchResponse, type ResponseWatcher } from '../../src/inbound/response-done.js';
 
 /** A watcher that records what it was told, once. */
-function recorder(res: ServerResponse, seen: Map<string, number | null>, name: string): ResponseWatcher {
+function recorder(
+  res: ServerResponse,
+  seen: Map<string, number | null>,
+  name: string,
+  finished?: Map<string, boolean>,
+): ResponseWatcher {
   return {
     response: res,
-    responseDone(bytes) {
+    responseDone(bytes, done) {
       expect(seen.has(name), `${name} told twice`).toBe(false);
       seen.set(name, bytes);
+      finished?.set(name, done);
     },
   };
 }
@@ -82,19 +88,51 @@ describe('watchResponse on a node http server', () => {
     expect(slow).not.toBe(fast);
   });
 
-  it('tells a response whose connection closed first null, once', async () => {
+  it('tells a response whose connection closed first null and not finished, once', async () => {
     const seen = new Map<string, number | null>();
+    const finished = new Map<string, boolean>();
     let closed!: () => void;
     const done = new Promise<void>((r) => (closed = r));
     let received!: () => void;
     const arrived = new Promise<void>((r) => (received = r));
     const port = await listen((req, res) => {
-      watchResponse(req, recorder(res, seen, 'never'));
+      watchResponse(req, recorder(res, seen, 'never', finished));
       req.socket.on('close', () => setImmediate(closed));
       received();
     });
     await exchange(port, 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', arrived);
     await done;
     expect(seen.get('never')).toBeNull();
+    expect(finished.get('never')).toBe(false);
+  });
+});
+
+describe('watchResponse without a server connection (inject, the mock mesh)', () => {
+  /** A response whose socket keeps what is written (writableFinished stays false), as an in-memory one may. */
+  function response(): ServerResponse {
+    const socket = new Socket();
+    // No http server serves it (a net.Socket starts with `server: null`; node's server sets it).
+    (socket as { server?: unknown }).server = undefined;
+    return new ServerResponse(new IncomingMessage(socket));
+  }
+
+  it('tells a finished response finished, once, though its socket still holds the bytes', () => {
+    const res = response();
+    const seen = new Map<string, number | null>();
+    const finished = new Map<string, boolean>();
+    watchResponse(res.req, recorder(res, seen, 'r', finished));
+    res.emit('finish');
+    res.emit('close');
+    expect([seen.get('r'), finished.get('r')]).toEqual([null, true]);
+  });
+
+  it('tells a response that closed before finishing not finished (DC)', () => {
+    const res = response();
+    const seen = new Map<string, number | null>();
+    const finished = new Map<string, boolean>();
+    watchResponse(res.req, recorder(res, seen, 'r', finished));
+    res.emit('close');
+    res.emit('finish');
+    expect([seen.get('r'), finished.get('r')]).toEqual([null, false]);
   });
 });
