@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   MESHLET_ERR_IDENTITY_ISSUE: 'A workload certificate could not be issued: a bad option, or an unusable CA.',
   MESHLET_ERR_MESH_OPTIONS: 'createMesh was given an option it cannot use (details.option names it).',
   MESHLET_ERR_MESH_CLOSED: 'A call was made on a mesh after close().',
+  MESHLET_ERR_RATELIMIT_CONFIG:
+    "An envoyproxy/ratelimit configuration given to the mock mesh's in-memory rate limit service is one envoyproxy/ratelimit refuses (details.document names the document); the service keeps the configuration it had.",
+  MESHLET_ERR_RATELIMIT_REQUEST:
+    'The in-memory rate limit service refused a ShouldRateLimit call as envoyproxy/ratelimit does with a gRPC error (empty domain, no descriptors, a limit override without a unit), or one a RateLimitRequest cannot carry.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

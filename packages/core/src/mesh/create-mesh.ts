@@ -15,6 +15,7 @@ import type { Mesh, MeshEvents, MeshOptions } from './types.js';
 import { workloadFromEnv } from './workload-env.js';
 import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
+import type { RateLimitAnswer } from '../inbound/ratelimit/global-rate-limit.js';
 import { createGatewayListener } from '../gateway/gateway-listener.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { listenGateway } from '../gateway/listen-gateway.js';
@@ -74,6 +75,8 @@ export interface MeshInternals {
   readonly tcpForTlsRulesOnly?: boolean;
   /** Where DestinationRule TLS origination gets its certificates (the mock mesh simulates them). */
   readonly clientCredentials?: ClientCredentialSource;
+  /** Answers global rate limit filters in place of their service (the mock mesh's in-memory ones). */
+  readonly rateLimitAnswer?: RateLimitAnswer;
 }
 
 /** `createMesh` with internal parts swapped in (`@meshlet/core/testing`). */
@@ -210,6 +213,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     peerHeaders,
     exchangeFrame,
     ...(internals.jwksFetch === undefined ? {} : { jwksFetch: internals.jwksFetch }),
+    ...(internals.rateLimitAnswer === undefined ? {} : { rateLimitAnswer: internals.rateLimitAnswer }),
   });
 
   let admin: AdminServer | null = null;

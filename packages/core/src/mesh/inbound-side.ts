@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { MeshPlan } from '../compile/plan-types.js';
 import type { CertSource } from '../identity/types.js';
 import { createInboundEngine } from '../inbound/engine.js';
+import type { RateLimitAnswer } from '../inbound/ratelimit/global-rate-limit.js';
 import type { InboundEngine } from '../inbound/engine-types.js';
 import type { InboundHandle } from '../inbound/handle.js';
 import { createJwtAuthenticator } from '../inbound/jwt/authenticator.js';
@@ -68,6 +69,8 @@ export function createInboundSide(options: {
   exchangeFrame?: Buffer;
   /** How JWKS and discovery documents are fetched (default the global `fetch`). */
   jwksFetch?: typeof fetch;
+  /** Answers global rate limit filters in place of their service (the mock mesh). */
+  rateLimitAnswer?: RateLimitAnswer;
 }): InboundSide {
   const jwt: JwtAuthenticator = createJwtAuthenticator({
     clock: options.clock,
@@ -87,6 +90,7 @@ export function createInboundSide(options: {
     random: options.random,
     upstream: options.upstream,
     ...(options.peerHeaders === undefined ? {} : { peerHeaders: options.peerHeaders }),
+    ...(options.rateLimitAnswer === undefined ? {} : { rateLimitAnswer: options.rateLimitAnswer }),
     ...(options.telemetry === null
       ? {}
       : {

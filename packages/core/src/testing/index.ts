@@ -21,3 +21,10 @@ export type {
   MockTcpServiceOptions,
   MockWorkload,
 } from './types.js';
+export type { MockRateLimitOptions, MockRateLimitService } from './mock-rate-limit.js';
+export type {
+  RateLimitCall,
+  RateLimitConfigInput,
+  RateLimitDescriptorConfig,
+  RateLimitServiceConfig,
+} from './rate-limit-service.js';

@@ -40,6 +40,7 @@ import { connectionLogged, directConnect, type Connect, type DialedPods } from '
 import { mockTcpDial } from './mock-tcp-dial.js';
 import { mockTcpService, type PlaceInstance } from './mock-tcp-service.js';
 import { MockWire } from './mock-wire.js';
+import { MockRateLimitServices } from './mock-rate-limit.js';
 
 /** Istio's injection labels the pod (and so its endpoints) with this; auto mTLS reads it. */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -155,6 +156,9 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
     namespace: 'istio-system',
   });
 
+  // Global rate limit filters' services, in memory on the virtual clock (mm.rateLimitService).
+  const rateLimits = new MockRateLimitServices(() => clock.now());
+
   const startMesh = (
     workload: WorkloadIdentity,
     caller: MockCaller,
@@ -181,6 +185,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
         // Its pods' TLS is simulated in the mock transport, not spoken on the wire.
         tcpForTlsRulesOnly: true,
         clientCredentials: VIRTUAL_CLIENT_CREDENTIALS,
+        rateLimitAnswer: rateLimits.answer,
       },
     );
     meshes.push(mesh);
@@ -349,6 +354,7 @@ export async function createMockMesh(options: MockMeshOptions = {}): Promise<Moc
       };
     },
     tcpService: (name, o, handler) => mockTcpService(instance, name, o, handler),
+    rateLimitService: (host, config, o) => rateLimits.add(host, config, o),
     gateway(name = 'istio-ingressgateway', o: MockGatewayOptions = {}): MockGateway {
       return mockGateway(
         {

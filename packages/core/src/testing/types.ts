@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MockRateLimitOptions, MockRateLimitService } from './mock-rate-limit.js';
+import type { RateLimitConfigInput } from './rate-limit-service.js';
 import type { Socket } from 'node:net';
 import type { IstiodFeatures } from '../compile/istiod-features.js';
 import type { WorkloadIdentity } from '../compile/workload.js';
@@ -293,6 +295,21 @@ export interface MockMesh {
    * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` for no port, or a handler that is not a function.
    */
   tcpService(name: string, options: MockTcpServiceOptions, handler: MockTcpHandler): MockTcpService;
+  /**
+   * A rate limit service for the global rate limit filters (`envoy.filters.http.ratelimit`
+   * EnvoyFilters) of every workload and gateway: envoyproxy/ratelimit's configuration
+   * semantics in memory, windows on the virtual clock. `host` is what a filter's cluster
+   * names: the service of `outbound|8081||ratelimit.default.svc.cluster.local`, or the
+   * address of a cluster an EnvoyFilter CLUSTER patch adds. A filter whose service has none
+   * fails its calls (its `failure_mode_deny` decides).
+   * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` for no host or a host already served;
+   *   `MESHLET_ERR_RATELIMIT_CONFIG` for a configuration envoyproxy/ratelimit refuses.
+   */
+  rateLimitService(
+    host: string,
+    config: RateLimitConfigInput,
+    options?: MockRateLimitOptions,
+  ): MockRateLimitService;
   /** A client-only workload; `{ mesh: false }` is a pod without a sidecar (no identity, plaintext). */
   workload(options: Omit<MockServiceOptions, 'port'> & { readonly name?: string }): MockWorkload;
   /**
