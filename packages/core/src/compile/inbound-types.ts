@@ -79,6 +79,7 @@ export type RateLimitServicePlan =
   | {
       /** A cluster an EnvoyFilter CLUSTER ADD patch creates: plaintext to its endpoints. */
       readonly kind: 'static';
+      readonly clusterName: string;
       readonly endpoints: readonly { readonly address: string; readonly port: number }[];
       readonly authority: string;
     }

@@ -16,7 +16,8 @@ export function rateLimitService(
 ): RateLimitServicePlan {
   const authority = ref.authority ?? ref.clusterName;
   const added = clusters.findLast((c) => c.name === ref.clusterName);
-  if (added !== undefined) return { kind: 'static', endpoints: added.endpoints, authority };
+  if (added !== undefined)
+    return { kind: 'static', clusterName: added.name, endpoints: added.endpoints, authority };
   const m = OUTBOUND_CLUSTER.exec(ref.clusterName);
   if (m !== null) return { kind: 'mesh', host: m[2] ?? '', port: Number(m[1]), authority };
   return { kind: 'unknown', clusterName: ref.clusterName };

@@ -209,6 +209,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         clock: options.clock,
         upstream: options.upstream ?? null,
         channels: grpcClients,
+        tracer,
         ...(options.rateLimitAnswer === undefined ? {} : { answer: options.rateLimitAnswer }),
       });
       compiled.set(plan, c);

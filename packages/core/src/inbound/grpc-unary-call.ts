@@ -15,6 +15,8 @@ export interface GrpcUnary<R> {
   readonly port: number;
   /** `host:port` for the log of a span. */
   readonly target: string;
+  /** The span's upstream cluster; default `outbound|<port>||<host>`. */
+  readonly cluster?: string;
   /** null: no timeout. */
   readonly timeoutMs: number | null;
   /** `/package.Service/Method`. */
@@ -52,7 +54,7 @@ export function grpcUnaryCall<R, T>(
   answer: (res: R) => T,
   failed: (why: string) => T,
 ): Promise<T> {
-  const cluster = `outbound|${u.port}||${u.host}`;
+  const cluster = u.cluster ?? `outbound|${u.port}||${u.host}`;
   let span =
     u.spanName === null
       ? null

@@ -3,7 +3,9 @@ import type { RateLimitPosition } from '../../compile/inbound-filter-chain.js';
 import type { RateLimitEntry } from '../../config/schema/rate-limit-actions.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
+import type { ServiceError } from '@grpc/grpc-js';
 import type { ExtAuthzGrpcClients } from '../authz/ext-authz-grpc.js';
+import type { ExtAuthzSpanResult, ExtAuthzTracer } from '../authz/ext-authz-span.js';
 import { grpcUnaryCall } from '../grpc-unary-call.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
 import {
@@ -21,6 +23,33 @@ import {
 } from './rls-messages.js';
 
 const SHOULD_RATE_LIMIT = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
+/** Envoy's gRPC async client span name: `async <service>.<method> egress`. */
+const SPAN_NAME = 'async envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit egress';
+
+/**
+ * The call's span tags: the gRPC status, and on an answer `ratelimit_status` (`ok` or
+ * `over_limit`; envoy filters/common/ratelimit ratelimit_impl.cc onSuccess, TraceStatus).
+ */
+function spanResult(
+  err: ServiceError | null,
+  res: RateLimitResponse | undefined,
+  timeout: string | null,
+): ExtAuthzSpanResult {
+  if (err !== null || res === undefined)
+    return {
+      status: 0,
+      tags: { 'grpc.status_code': String(err?.code ?? 2) },
+      error: timeout ?? err?.details ?? 'no response',
+    };
+  return {
+    status: 200,
+    tags: {
+      'grpc.status_code': '0',
+      ratelimit_status: res.overallCode === 'OVER_LIMIT' ? 'over_limit' : 'ok',
+    },
+    error: null,
+  };
+}
 
 /** What one global rate limit filter decided. */
 export type GlobalOutcome =
@@ -67,6 +96,8 @@ export interface GlobalRateLimitDeps {
   readonly clock: Clock;
   /** Answers in place of the service; absent: the service is called. */
   readonly answer?: RateLimitAnswer;
+  /** Starts each call's span under the request's, as Envoy's gRPC async client does. */
+  readonly tracer?: ExtAuthzTracer | null;
   /** The mesh's clusters, for a service named by its Istio cluster; null: straight to `host:port`. */
   readonly upstream: ClusterCaller | null;
   /** The gRPC channels (shared with ext_authz): one per endpoint and client TLS. */
@@ -151,9 +182,10 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
         target,
         timeoutMs: f.config.timeoutMs,
         method: SHOULD_RATE_LIMIT,
-        spanName: null,
+        ...(s.kind === 'static' ? { cluster: s.clusterName } : {}),
+        spanName: SPAN_NAME,
         decode: decodeRateLimitResponse,
-        spanResult: () => ({ status: 0, tags: {}, error: null }),
+        spanResult,
         // A mesh cluster's endpoint with its TLS (auto mTLS, DestinationRule). A patched
         // cluster is plaintext; its DNS name resolves as in the cluster, through the registry
         // when it names a known service (its endpoints stand for the ClusterIP), else by DNS.
@@ -164,7 +196,7 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
           ),
       },
       message,
-      { upstream: deps.upstream, clock: deps.clock, tracer: null },
+      { upstream: deps.upstream, clock: deps.clock, tracer: deps.tracer ?? null },
       (res) => res,
       (why) => why,
     );
