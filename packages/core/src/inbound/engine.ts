@@ -357,7 +357,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   /**
    * The global rate limit filters at `position` (ratelimit/global-rate-limit.ts): null when
    * none sends a descriptor; else the refusal, or null with their edits kept, once the
-   * service answered.
+   * service answered. Between two of meshlet's stages the local filters run first, then the
+   * global ones: a global filter patched in before a local one at the same place is asked
+   * after it (each kind keeps its own chain order).
    */
   const globalLimit = (f: Flow, position: RateLimitPosition): Promise<InboundDecision | null> | null => {
     const g = f.c.globalLimiter;
