@@ -8,6 +8,25 @@ import type { ExtAuthzSpanResult, ExtAuthzTracer } from './authz/ext-authz-span.
 
 const TIMED_OUT: AttemptOutcome = Object.freeze({ kind: 'local-failure', failure: 'timeout' });
 
+/**
+ * The span's end as Envoy's gRPC async client tags it: `grpc.status_code`, and the answer's
+ * own tags; a failed call (an error status, a timeout) is an error span with neither.
+ */
+function spanResult<R>(
+  err: ServiceError | null,
+  res: R | undefined,
+  timeout: string | null,
+  tags: (res: R) => Readonly<Record<string, string>>,
+): ExtAuthzSpanResult {
+  if (err !== null || res === undefined)
+    return {
+      status: 0,
+      tags: { 'grpc.status_code': String(err?.code ?? 2) },
+      error: timeout ?? err?.details ?? 'no response',
+    };
+  return { status: 200, tags: { 'grpc.status_code': '0', ...tags(res) }, error: null };
+}
+
 /** One kind of unary call a filter makes to a gRPC service (ext_authz Check, ratelimit ShouldRateLimit). */
 export interface GrpcUnary<R> {
   /** The service and port whose mesh cluster the call goes through (`upstream`). */
@@ -24,11 +43,8 @@ export interface GrpcUnary<R> {
   /** The span name, as Envoy's gRPC async client names it; null: no span. */
   readonly spanName: string | null;
   readonly decode: (b: Buffer) => R;
-  readonly spanResult: (
-    err: ServiceError | null,
-    res: R | undefined,
-    timeout: string | null,
-  ) => ExtAuthzSpanResult;
+  /** The tags an answer adds to the span, beside `grpc.status_code`. */
+  readonly spanTags: (res: R) => Readonly<Record<string, string>>;
   /** The channel to the endpoint the cluster picked (null: the service itself). */
   readonly client: (endpoint: ClusterEndpoint | null) => Client;
 }
@@ -107,7 +123,7 @@ export function grpcUnaryCall<R, T>(
         metadata,
         (err: ServiceError | null, res?: R) => {
           endpoint?.done(timedOut ? TIMED_OUT : grpcOutcome(err === null ? 0 : err.code));
-          span?.end(u.spanResult(err, res, timedOut ? timeout : null));
+          span?.end(spanResult(err, res, timedOut ? timeout : null, u.spanTags));
           span = null;
           if (err !== null || res === undefined) fail(timedOut ? timeout : (err?.details ?? 'no response'));
           else finish(answer(res));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Client, ServiceError } from '@grpc/grpc-js';
+import type { Client } from '@grpc/grpc-js';
 import { createSecureContext } from 'node:tls';
 import type { Clock } from '../../runtime/clock.js';
 import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
@@ -21,7 +21,6 @@ import {
   EXT_AUTHZ_ERROR,
   EXT_AUTHZ_OK,
   EXT_AUTHZ_UNAUTHORIZED,
-  type ExtAuthzSpanResult,
   type ExtAuthzTracer,
 } from './ext-authz-span.js';
 import {
@@ -102,31 +101,13 @@ export class ExtAuthzGrpcClients {
 }
 
 /**
- * Envoy's tags for a gRPC check: `ext_authz_status` from the CheckResponse status
- * (ext_authz_grpc_impl.cc onSuccess), and the call's `grpc.status_code` as its gRPC async
- * client sets it; a failed call is an error and has no `ext_authz_status`.
+ * Envoy's `ext_authz_status` for a gRPC check, from the CheckResponse status
+ * (ext_authz_grpc_impl.cc onSuccess); a failed call has none.
  */
-function grpcCheckSpanResult(
-  err: ServiceError | null,
-  res: CheckResponse | undefined,
-  timeout: string | null,
-): ExtAuthzSpanResult {
-  if (err !== null || res === undefined)
-    return {
-      status: 0,
-      tags: { 'grpc.status_code': String(err?.code ?? 2) },
-      error: timeout ?? err?.details ?? 'no response',
-    };
-  return {
-    status: 200,
-    tags: {
-      'grpc.status_code': '0',
-      ext_authz_status:
-        res.code === 0 ? EXT_AUTHZ_OK : res.error !== null ? EXT_AUTHZ_ERROR : EXT_AUTHZ_UNAUTHORIZED,
-    },
-    error: null,
-  };
-}
+const checkSpanTags = (res: CheckResponse) => ({
+  ext_authz_status:
+    res.code === 0 ? EXT_AUTHZ_OK : res.error !== null ? EXT_AUTHZ_ERROR : EXT_AUTHZ_UNAUTHORIZED,
+});
 
 /** What the check needs beyond the request: the channels, the clock, the local certificate's SAN. */
 export interface GrpcCheckDeps {
@@ -359,7 +340,7 @@ export function grpcCheckCall<T>(
       method: CHECK,
       spanName: CHECK_SPAN,
       decode: decodeCheckResponse,
-      spanResult: grpcCheckSpanResult,
+      spanTags: checkSpanTags,
       client: (endpoint) => deps.clients.get(p, endpoint),
       target: p.target,
     },

@@ -3,9 +3,8 @@ import type { RateLimitPosition } from '../../compile/inbound-filter-chain.js';
 import type { RateLimitEntry } from '../../config/schema/rate-limit-actions.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { ClusterCaller, ClusterEndpoint } from '../../outbound/cluster-call.js';
-import type { ServiceError } from '@grpc/grpc-js';
 import type { ExtAuthzGrpcClients } from '../authz/ext-authz-grpc.js';
-import type { ExtAuthzSpanResult, ExtAuthzTracer } from '../authz/ext-authz-span.js';
+import type { ExtAuthzTracer } from '../authz/ext-authz-span.js';
 import { grpcUnaryCall } from '../grpc-unary-call.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
 import {
@@ -26,30 +25,10 @@ const SHOULD_RATE_LIMIT = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRa
 /** Envoy's gRPC async client span name: `async <service>.<method> egress`. */
 const SPAN_NAME = 'async envoy.service.ratelimit.v3.RateLimitService.ShouldRateLimit egress';
 
-/**
- * The call's span tags: the gRPC status, and on an answer `ratelimit_status` (`ok` or
- * `over_limit`; envoy filters/common/ratelimit ratelimit_impl.cc onSuccess, TraceStatus).
- */
-function spanResult(
-  err: ServiceError | null,
-  res: RateLimitResponse | undefined,
-  timeout: string | null,
-): ExtAuthzSpanResult {
-  if (err !== null || res === undefined)
-    return {
-      status: 0,
-      tags: { 'grpc.status_code': String(err?.code ?? 2) },
-      error: timeout ?? err?.details ?? 'no response',
-    };
-  return {
-    status: 200,
-    tags: {
-      'grpc.status_code': '0',
-      ratelimit_status: res.overallCode === 'OVER_LIMIT' ? 'over_limit' : 'ok',
-    },
-    error: null,
-  };
-}
+/** `ratelimit_status`: `ok` or `over_limit` (envoy filters/common/ratelimit ratelimit_impl.cc onSuccess). */
+const spanTags = (res: RateLimitResponse) => ({
+  ratelimit_status: res.overallCode === 'OVER_LIMIT' ? 'over_limit' : 'ok',
+});
 
 /** What one global rate limit filter decided. */
 export type GlobalOutcome =
@@ -185,7 +164,7 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
         ...(s.kind === 'static' ? { cluster: s.clusterName } : {}),
         spanName: SPAN_NAME,
         decode: decodeRateLimitResponse,
-        spanResult,
+        spanTags,
         // A mesh cluster's endpoint with its TLS (auto mTLS, DestinationRule). A patched
         // cluster is plaintext; its DNS name resolves as in the cluster, through the registry
         // when it names a known service (its endpoints stand for the ClusterIP), else by DNS.
