@@ -11,7 +11,7 @@ import type {
   VirtualHost,
 } from '../compile/plan-types.js';
 import type { ClusterPolicy } from '../compile/traffic-policy.js';
-import type { InboundPlan, MtlsMode } from '../compile/inbound-types.js';
+import type { InboundPlan, MtlsMode, RateLimitPolicyPlan } from '../compile/inbound-types.js';
 import { listenersView, type ListenerRow } from '../cli/listeners-view.js';
 import { routesView, type RoutesView } from '../cli/routes-view.js';
 import type { TelemetryDump } from './telemetry-dump.js';
@@ -86,6 +86,34 @@ export interface InboundDump {
   readonly jwtRules: InboundPlan['jwtRules'];
   readonly authorization: InboundPlan['authorization'];
   readonly rateLimits: InboundPlan['rateLimits'];
+  /** The global rate limit filters (`envoy.filters.http.ratelimit`) and where they call. */
+  readonly globalRateLimits: NonNullable<InboundPlan['globalRateLimits']>;
+  /** The route and virtual host `rate_limits`, a regex matcher as its pattern text. */
+  readonly rateLimitPolicies: readonly RateLimitPolicyDump[];
+}
+
+/** A `rate_limits` patch's entries as JSON: a `header_value_match` regex as its pattern. */
+export interface RateLimitPolicyDump extends Omit<RateLimitPolicyPlan, 'entries'> {
+  readonly entries: readonly unknown[];
+}
+
+function rateLimitPolicyDump(p: RateLimitPolicyPlan): RateLimitPolicyDump {
+  return {
+    ...p,
+    entries: p.entries.map((e) => ({
+      ...e,
+      actions: e.actions.map((a) =>
+        a.kind !== 'header_value_match'
+          ? a
+          : {
+              ...a,
+              headers: a.headers.map((h) =>
+                h.match.kind === 'regex' ? { ...h, match: { kind: 'regex', regex: h.match.pattern } } : h,
+              ),
+            },
+      ),
+    })),
+  };
 }
 
 /** A gateway's servers and its TCP and TLS passthrough routes (its HTTP routes are in `routeTable.gateway`). */
@@ -246,6 +274,8 @@ export function configDump(
       jwtRules: plan.inbound.jwtRules,
       authorization: plan.inbound.authorization,
       rateLimits: plan.inbound.rateLimits,
+      globalRateLimits: plan.inbound.globalRateLimits ?? [],
+      rateLimitPolicies: (plan.inbound.rateLimitPolicies ?? []).map(rateLimitPolicyDump),
     },
     telemetry,
     secrets,

@@ -27,7 +27,16 @@ export interface HeaderMatch {
         readonly value: string;
         readonly ignoreCase: boolean;
       }
-    | { readonly kind: 'regex'; readonly regex: RE2JS };
+    | {
+        readonly kind: 'regex';
+        /** The RE2 pattern as written. */
+        readonly pattern: string;
+        /**
+         * Whether the whole value matches. A function, not the compiled RE2JS object: a plan is
+         * deep-frozen, and a compiled regex holds typed arrays that cannot be.
+         */
+        readonly matches: (value: string) => boolean;
+      };
   readonly invert: boolean;
   /** `treat_missing_header_as_empty`: a missing header is matched as "". */
   readonly missingAsEmpty: boolean;
@@ -271,7 +280,7 @@ function readHeaderMatch(r: Reader, v: unknown, path: FieldPath): HeaderMatch | 
       };
     case 'safe_regex_match': {
       const regex = readRegex(r, value, p);
-      return regex === null ? null : { name, match: { kind: 'regex', regex }, invert, missingAsEmpty };
+      return regex === null ? null : { name, match: regex, invert, missingAsEmpty };
     }
     case 'string_match': {
       const m = readStringMatch(r, value, p);
@@ -302,21 +311,25 @@ function readStringMatch(r: Reader, v: unknown, path: FieldPath): HeaderMatch['m
   const kind = kinds[0] as (typeof kinds)[number];
   const [value, p] = f.get(kind) as [unknown, FieldPath];
   if (kind === 'safe_regex') {
-    const regex = readRegex(r, value, p);
-    return regex === null ? null : { kind: 'regex', regex };
+    return readRegex(r, value, p);
   }
   const s = readString(r, value, p);
   return { kind, value: ignoreCase ? s.toLowerCase() : s, ignoreCase };
 }
 
 /** `type.matcher.v3.RegexMatcher` `{ regex }` (RE2; the engine field is deprecated and ignored). */
-function readRegex(r: Reader, v: unknown, path: FieldPath): RE2JS | null {
+function readRegex(
+  r: Reader,
+  v: unknown,
+  path: FieldPath,
+): Extract<HeaderMatch['match'], { kind: 'regex' }> | null {
   const obj = readObject(r, v, path);
   if (obj === null) return null;
   const f = fields(r, obj, path, ['regex', 'google_re2']);
   const source = requiredString(r, f.get('regex'), [...path, 'regex']);
   try {
-    return RE2JS.compile(source);
+    const re = RE2JS.compile(source);
+    return { kind: 'regex', pattern: source, matches: (value) => re.matches(value) };
   } catch (err) {
     r.errors.push({
       path: [...path, 'regex'],

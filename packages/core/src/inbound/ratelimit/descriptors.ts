@@ -205,7 +205,7 @@ function headerMatches(h: HeaderMatch, req: DescriptorRequest): boolean {
   if (m.kind === 'present') matched = (value !== undefined) === m.present;
   else if (value === undefined)
     return false; // A missing header matches nothing, inverted or not.
-  else if (m.kind === 'regex') matched = m.regex.matches(value);
+  else if (m.kind === 'regex') matched = m.matches(value);
   else {
     const v = m.ignoreCase ? value.toLowerCase() : value;
     matched =
