@@ -1,6 +1,6 @@
 import type { GlobalRateLimitPlan, RateLimitPlan } from '../compile/inbound-types.js';
 import type { MeshPlan } from '../compile/plan-types.js';
-import type { RateLimitDescriptor } from '../inbound/ratelimit/descriptors.js';
+import { onPort, type RateLimitDescriptor } from '../inbound/ratelimit/descriptors.js';
 import type { RateLimitAnswer } from '../inbound/ratelimit/global-rate-limit.js';
 import type { RateLimitResponse } from '../inbound/ratelimit/rls-messages.js';
 
@@ -28,8 +28,6 @@ export class RateLimitRecorder {
 
 const name = (p: { envoyFilter: { namespace: string; name: string } }) =>
   `${p.envoyFilter.namespace}/${p.envoyFilter.name}`;
-const applies = (p: { portNumber: number | null }, port: number) =>
-  p.portNumber === null || p.portNumber === port;
 
 function serviceOf(f: GlobalRateLimitPlan): string {
   const s = f.service;
@@ -64,9 +62,9 @@ function globalLine(f: GlobalRateLimitPlan, sent: readonly RateLimitDescriptor[]
 /** One line per rate limit filter on the request's port, in chain order (local ones first). */
 export function rateLimitLines(plan: MeshPlan, port: number, recorder: RateLimitRecorder): string[] {
   return [
-    ...plan.inbound.rateLimits.filter((p) => applies(p, port)).map(localLine),
+    ...plan.inbound.rateLimits.filter((p) => onPort(p, port)).map(localLine),
     ...(plan.inbound.globalRateLimits ?? [])
-      .filter((f) => applies(f, port))
+      .filter((f) => onPort(f, port))
       .map((f) => globalLine(f, recorder.sent(f))),
   ];
 }

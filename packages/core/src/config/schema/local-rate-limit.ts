@@ -194,30 +194,36 @@ function missing(r: Reader, path: FieldPath): string {
 }
 
 /**
- * `type.v3.HttpStatus` `{ code }`, by number or by Envoy's StatusCode name; a code below 400
- * becomes 429 (local_ratelimit.cc and ratelimit.h `toErrorCode`).
+ * `type.v3.HttpStatus` `{ code }`, by number or by Envoy's StatusCode name; null (with the
+ * problem recorded) when it names no defined code.
  */
-export function readStatus(r: Reader, v: unknown, path: FieldPath): number {
+export function readHttpStatus(r: Reader, v: unknown, path: FieldPath): number | null {
   const obj = readObject(r, v, path);
-  if (obj === null) return 429;
-  const f = fields(r, obj, path, ['code']);
-  const c = f.get('code');
+  if (obj === null) return null;
+  const c = fields(r, obj, path, ['code']).get('code');
   if (c === undefined) {
     r.errors.push({ path: [...path, 'code'], message: 'Required value: status code is required' });
-    return 429;
+    return null;
   }
   const code = typeof c[0] === 'string' && /^\d+$/.test(c[0]) ? Number(c[0]) : c[0];
-  const byName = typeof code === 'string' ? HTTP_STATUS_CODES[code] : undefined;
-  const n = typeof code === 'number' ? code : byName;
+  const n = typeof code === 'number' ? code : typeof code === 'string' ? HTTP_STATUS_CODES[code] : undefined;
   if (n === undefined || !Object.values(HTTP_STATUS_CODES).includes(n)) {
     r.errors.push({
       path: c[1],
       message: `${JSON.stringify(c[0])} is not a defined envoy.type.v3.StatusCode`,
     });
-    return 429;
+    return null;
   }
-  // local_ratelimit.cc toErrorCode: a code below 400 would not be an error, so Envoy uses 429.
-  return n < 400 ? 429 : n;
+  return n;
+}
+
+/**
+ * A rate limited response's status: a code below 400 becomes 429 (local_ratelimit.cc and
+ * ratelimit.h `toErrorCode`: it would not be an error).
+ */
+export function readStatus(r: Reader, v: unknown, path: FieldPath): number {
+  const n = readHttpStatus(r, v, path);
+  return n === null || n < 400 ? 429 : n;
 }
 
 function readTokenBucket(r: Reader, v: unknown, path: FieldPath): TokenBucket | null {

@@ -11,8 +11,7 @@ import {
   type Problem,
   type Reader,
 } from './local-rate-limit-read.js';
-import { deepFreeze, readHeaders, readStatus, type HeaderToAdd } from './local-rate-limit.js';
-import { HTTP_STATUS_CODES } from './local-rate-limit-status.js';
+import { deepFreeze, readHeaders, readHttpStatus, readStatus, type HeaderToAdd } from './local-rate-limit.js';
 
 /**
  * Envoy's global rate limit HTTP filter `envoy.filters.http.ratelimit`
@@ -153,7 +152,7 @@ export function parseGlobalRateLimit(typedConfig: unknown, path: FieldPath): Glo
   const se = f.get('status_on_error');
   let statusOnError = 500;
   if (se !== undefined) {
-    const code = readStatusCode(r, se[0], se[1]);
+    const code = readHttpStatus(r, se[0], se[1]) ?? 500;
     // ratelimit.h toRatelimitServerErrorCode: 100..511, else 500.
     statusOnError = code >= 100 && code <= 511 ? code : 500;
   }
@@ -263,30 +262,6 @@ function required(r: Reader, path: FieldPath, name: string): string {
 
 function flag(r: Reader, v: [unknown, FieldPath] | undefined): boolean {
   return v === undefined ? false : readBool(r, v[0], v[1]);
-}
-
-/** `type.v3.HttpStatus` `{ code }` as a number, without readStatus's 429 floor. */
-function readStatusCode(r: Reader, v: unknown, path: FieldPath): number {
-  const obj = readObject(r, v, path);
-  if (obj === null) return 500;
-  const c = fields(r, obj, path, ['code']).get('code');
-  const raw = c?.[0];
-  const n =
-    typeof raw === 'number'
-      ? raw
-      : typeof raw === 'string'
-        ? /^\d+$/.test(raw)
-          ? Number(raw)
-          : HTTP_STATUS_CODES[raw]
-        : undefined;
-  if (n === undefined || !Object.values(HTTP_STATUS_CODES).includes(n)) {
-    r.errors.push({
-      path: c?.[1] ?? path,
-      message: `${JSON.stringify(raw)} is not a defined envoy.type.v3.StatusCode`,
-    });
-    return 500;
-  }
-  return n;
 }
 
 export type { Problem };

@@ -27,6 +27,10 @@ export interface DescriptorRequest {
   readonly gateway: boolean;
 }
 
+/** Whether a patch restricted to `portNumber` (null: every port) applies on `port`. */
+export const onPort = (p: { readonly portNumber: number | null }, port: number): boolean =>
+  p.portNumber === null || p.portNumber === port;
+
 /**
  * The `rate_limits` entries a rate limit filter reads on `port`: the route's, then the virtual
  * host's as `vh` says (envoy ratelimit.cc and local_ratelimit.cc populateDescriptors): OVERRIDE
@@ -42,7 +46,7 @@ export function policyEntries(
   const vhost: RateLimitEntry[] = [];
   let include = false;
   for (const p of policies) {
-    if (p.portNumber !== null && p.portNumber !== port) continue;
+    if (!onPort(p, port)) continue;
     if (p.level === 'vhost') vhost.push(...p.entries);
     else {
       route.push(...p.entries);

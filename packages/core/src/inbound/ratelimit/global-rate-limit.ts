@@ -9,6 +9,7 @@ import { grpcUnaryCall } from '../grpc-unary-call.js';
 import { applyHeadersToAdd } from './headers-to-add.js';
 import {
   buildDescriptors,
+  onPort,
   policyEntries,
   type DescriptorRequest,
   type RateLimitDescriptor,
@@ -85,9 +86,6 @@ export interface GlobalRateLimitDeps {
 
 const PASS: GlobalOutcome = Object.freeze({ kind: 'pass', requestHeaders: null, responseHeaders: null });
 
-const applies = (p: { portNumber: number | null }, port: number) =>
-  p.portNumber === null || p.portNumber === port;
-
 const UNIT_SECONDS: Readonly<Record<RlsUnit, number>> = {
   UNKNOWN: 0,
   SECOND: 1,
@@ -144,6 +142,10 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
   const filters = plan.globalRateLimits ?? [];
   const policies = plan.rateLimitPolicies ?? [];
   const positions = new Set(filters.map((f) => f.position));
+  // What a port's requests need, worked out on its first request: the filters at each place
+  // and the `rate_limits` entries (RateLimitPerRoute is not read: OVERRIDE, Envoy's default).
+  const filtersAt = new Map<string, readonly GlobalRateLimitPlan[]>();
+  const entriesOn = new Map<number, RateLimitEntry[]>();
   const name = (f: GlobalRateLimitPlan) => `${f.envoyFilter.namespace}/${f.envoyFilter.name}`;
 
   const call = (f: GlobalRateLimitPlan, message: Buffer): Promise<RateLimitResponse | string> => {
@@ -237,15 +239,21 @@ export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimit
     check(req, position) {
       // ratelimit.cc initiateCall: HeaderUtility::isEnvoyInternalRequest, `x-envoy-internal: true`.
       const internal = req.headers['x-envoy-internal'] === 'true';
-      const here = filters.filter(
-        (f) =>
-          f.position === position &&
-          applies(f, req.port) &&
-          (f.config.requestType === 'both' || (f.config.requestType === 'internal') === internal),
+      const at = `${position}|${req.port}`;
+      let placed = filtersAt.get(at);
+      if (placed === undefined) {
+        placed = filters.filter((f) => f.position === position && onPort(f, req.port));
+        filtersAt.set(at, placed);
+      }
+      const here = placed.filter(
+        (f) => f.config.requestType === 'both' || (f.config.requestType === 'internal') === internal,
       );
       if (here.length === 0) return null;
-      // RateLimitPerRoute is not read: OVERRIDE, Envoy's default.
-      const entries = policyEntries(policies, req.port, 'OVERRIDE');
+      let entries = entriesOn.get(req.port);
+      if (entries === undefined) {
+        entries = policyEntries(policies, req.port, 'OVERRIDE');
+        entriesOn.set(req.port, entries);
+      }
       if (entries.length === 0) return null;
       return (async () => {
         let requestHeaders: Record<string, string> | null = null;

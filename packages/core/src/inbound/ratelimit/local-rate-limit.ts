@@ -12,10 +12,12 @@ import { applyHeadersToAdd } from './headers-to-add.js';
 import { ConnectionBuckets, connectionOf } from './per-connection.js';
 import {
   buildDescriptors,
+  onPort,
   policyEntries,
   type DescriptorRequest,
   type RateLimitDescriptor,
 } from './descriptors.js';
+import type { RateLimitEntry } from '../../config/schema/rate-limit-actions.js';
 import { consume, createBucket, remainingTokens, type BucketState } from './token-bucket.js';
 
 export type RateLimitOutcome =
@@ -57,10 +59,6 @@ interface Applied {
   readonly position: RateLimitPosition;
 }
 
-function appliesTo(p: RateLimitPlan, port: number): boolean {
-  return p.portNumber === null || p.portNumber === port;
-}
-
 /**
  * The `envoy.filters.http.local_ratelimit` filters of a plan (spec/security.md §5).
  * Per port: the HTTP_FILTER patches install the filter; an HTTP_ROUTE patch's
@@ -83,6 +81,14 @@ export function createLocalRateLimiter(
 ): LocalRateLimiter {
   const buckets = new Map<LocalRateLimitConfig, BucketState>();
   const descriptorBuckets = new DescriptorBuckets();
+  // The `rate_limits` entries of a port, by vh_rate_limits option, worked out once.
+  const entriesByPort = new Map<string, RateLimitEntry[]>();
+  const entriesOn = (port: number, vh: LocalRateLimitConfig['vhRateLimits']): RateLimitEntry[] => {
+    const k = `${port}|${vh}`;
+    let e = entriesByPort.get(k);
+    if (e === undefined) entriesByPort.set(k, (e = policyEntries(policies, port, vh)));
+    return e;
+  };
   const perConnection = new ConnectionBuckets();
   const byPort = new Map<number, readonly Applied[]>();
   const name = (p: RateLimitPlan) => `${p.envoyFilter.namespace}/${p.envoyFilter.name}`;
@@ -90,8 +96,8 @@ export function createLocalRateLimiter(
   const configsFor = (port: number): readonly Applied[] => {
     let out = byPort.get(port);
     if (out !== undefined) return out;
-    const filters = limits.filter((p) => p.applyTo === 'HTTP_FILTER' && appliesTo(p, port));
-    const route = limits.filter((p) => p.applyTo === 'HTTP_ROUTE' && appliesTo(p, port)).at(-1);
+    const filters = limits.filter((p) => p.applyTo === 'HTTP_FILTER' && onPort(p, port));
+    const route = limits.filter((p) => p.applyTo === 'HTTP_ROUTE' && onPort(p, port)).at(-1);
     out =
       filters.length === 0
         ? []
@@ -134,12 +140,8 @@ export function createLocalRateLimiter(
           config.descriptors.length === 0 || describe === undefined
             ? []
             : matching(
-                config.descriptors,
-                buildDescriptors(
-                  policyEntries(policies, req.port, config.vhRateLimits),
-                  config.stage,
-                  describe(),
-                ),
+                slowestFirst(config),
+                buildDescriptors(entriesOn(req.port, config.vhRateLimits), config.stage, describe()),
               );
         if (configured === null && matched.length === 0) continue;
         let ok = true;
@@ -200,17 +202,28 @@ export function createLocalRateLimiter(
 const sameEntries = (a: LocalRateLimitDescriptor['entries'], b: RateLimitDescriptor['entries']): boolean =>
   a.length === b.length && a.every((e, i) => e.key === b[i]?.key && e.value === b[i]?.value);
 
+const sorted = new WeakMap<LocalRateLimitConfig, readonly LocalRateLimitDescriptor[]>();
+
 /**
- * The configured descriptors equal to one the request built (entries equal in order), the one
- * whose bucket fills slowest first (local_ratelimit_impl.cc requestAllowed sorts by fill rate).
+ * A config's descriptors, the one whose bucket fills slowest first (local_ratelimit_impl.cc
+ * requestAllowed sorts the matched ones by fill rate), sorted once per config.
  */
+function slowestFirst(config: LocalRateLimitConfig): readonly LocalRateLimitDescriptor[] {
+  let out = sorted.get(config);
+  if (out === undefined) {
+    const rate = (d: LocalRateLimitDescriptor) => d.tokenBucket.tokensPerFill / d.tokenBucket.fillIntervalMs;
+    out = [...config.descriptors].sort((a, b) => rate(a) - rate(b));
+    sorted.set(config, out);
+  }
+  return out;
+}
+
+/** The configured descriptors equal to one the request built (entries equal, in order), in their order. */
 function matching(
   configured: readonly LocalRateLimitDescriptor[],
   built: readonly RateLimitDescriptor[],
 ): LocalRateLimitDescriptor[] {
-  const out = configured.filter((d) => built.some((b) => sameEntries(d.entries, b.entries)));
-  const rate = (d: LocalRateLimitDescriptor) => d.tokenBucket.tokensPerFill / d.tokenBucket.fillIntervalMs;
-  return out.sort((a, b) => rate(a) - rate(b));
+  return configured.filter((d) => built.some((b) => sameEntries(d.entries, b.entries)));
 }
 
 /**
