@@ -11,6 +11,13 @@ import {
   type RateLimitGrpcServer,
 } from '../../packages/core/test/helpers/rate-limit-grpc-server.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import {
+  clusterPatch,
+  envoyFilterYaml,
+  PATH_DESCRIPTOR,
+  rateLimitFilterPatch,
+  virtualHostRateLimitsPatch,
+} from '../../packages/core/test/helpers/global-rate-limit.js';
 import { meshlet } from '../../packages/fastify/src/index.js';
 
 // The global rate limit filter calls its service with Envoy's gRPC async client, whose span
@@ -20,42 +27,16 @@ import { meshlet } from '../../packages/fastify/src/index.js';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const sampled = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
 
-const CONFIG = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-ratelimit, namespace: foo }
-spec:
-  workloadSelector: { labels: { app: httpbin } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: envoy.filters.http.router } } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.ratelimit
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
-          domain: ratelimit
-          timeout: 10s
-          rate_limit_service:
-            grpc_service: { envoy_grpc: { cluster_name: rate_limit_cluster } }
-            transport_api_version: V3
-  - applyTo: CLUSTER
-    patch:
-      operation: ADD
-      value:
-        name: rate_limit_cluster
-        type: STATIC
-        load_assignment:
-          cluster_name: rate_limit_cluster
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: RLS_PORT } } } }] }]
-  - applyTo: VIRTUAL_HOST
-    match: { context: SIDECAR_INBOUND, routeConfiguration: { vhost: { route: { action: ANY } } } }
-    patch:
-      operation: MERGE
-      value: { rate_limits: [{ actions: [{ request_headers: { header_name: ":path", descriptor_key: PATH } }] }] }
-`;
+const config = (rlsPort: number) =>
+  envoyFilterYaml({
+    namespace: 'foo',
+    app: 'httpbin',
+    patches: [
+      rateLimitFilterPatch({ cluster: 'rate_limit_cluster', timeout: '10s' }),
+      clusterPatch('rate_limit_cluster', '127.0.0.1', rlsPort),
+      virtualHostRateLimitsPatch(PATH_DESCRIPTOR),
+    ],
+  });
 
 const tmp = useTmpDir();
 let exporter = new InMemorySpanExporter();
@@ -77,7 +58,7 @@ afterEach(async () => {
 
 async function httpbin(): Promise<{ mesh: Mesh; base: string }> {
   const dir = await tmp();
-  await writeFile(path.join(dir, 'mesh.yaml'), CONFIG.replace('RLS_PORT', String(rls.port)));
+  await writeFile(path.join(dir, 'mesh.yaml'), config(rls.port));
   const mesh = await createMesh({
     config: dir,
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },

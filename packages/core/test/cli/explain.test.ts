@@ -7,6 +7,12 @@ import type { OutboundExplanation } from '../../src/cli/explain-outbound.js';
 import { SAMPLES } from '../helpers/tmp.js';
 import { captureIO, tempFiles } from './support.js';
 import { twoTeamsGateways } from '../helpers/two-teams-gateways.js';
+import {
+  envoyFilterYaml,
+  PATH_DESCRIPTOR,
+  rateLimitFilterPatch,
+  virtualHostRateLimitsPatch,
+} from '../helpers/global-rate-limit.js';
 
 const PRODUCTPAGE = ['--workload', 'default/productpage-v1:app=productpage,version=v1'];
 const HTTPBIN = ['--workload', 'foo/httpbin:app=httpbin'];
@@ -515,33 +521,15 @@ ${selector}  host: my-nginx.mesh-external.svc.cluster.local
 });
 
 describe('meshlet explain (inbound rate limits)', () => {
-  const filters = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-ratelimit, namespace: foo }
-spec:
-  workloadSelector: { labels: { app: httpbin } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: envoy.filters.http.router } } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.ratelimit
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
-          domain: ratelimit
-          failure_mode_deny: true
-          rate_limit_service:
-            grpc_service: { envoy_grpc: { cluster_name: outbound|8081||ratelimit.default.svc.cluster.local } }
-            transport_api_version: V3
-  - applyTo: VIRTUAL_HOST
-    match: { context: SIDECAR_INBOUND, routeConfiguration: { vhost: { route: { action: ANY } } } }
-    patch:
-      operation: MERGE
-      value: { rate_limits: [{ actions: [{ request_headers: { header_name: ":path", descriptor_key: PATH } }] }] }
-`;
+  const filter = rateLimitFilterPatch({
+    cluster: 'outbound|8081||ratelimit.default.svc.cluster.local',
+    failureModeDeny: true,
+  });
+  const filters = envoyFilterYaml({
+    namespace: 'foo',
+    app: 'httpbin',
+    patches: [filter, virtualHostRateLimitsPatch(PATH_DESCRIPTOR)],
+  });
 
   it('says what a global rate limit filter would send its service, without calling it', async () => {
     const dir = tempFiles({ 'ratelimit.yaml': filters });
@@ -554,7 +542,7 @@ spec:
   });
 
   it('says when a global filter sends nothing for the request', async () => {
-    const noLimits = filters.slice(0, filters.indexOf('  - applyTo: VIRTUAL_HOST'));
+    const noLimits = envoyFilterYaml({ namespace: 'foo', app: 'httpbin', patches: [filter] });
     const e = await explainJson<InboundExplanation>([
       tempFiles({ 'ratelimit.yaml': noLimits }),
       ...HTTPBIN,

@@ -3,6 +3,12 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMockMesh, type MockMesh } from '../../src/testing/index.js';
 import { SAMPLES } from '../helpers/tmp.js';
+import {
+  envoyFilterYaml,
+  PATH_DESCRIPTOR,
+  rateLimitFilterPatch,
+  virtualHostRateLimitsPatch,
+} from '../helpers/global-rate-limit.js';
 
 // Global rate limits on the mock mesh: the EnvoyFilters of istio.io's "Enabling Rate Limits
 // using Envoy" task, answered by mm.rateLimitService (envoyproxy/ratelimit's semantics in
@@ -22,34 +28,20 @@ descriptors:
     rate_limit: { unit: minute, requests_per_unit: 100 }
 `;
 
-const SIDECAR_FILTER = `apiVersion: networking.istio.io/v1alpha3
-kind: EnvoyFilter
-metadata: { name: filter-ratelimit, namespace: default }
-spec:
-  workloadSelector: { labels: { app: productpage } }
-  configPatches:
-  - applyTo: HTTP_FILTER
-    match:
-      context: SIDECAR_INBOUND
-      listener: { filterChain: { filter: { name: envoy.filters.network.http_connection_manager, subFilter: { name: envoy.filters.http.router } } } }
-    patch:
-      operation: INSERT_BEFORE
-      value:
-        name: envoy.filters.http.ratelimit
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit
-          domain: ratelimit
-          failure_mode_deny: FAILURE_MODE_DENY
-          timeout: 10s
-          rate_limit_service:
-            grpc_service: { envoy_grpc: { cluster_name: outbound|8081||ratelimit.default.svc.cluster.local } }
-            transport_api_version: V3
-  - applyTo: VIRTUAL_HOST
-    match: { context: SIDECAR_INBOUND, routeConfiguration: { vhost: { route: { action: ANY } } } }
-    patch:
-      operation: MERGE
-      value: { rate_limits: [{ actions: [{ request_headers: { header_name: ":path", descriptor_key: PATH } }] }] }
-`;
+/** The task's filter on productpage's inbound side, calling the ratelimit service's cluster. */
+const sidecarFilter = (failureModeDeny: boolean) =>
+  envoyFilterYaml({
+    namespace: 'default',
+    app: 'productpage',
+    patches: [
+      rateLimitFilterPatch({
+        cluster: 'outbound|8081||ratelimit.default.svc.cluster.local',
+        failureModeDeny,
+        timeout: '10s',
+      }),
+      virtualHostRateLimitsPatch(PATH_DESCRIPTOR),
+    ],
+  });
 
 async function bookinfo(filter: string): Promise<MockMesh> {
   const mm = await createMockMesh({
@@ -80,7 +72,7 @@ const statuses = async (
 
 describe('mock mesh: global rate limits', () => {
   it('limits /productpage once a minute at the sidecar, and a minute of virtual time resets the window', async () => {
-    const mm = await bookinfo(SIDECAR_FILTER.replace('FAILURE_MODE_DENY', 'false'));
+    const mm = await bookinfo(sidecarFilter(false));
     const rls = mm.rateLimitService('ratelimit.default.svc.cluster.local', CONFIG);
     const sleep = mm.workload({ serviceAccount: 'sleep' });
     const page = () => sleep.fetch('http://productpage:9080/productpage');
@@ -104,12 +96,12 @@ describe('mock mesh: global rate limits', () => {
   });
 
   it('lets requests through when the service is down, and refuses them 500 RLSE under failure_mode_deny', async () => {
-    const open = await bookinfo(SIDECAR_FILTER.replace('FAILURE_MODE_DENY', 'false'));
+    const open = await bookinfo(sidecarFilter(false));
     open.rateLimitService('ratelimit.default.svc.cluster.local', CONFIG).down();
     const a = open.workload({ serviceAccount: 'sleep' });
     expect(await statuses(() => a.fetch('http://productpage:9080/productpage'), 3)).toEqual([200, 200, 200]);
 
-    const closed = await bookinfo(SIDECAR_FILTER.replace('FAILURE_MODE_DENY', 'true'));
+    const closed = await bookinfo(sidecarFilter(true));
     const rls = closed.rateLimitService('ratelimit.default.svc.cluster.local', CONFIG);
     const b = closed.workload({ serviceAccount: 'sleep' });
     rls.down();
@@ -122,7 +114,7 @@ describe('mock mesh: global rate limits', () => {
   });
 
   it('fails the calls of a filter whose service has no mm.rateLimitService', async () => {
-    const mm = await bookinfo(SIDECAR_FILTER.replace('FAILURE_MODE_DENY', 'true'));
+    const mm = await bookinfo(sidecarFilter(true));
     const sleep = mm.workload({ serviceAccount: 'sleep' });
     expect(await statuses(() => sleep.fetch('http://productpage:9080/productpage'), 1)).toEqual([500]);
   });
@@ -163,7 +155,7 @@ describe('mock mesh: global rate limits', () => {
   });
 
   it('refuses a second service for one host, and a configuration envoyproxy/ratelimit refuses', async () => {
-    const mm = await bookinfo(SIDECAR_FILTER.replace('FAILURE_MODE_DENY', 'false'));
+    const mm = await bookinfo(sidecarFilter(false));
     mm.rateLimitService('ratelimit.default.svc.cluster.local', CONFIG);
     expect(() => mm.rateLimitService('ratelimit.default.svc.cluster.local', CONFIG)).toThrow(
       expect.objectContaining({ code: 'MESHLET_ERR_MESH_OPTIONS' }),
