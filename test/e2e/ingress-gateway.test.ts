@@ -146,6 +146,7 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
         'x-request-id': 'chosen-by-the-client',
         'x-envoy-external-address': '10.9.9.9',
         'x-envoy-downstream-service-cluster': 'forged',
+        'x-envoy-internal': 'true',
       },
     });
     expect(r.status).toBe(200);
@@ -167,6 +168,8 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
     // An external client's Envoy control headers are not obeyed or passed on.
     expect(s.headers['x-envoy-retry-on']).toBeUndefined();
     expect(s.headers['x-envoy-downstream-service-cluster']).toBeUndefined();
+    // Nor can it mark its request internal (the connection manager removes x-envoy-internal).
+    expect(s.headers['x-envoy-internal']).toBeUndefined();
     // SANITIZE_SET, a gateway's default: a plaintext client's X-Forwarded-Client-Cert is dropped.
     expect(s.headers['x-forwarded-client-cert']).toBeUndefined();
   });

@@ -36,6 +36,7 @@ import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './requ
 import { methodProblem } from './normalize/method.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { forwardedPortOf, forwardPortToApp, withForwardedPort } from './forwarded-port.js';
+import { cleanedHeadersOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
@@ -234,6 +235,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     at: Stage,
   ): InboundDecision => {
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
+    if (at.cleaned !== undefined) d = removeCleaned(d, at.cleaned);
     if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
     if (at.forwardedPort !== undefined) d = forwardPortToApp(d, at.forwardedPort);
     if (options.onDecision !== undefined) {
@@ -247,7 +249,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   };
 
   /** How far a request got (for an internal error's reason), and what the connection manager set on it. */
-  type Stage = { stage: DenyReason['stage']; forwardedPort?: string };
+  type Stage = { stage: DenyReason['stage']; forwardedPort?: string; cleaned?: readonly string[] };
   type Pending = InboundDecision | Promise<InboundDecision>;
 
   /** One request on its way through the chain, carried past the stages that may wait. */
@@ -406,6 +408,11 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const c = compiledFor(plan);
     // The connection manager's own edits come before every filter.
     let req = request;
+    const cleaned = cleanedHeadersOf(req.headers, plan.inbound.gateway);
+    if (cleaned !== null) {
+      req = withoutCleaned(req, cleaned);
+      at.cleaned = cleaned;
+    }
     const forwardedPort = forwardedPortOf(req, plan);
     if (forwardedPort !== null) {
       req = withForwardedPort(req, forwardedPort);

@@ -14,7 +14,8 @@ import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.j
 import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
 import { addCorsHeaders, corsRequest } from './cors.js';
-import { chooseDestination, callTimeouts, stripControlHeaders } from './route-request.js';
+import { chooseDestination, callTimeouts } from './route-request.js';
+import { stripControlHeaders } from './control-headers.js';
 import { rewritePath } from './rewrite.js';
 import { applyRouteHeaderOps } from './header-ops.js';
 import { cookieToIssue, hashKeyOf } from './hash-key.js';

@@ -20,42 +20,6 @@ export function chooseDestination(
   return destinations[destinations.length - 1];
 }
 
-/**
- * The Envoy control headers `cleanInternalHeaders` (envoy conn_manager_utility.cc) removes
- * from an external request. Istio's sidecar outbound HCM has `use_remote_address: false`
- * and no `internal_address_config` (pilot listener_builder.go; empty by default since Envoy
- * 1.33), so every application request is external: the router never sees these headers
- * and does not forward them (istio/istio#14923).
- */
-export const EXTERNAL_CONTROL_HEADERS: ReadonlySet<string> = new Set([
-  'x-envoy-retriable-status-codes',
-  'x-envoy-retriable-header-names',
-  'x-envoy-retry-on',
-  'x-envoy-retry-grpc-on',
-  'x-envoy-max-retries',
-  'x-envoy-upstream-alt-stat-name',
-  'x-envoy-upstream-rq-timeout-ms',
-  'x-envoy-upstream-rq-per-try-timeout-ms',
-  'x-envoy-upstream-rq-timeout-alt-response',
-  'x-envoy-expected-rq-timeout-ms',
-  'x-envoy-force-trace',
-  'x-envoy-ip-tags',
-  'x-envoy-original-url',
-  'x-envoy-hedge-on-per-try-timeout',
-]);
-
-/**
- * Removes the application's {@link EXTERNAL_CONTROL_HEADERS} (names are lower-case in the
- * pipeline). The connection manager does this before routing, so the route's own header
- * operations may set them again.
- */
-export function stripControlHeaders(headers: HeaderRecord): void {
-  for (const name in headers) {
-    // Most names do not start with `x-envoy-`: one character code decides for them.
-    if (name.charCodeAt(0) === 120 && EXTERNAL_CONTROL_HEADERS.has(name)) delete headers[name];
-  }
-}
-
 /** The effective route and per-try timeouts of a call, in ms (null = none). */
 export interface CallTimeouts {
   readonly routeMs: number | null;

@@ -136,7 +136,8 @@ function headerMap(list: readonly { key: string; value: string }[]): Record<stri
  * headers and `x-envoy-ratelimited: true`, flag `RL`; an error (a failed call, a timeout, an
  * unknown cluster) lets the request through unless `failure_mode_deny`, then
  * `status_on_error` (500) with flag `RLSE`. `request_type` picks requests by
- * `x-envoy-internal: true` (internal) or its absence (external).
+ * `x-envoy-internal: true` (internal) or its absence (external); the connection manager
+ * leaves that header on no request (cleaned-headers.ts), so an `internal` filter never runs.
  */
 export function createGlobalRateLimiter(plan: InboundPlan, deps: GlobalRateLimitDeps): GlobalRateLimiter {
   const filters = plan.globalRateLimits ?? [];

@@ -59,6 +59,24 @@ describe('application-sent Envoy control headers (sidecar: external request)', (
     const sent = h.transport.seen[0]?.headers ?? {};
     for (const name of Object.keys(CONTROL_HEADERS)) expect([name, sent[name]]).toEqual([name, undefined]);
   });
+
+  it("does not forward the application's x-envoy-internal; a route's header operation may set it", async () => {
+    // The connection manager removes it from every request ("Clean proxy headers" in
+    // conn_manager_utility.cc mutateRequestHeaders) before the router's header operations.
+    const plain: Harness = harness(planOf([...bookinfo(), reviewsVs('')], threeV1), () => ({ status: 200 }));
+    await plain.call('http://reviews:9080/', { headers: { 'x-envoy-internal': 'true', 'x-envoy-x': '1' } });
+    expect(plain.transport.seen[0]?.headers['x-envoy-internal']).toBeUndefined();
+    expect(plain.transport.seen[0]?.headers['x-envoy-x']).toBe('1');
+    const set: Harness = harness(
+      planOf(
+        [...bookinfo(), reviewsVs('    headers: { request: { set: { x-envoy-internal: "yes" } } }\n')],
+        threeV1,
+      ),
+      () => ({ status: 200 }),
+    );
+    await set.call('http://reviews:9080/', { headers: { 'x-envoy-internal': 'true' } });
+    expect(set.transport.seen[0]?.headers['x-envoy-internal']).toBe('yes');
+  });
 });
 
 describe('x-envoy-expected-rq-timeout-ms on retries (router.cc doRetry → setTimeoutHeaders)', () => {
