@@ -1,4 +1,5 @@
 import express from 'express';
+import Fastify from 'fastify';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { headerRecorder } from '../support/header-recorder.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { meshlet } from '../../packages/express/src/index.js';
+import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 
 // meshConfig defaultConfig.proxyHeaders xForwardedPort and xForwardedHost through real
@@ -93,5 +95,56 @@ spec:
     await (await mesh.fetch(`http://127.0.0.1:${api.port}/`)).text();
     expect(api.seen[0]!['x-forwarded-port']).toBeUndefined();
     expect(api.seen[0]!['x-forwarded-host']).toBeUndefined();
+  });
+});
+
+// x-forwarded-proto is always on: the sidecar's connection manager sets it on a request that
+// has none, in (the connection's scheme) and out (`http`, the application's plaintext
+// connection to it), before any filter (conn_manager_utility.cc mutateRequestHeaders). An
+// application that reads it (Express's `trust proxy`, Fastify's `trustProxy`) sees what it
+// would behind a sidecar.
+const PROTO_SERVERS = {
+  fastify: async (mesh: Mesh) => {
+    const app = Fastify({ trustProxy: true });
+    await app.register(fastifyMeshlet, { mesh });
+    app.get('/', (req) => ({ proto: req.headers['x-forwarded-proto'] ?? null, protocol: req.protocol }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
+  },
+  express: async (mesh: Mesh) => {
+    const app = express();
+    app.set('trust proxy', true);
+    app.use(meshlet({ mesh }));
+    app.get('/', (req, res) => {
+      res.json({ proto: req.headers['x-forwarded-proto'] ?? null, protocol: req.protocol });
+    });
+    const server = await mesh.listen(app, 0, '127.0.0.1');
+    return (server.address() as AddressInfo).port;
+  },
+} as const;
+
+describe.each(Object.keys(PROTO_SERVERS) as (keyof typeof PROTO_SERVERS)[])(
+  'x-forwarded-proto, %s',
+  (kind) => {
+    it("gives a served request without one its connection's scheme, keeping a sent one", async () => {
+      const port = await PROTO_SERVERS[kind](await meshOf(''));
+      const plain = await fetch(`http://127.0.0.1:${port}/`);
+      expect(await plain.json()).toEqual({ proto: 'http', protocol: 'http' });
+      const sent = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-forwarded-proto': 'https' } });
+      expect(await sent.json()).toEqual({ proto: 'https', protocol: 'https' });
+    });
+  },
+);
+
+describe('x-forwarded-proto on calls out', () => {
+  it("is http unless the application sent one, as the sidecar's connection manager sets it", async () => {
+    const api = await recorder();
+    const mesh = await meshOf('');
+    await (await mesh.fetch(`http://127.0.0.1:${api.port}/`)).text();
+    await (
+      await mesh.fetch(`http://127.0.0.1:${api.port}/`, { headers: { 'x-forwarded-proto': 'https' } })
+    ).text();
+    expect(api.seen.map((h) => h['x-forwarded-proto'])).toEqual(['http', 'https']);
   });
 });

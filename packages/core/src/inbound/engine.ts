@@ -37,6 +37,7 @@ import { methodProblem } from './normalize/method.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { forwardedPortOf, forwardPortToApp, withForwardedPort } from './forwarded-port.js';
 import { cleanedHeadersOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
+import { forwardedProtoOf, forwardProtoToApp, withForwardedProto } from './forwarded-proto.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
@@ -237,6 +238,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (at.cleaned !== undefined) d = removeCleaned(d, at.cleaned);
     if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
+    if (at.forwardedProto !== undefined) d = forwardProtoToApp(d, at.forwardedProto);
     if (at.forwardedPort !== undefined) d = forwardPortToApp(d, at.forwardedPort);
     if (options.onDecision !== undefined) {
       try {
@@ -249,7 +251,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   };
 
   /** How far a request got (for an internal error's reason), and what the connection manager set on it. */
-  type Stage = { stage: DenyReason['stage']; forwardedPort?: string; cleaned?: readonly string[] };
+  type Stage = {
+    stage: DenyReason['stage'];
+    forwardedPort?: string;
+    forwardedProto?: string;
+    cleaned?: readonly string[];
+  };
   type Pending = InboundDecision | Promise<InboundDecision>;
 
   /** One request on its way through the chain, carried past the stages that may wait. */
@@ -413,6 +420,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       req = withoutCleaned(req, cleaned);
       at.cleaned = cleaned;
     }
+    const proto = forwardedProtoOf(req, plan);
+    req = withForwardedProto(req, proto);
+    if (proto.set !== null) at.forwardedProto = proto.set;
     const forwardedPort = forwardedPortOf(req, plan);
     if (forwardedPort !== null) {
       req = withForwardedPort(req, forwardedPort);

@@ -17,6 +17,17 @@ export function applyRequestHeaderEdits(
 ): void {
   const setNames = Object.keys(setHeaders);
   if (removeHeaders.length === 0 && setNames.length === 0) return;
+  if (removeHeaders.length === 0 && addsOnly(req.headers, setNames)) {
+    // New names only (the connection manager's x-forwarded-proto, say): added in place, as
+    // adding a property keeps V8's fast object.
+    for (let i = 0; i < setNames.length; i++) {
+      const name = setNames[i]!;
+      const value = setHeaders[name]!;
+      req.headers[name.toLowerCase()] = value;
+      req.rawHeaders.push(name, value);
+    }
+    return;
+  }
   // A handful of names at most: an array search is cheaper here than building a Set per
   // request. Indexed loops: V8 (11.x) does not lower `for...of` over the frozen arrays.
   const drop: string[] = [];
@@ -52,6 +63,12 @@ export function applyRequestHeaderEdits(
     headers[name.toLowerCase()] = value;
     raw.push(name, value);
   }
+}
+
+/** Whether none of `names` (any case) is among the request's headers yet. */
+function addsOnly(headers: IncomingHttpHeaders, names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) if (headers[names[i]!.toLowerCase()] !== undefined) return false;
+  return true;
 }
 
 /**

@@ -3,6 +3,17 @@ import type { HeaderRecord } from './request-input.js';
 
 const FORWARDED_HOST = 'x-forwarded-host';
 const FORWARDED_PORT = 'x-forwarded-port';
+const FORWARDED_PROTO = 'x-forwarded-proto';
+
+/**
+ * The sidecar's outbound connection manager gives a request without x-forwarded-proto the
+ * scheme of the application's connection to it, plaintext `http` (conn_manager_utility.cc
+ * mutateRequestHeaders; the listener does not use the remote address, so the
+ * application's own value stays). It runs before routing: route matches see it.
+ */
+export function forwardProto(headers: HeaderRecord): void {
+  if (headers[FORWARDED_PROTO] === undefined) headers[FORWARDED_PROTO] = 'http';
+}
 
 /**
  * `proxyHeaders.xForwardedPort.enabled` is the connection manager's

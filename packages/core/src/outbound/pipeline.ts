@@ -27,7 +27,7 @@ import { blackHole, sendDirect, BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER } from '.
 import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { sendPeerHeaders, takePeerHeaders } from './peer-exchange.js';
-import { forwardPort, rewriteHost } from './forwarded-headers.js';
+import { forwardPort, forwardProto, rewriteHost } from './forwarded-headers.js';
 import { sendOverApplicationTls, type AppTlsPool } from './app-tls-call.js';
 
 /** The client's collaborators, fixed at creation. */
@@ -176,6 +176,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // routed call.
   else {
     stripControlHeaders(input.headers);
+    forwardProto(input.headers);
     forwardPort(input.headers, plan, target.port);
     ensureRequestId(input.headers, plan);
     sendPeerHeaders(input.headers, deps.peerHeaders, plan, null);
@@ -212,6 +213,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
   stripControlHeaders(headers);
+  forwardProto(headers);
   forwardPort(headers, plan, target.port);
   const rreq: RouteRequest = {
     method: input.method,

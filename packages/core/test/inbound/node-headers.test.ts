@@ -52,6 +52,31 @@ describe('applyRequestHeaderEdits', () => {
     expect(raw).toEqual(['Host', 'a', 'X-Keep', '1']);
   });
 
+  it('adds new headers in place, to headers and rawHeaders alike', async () => {
+    const req = await requestWith(['Host', 'a', 'X-Keep', '1']);
+    const headers = req.headers;
+    applyRequestHeaderEdits(req, [], { 'x-forwarded-proto': 'http', 'X-User': 'alice' });
+    expect(req.headers).toBe(headers);
+    expect(req.headers).toEqual({ host: 'a', 'x-keep': '1', 'x-forwarded-proto': 'http', 'x-user': 'alice' });
+    expect(req.rawHeaders).toEqual([
+      'Host',
+      'a',
+      'X-Keep',
+      '1',
+      'x-forwarded-proto',
+      'http',
+      'X-User',
+      'alice',
+    ]);
+  });
+
+  it('overwrites a set header that is present in any case, among new ones', async () => {
+    const req = await requestWith(['Host', 'a', 'X-User', 'forged']);
+    applyRequestHeaderEdits(req, [], { 'x-forwarded-proto': 'http', 'x-user': 'alice' });
+    expect(req.headers).toEqual({ host: 'a', 'x-forwarded-proto': 'http', 'x-user': 'alice' });
+    expect(req.rawHeaders).toEqual(['Host', 'a', 'x-forwarded-proto', 'http', 'x-user', 'alice']);
+  });
+
   it('overwrites a set header instead of adding a second line', async () => {
     const req = await requestWith(['Host', 'a', 'X-Jwt-Payload', 'forged']);
     applyRequestHeaderEdits(req, [], { 'x-jwt-payload': 'real' });

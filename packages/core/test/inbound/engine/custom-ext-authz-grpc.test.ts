@@ -57,7 +57,11 @@ describe('CUSTOM authorization (envoyExtAuthzGrpc)', () => {
     const d = await engine(CUSTOM, s.port).decide(
       request({ url: '/httpbin1', headers: { 'x-ext-authz': 'allow' } }),
     );
-    expect(d.allow && d.setHeaders).toEqual({ 'x-ext-authz-check-result': 'allowed' });
+    // The connection manager's x-forwarded-proto reaches the application with the check's header.
+    expect(d.allow && d.setHeaders).toEqual({
+      'x-forwarded-proto': 'http',
+      'x-ext-authz-check-result': 'allowed',
+    });
     expect(s.seen).toHaveLength(1);
   });
 
@@ -134,6 +138,8 @@ describe('CUSTOM authorization (envoyExtAuthzGrpc)', () => {
       'x-multi': 'a,b',
       'content-length': '11',
       authorization: 'Basic YWxpY2U6',
+      // Set by the connection manager before the check (the mTLS connection's scheme).
+      'x-forwarded-proto': 'https',
     });
     expect(a.request.http.id).toMatch(/^\d+$/);
     const seconds = Number(a.request.time?.seconds);
@@ -182,6 +188,7 @@ describe('CUSTOM authorization (envoyExtAuthzGrpc)', () => {
     expect(d.allow).toBe(true);
     if (d.allow) {
       expect(d.setHeaders).toEqual({
+        'x-forwarded-proto': 'http',
         'x-user': 'alice',
         'x-tags': 'a,b',
         'x-new': '1',

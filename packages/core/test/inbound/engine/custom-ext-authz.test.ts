@@ -22,7 +22,7 @@ describe('CUSTOM authorization (envoyExtAuthzHttp)', () => {
         headers: { 'x-ext-authz': 'allow', 'x-prefix-a': '1', cookie: 'secret', authorization: 'Bearer t' },
       }),
     );
-    expect(d.allow && d.setHeaders).toEqual({ 'x-user': 'alice' });
+    expect(d.allow && d.setHeaders).toEqual({ 'x-forwarded-proto': 'http', 'x-user': 'alice' });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ method: 'POST', url: '/check/httpbin1?q=1' });
     expect(seen[0]!.headers).toMatchObject({

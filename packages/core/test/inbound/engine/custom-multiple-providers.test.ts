@@ -98,7 +98,10 @@ describe('several CUSTOM providers on one workload (PILOT_ENABLE_MULTIPLE_CUSTOM
     expect(order).toEqual(['a-ldap', 'z-oauth']);
     // z-oauth's check carries the x-user a-ldap set for the upstream.
     expect(oauth.seen[0]?.headers['x-user']).toBe('a-ldap;');
-    expect(both.allow && both.setHeaders).toEqual({ 'x-user': 'a-ldap;z-oauth;' });
+    expect(both.allow && both.setHeaders).toEqual({
+      'x-forwarded-proto': 'http',
+      'x-user': 'a-ldap;z-oauth;',
+    });
 
     order.length = 0;
     const broad = await engine.decide(request({ url: '/api/users' }));
