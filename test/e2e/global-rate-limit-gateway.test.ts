@@ -236,4 +236,33 @@ describe('the global rate limit filter at the ingress gateway (productpage_envoy
     expect((await get(gw.port, '/productpage')).status).toBe(200);
     expect((await get(gw.port, '/productpage')).status).toBe(429);
   });
+
+  it('does not call the service for a request no route takes: 404, as the filter finds no route entry', async () => {
+    // ratelimit.cc initiateCall returns when the route the connection manager picked before the
+    // filters has no route entry; the router then answers 404 (NR).
+    const gw = await gateway(await configDir(RATELIMIT_SAMPLE_V3));
+    const before = rls.seen.length;
+    for (let i = 0; i < 3; i++) expect((await get(gw.port, '/reviews/0')).status).toBe(404);
+    expect(rls.seen.length).toBe(before);
+    expect((await get(gw.port, '/productpage')).status).toBe(200);
+    expect(rls.seen.length).toBe(before + 1);
+    expect(gw.pp.urls).toEqual(['/productpage']);
+  });
+
+  it("sends the route's cluster as destination_cluster (the sample's commented-out action)", async () => {
+    const commented = '                  # - destination_cluster: {}';
+    expect(RATELIMIT_SAMPLE_V3).toContain(commented);
+    const withCluster = RATELIMIT_SAMPLE_V3.replace(commented, '              - destination_cluster: {}');
+    const gw = await gateway(await configDir(withCluster));
+    const before = rls.seen.length;
+    expect((await get(gw.port, '/api/v1/products')).status).toBe(200);
+    expect(rls.seen.slice(before).map((s) => s.descriptors.map((d) => d.entries))).toEqual([
+      [
+        [
+          { key: 'PATH', value: '/api/v1/products' },
+          { key: 'destination_cluster', value: `outbound|9080||${PRODUCTPAGE}` },
+        ],
+      ],
+    ]);
+  });
 });

@@ -15,6 +15,7 @@ import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { runWithInboundContext } from '../telemetry/tracing/request-context.js';
 import { gatewayBody, gatewayRequestHeaders, isEncrypted } from './gateway-request.js';
 import { connectionRouteName } from './server-route.js';
+import { gatewayRouteTarget } from './gateway-route-target.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -61,6 +62,8 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
         void forward(parts, port, req, res, decision).catch((err: unknown) => fail(res, err));
       },
       (err) => fail(res, err),
+      undefined,
+      (r) => gatewayRouteTarget(parts.getPlan(), port, req.socket, isEncrypted(req), r),
     );
   };
 }

@@ -1,3 +1,4 @@
+import type { RouteRequest } from '../compile/plan-types.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { DynamicMetadata } from './dynamic-metadata.js';
 import type { MeshletRequestContext, PeerIdentity } from './request-context.js';
@@ -31,10 +32,22 @@ export interface InboundRequest {
    */
   readonly connection?: object;
   /**
+   * At a gateway, the route the request takes as its filters see it (Envoy's connection
+   * manager picks the route before the filters run): null when it has no route entry (no
+   * route matches, a redirect, a direct response, an unknown cluster). Absent: not known.
+   */
+  readonly gatewayRoute?: (req: RouteRequest) => GatewayRouteTarget | null;
+  /**
    * The request's body stream, for a CUSTOM provider with `includeRequestBodyInCheck`:
    * read only then, and left for the application as if unread. Absent: checks carry no body.
    */
   readonly bodyStream?: BodySource;
+}
+
+/** Where a gateway route sends a request, as a filter can know it before the router runs. */
+export interface GatewayRouteTarget {
+  /** Its cluster; null when the route weighs several and the router has not drawn one yet. */
+  readonly cluster: string | null;
 }
 
 /** Why a request was refused, for logs, metrics and `meshlet explain`. */

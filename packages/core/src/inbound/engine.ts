@@ -340,22 +340,44 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     return null;
   };
 
-  /** The request as a global rate limit filter at this point of the chain reads it. */
-  const descriptorRequest = (f: Flow): DescriptorRequest & { port: number } => {
+  /**
+   * The request as a rate limit filter at this point of the chain reads it; null when it has
+   * no route entry, where Envoy's filters build no descriptor (ratelimit.cc initiateCall and
+   * local_ratelimit.cc populateDescriptors return early). A sidecar's inbound route always
+   * goes to `inbound|<port>||`; a gateway's is the one its routes pick for the request as it
+   * is here (the connection manager picks it before the filters, conn_manager_impl.cc).
+   */
+  const descriptorRequest = (f: Flow): (DescriptorRequest & { port: number }) | null => {
     const edits =
       f.edits === null && f.lateEdits === null && f.jwt === null
         ? null
         : netEdits(f.edits, f.jwt ?? NO_TOKEN, f.lateEdits);
+    const headers = edits === null ? f.req.headers : withEdits(f.req, edits, f.url).headers;
+    let destinationCluster: string | null = `inbound|${f.req.port}||`;
+    if (f.plan.inbound.gateway) {
+      const route = f.req.gatewayRoute;
+      const target =
+        route === undefined
+          ? { cluster: null }
+          : route({
+              method: f.req.method,
+              scheme: f.req.scheme,
+              authority: f.req.authority,
+              path: f.url,
+              headers,
+              claims: f.jwt !== null && f.jwt.kind === 'ok' ? f.jwt.claims : null,
+            });
+      if (target === null) return null;
+      destinationCluster = target.cluster;
+    }
     return {
       method: f.req.method,
       url: f.url,
       authority: f.req.authority,
       scheme: f.req.scheme,
-      headers: edits === null ? f.req.headers : withEdits(f.req, edits, f.url).headers,
+      headers,
       sourceIp: f.req.sourceIp,
-      // The sidecar's inbound route goes to `inbound|<port>||`; a gateway's route is chosen
-      // after these filters in meshlet, so a gateway has none to offer yet.
-      destinationCluster: f.plan.inbound.gateway ? null : `inbound|${f.req.port}||`,
+      destinationCluster,
       localCluster: f.c.serviceCluster,
       numTrustedProxies: f.plan.meshConfig.numTrustedProxies,
       gateway: f.plan.inbound.gateway,
@@ -373,7 +395,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   const globalLimit = (f: Flow, position: RateLimitPosition): Promise<InboundDecision | null> | null => {
     const g = f.c.globalLimiter;
     if (g === null || !g.has(position)) return null;
-    const pending = g.check(descriptorRequest(f), position);
+    const described = descriptorRequest(f);
+    if (described === null) return null;
+    const pending = g.check(described, position);
     if (pending === null) return null;
     const stage = f.at.stage;
     f.at.stage = 'ratelimit';

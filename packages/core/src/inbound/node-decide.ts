@@ -10,7 +10,7 @@ import { toInboundRequestVia } from './node-request.js';
  * decision. `onDecision` also gets the observation, so the adapter can run the rest of
  * the request in its context. A throw while translating or observing, and a failed
  * decision, go to `onError`. `url` replaces the request target (Express below a mount
- * path, where `req.url` lost its prefix).
+ * path, where `req.url` lost its prefix); a gateway gives `gatewayRoute`.
  */
 export function decideNodeRequest(
   handle: InboundHandle,
@@ -19,12 +19,14 @@ export function decideNodeRequest(
   onDecision: (decision: InboundDecision, observation: InboundObservation | null) => void,
   onError: (error: unknown) => void,
   url?: string,
+  gatewayRoute?: InboundRequest['gatewayRoute'],
 ): void {
   let observation: InboundObservation | null = null;
   let inbound: InboundRequest;
   try {
     const node = toInboundRequestVia(req, handle);
     inbound = url === undefined || url === node.url ? node : { ...node, url };
+    if (gatewayRoute !== undefined) inbound = { ...inbound, gatewayRoute };
     if (handle.observe !== undefined) observation = handle.observe(req, res, inbound);
   } catch (error) {
     onError(error);

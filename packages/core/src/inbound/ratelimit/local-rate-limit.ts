@@ -40,12 +40,13 @@ export interface LocalRateLimiter {
   /**
    * The filters at one place of the chain (compile/inbound-filter-chain.ts), in chain order.
    * `describe` gives the request as the route's `rate_limits` actions read it there, for a
-   * filter with descriptors.
+   * filter with descriptors; null when the request has no route entry (no descriptors: the
+   * default bucket alone).
    */
   check(
     req: InboundRequest,
     position: RateLimitPosition,
-    describe?: () => DescriptorRequest,
+    describe?: () => DescriptorRequest | null,
   ): RateLimitOutcome;
   /** Whether any filter runs at `position` on some port: the engine skips the others. */
   has(position: RateLimitPosition): boolean;
@@ -136,12 +137,13 @@ export function createLocalRateLimiter(
         const configured = config.tokenBucket;
         if ((configured === null && config.descriptors.length === 0) || !draw(config.filterEnabled)) continue;
         const now = clock.now();
+        const described = config.descriptors.length === 0 || describe === undefined ? null : describe();
         const matched =
-          config.descriptors.length === 0 || describe === undefined
+          described === null
             ? []
             : matching(
                 slowestFirst(config),
-                buildDescriptors(entriesOn(req.port, config.vhRateLimits), config.stage, describe()),
+                buildDescriptors(entriesOn(req.port, config.vhRateLimits), config.stage, described),
               );
         if (configured === null && matched.length === 0) continue;
         let ok = true;

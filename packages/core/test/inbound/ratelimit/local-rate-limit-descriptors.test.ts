@@ -178,3 +178,33 @@ describe('local rate limit descriptors', () => {
     expect(await run('INCLUDE')).toEqual(['allow', 429, 429]);
   });
 });
+
+describe('local rate limit descriptors at a gateway', () => {
+  // local_ratelimit.cc populateDescriptors builds none when the route the connection manager
+  // picked has no route entry (no route matches, a redirect, a direct response): only the
+  // default bucket, if any, applies to such a request.
+  const GATEWAY = {
+    name: 'istio-ingressgateway-1',
+    namespace: 'foo',
+    serviceAccount: 'istio-ingressgateway-service-account',
+    labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+  };
+  const atGateway = (text: string) =>
+    text.replaceAll('SIDECAR_INBOUND', 'GATEWAY').replace('app: httpbin', 'istio: ingressgateway');
+
+  it('match the descriptors of a routed request, and none of one without a route entry', async () => {
+    const plan = planOf(
+      atGateway(yaml({ defaultBucket: null, descriptors: ADMIN_ONCE, rateLimits: PATH_LIMITS })),
+      {
+        workload: GATEWAY,
+      },
+    );
+    expect(plan.inbound.gateway).toBe(true);
+    const engine = engineFor(plan, { clock: createManualClock() });
+    const routed = () => ({ cluster: 'outbound|80||admin.foo.svc.cluster.local' });
+    const decide = async (gatewayRoute: () => { cluster: string } | null) =>
+      verdict(await engine.decide(request({ url: '/admin', gatewayRoute })));
+    expect([await decide(routed), await decide(routed)]).toEqual(['allow', 429]);
+    expect([await decide(() => null), await decide(() => null)]).toEqual(['allow', 'allow']);
+  });
+});

@@ -1,0 +1,35 @@
+import type { Socket } from 'node:net';
+import type { MeshPlan, RouteRequest } from '../compile/plan-types.js';
+import type { GatewayRouteTarget } from '../inbound/engine-types.js';
+import { gatewayView } from './gateway-view.js';
+import { connectionRouteName } from './server-route.js';
+
+/**
+ * The route a gateway request takes, as the gateway's filters see it: Envoy's connection
+ * manager picks it before they run (conn_manager_impl.cc refreshCachedRoute), and a
+ * filter that reads it finds no route entry when no virtual host or route matches, when the
+ * route redirects (an `httpsRedirect` server's plaintext request included: the virtual
+ * host's SSL redirect route) or answers directly, and no cluster when the route's is unknown
+ * (ratelimit.cc initiateCall skips the call for each). A route weighing several destinations
+ * draws one in meshlet's router, after the filters, so its cluster is not known here.
+ */
+export function gatewayRouteTarget(
+  plan: MeshPlan,
+  port: number,
+  socket: Socket,
+  encrypted: boolean,
+  req: RouteRequest,
+): GatewayRouteTarget | null {
+  const view = gatewayView(plan, connectionRouteName(plan, port, socket));
+  const vhost = view.outbound.lookup(req.authority, port);
+  if (vhost === null || (vhost.requireTls === true && !encrypted)) return null;
+  const route = view.outbound.route(vhost, req);
+  if (route === null || route.action.kind !== 'route') return null;
+  // The plan keeps no destination weighted 0 (none is ever drawn).
+  const destinations = route.action.destinations;
+  if (destinations.length === 0) return null;
+  if (destinations.length > 1) return { cluster: null };
+  const cluster = destinations[0]!.cluster;
+  // The router answers 503 NC for these (pipeline.ts): Envoy has no such cluster.
+  return view.outbound.cluster(cluster)?.status === 'ok' ? { cluster } : null;
+}
