@@ -13,6 +13,10 @@ export interface InboundRequest {
   readonly authority: string;
   /** Lower-case names; repeated headers as arrays. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /**
+   * The downstream connection's scheme (`https` over TLS). The filters see the connection
+   * manager's `:scheme`, which follows a valid x-forwarded-proto (forwarded-proto.ts).
+   */
   readonly scheme: 'http' | 'https';
   /** The workload (container) port the request arrived on. */
   readonly port: number;
