@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InboundDecision } from '../../../src/inbound/engine-types.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
-import { engineFor, planOf, request, verdict } from './support.js';
+import { engineFor, planOf, request, verdict, ingressGateway } from './support.js';
 
 // proxyHeaders.xForwardedPort.enabled is the connection manager's append_x_forwarded_port
 // (pilot listener_builder.go). Envoy sets the header before any filter runs
@@ -16,13 +16,6 @@ spec:
   action: DENY
   rules: [{ when: [{ key: "request.headers[x-forwarded-port]", values: ["8000"] }] }]
 `;
-
-const GATEWAY = {
-  name: 'istio-ingressgateway-1',
-  namespace: 'foo',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
-};
 
 function mesh(extra = '') {
   return istioConfigMap(`defaultConfig:\n  proxyHeaders:\n    xForwardedPort: { enabled: true }\n${extra}`);
@@ -52,11 +45,11 @@ describe('x-forwarded-port on inbound requests', () => {
   });
 
   it("overwrites the client's on a gateway that trusts no proxy, and keeps it on one that does", async () => {
-    const strict = engineFor(planOf(mesh(), { workload: GATEWAY }));
+    const strict = engineFor(planOf(mesh(), { workload: ingressGateway }));
     const overwritten = await strict.decide(request({ port: 8080, headers: { 'x-forwarded-port': '443' } }));
     expect(setOf(overwritten)).toEqual({ 'x-forwarded-port': '8080' });
     const trusting = engineFor(
-      planOf(mesh('  gatewayTopology: { numTrustedProxies: 1 }'), { workload: GATEWAY }),
+      planOf(mesh('  gatewayTopology: { numTrustedProxies: 1 }'), { workload: ingressGateway }),
     );
     const kept = await trusting.decide(request({ port: 8080, headers: { 'x-forwarded-port': '443' } }));
     expect(setOf(kept)).toEqual({});

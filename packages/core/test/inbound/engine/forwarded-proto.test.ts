@@ -3,7 +3,7 @@ import type { InboundDecision, InboundRequest } from '../../../src/inbound/engin
 import { PLAIN_ALLOW } from '../../../src/inbound/authz/ext-authz-result.js';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { extAuthzHttpProvider } from './ext-authz-http-server.js';
-import { engineFor, planOf, request, sample, verdict } from './support.js';
+import { engineFor, planOf, request, sample, verdict, ingressGateway } from './support.js';
 
 // Envoy's connection manager gives every request an x-forwarded-proto before any filter runs
 // (conn_manager_utility.cc mutateRequestHeaders): a listener that uses the remote address (a
@@ -23,13 +23,6 @@ spec:
   action: DENY
   rules: [{ when: [{ key: "request.headers[x-forwarded-proto]", values: ["http"] }] }]
 `;
-
-const GATEWAY = {
-  name: 'istio-ingressgateway-1',
-  namespace: 'foo',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
-};
 
 const setOf = (d: InboundDecision) => (d.allow ? d.setHeaders : null);
 
@@ -54,14 +47,14 @@ describe('x-forwarded-proto on inbound requests', () => {
   });
 
   it("overwrites the client's on a gateway that trusts no proxy, and keeps it on one that does", async () => {
-    const strict = engineFor(planOf('', { workload: GATEWAY }));
+    const strict = engineFor(planOf('', { workload: ingressGateway }));
     const overwritten = await strict.decide(
       request({ scheme: 'http', headers: { 'x-forwarded-proto': 'https' } }),
     );
     expect(setOf(overwritten)).toEqual({ 'x-forwarded-proto': 'http' });
     const trusting = engineFor(
       planOf(istioConfigMap('defaultConfig:\n  gatewayTopology: { numTrustedProxies: 1 }'), {
-        workload: GATEWAY,
+        workload: ingressGateway,
       }),
     );
     const kept = await trusting.decide(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InboundDecision } from '../../../src/inbound/engine-types.js';
-import { engineFor, planOf, request, verdict } from './support.js';
+import { engineFor, planOf, request, verdict, ingressGateway } from './support.js';
 
 // Envoy's connection manager cleans a request before any filter runs (envoy
 // source/common/http/conn_manager_utility.cc mutateRequestHeaders): it always removes
@@ -33,13 +33,6 @@ const EDGE_ONLY = [
   'x-envoy-downstream-service-cluster',
   'x-envoy-downstream-service-node',
 ];
-
-const GATEWAY = {
-  name: 'istio-ingressgateway-1',
-  namespace: 'foo',
-  serviceAccount: 'istio-ingressgateway-service-account',
-  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
-};
 
 /** A DENY policy on the presence of `header` (at the gateway's labels with `gateway`). */
 function denyOn(header: string, gateway = false): string {
@@ -78,7 +71,7 @@ describe("the connection manager's request cleaning, before every filter", () =>
 
   it('at a gateway also takes off the edge-only headers', async () => {
     for (const header of ['x-envoy-internal', ...CONTROL.slice(0, 2), ...EDGE_ONLY]) {
-      const plan = planOf(denyOn(header, true), { workload: GATEWAY });
+      const plan = planOf(denyOn(header, true), { workload: ingressGateway });
       expect(plan.inbound.gateway).toBe(true);
       const d = await engineFor(plan).decide(request({ headers: { [header]: 'x' } }));
       expect({ header, verdict: verdict(d) }).toEqual({ header, verdict: 'allow' });

@@ -27,6 +27,14 @@ export const httpbin: WorkloadIdentity = {
   labels: { app: 'httpbin', version: 'v1' },
 };
 
+/** An ingress gateway pod in `foo`, beside `httpbin`: EnvoyFilters and policies of `foo` select it. */
+export const ingressGateway: WorkloadIdentity = {
+  name: 'istio-ingressgateway-1',
+  namespace: 'foo',
+  serviceAccount: 'istio-ingressgateway-service-account',
+  labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
+};
+
 /** Loads YAML, fails on load errors, compiles the plan for `workload`. */
 export function planOf(
   yaml: string,

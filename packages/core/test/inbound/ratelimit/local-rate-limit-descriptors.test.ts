@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createManualClock } from '../../../src/runtime/clock.js';
 import type { InboundDecision } from '../../../src/inbound/engine-types.js';
-import { engineFor, planOf, request, verdict } from '../engine/support.js';
+import { engineFor, planOf, request, verdict, ingressGateway } from '../engine/support.js';
 
 // Local rate limit descriptors (envoy local_ratelimit_impl.cc requestAllowed): the route's and
 // virtual host's `rate_limits` build the request's descriptors; each configured descriptor
@@ -183,12 +183,6 @@ describe('local rate limit descriptors at a gateway', () => {
   // local_ratelimit.cc populateDescriptors builds none when the route the connection manager
   // picked has no route entry (no route matches, a redirect, a direct response): only the
   // default bucket, if any, applies to such a request.
-  const GATEWAY = {
-    name: 'istio-ingressgateway-1',
-    namespace: 'foo',
-    serviceAccount: 'istio-ingressgateway-service-account',
-    labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' },
-  };
   const atGateway = (text: string) =>
     text.replaceAll('SIDECAR_INBOUND', 'GATEWAY').replace('app: httpbin', 'istio: ingressgateway');
 
@@ -196,7 +190,7 @@ describe('local rate limit descriptors at a gateway', () => {
     const plan = planOf(
       atGateway(yaml({ defaultBucket: null, descriptors: ADMIN_ONCE, rateLimits: PATH_LIMITS })),
       {
-        workload: GATEWAY,
+        workload: ingressGateway,
       },
     );
     expect(plan.inbound.gateway).toBe(true);
