@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { chainsToRoot, parseCertificates } from './pem.js';
@@ -94,18 +94,49 @@ async function readIfPresent(file: string): Promise<string | null> {
   }
 }
 
+/** The target of a Kubernetes volume's `..data` symlink in `dir`, or null when it has none. */
+export async function volumeGeneration(dir: string): Promise<string | null> {
+  try {
+    return path.resolve(dir, await readlink(path.join(dir, '..data')));
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Read the three files of whichever layout `dir` holds (`tls.crt`/`tls.key`/`ca.crt`,
  * `cert-chain.pem`/`key.pem`/`root-cert.pem`, `svid.pem`/`svid_key.pem`/`svid_bundle.pem`).
- * Reading goes through the directory entries, so a Kubernetes `..data` symlink is followed.
+ * In a Kubernetes secret volume they are read from the one `..<timestamp>` directory `..data`
+ * points at: the kubelet's AtomicWriter fills that directory before it swaps `..data`, so
+ * the three files are of one generation even when a swap lands between two reads (through
+ * the visible names, a read could take the old certificate and the new key). A directory
+ * without `..data`, or whose `..data` holds none of the layouts, is read as it is.
  */
 export async function readCertDir(
   dir: string,
 ): Promise<{ layout: CertLayout; files: WorkloadCertificateFiles }> {
+  const generation = await volumeGeneration(dir);
+  if (generation !== null) {
+    const found = await readLayout(generation, dir);
+    if (found !== null) return found;
+  }
+  const found = await readLayout(dir, dir);
+  if (found !== null) return found;
+  throw certsError(
+    `no workload certificates: expected ${CERT_LAYOUTS.map((l) => `${l.certChain}/${l.key}/${l.rootCert}`).join(' or ')}`,
+    dir,
+  );
+}
+
+/** The files of the first layout found in `from`, or null; errors name `dir`. */
+async function readLayout(
+  from: string,
+  dir: string,
+): Promise<{ layout: CertLayout; files: WorkloadCertificateFiles } | null> {
   for (const layout of CERT_LAYOUTS) {
     let certChainPem: string | null;
     try {
-      certChainPem = await readIfPresent(path.join(dir, layout.certChain));
+      certChainPem = await readIfPresent(path.join(from, layout.certChain));
     } catch (err) {
       throw certsError(`cannot read ${layout.certChain} (${(err as Error).message})`, dir, err);
     }
@@ -113,7 +144,7 @@ export async function readCertDir(
     const read = async (name: string): Promise<string> => {
       let text: string | null;
       try {
-        text = await readIfPresent(path.join(dir, name));
+        text = await readIfPresent(path.join(from, name));
       } catch (err) {
         throw certsError(`cannot read ${name} (${(err as Error).message})`, dir, err);
       }
@@ -125,10 +156,7 @@ export async function readCertDir(
       files: { certChainPem, keyPem: await read(layout.key), rootCertPem: await read(layout.rootCert) },
     };
   }
-  throw certsError(
-    `no workload certificates: expected ${CERT_LAYOUTS.map((l) => `${l.certChain}/${l.key}/${l.rootCert}`).join(' or ')}`,
-    dir,
-  );
+  return null;
 }
 
 /** Read and check the workload certificates mounted in `dir` (any layout of `CERT_LAYOUTS`). */

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { isMeshletError, MeshletError } from '../errors/meshlet-error.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
-import { loadCertDir } from './cert-source.js';
+import { loadCertDir, volumeGeneration } from './cert-source.js';
 import type { CertSource, WorkloadCertificates } from './types.js';
 
 /** What a watched certificate directory reports. */
@@ -89,17 +89,27 @@ export async function watchCertDir(dir: string, options: WatchCertDirOptions = {
   };
 
   const loadOnce = async (): Promise<CertEvent | null> => {
-    try {
-      const next = await loadCertDir(dir, check);
-      if (closed || same(next, current)) return null;
-      const previous = current;
-      current = next;
-      const event: CertEvent = Object.freeze({ type: 'rotated', certificates: next, previous });
-      emit(event);
-      return event;
-    } catch (err) {
-      return closed ? null : reject(err);
+    // The kubelet may swap `..data` and remove the generation being read (AtomicWriter):
+    // a read that fails while `..data` moved on is read again, not reported.
+    for (let attempt = 1; ; attempt++) {
+      const generation = await volumeGeneration(dir);
+      try {
+        return loaded(await loadCertDir(dir, check));
+      } catch (err) {
+        if (closed) return null;
+        if (attempt < 3 && (await volumeGeneration(dir)) !== generation) continue;
+        return reject(err);
+      }
     }
+  };
+
+  const loaded = (next: WorkloadCertificates): CertEvent | null => {
+    if (closed || same(next, current)) return null;
+    const previous = current;
+    current = next;
+    const event: CertEvent = Object.freeze({ type: 'rotated', certificates: next, previous });
+    emit(event);
+    return event;
   };
 
   const reload = (): Promise<CertEvent | null> => {

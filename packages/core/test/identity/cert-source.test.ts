@@ -1,11 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMeshletError } from '../../src/errors/meshlet-error.js';
 import { writeWorkloadCertificates } from '../../src/identity/cert-files.js';
 import { checkCertificates, loadCertDir } from '../../src/identity/cert-source.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { sharedCa, workloadCert } from './support.js';
+import { k8sFiles, mountK8sVolume, sharedCa, workloadCert } from './support.js';
 
 const tmp = useTmpDir();
 
@@ -33,6 +33,21 @@ describe('loadCertDir', () => {
     const err: unknown = await loadCertDir(dir).catch((e: unknown) => e);
     expect(isMeshletError(err) && err.code).toBe('MESHLET_ERR_IDENTITY_CERTS');
     expect((err as Error).message).toContain('key.pem is missing');
+  });
+
+  it("reads a secret volume's files from the generation ..data points at, all of one generation", async () => {
+    // Through the visible names, a kubelet swap between two reads hands out the old certificate
+    // and the new key. The generation directory is complete before the swap (AtomicWriter), so
+    // reading inside it cannot mix two. Here the visible tls.key names another key outright.
+    const first = await workloadCert();
+    const other = await workloadCert();
+    const dir = await tmp();
+    await mountK8sVolume(dir, k8sFiles(first));
+    await rm(path.join(dir, 'tls.key'));
+    await writeFile(path.join(dir, 'tls.key'), other.keyPem);
+    const loaded = await loadCertDir(dir);
+    expect(loaded.keyPem).toBe(first.keyPem);
+    expect(loaded.directory).toBe(dir);
   });
 
   it('fails on an empty directory listing the layouts it looks for', async () => {
