@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { EDGE_ONLY_HEADERS } from '../outbound/control-headers.js';
 import { HOP_BY_HOP_HEADERS } from '../outbound/hop-by-hop.js';
 import type { HeaderRecord } from '../outbound/request-input.js';
 import { forwardedClient } from '../inbound/authz/remote-ip.js';
@@ -8,15 +9,10 @@ import { requestUuid } from '../telemetry/tracing/request-uuid.js';
 /**
  * What the gateway does not forward: the hop-by-hop headers, `te`, which Envoy drops too,
  * and what Envoy's connection manager takes off an edge request besides the control headers
- * the outbound pipeline strips (conn_manager_utility.cc cleanInternalHeaders).
+ * the outbound pipeline strips (conn_manager_utility.cc cleanInternalHeaders; the inbound
+ * engine has taken them off an allowed request already).
  */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  ...HOP_BY_HOP_HEADERS,
-  'te',
-  'x-envoy-decorator-operation',
-  'x-envoy-downstream-service-cluster',
-  'x-envoy-downstream-service-node',
-]);
+const HOP_BY_HOP: ReadonlySet<string> = new Set([...HOP_BY_HOP_HEADERS, 'te', ...EDGE_ONLY_HEADERS]);
 
 /** Whether the gateway's client reached it over TLS. */
 export function isEncrypted(req: IncomingMessage): boolean {
@@ -26,10 +22,9 @@ export function isEncrypted(req: IncomingMessage): boolean {
 /**
  * The request a gateway sends on, as Envoy's edge connection manager prepares it
  * (`use_remote_address: true`, which istiod sets on every gateway listener; gateway.go,
- * conn_manager_utility.cc mutateRequestHeaders): hop-by-hop headers dropped, the client's
- * address appended to `x-forwarded-for`, and `x-forwarded-proto` set to the scheme the
- * client used unless trusted proxies in front of the gateway
- * (`gatewayTopology.numTrustedProxies`) already set it.
+ * conn_manager_utility.cc mutateRequestHeaders): hop-by-hop headers dropped and the
+ * client's address appended to `x-forwarded-for`. (`x-forwarded-proto` is on the request
+ * already: the inbound engine sets it before the gateway's filters, forwarded-proto.ts.)
  *
  * Every request is an edge request: since Envoy 1.33 no address is internal unless
  * istiod writes `internal_address_config` (only with ENABLE_HCM_INTERNAL_NETWORKS and
@@ -58,8 +53,6 @@ export function gatewayRequestHeaders(
   }
   if (external === null) delete out['x-envoy-external-address'];
   else out['x-envoy-external-address'] = external;
-  if (trustedProxies === 0 || out['x-forwarded-proto'] === undefined)
-    out['x-forwarded-proto'] = isEncrypted(req) ? 'https' : 'http';
   if (generateRequestId) out['x-request-id'] = requestUuid();
   return out;
 }
