@@ -1,4 +1,5 @@
 import { isCleanedHeader } from '../outbound/control-headers.js';
+import { REFERER, refererToRemove } from '../outbound/referer.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import { copyHeaders } from './node-request.js';
 
@@ -7,7 +8,8 @@ import { copyHeaders } from './node-request.js';
  * or null when it carries none (the common request): `x-envoy-internal`, which a caller
  * cannot set, and the control headers of a request that is not internal, at a gateway the
  * edge-only ones too (envoy conn_manager_utility.cc mutateRequestHeaders and
- * cleanInternalHeaders; outbound/control-headers.ts says why no request is internal).
+ * cleanInternalHeaders; outbound/control-headers.ts says why no request is internal); a
+ * repeated or invalid `referer` (outbound/referer.ts).
  */
 export function cleanedHeadersOf(headers: InboundRequest['headers'], gateway: boolean): string[] | null {
   let out: string[] | null = null;
@@ -15,6 +17,7 @@ export function cleanedHeadersOf(headers: InboundRequest['headers'], gateway: bo
     // Most names do not start with `x-envoy-`: one character code decides for them.
     if (name.charCodeAt(0) === 120 && isCleanedHeader(name, gateway)) (out ??= []).push(name);
   }
+  if (refererToRemove(headers[REFERER])) (out ??= []).push(REFERER);
   return out;
 }
 

@@ -15,7 +15,7 @@ import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
 import { addCorsHeaders, corsRequest } from './cors.js';
 import { chooseDestination, callTimeouts } from './route-request.js';
-import { stripControlHeaders } from './control-headers.js';
+import { cleanRequestHeaders } from './control-headers.js';
 import { rewritePath } from './rewrite.js';
 import { applyRouteHeaderOps } from './header-ops.js';
 import { cookieToIssue, hashKeyOf } from './hash-key.js';
@@ -175,7 +175,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // manager generates x-request-id, and whose metadata exchange filter runs, as for any
   // routed call.
   else {
-    stripControlHeaders(input.headers);
+    cleanRequestHeaders(input.headers);
     forwardProto(input.headers);
     forwardPort(input.headers, plan, target.port);
     ensureRequestId(input.headers, plan);
@@ -212,7 +212,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const authority = headerValue(headers, 'host') ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
-  stripControlHeaders(headers);
+  cleanRequestHeaders(headers);
   forwardProto(headers);
   forwardPort(headers, plan, target.port);
   const rreq: RouteRequest = {
