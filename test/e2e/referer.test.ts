@@ -10,11 +10,12 @@ import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { headerRecorder } from '../support/header-recorder.js';
 
-// Envoy's connection manager removes a repeated or invalid `referer` from every request, on the
-// sidecar's inbound side and on the application's calls out (envoy conn_manager_utility.cc
-// mutateRequestHeaders; http/utility.cc isValidRefererValue). Through real servers: node keeps
-// only the first of two Referer lines in `req.headers` (and both in `rawHeaders`), so an
-// application behind meshlet would otherwise read one of two referers a client sent.
+// Envoy's connection manager removes an invalid `referer` from every request, on the sidecar's
+// inbound side and on the application's calls out (envoy conn_manager_utility.cc
+// mutateRequestHeaders; http/utility.cc isValidRefererValue). Istio's proxy keeps referer as an
+// inline header, so two Referer lines reach the application as one value joined with `,`
+// (header_map_impl.cc insertByKey), judged as one. Through real servers: node keeps only the
+// first of two Referer lines in `req.headers` (both in `rawHeaders`).
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -87,12 +88,21 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])('a client’s re
     }
   });
 
-  it('does not when the client sent two, or an invalid one', async () => {
+  it('reaches it as one value when the client sent two', async () => {
+    const port = await SERVERS[kind](await meshOf());
+    const joined = 'https://a.example/,https://b.example/';
+    expect(await getWithReferers(port, ['https://a.example/', 'https://b.example/'])).toEqual({
+      referer: joined,
+      raw: [joined],
+    });
+  });
+
+  it('does not when it is invalid, alone or joined', async () => {
     const port = await SERVERS[kind](await meshOf());
     const none = { referer: null, raw: [] };
-    expect(await getWithReferers(port, ['https://a.example/', 'https://b.example/'])).toEqual(none);
     expect(await getWithReferers(port, ['https://shop.example.com/cart#pay'])).toEqual(none);
     expect(await getWithReferers(port, ['android-app://com.example/'])).toEqual(none);
+    expect(await getWithReferers(port, ['https://a.example/#x', 'https://b.example/'])).toEqual(none);
   });
 });
 

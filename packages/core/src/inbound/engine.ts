@@ -35,9 +35,11 @@ import type { RateLimitPosition } from '../compile/inbound-filter-chain.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
-import { forwardedPortOf, forwardPortToApp, withForwardedPort } from './forwarded-port.js';
-import { cleanedHeadersOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
-import { forwardedProtoOf, forwardProtoToApp, withForwardedProto } from './forwarded-proto.js';
+import { FORWARDED_PORT, forwardedPortOf } from './forwarded-port.js';
+import { cleanedHeadersOf, joinedRefererOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
+import { FORWARDED_PROTO, forwardedProtoOf, withForwardedProto } from './forwarded-proto.js';
+import { setForApp, withRequestHeader, type ConnectionManagerSets } from './connection-manager-sets.js';
+import { REFERER } from '../outbound/referer.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { normalizeTarget } from './normalize/normalize-path.js';
 import { withoutQueryParams } from './jwt/query-token.js';
@@ -238,8 +240,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (at.cleaned !== undefined) d = removeCleaned(d, at.cleaned);
     if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
-    if (at.forwardedProto !== undefined) d = forwardProtoToApp(d, at.forwardedProto);
-    if (at.forwardedPort !== undefined) d = forwardPortToApp(d, at.forwardedPort);
+    if (at.set !== undefined) d = setForApp(d, at.set);
     if (options.onDecision !== undefined) {
       try {
         options.onDecision(d, req);
@@ -253,8 +254,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   /** How far a request got (for an internal error's reason), and what the connection manager set on it. */
   type Stage = {
     stage: DenyReason['stage'];
-    forwardedPort?: string;
-    forwardedProto?: string;
+    set?: ConnectionManagerSets;
     cleaned?: readonly string[];
   };
   type Pending = InboundDecision | Promise<InboundDecision>;
@@ -446,11 +446,16 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     }
     const proto = forwardedProtoOf(req, plan);
     req = withForwardedProto(req, proto);
-    if (proto.set !== null) at.forwardedProto = proto.set;
+    if (proto.set !== null) (at.set ??= {})[FORWARDED_PROTO] = proto.set;
     const forwardedPort = forwardedPortOf(req, plan);
     if (forwardedPort !== null) {
-      req = withForwardedPort(req, forwardedPort);
-      at.forwardedPort = forwardedPort;
+      req = withRequestHeader(req, FORWARDED_PORT, forwardedPort);
+      (at.set ??= {})[FORWARDED_PORT] = forwardedPort;
+    }
+    const referer = joinedRefererOf(req.headers);
+    if (referer !== null) {
+      req = withRequestHeader(req, REFERER, referer);
+      (at.set ??= {})[REFERER] = referer;
     }
 
     const badMethod = methodProblem(req.method);

@@ -1,6 +1,5 @@
 import type { MeshPlan } from '../compile/plan-types.js';
-import type { InboundDecision, InboundRequest } from './engine-types.js';
-import { copyHeaders } from './node-request.js';
+import type { InboundRequest } from './engine-types.js';
 
 export const FORWARDED_PORT = 'x-forwarded-port';
 
@@ -20,17 +19,4 @@ export function forwardedPortOf(req: InboundRequest, plan: MeshPlan): string | n
     if (!overwrite) return null;
   }
   return String(req.port);
-}
-
-/** `req` as the later stages see it, with the connection manager's `x-forwarded-port`. */
-export function withForwardedPort(req: InboundRequest, port: string): InboundRequest {
-  const headers = copyHeaders(req.headers);
-  headers[FORWARDED_PORT] = port;
-  return { ...req, headers };
-}
-
-/** An allowed request carries the header on to the application. */
-export function forwardPortToApp(d: InboundDecision, port: string): InboundDecision {
-  if (!d.allow) return d;
-  return { ...d, setHeaders: { ...d.setHeaders, [FORWARDED_PORT]: port } };
 }

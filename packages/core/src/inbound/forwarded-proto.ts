@@ -1,5 +1,5 @@
 import type { MeshPlan } from '../compile/plan-types.js';
-import type { InboundDecision, InboundRequest } from './engine-types.js';
+import type { InboundRequest } from './engine-types.js';
 import { copyHeaders } from './node-request.js';
 
 export const FORWARDED_PROTO = 'x-forwarded-proto';
@@ -36,10 +36,4 @@ export function withForwardedProto(req: InboundRequest, proto: ForwardedProto): 
   const headers = copyHeaders(req.headers);
   headers[FORWARDED_PROTO] = proto.set;
   return { ...req, headers, scheme: proto.scheme };
-}
-
-/** An allowed request carries the header the connection manager set on to the application. */
-export function forwardProtoToApp(d: InboundDecision, value: string): InboundDecision {
-  if (!d.allow) return d;
-  return { ...d, setHeaders: { ...d.setHeaders, [FORWARDED_PROTO]: value } };
 }

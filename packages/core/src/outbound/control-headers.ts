@@ -1,4 +1,4 @@
-import { REFERER, refererToRemove } from './referer.js';
+import { REFERER, sanitizedReferer } from './referer.js';
 import type { HeaderRecord } from './request-input.js';
 
 /**
@@ -51,14 +51,19 @@ export function isCleanedHeader(name: string, edge: boolean): boolean {
 }
 
 /**
- * Removes the application's `x-envoy-internal`, {@link EXTERNAL_CONTROL_HEADERS} and a
- * repeated or invalid `referer` (names are lower-case in the pipeline). The connection
- * manager does this before routing, so the route's own header operations may set them again.
+ * Removes the application's `x-envoy-internal` and {@link EXTERNAL_CONTROL_HEADERS}, and
+ * sanitises its `referer` (outbound/referer.ts; names are lower-case in the pipeline). The
+ * connection manager does this before routing, so the route's own header operations may set
+ * them again.
  */
 export function cleanRequestHeaders(headers: HeaderRecord): void {
   for (const name in headers) {
     // Most names do not start with `x-envoy-`: one character code decides for them.
     if (name.charCodeAt(0) === 120 && isCleanedHeader(name, false)) delete headers[name];
   }
-  if (refererToRemove(headers[REFERER])) delete headers[REFERER];
+  const referer = headers[REFERER];
+  if (referer === undefined) return;
+  const kept = sanitizedReferer(referer);
+  if (kept === null) delete headers[REFERER];
+  else if (kept !== referer) headers[REFERER] = kept;
 }

@@ -1,18 +1,24 @@
 import { isIPv6 } from 'node:net';
 
 /**
- * Envoy's connection manager removes a request's `referer` before any filter when the request
- * has several, or when its one value is not a valid Referer (envoy conn_manager_utility.cc
- * mutateRequestHeaders, "Sanitize referer field if exists"; on since Envoy 1.22). Every
- * connection manager does it: a sidecar's inbound and outbound listeners and a gateway's.
+ * Envoy's connection manager removes a request's `referer` before any filter when its value is
+ * not a valid Referer (envoy conn_manager_utility.cc mutateRequestHeaders, "Sanitize referer
+ * field if exists"; on since Envoy 1.22). Every connection manager does it: a sidecar's
+ * inbound and outbound listeners and a gateway's.
  */
 export const REFERER = 'referer';
 
-/** Whether the connection manager takes this `referer` (as the header map holds it) off. */
-export function refererToRemove(value: string | readonly string[] | undefined): boolean {
-  if (value === undefined) return false;
-  if (typeof value === 'string') return !isValidReferer(value);
-  return value.length > 1 || (value.length === 1 && !isValidReferer(value[0]!));
+/**
+ * What the connection manager leaves of a request's `referer`: its value, repeats joined with
+ * `,`, or null when it removes it. mutateRequestHeaders would remove several referer entries,
+ * but Istio's proxy never has several: the CEL attributes, the CSRF filter and the
+ * OpenTelemetry access logger register referer as an inline header
+ * (filters/common/expr/context.cc), and the header map joins an inline header's repeats with
+ * `,` as the codec reads them (header_map_impl.cc insertByKey). The joined value is judged.
+ */
+export function sanitizedReferer(value: string | readonly string[]): string | null {
+  const joined = typeof value === 'string' ? value : value.join(',');
+  return isValidReferer(joined) ? joined : null;
 }
 
 /**

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { isValidReferer, refererToRemove } from '../../src/outbound/referer.js';
+import { isValidReferer, sanitizedReferer } from '../../src/outbound/referer.js';
 
-// Envoy's connection manager removes a request's `referer` when there are several, or when its
-// one value is not a valid RFC 7231 Referer (conn_manager_utility.cc mutateRequestHeaders,
-// "Sanitize referer field if exists"; on by default since Envoy 1.22, relative references
-// accepted since 1.27, envoy.reloadable_features.http_allow_partial_urls_in_referer). The
-// validity test is http/utility.cc isValidRefererValue: an absolute URL as http_parser parses
-// one (non-strict, as Envoy builds it) without a fragment or userinfo, else a relative
-// reference whose characters are those of a query or fragment and whose first segment has no ':'.
+// Envoy's connection manager removes a request's `referer` when its value is not a valid RFC
+// 7231 Referer (conn_manager_utility.cc mutateRequestHeaders, "Sanitize referer field if
+// exists"; on by default since Envoy 1.22, relative references accepted since 1.27,
+// envoy.reloadable_features.http_allow_partial_urls_in_referer). The validity test is
+// http/utility.cc isValidRefererValue: an absolute URL as http_parser parses one (non-strict, as
+// Envoy builds it) without a fragment or userinfo, else a relative reference whose characters
+// are those of a query or fragment and whose first segment has no ':'. Istio's proxy keeps
+// referer as an inline header, whose repeats its header map joins with `,` as it reads them
+// (header_map_impl.cc insertByKey), so several referers are judged as one joined value.
 
 describe('isValidReferer, Envoy’s own cases (test/common/http/utility_test.cc)', () => {
   it.each([
@@ -104,18 +106,22 @@ describe('isValidReferer, relative references', () => {
   });
 });
 
-describe('refererToRemove', () => {
-  it('removes a repeated referer even when each value is valid', () => {
-    expect(refererToRemove(['http://a.example/', 'http://b.example/'])).toBe(true);
-  });
-
+describe('sanitizedReferer', () => {
   it('keeps one valid value, also as a one-element list, and removes one invalid', () => {
-    expect(refererToRemove('http://a.example/')).toBe(false);
-    expect(refererToRemove(['http://a.example/'])).toBe(false);
-    expect(refererToRemove('http://a.example/#top')).toBe(true);
+    expect(sanitizedReferer('http://a.example/')).toBe('http://a.example/');
+    expect(sanitizedReferer(['http://a.example/'])).toBe('http://a.example/');
+    expect(sanitizedReferer('http://a.example/#top')).toBeNull();
   });
 
-  it('has nothing to remove when there is no referer', () => {
-    expect(refererToRemove(undefined)).toBe(false);
+  it('joins repeated values with `,` and keeps the joined value when it is valid', () => {
+    expect(sanitizedReferer(['http://a.example/', 'http://b.example/'])).toBe(
+      'http://a.example/,http://b.example/',
+    );
+    expect(sanitizedReferer(['/a', '/b', '/c'])).toBe('/a,/b,/c');
+  });
+
+  it('removes repeated values whose joined value is invalid', () => {
+    expect(sanitizedReferer(['http://a.example/#x', 'http://b.example/'])).toBeNull();
+    expect(sanitizedReferer(['a:b', '/c'])).toBeNull();
   });
 });

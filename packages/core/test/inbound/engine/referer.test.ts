@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InboundDecision } from '../../../src/inbound/engine-types.js';
 import { engineFor, ingressGateway, planOf, request, verdict } from './support.js';
 
-// Envoy's connection manager removes a repeated or invalid `referer` before any filter runs
+// Envoy's connection manager removes an invalid `referer` before any filter runs
 // (envoy conn_manager_utility.cc mutateRequestHeaders; the validity rule is
 // http/utility.cc isValidRefererValue, tested on its own in test/outbound/referer.test.ts). An
 // AuthorizationPolicy on `request.headers[referer]` and the application see what is left.
@@ -38,19 +38,26 @@ describe("the connection manager's referer sanitising, before every filter", () 
     }
   });
 
-  it('takes off a repeated referer even when each value would match', async () => {
-    const engine = engineFor(planOf(allowFromApp()));
-    const d = await engine.decide(
-      request({ headers: { referer: ['https://app.example.com/a', 'https://app.example.com/b'] } }),
+  it('judges a repeated referer by its values joined with `,`, the one value the policy and the application see', async () => {
+    // Istio's proxy keeps referer as an inline header: its header map joins repeats as it reads
+    // them (header_map_impl.cc insertByKey), so RBAC sees one value, not each in turn.
+    const exact = allowFromApp().replace('"https://app.example.com/*"', '"https://app.example.com/a"');
+    const referer = ['https://app.example.com/a', 'https://app.example.com/b'];
+    expect(verdict(await engineFor(planOf(exact)).decide(request({ headers: { referer } })))).toBe(403);
+    const d = await engineFor(planOf(allowFromApp())).decide(request({ headers: { referer } }));
+    expect(verdict(d)).toBe('allow');
+    expect(d.allow && d.setHeaders['referer']).toBe('https://app.example.com/a,https://app.example.com/b');
+    const bad = await engineFor(planOf(allowFromApp())).decide(
+      request({ headers: { referer: ['https://app.example.com/a#x', 'https://app.example.com/b'] } }),
     );
-    expect(verdict(d)).toBe(403);
+    expect(verdict(bad)).toBe(403);
   });
 
   it('hands the application the request without it', async () => {
     const engine = engineFor(planOf(''));
     const bad = await engine.decide(request({ headers: { referer: 'htp:/www.malformed.com', 'x-a': '1' } }));
     expect(removed(bad)).toEqual(['referer']);
-    const twice = await engine.decide(request({ headers: { referer: ['/a', '/b'] } }));
+    const twice = await engine.decide(request({ headers: { referer: ['a:b', '/c'] } }));
     expect(removed(twice)).toEqual(['referer']);
     const relative = await engine.decide(request({ headers: { referer: '/resource.html' } }));
     expect(removed(relative)).toEqual([]);
