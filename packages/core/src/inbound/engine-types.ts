@@ -14,6 +14,11 @@ export interface InboundRequest {
   /** Lower-case names; repeated headers as arrays. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /**
+   * How many header lines the request arrived with (the node adapters read it off
+   * `rawHeaders`). Absent: the engine counts `headers`, each repeat once.
+   */
+  readonly headerCount?: number;
+  /**
    * The downstream connection's scheme (`https` over TLS). The filters see the connection
    * manager's `:scheme`, which follows a valid x-forwarded-proto (forwarded-proto.ts).
    */

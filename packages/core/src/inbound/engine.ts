@@ -34,6 +34,7 @@ import type { JwtAuthenticator, JwtResult } from './jwt/types.js';
 import type { RateLimitPosition } from '../compile/inbound-filter-chain.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
+import { CLOSE_CONNECTION, headerCountProblem, TOO_MANY_HEADERS_BODY } from './normalize/header-count.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { FORWARDED_PORT, forwardedPortOf } from './forwarded-port.js';
 import { cleanedHeadersOf, joinedRefererOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
@@ -435,6 +436,15 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   // jwt_authn, then the AUDIT, DENY and ALLOW RBAC filters; local rate limits wherever their
   // EnvoyFilter put them (compile/inbound-filter-chain.ts).
   const run = (request: InboundRequest, at: Stage): Pending => {
+    // The codec refuses a request with too many headers before the connection manager.
+    const tooMany = headerCountProblem(request);
+    if (tooMany !== null)
+      return denied(431, TOO_MANY_HEADERS_BODY, CLOSE_CONNECTION, ['DPE'], {
+        stage: 'normalize',
+        policy: null,
+        detail: tooMany,
+        responseCodeDetails: 'http1.too_many_headers',
+      });
     const plan = options.getPlan();
     const c = compiledFor(plan);
     // The connection manager's own edits come before every filter.

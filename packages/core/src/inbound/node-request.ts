@@ -137,6 +137,7 @@ function inboundOf(req: IncomingMessage, facts: ConnectionFacts): InboundRequest
     // can never be satisfied by a second one an attacker appended.
     authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
     headers,
+    headerCount: req.rawHeaders.length >> 1,
     scheme: facts.scheme,
     port: facts.port,
     peer: facts.peer,

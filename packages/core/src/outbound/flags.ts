@@ -17,8 +17,10 @@ const ORDER: readonly ResponseFlag[] = [
   'FI',
   'RL',
   'UAEX',
+  'RLSE',
   'DC',
   'URX',
+  'DPE',
   'DT',
   'NC',
 ];

@@ -1,3 +1,4 @@
+import { TOO_MANY_HEADERS_BODY } from '../inbound/normalize/header-count.js';
 import type { ResponseFlag } from './meshlet-info.js';
 
 /** A response the mesh answers itself (Envoy `sendLocalReply`). */
@@ -58,6 +59,15 @@ export const perTryTimeout = (): LocalReply => ({
 
 /** `404 NR`: the VirtualService owns the host but no rule matched. Envoy sends no body. */
 export const noRoute = (): LocalReply => localReply(404, '', 'NR');
+
+/**
+ * `431 DPE`: the application's request has more headers than the outbound listener's codec
+ * takes (inbound/normalize/header-count.ts). There is no connection to close in-process.
+ */
+export const tooManyHeaders = (): LocalReply => ({
+  ...localReply(431, TOO_MANY_HEADERS_BODY, 'DPE'),
+  details: 'http1.too_many_headers',
+});
 
 /** `503 NC`: the destination cluster (host or subset) does not exist. */
 export const noCluster = (): LocalReply => localReply(503, '', 'NC');

@@ -16,7 +16,8 @@ export type ResponseFlag =
   | 'RLSE'
   | 'UAEX'
   | 'DC'
-  | 'DT';
+  | 'DT'
+  | 'DPE';
 
 /** `res.meshlet`: what the mesh did with a call. */
 export interface MeshletInfo {

@@ -10,7 +10,8 @@ import { pinnedHost } from './pinned-host.js';
 import type { RequestBody } from './request-body.js';
 import { copyHeaders, headerValue, sniOf, type HeaderRecord, type Target } from './request-input.js';
 import { addFlag } from './flags.js';
-import { localReply, noCluster, noRoute, type LocalReply } from './local-reply.js';
+import { localReply, noCluster, noRoute, tooManyHeaders, type LocalReply } from './local-reply.js';
+import { countHeaders, MAX_HEADERS_COUNT } from '../inbound/normalize/header-count.js';
 import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
 import { addCorsHeaders, corsRequest } from './cors.js';
@@ -209,7 +210,12 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
  */
 export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state, headers } = input;
-  const authority = headerValue(headers, 'host') ?? target.authority;
+  const host = headerValue(headers, 'host');
+  // The outbound listener's codec counts the request as the application sent it, its Host
+  // line included (the call adds one when the application set none).
+  if (countHeaders(headers) + (host === undefined ? 1 : 0) > MAX_HEADERS_COUNT)
+    return local(state, tooManyHeaders());
+  const authority = host ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
   cleanRequestHeaders(headers);

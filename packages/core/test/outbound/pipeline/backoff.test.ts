@@ -37,4 +37,10 @@ describe('addFlag', () => {
     for (const f of ['URX', 'UF', 'DI', 'URX', 'UO', 'UT'] as const) addFlag(flags, f);
     expect(flags).toEqual(['UT', 'UF', 'UO', 'DI', 'URX']);
   });
+
+  it('places RLSE after UAEX and DPE between URX and DT, as CoreResponseFlag orders them', () => {
+    const flags: ResponseFlag[] = [];
+    for (const f of ['DT', 'DPE', 'RLSE', 'URX', 'UAEX', 'NC'] as const) addFlag(flags, f);
+    expect(flags).toEqual(['UAEX', 'RLSE', 'URX', 'DPE', 'DT', 'NC']);
+  });
 });
