@@ -1,5 +1,6 @@
 import { COMMON_METADATA, RBAC_METADATA } from '../inbound/authz/rbac-metadata.js';
 import type { DynamicMetadata } from '../inbound/dynamic-metadata.js';
+import { gatewayRouteTargetIn } from '../gateway/gateway-route-target.js';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { clusterKey } from '../compile/clusters.js';
 import type { MtlsMode } from '../compile/inbound-types.js';
@@ -191,6 +192,11 @@ export async function explainInbound(plan: MeshPlan, input: InboundInput): Promi
     sourceIp: input.sourceIp,
     destinationIp: '127.0.0.1',
     sni: null,
+    // At a gateway the filters see the route the request takes (a plaintext request: the
+    // port's `http.<port>` route configuration).
+    ...(plan.inbound.gateway
+      ? { gatewayRoute: (r) => gatewayRouteTargetIn(plan, null, port, false, r) }
+      : {}),
   };
   // Real time for token exp/nbf and JWKS fetch deadlines; the engine's own clock is virtual.
   const jwt = createJwtAuthenticator({ clock: systemClock, now: Date.now });

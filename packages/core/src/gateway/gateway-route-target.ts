@@ -20,7 +20,21 @@ export function gatewayRouteTarget(
   encrypted: boolean,
   req: RouteRequest,
 ): GatewayRouteTarget | null {
-  const view = gatewayView(plan, connectionRouteName(plan, port, socket));
+  return gatewayRouteTargetIn(plan, connectionRouteName(plan, port, socket), port, encrypted, req);
+}
+
+/**
+ * {@link gatewayRouteTarget} in the route configuration `routeName` names (null: the port's
+ * plain HTTP one, `http.<port>`), as `meshlet explain` asks it without a connection.
+ */
+export function gatewayRouteTargetIn(
+  plan: MeshPlan,
+  routeName: string | null,
+  port: number,
+  encrypted: boolean,
+  req: RouteRequest,
+): GatewayRouteTarget | null {
+  const view = gatewayView(plan, routeName);
   const vhost = view.outbound.lookup(req.authority, port);
   if (vhost === null || (vhost.requireTls === true && !encrypted)) return null;
   const route = view.outbound.route(vhost, req);

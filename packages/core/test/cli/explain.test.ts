@@ -541,6 +541,35 @@ describe('meshlet explain (inbound rate limits)', () => {
     );
   });
 
+  it("at a gateway, sends the route's cluster, and nothing for a request no route takes", async () => {
+    // Istio's sample (bookinfo-policy/productpage_envoy_ratelimit.yaml) with its commented-out
+    // destination_cluster action on, at the ingress gateway of Bookinfo's Gateway.
+    const ratelimit = readFileSync(sample('bookinfo-policy/productpage_envoy_ratelimit.yaml'), 'utf8')
+      .replace(
+        '            rate_limit_service:\n',
+        '            rate_limit_service:\n              transport_api_version: V3\n',
+      )
+      .replace('                  # - destination_cluster: {}', '              - destination_cluster: {}');
+    const dir = tempFiles({ 'ratelimit.yaml': ratelimit });
+    const args = [
+      sample('bookinfo-platform/bookinfo.yaml'),
+      sample('bookinfo-networking/bookinfo-gateway.yaml'),
+      dir,
+      '--workload',
+      'istio-system/istio-ingressgateway:istio=ingressgateway',
+      '--port',
+      '8080',
+    ];
+    const routed = await explainJson<InboundExplanation>([...args, '--inbound', 'GET /productpage']);
+    expect(routed.rateLimits).toEqual([
+      expect.stringMatching(
+        /^global istio-system\/filter-ratelimit domain productpage-ratelimit via .*: sends \[PATH=\/productpage, destination_cluster=outbound\|9080\|\|productpage\.default\.svc\.cluster\.local\];/,
+      ),
+    ]);
+    const unrouted = await explainJson<InboundExplanation>([...args, '--inbound', 'GET /admin']);
+    expect(unrouted.rateLimits).toEqual([expect.stringMatching(/: sends nothing for this request/)]);
+  });
+
   it('says when a global filter sends nothing for the request', async () => {
     const noLimits = envoyFilterYaml({ namespace: 'foo', app: 'httpbin', patches: [filter] });
     const e = await explainJson<InboundExplanation>([
