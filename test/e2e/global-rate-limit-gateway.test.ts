@@ -115,25 +115,27 @@ afterEach(async () => {
 });
 
 /** The config directory: Bookinfo, its Gateway and VirtualService, the ratelimit Service, the filter. */
-async function configDir(ratelimit: string): Promise<string> {
+async function configDir(
+  ratelimit: string,
+  gatewayYaml = sample('bookinfo-networking/bookinfo-gateway.yaml'),
+): Promise<string> {
   const dir = await tmp();
-  const docs = [
-    sample('bookinfo-platform/bookinfo.yaml'),
-    sample('bookinfo-networking/bookinfo-gateway.yaml'),
-    RATELIMIT_SERVICE,
-    ratelimit,
-  ];
+  const docs = [sample('bookinfo-platform/bookinfo.yaml'), gatewayYaml, RATELIMIT_SERVICE, ratelimit];
   await Promise.all(docs.map((y, i) => writeFile(path.join(dir, `${i}.yaml`), y)));
   return dir;
 }
 
-async function gateway(dir: string): Promise<{ mesh: Mesh; port: number; pp: Upstream }> {
+async function gateway(
+  dir: string,
+  more: Record<string, { address: string; port: number }[]> = {},
+): Promise<{ mesh: Mesh; port: number; pp: Upstream }> {
   const pp = await productpage();
   cleanup.push(() => pp.close());
   const mesh = await createMesh({
     config: dir,
     workload: INGRESS,
     endpoints: {
+      ...more,
       [PRODUCTPAGE]: [{ address: '127.0.0.1', port: pp.port }],
       // Cluster DNS for the STRICT_DNS cluster: the ratelimit Service's endpoint.
       [RATELIMIT]: [{ address: '127.0.0.1', port: rls.port, labels: { app: 'ratelimit' } }],
@@ -264,5 +266,48 @@ describe('the global rate limit filter at the ingress gateway (productpage_envoy
         ],
       ],
     ]);
+  });
+
+  it('sends the cluster a weighted route drew, and the router sends the request there', async () => {
+    // Envoy draws a weighted route's cluster when the connection manager picks the route,
+    // before the filters (config_impl.cc pickWeightedCluster, with the stream's random value),
+    // so destination_cluster names the cluster the router then uses.
+    const single =
+      '    route:\n    - destination:\n        host: productpage\n        port:\n          number: 9080\n';
+    const gatewayYaml = sample('bookinfo-networking/bookinfo-gateway.yaml');
+    expect(gatewayYaml).toContain(single);
+    const weighted = gatewayYaml.replace(
+      single,
+      `    route:
+    - destination: { host: productpage, port: { number: 9080 } }
+      weight: 50
+    - destination: { host: details, port: { number: 9080 } }
+      weight: 50
+`,
+    );
+    const withCluster = RATELIMIT_SAMPLE_V3.replace(
+      '                  # - destination_cluster: {}',
+      '              - destination_cluster: {}',
+    );
+    const details = await productpage();
+    cleanup.push(() => details.close());
+    const DETAILS = 'details.default.svc.cluster.local';
+    const gw = await gateway(await configDir(withCluster, weighted), {
+      [DETAILS]: [{ address: '127.0.0.1', port: details.port }],
+    });
+    const before = rls.seen.length;
+    const served: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const counts = [gw.pp.urls.length, details.urls.length];
+      expect((await get(gw.port, `/api/v1/products/${i}`)).status).toBe(200);
+      served.push(gw.pp.urls.length > counts[0]! ? PRODUCTPAGE : DETAILS);
+      expect(details.urls.length + gw.pp.urls.length).toBe(counts[0]! + counts[1]! + 1);
+    }
+    const sent = rls.seen
+      .slice(before)
+      .map((s) => s.descriptors[0]?.entries.find((e) => e.key === 'destination_cluster')?.value);
+    expect(sent).toEqual(served.map((host) => `outbound|9080||${host}`));
+    // Both were drawn: 16 fair draws all alike would be a 1 in 32,768 chance.
+    expect(new Set(served).size).toBe(2);
   });
 });

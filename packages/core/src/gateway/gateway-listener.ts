@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import type { MeshPlan } from '../compile/plan-types.js';
+import type { Random } from '../runtime/random.js';
 import { splitAuthority } from '../compile/domains.js';
 import type { InboundDecision } from '../inbound/engine-types.js';
 import type { InboundHandle } from '../inbound/handle.js';
@@ -22,6 +23,8 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 /** What a gateway listener runs on: the mesh's parts. */
 export interface GatewayParts {
   readonly getPlan: () => MeshPlan;
+  /** The mesh's random source: a request's weighted route draw. */
+  readonly random: Random;
   /** The outbound client's `forward`. */
   readonly forward: OutboundClient['forward'];
   readonly inbound: InboundHandle;
@@ -54,16 +57,20 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
     // The connection manager's X-Forwarded-Client-Cert handling runs before any filter:
     // gatewayTopology.forwardClientCertDetails, SANITIZE_SET when unset (istio gateway.go).
     rewriteXfcc(req, clientCertElement(req.socket), () => xfccModeOf(parts.getPlan()));
+    // The request's weighted route draw (Envoy's stream random value), made when a filter
+    // first asks for its route; the router then draws the same cluster.
+    let drawn: number | undefined;
+    const draw = (): number => (drawn ??= parts.random.next());
     decideNodeRequest(
       handle,
       req,
       res,
       (decision) => {
-        void forward(parts, port, req, res, decision).catch((err: unknown) => fail(res, err));
+        void forward(parts, port, req, res, decision, drawn).catch((err: unknown) => fail(res, err));
       },
       (err) => fail(res, err),
       undefined,
-      (r) => gatewayRouteTarget(parts.getPlan(), port, req.socket, isEncrypted(req), r),
+      (r) => gatewayRouteTarget(parts.getPlan(), port, req.socket, isEncrypted(req), r, draw),
     );
   };
 }
@@ -74,6 +81,7 @@ async function forward(
   req: IncomingMessage,
   res: ServerResponse,
   decision: InboundDecision,
+  drawn: number | undefined,
 ): Promise<void> {
   const plan = parts.getPlan();
   // The path as meshConfig pathNormalization made it: what authorization checked, what the
@@ -124,7 +132,8 @@ async function forward(
   };
   const claims = decision.allow ? (decision.context.auth?.claims ?? null) : null;
   const routeName = connectionRouteName(plan, port, req.socket);
-  const call = (): Promise<MeshResponse> => parts.forward(url, init, { answered, claims, routeName });
+  const call = (): Promise<MeshResponse> =>
+    parts.forward(url, init, { answered, claims, routeName, ...(drawn === undefined ? {} : { drawn }) });
   // A trace the client started continues through the gateway.
   const extracted = parts.telemetry?.tracing.propagation.extract(headers, false) ?? null;
   const response =

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { MeshPlan, RouteRequest } from '../compile/plan-types.js';
 import type { GatewayRouteTarget } from '../inbound/engine-types.js';
+import { pickWeighted } from '../outbound/route-request.js';
 import { gatewayView } from './gateway-view.js';
 import { connectionRouteName } from './server-route.js';
 
@@ -11,7 +12,9 @@ import { connectionRouteName } from './server-route.js';
  * route redirects (an `httpsRedirect` server's plaintext request included: the virtual
  * host's SSL redirect route) or answers directly, and no cluster when the route's is unknown
  * (ratelimit.cc initiateCall skips the call for each). A route weighing several destinations
- * draws one in meshlet's router, after the filters, so its cluster is not known here.
+ * draws its cluster with the request's own draw, `draw()`, which the router then uses too
+ * (Envoy picks a weighted cluster with the stream's random value as it picks the route,
+ * config_impl.cc pickWeightedCluster); without one, its cluster is not known here.
  */
 export function gatewayRouteTarget(
   plan: MeshPlan,
@@ -19,8 +22,9 @@ export function gatewayRouteTarget(
   socket: Socket,
   encrypted: boolean,
   req: RouteRequest,
+  draw?: () => number,
 ): GatewayRouteTarget | null {
-  return gatewayRouteTargetIn(plan, connectionRouteName(plan, port, socket), port, encrypted, req);
+  return gatewayRouteTargetIn(plan, connectionRouteName(plan, port, socket), port, encrypted, req, draw);
 }
 
 /**
@@ -33,6 +37,7 @@ export function gatewayRouteTargetIn(
   port: number,
   encrypted: boolean,
   req: RouteRequest,
+  draw?: () => number,
 ): GatewayRouteTarget | null {
   const view = gatewayView(plan, routeName);
   const vhost = view.outbound.lookup(req.authority, port);
@@ -41,9 +46,13 @@ export function gatewayRouteTargetIn(
   if (route === null || route.action.kind !== 'route') return null;
   // The plan keeps no destination weighted 0 (none is ever drawn).
   const destinations = route.action.destinations;
-  if (destinations.length === 0) return null;
-  if (destinations.length > 1) return { cluster: null };
-  const cluster = destinations[0]!.cluster;
+  let dest = destinations[0];
+  if (destinations.length > 1) {
+    if (draw === undefined) return { cluster: null };
+    dest = pickWeighted(destinations, draw());
+  }
+  if (dest === undefined) return null;
+  const cluster = dest.cluster;
   // The router answers 503 NC for these (pipeline.ts): Envoy has no such cluster.
   return view.outbound.cluster(cluster)?.status === 'ok' ? { cluster } : null;
 }

@@ -359,6 +359,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       createGatewayListener(
         {
           getPlan,
+          random,
           forward: internals.gatewayForward?.(client.forward) ?? client.forward,
           inbound: inbound.handle,
           telemetry,

@@ -98,6 +98,11 @@ export interface GatewayForward {
    * (`GatewayServerInfo.routeName`): only its virtual hosts route the request. Absent: all.
    */
   readonly routeName?: string | null;
+  /**
+   * The request's weighted route draw, in [0, 1), when its filters asked for its route
+   * (gateway-route-target.ts): the router lands on the cluster they saw.
+   */
+  readonly drawn?: number;
 }
 
 /** A reply the gateway's filters made themselves. */
@@ -209,6 +214,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       'inbound',
       at.answered ?? null,
       at.claims ?? null,
+      at.drawn,
     );
 
   // Not async itself (one promise less per call), so it must turn a throw into a rejection.
@@ -219,6 +225,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     side: 'inbound' | 'outbound',
     answered: GatewayReply | null,
     claims: Readonly<Record<string, unknown>> | null,
+    drawn?: number,
   ): Promise<MeshResponse> {
     try {
       const target = parseTarget(url);
@@ -235,7 +242,8 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         );
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
       const state = newCallState(call);
-      if (answered === null) return run(plan, state, call, target, method, headers, body, init, side, claims);
+      if (answered === null)
+        return run(plan, state, call, target, method, headers, body, init, side, claims, drawn);
       for (const f of answered.flags) addFlag(state.flags, f);
       // Envoy's local reply: plain text with its length, the filter's own headers over them.
       const own: Record<string, string | readonly string[]> = {};
@@ -278,6 +286,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     init: MeshFetchInit,
     side: 'inbound' | 'outbound',
     claims: Readonly<Record<string, unknown>> | null = null,
+    drawn?: number,
   ): Promise<MeshResponse> {
     try {
       const scope = callerScope(init, deps.clock);
@@ -291,6 +300,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         state,
         claims,
         ca: init.ca ?? null,
+        ...(drawn === undefined ? {} : { drawn }),
       });
       let p: Produced;
       if (scope === null) p = await work;

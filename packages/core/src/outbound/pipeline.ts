@@ -72,6 +72,8 @@ export interface PipelineInput {
   readonly claims?: Readonly<Record<string, unknown>> | null;
   /** `init.ca`: what the application's own TLS trusts on an https URL it carries itself. */
   readonly ca?: string | Buffer | null;
+  /** The request's weighted route draw, made before (GatewayForward.drawn). */
+  readonly drawn?: number;
 }
 
 /** The response the pipeline produced, before it becomes a `MeshResponse`. */
@@ -258,7 +260,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     addFlag(state.flags, 'DI');
     await deps.clock.sleep(fault.delayMs, input.signal ?? undefined);
   }
-  const dest = chooseDestination(action.destinations, deps.random);
+  const dest = chooseDestination(action.destinations, deps.random, input.drawn);
   const cluster = dest === undefined ? null : plan.outbound.cluster(dest.cluster);
   if (fault.abort !== null) {
     // The route picked its cluster before the fault filter ran, so an abort is reported

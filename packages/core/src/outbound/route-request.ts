@@ -5,14 +5,24 @@ import type { HeaderRecord } from './request-input.js';
 /**
  * A weighted destination (`route[].weight`, shares already normalised to percent by
  * the plan): a single destination takes everything without a draw; otherwise one
- * draw from `random` walks the cumulative shares. Undefined when the rule has none.
+ * draw from `random` walks the cumulative shares, or `drawn` (in [0, 1)) when the request
+ * drew before (a gateway's filters asked for its route). Undefined when the rule has none.
  */
 export function chooseDestination(
   destinations: readonly RouteDestination[],
   random: Random,
+  drawn?: number,
 ): RouteDestination | undefined {
   if (destinations.length <= 1) return destinations[0];
-  let r = random.next() * 100;
+  return pickWeighted(destinations, drawn ?? random.next());
+}
+
+/** The destination a draw `u` in [0, 1) lands on, walking the cumulative shares. */
+export function pickWeighted(
+  destinations: readonly RouteDestination[],
+  u: number,
+): RouteDestination | undefined {
+  let r = u * 100;
   for (const d of destinations) {
     if (r < d.weight) return d;
     r -= d.weight;

@@ -65,9 +65,9 @@ spec:
 const plan = planOf(CONFIG, { workload: GATEWAY });
 const plain = {} as Socket;
 
-function target(path: string, authority = 'app.example.com', encrypted = false) {
+function target(path: string, authority = 'app.example.com', encrypted = false, draw?: () => number) {
   const req: RouteRequest = { method: 'GET', scheme: 'http', authority, path, headers: {}, claims: null };
-  return gatewayRouteTarget(plan, 80, plain, encrypted, req);
+  return gatewayRouteTarget(plan, 80, plain, encrypted, req, draw);
 }
 
 describe('gatewayRouteTarget', () => {
@@ -76,8 +76,19 @@ describe('gatewayRouteTarget', () => {
     expect(target('/all-on-one')).toEqual({ cluster: 'outbound|9080||ratings.default.svc.cluster.local' });
   });
 
-  it('has a route entry but no cluster yet when the router will draw one of several', () => {
+  it('has a route entry but no cluster when it is given no draw for a route weighing several', () => {
     expect(target('/split')).toEqual({ cluster: null });
+  });
+
+  it("lands the request's draw on the cluster the router will draw with it, drawing only for several", () => {
+    const at = (path: string, u: number) => {
+      let draws = 0;
+      const t = target(path, undefined, false, () => (draws++, u));
+      return [t?.cluster, draws];
+    };
+    expect(at('/split', 0.2)).toEqual(['outbound|9080||reviews.default.svc.cluster.local', 1]);
+    expect(at('/split', 0.7)).toEqual(['outbound|9080||ratings.default.svc.cluster.local', 1]);
+    expect(at('/one', 0.7)).toEqual(['outbound|9080||reviews.default.svc.cluster.local', 0]);
   });
 
   it('has no route entry for no route, a redirect, a direct response or an unknown cluster', () => {
