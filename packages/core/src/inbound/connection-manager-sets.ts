@@ -15,8 +15,14 @@ export function withRequestHeader(req: InboundRequest, name: string, value: stri
   return { ...req, headers };
 }
 
-/** An allowed request carries the headers the connection manager set on to the application. */
+/**
+ * An allowed request carries the headers the connection manager set on to the application.
+ * `sets` is the request's own record: it becomes the decision's when no stage set a header
+ * (the common request), which spares a copy per request.
+ */
 export function setForApp(d: InboundDecision, sets: ConnectionManagerSets): InboundDecision {
   if (!d.allow) return d;
-  return { ...d, setHeaders: { ...d.setHeaders, ...sets } };
+  const prior = d.setHeaders;
+  for (const _ in prior) return { ...d, setHeaders: { ...prior, ...sets } };
+  return { ...d, setHeaders: sets };
 }
