@@ -276,6 +276,23 @@ describe('mesh.gateway(): Bookinfo through the ingress gateway', () => {
   });
 });
 
+describe('mesh.gateway(): the codec’s header count', () => {
+  it('counts the client’s headers once, at the gateway: 100 go through, with the ones the gateway adds; 101 are 431', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    const headers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+    // rawSend writes Host, the given headers and a Connection line: 100 here.
+    const ok = await send(gw.port, 'bookinfo.example.com', '/productpage', { headers: headers(98) });
+    expect(ok.status).toBe(200);
+    // The gateway added x-forwarded-for, x-forwarded-proto, x-request-id, ... on its way out.
+    expect(Object.keys(pp.seen[0]!.headers).length).toBeGreaterThan(100);
+    const refused = await send(gw.port, 'bookinfo.example.com', '/productpage', { headers: headers(99) });
+    expect([refused.status, refused.body]).toEqual([431, 'Request Header Fields Too Large']);
+    expect(pp.seen).toHaveLength(1);
+  });
+});
+
 describe('mesh.gateway(): the ingress-control task', () => {
   const HTTPBIN = 'httpbin.default.svc.cluster.local';
   const TASK = [

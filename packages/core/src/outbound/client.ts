@@ -301,6 +301,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         claims,
         ca: init.ca ?? null,
         ...(drawn === undefined ? {} : { drawn }),
+        headersCounted: side === 'inbound',
       });
       let p: Produced;
       if (scope === null) p = await work;

@@ -74,6 +74,11 @@ export interface PipelineInput {
   readonly ca?: string | Buffer | null;
   /** The request's weighted route draw, made before (GatewayForward.drawn). */
   readonly drawn?: number;
+  /**
+   * A gateway's request: its listener's codec counted the client's headers already, and the
+   * ones its connection manager added since are not counted again.
+   */
+  readonly headersCounted?: boolean;
 }
 
 /** The response the pipeline produced, before it becomes a `MeshResponse`. */
@@ -215,7 +220,10 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const host = headerValue(headers, 'host');
   // The outbound listener's codec counts the request as the application sent it, its Host
   // line included (the call adds one when the application set none).
-  if (countHeaders(headers) + (host === undefined ? 1 : 0) > MAX_HEADERS_COUNT)
+  if (
+    input.headersCounted !== true &&
+    countHeaders(headers) + (host === undefined ? 1 : 0) > MAX_HEADERS_COUNT
+  )
     return local(state, tooManyHeaders());
   const authority = host ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
