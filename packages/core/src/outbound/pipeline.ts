@@ -151,6 +151,19 @@ function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
 }
 
 /**
+ * Whether the outbound listener's HTTP codec refuses the application's request for its
+ * header count (inbound/normalize/header-count.ts), counted as the application sent it, its
+ * Host line included (the call adds one when the application set none). A call the sidecar
+ * proxies as TCP (a known non-HTTP port, the application's own TLS) meets no codec, and a
+ * gateway's request was counted at its listener (`headersCounted`).
+ */
+function overHeaderCount(input: PipelineInput): boolean {
+  if (input.headersCounted === true) return false;
+  const hostLine = headerValue(input.headers, 'host') === undefined ? 1 : 0;
+  return countHeaders(input.headers) + hostLine > MAX_HEADERS_COUNT;
+}
+
+/**
  * A host with no route configuration: an https call the application's own TLS carries
  * (app-tls-call.ts), else a known non-HTTP service port, ALLOW_ANY or REGISTRY_ONLY.
  */
@@ -183,6 +196,7 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // manager generates x-request-id, and whose metadata exchange filter runs, as for any
   // routed call.
   else {
+    if (overHeaderCount(input)) return local(state, tooManyHeaders());
     cleanRequestHeaders(input.headers);
     forwardProto(input.headers);
     forwardPort(input.headers, plan, target.port);
@@ -217,17 +231,10 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
  */
 export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<Produced> {
   const { plan, target, state, headers } = input;
-  const host = headerValue(headers, 'host');
-  // The outbound listener's codec counts the request as the application sent it, its Host
-  // line included (the call adds one when the application set none).
-  if (
-    input.headersCounted !== true &&
-    countHeaders(headers) + (host === undefined ? 1 : 0) > MAX_HEADERS_COUNT
-  )
-    return local(state, tooManyHeaders());
-  const authority = host ?? target.authority;
+  const authority = headerValue(headers, 'host') ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
+  if (overHeaderCount(input)) return local(state, tooManyHeaders());
   cleanRequestHeaders(headers);
   forwardProto(headers);
   forwardPort(headers, plan, target.port);

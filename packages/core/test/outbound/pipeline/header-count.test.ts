@@ -31,6 +31,22 @@ describe('the header count limit on outbound calls', () => {
     expect(h.transport.seen).toHaveLength(0);
   });
 
+  it('lets any number through to a known port that is not HTTP: the sidecar proxies it as TCP, no codec', async () => {
+    const mongo = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: mongo, namespace: default }
+spec:
+  hosts: [mongo.example.com]
+  location: MESH_EXTERNAL
+  ports: [{ number: 27017, name: tcp-mongo, protocol: TCP }]
+  resolution: DNS
+`;
+    const h = harness(planOf([...bookinfo(), mongo], threeV1), () => ({ status: 200 }));
+    const res = await h.call('http://mongo.example.com:27017/', { headers: headers(150) });
+    expect(res.status).toBe(200);
+    expect(h.transport.seen).toHaveLength(1);
+  });
+
   it('does so for a host no route knows too, before the passthrough cluster', async () => {
     const h = harness(planOf([...bookinfo()], threeV1), () => ({ status: 200 }));
     const res = await h.call('http://api.example.com/', { headers: headers(100) });
