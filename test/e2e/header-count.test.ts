@@ -1,62 +1,31 @@
-import express from 'express';
-import Fastify from 'fastify';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
-import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
-import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
+import { ADAPTERS, serveBehindMesh, type AdapterKind } from '../support/adapter-servers.js';
+import { httpbinMesh, type Closers } from '../support/httpbin-mesh.js';
 
 // Envoy's HTTP/1 codec refuses a request with more than 100 headers (max_headers_count's
 // default; istiod sets none) with `431 Request Header Fields Too Large` and closes the
 // connection (http1 codec_impl.cc). Node would take up to 2,000 (server.maxHeadersCount) and
 // silently drop the rest. Through real servers, with the header lines written on a raw socket.
 
-const closers: (() => Promise<unknown>)[] = [];
+const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-async function meshOf(): Promise<Mesh> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-headers-'));
-  closers.push(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(path.join(dir, 'mesh.yaml'), '');
-  const mesh = await createMesh({
-    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
-    config: dir,
-    telemetry: false,
-  });
-  closers.push(() => mesh.close());
-  return mesh;
-}
-
 let handled = 0;
 
-const SERVERS = {
-  fastify: async (mesh: Mesh) => {
-    const app = Fastify();
-    await app.register(fastifyMeshlet, { mesh });
-    app.get('/', () => {
+const serve = async (kind: AdapterKind): Promise<number> =>
+  serveBehindMesh(
+    kind,
+    await httpbinMesh(closers),
+    '/',
+    () => {
       handled++;
       return 'ok';
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return (app.server.address() as AddressInfo).port;
-  },
-  express: async (mesh: Mesh) => {
-    const app = express();
-    app.use(expressMeshlet({ mesh }));
-    app.get('/', (_req, res) => {
-      handled++;
-      res.send('ok');
-    });
-    const server = await mesh.listen(app, 0, '127.0.0.1');
-    return (server.address() as AddressInfo).port;
-  },
-} as const;
+    },
+    closers,
+  );
 
 /** GET / with `count` header lines (Host among them), on a keep-alive connection. */
 async function getWithHeaders(port: number, count: number): Promise<{ text: string; closed: boolean }> {
@@ -81,9 +50,9 @@ async function getWithHeaders(port: number, count: number): Promise<{ text: stri
   });
 }
 
-describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])('a request’s header count, %s', (kind) => {
+describe.each(ADAPTERS)('a request’s header count, %s', (kind) => {
   it('serves 100 headers', async () => {
-    const port = await SERVERS[kind](await meshOf());
+    const port = await serve(kind);
     const before = handled;
     const r = await getWithHeaders(port, 100);
     expect(r.text.startsWith('HTTP/1.1 200')).toBe(true);
@@ -92,7 +61,7 @@ describe.each(Object.keys(SERVERS) as (keyof typeof SERVERS)[])('a request’s h
   });
 
   it('refuses 101 with 431 and Envoy’s body, closes the connection, and never calls the handler', async () => {
-    const port = await SERVERS[kind](await meshOf());
+    const port = await serve(kind);
     const before = handled;
     const r = await getWithHeaders(port, 101);
     expect(r.text.startsWith('HTTP/1.1 431 Request Header Fields Too Large\r\n')).toBe(true);
