@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bookinfo, harness, planOf } from './support/setup.js';
-import { reviewsVs, threeV1 } from './support/yaml.js';
+import { mongoTcp, reviewsVs, threeV1 } from './support/yaml.js';
 
 // The sidecar's outbound listener parses the application's request with the same HTTP/1 codec:
 // more than 100 headers (max_headers_count's default) is a 431 local reply with Envoy's body,
@@ -32,16 +32,7 @@ describe('the header count limit on outbound calls', () => {
   });
 
   it('lets any number through to a known port that is not HTTP: the sidecar proxies it as TCP, no codec', async () => {
-    const mongo = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: mongo, namespace: default }
-spec:
-  hosts: [mongo.example.com]
-  location: MESH_EXTERNAL
-  ports: [{ number: 27017, name: tcp-mongo, protocol: TCP }]
-  resolution: DNS
-`;
-    const h = harness(planOf([...bookinfo(), mongo], threeV1), () => ({ status: 200 }));
+    const h = harness(planOf([...bookinfo(), mongoTcp], threeV1), () => ({ status: 200 }));
     const res = await h.call('http://mongo.example.com:27017/', { headers: headers(150) });
     expect(res.status).toBe(200);
     expect(h.transport.seen).toHaveLength(1);

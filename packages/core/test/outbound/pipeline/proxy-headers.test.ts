@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { istioConfigMap } from '../../helpers/istio-config-map.js';
 import { bookinfo, harness, planOf } from './support/setup.js';
-import { reviewsVs, threeV1 } from './support/yaml.js';
+import { mongoTcp, reviewsVs, threeV1 } from './support/yaml.js';
 
 // meshConfig.defaultConfig.proxyHeaders (istio/api ProxyConfig.ProxyHeaders):
 // `envoyDebugHeaders.disabled` sets the router's suppress_envoy_headers (istio
@@ -100,16 +100,7 @@ describe('meshConfig defaultConfig.proxyHeaders on outbound calls', () => {
   });
 
   it('leaves a TCP-proxied response alone, and treats an ALLOW_ANY call as the allow_any route does', async () => {
-    const mongo = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: mongo, namespace: default }
-spec:
-  hosts: [mongo.example.com]
-  location: MESH_EXTERNAL
-  ports: [{ number: 27017, name: tcp-mongo, protocol: TCP }]
-  resolution: DNS
-`;
-    const h = harness(planOf([...bookinfo(), mongo], threeV1), () => ({
+    const h = harness(planOf([...bookinfo(), mongoTcp], threeV1), () => ({
       status: 200,
       headers: { server: 'upstream/1' },
     }));

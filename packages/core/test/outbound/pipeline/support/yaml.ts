@@ -18,3 +18,14 @@ export const threeV1 = {
     labels: { app: 'reviews', version: 'v1' },
   })),
 };
+
+/** A MESH_EXTERNAL ServiceEntry with a TCP port: the sidecar proxies its calls as TCP. */
+export const mongoTcp = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: mongo, namespace: default }
+spec:
+  hosts: [mongo.example.com]
+  location: MESH_EXTERNAL
+  ports: [{ number: 27017, name: tcp-mongo, protocol: TCP }]
+  resolution: DNS
+`;
