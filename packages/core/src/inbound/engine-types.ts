@@ -15,7 +15,7 @@ export interface InboundRequest {
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /**
    * How many header lines the request arrived with (the node adapters read it off
-   * `rawHeaders`). Absent: the engine counts `headers`, each repeat once.
+   * `rawHeaders`). Absent: the engine counts `headers`, each value of a repeated one.
    */
   readonly headerCount?: number;
   /**

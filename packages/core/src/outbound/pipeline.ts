@@ -189,6 +189,8 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
     state.cluster = BLACKHOLE_CLUSTER;
     return local(state, blackHole(state));
   }
+  // ALLOW_ANY's allow_any route is behind an HTTP codec, which counts before any routing.
+  if (!known && overHeaderCount(input)) return local(state, tooManyHeaders());
   const cluster = known ? `outbound|${target.port}||${target.hostname}` : PASSTHROUGH_CLUSTER;
   state.cluster = cluster;
   if (known) state.service = target.hostname;
@@ -196,7 +198,6 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
   // manager generates x-request-id, and whose metadata exchange filter runs, as for any
   // routed call.
   else {
-    if (overHeaderCount(input)) return local(state, tooManyHeaders());
     cleanRequestHeaders(input.headers);
     forwardProto(input.headers);
     forwardPort(input.headers, plan, target.port);
