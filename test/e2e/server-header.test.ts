@@ -1,15 +1,13 @@
 import express from 'express';
 import Fastify from 'fastify';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import type { Mesh } from '../../packages/core/src/index.js';
 import { meshlet as fastifyMeshlet } from '../../packages/fastify/src/index.js';
 import { meshlet as expressMeshlet } from '../../packages/express/src/index.js';
 import { istioConfigMap } from '../../packages/core/test/helpers/istio-config-map.js';
 import { DENY_ADMIN } from '../support/policies.js';
+import { httpbinMesh, type Closers } from '../support/httpbin-mesh.js';
 
 // Envoy's connection manager overwrites `server` on every response it encodes, the
 // upstream's and its own local replies, after every filter's header operations
@@ -19,26 +17,17 @@ import { DENY_ADMIN } from '../support/policies.js';
 // `server.disabled` makes it PASS_THROUGH and `server.value` names both
 // (pilot/pkg/networking/util/proxy_headers.go).
 
-const closers: (() => Promise<unknown>)[] = [];
+const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-async function meshOf(proxyHeaders: string | null): Promise<Mesh> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'meshlet-server-'));
-  closers.push(() => rm(dir, { recursive: true, force: true }));
+function meshOf(proxyHeaders: string | null): Promise<Mesh> {
   const yaml =
     proxyHeaders === null
       ? DENY_ADMIN
       : `${DENY_ADMIN}---\n${istioConfigMap(`defaultConfig:\n  proxyHeaders:\n${proxyHeaders}`)}`;
-  await writeFile(path.join(dir, 'mesh.yaml'), yaml);
-  const mesh = await createMesh({
-    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
-    config: dir,
-    telemetry: false,
-  });
-  closers.push(() => mesh.close());
-  return mesh;
+  return httpbinMesh(closers, yaml);
 }
 
 /** Each way a user serves; the application names itself `app/1.0` on `/hello`. */

@@ -55,7 +55,7 @@ export interface InboundRequest {
 
 /** Where a gateway route sends a request, as a filter can know it before the router runs. */
 export interface GatewayRouteTarget {
-  /** Its cluster; null when the route weighs several and the router has not drawn one yet. */
+  /** Its cluster; null when the route weighs several and no draw was given (`meshlet explain`). */
   readonly cluster: string | null;
 }
 
