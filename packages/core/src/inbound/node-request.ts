@@ -80,7 +80,7 @@ export function nodeConnectionOf(socket: Socket, peer: PeerIdentity | null): Nod
 }
 
 /** Everything a request takes from its connection; the same for each request it carries. */
-interface ConnectionFacts extends NodeConnectionInfo {
+export interface ConnectionFacts extends NodeConnectionInfo {
   readonly sourceIp: string;
   readonly sourcePort: number;
   readonly destinationIp: string;
@@ -98,6 +98,11 @@ function factsOf(socket: Socket | null, options: NodeConnectionInfo): Connection
     destinationIp: plainIp(socket?.localAddress),
     sni: typeof servername === 'string' && servername !== '' ? servername : null,
   };
+}
+
+/** What `socket` tells of a request on it, its verified peer being `peer`. */
+export function connectionFactsOf(socket: Socket, peer: PeerIdentity | null): ConnectionFacts {
+  return factsOf(socket, nodeConnectionOf(socket, peer));
 }
 
 const kFacts = Symbol('meshlet.connectionFacts');
@@ -122,7 +127,7 @@ function cachedConnectionFacts(socket: Socket | null, peers: PeerSource): Connec
   const s = socket as FactsSocket;
   const kept = s[kFacts];
   if (kept !== undefined && kept.peers === peers) return kept.facts;
-  const facts = factsOf(socket, nodeConnectionOf(socket, peers.peerOf(socket)));
+  const facts = connectionFactsOf(socket, peers.peerOf(socket));
   s[kFacts] = { peers, facts };
   return facts;
 }

@@ -18,6 +18,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { createInboundObserver } from '../inbound/node-observe.js';
+import { reportCodecRefusal } from '../inbound/codec-refusal-report.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { ClusterCaller } from '../outbound/cluster-call.js';
 import { createExtAuthzTracer } from '../telemetry/tracing/ext-authz-tracer.js';
@@ -104,11 +105,13 @@ export function createInboundSide(options: {
   let stampOf: ProxyHeaders | null = null;
   let stamp: ForwardedStamp = { upstreamTime: false, server: null };
   const serverFactory = (handler: RequestListener): MeshServer => {
+    const telemetry = options.telemetry;
     const server = createMeshServer({
       handler,
       getPlan: options.getPlan,
       certs: options.certs,
       clock: options.clock,
+      ...(telemetry === null ? {} : { onCodecRefusal: (r) => reportCodecRefusal(telemetry, r) }),
     });
     servers.add(server);
     server.once('close', () => servers.delete(server));

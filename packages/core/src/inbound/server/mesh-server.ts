@@ -9,6 +9,8 @@ import type { ForwardClientCert } from '../../config/mesh-config.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
 import { MtlsListener, type MtlsListenerOptions, type SecuredConnection } from './mtls-listener.js';
+import type { RefusedRequest } from '../codec-refusal-report.js';
+import { answerCodecError } from './codec-error-reply.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 export type { ConnectionRefusal, RefusalReason } from './mtls-listener.js';
@@ -16,6 +18,11 @@ export type { ConnectionRefusal, RefusalReason } from './mtls-listener.js';
 export interface MeshServerOptions extends MtlsListenerOptions {
   /** The application: a Node request listener (Fastify's `serverFactory` handler, an Express app, ...). */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Told of each request the HTTP parser refused before any request was in flight on its
+   * connection (codec-error-reply.ts): the mesh's telemetry reports it as Istio's sidecar does.
+   */
+  readonly onCodecRefusal?: (r: RefusedRequest) => void;
 }
 
 const noop = () => {};
@@ -24,7 +31,10 @@ const noop = () => {};
  * A `net.Server` that serves HTTP/1.1 under Istio's PeerAuthentication for each port it
  * listens on (mtls-listener.ts: STRICT, PERMISSIVE by sniffing, DISABLE). A PERMISSIVE
  * port's TLS without an Istio ALPN matches no HTTP filter chain and is closed.
- * Emits `meshConnectionRefused` (ConnectionRefusal) for every refused connection.
+ * Emits `meshConnectionRefused` (ConnectionRefusal) for every refused connection, and
+ * `meshCodecRefusal` (RefusedRequest) for every request its HTTP parser refused before a
+ * request was in flight on the connection (answered as Envoy's codec answers it,
+ * codec-error-reply.ts).
  */
 export class MeshServer extends MtlsListener {
   /** The HTTP server that parses requests on accepted (and verified) connections. */
@@ -40,29 +50,22 @@ export class MeshServer extends MtlsListener {
       rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
       handler(req, res);
     });
+    const onCodecRefusal = options.onCodecRefusal;
+    const onRefusal = (r: RefusedRequest): void => {
+      onCodecRefusal?.(r);
+      this.emit('meshCodecRefusal', r);
+    };
+    // What the parser refuses is answered here, as the sidecar's codec answers it before the
+    // application could: a framework's own `clientError` handler (Fastify's) is not asked.
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (this.listenerCount('clientError') > 0) {
-        this.emit('clientError', err, socket);
-        return;
-      }
-      // Node's own default for a request it cannot parse.
-      if (socket.writable && socket.bytesWritten === 0) {
-        const status =
-          err.code === 'HPE_HEADER_OVERFLOW'
-            ? '431 Request Header Fields Too Large'
-            : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-              ? '408 Request Timeout'
-              : '400 Bad Request';
-        // Envoy's connection manager names itself on every response it writes, its own
-        // local replies included (server_name, OVERWRITE; proxyHeaders.server).
-        // A name that could end the header line is not written.
-        const server = this.meshConfig().proxyHeaders.server;
-        const name =
-          server === null || /[\r\n\0]/.test(server.inbound) ? '' : `server: ${server.inbound}\r\n`;
-        socket.end(`HTTP/1.1 ${status}\r\n${name}Connection: close\r\n\r\n`);
-      } else {
-        socket.destroy();
-      }
+      // Envoy's connection manager names itself on every response it writes, its own
+      // local replies included (server_name, OVERWRITE; proxyHeaders.server).
+      const server = this.meshConfig().proxyHeaders.server;
+      answerCodecError(err, socket, {
+        server: server === null ? null : server.inbound,
+        onRefusal,
+        now: Date.now,
+      });
     });
     // The inner HTTP server never listens itself; its request/headers timeout checks start on 'listening'.
     this.on('listening', () => this.http.emit('listening'));

@@ -26,27 +26,47 @@ async function serverWith(meshYaml: string | null) {
   return startServer({ getPlan: () => plan, certs: await certSourceFor('foo', 'httpbin') });
 }
 
+/** An HTTP date, as the connection manager's `date` header carries it. */
+const DATE = String.raw`date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n`;
+
+/** Envoy's local reply for a codec error: body, content-length and -type, date, server. */
+function envoyReply(status: string, body: string, server: string | null, close: boolean): RegExp {
+  const name = server === null ? '' : `server: ${server}\r\n`;
+  const head =
+    `HTTP/1.1 ${status}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\n` +
+    `${DATE}${name}${close ? 'connection: close\r\n' : ''}\r\n`;
+  return new RegExp(`^${head.replace(/\r\n/g, '\\r\\n').replace(/\//g, '\\/')}${body}$`);
+}
+
 describe('createMeshServer reply to an unparsable request', () => {
-  it('names the server istio-envoy by default on a 400', async () => {
+  it('answers a 400 as Envoy’s codec does: body, content type, date, istio-envoy, connection: close', async () => {
     const { port } = await serverWith(null);
-    expect(await exchange(port, 'NOT A REQUEST\r\n\r\n')).toBe(
-      'HTTP/1.1 400 Bad Request\r\nserver: istio-envoy\r\nConnection: close\r\n\r\n',
+    expect(await exchange(port, 'NOT A REQUEST\r\n\r\n')).toMatch(
+      envoyReply('400 Bad Request', 'Bad Request', 'istio-envoy', true),
     );
   });
 
-  it('uses proxyHeaders.server.value, on a 431 too', async () => {
+  it('uses proxyHeaders.server.value on a 431, which closes the connection without saying so', async () => {
     const { port } = await serverWith('defaultConfig:\n  proxyHeaders:\n    server: { value: my-proxy }');
     // Past node's 16 KiB header limit.
     const oversized = `GET / HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`;
-    expect(await exchange(port, oversized)).toBe(
-      'HTTP/1.1 431 Request Header Fields Too Large\r\nserver: my-proxy\r\nConnection: close\r\n\r\n',
+    expect(await exchange(port, oversized)).toMatch(
+      envoyReply('431 Request Header Fields Too Large', 'Request Header Fields Too Large', 'my-proxy', false),
     );
   });
 
   it('writes no server header when proxyHeaders.server is disabled', async () => {
     const { port } = await serverWith('defaultConfig:\n  proxyHeaders:\n    server: { disabled: true }');
-    expect(await exchange(port, 'NOT A REQUEST\r\n\r\n')).toBe(
-      'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+    expect(await exchange(port, 'NOT A REQUEST\r\n\r\n')).toMatch(
+      envoyReply('400 Bad Request', 'Bad Request', null, true),
     );
+  });
+
+  it('answers a HEAD request with the headers and no body', async () => {
+    const { port } = await serverWith(null);
+    const text = await exchange(port, 'HEAD / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n');
+    expect(text.startsWith('HTTP/1.1 400 Bad Request\r\n')).toBe(true);
+    expect(text).toContain('\r\ncontent-length: 11\r\n');
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
   });
 });

@@ -1,0 +1,127 @@
+import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
+import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import type { DestinationService } from '../telemetry/metrics/metric-event.js';
+import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
+import { hostPort } from '../outbound/upstream/host-state.js';
+import type { PeerIdentity } from './request-context.js';
+import type { CodecRefusal } from './server/codec-refusal.js';
+
+const DPE: readonly string[] = Object.freeze(['DPE']);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** A request the codec refused, with what its connection and reply tell of it. */
+export interface RefusedRequest {
+  readonly refusal: CodecRefusal;
+  /** The connection's verified mTLS peer, or null. */
+  readonly peer: PeerIdentity | null;
+  /** The local port the request came in on. */
+  readonly port: number;
+  readonly sourceIp: string;
+  readonly sourcePort: number;
+  readonly destinationIp: string;
+  readonly sni: string | null;
+  /** The connection, for `%CONNECTION_ID%` and the TLS operators. */
+  readonly connection: object | null;
+  /** Epoch ms (`%START_TIME%`). */
+  readonly startEpoch: number;
+  readonly durationMs: number;
+  /** The bytes read of the request (Envoy's downstream wire bytes received). */
+  readonly requestBytes: number;
+  /** The reply's status line and header block, and its body, in bytes. */
+  readonly replyHeaderBytes: number;
+  readonly replyBodyBytes: number;
+  /** The reply's headers, lower-case names (`%RESP(...)%`). */
+  readonly replyHeaders: Readonly<Record<string, string>>;
+}
+
+/**
+ * `destination_service*` of a request no route took: the server's stats filter finds no
+ * upstream cluster and, with the Host header fallback off, names the workload's canonical
+ * service, bare, in its namespace (istio/proxy istio_stats.cc populatePeerInfo, the server
+ * sidecar branch).
+ */
+function unroutedService(t: MeshTelemetry): DestinationService {
+  const w = t.workload;
+  const name = canonicalService(w.labels, w.name);
+  return { host: name, name, namespace: w.namespace };
+}
+
+/**
+ * Reports a request Envoy's HTTP/1 codec refused (server/codec-refusal.ts) as Istio's inbound
+ * sidecar does. The codec error's local reply creates the stream's filter chain
+ * (conn_manager_impl.cc createFilterChain, "called early via sendLocalReply"), so the stats
+ * filter and the access log see it: one `istio_requests_total` with the reply's code and flag
+ * `DPE`, no route, no upstream cluster and no peer metadata (the exchange filter never saw
+ * headers), and no span (tracing starts when the headers are decoded).
+ */
+export function reportCodecRefusal(t: MeshTelemetry, r: RefusedRequest): void {
+  try {
+    const status = r.refusal.status;
+    const responseBytes = r.replyHeaderBytes + r.replyBodyBytes;
+    if (t.metrics.enabled) {
+      t.metrics.record({
+        reporter: 'destination',
+        source: peerFromIdentity(r.peer),
+        destination: t.metrics.local,
+        destinationService: unroutedService(t),
+        port: r.port,
+        protocol: 'http',
+        status,
+        flags: DPE,
+        mtls: r.peer !== null,
+        durationMs: r.durationMs,
+        requestBytes: r.requestBytes,
+        responseBytes,
+        headers: NO_HEADERS,
+        entry: () => entryOf(r),
+      });
+    }
+    if (t.accessLog.server.enabled) t.accessLog.server.log(entryOf(r));
+  } catch {
+    // Telemetry never throws into the server.
+  }
+}
+
+function entryOf(r: RefusedRequest): AccessLogEntry {
+  const local = r.destinationIp === '' ? null : hostPort(r.destinationIp, r.port);
+  const remote = r.sourceIp === '' ? null : hostPort(r.sourceIp, r.sourcePort);
+  return {
+    direction: 'INBOUND',
+    startTime: Math.round(r.startEpoch),
+    // The codec hands the connection manager no headers: every request operator is `-`.
+    method: null,
+    path: null,
+    authority: null,
+    protocol: 'HTTP/1.1',
+    upstreamProtocol: null,
+    connection: r.connection,
+    downstreamTls: tlsConnectionOf(r.connection),
+    downstreamDirectRemoteAddress: remote,
+    localReplyBody: r.refusal.body,
+    wire: {
+      downstreamReceived: r.requestBytes,
+      downstreamSent: r.replyHeaderBytes + r.replyBodyBytes,
+      downstreamHeadersReceived: r.requestBytes,
+      downstreamHeadersSent: r.replyHeaderBytes,
+    },
+    timing: { firstDownstreamTx: r.durationMs, lastDownstreamTx: r.durationMs },
+    responseCode: r.refusal.status,
+    responseFlags: DPE,
+    responseCodeDetails: r.refusal.details,
+    connectionTerminationDetails: null,
+    upstreamTransportFailureReason: null,
+    bytesReceived: 0,
+    bytesSent: r.replyBodyBytes,
+    durationMs: Math.round(r.durationMs),
+    requestHeaders: NO_HEADERS,
+    responseHeaders: r.replyHeaders,
+    upstreamHost: null,
+    upstreamCluster: null,
+    upstreamLocalAddress: null,
+    downstreamLocalAddress: local,
+    downstreamRemoteAddress: remote,
+    requestedServerName: r.sni,
+    routeName: null,
+  };
+}

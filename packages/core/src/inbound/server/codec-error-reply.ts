@@ -1,0 +1,72 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RefusedRequest } from '../codec-refusal-report.js';
+import { connectionFactsOf } from '../node-request.js';
+import { codecRefusalOf, localReplyOf, type ParseError } from './codec-refusal.js';
+import { connectionPeerOf } from './peer-registry.js';
+
+/** node's parse error, as `clientError` hands it over. */
+interface ClientError extends ParseError {
+  /** The chunk the parser was reading when it failed. */
+  readonly rawPacket?: unknown;
+}
+
+/** How a mesh server answers what its HTTP parser refused. */
+export interface CodecErrorOptions {
+  /** The `server` header of the reply (proxyHeaders.server), null for none. */
+  readonly server: string | null;
+  /** Told of each refused request that no response was under way for. */
+  readonly onRefusal?: ((r: RefusedRequest) => void) | undefined;
+  /** Epoch ms now (`%START_TIME%`). */
+  readonly now: () => number;
+}
+
+/** The response a request in flight on `socket` is answered with, if any (node's own bookkeeping). */
+function inFlight(socket: Socket): ServerResponse | null {
+  return (socket as { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+}
+
+/**
+ * Answers a request node's HTTP parser refused as Envoy's HTTP/1 codec does
+ * (codec-refusal.ts), then closes the connection; and reports it (`onRefusal`) when it came
+ * before any request in flight, as a request the mesh never handed the application. Once a
+ * response has started on the connection it is only destroyed, as node and Envoy do. node's
+ * request and header timeouts (not the codec's) keep node's 408.
+ */
+export function answerCodecError(err: ClientError, socket: Socket, options: CodecErrorOptions): void {
+  const pending = inFlight(socket);
+  if (!socket.writable || pending?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const refusal = codecRefusalOf(err);
+  if (refusal === null) {
+    const server =
+      options.server === null || /[\r\n\0]/.test(options.server) ? '' : `server: ${options.server}\r\n`;
+    socket.end(`HTTP/1.1 408 Request Timeout\r\n${server}Connection: close\r\n\r\n`);
+    return;
+  }
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : null;
+  const head = raw !== null && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const start = options.now();
+  const reply = localReplyOf(refusal, { server: options.server, date: new Date(start).toUTCString(), head });
+  socket.end(reply.text);
+  if (pending !== null || options.onRefusal === undefined) return;
+  const facts = connectionFactsOf(socket, connectionPeerOf(socket)?.peer ?? null);
+  options.onRefusal({
+    refusal,
+    peer: facts.peer,
+    port: facts.port,
+    sourceIp: facts.sourceIp,
+    sourcePort: facts.sourcePort,
+    destinationIp: facts.destinationIp,
+    sni: facts.sni,
+    connection: socket,
+    startEpoch: start,
+    durationMs: 0,
+    requestBytes: raw === null ? 0 : raw.length,
+    replyHeaderBytes: reply.headerBytes,
+    replyBodyBytes: reply.bodyBytes,
+    replyHeaders: reply.headers,
+  });
+}

@@ -1,0 +1,244 @@
+import express from 'express';
+import Fastify from 'fastify';
+import { writeFile } from 'node:fs/promises';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { Registry } from 'prom-client';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMesh, type Mesh } from '../../packages/core/src/index.js';
+import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import {
+  createDevCa,
+  issueWorkloadCertificate,
+  type CertificateAuthority,
+  type IssuedCertificate,
+} from '../../packages/core/src/identity/dev-ca.js';
+import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
+import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
+import type { Closers } from '../support/httpbin-mesh.js';
+
+// A request Envoy's HTTP/1 codec cannot parse is answered by the codec's local reply (400,
+// 431 past the header limit), with flag DPE and the codec's details, and the connection is
+// closed (envoy http1 codec_impl.cc). The reply goes through the connection manager, which
+// creates the stream's filter chain for it, so Istio's stats filter counts it and the access
+// log writes its line, with no route, no upstream cluster and no peer metadata: the server
+// sidecar's `destination_service` is then the bare canonical service (istio/proxy
+// istio_stats.cc populatePeerInfo). Through the servers meshlet makes: `mesh.listen` and a
+// Fastify `serverFactory`, plaintext and over mTLS.
+
+const tmp = useTmpDir();
+const closers: Closers = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+let ca: CertificateAuthority;
+let sleepCert: IssuedCertificate;
+beforeAll(async () => {
+  ca = await createDevCa();
+  sleepCert = await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'sleep', ttl: '1h' });
+});
+
+let handled = 0;
+
+interface Served {
+  readonly port: number;
+  readonly registry: Registry;
+  readonly log: string[];
+}
+
+const SERVERS = ['mesh.listen (Express)', 'Fastify serverFactory'] as const;
+type ServerKind = (typeof SERVERS)[number];
+
+/** httpbin in foo behind meshlet, with metrics and a JSON access log collected. */
+async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}): Promise<Served> {
+  const dir = await tmp();
+  await writeFile(path.join(dir, 'mesh.yaml'), '');
+  let certs: string | undefined;
+  if (options.mtls === true) {
+    certs = path.join(await tmp(), 'httpbin');
+    await writeWorkloadCertificates(
+      certs,
+      await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'httpbin', ttl: '1h' }),
+    );
+  }
+  const registry = new Registry();
+  const log: string[] = [];
+  const mesh: Mesh = await createMesh({
+    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
+    config: dir,
+    ...(certs === undefined ? {} : { certs }),
+    meshConfig: { accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' },
+    telemetry: { registry, otlp: false, accessLogSink: { stream: lineCollector(log) } },
+  });
+  closers.push(() => mesh.close());
+  if (kind === 'Fastify serverFactory') {
+    const app = Fastify({ serverFactory: mesh.serverFactory });
+    await app.register(meshletFastify, { mesh });
+    app.get('/', () => {
+      handled++;
+      return 'ok';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => app.close());
+    return { port: (app.server.address() as AddressInfo).port, registry, log };
+  }
+  const app = express();
+  app.use(meshletExpress({ mesh }));
+  app.get('/', (_req, res) => {
+    handled++;
+    res.send('ok');
+  });
+  const server = await mesh.listen(app, 0, '127.0.0.1');
+  return { port: (server.address() as AddressInfo).port, registry, log };
+}
+
+/** Writes `bytes` on `socket` once it is ready and reads everything until the server closes. */
+function exchange(socket: Socket, bytes: string, ready: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+    socket.once(ready, () => socket.write(bytes));
+  });
+}
+
+const plain = (port: number, bytes: string) => exchange(connect(port, '127.0.0.1'), bytes, 'connect');
+
+const overMtls = (port: number, bytes: string) =>
+  exchange(
+    tlsConnect({
+      port,
+      host: '127.0.0.1',
+      key: sleepCert.keyPem,
+      cert: sleepCert.certChainPem,
+      ca: sleepCert.rootCertPem,
+      ALPNProtocols: ['istio-http/1.1'],
+      checkServerIdentity: () => undefined,
+    }),
+    bytes,
+    'secureConnect',
+  );
+
+async function requestsTotal(
+  registry: Registry,
+): Promise<{ labels: Record<string, unknown>; value: number }[]> {
+  const m = await registry.getSingleMetric('istio_requests_total')!.get();
+  return m.values.map((v) => ({ labels: { ...v.labels }, value: v.value }));
+}
+
+async function histogramSum(registry: Registry, name: string): Promise<number> {
+  const m = await registry.getSingleMetric(name)!.get();
+  const sums = m.values.filter((v) => (v as { metricName?: string }).metricName === `${name}_sum`);
+  return sums.reduce((a, v) => a + v.value, 0);
+}
+
+const CASES = [
+  [
+    'a header name with a space',
+    'GET / HTTP/1.1\r\nHost: httpbin\r\nBad Header: v\r\n\r\n',
+    400,
+    'http1.codec_error',
+  ],
+  [
+    'a control character in a header value',
+    'GET / HTTP/1.1\r\nHost: httpbin\r\nX: a\x01b\r\n\r\n',
+    400,
+    'http1.invalid_characters',
+  ],
+  [
+    'Content-Length beside Transfer-Encoding',
+    'POST / HTTP/1.1\r\nHost: httpbin\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n',
+    400,
+    'http1.content_length_and_chunked_not_allowed',
+  ],
+  ['a request line that is not HTTP', 'NOT A REQUEST\r\n\r\n', 400, 'http1.codec_error'],
+  [
+    'a header block past the limit',
+    `GET / HTTP/1.1\r\nHost: httpbin\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    431,
+    'http1.headers_too_large',
+  ],
+] as const;
+
+describe.each(SERVERS)('a request the codec refuses, %s', (kind) => {
+  it.each(CASES)(
+    '%s: the codec’s reply, closed, counted and logged as Envoy does',
+    async (_, bytes, status, details) => {
+      const s = await serve(kind);
+      const before = handled;
+      const text = await plain(s.port, bytes);
+      const body = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      expect(text.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${body}`);
+      expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
+      expect(text).toContain('\r\nserver: istio-envoy\r\n');
+      expect(handled).toBe(before);
+
+      await linesBeyond(s.log, 0);
+      const line = JSON.parse(s.log[0]!) as Record<string, unknown>;
+      expect(line).toMatchObject({
+        response_code: status,
+        response_flags: 'DPE',
+        response_code_details: details,
+        method: null,
+        path: null,
+        protocol: 'HTTP/1.1',
+        upstream_cluster: null,
+        upstream_host: null,
+        route_name: null,
+        bytes_received: 0,
+        bytes_sent: body.length,
+      });
+      expect(line['downstream_local_address']).toBe(`127.0.0.1:${s.port}`);
+
+      const rows = await requestsTotal(s.registry);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.value).toBe(1);
+      expect(rows[0]!.labels).toMatchObject({
+        reporter: 'destination',
+        response_code: String(status),
+        response_flags: 'DPE',
+        request_protocol: 'http',
+        source_workload: 'unknown',
+        source_principal: 'unknown',
+        destination_workload: 'httpbin',
+        destination_workload_namespace: 'foo',
+        destination_service: 'httpbin',
+        destination_service_name: 'httpbin',
+        destination_service_namespace: 'foo',
+        connection_security_policy: 'none',
+      });
+      // The wire bytes: what the server read of the request, and the whole reply.
+      expect(await histogramSum(s.registry, 'istio_request_bytes')).toBe(Buffer.byteLength(bytes, 'latin1'));
+      expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(Buffer.byteLength(text, 'latin1'));
+    },
+  );
+
+  it('over mTLS: the peer’s principal and mutual_tls, as the connection says', async () => {
+    const s = await serve(kind, { mtls: true });
+    const text = await overMtls(s.port, 'GET / HTTP/1.1\r\nHost: httpbin\r\nBad Header: v\r\n\r\n');
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    await expect.poll(async () => (await requestsTotal(s.registry)).length).toBe(1);
+    expect((await requestsTotal(s.registry))[0]!.labels).toMatchObject({
+      response_code: '400',
+      response_flags: 'DPE',
+      source_principal: 'spiffe://cluster.local/ns/foo/sa/sleep',
+      source_workload_namespace: 'foo',
+      destination_principal: 'spiffe://cluster.local/ns/foo/sa/httpbin',
+      connection_security_policy: 'mutual_tls',
+    });
+  });
+
+  it('serves the next connection as usual', async () => {
+    const s = await serve(kind);
+    await plain(s.port, 'NOT A REQUEST\r\n\r\n');
+    const ok = await plain(s.port, 'GET / HTTP/1.1\r\nHost: httpbin\r\nConnection: close\r\n\r\n');
+    expect(ok.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    await expect.poll(async () => (await requestsTotal(s.registry)).length).toBe(2);
+  });
+});
