@@ -4,10 +4,12 @@ import { writeFile } from 'node:fs/promises';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
+import { localPeerHeaders } from '../../packages/core/src/telemetry/metadata-exchange/peer-metadata.js';
 import {
   createDevCa,
   issueWorkloadCertificate,
@@ -48,15 +50,28 @@ interface Served {
   readonly port: number;
   readonly registry: Registry;
   readonly log: string[];
+  readonly spans: InMemorySpanExporter;
 }
 
+/** The servers meshlet makes, which parse the requests themselves. */
 const SERVERS = ['mesh.listen (Express)', 'Fastify serverFactory'] as const;
-type ServerKind = (typeof SERVERS)[number];
+/** With the plugin on Fastify's own server, which node parses and the engine then refuses. */
+const ALL_SERVERS = [...SERVERS, 'Fastify plugin on its own server'] as const;
+type ServerKind = (typeof ALL_SERVERS)[number];
+
+/** Every request traced, so a span would show. */
+const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+`;
 
 /** httpbin in foo behind meshlet, with metrics and a JSON access log collected. */
 async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}): Promise<Served> {
   const dir = await tmp();
-  await writeFile(path.join(dir, 'mesh.yaml'), '');
+  await writeFile(path.join(dir, 'mesh.yaml'), TRACE_ALL);
   let certs: string | undefined;
   if (options.mtls === true) {
     certs = path.join(await tmp(), 'httpbin');
@@ -67,16 +82,22 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
   }
   const registry = new Registry();
   const log: string[] = [];
+  const spans = new InMemorySpanExporter();
   const mesh: Mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
     ...(certs === undefined ? {} : { certs }),
     meshConfig: { accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' },
-    telemetry: { registry, otlp: false, accessLogSink: { stream: lineCollector(log) } },
+    telemetry: {
+      registry,
+      otlp: false,
+      accessLogSink: { stream: lineCollector(log) },
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+    },
   });
   closers.push(() => mesh.close());
-  if (kind === 'Fastify serverFactory') {
-    const app = Fastify({ serverFactory: mesh.serverFactory });
+  if (kind !== 'mesh.listen (Express)') {
+    const app = Fastify(kind === 'Fastify serverFactory' ? { serverFactory: mesh.serverFactory } : {});
     await app.register(meshletFastify, { mesh });
     app.get('/', () => {
       handled++;
@@ -84,7 +105,7 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
-    return { port: (app.server.address() as AddressInfo).port, registry, log };
+    return { port: (app.server.address() as AddressInfo).port, registry, log, spans };
   }
   const app = express();
   app.use(meshletExpress({ mesh }));
@@ -93,7 +114,7 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
     res.send('ok');
   });
   const server = await mesh.listen(app, 0, '127.0.0.1');
-  return { port: (server.address() as AddressInfo).port, registry, log };
+  return { port: (server.address() as AddressInfo).port, registry, log, spans };
 }
 
 /** Writes `bytes` on `socket` once it is ready and reads everything until the server closes. */
@@ -240,5 +261,52 @@ describe.each(SERVERS)('a request the codec refuses, %s', (kind) => {
     const ok = await plain(s.port, 'GET / HTTP/1.1\r\nHost: httpbin\r\nConnection: close\r\n\r\n');
     expect(ok.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
     await expect.poll(async () => (await requestsTotal(s.registry)).length).toBe(2);
+  });
+});
+
+// Envoy's codec counts the headers as it parses them and refuses the 101st (max_headers_count)
+// before the connection manager has them: the same report as any codec refusal. node parses
+// up to 2,000, so the engine refuses these, whichever server node's parser runs in.
+describe.each(ALL_SERVERS)('more than 100 headers, %s', (kind) => {
+  it('is reported as the codec’s refusal: no route, no peer labels, no span, no decorator header', async () => {
+    const s = await serve(kind);
+    // A caller's metadata exchange, which the peer_metadata filter never reads here.
+    const mx = localPeerHeaders(
+      { name: 'sleep-1', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } },
+      'Kubernetes',
+      'sidecar~10.0.0.1~sleep-1.foo~foo.svc.cluster.local',
+    );
+    const lines = [
+      'Host: httpbin',
+      `x-envoy-peer-metadata-id: ${mx.id}`,
+      `x-envoy-peer-metadata: ${mx.value}`,
+    ];
+    for (let i = lines.length; i < 101; i++) lines.push(`X-H${i}: v`);
+    const text = await plain(s.port, `GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(text.toLowerCase()).not.toContain('x-envoy-decorator-operation');
+    // Nor did the exchange filter, which answers a caller's metadata with the server's.
+    expect(text.toLowerCase()).not.toContain('x-envoy-peer-metadata');
+    await linesBeyond(s.log, 0);
+    expect(JSON.parse(s.log[0]!)).toMatchObject({
+      response_code: 431,
+      response_flags: 'DPE',
+      response_code_details: 'http1.too_many_headers',
+      method: null,
+      path: null,
+      upstream_cluster: null,
+      route_name: null,
+    });
+    const rows = await requestsTotal(s.registry);
+    expect(rows.map((r) => r.labels)).toMatchObject([
+      {
+        response_code: '431',
+        response_flags: 'DPE',
+        destination_service: 'httpbin',
+        destination_service_name: 'httpbin',
+        source_workload: 'unknown',
+      },
+    ]);
+    expect(s.spans.getFinishedSpans()).toEqual([]);
   });
 });

@@ -5,14 +5,14 @@ import type { DestinationService } from '../telemetry/metrics/metric-event.js';
 import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
 import { hostPort } from '../outbound/upstream/host-state.js';
 import type { PeerIdentity } from './request-context.js';
-import type { CodecRefusal } from './server/codec-refusal.js';
 
 const DPE: readonly string[] = Object.freeze(['DPE']);
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A request the codec refused, with what its connection and reply tell of it. */
 export interface RefusedRequest {
-  readonly refusal: CodecRefusal;
+  /** The reply's status, `%RESPONSE_CODE_DETAILS%` and body (server/codec-refusal.ts). */
+  readonly refusal: { readonly status: number; readonly details: string; readonly body: string };
   /** The connection's verified mTLS peer, or null. */
   readonly peer: PeerIdentity | null;
   /** The local port the request came in on. */

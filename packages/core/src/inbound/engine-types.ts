@@ -61,7 +61,11 @@ export interface GatewayRouteTarget {
 
 /** Why a request was refused, for logs, metrics and `meshlet explain`. */
 export interface DenyReason {
-  readonly stage: 'normalize' | 'ratelimit' | 'jwt' | 'custom' | 'deny' | 'allow';
+  /**
+   * `codec`: Envoy's HTTP/1 codec refused the request before the connection manager had its
+   * headers (no route, no span; telemetry reports it as codec-refusal-report.ts does).
+   */
+  readonly stage: 'codec' | 'normalize' | 'ratelimit' | 'jwt' | 'custom' | 'deny' | 'allow';
   /** `ns/name` of the deciding policy, when one decided. */
   readonly policy: string | null;
   /** Human-readable detail, e.g. `rule[0] from[0] principals did not match`. */

@@ -240,7 +240,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   ): InboundDecision => {
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (at.cleaned !== undefined) d = removeCleaned(d, at.cleaned);
-    if (exchange !== null) d = withExchange(d, exchange, peerHeaders);
+    // A request the codec refused never reached the exchange filter: nothing is answered.
+    if (exchange !== null && (d.allow || d.reason.stage !== 'codec'))
+      d = withExchange(d, exchange, peerHeaders);
     if (at.set !== undefined) d = setForApp(d, at.set);
     if (options.onDecision !== undefined) {
       try {
@@ -440,7 +442,7 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
     const tooMany = headerCountProblem(request);
     if (tooMany !== null)
       return denied(431, TOO_MANY_HEADERS_BODY, CLOSE_CONNECTION, ['DPE'], {
-        stage: 'normalize',
+        stage: 'codec',
         policy: null,
         detail: tooMany,
         responseCodeDetails: 'http1.too_many_headers',

@@ -27,6 +27,7 @@ import type { InboundDecision, InboundRequest } from './engine-types.js';
 import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
+import { reportCodecRefusal } from './codec-refusal-report.js';
 import { forwardedClient } from './authz/remote-ip.js';
 import { carriesExchange, withoutExchange } from './peer-exchange.js';
 import { sentResponseHeaders } from './sent-headers.js';
@@ -64,6 +65,11 @@ function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
     default:
       return 'direct_response';
   }
+}
+
+/** Whether Envoy's HTTP/1 codec refused the request (before the connection manager). */
+function isCodecRefusal(d: InboundDecision | null): d is Extract<InboundDecision, { allow: false }> {
+  return d !== null && !d.allow && d.reason.stage === 'codec';
 }
 
 /** The ALLOW/DENY/CUSTOM action behind a denial, or null when it was not authorization. */
@@ -193,6 +199,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 
   decided(decision: InboundDecision): void {
     this.#decision = decision;
+    // Envoy's codec refused it before the connection manager traced anything.
+    if (!decision.allow && decision.reason.stage === 'codec') return;
     const operation = this.#span.responseOperation;
     if (decision.allow) {
       // Added with the forwarded response's other headers (forwarded-response.ts).
@@ -239,6 +247,26 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
+      if (isCodecRefusal(d)) {
+        // No span either: the connection manager never had the headers to trace.
+        reportCodecRefusal(t, {
+          refusal: { status, details: d.reason.responseCodeDetails ?? '', body: d.body },
+          peer: request.peer,
+          port: request.port,
+          sourceIp: request.sourceIp,
+          sourcePort: request.sourcePort ?? 0,
+          destinationIp: request.destinationIp,
+          sni: request.sni,
+          connection: this.#req.socket,
+          startEpoch: this.#startEpoch,
+          durationMs,
+          requestBytes,
+          replyHeaderBytes: responseHeaderBytes,
+          replyBodyBytes: responseBody,
+          replyHeaders: sentResponseHeaders(res) as Readonly<Record<string, string>>,
+        });
+        return;
+      }
       // Built only when a log line, a span or a tagOverrides expression reads it.
       const entry = once(() => this.#entry(status, flags, durationMs, requestBody, responseBody));
       if (t.metrics.enabled) {

@@ -35,7 +35,8 @@ describe("the codec's header count limit", () => {
     expect([d.status, d.body, d.flags]).toEqual([431, 'Request Header Fields Too Large', ['DPE']]);
     expect(d.headers['connection']).toBe('close');
     expect(d.headers['content-type']).toBe('text/plain');
-    expect(d.reason.stage).toBe('normalize');
+    // The codec's, not a filter's: no route, span or exchange answer (codec-refusal-report.ts).
+    expect(d.reason.stage).toBe('codec');
     expect(d.reason.responseCodeDetails).toBe('http1.too_many_headers');
     expect(d.reason.detail).toContain('101');
   });
