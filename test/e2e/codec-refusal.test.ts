@@ -103,6 +103,10 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
       handled++;
       return 'ok';
     });
+    app.post('/', () => {
+      handled++;
+      return 'posted';
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
     return { port: (app.server.address() as AddressInfo).port, registry, log, spans };
@@ -112,6 +116,11 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
   app.get('/', (_req, res) => {
     handled++;
     res.send('ok');
+  });
+  app.post('/', (req, res) => {
+    handled++;
+    req.resume();
+    req.on('end', () => res.send('posted'));
   });
   const server = await mesh.listen(app, 0, '127.0.0.1');
   return { port: (server.address() as AddressInfo).port, registry, log, spans };
@@ -308,5 +317,36 @@ describe.each(ALL_SERVERS)('more than 100 headers, %s', (kind) => {
       },
     ]);
     expect(s.spans.getFinishedSpans()).toEqual([]);
+  });
+});
+
+// Envoy's codec answers a transfer coding it does not implement with 501 before the connection
+// manager (codec_impl.cc onHeadersCompleteImpl); node hands `gzip, chunked` on, and a lone
+// `gzip` too before failing on its body, so the engine refuses them.
+const chunkedPost = (te: string) =>
+  `POST / HTTP/1.1\r\nHost: httpbin\r\nContent-Type: text/plain\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n`;
+
+describe.each(ALL_SERVERS)('a transfer coding other than chunked, %s', (kind) => {
+  it.each(['gzip', 'gzip, chunked'])('%s: 501, never handled, reported as the codec’s', async (te) => {
+    const s = await serve(kind);
+    const before = handled;
+    const text = await plain(s.port, chunkedPost(te));
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 501 Not Implemented');
+    expect(text.endsWith('\r\n\r\nNot Implemented')).toBe(true);
+    expect(handled).toBe(before);
+    await linesBeyond(s.log, 0);
+    expect(s.log.map((l) => JSON.parse(l) as unknown)).toMatchObject([
+      { response_code: 501, response_flags: 'DPE', response_code_details: 'http1.invalid_transfer_encoding' },
+    ]);
+    expect((await requestsTotal(s.registry)).map((r) => [r.labels['response_code'], r.value])).toEqual([
+      ['501', 1],
+    ]);
+  });
+
+  it('takes chunked in any case', async () => {
+    const s = await serve(kind);
+    const text = await plain(s.port, chunkedPost('Chunked'));
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(text.endsWith('posted')).toBe(true);
   });
 });

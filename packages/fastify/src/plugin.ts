@@ -30,7 +30,12 @@ function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: f
   reply.code(decision.status);
   reply.headers(decision.headers);
   if (reply.getHeader('content-type') === undefined) reply.type('text/plain');
-  return reply.send(decision.body);
+  reply.send(decision.body);
+  // A refusal that closes the connection (the codec's) ends it as soon as the reply is out:
+  // node may still be parsing the request's body, and Fastify's clientErrorHandler writes
+  // its own 400 after a reply on a socket still writable.
+  if (decision.headers['connection'] === 'close' && reply.raw.writableEnded) reply.raw.socket?.end();
+  return reply;
 }
 
 const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstance, options, done) => {

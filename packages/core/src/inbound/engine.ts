@@ -35,6 +35,7 @@ import type { RateLimitPosition } from '../compile/inbound-filter-chain.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { CLOSE_CONNECTION, headerCountProblem, TOO_MANY_HEADERS_BODY } from './normalize/header-count.js';
+import { NOT_IMPLEMENTED_BODY, transferEncodingProblem } from './normalize/transfer-encoding.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { FORWARDED_PORT, forwardedPortOf } from './forwarded-port.js';
 import { cleanedHeadersOf, joinedRefererOf, removeCleaned, withoutCleaned } from './cleaned-headers.js';
@@ -446,6 +447,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         policy: null,
         detail: tooMany,
         responseCodeDetails: 'http1.too_many_headers',
+      });
+    const badCoding = transferEncodingProblem(request);
+    if (badCoding !== null)
+      return denied(501, NOT_IMPLEMENTED_BODY, CLOSE_CONNECTION, ['DPE'], {
+        stage: 'codec',
+        policy: null,
+        detail: badCoding,
+        responseCodeDetails: 'http1.invalid_transfer_encoding',
       });
     const plan = options.getPlan();
     const c = compiledFor(plan);
