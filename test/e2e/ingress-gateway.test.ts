@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
@@ -290,6 +290,48 @@ describe('mesh.gateway(): the codec’s header count', () => {
     const refused = await send(gw.port, 'bookinfo.example.com', '/productpage', { headers: headers(99) });
     expect([refused.status, refused.body]).toEqual([431, 'Request Header Fields Too Large']);
     expect(pp.seen).toHaveLength(1);
+    // The codec refused it before any route: the gateway's stats filter knows no destination
+    // (istio_stats.cc, client branch, no Host fallback on a gateway) and counts it with DPE.
+    const codec = { reporter: 'source', response_code: '431', response_flags: 'DPE' };
+    expect(await requestsTotal(gw.mesh, { ...codec, destination_service: 'unknown' })).toBe(1);
+    expect(
+      await requestsTotal(gw.mesh, {
+        ...codec,
+        source_workload: 'istio-ingressgateway',
+        destination_workload: 'unknown',
+      }),
+    ).toBe(1);
+  });
+
+  it('answers what its parser refuses as Envoy’s codec, on mesh.listenGateway, and counts it', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    const server = await gw.mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
+    const port = (server.address() as AddressInfo).port;
+    const text = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('GET /productpage HTTP/1.1\r\nBad Header: v\r\n\r\n'),
+      );
+      socket.setEncoding('latin1');
+      socket.on('data', (c: string) => (out += c));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(text).toContain('\r\nserver: istio-envoy\r\nconnection: close\r\n');
+    expect(text.endsWith('\r\n\r\nBad Request')).toBe(true);
+    expect(pp.seen).toHaveLength(0);
+    expect(
+      await requestsTotal(gw.mesh, {
+        reporter: 'source',
+        response_code: '400',
+        response_flags: 'DPE',
+        destination_service: 'unknown',
+        source_workload: 'istio-ingressgateway',
+      }),
+    ).toBe(1);
   });
 });
 

@@ -17,6 +17,7 @@ import { runWithInboundContext } from '../telemetry/tracing/request-context.js';
 import { gatewayBody, gatewayRequestHeaders, isEncrypted } from './gateway-request.js';
 import { connectionRouteName } from './server-route.js';
 import { gatewayRouteTarget } from './gateway-route-target.js';
+import { refuseAtGatewayCodec } from './gateway-codec-refusal.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -83,6 +84,10 @@ async function forward(
   decision: InboundDecision,
   drawn: number | undefined,
 ): Promise<void> {
+  if (!decision.allow && decision.reason.stage === 'codec') {
+    refuseAtGatewayCodec(parts.telemetry, req, res, decision);
+    return;
+  }
   const plan = parts.getPlan();
   // The path as meshConfig pathNormalization made it: what authorization checked, what the
   // routes match and what goes upstream (Envoy's connection manager rewrites :path).

@@ -8,6 +8,8 @@ import type { MeshEvents } from '../mesh/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { RequestListener } from './gateway-listener.js';
 import { createGatewayServer, type GatewayServerOptions } from './gateway-server.js';
+import { answerGatewayCodecErrors } from './gateway-codec-refusal.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { followGatewayTls } from './gateway-tls-watch.js';
 
 /** The mesh's parts `mesh.listenGateway` runs on. */
@@ -22,6 +24,8 @@ export interface ListenGatewayParts {
   readonly servers: Set<Server>;
   /** `mesh.gateway({ port })`. */
   readonly listener: (port: number) => RequestListener;
+  /** The mesh's telemetry, which reports what the listener's parser refuses. */
+  readonly telemetry?: MeshTelemetry | null;
   /** What each open listener's certificates are, for the config dump (registered while open). */
   readonly secrets?: Set<() => readonly SecretDump[]>;
 }
@@ -37,6 +41,11 @@ export async function listenGateway(
 ): Promise<Server> {
   const handle = await createGatewayServer(parts.getPlan(), parts.certs, parts.listener, options);
   const { server } = handle;
+  answerGatewayCodecErrors(
+    server,
+    () => parts.getPlan().meshConfig.proxyHeaders.server,
+    parts.telemetry ?? null,
+  );
   const follow = followGatewayTls({
     handle,
     getPlan: parts.getPlan,

@@ -2,7 +2,7 @@ import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import { tlsConnectionOf } from '../telemetry/access-log/tls-fields.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import type { DestinationService } from '../telemetry/metrics/metric-event.js';
-import { canonicalService, peerFromIdentity } from '../telemetry/peer-labels.js';
+import { canonicalService, peerFromIdentity, UNKNOWN, UNKNOWN_PEER } from '../telemetry/peer-labels.js';
 import { hostPort } from '../outbound/upstream/host-state.js';
 import type { PeerIdentity } from './request-context.js';
 
@@ -47,47 +47,60 @@ function unroutedService(t: MeshTelemetry): DestinationService {
   return { host: name, name, namespace: w.namespace };
 }
 
+/** A gateway's stats filter knows no destination for it: no cluster, no host fallback. */
+const UNKNOWN_SERVICE: DestinationService = Object.freeze({
+  host: UNKNOWN,
+  name: UNKNOWN,
+  namespace: UNKNOWN,
+});
+
 /**
- * Reports a request Envoy's HTTP/1 codec refused (server/codec-refusal.ts) as Istio's inbound
- * sidecar does. The codec error's local reply creates the stream's filter chain
+ * Reports a request Envoy's HTTP/1 codec refused (server/codec-refusal.ts) as Istio's proxy
+ * does. The codec error's local reply creates the stream's filter chain
  * (conn_manager_impl.cc createFilterChain, "called early via sendLocalReply"), so the stats
  * filter and the access log see it: one `istio_requests_total` with the reply's code and flag
  * `DPE`, no route, no upstream cluster and no peer metadata (the exchange filter never saw
- * headers), and no span (tracing starts when the headers are decoded).
+ * headers), and no span (tracing starts when the headers are decoded). A sidecar reports it
+ * with reporter `destination`, `destination_service` its bare canonical service; a gateway,
+ * which measures on its outbound side, with reporter `source`, its own labels as the source and
+ * nothing known of the destination (istio_stats.cc populatePeerInfo, client branch, the Host
+ * fallback off for gateways), in its client access log.
  */
-export function reportCodecRefusal(t: MeshTelemetry, r: RefusedRequest): void {
+export function reportCodecRefusal(t: MeshTelemetry, r: RefusedRequest, gateway = false): void {
   try {
     const status = r.refusal.status;
     const responseBytes = r.replyHeaderBytes + r.replyBodyBytes;
     if (t.metrics.enabled) {
       t.metrics.record({
-        reporter: 'destination',
-        source: peerFromIdentity(r.peer),
-        destination: t.metrics.local,
-        destinationService: unroutedService(t),
+        reporter: gateway ? 'source' : 'destination',
+        source: gateway ? t.metrics.local : peerFromIdentity(r.peer),
+        destination: gateway ? UNKNOWN_PEER : t.metrics.local,
+        destinationService: gateway ? UNKNOWN_SERVICE : unroutedService(t),
         port: r.port,
         protocol: 'http',
         status,
         flags: DPE,
-        mtls: r.peer !== null,
+        mtls: !gateway && r.peer !== null,
         durationMs: r.durationMs,
         requestBytes: r.requestBytes,
         responseBytes,
         headers: NO_HEADERS,
-        entry: () => entryOf(r),
+        entry: () => entryOf(r, gateway),
       });
     }
-    if (t.accessLog.server.enabled) t.accessLog.server.log(entryOf(r));
+    const log = gateway ? t.accessLog.client : t.accessLog.server;
+    if (log.enabled) log.log(entryOf(r, gateway));
   } catch {
     // Telemetry never throws into the server.
   }
 }
 
-function entryOf(r: RefusedRequest): AccessLogEntry {
+function entryOf(r: RefusedRequest, gateway: boolean): AccessLogEntry {
   const local = r.destinationIp === '' ? null : hostPort(r.destinationIp, r.port);
   const remote = r.sourceIp === '' ? null : hostPort(r.sourceIp, r.sourcePort);
   return {
-    direction: 'INBOUND',
+    // A gateway's listeners are outbound ones (istiod's traffic_direction).
+    direction: gateway ? 'OUTBOUND' : 'INBOUND',
     startTime: Math.round(r.startEpoch),
     // The codec hands the connection manager no headers: every request operator is `-`.
     method: null,

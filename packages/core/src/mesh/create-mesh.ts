@@ -330,6 +330,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           events,
           servers: gatewayServers,
           secrets: gatewaySecrets,
+          telemetry,
           listener: (port) => mesh.gateway({ port }),
         },
         withCredentials(gatewayOptions),

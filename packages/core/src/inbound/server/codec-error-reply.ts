@@ -6,7 +6,7 @@ import { codecRefusalOf, localReplyOf, type ParseError } from './codec-refusal.j
 import { connectionPeerOf } from './peer-registry.js';
 
 /** node's parse error, as `clientError` hands it over. */
-interface ClientError extends ParseError {
+export interface ClientError extends ParseError {
   /** The chunk the parser was reading when it failed. */
   readonly rawPacket?: unknown;
 }

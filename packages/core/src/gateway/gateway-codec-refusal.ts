@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { reportCodecRefusal } from '../inbound/codec-refusal-report.js';
+import type { InboundDecision } from '../inbound/engine-types.js';
+import { writeDenial } from '../inbound/node-deny.js';
+import { connectionFactsOf } from '../inbound/node-request.js';
+import { answerCodecError, type ClientError } from '../inbound/server/codec-error-reply.js';
+import type { ServerHeaderNames } from '../config/mesh-config.js';
+import { sentResponseHeaders } from '../inbound/sent-headers.js';
+import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
+import { rawHeaderBlockBytes } from '../telemetry/wire-bytes.js';
+
+/**
+ * Answers, as Envoy's codec does, what a gateway listener's HTTP parser refuses
+ * (codec-error-reply.ts), reporting it as a gateway reports a codec refusal
+ * (codec-refusal-report.ts).
+ */
+export function answerGatewayCodecErrors(
+  server: { on(event: 'clientError', listener: (err: ClientError, socket: Socket) => void): unknown },
+  serverName: () => ServerHeaderNames | null,
+  telemetry: MeshTelemetry | null,
+): void {
+  server.on('clientError', (err, socket) => {
+    const names = serverName();
+    answerCodecError(err, socket, {
+      server: names === null ? null : names.inbound,
+      now: Date.now,
+      onRefusal: telemetry === null ? undefined : (r) => reportCodecRefusal(telemetry, r, true),
+    });
+  });
+}
+
+/**
+ * Answers a request the engine refused as the codec's (the 101st header, a transfer coding
+ * Envoy does not implement) at a gateway: the local reply itself, closing the connection,
+ * and the gateway's report of it. The router never sees it, so it is not forwarded.
+ */
+export function refuseAtGatewayCodec(
+  telemetry: MeshTelemetry | null,
+  req: IncomingMessage,
+  res: ServerResponse,
+  d: Extract<InboundDecision, { allow: false }>,
+): void {
+  const start = Date.now();
+  writeDenial(res, d);
+  if (telemetry === null) return;
+  res.once('finish', () => {
+    const block = (res as { _header?: unknown })._header;
+    const facts = connectionFactsOf(req.socket, null);
+    reportCodecRefusal(
+      telemetry,
+      {
+        refusal: { status: d.status, details: d.reason.responseCodeDetails ?? '', body: d.body },
+        peer: null,
+        port: facts.port,
+        sourceIp: facts.sourceIp,
+        sourcePort: facts.sourcePort,
+        destinationIp: facts.destinationIp,
+        sni: facts.sni,
+        connection: req.socket,
+        startEpoch: start,
+        durationMs: Date.now() - start,
+        requestBytes:
+          (req.method ?? '').length + (req.url ?? '').length + 12 + rawHeaderBlockBytes(req.rawHeaders),
+        replyHeaderBytes: typeof block === 'string' ? block.length : 0,
+        replyBodyBytes: Buffer.byteLength(d.body),
+        replyHeaders: sentResponseHeaders(res) as Readonly<Record<string, string>>,
+      },
+      true,
+    );
+  });
+}
