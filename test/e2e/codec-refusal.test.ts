@@ -350,3 +350,37 @@ describe.each(ALL_SERVERS)('a transfer coding other than chunked, %s', (kind) =>
     expect(text.endsWith('posted')).toBe(true);
   });
 });
+
+// A body the codec cannot parse (a bad chunk size) comes after the headers Envoy already
+// decoded and routed: the codec's 400 local reply ends that stream (when its response has not
+// started), reported with the route's labels, flag DPE and `http1.codec_error`, not as a
+// client that went away.
+describe.each(SERVERS)('a request whose body the codec refuses, %s', (kind) => {
+  it('ends with the codec’s 400, reported on the routed request with DPE', async () => {
+    const s = await serve(kind);
+    const text = await plain(
+      s.port,
+      'POST / HTTP/1.1\r\nHost: httpbin\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n',
+    );
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(text.endsWith('\r\n\r\nBad Request')).toBe(true);
+    await linesBeyond(s.log, 0);
+    expect(JSON.parse(s.log[0]!)).toMatchObject({
+      method: 'POST',
+      path: '/',
+      response_code: 400,
+      response_flags: 'DPE',
+      response_code_details: 'http1.codec_error',
+      bytes_sent: 'Bad Request'.length,
+    });
+    const rows = await requestsTotal(s.registry);
+    expect(rows.map((r) => r.labels)).toMatchObject([
+      {
+        response_code: '400',
+        response_flags: 'DPE',
+        destination_service: 'httpbin.foo.svc.cluster.local',
+      },
+    ]);
+    expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(Buffer.byteLength(text, 'latin1'));
+  });
+});

@@ -28,6 +28,7 @@ import { declaresBody } from './request-body.js';
 import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
 import { reportCodecRefusal } from './codec-refusal-report.js';
+import { inFlightRefusalOn, type InFlightRefusal } from './server/codec-error-reply.js';
 import { forwardedClient } from './authz/remote-ip.js';
 import { carriesExchange, withoutExchange } from './peer-exchange.js';
 import { sentResponseHeaders } from './sent-headers.js';
@@ -127,6 +128,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #topology: () => ClientTopology;
   /** The caller's `x-envoy-peer-metadata`, read before the engine takes it off the request. */
   readonly #peerMetadata: PeerMetadata | null;
+  /** The codec's reply, when the parser refused this request's body and answered it. */
+  #codecReply: InFlightRefusal | null = null;
 
   constructor(
     t: MeshTelemetry,
@@ -231,19 +234,30 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const request = this.#request;
       const d = this.#decision;
       const durationMs = t.clock.now() - this.#startMs;
-      const status = res.headersSent ? res.statusCode : 0;
+      let status = res.headersSent ? res.statusCode : 0;
       let flags = d === null || d.allow ? NO_FLAGS : d.flags;
-      // The client went away before the response was complete: Envoy's `DC`. Whether it was
-      // is the event's to say: a response can finish with bytes still in its socket's buffer
-      // (writableFinished false), as the mock mesh's in-memory sockets hold them.
-      if (!finished) flags = [...flags, 'DC'];
       const headerText = (res as { _header?: unknown })._header;
-      const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
+      let responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
       const contentLength = Number(res.getHeader('content-length'));
-      const responseBytes =
+      let responseBytes =
         wireBytes !== null && wireBytes > 0
           ? wireBytes
           : responseHeaderBytes + (Number.isFinite(contentLength) ? contentLength : 0);
+      // The codec refused the request's body and answered it itself (a bad chunk): the
+      // stream ends with its local reply and DPE, as Envoy's does.
+      const codec = finished ? undefined : inFlightRefusalOn(this.#req.socket);
+      if (codec !== undefined) {
+        this.#codecReply = codec;
+        status = codec.refusal.status;
+        flags = [...flags, 'DPE'];
+        responseHeaderBytes = codec.reply.headerBytes;
+        responseBytes = codec.reply.headerBytes + codec.reply.bodyBytes;
+      } else if (!finished) {
+        // The client went away before the response was complete: Envoy's `DC`. Whether it
+        // was is the event's to say: a response can finish with bytes still in its socket's
+        // buffer (writableFinished false), as the mock mesh's in-memory sockets hold them.
+        flags = [...flags, 'DC'];
+      }
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
@@ -354,9 +368,11 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const protocol = envoyProtocol(this.#req.httpVersion);
     const socket = this.#req.socket as object | null;
     const timing = inboundTimingOf(this.#req);
-    // The response's status line and header block as sent (see #finish).
+    // The response's status line and header block as sent (see #finish), or the codec's.
+    const codec = this.#codecReply;
     const headerText = (this.response as { _header?: unknown })._header;
-    const responseHeaderBytes = typeof headerText === 'string' ? headerText.length : 0;
+    const responseHeaderBytes =
+      codec !== null ? codec.reply.headerBytes : typeof headerText === 'string' ? headerText.length : 0;
     return {
       direction: 'INBOUND',
       startTime: Math.round(this.#startEpoch),
@@ -373,7 +389,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       downstreamDirectRemoteAddress:
         request.sourceIp === '' ? null : hostPort(request.sourceIp, request.sourcePort ?? 0),
       ...traceIdsOf(this.#span.span),
-      localReplyBody: d !== null && !d.allow ? d.body : '',
+      localReplyBody: codec !== null ? codec.refusal.body : d !== null && !d.allow ? d.body : '',
       downstreamPeer: this.#peerMetadata,
       dynamicMetadata: dynamicMetadataOf(d),
       wire: {
@@ -397,14 +413,18 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       responseCode: status,
       responseFlags: flags,
       responseCodeDetails:
-        d === null || d.allow ? 'via_upstream' : (d.reason.responseCodeDetails ?? denyDetails(d)),
+        codec !== null
+          ? codec.refusal.details
+          : d === null || d.allow
+            ? 'via_upstream'
+            : (d.reason.responseCodeDetails ?? denyDetails(d)),
       connectionTerminationDetails: null,
       upstreamTransportFailureReason: null,
       bytesReceived,
       bytesSent,
       durationMs: Math.round(durationMs),
       requestHeaders: this.#loggedHeaders(),
-      responseHeaders: sentResponseHeaders(this.response),
+      responseHeaders: codec !== null ? codec.reply.headers : sentResponseHeaders(this.response),
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: inboundClusterOf(this.#services(request.port), request.port),
       upstreamLocalAddress: null,

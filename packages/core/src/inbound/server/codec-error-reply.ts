@@ -2,7 +2,13 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RefusedRequest } from '../codec-refusal-report.js';
 import { connectionFactsOf } from '../node-request.js';
-import { codecRefusalOf, localReplyOf, type ParseError } from './codec-refusal.js';
+import {
+  codecRefusalOf,
+  localReplyOf,
+  type CodecRefusal,
+  type LocalReply,
+  type ParseError,
+} from './codec-refusal.js';
 import { connectionPeerOf } from './peer-registry.js';
 
 /** node's parse error, as `clientError` hands it over. */
@@ -21,6 +27,21 @@ export interface CodecErrorOptions {
   readonly now: () => number;
 }
 
+/** A codec refusal answered while a request was in flight on its connection. */
+export interface InFlightRefusal {
+  readonly refusal: CodecRefusal;
+  readonly reply: LocalReply;
+}
+
+// Keyed by the connection: the in-flight request's telemetry reads it when its response
+// ends unfinished (node-observe.ts), as Envoy's stream ends with the codec's local reply.
+const answeredInFlight = new WeakMap<Socket, InFlightRefusal>();
+
+/** The codec reply that ended the request in flight on `socket`, if one did. */
+export function inFlightRefusalOn(socket: Socket | null): InFlightRefusal | undefined {
+  return socket === null ? undefined : answeredInFlight.get(socket);
+}
+
 /** The response a request in flight on `socket` is answered with, if any (node's own bookkeeping). */
 function inFlight(socket: Socket): ServerResponse | null {
   return (socket as { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
@@ -29,7 +50,9 @@ function inFlight(socket: Socket): ServerResponse | null {
 /**
  * Answers a request node's HTTP parser refused as Envoy's HTTP/1 codec does
  * (codec-refusal.ts), then closes the connection; and reports it (`onRefusal`) when it came
- * before any request in flight, as a request the mesh never handed the application. Once a
+ * before any request in flight, as a request the mesh never handed the application. A request
+ * in flight whose body the parser refused (a bad chunk) gets the same reply when its response
+ * has not started, and its own telemetry reports it (`inFlightRefusalOn`). Once a
  * response has started on the connection it is only destroyed, as node and Envoy do. node's
  * request and header timeouts (not the codec's) keep node's 408.
  */
@@ -51,7 +74,11 @@ export function answerCodecError(err: ClientError, socket: Socket, options: Code
   const start = options.now();
   const reply = localReplyOf(refusal, { server: options.server, date: new Date(start).toUTCString(), head });
   socket.end(reply.text);
-  if (pending !== null || options.onRefusal === undefined) return;
+  if (pending !== null) {
+    answeredInFlight.set(socket, { refusal, reply });
+    return;
+  }
+  if (options.onRefusal === undefined) return;
   const facts = connectionFactsOf(socket, connectionPeerOf(socket)?.peer ?? null);
   options.onRefusal({
     refusal,
