@@ -44,7 +44,9 @@ interface Answer {
 }
 
 async function serve(config: RateLimitConfigInput, options: RateLimitServerOptions = {}): Promise<Caller> {
-  const server = await startRateLimitServer({ config, ...options });
+  // One instant unless a test moves it: a test's calls share their per-second window even when
+  // a loaded host spreads them over a second boundary.
+  const server = await startRateLimitServer({ config, now: () => at(0.5), ...options });
   servers.push(server);
   const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
   clients.push(client);
