@@ -1,13 +1,6 @@
-import express from 'express';
-import Fastify from 'fastify';
-import { writeFile } from 'node:fs/promises';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { Registry } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { writeWorkloadCertificates } from '../../packages/core/src/identity/cert-files.js';
 import { localPeerHeaders } from '../../packages/core/src/telemetry/metadata-exchange/peer-metadata.js';
 import {
@@ -16,11 +9,20 @@ import {
   type CertificateAuthority,
   type IssuedCertificate,
 } from '../../packages/core/src/identity/dev-ca.js';
-import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
-import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
-import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 import type { Closers } from '../support/httpbin-mesh.js';
+import {
+  ALL_SERVERS,
+  exchange,
+  histogramSum,
+  MESH_SERVERS,
+  observedHttpbin,
+  plainExchange,
+  requestsTotal,
+  type ObservedHttpbin,
+  type ServerKind,
+} from '../support/observed-httpbin.js';
 
 // A request Envoy's HTTP/1 codec cannot parse is answered by the codec's local reply (400,
 // 431 past the header limit), with flag DPE and the codec's details, and the connection is
@@ -44,34 +46,8 @@ beforeAll(async () => {
   sleepCert = await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'sleep', ttl: '1h' });
 });
 
-let handled = 0;
-
-interface Served {
-  readonly port: number;
-  readonly registry: Registry;
-  readonly log: string[];
-  readonly spans: InMemorySpanExporter;
-}
-
-/** The servers meshlet makes, which parse the requests themselves. */
-const SERVERS = ['mesh.listen (Express)', 'Fastify serverFactory'] as const;
-/** With the plugin on Fastify's own server, which node parses and the engine then refuses. */
-const ALL_SERVERS = [...SERVERS, 'Fastify plugin on its own server'] as const;
-type ServerKind = (typeof ALL_SERVERS)[number];
-
-/** Every request traced, so a span would show. */
-const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  tracing:
-  - randomSamplingPercentage: 100
-`;
-
-/** httpbin in foo behind meshlet, with metrics and a JSON access log collected. */
-async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}): Promise<Served> {
-  const dir = await tmp();
-  await writeFile(path.join(dir, 'mesh.yaml'), TRACE_ALL);
+/** httpbin in foo, observed, as `kind` serves it; over mTLS with its workload certificate. */
+async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}): Promise<ObservedHttpbin> {
   let certs: string | undefined;
   if (options.mtls === true) {
     certs = path.join(await tmp(), 'httpbin');
@@ -80,65 +56,11 @@ async function serve(kind: ServerKind, options: { readonly mtls?: boolean } = {}
       await issueWorkloadCertificate({ ca, namespace: 'foo', serviceAccount: 'httpbin', ttl: '1h' }),
     );
   }
-  const registry = new Registry();
-  const log: string[] = [];
-  const spans = new InMemorySpanExporter();
-  const mesh: Mesh = await createMesh({
-    workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
-    config: dir,
-    ...(certs === undefined ? {} : { certs }),
-    meshConfig: { accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' },
-    telemetry: {
-      registry,
-      otlp: false,
-      accessLogSink: { stream: lineCollector(log) },
-      spanProcessors: [new SimpleSpanProcessor(spans)],
-    },
-  });
-  closers.push(() => mesh.close());
-  if (kind !== 'mesh.listen (Express)') {
-    const app = Fastify(kind === 'Fastify serverFactory' ? { serverFactory: mesh.serverFactory } : {});
-    await app.register(meshletFastify, { mesh });
-    app.get('/', () => {
-      handled++;
-      return 'ok';
-    });
-    app.post('/', () => {
-      handled++;
-      return 'posted';
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    closers.push(() => app.close());
-    return { port: (app.server.address() as AddressInfo).port, registry, log, spans };
-  }
-  const app = express();
-  app.use(meshletExpress({ mesh }));
-  app.get('/', (_req, res) => {
-    handled++;
-    res.send('ok');
-  });
-  app.post('/', (req, res) => {
-    handled++;
-    req.resume();
-    req.on('end', () => res.send('posted'));
-  });
-  const server = await mesh.listen(app, 0, '127.0.0.1');
-  return { port: (server.address() as AddressInfo).port, registry, log, spans };
+  return observedHttpbin(kind, await tmp(), closers, certs === undefined ? {} : { certs });
 }
 
-/** Writes `bytes` on `socket` once it is ready and reads everything until the server closes. */
-function exchange(socket: Socket, bytes: string, ready: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (c: string) => (text += c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(text));
-    socket.once(ready, () => socket.write(bytes));
-  });
-}
-
-const plain = (port: number, bytes: string) => exchange(connect(port, '127.0.0.1'), bytes, 'connect');
+const plain = plainExchange;
+const SERVERS = MESH_SERVERS;
 
 const overMtls = (port: number, bytes: string) =>
   exchange(
@@ -154,19 +76,6 @@ const overMtls = (port: number, bytes: string) =>
     bytes,
     'secureConnect',
   );
-
-async function requestsTotal(
-  registry: Registry,
-): Promise<{ labels: Record<string, unknown>; value: number }[]> {
-  const m = await registry.getSingleMetric('istio_requests_total')!.get();
-  return m.values.map((v) => ({ labels: { ...v.labels }, value: v.value }));
-}
-
-async function histogramSum(registry: Registry, name: string): Promise<number> {
-  const m = await registry.getSingleMetric(name)!.get();
-  const sums = m.values.filter((v) => (v as { metricName?: string }).metricName === `${name}_sum`);
-  return sums.reduce((a, v) => a + v.value, 0);
-}
 
 const CASES = [
   [
@@ -201,13 +110,13 @@ describe.each(SERVERS)('a request the codec refuses, %s', (kind) => {
     '%s: the codec’s reply, closed, counted and logged as Envoy does',
     async (_, bytes, status, details) => {
       const s = await serve(kind);
-      const before = handled;
+      const before = s.handled();
       const text = await plain(s.port, bytes);
       const body = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
       expect(text.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${body}`);
       expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
       expect(text).toContain('\r\nserver: istio-envoy\r\n');
-      expect(handled).toBe(before);
+      expect(s.handled()).toBe(before);
 
       await linesBeyond(s.log, 0);
       const line = JSON.parse(s.log[0]!) as Record<string, unknown>;
@@ -329,11 +238,11 @@ const chunkedPost = (te: string) =>
 describe.each(ALL_SERVERS)('a transfer coding other than chunked, %s', (kind) => {
   it.each(['gzip', 'gzip, chunked'])('%s: 501, never handled, reported as the codec’s', async (te) => {
     const s = await serve(kind);
-    const before = handled;
+    const before = s.handled();
     const text = await plain(s.port, chunkedPost(te));
     expect(text.split('\r\n')[0]).toBe('HTTP/1.1 501 Not Implemented');
     expect(text.endsWith('\r\n\r\nNot Implemented')).toBe(true);
-    expect(handled).toBe(before);
+    expect(s.handled()).toBe(before);
     await linesBeyond(s.log, 0);
     expect(s.log.map((l) => JSON.parse(l) as unknown)).toMatchObject([
       { response_code: 501, response_flags: 'DPE', response_code_details: 'http1.invalid_transfer_encoding' },

@@ -1,13 +1,14 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
 import { SAMPLES, useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { sumMetric } from '../../packages/core/src/testing/mesh-metric.js';
 import { send as rawSend, type RawResponse } from '../adapters/support/http.js';
+import { plainExchange as rawExchange } from '../support/observed-httpbin.js';
 
 // meshlet as an Istio ingress gateway (mesh.gateway()), with Istio's own sample YAML:
 // a real http.Server runs the gateway listener, real loopback servers are the upstreams,
@@ -303,22 +304,33 @@ describe('mesh.gateway(): the codec’s header count', () => {
     ).toBe(1);
   });
 
+  it('answers HTTP/1.0 426 Upgrade Required, as istiod configures a gateway without PILOT_HTTP10', async () => {
+    const pp = await upstream();
+    cleanup.push(() => pp.close());
+    const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
+    const text = await rawExchange(
+      gw.port,
+      'GET /productpage HTTP/1.0\r\nHost: bookinfo.example.com\r\n\r\n',
+    );
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 426 Upgrade Required');
+    expect(pp.seen).toHaveLength(0);
+    expect(
+      await requestsTotal(gw.mesh, {
+        reporter: 'source',
+        response_code: '426',
+        response_flags: '-',
+        destination_service: 'unknown',
+      }),
+    ).toBe(1);
+  });
+
   it('answers what its parser refuses as Envoy’s codec, on mesh.listenGateway, and counts it', async () => {
     const pp = await upstream();
     cleanup.push(() => pp.close());
     const gw = await gateway(BOOKINFO, { [PRODUCTPAGE]: pp });
     const server = await gw.mesh.listenGateway({ listenPort: 0, host: '127.0.0.1' });
     const port = (server.address() as AddressInfo).port;
-    const text = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const socket = connect(port, '127.0.0.1', () =>
-        socket.write('GET /productpage HTTP/1.1\r\nBad Header: v\r\n\r\n'),
-      );
-      socket.setEncoding('latin1');
-      socket.on('data', (c: string) => (out += c));
-      socket.on('close', () => resolve(out));
-      socket.on('error', reject);
-    });
+    const text = await rawExchange(port, 'GET /productpage HTTP/1.1\r\nBad Header: v\r\n\r\n');
     expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
     expect(text).toContain('\r\nserver: istio-envoy\r\nconnection: close\r\n');
     expect(text.endsWith('\r\n\r\nBad Request')).toBe(true);

@@ -13,6 +13,7 @@ import { serviceMtlsModes } from './service-mtls.js';
 import { deepFreeze } from './freeze.js';
 import { localClusterLocalities, localServiceEndpoints, selfDiscoveryEnabled } from './zone-aware.js';
 import { DEFAULT_ISTIOD_FEATURES, type IstiodFeatures } from './istiod-features.js';
+import { acceptsHttp10 } from './http10.js';
 
 export interface CompilePlanOptions {
   /** Static endpoints per host (`reviews.default.svc.cluster.local` or a short name in the workload's namespace). */
@@ -20,7 +21,8 @@ export interface CompilePlanOptions {
   /** istiod's feature flags (istiod-features.ts); each defaults to istiod's default. */
   readonly istiodFeatures?: Partial<IstiodFeatures>;
   /**
-   * The proxy's own environment, as pilot-agent reads it (`ISTIO_META_ENABLE_SELF_DISCOVERY`);
+   * The proxy's own environment, as pilot-agent reads it (`ISTIO_META_ENABLE_SELF_DISCOVERY`,
+   * `ISTIO_META_HTTP10`);
    * none by default, so the plan depends on its arguments only.
    */
   readonly proxyEnv?: Readonly<Record<string, string | undefined>>;
@@ -93,6 +95,7 @@ export function compilePlan(
     inbound: {
       ...buildInbound(snapshot.resources, w, root, snapshot.meshConfig, istiodFeatures),
       ports: inboundPorts(w, snapshot.platform, snapshot.resources, registry),
+      acceptHttp10: acceptsHttp10(istiodFeatures, snapshot.meshConfig.defaultConfig, options.proxyEnv ?? {}),
     },
   };
   return deepFreeze(plan);

@@ -142,4 +142,9 @@ export interface InboundPlan {
   readonly rateLimitPolicies?: readonly RateLimitPolicyPlan[];
   /** The ports of the Services that select the workload; absent in plans made by hand. */
   readonly ports?: readonly InboundPort[];
+  /**
+   * The listeners accept HTTP/1.0 (compile/http10.ts); otherwise it is answered `426`.
+   * Absent in plans made by hand: accepted there.
+   */
+  readonly acceptHttp10?: boolean;
 }

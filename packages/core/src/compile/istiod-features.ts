@@ -22,12 +22,19 @@ export interface IstiodFeatures {
    * out of the ALPN lists, so no TCP metadata exchange takes place.
    */
   readonly disableMxAlpn: boolean;
+  /**
+   * `PILOT_HTTP10` (default false; features/pilot.go): every HTTP listener accepts HTTP/1.0
+   * (`accept_http_10`); off, Envoy answers an HTTP/1.0 request `426 Upgrade Required`. A
+   * proxy's own `ISTIO_META_HTTP10=1` turns it on for that proxy alone (compile/http10.ts).
+   */
+  readonly http10: boolean;
 }
 
 export const DEFAULT_ISTIOD_FEATURES: IstiodFeatures = Object.freeze({
   enableMultipleCustomAuthzProviders: false,
   metadataExchange: true,
   disableMxAlpn: false,
+  http10: false,
 });
 
 /** Whether TCP over Istio mTLS runs the metadata exchange (cluster_tls.go, authn utils.go BuildInboundTLS). */
@@ -55,5 +62,6 @@ export function istiodFeaturesFromEnv(env: Readonly<Record<string, string | unde
       DEFAULT_ISTIOD_FEATURES.metadataExchange,
     ),
     disableMxAlpn: envBool(env['PILOT_DISABLE_MX_ALPN'], DEFAULT_ISTIOD_FEATURES.disableMxAlpn),
+    http10: envBool(env['PILOT_HTTP10'], DEFAULT_ISTIOD_FEATURES.http10),
   });
 }

@@ -32,8 +32,9 @@ export function answerGatewayCodecErrors(
 
 /**
  * Answers a request the engine refused as the codec's (the 101st header, a transfer coding
- * Envoy does not implement) at a gateway: the local reply itself, closing the connection,
- * and the gateway's report of it. The router never sees it, so it is not forwarded.
+ * Envoy does not implement) or the connection manager's before routing (HTTP/1.0) at a
+ * gateway: the local reply itself, and the gateway's report of it. The router never sees it,
+ * so it is not forwarded.
  */
 export function refuseAtGatewayCodec(
   telemetry: MeshTelemetry | null,
@@ -51,6 +52,19 @@ export function refuseAtGatewayCodec(
       telemetry,
       {
         refusal: { status: d.status, details: d.reason.responseCodeDetails ?? '', body: d.body },
+        flags: d.flags,
+        // The connection manager's own refusals (HTTP/1.0) had the request line and headers.
+        ...(d.reason.stage === 'codec'
+          ? {}
+          : {
+              request: {
+                method: req.method ?? 'GET',
+                path: req.url ?? '/',
+                authority: req.headers.host ?? '',
+                protocol: `HTTP/${req.httpVersion}`,
+                headers: req.headers,
+              },
+            }),
         peer: null,
         port: facts.port,
         sourceIp: facts.sourceIp,

@@ -84,7 +84,7 @@ async function forward(
   decision: InboundDecision,
   drawn: number | undefined,
 ): Promise<void> {
-  if (!decision.allow && decision.reason.stage === 'codec') {
+  if (!decision.allow && (decision.reason.stage === 'codec' || decision.reason.stage === 'connection')) {
     refuseAtGatewayCodec(parts.telemetry, req, res, decision);
     return;
   }

@@ -9,10 +9,28 @@ import type { PeerIdentity } from './request-context.js';
 const DPE: readonly string[] = Object.freeze(['DPE']);
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** A request the codec refused, with what its connection and reply tell of it. */
+/** The request line and headers the connection manager had when it refused them. */
+export interface RefusedHeaders {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  /** `%PROTOCOL%`: `HTTP/1.0`, `HTTP/1.1`. */
+  readonly protocol: string;
+  /** Lower-case names, as received. */
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+/**
+ * A request the codec refused, or the connection manager before routing it, with what its
+ * connection and reply tell of it.
+ */
 export interface RefusedRequest {
   /** The reply's status, `%RESPONSE_CODE_DETAILS%` and body (server/codec-refusal.ts). */
   readonly refusal: { readonly status: number; readonly details: string; readonly body: string };
+  /** Response flags: `DPE` for the codec's; none for the connection manager's. Default `DPE`. */
+  readonly flags?: readonly string[];
+  /** What the connection manager had of the request; absent for the codec's (no headers). */
+  readonly request?: RefusedHeaders;
   /** The connection's verified mTLS peer, or null. */
   readonly peer: PeerIdentity | null;
   /** The local port the request came in on. */
@@ -79,12 +97,13 @@ export function reportCodecRefusal(t: MeshTelemetry, r: RefusedRequest, gateway 
         port: r.port,
         protocol: 'http',
         status,
-        flags: DPE,
+        flags: r.flags ?? DPE,
         mtls: !gateway && r.peer !== null,
         durationMs: r.durationMs,
         requestBytes: r.requestBytes,
         responseBytes,
-        headers: NO_HEADERS,
+        headers: r.request?.headers ?? NO_HEADERS,
+        ...(r.request === undefined ? {} : { method: r.request.method, path: r.request.path }),
         entry: () => entryOf(r, gateway),
       });
     }
@@ -96,6 +115,7 @@ export function reportCodecRefusal(t: MeshTelemetry, r: RefusedRequest, gateway 
 }
 
 function entryOf(r: RefusedRequest, gateway: boolean): AccessLogEntry {
+  const q = r.request;
   const local = r.destinationIp === '' ? null : hostPort(r.destinationIp, r.port);
   const remote = r.sourceIp === '' ? null : hostPort(r.sourceIp, r.sourcePort);
   return {
@@ -103,10 +123,10 @@ function entryOf(r: RefusedRequest, gateway: boolean): AccessLogEntry {
     direction: gateway ? 'OUTBOUND' : 'INBOUND',
     startTime: Math.round(r.startEpoch),
     // The codec hands the connection manager no headers: every request operator is `-`.
-    method: null,
-    path: null,
-    authority: null,
-    protocol: 'HTTP/1.1',
+    method: q?.method ?? null,
+    path: q?.path ?? null,
+    authority: q === undefined || q.authority === '' ? null : q.authority,
+    protocol: q?.protocol ?? 'HTTP/1.1',
     upstreamProtocol: null,
     connection: r.connection,
     downstreamTls: tlsConnectionOf(r.connection),
@@ -120,14 +140,14 @@ function entryOf(r: RefusedRequest, gateway: boolean): AccessLogEntry {
     },
     timing: { firstDownstreamTx: r.durationMs, lastDownstreamTx: r.durationMs },
     responseCode: r.refusal.status,
-    responseFlags: DPE,
+    responseFlags: r.flags ?? DPE,
     responseCodeDetails: r.refusal.details,
     connectionTerminationDetails: null,
     upstreamTransportFailureReason: null,
     bytesReceived: 0,
     bytesSent: r.replyBodyBytes,
     durationMs: Math.round(r.durationMs),
-    requestHeaders: NO_HEADERS,
+    requestHeaders: q?.headers ?? NO_HEADERS,
     responseHeaders: r.replyHeaders,
     upstreamHost: null,
     upstreamCluster: null,

@@ -14,6 +14,11 @@ export interface InboundRequest {
   /** Lower-case names; repeated headers as arrays. */
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /**
+   * The request's HTTP version as node reads it (`1.1`, `1.0`). Absent: `1.1`. Envoy's
+   * connection manager answers HTTP/1.0 with `426` unless istiod enabled it (PILOT_HTTP10).
+   */
+  readonly httpVersion?: string;
+  /**
    * How many header lines the request arrived with (the node adapters read it off
    * `rawHeaders`). Absent: the engine counts `headers`, each value of a repeated one.
    */
@@ -63,9 +68,11 @@ export interface GatewayRouteTarget {
 export interface DenyReason {
   /**
    * `codec`: Envoy's HTTP/1 codec refused the request before the connection manager had its
-   * headers (no route, no span; telemetry reports it as codec-refusal-report.ts does).
+   * headers; `connection`: the connection manager refused its headers before routing them
+   * (HTTP/1.0, a path it cannot take). Neither has a route, a span or a filter's work;
+   * telemetry reports them as codec-refusal-report.ts does.
    */
-  readonly stage: 'codec' | 'normalize' | 'ratelimit' | 'jwt' | 'custom' | 'deny' | 'allow';
+  readonly stage: 'codec' | 'connection' | 'normalize' | 'ratelimit' | 'jwt' | 'custom' | 'deny' | 'allow';
   /** `ns/name` of the deciding policy, when one decided. */
   readonly policy: string | null;
   /** Human-readable detail, e.g. `rule[0] from[0] principals did not match`. */

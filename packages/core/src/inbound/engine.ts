@@ -241,8 +241,9 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   ): InboundDecision => {
     let d = decision.allow ? decision : withServerHeader(decision, meshConfigOrNull());
     if (at.cleaned !== undefined) d = removeCleaned(d, at.cleaned);
-    // A request the codec refused never reached the exchange filter: nothing is answered.
-    if (exchange !== null && (d.allow || d.reason.stage !== 'codec'))
+    // A request the codec or the connection manager refused never reached the exchange
+    // filter: nothing is answered.
+    if (exchange !== null && (d.allow || (d.reason.stage !== 'codec' && d.reason.stage !== 'connection')))
       d = withExchange(d, exchange, peerHeaders);
     if (at.set !== undefined) d = setForApp(d, at.set);
     if (options.onDecision !== undefined) {
@@ -457,6 +458,15 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         responseCodeDetails: 'http1.invalid_transfer_encoding',
       });
     const plan = options.getPlan();
+    // The connection manager answers HTTP/1.0 before anything else it does with the headers,
+    // unless istiod set accept_http_10 (conn_manager_impl.cc decodeHeaders; compile/http10.ts).
+    if (request.httpVersion === '1.0' && plan.inbound.acceptHttp10 === false)
+      return denied(426, '', EMPTY, [], {
+        stage: 'connection',
+        policy: null,
+        detail: 'HTTP/1.0, which the listener does not accept (PILOT_HTTP10, ISTIO_META_HTTP10)',
+        responseCodeDetails: 'low_version',
+      });
     const c = compiledFor(plan);
     // The connection manager's own edits come before every filter.
     let req = request;
@@ -484,7 +494,12 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
       return denied(400, '', EMPTY, [], { stage: 'normalize', policy: null, detail: badMethod });
     const target = normalizeTarget(req.url, plan.meshConfig.pathNormalization);
     if (!target.ok)
-      return denied(400, '', EMPTY, [], { stage: 'normalize', policy: null, detail: target.detail });
+      return denied(target.status, '', EMPTY, [], {
+        stage: 'connection',
+        policy: null,
+        detail: target.detail,
+        responseCodeDetails: target.details,
+      });
     const url = target.path + target.query;
     const f: Flow = {
       req,

@@ -69,8 +69,12 @@ function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
 }
 
 /** Whether Envoy's HTTP/1 codec refused the request (before the connection manager). */
-function isCodecRefusal(d: InboundDecision | null): d is Extract<InboundDecision, { allow: false }> {
-  return d !== null && !d.allow && d.reason.stage === 'codec';
+/**
+ * Whether the codec or the connection manager refused the request before routing it: no
+ * route, span, filter or exchange answer, reported as codec-refusal-report.ts does.
+ */
+function isUnrouted(d: InboundDecision | null): d is Extract<InboundDecision, { allow: false }> {
+  return d !== null && !d.allow && (d.reason.stage === 'codec' || d.reason.stage === 'connection');
 }
 
 /** The ALLOW/DENY/CUSTOM action behind a denial, or null when it was not authorization. */
@@ -128,6 +132,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #topology: () => ClientTopology;
   /** The caller's `x-envoy-peer-metadata`, read before the engine takes it off the request. */
   readonly #peerMetadata: PeerMetadata | null;
+  /** The request's own `x-request-id`, as sent. */
+  readonly #sentRequestId: string | readonly string[] | undefined;
   /** The codec's reply, when the parser refused this request's body and answered it. */
   #codecReply: InFlightRefusal | null = null;
 
@@ -175,6 +181,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     // None when none was sent and generating is off (proxyHeaders.requestId.disabled).
     const requestId = this.#span.requestId;
     const sent = request.headers[REQUEST_ID_HEADER];
+    this.#sentRequestId = sent;
     if (requestId !== null && sent !== requestId) {
       if (sent === undefined) {
         req.headers[REQUEST_ID_HEADER] = requestId;
@@ -203,7 +210,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   decided(decision: InboundDecision): void {
     this.#decision = decision;
     // Envoy's codec refused it before the connection manager traced anything.
-    if (!decision.allow && decision.reason.stage === 'codec') return;
+    if (!decision.allow && (decision.reason.stage === 'codec' || decision.reason.stage === 'connection'))
+      return;
     const operation = this.#span.responseOperation;
     if (decision.allow) {
       // Added with the forwarded response's other headers (forwarded-response.ts).
@@ -261,10 +269,23 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
       const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
-      if (isCodecRefusal(d)) {
-        // No span either: the connection manager never had the headers to trace.
+      if (isUnrouted(d)) {
+        // No span either: the connection manager had not traced the request yet.
         reportCodecRefusal(t, {
           refusal: { status, details: d.reason.responseCodeDetails ?? '', body: d.body },
+          flags: d.flags,
+          // The codec hands over no headers; the connection manager had them as received.
+          ...(d.reason.stage === 'codec'
+            ? {}
+            : {
+                request: {
+                  method: request.method,
+                  path: request.url,
+                  authority: request.authority,
+                  protocol: envoyProtocol(this.#req.httpVersion),
+                  headers: this.#receivedHeaders(),
+                },
+              }),
           peer: request.peer,
           port: request.port,
           sourceIp: request.sourceIp,
@@ -325,6 +346,13 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     } catch {
       // Telemetry never throws into the application.
     }
+  }
+
+  /** The request headers as received: without the `x-request-id` the connection manager sets. */
+  #receivedHeaders(): InboundRequest['headers'] {
+    const headers = this.#request.headers;
+    const sent = this.#sentRequestId;
+    return headers[REQUEST_ID_HEADER] === sent ? headers : { ...headers, [REQUEST_ID_HEADER]: sent };
   }
 
   /**

@@ -143,6 +143,7 @@ function inboundOf(req: IncomingMessage, facts: ConnectionFacts): InboundRequest
     authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
     headers,
     headerCount: req.rawHeaders.length >> 1,
+    httpVersion: req.httpVersion,
     scheme: facts.scheme,
     port: facts.port,
     peer: facts.peer,

@@ -9,7 +9,16 @@ export type NormalizedTarget =
       /** `?query` as received, or ''. Kept for the app, ignored for matching. */
       readonly query: string;
     }
-  | { readonly ok: false; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly detail: string;
+      /**
+       * Envoy's answer (conn_manager_impl.cc decodeHeaders): a path not starting with `/` is
+       * `404` `absolute_path`, one the normalizer refuses `400` `path_normalization_failed`.
+       */
+      readonly status: 400 | 404;
+      readonly details: 'absolute_path' | 'path_normalization_failed';
+    };
 
 function hexValue(c: number): number {
   // '0'-'9', 'A'-'F', 'a'-'f'
@@ -137,10 +146,16 @@ export function normalizeEachStep(url: string, mode: PathNormalization): Normali
     // absolute-form (`http://host/path`): the path is what follows the authority.
     const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
     if (m === null)
-      return { ok: false, detail: `request path ${JSON.stringify(path)} does not start with '/'` };
+      return {
+        ok: false,
+        detail: `request path ${JSON.stringify(path)} does not start with '/'`,
+        status: 404,
+        details: 'absolute_path',
+      };
     path = path.slice(m[0].length) || '/';
   }
-  if (hasNul(path)) return { ok: false, detail: 'path contains %00' };
+  if (hasNul(path))
+    return { ok: false, detail: 'path contains %00', status: 400, details: 'path_normalization_failed' };
   if (mode === 'NONE') return { ok: true, path, query };
   if (mode === 'DECODE_AND_MERGE_SLASHES') {
     path = decodeEscapes(path, (c) => c === 0x2f || c === 0x5c);

@@ -184,11 +184,24 @@ spec:
       engine.decide(request({ url: '/a%00b' })),
       engine.decide(request({ method: 'post' })),
     ]);
-    expect(got.map((d) => (d.allow ? 'allow' : [d.status, d.reason.stage]))).toEqual([
-      [400, 'normalize'],
-      [400, 'normalize'],
+    // %00: Envoy's path normalization refuses it in the connection manager, before routing.
+    expect(
+      got.map((d) => (d.allow ? 'allow' : [d.status, d.reason.stage, d.reason.responseCodeDetails])),
+    ).toEqual([
+      [400, 'connection', 'path_normalization_failed'],
+      [400, 'normalize', undefined],
     ]);
     expect(jwt.calls).toBe(0);
+  });
+
+  it('answers a path that does not start with / with 404 absolute_path, as the connection manager does', async () => {
+    const d = await engineFor(planOf('')).decide(request({ url: 'foo/bar' }));
+    expect(d.allow ? 'allow' : [d.status, d.body, d.reason.stage, d.reason.responseCodeDetails]).toEqual([
+      404,
+      '',
+      'connection',
+      'absolute_path',
+    ]);
   });
 
   it('keeps the query out of matching but hands it to the app', async () => {

@@ -42,16 +42,16 @@ export function planOf(
     meshConfig?: Partial<MeshConfig>;
     workload?: WorkloadIdentity;
     istiodFeatures?: CompilePlanOptions['istiodFeatures'];
+    proxyEnv?: CompilePlanOptions['proxyEnv'];
   } = {},
 ): MeshPlan {
   const snap = loadConfigText(yaml, opts.meshConfig === undefined ? {} : { meshConfig: opts.meshConfig });
   const errors = snap.diagnostics.filter((d) => d.level === 'Error');
   if (errors.length > 0) throw new Error(errors.map((d) => d.message).join('\n'));
-  return compilePlan(
-    snap,
-    opts.workload ?? httpbin,
-    opts.istiodFeatures === undefined ? {} : { istiodFeatures: opts.istiodFeatures },
-  );
+  return compilePlan(snap, opts.workload ?? httpbin, {
+    ...(opts.istiodFeatures === undefined ? {} : { istiodFeatures: opts.istiodFeatures }),
+    ...(opts.proxyEnv === undefined ? {} : { proxyEnv: opts.proxyEnv }),
+  });
 }
 
 /** `cluster.local/ns/foo/sa/bar` → a verified peer. */
