@@ -178,6 +178,12 @@ export {
   type ConnectionRefusal,
   type RefusalReason,
 } from './inbound/server/mesh-server.js';
+export {
+  takeUpgradeDecision,
+  upgradeGuard,
+  type UpgradeGuard,
+  type UpgradeListener,
+} from './inbound/server/upgrade-guard.js';
 export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
 export {
   createMeshTcpServer,

@@ -4,6 +4,7 @@ import {
   applyRequestHeaderEdits,
   decideNodeRequest,
   inboundHandleFrom,
+  takeUpgradeDecision,
   type InboundDecision,
   type InboundHandle,
   type MeshletRequestContext,
@@ -64,6 +65,14 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
   // callback hook: the pre-routed common case continues synchronously, without the
   // promise and microtask an async hook costs Fastify on every request.
   app.addHook('onRequest', (request, reply, done) => {
+    // An upgrade the mesh server allowed before handing it on (a WebSocket plugin then
+    // routes it through Fastify): decided once, its edits already made.
+    const upgraded = takeUpgradeDecision(request.raw);
+    if (upgraded?.allow === true) {
+      request.meshlet = upgraded.context;
+      done();
+      return;
+    }
     const outcome = takePreRoutingOutcome(request.raw);
     if (outcome === undefined) {
       // Without the pre-routing listener the handler cannot be wrapped in the trace context;

@@ -9,6 +9,7 @@ import { createJwtAuthenticator } from '../inbound/jwt/authenticator.js';
 import type { JwtAuthenticator } from '../inbound/jwt/types.js';
 import { createMeshServer, type MeshServer } from '../inbound/server/mesh-server.js';
 import { peerFromSocket } from '../inbound/server/peer-registry.js';
+import { upgradeGuard } from '../inbound/server/upgrade-guard.js';
 import {
   createMeshTcpServer,
   type MeshTcpHandler,
@@ -104,6 +105,12 @@ export function createInboundSide(options: {
   // What a forwarded response gets, worked out once per meshConfig.
   let stampOf: ProxyHeaders | null = null;
   let stamp: ForwardedStamp = { upstreamTime: false, server: null };
+  // Upgrade requests (WebSockets) are decided before the server's upgrade listeners see them.
+  const upgrades = upgradeGuard({
+    decide: (r) => engine.decide(r),
+    decideNow: (r) => engine.decideNow(r),
+    peerOf: peerFromSocket,
+  });
   const serverFactory = (handler: RequestListener): MeshServer => {
     const telemetry = options.telemetry;
     const server = createMeshServer({
@@ -111,6 +118,7 @@ export function createInboundSide(options: {
       getPlan: options.getPlan,
       certs: options.certs,
       clock: options.clock,
+      upgradeGuard: upgrades,
       ...(telemetry === null ? {} : { onCodecRefusal: (r) => reportCodecRefusal(telemetry, r) }),
     });
     servers.add(server);

@@ -5,12 +5,14 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ForwardClientCert } from '../../config/mesh-config.js';
 import type { PeerIdentity } from '../request-context.js';
 import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry.js';
 import { MtlsListener, type MtlsListenerOptions, type SecuredConnection } from './mtls-listener.js';
 import type { RefusedRequest } from '../codec-refusal-report.js';
 import { answerCodecError } from './codec-error-reply.js';
+import type { UpgradeGuard, UpgradeListener } from './upgrade-guard.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 export type { ConnectionRefusal, RefusalReason } from './mtls-listener.js';
@@ -23,6 +25,8 @@ export interface MeshServerOptions extends MtlsListenerOptions {
    * connection (codec-error-reply.ts): the mesh's telemetry reports it as Istio's sidecar does.
    */
   readonly onCodecRefusal?: (r: RefusedRequest) => void;
+  /** Decides each upgrade request before the server's `upgrade` listeners hear of it. */
+  readonly upgradeGuard?: UpgradeGuard;
 }
 
 const noop = () => {};
@@ -41,8 +45,11 @@ export class MeshServer extends MtlsListener {
   readonly http: HttpServer;
   protected readonly passesForeignTls = false;
 
+  readonly #upgradeGuard: UpgradeGuard | undefined;
+
   constructor(options: MeshServerOptions) {
     super(options, ['http/1.1']);
+    this.#upgradeGuard = options.upgradeGuard;
     const handler = options.handler;
     const xfccMode = () => this.#xfccMode();
     this.http = createHttpServer((req, res) => {
@@ -151,14 +158,61 @@ export class MeshServer extends MtlsListener {
 
   override on(event: string | symbol, listener: (...args: never[]) => void): this {
     if (event === 'request') this.http.on(event, listener as (...args: unknown[]) => void);
+    else if (event === 'upgrade') this.#addUpgradeListener(listener as unknown as UpgradeListener);
     else super.on(event as string, listener as (...args: unknown[]) => void);
     return this;
   }
 
+  override addListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    if (event !== 'upgrade') {
+      super.off(event, listener as (...args: unknown[]) => void);
+      return this;
+    }
+    const i = this.#upgradeListeners.indexOf(listener as unknown as UpgradeListener);
+    if (i >= 0) this.#upgradeListeners.splice(i, 1);
+    // Without listeners node serves an upgrade request as a plain one again.
+    if (this.#upgradeListeners.length === 0) this.http.removeListener('upgrade', this.#dispatchUpgrade);
+    return this;
+  }
+
+  override removeListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return this.off(event, listener);
+  }
+
   override removeAllListeners(event?: string | symbol): this {
     if (event === 'request') this.http.removeAllListeners(event);
-    else super.removeAllListeners(event);
+    else if (event === 'upgrade') {
+      this.#upgradeListeners.length = 0;
+      this.http.removeListener('upgrade', this.#dispatchUpgrade);
+    } else super.removeAllListeners(event);
     return this;
+  }
+
+  override listenerCount(event: string | symbol): number {
+    return event === 'upgrade' ? this.#upgradeListeners.length : super.listenerCount(event);
+  }
+
+  // `upgrade` listeners (a WebSocket server's) hear each upgrade request once the guard
+  // allowed it; node's parser emits it on the inner server, which serves an upgrade request
+  // as a plain one while nobody listens.
+  readonly #upgradeListeners: UpgradeListener[] = [];
+
+  readonly #dispatchUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const listeners = [...this.#upgradeListeners];
+    const proceed = (): void => {
+      for (const l of listeners) l(req, socket, head);
+    };
+    if (this.#upgradeGuard === undefined) proceed();
+    else this.#upgradeGuard(req, socket, head, proceed);
+  };
+
+  #addUpgradeListener(listener: UpgradeListener): void {
+    if (this.#upgradeListeners.length === 0) this.http.on('upgrade', this.#dispatchUpgrade);
+    this.#upgradeListeners.push(listener);
   }
 
   closeIdleConnections(): void {
