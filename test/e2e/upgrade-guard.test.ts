@@ -152,3 +152,23 @@ describe('an upgrade a WebSocket plugin routes through Fastify', () => {
     expect((await fetch(`http://127.0.0.1:${port}/ws`)).status).toBe(429);
   });
 });
+
+describe('the mesh server’s upgrade listeners', () => {
+  it('are listed and counted, and once none is left an upgrade request is a plain one again', async () => {
+    const mesh = await httpbinMesh(closers, DENY_PRIVATE);
+    const app = express();
+    app.use(meshletExpress({ mesh }));
+    app.get('/public', (_req, res) => res.send('plain'));
+    const server = await mesh.listen(app, 0, '127.0.0.1');
+    const seen: Upgraded[] = [];
+    const listener = echoUpgrades(seen);
+    server.on('upgrade', listener);
+    expect([server.listeners('upgrade'), server.listenerCount('upgrade')]).toEqual([[listener], 1]);
+    server.off('upgrade', listener);
+    expect(server.listenerCount('upgrade')).toBe(0);
+    const port = (server.address() as AddressInfo).port;
+    const r = await upgrade(port, '/public');
+    expect(r.head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(seen).toEqual([]);
+  });
+});

@@ -73,8 +73,8 @@ const UNKNOWN_SERVICE: DestinationService = Object.freeze({
 });
 
 /**
- * Reports a request Envoy's HTTP/1 codec refused (server/codec-refusal.ts) as Istio's proxy
- * does. The codec error's local reply creates the stream's filter chain
+ * Reports a request Envoy's HTTP/1 codec refused (server/codec-refusal.ts), or its connection
+ * manager refused before routing (HTTP/1.0, a path it cannot take), as Istio's proxy does. The codec error's local reply creates the stream's filter chain
  * (conn_manager_impl.cc createFilterChain, "called early via sendLocalReply"), so the stats
  * filter and the access log see it: one `istio_requests_total` with the reply's code and flag
  * `DPE`, no route, no upstream cluster and no peer metadata (the exchange filter never saw
@@ -122,7 +122,8 @@ function entryOf(r: RefusedRequest, gateway: boolean): AccessLogEntry {
     // A gateway's listeners are outbound ones (istiod's traffic_direction).
     direction: gateway ? 'OUTBOUND' : 'INBOUND',
     startTime: Math.round(r.startEpoch),
-    // The codec hands the connection manager no headers: every request operator is `-`.
+    // The codec hands over no headers (every request operator `-`); the connection
+    // manager's refusals had the request line and headers.
     method: q?.method ?? null,
     path: q?.path ?? null,
     authority: q === undefined || q.authority === '' ? null : q.authority,

@@ -68,7 +68,6 @@ function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
   }
 }
 
-/** Whether Envoy's HTTP/1 codec refused the request (before the connection manager). */
 /**
  * Whether the codec or the connection manager refused the request before routing it: no
  * route, span, filter or exchange answer, reported as codec-refusal-report.ts does.
@@ -209,7 +208,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 
   decided(decision: InboundDecision): void {
     this.#decision = decision;
-    // Envoy's codec refused it before the connection manager traced anything.
+    // Envoy's codec, or its connection manager before routing, refused it: nothing traced it.
     if (!decision.allow && (decision.reason.stage === 'codec' || decision.reason.stage === 'connection'))
       return;
     const operation = this.#span.responseOperation;

@@ -23,7 +23,7 @@ const INVALID_CHARACTERS = refusal(400, 'http1.invalid_characters');
 const CHUNKED_CONTENT_LENGTH = refusal(400, 'http1.content_length_and_chunked_not_allowed');
 const HEADERS_TOO_LARGE = refusal(431, 'http1.headers_too_large', 'Request Header Fields Too Large');
 /** Any transfer coding but `chunked` (RFC 7230 §3.3.1): 501, not 400. */
-export const INVALID_TRANSFER_ENCODING = refusal(501, 'http1.invalid_transfer_encoding', 'Not Implemented');
+const INVALID_TRANSFER_ENCODING = refusal(501, 'http1.invalid_transfer_encoding', 'Not Implemented');
 
 /** The parts of node's parse error (`clientError`) that say what went wrong. */
 export interface ParseError {

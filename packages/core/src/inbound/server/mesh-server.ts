@@ -151,6 +151,7 @@ export class MeshServer extends MtlsListener {
   // `removeAllListeners('request')` reach it, as on a plain http.Server (the Fastify
   // plugin puts its pre-routing decision in front of Fastify's listener this way).
   override listeners(event: string | symbol): ((...args: unknown[]) => unknown)[] {
+    if (event === 'upgrade') return [...this.#upgradeListeners] as ((...args: unknown[]) => unknown)[];
     return (event === 'request' ? this.http.listeners(event) : super.listeners(event)) as ((
       ...args: unknown[]
     ) => unknown)[];
