@@ -293,3 +293,41 @@ describe.each(SERVERS)('a request whose body the codec refuses, %s', (kind) => {
     expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(Buffer.byteLength(text, 'latin1'));
   });
 });
+
+// Envoy's connection manager answers a request without a Host `400` (no body, connection
+// closed, details `missing_host_header`) before routing it. node would answer it with a
+// bare 400 of its own, unseen; the servers meshlet makes answer and report it as Envoy's.
+describe.each(SERVERS)('a request without a Host, %s', (kind) => {
+  it('is the connection manager’s 400, never handled, counted and logged unrouted', async () => {
+    const s = await serve(kind);
+    const text = await plain(s.port, 'GET / HTTP/1.1\r\nUser-Agent: no-host\r\n\r\n');
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    const head = text.toLowerCase();
+    expect(head).toContain('\r\ncontent-length: 0\r\n');
+    expect(head).toContain('\r\nserver: istio-envoy\r\n');
+    expect(head).toContain('\r\nconnection: close\r\n');
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
+    expect(s.handled()).toBe(0);
+    await linesBeyond(s.log, 0);
+    expect(JSON.parse(s.log[0]!)).toMatchObject({
+      method: 'GET',
+      path: '/',
+      authority: null,
+      user_agent: 'no-host',
+      response_code: 400,
+      response_flags: '-',
+      response_code_details: 'missing_host_header',
+      route_name: null,
+    });
+    expect((await requestsTotal(s.registry)).map((r) => r.labels)).toMatchObject([
+      { response_code: '400', response_flags: '-', destination_service: 'httpbin' },
+    ]);
+  });
+
+  it('takes an absolute-form target without one, whose URL names the authority', async () => {
+    const s = await serve(kind);
+    const text = await plain(s.port, 'GET http://httpbin/ HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(text.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(s.handled()).toBe(1);
+  });
+});

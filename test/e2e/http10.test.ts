@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import type { Closers } from '../support/httpbin-mesh.js';
-import { ALL_SERVERS, observedHttpbin, plainExchange, requestsTotal } from '../support/observed-httpbin.js';
+import {
+  ALL_SERVERS,
+  MESH_SERVERS,
+  observedHttpbin,
+  plainExchange,
+  requestsTotal,
+} from '../support/observed-httpbin.js';
 
 // Istio's sidecars and gateways answer HTTP/1.0 `426 Upgrade Required` (Envoy's connection
 // manager without `accept_http_10`, which istiod sets only with PILOT_HTTP10 or a proxy's
@@ -53,5 +59,23 @@ describe.each(ALL_SERVERS)('an HTTP/1.0 request, %s', (kind) => {
     expect(text.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
     expect(text.endsWith('ok')).toBe(true);
     expect(s.handled()).toBe(1);
+  });
+});
+
+// HTTP/1.0 needs no Host: the connection manager answers 426 before asking for one, and only
+// with HTTP/1.0 accepted does a request without a Host get its 400 missing_host_header.
+describe.each(MESH_SERVERS)('an HTTP/1.0 request without a Host, %s', (kind) => {
+  it('is 426 by default, and 400 missing_host_header once HTTP/1.0 is accepted', async () => {
+    const refused = await observedHttpbin(kind, await tmp(), closers);
+    expect((await plainExchange(refused.port, 'GET / HTTP/1.0\r\n\r\n')).split('\r\n')[0]).toBe(
+      'HTTP/1.1 426 Upgrade Required',
+    );
+    const accepted = await observedHttpbin(kind, await tmp(), closers, { istiodFeatures: { http10: true } });
+    expect((await plainExchange(accepted.port, 'GET / HTTP/1.0\r\n\r\n')).split('\r\n')[0]).toBe(
+      'HTTP/1.1 400 Bad Request',
+    );
+    await linesBeyond(accepted.log, 0);
+    expect(JSON.parse(accepted.log[0]!)).toMatchObject({ response_code_details: 'missing_host_header' });
+    expect(accepted.handled()).toBe(0);
   });
 });

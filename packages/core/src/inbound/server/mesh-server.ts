@@ -12,7 +12,10 @@ import { getPeer, recordConnectionPeer, connectionPeerOf } from './peer-registry
 import { MtlsListener, type MtlsListenerOptions, type SecuredConnection } from './mtls-listener.js';
 import type { RefusedRequest } from '../codec-refusal-report.js';
 import { answerCodecError } from './codec-error-reply.js';
+import { answerMissingHost } from './missing-host.js';
 import type { UpgradeGuard, UpgradeListener } from './upgrade-guard.js';
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 export type { ConnectionRefusal, RefusalReason } from './mtls-listener.js';
@@ -52,16 +55,24 @@ export class MeshServer extends MtlsListener {
     this.#upgradeGuard = options.upgradeGuard;
     const handler = options.handler;
     const xfccMode = () => this.#xfccMode();
-    this.http = createHttpServer((req, res) => {
-      // Identity is the handshake's, never a header's (security.md §1 XFCC).
-      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
-      handler(req, res);
-    });
     const onCodecRefusal = options.onCodecRefusal;
     const onRefusal = (r: RefusedRequest): void => {
       onCodecRefusal?.(r);
       this.emit('meshCodecRefusal', r);
     };
+    this.#requestListeners.push(handler);
+    // What the connection manager does with a request before any filter or the application
+    // runs, in front of every `request` listener (the application's, and an adapter's
+    // pre-routing decision): node's own missing-Host check answers a bare 400 unseen, so the
+    // connection manager's answer replaces it (missing-host.ts).
+    this.http = createHttpServer({ requireHostHeader: false }, (req, res) => {
+      if (req.headers.host === undefined && this.#answerMissingHost(req, res, onRefusal)) return;
+      // Identity is the handshake's, never a header's (security.md §1 XFCC).
+      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
+      const listeners = this.#requestListeners;
+      if (listeners.length === 1) listeners[0]!(req, res);
+      else for (const l of [...listeners]) l(req, res);
+    });
     // What the parser refuses is answered here, as the sidecar's codec answers it before the
     // application could: a framework's own `clientError` handler (Fastify's) is not asked.
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -96,6 +107,20 @@ export class MeshServer extends MtlsListener {
     const element = xfccElement(presented, c.localSpiffeId, details);
     recordConnectionPeer(c.socket, { peer: c.peer, xfccElement: element });
     this.http.emit('connection', c.socket);
+  }
+
+  #answerMissingHost(
+    req: IncomingMessage,
+    res: ServerResponse,
+    onRefusal: (r: RefusedRequest) => void,
+  ): boolean {
+    const plan = this.plan();
+    const server = (plan?.meshConfig ?? this.meshConfig()).proxyHeaders.server;
+    return answerMissingHost(req, res, {
+      server: server === null ? null : server.inbound,
+      acceptHttp10: plan?.inbound.acceptHttp10 !== false,
+      onRefusal,
+    });
   }
 
   /**
@@ -152,13 +177,12 @@ export class MeshServer extends MtlsListener {
   // plugin puts its pre-routing decision in front of Fastify's listener this way).
   override listeners(event: string | symbol): ((...args: unknown[]) => unknown)[] {
     if (event === 'upgrade') return [...this.#upgradeListeners] as ((...args: unknown[]) => unknown)[];
-    return (event === 'request' ? this.http.listeners(event) : super.listeners(event)) as ((
-      ...args: unknown[]
-    ) => unknown)[];
+    if (event === 'request') return [...this.#requestListeners] as ((...args: unknown[]) => unknown)[];
+    return super.listeners(event) as ((...args: unknown[]) => unknown)[];
   }
 
   override on(event: string | symbol, listener: (...args: never[]) => void): this {
-    if (event === 'request') this.http.on(event, listener as (...args: unknown[]) => void);
+    if (event === 'request') this.#requestListeners.push(listener as unknown as RequestListener);
     else if (event === 'upgrade') this.#addUpgradeListener(listener as unknown as UpgradeListener);
     else super.on(event as string, listener as (...args: unknown[]) => void);
     return this;
@@ -169,6 +193,11 @@ export class MeshServer extends MtlsListener {
   }
 
   override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    if (event === 'request') {
+      const i = this.#requestListeners.indexOf(listener as unknown as RequestListener);
+      if (i >= 0) this.#requestListeners.splice(i, 1);
+      return this;
+    }
     if (event !== 'upgrade') {
       super.off(event, listener as (...args: unknown[]) => void);
       return this;
@@ -185,7 +214,7 @@ export class MeshServer extends MtlsListener {
   }
 
   override removeAllListeners(event?: string | symbol): this {
-    if (event === 'request') this.http.removeAllListeners(event);
+    if (event === 'request') this.#requestListeners.length = 0;
     else if (event === 'upgrade') {
       this.#upgradeListeners.length = 0;
       this.http.removeListener('upgrade', this.#dispatchUpgrade);
@@ -194,8 +223,12 @@ export class MeshServer extends MtlsListener {
   }
 
   override listenerCount(event: string | symbol): number {
+    if (event === 'request') return this.#requestListeners.length;
     return event === 'upgrade' ? this.#upgradeListeners.length : super.listenerCount(event);
   }
+
+  /** The application's `request` listeners (and an adapter's in front of them). */
+  readonly #requestListeners: RequestListener[] = [];
 
   // `upgrade` listeners (a WebSocket server's) hear each upgrade request once the guard
   // allowed it; node's parser emits it on the inner server, which serves an upgrade request
