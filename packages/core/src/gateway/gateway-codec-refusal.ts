@@ -3,12 +3,10 @@ import type { Socket } from 'node:net';
 import { reportCodecRefusal } from '../inbound/codec-refusal-report.js';
 import type { InboundDecision } from '../inbound/engine-types.js';
 import { writeDenial } from '../inbound/node-deny.js';
-import { connectionFactsOf } from '../inbound/node-request.js';
 import { answerCodecError, type ClientError } from '../inbound/server/codec-error-reply.js';
+import { refusedNodeRequest } from '../inbound/server/refused-node-request.js';
 import type { ServerHeaderNames } from '../config/mesh-config.js';
-import { sentResponseHeaders } from '../inbound/sent-headers.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
-import { rawHeaderBlockBytes } from '../telemetry/wire-bytes.js';
 
 /**
  * Answers, as Envoy's codec does, what a gateway listener's HTTP parser refuses
@@ -45,42 +43,20 @@ export function refuseAtGatewayCodec(
   const start = Date.now();
   writeDenial(res, d);
   if (telemetry === null) return;
-  res.once('finish', () => {
-    const block = (res as { _header?: unknown })._header;
-    const facts = connectionFactsOf(req.socket, null);
+  res.once('finish', () =>
     reportCodecRefusal(
       telemetry,
-      {
-        refusal: { status: d.status, details: d.reason.responseCodeDetails ?? '', body: d.body },
-        flags: d.flags,
+      refusedNodeRequest(
+        req,
+        res,
+        {
+          refusal: { status: d.status, details: d.reason.responseCodeDetails ?? '', body: d.body },
+          flags: d.flags,
+        },
         // The connection manager's own refusals (HTTP/1.0) had the request line and headers.
-        ...(d.reason.stage === 'codec'
-          ? {}
-          : {
-              request: {
-                method: req.method ?? 'GET',
-                path: req.url ?? '/',
-                authority: req.headers.host ?? '',
-                protocol: `HTTP/${req.httpVersion}`,
-                headers: req.headers,
-              },
-            }),
-        peer: null,
-        port: facts.port,
-        sourceIp: facts.sourceIp,
-        sourcePort: facts.sourcePort,
-        destinationIp: facts.destinationIp,
-        sni: facts.sni,
-        connection: req.socket,
-        startEpoch: start,
-        durationMs: Date.now() - start,
-        requestBytes:
-          (req.method ?? '').length + (req.url ?? '').length + 12 + rawHeaderBlockBytes(req.rawHeaders),
-        replyHeaderBytes: typeof block === 'string' ? block.length : 0,
-        replyBodyBytes: Buffer.byteLength(d.body),
-        replyHeaders: sentResponseHeaders(res) as Readonly<Record<string, string>>,
-      },
+        { peer: null, withRequest: d.reason.stage !== 'codec', startEpoch: start },
+      ),
       true,
-    );
-  });
+    ),
+  );
 }

@@ -20,7 +20,7 @@ import {
 } from '../telemetry/metadata-exchange/peer-metadata.js';
 import { REQUEST_ID_HEADER } from '../telemetry/tracing/propagation.js';
 import type { ServerSpan } from '../telemetry/tracing/mesh-tracing.js';
-import { countPushedBytes, rawHeaderBlockBytes, type ByteCount } from '../telemetry/wire-bytes.js';
+import { countPushedBytes, requestHeadBytes, type ByteCount } from '../telemetry/wire-bytes.js';
 import { wallClockMs } from '../runtime/wall-clock.js';
 import type { ResponseFlag } from '../outbound/meshlet-info.js';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
@@ -164,8 +164,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
       headers: request.headers,
       peerAddress: request.sourceIp === '' ? null : request.sourceIp,
     });
-    this.#requestHeadBytes =
-      request.method.length + request.url.length + 12 + rawHeaderBlockBytes(req.rawHeaders);
+    this.#requestHeadBytes = requestHeadBytes(request.method, request.url, req.rawHeaders);
     // Envoy's ingress connection manager, tracing configured, takes the caller's
     // x-envoy-decorator-operation off the request (conn_manager_impl.cc traceRequest), and
     // answers the route's operation unless the caller named it (`decided`).

@@ -30,6 +30,14 @@ export function rawHeaderBlockBytes(raw: readonly string[]): number {
   return n;
 }
 
+/**
+ * The HTTP/1.1 size of a request's head as received: its request line (`METHOD target
+ * HTTP/1.1` and CRLF: 12 more bytes than the method and target) and its header block.
+ */
+export function requestHeadBytes(method: string, target: string, raw: readonly string[]): number {
+  return method.length + target.length + 12 + rawHeaderBlockBytes(raw);
+}
+
 /** A running byte count, read when the stream is done. */
 export interface ByteCount {
   bytes: number;

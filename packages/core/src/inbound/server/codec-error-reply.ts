@@ -79,15 +79,9 @@ export function answerCodecError(err: ClientError, socket: Socket, options: Code
     return;
   }
   if (options.onRefusal === undefined) return;
-  const facts = connectionFactsOf(socket, connectionPeerOf(socket)?.peer ?? null);
   options.onRefusal({
     refusal,
-    peer: facts.peer,
-    port: facts.port,
-    sourceIp: facts.sourceIp,
-    sourcePort: facts.sourcePort,
-    destinationIp: facts.destinationIp,
-    sni: facts.sni,
+    ...connectionFactsOf(socket, connectionPeerOf(socket)?.peer ?? null),
     connection: socket,
     startEpoch: start,
     durationMs: 0,

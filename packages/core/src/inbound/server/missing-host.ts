@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RefusedRequest } from '../codec-refusal-report.js';
-import { connectionFactsOf } from '../node-request.js';
-import { sentResponseHeaders } from '../sent-headers.js';
-import { rawHeaderBlockBytes } from '../../telemetry/wire-bytes.js';
 import { connectionPeerOf } from './peer-registry.js';
+import { refusedNodeRequest } from './refused-node-request.js';
 
 /** How a mesh server answers a request without a Host. */
 export interface MissingHostOptions {
@@ -39,36 +37,16 @@ export function answerMissingHost(
   res.setHeader('connection', 'close');
   const onRefusal = options.onRefusal;
   if (onRefusal !== undefined)
-    res.once('finish', () => {
-      const socket = req.socket;
-      const facts = connectionFactsOf(socket, connectionPeerOf(socket)?.peer ?? null);
-      const block = (res as { _header?: unknown })._header;
-      onRefusal({
-        refusal: { status: 400, details: 'missing_host_header', body: '' },
-        flags: [],
-        request: {
-          method: req.method ?? 'GET',
-          path: req.url ?? '/',
-          authority: '',
-          protocol: `HTTP/${req.httpVersion}`,
-          headers: req.headers,
-        },
-        peer: facts.peer,
-        port: facts.port,
-        sourceIp: facts.sourceIp,
-        sourcePort: facts.sourcePort,
-        destinationIp: facts.destinationIp,
-        sni: facts.sni,
-        connection: socket,
-        startEpoch: start,
-        durationMs: Date.now() - start,
-        requestBytes:
-          (req.method ?? '').length + (req.url ?? '').length + 12 + rawHeaderBlockBytes(req.rawHeaders),
-        replyHeaderBytes: typeof block === 'string' ? block.length : 0,
-        replyBodyBytes: 0,
-        replyHeaders: sentResponseHeaders(res) as Readonly<Record<string, string>>,
-      });
-    });
+    res.once('finish', () =>
+      onRefusal(
+        refusedNodeRequest(
+          req,
+          res,
+          { refusal: { status: 400, details: 'missing_host_header', body: '' }, flags: [] },
+          { peer: connectionPeerOf(req.socket)?.peer ?? null, withRequest: true, startEpoch: start },
+        ),
+      ),
+    );
   res.end();
   return true;
 }
