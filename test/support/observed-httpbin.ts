@@ -1,5 +1,6 @@
 import express from 'express';
 import Fastify from 'fastify';
+import type { EventEmitter } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
@@ -26,6 +27,8 @@ export interface ObservedHttpbin {
   readonly spans: InMemorySpanExporter;
   /** How many requests its handlers ran. */
   readonly handled: () => number;
+  /** The server the requests arrive on (its `upgrade` listeners hear upgrade requests). */
+  readonly server: EventEmitter;
 }
 
 /** Every request traced, so a span would show. */
@@ -40,14 +43,16 @@ spec:
 /**
  * httpbin in foo behind meshlet as `kind` serves it, every request traced, with its metrics,
  * its JSON access log and its spans collected: `GET /` answers `ok`, `POST /` reads the body
- * and answers `posted`. `options` go to `createMesh` (certificates, istiod's features).
+ * and answers `posted`. `options` go to `createMesh` (certificates, istiod's features), but
+ * `accessLogFormat`, the JSON log's format (meshConfig `accessLogFormat`).
  */
 export async function observedHttpbin(
   kind: ServerKind,
   dir: string,
   closers: Closers,
-  options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> = {},
+  options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> & { readonly accessLogFormat?: string } = {},
 ): Promise<ObservedHttpbin> {
+  const { accessLogFormat, ...meshOptions } = options;
   await writeFile(path.join(dir, 'mesh.yaml'), TRACE_ALL);
   const registry = new Registry();
   const log: string[] = [];
@@ -56,8 +61,12 @@ export async function observedHttpbin(
   const mesh: Mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
-    ...options,
-    meshConfig: { accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' },
+    ...meshOptions,
+    meshConfig: {
+      accessLogFile: '/dev/stdout',
+      accessLogEncoding: 'JSON',
+      ...(accessLogFormat === undefined ? {} : { accessLogFormat }),
+    },
     telemetry: {
       registry,
       otlp: false,
@@ -66,7 +75,14 @@ export async function observedHttpbin(
     },
   });
   closers.push(() => mesh.close());
-  const served = (port: number): ObservedHttpbin => ({ port, registry, log, spans, handled: () => handled });
+  const served = (port: number, server: EventEmitter): ObservedHttpbin => ({
+    port,
+    registry,
+    log,
+    spans,
+    handled: () => handled,
+    server,
+  });
   if (kind !== 'mesh.listen (Express)') {
     const app = Fastify(kind === 'Fastify serverFactory' ? { serverFactory: mesh.serverFactory } : {});
     await app.register(meshletFastify, { mesh });
@@ -80,7 +96,7 @@ export async function observedHttpbin(
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => app.close());
-    return served((app.server.address() as AddressInfo).port);
+    return served((app.server.address() as AddressInfo).port, app.server);
   }
   const app = express();
   app.use(meshletExpress({ mesh }));
@@ -94,7 +110,7 @@ export async function observedHttpbin(
     req.on('end', () => res.send('posted'));
   });
   const server = await mesh.listen(app, 0, '127.0.0.1');
-  return served((server.address() as AddressInfo).port);
+  return served((server.address() as AddressInfo).port, server);
 }
 
 /** Writes `bytes` on `socket` once it is `ready` and reads everything until the server closes. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { InboundDecision, InboundRequest } from './engine-types.js';
 import type { PeerIdentity } from './request-context.js';
 
@@ -15,6 +16,12 @@ export interface InboundObservation {
    * `mesh.fetch` continues the trace and forwards `x-request-id` with no code.
    */
   run<T>(fn: () => T): T;
+  /**
+   * Optional: the allowed request was an upgrade, handed to the server's `upgrade`
+   * listeners on `socket` (`head`: what node read past its head). The request is then
+   * reported once that connection closes, as Envoy reports an upgraded stream.
+   */
+  upgraded?(socket: Duplex, head: Buffer): void;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AccessLogEntry } from '../telemetry/access-log/entry.js';
 import { inboundTimingOf, watchInboundTiming } from '../telemetry/access-log/inbound-timing.js';
 import { jwtMetadata } from './dynamic-metadata.js';
@@ -29,6 +30,7 @@ import type { InboundHandle, InboundObservation } from './handle.js';
 import { watchResponse, type ResponseWatcher } from './response-done.js';
 import { reportCodecRefusal } from './codec-refusal-report.js';
 import { inFlightRefusalOn, type InFlightRefusal } from './server/codec-error-reply.js';
+import { watchUpgradedStream, type UpgradedStream } from './server/upgraded-stream.js';
 import { forwardedClient } from './authz/remote-ip.js';
 import { carriesExchange, withoutExchange } from './peer-exchange.js';
 import { sentResponseHeaders } from './sent-headers.js';
@@ -66,6 +68,32 @@ function denyDetails(d: Extract<InboundDecision, { allow: false }>): string {
     default:
       return 'direct_response';
   }
+}
+
+const DC: readonly ResponseFlag[] = Object.freeze(['DC']);
+const UC: readonly ResponseFlag[] = Object.freeze(['UC']);
+
+/**
+ * How an upgraded stream ended, as Envoy logs it. The client closing resets the stream in
+ * the connection manager (conn_manager_impl.cc doConnectionClose): `DC`. The application
+ * closing is no end of an upgraded HTTP/1 response (the codec dispatches an upgraded
+ * connection's bytes as body, EOF included), so the codec client resets the stream
+ * (codec_client.cc onEvent) and the router logs `UC` (router.cc onUpstreamReset), after the
+ * response started or, with no head written, before it. A head other than 101 is a plain
+ * response, complete once the application closed.
+ */
+function upgradeEnd(u: UpgradedStream): { flags: readonly ResponseFlag[]; details: string } {
+  if (u.status !== 0 && u.status !== 101) return { flags: NO_FLAGS, details: 'via_upstream' };
+  if (u.closedBy === 'downstream') return { flags: DC, details: 'downstream_remote_disconnect' };
+  return {
+    flags: UC,
+    details: `upstream_reset_${u.status === 0 ? 'before' : 'after'}_response_started{connection_termination}`,
+  };
+}
+
+/** When an upgraded stream's first response byte went out, from the request's start. */
+function sentAt(u: UpgradedStream, startMs: number): number | null {
+  return u.firstSentAt === null ? null : u.firstSentAt - startMs;
 }
 
 /**
@@ -135,6 +163,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   readonly #sentRequestId: string | readonly string[] | undefined;
   /** The codec's reply, when the parser refused this request's body and answered it. */
   #codecReply: InFlightRefusal | null = null;
+  /** How the upgraded stream went, once its connection closed (`upgraded`). */
+  #upgrade: UpgradedStream | null = null;
 
   constructor(
     t: MeshTelemetry,
@@ -231,6 +261,19 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     return this.#t.requestContext ? this.#span.run(fn) : fn();
   }
 
+  upgraded(socket: Duplex, head: Buffer): void {
+    const clock = this.#t.clock;
+    watchUpgradedStream(
+      socket,
+      head,
+      () => clock.now(),
+      (u) => {
+        this.#upgrade = u;
+        this.#finish(null, true);
+      },
+    );
+  }
+
   #finish(wireBytes: number | null, finished: boolean): void {
     if (this.#done) return;
     this.#done = true;
@@ -249,10 +292,19 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         wireBytes !== null && wireBytes > 0
           ? wireBytes
           : responseHeaderBytes + (Number.isFinite(contentLength) ? contentLength : 0);
+      let requestBody = this.#body.bytes;
       // The codec refused the request's body and answered it itself (a bad chunk): the
       // stream ends with its local reply and DPE, as Envoy's does.
       const codec = finished ? undefined : inFlightRefusalOn(this.#req.socket);
-      if (codec !== undefined) {
+      const upgrade = this.#upgrade;
+      if (upgrade !== null) {
+        // The upgraded stream: the frames both ways are its body.
+        status = upgrade.status;
+        flags = upgradeEnd(upgrade).flags;
+        responseHeaderBytes = upgrade.headBytes;
+        responseBytes = upgrade.sentBytes;
+        requestBody = upgrade.receivedBytes;
+      } else if (codec !== undefined) {
         this.#codecReply = codec;
         status = codec.refusal.status;
         flags = [...flags, 'DPE'];
@@ -265,7 +317,6 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         flags = [...flags, 'DC'];
       }
       const responseBody = Math.max(0, responseBytes - responseHeaderBytes);
-      const requestBody = this.#body.bytes;
       const requestBytes = this.#requestHeadBytes + requestBody;
       if (isUnrouted(d)) {
         // No span either: the connection manager had not traced the request yet.
@@ -394,11 +445,19 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
     const protocol = envoyProtocol(this.#req.httpVersion);
     const socket = this.#req.socket as object | null;
     const timing = inboundTimingOf(this.#req);
-    // The response's status line and header block as sent (see #finish), or the codec's.
+    // The response's status line and header block as sent (see #finish), the codec's, or
+    // the upgraded stream's.
     const codec = this.#codecReply;
+    const upgrade = this.#upgrade;
     const headerText = (this.response as { _header?: unknown })._header;
     const responseHeaderBytes =
-      codec !== null ? codec.reply.headerBytes : typeof headerText === 'string' ? headerText.length : 0;
+      upgrade !== null
+        ? upgrade.headBytes
+        : codec !== null
+          ? codec.reply.headerBytes
+          : typeof headerText === 'string'
+            ? headerText.length
+            : 0;
     return {
       direction: 'INBOUND',
       startTime: Math.round(this.#startEpoch),
@@ -430,27 +489,39 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
         // The application gets the request when it is allowed, and reads it as it arrives.
         firstUpstreamTx: allowed ? 0 : null,
         lastUpstreamTx: allowed ? (timing?.lastRequestByte ?? null) : null,
-        firstUpstreamRx: allowed ? (timing?.responseStart ?? null) : null,
+        firstUpstreamRx: !allowed
+          ? null
+          : upgrade !== null
+            ? sentAt(upgrade, this.#startMs)
+            : (timing?.responseStart ?? null),
         // The application writes its response straight to the downstream.
         lastUpstreamRx: allowed && status !== 0 && !flags.includes('DC') ? durationMs : null,
-        firstDownstreamTx: timing?.responseStart ?? null,
+        firstDownstreamTx:
+          upgrade !== null ? sentAt(upgrade, this.#startMs) : (timing?.responseStart ?? null),
         lastDownstreamTx: durationMs,
       },
       responseCode: status,
       responseFlags: flags,
       responseCodeDetails:
-        codec !== null
-          ? codec.refusal.details
-          : d === null || d.allow
-            ? 'via_upstream'
-            : (d.reason.responseCodeDetails ?? denyDetails(d)),
+        upgrade !== null
+          ? upgradeEnd(upgrade).details
+          : codec !== null
+            ? codec.refusal.details
+            : d === null || d.allow
+              ? 'via_upstream'
+              : (d.reason.responseCodeDetails ?? denyDetails(d)),
       connectionTerminationDetails: null,
       upstreamTransportFailureReason: null,
       bytesReceived,
       bytesSent,
       durationMs: Math.round(durationMs),
       requestHeaders: this.#loggedHeaders(),
-      responseHeaders: codec !== null ? codec.reply.headers : sentResponseHeaders(this.response),
+      responseHeaders:
+        upgrade !== null
+          ? upgrade.headers
+          : codec !== null
+            ? codec.reply.headers
+            : sentResponseHeaders(this.response),
       upstreamHost: d !== null && d.allow ? local : null,
       upstreamCluster: inboundClusterOf(this.#services(request.port), request.port),
       upstreamLocalAddress: null,

@@ -61,11 +61,13 @@ function onResponseFinish(message: unknown): void {
  * connection (its queue of watched responses). Two listeners on every response cost ~10 µs per request in a Fastify
  * server here: `finish` already has node's own listener, so a second one turns it into
  * an array that `emit` copies each time, and V8 fell off its fast paths around it.
- * Responses without such a connection (Fastify's `inject`) are watched with listeners.
+ * Responses without such a connection (Fastify's `inject`), and the response an upgrade
+ * request is refused with (upgrade-guard.ts), are watched with listeners.
  */
 export function watchResponse(req: IncomingMessage, watcher: ResponseWatcher): void {
   const socket = req.socket as WatchedSocket | null;
-  if (socket === null || socket.server === undefined) {
+  // An upgrade request's response is the upgrade guard's own, off node's response queue.
+  if (socket === null || socket.server === undefined || (req as { upgrade?: boolean }).upgrade === true) {
     // A response `close`s after its `finish` too: the first of the two says which it was.
     let told = false;
     const done = (finished: boolean): void => {

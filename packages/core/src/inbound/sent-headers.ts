@@ -13,8 +13,15 @@ type Headers = Record<string, string | readonly string[] | undefined>;
 export function sentResponseHeaders(res: ServerResponse): Headers {
   const block = (res as { _header?: unknown })._header;
   if (typeof block !== 'string' || block === '') return res.getHeaders() as Headers;
+  return headerBlockFields(block);
+}
+
+/**
+ * The fields of an HTTP/1 head as written (a status line, `name: value` lines, an empty
+ * line): lower-case names, repeats as arrays.
+ */
+export function headerBlockFields(block: string): Headers {
   const out: Headers = {};
-  // The status line, then `name: value` lines, then an empty line.
   let at = block.indexOf('\r\n') + 2;
   while (at > 1 && at < block.length) {
     const end = block.indexOf('\r\n', at);

@@ -105,12 +105,38 @@ export function createInboundSide(options: {
   // What a forwarded response gets, worked out once per meshConfig.
   let stampOf: ProxyHeaders | null = null;
   let stamp: ForwardedStamp = { upstreamTime: false, server: null };
-  // Upgrade requests (WebSockets) are decided before the server's upgrade listeners see them.
-  const upgrades = upgradeGuard({
-    decide: (r) => engine.decide(r),
-    decideNow: (r) => engine.decideNow(r),
+  const handle: InboundHandle = {
+    decide: (req) => engine.decide(req),
+    decideNow: (req) => engine.decideNow(req),
     peerOf: peerFromSocket,
-  });
+    forwarded: (res) => {
+      const headers = options.getPlan().meshConfig.proxyHeaders;
+      if (headers !== stampOf) {
+        stamp = {
+          upstreamTime: headers.envoyDebugHeaders,
+          server: headers.server === null ? null : headers.server.inbound,
+        };
+        stampOf = headers;
+      }
+      stampForwardedResponse(res, now, stamp);
+    },
+    ...(options.telemetry === null
+      ? {}
+      : {
+          observe: createInboundObserver(options.telemetry, {
+            topology: () => {
+              const plan = options.getPlan();
+              return {
+                gateway: plan.inbound.gateway,
+                numTrustedProxies: plan.meshConfig.numTrustedProxies,
+              };
+            },
+          }),
+        }),
+  };
+  // Upgrade requests (WebSockets) are decided and reported before the server's upgrade
+  // listeners see them.
+  const upgrades = upgradeGuard(handle);
   const serverFactory = (handler: RequestListener): MeshServer => {
     const telemetry = options.telemetry;
     const server = createMeshServer({
@@ -141,35 +167,7 @@ export function createInboundSide(options: {
       });
     });
   return {
-    handle: {
-      decide: (req) => engine.decide(req),
-      decideNow: (req) => engine.decideNow(req),
-      peerOf: peerFromSocket,
-      forwarded: (res) => {
-        const headers = options.getPlan().meshConfig.proxyHeaders;
-        if (headers !== stampOf) {
-          stamp = {
-            upstreamTime: headers.envoyDebugHeaders,
-            server: headers.server === null ? null : headers.server.inbound,
-          };
-          stampOf = headers;
-        }
-        stampForwardedResponse(res, now, stamp);
-      },
-      ...(options.telemetry === null
-        ? {}
-        : {
-            observe: createInboundObserver(options.telemetry, {
-              topology: () => {
-                const plan = options.getPlan();
-                return {
-                  gateway: plan.inbound.gateway,
-                  numTrustedProxies: plan.meshConfig.numTrustedProxies,
-                };
-              },
-            }),
-          }),
-    },
+    handle,
     engine,
     serverFactory,
     listen: (app, port, host = '0.0.0.0') => {

@@ -37,24 +37,21 @@ export function takeUpgradeDecision(req: IncomingMessage): InboundDecision | und
  * router takes the upgrade). A denied one gets the decision's reply on its socket, which
  * then closes, and the listeners never hear of it; an allowed one reaches them with the
  * decision's header edits, the normalized path authorization checked as `req.url`, and
- * `req.meshlet` set. Not measured: the mesh reports no `istio_*` for upgrades yet.
+ * `req.meshlet` set, inside the request's trace context. With the handle's telemetry
+ * (`observe`) a refusal is reported as any, and an allowed upgrade once its connection
+ * closes: Envoy's stream for it lasts as long as the upgraded connection does.
  */
 export function upgradeGuard(handle: InboundHandle): UpgradeGuard {
-  const deciding: InboundHandle = {
-    decide: (r) => handle.decide(r),
-    ...(handle.decideNow === undefined ? {} : { decideNow: (r) => handle.decideNow!(r) }),
-    peerOf: (s) => handle.peerOf(s),
-  };
-  return (req, socket, _head, proceed) => {
+  return (req, socket, head, proceed) => {
     // A response on the upgrade's socket, for a refusal (node made none: the socket is the
     // listeners' to write on).
     const res = new ServerResponse(req);
     res.assignSocket(socket as Socket);
     decideNodeRequest(
-      deciding,
+      handle,
       req,
       res,
-      (d) => {
+      (d, observation) => {
         if (!d.allow) {
           res.shouldKeepAlive = false;
           res.once('finish', () => socket.end());
@@ -66,6 +63,8 @@ export function upgradeGuard(handle: InboundHandle): UpgradeGuard {
         req.url = d.url;
         (req as IncomingMessage & { meshlet?: unknown }).meshlet = d.context;
         (req as DecidedUpgrade)[kDecided] = d;
+        // Called inside the request's context already (decideNodeRequest decides in it).
+        observation?.upgraded?.(socket, head);
         proceed();
       },
       () => socket.destroy(),
