@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { trace } from '@opentelemetry/api';
 import { currentContext } from '../../packages/core/src/index.js';
+import { localPeerHeaders } from '../../packages/core/src/telemetry/metadata-exchange/peer-metadata.js';
 import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import type { Closers } from '../support/httpbin-mesh.js';
@@ -221,6 +222,62 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
     const line = JSON.parse(s.log[0]!) as { request_id: string };
     expect(seen).toEqual([
       { requestId: line.request_id, traceId: s.spans.getFinishedSpans()[0]!.spanContext().traceId },
+    ]);
+  });
+
+  it('answers the 101 with what the sidecar adds to a forwarded response', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    const wss = echoServer(s);
+    // ws lets a server add headers to its 101; the application's own server is replaced.
+    wss.on('headers', (headers: string[]) => headers.push('Server: ws-app', 'X-App: kept'));
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
+    let res: IncomingMessage | null = null;
+    ws.on('upgrade', (r) => (res = r));
+    // ws checked the handshake (its accept key) with the stamped head: the socket opens.
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    ws.close();
+    await new Promise((resolve) => ws.on('close', resolve));
+    expect(res!.statusCode).toBe(101);
+    expect(res!.headers).toMatchObject({
+      server: 'istio-envoy',
+      'x-app': 'kept',
+      'x-envoy-decorator-operation': `httpbin.foo.svc.cluster.local:${s.port}/*`,
+      upgrade: 'websocket',
+    });
+    // Envoy never completes an upgrade request, so times no upstream service for it.
+    expect(res!.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect(res!.rawHeaders.filter((h) => h.toLowerCase() === 'server')).toHaveLength(1);
+    await reported(s, 1);
+    // The bytes counted are the ones that went out, stamped: all the client read.
+    expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(res!.socket.bytesRead);
+  });
+
+  it('answers a meshed caller’s metadata exchange on the 101, and labels the stream with it', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    echoServer(s);
+    const mx = localPeerHeaders(
+      { name: 'sleep-1', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } },
+      'Kubernetes',
+      'sidecar~10.0.0.1~sleep-1.foo~foo.svc.cluster.local',
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, {
+      headers: { 'x-envoy-peer-metadata-id': mx.id, 'x-envoy-peer-metadata': mx.value },
+    });
+    let res: IncomingMessage | null = null;
+    ws.on('upgrade', (r) => (res = r));
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(res!.headers['x-envoy-peer-metadata-id']).toMatch(/^sidecar~.*~httpbin/);
+    expect(res!.headers['x-envoy-peer-metadata']).toEqual(expect.any(String));
+    await reported(s, 1);
+    expect((await requestsTotal(s.registry)).map((r) => r.labels)).toMatchObject([
+      { response_code: '101', source_workload: 'sleep-1', source_app: 'sleep' },
     ]);
   });
 

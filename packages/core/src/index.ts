@@ -182,6 +182,7 @@ export {
   takeUpgradeDecision,
   upgradeGuard,
   type UpgradeGuard,
+  type UpgradeGuardOptions,
   type UpgradeListener,
 } from './inbound/server/upgrade-guard.js';
 export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';

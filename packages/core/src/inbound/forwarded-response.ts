@@ -11,6 +11,11 @@ export const DECORATOR_OPERATION = 'x-envoy-decorator-operation';
 const kOperation = Symbol('meshlet.responseOperation');
 type WithOperation = ServerResponse & { [kOperation]?: string };
 
+/** The operation `res` answers with once forwarded, when its request's telemetry left one. */
+export function responseOperationOf(res: ServerResponse): string | undefined {
+  return (res as WithOperation)[kOperation];
+}
+
 /** The operation `res` answers with once forwarded (see {@link stampForwardedResponse}). */
 export function setResponseOperation(res: ServerResponse, operation: string): void {
   (res as WithOperation)[kOperation] = operation;

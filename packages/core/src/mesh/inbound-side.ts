@@ -105,21 +105,22 @@ export function createInboundSide(options: {
   // What a forwarded response gets, worked out once per meshConfig.
   let stampOf: ProxyHeaders | null = null;
   let stamp: ForwardedStamp = { upstreamTime: false, server: null };
+  const currentStamp = (): ForwardedStamp => {
+    const headers = options.getPlan().meshConfig.proxyHeaders;
+    if (headers !== stampOf) {
+      stamp = {
+        upstreamTime: headers.envoyDebugHeaders,
+        server: headers.server === null ? null : headers.server.inbound,
+      };
+      stampOf = headers;
+    }
+    return stamp;
+  };
   const handle: InboundHandle = {
     decide: (req) => engine.decide(req),
     decideNow: (req) => engine.decideNow(req),
     peerOf: peerFromSocket,
-    forwarded: (res) => {
-      const headers = options.getPlan().meshConfig.proxyHeaders;
-      if (headers !== stampOf) {
-        stamp = {
-          upstreamTime: headers.envoyDebugHeaders,
-          server: headers.server === null ? null : headers.server.inbound,
-        };
-        stampOf = headers;
-      }
-      stampForwardedResponse(res, now, stamp);
-    },
+    forwarded: (res) => stampForwardedResponse(res, now, currentStamp()),
     ...(options.telemetry === null
       ? {}
       : {
@@ -136,7 +137,7 @@ export function createInboundSide(options: {
   };
   // Upgrade requests (WebSockets) are decided and reported before the server's upgrade
   // listeners see them.
-  const upgrades = upgradeGuard(handle);
+  const upgrades = upgradeGuard(handle, { stamp: currentStamp });
   const serverFactory = (handler: RequestListener): MeshServer => {
     const telemetry = options.telemetry;
     const server = createMeshServer({

@@ -6,6 +6,8 @@ import type { InboundHandle } from '../handle.js';
 import { decideNodeRequest } from '../node-decide.js';
 import { writeDenial } from '../node-deny.js';
 import { applyRequestHeaderEdits } from '../node-headers.js';
+import { responseOperationOf, type ForwardedStamp } from '../forwarded-response.js';
+import { stampUpgradeResponse } from './upgrade-response-head.js';
 
 /** node's `upgrade` listener. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -30,6 +32,12 @@ export function takeUpgradeDecision(req: IncomingMessage): InboundDecision | und
   return d;
 }
 
+/** What the sidecar adds to the head the application answers an allowed upgrade with. */
+export interface UpgradeGuardOptions {
+  /** The forwarded-response headers meshConfig asks for now (of which `server` applies). */
+  readonly stamp: () => ForwardedStamp;
+}
+
 /**
  * What a mesh server puts in front of its `upgrade` listeners (a WebSocket server's): the
  * request is decided as any other, since Envoy's filters see an upgrade request like any
@@ -39,9 +47,10 @@ export function takeUpgradeDecision(req: IncomingMessage): InboundDecision | und
  * decision's header edits, the normalized path authorization checked as `req.url`, and
  * `req.meshlet` set, inside the request's trace context. With the handle's telemetry
  * (`observe`) a refusal is reported as any, and an allowed upgrade once its connection
- * closes: Envoy's stream for it lasts as long as the upgraded connection does.
+ * closes: Envoy's stream for it lasts as long as the upgraded connection does. With
+ * `options`, the head the application answers with gets what a forwarded response gets.
  */
-export function upgradeGuard(handle: InboundHandle): UpgradeGuard {
+export function upgradeGuard(handle: InboundHandle, options?: UpgradeGuardOptions): UpgradeGuard {
   return (req, socket, head, proceed) => {
     // A response on the upgrade's socket, for a refusal (node made none: the socket is the
     // listeners' to write on).
@@ -65,6 +74,13 @@ export function upgradeGuard(handle: InboundHandle): UpgradeGuard {
         (req as DecidedUpgrade)[kDecided] = d;
         // Called inside the request's context already (decideNodeRequest decides in it).
         observation?.upgraded?.(socket, head);
+        // After the count's wrapper: the bytes counted are the stamped ones.
+        if (options !== undefined)
+          stampUpgradeResponse(socket, {
+            headers: d.responseHeaders,
+            operation: responseOperationOf(res),
+            server: options.stamp().server,
+          });
         proceed();
       },
       () => socket.destroy(),
