@@ -46,7 +46,9 @@ spec:
   - randomSamplingPercentage: 100
 `;
 
-async function serve(config: string) {
+type Kind = 'serverFactory' | 'its own server';
+
+async function serve(kind: Kind, config: string) {
   const dir = await tmp();
   await writeFile(path.join(dir, 'mesh.yaml'), `${config}---\n${TRACE_ALL}`);
   const registry = new Registry();
@@ -64,7 +66,7 @@ async function serve(config: string) {
     },
   });
   closers.push(() => mesh.close());
-  const app = Fastify({ serverFactory: mesh.serverFactory });
+  const app = Fastify(kind === 'serverFactory' ? { serverFactory: mesh.serverFactory } : {});
   await app.register(meshlet, { mesh });
   await app.register(fastifyWebsocket);
   const handled: unknown[] = [];
@@ -97,22 +99,31 @@ function echoed(port: number, path: string): Promise<{ written: number; read: nu
   });
 }
 
-/** Opens `path` on a server that refuses it; resolves with the status. */
-function refused(port: number, path: string): Promise<number> {
+/** Opens `path` on a server that refuses it; resolves with the status and `connection` header. */
+function refusedWith(
+  port: number,
+  path: string,
+): Promise<{ status: number; connection: string | undefined }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
   ws.on('error', () => {});
-  return new Promise<number>((resolve) =>
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+  return new Promise<{ status: number; connection: string | undefined }>((resolve) =>
+    ws.on('unexpected-response', (_req, res) =>
+      resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }),
+    ),
   ).finally(() => ws.terminate());
 }
 
-describe('@fastify/websocket on a meshlet serverFactory', () => {
+const refused = async (port: number, path: string): Promise<number> => (await refusedWith(port, path)).status;
+
+// On Fastify's own server no mesh server decides first: the plugin's hook decides the upgrade
+// Fastify routes, and hands the stream to the telemetry when it allows it.
+describe.each(['serverFactory', 'its own server'] as const)('@fastify/websocket, Fastify on %s', (kind) => {
   it('serves an allowed WebSocket with request.meshlet, reported once as a 101 stream', async () => {
-    const s = await serve(DENY_PRIVATE);
+    const s = await serve(kind, DENY_PRIVATE);
     const c = await echoed(s.port, '/ws');
     expect(s.handled).toEqual([{ url: '/ws', meshlet: { peer: null, auth: null } }]);
     await linesBeyond(s.log, 0);
-    // Once: the mesh server's guard reported it; Fastify's routing of it reported nothing.
+    // Once: by the mesh server's guard, or by the plugin's hook when Fastify routed it first.
     await new Promise((r) => setTimeout(r, 50));
     expect(s.log).toHaveLength(1);
     expect(JSON.parse(s.log[0]!)).toMatchObject({ path: '/ws', response_code: 101, response_flags: 'UC' });
@@ -124,9 +135,10 @@ describe('@fastify/websocket on a meshlet serverFactory', () => {
     expect(s.spans.getFinishedSpans().map((sp) => sp.attributes['http.response.status_code'])).toEqual([101]);
   });
 
-  it('answers a denied upgrade 403 before Fastify routes it, reported once', async () => {
-    const s = await serve(DENY_PRIVATE);
-    expect(await refused(s.port, '/private')).toBe(403);
+  it('answers a denied upgrade 403 before the handler, reported once', async () => {
+    const s = await serve(kind, DENY_PRIVATE);
+    // The connection closes after the refusal: an upgrade request never completes.
+    expect(await refusedWith(s.port, '/private')).toEqual({ status: 403, connection: 'close' });
     expect(s.handled).toEqual([]);
     await linesBeyond(s.log, 0);
     await new Promise((r) => setTimeout(r, 50));
@@ -136,6 +148,7 @@ describe('@fastify/websocket on a meshlet serverFactory', () => {
 
   it('spends one local rate limit token per upgrade', async () => {
     const s = await serve(
+      kind,
       `${DENY_PRIVATE}---\n${localRateLimitYaml({ bucket: '{ max_tokens: 1, tokens_per_fill: 1, fill_interval: 60s }' })}`,
     );
     await echoed(s.port, '/ws');

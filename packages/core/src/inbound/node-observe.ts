@@ -165,6 +165,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   #codecReply: InFlightRefusal | null = null;
   /** How the upgraded stream went, once its connection closed (`upgraded`). */
   #upgrade: UpgradedStream | null = null;
+  /** Handed to the upgrade listeners: the stream, not a node response, ends the request. */
+  #upgrading = false;
 
   constructor(
     t: MeshTelemetry,
@@ -232,7 +234,8 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
 
   /** `ResponseWatcher`: the response finished, or its connection closed before it did. */
   responseDone(wireBytes: number | null, finished: boolean): void {
-    this.#finish(wireBytes, finished);
+    // The response an upgrade was routed with (a WebSocket plugin's) closes with the socket.
+    if (!this.#upgrading) this.#finish(wireBytes, finished);
   }
 
   decided(decision: InboundDecision): void {
@@ -262,6 +265,7 @@ class NodeObservation implements InboundObservation, ResponseWatcher {
   }
 
   upgraded(socket: Duplex, head: Buffer): void {
+    this.#upgrading = true;
     const clock = this.#t.clock;
     watchUpgradedStream(
       socket,

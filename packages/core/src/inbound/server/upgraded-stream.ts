@@ -60,6 +60,21 @@ export function watchUpgradedStream(
   now: () => number,
   done: (stream: UpgradedStream) => void,
 ): void {
+  // The client went away while the upgrade was decided: nothing went either way.
+  if ((socket as { closed?: boolean }).closed === true) {
+    queueMicrotask(() =>
+      done({
+        status: 0,
+        headers: {},
+        headBytes: 0,
+        sentBytes: 0,
+        receivedBytes: head.length,
+        firstSentAt: null,
+        closedBy: 'downstream',
+      }),
+    );
+    return;
+  }
   const received = countPushedBytes(socket);
   let sent = 0;
   let firstSentAt: number | null = null;
