@@ -11,6 +11,7 @@ import { localPeerHeaders } from '../../packages/core/src/telemetry/metadata-exc
 import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import type { Closers } from '../support/httpbin-mesh.js';
+import { converse, opened, refusedWith } from '../support/ws-client.js';
 import {
   histogramSum,
   MESH_SERVERS,
@@ -47,42 +48,6 @@ function echoServer(s: ObservedHttpbin, verify = true): WebSocketServer {
   );
   closers.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
   return wss;
-}
-
-interface Conversation {
-  /** What the client's socket wrote (request head and frames) and read (response head and frames). */
-  readonly written: number;
-  readonly read: number;
-}
-
-/** Opens a WebSocket to `path`, sends `hello`, waits for the echo, then closes as `close` says. */
-function converse(port: number, close: 'close' | 'terminate', path = '/ws'): Promise<Conversation> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false });
-    let socket: { bytesWritten: number; bytesRead: number } | null = null;
-    ws.on('upgrade', (res) => (socket = res.socket));
-    ws.on('open', () => ws.send('hello'));
-    ws.on('message', (m: Buffer) => {
-      expect(m.toString()).toBe('hello');
-      if (close === 'close') ws.close(1000);
-      else ws.terminate();
-    });
-    ws.on('close', () =>
-      // The socket's counters once it closed: everything that went each way.
-      setImmediate(() => resolve({ written: socket!.bytesWritten, read: socket!.bytesRead })),
-    );
-    ws.on('error', reject);
-  });
-}
-
-/** Opens a WebSocket the server refuses; resolves with the status it answered. */
-function refusedWith(port: number): Promise<number> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  // ws reports the refusal as an error too once the connection is dropped.
-  ws.on('error', () => {});
-  return new Promise<number>((resolve) =>
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
-  ).finally(() => ws.terminate());
 }
 
 /** Waits until `s` reported `n` requests (a stream is reported when its connection closed). */
@@ -230,29 +195,21 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
     const wss = echoServer(s);
     // ws lets a server add headers to its 101; the application's own server is replaced.
     wss.on('headers', (headers: string[]) => headers.push('Server: ws-app', 'X-App: kept'));
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
-    let res: IncomingMessage | null = null;
-    ws.on('upgrade', (r) => (res = r));
-    // ws checked the handshake (its accept key) with the stamped head: the socket opens.
-    await new Promise((resolve, reject) => {
-      ws.on('open', resolve);
-      ws.on('error', reject);
-    });
-    ws.close();
-    await new Promise((resolve) => ws.on('close', resolve));
-    expect(res!.statusCode).toBe(101);
-    expect(res!.headers).toMatchObject({
+    // ws checks the handshake (its accept key) with the stamped head: the socket opens.
+    const res = await opened(s.port);
+    expect(res.statusCode).toBe(101);
+    expect(res.headers).toMatchObject({
       server: 'istio-envoy',
       'x-app': 'kept',
       'x-envoy-decorator-operation': `httpbin.foo.svc.cluster.local:${s.port}/*`,
       upgrade: 'websocket',
     });
     // Envoy never completes an upgrade request, so times no upstream service for it.
-    expect(res!.headers['x-envoy-upstream-service-time']).toBeUndefined();
-    expect(res!.rawHeaders.filter((h) => h.toLowerCase() === 'server')).toHaveLength(1);
+    expect(res.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect(res.rawHeaders.filter((h) => h.toLowerCase() === 'server')).toHaveLength(1);
     await reported(s, 1);
     // The bytes counted are the ones that went out, stamped: all the client read.
-    expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(res!.socket.bytesRead);
+    expect(await histogramSum(s.registry, 'istio_response_bytes')).toBe(res.socket.bytesRead);
   });
 
   it('answers a meshed caller’s metadata exchange on the 101, and labels the stream with it', async () => {
@@ -263,18 +220,12 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
       'Kubernetes',
       'sidecar~10.0.0.1~sleep-1.foo~foo.svc.cluster.local',
     );
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, {
-      headers: { 'x-envoy-peer-metadata-id': mx.id, 'x-envoy-peer-metadata': mx.value },
+    const res = await opened(s.port, '/ws', {
+      'x-envoy-peer-metadata-id': mx.id,
+      'x-envoy-peer-metadata': mx.value,
     });
-    let res: IncomingMessage | null = null;
-    ws.on('upgrade', (r) => (res = r));
-    await new Promise((resolve, reject) => {
-      ws.on('open', resolve);
-      ws.on('error', reject);
-    });
-    ws.close();
-    expect(res!.headers['x-envoy-peer-metadata-id']).toMatch(/^sidecar~.*~httpbin/);
-    expect(res!.headers['x-envoy-peer-metadata']).toEqual(expect.any(String));
+    expect(res.headers['x-envoy-peer-metadata-id']).toMatch(/^sidecar~.*~httpbin/);
+    expect(res.headers['x-envoy-peer-metadata']).toEqual(expect.any(String));
     await reported(s, 1);
     expect((await requestsTotal(s.registry)).map((r) => r.labels)).toMatchObject([
       { response_code: '101', source_workload: 'sleep-1', source_app: 'sleep' },
@@ -284,7 +235,7 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
   it('refused by the application (no 101): its status, via_upstream, no flag', async () => {
     const s = await observedHttpbin(kind, await tmp(), closers);
     echoServer(s, false);
-    const status = await refusedWith(s.port);
+    const { status } = await refusedWith(s.port);
     expect(status).toBe(401);
     await reported(s, 1);
     expect(JSON.parse(s.log[0]!)).toMatchObject({
@@ -312,7 +263,7 @@ spec:
     );
     const s = await observedHttpbin(kind, dir, closers);
     echoServer(s);
-    const status = await refusedWith(s.port);
+    const { status } = await refusedWith(s.port);
     expect(status).toBe(403);
     await reported(s, 1);
     expect(JSON.parse(s.log[0]!)).toMatchObject({

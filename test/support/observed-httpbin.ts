@@ -40,24 +40,30 @@ spec:
   - randomSamplingPercentage: 100
 `;
 
+/** A mesh for httpbin in foo, every request traced, its metrics, JSON access log and spans kept. */
+export interface ObservedMesh {
+  readonly mesh: Mesh;
+  readonly registry: Registry;
+  readonly log: string[];
+  readonly spans: InMemorySpanExporter;
+}
+
 /**
- * httpbin in foo behind meshlet as `kind` serves it, every request traced, with its metrics,
- * its JSON access log and its spans collected: `GET /` answers `ok`, `POST /` reads the body
- * and answers `posted`. `options` go to `createMesh` (certificates, istiod's features), but
- * `accessLogFormat`, the JSON log's format (meshConfig `accessLogFormat`).
+ * The mesh of httpbin in foo with its config in `dir` (every request traced, with what else is
+ * there), its metrics, its JSON access log and its spans collected. `options` go to
+ * `createMesh` (certificates, istiod's features), but `accessLogFormat`, the JSON log's format
+ * (meshConfig `accessLogFormat`).
  */
-export async function observedHttpbin(
-  kind: ServerKind,
+export async function observedMesh(
   dir: string,
   closers: Closers,
   options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> & { readonly accessLogFormat?: string } = {},
-): Promise<ObservedHttpbin> {
+): Promise<ObservedMesh> {
   const { accessLogFormat, ...meshOptions } = options;
   await writeFile(path.join(dir, 'mesh.yaml'), TRACE_ALL);
   const registry = new Registry();
   const log: string[] = [];
   const spans = new InMemorySpanExporter();
-  let handled = 0;
   const mesh: Mesh = await createMesh({
     workload: { name: 'httpbin', namespace: 'foo', serviceAccount: 'httpbin', labels: { app: 'httpbin' } },
     config: dir,
@@ -75,6 +81,21 @@ export async function observedHttpbin(
     },
   });
   closers.push(() => mesh.close());
+  return { mesh, registry, log, spans };
+}
+
+/**
+ * httpbin in foo behind meshlet as `kind` serves it (`observedMesh`): `GET /` answers `ok`,
+ * `POST /` reads the body and answers `posted`.
+ */
+export async function observedHttpbin(
+  kind: ServerKind,
+  dir: string,
+  closers: Closers,
+  options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> & { readonly accessLogFormat?: string } = {},
+): Promise<ObservedHttpbin> {
+  const { mesh, registry, log, spans } = await observedMesh(dir, closers, options);
+  let handled = 0;
   const served = (port: number, server: EventEmitter): ObservedHttpbin => ({
     port,
     registry,
