@@ -89,6 +89,20 @@ describe.each(['serverFactory', 'its own server'] as const)('@fastify/websocket,
     expect(JSON.parse(s.log[0]!)).toMatchObject({ path: '/private', response_code: 403 });
   });
 
+  it('routes an upgrade on the path authorization checked, or refuses it and closes its connection', async () => {
+    const s = await serve(kind, DENY_PRIVATE);
+    // /%77s is /ws once normalized (an unreserved character decoded). A serverFactory's mesh server hands Fastify the
+    // normalized path; on Fastify's own server Fastify routed the raw one before the hook, so
+    // the plugin refuses what it cannot make equal, and the handed-over connection closes.
+    if (kind === 'serverFactory') {
+      await converse(s.port, 'close', '/%77s', 'hi');
+      expect(s.handled).toEqual([{ url: '/ws', meshlet: { peer: null, auth: null } }]);
+    } else {
+      expect(await refusedWith(s.port, '/%77s')).toEqual({ status: 400, connection: 'close' });
+      expect(s.handled).toEqual([]);
+    }
+  });
+
   it('spends one local rate limit token per upgrade', async () => {
     const s = await serve(
       kind,

@@ -29,16 +29,21 @@ const NO_HEAD = Buffer.alloc(0);
 /** Body of the 400 sent when a request reached Fastify un-decided and its path is not normalized. */
 export const NOT_NORMALIZED_BODY = 'meshlet: request path is not normalized';
 
-function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: false }>): FastifyReply {
-  // A refused upgrade (a WebSocket plugin routes it through Fastify on the connection node
-  // handed over): the connection closes after the reply, as the mesh server's guard closes
-  // it; Envoy never completes an upgrade request, so cannot keep its connection. Nobody else
-  // would end the handed-over socket.
+/**
+ * A refused upgrade (a WebSocket plugin routes it through Fastify on the connection node
+ * handed over): the connection closes after the reply, as the mesh server's guard closes it;
+ * Envoy never completes an upgrade request, so cannot keep its connection. Nobody else would
+ * end the handed-over socket.
+ */
+function closeAfterRefusedUpgrade(reply: FastifyReply): void {
   const raw = reply.raw;
-  if ((reply.request.raw as { upgrade?: boolean }).upgrade === true) {
-    raw.shouldKeepAlive = false;
-    raw.once('finish', () => raw.socket?.end());
-  }
+  if ((reply.request.raw as { upgrade?: boolean }).upgrade !== true) return;
+  raw.shouldKeepAlive = false;
+  raw.once('finish', () => raw.socket?.end());
+}
+
+function deny(reply: FastifyReply, decision: Extract<InboundDecision, { allow: false }>): FastifyReply {
+  closeAfterRefusedUpgrade(reply);
   reply.code(decision.status);
   reply.headers(decision.headers);
   if (reply.getHeader('content-type') === undefined) reply.type('text/plain');
@@ -97,6 +102,7 @@ const plugin: FastifyPluginCallback<MeshletFastifyOptions> = (app: FastifyInstan
           // not arrive as 'request' events). Serving it would let the app route on a path
           // authorization never checked, so refuse it as Envoy refuses paths it cannot normalize.
           if (decision.allow && decision.url !== request.raw.url) {
+            closeAfterRefusedUpgrade(reply);
             reply.code(400).type('text/plain').send(NOT_NORMALIZED_BODY);
           } else if (finish(request, reply, decision)) {
             // An upgrade Fastify routes itself (@fastify/websocket on Fastify's own server):
