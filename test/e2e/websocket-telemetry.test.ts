@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { trace } from '@opentelemetry/api';
 import { currentContext } from '../../packages/core/src/index.js';
+import { createManualClock } from '../../packages/core/src/runtime/clock.js';
 import { localPeerHeaders } from '../../packages/core/src/telemetry/metadata-exchange/peer-metadata.js';
 import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
@@ -112,14 +113,17 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
   });
 
   it('lasts as long as the conversation: the duration runs until the connection closed', async () => {
+    // The mesh's clock, moved by the test: the sockets stay real.
+    const clock = createManualClock();
     const s = await observedHttpbin(kind, await tmp(), closers, {
+      clock,
       accessLogFormat:
         '{"duration":"%DURATION%","to_101":"%RESPONSE_DURATION%",' +
         '"sent_101":"%COMMON_DURATION(US_RX_BEG:DS_TX_BEG:ms)%","code":"%RESPONSE_CODE%"}',
     });
     const wss = echoServer(s);
     // The application closes 300 ms after the handshake.
-    wss.on('connection', (ws) => setTimeout(() => ws.close(1001), 300));
+    wss.on('connection', (ws) => void clock.advance(300).then(() => ws.close(1001)));
     const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`);
     await new Promise((resolve) => ws.on('close', resolve));
     await reported(s, 1);

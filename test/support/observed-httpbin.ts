@@ -51,13 +51,15 @@ export interface ObservedMesh {
 /**
  * The mesh of httpbin in foo with its config in `dir` (every request traced, with what else is
  * there), its metrics, its JSON access log and its spans collected. `options` go to
- * `createMesh` (certificates, istiod's features), but `accessLogFormat`, the JSON log's format
+ * `createMesh` (certificates, istiod's features, a clock), but `accessLogFormat`, the JSON log's format
  * (meshConfig `accessLogFormat`).
  */
 export async function observedMesh(
   dir: string,
   closers: Closers,
-  options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> & { readonly accessLogFormat?: string } = {},
+  options: Pick<MeshOptions, 'certs' | 'istiodFeatures' | 'clock'> & {
+    readonly accessLogFormat?: string;
+  } = {},
 ): Promise<ObservedMesh> {
   const { accessLogFormat, ...meshOptions } = options;
   await writeFile(path.join(dir, 'mesh.yaml'), TRACE_ALL);
@@ -92,7 +94,9 @@ export async function observedHttpbin(
   kind: ServerKind,
   dir: string,
   closers: Closers,
-  options: Pick<MeshOptions, 'certs' | 'istiodFeatures'> & { readonly accessLogFormat?: string } = {},
+  options: Pick<MeshOptions, 'certs' | 'istiodFeatures' | 'clock'> & {
+    readonly accessLogFormat?: string;
+  } = {},
 ): Promise<ObservedHttpbin> {
   const { mesh, registry, log, spans } = await observedMesh(dir, closers, options);
   let handled = 0;

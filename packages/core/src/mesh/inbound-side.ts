@@ -137,7 +137,7 @@ export function createInboundSide(options: {
   };
   // Upgrade requests (WebSockets) are decided and reported before the server's upgrade
   // listeners see them.
-  const upgrades = upgradeGuard(handle, { stamp: currentStamp });
+  const upgrades = upgradeGuard(handle, { server: () => currentStamp().server });
   const serverFactory = (handler: RequestListener): MeshServer => {
     const telemetry = options.telemetry;
     const server = createMeshServer({

@@ -14,9 +14,9 @@ import type { RefusedRequest } from '../codec-refusal-report.js';
 import { answerCodecError } from './codec-error-reply.js';
 import { answerMissingHost } from './missing-host.js';
 import type { UpgradeGuard, UpgradeListener } from './upgrade-guard.js';
+import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
-import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 
 export type { ConnectionRefusal, RefusalReason } from './mtls-listener.js';
 

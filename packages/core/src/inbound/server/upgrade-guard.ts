@@ -6,7 +6,7 @@ import type { InboundHandle } from '../handle.js';
 import { decideNodeRequest } from '../node-decide.js';
 import { writeDenial } from '../node-deny.js';
 import { applyRequestHeaderEdits } from '../node-headers.js';
-import { responseOperationOf, type ForwardedStamp } from '../forwarded-response.js';
+import { responseOperationOf } from '../forwarded-response.js';
 import { stampUpgradeResponse } from './upgrade-response-head.js';
 
 /** node's `upgrade` listener. */
@@ -34,8 +34,8 @@ export function takeUpgradeDecision(req: IncomingMessage): InboundDecision | und
 
 /** What the sidecar adds to the head the application answers an allowed upgrade with. */
 export interface UpgradeGuardOptions {
-  /** The forwarded-response headers meshConfig asks for now (of which `server` applies). */
-  readonly stamp: () => ForwardedStamp;
+  /** The `server` header meshConfig asks forwarded responses for now, null for none. */
+  readonly server: () => string | null;
 }
 
 /**
@@ -79,7 +79,7 @@ export function upgradeGuard(handle: InboundHandle, options?: UpgradeGuardOption
           stampUpgradeResponse(socket, {
             headers: d.responseHeaders,
             operation: responseOperationOf(res),
-            server: options.stamp().server,
+            server: options.server(),
           });
         proceed();
       },

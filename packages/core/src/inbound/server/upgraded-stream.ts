@@ -124,8 +124,7 @@ export function watchUpgradedStream(
     closing(error !== undefined && error !== null);
     return destroy.call(this, error);
   };
-  socket.once('close', (hadError: boolean) => {
-    closing(hadError);
+  socket.once('close', () => {
     const status = headBytes >= 0 ? /^HTTP\/\d\.\d (\d{3})/.exec(headText) : null;
     done({
       status: status === null ? 0 : Number(status[1]),
@@ -134,6 +133,7 @@ export function watchUpgradedStream(
       sentBytes: sent,
       receivedBytes: head.length + received.bytes,
       firstSentAt,
+      // Closed with no `end` or `destroy` of the application's: not its doing.
       closedBy: closedBy ?? 'downstream',
     });
   });
