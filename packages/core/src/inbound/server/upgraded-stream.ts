@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { countPushedBytes } from '../../telemetry/wire-bytes.js';
+import { watchConnection } from '../../telemetry/connection-watch.js';
 import { headerBlockFields } from '../sent-headers.js';
 
 /** How a connection handed to the `upgrade` listeners went, once it closed. */
@@ -29,12 +29,6 @@ const MAX_HEAD = 64 * 1024;
 
 type Chunk = string | Uint8Array;
 
-function byteLength(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === 'string')
-    return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
-}
-
 function latin1(chunk: Chunk, encoding: unknown): string {
   const buf =
     typeof chunk === 'string'
@@ -47,12 +41,8 @@ function latin1(chunk: Chunk, encoding: unknown): string {
  * Watches a connection node handed to the `upgrade` listeners, from the moment it did, and
  * calls `done` once when it closes: what the application answered (its status line and
  * header block, parsed from its first bytes), how many bytes went each way, and which side
- * closed first. `head` is what node read past the request's head (the listeners' `head`).
- *
- * Counts without changing the connection: the application's writes and `end`/`destroy`
- * calls are wrapped on this socket, and what the client sends is counted as it is pushed
- * (`countPushedBytes`), with no `data` or `error` listener (which would start the flow, or
- * swallow an error the application has no listener for).
+ * closed first (connection-watch.ts, the application being the local side). `head` is what
+ * node read past the request's head (the listeners' `head`).
  */
 export function watchUpgradedStream(
   socket: Duplex,
@@ -75,18 +65,9 @@ export function watchUpgradedStream(
     );
     return;
   }
-  const received = countPushedBytes(socket);
-  let sent = 0;
-  let firstSentAt: number | null = null;
   let headText = '';
   let headBytes = -1;
-  let closedBy: UpgradedStream['closedBy'] | null = null;
-
-  const wrote = (chunk: unknown, encoding: unknown): void => {
-    const n = byteLength(chunk, encoding);
-    if (n === 0) return;
-    firstSentAt ??= now();
-    sent += n;
+  const onWrite = (chunk: unknown, encoding: unknown): void => {
     if (headBytes >= 0 || headText.length >= MAX_HEAD) return;
     headText += latin1(chunk as Chunk, encoding);
     const end = headText.indexOf('\r\n\r\n');
@@ -95,46 +76,21 @@ export function watchUpgradedStream(
       headText = headText.slice(0, headBytes);
     }
   };
-  // The first close decides: an `end` or `destroy` while the client's side is still open is
-  // the application's (node's own `end` after the client's FIN, and its `destroy(err)` on a
-  // reset, come once the client closed).
-  const closing = (byClient: boolean): void => {
-    closedBy ??= byClient || socket.readableEnded ? 'downstream' : 'application';
-  };
-
-  type Write = (chunk: unknown, ...rest: unknown[]) => boolean;
-  type End = (...args: unknown[]) => Duplex;
-  type Destroy = (error?: Error) => Duplex;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the socket as `this`
-  const write = socket.write as Write;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- as above
-  const end = socket.end as End;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- as above
-  const destroy: Destroy = socket.destroy;
-  (socket as { write: Write }).write = function countedWrite(this: Duplex, chunk, ...rest) {
-    wrote(chunk, rest[0]);
-    return write.call(this, chunk, ...rest);
-  };
-  (socket as { end: End }).end = function closingEnd(this: Duplex, ...args) {
-    closing(false);
-    if (typeof args[0] !== 'function' && args[0] !== undefined && args[0] !== null) wrote(args[0], args[1]);
-    return end.apply(this, args);
-  };
-  (socket as { destroy: Destroy }).destroy = function closingDestroy(this: Duplex, error?: Error) {
-    closing(error !== undefined && error !== null);
-    return destroy.call(this, error);
-  };
-  socket.once('close', () => {
-    const status = headBytes >= 0 ? /^HTTP\/\d\.\d (\d{3})/.exec(headText) : null;
-    done({
-      status: status === null ? 0 : Number(status[1]),
-      headers: headBytes >= 0 ? headerBlockFields(headText) : {},
-      headBytes: Math.max(0, headBytes),
-      sentBytes: sent,
-      receivedBytes: head.length + received.bytes,
-      firstSentAt,
-      // Closed with no `end` or `destroy` of the application's: not its doing.
-      closedBy: closedBy ?? 'downstream',
-    });
-  });
+  watchConnection(
+    socket,
+    now,
+    (c) => {
+      const status = headBytes >= 0 ? /^HTTP\/\d\.\d (\d{3})/.exec(headText) : null;
+      done({
+        status: status === null ? 0 : Number(status[1]),
+        headers: headBytes >= 0 ? headerBlockFields(headText) : {},
+        headBytes: Math.max(0, headBytes),
+        sentBytes: c.sentBytes,
+        receivedBytes: head.length + c.receivedBytes,
+        firstSentAt: c.firstSentAt,
+        closedBy: c.closedBy === 'remote' ? 'downstream' : 'application',
+      });
+    },
+    onWrite,
+  );
 }
