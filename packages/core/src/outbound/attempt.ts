@@ -21,6 +21,8 @@ export interface TryRequest {
   readonly path: string;
   readonly headers: HeaderRecord;
   readonly body: Buffer | Readable | null;
+  /** An upgrade request's `Upgrade` token (TransportRequest.upgrade); absent for others. */
+  readonly upgrade?: string;
 }
 
 /** How one try ended. */
@@ -146,6 +148,15 @@ export function whenBodyDone(body: Readable, done: () => void): void {
   body.on('error', done);
 }
 
+/** An upgrade through a transport that can carry one; a local failure otherwise. */
+function sendUpgrade(transport: Transport, req: TransportRequest): Promise<TransportResponse> {
+  if (transport.upgrade === undefined)
+    return Promise.reject(
+      new TransportError('protocol', `the ${transport.name} transport carries no HTTP upgrade`, true),
+    );
+  return transport.upgrade(req);
+}
+
 const releaseLate = (late: Admission): void => {
   if (late.ok) late.ticket.release();
 };
@@ -239,11 +250,23 @@ export async function runTry(
       poolKey:
         tls?.servername == null ? `${cluster.key}|${host.id}` : `${cluster.key}|${host.id}|${tls.servername}`,
       pool: poolOf(cluster),
+      ...(req.upgrade === undefined ? {} : { upgrade: req.upgrade }),
     };
-    const response = await ctx.transport.request(treq);
-    timer?.responded(response.body);
+    const response = await (req.upgrade === undefined
+      ? ctx.transport.request(treq)
+      : sendUpgrade(ctx.transport, treq));
     upstream.record(host, { kind: 'response', status: response.status });
-    whenBodyDone(response.body, release);
+    const upgraded = response.upgraded;
+    if (upgraded === undefined) {
+      timer?.responded(response.body);
+      whenBodyDone(response.body, release);
+    } else {
+      // The route timeout ends with the upgrade's 101 (envoy upstream_request.cc, "route
+      // timeout for HTTP upgrade", envoyproxy/envoy#41075); the connection holds its pool
+      // slot for as long as it is open.
+      timer?.dispose();
+      upgraded.socket.once('close', release);
+    }
     return {
       kind: 'response',
       host,

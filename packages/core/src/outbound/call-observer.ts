@@ -36,6 +36,8 @@ import { transportFailureFlag } from './local-reply.js';
 import { isResponseTimeout } from './timeouts.js';
 import { addFlag } from './flags.js';
 import { wallClockMs } from '../runtime/wall-clock.js';
+import { watchConnection } from '../telemetry/connection-watch.js';
+import type { UpgradedConnection } from './transport.js';
 
 /** Envoy's `%RESPONSE_CODE_DETAILS%` for the local replies meshlet's router sends. */
 const DETAILS: Readonly<Partial<Record<ResponseFlag, string>>> = {
@@ -186,7 +188,7 @@ export class OutboundCall implements CallObserver {
   readonly #startMs: number;
   readonly #startEpoch: number;
   readonly #span: ClientSpan;
-  readonly #requestBody: ByteCount | number;
+  #requestBody: ByteCount | number;
   /** Request line and headers as the application gave them. */
   readonly #requestHeadBytes: number;
   #done = false;
@@ -318,6 +320,48 @@ export class OutboundCall implements CallObserver {
     }
     const count = countPushedBytes(body);
     onBodyDone(body, () => this.#finish(cutShort(state, body), plan, status, headers, count.bytes, null));
+  }
+
+  /**
+   * The upstream switched protocols (a 101 to a gateway's upgrade request): reported when
+   * its connection closes, as Envoy reports an upgraded stream, which lasts as long as the
+   * connection does. The bytes the client sent on it are the request's body, the upstream's
+   * the response's. Which side closed first sets the flag: the client (the gateway closing
+   * the upstream connection after it) resets the stream in the connection manager, `DC`
+   * (conn_manager_impl.cc doConnectionClose); the upstream's close is no end of an upgraded
+   * HTTP/1 response, so the codec client resets the stream and the router logs `UC`
+   * (codec_client.cc onEvent, router.cc onUpstreamReset).
+   */
+  upgraded(
+    state: CallState,
+    plan: MeshPlan,
+    status: number,
+    headers: HeaderRecord,
+    connection: UpgradedConnection,
+  ): void {
+    this.#takeOperation(state, headers);
+    const log = this.#t.accessLog.client;
+    if (log.enabled)
+      LOGGED.set(this, {
+        firstByteMs: log.needsTiming === true ? this.#t.clock.now() - this.#startMs : null,
+        localBody: null,
+      });
+    watchConnection(
+      connection.socket,
+      () => this.#t.clock.now(),
+      (c) => {
+        this.#requestBody = c.sentBytes;
+        const end: CallState =
+          c.closedBy === 'remote'
+            ? {
+                ...state,
+                flags: [...state.flags, 'UC'],
+                details: 'upstream_reset_after_response_started{connection_termination}',
+              }
+            : { ...state, flags: [...state.flags, 'DC'], details: 'downstream_remote_disconnect' };
+        this.#finish(end, plan, status, headers, connection.head.length + c.receivedBytes, null);
+      },
+    );
   }
 
   /**

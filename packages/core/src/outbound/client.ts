@@ -14,6 +14,7 @@ import {
 } from './request-input.js';
 import { prepareBody, type RequestBody } from './request-body.js';
 import { createMeshResponse, type MeshResponse } from './response.js';
+import { withUpgrade } from './upgraded-response.js';
 import { newCallState, toMeshletInfo, type CallState } from './call-state.js';
 import { runPipeline, type PipelineDeps, type Produced } from './pipeline.js';
 import type { LocalPeerHeaders } from '../telemetry/metadata-exchange/peer-metadata.js';
@@ -103,6 +104,12 @@ export interface GatewayForward {
    * (gateway-route-target.ts): the router lands on the cluster they saw.
    */
   readonly drawn?: number;
+  /**
+   * The request asks to upgrade the connection (its `Upgrade` token, `websocket`): the
+   * router's try carries it upstream, and a 101's connection comes with the response
+   * (upgraded-response.ts `upgradedOf`).
+   */
+  readonly upgrade?: string;
 }
 
 /** A reply the gateway's filters made themselves. */
@@ -111,6 +118,8 @@ export interface GatewayReply {
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   readonly body: string;
   readonly flags: readonly ResponseFlag[];
+  /** Envoy's `%RESPONSE_CODE_DETAILS%` for it, when known. */
+  readonly details?: string;
 }
 
 /** The caller's own signal and timeout, merged into one signal; null when the call has neither. */
@@ -215,6 +224,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       at.answered ?? null,
       at.claims ?? null,
       at.drawn,
+      at.upgrade,
     );
 
   // Not async itself (one promise less per call), so it must turn a throw into a rejection.
@@ -226,6 +236,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     answered: GatewayReply | null,
     claims: Readonly<Record<string, unknown>> | null,
     drawn?: number,
+    upgrade?: string,
   ): Promise<MeshResponse> {
     try {
       const target = parseTarget(url);
@@ -243,8 +254,9 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
       const call = telemetry === null ? null : telemetry.start(target, method, headers, body.data);
       const state = newCallState(call);
       if (answered === null)
-        return run(plan, state, call, target, method, headers, body, init, side, claims, drawn);
+        return run(plan, state, call, target, method, headers, body, init, side, claims, drawn, upgrade);
       for (const f of answered.flags) addFlag(state.flags, f);
+      if (answered.details !== undefined) state.details = answered.details;
       // Envoy's local reply: plain text with its length, the filter's own headers over them.
       const own: Record<string, string | readonly string[]> = {};
       for (const [k, v] of Object.entries(answered.headers)) own[k.toLowerCase()] = v;
@@ -270,6 +282,11 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     // gives a gateway's connection manager the inbound name, `istio-envoy`).
     const server = plan.meshConfig.proxyHeaders.server;
     if (server !== null && p.tcp !== true) p.headers['server'] = server[side];
+    const upgraded = p.upgraded;
+    if (upgraded !== undefined) {
+      call?.upgraded(state, plan, p.status, p.headers, upgraded);
+      return withUpgrade(createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state)), upgraded);
+    }
     if (call !== null) call.responded(state, plan, p.status, p.headers, p.body);
     return createMeshResponse(p.status, p.headers, p.body, toMeshletInfo(state));
   }
@@ -287,6 +304,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     side: 'inbound' | 'outbound',
     claims: Readonly<Record<string, unknown>> | null = null,
     drawn?: number,
+    upgrade?: string,
   ): Promise<MeshResponse> {
     try {
       const scope = callerScope(init, deps.clock);
@@ -302,6 +320,7 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
         ca: init.ca ?? null,
         ...(drawn === undefined ? {} : { drawn }),
         headersCounted: side === 'inbound',
+        ...(upgrade === undefined ? {} : { upgrade }),
       });
       let p: Produced;
       if (scope === null) p = await work;
@@ -312,7 +331,8 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
           scope.dispose();
           throw err;
         }
-        if (Buffer.isBuffer(p.body)) scope.dispose();
+        // A 101's connection outlives the call: the caller's signal no longer applies to it.
+        if (Buffer.isBuffer(p.body) || p.upgraded !== undefined) scope.dispose();
         else armBody(p.body, scope);
       }
       return respond(plan, state, call, p, side);

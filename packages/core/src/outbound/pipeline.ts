@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Cluster, HeaderOperations, MeshPlan, RouteRequest, TcpRoute } from '../compile/plan-types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Random } from '../runtime/random.js';
-import type { Transport, TransportTls } from './transport.js';
+import type { Transport, TransportTls, UpgradedConnection } from './transport.js';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from './upstream/types.js';
 import type { CallState } from './call-state.js';
 import type { CallHost, DnsEndpoints } from './endpoints-dns.js';
@@ -79,6 +79,11 @@ export interface PipelineInput {
    * ones its connection manager added since are not counted again.
    */
   readonly headersCounted?: boolean;
+  /**
+   * A gateway's upgrade request (GatewayForward.upgrade): its `Upgrade` token, which the
+   * router's try carries upstream.
+   */
+  readonly upgrade?: string;
 }
 
 /** The response the pipeline produced, before it becomes a `MeshResponse`. */
@@ -91,6 +96,8 @@ export interface Produced {
    * so no connection manager touched the response: no `server` is written over it.
    */
   readonly tcp?: true;
+  /** The upstream switched protocols (a 101 to `PipelineInput.upgrade`): its connection. */
+  readonly upgraded?: UpgradedConnection;
 }
 
 function local(
@@ -334,7 +341,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
     policy = null;
   }
   const data = input.body.data;
-  if (route.mirrors.length > 0 && (data === null || Buffer.isBuffer(data))) {
+  // An upgrade is not mirrored: a copy could not switch protocols with the client.
+  if (route.mirrors.length > 0 && input.upgrade === undefined && (data === null || Buffer.isBuffer(data))) {
     sendMirrors(deps, plan.outbound, route.mirrors, input.method, path, headers, data);
   }
 
@@ -355,7 +363,13 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
           ? null
           : hashKeyOf(consistentHash, headers, path, () => sourceAddress(plan.workload)),
     callerSignal: input.signal,
-    request: { method: input.method, path, headers, body: data },
+    request: {
+      method: input.method,
+      path,
+      headers,
+      body: data,
+      ...(input.upgrade === undefined ? {} : { upgrade: input.upgrade }),
+    },
     tryContext: {
       transport: deps.transport,
       clock: deps.clock,
@@ -387,5 +401,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   }
   // The exchange filter sees the response after the router's header operations.
   state.upstreamPeer = takePeerHeaders(out);
-  return { status: r.response.status, headers: out, body: r.response.body };
+  const upgraded = r.response.upgraded;
+  return upgraded === undefined
+    ? { status: r.response.status, headers: out, body: r.response.body }
+    : { status: r.response.status, headers: out, body: r.response.body, upgraded };
 }

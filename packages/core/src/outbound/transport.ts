@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 
 /** Client TLS for one upstream connection (DestinationRule `tls`, or Istio auto mTLS). */
@@ -63,6 +63,12 @@ export interface TransportRequest {
    */
   readonly onPoolReady?: PoolReadyListener | null;
   /** DestinationRule limits a transport applies to its agent for `poolKey`. */
+  /**
+   * The request's `Upgrade` token (`websocket`): the try asks the upstream to switch
+   * protocols and, on a 101, hands over the connection (`TransportResponse.upgraded`).
+   * Absent for every other request.
+   */
+  readonly upgrade?: string;
   readonly pool: {
     readonly maxConnections: number;
     readonly maxRequestsPerConnection: number;
@@ -91,6 +97,18 @@ export interface TransportResponse {
    * `%UPSTREAM_CONNECTION_ID%`...); absent when the transport cannot tell.
    */
   readonly connection?: object | null;
+  /**
+   * A 101 to an upgrade request: the connection, no longer HTTP, and what the upstream sent
+   * on it past its response head. `body` is then empty.
+   */
+  readonly upgraded?: UpgradedConnection;
+}
+
+/** A connection an upstream switched to another protocol (a WebSocket's). */
+export interface UpgradedConnection {
+  readonly socket: Duplex;
+  /** The bytes read past the 101's head. */
+  readonly head: Buffer;
 }
 
 /**
@@ -140,5 +158,10 @@ export interface Transport {
    */
   readonly signalsPoolReady?: boolean;
   request(req: TransportRequest): Promise<TransportResponse>;
+  /**
+   * Sends a request carrying `upgrade` on a connection of its own, which a 101 hands over
+   * (never back to a pool). Absent: the transport carries no upgrade.
+   */
+  upgrade?(req: TransportRequest): Promise<TransportResponse>;
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import { toTransportError } from './failure.js';
 import { headersFromRaw } from './headers.js';
 import { createPoolAgent, type PoolAgent } from './pool-agent.js';
 import { PoolRegistry } from './pool-registry.js';
+import { sendUpgrade } from './node-upgrade.js';
 
 /** got ends these itself when no body is given; on any other method its stream waits for a write. */
 const GOT_NO_BODY_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
@@ -148,6 +149,7 @@ export function createGotTransport(): Transport {
     name: 'got',
     signalsPoolReady: true,
     request,
+    upgrade: sendUpgrade,
     close: () => pools.close(),
   });
 }

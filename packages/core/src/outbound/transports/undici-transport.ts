@@ -17,6 +17,7 @@ import { PoolRegistry } from './pool-registry.js';
 import type { PoolSettings } from './pool-settings.js';
 import { clientTlsOptions, type ClientTlsOptions, type PeerCheck } from './tls-options.js';
 import { withConnectionAge } from './undici-connection-age.js';
+import { sendUpgrade } from './node-upgrade.js';
 
 /** A day: undici needs a number, and `idleTimeout: 0s` means "never close idle". */
 const NEVER_MS = 86_400_000;
@@ -281,6 +282,7 @@ export function createUndiciTransport(): Transport {
     name: 'undici',
     signalsPoolReady: true,
     request,
+    upgrade: sendUpgrade,
     close: () => pools.close(),
   });
 }
