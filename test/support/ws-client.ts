@@ -18,9 +18,10 @@ export function converse(
   close: 'close' | 'terminate',
   path = '/ws',
   text = 'hello',
+  headers: Record<string, string> = {},
 ): Promise<Conversation> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false, headers });
     let socket: { bytesWritten: number; bytesRead: number } | null = null;
     ws.on('upgrade', (res) => (socket = res.socket));
     ws.on('open', () => ws.send(text));
@@ -59,8 +60,9 @@ export async function opened(
 export function refusedWith(
   port: number,
   path = '/ws',
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; connection: string | undefined }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
   // ws reports the refusal as an error too once the connection is dropped.
   ws.on('error', () => {});
   return new Promise<{ status: number; connection: string | undefined }>((resolve) =>

@@ -18,8 +18,26 @@ import { gatewayBody, gatewayRequestHeaders, isEncrypted } from './gateway-reque
 import { connectionRouteName } from './server-route.js';
 import { gatewayRouteTarget } from './gateway-route-target.js';
 import { refuseAtGatewayCodec } from './gateway-codec-refusal.js';
+import { upgradedOf } from '../outbound/upgraded-response.js';
+import {
+  acceptUpgrade,
+  h2cBody,
+  joinUpgraded,
+  UPGRADE_FAILED,
+  upgradeToken,
+  type ClientUpgrade,
+  type UpgradeListener,
+} from './gateway-upgrade.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * `mesh.gateway()`: the request listener, with `upgrade`, the listener for node's `upgrade`
+ * event, which proxies WebSockets (`server.on('upgrade', listener.upgrade)`).
+ */
+export interface GatewayListener extends RequestListener {
+  readonly upgrade: UpgradeListener;
+}
 
 /** What a gateway listener runs on: the mesh's parts. */
 export interface GatewayParts {
@@ -30,6 +48,11 @@ export interface GatewayParts {
   readonly forward: OutboundClient['forward'];
   readonly inbound: InboundHandle;
   readonly telemetry: MeshTelemetry | null;
+  /**
+   * Whether `forward` can carry an upgrade (the mesh's transport has `upgrade`); false
+   * refuses WebSockets as a connection manager without that upgrade does. Default true.
+   */
+  readonly upgrades?: boolean;
 }
 
 /** Response headers a proxy does not copy from the upstream's response. */
@@ -44,7 +67,7 @@ const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-al
  * request is measured once, as istiod configures a gateway (CLIENT mode: `reporter="source"`,
  * a CLIENT span, the client access log line), its own replies included.
  */
-export function createGatewayListener(parts: GatewayParts, port: number): RequestListener {
+export function createGatewayListener(parts: GatewayParts, port: number): GatewayListener {
   // The gateway measures requests on its outbound side only (model/telemetry.go workloadMode).
   const inbound = parts.inbound;
   const handle: InboundHandle = {
@@ -54,7 +77,7 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
     peerOf: (s) => inbound.peerOf(s) ?? tlsPeer(s),
     ...(inbound.decideNow === undefined ? {} : { decideNow: (r) => inbound.decideNow!(r) }),
   };
-  return (req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse, upgrade: ClientUpgrade | null): void => {
     // The connection manager's X-Forwarded-Client-Cert handling runs before any filter:
     // gatewayTopology.forwardClientCertDetails, SANITIZE_SET when unset (istio gateway.go).
     rewriteXfcc(req, clientCertElement(req.socket), () => xfccModeOf(parts.getPlan()));
@@ -67,13 +90,19 @@ export function createGatewayListener(parts: GatewayParts, port: number): Reques
       req,
       res,
       (decision) => {
-        void forward(parts, port, req, res, decision, drawn).catch((err: unknown) => fail(res, err));
+        void forward(parts, port, req, res, decision, drawn, upgrade).catch((err: unknown) => fail(res, err));
       },
       (err) => fail(res, err),
       undefined,
       (r) => gatewayRouteTarget(parts.getPlan(), port, req.socket, isEncrypted(req), r, draw),
     );
   };
+  const onRequest: RequestListener = (req, res) => serve(req, res, null);
+  const upgrade: UpgradeListener = (req, socket, head) => {
+    const { res, client } = acceptUpgrade(req, socket, head);
+    serve(req, res, client);
+  };
+  return Object.assign(onRequest, { upgrade });
 }
 
 async function forward(
@@ -83,17 +112,20 @@ async function forward(
   res: ServerResponse,
   decision: InboundDecision,
   drawn: number | undefined,
+  upgrade: ClientUpgrade | null,
 ): Promise<void> {
   if (!decision.allow && (decision.reason.stage === 'codec' || decision.reason.stage === 'connection')) {
     refuseAtGatewayCodec(parts.telemetry, req, res, decision);
     return;
   }
   const plan = parts.getPlan();
+  const token = upgrade === null ? null : upgradeToken(req, parts.upgrades !== false);
   // The path as meshConfig pathNormalization made it: what authorization checked, what the
   // routes match and what goes upstream (Envoy's connection manager rewrites :path).
   const target = decision.allow ? decision.url : (req.url ?? '/');
   let answered: GatewayReply | null = null;
-  if (!decision.allow) {
+  if (token === 'refused') answered = UPGRADE_FAILED;
+  else if (!decision.allow) {
     answered = {
       status: decision.status,
       headers: decision.headers,
@@ -128,7 +160,15 @@ async function forward(
   res.once('close', () => {
     if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
   });
-  const body = answered === null ? await gatewayBody(req) : (req.resume(), undefined);
+  if (token === 'h2c') delete headers['http2-settings'];
+  const body =
+    answered !== null
+      ? (req.resume(), undefined)
+      : upgrade === null
+        ? await gatewayBody(req)
+        : token === 'h2c'
+          ? ((await h2cBody(req, upgrade)) ?? undefined)
+          : undefined;
   const init = {
     method: req.method ?? 'GET',
     headers,
@@ -137,15 +177,25 @@ async function forward(
   };
   const claims = decision.allow ? (decision.context.auth?.claims ?? null) : null;
   const routeName = connectionRouteName(plan, port, req.socket);
+  const websocket = answered === null && token === 'websocket';
   const call = (): Promise<MeshResponse> =>
-    parts.forward(url, init, { answered, claims, routeName, ...(drawn === undefined ? {} : { drawn }) });
+    parts.forward(url, init, {
+      answered,
+      claims,
+      routeName,
+      ...(drawn === undefined ? {} : { drawn }),
+      ...(websocket ? { upgrade: 'websocket' } : {}),
+    });
   // A trace the client started continues through the gateway.
   const extracted = parts.telemetry?.tracing.propagation.extract(headers, false) ?? null;
   const response =
     extracted !== null && trace.getSpanContext(extracted.context) !== undefined
       ? await runWithInboundContext({ trace: extracted.context, requestId: extracted.requestId }, call)
       : await call();
-  write(res, response, decision.allow ? decision.responseHeaders : {});
+  const extra = decision.allow ? decision.responseHeaders : {};
+  const upstream = upgradedOf(response);
+  if (upgrade !== null && upstream !== null) joinUpgraded(res, upgrade, response, upstream, extra);
+  else write(res, response, extra);
 }
 
 function write(

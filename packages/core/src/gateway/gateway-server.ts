@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { MeshPlan } from '../compile/plan-types.js';
 import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
-import type { RequestListener } from './gateway-listener.js';
+import type { GatewayListener, RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
 import type { GatewayCredentials } from './gateway-tls.js';
 import {
@@ -82,13 +82,15 @@ export interface GatewayServerHandle {
 export async function createGatewayServer(
   plan: MeshPlan,
   certs: CertSource | null,
-  listener: (port: number) => RequestListener,
+  listener: (port: number) => RequestListener | GatewayListener,
   options: GatewayServerOptions,
 ): Promise<GatewayServerHandle> {
   const port = gatewayPort(plan.workload, plan.gateway, options.port);
+  const onRequest = listener(port);
   const current = await portTls(plan, port, certs, options.credentials);
   if (current === null) {
-    const server = http.createServer(listener(port));
+    const server = http.createServer(onRequest);
+    proxyUpgrades(server, onRequest);
     return {
       server,
       port,
@@ -104,8 +106,9 @@ export async function createGatewayServer(
   let active: ServersTls = current;
   const server = https.createServer(
     serversTlsOptions(port, () => active),
-    listener(port),
+    onRequest,
   );
+  proxyUpgrades(server, onRequest);
   matchChainBeforeHandshake(server, () => active);
   server.on('secureConnection', (socket: TLSSocket) => {
     if (refusedWithoutSni(socket, active)) socket.destroy();
@@ -128,6 +131,11 @@ export async function createGatewayServer(
       return true;
     },
   };
+}
+
+/** A listener that proxies upgrades (`mesh.gateway()`'s) hears the server's `upgrade` requests. */
+function proxyUpgrades(server: http.Server, listener: RequestListener | GatewayListener): void {
+  if ('upgrade' in listener) server.on('upgrade', listener.upgrade);
 }
 
 function restart(port: number, why: string): MeshletError {

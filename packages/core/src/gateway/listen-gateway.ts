@@ -6,7 +6,7 @@ import type { CertWatcher } from '../identity/cert-watcher.js';
 import type { CertSource } from '../identity/types.js';
 import type { MeshEvents } from '../mesh/types.js';
 import type { Clock } from '../runtime/clock.js';
-import type { RequestListener } from './gateway-listener.js';
+import type { GatewayListener, RequestListener } from './gateway-listener.js';
 import { createGatewayServer, type GatewayServerOptions } from './gateway-server.js';
 import { answerGatewayCodecErrors } from './gateway-codec-refusal.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
@@ -23,7 +23,7 @@ export interface ListenGatewayParts {
   /** The open gateway listeners, which `mesh.close()` closes. */
   readonly servers: Set<Server>;
   /** `mesh.gateway({ port })`. */
-  readonly listener: (port: number) => RequestListener;
+  readonly listener: (port: number) => RequestListener | GatewayListener;
   /** The mesh's telemetry, which reports what the listener's parser refuses. */
   readonly telemetry?: MeshTelemetry | null;
   /** What each open listener's certificates are, for the config dump (registered while open). */

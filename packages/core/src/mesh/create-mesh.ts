@@ -364,6 +364,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           forward: internals.gatewayForward?.(client.forward) ?? client.forward,
           inbound: inbound.handle,
           telemetry,
+          upgrades: transport.transport.upgrade !== undefined,
         },
         gatewayPort(workload, getPlan().gateway, gatewayOptions.port),
       ),

@@ -19,6 +19,7 @@ import type { InboundHandle } from '../inbound/handle.js';
 import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { MeshTcpHandler, MeshTcpServer } from '../inbound/tcp/mesh-tcp-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
+import type { GatewayListener } from '../gateway/gateway-listener.js';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
 import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
@@ -186,12 +187,13 @@ export interface Mesh {
    * the VirtualServices bound to its Gateways and sent on through the outbound pipeline.
    * Serve it with `http.createServer(mesh.gateway())` (or `https.createServer` for a
    * server whose TLS the gateway terminates); a Gateway's listener does not apply
-   * PeerAuthentication, so not with `mesh.listen`.
+   * PeerAuthentication, so not with `mesh.listen`. Its `upgrade` proxies WebSockets, as
+   * Istio's gateways do: `server.on('upgrade', listener.upgrade)`.
    *
    * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` when no Gateway selects this workload
    * or no HTTP server is on `port`.
    */
-  gateway(options?: GatewayListenerOptions): (req: IncomingMessage, res: ServerResponse) => void;
+  gateway(options?: GatewayListenerOptions): GatewayListener;
   /**
    * `mesh.gateway()` served on its own listener, with the TLS its Gateway servers ask for:
    * plain HTTP, or HTTPS terminated with the `credentialName` secrets mounted under

@@ -1,0 +1,146 @@
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { GatewayReply } from '../outbound/client.js';
+import type { MeshResponse } from '../outbound/response.js';
+import type { UpgradedConnection } from '../outbound/transport.js';
+
+/** node's `upgrade` listener. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The client's side of an upgrade request node handed over: its connection and early bytes. */
+export interface ClientUpgrade {
+  readonly socket: Duplex;
+  /** What node read past the request's head (early frames, or a body). */
+  readonly head: Buffer;
+}
+
+/**
+ * What the gateway does with an upgrade request, by its `Upgrade` token. Istio's
+ * connection managers allow `websocket` upgrades only (listener_builder.go `UpgradeConfigs`):
+ * a WebSocket is proxied; `h2c` is taken off by Envoy's HTTP/1 codec, which serves the
+ * request as a plain one (codec_impl.cc, `isH2UpgradeRequest`); any other token fails the
+ * filter chain's creation, `403` `upgrade_failed` (conn_manager_impl.cc createFilterChain).
+ * So does `websocket` when the mesh's transport carries no upgrade (`websockets` false): the
+ * gateway is then a connection manager without that upgrade configured.
+ */
+export function upgradeToken(req: IncomingMessage, websockets: boolean): 'websocket' | 'h2c' | 'refused' {
+  const token = (req.headers.upgrade ?? '').trim().toLowerCase();
+  if (token === 'websocket') return websockets ? 'websocket' : 'refused';
+  return token === 'h2c' ? 'h2c' : 'refused';
+}
+
+/** The local reply to an upgrade no connection manager of Istio's allows: 403, no body. */
+export const UPGRADE_FAILED: GatewayReply = Object.freeze({
+  status: 403,
+  headers: {},
+  body: '',
+  flags: [],
+  details: 'upgrade_failed',
+});
+
+/**
+ * A response on an upgrade request's connection, for every answer but a 101 (node made
+ * none: the connection is the upgrade listener's), which closes the connection once sent:
+ * node's parser has let go of it, so no further request can be read off it.
+ */
+export function acceptUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): { res: ServerResponse; client: ClientUpgrade } {
+  const res = new ServerResponse(req);
+  res.assignSocket(socket as Socket);
+  res.shouldKeepAlive = false;
+  res.once('finish', () => socket.end());
+  // An error on a connection being closed is the close; the report has it from the stream.
+  socket.on('error', () => undefined);
+  return { res, client: { socket, head } };
+}
+
+/**
+ * The body of an `h2c` upgrade request served as a plain one: node's parser stopped at
+ * the head, so the body is what it read past it, then the connection's next bytes, up to
+ * the request's `content-length`. null when it declares none; rejects for a chunked body.
+ */
+export function h2cBody(req: IncomingMessage, client: ClientUpgrade): Promise<Buffer | null> {
+  if (req.headers['transfer-encoding'] !== undefined)
+    return Promise.reject(
+      new Error('a chunked body on an h2c upgrade request is not supported; send it with a content-length'),
+    );
+  const length = Number(req.headers['content-length'] ?? '0');
+  if (!Number.isSafeInteger(length) || length <= 0) return Promise.resolve(null);
+  const chunks: Buffer[] = [client.head];
+  let have = client.head.length;
+  if (have >= length) return Promise.resolve(client.head.subarray(0, length));
+  return new Promise((resolve, reject) => {
+    const socket = client.socket;
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      have += chunk.length;
+      if (have < length) return;
+      done();
+      resolve(Buffer.concat(chunks).subarray(0, length));
+    };
+    const onEnd = (): void => {
+      done();
+      reject(new Error('the client closed the connection before the body was complete'));
+    };
+    const done = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+  });
+}
+
+/** Response headers a proxy writes itself on a 101 (the switch) or never copies. */
+const OWN_101_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'transfer-encoding',
+]);
+
+/**
+ * The upstream switched protocols: its 101 goes to the client with the response headers
+ * the route and the gateway's filters set, then the bytes flow both ways until a side
+ * closes, when the other is closed too. As Envoy's HTTP/1 codec encodes an upgrade
+ * response, the switch's own headers are the connection manager's: `Connection: Upgrade`
+ * and the upstream's `Upgrade` token.
+ */
+export function joinUpgraded(
+  res: ServerResponse,
+  client: ClientUpgrade,
+  response: MeshResponse,
+  upstream: UpgradedConnection,
+  extra: Readonly<Record<string, string | readonly string[]>>,
+): void {
+  const socket = client.socket;
+  res.detachSocket(socket as Socket);
+  const fields: Record<string, string | readonly string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie' && !OWN_101_HEADERS.has(name)) fields[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) fields['set-cookie'] = cookies;
+  for (const [name, value] of Object.entries(extra)) fields[name.toLowerCase()] = value;
+  let head = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}\r\n`;
+  head += `connection: Upgrade\r\nupgrade: ${response.headers.get('upgrade') ?? 'websocket'}\r\n`;
+  for (const [name, value] of Object.entries(fields))
+    for (const one of typeof value === 'string' ? [value] : value) head += `${name}: ${one}\r\n`;
+  socket.write(`${head}\r\n`);
+  const up = upstream.socket;
+  up.on('error', () => undefined);
+  if (upstream.head.length > 0) socket.write(upstream.head);
+  if (client.head.length > 0) up.write(client.head);
+  // Either side closing closes the other, as the connection manager resets the stream.
+  socket.once('close', () => up.destroy());
+  up.once('close', () => socket.destroy());
+  socket.pipe(up);
+  up.pipe(socket);
+}
