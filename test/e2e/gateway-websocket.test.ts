@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { createMesh, type Mesh, type Transport } from '../../packages/core/src/index.js';
 import { createGotTransport } from '../../packages/core/src/outbound/transports/got-transport.js';
 import { createManualClock, type ManualClock } from '../../packages/core/src/runtime/clock.js';
@@ -14,7 +12,8 @@ import { lineCollector, linesBeyond } from '../../packages/core/test/helpers/lin
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { useDevCa } from '../support/dev-ca.js';
 import type { Closers } from '../support/httpbin-mesh.js';
-import { observedHttpbin, requestsTotal, type ObservedHttpbin } from '../support/observed-httpbin.js';
+import { requestsTotal, type ObservedHttpbin } from '../support/observed-httpbin.js';
+import { startChatService, type ChatService } from '../support/chat-service.js';
 import { converse, opened, refusedWith } from '../support/ws-client.js';
 
 // A WebSocket through Istio's ingress gateway: every connection manager istiod builds allows
@@ -82,55 +81,8 @@ spec:
   rules: [{ to: [{ operation: { paths: ["/chat/admin"] } }] }]
 `;
 
-const STRICT = `apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: strict, namespace: foo }
-spec: { mtls: { mode: STRICT } }
-`;
-
-/** A 101 for `req` and a text frame, `text`, in one write. */
-function switchAndGreet(req: IncomingMessage, text: string): Buffer {
-  const accept = createHash('sha1')
-    .update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-    .digest('base64');
-  const head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
-  return Buffer.concat([Buffer.from(head), Buffer.from([0x81, text.length]), Buffer.from(text)]);
-}
-
-/**
- * httpbin in foo, STRICT mTLS, with an echoing `ws` server: `/refuse` is refused (401), `/hang`
- * never answered, `/greet` answered with its 101 and a first message in one write.
- */
-async function chatService(): Promise<{ s: ObservedHttpbin; seen: IncomingMessage[] }> {
-  const dir = await tmp();
-  await writeFile(path.join(dir, 'strict.yaml'), STRICT);
-  const s = await observedHttpbin('mesh.listen (Express)', dir, closers, {
-    certs: await ca.certsFor('httpbin', 'foo'),
-  });
-  const seen: IncomingMessage[] = [];
-  const wss = new WebSocketServer({
-    noServer: true,
-    verifyClient: (info, done) => {
-      if (info.req.url === '/hang') return;
-      done(info.req.url !== '/refuse', 401);
-    },
-  });
-  wss.on('connection', (ws) => ws.on('message', (m, binary) => ws.send(m, { binary })));
-  s.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    seen.push(req);
-    if (req.url === '/greet') {
-      socket.write(switchAndGreet(req, 'welcome'));
-      socket.on('data', () => socket.end());
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-  });
-  closers.push(() => {
-    for (const c of wss.clients) c.terminate();
-    return new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
-  return { s, seen };
-}
+/** httpbin in foo, STRICT mTLS, echoing WebSockets (chat-service.ts). */
+const chatService = (): Promise<ChatService> => startChatService(tmp, ca, closers);
 
 interface Gateway {
   readonly mesh: Mesh;

@@ -27,7 +27,7 @@ import {
   upgradeToken,
   type ClientUpgrade,
   type UpgradeListener,
-} from './gateway-upgrade.js';
+} from '../outbound/upgrade-relay.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,9 +1,9 @@
 import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { GatewayReply } from '../outbound/client.js';
-import type { MeshResponse } from '../outbound/response.js';
-import type { UpgradedConnection } from '../outbound/transport.js';
+import type { GatewayReply } from './client.js';
+import type { MeshResponse } from './response.js';
+import type { UpgradedConnection } from './transport.js';
 
 /** node's `upgrade` listener. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -16,13 +16,14 @@ export interface ClientUpgrade {
 }
 
 /**
- * What the gateway does with an upgrade request, by its `Upgrade` token. Istio's
+ * What a connection manager of Istio's (the gateway's, the sidecar's outbound one) does with
+ * an upgrade request, by its `Upgrade` token. Istio's
  * connection managers allow `websocket` upgrades only (listener_builder.go `UpgradeConfigs`):
  * a WebSocket is proxied; `h2c` is taken off by Envoy's HTTP/1 codec, which serves the
  * request as a plain one (codec_impl.cc, `isH2UpgradeRequest`); any other token fails the
  * filter chain's creation, `403` `upgrade_failed` (conn_manager_impl.cc createFilterChain).
  * So does `websocket` when the mesh's transport carries no upgrade (`websockets` false): the
- * gateway is then a connection manager without that upgrade configured.
+ * connection manager is then one without that upgrade configured.
  */
 export function upgradeToken(req: IncomingMessage, websockets: boolean): 'websocket' | 'h2c' | 'refused' {
   const token = (req.headers.upgrade ?? '').trim().toLowerCase();
@@ -138,9 +139,15 @@ export function joinUpgraded(
   up.on('error', () => undefined);
   if (upstream.head.length > 0) socket.write(upstream.head);
   if (client.head.length > 0) up.write(client.head);
-  // Either side closing closes the other, as the connection manager resets the stream.
-  socket.once('close', () => up.destroy());
-  up.once('close', () => socket.destroy());
+  // A side's end goes on to the other (the pipes end it, its last bytes flushed); a side
+  // closed without one (a reset) closes the other at once, as the connection manager resets
+  // the stream.
+  socket.once('close', () => {
+    if (!up.writableEnded) up.destroy();
+  });
+  up.once('close', () => {
+    if (!socket.writableEnded) socket.destroy();
+  });
   socket.pipe(up);
   up.pipe(socket);
 }
