@@ -129,6 +129,7 @@ export type {
 } from './mesh/types.js';
 export type { GatewayServerOptions } from './gateway/gateway-server.js';
 export type { GatewayListener } from './gateway/gateway-listener.js';
+export type { AppConnectionTarget } from './outbound/app-connection.js';
 export type { GatewayTcpServerOptions } from './gateway/listen-gateway-tcp.js';
 export type { MeshConnectTarget } from './outbound/tcp-connect.js';
 export type { GatewayCredentials } from './gateway/gateway-tls.js';

@@ -17,6 +17,7 @@ import { istiodFeaturesFromEnv } from '../compile/istiod-features.js';
 import { createInboundSide } from './inbound-side.js';
 import type { RateLimitAnswer } from '../inbound/ratelimit/global-rate-limit.js';
 import { createGatewayListener } from '../gateway/gateway-listener.js';
+import { createAppConnections } from '../outbound/app-connection.js';
 import { gatewayPort } from '../gateway/gateway-port.js';
 import { listenGateway } from '../gateway/listen-gateway.js';
 import { listenGatewayTcp } from '../gateway/listen-gateway-tcp.js';
@@ -264,6 +265,8 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     return client.fetch(url, init);
   };
 
+  const appConnections = createAppConnections(client.send, transport.transport.upgrade !== undefined);
+
   const mesh: Mesh = {
     fetch,
     got: createMeshGot(fetch),
@@ -296,6 +299,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
         await admin?.close();
         await source.close();
         await inbound.close();
+        appConnections.close();
         appTls.close();
         certWatcher?.close();
         clusters.close();
@@ -355,6 +359,11 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     connect: (target) => {
       if (closing !== null) return closedMesh('connect');
       return connectTcp(tcpParts(), target);
+    },
+    createConnection: (target) => {
+      if (closing !== null)
+        throw new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.createConnection: the mesh is closed', {});
+      return appConnections.createConnection(target);
     },
     gateway: (gatewayOptions = {}) =>
       createGatewayListener(

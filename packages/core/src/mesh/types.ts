@@ -20,6 +20,8 @@ import type { MeshServer } from '../inbound/server/mesh-server.js';
 import type { MeshTcpHandler, MeshTcpServer } from '../inbound/tcp/mesh-tcp-server.js';
 import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { GatewayListener } from '../gateway/gateway-listener.js';
+import type { AppConnectionTarget } from '../outbound/app-connection.js';
+import type { Duplex } from 'node:stream';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
 import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
@@ -235,6 +237,22 @@ export interface Mesh {
    * (NC, UH, UO, UF), or for a host outside the registry under REGISTRY_ONLY.
    */
   connect(target: MeshConnectTarget): Promise<NetSocket>;
+  /**
+   * A connection to the sidecar's outbound HTTP listener, in process, for an HTTP client that
+   * takes a connection rather than a URL: `http.request({ ..., createConnection:
+   * mesh.createConnection })`, or a `ws` client, `new WebSocket('ws://chat.foo:8000/ws', {
+   * createConnection: mesh.createConnection })`. What the client writes on it is HTTP/1.1 to
+   * `target` (its `host` and `port`, as those clients pass them), sent on through the mesh as
+   * `mesh.fetch` sends it: routing by the Host header, retries, timeouts, mTLS, telemetry. A
+   * WebSocket upgrade is proxied as the sidecar's connection manager does (a 101 joins the
+   * two connections; it is reported when one closes, `DC` when the application closed first,
+   * `UC` when the upstream did). Use `ws://` or `http://`: the mesh originates the TLS. A
+   * property, not a method: pass it as it is.
+   *
+   * @throws MeshletError `MESHLET_ERR_OUTBOUND_URL` for a port outside 1-65535,
+   * `MESHLET_ERR_MESH_CLOSED` once the mesh is closed.
+   */
+  readonly createConnection: (target?: AppConnectionTarget | null) => Duplex;
 }
 
 /** Options of `mesh.gateway`. */

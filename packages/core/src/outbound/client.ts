@@ -86,6 +86,16 @@ export interface OutboundClient {
    * an https redirect); that reply is reported the same way, with no routing.
    */
   readonly forward: (url: string | URL, init?: MeshFetchInit, at?: GatewayForward) => Promise<MeshResponse>;
+  /**
+   * `fetch` for a request an application wrote on an in-process connection
+   * (app-connection.ts): `at.upgrade` carries its `Upgrade` token upstream, `at.answered`
+   * is the sidecar's own reply to it (an upgrade it does not allow), reported as any call.
+   */
+  readonly send: (
+    url: string | URL,
+    init: MeshFetchInit,
+    at: Pick<GatewayForward, 'answered' | 'upgrade'>,
+  ) => Promise<MeshResponse>;
 }
 
 /** What the gateway's own filters decided about a request it forwards. */
@@ -342,5 +352,12 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     }
   }
 
-  return Object.freeze({ fetch, forward, cluster: createClusterCaller(deps, getPlan) });
+  const send = (
+    url: string | URL,
+    init: MeshFetchInit,
+    at: Pick<GatewayForward, 'answered' | 'upgrade'>,
+  ): Promise<MeshResponse> =>
+    begin(getPlan(), url, init, 'outbound', at.answered ?? null, null, undefined, at.upgrade);
+
+  return Object.freeze({ fetch, forward, send, cluster: createClusterCaller(deps, getPlan) });
 }

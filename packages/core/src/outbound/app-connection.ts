@@ -1,0 +1,181 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { MeshletError } from '../errors/meshlet-error.js';
+import { duplexPair, type PairedEnd } from '../runtime/duplex-pair.js';
+import type { OutboundClient } from './client.js';
+import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
+import type { HeaderRecord } from './request-input.js';
+import type { MeshResponse } from './response.js';
+import {
+  acceptUpgrade,
+  h2cBody,
+  joinUpgraded,
+  UPGRADE_FAILED,
+  upgradeToken,
+  type ClientUpgrade,
+} from './upgrade-relay.js';
+import { upgradedOf } from './upgraded-response.js';
+
+/** Where an application's connection goes: what it asked `createConnection` for. */
+export interface AppConnectionTarget {
+  /** The host it dials (`hostname` or `host`, as node's and ws's clients pass them). */
+  readonly host?: string | null;
+  readonly hostname?: string | null;
+  readonly port?: number | string | null;
+}
+
+/** The in-process outbound listener: connections for an application's HTTP client, and their end. */
+export interface AppConnections {
+  /**
+   * A connection to the sidecar's outbound listener for `target`, in process: what the
+   * application's client writes on it is HTTP/1.1 to the service it dials, and goes out
+   * through the mesh as `mesh.fetch` sends it; WebSocket upgrades included.
+   */
+  createConnection(target?: AppConnectionTarget | null): Duplex;
+  /** Ends every connection made. */
+  close(): void;
+}
+
+/** The connection's destination, kept on the listener's end. */
+const TARGETS = new WeakMap<object, { host: string; port: number }>();
+
+/** Response headers a proxy does not copy from the upstream's response. */
+const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+function targetOf(t: AppConnectionTarget | null | undefined): { host: string; port: number } {
+  const host = t?.hostname ?? t?.host ?? 'localhost';
+  const port = t?.port === undefined || t.port === null || t.port === '' ? 80 : Number(t.port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535)
+    throw new MeshletError(
+      'MESHLET_ERR_OUTBOUND_URL',
+      `mesh.createConnection: port must be 1-65535 (got ${JSON.stringify(t?.port)})`,
+      { option: 'port' },
+    );
+  return { host: host.replace(/^\[|\]$/g, ''), port };
+}
+
+/** The request's headers as the application wrote them, repeats kept, hop-by-hop dropped. */
+function requestHeaders(req: IncomingMessage): HeaderRecord {
+  const out: Record<string, string | string[]> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name) || name === 'http2-settings') continue;
+    const value = raw[i + 1]!;
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (typeof prev === 'string') out[name] = [prev, value];
+    else prev.push(value);
+  }
+  return out;
+}
+
+function urlOf(req: IncomingMessage): string {
+  const t = TARGETS.get(req.socket) ?? { host: 'localhost', port: 80 };
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return `http://${host}:${t.port}${req.url ?? '/'}`;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function write(res: ServerResponse, r: MeshResponse): void {
+  const out: Record<string, string | string[]> = {};
+  r.headers.forEach((value, name) => {
+    if (name !== 'set-cookie' && !HOP_BY_HOP_RESPONSE.has(name)) out[name] = value;
+  });
+  const cookies = r.headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  res.writeHead(r.status, out);
+  pipeline(r.body, res, () => {});
+}
+
+function fail(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy(err instanceof Error ? err : undefined);
+    return;
+  }
+  if (res.destroyed) return;
+  const body = `meshlet: ${err instanceof Error ? err.message : String(err)}`;
+  res.writeHead(502, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** A signal aborted when the application's connection closes before `res` was sent. */
+function closeSignal(res: ServerResponse): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('the application closed the connection'));
+  });
+  return abort.signal;
+}
+
+/**
+ * The sidecar's outbound HTTP listener, in process, for clients that take a connection
+ * rather than a URL (`http.request({ createConnection })`, the `ws` client's
+ * `createConnection`): a node HTTP server that never listens, fed one end of an in-process
+ * connection per call to `createConnection`, each request on it sent with `send` to the
+ * dialled host and port (the application's Host header routing it, as the sidecar's
+ * outbound listener routes by the called port and the authority). An upgrade is proxied
+ * as the sidecar's connection manager does: `websocket` through the pipeline (a 101 joins
+ * the two connections), `h2c` served as a plain request, any other token `403`
+ * `upgrade_failed` (upgrade-relay.ts). `websockets` false: the transport carries no upgrade.
+ */
+export function createAppConnections(send: OutboundClient['send'], websockets: boolean): AppConnections {
+  const open = new Set<PairedEnd>();
+  const server = http.createServer((req, res) => {
+    const init = {
+      method: req.method ?? 'GET',
+      headers: requestHeaders(req),
+      signal: closeSignal(res),
+      ...(hasBody(req) ? { body: req } : {}),
+    };
+    if (!hasBody(req)) req.resume();
+    send(urlOf(req), init, {}).then(
+      (r) => write(res, r),
+      (err: unknown) => fail(res, err),
+    );
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { res, client } = acceptUpgrade(req, socket, head);
+    void relay(req, res, client).catch((err: unknown) => fail(res, err));
+  });
+
+  async function relay(req: IncomingMessage, res: ServerResponse, client: ClientUpgrade): Promise<void> {
+    const token = upgradeToken(req, websockets);
+    const body = token === 'h2c' ? await h2cBody(req, client) : null;
+    const init = {
+      method: req.method ?? 'GET',
+      headers: requestHeaders(req),
+      signal: closeSignal(res),
+      ...(body === null ? {} : { body }),
+    };
+    const r = await send(
+      urlOf(req),
+      init,
+      token === 'refused' ? { answered: UPGRADE_FAILED } : token === 'websocket' ? { upgrade: token } : {},
+    );
+    const upstream = upgradedOf(r);
+    if (upstream === null) write(res, r);
+    else joinUpgraded(res, client, r, upstream, {});
+  }
+
+  return {
+    createConnection(target) {
+      const where = targetOf(target);
+      const [app, listener] = duplexPair();
+      TARGETS.set(listener, where);
+      open.add(app);
+      app.once('close', () => open.delete(app));
+      server.emit('connection', listener);
+      return app;
+    },
+    close() {
+      for (const end of open) end.destroy();
+      open.clear();
+    },
+  };
+}
