@@ -2,6 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { SpanKind } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createMesh, MeshletError, type Mesh } from '../../packages/core/src/index.js';
@@ -27,6 +32,13 @@ afterEach(async () => {
 });
 
 const HTTPBIN = 'httpbin.foo.svc.cluster.local';
+const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: { name: mesh-default, namespace: istio-system }
+spec:
+  tracing:
+  - randomSamplingPercentage: 100
+`;
 const SLEEP_PRINCIPAL = 'spiffe://cluster.local/ns/foo/sa/sleep';
 
 const CLIENT_CONFIG = `apiVersion: v1
@@ -221,6 +233,49 @@ describe('mesh.createConnection: a WebSocket client through the sidecar', () => 
 });
 
 describe('mesh.createConnection: node’s http client through the sidecar', () => {
+  it('continues the trace of the request whose handler writes on the connection, without code', async () => {
+    const service = await chatService();
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'client.yaml'), CLIENT_CONFIG);
+    await writeFile(path.join(dir, 'trace.yaml'), TRACE_ALL);
+    const spans = new InMemorySpanExporter();
+    const mesh = await createMesh({
+      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } },
+      config: dir,
+      certs: await ca.certsFor('sleep', 'foo'),
+      endpoints: {
+        [HTTPBIN]: [
+          {
+            address: '127.0.0.1',
+            port: service.s.port,
+            labels: { app: 'httpbin', 'security.istio.io/tlsMode': 'istio' },
+            serviceAccount: 'httpbin',
+          },
+        ],
+      },
+      telemetry: { registry: new Registry(), otlp: false, spanProcessors: [new SimpleSpanProcessor(spans)] },
+    });
+    closers.push(() => mesh.close());
+    const app = express();
+    app.use(meshletExpress({ mesh }));
+    app.get('/call', (_req, res) => {
+      void request({
+        host: 'httpbin.foo',
+        port: 8000,
+        path: '/',
+        createConnection: mesh.createConnection,
+      }).then((r) => res.send(`called: ${r.body}`));
+    });
+    const server = await mesh.listen(app, 0, '127.0.0.1');
+    const answer = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/call`);
+    expect(await answer.text()).toBe('called: ok');
+    const finished = spans.getFinishedSpans();
+    const inbound = finished.find((x) => x.kind === SpanKind.SERVER);
+    const outbound = finished.find((x) => x.kind === SpanKind.CLIENT);
+    expect(outbound?.spanContext().traceId).toBe(inbound?.spanContext().traceId);
+    expect(outbound?.parentSpanContext?.spanId).toBe(inbound?.spanContext().spanId);
+  });
+
   it('sends GET and POST to a STRICT service, routed and over mTLS, the responses as the sidecar gives them', async () => {
     const service = await chatService();
     const client = await sleepMesh(service);
