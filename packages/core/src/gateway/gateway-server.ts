@@ -7,6 +7,7 @@ import { MeshletError } from '../errors/meshlet-error.js';
 import type { CertSource } from '../identity/types.js';
 import type { GatewayListener, RequestListener } from './gateway-listener.js';
 import { gatewayPort } from './gateway-port.js';
+import { NODE_MAX_HEADER_SIZE } from '../inbound/normalize/header-size.js';
 import type { GatewayCredentials } from './gateway-tls.js';
 import {
   matchChainBeforeHandshake,
@@ -89,7 +90,7 @@ export async function createGatewayServer(
   const onRequest = listener(port);
   const current = await portTls(plan, port, certs, options.credentials);
   if (current === null) {
-    const server = http.createServer(onRequest);
+    const server = http.createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, onRequest);
     proxyUpgrades(server, onRequest);
     return {
       server,
@@ -105,7 +106,7 @@ export async function createGatewayServer(
   }
   let active: ServersTls = current;
   const server = https.createServer(
-    serversTlsOptions(port, () => active),
+    { ...serversTlsOptions(port, () => active), maxHeaderSize: NODE_MAX_HEADER_SIZE },
     onRequest,
   );
   proxyUpgrades(server, onRequest);

@@ -24,6 +24,11 @@ export interface InboundRequest {
    */
   readonly headerCount?: number;
   /**
+   * The bytes of the request's header names and values as it arrived (the node adapters add
+   * up `rawHeaders`). Absent: the engine adds up `headers`.
+   */
+  readonly headerBytes?: number;
+  /**
    * The downstream connection's scheme (`https` over TLS). The filters see the connection
    * manager's `:scheme`, which follows a valid x-forwarded-proto (forwarded-proto.ts).
    */

@@ -35,6 +35,7 @@ import type { RateLimitPosition } from '../compile/inbound-filter-chain.js';
 import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './request-context.js';
 import { methodProblem } from './normalize/method.js';
 import { CLOSE_CONNECTION, headerCountProblem, TOO_MANY_HEADERS_BODY } from './normalize/header-count.js';
+import { headerSizeProblem } from './normalize/header-size.js';
 import { NOT_IMPLEMENTED_BODY, transferEncodingProblem } from './normalize/transfer-encoding.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { FORWARDED_PORT, forwardedPortOf } from './forwarded-port.js';
@@ -440,7 +441,17 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
   // jwt_authn, then the AUDIT, DENY and ALLOW RBAC filters; local rate limits wherever their
   // EnvoyFilter put them (compile/inbound-filter-chain.ts).
   const run = (request: InboundRequest, at: Stage): Pending => {
-    // The codec refuses a request with too many headers before the connection manager.
+    // The codec refuses a request with too large or too many headers before the connection
+    // manager. (It checks the size as each header arrives and the count as each completes,
+    // so a request over both limits may be refused for either; this says its size.)
+    const tooLarge = headerSizeProblem(request);
+    if (tooLarge !== null)
+      return denied(431, TOO_MANY_HEADERS_BODY, CLOSE_CONNECTION, ['DPE'], {
+        stage: 'codec',
+        policy: null,
+        detail: tooLarge,
+        responseCodeDetails: 'http1.headers_too_large',
+      });
     const tooMany = headerCountProblem(request);
     if (tooMany !== null)
       return denied(431, TOO_MANY_HEADERS_BODY, CLOSE_CONNECTION, ['DPE'], {

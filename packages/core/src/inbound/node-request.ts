@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { InboundRequest } from './engine-types.js';
 import type { PeerIdentity } from './request-context.js';
+import { rawHeaderBytes } from './normalize/header-size.js';
 
 /** What the connection a request arrived on tells the engine, beside the request itself. */
 export interface NodeConnectionInfo {
@@ -111,6 +112,11 @@ interface FactsSocket extends Socket {
   [kFacts]?: { readonly peers: PeerSource; readonly facts: ConnectionFacts };
 }
 
+/** Whether a request on `socket` reached the engine already (its facts were kept). */
+export function carriedRequest(socket: Socket): boolean {
+  return (socket as FactsSocket)[kFacts] !== undefined;
+}
+
 /** Where a connection's verified peer comes from: an `InboundHandle`. */
 export interface PeerSource {
   peerOf(socket: Socket): PeerIdentity | null;
@@ -143,6 +149,7 @@ function inboundOf(req: IncomingMessage, facts: ConnectionFacts): InboundRequest
     authority: typeof host === 'string' ? host : (host?.[0] ?? ''),
     headers,
     headerCount: req.rawHeaders.length >> 1,
+    headerBytes: rawHeaderBytes(req.rawHeaders),
     httpVersion: req.httpVersion,
     scheme: facts.scheme,
     port: facts.port,

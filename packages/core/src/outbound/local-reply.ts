@@ -69,6 +69,15 @@ export const tooManyHeaders = (): LocalReply => ({
   details: 'http1.too_many_headers',
 });
 
+/**
+ * `431 DPE`: the application's request line and headers are larger than the outbound
+ * listener's codec takes (inbound/normalize/header-size.ts).
+ */
+export const headersTooLarge = (): LocalReply => ({
+  ...localReply(431, TOO_MANY_HEADERS_BODY, 'DPE'),
+  details: 'http1.headers_too_large',
+});
+
 /** `503 NC`: the destination cluster (host or subset) does not exist. */
 export const noCluster = (): LocalReply => localReply(503, '', 'NC');
 

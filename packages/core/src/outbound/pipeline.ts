@@ -10,8 +10,16 @@ import { pinnedHost } from './pinned-host.js';
 import type { RequestBody } from './request-body.js';
 import { copyHeaders, headerValue, sniOf, type HeaderRecord, type Target } from './request-input.js';
 import { addFlag } from './flags.js';
-import { localReply, noCluster, noRoute, tooManyHeaders, type LocalReply } from './local-reply.js';
+import {
+  headersTooLarge,
+  localReply,
+  noCluster,
+  noRoute,
+  tooManyHeaders,
+  type LocalReply,
+} from './local-reply.js';
 import { countHeaders, MAX_HEADERS_COUNT } from '../inbound/normalize/header-count.js';
+import { headerMapBytes, MAX_REQUEST_HEADERS_BYTES } from '../inbound/normalize/header-size.js';
 import { redirectReply } from './redirect.js';
 import { decideFault } from './fault.js';
 import { addCorsHeaders, corsRequest } from './cors.js';
@@ -158,16 +166,23 @@ function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
 }
 
 /**
- * Whether the outbound listener's HTTP codec refuses the application's request for its
- * header count (inbound/normalize/header-count.ts), counted as the application sent it, its
- * Host line included (the call adds one when the application set none). A call the sidecar
- * proxies as TCP (a known non-HTTP port, the application's own TLS) meets no codec, and a
- * gateway's request was counted at its listener (`headersCounted`).
+ * The outbound listener's HTTP codec's refusal of the application's request, if any: its URL
+ * and headers over 60 KiB (inbound/normalize/header-size.ts), or over 100 header lines
+ * (header-count.ts), counted as the application sent it, its Host line included (the call adds
+ * one when the application set none). A call the sidecar proxies as TCP (a known non-HTTP
+ * port, the application's own TLS) meets no codec, and a gateway's request was counted at its
+ * listener (`headersCounted`).
  */
-function overHeaderCount(input: PipelineInput): boolean {
-  if (input.headersCounted === true) return false;
-  const hostLine = headerValue(input.headers, 'host') === undefined ? 1 : 0;
-  return countHeaders(input.headers) + hostLine > MAX_HEADERS_COUNT;
+function codecRefusal(input: PipelineInput): LocalReply | null {
+  if (input.headersCounted === true) return null;
+  const hostless = headerValue(input.headers, 'host') === undefined;
+  const size =
+    input.target.path.length +
+    headerMapBytes(input.headers) +
+    (hostless ? input.target.authority.length + 4 : 0);
+  if (size > MAX_REQUEST_HEADERS_BYTES) return headersTooLarge();
+  const hostLine = hostless ? 1 : 0;
+  return countHeaders(input.headers) + hostLine > MAX_HEADERS_COUNT ? tooManyHeaders() : null;
 }
 
 /**
@@ -197,7 +212,8 @@ async function noVirtualHost(deps: PipelineDeps, input: PipelineInput): Promise<
     return local(state, blackHole(state));
   }
   // ALLOW_ANY's allow_any route is behind an HTTP codec, which counts before any routing.
-  if (!known && overHeaderCount(input)) return local(state, tooManyHeaders());
+  const refused = known ? null : codecRefusal(input);
+  if (refused !== null) return local(state, refused);
   const cluster = known ? `outbound|${target.port}||${target.hostname}` : PASSTHROUGH_CLUSTER;
   state.cluster = cluster;
   if (known) state.service = target.hostname;
@@ -242,7 +258,8 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   const authority = headerValue(headers, 'host') ?? target.authority;
   const vhost = plan.outbound.lookup(authority, target.port);
   if (vhost === null) return noVirtualHost(deps, input);
-  if (overHeaderCount(input)) return local(state, tooManyHeaders());
+  const refused = codecRefusal(input);
+  if (refused !== null) return local(state, refused);
   cleanRequestHeaders(headers);
   forwardProto(headers);
   forwardPort(headers, plan, target.port);

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RefusedRequest } from '../codec-refusal-report.js';
-import { connectionFactsOf } from '../node-request.js';
+import { carriedRequest, connectionFactsOf } from '../node-request.js';
 import {
   codecRefusalOf,
   localReplyOf,
@@ -48,6 +48,16 @@ function inFlight(socket: Socket): ServerResponse | null {
 }
 
 /**
+ * The wire bytes of the refused request, as Envoy's stream counts them: on a connection that
+ * carried none before, everything read on it (node's error holds only the chunk it was
+ * parsing, and a head past 64 KiB spans several); after a request, that chunk.
+ */
+function refusedBytes(socket: Socket, raw: Buffer | null): number {
+  if (raw === null) return 0;
+  return carriedRequest(socket) ? raw.length : Math.max(raw.length, socket.bytesRead);
+}
+
+/**
  * Answers a request node's HTTP parser refused as Envoy's HTTP/1 codec does
  * (codec-refusal.ts), then closes the connection; and reports it (`onRefusal`) when it came
  * before any request in flight, as a request the mesh never handed the application. A request
@@ -85,7 +95,7 @@ export function answerCodecError(err: ClientError, socket: Socket, options: Code
     connection: socket,
     startEpoch: start,
     durationMs: 0,
-    requestBytes: raw === null ? 0 : raw.length,
+    requestBytes: refusedBytes(socket, raw),
     replyHeaderBytes: reply.headerBytes,
     replyBodyBytes: reply.bodyBytes,
     replyHeaders: reply.headers,

@@ -35,7 +35,8 @@ export interface ParseError {
  * The reply Envoy's codec gives the request node's HTTP parser (llhttp) refused with `err`, or
  * null when the error is not the codec's (node's request and header timeouts). The two parsers
  * refuse nearly the same requests; where Envoy names a reason, so does this: header block too
- * large (Envoy's limit is 60 KiB, node's 16 KiB unless `--max-http-header-size` raises it), an
+ * large (past Envoy's 60 KiB, the engine's own check, normalize/header-size.ts, refuses what
+ * node still reads on the servers meshlet makes, whose limit is 64 KiB), an
  * invalid character in a header value, `Content-Length` beside `Transfer-Encoding`, a transfer
  * coding other than `chunked`. Everything else is `http1.codec_error`.
  */

@@ -15,6 +15,7 @@ import { answerCodecError } from './codec-error-reply.js';
 import { answerMissingHost } from './missing-host.js';
 import type { UpgradeGuard, UpgradeListener } from './upgrade-guard.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
+import { NODE_MAX_HEADER_SIZE } from '../normalize/header-size.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -65,14 +66,17 @@ export class MeshServer extends MtlsListener {
     // runs, in front of every `request` listener (the application's, and an adapter's
     // pre-routing decision): node's own missing-Host check answers a bare 400 unseen, so the
     // connection manager's answer replaces it (missing-host.ts).
-    this.http = createHttpServer({ requireHostHeader: false }, (req, res) => {
-      if (req.headers.host === undefined && this.#answerMissingHost(req, res, onRefusal)) return;
-      // Identity is the handshake's, never a header's (security.md §1 XFCC).
-      rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
-      const listeners = this.#requestListeners;
-      if (listeners.length === 1) listeners[0]!(req, res);
-      else for (const l of [...listeners]) l(req, res);
-    });
+    this.http = createHttpServer(
+      { requireHostHeader: false, maxHeaderSize: NODE_MAX_HEADER_SIZE },
+      (req, res) => {
+        if (req.headers.host === undefined && this.#answerMissingHost(req, res, onRefusal)) return;
+        // Identity is the handshake's, never a header's (security.md §1 XFCC).
+        rewriteXfcc(req, connectionPeerOf(req.socket)?.xfccElement ?? null, xfccMode);
+        const listeners = this.#requestListeners;
+        if (listeners.length === 1) listeners[0]!(req, res);
+        else for (const l of [...listeners]) l(req, res);
+      },
+    );
     // What the parser refuses is answered here, as the sidecar's codec answers it before the
     // application could: a framework's own `clientError` handler (Fastify's) is not asked.
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
