@@ -15,7 +15,7 @@ import { localRateLimitYaml } from '../../packages/core/test/helpers/local-rate-
 // before the router takes the upgrade. A WebSocket server on the server meshlet makes
 // (`mesh.listen`, a Fastify `serverFactory`) listens for `upgrade` on it: the mesh decides
 // each upgrade request first. Real servers, the handshake written on a raw socket, and a
-// toy protocol that echoes once switched.
+// toy server that echoes once switched.
 
 const closers: Closers = [];
 afterEach(async () => {
@@ -36,11 +36,14 @@ interface Upgraded {
   readonly meshlet: unknown;
 }
 
-/** An `upgrade` listener that switches to an echo protocol, recording what it was handed. */
+/**
+ * An `upgrade` listener that switches (to `websocket`, the only upgrade Istio allows) and
+ * echoes, recording what it was handed.
+ */
 function echoUpgrades(seen: Upgraded[]) {
   return (req: IncomingMessage, socket: Duplex): void => {
     seen.push({ url: req.url ?? '', meshlet: (req as { meshlet?: unknown }).meshlet });
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     socket.on('data', (d: Buffer) => socket.write(d));
     socket.on('end', () => socket.end());
   };
@@ -50,7 +53,9 @@ function echoUpgrades(seen: Upgraded[]) {
 function upgrade(port: number, path: string): Promise<{ head: string; echoed: string; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () =>
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: httpbin\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`),
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: httpbin\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+      ),
     );
     let text = '';
     let switched = false;

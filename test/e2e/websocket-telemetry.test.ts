@@ -155,14 +155,15 @@ describe.each(MESH_SERVERS)('a WebSocket, %s', (kind) => {
 
   it('counts what the client sent with its upgrade request, before the switch', async () => {
     const s = await observedHttpbin(kind, await tmp(), closers);
-    // A toy protocol: echoes what came with the request (node's `head`), then closes.
+    // A toy server (the only upgrade Istio allows is websocket's): echoes what came with the
+    // request (node's `head`), then closes.
     s.server.on('upgrade', (_req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
       socket.end(head);
     });
     const text = await plainExchange(
       s.port,
-      'GET /ws HTTP/1.1\r\nHost: httpbin\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly',
+      'GET /ws HTTP/1.1\r\nHost: httpbin\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly',
     );
     expect(text.endsWith('\r\n\r\nearly')).toBe(true);
     await reported(s, 1);

@@ -36,6 +36,7 @@ import { ANONYMOUS, type MeshletRequestContext, type PeerIdentity } from './requ
 import { methodProblem } from './normalize/method.js';
 import { CLOSE_CONNECTION, headerCountProblem, TOO_MANY_HEADERS_BODY } from './normalize/header-count.js';
 import { headerSizeProblem } from './normalize/header-size.js';
+import { upgradeProblem } from './normalize/upgrade-check.js';
 import { NOT_IMPLEMENTED_BODY, transferEncodingProblem } from './normalize/transfer-encoding.js';
 import { inboundExchange, withExchange, type InboundExchange } from './peer-exchange.js';
 import { FORWARDED_PORT, forwardedPortOf } from './forwarded-port.js';
@@ -477,6 +478,14 @@ export function createInboundEngine(options: InboundEngineOptions): InboundEngin
         policy: null,
         detail: 'HTTP/1.0, which the listener does not accept (PILOT_HTTP10, ISTIO_META_HTTP10)',
         responseCodeDetails: 'low_version',
+      });
+    const badUpgrade = upgradeProblem(request);
+    if (badUpgrade !== null)
+      return denied(403, '', EMPTY, [], {
+        stage: 'connection',
+        policy: null,
+        detail: badUpgrade,
+        responseCodeDetails: 'upgrade_failed',
       });
     const c = compiledFor(plan);
     // The connection manager's own edits come before every filter.

@@ -1,0 +1,68 @@
+import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
+import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
+import type { Closers } from '../support/httpbin-mesh.js';
+import { MESH_SERVERS, observedHttpbin } from '../support/observed-httpbin.js';
+
+// istiod configures one upgrade on every connection manager, `websocket`
+// (listener_builder.go UpgradeConfigs). An upgrade to anything else fails the filter chain's
+// creation, before any filter: `403`, no body, `upgrade_failed` (conn_manager_impl.cc
+// createFilterChain). The application never hears of it, with or without an upgrade listener.
+
+const tmp = useTmpDir();
+const closers: Closers = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+});
+
+/** Writes `raw` on a new connection; resolves with what came back once the server closed. */
+function exchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (got += c));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+const SPDY = 'GET / HTTP/1.1\r\nHost: httpbin.foo\r\nConnection: Upgrade\r\nUpgrade: spdy/3\r\n\r\n';
+
+describe.each(MESH_SERVERS)('an upgrade to another protocol, %s', (kind) => {
+  it('is refused 403 upgrade_failed before the application, which has an upgrade listener', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    const heard: IncomingMessage[] = [];
+    s.server.on('upgrade', (req: IncomingMessage) => heard.push(req));
+    const answer = await exchange(s.port, SPDY);
+    expect(answer).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(answer.toLowerCase()).toContain('\r\ncontent-length: 0\r\n');
+    expect(heard).toHaveLength(0);
+    expect(s.handled()).toBe(0);
+    await linesBeyond(s.log, 0);
+    expect(JSON.parse(s.log[0]!)).toMatchObject({
+      response_code: 403,
+      response_flags: '-',
+      response_code_details: 'upgrade_failed',
+    });
+  });
+
+  it('is refused the same way by an application with no upgrade listener', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    const answer = await exchange(s.port, SPDY);
+    expect(answer).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(s.handled()).toBe(0);
+  });
+
+  it('lets a header named Upgrade without Connection: upgrade through, as no upgrade', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    const answer = await exchange(
+      s.port,
+      'GET / HTTP/1.1\r\nHost: httpbin.foo\r\nUpgrade: spdy/3\r\nConnection: close\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(s.handled()).toBe(1);
+  });
+});
