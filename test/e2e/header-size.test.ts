@@ -126,6 +126,49 @@ describe('mesh.fetch: the outbound listener’s codec', () => {
     expect(big.status).toBe(431);
     expect(await big.text()).toBe('Request Header Fields Too Large');
     expect(big.meshlet.flags).toEqual(['DPE']);
+    // The same limit on a connection from mesh.createConnection, which node's parser reads first.
+    const viaConnection = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: 'httpbin.foo.svc.cluster.local',
+          port: 80,
+          path: '/',
+          headers: { 'x-big': 'c'.repeat(50 * 1024) },
+          createConnection: mesh.createConnection,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(viaConnection).toBe(200);
+    expect(seen).toBe(50 * 1024);
+  });
+
+  it('answers a transfer coding other than chunked itself, 501 DPE, as the outbound codec does', async () => {
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'svc.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: { name: httpbin, namespace: foo }\nspec: { ports: [{ name: http, port: 80 }] }\n',
+    );
+    const mesh = await createMesh({
+      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep' },
+      config: dir,
+      endpoints: { 'httpbin.foo.svc.cluster.local': [{ address: '127.0.0.1', port: 9 }] },
+      telemetry: false,
+    });
+    closers.push(() => mesh.close());
+    const r = await mesh.fetch('http://httpbin.foo.svc.cluster.local/', {
+      method: 'POST',
+      headers: { 'transfer-encoding': 'gzip, chunked' },
+      body: 'x',
+    });
+    expect(r.status).toBe(501);
+    expect(await r.text()).toBe('Not Implemented');
+    expect(r.meshlet.flags).toEqual(['DPE']);
   });
 });
 

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { MeshletError } from '../errors/meshlet-error.js';
+import { NODE_MAX_HEADER_SIZE } from '../inbound/normalize/header-size.js';
 import { duplexPair, type PairedEnd } from '../runtime/duplex-pair.js';
 import type { OutboundClient } from './client.js';
 import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
@@ -126,7 +127,9 @@ function closeSignal(res: ServerResponse): AbortSignal {
  */
 export function createAppConnections(send: OutboundClient['send'], websockets: boolean): AppConnections {
   const open = new Set<PairedEnd>();
-  const server = http.createServer((req, res) => {
+  // As the sidecar's listener reads them: up to Envoy's 60 KiB of headers, which the
+  // pipeline's codec check then applies (pipeline.ts codecRefusal).
+  const server = http.createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
     const init = {
       method: req.method ?? 'GET',
       headers: requestHeaders(req),

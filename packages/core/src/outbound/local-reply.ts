@@ -1,5 +1,6 @@
 import { TOO_MANY_HEADERS_BODY } from '../inbound/normalize/header-count.js';
 import type { ResponseFlag } from './meshlet-info.js';
+import { NOT_IMPLEMENTED_BODY } from '../inbound/normalize/transfer-encoding.js';
 
 /** A response the mesh answers itself (Envoy `sendLocalReply`). */
 export interface LocalReply {
@@ -76,6 +77,15 @@ export const tooManyHeaders = (): LocalReply => ({
 export const headersTooLarge = (): LocalReply => ({
   ...localReply(431, TOO_MANY_HEADERS_BODY, 'DPE'),
   details: 'http1.headers_too_large',
+});
+
+/**
+ * `501 DPE`: the application's request has a transfer coding other than `chunked`, which the
+ * outbound listener's codec does not implement (inbound/normalize/transfer-encoding.ts).
+ */
+export const invalidTransferEncoding = (): LocalReply => ({
+  ...localReply(501, NOT_IMPLEMENTED_BODY, 'DPE'),
+  details: 'http1.invalid_transfer_encoding',
 });
 
 /** `503 NC`: the destination cluster (host or subset) does not exist. */

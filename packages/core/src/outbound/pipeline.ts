@@ -12,6 +12,7 @@ import { copyHeaders, headerValue, sniOf, type HeaderRecord, type Target } from 
 import { addFlag } from './flags.js';
 import {
   headersTooLarge,
+  invalidTransferEncoding,
   localReply,
   noCluster,
   noRoute,
@@ -167,8 +168,9 @@ function tlsRuleFor(plan: MeshPlan, target: Target): TcpRoute | null {
 
 /**
  * The outbound listener's HTTP codec's refusal of the application's request, if any: its URL
- * and headers over 60 KiB (inbound/normalize/header-size.ts), or over 100 header lines
- * (header-count.ts), counted as the application sent it, its Host line included (the call adds
+ * and headers over 60 KiB (inbound/normalize/header-size.ts), over 100 header lines
+ * (header-count.ts), or a transfer coding other than `chunked` (`501`, transfer-encoding.ts),
+ * counted as the application sent it, its Host line included (the call adds
  * one when the application set none). A call the sidecar proxies as TCP (a known non-HTTP
  * port, the application's own TLS) meets no codec, and a gateway's request was counted at its
  * listener (`headersCounted`).
@@ -182,7 +184,11 @@ function codecRefusal(input: PipelineInput): LocalReply | null {
     (hostless ? input.target.authority.length + 4 : 0);
   if (size > MAX_REQUEST_HEADERS_BYTES) return headersTooLarge();
   const hostLine = hostless ? 1 : 0;
-  return countHeaders(input.headers) + hostLine > MAX_HEADERS_COUNT ? tooManyHeaders() : null;
+  if (countHeaders(input.headers) + hostLine > MAX_HEADERS_COUNT) return tooManyHeaders();
+  const te = input.headers['transfer-encoding'];
+  if (te === undefined) return null;
+  const coding = (typeof te === 'string' ? te : te.join(',')).trim().toLowerCase();
+  return coding === 'chunked' ? null : invalidTransferEncoding();
 }
 
 /**
