@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import type { MeshPlan } from '../compile/plan-types.js';
 import type { Random } from '../runtime/random.js';
@@ -19,6 +18,7 @@ import { connectionRouteName } from './server-route.js';
 import { gatewayRouteTarget } from './gateway-route-target.js';
 import { refuseAtGatewayCodec } from './gateway-codec-refusal.js';
 import { upgradedOf } from '../outbound/upgraded-response.js';
+import { relayFailure, relayResponse } from '../outbound/relay-response.js';
 import {
   acceptUpgrade,
   h2cBody,
@@ -54,9 +54,6 @@ export interface GatewayParts {
    */
   readonly upgrades?: boolean;
 }
-
-/** Response headers a proxy does not copy from the upstream's response. */
-const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 
 /**
  * A Node request listener that runs this workload as an Istio ingress gateway on one
@@ -124,6 +121,8 @@ async function forward(
   // routes match and what goes upstream (Envoy's connection manager rewrites :path).
   const target = decision.allow ? decision.url : (req.url ?? '/');
   let answered: GatewayReply | null = null;
+  // The engine refused other tokens already (normalize/upgrade-check.ts); left is a
+  // websocket the transport cannot carry.
   if (token === 'refused') answered = UPGRADE_FAILED;
   else if (!decision.allow) {
     answered = {
@@ -195,32 +194,9 @@ async function forward(
   const extra = decision.allow ? decision.responseHeaders : {};
   const upstream = upgradedOf(response);
   if (upgrade !== null && upstream !== null) joinUpgraded(res, upgrade, response, upstream, extra);
-  else write(res, response, extra);
-}
-
-function write(
-  res: ServerResponse,
-  r: MeshResponse,
-  extra: Readonly<Record<string, string | string[]>>,
-): void {
-  const out: Record<string, string | string[]> = {};
-  r.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && !HOP_BY_HOP_RESPONSE.has(name)) out[name] = value;
-  });
-  const cookies = r.headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
-  res.writeHead(r.status, out);
-  pipeline(r.body, res, () => {});
+  else relayResponse(res, response, extra);
 }
 
 function fail(res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy(err instanceof Error ? err : undefined);
-    return;
-  }
-  if (res.destroyed) return;
-  const body = `meshlet gateway: ${err instanceof Error ? err.message : String(err)}`;
-  res.writeHead(500, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  relayFailure(res, err, 500, 'meshlet gateway');
 }

@@ -1,13 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
 import { MeshletError } from '../errors/meshlet-error.js';
 import { NODE_MAX_HEADER_SIZE } from '../inbound/normalize/header-size.js';
 import { duplexPair, type PairedEnd } from '../runtime/duplex-pair.js';
 import type { OutboundClient } from './client.js';
 import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
 import type { HeaderRecord } from './request-input.js';
-import type { MeshResponse } from './response.js';
 import {
   acceptUpgrade,
   h2cBody,
@@ -17,6 +15,7 @@ import {
   type ClientUpgrade,
 } from './upgrade-relay.js';
 import { upgradedOf } from './upgraded-response.js';
+import { relayFailure, relayResponse } from './relay-response.js';
 
 /** Where an application's connection goes: what it asked `createConnection` for. */
 export interface AppConnectionTarget {
@@ -40,9 +39,6 @@ export interface AppConnections {
 
 /** The connection's destination, kept on the listener's end. */
 const TARGETS = new WeakMap<object, { host: string; port: number }>();
-
-/** Response headers a proxy does not copy from the upstream's response. */
-const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 
 function targetOf(t: AppConnectionTarget | null | undefined): { host: string; port: number } {
   const host = t?.hostname ?? t?.host ?? 'localhost';
@@ -83,26 +79,8 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function write(res: ServerResponse, r: MeshResponse): void {
-  const out: Record<string, string | string[]> = {};
-  r.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && !HOP_BY_HOP_RESPONSE.has(name)) out[name] = value;
-  });
-  const cookies = r.headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  res.writeHead(r.status, out);
-  pipeline(r.body, res, () => {});
-}
-
 function fail(res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy(err instanceof Error ? err : undefined);
-    return;
-  }
-  if (res.destroyed) return;
-  const body = `meshlet: ${err instanceof Error ? err.message : String(err)}`;
-  res.writeHead(502, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  relayFailure(res, err, 502, 'meshlet');
 }
 
 /** A signal aborted when the application's connection closes before `res` was sent. */
@@ -138,7 +116,7 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
     };
     if (!hasBody(req)) req.resume();
     send(urlOf(req), init, {}).then(
-      (r) => write(res, r),
+      (r) => relayResponse(res, r),
       (err: unknown) => fail(res, err),
     );
   });
@@ -162,7 +140,7 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
       token === 'refused' ? { answered: UPGRADE_FAILED } : token === 'websocket' ? { upgrade: token } : {},
     );
     const upstream = upgradedOf(r);
-    if (upstream === null) write(res, r);
+    if (upstream === null) relayResponse(res, r);
     else joinUpgraded(res, client, r, upstream, {});
   }
 
