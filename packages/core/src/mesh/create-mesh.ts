@@ -360,6 +360,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
       if (closing !== null) return closedMesh('connect');
       return connectTcp(tcpParts(), target);
     },
+    guardUpgrades: (server) => inbound.guardUpgrades(server),
     createConnection: (target) => {
       if (closing !== null)
         throw new MeshletError('MESHLET_ERR_MESH_CLOSED', 'mesh.createConnection: the mesh is closed', {});

@@ -10,6 +10,7 @@ import type { JwtAuthenticator } from '../inbound/jwt/types.js';
 import { createMeshServer, type MeshServer } from '../inbound/server/mesh-server.js';
 import { peerFromSocket } from '../inbound/server/peer-registry.js';
 import { upgradeGuard } from '../inbound/server/upgrade-guard.js';
+import { guardServerUpgrades } from '../inbound/server/guard-server-upgrades.js';
 import {
   createMeshTcpServer,
   type MeshTcpHandler,
@@ -40,6 +41,8 @@ export interface InboundSide {
   listen(app: RequestListener | Server, port: number, host?: string): Promise<MeshServer>;
   /** A TCP listener applying PeerAuthentication and AuthorizationPolicy per connection. */
   listenTcp(handler: MeshTcpHandler, port: number, host?: string): Promise<MeshTcpServer>;
+  /** The guard of a mesh server's upgrades, in front of another server's (guard-server-upgrades.ts). */
+  guardUpgrades(server: unknown): void;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,7 @@ export function createInboundSide(options: {
     handle,
     engine,
     serverFactory,
+    guardUpgrades: (server) => guardServerUpgrades(server, upgrades),
     listen: (app, port, host = '0.0.0.0') => {
       let server: MeshServer;
       try {

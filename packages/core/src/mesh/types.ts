@@ -22,6 +22,7 @@ import type { GatewayServerOptions } from '../gateway/gateway-server.js';
 import type { GatewayListener } from '../gateway/gateway-listener.js';
 import type { AppConnectionTarget } from '../outbound/app-connection.js';
 import type { Duplex } from 'node:stream';
+import type { Server as HttpsServer } from 'node:https';
 import type { GatewayTlsEvent } from '../gateway/gateway-tls-watch.js';
 import type { GatewayTcpServerOptions } from '../gateway/listen-gateway-tcp.js';
 import type { MeshConnectTarget } from '../outbound/tcp-connect.js';
@@ -253,6 +254,17 @@ export interface Mesh {
    * `MESHLET_ERR_MESH_CLOSED` once the mesh is closed.
    */
   readonly createConnection: (target?: AppConnectionTarget | null) => Duplex;
+  /**
+   * Decide the upgrade requests (WebSocket handshakes) of a server meshlet did not make before
+   * its `upgrade` listeners hear of them, as `mesh.listen`'s and a `serverFactory`'s are:
+   * Express's own server (`mesh.guardUpgrades(app.listen(8080))`), Fastify's `app.server` with
+   * `ws` on it. A denied upgrade gets its reply and the connection closes; an allowed one
+   * reaches the listeners with `req.meshlet`, and is reported when its connection closes.
+   * Current and later listeners are guarded; a server meshlet made is left as it is.
+   *
+   * @throws MeshletError `MESHLET_ERR_MESH_OPTIONS` for something that is not a server.
+   */
+  guardUpgrades(server: Server | HttpsServer): void;
 }
 
 /** Options of `mesh.gateway`. */
