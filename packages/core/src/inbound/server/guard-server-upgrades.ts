@@ -37,7 +37,6 @@ export function guardServerUpgrades(server: unknown, guard: UpgradeGuard): void 
     );
   if (s[kGuarded] === true) return;
   s[kGuarded] = true;
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the server as `this`
   const emit = s.emit;
   s.emit = function guardedEmit(this: Emitter, event: string | symbol, ...args: unknown[]): boolean {
     if (event !== 'upgrade') return emit.call(this, event, ...args);
