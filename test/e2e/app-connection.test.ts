@@ -15,7 +15,7 @@ import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import { startChatService, type ChatService } from '../support/chat-service.js';
 import { useDevCa } from '../support/dev-ca.js';
 import type { Closers } from '../support/httpbin-mesh.js';
-import { requestsTotal } from '../support/observed-httpbin.js';
+import { requestsTotal, TRACE_ALL } from '../support/observed-httpbin.js';
 
 // mesh.createConnection: the sidecar's outbound HTTP listener in process, for the clients that
 // take a connection rather than a URL (node's http.request, the `ws` client). Behind a sidecar
@@ -32,13 +32,6 @@ afterEach(async () => {
 });
 
 const HTTPBIN = 'httpbin.foo.svc.cluster.local';
-const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: { name: mesh-default, namespace: istio-system }
-spec:
-  tracing:
-  - randomSamplingPercentage: 100
-`;
 const SLEEP_PRINCIPAL = 'spiffe://cluster.local/ns/foo/sa/sleep';
 
 const CLIENT_CONFIG = `apiVersion: v1
@@ -65,14 +58,18 @@ interface Client {
   readonly mesh: Mesh;
   readonly registry: Registry;
   readonly log: string[];
+  /** Every span, when the mesh traces every request (`traced`). */
+  readonly spans: InMemorySpanExporter;
 }
 
-/** sleep in foo: the calling workload, its metrics and JSON access log kept. */
-async function sleepMesh(service: ChatService): Promise<Client> {
+/** sleep in foo: the calling workload, its metrics, JSON access log and (when `traced`) spans kept. */
+async function sleepMesh(service: ChatService, traced = false): Promise<Client> {
   const dir = await tmp();
   await writeFile(path.join(dir, 'client.yaml'), CLIENT_CONFIG);
+  if (traced) await writeFile(path.join(dir, 'trace.yaml'), TRACE_ALL);
   const registry = new Registry();
   const log: string[] = [];
+  const spans = new InMemorySpanExporter();
   const mesh = await createMesh({
     workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } },
     config: dir,
@@ -88,10 +85,15 @@ async function sleepMesh(service: ChatService): Promise<Client> {
       ],
     },
     meshConfig: { accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON' },
-    telemetry: { registry, otlp: false, accessLogSink: { stream: lineCollector(log) } },
+    telemetry: {
+      registry,
+      otlp: false,
+      accessLogSink: { stream: lineCollector(log) },
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+    },
   });
   closers.push(() => mesh.close());
-  return { mesh, registry, log };
+  return { mesh, registry, log, spans };
 }
 
 const chatService = (): Promise<ChatService> => startChatService(tmp, ca, closers);
@@ -235,27 +237,7 @@ describe('mesh.createConnection: a WebSocket client through the sidecar', () => 
 describe('mesh.createConnection: node’s http client through the sidecar', () => {
   it('continues the trace of the request whose handler writes on the connection, without code', async () => {
     const service = await chatService();
-    const dir = await tmp();
-    await writeFile(path.join(dir, 'client.yaml'), CLIENT_CONFIG);
-    await writeFile(path.join(dir, 'trace.yaml'), TRACE_ALL);
-    const spans = new InMemorySpanExporter();
-    const mesh = await createMesh({
-      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep', labels: { app: 'sleep' } },
-      config: dir,
-      certs: await ca.certsFor('sleep', 'foo'),
-      endpoints: {
-        [HTTPBIN]: [
-          {
-            address: '127.0.0.1',
-            port: service.s.port,
-            labels: { app: 'httpbin', 'security.istio.io/tlsMode': 'istio' },
-            serviceAccount: 'httpbin',
-          },
-        ],
-      },
-      telemetry: { registry: new Registry(), otlp: false, spanProcessors: [new SimpleSpanProcessor(spans)] },
-    });
-    closers.push(() => mesh.close());
+    const { mesh, spans } = await sleepMesh(service, true);
     const app = express();
     app.use(meshletExpress({ mesh }));
     app.get('/call', (_req, res) => {

@@ -12,6 +12,7 @@ import { meshlet } from '../../packages/fastify/src/index.js';
 import type { Closers } from '../support/httpbin-mesh.js';
 import { converse, refusedWith } from '../support/ws-client.js';
 import { histogramSum, observedMesh, requestsTotal } from '../support/observed-httpbin.js';
+import { DENY_PRIVATE } from '../support/policies.js';
 
 // The common Fastify WebSocket setup, with the real @fastify/websocket: it listens for
 // `upgrade` on Fastify's server and routes each upgrade through Fastify's router, hooks
@@ -25,15 +26,6 @@ const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-const DENY_PRIVATE = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: deny-private, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/private"] } }] }]
-`;
 
 type Kind = 'serverFactory' | 'its own server';
 

@@ -14,6 +14,7 @@ import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 import type { Closers } from '../support/httpbin-mesh.js';
 import { observedMesh, requestsTotal } from '../support/observed-httpbin.js';
 import { converse, refusedWith } from '../support/ws-client.js';
+import { DENY_PRIVATE } from '../support/policies.js';
 
 // mesh.guardUpgrades: a WebSocket server on a server meshlet did not make (Express's own
 // http.Server, `ws` straight on Fastify's) hears upgrade requests node parsed, which no
@@ -27,15 +28,6 @@ const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-const DENY_PRIVATE = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: deny-private, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/private"] } }] }]
-`;
 
 /** An echoing `ws` server on `server`, as `new WebSocketServer({ server })` sets one up; the paths it opened. */
 function echoOn(server: http.Server): string[] {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMesh } from '../../packages/core/src/index.js';
+import { createMesh, type Mesh } from '../../packages/core/src/index.js';
 import { linesBeyond } from '../../packages/core/test/helpers/line-collector.js';
 import { useTmpDir } from '../../packages/core/test/helpers/tmp.js';
 import type { Closers } from '../support/httpbin-mesh.js';
@@ -90,6 +90,23 @@ describe.each(MESH_SERVERS)('a request’s header size, %s', (kind) => {
   });
 });
 
+/** sleep in foo, calling httpbin.foo's port 80 at 127.0.0.1:`port`. */
+async function sleepMesh(port: number): Promise<Mesh> {
+  const dir = await tmp();
+  await writeFile(
+    path.join(dir, 'svc.yaml'),
+    'apiVersion: v1\nkind: Service\nmetadata: { name: httpbin, namespace: foo }\nspec: { ports: [{ name: http, port: 80 }] }\n',
+  );
+  const mesh = await createMesh({
+    workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep' },
+    config: dir,
+    endpoints: { 'httpbin.foo.svc.cluster.local': [{ address: '127.0.0.1', port }] },
+    telemetry: false,
+  });
+  closers.push(() => mesh.close());
+  return mesh;
+}
+
 describe('mesh.fetch: the outbound listener’s codec', () => {
   it('sends 50 KiB of headers on, and answers a request over 60 KiB itself, 431 DPE', async () => {
     let seen = 0;
@@ -99,22 +116,7 @@ describe('mesh.fetch: the outbound listener’s codec', () => {
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     closers.push(() => new Promise<void>((r) => upstream.close(() => r())));
-    const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'svc.yaml'),
-      'apiVersion: v1\nkind: Service\nmetadata: { name: httpbin, namespace: foo }\nspec: { ports: [{ name: http, port: 80 }] }\n',
-    );
-    const mesh = await createMesh({
-      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep' },
-      config: dir,
-      endpoints: {
-        'httpbin.foo.svc.cluster.local': [
-          { address: '127.0.0.1', port: (upstream.address() as AddressInfo).port },
-        ],
-      },
-      telemetry: false,
-    });
-    closers.push(() => mesh.close());
+    const mesh = await sleepMesh((upstream.address() as AddressInfo).port);
     const ok = await mesh.fetch('http://httpbin.foo.svc.cluster.local/', {
       headers: { 'x-big': 'b'.repeat(50 * 1024) },
     });
@@ -149,18 +151,7 @@ describe('mesh.fetch: the outbound listener’s codec', () => {
   });
 
   it('answers a transfer coding other than chunked itself, 501 DPE, as the outbound codec does', async () => {
-    const dir = await tmp();
-    await writeFile(
-      path.join(dir, 'svc.yaml'),
-      'apiVersion: v1\nkind: Service\nmetadata: { name: httpbin, namespace: foo }\nspec: { ports: [{ name: http, port: 80 }] }\n',
-    );
-    const mesh = await createMesh({
-      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep' },
-      config: dir,
-      endpoints: { 'httpbin.foo.svc.cluster.local': [{ address: '127.0.0.1', port: 9 }] },
-      telemetry: false,
-    });
-    closers.push(() => mesh.close());
+    const mesh = await sleepMesh(9);
     const r = await mesh.fetch('http://httpbin.foo.svc.cluster.local/', {
       method: 'POST',
       headers: { 'transfer-encoding': 'gzip, chunked' },

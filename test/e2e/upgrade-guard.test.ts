@@ -9,6 +9,7 @@ import { meshlet as meshletExpress } from '../../packages/express/src/index.js';
 import { meshlet as meshletFastify } from '../../packages/fastify/src/index.js';
 import { httpbinMesh, type Closers } from '../support/httpbin-mesh.js';
 import { localRateLimitYaml } from '../../packages/core/test/helpers/local-rate-limit.js';
+import { DENY_PRIVATE } from '../support/policies.js';
 
 // An upgrade request (a WebSocket handshake) goes through the sidecar's filters like any
 // request: Istio's connection managers allow `websocket` upgrades, and the RBAC filter runs
@@ -21,15 +22,6 @@ const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-const DENY_PRIVATE = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: deny-private, namespace: foo }
-spec:
-  selector: { matchLabels: { app: httpbin } }
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/private"] } }] }]
-`;
 
 interface Upgraded {
   readonly url: string;

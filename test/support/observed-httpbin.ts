@@ -32,7 +32,7 @@ export interface ObservedHttpbin {
 }
 
 /** Every request traced, so a span would show. */
-const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
+export const TRACE_ALL = `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: { name: mesh-default, namespace: istio-system }
 spec:

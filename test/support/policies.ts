@@ -6,3 +6,13 @@ spec:
   action: DENY
   rules: [{ to: [{ operation: { paths: ["/admin"] } }] }]
 `;
+
+/** An AuthorizationPolicy of namespace `foo` that denies httpbin's `/private` to everyone. */
+export const DENY_PRIVATE = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-private, namespace: foo }
+spec:
+  selector: { matchLabels: { app: httpbin } }
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/private"] } }] }]
+`;

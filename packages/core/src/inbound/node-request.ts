@@ -57,7 +57,7 @@ function plainIp(address: string | undefined): string {
  * (security.md §4, CVE-2026-31838). A null-prototype object, so a header named
  * `__proto__` is data.
  */
-function headersOf(req: IncomingMessage): HeaderMap {
+export function headersOf(req: IncomingMessage): HeaderMap {
   const out = new HeaderBag();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {

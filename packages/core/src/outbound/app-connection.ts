@@ -5,6 +5,7 @@ import { NODE_MAX_HEADER_SIZE } from '../inbound/normalize/header-size.js';
 import { duplexPair, type PairedEnd } from '../runtime/duplex-pair.js';
 import type { OutboundClient } from './client.js';
 import { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
+import { headersOf } from '../inbound/node-request.js';
 import type { HeaderRecord } from './request-input.js';
 import {
   acceptUpgrade,
@@ -54,17 +55,9 @@ function targetOf(t: AppConnectionTarget | null | undefined): { host: string; po
 
 /** The request's headers as the application wrote them, repeats kept, hop-by-hop dropped. */
 function requestHeaders(req: IncomingMessage): HeaderRecord {
-  const out: Record<string, string | string[]> = {};
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(name) || name === 'http2-settings') continue;
-    const value = raw[i + 1]!;
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (typeof prev === 'string') out[name] = [prev, value];
-    else prev.push(value);
-  }
+  const out = headersOf(req) as Record<string, string | string[]>;
+  for (const name of HOP_BY_HOP_HEADERS) delete out[name];
+  delete out['http2-settings'];
   return out;
 }
 
