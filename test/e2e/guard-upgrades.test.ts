@@ -2,7 +2,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -85,6 +85,30 @@ describe('mesh.guardUpgrades on Express’s own server', () => {
     await linesBeyond(log, 1);
     await new Promise((r) => setImmediate(r));
     expect(log).toHaveLength(2);
+  });
+
+  it('serves an h2c upgrade with no body as a plain request, as Envoy’s codec does', async () => {
+    const { mesh } = await meshWithPolicy();
+    const server = http.createServer((req, res) => res.end(`plain, upgrade ${String(req.headers.upgrade)}`));
+    const opened = echoOn(server);
+    mesh.guardUpgrades(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () =>
+        socket.write(
+          'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n',
+        ),
+      );
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer.endsWith('plain, upgrade undefined')).toBe(true);
+    expect(opened).toEqual([]);
   });
 
   it('refuses what is not a server', async () => {

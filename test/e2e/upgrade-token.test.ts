@@ -65,4 +65,20 @@ describe.each(MESH_SERVERS)('an upgrade to another protocol, %s', (kind) => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(s.handled()).toBe(1);
   });
+
+  it('serves an h2c upgrade with no body as a plain request, past the upgrade listener, as Envoy’s codec does', async () => {
+    const s = await observedHttpbin(kind, await tmp(), closers);
+    const heard: IncomingMessage[] = [];
+    s.server.on('upgrade', (req: IncomingMessage) => heard.push(req));
+    const answer = await exchange(
+      s.port,
+      'GET / HTTP/1.1\r\nHost: httpbin.foo\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(answer.endsWith('\r\n\r\nok')).toBe(true);
+    expect(heard).toHaveLength(0);
+    expect(s.handled()).toBe(1);
+    await linesBeyond(s.log, 0);
+    expect(JSON.parse(s.log[0]!)).toMatchObject({ response_code: 200, response_flags: '-' });
+  });
 });

@@ -16,6 +16,7 @@ import { answerMissingHost } from './missing-host.js';
 import type { UpgradeGuard, UpgradeListener } from './upgrade-guard.js';
 import { GATEWAY_CLIENT_CERT_DETAILS, rewriteXfcc, xfccElement, xfccModeOf } from './xfcc.js';
 import { NODE_MAX_HEADER_SIZE } from '../normalize/header-size.js';
+import { servedPlain } from './h2c-plain.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -240,6 +241,7 @@ export class MeshServer extends MtlsListener {
   readonly #upgradeListeners: UpgradeListener[] = [];
 
   readonly #dispatchUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (servedPlain(req, socket, head, (r, res) => this.http.emit('request', r, res))) return;
     const listeners = [...this.#upgradeListeners];
     const proceed = (): void => {
       for (const l of listeners) l(req, socket, head);
