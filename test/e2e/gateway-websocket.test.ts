@@ -339,6 +339,22 @@ describe('a transport that carries no upgrade', () => {
   });
 });
 
+describe('mesh.close() with WebSockets open through the gateway', () => {
+  it('closes them, and does not wait for their clients to go', async () => {
+    const { s } = await chatService();
+    const gw = await gateway(s);
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/chat`, { headers: HOST });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    const clientClosed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    await gw.mesh.close();
+    // Dropped, no close frame: 1006.
+    expect(await clientClosed).toBe(1006);
+  });
+});
+
 describe('mesh.gateway() on the application’s own server', () => {
   it('proxies WebSockets through `listener.upgrade`', async () => {
     const { s, seen } = await chatService();

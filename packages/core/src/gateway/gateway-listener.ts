@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import type { MeshPlan } from '../compile/plan-types.js';
 import type { Random } from '../runtime/random.js';
@@ -53,6 +54,8 @@ export interface GatewayParts {
    * refuses WebSockets as a connection manager without that upgrade does. Default true.
    */
   readonly upgrades?: boolean;
+  /** The client connections of the WebSockets it relays, which `mesh.close()` closes. */
+  readonly tunnels?: Set<Duplex>;
 }
 
 /**
@@ -193,7 +196,8 @@ async function forward(
       : await call();
   const extra = decision.allow ? decision.responseHeaders : {};
   const upstream = upgradedOf(response);
-  if (upgrade !== null && upstream !== null) joinUpgraded(res, upgrade, response, upstream, extra);
+  if (upgrade !== null && upstream !== null)
+    joinUpgraded(res, upgrade, response, upstream, extra, parts.tunnels);
   else relayResponse(res, response, extra);
 }
 

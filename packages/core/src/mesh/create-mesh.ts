@@ -38,6 +38,7 @@ import { ClientCredentials, type ClientCredentialSource } from './client-credent
 import { credentialsOption } from './credentials-option.js';
 import { createMeshTelemetry, type MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { localPeerHeaders, sidecarNodeId } from '../telemetry/metadata-exchange/peer-metadata.js';
+import type { Duplex } from 'node:stream';
 
 /**
  * Creates a mesh: loads and watches the Istio config, compiles the plan for this
@@ -258,6 +259,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
   const gatewayServers = new Set<Server>();
   const gatewayTcpClosers = new Set<() => Promise<void>>();
   const gatewaySecrets = new Set<() => readonly SecretDump[]>();
+  const gatewayTunnels = new Set<Duplex>();
   const closedMesh = (method: string): Promise<never> =>
     Promise.reject(new MeshletError('MESHLET_ERR_MESH_CLOSED', `mesh.${method}: the mesh is closed`, {}));
   const fetch = (url: string | URL, init?: MeshFetchInit): Promise<MeshResponse> => {
@@ -286,6 +288,8 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
     },
     close() {
       closing ??= (async () => {
+        // The WebSockets the gateway relays: their servers no longer track them.
+        for (const tunnel of gatewayTunnels) tunnel.destroy();
         await Promise.all([...gatewayTcpClosers].map((close) => close()));
         await Promise.all(
           [...gatewayServers].map(
@@ -375,6 +379,7 @@ export async function createMeshWith(options: MeshOptions, internals: MeshIntern
           inbound: inbound.handle,
           telemetry,
           upgrades: transport.transport.upgrade !== undefined,
+          tunnels: gatewayTunnels,
         },
         gatewayPort(workload, getPlan().gateway, gatewayOptions.port),
       ),

@@ -112,7 +112,7 @@ const OWN_101_HEADERS: ReadonlySet<string> = new Set([
  * the route and the gateway's filters set, then the bytes flow both ways until a side
  * closes, when the other is closed too. As Envoy's HTTP/1 codec encodes an upgrade
  * response, the switch's own headers are the connection manager's: `Connection: Upgrade`
- * and the upstream's `Upgrade` token.
+ * and the upstream's `Upgrade` token. The client's connection is in `tunnels` while it is open.
  */
 export function joinUpgraded(
   res: ServerResponse,
@@ -120,8 +120,15 @@ export function joinUpgraded(
   response: MeshResponse,
   upstream: UpgradedConnection,
   extra: Readonly<Record<string, string | readonly string[]>>,
+  tunnels?: Set<Duplex>,
 ): void {
   const socket = client.socket;
+  // The owner closes what it relays when it closes (mesh.close): node's server no longer
+  // tracks a connection it handed over, so closing the server would wait for it.
+  if (tunnels !== undefined) {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+  }
   res.detachSocket(socket as Socket);
   const fields: Record<string, string | readonly string[]> = {};
   response.headers.forEach((value, name) => {
