@@ -14,12 +14,12 @@ import type { GatewayReply, OutboundClient } from '../outbound/client.js';
 import type { MeshResponse } from '../outbound/response.js';
 import type { MeshTelemetry } from '../telemetry/mesh-telemetry.js';
 import { runWithInboundContext } from '../telemetry/tracing/request-context.js';
-import { gatewayBody, gatewayRequestHeaders, isEncrypted } from './gateway-request.js';
+import { gatewayRequestHeaders, isEncrypted } from './gateway-request.js';
 import { connectionRouteName } from './server-route.js';
 import { gatewayRouteTarget } from './gateway-route-target.js';
 import { refuseAtGatewayCodec } from './gateway-codec-refusal.js';
 import { upgradedOf } from '../outbound/upgraded-response.js';
-import { relayFailure, relayResponse } from '../outbound/relay-response.js';
+import { clientGoneSignal, relayedBody, relayFailure, relayResponse } from '../outbound/relay-response.js';
 import {
   acceptUpgrade,
   h2cBody,
@@ -158,23 +158,19 @@ async function forward(
   const host = splitAuthority(req.headers.host ?? '').host;
   const urlHost = /^[a-z0-9.-]+$/.test(host) ? host : 'gateway.invalid';
   const url = `${isEncrypted(req) ? 'https' : 'http'}://${urlHost}:${port}${target}`;
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
-  });
   if (token === 'h2c') delete headers['http2-settings'];
   const body =
     answered !== null
       ? (req.resume(), undefined)
       : upgrade === null
-        ? await gatewayBody(req)
+        ? await relayedBody(req)
         : token === 'h2c'
           ? ((await h2cBody(req, upgrade)) ?? undefined)
           : undefined;
   const init = {
     method: req.method ?? 'GET',
     headers,
-    signal: abort.signal,
+    signal: clientGoneSignal(res, 'the client closed the connection'),
     ...(body === undefined ? {} : { body }),
   };
   const claims = decision.allow ? (decision.context.auth?.claims ?? null) : null;

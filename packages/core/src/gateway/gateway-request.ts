@@ -56,24 +56,3 @@ export function gatewayRequestHeaders(
   if (generateRequestId) out['x-request-id'] = requestUuid();
   return out;
 }
-
-/** Bodies of this size or less are read before the call, so a retry can send them again. */
-export const BUFFERED_BODY_LIMIT = 1024 * 1024;
-
-/**
- * The body to send on: nothing for a request without one, the whole body when it
- * declares a length within {@link BUFFERED_BODY_LIMIT} (Envoy buffers a request body for
- * retries up to its buffer limit), else the request stream itself, sent once.
- */
-export async function gatewayBody(req: IncomingMessage): Promise<Buffer | IncomingMessage | undefined> {
-  const length = req.headers['content-length'];
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (!chunked && (length === undefined || length === '0')) {
-    req.resume();
-    return undefined;
-  }
-  if (chunked || Number(length) > BUFFERED_BODY_LIMIT) return req;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}

@@ -16,7 +16,7 @@ import {
   type ClientUpgrade,
 } from './upgrade-relay.js';
 import { upgradedOf } from './upgraded-response.js';
-import { relayFailure, relayResponse } from './relay-response.js';
+import { clientGoneSignal, relayFailure, relayResponse } from './relay-response.js';
 
 /** Where an application's connection goes: what it asked `createConnection` for. */
 export interface AppConnectionTarget {
@@ -76,15 +76,6 @@ function fail(res: ServerResponse, err: unknown): void {
   relayFailure(res, err, 502, 'meshlet');
 }
 
-/** A signal aborted when the application's connection closes before `res` was sent. */
-function closeSignal(res: ServerResponse): AbortSignal {
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort(new Error('the application closed the connection'));
-  });
-  return abort.signal;
-}
-
 /**
  * The sidecar's outbound HTTP listener, in process, for clients that take a connection
  * rather than a URL (`http.request({ createConnection })`, the `ws` client's
@@ -104,7 +95,7 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
     const init = {
       method: req.method ?? 'GET',
       headers: requestHeaders(req),
-      signal: closeSignal(res),
+      signal: clientGoneSignal(res, 'the application closed the connection'),
       ...(hasBody(req) ? { body: req } : {}),
     };
     if (!hasBody(req)) req.resume();
@@ -124,7 +115,7 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
     const init = {
       method: req.method ?? 'GET',
       headers: requestHeaders(req),
-      signal: closeSignal(res),
+      signal: clientGoneSignal(res, 'the application closed the connection'),
       ...(body === null ? {} : { body }),
     };
     const r = await send(

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { MeshResponse } from './response.js';
 
@@ -39,4 +39,34 @@ export function relayFailure(res: ServerResponse, err: unknown, status: number, 
   const body = `${who}: ${err instanceof Error ? err.message : String(err)}`;
   res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Bodies of this size or less are read before the call, so a retry can send them again. */
+export const BUFFERED_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The body of a request a listener relays: nothing for a request without one, the whole body
+ * when it declares a length within {@link BUFFERED_BODY_LIMIT} (Envoy buffers a request body
+ * for retries up to its buffer limit), else the request stream itself, sent once.
+ */
+export async function relayedBody(req: IncomingMessage): Promise<Buffer | IncomingMessage | undefined> {
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) {
+    req.resume();
+    return undefined;
+  }
+  if (chunked || Number(length) > BUFFERED_BODY_LIMIT) return req;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A signal aborted with `why` when the client's connection closes before `res` was sent. */
+export function clientGoneSignal(res: ServerResponse, why: string): AbortSignal {
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error(why));
+  });
+  return abort.signal;
 }
