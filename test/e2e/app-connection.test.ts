@@ -291,6 +291,56 @@ describe('mesh.createConnection: node’s http client through the sidecar', () =
     expect(lineOf(client.log, 1)['bytes_received']).toBe(5);
   });
 
+  it('retries a POST the route retries, its body sent again, as the sidecar buffers it', async () => {
+    const bodies: string[] = [];
+    const upstream = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        bodies.push(body);
+        res.statusCode = bodies.length === 1 ? 503 : 200;
+        res.end(`got ${body}`);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => upstream.close(() => r())));
+    const dir = await tmp();
+    await writeFile(
+      path.join(dir, 'retry.yaml'),
+      `${CLIENT_CONFIG.split('---')[0]}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin, namespace: foo }
+spec:
+  hosts: [httpbin]
+  http:
+  - retries: { attempts: 2, retryOn: 5xx }
+    route: [{ destination: { host: httpbin } }]
+`,
+    );
+    const mesh = await createMesh({
+      workload: { name: 'sleep', namespace: 'foo', serviceAccount: 'sleep' },
+      config: dir,
+      endpoints: { [HTTPBIN]: [{ address: '127.0.0.1', port: (upstream.address() as AddressInfo).port }] },
+      telemetry: false,
+    });
+    closers.push(() => mesh.close());
+    const r = await request(
+      {
+        method: 'POST',
+        host: 'httpbin.foo',
+        port: 8000,
+        path: '/',
+        headers: { 'content-length': '5' },
+        createConnection: mesh.createConnection,
+      },
+      'hello',
+    );
+    expect(r).toMatchObject({ status: 200, body: 'got hello' });
+    expect(bodies).toEqual(['hello', 'hello']);
+  });
+
   it('carries keep-alive requests on one connection of an agent that makes them with it', async () => {
     const service = await chatService();
     const client = await sleepMesh(service);

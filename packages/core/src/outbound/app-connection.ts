@@ -16,7 +16,7 @@ import {
   type ClientUpgrade,
 } from './upgrade-relay.js';
 import { upgradedOf } from './upgraded-response.js';
-import { clientGoneSignal, relayFailure, relayResponse } from './relay-response.js';
+import { clientGoneSignal, relayedBody, relayFailure, relayResponse } from './relay-response.js';
 
 /** Where an application's connection goes: what it asked `createConnection` for. */
 export interface AppConnectionTarget {
@@ -67,11 +67,6 @@ function urlOf(req: IncomingMessage): string {
   return `http://${host}:${t.port}${req.url ?? '/'}`;
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 function fail(res: ServerResponse, err: unknown): void {
   relayFailure(res, err, 502, 'meshlet');
 }
@@ -92,18 +87,22 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
   // As the sidecar's listener reads them: up to Envoy's 60 KiB of headers, which the
   // pipeline's codec check then applies (pipeline.ts codecRefusal).
   const server = http.createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
+    void forward(req, res).catch((err: unknown) => fail(res, err));
+  });
+
+  /** A plain request: its body read first when small enough for a retry to send it again. */
+  async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const signal = clientGoneSignal(res, 'the application closed the connection');
+    const body = await relayedBody(req);
     const init = {
       method: req.method ?? 'GET',
       headers: requestHeaders(req),
-      signal: clientGoneSignal(res, 'the application closed the connection'),
-      ...(hasBody(req) ? { body: req } : {}),
+      signal,
+      ...(body === undefined ? {} : { body }),
     };
-    if (!hasBody(req)) req.resume();
-    send(urlOf(req), init, {}).then(
-      (r) => relayResponse(res, r),
-      (err: unknown) => fail(res, err),
-    );
-  });
+    relayResponse(res, await send(urlOf(req), init, {}));
+  }
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const { res, client } = acceptUpgrade(req, socket, head);
     void relay(req, res, client).catch((err: unknown) => fail(res, err));
