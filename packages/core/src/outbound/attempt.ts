@@ -183,7 +183,8 @@ async function queuedAdmission(ctx: TryContext): Promise<Admission> {
  * Throws the abort reason for the route timeout or the caller's abort.
  *
  * The try runs under one signal: the caller's own when there is no deadline (nothing
- * allocated), else a {@link TryTimer}: one controller and one timer at a time, the
+ * allocated), else a {@link TryTimer}: one timer at a time (and an AbortController only
+ * for a transport that does not `listensToAbort`), the
  * per-try timeout starting when the transport has a connection, the route timeout
  * going on over the response body (DESIGN.md performance targets).
  */
@@ -192,15 +193,18 @@ export async function runTry(
   host: UpstreamHost,
   req: TryRequest,
   attempt: number,
+  startedAt: number = ctx.clock.now(),
 ): Promise<TryResult> {
   const { upstream, cluster, clock, callerSignal, deadline } = ctx;
   if (callerSignal !== null && callerSignal.aborted) throw callerSignal.reason;
-  const startedAt = clock.now();
   if (deadline !== null && startedAt >= deadline) throw ROUTE_TIMEOUT;
-  const admission = upstream.tryAdmit?.() ?? (await queuedAdmission(ctx));
+  const admitted = upstream.tryAdmit?.() ?? null;
+  const admission = admitted ?? (await queuedAdmission(ctx));
   if (!admission.ok) return { kind: 'overflow' };
   const ticket: PoolTicket = admission.ticket;
-  if (deadline !== null && deadline - clock.now() <= 0) {
+  // Admitted at once, no time passed since `startedAt`; a queued try reads the clock again.
+  const now = admitted === null ? clock.now() : startedAt;
+  if (deadline !== null && deadline - now <= 0) {
     ticket.release();
     throw ROUTE_TIMEOUT;
   }
@@ -215,8 +219,8 @@ export async function runTry(
           ctx.timeoutMs ?? null,
           perTryMs,
           ctx.transport.signalsPoolReady === true,
+          now,
         );
-  const signal = timer === null ? callerSignal : timer.signal;
   const idle = upstream.begin(host);
   let released = false;
   const release = (): void => {
@@ -241,7 +245,8 @@ export async function runTry(
       method: req.method,
       headers,
       body: req.body,
-      signal,
+      signal: timer === null ? callerSignal : ctx.transport.listensToAbort === true ? null : timer.signal,
+      abort: timer,
       connectTimeoutMs: cluster.policy.connectionPool.tcp.connectTimeoutMs,
       // Only a per-try timeout waits for the connection (a transport may pay for telling).
       onPoolReady: perTryMs === null ? null : timer,
@@ -250,7 +255,7 @@ export async function runTry(
       poolKey:
         tls?.servername == null ? `${cluster.key}|${host.id}` : `${cluster.key}|${host.id}|${tls.servername}`,
       pool: poolOf(cluster),
-      ...(req.upgrade === undefined ? {} : { upgrade: req.upgrade }),
+      upgrade: req.upgrade,
     };
     const response = await (req.upgrade === undefined
       ? ctx.transport.request(treq)
@@ -276,8 +281,9 @@ export async function runTry(
     };
   } catch (err) {
     release();
-    if (signal !== null && signal.aborted) {
-      const reason: unknown = signal.reason;
+    const aborted = timer === null ? callerSignal : timer;
+    if (aborted !== null && aborted.aborted) {
+      const reason: unknown = aborted.reason;
       if (reason === PER_TRY_TIMEOUT || reason === ROUTE_TIMEOUT) {
         upstream.record(host, { kind: 'local-failure', failure: 'timeout' });
       }

@@ -386,12 +386,13 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
           ? null
           : hashKeyOf(consistentHash, headers, path, () => sourceAddress(plan.workload)),
     callerSignal: input.signal,
+    startedAt: started,
     request: {
       method: input.method,
       path,
       headers,
       body: data,
-      ...(input.upgrade === undefined ? {} : { upgrade: input.upgrade }),
+      upgrade: input.upgrade,
     },
     tryContext: {
       transport: deps.transport,

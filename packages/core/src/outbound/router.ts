@@ -36,6 +36,8 @@ export interface RouterCall {
   readonly perTryMs: number | null;
   readonly hashKey: HashKey;
   readonly callerSignal: AbortSignal | null;
+  /** When the call started (`clock.now()` terms), if the caller read it; else read here. */
+  readonly startedAt?: number;
   readonly request: TryRequest;
   readonly tryContext: Omit<TryContext, 'callerSignal' | 'deadline' | 'perTryMs' | 'state'>;
 }
@@ -80,7 +82,8 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
   // The route timeout is a number, not a timer: each try arms its own timer for what is
   // left of it, or its perTryTimeout once connected (attempt.ts, TryTimer), and a backoff
   // stops at it. The answering try's timer goes on over the response body.
-  const deadline = call.timeoutMs === null ? null : clock.now() + call.timeoutMs;
+  const startedAt = call.startedAt ?? clock.now();
+  const deadline = call.timeoutMs === null ? null : startedAt + call.timeoutMs;
   const ctx: TryContext = {
     transport: tryContext.transport,
     clock,
@@ -107,8 +110,9 @@ export async function runRouter(call: RouterCall): Promise<RouterResult> {
       const host = pickHost(upstream, tried, call.hashKey);
       if (host === null) return { kind: 'local', reply: noHealthyUpstream() };
       const observer = state.observer;
-      const t0 = observer === null ? 0 : clock.now();
-      const r = await runTry(ctx, host, call.request, ++tries);
+      // The first try starts with the call: one clock read less per call.
+      const t0 = tries === 0 ? startedAt : clock.now();
+      const r = await runTry(ctx, host, call.request, ++tries, t0);
       if (observer !== null) observer.attempt(tries, r, clock.now() - t0);
       retryTicket?.release();
       retryTicket = null;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../runtime/clock.js';
 import { MeshletError, isMeshletError } from '../errors/meshlet-error.js';
-import type { PoolReadyListener } from './transport.js';
+import type { PoolReadyListener, TryAbort } from './transport.js';
 
 /**
  * The abort reason of a mesh deadline: the route `timeout` (`504 UT`, never
@@ -96,7 +96,8 @@ export function isResponseTimeout(err: unknown): boolean {
 }
 
 /**
- * The deadlines of one try: one AbortController and one timer, as Envoy runs them
+ * The deadlines of one try: one timer (and an AbortController only if a transport reads
+ * `signal`: it also serves as the request's {@link TryAbort}), as Envoy runs them
  * (router.cc, upstream_request.cc):
  * - the per-try timeout starts when the transport has a connection (`poolReady`): connect,
  *   TLS handshake and the transport's own queue do not count against it
@@ -115,9 +116,12 @@ export function isResponseTimeout(err: unknown): boolean {
  * connection came later, or the headers arrived) re-arms it then. A try that ends in time
  * costs one timer, as before the connection and the body were told apart.
  */
-export class TryTimer implements PoolReadyListener {
-  readonly signal: AbortSignal;
-  readonly #ctl: AbortController;
+export class TryTimer implements PoolReadyListener, TryAbort {
+  /** Made when `signal` is first read: a transport that `listensToAbort` needs none. */
+  #ctl: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown = undefined;
+  #listeners: (() => void)[] | null = null;
   readonly #parent: AbortSignal | null;
   readonly #clock: Clock;
   readonly #deadline: number | null;
@@ -139,6 +143,7 @@ export class TryTimer implements PoolReadyListener {
    * @param routeMs the route timeout, for the body's error
    * @param waitForPool whether the transport calls `poolReady`; if not, the per-try
    *   timeout starts now
+   * @param now the clock's time, if the caller just read it
    */
   constructor(
     parent: AbortSignal | null,
@@ -147,21 +152,49 @@ export class TryTimer implements PoolReadyListener {
     routeMs: number | null,
     perTryMs: number | null,
     waitForPool: boolean,
+    now: number = clock.now(),
   ) {
-    const ctl = new AbortController();
-    this.#ctl = ctl;
-    this.signal = ctl.signal;
     this.#parent = parent;
     this.#clock = clock;
     this.#deadline = deadline;
     this.#routeMs = routeMs;
     this.#perTryMs = perTryMs;
-    const now = clock.now();
     this.#readyAt = waitForPool ? null : now;
     this.#arm(Math.min(deadline ?? Infinity, perTryMs === null ? Infinity : now + perTryMs), now);
     if (parent === null) return;
-    if (parent.aborted) ctl.abort(parent.reason);
+    if (parent.aborted) this.#abort(parent.reason);
     else parent.addEventListener('abort', this, ONCE);
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** The try's signal, made on first read (aborted at once if the try already is). */
+  get signal(): AbortSignal {
+    let ctl = this.#ctl;
+    if (ctl === null) {
+      ctl = new AbortController();
+      this.#ctl = ctl;
+      if (this.#aborted) ctl.abort(this.#reason);
+    }
+    return ctl.signal;
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.#aborted) return;
+    (this.#listeners ??= []).push(listener);
+  }
+
+  offAbort(listener: () => void): void {
+    const list = this.#listeners;
+    if (list === null) return;
+    const i = list.indexOf(listener);
+    if (i !== -1) list.splice(i, 1);
   }
 
   /** The try has its connection: its per-try timeout starts now. */
@@ -170,7 +203,7 @@ export class TryTimer implements PoolReadyListener {
     const now = this.#clock.now();
     this.#readyAt = now;
     const ms = this.#perTryMs;
-    if (ms === null || this.#responded || this.signal.aborted) return;
+    if (ms === null || this.#responded || this.#aborted) return;
     // Usually the timer armed at the start fires no later; it is checked then.
     if (now + ms < this.#timerAt && (this.#deadline === null || now + ms < this.#deadline))
       this.#arm(now + ms, now);
@@ -186,13 +219,14 @@ export class TryTimer implements PoolReadyListener {
 
   /** The caller aborted: the try aborts with the caller's reason. */
   handleEvent(): void {
-    this.#ctl.abort(this.#parent?.reason);
+    this.#abort(this.#parent?.reason);
   }
 
   /** The try is over (failed, or its body ended or was destroyed): no timer, no listener left. */
   dispose(): void {
     this.#clear();
     this.#body = null;
+    this.#listeners = null;
     this.#parent?.removeEventListener('abort', this);
   }
 
@@ -237,7 +271,18 @@ export class TryTimer implements PoolReadyListener {
     this.#body = null;
     // The body first, so the caller sees this error rather than the transport's abort.
     if (body !== null) body.destroy(responseTimeoutError(this.#routeMs));
-    this.#ctl.abort(reason);
+    this.#abort(reason);
+  }
+
+  /** Listeners first, then the signal if one was made. */
+  #abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const list = this.#listeners;
+    this.#listeners = null;
+    if (list !== null) for (const fn of list) fn();
+    this.#ctl?.abort(reason);
   }
 }
 

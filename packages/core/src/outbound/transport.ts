@@ -37,6 +37,25 @@ export interface PoolReadyListener {
   poolReady(): void;
 }
 
+/**
+ * An attempt's abort without an AbortSignal, for a transport that can listen to it:
+ * the pipeline's per-try and route deadlines (and the caller's abort) end up here. On
+ * Node 20 making an AbortSignal costs more than the rest of a timed try (its
+ * `createAbortSignal` re-prototypes an EventTarget per instance), so a try whose
+ * transport `listensToAbort` makes none.
+ */
+export interface TryAbort {
+  readonly aborted: boolean;
+  /** Why it aborted (a `DeadlineReason`, or the caller's signal's reason); undefined until then. */
+  readonly reason: unknown;
+  /**
+   * `listener` is called once, when the attempt aborts; never when it already has, as an
+   * AbortSignal's listeners (check `aborted` first).
+   */
+  onAbort(listener: () => void): void;
+  offAbort(listener: () => void): void;
+}
+
 /** One attempt, addressed to one endpoint. */
 export interface TransportRequest {
   /** `http(s)://<endpoint address>:<port><path+query>` — the endpoint, not the service name. */
@@ -46,8 +65,16 @@ export interface TransportRequest {
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   /** Replayable bodies are Buffers; a stream is sent once and never retried. */
   readonly body: Buffer | Readable | null;
-  /** Aborts this attempt (per-try timeout, route timeout, caller abort). */
+  /**
+   * Aborts this attempt (per-try timeout, route timeout, caller abort). Null beside an
+   * `abort` for a transport that `listensToAbort`.
+   */
   readonly signal: AbortSignal | null;
+  /**
+   * The same abort as `signal`, without one (see {@link TryAbort}); absent or null when the
+   * attempt has no deadline of the mesh's own (then `signal` is the caller's, or null).
+   */
+  readonly abort?: TryAbort | null;
   /** DestinationRule `connectionPool.tcp.connectTimeout` (ms). */
   readonly connectTimeoutMs: number;
   readonly tls: TransportTls | null;
@@ -157,6 +184,12 @@ export interface Transport {
    * connections, such as the in-memory one) it starts with the attempt.
    */
   readonly signalsPoolReady?: boolean;
+  /**
+   * True when the transport listens to `TransportRequest.abort` whenever it is set: a
+   * timed try then hands it no AbortSignal (`signal` is null beside `abort`), and makes
+   * none. Otherwise every timed try makes one for `signal`.
+   */
+  readonly listensToAbort?: boolean;
   request(req: TransportRequest): Promise<TransportResponse>;
   /**
    * Sends a request carrying `upgrade` on a connection of its own, which a 101 hands over

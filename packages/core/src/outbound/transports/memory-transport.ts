@@ -5,7 +5,9 @@ import {
   type Transport,
   type TransportRequest,
   type TransportResponse,
+  type TryAbort,
 } from '../transport.js';
+import { abortOf } from './abort-of.js';
 
 /** What a refused connect reports, as the socket transports do (`delayed connect error: 111`). */
 export const REFUSED = `delayed connect error: ${osConstants.errno.ECONNREFUSED}`;
@@ -48,12 +50,12 @@ function lowerCased(headers: MemoryReply['headers']): Record<string, string | re
 }
 
 /** Our abort after the response started ends its body with an `aborted` error, as a socket would. */
-function abortBodyOn(signal: AbortSignal, body: Readable): void {
+function abortBodyOn(abort: TryAbort, body: Readable): void {
   const onAbort = (): void => {
-    body.destroy(new TransportError('aborted', 'request aborted', false, { cause: signal.reason }));
+    body.destroy(new TransportError('aborted', 'request aborted', false, { cause: abort.reason }));
   };
-  signal.addEventListener('abort', onAbort, { once: true });
-  body.once('close', () => signal.removeEventListener('abort', onAbort));
+  abort.onAbort(onAbort);
+  body.once('close', () => abort.offAbort(onAbort));
 }
 
 /**
@@ -95,28 +97,29 @@ export function createMemoryTransport(
         }),
       );
     }
-    const signal = req.signal;
-    if (signal === null) return call(handler, req);
-    if (signal.aborted) {
+    // The try's abort, not its signal: no AbortSignal is made for an in-memory call.
+    const abort = abortOf(req);
+    if (abort === null) return call(handler, req);
+    if (abort.aborted) {
       return Promise.reject(new TransportError('aborted', 'request aborted before it was sent', true));
     }
     return new Promise<TransportResponse>((resolve, reject) => {
       const onAbort = (): void => {
-        reject(new TransportError('aborted', 'request aborted', false, { cause: signal.reason }));
+        reject(new TransportError('aborted', 'request aborted', false, { cause: abort.reason }));
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      abort.onAbort(onAbort);
       call(handler, req).then(
         (res) => {
-          signal.removeEventListener('abort', onAbort);
-          if (signal.aborted) {
+          abort.offAbort(onAbort);
+          if (abort.aborted) {
             res.body.destroy();
             return;
           }
-          abortBodyOn(signal, res.body);
+          abortBodyOn(abort, res.body);
           resolve(res);
         },
         (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          abort.offAbort(onAbort);
           reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
@@ -125,6 +128,7 @@ export function createMemoryTransport(
 
   return Object.freeze({
     name: 'memory',
+    listensToAbort: true,
     request,
     set: (endpoint: string, handler: MemoryHandler) => {
       table.set(endpoint, handler);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { isMeshletError } from '../../../src/errors/meshlet-error.js';
+import { createOutboundClient } from '../../../src/outbound/client.js';
+import {
+  createMemoryTransport,
+  type MemoryReply,
+} from '../../../src/outbound/transports/memory-transport.js';
+import { createClusterManager } from '../../../src/outbound/upstream/cluster-manager.js';
+import { createManualClock } from '../../../src/runtime/clock.js';
+import { seededRandom } from '../../../src/runtime/random.js';
 import { bookinfo, drive, flush, harness, planOf, sample, scriptedRandom } from './support/setup.js';
 import type { FakeHandler } from './support/fake-transport.js';
 import { reviewsVs, threeV1 } from './support/yaml.js';
@@ -195,6 +203,51 @@ describe('outbound timeouts', () => {
     expect(await res.text()).toBe('x');
     expect(h.transport.seen[0]?.signal).toBeNull();
     expect(h.clock.pending()).toBe(0);
+  });
+
+  // DESIGN.md: no timer or AbortSignal a request does not need. A transport that listens
+  // through `TransportRequest.abort` (the in-memory one) needs none: on Node 20 making one
+  // costs more than the rest of a timed try (bench/telemetry.js).
+  it('makes no AbortSignal for timed tries a transport aborts through `abort`', async () => {
+    const Real = globalThis.AbortController;
+    let made = 0;
+    globalThis.AbortController = class extends Real {
+      constructor() {
+        super();
+        made++;
+      }
+    };
+    try {
+      const clock = createManualClock();
+      let n = 0;
+      const handler = (): Promise<MemoryReply> | MemoryReply =>
+        n++ === 0
+          ? clock.sleep(1000).then(() => ({ status: 200, body: 'late' }))
+          : { status: 200, body: 'in time' };
+      const plan = planOf(
+        [
+          ...bookinfo(),
+          reviewsVs('    timeout: 100ms\n    retries: { attempts: 2, perTryTimeout: 30ms, retryOn: 5xx }\n'),
+        ],
+        threeV1,
+      );
+      // The real cluster manager, as an application runs it (its pool admits at once).
+      const client = createOutboundClient({
+        getPlan: () => plan,
+        clusters: createClusterManager({ clock, random: seededRandom(1) }),
+        transport: createMemoryTransport(
+          Object.fromEntries(threeV1.reviews.map((e) => [`${e.address}:9080`, handler])),
+        ),
+        clock,
+        random: seededRandom(2),
+      });
+      const res = await drive(clock, client.fetch('http://reviews:9080/'));
+      // The first try timed out at 30 ms (then Envoy's jittered 25 ms backoff); the second answered.
+      expect([res.status, await res.text(), res.meshlet.attempts, n]).toEqual([200, 'in time', 2, 2]);
+      expect(made).toBe(0);
+    } finally {
+      globalThis.AbortController = Real;
+    }
   });
 
   it('keeps the caller timeout on the body stream and clears it when the body is read', async () => {

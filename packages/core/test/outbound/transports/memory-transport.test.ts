@@ -59,6 +59,64 @@ describe('createMemoryTransport', () => {
     expect(((await failed) as TransportError).failure).toBe('aborted');
   });
 
+  it("aborts through the request's `abort` without reading its `signal`, and lets go of its listeners", async () => {
+    const listeners = new Set<() => void>();
+    const abort = {
+      aborted: false,
+      reason: undefined as unknown,
+      onAbort: (fn: () => void) => void listeners.add(fn),
+      offAbort: (fn: () => void) => void listeners.delete(fn),
+      fire(reason: unknown): void {
+        this.aborted = true;
+        this.reason = reason;
+        for (const fn of [...listeners]) fn();
+        listeners.clear();
+      },
+    };
+    const withAbort = (url: string) => {
+      const base = transportRequest(url);
+      return Object.defineProperties({ ...base, abort }, {
+        signal: {
+          get: () => {
+            throw new Error('the memory transport read the signal');
+          },
+        },
+      });
+    };
+    let release = (): void => {};
+    const t = createMemoryTransport({
+      '10.0.0.1:80': () => new Promise((r) => (release = () => r({ status: 200 }))),
+      '10.0.0.2:80': () => ({ status: 200, body: new Readable({ read() {} }) }),
+      '10.0.0.3:80': () => ({ status: 200, body: 'done' }),
+    });
+    const pending = t.request(withAbort('http://10.0.0.1/'));
+    await Promise.resolve();
+    expect(listeners.size).toBe(1);
+    abort.fire(new Error('per-try'));
+    release();
+    const err = (await pending.catch((e: unknown) => e)) as TransportError;
+    expect([err.failure, (err.cause as Error).message]).toEqual(['aborted', 'per-try']);
+
+    abort.aborted = false;
+    const res = await t.request(withAbort('http://10.0.0.2/'));
+    expect(listeners.size).toBe(1);
+    const failed = new Promise<unknown>((r) => res.body.once('error', r));
+    abort.fire(new Error('route'));
+    expect(((await failed) as TransportError).failure).toBe('aborted');
+
+    abort.aborted = false;
+    const done = await t.request(withAbort('http://10.0.0.3/'));
+    expect(await text(done.body)).toBe('done');
+    await new Promise((r) => setImmediate(r));
+    expect(listeners.size).toBe(0);
+
+    abort.aborted = true;
+    const before = (await t
+      .request(withAbort('http://10.0.0.3/'))
+      .catch((e: unknown) => e)) as TransportError;
+    expect([before.failure, before.beforeRequestSent]).toEqual(['aborted', true]);
+  });
+
   it('serves endpoints added with set and refuses deleted ones and everything after close', async () => {
     const t = createMemoryTransport();
     t.set('10.0.0.3:9080', () => ({ status: 200, body: 'added' }));
