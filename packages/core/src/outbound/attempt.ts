@@ -111,22 +111,27 @@ function expectedTimeoutMs(perTryMs: number | null, deadline: number | null, now
   return perTryMs === null ? left : Math.min(perTryMs, left);
 }
 
-/** URLs of recent tries: the string is built anyway, parsing it is the cost. */
-const urls = new Map<string, URL>();
-const MAX_URLS = 1024;
+/** Each host's URLs by path (`https ` before an https one's): no string built to look one up. */
+const urls = new WeakMap<UpstreamHost, Map<string, URL>>();
+const MAX_URLS_PER_HOST = 256;
 
 /**
  * The URL a try sends to. Tries to the same host and path share one URL object; the
  * transports only read it (`TransportRequest.url` is readonly).
  */
-function hostUrl(scheme: string, host: UpstreamHost, path: string): URL {
-  const a = host.endpoint.address;
-  const href = `${scheme}://${a.includes(':') ? `[${a}]` : a}:${host.endpoint.port}${path}`;
-  let url = urls.get(href);
+function hostUrl(scheme: 'http' | 'https', host: UpstreamHost, path: string): URL {
+  let byPath = urls.get(host);
+  if (byPath === undefined) {
+    byPath = new Map();
+    urls.set(host, byPath);
+  }
+  const key = scheme === 'http' ? path : `https ${path}`;
+  let url = byPath.get(key);
   if (url === undefined) {
-    url = new URL(href);
-    if (urls.size >= MAX_URLS) urls.clear();
-    urls.set(href, url);
+    const a = host.endpoint.address;
+    url = new URL(`${scheme}://${a.includes(':') ? `[${a}]` : a}:${host.endpoint.port}${path}`);
+    if (byPath.size >= MAX_URLS_PER_HOST) byPath.clear();
+    byPath.set(key, url);
   }
   return url;
 }
