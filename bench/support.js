@@ -100,3 +100,16 @@ spec:
   - { name: v1, labels: { version: v1 } }
   - { name: v2, labels: { version: v2 } }
 `;
+
+/**
+ * Milliseconds a fixed CPU-bound loop takes: how busy this shared host is. About 250 ms on
+ * the quiet days of docs/benchmarks.md; a run that prints two or three times that was
+ * taken on a loaded host, where only the ratios inside the run carry meaning.
+ */
+export function hostLoopMs() {
+  const t = performance.now();
+  let x = 0;
+  for (let i = 0; i < 3e8; i++) x += i % 7;
+  if (x < 0) throw new Error('unreachable');
+  return Math.round(performance.now() - t);
+}

@@ -12,7 +12,7 @@ import { Socket } from 'node:net';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { arg, builtCore, drain, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
+import { arg, builtCore, drain, hostLoopMs, PRODUCTPAGE, quantile, REVIEWS_ROUTE_YAML } from './support.js';
 
 const here = import.meta.dirname;
 const src = (p) => builtCore(p.replace(/\.ts$/, '.js'));
@@ -194,12 +194,14 @@ async function inbound() {
   return result;
 }
 
+const loopBefore = hostLoopMs();
 const out = await outbound(OUTBOUND);
 // The same route without `timeout` / `perTryTimeout`: no deadline timers per call.
 const outPlain = await outbound(
   OUTBOUND.replace('    timeout: 10s\n', '').replace(', perTryTimeout: 2s', ''),
 );
 const inb = await inbound();
+const loopAfter = hostLoopMs();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const pipeline = out.off.mean - out.bare.mean;
 const whole = out.on.mean - out.bare.mean;
@@ -214,6 +216,7 @@ const md = `# Telemetry benchmarks (Node ${process.versions.node.split('.')[0]})
 - Date: ${new Date().toISOString().slice(0, 10)}
 - Machine: ${cpu}, ${os.cpus().length} logical CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}
 - Node ${process.version}
+- Host load: a CPU-bound loop (bench/support.js hostLoopMs) took ${loopBefore} ms before the run and ${loopAfter} ms after (248–258 ms on the quiet AMD host of the tables in docs/benchmarks.md)
 - Command: \`npx tsc -b && node bench/telemetry.js --iterations ${ITERATIONS} --rounds ${ROUNDS}\` (core's build, as an application runs it)
 - Telemetry "on" = \`istio_*\` metrics recorded into a prom-client registry nobody scrapes,
   tracing sampled out (0 %: a non-recording span, W3C + B3 headers and x-request-id still
