@@ -38,6 +38,16 @@ export interface Collected {
 const TOP_LEVEL_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/**
+ * A Kubernetes Gateway API resource Istio acts on (pilot/pkg/config/kube/gateway: a Gateway is
+ * deployed and configured, routes become the routes of what they attach to). A GatewayClass or a
+ * ReferenceGrant changes no traffic by itself.
+ */
+function routesInIstio(group: string, kind: string): boolean {
+  if (group !== 'gateway.networking.k8s.io' && group !== 'gateway.networking.x-k8s.io') return false;
+  return kind !== 'GatewayClass' && kind !== 'ReferenceGrant';
+}
+
 function stringMap(v: unknown): Record<string, string> {
   if (!isRecord(v)) return {};
   const out: Record<string, string> = {};
@@ -221,6 +231,19 @@ function collectDocument(
     into.platform.push(Object.freeze({ kind, apiVersion, metadata: meta.metadata, body: value, origin }));
     // A core Service is applied: it is the service registry (compile/registry.ts).
     if (kind === 'Service' && apiVersion === 'v1') return index + 1;
+    if (routesInIstio(group, kind)) {
+      report(
+        'Warning',
+        DIAGNOSTIC_CODES.unsupported,
+        [],
+        `${kind} ${ref.namespace}/${ref.name} (${apiVersion}) is a Kubernetes Gateway API resource: ` +
+          'Istio turns it into routes for the Service or Gateway it attaches to, meshlet does not, so it is ' +
+          'not applied (kept only for analysis). Write the same routing as a VirtualService (and a Gateway) ' +
+          'for meshlet to apply it',
+        ref,
+      );
+      return index + 1;
+    }
     report(
       'Info',
       DIAGNOSTIC_CODES.skippedKind,

@@ -59,6 +59,42 @@ metadata: { name: reviews-v1-abc, namespace: default }
     expect(snap.diagnostics.map((d) => [d.code, d.line])).toEqual([['MESHLET0003', 6]]);
   });
 
+  // Istio routes by Gateway API resources (pilot/pkg/config/kube/gateway turns an HTTPRoute into
+  // the routes of the Service or Gateway it attaches to); meshlet applies none of them, which a
+  // user who mounts the cluster's YAML must hear about, not find in an Info line.
+  it('warns that Gateway API routes are not applied, and keeps a GatewayClass or ReferenceGrant at Info', () => {
+    const snap = loadConfigText(
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: reviews, namespace: default }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: reviews, port: 9080 }]
+  rules: [{ backendRefs: [{ name: reviews-v2, port: 9080 }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: public, namespace: istio-ingress }
+spec: { gatewayClassName: istio, listeners: [{ name: http, port: 80, protocol: HTTP }] }
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: allow, namespace: default }
+spec: {}
+`,
+      { file: 'mesh/gateway-api.yaml' },
+    );
+    expect(snap.platform.map((p) => p.kind)).toEqual(['HTTPRoute', 'Gateway', 'ReferenceGrant']);
+    expect(snap.diagnostics.map((d) => [d.code, d.level, d.line])).toEqual([
+      ['MESHLET0004', 'Warning', 1],
+      ['MESHLET0004', 'Warning', 8],
+      ['MESHLET0003', 'Info', 13],
+    ]);
+    const [route] = snap.diagnostics;
+    expect(route?.message).toMatch(
+      /HTTPRoute default\/reviews .*Kubernetes Gateway API.*not applied.*VirtualService/,
+    );
+  });
+
   it('reports a bad duration with file, line, column and field path', () => {
     const snap = loadConfigText(
       `apiVersion: networking.istio.io/v1
