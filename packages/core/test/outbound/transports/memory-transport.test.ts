@@ -75,13 +75,16 @@ describe('createMemoryTransport', () => {
     };
     const withAbort = (url: string) => {
       const base = transportRequest(url);
-      return Object.defineProperties({ ...base, abort }, {
-        signal: {
-          get: () => {
-            throw new Error('the memory transport read the signal');
+      return Object.defineProperties(
+        { ...base, abort },
+        {
+          signal: {
+            get: () => {
+              throw new Error('the memory transport read the signal');
+            },
           },
         },
-      });
+      );
     };
     let release = (): void => {};
     const t = createMemoryTransport({
