@@ -1,7 +1,8 @@
 import { type AddressInfo, type Socket } from 'node:net';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { isMeshletError, type Mesh } from '../../packages/core/src/index.js';
 import {
   createDevCa,
@@ -369,5 +370,51 @@ describe("mesh.fetch(): an https call a tls rule routes runs the application's T
     );
     expect(blocked.details).toMatchObject({ cluster: 'BlackHoleCluster' });
     expect(site.connections()).toBe(2);
+  });
+
+  // An https client handed mesh.createConnection expects the connection it gets to be TLS
+  // already, and writes its request on it in plaintext. As the application's own TLS through a
+  // sidecar (passed through, undecrypted), the request goes out as an https call the
+  // application makes (app-tls-call.ts), trusting the client's `ca`: never in plaintext to a
+  // port that speaks TLS.
+  it("sends an https client on mesh.createConnection as the application's own TLS, never in plaintext", async () => {
+    const site = await website('local', ['localhost']);
+    const m = await mesh(SLEEP, {}, {});
+    const get = (ca?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: 'localhost',
+            port: site.port,
+            path: '/over-tls',
+            createConnection: m.createConnection,
+            ...(ca === undefined ? {} : { ca }),
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await get(outsideCa.rootCertPem)).toEqual({ status: 200, body: 'local localhost /over-tls' });
+    expect(site.connections()).toBe(1);
+    await expect
+      .poll(async () => (await tcpLabels(m)).map((l) => l['destination_service_name']))
+      .toEqual(['PassthroughCluster']);
+    // Without the CA the application's TLS fails, as its own client's would: a 502 naming it.
+    const untrusted = await get();
+    expect(untrusted.status).toBe(502);
+    expect(untrusted.body).toMatch(/TLS/);
+  });
+
+  it('fails a wss:// WebSocket on mesh.createConnection with what to dial instead', async () => {
+    const m = await mesh(SLEEP, {}, {});
+    const ws = new WebSocket('wss://chat.foo:8000/ws', { createConnection: m.createConnection });
+    const thrown = await new Promise<unknown>((resolve) => ws.once('error', resolve));
+    expect(thrown).toMatchObject({ code: 'MESHLET_ERR_OUTBOUND_URL', details: { option: 'protocol' } });
+    expect((thrown as Error).message).toMatch(/wss:\/\/.*ws:\/\//);
   });
 });

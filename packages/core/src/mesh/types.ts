@@ -247,8 +247,11 @@ export interface Mesh {
    * `mesh.fetch` sends it: routing by the Host header, retries, timeouts, mTLS, telemetry. A
    * WebSocket upgrade is proxied as the sidecar's connection manager does (a 101 joins the
    * two connections; it is reported when one closes, `DC` when the application closed first,
-   * `UC` when the upstream did). Use `ws://` or `http://`: the mesh originates the TLS. A
-   * property, not a method: pass it as it is.
+   * `UC` when the upstream did). Use `ws://` or `http://`: the mesh originates the TLS. An
+   * https client's requests (node's `https.request`, which expects a TLS connection and writes
+   * plaintext on this one) go out as the application's own TLS, trusting its `ca`; a `wss://`
+   * WebSocket's connection fails with `MESHLET_ERR_OUTBOUND_URL`. A property, not a method:
+   * pass it as it is.
    *
    * @throws MeshletError `MESHLET_ERR_OUTBOUND_URL` for a port outside 1-65535,
    * `MESHLET_ERR_MESH_CLOSED` once the mesh is closed.

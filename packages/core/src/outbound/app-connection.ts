@@ -26,6 +26,17 @@ export interface AppConnectionTarget {
   readonly port?: number | string | null;
 }
 
+/**
+ * What else node's `https.request` (and `ws`, through it) passes: its https agent, the CAs the
+ * client trusts, and the request's headers. Read, not declared on {@link AppConnectionTarget},
+ * so that `mesh.createConnection` stays assignable to node's and ws's `createConnection`.
+ */
+interface ClientOptions {
+  readonly _defaultAgent?: { readonly protocol?: unknown } | null;
+  readonly ca?: unknown;
+  readonly headers?: unknown;
+}
+
 /** The in-process outbound listener: connections for an application's HTTP client, and their end. */
 export interface AppConnections {
   /**
@@ -38,10 +49,53 @@ export interface AppConnections {
   close(): void;
 }
 
-/** The connection's destination, kept on the listener's end. */
-const TARGETS = new WeakMap<object, { host: string; port: number }>();
+/** Where a connection goes, and whether its client meant it to be TLS (with the CAs it trusts). */
+interface Dialled {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly ca: string | Buffer | undefined;
+}
 
-function targetOf(t: AppConnectionTarget | null | undefined): { host: string; port: number } {
+/** The connection's destination, kept on the listener's end. */
+const TARGETS = new WeakMap<object, Dialled>();
+
+/**
+ * Whether the client expects the connection to be TLS already: node's `https.request` (and a
+ * `wss://` WebSocket, which uses it) hands `createConnection` its options with its https agent
+ * as `_defaultAgent`, where it would otherwise call `tls.connect`.
+ */
+function wantsTls(t: AppConnectionTarget): boolean {
+  return (t as ClientOptions)._defaultAgent?.protocol === 'https:';
+}
+
+function isUpgrade(t: AppConnectionTarget): boolean {
+  const headers = (t as ClientOptions).headers;
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return false;
+  return Object.keys(headers).some((k) => k.toLowerCase() === 'upgrade');
+}
+
+/** node's `ca`: one PEM (text or Buffer) or a list of them. */
+function caOf(t: AppConnectionTarget | null | undefined): string | Buffer | undefined {
+  const ca = (t as ClientOptions | null | undefined)?.ca;
+  if (typeof ca === 'string' || Buffer.isBuffer(ca)) return ca;
+  if (!Array.isArray(ca)) return undefined;
+  return ca.filter((c): c is string | Buffer => typeof c === 'string' || Buffer.isBuffer(c)).join('\n');
+}
+
+/** What a `wss://` WebSocket's connection fails with. */
+function wssRefused(): MeshletError {
+  return new MeshletError(
+    'MESHLET_ERR_OUTBOUND_URL',
+    'mesh.createConnection: a wss:// WebSocket expects a TLS connection of its own; dial ws:// ' +
+      'instead: the mesh originates the TLS (mutual TLS to mesh services, a DestinationRule `tls` ' +
+      'for others)',
+    { option: 'protocol' },
+  );
+}
+
+function targetOf(t: AppConnectionTarget | null | undefined): Dialled {
+  const tls = t !== null && t !== undefined && wantsTls(t);
   const host = t?.hostname ?? t?.host ?? 'localhost';
   const port = t?.port === undefined || t.port === null || t.port === '' ? 80 : Number(t.port);
   if (!Number.isInteger(port) || port <= 0 || port > 65535)
@@ -50,7 +104,7 @@ function targetOf(t: AppConnectionTarget | null | undefined): { host: string; po
       `mesh.createConnection: port must be 1-65535 (got ${JSON.stringify(t?.port)})`,
       { option: 'port' },
     );
-  return { host: host.replace(/^\[|\]$/g, ''), port };
+  return { host: host.replace(/^\[|\]$/g, ''), port, tls, ca: tls ? caOf(t) : undefined };
 }
 
 /** The request's headers as the application wrote them, repeats kept, hop-by-hop dropped. */
@@ -61,10 +115,23 @@ function requestHeaders(req: IncomingMessage): HeaderRecord {
   return out;
 }
 
+const NOWHERE: Dialled = { host: 'localhost', port: 80, tls: false, ca: undefined };
+
+/**
+ * The URL a request on the connection goes to: `https://` when its client meant TLS, sent as
+ * the application's own TLS (as a sidecar passes an application's TLS through), never as
+ * plaintext to a port that speaks TLS.
+ */
 function urlOf(req: IncomingMessage): string {
-  const t = TARGETS.get(req.socket) ?? { host: 'localhost', port: 80 };
+  const t = TARGETS.get(req.socket) ?? NOWHERE;
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-  return `http://${host}:${t.port}${req.url ?? '/'}`;
+  return `${t.tls ? 'https' : 'http'}://${host}:${t.port}${req.url ?? '/'}`;
+}
+
+/** `init.ca` for a TLS client's request: the CAs it trusts. */
+function caInit(req: IncomingMessage): { ca?: string | Buffer } {
+  const ca = TARGETS.get(req.socket)?.ca;
+  return ca === undefined ? {} : { ca };
 }
 
 function fail(res: ServerResponse, err: unknown): void {
@@ -99,6 +166,7 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
       headers: requestHeaders(req),
       signal,
       ...(body === undefined ? {} : { body }),
+      ...caInit(req),
     };
     relayResponse(res, await send(urlOf(req), init, {}));
   }
@@ -131,6 +199,14 @@ export function createAppConnections(send: OutboundClient['send'], websockets: b
     createConnection(target) {
       const where = targetOf(target);
       const [app, listener] = duplexPair();
+      if (where.tls && target !== null && target !== undefined && isUpgrade(target)) {
+        // Its client calls this from inside node's request machinery: a throw would escape as
+        // an uncaught exception. The connection fails instead, so the WebSocket emits the error.
+        const err = wssRefused();
+        listener.on('error', () => {});
+        process.nextTick(() => app.destroy(err));
+        return app;
+      }
       TARGETS.set(listener, where);
       open.add(app);
       app.once('close', () => open.delete(app));
