@@ -112,6 +112,8 @@ export type {
   TransportResponse,
   TransportTls,
   TransportFailure,
+  TryAbort,
+  PoolReadyListener,
 } from './outbound/transport.js';
 export type { MeshletInfo, ResponseFlag } from './outbound/meshlet-info.js';
 export { systemClock, createManualClock, type Clock, type ManualClock } from './runtime/clock.js';
