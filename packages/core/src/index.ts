@@ -189,6 +189,7 @@ export {
   type UpgradeGuardOptions,
   type UpgradeListener,
 } from './inbound/server/upgrade-guard.js';
+export { isUpgradeRequest } from './inbound/normalize/upgrade-check.js';
 export { getPeer, peerFromSocket } from './inbound/server/peer-registry.js';
 export {
   createMeshTcpServer,

@@ -4,6 +4,7 @@ import {
   applyRequestHeaderEdits,
   decideNodeRequest,
   inboundHandleFrom,
+  isUpgradeRequest,
   takeUpgradeDecision,
   type InboundDecision,
   type InboundHandle,
@@ -37,7 +38,9 @@ export const NOT_NORMALIZED_BODY = 'meshlet: request path is not normalized';
  */
 function closeAfterRefusedUpgrade(reply: FastifyReply): void {
   const raw = reply.raw;
-  if ((reply.request.raw as { upgrade?: boolean }).upgrade !== true) return;
+  const req = reply.request.raw;
+  // node calls it an upgrade only when an `upgrade` listener waits for it; Envoy, by its headers.
+  if ((req as { upgrade?: boolean }).upgrade !== true && !isUpgradeRequest(req.headers)) return;
   raw.shouldKeepAlive = false;
   raw.once('finish', () => raw.socket?.end());
 }
