@@ -6,6 +6,25 @@ import type { MeshResponse } from './response.js';
 const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 
 /**
+ * A mesh response's headers as a listener writes them to its client: every field but those in
+ * `drop`, `set-cookie` kept as its list (Headers folds the others), `extra` over them.
+ */
+export function responseFields(
+  r: MeshResponse,
+  drop: ReadonlySet<string>,
+  extra: Readonly<Record<string, string | readonly string[]>>,
+): Record<string, string | readonly string[]> {
+  const out: Record<string, string | readonly string[]> = {};
+  r.headers.forEach((value, name) => {
+    if (name !== 'set-cookie' && !drop.has(name)) out[name] = value;
+  });
+  const cookies = r.headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
+  return out;
+}
+
+/**
  * Writes a response the mesh produced to the client of a listener meshlet runs (the gateway's,
  * the in-process outbound one): its status and headers, less the hop-by-hop ones, with
  * `extra` over them (the gateway filters' response headers), then its body.
@@ -15,13 +34,7 @@ export function relayResponse(
   r: MeshResponse,
   extra: Readonly<Record<string, string | readonly string[]>> = {},
 ): void {
-  const out: Record<string, string | readonly string[]> = {};
-  r.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && !HOP_BY_HOP_RESPONSE.has(name)) out[name] = value;
-  });
-  const cookies = r.headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  for (const [name, value] of Object.entries(extra)) out[name.toLowerCase()] = value;
+  const out = responseFields(r, HOP_BY_HOP_RESPONSE, extra);
   res.writeHead(r.status, out as Record<string, string | string[]>);
   pipeline(r.body, res, () => {});
 }

@@ -2,6 +2,7 @@ import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayReply } from './client.js';
+import { responseFields } from './relay-response.js';
 import type { MeshResponse } from './response.js';
 import type { UpgradedConnection } from './transport.js';
 
@@ -130,13 +131,7 @@ export function joinUpgraded(
     socket.once('close', () => tunnels.delete(socket));
   }
   res.detachSocket(socket as Socket);
-  const fields: Record<string, string | readonly string[]> = {};
-  response.headers.forEach((value, name) => {
-    if (name !== 'set-cookie' && !OWN_101_HEADERS.has(name)) fields[name] = value;
-  });
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) fields['set-cookie'] = cookies;
-  for (const [name, value] of Object.entries(extra)) fields[name.toLowerCase()] = value;
+  const fields = responseFields(response, OWN_101_HEADERS, extra);
   let head = `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}\r\n`;
   head += `connection: Upgrade\r\nupgrade: ${response.headers.get('upgrade') ?? 'websocket'}\r\n`;
   for (const [name, value] of Object.entries(fields))
